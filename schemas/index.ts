@@ -1,0 +1,6 @@
+export * from "./common.ts"
+export * from "./corpus-document.ts"
+export * from "./dead-letter.ts"
+export * from "./evaluation.ts"
+export * from "./qa-item.ts"
+export * from "./registry.ts"

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// The whole test suite: installs what tests need (scripts/setup/*.sh), starts services the
+// tests use (scripts/services/*), runs every test/**/*.test.ts with Node's test runner, stops the
+// services, and ends with the line `N passed, N failed`.
+//
+//   node scripts/test.mjs                 all tests
+//   node scripts/test.mjs test/warehouse  only files under these paths
+//   FLEUVE_SKIP_SETUP=1                   skip the install steps (already done)
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { join, resolve } from "node:path"
+
+const root = resolve(import.meta.dirname, "..")
+process.chdir(root)
+
+const findTests = (dir) =>
+  readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name)
+    return statSync(p).isDirectory() ? findTests(p) : p.endsWith(".test.ts") ? [p] : []
+  })
+
+const args = process.argv.slice(2)
+const files = (args.length > 0 ? args : ["test"]).flatMap((a) => (statSync(a).isDirectory() ? findTests(a) : [a])).sort()
+
+const sh = (script, ...rest) => {
+  const r = spawnSync("bash", [script, ...rest], { stdio: "inherit" })
+  if (r.status !== 0) throw new Error(`${script} ${rest.join(" ")} failed with exit code ${r.status}`)
+}
+
+// Install steps are idempotent scripts, one per need (browser, service jars, ...).
+if (!process.env.FLEUVE_SKIP_SETUP && existsSync("scripts/setup")) {
+  for (const s of readdirSync("scripts/setup").filter((f) => f.endsWith(".sh")).sort()) sh(join("scripts/setup", s))
+}
+
+// Services: each scripts/services/<name>.sh understands `start` and `stop`; a test folder named
+// in the service's `# serves:` header line needs it.
+const services = existsSync("scripts/services")
+  ? readdirSync("scripts/services").filter((f) => f.endsWith(".sh")).map((f) => join("scripts/services", f))
+  : []
+const needed = services.filter((s) => {
+  const serves = /# serves: (.*)/.exec(readFileSync(s, "utf8"))?.[1]?.trim().split(/\s+/) ?? []
+  return files.some((f) => serves.some((prefix) => f.startsWith(prefix)))
+})
+const started = []
+let failedToStart = false
+for (const s of needed) {
+  try {
+    sh(s, "start")
+    started.push(s)
+  } catch (e) {
+    console.error(String(e))
+    failedToStart = true
+  }
+}
+
+mkdirSync("test-artifacts", { recursive: true })
+const tap = join("test-artifacts", "results.tap")
+const result = failedToStart
+  ? { status: 1 }
+  : spawnSync(
+    process.execPath,
+    [
+      "--import", "tsx",
+      "--test",
+      "--test-concurrency=2",
+      "--test-reporter=spec", "--test-reporter-destination=stdout",
+      "--test-reporter=tap", `--test-reporter-destination=${tap}`,
+      ...files
+    ],
+    { stdio: "inherit", env: { ...process.env, FLEUVE_TEST: "1" } }
+  )
+
+for (const s of started.reverse()) {
+  try {
+    sh(s, "stop")
+  } catch (e) {
+    console.error(String(e))
+  }
+}
+
+const summary = existsSync(tap) ? readFileSync(tap, "utf8") : ""
+const count = (k) => Number(new RegExp(`^# ${k} (\\d+)$`, "m").exec(summary)?.[1] ?? 0)
+const passed = count("pass")
+const failed = count("fail") + (failedToStart ? 1 : 0) + (result.status !== 0 && count("fail") === 0 && !failedToStart ? 1 : 0)
+const skipped = count("skipped")
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`)
+process.exit(failed > 0 ? 1 : 0)

@@ -1,0 +1,30 @@
+import { Effect, Layer } from "effect"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { EmbeddedRuntime } from "../../pipelines/embedded.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+
+/** A fresh directory under the OS temp dir for one test. */
+export const tempDir = (prefix = "fleuve-test-") => mkdtempSync(join(tmpdir(), prefix))
+
+/** A path to a new DuckDB file (not yet created). */
+export const tempWarehousePath = () => join(tempDir(), "warehouse.duckdb")
+
+/** Runs an effect against a real DuckDB file with the embedded runtime. */
+export const runWithWarehouse = <A, E>(path: string, effect: Effect.Effect<A, E, Warehouse | import("../../pipelines/runtime.ts").PipelineRuntime>) =>
+  Effect.runPromise(effect.pipe(Effect.provide(Layer.mergeAll(Warehouse.layer(path), EmbeddedRuntime))) as Effect.Effect<A, E, never>)
+
+const bin = resolve(import.meta.dirname, "../../bin/fleuve.mjs")
+
+/** Runs the real CLI in a child process, as a user would. */
+export const runCli = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}) => {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? process.cwd(),
+    env: { ...process.env, ...options.env },
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024
+  })
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}

@@ -1,0 +1,57 @@
+import { Effect } from "effect"
+import type { Score } from "../schemas/evaluation.ts"
+import { sqlFile, Warehouse } from "./warehouse.ts"
+
+export interface StagedScore {
+  readonly score: Score
+  /** Where the row came from (file:line), kept in the warehouse as `scores.source`. */
+  readonly source: string
+  /** Order of the row in its input (line or offset): the first row of a key wins. */
+  readonly seq: number
+}
+
+export interface ScoreConflict {
+  readonly seq: number
+  readonly source: string
+  readonly reason: string
+  readonly record: Record<string, unknown>
+}
+
+export interface MergeCounts {
+  readonly newKeys: number
+  readonly existingKeys: number
+  readonly repeatedRows: number
+}
+
+/**
+ * Score landing in three steps: stage (bulk append), check (conflicts found in SQL), merge
+ * (idempotent insert). Nothing reaches `scores` until the merge, so a strict import that fails
+ * leaves the warehouse untouched.
+ */
+export const ScoreStore = {
+  begin: Effect.gen(function*() {
+    const w = yield* Warehouse
+    yield* w.exec(sqlFile("score_staging"))
+    yield* w.exec("CREATE OR REPLACE TEMP TABLE score_rejected (seq BIGINT)")
+    return {
+      stage: (rows: ReadonlyArray<StagedScore>) =>
+        w.append(
+          "score_staging",
+          rows.map(({ score: s, source, seq }) => [s.system, s.task, s.shots, s.itemId, s.datasetVersion, s.metric, s.score, s.judge ?? null, source, BigInt(seq)])
+        ),
+      conflicts: w.query<Record<string, unknown>>(sqlFile("score_conflicts")).pipe(
+        Effect.map((rows) =>
+          rows.map(({ seq, source, reason, ...record }): ScoreConflict => ({ seq: Number(seq), source: String(source), reason: String(reason), record }))
+        )
+      ),
+      reject: (seqs: ReadonlyArray<number>) => (seqs.length === 0 ? Effect.void : w.append("score_rejected", seqs.map((s) => [BigInt(s)]))),
+      merge: (runId: string) =>
+        Effect.gen(function*() {
+          const [counts] = yield* w.query<{ new_keys: number; existing_keys: number; repeated_rows: number }>(sqlFile("score_import_counts"))
+          yield* w.exec(sqlFile("scores"), { run_id: runId })
+          return { newKeys: counts!.new_keys, existingKeys: counts!.existing_keys, repeatedRows: counts!.repeated_rows } satisfies MergeCounts
+        }),
+      discard: w.exec("DROP TABLE IF EXISTS score_staging; DROP TABLE IF EXISTS score_rejected")
+    }
+  })
+}

@@ -1,0 +1,121 @@
+import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api"
+import { Context, Effect, Layer } from "effect"
+import { readdirSync, readFileSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { WarehouseError } from "./errors.ts"
+import { type Row, toPlain } from "./values.ts"
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const sqlDir = join(here, "sql")
+const migrationsDir = join(here, "migrations")
+
+/** Reads `warehouse/sql/<name>.sql`: each analysis is a file named after the table it produces. */
+export const sqlFile = (name: string): string => readFileSync(join(sqlDir, `${name}.sql`), "utf8")
+
+type Params = ReadonlyArray<DuckDBValue> | Record<string, DuckDBValue>
+
+export interface WarehouseApi {
+  readonly path: string
+  /** Runs statements for their effect. */
+  readonly exec: (sql: string, params?: Params) => Effect.Effect<void, WarehouseError>
+  /** Runs a query and returns plain rows (numbers, strings, booleans, null). */
+  readonly query: <A extends Row = Row>(sql: string, params?: Params) => Effect.Effect<ReadonlyArray<A>, WarehouseError>
+  /** Bulk-appends rows (arrays in the table's column order) through the DuckDB appender. */
+  readonly append: (table: string, rows: ReadonlyArray<ReadonlyArray<DuckDBValue>>) => Effect.Effect<void, WarehouseError>
+  /** Runs `body` in one transaction: all of it lands, or none. */
+  readonly transaction: <A, E, R>(body: Effect.Effect<A, E, R>) => Effect.Effect<A, E | WarehouseError, R>
+  /** The raw connection, for Arrow or other bulk paths. */
+  readonly connection: DuckDBConnection
+}
+
+export class Warehouse extends Context.Service<Warehouse, WarehouseApi>()("fleuve/warehouse/Warehouse") {
+  /** Opens (or creates) the DuckDB file at `path`, applies pending migrations, closes at scope end. */
+  static readonly layer = (path: string) => Layer.effect(Warehouse, openWarehouse(path))
+}
+
+const attempt = <A>(sql: string, f: () => Promise<A>) =>
+  Effect.tryPromise({
+    try: f,
+    catch: (e) => new WarehouseError({ message: e instanceof Error ? e.message : String(e), sql: sql.slice(0, 500) })
+  })
+
+export const openWarehouse = (path: string) =>
+  Effect.gen(function*() {
+    const instance = yield* Effect.tryPromise({
+      try: () => DuckDBInstance.create(path),
+      catch: (e) => new WarehouseError({ message: `cannot open warehouse ${path}: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    const connection = yield* Effect.acquireRelease(
+      attempt("connect", () => instance.connect()),
+      (c) => Effect.sync(() => {
+        c.closeSync()
+        instance.closeSync()
+      })
+    )
+    const exec = (sql: string, params?: Params) =>
+      attempt(sql, () => (params ? connection.run(sql, params as DuckDBValue[]) : connection.run(sql))).pipe(Effect.asVoid)
+    const query = <A extends Row = Row>(sql: string, params?: Params) =>
+      attempt(sql, async () => {
+        const reader = params ? await connection.runAndReadAll(sql, params as DuckDBValue[]) : await connection.runAndReadAll(sql)
+        return reader.getRowObjectsJS().map((r) => toPlain(r) as A)
+      })
+    const append = (table: string, rows: ReadonlyArray<ReadonlyArray<DuckDBValue>>) =>
+      attempt(`append ${table}`, async () => {
+        const appender = await connection.createAppender(table)
+        try {
+          const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i))
+          for (const row of rows) {
+            for (let i = 0; i < types.length; i++) {
+              const v = row[i]
+              if (v === null || v === undefined) appender.appendNull()
+              else appender.appendValue(v, types[i])
+            }
+            appender.endRow()
+          }
+          appender.flushSync()
+        } finally {
+          appender.closeSync()
+        }
+      })
+    const transaction = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(
+        exec("BEGIN TRANSACTION"),
+        () => body,
+        (_, exit) => (exit._tag === "Success" ? exec("COMMIT") : exec("ROLLBACK")).pipe(Effect.orDie)
+      )
+    const api: WarehouseApi = { path, exec, query, append, transaction, connection }
+    yield* migrate(api)
+    return Warehouse.of(api)
+  })
+
+/** Applies `warehouse/migrations/NNNN_*.sql` in order, once each, recording a checksum. */
+const migrate = (w: WarehouseApi) =>
+  Effect.gen(function*() {
+    yield* w.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
+      applied_at TIMESTAMP DEFAULT current_timestamp)`)
+    const applied = new Map(
+      (yield* w.query<{ version: number; checksum: string }>("SELECT version, checksum FROM schema_migrations")).map((r) => [r.version, r.checksum])
+    )
+    const files = readdirSync(migrationsDir).filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort()
+    for (const file of files) {
+      const version = Number(file.slice(0, 4))
+      const sql = readFileSync(join(migrationsDir, file), "utf8")
+      const checksum = createHash("sha256").update(sql).digest("hex").slice(0, 16)
+      const known = applied.get(version)
+      if (known !== undefined) {
+        if (known !== checksum) {
+          return yield* new WarehouseError({ message: `migration ${file} changed after it was applied (checksum ${known} → ${checksum}); add a new migration instead` })
+        }
+        continue
+      }
+      yield* w.transaction(
+        Effect.gen(function*() {
+          yield* w.exec(sql)
+          yield* w.exec("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", [version, file, checksum])
+        })
+      )
+    }
+  })
