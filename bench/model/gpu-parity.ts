@@ -30,14 +30,14 @@ const ref = JSON.parse(readFileSync(join(args.fixture!, "reference.json"), "utf8
 const choice = await selectBackend(args.backend as BackendName)
 console.log(`backend ${choice.backend} on ${choice.device}`)
 
-const maxError = (dir: string, rows: Array<Row>): { maxAbs: number; idsEqual: boolean } => {
+const maxError = async (dir: string, rows: Array<Row>): Promise<{ maxAbs: number; idsEqual: boolean }> => {
   const { model, tokenizer } = loadModelDir(dir)
   let maxAbs = 0
   let idsEqual = true
   const groups = new Map<string, Array<Row>>()
   for (const r of rows) groups.set(r.context, [...(groups.get(r.context) ?? []), r])
   for (const [context, group] of groups) {
-    const s = scoreContinuations(model, tokenizer, context, group.map((r) => r.continuation))
+    const s = await scoreContinuations(model, tokenizer, context, group.map((r) => r.continuation))
     group.forEach((r, i) => {
       idsEqual &&= JSON.stringify(s.options[i]!.tokenIds) === JSON.stringify(r.continuation_ids)
       s.options[i]!.tokenLogprobs.forEach((lp, j) => (maxAbs = Math.max(maxAbs, Math.abs(lp - r.token_logprobs[j]!))))
@@ -47,11 +47,11 @@ const maxError = (dir: string, rows: Array<Row>): { maxAbs: number; idsEqual: bo
   return { maxAbs, idsEqual }
 }
 
-const f32 = maxError(args.fixture!, ref.scoring)
-const bf16 = maxError(args.bf16!, ref.scoring_bf16_sharded)
-const torchGpu = args.torch ? maxError(args.fixture!, JSON.parse(readFileSync(args.torch, "utf8")).scoring) : undefined
+const f32 = await maxError(args.fixture!, ref.scoring)
+const bf16 = await maxError(args.bf16!, ref.scoring_bf16_sharded)
+const torchGpu = args.torch ? await maxError(args.fixture!, JSON.parse(readFileSync(args.torch, "utf8")).scoring) : undefined
 const { model, tokenizer } = loadModelDir(args.fixture!)
-const gens = generateGreedy(model, tokenizer, ref.generations.map((g: { prompt: string }) => g.prompt), { maxNewTokens: 12, stopAtEos: false })
+const gens = await generateGreedy(model, tokenizer, ref.generations.map((g: { prompt: string }) => g.prompt), { maxNewTokens: 12, stopAtEos: false })
 const generationEqual = gens.every((g, i) => JSON.stringify(g.tokenIds) === JSON.stringify(ref.generations[i].new_ids))
 model.dispose()
 console.log(`parity f32 max|Δlogprob| ${f32.maxAbs.toExponential(2)} (ids equal ${f32.idsEqual}), bf16 shards ${bf16.maxAbs.toExponential(2)}, ` +
