@@ -5,6 +5,8 @@ import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
 import { runCommand } from "./commands/run.ts"
+import { modelCommand } from "./commands/model.ts"
+import { trainCommand } from "./commands/train.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
 const fleuve = Command.make("fleuve").pipe(
@@ -16,7 +18,9 @@ const fleuve = Command.make("fleuve").pipe(
     importScoresCommand,
     queryCommand,
     pipelinesCommand,
-    runCommand
+    runCommand,
+    modelCommand,
+    trainCommand
   ])
 )
 
