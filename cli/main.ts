@@ -4,6 +4,7 @@ import { Command } from "effect/cli"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
+import { reportCommand } from "./commands/report.ts"
 import { runCommand } from "./commands/run.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
@@ -16,7 +17,8 @@ const fleuve = Command.make("fleuve").pipe(
     importScoresCommand,
     queryCommand,
     pipelinesCommand,
-    runCommand
+    runCommand,
+    reportCommand
   ])
 )
 

@@ -1,0 +1,40 @@
+import { inkOn } from "../palette.ts"
+import { fmt, num, SCHEMA, shotLabel, shotLabels, str, taskLabel, taskLabels, widest, type VegaLiteFigure } from "./common.ts"
+
+/** Figure 9: the best system of every cell, in its system colour, labelled with its name and score. */
+export const bestPerCell: VegaLiteFigure = {
+  kind: "vega-lite",
+  id: "09",
+  slug: "best-per-cell",
+  title: "Best system per cell",
+  caption: "The system with the highest mean in each cell, in its colour from the other figures, with its score. Tied winners share a cell.",
+  query: "best-per-cell",
+  build: (rows, ctx) => {
+    const colorOf = new Map(ctx.systems.map((s, i) => [s, ctx.colors[i]!]))
+    const values = rows.map((r) => {
+      const system = str(r.system)
+      const fill = colorOf.get(system) ?? "#bdbdbd"
+      return { task: taskLabel(ctx, str(r.task)), shots: shotLabel(num(r.shots)), system, score: num(r.score), label: [system, fmt(num(r.score), 3)], fill, ink: inkOn(fill) }
+    })
+    const cellWidth = Math.max(64, widest(values.map((v) => v.system), 10) + 16)
+    return {
+      $schema: SCHEMA,
+      title: { text: bestPerCell.title, subtitle: "colour = system (as in the other figures), label = its score" },
+      data: { values },
+      width: { step: cellWidth },
+      height: { step: 40 },
+      encoding: {
+        x: { field: "shots", type: "ordinal", sort: shotLabels(ctx), title: null, axis: { labelAngle: 0, orient: "top" } },
+        y: { field: "task", type: "nominal", sort: taskLabels(ctx), title: null }
+      },
+      layer: [
+        { name: "cells", mark: { type: "rect", stroke: "#ffffff", strokeWidth: 2 }, encoding: { color: { field: "fill", type: "nominal", scale: null } } },
+        {
+          name: "labels",
+          mark: { type: "text", fontSize: 10, lineHeight: 13, baseline: "middle" },
+          encoding: { text: { field: "label" }, fill: { field: "ink", type: "nominal", scale: null } }
+        }
+      ]
+    } as never
+  }
+}
