@@ -45,13 +45,28 @@ const hatchDefs = (color: string) =>
 
 /**
  * Makes every id in one SVG unique to its figure, so several figures can be inlined in one HTML
- * page without one figure's clip path or pattern resolving to another's.
+ * page without one figure's clip path or gradient resolving to another's. Vega numbers clip paths
+ * and gradients with process-wide counters, so ids are also renumbered in order of appearance:
+ * the same figure gets the same ids however many figures were drawn before it.
  */
-export const namespaceIds = (svg: string, prefix: string): string =>
-  svg
-    .replace(/\bid="([^"]+)"/g, (_, id: string) => `id="${prefix}-${id}"`)
-    .replace(/url\(#([^)]+)\)/g, (_, id: string) => `url(#${prefix}-${id})`)
-    .replace(/xlink:href="#([^"]+)"/g, (_, id: string) => `xlink:href="#${prefix}-${id}"`)
+export const namespaceIds = (svg: string, prefix: string): string => {
+  const renamed = new Map<string, string>()
+  const rename = (id: string) => {
+    let name = renamed.get(id)
+    if (name === undefined) {
+      name = id === HATCH_PATTERN_ID ? `${prefix}-${id}` : `${prefix}-${id.replace(/\d+$/, "")}${renamed.size + 1}`
+      renamed.set(id, name)
+    }
+    return name
+  }
+  return svg.replace(/\bid="([^"]+)"|url\(#([^)]+)\)|xlink:href="#([^"]+)"|\bhref="#([^"]+)"/g, (whole, a?: string, b?: string, c?: string, d?: string) => {
+    if (a !== undefined) return `id="${rename(a)}"`
+    if (b !== undefined) return `url(#${rename(b)})`
+    if (c !== undefined) return `xlink:href="#${rename(c)}"`
+    if (d !== undefined) return `href="#${rename(d)}"`
+    return whole
+  })
+}
 
 export interface RenderOptions {
   /** Vega-Lite config merged over the house theme. */

@@ -1,7 +1,8 @@
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { Warehouse } from "../warehouse.ts"
+import { ANALYSIS_TABLES } from "../analyses.ts"
+import { sqlFile, Warehouse } from "../warehouse.ts"
 import { renderHtml, renderMarkdown, type RenderedFigure } from "./documents.ts"
 import { ReportError } from "./errors.ts"
 import type { FigureContext, Rows } from "./figures/common.ts"
@@ -9,18 +10,6 @@ import { FIGURES } from "./figures/index.ts"
 import { systemColors } from "./palette.ts"
 import { renderVegaLite, withTheme } from "./render.ts"
 import { bestPerCellTable, globalRankingTable, significanceRecordTable, taskMeansTable } from "./tables.ts"
-
-/** Tables written by `fleuve analyze` that the report reads. */
-export const ANALYSIS_TABLES = [
-  "cell_scores",
-  "paired_tests",
-  "normalized_scores",
-  "global_ranking",
-  "best_per_cell",
-  "avg_ranks",
-  "friedman",
-  "significance_record"
-] as const
 
 /** The query of a figure: warehouse/report/figures/<name>.sql. */
 export const figureSql = (name: string): string => readFileSync(join(import.meta.dirname, "figures", `${name}.sql`), "utf8")
@@ -76,14 +65,16 @@ const resolveReference = (requested: string | undefined) =>
 const loadContext = (reference: string) =>
   Effect.gen(function*() {
     const w = yield* Warehouse
-    const rows = yield* w.query<{ kind: string; name: string; ord: number | null; metric: string | null }>(figureSql("context"))
+    // The metric each task was analysed on, by the same preference rule as `fleuve analyze`.
+    yield* w.exec(sqlFile("analysis_metrics"))
+    const rows = yield* w.query<{ kind: string; name: string; ord: number | null; metric: string | null; higher_is_better: boolean | null }>(figureSql("context"))
     const systems = rows.filter((r) => r.kind === "system").map((r) => r.name)
     if (systems.length === 0) return yield* new ReportError({ message: "global_ranking is empty: nothing to report" })
     const ctx: FigureContext = {
       reference,
       systems,
       colors: systemColors(systems.length),
-      tasks: rows.filter((r) => r.kind === "task").map((r) => ({ task: r.name, metric: r.metric })),
+      tasks: rows.filter((r) => r.kind === "task").map((r) => ({ task: r.name, metric: r.metric, higherIsBetter: r.higher_is_better !== false })),
       shots: rows.filter((r) => r.kind === "shots").map((r) => Number(r.ord))
     }
     return ctx

@@ -24,3 +24,34 @@ export const textWidth = (text: string, fontSize: number, weight: string | numbe
   for (const ch of text) em += table.widths[ch] ?? table.fallback
   return em * fontSize
 }
+
+/**
+ * Breaks `text` into lines no wider than `maxWidth` px: at spaces first, then after "/", "-", "_"
+ * or "·"; a single unbreakable run longer than the limit is cut by character.
+ */
+export const wrapText = (text: string, fontSize: number, maxWidth: number): ReadonlyArray<string> => {
+  const pieces = text.match(/[^\s/\-_·]+[\s/\-_·]*|[\s/\-_·]+/g) ?? [text]
+  const lines: Array<string> = []
+  let line = ""
+  const push = () => {
+    if (line.trim() !== "") lines.push(line.trimEnd())
+    line = ""
+  }
+  for (const piece of pieces) {
+    if (textWidth((line + piece).trimEnd(), fontSize) <= maxWidth) {
+      line += piece
+      continue
+    }
+    push()
+    let rest = piece
+    while (textWidth(rest.trimEnd(), fontSize) > maxWidth) {
+      let cut = 1
+      while (cut < rest.length && textWidth(rest.slice(0, cut + 1), fontSize) <= maxWidth) cut++
+      lines.push(rest.slice(0, cut))
+      rest = rest.slice(cut)
+    }
+    line = rest
+  }
+  push()
+  return lines.length > 0 ? lines : [""]
+}

@@ -1,5 +1,8 @@
 import { inkOn } from "../palette.ts"
+import { wrapText } from "../text-metrics.ts"
 import { fmt, num, SCHEMA, shotLabel, shotLabels, str, taskLabel, taskLabels, widest, type VegaLiteFigure } from "./common.ts"
+
+const MAX_NAME_WIDTH = 190
 
 /** Figure 9: the best system of every cell, in its system colour, labelled with its name and score. */
 export const bestPerCell: VegaLiteFigure = {
@@ -11,18 +14,21 @@ export const bestPerCell: VegaLiteFigure = {
   query: "best-per-cell",
   build: (rows, ctx) => {
     const colorOf = new Map(ctx.systems.map((s, i) => [s, ctx.colors[i]!]))
+    // Long names wrap inside their cell instead of widening the whole grid.
+    const nameWidth = Math.min(MAX_NAME_WIDTH, widest(rows.map((r) => str(r.system)), 10))
     const values = rows.map((r) => {
       const system = str(r.system)
       const fill = colorOf.get(system) ?? "#bdbdbd"
-      return { task: taskLabel(ctx, str(r.task)), shots: shotLabel(num(r.shots)), system, score: num(r.score), label: [system, fmt(num(r.score), 3)], fill, ink: inkOn(fill) }
+      return { task: taskLabel(ctx, str(r.task)), shots: shotLabel(num(r.shots)), system, score: num(r.score), label: [...wrapText(system, 10, nameWidth), fmt(num(r.score), 3)], fill, ink: inkOn(fill) }
     })
-    const cellWidth = Math.max(64, widest(values.map((v) => v.system), 10) + 16)
+    const cellWidth = Math.max(64, nameWidth + 16)
+    const cellHeight = Math.max(40, Math.max(...values.map((v) => v.label.length)) * 13 + 14)
     return {
       $schema: SCHEMA,
       title: { text: bestPerCell.title, subtitle: "colour = system (as in the other figures), label = its score" },
       data: { values },
       width: { step: cellWidth },
-      height: { step: 40 },
+      height: { step: cellHeight },
       encoding: {
         x: { field: "shots", type: "ordinal", sort: shotLabels(ctx), title: null, axis: { labelAngle: 0, orient: "top" } },
         y: { field: "task", type: "nominal", sort: taskLabels(ctx), title: null }

@@ -8,7 +8,8 @@ export interface FigureContext {
   readonly systems: ReadonlyArray<string>
   /** One colour per system, same order. */
   readonly colors: ReadonlyArray<string>
-  readonly tasks: ReadonlyArray<{ readonly task: string; readonly metric: string | null }>
+  /** Tasks with the metric they were analysed on; a lower-is-better metric flips "better". */
+  readonly tasks: ReadonlyArray<{ readonly task: string; readonly metric: string | null; readonly higherIsBetter: boolean }>
   readonly shots: ReadonlyArray<number>
 }
 
@@ -54,6 +55,10 @@ export const taskLabel = (ctx: FigureContext, task: string): string => {
 export const taskLabels = (ctx: FigureContext) => ctx.tasks.map((t) => taskLabel(ctx, t.task))
 export const shotLabel = (shots: number) => `${shots}-shot`
 export const shotLabels = (ctx: FigureContext) => ctx.shots.map(shotLabel)
+
+/** A difference turned into a gain: positive means better than the reference, whatever the metric's direction. */
+export const gainOf = (ctx: FigureContext, task: string, delta: number): number =>
+  ctx.tasks.find((t) => t.task === task)?.higherIsBetter === false ? -delta : delta
 
 /** Stars of a p-value: * p<.05, ** p<.01, *** p<.001, "" otherwise. */
 export const stars = (p: number): string => (p < 0.001 ? "***" : p < 0.01 ? "**" : p < 0.05 ? "*" : "")

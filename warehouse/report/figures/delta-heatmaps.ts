@@ -1,5 +1,5 @@
 import { DIVERGING, divergingColor, inkOn } from "../palette.ts"
-import { fmt, num, SCHEMA, shotLabel, shotLabels, str, taskLabel, type VegaLiteFigure } from "./common.ts"
+import { fmt, gainOf, num, SCHEMA, shotLabel, shotLabels, str, taskLabel, type VegaLiteFigure } from "./common.ts"
 
 /**
  * Figure 3: cell mean minus the reference's, one panel per task. Each panel has its own diverging
@@ -18,12 +18,14 @@ export const deltaHeatmaps: VegaLiteFigure = {
       $schema: SCHEMA,
       title: { text: deltaHeatmaps.title, subtitle: `Δ = system − ${ctx.reference}, per cell` },
       spacing: 14,
-      hconcat: ctx.tasks.map(({ task }, i) => {
+      hconcat: ctx.tasks.map(({ task, higherIsBetter }, i) => {
         const own = rows.filter((r) => str(r.task) === task)
         const extent = Math.max(1e-9, ...own.map((r) => Math.abs(num(r.delta))))
+        // Coloured by gain (blue = better), so a lower-is-better metric is not drawn backwards.
         const values = own.map((r) => {
           const d = num(r.delta)
-          return { shots: shotLabel(num(r.shots)), system: str(r.system), delta: d, label: fmt(d, 3, true), ink: inkOn(divergingColor(d, extent)) }
+          const gain = gainOf(ctx, task, d)
+          return { shots: shotLabel(num(r.shots)), system: str(r.system), delta: d, gain, label: fmt(d, 3, true), ink: inkOn(divergingColor(gain, extent)) }
         })
         return {
           title: { text: taskLabel(ctx, task), fontSize: 12, anchor: "middle" },
@@ -40,9 +42,9 @@ export const deltaHeatmaps: VegaLiteFigure = {
               mark: { type: "rect" },
               encoding: {
                 color: {
-                  field: "delta",
+                  field: "gain",
                   type: "quantitative",
-                  title: "Δ",
+                  title: higherIsBetter ? "Δ" : "−Δ (lower is better)",
                   scale: { domain: [-extent, 0, extent], range: [DIVERGING.low, DIVERGING.mid, DIVERGING.high], interpolate: "rgb" },
                   legend: { orient: "bottom", direction: "horizontal", gradientLength: 140, format: "+.2f" }
                 }

@@ -35,7 +35,13 @@ export const pairedTests: VegaLiteFigure = {
         width: 170,
         height: { step: 18 },
         layer: [
-          { name: "zero", mark: { type: "rule", color: "#888888" }, encoding: { x: { datum: 0, type: "quantitative" } } },
+          {
+            name: "zero",
+            // One line per panel, not one per system: collapse the panel's rows first.
+            transform: [{ aggregate: [{ op: "count", as: "rows" }], groupby: ["task", "shots"] }],
+            mark: { type: "rule", color: "#888888" },
+            encoding: { x: { datum: 0, type: "quantitative" } }
+          },
           {
             name: "intervals",
             mark: { type: "rule", color: "#333333", strokeWidth: 1.5 },

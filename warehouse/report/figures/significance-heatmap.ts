@@ -1,10 +1,10 @@
 import { inkOn, SIGNIFICANCE_CLASSES } from "../palette.ts"
-import { fmt, num, SCHEMA, shotLabel, shotLabels, stars, str, taskLabel, taskLabels, type VegaLiteFigure } from "./common.ts"
+import { fmt, gainOf, num, SCHEMA, shotLabel, shotLabels, stars, str, taskLabel, taskLabels, type VegaLiteFigure } from "./common.ts"
 
 /** The significance class of a test: direction of the difference and its star level, or "ns". */
-export const significanceClass = (meanDiff: number, p: number): string => {
+export const significanceClass = (gain: number, p: number): string => {
   const s = stars(p)
-  return s === "" || meanDiff === 0 ? "ns" : `${meanDiff > 0 ? "better" : "worse"} ${s}`
+  return s === "" || gain === 0 ? "ns" : `${gain > 0 ? "better" : "worse"} ${s}`
 }
 
 /** Figure 7: signed deltas annotated with stars or "ns", coloured by direction and significance. */
@@ -21,7 +21,7 @@ export const significanceHeatmap: VegaLiteFigure = {
     const values = rows.map((r) => {
       const d = num(r.mean_diff)
       const p = num(r.p_value)
-      const cls = significanceClass(d, p)
+      const cls = significanceClass(gainOf(ctx, str(r.task), d), p)
       return { task: taskLabel(ctx, str(r.task)), shots: shotLabel(num(r.shots)), system: str(r.system), class: cls, label: `${fmt(d, 3, true)} ${stars(p) || "ns"}`, ink: inkOn(colorOf.get(cls)!) }
     })
     return {

@@ -63,8 +63,10 @@ export const significanceRecord: VegaLiteFigure = {
         },
         {
           name: "majority",
+          // Its own one-row data: a rule fed the segments would be drawn once per segment.
+          data: { values: [{ majority: cells / 2 }] },
           mark: { type: "rule", strokeDash: [2, 3], strokeWidth: 1.5, color: "#000000" },
-          encoding: { x: { datum: cells / 2, type: "quantitative" } }
+          encoding: { x: { field: "majority", type: "quantitative" } }
         },
         {
           name: "counts",
