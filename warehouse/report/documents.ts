@@ -35,7 +35,8 @@ h1 { font-size: 26px; margin: 0 0 6px; }
 h2 { font-size: 20px; margin: 36px 0 10px; border-bottom: 1px solid #dddddd; padding-bottom: 4px; }
 h3 { font-size: 16px; margin: 24px 0 6px; }
 p.caption { margin: 0 0 10px; color: #444444; font-size: 14px; max-width: 860px; }
-nav ol { columns: 2; font-size: 14px; padding-left: 20px; }
+nav ul { columns: 2; font-size: 14px; padding-left: 0; list-style: none; }
+nav li { margin: 2px 0; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0 12px; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: 4px 10px; text-align: left; white-space: nowrap; }
 th { border-bottom: 2px solid #888888; background: #f6f6f6; }
@@ -43,7 +44,6 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .table-wrap, .figure-wrap { overflow-x: auto; }
 figure { margin: 8px 0 20px; }
 figure svg { display: block; max-width: none; height: auto; }
-figcaption { font-size: 13px; color: #444444; margin: 4px 0 0; }
 `.trim()
 
 /** report.html: one self-contained page, SVGs inline, no script and nothing fetched from the network. */
@@ -58,8 +58,7 @@ export const renderHtml = (ctx: FigureContext, tables: ReadonlyArray<ReportTable
   const figureHtml = figures.map(({ figure, parts }) =>
     `<section id="figure-${figure.id}"><h3>Figure ${Number(figure.id)}. ${escapeHtml(figure.title)}</h3><p class="caption">${escapeHtml(figure.caption)}</p>` +
     parts.map((p) =>
-      `<figure class="report-figure" data-file="${escapeHtml(p.file)}"><div class="figure-wrap">${p.svg}</div>` +
-      (p.label ? `<figcaption>${escapeHtml(p.label)}</figcaption>` : "") + `</figure>`
+      `<figure class="report-figure" data-file="${escapeHtml(p.file)}"><div class="figure-wrap">${p.svg}</div></figure>`
     ).join("") +
     `</section>`
   ).join("\n")
@@ -69,7 +68,7 @@ export const renderHtml = (ctx: FigureContext, tables: ReadonlyArray<ReportTable
     `<title>Evaluation report</title><style>${STYLE}</style></head>`,
     `<body><main>`,
     `<h1>Evaluation report</h1><p class="caption">${escapeHtml(summary(ctx))}</p><p class="caption">${escapeHtml(INTRO.replace(/`/g, ""))}</p>`,
-    `<nav><ol>${toc}</ol></nav>`,
+    `<nav><ul>${toc}</ul></nav>`,
     `<h2>Tables</h2>`,
     tableHtml,
     `<h2>Figures</h2>`,

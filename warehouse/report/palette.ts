@@ -45,11 +45,14 @@ export const SIGNIFICANCE_CLASSES: ReadonlyArray<{ readonly label: string; reado
   { label: "worse ***", color: "#7f2704" }
 ]
 
-/** Segments of the significance record, left to right; wins blue, losses orange, significance darker. */
+/**
+ * Segments of the significance record, left to right: wins blue, losses orange, significance darker;
+ * five distinct lightness levels (L* 21, 68, 100, 86, 51), ties white inside the bar outline.
+ */
 export const RECORD_SEGMENTS: ReadonlyArray<{ readonly key: string; readonly label: string; readonly color: string }> = [
-  { key: "sig_wins", label: "significant wins", color: "#08519c" },
-  { key: "numeric_wins", label: "numeric wins (ns)", color: "#9ecae1" },
-  { key: "ties", label: "ties", color: "#d9d9d9" },
+  { key: "sig_wins", label: "significant wins", color: "#08306b" },
+  { key: "numeric_wins", label: "numeric wins (ns)", color: "#6baed6" },
+  { key: "ties", label: "ties", color: "#ffffff" },
   { key: "numeric_losses", label: "numeric losses (ns)", color: "#fdd0a2" },
   { key: "sig_losses", label: "significant losses", color: "#d94801" }
 ]
