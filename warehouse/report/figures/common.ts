@@ -44,7 +44,8 @@ export type Figure = VegaLiteFigure | SvgFigure
 
 export const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 
-export const num = (v: unknown): number => (typeof v === "number" ? v : Number(v))
+/** A number from a row; NULL (a std over one value, a missing cell) becomes NaN, drawn as "–" and skipped by charts. */
+export const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : typeof v === "number" ? v : Number(v))
 export const str = (v: unknown): string => String(v)
 
 /** "mcqa (acc)": a task and the metric its scores are in. */

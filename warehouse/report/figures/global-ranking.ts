@@ -13,7 +13,8 @@ export const globalRanking: VegaLiteFigure = {
     const values = rows.map((r) => {
       const mean = num(r.mean)
       const std = num(r.std)
-      return { system: str(r.system), rank: num(r.rank), mean, low: mean - std, high: mean + std, reference_mean: reference ? num(reference.mean) : null }
+      const spread = Number.isFinite(std)
+      return { system: str(r.system), rank: num(r.rank), mean, low: spread ? mean - std : null, high: spread ? mean + std : null, reference_mean: reference ? num(reference.mean) : null }
     })
     const y = { field: "system", type: "nominal", sort: [...ctx.systems], title: null }
     return {
