@@ -74,6 +74,24 @@ const overlappingTexts = (page: import("playwright-core").Page) =>
     return out
   })
 
+/**
+ * Heatmap-like figures print a label on every cell: each label's box must lie inside a cell of the
+ * same figure (1 px tolerance), or it spills into its neighbours.
+ */
+const labelsOutsideCells = (page: import("playwright-core").Page) =>
+  page.evaluate(() => {
+    const out: Array<string> = []
+    document.querySelectorAll("figure.report-figure svg").forEach((svg, f) => {
+      const cells = Array.from(svg.querySelectorAll("g.role-mark[class*='cells'] > path")).map((c) => c.getBoundingClientRect())
+      svg.querySelectorAll("g.role-mark[class*='labels'] > text").forEach((t) => {
+        const r = t.getBoundingClientRect()
+        const inside = cells.some((c) => r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1 && r.bottom <= c.bottom + 1)
+        if (!inside) out.push(`figure ${f}: "${t.textContent}" is not inside a cell`)
+      })
+    })
+    return out
+  })
+
 test("Chromium opens report.html offline: no console errors, every figure visible, screenshot saved", async () => {
   const { context, page, errors, requests } = await open(html)
   try {
@@ -99,12 +117,14 @@ test("Chromium opens report.html offline: no console errors, every figure visibl
   }
 })
 
-test("no two labels overlap in the browser's own text layout, with short and with very long system names", async () => {
+test("no two labels overlap and every cell label fits its cell, in the browser's own text layout, with short and very long names", async () => {
   for (const file of [html, longHtml]) {
     const { context, page, errors } = await open(file)
     try {
       assert.deepEqual(errors, [])
       assert.deepEqual(await overlappingTexts(page), [])
+      assert.deepEqual(await labelsOutsideCells(page), [])
+      assert.ok((await page.$$("g.role-mark[class*='labels'] > text")).length >= 72 + 63 + 63 + 9, "labelled cells were found")
       if (file === longHtml) await page.screenshot({ path: join(artifacts, "report-long-names.png"), fullPage: true })
     } finally {
       await context.close()

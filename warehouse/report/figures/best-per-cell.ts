@@ -3,6 +3,7 @@ import { wrapText } from "../text-metrics.ts"
 import { fmt, num, SCHEMA, shotLabel, shotLabels, str, taskLabel, taskLabels, widest, type VegaLiteFigure } from "./common.ts"
 
 const MAX_NAME_WIDTH = 190
+const LINE_HEIGHT = 13
 
 /** Figure 9: the best system of every cell, in its system colour, labelled with its name and score. */
 export const bestPerCell: VegaLiteFigure = {
@@ -22,7 +23,15 @@ export const bestPerCell: VegaLiteFigure = {
       return { task: taskLabel(ctx, str(r.task)), shots: shotLabel(num(r.shots)), system, score: num(r.score), label: [...wrapText(system, 10, nameWidth), fmt(num(r.score), 3)], fill, ink: inkOn(fill) }
     })
     const cellWidth = Math.max(64, nameWidth + 16)
-    const cellHeight = Math.max(40, Math.max(...values.map((v) => v.label.length)) * 13 + 14)
+    // Vega puts the first line of a multi-line label at the anchor and the others below it, so
+    // every label is padded to the same number of lines (blank lines split above and below) and
+    // the whole block is lifted by half its height.
+    const lines = Math.max(...values.map((v) => v.label.length))
+    for (const v of values) {
+      const pad = lines - v.label.length
+      v.label = [...Array<string>(Math.floor(pad / 2)).fill(""), ...v.label, ...Array<string>(Math.ceil(pad / 2)).fill("")]
+    }
+    const cellHeight = Math.max(40, lines * LINE_HEIGHT + 14)
     return {
       $schema: SCHEMA,
       title: { text: bestPerCell.title, subtitle: "colour = system (as in the other figures), label = its score" },
@@ -37,7 +46,7 @@ export const bestPerCell: VegaLiteFigure = {
         { name: "cells", mark: { type: "rect", stroke: "#ffffff", strokeWidth: 2 }, encoding: { color: { field: "fill", type: "nominal", scale: null } } },
         {
           name: "labels",
-          mark: { type: "text", fontSize: 10, lineHeight: 13, baseline: "middle" },
+          mark: { type: "text", fontSize: 10, lineHeight: LINE_HEIGHT, baseline: "middle", dy: -((lines - 1) * LINE_HEIGHT) / 2 },
           encoding: { text: { field: "label" }, fill: { field: "ink", type: "nominal", scale: null } }
         }
       ]
