@@ -5,6 +5,7 @@ import { analyzeCommand } from "./commands/analyze.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
+import { reportCommand } from "./commands/report.ts"
 import { runCommand } from "./commands/run.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
@@ -18,7 +19,8 @@ const fleuve = Command.make("fleuve").pipe(
     analyzeCommand,
     queryCommand,
     pipelinesCommand,
-    runCommand
+    runCommand,
+    reportCommand
   ])
 )
 
