@@ -1,9 +1,11 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { analyzeCommand } from "./commands/analyze.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
+import { reportCommand } from "./commands/report.ts"
 import { runCommand } from "./commands/run.ts"
 import { modelCommand } from "./commands/model.ts"
 import { trainCommand } from "./commands/train.ts"
@@ -16,9 +18,11 @@ const fleuve = Command.make("fleuve").pipe(
   ),
   Command.withSubcommands([
     importScoresCommand,
+    analyzeCommand,
     queryCommand,
     pipelinesCommand,
     runCommand,
+    reportCommand,
     modelCommand,
     trainCommand
   ])
