@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { EvalRequest, Prediction } from "./evaluation.ts"
 import { QAItem } from "./qa-item.ts"
 
 /**
@@ -11,3 +12,19 @@ export const LoadedQAItem = Schema.Struct({
   item: QAItem
 })
 export type LoadedQAItem = typeof LoadedQAItem.Type
+
+/** An EvalRequest with its item's content hash and its prediction cache key. */
+export const KeyedEvalRequest = Schema.Struct({
+  ...EvalRequest.fields,
+  itemHash: Schema.String,
+  cacheKey: Schema.String
+})
+export type KeyedEvalRequest = typeof KeyedEvalRequest.Type
+
+/** A prediction on its way to the metrics, saying whether the cache answered it. */
+export const PredictionRecord = Schema.Struct({
+  prediction: Prediction,
+  itemHash: Schema.String,
+  cached: Schema.Boolean
+})
+export type PredictionRecord = typeof PredictionRecord.Type
