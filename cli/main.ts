@@ -1,9 +1,11 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { importLmEvalCommand } from "./commands/import-lm-eval.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
+import { reevalCommand } from "./commands/reeval.ts"
 import { runCommand } from "./commands/run.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
@@ -16,7 +18,9 @@ const fleuve = Command.make("fleuve").pipe(
     importScoresCommand,
     queryCommand,
     pipelinesCommand,
-    runCommand
+    runCommand,
+    reevalCommand,
+    importLmEvalCommand
   ])
 )
 

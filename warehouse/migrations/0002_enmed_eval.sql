@@ -69,3 +69,9 @@ SELECT s.*, CASE WHEN s.judge LIKE 'offline-reference%' THEN 'offline-reference'
                  WHEN s.judge LIKE 'local-model%' THEN 'local-model'
                  WHEN s.judge IS NULL THEN NULL ELSE 'other' END AS judge_kind
 FROM scores s;
+
+-- Metrics lm-evaluation-harness logs per sample, so imported runs know their direction too.
+INSERT INTO metrics VALUES
+  ('exact_match', true, 'lm-evaluation-harness exact match'),
+  ('acc_mutual_info', true, 'lm-evaluation-harness accuracy with mutual-information scoring')
+ON CONFLICT DO NOTHING;
