@@ -1,0 +1,117 @@
+import * as tf from "@tensorflow/tfjs-core"
+import "@tensorflow/tfjs-backend-cpu"
+import { createRequire } from "node:module"
+import { dirname } from "node:path"
+
+export const backendNames = ["auto", "webgpu", "tensorflow", "wasm", "cpu"] as const
+export type BackendName = (typeof backendNames)[number]
+
+/** The backend fleuve computes on, and the device behind it, to print and to record. */
+export interface BackendChoice {
+  readonly backend: Exclude<BackendName, "auto">
+  readonly device: string
+  /** Why the automatic choice passed over faster backends (empty when one was forced). */
+  readonly skipped: ReadonlyArray<string>
+}
+
+export class BackendUnavailable extends Error {
+  constructor(readonly backend: string, readonly reason: string) {
+    super(`backend '${backend}' is not available: ${reason}`)
+  }
+}
+
+const require = createRequire(import.meta.url)
+
+interface GpuAdapterLike {
+  readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string }
+}
+
+/**
+ * WebGPU in Node: Dawn from npm `webgpu` (Vulkan on Linux). The unsafe-API toggle exposes
+ * shader-f16 and subgroups on NVIDIA; tfjs-backend-webgpu reads `navigator.gpu`.
+ */
+const tryWebgpu = async (): Promise<string> => {
+  const dawn: { create: (flags: Array<string>) => unknown; globals: object } = await import("webgpu" as string)
+  const gpu = dawn.create(["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia"]) as {
+    requestAdapter: (o?: object) => Promise<GpuAdapterLike | null>
+  }
+  Object.assign(globalThis, dawn.globals)
+  Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true })
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
+  if (!adapter) throw new Error("Dawn found no GPU adapter (is libvulkan1 installed and a Vulkan driver visible?)")
+  const info = adapter.info ?? {}
+  await import("@tensorflow/tfjs-backend-webgpu")
+  if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs could not initialise the webgpu backend")
+  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(" ") || "WebGPU adapter"
+}
+
+/** tfjs-node(-gpu): used only when already installed; it needs network at install time and CUDA 11.2. */
+const tryTensorflow = async (): Promise<string> => {
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      require.resolve(pkg)
+    } catch {
+      continue
+    }
+    await import(pkg)
+    if (await tf.setBackend("tensorflow")) return `libtensorflow via ${pkg}`
+  }
+  throw new Error("neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed")
+}
+
+const tryWasm = async (): Promise<string> => {
+  const wasm = await import("@tensorflow/tfjs-backend-wasm")
+  // In Node the .wasm binaries are read from the package's dist folder.
+  wasm.setWasmPaths(`${dirname(require.resolve("@tensorflow/tfjs-backend-wasm"))}/`)
+  if (!(await tf.setBackend("wasm"))) throw new Error("tfjs could not initialise the wasm backend")
+  return "CPU (WebAssembly, XNNPACK)"
+}
+
+const tryCpu = async (): Promise<string> => {
+  if (!(await tf.setBackend("cpu"))) throw new Error("tfjs could not initialise the cpu backend")
+  // Its first-use banner recommends tfjs-node; fleuve chose this backend on purpose.
+  ;(tf.backend() as unknown as { firstUse: boolean }).firstUse = false
+  return "CPU (plain JavaScript)"
+}
+
+const attempts: Record<Exclude<BackendName, "auto">, () => Promise<string>> = {
+  webgpu: tryWebgpu,
+  tensorflow: tryTensorflow,
+  wasm: tryWasm,
+  cpu: tryCpu
+}
+
+let current: BackendChoice | undefined
+
+/**
+ * Picks the backend: the one asked for, or the first that works of webgpu, tensorflow, wasm, cpu.
+ * Asked-for backends that fail raise BackendUnavailable: a silent fallback would make a GPU run
+ * quietly slow and its timings wrong.
+ */
+export const selectBackend = async (wanted: BackendName = "auto"): Promise<BackendChoice> => {
+  if (current && (wanted === "auto" || wanted === current.backend)) return current
+  if (wanted !== "auto") {
+    try {
+      const device = await attempts[wanted]()
+      await tf.ready()
+      current = { backend: wanted, device, skipped: [] }
+      return current
+    } catch (e) {
+      throw new BackendUnavailable(wanted, e instanceof Error ? e.message : String(e))
+    }
+  }
+  const skipped: Array<string> = []
+  for (const name of ["webgpu", "tensorflow", "wasm", "cpu"] as const) {
+    try {
+      const device = await attempts[name]()
+      await tf.ready()
+      current = { backend: name, device, skipped }
+      return current
+    } catch (e) {
+      skipped.push(`${name}: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  }
+  throw new BackendUnavailable("auto", skipped.join("; "))
+}
+
+export const describeBackend = (c: BackendChoice): string => `backend ${c.backend} on ${c.device}`
