@@ -2,6 +2,10 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
+import { basename } from "node:path"
+import { backendNames, describeBackend, selectBackend } from "../../gpu/backend.ts"
+import { localModelJudge } from "../../operators/qa/judge/local-model.ts"
+import { loadQwen3QaModel } from "../../operators/qa/qwen3-model.ts"
 import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
 import { openAiCompatibleJudge } from "../../operators/qa/judge/openai-compatible.ts"
 import { readManifest, SAMPLE_MANIFEST } from "../../operators/qa/loaders/manifest.ts"
@@ -43,6 +47,10 @@ export const reevalCommand = Command.make(
     systems: Flag.String("systems").pipe(Flag.withDescription("Comma-separated systems to score (no-GPU baselines: char-2gram … char-5gram)"), Flag.withDefault("char-3gram")),
     shots: Flag.String("shots").pipe(Flag.withDescription("Comma-separated shot counts (any k)"), Flag.withDefault("0,3,5")),
     tasks: Flag.String("tasks").pipe(Flag.withDescription("Comma-separated tasks among mcqa, extqa, absqa"), Flag.withDefault("mcqa,extqa,absqa")),
+    model: Flag.String("model").pipe(Flag.withDescription("A Qwen3 checkpoint folder (config.json, *.safetensors, tokenizer.json) to score as one more system, on the tfjs runtime"), Flag.optional),
+    modelName: Flag.String("model-name").pipe(Flag.withDescription("System name for --model (default: the folder name)"), Flag.optional),
+    backend: Flag.Literals("backend", backendNames).pipe(Flag.withDescription("tfjs backend for --model"), Flag.withDefault("auto")),
+    localJudge: Flag.Boolean("local-judge").pipe(Flag.withDescription("Judge AbsQA with the --model itself (local-model judge)"), Flag.withDefault(false)),
     judgeUrl: Flag.String("judge-url").pipe(Flag.withDescription("OpenAI-compatible server for the AbsQA judge (POST /v1/chat/completions); default: the offline reference judge"), Flag.optional),
     judgeModel: Flag.String("judge-model").pipe(Flag.withDescription("Model name sent to --judge-url"), Flag.withDefault("judge")),
     force: Flag.Boolean("force").pipe(Flag.withDescription("Re-score every request (predictions still come from the cache when their key matches)"), Flag.withDefault(false)),
@@ -53,7 +61,18 @@ export const reevalCommand = Command.make(
   (o) =>
     Effect.gen(function*() {
       const prompts = loadPromptSet()
-      const judge = Option.isSome(o.judgeUrl) ? openAiCompatibleJudge({ baseUrl: o.judgeUrl.value, model: o.judgeModel }) : offlineReferenceJudge
+      const neural = Option.isSome(o.model)
+        ? yield* Effect.promise(async () => {
+          const choice = await selectBackend(o.backend)
+          process.stderr.write(`loading ${o.model.pipe(Option.getOrThrow)} on ${describeBackend(choice)}\n`)
+          const dir = Option.getOrThrow(o.model)
+          return { system: Option.getOrUndefined(o.modelName) ?? basename(dir), model: loadQwen3QaModel(dir, { modelId: Option.getOrUndefined(o.modelName) ?? basename(dir) }) }
+        })
+        : undefined
+      if (o.localJudge && !neural) return yield* reportFailure({ message: "--local-judge needs --model" })
+      const judge = o.localJudge && neural
+        ? localModelJudge(neural.model)
+        : Option.isSome(o.judgeUrl) ? openAiCompatibleJudge({ baseUrl: o.judgeUrl.value, model: o.judgeModel }) : offlineReferenceJudge
       const shots = list(o.shots).map(Number)
       if (shots.some((k) => !Number.isInteger(k) || k < 0)) return yield* reportFailure({ message: `--shots must list non-negative integers, got '${o.shots}'` })
       const tasks = list(o.tasks)
@@ -65,7 +84,7 @@ export const reevalCommand = Command.make(
         tasks: tasks as Array<"mcqa" | "extqa" | "absqa">,
         judge,
         force: o.force,
-        systems: (loaded) => baselineSystems(prompts, loaded, list(o.systems)),
+        systems: (loaded) => [...baselineSystems(prompts, loaded, list(o.systems)), ...(neural ? [{ ...neural, description: `Qwen3 checkpoint ${Option.getOrUndefined(o.model)}` }] : [])],
         log: (line) => process.stderr.write(`${line}\n`)
       }).pipe(Effect.tap(printSummary))
       if (!o.watch) return yield* run
@@ -91,6 +110,7 @@ export const reevalCommand = Command.make(
     { command: "fleuve reeval", description: "Score the bundled sample data with the char-3gram baseline, 0/3/5 shots" },
     { command: "fleuve reeval --manifest my-bench.json --shots 0,5 --tasks mcqa", description: "Only MCQA of your own benchmark" },
     { command: "fleuve reeval --judge-url http://localhost:8000 --judge-model Qwen3-14B", description: "AbsQA judged by an OpenAI-compatible server" },
-    { command: "fleuve reeval --watch --interval 10", description: "Re-evaluate whenever a dataset file changes" }
+    { command: "fleuve reeval --watch --interval 10", description: "Re-evaluate whenever a dataset file changes" },
+    { command: "fleuve reeval --model ./Qwen3-0.6B --backend webgpu --systems char-3gram", description: "Score a real checkpoint next to the baseline" }
   ])
 )
