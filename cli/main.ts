@@ -1,6 +1,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { analyzeCommand } from "./commands/analyze.ts"
 import { importLmEvalCommand } from "./commands/import-lm-eval.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
@@ -16,6 +17,7 @@ const fleuve = Command.make("fleuve").pipe(
   ),
   Command.withSubcommands([
     importScoresCommand,
+    analyzeCommand,
     queryCommand,
     pipelinesCommand,
     runCommand,
