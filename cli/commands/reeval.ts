@@ -53,6 +53,7 @@ export const reevalCommand = Command.make(
     localJudge: Flag.Boolean("local-judge").pipe(Flag.withDescription("Judge AbsQA with the --model itself (local-model judge)"), Flag.withDefault(false)),
     judgeUrl: Flag.String("judge-url").pipe(Flag.withDescription("OpenAI-compatible server for the AbsQA judge (POST /v1/chat/completions); default: the offline reference judge"), Flag.optional),
     judgeModel: Flag.String("judge-model").pipe(Flag.withDescription("Model name sent to --judge-url"), Flag.withDefault("judge")),
+    reference: Flag.String("reference").pipe(Flag.withDescription("Refresh the analyses (fleuve analyze) against this reference system after scoring"), Flag.optional),
     force: Flag.Boolean("force").pipe(Flag.withDescription("Re-score every request (predictions still come from the cache when their key matches)"), Flag.withDefault(false)),
     watch: Flag.Boolean("watch").pipe(Flag.withDescription("Keep running: re-evaluate whenever a dataset file changes"), Flag.withDefault(false)),
     interval: Flag.Int("interval").pipe(Flag.withDescription("Seconds between checks in --watch mode"), Flag.withDefault(5)),
@@ -84,6 +85,7 @@ export const reevalCommand = Command.make(
         tasks: tasks as Array<"mcqa" | "extqa" | "absqa">,
         judge,
         force: o.force,
+        ...(Option.isSome(o.reference) ? { reference: o.reference.value } : {}),
         systems: (loaded) => [...baselineSystems(prompts, loaded, list(o.systems)), ...(neural ? [{ ...neural, description: `Qwen3 checkpoint ${Option.getOrUndefined(o.model)}` }] : [])],
         log: (line) => process.stderr.write(`${line}\n`)
       }).pipe(Effect.tap(printSummary))

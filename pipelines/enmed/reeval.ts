@@ -4,6 +4,7 @@ import { offlineReferenceJudge } from "../../operators/qa/judge/offline-referenc
 import { loadManifest, type TaskData } from "../../operators/qa/loaders/manifest.ts"
 import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
 import type { TaskName } from "../../schemas/common.ts"
+import { type AnalysisSummary, runAnalyses } from "../../warehouse/analyses.ts"
 import { landDeadLetters } from "../../warehouse/dead-letters.ts"
 import { EvalScores } from "../../warehouse/eval-scores.ts"
 import { type ItemDiff, ItemStore } from "../../warehouse/item-store.ts"
@@ -20,6 +21,8 @@ export interface ReevalOptions {
   /** Builds the systems to score once the data is loaded (baselines train on the pools). */
   readonly systems: (tasks: ReadonlyArray<TaskData>) => ReadonlyArray<EvalSystem>
   readonly log?: (line: string) => void
+  /** When set, the analyses are refreshed against this reference system after scoring. */
+  readonly reference?: string
 }
 
 export interface ReevalSummary {
@@ -28,6 +31,7 @@ export interface ReevalSummary {
   readonly retiredScores: number
   readonly eval: EvalCounts
   readonly rejectedItems: number
+  readonly analyses?: AnalysisSummary
 }
 
 /**
@@ -64,7 +68,11 @@ export const reeval = (options: ReevalOptions) =>
       retiredScores += yield* EvalScores.retire(runId, t.dataset, diffs[t.task]!.removed)
       yield* ItemStore.apply(runId, t.dataset, t.task, options.manifest, t.test.map((l) => ({ task: t.task, itemId: l.item.id, contentHash: l.contentHash, payload: l.item })), diffs[t.task]!.removed)
     }
-    const summary = { runId, diffs, retiredScores, eval: counts, rejectedItems: rejected.length } satisfies ReevalSummary
     yield* Runs.finish(runId, "succeeded", { ...counts, retiredScores, rejectedItems: rejected.length })
-    return summary
+    const changed = Object.keys(counts.scored).length > 0 || retiredScores > 0
+    // Analyses are whole-warehouse tables: refresh them only when a score moved.
+    const analyses = options.reference && changed
+      ? yield* runAnalyses({ reference: options.reference, onStep: (step) => log(`analyze: ${step}`) })
+      : undefined
+    return { runId, diffs, retiredScores, eval: counts, rejectedItems: rejected.length, ...(analyses ? { analyses } : {}) } satisfies ReevalSummary
   })

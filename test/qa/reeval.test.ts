@@ -114,3 +114,33 @@ test("reeval: change 5% of one task's items → exactly those are re-scored; rem
   assert.deepEqual(landed.hashes, [{ n: 2 }])
   assert.ok(Number.isFinite(before[0]!.mean) && Number.isFinite(landed.mean[0]!.mean))
 })
+
+test("reeval refreshes the analyses: a changed MCQA item moves only its cells", async () => {
+  const db = tempWarehousePath()
+  const manifest = copySample()
+  const dir = resolve(manifest, "..")
+  const opts = {
+    manifest,
+    shots: [0, 3],
+    tasks: ["mcqa", "extqa"] as Array<"mcqa" | "extqa">,
+    reference: "char-2gram",
+    systems: (tasks: Parameters<typeof baselineSystems>[1]) => baselineSystems(prompts, tasks, ["char-2gram", "char-4gram"])
+  }
+  const cells = () => runWithWarehouse(db, q<{ task: string; shots: number; system: string; n: number; mean: number }>("SELECT task, shots, system, n, mean FROM cell_scores ORDER BY ALL"))
+  const first = await runWithWarehouse(db, reeval(opts))
+  assert.ok(first.analyses)
+  const before = await cells()
+  assert.equal(before.length, 8) // 2 tasks × 2 shots × 2 systems
+  // Replace the options of 3 MCQA items by ones the models score very differently.
+  editJsonl(join(dir, "mcqa/test.jsonl"), (rows) => rows.map((r, i) => (i < 3 ? { ...r, answers: { a: "Oui", b: "Non", c: "Peut-être", d: "Jamais", e: "Toujours et partout sans exception" }, correct_answers: ["e"], type: "simple", nbr_correct_answers: 1 } : r)))
+  const second = await runWithWarehouse(db, reeval(opts))
+  assert.deepEqual(second.eval.scored, { mcqa: 12 }) // 3 items × 2 shots × 2 systems
+  const after = await cells()
+  const key = (c: { task: string; shots: number; system: string }) => `${c.task}/${c.shots}/${c.system}`
+  const moved = after.filter((c, i) => c.mean !== before[i]!.mean).map(key)
+  assert.ok(moved.length > 0 && moved.every((k) => k.startsWith("mcqa/")), moved.join(","))
+  assert.deepEqual(after.filter((c) => c.task === "extqa"), before.filter((c) => c.task === "extqa"))
+  // Nothing changed: no rescoring and no analysis run.
+  const third = await runWithWarehouse(db, reeval(opts))
+  assert.equal(third.analyses, undefined)
+})
