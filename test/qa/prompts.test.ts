@@ -91,3 +91,13 @@ test("templates: sections, unknown fields, training examples", () => {
   const item = by.extqa!.train[0]!.item
   assert.equal(ex.completion, ` ${item.task === "extqa" ? item.answers[0]!.text : ""}`)
 })
+
+test("LoRA training sets: one per task and a deterministic Unified mix with task identifiers", async () => {
+  const { loraTrainingSets } = await import("../../pipelines/enmed/demo-plan.ts")
+  const sets = loraTrainingSets(set, tasks)
+  assert.equal(sets.unified.length, sets.mcqa.length + sets.extqa.length + sets.absqa.length)
+  assert.deepEqual(loraTrainingSets(set, [...tasks].reverse()).unified.map((e) => e.id), sets.unified.map((e) => e.id))
+  // Mixed: the first ten examples are not all of one task.
+  assert.ok(new Set(sets.unified.slice(0, 10).map((e) => e.task)).size > 1)
+  for (const e of sets.unified) assert.match(e.prompt, /^\[Tâche: (QCM|QA extractive|QA ouverte)\]/)
+})
