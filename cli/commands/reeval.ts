@@ -3,9 +3,7 @@ import { Command, Flag } from "effect/cli"
 import { statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { basename } from "node:path"
-import { backendNames, describeBackend, selectBackend } from "../../gpu/backend.ts"
 import { localModelJudge } from "../../operators/qa/judge/local-model.ts"
-import { loadQwen3QaModel } from "../../operators/qa/qwen3-model.ts"
 import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
 import { openAiCompatibleJudge } from "../../operators/qa/judge/openai-compatible.ts"
 import { readManifest, SAMPLE_MANIFEST } from "../../operators/qa/loaders/manifest.ts"
@@ -49,7 +47,7 @@ export const reevalCommand = Command.make(
     tasks: Flag.String("tasks").pipe(Flag.withDescription("Comma-separated tasks among mcqa, extqa, absqa"), Flag.withDefault("mcqa,extqa,absqa")),
     model: Flag.String("model").pipe(Flag.withDescription("A Qwen3 checkpoint folder (config.json, *.safetensors, tokenizer.json) to score as one more system, on the tfjs runtime"), Flag.optional),
     modelName: Flag.String("model-name").pipe(Flag.withDescription("System name for --model (default: the folder name)"), Flag.optional),
-    backend: Flag.Literals("backend", backendNames).pipe(Flag.withDescription("tfjs backend for --model"), Flag.withDefault("auto")),
+    backend: Flag.Literals("backend", ["auto", "webgpu", "tensorflow", "wasm", "cpu"]).pipe(Flag.withDescription("tfjs backend for --model"), Flag.withDefault("auto")),
     localJudge: Flag.Boolean("local-judge").pipe(Flag.withDescription("Judge AbsQA with the --model itself (local-model judge)"), Flag.withDefault(false)),
     judgeUrl: Flag.String("judge-url").pipe(Flag.withDescription("OpenAI-compatible server for the AbsQA judge (POST /v1/chat/completions); default: the offline reference judge"), Flag.optional),
     judgeModel: Flag.String("judge-model").pipe(Flag.withDescription("Model name sent to --judge-url"), Flag.withDefault("judge")),
@@ -64,6 +62,9 @@ export const reevalCommand = Command.make(
       const prompts = loadPromptSet()
       const neural = Option.isSome(o.model)
         ? yield* Effect.promise(async () => {
+          // The tensor runtime loads only when a model is asked for: every other command stays light.
+          const { describeBackend, selectBackend } = await import("../../gpu/backend.ts")
+          const { loadQwen3QaModel } = await import("../../operators/qa/qwen3-model.ts")
           const choice = await selectBackend(o.backend)
           process.stderr.write(`loading ${o.model.pipe(Option.getOrThrow)} on ${describeBackend(choice)}\n`)
           const dir = Option.getOrThrow(o.model)
