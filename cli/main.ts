@@ -8,6 +8,8 @@ import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
 import { reevalCommand } from "./commands/reeval.ts"
 import { runCommand } from "./commands/run.ts"
+import { modelCommand } from "./commands/model.ts"
+import { trainCommand } from "./commands/train.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
 const fleuve = Command.make("fleuve").pipe(
@@ -22,7 +24,9 @@ const fleuve = Command.make("fleuve").pipe(
     pipelinesCommand,
     runCommand,
     reevalCommand,
-    importLmEvalCommand
+    importLmEvalCommand,
+    modelCommand,
+    trainCommand
   ])
 )
 

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
-import "@tensorflow/tfjs-backend-cpu"
+// A named import, not a bare one: the package marks itself side-effect free, so bundlers drop bare imports.
+import { version_cpu } from "@tensorflow/tfjs-backend-cpu"
 import { createRequire } from "node:module"
 import { dirname } from "node:path"
 
@@ -71,7 +72,7 @@ const tryCpu = async (): Promise<string> => {
   if (!(await tf.setBackend("cpu"))) throw new Error("tfjs could not initialise the cpu backend")
   // Its first-use banner recommends tfjs-node; fleuve chose this backend on purpose.
   ;(tf.backend() as unknown as { firstUse: boolean }).firstUse = false
-  return "CPU (plain JavaScript)"
+  return `CPU (plain JavaScript, tfjs-backend-cpu ${version_cpu})`
 }
 
 const attempts: Record<Exclude<BackendName, "auto">, () => Promise<string>> = {

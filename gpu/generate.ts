@@ -18,12 +18,12 @@ export interface Generation {
   readonly truncatedTokens: number
 }
 
-const argmaxLast = (logits: tf.Tensor3D): Int32Array => {
+const argmaxLast = async (logits: tf.Tensor3D): Promise<Int32Array> => {
   const am = tf.tidy(() => {
     const [b, t, v] = logits.shape
     return tf.argMax(tf.reshape(tf.slice(logits, [0, t - 1, 0], [b, 1, v]), [b, v]), 1)
   })
-  const out = am.dataSync() as Int32Array
+  const out = (await am.data()) as Int32Array
   am.dispose()
   return out
 }
@@ -33,7 +33,7 @@ const argmaxLast = (logits: tf.Tensor3D): Int32Array => {
  * every row's next token sits in the last column; padded keys are masked and positions count
  * real tokens only, so each row computes exactly what it would alone.
  */
-export const generateGreedy = (model: Qwen3Model, tokenizer: TextTokenizer, prompts: ReadonlyArray<string>, options: GenerateOptions): Array<Generation> => {
+export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer, prompts: ReadonlyArray<string>, options: GenerateOptions): Promise<Array<Generation>> => {
   const window = options.contextWindow ?? model.config.maxPositions
   const budget = Math.max(1, window - options.maxNewTokens)
   const encoded = prompts.map((p) => tokenizer.encode(p))
@@ -50,7 +50,7 @@ export const generateGreedy = (model: Qwen3Model, tokenizer: TextTokenizer, prom
 
   let { logits, cache } = model.forward(ids, { valid, positions, keepCache: true }) as { logits: tf.Tensor3D; cache: KvCache }
   for (let step = 0; step < options.maxNewTokens; step++) {
-    const next = argmaxLast(logits)
+    const next = await argmaxLast(logits)
     logits.dispose()
     out.forEach((o, r) => {
       if (o.done) return

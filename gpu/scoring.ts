@@ -34,14 +34,15 @@ export const splitContinuation = (tokenizer: TextTokenizer, context: string, con
 }
 
 /** Log-softmax values at `targets` and argmax flags, computed on the device; only small arrays come back. */
-const pick = (logits: tf.Tensor2D, targets: ReadonlyArray<number>): { logprobs: Float32Array; argmax: Int32Array } => {
+const pick = async (logits: tf.Tensor2D, targets: ReadonlyArray<number>): Promise<{ logprobs: Float32Array; argmax: Int32Array }> => {
   const [lp, am] = tf.tidy(() => {
     const logp = tf.logSoftmax(logits)
     const v = logits.shape[1]
     const flat = tf.tensor1d(targets.map((tok, row) => row * v + tok), "int32")
     return [tf.gather(tf.reshape(logp, [-1]), flat), tf.argMax(logits, 1)]
   })
-  const out = { logprobs: lp.dataSync() as Float32Array, argmax: am.dataSync() as Int32Array }
+  // Asynchronous reads: WebGPU cannot read synchronously in Node.
+  const out = { logprobs: (await lp.data()) as Float32Array, argmax: (await am.data()) as Int32Array }
   tf.dispose([lp, am])
   return out
 }
@@ -52,13 +53,13 @@ const pick = (logits: tf.Tensor2D, targets: ReadonlyArray<number>): { logprobs: 
  * real tokens, so causal attention never sees it). A context too long for the window loses
  * tokens on the left, and the count is returned, never hidden.
  */
-export const scoreContinuations = (
+export const scoreContinuations = async (
   model: Qwen3Model,
   tokenizer: TextTokenizer,
   context: string,
   continuations: ReadonlyArray<string>,
   options: { readonly contextWindow?: number } = {}
-): ScoredContext => {
+): Promise<ScoredContext> => {
   if (continuations.length === 0) throw new ScoringError("no continuations to score")
   const window = options.contextWindow ?? model.config.maxPositions
   const splits = continuations.map((c) => splitContinuation(tokenizer, context, c))
@@ -83,7 +84,7 @@ export const scoreContinuations = (
   first.logits.dispose()
   const cache = first.cache!
   const firstTokens = conts.map((c) => c[0]!)
-  const head = pick(tf.tidy(() => tf.tile(lastRow, [conts.length, 1]) as tf.Tensor2D), firstTokens)
+  const head = await pick(tf.tidy(() => tf.tile(lastRow, [conts.length, 1]) as tf.Tensor2D), firstTokens)
   lastRow.dispose()
 
   const n = conts.length
@@ -104,7 +105,7 @@ export const scoreContinuations = (
     // Row r, column j predicts token j + 1 of option r; padded columns target token 0 and are ignored.
     const targets = conts.flatMap((c) => Array.from({ length: width }, (_, j) => c[j + 1] ?? 0))
     const flat = tf.reshape(logits, [n * width, -1]) as tf.Tensor2D
-    const picked = pick(flat, targets)
+    const picked = await pick(flat, targets)
     tf.dispose([logits, flat])
     conts.forEach((c, r) => {
       for (let j = 0; j < c.length - 1; j++) {

@@ -75,7 +75,7 @@ export class Qwen3Model {
         throw new Error(`tensor '${name}' has shape ${JSON.stringify(t.shape)}, config expects ${JSON.stringify(shape)}`)
       }
       const tensor = tf.tensor(t.data, [...t.shape], "float32")
-      params.set(name, options.trainable ? tf.variable(tensor, true, name.replace(/[^A-Za-z0-9_.\-/]/g, "_")) : tensor)
+      params.set(name, options.trainable ? tf.variable(tensor, true) : tensor)
       if (options.trainable) tensor.dispose()
     }
     return new Qwen3Model(config, params)

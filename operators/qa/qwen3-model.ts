@@ -38,17 +38,17 @@ export const qwen3QaModel = (loaded: LoadedModel, identity: { readonly modelId?:
   modelRevision: identity.modelRevision ?? modelRevisionOf(loaded.dir),
   adapterHash: identity.adapterHash ?? "none",
   loglikelihood: (context, continuations) =>
-    Effect.try({
-      try: () => {
-        const scored = scoreContinuations(loaded.model, loaded.tokenizer, context, continuations)
+    Effect.tryPromise({
+      try: async () => {
+        const scored = await scoreContinuations(loaded.model, loaded.tokenizer, context, continuations)
         return { options: scored.options.map((o) => ({ logprob: o.logprob, tokens: o.tokenIds.length, greedy: o.greedy })), truncatedTokens: scored.truncatedTokens }
       },
       catch: failure
     }),
   generate: (prompt, decoding) =>
-    Effect.try({
-      try: () => {
-        const [g] = generateGreedy(loaded.model, loaded.tokenizer, [prompt], { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop })
+    Effect.tryPromise({
+      try: async () => {
+        const [g] = await generateGreedy(loaded.model, loaded.tokenizer, [prompt], { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop })
         return { text: g!.text, truncatedTokens: g!.truncatedTokens }
       },
       catch: failure

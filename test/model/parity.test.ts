@@ -17,11 +17,11 @@ import { groupByContext, type ScoringRef, tinyBf16Dir, tinyDir, tinyReference } 
 const ref = tinyReference()
 const TOL = 1e-4
 
-const checkScoring = (dir: string, rows: ReadonlyArray<ScoringRef>) => {
+const checkScoring = async (dir: string, rows: ReadonlyArray<ScoringRef>) => {
   const { model, tokenizer } = loadModelDir(dir)
   try {
     for (const [context, group] of groupByContext(rows)) {
-      const scored = scoreContinuations(model, tokenizer, context, group.map((r) => r.continuation))
+      const scored = await scoreContinuations(model, tokenizer, context, group.map((r) => r.continuation))
       assert.equal(scored.truncatedTokens, 0)
       group.forEach((r, i) => {
         const o = scored.options[i]!
@@ -64,7 +64,7 @@ for (const backend of ["cpu", "wasm"] as const) {
 
     it("reads bf16 weights split over shards, within 1e-4 of transformers on the same file", () => checkScoring(tinyBf16Dir, ref.scoring_bf16_sharded))
 
-    it("matches next-token log-probs and argmax at every position of a sequence", () => {
+    it("matches next-token log-probs and argmax at every position of a sequence", async () => {
       const { model } = loadModelDir(tinyDir)
       const ids = ref.full_sequence.ids
       const { logits } = model.forward([ids])
@@ -77,9 +77,9 @@ for (const backend of ["cpu", "wasm"] as const) {
       model.dispose()
     })
 
-    it("generates the same greedy tokens, batched with left padding", () => {
+    it("generates the same greedy tokens, batched with left padding", async () => {
       const { model, tokenizer } = loadModelDir(tinyDir)
-      const out = generateGreedy(model, tokenizer, ref.generations.map((g) => g.prompt), { maxNewTokens: 12, stopAtEos: false })
+      const out = await generateGreedy(model, tokenizer, ref.generations.map((g) => g.prompt), { maxNewTokens: 12, stopAtEos: false })
       out.forEach((g, i) => {
         assert.deepEqual(g.tokenIds, ref.generations[i]!.new_ids, ref.generations[i]!.prompt)
         assert.equal(g.finishReason, "length")
@@ -96,7 +96,7 @@ describe("scoring details", () => {
     const { model, tokenizer } = loadModelDir(tinyDir)
     const r = ref.scoring[3]!
     const window = 16
-    const scored = scoreContinuations(model, tokenizer, r.context, [r.continuation], { contextWindow: window })
+    const scored = await scoreContinuations(model, tokenizer, r.context, [r.continuation], { contextWindow: window })
     const expectedDrop = r.context_ids.length + r.continuation_ids.length - 1 - window
     assert.ok(expectedDrop > 0)
     assert.equal(scored.truncatedTokens, expectedDrop)
@@ -116,7 +116,7 @@ describe("scoring details", () => {
     const g = ref.generations[1]!
     const full = tokenizer.decode(g.new_ids)
     const stop = full.slice(3, 5)
-    const [out] = generateGreedy(model, tokenizer, [g.prompt], { maxNewTokens: 12, stop: [stop], stopAtEos: false })
+    const [out] = await generateGreedy(model, tokenizer, [g.prompt], { maxNewTokens: 12, stop: [stop], stopAtEos: false })
     assert.equal(out!.finishReason, "stop")
     assert.equal(out!.text, full.slice(0, full.indexOf(stop)))
     model.dispose()
@@ -130,8 +130,8 @@ describe("scoring details", () => {
       saveModelDir(loaded, dir)
       const again = loadModelDir(dir)
       const r = ref.scoring[0]!
-      const a = scoreContinuations(loaded.model, loaded.tokenizer, r.context, [r.continuation])
-      const b = scoreContinuations(again.model, again.tokenizer, r.context, [r.continuation])
+      const a = await scoreContinuations(loaded.model, loaded.tokenizer, r.context, [r.continuation])
+      const b = await scoreContinuations(again.model, again.tokenizer, r.context, [r.continuation])
       assert.deepEqual(b.options[0]!.tokenLogprobs, a.options[0]!.tokenLogprobs)
       loaded.model.dispose()
       again.model.dispose()

@@ -47,7 +47,7 @@ test("the grid drives the tfjs Qwen3 runtime: stored option log-likelihoods, cac
   assert.equal(item.task, "mcqa")
   const { buildEvalRequest } = await import("../../operators/qa/requests.ts")
   const req = buildEvalRequest(prompts, { system: "qwen3-tiny", ...model }, small.find((t) => t.task === "mcqa")!.test[0]!, small.find((t) => t.task === "mcqa")!.train, 0)
-  const direct = scoreContinuations(loaded.model, loaded.tokenizer, req.prompt, req.continuations!)
+  const direct = await scoreContinuations(loaded.model, loaded.tokenizer, req.prompt, req.continuations!)
   const stored = JSON.parse(out.mc[0]!.options) as Array<{ logprob: number; tokens: number }>
   assert.deepEqual(stored.map((o) => o.logprob), direct.options.map((o) => o.logprob))
   assert.deepEqual(stored.map((o) => o.tokens), direct.options.map((o) => o.tokenIds.length))

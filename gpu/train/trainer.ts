@@ -1,0 +1,209 @@
+import * as tf from "@tensorflow/tfjs-core"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { mulberry32 } from "../../operators/common/random.ts"
+import { type LoraConfig, saveAdapter } from "../lora.ts"
+import type { Qwen3Model } from "../qwen3/model.ts"
+import { readSafetensors, writeSafetensors } from "../safetensors.ts"
+import { ensureGradients } from "../tfjs/gradients.ts"
+import { AdamW, type AdamWOptions, defaultAdamW } from "./adamw.ts"
+import { causalLmLoss } from "./loss.ts"
+import { cosineWithWarmup } from "./schedule.ts"
+
+/** One training example: token ids, and optionally which of them count as targets. */
+export interface TrainingSequence {
+  readonly ids: ReadonlyArray<number>
+  readonly targetMask?: ReadonlyArray<number>
+}
+
+export interface TrainOptions {
+  readonly totalSteps: number
+  readonly microBatch: number
+  /** Sequences per optimizer step = microBatch · gradAccumulation (EnMed: 16). */
+  readonly gradAccumulation: number
+  readonly peakLr: number
+  readonly warmupRatio: number
+  readonly maxGradNorm: number
+  readonly adamw: AdamWOptions
+  readonly seed: number
+  /** Save a checkpoint every N optimizer steps (0: only at the end). */
+  readonly checkpointEvery: number
+  readonly outDir: string
+  /** Stop after this step even if totalSteps is larger (what an interruption looks like). */
+  readonly stopAfter?: number
+}
+
+export const defaultTrainOptions: Omit<TrainOptions, "totalSteps" | "outDir"> = {
+  microBatch: 1,
+  gradAccumulation: 16,
+  peakLr: 2e-4,
+  warmupRatio: 0.03,
+  maxGradNorm: 1.0,
+  adamw: defaultAdamW,
+  seed: 42,
+  checkpointEvery: 0
+}
+
+export interface StepReport {
+  readonly step: number
+  readonly totalSteps: number
+  readonly loss: number
+  readonly lr: number
+  readonly gradNorm: number
+  readonly tokens: number
+  readonly tokensPerSecond: number
+  readonly etaSeconds: number
+}
+
+/** What is trained: LoRA pairs (adapter) or every weight (full fine-tuning, DAPT). */
+export type TrainingMode = { readonly kind: "lora"; readonly lora: LoraConfig; readonly baseModel: string } | { readonly kind: "full"; readonly save: (dir: string) => void }
+
+interface TrainerState {
+  readonly step: number
+  readonly losses: ReadonlyArray<number>
+  readonly dataSize: number
+  readonly seed: number
+}
+
+/** The trainable variables by a stable name (PEFT keys for LoRA, checkpoint names otherwise). */
+export const trainableVariables = (model: Qwen3Model, mode: TrainingMode): Map<string, tf.Variable> => {
+  const out = new Map<string, tf.Variable>()
+  if (mode.kind === "lora") {
+    for (const [path, pair] of model.lora) {
+      out.set(`${path}.lora_A`, pair.a)
+      out.set(`${path}.lora_B`, pair.b)
+    }
+  } else {
+    for (const [name, t] of model.params) if (t instanceof tf.Variable) out.set(name, t)
+  }
+  if (out.size === 0) throw new Error(mode.kind === "lora" ? "no LoRA pairs attached to train" : "model weights were loaded without trainable: true")
+  return out
+}
+
+// The order of sequences in one epoch: a seeded shuffle, so a resumed run sees the same data.
+const epochOrder = (n: number, seed: number, epoch: number): Array<number> => {
+  const rand = mulberry32(seed * 1000003 + epoch)
+  const order = Array.from({ length: n }, (_, i) => i)
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1))
+    ;[order[i], order[j]] = [order[j]!, order[i]!]
+  }
+  return order
+}
+
+/** Which sequences optimizer step `step`, micro-batch `micro` trains on. */
+const batchIndices = (n: number, seed: number, perStep: number, microBatch: number, step: number, micro: number): Array<number> => {
+  const start = step * perStep + micro * microBatch
+  return Array.from({ length: microBatch }, (_, k) => {
+    const global = start + k
+    return epochOrder(n, seed, Math.floor(global / n))[global % n]!
+  })
+}
+
+const checkpointName = (step: number) => `checkpoint-${String(step).padStart(6, "0")}`
+
+export const latestCheckpoint = (outDir: string): string | undefined => {
+  if (!existsSync(outDir)) return undefined
+  const names = readdirSync(outDir).filter((n) => /^checkpoint-\d+$/.test(n) && existsSync(join(outDir, n, "trainer_state.json"))).sort()
+  return names.length > 0 ? join(outDir, names[names.length - 1]!) : undefined
+}
+
+/**
+ * Trains with AdamW, cosine schedule with warmup, gradient accumulation and clipping by global
+ * norm. Checkpoints hold the trainable weights, the optimizer moments and the step, so a run
+ * resumed from one continues with exactly the losses the uninterrupted run would have had.
+ */
+export const train = async (
+  model: Qwen3Model,
+  mode: TrainingMode,
+  data: ReadonlyArray<TrainingSequence>,
+  options: TrainOptions,
+  onStep: (r: StepReport) => void = () => {}
+): Promise<{ losses: Array<number>; resumedFrom: string | undefined }> => {
+  await ensureGradients()
+  if (data.length === 0) throw new Error("no training sequences")
+  const width = data[0]!.ids.length
+  const uneven = data.findIndex((d) => d.ids.length !== width)
+  if (uneven >= 0) throw new Error(`sequence ${uneven} has ${data[uneven]!.ids.length} tokens, the first has ${width}: pack sequences to one length`)
+  const vars = trainableVariables(model, mode)
+  const optimizer = new AdamW(options.adamw)
+  let losses: Array<number> = []
+  let step = 0
+  const resumeFrom = latestCheckpoint(options.outDir)
+  if (resumeFrom) {
+    const state: TrainerState = JSON.parse(readFileSync(join(resumeFrom, "trainer_state.json"), "utf8"))
+    if (state.dataSize !== data.length || state.seed !== options.seed) {
+      throw new Error(`${resumeFrom}: was trained on ${state.dataSize} sequences with seed ${state.seed}; this run has ${data.length} and seed ${options.seed}`)
+    }
+    const saved = readSafetensors(join(resumeFrom, "trainable.safetensors")).tensors
+    for (const [name, v] of vars) {
+      const t = saved.get(name)
+      if (!t) throw new Error(`${resumeFrom}: trainable.safetensors lacks '${name}'`)
+      v.assign(tf.tensor(t.data, [...t.shape]))
+    }
+    optimizer.loadHost(readSafetensors(join(resumeFrom, "optimizer.safetensors")).tensors, state.step)
+    step = state.step
+    losses = [...state.losses]
+  }
+  const perStep = options.microBatch * options.gradAccumulation
+  const save = (dir: string) => {
+    mkdirSync(dir, { recursive: true })
+    const host = new Map([...vars].map(([n, v]) => [n, { shape: v.shape, data: v.dataSync() as Float32Array }]))
+    writeSafetensors(join(dir, "trainable.safetensors"), host)
+    writeSafetensors(join(dir, "optimizer.safetensors"), optimizer.toHost())
+    const state: TrainerState = { step, losses, dataSize: data.length, seed: options.seed }
+    writeFileSync(join(dir, "trainer_state.json"), JSON.stringify({ ...state, options }, null, 2))
+    if (mode.kind === "lora") saveAdapter(model, mode.lora, dir, mode.baseModel)
+    else mode.save(dir)
+  }
+  const started = performance.now()
+  const startStep = step
+  const last = Math.min(options.totalSteps, options.stopAfter ?? options.totalSteps)
+  while (step < last) {
+    const lr = cosineWithWarmup(step, options.totalSteps, options.peakLr, options.warmupRatio)
+    const accumulated = new Map<string, tf.Tensor>()
+    let stepLoss = 0
+    for (let micro = 0; micro < options.gradAccumulation; micro++) {
+      const batch = batchIndices(data.length, options.seed, perStep, options.microBatch, step, micro).map((i) => data[i]!)
+      const ids = batch.map((b) => b.ids)
+      const masks = batch.every((b) => b.targetMask) ? batch.map((b) => b.targetMask!) : undefined
+      const seed = options.seed * 7 + step * options.gradAccumulation + micro
+      const { value, grads } = tf.variableGrads(
+        () => tf.div(causalLmLoss(model, ids, { dropoutSeed: seed, ...(masks ? { targetMask: masks } : {}) }), options.gradAccumulation) as tf.Scalar,
+        [...vars.values()]
+      )
+      stepLoss += (await value.data())[0]!
+      value.dispose()
+      for (const [name, v] of vars) {
+        const g = grads[v.name]
+        if (!g) continue
+        const prev = accumulated.get(name)
+        accumulated.set(name, prev ? tf.add(prev, g) : g)
+        if (prev) tf.dispose([prev, g])
+      }
+    }
+    // Clip by the global L2 norm of all gradients, as torch.nn.utils.clip_grad_norm_.
+    const normT = tf.tidy(() => tf.sqrt(tf.addN([...accumulated.values()].map((g) => tf.sum(tf.square(g))))))
+    const gradNorm = (await normT.data())[0]!
+    normT.dispose()
+    const clip = Math.min(1, options.maxGradNorm / (gradNorm + 1e-6))
+    if (clip < 1) {
+      for (const [name, g] of accumulated) {
+        accumulated.set(name, tf.mul(g, clip))
+        g.dispose()
+      }
+    }
+    optimizer.apply(vars, accumulated, lr)
+    tf.dispose([...accumulated.values()])
+    step += 1
+    losses.push(stepLoss)
+    const elapsed = (performance.now() - started) / 1000
+    const tokens = (step - startStep) * perStep * width
+    const rate = tokens / Math.max(elapsed, 1e-9)
+    onStep({ step, totalSteps: options.totalSteps, loss: stepLoss, lr, gradNorm, tokens, tokensPerSecond: rate, etaSeconds: ((options.totalSteps - step) * perStep * width) / Math.max(rate, 1e-9) })
+    if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) save(join(options.outDir, checkpointName(step)))
+  }
+  if (step === options.totalSteps) save(join(options.outDir, "final"))
+  optimizer.dispose()
+  return { losses, resumedFrom: resumeFrom }
+}
