@@ -2,10 +2,12 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { analyzeCommand } from "./commands/analyze.ts"
+import { importLmEvalCommand } from "./commands/import-lm-eval.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
 import { reportCommand } from "./commands/report.ts"
+import { reevalCommand } from "./commands/reeval.ts"
 import { runCommand } from "./commands/run.ts"
 import { modelCommand } from "./commands/model.ts"
 import { trainCommand } from "./commands/train.ts"
@@ -23,6 +25,8 @@ const fleuve = Command.make("fleuve").pipe(
     pipelinesCommand,
     runCommand,
     reportCommand,
+    reevalCommand,
+    importLmEvalCommand,
     modelCommand,
     trainCommand
   ])

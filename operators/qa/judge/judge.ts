@@ -1,0 +1,86 @@
+import { Effect, Schema } from "effect"
+import { readFileSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { fill } from "../prompts/templates.ts"
+
+export interface JudgeRequest {
+  readonly question: string
+  readonly context?: string | undefined
+  readonly reference: string
+  readonly answer: string
+  /** Which text the judge reads first; the swapped-order check judges both. */
+  readonly order?: "reference-first" | "answer-first"
+}
+
+export interface JudgeVerdict {
+  readonly score: number
+  /** The judge's identity, stored with every score (scores.judge). */
+  readonly judge: string
+  readonly raw: string
+  readonly order: "reference-first" | "answer-first"
+}
+
+export class JudgeError extends Schema.TaggedError<JudgeError>()("JudgeError", {
+  judge: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A judge scores one answer from 1 to 5. `kind` says what it is, so the warehouse and the report
+ * can label an offline reference-based score as such and never pass it off as an LLM's.
+ */
+export interface Judge {
+  readonly id: string
+  readonly kind: "offline-reference" | "openai-compatible" | "local-model"
+  readonly judge: (request: JudgeRequest) => Effect.Effect<JudgeVerdict, JudgeError>
+}
+
+const RubricSet = Schema.Struct({
+  version: Schema.NonEmptyString,
+  system: Schema.String,
+  rubric: Schema.String,
+  referenceFirst: Schema.String,
+  answerFirst: Schema.String,
+  format: Schema.String
+})
+export type RubricSet = typeof RubricSet.Type
+
+export const DEFAULT_RUBRIC = resolve(dirname(fileURLToPath(import.meta.url)), "../../../data/prompts/judge-fr.json")
+export const loadRubric = (path = DEFAULT_RUBRIC): RubricSet => Schema.decodeUnknownSync(RubricSet)(JSON.parse(readFileSync(path, "utf8")))
+
+export interface ChatMessage {
+  readonly role: "system" | "user" | "assistant"
+  readonly content: string
+}
+
+/** The rubric prompt as chat messages (system + user), in the requested order. */
+export const rubricMessages = (rubric: RubricSet, r: JudgeRequest): Array<ChatMessage> => {
+  const body = fill(r.order === "answer-first" ? rubric.answerFirst : rubric.referenceFirst, {
+    context: r.context,
+    question: r.question,
+    reference: r.reference,
+    answer: r.answer.trim() === "" ? "(réponse vide)" : r.answer
+  })
+  return [
+    { role: "system", content: rubric.system },
+    { role: "user", content: `${rubric.rubric}\n\n${body}\n\n${rubric.format}` }
+  ]
+}
+
+export interface SwapCheck {
+  readonly referenceFirst: JudgeVerdict
+  readonly answerFirst: JudgeVerdict
+  /** Score difference between the two orders (answer-first minus reference-first). */
+  readonly delta: number
+  readonly consistent: boolean
+}
+
+/** Judges the same answer in both orders: an order-invariant judge gives the same score. */
+export const swappedOrderCheck = (judge: Judge, request: JudgeRequest) =>
+  Effect.gen(function*() {
+    const referenceFirst = yield* judge.judge({ ...request, order: "reference-first" })
+    const answerFirst = yield* judge.judge({ ...request, order: "answer-first" })
+    const delta = answerFirst.score - referenceFirst.score
+    return { referenceFirst, answerFirst, delta, consistent: delta === 0 } satisfies SwapCheck
+  })

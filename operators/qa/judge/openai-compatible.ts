@@ -1,0 +1,75 @@
+import { Effect, Schedule } from "effect"
+import { type ChatMessage, type Judge, JudgeError, loadRubric, rubricMessages, type RubricSet } from "./judge.ts"
+import { parseVerdict } from "./parse-verdict.ts"
+
+export interface OpenAiJudgeOptions {
+  /** Server root, e.g. http://localhost:8000 (the client appends /v1/chat/completions). */
+  readonly baseUrl: string
+  readonly model: string
+  readonly apiKey?: string
+  readonly timeoutMs?: number
+  /** Retries on network errors and 5xx/429 answers, with exponential backoff. */
+  readonly retries?: number
+  readonly maxTokens?: number
+  readonly rubric?: RubricSet
+}
+
+class Retryable {
+  constructor(readonly message: string) {}
+}
+
+/** POST /v1/chat/completions and return choices[0].message.content. */
+export const chatCompletion = (options: OpenAiJudgeOptions, messages: ReadonlyArray<ChatMessage>, id: string) =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const controller = new AbortController()
+      signal.addEventListener("abort", () => controller.abort())
+      const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 60_000)
+      try {
+        const response = await fetch(`${options.baseUrl.replace(/\/+$/, "")}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
+          body: JSON.stringify({ model: options.model, messages, temperature: 0, max_tokens: options.maxTokens ?? 512 }),
+          signal: controller.signal
+        })
+        const text = await response.text()
+        if (response.status >= 500 || response.status === 429) throw new Retryable(`HTTP ${response.status}: ${text.slice(0, 200)}`)
+        if (!response.ok) throw new Error(`HTTP ${response.status}: ${text.slice(0, 200)}`)
+        const body = JSON.parse(text) as { choices?: Array<{ message?: { content?: unknown } }> }
+        const content = body.choices?.[0]?.message?.content
+        if (typeof content !== "string") throw new Error(`no choices[0].message.content in ${text.slice(0, 200)}`)
+        return content
+      } catch (e) {
+        if (e instanceof Retryable) throw e
+        if (e instanceof Error && (e.name === "AbortError" || e.name === "TypeError")) throw new Retryable(`${e.name}: ${e.message}`)
+        throw e
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    catch: (e) => (e instanceof Retryable ? e : new JudgeError({ judge: id, message: e instanceof Error ? e.message : String(e) }))
+  }).pipe(
+    Effect.retry({ while: (e) => e instanceof Retryable, schedule: Schedule.exponential("200 millis"), times: options.retries ?? 2 }),
+    Effect.mapError((e) => (e instanceof Retryable ? new JudgeError({ judge: id, message: `${options.baseUrl}: ${e.message}` }) : e))
+  )
+
+/**
+ * An LLM judge behind any OpenAI-compatible endpoint (vLLM, llama.cpp server, TGI, Ollama, a
+ * hosted API). Greedy (temperature 0); the verdict is read with parseVerdict, and an output with
+ * no readable verdict is a JudgeError carrying the raw text, never a made-up score.
+ */
+export const openAiCompatibleJudge = (options: OpenAiJudgeOptions): Judge => {
+  const rubric = options.rubric ?? loadRubric()
+  const id = `openai-compatible/${options.model}/${rubric.version}`
+  return {
+    id,
+    kind: "openai-compatible",
+    judge: (request) =>
+      Effect.gen(function*() {
+        const raw = yield* chatCompletion(options, rubricMessages(rubric, request), id)
+        const verdict = parseVerdict(raw)
+        if (verdict._tag === "Unparseable") return yield* new JudgeError({ judge: id, message: `${verdict.reason}; raw output: ${raw.slice(0, 300)}` })
+        return { score: verdict.score, judge: id, raw, order: request.order ?? "reference-first" }
+      })
+  }
+}

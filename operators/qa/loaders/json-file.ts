@@ -1,0 +1,137 @@
+import { Effect, Stream } from "effect"
+import { readFile } from "node:fs/promises"
+import type { Envelope } from "../../envelope.ts"
+import { OperatorFailure } from "../../operator.ts"
+import { readJsonl } from "../../readers/jsonl.ts"
+import { fields, type RawRecord, unreadable } from "../../readers/raw-record.ts"
+import { flattenNestedSquad } from "./squad.ts"
+
+/** One top-level element of a JSON array: its text and the line it starts on. */
+interface Element {
+  readonly line: number
+  readonly text: string
+}
+
+/**
+ * Splits a JSON array into its elements without parsing them, tracking strings and nesting, so
+ * that one malformed element is reported with its own line and the others still load.
+ */
+export const splitJsonArray = (text: string): Array<Element> => {
+  const out: Array<Element> = []
+  let depth = 0
+  let inString = false
+  let escaped = false
+  let line = 1
+  let start = -1
+  let startLine = 1
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!
+    if (ch === "\n") line++
+    if (inString) {
+      if (escaped) escaped = false
+      else if (ch === "\\") escaped = true
+      else if (ch === '"') inString = false
+      continue
+    }
+    if (ch === '"') {
+      inString = true
+      if (depth === 1 && start < 0) {
+        start = i
+        startLine = line
+      }
+    } else if (ch === "[" || ch === "{") {
+      if (depth === 1 && start < 0) {
+        start = i
+        startLine = line
+      }
+      depth++
+    } else if (ch === "]" || ch === "}") {
+      depth--
+      if (depth === 0 && start >= 0) {
+        out.push({ line: startLine, text: text.slice(start, i).trim() })
+        start = -1
+      }
+    } else if (ch === "," && depth === 1) {
+      if (start >= 0) out.push({ line: startLine, text: text.slice(start, i).trim() })
+      start = -1
+    } else if (depth === 1 && start < 0 && !/\s/.test(ch)) {
+      start = i
+      startLine = line
+    }
+  }
+  if (start >= 0) out.push({ line: startLine, text: text.slice(start).trim() })
+  return out
+}
+
+const lineOf = (text: string, needle: string): number => {
+  const at = text.indexOf(needle)
+  return at < 0 ? 1 : text.slice(0, at).split("\n").length
+}
+
+async function* jsonRecords(path: string, text: string): AsyncGenerator<Envelope<RawRecord>> {
+  const at = (line: number) => ({ key: `${path}:${line}`, position: { _tag: "File" as const, file: path, line } })
+  const first = text.trimStart()[0]
+  if (first === "[") {
+    for (const el of splitJsonArray(text)) {
+      if (el.text === "") continue
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(el.text)
+      } catch (e) {
+        yield { ...at(el.line), value: unreadable(`malformed JSON: ${(e as Error).message}`, el.text) }
+        continue
+      }
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        yield { ...at(el.line), value: unreadable(`expected a JSON object, got ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : typeof parsed}`, el.text) }
+        continue
+      }
+      yield { ...at(el.line), value: fields(parsed as Record<string, unknown>) }
+    }
+    return
+  }
+  if (first === "{") {
+    let doc: unknown
+    try {
+      doc = JSON.parse(text)
+    } catch {
+      doc = undefined // several objects, one a line: JSON Lines
+    }
+    const nested = doc === undefined ? undefined : flattenNestedSquad(doc)
+    if (nested) {
+      for (const row of nested) yield { ...at(lineOf(text, JSON.stringify(String(row.id)))), value: fields(row) }
+      return
+    }
+  }
+}
+
+/** Whether a `.json` file is one JSON document (array or nested SQuAD) or JSON Lines after all. */
+const isSingleDocument = (text: string): boolean => {
+  const first = text.trimStart()[0]
+  if (first === "[") return true
+  if (first !== "{") return false
+  try {
+    return flattenNestedSquad(JSON.parse(text)) !== undefined
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A `.json` QA file in whichever shape the public datasets use: a JSON array of items
+ * (FrenchMedMCQA raw), a nested SQuAD document ({data: [...]}) or, despite the extension,
+ * JSON Lines. Positions are the line each item starts on (for nested SQuAD, the line of its id).
+ */
+export const readQaJson = (path: string): Stream.Stream<Envelope<RawRecord>, OperatorFailure> =>
+  Stream.unwrap(
+    Effect.tryPromise({
+      try: () => readFile(path, "utf8"),
+      catch: (e) => new OperatorFailure({ operator: "read-json", message: `cannot read ${path}: ${String(e)}` })
+    }).pipe(
+      Effect.map((raw) => {
+        const text = raw.replace(/^\uFEFF/, "")
+        return isSingleDocument(text)
+          ? Stream.fromAsyncIterable(jsonRecords(path, text), (e) => new OperatorFailure({ operator: "read-json", message: `cannot read ${path}: ${String(e)}` }))
+          : readJsonl(path)
+      })
+    )
+  )

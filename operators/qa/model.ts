@@ -1,0 +1,28 @@
+import type { Effect } from "effect"
+import type { Decoding } from "../../schemas/evaluation.ts"
+import type { OperatorFailure } from "../operator.ts"
+
+/** What scoring needs of a model: its identity, option log-likelihoods and greedy generation. */
+export interface QaModelIdentity {
+  readonly modelId: string
+  readonly modelRevision: string
+  /** sha256 of the adapter weights, or "none" for a model without adapter. */
+  readonly adapterHash: string
+}
+
+export interface ContinuationLogprob {
+  readonly logprob: number
+  readonly tokens: number
+  /** Whether every continuation token was the model's argmax. */
+  readonly greedy: boolean
+}
+
+/**
+ * The seam between the evaluation operators and a model runtime: the tfjs Qwen3 runtime
+ * (gpu/scoring.ts scoreContinuations, gpu/generate.ts generateGreedy) and the n-gram baseline
+ * both implement it, so the grid, the cache and the metrics never know which one they drive.
+ */
+export interface QaModel extends QaModelIdentity {
+  readonly loglikelihood: (context: string, continuations: ReadonlyArray<string>) => Effect.Effect<{ readonly options: ReadonlyArray<ContinuationLogprob>; readonly truncatedTokens: number }, OperatorFailure>
+  readonly generate: (prompt: string, decoding: typeof Decoding.Type) => Effect.Effect<{ readonly text: string; readonly truncatedTokens: number }, OperatorFailure>
+}

@@ -1,0 +1,58 @@
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import { closeSync, openSync, readdirSync, readSync } from "node:fs"
+import { basename, join } from "node:path"
+import { generateGreedy } from "../../gpu/generate.ts"
+import { type LoadedModel, loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
+import { scoreContinuations } from "../../gpu/scoring.ts"
+import { OperatorFailure } from "../operator.ts"
+import type { QaModel } from "./model.ts"
+
+/**
+ * Revision of a model folder: sha256 over config.json, tokenizer.json and every weight file's
+ * full content. Fine-tuning changes values, not shapes, so nothing less than the content will
+ * do: two checkpoints with equal revisions are the same model, and the prediction cache relies
+ * on it.
+ */
+export const modelRevisionOf = (dir: string): string => {
+  const h = createHash("sha256")
+  const files = readdirSync(dir).filter((f) => f === "config.json" || f === "tokenizer.json" || f.endsWith(".safetensors")).sort()
+  const buf = Buffer.alloc(16 << 20)
+  for (const f of files) {
+    h.update(`\0${f}\0`)
+    const fd = openSync(join(dir, f), "r")
+    try {
+      for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n))
+    } finally {
+      closeSync(fd)
+    }
+  }
+  return h.digest("hex")
+}
+
+const failure = (e: unknown) => new OperatorFailure({ operator: "qwen3", message: e instanceof Error ? e.message : String(e) })
+
+/** The tfjs Qwen3 runtime as a QaModel: KV-cached option scoring and greedy generation. */
+export const qwen3QaModel = (loaded: LoadedModel, identity: { readonly modelId?: string; readonly modelRevision?: string; readonly adapterHash?: string } = {}): QaModel => ({
+  modelId: identity.modelId ?? basename(loaded.dir),
+  modelRevision: identity.modelRevision ?? modelRevisionOf(loaded.dir),
+  adapterHash: identity.adapterHash ?? "none",
+  loglikelihood: (context, continuations) =>
+    Effect.tryPromise({
+      try: async () => {
+        const scored = await scoreContinuations(loaded.model, loaded.tokenizer, context, continuations)
+        return { options: scored.options.map((o) => ({ logprob: o.logprob, tokens: o.tokenIds.length, greedy: o.greedy })), truncatedTokens: scored.truncatedTokens }
+      },
+      catch: failure
+    }),
+  generate: (prompt, decoding) =>
+    Effect.tryPromise({
+      try: async () => {
+        const [g] = await generateGreedy(loaded.model, loaded.tokenizer, [prompt], { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop })
+        return { text: g!.text, truncatedTokens: g!.truncatedTokens }
+      },
+      catch: failure
+    })
+})
+
+export const loadQwen3QaModel = (dir: string, identity: Parameters<typeof qwen3QaModel>[1] = {}) => qwen3QaModel(loadModelDir(dir), identity)

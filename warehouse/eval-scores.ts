@@ -1,0 +1,68 @@
+import { listValue } from "@duckdb/node-api"
+import { Effect } from "effect"
+import type { Score } from "../schemas/evaluation.ts"
+import { stagingName } from "./staging.ts"
+import { Warehouse } from "./warehouse.ts"
+
+/**
+ * Landing evaluation scores with re-evaluation in mind: a new score for a key that already has
+ * one replaces it, and the old row moves to score_history (reason "changed"); scores of removed
+ * items move there too (reason "retired"). `scores` always holds the current answer only.
+ */
+export const EvalScores = {
+  replace: (runId: string, rows: ReadonlyArray<{ readonly score: Score; readonly source: string }>) =>
+    Effect.gen(function*() {
+      if (rows.length === 0) return { replaced: 0, inserted: 0 }
+      const w = yield* Warehouse
+      const eval_score_staging = stagingName("eval_score_staging")
+      yield* w.exec(`CREATE OR REPLACE TEMP TABLE ${eval_score_staging} (system VARCHAR, task VARCHAR, shots INTEGER, item_id VARCHAR,
+        dataset_version VARCHAR, metric VARCHAR, score DOUBLE, judge VARCHAR, source VARCHAR)`)
+      yield* w.append(eval_score_staging, rows.map(({ score: s, source }) => [s.system, s.task, s.shots, s.itemId, s.datasetVersion, s.metric, s.score, s.judge ?? null, source]))
+      const [{ n }] = (yield* w.query<{ n: number }>(`SELECT count(*) AS n FROM scores JOIN ${eval_score_staging} USING (system, task, shots, item_id, dataset_version, metric)`)) as [{ n: number }]
+      yield* w.exec(`INSERT INTO score_history (system, task, shots, item_id, dataset_version, metric, score, judge, run_id, source, created_at, superseded_by, reason)
+        SELECT s.system, s.task, s.shots, s.item_id, s.dataset_version, s.metric, s.score, s.judge, s.run_id, s.source, s.created_at, $1, 'changed'
+        FROM scores s JOIN ${eval_score_staging} USING (system, task, shots, item_id, dataset_version, metric)`, [runId])
+      yield* w.exec(`DELETE FROM scores WHERE (system, task, shots, item_id, dataset_version, metric) IN
+        (SELECT (system, task, shots, item_id, dataset_version, metric) FROM ${eval_score_staging})`)
+      yield* w.exec(`INSERT INTO scores (system, task, shots, item_id, dataset_version, metric, score, judge, run_id, source)
+        SELECT DISTINCT ON (system, task, shots, item_id, dataset_version, metric) system, task, shots, item_id, dataset_version, metric, score, judge, $1, source
+        FROM ${eval_score_staging}`, [runId])
+      yield* w.exec(`DROP TABLE ${eval_score_staging}`)
+      return { replaced: n, inserted: rows.length - n }
+    }),
+
+  retire: (runId: string, dataset: string, itemIds: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      if (itemIds.length === 0) return 0
+      const w = yield* Warehouse
+      const ids = listValue([...itemIds])
+      const [{ n }] = (yield* w.query<{ n: number }>("SELECT count(*) AS n FROM scores WHERE dataset_version = $1 AND item_id IN (SELECT unnest($2::VARCHAR[]))", [dataset, ids])) as [{ n: number }]
+      yield* w.exec(`INSERT INTO score_history (system, task, shots, item_id, dataset_version, metric, score, judge, run_id, source, created_at, superseded_by, reason)
+        SELECT system, task, shots, item_id, dataset_version, metric, score, judge, run_id, source, created_at, $3, 'retired'
+        FROM scores WHERE dataset_version = $1 AND item_id IN (SELECT unnest($2::VARCHAR[]))`, [dataset, ids, runId])
+      yield* w.exec("DELETE FROM scores WHERE dataset_version = $1 AND item_id IN (SELECT unnest($2::VARCHAR[]))", [dataset, ids])
+      return n
+    })
+}
+
+export const Judgements = {
+  get: (keys: ReadonlyArray<string>, judge: string) =>
+    Effect.gen(function*() {
+      if (keys.length === 0) return new Map<string, number>()
+      const w = yield* Warehouse
+      const rows = yield* w.query<{ cache_key: string; score: number }>(
+        "SELECT cache_key, score FROM judgements WHERE judge = $1 AND item_order = 'reference-first' AND cache_key IN (SELECT unnest($2::VARCHAR[]))",
+        [judge, listValue([...keys])]
+      )
+      return new Map(rows.map((r) => [r.cache_key, r.score]))
+    }),
+  put: (rows: ReadonlyArray<{ cacheKey: string; judge: string; kind: string; order: string; score: number; raw: string }>) =>
+    Effect.gen(function*() {
+      if (rows.length === 0) return
+      const w = yield* Warehouse
+      const judgement_staging = stagingName("judgement_staging")
+      yield* w.exec(`CREATE OR REPLACE TEMP TABLE ${judgement_staging} AS SELECT * EXCLUDE (created_at) FROM judgements LIMIT 0`)
+      yield* w.append(judgement_staging, rows.map((r) => [r.cacheKey, r.judge, r.kind, r.order, r.score, r.raw]))
+      yield* w.exec(`INSERT INTO judgements BY NAME SELECT DISTINCT ON (cache_key, judge, item_order) * FROM ${judgement_staging} ON CONFLICT DO NOTHING; DROP TABLE ${judgement_staging}`)
+    })
+}
