@@ -1,6 +1,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { corpusCommand } from "./commands/corpus.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
@@ -14,6 +15,7 @@ const fleuve = Command.make("fleuve").pipe(
   ),
   Command.withSubcommands([
     importScoresCommand,
+    corpusCommand,
     queryCommand,
     pipelinesCommand,
     runCommand
