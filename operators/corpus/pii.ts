@@ -1,5 +1,4 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
-import { sha256 } from "../readers/corpus.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 
@@ -77,7 +76,8 @@ export const piiScrubber = (ledger?: DocumentLedger) => {
     const { text, counts } = scrubPii(doc.text)
     if (text === doc.text) return Verdict.keep(doc)
     for (const t of PII_TYPES) if (counts[t] > 0) op.tally.count(t, counts[t])
-    return Verdict.keep({ ...doc, text, contentHash: sha256(text) }, true)
+    // contentHash stays the normalised input's: incremental runs compare it before scrubbing.
+    return Verdict.keep({ ...doc, text }, true)
   }, ledger)
   return op
 }
