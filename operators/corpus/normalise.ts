@@ -38,7 +38,10 @@ export const repairMojibake = (text: string): { text: string; repairs: number } 
     repairs++
     return decoded + run.slice(length)
   })
-  return { text: fixed, repairs }
+  // "à" is C3 A0: when the A0 (no-break space) was turned into a plain space on the way, what
+  // is left is "Ã" + two spaces. Standalone "Ã" before a space is not French, so this is safe.
+  const withGrave = fixed.replace(/Ã (?= )/g, () => (repairs++, "à"))
+  return { text: withGrave, repairs }
 }
 
 // C0/C1 controls except tab and newline; zero-width characters and BOMs that carry no text.
