@@ -11,7 +11,7 @@ export type Language = (typeof LANGUAGES)[number]
 const trainingDir = join(dirname(fileURLToPath(import.meta.url)), "language-id")
 const ORDERS = [1, 2, 3, 4] as const
 /** Only the start of a long document is read: a few thousand characters decide its language. */
-const MAX_CHARS = 2000
+const MAX_CHARS = 1000
 /** Softmax temperature on the per-n-gram mean log-likelihood; turns margins into a 0–1 confidence. */
 const SCALE = 25
 
@@ -24,20 +24,17 @@ const grams = (text: string, visit: (g: string) => void) => {
   }
 }
 
-interface Profile {
-  readonly logProb: Map<string, number>
-  readonly unseen: number
-}
 
 /**
  * A character n-gram (1–4) naive Bayes language identifier, trained at load time from the
  * hand-written medical texts in operators/corpus/language-id/<lang>.txt (one per language).
  */
 export class LanguageIdentifier {
-  private readonly profiles: Map<Language, Profile>
+  /** n-gram → log P(n-gram | language), one slot per language, in LANGUAGES order. */
+  private readonly logProb = new Map<string, Float64Array>()
+  private readonly unseen = new Float64Array(LANGUAGES.length)
 
   constructor(training: Readonly<Record<Language, string>> = loadTraining()) {
-    this.profiles = new Map()
     const vocabulary = new Set<string>()
     const counts = new Map<Language, Map<string, number>>()
     for (const lang of LANGUAGES) {
@@ -50,26 +47,34 @@ export class LanguageIdentifier {
     }
     // Additive smoothing with a small alpha: unseen n-grams cost a lot, but not infinitely.
     const alpha = 0.1
-    for (const lang of LANGUAGES) {
+    LANGUAGES.forEach((lang, i) => {
       const c = counts.get(lang)!
       const total = [...c.values()].reduce((a, b) => a + b, 0)
       const denominator = total + alpha * (vocabulary.size + 1)
-      const logProb = new Map<string, number>()
-      for (const [g, k] of c) logProb.set(g, Math.log((k + alpha) / denominator))
-      this.profiles.set(lang, { logProb, unseen: Math.log(alpha / denominator) })
+      this.unseen[i] = Math.log(alpha / denominator)
+    })
+    for (const g of vocabulary) {
+      const row = new Float64Array(LANGUAGES.length)
+      LANGUAGES.forEach((lang, i) => {
+        const k = counts.get(lang)!.get(g)
+        row[i] = k === undefined ? this.unseen[i]! : Math.log((k + alpha) / (Math.exp(-this.unseen[i]!) * alpha))
+      })
+      this.logProb.set(g, row)
     }
   }
 
   /** The most likely language and a confidence in [0, 1]; undefined when the text has no letters. */
   identify(text: string): { lang: Language; score: number; scores: Record<Language, number> } | undefined {
-    const ll = new Map<Language, number>(LANGUAGES.map((l) => [l, 0]))
+    const ll = new Float64Array(LANGUAGES.length)
     let n = 0
+    const k = LANGUAGES.length
     grams(text, (g) => {
       n++
-      for (const [lang, p] of this.profiles) ll.set(lang, ll.get(lang)! + (p.logProb.get(g) ?? p.unseen))
+      const row = this.logProb.get(g) ?? this.unseen
+      for (let i = 0; i < k; i++) ll[i] += row[i]!
     })
     if (n === 0) return undefined
-    const means = LANGUAGES.map((l) => (ll.get(l)! / n) * SCALE)
+    const means = Array.from(ll, (v) => (v / n) * SCALE)
     const max = Math.max(...means)
     const exps = means.map((m) => Math.exp(m - max))
     const sum = exps.reduce((a, b) => a + b, 0)

@@ -89,24 +89,44 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
   if (lines.length > 0 && dupLines / lines.length > t.maxDuplicateLinesRatio) return "duplicated lines"
   if (dupLineChars / Math.max(1, text.length) > t.maxDuplicateLineCharsRatio) return "duplicated line characters"
   const totalChars = words.reduce((a, w) => a + w.length, 0) || 1
-  for (const n of [2, 3, 4] as const) {
-    const counts = new Map<string, number>()
-    for (let i = 0; i + n <= words.length; i++) {
-      const g = words.slice(i, i + n).join(" ")
-      counts.set(g, (counts.get(g) ?? 0) + 1)
+  // Words as small integers, n-grams as numeric hashes of them: no string building per n-gram.
+  const idOf = new Map<string, number>()
+  const ids = Uint32Array.from(words, (w) => {
+    let id = idOf.get(w)
+    if (id === undefined) idOf.set(w, (id = idOf.size + 1))
+    return id
+  })
+  const ngramKey = (i: number, n: number) => {
+    let h1 = 0x811c9dc5
+    let h2 = n
+    for (let j = i; j < i + n; j++) {
+      h1 = Math.imul(h1 ^ ids[j]!, 0x01000193)
+      h2 = Math.imul(h2 + ids[j]!, 0x9e3779b1) ^ (h2 >>> 15)
     }
-    let top = ""
+    return (h1 >>> 0) * 0x100000 + ((h2 >>> 0) & 0xfffff)
+  }
+  for (const n of [2, 3, 4] as const) {
+    const counts = new Map<number, number>()
+    let topKey = -1
     let topCount = 0
-    for (const [g, c] of counts) if (c > topCount) [top, topCount] = [g, c]
-    if (topCount > 1 && (top.replace(/ /g, "").length * topCount) / totalChars > t.maxTopNgramCharsRatio[String(n) as "2"]) return `top ${n}-gram too frequent`
+    let topAt = 0
+    for (let i = 0; i + n <= words.length; i++) {
+      const key = ngramKey(i, n)
+      const c = (counts.get(key) ?? 0) + 1
+      counts.set(key, c)
+      if (c > topCount) [topKey, topCount, topAt] = [key, c, i]
+    }
+    void topKey
+    const topChars = words.slice(topAt, topAt + n).reduce((a, w) => a + w.length, 0)
+    if (topCount > 1 && (topChars * topCount) / totalChars > t.maxTopNgramCharsRatio[String(n) as "2"]) return `top ${n}-gram too frequent`
   }
   for (const n of [5, 6, 7, 8, 9, 10] as const) {
-    const seen = new Set<string>()
+    const seen = new Set<number>()
     const covered = new Uint8Array(words.length)
     for (let i = 0; i + n <= words.length; i++) {
-      const g = words.slice(i, i + n).join(" ")
-      if (seen.has(g)) covered.fill(1, i, i + n)
-      else seen.add(g)
+      const key = ngramKey(i, n)
+      if (seen.has(key)) covered.fill(1, i, i + n)
+      else seen.add(key)
     }
     let chars = 0
     covered.forEach((c, i) => (chars += c ? words[i]!.length : 0))
