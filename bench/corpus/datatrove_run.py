@@ -175,9 +175,11 @@ def main():
         json.dump(filtered, f)
     with open(os.path.join(workdir, "removed.json"), "w") as f:
         json.dump(removed, f)
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
     peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     print(json.dumps({"seconds": total, "timings": timings, "reached": len(filtered), "removed": len(removed), "kept": len(filtered) - len(removed),
-                      "peakRssMb": peak_kb / 1024, "tasks": tasks}))
+                      "peakRssMb": peak_kb / 1024, "cpuSeconds": cpu, "tasks": tasks}))
 
 
 if __name__ == "__main__":

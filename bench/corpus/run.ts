@@ -69,6 +69,7 @@ const row = (name: string, r: { wall: number; seconds: number; cpuSeconds?: numb
   wallSeconds: Number(r.wall.toFixed(1)),
   mbPerSecond: Number((bytes / 1e6 / r.wall).toFixed(2)),
   docsPerSecond: Math.round(manifest.size / r.wall),
+  cpuSeconds: r.cpuSeconds === undefined ? null : Number(r.cpuSeconds.toFixed(1)),
   peakRssMb: Math.round(r.peakRssMb),
   dedupPrecision: Number(dedup.precision.toFixed(4)),
   dedupRecall: Number(dedup.recall.toFixed(4)),
