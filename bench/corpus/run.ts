@@ -46,9 +46,12 @@ const timed = (label: string, cmd: Array<string>) => {
 
 const fleuveDir = join(dir, "fleuve")
 const datatroveDir = join(dir, "datatrove")
-const fleuve = timed("fleuve", pin(["node", "--import", "tsx", "bench/corpus/fleuve-run.ts", input, fleuveDir, tokenizer]))
-spawnSync("rm", ["-rf", datatroveDir])
-const datatrove = timed("datatrove", pin([python, "bench/corpus/datatrove_run.py", input, datatroveDir, tokenizer, "--tasks", tasks]))
+const resultPath = join(dir, "result.json")
+// --rescore: score the last run's outputs again (e.g. after changing the scoring), without rerunning.
+const previous = process.argv.includes("--rescore") && existsSync(resultPath) ? JSON.parse(readFileSync(resultPath, "utf8")) : undefined
+const fleuve = previous?.fleuve ?? timed("fleuve", pin(["node", "--import", "tsx", "bench/corpus/fleuve-run.ts", input, fleuveDir, tokenizer]))
+if (!previous) spawnSync("rm", ["-rf", datatroveDir])
+const datatrove = previous?.datatrove ?? timed("datatrove", pin([python, "bench/corpus/datatrove_run.py", input, datatroveDir, tokenizer, "--tasks", tasks]))
 
 const manifest = await readManifest(join(dir, "manifest.jsonl"))
 const load = (d: string, f: string) => new Set<string>(JSON.parse(readFileSync(join(d, f), "utf8")))
@@ -56,12 +59,7 @@ const score = (d: string) => {
   const reached = load(d, "reached.json")
   const removed = load(d, "removed.json")
   // Planted exact and near copies whose original reached dedup are the duplicates to find.
-  const all = scoreNearDuplicates(
-    new Map([...manifest].map(([id, e]) => [id, e.kind === "exact-duplicate" ? { ...e, kind: "near-duplicate" as const } : e])),
-    removed,
-    (id) => reached.has(id)
-  )
-  return all
+  return scoreNearDuplicates(manifest, removed, (id) => reached.has(id), ["exact-duplicate", "near-duplicate"])
 }
 const bytes = fleuve.inputBytes as number
 const row = (name: string, r: { wall: number; seconds: number; cpuSeconds?: number; peakRssMb: number }, dedup: ReturnType<typeof score>) => ({
@@ -79,7 +77,7 @@ const row = (name: string, r: { wall: number; seconds: number; cpuSeconds?: numb
 })
 const rows = [row("fleuve", fleuve, score(fleuveDir)), row("datatrove", datatrove, score(datatroveDir))]
 const result = {
-  date: new Date().toISOString(),
+  date: previous?.date ?? new Date().toISOString(),
   inputMb: Number((bytes / 1e6).toFixed(1)),
   docs: manifest.size,
   tasks: Number(tasks),
@@ -88,6 +86,6 @@ const result = {
   fleuve,
   datatrove
 }
-writeFileSync(join(dir, "result.json"), JSON.stringify(result, null, 2))
+writeFileSync(resultPath, JSON.stringify(result, null, 2))
 console.table(rows)
 console.log(`fleuve / datatrove throughput: ${result.throughputRatio}× on ${result.inputMb} MB, ${result.docs} documents (wall clock, each pinned to ${tasks} cores)`)
