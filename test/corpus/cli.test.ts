@@ -2,7 +2,9 @@ import assert from "node:assert/strict"
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
-import { runCli, tempDir } from "../helpers/warehouse.ts"
+import { Effect } from "effect"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { runCli, runWithWarehouse, tempDir } from "../helpers/warehouse.ts"
 import { samplePath } from "./helpers.ts"
 
 test("fleuve corpus --help teaches the options with examples", () => {
@@ -11,7 +13,7 @@ test("fleuve corpus --help teaches the options with examples", () => {
   for (const s of ["--out", "--tokenizer", "--config", "--sequence-length", "--full", "fleuve corpus data/corpus/sample.jsonl"]) assert.ok(r.stdout.includes(s), s)
 })
 
-test("fleuve corpus and fleuve run corpus process a corpus into Arrow shards; a re-run skips everything", () => {
+test("fleuve corpus and fleuve run corpus process a corpus into Arrow shards; a re-run skips everything", async () => {
   const dir = tempDir()
   const input = join(dir, "small.jsonl")
   writeFileSync(input, readFileSync(samplePath, "utf8").split("\n").slice(0, 30).join("\n") + "\n")
@@ -26,9 +28,13 @@ test("fleuve corpus and fleuve run corpus process a corpus into Arrow shards; a 
   assert.ok(readdirSync(out).some((f) => f.endsWith(".arrow")))
   const again = runCli(["run", "corpus", "--warehouse", warehouse, "--partitions", "1"], { env: { FLEUVE_CORPUS_INPUT: input, FLEUVE_CORPUS_OUT: out } })
   assert.equal(again.code, 0, again.stderr)
-  const state = runCli(["query", "--warehouse", warehouse, "SELECT count(*) AS n, count(DISTINCT last_run) AS runs FROM corpus_documents"])
-  assert.equal(state.code, 0, state.stderr)
-  assert.match(state.stdout, /30/)
+  assert.match(again.stdout, /corpus: done/)
+  // The second run saw the same 30 documents unchanged: every row still names the first run.
+  const [state] = await runWithWarehouse(warehouse, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<{ n: number; runs: number }>("SELECT count(*) AS n, count(DISTINCT last_run) AS runs FROM corpus_documents")
+  }))
+  assert.deepEqual(state, { n: 30, runs: 1 })
   const missing = runCli(["corpus", join(dir, "nope.jsonl"), "--warehouse", warehouse])
   assert.notEqual(missing.code, 0)
   assert.match(missing.stderr, /nope\.jsonl: no such file or folder/)
