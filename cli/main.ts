@@ -1,6 +1,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { analyzeCommand } from "./commands/analyze.ts"
 import { corpusCommand } from "./commands/corpus.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
@@ -15,6 +16,7 @@ const fleuve = Command.make("fleuve").pipe(
   ),
   Command.withSubcommands([
     importScoresCommand,
+    analyzeCommand,
     corpusCommand,
     queryCommand,
     pipelinesCommand,

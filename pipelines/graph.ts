@@ -86,11 +86,13 @@ export const validateGraph = (pipeline: Pipeline): ReadonlyArray<string> => {
   const consumed = new Set<string>()
   for (const n of pipeline.nodes) {
     if (n._tag === "Source" || n._tag === "Stage") produced.add(n.output)
+    if (n._tag === "Stage") produced.add(dlqTopic(n.input))
     if (n._tag === "Stage" || n._tag === "Sink") consumed.add(n.input)
   }
   const problems: Array<string> = []
   for (const t of consumed) if (!produced.has(t)) problems.push(`topic '${t}' is read but nothing writes it`)
-  for (const t of produced) if (!consumed.has(t)) problems.push(`topic '${t}' is written but nothing reads it`)
+  // Dead-letter topics may go unread: the runtime hands dead letters to the pipeline's sink anyway.
+  for (const t of produced) if (!consumed.has(t) && !t.endsWith(".dlq")) problems.push(`topic '${t}' is written but nothing reads it`)
   const names = pipeline.nodes.map((n) => n.name)
   for (const n of names) if (names.indexOf(n) !== names.lastIndexOf(n)) problems.push(`node name '${n}' is used twice`)
   return [...new Set(problems)]

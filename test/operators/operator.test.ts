@@ -1,0 +1,93 @@
+import assert from "node:assert/strict"
+import { test } from "node:test"
+import { Effect, Schema, Stream } from "effect"
+import type { Envelope } from "../../operators/envelope.ts"
+import { batched, chain, filter, fromEffect, map, Outcome, RecordRejected, runOnStream } from "../../operators/operator.ts"
+import { OperatorStats } from "../../operators/stats.ts"
+import { QAItem, Records, Score, jsonSchemaOf } from "../../schemas/index.ts"
+
+const envs = <A>(values: ReadonlyArray<A>): Array<Envelope<A>> =>
+  values.map((value, i) => ({ key: String(i), value, position: { _tag: "File", file: "in.jsonl", line: i + 1 } }))
+
+const collect = <A>(s: Stream.Stream<A, unknown>) => Effect.runPromise(Stream.runCollect(s)) as Promise<Array<A>>
+
+test("map: values keep key and position; throws become dead letters, not crashes", async () => {
+  const stats = new OperatorStats("half")
+  const op = map<number, number>("half", (n) => {
+    if (n % 2 === 1) throw new RecordRejected({ reason: `odd number ${n}`, field: "n" })
+    if (n === 4) throw new Error("boom")
+    return n / 2
+  })
+  const out = await collect(runOnStream(op, Stream.fromIterable(envs([0, 1, 2, 3, 4])), { stats, batchSize: 2 }))
+  const records = out.filter((r) => r._tag === "Record").map((r) => r._tag === "Record" && r.envelope)
+  assert.deepEqual(records.map((e) => e && e.value), [0, 1])
+  assert.deepEqual(records.map((e) => e && e.position), [{ _tag: "File", file: "in.jsonl", line: 1 }, { _tag: "File", file: "in.jsonl", line: 3 }])
+  const dead = out.flatMap((r) => (r._tag === "DeadLetter" ? [r.deadLetter] : []))
+  assert.equal(dead.length, 3)
+  assert.deepEqual(dead[0], { operator: "half", reason: "odd number 1", field: "n", position: { _tag: "File", file: "in.jsonl", line: 2 }, record: "1" })
+  assert.match(dead[2]!.reason, /unexpected error: Error: boom/)
+  assert.equal(stats.in, 5)
+  assert.equal(stats.out, 2)
+  assert.equal(stats.rejected, 3)
+})
+
+test("filter counts drops by reason and emits no dead letters", async () => {
+  const stats = new OperatorStats("short")
+  const op = filter<string>("short", (s) => (s.length < 4 ? true : "too long"))
+  const out = await collect(runOnStream(op, Stream.fromIterable(envs(["a", "abcd", "bb", "xxxxx"])), { stats }))
+  assert.deepEqual(out.map((r) => r._tag === "Record" && r.envelope.value), ["a", "bb"])
+  assert.equal(stats.dropped, 2)
+  assert.deepEqual(Object.fromEntries(stats.dropReasons), { "too long": 2 })
+})
+
+test("fromEffect turns RecordRejected into dead letters and keeps the stream going", async () => {
+  const op = fromEffect<number, string>("parse", (n) =>
+    n < 0 ? Effect.fail(new RecordRejected({ reason: "negative" })) : Effect.succeed(`#${n}`))
+  const out = await collect(runOnStream(op, Stream.fromIterable(envs([1, -1, 2]))))
+  assert.deepEqual(out.map((r) => r._tag), ["Record", "DeadLetter", "Record"])
+})
+
+test("chain fuses operators; flush emits held records after the input ends", async () => {
+  const held: Array<Envelope<number>> = []
+  const hold = batched<number, number>("hold-evens", (batch) =>
+    Effect.sync(() =>
+      batch.map((e) => {
+        if (e.value % 2 === 0) {
+          held.push(e)
+          return Outcome.drop("held")
+        }
+        return Outcome.emit(e)
+      })
+    ), () => Effect.sync(() => held.splice(0)))
+  const stats = new OperatorStats("x")
+  const op = chain(hold, map<number, number>("times10", (n) => n * 10))
+  const out = await collect(runOnStream(op, Stream.fromIterable(envs([1, 2, 3, 4])), { stats }))
+  assert.deepEqual(out.map((r) => r._tag === "Record" && r.envelope.value), [10, 30, 20, 40])
+  assert.equal(op.name, "hold-evens>times10")
+})
+
+test("a wrong number of outcomes is an operator failure", async () => {
+  const broken = batched<number, number>("broken", () => Effect.succeed([]))
+  await assert.rejects(collect(runOnStream(broken, Stream.fromIterable(envs([1])))), /returned 0 outcomes for 1 records/)
+})
+
+test("schemas validate QA items and scores, and derive JSON Schemas with stable subjects", () => {
+  const decodeItem = Schema.decodeUnknownSync(QAItem)
+  const mcqa = decodeItem({ task: "mcqa", id: "q1", question: "Quel est …?", options: ["a", "b", "c"], correct: ["A", "C"] })
+  assert.equal(mcqa.task, "mcqa")
+  assert.throws(() => decodeItem({ task: "mcqa", id: "q1", question: "?", options: ["a", "b"], correct: ["D"] }), /not one of the options A,B/)
+  assert.throws(() => decodeItem({ task: "mcqa", id: "q1", question: "?", options: ["a"], correct: ["A"] }))
+  assert.throws(() => decodeItem({ task: "mcqa", id: "q1", question: "?", options: ["a", "b", "c", "d", "e", "f"], correct: ["A"] }))
+  const ext = decodeItem({ task: "extqa", id: "e1", context: "Le patient tousse.", question: "Symptôme ?", answers: [{ text: "tousse", start: 11 }] })
+  assert.equal(ext.task, "extqa")
+  assert.throws(() => decodeItem({ task: "absqa", id: "a1", question: "Pourquoi ?" }), /reference/)
+  const decodeScore = Schema.decodeUnknownSync(Score)
+  assert.throws(() => decodeScore({ system: "s", task: "t", shots: 1.5, itemId: "i", datasetVersion: "v", metric: "acc", score: 1 }))
+  assert.throws(() => decodeScore({ system: "s", task: "t", shots: 0, itemId: "i", datasetVersion: "v", metric: "acc", score: Infinity }))
+  for (const name of Object.keys(Records) as Array<keyof typeof Records>) {
+    const js = jsonSchemaOf(name)
+    assert.equal(js.title, Records[name].subject)
+    assert.ok(js.type === "object" || Array.isArray(js.anyOf), `${name} has a JSON Schema body`)
+  }
+  assert.deepEqual((jsonSchemaOf("Score").required as Array<string>).sort(), ["datasetVersion", "itemId", "metric", "score", "shots", "system", "task"])
+})
