@@ -6,6 +6,7 @@ import { corpusCommand } from "./commands/corpus.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
+import { reportCommand } from "./commands/report.ts"
 import { runCommand } from "./commands/run.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
@@ -20,7 +21,8 @@ const fleuve = Command.make("fleuve").pipe(
     corpusCommand,
     queryCommand,
     pipelinesCommand,
-    runCommand
+    runCommand,
+    reportCommand
   ])
 )
 

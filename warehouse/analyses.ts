@@ -252,6 +252,6 @@ export const runAnalyses = (options: AnalysisOptions) =>
         cellsWithoutReference: missing.map((m) => `${m.task}/${m.shots}-shot`)
       } satisfies AnalysisSummary
     }))
-    yield* w.exec("DROP TABLE IF EXISTS paired_differences; DROP TABLE IF EXISTS cell_ranks; DROP TABLE IF EXISTS analysis_scores")
+    yield* w.exec("DROP VIEW IF EXISTS analysis_scores; DROP TABLE IF EXISTS paired_differences; DROP TABLE IF EXISTS cell_ranks")
     return summary
   })

@@ -4,7 +4,7 @@
  * counts, done by conditional binomials: O(distinct values) per resample instead of O(n), and
  * distributed exactly as resampling the items. Percentiles as numpy.percentile (linear).
  */
-import { binomial, type Random } from "./random.ts"
+import { binomial, type Random, uniformIndex } from "./random.ts"
 
 export const percentile = (sorted: Float64Array, q: number): number => {
   const pos = (sorted.length - 1) * q
@@ -28,7 +28,7 @@ const directMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number
   const means = new Float64Array(resamples)
   for (let r = 0; r < resamples; r++) {
     let sum = 0
-    for (let i = 0; i < n; i++) sum += items[Math.floor(rng.next() * n)]!
+    for (let i = 0; i < n; i++) sum += items[uniformIndex(rng, n)]!
     means[r] = sum / n
   }
   return means

@@ -21,32 +21,56 @@ export const hashSeed = (label: string): number => {
 }
 
 export interface Random {
+  /** Uniform 32-bit unsigned integer. */
+  readonly u32: () => number
   /** Uniform double in [0, 1) with 53 random bits. */
   readonly next: () => number
 }
 
-export const seededRandom = (label: string): Random => {
-  const init = splitmix32(hashSeed(label))
-  let a = init()
-  let b = init()
-  let c = init()
-  let d = init()
-  const u32 = () => {
-    const t = (((a + b) | 0) + d) | 0
-    d = (d + 1) | 0
-    a = b ^ (b >>> 9)
-    b = (c + (c << 3)) | 0
-    c = (c << 21) | (c >>> 11)
-    c = (c + t) | 0
+const TWO_POW_32 = 4294967296
+
+/** sfc32 (Chris Doty-Humphrey's small fast counting generator, 128-bit state). */
+class Sfc32 implements Random {
+  private a: number
+  private b: number
+  private c: number
+  private d: number
+  constructor(seed: number) {
+    const init = splitmix32(seed)
+    this.a = init()
+    this.b = init()
+    this.c = init()
+    this.d = init()
+    for (let i = 0; i < 12; i++) this.u32()
+  }
+  readonly u32 = (): number => {
+    const t = (((this.a + this.b) | 0) + this.d) | 0
+    this.d = (this.d + 1) | 0
+    this.a = this.b ^ (this.b >>> 9)
+    this.b = (this.c + (this.c << 3)) | 0
+    this.c = (this.c << 21) | (this.c >>> 11)
+    this.c = (this.c + t) | 0
     return t >>> 0
   }
-  for (let i = 0; i < 12; i++) u32()
-  return { next: () => ((u32() >>> 5) * 67108864 + (u32() >>> 6)) / 9007199254740992 }
+  readonly next = (): number => ((this.u32() >>> 5) * 67108864 + (this.u32() >>> 6)) / 9007199254740992
 }
 
-// ln k! for small k from a table, lgamma above.
-const LN_FACT = Float64Array.from({ length: 256 }, (_, k) => (k < 2 ? 0 : lgamma(k + 1)))
-const lnFactorial = (k: number) => (k < 256 ? LN_FACT[k]! : lgamma(k + 1))
+export const seededRandom = (label: string): Random => new Sfc32(hashSeed(label))
+
+/** Uniform in (0, 1) from 32 bits: ample resolution for the rejection and inversion steps. */
+const uniform32 = (rng: Random) => (rng.u32() + 0.5) / TWO_POW_32
+
+/** Uniform integer in [0, n) for n < 2^21 (bias below n/2^32). */
+export const uniformIndex = (rng: Random, n: number): number => Math.floor((rng.u32() * n) / TWO_POW_32)
+
+// ln k! from a table that grows to the largest n seen (bootstraps reuse the same n many times).
+let LN_FACT = new Float64Array(0)
+const ensureLnFactorial = (n: number) => {
+  if (n < LN_FACT.length) return
+  const table = new Float64Array(Math.max(n + 1, 2 * LN_FACT.length, 256))
+  for (let k = 2; k < table.length; k++) table[k] = lgamma(k + 1)
+  LN_FACT = table
+}
 
 /**
  * One draw of Binomial(n, p): inversion when n·p < 10, else Hörmann's BTRS transformed rejection
@@ -56,12 +80,14 @@ export const binomial = (rng: Random, n: number, p: number): number => {
   if (n <= 0 || p <= 0) return 0
   if (p >= 1) return n
   if (p > 0.5) return n - binomial(rng, n, 1 - p)
+  ensureLnFactorial(n)
+  const lnFactorial = LN_FACT
   const q = 1 - p
   if (n * p < 10) {
     const s = p / q
     const a = (n + 1) * s
     let r = Math.exp(n * Math.log1p(-p))
-    let u = rng.next()
+    let u = uniform32(rng)
     let x = 0
     while (u > r) {
       u -= r
@@ -79,15 +105,15 @@ export const binomial = (rng: Random, n: number, p: number): number => {
   const alpha = (2.83 + 5.1 / b) * spq
   const lpq = Math.log(p / q)
   const m = Math.floor((n + 1) * p)
-  const h = lnFactorial(m) + lnFactorial(n - m)
+  const h = lnFactorial[m]! + lnFactorial[n - m]!
   for (;;) {
-    const u = rng.next() - 0.5
-    let v = rng.next()
+    const u = uniform32(rng) - 0.5
+    let v = uniform32(rng)
     const us = 0.5 - Math.abs(u)
     const k = Math.floor(((2 * a) / us + b) * u + c)
     if (k < 0 || k > n) continue
     if (us >= 0.07 && v <= vr) return k
     v = Math.log((v * alpha) / (a / (us * us) + b))
-    if (v <= h - lnFactorial(k) - lnFactorial(n - k) + (k - m) * lpq) return k
+    if (v <= h - lnFactorial[k]! - lnFactorial[n - k]! + (k - m) * lpq) return k
   }
 }
