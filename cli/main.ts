@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { analyzeCommand } from "./commands/analyze.ts"
 import { importLmEvalCommand } from "./commands/import-lm-eval.ts"
+import { corpusCommand } from "./commands/corpus.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
@@ -21,6 +22,7 @@ const fleuve = Command.make("fleuve").pipe(
   Command.withSubcommands([
     importScoresCommand,
     analyzeCommand,
+    corpusCommand,
     queryCommand,
     pipelinesCommand,
     runCommand,

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { CorpusDocument } from "./corpus-document.ts"
+import { CorpusDocument, PackedSequence } from "./corpus-document.ts"
 import { DeadLetter } from "./dead-letter.ts"
 import { EvalRequest, Prediction, Score } from "./evaluation.ts"
 import { QAItem } from "./qa-item.ts"
@@ -10,6 +10,7 @@ import { QAItem } from "./qa-item.ts"
  */
 export const Records = {
   CorpusDocument: { subject: "fleuve.CorpusDocument", version: 1, schema: CorpusDocument },
+  PackedSequence: { subject: "fleuve.PackedSequence", version: 1, schema: PackedSequence },
   QAItem: { subject: "fleuve.QAItem", version: 1, schema: QAItem },
   EvalRequest: { subject: "fleuve.EvalRequest", version: 1, schema: EvalRequest },
   Prediction: { subject: "fleuve.Prediction", version: 1, schema: Prediction },

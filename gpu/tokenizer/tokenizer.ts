@@ -1,6 +1,7 @@
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers"
 import { existsSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
+import { ByteLevelBpe, byteLevelBpeSpecOf } from "./byte-level-bpe.ts"
 
 /** What fleuve needs of a tokenizer: ids identical to Hugging Face `tokenizers`, and back. */
 export interface TextTokenizer {
@@ -21,11 +22,18 @@ export const loadTokenizer = (path: string): TextTokenizer => {
   const json = JSON.parse(readFileSync(jsonPath, "utf8"))
   const configPath = join(dir ?? jsonPath.replace(/[^/]*$/, ""), "tokenizer_config.json")
   const config = existsSync(configPath) ? JSON.parse(readFileSync(configPath, "utf8")) : {}
-  const tokenizer = new HfTokenizer(json, config)
   const added: Array<{ id: number; content: string }> = json.added_tokens ?? []
   const eosName = typeof config.eos_token === "string" ? config.eos_token : config.eos_token?.content
   const eos = added.find((t) => t.content === (eosName ?? "<|endoftext|>"))
   const vocabSize = Math.max(Object.keys(json.model?.vocab ?? {}).length, ...added.map((t) => t.id + 1))
+  // Byte-level BPE (GPT-2, Qwen, Llama 3) has an exact fast path; anything else goes through
+  // @huggingface/tokenizers.
+  const spec = byteLevelBpeSpecOf(json)
+  if (spec) {
+    const bpe = new ByteLevelBpe(spec)
+    return { encode: (text) => bpe.encode(text), decode: (ids) => bpe.decode(ids), eosId: eos?.id, vocabSize }
+  }
+  const tokenizer = new HfTokenizer(json, config)
   return {
     encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids,
     decode: (ids) => tokenizer.decode([...ids], { skip_special_tokens: false }),

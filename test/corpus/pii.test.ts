@@ -1,0 +1,85 @@
+import assert from "node:assert/strict"
+import { readFileSync } from "node:fs"
+import { test } from "node:test"
+import { CLINICAL_DECOYS } from "../../bench/corpus/fragments.ts"
+import { makeIban, makeNir } from "../../bench/corpus/generate.ts"
+import { mulberry32 } from "../../operators/common/random.ts"
+import { ibanValid, nirKeyValid, placeholder, scrubPii } from "../../operators/corpus/pii.ts"
+import { sampleManifest, samplePath } from "./helpers.ts"
+
+test("every PII value planted in the sample corpus is replaced by its typed placeholder", async () => {
+  const manifest = await sampleManifest()
+  const docs = readFileSync(samplePath, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { id: string; text: string })
+  let planted = 0
+  const perType: Record<string, number> = {}
+  for (const d of docs) {
+    const e = manifest.get(d.id)!
+    if (e.pii.length === 0 || e.mojibake) continue
+    const { text, counts } = scrubPii(d.text)
+    for (const p of e.pii) {
+      planted++
+      perType[p.type] = (perType[p.type] ?? 0) + 1
+      assert.ok(!text.includes(p.value), `${d.id}: ${p.type} ${p.value} survived`)
+      assert.ok(text.includes(placeholder(p.type as "NIR")), `${d.id}: no ${p.type} placeholder`)
+    }
+    const expected: Record<string, number> = {}
+    for (const p of e.pii) expected[p.type] = (expected[p.type] ?? 0) + 1
+    for (const [t, n] of Object.entries(expected)) assert.equal(counts[t as "NIR"], n, `${d.id} ${t}`)
+  }
+  assert.ok(planted >= 30, `only ${planted} planted values`)
+  assert.deepEqual(Object.keys(perType).sort(), ["DATE_NAISSANCE", "EMAIL", "IBAN", "NIR", "TELEPHONE"])
+})
+
+test("over-scrubbing: clinical values, doses, admission dates and record numbers survive", async () => {
+  for (const decoy of CLINICAL_DECOYS) assert.equal(scrubPii(decoy).text, decoy)
+  // And the whole sample without planted PII changes nowhere.
+  const manifest = await sampleManifest()
+  const docs = readFileSync(samplePath, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { id: string; text: string })
+  const clean = docs.filter((d) => manifest.get(d.id)!.pii.length === 0)
+  const changed = clean.filter((d) => scrubPii(d.text).text !== d.text).map((d) => d.id)
+  assert.deepEqual(changed, [], "documents without PII were altered")
+  assert.ok(clean.length > 300)
+})
+
+test("phone formats: spaces, dots, dashes, +33, compact; long numbers are not phones", () => {
+  for (const p of ["01 23 45 67 89", "06.12.34.56.78", "04-72-11-22-33", "+33 6 12 34 56 78", "+33 (0)1 23 45 67 89", "0033 1 23 45 67 89", "0612345678"]) {
+    assert.equal(scrubPii(`Appelez le ${p}.`).text, "Appelez le [TELEPHONE].", p)
+  }
+  for (const n of ["061234567890", "12 345 678", "1 000 mg", "145 000 /mm³"]) assert.equal(scrubPii(`valeur ${n} ici`).text, `valeur ${n} ici`, n)
+})
+
+test("NIR: the key is checked (97 − n mod 97), Corsica 2A/2B included", () => {
+  const rng = mulberry32(5)
+  for (let i = 0; i < 200; i++) {
+    const nir = makeNir(rng)
+    assert.equal(scrubPii(`NIR ${nir} fin`).text, "NIR [NIR] fin", nir)
+  }
+  // 2A counts as 19 in the check: a key computed with "20" is wrong.
+  const naiveKey = String(97n - (BigInt("2690520004005") % 97n)).padStart(2, "0")
+  assert.equal(nirKeyValid("2", "69", "05", "2A", "004", "005", naiveKey), false)
+  const numeric = BigInt("2690519004005")
+  const key = String(97n - (numeric % 97n)).padStart(2, "0")
+  assert.ok(nirKeyValid("2", "69", "05", "2A", "004", "005", key))
+  assert.equal(scrubPii(`NIR 2 69 05 2A 004 005 ${key}`).counts.NIR, 1)
+  // A wrong key leaves the number alone.
+  assert.equal(scrubPii("NIR 1 85 05 78 006 084 99").counts.NIR, 0)
+})
+
+test("IBAN: mod-97 check; a wrong check digit is not scrubbed", () => {
+  const rng = mulberry32(9)
+  for (let i = 0; i < 100; i++) {
+    const iban = makeIban(rng)
+    assert.ok(ibanValid(iban), iban)
+    assert.equal(scrubPii(`IBAN ${iban}.`).text, "IBAN [IBAN].")
+  }
+  assert.ok(ibanValid("FR76 3000 6000 0112 3456 7890 189"))
+  assert.equal(scrubPii("IBAN FR76 3000 6000 0112 3456 7890 188").counts.IBAN, 0)
+})
+
+test("dates of birth near né(e) le are scrubbed, other dates are not", () => {
+  assert.equal(scrubPii("Patiente née le 12/03/1954 à Lyon.").text, "Patiente née le [DATE_NAISSANCE] à Lyon.")
+  assert.equal(scrubPii("Patient né(e) le 1er mars 1960.").text, "Patient né(e) le [DATE_NAISSANCE].")
+  assert.equal(scrubPii("Date de naissance : 03.04.1971").text, "Date de naissance : [DATE_NAISSANCE]")
+  assert.equal(scrubPii("Hospitalisé le 12/03/2024, sorti le 20 mars 2024.").counts.DATE_NAISSANCE, 0)
+  assert.equal(scrubPii("e-mail : camille.martin@chu-exemple.fr.").text, "e-mail : [EMAIL].")
+})

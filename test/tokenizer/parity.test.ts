@@ -1,0 +1,38 @@
+import assert from "node:assert/strict"
+import { readFileSync } from "node:fs"
+import { test } from "node:test"
+import { loadTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import { splitQwen2 } from "../../gpu/tokenizer/pre-tokenize.ts"
+import { translatePattern } from "../../gpu/tokenizer/byte-level-bpe.ts"
+import { QWEN2_SPLIT_PATTERN } from "../../gpu/tokenizer/pre-tokenize.ts"
+
+const fixture = JSON.parse(readFileSync(new URL("../fixtures/tokenizer/qwen3.json", import.meta.url), "utf8")) as {
+  tokenizer: string
+  cases: Array<{ text: string; ids: Array<number>; decoded: string }>
+}
+const tokenizer = loadTokenizer(new URL(`../../${fixture.tokenizer}`, import.meta.url).pathname)
+
+test("Qwen3 ids are identical to the Python tokenizers library on French medical text", () => {
+  assert.ok(fixture.cases.length >= 20)
+  for (const c of fixture.cases) assert.deepEqual(tokenizer.encode(c.text), c.ids, c.text)
+})
+
+test("decode gives back what the Python library decodes", () => {
+  for (const c of fixture.cases) assert.equal(tokenizer.decode(c.ids), c.decoded, c.text)
+})
+
+test("Qwen3 special tokens: EOS is known and the vocabulary covers added tokens", () => {
+  assert.equal(typeof tokenizer.eosId, "number")
+  assert.ok(tokenizer.vocabSize >= 151_669)
+})
+
+test("the hand-written pre-tokenizer splits exactly like the translated regex", () => {
+  const re = translatePattern(QWEN2_SPLIT_PATTERN)
+  const texts = [...fixture.cases.map((c) => c.text), " a  b   c\n \n  d ", "x\u2003\u2003y", "''s 'S 'LL '", "1a2b ?!\n\r\nfin  "]
+  for (const t of texts) {
+    const mine: Array<string> = []
+    splitQwen2(t, (s, e) => mine.push(t.slice(s, e)))
+    const reference = [...t.matchAll(re)].map((m) => m[0])
+    assert.deepEqual(mine, reference, JSON.stringify(t))
+  }
+})

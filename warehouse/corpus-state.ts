@@ -1,0 +1,53 @@
+import { Effect } from "effect"
+import { sqlFile, Warehouse } from "./warehouse.ts"
+
+/** One document's row of `corpus_documents`, as a run reads or writes it. */
+export interface CorpusDocumentRow {
+  readonly docId: string
+  readonly contentHash: string
+  readonly source: string
+  readonly status: string
+  readonly reason?: string | undefined
+  readonly duplicateOf?: string | undefined
+  readonly lang?: string | undefined
+  readonly langScore?: number | undefined
+  readonly tokens?: number | undefined
+  /** Base-36 LSH band keys. */
+  readonly bands?: ReadonlyArray<string> | undefined
+}
+
+export interface KnownRow {
+  readonly docId: string
+  readonly contentHash: string
+  readonly status: string
+  readonly bands: ReadonlyArray<string>
+}
+
+/** The corpus pipeline's memory across runs, in the warehouse's `corpus_documents` table. */
+export const CorpusState = {
+  /** Every document an earlier run saw and did not retire. */
+  load: Effect.gen(function*() {
+    const w = yield* Warehouse
+    const rows = yield* w.query<{ doc_id: string; content_hash: string; status: string; lsh_bands: string | null }>(
+      "SELECT doc_id, content_hash, status, lsh_bands FROM corpus_documents WHERE NOT retired"
+    )
+    return rows.map((r): KnownRow => ({ docId: r.doc_id, contentHash: r.content_hash, status: r.status, bands: r.lsh_bands ? r.lsh_bands.split(",") : [] }))
+  }),
+
+  /** Merges a run's decisions and retires what it did not see, in one transaction. */
+  save: (runId: string, decisions: ReadonlyArray<CorpusDocumentRow>, seen: Iterable<string>) =>
+    Effect.gen(function*() {
+      const w = yield* Warehouse
+      yield* w.exec(sqlFile("corpus_staging"))
+      yield* w.append("corpus_staging", decisions.map((d) => [
+        d.docId, d.contentHash, d.source, d.status, d.reason ?? null, d.duplicateOf ?? null, d.lang ?? null, d.langScore ?? null,
+        d.tokens ?? null, d.bands ? d.bands.join(",") : null
+      ]))
+      yield* w.append("corpus_seen", [...seen].map((id) => [id]))
+      yield* w.transaction(Effect.gen(function*() {
+        yield* w.exec(sqlFile("corpus_documents"), { run_id: runId })
+        yield* w.exec(sqlFile("corpus_retired"), { run_id: runId })
+      }))
+      yield* w.exec("DROP TABLE IF EXISTS corpus_staging; DROP TABLE IF EXISTS corpus_seen")
+    })
+}
