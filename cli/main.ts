@@ -1,6 +1,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { gpuBundleCommand } from "./commands/gpu-bundle.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
@@ -16,7 +17,8 @@ const fleuve = Command.make("fleuve").pipe(
     importScoresCommand,
     queryCommand,
     pipelinesCommand,
-    runCommand
+    runCommand,
+    gpuBundleCommand
   ])
 )
 
