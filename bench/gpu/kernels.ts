@@ -52,13 +52,24 @@ const time = async (gpu: Gpu, ds: Array<Dispatch>, reps: number, warm = 2) => {
   return ts[Math.floor(ts.length / 2)]! / 1000
 }
 
-const weightBuffers = (gpu: Gpu, format: WeightFormat, N: number, K: number, seed: number) => {
-  const w = rand(N * K, 0.05, seed)
-  if (format === "f16") return { B: track(storageBuffer(gpu.device, toF16(w))) }
-  const q = quantizeNf4(w, [N, K])
+// Host-side weights per (format, shape), made once: quantising in JS is slow, and distinct GPU
+// buffers (one per layer) are what matters for the GPU's caches, not distinct contents.
+const hostWeights = new Map<string, { B: Uint16Array | Uint32Array; absmax?: Float32Array }>()
+const weightBuffers = (gpu: Gpu, format: WeightFormat, N: number, K: number, _seed: number) => {
+  const key = `${format} ${N} ${K}`
+  let h = hostWeights.get(key)
+  if (!h) {
+    const w = rand(N * K, 0.05, N * 31 + K)
+    if (format === "f16") h = { B: toF16(w) }
+    else {
+      const q = quantizeNf4(w, [N, K])
+      h = { B: new Uint32Array(q.packed.buffer, 0, q.packed.length / 4), absmax: nf4Absmax(q.stats) }
+    }
+    hostWeights.set(key, h)
+  }
   return {
-    B: track(storageBuffer(gpu.device, new Uint32Array(q.packed.buffer, 0, q.packed.length / 4))),
-    absmax: track(storageBuffer(gpu.device, nf4Absmax(q.stats)))
+    B: track(storageBuffer(gpu.device, h.B)),
+    ...(h.absmax ? { absmax: track(storageBuffer(gpu.device, h.absmax)) } : {})
   }
 }
 
@@ -74,7 +85,7 @@ const matmulBench = async (gpu: Gpu, impl: MatmulImpl, format: WeightFormat, M: 
   // several dispatches per submission so that submit latency does not dominate small shapes
   const per = Math.max(1, Math.min(20, Math.round(2e12 / flops)))
   const s = (await time(gpu, Array(per).fill(d), reps)) / per
-  emit({ kind: "matmul", label, impl, format, fragment: plan.fragment ?? null, M, N, K, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2) })
+  emit({ kind: "matmul", label, impl, variant: plan.variant, format, fragment: plan.fragment ?? null, M, N, K, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2) })
   free([A, C, w.B, ...(w.absmax ? [w.absmax] : [])])
 }
 
@@ -160,7 +171,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, layers: number) => {
   // sanity: the forward produced finite numbers
   const sample = new Float32Array(await readBuffer(dev, logits, 4096))
   emit({
-    kind: "scoring-forward", model: "Qwen3-0.6B-shaped, random weights", weights: format, matmul: mm.impl, layers, batch: B, prompt: S,
+    kind: "scoring-forward", model: "Qwen3-0.6B-shaped, random weights", weights: format, matmul: mm.variant, layers, batch: B, prompt: S,
     ms_layers: +(tLayers * 1e3).toFixed(1), ms_final_norm_lm_head: +(tHead * 1e3).toFixed(1),
     tokens_per_s: Math.round(T / total), tflops: +(flops / total / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, finite: sample.every(Number.isFinite)
@@ -205,3 +216,5 @@ const main = async () => {
 }
 
 await main()
+// Dawn's threads can keep the process alive (and have crashed it at exit): leave explicitly.
+process.exit(process.exitCode ?? 0)

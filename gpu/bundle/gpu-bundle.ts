@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process"
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, readlinkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, dirname, join, resolve } from "node:path"
 
@@ -15,6 +15,8 @@ import { basename, dirname, join, resolve } from "node:path"
  *   app/sql, app/migrations   warehouse SQL files, read relative to the bundle (import.meta.url)
  *   app/node_modules/         native add-ons esbuild cannot inline: webgpu (dawn.node) and DuckDB's binding
  *   lib/libvulkan.so.1        the Vulkan loader from Debian's libvulkan1
+ *   lib/libGLdispatch.so.0, libGLX.so.0, libEGL.so.1   libglvnd: NVIDIA's Vulkan ICD (libGLX_nvidia)
+ *                             finds no vkCreateInstance without it (seen on an H100 host, driver 580)
  */
 
 export class BundleError extends Error {}
@@ -25,6 +27,8 @@ export interface BundleOptions {
   readonly root: string
   /** libvulkan1 .deb; default: the newest .cache/gpu/libvulkan1_*.deb */
   readonly vulkanDeb?: string
+  /** libglvnd .debs (libglvnd0, libglx0, libegl1); default: .cache/gpu/ */
+  readonly glvndDebs?: ReadonlyArray<string>
   readonly progress?: (line: string) => void
 }
 
@@ -46,11 +50,14 @@ const archiveFlag = (out: string): string => {
   throw new BundleError(`--out ${out}: name it .tar.xz or .tar.gz`)
 }
 
-const newestDeb = (root: string): string => {
+/** The host libraries the bundle carries, as Debian packages. */
+export const HOST_PACKAGES = ["libvulkan1", "libglvnd0", "libglx0", "libegl1"] as const
+
+const newestDeb = (root: string, pkg: string): string => {
   const dir = join(root, ".cache", "gpu")
-  const debs = existsSync(dir) ? readdirSync(dir).filter((f) => /^libvulkan1_.*\.deb$/.test(f)).sort() : []
+  const debs = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb")).sort() : []
   if (debs.length === 0) {
-    throw new BundleError("no libvulkan1 .deb: run scripts/setup/40-libvulkan-deb.sh (apt-get download libvulkan1) or pass --vulkan-deb FILE")
+    throw new BundleError(`no ${pkg} .deb in .cache/gpu: run scripts/setup/40-libvulkan-deb.sh (apt-get download ${HOST_PACKAGES.join(" ")})`)
   }
   return join(dir, debs.at(-1)!)
 }
@@ -62,18 +69,21 @@ const run = (cmd: string, args: ReadonlyArray<string>, cwd?: string) => {
   return r.stdout
 }
 
-/** Unpacks the Vulkan loader's shared objects from a libvulkan1 .deb into `lib`. */
-const unpackVulkan = (deb: string, lib: string): string => {
-  if (!existsSync(deb)) throw new BundleError(`--vulkan-deb ${deb}: no such file`)
-  const tmp = mkdtempSync(join(tmpdir(), "fleuve-vk-"))
+/** Copies a .deb's shared objects (files and their soname links) into `lib`; returns their names. */
+const unpackLibs = (deb: string, lib: string): Array<string> => {
+  if (!existsSync(deb)) throw new BundleError(`${deb}: no such file`)
+  const tmp = mkdtempSync(join(tmpdir(), "fleuve-deb-"))
   try {
     run("dpkg-deb", ["-x", deb, tmp])
-    const found = run("find", [tmp, "-name", "libvulkan.so.1*"]).split("\n").filter(Boolean)
-    const real = found.find((f) => !lstatSync(f).isSymbolicLink() && /libvulkan\.so\.1\.\d+/.test(basename(f)))
-    if (!real) throw new BundleError(`${deb}: holds no libvulkan.so.1.x`)
-    copyFileSync(real, join(lib, basename(real)))
-    symlinkSync(basename(real), join(lib, "libvulkan.so.1"))
-    return basename(real).replace(/^libvulkan\.so\./, "")
+    const found = run("find", [tmp, "-name", "*.so.*"]).split("\n").filter(Boolean)
+    if (found.length === 0) throw new BundleError(`${deb}: holds no shared objects`)
+    for (const f of found) {
+      const to = join(lib, basename(f))
+      if (existsSync(to)) continue
+      if (lstatSync(f).isSymbolicLink()) symlinkSync(basename(readlinkSync(f)), to)
+      else copyFileSync(f, to)
+    }
+    return found.map((f) => basename(f))
   } finally {
     rmSync(tmp, { recursive: true, force: true })
   }
@@ -85,8 +95,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 export LD_LIBRARY_PATH="$HERE/lib\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # Point the loader at the NVIDIA ICD unless the host already chose one.
 if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -z "\${VK_ICD_FILENAMES:-}" ]; then
-  for f in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json \\
-           /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.x86_64.json; do
+  for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \\
+           /etc/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.x86_64.json; do
     if [ -f "$f" ]; then export VK_DRIVER_FILES="$f"; break; fi
   done
 fi
@@ -123,7 +133,8 @@ export const buildGpuBundle = async (options: BundleOptions): Promise<{ out: str
   const root = resolve(options.root)
   const out = resolve(options.out)
   const flag = archiveFlag(out)
-  const deb = options.vulkanDeb ? resolve(options.vulkanDeb) : newestDeb(root)
+  const deb = options.vulkanDeb ? resolve(options.vulkanDeb) : newestDeb(root, "libvulkan1")
+  const glvnd = options.glvndDebs ? options.glvndDebs.map((d) => resolve(d)) : HOST_PACKAGES.slice(1).map((p) => newestDeb(root, p))
   const work = mkdtempSync(join(tmpdir(), "fleuve-bundle-"))
   try {
     const top = join(work, "fleuve")
@@ -169,8 +180,11 @@ export const buildGpuBundle = async (options: BundleOptions): Promise<{ out: str
     copyFileSync(process.execPath, join(top, "bin", "node"))
     chmodSync(join(top, "bin", "node"), 0o755)
 
-    say(`unpacking the Vulkan loader from ${basename(deb)}`)
-    const libvulkan = unpackVulkan(deb, join(top, "lib"))
+    say(`unpacking the Vulkan loader and libglvnd from ${[deb, ...glvnd].map((d) => basename(d)).join(", ")}`)
+    const vk = unpackLibs(deb, join(top, "lib")).find((n) => /^libvulkan\.so\.1\.\d+/.test(n))
+    if (!vk) throw new BundleError(`${deb}: holds no libvulkan.so.1.x`)
+    const libvulkan = vk.replace(/^libvulkan\.so\./, "")
+    for (const d of glvnd) unpackLibs(d, join(top, "lib"))
 
     const version = (p: string) => JSON.parse(readFileSync(join(root, "node_modules", p, "package.json"), "utf8")).version as string
     const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || "unknown"

@@ -89,14 +89,19 @@ export const pipeline = async (device: GPUDevice, code: string, label: string): 
   if (!cache) pipelines.set(device, (cache = new Map()))
   const hit = cache.get(code)
   if (hit) return hit
+  device.pushErrorScope("validation")
   const module = device.createShaderModule({ code, label })
   const info = await module.getCompilationInfo()
+  const moduleError = await device.popErrorScope()
   const errors = info.messages.filter((m) => m.type === "error")
-  if (errors.length > 0) {
-    throw new Error(`${label}: WGSL does not compile: ${errors.map((m) => `line ${m.lineNum}: ${m.message}`).join("; ")}`)
+  if (errors.length > 0 || moduleError) {
+    const detail = errors.length > 0 ? errors.map((m) => `line ${m.lineNum}: ${m.message}`).join("; ") : moduleError!.message.split("\n").filter((l) => /error/.test(l)).join("; ")
+    throw new Error(`${label}: WGSL does not compile: ${detail}`)
   }
   device.pushErrorScope("validation")
-  const p = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" }, label })
+  // Synchronous creation: Dawn's async pipeline compilation runs on worker threads that abort the
+  // process inside the Firecracker VMs we measured on (std::system_error "Invalid argument").
+  const p = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label })
   const err = await device.popErrorScope()
   if (err) throw new Error(`${label}: ${err.message}`)
   cache.set(code, p)

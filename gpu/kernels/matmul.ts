@@ -33,10 +33,10 @@ const nf4Init = (format: WeightFormat) => (format === "nf4" ? "  if (lid < 16u) 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 /** Loads the B tile (BN rows × BK k-values starting at n0, k0) into shared memory `Bs` as f16 [n][k]. */
-const loadB = (format: WeightFormat, BK: number, threads: number, target: "f16" | "f32", layout: "nk" | "kn") => {
+const loadB = (format: WeightFormat, BK: number, threads: number, target: "f16" | "f32", layout: "nk" | "kn", TN = BN) => {
   const store = (n: string, k: string, v: string) => (layout === "nk" ? `Bs[(${n}) * ${BK}u + (${k})] = ${target}(${v});` : `Bs[(${k}) * ${BN}u + (${n})] = ${target}(${v});`)
   if (format === "f16") {
-    const per = (BN * BK) / 4 / threads
+    const per = (TN * BK) / 4 / threads
     return range(per).map((i) => `
     {
       let idx = lid + ${i * threads}u;
@@ -47,7 +47,7 @@ const loadB = (format: WeightFormat, BK: number, threads: number, target: "f16" 
     }`).join("")
   }
   // NF4: one u32 word = 8 consecutive elements of a row, all in the same absmax block of 64.
-  const words = (BN * BK) / 8
+  const words = (TN * BK) / 8
   const per = Math.max(1, words / threads)
   return range(per).map((i) => `
     {
@@ -69,42 +69,50 @@ const bBindings = (format: WeightFormat) =>
     ? "@group(0) @binding(1) var<storage, read> B: array<vec4<f16>>;"
     : "@group(0) @binding(1) var<storage, read> Bq: array<u32>;\n@group(0) @binding(4) var<storage, read> absmax: array<f32>;"
 
-/** WGSL for the tensor-core kernel with F×F fragments. */
-export const subgroupMatrixWgsl = (format: WeightFormat, F: number): string => {
+/**
+ * WGSL for the tensor-core kernel with F×F fragments. `subgroups` 8: a 128×128 tile, each
+ * subgroup 64×32 (its fragment offsets depend on the subgroup index, which WGSL's uniformity
+ * analysis cannot prove subgroup-uniform, hence `diagnostic(off, subgroup_uniformity)`);
+ * `subgroups` 1: one subgroup computes a 64×64 tile, every offset workgroup-uniform.
+ */
+export const subgroupMatrixWgsl = (format: WeightFormat, F: number, subgroups: 1 | 8 = 8): string => {
   const BK = 32
-  const threads = 256
-  const FM = 64 / F
-  const FN = 32 / F
+  const threads = 32 * subgroups
+  const TM = subgroups === 8 ? BM : 64
+  const TN = subgroups === 8 ? BN : 64
+  const FM = (subgroups === 8 ? 64 : 64) / F
+  const FN = (subgroups === 8 ? 32 : 64) / F
   const acc = range(FM).flatMap((i) => range(FN).map((j) => `acc_${i}_${j}`))
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
+${subgroups === 8 ? "diagnostic(off, subgroup_uniformity);" : ""}
 struct P { M: u32, N: u32, K: u32, _pad: u32 }
 @group(0) @binding(0) var<storage, read> A: array<vec4<f16>>;
 ${bBindings(format)}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
 ${format === "nf4" ? nf4Const : ""}
-var<workgroup> As: array<f16, ${BM * BK}>;
-var<workgroup> Bs: array<f16, ${BN * BK}>;
+var<workgroup> As: array<f16, ${TM * BK}>;
+var<workgroup> Bs: array<f16, ${TN * BK}>;
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sgSize: u32) {
-  let m0 = wg.y * ${BM}u;
-  let n0 = wg.x * ${BN}u;
-  let sg = lid / sgSize;
-  let wm = (sg / 4u) * 64u;
-  let wn = (sg % 4u) * 32u;
+  let m0 = wg.y * ${TM}u;
+  let n0 = wg.x * ${TN}u;
+  let sg = ${subgroups === 8 ? "lid / sgSize" : "0u"};
+  let wm = ${subgroups === 8 ? "(sg / 4u) * 64u" : "0u"};
+  let wn = ${subgroups === 8 ? "(sg % 4u) * 32u" : "0u"};
 ${nf4Init(format)}${acc.map((a) => `  var ${a} = subgroup_matrix_result<f32, ${F}, ${F}>();`).join("\n")}
   for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
-${range((BM * BK) / 4 / threads).map((i) => `    {
+${range((TM * BK) / 4 / threads).map((i) => `    {
       let idx = lid + ${i * threads}u;
       let r = idx / ${BK / 4}u;
       let c = (idx % ${BK / 4}u) * 4u;
       let v = A[((m0 + r) * p.K + k0 + c) / 4u];
       As[r * ${BK}u + c] = v.x; As[r * ${BK}u + c + 1u] = v.y; As[r * ${BK}u + c + 2u] = v.z; As[r * ${BK}u + c + 3u] = v.w;
     }`).join("\n")}
-${loadB(format, BK, threads, "f16", "nk")}
+${loadB(format, BK, threads, "f16", "nk", TN)}
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk += ${F}u) {
 ${range(FN).map((j) => `      let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, (wn + ${j * F}u) * ${BK}u + kk, true, ${BK}u);`).join("\n")}
@@ -166,6 +174,8 @@ ${range(T).flatMap((i) => range(T).map((j) => `  C[(m0 + ty + ${16 * i}u) * p.N 
 
 export interface MatmulPlan {
   readonly impl: MatmulImpl
+  /** which kernel compiled: "sm16x8" (8 subgroups, 128×128), "sm16x1" (1 subgroup, 64×64), "tiled" */
+  readonly variant: string
   readonly fragment?: number
   readonly pipeline: GPUComputePipeline
   /** buffers: A (f16), B (f16 or packed NF4 words), C (f32), params (uniform), [absmax (f32) for NF4] */
@@ -176,21 +186,38 @@ export const checkMatmulShape = (M: number, N: number, K: number) => {
   if (M % BM !== 0 || N % BN !== 0 || K % 64 !== 0) throw new Error(`matmul ${M}×${K} · ${N}×${K}ᵀ: M and N must be multiples of 128 and K of 64`)
 }
 
-/** Compiles the best matmul for this adapter (or the one asked for). */
+/**
+ * Compiles the best matmul for this adapter (or the implementation asked for). Tensor-core
+ * variants are tried in order of speed; one the WGSL compiler refuses falls to the next.
+ */
 export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: MatmulImpl): Promise<MatmulPlan> => {
   const cfg = pickMatrixConfig(gpu)
   const impl: MatmulImpl = prefer ?? (cfg ? "subgroup-matrix" : "tiled")
   if (impl === "subgroup-matrix" && !cfg) throw new Error("this adapter offers no f16 subgroup-matrix configuration")
-  const code = impl === "subgroup-matrix" ? subgroupMatrixWgsl(format, cfg!.M) : tiledWgsl(format)
-  const p = await pipeline(gpu.device, code, `matmul-${impl}-${format}`)
-  return {
-    impl,
-    ...(impl === "subgroup-matrix" ? { fragment: cfg!.M } : {}),
-    pipeline: p,
-    dispatch: (b, M, N) => ({
-      pipeline: p,
-      buffers: format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params],
-      groups: [N / BN, M / BM]
-    })
+  const candidates: Array<{ variant: string; code: string; tile: number }> = impl === "subgroup-matrix"
+    ? [
+      { variant: `sm${cfg!.M}x8`, code: subgroupMatrixWgsl(format, cfg!.M, 8), tile: 128 },
+      { variant: `sm${cfg!.M}x1`, code: subgroupMatrixWgsl(format, cfg!.M, 1), tile: 64 }
+    ]
+    : [{ variant: "tiled", code: tiledWgsl(format), tile: 128 }]
+  const failures: Array<string> = []
+  for (const c of candidates) {
+    try {
+      const p = await pipeline(gpu.device, c.code, `matmul-${c.variant}-${format}`)
+      return {
+        impl,
+        variant: c.variant,
+        ...(impl === "subgroup-matrix" ? { fragment: cfg!.M } : {}),
+        pipeline: p,
+        dispatch: (b, M, N) => ({
+          pipeline: p,
+          buffers: format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params],
+          groups: [N / c.tile, M / c.tile]
+        })
+      }
+    } catch (e) {
+      failures.push(e instanceof Error ? e.message.split("\n")[0]! : String(e))
+    }
   }
+  throw new Error(`no ${impl} matmul compiled: ${failures.join(" | ")}`)
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict"
-import { describe, it } from "node:test"
+import { after, describe, it } from "node:test"
 import { readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig } from "../../gpu/kernels/device.ts"
 import { elementwiseKernels, fusedKernels } from "../../gpu/kernels/fused.ts"
@@ -38,6 +38,7 @@ describe("WGSL kernels on the GPU", { skip }, () => {
   if (opened._tag !== "Ready") return
   const gpu = opened.gpu
   const device = gpu.device
+  after(() => device.destroy())
   const impls: Array<MatmulImpl> = pickMatrixConfig(gpu) ? ["subgroup-matrix", "tiled"] : ["tiled"]
   const [M, N, K] = [256, 384, 320]
   const A = random(M * K, 1)
