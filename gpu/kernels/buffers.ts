@@ -99,8 +99,8 @@ export const pipeline = async (device: GPUDevice, code: string, label: string): 
     throw new Error(`${label}: WGSL does not compile: ${detail}`)
   }
   device.pushErrorScope("validation")
-  // Synchronous creation: Dawn's async pipeline compilation runs on worker threads that abort the
-  // process inside the Firecracker VMs we measured on (std::system_error "Invalid argument").
+  // Synchronous creation, so a failure surfaces here. (On the device VM both this and the async
+  // path aborted the process with std::system_error "Invalid argument": see docs/gpu.md.)
   const p = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label })
   const err = await device.popErrorScope()
   if (err) throw new Error(`${label}: ${err.message}`)
