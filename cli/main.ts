@@ -2,6 +2,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { gpuBundleCommand } from "./commands/gpu-bundle.ts"
+import { nf4QuantizeCommand } from "./commands/nf4-quantize.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
@@ -18,7 +19,8 @@ const fleuve = Command.make("fleuve").pipe(
     queryCommand,
     pipelinesCommand,
     runCommand,
-    gpuBundleCommand
+    gpuBundleCommand,
+    nf4QuantizeCommand
   ])
 )
 
