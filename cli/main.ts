@@ -1,11 +1,13 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { analyzeCommand } from "./commands/analyze.ts"
 import { gpuBundleCommand } from "./commands/gpu-bundle.ts"
 import { nf4QuantizeCommand } from "./commands/nf4-quantize.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
+import { reportCommand } from "./commands/report.ts"
 import { runCommand } from "./commands/run.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
@@ -16,9 +18,11 @@ const fleuve = Command.make("fleuve").pipe(
   ),
   Command.withSubcommands([
     importScoresCommand,
+    analyzeCommand,
     queryCommand,
     pipelinesCommand,
     runCommand,
+    reportCommand,
     gpuBundleCommand,
     nf4QuantizeCommand
   ])

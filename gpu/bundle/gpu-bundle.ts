@@ -32,10 +32,16 @@ export interface BundleOptions {
   readonly progress?: (line: string) => void
 }
 
-/** Folders the application reads next to its own module (see warehouse/warehouse.ts). */
+/**
+ * Files and folders the application reads next to its own module (import.meta.url / dirname):
+ * in the one-file bundle every module's "next to me" is app/, so they are copied there.
+ */
 const ASSET_DIRS: ReadonlyArray<readonly [from: string, to: string]> = [
   ["warehouse/sql", "sql"],
-  ["warehouse/migrations", "migrations"]
+  ["warehouse/migrations", "migrations"],
+  ["warehouse/report/font-metrics.json", "font-metrics.json"],
+  ["warehouse/report/theme.json", "theme.json"],
+  ["warehouse/report/figures", "figures"]
 ]
 
 /** Packages with native parts, kept outside the one-file bundle and copied as files. */
@@ -160,7 +166,10 @@ export const buildGpuBundle = async (options: BundleOptions): Promise<{ out: str
     })
     if (result.errors.length > 0) throw new BundleError(`esbuild: ${result.errors.map((e) => e.text).join("; ")}`)
 
-    for (const [from, to] of ASSET_DIRS) cpSync(join(root, from), join(top, "app", to), { recursive: true })
+    for (const [from, to] of ASSET_DIRS) {
+      if (!existsSync(join(root, from))) throw new BundleError(`${from} is missing (listed in ASSET_DIRS)`)
+      cpSync(join(root, from), join(top, "app", to), { recursive: true })
+    }
     for (const pkg of NATIVE_PACKAGES) {
       const src = join(root, "node_modules", pkg.name)
       if (!existsSync(src)) throw new BundleError(`node_modules/${pkg.name} is missing: run npm ci (webgpu is an optional dependency)`)

@@ -26,7 +26,7 @@ test("Kafka-compatible partitioner: murmur2 positive modulo, stable", () => {
 
 test("per-key order is kept across partitions, and every record arrives once", async () => {
   const seen = new Map<string, Array<number>>()
-  const pipeline: Pipeline = {
+  const pipeline: Pipeline<never> = {
     name: "order",
     description: "",
     nodes: [
@@ -63,7 +63,7 @@ test("bounded queues apply backpressure: the source never runs far ahead of a sl
     }
   }
   const src = Stream.fromAsyncIterable(records(), (e) => new OperatorFailure({ operator: "gen", message: String(e) }))
-  const pipeline: Pipeline = {
+  const pipeline: Pipeline<never> = {
     name: "bp",
     description: "",
     nodes: [
@@ -80,7 +80,7 @@ test("bounded queues apply backpressure: the source never runs far ahead of a sl
 test("rejected records go to the stage's .dlq topic and the dead-letter sink; valid ones flow", async () => {
   const dead: Array<string> = []
   const dlqSeen: Array<unknown> = []
-  const pipeline: Pipeline = {
+  const pipeline: Pipeline<never> = {
     name: "dlq",
     description: "",
     nodes: [
@@ -103,7 +103,7 @@ test("graph problems and operator failures fail the run with the node named", as
     "topic 't2' is read but nothing writes it",
     "topic 't1' is written but nothing reads it"
   ])
-  const failing: Pipeline = {
+  const failing: Pipeline<never> = {
     name: "fails",
     description: "",
     nodes: [source("gen", "t.in", gen(10, 2)), sink("bad-sink", "t.in", () => Effect.fail(new OperatorFailure({ operator: "bad-sink", message: "disk full" })))]
