@@ -4,6 +4,8 @@ import { Command } from "effect/cli"
 import { analyzeCommand } from "./commands/analyze.ts"
 import { importLmEvalCommand } from "./commands/import-lm-eval.ts"
 import { corpusCommand } from "./commands/corpus.ts"
+import { gpuBundleCommand } from "./commands/gpu-bundle.ts"
+import { nf4QuantizeCommand } from "./commands/nf4-quantize.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
@@ -30,7 +32,9 @@ const fleuve = Command.make("fleuve").pipe(
     reevalCommand,
     importLmEvalCommand,
     modelCommand,
-    trainCommand
+    trainCommand,
+    gpuBundleCommand,
+    nf4QuantizeCommand
   ])
 )
 

@@ -1,0 +1,144 @@
+/** Host ↔ GPU helpers: f16 packing, storage buffers, read-back, one-shot dispatches. */
+
+const f32 = new Float32Array(1)
+const u32 = new Uint32Array(f32.buffer)
+
+/** f32 → IEEE f16 bits, round to nearest even (subnormals and overflow handled). */
+export const f32ToF16Bits = (x: number): number => {
+  f32[0] = x
+  const b = u32[0]!
+  const sign = (b >>> 16) & 0x8000
+  const exp = (b >>> 23) & 0xff
+  const mant = b & 0x7fffff
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0)
+  const e = exp - 127 + 15
+  if (e >= 31) return sign | 0x7c00
+  if (e <= 0) {
+    if (e < -10) return sign
+    const m = mant | 0x800000
+    const shift = 14 - e
+    const half = 1 << (shift - 1)
+    let r = m >>> shift
+    const rest = m & ((1 << shift) - 1)
+    if (rest > half || (rest === half && (r & 1))) r++
+    return sign | r
+  }
+  let r = (e << 10) | (mant >>> 13)
+  const rest = mant & 0x1fff
+  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++
+  return sign | r
+}
+
+export const f16BitsToF32 = (h: number): number => {
+  const sign = h & 0x8000 ? -1 : 1
+  const exp = (h >> 10) & 0x1f
+  const frac = h & 0x3ff
+  if (exp === 0) return sign * frac * 2 ** -24
+  if (exp === 31) return frac ? NaN : sign * Infinity
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15)
+}
+
+export const toF16 = (values: Float32Array): Uint16Array => {
+  const out = new Uint16Array(values.length)
+  for (let i = 0; i < values.length; i++) out[i] = f32ToF16Bits(values[i]!)
+  return out
+}
+
+/** The values an f16 buffer really holds, as f32 (for CPU references). */
+export const roundF16 = (values: Float32Array): Float32Array => Float32Array.from(toF16(values), f16BitsToF32)
+
+const STORAGE = 0x80 | 0x4 | 0x8 // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage without the global)
+
+export const storageBuffer = (device: GPUDevice, data: ArrayBufferView | number): GPUBuffer => {
+  const size = typeof data === "number" ? data : data.byteLength
+  const buffer = device.createBuffer({ size: Math.max(16, Math.ceil(size / 16) * 16), usage: STORAGE, mappedAtCreation: typeof data !== "number" })
+  if (typeof data !== "number") {
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    buffer.unmap()
+  }
+  return buffer
+}
+
+export const uniformBuffer = (device: GPUDevice, words: ReadonlyArray<number>, floats: ReadonlyArray<number> = []): GPUBuffer => {
+  const data = new ArrayBuffer(Math.max(16, Math.ceil((words.length + floats.length) * 4 / 16) * 16))
+  new Uint32Array(data).set(words)
+  new Float32Array(data, words.length * 4).set(floats)
+  const buffer = device.createBuffer({ size: data.byteLength, usage: 0x40 | 0x8, mappedAtCreation: true }) // UNIFORM | COPY_DST
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data))
+  buffer.unmap()
+  return buffer
+}
+
+export const readBuffer = async (device: GPUDevice, buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> => {
+  const staging = device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: 0x1 | 0x8 }) // MAP_READ | COPY_DST
+  const enc = device.createCommandEncoder()
+  enc.copyBufferToBuffer(buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4)
+  device.queue.submit([enc.finish()])
+  await staging.mapAsync(0x1)
+  const out = staging.getMappedRange().slice(0, bytes)
+  staging.unmap()
+  staging.destroy()
+  return out
+}
+
+const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>()
+
+/** Compiles once per device and WGSL source; shader errors come back with the source's first lines. */
+export const pipeline = async (device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> => {
+  let cache = pipelines.get(device)
+  if (!cache) pipelines.set(device, (cache = new Map()))
+  const hit = cache.get(code)
+  if (hit) return hit
+  device.pushErrorScope("validation")
+  const module = device.createShaderModule({ code, label })
+  const info = await module.getCompilationInfo()
+  const moduleError = await device.popErrorScope()
+  const errors = info.messages.filter((m) => m.type === "error")
+  if (errors.length > 0 || moduleError) {
+    const detail = errors.length > 0 ? errors.map((m) => `line ${m.lineNum}: ${m.message}`).join("; ") : moduleError!.message.split("\n").filter((l) => /error/.test(l)).join("; ")
+    throw new Error(`${label}: WGSL does not compile: ${detail}`)
+  }
+  device.pushErrorScope("validation")
+  // Synchronous creation, so a failure surfaces here. (On the device VM both this and the async
+  // path aborted the process with std::system_error "Invalid argument": see docs/gpu.md.)
+  const p = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label })
+  const err = await device.popErrorScope()
+  if (err) throw new Error(`${label}: ${err.message}`)
+  cache.set(code, p)
+  return p
+}
+
+/** One recorded dispatch: pipeline, buffers in binding order, workgroup counts. */
+export interface Dispatch {
+  readonly pipeline: GPUComputePipeline
+  readonly buffers: ReadonlyArray<GPUBuffer>
+  readonly groups: readonly [number, number?, number?]
+}
+
+export const encodeDispatches = (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): GPUCommandBuffer => {
+  const enc = device.createCommandEncoder()
+  const pass = enc.beginComputePass()
+  for (const d of dispatches) {
+    const bind = device.createBindGroup({
+      layout: d.pipeline.getBindGroupLayout(0),
+      entries: d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
+    })
+    pass.setPipeline(d.pipeline)
+    pass.setBindGroup(0, bind)
+    pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1)
+  }
+  pass.end()
+  return enc.finish()
+}
+
+/** Runs dispatches and waits until the GPU has finished them; throws on validation errors or device loss. */
+export const runDispatches = async (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): Promise<void> => {
+  device.pushErrorScope("validation")
+  device.pushErrorScope("out-of-memory")
+  device.queue.submit([encodeDispatches(device, dispatches)])
+  await device.queue.onSubmittedWorkDone()
+  const oom = await device.popErrorScope()
+  const val = await device.popErrorScope()
+  if (oom) throw new Error(`GPU out of memory: ${oom.message}`)
+  if (val) throw new Error(`GPU validation: ${val.message}`)
+}

@@ -1,0 +1,78 @@
+/**
+ * A WebGPU device through Dawn (npm `webgpu`, an optional dependency) with what fleuve's
+ * kernels need turned on: f16 in shaders, subgroups, and tensor-core subgroup matrices where
+ * the adapter offers them (`chromium-experimental-subgroup-matrix`, behind allow_unsafe_apis).
+ */
+
+/** One matrix shape the tensor cores take (f16 × f16 → f32 is what fleuve uses). */
+export interface SubgroupMatrixConfig {
+  readonly componentType: string
+  readonly resultComponentType: string
+  readonly M: number
+  readonly N: number
+  readonly K: number
+}
+
+export interface Gpu {
+  readonly device: GPUDevice
+  readonly adapter: { readonly vendor: string; readonly architecture: string; readonly device: string; readonly description: string }
+  readonly features: ReadonlyArray<string>
+  readonly hasF16: boolean
+  readonly subgroupMatrixConfigs: ReadonlyArray<SubgroupMatrixConfig>
+  readonly maxStorageBufferBindingSize: number
+  readonly maxBufferSize: number
+}
+
+export type OpenGpu = { readonly _tag: "Ready"; readonly gpu: Gpu } | { readonly _tag: "Unavailable"; readonly reason: string }
+
+export const DAWN_TOGGLES = ["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia"]
+
+const WANTED: ReadonlyArray<string> = ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix", "timestamp-query"]
+
+/** Opens the first high-performance adapter, or says why none is there (no Dawn, no Vulkan, no GPU). */
+export const openGpu = async (): Promise<OpenGpu> => {
+  let create: (flags: Array<string>) => GPU
+  let globals: object
+  try {
+    ;({ create, globals } = await import("webgpu"))
+  } catch (e) {
+    return { _tag: "Unavailable", reason: `npm package webgpu (Dawn) does not load: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }
+  }
+  Object.assign(globalThis, globals)
+  const gpu = create(DAWN_TOGGLES)
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
+  if (!adapter) return { _tag: "Unavailable", reason: "no WebGPU adapter (Dawn found no Vulkan GPU: driver, ICD or libvulkan missing)" }
+  const features = [...adapter.features].map(String)
+  const requiredFeatures = WANTED.filter((f) => features.includes(f)) as Array<GPUFeatureName>
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+      maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage
+    }
+  })
+  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: ReadonlyArray<SubgroupMatrixConfig> }
+  return {
+    _tag: "Ready",
+    gpu: {
+      device,
+      adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+      features: requiredFeatures,
+      hasF16: requiredFeatures.includes("shader-f16" as GPUFeatureName),
+      subgroupMatrixConfigs: requiredFeatures.includes("chromium-experimental-subgroup-matrix" as GPUFeatureName)
+        ? [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }))
+        : [],
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.limits.maxBufferSize
+    }
+  }
+}
+
+/** The f16 × f16 → f32 tensor-core shape to use: square 16 if offered, else square 8, else none. */
+export const pickMatrixConfig = (gpu: Gpu): SubgroupMatrixConfig | undefined => {
+  const ok = gpu.subgroupMatrixConfigs.filter((c) => c.componentType === "f16" && c.resultComponentType === "f32" && c.M === c.N && c.N === c.K)
+  return ok.find((c) => c.M === 16) ?? ok.find((c) => c.M === 8)
+}

@@ -1,0 +1,223 @@
+import { pipeline, type Dispatch } from "./buffers.ts"
+import { type Gpu, pickMatrixConfig } from "./device.ts"
+import { NF4_CODE } from "../quant/nf4.ts"
+
+/**
+ * Matmul kernels for linear layers: C[M,N] (f32) = A[M,K] (f16, row-major) · Bᵀ, with B the
+ * weight in its checkpoint layout [N,K] (row-major), either f16 or NF4 (4-bit indices packed two
+ * a byte, first in the high nibble, f32 absmax per block of 64 along the row — bitsandbytes'
+ * layout, see gpu/quant/nf4.ts). Accumulation is f32.
+ *
+ * Two implementations, chosen from what the adapter offers:
+ * - "subgroup-matrix": tensor cores through `chromium-experimental-subgroup-matrix`; a workgroup
+ *   of 8 subgroups computes a 128×128 tile, each subgroup 64×32 as F×F fragments (F = 16 or 8);
+ * - "tiled": shared-memory tiles of 128×128×16, each of 256 threads computing 8×8 outputs in
+ *   registers (fully unrolled here, so the driver compiler keeps them in registers).
+ * NF4 weights are dequantised while the B tile is loaded into shared memory, so the
+ * full-precision weight never exists in GPU memory.
+ *
+ * Shapes: M, N multiples of 128 and K a multiple of 64 (fleuve pads the token dimension).
+ */
+
+export type WeightFormat = "f16" | "nf4"
+export type MatmulImpl = "subgroup-matrix" | "tiled"
+
+const BM = 128
+const BN = 128
+
+// The code book lives in workgroup memory: a runtime index into a constant array can spill to local memory.
+const nf4Const = `const NF4_CODE = array<f32, 16>(${[...NF4_CODE].map((v) => v.toFixed(10)).join(", ")});
+var<workgroup> NF4: array<f32, 16>;`
+const nf4Init = (format: WeightFormat) => (format === "nf4" ? "  if (lid < 16u) { NF4[lid] = NF4_CODE[lid]; }\n  workgroupBarrier();\n" : "")
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** Loads the B tile (BN rows × BK k-values starting at n0, k0) into shared memory `Bs` as f16 [n][k]. */
+const loadB = (format: WeightFormat, BK: number, threads: number, target: "f16" | "f32", layout: "nk" | "kn", TN = BN) => {
+  const store = (n: string, k: string, v: string) => (layout === "nk" ? `Bs[(${n}) * ${BK}u + (${k})] = ${target}(${v});` : `Bs[(${k}) * ${BN}u + (${n})] = ${target}(${v});`)
+  if (format === "f16") {
+    const per = (TN * BK) / 4 / threads
+    return range(per).map((i) => `
+    {
+      let idx = lid + ${i * threads}u;
+      let r = idx / ${BK / 4}u;
+      let c = (idx % ${BK / 4}u) * 4u;
+      let v = B[((n0 + r) * p.K + k0 + c) / 4u];
+      ${range(4).map((j) => store("r", `c + ${j}u`, `v[${j}]`)).join("\n      ")}
+    }`).join("")
+  }
+  // NF4: one u32 word = 8 consecutive elements of a row, all in the same absmax block of 64.
+  const words = (TN * BK) / 8
+  const per = Math.max(1, words / threads)
+  return range(per).map((i) => `
+    {
+      let idx = lid + ${i * threads}u;
+      ${words < threads ? `if (idx < ${words}u) {` : "{"}
+      let r = idx / ${BK / 8}u;
+      let c = (idx % ${BK / 8}u) * 8u;
+      let e = (n0 + r) * p.K + k0 + c;
+      let w = Bq[e / 8u];
+      let s = absmax[e / 64u];
+      ${range(4).map((b) => `${store("r", `c + ${2 * b}u`, `NF4[(w >> ${8 * b + 4}u) & 15u] * s`)}
+      ${store("r", `c + ${2 * b + 1}u`, `NF4[(w >> ${8 * b}u) & 15u] * s`)}`).join("\n      ")}
+      }
+    }`).join("")
+}
+
+const bBindings = (format: WeightFormat) =>
+  format === "f16"
+    ? "@group(0) @binding(1) var<storage, read> B: array<vec4<f16>>;"
+    : "@group(0) @binding(1) var<storage, read> Bq: array<u32>;\n@group(0) @binding(4) var<storage, read> absmax: array<f32>;"
+
+/**
+ * WGSL for the tensor-core kernel with F×F fragments. `subgroups` 8: a 128×128 tile, each
+ * subgroup 64×32 (its fragment offsets depend on the subgroup index, which WGSL's uniformity
+ * analysis cannot prove subgroup-uniform, hence `diagnostic(off, subgroup_uniformity)`);
+ * `subgroups` 1: one subgroup computes a 64×64 tile, every offset workgroup-uniform.
+ */
+export const subgroupMatrixWgsl = (format: WeightFormat, F: number, subgroups: 1 | 8 = 8): string => {
+  const BK = 32
+  const threads = 32 * subgroups
+  const TM = subgroups === 8 ? BM : 64
+  const TN = subgroups === 8 ? BN : 64
+  const FM = (subgroups === 8 ? 64 : 64) / F
+  const FN = (subgroups === 8 ? 32 : 64) / F
+  const acc = range(FM).flatMap((i) => range(FN).map((j) => `acc_${i}_${j}`))
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+${subgroups === 8 ? "diagnostic(off, subgroup_uniformity);" : ""}
+struct P { M: u32, N: u32, K: u32, _pad: u32 }
+@group(0) @binding(0) var<storage, read> A: array<vec4<f16>>;
+${bBindings(format)}
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+${format === "nf4" ? nf4Const : ""}
+var<workgroup> As: array<f16, ${TM * BK}>;
+var<workgroup> Bs: array<f16, ${TN * BK}>;
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sgSize: u32) {
+  let m0 = wg.y * ${TM}u;
+  let n0 = wg.x * ${TN}u;
+  let sg = ${subgroups === 8 ? "lid / sgSize" : "0u"};
+  let wm = ${subgroups === 8 ? "(sg / 4u) * 64u" : "0u"};
+  let wn = ${subgroups === 8 ? "(sg % 4u) * 32u" : "0u"};
+${nf4Init(format)}${acc.map((a) => `  var ${a} = subgroup_matrix_result<f32, ${F}, ${F}>();`).join("\n")}
+  for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
+${range((TM * BK) / 4 / threads).map((i) => `    {
+      let idx = lid + ${i * threads}u;
+      let r = idx / ${BK / 4}u;
+      let c = (idx % ${BK / 4}u) * 4u;
+      let v = A[((m0 + r) * p.K + k0 + c) / 4u];
+      As[r * ${BK}u + c] = v.x; As[r * ${BK}u + c + 1u] = v.y; As[r * ${BK}u + c + 2u] = v.z; As[r * ${BK}u + c + 3u] = v.w;
+    }`).join("\n")}
+${loadB(format, BK, threads, "f16", "nk", TN)}
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${BK}u; kk += ${F}u) {
+${range(FN).map((j) => `      let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, (wn + ${j * F}u) * ${BK}u + kk, true, ${BK}u);`).join("\n")}
+${range(FM).map((i) => `      {
+        let a = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&As, (wm + ${i * F}u) * ${BK}u + kk, false, ${BK}u);
+${range(FN).map((j) => `        acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(a, b${j}, acc_${i}_${j});`).join("\n")}
+      }`).join("\n")}
+    }
+    workgroupBarrier();
+  }
+${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, (m0 + wm + ${i * F}u) * p.N + n0 + wn + ${j * F}u, acc_${i}_${j}, false, p.N);`)).join("\n")}
+}
+`
+}
+
+/** WGSL for the shared-memory kernel: 128×128 tile, BK 16, 8×8 outputs a thread. */
+export const tiledWgsl = (format: WeightFormat): string => {
+  const BK = 16
+  const threads = 256
+  const T = 8
+  return `enable f16;
+struct P { M: u32, N: u32, K: u32, _pad: u32 }
+@group(0) @binding(0) var<storage, read> A: array<vec4<f16>>;
+${bBindings(format)}
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+${format === "nf4" ? nf4Const : ""}
+var<workgroup> As: array<f32, ${BK * BM}>;
+var<workgroup> Bs: array<f32, ${BK * BN}>;
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let m0 = wg.y * ${BM}u;
+  let n0 = wg.x * ${BN}u;
+  let tx = lid % 16u;
+  let ty = lid / 16u;
+${nf4Init(format)}${range(T * T).map((i) => `  var c${i} = 0.0;`).join("\n")}
+  for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
+${range((BM * BK) / 4 / threads).map((i) => `    {
+      let idx = lid + ${i * threads}u;
+      let r = idx / ${BK / 4}u;
+      let c = (idx % ${BK / 4}u) * 4u;
+      let v = vec4<f32>(A[((m0 + r) * p.K + k0 + c) / 4u]);
+      As[c * ${BM}u + r] = v.x; As[(c + 1u) * ${BM}u + r] = v.y; As[(c + 2u) * ${BM}u + r] = v.z; As[(c + 3u) * ${BM}u + r] = v.w;
+    }`).join("\n")}
+${loadB(format, BK, threads, "f32", "kn")}
+    workgroupBarrier();
+    for (var k = 0u; k < ${BK}u; k++) {
+${range(T).map((i) => `      let a${i} = As[k * ${BM}u + ty + ${16 * i}u];`).join("\n")}
+${range(T).map((j) => `      let b${j} = Bs[k * ${BN}u + tx + ${16 * j}u];`).join("\n")}
+${range(T).flatMap((i) => range(T).map((j) => `      c${i * T + j} = fma(a${i}, b${j}, c${i * T + j});`)).join("\n")}
+    }
+    workgroupBarrier();
+  }
+${range(T).flatMap((i) => range(T).map((j) => `  C[(m0 + ty + ${16 * i}u) * p.N + n0 + tx + ${16 * j}u] = c${i * T + j};`)).join("\n")}
+}
+`
+}
+
+export interface MatmulPlan {
+  readonly impl: MatmulImpl
+  /** which kernel compiled: "sm16x8" (8 subgroups, 128×128), "sm16x1" (1 subgroup, 64×64), "tiled" */
+  readonly variant: string
+  readonly fragment?: number
+  readonly pipeline: GPUComputePipeline
+  /** buffers: A (f16), B (f16 or packed NF4 words), C (f32), params (uniform), [absmax (f32) for NF4] */
+  dispatch(buffers: { A: GPUBuffer; B: GPUBuffer; C: GPUBuffer; params: GPUBuffer; absmax?: GPUBuffer }, M: number, N: number): Dispatch
+}
+
+export const checkMatmulShape = (M: number, N: number, K: number) => {
+  if (M % BM !== 0 || N % BN !== 0 || K % 64 !== 0) throw new Error(`matmul ${M}×${K} · ${N}×${K}ᵀ: M and N must be multiples of 128 and K of 64`)
+}
+
+/**
+ * Compiles the best matmul for this adapter (or the implementation asked for). Tensor-core
+ * variants are tried in order of speed; one the WGSL compiler refuses falls to the next.
+ */
+export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: MatmulImpl): Promise<MatmulPlan> => {
+  const cfg = pickMatrixConfig(gpu)
+  const impl: MatmulImpl = prefer ?? (cfg ? "subgroup-matrix" : "tiled")
+  if (impl === "subgroup-matrix" && !cfg) throw new Error("this adapter offers no f16 subgroup-matrix configuration")
+  const candidates: Array<{ variant: string; code: string; tile: number }> = impl === "subgroup-matrix"
+    ? [
+      { variant: `sm${cfg!.M}x8`, code: subgroupMatrixWgsl(format, cfg!.M, 8), tile: 128 },
+      { variant: `sm${cfg!.M}x1`, code: subgroupMatrixWgsl(format, cfg!.M, 1), tile: 64 }
+    ]
+    : [{ variant: "tiled", code: tiledWgsl(format), tile: 128 }]
+  const failures: Array<string> = []
+  for (const c of candidates) {
+    try {
+      const p = await pipeline(gpu.device, c.code, `matmul-${c.variant}-${format}`)
+      return {
+        impl,
+        variant: c.variant,
+        ...(impl === "subgroup-matrix" ? { fragment: cfg!.M } : {}),
+        pipeline: p,
+        dispatch: (b, M, N) => ({
+          pipeline: p,
+          buffers: format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params],
+          groups: [N / c.tile, M / c.tile]
+        })
+      }
+    } catch (e) {
+      failures.push(e instanceof Error ? e.message.split("\n")[0]! : String(e))
+    }
+  }
+  throw new Error(`no ${impl} matmul compiled: ${failures.join(" | ")}`)
+}

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict"
+import { after, describe, it } from "node:test"
+import { readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../gpu/kernels/buffers.ts"
+import { openGpu, pickMatrixConfig } from "../../gpu/kernels/device.ts"
+import { elementwiseKernels, fusedKernels } from "../../gpu/kernels/fused.ts"
+import { matmulPlan, type MatmulImpl } from "../../gpu/kernels/matmul.ts"
+import { attentionRef, matmulRef, rmsnormRef, ropeRef, swigluRef } from "../../gpu/kernels/reference.ts"
+import { dequantizeNf4, nf4Absmax, quantizeNf4 } from "../../gpu/quant/nf4.ts"
+
+// Each WGSL kernel against its CPU reference (gpu/kernels/reference.ts) on a real adapter.
+// Without one (CPU-only CI) the suite skips and says why.
+const opened = await openGpu()
+const skip = opened._tag === "Unavailable" ? opened.reason : false
+
+// Deterministic pseudo-random values (xorshift), uniform in [-scale, scale].
+const random = (n: number, seed: number, scale = 1) => {
+  let x = seed >>> 0 || 1
+  return Float32Array.from({ length: n }, () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return ((x >>> 0) / 2 ** 32 * 2 - 1) * scale
+  })
+}
+
+/** max |got − want| relative to max |want| */
+const relErr = (got: Float32Array, want: Float32Array) => {
+  let e = 0
+  let m = 0
+  for (let i = 0; i < want.length; i++) {
+    e = Math.max(e, Math.abs(got[i]! - want[i]!))
+    m = Math.max(m, Math.abs(want[i]!))
+  }
+  return e / (m || 1)
+}
+
+describe("WGSL kernels on the GPU", { skip }, () => {
+  if (opened._tag !== "Ready") return
+  const gpu = opened.gpu
+  const device = gpu.device
+  after(() => device.destroy())
+  const impls: Array<MatmulImpl> = pickMatrixConfig(gpu) ? ["subgroup-matrix", "tiled"] : ["tiled"]
+  const [M, N, K] = [256, 384, 320]
+  const A = random(M * K, 1)
+  const W = random(N * K, 2, 0.05)
+  const readF32 = async (b: GPUBuffer, n: number) => new Float32Array(await readBuffer(device, b, n * 4))
+
+  for (const impl of impls) {
+    it(`matmul f16 × f16 → f32 (${impl}) matches the f64 reference on f16-rounded inputs`, async () => {
+      const plan = await matmulPlan(gpu, "f16", impl)
+      const C = storageBuffer(device, M * N * 4)
+      await runDispatches(device, [plan.dispatch({ A: storageBuffer(device, toF16(A)), B: storageBuffer(device, toF16(W)), C, params: uniformBuffer(device, [M, N, K, 0]) }, M, N)])
+      const err = relErr(await readF32(C, M * N), matmulRef(roundF16(A), roundF16(W), M, N, K))
+      assert.ok(err < 1e-4, `relative error ${err}`)
+    })
+
+    it(`matmul with NF4 weights dequantised in the kernel (${impl}) matches the dequantised reference`, async () => {
+      const plan = await matmulPlan(gpu, "nf4", impl)
+      const q = quantizeNf4(W, [N, K])
+      const words = new Uint32Array(q.packed.buffer.slice(0), 0, q.packed.length / 4)
+      const C = storageBuffer(device, M * N * 4)
+      await runDispatches(device, [plan.dispatch({ A: storageBuffer(device, toF16(A)), B: storageBuffer(device, words), C, params: uniformBuffer(device, [M, N, K, 0]), absmax: storageBuffer(device, nf4Absmax(q.stats)) }, M, N)])
+      // the tensor-core path rounds each dequantised weight to f16 before the multiply
+      const Wd = impl === "subgroup-matrix" ? roundF16(dequantizeNf4(q)) : dequantizeNf4(q)
+      const err = relErr(await readF32(C, M * N), matmulRef(roundF16(A), Wd, M, N, K))
+      assert.ok(err < 1e-4, `relative error ${err}`)
+    })
+  }
+
+  it("flash attention (causal, GQA 4:2, KV cache of 24, S=40 not a multiple of the block) matches the reference", async () => {
+    const [B, S, T, H, KV, D] = [2, 40, 64, 4, 2, 128]
+    const Q = random(B * S * H * D, 3)
+    const Kc = random(B * T * KV * D, 4)
+    const V = random(B * T * KV * D, 5)
+    const fused = await fusedKernels(gpu, D)
+    const O = storageBuffer(device, Q.byteLength)
+    const scale = 1 / Math.sqrt(D)
+    await runDispatches(device, [fused.attention({ Q: storageBuffer(device, Q), K: storageBuffer(device, Kc), V: storageBuffer(device, V), O, params: uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [scale]) }, B, S, H)])
+    const err = relErr(await readF32(O, Q.length), attentionRef(Q, Kc, V, B, S, T, H, KV, D, scale))
+    assert.ok(err < 1e-4, `relative error ${err}`)
+  })
+
+  it("RMSNorm, RoPE (with a position offset) and SwiGLU match the reference", async () => {
+    const fused = await fusedKernels(gpu, 128)
+    const [rows, H] = [37, 1024]
+    const X = random(rows * H, 6, 3)
+    const Wn = random(H, 7)
+    const Y = storageBuffer(device, X.byteLength)
+    await runDispatches(device, [fused.rmsnorm({ X: storageBuffer(device, X), W: storageBuffer(device, Wn), Y, params: uniformBuffer(device, [rows, H, 0, 0], [1e-6]) }, rows)])
+    assert.ok(relErr(await readF32(Y, X.length), rmsnormRef(X, Wn, rows, H, 1e-6)) < 1e-5, "rmsnorm")
+
+    const [S, heads, D, past] = [20, 3, 128, 100]
+    const R = random(2 * S * heads * D, 8)
+    const Rb = storageBuffer(device, R)
+    await runDispatches(device, [fused.rope({ X: Rb, params: uniformBuffer(device, [2 * S, S, heads, D, past, 0, 0, 0], [1e6]) }, 2 * S, heads, D)])
+    const ropeErr = relErr(await readF32(Rb, R.length), ropeRef(R, 2 * S, S, heads, D, past, 1e6))
+    assert.ok(ropeErr < 1e-4, `rope relative error ${ropeErr}`)
+
+    const n = 3000
+    const G = random(n, 9, 6)
+    const U = random(n, 10)
+    const Out = storageBuffer(device, n * 4)
+    await runDispatches(device, [fused.swiglu({ G: storageBuffer(device, G), U: storageBuffer(device, U), Y: Out, params: uniformBuffer(device, [n]) }, n)])
+    assert.ok(relErr(await readF32(Out, n), swigluRef(G, U)) < 1e-5, "swiglu")
+
+    const el = await elementwiseKernels(gpu)
+    const Xb = storageBuffer(device, G)
+    await runDispatches(device, [el.add({ X: Xb, R: storageBuffer(device, U), params: uniformBuffer(device, [n]) }, n)])
+    assert.ok(relErr(await readF32(Xb, n), G.map((g, i) => g + U[i]!)) < 1e-6, "add")
+  })
+})
