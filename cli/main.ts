@@ -4,7 +4,10 @@ import { Command } from "effect/cli"
 import { importScoresCommand } from "./commands/import-scores.ts"
 import { pipelinesCommand } from "./commands/pipelines.ts"
 import { queryCommand } from "./commands/query.ts"
+import { replayCommand } from "./commands/replay.ts"
 import { runCommand } from "./commands/run.ts"
+import { topicsCommand } from "./commands/topics.ts"
+import { workerCommand } from "./commands/worker.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
 const fleuve = Command.make("fleuve").pipe(
@@ -16,7 +19,10 @@ const fleuve = Command.make("fleuve").pipe(
     importScoresCommand,
     queryCommand,
     pipelinesCommand,
-    runCommand
+    runCommand,
+    workerCommand,
+    topicsCommand,
+    replayCommand
   ])
 )
 
