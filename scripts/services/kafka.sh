@@ -92,7 +92,7 @@ start_broker() {
       -t "$(java -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
       -c "$state/server.properties" >"$state/format.log" 2>&1
   fi
-  nohup java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+  setsid nohup java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$state/log4j2.yaml" -cp "$(java_cp)" kafka.Kafka "$state/server.properties" \
     >"$state/broker.out" 2>&1 &
   echo $! >"$state/broker.pid"
@@ -109,7 +109,7 @@ start_broker() {
 
 start_registry() {
   mkdir -p "$state"
-  (cd "$state" && nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  (cd "$state" && setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
     -Dquarkus.management.enabled=false -Dquarkus.log.level=WARN \
     -Dapicurio.ccompat.legacy-id-mode.enabled=true \
