@@ -1,6 +1,5 @@
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
-import { groupLag } from "../../pipelines/kafka/lag.ts"
 import { kafkaContext } from "../../pipelines/kafka/runtime.ts"
 import { reportFailure } from "../common.ts"
 import { kafkaFlags, kafkaSettingsOf } from "../kafka-flags.ts"
@@ -21,15 +20,23 @@ export const topicsCommand = Command.make("topics", { ...kafkaFlags }, (kafka) =
           const topics = [...(await ctx.transport.listTopics())].filter((t) => !t.startsWith("__")).sort()
           const groups = [...(await ctx.transport.listGroups())].sort()
           const rows: Array<Array<string>> = []
+          // One request per topic and one per group (not per pair): clusters have many of both.
+          const ends = new Map(await Promise.all(topics.map(async (t) => [t, await ctx.transport.topicOffsets(t)] as const)))
+          const committedBy = new Map(await Promise.all(groups.map(async (g) => [g, await ctx.transport.groupOffsets(g, topics)] as const)))
           for (const topic of topics) {
-            const offsets = await ctx.transport.topicOffsets(topic)
+            const offsets = ends.get(topic)!
             const end = offsets.reduce((n, p) => n + BigInt(p.high) - BigInt(p.low), 0n)
             rows.push([topic, "", String(offsets.length), String(end), "", ""])
             for (const group of groups) {
-              const lags = await groupLag(ctx.transport, group, [topic])
-              if (lags.every((l) => l.committed < 0n)) continue
-              const lag = lags.reduce((n, l) => n + l.lag, 0n)
-              const committed = lags.reduce((n, l) => n + (l.committed < 0n ? 0n : l.committed), 0n)
+              const mine = committedBy.get(group)!.filter((o) => o.topic === topic)
+              if (mine.every((o) => BigInt(o.offset) < 0n)) continue
+              let lag = 0n
+              let committed = 0n
+              for (const p of offsets) {
+                const c = BigInt(mine.find((o) => o.partition === p.partition)?.offset ?? "-1")
+                lag += c < 0n ? BigInt(p.high) - BigInt(p.low) : BigInt(p.high) - c
+                committed += c < 0n ? 0n : c
+              }
               rows.push([`  ${topic}`, group, "", "", String(committed), String(lag)])
             }
           }
