@@ -94,12 +94,13 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
   }
 
   const consumer = async (options: ConsumerOptions): Promise<Consumer> => {
+    const session = options.sessionTimeoutMs ?? settings.sessionTimeoutMs ?? 10000
     const c = kafka.consumer({
       groupId: options.groupId,
       readUncommitted: false,
       allowAutoTopicCreation: false,
-      sessionTimeout: options.sessionTimeoutMs ?? 10000,
-      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 10000) / 5)),
+      sessionTimeout: session,
+      heartbeatInterval: Math.max(300, Math.floor(session / 5)),
       maxBytesPerPartition: options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? 1048576,
       maxWaitTimeInMs: 200,
       // A crashed consumer is restarted by our worker loop, with fresh producers: not by kafkajs.

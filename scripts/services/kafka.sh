@@ -70,7 +70,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 # Tests and benchmarks: faster dead-worker detection and small segments.
 group.consumer.min.session.timeout.ms=2000
-group.classic.min.session.timeout.ms=2000
+group.min.session.timeout.ms=2000
 log.segment.bytes=67108864
 EOF
   cat >"$state/log4j2.yaml" <<EOF

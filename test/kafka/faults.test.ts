@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { type ChildProcess } from "node:child_process"
-import { test } from "node:test"
+import { after, test } from "node:test"
 import { kafkajsTransport } from "../../pipelines/kafka/kafkajs-transport.ts"
 import { groupOf, deadLetterGroupOf } from "../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
@@ -26,6 +26,10 @@ interface Grid {
   readonly workers: Map<string, ChildProcess>
 }
 
+const everyWorker: Array<ChildProcess> = []
+// A failed or timed-out test must not leave workers behind.
+after(() => everyWorker.forEach((w) => w.exitCode === null && w.signalCode === null && w.kill("SIGKILL")))
+
 const startGrid = (items: number): Grid => {
   const dir = tempDir("fleuve-kafka-")
   return { tag: uniqueTag(), items, dir, db: `${dir}/warehouse.duckdb`, workers: new Map() }
@@ -39,6 +43,7 @@ const launch = (g: Grid, name: "validate-a" | "validate-b" | "sink" | "source") 
     : [g.tag, String(g.items), "validate-score", name]
   const child = startWorker(g.dir, args)
   g.workers.set(name, child)
+  everyWorker.push(child)
   return child
 }
 

@@ -25,7 +25,8 @@ export const uniqueTag = () => `t${Date.now().toString(36)}${Math.floor(Math.ran
 export const startWorker = (dir: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess => {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/kafka/worker.ts"), ...args], {
     cwd: root,
-    env: { ...process.env, FLEUVE_KAFKA_MAX_RECORD_BYTES: String(64 * 1024), ...env },
+    // A short session: a killed worker's partitions move to the others (or its restart) quickly.
+    env: { ...process.env, FLEUVE_KAFKA_MAX_RECORD_BYTES: String(64 * 1024), FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "4000", ...env },
     stdio: ["ignore", "ignore", "pipe"]
   })
   child.stderr!.pipe(createWriteStream(join(dir, `${args[2]}-${args[3]}-${child.pid}.log`)))
