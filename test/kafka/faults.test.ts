@@ -57,7 +57,7 @@ const groupsOf = (g: Grid) => {
 }
 
 const finish = async (g: Grid) => {
-  await waitCaughtUp(settings, groupsOf(g), 150000)
+  await waitCaughtUp(settings, groupsOf(g), 300000)
   await Promise.all([...g.workers.values()].map((w) => stopWorker(w)))
   const [row] = await readWarehouse<{ rows: number; keys: number; dead: number }>(
     g.db,
@@ -68,7 +68,7 @@ const finish = async (g: Grid) => {
 }
 
 
-test("worker kills: 10,000 grid scores, a worker SIGKILLed 3 times and restarted → exactly one row per key", { timeout: 240000 }, async () => {
+test("worker kills: 10,000 grid scores, a worker SIGKILLed 3 times and restarted → exactly one row per key", { timeout: 420000 }, async () => {
   const g = startGrid(10000)
   launch(g, "sink")
   launch(g, "validate-a")
@@ -91,7 +91,7 @@ test("worker kills: 10,000 grid scores, a worker SIGKILLed 3 times and restarted
   assert.equal(out.count, 10000)
 })
 
-test("broker restart mid-run → exactly one row per key", { timeout: 240000 }, async () => {
+test("broker restart mid-run → exactly one row per key", { timeout: 420000 }, async () => {
   const g = startGrid(10000)
   launch(g, "sink")
   launch(g, "validate-a")
