@@ -14,6 +14,9 @@ import { reevalCommand } from "./commands/reeval.ts"
 import { runCommand } from "./commands/run.ts"
 import { modelCommand } from "./commands/model.ts"
 import { trainCommand } from "./commands/train.ts"
+import { replayCommand } from "./commands/replay.ts"
+import { topicsCommand } from "./commands/topics.ts"
+import { workerCommand } from "./commands/worker.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
 const fleuve = Command.make("fleuve").pipe(
@@ -34,7 +37,10 @@ const fleuve = Command.make("fleuve").pipe(
     modelCommand,
     trainCommand,
     gpuBundleCommand,
-    nf4QuantizeCommand
+    nf4QuantizeCommand,
+    workerCommand,
+    topicsCommand,
+    replayCommand
   ])
 )
 

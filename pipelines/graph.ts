@@ -2,6 +2,7 @@ import type { Effect, Stream } from "effect"
 import type { Envelope } from "../operators/envelope.ts"
 import type { Operator, OperatorFailure } from "../operators/operator.ts"
 import type { DeadLetter } from "../schemas/dead-letter.ts"
+import type { RecordName } from "../schemas/registry.ts"
 
 /**
  * A pipeline is a graph of nodes joined by named topics. Topic names are the ones Kafka uses,
@@ -45,6 +46,11 @@ export interface Pipeline<R = any> {
   readonly nodes: ReadonlyArray<PipelineNode<R>>
   /** Where dead letters go; the runtime also counts them. Defaults to keeping them in the report. */
   readonly deadLetters?: (batch: ReadonlyArray<DeadLetter>) => Effect.Effect<void, OperatorFailure, R>
+  /**
+   * The record each topic carries, where the topic's name does not say it (see
+   * `recordOfTopic`): the Kafka runtime serializes and validates topics with these schemas.
+   */
+  readonly records?: Readonly<Record<string, RecordName>>
 }
 
 export const source = <A, R>(name: string, output: string, read: Stream.Stream<Envelope<A>, OperatorFailure, R>, expected?: number): SourceNode<A, R> =>
@@ -96,4 +102,20 @@ export const validateGraph = (pipeline: Pipeline): ReadonlyArray<string> => {
   const names = pipeline.nodes.map((n) => n.name)
   for (const n of names) if (names.indexOf(n) !== names.lastIndexOf(n)) problems.push(`node name '${n}' is used twice`)
   return [...new Set(problems)]
+}
+
+/**
+ * The record a topic carries: the pipeline's own mapping first, then the topic naming convention
+ * (`corpus.*` documents, `qa.items`, `eval.requests`, `eval.predictions`, `eval.scores*`, `*.dlq`).
+ */
+export const recordOfTopic = (pipeline: Pipeline, topic: string): RecordName | undefined => {
+  const own = pipeline.records?.[topic]
+  if (own) return own
+  if (topic.endsWith(".dlq")) return "DeadLetter"
+  if (topic.startsWith("corpus.")) return "CorpusDocument"
+  if (topic.startsWith("qa.items")) return "QAItem"
+  if (topic.startsWith("eval.requests")) return "EvalRequest"
+  if (topic.startsWith("eval.predictions")) return "Prediction"
+  if (topic.startsWith("eval.scores")) return "Score"
+  return undefined
 }

@@ -1,12 +1,15 @@
-import { Effect, Stream } from "effect"
+import { Effect, Semaphore, Stream } from "effect"
 import { mulberry32, seedOf } from "../operators/common/random.ts"
 import type { Envelope } from "../operators/envelope.ts"
 import { OperatorFailure } from "../operators/operator.ts"
 import { validateScore } from "../operators/scores/validate-score.ts"
-import { describePosition } from "../schemas/common.ts"
+import { describePosition, type Position } from "../schemas/common.ts"
+import type { DeadLetter } from "../schemas/dead-letter.ts"
+import { landDeadLetters } from "../warehouse/dead-letters.ts"
+import type { WarehouseError } from "../warehouse/errors.ts"
 import type { Score } from "../schemas/evaluation.ts"
 import { Runs } from "../warehouse/runs.ts"
-import { ScoreStore } from "../warehouse/score-store.ts"
+import { ScoreStore, type StagedScore } from "../warehouse/score-store.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { type Pipeline, sink, source, stage } from "./graph.ts"
 
@@ -57,27 +60,59 @@ export const sampleScores = (seed = 7): Stream.Stream<Envelope<Score>> =>
 
 export const sampleScoreCount = SAMPLE_TASKS.reduce((n, t) => n + t.items, 0) * SAMPLE_SYSTEMS.length * SAMPLE_SHOTS.length
 
-/** generate → validate-score → land in `scores` (staged, merged idempotently at the end). */
-export const sampleScoresPipeline = Effect.gen(function*() {
-  const store = yield* ScoreStore.begin
-  const runId = Runs.newId()
+const seqOf = (p: Position) => (p._tag === "Generated" ? p.seq : p._tag === "Topic" ? Number(p.offset) : p.line)
+
+/**
+ * A sink landing Scores in `scores` batch by batch, idempotent on the row key, so it can run as a
+ * long-lived Kafka worker that commits offsets after each batch. It opens its landing state on the
+ * first batch: building the pipeline needs no warehouse (stage workers never open the DuckDB file).
+ */
+export const scoreLandingSink = (name: string, input: string, command: string) => {
+  let landing: { store: { land: (rows: ReadonlyArray<StagedScore>, runId: string) => Effect.Effect<void, WarehouseError> }; runId: string } | undefined
+  const open = Effect.gen(function*() {
+    if (landing) return landing
+    const store = yield* ScoreStore.begin
+    const runId = Runs.newId()
+    yield* Runs.start(runId, command, { sink: name, input })
+    landing = { store, runId }
+    return landing
+  })
+  const fail = (e: { message: string }) => new OperatorFailure({ operator: name, message: e.message })
+  // One DuckDB connection, one transaction at a time: partitions' batches land in turn.
+  const lock = Semaphore.makeUnsafe(1)
+  return {
+    sink: sink<Score, Warehouse>(name, input, (batch) =>
+      Effect.gen(function*() {
+        const { store, runId } = yield* open
+        yield* store.land(batch.map((e) => ({ score: e.value, source: describePosition(e.position), seq: seqOf(e.position) })), runId)
+      }).pipe(Semaphore.withPermit(lock), Effect.mapError(fail)), {
+      close: Effect.gen(function*() {
+        const { runId } = yield* open
+        const w = yield* Warehouse
+        const [row] = yield* w.query<{ n: number }>("SELECT count(*)::INTEGER AS n FROM scores WHERE run_id = $1", [runId])
+        yield* Runs.finish(runId, "succeeded", { landed: row?.n ?? 0 })
+      }).pipe(Effect.mapError(fail))
+    }),
+    deadLetters: (letters: ReadonlyArray<DeadLetter>) =>
+      Effect.gen(function*() {
+        const { runId } = yield* open
+        yield* landDeadLetters(runId, letters)
+      }).pipe(Semaphore.withPermit(lock), Effect.mapError(fail))
+  }
+}
+
+/** generate → validate-score → land in `scores` (batch by batch, idempotent on the key). */
+export const sampleScoresPipeline = Effect.sync(() => {
+  const landing = scoreLandingSink("land-scores", "eval.scores", "run sample-scores")
   const pipeline: Pipeline<Warehouse> = {
     name: "sample-scores",
     description: "Generates a deterministic EnMed-shaped grid of item-level scores (8 systems × 3 tasks × 3 shots) and lands it",
     nodes: [
       source("generate-scores", "eval.scores.generated", sampleScores(), sampleScoreCount),
       stage("eval.scores.generated", validateScore, "eval.scores"),
-      sink<Score, Warehouse>("land-scores", "eval.scores", (batch) =>
-        store.stage(batch.map((e) => ({ score: e.value, source: describePosition(e.position), seq: e.position._tag === "Generated" ? e.position.seq : 0 }))).pipe(
-          Effect.mapError((e) => new OperatorFailure({ operator: "land-scores", message: e.message }))
-        ), {
-        close: Effect.gen(function*() {
-          yield* Runs.start(runId, "run sample-scores", {})
-          const counts = yield* store.merge(runId)
-          yield* Runs.finish(runId, "succeeded", counts)
-        }).pipe(Effect.mapError((e) => new OperatorFailure({ operator: "land-scores", message: e.message })))
-      })
-    ]
+      landing.sink
+    ],
+    deadLetters: landing.deadLetters
   }
   return pipeline
 })

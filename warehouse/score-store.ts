@@ -51,6 +51,20 @@ export const ScoreStore = {
           yield* w.exec(sqlFile("scores"), { run_id: runId })
           return { newKeys: counts!.new_keys, existingKeys: counts!.existing_keys, repeatedRows: counts!.repeated_rows } satisfies MergeCounts
         }),
+      /**
+       * Streaming landing: stages one batch and merges it at once, in one transaction, then
+       * empties the staging table. Idempotent on the row key (the merge skips keys already in
+       * `scores`), so a replayed batch lands nothing twice.
+       */
+      land: (rows: ReadonlyArray<StagedScore>, runId: string) =>
+        w.transaction(Effect.gen(function*() {
+          yield* w.append(
+            "score_staging",
+            rows.map(({ score: s, source, seq }) => [s.system, s.task, s.shots, s.itemId, s.datasetVersion, s.metric, s.score, s.judge ?? null, source, BigInt(seq)])
+          )
+          yield* w.exec(sqlFile("scores"), { run_id: runId })
+          yield* w.exec("DELETE FROM score_staging")
+        })),
       discard: w.exec("DROP TABLE IF EXISTS score_staging; DROP TABLE IF EXISTS score_rejected")
     }
   })

@@ -1,0 +1,158 @@
+// bench/kafka: fleuve's producer, consumer and an end-to-end stage against Kafka's own perf tools,
+// on the same broker, the same 3-partition topics and the same message size, in one run.
+//
+//   scripts/services/kafka.sh start && node --import tsx bench/kafka/run.ts [records] [bytes]
+//
+// fleuve: Confluent wire format with registry serde (JSON, schema id), kafkajs 2.2.4, acks=all,
+// idempotent producer, batches of BATCH records per produce request; consumer read_committed.
+// Java: org.apache.kafka.tools.ProducerPerformance / ConsumerPerformance from the broker's jars.
+import { Effect, Stream } from "effect"
+import { spawnSync } from "node:child_process"
+import { join, resolve } from "node:path"
+import { map } from "../../operators/operator.ts"
+import { OperatorStats } from "../../operators/stats.ts"
+import { type Pipeline, sink, source, stage } from "../../pipelines/graph.ts"
+import { kafkajsTransport } from "../../pipelines/kafka/kafkajs-transport.ts"
+import { prepareCluster, runnerOf, startSink, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
+import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
+import { groupLag, totalLag } from "../../pipelines/kafka/lag.ts"
+import { DEFAULT_BROKERS, DEFAULT_REGISTRY, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import type { Score } from "../../schemas/evaluation.ts"
+
+const root = resolve(import.meta.dirname, "../..")
+const N = Number(process.argv[2] ?? 100000)
+const SIZE = Number(process.argv[3] ?? 200)
+const BATCH = 1000
+const tag = `bench${Date.now().toString(36)}`
+const settings: KafkaSettings = {
+  brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS],
+  clientId: "fleuve-bench",
+  ssl: false,
+  registryUrl: process.env.FLEUVE_SCHEMA_REGISTRY_URL ?? DEFAULT_REGISTRY,
+  partitions: 3,
+  replicationFactor: 1,
+  maxRecordBytes: 1 << 20
+}
+const cp = join(root, ".cache/kafka/libs/*")
+const bootstrap = settings.brokers[0]!
+
+/** A Score padded (in `judge`) so its encoded record is SIZE bytes, like the Java tools' records. */
+const scoreOf = (i: number, frameBytes: number): Score => {
+  const base: Score = { system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: i % 2, judge: "" }
+  const pad = SIZE - frameBytes - Buffer.byteLength(JSON.stringify(base))
+  return { ...base, judge: "x".repeat(Math.max(0, pad)) }
+}
+
+const java = (cls: string, args: ReadonlyArray<string>) => {
+  const r = spawnSync("java", ["-Xmx512m", "-cp", cp, "-Dlog4j2.configurationFile=" + join(root, ".services/kafka/log4j2.yaml"), cls, ...args], { encoding: "utf8" })
+  if (r.status !== 0) throw new Error(`${cls} failed: ${r.stderr}`)
+  return r.stdout
+}
+
+const main = async () => {
+  const transport = kafkajsTransport(settings)
+  const serde = makeSerde(settings)
+  const ctx: KafkaContext = { settings, transport, serde, instanceId: "bench" }
+  const score = recordType("Score")
+  const topicIn = `eval.scores.${tag}.in`
+  const topicOut = `eval.scores.${tag}.out`
+  const topicJava = `eval.scores.${tag}.java`
+  const pipeline: Pipeline = {
+    name: `bench-${tag}`,
+    description: "bench",
+    nodes: [
+      source("src", topicIn, Stream.empty),
+      stage(topicIn, map("identity", (s: Score) => s), topicOut),
+      sink("drain", topicOut, () => Effect.void)
+    ]
+  }
+  await Effect.runPromise(prepareCluster(ctx, pipeline))
+  await transport.createTopics([{ topic: topicJava, partitions: 3, replicationFactor: 1 }])
+  const frame = 5
+  const values = Array.from({ length: N }, (_, i) => scoreOf(i, frame))
+  const encodedSize = serde.encode(score, values[0]).length
+
+  // fleuve producer: encode (registry serde) + send, acks=all, idempotent.
+  const producer = await transport.producer({})
+  let t0 = performance.now()
+  for (let i = 0; i < N; i += BATCH) {
+    await producer.send(values.slice(i, i + BATCH).map((v) => ({ topic: topicIn, key: v.itemId, value: serde.encode(score, v) })))
+  }
+  const produceS = (performance.now() - t0) / 1000
+  await producer.close()
+
+  // fleuve consumer: fetch + decode + Effect Schema validation, read_committed.
+  let consumed = 0
+  t0 = performance.now()
+  let t1 = 0
+  const done = new Promise<void>(async (resolveDone) => {
+    const consumer = await transport.consumer({
+      groupId: `bench-consume-${tag}`,
+      topics: [topicIn],
+      fromBeginning: true,
+      onBatch: async (b) => {
+        for (const m of b.messages) {
+          const d = await serde.decode(score, m.value)
+          if (d._tag === "Ok") consumed++
+        }
+        if (consumed >= N && t1 === 0) {
+          t1 = performance.now()
+          resolveDone()
+          setImmediate(() => consumer.stop())
+        }
+      }
+    })
+  })
+  await done
+  const consumeS = (t1 - t0) / 1000
+
+  // End to end: one stage (decode → operator → encode, one transaction per batch) and a sink group.
+  const stats = new OperatorStats("identity")
+  const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
+  t0 = performance.now()
+  const st = await startStage(ctx, pipeline, pipeline.nodes[1] as never, stats, run)
+  const sk = await startSink(ctx, pipeline, pipeline.nodes[2] as never, new OperatorStats("drain"), run)
+  while (true) {
+    await new Promise((r) => setTimeout(r, 200))
+    const a = totalLag(await groupLag(transport, `fleuve.${pipeline.name}.identity`, [topicIn]))
+    const b = totalLag(await groupLag(transport, `fleuve.${pipeline.name}.drain`, [topicOut]))
+    const out = (await transport.topicOffsets(topicOut)).length
+    if (a === 0n && b === 0n && out > 0 && stats.snapshot().out >= N) break
+  }
+  const e2eS = (performance.now() - t0) / 1000
+  await st.close()
+  await sk.close()
+  await transport.close()
+
+  // Kafka's own tools, same broker, same record size, 3 partitions, acks=all, idempotent.
+  const jp = java("org.apache.kafka.tools.ProducerPerformance", [
+    "--topic", topicJava, "--num-records", String(N), "--record-size", String(encodedSize), "--throughput", "-1",
+    "--producer-props", `bootstrap.servers=${bootstrap}`, "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=16384"
+  ])
+  const jpRate = Number(/([\d.]+) records\/sec/.exec(jp.trim().split("\n").pop()!)?.[1])
+  const jc = java("org.apache.kafka.tools.ConsumerPerformance", [
+    "--bootstrap-server", bootstrap, "--topic", topicJava, "--messages", String(N), "--group", `bench-java-${tag}`,
+    "--consumer.config", "/dev/null", "--hide-header"
+  ])
+  // CSV: start, end, MB consumed, MB/s, records consumed, records/s, rebalance ms, fetch ms, fetch MB/s, fetch records/s
+  const cols = jc.trim().split("\n").pop()!.split(",").map((c) => c.trim())
+  const jcRate = Number(cols[9] ?? cols[5])
+
+  const rate = (s: number) => Math.round(N / s)
+  const rows = [
+    ["fleuve producer (registry serde, acks=all, idempotent)", rate(produceS), Math.round(jpRate), rate(produceS) / jpRate],
+    ["fleuve consumer (decode + Effect Schema validation)", rate(consumeS), Math.round(jcRate), rate(consumeS) / jcRate],
+    ["fleuve end-to-end stage (transactional) + sink", rate(e2eS), NaN, NaN]
+  ] as const
+  console.log(`records ${N}, ${encodedSize} bytes each (wire format), 3 partitions, broker ${bootstrap}`)
+  console.log(`fleuve: ${BATCH} records per produce request, kafkajs defaults (no linger), maxBytesPerPartition 1 MiB, maxWait 200 ms`)
+  console.log(`java:   ProducerPerformance acks=all enable.idempotence=true batch.size=16384 linger.ms=5; ConsumerPerformance defaults`)
+  console.log(`${"measure".padEnd(56)} ${"fleuve msg/s".padStart(12)} ${"java msg/s".padStart(12)} ${"ratio".padStart(6)}`)
+  for (const [name, f, j, r] of rows) console.log(`${name.padEnd(56)} ${String(f).padStart(12)} ${(Number.isNaN(j) ? "-" : String(j)).padStart(12)} ${(Number.isNaN(r) ? "-" : r.toFixed(2)).padStart(6)}`)
+  process.exit(0)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

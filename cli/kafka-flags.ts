@@ -1,0 +1,74 @@
+import { Config, Effect, Option, type Redacted } from "effect"
+import { Flag } from "effect/cli"
+import { type KafkaSettings, kafkaSettingsConfig, settingsFrom } from "../pipelines/kafka/settings.ts"
+
+/**
+ * Connection flags shared by the Kafka commands. Each falls back to its environment variable
+ * (FLEUVE_KAFKA_BROKERS, FLEUVE_SCHEMA_REGISTRY_URL, ...); passwords are Redacted and never printed.
+ */
+export const kafkaFlags = {
+  brokers: Flag.String("brokers").pipe(
+    Flag.withDescription("Kafka bootstrap servers, comma-separated (default $FLEUVE_KAFKA_BROKERS, else 127.0.0.1:19092)"),
+    Flag.optional
+  ),
+  registry: Flag.String("schema-registry").pipe(
+    Flag.withDescription("Confluent-compatible schema registry URL (default $FLEUVE_SCHEMA_REGISTRY_URL, else http://127.0.0.1:18081/apis/ccompat/v7)"),
+    Flag.optional
+  ),
+  ssl: Flag.Boolean("kafka-ssl").pipe(Flag.withDescription("Connect to the brokers over TLS (or FLEUVE_KAFKA_SSL=true)"), Flag.withDefault(false)),
+  saslMechanism: Flag.Literals("sasl-mechanism", ["plain", "scram-sha-256", "scram-sha-512"]).pipe(
+    Flag.withDescription("SASL mechanism (or $FLEUVE_KAFKA_SASL_MECHANISM)"),
+    Flag.optional
+  ),
+  saslUsername: Flag.String("sasl-username").pipe(Flag.withDescription("SASL user (or $FLEUVE_KAFKA_SASL_USERNAME)"), Flag.optional),
+  saslPassword: Flag.Redacted("sasl-password").pipe(
+    Flag.withDescription("SASL password (prefer $FLEUVE_KAFKA_SASL_PASSWORD: flags show in process lists)"),
+    Flag.optional
+  ),
+  registryUsername: Flag.String("registry-username").pipe(Flag.withDescription("Schema registry user (or $FLEUVE_SCHEMA_REGISTRY_USERNAME)"), Flag.optional),
+  registryPassword: Flag.Redacted("registry-password").pipe(
+    Flag.withDescription("Schema registry password (prefer $FLEUVE_SCHEMA_REGISTRY_PASSWORD)"),
+    Flag.optional
+  ),
+  topicPartitions: Flag.Int("topic-partitions").pipe(
+    Flag.withDescription("Partitions of the topics the Kafka runtime creates (or $FLEUVE_KAFKA_PARTITIONS, default 3)"),
+    Flag.optional
+  ),
+  replication: Flag.Int("replication-factor").pipe(
+    Flag.withDescription("Replication factor of the topics it creates (or $FLEUVE_KAFKA_REPLICATION, default 1)"),
+    Flag.optional
+  )
+}
+
+export interface KafkaFlagValues {
+  readonly brokers: Option.Option<string>
+  readonly registry: Option.Option<string>
+  readonly ssl: boolean
+  readonly saslMechanism: Option.Option<"plain" | "scram-sha-256" | "scram-sha-512">
+  readonly saslUsername: Option.Option<string>
+  readonly saslPassword: Option.Option<Redacted.Redacted<string>>
+  readonly registryUsername: Option.Option<string>
+  readonly registryPassword: Option.Option<Redacted.Redacted<string>>
+  readonly topicPartitions: Option.Option<number>
+  readonly replication: Option.Option<number>
+}
+
+/** Flags over environment over defaults. */
+export const kafkaSettingsOf = (f: KafkaFlagValues): Effect.Effect<KafkaSettings, Config.ConfigError> =>
+  Effect.gen(function*() {
+    const env = yield* kafkaSettingsConfig
+    const or = <A>(flag: Option.Option<A>, fallback: Option.Option<A>) => (Option.isSome(flag) ? flag : fallback)
+    return settingsFrom({
+      ...env,
+      brokers: Option.getOrElse(f.brokers, () => env.brokers),
+      registryUrl: Option.getOrElse(f.registry, () => env.registryUrl),
+      ssl: f.ssl || env.ssl,
+      saslMechanism: or(f.saslMechanism, env.saslMechanism),
+      saslUsername: or(f.saslUsername, env.saslUsername),
+      saslPassword: or(f.saslPassword, env.saslPassword),
+      registryUsername: or(f.registryUsername, env.registryUsername),
+      registryPassword: or(f.registryPassword, env.registryPassword),
+      partitions: Option.getOrElse(f.topicPartitions, () => env.partitions),
+      replicationFactor: Option.getOrElse(f.replication, () => env.replicationFactor)
+    })
+  })

@@ -1,0 +1,191 @@
+import { Redacted } from "effect"
+import { type Admin, CompressionTypes, Kafka, logLevel, Partitioners, type SASLOptions } from "kafkajs"
+import type { KafkaSettings } from "./settings.ts"
+import type { Consumer, ConsumerOptions, KafkaTransport, OutMessage, Producer } from "./transport.ts"
+
+const headersOf = (raw: Record<string, unknown> | undefined): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(raw ?? {})) {
+    if (v === undefined) continue
+    const one = Array.isArray(v) ? v[v.length - 1] : v
+    out[k] = Buffer.isBuffer(one) ? one.toString("utf8") : String(one)
+  }
+  return out
+}
+
+/** Groups messages per topic for one produce request (kafkajs partitions by key, Java-compatible murmur2). */
+const topicMessages = (messages: ReadonlyArray<OutMessage>) => {
+  const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers?: Record<string, string> }>>()
+  for (const m of messages) {
+    let list = byTopic.get(m.topic)
+    if (!list) byTopic.set(m.topic, (list = []))
+    list.push(m.headers ? { key: m.key, value: m.value, headers: { ...m.headers } } : { key: m.key, value: m.value })
+  }
+  return [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }))
+}
+
+export interface KafkajsTuning {
+  /** Per-partition fetch size (bytes). */
+  readonly maxBytesPerPartition?: number
+  readonly compression?: "none" | "gzip"
+}
+
+/** KafkaTransport over kafkajs 2.2.4. Logs only errors, through kafkajs' logger (never the config). */
+export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning = {}): KafkaTransport => {
+  const sasl: SASLOptions | undefined = settings.sasl
+    ? ({ mechanism: settings.sasl.mechanism, username: settings.sasl.username, password: Redacted.value(settings.sasl.password) } as SASLOptions)
+    : undefined
+  const kafka = new Kafka({
+    clientId: settings.clientId,
+    brokers: [...settings.brokers],
+    ssl: settings.ssl,
+    ...(sasl ? { sasl } : {}),
+    logLevel: process.env.FLEUVE_KAFKA_LOG === "debug" ? logLevel.INFO : logLevel.NOTHING,
+    // A broker restart takes a few seconds: keep retrying for about a minute before giving up.
+    retry: { initialRetryTime: 250, maxRetryTime: 5000, retries: 15 }
+  })
+  let admin: Admin | undefined
+  const adminClient = async () => {
+    if (!admin) {
+      const a = kafka.admin()
+      await a.connect()
+      admin = a
+    }
+    return admin
+  }
+  const open: Array<{ close: () => Promise<void> }> = []
+
+  const producer = async (options: { transactionalId?: string; transactionTimeoutMs?: number }): Promise<Producer> => {
+    const p = kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      ...(options.transactionalId ? { transactionalId: options.transactionalId, transactionTimeout: options.transactionTimeoutMs ?? 30000 } : {})
+    })
+    await p.connect()
+    const compression = tuning.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None
+    const handle: Producer = {
+      send: async (messages) => {
+        if (messages.length === 0) return
+        await p.sendBatch({ topicMessages: topicMessages(messages), acks: -1, compression })
+      },
+      sendInTransaction: async (messages, groupId, offsets) => {
+        const tx = await p.transaction()
+        try {
+          if (messages.length > 0) await tx.sendBatch({ topicMessages: topicMessages(messages), acks: -1, compression })
+          const topics = new Map<string, Array<{ partition: number; offset: string }>>()
+          for (const o of offsets) {
+            let list = topics.get(o.topic)
+            if (!list) topics.set(o.topic, (list = []))
+            list.push({ partition: o.partition, offset: o.offset })
+          }
+          await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) })
+          await tx.commit()
+        } catch (e) {
+          await tx.abort().catch(() => undefined)
+          throw e
+        }
+      },
+      close: () => p.disconnect()
+    }
+    open.push(handle)
+    return handle
+  }
+
+  const consumer = async (options: ConsumerOptions): Promise<Consumer> => {
+    const session = options.sessionTimeoutMs ?? settings.sessionTimeoutMs ?? 10000
+    const c = kafka.consumer({
+      groupId: options.groupId,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: session,
+      heartbeatInterval: Math.max(300, Math.floor(session / 5)),
+      maxBytesPerPartition: options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? 1048576,
+      maxWaitTimeInMs: 200,
+      // A crashed consumer is restarted by our worker loop, with fresh producers: not by kafkajs.
+      retry: { retries: 5, restartOnFailure: async () => false }
+    })
+    let settle: { resolve: () => void; reject: (e: unknown) => void } | undefined
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
+    done.catch(() => undefined)
+    let stopping = false
+    c.on(c.events.CRASH, (e) => {
+      if (!stopping) settle!.reject(e.payload.error)
+    })
+    c.on(c.events.GROUP_JOIN, (e) => {
+      const assignment = Object.entries(e.payload.memberAssignment as Record<string, Array<number>>).map(([topic, partitions]) => ({ topic, partitions }))
+      options.onAssigned?.(assignment)
+    })
+    await c.connect()
+    await c.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning })
+    await c.run({
+      // Positions advance only after `onBatch` resolved: `resolveOffset` then the runner's
+      // commit. Batches that held only transaction markers or aborted records are resolved by
+      // kafkajs itself, so a group's lag does reach zero on transactional topics.
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (!isRunning() || isStale() || batch.messages.length === 0) return
+        await options.onBatch({
+          topic: batch.topic,
+          partition: batch.partition,
+          nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
+          messages: batch.messages.map((m) => ({
+            key: m.key,
+            value: m.value,
+            headers: headersOf(m.headers as Record<string, unknown> | undefined),
+            offset: m.offset,
+            timestamp: m.timestamp
+          }))
+        })
+        resolveOffset(batch.lastOffset())
+        await heartbeat()
+      }
+    })
+    const handle: Consumer = {
+      done,
+      stop: async () => {
+        stopping = true
+        await c.disconnect().catch(() => undefined)
+        settle!.resolve()
+      }
+    }
+    open.push({ close: handle.stop })
+    return handle
+  }
+
+  return {
+    createTopics: async (specs) => {
+      const a = await adminClient()
+      const existing = new Set(await a.listTopics())
+      const missing = specs.filter((s) => !existing.has(s.topic))
+      if (missing.length === 0) return
+      await a.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({ topic: s.topic, numPartitions: s.partitions, replicationFactor: s.replicationFactor }))
+      })
+    },
+    listTopics: async () => (await adminClient()).listTopics(),
+    topicOffsets: async (topic) => (await (await adminClient()).fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: p.low, high: p.high })),
+    groupOffsets: async (groupId, topics) => {
+      const res = await (await adminClient()).fetchOffsets({ groupId, topics: [...topics] })
+      return res.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })))
+    },
+    listGroups: async () => (await (await adminClient()).listGroups()).groups.map((g) => g.groupId),
+    resetGroup: async (groupId, topic, to) => {
+      const a = await adminClient()
+      if (to._tag === "Beginning") return a.resetOffsets({ groupId, topic, earliest: true })
+      const partitions = await a.fetchTopicOffsetsByTimestamp(topic, to.epochMs)
+      await a.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.offset })) })
+    },
+    producer,
+    consumer,
+    close: async () => {
+      for (const h of open.splice(0).reverse()) await h.close().catch(() => undefined)
+      if (admin) await admin.disconnect().catch(() => undefined)
+      admin = undefined
+    }
+  }
+}

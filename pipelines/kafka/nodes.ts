@@ -1,0 +1,259 @@
+import { type Context, Effect, Stream } from "effect"
+import type { Envelope } from "../../operators/envelope.ts"
+import { applyToBatch, deadLetterOf, flushOperator, type OperatorFailure, type Routed } from "../../operators/operator.ts"
+import type { OperatorStats } from "../../operators/stats.ts"
+import type { DeadLetter } from "../../schemas/dead-letter.ts"
+import { dlqTopic, type Pipeline, type PipelineNode, recordOfTopic, type SinkNode, type SourceNode, type StageNode } from "../graph.ts"
+import { type RecordType, recordType, type Serde } from "./serde.ts"
+import type { KafkaSettings } from "./settings.ts"
+import type { Consumer, InBatch, InMessage, KafkaTransport, OutMessage, TopicSpec } from "./transport.ts"
+
+/**
+ * Each node of a graph as Kafka clients: a source is a producer; a stage is a consumer group whose
+ * batches are processed and written in one transaction with the group's new positions; a sink is a
+ * consumer group that commits its positions only after `write` succeeded. These functions start
+ * clients and return; `worker.ts` supervises them, `runtime.ts` runs whole graphs.
+ */
+
+export interface KafkaContext {
+  readonly settings: KafkaSettings
+  readonly transport: KafkaTransport
+  readonly serde: Serde
+  /** Distinguishes the transactional ids of a stage's workers; stable across restarts for fencing. */
+  readonly instanceId: string
+  readonly transactionTimeoutMs?: number
+  /** Observes dead letters as stages route them (the in-process runtime reports them). */
+  readonly onDeadLetters?: (letters: ReadonlyArray<DeadLetter>) => void
+}
+
+export const groupOf = (pipeline: Pipeline, node: PipelineNode | string) =>
+  `fleuve.${pipeline.name}.${typeof node === "string" ? node : node.name}`
+
+export const deadLetterGroupOf = (pipeline: Pipeline) => groupOf(pipeline, "dead-letters")
+
+/** Every topic a graph needs on a broker: the graph's own, and a `.dlq` for every consumer. */
+export const kafkaTopicsOf = (pipeline: Pipeline): ReadonlyArray<string> => {
+  const topics: Array<string> = []
+  const add = (t: string) => (topics.includes(t) ? undefined : topics.push(t))
+  for (const n of pipeline.nodes) {
+    if (n._tag !== "Source") {
+      add(n.input)
+      add(dlqTopic(n.input))
+    }
+    if (n._tag !== "Sink") add(n.output)
+  }
+  return topics
+}
+
+export const dlqTopicsOf = (pipeline: Pipeline) => kafkaTopicsOf(pipeline).filter((t) => t.endsWith(".dlq"))
+
+export class TopicWithoutSchema extends Error {}
+
+export const typeOfTopic = (pipeline: Pipeline, topic: string): RecordType => {
+  const name = recordOfTopic(pipeline, topic)
+  if (!name) throw new TopicWithoutSchema(`topic '${topic}' has no record schema: name it after its record or list it in the pipeline's \`records\``)
+  return recordType(name)
+}
+
+/** Creates missing topics and registers (or checks) every topic's schema: run before any worker starts. */
+export const prepareCluster = (ctx: KafkaContext, pipeline: Pipeline) =>
+  Effect.gen(function*() {
+    const topics = kafkaTopicsOf(pipeline)
+    const types = yield* Effect.try({ try: () => topics.map((t) => typeOfTopic(pipeline, t)), catch: (e) => e as Error })
+    const specs: Array<TopicSpec> = topics.map((topic) => ({ topic, partitions: ctx.settings.partitions, replicationFactor: ctx.settings.replicationFactor }))
+    yield* Effect.tryPromise({ try: () => ctx.transport.createTopics(specs), catch: (e) => new Error(`cannot create topics: ${e instanceof Error ? e.message : String(e)}`) })
+    const unique = [...new Map(types.map((t) => [t.subject, t])).values()]
+    yield* ctx.serde.prepare(unique)
+  })
+
+const positionOf = (topic: string, partition: number, m: InMessage) => ({ _tag: "Topic" as const, topic, partition, offset: m.offset })
+
+/** Headers of a dead-letter record: why, who, and where the record came from. */
+export const deadLetterHeaders = (d: DeadLetter): Record<string, string> => ({
+  "fleuve.error": d.reason.slice(0, 4000),
+  "fleuve.operator": d.operator,
+  ...(d.field ? { "fleuve.field": d.field } : {}),
+  ...(d.position._tag === "Topic"
+    ? { "fleuve.source.topic": d.position.topic, "fleuve.source.partition": String(d.position.partition), "fleuve.source.offset": d.position.offset }
+    : {})
+})
+
+/** Decodes a batch: valid records as envelopes, the rest as dead letters naming `operator`. */
+const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InBatch, operator: string) => {
+  const envelopes: Array<Envelope<A>> = []
+  const dead: Array<{ key: string; letter: DeadLetter }> = []
+  for (const m of batch.messages) {
+    const decoded = await ctx.serde.decode(type, m.value)
+    const key = m.key?.toString("utf8") ?? ""
+    const position = positionOf(batch.topic, batch.partition, m)
+    if (decoded._tag === "Ok") envelopes.push({ key, value: decoded.value, position })
+    else {
+      const letter: DeadLetter = { operator, reason: `cannot decode ${type.subject}: ${decoded.reason}`, position, record: decoded.record }
+      dead.push({ key, letter: decoded.field ? { ...letter, field: decoded.field } : letter })
+    }
+  }
+  return { envelopes, dead }
+}
+
+const dlqMessage = (ctx: KafkaContext, topic: string, key: string, letter: DeadLetter): OutMessage => ({
+  topic,
+  key,
+  value: ctx.serde.encode(recordType("DeadLetter"), letter),
+  headers: deadLetterHeaders(letter)
+})
+
+type RunWith = <A>(effect: Effect.Effect<A, OperatorFailure, any>) => Promise<A>
+
+export const runnerOf = <R>(services: Context.Context<R>): RunWith => (effect) => Effect.runPromiseWith(services)(effect as Effect.Effect<any, OperatorFailure, R>)
+
+/** Produces a source's records; resolves with the count once all are acknowledged. */
+export const runSource = async (ctx: KafkaContext, pipeline: Pipeline, node: SourceNode, stats: OperatorStats, run: RunWith, batchSize = 1000) => {
+  const type = typeOfTopic(pipeline, node.output)
+  const producer = await ctx.transport.producer({})
+  stats.expected = node.expected
+  try {
+    await run(
+      node.read.pipe(
+        Stream.grouped(batchSize),
+        Stream.runForEach((chunk) =>
+          Effect.promise(async () => {
+            stats.recordIn(chunk.length)
+            await producer.send(chunk.map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(type, e.value) })))
+            stats.recordOut(chunk.length)
+          })
+        )
+      )
+    )
+  } finally {
+    await producer.close().catch(() => undefined)
+  }
+}
+
+export interface RunningNode {
+  readonly consumer: Consumer
+  /** Stateful operators' held records, emitted in one last transaction (bounded runs only). */
+  readonly flush: () => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+/** A stage as a consumer group: decode → operator → output and `.dlq`, all in one transaction. */
+export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: StageNode, stats: OperatorStats, run: RunWith): Promise<RunningNode> => {
+  const inType = typeOfTopic(pipeline, node.input)
+  const outType = typeOfTopic(pipeline, node.output)
+  const dlq = dlqTopic(node.input)
+  const groupId = groupOf(pipeline, node)
+  const producer = await ctx.transport.producer({
+    transactionalId: `${groupId}.${ctx.instanceId}`,
+    transactionTimeoutMs: ctx.transactionTimeoutMs ?? 15000
+  })
+  const apply = applyToBatch(node.operator, stats)
+  const toMessages = (routed: ReadonlyArray<Routed<unknown>>) => {
+    const out: Array<OutMessage> = []
+    const letters: Array<DeadLetter> = []
+    for (const r of routed) {
+      if (r._tag === "Record") out.push({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) })
+      else {
+        out.push(dlqMessage(ctx, dlq, r.key, r.deadLetter))
+        letters.push(r.deadLetter)
+      }
+    }
+    return { out, letters }
+  }
+  const consumer = await ctx.transport.consumer({
+    groupId,
+    topics: [node.input],
+    fromBeginning: true,
+    onBatch: async (batch) => {
+      const { envelopes, dead } = await decodeBatch(ctx, inType, batch, node.name)
+      stats.recordIn(dead.length)
+      for (const d of dead) stats.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
+      const routed = envelopes.length > 0 ? await run(apply(envelopes)) : []
+      const { out, letters } = toMessages(routed)
+      for (const d of dead) out.push(dlqMessage(ctx, dlq, d.key, d.letter))
+      await producer.sendInTransaction(out, groupId, [{ topic: batch.topic, partition: batch.partition, offset: batch.nextOffset }])
+      const all = [...dead.map((d) => d.letter), ...letters]
+      if (all.length > 0) ctx.onDeadLetters?.(all)
+    }
+  })
+  return {
+    consumer,
+    flush: async () => {
+      const routed = await run(flushOperator(node.operator, stats))
+      if (routed.length > 0) await producer.sendInTransaction(toMessages(routed).out, groupId, [])
+    },
+    close: async () => {
+      await consumer.stop()
+      await producer.close().catch(() => undefined)
+    }
+  }
+}
+
+/** A sink as a consumer group: decode → write → commit. Poison records go to `<input>.dlq` first. */
+export const startSink = async (ctx: KafkaContext, pipeline: Pipeline, node: SinkNode, stats: OperatorStats, run: RunWith): Promise<RunningNode> => {
+  const type = typeOfTopic(pipeline, node.input)
+  const dlq = dlqTopic(node.input)
+  const producer = await ctx.transport.producer({})
+  const consumer = await ctx.transport.consumer({
+    groupId: groupOf(pipeline, node),
+    topics: [node.input],
+    fromBeginning: true,
+    onBatch: async (batch) => {
+      const { envelopes, dead } = await decodeBatch(ctx, type, batch, node.name)
+      stats.recordIn(batch.messages.length)
+      if (dead.length > 0) {
+        for (const d of dead) stats.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
+        await producer.send(dead.map((d) => dlqMessage(ctx, dlq, d.key, d.letter)))
+        ctx.onDeadLetters?.(dead.map((d) => d.letter))
+      }
+      if (envelopes.length > 0) {
+        const t0 = performance.now()
+        await run(node.write(envelopes))
+        stats.addBusy(performance.now() - t0)
+        stats.recordOut(envelopes.length)
+      }
+      // Returning lets the consumer commit: only now, after the rows landed.
+    }
+  })
+  return {
+    consumer,
+    flush: async () => undefined,
+    close: async () => {
+      await consumer.stop()
+      await producer.close().catch(() => undefined)
+    }
+  }
+}
+
+/**
+ * Lands the pipeline's dead-letter topics through `pipeline.deadLetters` (the warehouse's
+ * `dead_letters`), committing after each batch landed. Runs beside the sink, in the one process
+ * that owns the warehouse.
+ */
+export const startDeadLetterSink = async (ctx: KafkaContext, pipeline: Pipeline, stats: OperatorStats, run: RunWith): Promise<RunningNode | undefined> => {
+  const land = pipeline.deadLetters
+  if (!land) return undefined
+  const type = recordType("DeadLetter")
+  const consumer = await ctx.transport.consumer({
+    groupId: deadLetterGroupOf(pipeline),
+    topics: dlqTopicsOf(pipeline),
+    fromBeginning: true,
+    onBatch: async (batch) => {
+      stats.recordIn(batch.messages.length)
+      const letters: Array<DeadLetter> = []
+      for (const m of batch.messages) {
+        const decoded = await ctx.serde.decode(type, m.value)
+        if (decoded._tag === "Ok") letters.push(decoded.value as DeadLetter)
+        else {
+          // A dead letter that cannot be read is still kept, with its headers as the reason.
+          letters.push({
+            ...deadLetterOf("dead-letters", { key: "", value: decoded.record, position: positionOf(batch.topic, batch.partition, m) }, `${m.headers["fleuve.error"] ?? "unreadable dead letter"} (${decoded.reason})`),
+            record: decoded.record
+          })
+        }
+      }
+      await run(land(letters))
+      stats.recordOut(letters.length)
+    }
+  })
+  return { consumer, flush: async () => undefined, close: () => consumer.stop() }
+}

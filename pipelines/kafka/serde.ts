@@ -1,0 +1,198 @@
+import { Compatibility, SchemaRegistryClient } from "@confluentinc/schemaregistry"
+import { Effect, Redacted, Schema } from "effect"
+import { jsonSchemaOf, type RecordName, Records } from "../../schemas/registry.ts"
+import { backwardProblems } from "./compatibility.ts"
+import type { KafkaSettings } from "./settings.ts"
+
+/**
+ * Confluent wire format over a schema registry: magic byte 0, the writer schema's id (4 bytes,
+ * big-endian), then the record as JSON. Schemas are derived from our Effect Schemas and registered
+ * under `Records[...].subject` with BACKWARD compatibility. Decoding checks the frame, the schema
+ * id and the JSON, then validates with the Effect Schema: whatever fails is a poison record with a
+ * reason, never an exception.
+ */
+
+export class SchemaIncompatible extends Schema.TaggedError<SchemaIncompatible>()("SchemaIncompatible", {
+  subject: Schema.String,
+  message: Schema.String
+}) {}
+
+export class RegistryUnavailable extends Schema.TaggedError<RegistryUnavailable>()("RegistryUnavailable", {
+  url: Schema.String,
+  message: Schema.String
+}) {}
+
+export type Decoded<A> =
+  | { readonly _tag: "Ok"; readonly value: A; readonly schemaId: number }
+  | { readonly _tag: "Poison"; readonly reason: string; readonly field?: string | undefined; readonly record: string }
+
+/**
+ * The registered form of a record's JSON Schema: draft-07 (what Apicurio and Confluent check for
+ * compatibility) and closed (`additionalProperties: false`), so adding an optional field is a
+ * BACKWARD-compatible change and removing one is not. Our consumers validate with the Effect
+ * Schema, which ignores unknown fields: old consumers keep reading records with new fields.
+ */
+export const registeredSchemaOf = (schema: Record<string, unknown>): Record<string, unknown> => {
+  const { $defs, ...rest } = schema as { $defs?: unknown }
+  const text = JSON.stringify({ ...rest, $schema: "http://json-schema.org/draft-07/schema#", additionalProperties: false, ...($defs ? { definitions: $defs } : {}) })
+  return JSON.parse(text.replaceAll("#/$defs/", "#/definitions/"))
+}
+
+/** A record type as the serde knows it: its subject, its Effect Schema and its JSON Schema. */
+export interface RecordType<A = unknown> {
+  readonly name: string
+  readonly subject: string
+  readonly schema: Schema.Codec<A, unknown>
+  readonly jsonSchema: Record<string, unknown>
+}
+
+export const recordType = (name: RecordName): RecordType => ({
+  name,
+  subject: Records[name].subject,
+  schema: Records[name].schema as unknown as Schema.Codec<unknown, unknown>,
+  jsonSchema: registeredSchemaOf(jsonSchemaOf(name))
+})
+
+const MAGIC = 0
+
+const schemaErrorText = (cause: unknown): { reason: string; field?: string } => {
+  const message = String(cause).replace(/\s+/g, " ").trim()
+  const field = /at \["([^"]+)"\]/.exec(message)?.[1]
+  return field ? { reason: `schema validation failed: ${message}`, field } : { reason: `schema validation failed: ${message}` }
+}
+
+export interface Serde {
+  /** Registers (or finds) the writer schema of each record type; refuses incompatible changes. */
+  readonly prepare: (types: ReadonlyArray<RecordType>) => Effect.Effect<void, SchemaIncompatible | RegistryUnavailable>
+  readonly encode: (type: RecordType, value: unknown) => Buffer
+  readonly decode: <A>(type: RecordType<A>, bytes: Buffer | null) => Promise<Decoded<A>>
+  /** Frames any JSON value with a schema id: for tests that forge records. */
+  readonly frame: (schemaId: number, json: string) => Buffer
+  readonly idOf: (type: RecordType) => number
+}
+
+export const makeSerde = (settings: KafkaSettings): Serde => {
+  const client = new SchemaRegistryClient({
+    baseURLs: [settings.registryUrl],
+    ...(settings.registryAuth
+      ? { basicAuthCredentials: { credentialsSource: "USER_INFO", userInfo: `${settings.registryAuth.username}:${Redacted.value(settings.registryAuth.password)}` } }
+      : {}),
+    maxRetries: 3
+  })
+  const writerIds = new Map<string, number>()
+  // schema id → subjects it may decode for (ids are global in the registry); `null`: unknown id.
+  const knownIds = new Map<number, string | null>()
+  const decoders = new Map<string, (u: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownExit>>>()
+
+  const registryError = (e: unknown) =>
+    new RegistryUnavailable({ url: settings.registryUrl, message: e instanceof Error ? e.message : String(e) })
+
+  const prepareOne = (type: RecordType) =>
+    Effect.gen(function*() {
+      const info = { schemaType: "JSON", schema: JSON.stringify(type.jsonSchema) }
+      // Already registered (this exact schema, at any version): a consumer built with an older
+      // version keeps working after newer versions were registered.
+      const existing = yield* Effect.tryPromise({ try: () => client.getId(type.subject, info, false), catch: (e) => e }).pipe(
+        Effect.map((id): number | undefined => id),
+        Effect.catch(() => Effect.succeed(undefined))
+      )
+      if (existing !== undefined) {
+        writerIds.set(type.subject, existing)
+        knownIds.set(existing, type.subject)
+        return
+      }
+      const latest = yield* Effect.tryPromise({ try: () => client.getLatestSchemaMetadata(type.subject), catch: (e) => e }).pipe(
+        Effect.map((m): { schema: string; version?: number } | undefined => m),
+        Effect.catch((e: unknown) => ((e as { status?: number }).status === 404 ? Effect.succeed(undefined) : Effect.fail(registryError(e))))
+      )
+      if (latest) {
+        const problems = backwardProblems(JSON.parse(latest.schema), type.jsonSchema)
+        if (problems.length > 0) {
+          return yield* new SchemaIncompatible({
+            subject: type.subject,
+            message: `schema ${type.subject}: incompatible change refused (BACKWARD against registered version ${latest.version ?? "latest"}): ${problems.join("; ")}`
+          })
+        }
+      }
+      const id = yield* Effect.tryPromise({ try: () => client.register(type.subject, info, false), catch: (e) => e }).pipe(
+        Effect.catch((e: unknown): Effect.Effect<never, SchemaIncompatible | RegistryUnavailable> =>
+          (e as { status?: number }).status === 409
+            ? Effect.fail(new SchemaIncompatible({ subject: type.subject, message: `schema ${type.subject}: the registry refused the change: ${(e as Error).message}` }))
+            : Effect.fail(registryError(e))
+        )
+      )
+      if (!latest) {
+        yield* Effect.tryPromise({ try: () => client.updateCompatibility(type.subject, Compatibility.BACKWARD), catch: registryError })
+      }
+      writerIds.set(type.subject, id)
+      knownIds.set(id, type.subject)
+    })
+
+  const subjectOfId = async (id: number, subject: string): Promise<string | null> => {
+    if (knownIds.has(id)) return knownIds.get(id)!
+    try {
+      // Ids are global in a registry: the schema's title (our subject) says which record it is.
+      const info = await client.getBySubjectAndId(subject, id)
+      const title = (JSON.parse(info.schema) as { title?: unknown }).title
+      const owner = typeof title === "string" ? title : "another subject"
+      knownIds.set(id, owner)
+      return owner
+    } catch (e) {
+      if ((e as { status?: number }).status === 404) {
+        knownIds.set(id, null)
+        return null
+      }
+      throw e
+    }
+  }
+
+  const textOf = (bytes: Buffer) => {
+    const text = bytes.toString("utf8")
+    return text.includes("\uFFFD") ? `base64:${bytes.toString("base64")}` : text
+  }
+
+  return {
+    prepare: (types) => Effect.forEach(types, prepareOne, { discard: true }),
+    idOf: (type) => {
+      const id = writerIds.get(type.subject)
+      if (id === undefined) throw new Error(`schema ${type.subject} was not prepared`)
+      return id
+    },
+    frame: (schemaId, json) => {
+      const body = Buffer.from(json, "utf8")
+      const out = Buffer.allocUnsafe(5 + body.length)
+      out[0] = MAGIC
+      out.writeUInt32BE(schemaId, 1)
+      body.copy(out, 5)
+      return out
+    },
+    encode(type, value) {
+      return this.frame(this.idOf(type), JSON.stringify(value))
+    },
+    decode: async <A>(type: RecordType<A>, bytes: Buffer | null): Promise<Decoded<A>> => {
+      if (!bytes || bytes.length === 0) return { _tag: "Poison", reason: "empty record (no value)", record: "" }
+      if (bytes.length > settings.maxRecordBytes) {
+        return { _tag: "Poison", reason: `oversize record: ${bytes.length} bytes, more than the ${settings.maxRecordBytes}-byte limit`, record: textOf(bytes.subarray(0, 1024)) + "…" }
+      }
+      if (bytes.length < 5 || bytes[0] !== MAGIC) {
+        return { _tag: "Poison", reason: `not in the Confluent wire format (magic byte ${bytes[0]}, ${bytes.length} bytes)`, record: textOf(bytes) }
+      }
+      const id = bytes.readUInt32BE(1)
+      const body = bytes.subarray(5)
+      const subject = await subjectOfId(id, type.subject)
+      if (subject === null) return { _tag: "Poison", reason: `unknown schema id ${id}: the registry has no such schema`, record: textOf(body) }
+      if (subject !== type.subject) return { _tag: "Poison", reason: `wrong schema id ${id}: it belongs to ${subject}, this topic carries ${type.subject}`, record: textOf(body) }
+      let json: unknown
+      try {
+        json = JSON.parse(body.toString("utf8"))
+      } catch (e) {
+        return { _tag: "Poison", reason: `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, record: textOf(body) }
+      }
+      let decode = decoders.get(type.subject)
+      if (!decode) decoders.set(type.subject, (decode = Schema.decodeUnknownExit(type.schema as Schema.Codec<unknown, unknown>)))
+      const result = decode(json)
+      if (result._tag === "Success") return { _tag: "Ok", value: result.value as A, schemaId: id }
+      return { _tag: "Poison", ...schemaErrorText(result.cause), record: textOf(body) }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { Config, Effect, Option, Redacted } from "effect"
+
+/**
+ * How to reach the cluster. Secrets are `Redacted`: they print as `<redacted>` in logs, errors and
+ * `JSON.stringify`, and are unwrapped only where a client needs them.
+ */
+export interface KafkaSettings {
+  readonly brokers: ReadonlyArray<string>
+  readonly clientId: string
+  readonly ssl: boolean
+  readonly sasl?: {
+    readonly mechanism: "plain" | "scram-sha-256" | "scram-sha-512"
+    readonly username: string
+    readonly password: Redacted.Redacted<string>
+  }
+  readonly registryUrl: string
+  readonly registryAuth?: { readonly username: string; readonly password: Redacted.Redacted<string> }
+  /** Partitions and replication of the topics the runtime creates. */
+  readonly partitions: number
+  readonly replicationFactor: number
+  /** Records larger than this (encoded) are dead letters, never processed. */
+  readonly maxRecordBytes: number
+  /** A worker that stops heartbeating for this long loses its partitions to the others. */
+  readonly sessionTimeoutMs?: number
+}
+
+export const DEFAULT_BROKERS = "127.0.0.1:19092"
+export const DEFAULT_REGISTRY = "http://127.0.0.1:18081/apis/ccompat/v7"
+
+const optionalString = (name: string) => Config.option(Config.String(name))
+
+/**
+ * Settings from the environment: FLEUVE_KAFKA_BROKERS (comma-separated), FLEUVE_SCHEMA_REGISTRY_URL,
+ * FLEUVE_KAFKA_SSL, FLEUVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD,
+ * FLEUVE_SCHEMA_REGISTRY_USERNAME / _PASSWORD, FLEUVE_KAFKA_PARTITIONS, FLEUVE_KAFKA_REPLICATION,
+ * FLEUVE_KAFKA_MAX_RECORD_BYTES, FLEUVE_KAFKA_SESSION_TIMEOUT_MS. Flags override them (see cli/kafka-flags.ts).
+ */
+export const kafkaSettingsConfig = Config.all({
+  brokers: Config.String("FLEUVE_KAFKA_BROKERS").pipe(Config.withDefault(DEFAULT_BROKERS)),
+  clientId: Config.String("FLEUVE_KAFKA_CLIENT_ID").pipe(Config.withDefault("fleuve")),
+  ssl: Config.Boolean("FLEUVE_KAFKA_SSL").pipe(Config.withDefault(false)),
+  saslMechanism: Config.option(Config.Literals(["plain", "scram-sha-256", "scram-sha-512"], "FLEUVE_KAFKA_SASL_MECHANISM")),
+  saslUsername: optionalString("FLEUVE_KAFKA_SASL_USERNAME"),
+  saslPassword: Config.option(Config.Redacted("FLEUVE_KAFKA_SASL_PASSWORD")),
+  registryUrl: Config.String("FLEUVE_SCHEMA_REGISTRY_URL").pipe(Config.withDefault(DEFAULT_REGISTRY)),
+  registryUsername: optionalString("FLEUVE_SCHEMA_REGISTRY_USERNAME"),
+  registryPassword: Config.option(Config.Redacted("FLEUVE_SCHEMA_REGISTRY_PASSWORD")),
+  partitions: Config.Int("FLEUVE_KAFKA_PARTITIONS").pipe(Config.withDefault(3)),
+  replicationFactor: Config.Int("FLEUVE_KAFKA_REPLICATION").pipe(Config.withDefault(1)),
+  maxRecordBytes: Config.Int("FLEUVE_KAFKA_MAX_RECORD_BYTES").pipe(Config.withDefault(256 * 1024)),
+  sessionTimeoutMs: Config.Int("FLEUVE_KAFKA_SESSION_TIMEOUT_MS").pipe(Config.withDefault(10000))
+})
+
+export type KafkaSettingsInput = typeof kafkaSettingsConfig extends Config.Config<infer A> ? A : never
+
+export const settingsFrom = (c: KafkaSettingsInput): KafkaSettings => {
+  const sasl = Option.isSome(c.saslMechanism) && Option.isSome(c.saslUsername) && Option.isSome(c.saslPassword)
+    ? { mechanism: c.saslMechanism.value, username: c.saslUsername.value, password: c.saslPassword.value }
+    : undefined
+  const registryAuth = Option.isSome(c.registryUsername) && Option.isSome(c.registryPassword)
+    ? { username: c.registryUsername.value, password: c.registryPassword.value }
+    : undefined
+  return {
+    brokers: c.brokers.split(",").map((b) => b.trim()).filter((b) => b.length > 0),
+    clientId: c.clientId,
+    ssl: c.ssl,
+    ...(sasl ? { sasl } : {}),
+    registryUrl: c.registryUrl.replace(/\/+$/, ""),
+    ...(registryAuth ? { registryAuth } : {}),
+    partitions: Math.max(1, c.partitions),
+    replicationFactor: Math.max(1, c.replicationFactor),
+    maxRecordBytes: c.maxRecordBytes,
+    sessionTimeoutMs: c.sessionTimeoutMs
+  }
+}
+
+/** Settings from the environment alone (workers, tests, benchmarks). */
+export const kafkaSettingsFromEnv: Effect.Effect<KafkaSettings, Config.ConfigError> = Effect.gen(function*() {
+  return settingsFrom(yield* kafkaSettingsConfig)
+})
+
+/** A one-line description that is safe to log: no secrets, only whether they are set. */
+export const describeSettings = (s: KafkaSettings): string =>
+  `brokers ${s.brokers.join(",")}${s.ssl ? " (ssl)" : ""}${s.sasl ? ` sasl ${s.sasl.mechanism} user ${s.sasl.username}` : ""}, registry ${s.registryUrl}${s.registryAuth ? ` (user ${s.registryAuth.username})` : ""}`

@@ -1,0 +1,96 @@
+/**
+ * The few Kafka operations the runtime needs, behind one interface, so the client library is a
+ * detail: `kafkajs-transport.ts` implements it with kafkajs 2.2.4; `@confluentinc/kafka-javascript`
+ * (librdkafka, KafkaJS-compatible API) can implement it the same way without touching the runtime.
+ * Everything here is plain promises: the runtime wraps them in Effects.
+ */
+
+export interface InMessage {
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly headers: Readonly<Record<string, string>>
+  readonly offset: string
+  readonly timestamp: string
+}
+
+/** Records of one partition, in order, as one fetch returned them (control records removed). */
+export interface InBatch {
+  readonly topic: string
+  readonly partition: number
+  readonly messages: ReadonlyArray<InMessage>
+  /** Offset to commit once the batch is handled: past its last record and any transaction marker. */
+  readonly nextOffset: string
+}
+
+export interface OutMessage {
+  readonly topic: string
+  readonly key: string
+  readonly value: Buffer
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+export interface ConsumedOffset {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: string
+}
+
+export interface Producer {
+  /** Idempotent, acknowledged by all in-sync replicas. */
+  readonly send: (messages: ReadonlyArray<OutMessage>) => Promise<void>
+  /**
+   * One Kafka transaction: the messages and the consumer group's new positions commit together,
+   * or neither does (read-process-write, effectively once). Needs a transactional producer.
+   */
+  readonly sendInTransaction: (messages: ReadonlyArray<OutMessage>, groupId: string, offsets: ReadonlyArray<ConsumedOffset>) => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string
+  readonly topics: ReadonlyArray<string>
+  /** Where a group with no committed position starts. */
+  readonly fromBeginning: boolean
+  /**
+   * Handles one batch. The consumer's position advances (and is committed) only after the
+   * returned promise resolves; a rejection stops the consumer with that error.
+   */
+  readonly onBatch: (batch: InBatch) => Promise<void>
+  /** Called after the group assigned this member its partitions (after each rebalance). */
+  readonly onAssigned?: (assignment: ReadonlyArray<{ topic: string; partitions: ReadonlyArray<number> }>) => void
+  readonly sessionTimeoutMs?: number
+  readonly maxBytesPerPartition?: number
+}
+
+export interface Consumer {
+  /** Settles when the consumer stops: resolves on `stop()`, rejects when it crashed. */
+  readonly done: Promise<void>
+  readonly stop: () => Promise<void>
+}
+
+export interface PartitionOffsets {
+  readonly partition: number
+  readonly low: string
+  readonly high: string
+}
+
+export interface TopicSpec {
+  readonly topic: string
+  readonly partitions: number
+  readonly replicationFactor: number
+}
+
+export interface KafkaTransport {
+  readonly createTopics: (specs: ReadonlyArray<TopicSpec>) => Promise<void>
+  readonly listTopics: () => Promise<ReadonlyArray<string>>
+  readonly topicOffsets: (topic: string) => Promise<ReadonlyArray<PartitionOffsets>>
+  /** Committed positions of a group; `-1` where it has none. */
+  readonly groupOffsets: (groupId: string, topics: ReadonlyArray<string>) => Promise<ReadonlyArray<ConsumedOffset>>
+  readonly listGroups: () => Promise<ReadonlyArray<string>>
+  /** Moves a (stopped) group's positions to the beginning, or to the first record at or after a time. */
+  readonly resetGroup: (groupId: string, topic: string, to: { readonly _tag: "Beginning" } | { readonly _tag: "Timestamp"; readonly epochMs: number }) => Promise<void>
+  /** A producer; with `transactionalId`, one that can run transactions (and fences older instances). */
+  readonly producer: (options: { readonly transactionalId?: string; readonly transactionTimeoutMs?: number }) => Promise<Producer>
+  readonly consumer: (options: ConsumerOptions) => Promise<Consumer>
+  readonly close: () => Promise<void>
+}

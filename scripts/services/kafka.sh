@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# serves: test/kafka bench/kafka
+#
+# A real Apache Kafka 4.x broker (KRaft, combined broker+controller, one node) and a
+# Confluent-compatible schema registry (Apicurio Registry 3.x, /apis/ccompat/v7), run from
+# Maven Central jars without Docker. Both bind to 127.0.0.1 only, with small heaps.
+#
+#   scripts/services/kafka.sh start            fetch (once, cached in .cache/kafka), start, wait until ready
+#   scripts/services/kafka.sh stop             stop both, remove their state
+#   scripts/services/kafka.sh restart-broker   stop and start the broker only, keeping its log (fault tests)
+#   scripts/services/kafka.sh fetch            download only
+#
+# Ports: FLEUVE_KAFKA_PORT (default 19092; controller +1) and FLEUVE_REGISTRY_PORT (default 18081).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cache="$root/.cache/kafka"
+state="$root/.services/kafka"
+KAFKA_PORT="${FLEUVE_KAFKA_PORT:-19092}"
+CONTROLLER_PORT="$((KAFKA_PORT + 1))"
+REGISTRY_PORT="${FLEUVE_REGISTRY_PORT:-18081}"
+APICURIO_VERSION=3.0.9
+
+fetch() {
+  mkdir -p "$cache"
+  if [ ! -f "$cache/libs/.complete" ]; then
+    echo "kafka.sh: fetching the Kafka broker jars from Maven Central" >&2
+    mvn -q -f "$root/scripts/services/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$cache/libs" -Dmdep.includeScope=runtime >&2
+    touch "$cache/libs/.complete"
+  fi
+  if [ ! -f "$cache/registry/.complete" ]; then
+    echo "kafka.sh: fetching Apicurio Registry $APICURIO_VERSION from Maven Central" >&2
+    # dependency:copy, not copy-dependencies: the artifact's parent pom is not published.
+    mvn -q dependency:copy -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:zip:all" \
+      -Dtransitive=false -DoutputDirectory="$cache/registry-dist" >&2
+    rm -rf "$cache/registry" && mkdir -p "$cache/registry"
+    (cd "$cache/registry" && unzip -q "$cache/registry-dist/apicurio-registry-app-$APICURIO_VERSION-all.zip")
+    touch "$cache/registry/.complete"
+  fi
+}
+
+wait_port() { # host port seconds what
+  for _ in $(seq 1 "$(($3 * 4))"); do
+    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.25
+  done
+  echo "kafka.sh: $4 did not open $1:$2 within $3s" >&2
+  return 1
+}
+
+broker_config() {
+  mkdir -p "$state"
+  cat >"$state/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$state/data
+num.partitions=3
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+# Tests and benchmarks: faster dead-worker detection and small segments.
+group.consumer.min.session.timeout.ms=2000
+group.min.session.timeout.ms=2000
+log.segment.bytes=67108864
+EOF
+  cat >"$state/log4j2.yaml" <<EOF
+Configuration:
+  Appenders:
+    File: { name: F, fileName: "$state/broker.log", PatternLayout: { pattern: "[%d] %p %m (%c)%n" } }
+  Loggers:
+    Root: { level: WARN, AppenderRef: [{ ref: F }] }
+    Logger: [{ name: kafka.server.KafkaServer, level: INFO }, { name: kafka.server.BrokerServer, level: INFO }]
+EOF
+}
+
+java_cp() { echo "$cache/libs/*"; }
+
+start_broker() {
+  broker_config
+  if [ ! -f "$state/data/meta.properties" ]; then
+    java -Xmx256m -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" kafka.tools.StorageTool format --standalone \
+      -t "$(java -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
+      -c "$state/server.properties" >"$state/format.log" 2>&1
+  fi
+  setsid nohup java -Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$state/log4j2.yaml" -cp "$(java_cp)" kafka.Kafka "$state/server.properties" \
+    >"$state/broker.out" 2>&1 &
+  echo $! >"$state/broker.pid"
+  wait_port 127.0.0.1 "$KAFKA_PORT" 90 "the Kafka broker" || { tail -30 "$state/broker.out" "$state/broker.log" >&2; return 1; }
+  # The port opens before the broker has joined the quorum: wait until metadata answers.
+  for _ in $(seq 1 120); do
+    if java -Xmx128m -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" org.apache.kafka.tools.TopicCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" --list >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "kafka.sh: the broker never answered metadata requests" >&2
+  return 1
+}
+
+start_registry() {
+  mkdir -p "$state"
+  (cd "$state" && setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.management.enabled=false -Dquarkus.log.level=WARN \
+    -Dapicurio.ccompat.legacy-id-mode.enabled=true \
+    -jar "$cache/registry/apicurio-registry-app-$APICURIO_VERSION-runner.jar" >"$state/registry.log" 2>&1 &
+    echo $! >"$state/registry.pid")
+  wait_port 127.0.0.1 "$REGISTRY_PORT" 120 "the schema registry" || { tail -30 "$state/registry.log" >&2; return 1; }
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7/subjects" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "kafka.sh: the registry never answered /apis/ccompat/v7/subjects" >&2
+  tail -30 "$state/registry.log" >&2
+  return 1
+}
+
+stop_pid() { # file
+  [ -f "$1" ] || return 0
+  local pid
+  pid="$(cat "$1")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  start)
+    fetch
+    stop_pid "$state/broker.pid"
+    stop_pid "$state/registry.pid"
+    rm -rf "$state" && mkdir -p "$state"
+    # Both JVMs start in parallel: the registry takes the longer.
+    start_registry &
+    reg=$!
+    start_broker
+    wait "$reg"
+    echo "kafka.sh: broker 127.0.0.1:$KAFKA_PORT, registry http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7" >&2
+    ;;
+  restart-broker)
+    stop_pid "$state/broker.pid"
+    start_broker
+    ;;
+  stop-broker) stop_pid "$state/broker.pid" ;;
+  start-broker) start_broker ;;
+  stop)
+    stop_pid "$state/broker.pid"
+    stop_pid "$state/registry.pid"
+    rm -rf "$state"
+    ;;
+  *)
+    echo "usage: $0 start|stop|restart-broker|fetch" >&2
+    exit 2
+    ;;
+esac
