@@ -1,4 +1,4 @@
-import { Compatibility, SchemaRegistryClient } from "@confluentinc/schemaregistry"
+import type { SchemaRegistryClient } from "@confluentinc/schemaregistry"
 import { Effect, Redacted, Schema } from "effect"
 import { jsonSchemaOf, type RecordName, Records } from "../../schemas/registry.ts"
 import { backwardProblems } from "./compatibility.ts"
@@ -71,14 +71,22 @@ export interface Serde {
   readonly idOf: (type: RecordType) => number
 }
 
+// The registry library pulls in cloud KMS SDKs that take seconds to load; only Kafka runs need it,
+// so it is imported on first use instead of on every `fleuve` start.
+const registryLibrary = () => import("@confluentinc/schemaregistry")
+
 export const makeSerde = (settings: KafkaSettings): Serde => {
-  const client = new SchemaRegistryClient({
-    baseURLs: [settings.registryUrl],
-    ...(settings.registryAuth
-      ? { basicAuthCredentials: { credentialsSource: "USER_INFO", userInfo: `${settings.registryAuth.username}:${Redacted.value(settings.registryAuth.password)}` } }
-      : {}),
-    maxRetries: 3
-  })
+  let clientPromise: Promise<SchemaRegistryClient> | undefined
+  const registryClient = () =>
+    (clientPromise ??= registryLibrary().then(({ SchemaRegistryClient }) =>
+      new SchemaRegistryClient({
+        baseURLs: [settings.registryUrl],
+        ...(settings.registryAuth
+          ? { basicAuthCredentials: { credentialsSource: "USER_INFO", userInfo: `${settings.registryAuth.username}:${Redacted.value(settings.registryAuth.password)}` } }
+          : {}),
+        maxRetries: 3
+      })
+    ))
   const writerIds = new Map<string, number>()
   // schema id → subjects it may decode for (ids are global in the registry); `null`: unknown id.
   const knownIds = new Map<number, string | null>()
@@ -89,6 +97,8 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
 
   const prepareOne = (type: RecordType) =>
     Effect.gen(function*() {
+      const client = yield* Effect.promise(registryClient)
+      const { Compatibility } = yield* Effect.promise(registryLibrary)
       const info = { schemaType: "JSON", schema: JSON.stringify(type.jsonSchema) }
       // Already registered (this exact schema, at any version): a consumer built with an older
       // version keeps working after newer versions were registered.
@@ -130,6 +140,7 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
 
   const subjectOfId = async (id: number, subject: string): Promise<string | null> => {
     if (knownIds.has(id)) return knownIds.get(id)!
+    const client = await registryClient()
     try {
       // Ids are global in a registry: the schema's title (our subject) says which record it is.
       const info = await client.getBySubjectAndId(subject, id)
