@@ -68,4 +68,15 @@ test("fleuve run --runtime kafka lands the sample grid once; fleuve topics shows
   const landLine = topics.stdout.split("\n").find((l) => l.includes("fleuve.sample-scores.land-scores"))
   assert.ok(landLine, topics.stdout)
   assert.match(landLine!, /\s0$/)
+
+  // Replaying the sink from the beginning re-lands every record: the idempotent sink adds no row.
+  const replay = runCli(["replay", "land-scores", "--pipeline", "sample-scores", "--from-beginning", "--warehouse", db], { env })
+  assert.equal(replay.code, 0, replay.stderr)
+  const after = runCli(["query", "--warehouse", db, "--format", "json", "SELECT count(*)::INTEGER AS n, count(DISTINCT (system, task, shots, item_id))::INTEGER AS k FROM scores"])
+  assert.deepEqual(JSON.parse(after.stdout), [{ n: 6240, k: 6240 }])
+  const both = runCli(["replay", "land-scores", "--pipeline", "sample-scores", "--from-beginning", "--from", "2026-11-25T08:00:00Z"])
+  assert.equal(both.code, 1)
+  assert.match(both.stderr, /not both/)
+  const badTime = runCli(["replay", "land-scores", "--pipeline", "sample-scores", "--from", "yesterday"])
+  assert.match(badTime.stderr, /'yesterday' is not a date/)
 })
