@@ -23,14 +23,14 @@ export const demoCommand = Command.make(
       Flag.withDefault("auto" as const)
     ),
     model: Flag.String("model").pipe(Flag.withDescription("A real Hugging Face Qwen3 checkpoint to use as the base: skips the tiny model's pre-training"), Flag.optional),
-    quick: Flag.Boolean("quick").pipe(Flag.withDescription("A few training steps and 6 items per task: the shortened run of the test suite (under 2 minutes)"), Flag.withDefault(false))
+    quick: Flag.Boolean("quick").pipe(Flag.withDescription("A few training steps and 4 items per task, 0 and 3 shots: the shortened run of the test suite (under 2 minutes)"), Flag.withDefault(false))
   },
   (o) =>
     Effect.gen(function*() {
       const started = performance.now()
       // The tensor runtime loads only here: every other command stays light.
       const { describeBackend, selectBackend } = yield* Effect.promise(() => import("../../gpu/backend.ts"))
-      const { demoSizes, demoSteps, limitItems } = yield* Effect.promise(() => import("../../pipelines/enmed/demo.ts"))
+      const { capDecoding, demoSizes, demoSteps, limitItems } = yield* Effect.promise(() => import("../../pipelines/enmed/demo.ts"))
       const choice = yield* Effect.tryPromise({
         try: async () => {
           const picked = await selectBackend(o.backend)
@@ -45,13 +45,14 @@ export const demoCommand = Command.make(
       const out = resolve(o.out)
       mkdirSync(out, { recursive: true })
       const { tasks } = yield* loadManifest(SAMPLE_MANIFEST)
-      const prompts = loadPromptSet()
+      const prompts = capDecoding(loadPromptSet(), sizes.maxNewTokens)
+      const at = () => `[${((performance.now() - started) / 1000).toFixed(0)}s]`
       let lastStep = 0
       const steps = demoSteps({
         outDir: out,
         sizes,
         ...(Option.isSome(o.model) ? { modelDir: o.model.value } : {}),
-        log: stderr,
+        log: (line) => stderr(`${at()} ${line}`),
         // One line every few optimizer steps: enough to see it move without flooding the terminal.
         onStep: (label) => (r) => {
           const now = performance.now()
@@ -67,7 +68,7 @@ export const demoCommand = Command.make(
         tasks: limitItems(tasks, sizes.itemsPerTask),
         judge: offlineReferenceJudge,
         shots: sizes.shots,
-        log: (line) => stderr(`demo: step ${line}`)
+        log: (line) => stderr(`${at()} demo: ${/^\d\/6 /.test(line) ? "step " : ""}${line}`)
       })
       stderr(`demo: AbsQA judged by ${offlineReferenceJudge.id} (offline reference judge: token F1 against the reference answer, no LLM)`)
       stderr(`demo: finished in ${((performance.now() - started) / 1000).toFixed(1)}s`)

@@ -15,6 +15,7 @@ import type { QaModel } from "../../operators/qa/model.ts"
 import { modelRevisionOf, qwen3QaModel } from "../../operators/qa/qwen3-model.ts"
 import { readArrowShard } from "../../operators/writers/arrow-shards.ts"
 import type { TaskData } from "../../operators/qa/loaders/manifest.ts"
+import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
 import { buildReport } from "../../warehouse/report/report.ts"
 import { buildCorpusRun } from "../corpus.ts"
 import { PipelineRuntime, type RunOptions } from "../runtime.ts"
@@ -42,12 +43,14 @@ export interface DemoSizes {
   /** Test items per task (undefined: all). */
   readonly itemsPerTask: number | undefined
   readonly shots: ReadonlyArray<number>
+  /** Cap on generated tokens (ExtQA/AbsQA): an untrained tiny model rarely stops by itself. */
+  readonly maxNewTokens: number
 }
 
 export const demoSizes = (quick: boolean): DemoSizes =>
   quick
-    ? { pretrainSteps: 4, daptSteps: 4, loraSteps: 2, batch: 4, seqLen: 64, loraSeqLen: 160, contextWindow: 160, itemsPerTask: 6, shots: [0, 3, 5] }
-    : { pretrainSteps: 60, daptSteps: 60, loraSteps: 20, batch: 8, seqLen: 128, loraSeqLen: 256, contextWindow: 256, itemsPerTask: undefined, shots: [0, 3, 5] }
+    ? { pretrainSteps: 2, daptSteps: 2, loraSteps: 1, batch: 2, seqLen: 48, loraSeqLen: 96, contextWindow: 96, itemsPerTask: 3, shots: [0, 3], maxNewTokens: 6 }
+    : { pretrainSteps: 10, daptSteps: 10, loraSteps: 3, batch: 4, seqLen: 64, loraSeqLen: 128, contextWindow: 160, itemsPerTask: 8, shots: [0, 3, 5], maxNewTokens: 16 }
 
 /**
  * The tiny Qwen3 shape: 2 layers, hidden 64, GQA (4 query heads over 2 key/value heads).
@@ -98,6 +101,12 @@ export const writeRandomCheckpoint = (dir: string, tokenizerDir: string, context
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) if (existsSync(join(tokenizerDir, f))) copyFileSync(join(tokenizerDir, f), join(dir, f))
 }
 
+/** The prompt set with generation capped at `maxNewTokens` (the cap is part of each request's decoding, hence of its cache key). */
+export const capDecoding = (prompts: PromptSet, maxNewTokens: number): PromptSet => ({
+  ...prompts,
+  tasks: Object.fromEntries(Object.entries(prompts.tasks).map(([task, t]) => [task, { ...t, decoding: { ...t.decoding, maxNewTokens: Math.min(t.decoding.maxNewTokens, maxNewTokens) } }])) as PromptSet["tasks"]
+})
+
 /** Test splits cut to the first `n` items of each task (the training pools stay whole for the shots). */
 export const limitItems = (tasks: ReadonlyArray<TaskData>, n: number | undefined): Array<TaskData> =>
   tasks.map((t) => (n === undefined ? t : { ...t, test: t.test.slice(0, n) }))
@@ -133,7 +142,8 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
     microBatch: o.sizes.batch,
     gradAccumulation: 1,
     peakLr: 3e-3,
-    warmupRatio: 0.1,
+    // No warmup: with the demo's few steps a linear warmup would spend the first (or only) step at lr 0.
+    warmupRatio: 0,
     seed,
     outDir
   })
@@ -188,18 +198,20 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
         rmSync(to, { recursive: true, force: true })
         const loaded = loadModelDir(from)
         const data: Array<TrainingSequence> = []
-        let skipped = 0
+        let shortened = 0
         for (const ex of examples) {
           try {
             data.push(promptAnswerSequence(loaded.tokenizer, ex.prompt, ex.completion, o.sizes.loraSeqLen))
           } catch {
-            skipped++ // an answer longer than the sequence cannot be a target: left out, and counted
+            // An answer longer than the sequence cannot be a whole target: its beginning is kept, and counted.
+            shortened++
+            data.push(promptAnswerSequence(loaded.tokenizer, ex.prompt, ex.completion.slice(0, Math.floor(o.sizes.loraSeqLen / 4)), o.sizes.loraSeqLen))
           }
         }
         if (data.length === 0) throw new Error(`no example fits ${o.sizes.loraSeqLen} tokens`)
         const lora = defaultLoraConfig
         attachLora(loaded.model, lora, seed)
-        o.log(`${name}: LoRA r=${lora.r} α=${lora.alpha} on ${data.length} examples${skipped ? ` (${skipped} with answers over ${o.sizes.loraSeqLen} tokens left out)` : ""}, ${o.sizes.loraSteps} steps of ${o.sizes.batch}`)
+        o.log(`${name}: LoRA r=${lora.r} α=${lora.alpha} on ${data.length} examples${shortened ? ` (${shortened} answers over ${o.sizes.loraSeqLen} tokens shortened)` : ""}, ${o.sizes.loraSteps} steps of ${o.sizes.batch}`)
         const { losses } = await train(loaded.model, { kind: "lora", lora, baseModel: from }, data, options(o.sizes.loraSteps, to), o.onStep?.(name))
         o.log(`${name}: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}`)
         const adapterHash = createHash("sha256").update(readFileSync(join(to, "final", "adapter_model.safetensors"))).digest("hex")
