@@ -50,7 +50,7 @@ export interface DemoSizes {
 export const demoSizes = (quick: boolean): DemoSizes =>
   quick
     ? { pretrainSteps: 2, daptSteps: 2, loraSteps: 1, batch: 2, seqLen: 48, loraSeqLen: 96, contextWindow: 96, itemsPerTask: 3, shots: [0, 3], maxNewTokens: 6 }
-    : { pretrainSteps: 10, daptSteps: 10, loraSteps: 3, batch: 4, seqLen: 64, loraSeqLen: 128, contextWindow: 160, itemsPerTask: 8, shots: [0, 3, 5], maxNewTokens: 16 }
+    : { pretrainSteps: 10, daptSteps: 10, loraSteps: 3, batch: 4, seqLen: 64, loraSeqLen: 128, contextWindow: 160, itemsPerTask: 6, shots: [0, 3, 5], maxNewTokens: 16 }
 
 /**
  * The tiny Qwen3 shape: 2 layers, hidden 64, GQA (4 query heads over 2 key/value heads).
@@ -136,12 +136,12 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
   // Which checkpoint folder each QaModel came from: DAPT and LoRA start from it.
   const dirs = new WeakMap<QaModel, string>()
   const remember = (m: QaModel, dir: string) => (dirs.set(m, dir), m)
-  const options = (steps: number, outDir: string) => ({
+  const options = (steps: number, outDir: string, peakLr = 3e-3) => ({
     ...defaultTrainOptions,
     totalSteps: steps,
     microBatch: o.sizes.batch,
     gradAccumulation: 1,
-    peakLr: 3e-3,
+    peakLr,
     // No warmup: with the demo's few steps a linear warmup would spend the first (or only) step at lr 0.
     warmupRatio: 0,
     seed,
@@ -212,7 +212,7 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
         const lora = defaultLoraConfig
         attachLora(loaded.model, lora, seed)
         o.log(`${name}: LoRA r=${lora.r} α=${lora.alpha} on ${data.length} examples${shortened ? ` (${shortened} answers over ${o.sizes.loraSeqLen} tokens shortened)` : ""}, ${o.sizes.loraSteps} steps of ${o.sizes.batch}`)
-        const { losses } = await train(loaded.model, { kind: "lora", lora, baseModel: from }, data, options(o.sizes.loraSteps, to), o.onStep?.(name))
+        const { losses } = await train(loaded.model, { kind: "lora", lora, baseModel: from }, data, options(o.sizes.loraSteps, to, 1e-3), o.onStep?.(name))
         o.log(`${name}: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}`)
         const adapterHash = createHash("sha256").update(readFileSync(join(to, "final", "adapter_model.safetensors"))).digest("hex")
         // The trained pairs stay attached: this QaModel is the backbone plus the adapter.
