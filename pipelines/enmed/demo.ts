@@ -11,6 +11,7 @@ import { type HostTensor, writeSafetensors } from "../../gpu/safetensors.ts"
 import { packedTextSequences, promptAnswerSequence } from "../../gpu/train/datasets.ts"
 import { defaultTrainOptions, type StepReport, train, type TrainingSequence } from "../../gpu/train/trainer.ts"
 import { mulberry32 } from "../../operators/common/random.ts"
+import { OFFLINE_REFERENCE_JUDGE_ID } from "../../operators/qa/judge/offline-reference.ts"
 import type { QaModel } from "../../operators/qa/model.ts"
 import { modelRevisionOf, qwen3QaModel } from "../../operators/qa/qwen3-model.ts"
 import { readArrowShard } from "../../operators/writers/arrow-shards.ts"
@@ -106,6 +107,10 @@ export const capDecoding = (prompts: PromptSet, maxNewTokens: number): PromptSet
   ...prompts,
   tasks: Object.fromEntries(Object.entries(prompts.tasks).map(([task, t]) => [task, { ...t, decoding: { ...t.decoding, maxNewTokens: Math.min(t.decoding.maxNewTokens, maxNewTokens) } }])) as PromptSet["tasks"]
 })
+
+/** What every demo report says first. */
+export const demoNote = `Produced by \`fleuve demo\` with a tiny Qwen3-shaped model trained for a few steps on two CPU cores: the numbers are illustrative, not EnMed's. ` +
+  `AbsQA is judged by the offline reference judge (${OFFLINE_REFERENCE_JUDGE_ID}: token F1 against the reference answer mapped to 1-5), not by an LLM.`
 
 /** Test splits cut to the first `n` items of each task (the training pools stay whole for the shots). */
 export const limitItems = (tasks: ReadonlyArray<TaskData>, n: number | undefined): Array<TaskData> =>
@@ -221,7 +226,15 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
     })
 
   const report = Effect.gen(function*() {
-    const files = yield* buildReport({ reference: "base", onFigure: (id, title) => o.log(`figure ${id}: ${title}`) })
+    const drawn = yield* buildReport({ reference: "base", onFigure: (id, title) => o.log(`figure ${id}: ${title}`) })
+    // The demo's report says what its numbers are: a tiny model's, with AbsQA judged offline.
+    const files = drawn.map((f) =>
+      f.path === "report.md"
+        ? { ...f, content: f.content.replace(/^(# .*\n)/, `$1\n> ${demoNote}\n`) }
+        : f.path === "report.html"
+        ? { ...f, content: f.content.replace("</h1>", `</h1>\n<p class="note"><strong>fleuve demo.</strong> ${demoNote.replaceAll("`", "")}</p>`) }
+        : f
+    )
     yield* Effect.try({
       try: () => {
         for (const f of files) {

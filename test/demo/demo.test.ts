@@ -43,7 +43,10 @@ test("fleuve demo --quick: 6 systems × 3 tasks scored, analyses and report writ
   assert.ok(existsSync(join(out, "report.html")))
   assert.ok(existsSync(join(out, "report.md")))
   assert.ok(readdirSync(join(out, "figures")).some((f) => f.endsWith(".svg")))
-  assert.match(readFileSync(join(out, "report.html"), "utf8"), /EnMed-Unified/)
+  const html = readFileSync(join(out, "report.html"), "utf8")
+  assert.match(html, /EnMed-Unified/)
+  assert.match(html, /offline reference judge \(offline-reference\//)
+  assert.match(readFileSync(join(out, "report.md"), "utf8"), /^# .*\n\n> Produced by `fleuve demo`/)
   // Every model is a reloadable Hugging Face folder; every adapter a PEFT folder.
   for (const m of ["base/final", "dapt/final"]) assert.ok(existsSync(join(out, "models", m, "model.safetensors")), m)
   for (const a of ["Unified", "MCQA", "ExtQA", "AbsQA"]) assert.ok(existsSync(join(out, "models", `lora-EnMed-${a}`, "final", "adapter_model.safetensors")), a)
