@@ -4,6 +4,7 @@ import { Command } from "effect/cli"
 import { analyzeCommand } from "./commands/analyze.ts"
 import { importLmEvalCommand } from "./commands/import-lm-eval.ts"
 import { corpusCommand } from "./commands/corpus.ts"
+import { demoCommand } from "./commands/demo.ts"
 import { gpuBundleCommand } from "./commands/gpu-bundle.ts"
 import { nf4QuantizeCommand } from "./commands/nf4-quantize.ts"
 import { importScoresCommand } from "./commands/import-scores.ts"
@@ -25,6 +26,7 @@ const fleuve = Command.make("fleuve").pipe(
       "Item-level scores land in a DuckDB warehouse (./fleuve.duckdb by default) that you can query with SQL."
   ),
   Command.withSubcommands([
+    demoCommand,
     importScoresCommand,
     analyzeCommand,
     corpusCommand,

@@ -53,7 +53,7 @@ export interface DemoSteps<R> {
 
 export const DEMO_SYSTEMS = ["base", "EnMed-DAPT", "EnMed-Unified", "EnMed-MCQA", "EnMed-ExtQA", "EnMed-AbsQA"] as const
 
-export const runDemo = <R>(steps: DemoSteps<R>, data: { readonly prompts: PromptSet; readonly tasks: ReadonlyArray<TaskData>; readonly judge: Judge; readonly log: (line: string) => void }) =>
+export const runDemo = <R>(steps: DemoSteps<R>, data: { readonly prompts: PromptSet; readonly tasks: ReadonlyArray<TaskData>; readonly judge: Judge; readonly log: (line: string) => void; readonly shots?: ReadonlyArray<number> }) =>
   Effect.gen(function*() {
     const sets = loraTrainingSets(data.prompts, data.tasks)
     data.log("1/6 pre-training the base model on general French text")
@@ -67,11 +67,15 @@ export const runDemo = <R>(steps: DemoSteps<R>, data: { readonly prompts: Prompt
     }
     data.log("4/6 the 9-cell grid for base, DAPT and the four adapters")
     const runId = Runs.newId()
-    yield* Runs.start(runId, "demo", {})
-    yield* evaluate(runId, { systems: [{ system: "base", model: base }, { system: "EnMed-DAPT", model: dapt }, ...adapters], tasks: data.tasks, shots: [0, 3, 5], prompts: data.prompts, judge: data.judge })
-    yield* Runs.finish(runId, "succeeded", {})
+    const shots = data.shots ?? [0, 3, 5]
+    yield* Runs.start(runId, "demo", { shots, judge: data.judge.id, items: Object.fromEntries(data.tasks.map((t) => [t.task, t.test.length])) })
+    const counts = yield* evaluate(runId, { systems: [{ system: "base", model: base }, { system: "EnMed-DAPT", model: dapt }, ...adapters], tasks: data.tasks, shots, prompts: data.prompts, judge: data.judge }, {
+      onSystem: (system, todo, total) => data.log(`grid: ${system}: ${todo} of ${total} requests to score`)
+    })
+    yield* Runs.finish(runId, "succeeded", { ...counts })
+    data.log(`grid: ${counts.scores} score rows landed (${counts.fromCache} predictions from the cache), ${counts.deadLetters} dead letters`)
     data.log("5/6 analyses against the base model")
-    yield* runAnalyses({ reference: "base" })
+    yield* runAnalyses({ reference: "base", onStep: (step) => data.log(`analyze: ${step}`) })
     data.log("6/6 report")
     return yield* steps.report
   })
