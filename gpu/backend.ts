@@ -89,8 +89,11 @@ let current: BackendChoice | undefined
  * Asked-for backends that fail raise BackendUnavailable: a silent fallback would make a GPU run
  * quietly slow and its timings wrong.
  */
-export const selectBackend = async (wanted: BackendName = "auto"): Promise<BackendChoice> => {
-  if (current && (wanted === "auto" || wanted === current.backend)) return current
+export const selectBackend = async (wanted: BackendName = "auto", purpose: "inference" | "training" = "inference"): Promise<BackendChoice> => {
+  // tfjs-backend-wasm has no UnsortedSegmentSum kernel (the embedding's gradient): it cannot
+  // train, so an automatic choice for training never lands on it.
+  const usable = (name: BackendName) => purpose === "inference" || name !== "wasm"
+  if (current && ((wanted === "auto" && usable(current.backend)) || wanted === current.backend)) return current
   if (wanted !== "auto") {
     try {
       const device = await attempts[wanted]()
@@ -103,6 +106,10 @@ export const selectBackend = async (wanted: BackendName = "auto"): Promise<Backe
   }
   const skipped: Array<string> = []
   for (const name of ["webgpu", "tensorflow", "wasm", "cpu"] as const) {
+    if (!usable(name)) {
+      skipped.push(`${name}: cannot train (no gradient kernel for embeddings)`)
+      continue
+    }
     try {
       const device = await attempts[name]()
       await tf.ready()

@@ -32,12 +32,7 @@ export const demoCommand = Command.make(
       const { describeBackend, selectBackend } = yield* Effect.promise(() => import("../../gpu/backend.ts"))
       const { capDecoding, demoSizes, demoSteps, limitItems } = yield* Effect.promise(() => import("../../pipelines/enmed/demo.ts"))
       const choice = yield* Effect.tryPromise({
-        try: async () => {
-          const picked = await selectBackend(o.backend)
-          // tfjs-backend-wasm has no UnsortedSegmentSum kernel (the embedding's gradient): it cannot
-          // train, so on a machine without GPU the automatic choice falls back to the cpu backend.
-          return o.backend === "auto" && picked.backend === "wasm" ? await selectBackend("cpu") : picked
-        },
+        try: () => selectBackend(o.backend, "training"),
         catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
       })
       stderr(`demo: ${describeBackend(choice)}`)

@@ -66,7 +66,7 @@ const progress = (r: StepReport) => {
 const run = (kind: "dapt" | "lora", a: Common, lora?: LoraConfig) =>
   Effect.tryPromise({
     try: async () => {
-      const choice = await selectBackend(a.backend as BackendName)
+      const choice = await selectBackend(a.backend as BackendName, "training")
       process.stderr.write(`fleuve: ${describeBackend(choice)}\n`)
       const loaded = loadModelDir(a.model, { trainable: kind === "dapt" })
       const data = readSequences(a.data, loaded.tokenizer, a.seqLen)

@@ -44,5 +44,11 @@ describe("fleuve model / train", () => {
     assert.match(t.stderr, /step 2\/2 {2}loss [\d.]+ .* tokens\/s {2}eta/)
     assert.ok(existsSync(join(out, "final", "adapter_model.safetensors")))
     assert.equal(JSON.parse(t.stdout).steps, 2)
+    // With the automatic choice on a machine without GPU, training never lands on wasm (it has no
+    // gradient kernel for embeddings): it must pick a backend that can train, and succeed.
+    const auto = fleuve("train", "lora", "--model", tinyDir, "--data", join(tinyDir, "corpus.txt"), "--out", join(work, "adapter-auto"), "--seq-len", "16",
+      "--steps", "1", "--micro-batch", "1", "--grad-accum", "1", "--r", "2", "--alpha", "4", "--targets", "q_proj")
+    assert.equal(auto.status, 0, auto.stderr)
+    assert.doesNotMatch(auto.stderr, /backend wasm on/)
   })
 })
