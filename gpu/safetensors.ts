@@ -17,7 +17,7 @@ export class SafetensorsError extends Error {
 }
 
 // f16 → f32 without a lookup table: handles subnormals, infinities and NaN.
-const f16ToF32 = (h: number): number => {
+export const f16ToF32 = (h: number): number => {
   const sign = h & 0x8000 ? -1 : 1
   const exp = (h >> 10) & 0x1f
   const frac = h & 0x3ff

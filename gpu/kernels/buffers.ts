@@ -1,5 +1,10 @@
 /** Host ↔ GPU helpers: f16 packing, storage buffers, read-back, one-shot dispatches. */
 
+import { f16ToF32 } from "../safetensors.ts"
+
+/** f16 bits → f32: the one conversion the safetensors reader uses too. */
+export const f16BitsToF32 = f16ToF32
+
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
 
@@ -29,14 +34,6 @@ export const f32ToF16Bits = (x: number): number => {
   return sign | r
 }
 
-export const f16BitsToF32 = (h: number): number => {
-  const sign = h & 0x8000 ? -1 : 1
-  const exp = (h >> 10) & 0x1f
-  const frac = h & 0x3ff
-  if (exp === 0) return sign * frac * 2 ** -24
-  if (exp === 31) return frac ? NaN : sign * Infinity
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15)
-}
 
 export const toF16 = (values: Float32Array): Uint16Array => {
   const out = new Uint16Array(values.length)

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from "node:fs"
+import { f16ToF32 } from "../safetensors.ts"
 
 /**
  * A safetensors file read tensor by tensor through a file descriptor: a 14B checkpoint (28 GB
@@ -30,15 +31,6 @@ export interface LazySafetensors {
   /** The tensor as f32 (U8 widened, BF16/F16 converted). */
   readF32(name: string): Float32Array
   close(): void
-}
-
-const f16ToF32 = (h: number): number => {
-  const sign = h & 0x8000 ? -1 : 1
-  const exp = (h >> 10) & 0x1f
-  const frac = h & 0x3ff
-  if (exp === 0) return sign * frac * 2 ** -24
-  if (exp === 31) return frac ? NaN : sign * Infinity
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15)
 }
 
 export const openSafetensors = (file: string): LazySafetensors => {
