@@ -28,22 +28,49 @@ interface GpuAdapterLike {
 }
 
 /**
+ * How tfjs computes on WebGPU: "fleuve" (default) puts fleuve's tensor-core kernels in place of
+ * tfjs' stock ones where the adapter offers subgroup matrices (gpu/tfjs/webgpu-kernels.ts);
+ * "stock" keeps tfjs' kernels only (FLEUVE_WEBGPU_KERNELS=stock), for comparisons.
+ */
+export const webgpuKernelChoice = (): "fleuve" | "stock" => (process.env.FLEUVE_WEBGPU_KERNELS === "stock" ? "stock" : "fleuve")
+
+/**
  * WebGPU in Node: Dawn from npm `webgpu` (Vulkan on Linux). The unsafe-API toggle exposes
- * shader-f16 and subgroups on NVIDIA; tfjs-backend-webgpu reads `navigator.gpu`.
+ * shader-f16, subgroups and subgroup matrices on NVIDIA. fleuve creates the device itself (tfjs'
+ * own factory asks for none of those features) and hands it to tfjs' WebGPUBackend. The object
+ * `create` returns must stay referenced for as long as the device is used (dawn.node tears down
+ * otherwise), hence `navigator.gpu`.
  */
 const tryWebgpu = async (): Promise<string> => {
   const dawn: { create: (flags: Array<string>) => unknown; globals: object } = await import("webgpu" as string)
-  const gpu = dawn.create(["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia"]) as {
-    requestAdapter: (o?: object) => Promise<GpuAdapterLike | null>
-  }
+  const gpu = dawn.create(["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia"]) as GPU
   Object.assign(globalThis, dawn.globals)
   Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true })
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
   if (!adapter) throw new Error("Dawn found no GPU adapter (is libvulkan1 installed and a Vulkan driver visible?)")
-  const info = adapter.info ?? {}
-  await import("@tensorflow/tfjs-backend-webgpu")
+  const info = (adapter.info ?? {}) as GpuAdapterLike["info"] & object
+  const webgpu = await import("@tensorflow/tfjs-backend-webgpu")
+  const { REQUIRED_FEATURES, registerWebgpuKernels } = await import("./tfjs/webgpu-kernels.ts")
+  const offered = [...adapter.features].map(String)
+  const tensorCores = webgpuKernelChoice() === "fleuve" && REQUIRED_FEATURES.every((f) => offered.includes(f))
+  const limits = adapter.limits
+  const device = await adapter.requestDevice({
+    requiredFeatures: [...(tensorCores ? REQUIRED_FEATURES : []), ...(offered.includes("timestamp-query") ? ["timestamp-query"] : [])] as Array<GPUFeatureName>,
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup
+    }
+  })
+  if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu")
+  tf.registerBackend("webgpu", () => new webgpu.WebGPUBackend(device, adapter.info), 3)
+  if (tensorCores) registerWebgpuKernels()
   if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs could not initialise the webgpu backend")
-  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(" ") || "WebGPU adapter"
+  const name = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(" ") || "WebGPU adapter"
+  return `${name}, ${tensorCores ? "fleuve tensor-core matmul (f16 × f16 → f32)" : "tfjs stock kernels"}`
 }
 
 /** tfjs-node(-gpu): used only when already installed; it needs network at install time and CUDA 11.2. */

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# One device call: the GPU kernel tests, the WGSL benchmark and the PyTorch peer on the same card.
-# Expects .device-gpu/ (prepared by bench/gpu/prepare-device.sh): the gpu-bundle archive, the
-# esbuild bundles of test/kernels and bench/gpu/kernels.ts, and gl/*.deb (libglvnd: NVIDIA's
-# Vulkan ICD, libGLX_nvidia, needs libGLdispatch). Results land in $OUT.
+# One device call (run from the repository root on the GPU host, after bench/gpu/prepare-device.sh):
+# the GPU tests, fleuve's WGSL kernels benchmark, the tfjs runtime with tfjs' stock kernels and
+# with fleuve's, and the PyTorch peer, all on the same card. Results land in $OUT.
 set -uo pipefail
-D=$PWD/.device-gpu
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/nvidia-smi.txt"
-mkdir -p /tmp/fx /tmp/glx && tar -xJf "$D/fleuve-gpu.tar.xz" -C /tmp/fx
-for f in "$D"/gl/*.deb; do dpkg -x "$f" /tmp/glx; done
-F=/tmp/fx/fleuve
-cp "$D"/*.mjs "$F/app/"
-export LD_LIBRARY_PATH="$F/lib:/tmp/glx/usr/lib/x86_64-linux-gnu"
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-echo "== run.sh --help on the GPU host"; "$F/run.sh" --help | head -3
-cd "$F/app"
-echo "== kernel tests"; timeout 120 ../bin/node --test --test-reporter=spec kernels.test.mjs 2>&1 | grep -v "warning: use of deprecated\|^ *\^\|^$" | tee "$OUT/kernel-tests.txt" | tail -40
-echo "== WGSL bench"; timeout 240 ../bin/node bench-kernels.mjs ${BENCH_ARGS:-} 2>&1 | grep -v "warning: use of deprecated" | tee "$OUT/webgpu.jsonl" | cut -c1-600
-cd - >/dev/null
-echo "== PyTorch peer"; PYTHONUNBUFFERED=1 timeout 150 python3 "$D/torch_peer.py" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/torch.jsonl" | cut -c1-300
+export FLEUVE_TEST_FIXTURES=$PWD/test/fixtures
+cd .device
+for f in *.deb; do dpkg -x "$f" /; done; ldconfig
+export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+[ -x /tmp/node ] || { xz -dc node.xz > /tmp/node && chmod +x /tmp/node; }
+[ -f dist/linux-x64/dawn.node ] || xz -dc dist/linux-x64/dawn.node.xz > dist/linux-x64/dawn.node
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/nvidia-smi.txt"
+quiet() { grep -v -e "deprecated" -e "^ *\^" -e "^$" -e "subgroupMatrix" -e "warning" -e "Compilation log"; }
+step() { echo "== $1"; }
+for what in ${STEPS:-tests kernels stock fleuve torch}; do
+  case $what in
+    tests) step tests; for t in kernels tfjs-kernels; do timeout 180 /tmp/node --test --test-force-exit --test-reporter=spec $t.test.mjs 2>&1 | quiet > "$OUT/$t-tests.txt"; tail -12 "$OUT/$t-tests.txt"; done ;;
+    kernels) step "WGSL kernels"; timeout 300 /tmp/node bench-kernels.mjs ${BENCH_ARGS:-} 2>&1 | quiet | tee "$OUT/webgpu-kernels.jsonl" | cut -c1-400 ;;
+    stock) step "tfjs runtime, stock kernels"; FLEUVE_WEBGPU_KERNELS=stock timeout 400 /tmp/node bench-runtime.mjs ${RUNTIME_ARGS:-} 2>&1 | quiet | tee "$OUT/runtime-stock.jsonl" | cut -c1-400 ;;
+    fleuve) step "tfjs runtime, fleuve kernels"; timeout 400 /tmp/node bench-runtime.mjs ${RUNTIME_ARGS:-} 2>&1 | quiet | tee "$OUT/runtime-fleuve.jsonl" | cut -c1-400 ;;
+    torch) step "PyTorch peer"; PYTHONUNBUFFERED=1 timeout 400 python3 torch_peer.py ${BENCH_ARGS:-} 2>&1 | grep -v Warning | tee "$OUT/torch.jsonl" | cut -c1-300 ;;
+  esac
+done

@@ -11,7 +11,6 @@ import { readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, type Di
 import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
 import { elementwiseKernels, fusedKernels } from "../../gpu/kernels/fused.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../gpu/kernels/matmul.ts"
-import { nf4Absmax, quantizeNf4 } from "../../gpu/quant/nf4.ts"
 
 const quick = process.argv.includes("--quick")
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
@@ -52,19 +51,34 @@ const time = async (gpu: Gpu, ds: Array<Dispatch>, reps: number, warm = 2) => {
   return ts[Math.floor(ts.length / 2)]! / 1000
 }
 
-// Host-side weights per (format, shape), made once: quantising in JS is slow, and distinct GPU
-// buffers (one per layer) are what matters for the GPU's caches, not distinct contents.
+// Host-side weights per (format, shape), made once. Timing needs realistic bytes, not trained
+// values: f16 weights repeat one random block of 1M values; NF4 weights are random 4-bit codes
+// with random block scales (valid NF4, made directly: quantising 14B values in JS would take minutes).
 const hostWeights = new Map<string, { B: Uint16Array | Uint32Array; absmax?: Float32Array }>()
+const BLOCK = 1 << 20
+const randomF16 = (n: number, scale: number, seed: number) => {
+  const block = toF16(rand(Math.min(n, BLOCK), scale, seed))
+  const out = new Uint16Array(n)
+  for (let at = 0; at < n; at += block.length) out.set(block.subarray(0, Math.min(block.length, n - at)), at)
+  return out
+}
+const randomNf4 = (N: number, K: number, seed: number) => {
+  const words = new Uint32Array((N * K) / 8)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    words[i] = x >>> 0
+  }
+  const absmax = rand((N * K) / 64, 0.05, seed + 1).map((v) => 0.01 + Math.abs(v))
+  return { B: words, absmax }
+}
 const weightBuffers = (gpu: Gpu, format: WeightFormat, N: number, K: number, _seed: number) => {
   const key = `${format} ${N} ${K}`
   let h = hostWeights.get(key)
   if (!h) {
-    const w = rand(N * K, 0.05, N * 31 + K)
-    if (format === "f16") h = { B: toF16(w) }
-    else {
-      const q = quantizeNf4(w, [N, K])
-      h = { B: new Uint32Array(q.packed.buffer, 0, q.packed.length / 4), absmax: nf4Absmax(q.stats) }
-    }
+    h = format === "f16" ? { B: randomF16(N * K, 0.05, N * 31 + K) } : randomNf4(N, K, N * 31 + K)
     hostWeights.set(key, h)
   }
   return {
@@ -89,9 +103,14 @@ const matmulBench = async (gpu: Gpu, impl: MatmulImpl, format: WeightFormat, M: 
   free([A, C, w.B, ...(w.absmax ? [w.absmax] : [])])
 }
 
-/** Qwen3-0.6B-shaped scoring forward: 28 layers, tokens = B·S. */
-const modelBench = async (gpu: Gpu, format: WeightFormat, layers: number) => {
-  const [B, S, Hd, H, KV, D, I, vocab] = [16, 512, 1024, 16, 8, 128, 3072, 151936]
+/** Model shapes the scoring forward runs at (random weights). */
+interface ModelShape { readonly name: string; readonly hidden: number; readonly heads: number; readonly kvHeads: number; readonly headDim: number; readonly intermediate: number; readonly vocab: number; readonly layers: number }
+const QWEN3_0_6B: ModelShape = { name: "Qwen3-0.6B-shaped", hidden: 1024, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072, vocab: 151936, layers: 28 }
+const QWEN3_14B: ModelShape = { name: "Qwen3-14B-shaped", hidden: 5120, heads: 40, kvHeads: 8, headDim: 128, intermediate: 17408, vocab: 151936, layers: 40 }
+
+/** Scoring forward at batch 16 × prompt 512 (tokens = B·S), every layer with its own weights. */
+const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
+  const [B, S, Hd, H, KV, D, I, vocab, layers] = [16, 512, shape.hidden, shape.heads, shape.kvHeads, shape.headDim, shape.intermediate, shape.vocab, shape.layers]
   const T = B * S
   const dev = gpu.device
   const mm = await matmulPlan(gpu, format)
@@ -116,17 +135,15 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, layers: number) => {
     up: weightBuffers(gpu, format, I, Hd, 600 + l),
     down: weightBuffers(gpu, format, Hd, I, 700 + l)
   }))
-  const lmHead = track(storageBuffer(dev, toF16(rand(vocab * Hd, 0.05, 11)))) // tied embeddings stay f16
+  const lmHead = track(storageBuffer(dev, randomF16(vocab * Hd, 0.05, 11))) // the output head stays f16
   const chunk = 1024
   const logits = f32(chunk * vocab)
   const u32 = (words: Array<number>, floats: Array<number> = []) => uniformBuffer(dev, words, floats)
   const p = {
     norm: u32([T, Hd, 0, 0], [1e-6]),
-    headNormQ: u32([T * H, D, 0, 0], [1e-6]),
-    headNormK: u32([T * KV, D, 0, 0], [1e-6]),
     castX: u32([T * Hd]), castAtt: u32([T * H * D]), castAct: u32([T * I]),
     q: u32([T, H * D, Hd, 0]), kv: u32([T, KV * D, Hd, 0]), o: u32([T, Hd, H * D, 0]), gu: u32([T, I, Hd, 0]), down: u32([T, Hd, I, 0]),
-    ropeQ: u32([T, S, H, D, 0, 0, 0, 0], [1e6]), ropeK: u32([T, S, KV, D, 0, 0, 0, 0], [1e6]),
+    qkQ: u32([T, S, H, 0], [1e-6, 1e6]), qkK: u32([T, S, KV, 0], [1e-6, 1e6]),
     att: u32([B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]),
     add: u32([T * Hd]), swiglu: u32([T * I]),
     lm: u32([chunk, vocab, Hd, 0])
@@ -137,10 +154,8 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, layers: number) => {
     mm.dispatch({ A: xh, C: q, params: p.q, ...w.q }, T, H * D),
     mm.dispatch({ A: xh, C: k, params: p.kv, ...w.k }, T, KV * D),
     mm.dispatch({ A: xh, C: v, params: p.kv, ...w.v }, T, KV * D),
-    fused.rmsnorm({ X: q, W: headNormW, Y: q, params: p.headNormQ }, T * H),
-    fused.rmsnorm({ X: k, W: headNormW, Y: k, params: p.headNormK }, T * KV),
-    fused.rope({ X: q, params: p.ropeQ }, T, H, D),
-    fused.rope({ X: k, params: p.ropeK }, T, KV, D),
+    fused.qkNormRope({ X: q, W: headNormW, params: p.qkQ }, T, H),
+    fused.qkNormRope({ X: k, W: headNormW, params: p.qkK }, T, KV),
     fused.attention({ Q: q, K: k, V: v, O: att, params: p.att }, B, S, H),
     el.castF16({ X: att, Y: atth, params: p.castAtt }, T * H * D),
     mm.dispatch({ A: atth, C: o, params: p.o, ...w.o }, T, Hd),
@@ -171,7 +186,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, layers: number) => {
   // sanity: the forward produced finite numbers
   const sample = new Float32Array(await readBuffer(dev, logits, 4096))
   emit({
-    kind: "scoring-forward", model: "Qwen3-0.6B-shaped, random weights", weights: format, matmul: mm.variant, layers, batch: B, prompt: S,
+    kind: "scoring-forward", model: `${shape.name}, random weights`, weights: format, matmul: mm.variant, layers, batch: B, prompt: S,
     ms_layers: +(tLayers * 1e3).toFixed(1), ms_final_norm_lm_head: +(tHead * 1e3).toFixed(1),
     tokens_per_s: Math.round(T / total), tflops: +(flops / total / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, finite: sample.every(Number.isFinite)
@@ -211,7 +226,13 @@ const main = async () => {
   }
   for (const format of ["f16", "nf4"] as const) {
     peak = allocated
-    await guard(`model ${format}`, () => modelBench(gpu, format, quick ? 2 : 28))
+    await guard(`model ${format}`, () => modelBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B))
+  }
+  if (!quick) {
+    // Qwen3-14B in NF4 (issue 9: it must fit one 80 GB card): 40 layers of NF4 linears
+    hostWeights.clear()
+    peak = allocated
+    await guard("model 14B nf4", () => modelBench(gpu, "nf4", QWEN3_14B))
   }
 }
 

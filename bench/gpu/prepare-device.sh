@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Prepares DEST (default ../main/.device-gpu) for bench/gpu/device-run.sh: the gpu-bundle archive
-# (node, dawn.node, libvulkan) plus esbuild bundles of the kernel tests and the WGSL benchmark.
+# Stages .device/ (git-ignored) for one device call of bench/gpu/device-run.sh: esbuild bundles of
+# the GPU tests and benchmarks (tfjs' gradients bundled in statically: the GPU host has no
+# node_modules), dawn.node and node (xz), the Vulkan loader and libglvnd (.deb), the PyTorch peer.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DEST=${1:-../main/.device-gpu}
-mkdir -p "$DEST"
-[ -f "$DEST/fleuve-gpu.tar.xz" ] || node bin/fleuve.mjs gpu-bundle --out "$DEST/fleuve-gpu.tar.xz"
-npx esbuild test/kernels/kernels.test.ts --bundle --platform=node --format=esm --target=node20 --external:webgpu --outfile="$DEST/kernels.test.mjs" --log-level=warning
-npx esbuild bench/gpu/kernels.ts --bundle --platform=node --format=esm --target=node20 --external:webgpu --outfile="$DEST/bench-kernels.mjs" --log-level=warning
+DEST=${1:-.device}
+mkdir -p "$DEST/dist/linux-x64"
+banner='import { createRequire as __fleuveRequire } from "node:module"; const require = __fleuveRequire(import.meta.url);'
+bundle() { # entry outfile
+  # tfjs' gradients, bundled: see BUNDLE_ENTRY in gpu/bundle/gpu-bundle.ts
+  echo "import \"@tensorflow/tfjs-core/dist/base_side_effects.js\"; import \"@tensorflow/tfjs-core/dist/register_all_gradients.js\"; import \"./$1\";" |
+    npx esbuild --bundle --platform=node --format=esm --target=node20 --log-level=error --sourcefile=entry.ts --loader=ts \
+      --outfile="$DEST/$2" "--banner:js=$banner"
+}
+bundle test/kernels/kernels.test.ts kernels.test.mjs
+bundle test/kernels/tfjs-kernels.test.ts tfjs-kernels.test.mjs
+bundle bench/gpu/diagnose.ts diagnose.mjs
+bundle bench/gpu/kernels.ts bench-kernels.mjs
+bundle bench/gpu/runtime.ts bench-runtime.mjs
+[ -f "$DEST/dist/linux-x64/dawn.node.xz" ] || xz -T2 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$DEST/dist/linux-x64/dawn.node.xz"
+[ -f "$DEST/node.xz" ] || xz -T2 -c "$(command -v node)" > "$DEST/node.xz"
+ls "$DEST"/libvulkan1_*.deb >/dev/null 2>&1 || (cd "$DEST" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 cp bench/gpu/torch_peer.py bench/gpu/device-run.sh "$DEST/"
-ls -la "$DEST"
+du -sh "$DEST"

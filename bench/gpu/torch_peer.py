@@ -62,6 +62,7 @@ def main():
         emit(kind="error", what="transformers", reason=str(e))
         return
     layers = 2 if quick else 28
+    cfg = None
     for dtype in (torch.float32, torch.bfloat16):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
@@ -81,6 +82,76 @@ def main():
              layers=layers, batch=16, prompt=512, tokens_per_s=round(Tk / t), ms_total=round(t * 1e3, 1), tflops=round(flops / t / 1e12, 2),
              peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
         del model
+    if "--no-runtime" not in sys.argv:
+        generation(cfg, Qwen3ForCausalLM)
+        lora_training(cfg, Qwen3ForCausalLM)
+
+
+def generation(cfg, Qwen3ForCausalLM):
+    """Greedy generation, batch 16, prompt 128, 128 new tokens, KV cache (transformers generate)."""
+    new = 8 if quick else 128
+    for dtype in (torch.float32, torch.bfloat16):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.device("cuda"):
+            model = Qwen3ForCausalLM(cfg).to(dtype).eval()
+        ids = torch.randint(0, 151936, (16, 128), device="cuda")
+        run = lambda n: model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False, use_cache=True, pad_token_id=0)
+        with torch.inference_mode():
+            run(2)
+            torch.cuda.synchronize()
+            t0 = time.time()
+            out = run(new)
+            torch.cuda.synchronize()
+            t = time.time() - t0
+        emit(kind="generation", impl="torch", weights=str(dtype).replace("torch.", ""), batch=16, prompt=128, new_tokens=out.shape[1] - 128,
+             tokens_per_s=round(16 * new / t), ms_total=round(t * 1e3, 1), peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
+        del model
+
+
+def lora_training(cfg, Qwen3ForCausalLM):
+    """LoRA r16 α32 dropout 0.05 on all projections (peft), sequence 1024, effective batch 16, AdamW."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except Exception as e:  # noqa: BLE001
+        emit(kind="error", what="peft", reason=str(e))
+        return
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    for dtype in (torch.float32, torch.bfloat16):
+        for micro, accumulation in ((2, 8), (16, 1)):
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            with torch.device("cuda"):
+                base = Qwen3ForCausalLM(cfg).to(dtype)
+            model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules=targets))
+            model.train()
+            opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
+            ids = torch.randint(0, 151936, (micro * accumulation, 1024), device="cuda")
+
+            def step():
+                for i in range(accumulation):
+                    batch = ids[i * micro:(i + 1) * micro]
+                    loss = model(input_ids=batch, labels=batch).loss / accumulation
+                    loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                return loss
+
+            try:
+                step()
+                torch.cuda.synchronize()
+                steps = 1 if quick else 3
+                t0 = time.time()
+                for _ in range(steps):
+                    loss = step()
+                torch.cuda.synchronize()
+                t = (time.time() - t0) / steps
+                emit(kind="lora-training", impl="torch", weights=str(dtype).replace("torch.", ""), sequence=1024, micro_batch=micro, grad_accumulation=accumulation,
+                     tokens_per_s=round(16 * 1024 / t), s_per_step=round(t, 3), loss=float(loss) * accumulation, peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
+            except torch.cuda.OutOfMemoryError as e:
+                emit(kind="error", what=f"lora-training {dtype} micro {micro}", reason=str(e)[:200])
+            del model, base, opt
 
 
 if __name__ == "__main__":

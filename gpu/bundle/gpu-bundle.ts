@@ -56,6 +56,19 @@ const archiveFlag = (out: string): string => {
   throw new BundleError(`--out ${out}: name it .tar.xz or .tar.gz`)
 }
 
+/** What a bundle imports first so that training works without node_modules (see BUNDLE_ENTRY). */
+export const TFJS_GRADIENTS_IMPORTS = `import "@tensorflow/tfjs-core/dist/base_side_effects.js"; import "@tensorflow/tfjs-core/dist/register_all_gradients.js"; `
+
+/**
+ * The bundle's entry: tfjs' gradient functions statically — in Node fleuve bundles them at run
+ * time with esbuild (gpu/tfjs/gradients.ts), which a GPU host without node_modules cannot — then
+ * the CLI. The gradients come from tfjs-core's ES module sources, a second copy of tfjs-core next
+ * to the CommonJS one the rest uses, and esbuild evaluates that copy first, so its engine becomes
+ * tfjs' global one: its `base_side_effects` must run too, or its Tensor class has no op handler
+ * ("Cannot read properties of null (reading 'cast')" when training — seen on the H100).
+ */
+export const BUNDLE_ENTRY = TFJS_GRADIENTS_IMPORTS + `import "./cli/main.ts";`
+
 /** The host libraries the bundle carries, as Debian packages. */
 export const HOST_PACKAGES = ["libvulkan1", "libglvnd0", "libglx0", "libegl1"] as const
 
@@ -146,11 +159,11 @@ export const buildGpuBundle = async (options: BundleOptions): Promise<{ out: str
     const top = join(work, "fleuve")
     for (const d of ["bin", "app", "lib"]) mkdirSync(join(top, d), { recursive: true })
 
-    say("bundling cli/main.ts with esbuild")
+    say("bundling cli/main.ts (with tfjs' gradients) with esbuild")
     // esbuild is a build-time tool: loaded only here, so the bundled app never needs it.
     const esbuild = await import("esbuild")
     const result = await esbuild.build({
-      entryPoints: [join(root, "cli", "main.ts")],
+      stdin: { contents: BUNDLE_ENTRY, resolveDir: root, sourcefile: "fleuve-gpu-entry.ts", loader: "ts" },
       outfile: join(top, "app", "fleuve.mjs"),
       absWorkingDir: root,
       bundle: true,

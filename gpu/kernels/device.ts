@@ -14,6 +14,15 @@ export interface SubgroupMatrixConfig {
 }
 
 export interface Gpu {
+  /**
+   * The object `create` returned. dawn.node tears its implementation down once that object is
+   * garbage-collected, even while a device made from it is in use: pipelines and waits then die
+   * in the driver's threads (std::system_error, futex errors, SIGSEGV — seen on the H100). So the
+   * Gpu holds it until `close`.
+   */
+  readonly instance: GPU
+  /** Destroys the device and lets dawn.node go, so the process can exit. */
+  readonly close: () => void
   readonly device: GPUDevice
   readonly adapter: { readonly vendor: string; readonly architecture: string; readonly device: string; readonly description: string }
   readonly features: ReadonlyArray<string>
@@ -27,10 +36,20 @@ export type OpenGpu = { readonly _tag: "Ready"; readonly gpu: Gpu } | { readonly
 
 export const DAWN_TOGGLES = ["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia"]
 
-const WANTED: ReadonlyArray<string> = ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix", "timestamp-query"]
+export const WANTED_FEATURES: ReadonlyArray<string> = ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix", "timestamp-query"]
+
+export interface OpenGpuOptions {
+  /** optional features to turn on where the adapter offers them (default: WANTED_FEATURES) */
+  readonly features?: ReadonlyArray<string>
+  /** Dawn toggles passed to `create` (default: DAWN_TOGGLES) */
+  readonly toggles?: ReadonlyArray<string>
+}
+
+// Instances in use: see Gpu.instance.
+const live = new Set<GPU>()
 
 /** Opens the first high-performance adapter, or says why none is there (no Dawn, no Vulkan, no GPU). */
-export const openGpu = async (): Promise<OpenGpu> => {
+export const openGpu = async (options: OpenGpuOptions = {}): Promise<OpenGpu> => {
   let create: (flags: Array<string>) => GPU
   let globals: object
   try {
@@ -39,11 +58,11 @@ export const openGpu = async (): Promise<OpenGpu> => {
     return { _tag: "Unavailable", reason: `npm package webgpu (Dawn) does not load: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }
   }
   Object.assign(globalThis, globals)
-  const gpu = create(DAWN_TOGGLES)
+  const gpu = create([...(options.toggles ?? DAWN_TOGGLES)])
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
   if (!adapter) return { _tag: "Unavailable", reason: "no WebGPU adapter (Dawn found no Vulkan GPU: driver, ICD or libvulkan missing)" }
   const features = [...adapter.features].map(String)
-  const requiredFeatures = WANTED.filter((f) => features.includes(f)) as Array<GPUFeatureName>
+  const requiredFeatures = (options.features ?? WANTED_FEATURES).filter((f) => features.includes(f)) as Array<GPUFeatureName>
   const device = await adapter.requestDevice({
     requiredFeatures,
     requiredLimits: {
@@ -55,9 +74,15 @@ export const openGpu = async (): Promise<OpenGpu> => {
     }
   })
   const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: ReadonlyArray<SubgroupMatrixConfig> }
+  live.add(gpu)
   return {
     _tag: "Ready",
     gpu: {
+      instance: gpu,
+      close: () => {
+        device.destroy()
+        live.delete(gpu)
+      },
       device,
       adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
       features: requiredFeatures,

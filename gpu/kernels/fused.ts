@@ -132,6 +132,42 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `
 
+/**
+ * Qwen3's per-head q/k norm then RoPE, fused and in place on X [rows = B·S, heads, D]: one
+ * workgroup of D/2 threads a (row, head); each thread owns the pair (i, i + D/2) that RoPE
+ * rotates together, so the normalised values never leave registers.
+ */
+export const qkNormRopeWgsl = (D: number): string => `struct P { rows: u32, S: u32, heads: u32, past: u32, eps: f32, theta: f32 }
+@group(0) @binding(0) var<storage, read_write> X: array<f32>;
+@group(0) @binding(1) var<storage, read> W: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+var<workgroup> part: array<f32, ${D / 2}>;
+@compute @workgroup_size(${D / 2})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) i: u32) {
+  let rh = wg.x + wg.y * 65535u; // row·heads + head
+  if (rh >= p.rows * p.heads) { return; }
+  let base = rh * ${D}u;
+  let x1 = X[base + i];
+  let x2 = X[base + i + ${D / 2}u];
+  part[i] = x1 * x1 + x2 * x2;
+  workgroupBarrier();
+  for (var w = ${D / 4}u; w > 0u; w = w / 2u) {
+    if (i < w) { part[i] += part[i + w]; }
+    workgroupBarrier();
+  }
+  let inv = inverseSqrt(part[0] / ${D}.0 + p.eps);
+  let n1 = x1 * inv * W[i];
+  let n2 = x2 * inv * W[i + ${D / 2}u];
+  let row = rh / p.heads;
+  let pos = f32(p.past + row % p.S);
+  let angle = pos / pow(p.theta, f32(2u * i) / ${D}.0);
+  let c = cos(angle);
+  let s = sin(angle);
+  X[base + i] = n1 * c - n2 * s;
+  X[base + i + ${D / 2}u] = n2 * c + n1 * s;
+}
+`
+
 export const swigluWgsl = `struct P { n: u32 }
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> U: array<f32>;
@@ -154,21 +190,25 @@ export interface FusedKernels {
   rmsnorm(b: { X: GPUBuffer; W: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, rows: number): Dispatch
   rope(b: { X: GPUBuffer; params: GPUBuffer }, rows: number, heads: number, D: number): Dispatch
   swiglu(b: { G: GPUBuffer; U: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
+  /** params: rows, S, heads, past (u32), eps, theta (f32) */
+  qkNormRope(b: { X: GPUBuffer; W: GPUBuffer; params: GPUBuffer }, rows: number, heads: number): Dispatch
 }
 
 export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKernels> => {
   if (headDim % SG !== 0) throw new Error(`attention kernel: head_dim ${headDim} must be a multiple of ${SG}`)
-  const [att, rms, rope, swi] = await Promise.all([
+  const [att, rms, rope, swi, qkr] = await Promise.all([
     pipeline(gpu.device, attentionWgsl(headDim), "attention"),
     pipeline(gpu.device, rmsnormWgsl, "rmsnorm"),
     pipeline(gpu.device, ropeWgsl, "rope"),
-    pipeline(gpu.device, swigluWgsl, "swiglu")
+    pipeline(gpu.device, swigluWgsl, "swiglu"),
+    pipeline(gpu.device, qkNormRopeWgsl(headDim), "qk-norm-rope")
   ])
   return {
     attention: (b, B, S, H) => ({ pipeline: att, buffers: [b.Q, b.K, b.V, b.O, b.params], groups: [Math.ceil(S / 8), B * H] }),
     rmsnorm: (b, rows) => ({ pipeline: rms, buffers: [b.X, b.W, b.Y, b.params], groups: grid(rows) }),
     rope: (b, rows, heads, D) => ({ pipeline: rope, buffers: [b.X, b.params], groups: grid(Math.ceil((rows * heads * D) / 2 / 256)) }),
-    swiglu: (b, n) => ({ pipeline: swi, buffers: [b.G, b.U, b.Y, b.params], groups: grid(Math.ceil(n / 256)) })
+    swiglu: (b, n) => ({ pipeline: swi, buffers: [b.G, b.U, b.Y, b.params], groups: grid(Math.ceil(n / 256)) }),
+    qkNormRope: (b, rows, heads) => ({ pipeline: qkr, buffers: [b.X, b.W, b.params], groups: grid(rows * heads) })
   }
 }
 

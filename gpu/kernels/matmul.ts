@@ -10,7 +10,9 @@ import { NF4_CODE } from "../quant/nf4.ts"
  *
  * Two implementations, chosen from what the adapter offers:
  * - "subgroup-matrix": tensor cores through `chromium-experimental-subgroup-matrix`; a workgroup
- *   of 8 subgroups computes a 128×128 tile, each subgroup 64×32 as F×F fragments (F = 16 or 8);
+ *   of one subgroup computes a 64×64 tile as F×F fragments (F = 16 or 8). (A workgroup of 8
+ *   subgroups sharing a 128×128 tile does not compile: subgroupMatrixStore needs a
+ *   workgroup-uniform offset, and a subgroup's index is not one — seen on the H100 with Dawn.)
  * - "tiled": shared-memory tiles of 128×128×16, each of 256 threads computing 8×8 outputs in
  *   registers (fully unrolled here, so the driver compiler keeps them in registers).
  * NF4 weights are dequantised while the B tile is loaded into shared memory, so the
@@ -69,61 +71,50 @@ const bBindings = (format: WeightFormat) =>
     ? "@group(0) @binding(1) var<storage, read> B: array<vec4<f16>>;"
     : "@group(0) @binding(1) var<storage, read> Bq: array<u32>;\n@group(0) @binding(4) var<storage, read> absmax: array<f32>;"
 
-/**
- * WGSL for the tensor-core kernel with F×F fragments. `subgroups` 8: a 128×128 tile, each
- * subgroup 64×32 (its fragment offsets depend on the subgroup index, which WGSL's uniformity
- * analysis cannot prove subgroup-uniform, hence `diagnostic(off, subgroup_uniformity)`);
- * `subgroups` 1: one subgroup computes a 64×64 tile, every offset workgroup-uniform.
- */
-export const subgroupMatrixWgsl = (format: WeightFormat, F: number, subgroups: 1 | 8 = 8): string => {
+/** WGSL for the tensor-core kernel: one subgroup computes a 64×64 tile as F×F fragments, BK 32. */
+export const subgroupMatrixWgsl = (format: WeightFormat, F: number): string => {
   const BK = 32
-  const threads = 32 * subgroups
-  const TM = subgroups === 8 ? BM : 64
-  const TN = subgroups === 8 ? BN : 64
-  const FM = (subgroups === 8 ? 64 : 64) / F
-  const FN = (subgroups === 8 ? 32 : 64) / F
-  const acc = range(FM).flatMap((i) => range(FN).map((j) => `acc_${i}_${j}`))
+  const threads = 32
+  const T = 64
+  const fr = T / F
+  const acc = range(fr).flatMap((i) => range(fr).map((j) => `acc_${i}_${j}`))
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-${subgroups === 8 ? "diagnostic(off, subgroup_uniformity);" : ""}
 struct P { M: u32, N: u32, K: u32, _pad: u32 }
 @group(0) @binding(0) var<storage, read> A: array<vec4<f16>>;
 ${bBindings(format)}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
 ${format === "nf4" ? nf4Const : ""}
-var<workgroup> As: array<f16, ${TM * BK}>;
-var<workgroup> Bs: array<f16, ${TN * BK}>;
+var<workgroup> As: array<f16, ${T * BK}>;
+var<workgroup> Bs: array<f16, ${T * BK}>;
 
 @compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sgSize: u32) {
-  let m0 = wg.y * ${TM}u;
-  let n0 = wg.x * ${TN}u;
-  let sg = ${subgroups === 8 ? "lid / sgSize" : "0u"};
-  let wm = ${subgroups === 8 ? "(sg / 4u) * 64u" : "0u"};
-  let wn = ${subgroups === 8 ? "(sg % 4u) * 32u" : "0u"};
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let m0 = wg.y * ${T}u;
+  let n0 = wg.x * ${T}u;
 ${nf4Init(format)}${acc.map((a) => `  var ${a} = subgroup_matrix_result<f32, ${F}, ${F}>();`).join("\n")}
   for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
-${range((TM * BK) / 4 / threads).map((i) => `    {
+${range((T * BK) / 4 / threads).map((i) => `    {
       let idx = lid + ${i * threads}u;
       let r = idx / ${BK / 4}u;
       let c = (idx % ${BK / 4}u) * 4u;
       let v = A[((m0 + r) * p.K + k0 + c) / 4u];
       As[r * ${BK}u + c] = v.x; As[r * ${BK}u + c + 1u] = v.y; As[r * ${BK}u + c + 2u] = v.z; As[r * ${BK}u + c + 3u] = v.w;
     }`).join("\n")}
-${loadB(format, BK, threads, "f16", "nk", TN)}
+${loadB(format, BK, threads, "f16", "nk", T)}
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk += ${F}u) {
-${range(FN).map((j) => `      let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, (wn + ${j * F}u) * ${BK}u + kk, true, ${BK}u);`).join("\n")}
-${range(FM).map((i) => `      {
-        let a = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&As, (wm + ${i * F}u) * ${BK}u + kk, false, ${BK}u);
-${range(FN).map((j) => `        acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(a, b${j}, acc_${i}_${j});`).join("\n")}
+${range(fr).map((j) => `      let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, ${j * F * BK}u + kk, true, ${BK}u);`).join("\n")}
+${range(fr).map((i) => `      {
+        let a = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&As, ${i * F * BK}u + kk, false, ${BK}u);
+${range(fr).map((j) => `        acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(a, b${j}, acc_${i}_${j});`).join("\n")}
       }`).join("\n")}
     }
     workgroupBarrier();
   }
-${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, (m0 + wm + ${i * F}u) * p.N + n0 + wn + ${j * F}u, acc_${i}_${j}, false, p.N);`)).join("\n")}
+${range(fr).flatMap((i) => range(fr).map((j) => `  subgroupMatrixStore(&C, (m0 + ${i * F}u) * p.N + n0 + ${j * F}u, acc_${i}_${j}, false, p.N);`)).join("\n")}
 }
 `
 }
@@ -174,7 +165,7 @@ ${range(T).flatMap((i) => range(T).map((j) => `  C[(m0 + ty + ${16 * i}u) * p.N 
 
 export interface MatmulPlan {
   readonly impl: MatmulImpl
-  /** which kernel compiled: "sm16x8" (8 subgroups, 128×128), "sm16x1" (1 subgroup, 64×64), "tiled" */
+  /** which kernel compiled: "sm16x1" (1 subgroup, 64×64 tile, 16×16 fragments), "tiled" (128×128) */
   readonly variant: string
   readonly fragment?: number
   readonly pipeline: GPUComputePipeline
@@ -195,10 +186,7 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
   const impl: MatmulImpl = prefer ?? (cfg ? "subgroup-matrix" : "tiled")
   if (impl === "subgroup-matrix" && !cfg) throw new Error("this adapter offers no f16 subgroup-matrix configuration")
   const candidates: Array<{ variant: string; code: string; tile: number }> = impl === "subgroup-matrix"
-    ? [
-      { variant: `sm${cfg!.M}x8`, code: subgroupMatrixWgsl(format, cfg!.M, 8), tile: 128 },
-      { variant: `sm${cfg!.M}x1`, code: subgroupMatrixWgsl(format, cfg!.M, 1), tile: 64 }
-    ]
+    ? [{ variant: `sm${cfg!.M}x1`, code: subgroupMatrixWgsl(format, cfg!.M), tile: 64 }]
     : [{ variant: "tiled", code: tiledWgsl(format), tile: 128 }]
   const failures: Array<string> = []
   for (const c of candidates) {

@@ -38,7 +38,7 @@ describe("WGSL kernels on the GPU", { skip }, () => {
   if (opened._tag !== "Ready") return
   const gpu = opened.gpu
   const device = gpu.device
-  after(() => device.destroy())
+  after(() => gpu.close())
   const impls: Array<MatmulImpl> = pickMatrixConfig(gpu) ? ["subgroup-matrix", "tiled"] : ["tiled"]
   const [M, N, K] = [256, 384, 320]
   const A = random(M * K, 1)
@@ -80,7 +80,7 @@ describe("WGSL kernels on the GPU", { skip }, () => {
     assert.ok(err < 1e-4, `relative error ${err}`)
   })
 
-  it("RMSNorm, RoPE (with a position offset) and SwiGLU match the reference", async () => {
+  it("RMSNorm, RoPE (with a position offset), fused q/k norm + RoPE and SwiGLU match the reference", async () => {
     const fused = await fusedKernels(gpu, 128)
     const [rows, H] = [37, 1024]
     const X = random(rows * H, 6, 3)
@@ -102,6 +102,14 @@ describe("WGSL kernels on the GPU", { skip }, () => {
     const Out = storageBuffer(device, n * 4)
     await runDispatches(device, [fused.swiglu({ G: storageBuffer(device, G), U: storageBuffer(device, U), Y: Out, params: uniformBuffer(device, [n]) }, n)])
     assert.ok(relErr(await readF32(Out, n), swigluRef(G, U)) < 1e-5, "swiglu")
+
+    // Qwen3's per-head q/k norm then RoPE, fused in place: the same as the two references in a row
+    const Wh = random(D, 11)
+    const Q = random(2 * S * heads * D, 12, 2)
+    const Qb = storageBuffer(device, Q)
+    await runDispatches(device, [fused.qkNormRope({ X: Qb, W: storageBuffer(device, Wh), params: uniformBuffer(device, [2 * S, S, heads, past], [1e-6, 1e6]) }, 2 * S, heads)])
+    const qkErr = relErr(await readF32(Qb, Q.length), ropeRef(rmsnormRef(Q, Wh, 2 * S * heads, D, 1e-6), 2 * S, S, heads, D, past, 1e6))
+    assert.ok(qkErr < 1e-4, `q/k norm + rope relative error ${qkErr}`)
 
     const el = await elementwiseKernels(gpu)
     const Xb = storageBuffer(device, G)
