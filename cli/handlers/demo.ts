@@ -47,6 +47,7 @@ export const demoHandler = (o: DemoArgs) =>
     const report = yield* runDemo(steps, {
       prompts,
       tasks: limitItems(tasks, sizes.itemsPerTask),
+      source: SAMPLE_MANIFEST,
       judge: offlineReferenceJudge,
       shots: sizes.shots,
       log: (line) => stderr(`${at()} demo: ${/^\d\/6 /.test(line) ? "step " : ""}${line}`)
