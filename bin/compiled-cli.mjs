@@ -10,7 +10,7 @@
 // module's import.meta.url / dirname / filename pointing at its source file, so files read
 // "next to the module" (SQL, prompts, sample data) are found where they are.
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -19,8 +19,9 @@ const cacheDir = join(root, ".cache", "cli")
 const currentFile = join(cacheDir, "current.json")
 // Bump when the build options below change: older builds are then ignored.
 const FORMAT = 1
-// A build other processes may still be loading chunks from is kept this long after it is replaced.
-const KEEP_OLD_BUILDS_MS = 24 * 3600 * 1000
+// A replaced build is kept this long after its replacement: a running command may still load
+// chunks from it (handlers load theirs as they start, so minutes would do).
+const KEEP_OLD_BUILDS_MS = 3600 * 1000
 
 /** One hash over the path, size and modification time of every source the build read. */
 const signature = (inputs) => {
@@ -81,6 +82,14 @@ const build = async () => {
   // The sources read, plus what decides how they compile.
   const inputs = [...new Set([...Object.keys(result.metafile.inputs), "tsconfig.json", "package.json"])].filter((f) => existsSync(join(root, f))).sort()
   const record = { format: FORMAT, node: process.versions.node, build: id, inputs, signature: signature(inputs) }
+  // The build being replaced: its age now counts from now (see KEEP_OLD_BUILDS_MS).
+  try {
+    const previous = join(cacheDir, JSON.parse(readFileSync(currentFile, "utf8")).build)
+    const now = new Date()
+    utimesSync(previous, now, now)
+  } catch {
+    // no previous build
+  }
   // Written then renamed: a process starting meanwhile sees the old record or the new, never half of one.
   const tmp = join(cacheDir, `current.json.${process.pid}`)
   writeFileSync(tmp, JSON.stringify(record))

@@ -7,7 +7,7 @@ import type { Command } from "effect/cli"
  * never load its dependencies (DuckDB, tfjs, vega, kafkajs, ...). The handler keeps its typed
  * errors; failing to load the module is a defect (a broken install), not an expected error.
  *
- *   (args) => lazyHandler(() => import("../handlers/query.ts"), (h) => h.query(args))
+ *   (args) => lazyHandler(() => import("../handlers/query.ts"), (h) => h.queryHandler(args))
  */
 export const lazyHandler = <M, A, E, R>(load: () => Promise<M>, run: (module: M) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(Effect.promise(load), run)
