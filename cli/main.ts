@@ -1,5 +1,8 @@
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+// The modules, not the package index: the index also loads Redis, HTTP, cluster... (a second of start-up).
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+// Modules rather than the "effect" index, which loads all of effect: --help needs a fraction.
+import * as Effect from "effect/Effect"
 import { Command } from "effect/cli"
 import { analyzeCommand } from "./commands/analyze.ts"
 import { importLmEvalCommand } from "./commands/import-lm-eval.ts"

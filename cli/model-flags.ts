@@ -1,5 +1,5 @@
 import { Flag } from "effect/cli"
-import { backendNames } from "../gpu/backend.ts"
+import { backendNames } from "../gpu/backend-names.ts"
 
 /** Flags shared by the commands that load a model. */
 export const modelFlag = Flag.String("model").pipe(

@@ -1,4 +1,4 @@
-import { Config } from "effect"
+import * as Config from "effect/Config"
 import { Flag } from "effect/cli"
 
 export const DEFAULT_WAREHOUSE = "./fleuve.duckdb"

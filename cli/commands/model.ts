@@ -1,12 +1,5 @@
-import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { readFileSync } from "node:fs"
-import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
-import { generateGreedy } from "../../gpu/generate.ts"
-import { loadAdapter } from "../../gpu/lora.ts"
-import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
-import { scoreContinuations } from "../../gpu/scoring.ts"
-import { reportFailure } from "../common.ts"
+import { type ArgsOf, lazyHandler } from "../lazy.ts"
 import { adapterFlag, backendFlag, modelFlag } from "../model-flags.ts"
 
 const inputFlag = Flag.String("input").pipe(Flag.withDescription("JSONL file, one request per line"))
@@ -15,74 +8,10 @@ const windowFlag = Flag.Int("context-window").pipe(
   Flag.withDefault(0)
 )
 
-/** Loads the model on the chosen backend and says where it runs (stderr: stdout is data). */
-const prepare = async (model: string, backend: BackendName, adapter: string) => {
-  const choice = await selectBackend(backend)
-  process.stderr.write(`fleuve: ${describeBackend(choice)}\n`)
-  const loaded = loadModelDir(model)
-  if (adapter) loadAdapter(loaded.model, adapter)
-  return loaded
-}
+const logprobsConfig = { model: modelFlag, input: inputFlag, backend: backendFlag, adapter: adapterFlag, contextWindow: windowFlag }
+export type LogprobsArgs = ArgsOf<typeof logprobsConfig>
 
-/** Parses a JSONL file; a bad line is reported with its line number and field, then skipped. */
-const readJsonl = <A>(file: string, check: (o: Record<string, unknown>) => string | A): Array<{ line: number; value: A }> => {
-  const out: Array<{ line: number; value: A }> = []
-  readFileSync(file, "utf8").split("\n").forEach((text, i) => {
-    if (text.trim() === "") return
-    let o: unknown
-    try {
-      o = JSON.parse(text)
-    } catch (e) {
-      process.stderr.write(`fleuve: ${file}:${i + 1}: not JSON (${e instanceof Error ? e.message : String(e)}); line skipped\n`)
-      process.exitCode = 1
-      return
-    }
-    const r = typeof o === "object" && o !== null ? check(o as Record<string, unknown>) : "a line must be a JSON object"
-    if (typeof r === "string") {
-      process.stderr.write(`fleuve: ${file}:${i + 1}: ${r}; line skipped\n`)
-      process.exitCode = 1
-    } else out.push({ line: i + 1, value: r })
-  })
-  return out
-}
-
-const field = (o: Record<string, unknown>, name: string): string | undefined => (typeof o[name] === "string" ? (o[name] as string) : undefined)
-
-const logprobs = Command.make(
-  "logprobs",
-  { model: modelFlag, input: inputFlag, backend: backendFlag, adapter: adapterFlag, contextWindow: windowFlag },
-  ({ model, input, backend, adapter, contextWindow }) =>
-    Effect.tryPromise({
-      try: async () => {
-        const rows = readJsonl(input, (o) => {
-          const context = field(o, "context")
-          const continuation = field(o, "continuation")
-          if (context === undefined) return "field 'context' must be a string"
-          if (continuation === undefined) return "field 'continuation' must be a string"
-          return { id: o.id ?? null, context, continuation }
-        })
-        const { model: m, tokenizer } = await prepare(model, backend as BackendName, adapter)
-        // Consecutive lines with the same context are one item's options: one prompt pass for all.
-        for (let i = 0; i < rows.length;) {
-          let j = i + 1
-          while (j < rows.length && rows[j]!.value.context === rows[i]!.value.context) j++
-          const group = rows.slice(i, j)
-          try {
-            const scored = await scoreContinuations(m, tokenizer, group[0]!.value.context, group.map((g) => g.value.continuation), contextWindow > 0 ? { contextWindow } : {})
-            group.forEach((g, k) => {
-              const o = scored.options[k]!
-              process.stdout.write(`${JSON.stringify({ id: g.value.id, logprob: o.logprob, token_ids: o.tokenIds, token_logprobs: o.tokenLogprobs, greedy: o.greedy, truncated_tokens: scored.truncatedTokens })}\n`)
-            })
-          } catch (e) {
-            process.stderr.write(`fleuve: ${input}:${group[0]!.line}: ${e instanceof Error ? e.message : String(e)}; lines ${group[0]!.line}-${group[group.length - 1]!.line} skipped\n`)
-            process.exitCode = 1
-          }
-          i = j
-        }
-      },
-      catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
-    }).pipe(Effect.catch(reportFailure))
-).pipe(
+const logprobs = Command.make("logprobs", logprobsConfig, (args) => lazyHandler(() => import("../handlers/model.ts"), (h) => h.logprobsHandler(args))).pipe(
   Command.withDescription(
     "Log-probabilities of continuations given contexts (lm-evaluation-harness convention: trailing spaces of the context move to the continuation).\n" +
       "Input lines: {id, context, continuation}. Output lines (stdout): {id, logprob, token_ids, token_logprobs, greedy, truncated_tokens};\n" +
@@ -94,39 +23,19 @@ const logprobs = Command.make(
   ])
 )
 
-const generate = Command.make(
-  "generate",
-  {
-    model: modelFlag,
-    input: inputFlag,
-    backend: backendFlag,
-    adapter: adapterFlag,
-    contextWindow: windowFlag,
-    maxNewTokens: Flag.Int("max-new-tokens").pipe(Flag.withDescription("Tokens to generate at most per prompt"), Flag.withDefault(64)),
-    stop: Flag.String("stop").pipe(Flag.withDescription("Stop string (repeat the flag for several); cut from the output"), Flag.atLeast(0)),
-    batch: Flag.Int("batch").pipe(Flag.withDescription("Prompts decoded together"), Flag.withDefault(8))
-  },
-  ({ model, input, backend, adapter, contextWindow, maxNewTokens, stop, batch }) =>
-    Effect.tryPromise({
-      try: async () => {
-        const rows = readJsonl(input, (o) => {
-          const prompt = field(o, "prompt")
-          return prompt === undefined ? "field 'prompt' must be a string" : { id: o.id ?? null, prompt }
-        })
-        const { model: m, tokenizer } = await prepare(model, backend as BackendName, adapter)
-        for (let i = 0; i < rows.length; i += Math.max(1, batch)) {
-          const group = rows.slice(i, i + Math.max(1, batch))
-          const out = await generateGreedy(m, tokenizer, group.map((g) => g.value.prompt), { maxNewTokens, stop, ...(contextWindow > 0 ? { contextWindow } : {}) })
-          group.forEach((g, k) => {
-            const o = out[k]!
-            process.stdout.write(`${JSON.stringify({ id: g.value.id, text: o.text, token_ids: o.tokenIds, finish_reason: o.finishReason, truncated_tokens: o.truncatedTokens })}\n`)
-          })
-          process.stderr.write(`fleuve: generated ${Math.min(i + batch, rows.length)}/${rows.length}\n`)
-        }
-      },
-      catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
-    }).pipe(Effect.catch(reportFailure))
-).pipe(
+const generateConfig = {
+  model: modelFlag,
+  input: inputFlag,
+  backend: backendFlag,
+  adapter: adapterFlag,
+  contextWindow: windowFlag,
+  maxNewTokens: Flag.Int("max-new-tokens").pipe(Flag.withDescription("Tokens to generate at most per prompt"), Flag.withDefault(64)),
+  stop: Flag.String("stop").pipe(Flag.withDescription("Stop string (repeat the flag for several); cut from the output"), Flag.atLeast(0)),
+  batch: Flag.Int("batch").pipe(Flag.withDescription("Prompts decoded together"), Flag.withDefault(8))
+}
+export type GenerateArgs = ArgsOf<typeof generateConfig>
+
+const generate = Command.make("generate", generateConfig, (args) => lazyHandler(() => import("../handlers/model.ts"), (h) => h.generateHandler(args))).pipe(
   Command.withDescription("Greedy generation with a KV cache, batched. Input lines: {id, prompt}. Output lines: {id, text, token_ids, finish_reason, truncated_tokens}."),
   Command.withExamples([
     { command: "fleuve model generate --model ./Qwen3-0.6B --input prompts.jsonl --max-new-tokens 32 --stop \"\\n\"", description: "Answers cut at the first newline" }
@@ -135,5 +44,9 @@ const generate = Command.make(
 
 export const modelCommand = Command.make("model").pipe(
   Command.withDescription("Run a Qwen3 checkpoint (Hugging Face folder) from TypeScript: log-prob scoring and greedy generation"),
+  Command.withExamples([
+    { command: "fleuve model logprobs --model ./Qwen3-0.6B --input options.jsonl", description: "Score continuations (fleuve model logprobs --help for the line format)" },
+    { command: "fleuve model generate --model ./Qwen3-0.6B --input prompts.jsonl", description: "Greedy answers to prompts" }
+  ]),
   Command.withSubcommands([logprobs, generate])
 )

@@ -1,48 +1,23 @@
-import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { DEFAULT_INCLUDE, quantizeCheckpoint } from "../../gpu/quant/nf4-checkpoint.ts"
-import { QuantizeError } from "../../gpu/quant/errors.ts"
-import { reportFailure } from "../common.ts"
+import { DEFAULT_INCLUDE } from "../../gpu/quant/nf4-checkpoint.ts"
+import { type ArgsOf, lazyHandler } from "../lazy.ts"
 
-export const nf4QuantizeCommand = Command.make(
-  "nf4-quantize",
-  {
-    input: Argument.String("checkpoint").pipe(
-      Argument.withDescription("A .safetensors file, or a model folder with model.safetensors or model.safetensors.index.json (shards)")
-    ),
-    out: Flag.String("out").pipe(Flag.withDescription("NF4 safetensors file to write (bitsandbytes' 4-bit layout, see docs/gpu.md)")),
-    doubleQuant: Flag.Boolean("double-quant").pipe(
-      Flag.withDescription("Also quantise the per-block absmax values to 8 bits in blocks of 256 (QLoRA's double quantisation)"),
-      Flag.withDefault(false)
-    ),
-    include: Flag.optional(Flag.String("include")).pipe(
-      Flag.withDescription(`Regular expression: weights whose names match are quantised (default ${DEFAULT_INCLUDE.source}: the linear layers); others are copied`)
-    )
-  },
-  ({ input, out, doubleQuant, include }) =>
-    Effect.gen(function*() {
-      const pattern = yield* Effect.try({
-        try: () => Option.match(include, { onNone: () => DEFAULT_INCLUDE, onSome: (s) => new RegExp(s) }),
-        catch: (e) => new QuantizeError({ message: `--include: not a regular expression (${e instanceof Error ? e.message : String(e)})` })
-      })
-      let last = 0
-      const report = yield* Effect.try({
-        try: () =>
-          quantizeCheckpoint(input, out, {
-            include: pattern,
-            doubleQuant,
-            onTensor: (name, i, total, quantized) => {
-              if (Date.now() - last > 2000 || i + 1 === total) {
-                last = Date.now()
-                process.stderr.write(`nf4-quantize: ${i + 1}/${total} ${quantized ? "quantising" : "copying"} ${name}\n`)
-              }
-            }
-          }),
-        catch: (e) => new QuantizeError({ message: e instanceof Error ? e.message : String(e) })
-      })
-      yield* Console.log(`${out}: ${report.quantized} tensors in NF4${doubleQuant ? " (double-quantised absmax)" : ""}, ${report.copied} copied, ${(report.bytes / 2 ** 20).toFixed(1)} MiB`)
-    }).pipe(Effect.catchTag("QuantizeError", reportFailure))
-).pipe(
+const config = {
+  input: Argument.String("checkpoint").pipe(
+    Argument.withDescription("A .safetensors file, or a model folder with model.safetensors or model.safetensors.index.json (shards)")
+  ),
+  out: Flag.String("out").pipe(Flag.withDescription("NF4 safetensors file to write (bitsandbytes' 4-bit layout, see docs/gpu.md)")),
+  doubleQuant: Flag.Boolean("double-quant").pipe(
+    Flag.withDescription("Also quantise the per-block absmax values to 8 bits in blocks of 256 (QLoRA's double quantisation)"),
+    Flag.withDefault(false)
+  ),
+  include: Flag.optional(Flag.String("include")).pipe(
+    Flag.withDescription(`Regular expression: weights whose names match are quantised (default ${DEFAULT_INCLUDE.source}: the linear layers); others are copied`)
+  )
+}
+export type Nf4QuantizeArgs = ArgsOf<typeof config>
+
+export const nf4QuantizeCommand = Command.make("nf4-quantize", config, (args) => lazyHandler(() => import("../handlers/nf4-quantize.ts"), (h) => h.nf4QuantizeHandler(args))).pipe(
   Command.withDescription(
     "Quantise a checkpoint once to NF4 (QLoRA's 4-bit NormalFloat, bit-exact with bitsandbytes: blocks of 64 with an absmax each), " +
       "written as one safetensors file that fleuve, bitsandbytes and transformers load directly."

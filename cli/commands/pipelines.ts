@@ -1,8 +1,10 @@
-import { Console } from "effect"
 import { Command } from "effect/cli"
-import { pipelines } from "../../pipelines/registry.ts"
+import { lazyHandler } from "../lazy.ts"
 
-export const pipelinesCommand = Command.make("pipelines", {}, () =>
-  Console.log(
-    pipelines.map((p) => `${p.name}\n    ${p.description}\n    topics: ${p.topics.join(" → ")}`).join("\n\n")
-  )).pipe(Command.withDescription("List the pipelines `fleuve run` can run"))
+export const pipelinesCommand = Command.make("pipelines", {}, () => lazyHandler(() => import("../handlers/pipelines.ts"), (h) => h.pipelinesHandler())).pipe(
+  Command.withDescription("List the pipelines `fleuve run` can run, with the topics each passes its records through"),
+  Command.withExamples([
+    { command: "fleuve pipelines", description: "Names, descriptions and topics" },
+    { command: "fleuve run sample-scores", description: "Then run one by name" }
+  ])
+)

@@ -1,14 +1,7 @@
-import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { readFileSync } from "node:fs"
-import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
-import { attachLora, defaultLoraConfig, type LoraConfig } from "../../gpu/lora.ts"
-import { loadModelDir, saveModelDir } from "../../gpu/qwen3/checkpoint.ts"
-import { attentionModules, mlpModules, type ProjectionName } from "../../gpu/qwen3/model.ts"
-import { packedTextSequences, promptAnswerSequence } from "../../gpu/train/datasets.ts"
-import { defaultTrainOptions, type StepReport, train, type TrainingSequence } from "../../gpu/train/trainer.ts"
-import type { TextTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
-import { reportFailure } from "../common.ts"
+import { defaultLoraConfig } from "../../gpu/lora-config.ts"
+import { projectionNames } from "../../gpu/qwen3/projections.ts"
+import { type ArgsOf, lazyHandler } from "../lazy.ts"
 import { backendFlag, modelFlag } from "../model-flags.ts"
 
 const common = {
@@ -30,104 +23,32 @@ const common = {
   seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the data order, LoRA init and dropout"), Flag.withDefault(42))
 }
 
-type Common = { readonly [K in keyof typeof common]: (typeof common)[K] extends Flag.Flag<infer A> ? A : never }
+export type DaptArgs = ArgsOf<typeof common>
 
-/** Reads the training file into sequences; a bad line names its file and line number. */
-const readSequences = (file: string, tokenizer: TextTokenizer, seqLen: number): Array<TrainingSequence> => {
-  const lines = readFileSync(file, "utf8").split("\n")
-  if (file.endsWith(".txt")) return packedTextSequences(tokenizer, lines.filter((l) => l.trim() !== ""), seqLen)
-  const texts: Array<string> = []
-  const qa: Array<TrainingSequence> = []
-  lines.forEach((line, i) => {
-    if (line.trim() === "") return
-    let o: Record<string, unknown>
-    try {
-      o = JSON.parse(line)
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: not JSON (${e instanceof Error ? e.message : String(e)})`)
-    }
-    if (typeof o.text === "string") texts.push(o.text)
-    else if (typeof o.prompt === "string" && typeof o.answer === "string") {
-      try {
-        qa.push(promptAnswerSequence(tokenizer, o.prompt, o.answer, seqLen))
-      } catch (e) {
-        throw new Error(`${file}:${i + 1}: field 'answer': ${e instanceof Error ? e.message : String(e)}`)
-      }
-    } else throw new Error(`${file}:${i + 1}: expected field 'text' or fields 'prompt' and 'answer' (strings)`)
-  })
-  return [...packedTextSequences(tokenizer, texts, seqLen), ...qa]
-}
-
-const progress = (r: StepReport) => {
-  const eta = r.etaSeconds < 60 ? `${Math.ceil(r.etaSeconds)}s` : `${Math.floor(r.etaSeconds / 60)}m${String(Math.ceil(r.etaSeconds % 60)).padStart(2, "0")}s`
-  process.stderr.write(`step ${r.step}/${r.totalSteps}  loss ${r.loss.toFixed(4)}  lr ${r.lr.toExponential(2)}  grad-norm ${r.gradNorm.toFixed(3)}  ${r.tokensPerSecond.toFixed(0)} tokens/s  eta ${eta}\n`)
-}
-
-const run = (kind: "dapt" | "lora", a: Common, lora?: LoraConfig) =>
-  Effect.tryPromise({
-    try: async () => {
-      const choice = await selectBackend(a.backend as BackendName, "training")
-      process.stderr.write(`fleuve: ${describeBackend(choice)}\n`)
-      const loaded = loadModelDir(a.model, { trainable: kind === "dapt" })
-      const data = readSequences(a.data, loaded.tokenizer, a.seqLen)
-      if (data.length === 0) throw new Error(`${a.data}: no training sequence of ${a.seqLen} tokens`)
-      const perStep = a.microBatch * a.gradAccum
-      const totalSteps = a.steps > 0 ? a.steps : Math.max(1, Math.floor(data.length / perStep))
-      if (lora) attachLora(loaded.model, lora, a.seed)
-      process.stderr.write(`fleuve: ${kind} on ${data.length} sequences of ${a.seqLen} tokens, ${totalSteps} steps of ${perStep} sequences\n`)
-      const { losses, resumedFrom } = await train(
-        loaded.model,
-        lora ? { kind: "lora", lora, baseModel: a.model } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) },
-        data,
-        {
-          ...defaultTrainOptions,
-          totalSteps,
-          microBatch: a.microBatch,
-          gradAccumulation: a.gradAccum,
-          peakLr: a.lr,
-          warmupRatio: a.warmupRatio,
-          maxGradNorm: a.maxGradNorm,
-          adamw: { ...defaultTrainOptions.adamw, weightDecay: a.weightDecay },
-          seed: a.seed,
-          checkpointEvery: a.checkpointEvery,
-          outDir: a.out
-        },
-        progress
-      )
-      if (resumedFrom) process.stderr.write(`fleuve: resumed from ${resumedFrom}\n`)
-      process.stdout.write(`${JSON.stringify({ kind, steps: losses.length, final_loss: losses[losses.length - 1], output: `${a.out}/final` })}\n`)
-    },
-    catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
-  }).pipe(Effect.catch(reportFailure))
-
-const dapt = Command.make("dapt", common, (a) => run("dapt", a)).pipe(
+const dapt = Command.make("dapt", common, (args) => lazyHandler(() => import("../handlers/train.ts"), (h) => h.daptHandler(args))).pipe(
   Command.withDescription("Domain-adaptive pre-training: full fine-tuning with the causal-LM loss on packed sequences; saves a Hugging Face checkpoint"),
   Command.withExamples([{ command: "fleuve train dapt --model ./Qwen3-0.6B --data corpus.jsonl --out ./dapt --seq-len 1024 --checkpoint-every 100", description: "DAPT on a JSONL corpus of {text}" }])
 )
 
-const targetNames = [...attentionModules, ...mlpModules] as ReadonlyArray<string>
+const loraConfig = {
+  ...common,
+  r: Flag.Int("r").pipe(Flag.withDescription("LoRA rank"), Flag.withDefault(defaultLoraConfig.r)),
+  alpha: Flag.Finite("alpha").pipe(Flag.withDescription("LoRA alpha (scale = alpha / r)"), Flag.withDefault(defaultLoraConfig.alpha)),
+  dropout: Flag.Finite("dropout").pipe(Flag.withDescription("Dropout on the LoRA input"), Flag.withDefault(defaultLoraConfig.dropout)),
+  targets: Flag.String("targets").pipe(Flag.withDescription("Comma-separated projections"), Flag.withDefault(projectionNames.join(",")))
+}
+export type LoraArgs = ArgsOf<typeof loraConfig>
 
-const lora = Command.make(
-  "lora",
-  {
-    ...common,
-    r: Flag.Int("r").pipe(Flag.withDescription("LoRA rank"), Flag.withDefault(defaultLoraConfig.r)),
-    alpha: Flag.Finite("alpha").pipe(Flag.withDescription("LoRA alpha (scale = alpha / r)"), Flag.withDefault(defaultLoraConfig.alpha)),
-    dropout: Flag.Finite("dropout").pipe(Flag.withDescription("Dropout on the LoRA input"), Flag.withDefault(defaultLoraConfig.dropout)),
-    targets: Flag.String("targets").pipe(Flag.withDescription("Comma-separated projections"), Flag.withDefault(targetNames.join(",")))
-  },
-  (a) => {
-    const targets = a.targets.split(",").map((t) => t.trim()).filter((t) => t !== "")
-    const bad = targets.filter((t) => !targetNames.includes(t))
-    if (bad.length > 0) return reportFailure({ message: `--targets: ${bad.join(", ")} are not Qwen3 projections (${targetNames.join(", ")})` })
-    return run("lora", a, { r: a.r, alpha: a.alpha, dropout: a.dropout, targetModules: targets as Array<ProjectionName> })
-  }
-).pipe(
+const lora = Command.make("lora", loraConfig, (args) => lazyHandler(() => import("../handlers/train.ts"), (h) => h.loraHandler(args))).pipe(
   Command.withDescription("LoRA fine-tuning as PEFT does it (y = Wx + alpha/r * B A dropout(x)); saves adapter_model.safetensors + adapter_config.json that PEFT loads"),
   Command.withExamples([{ command: "fleuve train lora --model ./Qwen3-0.6B --data qa.jsonl --out ./adapter --seq-len 512 --checkpoint-every 50", description: "LoRA on {prompt, answer} records, r=16, alpha=32" }])
 )
 
 export const trainCommand = Command.make("train").pipe(
   Command.withDescription("Train a Qwen3 checkpoint: DAPT (full fine-tuning) or LoRA; AdamW, cosine schedule with warmup, gradient accumulation, clipping, exact resume"),
+  Command.withExamples([
+    { command: "fleuve train dapt --model ./Qwen3-0.6B --data corpus.jsonl --out ./dapt", description: "Continued pre-training on {text} records" },
+    { command: "fleuve train lora --model ./dapt/final --data qa.jsonl --out ./adapter", description: "A LoRA adapter on {prompt, answer} records" }
+  ]),
   Command.withSubcommands([dapt, lora])
 )

@@ -1,7 +1,8 @@
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs"
 import { join } from "node:path"
 import { NF4_CODE, type Nf4Tensor, quantizeNf4 } from "./nf4.ts"
-import { type LazySafetensors, openSafetensors, SafetensorsFileError } from "./safetensors-lazy.ts"
+import { SafetensorsError } from "../safetensors.ts"
+import { type LazySafetensors, openSafetensors } from "./safetensors-lazy.ts"
 
 /**
  * NF4 checkpoints: a safetensors file in the layout bitsandbytes / transformers save 4-bit models
@@ -39,12 +40,12 @@ const STATE_RESERVE = 48
 
 /** The shards of a checkpoint: one .safetensors file, a folder with model.safetensors, or its index. */
 export const checkpointShards = (input: string): Array<string> => {
-  if (!existsSync(input)) throw new SafetensorsFileError(input, "does not exist")
+  if (!existsSync(input)) throw new SafetensorsError(input, "does not exist")
   if (!statSync(input).isDirectory()) return [input]
   const single = join(input, "model.safetensors")
   if (existsSync(single)) return [single]
   const index = join(input, "model.safetensors.index.json")
-  if (!existsSync(index)) throw new SafetensorsFileError(input, "has neither model.safetensors nor model.safetensors.index.json")
+  if (!existsSync(index)) throw new SafetensorsError(input, "has neither model.safetensors nor model.safetensors.index.json")
   const weightMap: Record<string, string> = JSON.parse(readFileSync(index, "utf8")).weight_map ?? {}
   return [...new Set(Object.values(weightMap))].sort().map((s) => join(input, s))
 }
@@ -184,7 +185,7 @@ export const openNf4Checkpoint = (file: string): Nf4Checkpoint => {
         states.set(base, JSON.parse(Buffer.from(st.readBytes(name)).toString("utf8")))
       } catch (e) {
         st.close()
-        throw new SafetensorsFileError(file, `tensor '${name}' is not a JSON quant state (${e instanceof Error ? e.message : String(e)})`)
+        throw new SafetensorsError(file, `tensor '${name}' is not a JSON quant state (${e instanceof Error ? e.message : String(e)})`)
       }
     }
   }
@@ -193,8 +194,8 @@ export const openNf4Checkpoint = (file: string): Nf4Checkpoint => {
   const names = [...st.entries.keys()].filter((n) => !isPart(n))
   const need = (name: string) => {
     const s = states.get(name)
-    if (!s) throw new SafetensorsFileError(file, `tensor '${name}' is not NF4-quantised`)
-    if (s.quant_type !== "nf4") throw new SafetensorsFileError(file, `tensor '${name}' has quant_type ${String(s.quant_type)}; fleuve reads nf4`)
+    if (!s) throw new SafetensorsError(file, `tensor '${name}' is not NF4-quantised`)
+    if (s.quant_type !== "nf4") throw new SafetensorsError(file, `tensor '${name}' has quant_type ${String(s.quant_type)}; fleuve reads nf4`)
     return s
   }
   return {

@@ -1,11 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { HostTensor } from "../safetensors.ts"
 import type { Qwen3Config } from "./config.ts"
+import { attentionModules, mlpModules, type ProjectionName } from "./projections.ts"
 
-/** The seven projections of a Qwen3 block, named as in Hugging Face checkpoints. */
-export const attentionModules = ["q_proj", "k_proj", "v_proj", "o_proj"] as const
-export const mlpModules = ["gate_proj", "up_proj", "down_proj"] as const
-export type ProjectionName = (typeof attentionModules)[number] | (typeof mlpModules)[number]
+export { attentionModules, mlpModules, type ProjectionName }
 
 /** Checkpoint name of a projection's weight, e.g. model.layers.3.self_attn.q_proj. */
 export const projectionPath = (layer: number, module: ProjectionName): string =>

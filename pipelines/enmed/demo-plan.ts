@@ -7,7 +7,8 @@ import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
 import type { TaskName } from "../../schemas/common.ts"
 import { runAnalyses } from "../../warehouse/analyses.ts"
 import { Runs } from "../../warehouse/runs.ts"
-import { evaluate, type EvalSystem } from "./evaluate.ts"
+import type { EvalSystem } from "./evaluate.ts"
+import { scoreDatasets } from "./reeval.ts"
 import type { Judge } from "../../operators/qa/judge/judge.ts"
 
 /**
@@ -53,7 +54,17 @@ export interface DemoSteps<R> {
 
 export const DEMO_SYSTEMS = ["base", "EnMed-DAPT", "EnMed-Unified", "EnMed-MCQA", "EnMed-ExtQA", "EnMed-AbsQA"] as const
 
-export const runDemo = <R>(steps: DemoSteps<R>, data: { readonly prompts: PromptSet; readonly tasks: ReadonlyArray<TaskData>; readonly judge: Judge; readonly log: (line: string) => void; readonly shots?: ReadonlyArray<number> }) =>
+export interface DemoData {
+  readonly prompts: PromptSet
+  readonly tasks: ReadonlyArray<TaskData>
+  /** The manifest the tasks were loaded from: recorded with the items, as `fleuve reeval` does. */
+  readonly source: string
+  readonly judge: Judge
+  readonly log: (line: string) => void
+  readonly shots?: ReadonlyArray<number>
+}
+
+export const runDemo = <R>(steps: DemoSteps<R>, data: DemoData) =>
   Effect.gen(function*() {
     const sets = loraTrainingSets(data.prompts, data.tasks)
     data.log("1/6 pre-training the base model on general French text")
@@ -69,11 +80,20 @@ export const runDemo = <R>(steps: DemoSteps<R>, data: { readonly prompts: Prompt
     const runId = Runs.newId()
     const shots = data.shots ?? [0, 3, 5]
     yield* Runs.start(runId, "demo", { shots, judge: data.judge.id, items: Object.fromEntries(data.tasks.map((t) => [t.task, t.test.length])) })
-    const counts = yield* evaluate(runId, { systems: [{ system: "base", model: base }, { system: "EnMed-DAPT", model: dapt }, ...adapters], tasks: data.tasks, shots, prompts: data.prompts, judge: data.judge }, {
-      onSystem: (system, todo, total) => data.log(`grid: ${system}: ${todo} of ${total} requests to score`)
+    // As `fleuve reeval` does (same code): the items are recorded, so a later reeval of this
+    // warehouse sees them as unchanged and re-scores nothing that did not change.
+    const scored = yield* scoreDatasets(runId, {
+      systems: [{ system: "base", model: base }, { system: "EnMed-DAPT", model: dapt }, ...adapters],
+      tasks: data.tasks,
+      shots,
+      prompts: data.prompts,
+      judge: data.judge,
+      source: data.source,
+      log: (line) => data.log(`grid: ${line}`)
     })
-    yield* Runs.finish(runId, "succeeded", { ...counts })
-    data.log(`grid: ${counts.scores} score rows landed (${counts.fromCache} predictions from the cache), ${counts.deadLetters} dead letters`)
+    const counts = scored.eval
+    yield* Runs.finish(runId, "succeeded", { ...counts, retiredScores: scored.retiredScores, rejectedItems: scored.rejectedItems })
+    data.log(`grid: ${counts.scores} score rows landed (${counts.fromCache} predictions from the cache), ${counts.deadLetters + scored.rejectedItems} dead letters`)
     data.log("5/6 analyses against the base model")
     yield* runAnalyses({ reference: "base", onStep: (step) => data.log(`analyze: ${step}`) })
     data.log("6/6 report")

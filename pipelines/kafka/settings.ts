@@ -1,4 +1,8 @@
-import { Config, Effect, Option, Redacted } from "effect"
+// Modules rather than the "effect" index: the CLI loads this file for its Kafka flags, --help included.
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 
 /**
  * How to reach the cluster. Secrets are `Redacted`: they print as `<redacted>` in logs, errors and

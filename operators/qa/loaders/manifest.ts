@@ -58,5 +58,4 @@ export const loadManifest = (path: string, only?: ReadonlyArray<TaskName>) =>
     return { manifest, tasks: out }
   })
 
-/** Where the bundled sample data lives. */
-export const SAMPLE_MANIFEST = resolve(dirname(new URL(import.meta.url).pathname), "../../../data/qa/enmed-sample.json")
+export { SAMPLE_MANIFEST } from "./sample-manifest.ts"

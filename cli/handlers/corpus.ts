@@ -1,0 +1,48 @@
+import { Console, Effect, Option } from "effect"
+import { existsSync, readFileSync } from "node:fs"
+import type { TallySnapshot } from "../../operators/corpus/tally.ts"
+import { buildCorpusRun, type CorpusOptions } from "../../pipelines/corpus.ts"
+import { PipelineRuntime } from "../../pipelines/runtime.ts"
+import { progressReporter } from "../progress.ts"
+import { reportFailure, withWarehouse } from "../common.ts"
+import type { CorpusArgs } from "../commands/corpus.ts"
+
+/** One line per corpus operator: what it kept, changed and dropped, and why. */
+export const renderTallies = (tallies: ReadonlyArray<TallySnapshot>): string => {
+  const name = Math.max(...tallies.map((t) => t.name.length))
+  return tallies.map((t) => {
+    const reasons = Object.entries(t.dropReasons).map(([r, n]) => `${r} ${n}`).join(", ")
+    const counters = Object.entries(t.counters).map(([c, n]) => `${c} ${n}`).join(", ")
+    return `${t.name.padEnd(name)}  kept ${String(t.kept).padStart(7)}  changed ${String(t.changed).padStart(7)}  dropped ${String(t.dropped).padStart(7)}  rejected ${String(t.rejected).padStart(5)}` +
+      `${reasons ? `  [${reasons}]` : ""}${counters ? `  {${counters}}` : ""}`
+  }).join("\n")
+}
+
+/** Reads the thresholds file: any of CorpusOptions' tuning fields, as JSON. */
+const readConfig = (path: string): Partial<CorpusOptions> => {
+  if (!existsSync(path)) throw new Error(`${path}: no such config file`)
+  try {
+    return JSON.parse(readFileSync(path, "utf8"))
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`)
+  }
+}
+
+export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, full, warehouse }: CorpusArgs) =>
+  Effect.gen(function*() {
+    const fromFile = Option.isSome(config) ? yield* Effect.try({ try: () => readConfig(config.value), catch: (e) => ({ message: (e as Error).message }) }) : {}
+    const options: CorpusOptions = { sequenceLength, ...fromFile, input, outDir: out, tokenizer, textField, idField, incremental: !full }
+    yield* Console.error(`corpus: loading tokenizer ${tokenizer}`)
+    const run = yield* buildCorpusRun(options)
+    const runtime = yield* PipelineRuntime
+    // One partition: dedup keeps the first document of a cluster in input order, run after run.
+    const report = yield* runtime.run(run.pipeline, { partitions: 1, onProgress: progressReporter() })
+    yield* Console.log(renderTallies(run.tallies.map((t) => t.snapshot())))
+    yield* Console.log(
+      `corpus: run ${run.runId}: ${run.ledger.seen.size} documents seen, ${run.ledger.processed.size} (re)processed, ` +
+        `${report.deadLetters.length} dead letters, ${run.writer.written.length} shard(s) in ${out}, ${(report.elapsedMs / 1000).toFixed(1)}s`
+    )
+  }).pipe(
+    Effect.provide(withWarehouse(warehouse)),
+    Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) }))
+  )

@@ -1,0 +1,61 @@
+import { Console, Effect, Option } from "effect"
+import { mkdirSync } from "node:fs"
+import { resolve } from "node:path"
+import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
+import { loadManifest, SAMPLE_MANIFEST } from "../../operators/qa/loaders/manifest.ts"
+import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
+import { runDemo } from "../../pipelines/enmed/demo-plan.ts"
+import { reportFailure, withWarehouse } from "../common.ts"
+import { progressReporter } from "../progress.ts"
+import type { DemoArgs } from "../commands/demo.ts"
+
+const stderr = (line: string) => process.stderr.write(`${line}\n`)
+
+export const demoHandler = (o: DemoArgs) =>
+  Effect.gen(function*() {
+    const started = performance.now()
+    // The tensor runtime loads only here: every other command stays light.
+    const { describeBackend, selectBackend } = yield* Effect.promise(() => import("../../gpu/backend.ts"))
+    const { capDecoding, demoSizes, demoSteps, limitItems } = yield* Effect.promise(() => import("../../pipelines/enmed/demo.ts"))
+    const choice = yield* Effect.tryPromise({
+      try: () => selectBackend(o.backend, "training"),
+      catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
+    })
+    stderr(`demo: ${describeBackend(choice)}`)
+    const sizes = demoSizes(o.quick)
+    const out = resolve(o.out)
+    mkdirSync(out, { recursive: true })
+    const { tasks } = yield* loadManifest(SAMPLE_MANIFEST)
+    const prompts = capDecoding(loadPromptSet(), sizes.maxNewTokens)
+    const at = () => `[${((performance.now() - started) / 1000).toFixed(0)}s]`
+    let lastStep = 0
+    const steps = demoSteps({
+      outDir: out,
+      sizes,
+      ...(Option.isSome(o.model) ? { modelDir: o.model.value } : {}),
+      log: (line) => stderr(`${at()} ${line}`),
+      // One line every few optimizer steps: enough to see it move without flooding the terminal.
+      onStep: (label) => (r) => {
+        const now = performance.now()
+        if (r.step === r.totalSteps || r.step === 1 || now - lastStep > 5000) {
+          lastStep = now
+          stderr(`${label}: step ${r.step}/${r.totalSteps}  loss ${r.loss.toFixed(4)}  ${r.tokensPerSecond.toFixed(0)} tokens/s`)
+        }
+      },
+      corpusRun: { onProgress: progressReporter() }
+    })
+    const report = yield* runDemo(steps, {
+      prompts,
+      tasks: limitItems(tasks, sizes.itemsPerTask),
+      source: SAMPLE_MANIFEST,
+      judge: offlineReferenceJudge,
+      shots: sizes.shots,
+      log: (line) => stderr(`${at()} demo: ${/^\d\/6 /.test(line) ? "step " : ""}${line}`)
+    })
+    stderr(`demo: AbsQA judged by ${offlineReferenceJudge.id} (offline reference judge: token F1 against the reference answer, no LLM)`)
+    stderr(`demo: finished in ${((performance.now() - started) / 1000).toFixed(1)}s`)
+    yield* Console.log(report)
+  }).pipe(
+    Effect.provide(withWarehouse(o.warehouse)),
+    Effect.catch((e: unknown) => reportFailure({ message: String((e as { message?: string }).message ?? e) }))
+  )

@@ -1,0 +1,27 @@
+import { Console, Effect, Option } from "effect"
+import { describeDeadLetter } from "../../operators/operator.ts"
+import { taskFromFileName } from "../../operators/qa/lm-eval/parse-sample.ts"
+import { importLmEval } from "../../pipelines/import-lm-eval.ts"
+import { reportFailure, withWarehouse } from "../common.ts"
+import { progressReporter } from "../progress.ts"
+import type { ImportLmEvalArgs } from "../commands/import-lm-eval.ts"
+
+export const importLmEvalHandler = (o: ImportLmEvalArgs) =>
+  Effect.gen(function*() {
+    const task = Option.getOrUndefined(o.task) ?? taskFromFileName(o.file)
+    if (!task) return yield* reportFailure({ message: `${o.file}: cannot tell the task from the file name; pass --task` })
+    const summary = yield* importLmEval(o.file, {
+      system: o.system,
+      task,
+      shots: o.shots,
+      datasetVersion: Option.getOrUndefined(o.datasetVersion) ?? `lm-eval:${task}`,
+      ...(Option.isSome(o.idField) ? { idField: o.idField.value } : {}),
+      keepGoing: o.keepGoing,
+      run: { onProgress: progressReporter() }
+    })
+    yield* Console.log(`${o.file}: ${summary.lines} sample line(s), ${summary.landed} score(s) landed for system ${o.system} (task ${task}), ${summary.alreadyPresent} already present, ${summary.rejected} rejected (run ${summary.runId})`)
+    for (const d of summary.deadLetters.slice(0, 10)) yield* Console.error(`  rejected ${describeDeadLetter(d)}`)
+  }).pipe(
+    Effect.provide(withWarehouse(o.warehouse)),
+    Effect.catch((e: unknown) => reportFailure({ message: String((e as { message?: string }).message ?? e) }))
+  )

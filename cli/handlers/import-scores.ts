@@ -1,0 +1,20 @@
+import { Console, Effect } from "effect"
+import { describeDeadLetter } from "../../operators/operator.ts"
+import { importScores } from "../../pipelines/import-scores.ts"
+import { progressReporter } from "../progress.ts"
+import { reportFailure, withWarehouse } from "../common.ts"
+import type { ImportScoresArgs } from "../commands/import-scores.ts"
+
+export const importScoresHandler = ({ file, warehouse, keepGoing }: ImportScoresArgs) =>
+  Effect.gen(function*() {
+    const summary = yield* importScores(file, { keepGoing, run: { onProgress: progressReporter() } })
+    yield* Console.log(
+      `${file}: ${summary.rowsRead} rows read, ${summary.landed} landed, ${summary.alreadyPresent} already present, ` +
+        `${summary.repeatedRows} repeated in file, ${summary.rejected} rejected (run ${summary.runId})`
+    )
+    for (const d of summary.deadLetters.slice(0, 10)) yield* Console.error(`  rejected ${describeDeadLetter(d)}`)
+    if (summary.rejected > 10) yield* Console.error(`  … ${summary.rejected - 10} more in the dead_letters table`)
+  }).pipe(
+    Effect.provide(withWarehouse(warehouse)),
+    Effect.catchTags({ ImportRejected: reportFailure, WarehouseError: reportFailure, PipelineFailure: reportFailure })
+  )

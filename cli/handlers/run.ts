@@ -1,0 +1,31 @@
+import { Console, Effect, Layer } from "effect"
+import { KafkaRuntime } from "../../pipelines/kafka/runtime.ts"
+import { describeSettings } from "../../pipelines/kafka/settings.ts"
+import { findPipeline, pipelines } from "../../pipelines/registry.ts"
+import { PipelineRuntime } from "../../pipelines/runtime.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { progressReporter, renderProgress } from "../progress.ts"
+import { reportFailure, withWarehouse } from "../common.ts"
+import { kafkaSettingsOf } from "../kafka-flags.ts"
+import type { RunArgs } from "../commands/run.ts"
+
+export const runHandler = ({ pipeline: name, warehouse, partitions, runtime: runtimeName, ...kafka }: RunArgs) =>
+  Effect.gen(function*() {
+    const entry = findPipeline(name)
+    if (!entry) {
+      return yield* reportFailure({ message: `unknown pipeline '${name}'; known: ${pipelines.map((p) => p.name).join(", ")}` })
+    }
+    const settings = runtimeName === "kafka" ? yield* kafkaSettingsOf(kafka) : undefined
+    const body = Effect.gen(function*() {
+      const runtime = yield* PipelineRuntime
+      const pipeline = yield* entry.build
+      yield* Console.error(`running ${name} on the ${runtime.name} runtime, warehouse ${warehouse}${settings ? `, ${describeSettings(settings)}` : ""}`)
+      // On Kafka the topics keep their own partition count (--topic-partitions), set when created.
+      const report = yield* runtime.run(pipeline, { ...(settings ? {} : { partitions }), onProgress: progressReporter() })
+      yield* Console.log(renderProgress(report.stages))
+      yield* Console.log(`${name}: done in ${(report.elapsedMs / 1000).toFixed(1)}s, ${report.deadLetters.length} dead letters`)
+    })
+    yield* body.pipe(Effect.provide(settings ? Layer.mergeAll(Warehouse.layer(warehouse), KafkaRuntime(settings)) : withWarehouse(warehouse)))
+  }).pipe(
+    Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) }))
+  )

@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs"
+import { Effect } from "effect"
+import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
+import { attachLora, type LoraConfig } from "../../gpu/lora.ts"
+import { loadModelDir, saveModelDir } from "../../gpu/qwen3/checkpoint.ts"
+import { type ProjectionName, projectionNames } from "../../gpu/qwen3/projections.ts"
+import { packedTextSequences, promptAnswerSequence } from "../../gpu/train/datasets.ts"
+import { defaultTrainOptions, type StepReport, train, type TrainingSequence } from "../../gpu/train/trainer.ts"
+import type { TextTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import type { DaptArgs, LoraArgs } from "../commands/train.ts"
+import { reportFailure } from "../common.ts"
+
+/** Reads the training file into sequences; a bad line names its file and line number. */
+const readSequences = (file: string, tokenizer: TextTokenizer, seqLen: number): Array<TrainingSequence> => {
+  const lines = readFileSync(file, "utf8").split("\n")
+  if (file.endsWith(".txt")) return packedTextSequences(tokenizer, lines.filter((l) => l.trim() !== ""), seqLen)
+  const texts: Array<string> = []
+  const qa: Array<TrainingSequence> = []
+  lines.forEach((line, i) => {
+    if (line.trim() === "") return
+    let o: Record<string, unknown>
+    try {
+      o = JSON.parse(line)
+    } catch (e) {
+      throw new Error(`${file}:${i + 1}: not JSON (${e instanceof Error ? e.message : String(e)})`)
+    }
+    if (typeof o.text === "string") texts.push(o.text)
+    else if (typeof o.prompt === "string" && typeof o.answer === "string") {
+      try {
+        qa.push(promptAnswerSequence(tokenizer, o.prompt, o.answer, seqLen))
+      } catch (e) {
+        throw new Error(`${file}:${i + 1}: field 'answer': ${e instanceof Error ? e.message : String(e)}`)
+      }
+    } else throw new Error(`${file}:${i + 1}: expected field 'text' or fields 'prompt' and 'answer' (strings)`)
+  })
+  return [...packedTextSequences(tokenizer, texts, seqLen), ...qa]
+}
+
+const progress = (r: StepReport) => {
+  const eta = r.etaSeconds < 60 ? `${Math.ceil(r.etaSeconds)}s` : `${Math.floor(r.etaSeconds / 60)}m${String(Math.ceil(r.etaSeconds % 60)).padStart(2, "0")}s`
+  process.stderr.write(`step ${r.step}/${r.totalSteps}  loss ${r.loss.toFixed(4)}  lr ${r.lr.toExponential(2)}  grad-norm ${r.gradNorm.toFixed(3)}  ${r.tokensPerSecond.toFixed(0)} tokens/s  eta ${eta}\n`)
+}
+
+const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
+  Effect.tryPromise({
+    try: async () => {
+      const choice = await selectBackend(a.backend as BackendName, "training")
+      process.stderr.write(`fleuve: ${describeBackend(choice)}\n`)
+      const loaded = loadModelDir(a.model, { trainable: kind === "dapt" })
+      const data = readSequences(a.data, loaded.tokenizer, a.seqLen)
+      if (data.length === 0) throw new Error(`${a.data}: no training sequence of ${a.seqLen} tokens`)
+      const perStep = a.microBatch * a.gradAccum
+      const totalSteps = a.steps > 0 ? a.steps : Math.max(1, Math.floor(data.length / perStep))
+      if (lora) attachLora(loaded.model, lora, a.seed)
+      process.stderr.write(`fleuve: ${kind} on ${data.length} sequences of ${a.seqLen} tokens, ${totalSteps} steps of ${perStep} sequences\n`)
+      const { losses, resumedFrom } = await train(
+        loaded.model,
+        lora ? { kind: "lora", lora, baseModel: a.model } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) },
+        data,
+        {
+          ...defaultTrainOptions,
+          totalSteps,
+          microBatch: a.microBatch,
+          gradAccumulation: a.gradAccum,
+          peakLr: a.lr,
+          warmupRatio: a.warmupRatio,
+          maxGradNorm: a.maxGradNorm,
+          adamw: { ...defaultTrainOptions.adamw, weightDecay: a.weightDecay },
+          seed: a.seed,
+          checkpointEvery: a.checkpointEvery,
+          outDir: a.out
+        },
+        progress
+      )
+      if (resumedFrom) process.stderr.write(`fleuve: resumed from ${resumedFrom}\n`)
+      process.stdout.write(`${JSON.stringify({ kind, steps: losses.length, final_loss: losses[losses.length - 1], output: `${a.out}/final` })}\n`)
+    },
+    catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
+  }).pipe(Effect.catch(reportFailure))
+
+export const daptHandler = (a: DaptArgs) => run("dapt", a)
+
+export const loraHandler = (a: LoraArgs) => {
+  const targets = a.targets.split(",").map((t) => t.trim()).filter((t) => t !== "")
+  const bad = targets.filter((t) => !(projectionNames as ReadonlyArray<string>).includes(t))
+  if (bad.length > 0) return reportFailure({ message: `--targets: ${bad.join(", ")} are not Qwen3 projections (${projectionNames.join(", ")})` })
+  return run("lora", a, { r: a.r, alpha: a.alpha, dropout: a.dropout, targetModules: targets as Array<ProjectionName> })
+}

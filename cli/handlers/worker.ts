@@ -1,0 +1,28 @@
+import { Effect } from "effect"
+import { runWorker } from "../../pipelines/kafka/runtime.ts"
+import { findPipeline, pipelines } from "../../pipelines/registry.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { reportFailure } from "../common.ts"
+import { noWarehouse } from "../no-warehouse.ts"
+import { kafkaSettingsOf } from "../kafka-flags.ts"
+import type { WorkerArgs } from "../commands/worker.ts"
+
+export const workerHandler = ({ node, pipeline: name, instance, warehouse, runtime: _runtime, ...kafka }: WorkerArgs) =>
+  Effect.gen(function*() {
+    const entry = findPipeline(name)
+    if (!entry) return yield* reportFailure({ message: `unknown pipeline '${name}'; known: ${pipelines.map((p) => p.name).join(", ")}` })
+    const settings = yield* kafkaSettingsOf(kafka)
+    const body = Effect.gen(function*() {
+      const pipeline = yield* entry.build
+      const target = pipeline.nodes.find((n) => n.name === node)
+      if (!target) return yield* reportFailure({ message: `pipeline '${name}' has no node '${node}'; nodes: ${pipeline.nodes.map((n) => n.name).join(", ")}` })
+      const isSink = target._tag === "Sink"
+      yield* runWorker(settings, pipeline, node, {
+        ...(instance._tag === "Some" ? { instanceId: instance.value } : {}),
+        onProgress: (stats) =>
+          process.stderr.write(`${new Date().toISOString()} progress: ${stats.map((s) => s.snapshot()).filter((s) => s.in > 0 || s.name === node).map((s) => `${s.name} ${s.in}→${s.out}${s.rejected ? ` (${s.rejected} rejected)` : ""} ${s.perSecond}/s`).join(" | ")}\n`)
+      }).pipe(Effect.provide(isSink ? Warehouse.layer(warehouse) : noWarehouse(node)))
+    })
+    // Building the pipeline never needs the warehouse: a sink opens it on its first batch.
+    yield* body.pipe(Effect.provide(noWarehouse(node)))
+  }).pipe(Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) })))

@@ -1,0 +1,3 @@
+/** The tensor backends fleuve knows by name (a module of its own: CLI flags list them without loading tfjs). */
+export const backendNames = ["auto", "webgpu", "tensorflow", "wasm", "cpu"] as const
+export type BackendName = (typeof backendNames)[number]
