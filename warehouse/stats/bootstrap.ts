@@ -4,7 +4,8 @@
  * counts, done by conditional binomials: O(distinct values) per resample instead of O(n), and
  * distributed exactly as resampling the items. Percentiles as numpy.percentile (linear).
  */
-import { binomial, type Random, uniformIndex } from "./random.ts"
+import { decimalLattice, guideTable, invert, sumDistribution } from "./lattice.ts"
+import { binomialP, binomialSmallP, lnFactorials, type Random } from "./random.ts"
 
 export const percentile = (sorted: Float64Array, q: number): number => {
   const pos = (sorted.length - 1) * q
@@ -28,7 +29,7 @@ const directMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number
   const means = new Float64Array(resamples)
   for (let r = 0; r < resamples; r++) {
     let sum = 0
-    for (let i = 0; i < n; i++) sum += items[uniformIndex(rng, n)]!
+    for (let i = 0; i < n; i++) sum += items[rng.index(n)]!
     means[r] = sum / n
   }
   return means
@@ -40,22 +41,56 @@ const directMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number
  * exact draws of the same bootstrap distribution.
  */
 export const bootstrapMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
+  const n = counts.reduce((a, b) => a + b, 0)
+  if (values.length === 1) return new Float64Array(resamples).fill(values[0]!)
+  const lattice = decimalLattice(values)
+  const sums = lattice && sumDistribution(lattice.z, counts, n)
+  if (lattice && sums) {
+    const means = new Float64Array(resamples)
+    const divisor = n * lattice.scale
+    const guide = guideTable(sums.cdf)
+    for (let r = 0; r < resamples; r++) means[r] = (sums.lowest + invert(sums.cdf, guide, rng.next())) / divisor
+    return means
+  }
   if (counts.reduce((a, b) => a + b, 0) <= BINOMIAL_COST * values.length) return directMeans(values, counts, resamples, rng)
   // Largest categories first: the remaining count reaches 0 sooner, so most resamples stop early.
   const order = counts.map((_, i) => i).sort((a, b) => counts[b]! - counts[a]! || a - b)
+  const bins = order.length
   const v = Float64Array.from(order, (i) => values[i]!)
   const c = Float64Array.from(order, (i) => counts[i]!)
-  const n = c.reduce((a, b) => a + b, 0)
+  // The conditional probability of bin j given the bins before it is c_j / (mass left), the same
+  // in every resample: its binomial constants are computed once here, not once per draw.
+  const flip = new Uint8Array(bins)
+  const p = new Float64Array(bins)
+  const q = new Float64Array(bins)
+  const s = new Float64Array(bins)
+  const log1mP = new Float64Array(bins)
+  const lpq = new Float64Array(bins)
+  let mass = n
+  for (let j = 0; j < bins - 1; j++) {
+    const k = binomialP(c[j]! / mass)
+    flip[j] = k.flip ? 1 : 0
+    p[j] = k.p
+    q[j] = k.q
+    s[j] = k.s
+    log1mP[j] = k.log1mP
+    lpq[j] = k.lpq
+    mass -= c[j]!
+  }
+  const lnFact = lnFactorials(n)
   const means = new Float64Array(resamples)
   for (let r = 0; r < resamples; r++) {
     let left = n
-    let mass = n
     let sum = 0
-    for (let j = 0; j < v.length && left > 0; j++) {
-      const draw = j === v.length - 1 ? left : binomial(rng, left, c[j]! / mass)
+    for (let j = 0; j < bins && left > 0; j++) {
+      let draw: number
+      if (j === bins - 1) draw = left
+      else {
+        const k = binomialSmallP(rng, left, p[j]!, q[j]!, s[j]!, log1mP[j]!, lpq[j]!, lnFact)
+        draw = flip[j] === 1 ? left - k : k
+      }
       sum += draw * v[j]!
       left -= draw
-      mass -= c[j]!
     }
     means[r] = sum / n
   }
