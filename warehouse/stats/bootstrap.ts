@@ -1,8 +1,9 @@
 /**
  * Paired percentile bootstrap of the mean difference from the histogram of differences (value →
  * count), which SQL computes. Resampling n items with replacement is a multinomial draw of the
- * counts, done by conditional binomials: O(distinct values) per resample instead of O(n), and
- * distributed exactly as resampling the items. Percentiles as numpy.percentile (linear).
+ * counts; each resampled mean is drawn exactly from the item-resampling distribution, by the
+ * cheapest of three routes (see bootstrapMeans). Percentiles as numpy.percentile (linear), found
+ * by selection.
  */
 import { decimalLattice, guideTable, invert, sumDistribution } from "./lattice.ts"
 import { binomialP, binomialSmallP, lnFactorials, type Random } from "./random.ts"
@@ -17,9 +18,11 @@ export const percentile = (sorted: Float64Array, q: number): number => {
 // One binomial draw costs about as much as this many direct index draws (measured on Node 20).
 const BINOMIAL_COST = 8
 
+const total = (counts: ReadonlyArray<number>) => counts.reduce((a, b) => a + b, 0)
+
 /** Resampled means of the items themselves: n uniform index draws per resample. */
-const directMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
-  const items = new Float64Array(counts.reduce((a, b) => a + b, 0))
+export const directMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
+  const items = new Float64Array(total(counts))
   let at = 0
   values.forEach((v, j) => {
     items.fill(v, at, at + counts[j]!)
@@ -36,28 +39,16 @@ const directMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number
 }
 
 /**
- * Resampled means (length `resamples`) of a histogram of values: by multinomial counts when there
- * are few distinct values, by direct index draws when nearly every item is distinct. Both are
- * exact draws of the same bootstrap distribution.
+ * Resampled means from the multinomial counts of the histogram, drawn as a chain of conditional
+ * binomials (bin j gets Binomial(items left, c_j / mass left)): O(distinct values) per resample.
  */
-export const bootstrapMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
-  const n = counts.reduce((a, b) => a + b, 0)
-  if (values.length === 1) return new Float64Array(resamples).fill(values[0]!)
-  const lattice = decimalLattice(values)
-  const sums = lattice && sumDistribution(lattice.z, counts, n)
-  if (lattice && sums) {
-    const means = new Float64Array(resamples)
-    const divisor = n * lattice.scale
-    const guide = guideTable(sums.cdf)
-    for (let r = 0; r < resamples; r++) means[r] = (sums.lowest + invert(sums.cdf, guide, rng.next())) / divisor
-    return means
-  }
-  if (counts.reduce((a, b) => a + b, 0) <= BINOMIAL_COST * values.length) return directMeans(values, counts, resamples, rng)
+export const binomialChainMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
   // Largest categories first: the remaining count reaches 0 sooner, so most resamples stop early.
   const order = counts.map((_, i) => i).sort((a, b) => counts[b]! - counts[a]! || a - b)
   const bins = order.length
   const v = Float64Array.from(order, (i) => values[i]!)
   const c = Float64Array.from(order, (i) => counts[i]!)
+  const n = total(counts)
   // The conditional probability of bin j given the bins before it is c_j / (mass left), the same
   // in every resample: its binomial constants are computed once here, not once per draw.
   const flip = new Uint8Array(bins)
@@ -97,10 +88,96 @@ export const bootstrapMeans = (values: ReadonlyArray<number>, counts: ReadonlyAr
   return means
 }
 
+/**
+ * Resampled means drawn by inversion from the exact distribution of the resampled sum, when the
+ * values lie on a decimal lattice and that distribution fits a window (lattice.ts); else null.
+ * O(window · log window) once, then O(1) per resample, whatever the number of distinct values.
+ */
+export const latticeMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array | null => {
+  const lattice = decimalLattice(values)
+  const n = total(counts)
+  const sums = lattice && sumDistribution(lattice.z, counts, n)
+  if (!lattice || !sums) return null
+  const means = new Float64Array(resamples)
+  // Sums are integers on the lattice: one rounding, in the division.
+  const divisor = n * lattice.scale
+  const guide = guideTable(sums.cdf)
+  for (let r = 0; r < resamples; r++) means[r] = (sums.lowest + invert(sums.cdf, guide, rng.next())) / divisor
+  return means
+}
+
+/**
+ * Resampled means (length `resamples`) of a histogram of values, all exact draws of the same
+ * bootstrap distribution: from the exact distribution of the sum on a decimal lattice (scores with
+ * a few decimals, 0/1, grades), else by conditional binomials when there are few distinct values,
+ * else by direct index draws when nearly every item is distinct.
+ */
+export const bootstrapMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
+  if (values.length === 1) return new Float64Array(resamples).fill(values[0]!)
+  const onLattice = latticeMeans(values, counts, resamples, rng)
+  if (onLattice) return onLattice
+  if (total(counts) <= BINOMIAL_COST * values.length) return directMeans(values, counts, resamples, rng)
+  return binomialChainMeans(values, counts, resamples, rng)
+}
+
+/**
+ * Rearranges a[from..to) so that a[k] holds the value it would have in sorted order, with no
+ * larger value before it and no smaller one after (quickselect, median of three).
+ */
+const select = (a: Float64Array, k: number, from: number, to: number): void => {
+  let lo = from
+  let hi = to - 1
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1
+    // Median of a[lo], a[mid], a[hi] as the pivot.
+    const x = a[lo]!
+    const y = a[mid]!
+    const z = a[hi]!
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y)
+    let i = lo
+    let j = hi
+    while (i <= j) {
+      while (a[i]! < pivot) i++
+      while (a[j]! > pivot) j--
+      if (i <= j) {
+        const t = a[i]!
+        a[i] = a[j]!
+        a[j] = t
+        i++
+        j--
+      }
+    }
+    if (k <= j) hi = j
+    else if (k >= i) lo = i
+    else return
+  }
+}
+
+/**
+ * numpy.percentile (linear) of `values` at increasing quantiles `qs`, by selection instead of a
+ * full sort (reorders `values`).
+ */
+export const percentiles = (values: Float64Array, qs: ReadonlyArray<number>): Array<number> => {
+  let from = 0
+  return qs.map((q) => {
+    const pos = (values.length - 1) * q
+    const lo = Math.floor(pos)
+    select(values, lo, from, values.length)
+    let next = values[lo]!
+    if (lo + 1 < values.length) {
+      // After selection everything past lo is ≥ values[lo]: the next order statistic is their minimum.
+      next = values[lo + 1]!
+      for (let i = lo + 2; i < values.length; i++) if (values[i]! < next) next = values[i]!
+    }
+    from = lo + 1
+    return values[lo]! + (next - values[lo]!) * (pos - lo)
+  })
+}
+
 /** Percentile CI at `confidence` of the mean difference; a histogram with no items gives [0, 0]. */
 export const bootstrapCi = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random, confidence = 0.95): readonly [number, number] => {
   if (values.length === 0) return [0, 0]
-  const means = bootstrapMeans(values, counts, resamples, rng).sort()
   const tail = (1 - confidence) / 2
-  return [percentile(means, tail), percentile(means, 1 - tail)]
+  const [lo, hi] = percentiles(bootstrapMeans(values, counts, resamples, rng), [tail, 1 - tail])
+  return [lo!, hi!]
 }

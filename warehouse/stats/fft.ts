@@ -64,3 +64,68 @@ export const fft = (re: Float64Array, im: Float64Array, inverse: boolean): void 
     }
   }
 }
+
+/**
+ * Spectrum of a real sequence x (length size, a power of two ≥ 4) at frequencies 0..size/2 (the
+ * rest is their conjugate), from one complex FFT of half the length: z_m = x_2m + i·x_2m+1.
+ */
+export const realFft = (x: Float64Array): { readonly re: Float64Array; readonly im: Float64Array } => {
+  const size = x.length
+  const half = size >> 1
+  const zr = new Float64Array(half)
+  const zi = new Float64Array(half)
+  for (let m = 0; m < half; m++) {
+    zr[m] = x[2 * m]!
+    zi[m] = x[2 * m + 1]!
+  }
+  fft(zr, zi, false)
+  const { cos, sin } = twiddles(size)
+  const re = new Float64Array(half + 1)
+  const im = new Float64Array(half + 1)
+  for (let k = 0; k <= half; k++) {
+    const a = k % half
+    const b = (half - k) % half
+    // E = DFT of the even samples, O = DFT of the odd ones: X_k = E_k + w^k O_k, w = e^{−2πi/size}.
+    const er = (zr[a]! + zr[b]!) / 2
+    const ei = (zi[a]! - zi[b]!) / 2
+    const or = (zi[a]! + zi[b]!) / 2
+    const oi = -(zr[a]! - zr[b]!) / 2
+    const wr = k < half ? cos[k]! : -1
+    const wi = k < half ? sin[k]! : 0
+    re[k] = er + (or * wr - oi * wi)
+    im[k] = ei + (or * wi + oi * wr)
+  }
+  return { re, im }
+}
+
+/** The real sequence (length 2·(re.length − 1)) whose spectrum at frequencies 0..size/2 is re + i·im. */
+export const inverseRealFft = (re: Float64Array, im: Float64Array): Float64Array => {
+  const half = re.length - 1
+  const size = 2 * half
+  const { cos, sin } = twiddles(size)
+  const zr = new Float64Array(half)
+  const zi = new Float64Array(half)
+  for (let k = 0; k < half; k++) {
+    const j = half - k
+    // X_{k+size/2} = conj(X_{size/2−k}): E_k = (X_k + conj X_j)/2, O_k = (X_k − conj X_j) / (2 w^k).
+    const er = (re[k]! + re[j]!) / 2
+    const ei = (im[k]! - im[j]!) / 2
+    const dr = (re[k]! - re[j]!) / 2
+    const di = (im[k]! + im[j]!) / 2
+    // Divide by w^k = multiply by conj(w^k) (|w| = 1); sin holds −sin(2πk/size).
+    const wr = cos[k]!
+    const wi = -sin[k]!
+    const or = dr * wr - di * wi
+    const oi = dr * wi + di * wr
+    // Z_k = E_k + i·O_k.
+    zr[k] = er - oi
+    zi[k] = ei + or
+  }
+  fft(zr, zi, true)
+  const x = new Float64Array(size)
+  for (let m = 0; m < half; m++) {
+    x[2 * m] = zr[m]!
+    x[2 * m + 1] = zi[m]!
+  }
+  return x
+}

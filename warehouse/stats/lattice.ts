@@ -11,7 +11,7 @@
  * item-resampling bootstrap (no normal approximation), up to floating-point rounding of the pmf
  * (about 1e-13 absolute), at a cost independent of the number of distinct values.
  */
-import { fft } from "./fft.ts"
+import { inverseRealFft, realFft } from "./fft.ts"
 
 /** Values as integers on the coarsest decimal lattice 10^-k (k ≤ maxDecimals) they all lie on, or null. */
 export const decimalLattice = (values: ReadonlyArray<number>, maxDecimals = 6): { readonly z: Array<number>; readonly scale: number } | null => {
@@ -72,14 +72,14 @@ export const sumDistribution = (z: ReadonlyArray<number>, counts: ReadonlyArray<
   if (size > MAX_WINDOW) return null
   const center = Math.round(draws * (mean - shift))
 
-  const re = new Float64Array(size)
-  const im = new Float64Array(size)
+  const pmf = new Float64Array(size)
   for (let j = 0; j < z.length; j++) {
     const at = (((z[j]! - shift) % size) + size) % size
-    re[at] = re[at]! + counts[j]! / total
+    pmf[at] = pmf[at]! + counts[j]! / total
   }
-  fft(re, im, false)
-  for (let k = 0; k < size; k++) {
+  // The pmf is real: its spectrum at frequencies 0..size/2 determines the rest (half the work).
+  const { re, im } = realFft(pmf)
+  for (let k = 0; k < re.length; k++) {
     const x = re[k]!
     const y = im[k]!
     const logMagnitude = 0.5 * draws * Math.log(x * x + y * y)
@@ -95,23 +95,23 @@ export const sumDistribution = (z: ReadonlyArray<number>, counts: ReadonlyArray<
     re[k] = magnitude * Math.cos(phase)
     im[k] = magnitude * Math.sin(phase)
   }
-  fft(re, im, true)
+  const sum = inverseRealFft(re, im)
 
-  // re[i] is P(S ≡ i mod size); the window [center − size/2, center + size/2) holds all but 1e-20.
+  // sum[i] is P(S ≡ i mod size); the window [center − size/2, center + size/2) holds all but 1e-20.
   const lowest = center - size / 2
   const first = ((lowest % size) + size) % size
   let peak = 0
-  for (let i = 0; i < size; i++) peak = Math.max(peak, re[i]!)
+  for (let i = 0; i < size; i++) peak = Math.max(peak, sum[i]!)
   // Below this the values are rounding noise of the transforms (true masses there are < 1e-13).
   const floor = peak * 1e-13
   const cdf = new Float64Array(size)
-  let sum = 0
+  let acc = 0
   for (let i = 0; i < size; i++) {
-    const mass = re[(first + i) % size]!
-    if (mass > floor) sum += mass
-    cdf[i] = sum
+    const mass = sum[(first + i) % size]!
+    if (mass > floor) acc += mass
+    cdf[i] = acc
   }
-  for (let i = 0; i < size; i++) cdf[i] = cdf[i]! / sum
+  for (let i = 0; i < size; i++) cdf[i] = cdf[i]! / acc
   cdf[size - 1] = 1
   return { lowest: lowest + draws * shift, cdf }
 }

@@ -58,15 +58,27 @@ export class Random {
   uniform32(): number {
     return (this.u32() + 0.5) / TWO_POW_32
   }
-  /** Uniform integer in [0, n) for n < 2^21 (bias below n/2^32). */
+  /**
+   * Uniform integer in [0, n) for 0 < n < 2^21, exactly (Lemire's multiply-and-reject: the 32-bit
+   * product's low word below 2^32 mod n marks the few draws that would bias the result).
+   */
   index(n: number): number {
-    return Math.floor((this.u32() * n) / TWO_POW_32)
+    let u = this.u32()
+    let low = Math.imul(u, n) >>> 0
+    if (low < n) {
+      const threshold = (TWO_POW_32 - n) % n
+      while (low < threshold) {
+        u = this.u32()
+        low = Math.imul(u, n) >>> 0
+      }
+    }
+    return Math.floor((u * n) / TWO_POW_32)
   }
 }
 
 export const seededRandom = (label: string): Random => new Random(hashSeed(label))
 
-/** Uniform integer in [0, n) for n < 2^21 (bias below n/2^32). */
+/** Uniform integer in [0, n) for 0 < n < 2^21, exactly. */
 export const uniformIndex = (rng: Random, n: number): number => rng.index(n)
 
 // ln k! from a table that grows to the largest n seen (bootstraps reuse the same n many times).
