@@ -3,7 +3,7 @@ import { test } from "node:test"
 import { Effect } from "effect"
 import { importScores } from "../../pipelines/import-scores.ts"
 import { runAnalyses } from "../../warehouse/analyses.ts"
-import { binomialChainMeans, directMeans, latticeMeans, percentile, percentiles } from "../../warehouse/stats/bootstrap.ts"
+import { binomialChainMeans, bootstrapCi, bootstrapMeans, directMeans, latticeMeans, percentile, percentiles } from "../../warehouse/stats/bootstrap.ts"
 import { bootstrapIntervals } from "../../warehouse/stats/bootstrap-pool.ts"
 import { decimalLattice, sumDistribution } from "../../warehouse/stats/lattice.ts"
 import { seededRandom } from "../../warehouse/stats/random.ts"
@@ -100,6 +100,21 @@ test("percentiles by selection equal numpy.percentile on the sorted values", () 
     const a = Float64Array.from({ length: 1 + (trial % 97) * 13 }, () => Math.floor(rng.next() * (1 + (trial % 7))) / 4)
     const sorted = a.slice().sort()
     assert.deepEqual(percentiles(a, [0.025, 0.975]), [percentile(sorted, 0.025), percentile(sorted, 0.975)])
+  }
+})
+
+test("on a lattice, the interval from counted draws equals numpy.percentile of the resampled means", () => {
+  const cases: Array<[Array<number>, Array<number>]> = [
+    [[-1, 0, 1], [70, 300, 130]],
+    [[-0.71, -0.05, 0, 0.01, 0.35], [3, 40, 200, 60, 9]],
+    [[2, 3], [1, 1]]
+  ]
+  for (const [values, counts] of cases) {
+    for (const resamples of [1, 2, 999, 10_000]) {
+      const means = bootstrapMeans(values, counts, resamples, seededRandom("same"))
+      const tail = (1 - 0.95) / 2 // as bootstrapCi computes it (0.025000000000000022)
+      assert.deepEqual(bootstrapCi(values, counts, resamples, seededRandom("same")), percentiles(means, [tail, 1 - tail]))
+    }
   }
 })
 

@@ -88,22 +88,65 @@ export const binomialChainMeans = (values: ReadonlyArray<number>, counts: Readon
   return means
 }
 
+/** Resamples on a lattice: the index of each resample's sum in the window, and how to make it a mean. */
+interface LatticeDraws {
+  /** Per resample, sum = lowest + index (integers on the lattice). */
+  readonly indices: Int32Array
+  readonly lowest: number
+  /** mean = sum / divisor (n × 10^k): one rounding, in the division. */
+  readonly divisor: number
+  /** The window's length: indices lie in [0, window). */
+  readonly window: number
+}
+
 /**
- * Resampled means drawn by inversion from the exact distribution of the resampled sum, when the
- * values lie on a decimal lattice and that distribution fits a window (lattice.ts); else null.
- * O(window · log window) once, then O(1) per resample, whatever the number of distinct values.
+ * Resampled sums drawn by inversion from their exact distribution, when the values lie on a
+ * decimal lattice and that distribution fits a window (lattice.ts); else null. O(window · log
+ * window) once, then O(1) per resample, whatever the number of distinct values.
  */
-export const latticeMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array | null => {
+const latticeDraws = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): LatticeDraws | null => {
   const lattice = decimalLattice(values)
   const n = total(counts)
   const sums = lattice && sumDistribution(lattice.z, counts, n)
   if (!lattice || !sums) return null
-  const means = new Float64Array(resamples)
-  // Sums are integers on the lattice: one rounding, in the division.
-  const divisor = n * lattice.scale
+  const indices = new Int32Array(resamples)
   const guide = guideTable(sums.cdf)
-  for (let r = 0; r < resamples; r++) means[r] = (sums.lowest + invert(sums.cdf, guide, rng.next())) / divisor
-  return means
+  for (let r = 0; r < resamples; r++) indices[r] = invert(sums.cdf, guide, rng.next())
+  return { indices, lowest: sums.lowest, divisor: n * lattice.scale, window: sums.cdf.length }
+}
+
+/** Resampled means from the exact distribution of the resampled sum on a decimal lattice; else null. */
+export const latticeMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array | null => {
+  const draws = latticeDraws(values, counts, resamples, rng)
+  return draws && Float64Array.from(draws.indices, (i) => (draws.lowest + i) / draws.divisor)
+}
+
+/**
+ * numpy.percentile (linear) of lattice resamples' means at quantiles `qs`, by counting the drawn
+ * window indices instead of sorting the means: the same doubles, found in O(resamples + window).
+ */
+const latticePercentiles = (draws: LatticeDraws, qs: ReadonlyArray<number>): Array<number> => {
+  const below = new Int32Array(draws.window + 1)
+  for (const i of draws.indices) below[i + 1]!++
+  for (let i = 1; i <= draws.window; i++) below[i] = below[i]! + below[i - 1]!
+  // The mean of rank k (0-based) in sorted order: the first index with more than k draws up to it.
+  const ranked = (k: number) => {
+    let lo = 0
+    let hi = draws.window - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (below[mid + 1]! > k) hi = mid
+      else lo = mid + 1
+    }
+    return (draws.lowest + lo) / draws.divisor
+  }
+  const last = draws.indices.length - 1
+  return qs.map((q) => {
+    const pos = last * q
+    const lo = Math.floor(pos)
+    const low = ranked(lo)
+    return low + (ranked(Math.min(last, lo + 1)) - low) * (pos - lo)
+  })
 }
 
 /**
@@ -178,6 +221,7 @@ export const percentiles = (values: Float64Array, qs: ReadonlyArray<number>): Ar
 export const bootstrapCi = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random, confidence = 0.95): readonly [number, number] => {
   if (values.length === 0) return [0, 0]
   const tail = (1 - confidence) / 2
-  const [lo, hi] = percentiles(bootstrapMeans(values, counts, resamples, rng), [tail, 1 - tail])
+  const onLattice = values.length > 1 ? latticeDraws(values, counts, resamples, rng) : null
+  const [lo, hi] = onLattice ? latticePercentiles(onLattice, [tail, 1 - tail]) : percentiles(bootstrapMeans(values, counts, resamples, rng), [tail, 1 - tail])
   return [lo!, hi!]
 }

@@ -19,41 +19,77 @@ const twiddles = (size: number) => {
   return t
 }
 
+interface Plan {
+  /** Index pairs (i < j) that the bit-reversal permutation swaps, flattened. */
+  readonly swaps: Int32Array
+  /** Forward twiddles of every stage, contiguous: stage of half-length s at offsets s − 1 .. 2s − 2. */
+  readonly cos: Float64Array
+  readonly sin: Float64Array
+}
+
+// Per length: the bootstrap transforms a handful of lengths hundreds of times.
+const PLANS = new Map<number, Plan>()
+const plan = (size: number): Plan => {
+  let p = PLANS.get(size)
+  if (!p) {
+    const swaps: Array<number> = []
+    for (let i = 1, j = 0; i < size; i++) {
+      let bit = size >> 1
+      for (; j & bit; bit >>= 1) j ^= bit
+      j ^= bit
+      if (i < j) swaps.push(i, j)
+    }
+    const t = twiddles(size)
+    const cos = new Float64Array(size)
+    const sin = new Float64Array(size)
+    for (let span = 1; span < size; span <<= 1) {
+      const stride = size / (2 * span)
+      for (let k = 0; k < span; k++) {
+        cos[span - 1 + k] = t.cos[k * stride]!
+        sin[span - 1 + k] = t.sin[k * stride]!
+      }
+    }
+    p = { swaps: Int32Array.from(swaps), cos, sin }
+    PLANS.set(size, p)
+  }
+  return p
+}
+
 export const fft = (re: Float64Array, im: Float64Array, inverse: boolean): void => {
   const size = re.length
   if (size <= 1) return
   if ((size & (size - 1)) !== 0) throw new Error(`fft length ${size} is not a power of two`)
-  // Bit-reversal permutation.
-  for (let i = 1, j = 0; i < size; i++) {
-    let bit = size >> 1
-    for (; j & bit; bit >>= 1) j ^= bit
-    j ^= bit
-    if (i < j) {
-      const tr = re[i]!
-      re[i] = re[j]!
-      re[j] = tr
-      const ti = im[i]!
-      im[i] = im[j]!
-      im[j] = ti
-    }
+  const { swaps, cos, sin } = plan(size)
+  for (let s = 0; s < swaps.length; s += 2) {
+    const i = swaps[s]!
+    const j = swaps[s + 1]!
+    const tr = re[i]!
+    re[i] = re[j]!
+    re[j] = tr
+    const ti = im[i]!
+    im[i] = im[j]!
+    im[j] = ti
   }
-  const { cos, sin: sinForward } = twiddles(size)
   const sign = inverse ? -1 : 1
-  for (let len = 2; len <= size; len <<= 1) {
-    const span = len >> 1
-    const stride = size / len
+  for (let span = 1; span < size; span <<= 1) {
+    const len = span << 1
+    const offset = span - 1
     for (let start = 0; start < size; start += len) {
       for (let k = 0; k < span; k++) {
-        const wr = cos[k * stride]!
-        const wi = sign * sinForward[k * stride]!
+        const wr = cos[offset + k]!
+        const wi = sign * sin[offset + k]!
         const a = start + k
         const b = a + span
-        const xr = re[b]! * wr - im[b]! * wi
-        const xi = re[b]! * wi + im[b]! * wr
-        re[b] = re[a]! - xr
-        im[b] = im[a]! - xi
-        re[a] = re[a]! + xr
-        im[a] = im[a]! + xi
+        const br = re[b]!
+        const bi = im[b]!
+        const xr = br * wr - bi * wi
+        const xi = br * wi + bi * wr
+        const ar = re[a]!
+        const ai = im[a]!
+        re[b] = ar - xr
+        im[b] = ai - xi
+        re[a] = ar + xr
+        im[a] = ai + xi
       }
     }
   }

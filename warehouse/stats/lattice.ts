@@ -125,7 +125,8 @@ export const guideTable = (cdf: Float64Array): Int32Array => {
   const guide = new Int32Array(size)
   let i = 0
   for (let g = 0; g < size; g++) {
-    while (i < size - 1 && cdf[i]! <= g / size) i++
+    // cdf[i] ≤ g/size, multiplied through by size (a power of two: exact).
+    while (i < size - 1 && cdf[i]! * size <= g) i++
     guide[g] = i
   }
   return guide
