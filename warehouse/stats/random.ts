@@ -78,8 +78,6 @@ export class Random {
 
 export const seededRandom = (label: string): Random => new Random(hashSeed(label))
 
-/** Uniform integer in [0, n) for 0 < n < 2^21, exactly. */
-export const uniformIndex = (rng: Random, n: number): number => rng.index(n)
 
 // ln k! from a table that grows to the largest n seen (bootstraps reuse the same n many times).
 let LN_FACT = new Float64Array(0)
@@ -155,14 +153,4 @@ export const binomialSmallP = (rng: Random, n: number, p: number, q: number, s: 
     v = Math.log((v * alpha) / (a / (us * us) + b))
     if (v <= lnFact[m]! + lnFact[n - m]! - lnFact[k]! - lnFact[n - k]! + (k - m) * lpq) return k
   }
-}
-
-/** One draw of Binomial(n, p) (any p). */
-export const binomial = (rng: Random, n: number, p: number): number => {
-  if (n <= 0 || p <= 0) return 0
-  if (p >= 1) return n
-  const c = binomialP(p)
-  const lnFact = lnFactorials(n)
-  const k = binomialSmallP(rng, n, c.p, c.q, c.s, c.log1mP, c.lpq, lnFact)
-  return c.flip ? n - k : k
 }
