@@ -2,7 +2,7 @@
  * Bootstrap intervals of many candidate × cell pairs, spread over worker threads. Each pair is
  * drawn from its own stream, seeded by its label, so the intervals are the same whatever the
  * number of workers and whichever worker draws which pair; pairs are handed out one at a time
- * (costs differ a lot between pairs: a binary cell vs a 200-value F1 cell).
+ * (costs differ a lot between pairs: a binary cell vs an F1 cell with hundreds of values).
  */
 import { buildSync } from "esbuild"
 import { availableParallelism } from "node:os"
@@ -22,8 +22,8 @@ export interface BootstrapJob {
 
 /**
  * The worker's code: bootstrap-worker.ts and the few modules it imports, bundled to one plain
- * script once per process (~20 ms). A worker started from a .ts file would have to register the
- * tsx loader itself, which starts a loader thread per worker and costs ~0.3 s of start-up each.
+ * script once per process (~0.1 s; 17 kB). A worker started from a .ts file would have to register
+ * the tsx loader itself, which starts a loader thread per worker: ~0.3 s of start-up each, measured.
  */
 let workerScript: string | undefined
 const workerCode = (): string => {
@@ -41,7 +41,7 @@ const workerCode = (): string => {
   return workerScript
 }
 
-/** Below this many pairs the threads' start-up (~0.3 s) costs more than it saves. */
+/** Below this many pairs a pool (~0.1 s to bundle and start) saves little or nothing. */
 const MIN_PAIRS_PER_POOL = 64
 
 /** Worker threads for `pairs` pairs: one per available core when the work is worth it, else none. */

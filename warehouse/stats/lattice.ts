@@ -34,7 +34,7 @@ export const decimalLattice = (values: ReadonlyArray<number>, maxDecimals = 6): 
   return null
 }
 
-/** The largest window (FFT length) worth computing; wider distributions use the binomial sampler. */
+/** The largest window (FFT length) worth computing; wider distributions take the other routes. */
 export const MAX_WINDOW = 2 ** 22
 
 // ln(2 / 1e-20): Bernstein's two-sided tail bound at 1e-20.
@@ -70,6 +70,8 @@ export const sumDistribution = (z: ReadonlyArray<number>, counts: ReadonlyArray<
   let size = 64
   while (size < 2 * t + 4) size *= 2
   if (size > MAX_WINDOW) return null
+  // Sums must stay exact integers in a double.
+  if (draws * (Math.abs(shift) + spread) + size > 2 ** 52) return null
   const center = Math.round(draws * (mean - shift))
 
   const pmf = new Float64Array(size)
@@ -102,7 +104,8 @@ export const sumDistribution = (z: ReadonlyArray<number>, counts: ReadonlyArray<
   const first = ((lowest % size) + size) % size
   let peak = 0
   for (let i = 0; i < size; i++) peak = Math.max(peak, sum[i]!)
-  // Below this the values are rounding noise of the transforms (true masses there are < 1e-13).
+  // Values this small are at the level of the transforms' rounding noise (which can be negative):
+  // they are left out, which drops at most window × floor ≈ 1e-12 of true mass from the far tails.
   const floor = peak * 1e-13
   const cdf = new Float64Array(size)
   let acc = 0
