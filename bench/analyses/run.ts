@@ -6,7 +6,8 @@
  *
  * The data (generate.sql) is written once to .cache/bench/analyses/scores.parquet and loaded
  * once into a warehouse there; both sides are then timed end to end as a user runs them (process
- * start to exit, reading the data included), and their paired t p-values are cross-checked.
+ * start to exit, reading the data included); their paired t p-values are cross-checked and their
+ * bootstrap intervals compared (independent Monte Carlo draws: they differ by Monte Carlo error).
  */
 import { DuckDBInstance } from "@duckdb/node-api"
 import { spawnSync } from "node:child_process"
