@@ -4,7 +4,6 @@
  * number of workers and whichever worker draws which pair; pairs are handed out one at a time
  * (costs differ a lot between pairs: a binary cell vs an F1 cell with hundreds of values).
  */
-import { buildSync } from "esbuild"
 import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
@@ -26,8 +25,10 @@ export interface BootstrapJob {
  * the tsx loader itself, which starts a loader thread per worker: ~0.3 s of start-up each, measured.
  */
 let workerScript: string | undefined
-const workerCode = (): string => {
+const workerCode = async (): Promise<string> => {
   if (workerScript === undefined) {
+    // Imported here, not at the top: every fleuve command loads this module, few start a pool.
+    const { buildSync } = await import("esbuild")
     const built = buildSync({
       entryPoints: [fileURLToPath(new URL("./bootstrap-worker.ts", import.meta.url))],
       bundle: true,
@@ -59,7 +60,8 @@ export const bootstrapIntervals = async (
   const count = Math.min(workers, jobs.length)
   if (count <= 1) return inThread(jobs, resamples)
   const results: Array<readonly [number, number]> = new Array(jobs.length)
-  const pool = Array.from({ length: count }, () => new Worker(workerCode(), { eval: true }))
+  const code = await workerCode()
+  const pool = Array.from({ length: count }, () => new Worker(code, { eval: true }))
   try {
     await new Promise<void>((resolve, reject) => {
       let next = 0
