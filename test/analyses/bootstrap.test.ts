@@ -3,7 +3,7 @@ import { test } from "node:test"
 import { Effect } from "effect"
 import { importScores } from "../../pipelines/import-scores.ts"
 import { runAnalyses } from "../../warehouse/analyses.ts"
-import { binomialChainMeans, bootstrapCi, bootstrapMeans, directMeans, latticeMeans, percentile, percentiles } from "../../warehouse/stats/bootstrap.ts"
+import { bootstrapCi, bootstrapMeans, latticeMeans, mixedMeans, percentile, percentiles } from "../../warehouse/stats/bootstrap.ts"
 import { bootstrapIntervals } from "../../warehouse/stats/bootstrap-pool.ts"
 import { decimalLattice, sumDistribution } from "../../warehouse/stats/lattice.ts"
 import { seededRandom } from "../../warehouse/stats/random.ts"
@@ -67,7 +67,7 @@ const moments = (means: Float64Array) => {
   return { mean: m, variance: means.reduce((a, b) => a + (b - m) ** 2, 0) / (means.length - 1) }
 }
 
-test("lattice, binomial-chain and direct routes draw the same bootstrap distribution", () => {
+test("lattice, binomial-chain, mixed and direct routes draw the same bootstrap distribution", () => {
   const values = [-0.5, -0.25, -0.1, 0, 0.05, 0.3, 0.75]
   const counts = [3, 12, 40, 90, 33, 15, 7]
   const n = counts.reduce((a, b) => a + b, 0)
@@ -76,8 +76,9 @@ test("lattice, binomial-chain and direct routes draw the same bootstrap distribu
   const resamples = 100_000
   const routes = {
     lattice: latticeMeans(values, counts, resamples, seededRandom("lattice"))!,
-    chain: binomialChainMeans(values, counts, resamples, seededRandom("chain")),
-    direct: directMeans(values, counts, resamples, seededRandom("direct"))
+    chain: mixedMeans(values, counts, resamples, seededRandom("chain"), 0),
+    mixed: mixedMeans(values, counts, resamples, seededRandom("mixed"), 20),
+    direct: mixedMeans(values, counts, resamples, seededRandom("direct"), Infinity)
   }
   const quantiles: Record<string, Array<number>> = {}
   for (const [route, means] of Object.entries(routes)) {
@@ -89,7 +90,7 @@ test("lattice, binomial-chain and direct routes draw the same bootstrap distribu
     quantiles[route] = percentiles(means.slice(), [0.025, 0.5, 0.975])
   }
   // The same quantiles, within Monte Carlo error (a quantile's SE here is about 0.06 σ/√n ≈ 0.0015).
-  for (const route of ["chain", "direct"]) {
+  for (const route of ["chain", "mixed", "direct"]) {
     quantiles[route]!.forEach((q, i) => assert.ok(Math.abs(q - quantiles.lattice![i]!) < 0.005, `${route} quantile ${i}: ${q} vs lattice ${quantiles.lattice![i]}`))
   }
 })

@@ -15,51 +15,46 @@ export const percentile = (sorted: Float64Array, q: number): number => {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo)
 }
 
-// One binomial draw of the chain costs about as much as this many direct index draws (measured on
+// One conditional binomial draw costs about as much as this many direct index draws (measured on
 // Node 20: ~85–210 ns per bin vs ~5 ns per item, off-lattice histograms of 100–1,000 values).
 const BINOMIAL_COST = 20
 
 const total = (counts: ReadonlyArray<number>) => counts.reduce((a, b) => a + b, 0)
 
-/** Resampled means of the items themselves: n uniform index draws per resample. */
-export const directMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
-  const items = new Float64Array(total(counts))
-  let at = 0
-  values.forEach((v, j) => {
-    items.fill(v, at, at + counts[j]!)
-    at += counts[j]!
-  })
-  const n = items.length
-  const means = new Float64Array(resamples)
-  for (let r = 0; r < resamples; r++) {
-    let sum = 0
-    for (let i = 0; i < n; i++) sum += items[rng.index(n)]!
-    means[r] = sum / n
-  }
-  return means
-}
-
 /**
- * Resampled means from the multinomial counts of the histogram, drawn as a chain of conditional
- * binomials (bin j gets Binomial(items left, c_j / mass left)): O(distinct values) per resample.
+ * Resampled means of a histogram off any lattice. Bins holding at least `bulk` items get conditional
+ * binomial draws, largest first (bin j: Binomial(items left, c_j / mass left)); the items left after
+ * them are drawn one by one, uniformly among the items of the smaller bins. Given the large bins'
+ * counts, the small bins' counts are multinomial over those items, so the mix is exact. Each draw
+ * goes where it is cheaper: a binomial replaces c_j item draws. `bulk` = 0 gives the pure chain of
+ * binomials, `bulk` = Infinity pure item resampling (both kept for the tests).
  */
-export const binomialChainMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
-  // Largest categories first: the remaining count reaches 0 sooner, so most resamples stop early.
+export const mixedMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random, bulk = BINOMIAL_COST): Float64Array => {
   const order = counts.map((_, i) => i).sort((a, b) => counts[b]! - counts[a]! || a - b)
-  const bins = order.length
-  const v = Float64Array.from(order, (i) => values[i]!)
-  const c = Float64Array.from(order, (i) => counts[i]!)
   const n = total(counts)
+  let bins = 0
+  while (bins < order.length && counts[order[bins]!]! >= bulk) bins++
+  const v = Float64Array.from(order.slice(0, bins), (i) => values[i]!)
+  const c = Float64Array.from(order.slice(0, bins), (i) => counts[i]!)
+  const tail = new Float64Array(n - c.reduce((a, b) => a + b, 0))
+  let at = 0
+  for (const i of order.slice(bins)) {
+    tail.fill(values[i]!, at, at + counts[i]!)
+    at += counts[i]!
+  }
+  const tailSize = tail.length
+  // With no small bins the last large bin takes whatever is left: no draw.
+  const drawn = tailSize === 0 ? bins - 1 : bins
   // The conditional probability of bin j given the bins before it is c_j / (mass left), the same
   // in every resample: its binomial constants are computed once here, not once per draw.
-  const flip = new Uint8Array(bins)
-  const p = new Float64Array(bins)
-  const q = new Float64Array(bins)
-  const s = new Float64Array(bins)
-  const log1mP = new Float64Array(bins)
-  const lpq = new Float64Array(bins)
+  const flip = new Uint8Array(drawn)
+  const p = new Float64Array(drawn)
+  const q = new Float64Array(drawn)
+  const s = new Float64Array(drawn)
+  const log1mP = new Float64Array(drawn)
+  const lpq = new Float64Array(drawn)
   let mass = n
-  for (let j = 0; j < bins - 1; j++) {
+  for (let j = 0; j < drawn; j++) {
     const k = binomialP(c[j]! / mass)
     flip[j] = k.flip ? 1 : 0
     p[j] = k.p
@@ -74,16 +69,14 @@ export const binomialChainMeans = (values: ReadonlyArray<number>, counts: Readon
   for (let r = 0; r < resamples; r++) {
     let left = n
     let sum = 0
-    for (let j = 0; j < bins && left > 0; j++) {
-      let draw: number
-      if (j === bins - 1) draw = left
-      else {
-        const k = binomialSmallP(rng, left, p[j]!, q[j]!, s[j]!, log1mP[j]!, lpq[j]!, lnFact)
-        draw = flip[j] === 1 ? left - k : k
-      }
+    for (let j = 0; j < drawn && left > 0; j++) {
+      const k = binomialSmallP(rng, left, p[j]!, q[j]!, s[j]!, log1mP[j]!, lpq[j]!, lnFact)
+      const draw = flip[j] === 1 ? left - k : k
       sum += draw * v[j]!
       left -= draw
     }
+    if (tailSize === 0) sum += left * v[bins - 1]!
+    else for (let i = 0; i < left; i++) sum += tail[rng.index(tailSize)]!
     means[r] = sum / n
   }
   return means
@@ -153,15 +146,13 @@ const latticePercentiles = (draws: LatticeDraws, qs: ReadonlyArray<number>): Arr
 /**
  * Resampled means (length `resamples`) of a histogram of values, all exact draws of the same
  * bootstrap distribution: from the exact distribution of the sum on a decimal lattice (scores with
- * a few decimals, 0/1, grades), else by conditional binomials when there are few distinct values,
- * else by direct index draws when nearly every item is distinct.
+ * a few decimals, 0/1, grades), else by binomials for the large bins and item draws for the rest.
  */
 export const bootstrapMeans = (values: ReadonlyArray<number>, counts: ReadonlyArray<number>, resamples: number, rng: Random): Float64Array => {
   if (values.length === 1) return new Float64Array(resamples).fill(values[0]!)
   const onLattice = latticeMeans(values, counts, resamples, rng)
   if (onLattice) return onLattice
-  if (total(counts) <= BINOMIAL_COST * values.length) return directMeans(values, counts, resamples, rng)
-  return binomialChainMeans(values, counts, resamples, rng)
+  return mixedMeans(values, counts, resamples, rng)
 }
 
 /**
