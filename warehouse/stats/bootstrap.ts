@@ -1,9 +1,10 @@
 /**
  * Paired percentile bootstrap of the mean difference from the histogram of differences (value →
  * count), which SQL computes. Resampling n items with replacement is a multinomial draw of the
- * counts; each resampled mean is drawn exactly from the item-resampling distribution, by the
- * cheapest of three routes (see bootstrapMeans). Percentiles as numpy.percentile (linear), found
- * by selection.
+ * counts; each resampled mean is drawn exactly from the item-resampling distribution, on a
+ * decimal lattice from the exact distribution of the resampled sum, otherwise by binomials and item
+ * draws (see bootstrapMeans). Percentiles as numpy.percentile (linear), found by counting (lattice)
+ * or selection, never by a full sort.
  */
 import { decimalLattice, guideTable, invert, sumDistribution } from "./lattice.ts"
 import { binomialP, binomialSmallP, lnFactorials, type Random } from "./random.ts"
