@@ -6,8 +6,8 @@
 Idiomatic analyst code: pandas for grouping and joins, one scipy call per candidate × cell for
 each test, statsmodels for BH. The bootstrap uses the same exact shortcut as fleuve (a
 multinomial draw of the histogram of differences, numpy's C sampler), not item resampling,
-so the peer is not slowed by a naive choice. Writes the paired t rows to OUTDIR for the bench
-to cross-check against fleuve's.
+so the peer is not slowed by a naive choice. Writes the paired t and bootstrap rows to OUTDIR for
+the bench to cross-check against fleuve's.
 """
 import math
 import os
@@ -101,5 +101,6 @@ phase["rankings"] = time.time() - t1
 
 os.makedirs(outdir, exist_ok=True)
 tt[["task", "shots", "system", "n", "mean_diff", "statistic", "p_value", "p_bh"]].to_parquet(os.path.join(outdir, "paired_t.parquet"))
+paired[paired.test == "bootstrap"][["task", "shots", "system", "ci_low", "ci_high"]].to_parquet(os.path.join(outdir, "paired_bootstrap.parquet"))
 pd.DataFrame(friedman).to_parquet(os.path.join(outdir, "friedman.parquet"))
 print(" ".join(f"{k}={v:.1f}s" for k, v in phase.items()), f"total={time.time() - t0:.1f}s", f"paired_rows={len(paired)}")

@@ -6,7 +6,8 @@
  *
  * The data (generate.sql) is written once to .cache/bench/analyses/scores.parquet and loaded
  * once into a warehouse there; both sides are then timed end to end as a user runs them (process
- * start to exit, reading the data included), and their paired t p-values are cross-checked.
+ * start to exit, reading the data included); their paired t p-values are cross-checked and their
+ * bootstrap intervals compared (independent Monte Carlo draws: they differ by Monte Carlo error).
  */
 import { DuckDBInstance } from "@duckdb/node-api"
 import { spawnSync } from "node:child_process"
@@ -80,9 +81,23 @@ const check = await connection.runAndReadAll(`
   FROM paired_tests f JOIN read_parquet('${join(peerOut, "paired_t.parquet")}') p USING (task, shots, system)
   WHERE f.test = 't'`)
 const [rows, maxRelP, maxRelBh, minP] = check.getRows()[0]!
+// Bootstrap intervals: two independent Monte Carlo estimates (different generators and seeds) of
+// the same percentiles, so they differ by Monte Carlo error only. Measured in standard errors of
+// the mean difference (se = t CI width / (2 × 1.9602), t(0.975, 9,999)), where the difference of
+// two 10,000-resample 2.5% percentiles has an SD of about 0.04 se.
+const boot = await connection.runAndReadAll(`
+  SELECT count(*) AS rows,
+         max(greatest(abs(f.ci_low - p.ci_low), abs(f.ci_high - p.ci_high)) / ((t.ci_high - t.ci_low) / (2 * 1.9602))) AS max_se,
+         avg((abs(f.ci_low - p.ci_low) + abs(f.ci_high - p.ci_high)) / 2 / ((t.ci_high - t.ci_low) / (2 * 1.9602))) AS mean_se
+  FROM paired_tests f
+  JOIN read_parquet('${join(peerOut, "paired_bootstrap.parquet")}') p USING (task, shots, system)
+  JOIN paired_tests t USING (task, shots, system)
+  WHERE f.test = 'bootstrap' AND t.test = 't' AND t.ci_high > t.ci_low`)
+const [bootRows, bootMax, bootMean] = boot.getRows()[0]!
 const [scoreRows] = (await connection.runAndReadAll("SELECT count(*) FROM scores")).getRows()[0]!
 const steps = fleuve.stderr.trim().split("\n").filter((l) => l.startsWith("analyze:")).map((l) => l.replace("analyze: ", "")).join("; ")
 console.log(`score rows: ${scoreRows}; paired t rows compared: ${rows}; max relative p difference ${Number(maxRelP).toExponential(2)} (BH ${Number(maxRelBh).toExponential(2)}); smallest p ${minP}`)
+console.log(`bootstrap CIs compared: ${bootRows}; fleuve and numpy differ by ${Number(bootMean).toFixed(3)} se on average, ${Number(bootMax).toFixed(3)} se at most (Monte Carlo error)`)
 console.log(`fleuve analyze: wall ${fleuve.seconds.toFixed(1)}s, cpu ${fleuve.cpu.toFixed(1)}s  [${steps}]`)
 console.log(`pandas + scipy: wall ${peer.seconds.toFixed(1)}s, cpu ${peer.cpu.toFixed(1)}s  [${peer.stdout.trim()}]`)
 console.log(`ratio (pandas / fleuve): wall ${(peer.seconds / fleuve.seconds).toFixed(2)}×, cpu ${(peer.cpu / fleuve.cpu).toFixed(2)}×`)
