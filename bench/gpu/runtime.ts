@@ -19,7 +19,9 @@ const { values: args } = parseArgs({
   options: {
     layers: { type: "string", default: "28" }, quick: { type: "boolean", default: false }, only: { type: "string" },
     // a smoke run of this script on a CPU: a tiny model on another backend
-    tiny: { type: "boolean", default: false }, backend: { type: "string", default: "webgpu" }
+    tiny: { type: "boolean", default: false }, backend: { type: "string", default: "webgpu" },
+    // LoRA micro-batch (sequences a forward/backward); the optimizer step is always 16 sequences
+    micro: { type: "string", default: "1" }
   }
 })
 const layers = Number(args.layers)
@@ -123,10 +125,15 @@ const generation = async () => {
   emit({ kind: "generation", kernels, layers, batch: B, prompt: P, new_tokens: NEW, tokens_per_s: Math.round((B * NEW) / total), ms_total: +(total * 1e3).toFixed(1), gpu_bytes_in_use: memory() })
 }
 
-/** LoRA (r 16, α 32, all projections) training, sequence 1024, effective batch 16 (micro-batch 2 × 8 accumulation). */
+/**
+ * LoRA (r 16, α 32, all projections) training, sequence 1024, effective batch 16 (micro-batch 1
+ * × 16 accumulation by default: tfjs keeps every intermediate of the tape, and micro-batches of 2
+ * ran the H100 out of memory).
+ */
 const training = async () => {
   attachLora(model, defaultLoraConfig, 1)
-  const [S, micro, accumulation] = [1024, 2, quick ? 1 : 8]
+  const micro = Number(args.micro)
+  const [S, accumulation] = [1024, quick ? 1 : 16 / micro]
   const data = tokens(micro * accumulation * 4, S, 3).map((ids) => ({ ids }))
   const stamps: Array<{ t: number; loss: number }> = []
   const steps = quick ? 2 : 3

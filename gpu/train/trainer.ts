@@ -113,6 +113,14 @@ export const latestCheckpoint = (outDir: string): string | undefined => {
  * norm. Checkpoints hold the trainable weights, the optimizer moments and the step, so a run
  * resumed from one continues with exactly the losses the uninterrupted run would have had.
  */
+/**
+ * Σ‖g‖² over many tensors. Not one tf.addN: the webgpu backend packs every addend into one shader
+ * with a storage buffer each, and 392 LoRA gradients exceed the 8 a shader may bind (seen on the
+ * H100: the pipeline is invalid and the norm garbage). Squared norms are stacked into one vector instead.
+ */
+export const sumOfSquares = (tensors: ReadonlyArray<tf.Tensor>): tf.Scalar =>
+  tf.sum(tf.stack(tensors.map((g) => tf.sum(tf.square(g))))) as tf.Scalar
+
 export const train = async (
   model: Qwen3Model,
   mode: TrainingMode,
@@ -183,7 +191,7 @@ export const train = async (
       }
     }
     // Clip by the global L2 norm of all gradients, as torch.nn.utils.clip_grad_norm_.
-    const normT = tf.tidy(() => tf.sqrt(tf.addN([...accumulated.values()].map((g) => tf.sum(tf.square(g))))))
+    const normT = tf.tidy(() => tf.sqrt(sumOfSquares([...accumulated.values()])))
     const gradNorm = (await normT.data())[0]!
     normT.dispose()
     const clip = Math.min(1, options.maxGradNorm / (gradNorm + 1e-6))

@@ -14,7 +14,7 @@ import { scoreContinuations } from "../../gpu/scoring.ts"
 import { ensureGradients } from "../../gpu/tfjs/gradients.ts"
 import { causalLmLoss } from "../../gpu/train/loss.ts"
 import { cosineWithWarmup } from "../../gpu/train/schedule.ts"
-import { defaultTrainOptions, train, type TrainingSequence } from "../../gpu/train/trainer.ts"
+import { defaultTrainOptions, sumOfSquares, train, type TrainingSequence } from "../../gpu/train/trainer.ts"
 import { packTokens } from "../../gpu/train/pack.ts"
 import { tinyDir } from "../helpers/model-fixture.ts"
 
@@ -34,6 +34,14 @@ before(async () => {
 after(() => rmSync(work, { recursive: true, force: true }))
 
 describe("training pieces", () => {
+  it("sums the squared norms of hundreds of gradients (the clip norm) exactly", async () => {
+    const grads = Array.from({ length: 400 }, (_, i) => tf.tensor1d([i, -1, 0.5]))
+    const got = (await sumOfSquares(grads).data())[0]!
+    const want = Array.from({ length: 400 }, (_, i) => i * i + 1.25).reduce((a, b) => a + b, 0)
+    assert.ok(Math.abs(got - want) / want < 1e-6, `${got} vs ${want}`)
+    tf.dispose(grads)
+  })
+
   it("follows transformers' cosine schedule with linear warmup", () => {
     // total 100, warmup ceil(3) = 3: 0, 1/3, 2/3 of the peak, then the cosine from the peak.
     assert.equal(cosineWithWarmup(0, 100, 2e-4, 0.03), 0)
