@@ -13,6 +13,8 @@
  * operand (tfjs' batch broadcasting of a batch of 1). Anything else stays on the stock kernel.
  */
 
+import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
+
 export const TILE = 64
 export const BK = 32
 
@@ -55,7 +57,6 @@ const loadTile = (src: string, dst: string, off: string, row0: string, rows: str
 /** WGSL for one (transposeA, transposeB) pair; bindings: C, A, B, params {M, N, K, strideA, strideB}. */
 export const batchMatmulWgsl = (transposeA: boolean, transposeB: boolean): string => {
   const fr = TILE / F
-  const acc = range(fr).flatMap((i) => range(fr).map((j) => `acc_${i}_${j}`))
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -73,22 +74,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let n0 = wg.x * ${TILE}u;
   let offA = wg.z * p.strideA;
   let offB = wg.z * p.strideB;
-${acc.map((a) => `  var ${a} = subgroup_matrix_result<f32, ${F}, ${F}>();`).join("\n")}
+${fragmentAccumulators(fr, F)}
   for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
 ${loadTile("A", "As", "offA", "m0", "p.M", !transposeA)}
 ${loadTile("B", "Bs", "offB", "n0", "p.N", transposeB)}
     workgroupBarrier();
-    for (var kk = 0u; kk < ${BK}u; kk += ${F}u) {
-${range(fr).map((j) => `      let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, ${j * F * BK}u + kk, true, ${BK}u);`).join("\n")}
-${range(fr).map((i) => `      {
-        let a = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&As, ${i * F * BK}u + kk, false, ${BK}u);
-${range(fr).map((j) => `        acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(a, b${j}, acc_${i}_${j});`).join("\n")}
-      }`).join("\n")}
-    }
+${fragmentProducts(fr, F, BK)}
     workgroupBarrier();
   }
   let base = wg.z * p.M * p.N + m0 * p.N + n0;
-${range(fr).flatMap((i) => range(fr).map((j) => `  subgroupMatrixStore(&C, base + ${i * F}u * p.N + ${j * F}u, acc_${i}_${j}, false, p.N);`)).join("\n")}
+${storeFragments(fr, F, "base")}
 }
 `
 }

@@ -1,5 +1,6 @@
 import { pipeline, type Dispatch } from "./buffers.ts"
 import { type Gpu, pickMatrixConfig } from "./device.ts"
+import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
 import { NF4_CODE } from "../quant/nf4.ts"
 
 /**
@@ -77,7 +78,6 @@ export const subgroupMatrixWgsl = (format: WeightFormat, F: number): string => {
   const threads = 32
   const T = 64
   const fr = T / F
-  const acc = range(fr).flatMap((i) => range(fr).map((j) => `acc_${i}_${j}`))
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -94,7 +94,7 @@ var<workgroup> Bs: array<f16, ${T * BK}>;
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let m0 = wg.y * ${T}u;
   let n0 = wg.x * ${T}u;
-${nf4Init(format)}${acc.map((a) => `  var ${a} = subgroup_matrix_result<f32, ${F}, ${F}>();`).join("\n")}
+${nf4Init(format)}${fragmentAccumulators(fr, F)}
   for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
 ${range((T * BK) / 4 / threads).map((i) => `    {
       let idx = lid + ${i * threads}u;
@@ -105,16 +105,11 @@ ${range((T * BK) / 4 / threads).map((i) => `    {
     }`).join("\n")}
 ${loadB(format, BK, threads, "f16", "nk", T)}
     workgroupBarrier();
-    for (var kk = 0u; kk < ${BK}u; kk += ${F}u) {
-${range(fr).map((j) => `      let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, ${j * F * BK}u + kk, true, ${BK}u);`).join("\n")}
-${range(fr).map((i) => `      {
-        let a = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&As, ${i * F * BK}u + kk, false, ${BK}u);
-${range(fr).map((j) => `        acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(a, b${j}, acc_${i}_${j});`).join("\n")}
-      }`).join("\n")}
-    }
+${fragmentProducts(fr, F, BK)}
     workgroupBarrier();
   }
-${range(fr).flatMap((i) => range(fr).map((j) => `  subgroupMatrixStore(&C, (m0 + ${i * F}u) * p.N + n0 + ${j * F}u, acc_${i}_${j}, false, p.N);`)).join("\n")}
+  let base = m0 * p.N + n0;
+${storeFragments(fr, F, "base")}
 }
 `
 }

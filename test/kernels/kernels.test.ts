@@ -1,4 +1,5 @@
 import assert from "node:assert/strict"
+import { random, relErr } from "../helpers/numeric.ts"
 import { after, describe, it } from "node:test"
 import { readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig } from "../../gpu/kernels/device.ts"
@@ -11,28 +12,6 @@ import { dequantizeNf4, nf4Absmax, quantizeNf4 } from "../../gpu/quant/nf4.ts"
 // Without one (CPU-only CI) the suite skips and says why.
 const opened = await openGpu()
 const skip = opened._tag === "Unavailable" ? opened.reason : false
-
-// Deterministic pseudo-random values (xorshift), uniform in [-scale, scale].
-const random = (n: number, seed: number, scale = 1) => {
-  let x = seed >>> 0 || 1
-  return Float32Array.from({ length: n }, () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return ((x >>> 0) / 2 ** 32 * 2 - 1) * scale
-  })
-}
-
-/** max |got − want| relative to max |want| */
-const relErr = (got: Float32Array, want: Float32Array) => {
-  let e = 0
-  let m = 0
-  for (let i = 0; i < want.length; i++) {
-    e = Math.max(e, Math.abs(got[i]! - want[i]!))
-    m = Math.max(m, Math.abs(want[i]!))
-  }
-  return e / (m || 1)
-}
 
 describe("WGSL kernels on the GPU", { skip }, () => {
   if (opened._tag !== "Ready") return

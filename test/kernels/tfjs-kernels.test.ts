@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import assert from "node:assert/strict"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { random, relErr } from "../helpers/numeric.ts"
 import { describe, it } from "node:test"
 import { selectBackend } from "../../gpu/backend.ts"
 import { batchMatmulRef } from "../../gpu/kernels/batch-matmul.ts"
@@ -19,26 +20,6 @@ try {
   if (!choice.device.includes("fleuve tensor-core")) skip = `the adapter lacks subgroup matrices: ${choice.device}`
 } catch (e) {
   skip = e instanceof Error ? e.message : String(e)
-}
-
-const random = (n: number, seed: number, scale = 1) => {
-  let x = seed >>> 0 || 1
-  return Float32Array.from({ length: n }, () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return ((x >>> 0) / 2 ** 32 * 2 - 1) * scale
-  })
-}
-
-const relErr = (got: ArrayLike<number>, want: ArrayLike<number>) => {
-  let e = 0
-  let m = 0
-  for (let i = 0; i < want.length; i++) {
-    e = Math.max(e, Math.abs(got[i]! - want[i]!))
-    m = Math.max(m, Math.abs(want[i]!))
-  }
-  return e / (m || 1)
 }
 
 describe("tfjs webgpu BatchMatMul on fleuve's tensor-core kernel", { skip }, () => {
