@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { after, describe, it } from "node:test"
+import { tinyDir } from "../helpers/model-fixture.ts"
 
 // Builds the real archive through the CLI (esbuild, the running Node, dawn.node, libvulkan1 from
 // .cache/gpu, fetched by scripts/setup/40-libvulkan-deb.sh), unpacks it and runs it with the
@@ -46,6 +47,15 @@ describe("fleuve gpu-bundle", { skip: hasDeb ? false : "no .cache/gpu/libvulkan1
     const r = spawnSync(join(unpacked, "fleuve", "run.sh"), ["query", "--warehouse", join(dir, "w.duckdb"), "SELECT 40 + 2 AS answer"], { cwd: dir, env: cleanEnv, encoding: "utf8" })
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /42/)
+  })
+
+  it("trains LoRA steps on the host: tfjs' gradients travel in the bundle (no esbuild, no node_modules there)", () => {
+    const out = join(dir, "adapter")
+    const r = spawnSync(join(unpacked, "fleuve", "run.sh"), ["train", "lora", "--model", tinyDir, "--data", join(tinyDir, "corpus.txt"), "--out", out, "--seq-len", "16",
+      "--steps", "2", "--micro-batch", "1", "--grad-accum", "2", "--r", "2", "--alpha", "4", "--targets", "q_proj,v_proj", "--backend", "cpu"], { cwd: dir, env: cleanEnv, encoding: "utf8" })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stderr, /step 2\/2 {2}loss [\d.]+/)
+    assert.ok(existsSync(join(out, "final", "adapter_model.safetensors")))
   })
 
   it("loads dawn.node with the bundled Vulkan loader", () => {
