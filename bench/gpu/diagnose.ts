@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { pipeline, readBuffer, runDispatches, storageBuffer } from "../../gpu/kernels/buffers.ts"
 import { DAWN_TOGGLES, openGpu, WANTED_FEATURES } from "../../gpu/kernels/device.ts"
+import { attentionTcWgsl } from "../../gpu/kernels/attention-tc.ts"
 import { batchMatmulWgsl } from "../../gpu/kernels/batch-matmul.ts"
 import { addWgsl, attentionWgsl, castF16Wgsl, qkNormRopeWgsl, rmsnormWgsl, ropeWgsl, swigluWgsl } from "../../gpu/kernels/fused.ts"
 import { subgroupMatrixWgsl, tiledWgsl } from "../../gpu/kernels/matmul.ts"
@@ -45,7 +46,8 @@ const KERNELS: Record<string, () => string> = {
   "sm16-nf4": () => subgroupMatrixWgsl("nf4", 16),
   "batch-matmul-nt": () => batchMatmulWgsl(false, true),
   "batch-matmul-tn": () => batchMatmulWgsl(true, false),
-  "qk-norm-rope-d128": () => qkNormRopeWgsl(128)
+  "qk-norm-rope-d128": () => qkNormRopeWgsl(128),
+  "attention-tc-d128": () => attentionTcWgsl(128)
 }
 
 const arg = (name: string) => {

@@ -9,6 +9,7 @@
  */
 import { readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
+import { tensorCoreAttention } from "../../gpu/kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "../../gpu/kernels/fused.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../gpu/kernels/matmul.ts"
 
@@ -109,13 +110,14 @@ const QWEN3_0_6B: ModelShape = { name: "Qwen3-0.6B-shaped", hidden: 1024, heads:
 const QWEN3_14B: ModelShape = { name: "Qwen3-14B-shaped", hidden: 5120, heads: 40, kvHeads: 8, headDim: 128, intermediate: 17408, vocab: 151936, layers: 40 }
 
 /** Scoring forward at batch 16 × prompt 512 (tokens = B·S), every layer with its own weights. */
-const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
+const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attentionKind: "tensor-core" | "scalar" = "tensor-core") => {
   const [B, S, Hd, H, KV, D, I, vocab, layers] = [16, 512, shape.hidden, shape.heads, shape.kvHeads, shape.headDim, shape.intermediate, shape.vocab, shape.layers]
   const T = B * S
   const dev = gpu.device
   const mm = await matmulPlan(gpu, format)
   const mmF16 = await matmulPlan(gpu, "f16")
   const fused = await fusedKernels(gpu, D)
+  const attention = attentionKind === "tensor-core" && pickMatrixConfig(gpu) ? await tensorCoreAttention(gpu, D) : fused.attention
   const el = await elementwiseKernels(gpu)
   const f32 = (n: number) => track(storageBuffer(dev, n * 4))
   const f16 = (n: number) => track(storageBuffer(dev, n * 2))
@@ -156,7 +158,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape) => 
     mm.dispatch({ A: xh, C: v, params: p.kv, ...w.v }, T, KV * D),
     fused.qkNormRope({ X: q, W: headNormW, params: p.qkQ }, T, H),
     fused.qkNormRope({ X: k, W: headNormW, params: p.qkK }, T, KV),
-    fused.attention({ Q: q, K: k, V: v, O: att, params: p.att }, B, S, H),
+    attention({ Q: q, K: k, V: v, O: att, params: p.att }, B, S, H),
     el.castF16({ X: att, Y: atth, params: p.castAtt }, T * H * D),
     mm.dispatch({ A: atth, C: o, params: p.o, ...w.o }, T, Hd),
     el.add({ X: x, R: o, params: p.add }, T * Hd),
@@ -186,7 +188,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape) => 
   // sanity: the forward produced finite numbers
   const sample = new Float32Array(await readBuffer(dev, logits, 4096))
   emit({
-    kind: "scoring-forward", model: `${shape.name}, random weights`, weights: format, matmul: mm.variant, layers, batch: B, prompt: S,
+    kind: "scoring-forward", model: `${shape.name}, random weights`, weights: format, attention: attention === fused.attention ? "scalar" : "tensor-core", matmul: mm.variant, layers, batch: B, prompt: S,
     ms_layers: +(tLayers * 1e3).toFixed(1), ms_final_norm_lm_head: +(tHead * 1e3).toFixed(1),
     tokens_per_s: Math.round(T / total), tflops: +(flops / total / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, finite: sample.every(Number.isFinite)
@@ -204,6 +206,7 @@ const main = async () => {
   const gpu = opened.gpu
   emit({ kind: "adapter", ...gpu.adapter, features: gpu.features, subgroupMatrixConfigs: gpu.subgroupMatrixConfigs, chosen: pickMatrixConfig(gpu) ?? null, maxStorageBufferBindingSize: gpu.maxStorageBufferBindingSize })
   const impls: Array<MatmulImpl> = pickMatrixConfig(gpu) ? ["subgroup-matrix", "tiled"] : ["tiled"]
+  const onlyModel = process.argv.includes("--only-model")
   const guard = async (what: string, f: () => Promise<void>) => {
     try {
       await f()
@@ -211,14 +214,14 @@ const main = async () => {
       emit({ kind: "error", what, reason: e instanceof Error ? e.message : String(e) })
     }
   }
-  for (const impl of impls) {
+  for (const impl of onlyModel ? [] : impls) {
     for (const format of ["f16", "nf4"] as const) {
       for (const n of quick ? [2048] : [4096, 8192]) await guard(`matmul ${impl} ${format} ${n}`, () => matmulBench(gpu, impl, format, n, n, n, `square ${n}`))
     }
   }
   const T = 16 * 512
   const shapes: Array<[string, number, number]> = [["q_proj", 2048, 1024], ["k/v_proj", 1024, 1024], ["o_proj", 1024, 2048], ["gate/up_proj", 3072, 1024], ["down_proj", 1024, 3072], ["lm_head chunk (M=1024)", 151936, 1024]]
-  for (const format of ["f16", "nf4"] as const) {
+  for (const format of onlyModel ? [] : (["f16", "nf4"] as const)) {
     for (const [label, N, K] of shapes) {
       if (format === "nf4" && label.startsWith("lm_head")) continue
       await guard(`linear ${label}`, () => matmulBench(gpu, impls[0]!, format, label.startsWith("lm_head") ? 1024 : T, N, K, label))
@@ -228,7 +231,9 @@ const main = async () => {
     peak = allocated
     await guard(`model ${format}`, () => modelBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B))
   }
-  if (!quick) {
+  peak = allocated
+  await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
+  if (!quick && !onlyModel) {
     // Qwen3-14B in NF4 (issue 9: it must fit one 80 GB card): 40 layers of NF4 linears
     hostWeights.clear()
     peak = allocated

@@ -47,7 +47,8 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     emit(kind="torch", version=torch.__version__, device=torch.cuda.get_device_name(0))
-    for dtype in (torch.float32, torch.bfloat16):
+    only_scoring = "--only-model" in sys.argv
+    for dtype in (() if only_scoring else (torch.float32, torch.bfloat16)):
         for n in ([2048] if quick else [4096, 8192]):
             a = torch.randn(n, n, device="cuda", dtype=dtype)
             b = torch.randn(n, n, device="cuda", dtype=dtype)
@@ -55,7 +56,7 @@ def main():
             emit(kind="matmul", label=f"square {n}", impl="torch", format=str(dtype).replace("torch.", ""), M=n, N=n, K=n, ms=round(t * 1e3, 3), tflops=round(2 * n**3 / t / 1e12, 2))
             del a, b
     T = 16 * 512
-    for dtype in (torch.float32, torch.bfloat16):
+    for dtype in (() if only_scoring else (torch.float32, torch.bfloat16)):
         for label, N, K in [("q_proj", 2048, 1024), ("k/v_proj", 1024, 1024), ("o_proj", 1024, 2048), ("gate/up_proj", 3072, 1024), ("down_proj", 1024, 3072), ("lm_head chunk (M=1024)", 151936, 1024)]:
             M = 1024 if label.startswith("lm_head") else T
             x = torch.randn(M, K, device="cuda", dtype=dtype)

@@ -3,6 +3,7 @@ import { random, relErr } from "../helpers/numeric.ts"
 import { after, describe, it } from "node:test"
 import { readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig } from "../../gpu/kernels/device.ts"
+import { tensorCoreAttention } from "../../gpu/kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "../../gpu/kernels/fused.ts"
 import { matmulPlan, type MatmulImpl } from "../../gpu/kernels/matmul.ts"
 import { attentionRef, matmulRef, rmsnormRef, ropeRef, swigluRef } from "../../gpu/kernels/reference.ts"
@@ -58,6 +59,23 @@ describe("WGSL kernels on the GPU", { skip }, () => {
     const err = relErr(await readF32(O, Q.length), attentionRef(Q, Kc, V, B, S, T, H, KV, D, scale))
     assert.ok(err < 1e-4, `relative error ${err}`)
   })
+
+  if (pickMatrixConfig(gpu)) {
+    for (const [S, T] of [[40, 64], [48, 48]] as const) {
+      it(`tensor-core attention (causal, GQA 4:2, S=${S}, cache of ${T - S}) matches the reference within f16 rounding`, async () => {
+        const [B, H, KV, D] = [2, 4, 2, 128]
+        const Q = random(B * S * H * D, 13)
+        const Kc = random(B * T * KV * D, 14)
+        const V = random(B * T * KV * D, 15)
+        const attention = await tensorCoreAttention(gpu, D)
+        const O = storageBuffer(device, Q.byteLength)
+        const scale = 1 / Math.sqrt(D)
+        await runDispatches(device, [attention({ Q: storageBuffer(device, Q), K: storageBuffer(device, Kc), V: storageBuffer(device, V), O, params: uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [scale]) }, B, S, H)])
+        const err = relErr(await readF32(O, Q.length), attentionRef(Q, Kc, V, B, S, T, H, KV, D, scale))
+        assert.ok(err < 5e-3, `relative error ${err}`)
+      })
+    }
+  }
 
   it("RMSNorm, RoPE (with a position offset), fused q/k norm + RoPE and SwiGLU match the reference", async () => {
     const fused = await fusedKernels(gpu, 128)
