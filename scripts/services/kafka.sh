@@ -160,6 +160,8 @@ case "${1:-}" in
   stop)
     stop_pid "$state/broker.pid"
     stop_pid "$state/registry.pid"
+    # A registry JVM whose pid file went stale (it was once seen alive after stop): find it by its port flag.
+    pkill -f -- "-Dquarkus.http.port=$REGISTRY_PORT " 2>/dev/null || true
     rm -rf "$state"
     ;;
   *)
