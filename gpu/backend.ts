@@ -23,10 +23,6 @@ export class BackendUnavailable extends Error {
 
 const require = createRequire(import.meta.url)
 
-interface GpuAdapterLike {
-  readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string }
-}
-
 /**
  * How tfjs computes on WebGPU: "fleuve" (default) puts fleuve's tensor-core kernels in place of
  * tfjs' stock ones where the adapter offers subgroup matrices (gpu/tfjs/webgpu-kernels.ts);
@@ -43,12 +39,13 @@ export const webgpuKernelChoice = (): "fleuve" | "stock" => (process.env.FLEUVE_
  */
 const tryWebgpu = async (): Promise<string> => {
   const dawn: { create: (flags: Array<string>) => unknown; globals: object } = await import("webgpu" as string)
-  const gpu = dawn.create(["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia"]) as GPU
+  const { DAWN_TOGGLES } = await import("./kernels/device.ts")
+  const gpu = dawn.create([...DAWN_TOGGLES]) as GPU
   Object.assign(globalThis, dawn.globals)
   Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true })
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
   if (!adapter) throw new Error("Dawn found no GPU adapter (is libvulkan1 installed and a Vulkan driver visible?)")
-  const info = (adapter.info ?? {}) as GpuAdapterLike["info"] & object
+  const info = adapter.info
   const webgpu = await import("@tensorflow/tfjs-backend-webgpu")
   const { REQUIRED_FEATURES, registerWebgpuKernels } = await import("./tfjs/webgpu-kernels.ts")
   const offered = [...adapter.features].map(String)

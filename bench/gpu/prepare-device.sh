@@ -7,9 +7,10 @@ cd "$(dirname "$0")/../.."
 DEST=${1:-.device}
 mkdir -p "$DEST/dist/linux-x64"
 banner='import { createRequire as __fleuveRequire } from "node:module"; const require = __fleuveRequire(import.meta.url);'
+# tfjs' gradients bundled in, as in the GPU bundle (see BUNDLE_ENTRY in gpu/bundle/gpu-bundle.ts)
+gradients=$(node --import tsx --input-type=module -e 'const m = await import("./gpu/bundle/gpu-bundle.ts"); process.stdout.write(m.TFJS_GRADIENTS_IMPORTS)')
 bundle() { # entry outfile
-  # tfjs' gradients, bundled: see BUNDLE_ENTRY in gpu/bundle/gpu-bundle.ts
-  echo "import \"@tensorflow/tfjs-core/dist/base_side_effects.js\"; import \"@tensorflow/tfjs-core/dist/register_all_gradients.js\"; import \"./$1\";" |
+  echo "$gradients import \"./$1\";" |
     npx esbuild --bundle --platform=node --format=esm --target=node20 --log-level=error --sourcefile=entry.ts --loader=ts \
       --outfile="$DEST/$2" "--banner:js=$banner"
 }

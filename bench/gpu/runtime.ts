@@ -13,7 +13,7 @@ import { attachLora, defaultLoraConfig } from "../../gpu/lora.ts"
 import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
 import { expectedShapes, type KvCache, Qwen3Model } from "../../gpu/qwen3/model.ts"
 import { defaultTrainOptions, train } from "../../gpu/train/trainer.ts"
-import { kernelUse } from "../../gpu/tfjs/webgpu-kernels.ts"
+import { kernelUse, webgpuKernelsRegistered } from "../../gpu/tfjs/webgpu-kernels.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -30,7 +30,7 @@ const wanted = (what: string) => !args.only || args.only.split(",").includes(wha
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
 
 const choice = await selectBackend(args.backend as BackendName)
-const kernels = process.env.FLEUVE_WEBGPU_KERNELS === "stock" ? "tfjs-stock" : "fleuve"
+const kernels = webgpuKernelsRegistered() ? "fleuve" : "tfjs-stock"
 emit({ kind: "runtime", backend: choice.backend, device: choice.device, kernels, tfjs: tf.version_core })
 
 const config = parseQwen3Config({
@@ -84,7 +84,7 @@ const scoring = async () => {
   }
   const best = Math.min(...times)
   const Tk = B * S
-  const [Hd, H, KV, D, I] = [1024, 16, 8, 128, 3072]
+  const { hiddenSize: Hd, numHeads: H, numKvHeads: KV, headDim: D, intermediateSize: I } = config
   const flops = layers * (2 * Tk * Hd * (H * D + 2 * KV * D) + 2 * Tk * H * D * Hd + 3 * 2 * Tk * Hd * I + 2 * B * H * S * S * D) + 2 * Tk * Hd * V
   emit({ kind: "scoring", kernels, layers, batch: B, prompt: S, micro_batch: micro, tokens_per_s: Math.round(Tk / best), ms: +(best * 1e3).toFixed(1),
     tflops: +(flops / best / 1e12).toFixed(2), logprob_sum_sample: sample, gpu_bytes_in_use: memory(),

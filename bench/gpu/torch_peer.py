@@ -70,7 +70,6 @@ def main():
         emit(kind="error", what="transformers", reason=str(e))
         return
     layers = 2 if quick else 28
-    cfg = None
     for dtype in (torch.float32, torch.bfloat16):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()

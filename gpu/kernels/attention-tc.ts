@@ -1,5 +1,7 @@
 import { pipeline, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
+import { ATTENTION_BINDINGS } from "./fused.ts"
+import { range } from "./codegen.ts"
 
 /**
  * Causal attention with GQA and a KV cache on the tensor cores (subgroup matrices, f16 operands,
@@ -19,7 +21,6 @@ const F = 16
 const QB = 16 // queries a workgroup
 const KB = 16 // keys a block
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 export const attentionTcWgsl = (D: number): string => {
   const dc = D / F // fragments along the head dimension
@@ -27,12 +28,7 @@ export const attentionTcWgsl = (D: number): string => {
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> Q: array<f32>;
-@group(0) @binding(1) var<storage, read> K: array<f32>;
-@group(0) @binding(2) var<storage, read> V: array<f32>;
-@group(0) @binding(3) var<storage, read_write> O: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
+${ATTENTION_BINDINGS}
 var<workgroup> Qs: array<f16, ${QB * D}>;
 var<workgroup> Ks: array<f16, ${KB * D}>;
 var<workgroup> Vs: array<f16, ${KB * D}>;

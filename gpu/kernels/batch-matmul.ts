@@ -14,6 +14,7 @@
  */
 
 import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
+import { range } from "./codegen.ts"
 
 export const TILE = 64
 export const BK = 32
@@ -27,7 +28,6 @@ export interface BatchMatmulShape {
 
 export const fitsTensorCores = (s: BatchMatmulShape): boolean => s.M % TILE === 0 && s.N % TILE === 0 && s.K % BK === 0 && s.batch <= 65535 && s.N / TILE <= 65535 && s.M / TILE <= 65535
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 const F = 16
 const THREADS = 32
 const PER_LANE = (TILE * BK) / 4 / THREADS // vec4 loads per lane per operand tile

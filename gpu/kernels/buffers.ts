@@ -80,10 +80,29 @@ export const readBuffer = async (device: GPUDevice, buffer: GPUBuffer, bytes: nu
 
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>()
 
-/** Compiles once per device and WGSL source; shader errors come back with the source's first lines. */
-export const pipeline = async (device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> => {
+const cacheOf = (device: GPUDevice) => {
   let cache = pipelines.get(device)
   if (!cache) pipelines.set(device, (cache = new Map()))
+  return cache
+}
+
+/**
+ * Compiles once per device and WGSL source, synchronously, for callers that cannot wait (a tfjs
+ * kernel function); WGSL errors surface as the device's validation errors, not here.
+ */
+export const pipelineNow = (device: GPUDevice, code: string, label: string): GPUComputePipeline => {
+  const cache = cacheOf(device)
+  let p = cache.get(code)
+  if (!p) {
+    p = device.createComputePipeline({ layout: "auto", compute: { module: device.createShaderModule({ code, label }), entryPoint: "main" }, label })
+    cache.set(code, p)
+  }
+  return p
+}
+
+/** Compiles once per device and WGSL source; shader errors come back with the source's first lines. */
+export const pipeline = async (device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> => {
+  const cache = cacheOf(device)
   const hit = cache.get(code)
   if (hit) return hit
   device.pushErrorScope("validation")

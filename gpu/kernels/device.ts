@@ -14,14 +14,7 @@ export interface SubgroupMatrixConfig {
 }
 
 export interface Gpu {
-  /**
-   * The object `create` returned. dawn.node tears its implementation down once that object is
-   * garbage-collected, even while a device made from it is in use: pipelines and waits then die
-   * in the driver's threads (std::system_error, futex errors, SIGSEGV — seen on the H100). So the
-   * Gpu holds it until `close`.
-   */
-  readonly instance: GPU
-  /** Destroys the device and lets dawn.node go, so the process can exit. */
+  /** Destroys the device and lets dawn.node go (see `live`), so the process can exit. */
   readonly close: () => void
   readonly device: GPUDevice
   readonly adapter: { readonly vendor: string; readonly architecture: string; readonly device: string; readonly description: string }
@@ -45,7 +38,12 @@ export interface OpenGpuOptions {
   readonly toggles?: ReadonlyArray<string>
 }
 
-// Instances in use: see Gpu.instance.
+/**
+ * The objects `create` returned, for every Gpu not yet closed. dawn.node tears its implementation
+ * down once that object is garbage-collected, even while a device made from it is in use:
+ * pipelines and waits then die in the driver's threads (std::system_error, futex errors, SIGSEGV —
+ * seen on the H100). Callers keep the device, not the instance, so this module holds it.
+ */
 const live = new Set<GPU>()
 
 /** Opens the first high-performance adapter, or says why none is there (no Dawn, no Vulkan, no GPU). */
@@ -78,7 +76,6 @@ export const openGpu = async (options: OpenGpuOptions = {}): Promise<OpenGpu> =>
   return {
     _tag: "Ready",
     gpu: {
-      instance: gpu,
       close: () => {
         device.destroy()
         live.delete(gpu)

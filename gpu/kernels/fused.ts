@@ -12,17 +12,20 @@ import type { Gpu } from "./device.ts"
 
 const SG = 32 // subgroup width the attention kernel is written for (NVIDIA, AMD wave32)
 
+/** The bindings every attention kernel takes (this one and attention-tc.ts): parameters, Q, K, V, O. */
+export const ATTENTION_BINDINGS = `struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> Q: array<f32>;
+@group(0) @binding(1) var<storage, read> K: array<f32>;
+@group(0) @binding(2) var<storage, read> V: array<f32>;
+@group(0) @binding(3) var<storage, read_write> O: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;`
+
 /** Q [B,S,H,D], K/V [B,T,KV,D] (T = cache length + S), O [B,S,H,D]; queries sit at positions T−S … T−1. */
 export const attentionWgsl = (D: number): string => {
   const per = D / SG
   const QB = 8 // queries a workgroup (one subgroup each)
   return `enable subgroups;
-struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> Q: array<f32>;
-@group(0) @binding(1) var<storage, read> K: array<f32>;
-@group(0) @binding(2) var<storage, read> V: array<f32>;
-@group(0) @binding(3) var<storage, read_write> O: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
+${ATTENTION_BINDINGS}
 var<workgroup> Ks: array<f32, ${SG * (D + 1)}>;
 var<workgroup> Vs: array<f32, ${SG * D}>;
 var<workgroup> Qs: array<f32, ${QB * D}>;

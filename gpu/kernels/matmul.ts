@@ -2,6 +2,7 @@ import { pipeline, type Dispatch } from "./buffers.ts"
 import { type Gpu, pickMatrixConfig } from "./device.ts"
 import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
 import { NF4_CODE } from "../quant/nf4.ts"
+import { range } from "./codegen.ts"
 
 /**
  * Matmul kernels for linear layers: C[M,N] (f32) = A[M,K] (f16, row-major) · Bᵀ, with B the
@@ -33,7 +34,6 @@ const nf4Const = `const NF4_CODE = array<f32, 16>(${[...NF4_CODE].map((v) => v.t
 var<workgroup> NF4: array<f32, 16>;`
 const nf4Init = (format: WeightFormat) => (format === "nf4" ? "  if (lid < 16u) { NF4[lid] = NF4_CODE[lid]; }\n  workgroupBarrier();\n" : "")
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 /** Loads the B tile (BN rows × BK k-values starting at n0, k0) into shared memory `Bs` as f16 [n][k]. */
 const loadB = (format: WeightFormat, BK: number, threads: number, target: "f16" | "f32", layout: "nk" | "kn", TN = BN) => {
@@ -72,6 +72,14 @@ const bBindings = (format: WeightFormat) =>
     ? "@group(0) @binding(1) var<storage, read> B: array<vec4<f16>>;"
     : "@group(0) @binding(1) var<storage, read> Bq: array<u32>;\n@group(0) @binding(4) var<storage, read> absmax: array<f32>;"
 
+/** Parameters, A (f16), B (f16 or NF4 words + absmax), C (f32): what both matmul kernels bind. */
+const matmulBindings = (format: WeightFormat) => `struct P { M: u32, N: u32, K: u32, _pad: u32 }
+@group(0) @binding(0) var<storage, read> A: array<vec4<f16>>;
+${bBindings(format)}
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+${format === "nf4" ? nf4Const : ""}`
+
 /** WGSL for the tensor-core kernel: one subgroup computes a 64×64 tile as F×F fragments, BK 32. */
 export const subgroupMatrixWgsl = (format: WeightFormat, F: number): string => {
   const BK = 32
@@ -81,12 +89,7 @@ export const subgroupMatrixWgsl = (format: WeightFormat, F: number): string => {
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-struct P { M: u32, N: u32, K: u32, _pad: u32 }
-@group(0) @binding(0) var<storage, read> A: array<vec4<f16>>;
-${bBindings(format)}
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-${format === "nf4" ? nf4Const : ""}
+${matmulBindings(format)}
 var<workgroup> As: array<f16, ${T * BK}>;
 var<workgroup> Bs: array<f16, ${T * BK}>;
 
@@ -120,12 +123,7 @@ export const tiledWgsl = (format: WeightFormat): string => {
   const threads = 256
   const T = 8
   return `enable f16;
-struct P { M: u32, N: u32, K: u32, _pad: u32 }
-@group(0) @binding(0) var<storage, read> A: array<vec4<f16>>;
-${bBindings(format)}
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-${format === "nf4" ? nf4Const : ""}
+${matmulBindings(format)}
 var<workgroup> As: array<f32, ${BK * BM}>;
 var<workgroup> Bs: array<f32, ${BK * BN}>;
 

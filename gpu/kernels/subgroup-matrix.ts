@@ -4,7 +4,8 @@
  * in `Bs` as [col][k], BK values of k a tile.
  */
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+import { range } from "./codegen.ts"
+
 
 /** `var acc_i_j = subgroup_matrix_result<f32, F, F>();` for every fragment. */
 export const fragmentAccumulators = (fr: number, F: number): string =>

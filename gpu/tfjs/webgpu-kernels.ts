@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { batchMatmulWgsl, fitsTensorCores, TILE } from "../kernels/batch-matmul.ts"
+import { pipelineNow } from "../kernels/buffers.ts"
 
 /**
  * fleuve's WGSL kernels registered as tfjs kernels for the webgpu backend, so the Qwen3 runtime,
@@ -44,19 +45,13 @@ export interface KernelUse {
 /** Counts, for benchmarks and tests: which kernel ran how often since registration. */
 export const kernelUse: KernelUse = { tensorCore: 0, stock: 0 }
 
-const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>()
-
+// WGSL per transpose pair, generated once (the pipeline cache is keyed by source)
+const sources = new Map<string, string>()
 const pipelineFor = (device: GPUDevice, transposeA: boolean, transposeB: boolean): GPUComputePipeline => {
-  let cache = pipelines.get(device)
-  if (!cache) pipelines.set(device, (cache = new Map()))
-  const key = `${transposeA}${transposeB}`
-  let p = cache.get(key)
-  if (!p) {
-    const module = device.createShaderModule({ code: batchMatmulWgsl(transposeA, transposeB), label: `fleuve-batch-matmul-${key}` })
-    p = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: `fleuve-batch-matmul-${key}` })
-    cache.set(key, p)
-  }
-  return p
+  const key = `${transposeA}-${transposeB}`
+  let code = sources.get(key)
+  if (!code) sources.set(key, (code = batchMatmulWgsl(transposeA, transposeB)))
+  return pipelineNow(device, code, `fleuve-batch-matmul-${key}`)
 }
 
 /** Encodes one dispatch on the backend's current compute pass, as its own programs do. */
@@ -99,6 +94,9 @@ export const batchMatmulShape = (aShape: ReadonlyArray<number>, bShape: Readonly
 }
 
 let registered = false
+
+/** Whether the tensor-core kernel is in place of tfjs' (the adapter had subgroup matrices and FLEUVE_WEBGPU_KERNELS was not "stock"). */
+export const webgpuKernelsRegistered = (): boolean => registered
 
 /**
  * Replaces the webgpu backend's BatchMatMul with the tensor-core kernel (falling back to the

@@ -109,11 +109,14 @@ start_broker() {
 
 start_registry() {
   mkdir -p "$state"
-  (cd "$state" && setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  # cd first, then one simple command in the background: `cd && java &` would background a
+  # subshell, and $! (the pid stop kills) would be that subshell's, not the JVM's.
+  (cd "$state" || exit 1
+    setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
     -Dquarkus.management.enabled=false -Dquarkus.log.level=WARN \
     -Dapicurio.ccompat.legacy-id-mode.enabled=true \
-    -jar "$cache/registry/apicurio-registry-app-$APICURIO_VERSION-runner.jar" >"$state/registry.log" 2>&1 &
+    -jar "$cache/registry/apicurio-registry-app-$APICURIO_VERSION-runner.jar" >"$state/registry.log" 2>&1 </dev/null &
     echo $! >"$state/registry.pid")
   wait_port 127.0.0.1 "$REGISTRY_PORT" 120 "the schema registry" || { tail -30 "$state/registry.log" >&2; return 1; }
   for _ in $(seq 1 120); do
@@ -137,13 +140,19 @@ stop_pid() { # file
   rm -f "$1"
 }
 
+# Stops both services and removes their state (start begins with it too).
+stop_all() {
+  stop_pid "$state/broker.pid"
+  stop_pid "$state/registry.pid"
+  rm -rf "$state"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start)
     fetch
-    stop_pid "$state/broker.pid"
-    stop_pid "$state/registry.pid"
-    rm -rf "$state" && mkdir -p "$state"
+    stop_all
+    mkdir -p "$state"
     # Both JVMs start in parallel: the registry takes the longer.
     start_registry &
     reg=$!
@@ -157,13 +166,7 @@ case "${1:-}" in
     ;;
   stop-broker) stop_pid "$state/broker.pid" ;;
   start-broker) start_broker ;;
-  stop)
-    stop_pid "$state/broker.pid"
-    stop_pid "$state/registry.pid"
-    # A registry JVM whose pid file went stale (it was once seen alive after stop): find it by its port flag.
-    pkill -f -- "-Dquarkus.http.port=$REGISTRY_PORT " 2>/dev/null || true
-    rm -rf "$state"
-    ;;
+  stop) stop_all ;;
   *)
     echo "usage: $0 start|stop|restart-broker|fetch" >&2
     exit 2
