@@ -1,136 +1,155 @@
 import { pipeline, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
-import { ATTENTION_BINDINGS } from "./fused.ts"
 import { range } from "./codegen.ts"
 
 /**
  * Causal attention with GQA and a KV cache on the tensor cores (subgroup matrices, f16 operands,
- * f32 accumulation): the same contract as `attentionWgsl` in fused.ts — Q [B,S,H,D], K/V
- * [B,T,KV,D] f32, queries at positions T−S … T−1, O [B,S,H,D] — and still no S×T matrix in memory.
+ * f32 accumulation). Q [B,S,H,D], K/V [B,T,KV,D] and O [B,S,H,D] are f16 in storage; queries sit
+ * at positions T−S … T−1; query head h reads kv head h / (H / KV). No S×T matrix in memory.
  *
- * One subgroup a workgroup takes 16 queries of one (batch, head). Softmax in two passes over the
- * keys it may see, 16 keys at a time: the first finds each row's max and sum from S = Q·Kᵀ, the
- * second recomputes S, turns it into P = exp(S − max) / sum, and accumulates O += P·V in result
- * fragments. Recomputing Q·Kᵀ costs half the flops again on the tensor cores, and spares the
- * per-row rescaling of O that a one-pass online softmax needs (result fragments are opaque, so that
- * would mean a round trip of O through workgroup memory every block).
+ * One subgroup a workgroup takes 16 (or 32) queries of one (batch, head); its Q fragments stay
+ * in registers. K and V fragments are loaded straight from storage (f16, row stride KV·D), so no
+ * K/V tile goes through workgroup memory and a key block needs no barrier for loading. Softmax
+ * in two passes over the keys the block may see, 32 keys at a time: the first finds each row's
+ * max and sum from S = Q·Kᵀ, the second recomputes S, turns it into P = exp(S − max) / sum and
+ * accumulates O += P·V in result fragments. Recomputing Q·Kᵀ costs half the flops again on the
+ * tensor cores and spares the per-row rescaling of O that a one-pass online softmax needs
+ * (result fragments are opaque: rescaling means a round trip through workgroup memory).
+ * (Dawn needs workgroup-uniform offsets for subgroup-matrix loads and stores, hence one subgroup
+ * a workgroup: every offset here depends only on the workgroup and the loop.)
  *
- * Rounding: Q (pre-scaled), K, V and P are f16 in the products; sums, max and softmax are f32.
+ * Rounding: Q, K, V, P and O are f16; scores, max, sums and the accumulation are f32.
  */
 const F = 16
-const QB = 16 // queries a workgroup
-const KB = 16 // keys a block
 
+/** Tuning of the kernel: query fragments a subgroup (16 queries each) and keys a block. */
+export interface AttentionTcVariant {
+  readonly queryFragments: 1 | 2
+  readonly keyBlock: 32 | 64
+  /** extra f32 (f16: twice as many) a row of the score and probability tiles, against bank conflicts */
+  readonly pad?: 0 | 4
+}
+// the fastest on the H100 (bench/gpu/kernels.ts --profile: 1.31 ms at 16 × 512 × 16 heads; 64-key blocks 5×, 32 queries 1.3× slower)
+export const DEFAULT_ATTENTION_TC: AttentionTcVariant = { queryFragments: 1, keyBlock: 32, pad: 4 }
 
-export const attentionTcWgsl = (D: number): string => {
+export const ATTENTION_TC_BINDINGS = `struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> Q: array<f16>;
+@group(0) @binding(1) var<storage, read> K: array<f16>;
+@group(0) @binding(2) var<storage, read> V: array<f16>;
+@group(0) @binding(3) var<storage, read_write> O: array<f16>;
+@group(0) @binding(4) var<uniform> p: P;`
+
+export const attentionTcWgsl = (D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC): string => {
+  const { queryFragments: QF, keyBlock: KB } = variant
+  const SS = KB + (variant.pad ?? 0) // row stride of the f32 score tile
+  const PS = KB + 2 * (variant.pad ?? 0) // row stride of the f16 probability tile
+  const R = QF * F // queries a workgroup
   const dc = D / F // fragments along the head dimension
-  const perLane = (KB * D) / 32 // elements of a K or V block each lane loads
+  const kf = KB / F // fragments along a key block
+  // lanes per query row: 2 (each half of the block's keys) for 16 rows, 1 for 32
+  const lanesPerRow = 32 / R
+  const span = KB / lanesPerRow // keys a lane scans
+  const scores = range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
+      let kAt = ((b * p.T + k0 + ${f * F}u) * p.KV + kvh) * ${D}u;
+${range(dc).map((c) => `      let k${c} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&K, kAt + ${c * F}u, true, kvStride);`).join("\n")}
+${range(QF).map((r) => `      {
+        var s = subgroup_matrix_result<f32, ${F}, ${F}>();
+${range(dc).map((c) => `        s = subgroupMatrixMultiplyAccumulate(q${r}_${c}, k${c}, s);`).join("\n")}
+        subgroupMatrixStore(&Ss, ${r * F * SS + f * F}u, s, false, ${SS}u);
+      }`).join("\n")}
+    }`).join("\n")
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-${ATTENTION_BINDINGS}
-var<workgroup> Qs: array<f16, ${QB * D}>;
-var<workgroup> Ks: array<f16, ${KB * D}>;
-var<workgroup> Vs: array<f16, ${KB * D}>;
-var<workgroup> Ss: array<f32, ${QB * KB}>;
-var<workgroup> Ps: array<f16, ${QB * KB}>;
-var<workgroup> Os: array<f32, ${QB * D}>;
-
-fn loadKeys(b: u32, kvh: u32, k0: u32, lane: u32, withValues: bool) {
-  for (var i = 0u; i < ${perLane}u; i++) {
-    let e = lane + i * 32u;
-    let key = k0 + e / ${D}u;
-    let src = ((b * p.T + min(key, p.T - 1u)) * p.KV + kvh) * ${D}u + e % ${D}u;
-    Ks[e] = f16(select(0.0, K[src], key < p.T));
-    if (withValues) { Vs[e] = f16(select(0.0, V[src], key < p.T)); }
-  }
-}
-
-fn scores() {
-  var s = subgroup_matrix_result<f32, ${F}, ${F}>();
-  for (var c = 0u; c < ${D}u; c += ${F}u) {
-    let q = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Qs, c, false, ${D}u);
-    let k = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Ks, c, true, ${D}u);
-    s = subgroupMatrixMultiplyAccumulate(q, k, s);
-  }
-  subgroupMatrixStore(&Ss, 0u, s, false, ${KB}u);
-}
+${ATTENTION_TC_BINDINGS}
+var<workgroup> Ss: array<f32, ${R * SS}>;
+var<workgroup> Ps: array<f16, ${R * PS}>;
+var<workgroup> Os: array<f32, ${R * D}>;
 
 @compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let b = wg.y / p.H;
   let h = wg.y % p.H;
   let kvh = h / (p.H / p.KV);
-  let s0 = wg.x * ${QB}u;
+  let s0 = wg.x * ${R}u;
   let past = p.T - p.S;
-  // this lane's row of the block and its half of the ${KB} key columns
-  let row = lane / 2u;
-  let half = (lane % 2u) * ${KB / 2}u;
+  let kvStride = p.KV * ${D}u;
+  // this lane's row of the block and its share of the ${KB} key columns
+  let row = lane / ${lanesPerRow}u;
+  let first = (lane % ${lanesPerRow}u) * ${span}u;
   let pos = past + s0 + row;
   let rowValid = s0 + row < p.S;
-  for (var i = 0u; i < ${(QB * D) / 32}u; i++) {
-    let e = lane + i * 32u;
-    let qs = s0 + e / ${D}u;
-    Qs[e] = f16(select(0.0, Q[((b * p.S + min(qs, p.S - 1u)) * p.H + h) * ${D}u + e % ${D}u] * p.scale, qs < p.S));
-  }
-  let last = min(p.T, past + s0 + ${QB}u); // keys any query of this block may see
+  let qAt = ((b * p.S + s0) * p.H + h) * ${D}u;
+${range(QF).flatMap((r) => range(dc).map((c) => `  let q${r}_${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Q, qAt + ${r * F}u * p.H * ${D}u + ${c * F}u, false, p.H * ${D}u);`)).join("\n")}
+  let last = min(p.T, past + s0 + ${R}u); // keys any query of this block may see
   var m = -3.0e38;
   var l = 0.0;
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
-    workgroupBarrier();
-    loadKeys(b, kvh, k0, lane, false);
-    workgroupBarrier();
-    scores();
+${scores}
     workgroupBarrier();
     var mb = m;
-    for (var j = 0u; j < ${KB / 2}u; j++) {
-      let key = k0 + half + j;
-      if (key <= pos && key < p.T) { mb = max(mb, Ss[row * ${KB}u + half + j]); }
+    for (var j = 0u; j < ${span}u; j++) {
+      let key = k0 + first + j;
+      if (key <= pos && key < p.T) { mb = max(mb, Ss[row * ${SS}u + first + j] * p.scale); }
     }
     var sum = 0.0;
-    for (var j = 0u; j < ${KB / 2}u; j++) {
-      let key = k0 + half + j;
-      if (key <= pos && key < p.T) { sum += exp(Ss[row * ${KB}u + half + j] - mb); }
+    for (var j = 0u; j < ${span}u; j++) {
+      let key = k0 + first + j;
+      if (key <= pos && key < p.T) { sum += exp(Ss[row * ${SS}u + first + j] * p.scale - mb); }
     }
     l = l * exp(m - mb) + sum;
     m = mb;
+    workgroupBarrier();
   }
-  // the two lanes of a row hold the stats of its two halves
+${lanesPerRow === 2 ? `  // the two lanes of a row hold the stats of its two halves
   let mo = subgroupShuffleXor(m, 1u);
   let lo = subgroupShuffleXor(l, 1u);
   let mr = max(m, mo);
-  let lr = max(l * exp(m - mr) + lo * exp(mo - mr), 1e-30);
-${range(dc).map((c) => `  var o${c} = subgroup_matrix_result<f32, ${F}, ${F}>();`).join("\n")}
+  let lr = max(l * exp(m - mr) + lo * exp(mo - mr), 1e-30);` : `  let mr = m;
+  let lr = max(l, 1e-30);`}
+${range(QF).flatMap((r) => range(dc).map((c) => `  var o${r}_${c} = subgroup_matrix_result<f32, ${F}, ${F}>();`)).join("\n")}
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
+${scores}
     workgroupBarrier();
-    loadKeys(b, kvh, k0, lane, true);
-    workgroupBarrier();
-    scores();
-    workgroupBarrier();
-    for (var j = 0u; j < ${KB / 2}u; j++) {
-      let key = k0 + half + j;
+    for (var j = 0u; j < ${span}u; j++) {
+      let key = k0 + first + j;
       let keep = key <= pos && key < p.T && rowValid;
-      Ps[row * ${KB}u + half + j] = f16(select(0.0, exp(Ss[row * ${KB}u + half + j] - mr) / lr, keep));
+      Ps[row * ${PS}u + first + j] = f16(select(0.0, exp(Ss[row * ${SS}u + first + j] * p.scale - mr) / lr, keep));
     }
     workgroupBarrier();
-    let pm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, 0u, false, ${KB}u);
-${range(dc).map((c) => `    o${c} = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Vs, ${c * F}u, false, ${D}u), o${c});`).join("\n")}
+${range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
+      let vAt = ((b * p.T + k0 + ${f * F}u) * p.KV + kvh) * ${D}u;
+${range(dc).map((c) => `      let v${c} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&V, vAt + ${c * F}u, false, kvStride);`).join("\n")}
+${range(QF).map((r) => `      {
+        let pm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, ${r * F * PS + f * F}u, false, ${PS}u);
+${range(dc).map((c) => `        o${r}_${c} = subgroupMatrixMultiplyAccumulate(pm, v${c}, o${r}_${c});`).join("\n")}
+      }`).join("\n")}
+    }`).join("\n")}
   }
-${range(dc).map((c) => `  subgroupMatrixStore(&Os, ${c * F}u, o${c}, false, ${D}u);`).join("\n")}
+${range(QF).flatMap((r) => range(dc).map((c) => `  subgroupMatrixStore(&Os, ${r * F * D + c * F}u, o${r}_${c}, false, ${D}u);`)).join("\n")}
   workgroupBarrier();
-  for (var i = 0u; i < ${(QB * D) / 32}u; i++) {
+  for (var i = 0u; i < ${(R * D) / 32}u; i++) {
     let e = lane + i * 32u;
     let qs = s0 + e / ${D}u;
-    if (qs < p.S) { O[((b * p.S + qs) * p.H + h) * ${D}u + e % ${D}u] = Os[e]; }
+    if (qs < p.S) { O[((b * p.S + qs) * p.H + h) * ${D}u + e % ${D}u] = f16(Os[e]); }
   }
 }
 `
 }
 
-/** Compiles the tensor-core attention for head_dim `D` (a multiple of 16). */
-export const tensorCoreAttention = async (gpu: Gpu, D: number) => {
-  if (D % F !== 0) throw new Error(`tensor-core attention: head_dim ${D} must be a multiple of ${F}`)
-  const p = await pipeline(gpu.device, attentionTcWgsl(D), `attention-tc-d${D}`)
-  return (b: { Q: GPUBuffer; K: GPUBuffer; V: GPUBuffer; O: GPUBuffer; params: GPUBuffer }, B: number, S: number, H: number): Dispatch =>
-    ({ pipeline: p, buffers: [b.Q, b.K, b.V, b.O, b.params], groups: [Math.ceil(S / QB), B * H] })
+export class AttentionShapeError extends Error {}
+
+/**
+ * Compiles the tensor-core attention for head_dim `D` (a multiple of 16). S must be a multiple
+ * of the queries a workgroup (16 or 32) and T of 16 (callers pad): fragments are loaded whole, and a load past the end of a
+ * binding does not read zeros (seen on the H100).
+ */
+export const tensorCoreAttention = async (gpu: Gpu, D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC) => {
+  if (D % F !== 0) throw new AttentionShapeError(`tensor-core attention: head_dim ${D} must be a multiple of ${F}`)
+  const R = variant.queryFragments * F
+  const p = await pipeline(gpu.device, attentionTcWgsl(D, variant), `attention-tc-d${D}-q${R}-k${variant.keyBlock}-p${variant.pad ?? 0}`)
+  return (b: { Q: GPUBuffer; K: GPUBuffer; V: GPUBuffer; O: GPUBuffer; params: GPUBuffer }, B: number, S: number, H: number, T = S): Dispatch => {
+    if (S % R !== 0 || T % F !== 0) throw new AttentionShapeError(`tensor-core attention: S (${S}) must be a multiple of ${R} and T (${T}) of ${F}; pad the sequence`)
+    return { pipeline: p, buffers: [b.Q, b.K, b.V, b.O, b.params], groups: [Math.ceil(S / R), B * H] }
+  }
 }

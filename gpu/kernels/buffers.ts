@@ -124,10 +124,13 @@ export const pipeline = async (device: GPUDevice, code: string, label: string): 
   return p
 }
 
+/** A whole buffer, or a window of one (offset a multiple of 256: minStorageBufferOffsetAlignment). */
+export type Binding = GPUBuffer | { readonly buffer: GPUBuffer; readonly offset: number; readonly size: number }
+
 /** One recorded dispatch: pipeline, buffers in binding order, workgroup counts. */
 export interface Dispatch {
   readonly pipeline: GPUComputePipeline
-  readonly buffers: ReadonlyArray<GPUBuffer>
+  readonly buffers: ReadonlyArray<Binding>
   readonly groups: readonly [number, number?, number?]
 }
 
@@ -137,7 +140,7 @@ export const encodeDispatches = (device: GPUDevice, dispatches: ReadonlyArray<Di
   for (const d of dispatches) {
     const bind = device.createBindGroup({
       layout: d.pipeline.getBindGroupLayout(0),
-      entries: d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
+      entries: d.buffers.map((b, binding) => ({ binding, resource: "buffer" in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b } }))
     })
     pass.setPipeline(d.pipeline)
     pass.setBindGroup(0, bind)

@@ -1,4 +1,4 @@
-import { pipeline, type Dispatch } from "./buffers.ts"
+import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { type Gpu, pickMatrixConfig } from "./device.ts"
 import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
 import { NF4_CODE } from "../quant/nf4.ts"
@@ -81,7 +81,7 @@ ${bBindings(format)}
 ${format === "nf4" ? nf4Const : ""}`
 
 /** WGSL for the tensor-core kernel: one subgroup computes a 64×64 tile as F×F fragments, BK 32. */
-export const subgroupMatrixWgsl = (format: WeightFormat, F: number): string => {
+export const subgroupMatrixWgsl = (format: WeightFormat, F: number, accumulate = false): string => {
   const BK = 32
   const threads = 32
   const T = 64
@@ -97,7 +97,8 @@ var<workgroup> Bs: array<f16, ${T * BK}>;
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let m0 = wg.y * ${T}u;
   let n0 = wg.x * ${T}u;
-${nf4Init(format)}${fragmentAccumulators(fr, F)}
+  let base = m0 * p.N + n0;
+${nf4Init(format)}${fragmentAccumulators(fr, F, accumulate ? "base" : undefined)}
   for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
 ${range((T * BK) / 4 / threads).map((i) => `    {
       let idx = lid + ${i * threads}u;
@@ -111,14 +112,13 @@ ${loadB(format, BK, threads, "f16", "nk", T)}
 ${fragmentProducts(fr, F, BK)}
     workgroupBarrier();
   }
-  let base = m0 * p.N + n0;
 ${storeFragments(fr, F, "base")}
 }
 `
 }
 
 /** WGSL for the shared-memory kernel: 128×128 tile, BK 16, 8×8 outputs a thread. */
-export const tiledWgsl = (format: WeightFormat): string => {
+export const tiledWgsl = (format: WeightFormat, accumulate = false): string => {
   const BK = 16
   const threads = 256
   const T = 8
@@ -133,7 +133,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let n0 = wg.x * ${BN}u;
   let tx = lid % 16u;
   let ty = lid / 16u;
-${nf4Init(format)}${range(T * T).map((i) => `  var c${i} = 0.0;`).join("\n")}
+${nf4Init(format)}${range(T).flatMap((i) => range(T).map((j) => `  var c${i * T + j} = ${accumulate ? `C[(m0 + ty + ${16 * i}u) * p.N + n0 + tx + ${16 * j}u]` : "0.0"};`)).join("\n")}
   for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
 ${range((BM * BK) / 4 / threads).map((i) => `    {
       let idx = lid + ${i * threads}u;
@@ -163,7 +163,7 @@ export interface MatmulPlan {
   readonly fragment?: number
   readonly pipeline: GPUComputePipeline
   /** buffers: A (f16), B (f16 or packed NF4 words), C (f32), params (uniform), [absmax (f32) for NF4] */
-  dispatch(buffers: { A: GPUBuffer; B: GPUBuffer; C: GPUBuffer; params: GPUBuffer; absmax?: GPUBuffer }, M: number, N: number): Dispatch
+  dispatch(buffers: { A: Binding; B: Binding; C: Binding; params: GPUBuffer; absmax?: Binding }, M: number, N: number): Dispatch
 }
 
 export const checkMatmulShape = (M: number, N: number, K: number) => {
@@ -174,17 +174,18 @@ export const checkMatmulShape = (M: number, N: number, K: number) => {
  * Compiles the best matmul for this adapter (or the implementation asked for). Tensor-core
  * variants are tried in order of speed; one the WGSL compiler refuses falls to the next.
  */
-export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: MatmulImpl): Promise<MatmulPlan> => {
+export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: MatmulImpl, options: { readonly accumulate?: boolean } = {}): Promise<MatmulPlan> => {
+  const accumulate = options.accumulate ?? false
   const cfg = pickMatrixConfig(gpu)
   const impl: MatmulImpl = prefer ?? (cfg ? "subgroup-matrix" : "tiled")
   if (impl === "subgroup-matrix" && !cfg) throw new Error("this adapter offers no f16 subgroup-matrix configuration")
   const candidates: Array<{ variant: string; code: string; tile: number }> = impl === "subgroup-matrix"
-    ? [{ variant: `sm${cfg!.M}x1`, code: subgroupMatrixWgsl(format, cfg!.M), tile: 64 }]
-    : [{ variant: "tiled", code: tiledWgsl(format), tile: 128 }]
+    ? [{ variant: `sm${cfg!.M}x1`, code: subgroupMatrixWgsl(format, cfg!.M, accumulate), tile: 64 }]
+    : [{ variant: "tiled", code: tiledWgsl(format, accumulate), tile: 128 }]
   const failures: Array<string> = []
   for (const c of candidates) {
     try {
-      const p = await pipeline(gpu.device, c.code, `matmul-${c.variant}-${format}`)
+      const p = await pipeline(gpu.device, c.code, `matmul-${c.variant}-${format}${accumulate ? "-acc" : ""}`)
       return {
         impl,
         variant: c.variant,

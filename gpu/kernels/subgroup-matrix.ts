@@ -7,9 +7,14 @@
 import { range } from "./codegen.ts"
 
 
-/** `var acc_i_j = subgroup_matrix_result<f32, F, F>();` for every fragment. */
-export const fragmentAccumulators = (fr: number, F: number): string =>
-  range(fr).flatMap((i) => range(fr).map((j) => `  var acc_${i}_${j} = subgroup_matrix_result<f32, ${F}, ${F}>();`)).join("\n")
+/**
+ * `var acc_i_j` for every fragment: zero, or C's values from the tile's first element `from`
+ * (row stride p.N) when the product accumulates onto C (C += A·Bᵀ, a residual add for free).
+ */
+export const fragmentAccumulators = (fr: number, F: number, from?: string): string =>
+  range(fr).flatMap((i) => range(fr).map((j) => from === undefined
+    ? `  var acc_${i}_${j} = subgroup_matrix_result<f32, ${F}, ${F}>();`
+    : `  var acc_${i}_${j} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&C, ${from} + ${i * F}u * p.N + ${j * F}u, false, p.N);`)).join("\n")
 
 /** The multiply-accumulate over one loaded tile: BK / F steps, each fr B fragments and fr A fragments. */
 export const fragmentProducts = (fr: number, F: number, BK: number): string => `    for (var kk = 0u; kk < ${BK}u; kk += ${F}u) {

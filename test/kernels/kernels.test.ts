@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { random, relErr } from "../helpers/numeric.ts"
 import { after, describe, it } from "node:test"
-import { readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../gpu/kernels/buffers.ts"
+import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig } from "../../gpu/kernels/device.ts"
 import { tensorCoreAttention } from "../../gpu/kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "../../gpu/kernels/fused.ts"
@@ -24,6 +24,7 @@ describe("WGSL kernels on the GPU", { skip }, () => {
   const A = random(M * K, 1)
   const W = random(N * K, 2, 0.05)
   const readF32 = async (b: GPUBuffer, n: number) => new Float32Array(await readBuffer(device, b, n * 4))
+  const readF16 = async (b: GPUBuffer, n: number) => Float32Array.from(new Uint16Array(await readBuffer(device, b, n * 2)), f16BitsToF32)
 
   for (const impl of impls) {
     it(`matmul f16 × f16 → f32 (${impl}) matches the f64 reference on f16-rounded inputs`, async () => {
@@ -61,21 +62,66 @@ describe("WGSL kernels on the GPU", { skip }, () => {
   })
 
   if (pickMatrixConfig(gpu)) {
-    for (const [S, T] of [[40, 64], [48, 48]] as const) {
-      it(`tensor-core attention (causal, GQA 4:2, S=${S}, cache of ${T - S}) matches the reference within f16 rounding`, async () => {
+    for (const [S, T, variant] of [[48, 48, undefined], [64, 96, undefined], [32, 80, undefined], [64, 96, { queryFragments: 2, keyBlock: 64, pad: 4 }], [96, 96, { queryFragments: 2, keyBlock: 32 }], [48, 80, { queryFragments: 1, keyBlock: 32, pad: 4 }]] as const) {
+      it(`tensor-core attention (f16 Q/K/V/O, causal, GQA 4:2, S=${S}, cache of ${T - S}${variant ? `, ${variant.queryFragments * 16} queries × ${variant.keyBlock} keys a block` : ""}) matches the reference on f16-rounded inputs`, async () => {
         const [B, H, KV, D] = [2, 4, 2, 128]
-        const Q = random(B * S * H * D, 13)
-        const Kc = random(B * T * KV * D, 14)
-        const V = random(B * T * KV * D, 15)
-        const attention = await tensorCoreAttention(gpu, D)
-        const O = storageBuffer(device, Q.byteLength)
+        const Q = roundF16(random(B * S * H * D, 13))
+        const Kc = roundF16(random(B * T * KV * D, 14))
+        const V = roundF16(random(B * T * KV * D, 15))
+        const attention = await tensorCoreAttention(gpu, D, variant)
+        const O = storageBuffer(device, Q.length * 2)
         const scale = 1 / Math.sqrt(D)
-        await runDispatches(device, [attention({ Q: storageBuffer(device, Q), K: storageBuffer(device, Kc), V: storageBuffer(device, V), O, params: uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [scale]) }, B, S, H)])
-        const err = relErr(await readF32(O, Q.length), attentionRef(Q, Kc, V, B, S, T, H, KV, D, scale))
+        await runDispatches(device, [attention({ Q: storageBuffer(device, toF16(Q)), K: storageBuffer(device, toF16(Kc)), V: storageBuffer(device, toF16(V)), O, params: uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [scale]) }, B, S, H, T)])
+        const err = relErr(await readF16(O, Q.length), attentionRef(Q, Kc, V, B, S, T, H, KV, D, scale))
         assert.ok(err < 5e-3, `relative error ${err}`)
       })
     }
   }
+
+  if (pickMatrixConfig(gpu)) {
+    it("tensor-core attention refuses a sequence that is not a multiple of 16, saying to pad it", async () => {
+      const attention = await tensorCoreAttention(gpu, 128)
+      const b = storageBuffer(device, 16)
+      assert.throws(() => attention({ Q: b, K: b, V: b, O: b, params: b }, 1, 40, 4, 64), /multiple of 16.*pad/)
+    })
+  }
+
+  for (const impl of impls) {
+    it(`matmul accumulating onto C (C += A·Bᵀ, the fused residual add) (${impl})`, async () => {
+      const plan = await matmulPlan(gpu, "f16", impl, { accumulate: true })
+      const C0 = random(M * N, 16)
+      const C = storageBuffer(device, C0)
+      await runDispatches(device, [plan.dispatch({ A: storageBuffer(device, toF16(A)), B: storageBuffer(device, toF16(W)), C, params: uniformBuffer(device, [M, N, K, 0]) }, M, N)])
+      const want = matmulRef(roundF16(A), roundF16(W), M, N, K).map((v, i) => v + C0[i]!)
+      const err = relErr(await readF32(C, M * N), want)
+      assert.ok(err < 1e-4, `relative error ${err}`)
+    })
+  }
+
+  it("RMSNorm, SwiGLU and q/k norm + RoPE with f16 results (the tensor-core operands) match the reference within f16 rounding", async () => {
+    const fused = await fusedKernels(gpu, 128)
+    const [rows, H] = [37, 1024]
+    const X = random(rows * H, 26, 3)
+    const Wn = random(H, 27)
+    const Y = storageBuffer(device, rows * H * 2)
+    await runDispatches(device, [fused.rmsnormF16({ X: storageBuffer(device, X), W: storageBuffer(device, Wn), Y, params: uniformBuffer(device, [rows, H, 0, 0], [1e-6]) }, rows)])
+    assert.ok(relErr(await readF16(Y, X.length), rmsnormRef(X, Wn, rows, H, 1e-6)) < 1e-3, "rmsnorm → f16")
+
+    const n = 3000
+    const G = random(n, 29, 6)
+    const U = random(n, 30)
+    const Out = storageBuffer(device, n * 2)
+    await runDispatches(device, [fused.swigluF16({ G: storageBuffer(device, G), U: storageBuffer(device, U), Y: Out, params: uniformBuffer(device, [n]) }, n)])
+    assert.ok(relErr(await readF16(Out, n), swigluRef(G, U)) < 1e-3, "swiglu → f16")
+
+    const [S, heads, D, past] = [20, 3, 128, 7]
+    const Wh = random(D, 31)
+    const Q = random(2 * S * heads * D, 32, 2)
+    const Qh = storageBuffer(device, Q.length * 2)
+    await runDispatches(device, [fused.qkNormRopeF16({ X: storageBuffer(device, Q), W: storageBuffer(device, Wh), Y: Qh, params: uniformBuffer(device, [2 * S, S, heads, past], [1e-6, 1e6]) }, 2 * S, heads)])
+    const err = relErr(await readF16(Qh, Q.length), ropeRef(rmsnormRef(Q, Wh, 2 * S * heads, D, 1e-6), 2 * S, S, heads, D, past, 1e6))
+    assert.ok(err < 1e-3, `q/k norm + rope → f16 relative error ${err}`)
+  })
 
   it("RMSNorm, RoPE (with a position offset), fused q/k norm + RoPE and SwiGLU match the reference", async () => {
     const fused = await fusedKernels(gpu, 128)
