@@ -1,19 +1,21 @@
 /**
  * GPU kernel benchmark (run on the device): adapter info, matmul TFLOP/s (f16 tensor-core and
  * tiled, f16 and NF4 weights), Qwen3-0.6B-shaped linears at scoring shape (batch 16 × prompt 512
- * = 8192 tokens), and a full scoring forward of a Qwen3-0.6B-shaped model with random weights
- * (28 layers, each with its own weights; final norm; lm_head in 1024-row chunks, as a binding is
- * limited to 2 GiB) built from fleuve's WGSL kernels. Prints one JSON object per line.
+ * = 8192 tokens), and scoring through fleuve's WGSL engine (gpu/engine/qwen3-engine.ts) on a
+ * Qwen3-0.6B-shaped model with random weights (each layer its own): forward alone and end to end
+ * (ids up, per-token log-probs and argmaxes back); then Qwen3-14B-shaped in NF4. `--profile` adds
+ * where one layer's time goes, kernel by kernel. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model] [--profile]
  */
-import { readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
+import { runDispatches, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
-import { tensorCoreAttention } from "../../gpu/kernels/attention-tc.ts"
-import { elementwiseKernels, fusedKernels } from "../../gpu/kernels/fused.ts"
+import { tensorCoreAttention, type AttentionTcVariant } from "../../gpu/kernels/attention-tc.ts"
+import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../gpu/engine/qwen3-engine.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../gpu/kernels/matmul.ts"
 
 const quick = process.argv.includes("--quick")
+const profile = process.argv.includes("--profile")
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
 let allocated = 0
 let peak = 0
@@ -109,91 +111,69 @@ interface ModelShape { readonly name: string; readonly hidden: number; readonly 
 const QWEN3_0_6B: ModelShape = { name: "Qwen3-0.6B-shaped", hidden: 1024, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072, vocab: 151936, layers: 28 }
 const QWEN3_14B: ModelShape = { name: "Qwen3-14B-shaped", hidden: 5120, heads: 40, kvHeads: 8, headDim: 128, intermediate: 17408, vocab: 151936, layers: 40 }
 
-/** Scoring forward at batch 16 × prompt 512 (tokens = B·S), every layer with its own weights. */
-const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attentionKind: "tensor-core" | "scalar" = "tensor-core") => {
-  const [B, S, Hd, H, KV, D, I, vocab, layers] = [16, 512, shape.hidden, shape.heads, shape.kvHeads, shape.headDim, shape.intermediate, shape.vocab, shape.layers]
+/** Scoring forward at batch 16 × prompt 512 (tokens = B·S) through fleuve's WGSL engine, every layer with its own weights. */
+const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attention: "tensor-core" | "scalar" = "tensor-core") => {
+  const [B, S] = [16, 512]
   const T = B * S
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers } = shape
   const dev = gpu.device
-  const mm = await matmulPlan(gpu, format)
-  const mmF16 = await matmulPlan(gpu, "f16")
-  const fused = await fusedKernels(gpu, D)
-  const attention = attentionKind === "tensor-core" && pickMatrixConfig(gpu) ? await tensorCoreAttention(gpu, D) : fused.attention
-  const el = await elementwiseKernels(gpu)
-  const f32 = (n: number) => track(storageBuffer(dev, n * 4))
-  const f16 = (n: number) => track(storageBuffer(dev, n * 2))
-  // activations
-  const x = track(storageBuffer(dev, rand(T * Hd, 1, 3)))
-  const xn = f32(T * Hd), xh = f16(T * Hd)
-  const q = f32(T * H * D), k = f32(T * KV * D), v = f32(T * KV * D), att = f32(T * H * D), atth = f16(T * H * D)
-  const o = f32(T * Hd), g = f32(T * I), u = f32(T * I), act = f32(T * I), acth = f16(T * I), down = f32(T * Hd)
-  const normW = track(storageBuffer(dev, rand(Hd, 1, 5).map((a) => 1 + 0.1 * a)))
-  const headNormW = track(storageBuffer(dev, rand(D, 1, 6).map((a) => 1 + 0.1 * a)))
-  const weights = Array.from({ length: layers }, (_, l) => ({
-    q: weightBuffers(gpu, format, H * D, Hd, 100 + l),
-    k: weightBuffers(gpu, format, KV * D, Hd, 200 + l),
-    v: weightBuffers(gpu, format, KV * D, Hd, 300 + l),
-    o: weightBuffers(gpu, format, Hd, H * D, 400 + l),
-    gate: weightBuffers(gpu, format, I, Hd, 500 + l),
-    up: weightBuffers(gpu, format, I, Hd, 600 + l),
-    down: weightBuffers(gpu, format, Hd, I, 700 + l)
-  }))
-  const lmHead = track(storageBuffer(dev, randomF16(vocab * Hd, 0.05, 11))) // the output head stays f16
-  const chunk = 1024
-  const logits = f32(chunk * vocab)
-  const u32 = (words: Array<number>, floats: Array<number> = []) => uniformBuffer(dev, words, floats)
-  const p = {
-    norm: u32([T, Hd, 0, 0], [1e-6]),
-    castX: u32([T * Hd]), castAtt: u32([T * H * D]), castAct: u32([T * I]),
-    q: u32([T, H * D, Hd, 0]), kv: u32([T, KV * D, Hd, 0]), o: u32([T, Hd, H * D, 0]), gu: u32([T, I, Hd, 0]), down: u32([T, Hd, I, 0]),
-    qkQ: u32([T, S, H, 0], [1e-6, 1e6]), qkK: u32([T, S, KV, 0], [1e-6, 1e6]),
-    att: u32([B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]),
-    add: u32([T * Hd]), swiglu: u32([T * I]),
-    lm: u32([chunk, vocab, Hd, 0])
+  const engineShape: EngineShape = { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers, eps: 1e-6, theta: 1e6 }
+  const norm = (n: number, seed: number) => track(storageBuffer(dev, rand(n, 1, seed).map((a) => 1 + 0.1 * a)))
+  const embed = track(storageBuffer(dev, randomF16(vocab * Hd, 0.05, 11))) // tied embedding / output head, f16 in every format
+  const weights: EngineWeights = {
+    format, embed, lmHead: embed, finalNorm: norm(Hd, 4),
+    layers: Array.from({ length: layers }, (_, l) => ({
+      q: weightBuffers(gpu, format, H * D, Hd, 100 + l), k: weightBuffers(gpu, format, KV * D, Hd, 200 + l), v: weightBuffers(gpu, format, KV * D, Hd, 300 + l),
+      o: weightBuffers(gpu, format, Hd, H * D, 400 + l),
+      gate: weightBuffers(gpu, format, I, Hd, 500 + l), up: weightBuffers(gpu, format, I, Hd, 600 + l), down: weightBuffers(gpu, format, Hd, I, 700 + l),
+      inputNorm: norm(Hd, 5), postNorm: norm(Hd, 6), qNorm: norm(D, 7), kNorm: norm(D, 8)
+    }))
   }
-  const layer = (w: (typeof weights)[number]): Array<Dispatch> => [
-    fused.rmsnorm({ X: x, W: normW, Y: xn, params: p.norm }, T),
-    el.castF16({ X: xn, Y: xh, params: p.castX }, T * Hd),
-    mm.dispatch({ A: xh, C: q, params: p.q, ...w.q }, T, H * D),
-    mm.dispatch({ A: xh, C: k, params: p.kv, ...w.k }, T, KV * D),
-    mm.dispatch({ A: xh, C: v, params: p.kv, ...w.v }, T, KV * D),
-    fused.qkNormRope({ X: q, W: headNormW, params: p.qkQ }, T, H),
-    fused.qkNormRope({ X: k, W: headNormW, params: p.qkK }, T, KV),
-    attention({ Q: q, K: k, V: v, O: att, params: p.att }, B, S, H),
-    el.castF16({ X: att, Y: atth, params: p.castAtt }, T * H * D),
-    mm.dispatch({ A: atth, C: o, params: p.o, ...w.o }, T, Hd),
-    el.add({ X: x, R: o, params: p.add }, T * Hd),
-    fused.rmsnorm({ X: x, W: normW, Y: xn, params: p.norm }, T),
-    el.castF16({ X: xn, Y: xh, params: p.castX }, T * Hd),
-    mm.dispatch({ A: xh, C: g, params: p.gu, ...w.gate }, T, I),
-    mm.dispatch({ A: xh, C: u, params: p.gu, ...w.up }, T, I),
-    fused.swiglu({ G: g, U: u, Y: act, params: p.swiglu }, T * I),
-    el.castF16({ X: act, Y: acth, params: p.castAct }, T * I),
-    mm.dispatch({ A: acth, C: down, params: p.down, ...w.down }, T, Hd),
-    el.add({ X: x, R: down, params: p.add }, T * Hd)
-  ]
-  // lm_head over the final-normed hidden states, 1024 token rows at a time (logits are consumed per chunk)
-  const head: Array<Dispatch> = [fused.rmsnorm({ X: x, W: normW, Y: xn, params: p.norm }, T), el.castF16({ X: xn, Y: xh, params: p.castX }, T * Hd)]
-  const lmChunks: Array<Dispatch> = []
-  for (let c = 0; c < T / chunk; c++) {
-    // A sub-range of xh as its own binding would need offsets; the chunk's rows are re-read from the start
-    // of xh, the same FLOPs and bytes as the real chunk.
-    lmChunks.push(mmF16.dispatch({ A: xh, B: lmHead, C: logits, params: p.lm }, chunk, vocab))
-  }
-  const body = weights.flatMap(layer)
-  const tLayers = await time(gpu, body, 3, 1)
-  const tHead = await time(gpu, [...head, ...lmChunks], 3, 1)
-  const total = tLayers + tHead
+  const engine = await Qwen3Engine.create(gpu, engineShape, weights, B, S, { attention })
+  allocated += engine.activationBytes
+  peak = Math.max(peak, allocated)
+  const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % vocab)
+  const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) * 7919) % vocab)
+  const forward = await time(gpu, engine.dispatches(), 3, 1)
+  // end to end: ids up, forward, log-probs and argmaxes back
+  await engine.score(ids, targets)
+  const t0 = performance.now()
+  const reps = 3
+  let scores: TokenScores | undefined
+  for (let r = 0; r < reps; r++) scores = await engine.score(ids, targets)
+  const endToEnd = (performance.now() - t0) / 1000 / reps
   const layerFlops = 2 * T * Hd * (H * D + 2 * KV * D) + 2 * T * H * D * Hd + 3 * 2 * T * Hd * I + 2 * B * H * S * S * D // causal attention ≈ half of 4·S²·D
   const flops = layers * layerFlops + 2 * T * Hd * vocab
-  // sanity: the forward produced finite numbers
-  const sample = new Float32Array(await readBuffer(dev, logits, 4096))
   emit({
-    kind: "scoring-forward", model: `${shape.name}, random weights`, weights: format, attention: attention === fused.attention ? "scalar" : "tensor-core", matmul: mm.variant, layers, batch: B, prompt: S,
-    ms_layers: +(tLayers * 1e3).toFixed(1), ms_final_norm_lm_head: +(tHead * 1e3).toFixed(1),
-    tokens_per_s: Math.round(T / total), tflops: +(flops / total / 1e12).toFixed(2),
-    peak_gpu_bytes_allocated: peak, finite: sample.every(Number.isFinite)
+    kind: "scoring-forward", model: `${shape.name}, random weights`, engine: "fleuve WGSL (gpu/engine)", weights: format, attention: engine.attention, matmul: engine.matmul.variant, layers, batch: B, prompt: S,
+    ms_forward: +(forward * 1e3).toFixed(1), ms_score_end_to_end: +(endToEnd * 1e3).toFixed(1),
+    tokens_per_s: Math.round(T / endToEnd), tokens_per_s_forward_only: Math.round(T / forward), tflops: +(flops / endToEnd / 1e12).toFixed(2),
+    peak_gpu_bytes_allocated: peak, finite: [...scores!.logprob].every(Number.isFinite)
   })
-  free([x, xn, xh, q, k, v, att, atth, o, g, u, act, acth, down, normW, headNormW, lmHead, logits, ...weights.flatMap((w) => Object.values(w).flatMap((b) => [b.B, ...(b.absmax ? [b.absmax] : [])]))])
+  if (profile) {
+    // each dispatch of one layer on its own, 10 in a submission: where a layer's time goes
+    const perKind = new Map<string, number>()
+    for (const [label, d] of engine.layerDispatches[0]!) perKind.set(label, (perKind.get(label) ?? 0) + (await time(gpu, Array(10).fill(d), 3, 1)) / 10)
+    const head = await time(gpu, [...engine.headDispatches], 3, 1)
+    emit({ kind: "layer-profile", weights: format, attention: engine.attention, ms_per_layer: Object.fromEntries([...perKind].map(([k, v]) => [k, +(v * 1e3).toFixed(3)])), ms_sum: +([...perKind.values()].reduce((a, b) => a + b, 0) * 1e3).toFixed(2), ms_final_norm_lm_head_pick: +(head * 1e3).toFixed(2) })
+  }
+  allocated -= engine.activationBytes
+  engine.dispose()
+  free(weightBuffersOf(weights))
+}
+
+/** The tensor-core attention alone at scoring shape (Qwen3-0.6B heads), one variant. */
+const attentionBench = async (gpu: Gpu, variant: AttentionTcVariant) => {
+  const [B, S, H, KV, D] = [16, 512, 16, 8, 128]
+  const dev = gpu.device
+  const attention = await tensorCoreAttention(gpu, D, variant)
+  const q = storageBuffer(dev, toF16(rand(B * S * H * D, 1, 21))), k = storageBuffer(dev, toF16(rand(B * S * KV * D, 1, 22))), v = storageBuffer(dev, toF16(rand(B * S * KV * D, 1, 23)))
+  const o = storageBuffer(dev, B * S * H * D * 2)
+  const d = attention({ Q: q, K: k, V: v, O: o, params: uniformBuffer(dev, [B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]) }, B, S, H, S)
+  const s = (await time(gpu, Array(10).fill(d), 3, 1)) / 10
+  const flops = 2 * B * H * S * S * D // causal: half of QKᵀ and PV, each 2·S²·D
+  emit({ kind: "attention", variant, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2) })
+  for (const b of [q, k, v, o]) b.destroy()
 }
 
 const main = async () => {
@@ -206,13 +186,16 @@ const main = async () => {
   const gpu = opened.gpu
   emit({ kind: "adapter", ...gpu.adapter, features: gpu.features, subgroupMatrixConfigs: gpu.subgroupMatrixConfigs, chosen: pickMatrixConfig(gpu) ?? null, maxStorageBufferBindingSize: gpu.maxStorageBufferBindingSize })
   const impls: Array<MatmulImpl> = pickMatrixConfig(gpu) ? ["subgroup-matrix", "tiled"] : ["tiled"]
-  const onlyModel = process.argv.includes("--only-model")
   const guard = async (what: string, f: () => Promise<void>) => {
     try {
       await f()
     } catch (e) {
       emit({ kind: "error", what, reason: e instanceof Error ? e.message : String(e) })
     }
+  }
+  const onlyModel = process.argv.includes("--only-model")
+  if (pickMatrixConfig(gpu) && (profile || !onlyModel)) {
+    for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
   }
   for (const impl of onlyModel ? [] : impls) {
     for (const format of ["f16", "nf4"] as const) {

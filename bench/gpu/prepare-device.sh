@@ -16,6 +16,7 @@ bundle() { # entry outfile
 }
 bundle test/kernels/kernels.test.ts kernels.test.mjs
 bundle test/kernels/tfjs-kernels.test.ts tfjs-kernels.test.mjs
+bundle test/kernels/engine.test.ts engine.test.mjs
 bundle bench/gpu/diagnose.ts diagnose.mjs
 bundle bench/gpu/kernels.ts bench-kernels.mjs
 bundle bench/gpu/runtime.ts bench-runtime.mjs

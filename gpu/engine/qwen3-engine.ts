@@ -1,0 +1,268 @@
+import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch, runDispatches } from "../kernels/buffers.ts"
+import { pickMatrixConfig, type Gpu } from "../kernels/device.ts"
+import { tensorCoreAttention } from "../kernels/attention-tc.ts"
+import { elementwiseKernels, fusedKernels } from "../kernels/fused.ts"
+import { matmulPlan, type MatmulPlan, type WeightFormat } from "../kernels/matmul.ts"
+import { nf4Absmax, quantizeNf4 } from "../quant/nf4.ts"
+import type { Qwen3Config } from "../qwen3/config.ts"
+import { tokenKernels } from "./token-kernels.ts"
+
+/**
+ * Qwen3 scoring forward built from fleuve's WGSL kernels: token ids in, for every position the
+ * log-probability of its target token and whether the target was the argmax out. Weights live on
+ * the GPU as f16 (or NF4, dequantised inside the matmul); activations between kernels are f32
+ * where they are summed (the residual stream, projections before their norms) and f16 where they
+ * only feed a tensor-core operand. One layer is 12 dispatches:
+ *
+ *   rmsnorm→f16 · q, k, v matmuls · q/k norm+RoPE→f16, v→f16 · tensor-core attention→f16 ·
+ *   o matmul accumulated onto the residual · rmsnorm→f16 · gate, up matmuls · SwiGLU→f16 ·
+ *   down matmul accumulated onto the residual
+ *
+ * then the final norm, and the lm_head in chunks of rows (its logits are consumed chunk by chunk
+ * by the pick kernel, so a vocabulary-wide f32 matrix for all tokens never exists).
+ *
+ * Shapes: tokens a batch (batch × seq) a multiple of 128, seq a multiple of 16, hidden,
+ * intermediate, q/kv widths and vocab multiples of 128 (every Qwen3 size is), head_dim a multiple
+ * of 32. Sequences are right-padded by the caller: causal attention keeps padding invisible to
+ * the real tokens before it.
+ */
+
+/** The sizes the engine needs (Qwen3Config's, or a benchmark's random model). */
+export interface EngineShape {
+  readonly hidden: number
+  readonly heads: number
+  readonly kvHeads: number
+  readonly headDim: number
+  readonly intermediate: number
+  readonly vocab: number
+  readonly layers: number
+  readonly eps: number
+  readonly theta: number
+}
+
+export const engineShape = (c: Qwen3Config): EngineShape => ({
+  hidden: c.hiddenSize, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, intermediate: c.intermediateSize,
+  vocab: c.vocabSize, layers: c.numLayers, eps: c.rmsNormEps, theta: c.ropeTheta
+})
+
+export class EngineShapeError extends Error {}
+
+export const checkEngineShape = (s: EngineShape): void => {
+  const widths: Array<[string, number]> = [["hidden_size", s.hidden], ["intermediate_size", s.intermediate], ["heads × head_dim", s.heads * s.headDim], ["kv_heads × head_dim", s.kvHeads * s.headDim], ["vocab_size", s.vocab]]
+  const bad = widths.filter(([, n]) => n % 128 !== 0)
+  if (bad.length > 0) throw new EngineShapeError(`the WGSL engine needs multiples of 128: ${bad.map(([k, n]) => `${k} = ${n}`).join(", ")}`)
+  if (s.headDim % 32 !== 0) throw new EngineShapeError(`the WGSL engine needs head_dim a multiple of 32, not ${s.headDim}`)
+}
+
+/** A linear layer's weight as the matmul binds it: f16 [N, K], or NF4 words + absmax. */
+export interface LinearWeight {
+  readonly B: GPUBuffer
+  readonly absmax?: GPUBuffer
+}
+
+export interface LayerWeights {
+  readonly q: LinearWeight
+  readonly k: LinearWeight
+  readonly v: LinearWeight
+  readonly o: LinearWeight
+  readonly gate: LinearWeight
+  readonly up: LinearWeight
+  readonly down: LinearWeight
+  readonly inputNorm: GPUBuffer
+  readonly postNorm: GPUBuffer
+  readonly qNorm: GPUBuffer
+  readonly kNorm: GPUBuffer
+}
+
+export interface EngineWeights {
+  readonly format: WeightFormat
+  /** f16 [vocab, hidden] */
+  readonly embed: GPUBuffer
+  /** f16 [vocab, hidden]; the embedding buffer itself when the checkpoint ties them */
+  readonly lmHead: GPUBuffer
+  readonly finalNorm: GPUBuffer
+  readonly layers: ReadonlyArray<LayerWeights>
+}
+
+/** Uploads a linear weight [N, K] in `format`: f16, or NF4 quantised once on the host. */
+export const uploadLinear = (device: GPUDevice, format: WeightFormat, values: Float32Array, N: number, K: number): LinearWeight => {
+  if (format === "f16") return { B: storageBuffer(device, toF16(values)) }
+  const q = quantizeNf4(values, [N, K])
+  return { B: storageBuffer(device, new Uint32Array(q.packed.buffer, q.packed.byteOffset, q.packed.byteLength / 4)), absmax: storageBuffer(device, nf4Absmax(q.stats)) }
+}
+
+/** Uploads a checkpoint's tensors (by Hugging Face name, f32 on the host). */
+export const uploadQwen3Weights = (gpu: Gpu, shape: EngineShape, format: WeightFormat, tensor: (name: string) => Float32Array, tied: boolean): EngineWeights => {
+  const dev = gpu.device
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I } = shape
+  const lin = (name: string, N: number, K: number) => uploadLinear(dev, format, tensor(`${name}.weight`), N, K)
+  const f32 = (name: string) => storageBuffer(dev, tensor(name))
+  const embed = storageBuffer(dev, toF16(tensor("model.embed_tokens.weight")))
+  return {
+    format,
+    embed,
+    lmHead: tied ? embed : storageBuffer(dev, toF16(tensor("lm_head.weight"))),
+    finalNorm: f32("model.norm.weight"),
+    layers: Array.from({ length: shape.layers }, (_, l) => {
+      const p = `model.layers.${l}`
+      return {
+        q: lin(`${p}.self_attn.q_proj`, H * D, Hd), k: lin(`${p}.self_attn.k_proj`, KV * D, Hd), v: lin(`${p}.self_attn.v_proj`, KV * D, Hd),
+        o: lin(`${p}.self_attn.o_proj`, Hd, H * D),
+        gate: lin(`${p}.mlp.gate_proj`, I, Hd), up: lin(`${p}.mlp.up_proj`, I, Hd), down: lin(`${p}.mlp.down_proj`, Hd, I),
+        inputNorm: f32(`${p}.input_layernorm.weight`), postNorm: f32(`${p}.post_attention_layernorm.weight`),
+        qNorm: f32(`${p}.self_attn.q_norm.weight`), kNorm: f32(`${p}.self_attn.k_norm.weight`)
+      }
+    })
+  }
+}
+
+/** Every buffer the weights hold (the tied head counted once). */
+export const weightBuffers = (w: EngineWeights): Array<GPUBuffer> => [
+  ...new Set([w.embed, w.lmHead, w.finalNorm, ...w.layers.flatMap((l) => [
+    ...[l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap((x) => (x.absmax ? [x.B, x.absmax] : [x.B])),
+    l.inputNorm, l.postNorm, l.qNorm, l.kNorm
+  ])])
+]
+
+export interface TokenScores {
+  /** log-probability of each position's target under the model */
+  readonly logprob: Float32Array
+  /** the argmax token id at each position */
+  readonly argmax: Uint32Array
+}
+
+/** Rows of logits the lm_head computes at a time. */
+const HEAD_CHUNK = 1024
+
+/**
+ * A forward of fixed batch × seq over uploaded weights: activations are allocated once and reused
+ * by every `score` call; `dispose` frees them (the weights stay with their owner).
+ */
+export class Qwen3Engine {
+  private constructor(
+    readonly shape: EngineShape,
+    readonly batch: number,
+    readonly seq: number,
+    private readonly device: GPUDevice,
+    private readonly ids: GPUBuffer,
+    private readonly targets: GPUBuffer,
+    private readonly out: GPUBuffer,
+    private readonly activations: ReadonlyArray<GPUBuffer>,
+    /** one layer's dispatches, with what each does (for profiles) */
+    readonly layerDispatches: ReadonlyArray<ReadonlyArray<readonly [string, Dispatch]>>,
+    readonly embedDispatch: Dispatch,
+    readonly headDispatches: ReadonlyArray<Dispatch>,
+    readonly matmul: MatmulPlan,
+    readonly attention: "tensor-core" | "scalar"
+  ) {}
+
+  /** Bytes of activations this engine allocated. */
+  get activationBytes(): number {
+    return [this.ids, this.targets, this.out, ...this.activations].reduce((a, b) => a + b.size, 0)
+  }
+
+  static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, batch: number, seq: number, options: { readonly attention?: "tensor-core" | "scalar" } = {}): Promise<Qwen3Engine> {
+    checkEngineShape(shape)
+    const T = batch * seq
+    if (T % 128 !== 0 || seq % 16 !== 0) throw new EngineShapeError(`batch × seq (${batch} × ${seq}) must be a multiple of 128 tokens and seq a multiple of 16`)
+    const dev = gpu.device
+    const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
+    const format = weights.format
+    const tensorCores = pickMatrixConfig(gpu) !== undefined && options.attention !== "scalar"
+    const [mm, mmAcc, mmHead, fused, el, tok] = await Promise.all([
+      matmulPlan(gpu, format), matmulPlan(gpu, format, undefined, { accumulate: true }), matmulPlan(gpu, "f16"),
+      fusedKernels(gpu, D), elementwiseKernels(gpu), tokenKernels(gpu)
+    ])
+    const tcAttention = tensorCores ? await tensorCoreAttention(gpu, D) : undefined
+    const made: Array<GPUBuffer> = []
+    const buf = (bytes: number) => {
+      const b = storageBuffer(dev, bytes)
+      made.push(b)
+      return b
+    }
+    const u = (words: Array<number>, floats: Array<number> = []) => uniformBuffer(dev, words, floats)
+    const ids = buf(T * 4), targets = buf(T * 4), out = buf(T * 8)
+    const x = buf(T * Hd * 4), xh = buf(T * Hd * 2)
+    const q = buf(T * H * D * 4), k = buf(T * KV * D * 4), v = buf(T * KV * D * 4)
+    const qh = buf(T * H * D * 2), kh = buf(T * KV * D * 2), vh = buf(T * KV * D * 2), att = buf(T * H * D * 4), atth = buf(T * H * D * 2)
+    const g = buf(T * I * 4), up = buf(T * I * 4), acth = buf(T * I * 2)
+    const chunk = Math.min(HEAD_CHUNK, T)
+    const logits = buf(chunk * vocab * 4)
+    const p = {
+      norm: u([T, Hd, 0, 0], [shape.eps]),
+      q: u([T, H * D, Hd, 0]), kv: u([T, KV * D, Hd, 0]), o: u([T, Hd, H * D, 0]), gu: u([T, I, Hd, 0]), down: u([T, Hd, I, 0]),
+      qkQ: u([T, seq, H, 0], [shape.eps, shape.theta]), qkK: u([T, seq, KV, 0], [shape.eps, shape.theta]),
+      castV: u([T * KV * D]), castAtt: u([T * H * D]),
+      att: u([batch, seq, seq, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]),
+      swiglu: u([T * I]),
+      embed: u([T, Hd, vocab, 0])
+    }
+    // Without tensor cores: the scalar f32 attention, and its output cast for the o matmul.
+    const layerDispatches = weights.layers.map((w): Array<[string, Dispatch]> => [
+      ["rmsnorm", fused.rmsnormF16({ X: x, W: w.inputNorm, Y: xh, params: p.norm }, T)],
+      ["matmul q", mm.dispatch({ A: xh, C: q, params: p.q, ...w.q }, T, H * D)],
+      ["matmul k", mm.dispatch({ A: xh, C: k, params: p.kv, ...w.k }, T, KV * D)],
+      ["matmul v", mm.dispatch({ A: xh, C: v, params: p.kv, ...w.v }, T, KV * D)],
+      ...(tcAttention
+        ? ([
+          ["qk-norm+rope q", fused.qkNormRopeF16({ X: q, W: w.qNorm, Y: qh, params: p.qkQ }, T, H)],
+          ["qk-norm+rope k", fused.qkNormRopeF16({ X: k, W: w.kNorm, Y: kh, params: p.qkK }, T, KV)],
+          ["cast v", el.castF16({ X: v, Y: vh, params: p.castV }, T * KV * D)],
+          ["attention", tcAttention({ Q: qh, K: kh, V: vh, O: atth, params: p.att }, batch, seq, H, seq)]
+        ] as Array<[string, Dispatch]>)
+        : ([
+          ["qk-norm+rope q", fused.qkNormRope({ X: q, W: w.qNorm, params: p.qkQ }, T, H)],
+          ["qk-norm+rope k", fused.qkNormRope({ X: k, W: w.kNorm, params: p.qkK }, T, KV)],
+          ["attention", fused.attention({ Q: q, K: k, V: v, O: att, params: p.att }, batch, seq, H)],
+          ["cast attention", el.castF16({ X: att, Y: atth, params: p.castAtt }, T * H * D)]
+        ] as Array<[string, Dispatch]>)),
+      ["matmul o (+residual)", mmAcc.dispatch({ A: atth, C: x, params: p.o, ...w.o }, T, Hd)],
+      ["rmsnorm", fused.rmsnormF16({ X: x, W: w.postNorm, Y: xh, params: p.norm }, T)],
+      ["matmul gate", mm.dispatch({ A: xh, C: g, params: p.gu, ...w.gate }, T, I)],
+      ["matmul up", mm.dispatch({ A: xh, C: up, params: p.gu, ...w.up }, T, I)],
+      ["swiglu", fused.swigluF16({ G: g, U: up, Y: acth, params: p.swiglu }, T * I)],
+      ["matmul down (+residual)", mmAcc.dispatch({ A: acth, C: x, params: p.down, ...w.down }, T, Hd)]
+    ])
+    const headDispatches: Array<Dispatch> = [fused.rmsnormF16({ X: x, W: weights.finalNorm, Y: xh, params: p.norm }, T)]
+    for (let c0 = 0; c0 < T; c0 += chunk) {
+      const rows = Math.min(chunk, T - c0)
+      headDispatches.push(
+        mmHead.dispatch({ A: { buffer: xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: weights.lmHead, C: logits, params: u([rows, vocab, Hd, 0]) }, rows, vocab),
+        tok.pick({ logits, targets: { buffer: targets, offset: c0 * 4, size: rows * 4 }, out: { buffer: out, offset: c0 * 8, size: rows * 8 }, params: u([rows, vocab, 0, 0]) }, rows)
+      )
+    }
+    const embedDispatch = tok.embed({ ids, E: weights.embed, X: x, params: p.embed }, T)
+    return new Qwen3Engine(shape, batch, seq, dev, ids, targets, out, made.filter((b) => b !== ids && b !== targets && b !== out), layerDispatches, embedDispatch, headDispatches, mm, tcAttention ? "tensor-core" : "scalar")
+  }
+
+  /** Every dispatch of one forward, in order. */
+  dispatches(): Array<Dispatch> {
+    return [this.embedDispatch, ...this.layerDispatches.flatMap((l) => l.map(([, d]) => d)), ...this.headDispatches]
+  }
+
+  /**
+   * Scores batch × seq positions: `ids[t]` is the input token at t and `targets[t]` the token
+   * whose log-probability position t reports (the next token; anything for padding).
+   */
+  async score(ids: Uint32Array<ArrayBuffer>, targets: Uint32Array<ArrayBuffer>): Promise<TokenScores> {
+    const T = this.batch * this.seq
+    if (ids.length !== T || targets.length !== T) throw new EngineShapeError(`score: ${ids.length} ids and ${targets.length} targets for a ${this.batch} × ${this.seq} engine`)
+    this.device.queue.writeBuffer(this.ids, 0, ids)
+    this.device.queue.writeBuffer(this.targets, 0, targets)
+    await runDispatches(this.device, this.dispatches())
+    const raw = await readBuffer(this.device, this.out, T * 8)
+    const words = new Uint32Array(raw)
+    const f = new Float32Array(raw)
+    const logprob = new Float32Array(T)
+    const argmax = new Uint32Array(T)
+    for (let t = 0; t < T; t++) {
+      logprob[t] = f[2 * t]!
+      argmax[t] = words[2 * t + 1]!
+    }
+    return { logprob, argmax }
+  }
+
+  dispose(): void {
+    for (const b of [this.ids, this.targets, this.out, ...this.activations]) b.destroy()
+  }
+}

@@ -1,0 +1,87 @@
+import * as tf from "@tensorflow/tfjs-core"
+import assert from "node:assert/strict"
+import { after, describe, it } from "node:test"
+import { random } from "../helpers/numeric.ts"
+import { selectBackend } from "../../gpu/backend.ts"
+import { engineShape, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "../../gpu/engine/qwen3-engine.ts"
+import { roundF16 } from "../../gpu/kernels/buffers.ts"
+import { openGpu } from "../../gpu/kernels/device.ts"
+import type { WeightFormat } from "../../gpu/kernels/matmul.ts"
+import { dequantizeNf4, quantizeNf4 } from "../../gpu/quant/nf4.ts"
+import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
+import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
+
+// fleuve's WGSL scoring engine against the tfjs Qwen3 model on tfjs' f32 CPU kernels (the
+// reference implementation, itself held to transformers' log-probs by the parity tests), on a
+// 128-aligned random Qwen3 whose weights the reference sees exactly as the GPU holds them
+// (f16-rounded; NF4 dequantised). Skips, saying why, where there is no adapter.
+const opened = await openGpu()
+const skip = opened._tag === "Unavailable" ? opened.reason : false
+
+describe("WGSL Qwen3 scoring engine", { skip }, () => {
+  if (opened._tag !== "Ready") return
+  const gpu = opened.gpu
+  after(() => gpu.close())
+  const config = parseQwen3Config({
+    model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
+    num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 256, tie_word_embeddings: true
+  })
+  const host = new Map([...expectedShapes(config)].map(([name, shape], i) => {
+    const n = shape.reduce((a, b) => a * b, 1)
+    return [name, { shape, values: name.includes("norm") ? random(n, 50 + i, 0.2).map((v) => 1 + v) : random(n, 100 + i, 0.08) }] as const
+  }))
+  const [batch, seq] = [2, 64]
+  // two rows; the second is 40 real tokens right-padded to 64 (padding must not change them)
+  const ids = [Array.from({ length: seq }, (_, i) => (i * 37) % 512), Array.from({ length: seq }, (_, i) => (i < 40 ? (i * 91 + 5) % 512 : 0))]
+  const targets = ids.map((row) => row.map((_, j) => row[(j + 1) % seq]!))
+
+  /** What the GPU holds of a weight: f16-rounded, or NF4-dequantised then f16-rounded for the projections. */
+  const asHeld = (format: WeightFormat, name: string, values: Float32Array, shape: ReadonlyArray<number>) =>
+    name.includes("norm") ? values : format === "nf4" && name.includes("_proj") ? roundF16(dequantizeNf4(quantizeNf4(values, shape))) : roundF16(values)
+
+  const reference = async (format: WeightFormat) => {
+    await selectBackend("cpu")
+    const model = new Qwen3Model(config, new Map([...host].map(([n, t]) => [n, tf.tensor(asHeld(format, n, t.values, t.shape), [...t.shape])])))
+    const { logits } = model.forward(ids)
+    const lp = tf.logSoftmax(logits)
+    const [values, top] = [await lp.data(), await tf.argMax(logits, 2).data()]
+    tf.dispose([logits, lp])
+    model.dispose()
+    const V = config.vocabSize
+    return {
+      logprob: targets.flatMap((row, b) => row.map((t, j) => values[(b * seq + j) * V + t]!)),
+      argmax: [...top],
+      // the gap between the best and second-best log-prob: argmaxes are compared only where it is clear
+      margin: Array.from({ length: batch * seq }, (_, r) => {
+        const row = [...values.subarray(r * V, (r + 1) * V)].sort((a, b) => b - a)
+        return row[0]! - row[1]!
+      })
+    }
+  }
+
+  for (const format of ["f16", "nf4"] as const) {
+    it(`scores log-probs within 1e-2 of the reference, padded rows included (${format} weights)`, async () => {
+      const shape = engineShape(config)
+      const weights = uploadQwen3Weights(gpu, shape, format, (name) => host.get(name)!.values, config.tieWordEmbeddings)
+      const engine = await Qwen3Engine.create(gpu, shape, weights, batch, seq)
+      const got = await engine.score(Uint32Array.from(ids.flat()), Uint32Array.from(targets.flat()))
+      engine.dispose()
+      for (const b of weightBuffers(weights)) b.destroy()
+      const want = await reference(format)
+      let maxAbs = 0
+      let compared = 0
+      for (let b = 0; b < batch; b++) {
+        for (let j = 0; j < (b === 1 ? 39 : seq - 1); j++) {
+          const t = b * seq + j
+          maxAbs = Math.max(maxAbs, Math.abs(got.logprob[t]! - want.logprob[t]!))
+          if (want.margin[t]! > 0.05) {
+            compared++
+            assert.equal(got.argmax[t], want.argmax[t], `argmax at row ${b}, position ${j}`)
+          }
+        }
+      }
+      assert.ok(maxAbs < 1e-2, `max |Δ log-prob| ${maxAbs}`)
+      assert.ok(compared > 50, `argmaxes compared at ${compared} positions`)
+    })
+  }
+})
