@@ -1,4 +1,4 @@
-import { pipeline, type Dispatch } from "./buffers.ts"
+import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 
@@ -287,15 +287,29 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `
 
+/** Y = X (f32): snapshots of the residual stream that a backward pass reads. */
+export const copyWgsl = `struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let first = (gid.x + gid.y * 65535u * 256u) * 4u;
+  for (var i = first; i < min(first + 4u, p.n); i++) { Y[i] = X[i]; }
+}
+`
+
 export interface ElementwiseKernels {
-  castF16(b: { X: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
-  add(b: { X: GPUBuffer; R: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
+  castF16(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
+  add(b: { X: Binding; R: Binding; params: GPUBuffer }, n: number): Dispatch
+  copy(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
 }
 
 export const elementwiseKernels = async (gpu: Gpu): Promise<ElementwiseKernels> => {
-  const [cast, add] = await Promise.all([pipeline(gpu.device, castF16Wgsl, "cast-f16"), pipeline(gpu.device, addWgsl, "add")])
+  const [cast, add, copy] = await Promise.all([pipeline(gpu.device, castF16Wgsl, "cast-f16"), pipeline(gpu.device, addWgsl, "add"), pipeline(gpu.device, copyWgsl, "copy")])
   return {
     castF16: (b, n) => ({ pipeline: cast, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
-    add: (b, n) => ({ pipeline: add, buffers: [b.X, b.R, b.params], groups: grid(Math.ceil(n / 256)) })
+    add: (b, n) => ({ pipeline: add, buffers: [b.X, b.R, b.params], groups: grid(Math.ceil(n / 256)) }),
+    copy: (b, n) => ({ pipeline: copy, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) })
   }
 }

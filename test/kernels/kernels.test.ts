@@ -79,6 +79,34 @@ describe("WGSL kernels on the GPU", { skip }, () => {
   }
 
   if (pickMatrixConfig(gpu)) {
+    it("tensor-core attention compiled with LSE writes log Σ exp(scale·q·k) of each query row", async () => {
+      const [B, S, T, H, KV, D] = [2, 32, 48, 4, 2, 128]
+      const Q = roundF16(random(B * S * H * D, 41))
+      const Kc = roundF16(random(B * T * KV * D, 42))
+      const V = roundF16(random(B * T * KV * D, 43))
+      const attention = await tensorCoreAttention(gpu, D, undefined, true)
+      const O = storageBuffer(device, Q.length * 2)
+      const LSE = storageBuffer(device, B * S * H * 4)
+      const scale = 1 / Math.sqrt(D)
+      await runDispatches(device, [attention({ Q: storageBuffer(device, toF16(Q)), K: storageBuffer(device, toF16(Kc)), V: storageBuffer(device, toF16(V)), O, LSE, params: uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [scale]) }, B, S, H, T)])
+      const want = new Float32Array(B * S * H)
+      for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) for (let h = 0; h < H; h++) {
+        const kvh = Math.floor(h / (H / KV))
+        const scores: Array<number> = []
+        for (let t = 0; t <= T - S + s; t++) {
+          let dot = 0
+          for (let d = 0; d < D; d++) dot += Q[((b * S + s) * H + h) * D + d]! * Kc[((b * T + t) * KV + kvh) * D + d]!
+          scores.push(dot * scale)
+        }
+        const m = Math.max(...scores)
+        want[(b * S + s) * H + h] = m + Math.log(scores.reduce((a, x) => a + Math.exp(x - m), 0))
+      }
+      const got = await readF32(LSE, want.length)
+      let maxAbs = 0
+      for (let i = 0; i < want.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i]! - want[i]!))
+      assert.ok(maxAbs < 1e-3, `max |Δ LSE| ${maxAbs}`)
+    })
+
     it("tensor-core attention refuses a sequence that is not a multiple of 16, saying to pad it", async () => {
       const attention = await tensorCoreAttention(gpu, 128)
       const b = storageBuffer(device, 16)
