@@ -218,16 +218,16 @@ export const swigluWgsl = swigluOutWgsl("f32")
 export const grid = (n: number): readonly [number, number] => (n <= 65535 ? [Math.max(1, n), 1] : [65535, Math.ceil(n / 65535)])
 
 export interface FusedKernels {
-  attention(b: { Q: GPUBuffer; K: GPUBuffer; V: GPUBuffer; O: GPUBuffer; params: GPUBuffer }, B: number, S: number, H: number): Dispatch
-  rmsnorm(b: { X: GPUBuffer; W: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, rows: number): Dispatch
-  rope(b: { X: GPUBuffer; params: GPUBuffer }, rows: number, heads: number, D: number): Dispatch
-  swiglu(b: { G: GPUBuffer; U: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
+  attention(b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer }, B: number, S: number, H: number): Dispatch
+  rmsnorm(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number): Dispatch
+  rope(b: { X: Binding; params: GPUBuffer }, rows: number, heads: number, D: number): Dispatch
+  swiglu(b: { G: Binding; U: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
   /** params: rows, S, heads, past (u32), eps, theta (f32) */
-  qkNormRope(b: { X: GPUBuffer; W: GPUBuffer; params: GPUBuffer }, rows: number, heads: number): Dispatch
+  qkNormRope(b: { X: Binding; W: Binding; params: GPUBuffer }, rows: number, heads: number): Dispatch
   /** The same three with an f16 result, for the tensor-core matmul and attention that read it. */
-  rmsnormF16(b: { X: GPUBuffer; W: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, rows: number): Dispatch
-  swigluF16(b: { G: GPUBuffer; U: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
-  qkNormRopeF16(b: { X: GPUBuffer; W: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, rows: number, heads: number): Dispatch
+  rmsnormF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number): Dispatch
+  swigluF16(b: { G: Binding; U: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
+  qkNormRopeF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number, heads: number): Dispatch
 }
 
 export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKernels> => {
