@@ -299,17 +299,32 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `
 
+/** X *= s in place (f32): undoing a loss scale on gradients. params: words [n], floats [s]. */
+export const scaleWgsl = `struct P { n: u32, s: f32 }
+@group(0) @binding(0) var<storage, read_write> X: array<f32>;
+@group(0) @binding(1) var<uniform> p: P;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let first = (gid.x + gid.y * 65535u * 256u) * 4u;
+  for (var i = first; i < min(first + 4u, p.n); i++) { X[i] = X[i] * p.s; }
+}
+`
+
 export interface ElementwiseKernels {
   castF16(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
   add(b: { X: Binding; R: Binding; params: GPUBuffer }, n: number): Dispatch
   copy(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
+  scale(b: { X: Binding; params: GPUBuffer }, n: number): Dispatch
 }
 
 export const elementwiseKernels = async (gpu: Gpu): Promise<ElementwiseKernels> => {
-  const [cast, add, copy] = await Promise.all([pipeline(gpu.device, castF16Wgsl, "cast-f16"), pipeline(gpu.device, addWgsl, "add"), pipeline(gpu.device, copyWgsl, "copy")])
+  const [cast, add, copy, scale] = await Promise.all([
+    pipeline(gpu.device, castF16Wgsl, "cast-f16"), pipeline(gpu.device, addWgsl, "add"), pipeline(gpu.device, copyWgsl, "copy"), pipeline(gpu.device, scaleWgsl, "scale")
+  ])
   return {
     castF16: (b, n) => ({ pipeline: cast, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
     add: (b, n) => ({ pipeline: add, buffers: [b.X, b.R, b.params], groups: grid(Math.ceil(n / 256)) }),
-    copy: (b, n) => ({ pipeline: copy, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) })
+    copy: (b, n) => ({ pipeline: copy, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
+    scale: (b, n) => ({ pipeline: scale, buffers: [b.X, b.params], groups: grid(Math.ceil(n / 1024)) })
   }
 }
