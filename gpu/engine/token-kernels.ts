@@ -38,7 +38,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
  * as torch.argmax does. One workgroup a row.
  */
 export const pickPartialWgsl = `struct P { rows: u32, cols: u32, col0: u32, first: u32 }
-struct State { m: f32, s: f32, argmax: u32, target: f32 }
+struct State { m: f32, s: f32, argmax: u32, targetLogit: f32 }
 @group(0) @binding(0) var<storage, read> L: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;
 @group(0) @binding(2) var<storage, read_write> state: array<State>;
@@ -82,7 +82,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let mm = max(old.m, ms[0]);
       // an earlier shard keeps the argmax on a tie: its ids are lower
       let best = select(old.argmax, am[0] + p.col0, ms[0] > old.m);
-      state[row] = State(mm, old.s * exp(old.m - mm) + ss[0] * exp(ms[0] - mm), best, select(old.target, tv, inShard));
+      state[row] = State(mm, old.s * exp(old.m - mm) + ss[0] * exp(ms[0] - mm), best, select(old.targetLogit, tv, inShard));
     }
   }
 }
@@ -90,7 +90,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
 /** out[row] = (target logit − logsumexp, argmax) from the merged state; one thread a row. */
 export const pickFinishWgsl = `struct P { rows: u32 }
-struct State { m: f32, s: f32, argmax: u32, target: f32 }
+struct State { m: f32, s: f32, argmax: u32, targetLogit: f32 }
 struct Pick { logprob: f32, argmax: u32 }
 @group(0) @binding(0) var<storage, read> state: array<State>;
 @group(0) @binding(1) var<storage, read_write> out: array<Pick>;
@@ -100,7 +100,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = gid.x + gid.y * 65535u * 256u;
   if (row >= p.rows) { return; }
   let st = state[row];
-  out[row] = Pick(st.target - st.m - log(st.s), st.argmax);
+  out[row] = Pick(st.targetLogit - st.m - log(st.s), st.argmax);
 }
 `
 
@@ -113,11 +113,15 @@ export interface TokenKernels {
 }
 
 export const tokenKernels = async (gpu: Gpu): Promise<TokenKernels> => {
+  // the f16 table needs shader-f16; the pick kernels are f32 and run anywhere
   const [embed, partial, finish] = await Promise.all([
-    pipeline(gpu.device, embedWgsl, "embed"), pipeline(gpu.device, pickPartialWgsl, "pick-partial"), pipeline(gpu.device, pickFinishWgsl, "pick-finish")
+    gpu.hasF16 ? pipeline(gpu.device, embedWgsl, "embed") : undefined, pipeline(gpu.device, pickPartialWgsl, "pick-partial"), pipeline(gpu.device, pickFinishWgsl, "pick-finish")
   ])
   return {
-    embed: (b, tokens) => ({ pipeline: embed, buffers: [b.ids, b.E, b.X, b.params], groups: grid(tokens) }),
+    embed: (b, tokens) => {
+      if (!embed) throw new Error("embed: this adapter has no shader-f16")
+      return { pipeline: embed, buffers: [b.ids, b.E, b.X, b.params], groups: grid(tokens) }
+    },
     pickPartial: (b, rows) => ({ pipeline: partial, buffers: [b.logits, b.targets, b.state, b.params], groups: grid(rows) }),
     pickFinish: (b, rows) => ({ pipeline: finish, buffers: [b.state, b.out, b.params], groups: grid(Math.ceil(rows / 256)) })
   }
