@@ -283,11 +283,18 @@ export interface BackwardKernels {
   swigluBackward(b: { G: Binding; U: Binding; dY: Binding; dG: Binding; dU: Binding; params: Binding }, n: number): Dispatch
   /** dG, dU as f16 (needs shader-f16) */
   swigluBackwardF16(b: { G: Binding; U: Binding; dY: Binding; dG: Binding; dU: Binding; params: Binding }, n: number): Dispatch
-  /** targets u32 (0xFFFFFFFF: ignored row); params: words [rows, V, 0, 0], floats [scale] */
+  /**
+   * logits [rows, V] f32, targets [rows] u32: loss [rows] = −log softmax[target] (unscaled), dLogits [rows, V] =
+   * scale·(softmax − onehot). A target 0xFFFFFFFF (or any ≥ V) ignores the row: loss 0, dLogits 0 (written).
+   * params: words [rows, V, 0, 0], floats [scale]. One workgroup a row; row·V must stay below 2³² (chunk the rows).
+   */
   crossEntropy(b: { logits: Binding; targets: Binding; loss: Binding; dLogits: Binding; params: Binding }, rows: number): Dispatch
   /** dLogits as f16 (needs shader-f16) */
   crossEntropyF16(b: { logits: Binding; targets: Binding; loss: Binding; dLogits: Binding; params: Binding }, rows: number): Dispatch
-  /** out[0] = Σ X[i]²; partials sized sumOfSquaresPartials(n); params: words [n, sumOfSquaresPartials(n)] */
+  /**
+   * Two dispatches, run in order: out[0] = Σ X[i]² (overwritten, not added to). partials: sumOfSquaresPartials(n) f32;
+   * params: words [n, sumOfSquaresPartials(n)], the same uniform for both.
+   */
   sumOfSquares(b: { X: Binding; partials: Binding; out: Binding; params: Binding }, n: number): Array<Dispatch>
   /** params: words [n, t (from 1)], floats [lr, b1, b2, eps, wd, maxNorm]; norm[0] the gradient's sum of squares */
   adamw(b: { P: Binding; G: Binding; M: Binding; V: Binding; norm: Binding; params: Binding }, n: number): Dispatch

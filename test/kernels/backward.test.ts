@@ -53,7 +53,7 @@ describe("backward references agree with central differences of the forward refe
     const coords = spread(rows * H, 12)
     const numeric = finiteDiff((x) => rmsnormRef(x, W, rows, H, eps), X, dY, coords, 1e-2)
     const err = fdErr(numeric, rmsnormBackwardRef(X, W, dY, rows, H, eps), coords)
-    assert.ok(err < 1e-3, `relative error ${err}`)
+    assert.ok(err < 2e-4, `relative error ${err}`)
   })
 
   it("q/k norm + RoPE (ropeRef ∘ rmsnormRef per head, with a position offset)", () => {
@@ -65,7 +65,7 @@ describe("backward references agree with central differences of the forward refe
     const forward = (x: Float32Array) => ropeRef(rmsnormRef(x, W, rows * heads, D, eps), rows, S, heads, D, past, theta)
     const numeric = finiteDiff(forward, X, dY, coords, 1e-2)
     const err = fdErr(numeric, qkNormRopeBackwardRef(X, W, dY, rows, S, heads, D, past, eps, theta), coords)
-    assert.ok(err < 1e-3, `relative error ${err}`)
+    assert.ok(err < 2e-4, `relative error ${err}`)
   })
 
   it("SwiGLU, both inputs (reference.ts swigluRef)", () => {
@@ -77,7 +77,7 @@ describe("backward references agree with central differences of the forward refe
     const { dG, dU } = swigluBackwardRef(G, U, dY)
     const errG = fdErr(finiteDiff((g) => swigluRef(g, U), G, dY, coords, 1e-2), dG, coords)
     const errU = fdErr(finiteDiff((u) => swigluRef(G, u), U, dY, coords, 1e-2), dU, coords)
-    assert.ok(errG < 1e-3 && errU < 1e-3, `relative errors dG ${errG}, dU ${errU}`)
+    assert.ok(errG < 2e-4 && errU < 2e-4, `relative errors dG ${errG}, dU ${errU}`)
   })
 
   it("cross-entropy: dLogits = scale · ∂loss/∂logits, loss and gradient 0 on ignored rows", () => {
