@@ -216,6 +216,18 @@ describe("backward kernels on the GPU (SwiftShader where there is none)", { skip
     assert.ok(err < 1e-4, `dLogits relative error ${err}`)
   })
 
+  it("cross-entropy on long rows of large logits (3 × 20011, |logit| ≤ 60: the online max rescales) matches the reference", async () => {
+    const k = await backwardKernels(gpu, 128)
+    const [rows, V, scale] = [3, 20011, 1 / 3]
+    const logits = random(rows * V, 65, 60)
+    const targets = Uint32Array.from([5, 20010, 12345])
+    const ref = crossEntropyRef(logits, targets, rows, V, scale)
+    const [loss, dLogits] = [storageBuffer(device, rows * 4), storageBuffer(device, rows * V * 4)]
+    await runDispatches(device, [k.crossEntropy({ logits: buf(logits), targets: buf(targets), loss, dLogits, params: uniformBuffer(device, [rows, V, 0, 0], [scale]) }, rows)])
+    const [eL, eD] = [relErr(await readF32(loss, rows), ref.loss), relErr(await readF32(dLogits, rows * V), ref.dLogits)]
+    assert.ok(eL < 1e-5 && eD < 1e-4, `relative errors loss ${eL}, dLogits ${eD}`)
+  })
+
   it("cross-entropy → f16 dLogits matches the reference", { skip: needs(gpu, "f16") }, async () => {
     const k = await backwardKernels(gpu, 128)
     const { rows, V, scale, logits, targets, ref } = ceCase()
@@ -239,6 +251,19 @@ describe("backward kernels on the GPU (SwiftShader where there is none)", { skip
       assert.ok(Math.abs(got - want) / want < 1e-5, `${got} vs ${want}`)
     })
   }
+
+  it("sum of squares reads and writes windows of larger buffers (Binding offsets, as LoRA gradients packed in one buffer)", async () => {
+    const k = await backwardKernels(gpu, 128)
+    const n = 1001
+    const all = random(64 + n + 50, 64, 2) // 64 floats (256 bytes) before the window, 50 after
+    const X = all.subarray(64, 64 + n)
+    const count = sumOfSquaresPartials(n)
+    const outs = storageBuffer(device, 512)
+    const params = uniformBuffer(device, [n, count])
+    await runDispatches(device, k.sumOfSquares({ X: { buffer: buf(all), offset: 256, size: n * 4 }, partials: storageBuffer(device, count * 4), out: { buffer: outs, offset: 256, size: 4 }, params }, n))
+    const got = (await readF32(outs, 65))[64]!
+    assert.ok(Math.abs(got - sumOfSquaresRef(X)) / sumOfSquaresRef(X) < 1e-5, `${got} vs ${sumOfSquaresRef(X)}`)
+  })
 
   for (const maxNorm of [0, 1]) {
     it(`AdamW, three steps after the GPU's sum of squares (n 3001, ${maxNorm > 0 ? "clipped to norm 1" : "no clipping"}) matches the reference`, async () => {
