@@ -134,8 +134,8 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
     for (const [name, e] of Object.entries(err)) assert.ok(e < 1e-4, `${name}: relative error ${e}`)
   })
 
-  it("writes dK/dV rather than accumulating onto them, and takes a Dlt scratch binding", async () => {
-    const [B, S, T, H, KV, D] = [1, 8, 8, 2, 1, 64] // D=64: the pipelines compiled above (SwiftShader compiles slowly)
+  it("writes dK/dV rather than accumulating onto them, and takes a Dlt scratch binding (4 query heads on one kv head)", async () => {
+    const [B, S, T, H, KV, D] = [1, 8, 12, 4, 1, 64] // D=64: the pipelines compiled above (SwiftShader compiles slowly)
     const { Q, K, V, R, scale } = problem({ B, S, T, H, KV, D }, 61)
     const want = attentionBackwardRef(Q, K, V, R, B, S, T, H, KV, D, scale)
     const dK = storageBuffer(device, random(B * T * KV * D, 62, 100)) // garbage that must be overwritten
@@ -163,8 +163,8 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
   for (const shape of SHAPES) {
     it(`f16 Q/K/V/O match the reference on f16-rounded inputs (${shape.name})`, { skip: needs(gpu, "f16") }, async () => {
       const err = await runCase(shape, "f16", 71)
-      // O is rounded to f16 before Dlt = rowsum(dO∘O): ~1e-3 relative
-      for (const [name, e] of Object.entries(err)) assert.ok(e < 3e-3, `${name}: relative error ${e}`)
+      // O is rounded to f16 before Dlt = rowsum(dO∘O): 1.3–2.9e-4 relative when the f32 kernel is fed the same f16-rounded values on SwiftShader
+      for (const [name, e] of Object.entries(err)) assert.ok(e < 2e-3, `${name}: relative error ${e}`)
     })
   }
 })
