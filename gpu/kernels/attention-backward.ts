@@ -19,11 +19,12 @@ import { grid } from "./fused.ts"
  * consecutive vec4s, so reads of workgroup memory are conflict-free and global reads coalesce).
  * The row's K and V slices (kernel 2) or Q and dO slices (kernel 3) stay in registers with the
  * gradient accumulators, so only the chunk of the other side (8 rows) goes through workgroup
- * memory: 27 KB at D = 128, under SwiftShader's 32 KB and the H100's 48 KB. Each step: every
+ * memory: 27 KB at D = 128, under SwiftShader's 32 KB limit (fused.ts's forward takes 37 KB on the H100). Each step: every
  * thread takes its slice's partial dot products (scores and dP) against the chunk's 8 rows, the
  * partials meet in workgroup memory, one thread per (query, key) pair sums them and takes the
  * pair's single exp, then every thread accumulates its slice of dK/dV (resp. dQ). Reductions go
- * through workgroup memory, never subgroups (SwiftShader's subgroups are 4 wide).
+ * through workgroup memory, never subgroups (their width varies: SwiftShader's is not 32).
+ * Not yet measured on a GPU; per (query, key, head) pair it does 4·D FMAs (dK/dV) + 3·D (dQ).
  */
 
 const ROWS = 32 // keys (dK/dV) or queries (dQ) a workgroup owns
