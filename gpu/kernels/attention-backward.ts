@@ -80,10 +80,24 @@ const sumPartials = (c: string, r: string) => `    var s = 0.0;
       dp += Dp[sl * ${PSTRIDE}u + ${c} * ${ROWS}u + ${r}];
     }`
 
+/**
+ * Tuning: rows (keys, resp. queries) a thread owns. 2 halves the workgroup to 128 threads and
+ * feeds every vec4 read of workgroup memory into twice the FMAs, at twice the registers
+ * (K/V or Q/dO slices and accumulators: 64 floats a thread at D = 128, 128 at 2 rows).
+ */
+export interface AttentionBackwardVariant {
+  readonly rowsPerThread: 1 | 2
+}
+export const DEFAULT_ATTENTION_BACKWARD: AttentionBackwardVariant = { rowsPerThread: 1 }
+
 /** dK, dV: workgroup (key block, b·KV + kv head). */
-export const attentionBackwardKvWgsl = (D: number, inputType: AttentionInputType): string => {
+export const attentionBackwardKvWgsl = (D: number, inputType: AttentionInputType, variant: AttentionBackwardVariant = DEFAULT_ATTENTION_BACKWARD): string => {
   const D4 = D / 4
   const per = D4 / SLICES
+  const R = variant.rowsPerThread
+  const threads = (ROWS * SLICES) / R
+  const js = range(R)
+  const is = range(per)
   return `${gradBindings(inputType, `@group(0) @binding(6) var<storage, read_write> dK: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> dV: array<vec4<f32>>;
 @group(0) @binding(8) var<uniform> p: P;`)}
@@ -94,31 +108,28 @@ var<workgroup> Ds: array<f32, ${CHUNK}>;
 var<workgroup> Ps: array<f32, ${CHUNK * ROWS}>; // P [query][key]
 var<workgroup> dSs: array<f32, ${CHUNK * ROWS}>; // dS [query][key]
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wg.y / p.KV;
   let kvh = wg.y % p.KV;
   let k0 = wg.x * ${ROWS}u; // block 0 is seen by every query: the heaviest blocks start first
-  let row = lid / ${SLICES}u;
   let slice = lid % ${SLICES}u;
-  let key = k0 + row;
-  let keyOk = key < p.T;
-  let kvAt = ((b * p.T + min(key, p.T - 1u)) * p.KV + kvh) * ${D4}u + slice;
-${range(per).map((i) => `  let kr${i} = select(vec4<f32>(0.0), vec4<f32>(K[kvAt + ${i * SLICES}u]), keyOk);
-  let vr${i} = select(vec4<f32>(0.0), vec4<f32>(V[kvAt + ${i * SLICES}u]), keyOk);
-  var dk${i} = vec4<f32>(0.0);
-  var dv${i} = vec4<f32>(0.0);`).join("\n")}
+${js.map((j) => `  let row${j} = lid / ${SLICES}u + ${j * (ROWS / R)}u;
+  let keyOk${j} = k0 + row${j} < p.T;
+  let kvAt${j} = ((b * p.T + min(k0 + row${j}, p.T - 1u)) * p.KV + kvh) * ${D4}u + slice;
+${is.map((i) => `  let kr${j}_${i} = select(vec4<f32>(0.0), vec4<f32>(K[kvAt${j} + ${i * SLICES}u]), keyOk${j});
+  let vr${j}_${i} = select(vec4<f32>(0.0), vec4<f32>(V[kvAt${j} + ${i * SLICES}u]), keyOk${j});
+  var dk${j}_${i} = vec4<f32>(0.0);
+  var dv${j}_${i} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
   let past = p.T - p.S;
   let G = p.H / p.KV;
   // queries s see key k0 once past + s >= k0
   let sFirst = select(0u, k0 - past, k0 > past);
-  let rq = lid / ${ROWS}u; // this thread's (query, key) pair in the reduction
-  let rk = lid % ${ROWS}u;
   for (var g = 0u; g < G; g++) {
     let h = kvh * G + g;
     for (var s0 = (sFirst / ${CHUNK}u) * ${CHUNK}u; s0 < p.S; s0 += ${CHUNK}u) {
       workgroupBarrier();
-      for (var i = lid; i < ${CHUNK * D4}u; i += 256u) {
+      for (var i = lid; i < ${CHUNK * D4}u; i += ${threads}u) {
         let at = ((b * p.S + min(s0 + i / ${D4}u, p.S - 1u)) * p.H + h) * ${D4}u + i % ${D4}u;
         Qs[i] = vec4<f32>(Q[at]);
         dOs[i] = dO[at];
@@ -130,44 +141,58 @@ ${range(per).map((i) => `  let kr${i} = select(vec4<f32>(0.0), vec4<f32>(K[kvAt 
       }
       workgroupBarrier();
       for (var c = 0u; c < ${CHUNK}u; c++) {
-        var s = vec4<f32>(0.0);
-        var dp = vec4<f32>(0.0);
-${range(per).map((i) => `        s = fma(Qs[c * ${D4}u + slice + ${i * SLICES}u], kr${i}, s);
-        dp = fma(dOs[c * ${D4}u + slice + ${i * SLICES}u], vr${i}, dp);`).join("\n")}
-        Sp[slice * ${PSTRIDE}u + c * ${ROWS}u + row] = s.x + s.y + s.z + s.w;
-        Dp[slice * ${PSTRIDE}u + c * ${ROWS}u + row] = dp.x + dp.y + dp.z + dp.w;
+${js.map((j) => `        var sv${j} = vec4<f32>(0.0);
+        var dpv${j} = vec4<f32>(0.0);`).join("\n")}
+${is.map((i) => `        {
+          let qv = Qs[c * ${D4}u + slice + ${i * SLICES}u];
+          let ov = dOs[c * ${D4}u + slice + ${i * SLICES}u];
+${js.map((j) => `          sv${j} = fma(qv, kr${j}_${i}, sv${j});
+          dpv${j} = fma(ov, vr${j}_${i}, dpv${j});`).join("\n")}
+        }`).join("\n")}
+${js.map((j) => `        Sp[slice * ${PSTRIDE}u + c * ${ROWS}u + row${j}] = sv${j}.x + sv${j}.y + sv${j}.z + sv${j}.w;
+        Dp[slice * ${PSTRIDE}u + c * ${ROWS}u + row${j}] = dpv${j}.x + dpv${j}.y + dpv${j}.z + dpv${j}.w;`).join("\n")}
       }
       workgroupBarrier();
-      {
+      for (var pair = lid; pair < ${CHUNK * ROWS}u; pair += ${threads}u) {
+        let rq = pair / ${ROWS}u; // (query, key) of the chunk
+        let rk = pair % ${ROWS}u;
 ${sumPartials("rq", "rk")}
         let qs = s0 + rq;
         let kk = k0 + rk;
         let ok = qs < p.S && kk < p.T && kk <= past + qs;
         let pr = select(0.0, exp(s * p.scale - Ls[rq]), ok);
-        Ps[rq * ${ROWS}u + rk] = pr;
-        dSs[rq * ${ROWS}u + rk] = pr * (dp - Ds[rq]);
+        Ps[pair] = pr;
+        dSs[pair] = pr * (dp - Ds[rq]);
       }
       workgroupBarrier();
       for (var c = 0u; c < ${CHUNK}u; c++) {
-        let pr = vec4<f32>(Ps[c * ${ROWS}u + row]);
-        let ds = vec4<f32>(dSs[c * ${ROWS}u + row]);
-${range(per).map((i) => `        dv${i} = fma(pr, dOs[c * ${D4}u + slice + ${i * SLICES}u], dv${i});
-        dk${i} = fma(ds, Qs[c * ${D4}u + slice + ${i * SLICES}u], dk${i});`).join("\n")}
+${js.map((j) => `        let pr${j} = vec4<f32>(Ps[c * ${ROWS}u + row${j}]);
+        let ds${j} = vec4<f32>(dSs[c * ${ROWS}u + row${j}]);`).join("\n")}
+${is.map((i) => `        {
+          let qv = Qs[c * ${D4}u + slice + ${i * SLICES}u];
+          let ov = dOs[c * ${D4}u + slice + ${i * SLICES}u];
+${js.map((j) => `          dv${j}_${i} = fma(pr${j}, ov, dv${j}_${i});
+          dk${j}_${i} = fma(ds${j}, qv, dk${j}_${i});`).join("\n")}
+        }`).join("\n")}
       }
     }
   }
-  if (keyOk) {
-${range(per).map((i) => `    dK[kvAt + ${i * SLICES}u] = dk${i} * p.scale;
-    dV[kvAt + ${i * SLICES}u] = dv${i};`).join("\n")}
-  }
+${js.map((j) => `  if (keyOk${j}) {
+${is.map((i) => `    dK[kvAt${j} + ${i * SLICES}u] = dk${j}_${i} * p.scale;
+    dV[kvAt${j} + ${i * SLICES}u] = dv${j}_${i};`).join("\n")}
+  }`).join("\n")}
 }
 `
 }
 
 /** dQ: workgroup (query block, b·H + head). */
-export const attentionBackwardQWgsl = (D: number, inputType: AttentionInputType): string => {
+export const attentionBackwardQWgsl = (D: number, inputType: AttentionInputType, variant: AttentionBackwardVariant = DEFAULT_ATTENTION_BACKWARD): string => {
   const D4 = D / 4
   const per = D4 / SLICES
+  const R = variant.rowsPerThread
+  const threads = (ROWS * SLICES) / R
+  const js = range(R)
+  const is = range(per)
   return `${gradBindings(inputType, `@group(0) @binding(6) var<storage, read_write> dQ: array<vec4<f32>>;
 @group(0) @binding(7) var<uniform> p: P;`)}
 var<workgroup> Ks: array<vec4<f32>, ${CHUNK * D4}>;
@@ -176,20 +201,19 @@ var<workgroup> Ls: array<f32, ${ROWS}>;
 var<workgroup> Ds: array<f32, ${ROWS}>;
 var<workgroup> dSs: array<f32, ${CHUNK * ROWS}>; // dS [key][query]
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wg.y / p.H;
   let h = wg.y % p.H;
   let kvh = h / (p.H / p.KV);
   let blocks = (p.S + ${ROWS - 1}u) / ${ROWS}u;
   let s0 = (blocks - 1u - wg.x) * ${ROWS}u; // the last queries see the most keys: they start first
-  let row = lid / ${SLICES}u;
   let slice = lid % ${SLICES}u;
-  let qs = s0 + row;
-  let qAt = ((b * p.S + min(qs, p.S - 1u)) * p.H + h) * ${D4}u + slice;
-${range(per).map((i) => `  let qr${i} = vec4<f32>(Q[qAt + ${i * SLICES}u]);
-  let or${i} = dO[qAt + ${i * SLICES}u];
-  var dq${i} = vec4<f32>(0.0);`).join("\n")}
+${js.map((j) => `  let row${j} = lid / ${SLICES}u + ${j * (ROWS / R)}u;
+  let qAt${j} = ((b * p.S + min(s0 + row${j}, p.S - 1u)) * p.H + h) * ${D4}u + slice;
+${is.map((i) => `  let qr${j}_${i} = vec4<f32>(Q[qAt${j} + ${i * SLICES}u]);
+  let or${j}_${i} = dO[qAt${j} + ${i * SLICES}u];
+  var dq${j}_${i} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
   if (lid < ${ROWS}u) {
     let r = (b * p.S + min(s0 + lid, p.S - 1u)) * p.H + h;
     Ls[lid] = LSE[r];
@@ -197,11 +221,9 @@ ${range(per).map((i) => `  let qr${i} = vec4<f32>(Q[qAt + ${i * SLICES}u]);
   }
   let past = p.T - p.S;
   let last = min(p.T, past + s0 + ${ROWS}u); // keys any query of this block sees
-  let rk = lid / ${ROWS}u; // this thread's (key, query) pair in the reduction
-  let rq = lid % ${ROWS}u;
   for (var c0 = 0u; c0 < last; c0 += ${CHUNK}u) {
     workgroupBarrier();
-    for (var i = lid; i < ${CHUNK * D4}u; i += 256u) {
+    for (var i = lid; i < ${CHUNK * D4}u; i += ${threads}u) {
       let kk = c0 + i / ${D4}u;
       let at = ((b * p.T + min(kk, p.T - 1u)) * p.KV + kvh) * ${D4}u + i % ${D4}u;
       Ks[i] = select(vec4<f32>(0.0), vec4<f32>(K[at]), kk < p.T);
@@ -209,31 +231,40 @@ ${range(per).map((i) => `  let qr${i} = vec4<f32>(Q[qAt + ${i * SLICES}u]);
     }
     workgroupBarrier();
     for (var c = 0u; c < ${CHUNK}u; c++) {
-      var s = vec4<f32>(0.0);
-      var dp = vec4<f32>(0.0);
-${range(per).map((i) => `      s = fma(Ks[c * ${D4}u + slice + ${i * SLICES}u], qr${i}, s);
-      dp = fma(Vs[c * ${D4}u + slice + ${i * SLICES}u], or${i}, dp);`).join("\n")}
-      Sp[slice * ${PSTRIDE}u + c * ${ROWS}u + row] = s.x + s.y + s.z + s.w;
-      Dp[slice * ${PSTRIDE}u + c * ${ROWS}u + row] = dp.x + dp.y + dp.z + dp.w;
+${js.map((j) => `      var sv${j} = vec4<f32>(0.0);
+      var dpv${j} = vec4<f32>(0.0);`).join("\n")}
+${is.map((i) => `      {
+        let kv = Ks[c * ${D4}u + slice + ${i * SLICES}u];
+        let vv = Vs[c * ${D4}u + slice + ${i * SLICES}u];
+${js.map((j) => `        sv${j} = fma(kv, qr${j}_${i}, sv${j});
+        dpv${j} = fma(vv, or${j}_${i}, dpv${j});`).join("\n")}
+      }`).join("\n")}
+${js.map((j) => `      Sp[slice * ${PSTRIDE}u + c * ${ROWS}u + row${j}] = sv${j}.x + sv${j}.y + sv${j}.z + sv${j}.w;
+      Dp[slice * ${PSTRIDE}u + c * ${ROWS}u + row${j}] = dpv${j}.x + dpv${j}.y + dpv${j}.z + dpv${j}.w;`).join("\n")}
     }
     workgroupBarrier();
-    {
+    for (var pair = lid; pair < ${CHUNK * ROWS}u; pair += ${threads}u) {
+      let rk = pair / ${ROWS}u; // (key, query) of the chunk
+      let rq = pair % ${ROWS}u;
 ${sumPartials("rk", "rq")}
       let qq = s0 + rq;
       let kk = c0 + rk;
       let ok = qq < p.S && kk < p.T && kk <= past + qq;
       let pr = select(0.0, exp(s * p.scale - Ls[rq]), ok);
-      dSs[rk * ${ROWS}u + rq] = pr * (dp - Ds[rq]);
+      dSs[pair] = pr * (dp - Ds[rq]);
     }
     workgroupBarrier();
     for (var c = 0u; c < ${CHUNK}u; c++) {
-      let ds = vec4<f32>(dSs[c * ${ROWS}u + row]);
-${range(per).map((i) => `      dq${i} = fma(ds, Ks[c * ${D4}u + slice + ${i * SLICES}u], dq${i});`).join("\n")}
+${js.map((j) => `      let ds${j} = vec4<f32>(dSs[c * ${ROWS}u + row${j}]);`).join("\n")}
+${is.map((i) => `      {
+        let kv = Ks[c * ${D4}u + slice + ${i * SLICES}u];
+${js.map((j) => `        dq${j}_${i} = fma(ds${j}, kv, dq${j}_${i});`).join("\n")}
+      }`).join("\n")}
     }
   }
-  if (qs < p.S) {
-${range(per).map((i) => `    dQ[qAt + ${i * SLICES}u] = dq${i} * p.scale;`).join("\n")}
-  }
+${js.map((j) => `  if (s0 + row${j} < p.S) {
+${is.map((i) => `    dQ[qAt${j} + ${i * SLICES}u] = dq${j}_${i} * p.scale;`).join("\n")}
+  }`).join("\n")}
 }
 `
 }
@@ -259,16 +290,16 @@ export class AttentionBackwardShapeError extends Error {}
 
 /**
  * Compiles the three kernels for head_dim D (a multiple of 32) and Q/K/V/O stored as `inputType`
- * (f16 needs shader-f16); the result records the backward's dispatches for one shape.
+ * (f16 needs shader-f16), in `variant`'s shape (default: one row a thread); the result records the backward's dispatches for one shape.
  */
-export const attentionBackward = async (gpu: Gpu, D: number, inputType: AttentionInputType): Promise<(b: AttentionBackwardBuffers, B: number, S: number, H: number, KV: number, T: number) => Array<Dispatch>> => {
+export const attentionBackward = async (gpu: Gpu, D: number, inputType: AttentionInputType, variant: AttentionBackwardVariant = DEFAULT_ATTENTION_BACKWARD): Promise<(b: AttentionBackwardBuffers, B: number, S: number, H: number, KV: number, T: number) => Array<Dispatch>> => {
   if (D % (4 * SLICES) !== 0) throw new AttentionBackwardShapeError(`attention backward: head_dim ${D} must be a multiple of ${4 * SLICES}`)
   if (inputType === "f16" && !gpu.hasF16) throw new Error("attention backward (f16 inputs): this adapter has no shader-f16")
-  const tag = `d${D}-${inputType}`
+  const tag = `d${D}-${inputType}-r${variant.rowsPerThread}`
   const [delta, kv, q] = await Promise.all([
     pipeline(gpu.device, attentionBackwardDeltaWgsl(D, inputType), `attention-backward-delta-${tag}`),
-    pipeline(gpu.device, attentionBackwardKvWgsl(D, inputType), `attention-backward-dkdv-${tag}`),
-    pipeline(gpu.device, attentionBackwardQWgsl(D, inputType), `attention-backward-dq-${tag}`)
+    pipeline(gpu.device, attentionBackwardKvWgsl(D, inputType, variant), `attention-backward-dkdv-${tag}`),
+    pipeline(gpu.device, attentionBackwardQWgsl(D, inputType, variant), `attention-backward-dq-${tag}`)
   ])
   // one scratch buffer, replaced by a larger one when a call needs more (dispatches already
   // recorded keep the buffer they were given)

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../gpu/kernels/buffers.ts"
-import { attentionBackward, AttentionBackwardShapeError } from "../../gpu/kernels/attention-backward.ts"
+import { attentionBackward, AttentionBackwardShapeError, type AttentionBackwardVariant } from "../../gpu/kernels/attention-backward.ts"
 import { attentionBackwardRef, attentionLseRef } from "../../gpu/kernels/attention-backward-reference.ts"
 import { attentionRef } from "../../gpu/kernels/reference.ts"
 import { needs, openTestGpu } from "../helpers/gpu.ts"
@@ -96,7 +96,7 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
   after(() => gpu.close())
   const readF32 = async (b: GPUBuffer, n: number) => new Float32Array(await readBuffer(device, b, n * 4))
 
-  const runCase = async (shape: Shape, inputType: "f32" | "f16", seed: number) => {
+  const runCase = async (shape: Shape, inputType: "f32" | "f16", seed: number, variant?: AttentionBackwardVariant) => {
     const { B, S, T, H, KV, D } = shape
     const raw = problem(shape, seed)
     // f16 inputs: the reference sees the values the buffers really hold
@@ -110,7 +110,7 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
     const dQ = storageBuffer(device, B * S * H * D * 4)
     const dK = storageBuffer(device, B * T * KV * D * 4)
     const dV = storageBuffer(device, B * T * KV * D * 4)
-    const backward = await attentionBackward(gpu, D, inputType)
+    const backward = await attentionBackward(gpu, D, inputType, variant)
     await runDispatches(device, backward({
       Q: input(Q), K: input(K), V: input(V), O: input(O), dO: storageBuffer(device, raw.R), LSE: storageBuffer(device, LSE),
       dQ, dK, dV, params: uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [raw.scale])
@@ -128,6 +128,13 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
       for (const [name, e] of Object.entries(err)) assert.ok(e < 1e-4, `${name}: relative error ${e}`)
     })
   }
+
+  it("two rows a thread (the 128-thread variant) matches the reference on both shapes", async () => {
+    for (const shape of SHAPES) {
+      const err = await runCase(shape, "f32", 45, { rowsPerThread: 2 })
+      for (const [name, e] of Object.entries(err)) assert.ok(e < 1e-4, `${shape.name}: ${name}: relative error ${e}`)
+    }
+  })
 
   it("D=128 (f32 inputs, B=1, S=T=40, GQA 4:2) matches the reference", async () => {
     const err = await runCase({ B: 1, S: 40, T: 40, H: 4, KV: 2, D: 128 }, "f32", 51)
