@@ -80,10 +80,13 @@ const CONFIGS: Record<GeneralMatmulVariant, Config> = {
 const ENOUGH_TILES = 264
 
 /**
- * tile64 when its 64×64 tiles alone fill the GPU and neither M nor N is skinny; splitk32 for
- * the skinny or long-reduction products (the LoRA ones), where 64-tiles would leave SMs idle.
+ * tile64 when its 64×64 tiles alone fill the GPU and neither M nor N is skinny, or when K is too
+ * short to split (splitk32 takes K in slabs of 64: with K = r = 16 three of its four groups would
+ * multiply zeros); splitk32 for the skinny or long-reduction products (the LoRA ones), where
+ * 64-tiles would leave SMs idle.
  */
 export const pickVariant = (s: GeneralMatmulShape): GeneralMatmulVariant => {
+  if (s.K < 128) return "tile64"
   const tiles = Math.ceil(s.M / 64) * Math.ceil(s.N / 64) * (s.batch ?? 1)
   return tiles >= ENOUGH_TILES && Math.min(s.M, s.N) > 32 ? "tile64" : "splitk32"
 }

@@ -99,7 +99,9 @@ describe("general matmul (C = / += alpha · op(A) · op(B), batched, any shape)"
     assert.equal(pickVariant({ M: 16384, N: 16, K: 2048 }), "splitk32") // u = x·Aᵀ
     assert.equal(pickVariant({ M: 2048, N: 16, K: 16384 }), "splitk32") // dB = s·dYᵀ·u
     assert.equal(pickVariant({ M: 16, N: 2048, K: 16384 }), "splitk32") // dA = duᵀ·x
+    assert.equal(pickVariant({ M: 16384, N: 3072, K: 16 }), "tile64") // y += s·u·Bᵀ
     assert.equal(pickVariant({ M: 256, N: 256, K: 256 }), "splitk32") // 16 tiles cannot fill a GPU
+    assert.equal(pickVariant({ M: 256, N: 256, K: 16 }), "tile64") // nor can a K of 16 be split
   })
 
   it("f16 storage without shader-f16 is refused, saying why", { skip: gpu.hasF16 ? "this adapter has shader-f16" : false }, async () => {
