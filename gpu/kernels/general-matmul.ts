@@ -20,7 +20,7 @@
  * stores do not all hit one bank.
  */
 
-import { type Binding, type Dispatch, pipeline, uniformBuffer } from "./buffers.ts"
+import { type Binding, type Dispatch, pipeline, storageBuffer, uniformBuffer } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 
@@ -54,8 +54,45 @@ export interface GeneralMatmulStrides {
 export interface GeneralMatmul {
   readonly options: GeneralMatmulOptions
   /** bindings: A, B, C (f32, read_write), params (uniform from `generalMatmulParams`) */
-  dispatch(b: { readonly A: Binding; readonly B: Binding; readonly C: Binding; readonly params: GPUBuffer }, shape: GeneralMatmulShape): Dispatch
+  dispatch(b: GeneralMatmulBuffers, shape: GeneralMatmulShape): Dispatch
+  /**
+   * The same product as one dispatch, or, for a long reduction onto few output tiles (batch 1,
+   * K ≥ 2048, under 132 tiles of 32×32: dB = s·dYᵀ·u, dA = duᵀ·x), as two: SPLIT_K workgroups a
+   * tile each take a K-chunk into a partials buffer that this object owns (grown as needed,
+   * reused: dispatches in a pass run in order), then one pass sums them onto C. With a forced
+   * `variant`, always the one dispatch.
+   */
+  dispatches(b: GeneralMatmulBuffers, shape: GeneralMatmulShape): Array<Dispatch>
 }
+
+export interface GeneralMatmulBuffers {
+  readonly A: Binding
+  readonly B: Binding
+  readonly C: Binding
+  readonly params: GPUBuffer
+}
+
+/** K-chunks of the split path (`dispatches`): 32-tiles × 8 fills an H100 for out or in ≥ 1024. */
+export const SPLIT_K = 8
+
+/** Whether `dispatches` splits K across workgroups for this shape. */
+export const splitsK = (s: GeneralMatmulShape): boolean => (s.batch ?? 1) === 1 && s.K >= 2048 && Math.ceil(s.M / 32) * Math.ceil(s.N / 32) < 132
+
+/** Second pass of the split path: C (= or +=) alpha · Σ_z partials[z]. Bindings: partials, C, params (the product's). */
+export const splitReduceWgsl = (accumulate: boolean, splitK: number): string => `struct P { M: u32, N: u32, K: u32, batch: u32, strideA: u32, strideB: u32, strideC: u32, _pad: u32, alpha: f32 }
+@group(0) @binding(0) var<storage, read> partials: array<f32>;
+@group(0) @binding(1) var<storage, read_write> C: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wg.y * nwg.x + wg.x) * 256u + lid;
+  let mn = p.M * p.N;
+  if (i >= mn) { return; }
+  let sum = ${range(splitK).map((z) => `partials[${z === 0 ? "" : `${z}u * mn + `}i]`).join(" + ")};
+  C[i] = ${accumulate ? "C[i] + " : ""}p.alpha * sum;
+}
+`
 
 interface Config {
   readonly BM: number
@@ -92,7 +129,10 @@ export const pickVariant = (s: GeneralMatmulShape): GeneralMatmulVariant => {
 }
 
 /** WGSL of one variant. Bindings: A, B, C, params {M, N, K, batch, strideA, strideB, strideC, _, alpha}. */
-export const generalMatmulWgsl = (o: GeneralMatmulOptions, variant: GeneralMatmulVariant): string => {
+export const generalMatmulWgsl = (o: GeneralMatmulOptions, variant: GeneralMatmulVariant, splitK = 1): string => {
+  // splitK > 1: the first pass of `dispatches`: workgroup z takes K-chunk z (batch 1) and writes
+  // its unscaled partial product to slice z of C (here the partials buffer), for splitReduceWgsl to sum.
+  const split = splitK > 1
   const { BM, BN, TM, TN, KS, BK } = CONFIGS[variant]
   const groupThreads = (BM / TM) * (BN / TN)
   if (groupThreads * KS !== THREADS) throw new Error(`general matmul ${variant}: ${groupThreads} × ${KS} threads is not ${THREADS}`)
@@ -116,7 +156,7 @@ export const generalMatmulWgsl = (o: GeneralMatmulOptions, variant: GeneralMatmu
       let m = m0 + r;
       let k = k0 + kk;
       var v = 0.0;
-      if (m < p.M && k < p.K) { v = f32(A[offA + ${at}]); }
+      if (m < p.M && k < kEnd) { v = f32(A[offA + ${at}]); }
       Sh[kk * ${AS}u + r] = v;
     }`
   }).join("\n")
@@ -130,7 +170,7 @@ export const generalMatmulWgsl = (o: GeneralMatmulOptions, variant: GeneralMatmu
       let n = n0 + c;
       let k = k0 + kk;
       var v = 0.0;
-      if (n < p.N && k < p.K) { v = f32(B[offB + ${at}]); }
+      if (n < p.N && k < kEnd) { v = f32(B[offB + ${at}]); }
       Sh[${B_BASE}u + kk * ${BS}u + c] = v;
     }`
   }).join("\n")
@@ -141,7 +181,7 @@ export const generalMatmulWgsl = (o: GeneralMatmulOptions, variant: GeneralMatmu
     let n = ${n};
     if (m < p.M && n < p.N) {
       let o = offC + m * p.N + n;
-      C[o] = ${o.accumulate ? "C[o] + " : ""}p.alpha * ${v};
+      C[o] = ${split ? v : `${o.accumulate ? "C[o] + " : ""}p.alpha * ${v}`};
     }
   }`
   const epilogue = KS === 1
@@ -166,15 +206,23 @@ var<workgroup> Sh: array<f32, ${shared}>;
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let m0 = wg.y * ${BM}u;
   let n0 = wg.x * ${BN}u;
-  let offA = wg.z * p.strideA;
+${split ? `  let offA = 0u;
+  let offB = 0u;
+  let offC = wg.z * p.M * p.N;
+  // chunks of whole slabs, so that no slab straddles two of them
+  let chunk = (p.K + ${splitK * SLAB - 1}u) / ${splitK * SLAB}u * ${SLAB}u;
+  let kBegin = min(p.K, wg.z * chunk);
+  let kEnd = min(p.K, kBegin + chunk);` : `  let offA = wg.z * p.strideA;
   let offB = wg.z * p.strideB;
   let offC = wg.z * p.strideC;
+  let kBegin = 0u;
+  let kEnd = p.K;`}
   let g = lid / ${groupThreads}u;
   let t = lid % ${groupThreads}u;
   let tx = t % ${BN / TN}u;
   let ty = t / ${BN / TN}u;
 ${outputs.map(({ name }) => `  var ${name} = 0.0;`).join("\n")}
-  for (var k0 = 0u; k0 < p.K; k0 += ${SLAB}u) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${SLAB}u) {
 ${loadA}
 ${loadB}
     workgroupBarrier();
@@ -199,24 +247,53 @@ export const generalMatmulParams = (device: GPUDevice, shape: GeneralMatmulShape
 
 const MAX_GROUPS = 65535
 
-/** Compiles both kernel shapes for one (types, transposes, accumulate) combination. */
+/** Compiles both kernel shapes (and the split-K pair) for one (types, transposes, accumulate) combination. */
 export const generalMatmul = async (gpu: Gpu, o: GeneralMatmulOptions): Promise<GeneralMatmul> => {
   if ((o.aType === "f16" || o.bType === "f16") && !gpu.hasF16) throw new Error("general matmul: f16 storage needs shader-f16, which this adapter lacks")
+  const device = gpu.device
   const name = `general-matmul-${o.aType}${o.transposeA ? "T" : ""}-${o.bType}${o.transposeB ? "T" : ""}${o.accumulate ? "-acc" : ""}`
   const variants: Array<GeneralMatmulVariant> = o.variant ? [o.variant] : ["tile64", "splitk32"]
   const compiled = new Map<GeneralMatmulVariant, GPUComputePipeline>()
-  for (const v of variants) compiled.set(v, await pipeline(gpu.device, generalMatmulWgsl(o, v), `${name}-${v}`))
+  for (const v of variants) compiled.set(v, await pipeline(device, generalMatmulWgsl(o, v), `${name}-${v}`))
+  // a forced kernel shape (tests, benchmarks) never splits: no need to compile the pair
+  const split = o.variant ? undefined : {
+    first: await pipeline(device, generalMatmulWgsl(o, "splitk32", SPLIT_K), `${name}-split${SPLIT_K}`),
+    reduce: await pipeline(device, splitReduceWgsl(o.accumulate, SPLIT_K), `general-matmul-split${SPLIT_K}-reduce${o.accumulate ? "-acc" : ""}`)
+  }
+  let partials: GPUBuffer | undefined
+
+  const checked = (shape: GeneralMatmulShape) => {
+    const { M, N, K } = shape
+    const batch = shape.batch ?? 1
+    if (![M, N, K, batch].every((x) => Number.isInteger(x) && x >= 0)) throw new Error(`general matmul: bad shape ${JSON.stringify(shape)}`)
+    return { M, N, K, batch }
+  }
+  const groupsOf = (M: number, N: number, K: number, z: number, variant: GeneralMatmulVariant) => {
+    const { BM, BN } = CONFIGS[variant]
+    const groups = [Math.ceil(N / BN), Math.ceil(M / BM), z] as const
+    if (groups.some((g) => g > MAX_GROUPS)) throw new Error(`general matmul ${M}×${N}×${K} (${z} in z): ${groups.join(" × ")} workgroups, over ${MAX_GROUPS} in one dimension`)
+    return groups
+  }
+  const dispatch = (b: GeneralMatmulBuffers, shape: GeneralMatmulShape): Dispatch => {
+    const { M, N, K, batch } = checked(shape)
+    const variant = o.variant ?? pickVariant(shape)
+    return { pipeline: compiled.get(variant)!, buffers: [b.A, b.B, b.C, b.params], groups: groupsOf(M, N, K, batch, variant) }
+  }
   return {
     options: o,
-    dispatch: (b, shape) => {
-      const { M, N, K } = shape
-      const batch = shape.batch ?? 1
-      if (![M, N, K, batch].every((x) => Number.isInteger(x) && x >= 0)) throw new Error(`general matmul: bad shape ${JSON.stringify(shape)}`)
-      const variant = o.variant ?? pickVariant(shape)
-      const { BM, BN } = CONFIGS[variant]
-      const groups = [Math.ceil(N / BN), Math.ceil(M / BM), batch] as const
-      if (groups.some((g) => g > MAX_GROUPS)) throw new Error(`general matmul ${M}×${N}×${K} (batch ${batch}): ${groups.join(" × ")} workgroups, over ${MAX_GROUPS} in one dimension`)
-      return { pipeline: compiled.get(variant)!, buffers: [b.A, b.B, b.C, b.params], groups }
+    dispatch,
+    dispatches: (b, shape) => {
+      if (!split || !splitsK(shape)) return [dispatch(b, shape)]
+      const { M, N, K } = checked(shape)
+      const bytes = SPLIT_K * M * N * 4
+      if (!partials || partials.size < bytes) partials = storageBuffer(device, bytes)
+      const window = { buffer: partials, offset: 0, size: bytes }
+      const blocks = Math.ceil((M * N) / 256)
+      const reduceGroups = blocks <= MAX_GROUPS ? [blocks, 1] as const : [MAX_GROUPS, Math.ceil(blocks / MAX_GROUPS)] as const
+      return [
+        { pipeline: split.first, buffers: [b.A, b.B, window, b.params], groups: groupsOf(M, N, K, SPLIT_K, "splitk32") },
+        { pipeline: split.reduce, buffers: [window, b.C, b.params], groups: reduceGroups }
+      ]
     }
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { readBuffer, roundF16, runDispatches, storageBuffer, toF16 } from "../../gpu/kernels/buffers.ts"
-import { generalMatmul, generalMatmulParams, pickVariant, type GeneralMatmulOptions, type GeneralMatmulShape, type GeneralMatmulStrides, type GeneralMatmulVariant } from "../../gpu/kernels/general-matmul.ts"
+import { generalMatmul, generalMatmulParams, pickVariant, splitsK, type GeneralMatmulOptions, type GeneralMatmulShape, type GeneralMatmulStrides, type GeneralMatmulVariant } from "../../gpu/kernels/general-matmul.ts"
 import { generalMatmulRef } from "../../gpu/kernels/general-matmul-reference.ts"
 import { needs, openTestGpu } from "../helpers/gpu.ts"
 import { random, relErr } from "../helpers/numeric.ts"
@@ -19,7 +19,7 @@ describe("general matmul (C = / += alpha · op(A) · op(B), batched, any shape)"
 
   /** Runs one product on the GPU from random inputs; returns its relative error against the reference. */
   const check = async (
-    o: GeneralMatmulOptions, shape: GeneralMatmulShape, alpha: number, seed: number, strides: GeneralMatmulStrides = {}
+    o: GeneralMatmulOptions, shape: GeneralMatmulShape, alpha: number, seed: number, strides: GeneralMatmulStrides = {}, passes?: number
   ): Promise<number> => {
     const { M, N, K } = shape
     const batch = shape.batch ?? 1
@@ -36,12 +36,15 @@ describe("general matmul (C = / += alpha · op(A) · op(B), batched, any shape)"
     const Br = o.bType === "f16" ? roundF16(B) : B
     const mm = await generalMatmul(gpu, o)
     const C = storageBuffer(device, C0)
-    await runDispatches(device, [mm.dispatch({
+    const buffers = {
       A: storageBuffer(device, o.aType === "f16" ? toF16(A) : A),
       B: storageBuffer(device, o.bType === "f16" ? toF16(B) : B),
       C,
       params: generalMatmulParams(device, shape, strides, alpha)
-    }, shape)])
+    }
+    const ds = passes === undefined ? [mm.dispatch(buffers, shape)] : mm.dispatches(buffers, shape)
+    if (passes !== undefined) assert.equal(ds.length, passes, "dispatches")
+    await runDispatches(device, ds)
     const got = new Float32Array(await readBuffer(device, C, lenC * 4))
     const want = generalMatmulRef(Ar, Br, shape, o, alpha, o.accumulate ? C0 : undefined, strides)
     if (!o.accumulate) {
@@ -94,6 +97,15 @@ describe("general matmul (C = / += alpha · op(A) · op(B), batched, any shape)"
     }
   }
 
+  it("split-K across workgroups (dispatches: K-chunks into partials, then a sum) for long reductions onto few tiles, accumulating", async () => {
+    const o = { aType: "f32", bType: "f32", transposeA: true, transposeB: false, accumulate: true } as const
+    const e1 = await check(o, { M: 16, N: 16, K: 5000 }, 0.25, 80, {}, 2)
+    const e2 = await check(o, { M: 37, N: 19, K: 2100 }, -2, 81, {}, 2) // the last K-chunk is empty
+    const e3 = await check(o, { M: 37, N: 19, K: 2100, batch: 2 }, 1, 82, {}, 1) // batches never split
+    const e4 = await check(o, { M: 16, N: 16, K: 300 }, 1, 83, {}, 1) // nor short reductions
+    assert.ok(Math.max(e1, e2, e3, e4) < 1e-5, `relative errors ${e1}, ${e2}, ${e3}, ${e4}`)
+  })
+
   it("the kernel shape follows the problem: 64-tiles for big products, split-K 32-tiles for the skinny LoRA ones", () => {
     assert.equal(pickVariant({ M: 16384, N: 2048, K: 16 }), "tile64") // dX += du·A
     assert.equal(pickVariant({ M: 16384, N: 16, K: 2048 }), "splitk32") // u = x·Aᵀ
@@ -102,6 +114,8 @@ describe("general matmul (C = / += alpha · op(A) · op(B), batched, any shape)"
     assert.equal(pickVariant({ M: 16384, N: 3072, K: 16 }), "tile64") // y += s·u·Bᵀ
     assert.equal(pickVariant({ M: 256, N: 256, K: 256 }), "splitk32") // 16 tiles cannot fill a GPU
     assert.equal(pickVariant({ M: 256, N: 256, K: 16 }), "tile64") // nor can a K of 16 be split
+    assert.ok(splitsK({ M: 3072, N: 16, K: 16384 }) && splitsK({ M: 16, N: 1024, K: 16384 })) // dB, dA: K-chunks over workgroups too
+    assert.ok(!splitsK({ M: 16384, N: 16, K: 3072 }) && !splitsK({ M: 16, N: 1024, K: 16384, batch: 2 }))
   })
 
   it("f16 storage without shader-f16 is refused, saying why", { skip: gpu.hasF16 ? "this adapter has shader-f16" : false }, async () => {
@@ -145,7 +159,7 @@ describe("general matmul (C = / += alpha · op(A) · op(B), batched, any shape)"
     for (const i of [0, 31, 500, 959]) assert.ok(Math.abs(fd("x", i) - dX[i]!) < 1e-7, `dX[${i}]`)
 
     // the same chain on the GPU, in one submission (dX accumulates onto a prior gradient, as the base layer's dX would be)
-    const mk = (o: { transposeA: boolean; transposeB: boolean }, accumulate = false) => generalMatmul(gpu, { aType: "f32", bType: "f32", ...o, accumulate })
+    const mk = (o: { transposeA: boolean; transposeB: boolean }, accumulate = false) => generalMatmul(gpu, { aType: "f32", bType: "f32", ...o, accumulate, variant: "splitk32" })
     const [mNT, mNN, mTN, mNNacc] = await Promise.all([mk(nt), mk(nn), mk(tn), mk(nn, true)])
     const buf = (a: Float32Array | number) => storageBuffer(device, typeof a === "number" ? a * 4 : a)
     const [xb, Ab, Bb, Gb] = [buf(x), buf(A), buf(B), buf(G)]
