@@ -2,7 +2,8 @@
  * The training matmuls at LoRA-training shape (16 × 1024 = 16384 tokens, r = 16, Qwen3-0.6B's
  * dimensions): the general matmul (gpu/kernels/general-matmul.ts) on each LoRA product, and the
  * weight matmul (gpu/kernels/matmul.ts) forward ("nk") against backward dX = dY·W ("kn"), f16 and
- * NF4. For each: median ms, TFLOP/s, and GB/s of the bytes a product must at least move (each
+ * NF4. The LoRA products as the trainer runs them (`dispatches`: split-K where it pays) and with
+ * each kernel shape forced. For each: median ms, TFLOP/s, and GB/s of the bytes a product must at least move (each
  * operand read once, C written once, read too when accumulating) — how far from memory-bound.
  * Prints one JSON object per line.
  *
@@ -10,7 +11,7 @@
  */
 import { runDispatches, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
-import { generalMatmul, generalMatmulParams, pickVariant, type GeneralMatmulOptions, type GeneralMatmulVariant, type StorageType } from "../../gpu/kernels/general-matmul.ts"
+import { generalMatmul, generalMatmulParams, pickVariant, SPLIT_K, splitsK, type GeneralMatmulOptions, type GeneralMatmulVariant, type StorageType } from "../../gpu/kernels/general-matmul.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat, type WeightLayout } from "../../gpu/kernels/matmul.ts"
 
 const tiny = process.argv.includes("--tiny")
@@ -26,9 +27,9 @@ const rand = (n: number, scale: number, seed = 1) => {
   return out
 }
 
-/** Median seconds of one dispatch, `per` of them a submission so that submit latency does not dominate. */
-const time = async (gpu: Gpu, d: Dispatch, per: number, reps = tiny ? 2 : 10) => {
-  const ds = Array(per).fill(d)
+/** Median seconds of one dispatch list, `per` of them a submission so that submit latency does not dominate. */
+const time = async (gpu: Gpu, d: Dispatch | Array<Dispatch>, per: number, reps = tiny ? 2 : 10) => {
+  const ds = Array(per).fill(d).flat()
   await runDispatches(gpu.device, ds)
   const ts: Array<number> = []
   for (let i = 0; i < reps; i++) {
@@ -45,7 +46,7 @@ const gpu = opened.gpu
 const dev = gpu.device
 emit({ kind: "adapter", ...gpu.adapter, f16: gpu.hasF16, tensorCores: pickMatrixConfig(gpu)?.M ?? null })
 
-const [T, IN, OUT, R] = tiny ? [512, 128, 192, 16] : [16384, 1024, 3072, 16]
+const [T, IN, OUT, R] = tiny ? [2048, 128, 192, 16] : [16384, 1024, 3072, 16]
 const f16 = gpu.hasF16
 const act: StorageType = f16 ? "f16" : "f32" // activations as the trainer would keep them
 
@@ -68,10 +69,14 @@ for (const p of lora) {
   const C = storageBuffer(dev, p.M * p.N * 4)
   const params = generalMatmulParams(dev, p, {}, 0.5)
   const bytes = p.aLen * size(p.o.aType) + p.bLen * size(p.o.bType) + p.M * p.N * 4 * (p.o.accumulate ? 2 : 1)
-  for (const variant of [pickVariant(p), ...(["tile64", "splitk32"] as Array<GeneralMatmulVariant>).filter((v) => v !== pickVariant(p))]) {
+  const report = (variant: string, picked: boolean, s: number) =>
+    emit({ kind: "lora-matmul", product: p.name, M: p.M, N: p.N, K: p.K, variant, picked, aType: p.o.aType, bType: p.o.bType, ms: +(s * 1e3).toFixed(4), tflops: +(2 * p.M * p.N * p.K / s / 1e12).toFixed(2), gb_per_s: +(bytes / s / 1e9).toFixed(1) })
+  // what the trainer gets (dispatches: split-K where it pays), then each kernel shape forced, as one pass
+  const auto = await generalMatmul(gpu, p.o)
+  report(splitsK(p) ? `split${SPLIT_K}+reduce` : pickVariant(p), true, await time(gpu, auto.dispatches({ A, B, C, params }, p), 10))
+  for (const variant of ["tile64", "splitk32"] as Array<GeneralMatmulVariant>) {
     const mm = await generalMatmul(gpu, { ...p.o, variant })
-    const s = await time(gpu, mm.dispatch({ A, B, C, params }, p), 10)
-    emit({ kind: "lora-matmul", product: p.name, M: p.M, N: p.N, K: p.K, variant, picked: variant === pickVariant(p), aType: p.o.aType, bType: p.o.bType, ms: +(s * 1e3).toFixed(4), tflops: +(2 * p.M * p.N * p.K / s / 1e12).toFixed(2), gb_per_s: +(bytes / s / 1e9).toFixed(1) })
+    report(variant, false, await time(gpu, mm.dispatch({ A, B, C, params }, p), 10))
   }
   for (const b of [A, B, C, params]) b.destroy()
 }

@@ -15,6 +15,9 @@
  *   LoRA products with a long reduction (dB = s·dYᵀ·u and dA = duᵀ·x: M×N = out × 16 or 16 × in,
  *   K = 16384 tokens; u = x·Aᵀ with N = 16): 4× as many workgroups as a 64-tile and a quarter of
  *   the padding waste, with each workgroup's K loop still reading coalesced slabs.
+ * `dispatches` goes further for a long reduction onto few tiles (dB, dA at 16384 tokens: K = 16384
+ * onto 1024 × 16 outputs, 32 tiles): 8 K-chunks across workgroups into a partials buffer, then a
+ * pass summing them onto C (WGSL has no float atomics to do it in one).
  * Loads walk along each operand's contiguous dimension, so global reads coalesce whatever the
  * transposes; workgroup tiles are k-major with one float of padding a row so that transposing
  * stores do not all hit one bank.
