@@ -48,7 +48,7 @@ const nf4Init = (format: WeightFormat) => (format === "nf4" ? "  if (lid < 16u) 
  * dY·W of a weight W [out, in]); either way lanes walk along the stored row, so reads coalesce.
  */
 const loadB = (format: WeightFormat, BK: number, threads: number, target: "f16" | "f32", tile: "nk" | "kn", weight: WeightLayout = "nk", TN = BN) => {
-  const store = (n: string, k: string, v: string) => (tile === "nk" ? `Bs[(${n}) * ${BK}u + (${k})] = ${target}(${v});` : `Bs[(${k}) * ${BN}u + (${n})] = ${target}(${v});`)
+  const store = (n: string, k: string, v: string) => (tile === "nk" ? `Bs[(${n}) * ${BK}u + (${k})] = ${target}(${v});` : `Bs[(${k}) * ${TN}u + (${n})] = ${target}(${v});`)
   if (format === "f16") {
     const per = (TN * BK) / 4 / threads
     if (weight === "kn") {
@@ -105,7 +105,23 @@ ${bBindings(format)}
 @group(0) @binding(3) var<uniform> p: P;
 ${format === "nf4" ? nf4Const : ""}`
 
-/** WGSL for the tensor-core kernel: one subgroup computes a 64×64 tile as F×F fragments, BK 32. */
+/**
+ * fragmentProducts for a B tile kept [k][n] (row stride T), as the "kn" weight layout loads it:
+ * lanes then store consecutive n to consecutive addresses (the [n][k] tile would put a row of
+ * lanes 4·BK values apart, all in one bank), and the right fragments load row-major.
+ */
+const fragmentProductsKn = (fr: number, F: number, BK: number, T: number): string => `    for (var kk = 0u; kk < ${BK}u; kk += ${F}u) {
+${range(fr).map((j) => `      let b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, kk * ${T}u + ${j * F}u, false, ${T}u);`).join("\n")}
+${range(fr).map((i) => `      {
+        let a = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&As, ${i * F * BK}u + kk, false, ${BK}u);
+${range(fr).map((j) => `        acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(a, b${j}, acc_${i}_${j});`).join("\n")}
+      }`).join("\n")}
+    }`
+
+/**
+ * WGSL for the tensor-core kernel: one subgroup computes a 64×64 tile as F×F fragments, BK 32.
+ * The B tile sits in workgroup memory as [n][k] for "nk" weights, [k][n] for "kn" ones.
+ */
 export const subgroupMatrixWgsl = (format: WeightFormat, F: number, accumulate = false, weight: WeightLayout = "nk"): string => {
   const BK = 32
   const threads = 32
@@ -132,9 +148,9 @@ ${range((T * BK) / 4 / threads).map((i) => `    {
       let v = A[((m0 + r) * p.K + k0 + c) / 4u];
       As[r * ${BK}u + c] = v.x; As[r * ${BK}u + c + 1u] = v.y; As[r * ${BK}u + c + 2u] = v.z; As[r * ${BK}u + c + 3u] = v.w;
     }`).join("\n")}
-${loadB(format, BK, threads, "f16", "nk", weight, T)}
+${loadB(format, BK, threads, "f16", weight, weight, T)}
     workgroupBarrier();
-${fragmentProducts(fr, F, BK)}
+${weight === "nk" ? fragmentProducts(fr, F, BK) : fragmentProductsKn(fr, F, BK, T)}
     workgroupBarrier();
   }
 ${storeFragments(fr, F, "base")}
