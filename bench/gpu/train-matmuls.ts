@@ -28,14 +28,14 @@ const rand = (n: number, scale: number, seed = 1) => {
 }
 
 /** Median seconds of one dispatch list, `per` of them a submission so that submit latency does not dominate. */
-const time = async (gpu: Gpu, d: Dispatch | Array<Dispatch>, per: number, reps = tiny ? 2 : 10) => {
-  const ds = Array(per).fill(d).flat()
+const time = async (gpu: Gpu, d: Dispatch | Array<Dispatch>, per: number, reps = tiny ? 1 : 10) => {
+  const ds = Array(tiny ? 1 : per).fill(d).flat()
   await runDispatches(gpu.device, ds)
   const ts: Array<number> = []
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now()
     await runDispatches(gpu.device, ds)
-    ts.push((performance.now() - t0) / 1000 / per)
+    ts.push((performance.now() - t0) / 1000 / (tiny ? 1 : per))
   }
   return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!
 }
