@@ -286,8 +286,8 @@ export const generalMatmul = async (gpu: Gpu, o: GeneralMatmulOptions): Promise<
     options: o,
     dispatch,
     dispatches: (b, shape) => {
-      if (!split || !splitsK(shape)) return [dispatch(b, shape)]
       const { M, N, K } = checked(shape)
+      if (!split || !splitsK(shape) || M * N === 0) return [dispatch(b, shape)]
       const bytes = SPLIT_K * M * N * 4
       if (!partials || partials.size < bytes) partials = storageBuffer(device, bytes)
       const window = { buffer: partials, offset: 0, size: bytes }
