@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
+import { selectBackend } from "../../gpu/backend.ts"
 import { after, describe, it } from "node:test"
 import * as tf from "@tensorflow/tfjs-core"
-import "@tensorflow/tfjs-backend-cpu"
 import { random, relErr } from "../helpers/numeric.ts"
 import { needs, openTestGpu } from "../helpers/gpu.ts"
 import { f16BitsToF32, readBuffer, runDispatches, storageBuffer, uniformBuffer } from "../../gpu/kernels/buffers.ts"
@@ -97,7 +97,7 @@ describe("backward references agree with central differences of the forward refe
   })
 
   it("AdamW reference agrees with the tfjs trainer's AdamW (gpu/train/adamw.ts) over three steps", async () => {
-    await tf.setBackend("cpu")
+    await selectBackend("cpu") // registers tfjs' CPU backend on the tfjs-core every module shares (also inside the GPU bundles)
     const n = 257
     const opts: AdamWRefOptions = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxNorm: 0 }
     const P0 = random(n, 31)
