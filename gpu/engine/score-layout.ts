@@ -32,12 +32,23 @@ export interface BatchLayout {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
 
-/** The engine's shape for these rows: seq the longest row rounded up to 16, batch rounded up so batch × seq % 128 = 0. */
+/**
+ * The engine's shape for these rows: seq a multiple of 16 at least the longest row, batch at least
+ * the rows with batch × seq a multiple of 128, choosing the seq that computes the fewest tokens
+ * (one row of 40 tokens: 2 × 64 = 128 tokens, not 8 × 48 = 384); on a tie, the shorter seq
+ * (attention grows with seq²).
+ */
 export const batchShape = (rows: ReadonlyArray<OptionRow>): { batch: number; seq: number } => {
   if (rows.length === 0) throw new Error("batchShape: no rows")
-  const seq = Math.ceil(Math.max(...rows.map((r) => r.ids.length)) / 16) * 16
-  const step = 128 / gcd(seq, 128)
-  return { batch: Math.ceil(rows.length / step) * step, seq }
+  const longest = Math.max(...rows.map((r) => r.ids.length))
+  let best = { batch: 0, seq: 0 }
+  // beyond the next multiple of 128, batch = rows and a longer seq only adds tokens
+  for (let seq = Math.ceil(longest / 16) * 16; seq <= Math.ceil(longest / 128) * 128; seq += 16) {
+    const step = 128 / gcd(seq, 128)
+    const batch = Math.ceil(rows.length / step) * step
+    if (best.seq === 0 || batch * seq < best.batch * best.seq) best = { batch, seq }
+  }
+  return best
 }
 
 /** Tokens the engine computes for these rows (padding and dummy rows included). */
