@@ -9,7 +9,7 @@ const config = {
   systems: Flag.String("systems").pipe(Flag.withDescription("Comma-separated systems to score (no-GPU baselines: char-2gram … char-5gram)"), Flag.withDefault("char-3gram")),
   shots: Flag.String("shots").pipe(Flag.withDescription("Comma-separated shot counts (any k)"), Flag.withDefault("0,3,5")),
   tasks: Flag.String("tasks").pipe(Flag.withDescription("Comma-separated tasks among mcqa, extqa, absqa"), Flag.withDefault("mcqa,extqa,absqa")),
-  model: Flag.String("model").pipe(Flag.withDescription("A Qwen3 checkpoint folder (config.json, *.safetensors, tokenizer.json) to score as one more system, on the tfjs runtime"), Flag.optional),
+  model: Flag.String("model").pipe(Flag.withDescription("A Qwen3 checkpoint folder (config.json, *.safetensors, tokenizer.json) to score as one more system (options on fleuve's WGSL engine or the tfjs runtime: see --engine)"), Flag.optional),
   modelName: Flag.String("model-name").pipe(Flag.withDescription("System name for --model (default: the folder name)"), Flag.optional),
   backend: Flag.Literals("backend", ["auto", "webgpu", "tensorflow", "wasm", "cpu"]).pipe(Flag.withDescription("tfjs backend for --model"), Flag.withDefault("auto")),
   engine: engineFlag,
