@@ -5,7 +5,7 @@ import type { Qwen3Model } from "../qwen3/model.ts"
 import { prepareContinuations, type ScoredContext, scoredContext, ScoringError } from "../scoring-prep.ts"
 import type { TextTokenizer } from "../tokenizer/tokenizer.ts"
 import { checkEngineShape, type EngineShape, engineShape, EngineShapeError, type EngineWeights, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "./qwen3-engine.ts"
-import { layoutBatch, type OptionRow, optionRows, OutOfGpuMemory, rowScores, type RowScores, scoreInGroups } from "./score-layout.ts"
+import { isOutOfMemory, layoutBatch, type OptionRow, optionRows, OutOfGpuMemory, rowScores, type RowScores, scoreInGroups } from "./score-layout.ts"
 
 /**
  * gpu/scoring.ts' scoreContinuations on fleuve's WGSL engine (gpu/engine/qwen3-engine.ts): same
@@ -113,7 +113,9 @@ export class EngineScorer {
         for (const b of weightBuffers(w)) b.destroy()
       })
     } catch (e) {
-      if (e instanceof OutOfGpuMemory) return { _tag: "Refused", reason: `the f16 weights do not fit GPU memory (${e.message})` }
+      // A buffer mapped at creation that cannot be allocated throws a RangeError instead of
+      // reporting to the error scope (the buffers made before it are then lost to the device).
+      if (isOutOfMemory(e) || e instanceof RangeError) return { _tag: "Refused", reason: `the f16 weights do not fit GPU memory (${e instanceof Error ? e.message : String(e)})` }
       throw e
     }
     const maxTokens = Math.min(options.maxTokensPerBatch ?? Infinity, bindingTokenLimit(gpu, shape))
