@@ -51,13 +51,57 @@ interface CachedPath {
 
 const engines = new WeakMap<Qwen3Model, CachedPath>()
 
+/**
+ * GPU buffers are not freed by the garbage collector's schedule: a disposed model's engine
+ * scorer is freed at the next scoring call (sweep), a forgotten model's when it is collected.
+ */
+const withScorer = new Set<WeakRef<Qwen3Model>>()
+const collected = new FinalizationRegistry<Promise<ScoringPath>>((path) => {
+  void path.then((p) => p._tag === "Engine" && p.scorer.dispose(), () => undefined)
+})
+
 /** Frees the engine scorer of a model (its f16 weights and activations), if one was made. */
 export const releaseScoringEngine = async (model: Qwen3Model): Promise<void> => {
   const cached = engines.get(model)
   engines.delete(model)
-  const path = await cached?.path
+  collected.unregister(model)
+  const path = await cached?.path.catch(() => undefined)
   if (path?._tag === "Engine") path.scorer.dispose()
 }
+
+const sweep = async (): Promise<void> => {
+  for (const ref of [...withScorer]) {
+    const m = ref.deref()
+    if (m === undefined) withScorer.delete(ref)
+    else if (m.params.values().next().value?.isDisposed) {
+      withScorer.delete(ref)
+      await releaseScoringEngine(m)
+    }
+  }
+}
+
+let listener: ((line: string) => void) | undefined
+let lastLine: string | undefined
+
+/**
+ * Tells `print` which path scores, each time it changes (a command that loads several models,
+ * like the demo, prints one line per change rather than one per model or per call).
+ */
+export const onScoringPath = (print: ((line: string) => void) | undefined): void => {
+  listener = print
+  lastLine = undefined
+}
+
+const told = (path: ScoringPath): ScoringPath => {
+  const line = describePath(path)
+  if (listener && line !== lastLine) {
+    lastLine = line
+    listener(line)
+  }
+  return path
+}
+
+const describePath = (path: ScoringPath): string => (path._tag === "Engine" ? `scoring: ${path.scorer.description}` : `scoring: tfjs runtime (${path.reason})`)
 
 /**
  * Chooses the scoring path of a model: fleuve's WGSL engine where the tensor backend is webgpu
@@ -65,7 +109,9 @@ export const releaseScoringEngine = async (model: Qwen3Model): Promise<void> => 
  * otherwise, with the reason. "wgsl" makes the engine required: ScoringEngineUnavailable when it
  * cannot run. The engine scorer is made once per model (and again if its weights changed).
  */
-export const scoringPathFor = async (model: Qwen3Model): Promise<ScoringPath> => {
+export const scoringPathFor = async (model: Qwen3Model): Promise<ScoringPath> => told(await choosePath(model))
+
+const choosePath = async (model: Qwen3Model): Promise<ScoringPath> => {
   const name = scoringEngineName()
   const refuse = (reason: string): ScoringPath => {
     if (name === "wgsl") throw new ScoringEngineUnavailable(`the WGSL scoring engine was required (--engine wgsl / FLEUVE_SCORING_ENGINE=wgsl) but cannot run: ${reason}`)
@@ -81,17 +127,21 @@ export const scoringPathFor = async (model: Qwen3Model): Promise<ScoringPath> =>
     return path._tag === "Tfjs" ? refuse(path.reason) : path
   }
   if (cached) await releaseScoringEngine(model)
+  await sweep()
   const path = EngineScorer.create(model, gpu).then((r): ScoringPath => (r._tag === "Ready" ? { _tag: "Engine", scorer: r.scorer } : { _tag: "Tfjs", reason: r.reason }))
   engines.set(model, { gpu, fingerprint: print, path })
-  const made = await path
+  if (!cached) withScorer.add(new WeakRef(model))
+  collected.register(model, path, model)
+  const made = await path.catch(async (e) => {
+    engines.delete(model)
+    collected.unregister(model)
+    throw e
+  })
   return made._tag === "Tfjs" ? refuse(made.reason) : made
 }
 
 /** The line to print (stderr) about which path scores a model. */
-export const describeScoringPath = async (model: Qwen3Model): Promise<string> => {
-  const path = await scoringPathFor(model)
-  return path._tag === "Engine" ? `scoring: ${path.scorer.description}` : `scoring: tfjs runtime (${path.reason})`
-}
+export const describeScoringPath = async (model: Qwen3Model): Promise<string> => describePath(await choosePath(model))
 
 /** Log-softmax values at `targets` and argmax flags, computed on the device; only small arrays come back. */
 const pick = async (logits: tf.Tensor2D, targets: ReadonlyArray<number>): Promise<{ logprobs: Float32Array; argmax: Int32Array }> => {

@@ -134,7 +134,7 @@ const compare = (got: ReadonlyArray<ScoredContext>, want: ReadonlyArray<ScoredCo
 }
 
 describe("scoring on fleuve's WGSL engine", { skip }, () => {
-  const engine: { plain?: Array<ScoredContext>; split?: Array<ScoredContext>; lora?: Array<ScoredContext>; splits: number } = { splits: 0 }
+  const engine: { plain?: Array<ScoredContext>; split?: Array<ScoredContext>; lora?: Array<ScoredContext>; disposedModelsScorer?: EngineScorer; disposedModel?: Qwen3Model } = {}
 
   it("is chosen on webgpu with tensor cores, and says so", async () => {
     const model = modelOf(false)
@@ -143,9 +143,14 @@ describe("scoring on fleuve's WGSL engine", { skip }, () => {
     assert.equal(path._tag, "Engine")
     assert.equal(await scoringPathFor(model), path, "one engine scorer per model")
     engine.plain = await scoreAll((c, o, w) => scoreContinuations(model, tokenizer, c, o, windowOf(w)))
-    if (path._tag === "Engine") assert.ok(path.scorer.cachedEngines.length > 0)
-    await releaseScoringEngine(model)
+    if (path._tag === "Engine") {
+      assert.ok(path.scorer.cachedEngines.length > 0)
+      engine.disposedModelsScorer = path.scorer
+    }
+    // disposed without releaseScoringEngine: the next model's scorer frees this one's (kept
+    // referenced here, so that the collector does not free it first)
     model.dispose()
+    engine.disposedModel = model
   })
 
   it("scores rows split to 128-token batches exactly as unsplit", async () => {
@@ -168,6 +173,7 @@ describe("scoring on fleuve's WGSL engine", { skip }, () => {
   it("merges LoRA pairs into the uploaded weights, and rebuilds when they change", async () => {
     const model = modelOf(true)
     const first = await scoringPathFor(model)
+    assert.deepEqual(engine.disposedModelsScorer?.cachedEngines, [], "a disposed model's engines are freed")
     engine.lora = await scoreAll((c, o, w) => scoreContinuations(model, tokenizer, c, o, windowOf(w)))
     // a training step assigns new values: the uploaded copy is stale and must be rebuilt
     const pair = model.lora.get(projectionPath(0, "q_proj"))!

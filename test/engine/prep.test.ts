@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test"
 import { selectBackend } from "../../gpu/backend.ts"
 import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
 import { prepareContinuations, ScoringError, splitContinuation } from "../../gpu/scoring-prep.ts"
-import { describeScoringPath, scoreContinuations, scoringEngineName, ScoringEngineUnavailable, setScoringEngine } from "../../gpu/scoring.ts"
+import { describeScoringPath, onScoringPath, scoreContinuations, scoringEngineName, ScoringEngineUnavailable, setScoringEngine } from "../../gpu/scoring.ts"
 import type { TextTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
 import { tinyDir, tinyReference } from "../helpers/model-fixture.ts"
 
@@ -89,6 +89,18 @@ describe("scoring preparation", () => {
     s.options.forEach((o) => assert.ok(Math.abs(o.logprob - o.tokenLogprobs.reduce((a, b) => a + b, 0)) < 1e-9))
     await assert.rejects(scoreContinuations(model, tokenizer, "The river", [" sea", ""]), (e: unknown) => e instanceof ScoringError && e.message === "continuation 1 is empty after tokenization")
     await assert.rejects(scoreContinuations(model, tokenizer, "ctx", []), (e: unknown) => e instanceof ScoringError && e.message === "no continuations to score")
+  })
+
+  it("tells a listener the scoring path once per change", async () => {
+    const lines: Array<string> = []
+    onScoringPath((line) => lines.push(line))
+    await scoreContinuations(model, tokenizer, "The river", [" sea"])
+    await scoreContinuations(model, tokenizer, "The river", [" sea", " flows"])
+    setScoringEngine("tfjs")
+    await scoreContinuations(model, tokenizer, "The river", [" sea"])
+    setScoringEngine(undefined)
+    onScoringPath(undefined)
+    assert.deepEqual(lines, ["scoring: tfjs runtime (the tensor backend is cpu, not webgpu)", "scoring: tfjs runtime (asked for (--engine tfjs / FLEUVE_SCORING_ENGINE=tfjs))"])
   })
 
   it("fails clearly when the WGSL engine is required and cannot run, and obeys tfjs", async () => {
