@@ -24,7 +24,7 @@ export const demoHandler = (o: DemoArgs) =>
     stderr(`demo: ${describeBackend(choice)}`)
     // Which path scores the options, printed when it changes (the tiny models do not fit the engine).
     const { onScoringPath, setScoringEngine } = yield* Effect.promise(() => import("../../gpu/scoring.ts"))
-    setScoringEngine(o.engine)
+    setScoringEngine(Option.getOrUndefined(o.engine))
     onScoringPath((line) => stderr(`demo: ${line}`))
     const sizes = demoSizes(o.quick)
     const out = resolve(o.out)

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
 import { generateGreedy } from "../../gpu/generate.ts"
@@ -52,7 +52,7 @@ export const logprobsHandler = ({ model, input, backend, engine, adapter, contex
         return { id: o.id ?? null, context, continuation }
       })
       const { model: m, tokenizer } = await prepare(model, backend as BackendName, adapter)
-      setScoringEngine(engine)
+      setScoringEngine(Option.getOrUndefined(engine))
       process.stderr.write(`fleuve: ${await describeScoringPath(m)}\n`)
       // Consecutive lines with the same context are one item's options: one prompt pass for all.
       for (let i = 0; i < rows.length;) {

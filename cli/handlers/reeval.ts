@@ -52,7 +52,7 @@ export const reevalHandler = (o: ReevalArgs) =>
           process.stderr.write(`loading ${o.model.pipe(Option.getOrThrow)} on ${describeBackend(choice)}\n`)
           const dir = Option.getOrThrow(o.model)
           const loaded = loadModelDir(dir)
-          setScoringEngine(o.engine)
+          setScoringEngine(Option.getOrUndefined(o.engine))
           process.stderr.write(`${await describeScoringPath(loaded.model)}\n`)
           return { system: Option.getOrUndefined(o.modelName) ?? basename(dir), model: qwen3QaModel(loaded, { modelId: Option.getOrUndefined(o.modelName) ?? basename(dir) }) }
         },
