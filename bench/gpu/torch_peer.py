@@ -117,7 +117,8 @@ def generation(cfg, Qwen3ForCausalLM):
 
 
 def lora_training(cfg, Qwen3ForCausalLM):
-    """LoRA r16 α32 dropout 0.05 on all projections (peft), sequence 1024, effective batch 16, AdamW."""
+    """LoRA r16 α32 dropout 0.05 on all projections (peft), sequence 1024, effective batch 16, AdamW;
+    and with dropout 0 at micro-batch 16, the setting fleuve's WGSL trainer runs (it has no dropout)."""
     try:
         from peft import LoraConfig, get_peft_model
     except Exception as e:  # noqa: BLE001
@@ -125,12 +126,12 @@ def lora_training(cfg, Qwen3ForCausalLM):
         return
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     for dtype in (torch.float32, torch.bfloat16):
-        for micro, accumulation in ((1, 16), (2, 8), (16, 1)):
+        for micro, accumulation, dropout in ((1, 16, 0.05), (2, 8, 0.05), (16, 1, 0.05), (16, 1, 0.0)):
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
             with torch.device("cuda"):
                 base = Qwen3ForCausalLM(cfg).to(dtype)
-            model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules=targets))
+            model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, lora_dropout=dropout, target_modules=targets))
             model.train()
             opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
             ids = torch.randint(0, 151936, (micro * accumulation, 1024), device="cuda")
@@ -154,7 +155,7 @@ def lora_training(cfg, Qwen3ForCausalLM):
                     loss = step()
                 torch.cuda.synchronize()
                 t = (time.time() - t0) / steps
-                emit(kind="lora-training", impl="torch", weights=str(dtype).replace("torch.", ""), sequence=1024, micro_batch=micro, grad_accumulation=accumulation,
+                emit(kind="lora-training", impl="torch", weights=str(dtype).replace("torch.", ""), sequence=1024, micro_batch=micro, grad_accumulation=accumulation, lora_dropout=dropout,
                      tokens_per_s=round(16 * 1024 / t), s_per_step=round(t, 3), loss=float(loss) * accumulation, peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
             except torch.cuda.OutOfMemoryError as e:
                 emit(kind="error", what=f"lora-training {dtype} micro {micro}", reason=str(e)[:200])

@@ -5,7 +5,7 @@ import { elementwiseKernels, fusedKernels } from "../kernels/fused.ts"
 import { matmulPlan, type MatmulPlan, type WeightFormat } from "../kernels/matmul.ts"
 import { nf4Absmax, quantizeNf4 } from "../quant/nf4.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
-import { tokenKernels } from "./token-kernels.ts"
+import { tableShards, tokenKernels } from "./token-kernels.ts"
 
 /**
  * Qwen3 scoring forward built from fleuve's WGSL kernels: token ids in, for every position the
@@ -19,7 +19,9 @@ import { tokenKernels } from "./token-kernels.ts"
  *   down matmul accumulated onto the residual
  *
  * then the final norm, and the lm_head in chunks of rows (its logits are consumed chunk by chunk
- * by the pick kernel, so a vocabulary-wide f32 matrix for all tokens never exists).
+ * by the pick kernels, so a vocabulary-wide f32 matrix for all tokens never exists). An
+ * embedding table / lm_head larger than one binding (2 GiB: hidden ≥ 7168 at Qwen3's vocabulary)
+ * is bound as row shards of one buffer; the pick merges the shards' log-sum-exp and argmax.
  *
  * Shapes: tokens a batch (batch × seq) a multiple of 128, seq a multiple of 16, hidden,
  * intermediate, q/kv widths and vocab multiples of 128 (every Qwen3 size is), head_dim a multiple
@@ -134,6 +136,13 @@ export interface TokenScores {
 /** Rows of logits the lm_head computes at a time. */
 const HEAD_CHUNK = 1024
 
+export interface EngineOptions {
+  /** the scalar f32 attention even where tensor cores are there (for comparisons) */
+  readonly attention?: "tensor-core" | "scalar"
+  /** the largest binding to use (default: the device's maxStorageBufferBindingSize); tests lower it to exercise sharding */
+  readonly maxBindingBytes?: number
+}
+
 /**
  * A forward of fixed batch × seq over uploaded weights: activations are allocated once and reused
  * by every `score` call; `dispose` frees them (the weights stay with their owner).
@@ -150,7 +159,7 @@ export class Qwen3Engine {
     private readonly activations: ReadonlyArray<GPUBuffer>,
     /** one layer's dispatches, with what each does (for profiles) */
     readonly layerDispatches: ReadonlyArray<ReadonlyArray<readonly [string, Dispatch]>>,
-    readonly embedDispatch: Dispatch,
+    readonly embedDispatches: ReadonlyArray<Dispatch>,
     readonly headDispatches: ReadonlyArray<Dispatch>,
     readonly matmul: MatmulPlan,
     readonly attention: "tensor-core" | "scalar"
@@ -161,7 +170,7 @@ export class Qwen3Engine {
     return [this.ids, this.targets, this.out, ...this.activations].reduce((a, b) => a + b.size, 0)
   }
 
-  static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, batch: number, seq: number, options: { readonly attention?: "tensor-core" | "scalar" } = {}): Promise<Qwen3Engine> {
+  static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, batch: number, seq: number, options: EngineOptions = {}): Promise<Qwen3Engine> {
     checkEngineShape(shape)
     const T = batch * seq
     if (T % 128 !== 0 || seq % 16 !== 0) throw new EngineShapeError(`batch × seq (${batch} × ${seq}) must be a multiple of 128 tokens and seq a multiple of 16`)
@@ -187,15 +196,17 @@ export class Qwen3Engine {
     const qh = buf(T * H * D * 2), kh = buf(T * KV * D * 2), vh = buf(T * KV * D * 2), att = buf(T * H * D * 4), atth = buf(T * H * D * 2)
     const g = buf(T * I * 4), up = buf(T * I * 4), acth = buf(T * I * 2)
     const chunk = Math.min(HEAD_CHUNK, T)
-    const logits = buf(chunk * vocab * 4)
+    // the embedding table and lm_head bound shard by shard where they exceed one binding (2 GiB)
+    const shards = tableShards(vocab, Hd, options.maxBindingBytes ?? gpu.maxStorageBufferBindingSize)
+    const logits = buf(chunk * Math.max(...shards.map((sh) => sh.rows)) * 4)
+    const state = buf(T * 16)
     const p = {
       norm: u([T, Hd, 0, 0], [shape.eps]),
       q: u([T, H * D, Hd, 0]), kv: u([T, KV * D, Hd, 0]), o: u([T, Hd, H * D, 0]), gu: u([T, I, Hd, 0]), down: u([T, Hd, I, 0]),
       qkQ: u([T, seq, H, 0], [shape.eps, shape.theta]), qkK: u([T, seq, KV, 0], [shape.eps, shape.theta]),
       castV: u([T * KV * D]), castAtt: u([T * H * D]),
       att: u([batch, seq, seq, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]),
-      swiglu: u([T * I]),
-      embed: u([T, Hd, vocab, 0])
+      swiglu: u([T * I])
     }
     // Without tensor cores: the scalar f32 attention, and its output cast for the o matmul.
     const layerDispatches = weights.layers.map((w): Array<[string, Dispatch]> => [
@@ -223,21 +234,23 @@ export class Qwen3Engine {
       ["swiglu", fused.swigluF16({ G: g, U: up, Y: acth, params: p.swiglu }, T * I)],
       ["matmul down (+residual)", mmAcc.dispatch({ A: acth, C: x, params: p.down, ...w.down }, T, Hd)]
     ])
+    const rowsOf = (b: GPUBuffer, sh: { row0: number; rows: number }) => ({ buffer: b, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 })
     const headDispatches: Array<Dispatch> = [fused.rmsnormF16({ X: x, W: weights.finalNorm, Y: xh, params: p.norm }, T)]
     for (let c0 = 0; c0 < T; c0 += chunk) {
       const rows = Math.min(chunk, T - c0)
-      headDispatches.push(
-        mmHead.dispatch({ A: { buffer: xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: weights.lmHead, C: logits, params: u([rows, vocab, Hd, 0]) }, rows, vocab),
-        tok.pick({ logits, targets: { buffer: targets, offset: c0 * 4, size: rows * 4 }, out: { buffer: out, offset: c0 * 8, size: rows * 8 }, params: u([rows, vocab, 0, 0]) }, rows)
-      )
+      shards.forEach((sh, i) => headDispatches.push(
+        mmHead.dispatch({ A: { buffer: xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: rowsOf(weights.lmHead, sh), C: logits, params: u([rows, sh.rows, Hd, 0]) }, rows, sh.rows),
+        tok.pickPartial({ logits, targets: { buffer: targets, offset: c0 * 4, size: rows * 4 }, state: { buffer: state, offset: c0 * 16, size: rows * 16 }, params: u([rows, sh.rows, sh.row0, i === 0 ? 1 : 0]) }, rows)
+      ))
+      headDispatches.push(tok.pickFinish({ state: { buffer: state, offset: c0 * 16, size: rows * 16 }, out: { buffer: out, offset: c0 * 8, size: rows * 8 }, params: u([rows]) }, rows))
     }
-    const embedDispatch = tok.embed({ ids, E: weights.embed, X: x, params: p.embed }, T)
-    return new Qwen3Engine(shape, batch, seq, dev, ids, targets, out, made.filter((b) => b !== ids && b !== targets && b !== out), layerDispatches, embedDispatch, headDispatches, mm, tcAttention ? "tensor-core" : "scalar")
+    const embedDispatches = shards.map((sh) => tok.embed({ ids, E: rowsOf(weights.embed, sh), X: x, params: u([T, Hd, vocab, sh.row0, sh.rows]) }, T))
+    return new Qwen3Engine(shape, batch, seq, dev, ids, targets, out, made.filter((b) => b !== ids && b !== targets && b !== out), layerDispatches, embedDispatches, headDispatches, mm, tcAttention ? "tensor-core" : "scalar")
   }
 
   /** Every dispatch of one forward, in order. */
   dispatches(): Array<Dispatch> {
-    return [this.embedDispatch, ...this.layerDispatches.flatMap((l) => l.map(([, d]) => d)), ...this.headDispatches]
+    return [...this.embedDispatches, ...this.layerDispatches.flatMap((l) => l.map(([, d]) => d)), ...this.headDispatches]
   }
 
   /**

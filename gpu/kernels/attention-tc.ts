@@ -1,4 +1,4 @@
-import { pipeline, type Dispatch } from "./buffers.ts"
+import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 
@@ -19,6 +19,8 @@ import { range } from "./codegen.ts"
  * a workgroup: every offset here depends only on the workgroup and the loop.)
  *
  * Rounding: Q, K, V, P and O are f16; scores, max, sums and the accumulation are f32.
+ * Compiled `withLse`, it also writes LSE [B,S,H] = log Σ exp(scale·q·k) over the visible keys
+ * (binding 5), which the backward needs to recompute P.
  */
 const F = 16
 
@@ -39,7 +41,7 @@ export const ATTENTION_TC_BINDINGS = `struct P { B: u32, S: u32, T: u32, H: u32,
 @group(0) @binding(3) var<storage, read_write> O: array<f16>;
 @group(0) @binding(4) var<uniform> p: P;`
 
-export const attentionTcWgsl = (D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC): string => {
+export const attentionTcWgsl = (D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false): string => {
   const { queryFragments: QF, keyBlock: KB } = variant
   const SS = KB + (variant.pad ?? 0) // row stride of the f32 score tile
   const PS = KB + 2 * (variant.pad ?? 0) // row stride of the f16 probability tile
@@ -61,7 +63,7 @@ ${range(dc).map((c) => `        s = subgroupMatrixMultiplyAccumulate(q${r}_${c},
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-${ATTENTION_TC_BINDINGS}
+${ATTENTION_TC_BINDINGS}${withLse ? "\n@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;" : ""}
 var<workgroup> Ss: array<f32, ${R * SS}>;
 var<workgroup> Ps: array<f16, ${R * PS}>;
 var<workgroup> Os: array<f32, ${R * D}>;
@@ -106,7 +108,9 @@ ${lanesPerRow === 2 ? `  // the two lanes of a row hold the stats of its two hal
   let lo = subgroupShuffleXor(l, 1u);
   let mr = max(m, mo);
   let lr = max(l * exp(m - mr) + lo * exp(mo - mr), 1e-30);` : `  let mr = m;
-  let lr = max(l, 1e-30);`}
+  let lr = max(l, 1e-30);`}${withLse ? `
+  // for the backward: P = exp(scale·q·k − LSE)
+  if (rowValid && lane % ${lanesPerRow}u == 0u) { LSE[(b * p.S + s0 + row) * p.H + h] = mr + log(lr); }` : ""}
 ${range(QF).flatMap((r) => range(dc).map((c) => `  var o${r}_${c} = subgroup_matrix_result<f32, ${F}, ${F}>();`)).join("\n")}
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
 ${scores}
@@ -144,12 +148,13 @@ export class AttentionShapeError extends Error {}
  * of the queries a workgroup (16 or 32) and T of 16 (callers pad): fragments are loaded whole, and a load past the end of a
  * binding does not read zeros (seen on the H100).
  */
-export const tensorCoreAttention = async (gpu: Gpu, D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC) => {
+export const tensorCoreAttention = async (gpu: Gpu, D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false) => {
   if (D % F !== 0) throw new AttentionShapeError(`tensor-core attention: head_dim ${D} must be a multiple of ${F}`)
   const R = variant.queryFragments * F
-  const p = await pipeline(gpu.device, attentionTcWgsl(D, variant), `attention-tc-d${D}-q${R}-k${variant.keyBlock}-p${variant.pad ?? 0}`)
-  return (b: { Q: GPUBuffer; K: GPUBuffer; V: GPUBuffer; O: GPUBuffer; params: GPUBuffer }, B: number, S: number, H: number, T = S): Dispatch => {
+  const p = await pipeline(gpu.device, attentionTcWgsl(D, variant, withLse), `attention-tc-d${D}-q${R}-k${variant.keyBlock}-p${variant.pad ?? 0}${withLse ? "-lse" : ""}`)
+  return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, T = S): Dispatch => {
     if (S % R !== 0 || T % F !== 0) throw new AttentionShapeError(`tensor-core attention: S (${S}) must be a multiple of ${R} and T (${T}) of ${F}; pad the sequence`)
-    return { pipeline: p, buffers: [b.Q, b.K, b.V, b.O, b.params], groups: [Math.ceil(S / R), B * H] }
+    if (withLse && !b.LSE) throw new AttentionShapeError("tensor-core attention compiled with LSE output: bind LSE [B, S, H] f32")
+    return { pipeline: p, buffers: [b.Q, b.K, b.V, b.O, b.params, ...(withLse ? [b.LSE!] : [])], groups: [Math.ceil(S / R), B * H] }
   }
 }

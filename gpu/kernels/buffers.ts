@@ -100,8 +100,23 @@ export const pipelineNow = (device: GPUDevice, code: string, label: string): GPU
   return p
 }
 
-/** Compiles once per device and WGSL source; shader errors come back with the source's first lines. */
-export const pipeline = async (device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> => {
+const compiling = new WeakMap<GPUDevice, Promise<unknown>>()
+
+/**
+ * Compiles once per device and WGSL source; shader errors come back with the source's first lines.
+ * Compilations on one device run one after the other: error scopes are a per-device stack, and
+ * two compilations interleaved by Promise.all would each pop the other's errors (seen: a WGSL
+ * error of one kernel reported against another).
+ */
+export const pipeline = (device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> => {
+  const hit = cacheOf(device).get(code)
+  if (hit) return Promise.resolve(hit)
+  const run = (compiling.get(device) ?? Promise.resolve()).catch(() => undefined).then(() => compile(device, code, label))
+  compiling.set(device, run)
+  return run
+}
+
+const compile = async (device: GPUDevice, code: string, label: string): Promise<GPUComputePipeline> => {
   const cache = cacheOf(device)
   const hit = cache.get(code)
   if (hit) return hit

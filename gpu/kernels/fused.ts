@@ -1,4 +1,4 @@
-import { pipeline, type Dispatch } from "./buffers.ts"
+import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 
@@ -218,16 +218,16 @@ export const swigluWgsl = swigluOutWgsl("f32")
 export const grid = (n: number): readonly [number, number] => (n <= 65535 ? [Math.max(1, n), 1] : [65535, Math.ceil(n / 65535)])
 
 export interface FusedKernels {
-  attention(b: { Q: GPUBuffer; K: GPUBuffer; V: GPUBuffer; O: GPUBuffer; params: GPUBuffer }, B: number, S: number, H: number): Dispatch
-  rmsnorm(b: { X: GPUBuffer; W: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, rows: number): Dispatch
-  rope(b: { X: GPUBuffer; params: GPUBuffer }, rows: number, heads: number, D: number): Dispatch
-  swiglu(b: { G: GPUBuffer; U: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
+  attention(b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer }, B: number, S: number, H: number): Dispatch
+  rmsnorm(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number): Dispatch
+  rope(b: { X: Binding; params: GPUBuffer }, rows: number, heads: number, D: number): Dispatch
+  swiglu(b: { G: Binding; U: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
   /** params: rows, S, heads, past (u32), eps, theta (f32) */
-  qkNormRope(b: { X: GPUBuffer; W: GPUBuffer; params: GPUBuffer }, rows: number, heads: number): Dispatch
+  qkNormRope(b: { X: Binding; W: Binding; params: GPUBuffer }, rows: number, heads: number): Dispatch
   /** The same three with an f16 result, for the tensor-core matmul and attention that read it. */
-  rmsnormF16(b: { X: GPUBuffer; W: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, rows: number): Dispatch
-  swigluF16(b: { G: GPUBuffer; U: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
-  qkNormRopeF16(b: { X: GPUBuffer; W: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, rows: number, heads: number): Dispatch
+  rmsnormF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number): Dispatch
+  swigluF16(b: { G: Binding; U: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
+  qkNormRopeF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number, heads: number): Dispatch
 }
 
 export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKernels> => {
@@ -287,15 +287,44 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `
 
+/** Y = X (f32): snapshots of the residual stream that a backward pass reads. */
+export const copyWgsl = `struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let first = (gid.x + gid.y * 65535u * 256u) * 4u;
+  for (var i = first; i < min(first + 4u, p.n); i++) { Y[i] = X[i]; }
+}
+`
+
+/** X *= s in place (f32): undoing a loss scale on gradients. params: words [n], floats [s]. */
+export const scaleWgsl = `struct P { n: u32, s: f32 }
+@group(0) @binding(0) var<storage, read_write> X: array<f32>;
+@group(0) @binding(1) var<uniform> p: P;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let first = (gid.x + gid.y * 65535u * 256u) * 4u;
+  for (var i = first; i < min(first + 4u, p.n); i++) { X[i] = X[i] * p.s; }
+}
+`
+
 export interface ElementwiseKernels {
-  castF16(b: { X: GPUBuffer; Y: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
-  add(b: { X: GPUBuffer; R: GPUBuffer; params: GPUBuffer }, n: number): Dispatch
+  castF16(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
+  add(b: { X: Binding; R: Binding; params: GPUBuffer }, n: number): Dispatch
+  copy(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
+  scale(b: { X: Binding; params: GPUBuffer }, n: number): Dispatch
 }
 
 export const elementwiseKernels = async (gpu: Gpu): Promise<ElementwiseKernels> => {
-  const [cast, add] = await Promise.all([pipeline(gpu.device, castF16Wgsl, "cast-f16"), pipeline(gpu.device, addWgsl, "add")])
+  const [cast, add, copy, scale] = await Promise.all([
+    pipeline(gpu.device, castF16Wgsl, "cast-f16"), pipeline(gpu.device, addWgsl, "add"), pipeline(gpu.device, copyWgsl, "copy"), pipeline(gpu.device, scaleWgsl, "scale")
+  ])
   return {
     castF16: (b, n) => ({ pipeline: cast, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
-    add: (b, n) => ({ pipeline: add, buffers: [b.X, b.R, b.params], groups: grid(Math.ceil(n / 256)) })
+    add: (b, n) => ({ pipeline: add, buffers: [b.X, b.R, b.params], groups: grid(Math.ceil(n / 256)) }),
+    copy: (b, n) => ({ pipeline: copy, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
+    scale: (b, n) => ({ pipeline: scale, buffers: [b.X, b.params], groups: grid(Math.ceil(n / 1024)) })
   }
 }

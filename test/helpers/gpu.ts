@@ -13,12 +13,12 @@ export type TestGpu = { readonly gpu: Gpu; readonly software: boolean; readonly 
  * (`needs(gpu, "f16")`). FLEUVE_NO_SOFTWARE_GPU=1 turns the fallback off.
  */
 export const openTestGpu = async (): Promise<TestGpu> => {
+  process.env.XDG_RUNTIME_DIR ??= "/tmp" // the Vulkan loader's warning without it is noise in test output
   const real = await openGpu()
   if (real._tag === "Ready") return { gpu: real.gpu, software: false, skip: false }
   if (process.env.FLEUVE_NO_SOFTWARE_GPU === "1" || !existsSync(SWIFTSHADER_ICD)) return { skip: real.reason }
   // The Vulkan loader reads these when Dawn creates its next instance.
   process.env.VK_DRIVER_FILES = SWIFTSHADER_ICD
-  process.env.XDG_RUNTIME_DIR ??= "/tmp"
   const soft = await openGpu()
   return soft._tag === "Ready" ? { gpu: soft.gpu, software: true, skip: false } : { skip: `${real.reason}; SwiftShader: ${soft.reason}` }
 }

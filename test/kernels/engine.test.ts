@@ -84,4 +84,22 @@ describe("WGSL Qwen3 scoring engine", { skip }, () => {
       assert.ok(compared > 50, `argmaxes compared at ${compared} positions`)
     })
   }
+
+  it("gives the same scores with the embedding / lm_head bound in 4 shards (as a table over 2 GiB would be)", async () => {
+    const shape = engineShape(config)
+    const weights = uploadQwen3Weights(gpu, shape, "f16", (name) => host.get(name)!.values, config.tieWordEmbeddings)
+    const score = async (maxBindingBytes?: number) => {
+      const engine = await Qwen3Engine.create(gpu, shape, weights, batch, seq, maxBindingBytes ? { maxBindingBytes } : {})
+      const out = await engine.score(Uint32Array.from(ids.flat()), Uint32Array.from(targets.flat()))
+      engine.dispose()
+      return out
+    }
+    const whole = await score()
+    const sharded = await score(128 * config.hiddenSize * 2) // 128 rows a shard: 4 shards of the 512-token table
+    for (const b of weightBuffers(weights)) b.destroy()
+    let maxAbs = 0
+    for (let t = 0; t < whole.logprob.length; t++) maxAbs = Math.max(maxAbs, Math.abs(whole.logprob[t]! - sharded.logprob[t]!))
+    assert.ok(maxAbs < 1e-5, `max |Δ log-prob| sharded vs whole ${maxAbs}`)
+    assert.deepEqual([...sharded.argmax], [...whole.argmax])
+  })
 })

@@ -79,6 +79,34 @@ describe("WGSL kernels on the GPU", { skip }, () => {
   }
 
   if (pickMatrixConfig(gpu)) {
+    it("tensor-core attention compiled with LSE writes log Σ exp(scale·q·k) of each query row", async () => {
+      const [B, S, T, H, KV, D] = [2, 32, 48, 4, 2, 128]
+      const Q = roundF16(random(B * S * H * D, 41))
+      const Kc = roundF16(random(B * T * KV * D, 42))
+      const V = roundF16(random(B * T * KV * D, 43))
+      const attention = await tensorCoreAttention(gpu, D, undefined, true)
+      const O = storageBuffer(device, Q.length * 2)
+      const LSE = storageBuffer(device, B * S * H * 4)
+      const scale = 1 / Math.sqrt(D)
+      await runDispatches(device, [attention({ Q: storageBuffer(device, toF16(Q)), K: storageBuffer(device, toF16(Kc)), V: storageBuffer(device, toF16(V)), O, LSE, params: uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [scale]) }, B, S, H, T)])
+      const want = new Float32Array(B * S * H)
+      for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) for (let h = 0; h < H; h++) {
+        const kvh = Math.floor(h / (H / KV))
+        const scores: Array<number> = []
+        for (let t = 0; t <= T - S + s; t++) {
+          let dot = 0
+          for (let d = 0; d < D; d++) dot += Q[((b * S + s) * H + h) * D + d]! * Kc[((b * T + t) * KV + kvh) * D + d]!
+          scores.push(dot * scale)
+        }
+        const m = Math.max(...scores)
+        want[(b * S + s) * H + h] = m + Math.log(scores.reduce((a, x) => a + Math.exp(x - m), 0))
+      }
+      const got = await readF32(LSE, want.length)
+      let maxAbs = 0
+      for (let i = 0; i < want.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i]! - want[i]!))
+      assert.ok(maxAbs < 1e-3, `max |Δ LSE| ${maxAbs}`)
+    })
+
     it("tensor-core attention refuses a sequence that is not a multiple of 16, saying to pad it", async () => {
       const attention = await tensorCoreAttention(gpu, 128)
       const b = storageBuffer(device, 16)
@@ -159,4 +187,56 @@ describe("WGSL kernels on the GPU", { skip }, () => {
     await runDispatches(device, [el.add({ X: Xb, R: storageBuffer(device, U), params: uniformBuffer(device, [n]) }, n)])
     assert.ok(relErr(await readF32(Xb, n), G.map((g, i) => g + U[i]!)) < 1e-6, "add")
   })
+
+  // weightLayout "kn": C = A·W with the weight W still stored [K,N] (the backward dX = dY·W of a [out, in] weight)
+  const noF16 = gpu.hasF16 ? false : `${gpu.adapter.description || "this adapter"} has no shader-f16`
+  const transposed = (X: Float32Array, rows: number, cols: number) => {
+    const T = new Float32Array(rows * cols)
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) T[c * rows + r] = X[r * cols + c]!
+    return T
+  }
+  for (const impl of impls) {
+    it(`matmul "kn" layout: the "kn" WGSL compiles for f16 and NF4 weights, plain and accumulating (${impl})`, { skip: noF16 }, async () => {
+      for (const format of ["f16", "nf4"] as const) {
+        for (const accumulate of [false, true]) {
+          const plan = await matmulPlan(gpu, format, impl, { accumulate, weightLayout: "kn" })
+          assert.equal(plan.impl, impl)
+        }
+      }
+    })
+
+    it(`matmul "kn" layout f16: C = A·W with W stored [K,N] (${impl}) matches the reference`, { skip: noF16 }, async () => {
+      const plan = await matmulPlan(gpu, "f16", impl, { weightLayout: "kn" })
+      const C = storageBuffer(device, M * N * 4)
+      await runDispatches(device, [plan.dispatch({ A: storageBuffer(device, toF16(A)), B: storageBuffer(device, toF16(W)), C, params: uniformBuffer(device, [M, N, K, 0]) }, M, N)])
+      const err = relErr(await readF32(C, M * N), matmulRef(roundF16(A), transposed(roundF16(W), K, N), M, N, K))
+      assert.ok(err < 1e-4, `relative error ${err}`)
+    })
+
+    it(`matmul "kn" layout NF4 (blocks of 64 along N): C = A·W with W stored [K,N] (${impl}) matches the dequantised reference`, { skip: noF16 }, async () => {
+      const plan = await matmulPlan(gpu, "nf4", impl, { weightLayout: "kn" })
+      const q = quantizeNf4(W, [K, N])
+      const words = new Uint32Array(q.packed.buffer.slice(0), 0, q.packed.length / 4)
+      const C = storageBuffer(device, M * N * 4)
+      await runDispatches(device, [plan.dispatch({ A: storageBuffer(device, toF16(A)), B: storageBuffer(device, words), C, params: uniformBuffer(device, [M, N, K, 0]), absmax: storageBuffer(device, nf4Absmax(q.stats)) }, M, N)])
+      const Wd = impl === "subgroup-matrix" ? roundF16(dequantizeNf4(q)) : dequantizeNf4(q)
+      const err = relErr(await readF32(C, M * N), matmulRef(roundF16(A), transposed(Wd, K, N), M, N, K))
+      assert.ok(err < 1e-4, `relative error ${err}`)
+    })
+
+    it(`matmul "kn" layout accumulating: C += A·W, f16 and NF4 (${impl})`, { skip: noF16 }, async () => {
+      for (const format of ["f16", "nf4"] as const) {
+        const plan = await matmulPlan(gpu, format, impl, { accumulate: true, weightLayout: "kn" })
+        const C0 = random(M * N, 17)
+        const C = storageBuffer(device, C0)
+        const q = format === "nf4" ? quantizeNf4(W, [K, N]) : undefined
+        const B = q ? storageBuffer(device, new Uint32Array(q.packed.buffer.slice(0), 0, q.packed.length / 4)) : storageBuffer(device, toF16(W))
+        await runDispatches(device, [plan.dispatch({ A: storageBuffer(device, toF16(A)), B, C, params: uniformBuffer(device, [M, N, K, 0]), ...(q ? { absmax: storageBuffer(device, nf4Absmax(q.stats)) } : {}) }, M, N)])
+        const Wd = q ? (impl === "subgroup-matrix" ? roundF16(dequantizeNf4(q)) : dequantizeNf4(q)) : roundF16(W)
+        const want = matmulRef(roundF16(A), transposed(Wd, K, N), M, N, K).map((v, i) => v + C0[i]!)
+        const err = relErr(await readF32(C, M * N), want)
+        assert.ok(err < 1e-4, `${format}: relative error ${err}`)
+      }
+    })
+  }
 })
