@@ -177,7 +177,7 @@ export class EngineScorer {
     const scores = await scoreInGroups(rows, {
       maxTokens: this.maxTokens,
       score: (group) => this.scoreGroup(group),
-      tooLarge: (row, why) => new ScoringError(`an option of ${row.ids.length} tokens (context + continuation) does not fit the WGSL engine: ${why}`),
+      tooLarge: (row, why) => new ScoringError(`an option row of ${row.ids.length} tokens (context + continuation but its last token) does not fit the WGSL engine: ${why}`),
       ...(this.options.onSplit ? { onSplit: this.options.onSplit } : {})
     })
     return scoredContext(prepared, scores)
