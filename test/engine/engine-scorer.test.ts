@@ -122,7 +122,8 @@ const compare = (got: ReadonlyArray<ScoredContext>, want: ReadonlyArray<ScoredCo
       const r = w.options[k]!
       assert.deepEqual(o.tokenIds, r.tokenIds)
       o.tokenLogprobs.forEach((lp, j) => (maxAbs = Math.max(maxAbs, Math.abs(lp - r.tokenLogprobs[j]!))))
-      maxAbs = Math.max(maxAbs, Math.abs(o.logprob - r.logprob))
+      // the option's sum: within the per-token tolerance times its tokens
+      assert.ok(Math.abs(o.logprob - r.logprob) < tol * o.tokenIds.length, `item ${i} option ${k} log-prob ${o.logprob} vs ${r.logprob}`)
       if (clear[i]![k]) {
         flags++
         assert.equal(o.greedy, r.greedy, `item ${i} option ${k} greedy`)
