@@ -1,5 +1,5 @@
 import { Flag } from "effect/cli"
-import { backendNames } from "../gpu/backend-names.ts"
+import { backendNames, scoringEngineNames } from "../gpu/backend-names.ts"
 
 /** Flags shared by the commands that load a model. */
 export const modelFlag = Flag.String("model").pipe(
@@ -12,4 +12,12 @@ export const backendFlag = Flag.Literals("backend", backendNames).pipe(
 export const adapterFlag = Flag.String("adapter").pipe(
   Flag.withDescription("PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply"),
   Flag.withDefault("")
+)
+export const engineFlag = Flag.Literals("engine", scoringEngineNames).pipe(
+  Flag.withDescription(
+    "Log-prob scoring path: auto uses fleuve's WGSL engine (f16 weights, tensor cores) when the backend is webgpu with subgroup matrices and the model's sizes fit it, " +
+      "else the tfjs runtime; wgsl requires the engine (fails, saying why, where it cannot run); tfjs always uses the tfjs runtime. " +
+      "Default: FLEUVE_SCORING_ENGINE, else auto. The chosen path is printed on stderr."
+  ),
+  Flag.optional
 )

@@ -4,6 +4,7 @@ import { version_cpu } from "@tensorflow/tfjs-backend-cpu"
 import { createRequire } from "node:module"
 import { dirname } from "node:path"
 import { type BackendName, backendNames } from "./backend-names.ts"
+import type { Gpu } from "./kernels/device.ts"
 
 export { type BackendName, backendNames }
 
@@ -39,7 +40,7 @@ export const webgpuKernelChoice = (): "fleuve" | "stock" => (process.env.FLEUVE_
  */
 const tryWebgpu = async (): Promise<string> => {
   const dawn: { create: (flags: Array<string>) => unknown; globals: object } = await import("webgpu" as string)
-  const { DAWN_TOGGLES } = await import("./kernels/device.ts")
+  const { DAWN_TOGGLES, gpuFromDevice } = await import("./kernels/device.ts")
   const gpu = dawn.create([...DAWN_TOGGLES]) as GPU
   Object.assign(globalThis, dawn.globals)
   Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true })
@@ -59,13 +60,24 @@ const tryWebgpu = async (): Promise<string> => {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,
       maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
-      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      // fleuve's WGSL engine shares this device (webgpuEngineGpu): ask what openGpu asks
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage
     }
   })
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu")
   tf.registerBackend("webgpu", () => new webgpu.WebGPUBackend(device, adapter.info), 3)
   if (tensorCores) registerWebgpuKernels()
   if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs could not initialise the webgpu backend")
+  // The device is tfjs' (it destroys nothing of it): the engine borrows it, so closing is a no-op.
+  engineGpu = tensorCores
+    ? { _tag: "Ready", gpu: gpuFromDevice(device, adapter.info, [...device.features].map(String), () => {}) }
+    : {
+      _tag: "Unavailable",
+      reason: webgpuKernelChoice() === "stock"
+        ? "FLEUVE_WEBGPU_KERNELS=stock keeps the device without subgroup matrices"
+        : `the adapter lacks ${REQUIRED_FEATURES.filter((f) => !offered.includes(f)).join(", ")} (no tensor cores for the WGSL engine)`
+    }
   const name = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(" ") || "WebGPU adapter"
   return `${name}, ${tensorCores ? "fleuve tensor-core matmul (f16 × f16 → f32)" : "tfjs stock kernels"}`
 }
@@ -107,6 +119,25 @@ const attempts: Record<Exclude<BackendName, "auto">, () => Promise<string>> = {
 }
 
 let current: BackendChoice | undefined
+
+/** The tfjs WebGPU device as fleuve's kernels see it, or why they cannot use it; set by tryWebgpu. */
+let engineGpu: { readonly _tag: "Ready"; readonly gpu: Gpu } | { readonly _tag: "Unavailable"; readonly reason: string } | undefined
+
+/**
+ * The device tfjs computes on, for fleuve's WGSL engine: defined only while the chosen backend is
+ * webgpu and its device has subgroup matrices (tensor cores), f16 and subgroups turned on.
+ * Sharing it keeps one device, one memory pool, and lets the engine read tfjs' weights.
+ */
+export const webgpuEngineGpu = (): Gpu | undefined =>
+  current?.backend === "webgpu" && tf.getBackend() === "webgpu" && engineGpu?._tag === "Ready" ? engineGpu.gpu : undefined
+
+/** Why webgpuEngineGpu() is undefined (undefined when it is not). */
+export const webgpuEngineUnavailable = (): string | undefined => {
+  if (webgpuEngineGpu()) return undefined
+  if (current === undefined) return "no tensor backend chosen yet"
+  if (current.backend !== "webgpu" || tf.getBackend() !== "webgpu") return `the tensor backend is ${tf.getBackend() ?? current.backend}, not webgpu`
+  return engineGpu?._tag === "Unavailable" ? engineGpu.reason : "the webgpu device is not shared"
+}
 
 /**
  * Picks the backend: the one asked for, or the first that works of webgpu, tensorflow, wasm, cpu.

@@ -1,37 +1,147 @@
 import * as tf from "@tensorflow/tfjs-core"
-import type { TextTokenizer } from "./tokenizer/tokenizer.ts"
+import { webgpuEngineGpu, webgpuEngineUnavailable } from "./backend.ts"
+import { type ScoringEngineName, scoringEngineNames } from "./backend-names.ts"
+import { EngineScorer } from "./engine/engine-scorer.ts"
+import type { Gpu } from "./kernels/device.ts"
 import { disposeCache, type Qwen3Model } from "./qwen3/model.ts"
+import { prepareContinuations, type ScoredContext, scoredContext } from "./scoring-prep.ts"
+import type { TextTokenizer } from "./tokenizer/tokenizer.ts"
 
-/** Log-probability of one continuation under teacher forcing. */
-export interface ContinuationScore {
-  readonly tokenIds: ReadonlyArray<number>
-  readonly tokenLogprobs: ReadonlyArray<number>
-  readonly logprob: number
-  /** Whether every continuation token was the argmax of its distribution. */
-  readonly greedy: boolean
+export { type ContinuationScore, type ScoredContext, ScoringError, splitContinuation } from "./scoring-prep.ts"
+export { type ScoringEngineName, scoringEngineNames }
+
+/** --engine wgsl (or FLEUVE_SCORING_ENGINE=wgsl) asked for the engine, and it cannot run. */
+export class ScoringEngineUnavailable extends Error {}
+
+let chosen: ScoringEngineName | undefined
+
+/** Sets the scoring path for this process (the CLI's --engine); overrides FLEUVE_SCORING_ENGINE. */
+export const setScoringEngine = (name: ScoringEngineName | undefined): void => {
+  chosen = name
 }
 
-export interface ScoredContext {
-  readonly options: ReadonlyArray<ContinuationScore>
-  /** Context tokens dropped on the left to fit the window (0 when it fitted). */
-  readonly truncatedTokens: number
-  readonly contextTokens: number
+/** The scoring path asked for: --engine, else FLEUVE_SCORING_ENGINE, else auto. */
+export const scoringEngineName = (): ScoringEngineName => {
+  if (chosen) return chosen
+  const env = process.env.FLEUVE_SCORING_ENGINE
+  if (env === undefined || env === "") return "auto"
+  if (!(scoringEngineNames as ReadonlyArray<string>).includes(env)) throw new ScoringEngineUnavailable(`FLEUVE_SCORING_ENGINE must be one of ${scoringEngineNames.join(", ")}, not '${env}'`)
+  return env as ScoringEngineName
 }
 
-export class ScoringError extends Error {}
+/** Which path scores a model, and why when it is tfjs. */
+export type ScoringPath = { readonly _tag: "Engine"; readonly scorer: EngineScorer } | { readonly _tag: "Tfjs"; readonly reason: string }
 
 /**
- * lm-evaluation-harness split: trailing spaces of the context move to the continuation; the
- * continuation's tokens are enc(context + continuation)[len(enc(context)):].
+ * The identity of every tensor the engine copied: tfjs gives a variable a new dataId on each
+ * assign, so a trained LoRA pair (or a swapped weight) makes the uploaded copy stale.
  */
-export const splitContinuation = (tokenizer: TextTokenizer, context: string, continuation: string): { context: Array<number>; continuation: Array<number> } => {
-  const spaces = context.length - context.replace(/ +$/, "").length
-  const ctx = spaces > 0 ? context.slice(0, -spaces) : context
-  const cont = spaces > 0 ? context.slice(-spaces) + continuation : continuation
-  const ctxIds = tokenizer.encode(ctx)
-  const whole = tokenizer.encode(ctx + cont)
-  return { context: ctxIds, continuation: whole.slice(ctxIds.length) }
+const fingerprint = (model: Qwen3Model): Array<unknown> => [
+  ...[...model.params.values()].map((t) => t.dataId),
+  ...[...model.lora].flatMap(([path, l]) => [path, l.a.dataId, l.b.dataId, l.scale])
+]
+
+const sameFingerprint = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>) => a.length === b.length && a.every((x, i) => x === b[i])
+
+interface CachedPath {
+  readonly gpu: Gpu
+  readonly fingerprint: ReadonlyArray<unknown>
+  readonly path: Promise<ScoringPath>
 }
+
+const engines = new WeakMap<Qwen3Model, CachedPath>()
+
+/**
+ * GPU buffers are not freed by the garbage collector's schedule: a disposed model's engine
+ * scorer is freed at the next scoring call (sweep), a forgotten model's when it is collected.
+ */
+const withScorer = new Set<WeakRef<Qwen3Model>>()
+const collected = new FinalizationRegistry<Promise<ScoringPath>>((path) => {
+  void path.then((p) => p._tag === "Engine" && p.scorer.dispose(), () => undefined)
+})
+
+/** Frees the engine scorer of a model (its f16 weights and activations), if one was made. */
+export const releaseScoringEngine = async (model: Qwen3Model): Promise<void> => {
+  const cached = engines.get(model)
+  engines.delete(model)
+  collected.unregister(model)
+  const path = await cached?.path.catch(() => undefined)
+  if (path?._tag === "Engine") path.scorer.dispose()
+}
+
+const sweep = async (): Promise<void> => {
+  for (const ref of [...withScorer]) {
+    const m = ref.deref()
+    if (m === undefined) withScorer.delete(ref)
+    else if (m.params.values().next().value?.isDisposed) {
+      withScorer.delete(ref)
+      await releaseScoringEngine(m)
+    }
+  }
+}
+
+let listener: ((line: string) => void) | undefined
+let lastLine: string | undefined
+
+/**
+ * Tells `print` which path scores, each time it changes (a command that loads several models,
+ * like the demo, prints one line per change rather than one per model or per call).
+ */
+export const onScoringPath = (print: ((line: string) => void) | undefined): void => {
+  listener = print
+  lastLine = undefined
+}
+
+const told = (path: ScoringPath): ScoringPath => {
+  const line = describePath(path)
+  if (listener && line !== lastLine) {
+    lastLine = line
+    listener(line)
+  }
+  return path
+}
+
+const describePath = (path: ScoringPath): string => (path._tag === "Engine" ? `scoring: ${path.scorer.description}` : `scoring: tfjs runtime (${path.reason})`)
+
+/**
+ * Chooses the scoring path of a model: fleuve's WGSL engine where the tensor backend is webgpu
+ * with tensor cores, the shape fits the engine and the choice is not "tfjs"; the tfjs runtime
+ * otherwise, with the reason. "wgsl" makes the engine required: ScoringEngineUnavailable when it
+ * cannot run. The engine scorer is made once per model (and again if its weights changed).
+ */
+export const scoringPathFor = async (model: Qwen3Model): Promise<ScoringPath> => told(await choosePath(model))
+
+const choosePath = async (model: Qwen3Model): Promise<ScoringPath> => {
+  const name = scoringEngineName()
+  const refuse = (reason: string): ScoringPath => {
+    if (name === "wgsl") throw new ScoringEngineUnavailable(`the WGSL scoring engine was required (--engine wgsl / FLEUVE_SCORING_ENGINE=wgsl) but cannot run: ${reason}`)
+    return { _tag: "Tfjs", reason }
+  }
+  if (name === "tfjs") return { _tag: "Tfjs", reason: "asked for (--engine tfjs / FLEUVE_SCORING_ENGINE=tfjs)" }
+  const gpu = webgpuEngineGpu()
+  if (!gpu) return refuse(webgpuEngineUnavailable() ?? "no WebGPU device with tensor cores")
+  const print = fingerprint(model)
+  const cached = engines.get(model)
+  if (cached && cached.gpu === gpu && sameFingerprint(cached.fingerprint, print)) {
+    const path = await cached.path
+    return path._tag === "Tfjs" ? refuse(path.reason) : path
+  }
+  if (cached) await releaseScoringEngine(model)
+  await sweep()
+  const path = EngineScorer.create(model, gpu).then((r): ScoringPath => (r._tag === "Ready" ? { _tag: "Engine", scorer: r.scorer } : { _tag: "Tfjs", reason: r.reason }))
+  engines.set(model, { gpu, fingerprint: print, path })
+  if (!cached) withScorer.add(new WeakRef(model))
+  collected.register(model, path, model)
+  const made = await path.catch(async (e) => {
+    engines.delete(model)
+    collected.unregister(model)
+    throw e
+  })
+  return made._tag === "Tfjs" ? refuse(made.reason) : made
+}
+
+/** The line to print (stderr) about which path scores a model. */
+export const describeScoringPath = async (model: Qwen3Model): Promise<string> => describePath(await choosePath(model))
 
 /** Log-softmax values at `targets` and argmax flags, computed on the device; only small arrays come back. */
 const pick = async (logits: tf.Tensor2D, targets: ReadonlyArray<number>): Promise<{ logprobs: Float32Array; argmax: Int32Array }> => {
@@ -48,10 +158,10 @@ const pick = async (logits: tf.Tensor2D, targets: ReadonlyArray<number>): Promis
 }
 
 /**
- * Scores every continuation of one context. The context runs once and fills a KV cache; the
- * options then run together as one right-padded batch on top of it (padding comes after the
- * real tokens, so causal attention never sees it). A context too long for the window loses
- * tokens on the left, and the count is returned, never hidden.
+ * Scores every continuation of one context, on fleuve's WGSL engine when it can run
+ * (scoringPathFor), else on the tfjs runtime; both prepare the tokens the same way
+ * (gpu/scoring-prep.ts). A context too long for the window loses tokens on the left, and the
+ * count is returned, never hidden.
  */
 export const scoreContinuations = async (
   model: Qwen3Model,
@@ -60,25 +170,26 @@ export const scoreContinuations = async (
   continuations: ReadonlyArray<string>,
   options: { readonly contextWindow?: number } = {}
 ): Promise<ScoredContext> => {
-  if (continuations.length === 0) throw new ScoringError("no continuations to score")
-  const window = options.contextWindow ?? model.config.maxPositions
-  const splits = continuations.map((c) => splitContinuation(tokenizer, context, c))
-  let ctx = splits[0]!.context
-  if (ctx.length === 0) {
-    // Like lm-eval: an empty context is scored after the end-of-text token.
-    if (tokenizer.eosId === undefined && model.config.eosTokenId === undefined) throw new ScoringError("empty context and no end-of-text token to stand for it")
-    ctx = [tokenizer.eosId ?? model.config.eosTokenId!]
-  }
-  const conts = splits.map((s) => s.continuation)
-  const empty = conts.findIndex((c) => c.length === 0)
-  if (empty >= 0) throw new ScoringError(`continuation ${empty} is empty after tokenization`)
-  const longest = Math.max(...conts.map((c) => c.length))
-  if (longest > window) throw new ScoringError(`a continuation has ${longest} tokens, more than the ${window}-token window`)
-  // The model sees context + continuation minus its last token: that must fit in the window.
-  const truncated = Math.max(0, ctx.length + longest - 1 - window)
-  const prompt = ctx.slice(truncated)
-  if (prompt.length === 0) throw new ScoringError("nothing of the context fits in the window")
+  const engine = await scoringPathFor(model)
+  if (engine._tag === "Engine") return engine.scorer.scoreContinuations(tokenizer, context, continuations, options)
+  return scoreOnTfjs(model, tokenizer, context, continuations, options)
+}
 
+/**
+ * The tfjs runtime path: the context runs once and fills a KV cache; the options then run
+ * together as one right-padded batch on top of it (padding comes after the real tokens, so
+ * causal attention never sees it).
+ */
+const scoreOnTfjs = async (
+  model: Qwen3Model,
+  tokenizer: TextTokenizer,
+  context: string,
+  continuations: ReadonlyArray<string>,
+  options: { readonly contextWindow?: number }
+): Promise<ScoredContext> => {
+  const prepared = prepareContinuations(tokenizer, context, continuations, { window: options.contextWindow ?? model.config.maxPositions, eosTokenId: model.config.eosTokenId })
+  const { prompt, longest } = prepared
+  const conts = prepared.continuations
   const first = model.forward([prompt], { keepCache: true })
   const lastRow = tf.tidy(() => tf.reshape(tf.slice(first.logits, [0, prompt.length - 1, 0], [1, 1, -1]), [1, -1]) as tf.Tensor2D)
   first.logits.dispose()
@@ -115,9 +226,5 @@ export const scoreContinuations = async (
     })
   }
   disposeCache(cache)
-  return {
-    options: results.map((r, i) => ({ tokenIds: conts[i]!, tokenLogprobs: r.lp, logprob: r.lp.reduce((a, b) => a + b, 0), greedy: r.greedy })),
-    truncatedTokens: truncated,
-    contextTokens: prompt.length
-  }
+  return scoredContext(prepared, results.map((r) => ({ logprobs: r.lp, greedy: r.greedy })))
 }

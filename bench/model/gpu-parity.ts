@@ -1,5 +1,5 @@
 // Parity and throughput of the Qwen3 runtime on one backend (webgpu on a GPU host), in one process:
-//   node gpu-parity.mjs --fixture DIR --bf16 DIR [--backend webgpu] [--torch torch.json] [--out result.json]
+//   node gpu-parity.mjs --fixture DIR --bf16 DIR [--backend webgpu] [--engine auto|wgsl|tfjs] [--torch torch.json] [--out result.json]
 // Compares the tiny fixture's log-probs and greedy tokens with transformers' (reference.json, and
 // torch on this machine's GPU when --torch is given), then times the forward pass of a random
 // mid-size Qwen3 (the peer, bench/model/torch_peer.py, times the same shapes in PyTorch).
@@ -12,13 +12,15 @@ import { generateGreedy } from "../../gpu/generate.ts"
 import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
 import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
 import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
-import { scoreContinuations } from "../../gpu/scoring.ts"
+import { describeScoringPath, scoreContinuations, type ScoringEngineName, scoringEngineNames, setScoringEngine } from "../../gpu/scoring.ts"
 
 const { values: args } = parseArgs({
   options: {
     fixture: { type: "string", default: "test/fixtures/qwen3-tiny" },
     bf16: { type: "string", default: "test/fixtures/qwen3-tiny-bf16-sharded" },
     backend: { type: "string", default: "auto" },
+    // the scoring path for the parity rows (the tiny fixture does not fit the WGSL engine: tfjs)
+    engine: { type: "string", default: "auto" },
     torch: { type: "string" },
     out: { type: "string" },
     "bench-layers": { type: "string", default: "8" }
@@ -30,8 +32,11 @@ const ref = JSON.parse(readFileSync(join(args.fixture!, "reference.json"), "utf8
 const choice = await selectBackend(args.backend as BackendName)
 console.log(`backend ${choice.backend} on ${choice.device}`)
 
+if (!(scoringEngineNames as ReadonlyArray<string>).includes(args.engine!)) throw new Error(`--engine must be one of ${scoringEngineNames.join(", ")}`)
+setScoringEngine(args.engine as ScoringEngineName)
 const maxError = async (dir: string, rows: Array<Row>): Promise<{ maxAbs: number; idsEqual: boolean }> => {
   const { model, tokenizer } = loadModelDir(dir)
+  console.log(`${dir}: ${await describeScoringPath(model)}`)
   let maxAbs = 0
   let idsEqual = true
   const groups = new Map<string, Array<Row>>()

@@ -1,6 +1,6 @@
 import { Command, Flag } from "effect/cli"
 import { type ArgsOf, lazyHandler } from "../lazy.ts"
-import { adapterFlag, backendFlag, modelFlag } from "../model-flags.ts"
+import { adapterFlag, backendFlag, engineFlag, modelFlag } from "../model-flags.ts"
 
 const inputFlag = Flag.String("input").pipe(Flag.withDescription("JSONL file, one request per line"))
 const windowFlag = Flag.Int("context-window").pipe(
@@ -8,18 +8,21 @@ const windowFlag = Flag.Int("context-window").pipe(
   Flag.withDefault(0)
 )
 
-const logprobsConfig = { model: modelFlag, input: inputFlag, backend: backendFlag, adapter: adapterFlag, contextWindow: windowFlag }
+const logprobsConfig = { model: modelFlag, input: inputFlag, backend: backendFlag, engine: engineFlag, adapter: adapterFlag, contextWindow: windowFlag }
 export type LogprobsArgs = ArgsOf<typeof logprobsConfig>
 
 const logprobs = Command.make("logprobs", logprobsConfig, (args) => lazyHandler(() => import("../handlers/model.ts"), (h) => h.logprobsHandler(args))).pipe(
   Command.withDescription(
     "Log-probabilities of continuations given contexts (lm-evaluation-harness convention: trailing spaces of the context move to the continuation).\n" +
       "Input lines: {id, context, continuation}. Output lines (stdout): {id, logprob, token_ids, token_logprobs, greedy, truncated_tokens};\n" +
-      "greedy is true when every continuation token was the argmax. Consecutive lines sharing a context share one prompt pass (KV cache)."
+      "greedy is true when every continuation token was the argmax. Consecutive lines sharing a context are scored together.\n" +
+      "On a GPU with tensor cores the options run on fleuve's WGSL engine (f16 weights, LoRA merged), else on the tfjs runtime (one prompt pass, KV cache); --engine chooses, stderr says which."
   ),
   Command.withExamples([
     { command: "fleuve model logprobs --model ./Qwen3-0.6B --input options.jsonl > scores.jsonl", description: "Score continuations on the best backend" },
-    { command: "fleuve model logprobs --model ./Qwen3-0.6B --adapter ./out/final --backend wasm --input options.jsonl", description: "With a LoRA adapter, on CPU" }
+    { command: "fleuve model logprobs --model ./Qwen3-0.6B --adapter ./out/final --backend wasm --input options.jsonl", description: "With a LoRA adapter, on CPU" },
+    { command: "fleuve model logprobs --model ./Qwen3-0.6B --backend webgpu --engine wgsl --input options.jsonl", description: "Require the WGSL engine (fails, saying why, without tensor cores)" },
+    { command: "fleuve model logprobs --model ./Qwen3-0.6B --backend webgpu --engine tfjs --input options.jsonl", description: "The tfjs runtime on the GPU, e.g. to compare with the engine" }
   ])
 )
 

@@ -1,6 +1,7 @@
 import { Command, Flag } from "effect/cli"
 import { SAMPLE_MANIFEST } from "../../operators/qa/loaders/sample-manifest.ts"
 import { type ArgsOf, lazyHandler } from "../lazy.ts"
+import { engineFlag } from "../model-flags.ts"
 import { warehouseFlag } from "../warehouse-flag.ts"
 
 const config = {
@@ -8,9 +9,10 @@ const config = {
   systems: Flag.String("systems").pipe(Flag.withDescription("Comma-separated systems to score (no-GPU baselines: char-2gram … char-5gram)"), Flag.withDefault("char-3gram")),
   shots: Flag.String("shots").pipe(Flag.withDescription("Comma-separated shot counts (any k)"), Flag.withDefault("0,3,5")),
   tasks: Flag.String("tasks").pipe(Flag.withDescription("Comma-separated tasks among mcqa, extqa, absqa"), Flag.withDefault("mcqa,extqa,absqa")),
-  model: Flag.String("model").pipe(Flag.withDescription("A Qwen3 checkpoint folder (config.json, *.safetensors, tokenizer.json) to score as one more system, on the tfjs runtime"), Flag.optional),
+  model: Flag.String("model").pipe(Flag.withDescription("A Qwen3 checkpoint folder (config.json, *.safetensors, tokenizer.json) to score as one more system (options on fleuve's WGSL engine or the tfjs runtime: see --engine)"), Flag.optional),
   modelName: Flag.String("model-name").pipe(Flag.withDescription("System name for --model (default: the folder name)"), Flag.optional),
   backend: Flag.Literals("backend", ["auto", "webgpu", "tensorflow", "wasm", "cpu"]).pipe(Flag.withDescription("tfjs backend for --model"), Flag.withDefault("auto")),
+  engine: engineFlag,
   localJudge: Flag.Boolean("local-judge").pipe(Flag.withDescription("Judge AbsQA with the --model itself (local-model judge)"), Flag.withDefault(false)),
   judgeUrl: Flag.String("judge-url").pipe(Flag.withDescription("OpenAI-compatible server for the AbsQA judge (POST /v1/chat/completions); default: the offline reference judge"), Flag.optional),
   judgeModel: Flag.String("judge-model").pipe(Flag.withDescription("Model name sent to --judge-url"), Flag.withDefault("judge")),
@@ -31,6 +33,7 @@ export const reevalCommand = Command.make("reeval", config, (args) => lazyHandle
     { command: "fleuve reeval --manifest my-bench.json --shots 0,5 --tasks mcqa", description: "Only MCQA of your own benchmark" },
     { command: "fleuve reeval --judge-url http://localhost:8000 --judge-model Qwen3-14B", description: "AbsQA judged by an OpenAI-compatible server" },
     { command: "fleuve reeval --watch --interval 10", description: "Re-evaluate whenever a dataset file changes" },
-    { command: "fleuve reeval --model ./Qwen3-0.6B --backend webgpu --systems char-3gram", description: "Score a real checkpoint next to the baseline" }
+    { command: "fleuve reeval --model ./Qwen3-0.6B --backend webgpu --systems char-3gram", description: "Score a real checkpoint next to the baseline" },
+    { command: "fleuve reeval --model ./Qwen3-0.6B --backend webgpu --engine wgsl --tasks mcqa", description: "MCQA options scored on fleuve's WGSL engine (required: fails without tensor cores)" }
   ])
 )

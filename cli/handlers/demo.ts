@@ -22,6 +22,10 @@ export const demoHandler = (o: DemoArgs) =>
       catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
     })
     stderr(`demo: ${describeBackend(choice)}`)
+    // Which path scores the options, printed when it changes (the tiny models do not fit the engine).
+    const { onScoringPath, setScoringEngine } = yield* Effect.promise(() => import("../../gpu/scoring.ts"))
+    setScoringEngine(Option.getOrUndefined(o.engine))
+    onScoringPath((line) => stderr(`demo: ${line}`))
     const sizes = demoSizes(o.quick)
     const out = resolve(o.out)
     mkdirSync(out, { recursive: true })

@@ -1,10 +1,10 @@
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
 import { generateGreedy } from "../../gpu/generate.ts"
 import { loadAdapter } from "../../gpu/lora.ts"
 import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
-import { scoreContinuations } from "../../gpu/scoring.ts"
+import { describeScoringPath, scoreContinuations, setScoringEngine } from "../../gpu/scoring.ts"
 import type { GenerateArgs, LogprobsArgs } from "../commands/model.ts"
 import { reportFailure } from "../common.ts"
 
@@ -41,7 +41,7 @@ const readJsonl = <A>(file: string, check: (o: Record<string, unknown>) => strin
 
 const field = (o: Record<string, unknown>, name: string): string | undefined => (typeof o[name] === "string" ? (o[name] as string) : undefined)
 
-export const logprobsHandler = ({ model, input, backend, adapter, contextWindow }: LogprobsArgs) =>
+export const logprobsHandler = ({ model, input, backend, engine, adapter, contextWindow }: LogprobsArgs) =>
   Effect.tryPromise({
     try: async () => {
       const rows = readJsonl(input, (o) => {
@@ -52,6 +52,8 @@ export const logprobsHandler = ({ model, input, backend, adapter, contextWindow 
         return { id: o.id ?? null, context, continuation }
       })
       const { model: m, tokenizer } = await prepare(model, backend as BackendName, adapter)
+      setScoringEngine(Option.getOrUndefined(engine))
+      process.stderr.write(`fleuve: ${await describeScoringPath(m)}\n`)
       // Consecutive lines with the same context are one item's options: one prompt pass for all.
       for (let i = 0; i < rows.length;) {
         let j = i + 1

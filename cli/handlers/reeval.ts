@@ -41,14 +41,23 @@ export const reevalHandler = (o: ReevalArgs) =>
   Effect.gen(function*() {
     const prompts = loadPromptSet()
     const neural = Option.isSome(o.model)
-      ? yield* Effect.promise(async () => {
-        // The tensor runtime loads only when a model is asked for: every other command stays light.
-        const { describeBackend, selectBackend } = await import("../../gpu/backend.ts")
-        const { loadQwen3QaModel } = await import("../../operators/qa/qwen3-model.ts")
-        const choice = await selectBackend(o.backend)
-        process.stderr.write(`loading ${o.model.pipe(Option.getOrThrow)} on ${describeBackend(choice)}\n`)
-        const dir = Option.getOrThrow(o.model)
-        return { system: Option.getOrUndefined(o.modelName) ?? basename(dir), model: loadQwen3QaModel(dir, { modelId: Option.getOrUndefined(o.modelName) ?? basename(dir) }) }
+      ? yield* Effect.tryPromise({
+        try: async () => {
+          // The tensor runtime loads only when a model is asked for: every other command stays light.
+          const { describeBackend, selectBackend } = await import("../../gpu/backend.ts")
+          const { qwen3QaModel } = await import("../../operators/qa/qwen3-model.ts")
+          const { loadModelDir } = await import("../../gpu/qwen3/checkpoint.ts")
+          const { describeScoringPath, setScoringEngine } = await import("../../gpu/scoring.ts")
+          const choice = await selectBackend(o.backend)
+          process.stderr.write(`loading ${o.model.pipe(Option.getOrThrow)} on ${describeBackend(choice)}\n`)
+          const dir = Option.getOrThrow(o.model)
+          const loaded = loadModelDir(dir)
+          setScoringEngine(Option.getOrUndefined(o.engine))
+          process.stderr.write(`${await describeScoringPath(loaded.model)}\n`)
+          return { system: Option.getOrUndefined(o.modelName) ?? basename(dir), model: qwen3QaModel(loaded, { modelId: Option.getOrUndefined(o.modelName) ?? basename(dir) }) }
+        },
+        // A backend or a required engine that cannot run ends the command with its reason.
+        catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
       })
       : undefined
     if (o.localJudge && !neural) return yield* reportFailure({ message: "--local-judge needs --model" })

@@ -71,25 +71,35 @@ export const openGpu = async (options: OpenGpuOptions = {}): Promise<OpenGpu> =>
       maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage
     }
   })
-  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: ReadonlyArray<SubgroupMatrixConfig> }
   live.add(gpu)
   return {
     _tag: "Ready",
-    gpu: {
-      close: () => {
-        device.destroy()
-        live.delete(gpu)
-      },
-      device,
-      adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
-      features: requiredFeatures,
-      hasF16: requiredFeatures.includes("shader-f16" as GPUFeatureName),
-      subgroupMatrixConfigs: requiredFeatures.includes("chromium-experimental-subgroup-matrix" as GPUFeatureName)
-        ? [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }))
-        : [],
-      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
-      maxBufferSize: device.limits.maxBufferSize
-    }
+    gpu: gpuFromDevice(device, adapter.info, requiredFeatures, () => {
+      device.destroy()
+      live.delete(gpu)
+    })
+  }
+}
+
+/**
+ * A Gpu over a device someone already created with `features` turned on (openGpu, or the device
+ * tfjs' WebGPU backend computes on, so that fleuve's kernels and tfjs share one device and its
+ * memory). `close` is what closing means for its owner: a shared device is not the borrower's to
+ * destroy.
+ */
+export const gpuFromDevice = (device: GPUDevice, adapterInfo: GPUAdapterInfo, features: ReadonlyArray<string>, close: () => void): Gpu => {
+  const info = adapterInfo as GPUAdapterInfo & { subgroupMatrixConfigs?: ReadonlyArray<SubgroupMatrixConfig> }
+  return {
+    close,
+    device,
+    adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+    features: [...features],
+    hasF16: features.includes("shader-f16"),
+    subgroupMatrixConfigs: features.includes("chromium-experimental-subgroup-matrix")
+      ? [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }))
+      : [],
+    maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+    maxBufferSize: device.limits.maxBufferSize
   }
 }
 

@@ -33,8 +33,9 @@ const predictionBase = (r: EvalRequest) => ({
 })
 
 /**
- * Scores EvalRequests into Predictions. Log-likelihood requests: the prompt runs once and its KV
- * cache serves every option; truncation of a long prompt is reported in truncatedTokens.
+ * Scores EvalRequests into Predictions. Log-likelihood requests go through gpu/scoring.ts (fleuve's
+ * WGSL engine where it can run, else the tfjs runtime, whose prompt runs once and its KV cache
+ * serves every option); truncation of a long prompt is reported in truncatedTokens.
  * Generation requests of one batch that share decoding settings are decoded together.
  * A request that cannot be scored (no options, a continuation too long) becomes a dead letter.
  */

@@ -32,7 +32,10 @@ export const modelRevisionOf = (dir: string): string => {
 
 const failure = (e: unknown) => new OperatorFailure({ operator: "qwen3", message: e instanceof Error ? e.message : String(e) })
 
-/** The tfjs Qwen3 runtime as a QaModel: KV-cached option scoring and greedy generation. */
+/**
+ * A Qwen3 checkpoint as a QaModel: option scoring through gpu/scoring.ts (fleuve's WGSL engine
+ * where it can run, else the tfjs runtime with a KV cache) and greedy generation on tfjs.
+ */
 export const qwen3QaModel = (loaded: LoadedModel, identity: { readonly modelId?: string; readonly modelRevision?: string; readonly adapterHash?: string } = {}): QaModel => ({
   modelId: identity.modelId ?? basename(loaded.dir),
   modelRevision: identity.modelRevision ?? modelRevisionOf(loaded.dir),

@@ -1,0 +1,97 @@
+/**
+ * Log-likelihood scoring end to end through gpu/scoring.ts, on fleuve's WGSL engine and on the
+ * tfjs runtime, in one process on the same device and the same items: a Qwen3-0.6B-shaped model
+ * with random weights (f16-rounded, so both paths hold the same values), multiple-choice items
+ * (a context of --context tokens and --options continuations of 1–24 tokens). Prints one JSON
+ * object a line: per path items/s and scored tokens/s (context + continuation tokens, as the
+ * model-scorer operator counts them), and the largest log-prob gap between the two paths.
+ *
+ *   node --import tsx bench/engine/scoring.ts [--layers 28] [--items 64] [--options 4] [--context 256]
+ *   node --import tsx bench/engine/scoring.ts --tiny --backend cpu      (a smoke run: tfjs only)
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { parseArgs } from "node:util"
+import { type BackendName, describeBackend, selectBackend } from "../../gpu/backend.ts"
+import { roundF16 } from "../../gpu/kernels/buffers.ts"
+import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
+import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
+import { describeScoringPath, releaseScoringEngine, type ScoredContext, scoreContinuations, type ScoringEngineName, setScoringEngine } from "../../gpu/scoring.ts"
+import { loadTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+
+const { values: args } = parseArgs({
+  options: {
+    layers: { type: "string", default: "28" }, items: { type: "string", default: "64" }, options: { type: "string", default: "4" },
+    context: { type: "string", default: "256" }, backend: { type: "string", default: "webgpu" }, tiny: { type: "boolean", default: false }
+  }
+})
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
+const choice = await selectBackend(args.backend as BackendName)
+emit({ kind: "device", backend: describeBackend(choice) })
+
+const config = parseQwen3Config({
+  model_type: "qwen3", vocab_size: 151936, hidden_size: 1024, intermediate_size: 3072, num_hidden_layers: Number(args.layers),
+  num_attention_heads: 16, num_key_value_heads: 8, head_dim: 128, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 4096, tie_word_embeddings: true,
+  ...(args.tiny ? { vocab_size: 512, hidden_size: 128, intermediate_size: 256, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 64, num_hidden_layers: 2 } : {})
+})
+let seed = 1
+const params = new Map<string, tf.Tensor>()
+for (const [name, shape] of expectedShapes(config)) {
+  if (name.includes("norm")) {
+    params.set(name, tf.ones(shape))
+    continue
+  }
+  // f16-rounded on the host (asynchronous read: WebGPU cannot read synchronously in Node), so
+  // both paths hold the same weights
+  const r = tf.randomNormal(shape, 0, 0.02, "float32", seed++)
+  params.set(name, tf.tensor(roundF16((await r.data()) as Float32Array), shape))
+  r.dispose()
+}
+const model = new Qwen3Model(config, params)
+
+// Items from the tiny fixture's French corpus (its tokenizer's ids fit any vocabulary ≥ 384).
+const tokenizer = loadTokenizer("test/fixtures/qwen3-tiny")
+const { readFileSync } = await import("node:fs")
+const lines = readFileSync("test/fixtures/qwen3-tiny/corpus.txt", "utf8").split("\n").filter((l) => l.trim() !== "")
+const text = lines.join(" ")
+const words = text.split(" ")
+const nItems = Number(args.items)
+const nOptions = Number(args.options)
+const items = Array.from({ length: nItems }, (_, i) => {
+  let context = ""
+  for (let w = i * 17; tokenizer.encode(context).length < Number(args.context); w++) context += `${words[w % words.length]} `
+  const options = Array.from({ length: nOptions }, (_, k) => ` ${words.slice((i * 7 + k * 13) % words.length, ((i * 7 + k * 13) % words.length) + 1 + ((i + k) % 8)).join(" ")}`)
+  return { context: context.trimEnd(), options }
+})
+
+const run = async (engine: ScoringEngineName): Promise<Array<ScoredContext> | undefined> => {
+  setScoringEngine(engine)
+  let path: string
+  try {
+    path = await describeScoringPath(model)
+  } catch (e) {
+    emit({ kind: "path", engine, unavailable: e instanceof Error ? e.message : String(e) })
+    return undefined
+  }
+  await scoreContinuations(model, tokenizer, items[0]!.context, items[0]!.options) // warm-up: shaders, first engine
+  const t0 = performance.now()
+  const out: Array<ScoredContext> = []
+  for (const it of items) out.push(await scoreContinuations(model, tokenizer, it.context, it.options))
+  const seconds = (performance.now() - t0) / 1000
+  const tokens = out.reduce((a, s) => a + s.contextTokens + s.options.reduce((b, o) => b + o.tokenIds.length, 0), 0)
+  emit({ kind: "scoring", engine, path, items: nItems, options: nOptions, contextTokens: Number(args.context), layers: config.numLayers, seconds: +seconds.toFixed(3), itemsPerSecond: +(nItems / seconds).toFixed(2), tokensPerSecond: Math.round(tokens / seconds) })
+  return out
+}
+
+const wgsl = await run("wgsl")
+await releaseScoringEngine(model)
+const tfjs = await run("tfjs")
+if (wgsl && tfjs) {
+  let maxAbs = 0
+  let greedyDiffer = 0
+  wgsl.forEach((s, i) => s.options.forEach((o, k) => {
+    o.tokenLogprobs.forEach((lp, j) => (maxAbs = Math.max(maxAbs, Math.abs(lp - tfjs[i]!.options[k]!.tokenLogprobs[j]!))))
+    if (o.greedy !== tfjs[i]!.options[k]!.greedy) greedyDiffer++
+  }))
+  emit({ kind: "agreement", maxAbsTokenLogprob: maxAbs, greedyFlagsDiffer: greedyDiffer })
+}
+model.dispose()

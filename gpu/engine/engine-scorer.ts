@@ -1,0 +1,193 @@
+import * as tf from "@tensorflow/tfjs-core"
+import { pickMatrixConfig, type Gpu } from "../kernels/device.ts"
+import type { Qwen3Config } from "../qwen3/config.ts"
+import type { Qwen3Model } from "../qwen3/model.ts"
+import { prepareContinuations, type ScoredContext, scoredContext, ScoringError } from "../scoring-prep.ts"
+import type { TextTokenizer } from "../tokenizer/tokenizer.ts"
+import { checkEngineShape, type EngineShape, engineShape, EngineShapeError, type EngineWeights, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "./qwen3-engine.ts"
+import { isOutOfMemory, layoutBatch, type OptionRow, optionRows, OutOfGpuMemory, rowScores, type RowScores, scoreInGroups } from "./score-layout.ts"
+
+/**
+ * gpu/scoring.ts' scoreContinuations on fleuve's WGSL engine (gpu/engine/qwen3-engine.ts): same
+ * preparation (gpu/scoring-prep.ts), but every option runs as a full row context + continuation
+ * through the engine (no KV cache: the context is recomputed per option, which the tensor cores
+ * do faster than tfjs runs it once). Weights are uploaded once, as f16, with the LoRA pairs
+ * attached to the model merged in (W + scale·B·A). Engines (activations for one batch × seq)
+ * are cached, the least recently used freed beyond `maxEngines`.
+ */
+
+export interface EngineScorerOptions {
+  /** Largest batch × seq (padding included) one engine computes; larger groups of rows are split. */
+  readonly maxTokensPerBatch?: number
+  /** Engines (one per batch × seq) kept between calls; default 4. */
+  readonly maxEngines?: number
+  /** Told when a group of rows ran out of GPU memory and is split in halves. */
+  readonly onSplit?: (rows: number, tokens: number) => void
+}
+
+export type EngineScorerOpen = { readonly _tag: "Ready"; readonly scorer: EngineScorer } | { readonly _tag: "Refused"; readonly reason: string }
+
+/** Runs `make` inside an out-of-memory error scope: an allocation that failed silently becomes an OutOfGpuMemory. */
+const withOomScope = async <A>(device: GPUDevice, make: () => Promise<A>, undo: (a: A) => void): Promise<A> => {
+  device.pushErrorScope("out-of-memory")
+  let made: A
+  try {
+    made = await make()
+  } catch (e) {
+    await device.popErrorScope()
+    throw e
+  }
+  const oom = await device.popErrorScope()
+  if (oom) {
+    undo(made)
+    throw new OutOfGpuMemory(`GPU out of memory: ${oom.message}`)
+  }
+  return made
+}
+
+/**
+ * Host copies of the model's weights by checkpoint name (asynchronous reads: WebGPU cannot read
+ * synchronously in Node), with each attached LoRA pair merged into its projection.
+ */
+const hostWeights = async (model: Qwen3Model): Promise<Map<string, Float32Array>> => {
+  const out = new Map<string, Float32Array>()
+  for (const [name, t] of model.params) out.set(name, (await t.data()) as Float32Array)
+  for (const [path, pair] of model.lora) {
+    const name = `${path}.weight`
+    const base = model.params.get(name)
+    if (!base) throw new Error(`LoRA pair on '${path}', but the model has no weight '${name}'`)
+    const merged = tf.tidy(() => tf.add(base, tf.mul(tf.matMul(pair.b, pair.a), pair.scale)))
+    out.set(name, (await merged.data()) as Float32Array)
+    merged.dispose()
+  }
+  return out
+}
+
+/** The largest batch × seq whose biggest activation (f32 per token) fits one storage binding. */
+const bindingTokenLimit = (gpu: Gpu, s: EngineShape): number => {
+  const perToken = 4 * Math.max(s.hidden, s.heads * s.headDim, s.kvHeads * s.headDim, s.intermediate)
+  return Math.floor(Math.min(gpu.maxStorageBufferBindingSize, gpu.maxBufferSize) / perToken)
+}
+
+export class EngineScorer {
+  private readonly engines = new Map<string, Qwen3Engine>()
+  private disposed = false
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: Qwen3Config,
+    readonly shape: EngineShape,
+    private readonly weights: EngineWeights,
+    /** Largest batch × seq per engine. */
+    readonly maxTokens: number,
+    private readonly options: EngineScorerOptions,
+    /** What the engine runs on, to print: "fleuve WGSL engine (f16, tensor cores)". */
+    readonly description: string
+  ) {}
+
+  /**
+   * Uploads a loaded model's weights (LoRA merged) to `gpu`; refuses, saying why, when the shape
+   * does not fit the engine (checkEngineShape), the device has no shader-f16, or the weights do
+   * not fit its memory.
+   */
+  static async create(model: Qwen3Model, gpu: Gpu, options: EngineScorerOptions = {}): Promise<EngineScorerOpen> {
+    const shape = engineShape(model.config)
+    try {
+      checkEngineShape(shape)
+    } catch (e) {
+      if (e instanceof EngineShapeError) return { _tag: "Refused", reason: e.message }
+      throw e
+    }
+    if (!gpu.hasF16) return { _tag: "Refused", reason: `${gpu.adapter.description || "the adapter"} has no shader-f16 (the engine holds f16 weights)` }
+    const host = await hostWeights(model)
+    // Each tensor is read once: drop the host copy as soon as it is uploaded.
+    const take = (name: string) => {
+      const t = host.get(name)
+      if (!t) throw new Error(`model has no weight '${name}'`)
+      host.delete(name)
+      return t
+    }
+    let weights: EngineWeights
+    try {
+      weights = await withOomScope(gpu.device, async () => uploadQwen3Weights(gpu, shape, "f16", take, model.config.tieWordEmbeddings), (w) => {
+        for (const b of weightBuffers(w)) b.destroy()
+      })
+    } catch (e) {
+      // A buffer mapped at creation that cannot be allocated throws a RangeError instead of
+      // reporting to the error scope (the buffers made before it are then lost to the device).
+      if (isOutOfMemory(e) || e instanceof RangeError) return { _tag: "Refused", reason: `the f16 weights do not fit GPU memory (${e instanceof Error ? e.message : String(e)})` }
+      throw e
+    }
+    const maxTokens = Math.min(options.maxTokensPerBatch ?? Infinity, bindingTokenLimit(gpu, shape))
+    const description = `fleuve WGSL engine (f16, ${pickMatrixConfig(gpu) ? "tensor cores" : "no tensor cores: scalar attention"})`
+    return { _tag: "Ready", scorer: new EngineScorer(gpu, model.config, shape, weights, maxTokens, options, description) }
+  }
+
+  /** Engines currently cached, as "batch×seq". */
+  get cachedEngines(): Array<string> {
+    return [...this.engines.keys()]
+  }
+
+  private dropEngine(key: string): void {
+    this.engines.get(key)?.dispose()
+    this.engines.delete(key)
+  }
+
+  /** The engine for batch × seq: cached (most recently used last), else created; out of memory frees the others once and retries. */
+  private async engine(batch: number, seq: number): Promise<Qwen3Engine> {
+    const key = `${batch}×${seq}`
+    const hit = this.engines.get(key)
+    if (hit) {
+      this.engines.delete(key)
+      this.engines.set(key, hit)
+      return hit
+    }
+    const keep = Math.max(1, this.options.maxEngines ?? 4)
+    while (this.engines.size >= keep) this.dropEngine(this.engines.keys().next().value!)
+    const create = () => withOomScope(this.gpu.device, () => Qwen3Engine.create(this.gpu, this.shape, this.weights, batch, seq), (e) => e.dispose())
+    let made: Qwen3Engine
+    try {
+      made = await create()
+    } catch (e) {
+      if (!(e instanceof OutOfGpuMemory) || this.engines.size === 0) throw e
+      for (const k of [...this.engines.keys()]) this.dropEngine(k)
+      made = await create()
+    }
+    this.engines.set(key, made)
+    return made
+  }
+
+  private async scoreGroup(rows: ReadonlyArray<OptionRow>): Promise<Array<RowScores>> {
+    const layout = layoutBatch(rows)
+    const engine = await this.engine(layout.batch, layout.seq)
+    try {
+      return rowScores(rows, layout, await engine.score(layout.ids, layout.targets))
+    } catch (e) {
+      // Whatever failed, this engine's state is suspect: free it (a split retries on smaller ones).
+      this.dropEngine(`${layout.batch}×${layout.seq}`)
+      throw e
+    }
+  }
+
+  /** Exactly gpu/scoring.ts' scoreContinuations (same split, truncation, errors and result), on the engine. */
+  async scoreContinuations(tokenizer: TextTokenizer, context: string, continuations: ReadonlyArray<string>, options: { readonly contextWindow?: number } = {}): Promise<ScoredContext> {
+    if (this.disposed) throw new Error("EngineScorer used after dispose()")
+    const prepared = prepareContinuations(tokenizer, context, continuations, { window: options.contextWindow ?? this.config.maxPositions, eosTokenId: this.config.eosTokenId })
+    const rows = optionRows(prepared.prompt, prepared.continuations)
+    const scores = await scoreInGroups(rows, {
+      maxTokens: this.maxTokens,
+      score: (group) => this.scoreGroup(group),
+      tooLarge: (row, why) => new ScoringError(`an option row of ${row.ids.length} tokens (context + continuation but its last token) does not fit the WGSL engine: ${why}`),
+      ...(this.options.onSplit ? { onSplit: this.options.onSplit } : {})
+    })
+    return scoredContext(prepared, scores)
+  }
+
+  /** Frees the engines and the uploaded weights (the device stays: it is not the scorer's). */
+  dispose(): void {
+    if (this.disposed) return
+    this.disposed = true
+    for (const k of [...this.engines.keys()]) this.dropEngine(k)
+    for (const b of weightBuffers(this.weights)) b.destroy()
+  }
+}
