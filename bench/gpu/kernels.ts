@@ -3,15 +3,19 @@
  * tiled, f16 and NF4 weights), Qwen3-0.6B-shaped linears at scoring shape (batch 16 × prompt 512
  * = 8192 tokens), and scoring through fleuve's WGSL engine (gpu/engine/qwen3-engine.ts) on a
  * Qwen3-0.6B-shaped model with random weights (each layer its own): forward alone and end to end
- * (ids up, per-token log-probs and argmaxes back); then Qwen3-14B-shaped in NF4. `--profile` adds
+ * (ids up, per-token log-probs and argmaxes back); LoRA training through the WGSL trainer
+ * (gpu/engine/qwen3-trainer.ts) at sequence 1024, 0.6B f16/NF4 and 14B NF4; then Qwen3-14B-shaped
+ * scoring in NF4. `--profile` adds
  * where one layer's time goes, kernel by kernel. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model] [--profile]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training] [--no-training] [--profile]
  */
 import { runDispatches, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
 import { tensorCoreAttention, type AttentionTcVariant } from "../../gpu/kernels/attention-tc.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../gpu/engine/qwen3-engine.ts"
+import { Qwen3LoraTrainer } from "../../gpu/engine/qwen3-trainer.ts"
+import { defaultLoraConfig } from "../../gpu/lora-config.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../gpu/kernels/matmul.ts"
 
 const quick = process.argv.includes("--quick")
@@ -111,10 +115,8 @@ interface ModelShape { readonly name: string; readonly hidden: number; readonly 
 const QWEN3_0_6B: ModelShape = { name: "Qwen3-0.6B-shaped", hidden: 1024, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072, vocab: 151936, layers: 28 }
 const QWEN3_14B: ModelShape = { name: "Qwen3-14B-shaped", hidden: 5120, heads: 40, kvHeads: 8, headDim: 128, intermediate: 17408, vocab: 151936, layers: 40 }
 
-/** Scoring forward at batch 16 × prompt 512 (tokens = B·S) through fleuve's WGSL engine, every layer with its own weights. */
-const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attention: "tensor-core" | "scalar" = "tensor-core") => {
-  const [B, S] = [16, 512]
-  const T = B * S
+/** A model of `shape` with random weights on the GPU (tracked), every layer its own. */
+const randomModel = (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers } = shape
   const dev = gpu.device
   const engineShape: EngineShape = { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers, eps: 1e-6, theta: 1e6 }
@@ -129,6 +131,46 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
       inputNorm: norm(Hd, 5), postNorm: norm(Hd, 6), qNorm: norm(D, 7), kNorm: norm(D, 8)
     }))
   }
+  return { engineShape, weights }
+}
+
+/**
+ * LoRA training (r 16, α 32, all 7 projections, no dropout) through fleuve's WGSL trainer at
+ * sequence `seq`, `batch` sequences a step (one optimizer step = the effective batch).
+ */
+const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1) => {
+  const { engineShape, weights } = randomModel(gpu, format, shape)
+  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout: 0 }, batch, seq, { seed: 1 })
+  allocated += trainer.allocatedBytes
+  peak = Math.max(peak, allocated)
+  const T = batch * seq
+  const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % shape.vocab)
+  const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ((i + 1) * 7919) % shape.vocab))
+  const micro = Array.from({ length: accumulation }, () => ({ ids, targets }))
+  const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
+  const t0 = performance.now()
+  for (let s = 0; s < steps; s++) losses.push((await trainer.trainStep(micro)).loss)
+  const perStep = (performance.now() - t0) / 1000 / steps
+  const layerFlops = 2 * T * shape.hidden * (shape.heads * shape.headDim + 2 * shape.kvHeads * shape.headDim) + 2 * T * shape.heads * shape.headDim * shape.hidden + 6 * T * shape.hidden * shape.intermediate + 2 * batch * shape.heads * seq * seq * shape.headDim
+  // forward + backward through the frozen base ≈ 2 × forward; attention backward ≈ 2.5 × its forward (LoRA terms not counted)
+  const flops = 2 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
+  emit({
+    kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (gpu/engine)", base: format, lora: "r 16, alpha 32, all 7 projections, dropout 0", seq,
+    micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
+    peak_gpu_bytes_allocated: peak, losses: losses.map((l) => +l.toFixed(4))
+  })
+  allocated -= trainer.allocatedBytes
+  trainer.dispose()
+  free(weightBuffersOf(weights))
+}
+
+/** Scoring forward at batch 16 × prompt 512 (tokens = B·S) through fleuve's WGSL engine, every layer with its own weights. */
+const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attention: "tensor-core" | "scalar" = "tensor-core") => {
+  const [B, S] = [16, 512]
+  const T = B * S
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers } = shape
+  const dev = gpu.device
+  const { engineShape, weights } = randomModel(gpu, format, shape)
   const engine = await Qwen3Engine.create(gpu, engineShape, weights, B, S, { attention })
   allocated += engine.activationBytes
   peak = Math.max(peak, allocated)
@@ -194,29 +236,45 @@ const main = async () => {
     }
   }
   const onlyModel = process.argv.includes("--only-model")
-  if (pickMatrixConfig(gpu) && (profile || !onlyModel)) {
+  const onlyTraining = process.argv.includes("--only-training")
+  if (pickMatrixConfig(gpu) && !onlyTraining && (profile || !onlyModel)) {
     for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
   }
-  for (const impl of onlyModel ? [] : impls) {
+  for (const impl of onlyModel || onlyTraining ? [] : impls) {
     for (const format of ["f16", "nf4"] as const) {
       for (const n of quick ? [2048] : [4096, 8192]) await guard(`matmul ${impl} ${format} ${n}`, () => matmulBench(gpu, impl, format, n, n, n, `square ${n}`))
     }
   }
   const T = 16 * 512
   const shapes: Array<[string, number, number]> = [["q_proj", 2048, 1024], ["k/v_proj", 1024, 1024], ["o_proj", 1024, 2048], ["gate/up_proj", 3072, 1024], ["down_proj", 1024, 3072], ["lm_head chunk (M=1024)", 151936, 1024]]
-  for (const format of onlyModel ? [] : (["f16", "nf4"] as const)) {
+  for (const format of onlyModel || onlyTraining ? [] : (["f16", "nf4"] as const)) {
     for (const [label, N, K] of shapes) {
       if (format === "nf4" && label.startsWith("lm_head")) continue
       await guard(`linear ${label}`, () => matmulBench(gpu, impls[0]!, format, label.startsWith("lm_head") ? 1024 : T, N, K, label))
     }
   }
-  for (const format of ["f16", "nf4"] as const) {
+  if (!onlyTraining) {
+    for (const format of ["f16", "nf4"] as const) {
+      peak = allocated
+      await guard(`model ${format}`, () => modelBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B))
+    }
     peak = allocated
-    await guard(`model ${format}`, () => modelBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B))
+    await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
   }
-  peak = allocated
-  await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
-  if (!quick && !onlyModel) {
+  if (!process.argv.includes("--no-training")) {
+    // LoRA training at sequence 1024, effective batch 16 in one step (and a step of 4 for comparison)
+    for (const [format, batch, accumulation] of [["f16", 16, 1], ["f16", 4, 4], ["nf4", 16, 1]] as const) {
+      peak = allocated
+      await guard(`training ${format} ${batch}×${accumulation}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation))
+    }
+    if (!quick) {
+      hostWeights.clear()
+      peak = allocated
+      await guard("training 14B nf4", () => trainBench(gpu, "nf4", QWEN3_14B, 1, 1024, 2, 1))
+      hostWeights.clear()
+    }
+  }
+  if (!quick && !onlyModel && !onlyTraining) {
     // Qwen3-14B in NF4 (issue 9: it must fit one 80 GB card): 40 layers of NF4 linears
     hostWeights.clear()
     peak = allocated

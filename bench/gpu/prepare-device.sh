@@ -17,6 +17,9 @@ bundle() { # entry outfile
 bundle test/kernels/kernels.test.ts kernels.test.mjs
 bundle test/kernels/tfjs-kernels.test.ts tfjs-kernels.test.mjs
 bundle test/kernels/engine.test.ts engine.test.mjs
+bundle test/kernels/trainer.test.ts trainer.test.mjs
+for t in backward attention-backward general-matmul matmul-layout token-kernels; do bundle test/kernels/$t.test.ts $t.test.mjs; done
+bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
 bundle bench/gpu/diagnose.ts diagnose.mjs
 bundle bench/gpu/kernels.ts bench-kernels.mjs
 bundle bench/gpu/runtime.ts bench-runtime.mjs

@@ -189,7 +189,11 @@ export class Qwen3Engine {
       made.push(b)
       return b
     }
-    const u = (words: Array<number>, floats: Array<number> = []) => uniformBuffer(dev, words, floats)
+    const u = (words: Array<number>, floats: Array<number> = []) => {
+      const b = uniformBuffer(dev, words, floats)
+      made.push(b) // freed with the activations by dispose()
+      return b
+    }
     const ids = buf(T * 4), targets = buf(T * 4), out = buf(T * 8)
     const x = buf(T * Hd * 4), xh = buf(T * Hd * 2)
     const q = buf(T * H * D * 4), k = buf(T * KV * D * 4), v = buf(T * KV * D * 4)
