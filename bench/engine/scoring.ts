@@ -10,6 +10,7 @@
  *   node --import tsx bench/engine/scoring.ts --tiny --backend cpu      (a smoke run: tfjs only)
  */
 import * as tf from "@tensorflow/tfjs-core"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { type BackendName, describeBackend, selectBackend } from "../../gpu/backend.ts"
 import { roundF16 } from "../../gpu/kernels/buffers.ts"
@@ -49,9 +50,11 @@ for (const [name, shape] of expectedShapes(config)) {
 const model = new Qwen3Model(config, params)
 
 // Items from the tiny fixture's French corpus (its tokenizer's ids fit any vocabulary ≥ 384).
-const tokenizer = loadTokenizer("test/fixtures/qwen3-tiny")
+// FLEUVE_TEST_FIXTURES: where the fixtures are when the bench runs bundled on a GPU host
+const tinyDir = join(process.env.FLEUVE_TEST_FIXTURES ?? "test/fixtures", "qwen3-tiny")
+const tokenizer = loadTokenizer(tinyDir)
 const { readFileSync } = await import("node:fs")
-const lines = readFileSync("test/fixtures/qwen3-tiny/corpus.txt", "utf8").split("\n").filter((l) => l.trim() !== "")
+const lines = readFileSync(join(tinyDir, "corpus.txt"), "utf8").split("\n").filter((l) => l.trim() !== "")
 const text = lines.join(" ")
 const words = text.split(" ")
 const nItems = Number(args.items)

@@ -20,6 +20,8 @@ bundle test/kernels/engine.test.ts engine.test.mjs
 bundle test/kernels/trainer.test.ts trainer.test.mjs
 for t in backward attention-backward general-matmul matmul-layout token-kernels; do bundle test/kernels/$t.test.ts $t.test.mjs; done
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
+bundle test/engine/engine-scorer.test.ts engine-scorer.test.mjs
+bundle bench/engine/scoring.ts bench-engine-scoring.mjs
 bundle bench/gpu/diagnose.ts diagnose.mjs
 bundle bench/gpu/kernels.ts bench-kernels.mjs
 bundle bench/gpu/runtime.ts bench-runtime.mjs

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 
-export const tinyDir = join(import.meta.dirname, "..", "fixtures", "qwen3-tiny")
-export const tinyBf16Dir = join(import.meta.dirname, "..", "fixtures", "qwen3-tiny-bf16-sharded")
+// a test bundled onto a GPU host runs from elsewhere: FLEUVE_TEST_FIXTURES says where the fixtures are
+const fixtures = process.env.FLEUVE_TEST_FIXTURES ?? join(import.meta.dirname, "..", "fixtures")
+export const tinyDir = join(fixtures, "qwen3-tiny")
+export const tinyBf16Dir = join(fixtures, "qwen3-tiny-bf16-sharded")
 
 export interface ScoringRef {
   readonly context: string
