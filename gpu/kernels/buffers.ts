@@ -42,7 +42,13 @@ export const toF16 = (values: Float32Array): Uint16Array => {
 }
 
 /** The values an f16 buffer really holds, as f32 (for CPU references). */
-export const roundF16 = (values: Float32Array): Float32Array => Float32Array.from(toF16(values), f16BitsToF32)
+export const roundF16 = (values: Float32Array): Float32Array => {
+  // a loop, not Float32Array.from(iterable, map): that collects into a plain array first, which
+  // V8 caps at ~134M elements ("invalid array length" on a 151936 × 1024 embedding)
+  const out = new Float32Array(values.length)
+  for (let i = 0; i < values.length; i++) out[i] = f16BitsToF32(f32ToF16Bits(values[i]!))
+  return out
+}
 
 const STORAGE = 0x80 | 0x4 | 0x8 // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage without the global)
 
