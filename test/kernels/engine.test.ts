@@ -85,6 +85,35 @@ describe("WGSL Qwen3 scoring engine", { skip }, () => {
     })
   }
 
+  it("scores long rows over several lm_head chunks and many attention blocks like the reference (8 × 272 tokens, 6 layers)", async () => {
+    const deep = parseQwen3Config({
+      model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 6, num_attention_heads: 4,
+      num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 512, tie_word_embeddings: true
+    })
+    const weightsHost = new Map([...expectedShapes(deep)].map(([name, shape], i) => {
+      const n = shape.reduce((a, b) => a * b, 1)
+      return [name, { shape, values: name.includes("norm") ? random(n, 70 + i, 0.2).map((v) => 1 + v) : random(n, 900 + i, 0.08) }] as const
+    }))
+    const [B, S] = [8, 272] // 2176 tokens: lm_head chunks of 1024, 1024 and 128; 17 query blocks a sequence
+    const rows = Array.from({ length: B }, (_, r) => Array.from({ length: S }, (_, i) => (i * (31 + 2 * r) + 7 * r) % 512))
+    const tg = rows.map((row) => row.map((_, j) => row[(j + 1) % S]!))
+    const shape = engineShape(deep)
+    const weights = uploadQwen3Weights(gpu, shape, "f16", (name) => weightsHost.get(name)!.values, true)
+    const engine = await Qwen3Engine.create(gpu, shape, weights, B, S)
+    const got = await engine.score(Uint32Array.from(rows.flat()), Uint32Array.from(tg.flat()))
+    engine.dispose()
+    for (const b of weightBuffers(weights)) b.destroy()
+    await selectBackend("cpu")
+    const model = new Qwen3Model(deep, new Map([...weightsHost].map(([n, t]) => [n, tf.tensor(n.includes("norm") ? t.values : roundF16(t.values), [...t.shape])])))
+    const { logits } = model.forward(rows)
+    const lp = await tf.logSoftmax(logits).data()
+    tf.dispose(logits)
+    model.dispose()
+    let maxAbs = 0
+    for (let r = 0; r < B; r++) for (let j = 0; j < S - 1; j++) maxAbs = Math.max(maxAbs, Math.abs(got.logprob[r * S + j]! - lp[(r * S + j) * 512 + tg[r]![j]!]!))
+    assert.ok(maxAbs < 2e-2, `max |Δ log-prob| ${maxAbs}`)
+  })
+
   it("gives the same scores with the embedding / lm_head bound in 4 shards (as a table over 2 GiB would be)", async () => {
     const shape = engineShape(config)
     const weights = uploadQwen3Weights(gpu, shape, "f16", (name) => host.get(name)!.values, config.tieWordEmbeddings)
