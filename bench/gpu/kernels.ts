@@ -10,7 +10,8 @@
  *
  *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training] [--no-training] [--profile]
  */
-import { runDispatches, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
+import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
+import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
 import { tensorCoreAttention, type AttentionTcVariant } from "../../gpu/kernels/attention-tc.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../gpu/engine/qwen3-engine.ts"
@@ -20,7 +21,6 @@ import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../gpu/kernel
 
 const quick = process.argv.includes("--quick")
 const profile = process.argv.includes("--profile")
-const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
 let allocated = 0
 let peak = 0
 const track = (b: GPUBuffer) => {
@@ -35,28 +35,8 @@ const free = (bs: Array<GPUBuffer>) => {
   }
 }
 
-const rand = (n: number, scale: number, seed = 1) => {
-  let x = seed
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    x = (x * 1664525 + 1013904223) >>> 0
-    out[i] = (x / 2 ** 32 * 2 - 1) * scale
-  }
-  return out
-}
-
 /** Median wall time of `reps` submissions of the same dispatch list (each waited for). */
-const time = async (gpu: Gpu, ds: Array<Dispatch>, reps: number, warm = 2) => {
-  for (let i = 0; i < warm; i++) await runDispatches(gpu.device, ds)
-  const ts: Array<number> = []
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now()
-    await runDispatches(gpu.device, ds)
-    ts.push(performance.now() - t0)
-  }
-  ts.sort((a, b) => a - b)
-  return ts[Math.floor(ts.length / 2)]! / 1000
-}
+const time = (gpu: Gpu, ds: Array<Dispatch>, reps: number, warm = 2) => medianSeconds(gpu, ds, reps, warm)
 
 // Host-side weights per (format, shape), made once. Timing needs realistic bytes, not trained
 // values: f16 weights repeat one random block of 1M values; NF4 weights are random 4-bit codes

@@ -9,35 +9,18 @@
  *
  *   node bench/gpu/train-matmuls.ts [--tiny]     (--tiny: small shapes, a smoke test for SwiftShader)
  */
-import { runDispatches, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
+import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
 import { generalMatmul, generalMatmulParams, pickVariant, SPLIT_K, splitsK, type GeneralMatmulOptions, type GeneralMatmulVariant, type StorageType } from "../../gpu/kernels/general-matmul.ts"
+import { emit, medianSeconds, rand } from "./common.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat, type WeightLayout } from "../../gpu/kernels/matmul.ts"
 
 const tiny = process.argv.includes("--tiny")
-const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
-
-const rand = (n: number, scale: number, seed = 1) => {
-  let x = seed
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    x = (x * 1664525 + 1013904223) >>> 0
-    out[i] = (x / 2 ** 32 * 2 - 1) * scale
-  }
-  return out
-}
 
 /** Median seconds of one dispatch list, `per` of them a submission so that submit latency does not dominate. */
 const time = async (gpu: Gpu, d: Dispatch | Array<Dispatch>, per: number, reps = tiny ? 1 : 10) => {
-  const ds = Array(tiny ? 1 : per).fill(d).flat()
-  await runDispatches(gpu.device, ds)
-  const ts: Array<number> = []
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now()
-    await runDispatches(gpu.device, ds)
-    ts.push((performance.now() - t0) / 1000 / (tiny ? 1 : per))
-  }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!
+  const n = tiny ? 1 : per
+  return (await medianSeconds(gpu, Array(n).fill(d).flat(), reps, 1)) / n
 }
 
 const opened = await openGpu()

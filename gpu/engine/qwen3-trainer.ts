@@ -8,7 +8,7 @@ import { elementwiseKernels, fusedKernels } from "../kernels/fused.ts"
 import { generalMatmul, generalMatmulParams, type GeneralMatmul } from "../kernels/general-matmul.ts"
 import { matmulPlan } from "../kernels/matmul.ts"
 import type { LoraConfig } from "../lora-config.ts"
-import type { ProjectionName } from "../qwen3/projections.ts"
+import { projectionDims, type ProjectionName } from "../qwen3/projections.ts"
 import { checkEngineShape, EngineShapeError, type EngineShape, type EngineWeights, type LayerWeights, type LinearWeight } from "./qwen3-engine.ts"
 
 /**
@@ -82,17 +82,6 @@ const IGNORE = 0xffffffff
 const HEAD_CHUNK = 1024
 const align64 = (n: number) => Math.ceil(n / 64) * 64
 
-export const projectionDims = (s: EngineShape, m: ProjectionName): { in: number; out: number } => {
-  const q = s.heads * s.headDim
-  const kv = s.kvHeads * s.headDim
-  switch (m) {
-    case "q_proj": return { in: s.hidden, out: q }
-    case "k_proj": case "v_proj": return { in: s.hidden, out: kv }
-    case "o_proj": return { in: q, out: s.hidden }
-    case "gate_proj": case "up_proj": return { in: s.hidden, out: s.intermediate }
-    case "down_proj": return { in: s.intermediate, out: s.hidden }
-  }
-}
 
 const weightOf = (w: LayerWeights, m: ProjectionName): LinearWeight =>
   ({ q_proj: w.q, k_proj: w.k, v_proj: w.v, o_proj: w.o, gate_proj: w.gate, up_proj: w.up, down_proj: w.down })[m]

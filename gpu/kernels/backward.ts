@@ -1,7 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
-import { grid, type OutType } from "./fused.ts"
+import { grid, rowSumWgsl, type OutType } from "./fused.ts"
 
 /**
  * Backward kernels for LoRA training on the Qwen3 forward of fused.ts (f32 math throughout):
@@ -20,15 +20,7 @@ const enableFor = (out: OutType) => (out === "f16" ? "enable f16;\n" : "")
  * Eight rows a workgroup of 256, 32 threads a row (as fused.ts): two sums a row at once (Σx² and
  * Σ g·x), one barrier. Callers call it once, so the partials are never overwritten while read.
  */
-const ROW_SUM2 = `var<workgroup> partials: array<vec2<f32>, 256>;
-fn rowSum2(v: vec2<f32>, lid: u32) -> vec2<f32> {
-  partials[lid] = v;
-  workgroupBarrier();
-  let first = (lid / 32u) * 32u;
-  var total = vec2<f32>(0.0);
-  for (var k = 0u; k < 32u; k++) { total += partials[first + k]; }
-  return total;
-}`
+const ROW_SUM2 = rowSumWgsl("rowSum2", "vec2<f32>")
 
 /**
  * y = x·r·w with r = rsqrt(mean(x²) + eps); g = dy·w: dx = r·g − x·r³·(Σ g·x)/H.

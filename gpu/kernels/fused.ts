@@ -97,15 +97,17 @@ const enableFor = (out: OutType) => (out === "f16" ? "enable f16;\n" : "")
  * across subgroup widths, and 8× fewer workgroups than one a row — on the H100 tiny workgroups
  * are bound by how fast they are launched, not by memory (0.22 ms for an 8192 × 1024 RMSNorm).
  */
-const ROW_SUM = `var<workgroup> partials: array<f32, 256>;
-fn rowSum(v: f32, lid: u32) -> f32 {
+/** `fn name(v, lid)`: the sum of v over each 32-thread row of a 256-thread workgroup (f32 or vec2<f32>). */
+export const rowSumWgsl = (name: string, type: "f32" | "vec2<f32>"): string => `var<workgroup> partials: array<${type}, 256>;
+fn ${name}(v: ${type}, lid: u32) -> ${type} {
   partials[lid] = v;
   workgroupBarrier();
   let first = (lid / 32u) * 32u;
-  var total = 0.0;
+  var total = ${type}(0.0);
   for (var k = 0u; k < 32u; k++) { total += partials[first + k]; }
   return total;
 }`
+const ROW_SUM = rowSumWgsl("rowSum", "f32")
 
 export const rmsnormOutWgsl = (out: OutType): string => `${enableFor(out)}struct P { rows: u32, H: u32, _p0: u32, _p1: u32, eps: f32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;

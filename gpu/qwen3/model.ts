@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { HostTensor } from "../safetensors.ts"
 import type { Qwen3Config } from "./config.ts"
-import { attentionModules, mlpModules, type ProjectionName } from "./projections.ts"
+import { attentionModules, mlpModules, projectionDims, type ProjectionName } from "./projections.ts"
 
 export { attentionModules, mlpModules, type ProjectionName }
 
@@ -238,14 +238,5 @@ export const expectedShapes = (c: Qwen3Config): Map<string, Array<number>> => {
 }
 
 /** Projection input/output sizes, for LoRA shapes. */
-export const projectionShape = (c: Qwen3Config, module: ProjectionName): { in: number; out: number } => {
-  const qDim = c.numHeads * c.headDim
-  const kvDim = c.numKvHeads * c.headDim
-  switch (module) {
-    case "q_proj": return { in: c.hiddenSize, out: qDim }
-    case "k_proj": case "v_proj": return { in: c.hiddenSize, out: kvDim }
-    case "o_proj": return { in: qDim, out: c.hiddenSize }
-    case "gate_proj": case "up_proj": return { in: c.hiddenSize, out: c.intermediateSize }
-    case "down_proj": return { in: c.intermediateSize, out: c.hiddenSize }
-  }
-}
+export const projectionShape = (c: Qwen3Config, module: ProjectionName): { in: number; out: number } =>
+  projectionDims({ hidden: c.hiddenSize, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, intermediate: c.intermediateSize }, module)
