@@ -22,6 +22,7 @@ for t in backward attention-backward general-matmul matmul-layout token-kernels;
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
 bundle test/engine/engine-scorer.test.ts engine-scorer.test.mjs
 bundle bench/engine/scoring.ts bench-engine-scoring.mjs
+bundle bench/gpu/parity-depth.ts bench-parity-depth.mjs
 bundle bench/gpu/diagnose.ts diagnose.mjs
 bundle bench/gpu/kernels.ts bench-kernels.mjs
 bundle bench/gpu/runtime.ts bench-runtime.mjs
