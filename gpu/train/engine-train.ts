@@ -98,11 +98,13 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
  */
 export const engineLayout = (microBatch: number, width: number): { readonly rows: number; readonly seq: number } => {
   if (microBatch < 1 || width < 2) throw new Error(`micro-batch ${microBatch} of sequences of ${width} tokens: need ≥ 1 sequence of ≥ 2 tokens`)
-  let best = { rows: microBatch, seq: Math.ceil(width / 128) * 128 }
-  for (let seq = Math.ceil(width / 16) * 16; seq < best.seq; seq += 16) {
+  // seq a multiple of 128 always works with microBatch rows: the search stops there
+  const widest = Math.ceil(width / 128) * 128
+  let best = { rows: microBatch, seq: widest }
+  for (let seq = Math.ceil(width / 16) * 16; seq < widest; seq += 16) {
     const step = 128 / gcd(seq, 128)
     const rows = Math.ceil(microBatch / step) * step
-    if (rows * seq < best.rows * best.seq) best = { rows, seq }
+    if (rows * seq < best.rows * best.seq || (rows * seq === best.rows * best.seq && seq < best.seq)) best = { rows, seq }
   }
   return best
 }
