@@ -4,15 +4,15 @@ import type { ScoringEngineName } from "../backend-names.ts"
 import { webgpuEngineGpu, webgpuEngineUnavailable } from "../backend.ts"
 import { hostWeights, takeOnce } from "../engine/host-weights.ts"
 import { checkEngineShape, engineShape, EngineShapeError, uploadQwen3Weights, weightBuffers } from "../engine/qwen3-engine.ts"
-import { type MicroBatch, Qwen3LoraTrainer } from "../engine/qwen3-trainer.ts"
+import { type MicroBatch, Qwen3LoraTrainer, type TrainerState } from "../engine/qwen3-trainer.ts"
 import type { Gpu } from "../kernels/device.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import type { Qwen3Model } from "../qwen3/model.ts"
 import type { HostTensor } from "../safetensors.ts"
 import { cosineWithWarmup } from "./schedule.ts"
 import {
-  checkpointName, latestCheckpoint, microBatchSequences, readCheckpoint, sequenceWidth, type StepReport, stepReport, trainableVariables,
-  type TrainingMode, type TrainingSequence, type TrainOptions, writeCheckpoint
+  type Checkpoint, checkpointName, latestCheckpoint, microBatchSequences, readCheckpoint, sequenceWidth, type StepReport, stepReport, trainableVariables,
+  type TrainerState as RunState, type TrainingMode, type TrainingSequence, type TrainOptions, writeCheckpoint
 } from "./trainer.ts"
 
 /**
@@ -155,6 +155,36 @@ export const hostToPairs = (tensors: ReadonlyMap<string, HostTensor>, paths: Rea
   }))
 
 /**
+ * A checkpoint read back (readCheckpoint) as the WGSL trainer takes it: the pairs and, after at
+ * least one step, the AdamW state (a tfjs checkpoint has no loss scale: `lossScale` is kept then).
+ */
+export const engineResumeState = (c: Checkpoint, paths: ReadonlyArray<string>, lossScale: number): { readonly pairs: Pairs; readonly optimizer: TrainerState | undefined } => {
+  const pairs = hostToPairs(c.trainable, paths, join(c.dir, "trainable.safetensors"))
+  if (c.state.step === 0) return { pairs, optimizer: undefined }
+  const file = join(c.dir, "optimizer.safetensors")
+  return { pairs, optimizer: { step: c.state.step, lossScale: c.state.lossScale ?? lossScale, m: hostToPairs(c.optimizer, paths, file, "m."), v: hostToPairs(c.optimizer, paths, file, "v.") } }
+}
+
+/**
+ * Writes the WGSL trainer's pairs and AdamW state as train() writes its checkpoints (the model's
+ * LoRA variables must hold `pairs`: the PEFT adapter is saved from them).
+ */
+export const writeEngineCheckpoint = (
+  dir: string,
+  content: { readonly model: Qwen3Model; readonly mode: TrainingMode & { readonly kind: "lora" }; readonly pairs: Pairs; readonly optimizer: TrainerState; readonly run: Omit<RunState, "lossScale">; readonly options: TrainOptions }
+): void => {
+  const r = content.mode.lora.r
+  writeCheckpoint(dir, {
+    model: content.model,
+    mode: content.mode,
+    trainable: pairsToHost(content.pairs, r),
+    optimizer: new Map([...pairsToHost(content.optimizer.m, r, "m."), ...pairsToHost(content.optimizer.v, r, "v.")]),
+    state: { ...content.run, lossScale: content.optimizer.lossScale },
+    options: content.options
+  })
+}
+
+/**
  * Trains the LoRA pairs attached to `model` (attachLora, or loadAdapter) as train() does, on the
  * WGSL trainer on `gpu` (webgpuEngineGpu(): tfjs' own device, so the base weights are read from
  * the model). Resumes from the latest checkpoint in options.outDir, whichever path wrote it. A step
@@ -176,7 +206,6 @@ export const trainOnEngine = async (
   const width = sequenceWidth(data)
   const vars = trainableVariables(model, mode)
   const paths = [...model.lora.keys()]
-  const r = mode.lora.r
   const layout = engineLayout(options.microBatch, width)
   const shape = engineShape(model.config)
   const weights = uploadQwen3Weights(engine.gpu, shape, "f16", takeOnce(await hostWeights(model, { mergeLora: false })), model.config.tieWordEmbeddings)
@@ -205,14 +234,12 @@ export const trainOnEngine = async (
     let step = 0
     const resumeFrom = latestCheckpoint(options.outDir)
     if (resumeFrom) {
-      const { state, trainable, optimizer } = readCheckpoint(resumeFrom, data.length, options.seed)
-      t.writePairs(hostToPairs(trainable, paths, join(resumeFrom, "trainable.safetensors")))
-      if (state.step > 0) {
-        const file = join(resumeFrom, "optimizer.safetensors")
-        t.writeState({ step: state.step, lossScale: state.lossScale ?? (await t.readState()).lossScale, m: hostToPairs(optimizer, paths, file, "m."), v: hostToPairs(optimizer, paths, file, "v.") })
-      }
-      step = state.step
-      losses = [...state.losses]
+      const checkpoint = readCheckpoint(resumeFrom, data.length, options.seed)
+      const resumed = engineResumeState(checkpoint, paths, (await t.readState()).lossScale)
+      t.writePairs(resumed.pairs)
+      if (resumed.optimizer) t.writeState(resumed.optimizer)
+      step = checkpoint.state.step
+      losses = [...checkpoint.state.losses]
     }
     /** Copies the trainer's pairs into the model's variables (checkpoints save the adapter from them). */
     const syncModel = async () => {
@@ -229,18 +256,8 @@ export const trainOnEngine = async (
       }
       return pairs
     }
-    const save = async (dir: string) => {
-      const pairs = await syncModel()
-      const opt = await t.readState()
-      writeCheckpoint(dir, {
-        model,
-        mode,
-        trainable: pairsToHost(pairs, r),
-        optimizer: new Map([...pairsToHost(opt.m, r, "m."), ...pairsToHost(opt.v, r, "v.")]),
-        state: { step, losses, dataSize: data.length, seed: options.seed, lossScale: opt.lossScale },
-        options
-      })
-    }
+    const save = async (dir: string) =>
+      writeEngineCheckpoint(dir, { model, mode, pairs: await syncModel(), optimizer: await t.readState(), run: { step, losses, dataSize: data.length, seed: options.seed }, options })
     const started = performance.now()
     const startStep = step
     const last = Math.min(options.totalSteps, options.stopAfter ?? options.totalSteps)
