@@ -70,7 +70,7 @@ export interface TrainerOptions {
 }
 
 /** The AdamW state of the LoRA pairs: moments by projection path (as readPairs), steps taken, loss scale. */
-export interface TrainerState {
+export interface OptimizerState {
   readonly step: number
   readonly lossScale: number
   readonly m: ReadonlyMap<string, { readonly a: Float32Array; readonly b: Float32Array }>
@@ -440,12 +440,12 @@ export class Qwen3LoraTrainer {
   }
 
   /** The optimizer's state, for a checkpoint: AdamW moments, steps taken (its bias correction), loss scale. */
-  async readState(): Promise<TrainerState> {
+  async readState(): Promise<OptimizerState> {
     return { step: this.step, lossScale: this.lossScale, m: await this.readPairs("m"), v: await this.readPairs("v") }
   }
 
   /** Restores readState()'s state (resuming); every adapted path must be present. */
-  writeState(state: TrainerState): void {
+  writeState(state: OptimizerState): void {
     const missing = this.slots.filter((sl) => !state.m.has(sl.path) || !state.v.has(sl.path)).map((sl) => sl.path)
     if (missing.length > 0) throw new EngineShapeError(`optimizer state lacks moments for ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}`)
     this.writePairs(state.m, "m")

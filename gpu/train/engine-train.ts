@@ -4,7 +4,7 @@ import type { ScoringEngineName } from "../backend-names.ts"
 import { webgpuEngineGpu, webgpuEngineUnavailable } from "../backend.ts"
 import { hostWeights, takeOnce } from "../engine/host-weights.ts"
 import { checkEngineShape, engineShape, EngineShapeError, uploadQwen3Weights, weightBuffers } from "../engine/qwen3-engine.ts"
-import { type MicroBatch, Qwen3LoraTrainer, type TrainerState } from "../engine/qwen3-trainer.ts"
+import { type MicroBatch, Qwen3LoraTrainer, type OptimizerState } from "../engine/qwen3-trainer.ts"
 import type { Gpu } from "../kernels/device.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import type { Qwen3Model } from "../qwen3/model.ts"
@@ -12,7 +12,7 @@ import type { HostTensor } from "../safetensors.ts"
 import { cosineWithWarmup } from "./schedule.ts"
 import {
   type Checkpoint, checkpointName, latestCheckpoint, microBatchSequences, readCheckpoint, sequenceWidth, type StepReport, stepReport, trainableVariables,
-  type TrainerState as RunState, type TrainingMode, type TrainingSequence, type TrainOptions, writeCheckpoint
+  type TrainerState, type TrainingMode, type TrainingSequence, type TrainOptions, writeCheckpoint
 } from "./trainer.ts"
 
 /**
@@ -158,7 +158,7 @@ export const hostToPairs = (tensors: ReadonlyMap<string, HostTensor>, paths: Rea
  * A checkpoint read back (readCheckpoint) as the WGSL trainer takes it: the pairs and, after at
  * least one step, the AdamW state (a tfjs checkpoint has no loss scale: `lossScale` is kept then).
  */
-export const engineResumeState = (c: Checkpoint, paths: ReadonlyArray<string>, lossScale: number): { readonly pairs: Pairs; readonly optimizer: TrainerState | undefined } => {
+export const engineResumeState = (c: Checkpoint, paths: ReadonlyArray<string>, lossScale: number): { readonly pairs: Pairs; readonly optimizer: OptimizerState | undefined } => {
   const pairs = hostToPairs(c.trainable, paths, join(c.dir, "trainable.safetensors"))
   if (c.state.step === 0) return { pairs, optimizer: undefined }
   const file = join(c.dir, "optimizer.safetensors")
@@ -171,7 +171,7 @@ export const engineResumeState = (c: Checkpoint, paths: ReadonlyArray<string>, l
  */
 export const writeEngineCheckpoint = (
   dir: string,
-  content: { readonly model: Qwen3Model; readonly mode: TrainingMode & { readonly kind: "lora" }; readonly pairs: Pairs; readonly optimizer: TrainerState; readonly run: Omit<RunState, "lossScale">; readonly options: TrainOptions }
+  content: { readonly model: Qwen3Model; readonly mode: TrainingMode & { readonly kind: "lora" }; readonly pairs: Pairs; readonly optimizer: OptimizerState; readonly run: Omit<TrainerState, "lossScale">; readonly options: TrainOptions }
 ): void => {
   const r = content.mode.lora.r
   writeCheckpoint(dir, {
