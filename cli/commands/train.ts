@@ -1,4 +1,5 @@
 import { Command, Flag } from "effect/cli"
+import { scoringEngineNames } from "../../gpu/backend-names.ts"
 import { defaultLoraConfig } from "../../gpu/lora-config.ts"
 import { projectionNames } from "../../gpu/qwen3/projections.ts"
 import { type ArgsOf, lazyHandler } from "../lazy.ts"
@@ -20,7 +21,16 @@ const common = {
   weightDecay: Flag.Finite("weight-decay").pipe(Flag.withDescription("AdamW decoupled weight decay"), Flag.withDefault(0.01)),
   maxGradNorm: Flag.Finite("max-grad-norm").pipe(Flag.withDescription("Clip gradients to this global L2 norm"), Flag.withDefault(1)),
   checkpointEvery: Flag.Int("checkpoint-every").pipe(Flag.withDescription("Save a resumable checkpoint every N steps (0: only at the end)"), Flag.withDefault(0)),
-  seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the data order, LoRA init and dropout"), Flag.withDefault(42))
+  seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the data order, LoRA init and dropout"), Flag.withDefault(42)),
+  engine: Flag.Literals("engine", scoringEngineNames).pipe(
+    Flag.withDescription(
+      "Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores; ~35x the tfjs runtime) when the backend is webgpu with subgroup matrices, " +
+        "the run is LoRA with --dropout 0 (the WGSL trainer has no dropout) and the model's sizes fit its kernels, else the tfjs runtime; " +
+        "wgsl requires the WGSL trainer (fails, saying why, where it cannot run); tfjs always uses the tfjs runtime. The chosen path and why are printed on stderr. " +
+        "Checkpoints are the same on both paths: a run resumes on either"
+    ),
+    Flag.withDefault("auto" as const)
+  )
 }
 
 export type DaptArgs = ArgsOf<typeof common>
@@ -41,7 +51,13 @@ export type LoraArgs = ArgsOf<typeof loraConfig>
 
 const lora = Command.make("lora", loraConfig, (args) => lazyHandler(() => import("../handlers/train.ts"), (h) => h.loraHandler(args))).pipe(
   Command.withDescription("LoRA fine-tuning as PEFT does it (y = Wx + alpha/r * B A dropout(x)); saves adapter_model.safetensors + adapter_config.json that PEFT loads"),
-  Command.withExamples([{ command: "fleuve train lora --model ./Qwen3-0.6B --data qa.jsonl --out ./adapter --seq-len 512 --checkpoint-every 50", description: "LoRA on {prompt, answer} records, r=16, alpha=32" }])
+  Command.withExamples([
+    { command: "fleuve train lora --model ./Qwen3-0.6B --data qa.jsonl --out ./adapter --seq-len 512 --checkpoint-every 50", description: "LoRA on {prompt, answer} records, r=16, alpha=32" },
+    {
+      command: "fleuve train lora --model ./Qwen3-0.6B --data qa.jsonl --out ./adapter --backend webgpu --engine wgsl --dropout 0 --micro-batch 16 --grad-accum 1",
+      description: "LoRA on fleuve's WGSL trainer (tensor cores; fails, saying why, where it cannot run)"
+    }
+  ])
 )
 
 export const trainCommand = Command.make("train").pipe(

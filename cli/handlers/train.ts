@@ -5,7 +5,8 @@ import { attachLora, type LoraConfig } from "../../gpu/lora.ts"
 import { loadModelDir, saveModelDir } from "../../gpu/qwen3/checkpoint.ts"
 import { type ProjectionName, projectionNames } from "../../gpu/qwen3/projections.ts"
 import { packedTextSequences, promptAnswerSequence } from "../../gpu/train/datasets.ts"
-import { defaultTrainOptions, type StepReport, train, type TrainingSequence } from "../../gpu/train/trainer.ts"
+import { describeTrainingPath, trainingPathFor, trainOnEngine } from "../../gpu/train/engine-train.ts"
+import { defaultTrainOptions, type StepReport, train, type TrainingMode, type TrainingSequence, type TrainOptions } from "../../gpu/train/trainer.ts"
 import type { TextTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
 import type { DaptArgs, LoraArgs } from "../commands/train.ts"
 import { reportFailure } from "../common.ts"
@@ -52,26 +53,26 @@ const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
       const perStep = a.microBatch * a.gradAccum
       const totalSteps = a.steps > 0 ? a.steps : Math.max(1, Math.floor(data.length / perStep))
       if (lora) attachLora(loaded.model, lora, a.seed)
+      const mode: TrainingMode = lora ? { kind: "lora", lora, baseModel: a.model } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) }
+      const { path, gpu } = trainingPathFor(a.engine, loaded.model, mode)
+      process.stderr.write(`fleuve: ${describeTrainingPath(path)}\n`)
       process.stderr.write(`fleuve: ${kind} on ${data.length} sequences of ${a.seqLen} tokens, ${totalSteps} steps of ${perStep} sequences\n`)
-      const { losses, resumedFrom } = await train(
-        loaded.model,
-        lora ? { kind: "lora", lora, baseModel: a.model } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) },
-        data,
-        {
-          ...defaultTrainOptions,
-          totalSteps,
-          microBatch: a.microBatch,
-          gradAccumulation: a.gradAccum,
-          peakLr: a.lr,
-          warmupRatio: a.warmupRatio,
-          maxGradNorm: a.maxGradNorm,
-          adamw: { ...defaultTrainOptions.adamw, weightDecay: a.weightDecay },
-          seed: a.seed,
-          checkpointEvery: a.checkpointEvery,
-          outDir: a.out
-        },
-        progress
-      )
+      const options: TrainOptions = {
+        ...defaultTrainOptions,
+        totalSteps,
+        microBatch: a.microBatch,
+        gradAccumulation: a.gradAccum,
+        peakLr: a.lr,
+        warmupRatio: a.warmupRatio,
+        maxGradNorm: a.maxGradNorm,
+        adamw: { ...defaultTrainOptions.adamw, weightDecay: a.weightDecay },
+        seed: a.seed,
+        checkpointEvery: a.checkpointEvery,
+        outDir: a.out
+      }
+      const { losses, resumedFrom } = path._tag === "Wgsl" && gpu
+        ? await trainOnEngine(loaded.model, mode, data, options, progress, { gpu })
+        : await train(loaded.model, mode, data, options, progress)
       if (resumedFrom) process.stderr.write(`fleuve: resumed from ${resumedFrom}\n`)
       process.stdout.write(`${JSON.stringify({ kind, steps: losses.length, final_loss: losses[losses.length - 1], output: `${a.out}/final` })}\n`)
     },

@@ -1,9 +1,9 @@
-import * as tf from "@tensorflow/tfjs-core"
 import { pickMatrixConfig, type Gpu } from "../kernels/device.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import type { Qwen3Model } from "../qwen3/model.ts"
 import { prepareContinuations, type ScoredContext, scoredContext, ScoringError } from "../scoring-prep.ts"
 import type { TextTokenizer } from "../tokenizer/tokenizer.ts"
+import { hostWeights, takeOnce } from "./host-weights.ts"
 import { checkEngineShape, type EngineShape, engineShape, EngineShapeError, type EngineWeights, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "./qwen3-engine.ts"
 import { isOutOfMemory, layoutBatch, type OptionRow, optionRows, OutOfGpuMemory, rowScores, type RowScores, scoreInGroups } from "./score-layout.ts"
 
@@ -45,24 +45,6 @@ const withOomScope = async <A>(device: GPUDevice, make: () => Promise<A>, undo: 
   return made
 }
 
-/**
- * Host copies of the model's weights by checkpoint name (asynchronous reads: WebGPU cannot read
- * synchronously in Node), with each attached LoRA pair merged into its projection.
- */
-const hostWeights = async (model: Qwen3Model): Promise<Map<string, Float32Array>> => {
-  const out = new Map<string, Float32Array>()
-  for (const [name, t] of model.params) out.set(name, (await t.data()) as Float32Array)
-  for (const [path, pair] of model.lora) {
-    const name = `${path}.weight`
-    const base = model.params.get(name)
-    if (!base) throw new Error(`LoRA pair on '${path}', but the model has no weight '${name}'`)
-    const merged = tf.tidy(() => tf.add(base, tf.mul(tf.matMul(pair.b, pair.a), pair.scale)))
-    out.set(name, (await merged.data()) as Float32Array)
-    merged.dispose()
-  }
-  return out
-}
-
 /** The largest batch × seq whose biggest activation (f32 per token) fits one storage binding. */
 const bindingTokenLimit = (gpu: Gpu, s: EngineShape): number => {
   const perToken = 4 * Math.max(s.hidden, s.heads * s.headDim, s.kvHeads * s.headDim, s.intermediate)
@@ -99,14 +81,7 @@ export class EngineScorer {
       throw e
     }
     if (!gpu.hasF16) return { _tag: "Refused", reason: `${gpu.adapter.description || "the adapter"} has no shader-f16 (the engine holds f16 weights)` }
-    const host = await hostWeights(model)
-    // Each tensor is read once: drop the host copy as soon as it is uploaded.
-    const take = (name: string) => {
-      const t = host.get(name)
-      if (!t) throw new Error(`model has no weight '${name}'`)
-      host.delete(name)
-      return t
-    }
+    const take = takeOnce(await hostWeights(model, { mergeLora: true }))
     let weights: EngineWeights
     try {
       weights = await withOomScope(gpu.device, async () => uploadQwen3Weights(gpu, shape, "f16", take, model.config.tieWordEmbeddings), (w) => {

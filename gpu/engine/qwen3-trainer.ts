@@ -60,6 +60,21 @@ export interface TrainerOptions {
   readonly maxGradNorm?: number
   /** initial loss scale (halved on overflow) */
   readonly lossScale?: number
+  /**
+   * How the loss and gradients of several micro-batches are averaged: "tokens" (default) over
+   * every target token of the step; "micro-batches" as the mean of each micro-batch's mean loss,
+   * which is what gpu/train/trainer.ts' train() optimises (they differ when micro-batches hold
+   * different numbers of targets, e.g. prompt/answer records).
+   */
+  readonly meanOver?: "tokens" | "micro-batches"
+}
+
+/** The AdamW state of the LoRA pairs: moments by projection path (as readPairs), steps taken, loss scale. */
+export interface OptimizerState {
+  readonly step: number
+  readonly lossScale: number
+  readonly m: ReadonlyMap<string, { readonly a: Float32Array; readonly b: Float32Array }>
+  readonly v: ReadonlyMap<string, { readonly a: Float32Array; readonly b: Float32Array }>
 }
 
 /** One micro-batch: batch × seq token ids and the token each position predicts (0xFFFFFFFF: none). */
@@ -107,7 +122,11 @@ export class Qwen3LoraTrainer {
     private readonly forwardBackward: ReadonlyArray<Dispatch>,
     /** after the last micro-batch: unscale the gradients, their squared norm into `norm` */
     private readonly finishGradients: ReadonlyArray<Dispatch>,
-    private readonly optimizer: (step: number) => Array<Dispatch>,
+    /** AdamW over P; its uniform's step (u32 at byte 4) and learning rate (f32 at byte 8) are rewritten per step */
+    private readonly optimizer: ReadonlyArray<Dispatch>,
+    private readonly optimizerParams: { readonly buffer: GPUBuffer; readonly lr: number },
+    private readonly moments: { readonly m: GPUBuffer; readonly v: GPUBuffer },
+    private readonly meanOver: "tokens" | "micro-batches",
     /** uniforms rewritten each batch: the cross-entropy's scale (lossScale), the gradients' unscale */
     private readonly perBatch: { readonly ce: ReadonlyArray<GPUBuffer>; readonly unscale: GPUBuffer; readonly norm: GPUBuffer },
     /** bytes of everything the trainer allocated (activations, LoRA, optimizer state) */
@@ -320,22 +339,22 @@ export class Qwen3LoraTrainer {
     const forwardBackward = [embed.embed({ ids, E: weights.embed, X: x, params: u([T, Hd, vocab, 0, vocab]) }, T), ...fwd, ...lossHead, ...back]
     const finishGradients = [el.scale({ X: G, params: unscale }, paramCount), ...sumSq]
     const o = { lr: options.learningRate ?? 2e-4, wd: options.weightDecay ?? 0, b1: options.beta1 ?? 0.9, b2: options.beta2 ?? 0.999, eps: options.eps ?? 1e-8, clip: options.maxGradNorm ?? 1 }
-    const optimizer = (step: number) => [bwd.adamw({ P, G, M: M1, V: M2, norm, params: u([paramCount, step], [o.lr, o.b1, o.b2, o.eps, o.wd, o.clip]) }, paramCount)]
+    const optimizerParams = u([paramCount, 0], [o.lr, o.b1, o.b2, o.eps, o.wd, o.clip])
+    const optimizer = [bwd.adamw({ P, G, M: M1, V: M2, norm, params: optimizerParams }, paramCount)]
     return new Qwen3LoraTrainer(gpu, shape, batch, seq, lora, slots, P, G, paramCount, ids, targets, loss, owned, forwardBackward, finishGradients, optimizer,
-      { ce: chunkScales, unscale, norm }, owned.reduce((a, b) => a + b.size, 0), options.lossScale ?? 1024)
+      { buffer: optimizerParams, lr: o.lr }, { m: M1, v: M2 }, options.meanOver ?? "tokens", { ce: chunkScales, unscale, norm }, owned.reduce((a, b) => a + b.size, 0), options.lossScale ?? 1024)
   }
 
   private zeros: Float32Array<ArrayBuffer> | undefined
 
-  /** Loads a micro-batch and writes the cross-entropy's scale (the loss scale); returns its counted targets. */
-  private load(batch: MicroBatch): number {
+  /** Loads a micro-batch and writes the cross-entropy's scale (the loss scale × `weight`). */
+  private load(batch: MicroBatch, weight: number): void {
     const T = this.batch * this.seq
     if (batch.ids.length !== T || batch.targets.length !== T) throw new EngineShapeError(`${batch.ids.length} ids and ${batch.targets.length} targets for a ${this.batch} × ${this.seq} trainer`)
     const q = this.gpu.device.queue
     q.writeBuffer(this.ids, 0, batch.ids)
     q.writeBuffer(this.targets, 0, batch.targets)
-    for (const u of this.perBatch.ce) q.writeBuffer(u, 16, new Float32Array([this.lossScale]))
-    return batch.targets.reduce((a, t) => a + (t === IGNORE ? 0 : 1), 0)
+    for (const u of this.perBatch.ce) q.writeBuffer(u, 16, new Float32Array([this.lossScale * weight]))
   }
 
   /**
@@ -347,22 +366,31 @@ export class Qwen3LoraTrainer {
     const dev = this.gpu.device
     const T = this.batch * this.seq
     dev.queue.writeBuffer(this.G, 0, (this.zeros ??= new Float32Array(this.paramCount)))
-    let counted = 0
-    let lossSum = 0
-    for (const batch of batches) {
-      counted += this.load(batch)
-      await runDispatches(dev, this.forwardBackward)
-      lossSum += new Float32Array(await readBuffer(dev, this.loss, T * 4)).reduce((a, b) => a + b, 0)
-    }
+    const counts = batches.map((b) => b.targets.reduce((a, t) => a + (t === IGNORE ? 0 : 1), 0))
+    const counted = counts.reduce((a, c) => a + c, 0)
     if (counted === 0) throw new EngineShapeError("the batch has no target tokens")
+    if (this.meanOver === "micro-batches" && counts.includes(0)) throw new EngineShapeError(`micro-batch ${counts.indexOf(0)} has no target tokens`)
+    // Per micro-batch weight w_i such that the unscaled gradient Σ w_i·g_i / counted is the wanted
+    // mean: 1 for the mean over tokens, counted / (n·count_i) for the mean of micro-batch means.
+    const weights = counts.map((c) => (this.meanOver === "tokens" ? 1 : counted / (batches.length * c)))
+    let loss = 0
+    for (const [i, batch] of batches.entries()) {
+      this.load(batch, weights[i]!)
+      await runDispatches(dev, this.forwardBackward)
+      const sum = new Float32Array(await readBuffer(dev, this.loss, T * 4)).reduce((a, b) => a + b, 0)
+      loss += this.meanOver === "tokens" ? sum / counted : sum / counts[i]! / batches.length
+    }
     dev.queue.writeBuffer(this.perBatch.unscale, 4, new Float32Array([1 / (this.lossScale * counted)]))
     await runDispatches(dev, this.finishGradients)
     const norm2 = new Float32Array(await readBuffer(dev, this.perBatch.norm, 4))[0]!
-    return { loss: lossSum / counted, gradNorm: Math.sqrt(norm2) }
+    return { loss, gradNorm: Math.sqrt(norm2) }
   }
 
-  /** One optimizer step over micro-batches (skipped, with the loss scale halved, if the gradients overflowed). */
-  async trainStep(batches: ReadonlyArray<MicroBatch>): Promise<StepResult> {
+  /**
+   * One optimizer step over micro-batches (skipped, with the loss scale halved, if the gradients
+   * overflowed), at learning rate `lr` (default: the options' learningRate; a schedule passes its own).
+   */
+  async trainStep(batches: ReadonlyArray<MicroBatch>, lr?: number): Promise<StepResult> {
     const lossScale = this.lossScale
     const { loss, gradNorm } = await this.gradients(batches)
     if (!Number.isFinite(gradNorm)) {
@@ -370,25 +398,54 @@ export class Qwen3LoraTrainer {
       return { loss, gradNorm, skipped: true, lossScale }
     }
     this.step++
-    await runDispatches(this.gpu.device, this.optimizer(this.step))
+    const q = this.gpu.device.queue
+    q.writeBuffer(this.optimizerParams.buffer, 4, new Uint32Array([this.step]))
+    q.writeBuffer(this.optimizerParams.buffer, 8, new Float32Array([lr ?? this.optimizerParams.lr]))
+    await runDispatches(this.gpu.device, this.optimizer)
     return { loss, gradNorm, skipped: false, lossScale }
   }
 
-  /** The LoRA pairs (or their gradients) by projection path: a [r, in], b [out, r]. */
-  async readPairs(what: "params" | "grads" = "params"): Promise<Map<string, { a: Float32Array; b: Float32Array }>> {
-    const all = new Float32Array(await readBuffer(this.gpu.device, what === "params" ? this.P : this.G, this.paramCount * 4))
+  /** The LoRA pairs (their gradients, AdamW moments) by projection path: a [r, in], b [out, r]. */
+  async readPairs(what: "params" | "grads" | "m" | "v" = "params"): Promise<Map<string, { a: Float32Array; b: Float32Array }>> {
+    const source = { params: this.P, grads: this.G, m: this.moments.m, v: this.moments.v }[what]
+    const all = new Float32Array(await readBuffer(this.gpu.device, source, this.paramCount * 4))
     const r = this.lora.r
     return new Map(this.slots.map((sl) => [sl.path, { a: all.slice(sl.a, sl.a + r * sl.inDim), b: all.slice(sl.b, sl.b + sl.outDim * r) }]))
   }
 
-  /** Sets LoRA pairs from the host (tests, resuming). */
-  writePairs(pairs: ReadonlyMap<string, { readonly a: Float32Array; readonly b: Float32Array }>): void {
+  /** Sets LoRA pairs (or AdamW moments) from the host (tests, resuming); paths not given are left as they are. */
+  writePairs(pairs: ReadonlyMap<string, { readonly a: Float32Array; readonly b: Float32Array }>, what: "params" | "m" | "v" = "params"): void {
+    const target = { params: this.P, m: this.moments.m, v: this.moments.v }[what]
+    const r = this.lora.r
     for (const sl of this.slots) {
       const pair = pairs.get(sl.path)
       if (!pair) continue
-      this.gpu.device.queue.writeBuffer(this.P, sl.a * 4, Float32Array.from(pair.a))
-      this.gpu.device.queue.writeBuffer(this.P, sl.b * 4, Float32Array.from(pair.b))
+      if (pair.a.length !== r * sl.inDim || pair.b.length !== sl.outDim * r) {
+        throw new EngineShapeError(`${sl.path}: ${pair.a.length} + ${pair.b.length} values, expected A [${r}, ${sl.inDim}] and B [${sl.outDim}, ${r}]`)
+      }
+      this.gpu.device.queue.writeBuffer(target, sl.a * 4, Float32Array.from(pair.a))
+      this.gpu.device.queue.writeBuffer(target, sl.b * 4, Float32Array.from(pair.b))
     }
+  }
+
+  /** The optimizer's state, for a checkpoint: AdamW moments, steps taken (its bias correction), loss scale. */
+  async readState(): Promise<OptimizerState> {
+    return { step: this.step, lossScale: this.lossScale, m: await this.readPairs("m"), v: await this.readPairs("v") }
+  }
+
+  /** Restores readState()'s state (resuming); every adapted path must be present. */
+  writeState(state: OptimizerState): void {
+    const missing = this.slots.filter((sl) => !state.m.has(sl.path) || !state.v.has(sl.path)).map((sl) => sl.path)
+    if (missing.length > 0) throw new EngineShapeError(`optimizer state lacks moments for ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}`)
+    this.writePairs(state.m, "m")
+    this.writePairs(state.v, "v")
+    this.step = state.step
+    this.lossScale = state.lossScale
+  }
+
+  /** Optimizer steps taken (skipped ones not counted). */
+  get steps(): number {
+    return this.step
   }
 
   dispose(): void {

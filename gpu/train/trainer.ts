@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { mulberry32 } from "../../operators/common/random.ts"
 import { type LoraConfig, saveAdapter } from "../lora.ts"
 import type { Qwen3Model } from "../qwen3/model.ts"
-import { readSafetensors, writeSafetensors } from "../safetensors.ts"
+import { type HostTensor, readSafetensors, writeSafetensors } from "../safetensors.ts"
 import { ensureGradients } from "../tfjs/gradients.ts"
 import { AdamW, type AdamWOptions, defaultAdamW } from "./adamw.ts"
 import { causalLmLoss } from "./loss.ts"
@@ -58,11 +58,14 @@ export interface StepReport {
 /** What is trained: LoRA pairs (adapter) or every weight (full fine-tuning, DAPT). */
 export type TrainingMode = { readonly kind: "lora"; readonly lora: LoraConfig; readonly baseModel: string } | { readonly kind: "full"; readonly save: (dir: string) => void }
 
-interface TrainerState {
+/** trainer_state.json of a checkpoint (both training paths read and write it). */
+export interface TrainerState {
   readonly step: number
   readonly losses: ReadonlyArray<number>
   readonly dataSize: number
   readonly seed: number
+  /** the WGSL trainer's loss scale (gpu/train/engine-train.ts); the tfjs path has none */
+  readonly lossScale?: number
 }
 
 /** The trainable variables by a stable name (PEFT keys for LoRA, checkpoint names otherwise). */
@@ -92,7 +95,7 @@ const epochOrder = (n: number, seed: number, epoch: number): Array<number> => {
 }
 
 /** Which sequences optimizer step `step`, micro-batch `micro` trains on. */
-const batchIndices = (n: number, seed: number, perStep: number, microBatch: number, step: number, micro: number): Array<number> => {
+export const batchIndices = (n: number, seed: number, perStep: number, microBatch: number, step: number, micro: number): Array<number> => {
   const start = step * perStep + micro * microBatch
   return Array.from({ length: microBatch }, (_, k) => {
     const global = start + k
@@ -100,12 +103,77 @@ const batchIndices = (n: number, seed: number, perStep: number, microBatch: numb
   })
 }
 
-const checkpointName = (step: number) => `checkpoint-${String(step).padStart(6, "0")}`
+export const checkpointName = (step: number) => `checkpoint-${String(step).padStart(6, "0")}`
 
 export const latestCheckpoint = (outDir: string): string | undefined => {
   if (!existsSync(outDir)) return undefined
   const names = readdirSync(outDir).filter((n) => /^checkpoint-\d+$/.test(n) && existsSync(join(outDir, n, "trainer_state.json"))).sort()
   return names.length > 0 ? join(outDir, names[names.length - 1]!) : undefined
+}
+
+/** The progress report of optimizer step `at.step` (1-based, just taken) of a run that started at `startStep`, `started` ms. */
+export const stepReport = (
+  at: { readonly step: number; readonly startStep: number; readonly started: number; readonly width: number; readonly options: TrainOptions },
+  result: { readonly loss: number; readonly lr: number; readonly gradNorm: number }
+): StepReport => {
+  const { step, options } = at
+  const perStep = options.microBatch * options.gradAccumulation
+  const elapsed = (performance.now() - at.started) / 1000
+  const tokens = (step - at.startStep) * perStep * at.width
+  const rate = tokens / Math.max(elapsed, 1e-9)
+  return { step, totalSteps: options.totalSteps, ...result, tokens, tokensPerSecond: rate, etaSeconds: ((options.totalSteps - step) * perStep * at.width) / Math.max(rate, 1e-9) }
+}
+
+/** Checks that all sequences have one length (training batches are rectangles); returns it. */
+export const sequenceWidth = (data: ReadonlyArray<TrainingSequence>): number => {
+  if (data.length === 0) throw new Error("no training sequences")
+  const width = data[0]!.ids.length
+  const uneven = data.findIndex((d) => d.ids.length !== width)
+  if (uneven >= 0) throw new Error(`sequence ${uneven} has ${data[uneven]!.ids.length} tokens, the first has ${width}: pack sequences to one length`)
+  return width
+}
+
+/** The sequences of optimizer step `step`, micro-batch `micro`, in the seeded epoch order. */
+export const microBatchSequences = (data: ReadonlyArray<TrainingSequence>, options: TrainOptions, step: number, micro: number): Array<TrainingSequence> =>
+  batchIndices(data.length, options.seed, options.microBatch * options.gradAccumulation, options.microBatch, step, micro).map((i) => data[i]!)
+
+/** A checkpoint read back: its state, the trainable tensors and the optimizer's (m.NAME, v.NAME). */
+export interface Checkpoint {
+  readonly dir: string
+  readonly state: TrainerState
+  readonly trainable: ReadonlyMap<string, HostTensor>
+  readonly optimizer: ReadonlyMap<string, HostTensor>
+}
+
+/** Reads a checkpoint folder; refuses one made on other data or another seed (its order would differ). */
+export const readCheckpoint = (dir: string, dataSize: number, seed: number): Checkpoint => {
+  const state: TrainerState = JSON.parse(readFileSync(join(dir, "trainer_state.json"), "utf8"))
+  if (state.dataSize !== dataSize || state.seed !== seed) {
+    throw new Error(`${dir}: was trained on ${state.dataSize} sequences with seed ${state.seed}; this run has ${dataSize} and seed ${seed}`)
+  }
+  return {
+    dir,
+    state,
+    trainable: readSafetensors(join(dir, "trainable.safetensors")).tensors,
+    optimizer: readSafetensors(join(dir, "optimizer.safetensors")).tensors
+  }
+}
+
+/**
+ * Writes a checkpoint: trainable.safetensors (by trainableVariables' names), optimizer.safetensors
+ * (AdamW moments m.NAME / v.NAME), trainer_state.json (state + options), and the model as `mode`
+ * saves it (a PEFT adapter from the model's LoRA pairs, or the full checkpoint).
+ */
+export const writeCheckpoint = (
+  dir: string,
+  content: { readonly model: Qwen3Model; readonly mode: TrainingMode; readonly trainable: ReadonlyMap<string, HostTensor>; readonly optimizer: ReadonlyMap<string, HostTensor>; readonly state: TrainerState; readonly options: TrainOptions }
+): void => {
+  mkdirSync(dir, { recursive: true })
+  writeSafetensors(join(dir, "trainable.safetensors"), content.trainable)
+  writeSafetensors(join(dir, "optimizer.safetensors"), content.optimizer)
+  writeFileSync(join(dir, "trainer_state.json"), JSON.stringify({ ...content.state, options: content.options }, null, 2))
+  if (content.mode.kind === "lora") saveAdapter(content.model, content.mode.lora, dir, content.mode.baseModel)
+  else content.mode.save(dir)
 }
 
 /**
@@ -129,41 +197,32 @@ export const train = async (
   onStep: (r: StepReport) => void = () => {}
 ): Promise<{ losses: Array<number>; resumedFrom: string | undefined }> => {
   await ensureGradients()
-  if (data.length === 0) throw new Error("no training sequences")
-  const width = data[0]!.ids.length
-  const uneven = data.findIndex((d) => d.ids.length !== width)
-  if (uneven >= 0) throw new Error(`sequence ${uneven} has ${data[uneven]!.ids.length} tokens, the first has ${width}: pack sequences to one length`)
+  const width = sequenceWidth(data)
   const vars = trainableVariables(model, mode)
   const optimizer = new AdamW(options.adamw)
   let losses: Array<number> = []
   let step = 0
   const resumeFrom = latestCheckpoint(options.outDir)
   if (resumeFrom) {
-    const state: TrainerState = JSON.parse(readFileSync(join(resumeFrom, "trainer_state.json"), "utf8"))
-    if (state.dataSize !== data.length || state.seed !== options.seed) {
-      throw new Error(`${resumeFrom}: was trained on ${state.dataSize} sequences with seed ${state.seed}; this run has ${data.length} and seed ${options.seed}`)
-    }
-    const saved = readSafetensors(join(resumeFrom, "trainable.safetensors")).tensors
+    const { state, trainable: saved, optimizer: moments } = readCheckpoint(resumeFrom, data.length, options.seed)
     for (const [name, v] of vars) {
       const t = saved.get(name)
       if (!t) throw new Error(`${resumeFrom}: trainable.safetensors lacks '${name}'`)
       v.assign(tf.tensor(t.data, [...t.shape]))
     }
-    optimizer.loadHost(readSafetensors(join(resumeFrom, "optimizer.safetensors")).tensors, state.step)
+    optimizer.loadHost(moments, state.step)
     step = state.step
     losses = [...state.losses]
   }
-  const perStep = options.microBatch * options.gradAccumulation
-  const save = (dir: string) => {
-    mkdirSync(dir, { recursive: true })
-    const host = new Map([...vars].map(([n, v]) => [n, { shape: v.shape, data: v.dataSync() as Float32Array }]))
-    writeSafetensors(join(dir, "trainable.safetensors"), host)
-    writeSafetensors(join(dir, "optimizer.safetensors"), optimizer.toHost())
-    const state: TrainerState = { step, losses, dataSize: data.length, seed: options.seed }
-    writeFileSync(join(dir, "trainer_state.json"), JSON.stringify({ ...state, options }, null, 2))
-    if (mode.kind === "lora") saveAdapter(model, mode.lora, dir, mode.baseModel)
-    else mode.save(dir)
-  }
+  const save = (dir: string) =>
+    writeCheckpoint(dir, {
+      model,
+      mode,
+      trainable: new Map([...vars].map(([n, v]) => [n, { shape: v.shape, data: v.dataSync() as Float32Array }])),
+      optimizer: optimizer.toHost(),
+      state: { step, losses, dataSize: data.length, seed: options.seed },
+      options
+    })
   const started = performance.now()
   const startStep = step
   const last = Math.min(options.totalSteps, options.stopAfter ?? options.totalSteps)
@@ -172,7 +231,7 @@ export const train = async (
     const accumulated = new Map<string, tf.Tensor>()
     let stepLoss = 0
     for (let micro = 0; micro < options.gradAccumulation; micro++) {
-      const batch = batchIndices(data.length, options.seed, perStep, options.microBatch, step, micro).map((i) => data[i]!)
+      const batch = microBatchSequences(data, options, step, micro)
       const ids = batch.map((b) => b.ids)
       const masks = batch.every((b) => b.targetMask) ? batch.map((b) => b.targetMask!) : undefined
       const seed = options.seed * 7 + step * options.gradAccumulation + micro
@@ -205,10 +264,7 @@ export const train = async (
     tf.dispose([...accumulated.values()])
     step += 1
     losses.push(stepLoss)
-    const elapsed = (performance.now() - started) / 1000
-    const tokens = (step - startStep) * perStep * width
-    const rate = tokens / Math.max(elapsed, 1e-9)
-    onStep({ step, totalSteps: options.totalSteps, loss: stepLoss, lr, gradNorm, tokens, tokensPerSecond: rate, etaSeconds: ((options.totalSteps - step) * perStep * width) / Math.max(rate, 1e-9) })
+    onStep(stepReport({ step, startStep, started, width, options }, { loss: stepLoss, lr, gradNorm }))
     if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) save(join(options.outDir, checkpointName(step)))
   }
   if (step === options.totalSteps) save(join(options.outDir, "final"))

@@ -1,0 +1,92 @@
+import * as tf from "@tensorflow/tfjs-core"
+import assert from "node:assert/strict"
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { after, describe, it } from "node:test"
+import { selectBackend, webgpuEngineGpu, webgpuEngineUnavailable } from "../../gpu/backend.ts"
+import { roundF16 } from "../../gpu/kernels/buffers.ts"
+import { attachLora, defaultLoraConfig } from "../../gpu/lora.ts"
+import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
+import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
+import { trainOnEngine } from "../../gpu/train/engine-train.ts"
+import { defaultTrainOptions, type StepReport, train, type TrainOptions } from "../../gpu/train/trainer.ts"
+import { needs } from "../helpers/gpu.ts"
+import { random } from "../helpers/numeric.ts"
+
+// trainOnEngine (the WGSL trainer) against train() (tfjs autodiff) from the same start on a tiny
+// 128-aligned random Qwen3 (base weights rounded to f16, as the trainer holds them; dropout 0):
+// per-step losses and gradient norms, resume from a WGSL checkpoint on both paths. Needs a WebGPU
+// device with tensor cores (skips elsewhere, saying why).
+process.env.XDG_RUNTIME_DIR ??= "/tmp" // the Vulkan loader warns without it
+let skip: string | false
+try {
+  await selectBackend("webgpu", "training")
+  const gpu = webgpuEngineGpu()
+  skip = gpu ? needs(gpu, "tensor-cores") : (webgpuEngineUnavailable() ?? "no WebGPU device for the WGSL trainer")
+} catch (e) {
+  skip = e instanceof Error ? e.message : String(e)
+}
+
+describe("trainOnEngine against train()", { skip }, () => {
+  const work = mkdtempSync(join(tmpdir(), "fleuve-train-engine-gpu-"))
+  after(() => rmSync(work, { recursive: true, force: true }))
+
+  it("gives train()'s losses step by step, and resumes from its own checkpoints on either path", async () => {
+    const gpu = webgpuEngineGpu()!
+    const config = parseQwen3Config({
+      model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
+      num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 256, tie_word_embeddings: true
+    })
+    const model = new Qwen3Model(config, new Map([...expectedShapes(config)].map(([name, s], i) => {
+      const n = s.reduce((a, b) => a * b, 1)
+      const values = name.includes("norm") ? random(n, 50 + i, 0.2).map((v) => 1 + v) : roundF16(random(n, 100 + i, 0.08))
+      return [name, tf.tensor(values, [...s])] as const
+    })))
+    const lora = { ...defaultLoraConfig, dropout: 0 }
+    const mode = { kind: "lora" as const, lora, baseModel: "random-tiny" }
+    // width 60: padded to 64 columns; prompt/answer masks of different lengths (the mean of micro-batch means matters)
+    const width = 60
+    const data = Array.from({ length: 8 }, (_, s) => ({
+      ids: Array.from({ length: width }, (_, i) => (i * (37 + 6 * s) + 11 * s + 3) % 512),
+      targetMask: Array.from({ length: width }, (_, i): number => (i >= 10 + 4 * s ? 1 : 0))
+    }))
+    const options = (dir: string, more: Partial<TrainOptions> = {}): TrainOptions =>
+      ({ ...defaultTrainOptions, totalSteps: 3, microBatch: 2, gradAccumulation: 2, peakLr: 5e-3, warmupRatio: 0, checkpointEvery: 1, outDir: join(work, dir), ...more })
+    const reports = () => {
+      const got: Array<StepReport> = []
+      return { got, onStep: (r: StepReport) => void got.push(r) }
+    }
+
+    attachLora(model, lora, 5)
+    const e = reports()
+    const engine = await trainOnEngine(model, mode, data, options("wgsl"), e.onStep, { gpu })
+    attachLora(model, lora, 5)
+    const t = reports()
+    const tfjs = await train(model, mode, data, options("tfjs"), t.onStep)
+    assert.equal(engine.losses.length, 3)
+    for (let i = 0; i < 3; i++) {
+      assert.ok(Math.abs(engine.losses[i]! - tfjs.losses[i]!) < 2e-2, `step ${i + 1}: WGSL loss ${engine.losses[i]} vs tfjs ${tfjs.losses[i]}`)
+      const [ge, gt] = [e.got[i]!.gradNorm, t.got[i]!.gradNorm]
+      assert.ok(Math.abs(ge - gt) < 5e-2 * gt, `step ${i + 1}: WGSL grad-norm ${ge} vs tfjs ${gt}`)
+      assert.equal(e.got[i]!.lr, t.got[i]!.lr)
+    }
+    assert.ok(existsSync(join(work, "wgsl", "final", "adapter_model.safetensors")))
+
+    // interrupted after 2 steps, resumed on the WGSL path: the third step as the uninterrupted run
+    attachLora(model, lora, 5)
+    const firstTwo = await trainOnEngine(model, mode, data, options("resume", { stopAfter: 2 }), () => {}, { gpu })
+    assert.equal(firstTwo.losses.length, 2)
+    cpSync(join(work, "resume"), join(work, "resume-tfjs"), { recursive: true })
+    attachLora(model, lora, 5)
+    const rest = await trainOnEngine(model, mode, data, options("resume"), () => {}, { gpu })
+    assert.equal(rest.resumedFrom, join(work, "resume", "checkpoint-000002"))
+    assert.ok(Math.abs(rest.losses[2]! - engine.losses[2]!) < 1e-3, `resumed ${rest.losses[2]} vs ${engine.losses[2]}`)
+    // ... and on the tfjs path, from the same WGSL checkpoint
+    attachLora(model, lora, 5)
+    const onTfjs = await train(model, mode, data, options("resume-tfjs"))
+    assert.equal(onTfjs.resumedFrom, join(work, "resume-tfjs", "checkpoint-000002"))
+    assert.ok(Math.abs(onTfjs.losses[2]! - tfjs.losses[2]!) < 2e-2, `tfjs resumed from WGSL ${onTfjs.losses[2]} vs tfjs ${tfjs.losses[2]}`)
+    model.dispose()
+  })
+})
