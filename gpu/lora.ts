@@ -41,11 +41,12 @@ const attachPair = (model: Qwen3Model, path: string, config: LoraConfig, a: tf.T
 }
 
 /** The adapter's matrices on the host, under PEFT's key names. */
-export const loraToHost = (model: Qwen3Model): Map<string, HostTensor> => {
+export const loraToHost = async (model: Qwen3Model): Promise<Map<string, HostTensor>> => {
   const out = new Map<string, HostTensor>()
   for (const [path, pair] of model.lora) {
-    out.set(peftKey(path, "A"), { shape: pair.a.shape, data: pair.a.dataSync() as Float32Array })
-    out.set(peftKey(path, "B"), { shape: pair.b.shape, data: pair.b.dataSync() as Float32Array })
+    // asynchronous reads: WebGPU cannot read synchronously in Node
+    out.set(peftKey(path, "A"), { shape: pair.a.shape, data: (await pair.a.data()) as Float32Array })
+    out.set(peftKey(path, "B"), { shape: pair.b.shape, data: (await pair.b.data()) as Float32Array })
   }
   return out
 }
@@ -74,9 +75,9 @@ export const peftAdapterConfig = (config: LoraConfig, baseModel: string) => ({
 })
 
 /** Saves adapter_model.safetensors + adapter_config.json, the layout PEFT's from_pretrained loads. */
-export const saveAdapter = (model: Qwen3Model, config: LoraConfig, dir: string, baseModel: string): void => {
+export const saveAdapter = async (model: Qwen3Model, config: LoraConfig, dir: string, baseModel: string): Promise<void> => {
   mkdirSync(dir, { recursive: true })
-  writeSafetensors(join(dir, "adapter_model.safetensors"), loraToHost(model), { metadata: { format: "pt" } })
+  writeSafetensors(join(dir, "adapter_model.safetensors"), await loraToHost(model), { metadata: { format: "pt" } })
   writeFileSync(join(dir, "adapter_config.json"), JSON.stringify(peftAdapterConfig(config, baseModel), null, 2))
 }
 

@@ -31,10 +31,10 @@ export const loadModelDir = (dir: string, options: { readonly trainable?: boolea
 const companionFiles = ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"]
 
 /** Saves a full checkpoint in the Hugging Face layout (config.json + model.safetensors + tokenizer). */
-export const saveModelDir = (loaded: LoadedModel, outDir: string, options: { readonly dtype?: "F32" | "BF16" } = {}): void => {
+export const saveModelDir = async (loaded: LoadedModel, outDir: string, options: { readonly dtype?: "F32" | "BF16" } = {}): Promise<void> => {
   mkdirSync(outDir, { recursive: true })
   const dtype = options.dtype ?? "F32"
-  writeSafetensors(join(outDir, "model.safetensors"), loaded.model.toHost(), { dtype, metadata: { format: "pt" } })
+  writeSafetensors(join(outDir, "model.safetensors"), await loaded.model.toHost(), { dtype, metadata: { format: "pt" } })
   writeFileSync(join(outDir, "config.json"), JSON.stringify({ ...loaded.rawConfig, dtype: dtype === "F32" ? "float32" : "bfloat16" }, null, 2))
   for (const f of companionFiles) if (existsSync(join(loaded.dir, f)) && loaded.dir !== outDir) copyFileSync(join(loaded.dir, f), join(outDir, f))
 }

@@ -199,9 +199,10 @@ export class Qwen3Model {
   }
 
   /** Weights back on the host, by checkpoint name, for saving. */
-  toHost(): Map<string, HostTensor> {
+  /** The weights on the host. Asynchronous reads: WebGPU cannot read synchronously in Node. */
+  async toHost(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>()
-    for (const [name, t] of this.params) out.set(name, { shape: t.shape, data: t.dataSync() as Float32Array })
+    for (const [name, t] of this.params) out.set(name, { shape: t.shape, data: (await t.data()) as Float32Array })
     return out
   }
 

@@ -46,10 +46,11 @@ export class AdamW {
     }
   }
 
-  toHost(): Map<string, HostTensor> {
+  /** The moments on the host (asynchronous reads: WebGPU cannot read synchronously in Node). */
+  async toHost(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>()
-    for (const [name, t] of this.m) out.set(`m.${name}`, { shape: t.shape, data: t.dataSync() as Float32Array })
-    for (const [name, t] of this.v) out.set(`v.${name}`, { shape: t.shape, data: t.dataSync() as Float32Array })
+    for (const [name, t] of this.m) out.set(`m.${name}`, { shape: t.shape, data: (await t.data()) as Float32Array })
+    for (const [name, t] of this.v) out.set(`v.${name}`, { shape: t.shape, data: (await t.data()) as Float32Array })
     return out
   }
 

@@ -172,9 +172,9 @@ export const engineResumeState = (c: Checkpoint, paths: ReadonlyArray<string>, l
 export const writeEngineCheckpoint = (
   dir: string,
   content: { readonly model: Qwen3Model; readonly mode: TrainingMode & { readonly kind: "lora" }; readonly pairs: Pairs; readonly optimizer: OptimizerState; readonly run: Omit<TrainerState, "lossScale">; readonly options: TrainOptions }
-): void => {
+): Promise<void> => {
   const r = content.mode.lora.r
-  writeCheckpoint(dir, {
+  return writeCheckpoint(dir, {
     model: content.model,
     mode: content.mode,
     trainable: pairsToHost(content.pairs, r),

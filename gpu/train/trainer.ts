@@ -56,7 +56,7 @@ export interface StepReport {
 }
 
 /** What is trained: LoRA pairs (adapter) or every weight (full fine-tuning, DAPT). */
-export type TrainingMode = { readonly kind: "lora"; readonly lora: LoraConfig; readonly baseModel: string } | { readonly kind: "full"; readonly save: (dir: string) => void }
+export type TrainingMode = { readonly kind: "lora"; readonly lora: LoraConfig; readonly baseModel: string } | { readonly kind: "full"; readonly save: (dir: string) => Promise<void> }
 
 /** trainer_state.json of a checkpoint (both training paths read and write it). */
 export interface TrainerState {
@@ -164,16 +164,16 @@ export const readCheckpoint = (dir: string, dataSize: number, seed: number): Che
  * (AdamW moments m.NAME / v.NAME), trainer_state.json (state + options), and the model as `mode`
  * saves it (a PEFT adapter from the model's LoRA pairs, or the full checkpoint).
  */
-export const writeCheckpoint = (
+export const writeCheckpoint = async (
   dir: string,
   content: { readonly model: Qwen3Model; readonly mode: TrainingMode; readonly trainable: ReadonlyMap<string, HostTensor>; readonly optimizer: ReadonlyMap<string, HostTensor>; readonly state: TrainerState; readonly options: TrainOptions }
-): void => {
+): Promise<void> => {
   mkdirSync(dir, { recursive: true })
   writeSafetensors(join(dir, "trainable.safetensors"), content.trainable)
   writeSafetensors(join(dir, "optimizer.safetensors"), content.optimizer)
   writeFileSync(join(dir, "trainer_state.json"), JSON.stringify({ ...content.state, options: content.options }, null, 2))
-  if (content.mode.kind === "lora") saveAdapter(content.model, content.mode.lora, dir, content.mode.baseModel)
-  else content.mode.save(dir)
+  if (content.mode.kind === "lora") await saveAdapter(content.model, content.mode.lora, dir, content.mode.baseModel)
+  else await content.mode.save(dir)
 }
 
 /**
@@ -214,12 +214,13 @@ export const train = async (
     step = state.step
     losses = [...state.losses]
   }
-  const save = (dir: string) =>
+  // asynchronous reads: WebGPU cannot read synchronously in Node (found by the GPU test of trainOnEngine)
+  const save = async (dir: string) =>
     writeCheckpoint(dir, {
       model,
       mode,
-      trainable: new Map([...vars].map(([n, v]) => [n, { shape: v.shape, data: v.dataSync() as Float32Array }])),
-      optimizer: optimizer.toHost(),
+      trainable: new Map(await Promise.all([...vars].map(async ([n, v]) => [n, { shape: v.shape, data: (await v.data()) as Float32Array }] as const))),
+      optimizer: await optimizer.toHost(),
       state: { step, losses, dataSize: data.length, seed: options.seed },
       options
     })
@@ -265,9 +266,9 @@ export const train = async (
     step += 1
     losses.push(stepLoss)
     onStep(stepReport({ step, startStep, started, width, options }, { loss: stepLoss, lr, gradNorm }))
-    if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) save(join(options.outDir, checkpointName(step)))
+    if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) await save(join(options.outDir, checkpointName(step)))
   }
-  if (step === options.totalSteps) save(join(options.outDir, "final"))
+  if (step === options.totalSteps) await save(join(options.outDir, "final"))
   optimizer.dispose()
   return { losses, resumedFrom: resumeFrom }
 }

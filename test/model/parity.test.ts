@@ -127,7 +127,7 @@ describe("scoring details", () => {
     const dir = mkdtempSync(join(tmpdir(), "fleuve-ckpt-"))
     try {
       const loaded = loadModelDir(tinyDir)
-      saveModelDir(loaded, dir)
+      await saveModelDir(loaded, dir)
       const again = loadModelDir(dir)
       const r = ref.scoring[0]!
       const a = await scoreContinuations(loaded.model, loaded.tokenizer, r.context, [r.continuation])

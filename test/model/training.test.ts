@@ -161,11 +161,11 @@ describe("full fine-tuning (DAPT)", () => {
     loaded.model.dispose()
   })
 
-  it("saves and loads a LoRA adapter unchanged", () => {
+  it("saves and loads a LoRA adapter unchanged", async () => {
     const { model } = loadModelDir(tinyDir)
     attachLora(model, lora, 9)
     const dir = join(work, "adapter-roundtrip")
-    saveAdapter(model, lora, dir, "qwen3-tiny")
+    await saveAdapter(model, lora, dir, "qwen3-tiny")
     const other = loadModelDir(tinyDir)
     const cfg = loadAdapter(other.model, dir)
     assert.deepEqual(cfg, { ...lora, targetModules: [...lora.targetModules] })

@@ -49,7 +49,7 @@ describe("checkpoints shared by both training paths", () => {
       model.lora.get(path)!.b.assign(tfTensor(pair.b, model.lora.get(path)!.b.shape))
     }
     const copyDir = join(work, "wgsl", "checkpoint-000001")
-    writeEngineCheckpoint(copyDir, { model, mode, pairs, optimizer: { ...optimizer, lossScale: 256 }, run: tfjsCheckpoint.state, options: options(join(work, "wgsl")) })
+    await writeEngineCheckpoint(copyDir, { model, mode, pairs, optimizer: { ...optimizer, lossScale: 256 }, run: tfjsCheckpoint.state, options: options(join(work, "wgsl")) })
     const copy = readCheckpoint(copyDir, data.length, 42)
     assert.equal(copy.state.lossScale, 256)
     assert.equal(copy.state.step, 1)
