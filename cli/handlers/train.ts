@@ -71,7 +71,7 @@ const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
         outDir: a.out
       }
       const { losses, resumedFrom } = path._tag === "Wgsl" && gpu
-        ? await trainOnEngine(loaded.model, mode, data, options, progress, { gpu })
+        ? await trainOnEngine(loaded.model, mode, data, options, progress, { gpu, onNote: (line) => process.stderr.write(`fleuve: ${line}\n`) })
         : await train(loaded.model, mode, data, options, progress)
       if (resumedFrom) process.stderr.write(`fleuve: resumed from ${resumedFrom}\n`)
       process.stdout.write(`${JSON.stringify({ kind, steps: losses.length, final_loss: losses[losses.length - 1], output: `${a.out}/final` })}\n`)

@@ -9,6 +9,7 @@ import { generalMatmul, generalMatmulParams, type GeneralMatmul } from "../kerne
 import { matmulPlan } from "../kernels/matmul.ts"
 import type { LoraConfig } from "../lora-config.ts"
 import { projectionDims, type ProjectionName } from "../qwen3/projections.ts"
+import { OutOfGpuMemory } from "./score-layout.ts"
 import { checkEngineShape, EngineShapeError, type EngineShape, type EngineWeights, type LayerWeights, type LinearWeight } from "./qwen3-engine.ts"
 
 /**
@@ -137,6 +138,22 @@ export class Qwen3LoraTrainer {
   }
 
   static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, lora: LoraConfig, batch: number, seq: number, options: TrainerOptions = {}): Promise<Qwen3LoraTrainer> {
+    // everything a step needs is allocated here: running out of memory shows now, not mid-run
+    gpu.device.pushErrorScope("out-of-memory")
+    let built: Qwen3LoraTrainer | undefined
+    try {
+      built = await Qwen3LoraTrainer.build(gpu, shape, weights, lora, batch, seq, options)
+    } finally {
+      const oom = await gpu.device.popErrorScope()
+      if (oom) {
+        built?.dispose()
+        throw new OutOfGpuMemory(`the trainer for ${batch} × ${seq} tokens does not fit the GPU: ${oom.message}`)
+      }
+    }
+    return built
+  }
+
+  private static async build(gpu: Gpu, shape: EngineShape, weights: EngineWeights, lora: LoraConfig, batch: number, seq: number, options: TrainerOptions): Promise<Qwen3LoraTrainer> {
     checkEngineShape(shape)
     if (!pickMatrixConfig(gpu)) throw new EngineShapeError("LoRA training on the WGSL kernels needs tensor cores (subgroup matrices)")
     const T = batch * seq

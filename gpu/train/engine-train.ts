@@ -1,3 +1,4 @@
+import { isOutOfMemory } from "../engine/score-layout.ts"
 import * as tf from "@tensorflow/tfjs-core"
 import { join } from "node:path"
 import type { ScoringEngineName } from "../backend-names.ts"
@@ -96,6 +97,10 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
  * multiple of 16 and rows × seq of 128 (its kernels' tiles), the fewest padded tokens (then the
  * shorter seq: attention grows with it). Extra rows and columns are padding that predicts nothing.
  */
+/** Half the micro-batch, twice the accumulation (same sequences a step); undefined when it cannot halve. */
+export const halveMicroBatch = (o: TrainOptions): TrainOptions | undefined =>
+  o.microBatch % 2 === 0 ? { ...o, microBatch: o.microBatch / 2, gradAccumulation: o.gradAccumulation * 2 } : undefined
+
 export const engineLayout = (microBatch: number, width: number): { readonly rows: number; readonly seq: number } => {
   if (microBatch < 1 || width < 2) throw new Error(`micro-batch ${microBatch} of sequences of ${width} tokens: need ≥ 1 sequence of ≥ 2 tokens`)
   // seq a multiple of 128 always works with microBatch rows: the search stops there
@@ -197,7 +202,7 @@ export const trainOnEngine = async (
   data: ReadonlyArray<TrainingSequence>,
   options: TrainOptions,
   onStep: (r: StepReport) => void = () => {},
-  engine: { readonly gpu: Gpu; readonly lossScale?: number }
+  engine: { readonly gpu: Gpu; readonly lossScale?: number; readonly onNote?: (line: string) => void }
 ): Promise<{ losses: Array<number>; resumedFrom: string | undefined }> => {
   if (mode.kind !== "lora") throw new TrainingEngineUnavailable("the WGSL trainer trains LoRA only")
   if (mode.lora.dropout !== 0) throw new TrainingEngineUnavailable(`LoRA dropout ${mode.lora.dropout}: the WGSL trainer has no dropout`)
@@ -206,21 +211,36 @@ export const trainOnEngine = async (
   const width = sequenceWidth(data)
   const vars = trainableVariables(model, mode)
   const paths = [...model.lora.keys()]
-  const layout = engineLayout(options.microBatch, width)
   const shape = engineShape(model.config)
   const weights = uploadQwen3Weights(engine.gpu, shape, "f16", takeOnce(await hostWeights(model, { mergeLora: false })), model.config.tieWordEmbeddings)
   let trainer: Qwen3LoraTrainer | undefined
   try {
-    trainer = await Qwen3LoraTrainer.create(engine.gpu, shape, weights, mode.lora, layout.rows, layout.seq, {
-      learningRate: options.peakLr,
-      weightDecay: options.adamw.weightDecay,
-      beta1: options.adamw.beta1,
-      beta2: options.adamw.beta2,
-      eps: options.adamw.eps,
-      maxGradNorm: options.maxGradNorm,
-      meanOver: "micro-batches",
-      ...(engine.lossScale !== undefined ? { lossScale: engine.lossScale } : {})
-    })
+    // The micro-batch that fits: a trainer that runs out of GPU memory is made again with half the
+    // micro-batch and twice the accumulation — the same sequences a step, in the same order.
+    let fitted = options
+    let layout = engineLayout(fitted.microBatch, width)
+    for (;;) {
+      try {
+        trainer = await Qwen3LoraTrainer.create(engine.gpu, shape, weights, mode.lora, layout.rows, layout.seq, {
+          learningRate: options.peakLr,
+          weightDecay: options.adamw.weightDecay,
+          beta1: options.adamw.beta1,
+          beta2: options.adamw.beta2,
+          eps: options.adamw.eps,
+          maxGradNorm: options.maxGradNorm,
+          meanOver: "micro-batches",
+          ...(engine.lossScale !== undefined ? { lossScale: engine.lossScale } : {})
+        })
+        break
+      } catch (e) {
+        const halved = halveMicroBatch(fitted)
+        if (!isOutOfMemory(e) || !halved) throw e
+        engine.onNote?.(`training: micro-batch ${fitted.microBatch} × ${layout.seq} tokens does not fit the GPU; ${halved.microBatch} × ${halved.gradAccumulation} accumulation instead`)
+        fitted = halved
+        layout = engineLayout(fitted.microBatch, width)
+      }
+    }
+    options = fitted
     const t = trainer
     const known = new Set((await t.readPairs()).keys())
     const stray = paths.filter((p) => !known.has(p))

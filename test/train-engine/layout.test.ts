@@ -68,3 +68,16 @@ describe("micro-batches in the trainer's shapes", () => {
     assert.ok(Math.abs(sum / n - want) < 1e-5, `padded ${sum / n} vs causalLmLoss ${want}`)
   })
 })
+
+describe("fitting the micro-batch to the GPU", () => {
+  it("halves the micro-batch and doubles the accumulation, keeping the sequences a step", async () => {
+    const { halveMicroBatch } = await import("../../gpu/train/engine-train.ts")
+    const { defaultTrainOptions } = await import("../../gpu/train/trainer.ts")
+    const o = { ...defaultTrainOptions, totalSteps: 4, outDir: "/tmp/x", microBatch: 16, gradAccumulation: 1 }
+    const h = halveMicroBatch(o)!
+    assert.deepEqual([h.microBatch, h.gradAccumulation], [8, 2])
+    assert.equal(h.microBatch * h.gradAccumulation, o.microBatch * o.gradAccumulation)
+    assert.equal(halveMicroBatch({ ...o, microBatch: 3 }), undefined)
+    assert.equal(halveMicroBatch({ ...o, microBatch: 1 }), undefined)
+  })
+})
