@@ -21,6 +21,7 @@ bundle test/kernels/trainer.test.ts trainer.test.mjs
 for t in backward attention-backward general-matmul matmul-layout token-kernels; do bundle test/kernels/$t.test.ts $t.test.mjs; done
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
 bundle test/engine/engine-scorer.test.ts engine-scorer.test.mjs
+bundle test/train-engine/gpu.test.ts train-engine-gpu.test.mjs
 bundle bench/engine/scoring.ts bench-engine-scoring.mjs
 bundle bench/gpu/parity-depth.ts bench-parity-depth.mjs
 bundle bench/gpu/diagnose.ts diagnose.mjs
