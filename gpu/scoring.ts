@@ -43,41 +43,24 @@ const fingerprint = (model: Qwen3Model): Array<unknown> => [
 
 const sameFingerprint = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>) => a.length === b.length && a.every((x, i) => x === b[i])
 
-interface CachedPath {
-  readonly gpu: Gpu
-  readonly fingerprint: ReadonlyArray<unknown>
-  readonly path: Promise<ScoringPath>
-}
-
-const engines = new WeakMap<Qwen3Model, CachedPath>()
-
 /**
- * GPU buffers are not freed by the garbage collector's schedule: a disposed model's engine
- * scorer is freed at the next scoring call (sweep), a forgotten model's when it is collected.
+ * The one engine scorer kept: for the model scored last. A model's f16 copy is large, and scoring
+ * moves from model to model (a system at a time), not back and forth; so scoring another model,
+ * or this one after its weights changed, frees the previous scorer — a disposed or forgotten
+ * model's GPU memory goes back at the next scoring call.
  */
-const withScorer = new Set<WeakRef<Qwen3Model>>()
-const collected = new FinalizationRegistry<Promise<ScoringPath>>((path) => {
-  void path.then((p) => p._tag === "Engine" && p.scorer.dispose(), () => undefined)
-})
+let current: { readonly model: Qwen3Model; readonly gpu: Gpu; readonly fingerprint: ReadonlyArray<unknown>; readonly path: Promise<ScoringPath> } | undefined
 
-/** Frees the engine scorer of a model (its f16 weights and activations), if one was made. */
-export const releaseScoringEngine = async (model: Qwen3Model): Promise<void> => {
-  const cached = engines.get(model)
-  engines.delete(model)
-  collected.unregister(model)
-  const path = await cached?.path.catch(() => undefined)
+const releaseCurrent = async (): Promise<void> => {
+  const kept = current
+  current = undefined
+  const path = await kept?.path.catch(() => undefined)
   if (path?._tag === "Engine") path.scorer.dispose()
 }
 
-const sweep = async (): Promise<void> => {
-  for (const ref of [...withScorer]) {
-    const m = ref.deref()
-    if (m === undefined) withScorer.delete(ref)
-    else if (m.params.values().next().value?.isDisposed) {
-      withScorer.delete(ref)
-      await releaseScoringEngine(m)
-    }
-  }
+/** Frees the engine scorer of a model (its f16 weights and activations), if it holds one. */
+export const releaseScoringEngine = async (model: Qwen3Model): Promise<void> => {
+  if (current?.model === model) await releaseCurrent()
 }
 
 let listener: ((line: string) => void) | undefined
@@ -107,7 +90,7 @@ const describePath = (path: ScoringPath): string => (path._tag === "Engine" ? `s
  * Chooses the scoring path of a model: fleuve's WGSL engine where the tensor backend is webgpu
  * with tensor cores, the shape fits the engine and the choice is not "tfjs"; the tfjs runtime
  * otherwise, with the reason. "wgsl" makes the engine required: ScoringEngineUnavailable when it
- * cannot run. The engine scorer is made once per model (and again if its weights changed).
+ * cannot run. The engine scorer is made once per model (again if its weights changed), one model at a time.
  */
 export const scoringPathFor = async (model: Qwen3Model): Promise<ScoringPath> => told(await choosePath(model))
 
@@ -121,20 +104,15 @@ const choosePath = async (model: Qwen3Model): Promise<ScoringPath> => {
   const gpu = webgpuEngineGpu()
   if (!gpu) return refuse(webgpuEngineUnavailable() ?? "no WebGPU device with tensor cores")
   const print = fingerprint(model)
-  const cached = engines.get(model)
-  if (cached && cached.gpu === gpu && sameFingerprint(cached.fingerprint, print)) {
-    const path = await cached.path
+  if (current && current.model === model && current.gpu === gpu && sameFingerprint(current.fingerprint, print)) {
+    const path = await current.path
     return path._tag === "Tfjs" ? refuse(path.reason) : path
   }
-  if (cached) await releaseScoringEngine(model)
-  await sweep()
+  await releaseCurrent()
   const path = EngineScorer.create(model, gpu).then((r): ScoringPath => (r._tag === "Ready" ? { _tag: "Engine", scorer: r.scorer } : { _tag: "Tfjs", reason: r.reason }))
-  engines.set(model, { gpu, fingerprint: print, path })
-  if (!cached) withScorer.add(new WeakRef(model))
-  collected.register(model, path, model)
-  const made = await path.catch(async (e) => {
-    engines.delete(model)
-    collected.unregister(model)
+  current = { model, gpu, fingerprint: print, path }
+  const made = await path.catch((e) => {
+    if (current?.path === path) current = undefined
     throw e
   })
   return made._tag === "Tfjs" ? refuse(made.reason) : made

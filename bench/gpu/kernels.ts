@@ -149,7 +149,6 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   const [B, S] = [16, 512]
   const T = B * S
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers } = shape
-  const dev = gpu.device
   const { engineShape, weights } = randomModel(gpu, format, shape)
   const engine = await Qwen3Engine.create(gpu, engineShape, weights, B, S, { attention })
   allocated += engine.activationBytes

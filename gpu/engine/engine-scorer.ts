@@ -5,7 +5,8 @@ import { prepareContinuations, type ScoredContext, scoredContext, ScoringError }
 import type { TextTokenizer } from "../tokenizer/tokenizer.ts"
 import { hostWeights, takeOnce } from "./host-weights.ts"
 import { checkEngineShape, type EngineShape, engineShape, EngineShapeError, type EngineWeights, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "./qwen3-engine.ts"
-import { isOutOfMemory, layoutBatch, type OptionRow, optionRows, OutOfGpuMemory, rowScores, type RowScores, scoreInGroups } from "./score-layout.ts"
+import { isOutOfMemory, OutOfGpuMemory, withOomScope } from "../kernels/buffers.ts"
+import { layoutBatch, type OptionRow, optionRows, rowScores, type RowScores, scoreInGroups } from "./score-layout.ts"
 
 /**
  * gpu/scoring.ts' scoreContinuations on fleuve's WGSL engine (gpu/engine/qwen3-engine.ts): same
@@ -26,24 +27,6 @@ export interface EngineScorerOptions {
 }
 
 export type EngineScorerOpen = { readonly _tag: "Ready"; readonly scorer: EngineScorer } | { readonly _tag: "Refused"; readonly reason: string }
-
-/** Runs `make` inside an out-of-memory error scope: an allocation that failed silently becomes an OutOfGpuMemory. */
-const withOomScope = async <A>(device: GPUDevice, make: () => Promise<A>, undo: (a: A) => void): Promise<A> => {
-  device.pushErrorScope("out-of-memory")
-  let made: A
-  try {
-    made = await make()
-  } catch (e) {
-    await device.popErrorScope()
-    throw e
-  }
-  const oom = await device.popErrorScope()
-  if (oom) {
-    undo(made)
-    throw new OutOfGpuMemory(`GPU out of memory: ${oom.message}`)
-  }
-  return made
-}
 
 /** The largest batch × seq whose biggest activation (f32 per token) fits one storage binding. */
 const bindingTokenLimit = (gpu: Gpu, s: EngineShape): number => {

@@ -8,8 +8,7 @@ import type { Qwen3Model } from "../qwen3/model.ts"
  * them; without it the base weights are returned as they are (the trainer keeps the pairs apart).
  */
 export const hostWeights = async (model: Qwen3Model, options: { readonly mergeLora: boolean }): Promise<Map<string, Float32Array>> => {
-  const out = new Map<string, Float32Array>()
-  for (const [name, t] of model.params) out.set(name, (await t.data()) as Float32Array)
+  const out = new Map([...(await model.toHost())].map(([name, t]) => [name, t.data]))
   if (!options.mergeLora) return out
   for (const [path, pair] of model.lora) {
     const name = `${path}.weight`

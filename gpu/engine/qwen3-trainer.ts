@@ -2,15 +2,14 @@ import { mulberry32 } from "../../operators/common/random.ts"
 import { attentionBackward } from "../kernels/attention-backward.ts"
 import { tensorCoreAttention } from "../kernels/attention-tc.ts"
 import { backwardKernels, sumOfSquaresPartials } from "../kernels/backward.ts"
-import { readBuffer, runDispatches, storageBuffer, uniformBuffer, type Binding, type Dispatch } from "../kernels/buffers.ts"
+import { readBuffer, runDispatches, storageBuffer, uniformBuffer, withOomScope, type Binding, type Dispatch } from "../kernels/buffers.ts"
 import { pickMatrixConfig, type Gpu } from "../kernels/device.ts"
 import { elementwiseKernels, fusedKernels } from "../kernels/fused.ts"
-import { generalMatmul, generalMatmulParams, type GeneralMatmul } from "../kernels/general-matmul.ts"
+import { generalMatmul, generalMatmulParams } from "../kernels/general-matmul.ts"
 import { matmulPlan } from "../kernels/matmul.ts"
 import type { LoraConfig } from "../lora-config.ts"
 import { projectionDims, type ProjectionName } from "../qwen3/projections.ts"
-import { OutOfGpuMemory } from "./score-layout.ts"
-import { checkEngineShape, EngineShapeError, type EngineShape, type EngineWeights, type LayerWeights, type LinearWeight } from "./qwen3-engine.ts"
+import { checkEngineShape, EngineShapeError, type EngineShape, type EngineWeights, type LinearWeight } from "./qwen3-engine.ts"
 
 /**
  * LoRA training of a Qwen3 on fleuve's WGSL kernels: the frozen base (f16, or NF4 dequantised
@@ -99,9 +98,6 @@ const HEAD_CHUNK = 1024
 const align64 = (n: number) => Math.ceil(n / 64) * 64
 
 
-const weightOf = (w: LayerWeights, m: ProjectionName): LinearWeight =>
-  ({ q_proj: w.q, k_proj: w.k, v_proj: w.v, o_proj: w.o, gate_proj: w.gate, up_proj: w.up, down_proj: w.down })[m]
-
 export class Qwen3LoraTrainer {
   private step = 0
   private lossScale: number
@@ -139,18 +135,7 @@ export class Qwen3LoraTrainer {
 
   static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, lora: LoraConfig, batch: number, seq: number, options: TrainerOptions = {}): Promise<Qwen3LoraTrainer> {
     // everything a step needs is allocated here: running out of memory shows now, not mid-run
-    gpu.device.pushErrorScope("out-of-memory")
-    let built: Qwen3LoraTrainer | undefined
-    try {
-      built = await Qwen3LoraTrainer.build(gpu, shape, weights, lora, batch, seq, options)
-    } finally {
-      const oom = await gpu.device.popErrorScope()
-      if (oom) {
-        built?.dispose()
-        throw new OutOfGpuMemory(`the trainer for ${batch} × ${seq} tokens does not fit the GPU: ${oom.message}`)
-      }
-    }
-    return built
+    return withOomScope(gpu.device, () => Qwen3LoraTrainer.build(gpu, shape, weights, lora, batch, seq, options), (t) => t.dispose())
   }
 
   private static async build(gpu: Gpu, shape: EngineShape, weights: EngineWeights, lora: LoraConfig, batch: number, seq: number, options: TrainerOptions): Promise<Qwen3LoraTrainer> {

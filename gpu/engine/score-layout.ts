@@ -1,3 +1,5 @@
+import { isOutOfMemory } from "../kernels/buffers.ts"
+
 /**
  * How options become the WGSL engine's input, as pure functions (tested on the CPU): one row per
  * option, holding context + continuation minus its last token; rows right-padded to a sequence
@@ -99,12 +101,6 @@ export const planGroups = (rows: ReadonlyArray<OptionRow>, maxTokens: number): A
   const [a, b] = halves(rows)
   return [...planGroups(a, maxTokens), ...planGroups(b, maxTokens)]
 }
-
-export class OutOfGpuMemory extends Error {}
-
-/** Whether an error is the GPU running out of memory (runDispatches', an error scope's, or a failed allocation). */
-export const isOutOfMemory = (e: unknown): boolean =>
-  e instanceof OutOfGpuMemory || (e instanceof Error && /out of memory|OutOfMemory|failed to allocate|allocation failed/i.test(e.message))
 
 /**
  * Scores rows in groups that fit `maxTokens`; a group whose engine runs out of GPU memory is

@@ -1,6 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
+import { attentionBindings } from "./fused.ts"
 
 /**
  * Causal attention with GQA and a KV cache on the tensor cores (subgroup matrices, f16 operands,
@@ -34,13 +35,6 @@ export interface AttentionTcVariant {
 // the fastest on the H100 (bench/gpu/kernels.ts --profile: 1.31 ms at 16 × 512 × 16 heads; 64-key blocks 5×, 32 queries 1.3× slower)
 export const DEFAULT_ATTENTION_TC: AttentionTcVariant = { queryFragments: 1, keyBlock: 32, pad: 4 }
 
-export const ATTENTION_TC_BINDINGS = `struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> Q: array<f16>;
-@group(0) @binding(1) var<storage, read> K: array<f16>;
-@group(0) @binding(2) var<storage, read> V: array<f16>;
-@group(0) @binding(3) var<storage, read_write> O: array<f16>;
-@group(0) @binding(4) var<uniform> p: P;`
-
 export const attentionTcWgsl = (D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false): string => {
   const { queryFragments: QF, keyBlock: KB } = variant
   const SS = KB + (variant.pad ?? 0) // row stride of the f32 score tile
@@ -63,7 +57,7 @@ ${range(dc).map((c) => `        s = subgroupMatrixMultiplyAccumulate(q${r}_${c},
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-${ATTENTION_TC_BINDINGS}${withLse ? "\n@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;" : ""}
+${attentionBindings("f16")}${withLse ? "\n@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;" : ""}
 var<workgroup> Ss: array<f32, ${R * SS}>;
 var<workgroup> Ps: array<f16, ${R * PS}>;
 var<workgroup> Os: array<f32, ${R * D}>;

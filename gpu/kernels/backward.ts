@@ -1,7 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
-import { grid, rowSumWgsl, type OutType } from "./fused.ts"
+import { elementwiseMain, grid, rowSumWgsl, type OutType } from "./fused.ts"
 
 /**
  * Backward kernels for LoRA training on the Qwen3 forward of fused.ts (f32 math throughout):
@@ -118,19 +118,12 @@ export const swigluBackwardWgsl = (out: OutType): string => `${enableFor(out)}st
 @group(0) @binding(3) var<storage, read_write> dG: array<${out}>;
 @group(0) @binding(4) var<storage, read_write> dU: array<${out}>;
 @group(0) @binding(5) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let first = (wg.x + wg.y * 65535u) * 1024u + lid;
-  for (var i = first; i < min(first + 1024u, p.n); i += 256u) {
-    let g = G[i];
+${elementwiseMain(`    let g = G[i];
     let u = U[i];
     let dy = dY[i];
     let s = 1.0 / (1.0 + exp(-g));
     dG[i] = ${out}(dy * u * s * (1.0 + g * (1.0 - s)));
-    dU[i] = ${out}(dy * g * s);
-  }
-}
-`
+    dU[i] = ${out}(dy * g * s);`)}`
 
 /**
  * Softmax cross-entropy, one workgroup of 256 a row (rows are long: V = 151936). Pass 1: online
@@ -246,14 +239,7 @@ export const adamwWgsl = `struct Params { n: u32, t: u32, lr: f32, b1: f32, b2: 
 @group(0) @binding(3) var<storage, read_write> Ve: array<f32>;
 @group(0) @binding(4) var<storage, read> norm: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let clip = select(1.0, min(1.0, p.maxNorm / (sqrt(norm[0]) + 1e-6)), p.maxNorm > 0.0);
-  let bc1 = 1.0 - pow(p.b1, f32(p.t));
-  let bc2 = 1.0 - pow(p.b2, f32(p.t));
-  let first = (wg.x + wg.y * 65535u) * 1024u + lid;
-  for (var i = first; i < min(first + 1024u, p.n); i += 256u) {
-    let g = clip * Gr[i];
+${elementwiseMain(`    let g = clip * Gr[i];
     var w = Pw[i];
     w -= p.lr * p.wd * w;
     let m = p.b1 * Mo[i] + (1.0 - p.b1) * g;
@@ -261,10 +247,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     w -= p.lr * (m / bc1) / (sqrt(v / bc2) + p.eps);
     Pw[i] = w;
     Mo[i] = m;
-    Ve[i] = v;
-  }
-}
-`
+    Ve[i] = v;`, `  let clip = select(1.0, min(1.0, p.maxNorm / (sqrt(norm[0]) + 1e-6)), p.maxNorm > 0.0);
+  let bc1 = 1.0 - pow(p.b1, f32(p.t));
+  let bc2 = 1.0 - pow(p.b2, f32(p.t));
+`)}`
 
 export interface BackwardKernels {
   /** params: words [rows, H, accumulate (1: dX +=), 0], floats [eps] */

@@ -171,6 +171,37 @@ export const encodeDispatches = (device: GPUDevice, dispatches: ReadonlyArray<Di
   return enc.finish()
 }
 
+/** The GPU ran out of memory: an allocation or a submission reported it to an error scope. */
+export class OutOfGpuMemory extends Error {}
+
+/**
+ * Whether an error is the GPU running out of memory: an OutOfGpuMemory, or an error whose message
+ * says so (a buffer mapped at creation that cannot be allocated throws instead of reporting).
+ */
+export const isOutOfMemory = (e: unknown): boolean =>
+  e instanceof OutOfGpuMemory || (e instanceof Error && /out of memory|OutOfMemory|failed to allocate|allocation failed/i.test(e.message))
+
+/**
+ * Runs `make` (allocations) inside an out-of-memory error scope: an allocation that failed
+ * silently becomes an OutOfGpuMemory, after `undo` has freed what `make` made.
+ */
+export const withOomScope = async <A>(device: GPUDevice, make: () => Promise<A>, undo: (a: A) => void): Promise<A> => {
+  device.pushErrorScope("out-of-memory")
+  let made: A
+  try {
+    made = await make()
+  } catch (e) {
+    await device.popErrorScope()
+    throw e
+  }
+  const oom = await device.popErrorScope()
+  if (oom) {
+    undo(made)
+    throw new OutOfGpuMemory(`GPU out of memory: ${oom.message}`)
+  }
+  return made
+}
+
 /** Runs dispatches and waits until the GPU has finished them; throws on validation errors or device loss. */
 export const runDispatches = async (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): Promise<void> => {
   device.pushErrorScope("validation")
@@ -179,6 +210,6 @@ export const runDispatches = async (device: GPUDevice, dispatches: ReadonlyArray
   await device.queue.onSubmittedWorkDone()
   const oom = await device.popErrorScope()
   const val = await device.popErrorScope()
-  if (oom) throw new Error(`GPU out of memory: ${oom.message}`)
+  if (oom) throw new OutOfGpuMemory(`GPU out of memory: ${oom.message}`)
   if (val) throw new Error(`GPU validation: ${val.message}`)
 }

@@ -13,12 +13,12 @@ import { range } from "./codegen.ts"
 
 const SG = 32 // subgroup width the attention kernel is written for (NVIDIA, AMD wave32)
 
-/** The bindings every attention kernel takes (this one and attention-tc.ts): parameters, Q, K, V, O. */
-export const ATTENTION_BINDINGS = `struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> Q: array<f32>;
-@group(0) @binding(1) var<storage, read> K: array<f32>;
-@group(0) @binding(2) var<storage, read> V: array<f32>;
-@group(0) @binding(3) var<storage, read_write> O: array<f32>;
+/** The bindings every attention kernel takes: parameters, Q, K, V, O — f32 here, f16 in attention-tc.ts. */
+export const attentionBindings = (type: "f32" | "f16"): string => `struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> Q: array<${type}>;
+@group(0) @binding(1) var<storage, read> K: array<${type}>;
+@group(0) @binding(2) var<storage, read> V: array<${type}>;
+@group(0) @binding(3) var<storage, read_write> O: array<${type}>;
 @group(0) @binding(4) var<uniform> p: P;`
 
 /** Q [B,S,H,D], K/V [B,T,KV,D] (T = cache length + S), O [B,S,H,D]; queries sit at positions T−S … T−1. */
@@ -26,7 +26,7 @@ export const attentionWgsl = (D: number): string => {
   const per = D / SG
   const QB = 8 // queries a workgroup (one subgroup each)
   return `enable subgroups;
-${ATTENTION_BINDINGS}
+${attentionBindings("f32")}
 var<workgroup> Ks: array<f32, ${SG * (D + 1)}>;
 var<workgroup> Vs: array<f32, ${SG * D}>;
 var<workgroup> Qs: array<f32, ${QB * D}>;
@@ -86,6 +86,20 @@ ${Array.from({ length: per }, (_, t) => `    O[base + lane + ${t * SG}u] = o${t}
 }
 `
 }
+
+/**
+ * The entry point of an element-wise kernel over p.n elements: 1024 a workgroup of 256 threads,
+ * thread t taking t, t + 256, … (consecutive threads, consecutive addresses); `prelude` runs once
+ * a thread, `body` for each index i. Dispatch with grid(ceil(n / 1024)).
+ */
+export const elementwiseMain = (body: string, prelude = ""): string => `@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+${prelude}  let first = (wg.x + wg.y * 65535u) * 1024u + lid;
+  for (var i = first; i < min(first + 1024u, p.n); i += 256u) {
+${body}
+  }
+}
+`
 
 /** Element type a kernel writes: f16 where the result only feeds a tensor-core matmul's operand. */
 export type OutType = "f32" | "f16"
@@ -199,21 +213,13 @@ ${range(pairs).map((k) => `  if (on${k}) {
 `
 }
 
-/** Four consecutive elements a thread: an element a thread launched 4× the workgroups, and launching bounded it. */
 export const swigluOutWgsl = (out: OutType): string => `${enableFor(out)}struct P { n: u32 }
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> U: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<${out}>;
 @group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let first = (gid.x + gid.y * 65535u * 256u) * 4u;
-  for (var i = first; i < min(first + 4u, p.n); i++) {
-    let g = G[i];
-    Y[i] = ${out}(g / (1.0 + exp(-g)) * U[i]);
-  }
-}
-`
+${elementwiseMain(`    let g = G[i];
+    Y[i] = ${out}(g / (1.0 + exp(-g)) * U[i]);`)}`
 export const swigluWgsl = swigluOutWgsl("f32")
 
 /** Workgroup counts for `n` items, folding into y above the 65535 limit of one dimension. */
@@ -271,12 +277,7 @@ struct P { n: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f16>;
 @group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let first = (gid.x + gid.y * 65535u * 256u) * 4u; // four elements a thread, as SwiGLU
-  for (var i = first; i < min(first + 4u, p.n); i++) { Y[i] = f16(X[i]); }
-}
-`
+${elementwiseMain("    Y[i] = f16(X[i]);")}`
 
 export const addWgsl = `struct P { n: u32 }
 @group(0) @binding(0) var<storage, read_write> X: array<f32>;
@@ -294,23 +295,13 @@ export const copyWgsl = `struct P { n: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let first = (gid.x + gid.y * 65535u * 256u) * 4u;
-  for (var i = first; i < min(first + 4u, p.n); i++) { Y[i] = X[i]; }
-}
-`
+${elementwiseMain("    Y[i] = X[i];")}`
 
 /** X *= s in place (f32): undoing a loss scale on gradients. params: words [n], floats [s]. */
 export const scaleWgsl = `struct P { n: u32, s: f32 }
 @group(0) @binding(0) var<storage, read_write> X: array<f32>;
 @group(0) @binding(1) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let first = (gid.x + gid.y * 65535u * 256u) * 4u;
-  for (var i = first; i < min(first + 4u, p.n); i++) { X[i] = X[i] * p.s; }
-}
-`
+${elementwiseMain("    X[i] = X[i] * p.s;")}`
 
 export interface ElementwiseKernels {
   castF16(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch

@@ -1,4 +1,4 @@
-import { isOutOfMemory } from "../engine/score-layout.ts"
+import { isOutOfMemory } from "../kernels/buffers.ts"
 import * as tf from "@tensorflow/tfjs-core"
 import { join } from "node:path"
 import type { ScoringEngineName } from "../backend-names.ts"

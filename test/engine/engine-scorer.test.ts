@@ -148,8 +148,7 @@ describe("scoring on fleuve's WGSL engine", { skip }, () => {
       assert.ok(path.scorer.cachedEngines.length > 0)
       engine.disposedModelsScorer = path.scorer
     }
-    // disposed without releaseScoringEngine: the next model's scorer frees this one's (kept
-    // referenced here, so that the collector does not free it first)
+    // disposed without releaseScoringEngine: scoring the next model frees this one's scorer
     model.dispose()
     engine.disposedModel = model
   })

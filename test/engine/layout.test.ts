@@ -4,8 +4,9 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import {
-  batchShape, batchTokens, halves, isOutOfMemory, layoutBatch, type OptionRow, optionRows, OutOfGpuMemory, PAD_ID, planGroups, rowScores, type RowScores, scoreInGroups
+  batchShape, batchTokens, halves, layoutBatch, type OptionRow, optionRows, PAD_ID, planGroups, rowScores, type RowScores, scoreInGroups
 } from "../../gpu/engine/score-layout.ts"
+import { isOutOfMemory, OutOfGpuMemory } from "../../gpu/kernels/buffers.ts"
 
 const rowOf = (length: number, seed: number): OptionRow => ({ ids: Array.from({ length }, (_, i) => 1 + ((seed * 31 + i * 7) % 97)), first: length - 1, targets: [seed] })
 
