@@ -24,7 +24,7 @@ const common = {
   seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the data order, LoRA init and dropout"), Flag.withDefault(42)),
   engine: Flag.Literals("engine", scoringEngineNames).pipe(
     Flag.withDescription(
-      "Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores; ~35x the tfjs runtime) when the backend is webgpu with subgroup matrices, " +
+      "Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores; on an H100 35% of PyTorch bf16's LoRA throughput, the tfjs runtime 0.2%: BENCHMARKS.md) when the backend is webgpu with subgroup matrices, " +
         "the run is LoRA with --dropout 0 (the WGSL trainer has no dropout) and the model's sizes fit its kernels, else the tfjs runtime; " +
         "wgsl requires the WGSL trainer (fails, saying why, where it cannot run); tfjs always uses the tfjs runtime. The chosen path and why are printed on stderr. " +
         "Checkpoints are the same on both paths: a run resumes on either"
