@@ -3,19 +3,17 @@
 // must then be passed over, saying why, and refused when required. Skips where a real adapter
 // exists (engine-scorer.test.ts covers that) or SwiftShader is not installed.
 import assert from "node:assert/strict"
-import { existsSync } from "node:fs"
 import { describe, it } from "node:test"
-import { openGpu } from "../../gpu/kernels/device.ts"
-import { SWIFTSHADER_ICD } from "../helpers/gpu.ts"
+import { openTestGpu } from "../helpers/gpu.ts"
 
-const real = await openGpu()
-if (real._tag === "Ready") real.gpu.close()
-const skip = real._tag === "Ready" ? "a real adapter is present: engine-scorer.test.ts checks the engine on it" : !existsSync(SWIFTSHADER_ICD) ? `no SwiftShader (${SWIFTSHADER_ICD})` : false
+// openTestGpu falls back to SwiftShader (setting VK_DRIVER_FILES for the instances made after it)
+// where there is no real adapter, and says why where neither opens (no Vulkan loader, no chromium)
+const opened = await openTestGpu()
+if ("gpu" in opened) opened.gpu.close()
+const skip = "gpu" in opened ? (opened.software ? false : "a real adapter is present: engine-scorer.test.ts checks the engine on it") : opened.skip
 
 describe("scoring path on webgpu without tensor cores (SwiftShader)", { skip }, () => {
   it("passes the engine over with the adapter's reason, and refuses it when required", async () => {
-    process.env.VK_DRIVER_FILES = SWIFTSHADER_ICD
-    process.env.XDG_RUNTIME_DIR ??= "/tmp"
     const { selectBackend, webgpuEngineGpu, webgpuEngineUnavailable } = await import("../../gpu/backend.ts")
     const { describeScoringPath, ScoringEngineUnavailable, setScoringEngine } = await import("../../gpu/scoring.ts")
     const { loadModelDir } = await import("../../gpu/qwen3/checkpoint.ts")
