@@ -24,8 +24,8 @@ const common = {
   seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the data order, LoRA init and dropout"), Flag.withDefault(42)),
   engine: Flag.Literals("engine", scoringEngineNames).pipe(
     Flag.withDescription(
-      "Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores; on an H100 35% of PyTorch bf16's LoRA throughput, the tfjs runtime 0.2%: BENCHMARKS.md) when the backend is webgpu with subgroup matrices, " +
-        "the run is LoRA with --dropout 0 (the WGSL trainer has no dropout) and the model's sizes fit its kernels, else the tfjs runtime; " +
+      "Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores, LoRA dropout as PEFT; on an H100 35% of PyTorch bf16's LoRA throughput, the tfjs runtime 0.2%: BENCHMARKS.md) when the backend is webgpu with subgroup matrices, " +
+        "the run is LoRA and the model's sizes fit its kernels, else the tfjs runtime; " +
         "wgsl requires the WGSL trainer (fails, saying why, where it cannot run); tfjs always uses the tfjs runtime. The chosen path and why are printed on stderr. " +
         "Checkpoints are the same on both paths: a run resumes on either"
     ),
@@ -44,7 +44,10 @@ const loraConfig = {
   ...common,
   r: Flag.Int("r").pipe(Flag.withDescription("LoRA rank"), Flag.withDefault(defaultLoraConfig.r)),
   alpha: Flag.Finite("alpha").pipe(Flag.withDescription("LoRA alpha (scale = alpha / r)"), Flag.withDefault(defaultLoraConfig.alpha)),
-  dropout: Flag.Finite("dropout").pipe(Flag.withDescription("Dropout on the LoRA input"), Flag.withDefault(defaultLoraConfig.dropout)),
+  dropout: Flag.Finite("dropout").pipe(
+    Flag.withDescription("Dropout on the LoRA input, a mask per layer and projection as PEFT (the tfjs runtime and the WGSL trainer draw different masks at the same rate)"),
+    Flag.withDefault(defaultLoraConfig.dropout)
+  ),
   targets: Flag.String("targets").pipe(Flag.withDescription("Comma-separated projections"), Flag.withDefault(projectionNames.join(",")))
 }
 export type LoraArgs = ArgsOf<typeof loraConfig>
@@ -54,7 +57,7 @@ const lora = Command.make("lora", loraConfig, (args) => lazyHandler(() => import
   Command.withExamples([
     { command: "fleuve train lora --model ./Qwen3-0.6B --data qa.jsonl --out ./adapter --seq-len 512 --checkpoint-every 50", description: "LoRA on {prompt, answer} records, r=16, alpha=32" },
     {
-      command: "fleuve train lora --model ./Qwen3-0.6B --data qa.jsonl --out ./adapter --backend webgpu --engine wgsl --dropout 0 --micro-batch 16 --grad-accum 1",
+      command: "fleuve train lora --model ./Qwen3-0.6B --data qa.jsonl --out ./adapter --backend webgpu --engine wgsl --micro-batch 16 --grad-accum 1",
       description: "LoRA on fleuve's WGSL trainer (tensor cores; fails, saying why, where it cannot run)"
     }
   ])

@@ -85,5 +85,6 @@ export const loraHandler = (a: LoraArgs) => {
   const targets = a.targets.split(",").map((t) => t.trim()).filter((t) => t !== "")
   const bad = targets.filter((t) => !(projectionNames as ReadonlyArray<string>).includes(t))
   if (bad.length > 0) return reportFailure({ message: `--targets: ${bad.join(", ")} are not Qwen3 projections (${projectionNames.join(", ")})` })
+  if (!(a.dropout >= 0 && a.dropout < 1)) return reportFailure({ message: `--dropout ${a.dropout}: a probability in [0, 1) (PEFT's lora_dropout; 0 turns it off)` })
   return run("lora", a, { r: a.r, alpha: a.alpha, dropout: a.dropout, targetModules: targets as Array<ProjectionName> })
 }

@@ -1,4 +1,5 @@
 import { mulberry32 } from "../../operators/common/random.ts"
+import { dropoutKernels, dropoutParams, mix32 } from "../kernels/dropout.ts"
 import { attentionBackward } from "../kernels/attention-backward.ts"
 import { tensorCoreAttention } from "../kernels/attention-tc.ts"
 import { backwardKernels, sumOfSquaresPartials } from "../kernels/backward.ts"
@@ -8,7 +9,7 @@ import { elementwiseKernels, fusedKernels } from "../kernels/fused.ts"
 import { generalMatmul, generalMatmulParams } from "../kernels/general-matmul.ts"
 import { matmulPlan } from "../kernels/matmul.ts"
 import type { LoraConfig } from "../lora-config.ts"
-import { projectionDims, type ProjectionName } from "../qwen3/projections.ts"
+import { projectionDims, projectionNames, type ProjectionName } from "../qwen3/projections.ts"
 import { checkEngineShape, EngineShapeError, type EngineShape, type EngineWeights, type LinearWeight } from "./qwen3-engine.ts"
 
 /**
@@ -34,9 +35,16 @@ import { checkEngineShape, EngineShapeError, type EngineShape, type EngineWeight
  * in the f16 dlogits. The backward therefore runs on the gradient of lossScale × the summed loss
  * (dlogits = lossScale·(softmax − onehot)), and the f32 LoRA gradients are divided by
  * lossScale·N before clipping and AdamW. A step whose gradients overflow (a non-finite norm) is
- * skipped and the scale halved, as PyTorch's GradScaler does. LoRA dropout is not applied
- * (dropout 0): say so where a run's settings are printed.
+ * skipped and the scale halved, as PyTorch's GradScaler does.
+ *
+ * LoRA dropout (lora.dropout > 0), as PEFT: u = dropout(x)·Aᵀ with a mask of its own per layer and
+ * projection (gpu/kernels/dropout.ts: a hash of the micro-batch's seed, the site and the element,
+ * so the backward redraws the mask instead of keeping it); dA uses the dropped input and the
+ * LoRA branch's dX goes back through the same mask. The frozen path W·x sees x undropped.
  */
+
+/** The dropout site of a projection in a layer: one mask per (layer, projection), whichever modules are adapted. */
+export const loraDropoutSite = (layer: number, module: ProjectionName): number => mix32(layer * 8 + projectionNames.indexOf(module) + 1)
 
 /** One LoRA pair's place in the flat parameter buffer (f32 elements; each start 64-aligned). */
 interface PairSlot {
@@ -81,6 +89,11 @@ export interface OptimizerState {
 export interface MicroBatch {
   readonly ids: Uint32Array<ArrayBuffer>
   readonly targets: Uint32Array<ArrayBuffer>
+  /**
+   * Seed of this micro-batch's LoRA dropout masks (u32; with lora.dropout > 0). Absent: the
+   * trainer draws one from its seed and a count of the micro-batches it has run.
+   */
+  readonly dropoutSeed?: number
 }
 
 export interface StepResult {
@@ -101,6 +114,8 @@ const align64 = (n: number) => Math.ceil(n / 64) * 64
 export class Qwen3LoraTrainer {
   private step = 0
   private lossScale: number
+  /** micro-batches loaded so far: the default dropout seed's counter */
+  private loaded = 0
   private constructor(
     private readonly gpu: Gpu,
     readonly shape: EngineShape,
@@ -128,7 +143,10 @@ export class Qwen3LoraTrainer {
     private readonly perBatch: { readonly ce: ReadonlyArray<GPUBuffer>; readonly unscale: GPUBuffer; readonly norm: GPUBuffer },
     /** bytes of everything the trainer allocated (activations, LoRA, optimizer state) */
     readonly allocatedBytes: number,
-    lossScale: number
+    lossScale: number,
+    /** the dropout masks' seed (u32 storage), written per micro-batch; undefined without dropout */
+    private readonly dropoutSeed: GPUBuffer | undefined,
+    private readonly seed: number
   ) {
     this.lossScale = lossScale
   }
@@ -158,6 +176,7 @@ export class Qwen3LoraTrainer {
       fusedKernels(gpu, D), elementwiseKernels(gpu), backwardKernels(gpu, D), attentionBackward(gpu, D, "f16")
     ])
     const attention = await tensorCoreAttention(gpu, D, undefined, true)
+    const dropout = lora.dropout > 0 ? await dropoutKernels(gpu) : undefined
     const gm = async (aType: "f32" | "f16", bType: "f32" | "f16", transposeA: boolean, transposeB: boolean, accumulate: boolean) =>
       generalMatmul(gpu, { aType, bType, transposeA, transposeB, accumulate })
     const [gmXA, gmUB, gmDB32, gmDB16, gmDU32, gmDU16, gmDA, gmDX] = await Promise.all([
@@ -214,6 +233,11 @@ export class Qwen3LoraTrainer {
     const datt = buf(T * H * D * 4), dq = buf(T * H * D * 4), dk = buf(T * KV * D * 4), dv = buf(T * KV * D * 4)
     const dqPre = buf(T * H * D * 4), dkPre = buf(T * KV * D * 4), dqh = buf(T * H * D * 2), dkh = buf(T * KV * D * 2), dvh = buf(T * KV * D * 2)
     const du = buf(T * r * 4), dlt = buf(T * H * 4)
+    // dropout: the seed, the dropped input of the projection at hand (f16) and its LoRA dX before the mask (f32)
+    const widest = Math.max(Hd, H * D, I)
+    const dropSeed = dropout ? buf(16) : undefined
+    const xDrop = dropout ? buf(T * widest * 2) : undefined
+    const dxDrop = dropout ? buf(T * widest * 4) : undefined
     const chunk = Math.min(HEAD_CHUNK, T)
     const logits = buf(chunk * vocab * 4), dlogits = buf(chunk * vocab * 2), dxF = buf(T * Hd * 4)
     // what each layer keeps for its backward
@@ -237,27 +261,55 @@ export class Qwen3LoraTrainer {
     const slotOf = new Map(slots.map((sl) => [`${sl.layer} ${sl.module}`, sl]))
     const adapted = (l: number, m: ProjectionName) => slotOf.get(`${l} ${m}`)
 
-    /** The forward's LoRA term on one projection: u = x·Aᵀ (kept), C += s·u·Bᵀ. */
+    /** The mask's uniform per adapted projection (made once: the seed changes, not the site). */
+    const dropParams = new Map<PairSlot, GPUBuffer>()
+    /** [] without dropout; else the projection's input dropped into xDrop, which then stands for it. */
+    const dropInput = (sl: PairSlot, xin: Binding): { readonly dispatches: Array<Dispatch>; readonly x: Binding } => {
+      if (!dropout || !xDrop || !dropSeed) return { dispatches: [], x: xin }
+      let params = dropParams.get(sl)
+      if (!params) {
+        params = dropoutParams(dev, T * sl.inDim, loraDropoutSite(sl.layer, sl.module), lora.dropout)
+        dropParams.set(sl, params)
+        owned.push(params)
+      }
+      const x = { buffer: xDrop, offset: 0, size: T * sl.inDim * 2 }
+      return { dispatches: [dropout.forwardF16({ X: xin, Y: x, seed: dropSeed, params }, T * sl.inDim)], x }
+    }
+    /** The forward's LoRA term on one projection: u = dropout(x)·Aᵀ (kept), C += s·u·Bᵀ. */
     const loraForward = (l: number, m: ProjectionName, xin: Binding, C: Binding): Array<Dispatch> => {
       const sl = adapted(l, m)
       if (!sl) return []
       const uBuf = saved[l]!.u.get(m)!
+      const dropped = dropInput(sl, xin)
       return [
-        ...gmXA.dispatches({ A: xin, B: win(P, sl.a, r * sl.inDim), C: uBuf, params: generalMatmulParams(dev, { M: T, N: r, K: sl.inDim }, {}, 1) }, { M: T, N: r, K: sl.inDim }),
+        ...dropped.dispatches,
+        ...gmXA.dispatches({ A: dropped.x, B: win(P, sl.a, r * sl.inDim), C: uBuf, params: generalMatmulParams(dev, { M: T, N: r, K: sl.inDim }, {}, 1) }, { M: T, N: r, K: sl.inDim }),
         ...gmUB.dispatches({ A: uBuf, B: win(P, sl.b, sl.outDim * r), C, params: generalMatmulParams(dev, { M: T, N: sl.outDim, K: r }, {}, s) }, { M: T, N: sl.outDim, K: r })
       ]
     }
-    /** The LoRA part of a projection's backward: dB += s·dYᵀ·u, du = s·dY·B, dA += duᵀ·x, dX += du·A. */
+    /**
+     * The LoRA part of a projection's backward: dB += s·dYᵀ·u, du = s·dY·B, dA += duᵀ·x̃, dX += du·A,
+     * where x̃ = dropout(x), redrawn as the forward drew it, and du·A goes back through the mask.
+     */
     const loraBackward = (l: number, m: ProjectionName, xin: Binding, dy: Binding, dyType: "f32" | "f16", dX: Binding): Array<Dispatch> => {
       const sl = adapted(l, m)
       if (!sl) return []
       const uBuf = saved[l]!.u.get(m)!
       const [gDB, gDU] = dyType === "f32" ? [gmDB32, gmDU32] : [gmDB16, gmDU16]
+      const dropped = dropInput(sl, xin)
+      const dxParams = generalMatmulParams(dev, { M: T, N: sl.inDim, K: r }, {}, 1)
+      const dxThroughMask: Array<Dispatch> = dropout && dxDrop
+        ? [
+          ...gmDU32.dispatches({ A: du, B: win(P, sl.a, r * sl.inDim), C: win(dxDrop, 0, T * sl.inDim), params: dxParams }, { M: T, N: sl.inDim, K: r }),
+          dropout.accumulate({ S: win(dxDrop, 0, T * sl.inDim), D: dX, seed: dropSeed!, params: dropParams.get(sl)! }, T * sl.inDim)
+        ]
+        : gmDX.dispatches({ A: du, B: win(P, sl.a, r * sl.inDim), C: dX, params: dxParams }, { M: T, N: sl.inDim, K: r })
       return [
         ...gDB.dispatches({ A: dy, B: uBuf, C: win(G, sl.b, sl.outDim * r), params: generalMatmulParams(dev, { M: sl.outDim, N: r, K: T }, {}, s) }, { M: sl.outDim, N: r, K: T }),
         ...gDU.dispatches({ A: dy, B: win(P, sl.b, sl.outDim * r), C: du, params: generalMatmulParams(dev, { M: T, N: r, K: sl.outDim }, {}, s) }, { M: T, N: r, K: sl.outDim }),
-        ...gmDA.dispatches({ A: du, B: xin, C: win(G, sl.a, r * sl.inDim), params: generalMatmulParams(dev, { M: r, N: sl.inDim, K: T }, {}, 1) }, { M: r, N: sl.inDim, K: T }),
-        ...gmDX.dispatches({ A: du, B: win(P, sl.a, r * sl.inDim), C: dX, params: generalMatmulParams(dev, { M: T, N: sl.inDim, K: r }, {}, 1) }, { M: T, N: sl.inDim, K: r })
+        ...dropped.dispatches,
+        ...gmDA.dispatches({ A: du, B: dropped.x, C: win(G, sl.a, r * sl.inDim), params: generalMatmulParams(dev, { M: r, N: sl.inDim, K: T }, {}, 1) }, { M: r, N: sl.inDim, K: T }),
+        ...dxThroughMask
       ]
     }
     const linear = (plan: typeof mm, w: LinearWeight, A: Binding, C: Binding, M: number, N: number, K: number): Dispatch =>
@@ -344,7 +396,8 @@ export class Qwen3LoraTrainer {
     const optimizerParams = u([paramCount, 0], [o.lr, o.b1, o.b2, o.eps, o.wd, o.clip])
     const optimizer = [bwd.adamw({ P, G, M: M1, V: M2, norm, params: optimizerParams }, paramCount)]
     return new Qwen3LoraTrainer(gpu, shape, batch, seq, lora, slots, P, G, paramCount, ids, targets, loss, owned, forwardBackward, finishGradients, optimizer,
-      { buffer: optimizerParams, lr: o.lr }, { m: M1, v: M2 }, options.meanOver ?? "tokens", { ce: chunkScales, unscale, norm }, owned.reduce((a, b) => a + b.size, 0), options.lossScale ?? 1024)
+      { buffer: optimizerParams, lr: o.lr }, { m: M1, v: M2 }, options.meanOver ?? "tokens", { ce: chunkScales, unscale, norm }, owned.reduce((a, b) => a + b.size, 0), options.lossScale ?? 1024,
+      dropSeed, options.seed ?? 0)
   }
 
   private zeros: Float32Array<ArrayBuffer> | undefined
@@ -357,6 +410,8 @@ export class Qwen3LoraTrainer {
     q.writeBuffer(this.ids, 0, batch.ids)
     q.writeBuffer(this.targets, 0, batch.targets)
     for (const u of this.perBatch.ce) q.writeBuffer(u, 16, new Float32Array([this.lossScale * weight]))
+    if (this.dropoutSeed) q.writeBuffer(this.dropoutSeed, 0, new Uint32Array([batch.dropoutSeed ?? mix32(Math.imul(this.seed, 7919) + this.loaded)]))
+    this.loaded++
   }
 
   /**

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { HostTensor } from "../safetensors.ts"
 import type { Qwen3Config } from "./config.ts"
-import { attentionModules, mlpModules, projectionDims, type ProjectionName } from "./projections.ts"
+import { attentionModules, mlpModules, projectionDims, projectionNames, type ProjectionName } from "./projections.ts"
 
 export { attentionModules, mlpModules, type ProjectionName }
 
@@ -41,7 +41,16 @@ export interface ForwardOptions {
   readonly keepCache?: boolean
   /** Seed of this forward's LoRA dropout masks; absent means no dropout (evaluation). */
   readonly dropoutSeed?: number
+  /**
+   * The LoRA dropout masks themselves, in place of tfjs' seeded draws: for (layer, projection) and
+   * its input's [rows, in], the values to multiply the input by (0 or 1/(1 − p)). Lets this model
+   * reproduce the WGSL trainer's masks (gpu/kernels/dropout.ts) in tests.
+   */
+  readonly dropoutMasks?: (layer: number, module: ProjectionName, shape: readonly [number, number]) => tf.Tensor2D
 }
+
+/** A projection's LoRA input as this forward drops it (or leaves it: no dropout). */
+type DropLoraInput = (x: tf.Tensor2D, lora: LoraPair, module: ProjectionName) => tf.Tensor2D
 
 export interface ForwardResult {
   readonly logits: tf.Tensor3D // [batch, length, vocab]
@@ -85,11 +94,12 @@ export class Qwen3Model {
     return t
   }
 
-  private linear(x: tf.Tensor2D, path: string, dropoutSeed: number | undefined, salt: number): tf.Tensor2D {
+  private linear(x: tf.Tensor2D, layer: number, module: ProjectionName, drop: DropLoraInput): tf.Tensor2D {
+    const path = projectionPath(layer, module)
     const y: tf.Tensor2D = tf.matMul(x, this.p(`${path}.weight`) as tf.Tensor2D, false, true)
     const lora = this.lora.get(path)
     if (!lora) return y
-    const xin = lora.dropout > 0 && dropoutSeed !== undefined ? tf.dropout(x, lora.dropout, undefined, dropoutSeed * 7919 + salt) as tf.Tensor2D : x
+    const xin = lora.dropout > 0 ? drop(x, lora, module) : x
     const low = tf.matMul(tf.matMul(xin, lora.a, false, true), lora.b, false, true)
     return tf.add(y, tf.mul(low, lora.scale)) as tf.Tensor2D
   }
@@ -163,11 +173,14 @@ export class Qwen3Model {
         const prefix = `model.layers.${l}`
         const x = this.rmsNorm(h, `${prefix}.input_layernorm.weight`) as tf.Tensor2D
         const seed = options.dropoutSeed === undefined ? undefined : options.dropoutSeed * 1000 + l
-        const heads = (name: ProjectionName, n: number, salt: number) =>
-          tf.reshape(this.linear(x, `${prefix}.self_attn.${name}`, seed, salt), [b, t, n, d])
-        const q = tf.transpose(this.rmsNorm(heads("q_proj", cfg.numHeads, 1), `${prefix}.self_attn.q_norm.weight`), [0, 2, 1, 3]) as tf.Tensor4D
-        const kNew = tf.transpose(this.rmsNorm(heads("k_proj", cfg.numKvHeads, 2), `${prefix}.self_attn.k_norm.weight`), [0, 2, 1, 3]) as tf.Tensor4D
-        const vNew = tf.transpose(heads("v_proj", cfg.numKvHeads, 3), [0, 2, 1, 3]) as tf.Tensor4D
+        const drop: DropLoraInput = options.dropoutMasks
+          ? (xin, _lora, m) => tf.mul(xin, options.dropoutMasks!(l, m, xin.shape)) as tf.Tensor2D
+          // tfjs' seeded dropout; salt 1…7 in projection order (q, k, v, o, gate, up, down)
+          : (xin, lora, m) => (seed === undefined ? xin : tf.dropout(xin, lora.dropout, undefined, seed * 7919 + projectionNames.indexOf(m) + 1) as tf.Tensor2D)
+        const heads = (name: ProjectionName, n: number) => tf.reshape(this.linear(x, l, name, drop), [b, t, n, d])
+        const q = tf.transpose(this.rmsNorm(heads("q_proj", cfg.numHeads), `${prefix}.self_attn.q_norm.weight`), [0, 2, 1, 3]) as tf.Tensor4D
+        const kNew = tf.transpose(this.rmsNorm(heads("k_proj", cfg.numKvHeads), `${prefix}.self_attn.k_norm.weight`), [0, 2, 1, 3]) as tf.Tensor4D
+        const vNew = tf.transpose(heads("v_proj", cfg.numKvHeads), [0, 2, 1, 3]) as tf.Tensor4D
         const qr = this.applyRope(q, cos, sin)
         const kr = this.applyRope(kNew, cos, sin)
         const k = options.cache ? tf.concat([options.cache.k[l]!, kr], 2) : kr
@@ -182,12 +195,12 @@ export class Qwen3Model {
         const probs = tf.softmax(tf.add(scores, maskT))
         const ctx = tf.matMul(tf.reshape(probs, [b, cfg.numKvHeads, g * t, total]), v) // [b, kv, g·t, d] = [b, heads, t, d]
         const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, cfg.numHeads, t, d]), [0, 2, 1, 3]), [b * t, cfg.numHeads * d]) as tf.Tensor2D
-        h = tf.add(h, this.linear(merged, `${prefix}.self_attn.o_proj`, seed, 4))
+        h = tf.add(h, this.linear(merged, l, "o_proj", drop))
         const y = this.rmsNorm(h, `${prefix}.post_attention_layernorm.weight`) as tf.Tensor2D
-        const gate = this.linear(y, `${prefix}.mlp.gate_proj`, seed, 5)
-        const up = this.linear(y, `${prefix}.mlp.up_proj`, seed, 6)
+        const gate = this.linear(y, l, "gate_proj", drop)
+        const up = this.linear(y, l, "up_proj", drop)
         const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D // SwiGLU: silu(gate)·up
-        h = tf.add(h, this.linear(act, `${prefix}.mlp.down_proj`, seed, 7))
+        h = tf.add(h, this.linear(act, l, "down_proj", drop))
       }
       const normed = this.rmsNorm(h, "model.norm.weight") as tf.Tensor2D
       const head = cfg.tieWordEmbeddings ? this.p("model.embed_tokens.weight") : this.p("lm_head.weight")

@@ -21,6 +21,10 @@ import {
  * the same options, data order, micro-batches and target masks, learning-rate schedule, clipping,
  * AdamW, progress reports and checkpoints (a run resumes on either path). The base is uploaded as
  * f16; sequences are padded to the trainer's shapes with positions that predict nothing.
+ * LoRA dropout draws its masks from the same per-micro-batch seeds as train(), through the WGSL
+ * kernels' hash (gpu/kernels/dropout.ts) rather than tfjs' generator: with dropout > 0 the two
+ * paths drop different elements (at the same rate), so their losses agree step by step only at
+ * dropout 0.
  */
 
 /** How `fleuve train` trains: auto (the WGSL trainer where it can run), wgsl (required), tfjs. */
@@ -36,13 +40,12 @@ export interface TrainingPathFacts {
   readonly mode: TrainingMode["kind"]
   /** why fleuve's kernels cannot use the tensor backend's device (undefined: they can) */
   readonly gpuUnavailable: string | undefined
-  readonly loraDropout: number
   /** why the model's shape does not fit the trainer (undefined: it fits) */
   readonly shapeProblem: string | undefined
 }
 
 /**
- * The training path: the WGSL trainer for LoRA without dropout on a webgpu backend with tensor
+ * The training path: the WGSL trainer for LoRA on a webgpu backend with tensor
  * cores and a shape the kernels take; the tfjs runtime otherwise, with the reason. "wgsl" makes
  * the WGSL trainer required (TrainingEngineUnavailable, saying why, where it cannot run).
  */
@@ -51,7 +54,6 @@ export const chooseTrainingPath = (wanted: TrainingEngineName, facts: TrainingPa
   const reason =
     facts.mode !== "lora" ? "full fine-tuning: the WGSL trainer trains LoRA only"
     : facts.gpuUnavailable !== undefined ? facts.gpuUnavailable
-    : facts.loraDropout !== 0 ? `LoRA dropout ${facts.loraDropout}: the WGSL trainer has no dropout; --dropout 0 to use it`
     : facts.shapeProblem
   if (reason === undefined) return { _tag: "Wgsl" }
   if (wanted === "wgsl") throw new TrainingEngineUnavailable(`the WGSL trainer was required (--engine wgsl) but cannot run: ${reason}`)
@@ -81,7 +83,6 @@ export const trainingPathFor = (wanted: TrainingEngineName, model: Qwen3Model, m
   const path = chooseTrainingPath(wanted, {
     mode: mode.kind,
     gpuUnavailable: gpu ? undefined : (webgpuEngineUnavailable() ?? "no WebGPU device with tensor cores"),
-    loraDropout: mode.kind === "lora" ? mode.lora.dropout : 0,
     shapeProblem: trainerShapeProblem(model.config, gpu)
   })
   return { path, gpu }
@@ -205,7 +206,6 @@ export const trainOnEngine = async (
   engine: { readonly gpu: Gpu; readonly lossScale?: number; readonly onNote?: (line: string) => void }
 ): Promise<{ losses: Array<number>; resumedFrom: string | undefined }> => {
   if (mode.kind !== "lora") throw new TrainingEngineUnavailable("the WGSL trainer trains LoRA only")
-  if (mode.lora.dropout !== 0) throw new TrainingEngineUnavailable(`LoRA dropout ${mode.lora.dropout}: the WGSL trainer has no dropout`)
   const shapeProblem = trainerShapeProblem(model.config, engine.gpu)
   if (shapeProblem) throw new TrainingEngineUnavailable(shapeProblem)
   const width = sequenceWidth(data)
@@ -283,7 +283,11 @@ export const trainOnEngine = async (
     const last = Math.min(options.totalSteps, options.stopAfter ?? options.totalSteps)
     while (step < last) {
       const lr = cosineWithWarmup(step, options.totalSteps, options.peakLr, options.warmupRatio)
-      const batches = Array.from({ length: options.gradAccumulation }, (_, micro) => microBatchTensors(microBatchSequences(data, options, step, micro), layout))
+      // train()'s dropout seed for the micro-batch (the masks themselves are the WGSL kernels' own)
+      const batches = Array.from({ length: options.gradAccumulation }, (_, micro) => ({
+        ...microBatchTensors(microBatchSequences(data, options, step, micro), layout),
+        dropoutSeed: options.seed * 7 + step * options.gradAccumulation + micro
+      }))
       let result = await t.trainStep(batches, lr)
       for (let retries = 0; result.skipped; retries++) {
         if (retries >= 24) throw new Error(`step ${step + 1}: the gradients overflow f16 at every loss scale down to ${result.lossScale}`)

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core"
-import type { Qwen3Model } from "../qwen3/model.ts"
+import type { ForwardOptions, Qwen3Model } from "../qwen3/model.ts"
 
 /**
  * Mean next-token cross-entropy over a batch of equal-length sequences, as transformers'
@@ -9,12 +9,13 @@ import type { Qwen3Model } from "../qwen3/model.ts"
 export const causalLmLoss = (
   model: Qwen3Model,
   ids: ReadonlyArray<ReadonlyArray<number>>,
-  options: { readonly targetMask?: ReadonlyArray<ReadonlyArray<number>>; readonly dropoutSeed?: number } = {}
+  options: { readonly targetMask?: ReadonlyArray<ReadonlyArray<number>> } & Pick<ForwardOptions, "dropoutSeed" | "dropoutMasks"> = {}
 ): tf.Scalar => {
   const b = ids.length
   const t = ids[0]!.length
   const v = model.config.vocabSize
-  const { logits } = model.forward(ids, options.dropoutSeed === undefined ? {} : { dropoutSeed: options.dropoutSeed })
+  const { targetMask: _, ...dropout } = options
+  const { logits } = model.forward(ids, dropout)
   const targets: Array<number> = []
   const weights: Array<number> = []
   for (let r = 0; r < b; r++) {

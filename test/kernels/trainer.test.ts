@@ -5,13 +5,14 @@ import { random, relErr } from "../helpers/numeric.ts"
 import { needs, openTestGpu } from "../helpers/gpu.ts"
 import { selectBackend } from "../../gpu/backend.ts"
 import { engineShape, uploadQwen3Weights, weightBuffers } from "../../gpu/engine/qwen3-engine.ts"
-import { Qwen3LoraTrainer } from "../../gpu/engine/qwen3-trainer.ts"
+import { loraDropoutSite, Qwen3LoraTrainer } from "../../gpu/engine/qwen3-trainer.ts"
+import { dropoutMask } from "../../gpu/kernels/dropout.ts"
 import { roundF16 } from "../../gpu/kernels/buffers.ts"
 import type { WeightFormat } from "../../gpu/kernels/matmul.ts"
 import { defaultLoraConfig } from "../../gpu/lora-config.ts"
 import { dequantizeNf4, quantizeNf4 } from "../../gpu/quant/nf4.ts"
 import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
-import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
+import { expectedShapes, type ForwardOptions, Qwen3Model } from "../../gpu/qwen3/model.ts"
 import { causalLmLoss } from "../../gpu/train/loss.ts"
 
 // LoRA training on fleuve's WGSL kernels against tfjs autodiff of the reference model (f32 CPU
@@ -41,10 +42,41 @@ describe("WGSL LoRA trainer", { skip }, () => {
   const asHeld = (format: WeightFormat, name: string, values: Float32Array, s: ReadonlyArray<number>) =>
     name.includes("norm") ? values : format === "nf4" && name.includes("_proj") ? roundF16(dequantizeNf4(quantizeNf4(values, s))) : roundF16(values)
 
-  const trainerFor = async (format: WeightFormat, options = {}) => {
+  const trainerFor = async (format: WeightFormat, options = {}, config = lora) => {
     const weights = uploadQwen3Weights(gpu, shape, format, (name) => host.get(name)!.values, true)
-    const trainer = await Qwen3LoraTrainer.create(gpu, shape, weights, lora, batch, seq, { seed: 7, ...options })
+    const trainer = await Qwen3LoraTrainer.create(gpu, shape, weights, config, batch, seq, { seed: 7, ...options })
     return { trainer, free: () => { trainer.dispose(); for (const b of weightBuffers(weights)) b.destroy() } }
+  }
+
+  /** tfjs autodiff of the reference model (CPU) with the given pairs: the loss and each pair's A and B gradients. */
+  const referenceGradients = async (format: WeightFormat, pairs: ReadonlyMap<string, { a: Float32Array; b: Float32Array }>, dropout: number, masks?: ForwardOptions["dropoutMasks"]) => {
+    await selectBackend("cpu")
+    const model = new Qwen3Model(config, new Map([...host].map(([n, t]) => [n, tf.tensor(asHeld(format, n, t.values, t.shape), [...t.shape])])))
+    const vars: Array<tf.Variable> = []
+    for (const [path, pair] of pairs) {
+      const a = tf.variable(tf.tensor2d(pair.a, [lora.r, pair.a.length / lora.r]))
+      const b = tf.variable(tf.tensor2d(pair.b, [pair.b.length / lora.r, lora.r]))
+      model.lora.set(path, { a, b, scale: lora.alpha / lora.r, dropout })
+      vars.push(a, b)
+    }
+    const { value, grads } = tf.variableGrads(() => causalLmLoss(model, ids, masks ? { dropoutMasks: masks } : {}), vars)
+    const loss = (await value.data())[0]!
+    const out = new Map<string, { a: Float32Array; b: Float32Array }>()
+    let i = 0
+    for (const path of pairs.keys()) out.set(path, { a: (await grads[vars[i++]!.name]!.data()) as Float32Array, b: (await grads[vars[i++]!.name]!.data()) as Float32Array })
+    model.dispose()
+    return { loss, grads: out }
+  }
+  const worstError = (got: ReadonlyMap<string, { a: Float32Array; b: Float32Array }>, want: ReadonlyMap<string, { a: Float32Array; b: Float32Array }>) => {
+    let worst = 0
+    let where = ""
+    for (const [path, pair] of got) {
+      for (const which of ["a", "b"] as const) {
+        const e = relErr(pair[which], want.get(path)![which])
+        if (e > worst) [worst, where] = [e, `${path} ${which.toUpperCase()}`]
+      }
+    }
+    return { worst, where }
   }
 
   for (const format of ["f16", "nf4"] as const) {
@@ -57,33 +89,35 @@ describe("WGSL LoRA trainer", { skip }, () => {
       const { loss } = await trainer.gradients([{ ids: flatIds, targets }])
       const grads = await trainer.readPairs("grads")
       free()
-
-      await selectBackend("cpu")
-      const model = new Qwen3Model(config, new Map([...host].map(([n, t]) => [n, tf.tensor(asHeld(format, n, t.values, t.shape), [...t.shape])])))
-      const vars: Array<tf.Variable> = []
-      for (const [path, pair] of pairs) {
-        const a = tf.variable(tf.tensor2d(pair.a, [lora.r, pair.a.length / lora.r]))
-        const b = tf.variable(tf.tensor2d(pair.b, [pair.b.length / lora.r, lora.r]))
-        model.lora.set(path, { a, b, scale: lora.alpha / lora.r, dropout: 0 })
-        vars.push(a, b)
-      }
-      const { value, grads: want } = tf.variableGrads(() => causalLmLoss(model, ids), vars)
-      const refLoss = (await value.data())[0]!
-      assert.ok(Math.abs(loss - refLoss) < 1e-2, `loss ${loss} vs reference ${refLoss}`)
-      let worst = 0
-      let where = ""
-      let i = 0
-      for (const [path, pair] of grads) {
-        for (const [which, got] of [["A", pair.a], ["B", pair.b]] as const) {
-          const e = relErr(got, await want[vars[i++]!.name]!.data())
-          if (e > worst) [worst, where] = [e, `${path} ${which}`]
-        }
-      }
-      model.dispose()
+      const want = await referenceGradients(format, pairs, 0)
+      assert.ok(Math.abs(loss - want.loss) < 1e-2, `loss ${loss} vs reference ${want.loss}`)
+      const { worst, where } = worstError(grads, want.grads)
       assert.ok(worst < 3e-2, `worst LoRA gradient relative error ${worst} (${where})`)
     })
 
     if (format === "f16") {
+      it("with LoRA dropout 0.1: the reference's loss and LoRA gradients under the same masks (PEFT: dropout on the LoRA input only)", async () => {
+        const p = 0.1
+        const dropoutSeed = 4242
+        const { trainer, free } = await trainerFor(format, {}, { ...lora, dropout: p })
+        const pairs = await trainer.readPairs()
+        let seed = 300
+        for (const pair of pairs.values()) pair.b.set(random(pair.b.length, seed++, 0.05))
+        trainer.writePairs(pairs)
+        const { loss } = await trainer.gradients([{ ids: flatIds, targets, dropoutSeed }])
+        const grads = await trainer.readPairs("grads")
+        free()
+        const masks = (layer: number, module: Parameters<typeof loraDropoutSite>[1], [rows, cols]: readonly [number, number]) =>
+          tf.tensor2d(dropoutMask(dropoutSeed, loraDropoutSite(layer, module), rows * cols, p), [rows, cols])
+        const want = await referenceGradients(format, pairs, p, masks)
+        assert.ok(Math.abs(loss - want.loss) < 1e-2, `loss ${loss} vs reference ${want.loss}`)
+        const { worst, where } = worstError(grads, want.grads)
+        assert.ok(worst < 3e-2, `worst LoRA gradient relative error ${worst} (${where})`)
+        // the masks matter: without them the gradients are far from these
+        const undropped = await referenceGradients(format, pairs, 0)
+        assert.ok(worstError(grads, undropped.grads).worst > 0.1, "the dropout gradients equal the undropped ones")
+      })
+
       it("accumulates gradients over micro-batches: two rows one at a time give the gradients of both at once", async () => {
         const long = 128
         const rows = [0, 1].map((r) => Array.from({ length: long }, (_, i) => (i * (37 + 54 * r) + 3 + 2 * r) % 512))

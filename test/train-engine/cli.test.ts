@@ -23,7 +23,7 @@ describe("fleuve train --engine", () => {
       assert.match(h.stdout, /--engine/)
       assert.match(h.stdout, /auto uses fleuve's WGSL LoRA trainer/)
     }
-    assert.match(fleuve("train", "lora", "--help").stdout, /fleuve train lora .*--engine wgsl --dropout 0/)
+    assert.match(fleuve("train", "lora", "--help").stdout, /fleuve train lora .*--engine wgsl --micro-batch 16/)
   })
 
   it("prints the path and why; --engine wgsl fails saying why; a bad name is refused", () => {
@@ -33,10 +33,13 @@ describe("fleuve train --engine", () => {
     const tfjs = tinyRun("tfjs", "--engine", "tfjs")
     assert.match(tfjs.stderr, /training: tfjs runtime \(asked for \(--engine tfjs\)\)/)
     assert.equal(tfjs.status, 0, tfjs.stderr)
-    const wgsl = tinyRun("wgsl", "--engine", "wgsl", "--dropout", "0")
+    const wgsl = tinyRun("wgsl", "--engine", "wgsl")
     assert.equal(wgsl.status, 1)
     assert.match(wgsl.stderr, /the WGSL trainer was required \(--engine wgsl\) but cannot run: the tensor backend is cpu, not webgpu/)
     assert.ok(!existsSync(join(work, "wgsl", "final")))
+    const badDropout = tinyRun("bad-dropout", "--dropout", "1")
+    assert.equal(badDropout.status, 1)
+    assert.match(badDropout.stderr, /--dropout 1: a probability in \[0, 1\)/)
     const bad = tinyRun("bad", "--engine", "cuda")
     assert.notEqual(bad.status, 0)
     assert.match(bad.stderr + bad.stdout, /engine/)

@@ -15,7 +15,7 @@ import { needs } from "../helpers/gpu.ts"
 import { random } from "../helpers/numeric.ts"
 
 // trainOnEngine (the WGSL trainer) against train() (tfjs autodiff) from the same start on a tiny
-// 128-aligned random Qwen3 (base weights rounded to f16, as the trainer holds them; dropout 0):
+// 128-aligned random Qwen3 (base weights rounded to f16, as the trainer holds them; dropout 0; then dropout 0.1 on the WGSL path):
 // per-step losses and gradient norms, resume from a WGSL checkpoint on both paths. Needs a WebGPU
 // device with tensor cores (skips elsewhere, saying why).
 process.env.XDG_RUNTIME_DIR ??= "/tmp" // the Vulkan loader warns without it
@@ -87,6 +87,28 @@ describe("trainOnEngine against train()", { skip }, () => {
     const onTfjs = await train(model, mode, data, options("resume-tfjs"))
     assert.equal(onTfjs.resumedFrom, join(work, "resume-tfjs", "checkpoint-000002"))
     assert.ok(Math.abs(onTfjs.losses[2]! - tfjs.losses[2]!) < 2e-2, `tfjs resumed from WGSL ${onTfjs.losses[2]} vs tfjs ${tfjs.losses[2]}`)
+
+    // LoRA dropout 0.1 (the masks are seeded per micro-batch): the same run twice gives the same
+    // losses, a resumed run the uninterrupted one's, and the masks change the losses (a little)
+    const dropped = { ...mode, lora: { ...lora, dropout: 0.1 } }
+    const longer = (dir: string, more: Partial<TrainOptions> = {}) => options(dir, { totalSteps: 6, ...more })
+    attachLora(model, dropped.lora, 5)
+    const d1 = await trainOnEngine(model, dropped, data, longer("dropout-1"), () => {}, { gpu })
+    attachLora(model, dropped.lora, 5)
+    const d2 = await trainOnEngine(model, dropped, data, longer("dropout-2"), () => {}, { gpu })
+    assert.deepEqual(d2.losses, d1.losses)
+    attachLora(model, dropped.lora, 5)
+    await trainOnEngine(model, dropped, data, longer("dropout-resume", { stopAfter: 3 }), () => {}, { gpu })
+    attachLora(model, dropped.lora, 5)
+    const resumed = await trainOnEngine(model, dropped, data, longer("dropout-resume"), () => {}, { gpu })
+    assert.equal(resumed.resumedFrom, join(work, "dropout-resume", "checkpoint-000003"))
+    for (let i = 3; i < 6; i++) assert.ok(Math.abs(resumed.losses[i]! - d1.losses[i]!) < 1e-4, `step ${i + 1}: resumed ${resumed.losses[i]} vs ${d1.losses[i]}`)
+    attachLora(model, lora, 5)
+    const undropped = await trainOnEngine(model, mode, data, longer("dropout-0"), () => {}, { gpu })
+    // step 1 starts from B = 0, where dropout cannot change the loss; later steps differ
+    assert.ok(d1.losses.slice(1).some((l, i) => Math.abs(l - undropped.losses[i + 1]!) > 1e-4), `dropout 0.1 ${d1.losses} vs 0 ${undropped.losses}`)
+    // ... by little: a rate of 0.1 on the LoRA branch only
+    assert.ok(d1.losses.every((l, i) => Number.isFinite(l) && Math.abs(l - undropped.losses[i]!) < 0.1 * undropped.losses[i]!), `dropout 0.1 ${d1.losses} vs 0 ${undropped.losses}`)
     model.dispose()
   })
 })

@@ -8,17 +8,16 @@ import { chooseTrainingPath, describeTrainingPath, TrainingEngineUnavailable, tr
 import { tinyDir } from "../helpers/model-fixture.ts"
 
 // Which path `fleuve train` takes, and the reason it prints when it passes over the WGSL trainer.
-const fits: TrainingPathFacts = { mode: "lora", gpuUnavailable: undefined, loraDropout: 0, shapeProblem: undefined }
+const fits: TrainingPathFacts = { mode: "lora", gpuUnavailable: undefined, shapeProblem: undefined }
 
 describe("training path choice", () => {
-  it("auto takes the WGSL trainer only for LoRA without dropout on a tensor-core device and a shape that fits", () => {
+  it("auto takes the WGSL trainer for LoRA (dropout included) on a tensor-core device and a shape that fits", () => {
     assert.deepEqual(chooseTrainingPath("auto", fits), { _tag: "Wgsl" })
     assert.deepEqual(chooseTrainingPath("wgsl", fits), { _tag: "Wgsl" })
     assert.equal(describeTrainingPath({ _tag: "Wgsl" }), "training: fleuve WGSL trainer (f16 base, f32 LoRA and AdamW, tensor cores)")
     const cases: Array<[Partial<TrainingPathFacts>, string]> = [
       [{ mode: "full" }, "full fine-tuning: the WGSL trainer trains LoRA only"],
       [{ gpuUnavailable: "the tensor backend is cpu, not webgpu" }, "the tensor backend is cpu, not webgpu"],
-      [{ loraDropout: 0.05 }, "LoRA dropout 0.05: the WGSL trainer has no dropout; --dropout 0 to use it"],
       [{ shapeProblem: "the WGSL engine needs multiples of 128: hidden_size = 64" }, "the WGSL engine needs multiples of 128: hidden_size = 64"]
     ]
     for (const [change, reason] of cases) {
@@ -27,8 +26,8 @@ describe("training path choice", () => {
       assert.equal(describeTrainingPath(chooseTrainingPath("auto", facts)), `training: tfjs runtime (${reason})`)
       assert.throws(() => chooseTrainingPath("wgsl", facts), (e: unknown) => e instanceof TrainingEngineUnavailable && e.message === `the WGSL trainer was required (--engine wgsl) but cannot run: ${reason}`)
     }
-    // the first reason that applies is the one printed: no device before dropout
-    assert.deepEqual(chooseTrainingPath("auto", { ...fits, gpuUnavailable: "no GPU", loraDropout: 0.1 }), { _tag: "Tfjs", reason: "no GPU" })
+    // the first reason that applies is the one printed: no device before the shape
+    assert.deepEqual(chooseTrainingPath("auto", { ...fits, gpuUnavailable: "no GPU", shapeProblem: "hidden_size = 64" }), { _tag: "Tfjs", reason: "no GPU" })
     assert.deepEqual(chooseTrainingPath("tfjs", fits), { _tag: "Tfjs", reason: "asked for (--engine tfjs)" })
   })
 
