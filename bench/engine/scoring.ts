@@ -18,6 +18,7 @@ import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
 import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
 import { describeScoringPath, releaseScoringEngine, type ScoredContext, scoreContinuations, type ScoringEngineName, setScoringEngine } from "../../gpu/scoring.ts"
 import { loadTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import { prepareContinuations } from "../../gpu/scoring-prep.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -91,10 +92,39 @@ const tfjs = await run("tfjs")
 if (wgsl && tfjs) {
   let maxAbs = 0
   let greedyDiffer = 0
+  let worst = { item: 0, option: 0, token: 0 }
+  const gaps: Array<number> = []
+  const itemGaps = wgsl.map(() => 0)
   wgsl.forEach((s, i) => s.options.forEach((o, k) => {
-    o.tokenLogprobs.forEach((lp, j) => (maxAbs = Math.max(maxAbs, Math.abs(lp - tfjs[i]!.options[k]!.tokenLogprobs[j]!))))
+    o.tokenLogprobs.forEach((lp, j) => {
+      const gap = Math.abs(lp - tfjs[i]!.options[k]!.tokenLogprobs[j]!)
+      gaps.push(gap)
+      itemGaps[i] = Math.max(itemGaps[i]!, gap)
+      if (gap > maxAbs) [maxAbs, worst] = [gap, { item: i, option: k, token: j }]
+    })
     if (o.greedy !== tfjs[i]!.options[k]!.greedy) greedyDiffer++
   }))
-  emit({ kind: "agreement", maxAbsTokenLogprob: maxAbs, greedyFlagsDiffer: greedyDiffer })
+  const over = (t: number) => gaps.filter((g) => g > t).length
+  emit({
+    kind: "agreement", maxAbsTokenLogprob: maxAbs, greedyFlagsDiffer: greedyDiffer, tokens: gaps.length, over1e2: over(1e-2), over1e1: over(1e-1), over1: over(1),
+    itemsOver1e1: itemGaps.flatMap((g, i) => (g > 0.1 ? [i] : [])).slice(0, 20)
+  })
+  // The worst token scored a third way: its option's whole row (context + continuation) in one
+  // tfjs forward, with no KV cache and no option batch, on the same device. Which path it sides
+  // with says where the gap comes from.
+  const it = items[worst.item]!
+  const prepared = prepareContinuations(tokenizer, it.context, it.options, { window: config.maxPositions, eosTokenId: config.eosTokenId })
+  const row = [...prepared.prompt, ...prepared.continuations[worst.option]!]
+  const at = prepared.prompt.length - 1 + worst.token
+  const { logits } = model.forward([row])
+  const logp = tf.tidy(() => tf.logSoftmax(tf.reshape(tf.slice(logits, [0, at, 0], [1, 1, -1]), [1, -1])))
+  const values = (await logp.data()) as Float32Array
+  const sorted = Float32Array.from(values).sort()
+  tf.dispose([logits, logp])
+  emit({
+    kind: "worst-token", ...worst, contextTokens: prepared.prompt.length, optionTokens: prepared.continuations[worst.option]!.length, target: row[at + 1],
+    wgsl: wgsl[worst.item]!.options[worst.option]!.tokenLogprobs[worst.token], tfjsCachedBatch: tfjs[worst.item]!.options[worst.option]!.tokenLogprobs[worst.token],
+    tfjsFullRow: values[row[at + 1]!], topLogprob: sorted[sorted.length - 1], medianLogprob: sorted[sorted.length >> 1]
+  })
 }
 model.dispose()

@@ -15,7 +15,16 @@ quiet() { grep -v -e "deprecated" -e "^ *\^" -e "^$" -e "subgroupMatrix" -e "war
 step() { echo "== $1"; }
 for what in ${STEPS:-tests kernels stock fleuve torch}; do
   case $what in
-    tests) step tests; for t in ${TESTS:-kernels engine trainer backward attention-backward general-matmul matmul-layout token-kernels engine-scorer train-engine-gpu tfjs-kernels}; do timeout 180 /tmp/node --test --test-force-exit --test-reporter=spec $t.test.mjs 2>&1 | quiet > "$OUT/$t-tests.txt"; tail -12 "$OUT/$t-tests.txt"; done ;;
+    tests) step tests  # PAR files at a time on the one GPU; all their logs in $OUT/tests.txt ($OUT brings back 8 files at most)
+      names=${TESTS:-kernels engine trainer dropout backward attention-backward general-matmul matmul-layout token-kernels engine-scorer train-engine-gpu tfjs-kernels}
+      mkdir -p /tmp/test-logs
+      for t in $names; do
+        (timeout ${TEST_TIMEOUT:-240} /tmp/node --test --test-force-exit --test-reporter=spec $t.test.mjs 2>&1 | quiet > /tmp/test-logs/$t.txt) &
+        while [ "$(jobs -rp | wc -l)" -ge "${PAR:-4}" ]; do wait -n; done
+      done
+      wait
+      for t in $names; do echo "=== $t"; cat /tmp/test-logs/$t.txt; done > "$OUT/tests.txt"
+      for t in $names; do echo "-- $t: $(grep -E '^ℹ (pass|fail|skipped)' /tmp/test-logs/$t.txt | tr '\n' ' ')"; grep -E "✖" /tmp/test-logs/$t.txt | head -4; done ;;
     engine-scoring) step "scoring through gpu/scoring.ts: WGSL engine vs tfjs runtime"; timeout 400 /tmp/node bench-engine-scoring.mjs ${SCORING_ARGS:-} > "$OUT/engine-scoring.log" 2>&1; grep "^{" "$OUT/engine-scoring.log" | cut -c1-300; grep -v "^{" "$OUT/engine-scoring.log" | tail -5 ;;
     parity-depth) step "drift from the f32 reference with depth"; timeout 400 /tmp/node bench-parity-depth.mjs 2>&1 | grep "^{" | tee "$OUT/parity-depth.jsonl" | cut -c1-300 ;;
     train-matmuls) step "training matmuls"; timeout 300 /tmp/node bench-train-matmuls.mjs 2>&1 | quiet | tee "$OUT/train-matmuls.jsonl" | cut -c1-300 ;;

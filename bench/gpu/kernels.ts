@@ -115,12 +115,12 @@ const randomModel = (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
 }
 
 /**
- * LoRA training (r 16, α 32, all 7 projections, no dropout) through fleuve's WGSL trainer at
- * sequence `seq`, `batch` sequences a step (one optimizer step = the effective batch).
+ * LoRA training (r 16, α 32, all 7 projections, LoRA dropout `dropout`) through fleuve's WGSL
+ * trainer at sequence `seq`, `batch` sequences a step (one optimizer step = the effective batch).
  */
-const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1) => {
+const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout) => {
   const { engineShape, weights } = randomModel(gpu, format, shape)
-  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout: 0 }, batch, seq, { seed: 1 })
+  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1 })
   allocated += trainer.allocatedBytes
   peak = Math.max(peak, allocated)
   const T = batch * seq
@@ -135,7 +135,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   // forward + backward through the frozen base ≈ 2 × forward; attention backward ≈ 2.5 × its forward (LoRA terms not counted)
   const flops = 2 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
   emit({
-    kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (gpu/engine)", base: format, lora: "r 16, alpha 32, all 7 projections, dropout 0", seq,
+    kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (gpu/engine)", base: format, lora: `r 16, alpha 32, all 7 projections, dropout ${dropout}`, seq,
     micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, losses: losses.map((l) => +l.toFixed(4))
   })
@@ -241,10 +241,11 @@ const main = async () => {
     await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
   }
   if (!process.argv.includes("--no-training")) {
-    // LoRA training at sequence 1024, effective batch 16 in one step (and a step of 4 for comparison)
-    for (const [format, batch, accumulation] of [["f16", 16, 1], ["f16", 4, 4], ["nf4", 16, 1]] as const) {
+    // LoRA training at sequence 1024, effective batch 16 in one step (and a step of 4 for
+    // comparison), with the EnMed protocol's dropout 0.05 and, once, without
+    for (const [format, batch, accumulation, dropout] of [["f16", 16, 1, 0.05], ["f16", 16, 1, 0], ["f16", 4, 4, 0.05], ["nf4", 16, 1, 0.05]] as const) {
       peak = allocated
-      await guard(`training ${format} ${batch}×${accumulation}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation))
+      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout))
     }
     if (!quick) {
       hostWeights.clear()

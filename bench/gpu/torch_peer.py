@@ -118,7 +118,7 @@ def generation(cfg, Qwen3ForCausalLM):
 
 def lora_training(cfg, Qwen3ForCausalLM):
     """LoRA r16 α32 dropout 0.05 on all projections (peft), sequence 1024, effective batch 16, AdamW;
-    and with dropout 0 at micro-batch 16, the setting fleuve's WGSL trainer runs (it has no dropout)."""
+    and with dropout 0 at micro-batch 16 (fleuve's WGSL trainer is measured at both)."""
     try:
         from peft import LoraConfig, get_peft_model
     except Exception as e:  # noqa: BLE001

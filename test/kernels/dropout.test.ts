@@ -52,7 +52,7 @@ describe("dropout kernels", { skip: opened.skip }, () => {
   const [seedValue, site, p] = [123456, loraDropoutSite(5, "down_proj"), 0.1]
   const want = dropoutMask(seedValue, site, n, p)
 
-  it("D += S·mask/(1 − p) with the CPU's mask, exactly (f32)", async () => {
+  it("D += S·mask/(1 − p) with the CPU's mask (f32; dropped elements untouched)", async () => {
     const dev = gpu.device
     const k = await dropoutKernels(gpu)
     const S = random(n, 3)
@@ -60,8 +60,14 @@ describe("dropout kernels", { skip: opened.skip }, () => {
     const [Sb, Db, seed] = [storageBuffer(dev, S), storageBuffer(dev, D0), storageBuffer(dev, new Uint32Array([seedValue]))]
     await runDispatches(dev, [k.accumulate({ S: Sb, D: Db, seed, params: dropoutParams(dev, n, site, p) }, n)])
     const got = new Float32Array(await readBuffer(dev, Db, n * 4))
+    // dropped elements keep D exactly; kept ones get D + S/(1 − p) to one rounding (a GPU may
+    // fuse the multiply-add: the H200 rounds once where the CPU rounds twice)
     let bad = 0
-    for (let i = 0; i < n; i++) if (got[i] !== Math.fround(D0[i]! + Math.fround(S[i]! * want[i]!))) bad++
+    for (let i = 0; i < n; i++) {
+      const exact = D0[i]! + S[i]! * want[i]!
+      const ulps = want[i] === 0 ? 0 : 2 ** -23 * (Math.abs(D0[i]!) + Math.abs(S[i]! * want[i]!))
+      if (Math.abs(got[i]! - exact) > ulps) bad++
+    }
     assert.equal(bad, 0, `${bad} of ${n} elements differ from D + S·mask`)
   })
 
