@@ -8,6 +8,7 @@
  *
  *   node --import tsx bench/engine/scoring.ts [--layers 28] [--items 64] [--options 4] [--context 256]
  *   node --import tsx bench/engine/scoring.ts --tiny --backend cpu      (a smoke run: tfjs only)
+ *   node --import tsx bench/engine/scoring.ts --first 12 --items 1 [--submit-each]   (one item, to diagnose a gap)
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { join } from "node:path"
@@ -23,11 +24,14 @@ import { prepareContinuations } from "../../gpu/scoring-prep.ts"
 const { values: args } = parseArgs({
   options: {
     layers: { type: "string", default: "28" }, items: { type: "string", default: "64" }, options: { type: "string", default: "4" },
-    context: { type: "string", default: "256" }, backend: { type: "string", default: "webgpu" }, tiny: { type: "boolean", default: false }
+    context: { type: "string", default: "256" }, backend: { type: "string", default: "webgpu" }, tiny: { type: "boolean", default: false },
+    // diagnosis: start at item N (items are made from their index), and submit tfjs' GPU work after every dispatch
+    first: { type: "string", default: "0" }, "submit-each": { type: "boolean", default: false }
   }
 })
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
 const choice = await selectBackend(args.backend as BackendName)
+if (args["submit-each"]) tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 1)
 emit({ kind: "device", backend: describeBackend(choice) })
 
 const config = parseQwen3Config({
@@ -60,7 +64,8 @@ const text = lines.join(" ")
 const words = text.split(" ")
 const nItems = Number(args.items)
 const nOptions = Number(args.options)
-const items = Array.from({ length: nItems }, (_, i) => {
+const items = Array.from({ length: nItems }, (_, n) => {
+  const i = n + Number(args.first)
   let context = ""
   for (let w = i * 17; tokenizer.encode(context).length < Number(args.context); w++) context += `${words[w % words.length]} `
   const options = Array.from({ length: nOptions }, (_, k) => ` ${words.slice((i * 7 + k * 13) % words.length, ((i * 7 + k * 13) % words.length) + 1 + ((i + k) % 8)).join(" ")}`)
@@ -107,7 +112,7 @@ if (wgsl && tfjs) {
   const over = (t: number) => gaps.filter((g) => g > t).length
   emit({
     kind: "agreement", maxAbsTokenLogprob: maxAbs, greedyFlagsDiffer: greedyDiffer, tokens: gaps.length, over1e2: over(1e-2), over1e1: over(1e-1), over1: over(1),
-    itemsOver1e1: itemGaps.flatMap((g, i) => (g > 0.1 ? [i] : [])).slice(0, 20)
+    itemsOver1e1: itemGaps.flatMap((g, i) => (g > 0.1 ? [i + Number(args.first)] : [])).slice(0, 20)
   })
   // The worst token scored a third way: its option's whole row (context + continuation) in one
   // tfjs forward, with no KV cache and no option batch, on the same device. Which path it sides
@@ -121,8 +126,11 @@ if (wgsl && tfjs) {
   const values = (await logp.data()) as Float32Array
   const sorted = Float32Array.from(values).sort()
   tf.dispose([logits, logp])
+  // ... and a fourth: the tfjs runtime's KV-cached path with that option alone (no option batch)
+  setScoringEngine("tfjs")
+  const alone = (await scoreContinuations(model, tokenizer, it.context, [it.options[worst.option]!])).options[0]!.tokenLogprobs[worst.token]
   emit({
-    kind: "worst-token", ...worst, contextTokens: prepared.prompt.length, optionTokens: prepared.continuations[worst.option]!.length, target: row[at + 1],
+    kind: "worst-token", ...worst, item: worst.item + Number(args.first), submitEach: args["submit-each"], kernels: process.env.FLEUVE_WEBGPU_KERNELS ?? "fleuve", tfjsCachedAlone: alone, contextTokens: prepared.prompt.length, optionTokens: prepared.continuations[worst.option]!.length, target: row[at + 1],
     wgsl: wgsl[worst.item]!.options[worst.option]!.tokenLogprobs[worst.token], tfjsCachedBatch: tfjs[worst.item]!.options[worst.option]!.tokenLogprobs[worst.token],
     tfjsFullRow: values[row[at + 1]!], topLogprob: sorted[sorted.length - 1], medianLogprob: sorted[sorted.length >> 1]
   })
