@@ -131,6 +131,13 @@ let engineGpu: { readonly _tag: "Ready"; readonly gpu: Gpu } | { readonly _tag: 
 export const webgpuEngineGpu = (): Gpu | undefined =>
   current?.backend === "webgpu" && tf.getBackend() === "webgpu" && engineGpu?._tag === "Ready" ? engineGpu.gpu : undefined
 
+/**
+ * The WebGPU device tfjs computes on, with or without tensor cores (webgpuEngineGpu() is only
+ * there with them); undefined while the tensor backend is not webgpu.
+ */
+export const webgpuDevice = (): GPUDevice | undefined =>
+  webgpuEngineGpu()?.device ?? (tf.getBackend() === "webgpu" ? (tf.backend() as unknown as { readonly device?: GPUDevice }).device : undefined)
+
 /** Why webgpuEngineGpu() is undefined (undefined when it is not). */
 export const webgpuEngineUnavailable = (): string | undefined => {
   if (webgpuEngineGpu()) return undefined

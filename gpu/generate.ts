@@ -1,6 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core"
+import { freemem } from "node:os"
+import { webgpuDevice } from "./backend.ts"
+import { generationBytesPerRow, inBatches, rowsPerBatch } from "./generate-plan.ts"
+import { OutOfGpuMemory } from "./kernels/buffers.ts"
+import { probeFreeGpuMemory } from "./kernels/free-memory.ts"
 import type { TextTokenizer } from "./tokenizer/tokenizer.ts"
 import { disposeCache, type KvCache, type Qwen3Model } from "./qwen3/model.ts"
+import { releasePooledBuffers } from "./tfjs/buffer-pool.ts"
 
 export interface GenerateOptions {
   readonly maxNewTokens: number
@@ -9,6 +15,42 @@ export interface GenerateOptions {
   /** End a row at the end-of-text token (default true). */
   readonly stopAtEos?: boolean
   readonly contextWindow?: number
+  /** Prompts decoded together at most (default: as many as memory holds). */
+  readonly maxBatch?: number
+  readonly memory?: GenerationMemory
+  /** Told of each batch's generations as it completes, in the prompts' order (`first`: its first prompt's index). */
+  readonly onBatch?: (first: number, generations: ReadonlyArray<Generation>) => void
+}
+
+/** How generation learns what memory it may use, and tells how it batched. */
+export interface GenerationMemory {
+  /** Bytes generation may use; measured when absent (see measureMemory). */
+  readonly availableBytes?: number
+  /** Told when the prompts are split into batches, and when a batch ran out of memory and is halved. */
+  readonly onSplit?: (split: GenerationSplit) => void
+}
+
+export type GenerationSplit =
+  | {
+    readonly _tag: "Planned"
+    readonly prompts: number
+    readonly batches: number
+    readonly rowsPerBatch: number
+    /** what one batch is planned to need (generationBytesPerRow × rows) */
+    readonly batchBytes: number
+    readonly availableBytes: number
+    /** where availableBytes came from */
+    readonly measured: "gpu" | "host" | "given"
+    /** what capped the batch: memory, or GenerateOptions.maxBatch */
+    readonly limit: "memory" | "maxBatch"
+  }
+  | { readonly _tag: "Halved"; readonly rows: number; readonly why: string }
+
+/** A single prompt ran out of memory: it cannot be generated in this much memory. */
+export class GenerationOutOfMemory extends Error {
+  constructor(readonly promptTokens: number, readonly maxNewTokens: number, readonly reason: string) {
+    super(`out of memory generating ${maxNewTokens} tokens after a ${promptTokens}-token prompt, alone in its batch: ${reason}`)
+  }
 }
 
 export interface Generation {
@@ -28,55 +70,181 @@ const argmaxLast = async (logits: tf.Tensor3D): Promise<Int32Array> => {
   return out
 }
 
+/** Kept back from measured memory for what generationBytesPerRow leaves out (uniforms, staging, allocator rounding). */
+const HEADROOM = 0.9
+/** wasm32 addresses at most 4 GiB, whatever the host has. */
+const WASM_HEAP = 2 ** 32
+
 /**
- * Greedy decoding for a batch of prompts with a KV cache. Prompts are padded on the left so
- * every row's next token sits in the last column; padded keys are masked and positions count
- * real tokens only, so each row computes exactly what it would alone.
+ * Bytes generation may use: given, or measured — on webgpu by allocating up to `wantedBytes`
+ * (probeFreeGpuMemory, after tfjs' pool has given its idle buffers back), elsewhere the host's
+ * free memory (within the container's limit; for wasm also within its 4 GiB heap).
+ */
+const measureMemory = async (wantedBytes: number, given: number | undefined): Promise<{ bytes: number; measured: "gpu" | "host" | "given" }> => {
+  if (given !== undefined) return { bytes: given, measured: "given" }
+  const device = webgpuDevice()
+  if (device) {
+    releasePooledBuffers()
+    return { bytes: HEADROOM * (await probeFreeGpuMemory(device, { wantedBytes: wantedBytes / HEADROOM })), measured: "gpu" }
+  }
+  const limit = process.constrainedMemory?.()
+  let bytes = Math.min(freemem(), limit ? limit - process.memoryUsage().rss : Infinity)
+  if (tf.getBackend() === "wasm") bytes = Math.min(bytes, WASM_HEAP - tf.memory().numBytes)
+  return { bytes: HEADROOM * Math.max(0, bytes), measured: "host" }
+}
+
+/** Buffers of at least this many bytes are given back to the device after every step (see releasePooledBuffers). */
+const STALE_BUFFER_BYTES = 64 * 1024
+
+const SCOPES: ReadonlyArray<GPUErrorFilter> = ["validation", "internal", "out-of-memory"]
+
+/**
+ * Opens error scopes over a batch's GPU work; the returned function closes them and throws what
+ * they caught: OutOfGpuMemory for an out-of-memory (also one Dawn reports as an internal error:
+ * vkAllocateMemory failing outside createBuffer), with the validation errors that follow from it
+ * (work on the buffers that were never made) dropped rather than printed by the hundred; any other
+ * error as itself (the batch's results would be garbage).
+ */
+const openScopes = (device: GPUDevice): (() => Promise<void>) => {
+  for (const f of SCOPES) device.pushErrorScope(f)
+  return async () => {
+    const [oom, internal, validation] = [await device.popErrorScope(), await device.popErrorScope(), await device.popErrorScope()]
+    const memory = oom ?? (internal && /OUT_OF_DEVICE_MEMORY|out of memory/i.test(internal.message) ? internal : null)
+    if (memory) throw new OutOfGpuMemory(`GPU out of memory: ${memory.message}`)
+    const other = internal ?? validation
+    if (other) throw new Error(`GPU error during generation: ${other.message}`)
+  }
+}
+
+/**
+ * Runs one batch's GPU work inside error scopes (openScopes), checked after every step's read
+ * (`checkpoint`), so a batch that ran out of memory stops at that step rather than after
+ * maxNewTokens steps of garbage. A RangeError from Dawn (a buffer mapped at creation that cannot
+ * be allocated) counts as out of memory too. Once `work` has unwound (and disposed its tensors),
+ * tfjs' pool is emptied after an out-of-memory: it holds the batch's buffers, the failed
+ * allocations' error buffers among them. Off webgpu it just runs `work`.
+ */
+const watchGpuMemory = async <A>(device: GPUDevice | undefined, work: (checkpoint: () => Promise<void>) => Promise<A>): Promise<A> => {
+  if (!device) return work(async () => {})
+  let close = openScopes(device)
+  let open = true
+  const check = (): Promise<void> => {
+    open = false
+    return close()
+  }
+  try {
+    const out = await work(async () => {
+      await check()
+      releasePooledBuffers(STALE_BUFFER_BYTES)
+      close = openScopes(device)
+      open = true
+    })
+    await check()
+    return out
+  } catch (e) {
+    if (open) await check().catch((scoped: unknown) => { e = scoped })
+    if (e instanceof RangeError) e = new OutOfGpuMemory(`GPU out of memory: ${e.message}`)
+    if (e instanceof OutOfGpuMemory) releasePooledBuffers()
+    throw e
+  }
+}
+
+interface Row {
+  readonly ids: ReadonlyArray<number>
+  readonly truncated: number
+}
+
+/**
+ * Greedy decoding with a KV cache, in batches that fit memory. The prompts are split into
+ * consecutive batches of as many rows as the available memory holds (generationBytesPerRow); a
+ * batch that runs out of memory all the same is halved and retried, and a single prompt that
+ * still does not fit is a GenerationOutOfMemory. Results come in the prompts' order, and do not
+ * depend on the batching: within a batch, prompts are padded on the left so every row's next
+ * token sits in the last column; padded keys are masked and positions count real tokens only, so
+ * each row computes exactly what it would alone.
  */
 export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer, prompts: ReadonlyArray<string>, options: GenerateOptions): Promise<Array<Generation>> => {
   const window = options.contextWindow ?? model.config.maxPositions
   const budget = Math.max(1, window - options.maxNewTokens)
-  const encoded = prompts.map((p) => tokenizer.encode(p))
-  const truncated = encoded.map((ids) => Math.max(0, ids.length - budget))
-  const rows = encoded.map((ids, i) => ids.slice(truncated[i]!))
+  const rows: Array<Row> = prompts.map((p) => {
+    const ids = tokenizer.encode(p)
+    const truncated = Math.max(0, ids.length - budget)
+    return { ids: ids.slice(truncated), truncated }
+  })
+  const cap = Math.max(1, Math.min(rows.length, options.maxBatch ?? rows.length))
+  let size = cap
+  if (cap > 1) {
+    // planned for the widest prompt: every batch pads to its own widest, never wider
+    const perRow = generationBytesPerRow(model.config, Math.max(...rows.map((r) => r.ids.length)), options.maxNewTokens)
+    const memory = await measureMemory(perRow * cap, options.memory?.availableBytes)
+    size = rowsPerBatch(perRow, memory.bytes, cap)
+    if (size < rows.length) {
+      options.memory?.onSplit?.({
+        _tag: "Planned",
+        prompts: rows.length,
+        batches: Math.ceil(rows.length / size),
+        rowsPerBatch: size,
+        batchBytes: perRow * size,
+        availableBytes: memory.bytes,
+        measured: memory.measured,
+        limit: size < cap ? "memory" : "maxBatch"
+      })
+    }
+  }
+  const device = webgpuDevice()
+  return inBatches(rows, size, {
+    run: (batch) => watchGpuMemory(device, (checkpoint) => decodeBatch(model, tokenizer, batch, options, checkpoint)),
+    tooLarge: (row, _i, cause) => new GenerationOutOfMemory(row.ids.length, options.maxNewTokens, cause instanceof Error ? cause.message : String(cause)),
+    onHalve: (n, cause) => options.memory?.onSplit?.({ _tag: "Halved", rows: n, why: cause instanceof Error ? cause.message : String(cause) }),
+    ...(options.onBatch ? { onBatch: options.onBatch } : {})
+  })
+}
+
+/** One batch, as generateGreedy describes; `checkpoint` runs after every step's read. What it made is disposed however it ends. */
+const decodeBatch = async (model: Qwen3Model, tokenizer: TextTokenizer, rows: ReadonlyArray<Row>, options: GenerateOptions, checkpoint: () => Promise<void>): Promise<Array<Generation>> => {
   const eos = tokenizer.eosId ?? model.config.eosTokenId
   const pad = eos ?? 0
-  const width = Math.max(...rows.map((r) => r.length))
-  const ids = rows.map((r) => [...Array<number>(width - r.length).fill(pad), ...r])
-  const valid = rows.map((r) => [...Array<number>(width - r.length).fill(0), ...r.map(() => 1)])
-  const positions = rows.map((r) => [...Array<number>(width - r.length).fill(0), ...r.map((_, i) => i)])
+  const width = Math.max(...rows.map((r) => r.ids.length))
+  const ids = rows.map((r) => [...Array<number>(width - r.ids.length).fill(pad), ...r.ids])
+  const valid = rows.map((r) => [...Array<number>(width - r.ids.length).fill(0), ...r.ids.map(() => 1)])
+  const positions = rows.map((r) => [...Array<number>(width - r.ids.length).fill(0), ...r.ids.map((_, i) => i)])
   const stops = options.stop ?? []
   const out = rows.map(() => ({ ids: [] as Array<number>, done: false, reason: "length" as Generation["finishReason"], text: "" }))
 
   let { logits, cache } = model.forward(ids, { valid, positions, keepCache: true }) as { logits: tf.Tensor3D; cache: KvCache }
-  for (let step = 0; step < options.maxNewTokens; step++) {
-    const next = await argmaxLast(logits)
+  try {
+    for (let step = 0; step < options.maxNewTokens; step++) {
+      const next = await argmaxLast(logits)
+      logits.dispose()
+      await checkpoint()
+      out.forEach((o, r) => {
+        if (o.done) return
+        const tok = next[r]!
+        if (options.stopAtEos !== false && eos !== undefined && tok === eos) {
+          o.done = true
+          o.reason = "eos"
+          return
+        }
+        o.ids.push(tok)
+        const text = tokenizer.decode(o.ids)
+        const hit = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0)
+        if (hit.length > 0) {
+          o.done = true
+          o.reason = "stop"
+          o.text = text.slice(0, Math.min(...hit))
+        } else o.text = text
+      })
+      if (out.every((o) => o.done) || step === options.maxNewTokens - 1) break
+      const stepIds = out.map((o, r) => [next[r]!])
+      const stepPositions = rows.map((r, i) => [r.ids.length + out[i]!.ids.length - 1 + (out[i]!.done ? 1 : 0)])
+      const result = model.forward(stepIds, { cache, positions: stepPositions, keepCache: true })
+      disposeCache(cache)
+      logits = result.logits
+      cache = result.cache!
+    }
+  } finally {
     logits.dispose()
-    out.forEach((o, r) => {
-      if (o.done) return
-      const tok = next[r]!
-      if (options.stopAtEos !== false && eos !== undefined && tok === eos) {
-        o.done = true
-        o.reason = "eos"
-        return
-      }
-      o.ids.push(tok)
-      const text = tokenizer.decode(o.ids)
-      const hit = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0)
-      if (hit.length > 0) {
-        o.done = true
-        o.reason = "stop"
-        o.text = text.slice(0, Math.min(...hit))
-      } else o.text = text
-    })
-    if (out.every((o) => o.done) || step === options.maxNewTokens - 1) break
-    const stepIds = out.map((o, r) => [next[r]!])
-    const stepPositions = rows.map((r, i) => [r.length + out[i]!.ids.length - 1 + (out[i]!.done ? 1 : 0)])
-    const result = model.forward(stepIds, { cache, positions: stepPositions, keepCache: true })
     disposeCache(cache)
-    logits = result.logits
-    cache = result.cache!
   }
-  disposeCache(cache)
-  return out.map((o, i) => ({ text: o.text, tokenIds: o.ids, finishReason: o.reason, truncatedTokens: truncated[i]! }))
+  return out.map((o, i) => ({ text: o.text, tokenIds: o.ids, finishReason: o.reason, truncatedTokens: rows[i]!.truncated }))
 }

@@ -34,7 +34,10 @@ const generateConfig = {
   contextWindow: windowFlag,
   maxNewTokens: Flag.Int("max-new-tokens").pipe(Flag.withDescription("Tokens to generate at most per prompt"), Flag.withDefault(64)),
   stop: Flag.String("stop").pipe(Flag.withDescription("Stop string (repeat the flag for several); cut from the output"), Flag.atLeast(0)),
-  batch: Flag.Int("batch").pipe(Flag.withDescription("Prompts decoded together"), Flag.withDefault(8))
+  batch: Flag.Int("batch").pipe(
+    Flag.withDescription("Prompts decoded together at most (0: as many as free memory holds, measured on the GPU or the host; a batch that runs out of memory is halved)"),
+    Flag.withDefault(0)
+  )
 }
 export type GenerateArgs = ArgsOf<typeof generateConfig>
 

@@ -1,7 +1,7 @@
 import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
-import { generateGreedy } from "../../gpu/generate.ts"
+import { generateGreedy, type GenerationSplit } from "../../gpu/generate.ts"
 import { loadAdapter } from "../../gpu/lora.ts"
 import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
 import { describeScoringPath, scoreContinuations, setScoringEngine } from "../../gpu/scoring.ts"
@@ -38,6 +38,14 @@ const readJsonl = <A>(file: string, check: (o: Record<string, unknown>) => strin
   })
   return out
 }
+
+const size = (bytes: number): string => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e3)} kB`)
+
+/** One stderr line for a split of generation into batches (after "fleuve: generation: "). */
+export const describeSplit = (s: GenerationSplit): string =>
+  s._tag === "Planned"
+    ? `${s.prompts} prompts in ${s.batches} batches of ${s.rowsPerBatch} (KV cache and activations ${size(s.batchBytes)} a batch, ${size(s.availableBytes)} ${s.measured === "gpu" ? "free on the GPU" : s.measured === "host" ? "free in host memory" : "available"}${s.limit === "maxBatch" ? "; --batch caps it" : ""})`
+    : `out of memory with ${s.rows} prompts in a batch; halving to ${Math.ceil(s.rows / 2)} and ${Math.floor(s.rows / 2)} (${s.why.split("\n")[0]})`
 
 const field = (o: Record<string, unknown>, name: string): string | undefined => (typeof o[name] === "string" ? (o[name] as string) : undefined)
 
@@ -83,15 +91,22 @@ export const generateHandler = ({ model, input, backend, adapter, contextWindow,
         return prompt === undefined ? "field 'prompt' must be a string" : { id: o.id ?? null, prompt }
       })
       const { model: m, tokenizer } = await prepare(model, backend as BackendName, adapter)
-      for (let i = 0; i < rows.length; i += Math.max(1, batch)) {
-        const group = rows.slice(i, i + Math.max(1, batch))
-        const out = await generateGreedy(m, tokenizer, group.map((g) => g.value.prompt), { maxNewTokens, stop, ...(contextWindow > 0 ? { contextWindow } : {}) })
-        group.forEach((g, k) => {
-          const o = out[k]!
-          process.stdout.write(`${JSON.stringify({ id: g.value.id, text: o.text, token_ids: o.tokenIds, finish_reason: o.finishReason, truncated_tokens: o.truncatedTokens })}\n`)
-        })
-        process.stderr.write(`fleuve: generated ${Math.min(i + batch, rows.length)}/${rows.length}\n`)
-      }
+      let done = 0
+      await generateGreedy(m, tokenizer, rows.map((r) => r.value.prompt), {
+        maxNewTokens,
+        stop,
+        ...(contextWindow > 0 ? { contextWindow } : {}),
+        ...(batch > 0 ? { maxBatch: batch } : {}),
+        memory: { onSplit: (s) => process.stderr.write(`fleuve: generation: ${describeSplit(s)}\n`) },
+        // each batch's lines as it completes: a long file shows progress and keeps what is done
+        onBatch: (first, out) => {
+          out.forEach((o, k) => {
+            process.stdout.write(`${JSON.stringify({ id: rows[first + k]!.value.id, text: o.text, token_ids: o.tokenIds, finish_reason: o.finishReason, truncated_tokens: o.truncatedTokens })}\n`)
+          })
+          done += out.length
+          process.stderr.write(`fleuve: generated ${done}/${rows.length}\n`)
+        }
+      })
     },
     catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
   }).pipe(Effect.catch(reportFailure))
