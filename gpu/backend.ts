@@ -132,11 +132,11 @@ export const webgpuEngineGpu = (): Gpu | undefined =>
   current?.backend === "webgpu" && tf.getBackend() === "webgpu" && engineGpu?._tag === "Ready" ? engineGpu.gpu : undefined
 
 /**
- * The WebGPU device tfjs computes on, with or without tensor cores (webgpuEngineGpu() is only
- * there with them); undefined while the tensor backend is not webgpu.
+ * The WebGPU device tfjs computes on, with or without tensor cores (webgpuEngineGpu(), only there
+ * with them, shares this device); undefined while the tensor backend is not webgpu.
  */
 export const webgpuDevice = (): GPUDevice | undefined =>
-  webgpuEngineGpu()?.device ?? (tf.getBackend() === "webgpu" ? (tf.backend() as unknown as { readonly device?: GPUDevice }).device : undefined)
+  tf.getBackend() === "webgpu" ? (tf.backend() as unknown as { readonly device?: GPUDevice }).device : undefined
 
 /** Why webgpuEngineGpu() is undefined (undefined when it is not). */
 export const webgpuEngineUnavailable = (): string | undefined => {

@@ -176,7 +176,6 @@ export class Qwen3LoraTrainer {
       fusedKernels(gpu, D), elementwiseKernels(gpu), backwardKernels(gpu, D), attentionBackward(gpu, D, "f16")
     ])
     const attention = await tensorCoreAttention(gpu, D, undefined, true)
-    const dropout = lora.dropout > 0 ? await dropoutKernels(gpu) : undefined
     const gm = async (aType: "f32" | "f16", bType: "f32" | "f16", transposeA: boolean, transposeB: boolean, accumulate: boolean) =>
       generalMatmul(gpu, { aType, bType, transposeA, transposeB, accumulate })
     const [gmXA, gmUB, gmDB32, gmDB16, gmDU32, gmDU16, gmDA, gmDX] = await Promise.all([
@@ -233,11 +232,10 @@ export class Qwen3LoraTrainer {
     const datt = buf(T * H * D * 4), dq = buf(T * H * D * 4), dk = buf(T * KV * D * 4), dv = buf(T * KV * D * 4)
     const dqPre = buf(T * H * D * 4), dkPre = buf(T * KV * D * 4), dqh = buf(T * H * D * 2), dkh = buf(T * KV * D * 2), dvh = buf(T * KV * D * 2)
     const du = buf(T * r * 4), dlt = buf(T * H * 4)
-    // dropout: the seed, the dropped input of the projection at hand (f16) and its LoRA dX before the mask (f32)
+    // dropout: its kernels, the masks' seed, the dropped input of the projection at hand (f16) and
+    // its LoRA dX before the mask (f32); undefined without dropout
     const widest = Math.max(Hd, H * D, I)
-    const dropSeed = dropout ? buf(16) : undefined
-    const xDrop = dropout ? buf(T * widest * 2) : undefined
-    const dxDrop = dropout ? buf(T * widest * 4) : undefined
+    const dropout = lora.dropout > 0 ? { kernels: await dropoutKernels(gpu), seed: buf(16), x: buf(T * widest * 2), dx: buf(T * widest * 4) } : undefined
     const chunk = Math.min(HEAD_CHUNK, T)
     const logits = buf(chunk * vocab * 4), dlogits = buf(chunk * vocab * 2), dxF = buf(T * Hd * 4)
     // what each layer keeps for its backward
@@ -263,17 +261,20 @@ export class Qwen3LoraTrainer {
 
     /** The mask's uniform per adapted projection (made once: the seed changes, not the site). */
     const dropParams = new Map<PairSlot, GPUBuffer>()
-    /** [] without dropout; else the projection's input dropped into xDrop, which then stands for it. */
-    const dropInput = (sl: PairSlot, xin: Binding): { readonly dispatches: Array<Dispatch>; readonly x: Binding } => {
-      if (!dropout || !xDrop || !dropSeed) return { dispatches: [], x: xin }
+    const maskParams = (sl: PairSlot): GPUBuffer => {
       let params = dropParams.get(sl)
       if (!params) {
         params = dropoutParams(dev, T * sl.inDim, loraDropoutSite(sl.layer, sl.module), lora.dropout)
         dropParams.set(sl, params)
         owned.push(params)
       }
-      const x = { buffer: xDrop, offset: 0, size: T * sl.inDim * 2 }
-      return { dispatches: [dropout.forwardF16({ X: xin, Y: x, seed: dropSeed, params }, T * sl.inDim)], x }
+      return params
+    }
+    /** [] without dropout; else the projection's input dropped into dropout.x, which then stands for it. */
+    const dropInput = (sl: PairSlot, xin: Binding): { readonly dispatches: Array<Dispatch>; readonly x: Binding } => {
+      if (!dropout) return { dispatches: [], x: xin }
+      const x = { buffer: dropout.x, offset: 0, size: T * sl.inDim * 2 }
+      return { dispatches: [dropout.kernels.forwardF16({ X: xin, Y: x, seed: dropout.seed, params: maskParams(sl) }, T * sl.inDim)], x }
     }
     /** The forward's LoRA term on one projection: u = dropout(x)·Aᵀ (kept), C += s·u·Bᵀ. */
     const loraForward = (l: number, m: ProjectionName, xin: Binding, C: Binding): Array<Dispatch> => {
@@ -298,10 +299,10 @@ export class Qwen3LoraTrainer {
       const [gDB, gDU] = dyType === "f32" ? [gmDB32, gmDU32] : [gmDB16, gmDU16]
       const dropped = dropInput(sl, xin)
       const dxParams = generalMatmulParams(dev, { M: T, N: sl.inDim, K: r }, {}, 1)
-      const dxThroughMask: Array<Dispatch> = dropout && dxDrop
+      const dxThroughMask: Array<Dispatch> = dropout
         ? [
-          ...gmDU32.dispatches({ A: du, B: win(P, sl.a, r * sl.inDim), C: win(dxDrop, 0, T * sl.inDim), params: dxParams }, { M: T, N: sl.inDim, K: r }),
-          dropout.accumulate({ S: win(dxDrop, 0, T * sl.inDim), D: dX, seed: dropSeed!, params: dropParams.get(sl)! }, T * sl.inDim)
+          ...gmDU32.dispatches({ A: du, B: win(P, sl.a, r * sl.inDim), C: win(dropout.dx, 0, T * sl.inDim), params: dxParams }, { M: T, N: sl.inDim, K: r }),
+          dropout.kernels.accumulate({ S: win(dropout.dx, 0, T * sl.inDim), D: dX, seed: dropout.seed, params: maskParams(sl) }, T * sl.inDim)
         ]
         : gmDX.dispatches({ A: du, B: win(P, sl.a, r * sl.inDim), C: dX, params: dxParams }, { M: T, N: sl.inDim, K: r })
       return [
@@ -397,7 +398,7 @@ export class Qwen3LoraTrainer {
     const optimizer = [bwd.adamw({ P, G, M: M1, V: M2, norm, params: optimizerParams }, paramCount)]
     return new Qwen3LoraTrainer(gpu, shape, batch, seq, lora, slots, P, G, paramCount, ids, targets, loss, owned, forwardBackward, finishGradients, optimizer,
       { buffer: optimizerParams, lr: o.lr }, { m: M1, v: M2 }, options.meanOver ?? "tokens", { ce: chunkScales, unscale, norm }, owned.reduce((a, b) => a + b.size, 0), options.lossScale ?? 1024,
-      dropSeed, options.seed ?? 0)
+      dropout?.seed, options.seed ?? 0)
   }
 
   private zeros: Float32Array<ArrayBuffer> | undefined
