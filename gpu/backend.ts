@@ -4,6 +4,7 @@ import { version_cpu } from "@tensorflow/tfjs-backend-cpu"
 import { createRequire } from "node:module"
 import { dirname } from "node:path"
 import { type BackendName, backendNames } from "./backend-names.ts"
+import type { DeviceLossInfo } from "./device-loss.ts"
 import type { Gpu } from "./kernels/device.ts"
 
 export { type BackendName, backendNames }
@@ -65,6 +66,13 @@ const tryWebgpu = async (): Promise<string> => {
       maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage
     }
   })
+  // A loss reported by this device, and only while it is tfjs' (a device given up is not watched).
+  webgpuLost = undefined
+  void device.lost.then((info) => {
+    if (webgpuDeviceNow === device) webgpuLost = { reason: String(info.reason), message: info.message || "no message" }
+  })
+  webgpuDeviceNow = device
+  // Re-registering drops the previous backend, with the tensors of a lost device.
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu")
   tf.registerBackend("webgpu", () => new webgpu.WebGPUBackend(device, adapter.info), 3)
   if (tensorCores) registerWebgpuKernels()
@@ -119,6 +127,13 @@ const attempts: Record<Exclude<BackendName, "auto">, () => Promise<string>> = {
 }
 
 let current: BackendChoice | undefined
+
+/** The device tryWebgpu made last, and its loss once Dawn reports one. */
+let webgpuDeviceNow: GPUDevice | undefined
+let webgpuLost: DeviceLossInfo | undefined
+/** How many times a lost device was replaced: tensors made before the last replacement are gone. */
+let replacements = 0
+let reopening: Promise<BackendChoice> | undefined
 
 /** The tfjs WebGPU device as fleuve's kernels see it, or why they cannot use it; set by tryWebgpu. */
 let engineGpu: { readonly _tag: "Ready"; readonly gpu: Gpu } | { readonly _tag: "Unavailable"; readonly reason: string } | undefined
@@ -182,6 +197,61 @@ export const selectBackend = async (wanted: BackendName = "auto", purpose: "infe
     }
   }
   throw new BackendUnavailable("auto", skipped.join("; "))
+}
+
+/** The loss of the WebGPU device tfjs computes on, once Dawn has reported it; undefined otherwise. */
+export const webgpuLoss = (): DeviceLossInfo | undefined => (current?.backend === "webgpu" ? webgpuLost : undefined)
+
+/**
+ * Counts the lost devices replaced so far (reopenWebgpu): a model loaded when it was lower holds
+ * tensors of a device that is gone, and must be loaded again (gpu/model-handle.ts).
+ */
+export const deviceReplacements = (): number => replacements
+
+/** Errors that a lost device makes (Dawn rejects reads with an AbortError); others are not waited on. */
+const mayBeLoss = (e: unknown): boolean => e instanceof Error && /abort|lost|destroy|device/i.test(`${e.name} ${e.message}`)
+
+/**
+ * Whether `e` came from losing the WebGPU device: the loss already reported, or, for an error of
+ * the kind a loss makes, reported within `waitMs` (Dawn may reject a read before it resolves
+ * `device.lost`). Undefined when the backend is not webgpu or the device is fine.
+ */
+export const deviceLossBehind = async (e: unknown, waitMs = 500): Promise<DeviceLossInfo | undefined> => {
+  if (current?.backend !== "webgpu" || !webgpuDeviceNow) return undefined
+  if (webgpuLost || !mayBeLoss(e)) return webgpuLost
+  const device = webgpuDeviceNow
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([device.lost, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))])
+  clearTimeout(timer)
+  // device.lost's own handler (tryWebgpu) has run by now if the race ended on it
+  await Promise.resolve()
+  return webgpuLost
+}
+
+/**
+ * Replaces a lost WebGPU device: a new adapter and device with the same features, a new tfjs
+ * backend on it (fleuve's kernels registered again), and deviceReplacements() one higher. Calls
+ * made while one replacement runs share it; with the device not lost it changes nothing.
+ */
+export const reopenWebgpu = (): Promise<BackendChoice> => {
+  if (reopening) return reopening
+  if (!current || current.backend !== "webgpu") return Promise.reject(new BackendUnavailable("webgpu", "the tensor backend is not webgpu: there is no device to reopen"))
+  if (!webgpuLost) return Promise.resolve(current)
+  const skipped = current.skipped
+  reopening = (async () => {
+    try {
+      const device = await tryWebgpu()
+      await tf.ready()
+      replacements++
+      current = { backend: "webgpu", device, skipped }
+      return current
+    } catch (e) {
+      throw new BackendUnavailable("webgpu", `the device was lost and could not be reopened: ${e instanceof Error ? e.message : String(e)}`)
+    } finally {
+      reopening = undefined
+    }
+  })()
+  return reopening
 }
 
 export const describeBackend = (c: BackendChoice): string => `backend ${c.backend} on ${c.device}`

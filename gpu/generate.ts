@@ -3,6 +3,7 @@ import { freemem } from "node:os"
 import { webgpuDevice } from "./backend.ts"
 import { generationBytesPerRow, inBatches, rowsPerBatch } from "./generate-plan.ts"
 import { OutOfGpuMemory } from "./kernels/buffers.ts"
+import type { ModelHandle } from "./model-handle.ts"
 import { probeFreeGpuMemory } from "./kernels/free-memory.ts"
 import type { TextTokenizer } from "./tokenizer/tokenizer.ts"
 import { disposeCache, type KvCache, type Qwen3Model } from "./qwen3/model.ts"
@@ -198,6 +199,26 @@ export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer
     onHalve: (n, cause) => options.memory?.onSplit?.({ _tag: "Halved", rows: n, why: cause instanceof Error ? cause.message : String(cause) }),
     ...(options.onBatch ? { onBatch: options.onBatch } : {})
   })
+}
+
+/**
+ * generateGreedy through a model handle (gpu/model-handle.ts): should the GPU device be lost,
+ * the reloaded model starts again at the first prompt whose batch had not been delivered
+ * (onBatch, which keeps the prompts' numbering); delivered batches are never generated twice.
+ */
+export const generateRecovering = async (handle: ModelHandle, prompts: ReadonlyArray<string>, options: GenerateOptions): Promise<Array<Generation>> => {
+  const done: Array<Generation> = []
+  await handle.run("generating", (m) => {
+    const start = done.length
+    return generateGreedy(m.model, m.tokenizer, prompts.slice(start), {
+      ...options,
+      onBatch: (first, out) => {
+        done.push(...out)
+        options.onBatch?.(start + first, out)
+      }
+    })
+  })
+  return done
 }
 
 /** One batch, as generateGreedy describes; `checkpoint` runs after every step's read. What it made is disposed however it ends. */

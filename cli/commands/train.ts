@@ -20,7 +20,7 @@ const common = {
   warmupRatio: Flag.Finite("warmup-ratio").pipe(Flag.withDescription("Share of steps spent warming up"), Flag.withDefault(0.03)),
   weightDecay: Flag.Finite("weight-decay").pipe(Flag.withDescription("AdamW decoupled weight decay"), Flag.withDefault(0.01)),
   maxGradNorm: Flag.Finite("max-grad-norm").pipe(Flag.withDescription("Clip gradients to this global L2 norm"), Flag.withDefault(1)),
-  checkpointEvery: Flag.Int("checkpoint-every").pipe(Flag.withDescription("Save a resumable checkpoint every N steps (0: only at the end)"), Flag.withDefault(0)),
+  checkpointEvery: Flag.Int("checkpoint-every").pipe(Flag.withDescription("Save a resumable checkpoint every N steps (0: only at the end). A lost GPU device is reopened and the run resumed from the last one (from step 0 without)"), Flag.withDefault(0)),
   seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the data order, LoRA init and dropout"), Flag.withDefault(42)),
   engine: Flag.Literals("engine", scoringEngineNames).pipe(
     Flag.withDescription(

@@ -1,20 +1,21 @@
 import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
-import { generateGreedy, type GenerationSplit } from "../../gpu/generate.ts"
-import { loadAdapter } from "../../gpu/lora.ts"
-import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
+import { generateRecovering, type GenerationSplit } from "../../gpu/generate.ts"
+import { GpuDeviceLost } from "../../gpu/device-loss.ts"
+import { ModelHandle } from "../../gpu/model-handle.ts"
 import { describeScoringPath, scoreContinuations, setScoringEngine } from "../../gpu/scoring.ts"
 import type { GenerateArgs, LogprobsArgs } from "../commands/model.ts"
 import { reportFailure } from "../common.ts"
 
-/** Loads the model on the chosen backend and says where it runs (stderr: stdout is data). */
-const prepare = async (model: string, backend: BackendName, adapter: string) => {
+/**
+ * Loads the model on the chosen backend and says where it runs (stderr: stdout is data). The
+ * handle reopens a lost GPU device and reloads the model (gpu/model-handle.ts), saying so.
+ */
+const prepare = async (model: string, backend: BackendName, adapter: string): Promise<ModelHandle> => {
   const choice = await selectBackend(backend)
   process.stderr.write(`fleuve: ${describeBackend(choice)}\n`)
-  const loaded = loadModelDir(model)
-  if (adapter) loadAdapter(loaded.model, adapter)
-  return loaded
+  return ModelHandle.load({ dir: model, ...(adapter ? { adapter } : {}) })
 }
 
 /** Parses a JSONL file; a bad line is reported with its line number and field, then skipped. */
@@ -59,21 +60,25 @@ export const logprobsHandler = ({ model, input, backend, engine, adapter, contex
         if (continuation === undefined) return "field 'continuation' must be a string"
         return { id: o.id ?? null, context, continuation }
       })
-      const { model: m, tokenizer } = await prepare(model, backend as BackendName, adapter)
+      const handle = await prepare(model, backend as BackendName, adapter)
       setScoringEngine(Option.getOrUndefined(engine))
-      process.stderr.write(`fleuve: ${await describeScoringPath(m)}\n`)
+      process.stderr.write(`fleuve: ${await describeScoringPath(handle.current.model)}\n`)
       // Consecutive lines with the same context are one item's options: one prompt pass for all.
       for (let i = 0; i < rows.length;) {
         let j = i + 1
         while (j < rows.length && rows[j]!.value.context === rows[i]!.value.context) j++
         const group = rows.slice(i, j)
         try {
-          const scored = await scoreContinuations(m, tokenizer, group[0]!.value.context, group.map((g) => g.value.continuation), contextWindow > 0 ? { contextWindow } : {})
+          const lines = `${input}:${group[0]!.line}-${group[group.length - 1]!.line}`
+          const scored = await handle.run(`scoring ${lines}`, (m) =>
+            scoreContinuations(m.model, m.tokenizer, group[0]!.value.context, group.map((g) => g.value.continuation), contextWindow > 0 ? { contextWindow } : {}))
           group.forEach((g, k) => {
             const o = scored.options[k]!
             process.stdout.write(`${JSON.stringify({ id: g.value.id, logprob: o.logprob, token_ids: o.tokenIds, token_logprobs: o.tokenLogprobs, greedy: o.greedy, truncated_tokens: scored.truncatedTokens })}\n`)
           })
         } catch (e) {
+          // a device that cannot be recovered ends the command: every later line would fail too
+          if (e instanceof GpuDeviceLost) throw e
           process.stderr.write(`fleuve: ${input}:${group[0]!.line}: ${e instanceof Error ? e.message : String(e)}; lines ${group[0]!.line}-${group[group.length - 1]!.line} skipped\n`)
           process.exitCode = 1
         }
@@ -90,9 +95,10 @@ export const generateHandler = ({ model, input, backend, adapter, contextWindow,
         const prompt = field(o, "prompt")
         return prompt === undefined ? "field 'prompt' must be a string" : { id: o.id ?? null, prompt }
       })
-      const { model: m, tokenizer } = await prepare(model, backend as BackendName, adapter)
+      const handle = await prepare(model, backend as BackendName, adapter)
       let done = 0
-      await generateGreedy(m, tokenizer, rows.map((r) => r.value.prompt), {
+      // After a lost device, generation starts again at the first prompt not yet written.
+      await generateRecovering(handle, rows.map((r) => r.value.prompt), {
         maxNewTokens,
         stop,
         ...(contextWindow > 0 ? { contextWindow } : {}),

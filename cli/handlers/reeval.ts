@@ -46,15 +46,15 @@ export const reevalHandler = (o: ReevalArgs) =>
           // The tensor runtime loads only when a model is asked for: every other command stays light.
           const { describeBackend, selectBackend } = await import("../../gpu/backend.ts")
           const { qwen3QaModel } = await import("../../operators/qa/qwen3-model.ts")
-          const { loadModelDir } = await import("../../gpu/qwen3/checkpoint.ts")
+          const { ModelHandle } = await import("../../gpu/model-handle.ts")
           const { describeScoringPath, setScoringEngine } = await import("../../gpu/scoring.ts")
           const choice = await selectBackend(o.backend)
           process.stderr.write(`loading ${o.model.pipe(Option.getOrThrow)} on ${describeBackend(choice)}\n`)
           const dir = Option.getOrThrow(o.model)
-          const loaded = loadModelDir(dir)
+          const handle = ModelHandle.load({ dir })
           setScoringEngine(Option.getOrUndefined(o.engine))
-          process.stderr.write(`${await describeScoringPath(loaded.model)}\n`)
-          return { system: Option.getOrUndefined(o.modelName) ?? basename(dir), model: qwen3QaModel(loaded, { modelId: Option.getOrUndefined(o.modelName) ?? basename(dir) }) }
+          process.stderr.write(`${await describeScoringPath(handle.current.model)}\n`)
+          return { system: Option.getOrUndefined(o.modelName) ?? basename(dir), model: qwen3QaModel(handle, { modelId: Option.getOrUndefined(o.modelName) ?? basename(dir) }) }
         },
         // A backend or a required engine that cannot run ends the command with its reason.
         catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })

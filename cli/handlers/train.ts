@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs"
 import { Effect } from "effect"
 import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
-import { attachLora, type LoraConfig } from "../../gpu/lora.ts"
-import { loadModelDir, saveModelDir } from "../../gpu/qwen3/checkpoint.ts"
+import type { LoraConfig } from "../../gpu/lora.ts"
+import { ModelHandle } from "../../gpu/model-handle.ts"
+import { saveModelDir } from "../../gpu/qwen3/checkpoint.ts"
 import { type ProjectionName, projectionNames } from "../../gpu/qwen3/projections.ts"
 import { packedTextSequences, promptAnswerSequence } from "../../gpu/train/datasets.ts"
 import { describeTrainingPath, trainingPathFor, trainOnEngine } from "../../gpu/train/engine-train.ts"
@@ -47,16 +48,13 @@ const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
     try: async () => {
       const choice = await selectBackend(a.backend as BackendName, "training")
       process.stderr.write(`fleuve: ${describeBackend(choice)}\n`)
-      const loaded = loadModelDir(a.model, { trainable: kind === "dapt" })
-      const data = readSequences(a.data, loaded.tokenizer, a.seqLen)
+      // A lost GPU device is reopened and the model loaded again; train() then resumes from the
+      // last checkpoint in --out (from the start without --checkpoint-every).
+      const handle = ModelHandle.load({ dir: a.model, ...(kind === "dapt" ? { trainable: true } : {}), ...(lora ? { freshLora: { config: lora, seed: a.seed } } : {}) })
+      const data = readSequences(a.data, handle.current.tokenizer, a.seqLen)
       if (data.length === 0) throw new Error(`${a.data}: no training sequence of ${a.seqLen} tokens`)
       const perStep = a.microBatch * a.gradAccum
       const totalSteps = a.steps > 0 ? a.steps : Math.max(1, Math.floor(data.length / perStep))
-      if (lora) attachLora(loaded.model, lora, a.seed)
-      const mode: TrainingMode = lora ? { kind: "lora", lora, baseModel: a.model } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) }
-      const { path, gpu } = trainingPathFor(a.engine, loaded.model, mode)
-      process.stderr.write(`fleuve: ${describeTrainingPath(path)}\n`)
-      process.stderr.write(`fleuve: ${kind} on ${data.length} sequences of ${a.seqLen} tokens, ${totalSteps} steps of ${perStep} sequences\n`)
       const options: TrainOptions = {
         ...defaultTrainOptions,
         totalSteps,
@@ -70,9 +68,17 @@ const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
         checkpointEvery: a.checkpointEvery,
         outDir: a.out
       }
-      const { losses, resumedFrom } = path._tag === "Wgsl" && gpu
-        ? await trainOnEngine(loaded.model, mode, data, options, progress, { gpu, onNote: (line) => process.stderr.write(`fleuve: ${line}\n`) })
-        : await train(loaded.model, mode, data, options, progress)
+      let told = false
+      const { losses, resumedFrom } = await handle.run(`${kind} training`, (loaded) => {
+        const mode: TrainingMode = lora ? { kind: "lora", lora, baseModel: a.model } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) }
+        const { path, gpu } = trainingPathFor(a.engine, loaded.model, mode)
+        process.stderr.write(`fleuve: ${describeTrainingPath(path)}\n`)
+        if (!told) process.stderr.write(`fleuve: ${kind} on ${data.length} sequences of ${a.seqLen} tokens, ${totalSteps} steps of ${perStep} sequences\n`)
+        told = true
+        return path._tag === "Wgsl" && gpu
+          ? trainOnEngine(loaded.model, mode, data, options, progress, { gpu, onNote: (line) => process.stderr.write(`fleuve: ${line}\n`) })
+          : train(loaded.model, mode, data, options, progress)
+      })
       if (resumedFrom) process.stderr.write(`fleuve: resumed from ${resumedFrom}\n`)
       process.stdout.write(`${JSON.stringify({ kind, steps: losses.length, final_loss: losses[losses.length - 1], output: `${a.out}/final` })}\n`)
     },

@@ -1,16 +1,15 @@
 import { Effect } from "effect"
 import { generateGreedy } from "../../gpu/generate.ts"
-import type { Qwen3Model } from "../../gpu/qwen3/model.ts"
+import type { ModelHandle } from "../../gpu/model-handle.ts"
 import { scoreContinuations, ScoringError } from "../../gpu/scoring.ts"
-import type { TextTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
 import type { EvalRequest, Prediction } from "../../schemas/evaluation.ts"
 import type { Envelope } from "../envelope.ts"
 import { batched, type Operator, OperatorFailure, Outcome } from "../operator.ts"
 import { cacheKeyOf, decodingHashOf } from "./prediction-key.ts"
 
 export interface ScorerOptions {
-  readonly model: Qwen3Model
-  readonly tokenizer: TextTokenizer
+  /** The model, reloaded and the batch's work repeated should the GPU device be lost (gpu/model-handle.ts). */
+  readonly model: ModelHandle
   readonly contextWindow?: number
   /** Called after each batch: tokens scored or generated per second, and records done. */
   readonly onProgress?: (p: { readonly records: number; readonly tokens: number; readonly tokensPerSecond: number }) => void
@@ -38,6 +37,8 @@ const predictionBase = (r: EvalRequest) => ({
  * serves every option); truncation of a long prompt is reported in truncatedTokens.
  * Generation requests of one batch that share decoding settings are decoded together.
  * A request that cannot be scored (no options, a continuation too long) becomes a dead letter.
+ * Each request's scoring (each generation group) runs through the model handle: a lost GPU
+ * device is reopened, the model reloaded and that piece of work done again, so no record is lost.
  */
 export const scorer = (options: ScorerOptions): Operator<EvalRequest, Prediction> => {
   let records = 0
@@ -63,7 +64,7 @@ export const scorer = (options: ScorerOptions): Operator<EvalRequest, Prediction
             continue
           }
           try {
-            const s = await scoreContinuations(options.model, options.tokenizer, r.prompt, r.continuations, window)
+            const s = await options.model.run("scoring a request", (m) => scoreContinuations(m.model, m.tokenizer, r.prompt, r.continuations!, window))
             tokens += s.contextTokens + s.options.reduce((a, o) => a + o.tokenIds.length, 0)
             outcomes[i] = emit(input, {
               ...predictionBase(r),
@@ -83,11 +84,12 @@ export const scorer = (options: ScorerOptions): Operator<EvalRequest, Prediction
         }
         for (const indices of generate.values()) {
           const first = batch[indices[0]!]!.value
-          const gens = await generateGreedy(options.model, options.tokenizer, indices.map((i) => batch[i]!.value.prompt), {
-            maxNewTokens: first.decoding.maxNewTokens,
-            stop: first.decoding.stop,
-            ...window
-          })
+          const gens = await options.model.run("generating a batch", (m) =>
+            generateGreedy(m.model, m.tokenizer, indices.map((i) => batch[i]!.value.prompt), {
+              maxNewTokens: first.decoding.maxNewTokens,
+              stop: first.decoding.stop,
+              ...window
+            }))
           indices.forEach((i, k) => {
             tokens += gens[k]!.tokenIds.length
             outcomes[i] = emit(batch[i]!, { ...predictionBase(batch[i]!.value), output: gens[k]!.text, truncatedTokens: gens[k]!.truncatedTokens })

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto"
 import { closeSync, openSync, readdirSync, readSync } from "node:fs"
 import { basename, join } from "node:path"
 import { generateGreedy } from "../../gpu/generate.ts"
-import { type LoadedModel, loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
+import { ModelHandle, type RecoveryOptions } from "../../gpu/model-handle.ts"
 import { scoreContinuations } from "../../gpu/scoring.ts"
 import { OperatorFailure } from "../operator.ts"
 import type { QaModel } from "./model.ts"
@@ -34,16 +34,17 @@ const failure = (e: unknown) => new OperatorFailure({ operator: "qwen3", message
 
 /**
  * A Qwen3 checkpoint as a QaModel: option scoring through gpu/scoring.ts (fleuve's WGSL engine
- * where it can run, else the tfjs runtime with a KV cache) and greedy generation on tfjs.
+ * where it can run, else the tfjs runtime with a KV cache) and greedy generation on tfjs. Each
+ * item runs through the handle: a lost GPU device is reopened and the item scored again.
  */
-export const qwen3QaModel = (loaded: LoadedModel, identity: { readonly modelId?: string; readonly modelRevision?: string; readonly adapterHash?: string } = {}): QaModel => ({
-  modelId: identity.modelId ?? basename(loaded.dir),
-  modelRevision: identity.modelRevision ?? modelRevisionOf(loaded.dir),
+export const qwen3QaModel = (handle: ModelHandle, identity: { readonly modelId?: string; readonly modelRevision?: string; readonly adapterHash?: string } = {}): QaModel => ({
+  modelId: identity.modelId ?? basename(handle.source.dir),
+  modelRevision: identity.modelRevision ?? modelRevisionOf(handle.source.dir),
   adapterHash: identity.adapterHash ?? "none",
   loglikelihood: (context, continuations) =>
     Effect.tryPromise({
       try: async () => {
-        const scored = await scoreContinuations(loaded.model, loaded.tokenizer, context, continuations)
+        const scored = await handle.run("scoring an item", (loaded) => scoreContinuations(loaded.model, loaded.tokenizer, context, continuations))
         return { options: scored.options.map((o) => ({ logprob: o.logprob, tokens: o.tokenIds.length, greedy: o.greedy })), truncatedTokens: scored.truncatedTokens }
       },
       catch: failure
@@ -51,11 +52,12 @@ export const qwen3QaModel = (loaded: LoadedModel, identity: { readonly modelId?:
   generate: (prompt, decoding) =>
     Effect.tryPromise({
       try: async () => {
-        const [g] = await generateGreedy(loaded.model, loaded.tokenizer, [prompt], { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop })
+        const [g] = await handle.run("generating an answer", (loaded) => generateGreedy(loaded.model, loaded.tokenizer, [prompt], { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop }))
         return { text: g!.text, truncatedTokens: g!.truncatedTokens }
       },
       catch: failure
     })
 })
 
-export const loadQwen3QaModel = (dir: string, identity: Parameters<typeof qwen3QaModel>[1] = {}) => qwen3QaModel(loadModelDir(dir), identity)
+export const loadQwen3QaModel = (dir: string, identity: Parameters<typeof qwen3QaModel>[1] = {}, recovery: RecoveryOptions = {}) =>
+  qwen3QaModel(ModelHandle.load({ dir }, recovery), identity)

@@ -3,8 +3,9 @@ import { createHash } from "node:crypto"
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { attachLora, defaultLoraConfig } from "../../gpu/lora.ts"
-import { type LoadedModel, loadModelDir, saveModelDir } from "../../gpu/qwen3/checkpoint.ts"
+import { defaultLoraConfig } from "../../gpu/lora.ts"
+import { ModelHandle, type RecoveryOptions } from "../../gpu/model-handle.ts"
+import { type LoadedModel, saveModelDir } from "../../gpu/qwen3/checkpoint.ts"
 import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
 import { expectedShapes } from "../../gpu/qwen3/model.ts"
 import { type HostTensor, writeSafetensors } from "../../gpu/safetensors.ts"
@@ -138,6 +139,8 @@ const promise = <A>(label: string, f: () => Promise<A>) =>
 export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | import("../../warehouse/warehouse.ts").Warehouse> => {
   const seed = o.seed ?? 42
   const models = join(o.outDir, "models")
+  // A lost GPU device is said in the demo's log, reopened, and the model being used loaded again.
+  const recovery: RecoveryOptions = { onLoss: o.log }
   // Which checkpoint folder each QaModel came from: DAPT and LoRA start from it.
   const dirs = new WeakMap<QaModel, string>()
   const remember = (m: QaModel, dir: string) => (dirs.set(m, dir), m)
@@ -155,21 +158,23 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
   const fullTraining = (label: string, from: string, to: string, sequences: (m: LoadedModel) => Array<TrainingSequence> | Promise<Array<TrainingSequence>>, steps: number) =>
     promise(label, async () => {
       rmSync(to, { recursive: true, force: true })
-      const loaded = loadModelDir(from, { trainable: true })
-      const data = await sequences(loaded)
+      const handle = ModelHandle.load({ dir: from, trainable: true }, recovery)
+      const data = await sequences(handle.current)
       if (data.length === 0) throw new Error(`no training sequence of ${o.sizes.seqLen} tokens`)
       o.log(`${label}: ${data.length} sequences of ${o.sizes.seqLen} tokens, ${steps} steps of ${o.sizes.batch}`)
-      const { losses } = await train(loaded.model, { kind: "full", save: (dir) => saveModelDir(loaded, dir) }, data, options(steps, to), o.onStep?.(label))
+      // a lost GPU device reloads `from`, and train() resumes from the last checkpoint in `to`
+      const { losses } = await handle.run(`${label} training`, (loaded) =>
+        train(loaded.model, { kind: "full", save: (dir) => saveModelDir(loaded, dir) }, data, options(steps, to), o.onStep?.(label)))
       o.log(`${label}: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}`)
-      loaded.model.dispose()
+      handle.dispose()
       const final = join(to, "final")
-      return remember(qwen3QaModel(loadModelDir(final), { modelId: `fleuve-demo/${label}` }), final)
+      return remember(qwen3QaModel(ModelHandle.load({ dir: final }, recovery), { modelId: `fleuve-demo/${label}` }), final)
     })
 
   const pretrainBase: DemoSteps<never>["pretrainBase"] = o.modelDir
     ? Effect.sync(() => {
       o.log(`base: using the checkpoint ${o.modelDir} (no pre-training)`)
-      return remember(qwen3QaModel(loadModelDir(o.modelDir!)), o.modelDir!)
+      return remember(qwen3QaModel(ModelHandle.load({ dir: o.modelDir! }, recovery)), o.modelDir!)
     })
     : Effect.suspend(() => {
       const init = join(models, "init")
@@ -201,7 +206,9 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
       return promise(name, async () => {
         const to = join(models, `lora-${name}`)
         rmSync(to, { recursive: true, force: true })
-        const loaded = loadModelDir(from)
+        const lora = defaultLoraConfig
+        const handle = ModelHandle.load({ dir: from, freshLora: { config: lora, seed } }, recovery)
+        const loaded = handle.current
         const data: Array<TrainingSequence> = []
         let shortened = 0
         for (const ex of examples) {
@@ -214,14 +221,13 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
           }
         }
         if (data.length === 0) throw new Error(`no example fits ${o.sizes.loraSeqLen} tokens`)
-        const lora = defaultLoraConfig
-        attachLora(loaded.model, lora, seed)
         o.log(`${name}: LoRA r=${lora.r} α=${lora.alpha} on ${data.length} examples${shortened ? ` (${shortened} answers over ${o.sizes.loraSeqLen} tokens shortened)` : ""}, ${o.sizes.loraSteps} steps of ${o.sizes.batch}`)
-        const { losses } = await train(loaded.model, { kind: "lora", lora, baseModel: from }, data, options(o.sizes.loraSteps, to, 1e-3), o.onStep?.(name))
+        const { losses } = await handle.run(`${name} training`, (m) => train(m.model, { kind: "lora", lora, baseModel: from }, data, options(o.sizes.loraSteps, to, 1e-3), o.onStep?.(name)))
         o.log(`${name}: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}`)
         const adapterHash = createHash("sha256").update(readFileSync(join(to, "final", "adapter_model.safetensors"))).digest("hex")
-        // The trained pairs stay attached: this QaModel is the backbone plus the adapter.
-        return qwen3QaModel(loaded, { modelId: backbone.modelId, modelRevision: modelRevisionOf(from), adapterHash })
+        // The trained pairs stay attached: this QaModel is the backbone plus the adapter (which a
+        // lost device reloads from the saved adapter).
+        return qwen3QaModel(ModelHandle.adopt(handle.current, { dir: from, adapter: join(to, "final") }, recovery), { modelId: backbone.modelId, modelRevision: modelRevisionOf(from), adapterHash })
       })
     })
 

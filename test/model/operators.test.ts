@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test"
 import { selectBackend } from "../../gpu/backend.ts"
 import { attachLora } from "../../gpu/lora.ts"
 import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
+import { ModelHandle } from "../../gpu/model-handle.ts"
 import { scoreContinuations } from "../../gpu/scoring.ts"
 import { envelope } from "../../operators/envelope.ts"
 import { runOnStream, type Routed } from "../../operators/operator.ts"
@@ -34,11 +35,12 @@ const run = <In, Out>(op: Parameters<typeof runOnStream<In, Out, never, never, n
 
 describe("scorer operator", () => {
   it("turns EvalRequests into Predictions, options from one prompt pass, with dead letters for bad requests", async () => {
-    const { model, tokenizer } = loadModelDir(tinyDir)
+    const handle = ModelHandle.load({ dir: tinyDir })
+    const { model, tokenizer } = handle.current
     const ref = tinyReference()
     const mcqa = ref.scoring.slice(0, 3)
     const progress: Array<number> = []
-    const out = await run<EvalRequest, Prediction>(scorer({ model, tokenizer, onProgress: (p) => progress.push(p.tokensPerSecond) }), [
+    const out = await run<EvalRequest, Prediction>(scorer({ model: handle, onProgress: (p) => progress.push(p.tokensPerSecond) }), [
       request("q1", { prompt: mcqa[0]!.context, continuations: mcqa.map((r) => r.continuation) }),
       request("q2", { prompt: "rien", continuations: [] }),
       request("q3", { kind: "generate", prompt: ref.generations[0]!.prompt, decoding: { maxNewTokens: 4, stop: [] } }),
@@ -66,9 +68,10 @@ describe("scorer operator", () => {
   })
 
   it("reports left-truncation of long prompts in truncatedTokens", async () => {
-    const { model, tokenizer } = loadModelDir(tinyDir)
+    const handle = ModelHandle.load({ dir: tinyDir })
+    const { model, tokenizer } = handle.current
     const r = tinyReference().scoring[3]!
-    const out = await run<EvalRequest, Prediction>(scorer({ model, tokenizer, contextWindow: 16 }), [request("t", { prompt: r.context, continuations: [r.continuation] })])
+    const out = await run<EvalRequest, Prediction>(scorer({ model: handle, contextWindow: 16 }), [request("t", { prompt: r.context, continuations: [r.continuation] })])
     const p = (out[0] as { envelope: { value: Prediction } }).envelope.value
     const direct = await scoreContinuations(model, tokenizer, r.context, [r.continuation], { contextWindow: 16 })
     assert.ok(p.truncatedTokens! > 0)

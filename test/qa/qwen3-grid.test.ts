@@ -3,7 +3,7 @@ import { test } from "node:test"
 import { Effect } from "effect"
 import { selectBackend } from "../../gpu/backend.ts"
 import { scoreContinuations } from "../../gpu/scoring.ts"
-import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
+import { ModelHandle } from "../../gpu/model-handle.ts"
 import { localModelJudge } from "../../operators/qa/judge/local-model.ts"
 import { loadManifest, SAMPLE_MANIFEST } from "../../operators/qa/loaders/manifest.ts"
 import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
@@ -16,8 +16,9 @@ import { runWithWarehouse, tempWarehousePath } from "../helpers/warehouse.ts"
 
 test("the grid drives the tfjs Qwen3 runtime: stored option log-likelihoods, cache, local-model judge", async () => {
   await selectBackend("cpu")
-  const loaded = loadModelDir(tinyDir)
-  const model = qwen3QaModel(loaded, { modelId: "qwen3-tiny" })
+  const handle = ModelHandle.load({ dir: tinyDir })
+  const loaded = handle.current
+  const model = qwen3QaModel(handle, { modelId: "qwen3-tiny" })
   assert.equal(model.modelRevision, modelRevisionOf(tinyDir))
   const prompts = loadPromptSet()
   const { tasks } = await Effect.runPromise(loadManifest(SAMPLE_MANIFEST))
