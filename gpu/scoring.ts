@@ -121,13 +121,18 @@ const choosePath = async (model: Qwen3Model): Promise<ScoringPath> => {
 /** The line to print (stderr) about which path scores a model. */
 export const describeScoringPath = async (model: Qwen3Model): Promise<string> => describePath(await choosePath(model))
 
-/** Log-softmax values at `targets` and argmax flags, computed on the device; only small arrays come back. */
-const pick = async (logits: tf.Tensor2D, targets: ReadonlyArray<number>): Promise<{ logprobs: Float32Array; argmax: Int32Array }> => {
+/**
+ * Log-softmax values at `targets` (one per row) and argmax flags, computed on the device; only
+ * small arrays come back. Each row gathers its own target (a batched gather): gathering from the
+ * flattened [rows × vocab] matrix instead went wrong on tfjs' WebGPU backend past 2^24 elements
+ * (110 rows of Qwen3's 151936 tokens), where its gather's indices lose precision — log-probs off
+ * by up to 2.7 with the logits themselves exact (bench/engine/cached-batch.ts on the H200).
+ */
+export const pickTargets = async (logits: tf.Tensor2D, targets: ReadonlyArray<number>): Promise<{ logprobs: Float32Array; argmax: Int32Array }> => {
   const [lp, am] = tf.tidy(() => {
     const logp = tf.logSoftmax(logits)
-    const v = logits.shape[1]
-    const flat = tf.tensor1d(targets.map((tok, row) => row * v + tok), "int32")
-    return [tf.gather(tf.reshape(logp, [-1]), flat), tf.argMax(logits, 1)]
+    const perRow = tf.tensor2d([...targets], [targets.length, 1], "int32")
+    return [tf.gather(logp, perRow, 1, 1), tf.argMax(logits, 1)]
   })
   // Asynchronous reads: WebGPU cannot read synchronously in Node.
   const out = { logprobs: (await lp.data()) as Float32Array, argmax: (await am.data()) as Int32Array }
@@ -154,31 +159,20 @@ export const scoreContinuations = async (
 }
 
 /**
- * The tfjs runtime path: the context runs once and fills a KV cache; the options then run
- * together as one right-padded batch on top of it (padding comes after the real tokens, so
- * causal attention never sees it).
+ * The tfjs runtime's forward for one context and its options: the context runs once and fills a
+ * KV cache; the options then run together as one right-padded batch on top of it (padding comes
+ * after the real tokens, so causal attention never sees it). `lastRow` [1, vocab] predicts every
+ * option's first token; `options` [n, width, vocab] (undefined when every option is one token),
+ * row r column j, token j + 1 of option r. The caller disposes both.
  */
-const scoreOnTfjs = async (
-  model: Qwen3Model,
-  tokenizer: TextTokenizer,
-  context: string,
-  continuations: ReadonlyArray<string>,
-  options: { readonly contextWindow?: number }
-): Promise<ScoredContext> => {
-  const prepared = prepareContinuations(tokenizer, context, continuations, { window: options.contextWindow ?? model.config.maxPositions, eosTokenId: model.config.eosTokenId })
-  const { prompt, longest } = prepared
-  const conts = prepared.continuations
-  const first = model.forward([prompt], { keepCache: true })
+export const tfjsOptionBatch = (model: Qwen3Model, prompt: ReadonlyArray<number>, conts: ReadonlyArray<ReadonlyArray<number>>): { lastRow: tf.Tensor2D; options: tf.Tensor3D | undefined; width: number } => {
+  const first = model.forward([[...prompt]], { keepCache: true })
   const lastRow = tf.tidy(() => tf.reshape(tf.slice(first.logits, [0, prompt.length - 1, 0], [1, 1, -1]), [1, -1]) as tf.Tensor2D)
   first.logits.dispose()
   const cache = first.cache!
-  const firstTokens = conts.map((c) => c[0]!)
-  const head = await pick(tf.tidy(() => tf.tile(lastRow, [conts.length, 1]) as tf.Tensor2D), firstTokens)
-  lastRow.dispose()
-
   const n = conts.length
-  const width = longest - 1
-  const results: Array<{ lp: Array<number>; greedy: boolean }> = conts.map((_, i) => ({ lp: [head.logprobs[i]!], greedy: head.argmax[i] === firstTokens[i] }))
+  const width = Math.max(...conts.map((c) => c.length)) - 1
+  let options: tf.Tensor3D | undefined
   if (width > 0) {
     const tiled = {
       k: cache.k.map((k) => tf.tile(k, [n, 1, 1, 1]) as tf.Tensor4D),
@@ -189,12 +183,34 @@ const scoreOnTfjs = async (
     const pad = model.config.eosTokenId ?? 0
     const rows = conts.map((c) => Array.from({ length: width }, (_, j) => c[j] ?? pad))
     const valid = conts.map((c) => Array.from({ length: width }, (_, j) => (j < c.length - 1 ? 1 : 0)))
-    const { logits } = model.forward(rows, { cache: tiled, valid })
+    options = model.forward(rows, { cache: tiled, valid }).logits as tf.Tensor3D
     disposeCache(tiled)
+  }
+  disposeCache(cache)
+  return { lastRow, options, width }
+}
+
+/** The tfjs runtime path: tfjsOptionBatch, then the log-probs and argmax flags picked on the device. */
+const scoreOnTfjs = async (
+  model: Qwen3Model,
+  tokenizer: TextTokenizer,
+  context: string,
+  continuations: ReadonlyArray<string>,
+  options: { readonly contextWindow?: number }
+): Promise<ScoredContext> => {
+  const prepared = prepareContinuations(tokenizer, context, continuations, { window: options.contextWindow ?? model.config.maxPositions, eosTokenId: model.config.eosTokenId })
+  const conts = prepared.continuations
+  const n = conts.length
+  const { lastRow, options: logits, width } = tfjsOptionBatch(model, prepared.prompt, conts)
+  const firstTokens = conts.map((c) => c[0]!)
+  const head = await pickTargets(tf.tidy(() => tf.tile(lastRow, [n, 1]) as tf.Tensor2D), firstTokens)
+  lastRow.dispose()
+  const results: Array<{ lp: Array<number>; greedy: boolean }> = conts.map((_, i) => ({ lp: [head.logprobs[i]!], greedy: head.argmax[i] === firstTokens[i] }))
+  if (logits) {
     // Row r, column j predicts token j + 1 of option r; padded columns target token 0 and are ignored.
     const targets = conts.flatMap((c) => Array.from({ length: width }, (_, j) => c[j + 1] ?? 0))
     const flat = tf.reshape(logits, [n * width, -1]) as tf.Tensor2D
-    const picked = await pick(flat, targets)
+    const picked = await pickTargets(flat, targets)
     tf.dispose([logits, flat])
     conts.forEach((c, r) => {
       for (let j = 0; j < c.length - 1; j++) {
@@ -203,6 +219,5 @@ const scoreOnTfjs = async (
       }
     })
   }
-  disposeCache(cache)
   return scoredContext(prepared, results.map((r) => ({ logprobs: r.lp, greedy: r.greedy })))
 }

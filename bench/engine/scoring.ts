@@ -11,15 +11,11 @@
  *   node --import tsx bench/engine/scoring.ts --first 12 --items 1 [--submit-each]   (one item, to diagnose a gap)
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { type BackendName, describeBackend, selectBackend } from "../../gpu/backend.ts"
-import { roundF16 } from "../../gpu/kernels/buffers.ts"
-import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
-import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
 import { describeScoringPath, releaseScoringEngine, type ScoredContext, scoreContinuations, type ScoringEngineName, setScoringEngine } from "../../gpu/scoring.ts"
-import { loadTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
 import { prepareContinuations } from "../../gpu/scoring-prep.ts"
+import { benchConfig, benchItem, benchTokenizer, randomF16Model } from "./scoring-fixture.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -34,43 +30,12 @@ const choice = await selectBackend(args.backend as BackendName)
 if (args["submit-each"]) tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 1)
 emit({ kind: "device", backend: describeBackend(choice) })
 
-const config = parseQwen3Config({
-  model_type: "qwen3", vocab_size: 151936, hidden_size: 1024, intermediate_size: 3072, num_hidden_layers: Number(args.layers),
-  num_attention_heads: 16, num_key_value_heads: 8, head_dim: 128, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 4096, tie_word_embeddings: true,
-  ...(args.tiny ? { vocab_size: 512, hidden_size: 128, intermediate_size: 256, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 64, num_hidden_layers: 2 } : {})
-})
-let seed = 1
-const params = new Map<string, tf.Tensor>()
-for (const [name, shape] of expectedShapes(config)) {
-  if (name.includes("norm")) {
-    params.set(name, tf.ones(shape))
-    continue
-  }
-  // f16-rounded on the host (asynchronous read: WebGPU cannot read synchronously in Node), so
-  // both paths hold the same weights
-  const r = tf.randomNormal(shape, 0, 0.02, "float32", seed++)
-  params.set(name, tf.tensor(roundF16((await r.data()) as Float32Array), shape))
-  r.dispose()
-}
-const model = new Qwen3Model(config, params)
-
-// Items from the tiny fixture's French corpus (its tokenizer's ids fit any vocabulary ≥ 384).
-// FLEUVE_TEST_FIXTURES: where the fixtures are when the bench runs bundled on a GPU host
-const tinyDir = join(process.env.FLEUVE_TEST_FIXTURES ?? "test/fixtures", "qwen3-tiny")
-const tokenizer = loadTokenizer(tinyDir)
-const { readFileSync } = await import("node:fs")
-const lines = readFileSync(join(tinyDir, "corpus.txt"), "utf8").split("\n").filter((l) => l.trim() !== "")
-const text = lines.join(" ")
-const words = text.split(" ")
+const config = benchConfig(Number(args.layers), args.tiny)
+const model = await randomF16Model(config)
+const tokenizer = benchTokenizer()
 const nItems = Number(args.items)
 const nOptions = Number(args.options)
-const items = Array.from({ length: nItems }, (_, n) => {
-  const i = n + Number(args.first)
-  let context = ""
-  for (let w = i * 17; tokenizer.encode(context).length < Number(args.context); w++) context += `${words[w % words.length]} `
-  const options = Array.from({ length: nOptions }, (_, k) => ` ${words.slice((i * 7 + k * 13) % words.length, ((i * 7 + k * 13) % words.length) + 1 + ((i + k) % 8)).join(" ")}`)
-  return { context: context.trimEnd(), options }
-})
+const items = Array.from({ length: nItems }, (_, n) => benchItem(tokenizer, n + Number(args.first), nOptions, Number(args.context)))
 
 const run = async (engine: ScoringEngineName): Promise<Array<ScoredContext> | undefined> => {
   setScoringEngine(engine)

@@ -22,6 +22,8 @@ for t in backward attention-backward general-matmul matmul-layout token-kernels 
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
 bundle test/engine/engine-scorer.test.ts engine-scorer.test.mjs
 bundle test/train-engine/gpu.test.ts train-engine-gpu.test.mjs
+bundle test/model/device-loss.test.ts device-loss.test.mjs
+bundle bench/engine/cached-batch.ts bench-cached-batch.mjs
 bundle bench/engine/scoring.ts bench-engine-scoring.mjs
 bundle bench/gpu/parity-depth.ts bench-parity-depth.mjs
 bundle bench/gpu/diagnose.ts diagnose.mjs

@@ -94,6 +94,15 @@ export const batchMatmulShape = (aShape: ReadonlyArray<number>, bShape: Readonly
 }
 
 let registered = false
+let tensorCoresOn = true
+
+/**
+ * Turns the registered tensor-core kernel off (every BatchMatMul to the stock kernel) and on
+ * again, within one process: for diagnoses that compare the two on the same weights.
+ */
+export const useTensorCoreMatmul = (on: boolean): void => {
+  tensorCoresOn = on
+}
 
 /** Whether the tensor-core kernel is in place of tfjs' (the adapter had subgroup matrices and FLEUVE_WEBGPU_KERNELS was not "stock"). */
 export const webgpuKernelsRegistered = (): boolean => registered
@@ -116,7 +125,7 @@ export const registerWebgpuKernels = (): void => {
       const backend = args.backend as unknown as WebgpuBackendInternals
       // tfjs hands the op's tensors over as they are (rank 2 to 4); batch dims are flattened here
       const shape = batchMatmulShape(a.shape, b.shape, transposeA, transposeB)
-      const takes = shape !== undefined && a.dtype === "float32" && b.dtype === "float32" && fitsTensorCores(shape)
+      const takes = tensorCoresOn && shape !== undefined && a.dtype === "float32" && b.dtype === "float32" && fitsTensorCores(shape)
       if (!takes) {
         kernelUse.stock++
         return stock.kernelFunc(args)
