@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { freemem } from "node:os"
 import { webgpuDevice } from "./backend.ts"
 import { generationBytesPerRow, inBatches, rowsPerBatch } from "./generate-plan.ts"
+import { type Generation, GreedyRows } from "./greedy-rows.ts"
 import { OutOfGpuMemory } from "./kernels/buffers.ts"
 import type { ModelHandle } from "./model-handle.ts"
 import { probeFreeGpuMemory } from "./kernels/free-memory.ts"
@@ -54,12 +55,7 @@ export class GenerationOutOfMemory extends Error {
   }
 }
 
-export interface Generation {
-  readonly text: string
-  readonly tokenIds: ReadonlyArray<number>
-  readonly finishReason: "stop" | "eos" | "length"
-  readonly truncatedTokens: number
-}
+export type { Generation }
 
 const argmaxLast = async (logits: tf.Tensor3D): Promise<Int32Array> => {
   const am = tf.tidy(() => {
@@ -229,8 +225,7 @@ const decodeBatch = async (model: Qwen3Model, tokenizer: TextTokenizer, rows: Re
   const ids = rows.map((r) => [...Array<number>(width - r.ids.length).fill(pad), ...r.ids])
   const valid = rows.map((r) => [...Array<number>(width - r.ids.length).fill(0), ...r.ids.map(() => 1)])
   const positions = rows.map((r) => [...Array<number>(width - r.ids.length).fill(0), ...r.ids.map((_, i) => i)])
-  const stops = options.stop ?? []
-  const out = rows.map(() => ({ ids: [] as Array<number>, done: false, reason: "length" as Generation["finishReason"], text: "" }))
+  const out = new GreedyRows(rows.length, tokenizer, { maxNewTokens: options.maxNewTokens, ...(options.stop ? { stop: options.stop } : {}), ...(options.stopAtEos !== undefined ? { stopAtEos: options.stopAtEos } : {}), eos })
 
   let { logits, cache } = model.forward(ids, { valid, positions, keepCache: true }) as { logits: tf.Tensor3D; cache: KvCache }
   try {
@@ -238,26 +233,10 @@ const decodeBatch = async (model: Qwen3Model, tokenizer: TextTokenizer, rows: Re
       const next = await argmaxLast(logits)
       logits.dispose()
       await checkpoint()
-      out.forEach((o, r) => {
-        if (o.done) return
-        const tok = next[r]!
-        if (options.stopAtEos !== false && eos !== undefined && tok === eos) {
-          o.done = true
-          o.reason = "eos"
-          return
-        }
-        o.ids.push(tok)
-        const text = tokenizer.decode(o.ids)
-        const hit = stops.map((s) => text.indexOf(s)).filter((i) => i >= 0)
-        if (hit.length > 0) {
-          o.done = true
-          o.reason = "stop"
-          o.text = text.slice(0, Math.min(...hit))
-        } else o.text = text
-      })
-      if (out.every((o) => o.done) || step === options.maxNewTokens - 1) break
-      const stepIds = out.map((o, r) => [next[r]!])
-      const stepPositions = rows.map((r, i) => [r.ids.length + out[i]!.ids.length - 1 + (out[i]!.done ? 1 : 0)])
+      rows.forEach((_, r) => out.accept(r, next[r]!))
+      if (out.allDone) break
+      const stepIds = rows.map((_, r) => [next[r]!])
+      const stepPositions = rows.map((r, i) => [r.ids.length + out.generated(i).length - 1 + (out.isDone(i) ? 1 : 0)])
       const result = model.forward(stepIds, { cache, positions: stepPositions, keepCache: true })
       disposeCache(cache)
       logits = result.logits
@@ -267,5 +246,5 @@ const decodeBatch = async (model: Qwen3Model, tokenizer: TextTokenizer, rows: Re
     logits.dispose()
     disposeCache(cache)
   }
-  return out.map((o, i) => ({ text: o.text, tokenIds: o.ids, finishReason: o.reason, truncatedTokens: rows[i]!.truncated }))
+  return out.results(rows.map((r) => r.truncated))
 }

@@ -123,16 +123,24 @@ export const describeScoringPath = async (model: Qwen3Model): Promise<string> =>
 
 /**
  * Log-softmax values at `targets` (one per row) and argmax flags, computed on the device; only
- * small arrays come back. Each row gathers its own target (a batched gather): gathering from the
- * flattened [rows × vocab] matrix instead went wrong on tfjs' WebGPU backend past 2^24 elements
- * (110 rows of Qwen3's 151936 tokens), where its gather's indices lose precision — log-probs off
- * by up to 2.7 with the logits themselves exact (bench/engine/cached-batch.ts on the H200).
+ * small arrays come back. The targets are gathered from the flattened log-probs in chunks of
+ * rows under 2^24 elements: past that, tfjs' WebGPU gather loses precision in its indices (110
+ * rows of Qwen3's 151936 tokens; log-probs off by up to 2.7 with the logits themselves exact,
+ * found with bench/engine/cached-batch.ts on the H200), and a batched gather (batchDims 1), which
+ * avoids large indices, reads out of bounds on tfjs' wasm backend.
  */
 export const pickTargets = async (logits: tf.Tensor2D, targets: ReadonlyArray<number>): Promise<{ logprobs: Float32Array; argmax: Int32Array }> => {
   const [lp, am] = tf.tidy(() => {
     const logp = tf.logSoftmax(logits)
-    const perRow = tf.tensor2d([...targets], [targets.length, 1], "int32")
-    return [tf.gather(logp, perRow, 1, 1), tf.argMax(logits, 1)]
+    const [rows, v] = logits.shape
+    const chunk = Math.max(1, Math.floor(2 ** 24 / v))
+    const parts: Array<tf.Tensor1D> = []
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const n = Math.min(chunk, rows - r0)
+      const flat = tf.tensor1d(targets.slice(r0, r0 + n).map((tok, row) => row * v + tok), "int32")
+      parts.push(tf.gather(tf.reshape(tf.slice(logp, [r0, 0], [n, v]), [-1]), flat) as tf.Tensor1D)
+    }
+    return [parts.length === 1 ? parts[0]! : tf.concat(parts), tf.argMax(logits, 1)]
   })
   // Asynchronous reads: WebGPU cannot read synchronously in Node.
   const out = { logprobs: (await lp.data()) as Float32Array, argmax: (await am.data()) as Int32Array }
