@@ -15,7 +15,7 @@ export const adapterFlag = Flag.String("adapter").pipe(
 )
 export const engineFlag = Flag.Literals("engine", scoringEngineNames).pipe(
   Flag.withDescription(
-    "Log-prob scoring path: auto uses fleuve's WGSL engine (f16 weights, tensor cores) when the backend is webgpu with subgroup matrices and the model's sizes fit it, " +
+    "Scoring and generation path: auto uses fleuve's WGSL engine (f16 weights, tensor cores; for generation its decoder with a KV cache) when the backend is webgpu with subgroup matrices and the model's sizes fit it, " +
       "else the tfjs runtime; wgsl requires the engine (fails, saying why, where it cannot run); tfjs always uses the tfjs runtime. " +
       "Default: FLEUVE_SCORING_ENGINE, else auto. The chosen path is printed on stderr."
   ),

@@ -102,3 +102,13 @@ export const inBatches = async <A, R>(items: ReadonlyArray<A>, size: number, opt
   await span(items, 0)
   return out
 }
+
+/**
+ * Bytes a row of the WGSL decoder (gpu/engine/qwen3-decoder.ts) needs for `positions` steps: its
+ * f16 K and V caches in every layer, and its share of a step's activations (every row pads to 128
+ * for the matmuls, so a batch of fewer rows still holds 128 rows of them; the f32 logits of the
+ * lm_head dominate).
+ */
+export const decoderBytesPerRow = (c: GenerationShape, positions: number): number =>
+  2 * c.numLayers * c.numKvHeads * c.headDim * 2 * positions +
+  F32 * c.vocabSize + F32 * (3 * c.hiddenSize + 2 * c.numHeads * c.headDim + 2 * c.numKvHeads * c.headDim + 3 * c.intermediateSize)

@@ -1,7 +1,10 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { freemem } from "node:os"
 import { webgpuDevice } from "./backend.ts"
-import { generationBytesPerRow, inBatches, rowsPerBatch } from "./generate-plan.ts"
+import { decodeOnEngine, decodePositions } from "./engine/engine-generate.ts"
+import type { EngineScorer } from "./engine/engine-scorer.ts"
+import { decoderBytesPerRow, generationBytesPerRow, inBatches, rowsPerBatch } from "./generate-plan.ts"
+import { scoringPathFor } from "./scoring.ts"
 import { type Generation, GreedyRows } from "./greedy-rows.ts"
 import { OutOfGpuMemory } from "./kernels/buffers.ts"
 import type { ModelHandle } from "./model-handle.ts"
@@ -43,8 +46,8 @@ export type GenerationSplit =
     readonly availableBytes: number
     /** where availableBytes came from */
     readonly measured: "gpu" | "host" | "given"
-    /** what capped the batch: memory, or GenerateOptions.maxBatch */
-    readonly limit: "memory" | "maxBatch"
+    /** what capped the batch: memory, GenerateOptions.maxBatch, or the WGSL decoder's 128 rows */
+    readonly limit: "memory" | "maxBatch" | "decoder"
   }
   | { readonly _tag: "Halved"; readonly rows: number; readonly why: string }
 
@@ -151,14 +154,34 @@ interface Row {
   readonly truncated: number
 }
 
+/** Rows a batch of the WGSL decoder takes at most when GenerateOptions.maxBatch does not say (one 128-row matmul tile). */
+const DECODER_ROWS = 128
+
 /**
- * Greedy decoding with a KV cache, in batches that fit memory. The prompts are split into
- * consecutive batches of as many rows as the available memory holds (generationBytesPerRow); a
- * batch that runs out of memory all the same is halved and retried, and a single prompt that
- * still does not fit is a GenerationOutOfMemory. Results come in the prompts' order, and do not
- * depend on the batching: within a batch, prompts are padded on the left so every row's next
- * token sits in the last column; padded keys are masked and positions count real tokens only, so
- * each row computes exactly what it would alone.
+ * The path generation takes for a model: fleuve's WGSL decoder over the model's engine weights
+ * where scoring would run on the engine (gpu/scoring.ts scoringPathFor: webgpu with tensor
+ * cores, the shape fits, --engine not tfjs), else the tfjs runtime, with the reason.
+ */
+const generationPath = async (model: Qwen3Model): Promise<{ readonly _tag: "Decoder"; readonly engine: EngineScorer } | { readonly _tag: "Tfjs"; readonly reason: string }> => {
+  const path = await scoringPathFor(model)
+  return path._tag === "Engine" ? { _tag: "Decoder", engine: path.scorer } : { _tag: "Tfjs", reason: path.reason }
+}
+
+/** The line to print (stderr) about which path generates for a model. */
+export const describeGenerationPath = async (model: Qwen3Model): Promise<string> => {
+  const path = await generationPath(model)
+  return path._tag === "Decoder" ? "generation: fleuve WGSL decoder (f16, KV cache)" : `generation: tfjs runtime (${path.reason})`
+}
+
+/**
+ * Greedy decoding with a KV cache, in batches that fit memory, on fleuve's WGSL decoder where it
+ * runs (generationPath), else on the tfjs runtime. The prompts are split into consecutive
+ * batches of as many rows as the available memory holds (decoderBytesPerRow,
+ * generationBytesPerRow); a batch that runs out of memory all the same is halved and retried,
+ * and a single prompt that still does not fit is a GenerationOutOfMemory. Results come in the
+ * prompts' order, and do not depend on the batching: each row computes exactly what it would
+ * alone (the decoder feeds every row from position 0 with no padding; the tfjs runtime pads
+ * prompts on the left, masks the padded keys and counts positions over real tokens only).
  */
 export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer, prompts: ReadonlyArray<string>, options: GenerateOptions): Promise<Array<Generation>> => {
   const window = options.contextWindow ?? model.config.maxPositions
@@ -168,11 +191,13 @@ export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer
     const truncated = Math.max(0, ids.length - budget)
     return { ids: ids.slice(truncated), truncated }
   })
-  const cap = Math.max(1, Math.min(rows.length, options.maxBatch ?? rows.length))
+  const path = rows.length > 0 ? await generationPath(model) : { _tag: "Tfjs" as const, reason: "no prompts" }
+  const cap = Math.max(1, Math.min(rows.length, options.maxBatch ?? (path._tag === "Decoder" ? DECODER_ROWS : rows.length)))
   let size = cap
   if (cap > 1) {
     // planned for the widest prompt: every batch pads to its own widest, never wider
-    const perRow = generationBytesPerRow(model.config, Math.max(...rows.map((r) => r.ids.length)), options.maxNewTokens)
+    const widest = Math.max(...rows.map((r) => r.ids.length))
+    const perRow = path._tag === "Decoder" ? decoderBytesPerRow(model.config, decodePositions([{ ids: Array(widest), truncated: 0 }], options.maxNewTokens)) : generationBytesPerRow(model.config, widest, options.maxNewTokens)
     const memory = await measureMemory(perRow * cap, options.memory?.availableBytes)
     size = rowsPerBatch(perRow, memory.bytes, cap)
     if (size < rows.length) {
@@ -184,13 +209,26 @@ export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer
         batchBytes: perRow * size,
         availableBytes: memory.bytes,
         measured: memory.measured,
-        limit: size < cap ? "memory" : "maxBatch"
+        limit: size < cap ? "memory" : options.maxBatch !== undefined && cap === options.maxBatch ? "maxBatch" : "decoder"
       })
     }
   }
   const device = webgpuDevice()
+  const eos = tokenizer.eosId ?? model.config.eosTokenId
+  const decode = (batch: ReadonlyArray<Row>, checkpoint: () => Promise<void>): Promise<Array<Generation>> =>
+    path._tag === "Decoder"
+      ? path.engine.decoder(batch.length, decodePositions(batch, options.maxNewTokens)).then((decoder) =>
+        decodeOnEngine(decoder, tokenizer, batch, {
+          maxNewTokens: options.maxNewTokens,
+          eos,
+          checkpoint,
+          ...(options.stop ? { stop: options.stop } : {}),
+          ...(options.stopAtEos !== undefined ? { stopAtEos: options.stopAtEos } : {})
+        })
+      )
+      : decodeBatch(model, tokenizer, batch, options, checkpoint)
   return inBatches(rows, size, {
-    run: (batch) => watchGpuMemory(device, (checkpoint) => decodeBatch(model, tokenizer, batch, options, checkpoint)),
+    run: (batch) => watchGpuMemory(device, (checkpoint) => decode(batch, checkpoint)),
     tooLarge: (row, _i, cause) => new GenerationOutOfMemory(row.ids.length, options.maxNewTokens, cause instanceof Error ? cause.message : String(cause)),
     onHalve: (n, cause) => options.memory?.onSplit?.({ _tag: "Halved", rows: n, why: cause instanceof Error ? cause.message : String(cause) }),
     ...(options.onBatch ? { onBatch: options.onBatch } : {})

@@ -18,12 +18,15 @@ bundle test/kernels/kernels.test.ts kernels.test.mjs
 bundle test/kernels/tfjs-kernels.test.ts tfjs-kernels.test.mjs
 bundle test/kernels/engine.test.ts engine.test.mjs
 bundle test/kernels/trainer.test.ts trainer.test.mjs
-for t in backward attention-backward general-matmul matmul-layout token-kernels dropout; do bundle test/kernels/$t.test.ts $t.test.mjs; done
+for t in backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv; do bundle test/kernels/$t.test.ts $t.test.mjs; done
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
 bundle test/engine/engine-scorer.test.ts engine-scorer.test.mjs
 bundle test/train-engine/gpu.test.ts train-engine-gpu.test.mjs
 bundle test/model/device-loss.test.ts device-loss.test.mjs
 bundle bench/engine/cached-batch.ts bench-cached-batch.mjs
+bundle test/engine/engine-generate.test.ts engine-generate.test.mjs
+bundle test/model/pick-targets.test.ts pick-targets.test.mjs
+bundle bench/engine/generation.ts bench-generation.mjs
 bundle bench/engine/scoring.ts bench-engine-scoring.mjs
 bundle bench/gpu/parity-depth.ts bench-parity-depth.mjs
 bundle bench/gpu/diagnose.ts diagnose.mjs

@@ -37,13 +37,13 @@ def bench(f, reps=10, warm=3):
 
 
 def main():
-    if "--only-training" in sys.argv:
+    if "--only-training" in sys.argv or "--only-generation" in sys.argv:
         from transformers import Qwen3Config, Qwen3ForCausalLM
         cfg = Qwen3Config(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
                           head_dim=128, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6, max_position_embeddings=4096)
         cfg._attn_implementation = "sdpa"
         emit(kind="torch", version=torch.__version__, device=torch.cuda.get_device_name(0))
-        return lora_training(cfg, Qwen3ForCausalLM)
+        return lora_training(cfg, Qwen3ForCausalLM) if "--only-training" in sys.argv else generation(cfg, Qwen3ForCausalLM)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     emit(kind="torch", version=torch.__version__, device=torch.cuda.get_device_name(0))

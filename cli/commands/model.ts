@@ -30,21 +30,26 @@ const generateConfig = {
   model: modelFlag,
   input: inputFlag,
   backend: backendFlag,
+  engine: engineFlag,
   adapter: adapterFlag,
   contextWindow: windowFlag,
   maxNewTokens: Flag.Int("max-new-tokens").pipe(Flag.withDescription("Tokens to generate at most per prompt"), Flag.withDefault(64)),
   stop: Flag.String("stop").pipe(Flag.withDescription("Stop string (repeat the flag for several); cut from the output"), Flag.atLeast(0)),
   batch: Flag.Int("batch").pipe(
-    Flag.withDescription("Prompts decoded together at most (0: as many as free memory holds, measured on the GPU or the host; a batch that runs out of memory is halved)"),
+    Flag.withDescription("Prompts decoded together at most (0: as many as free memory holds, measured on the GPU or the host, and at most 128 on the WGSL decoder; a batch that runs out of memory is halved)"),
     Flag.withDefault(0)
   )
 }
 export type GenerateArgs = ArgsOf<typeof generateConfig>
 
 const generate = Command.make("generate", generateConfig, (args) => lazyHandler(() => import("../handlers/model.ts"), (h) => h.generateHandler(args))).pipe(
-  Command.withDescription("Greedy generation with a KV cache, batched. Input lines: {id, prompt}. Output lines: {id, text, token_ids, finish_reason, truncated_tokens}."),
+  Command.withDescription(
+    "Greedy generation with a KV cache, batched. Input lines: {id, prompt}. Output lines: {id, text, token_ids, finish_reason, truncated_tokens}. " +
+      "On a GPU with tensor cores it runs on fleuve's WGSL decoder (f16 weights, LoRA merged, one token a row a step), else on the tfjs runtime; --engine chooses, stderr says which."
+  ),
   Command.withExamples([
-    { command: "fleuve model generate --model ./Qwen3-0.6B --input prompts.jsonl --max-new-tokens 32 --stop \"\\n\"", description: "Answers cut at the first newline" }
+    { command: "fleuve model generate --model ./Qwen3-0.6B --input prompts.jsonl --max-new-tokens 32 --stop \"\\n\"", description: "Answers cut at the first newline" },
+    { command: "fleuve model generate --model ./Qwen3-0.6B --backend webgpu --engine tfjs --input prompts.jsonl", description: "The tfjs runtime on the GPU, e.g. to compare with the decoder" }
   ])
 )
 

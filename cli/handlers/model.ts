@@ -1,7 +1,7 @@
 import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
-import { generateRecovering, type GenerationSplit } from "../../gpu/generate.ts"
+import { describeGenerationPath, generateRecovering, type GenerationSplit } from "../../gpu/generate.ts"
 import { GpuDeviceLost } from "../../gpu/device-loss.ts"
 import { ModelHandle } from "../../gpu/model-handle.ts"
 import { describeScoringPath, scoreContinuations, setScoringEngine } from "../../gpu/scoring.ts"
@@ -45,7 +45,7 @@ const size = (bytes: number): string => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed
 /** One stderr line for a split of generation into batches (after "fleuve: generation: "). */
 export const describeSplit = (s: GenerationSplit): string =>
   s._tag === "Planned"
-    ? `${s.prompts} prompts in ${s.batches} batches of ${s.rowsPerBatch} (KV cache and activations ${size(s.batchBytes)} a batch, ${size(s.availableBytes)} ${s.measured === "gpu" ? "free on the GPU" : s.measured === "host" ? "free in host memory" : "available"}${s.limit === "maxBatch" ? "; --batch caps it" : ""})`
+    ? `${s.prompts} prompts in ${s.batches} batches of ${s.rowsPerBatch} (KV cache and activations ${size(s.batchBytes)} a batch, ${size(s.availableBytes)} ${s.measured === "gpu" ? "free on the GPU" : s.measured === "host" ? "free in host memory" : "available"}${s.limit === "maxBatch" ? "; --batch caps it" : s.limit === "decoder" ? "; the WGSL decoder takes 128 rows a batch" : ""})`
     : `out of memory with ${s.rows} prompts in a batch; halving to ${Math.ceil(s.rows / 2)} and ${Math.floor(s.rows / 2)} (${s.why.split("\n")[0]})`
 
 const field = (o: Record<string, unknown>, name: string): string | undefined => (typeof o[name] === "string" ? (o[name] as string) : undefined)
@@ -88,7 +88,7 @@ export const logprobsHandler = ({ model, input, backend, engine, adapter, contex
     catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
   }).pipe(Effect.catch(reportFailure))
 
-export const generateHandler = ({ model, input, backend, adapter, contextWindow, maxNewTokens, stop, batch }: GenerateArgs) =>
+export const generateHandler = ({ model, input, backend, engine, adapter, contextWindow, maxNewTokens, stop, batch }: GenerateArgs) =>
   Effect.tryPromise({
     try: async () => {
       const rows = readJsonl(input, (o) => {
@@ -96,6 +96,8 @@ export const generateHandler = ({ model, input, backend, adapter, contextWindow,
         return prompt === undefined ? "field 'prompt' must be a string" : { id: o.id ?? null, prompt }
       })
       const handle = await prepare(model, backend as BackendName, adapter)
+      setScoringEngine(Option.getOrUndefined(engine))
+      process.stderr.write(`fleuve: ${await describeGenerationPath(handle.current.model)}\n`)
       let done = 0
       // After a lost device, generation starts again at the first prompt not yet written.
       await generateRecovering(handle, rows.map((r) => r.value.prompt), {

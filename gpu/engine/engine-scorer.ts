@@ -6,6 +6,7 @@ import type { TextTokenizer } from "../tokenizer/tokenizer.ts"
 import { hostWeights, takeOnce } from "./host-weights.ts"
 import { checkEngineShape, type EngineShape, engineShape, EngineShapeError, type EngineWeights, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "./qwen3-engine.ts"
 import { isOutOfMemory, OutOfGpuMemory, withOomScope } from "../kernels/buffers.ts"
+import { Qwen3Decoder } from "./qwen3-decoder.ts"
 import { layoutBatch, type OptionRow, optionRows, rowScores, type RowScores, scoreInGroups } from "./score-layout.ts"
 
 /**
@@ -36,6 +37,7 @@ const bindingTokenLimit = (gpu: Gpu, s: EngineShape): number => {
 
 export class EngineScorer {
   private readonly engines = new Map<string, Qwen3Engine>()
+  private kept: Qwen3Decoder | undefined
   private disposed = false
 
   private constructor(
@@ -81,6 +83,11 @@ export class EngineScorer {
     return { _tag: "Ready", scorer: new EngineScorer(gpu, model.config, shape, weights, maxTokens, options, description) }
   }
 
+  /** Bytes of GPU memory this scorer holds: its weights, cached engines and decoder. */
+  get allocatedBytes(): number {
+    return weightBuffers(this.weights).reduce((a, b) => a + b.size, 0) + [...this.engines.values()].reduce((a, e) => a + e.activationBytes, 0) + (this.kept?.allocatedBytes ?? 0)
+  }
+
   /** Engines currently cached, as "batch×seq". */
   get cachedEngines(): Array<string> {
     return [...this.engines.keys()]
@@ -89,6 +96,18 @@ export class EngineScorer {
   private dropEngine(key: string): void {
     this.engines.get(key)?.dispose()
     this.engines.delete(key)
+  }
+
+  /** Makes GPU buffers in an out-of-memory scope; out of memory frees the cached engines once and retries. */
+  private async allocating<A extends { dispose(): void }>(make: () => Promise<A>): Promise<A> {
+    const create = () => withOomScope(this.gpu.device, make, (a) => a.dispose())
+    try {
+      return await create()
+    } catch (e) {
+      if (!(e instanceof OutOfGpuMemory) || this.engines.size === 0) throw e
+      for (const k of [...this.engines.keys()]) this.dropEngine(k)
+      return create()
+    }
   }
 
   /** The engine for batch × seq: cached (most recently used last), else created; out of memory frees the others once and retries. */
@@ -102,15 +121,7 @@ export class EngineScorer {
     }
     const keep = Math.max(1, this.options.maxEngines ?? 4)
     while (this.engines.size >= keep) this.dropEngine(this.engines.keys().next().value!)
-    const create = () => withOomScope(this.gpu.device, () => Qwen3Engine.create(this.gpu, this.shape, this.weights, batch, seq), (e) => e.dispose())
-    let made: Qwen3Engine
-    try {
-      made = await create()
-    } catch (e) {
-      if (!(e instanceof OutOfGpuMemory) || this.engines.size === 0) throw e
-      for (const k of [...this.engines.keys()]) this.dropEngine(k)
-      made = await create()
-    }
+    const made = await this.allocating(() => Qwen3Engine.create(this.gpu, this.shape, this.weights, batch, seq))
     this.engines.set(key, made)
     return made
   }
@@ -141,10 +152,26 @@ export class EngineScorer {
     return scoredContext(prepared, scores)
   }
 
-  /** Frees the engines and the uploaded weights (the device stays: it is not the scorer's). */
+  /**
+   * A WGSL decoder (gpu/engine/qwen3-decoder.ts) over these weights with room for `rows` rows and
+   * `positions` positions: the one made last when it is large enough and not over twice as wide,
+   * else a new one (the old one freed first; out of memory frees the scoring engines and retries).
+   */
+  async decoder(rows: number, positions: number): Promise<Qwen3Decoder> {
+    if (this.disposed) throw new Error("EngineScorer used after dispose()")
+    const kept = this.kept
+    if (kept && kept.rows >= rows && kept.rows <= Math.max(2 * rows, 8) && kept.positions >= positions) return kept
+    kept?.dispose()
+    this.kept = undefined
+    this.kept = await this.allocating(() => Qwen3Decoder.create(this.gpu, this.shape, this.weights, rows, positions))
+    return this.kept
+  }
+
+  /** Frees the engines, the decoder and the uploaded weights (the device stays: it is not the scorer's). */
   dispose(): void {
     if (this.disposed) return
     this.disposed = true
+    this.kept?.dispose()
     for (const k of [...this.engines.keys()]) this.dropEngine(k)
     for (const b of weightBuffers(this.weights)) b.destroy()
   }

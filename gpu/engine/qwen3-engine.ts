@@ -2,7 +2,8 @@ import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch, runDisp
 import { pickMatrixConfig, type Gpu } from "../kernels/device.ts"
 import { tensorCoreAttention } from "../kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "../kernels/fused.ts"
-import { matmulPlan, type MatmulPlan, type WeightFormat } from "../kernels/matmul.ts"
+import { gemvPlan, type LayerMatmul } from "../kernels/gemv.ts"
+import { matmulPlan, type WeightFormat } from "../kernels/matmul.ts"
 import { nf4Absmax, quantizeNf4 } from "../quant/nf4.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import { tableShards, tokenKernels } from "./token-kernels.ts"
@@ -143,6 +144,111 @@ export interface EngineOptions {
   readonly maxBindingBytes?: number
 }
 
+/** The activations every forward over T tokens holds (f32 where summed, f16 where a tensor-core operand reads them). */
+export interface TokenBuffers {
+  readonly ids: GPUBuffer
+  readonly targets: GPUBuffer
+  /** (log-prob of the target, argmax) a token */
+  readonly out: GPUBuffer
+  readonly x: GPUBuffer
+  readonly xh: GPUBuffer
+  readonly q: GPUBuffer
+  readonly k: GPUBuffer
+  readonly v: GPUBuffer
+  readonly qh: GPUBuffer
+  readonly atth: GPUBuffer
+  readonly g: GPUBuffer
+  readonly up: GPUBuffer
+  readonly acth: GPUBuffer
+}
+
+/**
+ * What the scoring engine and the decoder (gpu/engine/qwen3-decoder.ts) share for a forward over
+ * T tokens: the kernels, the activations, the embedding and head dispatches, and a layer's
+ * dispatches around its attention block (which differs: whole sequences, or one token a row
+ * against a KV cache). Buffers made through `buf` and `u` are listed in `made`, for dispose.
+ */
+export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: EngineWeights, T: number, options: EngineOptions & { readonly gemvRows?: number } = {}) => {
+  const dev = gpu.device
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
+  const format = weights.format
+  // gemvRows (a decoder of at most GEMV_ROWS rows, f16 weights): the layers' matmuls on the GEMV,
+  // over that many rows of the T allocated; the lm_head stays on the tensor cores
+  const gemv = options.gemvRows !== undefined && format === "f16"
+  const M = gemv ? options.gemvRows! : T
+  const [mm, mmAcc, mmHead, fused, el, tok] = await Promise.all([
+    gemv ? gemvPlan(gpu) : matmulPlan(gpu, format), gemv ? gemvPlan(gpu, { accumulate: true }) : matmulPlan(gpu, format, undefined, { accumulate: true }), matmulPlan(gpu, "f16"),
+    fusedKernels(gpu, D), elementwiseKernels(gpu), tokenKernels(gpu)
+  ])
+  const made: Array<GPUBuffer> = []
+  const buf = (bytes: number) => {
+    const b = storageBuffer(dev, bytes)
+    made.push(b)
+    return b
+  }
+  const u = (words: Array<number>, floats: Array<number> = []) => {
+    const b = uniformBuffer(dev, words, floats)
+    made.push(b) // freed with the activations
+    return b
+  }
+  const b: TokenBuffers = {
+    ids: buf(T * 4), targets: buf(T * 4), out: buf(T * 8),
+    x: buf(T * Hd * 4), xh: buf(T * Hd * 2),
+    q: buf(T * H * D * 4), k: buf(T * KV * D * 4), v: buf(T * KV * D * 4), qh: buf(T * H * D * 2), atth: buf(T * H * D * 2),
+    g: buf(T * I * 4), up: buf(T * I * 4), acth: buf(T * I * 2)
+  }
+  const chunk = Math.min(HEAD_CHUNK, T)
+  // the embedding table and lm_head bound shard by shard where they exceed one binding (2 GiB)
+  const shards = tableShards(vocab, Hd, options.maxBindingBytes ?? gpu.maxStorageBufferBindingSize)
+  const logits = buf(chunk * Math.max(...shards.map((sh) => sh.rows)) * 4)
+  const state = buf(T * 16)
+  const p = {
+    norm: u([T, Hd, 0, 0], [shape.eps]),
+    q: u([M, H * D, Hd, 0]), kv: u([M, KV * D, Hd, 0]), o: u([M, Hd, H * D, 0]), gu: u([M, I, Hd, 0]), down: u([M, Hd, I, 0]),
+    swiglu: u([T * I])
+  }
+  /** One layer: rmsnorm→f16 · q, k, v matmuls · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up · SwiGLU→f16 · down (+residual). */
+  const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>): Array<readonly [string, Dispatch]> => [
+    ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.inputNorm, Y: b.xh, params: p.norm }, T)],
+    ["matmul q", mm.dispatch({ A: b.xh, C: b.q, params: p.q, ...w.q }, M, H * D)],
+    ["matmul k", mm.dispatch({ A: b.xh, C: b.k, params: p.kv, ...w.k }, M, KV * D)],
+    ["matmul v", mm.dispatch({ A: b.xh, C: b.v, params: p.kv, ...w.v }, M, KV * D)],
+    ...attention,
+    ["matmul o (+residual)", mmAcc.dispatch({ A: b.atth, C: b.x, params: p.o, ...w.o }, M, Hd)],
+    ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.postNorm, Y: b.xh, params: p.norm }, T)],
+    ["matmul gate", mm.dispatch({ A: b.xh, C: b.g, params: p.gu, ...w.gate }, M, I)],
+    ["matmul up", mm.dispatch({ A: b.xh, C: b.up, params: p.gu, ...w.up }, M, I)],
+    ["swiglu", fused.swigluF16({ G: b.g, U: b.up, Y: b.acth, params: p.swiglu }, T * I)],
+    ["matmul down (+residual)", mmAcc.dispatch({ A: b.acth, C: b.x, params: p.down, ...w.down }, M, Hd)]
+  ]
+  const rowsOf = (t: GPUBuffer, sh: { row0: number; rows: number }) => ({ buffer: t, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 })
+  const head: Array<Dispatch> = [fused.rmsnormF16({ X: b.x, W: weights.finalNorm, Y: b.xh, params: p.norm }, T)]
+  for (let c0 = 0; c0 < T; c0 += chunk) {
+    const rows = Math.min(chunk, T - c0)
+    shards.forEach((sh, i) => head.push(
+      mmHead.dispatch({ A: { buffer: b.xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: rowsOf(weights.lmHead, sh), C: logits, params: u([rows, sh.rows, Hd, 0]) }, rows, sh.rows),
+      tok.pickPartial({ logits, targets: { buffer: b.targets, offset: c0 * 4, size: rows * 4 }, state: { buffer: state, offset: c0 * 16, size: rows * 16 }, params: u([rows, sh.rows, sh.row0, i === 0 ? 1 : 0]) }, rows)
+    ))
+    head.push(tok.pickFinish({ state: { buffer: state, offset: c0 * 16, size: rows * 16 }, out: { buffer: b.out, offset: c0 * 8, size: rows * 8 }, params: u([rows]) }, rows))
+  }
+  const embed = shards.map((sh) => tok.embed({ ids: b.ids, E: rowsOf(weights.embed, sh), X: b.x, params: u([T, Hd, vocab, sh.row0, sh.rows]) }, T))
+  return { kernels: { mm, fused, el, tok }, b, buf, u, made, layer, embed, head }
+}
+
+/** Reads `tokens` (log-prob, argmax) pairs of a forward's `out` buffer. */
+export const readTokenScores = async (device: GPUDevice, out: GPUBuffer, tokens: number): Promise<TokenScores> => {
+  const raw = await readBuffer(device, out, tokens * 8)
+  const words = new Uint32Array(raw)
+  const f = new Float32Array(raw)
+  const logprob = new Float32Array(tokens)
+  const argmax = new Uint32Array(tokens)
+  for (let t = 0; t < tokens; t++) {
+    logprob[t] = f[2 * t]!
+    argmax[t] = words[2 * t + 1]!
+  }
+  return { logprob, argmax }
+}
+
 /**
  * A forward of fixed batch × seq over uploaded weights: activations are allocated once and reused
  * by every `score` call; `dispose` frees them (the weights stay with their owner).
@@ -161,7 +267,7 @@ export class Qwen3Engine {
     readonly layerDispatches: ReadonlyArray<ReadonlyArray<readonly [string, Dispatch]>>,
     readonly embedDispatches: ReadonlyArray<Dispatch>,
     readonly headDispatches: ReadonlyArray<Dispatch>,
-    readonly matmul: MatmulPlan,
+    readonly matmul: LayerMatmul,
     readonly attention: "tensor-core" | "scalar"
   ) {}
 
@@ -174,82 +280,32 @@ export class Qwen3Engine {
     checkEngineShape(shape)
     const T = batch * seq
     if (T % 128 !== 0 || seq % 16 !== 0) throw new EngineShapeError(`batch × seq (${batch} × ${seq}) must be a multiple of 128 tokens and seq a multiple of 16`)
-    const dev = gpu.device
-    const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
-    const format = weights.format
+    const { heads: H, kvHeads: KV, headDim: D } = shape
     const tensorCores = pickMatrixConfig(gpu) !== undefined && options.attention !== "scalar"
-    const [mm, mmAcc, mmHead, fused, el, tok] = await Promise.all([
-      matmulPlan(gpu, format), matmulPlan(gpu, format, undefined, { accumulate: true }), matmulPlan(gpu, "f16"),
-      fusedKernels(gpu, D), elementwiseKernels(gpu), tokenKernels(gpu)
-    ])
     const tcAttention = tensorCores ? await tensorCoreAttention(gpu, D) : undefined
-    const made: Array<GPUBuffer> = []
-    const buf = (bytes: number) => {
-      const b = storageBuffer(dev, bytes)
-      made.push(b)
-      return b
-    }
-    const u = (words: Array<number>, floats: Array<number> = []) => {
-      const b = uniformBuffer(dev, words, floats)
-      made.push(b) // freed with the activations by dispose()
-      return b
-    }
-    const ids = buf(T * 4), targets = buf(T * 4), out = buf(T * 8)
-    const x = buf(T * Hd * 4), xh = buf(T * Hd * 2)
-    const q = buf(T * H * D * 4), k = buf(T * KV * D * 4), v = buf(T * KV * D * 4)
-    const qh = buf(T * H * D * 2), kh = buf(T * KV * D * 2), vh = buf(T * KV * D * 2), att = buf(T * H * D * 4), atth = buf(T * H * D * 2)
-    const g = buf(T * I * 4), up = buf(T * I * 4), acth = buf(T * I * 2)
-    const chunk = Math.min(HEAD_CHUNK, T)
-    // the embedding table and lm_head bound shard by shard where they exceed one binding (2 GiB)
-    const shards = tableShards(vocab, Hd, options.maxBindingBytes ?? gpu.maxStorageBufferBindingSize)
-    const logits = buf(chunk * Math.max(...shards.map((sh) => sh.rows)) * 4)
-    const state = buf(T * 16)
+    const f = await forwardParts(gpu, shape, weights, T, options)
+    const { buf, u, b, kernels: { fused, el } } = f
+    const kh = buf(T * KV * D * 2), vh = buf(T * KV * D * 2), att = buf(T * H * D * 4)
     const p = {
-      norm: u([T, Hd, 0, 0], [shape.eps]),
-      q: u([T, H * D, Hd, 0]), kv: u([T, KV * D, Hd, 0]), o: u([T, Hd, H * D, 0]), gu: u([T, I, Hd, 0]), down: u([T, Hd, I, 0]),
       qkQ: u([T, seq, H, 0], [shape.eps, shape.theta]), qkK: u([T, seq, KV, 0], [shape.eps, shape.theta]),
       castV: u([T * KV * D]), castAtt: u([T * H * D]),
-      att: u([batch, seq, seq, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]),
-      swiglu: u([T * I])
+      att: u([batch, seq, seq, H, KV, 0, 0, 0], [1 / Math.sqrt(D)])
     }
     // Without tensor cores: the scalar f32 attention, and its output cast for the o matmul.
-    const layerDispatches = weights.layers.map((w): Array<[string, Dispatch]> => [
-      ["rmsnorm", fused.rmsnormF16({ X: x, W: w.inputNorm, Y: xh, params: p.norm }, T)],
-      ["matmul q", mm.dispatch({ A: xh, C: q, params: p.q, ...w.q }, T, H * D)],
-      ["matmul k", mm.dispatch({ A: xh, C: k, params: p.kv, ...w.k }, T, KV * D)],
-      ["matmul v", mm.dispatch({ A: xh, C: v, params: p.kv, ...w.v }, T, KV * D)],
-      ...(tcAttention
-        ? ([
-          ["qk-norm+rope q", fused.qkNormRopeF16({ X: q, W: w.qNorm, Y: qh, params: p.qkQ }, T, H)],
-          ["qk-norm+rope k", fused.qkNormRopeF16({ X: k, W: w.kNorm, Y: kh, params: p.qkK }, T, KV)],
-          ["cast v", el.castF16({ X: v, Y: vh, params: p.castV }, T * KV * D)],
-          ["attention", tcAttention({ Q: qh, K: kh, V: vh, O: atth, params: p.att }, batch, seq, H, seq)]
-        ] as Array<[string, Dispatch]>)
-        : ([
-          ["qk-norm+rope q", fused.qkNormRope({ X: q, W: w.qNorm, params: p.qkQ }, T, H)],
-          ["qk-norm+rope k", fused.qkNormRope({ X: k, W: w.kNorm, params: p.qkK }, T, KV)],
-          ["attention", fused.attention({ Q: q, K: k, V: v, O: att, params: p.att }, batch, seq, H)],
-          ["cast attention", el.castF16({ X: att, Y: atth, params: p.castAtt }, T * H * D)]
-        ] as Array<[string, Dispatch]>)),
-      ["matmul o (+residual)", mmAcc.dispatch({ A: atth, C: x, params: p.o, ...w.o }, T, Hd)],
-      ["rmsnorm", fused.rmsnormF16({ X: x, W: w.postNorm, Y: xh, params: p.norm }, T)],
-      ["matmul gate", mm.dispatch({ A: xh, C: g, params: p.gu, ...w.gate }, T, I)],
-      ["matmul up", mm.dispatch({ A: xh, C: up, params: p.gu, ...w.up }, T, I)],
-      ["swiglu", fused.swigluF16({ G: g, U: up, Y: acth, params: p.swiglu }, T * I)],
-      ["matmul down (+residual)", mmAcc.dispatch({ A: acth, C: x, params: p.down, ...w.down }, T, Hd)]
-    ])
-    const rowsOf = (b: GPUBuffer, sh: { row0: number; rows: number }) => ({ buffer: b, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 })
-    const headDispatches: Array<Dispatch> = [fused.rmsnormF16({ X: x, W: weights.finalNorm, Y: xh, params: p.norm }, T)]
-    for (let c0 = 0; c0 < T; c0 += chunk) {
-      const rows = Math.min(chunk, T - c0)
-      shards.forEach((sh, i) => headDispatches.push(
-        mmHead.dispatch({ A: { buffer: xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: rowsOf(weights.lmHead, sh), C: logits, params: u([rows, sh.rows, Hd, 0]) }, rows, sh.rows),
-        tok.pickPartial({ logits, targets: { buffer: targets, offset: c0 * 4, size: rows * 4 }, state: { buffer: state, offset: c0 * 16, size: rows * 16 }, params: u([rows, sh.rows, sh.row0, i === 0 ? 1 : 0]) }, rows)
-      ))
-      headDispatches.push(tok.pickFinish({ state: { buffer: state, offset: c0 * 16, size: rows * 16 }, out: { buffer: out, offset: c0 * 8, size: rows * 8 }, params: u([rows]) }, rows))
-    }
-    const embedDispatches = shards.map((sh) => tok.embed({ ids, E: rowsOf(weights.embed, sh), X: x, params: u([T, Hd, vocab, sh.row0, sh.rows]) }, T))
-    return new Qwen3Engine(shape, batch, seq, dev, ids, targets, out, made.filter((b) => b !== ids && b !== targets && b !== out), layerDispatches, embedDispatches, headDispatches, mm, tcAttention ? "tensor-core" : "scalar")
+    const layerDispatches = weights.layers.map((w) => f.layer(w, tcAttention
+      ? [
+        ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: p.qkQ }, T, H)],
+        ["qk-norm+rope k", fused.qkNormRopeF16({ X: b.k, W: w.kNorm, Y: kh, params: p.qkK }, T, KV)],
+        ["cast v", el.castF16({ X: b.v, Y: vh, params: p.castV }, T * KV * D)],
+        ["attention", tcAttention({ Q: b.qh, K: kh, V: vh, O: b.atth, params: p.att }, batch, seq, H, seq)]
+      ]
+      : [
+        ["qk-norm+rope q", fused.qkNormRope({ X: b.q, W: w.qNorm, params: p.qkQ }, T, H)],
+        ["qk-norm+rope k", fused.qkNormRope({ X: b.k, W: w.kNorm, params: p.qkK }, T, KV)],
+        ["attention", fused.attention({ Q: b.q, K: b.k, V: b.v, O: att, params: p.att }, batch, seq, H)],
+        ["cast attention", el.castF16({ X: att, Y: b.atth, params: p.castAtt }, T * H * D)]
+      ]))
+    return new Qwen3Engine(shape, batch, seq, gpu.device, b.ids, b.targets, b.out, f.made.filter((x) => x !== b.ids && x !== b.targets && x !== b.out), layerDispatches, f.embed, f.head, f.kernels.mm, tcAttention ? "tensor-core" : "scalar")
   }
 
   /** Every dispatch of one forward, in order. */
@@ -267,16 +323,7 @@ export class Qwen3Engine {
     this.device.queue.writeBuffer(this.ids, 0, ids)
     this.device.queue.writeBuffer(this.targets, 0, targets)
     await runDispatches(this.device, this.dispatches())
-    const raw = await readBuffer(this.device, this.out, T * 8)
-    const words = new Uint32Array(raw)
-    const f = new Float32Array(raw)
-    const logprob = new Float32Array(T)
-    const argmax = new Uint32Array(T)
-    for (let t = 0; t < T; t++) {
-      logprob[t] = f[2 * t]!
-      argmax[t] = words[2 * t + 1]!
-    }
-    return { logprob, argmax }
+    return readTokenScores(this.device, this.out, T)
   }
 
   dispose(): void {

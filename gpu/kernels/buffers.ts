@@ -155,14 +155,30 @@ export interface Dispatch {
   readonly groups: readonly [number, number?, number?]
 }
 
+/**
+ * A dispatch's bind group, made once per Dispatch object: an engine or decoder encodes the same
+ * dispatches again and again (a decoding step is ~340 of them), and making bind groups anew each
+ * time cost more than encoding.
+ */
+const bindGroups = new WeakMap<Dispatch, GPUBindGroup>()
+
+const bindGroupOf = (device: GPUDevice, d: Dispatch): GPUBindGroup => {
+  let bind = bindGroups.get(d)
+  if (!bind) {
+    bind = device.createBindGroup({
+      layout: d.pipeline.getBindGroupLayout(0),
+      entries: d.buffers.map((b, binding) => ({ binding, resource: "buffer" in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b } }))
+    })
+    bindGroups.set(d, bind)
+  }
+  return bind
+}
+
 export const encodeDispatches = (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): GPUCommandBuffer => {
   const enc = device.createCommandEncoder()
   const pass = enc.beginComputePass()
   for (const d of dispatches) {
-    const bind = device.createBindGroup({
-      layout: d.pipeline.getBindGroupLayout(0),
-      entries: d.buffers.map((b, binding) => ({ binding, resource: "buffer" in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b } }))
-    })
+    const bind = bindGroupOf(device, d)
     pass.setPipeline(d.pipeline)
     pass.setBindGroup(0, bind)
     pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1)

@@ -176,15 +176,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * (i = lane, lane + 32, …), so the normalised values never leave registers. In place (f32), or
  * into Y as f16 (binding 3) for the tensor-core attention.
  */
-export const qkNormRopeWgsl = (D: number, out: "in-place" | "f16" = "in-place"): string => {
+export const qkNormRopeWgsl = (D: number, out: "in-place" | "f16" | "f16-append" = "in-place"): string => {
   const half = D / 2
   const pairs = Math.ceil(half / 32)
-  const Y = out === "f16" ? "Y" : "X"
-  const cast = out === "f16" ? "f16" : ""
-  return `${out === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, S: u32, heads: u32, past: u32, eps: f32, theta: f32 }
-@group(0) @binding(0) var<storage, ${out === "f16" ? "read" : "read_write"}> X: array<f32>;
+  const f16 = out !== "in-place"
+  const Y = f16 ? "Y" : "X"
+  const cast = f16 ? "f16" : ""
+  // "f16-append": Y is a KV cache [positions, rows, heads, D] and these rows are position `past`
+  const yBase = out === "f16-append" ? `(p.past * p.rows * p.heads + rh) * ${D}u` : "base"
+  return `${f16 ? "enable f16;\n" : ""}struct P { rows: u32, S: u32, heads: u32, past: u32, eps: f32, theta: f32 }
+@group(0) @binding(0) var<storage, ${f16 ? "read" : "read_write"}> X: array<f32>;
 @group(0) @binding(1) var<storage, read> W: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;${out === "f16" ? "\n@group(0) @binding(3) var<storage, read_write> Y: array<f16>;" : ""}
+@group(0) @binding(2) var<uniform> p: P;${f16 ? "\n@group(0) @binding(3) var<storage, read_write> Y: array<f16>;" : ""}
 ${ROW_SUM}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -192,6 +195,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let lane = lid % 32u;
   let rh = min(wanted, p.rows * p.heads - 1u); // no early return: every thread reaches the barrier
   let base = rh * ${D}u;
+  let yBase = ${yBase};
   let pos = f32(p.past + (rh / p.heads) % p.S);
   var ss = 0.0;
 ${range(pairs).map((k) => `  let i${k} = min(lane + ${32 * k}u, ${half - 1}u);
@@ -206,8 +210,8 @@ ${range(pairs).map((k) => `  if (on${k}) {
     let angle = pos / pow(p.theta, f32(2u * i${k}) / ${D}.0);
     let c = cos(angle);
     let s = sin(angle);
-    ${Y}[base + i${k}] = ${cast}(n1 * c - n2 * s);
-    ${Y}[base + i${k} + ${half}u] = ${cast}(n2 * c + n1 * s);
+    ${Y}[yBase + i${k}] = ${cast}(n1 * c - n2 * s);
+    ${Y}[yBase + i${k} + ${half}u] = ${cast}(n2 * c + n1 * s);
   }`).join("\n")}
 }
 `
@@ -236,6 +240,8 @@ export interface FusedKernels {
   rmsnormF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number): Dispatch
   swigluF16(b: { G: Binding; U: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
   qkNormRopeF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number, heads: number): Dispatch
+  /** qkNormRopeF16 written into a KV cache Y [positions, rows, heads, D] at position `past` (decoding one token a row). */
+  qkNormRopeAppendF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number, heads: number): Dispatch
 }
 
 export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKernels> => {
@@ -248,11 +254,12 @@ export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKern
     pipeline(gpu.device, qkNormRopeWgsl(headDim), "qk-norm-rope")
   ])
   // f16 results need shader-f16; without it only the f32 kernels exist
-  const [rms16, swi16, qkr16] = gpu.hasF16
+  const [rms16, swi16, qkr16, qkrAppend] = gpu.hasF16
     ? await Promise.all([
       pipeline(gpu.device, rmsnormOutWgsl("f16"), "rmsnorm-f16"),
       pipeline(gpu.device, swigluOutWgsl("f16"), "swiglu-f16"),
-      pipeline(gpu.device, qkNormRopeWgsl(headDim, "f16"), "qk-norm-rope-f16")
+      pipeline(gpu.device, qkNormRopeWgsl(headDim, "f16"), "qk-norm-rope-f16"),
+      pipeline(gpu.device, qkNormRopeWgsl(headDim, "f16-append"), "qk-norm-rope-f16-append")
     ])
     : []
   const needF16 = (p: GPUComputePipeline | undefined, what: string) => {
@@ -267,7 +274,8 @@ export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKern
     qkNormRope: (b, rows, heads) => ({ pipeline: qkr, buffers: [b.X, b.W, b.params], groups: grid(Math.ceil((rows * heads) / 8)) }),
     rmsnormF16: (b, rows) => ({ pipeline: needF16(rms16, "rmsnorm-f16"), buffers: [b.X, b.W, b.Y, b.params], groups: grid(Math.ceil(rows / 8)) }),
     swigluF16: (b, n) => ({ pipeline: needF16(swi16, "swiglu-f16"), buffers: [b.G, b.U, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
-    qkNormRopeF16: (b, rows, heads) => ({ pipeline: needF16(qkr16, "qk-norm-rope-f16"), buffers: [b.X, b.W, b.params, b.Y], groups: grid(Math.ceil((rows * heads) / 8)) })
+    qkNormRopeF16: (b, rows, heads) => ({ pipeline: needF16(qkr16, "qk-norm-rope-f16"), buffers: [b.X, b.W, b.params, b.Y], groups: grid(Math.ceil((rows * heads) / 8)) }),
+    qkNormRopeAppendF16: (b, rows, heads) => ({ pipeline: needF16(qkrAppend, "qk-norm-rope-f16-append"), buffers: [b.X, b.W, b.params, b.Y], groups: grid(Math.ceil((rows * heads) / 8)) })
   }
 }
 
@@ -278,6 +286,14 @@ struct P { n: u32 }
 @group(0) @binding(1) var<storage, read_write> Y: array<f16>;
 @group(0) @binding(2) var<uniform> p: P;
 ${elementwiseMain("    Y[i] = f16(X[i]);")}`
+
+/** Y[offset + i] = f16(X[i]): values appended to a KV cache at their position. params: n, offset. */
+export const castF16AtWgsl = `enable f16;
+struct P { n: u32, offset: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f16>;
+@group(0) @binding(2) var<uniform> p: P;
+${elementwiseMain("    Y[p.offset + i] = f16(X[i]);")}`
 
 export const addWgsl = `struct P { n: u32 }
 @group(0) @binding(0) var<storage, read_write> X: array<f32>;
@@ -305,17 +321,24 @@ ${elementwiseMain("    X[i] = X[i] * p.s;")}`
 
 export interface ElementwiseKernels {
   castF16(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
+  /** params: n, offset (elements of Y) */
+  castF16At(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
   add(b: { X: Binding; R: Binding; params: GPUBuffer }, n: number): Dispatch
   copy(b: { X: Binding; Y: Binding; params: GPUBuffer }, n: number): Dispatch
   scale(b: { X: Binding; params: GPUBuffer }, n: number): Dispatch
 }
 
 export const elementwiseKernels = async (gpu: Gpu): Promise<ElementwiseKernels> => {
-  const [cast, add, copy, scale] = await Promise.all([
-    pipeline(gpu.device, castF16Wgsl, "cast-f16"), pipeline(gpu.device, addWgsl, "add"), pipeline(gpu.device, copyWgsl, "copy"), pipeline(gpu.device, scaleWgsl, "scale")
+  const [cast, castAt, add, copy, scale] = await Promise.all([
+    pipeline(gpu.device, castF16Wgsl, "cast-f16"), gpu.hasF16 ? pipeline(gpu.device, castF16AtWgsl, "cast-f16-at") : undefined,
+    pipeline(gpu.device, addWgsl, "add"), pipeline(gpu.device, copyWgsl, "copy"), pipeline(gpu.device, scaleWgsl, "scale")
   ])
   return {
     castF16: (b, n) => ({ pipeline: cast, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
+    castF16At: (b, n) => {
+      if (!castAt) throw new Error("cast-f16-at: this adapter has no shader-f16")
+      return { pipeline: castAt, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }
+    },
     add: (b, n) => ({ pipeline: add, buffers: [b.X, b.R, b.params], groups: grid(Math.ceil(n / 256)) }),
     copy: (b, n) => ({ pipeline: copy, buffers: [b.X, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
     scale: (b, n) => ({ pipeline: scale, buffers: [b.X, b.params], groups: grid(Math.ceil(n / 1024)) })

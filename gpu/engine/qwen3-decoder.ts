@@ -1,0 +1,124 @@
+import { encodeDispatches, type Dispatch } from "../kernels/buffers.ts"
+import { decodeAttention } from "../kernels/decode-attention.ts"
+import { GEMV_ROWS } from "../kernels/gemv.ts"
+import type { Gpu } from "../kernels/device.ts"
+import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
+
+/**
+ * Greedy decoding on fleuve's WGSL kernels: one token a row a step, through the engine's layer
+ * (gpu/engine/qwen3-engine.ts forwardParts) with the attention block replaced by a KV cache:
+ *
+ *   q/k norm + RoPE at the step's position (q → f16; k appended to the layer's K cache) · v
+ *   appended to the V cache (f16) · attention of the new token against the cache
+ *   (gpu/kernels/decode-attention.ts)
+ *
+ * Every row is at the same position at every step: a row's prompt tokens are fed one a step and
+ * its generated tokens follow on with no padding, so each row computes exactly what it would
+ * alone (positions from 0, nothing masked) and the prompt needs no other kernels. Steps whose
+ * logits no row needs (inside every prompt) skip the lm_head and are not waited for: the GPU runs
+ * them back to back. The caches are [positions, rows, KV, D] f16 per layer, sized once for
+ * `positions` steps. Up to GEMV_ROWS rows with f16 weights, the layers' matmuls are the GEMV
+ * (gpu/kernels/gemv.ts: each weight read once a step for all rows); beyond, the tensor-core
+ * matmul over rows padded to its 128. The lm_head runs on the tensor cores over 128 padded rows
+ * (only the real rows are read back; the padded rows' attention is never computed).
+ */
+export class Qwen3Decoder {
+  private constructor(
+    readonly shape: EngineShape,
+    readonly rows: number,
+    readonly positions: number,
+    private readonly device: GPUDevice,
+    private readonly parts: Awaited<ReturnType<typeof forwardParts>>,
+    private readonly padded: number,
+    /** the uniforms that carry the step's position */
+    private readonly stepParams: { readonly qkQ: GPUBuffer; readonly qkK: GPUBuffer; readonly castV: GPUBuffer; readonly att: GPUBuffer },
+    private readonly body: ReadonlyArray<Dispatch>,
+    private readonly caches: ReadonlyArray<GPUBuffer>
+  ) {}
+
+  /** Bytes of every buffer the decoder made (KV caches, activations, uniforms). */
+  get allocatedBytes(): number {
+    return this.parts.made.reduce((a, b) => a + b.size, 0)
+  }
+
+  /** Bytes of the KV caches. */
+  get cacheBytes(): number {
+    return this.caches.reduce((a, c) => a + c.size, 0)
+  }
+
+  /** Bytes of KV cache a row and position needs (K and V, every layer, f16). */
+  static cacheBytesPerToken(shape: EngineShape): number {
+    return 2 * shape.layers * shape.kvHeads * shape.headDim * 2
+  }
+
+  static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, rows: number, positions: number): Promise<Qwen3Decoder> {
+    checkEngineShape(shape)
+    if (rows < 1 || positions < 1) throw new EngineShapeError(`a decoder needs at least one row and one position, not ${rows} × ${positions}`)
+    const { heads: H, kvHeads: KV, headDim: D } = shape
+    const padded = Math.ceil(rows / 128) * 128
+    const cacheBytes = positions * rows * KV * D * 2
+    if (cacheBytes > gpu.maxStorageBufferBindingSize) throw new EngineShapeError(`a KV cache of ${positions} positions × ${rows} rows (${cacheBytes} bytes a layer) exceeds one binding (${gpu.maxStorageBufferBindingSize}): fewer rows a batch`)
+    // up to GEMV_ROWS rows (f16 weights) the layers' matmuls read each weight once for all rows (gpu/kernels/gemv.ts)
+    const gemv = rows <= GEMV_ROWS && weights.format === "f16"
+    const [f, attention] = await Promise.all([forwardParts(gpu, shape, weights, padded, gemv ? { gemvRows: rows } : {}), decodeAttention(gpu, D)])
+    const { b, buf, u, kernels: { fused, el } } = f
+    const stepParams = {
+      qkQ: u([rows, 1, H, 0], [shape.eps, shape.theta]),
+      qkK: u([rows, 1, KV, 0], [shape.eps, shape.theta]),
+      castV: u([rows * KV * D, 0]),
+      att: u([rows, 1, H, KV], [1 / Math.sqrt(D)])
+    }
+    const caches: Array<GPUBuffer> = []
+    const layers = weights.layers.map((w) => {
+      const K = buf(cacheBytes), V = buf(cacheBytes)
+      caches.push(K, V)
+      return f.layer(w, [
+        ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: stepParams.qkQ }, rows, H)],
+        ["qk-norm+rope k → cache", fused.qkNormRopeAppendF16({ X: b.k, W: w.kNorm, Y: K, params: stepParams.qkK }, rows, KV)],
+        ["v → cache", el.castF16At({ X: b.v, Y: V, params: stepParams.castV }, rows * KV * D)],
+        ["decode attention", attention({ Q: b.qh, K, V, O: b.atth, params: stepParams.att }, rows, H)]
+      ])
+    })
+    const body = [...f.embed, ...layers.flatMap((l) => l.map(([, d]) => d))]
+    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, caches)
+  }
+
+  /**
+   * Feeds `ids[r]` to row r at `position` (0 first; positions in order, each once; the caches keep
+   * the earlier ones). Fewer ids than rows leave the last rows on token 0. `read`: nothing to
+   * return (a prompt step), or each row's argmax and the log-prob of `targets[r]` (any token when
+   * only the argmax is wanted).
+   */
+  async step(ids: Uint32Array<ArrayBuffer>, position: number, read: false | { readonly targets?: Uint32Array<ArrayBuffer> }): Promise<TokenScores | undefined> {
+    if (ids.length > this.rows) throw new EngineShapeError(`step: ${ids.length} ids for a decoder of ${this.rows} rows`)
+    if (!Number.isInteger(position) || position < 0 || position >= this.positions) throw new EngineShapeError(`step: position ${position} outside the cache's 0 … ${this.positions - 1}`)
+    const { KV, D, theta, eps } = { KV: this.shape.kvHeads, D: this.shape.headDim, theta: this.shape.theta, eps: this.shape.eps }
+    const q = this.device.queue
+    const padded = new Uint32Array(this.padded)
+    padded.set(ids)
+    q.writeBuffer(this.parts.b.ids, 0, padded)
+    const words = (w: Array<number>, f: Array<number> = []) => {
+      const data = new ArrayBuffer(Math.max(16, Math.ceil((w.length + f.length) / 4) * 16))
+      new Uint32Array(data).set(w)
+      new Float32Array(data, w.length * 4).set(f)
+      return data
+    }
+    q.writeBuffer(this.stepParams.qkQ, 0, words([this.rows, 1, this.shape.heads, position], [eps, theta]))
+    q.writeBuffer(this.stepParams.qkK, 0, words([this.rows, 1, KV, position], [eps, theta]))
+    q.writeBuffer(this.stepParams.castV, 0, words([this.rows * KV * D, position * this.rows * KV * D]))
+    q.writeBuffer(this.stepParams.att, 0, words([this.rows, position + 1, this.shape.heads, KV], [1 / Math.sqrt(D)]))
+    if (!read) {
+      q.submit([encodeDispatches(this.device, this.body)])
+      return undefined
+    }
+    const targets = new Uint32Array(this.padded)
+    if (read.targets) targets.set(read.targets)
+    q.writeBuffer(this.parts.b.targets, 0, targets)
+    q.submit([encodeDispatches(this.device, [...this.body, ...this.parts.head])])
+    return readTokenScores(this.device, this.parts.b.out, ids.length)
+  }
+
+  dispose(): void {
+    for (const buffer of this.parts.made) buffer.destroy()
+  }
+}
