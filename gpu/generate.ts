@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { freemem } from "node:os"
 import { webgpuDevice } from "./backend.ts"
-import { decodeOnEngine, decodePositions } from "./engine/engine-generate.ts"
+import { type DecodeTimings, decodeOnEngine, decodePositions } from "./engine/engine-generate.ts"
 import type { EngineScorer } from "./engine/engine-scorer.ts"
 import { decoderBytesPerRow, generationBytesPerRow, inBatches, rowsPerBatch } from "./generate-plan.ts"
 import { scoringPathFor } from "./scoring.ts"
@@ -25,6 +25,10 @@ export interface GenerateOptions {
   readonly memory?: GenerationMemory
   /** Told of each batch's generations as it completes, in the prompts' order (`first`: its first prompt's index). */
   readonly onBatch?: (first: number, generations: ReadonlyArray<Generation>) => void
+  /** On the WGSL decoder: filled with where its steps' time went (benchmarks). */
+  readonly decodeTimings?: DecodeTimings
+  /** On the WGSL decoder: who feeds each step its tokens (gpu/engine/engine-generate.ts; default "device"). */
+  readonly decoderFeed?: "host" | "device"
 }
 
 /** How generation learns what memory it may use, and tells how it batched. */
@@ -85,7 +89,9 @@ const measureMemory = async (wantedBytes: number, given: number | undefined): Pr
   const device = webgpuDevice()
   if (device) {
     releasePooledBuffers()
-    return { bytes: HEADROOM * (await probeFreeGpuMemory(device, { wantedBytes: wantedBytes / HEADROOM })), measured: "gpu" }
+    // rounded up, and a byte more: the probe floors what it is asked, and HEADROOM × floor(x / HEADROOM)
+    // falls short of x, which made a batch that fits one row smaller (16 prompts in batches of 15 and 1)
+    return { bytes: HEADROOM * (await probeFreeGpuMemory(device, { wantedBytes: Math.ceil(wantedBytes / HEADROOM) + 1 })), measured: "gpu" }
   }
   const limit = process.constrainedMemory?.()
   let bytes = Math.min(freemem(), limit ? limit - process.memoryUsage().rss : Infinity)
@@ -222,6 +228,8 @@ export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer
           maxNewTokens: options.maxNewTokens,
           eos,
           checkpoint,
+          ...(options.decodeTimings ? { timings: options.decodeTimings } : {}),
+          ...(options.decoderFeed ? { feed: options.decoderFeed } : {}),
           ...(options.stop ? { stop: options.stop } : {}),
           ...(options.stopAtEos !== undefined ? { stopAtEos: options.stopAtEos } : {})
         })

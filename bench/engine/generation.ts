@@ -36,22 +36,25 @@ const prompts = Array.from({ length: B }, (_, r) => {
   return tokenizer.decode(ids)
 })
 
-const run = async (engine: "auto" | "tfjs", maxNewTokens: number): Promise<Array<Generation>> => {
+const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device"): Promise<Array<Generation>> => {
   setScoringEngine(engine)
   const path = await describeGenerationPath(model)
   await generateGreedy(model, tokenizer, prompts.slice(0, 2), { maxNewTokens: 2, stopAtEos: false }) // warm-up: shaders, buffers
+  const timings = { submitted: 0, read: 0, checkpoints: 0, steps: 0, reads: 0 }
   const t0 = performance.now()
-  const out = await generateGreedy(model, tokenizer, prompts, { maxNewTokens, stopAtEos: false, maxBatch: B })
+  const out = await generateGreedy(model, tokenizer, prompts, { maxNewTokens, stopAtEos: false, maxBatch: B, decodeTimings: timings, decoderFeed })
   const seconds = (performance.now() - t0) / 1000
   const tokens = out.reduce((a, g) => a + g.tokenIds.length, 0)
   // what the decoder allocated (weights, KV caches, activations: every GPUBuffer of the engine scorer and its decoder)
   const scorer = engine === "auto" ? await scoringPathFor(model) : undefined
   const allocated = scorer?._tag === "Engine" ? scorer.scorer.allocatedBytes : undefined
-  emit({ kind: "generation", engine, path, layers: config.numLayers, batch: B, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds), ...(allocated ? { gpu_bytes_allocated: allocated } : {}) })
+  emit({ kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch: B, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds), ...(allocated ? { gpu_bytes_allocated: allocated } : {}), ...(timings.steps > 0 ? { decoder_ms: { submitted: Math.round(timings.submitted), read: Math.round(timings.read), checkpoints: Math.round(timings.checkpoints), steps: timings.steps, reads: timings.reads } } : {}) })
   return out
 }
 
-const decoder = await run("auto", Number(args.new))
+const hostFed = await run("auto", Number(args.new), "host")
+const decoder = await run("auto", Number(args.new), "device")
+emit({ kind: "feeds-agree", rows: decoder.filter((g, r) => g.tokenIds.length === hostFed[r]!.tokenIds.length && g.tokenIds.every((t, i) => t === hostFed[r]!.tokenIds[i])).length, of: B })
 const tfjs = await run("tfjs", Number(args["tfjs-new"]))
 // Where the two differ first, and whether the decoder's token there is a near-tie under tfjs' f32 log-probs
 const rows = await Promise.all(decoder.map(async (g, r) => {

@@ -18,7 +18,7 @@ bundle test/kernels/kernels.test.ts kernels.test.mjs
 bundle test/kernels/tfjs-kernels.test.ts tfjs-kernels.test.mjs
 bundle test/kernels/engine.test.ts engine.test.mjs
 bundle test/kernels/trainer.test.ts trainer.test.mjs
-for t in backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv; do bundle test/kernels/$t.test.ts $t.test.mjs; done
+for t in backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv token-feed; do bundle test/kernels/$t.test.ts $t.test.mjs; done
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
 bundle test/engine/engine-scorer.test.ts engine-scorer.test.mjs
 bundle test/train-engine/gpu.test.ts train-engine-gpu.test.mjs

@@ -1,6 +1,7 @@
-import { encodeDispatches, type Dispatch } from "../kernels/buffers.ts"
+import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, type Dispatch } from "../kernels/buffers.ts"
 import { decodeAttention } from "../kernels/decode-attention.ts"
 import { GEMV_ROWS } from "../kernels/gemv.ts"
+import { type TokenFeedKernels, tokenFeedKernels } from "../kernels/token-feed.ts"
 import type { Gpu } from "../kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -33,7 +34,8 @@ export class Qwen3Decoder {
     /** the uniforms that carry the step's position */
     private readonly stepParams: { readonly qkQ: GPUBuffer; readonly qkK: GPUBuffer; readonly castV: GPUBuffer; readonly att: GPUBuffer },
     private readonly body: ReadonlyArray<Dispatch>,
-    private readonly caches: ReadonlyArray<GPUBuffer>
+    private readonly caches: ReadonlyArray<GPUBuffer>,
+    private readonly feed: TokenFeedKernels
   ) {}
 
   /** Bytes of every buffer the decoder made (KV caches, activations, uniforms). */
@@ -60,7 +62,7 @@ export class Qwen3Decoder {
     if (cacheBytes > gpu.maxStorageBufferBindingSize) throw new EngineShapeError(`a KV cache of ${positions} positions × ${rows} rows (${cacheBytes} bytes a layer) exceeds one binding (${gpu.maxStorageBufferBindingSize}): fewer rows a batch`)
     // up to GEMV_ROWS rows (f16 weights) the layers' matmuls read each weight once for all rows (gpu/kernels/gemv.ts)
     const gemv = rows <= GEMV_ROWS && weights.format === "f16"
-    const [f, attention] = await Promise.all([forwardParts(gpu, shape, weights, padded, gemv ? { gemvRows: rows } : {}), decodeAttention(gpu, D)])
+    const [f, attention, feed] = await Promise.all([forwardParts(gpu, shape, weights, padded, gemv ? { gemvRows: rows } : {}), decodeAttention(gpu, D), tokenFeedKernels(gpu)])
     const { b, buf, u, kernels: { fused, el } } = f
     const stepParams = {
       qkQ: u([rows, 1, H, 0], [shape.eps, shape.theta]),
@@ -80,7 +82,7 @@ export class Qwen3Decoder {
       ])
     })
     const body = [...f.embed, ...layers.flatMap((l) => l.map(([, d]) => d))]
-    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, caches)
+    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, caches, feed)
   }
 
   /**
@@ -92,21 +94,11 @@ export class Qwen3Decoder {
   async step(ids: Uint32Array<ArrayBuffer>, position: number, read: false | { readonly targets?: Uint32Array<ArrayBuffer> }): Promise<TokenScores | undefined> {
     if (ids.length > this.rows) throw new EngineShapeError(`step: ${ids.length} ids for a decoder of ${this.rows} rows`)
     if (!Number.isInteger(position) || position < 0 || position >= this.positions) throw new EngineShapeError(`step: position ${position} outside the cache's 0 … ${this.positions - 1}`)
-    const { KV, D, theta, eps } = { KV: this.shape.kvHeads, D: this.shape.headDim, theta: this.shape.theta, eps: this.shape.eps }
-    const q = this.device.queue
     const padded = new Uint32Array(this.padded)
     padded.set(ids)
-    q.writeBuffer(this.parts.b.ids, 0, padded)
-    const words = (w: Array<number>, f: Array<number> = []) => {
-      const data = new ArrayBuffer(Math.max(16, Math.ceil((w.length + f.length) / 4) * 16))
-      new Uint32Array(data).set(w)
-      new Float32Array(data, w.length * 4).set(f)
-      return data
-    }
-    q.writeBuffer(this.stepParams.qkQ, 0, words([this.rows, 1, this.shape.heads, position], [eps, theta]))
-    q.writeBuffer(this.stepParams.qkK, 0, words([this.rows, 1, KV, position], [eps, theta]))
-    q.writeBuffer(this.stepParams.castV, 0, words([this.rows * KV * D, position * this.rows * KV * D]))
-    q.writeBuffer(this.stepParams.att, 0, words([this.rows, position + 1, this.shape.heads, KV], [1 / Math.sqrt(D)]))
+    this.device.queue.writeBuffer(this.parts.b.ids, 0, padded)
+    this.writeStepParams(position)
+    const q = this.device.queue
     if (!read) {
       q.submit([encodeDispatches(this.device, this.body)])
       return undefined
@@ -116,6 +108,73 @@ export class Qwen3Decoder {
     q.writeBuffer(this.parts.b.targets, 0, targets)
     q.submit([encodeDispatches(this.device, [...this.body, ...this.parts.head])])
     return readTokenScores(this.device, this.parts.b.out, ids.length)
+  }
+
+  /** Writes the uniforms that carry the step's position (queued in order with the submissions). */
+  private writeStepParams(position: number): void {
+    const { kvHeads: KV, headDim: D, heads: H, theta, eps } = this.shape
+    const q = this.device.queue
+    const words = (w: Array<number>, f: Array<number> = []) => {
+      const data = new ArrayBuffer(Math.max(16, Math.ceil((w.length + f.length) / 4) * 16))
+      new Uint32Array(data).set(w)
+      new Float32Array(data, w.length * 4).set(f)
+      return data
+    }
+    q.writeBuffer(this.stepParams.qkQ, 0, words([this.rows, 1, H, position], [eps, theta]))
+    q.writeBuffer(this.stepParams.qkK, 0, words([this.rows, 1, KV, position], [eps, theta]))
+    q.writeBuffer(this.stepParams.castV, 0, words([this.rows * KV * D, position * this.rows * KV * D]))
+    q.writeBuffer(this.stepParams.att, 0, words([this.rows, position + 1, H, KV], [1 / Math.sqrt(D)]))
+  }
+
+  /**
+   * Greedy decoding fed on the device (gpu/kernels/token-feed.ts): at step s row r takes its
+   * prompt's token s, or past its prompt the argmax step s − 1 recorded, so no step waits for the
+   * host. Steps 0 … steps − 1 run from position 0 (the caches are overwritten); every `readEvery`
+   * steps that pick tokens, and after the last, `take(first, argmax, count)` gets the argmaxes of
+   * steps first … first + count − 1 ([count, prompts] row-major) and returns true to stop (every
+   * row done). Steps before the shortest prompt's last token skip the lm_head.
+   */
+  async decodeOnDevice(
+    prompts: ReadonlyArray<ReadonlyArray<number>>,
+    steps: number,
+    readEvery: number,
+    take: (first: number, argmax: Uint32Array, count: number) => boolean | Promise<boolean>
+  ): Promise<void> {
+    const rows = prompts.length
+    if (rows < 1 || rows > this.rows) throw new EngineShapeError(`decodeOnDevice: ${rows} prompts for a decoder of ${this.rows} rows`)
+    if (steps > this.positions) throw new EngineShapeError(`decodeOnDevice: ${steps} steps, the caches hold ${this.positions} positions`)
+    if (prompts.some((p) => p.length < 1)) throw new EngineShapeError("decodeOnDevice: every prompt needs a token")
+    const width = Math.max(...prompts.map((p) => p.length))
+    const table = new Uint32Array(rows * width)
+    prompts.forEach((p, r) => table.set(p, r * width))
+    const dev = this.device
+    const made = [
+      storageBuffer(dev, table), storageBuffer(dev, Uint32Array.from(prompts, (p) => p.length)), storageBuffer(dev, steps * rows * 4),
+      uniformBuffer(dev, [rows, width, 0, 0]), uniformBuffer(dev, [rows, 0, 0, 0])
+    ] as const
+    const [promptBuf, lens, generated, feedParams, recordParams] = made
+    const feed = this.feed.feedIds({ prompts: promptBuf, lens, generated, ids: this.parts.b.ids, params: feedParams }, rows)
+    const record = this.feed.recordArgmax({ picks: this.parts.b.out, generated, params: recordParams }, rows)
+    const firstPick = Math.min(...prompts.map((p) => p.length)) - 1
+    const withHead = [feed, ...this.body, ...this.parts.head, record]
+    const withoutHead = [feed, ...this.body]
+    let readFrom = firstPick
+    try {
+      for (let s = 0; s < steps; s++) {
+        this.writeStepParams(s)
+        dev.queue.writeBuffer(feedParams, 8, Uint32Array.of(s))
+        const picks = s >= firstPick
+        if (picks) dev.queue.writeBuffer(recordParams, 4, Uint32Array.of(s))
+        dev.queue.submit([encodeDispatches(dev, picks ? withHead : withoutHead)])
+        if (!picks || ((s - firstPick + 1) % readEvery !== 0 && s !== steps - 1)) continue
+        const all = new Uint32Array(await readBuffer(dev, generated, (s + 1) * rows * 4))
+        const stop = await take(readFrom, all.subarray(readFrom * rows), s + 1 - readFrom)
+        readFrom = s + 1
+        if (stop) break
+      }
+    } finally {
+      for (const b of made) b.destroy()
+    }
   }
 
   dispose(): void {

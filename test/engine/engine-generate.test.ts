@@ -6,34 +6,20 @@
 import * as tf from "@tensorflow/tfjs-core"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { selectBackend, webgpuEngineGpu, webgpuEngineUnavailable } from "../../gpu/backend.ts"
+import { webgpuEngineGpu } from "../../gpu/backend.ts"
 import { EngineScorer } from "../../gpu/engine/engine-scorer.ts"
 import { describeGenerationPath, generateGreedy } from "../../gpu/generate.ts"
 import { roundF16 } from "../../gpu/kernels/buffers.ts"
-import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
 import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
 import { setScoringEngine } from "../../gpu/scoring.ts"
 import { useTensorCoreMatmul } from "../../gpu/tfjs/webgpu-kernels.ts"
 import { loadTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import { engineTestConfig, engineTestSkip } from "../helpers/engine-fixture.ts"
 import { tinyDir } from "../helpers/model-fixture.ts"
 import { random } from "../helpers/numeric.ts"
 
-const probe = async (): Promise<string | false> => {
-  try {
-    await selectBackend("webgpu")
-  } catch (e) {
-    return `no WebGPU backend: ${e instanceof Error ? e.message : String(e)}`
-  }
-  const gpu = webgpuEngineGpu()
-  if (!gpu) return `no engine device: ${webgpuEngineUnavailable()}`
-  return gpu.subgroupMatrixConfigs.length > 0 ? false : `${gpu.adapter.description} has no subgroup matrices (tensor cores)`
-}
-const skip = await probe()
-
-const config = parseQwen3Config({
-  model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
-  num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 256, tie_word_embeddings: false, eos_token_id: 0
-})
+const skip = await engineTestSkip()
+const config = engineTestConfig
 const model = new Qwen3Model(config, new Map([...expectedShapes(config)].map(([name, shape], i) => {
   const n = shape.reduce((a, b) => a * b, 1)
   const values = name.includes("norm") ? random(n, 50 + i, 0.2).map((v) => 1 + v) : roundF16(random(n, 100 + i, 0.08))
@@ -123,15 +109,22 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     assert.ok(identical >= 2, `${identical} of ${prompts.length} rows identical to the tfjs runtime's`)
   })
 
-  it("gives the same generations one prompt at a time as all in one batch, and stops at stop strings as tfjs does", async () => {
-    const all = await generateGreedy(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false })
-    const alone = await generateGreedy(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false, maxBatch: 1 })
+  it("gives the same generations one prompt at a time as all in one batch, fed by the host or by the device, and stops at stop strings as tfjs does", async () => {
+    const all = await generateGreedy(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false, decoderFeed: "host" })
+    const alone = await generateGreedy(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false, maxBatch: 1, decoderFeed: "host" })
     assert.deepEqual(alone.map((g) => g.tokenIds), all.map((g) => g.tokenIds))
-    // a stop string from the first row's own text: cut there, reason "stop"
+    // the device feeding its own steps (the default): the same tokens, and rows still stop where
+    // they should (12 new tokens, read every 8 steps: the extra steps' tokens are dropped)
+    const fed = await generateGreedy(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false })
+    assert.deepEqual(fed.map((g) => g.tokenIds), all.map((g) => g.tokenIds))
+    assert.deepEqual(fed.map((g) => g.finishReason), all.map(() => "length"))
+    // a stop string from the first row's own text: cut there, reason "stop", on both feeds
     const stop = all[0]!.text.slice(4, 6)
     assert.ok(stop.length === 2)
-    const [cut] = await generateGreedy(model, tokenizer, [prompts[0]!], { maxNewTokens: 12, stopAtEos: false, stop: [stop] })
-    assert.equal(cut!.finishReason, "stop")
-    assert.equal(cut!.text, all[0]!.text.slice(0, all[0]!.text.indexOf(stop)))
+    for (const decoderFeed of ["host", "device"] as const) {
+      const [cut] = await generateGreedy(model, tokenizer, [prompts[0]!], { maxNewTokens: 12, stopAtEos: false, stop: [stop], decoderFeed })
+      assert.equal(cut!.finishReason, "stop", decoderFeed)
+      assert.equal(cut!.text, all[0]!.text.slice(0, all[0]!.text.indexOf(stop)), decoderFeed)
+    }
   })
 })

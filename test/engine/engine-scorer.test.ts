@@ -7,33 +7,19 @@
 import * as tf from "@tensorflow/tfjs-core"
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { selectBackend, webgpuEngineGpu, webgpuEngineUnavailable } from "../../gpu/backend.ts"
+import { selectBackend, webgpuEngineGpu } from "../../gpu/backend.ts"
 import { EngineScorer } from "../../gpu/engine/engine-scorer.ts"
 import { roundF16 } from "../../gpu/kernels/buffers.ts"
-import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
 import { expectedShapes, projectionPath, Qwen3Model } from "../../gpu/qwen3/model.ts"
 import { prepareContinuations } from "../../gpu/scoring-prep.ts"
 import { describeScoringPath, releaseScoringEngine, type ScoredContext, scoreContinuations, scoringPathFor } from "../../gpu/scoring.ts"
 import { loadTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import { engineTestConfig, engineTestSkip } from "../helpers/engine-fixture.ts"
 import { tinyDir } from "../helpers/model-fixture.ts"
 import { random } from "../helpers/numeric.ts"
 
-const probe = async (): Promise<string | false> => {
-  try {
-    await selectBackend("webgpu")
-  } catch (e) {
-    return `no WebGPU backend: ${e instanceof Error ? e.message : String(e)}`
-  }
-  const gpu = webgpuEngineGpu()
-  if (!gpu) return `no engine device: ${webgpuEngineUnavailable()}`
-  return gpu.subgroupMatrixConfigs.length > 0 ? false : `${gpu.adapter.description} has no subgroup matrices (tensor cores)`
-}
-const skip = await probe()
-
-const config = parseQwen3Config({
-  model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
-  num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 256, tie_word_embeddings: false, eos_token_id: 0
-})
+const skip = await engineTestSkip()
+const config = engineTestConfig
 // f16-rounded: the engine holds f16 weights, the reference sees the same values in f32. Large
 // embeddings, small projections and a head equal to the embeddings scaled make a model that
 // predicts "the current token again" by a clear margin: options repeating a token are greedy,
