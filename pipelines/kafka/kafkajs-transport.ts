@@ -42,7 +42,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
     ...(sasl ? { sasl } : {}),
     logLevel: process.env.FLEUVE_KAFKA_LOG === "debug" ? logLevel.INFO : logLevel.NOTHING,
     // A broker restart takes a few seconds: keep retrying for about a minute before giving up.
-    retry: { initialRetryTime: 250, maxRetryTime: 5000, retries: 15 }
+    retry: { initialRetryTime: 250, maxRetryTime: 5000, retries: settings.clientRetries ?? 15 }
   })
   let admin: Admin | undefined
   const adminClient = async () => {

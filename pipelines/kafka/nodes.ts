@@ -106,15 +106,20 @@ type RunWith = <A>(effect: Effect.Effect<A, OperatorFailure, any>) => Promise<A>
 
 export const runnerOf = <R>(services: Context.Context<R>): RunWith => (effect) => Effect.runPromiseWith(services)(effect as Effect.Effect<any, OperatorFailure, R>)
 
-/** Produces a source's records; resolves with the count once all are acknowledged. */
-export const runSource = async (ctx: KafkaContext, pipeline: Pipeline, node: SourceNode, stats: OperatorStats, run: RunWith, batchSize = 1000) => {
+/**
+ * Produces a source's records, in batches of `batchSize`, each acknowledged before the next;
+ * `skip` records are passed over first (those a failed attempt already had acknowledged), and
+ * stats.out counts the acknowledged ones.
+ */
+export const runSource = async (ctx: KafkaContext, pipeline: Pipeline, node: SourceNode, stats: OperatorStats, run: RunWith, options: { readonly batchSize?: number; readonly skip?: number } = {}) => {
   const type = typeOfTopic(pipeline, node.output)
   const producer = await ctx.transport.producer({})
   stats.expected = node.expected
   try {
     await run(
       node.read.pipe(
-        Stream.grouped(batchSize),
+        Stream.drop(options.skip ?? 0),
+        Stream.grouped(options.batchSize ?? 1000),
         Stream.runForEach((chunk) =>
           Effect.promise(async () => {
             stats.recordIn(chunk.length)

@@ -161,6 +161,9 @@ export const runOnKafka = (settings: KafkaSettings) =>
       } satisfies RunReport
     }))
 
+/** Attempts a source's worker makes before it gives up (pauses of 1, 2, 4, then 10 s between them: about a minute). */
+const SOURCE_ATTEMPTS = 8
+
 export interface WorkerOptions {
   readonly instanceId?: string
   readonly from?: ReplayFrom
@@ -192,12 +195,28 @@ export const runWorker = <R>(settings: KafkaSettings, pipeline: Pipeline<R>, nod
     log(`worker ${node.name} of ${pipeline.name} (instance ${ctxOptions.instanceId}) on ${describeSettings(settings)}`)
 
     if (node._tag === "Source") {
-      return yield* Effect.scoped(Effect.gen(function*() {
-        const ctx = yield* kafkaContext(settings, ctxOptions)
-        yield* prepareCluster(ctx, pipeline).pipe(Effect.mapError(failure(pipeline, "cannot prepare the cluster")))
-        yield* Effect.tryPromise({ try: () => runSource(ctx, pipeline, node, stats[0]!, run), catch: failure(pipeline, node.name) })
-        log(`source ${node.name}: produced ${stats[0]!.snapshot().out} records to ${node.output}`)
-      }))
+      // A failure (a broker restarting or unreachable, a leader moving) closes the clients and goes
+      // on after a pause from the first record not acknowledged; the batch that failed may then be
+      // written twice (a source is at least once; the sinks are idempotent on the key). Every
+      // failure is said on stderr; after SOURCE_ATTEMPTS the last one ends the worker.
+      for (let attempt = 1, pause = 1000; ; attempt++, pause = Math.min(10000, pause * 2)) {
+        const acknowledged = stats[0]!.snapshot().out
+        const result = yield* Effect.result(Effect.scoped(Effect.gen(function*() {
+          const ctx = yield* kafkaContext(settings, ctxOptions)
+          yield* prepareCluster(ctx, pipeline).pipe(Effect.mapError(failure(pipeline, "cannot prepare the cluster")))
+          yield* Effect.tryPromise({ try: () => runSource(ctx, pipeline, node, stats[0]!, run, { skip: acknowledged }), catch: failure(pipeline, node.name) })
+        })))
+        if (result._tag === "Success") {
+          log(`source ${node.name}: produced ${stats[0]!.snapshot().out} records to ${node.output}`)
+          return
+        }
+        if (attempt >= SOURCE_ATTEMPTS) {
+          log(`source ${node.name}: ${result.failure.message}; giving up after ${attempt} attempts`)
+          return yield* result.failure
+        }
+        log(`source ${node.name}: ${result.failure.message}; ${stats[0]!.snapshot().out} records acknowledged, going on from there in ${pause / 1000}s`)
+        yield* Effect.sleep(pause)
+      }
     }
 
     let first = true

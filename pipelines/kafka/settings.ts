@@ -26,6 +26,8 @@ export interface KafkaSettings {
   readonly maxRecordBytes: number
   /** A worker that stops heartbeating for this long loses its partitions to the others. */
   readonly sessionTimeoutMs?: number
+  /** Retries of one Kafka request before the client gives up (250 ms doubling to 5 s: 15 ≈ a minute). */
+  readonly clientRetries?: number
 }
 
 export const DEFAULT_BROKERS = "127.0.0.1:19092"
@@ -37,7 +39,8 @@ const optionalString = (name: string) => Config.option(Config.String(name))
  * Settings from the environment: FLEUVE_KAFKA_BROKERS (comma-separated), FLEUVE_SCHEMA_REGISTRY_URL,
  * FLEUVE_KAFKA_SSL, FLEUVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD,
  * FLEUVE_SCHEMA_REGISTRY_USERNAME / _PASSWORD, FLEUVE_KAFKA_PARTITIONS, FLEUVE_KAFKA_REPLICATION,
- * FLEUVE_KAFKA_MAX_RECORD_BYTES, FLEUVE_KAFKA_SESSION_TIMEOUT_MS. Flags override them (see cli/kafka-flags.ts).
+ * FLEUVE_KAFKA_MAX_RECORD_BYTES, FLEUVE_KAFKA_SESSION_TIMEOUT_MS, FLEUVE_KAFKA_CLIENT_RETRIES. Flags override them
+ * (see cli/kafka-flags.ts).
  */
 export const kafkaSettingsConfig = Config.all({
   brokers: Config.String("FLEUVE_KAFKA_BROKERS").pipe(Config.withDefault(DEFAULT_BROKERS)),
@@ -52,7 +55,8 @@ export const kafkaSettingsConfig = Config.all({
   partitions: Config.Int("FLEUVE_KAFKA_PARTITIONS").pipe(Config.withDefault(3)),
   replicationFactor: Config.Int("FLEUVE_KAFKA_REPLICATION").pipe(Config.withDefault(1)),
   maxRecordBytes: Config.Int("FLEUVE_KAFKA_MAX_RECORD_BYTES").pipe(Config.withDefault(256 * 1024)),
-  sessionTimeoutMs: Config.Int("FLEUVE_KAFKA_SESSION_TIMEOUT_MS").pipe(Config.withDefault(10000))
+  sessionTimeoutMs: Config.Int("FLEUVE_KAFKA_SESSION_TIMEOUT_MS").pipe(Config.withDefault(10000)),
+  clientRetries: Config.Int("FLEUVE_KAFKA_CLIENT_RETRIES").pipe(Config.withDefault(15))
 })
 
 export type KafkaSettingsInput = typeof kafkaSettingsConfig extends Config.Config<infer A> ? A : never
@@ -74,7 +78,8 @@ export const settingsFrom = (c: KafkaSettingsInput): KafkaSettings => {
     partitions: Math.max(1, c.partitions),
     replicationFactor: Math.max(1, c.replicationFactor),
     maxRecordBytes: c.maxRecordBytes,
-    sessionTimeoutMs: c.sessionTimeoutMs
+    sessionTimeoutMs: c.sessionTimeoutMs,
+    clientRetries: Math.max(0, c.clientRetries)
   }
 }
 

@@ -1,6 +1,8 @@
 import { Effect } from "effect"
 import assert from "node:assert/strict"
 import { type ChildProcess } from "node:child_process"
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import { after, test } from "node:test"
 import { kafkajsTransport } from "../../pipelines/kafka/kafkajs-transport.ts"
 import { groupOf, deadLetterGroupOf } from "../../pipelines/kafka/nodes.ts"
@@ -40,13 +42,13 @@ const startGrid = (items: number): Grid => {
   return { tag: uniqueTag(), items, dir, db: `${dir}/warehouse.duckdb`, workers: new Map() }
 }
 
-const launch = (g: Grid, name: "validate-a" | "validate-b" | "sink" | "source") => {
+const launch = (g: Grid, name: "validate-a" | "validate-b" | "sink" | "source", env: Record<string, string> = {}) => {
   const args = name === "sink"
     ? [g.tag, String(g.items), "land-scores", "sink", g.db]
     : name === "source"
     ? [g.tag, String(g.items), "generate-grid", "source"]
     : [g.tag, String(g.items), "validate-score", name]
-  const child = startWorker(g.dir, args)
+  const child = startWorker(g.dir, args, env)
   g.workers.set(name, child)
   everyWorker.push(child)
   return child
@@ -108,6 +110,33 @@ test("broker restart mid-run → exactly one row per key", { timeout: 420000 }, 
   assert.equal(source.exitCode, 0, "the source produced everything across the restart")
   const result = await finish(g)
   assert.deepEqual(result, { rows: 10000, keys: 10000, dead: 0 })
+})
+
+test("a source whose broker is down past its client's retries starts again, says so, and produces everything once the broker is back", { timeout: 420000 }, async () => {
+  const g = startGrid(4000)
+  launch(g, "sink")
+  launch(g, "validate-a")
+  await sleep(3000)
+  kafkaScript("stop-broker")
+  let started = false
+  let source: ChildProcess
+  try {
+    // two retries: its client gives up within a second or two, so the worker's own attempts take over
+    source = launch(g, "source", { FLEUVE_KAFKA_CLIENT_RETRIES: "2" })
+    await sleep(8000)
+    assert.equal(source.exitCode, null, "the source is still trying, not failed")
+    kafkaScript("start-broker")
+    started = true
+    await new Promise((r) => (source.exitCode !== null ? r(undefined) : source.once("exit", r)))
+  } finally {
+    if (!started) kafkaScript("start-broker")
+  }
+  const log = readFileSync(join(g.dir, readdirSync(g.dir).find((f) => f.startsWith("generate-grid-source-"))!), "utf8")
+  assert.equal(source.exitCode, 0, `the source produced everything once the broker was back:\n${log}`)
+  assert.match(log, /source generate-grid: .*; 0 records acknowledged, going on from there in 1s/)
+  assert.match(log, /source generate-grid: produced 4000 records/)
+  const result = await finish(g)
+  assert.deepEqual(result, { rows: 4000, keys: 4000, dead: 0 })
 })
 
 test("1,000 poison records go to the DLQ with headers and to dead_letters; every valid record lands", { timeout: 180000 }, async () => {

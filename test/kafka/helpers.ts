@@ -27,9 +27,12 @@ export const startWorker = (dir: string, args: ReadonlyArray<string>, env: Recor
     cwd: root,
     // A short session: a killed worker's partitions move to the others (or its restart) quickly.
     env: { ...process.env, FLEUVE_KAFKA_MAX_RECORD_BYTES: String(64 * 1024), FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "4000", ...env },
-    stdio: ["ignore", "ignore", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"]
   })
-  child.stderr!.pipe(createWriteStream(join(dir, `${args[2]}-${args[3]}-${child.pid}.log`)))
+  // both streams: Effect's runMain reports a worker's last failure on stdout
+  const log = createWriteStream(join(dir, `${args[2]}-${args[3]}-${child.pid}.log`))
+  child.stdout!.pipe(log)
+  child.stderr!.pipe(log)
   return child
 }
 
