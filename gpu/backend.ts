@@ -199,9 +199,6 @@ export const selectBackend = async (wanted: BackendName = "auto", purpose: "infe
   throw new BackendUnavailable("auto", skipped.join("; "))
 }
 
-/** The loss of the WebGPU device tfjs computes on, once Dawn has reported it; undefined otherwise. */
-export const webgpuLoss = (): DeviceLossInfo | undefined => (current?.backend === "webgpu" ? webgpuLost : undefined)
-
 /**
  * Counts the lost devices replaced so far (reopenWebgpu): a model loaded when it was lower holds
  * tensors of a device that is gone, and must be loaded again (gpu/model-handle.ts).

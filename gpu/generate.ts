@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { freemem } from "node:os"
 import { webgpuDevice } from "./backend.ts"
-import { type DecodeTimings, decodeOnEngine, decodePositions } from "./engine/engine-generate.ts"
+import { type DecodeTimings, decodeOnEngine, decodePositions, longestPrompt, type PromptRow } from "./engine/engine-generate.ts"
 import type { EngineScorer } from "./engine/engine-scorer.ts"
 import { decoderBytesPerRow, generationBytesPerRow, inBatches, rowsPerBatch } from "./generate-plan.ts"
 import { scoringPathFor } from "./scoring.ts"
@@ -155,11 +155,6 @@ const watchGpuMemory = async <A>(device: GPUDevice | undefined, work: (checkpoin
   }
 }
 
-interface Row {
-  readonly ids: ReadonlyArray<number>
-  readonly truncated: number
-}
-
 /** Rows a batch of the WGSL decoder takes at most when GenerateOptions.maxBatch does not say (one 128-row matmul tile). */
 const DECODER_ROWS = 128
 
@@ -192,7 +187,7 @@ export const describeGenerationPath = async (model: Qwen3Model): Promise<string>
 export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer, prompts: ReadonlyArray<string>, options: GenerateOptions): Promise<Array<Generation>> => {
   const window = options.contextWindow ?? model.config.maxPositions
   const budget = Math.max(1, window - options.maxNewTokens)
-  const rows: Array<Row> = prompts.map((p) => {
+  const rows: Array<PromptRow> = prompts.map((p) => {
     const ids = tokenizer.encode(p)
     const truncated = Math.max(0, ids.length - budget)
     return { ids: ids.slice(truncated), truncated }
@@ -202,8 +197,8 @@ export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer
   let size = cap
   if (cap > 1) {
     // planned for the widest prompt: every batch pads to its own widest, never wider
-    const widest = Math.max(...rows.map((r) => r.ids.length))
-    const perRow = path._tag === "Decoder" ? decoderBytesPerRow(model.config, decodePositions([{ ids: Array(widest), truncated: 0 }], options.maxNewTokens)) : generationBytesPerRow(model.config, widest, options.maxNewTokens)
+    const widest = longestPrompt(rows)
+    const perRow = path._tag === "Decoder" ? decoderBytesPerRow(model.config, decodePositions(widest, options.maxNewTokens)) : generationBytesPerRow(model.config, widest, options.maxNewTokens)
     const memory = await measureMemory(perRow * cap, options.memory?.availableBytes)
     size = rowsPerBatch(perRow, memory.bytes, cap)
     if (size < rows.length) {
@@ -221,19 +216,9 @@ export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer
   }
   const device = webgpuDevice()
   const eos = tokenizer.eosId ?? model.config.eosTokenId
-  const decode = (batch: ReadonlyArray<Row>, checkpoint: () => Promise<void>): Promise<Array<Generation>> =>
+  const decode = (batch: ReadonlyArray<PromptRow>, checkpoint: () => Promise<void>): Promise<Array<Generation>> =>
     path._tag === "Decoder"
-      ? path.engine.decoder(batch.length, decodePositions(batch, options.maxNewTokens)).then((decoder) =>
-        decodeOnEngine(decoder, tokenizer, batch, {
-          maxNewTokens: options.maxNewTokens,
-          eos,
-          checkpoint,
-          ...(options.decodeTimings ? { timings: options.decodeTimings } : {}),
-          ...(options.decoderFeed ? { feed: options.decoderFeed } : {}),
-          ...(options.stop ? { stop: options.stop } : {}),
-          ...(options.stopAtEos !== undefined ? { stopAtEos: options.stopAtEos } : {})
-        })
-      )
+      ? path.engine.decoder(batch.length, decodePositions(longestPrompt(batch), options.maxNewTokens)).then((decoder) => decodeOnEngine(decoder, tokenizer, batch, { ...options, eos, checkpoint }))
       : decodeBatch(model, tokenizer, batch, options, checkpoint)
   return inBatches(rows, size, {
     run: (batch) => watchGpuMemory(device, (checkpoint) => decode(batch, checkpoint)),
@@ -264,14 +249,14 @@ export const generateRecovering = async (handle: ModelHandle, prompts: ReadonlyA
 }
 
 /** One batch, as generateGreedy describes; `checkpoint` runs after every step's read. What it made is disposed however it ends. */
-const decodeBatch = async (model: Qwen3Model, tokenizer: TextTokenizer, rows: ReadonlyArray<Row>, options: GenerateOptions, checkpoint: () => Promise<void>): Promise<Array<Generation>> => {
+const decodeBatch = async (model: Qwen3Model, tokenizer: TextTokenizer, rows: ReadonlyArray<PromptRow>, options: GenerateOptions, checkpoint: () => Promise<void>): Promise<Array<Generation>> => {
   const eos = tokenizer.eosId ?? model.config.eosTokenId
   const pad = eos ?? 0
-  const width = Math.max(...rows.map((r) => r.ids.length))
+  const width = longestPrompt(rows)
   const ids = rows.map((r) => [...Array<number>(width - r.ids.length).fill(pad), ...r.ids])
   const valid = rows.map((r) => [...Array<number>(width - r.ids.length).fill(0), ...r.ids.map(() => 1)])
   const positions = rows.map((r) => [...Array<number>(width - r.ids.length).fill(0), ...r.ids.map((_, i) => i)])
-  const out = new GreedyRows(rows.length, tokenizer, { maxNewTokens: options.maxNewTokens, ...(options.stop ? { stop: options.stop } : {}), ...(options.stopAtEos !== undefined ? { stopAtEos: options.stopAtEos } : {}), eos })
+  const out = new GreedyRows(rows.length, tokenizer, { ...options, eos })
 
   let { logits, cache } = model.forward(ids, { valid, positions, keepCache: true }) as { logits: tf.Tensor3D; cache: KvCache }
   try {

@@ -16,14 +16,14 @@ export interface DecodeOptions {
   /** runs every CHECK_EVERY steps whose argmax was read, and after the last (error scopes, in gpu/generate.ts) */
   readonly checkpoint?: () => Promise<void>
   /** filled with where the time went, for benchmarks */
-  readonly timings?: DecodeTimings
+  readonly decodeTimings?: DecodeTimings
   /**
    * "device" (default): the GPU feeds the steps itself (Qwen3Decoder.decodeOnDevice) and the
    * host reads the tokens every READ_EVERY steps. "host": each step's argmax comes back to the
    * host, which feeds the next step. The same tokens (checked on the H200); "device" spares a
    * round trip a step (531 against 438 tokens/s there).
    */
-  readonly feed?: "host" | "device"
+  readonly decoderFeed?: "host" | "device"
 }
 
 /** Steps between two reads of the tokens when the device feeds the steps: a row done is noticed at most this late (its extra tokens are dropped). */
@@ -45,8 +45,11 @@ export interface DecodeTimings {
  */
 const CHECK_EVERY = 16
 
-/** Positions a batch needs: its longest prompt, then maxNewTokens − 1 tokens fed back (the last one generated is not). */
-export const decodePositions = (rows: ReadonlyArray<PromptRow>, maxNewTokens: number): number => Math.max(...rows.map((r) => Math.max(1, r.ids.length))) + Math.max(0, maxNewTokens - 1)
+/** Positions a batch needs: its longest prompt (an empty one is one token), then maxNewTokens − 1 tokens fed back (the last one generated is not). */
+export const decodePositions = (longestPrompt: number, maxNewTokens: number): number => Math.max(1, longestPrompt) + Math.max(0, maxNewTokens - 1)
+
+/** The longest prompt of a batch, in tokens. */
+export const longestPrompt = (rows: ReadonlyArray<PromptRow>): number => Math.max(...rows.map((r) => r.ids.length))
 
 /**
  * Greedy generation of a batch on the WGSL decoder (gpu/engine/qwen3-decoder.ts), which has at
@@ -59,10 +62,9 @@ export const decodeOnEngine = async (decoder: Qwen3Decoder, tokenizer: TextToken
   const pad = options.eos ?? 0
   const prompts = rows.map((r) => (r.ids.length > 0 ? r.ids : [pad]))
   const out = new GreedyRows(rows.length, tokenizer, options)
-  const steps = decodePositions(rows, options.maxNewTokens)
-  const ids = new Uint32Array(rows.length)
-  const t = options.timings
-  if ((options.feed ?? "device") === "device") {
+  const steps = decodePositions(longestPrompt(rows), options.maxNewTokens)
+  const t = options.decodeTimings
+  if ((options.decoderFeed ?? "device") === "device") {
     const t0 = performance.now()
     let checks = 0
     await decoder.decodeOnDevice(prompts, steps, READ_EVERY, async (first, argmax, count) => {
@@ -86,6 +88,7 @@ export const decodeOnEngine = async (decoder: Qwen3Decoder, tokenizer: TextToken
     }
     return out.results(rows.map((r) => r.truncated))
   }
+  const ids = new Uint32Array(rows.length)
   let reads = 0
   const checkpoint = async () => {
     const t0 = performance.now()

@@ -1,4 +1,4 @@
-import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, type Dispatch } from "../kernels/buffers.ts"
+import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "../kernels/buffers.ts"
 import { decodeAttention } from "../kernels/decode-attention.ts"
 import { GEMV_ROWS } from "../kernels/gemv.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "../kernels/token-feed.ts"
@@ -34,23 +34,12 @@ export class Qwen3Decoder {
     /** the uniforms that carry the step's position */
     private readonly stepParams: { readonly qkQ: GPUBuffer; readonly qkK: GPUBuffer; readonly castV: GPUBuffer; readonly att: GPUBuffer },
     private readonly body: ReadonlyArray<Dispatch>,
-    private readonly caches: ReadonlyArray<GPUBuffer>,
     private readonly feed: TokenFeedKernels
   ) {}
 
   /** Bytes of every buffer the decoder made (KV caches, activations, uniforms). */
   get allocatedBytes(): number {
     return this.parts.made.reduce((a, b) => a + b.size, 0)
-  }
-
-  /** Bytes of the KV caches. */
-  get cacheBytes(): number {
-    return this.caches.reduce((a, c) => a + c.size, 0)
-  }
-
-  /** Bytes of KV cache a row and position needs (K and V, every layer, f16). */
-  static cacheBytesPerToken(shape: EngineShape): number {
-    return 2 * shape.layers * shape.kvHeads * shape.headDim * 2
   }
 
   static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, rows: number, positions: number): Promise<Qwen3Decoder> {
@@ -70,10 +59,8 @@ export class Qwen3Decoder {
       castV: u([rows * KV * D, 0]),
       att: u([rows, 1, H, KV], [1 / Math.sqrt(D)])
     }
-    const caches: Array<GPUBuffer> = []
     const layers = weights.layers.map((w) => {
       const K = buf(cacheBytes), V = buf(cacheBytes)
-      caches.push(K, V)
       return f.layer(w, [
         ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: stepParams.qkQ }, rows, H)],
         ["qk-norm+rope k → cache", fused.qkNormRopeAppendF16({ X: b.k, W: w.kNorm, Y: K, params: stepParams.qkK }, rows, KV)],
@@ -82,7 +69,7 @@ export class Qwen3Decoder {
       ])
     })
     const body = [...f.embed, ...layers.flatMap((l) => l.map(([, d]) => d))]
-    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, caches, feed)
+    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, feed)
   }
 
   /**
@@ -94,11 +81,11 @@ export class Qwen3Decoder {
   async step(ids: Uint32Array<ArrayBuffer>, position: number, read: false | { readonly targets?: Uint32Array<ArrayBuffer> }): Promise<TokenScores | undefined> {
     if (ids.length > this.rows) throw new EngineShapeError(`step: ${ids.length} ids for a decoder of ${this.rows} rows`)
     if (!Number.isInteger(position) || position < 0 || position >= this.positions) throw new EngineShapeError(`step: position ${position} outside the cache's 0 … ${this.positions - 1}`)
+    const q = this.device.queue
     const padded = new Uint32Array(this.padded)
     padded.set(ids)
-    this.device.queue.writeBuffer(this.parts.b.ids, 0, padded)
+    q.writeBuffer(this.parts.b.ids, 0, padded)
     this.writeStepParams(position)
-    const q = this.device.queue
     if (!read) {
       q.submit([encodeDispatches(this.device, this.body)])
       return undefined
@@ -114,16 +101,10 @@ export class Qwen3Decoder {
   private writeStepParams(position: number): void {
     const { kvHeads: KV, headDim: D, heads: H, theta, eps } = this.shape
     const q = this.device.queue
-    const words = (w: Array<number>, f: Array<number> = []) => {
-      const data = new ArrayBuffer(Math.max(16, Math.ceil((w.length + f.length) / 4) * 16))
-      new Uint32Array(data).set(w)
-      new Float32Array(data, w.length * 4).set(f)
-      return data
-    }
-    q.writeBuffer(this.stepParams.qkQ, 0, words([this.rows, 1, H, position], [eps, theta]))
-    q.writeBuffer(this.stepParams.qkK, 0, words([this.rows, 1, KV, position], [eps, theta]))
-    q.writeBuffer(this.stepParams.castV, 0, words([this.rows * KV * D, position * this.rows * KV * D]))
-    q.writeBuffer(this.stepParams.att, 0, words([this.rows, position + 1, H, KV], [1 / Math.sqrt(D)]))
+    q.writeBuffer(this.stepParams.qkQ, 0, uniformData([this.rows, 1, H, position], [eps, theta]))
+    q.writeBuffer(this.stepParams.qkK, 0, uniformData([this.rows, 1, KV, position], [eps, theta]))
+    q.writeBuffer(this.stepParams.castV, 0, uniformData([this.rows * KV * D, position * this.rows * KV * D]))
+    q.writeBuffer(this.stepParams.att, 0, uniformData([this.rows, position + 1, H, KV], [1 / Math.sqrt(D)]))
   }
 
   /**

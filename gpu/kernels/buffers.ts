@@ -62,10 +62,16 @@ export const storageBuffer = (device: GPUDevice, data: ArrayBufferView | number)
   return buffer
 }
 
-export const uniformBuffer = (device: GPUDevice, words: ReadonlyArray<number>, floats: ReadonlyArray<number> = []): GPUBuffer => {
+/** A uniform struct's bytes: u32 words then f32s, padded to 16 bytes (for uniformBuffer, or rewriting one with writeBuffer). */
+export const uniformData = (words: ReadonlyArray<number>, floats: ReadonlyArray<number> = []): ArrayBuffer => {
   const data = new ArrayBuffer(Math.max(16, Math.ceil((words.length + floats.length) * 4 / 16) * 16))
   new Uint32Array(data).set(words)
   new Float32Array(data, words.length * 4).set(floats)
+  return data
+}
+
+export const uniformBuffer = (device: GPUDevice, words: ReadonlyArray<number>, floats: ReadonlyArray<number> = []): GPUBuffer => {
+  const data = uniformData(words, floats)
   const buffer = device.createBuffer({ size: data.byteLength, usage: 0x40 | 0x8, mappedAtCreation: true }) // UNIFORM | COPY_DST
   new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data))
   buffer.unmap()

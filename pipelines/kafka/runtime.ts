@@ -164,6 +164,31 @@ export const runOnKafka = (settings: KafkaSettings) =>
 /** Attempts a source's worker makes before it gives up (pauses of 1, 2, 4, then 10 s between them: about a minute). */
 const SOURCE_ATTEMPTS = 8
 
+/**
+ * Runs `attempt` until it succeeds. After a failure it logs `say(message, seconds)`, waits 1 s
+ * doubling to 10 s (back to 1 s after an attempt that ran over 30 s) and runs it again; the
+ * failure of attempt `maxAttempts` is the result. Every worker restarts its clients through this.
+ */
+const withRestarts = <E extends { readonly message: string }, R>(
+  attempt: Effect.Effect<void, E, R>,
+  log: (line: string) => void,
+  say: (message: string, seconds: number) => string,
+  maxAttempts = Infinity
+): Effect.Effect<void, E, R> =>
+  Effect.gen(function*() {
+    let pause = 1000
+    for (let n = 1; ; n++) {
+      const began = Date.now()
+      const result = yield* Effect.result(attempt)
+      if (result._tag === "Success") return
+      if (n >= maxAttempts) return yield* Effect.fail(result.failure)
+      if (Date.now() - began > 30000) pause = 1000
+      log(say(result.failure.message, pause / 1000))
+      yield* Effect.sleep(pause)
+      pause = Math.min(10000, pause * 2)
+    }
+  })
+
 export interface WorkerOptions {
   readonly instanceId?: string
   readonly from?: ReplayFrom
@@ -196,27 +221,19 @@ export const runWorker = <R>(settings: KafkaSettings, pipeline: Pipeline<R>, nod
 
     if (node._tag === "Source") {
       // A failure (a broker restarting or unreachable, a leader moving) closes the clients and goes
-      // on after a pause from the first record not acknowledged; the batch that failed may then be
-      // written twice (a source is at least once; the sinks are idempotent on the key). Every
-      // failure is said on stderr; after SOURCE_ATTEMPTS the last one ends the worker.
-      for (let attempt = 1, pause = 1000; ; attempt++, pause = Math.min(10000, pause * 2)) {
+      // on from the first record not acknowledged; the batch that failed may then be written twice
+      // (a source is at least once; the sinks are idempotent on the key).
+      const produce = Effect.scoped(Effect.gen(function*() {
         const acknowledged = stats[0]!.snapshot().out
-        const result = yield* Effect.result(Effect.scoped(Effect.gen(function*() {
-          const ctx = yield* kafkaContext(settings, ctxOptions)
-          yield* prepareCluster(ctx, pipeline).pipe(Effect.mapError(failure(pipeline, "cannot prepare the cluster")))
-          yield* Effect.tryPromise({ try: () => runSource(ctx, pipeline, node, stats[0]!, run, { skip: acknowledged }), catch: failure(pipeline, node.name) })
-        })))
-        if (result._tag === "Success") {
-          log(`source ${node.name}: produced ${stats[0]!.snapshot().out} records to ${node.output}`)
-          return
-        }
-        if (attempt >= SOURCE_ATTEMPTS) {
-          log(`source ${node.name}: ${result.failure.message}; giving up after ${attempt} attempts`)
-          return yield* result.failure
-        }
-        log(`source ${node.name}: ${result.failure.message}; ${stats[0]!.snapshot().out} records acknowledged, going on from there in ${pause / 1000}s`)
-        yield* Effect.sleep(pause)
-      }
+        const ctx = yield* kafkaContext(settings, ctxOptions)
+        yield* prepareCluster(ctx, pipeline).pipe(Effect.mapError(failure(pipeline, "cannot prepare the cluster")))
+        yield* Effect.tryPromise({ try: () => runSource(ctx, pipeline, node, stats[0]!, run, { skip: acknowledged }), catch: failure(pipeline, node.name) })
+      }))
+      yield* withRestarts(produce, log, (message, seconds) => `source ${node.name}: ${message}; ${stats[0]!.snapshot().out} records acknowledged, going on from there in ${seconds}s`, SOURCE_ATTEMPTS).pipe(
+        Effect.tapError((f) => Effect.sync(() => log(`source ${node.name}: ${f.message}; giving up after ${SOURCE_ATTEMPTS} attempts`)))
+      )
+      log(`source ${node.name}: produced ${stats[0]!.snapshot().out} records to ${node.output}`)
+      return
     }
 
     let first = true
@@ -246,18 +263,9 @@ export const runWorker = <R>(settings: KafkaSettings, pipeline: Pipeline<R>, nod
     }))
 
     const progress = options.onProgress ? setInterval(() => options.onProgress!(stats), 5000) : undefined
-    let pause = 1000
-    yield* Effect.gen(function*() {
-      while (true) {
-        const began = Date.now()
-        const result = yield* Effect.result(once)
-        if (result._tag === "Success") return
-        if (Date.now() - began > 30000) pause = 1000
-        log(`worker ${node.name}: ${result.failure.message}; restarting from the committed positions in ${pause / 1000}s`)
-        yield* Effect.sleep(pause)
-        pause = Math.min(10000, pause * 2)
-      }
-    }).pipe(Effect.ensuring(Effect.sync(() => clearInterval(progress))))
+    yield* withRestarts(once, log, (message, seconds) => `worker ${node.name}: ${message}; restarting from the committed positions in ${seconds}s`).pipe(
+      Effect.ensuring(Effect.sync(() => clearInterval(progress)))
+    )
   })
 
 /** The Kafka runtime as a `PipelineRuntime`: `fleuve run --runtime kafka`. */
