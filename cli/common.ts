@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { EmbeddedRuntime } from "../pipelines/embedded.ts"
+import { EmbeddedRuntime } from "../pipelines/runtime/embedded.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 
 /** Prints a typed failure as one clear message and sets a failing exit code; no stack traces. */

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { loadTokenizer, type TextTokenizer } from "../gpu/tokenizer/tokenizer.ts"
+import { loadTokenizer, type TextTokenizer } from "../model/formats/tokenizer/tokenizer.ts"
 import { acceptDocument } from "../operators/corpus/accept-document.ts"
 import { ExactIndex, exactDedup } from "../operators/corpus/exact-dedup.ts"
 import { type KnownDocument, skipUnchanged } from "../operators/corpus/incremental.ts"
@@ -22,7 +22,7 @@ import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { type CorpusOptions, defaultCorpusOptions } from "./corpus-options.ts"
-import { type Pipeline, sink, source, stage } from "./graph.ts"
+import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
 
 export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed"] as const
 

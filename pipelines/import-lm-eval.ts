@@ -9,9 +9,9 @@ import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { ScoreStore } from "../warehouse/score-store.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { sink, source, stage } from "./graph.ts"
+import { sink, source, stage } from "./runtime/graph.ts"
 import { ImportRejected } from "./import-scores.ts"
-import { PipelineRuntime, type RunOptions } from "./runtime.ts"
+import { PipelineRuntime, type RunOptions } from "./runtime/runtime.ts"
 
 /**
  * `fleuve import-lm-eval`: lands an lm-evaluation-harness `--log_samples` file as one system's

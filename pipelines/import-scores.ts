@@ -11,8 +11,8 @@ import { Runs } from "../warehouse/runs.ts"
 import type { WarehouseError } from "../warehouse/errors.ts"
 import { ScoreStore, type StagedScore } from "../warehouse/score-store.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { type Pipeline, sink, source, stage } from "./graph.ts"
-import { PipelineRuntime, type RunOptions } from "./runtime.ts"
+import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
+import { PipelineRuntime, type RunOptions } from "./runtime/runtime.ts"
 
 export class ImportRejected extends Schema.TaggedError<ImportRejected>()("ImportRejected", {
   file: Schema.String,

@@ -1,5 +1,5 @@
 import { Effect, Semaphore, Stream } from "effect"
-import { mulberry32, seedOf } from "../operators/common/random.ts"
+import { mulberry32, seedOf } from "../lib/random.ts"
 import type { Envelope } from "../operators/envelope.ts"
 import { OperatorFailure } from "../operators/operator.ts"
 import { validateScore } from "../operators/scores/validate-score.ts"
@@ -11,7 +11,7 @@ import type { Score } from "../schemas/evaluation.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { ScoreStore, type StagedScore } from "../warehouse/score-store.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { type Pipeline, sink, source, stage } from "./graph.ts"
+import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
 
 /** The EnMed card's eight systems, with an illustrative skill level each. */
 export const SAMPLE_SYSTEMS: ReadonlyArray<readonly [string, number]> = [

@@ -11,8 +11,11 @@ const here = dirname(fileURLToPath(import.meta.url))
 export const sqlDir = join(here, "sql")
 const migrationsDir = join(here, "migrations")
 
-/** Reads `warehouse/sql/<name>.sql`: each analysis is a file named after the table it produces. */
-export const sqlFile = (name: string): string => readFileSync(join(sqlDir, `${name}.sql`), "utf8")
+/** A reader of one room's SQL folder: each query is a file named after what it produces. */
+export const sqlReader = (dir: string) => (name: string): string => readFileSync(join(dir, `${name}.sql`), "utf8")
+
+/** Reads `warehouse/sql/<name>.sql`: the warehouse's own landing and state queries. */
+export const sqlFile = sqlReader(sqlDir)
 
 type Params = ReadonlyArray<DuckDBValue> | Record<string, DuckDBValue>
 

@@ -8,10 +8,10 @@
 import { Effect, Layer } from "effect"
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { loadTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import { loadTokenizer } from "../../model/formats/tokenizer/tokenizer.ts"
 import { buildCorpusRun } from "../../pipelines/corpus.ts"
-import { EmbeddedRuntime } from "../../pipelines/embedded.ts"
-import { PipelineRuntime } from "../../pipelines/runtime.ts"
+import { EmbeddedRuntime } from "../../pipelines/runtime/embedded.ts"
+import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 
 const [input, workdir, tokenizerPath] = process.argv.slice(2) as [string, string, string]

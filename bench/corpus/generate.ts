@@ -12,7 +12,7 @@
 import { createWriteStream } from "node:fs"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { mulberry32 } from "../../operators/common/random.ts"
+import { mulberry32 } from "../../lib/random.ts"
 import { CLINICAL_DECOYS, FOREIGN, type Genre, GENRES, JUNK, PII_LINES, SLOTS, TEMPLATES } from "./fragments.ts"
 
 export type Kind = "original" | "exact-duplicate" | "near-duplicate" | "foreign" | "junk"

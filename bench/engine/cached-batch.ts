@@ -1,5 +1,5 @@
 /**
- * Where the tfjs runtime's KV-cached option batch (gpu/scoring.ts tfjsOptionBatch) departs from
+ * Where the tfjs runtime's KV-cached option batch (model/runtime/scoring.ts tfjsOptionBatch) departs from
  * the same model scoring each option's whole row in one forward, on one device and the same
  * weights (bench/engine/scoring-fixture.ts). For each item and each setting — fleuve's
  * tensor-core BatchMatMul on or off, tfjs' work submitted in batches or after every dispatch —
@@ -13,10 +13,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { parseArgs } from "node:util"
-import { type BackendName, describeBackend, selectBackend } from "../../gpu/backend.ts"
-import { pickTargets, tfjsOptionBatch } from "../../gpu/scoring.ts"
-import { prepareContinuations } from "../../gpu/scoring-prep.ts"
-import { kernelUse, useTensorCoreMatmul } from "../../gpu/tfjs/webgpu-kernels.ts"
+import { type BackendName, describeBackend, selectBackend } from "../../model/tfjs/backend.ts"
+import { pickTargets, tfjsOptionBatch } from "../../model/runtime/scoring.ts"
+import { prepareContinuations } from "../../model/runtime/scoring-prep.ts"
+import { kernelUse, useTensorCoreMatmul } from "../../model/tfjs/webgpu-kernels.ts"
 import { benchConfig, benchItem, benchTokenizer, randomF16Model } from "./scoring-fixture.ts"
 
 const { values: args } = parseArgs({

@@ -1,5 +1,5 @@
 /**
- * Greedy generation through gpu/generate.ts on fleuve's WGSL decoder and on the tfjs runtime,
+ * Greedy generation through model/runtime/generate.ts on fleuve's WGSL decoder and on the tfjs runtime,
  * in one process on the same device and weights: issue 9's shape (batch 16, prompt 128, 128 new
  * tokens; end-of-text ignored so every row makes them all) on a Qwen3-0.6B-shaped model with
  * random weights (bench/engine/scoring-fixture.ts). Prints one JSON object a line: per path
@@ -12,9 +12,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { parseArgs } from "node:util"
-import { type BackendName, describeBackend, selectBackend } from "../../gpu/backend.ts"
-import { describeGenerationPath, type Generation, generateGreedy } from "../../gpu/generate.ts"
-import { scoringPathFor, setScoringEngine } from "../../gpu/scoring.ts"
+import { type BackendName, describeBackend, selectBackend } from "../../model/tfjs/backend.ts"
+import { describeGenerationPath, type Generation, generateGreedy } from "../../model/runtime/generate.ts"
+import { scoringPathFor, setScoringEngine } from "../../model/runtime/scoring.ts"
 import { benchConfig, benchTokenizer, randomF16Model } from "./scoring-fixture.ts"
 
 const { values: args } = parseArgs({

@@ -7,10 +7,10 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { roundF16 } from "../../gpu/kernels/buffers.ts"
-import { parseQwen3Config, type Qwen3Config } from "../../gpu/qwen3/config.ts"
-import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
-import { loadTokenizer, type TextTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import { roundF16 } from "../../model/wgsl/kernels/buffers.ts"
+import { parseQwen3Config, type Qwen3Config } from "../../model/qwen3/config.ts"
+import { expectedShapes, Qwen3Model } from "../../model/tfjs/qwen3-model.ts"
+import { loadTokenizer, type TextTokenizer } from "../../model/formats/tokenizer/tokenizer.ts"
 
 /** Qwen3-0.6B's shape with `layers` layers; `tiny`: a 2-layer, 128-wide model for smoke runs. */
 export const benchConfig = (layers: number, tiny: boolean): Qwen3Config =>

@@ -1,5 +1,5 @@
 /**
- * Log-likelihood scoring end to end through gpu/scoring.ts, on fleuve's WGSL engine and on the
+ * Log-likelihood scoring end to end through model/runtime/scoring.ts, on fleuve's WGSL engine and on the
  * tfjs runtime, in one process on the same device and the same items: a Qwen3-0.6B-shaped model
  * with random weights (f16-rounded, so both paths hold the same values), multiple-choice items
  * (a context of --context tokens and --options continuations of 1–24 tokens). Prints one JSON
@@ -12,9 +12,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { parseArgs } from "node:util"
-import { type BackendName, describeBackend, selectBackend } from "../../gpu/backend.ts"
-import { describeScoringPath, releaseScoringEngine, type ScoredContext, scoreContinuations, type ScoringEngineName, setScoringEngine } from "../../gpu/scoring.ts"
-import { prepareContinuations } from "../../gpu/scoring-prep.ts"
+import { type BackendName, describeBackend, selectBackend } from "../../model/tfjs/backend.ts"
+import { describeScoringPath, releaseScoringEngine, type ScoredContext, scoreContinuations, type ScoringEngineName, setScoringEngine } from "../../model/runtime/scoring.ts"
+import { prepareContinuations } from "../../model/runtime/scoring-prep.ts"
 import { benchConfig, benchItem, benchTokenizer, randomF16Model } from "./scoring-fixture.ts"
 
 const { values: args } = parseArgs({

@@ -1,6 +1,6 @@
 /** Pieces every GPU benchmark here uses: JSON lines out, seeded random values, median timings. */
-import { runDispatches, type Dispatch } from "../../gpu/kernels/buffers.ts"
-import type { Gpu } from "../../gpu/kernels/device.ts"
+import { runDispatches, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
+import type { Gpu } from "../../model/wgsl/kernels/device.ts"
 
 export const emit = (o: Record<string, unknown>): void => console.log(JSON.stringify(o))
 

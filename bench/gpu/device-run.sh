@@ -25,9 +25,9 @@ for what in ${STEPS:-tests kernels stock fleuve torch}; do
       wait
       for t in $names; do echo "=== $t"; cat /tmp/test-logs/$t.txt; done > "$OUT/tests.txt"
       for t in $names; do echo "-- $t: $(grep -E '^ℹ (pass|fail|skipped)' /tmp/test-logs/$t.txt | tr '\n' ' ')"; grep -E "✖" /tmp/test-logs/$t.txt | head -4; done ;;
-    engine-scoring) step "scoring through gpu/scoring.ts: WGSL engine vs tfjs runtime"; timeout 400 /tmp/node bench-engine-scoring.mjs ${SCORING_ARGS:-} > "$OUT/engine-scoring.log" 2>&1; grep "^{" "$OUT/engine-scoring.log" | cut -c1-300; grep -v "^{" "$OUT/engine-scoring.log" | tail -5 ;;
+    engine-scoring) step "scoring through model/runtime/scoring.ts: WGSL engine vs tfjs runtime"; timeout 400 /tmp/node bench-engine-scoring.mjs ${SCORING_ARGS:-} > "$OUT/engine-scoring.log" 2>&1; grep "^{" "$OUT/engine-scoring.log" | cut -c1-300; grep -v "^{" "$OUT/engine-scoring.log" | tail -5 ;;
     cached-batch) step "tfjs' KV-cached option batch against whole rows"; timeout ${CACHED_TIMEOUT:-400} /tmp/node bench-cached-batch.mjs ${CACHED_ARGS:-} > "$OUT/cached-batch.log" 2>&1; grep "^{" "$OUT/cached-batch.log" | cut -c1-500; grep -v "^{" "$OUT/cached-batch.log" | tail -5 ;;
-    generation) step "generation through gpu/generate.ts: WGSL decoder vs tfjs runtime"; timeout ${GENERATION_TIMEOUT:-400} /tmp/node bench-generation.mjs ${GENERATION_ARGS:-} > "$OUT/generation.log" 2>&1; grep "^{" "$OUT/generation.log" | cut -c1-600; grep -v "^{" "$OUT/generation.log" | tail -5 ;;
+    generation) step "generation through model/runtime/generate.ts: WGSL decoder vs tfjs runtime"; timeout ${GENERATION_TIMEOUT:-400} /tmp/node bench-generation.mjs ${GENERATION_ARGS:-} > "$OUT/generation.log" 2>&1; grep "^{" "$OUT/generation.log" | cut -c1-600; grep -v "^{" "$OUT/generation.log" | tail -5 ;;
     torch-generation) step "PyTorch peer, generation"; PYTHONUNBUFFERED=1 timeout 400 python3 torch_peer.py --only-generation 2>&1 | grep -v Warning | tee "$OUT/torch-generation.jsonl" | cut -c1-300 ;;
     parity-depth) step "drift from the f32 reference with depth"; timeout 400 /tmp/node bench-parity-depth.mjs 2>&1 | grep "^{" | tee "$OUT/parity-depth.jsonl" | cut -c1-300 ;;
     train-matmuls) step "training matmuls"; timeout 300 /tmp/node bench-train-matmuls.mjs 2>&1 | quiet | tee "$OUT/train-matmuls.jsonl" | cut -c1-300 ;;

@@ -8,12 +8,12 @@
  */
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { pipeline, readBuffer, runDispatches, storageBuffer } from "../../gpu/kernels/buffers.ts"
-import { DAWN_TOGGLES, openGpu, WANTED_FEATURES } from "../../gpu/kernels/device.ts"
-import { attentionTcWgsl } from "../../gpu/kernels/attention-tc.ts"
-import { batchMatmulWgsl } from "../../gpu/kernels/batch-matmul.ts"
-import { addWgsl, attentionWgsl, castF16Wgsl, qkNormRopeWgsl, rmsnormWgsl, ropeWgsl, swigluWgsl } from "../../gpu/kernels/fused.ts"
-import { subgroupMatrixWgsl, tiledWgsl } from "../../gpu/kernels/matmul.ts"
+import { pipeline, readBuffer, runDispatches, storageBuffer } from "../../model/wgsl/kernels/buffers.ts"
+import { DAWN_TOGGLES, openGpu, WANTED_FEATURES } from "../../model/wgsl/kernels/device.ts"
+import { attentionTcWgsl } from "../../model/wgsl/kernels/attention-tc.ts"
+import { batchMatmulWgsl } from "../../model/wgsl/kernels/batch-matmul.ts"
+import { addWgsl, attentionWgsl, castF16Wgsl, qkNormRopeWgsl, rmsnormWgsl, ropeWgsl, swigluWgsl } from "../../model/wgsl/kernels/fused.ts"
+import { subgroupMatrixWgsl, tiledWgsl } from "../../model/wgsl/kernels/matmul.ts"
 
 const trivialF32 = `@group(0) @binding(0) var<storage, read_write> X: array<f32>;
 @compute @workgroup_size(64)

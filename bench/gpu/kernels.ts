@@ -1,23 +1,23 @@
 /**
  * GPU kernel benchmark (run on the device): adapter info, matmul TFLOP/s (f16 tensor-core and
  * tiled, f16 and NF4 weights), Qwen3-0.6B-shaped linears at scoring shape (batch 16 × prompt 512
- * = 8192 tokens), and scoring through fleuve's WGSL engine (gpu/engine/qwen3-engine.ts) on a
+ * = 8192 tokens), and scoring through fleuve's WGSL engine (model/wgsl/qwen3-engine.ts) on a
  * Qwen3-0.6B-shaped model with random weights (each layer its own): forward alone and end to end
  * (ids up, per-token log-probs and argmaxes back); LoRA training through the WGSL trainer
- * (gpu/engine/qwen3-trainer.ts) at sequence 1024, 0.6B f16/NF4 and 14B NF4; then Qwen3-14B-shaped
+ * (model/wgsl/qwen3-trainer.ts) at sequence 1024, 0.6B f16/NF4 and 14B NF4; then Qwen3-14B-shaped
  * scoring in NF4. `--profile` adds
  * where one layer's time goes, kernel by kernel. Prints one JSON object per line.
  *
  *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training] [--no-training] [--profile]
  */
-import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
+import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
-import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
-import { tensorCoreAttention, type AttentionTcVariant } from "../../gpu/kernels/attention-tc.ts"
-import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../gpu/engine/qwen3-engine.ts"
-import { Qwen3LoraTrainer } from "../../gpu/engine/qwen3-trainer.ts"
-import { defaultLoraConfig } from "../../gpu/lora-config.ts"
-import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../gpu/kernels/matmul.ts"
+import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
+import { tensorCoreAttention, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
+import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
+import { Qwen3LoraTrainer } from "../../model/wgsl/qwen3-trainer.ts"
+import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
+import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
 
 const quick = process.argv.includes("--quick")
 const profile = process.argv.includes("--profile")
@@ -135,7 +135,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   // forward + backward through the frozen base ≈ 2 × forward; attention backward ≈ 2.5 × its forward (LoRA terms not counted)
   const flops = 2 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
   emit({
-    kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (gpu/engine)", base: format, lora: `r 16, alpha 32, all 7 projections, dropout ${dropout}`, seq,
+    kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (model/wgsl)", base: format, lora: `r 16, alpha 32, all 7 projections, dropout ${dropout}`, seq,
     micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, losses: losses.map((l) => +l.toFixed(4))
   })
@@ -166,7 +166,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   const layerFlops = 2 * T * Hd * (H * D + 2 * KV * D) + 2 * T * H * D * Hd + 3 * 2 * T * Hd * I + 2 * B * H * S * S * D // causal attention ≈ half of 4·S²·D
   const flops = layers * layerFlops + 2 * T * Hd * vocab
   emit({
-    kind: "scoring-forward", model: `${shape.name}, random weights`, engine: "fleuve WGSL (gpu/engine)", weights: format, attention: engine.attention, matmul: engine.matmul.variant, layers, batch: B, prompt: S,
+    kind: "scoring-forward", model: `${shape.name}, random weights`, engine: "fleuve WGSL (model/wgsl)", weights: format, attention: engine.attention, matmul: engine.matmul.variant, layers, batch: B, prompt: S,
     ms_forward: +(forward * 1e3).toFixed(1), ms_score_end_to_end: +(endToEnd * 1e3).toFixed(1),
     tokens_per_s: Math.round(T / endToEnd), tokens_per_s_forward_only: Math.round(T / forward), tflops: +(flops / endToEnd / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, finite: [...scores!.logprob].every(Number.isFinite)

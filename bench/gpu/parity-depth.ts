@@ -8,12 +8,12 @@
  *   node bench/gpu/parity-depth.ts
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { selectBackend } from "../../gpu/backend.ts"
-import { engineShape, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "../../gpu/engine/qwen3-engine.ts"
-import { roundF16 } from "../../gpu/kernels/buffers.ts"
-import { openGpu } from "../../gpu/kernels/device.ts"
-import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
-import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
+import { selectBackend } from "../../model/tfjs/backend.ts"
+import { engineShape, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "../../model/wgsl/qwen3-engine.ts"
+import { roundF16 } from "../../model/wgsl/kernels/buffers.ts"
+import { openGpu } from "../../model/wgsl/kernels/device.ts"
+import { parseQwen3Config } from "../../model/qwen3/config.ts"
+import { expectedShapes, Qwen3Model } from "../../model/tfjs/qwen3-model.ts"
 import { emit } from "./common.ts"
 
 const normal = (n: number, std: number, seed: number) => {

@@ -8,12 +8,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { parseArgs } from "node:util"
-import { type BackendName, selectBackend } from "../../gpu/backend.ts"
-import { attachLora, defaultLoraConfig } from "../../gpu/lora.ts"
-import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
-import { expectedShapes, type KvCache, Qwen3Model } from "../../gpu/qwen3/model.ts"
-import { defaultTrainOptions, train } from "../../gpu/train/trainer.ts"
-import { kernelUse, webgpuKernelsRegistered } from "../../gpu/tfjs/webgpu-kernels.ts"
+import { type BackendName, selectBackend } from "../../model/tfjs/backend.ts"
+import { attachLora, defaultLoraConfig } from "../../model/qwen3/lora.ts"
+import { parseQwen3Config } from "../../model/qwen3/config.ts"
+import { expectedShapes, type KvCache, Qwen3Model } from "../../model/tfjs/qwen3-model.ts"
+import { defaultTrainOptions, train } from "../../model/train/trainer.ts"
+import { kernelUse, webgpuKernelsRegistered } from "../../model/tfjs/webgpu-kernels.ts"
 
 const { values: args } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 /**
  * The training matmuls at LoRA-training shape (16 × 1024 = 16384 tokens, r = 16, Qwen3-0.6B's
- * dimensions): the general matmul (gpu/kernels/general-matmul.ts) on each LoRA product, and the
- * weight matmul (gpu/kernels/matmul.ts) forward ("nk") against backward dX = dY·W ("kn"), f16 and
+ * dimensions): the general matmul (model/wgsl/kernels/general-matmul.ts) on each LoRA product, and the
+ * weight matmul (model/wgsl/kernels/matmul.ts) forward ("nk") against backward dX = dY·W ("kn"), f16 and
  * NF4. The LoRA products as the trainer runs them (`dispatches`: split-K where it pays) and with
  * each kernel shape forced. For each: median ms, TFLOP/s, and GB/s of the bytes a product must at least move (each
  * operand read once, C written once, read too when accumulating) — how far from memory-bound.
@@ -9,11 +9,11 @@
  *
  *   node bench/gpu/train-matmuls.ts [--tiny]     (--tiny: small shapes, a smoke test for SwiftShader)
  */
-import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../gpu/kernels/buffers.ts"
-import { openGpu, pickMatrixConfig, type Gpu } from "../../gpu/kernels/device.ts"
-import { generalMatmul, generalMatmulParams, pickVariant, SPLIT_K, splitsK, type GeneralMatmulOptions, type GeneralMatmulVariant, type StorageType } from "../../gpu/kernels/general-matmul.ts"
+import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
+import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
+import { generalMatmul, generalMatmulParams, pickVariant, SPLIT_K, splitsK, type GeneralMatmulOptions, type GeneralMatmulVariant, type StorageType } from "../../model/wgsl/kernels/general-matmul.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
-import { matmulPlan, type MatmulImpl, type WeightFormat, type WeightLayout } from "../../gpu/kernels/matmul.ts"
+import { matmulPlan, type MatmulImpl, type WeightFormat, type WeightLayout } from "../../model/wgsl/kernels/matmul.ts"
 
 const tiny = process.argv.includes("--tiny")
 

@@ -7,12 +7,12 @@ import * as tf from "@tensorflow/tfjs-core"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { type BackendName, selectBackend } from "../../gpu/backend.ts"
-import { generateGreedy } from "../../gpu/generate.ts"
-import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
-import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
-import { expectedShapes, Qwen3Model } from "../../gpu/qwen3/model.ts"
-import { describeScoringPath, scoreContinuations, type ScoringEngineName, scoringEngineNames, setScoringEngine } from "../../gpu/scoring.ts"
+import { type BackendName, selectBackend } from "../../model/tfjs/backend.ts"
+import { generateGreedy } from "../../model/runtime/generate.ts"
+import { loadModelDir } from "../../model/qwen3/checkpoint.ts"
+import { parseQwen3Config } from "../../model/qwen3/config.ts"
+import { expectedShapes, Qwen3Model } from "../../model/tfjs/qwen3-model.ts"
+import { describeScoringPath, scoreContinuations, type ScoringEngineName, scoringEngineNames, setScoringEngine } from "../../model/runtime/scoring.ts"
 
 const { values: args } = parseArgs({
   options: {

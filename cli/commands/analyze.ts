@@ -1,5 +1,5 @@
 import { Command, Flag } from "effect/cli"
-import { ANALYSIS_TABLES } from "../../warehouse/analysis-tables.ts"
+import { ANALYSIS_TABLES } from "../../analysis/analysis-tables.ts"
 import { type ArgsOf, lazyHandler } from "../lazy.ts"
 import { warehouseFlag } from "../warehouse-flag.ts"
 

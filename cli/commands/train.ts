@@ -1,7 +1,7 @@
 import { Command, Flag } from "effect/cli"
-import { scoringEngineNames } from "../../gpu/backend-names.ts"
-import { defaultLoraConfig } from "../../gpu/lora-config.ts"
-import { projectionNames } from "../../gpu/qwen3/projections.ts"
+import { scoringEngineNames } from "../../model/tfjs/backend-names.ts"
+import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
+import { projectionNames } from "../../model/qwen3/projections.ts"
 import { type ArgsOf, lazyHandler } from "../lazy.ts"
 import { backendFlag, modelFlag } from "../model-flags.ts"
 

@@ -1,5 +1,5 @@
 import { Console, Effect, Option } from "effect"
-import { ANALYSIS_TABLES, runAnalyses } from "../../warehouse/analyses.ts"
+import { ANALYSIS_TABLES, runAnalyses } from "../../analysis/analyses.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import type { AnalyzeArgs } from "../commands/analyze.ts"
 import { reportFailure } from "../common.ts"

@@ -4,7 +4,7 @@ import { resolve } from "node:path"
 import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
 import { loadManifest, SAMPLE_MANIFEST } from "../../operators/qa/loaders/manifest.ts"
 import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
-import { runDemo } from "../../pipelines/enmed/demo-plan.ts"
+import { runDemo } from "../../pipelines/demo/plan.ts"
 import { reportFailure, withWarehouse } from "../common.ts"
 import { progressReporter } from "../progress.ts"
 import type { DemoArgs } from "../commands/demo.ts"
@@ -15,15 +15,15 @@ export const demoHandler = (o: DemoArgs) =>
   Effect.gen(function*() {
     const started = performance.now()
     // The tensor runtime loads only here: every other command stays light.
-    const { describeBackend, selectBackend } = yield* Effect.promise(() => import("../../gpu/backend.ts"))
-    const { capDecoding, demoSizes, demoSteps, limitItems } = yield* Effect.promise(() => import("../../pipelines/enmed/demo.ts"))
+    const { describeBackend, selectBackend } = yield* Effect.promise(() => import("../../model/tfjs/backend.ts"))
+    const { capDecoding, demoSizes, demoSteps, limitItems } = yield* Effect.promise(() => import("../../pipelines/demo/demo.ts"))
     const choice = yield* Effect.tryPromise({
       try: () => selectBackend(o.backend, "training"),
       catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
     })
     stderr(`demo: ${describeBackend(choice)}`)
     // Which path scores the options, printed when it changes (the tiny models do not fit the engine).
-    const { onScoringPath, setScoringEngine } = yield* Effect.promise(() => import("../../gpu/scoring.ts"))
+    const { onScoringPath, setScoringEngine } = yield* Effect.promise(() => import("../../model/runtime/scoring.ts"))
     setScoringEngine(Option.getOrUndefined(o.engine))
     onScoringPath((line) => stderr(`demo: ${line}`))
     const sizes = demoSizes(o.quick)

@@ -1,16 +1,16 @@
 import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
-import { describeBackend, selectBackend, type BackendName } from "../../gpu/backend.ts"
-import { describeGenerationPath, generateRecovering, type GenerationSplit } from "../../gpu/generate.ts"
-import { GpuDeviceLost } from "../../gpu/device-loss.ts"
-import { ModelHandle } from "../../gpu/model-handle.ts"
-import { describeScoringPath, scoreContinuations, setScoringEngine } from "../../gpu/scoring.ts"
+import { describeBackend, selectBackend, type BackendName } from "../../model/tfjs/backend.ts"
+import { describeGenerationPath, generateRecovering, type GenerationSplit } from "../../model/runtime/generate.ts"
+import { GpuDeviceLost } from "../../model/tfjs/device-loss.ts"
+import { ModelHandle } from "../../model/runtime/model-handle.ts"
+import { describeScoringPath, scoreContinuations, setScoringEngine } from "../../model/runtime/scoring.ts"
 import type { GenerateArgs, LogprobsArgs } from "../commands/model.ts"
 import { reportFailure } from "../common.ts"
 
 /**
  * Loads the model on the chosen backend and says where it runs (stderr: stdout is data). The
- * handle reopens a lost GPU device and reloads the model (gpu/model-handle.ts), saying so.
+ * handle reopens a lost GPU device and reloads the model (model/runtime/model-handle.ts), saying so.
  */
 const prepare = async (model: string, backend: BackendName, adapter: string): Promise<ModelHandle> => {
   const choice = await selectBackend(backend)

@@ -1,5 +1,5 @@
 import { Console } from "effect"
-import { pipelines } from "../../pipelines/registry.ts"
+import { pipelines } from "../../pipelines/runtime/registry.ts"
 
 export const pipelinesHandler = () =>
   Console.log(

@@ -7,8 +7,8 @@ import { offlineReferenceJudge } from "../../operators/qa/judge/offline-referenc
 import { openAiCompatibleJudge } from "../../operators/qa/judge/openai-compatible.ts"
 import { readManifest } from "../../operators/qa/loaders/manifest.ts"
 import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
-import { reeval, type ReevalSummary } from "../../pipelines/enmed/reeval.ts"
-import { baselineSystems } from "../../pipelines/enmed/systems.ts"
+import { reeval, type ReevalSummary } from "../../pipelines/evaluate/reeval.ts"
+import { baselineSystems } from "../../pipelines/evaluate/systems.ts"
 import { reportFailure, withWarehouse } from "../common.ts"
 import type { ReevalArgs } from "../commands/reeval.ts"
 
@@ -44,10 +44,10 @@ export const reevalHandler = (o: ReevalArgs) =>
       ? yield* Effect.tryPromise({
         try: async () => {
           // The tensor runtime loads only when a model is asked for: every other command stays light.
-          const { describeBackend, selectBackend } = await import("../../gpu/backend.ts")
+          const { describeBackend, selectBackend } = await import("../../model/tfjs/backend.ts")
           const { qwen3QaModel } = await import("../../operators/qa/qwen3-model.ts")
-          const { ModelHandle } = await import("../../gpu/model-handle.ts")
-          const { describeScoringPath, setScoringEngine } = await import("../../gpu/scoring.ts")
+          const { ModelHandle } = await import("../../model/runtime/model-handle.ts")
+          const { describeScoringPath, setScoringEngine } = await import("../../model/runtime/scoring.ts")
           const choice = await selectBackend(o.backend)
           process.stderr.write(`loading ${o.model.pipe(Option.getOrThrow)} on ${describeBackend(choice)}\n`)
           const dir = Option.getOrThrow(o.model)

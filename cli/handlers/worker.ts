@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { runWorker } from "../../pipelines/kafka/runtime.ts"
-import { findPipeline, pipelines } from "../../pipelines/registry.ts"
+import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { reportFailure } from "../common.ts"
 import { noWarehouse } from "../no-warehouse.ts"

@@ -1,14 +1,14 @@
 import { Effect } from "effect"
-import { generateGreedy } from "../../gpu/generate.ts"
-import type { ModelHandle } from "../../gpu/model-handle.ts"
-import { scoreContinuations, ScoringError } from "../../gpu/scoring.ts"
+import { generateGreedy } from "../../model/runtime/generate.ts"
+import type { ModelHandle } from "../../model/runtime/model-handle.ts"
+import { scoreContinuations, ScoringError } from "../../model/runtime/scoring.ts"
 import type { EvalRequest, Prediction } from "../../schemas/evaluation.ts"
 import type { Envelope } from "../envelope.ts"
 import { batched, type Operator, OperatorFailure, Outcome } from "../operator.ts"
 import { cacheKeyOf, decodingHashOf } from "./prediction-key.ts"
 
 export interface ScorerOptions {
-  /** The model, reloaded and the batch's work repeated should the GPU device be lost (gpu/model-handle.ts). */
+  /** The model, reloaded and the batch's work repeated should the GPU device be lost (model/runtime/model-handle.ts). */
   readonly model: ModelHandle
   readonly contextWindow?: number
   /** Called after each batch: tokens scored or generated per second, and records done. */
@@ -32,7 +32,7 @@ const predictionBase = (r: EvalRequest) => ({
 })
 
 /**
- * Scores EvalRequests into Predictions. Log-likelihood requests go through gpu/scoring.ts (fleuve's
+ * Scores EvalRequests into Predictions. Log-likelihood requests go through model/runtime/scoring.ts (fleuve's
  * WGSL engine where it can run, else the tfjs runtime, whose prompt runs once and its KV cache
  * serves every option); truncation of a long prompt is reported in truncatedTokens.
  * Generation requests of one batch that share decoding settings are decoded together.

@@ -19,7 +19,7 @@ export interface ContinuationLogprob {
 
 /**
  * The seam between the evaluation operators and a model runtime: the tfjs Qwen3 runtime
- * (gpu/scoring.ts scoreContinuations, gpu/generate.ts generateGreedy) and the n-gram baseline
+ * (model/runtime/scoring.ts scoreContinuations, model/runtime/generate.ts generateGreedy) and the n-gram baseline
  * both implement it, so the grid, the cache and the metrics never know which one they drive.
  */
 export interface QaModel extends QaModelIdentity {

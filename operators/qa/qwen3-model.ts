@@ -2,9 +2,9 @@ import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { closeSync, openSync, readdirSync, readSync } from "node:fs"
 import { basename, join } from "node:path"
-import { generateGreedy } from "../../gpu/generate.ts"
-import { ModelHandle, type RecoveryOptions } from "../../gpu/model-handle.ts"
-import { scoreContinuations } from "../../gpu/scoring.ts"
+import { generateGreedy } from "../../model/runtime/generate.ts"
+import { ModelHandle, type RecoveryOptions } from "../../model/runtime/model-handle.ts"
+import { scoreContinuations } from "../../model/runtime/scoring.ts"
 import { OperatorFailure } from "../operator.ts"
 import type { QaModel } from "./model.ts"
 
@@ -33,7 +33,7 @@ export const modelRevisionOf = (dir: string): string => {
 const failure = (e: unknown) => new OperatorFailure({ operator: "qwen3", message: e instanceof Error ? e.message : String(e) })
 
 /**
- * A Qwen3 checkpoint as a QaModel: option scoring through gpu/scoring.ts (fleuve's WGSL engine
+ * A Qwen3 checkpoint as a QaModel: option scoring through model/runtime/scoring.ts (fleuve's WGSL engine
  * where it can run, else the tfjs runtime with a KV cache) and greedy generation on tfjs. Each
  * item runs through the handle: a lost GPU device is reopened and the item scored again.
  */

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes warehouse/report/font-metrics.json: advance widths (in em) of DejaVu Sans and DejaVu Sans
+"""Writes report/font-metrics.json: advance widths (in em) of DejaVu Sans and DejaVu Sans
 Bold for Latin-1 and Latin Extended-A, read from the TTF files with fontTools.
 
 Why: the report lays out text (axis labels, long system names, the CD diagram) without a canvas,

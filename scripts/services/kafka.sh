@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# serves: test/kafka bench/kafka
+# serves: test/pipelines/kafka bench/kafka
 #
 # A real Apache Kafka 4.x broker (KRaft, combined broker+controller, one node) and a
 # Confluent-compatible schema registry (Apicurio Registry 3.x, /apis/ccompat/v7), run from

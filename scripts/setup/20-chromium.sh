@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Headless Chromium for the report tests (test/report): Debian's package, driven by playwright-core
 # with executablePath /usr/bin/chromium, plus the DejaVu fonts the report measures its text with
-# (warehouse/report/font-metrics.json), so the overlap test sees the layout the report planned.
+# (report/font-metrics.json), so the overlap test sees the layout the report planned.
 # Idempotent: installs only what is missing.
 set -euo pipefail
 source "$(dirname "$0")/lib/apt.sh"

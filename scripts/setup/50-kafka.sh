@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what test/kafka and bench/kafka need: Java 17+, Maven, unzip and curl (Debian packages,
+# Installs what test/pipelines/kafka and bench/kafka need: Java 17+, Maven, unzip and curl (Debian packages,
 # when missing), then the Kafka broker jars and Apicurio Registry (cached in .cache/kafka).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,9 +1,9 @@
 import { Effect } from "effect"
 import { join, resolve } from "node:path"
 import { readManifest } from "../../bench/corpus/manifest.ts"
-import { loadTokenizer, type TextTokenizer } from "../../gpu/tokenizer/tokenizer.ts"
+import { loadTokenizer, type TextTokenizer } from "../../model/formats/tokenizer/tokenizer.ts"
 import { buildCorpusRun, type CorpusOptions } from "../../pipelines/corpus.ts"
-import { PipelineRuntime } from "../../pipelines/runtime.ts"
+import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { runWithWarehouse, tempDir } from "../helpers/warehouse.ts"
 

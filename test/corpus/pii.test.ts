@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs"
 import { test } from "node:test"
 import { CLINICAL_DECOYS } from "../../bench/corpus/fragments.ts"
 import { makeIban, makeNir } from "../../bench/corpus/generate.ts"
-import { mulberry32 } from "../../operators/common/random.ts"
+import { mulberry32 } from "../../lib/random.ts"
 import { ibanValid, nirKeyValid, placeholder, scrubPii } from "../../operators/corpus/pii.ts"
 import { sampleManifest, samplePath } from "./helpers.ts"
 

@@ -1,5 +1,5 @@
-import { selectBackend, webgpuEngineGpu, webgpuEngineUnavailable } from "../../gpu/backend.ts"
-import { parseQwen3Config } from "../../gpu/qwen3/config.ts"
+import { selectBackend, webgpuEngineGpu, webgpuEngineUnavailable } from "../../model/tfjs/backend.ts"
+import { parseQwen3Config } from "../../model/qwen3/config.ts"
 
 /**
  * Selects the webgpu backend and says why tests of fleuve's WGSL engine (and its decoder) cannot

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs"
-import { openGpu, type Gpu } from "../../gpu/kernels/device.ts"
+import { openGpu, type Gpu } from "../../model/wgsl/kernels/device.ts"
 
 /** SwiftShader's Vulkan ICD, shipped with Debian's chromium (scripts/setup/20-chromium.sh installs it). */
 export const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json"

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { sampleScoresPipeline } from "../../pipelines/sample-scores.ts"
-import { PipelineRuntime } from "../../pipelines/runtime.ts"
-import { runAnalyses } from "../../warehouse/analyses.ts"
+import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
+import { runAnalyses } from "../../analysis/analyses.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { runWithWarehouse, tempWarehousePath } from "./warehouse.ts"
 

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { EmbeddedRuntime } from "../../pipelines/embedded.ts"
+import { EmbeddedRuntime } from "../../pipelines/runtime/embedded.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 
 /** A fresh directory under the OS temp dir for one test. */
@@ -13,7 +13,7 @@ export const tempDir = (prefix = "fleuve-test-") => mkdtempSync(join(tmpdir(), p
 export const tempWarehousePath = () => join(tempDir(), "warehouse.duckdb")
 
 /** Runs an effect against a real DuckDB file with the embedded runtime. */
-export const runWithWarehouse = <A, E>(path: string, effect: Effect.Effect<A, E, Warehouse | import("../../pipelines/runtime.ts").PipelineRuntime>) =>
+export const runWithWarehouse = <A, E>(path: string, effect: Effect.Effect<A, E, Warehouse | import("../../pipelines/runtime/runtime.ts").PipelineRuntime>) =>
   Effect.runPromise(effect.pipe(Effect.provide(Layer.mergeAll(Warehouse.layer(path), EmbeddedRuntime))) as Effect.Effect<A, E, never>)
 
 const bin = resolve(import.meta.dirname, "../../bin/fleuve.mjs")

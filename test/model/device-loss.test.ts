@@ -16,14 +16,14 @@ const opened = await openTestGpu()
 if ("gpu" in opened) opened.gpu.close()
 const skip = "gpu" in opened ? false : `no WebGPU adapter, nor SwiftShader: ${opened.skip}`
 
-const { deviceReplacements, selectBackend, webgpuDevice } = await import("../../gpu/backend.ts")
-const { GpuDeviceLost } = await import("../../gpu/device-loss.ts")
-const { generateGreedy, generateRecovering } = await import("../../gpu/generate.ts")
-const { ModelHandle } = await import("../../gpu/model-handle.ts")
-const { scoreContinuations } = await import("../../gpu/scoring.ts")
-const { ensureGradients } = await import("../../gpu/tfjs/gradients.ts")
-const { packTokens } = await import("../../gpu/train/pack.ts")
-const { defaultTrainOptions, train } = await import("../../gpu/train/trainer.ts")
+const { deviceReplacements, selectBackend, webgpuDevice } = await import("../../model/tfjs/backend.ts")
+const { GpuDeviceLost } = await import("../../model/tfjs/device-loss.ts")
+const { generateGreedy, generateRecovering } = await import("../../model/runtime/generate.ts")
+const { ModelHandle } = await import("../../model/runtime/model-handle.ts")
+const { scoreContinuations } = await import("../../model/runtime/scoring.ts")
+const { ensureGradients } = await import("../../model/tfjs/gradients.ts")
+const { packTokens } = await import("../../model/train/pack.ts")
+const { defaultTrainOptions, train } = await import("../../model/train/trainer.ts")
 
 /** Loses the device tfjs computes on, as a driver reset would. */
 const loseDevice = () => {

@@ -12,8 +12,8 @@ const opened = await openTestGpu()
 if ("gpu" in opened) opened.gpu.close()
 const skip = "gpu" in opened ? false : `no WebGPU adapter, nor SwiftShader: ${opened.skip}`
 
-const { selectBackend } = await import("../../gpu/backend.ts")
-const { pickTargets } = await import("../../gpu/scoring.ts")
+const { selectBackend } = await import("../../model/tfjs/backend.ts")
+const { pickTargets } = await import("../../model/runtime/scoring.ts")
 
 describe("pickTargets on webgpu", { skip }, () => {
   before(async () => {

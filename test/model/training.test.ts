@@ -6,16 +6,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
-import { selectBackend } from "../../gpu/backend.ts"
-import { attachLora, loadAdapter, saveAdapter } from "../../gpu/lora.ts"
-import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
-import { readSafetensors } from "../../gpu/safetensors.ts"
-import { scoreContinuations } from "../../gpu/scoring.ts"
-import { ensureGradients } from "../../gpu/tfjs/gradients.ts"
-import { causalLmLoss } from "../../gpu/train/loss.ts"
-import { cosineWithWarmup } from "../../gpu/train/schedule.ts"
-import { defaultTrainOptions, sumOfSquares, train, type TrainingSequence } from "../../gpu/train/trainer.ts"
-import { packTokens } from "../../gpu/train/pack.ts"
+import { selectBackend } from "../../model/tfjs/backend.ts"
+import { attachLora, loadAdapter, saveAdapter } from "../../model/qwen3/lora.ts"
+import { loadModelDir } from "../../model/qwen3/checkpoint.ts"
+import { readSafetensors } from "../../model/formats/safetensors.ts"
+import { scoreContinuations } from "../../model/runtime/scoring.ts"
+import { ensureGradients } from "../../model/tfjs/gradients.ts"
+import { causalLmLoss } from "../../model/train/loss.ts"
+import { cosineWithWarmup } from "../../model/train/schedule.ts"
+import { defaultTrainOptions, sumOfSquares, train, type TrainingSequence } from "../../model/train/trainer.ts"
+import { packTokens } from "../../model/train/pack.ts"
 import { tinyDir } from "../helpers/model-fixture.ts"
 
 const work = mkdtempSync(join(tmpdir(), "fleuve-train-"))
@@ -151,7 +151,7 @@ describe("full fine-tuning (DAPT)", () => {
     const data = corpus()
     const loaded = loadModelDir(tinyDir, { trainable: true })
     const out = join(work, "dapt")
-    const { saveModelDir } = await import("../../gpu/qwen3/checkpoint.ts")
+    const { saveModelDir } = await import("../../model/qwen3/checkpoint.ts")
     const { losses } = await train(loaded.model, { kind: "full", save: (dir) => saveModelDir(loaded, dir) }, data, { ...trainOptions, peakLr: 3e-3, totalSteps: 8, outDir: out })
     assert.ok((losses[6]! + losses[7]!) / 2 < (losses[0]! + losses[1]!) / 2 - 0.3, `losses ${losses.join(", ")}`)
     assert.ok(existsSync(join(out, "final", "model.safetensors")))

@@ -2,9 +2,9 @@
 // Machines without a GPU adapter skip it with the reason; bench/model/run-gpu.sh runs it on a GPU host.
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { selectBackend } from "../../gpu/backend.ts"
-import { loadModelDir } from "../../gpu/qwen3/checkpoint.ts"
-import { scoreContinuations } from "../../gpu/scoring.ts"
+import { selectBackend } from "../../model/tfjs/backend.ts"
+import { loadModelDir } from "../../model/qwen3/checkpoint.ts"
+import { scoreContinuations } from "../../model/runtime/scoring.ts"
 import { groupByContext, tinyDir, tinyReference } from "../helpers/model-fixture.ts"
 
 const probe = async (): Promise<string | undefined> => {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict"
 import { test } from "node:test"
 import { Effect } from "effect"
-import { selectBackend } from "../../gpu/backend.ts"
+import { selectBackend } from "../../model/tfjs/backend.ts"
 import { type JudgeRequest, loadRubric, rubricMessages } from "../../operators/qa/judge/judge.ts"
 import { localModelJudge } from "../../operators/qa/judge/local-model.ts"
 import { openAiCompatibleJudge } from "../../operators/qa/judge/openai-compatible.ts"
 import { loadQwen3QaModel } from "../../operators/qa/qwen3-model.ts"
-import { serveOpenAiCompatible } from "../../pipelines/serve/openai-compatible-server.ts"
+import { serveOpenAiCompatible } from "../helpers/openai-compatible-server.ts"
 import { tinyDir } from "../helpers/model-fixture.ts"
 
 /**

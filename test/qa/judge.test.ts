@@ -5,7 +5,7 @@ import { loadRubric, rubricMessages, swappedOrderCheck } from "../../operators/q
 import { OFFLINE_REFERENCE_JUDGE_ID, offlineReferenceJudge, offlineReferenceScore } from "../../operators/qa/judge/offline-reference.ts"
 import { openAiCompatibleJudge } from "../../operators/qa/judge/openai-compatible.ts"
 import { judgePanel } from "../../operators/qa/judge/panel.ts"
-import { serveOpenAiCompatible } from "../../pipelines/serve/openai-compatible-server.ts"
+import { serveOpenAiCompatible } from "../helpers/openai-compatible-server.ts"
 
 /**
  * The HTTP judge is exercised against a real HTTP server on localhost. Until the local model

@@ -93,7 +93,7 @@ test("templates: sections, unknown fields, training examples", () => {
 })
 
 test("LoRA training sets: one per task and a deterministic Unified mix with task identifiers", async () => {
-  const { loraTrainingSets } = await import("../../pipelines/enmed/demo-plan.ts")
+  const { loraTrainingSets } = await import("../../pipelines/demo/plan.ts")
   const sets = loraTrainingSets(set, tasks)
   assert.equal(sets.unified.length, sets.mcqa.length + sets.extqa.length + sets.absqa.length)
   assert.deepEqual(loraTrainingSets(set, [...tasks].reverse()).unified.map((e) => e.id), sets.unified.map((e) => e.id))

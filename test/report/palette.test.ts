@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { test } from "node:test"
-import { inkOn, RECORD_SEGMENTS, SIGNIFICANCE_CLASSES, systemColors } from "../../warehouse/report/palette.ts"
+import { inkOn, RECORD_SEGMENTS, SIGNIFICANCE_CLASSES, systemColors } from "../../report/palette.ts"
 
 // Colour-vision deficiency simulation of Machado, Oliveira & Fernandes (2009), severity 1.0,
 // applied in linear RGB; distances are CIE76 ΔE in CIELAB (D65).

@@ -1,0 +1,308 @@
+import { isOutOfMemory } from "../wgsl/kernels/buffers.ts"
+import * as tf from "@tensorflow/tfjs-core"
+import { join } from "node:path"
+import type { ScoringEngineName } from "../tfjs/backend-names.ts"
+import { webgpuEngineGpu, webgpuEngineUnavailable } from "../tfjs/backend.ts"
+import { hostWeights, takeOnce } from "../wgsl/host-weights.ts"
+import { checkEngineShape, engineShape, EngineShapeError, uploadQwen3Weights, weightBuffers } from "../wgsl/qwen3-engine.ts"
+import { type MicroBatch, Qwen3LoraTrainer, type OptimizerState } from "../wgsl/qwen3-trainer.ts"
+import type { Gpu } from "../wgsl/kernels/device.ts"
+import type { Qwen3Config } from "../qwen3/config.ts"
+import type { Qwen3Model } from "../tfjs/qwen3-model.ts"
+import type { HostTensor } from "../formats/safetensors.ts"
+import { cosineWithWarmup } from "./schedule.ts"
+import {
+  type Checkpoint, checkpointName, latestCheckpoint, microBatchSequences, readCheckpoint, sequenceWidth, type StepReport, stepReport, trainableVariables,
+  type TrainerState, type TrainingMode, type TrainingSequence, type TrainOptions, writeCheckpoint
+} from "./trainer.ts"
+
+/**
+ * model/train/trainer.ts' train() for LoRA, on fleuve's WGSL trainer (model/wgsl/qwen3-trainer.ts):
+ * the same options, data order, micro-batches and target masks, learning-rate schedule, clipping,
+ * AdamW, progress reports and checkpoints (a run resumes on either path). The base is uploaded as
+ * f16; sequences are padded to the trainer's shapes with positions that predict nothing.
+ * LoRA dropout draws its masks from the same per-micro-batch seeds as train(), through the WGSL
+ * kernels' hash (model/wgsl/kernels/dropout.ts) rather than tfjs' generator: with dropout > 0 the two
+ * paths drop different elements (at the same rate), so their losses agree step by step only at
+ * dropout 0.
+ */
+
+/** How `fleuve train` trains: auto (the WGSL trainer where it can run), wgsl (required), tfjs. */
+export type TrainingEngineName = ScoringEngineName
+
+/** --engine wgsl asked for the WGSL trainer, and it cannot run. */
+export class TrainingEngineUnavailable extends Error {}
+
+export type TrainingPath = { readonly _tag: "Wgsl" } | { readonly _tag: "Tfjs"; readonly reason: string }
+
+/** What decides the path, gathered by trainingPathFor (a plain record: the choice itself is a pure function). */
+export interface TrainingPathFacts {
+  readonly mode: TrainingMode["kind"]
+  /** why fleuve's kernels cannot use the tensor backend's device (undefined: they can) */
+  readonly gpuUnavailable: string | undefined
+  /** why the model's shape does not fit the trainer (undefined: it fits) */
+  readonly shapeProblem: string | undefined
+}
+
+/**
+ * The training path: the WGSL trainer for LoRA on a webgpu backend with tensor
+ * cores and a shape the kernels take; the tfjs runtime otherwise, with the reason. "wgsl" makes
+ * the WGSL trainer required (TrainingEngineUnavailable, saying why, where it cannot run).
+ */
+export const chooseTrainingPath = (wanted: TrainingEngineName, facts: TrainingPathFacts): TrainingPath => {
+  if (wanted === "tfjs") return { _tag: "Tfjs", reason: "asked for (--engine tfjs)" }
+  const reason =
+    facts.mode !== "lora" ? "full fine-tuning: the WGSL trainer trains LoRA only"
+    : facts.gpuUnavailable !== undefined ? facts.gpuUnavailable
+    : facts.shapeProblem
+  if (reason === undefined) return { _tag: "Wgsl" }
+  if (wanted === "wgsl") throw new TrainingEngineUnavailable(`the WGSL trainer was required (--engine wgsl) but cannot run: ${reason}`)
+  return { _tag: "Tfjs", reason }
+}
+
+/** The stderr line naming the path. */
+export const describeTrainingPath = (p: TrainingPath): string =>
+  p._tag === "Wgsl" ? "training: fleuve WGSL trainer (f16 base, f32 LoRA and AdamW, tensor cores)" : `training: tfjs runtime (${p.reason})`
+
+/** Why a model's shape does not fit the WGSL trainer on `gpu`, or undefined. */
+export const trainerShapeProblem = (config: Qwen3Config, gpu: Gpu | undefined): string | undefined => {
+  const shape = engineShape(config)
+  try {
+    checkEngineShape(shape)
+  } catch (e) {
+    if (e instanceof EngineShapeError) return e.message
+    throw e
+  }
+  if (gpu && shape.vocab * shape.hidden * 2 > gpu.maxStorageBufferBindingSize) return `an lm_head of ${shape.vocab} × ${shape.hidden} exceeds one storage binding (the trainer does not shard it)`
+  return undefined
+}
+
+/** The path for this process's backend (selectBackend first) and a model with its training mode. */
+export const trainingPathFor = (wanted: TrainingEngineName, model: Qwen3Model, mode: TrainingMode): { readonly path: TrainingPath; readonly gpu: Gpu | undefined } => {
+  const gpu = webgpuEngineGpu()
+  const path = chooseTrainingPath(wanted, {
+    mode: mode.kind,
+    gpuUnavailable: gpu ? undefined : (webgpuEngineUnavailable() ?? "no WebGPU device with tensor cores"),
+    shapeProblem: trainerShapeProblem(model.config, gpu)
+  })
+  return { path, gpu }
+}
+
+// ---- micro-batches in the trainer's shapes
+
+const IGNORE = 0xffffffff
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+
+/**
+ * The trainer's rows × seq for micro-batches of `microBatch` sequences of `width` tokens: seq a
+ * multiple of 16 and rows × seq of 128 (its kernels' tiles), the fewest padded tokens (then the
+ * shorter seq: attention grows with it). Extra rows and columns are padding that predicts nothing.
+ */
+/** Half the micro-batch, twice the accumulation (same sequences a step); undefined when it cannot halve. */
+export const halveMicroBatch = (o: TrainOptions): TrainOptions | undefined =>
+  o.microBatch % 2 === 0 ? { ...o, microBatch: o.microBatch / 2, gradAccumulation: o.gradAccumulation * 2 } : undefined
+
+export const engineLayout = (microBatch: number, width: number): { readonly rows: number; readonly seq: number } => {
+  if (microBatch < 1 || width < 2) throw new Error(`micro-batch ${microBatch} of sequences of ${width} tokens: need ≥ 1 sequence of ≥ 2 tokens`)
+  // seq a multiple of 128 always works with microBatch rows: the search stops there
+  const widest = Math.ceil(width / 128) * 128
+  let best = { rows: microBatch, seq: widest }
+  for (let seq = Math.ceil(width / 16) * 16; seq < widest; seq += 16) {
+    const step = 128 / gcd(seq, 128)
+    const rows = Math.ceil(microBatch / step) * step
+    if (rows * seq < best.rows * best.seq || (rows * seq === best.rows * best.seq && seq < best.seq)) best = { rows, seq }
+  }
+  return best
+}
+
+/**
+ * One micro-batch as the trainer takes it: ids row-major in rows × seq, and at each position the
+ * token it predicts — the next one where it counts as a target (its targetMask entry, when every
+ * sequence of the micro-batch has a mask: causalLmLoss's rule) — else 0xFFFFFFFF: the last
+ * position of a sequence, masked targets, padding.
+ */
+export const microBatchTensors = (sequences: ReadonlyArray<TrainingSequence>, layout: { readonly rows: number; readonly seq: number }): MicroBatch => {
+  if (sequences.length > layout.rows) throw new Error(`${sequences.length} sequences for ${layout.rows} rows`)
+  const ids = new Uint32Array(layout.rows * layout.seq)
+  const targets = new Uint32Array(layout.rows * layout.seq).fill(IGNORE)
+  const masked = sequences.every((s) => s.targetMask)
+  sequences.forEach((s, r) => {
+    if (s.ids.length > layout.seq) throw new Error(`a sequence of ${s.ids.length} tokens for rows of ${layout.seq}`)
+    const at = r * layout.seq
+    ids.set(s.ids, at)
+    for (let j = 0; j + 1 < s.ids.length; j++) if (!masked || s.targetMask![j + 1]! !== 0) targets[at + j] = s.ids[j + 1]!
+  })
+  return { ids, targets }
+}
+
+// ---- checkpoints: the trainer's per-projection pairs under train()'s tensor names
+
+type Pairs = ReadonlyMap<string, { readonly a: Float32Array; readonly b: Float32Array }>
+
+/** Pairs by projection path → host tensors named `${prefix}${path}.lora_A|B` (trainableVariables' names), A [r, in], B [out, r]. */
+export const pairsToHost = (pairs: Pairs, r: number, prefix = ""): Map<string, HostTensor> => {
+  const out = new Map<string, HostTensor>()
+  for (const [path, { a, b }] of pairs) {
+    out.set(`${prefix}${path}.lora_A`, { shape: [r, a.length / r], data: a })
+    out.set(`${prefix}${path}.lora_B`, { shape: [b.length / r, r], data: b })
+  }
+  return out
+}
+
+/** pairsToHost's inverse for `paths`; a missing tensor is an error naming it and `file`. */
+export const hostToPairs = (tensors: ReadonlyMap<string, HostTensor>, paths: ReadonlyArray<string>, file: string, prefix = ""): Map<string, { a: Float32Array; b: Float32Array }> =>
+  new Map(paths.map((path) => {
+    const get = (which: "A" | "B") => {
+      const t = tensors.get(`${prefix}${path}.lora_${which}`)
+      if (!t) throw new Error(`${file} lacks '${prefix}${path}.lora_${which}'`)
+      return Float32Array.from(t.data)
+    }
+    return [path, { a: get("A"), b: get("B") }] as const
+  }))
+
+/**
+ * A checkpoint read back (readCheckpoint) as the WGSL trainer takes it: the pairs and, after at
+ * least one step, the AdamW state (a tfjs checkpoint has no loss scale: `lossScale` is kept then).
+ */
+export const engineResumeState = (c: Checkpoint, paths: ReadonlyArray<string>, lossScale: number): { readonly pairs: Pairs; readonly optimizer: OptimizerState | undefined } => {
+  const pairs = hostToPairs(c.trainable, paths, join(c.dir, "trainable.safetensors"))
+  if (c.state.step === 0) return { pairs, optimizer: undefined }
+  const file = join(c.dir, "optimizer.safetensors")
+  return { pairs, optimizer: { step: c.state.step, lossScale: c.state.lossScale ?? lossScale, m: hostToPairs(c.optimizer, paths, file, "m."), v: hostToPairs(c.optimizer, paths, file, "v.") } }
+}
+
+/**
+ * Writes the WGSL trainer's pairs and AdamW state as train() writes its checkpoints (the model's
+ * LoRA variables must hold `pairs`: the PEFT adapter is saved from them).
+ */
+export const writeEngineCheckpoint = (
+  dir: string,
+  content: { readonly model: Qwen3Model; readonly mode: TrainingMode & { readonly kind: "lora" }; readonly pairs: Pairs; readonly optimizer: OptimizerState; readonly run: Omit<TrainerState, "lossScale">; readonly options: TrainOptions }
+): Promise<void> => {
+  const r = content.mode.lora.r
+  return writeCheckpoint(dir, {
+    model: content.model,
+    mode: content.mode,
+    trainable: pairsToHost(content.pairs, r),
+    optimizer: new Map([...pairsToHost(content.optimizer.m, r, "m."), ...pairsToHost(content.optimizer.v, r, "v.")]),
+    state: { ...content.run, lossScale: content.optimizer.lossScale },
+    options: content.options
+  })
+}
+
+/**
+ * Trains the LoRA pairs attached to `model` (attachLora, or loadAdapter) as train() does, on the
+ * WGSL trainer on `gpu` (webgpuEngineGpu(): tfjs' own device, so the base weights are read from
+ * the model). Resumes from the latest checkpoint in options.outDir, whichever path wrote it. A step
+ * whose f16 gradients overflow is retried at half the loss scale (so steps match train()'s).
+ * Leaves the trained pairs in the model's variables.
+ */
+export const trainOnEngine = async (
+  model: Qwen3Model,
+  mode: TrainingMode,
+  data: ReadonlyArray<TrainingSequence>,
+  options: TrainOptions,
+  onStep: (r: StepReport) => void = () => {},
+  engine: { readonly gpu: Gpu; readonly lossScale?: number; readonly onNote?: (line: string) => void }
+): Promise<{ losses: Array<number>; resumedFrom: string | undefined }> => {
+  if (mode.kind !== "lora") throw new TrainingEngineUnavailable("the WGSL trainer trains LoRA only")
+  const shapeProblem = trainerShapeProblem(model.config, engine.gpu)
+  if (shapeProblem) throw new TrainingEngineUnavailable(shapeProblem)
+  const width = sequenceWidth(data)
+  const vars = trainableVariables(model, mode)
+  const paths = [...model.lora.keys()]
+  const shape = engineShape(model.config)
+  const weights = uploadQwen3Weights(engine.gpu, shape, "f16", takeOnce(await hostWeights(model, { mergeLora: false })), model.config.tieWordEmbeddings)
+  let trainer: Qwen3LoraTrainer | undefined
+  try {
+    // The micro-batch that fits: a trainer that runs out of GPU memory is made again with half the
+    // micro-batch and twice the accumulation — the same sequences a step, in the same order.
+    let fitted = options
+    let layout = engineLayout(fitted.microBatch, width)
+    for (;;) {
+      try {
+        trainer = await Qwen3LoraTrainer.create(engine.gpu, shape, weights, mode.lora, layout.rows, layout.seq, {
+          learningRate: options.peakLr,
+          weightDecay: options.adamw.weightDecay,
+          beta1: options.adamw.beta1,
+          beta2: options.adamw.beta2,
+          eps: options.adamw.eps,
+          maxGradNorm: options.maxGradNorm,
+          meanOver: "micro-batches",
+          ...(engine.lossScale !== undefined ? { lossScale: engine.lossScale } : {})
+        })
+        break
+      } catch (e) {
+        const halved = halveMicroBatch(fitted)
+        if (!isOutOfMemory(e) || !halved) throw e
+        engine.onNote?.(`training: micro-batch ${fitted.microBatch} × ${layout.seq} tokens does not fit the GPU; ${halved.microBatch} × ${halved.gradAccumulation} accumulation instead`)
+        fitted = halved
+        layout = engineLayout(fitted.microBatch, width)
+      }
+    }
+    options = fitted
+    const t = trainer
+    const known = new Set((await t.readPairs()).keys())
+    const stray = paths.filter((p) => !known.has(p))
+    if (stray.length > 0 || known.size !== paths.length) throw new Error(`the model's LoRA pairs (${paths.length}) are not the config's targets (${known.size}): ${stray.slice(0, 3).join(", ")}`)
+    // Start from the model's pairs (train() trains exactly those variables).
+    const start = new Map<string, { a: Float32Array; b: Float32Array }>()
+    for (const [path, pair] of model.lora) start.set(path, { a: (await pair.a.data()) as Float32Array, b: (await pair.b.data()) as Float32Array })
+    t.writePairs(start)
+
+    let losses: Array<number> = []
+    let step = 0
+    const resumeFrom = latestCheckpoint(options.outDir)
+    if (resumeFrom) {
+      const checkpoint = readCheckpoint(resumeFrom, data.length, options.seed)
+      const resumed = engineResumeState(checkpoint, paths, (await t.readState()).lossScale)
+      t.writePairs(resumed.pairs)
+      if (resumed.optimizer) t.writeState(resumed.optimizer)
+      step = checkpoint.state.step
+      losses = [...checkpoint.state.losses]
+    }
+    /** Copies the trainer's pairs into the model's variables (checkpoints save the adapter from them). */
+    const syncModel = async () => {
+      const pairs = await t.readPairs()
+      const set = (name: string, values: Float32Array) => {
+        const v = vars.get(name)!
+        const value = tf.tensor(values, v.shape)
+        v.assign(value)
+        value.dispose()
+      }
+      for (const [path, pair] of pairs) {
+        set(`${path}.lora_A`, pair.a)
+        set(`${path}.lora_B`, pair.b)
+      }
+      return pairs
+    }
+    const save = async (dir: string) =>
+      writeEngineCheckpoint(dir, { model, mode, pairs: await syncModel(), optimizer: await t.readState(), run: { step, losses, dataSize: data.length, seed: options.seed }, options })
+    const started = performance.now()
+    const startStep = step
+    const last = Math.min(options.totalSteps, options.stopAfter ?? options.totalSteps)
+    while (step < last) {
+      const lr = cosineWithWarmup(step, options.totalSteps, options.peakLr, options.warmupRatio)
+      // train()'s dropout seed for the micro-batch (the masks themselves are the WGSL kernels' own)
+      const batches = Array.from({ length: options.gradAccumulation }, (_, micro) => ({
+        ...microBatchTensors(microBatchSequences(data, options, step, micro), layout),
+        dropoutSeed: options.seed * 7 + step * options.gradAccumulation + micro
+      }))
+      let result = await t.trainStep(batches, lr)
+      for (let retries = 0; result.skipped; retries++) {
+        if (retries >= 24) throw new Error(`step ${step + 1}: the gradients overflow f16 at every loss scale down to ${result.lossScale}`)
+        result = await t.trainStep(batches, lr)
+      }
+      step += 1
+      losses.push(result.loss)
+      onStep(stepReport({ step, startStep, started, width, options }, { loss: result.loss, lr, gradNorm: result.gradNorm }))
+      if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) await save(join(options.outDir, checkpointName(step)))
+    }
+    if (step === options.totalSteps) await save(join(options.outDir, "final"))
+    else await syncModel()
+    return { losses, resumedFrom: resumeFrom }
+  } finally {
+    trainer?.dispose()
+    for (const b of weightBuffers(weights)) b.destroy()
+  }
+}

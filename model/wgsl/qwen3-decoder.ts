@@ -1,0 +1,164 @@
+import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
+import { decodeAttention } from "./kernels/decode-attention.ts"
+import { GEMV_ROWS } from "./kernels/gemv.ts"
+import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
+import type { Gpu } from "./kernels/device.ts"
+import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
+
+/**
+ * Greedy decoding on fleuve's WGSL kernels: one token a row a step, through the engine's layer
+ * (model/wgsl/qwen3-engine.ts forwardParts) with the attention block replaced by a KV cache:
+ *
+ *   q/k norm + RoPE at the step's position (q → f16; k appended to the layer's K cache) · v
+ *   appended to the V cache (f16) · attention of the new token against the cache
+ *   (model/wgsl/kernels/decode-attention.ts)
+ *
+ * Every row is at the same position at every step: a row's prompt tokens are fed one a step and
+ * its generated tokens follow on with no padding, so each row computes exactly what it would
+ * alone (positions from 0, nothing masked) and the prompt needs no other kernels. Steps whose
+ * logits no row needs (inside every prompt) skip the lm_head and are not waited for: the GPU runs
+ * them back to back. The caches are [positions, rows, KV, D] f16 per layer, sized once for
+ * `positions` steps. Up to GEMV_ROWS rows with f16 weights, the layers' matmuls are the GEMV
+ * (model/wgsl/kernels/gemv.ts: each weight read once a step for all rows); beyond, the tensor-core
+ * matmul over rows padded to its 128. The lm_head runs on the tensor cores over 128 padded rows
+ * (only the real rows are read back; the padded rows' attention is never computed).
+ */
+export class Qwen3Decoder {
+  private constructor(
+    readonly shape: EngineShape,
+    readonly rows: number,
+    readonly positions: number,
+    private readonly device: GPUDevice,
+    private readonly parts: Awaited<ReturnType<typeof forwardParts>>,
+    private readonly padded: number,
+    /** the uniforms that carry the step's position */
+    private readonly stepParams: { readonly qkQ: GPUBuffer; readonly qkK: GPUBuffer; readonly castV: GPUBuffer; readonly att: GPUBuffer },
+    private readonly body: ReadonlyArray<Dispatch>,
+    private readonly feed: TokenFeedKernels
+  ) {}
+
+  /** Bytes of every buffer the decoder made (KV caches, activations, uniforms). */
+  get allocatedBytes(): number {
+    return this.parts.made.reduce((a, b) => a + b.size, 0)
+  }
+
+  static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, rows: number, positions: number): Promise<Qwen3Decoder> {
+    checkEngineShape(shape)
+    if (rows < 1 || positions < 1) throw new EngineShapeError(`a decoder needs at least one row and one position, not ${rows} × ${positions}`)
+    const { heads: H, kvHeads: KV, headDim: D } = shape
+    const padded = Math.ceil(rows / 128) * 128
+    const cacheBytes = positions * rows * KV * D * 2
+    if (cacheBytes > gpu.maxStorageBufferBindingSize) throw new EngineShapeError(`a KV cache of ${positions} positions × ${rows} rows (${cacheBytes} bytes a layer) exceeds one binding (${gpu.maxStorageBufferBindingSize}): fewer rows a batch`)
+    // up to GEMV_ROWS rows (f16 weights) the layers' matmuls read each weight once for all rows (model/wgsl/kernels/gemv.ts)
+    const gemv = rows <= GEMV_ROWS && weights.format === "f16"
+    const [f, attention, feed] = await Promise.all([forwardParts(gpu, shape, weights, padded, gemv ? { gemvRows: rows } : {}), decodeAttention(gpu, D), tokenFeedKernels(gpu)])
+    const { b, buf, u, kernels: { fused, el } } = f
+    const stepParams = {
+      qkQ: u([rows, 1, H, 0], [shape.eps, shape.theta]),
+      qkK: u([rows, 1, KV, 0], [shape.eps, shape.theta]),
+      castV: u([rows * KV * D, 0]),
+      att: u([rows, 1, H, KV], [1 / Math.sqrt(D)])
+    }
+    const layers = weights.layers.map((w) => {
+      const K = buf(cacheBytes), V = buf(cacheBytes)
+      return f.layer(w, [
+        ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: stepParams.qkQ }, rows, H)],
+        ["qk-norm+rope k → cache", fused.qkNormRopeAppendF16({ X: b.k, W: w.kNorm, Y: K, params: stepParams.qkK }, rows, KV)],
+        ["v → cache", el.castF16At({ X: b.v, Y: V, params: stepParams.castV }, rows * KV * D)],
+        ["decode attention", attention({ Q: b.qh, K, V, O: b.atth, params: stepParams.att }, rows, H)]
+      ])
+    })
+    const body = [...f.embed, ...layers.flatMap((l) => l.map(([, d]) => d))]
+    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, feed)
+  }
+
+  /**
+   * Feeds `ids[r]` to row r at `position` (0 first; positions in order, each once; the caches keep
+   * the earlier ones). Fewer ids than rows leave the last rows on token 0. `read`: nothing to
+   * return (a prompt step), or each row's argmax and the log-prob of `targets[r]` (any token when
+   * only the argmax is wanted).
+   */
+  async step(ids: Uint32Array<ArrayBuffer>, position: number, read: false | { readonly targets?: Uint32Array<ArrayBuffer> }): Promise<TokenScores | undefined> {
+    if (ids.length > this.rows) throw new EngineShapeError(`step: ${ids.length} ids for a decoder of ${this.rows} rows`)
+    if (!Number.isInteger(position) || position < 0 || position >= this.positions) throw new EngineShapeError(`step: position ${position} outside the cache's 0 … ${this.positions - 1}`)
+    const q = this.device.queue
+    const padded = new Uint32Array(this.padded)
+    padded.set(ids)
+    q.writeBuffer(this.parts.b.ids, 0, padded)
+    this.writeStepParams(position)
+    if (!read) {
+      q.submit([encodeDispatches(this.device, this.body)])
+      return undefined
+    }
+    const targets = new Uint32Array(this.padded)
+    if (read.targets) targets.set(read.targets)
+    q.writeBuffer(this.parts.b.targets, 0, targets)
+    q.submit([encodeDispatches(this.device, [...this.body, ...this.parts.head])])
+    return readTokenScores(this.device, this.parts.b.out, ids.length)
+  }
+
+  /** Writes the uniforms that carry the step's position (queued in order with the submissions). */
+  private writeStepParams(position: number): void {
+    const { kvHeads: KV, headDim: D, heads: H, theta, eps } = this.shape
+    const q = this.device.queue
+    q.writeBuffer(this.stepParams.qkQ, 0, uniformData([this.rows, 1, H, position], [eps, theta]))
+    q.writeBuffer(this.stepParams.qkK, 0, uniformData([this.rows, 1, KV, position], [eps, theta]))
+    q.writeBuffer(this.stepParams.castV, 0, uniformData([this.rows * KV * D, position * this.rows * KV * D]))
+    q.writeBuffer(this.stepParams.att, 0, uniformData([this.rows, position + 1, H, KV], [1 / Math.sqrt(D)]))
+  }
+
+  /**
+   * Greedy decoding fed on the device (model/wgsl/kernels/token-feed.ts): at step s row r takes its
+   * prompt's token s, or past its prompt the argmax step s − 1 recorded, so no step waits for the
+   * host. Steps 0 … steps − 1 run from position 0 (the caches are overwritten); every `readEvery`
+   * steps that pick tokens, and after the last, `take(first, argmax, count)` gets the argmaxes of
+   * steps first … first + count − 1 ([count, prompts] row-major) and returns true to stop (every
+   * row done). Steps before the shortest prompt's last token skip the lm_head.
+   */
+  async decodeOnDevice(
+    prompts: ReadonlyArray<ReadonlyArray<number>>,
+    steps: number,
+    readEvery: number,
+    take: (first: number, argmax: Uint32Array, count: number) => boolean | Promise<boolean>
+  ): Promise<void> {
+    const rows = prompts.length
+    if (rows < 1 || rows > this.rows) throw new EngineShapeError(`decodeOnDevice: ${rows} prompts for a decoder of ${this.rows} rows`)
+    if (steps > this.positions) throw new EngineShapeError(`decodeOnDevice: ${steps} steps, the caches hold ${this.positions} positions`)
+    if (prompts.some((p) => p.length < 1)) throw new EngineShapeError("decodeOnDevice: every prompt needs a token")
+    const width = Math.max(...prompts.map((p) => p.length))
+    const table = new Uint32Array(rows * width)
+    prompts.forEach((p, r) => table.set(p, r * width))
+    const dev = this.device
+    const made = [
+      storageBuffer(dev, table), storageBuffer(dev, Uint32Array.from(prompts, (p) => p.length)), storageBuffer(dev, steps * rows * 4),
+      uniformBuffer(dev, [rows, width, 0, 0]), uniformBuffer(dev, [rows, 0, 0, 0])
+    ] as const
+    const [promptBuf, lens, generated, feedParams, recordParams] = made
+    const feed = this.feed.feedIds({ prompts: promptBuf, lens, generated, ids: this.parts.b.ids, params: feedParams }, rows)
+    const record = this.feed.recordArgmax({ picks: this.parts.b.out, generated, params: recordParams }, rows)
+    const firstPick = Math.min(...prompts.map((p) => p.length)) - 1
+    const withHead = [feed, ...this.body, ...this.parts.head, record]
+    const withoutHead = [feed, ...this.body]
+    let readFrom = firstPick
+    try {
+      for (let s = 0; s < steps; s++) {
+        this.writeStepParams(s)
+        dev.queue.writeBuffer(feedParams, 8, Uint32Array.of(s))
+        const picks = s >= firstPick
+        if (picks) dev.queue.writeBuffer(recordParams, 4, Uint32Array.of(s))
+        dev.queue.submit([encodeDispatches(dev, picks ? withHead : withoutHead)])
+        if (!picks || ((s - firstPick + 1) % readEvery !== 0 && s !== steps - 1)) continue
+        const all = new Uint32Array(await readBuffer(dev, generated, (s + 1) * rows * 4))
+        const stop = await take(readFrom, all.subarray(readFrom * rows), s + 1 - readFrom)
+        readFrom = s + 1
+        if (stop) break
+      }
+    } finally {
+      for (const b of made) b.destroy()
+    }
+  }
+
+  dispose(): void {
+    for (const buffer of this.parts.made) buffer.destroy()
+  }
+}

@@ -1,0 +1,332 @@
+import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch, runDispatches } from "./kernels/buffers.ts"
+import { pickMatrixConfig, type Gpu } from "./kernels/device.ts"
+import { tensorCoreAttention } from "./kernels/attention-tc.ts"
+import { elementwiseKernels, fusedKernels } from "./kernels/fused.ts"
+import { gemvPlan, type LayerMatmul } from "./kernels/gemv.ts"
+import { matmulPlan, type WeightFormat } from "./kernels/matmul.ts"
+import { nf4Absmax, quantizeNf4 } from "../formats/nf4.ts"
+import type { Qwen3Config } from "../qwen3/config.ts"
+import { tableShards, tokenKernels } from "./token-kernels.ts"
+
+/**
+ * Qwen3 scoring forward built from fleuve's WGSL kernels: token ids in, for every position the
+ * log-probability of its target token and whether the target was the argmax out. Weights live on
+ * the GPU as f16 (or NF4, dequantised inside the matmul); activations between kernels are f32
+ * where they are summed (the residual stream, projections before their norms) and f16 where they
+ * only feed a tensor-core operand. One layer is 12 dispatches:
+ *
+ *   rmsnorm→f16 · q, k, v matmuls · q/k norm+RoPE→f16, v→f16 · tensor-core attention→f16 ·
+ *   o matmul accumulated onto the residual · rmsnorm→f16 · gate, up matmuls · SwiGLU→f16 ·
+ *   down matmul accumulated onto the residual
+ *
+ * then the final norm, and the lm_head in chunks of rows (its logits are consumed chunk by chunk
+ * by the pick kernels, so a vocabulary-wide f32 matrix for all tokens never exists). An
+ * embedding table / lm_head larger than one binding (2 GiB: hidden ≥ 7168 at Qwen3's vocabulary)
+ * is bound as row shards of one buffer; the pick merges the shards' log-sum-exp and argmax.
+ *
+ * Shapes: tokens a batch (batch × seq) a multiple of 128, seq a multiple of 16, hidden,
+ * intermediate, q/kv widths and vocab multiples of 128 (every Qwen3 size is), head_dim a multiple
+ * of 32. Sequences are right-padded by the caller: causal attention keeps padding invisible to
+ * the real tokens before it.
+ */
+
+/** The sizes the engine needs (Qwen3Config's, or a benchmark's random model). */
+export interface EngineShape {
+  readonly hidden: number
+  readonly heads: number
+  readonly kvHeads: number
+  readonly headDim: number
+  readonly intermediate: number
+  readonly vocab: number
+  readonly layers: number
+  readonly eps: number
+  readonly theta: number
+}
+
+export const engineShape = (c: Qwen3Config): EngineShape => ({
+  hidden: c.hiddenSize, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim, intermediate: c.intermediateSize,
+  vocab: c.vocabSize, layers: c.numLayers, eps: c.rmsNormEps, theta: c.ropeTheta
+})
+
+export class EngineShapeError extends Error {}
+
+export const checkEngineShape = (s: EngineShape): void => {
+  const widths: Array<[string, number]> = [["hidden_size", s.hidden], ["intermediate_size", s.intermediate], ["heads × head_dim", s.heads * s.headDim], ["kv_heads × head_dim", s.kvHeads * s.headDim], ["vocab_size", s.vocab]]
+  const bad = widths.filter(([, n]) => n % 128 !== 0)
+  if (bad.length > 0) throw new EngineShapeError(`the WGSL engine needs multiples of 128: ${bad.map(([k, n]) => `${k} = ${n}`).join(", ")}`)
+  if (s.headDim % 32 !== 0) throw new EngineShapeError(`the WGSL engine needs head_dim a multiple of 32, not ${s.headDim}`)
+}
+
+/** A linear layer's weight as the matmul binds it: f16 [N, K], or NF4 words + absmax. */
+export interface LinearWeight {
+  readonly B: GPUBuffer
+  readonly absmax?: GPUBuffer
+}
+
+export interface LayerWeights {
+  readonly q: LinearWeight
+  readonly k: LinearWeight
+  readonly v: LinearWeight
+  readonly o: LinearWeight
+  readonly gate: LinearWeight
+  readonly up: LinearWeight
+  readonly down: LinearWeight
+  readonly inputNorm: GPUBuffer
+  readonly postNorm: GPUBuffer
+  readonly qNorm: GPUBuffer
+  readonly kNorm: GPUBuffer
+}
+
+export interface EngineWeights {
+  readonly format: WeightFormat
+  /** f16 [vocab, hidden] */
+  readonly embed: GPUBuffer
+  /** f16 [vocab, hidden]; the embedding buffer itself when the checkpoint ties them */
+  readonly lmHead: GPUBuffer
+  readonly finalNorm: GPUBuffer
+  readonly layers: ReadonlyArray<LayerWeights>
+}
+
+/** Uploads a linear weight [N, K] in `format`: f16, or NF4 quantised once on the host. */
+export const uploadLinear = (device: GPUDevice, format: WeightFormat, values: Float32Array, N: number, K: number): LinearWeight => {
+  if (format === "f16") return { B: storageBuffer(device, toF16(values)) }
+  const q = quantizeNf4(values, [N, K])
+  return { B: storageBuffer(device, new Uint32Array(q.packed.buffer, q.packed.byteOffset, q.packed.byteLength / 4)), absmax: storageBuffer(device, nf4Absmax(q.stats)) }
+}
+
+/** Uploads a checkpoint's tensors (by Hugging Face name, f32 on the host). */
+export const uploadQwen3Weights = (gpu: Gpu, shape: EngineShape, format: WeightFormat, tensor: (name: string) => Float32Array, tied: boolean): EngineWeights => {
+  const dev = gpu.device
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I } = shape
+  const lin = (name: string, N: number, K: number) => uploadLinear(dev, format, tensor(`${name}.weight`), N, K)
+  const f32 = (name: string) => storageBuffer(dev, tensor(name))
+  const embed = storageBuffer(dev, toF16(tensor("model.embed_tokens.weight")))
+  return {
+    format,
+    embed,
+    lmHead: tied ? embed : storageBuffer(dev, toF16(tensor("lm_head.weight"))),
+    finalNorm: f32("model.norm.weight"),
+    layers: Array.from({ length: shape.layers }, (_, l) => {
+      const p = `model.layers.${l}`
+      return {
+        q: lin(`${p}.self_attn.q_proj`, H * D, Hd), k: lin(`${p}.self_attn.k_proj`, KV * D, Hd), v: lin(`${p}.self_attn.v_proj`, KV * D, Hd),
+        o: lin(`${p}.self_attn.o_proj`, Hd, H * D),
+        gate: lin(`${p}.mlp.gate_proj`, I, Hd), up: lin(`${p}.mlp.up_proj`, I, Hd), down: lin(`${p}.mlp.down_proj`, Hd, I),
+        inputNorm: f32(`${p}.input_layernorm.weight`), postNorm: f32(`${p}.post_attention_layernorm.weight`),
+        qNorm: f32(`${p}.self_attn.q_norm.weight`), kNorm: f32(`${p}.self_attn.k_norm.weight`)
+      }
+    })
+  }
+}
+
+/** Every buffer the weights hold (the tied head counted once). */
+export const weightBuffers = (w: EngineWeights): Array<GPUBuffer> => [
+  ...new Set([w.embed, w.lmHead, w.finalNorm, ...w.layers.flatMap((l) => [
+    ...[l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap((x) => (x.absmax ? [x.B, x.absmax] : [x.B])),
+    l.inputNorm, l.postNorm, l.qNorm, l.kNorm
+  ])])
+]
+
+export interface TokenScores {
+  /** log-probability of each position's target under the model */
+  readonly logprob: Float32Array
+  /** the argmax token id at each position */
+  readonly argmax: Uint32Array
+}
+
+/** Rows of logits the lm_head computes at a time. */
+const HEAD_CHUNK = 1024
+
+export interface EngineOptions {
+  /** the scalar f32 attention even where tensor cores are there (for comparisons) */
+  readonly attention?: "tensor-core" | "scalar"
+  /** the largest binding to use (default: the device's maxStorageBufferBindingSize); tests lower it to exercise sharding */
+  readonly maxBindingBytes?: number
+}
+
+/** The activations every forward over T tokens holds (f32 where summed, f16 where a tensor-core operand reads them). */
+export interface TokenBuffers {
+  readonly ids: GPUBuffer
+  readonly targets: GPUBuffer
+  /** (log-prob of the target, argmax) a token */
+  readonly out: GPUBuffer
+  readonly x: GPUBuffer
+  readonly xh: GPUBuffer
+  readonly q: GPUBuffer
+  readonly k: GPUBuffer
+  readonly v: GPUBuffer
+  readonly qh: GPUBuffer
+  readonly atth: GPUBuffer
+  readonly g: GPUBuffer
+  readonly up: GPUBuffer
+  readonly acth: GPUBuffer
+}
+
+/**
+ * What the scoring engine and the decoder (model/wgsl/qwen3-decoder.ts) share for a forward over
+ * T tokens: the kernels, the activations, the embedding and head dispatches, and a layer's
+ * dispatches around its attention block (which differs: whole sequences, or one token a row
+ * against a KV cache). Buffers made through `buf` and `u` are listed in `made`, for dispose.
+ */
+export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: EngineWeights, T: number, options: EngineOptions & { readonly gemvRows?: number } = {}) => {
+  const dev = gpu.device
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
+  const format = weights.format
+  // gemvRows (a decoder of at most GEMV_ROWS rows, f16 weights): the layers' matmuls on the GEMV,
+  // over that many rows of the T allocated; the lm_head stays on the tensor cores
+  const gemv = options.gemvRows !== undefined && format === "f16"
+  const M = gemv ? options.gemvRows! : T
+  const [mm, mmAcc, mmHead, fused, el, tok] = await Promise.all([
+    gemv ? gemvPlan(gpu) : matmulPlan(gpu, format), gemv ? gemvPlan(gpu, { accumulate: true }) : matmulPlan(gpu, format, undefined, { accumulate: true }), matmulPlan(gpu, "f16"),
+    fusedKernels(gpu, D), elementwiseKernels(gpu), tokenKernels(gpu)
+  ])
+  const made: Array<GPUBuffer> = []
+  const buf = (bytes: number) => {
+    const b = storageBuffer(dev, bytes)
+    made.push(b)
+    return b
+  }
+  const u = (words: Array<number>, floats: Array<number> = []) => {
+    const b = uniformBuffer(dev, words, floats)
+    made.push(b) // freed with the activations
+    return b
+  }
+  const b: TokenBuffers = {
+    ids: buf(T * 4), targets: buf(T * 4), out: buf(T * 8),
+    x: buf(T * Hd * 4), xh: buf(T * Hd * 2),
+    q: buf(T * H * D * 4), k: buf(T * KV * D * 4), v: buf(T * KV * D * 4), qh: buf(T * H * D * 2), atth: buf(T * H * D * 2),
+    g: buf(T * I * 4), up: buf(T * I * 4), acth: buf(T * I * 2)
+  }
+  const chunk = Math.min(HEAD_CHUNK, T)
+  // the embedding table and lm_head bound shard by shard where they exceed one binding (2 GiB)
+  const shards = tableShards(vocab, Hd, options.maxBindingBytes ?? gpu.maxStorageBufferBindingSize)
+  const logits = buf(chunk * Math.max(...shards.map((sh) => sh.rows)) * 4)
+  const state = buf(T * 16)
+  const p = {
+    norm: u([T, Hd, 0, 0], [shape.eps]),
+    q: u([M, H * D, Hd, 0]), kv: u([M, KV * D, Hd, 0]), o: u([M, Hd, H * D, 0]), gu: u([M, I, Hd, 0]), down: u([M, Hd, I, 0]),
+    swiglu: u([T * I])
+  }
+  /** One layer: rmsnorm→f16 · q, k, v matmuls · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up · SwiGLU→f16 · down (+residual). */
+  const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>): Array<readonly [string, Dispatch]> => [
+    ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.inputNorm, Y: b.xh, params: p.norm }, T)],
+    ["matmul q", mm.dispatch({ A: b.xh, C: b.q, params: p.q, ...w.q }, M, H * D)],
+    ["matmul k", mm.dispatch({ A: b.xh, C: b.k, params: p.kv, ...w.k }, M, KV * D)],
+    ["matmul v", mm.dispatch({ A: b.xh, C: b.v, params: p.kv, ...w.v }, M, KV * D)],
+    ...attention,
+    ["matmul o (+residual)", mmAcc.dispatch({ A: b.atth, C: b.x, params: p.o, ...w.o }, M, Hd)],
+    ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.postNorm, Y: b.xh, params: p.norm }, T)],
+    ["matmul gate", mm.dispatch({ A: b.xh, C: b.g, params: p.gu, ...w.gate }, M, I)],
+    ["matmul up", mm.dispatch({ A: b.xh, C: b.up, params: p.gu, ...w.up }, M, I)],
+    ["swiglu", fused.swigluF16({ G: b.g, U: b.up, Y: b.acth, params: p.swiglu }, T * I)],
+    ["matmul down (+residual)", mmAcc.dispatch({ A: b.acth, C: b.x, params: p.down, ...w.down }, M, Hd)]
+  ]
+  const rowsOf = (t: GPUBuffer, sh: { row0: number; rows: number }) => ({ buffer: t, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 })
+  const head: Array<Dispatch> = [fused.rmsnormF16({ X: b.x, W: weights.finalNorm, Y: b.xh, params: p.norm }, T)]
+  for (let c0 = 0; c0 < T; c0 += chunk) {
+    const rows = Math.min(chunk, T - c0)
+    shards.forEach((sh, i) => head.push(
+      mmHead.dispatch({ A: { buffer: b.xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: rowsOf(weights.lmHead, sh), C: logits, params: u([rows, sh.rows, Hd, 0]) }, rows, sh.rows),
+      tok.pickPartial({ logits, targets: { buffer: b.targets, offset: c0 * 4, size: rows * 4 }, state: { buffer: state, offset: c0 * 16, size: rows * 16 }, params: u([rows, sh.rows, sh.row0, i === 0 ? 1 : 0]) }, rows)
+    ))
+    head.push(tok.pickFinish({ state: { buffer: state, offset: c0 * 16, size: rows * 16 }, out: { buffer: b.out, offset: c0 * 8, size: rows * 8 }, params: u([rows]) }, rows))
+  }
+  const embed = shards.map((sh) => tok.embed({ ids: b.ids, E: rowsOf(weights.embed, sh), X: b.x, params: u([T, Hd, vocab, sh.row0, sh.rows]) }, T))
+  return { kernels: { mm, fused, el, tok }, b, buf, u, made, layer, embed, head }
+}
+
+/** Reads `tokens` (log-prob, argmax) pairs of a forward's `out` buffer. */
+export const readTokenScores = async (device: GPUDevice, out: GPUBuffer, tokens: number): Promise<TokenScores> => {
+  const raw = await readBuffer(device, out, tokens * 8)
+  const words = new Uint32Array(raw)
+  const f = new Float32Array(raw)
+  const logprob = new Float32Array(tokens)
+  const argmax = new Uint32Array(tokens)
+  for (let t = 0; t < tokens; t++) {
+    logprob[t] = f[2 * t]!
+    argmax[t] = words[2 * t + 1]!
+  }
+  return { logprob, argmax }
+}
+
+/**
+ * A forward of fixed batch × seq over uploaded weights: activations are allocated once and reused
+ * by every `score` call; `dispose` frees them (the weights stay with their owner).
+ */
+export class Qwen3Engine {
+  private constructor(
+    readonly shape: EngineShape,
+    readonly batch: number,
+    readonly seq: number,
+    private readonly device: GPUDevice,
+    private readonly ids: GPUBuffer,
+    private readonly targets: GPUBuffer,
+    private readonly out: GPUBuffer,
+    private readonly activations: ReadonlyArray<GPUBuffer>,
+    /** one layer's dispatches, with what each does (for profiles) */
+    readonly layerDispatches: ReadonlyArray<ReadonlyArray<readonly [string, Dispatch]>>,
+    readonly embedDispatches: ReadonlyArray<Dispatch>,
+    readonly headDispatches: ReadonlyArray<Dispatch>,
+    readonly matmul: LayerMatmul,
+    readonly attention: "tensor-core" | "scalar"
+  ) {}
+
+  /** Bytes of activations this engine allocated. */
+  get activationBytes(): number {
+    return [this.ids, this.targets, this.out, ...this.activations].reduce((a, b) => a + b.size, 0)
+  }
+
+  static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, batch: number, seq: number, options: EngineOptions = {}): Promise<Qwen3Engine> {
+    checkEngineShape(shape)
+    const T = batch * seq
+    if (T % 128 !== 0 || seq % 16 !== 0) throw new EngineShapeError(`batch × seq (${batch} × ${seq}) must be a multiple of 128 tokens and seq a multiple of 16`)
+    const { heads: H, kvHeads: KV, headDim: D } = shape
+    const tensorCores = pickMatrixConfig(gpu) !== undefined && options.attention !== "scalar"
+    const tcAttention = tensorCores ? await tensorCoreAttention(gpu, D) : undefined
+    const f = await forwardParts(gpu, shape, weights, T, options)
+    const { buf, u, b, kernels: { fused, el } } = f
+    const kh = buf(T * KV * D * 2), vh = buf(T * KV * D * 2), att = buf(T * H * D * 4)
+    const p = {
+      qkQ: u([T, seq, H, 0], [shape.eps, shape.theta]), qkK: u([T, seq, KV, 0], [shape.eps, shape.theta]),
+      castV: u([T * KV * D]), castAtt: u([T * H * D]),
+      att: u([batch, seq, seq, H, KV, 0, 0, 0], [1 / Math.sqrt(D)])
+    }
+    // Without tensor cores: the scalar f32 attention, and its output cast for the o matmul.
+    const layerDispatches = weights.layers.map((w) => f.layer(w, tcAttention
+      ? [
+        ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: p.qkQ }, T, H)],
+        ["qk-norm+rope k", fused.qkNormRopeF16({ X: b.k, W: w.kNorm, Y: kh, params: p.qkK }, T, KV)],
+        ["cast v", el.castF16({ X: b.v, Y: vh, params: p.castV }, T * KV * D)],
+        ["attention", tcAttention({ Q: b.qh, K: kh, V: vh, O: b.atth, params: p.att }, batch, seq, H, seq)]
+      ]
+      : [
+        ["qk-norm+rope q", fused.qkNormRope({ X: b.q, W: w.qNorm, params: p.qkQ }, T, H)],
+        ["qk-norm+rope k", fused.qkNormRope({ X: b.k, W: w.kNorm, params: p.qkK }, T, KV)],
+        ["attention", fused.attention({ Q: b.q, K: b.k, V: b.v, O: att, params: p.att }, batch, seq, H)],
+        ["cast attention", el.castF16({ X: att, Y: b.atth, params: p.castAtt }, T * H * D)]
+      ]))
+    return new Qwen3Engine(shape, batch, seq, gpu.device, b.ids, b.targets, b.out, f.made.filter((x) => x !== b.ids && x !== b.targets && x !== b.out), layerDispatches, f.embed, f.head, f.kernels.mm, tcAttention ? "tensor-core" : "scalar")
+  }
+
+  /** Every dispatch of one forward, in order. */
+  dispatches(): Array<Dispatch> {
+    return [...this.embedDispatches, ...this.layerDispatches.flatMap((l) => l.map(([, d]) => d)), ...this.headDispatches]
+  }
+
+  /**
+   * Scores batch × seq positions: `ids[t]` is the input token at t and `targets[t]` the token
+   * whose log-probability position t reports (the next token; anything for padding).
+   */
+  async score(ids: Uint32Array<ArrayBuffer>, targets: Uint32Array<ArrayBuffer>): Promise<TokenScores> {
+    const T = this.batch * this.seq
+    if (ids.length !== T || targets.length !== T) throw new EngineShapeError(`score: ${ids.length} ids and ${targets.length} targets for a ${this.batch} × ${this.seq} engine`)
+    this.device.queue.writeBuffer(this.ids, 0, ids)
+    this.device.queue.writeBuffer(this.targets, 0, targets)
+    await runDispatches(this.device, this.dispatches())
+    return readTokenScores(this.device, this.out, T)
+  }
+
+  dispose(): void {
+    for (const b of [this.ids, this.targets, this.out, ...this.activations]) b.destroy()
+  }
+}

@@ -1,0 +1,139 @@
+import { Effect, Semaphore, Stream } from "effect"
+import type { Envelope } from "../../operators/envelope.ts"
+import type { Judge } from "../../operators/qa/judge/judge.ts"
+import type { TaskData } from "../../operators/qa/loaders/manifest.ts"
+import type { QaModel } from "../../operators/qa/model.ts"
+import { predict } from "../../operators/qa/predict.ts"
+import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
+import { buildEvalRequest } from "../../operators/qa/requests.ts"
+import { scorePrediction } from "../../operators/qa/score-prediction.ts"
+import { OperatorFailure } from "../../operators/operator.ts"
+import type { Score } from "../../schemas/evaluation.ts"
+import type { QAItem } from "../../schemas/qa-item.ts"
+import type { KeyedEvalRequest } from "../../schemas/qa-record.ts"
+import { landDeadLetters } from "../../warehouse/dead-letters.ts"
+import { EvalScores, Judgements } from "../../warehouse/eval-scores.ts"
+import { PredictionCache } from "../../warehouse/prediction-cache.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { type Pipeline, sink, source, stage } from "../runtime/graph.ts"
+import { PipelineRuntime, type RunOptions } from "../runtime/runtime.ts"
+
+export interface EvalSystem {
+  readonly system: string
+  readonly model: QaModel
+  readonly description?: string
+}
+
+export interface EvalPlan {
+  readonly systems: ReadonlyArray<EvalSystem>
+  readonly tasks: ReadonlyArray<TaskData>
+  readonly shots: ReadonlyArray<number>
+  readonly prompts: PromptSet
+  readonly judge: Judge
+}
+
+export interface EvalCounts {
+  /** Requests in the grid (systems × tasks × shots × items). */
+  readonly requests: number
+  /** Requests whose cache key is already the system's current prediction: nothing to do. */
+  readonly current: number
+  /** Requests scored in this run, per task; of those, answered by the prediction cache. */
+  readonly scored: Readonly<Record<string, number>>
+  readonly fromCache: number
+  readonly scores: number
+  readonly deadLetters: number
+}
+
+const toFailure = (operator: string) => (e: { readonly message: string }) => new OperatorFailure({ operator, message: e.message })
+
+/** Every request of the grid for one system, with its cache key. */
+export const gridRequests = (plan: EvalPlan, system: EvalSystem): Array<KeyedEvalRequest> =>
+  plan.tasks.flatMap((t) =>
+    plan.shots.flatMap((shots) =>
+      t.test.map((loaded) => buildEvalRequest(plan.prompts, { system: system.system, modelId: system.model.modelId, modelRevision: system.model.modelRevision, adapterHash: system.model.adapterHash }, loaded, t.train, shots))
+    )
+  )
+
+/** requests → predict (cache, then model) → metrics and judge → scores (replacing older rows). */
+export const evaluationPipeline = (
+  runId: string,
+  system: EvalSystem,
+  requests: ReadonlyArray<KeyedEvalRequest>,
+  items: ReadonlyMap<string, QAItem>,
+  judge: Judge,
+  onCacheHits: (n: number) => void = () => {}
+): Pipeline<Warehouse> => {
+  // One DuckDB connection serves the whole run and cannot interleave statements: the stages'
+  // partitions run concurrently, so every warehouse write and read of this pipeline takes turns.
+  const lock = Semaphore.makeUnsafe(1)
+  const serial = <A, E, R>(e: Effect.Effect<A, E, R>) => lock.withPermit(e)
+  const cache = {
+    get: (keys: ReadonlyArray<string>) =>
+      serial(PredictionCache.get(keys)).pipe(Effect.tap((hits) => Effect.sync(() => onCacheHits(hits.size))), Effect.mapError(toFailure("prediction-cache"))),
+    put: (entries: Parameters<typeof PredictionCache.put>[0]) => serial(PredictionCache.put(entries)).pipe(Effect.mapError(toFailure("prediction-cache")))
+  }
+  const judgements = {
+    record: (cacheKey: string, j: Judge, v: { score: number; raw: string; order: string }) =>
+      serial(Judgements.put([{ cacheKey, judge: j.id, kind: j.kind, order: v.order, score: v.score, raw: v.raw }])).pipe(Effect.mapError(toFailure("judgements")))
+  }
+  const envelopes = Stream.fromIterable(requests.map((r, seq): Envelope<KeyedEvalRequest> => ({
+    key: `${r.system}|${r.task}|${r.itemId}`,
+    value: r,
+    position: { _tag: "Generated", generator: `grid:${system.system}`, seq }
+  })))
+  return {
+    name: `evaluate-${system.system}`,
+    description: "EvalRequests → predictions (prediction cache, then the model) → item-level scores in `scores`",
+    nodes: [
+      source("eval-requests", "eval.requests", envelopes, requests.length),
+      stage("eval.requests", predict(system.model, cache), "eval.predictions", 16),
+      stage("eval.predictions", scorePrediction(items, judge, judgements), "eval.scores"),
+      sink<Score, Warehouse>("land-scores", "eval.scores", (batch) =>
+        serial(EvalScores.replace(runId, batch.map((e) => ({ score: e.value, source: `${system.system}:${e.position._tag === "Generated" ? e.position.seq : 0}` })))).pipe(
+          Effect.asVoid,
+          Effect.mapError(toFailure("land-scores"))
+        ))
+    ],
+    deadLetters: (letters) => serial(landDeadLetters(runId, letters)).pipe(Effect.mapError(toFailure("dead-letters")))
+  }
+}
+
+/**
+ * Runs the grid: for each system, the requests whose cache key differs from the system's current
+ * prediction (new or changed items, a changed prompt or model) go through the pipeline; the rest
+ * are already scored. `force` re-runs everything (still answered from the cache where possible).
+ */
+export const evaluate = (runId: string, plan: EvalPlan, options: { readonly force?: boolean; readonly run?: RunOptions; readonly onSystem?: (system: string, todo: number, total: number) => void } = {}) =>
+  Effect.gen(function*() {
+    const w = yield* Warehouse
+    const runtime = yield* PipelineRuntime
+    const items = new Map<string, QAItem>()
+    for (const t of plan.tasks) for (const l of t.test) items.set(`${l.dataset}\0${l.item.id}`, l.item)
+    let requestsTotal = 0
+    let current = 0
+    let fromCache = 0
+    let scores = 0
+    let deadLetters = 0
+    const scored: Record<string, number> = {}
+    for (const system of plan.systems) {
+      yield* w.exec(`INSERT INTO systems (system, model_id, model_revision, adapter_hash, description) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT DO UPDATE SET model_id = excluded.model_id, model_revision = excluded.model_revision, adapter_hash = excluded.adapter_hash, description = excluded.description`,
+        [system.system, system.model.modelId, system.model.modelRevision, system.model.adapterHash, system.description ?? null])
+      const all = gridRequests(plan, system)
+      requestsTotal += all.length
+      const known = new Map((yield* w.query<{ k: string; cache_key: string }>(
+        "SELECT task || '|' || shots || '|' || item_id || '|' || dataset_version AS k, cache_key FROM predictions WHERE system = $1",
+        [system.system]
+      )).map((r) => [r.k, r.cache_key]))
+      const todo = options.force ? all : all.filter((r) => known.get(`${r.task}|${r.shots}|${r.itemId}|${r.datasetVersion}`) !== r.cacheKey)
+      current += all.length - todo.length
+      options.onSystem?.(system.system, todo.length, all.length)
+      if (todo.length === 0) continue
+      for (const r of todo) scored[r.task] = (scored[r.task] ?? 0) + 1
+      const report = yield* runtime.run(evaluationPipeline(runId, system, todo, items, plan.judge, (n) => (fromCache += n)), options.run)
+      const landed = report.stages.find((s) => s.name === "land-scores")
+      scores += landed?.out ?? 0
+      deadLetters += report.deadLetters.length
+    }
+    return { requests: requestsTotal, current, scored, fromCache, scores, deadLetters } satisfies EvalCounts
+  })

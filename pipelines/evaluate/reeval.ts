@@ -1,0 +1,119 @@
+import { Effect } from "effect"
+import type { Judge } from "../../operators/qa/judge/judge.ts"
+import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
+import { loadManifest, type TaskData } from "../../operators/qa/loaders/manifest.ts"
+import { loadPromptSet, type PromptSet } from "../../operators/qa/prompts/templates.ts"
+import type { TaskName } from "../../schemas/common.ts"
+import { type AnalysisSummary, runAnalyses } from "../../analysis/analyses.ts"
+import { landDeadLetters } from "../../warehouse/dead-letters.ts"
+import { EvalScores } from "../../warehouse/eval-scores.ts"
+import { type ItemDiff, ItemStore } from "../../warehouse/item-store.ts"
+import { Runs } from "../../warehouse/runs.ts"
+import { evaluate, type EvalCounts, type EvalSystem } from "./grid.ts"
+
+export interface ReevalOptions {
+  readonly manifest: string
+  readonly shots?: ReadonlyArray<number>
+  readonly tasks?: ReadonlyArray<TaskName>
+  readonly judge?: Judge
+  readonly promptsPath?: string
+  readonly force?: boolean
+  /** Builds the systems to score once the data is loaded (baselines train on the pools). */
+  readonly systems: (tasks: ReadonlyArray<TaskData>) => ReadonlyArray<EvalSystem>
+  readonly log?: (line: string) => void
+  /** When set, the analyses are refreshed against this reference system after scoring. */
+  readonly reference?: string
+}
+
+export interface ReevalSummary {
+  readonly runId: string
+  readonly diffs: Readonly<Record<string, ItemDiff>>
+  readonly retiredScores: number
+  readonly eval: EvalCounts
+  readonly rejectedItems: number
+  readonly analyses?: AnalysisSummary
+}
+
+export interface ScoreDatasetsOptions {
+  readonly tasks: ReadonlyArray<TaskData>
+  readonly systems: ReadonlyArray<EvalSystem>
+  readonly shots: ReadonlyArray<number>
+  readonly prompts: PromptSet
+  readonly judge: Judge
+  /** Where the items come from (the manifest), recorded with them. */
+  readonly source: string
+  readonly force?: boolean
+  readonly log?: (line: string) => void
+}
+
+export interface DatasetsScored {
+  readonly diffs: Readonly<Record<string, ItemDiff>>
+  readonly retiredScores: number
+  readonly eval: EvalCounts
+  readonly rejectedItems: number
+}
+
+/**
+ * What every evaluation run does with its datasets, under `runId` (`fleuve reeval` and
+ * `fleuve demo` alike, so that one's warehouse is current for the other): compare every item's
+ * content hash with the item store, keep malformed items as dead letters, score each request
+ * whose cache key is not its system's current prediction, retire removed items with their
+ * scores, and record the items as they are now.
+ */
+export const scoreDatasets = (runId: string, options: ScoreDatasetsOptions) =>
+  Effect.gen(function*() {
+    const log = options.log ?? (() => {})
+    const stored = (t: TaskData) => t.test.map((l) => ({ task: t.task, itemId: l.item.id, contentHash: l.contentHash, payload: l.item }))
+    const diffs: Record<string, ItemDiff> = {}
+    for (const t of options.tasks) {
+      const diff = yield* ItemStore.diff(t.dataset, stored(t))
+      diffs[t.task] = diff
+      log(`${t.dataset}: ${t.test.length} items — ${diff.added.length} new, ${diff.changed.length} changed, ${diff.removed.length} removed, ${diff.unchanged} unchanged`)
+    }
+    const rejected = options.tasks.flatMap((t) => t.deadLetters)
+    if (rejected.length > 0) {
+      yield* landDeadLetters(runId, rejected)
+      log(`${rejected.length} malformed item(s) kept in dead_letters`)
+    }
+    const counts = yield* evaluate(runId, { systems: options.systems, tasks: options.tasks, shots: options.shots, prompts: options.prompts, judge: options.judge }, {
+      ...(options.force ? { force: true } : {}),
+      onSystem: (system, todo, total) => log(`${system}: ${todo} of ${total} requests to score`)
+    })
+    let retiredScores = 0
+    for (const t of options.tasks) {
+      retiredScores += yield* EvalScores.retire(runId, t.dataset, diffs[t.task]!.removed)
+      yield* ItemStore.apply(runId, t.dataset, t.task, options.source, stored(t), diffs[t.task]!.removed)
+    }
+    return { diffs, retiredScores, eval: counts, rejectedItems: rejected.length } satisfies DatasetsScored
+  })
+
+/**
+ * `fleuve reeval`: load the datasets, then score only what is new or changed and retire what was
+ * removed (scoreDatasets), all recorded under one run; refresh the analyses when a score moved.
+ */
+export const reeval = (options: ReevalOptions) =>
+  Effect.gen(function*() {
+    const log = options.log ?? (() => {})
+    const { tasks } = yield* loadManifest(options.manifest, options.tasks)
+    const prompts = loadPromptSet(options.promptsPath)
+    const judge = options.judge ?? offlineReferenceJudge
+    const runId = Runs.newId()
+    yield* Runs.start(runId, "reeval", { manifest: options.manifest, shots: options.shots, tasks: options.tasks, judge: judge.id, force: options.force ?? false })
+    const scored = yield* scoreDatasets(runId, {
+      tasks,
+      systems: options.systems(tasks),
+      shots: options.shots ?? [0, 3, 5],
+      prompts,
+      judge,
+      source: options.manifest,
+      ...(options.force ? { force: true } : {}),
+      log
+    })
+    yield* Runs.finish(runId, "succeeded", { ...scored.eval, retiredScores: scored.retiredScores, rejectedItems: scored.rejectedItems })
+    const changed = Object.keys(scored.eval.scored).length > 0 || scored.retiredScores > 0
+    // Analyses are whole-warehouse tables: refresh them only when a score moved.
+    const analyses = options.reference && changed
+      ? yield* runAnalyses({ reference: options.reference, onStep: (step) => log(`analyze: ${step}`) })
+      : undefined
+    return { runId, ...scored, ...(analyses ? { analyses } : {}) } satisfies ReevalSummary
+  })

@@ -1,0 +1,121 @@
+import type { Effect, Stream } from "effect"
+import type { Envelope } from "../../operators/envelope.ts"
+import type { Operator, OperatorFailure } from "../../operators/operator.ts"
+import type { DeadLetter } from "../../schemas/dead-letter.ts"
+import type { RecordName } from "../../schemas/registry.ts"
+
+/**
+ * A pipeline is a graph of nodes joined by named topics. Topic names are the ones Kafka uses,
+ * so the same graph runs in-process (embedded runtime) or on a cluster (Kafka runtime).
+ * Each stage's rejected records go to `<input topic>.dlq`.
+ */
+export interface SourceNode<A = any, R = any> {
+  readonly _tag: "Source"
+  readonly name: string
+  readonly output: string
+  readonly read: Stream.Stream<Envelope<A>, OperatorFailure, R>
+  /** Number of records the source will produce, when known up front (for ETA). */
+  readonly expected?: number
+}
+
+export interface StageNode<In = any, Out = any, R = any> {
+  readonly _tag: "Stage"
+  readonly name: string
+  readonly input: string
+  readonly output: string
+  readonly operator: Operator<In, Out, R>
+  readonly batchSize?: number
+}
+
+/** A sink writes batches; the runtime commits the input position only after `write` succeeded. */
+export interface SinkNode<A = any, R = any> {
+  readonly _tag: "Sink"
+  readonly name: string
+  readonly input: string
+  readonly write: (batch: ReadonlyArray<Envelope<A>>) => Effect.Effect<void, OperatorFailure, R>
+  readonly batchSize?: number
+  /** Runs once after the last batch: e.g. the warehouse sink's final merge. */
+  readonly close?: Effect.Effect<void, OperatorFailure, R>
+}
+
+export type PipelineNode<R = any> = SourceNode<any, R> | StageNode<any, any, R> | SinkNode<any, R>
+
+export interface Pipeline<R = any> {
+  readonly name: string
+  readonly description: string
+  readonly nodes: ReadonlyArray<PipelineNode<R>>
+  /** Where dead letters go; the runtime also counts them. Defaults to keeping them in the report. */
+  readonly deadLetters?: (batch: ReadonlyArray<DeadLetter>) => Effect.Effect<void, OperatorFailure, R>
+  /**
+   * The record each topic carries, where the topic's name does not say it (see
+   * `recordOfTopic`): the Kafka runtime serializes and validates topics with these schemas.
+   */
+  readonly records?: Readonly<Record<string, RecordName>>
+}
+
+export const source = <A, R>(name: string, output: string, read: Stream.Stream<Envelope<A>, OperatorFailure, R>, expected?: number): SourceNode<A, R> =>
+  expected === undefined ? { _tag: "Source", name, output, read } : { _tag: "Source", name, output, read, expected }
+
+export const stage = <In, Out, R>(input: string, operator: Operator<In, Out, R>, output: string, batchSize?: number): StageNode<In, Out, R> =>
+  batchSize === undefined
+    ? { _tag: "Stage", name: operator.name, input, output, operator }
+    : { _tag: "Stage", name: operator.name, input, output, operator, batchSize }
+
+export const sink = <A, R>(
+  name: string,
+  input: string,
+  write: SinkNode<A, R>["write"],
+  options: { batchSize?: number; close?: Effect.Effect<void, OperatorFailure, R> } = {}
+): SinkNode<A, R> => ({ _tag: "Sink", name, input, write, ...options })
+
+export const dlqTopic = (topic: string) => `${topic}.dlq`
+
+/** Every topic the graph uses, in first-seen order, with its dead-letter topics. */
+export const topicsOf = (pipeline: Pipeline): ReadonlyArray<string> => {
+  const topics: Array<string> = []
+  const add = (t: string) => (topics.includes(t) ? undefined : topics.push(t))
+  for (const n of pipeline.nodes) {
+    if (n._tag === "Source") add(n.output)
+    if (n._tag === "Stage") {
+      add(n.input)
+      add(n.output)
+      add(dlqTopic(n.input))
+    }
+    if (n._tag === "Sink") add(n.input)
+  }
+  return topics
+}
+
+/** Checks the graph: every consumed topic has a producer, every produced topic a consumer. */
+export const validateGraph = (pipeline: Pipeline): ReadonlyArray<string> => {
+  const produced = new Set<string>()
+  const consumed = new Set<string>()
+  for (const n of pipeline.nodes) {
+    if (n._tag === "Source" || n._tag === "Stage") produced.add(n.output)
+    if (n._tag === "Stage") produced.add(dlqTopic(n.input))
+    if (n._tag === "Stage" || n._tag === "Sink") consumed.add(n.input)
+  }
+  const problems: Array<string> = []
+  for (const t of consumed) if (!produced.has(t)) problems.push(`topic '${t}' is read but nothing writes it`)
+  // Dead-letter topics may go unread: the runtime hands dead letters to the pipeline's sink anyway.
+  for (const t of produced) if (!consumed.has(t) && !t.endsWith(".dlq")) problems.push(`topic '${t}' is written but nothing reads it`)
+  const names = pipeline.nodes.map((n) => n.name)
+  for (const n of names) if (names.indexOf(n) !== names.lastIndexOf(n)) problems.push(`node name '${n}' is used twice`)
+  return [...new Set(problems)]
+}
+
+/**
+ * The record a topic carries: the pipeline's own mapping first, then the topic naming convention
+ * (`corpus.*` documents, `qa.items`, `eval.requests`, `eval.predictions`, `eval.scores*`, `*.dlq`).
+ */
+export const recordOfTopic = (pipeline: Pipeline, topic: string): RecordName | undefined => {
+  const own = pipeline.records?.[topic]
+  if (own) return own
+  if (topic.endsWith(".dlq")) return "DeadLetter"
+  if (topic.startsWith("corpus.")) return "CorpusDocument"
+  if (topic.startsWith("qa.items")) return "QAItem"
+  if (topic.startsWith("eval.requests")) return "EvalRequest"
+  if (topic.startsWith("eval.predictions")) return "Prediction"
+  if (topic.startsWith("eval.scores")) return "Score"
+  return undefined
+}

@@ -1,0 +1,130 @@
+// Greedy generation on fleuve's WGSL decoder (model/wgsl/qwen3-decoder.ts through model/runtime/generate.ts)
+// against the tfjs runtime's f32 forward on the same f16-rounded random Qwen3 (GQA, head_dim 64,
+// untied head) with the tiny fixture's tokenizer: the decoder's log-probs fed token by token
+// against its KV cache, generation of prompts of different lengths in one batch, and batching that
+// changes nothing. Needs webgpu with tensor cores: skips, saying why, elsewhere (CPU-only CI).
+import * as tf from "@tensorflow/tfjs-core"
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { webgpuEngineGpu } from "../../../model/tfjs/backend.ts"
+import { EngineScorer } from "../../../model/wgsl/engine-scorer.ts"
+import { describeGenerationPath, generateGreedy } from "../../../model/runtime/generate.ts"
+import { roundF16 } from "../../../model/wgsl/kernels/buffers.ts"
+import { expectedShapes, Qwen3Model } from "../../../model/tfjs/qwen3-model.ts"
+import { setScoringEngine } from "../../../model/runtime/scoring.ts"
+import { useTensorCoreMatmul } from "../../../model/tfjs/webgpu-kernels.ts"
+import { loadTokenizer } from "../../../model/formats/tokenizer/tokenizer.ts"
+import { engineTestConfig, engineTestSkip } from "../../helpers/engine-fixture.ts"
+import { tinyDir } from "../../helpers/model-fixture.ts"
+import { random } from "../../helpers/numeric.ts"
+
+const skip = await engineTestSkip()
+const config = engineTestConfig
+const model = new Qwen3Model(config, new Map([...expectedShapes(config)].map(([name, shape], i) => {
+  const n = shape.reduce((a, b) => a * b, 1)
+  const values = name.includes("norm") ? random(n, 50 + i, 0.2).map((v) => 1 + v) : roundF16(random(n, 100 + i, 0.08))
+  return [name, tf.tensor(values, [...shape])] as const
+})))
+const tokenizer = loadTokenizer(tinyDir)
+const V = config.vocabSize
+
+/** tfjs' f32 log-probs at every position of one sequence (the reference: tfjs' stock f32 kernels, not the tensor-core matmul). */
+const referenceLogprobs = async (ids: ReadonlyArray<number>): Promise<Float32Array> => {
+  useTensorCoreMatmul(false)
+  const { logits } = model.forward([[...ids]])
+  const lp = tf.logSoftmax(logits)
+  const values = (await lp.data()) as Float32Array
+  tf.dispose([logits, lp])
+  useTensorCoreMatmul(true)
+  return values
+}
+
+const prompts = ["Le patient présente une", "La tension artérielle est de 14/9 et la fréquence cardiaque", "Un", "Les antécédents familiaux comprennent un diabète de type 2"]
+
+describe("generation on fleuve's WGSL decoder", { skip }, () => {
+  it("is chosen on webgpu with tensor cores, and says so", async () => {
+    assert.equal(await describeGenerationPath(model), "generation: fleuve WGSL decoder (f16, KV cache)")
+    setScoringEngine("tfjs")
+    assert.match(await describeGenerationPath(model), /^generation: tfjs runtime \(asked for/)
+    setScoringEngine(undefined)
+  })
+
+  it("gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2)", async () => {
+    const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
+    assert.equal(opened._tag, "Ready")
+    const scorer = (opened as { scorer: EngineScorer }).scorer
+    const rows = [0, 1, 2].map((r) => Array.from({ length: 150 }, (_, i) => (r * 131 + i * 37 + ((i * i) % 7)) % V))
+    const decoder = await scorer.decoder(rows.length, 149)
+    const got = rows.map(() => new Float32Array(149))
+    const argmax = rows.map(() => new Uint32Array(149))
+    for (let s = 0; s < 149; s++) {
+      const step = await decoder.step(Uint32Array.from(rows.map((r) => r[s]!)), s, { targets: Uint32Array.from(rows.map((r) => r[s + 1]!)) })
+      rows.forEach((_, r) => {
+        got[r]![s] = step!.logprob[r]!
+        argmax[r]![s] = step!.argmax[r]!
+      })
+    }
+    let maxAbs = 0
+    let clear = 0
+    for (const [r, ids] of rows.entries()) {
+      const want = await referenceLogprobs(ids.slice(0, 149))
+      for (let s = 0; s < 149; s++) {
+        maxAbs = Math.max(maxAbs, Math.abs(got[r]![s]! - want[s * V + ids[s + 1]!]!))
+        const row = [...want.subarray(s * V, (s + 1) * V)]
+        const best = row.indexOf(Math.max(...row))
+        const second = Math.max(...row.filter((_, k) => k !== best))
+        if (row[best]! - second > 0.05) {
+          clear++
+          assert.equal(argmax[r]![s], best, `row ${r} step ${s}: argmax`)
+        }
+      }
+    }
+    assert.ok(maxAbs < 2e-2, `max |Δ log-prob| ${maxAbs}`)
+    assert.ok(clear > 100, `argmax compared at ${clear} positions`)
+    scorer.dispose()
+  })
+
+  it("generates prompts of different lengths together as tfjs does each alone, every token a best one under the f32 reference", async () => {
+    const maxNewTokens = 24
+    const decoded = await generateGreedy(model, tokenizer, prompts, { maxNewTokens, stopAtEos: false })
+    setScoringEngine("tfjs")
+    const reference = await generateGreedy(model, tokenizer, prompts, { maxNewTokens, stopAtEos: false })
+    setScoringEngine(undefined)
+    let identical = 0
+    for (const [r, g] of decoded.entries()) {
+      assert.equal(g.tokenIds.length, maxNewTokens)
+      assert.equal(g.finishReason, "length")
+      assert.equal(g.text, tokenizer.decode([...g.tokenIds]))
+      if (g.tokenIds.every((t, i) => t === reference[r]!.tokenIds[i])) identical++
+      // each token the decoder chose is within 0.05 of the best under the f32 reference, given what it chose before
+      const ids = [...tokenizer.encode(prompts[r]!), ...g.tokenIds]
+      const lp = await referenceLogprobs(ids.slice(0, -1))
+      const start = ids.length - 1 - maxNewTokens
+      g.tokenIds.forEach((t, j) => {
+        const row = lp.subarray((start + j) * V, (start + j + 1) * V)
+        const best = Math.max(...row)
+        assert.ok(best - row[t]! < 0.05, `prompt ${r} token ${j}: ${row[t]} vs best ${best}`)
+      })
+    }
+    assert.ok(identical >= 2, `${identical} of ${prompts.length} rows identical to the tfjs runtime's`)
+  })
+
+  it("gives the same generations one prompt at a time as all in one batch, fed by the host or by the device, and stops at stop strings as tfjs does", async () => {
+    const all = await generateGreedy(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false, decoderFeed: "host" })
+    const alone = await generateGreedy(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false, maxBatch: 1, decoderFeed: "host" })
+    assert.deepEqual(alone.map((g) => g.tokenIds), all.map((g) => g.tokenIds))
+    // the device feeding its own steps (the default): the same tokens, and rows still stop where
+    // they should (12 new tokens, read every 8 steps: the extra steps' tokens are dropped)
+    const fed = await generateGreedy(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false })
+    assert.deepEqual(fed.map((g) => g.tokenIds), all.map((g) => g.tokenIds))
+    assert.deepEqual(fed.map((g) => g.finishReason), all.map(() => "length"))
+    // a stop string from the first row's own text: cut there, reason "stop", on both feeds
+    const stop = all[0]!.text.slice(4, 6)
+    assert.ok(stop.length === 2)
+    for (const decoderFeed of ["host", "device"] as const) {
+      const [cut] = await generateGreedy(model, tokenizer, [prompts[0]!], { maxNewTokens: 12, stopAtEos: false, stop: [stop], decoderFeed })
+      assert.equal(cut!.finishReason, "stop", decoderFeed)
+      assert.equal(cut!.text, all[0]!.text.slice(0, all[0]!.text.indexOf(stop)), decoderFeed)
+    }
+  })
+})

@@ -1,0 +1,104 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { createWriteStream } from "node:fs"
+import { join, resolve } from "node:path"
+import { groupLag, totalLag } from "../../../pipelines/kafka/lag.ts"
+import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
+import type { KafkaSettings } from "../../../pipelines/kafka/settings.ts"
+import { DEFAULT_BROKERS, DEFAULT_REGISTRY } from "../../../pipelines/kafka/settings.ts"
+import { repoRoot } from "../../helpers/paths.ts"
+
+export const root = repoRoot
+
+export const testSettings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({
+  brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS],
+  clientId: "fleuve-test",
+  ssl: false,
+  registryUrl: process.env.FLEUVE_SCHEMA_REGISTRY_URL ?? DEFAULT_REGISTRY,
+  partitions: 3,
+  replicationFactor: 1,
+  maxRecordBytes: 64 * 1024,
+  ...over
+})
+
+export const uniqueTag = () => `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
+
+/** A worker as a real child process, its stderr kept in a log file for failures. */
+export const startWorker = (dir: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess => {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/pipelines/kafka/worker.ts"), ...args], {
+    cwd: root,
+    // A short session: a killed worker's partitions move to the others (or its restart) quickly.
+    env: { ...process.env, FLEUVE_KAFKA_MAX_RECORD_BYTES: String(64 * 1024), FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "4000", ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  // both streams: Effect's runMain reports a worker's last failure on stdout
+  const log = createWriteStream(join(dir, `${args[2]}-${args[3]}-${child.pid}.log`))
+  child.stdout!.pipe(log)
+  child.stderr!.pipe(log)
+  return child
+}
+
+export const stopWorker = (child: ChildProcess, signal: NodeJS.Signals = "SIGTERM") =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill(signal)
+    if (signal !== "SIGKILL") setTimeout(() => child.kill("SIGKILL"), 15000).unref()
+  })
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Waits until every group has handled everything in its topics (seen three times in a row). */
+export const waitCaughtUp = async (settings: KafkaSettings, groups: ReadonlyArray<readonly [string, ReadonlyArray<string>]>, timeoutMs: number) => {
+  const transport = kafkajsTransport(settings)
+  const deadline = Date.now() + timeoutMs
+  try {
+    let zeroes = 0
+    let last = ""
+    while (zeroes < 3) {
+      if (Date.now() > deadline) throw new Error(`not caught up after ${timeoutMs / 1000}s: ${last}`)
+      try {
+        const lags = await Promise.all(groups.map(async ([g, topics]) => [g, totalLag(await groupLag(transport, g, topics))] as const))
+        last = lags.map(([g, l]) => `${g}=${l}`).join(" ")
+        zeroes = lags.every(([, l]) => l === 0n) ? zeroes + 1 : 0
+      } catch (e) {
+        zeroes = 0
+        last = String(e)
+      }
+      await sleep(500)
+    }
+  } finally {
+    await transport.close()
+  }
+}
+
+export const kafkaScript = (command: string) => {
+  const r = spawnSync("bash", [join(root, "scripts/services/kafka.sh"), command], { encoding: "utf8" })
+  if (r.status !== 0) throw new Error(`kafka.sh ${command} failed: ${r.stderr}`)
+}
+
+/** Counts the committed records of a topic (read_committed), reading it whole with a fresh group. */
+export const countCommitted = async (settings: KafkaSettings, topic: string, expectAtLeast: number, timeoutMs = 30000) => {
+  const transport = kafkajsTransport(settings)
+  let n = 0
+  const headers: Array<Record<string, string>> = []
+  const consumer = await transport.consumer({
+    groupId: `count-${uniqueTag()}`,
+    topics: [topic],
+    fromBeginning: true,
+    onBatch: async (b) => {
+      n += b.messages.length
+      for (const m of b.messages) headers.push(m.headers)
+    }
+  })
+  const deadline = Date.now() + timeoutMs
+  let stable = 0
+  let prev = -1
+  while (Date.now() < deadline && stable < 4) {
+    await sleep(500)
+    stable = n >= expectAtLeast && n === prev ? stable + 1 : 0
+    prev = n
+  }
+  await consumer.stop()
+  await transport.close()
+  return { count: n, headers }
+}
