@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { loadTokenizer, type TextTokenizer } from "../model/formats/tokenizer/tokenizer.ts"
+import { loadTokenizer, type TextTokenizer } from "../model/index.ts"
 import { acceptDocument } from "../operators/corpus/accept-document.ts"
 import { ExactIndex, exactDedup } from "../operators/corpus/exact-dedup.ts"
 import { type KnownDocument, skipUnchanged } from "../operators/corpus/incremental.ts"

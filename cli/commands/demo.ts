@@ -1,5 +1,5 @@
 import { Command, Flag } from "effect/cli"
-import { backendNames } from "../../model/tfjs/backend-names.ts"
+import { backendNames } from "../../model/names.ts"
 import { type ArgsOf, lazyHandler } from "../lazy.ts"
 import { engineFlag } from "../model-flags.ts"
 import { warehouseFlag } from "../warehouse-flag.ts"

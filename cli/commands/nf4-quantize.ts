@@ -1,5 +1,5 @@
 import { Argument, Command, Flag } from "effect/cli"
-import { DEFAULT_INCLUDE } from "../../model/formats/nf4-checkpoint.ts"
+import { DEFAULT_INCLUDE } from "../../model/names.ts"
 import { type ArgsOf, lazyHandler } from "../lazy.ts"
 
 const config = {

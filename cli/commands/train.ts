@@ -1,7 +1,7 @@
 import { Command, Flag } from "effect/cli"
-import { scoringEngineNames } from "../../model/tfjs/backend-names.ts"
-import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
-import { projectionNames } from "../../model/qwen3/projections.ts"
+import { scoringEngineNames } from "../../model/names.ts"
+import { defaultLoraConfig } from "../../model/names.ts"
+import { projectionNames } from "../../model/names.ts"
 import { type ArgsOf, lazyHandler } from "../lazy.ts"
 import { backendFlag, modelFlag } from "../model-flags.ts"
 

@@ -15,7 +15,7 @@ export const demoHandler = (o: DemoArgs) =>
   Effect.gen(function*() {
     const started = performance.now()
     // The tensor runtime loads only here: every other command stays light.
-    const { describeBackend, selectBackend } = yield* Effect.promise(() => import("../../model/tfjs/backend.ts"))
+    const { describeBackend, selectBackend } = yield* Effect.promise(() => import("../../model/index.ts"))
     const { capDecoding, demoSizes, demoSteps, limitItems } = yield* Effect.promise(() => import("../../pipelines/demo/demo.ts"))
     const choice = yield* Effect.tryPromise({
       try: () => selectBackend(o.backend, "training"),
@@ -23,7 +23,7 @@ export const demoHandler = (o: DemoArgs) =>
     })
     stderr(`demo: ${describeBackend(choice)}`)
     // Which path scores the options, printed when it changes (the tiny models do not fit the engine).
-    const { onScoringPath, setScoringEngine } = yield* Effect.promise(() => import("../../model/runtime/scoring.ts"))
+    const { onScoringPath, setScoringEngine } = yield* Effect.promise(() => import("../../model/index.ts"))
     setScoringEngine(Option.getOrUndefined(o.engine))
     onScoringPath((line) => stderr(`demo: ${line}`))
     const sizes = demoSizes(o.quick)

@@ -1,6 +1,6 @@
 import { Console, Effect, Option } from "effect"
-import { DEFAULT_INCLUDE, quantizeCheckpoint } from "../../model/formats/nf4-checkpoint.ts"
-import { QuantizeError } from "../../model/formats/nf4-errors.ts"
+import { DEFAULT_INCLUDE, quantizeCheckpoint } from "../../model/index.ts"
+import { QuantizeError } from "../../model/index.ts"
 import { reportFailure } from "../common.ts"
 import type { Nf4QuantizeArgs } from "../commands/nf4-quantize.ts"
 

@@ -44,10 +44,10 @@ export const reevalHandler = (o: ReevalArgs) =>
       ? yield* Effect.tryPromise({
         try: async () => {
           // The tensor runtime loads only when a model is asked for: every other command stays light.
-          const { describeBackend, selectBackend } = await import("../../model/tfjs/backend.ts")
+          const { describeBackend, selectBackend } = await import("../../model/index.ts")
           const { qwen3QaModel } = await import("../../operators/qa/qwen3-model.ts")
-          const { ModelHandle } = await import("../../model/runtime/model-handle.ts")
-          const { describeScoringPath, setScoringEngine } = await import("../../model/runtime/scoring.ts")
+          const { ModelHandle } = await import("../../model/index.ts")
+          const { describeScoringPath, setScoringEngine } = await import("../../model/index.ts")
           const choice = await selectBackend(o.backend)
           process.stderr.write(`loading ${o.model.pipe(Option.getOrThrow)} on ${describeBackend(choice)}\n`)
           const dir = Option.getOrThrow(o.model)

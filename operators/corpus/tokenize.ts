@@ -1,4 +1,4 @@
-import type { TextTokenizer } from "../../model/formats/tokenizer/tokenizer.ts"
+import type { TextTokenizer } from "../../model/index.ts"
 import type { CorpusDocument, TokenizedDocument } from "../../schemas/corpus-document.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"

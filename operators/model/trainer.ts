@@ -1,9 +1,9 @@
 import { Effect } from "effect"
 import { join } from "node:path"
-import { promptAnswerSequence } from "../../model/train/datasets.ts"
-import { type StepReport, train, type TrainingMode, type TrainOptions, type TrainingSequence } from "../../model/train/trainer.ts"
-import type { Qwen3Model } from "../../model/tfjs/qwen3-model.ts"
-import type { TextTokenizer } from "../../model/formats/tokenizer/tokenizer.ts"
+import { promptAnswerSequence } from "../../model/index.ts"
+import { type StepReport, train, type TrainingMode, type TrainOptions, type TrainingSequence } from "../../model/index.ts"
+import type { Qwen3Model } from "../../model/index.ts"
+import type { TextTokenizer } from "../../model/index.ts"
 import type { QaTrainingRecord, TrainingStep } from "../../schemas/training.ts"
 import { batched, type Operator, OperatorFailure, Outcome } from "../operator.ts"
 
