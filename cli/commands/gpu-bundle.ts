@@ -1,15 +1,8 @@
-import { Command, Flag } from "effect/cli"
-import { type ArgsOf, lazyHandler } from "../lazy.ts"
+import { Command } from "effect/cli"
+import { lazyHandler } from "../lazy.ts"
+import { gpuBundleFlags } from "../flags/gpu-bundle.ts"
 
-const config = {
-  out: Flag.String("out").pipe(Flag.withDescription("Archive to write: FILE.tar.xz (smallest) or FILE.tar.gz (faster to build)")),
-  vulkanDeb: Flag.optional(Flag.String("vulkan-deb")).pipe(
-    Flag.withDescription("libvulkan1 .deb to take the Vulkan loader from (default: .cache/gpu/libvulkan1_*.deb, fetched by scripts/setup/40-libvulkan-deb.sh)")
-  )
-}
-export type GpuBundleArgs = ArgsOf<typeof config>
-
-export const gpuBundleCommand = Command.make("gpu-bundle", config, (args) => lazyHandler(() => import("../handlers/gpu-bundle.ts"), (h) => h.gpuBundleHandler(args))).pipe(
+export const gpuBundleCommand = Command.make("gpu-bundle", gpuBundleFlags, (args) => lazyHandler(() => import("../handlers/gpu-bundle.ts"), (h) => h.gpuBundleHandler(args))).pipe(
   Command.withDescription(
     "Build one archive that runs fleuve on a GPU host without network: the Node binary, the application bundled into one file, " +
       "dawn.node (WebGPU over Vulkan) and the Vulkan loader, with run.sh and a README. The host needs only the NVIDIA driver and its Vulkan ICD."

@@ -1,15 +1,6 @@
-import { Command, Flag } from "effect/cli"
-import { type ArgsOf, lazyHandler } from "../lazy.ts"
-import { adapterFlag, backendFlag, engineFlag, modelFlag } from "../model-flags.ts"
-
-const inputFlag = Flag.String("input").pipe(Flag.withDescription("JSONL file, one request per line"))
-const windowFlag = Flag.Int("context-window").pipe(
-  Flag.withDescription("Tokens the model may see; longer contexts lose tokens on the left, reported per line (0: the config's max_position_embeddings)"),
-  Flag.withDefault(0)
-)
-
-const logprobsConfig = { model: modelFlag, input: inputFlag, backend: backendFlag, engine: engineFlag, adapter: adapterFlag, contextWindow: windowFlag }
-export type LogprobsArgs = ArgsOf<typeof logprobsConfig>
+import { Command } from "effect/cli"
+import { lazyHandler } from "../lazy.ts"
+import { logprobsConfig, generateConfig } from "../flags/model.ts"
 
 const logprobs = Command.make("logprobs", logprobsConfig, (args) => lazyHandler(() => import("../handlers/model.ts"), (h) => h.logprobsHandler(args))).pipe(
   Command.withDescription(
@@ -25,22 +16,6 @@ const logprobs = Command.make("logprobs", logprobsConfig, (args) => lazyHandler(
     { command: "fleuve model logprobs --model ./Qwen3-0.6B --backend webgpu --engine tfjs --input options.jsonl", description: "The tfjs runtime on the GPU, e.g. to compare with the engine" }
   ])
 )
-
-const generateConfig = {
-  model: modelFlag,
-  input: inputFlag,
-  backend: backendFlag,
-  engine: engineFlag,
-  adapter: adapterFlag,
-  contextWindow: windowFlag,
-  maxNewTokens: Flag.Int("max-new-tokens").pipe(Flag.withDescription("Tokens to generate at most per prompt"), Flag.withDefault(64)),
-  stop: Flag.String("stop").pipe(Flag.withDescription("Stop string (repeat the flag for several); cut from the output"), Flag.atLeast(0)),
-  batch: Flag.Int("batch").pipe(
-    Flag.withDescription("Prompts decoded together at most (0: as many as free memory holds, measured on the GPU or the host, and at most 128 on the WGSL decoder; a batch that runs out of memory is halved)"),
-    Flag.withDefault(0)
-  )
-}
-export type GenerateArgs = ArgsOf<typeof generateConfig>
 
 const generate = Command.make("generate", generateConfig, (args) => lazyHandler(() => import("../handlers/model.ts"), (h) => h.generateHandler(args))).pipe(
   Command.withDescription(

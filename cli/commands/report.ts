@@ -1,22 +1,8 @@
-import { Command, Flag } from "effect/cli"
-import { type ArgsOf, lazyHandler } from "../lazy.ts"
-import { warehouseFlag } from "../warehouse-flag.ts"
+import { Command } from "effect/cli"
+import { lazyHandler } from "../lazy.ts"
+import { reportFlags } from "../flags/report.ts"
 
-const config = {
-  warehouse: warehouseFlag,
-  out: Flag.String("out").pipe(Flag.withDescription("Directory to write figures/*.svg, figures/*.vl.json, report.md and report.html into (created if missing)")),
-  reference: Flag.String("reference").pipe(
-    Flag.withDescription("System the figures compare against (default: the reference `fleuve analyze` tested against)"),
-    Flag.optional
-  ),
-  config: Flag.String("config").pipe(
-    Flag.withDescription("JSON file with a Vega-Lite config merged over the house theme of every chart (fonts, colours, sizes)"),
-    Flag.optional
-  )
-}
-export type ReportArgs = ArgsOf<typeof config>
-
-export const reportCommand = Command.make("report", config, (args) => lazyHandler(() => import("../handlers/report.ts"), (h) => h.reportHandler(args))).pipe(
+export const reportCommand = Command.make("report", reportFlags, (args) => lazyHandler(() => import("../handlers/report.ts"), (h) => h.reportHandler(args))).pipe(
   Command.withDescription(
     "Draw the evaluation report from the tables `fleuve analyze` writes: ten figures as SVG (with their Vega-Lite specs), " +
       "report.md (tables and figure links, for a model card) and report.html (one self-contained page). Same warehouse, same bytes."

@@ -1,11 +1,8 @@
 import { Command } from "effect/cli"
-import { kafkaFlags } from "../kafka-flags.ts"
-import { type ArgsOf, lazyHandler } from "../lazy.ts"
+import { lazyHandler } from "../lazy.ts"
+import { topicsFlags } from "../flags/topics.ts"
 
-const config = { ...kafkaFlags }
-export type TopicsArgs = ArgsOf<typeof config>
-
-export const topicsCommand = Command.make("topics", config, (args) => lazyHandler(() => import("../handlers/topics.ts"), (h) => h.topicsHandler(args))).pipe(
+export const topicsCommand = Command.make("topics", topicsFlags, (args) => lazyHandler(() => import("../handlers/topics.ts"), (h) => h.topicsHandler(args))).pipe(
   Command.withDescription(
     "List the cluster's topics with their partitions and record counts, and under each topic every consumer group " +
       "reading it with its committed position and lag (records it has yet to handle). Stage groups are named fleuve.<pipeline>.<node>."

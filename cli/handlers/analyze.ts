@@ -1,7 +1,7 @@
 import { Console, Effect, Option } from "effect"
 import { ANALYSIS_TABLES, runAnalyses } from "../../analysis/analyses.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import type { AnalyzeArgs } from "../commands/analyze.ts"
+import type { AnalyzeArgs } from "../flags/analyze.ts"
 import { reportFailure } from "../common.ts"
 import { formatRows } from "../format.ts"
 

@@ -5,7 +5,7 @@ import { buildCorpusRun, type CorpusOptions } from "../../pipelines/corpus.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { progressReporter } from "../progress.ts"
 import { reportFailure, withWarehouse } from "../common.ts"
-import type { CorpusArgs } from "../commands/corpus.ts"
+import type { CorpusArgs } from "../flags/corpus.ts"
 
 /** One line per corpus operator: what it kept, changed and dropped, and why. */
 export const renderTallies = (tallies: ReadonlyArray<TallySnapshot>): string => {

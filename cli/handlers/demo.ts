@@ -7,7 +7,7 @@ import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
 import { runDemo } from "../../pipelines/demo/plan.ts"
 import { reportFailure, withWarehouse } from "../common.ts"
 import { progressReporter } from "../progress.ts"
-import type { DemoArgs } from "../commands/demo.ts"
+import type { DemoArgs } from "../flags/demo.ts"
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`)
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url"
 import { buildGpuBundle } from "../../tools/gpu-bundle/gpu-bundle.ts"
 import { GpuBundleError } from "../../tools/gpu-bundle/errors.ts"
 import { reportFailure } from "../common.ts"
-import type { GpuBundleArgs } from "../commands/gpu-bundle.ts"
+import type { GpuBundleArgs } from "../flags/gpu-bundle.ts"
 
 // The source checkout this command runs from (cli/handlers/ → repository root).
 const sourceRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")

@@ -4,7 +4,7 @@ import { taskFromFileName } from "../../operators/qa/lm-eval/parse-sample.ts"
 import { importLmEval } from "../../pipelines/import-lm-eval.ts"
 import { reportFailure, withWarehouse } from "../common.ts"
 import { progressReporter } from "../progress.ts"
-import type { ImportLmEvalArgs } from "../commands/import-lm-eval.ts"
+import type { ImportLmEvalArgs } from "../flags/import-lm-eval.ts"
 
 export const importLmEvalHandler = (o: ImportLmEvalArgs) =>
   Effect.gen(function*() {

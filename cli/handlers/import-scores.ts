@@ -3,7 +3,7 @@ import { describeDeadLetter } from "../../operators/operator.ts"
 import { importScores } from "../../pipelines/import-scores.ts"
 import { progressReporter } from "../progress.ts"
 import { reportFailure, withWarehouse } from "../common.ts"
-import type { ImportScoresArgs } from "../commands/import-scores.ts"
+import type { ImportScoresArgs } from "../flags/import-scores.ts"
 
 export const importScoresHandler = ({ file, warehouse, keepGoing }: ImportScoresArgs) =>
   Effect.gen(function*() {

@@ -5,7 +5,7 @@ import { describeGenerationPath, generateRecovering, type GenerationSplit } from
 import { GpuDeviceLost } from "../../model/index.ts"
 import { ModelHandle } from "../../model/index.ts"
 import { describeScoringPath, scoreContinuations, setScoringEngine } from "../../model/index.ts"
-import type { GenerateArgs, LogprobsArgs } from "../commands/model.ts"
+import type { GenerateArgs, LogprobsArgs } from "../flags/model.ts"
 import { reportFailure } from "../common.ts"
 
 /**

@@ -2,7 +2,7 @@ import { Console, Effect, Option } from "effect"
 import { DEFAULT_INCLUDE, quantizeCheckpoint } from "../../model/index.ts"
 import { QuantizeError } from "../../model/index.ts"
 import { reportFailure } from "../common.ts"
-import type { Nf4QuantizeArgs } from "../commands/nf4-quantize.ts"
+import type { Nf4QuantizeArgs } from "../flags/nf4-quantize.ts"
 
 export const nf4QuantizeHandler = ({ input, out, doubleQuant, include }: Nf4QuantizeArgs) =>
   Effect.gen(function*() {

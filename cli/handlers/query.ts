@@ -1,6 +1,6 @@
 import { Console, Effect } from "effect"
 import { Warehouse } from "../../warehouse/warehouse.ts"
-import type { QueryArgs } from "../commands/query.ts"
+import type { QueryArgs } from "../flags/query.ts"
 import { reportFailure } from "../common.ts"
 import { formatRows } from "../format.ts"
 

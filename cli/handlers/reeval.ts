@@ -10,7 +10,7 @@ import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
 import { reeval, type ReevalSummary } from "../../pipelines/evaluate/reeval.ts"
 import { baselineSystems } from "../../pipelines/evaluate/systems.ts"
 import { reportFailure, withWarehouse } from "../common.ts"
-import type { ReevalArgs } from "../commands/reeval.ts"
+import type { ReevalArgs } from "../flags/reeval.ts"
 
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")
 

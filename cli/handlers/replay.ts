@@ -4,9 +4,9 @@ import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import type { ReplayFrom } from "../../pipelines/runtime/runtime.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { reportFailure } from "../common.ts"
-import { kafkaSettingsOf } from "../kafka-flags.ts"
+import { kafkaSettingsOf } from "../flags/kafka.ts"
 import { noWarehouse } from "../no-warehouse.ts"
-import type { ReplayArgs } from "../commands/replay.ts"
+import type { ReplayArgs } from "../flags/replay.ts"
 
 export const replayHandler = ({ node, pipeline: name, fromBeginning, from, warehouse, ...kafka }: ReplayArgs) =>
   Effect.gen(function*() {

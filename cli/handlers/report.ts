@@ -5,7 +5,7 @@ import { ReportError } from "../../report/errors.ts"
 import { buildReport } from "../../report/report.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { reportFailure } from "../common.ts"
-import type { ReportArgs } from "../commands/report.ts"
+import type { ReportArgs } from "../flags/report.ts"
 
 const readConfig = (path: string) =>
   Effect.try({

@@ -6,8 +6,8 @@ import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { progressReporter, renderProgress } from "../progress.ts"
 import { reportFailure, withWarehouse } from "../common.ts"
-import { kafkaSettingsOf } from "../kafka-flags.ts"
-import type { RunArgs } from "../commands/run.ts"
+import { kafkaSettingsOf } from "../flags/kafka.ts"
+import type { RunArgs } from "../flags/run.ts"
 
 export const runHandler = ({ pipeline: name, warehouse, partitions, runtime: runtimeName, ...kafka }: RunArgs) =>
   Effect.gen(function*() {

@@ -1,8 +1,8 @@
 import { Console, Effect } from "effect"
 import { kafkaContext } from "../../pipelines/kafka/runtime.ts"
-import type { TopicsArgs } from "../commands/topics.ts"
+import type { TopicsArgs } from "../flags/topics.ts"
 import { reportFailure } from "../common.ts"
-import { kafkaSettingsOf } from "../kafka-flags.ts"
+import { kafkaSettingsOf } from "../flags/kafka.ts"
 
 const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))

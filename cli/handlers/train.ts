@@ -9,7 +9,7 @@ import { packedTextSequences, promptAnswerSequence } from "../../model/index.ts"
 import { describeTrainingPath, trainingPathFor, trainOnEngine } from "../../model/index.ts"
 import { defaultTrainOptions, type StepReport, train, type TrainingMode, type TrainingSequence, type TrainOptions } from "../../model/index.ts"
 import type { TextTokenizer } from "../../model/index.ts"
-import type { DaptArgs, LoraArgs } from "../commands/train.ts"
+import type { DaptArgs, LoraArgs } from "../flags/train.ts"
 import { reportFailure } from "../common.ts"
 
 /** Reads the training file into sequences; a bad line names its file and line number. */

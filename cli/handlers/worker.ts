@@ -4,8 +4,8 @@ import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { reportFailure } from "../common.ts"
 import { noWarehouse } from "../no-warehouse.ts"
-import { kafkaSettingsOf } from "../kafka-flags.ts"
-import type { WorkerArgs } from "../commands/worker.ts"
+import { kafkaSettingsOf } from "../flags/kafka.ts"
+import type { WorkerArgs } from "../flags/worker.ts"
 
 export const workerHandler = ({ node, pipeline: name, instance, warehouse, runtime: _runtime, ...kafka }: WorkerArgs) =>
   Effect.gen(function*() {

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import { Flag } from "effect/cli"
-import { type KafkaSettings, kafkaSettingsConfig, settingsFrom } from "../pipelines/kafka/settings.ts"
+import { type KafkaSettings, kafkaSettingsConfig, settingsFrom } from "../../pipelines/kafka/settings.ts"
 
 /**
  * Connection flags shared by the Kafka commands. Each falls back to its environment variable

@@ -1,5 +1,5 @@
 import { Flag } from "effect/cli"
-import { backendNames, scoringEngineNames } from "../model/names.ts"
+import { backendNames, scoringEngineNames } from "../../model/names.ts"
 
 /** Flags shared by the commands that load a model. */
 export const modelFlag = Flag.String("model").pipe(

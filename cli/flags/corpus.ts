@@ -1,0 +1,20 @@
+import { Argument, Flag } from "effect/cli"
+import { defaultCorpusOptions } from "../../pipelines/corpus-options.ts"
+import { type ArgsOf } from "../lazy.ts"
+import { warehouseFlag } from "./warehouse.ts"
+
+export const corpusFlags = {
+  input: Argument.String("input").pipe(Argument.withDescription("Corpus to process: a JSONL (.jsonl/.jsonl.gz), CSV or Parquet file with a `text` field, or a folder of .txt files (and/or such files)")),
+  out: Flag.String("out").pipe(Flag.withDescription("Folder for the packed Arrow IPC shards (<run id>-NNNNN.arrow)"), Flag.withDefault(defaultCorpusOptions.outDir)),
+  tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("Hugging Face tokenizer.json, or a model folder holding it"), Flag.withDefault(defaultCorpusOptions.tokenizer)),
+  config: Flag.String("config").pipe(
+    Flag.withDescription("JSON file of thresholds, e.g. {\"quality\": {\"minWords\": 30}, \"minLanguageScore\": 0.8, \"languages\": [\"fr\"], \"sequenceLength\": 4096}"),
+    Flag.optional
+  ),
+  sequenceLength: Flag.Int("sequence-length").pipe(Flag.withDescription("Tokens per packed training sequence"), Flag.withDefault(defaultCorpusOptions.sequenceLength)),
+  textField: Flag.String("text-field").pipe(Flag.withDescription("Field holding the text in JSONL/CSV/Parquet rows"), Flag.withDefault("text")),
+  idField: Flag.String("id-field").pipe(Flag.withDescription("Field holding a stable document id (else file:line)"), Flag.withDefault("id")),
+  full: Flag.Boolean("full").pipe(Flag.withDescription("Reprocess every document and leave the warehouse's corpus state untouched (default: incremental)"), Flag.withDefault(false)),
+  warehouse: warehouseFlag
+}
+export type CorpusArgs = ArgsOf<typeof corpusFlags>

@@ -1,0 +1,18 @@
+import { Argument, Flag } from "effect/cli"
+import { kafkaFlags } from "./kafka.ts"
+import { type ArgsOf } from "../lazy.ts"
+import { warehouseFlag } from "./warehouse.ts"
+
+export const runtimeFlag = Flag.Literals("runtime", ["embedded", "kafka"]).pipe(
+  Flag.withDescription("embedded: the whole graph in this process (default). kafka: every stage as a consumer group on a Kafka cluster"),
+  Flag.withDefault("embedded" as const)
+)
+
+export const runFlags = {
+  pipeline: Argument.String("pipeline").pipe(Argument.withDescription("Pipeline name (see `fleuve pipelines`)")),
+  warehouse: warehouseFlag,
+  partitions: Flag.Int("partitions").pipe(Flag.withDescription("Partitions per topic (per-key order is kept)"), Flag.withDefault(4)),
+  runtime: runtimeFlag,
+  ...kafkaFlags
+}
+export type RunArgs = ArgsOf<typeof runFlags>
