@@ -1,6 +1,4 @@
-import { Effect, Layer } from "effect"
-import { EmbeddedRuntime } from "../pipelines/runtime/embedded.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { Effect } from "effect"
 
 /** Prints a typed failure as one clear message and sets a failing exit code; no stack traces. */
 export const reportFailure = (e: { readonly message: string }) =>
@@ -9,5 +7,5 @@ export const reportFailure = (e: { readonly message: string }) =>
     process.exitCode = 1
   })
 
-/** The services most commands need: the warehouse at `path` and the embedded runtime. */
-export const withWarehouse = (path: string) => Layer.mergeAll(Warehouse.layer(path), EmbeddedRuntime)
+/** The message of whatever a command failed with: a typed error's, an Error's, or the value. */
+export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String((e as { message?: string }).message ?? e))

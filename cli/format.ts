@@ -1,4 +1,4 @@
-import type { Row } from "../warehouse/values.ts"
+import type { Row } from "../pipelines/services.ts"
 
 export type OutputFormat = "table" | "json" | "csv"
 

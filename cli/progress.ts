@@ -1,4 +1,4 @@
-import type { StatsSnapshot } from "../operators/stats.ts"
+import type { StatsSnapshot } from "../pipelines/services.ts"
 
 const fmtEta = (s: number | undefined) => (s === undefined ? "" : s < 60 ? `${Math.ceil(s)}s` : `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, "0")}s`)
 

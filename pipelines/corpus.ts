@@ -23,6 +23,7 @@ import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { type CorpusOptions, defaultCorpusOptions } from "./corpus-options.ts"
 import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
+export type { TallySnapshot } from "../operators/corpus/tally.ts"
 
 export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed"] as const
 

@@ -13,6 +13,9 @@ import { sink, source, stage } from "./runtime/graph.ts"
 import { ImportRejected } from "./import-scores.ts"
 import { PipelineRuntime, type RunOptions } from "./runtime/runtime.ts"
 
+export { describeDeadLetter } from "../operators/operator.ts"
+export { taskFromFileName } from "../operators/qa/lm-eval/parse-sample.ts"
+
 /**
  * `fleuve import-lm-eval`: lands an lm-evaluation-harness `--log_samples` file as one system's
  * item-level scores, so runs made elsewhere sit next to fleuve's own in every analysis.

@@ -14,6 +14,8 @@ import { Warehouse } from "../warehouse/warehouse.ts"
 import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
 import { PipelineRuntime, type RunOptions } from "./runtime/runtime.ts"
 
+export { describeDeadLetter } from "../operators/operator.ts"
+
 export class ImportRejected extends Schema.TaggedError<ImportRejected>()("ImportRejected", {
   file: Schema.String,
   message: Schema.String,

@@ -1,5 +1,5 @@
 import { Command } from "effect/cli"
-import { ANALYSIS_TABLES } from "../../analysis/analysis-tables.ts"
+import { ANALYSIS_TABLES } from "../../pipelines/names.ts"
 import { lazyHandler } from "../lazy.ts"
 import { analyzeFlags } from "../flags/analyze.ts"
 

@@ -1,5 +1,5 @@
 import { Flag } from "effect/cli"
-import { SAMPLE_MANIFEST } from "../../operators/qa/loaders/sample-manifest.ts"
+import { SAMPLE_MANIFEST } from "../../pipelines/names.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { engineFlag } from "./model-selection.ts"
 import { warehouseFlag } from "./warehouse.ts"

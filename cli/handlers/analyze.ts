@@ -1,6 +1,6 @@
 import { Console, Effect, Option } from "effect"
-import { ANALYSIS_TABLES, runAnalyses } from "../../analysis/analyses.ts"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { ANALYSIS_TABLES, analyzeWarehouse } from "../../pipelines/analyze.ts"
+import { warehouseAt } from "../../pipelines/services.ts"
 import type { AnalyzeArgs } from "../flags/analyze.ts"
 import { reportFailure } from "../common.ts"
 import { formatRows } from "../format.ts"
@@ -8,7 +8,7 @@ import { formatRows } from "../format.ts"
 export const analyzeHandler = ({ warehouse, reference, alpha, family, seed, metric }: AnalyzeArgs) =>
   Effect.gen(function*() {
     const started = Date.now()
-    const summary = yield* runAnalyses({
+    const { summary, top } = yield* analyzeWarehouse({
       reference,
       alpha,
       family,
@@ -16,17 +16,15 @@ export const analyzeHandler = ({ warehouse, reference, alpha, family, seed, metr
       metrics: Option.getOrElse(metric, () => ({})),
       onStep: (s) => process.stderr.write(`analyze: ${s} (${((Date.now() - started) / 1000).toFixed(1)}s)\n`)
     })
-    const w = yield* Warehouse
     yield* Console.log(`analyzed ${warehouse} against ${summary.reference} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
     yield* Console.log(`metrics: ${summary.metrics.map((m) => `${m.task}=${m.metric}`).join(", ")}`)
     if (summary.cellsWithoutReference.length > 0) {
       yield* Console.log(`no paired tests in cells without ${summary.reference}: ${summary.cellsWithoutReference.join(", ")}`)
     }
     yield* Console.log(`tables: ${ANALYSIS_TABLES.map((t) => `${t} (${summary.rowCounts[t]})`).join(", ")}`)
-    const top = yield* w.query("SELECT * FROM significance_record LIMIT 5")
     yield* Console.log(`\nsignificance record vs ${summary.reference} (α = ${alpha}, ${family === "all" ? "one BH family for all" : "one BH family per system"}), top ${top.length}:`)
     yield* Console.log(formatRows(top, "table"))
   }).pipe(
-    Effect.provide(Warehouse.layer(warehouse)),
+    Effect.provide(warehouseAt(warehouse)),
     Effect.catchTags({ AnalysisError: reportFailure, WarehouseError: reportFailure })
   )

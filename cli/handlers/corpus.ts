@@ -1,10 +1,10 @@
 import { Console, Effect, Option } from "effect"
 import { existsSync, readFileSync } from "node:fs"
-import type { TallySnapshot } from "../../operators/corpus/tally.ts"
-import { buildCorpusRun, type CorpusOptions } from "../../pipelines/corpus.ts"
+import { buildCorpusRun, type CorpusOptions, type TallySnapshot } from "../../pipelines/corpus.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { progressReporter } from "../progress.ts"
-import { reportFailure, withWarehouse } from "../common.ts"
+import { reportFailure } from "../common.ts"
+import { withWarehouse } from "../../pipelines/services.ts"
 import type { CorpusArgs } from "../flags/corpus.ts"
 
 /** One line per corpus operator: what it kept, changed and dropped, and why. */

@@ -1,11 +1,9 @@
 import { Console, Effect, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { resolve } from "node:path"
-import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
-import { loadManifest, SAMPLE_MANIFEST } from "../../operators/qa/loaders/manifest.ts"
-import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
 import { runDemo } from "../../pipelines/demo/plan.ts"
-import { reportFailure, withWarehouse } from "../common.ts"
+import { reportFailure } from "../common.ts"
+import { withWarehouse } from "../../pipelines/services.ts"
 import { progressReporter } from "../progress.ts"
 import type { DemoArgs } from "../flags/demo.ts"
 
@@ -15,22 +13,19 @@ export const demoHandler = (o: DemoArgs) =>
   Effect.gen(function*() {
     const started = performance.now()
     // The tensor runtime loads only here: every other command stays light.
-    const { describeBackend, selectBackend } = yield* Effect.promise(() => import("../../model/index.ts"))
-    const { capDecoding, demoSizes, demoSteps, limitItems } = yield* Effect.promise(() => import("../../pipelines/demo/demo.ts"))
+    const { demoInputs, demoSizes, demoSteps, describeBackend, onScoringPath, selectBackend, setScoringEngine } = yield* Effect.promise(() => import("../../pipelines/demo/demo.ts"))
     const choice = yield* Effect.tryPromise({
       try: () => selectBackend(o.backend, "training"),
       catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
     })
     stderr(`demo: ${describeBackend(choice)}`)
     // Which path scores the options, printed when it changes (the tiny models do not fit the engine).
-    const { onScoringPath, setScoringEngine } = yield* Effect.promise(() => import("../../model/index.ts"))
     setScoringEngine(Option.getOrUndefined(o.engine))
     onScoringPath((line) => stderr(`demo: ${line}`))
     const sizes = demoSizes(o.quick)
     const out = resolve(o.out)
     mkdirSync(out, { recursive: true })
-    const { tasks } = yield* loadManifest(SAMPLE_MANIFEST)
-    const prompts = capDecoding(loadPromptSet(), sizes.maxNewTokens)
+    const inputs = yield* demoInputs(sizes)
     const at = () => `[${((performance.now() - started) / 1000).toFixed(0)}s]`
     let lastStep = 0
     const steps = demoSteps({
@@ -49,14 +44,14 @@ export const demoHandler = (o: DemoArgs) =>
       corpusRun: { onProgress: progressReporter() }
     })
     const report = yield* runDemo(steps, {
-      prompts,
-      tasks: limitItems(tasks, sizes.itemsPerTask),
-      source: SAMPLE_MANIFEST,
-      judge: offlineReferenceJudge,
+      prompts: inputs.prompts,
+      tasks: inputs.tasks,
+      source: inputs.source,
+      judge: inputs.judge,
       shots: sizes.shots,
       log: (line) => stderr(`${at()} demo: ${/^\d\/6 /.test(line) ? "step " : ""}${line}`)
     })
-    stderr(`demo: AbsQA judged by ${offlineReferenceJudge.id} (offline reference judge: token F1 against the reference answer, no LLM)`)
+    stderr(`demo: AbsQA judged by ${inputs.judge.id} (offline reference judge: token F1 against the reference answer, no LLM)`)
     stderr(`demo: finished in ${((performance.now() - started) / 1000).toFixed(1)}s`)
     yield* Console.log(report)
   }).pipe(

@@ -1,8 +1,7 @@
 import { Console, Effect, Option } from "effect"
-import { describeDeadLetter } from "../../operators/operator.ts"
-import { taskFromFileName } from "../../operators/qa/lm-eval/parse-sample.ts"
-import { importLmEval } from "../../pipelines/import-lm-eval.ts"
-import { reportFailure, withWarehouse } from "../common.ts"
+import { describeDeadLetter, importLmEval, taskFromFileName } from "../../pipelines/import-lm-eval.ts"
+import { reportFailure } from "../common.ts"
+import { withWarehouse } from "../../pipelines/services.ts"
 import { progressReporter } from "../progress.ts"
 import type { ImportLmEvalArgs } from "../flags/import-lm-eval.ts"
 

@@ -1,8 +1,8 @@
 import { Console, Effect } from "effect"
-import { describeDeadLetter } from "../../operators/operator.ts"
-import { importScores } from "../../pipelines/import-scores.ts"
+import { describeDeadLetter, importScores } from "../../pipelines/import-scores.ts"
 import { progressReporter } from "../progress.ts"
-import { reportFailure, withWarehouse } from "../common.ts"
+import { reportFailure } from "../common.ts"
+import { withWarehouse } from "../../pipelines/services.ts"
 import type { ImportScoresArgs } from "../flags/import-scores.ts"
 
 export const importScoresHandler = ({ file, warehouse, keepGoing }: ImportScoresArgs) =>

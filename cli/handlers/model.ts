@@ -1,120 +1,12 @@
 import { Effect, Option } from "effect"
-import { readFileSync } from "node:fs"
-import { describeBackend, selectBackend, type BackendName } from "../../model/index.ts"
-import { describeGenerationPath, generateRecovering, type GenerationSplit } from "../../model/index.ts"
-import { GpuDeviceLost } from "../../model/index.ts"
-import { ModelHandle } from "../../model/index.ts"
-import { describeScoringPath, scoreContinuations, setScoringEngine } from "../../model/index.ts"
+import { generateFromFile, scoreContinuationsFile } from "../../pipelines/model.ts"
 import type { GenerateArgs, LogprobsArgs } from "../flags/model.ts"
 import { reportFailure } from "../common.ts"
 
-/**
- * Loads the model on the chosen backend and says where it runs (stderr: stdout is data). The
- * handle reopens a lost GPU device and reloads the model (model/runtime/model-handle.ts), saying so.
- */
-const prepare = async (model: string, backend: BackendName, adapter: string): Promise<ModelHandle> => {
-  const choice = await selectBackend(backend)
-  process.stderr.write(`fleuve: ${describeBackend(choice)}\n`)
-  return ModelHandle.load({ dir: model, ...(adapter ? { adapter } : {}) })
-}
+const failure = (e: unknown) => ({ message: e instanceof Error ? e.message : String(e) })
 
-/** Parses a JSONL file; a bad line is reported with its line number and field, then skipped. */
-const readJsonl = <A>(file: string, check: (o: Record<string, unknown>) => string | A): Array<{ line: number; value: A }> => {
-  const out: Array<{ line: number; value: A }> = []
-  readFileSync(file, "utf8").split("\n").forEach((text, i) => {
-    if (text.trim() === "") return
-    let o: unknown
-    try {
-      o = JSON.parse(text)
-    } catch (e) {
-      process.stderr.write(`fleuve: ${file}:${i + 1}: not JSON (${e instanceof Error ? e.message : String(e)}); line skipped\n`)
-      process.exitCode = 1
-      return
-    }
-    const r = typeof o === "object" && o !== null ? check(o as Record<string, unknown>) : "a line must be a JSON object"
-    if (typeof r === "string") {
-      process.stderr.write(`fleuve: ${file}:${i + 1}: ${r}; line skipped\n`)
-      process.exitCode = 1
-    } else out.push({ line: i + 1, value: r })
-  })
-  return out
-}
+export const logprobsHandler = (a: LogprobsArgs) =>
+  Effect.tryPromise({ try: () => scoreContinuationsFile({ ...a, engine: Option.getOrUndefined(a.engine) }), catch: failure }).pipe(Effect.catch(reportFailure))
 
-const size = (bytes: number): string => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e3)} kB`)
-
-/** One stderr line for a split of generation into batches (after "fleuve: generation: "). */
-export const describeSplit = (s: GenerationSplit): string =>
-  s._tag === "Planned"
-    ? `${s.prompts} prompts in ${s.batches} batches of ${s.rowsPerBatch} (KV cache and activations ${size(s.batchBytes)} a batch, ${size(s.availableBytes)} ${s.measured === "gpu" ? "free on the GPU" : s.measured === "host" ? "free in host memory" : "available"}${s.limit === "maxBatch" ? "; --batch caps it" : s.limit === "decoder" ? "; the WGSL decoder takes 128 rows a batch" : ""})`
-    : `out of memory with ${s.rows} prompts in a batch; halving to ${Math.ceil(s.rows / 2)} and ${Math.floor(s.rows / 2)} (${s.why.split("\n")[0]})`
-
-const field = (o: Record<string, unknown>, name: string): string | undefined => (typeof o[name] === "string" ? (o[name] as string) : undefined)
-
-export const logprobsHandler = ({ model, input, backend, engine, adapter, contextWindow }: LogprobsArgs) =>
-  Effect.tryPromise({
-    try: async () => {
-      const rows = readJsonl(input, (o) => {
-        const context = field(o, "context")
-        const continuation = field(o, "continuation")
-        if (context === undefined) return "field 'context' must be a string"
-        if (continuation === undefined) return "field 'continuation' must be a string"
-        return { id: o.id ?? null, context, continuation }
-      })
-      const handle = await prepare(model, backend as BackendName, adapter)
-      setScoringEngine(Option.getOrUndefined(engine))
-      process.stderr.write(`fleuve: ${await describeScoringPath(handle.current.model)}\n`)
-      // Consecutive lines with the same context are one item's options: one prompt pass for all.
-      for (let i = 0; i < rows.length;) {
-        let j = i + 1
-        while (j < rows.length && rows[j]!.value.context === rows[i]!.value.context) j++
-        const group = rows.slice(i, j)
-        try {
-          const lines = `${input}:${group[0]!.line}-${group[group.length - 1]!.line}`
-          const scored = await handle.run(`scoring ${lines}`, (m) =>
-            scoreContinuations(m.model, m.tokenizer, group[0]!.value.context, group.map((g) => g.value.continuation), contextWindow > 0 ? { contextWindow } : {}))
-          group.forEach((g, k) => {
-            const o = scored.options[k]!
-            process.stdout.write(`${JSON.stringify({ id: g.value.id, logprob: o.logprob, token_ids: o.tokenIds, token_logprobs: o.tokenLogprobs, greedy: o.greedy, truncated_tokens: scored.truncatedTokens })}\n`)
-          })
-        } catch (e) {
-          // a device that cannot be recovered ends the command: every later line would fail too
-          if (e instanceof GpuDeviceLost) throw e
-          process.stderr.write(`fleuve: ${input}:${group[0]!.line}: ${e instanceof Error ? e.message : String(e)}; lines ${group[0]!.line}-${group[group.length - 1]!.line} skipped\n`)
-          process.exitCode = 1
-        }
-        i = j
-      }
-    },
-    catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
-  }).pipe(Effect.catch(reportFailure))
-
-export const generateHandler = ({ model, input, backend, engine, adapter, contextWindow, maxNewTokens, stop, batch }: GenerateArgs) =>
-  Effect.tryPromise({
-    try: async () => {
-      const rows = readJsonl(input, (o) => {
-        const prompt = field(o, "prompt")
-        return prompt === undefined ? "field 'prompt' must be a string" : { id: o.id ?? null, prompt }
-      })
-      const handle = await prepare(model, backend as BackendName, adapter)
-      setScoringEngine(Option.getOrUndefined(engine))
-      process.stderr.write(`fleuve: ${await describeGenerationPath(handle.current.model)}\n`)
-      let done = 0
-      // After a lost device, generation starts again at the first prompt not yet written.
-      await generateRecovering(handle, rows.map((r) => r.value.prompt), {
-        maxNewTokens,
-        stop,
-        ...(contextWindow > 0 ? { contextWindow } : {}),
-        ...(batch > 0 ? { maxBatch: batch } : {}),
-        memory: { onSplit: (s) => process.stderr.write(`fleuve: generation: ${describeSplit(s)}\n`) },
-        // each batch's lines as it completes: a long file shows progress and keeps what is done
-        onBatch: (first, out) => {
-          out.forEach((o, k) => {
-            process.stdout.write(`${JSON.stringify({ id: rows[first + k]!.value.id, text: o.text, token_ids: o.tokenIds, finish_reason: o.finishReason, truncated_tokens: o.truncatedTokens })}\n`)
-          })
-          done += out.length
-          process.stderr.write(`fleuve: generated ${done}/${rows.length}\n`)
-        }
-      })
-    },
-    catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
-  }).pipe(Effect.catch(reportFailure))
+export const generateHandler = (a: GenerateArgs) =>
+  Effect.tryPromise({ try: () => generateFromFile({ ...a, engine: Option.getOrUndefined(a.engine) }), catch: failure }).pipe(Effect.catch(reportFailure))

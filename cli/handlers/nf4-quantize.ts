@@ -1,6 +1,5 @@
 import { Console, Effect, Option } from "effect"
-import { DEFAULT_INCLUDE, quantizeCheckpoint } from "../../model/index.ts"
-import { QuantizeError } from "../../model/index.ts"
+import { DEFAULT_INCLUDE, QuantizeError, quantizeCheckpoint } from "../../pipelines/quantize.ts"
 import { reportFailure } from "../common.ts"
 import type { Nf4QuantizeArgs } from "../flags/nf4-quantize.ts"
 

@@ -1,5 +1,5 @@
 import { Console, Effect } from "effect"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { Warehouse } from "../../pipelines/services.ts"
 import type { QueryArgs } from "../flags/query.ts"
 import { reportFailure } from "../common.ts"
 import { formatRows } from "../format.ts"

@@ -2,10 +2,10 @@ import { Effect, Option } from "effect"
 import { runWorker } from "../../pipelines/kafka/runtime.ts"
 import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import type { ReplayFrom } from "../../pipelines/runtime/runtime.ts"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { Warehouse } from "../../pipelines/services.ts"
 import { reportFailure } from "../common.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
-import { noWarehouse } from "../no-warehouse.ts"
+import { noWarehouse } from "../../pipelines/services.ts"
 import type { ReplayArgs } from "../flags/replay.ts"
 
 export const replayHandler = ({ node, pipeline: name, fromBeginning, from, warehouse, ...kafka }: ReplayArgs) =>

@@ -1,9 +1,9 @@
 import { Effect } from "effect"
 import { runWorker } from "../../pipelines/kafka/runtime.ts"
 import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
-import { Warehouse } from "../../warehouse/warehouse.ts"
+import { Warehouse } from "../../pipelines/services.ts"
 import { reportFailure } from "../common.ts"
-import { noWarehouse } from "../no-warehouse.ts"
+import { noWarehouse } from "../../pipelines/services.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import type { WorkerArgs } from "../flags/worker.ts"
 

@@ -3,22 +3,33 @@ import { createHash } from "node:crypto"
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { defaultLoraConfig } from "../../model/index.ts"
-import { ModelHandle, type RecoveryOptions } from "../../model/index.ts"
-import { type LoadedModel, saveModelDir } from "../../model/index.ts"
-import { parseQwen3Config } from "../../model/index.ts"
-import { expectedShapes } from "../../model/index.ts"
-import { type HostTensor, writeSafetensors } from "../../model/index.ts"
-import { packedTextSequences, promptAnswerSequence } from "../../model/index.ts"
-import { defaultTrainOptions, type StepReport, train, type TrainingSequence } from "../../model/index.ts"
+import {
+  defaultLoraConfig,
+  expectedShapes,
+  type HostTensor,
+  type LoadedModel,
+  ModelHandle,
+  packedTextSequences,
+  parseQwen3Config,
+  promptAnswerSequence,
+  type RecoveryOptions,
+  type StepReport,
+  type TrainingSequence,
+  writeSafetensors
+} from "../../model/index.ts"
+import { runTraining } from "../train.ts"
+
+export { describeBackend, onScoringPath, selectBackend, setScoringEngine } from "../../model/index.ts"
 import { mulberry32 } from "../../lib/random.ts"
-import { OFFLINE_REFERENCE_JUDGE_ID } from "../../operators/qa/judge/offline-reference.ts"
+import { OFFLINE_REFERENCE_JUDGE_ID, offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
+import { loadManifest, SAMPLE_MANIFEST } from "../../operators/qa/loaders/manifest.ts"
+import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
 import type { QaModel } from "../../operators/qa/model.ts"
 import { modelRevisionOf, qwen3QaModel } from "../../operators/qa/qwen3-model.ts"
 import { readArrowShard } from "../../operators/writers/arrow-shards.ts"
 import type { TaskData } from "../../operators/qa/loaders/manifest.ts"
 import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
-import { buildReport } from "../../report/report.ts"
+import { writeReport } from "../report.ts"
 import { buildCorpusRun } from "../corpus.ts"
 import { PipelineRuntime, type RunOptions } from "../runtime/runtime.ts"
 import type { DemoSteps, TrainingExample } from "./plan.ts"
@@ -144,27 +155,33 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
   // Which checkpoint folder each QaModel came from: DAPT and LoRA start from it.
   const dirs = new WeakMap<QaModel, string>()
   const remember = (m: QaModel, dir: string) => (dirs.set(m, dir), m)
-  const options = (steps: number, outDir: string, peakLr = 3e-3) => ({
-    ...defaultTrainOptions,
-    totalSteps: steps,
+  const settings = (peakLr = 3e-3) => ({
     microBatch: o.sizes.batch,
     gradAccumulation: 1,
     peakLr,
     // No warmup: with the demo's few steps a linear warmup would spend the first (or only) step at lr 0.
     warmupRatio: 0,
-    seed,
-    outDir
+    seed
   })
   const fullTraining = (label: string, from: string, to: string, sequences: (m: LoadedModel) => Array<TrainingSequence> | Promise<Array<TrainingSequence>>, steps: number) =>
     promise(label, async () => {
       rmSync(to, { recursive: true, force: true })
-      const handle = ModelHandle.load({ dir: from, trainable: true }, recovery)
-      const data = await sequences(handle.current)
-      if (data.length === 0) throw new Error(`no training sequence of ${o.sizes.seqLen} tokens`)
-      o.log(`${label}: ${data.length} sequences of ${o.sizes.seqLen} tokens, ${steps} steps of ${o.sizes.batch}`)
-      // a lost GPU device reloads `from`, and train() resumes from the last checkpoint in `to`
-      const { losses } = await handle.run(`${label} training`, (loaded) =>
-        train(loaded.model, { kind: "full", save: (dir) => saveModelDir(loaded, dir) }, data, options(steps, to), o.onStep?.(label)))
+      // a lost GPU device reloads `from`, and training resumes from the last checkpoint in `to`
+      const { losses, handle } = await runTraining({
+        from,
+        to,
+        sequences: async (m) => {
+          const data = await sequences(m)
+          if (data.length === 0) throw new Error(`no training sequence of ${o.sizes.seqLen} tokens`)
+          return data
+        },
+        steps,
+        settings: settings(),
+        seed,
+        recovery,
+        log: (line) => o.log(`${label}: ${line}`),
+        ...(o.onStep ? { onStep: o.onStep(label) } : {})
+      })
       o.log(`${label}: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}`)
       handle.dispose()
       const final = join(to, "final")
@@ -207,22 +224,32 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
         const to = join(models, `lora-${name}`)
         rmSync(to, { recursive: true, force: true })
         const lora = defaultLoraConfig
-        const handle = ModelHandle.load({ dir: from, freshLora: { config: lora, seed } }, recovery)
-        const loaded = handle.current
-        const data: Array<TrainingSequence> = []
         let shortened = 0
-        for (const ex of examples) {
-          try {
-            data.push(promptAnswerSequence(loaded.tokenizer, ex.prompt, ex.completion, o.sizes.loraSeqLen))
-          } catch {
-            // An answer longer than the sequence cannot be a whole target: its beginning is kept, and counted.
-            shortened++
-            data.push(promptAnswerSequence(loaded.tokenizer, ex.prompt, ex.completion.slice(0, Math.floor(o.sizes.loraSeqLen / 4)), o.sizes.loraSeqLen))
-          }
-        }
-        if (data.length === 0) throw new Error(`no example fits ${o.sizes.loraSeqLen} tokens`)
-        o.log(`${name}: LoRA r=${lora.r} α=${lora.alpha} on ${data.length} examples${shortened ? ` (${shortened} answers over ${o.sizes.loraSeqLen} tokens shortened)` : ""}, ${o.sizes.loraSteps} steps of ${o.sizes.batch}`)
-        const { losses } = await handle.run(`${name} training`, (m) => train(m.model, { kind: "lora", lora, baseModel: from }, data, options(o.sizes.loraSteps, to, 1e-3), o.onStep?.(name)))
+        const { losses, handle } = await runTraining({
+          lora,
+          from,
+          to,
+          sequences: (loaded) => {
+            const data = examples.map((ex) => {
+              try {
+                return promptAnswerSequence(loaded.tokenizer, ex.prompt, ex.completion, o.sizes.loraSeqLen)
+              } catch {
+                // An answer longer than the sequence cannot be a whole target: its beginning is kept, and counted.
+                shortened++
+                return promptAnswerSequence(loaded.tokenizer, ex.prompt, ex.completion.slice(0, Math.floor(o.sizes.loraSeqLen / 4)), o.sizes.loraSeqLen)
+              }
+            })
+            if (data.length === 0) throw new Error(`no example fits ${o.sizes.loraSeqLen} tokens`)
+            o.log(`${name}: LoRA r=${lora.r} α=${lora.alpha} on ${data.length} examples${shortened ? ` (${shortened} answers over ${o.sizes.loraSeqLen} tokens shortened)` : ""}`)
+            return data
+          },
+          steps: o.sizes.loraSteps,
+          settings: settings(1e-3),
+          seed,
+          recovery,
+          log: (line) => o.log(`${name}: ${line}`),
+          ...(o.onStep ? { onStep: o.onStep(name) } : {})
+        })
         o.log(`${name}: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}`)
         const adapterHash = createHash("sha256").update(readFileSync(join(to, "final", "adapter_model.safetensors"))).digest("hex")
         // The trained pairs stay attached: this QaModel is the backbone plus the adapter (which a
@@ -231,28 +258,30 @@ export const demoSteps = (o: DemoStepsOptions): DemoSteps<PipelineRuntime | impo
       })
     })
 
-  const report = Effect.gen(function*() {
-    const drawn = yield* buildReport({ reference: "base", onFigure: (id, title) => o.log(`figure ${id}: ${title}`) })
-    // The demo's report says what its numbers are: a tiny model's, with AbsQA judged offline.
-    const files = drawn.map((f) =>
+  // The demo's report says what its numbers are: a tiny model's, with AbsQA judged offline.
+  const report = writeReport({
+    out: o.outDir,
+    reference: "base",
+    onFigure: (id, title) => o.log(`figure ${id}: ${title}`),
+    amend: (f) =>
       f.path === "report.md"
-        ? { ...f, content: f.content.replace(/^(# .*\n)/, `$1\n> ${demoNote}\n`) }
+        ? f.content.replace(/^(# .*\n)/, `$1\n> ${demoNote}\n`)
         : f.path === "report.html"
-        ? { ...f, content: f.content.replace("</h1>", `</h1>\n<p class="note"><strong>fleuve demo.</strong> ${demoNote.replaceAll("`", "")}</p>`) }
-        : f
-    )
-    yield* Effect.try({
-      try: () => {
-        for (const f of files) {
-          const target = join(o.outDir, f.path)
-          mkdirSync(dirname(target), { recursive: true })
-          writeFileSync(target, f.content)
-        }
-      },
-      catch: (e) => new Error(`cannot write the report under ${o.outDir}: ${e instanceof Error ? e.message : String(e)}`)
-    })
-    return join(o.outDir, "report.html")
-  })
+        ? f.content.replace("</h1>", `</h1>\n<p class="note"><strong>fleuve demo.</strong> ${demoNote.replaceAll("`", "")}</p>`)
+        : f.content
+  }).pipe(Effect.as(join(o.outDir, "report.html")))
 
   return { pretrainBase, dapt, trainLora, report }
 }
+
+/**
+ * What the demo evaluates: the bundled sample's tasks (cut to `sizes.itemsPerTask`), the prompts
+ * with generation capped for the tiny model, and the offline reference judge (no LLM needed).
+ */
+export const demoInputs = (sizes: DemoSizes) =>
+  Effect.map(loadManifest(SAMPLE_MANIFEST), ({ tasks }) => ({
+    tasks: limitItems(tasks, sizes.itemsPerTask),
+    prompts: capDecoding(loadPromptSet(), sizes.maxNewTokens),
+    source: SAMPLE_MANIFEST,
+    judge: offlineReferenceJudge
+  }))

@@ -1,7 +1,9 @@
 import { Effect } from "effect"
 import type { Judge } from "../../operators/qa/judge/judge.ts"
 import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
-import { loadManifest, type TaskData } from "../../operators/qa/loaders/manifest.ts"
+import { loadManifest, readManifest, type TaskData } from "../../operators/qa/loaders/manifest.ts"
+import { statSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { loadPromptSet, type PromptSet } from "../../operators/qa/prompts/templates.ts"
 import type { TaskName } from "../../schemas/common.ts"
 import { type AnalysisSummary, runAnalyses } from "../../analysis/analyses.ts"
@@ -116,4 +118,20 @@ export const reeval = (options: ReevalOptions) =>
       ? yield* runAnalyses({ reference: options.reference, onStep: (step) => log(`analyze: ${step}`) })
       : undefined
     return { runId, ...scored, ...(analyses ? { analyses } : {}) } satisfies ReevalSummary
+  })
+
+/** The files of a manifest with their modification times and sizes: what `reeval --watch` polls. */
+export const manifestSignature = (manifest: string) =>
+  Effect.gen(function*() {
+    const m = yield* readManifest(manifest)
+    const base = dirname(resolve(manifest))
+    const files = [manifest, ...Object.values(m.tasks).flatMap((t) => [t.test, ...(t.train ? [t.train] : [])]).map((f) => resolve(base, f))]
+    return files.map((f) => {
+      try {
+        const st = statSync(f)
+        return `${f}:${st.mtimeMs}:${st.size}`
+      } catch {
+        return `${f}:missing`
+      }
+    }).join("\n")
   })

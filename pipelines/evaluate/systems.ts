@@ -4,6 +4,8 @@ import { trainingExample } from "../../operators/qa/prompts/render.ts"
 import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
 import type { EvalSystem } from "./grid.ts"
 
+export { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
+
 /**
  * Systems that need no neural runtime. `char-3gram` is a character trigram model trained on the
  * training pools' prompts and answers: a floor every real system should beat, and what lets
@@ -22,3 +24,4 @@ export const baselineSystems = (prompts: PromptSet, tasks: ReadonlyArray<TaskDat
     return { system: name, model: trainCharNgram(texts, { order, name: `fleuve/char-${order}gram` }), description: `character ${order}-gram baseline trained on the training pools` }
   })
 }
+

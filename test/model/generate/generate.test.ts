@@ -2,7 +2,7 @@
 // into batches, the generations are the same as in one batch, and the split is told.
 import assert from "node:assert/strict"
 import { after, before, describe, it } from "node:test"
-import { describeSplit } from "../../../cli/handlers/model.ts"
+import { describeSplit } from "../../../pipelines/model.ts"
 import { selectBackend } from "../../../model/tfjs/backend.ts"
 import { generateGreedy, GenerationOutOfMemory, type GenerationSplit } from "../../../model/runtime/generate.ts"
 import { generationBytesPerRow } from "../../../model/runtime/generate-plan.ts"

@@ -2,7 +2,7 @@
 // It runs the same `runWorker` as `fleuve worker`, on the test's grid pipeline.
 import { Effect } from "effect"
 import { NodeRuntime } from "@effect/platform-node"
-import { noWarehouse } from "../../../cli/no-warehouse.ts"
+import { noWarehouse } from "../../../pipelines/services.ts"
 import { runWorker } from "../../../pipelines/kafka/runtime.ts"
 import { kafkaSettingsFromEnv } from "../../../pipelines/kafka/settings.ts"
 import { Warehouse } from "../../../warehouse/warehouse.ts"

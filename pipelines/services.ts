@@ -1,6 +1,21 @@
+/**
+ * The services a command runs with: the warehouse (DuckDB, single-writer per file) and the
+ * embedded runtime. Commands get them from here rather than opening the warehouse themselves.
+ */
 import { Effect, Layer } from "effect"
 import { WarehouseError } from "../warehouse/errors.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { EmbeddedRuntime } from "./runtime/embedded.ts"
+
+export { Warehouse } from "../warehouse/warehouse.ts"
+export type { Row } from "../warehouse/values.ts"
+export type { StatsSnapshot } from "../operators/stats.ts"
+
+/** The warehouse file at `path`, opened when the command starts. */
+export const warehouseAt = (path: string) => Warehouse.layer(path)
+
+/** The services most commands need: the warehouse at `path` and the embedded runtime. */
+export const withWarehouse = (path: string) => Layer.mergeAll(Warehouse.layer(path), EmbeddedRuntime)
 
 /**
  * DuckDB is single-writer per file: only a sink's worker opens the warehouse. Other workers get

@@ -1,0 +1,48 @@
+/** `fleuve report`: the figures, report.md and report.html drawn from the warehouse, written to a folder. */
+import { Effect } from "effect"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { ReportError } from "../report/errors.ts"
+import { buildReport } from "../report/report.ts"
+
+export interface WriteReportOptions {
+  readonly out: string
+  readonly reference?: string | undefined
+  /** A JSON file holding a Vega-Lite config merged over the house theme. */
+  readonly configFile?: string | undefined
+  readonly onFigure?: (id: string, title: string) => void
+  /** A last change to each drawn file before it is written (the demo's note). */
+  readonly amend?: (file: { readonly path: string; readonly content: string }) => string
+}
+
+const readConfig = (path: string) =>
+  Effect.try({
+    try: () => {
+      const parsed: unknown = JSON.parse(readFileSync(path, "utf8"))
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("expected a JSON object (a Vega-Lite config)")
+      return parsed as Record<string, unknown>
+    },
+    catch: (e) => new ReportError({ message: `--config ${path}: ${e instanceof Error ? e.message : String(e)}` })
+  })
+
+const writeFiles = (out: string, files: ReadonlyArray<{ path: string; content: string }>) =>
+  Effect.try({
+    try: () => {
+      for (const f of files) {
+        const target = join(out, f.path)
+        mkdirSync(dirname(target), { recursive: true })
+        writeFileSync(target, f.content)
+      }
+    },
+    catch: (e) => new ReportError({ message: `cannot write the report under ${out}: ${e instanceof Error ? e.message : String(e)}` })
+  })
+
+/** Draws the report from the warehouse and writes it under `out`; returns the files written. */
+export const writeReport = (o: WriteReportOptions) =>
+  Effect.gen(function*() {
+    const config = o.configFile === undefined ? undefined : yield* readConfig(o.configFile)
+    const drawn = yield* buildReport({ reference: o.reference, config, ...(o.onFigure ? { onFigure: o.onFigure } : {}) })
+    const files = o.amend ? drawn.map((f) => ({ path: f.path, content: o.amend!(f) })) : drawn
+    yield* writeFiles(o.out, files)
+    return files
+  })

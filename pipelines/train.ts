@@ -1,0 +1,125 @@
+/**
+ * Training as `fleuve train` and the demo run it: one checkpoint folder in, a trained model (DAPT)
+ * or adapter (LoRA) out, on the path the engine choice allows (fleuve's WGSL trainer or the tfjs
+ * runtime), through a model handle so a lost GPU device is reopened and training resumes from the
+ * last checkpoint. Orchestration only: the loops live in model/.
+ */
+import { readFileSync } from "node:fs"
+import {
+  type BackendName,
+  defaultTrainOptions,
+  describeBackend,
+  describeTrainingPath,
+  type LoadedModel,
+  type LoraConfig,
+  ModelHandle,
+  packedTextSequences,
+  promptAnswerSequence,
+  type RecoveryOptions,
+  saveModelDir,
+  type ScoringEngineName,
+  selectBackend,
+  type StepReport,
+  type TextTokenizer,
+  train,
+  type TrainingMode,
+  type TrainingSequence,
+  trainingPathFor,
+  trainOnEngine,
+  type TrainOptions
+} from "../model/index.ts"
+
+export type { LoraConfig, ProjectionName, StepReport } from "../model/index.ts"
+export { projectionNames } from "../model/index.ts"
+
+/** The optimiser settings a run sets; the rest are defaultTrainOptions'. */
+export type TrainingSettings = Partial<Omit<TrainOptions, "totalSteps" | "outDir">> & { readonly weightDecay?: number }
+
+export interface TrainingRun {
+  /** Full-parameter training (DAPT, pre-training) or a fresh LoRA adapter. */
+  readonly lora?: LoraConfig
+  /** The checkpoint folder training starts from. */
+  readonly from: string
+  /** Output folder: checkpoint-NNNNNN/ and final/; an existing checkpoint is resumed. */
+  readonly to: string
+  /** The training sequences, from the loaded model (its tokenizer). */
+  readonly sequences: (loaded: LoadedModel) => Array<TrainingSequence> | Promise<Array<TrainingSequence>>
+  /** Optimizer steps; 0: one epoch of the data. */
+  readonly steps: number
+  readonly settings: TrainingSettings
+  /** Seed of the LoRA initialisation (and, through settings.seed, the data order and dropout). */
+  readonly seed: number
+  /** The tensor backend to select first (said in the log); none: the one already selected. */
+  readonly backend?: BackendName
+  /** auto: fleuve's WGSL trainer where it can run, else the tfjs runtime. */
+  readonly engine?: ScoringEngineName
+  readonly recovery?: RecoveryOptions
+  /** Lines for people: the path chosen and why, the data's size. */
+  readonly log: (line: string) => void
+  readonly onStep?: (r: StepReport) => void
+}
+
+export interface TrainingOutcome {
+  readonly losses: ReadonlyArray<number>
+  readonly resumedFrom: string | undefined
+  readonly totalSteps: number
+  readonly sequences: number
+  /** The handle the model was trained through: with LoRA, the backbone with its trained pairs attached. */
+  readonly handle: ModelHandle
+}
+
+/** Runs one training stage; rejects with a message naming what was wrong (no data, a bad line). */
+export const runTraining = async (run: TrainingRun): Promise<TrainingOutcome> => {
+  if (run.backend) run.log(describeBackend(await selectBackend(run.backend, "training")))
+  const handle = ModelHandle.load(
+    { dir: run.from, ...(run.lora ? { freshLora: { config: run.lora, seed: run.seed } } : { trainable: true }) },
+    run.recovery
+  )
+  const data = await run.sequences(handle.current)
+  if (data.length === 0) throw new Error(`no training sequence`)
+  const { weightDecay, ...settings } = run.settings
+  const adamw = weightDecay === undefined ? (settings.adamw ?? defaultTrainOptions.adamw) : { ...(settings.adamw ?? defaultTrainOptions.adamw), weightDecay }
+  const options: TrainOptions = { ...defaultTrainOptions, ...settings, adamw, totalSteps: 0, outDir: run.to }
+  const perStep = options.microBatch * options.gradAccumulation
+  const totalSteps = run.steps > 0 ? run.steps : Math.max(1, Math.floor(data.length / perStep))
+  let told = false
+  const { losses, resumedFrom } = await handle.run(`${run.lora ? "LoRA" : "full"} training`, (loaded) => {
+    const mode: TrainingMode = run.lora ? { kind: "lora", lora: run.lora, baseModel: run.from } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) }
+    const { path, gpu } = trainingPathFor(run.engine ?? "auto", loaded.model, mode)
+    if (!told) run.log(`${describeTrainingPath(path)}; ${data.length} sequences, ${totalSteps} steps of ${perStep} sequences`)
+    told = true
+    return path._tag === "Wgsl" && gpu
+      ? trainOnEngine(loaded.model, mode, data, { ...options, totalSteps }, run.onStep, { gpu, onNote: run.log })
+      : train(loaded.model, mode, data, { ...options, totalSteps }, run.onStep)
+  })
+  return { losses, resumedFrom, totalSteps, sequences: data.length, handle }
+}
+
+/**
+ * Reads a training file into sequences: .txt (one document a line, packed), or JSONL of {text}
+ * (packed, DAPT) or {prompt, answer} (only the answer is a target). A bad line names its file and line.
+ */
+export const readTrainingFile = (file: string, tokenizer: TextTokenizer, seqLen: number): Array<TrainingSequence> => {
+  const lines = readFileSync(file, "utf8").split("\n")
+  if (file.endsWith(".txt")) return packedTextSequences(tokenizer, lines.filter((l) => l.trim() !== ""), seqLen)
+  const texts: Array<string> = []
+  const qa: Array<TrainingSequence> = []
+  lines.forEach((line, i) => {
+    if (line.trim() === "") return
+    let o: Record<string, unknown>
+    try {
+      o = JSON.parse(line)
+    } catch (e) {
+      throw new Error(`${file}:${i + 1}: not JSON (${e instanceof Error ? e.message : String(e)})`)
+    }
+    if (typeof o.text === "string") texts.push(o.text)
+    else if (typeof o.prompt === "string" && typeof o.answer === "string") {
+      try {
+        qa.push(promptAnswerSequence(tokenizer, o.prompt, o.answer, seqLen))
+      } catch (e) {
+        throw new Error(`${file}:${i + 1}: field 'answer': ${e instanceof Error ? e.message : String(e)}`)
+      }
+    } else throw new Error(`${file}:${i + 1}: expected field 'text' or fields 'prompt' and 'answer' (strings)`)
+  })
+  return [...packedTextSequences(tokenizer, texts, seqLen), ...qa]
+}
