@@ -24,5 +24,6 @@ export interface ContinuationLogprob {
  */
 export interface QaModel extends QaModelIdentity {
   readonly loglikelihood: (context: string, continuations: ReadonlyArray<string>) => Effect.Effect<{ readonly options: ReadonlyArray<ContinuationLogprob>; readonly truncatedTokens: number }, OperatorFailure>
-  readonly generate: (prompt: string, decoding: typeof Decoding.Type) => Effect.Effect<{ readonly text: string; readonly truncatedTokens: number }, OperatorFailure>
+  /** Greedy answers to several prompts that share decoding settings (a runtime may batch them), in order. */
+  readonly generate: (prompts: ReadonlyArray<string>, decoding: typeof Decoding.Type) => Effect.Effect<ReadonlyArray<{ readonly text: string; readonly truncatedTokens: number }>, OperatorFailure>
 }

@@ -37,23 +37,29 @@ const failure = (e: unknown) => new OperatorFailure({ operator: "qwen3", message
  * where it can run, else the tfjs runtime with a KV cache) and greedy generation on tfjs. Each
  * item runs through the handle: a lost GPU device is reopened and the item scored again.
  */
-export const qwen3QaModel = (handle: ModelHandle, identity: { readonly modelId?: string; readonly modelRevision?: string; readonly adapterHash?: string } = {}): QaModel => ({
+export const qwen3QaModel = (
+  handle: ModelHandle,
+  identity: { readonly modelId?: string; readonly modelRevision?: string; readonly adapterHash?: string } = {},
+  /** Tokens the model may see (default: the config's max_position_embeddings); longer prompts lose tokens on the left, counted in truncatedTokens. */
+  window: { readonly contextWindow?: number } = {}
+): QaModel => ({
   modelId: identity.modelId ?? basename(handle.source.dir),
   modelRevision: identity.modelRevision ?? modelRevisionOf(handle.source.dir),
   adapterHash: identity.adapterHash ?? "none",
   loglikelihood: (context, continuations) =>
     Effect.tryPromise({
       try: async () => {
-        const scored = await handle.run("scoring an item", (loaded) => scoreContinuations(loaded.model, loaded.tokenizer, context, continuations))
+        const scored = await handle.run("scoring an item", (loaded) => scoreContinuations(loaded.model, loaded.tokenizer, context, continuations, window))
         return { options: scored.options.map((o) => ({ logprob: o.logprob, tokens: o.tokenIds.length, greedy: o.greedy })), truncatedTokens: scored.truncatedTokens }
       },
       catch: failure
     }),
-  generate: (prompt, decoding) =>
+  generate: (prompts, decoding) =>
     Effect.tryPromise({
       try: async () => {
-        const [g] = await handle.run("generating an answer", (loaded) => generateGreedy(loaded.model, loaded.tokenizer, [prompt], { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop }))
-        return { text: g!.text, truncatedTokens: g!.truncatedTokens }
+        // one batch: generateGreedy splits it to fit memory
+        const out = await handle.run("generating answers", (loaded) => generateGreedy(loaded.model, loaded.tokenizer, prompts, { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop, ...window }))
+        return out.map((g) => ({ text: g.text, truncatedTokens: g.truncatedTokens }))
       },
       catch: failure
     })

@@ -22,9 +22,9 @@ test("HTTP judge over a served local Qwen3 model agrees with the in-process loca
   const server = await serveOpenAiCompatible(async (messages, { maxTokens }) => {
     // The same plain-text layout the local-model judge uses, so both paths see one prompt.
     const prompt = `${messages[0]!.content}\n\n${messages[1]!.content}\n\nNote:`
-    const out = await Effect.runPromise(model.generate(prompt, { maxNewTokens: Math.min(maxTokens, 8), stop: ["\n"] }))
-    served.push(out.text)
-    return `Note:${out.text}`
+    const [out] = await Effect.runPromise(model.generate([prompt], { maxNewTokens: Math.min(maxTokens, 8), stop: ["\n"] }))
+    served.push(out!.text)
+    return `Note:${out!.text}`
   }, { model: "qwen3-tiny" })
   try {
     const http = openAiCompatibleJudge({ baseUrl: server.url, model: "qwen3-tiny", retries: 0 })

@@ -4,12 +4,13 @@ import { Effect } from "effect"
 import { cpSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
-import { cacheKeyOf } from "../../operators/qa/requests.ts"
+import { cacheKeyOf } from "../../operators/qa/prediction-key.ts"
 import { evaluate } from "../../pipelines/evaluate/grid.ts"
 import { reeval } from "../../pipelines/evaluate/reeval.ts"
 import { baselineSystems } from "../../pipelines/evaluate/systems.ts"
 import { loadManifest } from "../../operators/qa/loaders/manifest.ts"
 import { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
+import { Judgements } from "../../warehouse/eval-scores.ts"
 import { Runs } from "../../warehouse/runs.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { runWithWarehouse, tempDir, tempWarehousePath } from "../helpers/warehouse.ts"
@@ -39,6 +40,20 @@ test("cache key: every identity field counts", () => {
   }
   assert.notEqual(cacheKeyOf({ ...base, kind: "loglikelihood", continuations: [" A"] }), cacheKeyOf({ ...base, kind: "loglikelihood", continuations: [" B"] }))
   assert.equal(cacheKeyOf({ ...base }), k)
+})
+
+test("two judges' verdicts on one prediction never share a key: each is kept and read back as its own", async () => {
+  const db = tempWarehousePath()
+  const key = cacheKeyOf({ modelId: "m", modelRevision: "r", adapterHash: "none", kind: "generate", promptHash: "p", decodingHash: "d", datasetVersion: "ds", itemHash: "i" })
+  const [a, b] = await runWithWarehouse(db, Effect.gen(function*() {
+    yield* Judgements.put([
+      { cacheKey: key, judge: "judge-a", kind: "http", order: "reference-first", score: 2, raw: "Note: 2" },
+      { cacheKey: key, judge: "judge-b", kind: "http", order: "reference-first", score: 5, raw: "Note: 5" }
+    ])
+    return [yield* Judgements.get([key], "judge-a"), yield* Judgements.get([key], "judge-b")]
+  }))
+  assert.equal(a!.get(key), 2)
+  assert.equal(b!.get(key), 5)
 })
 
 test("one model's answers are never served for another", async () => {

@@ -82,8 +82,8 @@ export const trainCharNgram = (texts: ReadonlyArray<string>, options: CharNgramO
     modelRevision: revision,
     adapterHash: "none",
     loglikelihood: (context, continuations) => Effect.sync(() => ({ options: continuations.map((c) => score(context, c)), truncatedTokens: 0 })),
-    generate: (prompt, decoding) =>
-      Effect.sync(() => {
+    generate: (prompts, decoding) =>
+      Effect.sync(() => prompts.map((prompt) => {
         const chars = [...prompt]
         let out = ""
         for (let i = 0; i < decoding.maxNewTokens; i++) {
@@ -96,6 +96,6 @@ export const trainCharNgram = (texts: ReadonlyArray<string>, options: CharNgramO
           }
         }
         return { text: out, truncatedTokens: 0 }
-      })
+      }))
   }
 }

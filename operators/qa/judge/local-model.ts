@@ -18,10 +18,10 @@ export const localModelJudge = (model: QaModel, options: { readonly rubric?: Rub
       Effect.gen(function*() {
         const [system, user] = rubricMessages(rubric, request)
         const prompt = `${system!.content}\n\n${user!.content}\n\nNote:`
-        const out = yield* model.generate(prompt, { maxNewTokens: options.maxNewTokens ?? 8, stop: ["\n"] }).pipe(
+        const [out] = yield* model.generate([prompt], { maxNewTokens: options.maxNewTokens ?? 8, stop: ["\n"] }).pipe(
           Effect.mapError((e) => new JudgeError({ judge: id, message: e.message }))
         )
-        const raw = `Note:${out.text}`
+        const raw = `Note:${out!.text}`
         const verdict = parseVerdict(raw)
         if (verdict._tag === "Unparseable") return yield* new JudgeError({ judge: id, message: `${verdict.reason}; raw output: ${raw.slice(0, 200)}` })
         return { score: verdict.score, judge: id, raw, order: request.order ?? "reference-first" }
