@@ -1,6 +1,7 @@
 import { listValue } from "@duckdb/node-api"
 import { Effect } from "effect"
 import type { Score } from "../schemas/evaluation.ts"
+import { scoreColumnList, scoreColumns, scoreKeyColumns, scoreStagingTable, scoreValues } from "./score-columns.ts"
 import { stagingName } from "./staging.ts"
 import { Warehouse } from "./warehouse.ts"
 
@@ -15,18 +16,15 @@ export const EvalScores = {
       if (rows.length === 0) return { replaced: 0, inserted: 0 }
       const w = yield* Warehouse
       const eval_score_staging = stagingName("eval_score_staging")
-      yield* w.exec(`CREATE OR REPLACE TEMP TABLE ${eval_score_staging} (system VARCHAR, task VARCHAR, shots INTEGER, item_id VARCHAR,
-        dataset_version VARCHAR, metric VARCHAR, score DOUBLE, judge VARCHAR, source VARCHAR)`)
-      yield* w.append(eval_score_staging, rows.map(({ score: s, source }) => [s.system, s.task, s.shots, s.itemId, s.datasetVersion, s.metric, s.score, s.judge ?? null, source]))
-      const [{ n }] = (yield* w.query<{ n: number }>(`SELECT count(*) AS n FROM scores JOIN ${eval_score_staging} USING (system, task, shots, item_id, dataset_version, metric)`)) as [{ n: number }]
-      yield* w.exec(`INSERT INTO score_history (system, task, shots, item_id, dataset_version, metric, score, judge, run_id, source, created_at, superseded_by, reason)
-        SELECT s.system, s.task, s.shots, s.item_id, s.dataset_version, s.metric, s.score, s.judge, s.run_id, s.source, s.created_at, $1, 'changed'
-        FROM scores s JOIN ${eval_score_staging} USING (system, task, shots, item_id, dataset_version, metric)`, [runId])
-      yield* w.exec(`DELETE FROM scores WHERE (system, task, shots, item_id, dataset_version, metric) IN
-        (SELECT (system, task, shots, item_id, dataset_version, metric) FROM ${eval_score_staging})`)
-      yield* w.exec(`INSERT INTO scores (system, task, shots, item_id, dataset_version, metric, score, judge, run_id, source)
-        SELECT DISTINCT ON (system, task, shots, item_id, dataset_version, metric) system, task, shots, item_id, dataset_version, metric, score, judge, $1, source
-        FROM ${eval_score_staging}`, [runId])
+      yield* w.exec(scoreStagingTable(eval_score_staging, ["source VARCHAR"]))
+      yield* w.append(eval_score_staging, rows.map(({ score, source }) => [...scoreValues(score), source]))
+      const [{ n }] = (yield* w.query<{ n: number }>(`SELECT count(*) AS n FROM scores JOIN ${eval_score_staging} USING (${scoreKeyColumns})`)) as [{ n: number }]
+      yield* w.exec(`INSERT INTO score_history (${scoreColumnList}, run_id, source, created_at, superseded_by, reason)
+        SELECT ${scoreColumns.map((c) => `s.${c.column}`).join(", ")}, s.run_id, s.source, s.created_at, $1, 'changed'
+        FROM scores s JOIN ${eval_score_staging} USING (${scoreKeyColumns})`, [runId])
+      yield* w.exec(`DELETE FROM scores WHERE (${scoreKeyColumns}) IN (SELECT (${scoreKeyColumns}) FROM ${eval_score_staging})`)
+      yield* w.exec(`INSERT INTO scores (${scoreColumnList}, run_id, source)
+        SELECT DISTINCT ON (${scoreKeyColumns}) ${scoreColumnList}, $1, source FROM ${eval_score_staging}`, [runId])
       yield* w.exec(`DROP TABLE ${eval_score_staging}`)
       return { replaced: n, inserted: rows.length - n }
     }),
@@ -37,8 +35,8 @@ export const EvalScores = {
       const w = yield* Warehouse
       const ids = listValue([...itemIds])
       const [{ n }] = (yield* w.query<{ n: number }>("SELECT count(*) AS n FROM scores WHERE dataset_version = $1 AND item_id IN (SELECT unnest($2::VARCHAR[]))", [dataset, ids])) as [{ n: number }]
-      yield* w.exec(`INSERT INTO score_history (system, task, shots, item_id, dataset_version, metric, score, judge, run_id, source, created_at, superseded_by, reason)
-        SELECT system, task, shots, item_id, dataset_version, metric, score, judge, run_id, source, created_at, $3, 'retired'
+      yield* w.exec(`INSERT INTO score_history (${scoreColumnList}, run_id, source, created_at, superseded_by, reason)
+        SELECT ${scoreColumnList}, run_id, source, created_at, $3, 'retired'
         FROM scores WHERE dataset_version = $1 AND item_id IN (SELECT unnest($2::VARCHAR[]))`, [dataset, ids, runId])
       yield* w.exec("DELETE FROM scores WHERE dataset_version = $1 AND item_id IN (SELECT unnest($2::VARCHAR[]))", [dataset, ids])
       return n

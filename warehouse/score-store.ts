@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import type { Score } from "../schemas/evaluation.ts"
+import { scoreStagingTable, scoreValues } from "./score-columns.ts"
 import { sqlFile, Warehouse } from "./warehouse.ts"
 
 export interface StagedScore {
@@ -31,13 +32,15 @@ export interface MergeCounts {
 export const ScoreStore = {
   begin: Effect.gen(function*() {
     const w = yield* Warehouse
-    yield* w.exec(sqlFile("score_staging"))
+    // One import's rows before they are checked and merged into `scores`; `seq` is the arrival
+    // order (the first row of a key wins). Temporary: it lives only as long as the connection.
+    yield* w.exec(scoreStagingTable("score_staging", ["source VARCHAR NOT NULL", "seq BIGINT NOT NULL"]))
     yield* w.exec("CREATE OR REPLACE TEMP TABLE score_rejected (seq BIGINT)")
     return {
       stage: (rows: ReadonlyArray<StagedScore>) =>
         w.append(
           "score_staging",
-          rows.map(({ score: s, source, seq }) => [s.system, s.task, s.shots, s.itemId, s.datasetVersion, s.metric, s.score, s.judge ?? null, source, BigInt(seq)])
+          rows.map(({ score, source, seq }) => [...scoreValues(score), source, BigInt(seq)])
         ),
       conflicts: w.query<Record<string, unknown>>(sqlFile("score_conflicts")).pipe(
         Effect.map((rows) =>
@@ -60,7 +63,7 @@ export const ScoreStore = {
         w.transaction(Effect.gen(function*() {
           yield* w.append(
             "score_staging",
-            rows.map(({ score: s, source, seq }) => [s.system, s.task, s.shots, s.itemId, s.datasetVersion, s.metric, s.score, s.judge ?? null, source, BigInt(seq)])
+            rows.map(({ score, source, seq }) => [...scoreValues(score), source, BigInt(seq)])
           )
           yield* w.exec(sqlFile("scores"), { run_id: runId })
           yield* w.exec("DELETE FROM score_staging")

@@ -1,0 +1,29 @@
+// The Score record's columns are defined once (warehouse/score-columns.ts, from the Score
+// Schema): the list names every field of the Schema, in order, and the tables the migrations
+// made carry exactly these columns with these types, first, in this order.
+import assert from "node:assert/strict"
+import { Effect } from "effect"
+import { test } from "node:test"
+import { Score } from "../../schemas/evaluation.ts"
+import { scoreColumns, scoreStagingTable } from "../../warehouse/score-columns.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { runWithWarehouse, tempWarehousePath } from "../helpers/warehouse.ts"
+
+test("the score columns name every field of the Score Schema, in order", () => {
+  assert.deepEqual(scoreColumns.map((c) => c.field), Object.keys(Score.fields))
+})
+
+test("scores, score_history and the staging tables carry the Score columns first, with their types and nullability", async () => {
+  const columns = await runWithWarehouse(tempWarehousePath(), Effect.gen(function*() {
+    const w = yield* Warehouse
+    yield* w.exec(scoreStagingTable("probe_staging", ["source VARCHAR"]))
+    return yield* w.query<{ table_name: string; column_name: string; data_type: string; is_nullable: boolean }>(
+      "SELECT table_name, column_name, data_type, is_nullable FROM duckdb_columns() WHERE table_name IN ('scores', 'score_history', 'probe_staging') ORDER BY table_name, column_index"
+    )
+  }))
+  const expected = scoreColumns.map((c) => ({ column_name: c.column, data_type: c.type.split(" ")[0], is_nullable: !c.type.includes("NOT NULL") }))
+  for (const table of ["scores", "score_history", "probe_staging"]) {
+    const got = columns.filter((c) => c.table_name === table).slice(0, scoreColumns.length).map(({ column_name, data_type, is_nullable }) => ({ column_name, data_type, is_nullable }))
+    assert.deepEqual(got, expected, table)
+  }
+})
