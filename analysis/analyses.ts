@@ -236,7 +236,7 @@ export const runAnalyses = (options: AnalysisOptions) =>
         rowCounts[table] = c!.n
       }
       const missing = yield* w.query<{ task: string; shots: number }>(
-        "SELECT DISTINCT task, shots FROM cell_scores c WHERE NOT EXISTS (SELECT 1 FROM cell_scores r WHERE r.system = $reference AND r.task = c.task AND r.shots = c.shots) ORDER BY task, shots",
+        analysisSql("cells_without_reference"),
         { reference: options.reference }
       )
       return {

@@ -7,6 +7,7 @@ import { describePosition } from "../schemas/common.ts"
 import type { Score } from "../schemas/evaluation.ts"
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
+import { Systems } from "../warehouse/systems.ts"
 import { ScoreStore } from "../warehouse/score-store.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { sink, source, stage } from "./runtime/graph.ts"
@@ -55,7 +56,7 @@ export const importLmEval = (file: string, options: LmEvalImport & { readonly ke
     const runId = Runs.newId()
     const counts = yield* w.transaction(Effect.gen(function*() {
       yield* Runs.start(runId, "import-lm-eval", { file, ...options, run: undefined })
-      yield* w.exec(`INSERT INTO systems (system, description) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [options.system, `imported from lm-evaluation-harness samples (${file})`])
+      yield* Systems.ensure(options.system, `imported from lm-evaluation-harness samples (${file})`)
       yield* store.reject(conflicts.map((c) => c.seq))
       const merged = yield* store.merge(runId)
       yield* landDeadLetters(runId, dead)

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { describePosition } from "../schemas/common.ts"
 import type { DeadLetter } from "../schemas/dead-letter.ts"
-import { Warehouse } from "./warehouse.ts"
+import { stagedSql, Warehouse } from "./warehouse.ts"
 
 const idOf = (d: DeadLetter) =>
   createHash("sha256").update(`${d.operator}\0${describePosition(d.position)}\0${d.reason}\0${d.record}`).digest("hex").slice(0, 32)
@@ -17,7 +17,6 @@ export const landDeadLetters = (runId: string, deadLetters: ReadonlyArray<DeadLe
       "dead_letter_staging",
       deadLetters.map((d) => [idOf(d), runId, d.operator, d.reason, d.field ?? null, describePosition(d.position), d.record])
     )
-    yield* w.exec(`INSERT INTO dead_letters (dead_letter_id, run_id, operator, reason, field, position, record)
-      SELECT DISTINCT ON (dead_letter_id) * FROM dead_letter_staging ON CONFLICT DO NOTHING;
-      DROP TABLE dead_letter_staging`)
+    yield* w.exec(stagedSql("dead_letters", "dead_letter_staging"))
+    yield* w.exec("DROP TABLE dead_letter_staging")
   })

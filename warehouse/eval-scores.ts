@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import type { Score } from "../schemas/evaluation.ts"
 import { scoreColumnList, scoreColumns, scoreKeyColumns, scoreStagingTable, scoreValues } from "./score-columns.ts"
 import { stagingName } from "./staging.ts"
-import { Warehouse } from "./warehouse.ts"
+import { stagedSql, Warehouse } from "./warehouse.ts"
 
 /**
  * Landing evaluation scores with re-evaluation in mind: a new score for a key that already has
@@ -61,6 +61,7 @@ export const Judgements = {
       const judgement_staging = stagingName("judgement_staging")
       yield* w.exec(`CREATE OR REPLACE TEMP TABLE ${judgement_staging} AS SELECT * EXCLUDE (created_at) FROM judgements LIMIT 0`)
       yield* w.append(judgement_staging, rows.map((r) => [r.cacheKey, r.judge, r.kind, r.order, r.score, r.raw]))
-      yield* w.exec(`INSERT INTO judgements BY NAME SELECT DISTINCT ON (cache_key, judge, item_order) * FROM ${judgement_staging} ON CONFLICT DO NOTHING; DROP TABLE ${judgement_staging}`)
+      yield* w.exec(stagedSql("judgements", judgement_staging))
+      yield* w.exec(`DROP TABLE ${judgement_staging}`)
     })
 }

@@ -2,7 +2,7 @@ import { listValue } from "@duckdb/node-api"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { stagingName } from "./staging.ts"
-import { Warehouse } from "./warehouse.ts"
+import { stagedSql, Warehouse } from "./warehouse.ts"
 
 export interface StoredItem {
   readonly task: string
@@ -56,11 +56,7 @@ export const ItemStore = {
       const item_staging = stagingName("item_staging")
       yield* w.exec(`CREATE OR REPLACE TEMP TABLE ${item_staging} (task VARCHAR, item_id VARCHAR, dataset_version VARCHAR, content_hash VARCHAR, payload JSON)`)
       yield* w.append(item_staging, items.map((i) => [i.task, i.itemId, dataset, i.contentHash, JSON.stringify(i.payload)]))
-      yield* w.exec(`INSERT INTO items (task, item_id, dataset_version, content_hash, payload, retired)
-        SELECT task, item_id, dataset_version, content_hash, payload, false FROM ${item_staging}
-        ON CONFLICT DO UPDATE SET content_hash = excluded.content_hash, payload = excluded.payload, retired = false`)
-      yield* w.exec(`INSERT INTO item_history (dataset, item_id, content_hash, run_id)
-        SELECT dataset_version, item_id, content_hash, $1 FROM ${item_staging} ON CONFLICT DO NOTHING`, [runId])
+      yield* w.exec(stagedSql("items", item_staging), [runId])
       if (removed.length > 0) {
         yield* w.exec("UPDATE items SET retired = true WHERE dataset_version = $1 AND item_id IN (SELECT unnest($2::VARCHAR[]))", [dataset, listValue([...removed])])
       }

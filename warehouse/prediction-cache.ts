@@ -2,7 +2,7 @@ import { listValue } from "@duckdb/node-api"
 import { Effect } from "effect"
 import type { Prediction } from "../schemas/evaluation.ts"
 import { stagingName } from "./staging.ts"
-import { Warehouse } from "./warehouse.ts"
+import { stagedSql, Warehouse } from "./warehouse.ts"
 
 export interface CachedPrediction {
   readonly cacheKey: string
@@ -19,6 +19,16 @@ export interface CacheEntry {
 
 /** The prediction cache (table prediction_cache): lookups by full cache key only. */
 export const PredictionCache = {
+  /** Each cell's current prediction key for `system` ("task|shots|item_id|dataset_version" → key): what a rerun compares against. */
+  currentKeys: (system: string) =>
+    Effect.gen(function*() {
+      const w = yield* Warehouse
+      const rows = yield* w.query<{ k: string; cache_key: string }>(
+        "SELECT task || '|' || shots || '|' || item_id || '|' || dataset_version AS k, cache_key FROM predictions WHERE system = $1",
+        [system]
+      )
+      return new Map(rows.map((r) => [r.k, r.cache_key]))
+    }),
   get: (keys: ReadonlyArray<string>) =>
     Effect.gen(function*() {
       if (keys.length === 0) return new Map<string, CachedPrediction>()
@@ -45,14 +55,7 @@ export const PredictionCache = {
         p.system, p.cacheKey, p.modelId, p.modelRevision, p.adapterHash, kind, p.task, p.shots, p.itemId, itemHash, p.datasetVersion, p.promptHash, p.decodingHash,
         p.output ?? null, p.options ? JSON.stringify(p.options) : null, p.truncatedTokens ?? null
       ]))
-      yield* w.exec(`INSERT INTO prediction_cache BY NAME SELECT DISTINCT ON (cache_key) * EXCLUDE (system) FROM ${prediction_cache_staging} ON CONFLICT DO NOTHING`)
-      yield* w.exec(`INSERT INTO predictions (system, task, shots, item_id, dataset_version, cache_key, model_id, model_revision, adapter_hash, prompt_hash, decoding_hash, output, options)
-        SELECT DISTINCT ON (system, task, shots, item_id, dataset_version)
-               system, task, shots, item_id, dataset_version, cache_key, model_id, model_revision, adapter_hash, prompt_hash, decoding_hash, output, options
-        FROM ${prediction_cache_staging}
-        ON CONFLICT DO UPDATE SET cache_key = excluded.cache_key, model_id = excluded.model_id, model_revision = excluded.model_revision,
-          adapter_hash = excluded.adapter_hash, prompt_hash = excluded.prompt_hash, decoding_hash = excluded.decoding_hash,
-          output = excluded.output, options = excluded.options, created_at = now()`)
+      yield* w.exec(stagedSql("predictions", prediction_cache_staging))
       yield* w.exec(`DROP TABLE ${prediction_cache_staging}`)
     })
 }

@@ -17,6 +17,12 @@ export const sqlReader = (dir: string) => (name: string): string => readFileSync
 /** Reads `warehouse/sql/<name>.sql`: the warehouse's own landing and state queries. */
 export const sqlFile = sqlReader(sqlDir)
 
+/**
+ * A landing query that reads one staged write: `{{staging}}` in the file stands for the staging
+ * table, whose name is fresh for each write (warehouse/staging.ts says why).
+ */
+export const stagedSql = (name: string, staging: string): string => sqlFile(name).replaceAll("{{staging}}", staging)
+
 type Params = ReadonlyArray<DuckDBValue> | Record<string, DuckDBValue>
 
 export interface WarehouseApi {
@@ -99,6 +105,9 @@ const migrate = (w: WarehouseApi) =>
     yield* w.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
       applied_at TIMESTAMP DEFAULT current_timestamp)`)
+    // The corpus migration was numbered 0005 until the migrations were numbered without gaps:
+    // a warehouse that applied it under that number has it as 0003 now.
+    yield* w.exec("UPDATE schema_migrations SET version = 3, name = '0003_corpus.sql' WHERE version = 5 AND name = '0005_corpus.sql'")
     const applied = new Map(
       (yield* w.query<{ version: number; checksum: string }>("SELECT version, checksum FROM schema_migrations")).map((r) => [r.version, r.checksum])
     )

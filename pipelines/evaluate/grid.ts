@@ -1,4 +1,5 @@
 import { Effect, Semaphore, Stream } from "effect"
+import { Systems } from "../../warehouse/systems.ts"
 import type { Envelope } from "../../operators/envelope.ts"
 import type { Judge } from "../../operators/qa/judge/judge.ts"
 import type { TaskData } from "../../operators/qa/loaders/manifest.ts"
@@ -105,7 +106,6 @@ export const evaluationPipeline = (
  */
 export const evaluate = (runId: string, plan: EvalPlan, options: { readonly force?: boolean; readonly run?: RunOptions; readonly onSystem?: (system: string, todo: number, total: number) => void } = {}) =>
   Effect.gen(function*() {
-    const w = yield* Warehouse
     const runtime = yield* PipelineRuntime
     const items = new Map<string, QAItem>()
     for (const t of plan.tasks) for (const l of t.test) items.set(`${l.dataset}\0${l.item.id}`, l.item)
@@ -116,15 +116,10 @@ export const evaluate = (runId: string, plan: EvalPlan, options: { readonly forc
     let deadLetters = 0
     const scored: Record<string, number> = {}
     for (const system of plan.systems) {
-      yield* w.exec(`INSERT INTO systems (system, model_id, model_revision, adapter_hash, description) VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT DO UPDATE SET model_id = excluded.model_id, model_revision = excluded.model_revision, adapter_hash = excluded.adapter_hash, description = excluded.description`,
-        [system.system, system.model.modelId, system.model.modelRevision, system.model.adapterHash, system.description ?? null])
+      yield* Systems.record({ system: system.system, modelId: system.model.modelId, modelRevision: system.model.modelRevision, adapterHash: system.model.adapterHash, description: system.description })
       const all = gridRequests(plan, system)
       requestsTotal += all.length
-      const known = new Map((yield* w.query<{ k: string; cache_key: string }>(
-        "SELECT task || '|' || shots || '|' || item_id || '|' || dataset_version AS k, cache_key FROM predictions WHERE system = $1",
-        [system.system]
-      )).map((r) => [r.k, r.cache_key]))
+      const known = yield* PredictionCache.currentKeys(system.system)
       const todo = options.force ? all : all.filter((r) => known.get(`${r.task}|${r.shots}|${r.itemId}|${r.datasetVersion}`) !== r.cacheKey)
       current += all.length - todo.length
       options.onSystem?.(system.system, todo.length, all.length)

@@ -1,3 +1,4 @@
+// The warehouse's schema: the Score columns defined once, and migrations numbered without gaps.
 // The Score record's columns are defined once (warehouse/score-columns.ts, from the Score
 // Schema): the list names every field of the Schema, in order, and the tables the migrations
 // made carry exactly these columns with these types, first, in this order.
@@ -26,4 +27,19 @@ test("scores, score_history and the staging tables carry the Score columns first
     const got = columns.filter((c) => c.table_name === table).slice(0, scoreColumns.length).map(({ column_name, data_type, is_nullable }) => ({ column_name, data_type, is_nullable }))
     assert.deepEqual(got, expected, table)
   }
+})
+
+test("a warehouse made when the corpus migration was numbered 0005 opens as it was, the migration known as 0003", async () => {
+  const path = tempWarehousePath()
+  await runWithWarehouse(path, Effect.gen(function*() {
+    const w = yield* Warehouse
+    yield* w.exec("INSERT INTO corpus_documents (doc_id, content_hash, source, status, first_run, last_run) VALUES ('d1', 'h', 's', 'kept', 'r1', 'r1')")
+    yield* w.exec("UPDATE schema_migrations SET version = 5, name = '0005_corpus.sql' WHERE version = 3")
+  }))
+  const [migrations, docs] = await runWithWarehouse(path, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return [yield* w.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations ORDER BY version"), yield* w.query("SELECT doc_id FROM corpus_documents")]
+  }))
+  assert.deepEqual(migrations.map((m) => `${m.version} ${m.name}`), ["1 0001_core.sql", "2 0002_enmed_eval.sql", "3 0003_corpus.sql"])
+  assert.equal(docs.length, 1)
 })
