@@ -21,7 +21,7 @@ import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.t
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
-import { type CorpusOptions, defaultCorpusOptions } from "./corpus-options.ts"
+import { type CorpusOptions, defaultCorpusOptions, tokenizerPath } from "./corpus-options.ts"
 import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
 export type { TallySnapshot } from "../operators/corpus/tally.ts"
 
@@ -76,7 +76,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
         }
       }
     }
-    const tok = tokenizer ?? loadTokenizer(options.tokenizer)
+    const tok = tokenizer ?? loadTokenizer(tokenizerPath(options.tokenizer))
     if (tok.eosId === undefined) {
       return yield* new OperatorFailure({ operator: "pack", message: `${options.tokenizer}: the tokenizer defines no EOS token to separate packed documents` })
     }

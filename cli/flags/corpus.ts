@@ -6,7 +6,7 @@ import { warehouseFlag } from "./warehouse.ts"
 export const corpusFlags = {
   input: Argument.String("input").pipe(Argument.withDescription("Corpus to process: a JSONL (.jsonl/.jsonl.gz), CSV or Parquet file with a `text` field, or a folder of .txt files (and/or such files)")),
   out: Flag.String("out").pipe(Flag.withDescription("Folder for the packed Arrow IPC shards (<run id>-NNNNN.arrow)"), Flag.withDefault(defaultCorpusOptions.outDir)),
-  tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("Hugging Face tokenizer.json, or a model folder holding it"), Flag.withDefault(defaultCorpusOptions.tokenizer)),
+  tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription("Hugging Face tokenizer.json, a model folder holding it, or qwen3: Qwen3's tokenizer, installed with fleuve"), Flag.withDefault(defaultCorpusOptions.tokenizer)),
   config: Flag.String("config").pipe(
     Flag.withDescription("JSON file of thresholds, e.g. {\"quality\": {\"minWords\": 30}, \"minLanguageScore\": 0.8, \"languages\": [\"fr\"], \"sequenceLength\": 4096}"),
     Flag.optional

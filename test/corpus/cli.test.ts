@@ -39,3 +39,10 @@ test("fleuve corpus and fleuve run corpus process a corpus into Arrow shards; a 
   assert.notEqual(missing.code, 0)
   assert.match(missing.stderr, /nope\.jsonl: no such file or folder/)
 })
+
+test("the default tokenizer (qwen3) is found from fleuve's own install, whatever the working directory", () => {
+  const dir = tempDir()
+  const r = runCli(["corpus", samplePath, "--out", join(dir, "shards"), "--warehouse", join(dir, "w.duckdb"), "--full"], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(readdirSync(join(dir, "shards")).some((f) => f.endsWith(".arrow")), "packed shards written")
+})
