@@ -28,6 +28,14 @@ const fleuve = Command.make("fleuve").pipe(
     "fleuve: a streaming ETL and evaluation warehouse for LLM corpora and QA benchmarks.\n" +
       "Item-level scores land in a DuckDB warehouse (./fleuve.duckdb by default) that you can query with SQL."
   ),
+  // Start here: the first commands a newcomer runs, in the order they make sense.
+  Command.withExamples([
+    { command: "fleuve demo", description: "Start here: the EnMed protocol end to end on the bundled sample (CPU, minutes); prints the report's path" },
+    { command: "fleuve query \"SELECT system, task, shots, round(avg(score), 3) AS mean FROM scores WHERE metric IN ('acc', 'f1', 'judge') GROUP BY ALL ORDER BY ALL\"", description: "Ask the warehouse (./fleuve.duckdb) anything in SQL" },
+    { command: "fleuve import-scores my-scores.csv && fleuve analyze --reference my-baseline && fleuve report --out report/", description: "Your own item-level scores: import, test against a reference, draw the report" },
+    { command: "fleuve corpus my-corpus.jsonl.gz --out shards/", description: "Clean, deduplicate, tokenize and pack a corpus" },
+    { command: "fleuve <command> --help", description: "Every command's flags, defaults and examples" }
+  ]),
   Command.withSubcommands([
     demoCommand,
     importScoresCommand,

@@ -3,16 +3,17 @@ import { backendNames } from "../../model/names.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { engineFlag } from "./model-selection.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { withDefaultSaid } from "./defaults.ts"
 
 export const demoFlags = {
   warehouse: warehouseFlag,
-  out: Flag.String("out").pipe(Flag.withDescription("Folder for the models (models/), the packed corpus (corpus/) and the report (report.html, report.md, figures/)"), Flag.withDefault("./fleuve-demo")),
+  out: Flag.String("out").pipe(Flag.withDescription(withDefaultSaid("Folder for the models (models/), the packed corpus (corpus/) and the report (report.html, report.md, figures/)", "./fleuve-demo")), Flag.withDefault("./fleuve-demo")),
   backend: Flag.Literals("backend", backendNames).pipe(
-    Flag.withDescription("Tensor backend: auto picks webgpu (GPU via Dawn/Vulkan), then tensorflow (tfjs-node, if installed), else cpu (wasm cannot train: it lacks the embedding gradient kernel)"),
+    Flag.withDescription(withDefaultSaid("Tensor backend: auto picks webgpu (GPU via Dawn/Vulkan), then tensorflow (tfjs-node, if installed), else cpu (wasm cannot train: it lacks the embedding gradient kernel)", "auto" as const)),
     Flag.withDefault("auto" as const)
   ),
   engine: engineFlag,
   model: Flag.String("model").pipe(Flag.withDescription("A real Hugging Face Qwen3 checkpoint to use as the base: skips the tiny model's pre-training"), Flag.optional),
-  quick: Flag.Boolean("quick").pipe(Flag.withDescription("A few training steps, 3 items per task, 0 and 3 shots: the shortened run of the test suite (under 2 minutes)"), Flag.withDefault(false))
+  quick: Flag.Boolean("quick").pipe(Flag.withDescription(withDefaultSaid("A few training steps, 3 items per task, 0 and 3 shots: the shortened run of the test suite (under 2 minutes)", false)), Flag.withDefault(false))
 }
 export type DemoArgs = ArgsOf<typeof demoFlags>

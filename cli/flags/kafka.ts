@@ -4,6 +4,7 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import { Flag } from "effect/cli"
 import { type KafkaSettings, kafkaSettingsConfig, settingsFrom } from "../../pipelines/kafka/settings.ts"
+import { withDefaultSaid } from "./defaults.ts"
 
 /**
  * Connection flags shared by the Kafka commands. Each falls back to its environment variable
@@ -18,7 +19,7 @@ export const kafkaFlags = {
     Flag.withDescription("Confluent-compatible schema registry URL (default $FLEUVE_SCHEMA_REGISTRY_URL, else http://127.0.0.1:18081/apis/ccompat/v7)"),
     Flag.optional
   ),
-  ssl: Flag.Boolean("kafka-ssl").pipe(Flag.withDescription("Connect to the brokers over TLS (or FLEUVE_KAFKA_SSL=true)"), Flag.withDefault(false)),
+  ssl: Flag.Boolean("kafka-ssl").pipe(Flag.withDescription(withDefaultSaid("Connect to the brokers over TLS (or FLEUVE_KAFKA_SSL=true)", false)), Flag.withDefault(false)),
   saslMechanism: Flag.Literals("sasl-mechanism", ["plain", "scram-sha-256", "scram-sha-512"]).pipe(
     Flag.withDescription("SASL mechanism (or $FLEUVE_KAFKA_SASL_MECHANISM)"),
     Flag.optional

@@ -1,16 +1,17 @@
 import { Flag } from "effect/cli"
 import { backendNames, scoringEngineNames } from "../../model/names.ts"
+import { withDefaultSaid } from "./defaults.ts"
 
 /** Flags shared by the commands that load a model. */
 export const modelFlag = Flag.String("model").pipe(
-  Flag.withDescription("Hugging Face Qwen3 folder: config.json, model.safetensors (or shards + index), tokenizer.json")
+  Flag.withDescription("Hugging Face Qwen3 folder: config.json, model.safetensors (or shards + index), tokenizer.json (required)")
 )
 export const backendFlag = Flag.Literals("backend", backendNames).pipe(
-  Flag.withDescription("Tensor backend: auto picks webgpu (GPU via Dawn/Vulkan), then tensorflow (tfjs-node, if installed), wasm, cpu"),
+  Flag.withDescription(withDefaultSaid("Tensor backend: auto picks webgpu (GPU via Dawn/Vulkan), then tensorflow (tfjs-node, if installed), wasm, cpu", "auto" as const)),
   Flag.withDefault("auto" as const)
 )
 export const adapterFlag = Flag.String("adapter").pipe(
-  Flag.withDescription("PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply"),
+  Flag.withDescription(withDefaultSaid("PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply", "")),
   Flag.withDefault("")
 )
 export const engineFlag = Flag.Literals("engine", scoringEngineNames).pipe(

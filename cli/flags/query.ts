@@ -1,12 +1,13 @@
 import { Argument, Flag } from "effect/cli"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { withDefaultSaid } from "./defaults.ts"
 
 export const queryFlags = {
   sql: Argument.String("sql").pipe(Argument.withDescription("SQL to run against the warehouse")),
   warehouse: warehouseFlag,
   format: Flag.Literals("format", ["table", "json", "csv"]).pipe(
-    Flag.withDescription("table (aligned, for people), json (one array of row objects), csv"),
+    Flag.withDescription(withDefaultSaid("table (aligned, for people), json (one array of row objects), csv", "table")),
     Flag.withDefault("table")
   )
 }

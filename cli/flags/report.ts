@@ -4,7 +4,7 @@ import { warehouseFlag } from "./warehouse.ts"
 
 export const reportFlags = {
   warehouse: warehouseFlag,
-  out: Flag.String("out").pipe(Flag.withDescription("Directory to write figures/*.svg, figures/*.vl.json, report.md and report.html into (created if missing)")),
+  out: Flag.String("out").pipe(Flag.withDescription("Directory to write figures/*.svg, figures/*.vl.json, report.md and report.html into (created if missing) (required)")),
   reference: Flag.String("reference").pipe(
     Flag.withDescription("System the figures compare against (default: the reference `fleuve analyze` tested against)"),
     Flag.optional

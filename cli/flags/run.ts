@@ -2,16 +2,17 @@ import { Argument, Flag } from "effect/cli"
 import { kafkaFlags } from "./kafka.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { withDefaultSaid } from "./defaults.ts"
 
 export const runtimeFlag = Flag.Literals("runtime", ["embedded", "kafka"]).pipe(
-  Flag.withDescription("embedded: the whole graph in this process (default). kafka: every stage as a consumer group on a Kafka cluster"),
+  Flag.withDescription(withDefaultSaid("embedded: the whole graph in this process (default). kafka: every stage as a consumer group on a Kafka cluster", "embedded" as const)),
   Flag.withDefault("embedded" as const)
 )
 
 export const runFlags = {
   pipeline: Argument.String("pipeline").pipe(Argument.withDescription("Pipeline name (see `fleuve pipelines`)")),
   warehouse: warehouseFlag,
-  partitions: Flag.Int("partitions").pipe(Flag.withDescription("Partitions per topic (per-key order is kept)"), Flag.withDefault(4)),
+  partitions: Flag.Int("partitions").pipe(Flag.withDescription(withDefaultSaid("Partitions per topic (per-key order is kept)", 4)), Flag.withDefault(4)),
   runtime: runtimeFlag,
   ...kafkaFlags
 }

@@ -4,31 +4,30 @@ import { defaultLoraConfig } from "../../model/names.ts"
 import { projectionNames } from "../../model/names.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { backendFlag, modelFlag } from "./model-selection.ts"
+import { withDefaultSaid } from "./defaults.ts"
 
 export const common = {
   model: modelFlag,
   backend: backendFlag,
   data: Flag.String("data").pipe(Flag.withDescription(
-    "Training data: .txt (one document per line), or JSONL with {text} (packed, DAPT) or {prompt, answer} (only the answer is a target)"
+    "Training data: .txt (one document per line), or JSONL with {text} (packed, DAPT) or {prompt, answer} (only the answer is a target) (required)"
   )),
-  out: Flag.String("out").pipe(Flag.withDescription("Output folder: checkpoint-NNNNNN/ every --checkpoint-every steps, final/ at the end; an existing checkpoint is resumed")),
-  seqLen: Flag.Int("seq-len").pipe(Flag.withDescription("Tokens per training sequence"), Flag.withDefault(512)),
-  steps: Flag.Int("steps").pipe(Flag.withDescription("Optimizer steps (0: one epoch)"), Flag.withDefault(0)),
-  microBatch: Flag.Int("micro-batch").pipe(Flag.withDescription("Sequences per forward/backward pass"), Flag.withDefault(1)),
-  gradAccum: Flag.Int("grad-accum").pipe(Flag.withDescription("Micro-batches per optimizer step (effective batch = micro-batch x grad-accum)"), Flag.withDefault(16)),
-  lr: Flag.Finite("lr").pipe(Flag.withDescription("Peak learning rate (cosine schedule, linear warmup)"), Flag.withDefault(2e-4)),
-  warmupRatio: Flag.Finite("warmup-ratio").pipe(Flag.withDescription("Share of steps spent warming up"), Flag.withDefault(0.03)),
-  weightDecay: Flag.Finite("weight-decay").pipe(Flag.withDescription("AdamW decoupled weight decay"), Flag.withDefault(0.01)),
-  maxGradNorm: Flag.Finite("max-grad-norm").pipe(Flag.withDescription("Clip gradients to this global L2 norm"), Flag.withDefault(1)),
-  checkpointEvery: Flag.Int("checkpoint-every").pipe(Flag.withDescription("Save a resumable checkpoint every N steps (0: only at the end). A lost GPU device is reopened and the run resumed from the last one (from step 0 without)"), Flag.withDefault(0)),
-  seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the data order, LoRA init and dropout"), Flag.withDefault(42)),
+  out: Flag.String("out").pipe(Flag.withDescription("Output folder: checkpoint-NNNNNN/ every --checkpoint-every steps, final/ at the end; an existing checkpoint is resumed (required)")),
+  seqLen: Flag.Int("seq-len").pipe(Flag.withDescription(withDefaultSaid("Tokens per training sequence", 512)), Flag.withDefault(512)),
+  steps: Flag.Int("steps").pipe(Flag.withDescription(withDefaultSaid("Optimizer steps (0: one epoch)", 0)), Flag.withDefault(0)),
+  microBatch: Flag.Int("micro-batch").pipe(Flag.withDescription(withDefaultSaid("Sequences per forward/backward pass", 1)), Flag.withDefault(1)),
+  gradAccum: Flag.Int("grad-accum").pipe(Flag.withDescription(withDefaultSaid("Micro-batches per optimizer step (effective batch = micro-batch x grad-accum)", 16)), Flag.withDefault(16)),
+  lr: Flag.Finite("lr").pipe(Flag.withDescription(withDefaultSaid("Peak learning rate (cosine schedule, linear warmup)", 2e-4)), Flag.withDefault(2e-4)),
+  warmupRatio: Flag.Finite("warmup-ratio").pipe(Flag.withDescription(withDefaultSaid("Share of steps spent warming up", 0.03)), Flag.withDefault(0.03)),
+  weightDecay: Flag.Finite("weight-decay").pipe(Flag.withDescription(withDefaultSaid("AdamW decoupled weight decay", 0.01)), Flag.withDefault(0.01)),
+  maxGradNorm: Flag.Finite("max-grad-norm").pipe(Flag.withDescription(withDefaultSaid("Clip gradients to this global L2 norm", 1)), Flag.withDefault(1)),
+  checkpointEvery: Flag.Int("checkpoint-every").pipe(Flag.withDescription(withDefaultSaid("Save a resumable checkpoint every N steps (0: only at the end). A lost GPU device is reopened and the run resumed from the last one (from step 0 without)", 0)), Flag.withDefault(0)),
+  seed: Flag.Int("seed").pipe(Flag.withDescription(withDefaultSaid("Seed of the data order, LoRA init and dropout", 42)), Flag.withDefault(42)),
   engine: Flag.Literals("engine", scoringEngineNames).pipe(
-    Flag.withDescription(
-      "Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores, LoRA dropout as PEFT; on an H100 35% of PyTorch bf16's LoRA throughput, the tfjs runtime 0.2%: BENCHMARKS.md) when the backend is webgpu with subgroup matrices, " +
+    Flag.withDescription(withDefaultSaid("Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores, LoRA dropout as PEFT; on an H100 35% of PyTorch bf16's LoRA throughput, the tfjs runtime 0.2%: BENCHMARKS.md) when the backend is webgpu with subgroup matrices, " +
         "the run is LoRA and the model's sizes fit its kernels, else the tfjs runtime; " +
         "wgsl requires the WGSL trainer (fails, saying why, where it cannot run); tfjs always uses the tfjs runtime. The chosen path and why are printed on stderr. " +
-        "Checkpoints are the same on both paths: a run resumes on either"
-    ),
+        "Checkpoints are the same on both paths: a run resumes on either", "auto" as const)),
     Flag.withDefault("auto" as const)
   )
 }
@@ -37,12 +36,12 @@ export type DaptArgs = ArgsOf<typeof common>
 
 export const loraConfig = {
   ...common,
-  r: Flag.Int("r").pipe(Flag.withDescription("LoRA rank"), Flag.withDefault(defaultLoraConfig.r)),
-  alpha: Flag.Finite("alpha").pipe(Flag.withDescription("LoRA alpha (scale = alpha / r)"), Flag.withDefault(defaultLoraConfig.alpha)),
+  r: Flag.Int("r").pipe(Flag.withDescription(withDefaultSaid("LoRA rank", defaultLoraConfig.r)), Flag.withDefault(defaultLoraConfig.r)),
+  alpha: Flag.Finite("alpha").pipe(Flag.withDescription(withDefaultSaid("LoRA alpha (scale = alpha / r)", defaultLoraConfig.alpha)), Flag.withDefault(defaultLoraConfig.alpha)),
   dropout: Flag.Finite("dropout").pipe(
-    Flag.withDescription("Dropout on the LoRA input, a mask per layer and projection as PEFT (the tfjs runtime and the WGSL trainer draw different masks at the same rate)"),
+    Flag.withDescription(withDefaultSaid("Dropout on the LoRA input, a mask per layer and projection as PEFT (the tfjs runtime and the WGSL trainer draw different masks at the same rate)", defaultLoraConfig.dropout)),
     Flag.withDefault(defaultLoraConfig.dropout)
   ),
-  targets: Flag.String("targets").pipe(Flag.withDescription("Comma-separated projections"), Flag.withDefault(projectionNames.join(",")))
+  targets: Flag.String("targets").pipe(Flag.withDescription(withDefaultSaid("Comma-separated projections", projectionNames.join(","))), Flag.withDefault(projectionNames.join(",")))
 }
 export type LoraArgs = ArgsOf<typeof loraConfig>

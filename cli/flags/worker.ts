@@ -2,11 +2,11 @@ import { Argument, Flag } from "effect/cli"
 import { kafkaFlags } from "./kafka.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { withDefaultSaid } from "./defaults.ts"
 
 export const workerFlags = {
   node: Argument.String("node").pipe(Argument.withDescription("The stage, sink or source to run (see `fleuve pipelines`)")),
-  pipeline: Flag.String("pipeline").pipe(Flag.withDescription("Pipeline the node belongs to")),
-  runtime: Flag.Literals("runtime", ["kafka"]).pipe(Flag.withDescription("Workers exist on the kafka runtime only"), Flag.withDefault("kafka" as const)),
+  pipeline: Flag.String("pipeline").pipe(Flag.withDescription("Pipeline the node belongs to (required)")),
   instance: Flag.String("instance").pipe(
     Flag.withDescription("Stable id of this worker (default $FLEUVE_WORKER_ID, else the host name): a restarted worker with the same id fences its predecessor's transactions"),
     Flag.optional

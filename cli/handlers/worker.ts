@@ -7,7 +7,7 @@ import { noWarehouse } from "../../pipelines/services.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import type { WorkerArgs } from "../flags/worker.ts"
 
-export const workerHandler = ({ node, pipeline: name, instance, warehouse, runtime: _runtime, ...kafka }: WorkerArgs) =>
+export const workerHandler = ({ node, pipeline: name, instance, warehouse, ...kafka }: WorkerArgs) =>
   Effect.gen(function*() {
     const entry = findPipeline(name)
     if (!entry) return yield* reportFailure({ message: `unknown pipeline '${name}'; known: ${pipelines.map((p) => p.name).join(", ")}` })
