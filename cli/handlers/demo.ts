@@ -53,6 +53,8 @@ export const demoHandler = (o: DemoArgs) =>
     })
     stderr(`demo: AbsQA judged by ${inputs.judge.id} (offline reference judge: token F1 against the reference answer, no LLM)`)
     stderr(`demo: finished in ${((performance.now() - started) / 1000).toFixed(1)}s`)
+    stderr(`demo: the warehouse is ${resolve(o.warehouse)}; a first query to try:`)
+    stderr(`  fleuve query --warehouse ${o.warehouse} "SELECT system, task, shots, metric, round(avg(score), 3) AS mean, count(*) AS n FROM scores GROUP BY ALL ORDER BY task, shots, metric, mean DESC"`)
     yield* Console.log(report)
   }).pipe(
     Effect.provide(withWarehouse(o.warehouse)),

@@ -4,7 +4,7 @@ import type { Envelope } from "../../operators/envelope.ts"
 import type { Judge } from "../../operators/qa/judge/judge.ts"
 import type { TaskData } from "../../operators/qa/loaders/manifest.ts"
 import type { QaModel } from "../../operators/qa/model.ts"
-import { predict } from "../../operators/qa/predict.ts"
+import { predict, type PredictOptions } from "../../operators/qa/predict.ts"
 import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
 import { buildEvalRequest } from "../../operators/qa/requests.ts"
 import { scorePrediction } from "../../operators/qa/score-prediction.ts"
@@ -62,7 +62,8 @@ export const evaluationPipeline = (
   requests: ReadonlyArray<KeyedEvalRequest>,
   items: ReadonlyMap<string, QAItem>,
   judge: Judge,
-  onCacheHits: (n: number) => void = () => {}
+  onCacheHits: (n: number) => void = () => {},
+  predictOptions: PredictOptions = {}
 ): Pipeline<Warehouse> => {
   // One DuckDB connection serves the whole run and cannot interleave statements: the stages'
   // partitions run concurrently, so every warehouse write and read of this pipeline takes turns.
@@ -87,7 +88,7 @@ export const evaluationPipeline = (
     description: "EvalRequests → predictions (prediction cache, then the model) → item-level scores in `scores`",
     nodes: [
       source("eval-requests", "eval.requests", envelopes, requests.length),
-      stage("eval.requests", predict(system.model, cache), "eval.predictions", 16),
+      stage("eval.requests", predict(system.model, cache, predictOptions), "eval.predictions", 16),
       stage("eval.predictions", scorePrediction(items, judge, judgements), "eval.scores"),
       sink<Score, Warehouse>("land-scores", "eval.scores", (batch) =>
         serial(EvalScores.replace(runId, batch.map((e) => ({ score: e.value, source: `${system.system}:${e.position._tag === "Generated" ? e.position.seq : 0}` })))).pipe(
@@ -104,7 +105,16 @@ export const evaluationPipeline = (
  * prediction (new or changed items, a changed prompt or model) go through the pipeline; the rest
  * are already scored. `force` re-runs everything (still answered from the cache where possible).
  */
-export const evaluate = (runId: string, plan: EvalPlan, options: { readonly force?: boolean; readonly run?: RunOptions; readonly onSystem?: (system: string, todo: number, total: number) => void } = {}) =>
+export interface EvaluateOptions {
+  readonly force?: boolean
+  readonly run?: RunOptions
+  /** Before a system's requests run: how many need the model (or the cache) of how many. */
+  readonly onSystem?: (system: string, todo: number, total: number) => void
+  /** While they run, after each batch: requests done of `todo`, their rate. */
+  readonly onRequests?: (system: string, done: { readonly requests: number; readonly fromCache: number; readonly perSecond: number }, todo: number) => void
+}
+
+export const evaluate = (runId: string, plan: EvalPlan, options: EvaluateOptions = {}) =>
   Effect.gen(function*() {
     const runtime = yield* PipelineRuntime
     const items = new Map<string, QAItem>()
@@ -125,7 +135,9 @@ export const evaluate = (runId: string, plan: EvalPlan, options: { readonly forc
       options.onSystem?.(system.system, todo.length, all.length)
       if (todo.length === 0) continue
       for (const r of todo) scored[r.task] = (scored[r.task] ?? 0) + 1
-      const report = yield* runtime.run(evaluationPipeline(runId, system, todo, items, plan.judge, (n) => (fromCache += n)), options.run)
+      const report = yield* runtime.run(evaluationPipeline(runId, system, todo, items, plan.judge, (n) => (fromCache += n), {
+        ...(options.onRequests ? { onProgress: (p) => options.onRequests!(system.system, p, todo.length) } : {})
+      }), options.run)
       const landed = report.stages.find((s) => s.name === "land-scores")
       scores += landed?.out ?? 0
       deadLetters += report.deadLetters.length

@@ -79,7 +79,8 @@ export const scoreDatasets = (runId: string, options: ScoreDatasetsOptions) =>
     }
     const counts = yield* evaluate(runId, { systems: options.systems, tasks: options.tasks, shots: options.shots, prompts: options.prompts, judge: options.judge }, {
       ...(options.force ? { force: true } : {}),
-      onSystem: (system, todo, total) => log(`${system}: ${todo} of ${total} requests to score`)
+      onSystem: (system, todo, total) => log(`${system}: ${todo} of ${total} requests to score`),
+      onRequests: requestProgress(log)
     })
     let retiredScores = 0
     for (const t of options.tasks) {
@@ -135,3 +136,15 @@ export const manifestSignature = (manifest: string) =>
       }
     }).join("\n")
   })
+
+/** A line every few seconds while a system's requests run: done of todo, rate and time left. */
+const requestProgress = (log: (line: string) => void, everyMs = 5000) => {
+  let last = 0
+  return (system: string, p: { readonly requests: number; readonly fromCache: number; readonly perSecond: number }, todo: number) => {
+    const now = Date.now()
+    if (p.requests < todo && now - last < everyMs) return
+    last = now
+    const left = p.perSecond > 0 ? Math.ceil((todo - p.requests) / p.perSecond) : undefined
+    log(`${system}: ${p.requests}/${todo} requests (${p.fromCache} from the cache), ${p.perSecond.toFixed(1)}/s${left !== undefined && p.requests < todo ? `, about ${left < 60 ? `${left}s` : `${Math.floor(left / 60)}m${String(left % 60).padStart(2, "0")}s`} left` : ""}`)
+  }
+}
