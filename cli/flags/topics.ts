@@ -1,5 +1,7 @@
-import { kafkaFlags } from "./kafka.ts"
 import { type ArgsOf } from "../lazy.ts"
+import { kafkaFlags } from "./kafka.ts"
 
-export const topicsFlags = { ...kafkaFlags }
+// Listing topics and lag talks to the brokers only: no schema registry, no topic creation settings.
+const { brokers, ssl, saslMechanism, saslUsername, saslPassword } = kafkaFlags
+export const topicsFlags = { brokers, ssl, saslMechanism, saslUsername, saslPassword }
 export type TopicsArgs = ArgsOf<typeof topicsFlags>

@@ -1,4 +1,4 @@
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import { kafkaContext } from "../../pipelines/kafka/runtime.ts"
 import type { TopicsArgs } from "../flags/topics.ts"
 import { reportFailure } from "../common.ts"
@@ -12,7 +12,8 @@ const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<st
 
 export const topicsHandler = (kafka: TopicsArgs) =>
   Effect.gen(function*() {
-    const settings = yield* kafkaSettingsOf(kafka)
+    const none = Option.none()
+    const settings = yield* kafkaSettingsOf({ ...kafka, registry: none, registryUsername: none, registryPassword: none, topicPartitions: none, replication: none })
     yield* Effect.scoped(Effect.gen(function*() {
       const ctx = yield* kafkaContext(settings)
       const { rows, groups } = yield* Effect.tryPromise({
