@@ -35,9 +35,15 @@ import { PipelineRuntime, type RunOptions } from "../runtime/runtime.ts"
 import type { DemoSteps, TrainingExample } from "./plan.ts"
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
-/** Bundled inputs: general French prose for the base, the medical sample for DAPT, a 384-token byte-level BPE. */
+/**
+ * Bundled inputs: general French prose for the base, a 384-token byte-level BPE, and the demo
+ * sample's health corpus for DAPT — generated with the QA sets (scripts/data/build-demo-sample.ts):
+ * it states, in other words, the facts the test items ask about. The held-out documents restate
+ * some of them with paraphrases the corpus does not use; DAPT never sees them.
+ */
 export const DEMO_GENERAL_TEXT = join(ROOT, "data/general-fr/prose.txt")
-export const DEMO_CORPUS = join(ROOT, "data/corpus/sample.jsonl")
+export const DEMO_CORPUS = join(ROOT, "data/corpus/demo.jsonl")
+export const DEMO_HELDOUT_CORPUS = join(ROOT, "data/corpus/demo-heldout.jsonl")
 export const DEMO_TOKENIZER_DIR = join(ROOT, "data/demo-tokenizer")
 
 /** How much work each step does: the default fits 10 minutes on 2 CPU cores, `quick` the test suite. */

@@ -44,15 +44,15 @@ test("reeval --watch re-scores exactly the items changed while it runs", { timeo
   child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")))
   try {
     const first = await nextLine(lines, wait, /^reeval /, 150_000)
-    assert.match(first, /mcqa 60 request\(s\) scored/, stderr)
-    // Edit 3 of the 60 MCQA items while the watcher runs.
+    assert.match(first, /mcqa 200 request\(s\) scored/, stderr)
+    // Edit 3 of the 200 MCQA items while the watcher runs.
     const file = join(dir, "mcqa", "test.jsonl")
     const rows = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
     for (const i of [4, 17, 42]) rows[i]!.question = `${String(rows[i]!.question)} (reformulée)`
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n")
     const second = await nextLine(lines, wait, /^reeval /, 60_000)
     assert.match(second, /mcqa 3 request\(s\) scored/, stderr)
-    assert.match(second, /57 already current/)
+    assert.match(second, /197 already current/)
   } finally {
     child.kill("SIGTERM")
   }

@@ -91,17 +91,17 @@ test("reeval: change 5% of one task's items → exactly those are re-scored; rem
   const opts = { manifest, shots: [0, 3], systems: (tasks: Parameters<typeof baselineSystems>[1]) => baselineSystems(prompts, tasks) }
 
   const first = await runWithWarehouse(db, reeval(opts))
-  assert.deepEqual(first.eval.scored, { mcqa: 120, extqa: 80, absqa: 80 })
-  assert.equal(first.diffs.mcqa!.added.length, 60)
+  assert.deepEqual(first.eval.scored, { mcqa: 400, extqa: 200, absqa: 200 })
+  assert.equal(first.diffs.mcqa!.added.length, 200)
   const counts1 = await runWithWarehouse(db, q<{ task: string; n: number }>("SELECT task, count(*) AS n FROM scores GROUP BY task ORDER BY task"))
-  assert.deepEqual(counts1, [{ task: "absqa", n: 80 }, { task: "extqa", n: 160 }, { task: "mcqa", n: 600 }])
+  assert.deepEqual(counts1, [{ task: "absqa", n: 200 }, { task: "extqa", n: 400 }, { task: "mcqa", n: 2000 }])
 
   const again = await runWithWarehouse(db, reeval(opts))
   assert.deepEqual(again.eval.scored, {})
-  assert.equal(again.eval.current, 280)
+  assert.equal(again.eval.current, 800)
 
-  // 3 of 60 MCQA items (5%) get a corrected question; one ExtQA item is removed.
-  const changedIds = ["mcqa-0007", "mcqa-0023", "mcqa-0042"]
+  // 10 of 200 MCQA items (5%) get a corrected question; one ExtQA item is removed.
+  const changedIds = ["mcqa-0007", "mcqa-0023", "mcqa-0042", "mcqa-0058", "mcqa-0091", "mcqa-0104", "mcqa-0133", "mcqa-0150", "mcqa-0176", "mcqa-0199"]
   editJsonl(join(dir, "mcqa/test.jsonl"), (rows) => rows.map((r) => (changedIds.includes(String(r.id)) ? { ...r, question: `${String(r.question)} (énoncé corrigé)` } : r)))
   editJsonl(join(dir, "extqa/test.jsonl"), (rows) => rows.filter((r) => r.id !== "extqa-c01-q1"))
   const before = await runWithWarehouse(db, q<{ mean: number }>("SELECT avg(score) AS mean FROM scores WHERE task = 'mcqa' AND metric = 'acc'"))
@@ -109,7 +109,7 @@ test("reeval: change 5% of one task's items → exactly those are re-scored; rem
   const third = await runWithWarehouse(db, reeval(opts))
   assert.deepEqual([...third.diffs.mcqa!.changed].sort(), changedIds)
   assert.deepEqual(third.diffs.extqa!.removed, ["extqa-c01-q1"])
-  assert.deepEqual(third.eval.scored, { mcqa: 6 }) // 3 items × 2 shot counts, one system
+  assert.deepEqual(third.eval.scored, { mcqa: 20 }) // 10 items × 2 shot counts, one system
   assert.equal(third.retiredScores, 4) // 1 item × 2 shots × (f1, em)
 
   const landed = await runWithWarehouse(db, Effect.gen(function*() {
@@ -123,9 +123,9 @@ test("reeval: change 5% of one task's items → exactly those are re-scored; rem
     }
   }))
   assert.deepEqual(landed.rescored.map((r) => r.item_id), changedIds)
-  assert.deepEqual(landed.history, [{ reason: "changed", n: 30 }, { reason: "retired", n: 4 }]) // 3 × 2 × 5 MCQA metrics
+  assert.deepEqual(landed.history, [{ reason: "changed", n: 100 }, { reason: "retired", n: 4 }]) // 10 × 2 × 5 MCQA metrics
   assert.deepEqual(landed.retired, [{ item_id: "extqa-c01-q1" }])
-  assert.deepEqual(landed.extqa, [{ n: 156 }])
+  assert.deepEqual(landed.extqa, [{ n: 396 }])
   assert.deepEqual(landed.hashes, [{ n: 2 }])
   assert.ok(Number.isFinite(before[0]!.mean) && Number.isFinite(landed.mean[0]!.mean))
 })
@@ -146,8 +146,10 @@ test("reeval refreshes the analyses: a changed MCQA item moves only its cells", 
   assert.ok(first.analyses)
   const before = await cells()
   assert.equal(before.length, 8) // 2 tasks × 2 shots × 2 systems
-  // Replace the options of 3 MCQA items by ones the models score very differently.
-  editJsonl(join(dir, "mcqa/test.jsonl"), (rows) => rows.map((r, i) => (i < 3 ? { ...r, answers: { a: "Oui", b: "Non", c: "Peut-être", d: "Jamais", e: "Toujours et partout sans exception" }, correct_answers: ["e"], type: "simple", nbr_correct_answers: 1 } : r)))
+  // Replace the options of 3 MCQA items by ones that are all right: acc becomes 1 whatever a model
+  // picks, so a cell moves unless the 3 items were already right in it (an edit keeping one gold
+  // answer can leave every mean where it was, as it did with this sample).
+  editJsonl(join(dir, "mcqa/test.jsonl"), (rows) => rows.map((r, i) => (i < 3 ? { ...r, answers: { a: "Oui", b: "Non", c: "Peut-être", d: "Jamais", e: "Toujours et partout sans exception" }, correct_answers: ["a", "b", "c", "d", "e"], type: "multiple", nbr_correct_answers: 5 } : r)))
   const second = await runWithWarehouse(db, reeval(opts))
   assert.deepEqual(second.eval.scored, { mcqa: 12 }) // 3 items × 2 shots × 2 systems
   const after = await cells()
