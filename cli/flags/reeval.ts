@@ -18,6 +18,10 @@ export const reevalFlags = {
   judgeUrl: Flag.String("judge-url").pipe(Flag.withDescription("OpenAI-compatible server for the AbsQA judge (POST /v1/chat/completions); default: the offline reference judge"), Flag.optional),
   judgeModel: Flag.String("judge-model").pipe(Flag.withDescription(withDefaultSaid("Model name sent to --judge-url", "judge")), Flag.withDefault("judge")),
   reference: Flag.String("reference").pipe(Flag.withDescription("Refresh the analyses (fleuve analyze) against this reference system after scoring"), Flag.optional),
+  limit: Flag.Int("limit").pipe(
+    Flag.withDescription("Score only the first N test items of each task (a quick look; the others are neither scored nor retired)"),
+    Flag.optional
+  ),
   force: Flag.Boolean("force").pipe(Flag.withDescription(withDefaultSaid("Re-score every request (predictions still come from the cache when their key matches)", false)), Flag.withDefault(false)),
   watch: Flag.Boolean("watch").pipe(Flag.withDescription(withDefaultSaid("Keep running: re-evaluate whenever a dataset file changes", false)), Flag.withDefault(false)),
   interval: Flag.Int("interval").pipe(Flag.withDescription(withDefaultSaid("Seconds between checks in --watch mode", 5)), Flag.withDefault(5)),

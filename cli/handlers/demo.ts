@@ -22,7 +22,8 @@ export const demoHandler = (o: DemoArgs) =>
     // Which path scores the options, printed when it changes (the tiny models do not fit the engine).
     setScoringEngine(Option.getOrUndefined(o.engine))
     onScoringPath((line) => stderr(`demo: ${line}`))
-    const sizes = demoSizes(o.quick)
+    if (Option.isSome(o.limit) && o.limit.value < 1) return yield* reportFailure({ message: `--limit must be at least 1, got ${o.limit.value}` })
+    const sizes = Option.isSome(o.limit) ? { ...demoSizes(o.quick), itemsPerTask: o.limit.value } : demoSizes(o.quick)
     const out = resolve(o.out)
     mkdirSync(out, { recursive: true })
     const inputs = yield* demoInputs(sizes)

@@ -37,6 +37,7 @@ export const reevalHandler = (o: ReevalArgs) =>
     const judge = judgeFor({ localModel: o.localJudge ? neural?.model : undefined, url: Option.getOrUndefined(o.judgeUrl), model: o.judgeModel })
     const shots = list(o.shots).map(Number)
     if (shots.some((k) => !Number.isInteger(k) || k < 0)) return yield* reportFailure({ message: `--shots must list non-negative integers, got '${o.shots}'` })
+    if (Option.isSome(o.limit) && o.limit.value < 1) return yield* reportFailure({ message: `--limit must be at least 1, got ${o.limit.value}` })
     const tasks = list(o.tasks)
     const bad = tasks.find((t) => !["mcqa", "extqa", "absqa"].includes(t))
     if (bad) return yield* reportFailure({ message: `--tasks: unknown task '${bad}' (mcqa, extqa, absqa)` })
@@ -46,6 +47,7 @@ export const reevalHandler = (o: ReevalArgs) =>
       tasks: tasks as Array<"mcqa" | "extqa" | "absqa">,
       judge,
       force: o.force,
+      limit: Option.getOrUndefined(o.limit),
       ...(Option.isSome(o.reference) ? { reference: o.reference.value } : {}),
       systems: (loaded) => [...baselineSystems(prompts, loaded, list(o.systems)), ...(neural ? [neural] : [])],
       log: (line) => process.stderr.write(`${line}\n`)

@@ -20,6 +20,8 @@ export interface ReevalOptions {
   readonly judge?: Judge
   readonly promptsPath?: string
   readonly force?: boolean
+  /** Score only the first `limit` test items of each task; the rest are neither scored nor retired. */
+  readonly limit?: number | undefined
   /** Builds the systems to score once the data is loaded (baselines train on the pools). */
   readonly systems: (tasks: ReadonlyArray<TaskData>) => ReadonlyArray<EvalSystem>
   readonly log?: (line: string) => void
@@ -45,6 +47,8 @@ export interface ScoreDatasetsOptions {
   /** Where the items come from (the manifest), recorded with them. */
   readonly source: string
   readonly force?: boolean
+  /** Score only the first `limit` test items of each task; the rest are neither scored nor retired. */
+  readonly limit?: number | undefined
   readonly log?: (line: string) => void
 }
 
@@ -77,7 +81,9 @@ export const scoreDatasets = (runId: string, options: ScoreDatasetsOptions) =>
       yield* landDeadLetters(runId, rejected)
       log(`${rejected.length} malformed item(s) kept in dead_letters`)
     }
-    const counts = yield* evaluate(runId, { systems: options.systems, tasks: options.tasks, shots: options.shots, prompts: options.prompts, judge: options.judge }, {
+    const scoredTasks = options.limit === undefined ? options.tasks : options.tasks.map((t) => ({ ...t, test: t.test.slice(0, options.limit) }))
+    if (options.limit !== undefined) log(`--limit ${options.limit}: scoring the first ${options.limit} test items of each task`)
+    const counts = yield* evaluate(runId, { systems: options.systems, tasks: scoredTasks, shots: options.shots, prompts: options.prompts, judge: options.judge }, {
       ...(options.force ? { force: true } : {}),
       onSystem: (system, todo, total) => log(`${system}: ${todo} of ${total} requests to score`),
       onRequests: requestProgress(log)
@@ -110,6 +116,7 @@ export const reeval = (options: ReevalOptions) =>
       judge,
       source: options.manifest,
       ...(options.force ? { force: true } : {}),
+      limit: options.limit,
       log
     })
     yield* Runs.finish(runId, "succeeded", { ...scored.eval, retiredScores: scored.retiredScores, rejectedItems: scored.rejectedItems })

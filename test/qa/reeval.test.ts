@@ -161,3 +161,16 @@ test("reeval refreshes the analyses: a changed MCQA item moves only its cells", 
   const third = await runWithWarehouse(db, reeval(opts))
   assert.equal(third.analyses, undefined)
 })
+
+test("reeval --limit N scores the first N test items of each task, retires nothing, and a run without it scores the rest", async () => {
+  const db = tempWarehousePath()
+  const manifest = copySample()
+  const prompts = loadPromptSet()
+  const opts = { manifest, shots: [0], systems: (tasks: Parameters<typeof baselineSystems>[1]) => baselineSystems(prompts, tasks) }
+  const limited = await runWithWarehouse(db, reeval({ ...opts, limit: 5 }))
+  assert.deepEqual(limited.eval.scored, { mcqa: 5, extqa: 5, absqa: 5 })
+  assert.equal(limited.retiredScores, 0)
+  const rest = await runWithWarehouse(db, reeval(opts))
+  assert.deepEqual(rest.eval.scored, { mcqa: 195, extqa: 95, absqa: 95 })
+  assert.equal(rest.eval.current, 15)
+})
