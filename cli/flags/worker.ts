@@ -2,7 +2,6 @@ import { Argument, Flag } from "effect/cli"
 import { kafkaFlags } from "./kafka.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
-import { withDefaultSaid } from "./defaults.ts"
 
 export const workerFlags = {
   node: Argument.String("node").pipe(Argument.withDescription("The stage, sink or source to run (see `fleuve pipelines`)")),

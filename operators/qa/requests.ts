@@ -1,4 +1,4 @@
-import type { Decoding, EvalRequest } from "../../schemas/evaluation.ts"
+import type { EvalRequest } from "../../schemas/evaluation.ts"
 import type { QAItem } from "../../schemas/qa-item.ts"
 import type { LoadedQAItem } from "../../schemas/qa-record.ts"
 import type { QaModelIdentity } from "./model.ts"
