@@ -12,6 +12,7 @@ import { friedman, mcnemar, pairedT, type PairedStats, wilcoxon } from "./stats/
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { analysisSql } from "./sql.ts"
 import { ANALYSIS_TABLES } from "./analysis-tables.ts"
+import { type CoverageRow, coverageWarnings, friedmanShots } from "./coverage.ts"
 
 export { ANALYSIS_TABLES }
 
@@ -43,6 +44,8 @@ export interface AnalysisSummary {
   readonly rowCounts: Readonly<Record<(typeof ANALYSIS_TABLES)[number], number>>
   /** Cells (task, shots) without the reference system: no paired tests there. */
   readonly cellsWithoutReference: ReadonlyArray<string>
+  /** Partial-grid caveats (systems left out of a ranking, Friedman on N < 3 or incomplete blocks): said on stderr and in the report. */
+  readonly warnings: ReadonlyArray<string>
 }
 
 type PairedStatsRow = {
@@ -211,22 +214,27 @@ export const runAnalyses = (options: AnalysisOptions) =>
         all.map((r) => [r.task, r.shots, r.system, options.reference, r.test, r.n, r.mean_diff, r.statistic, r.df, r.p_value, r.ci_low, r.ci_high, r.p_bh, r.p_bonferroni, r.nonzero, r.b, r.c, r.note].map(sqlValue))
       )
 
-      step("normalized_scores, global_ranking, best_per_cell")
+      step("normalized_scores, ranking_coverage, global_ranking, best_per_cell")
       yield* w.exec(analysisSql("normalized_scores"))
+      yield* w.exec(analysisSql("ranking_coverage"))
       yield* w.exec(analysisSql("global_ranking"))
       yield* w.exec(analysisSql("best_per_cell"))
       step("avg_ranks, friedman")
       yield* w.exec(analysisSql("cell_ranks"))
       yield* w.exec(analysisSql("avg_ranks"))
       const fStats = yield* w.query<{ shots: number; k: number; n: number; sum_rank_squares: number; tie_term: number }>(analysisSql("friedman_stats"))
+      const coverage = yield* w.query<CoverageRow>("SELECT * FROM ranking_coverage ORDER BY scope DESC, shots NULLS FIRST, system")
+      const grid = yield* w.query<{ scope: string; task: string; shots: number }>("SELECT * FROM ranking_grid ORDER BY scope, shots, task")
+      const cells = yield* w.query<{ task: string; shots: number; systems: number }>("SELECT task, shots, count(*)::INTEGER AS systems FROM cell_scores GROUP BY ALL ORDER BY ALL")
       yield* w.exec(analysisSql("friedman"))
-      yield* w.append(
-        "friedman",
-        fStats.filter((f) => f.k >= 2).map((f) => {
-          const r = friedman(f.k, f.n, f.sum_rank_squares, f.tie_term, alpha)
-          return [f.shots, f.k, f.n, r.chi2, r.pValue, r.imanDavenportF, r.imanDavenportP, r.cd]
-        })
-      )
+      const friedmanRows = friedmanShots(coverage, grid, cells).map(({ shots, note }) => {
+        const f = fStats.find((x) => x.shots === shots)
+        if (!f || f.k < 2) return [shots, f?.k ?? 0, f?.n ?? 0, null, null, null, null, null, note]
+        const r = friedman(f.k, f.n, f.sum_rank_squares, f.tie_term, alpha)
+        return [f.shots, f.k, f.n, r.chi2, r.pValue, r.imanDavenportF, r.imanDavenportP, r.cd, note]
+      })
+      yield* w.append("friedman", friedmanRows.map((r) => r.map(sqlValue)))
+      const warnings = coverageWarnings(coverage, grid, cells, friedmanRows.map((r) => ({ shots: r[0] as number, note: r[8] as string | null })))
       step("significance_record")
       yield* w.exec(analysisSql("significance_record"), { alpha })
 
@@ -243,9 +251,10 @@ export const runAnalyses = (options: AnalysisOptions) =>
         reference: options.reference,
         metrics: metrics.map((m) => ({ task: m.task, metric: m.metric })),
         rowCounts,
-        cellsWithoutReference: missing.map((m) => `${m.task}/${m.shots}-shot`)
+        cellsWithoutReference: missing.map((m) => `${m.task}/${m.shots}-shot`),
+        warnings
       } satisfies AnalysisSummary
     }))
-    yield* w.exec("DROP VIEW IF EXISTS analysis_scores; DROP TABLE IF EXISTS paired_differences; DROP TABLE IF EXISTS cell_ranks")
+    yield* w.exec("DROP VIEW IF EXISTS analysis_scores; DROP TABLE IF EXISTS paired_differences; DROP TABLE IF EXISTS cell_ranks; DROP TABLE IF EXISTS ranking_grid")
     return summary
   })

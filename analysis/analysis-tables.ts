@@ -6,6 +6,7 @@ export const ANALYSIS_TABLES = [
   "cell_scores",
   "paired_tests",
   "normalized_scores",
+  "ranking_coverage",
   "global_ranking",
   "best_per_cell",
   "avg_ranks",

@@ -17,8 +17,10 @@ const INTRO = "Drawn by `fleuve report` from the analysis tables that `fleuve an
   "Each chart's Vega-Lite spec, data inline, sits next to its SVG (figures/*.vl.json) for restyling."
 
 /** report.md: the tables, then every figure as an image link with its caption; pastes into a model card. */
-export const renderMarkdown = (ctx: FigureContext, tables: ReadonlyArray<ReportTable>, figures: ReadonlyArray<RenderedFigure>): string => {
-  const out: Array<string> = ["# Evaluation report", "", summary(ctx), "", INTRO, "", "## Tables", ""]
+export const renderMarkdown = (ctx: FigureContext, tables: ReadonlyArray<ReportTable>, figures: ReadonlyArray<RenderedFigure>, caveats: ReadonlyArray<string> = []): string => {
+  const out: Array<string> = ["# Evaluation report", "", summary(ctx), "", INTRO, ""]
+  if (caveats.length > 0) out.push("## Caveats", "", ...caveats.map((c) => `- **Warning:** ${c}`), "")
+  out.push("## Tables", "")
   tables.forEach((t, i) => out.push(`### Table ${i + 1}. ${t.title}`, "", t.caption, "", tableToMarkdown(t), ""))
   out.push("## Figures", "")
   for (const { figure, parts } of figures) {
@@ -44,10 +46,11 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .table-wrap, .figure-wrap { overflow-x: auto; }
 figure { margin: 8px 0 20px; }
 figure svg { display: block; max-width: none; height: auto; }
+.caveats { background: #fff8e1; border-left: 4px solid #e0a800; padding: 4px 16px; margin: 16px 0; font-size: 14px; }
 `.trim()
 
 /** report.html: one self-contained page, SVGs inline, no script and nothing fetched from the network. */
-export const renderHtml = (ctx: FigureContext, tables: ReadonlyArray<ReportTable>, figures: ReadonlyArray<RenderedFigure>): string => {
+export const renderHtml = (ctx: FigureContext, tables: ReadonlyArray<ReportTable>, figures: ReadonlyArray<RenderedFigure>, caveats: ReadonlyArray<string> = []): string => {
   const toc = [
     ...tables.map((t, i) => `<li><a href="#table-${t.id}">Table ${i + 1}. ${escapeHtml(t.title)}</a></li>`),
     ...figures.map(({ figure }) => `<li><a href="#figure-${figure.id}">Figure ${Number(figure.id)}. ${escapeHtml(figure.title)}</a></li>`)
@@ -69,6 +72,7 @@ export const renderHtml = (ctx: FigureContext, tables: ReadonlyArray<ReportTable
     `<body><main>`,
     `<h1>Evaluation report</h1><p class="caption">${escapeHtml(summary(ctx))}</p><p class="caption">${escapeHtml(INTRO.replace(/`/g, ""))}</p>`,
     `<nav><ul>${toc}</ul></nav>`,
+    caveats.length > 0 ? `<section id="caveats" class="caveats"><h2>Caveats</h2><ul>${caveats.map((c) => `<li><strong>Warning:</strong> ${escapeHtml(c)}</li>`).join("")}</ul></section>` : "",
     `<h2>Tables</h2>`,
     tableHtml,
     `<h2>Figures</h2>`,

@@ -5,6 +5,7 @@ import { ANALYSIS_TABLES } from "../analysis/analyses.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { analysisSql } from "../analysis/sql.ts"
 import { renderHtml, renderMarkdown, type RenderedFigure } from "./documents.ts"
+import { loadCaveats } from "./caveats.ts"
 import { ReportError } from "./errors.ts"
 import type { FigureContext, Rows } from "./figures/common.ts"
 import { FIGURES } from "./figures/index.ts"
@@ -129,7 +130,8 @@ export const buildReport = (options: ReportOptions = {}) =>
       significanceRecordTable(yield* rowsOf("significance-record"), ctx),
       bestPerCellTable(yield* rowsOf("best-per-cell"), ctx)
     ]
-    files.push({ path: "report.md", content: renderMarkdown(ctx, tables, figures) })
-    files.push({ path: "report.html", content: renderHtml(ctx, tables, figures) })
+    const caveats = yield* loadCaveats
+    files.push({ path: "report.md", content: renderMarkdown(ctx, tables, figures, caveats) })
+    files.push({ path: "report.html", content: renderHtml(ctx, tables, figures, caveats) })
     return files
   })

@@ -30,10 +30,16 @@ export const taskMeansTable = (rows: Rows, ctx: FigureContext): ReportTable => (
 export const globalRankingTable = (rows: Rows, ctx: FigureContext): ReportTable => ({
   id: "global-ranking",
   title: "Global ranking",
-  caption: "Mean and standard deviation (ddof=1) of the normalised scores over all cells; rank 1 has the highest mean.",
-  header: ["Rank", "System", "Mean", "Std"],
-  numeric: [true, false, true, true],
-  rows: rows.map((r) => [String(num(r.rank)), str(r.system) === ctx.reference ? `${str(r.system)} (reference)` : str(r.system), fmt(num(r.mean)), fmt(num(r.std))])
+  caption: "Mean and standard deviation (ddof=1) of the normalised scores over the cells every ranked system has (the shared grid: cells more than half of the systems have); rank 1 has the highest mean. Systems lacking some of those cells are listed with their coverage and no rank.",
+  header: ["Rank", "System", "Mean", "Std", "Cells"],
+  numeric: [true, false, true, true, true],
+  rows: rows.map((r) => [
+    r.rank === null || r.rank === undefined ? "not ranked" : String(num(r.rank)),
+    str(r.system) === ctx.reference ? `${str(r.system)} (reference)` : str(r.system),
+    fmt(num(r.mean)),
+    fmt(num(r.std)),
+    r.grid_size === undefined ? "–" : `${num(r.grid_cells)} of ${num(r.grid_size)} shared (${num(r.cells)} in all)`
+  ])
 })
 
 export const significanceRecordTable = (rows: Rows, ctx: FigureContext): ReportTable => {

@@ -16,6 +16,7 @@ export const analyzeHandler = ({ warehouse, reference, alpha, family, seed, metr
       metrics: Option.getOrElse(metric, () => ({})),
       onStep: (s) => process.stderr.write(`analyze: ${s} (${((Date.now() - started) / 1000).toFixed(1)}s)\n`)
     })
+    for (const warning of summary.warnings) process.stderr.write(`analyze: warning: ${warning}\n`)
     yield* Console.log(`analyzed ${warehouse} against ${summary.reference} in ${((Date.now() - started) / 1000).toFixed(1)}s`)
     yield* Console.log(`metrics: ${summary.metrics.map((m) => `${m.task}=${m.metric}`).join(", ")}`)
     if (summary.cellsWithoutReference.length > 0) {

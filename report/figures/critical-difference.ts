@@ -16,7 +16,8 @@ export const criticalDifference: SvgFigure = {
       const f = own[0]!
       const p = num(f.p_value)
       const subtitle = `Friedman χ² = ${num(f.chi2).toFixed(2)}, p = ${p < 0.001 ? p.toExponential(1) : p.toFixed(3)}; ` +
-        `Nemenyi CD = ${num(f.cd).toFixed(2)} (k = ${num(f.k)} systems, N = ${num(f.n)} tasks)`
+        `Nemenyi CD = ${num(f.cd).toFixed(2)} (k = ${num(f.k)} systems, N = ${num(f.n)} tasks)` +
+        (num(f.n) < 3 ? "; N < 3: descriptive only" : "") + (f.note !== null && f.note !== undefined && /incomplete/.test(str(f.note)) ? "; incomplete blocks: see caveats" : "")
       return [{
         part: `${shots}shot`,
         label: shotLabel(shots),

@@ -44,7 +44,7 @@ const checkAgainstScipy = (fixture: AnalysisFixture, family: "system" | "all", t
   }
 }
 
-for (const name of ["enmed", "tiny", "degenerate"]) {
+for (const name of ["enmed", "tiny", "degenerate", "partial"]) {
   test(`${name}: every analysis table matches scipy/statsmodels, both BH families`, async () => {
     const fixture = loadFixture<AnalysisFixture>(name)
     const db = await importFixture(fixture)
@@ -58,6 +58,33 @@ for (const name of ["enmed", "tiny", "degenerate"]) {
     }
   })
 }
+
+test("partial grid (issue 21): a system with one cell nobody else has is reported apart, not joint #1; the 0-shot Friedman row stays and says why", async () => {
+  const fixture = loadFixture<AnalysisFixture>("partial")
+  const db = await importFixture(fixture)
+  const { summary, ranking, friedman } = await runWithWarehouse(db, Effect.gen(function*() {
+    const summary = yield* runAnalyses({ reference: fixture.reference, resamples: 200 })
+    const w = yield* Warehouse
+    return {
+      summary,
+      ranking: yield* w.query<{ system: string; rank: number | null; ranked: boolean; cells: number; grid_size: number }>("SELECT * FROM global_ranking"),
+      friedman: yield* w.query<{ shots: number; k: number; n: number; chi2: number | null; note: string | null }>("SELECT * FROM friedman ORDER BY shots")
+    }
+  }))
+  const lmEval = ranking.find((r) => r.system === "lm-eval-import")!
+  assert.equal(lmEval.ranked, false)
+  assert.equal(lmEval.rank, null)
+  assert.equal(lmEval.cells, 1)
+  assert.deepEqual(ranking.filter((r) => r.rank === 1).map((r) => r.system), ["unified"])
+  assert.ok(ranking.filter((r) => r.ranked).every((r) => r.grid_size === 8))
+  assert.deepEqual(friedman.map((f) => [f.shots, f.k, f.n]), [[0, 4, 3], [3, 4, 3], [5, 4, 2]])
+  assert.match(friedman[0]!.note!, /lm-eval-import \(0 of 3 tasks\) left out/)
+  assert.match(friedman[0]!.note!, /mmlu-fr \(1 system\)/)
+  assert.equal(friedman[1]!.note, null)
+  assert.match(friedman[2]!.note!, /N = 2 tasks \(< 3 blocks\)/)
+  assert.equal(summary.warnings.length, 3)
+  assert.match(summary.warnings[0]!, /systems do not share the same cells: the global ranking ranks 4 systems over the 8 cells every one of them has; reported apart without a rank: lm-eval-import \(0 of 8 shared cells, 1 in all\)/)
+})
 
 test("the bootstrap is reproducible: same seed, same intervals; another seed, other intervals", async () => {
   const fixture = loadFixture<AnalysisFixture>("enmed")

@@ -64,6 +64,7 @@ export const TABLE_KEYS: Record<string, ReadonlyArray<string>> = {
   cell_scores: ["task", "shots", "system"],
   paired_tests: ["task", "shots", "system", "test"],
   normalized_scores: ["task", "shots", "system"],
+  ranking_coverage: ["scope", "shots", "system"],
   global_ranking: ["system"],
   best_per_cell: ["task", "shots", "system"],
   avg_ranks: ["shots", "system"],
