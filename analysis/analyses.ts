@@ -9,7 +9,7 @@ import { Effect, Schema } from "effect"
 import { bootstrapIntervals, defaultWorkers } from "./stats/bootstrap-pool.ts"
 import { benjaminiHochberg, bonferroni } from "./stats/multiple.ts"
 import { friedman, mcnemar, pairedT, type PairedStats, wilcoxon } from "./stats/hypothesis-tests.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { applySchemaDocs, Warehouse } from "../warehouse/warehouse.ts"
 import { analysisSql } from "./sql.ts"
 import { ANALYSIS_TABLES } from "./analysis-tables.ts"
 import { type CoverageRow, coverageWarnings, friedmanShots } from "./coverage.ts"
@@ -255,6 +255,7 @@ export const runAnalyses = (options: AnalysisOptions) =>
         warnings
       } satisfies AnalysisSummary
     }))
+    yield* applySchemaDocs(w)
     yield* w.exec("DROP VIEW IF EXISTS analysis_scores; DROP TABLE IF EXISTS paired_differences; DROP TABLE IF EXISTS cell_ranks; DROP TABLE IF EXISTS ranking_grid")
     return summary
   })

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from "node:fs"
 import { createHash } from "node:crypto"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { commentStatements } from "./schema-docs.ts"
 import { WarehouseError } from "./errors.ts"
 import { type Row, toPlain } from "./values.ts"
 
@@ -96,7 +97,27 @@ export const openWarehouse = (path: string) =>
       )
     const api: WarehouseApi = { path, exec, query, append, transaction, connection }
     yield* migrate(api)
+    yield* applySchemaDocs(api)
     return Warehouse.of(api)
+  })
+
+const PRESENT_COMMENTS = `
+SELECT table_name AS "table", NULL AS "column", 'table' AS kind, comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'
+UNION ALL
+SELECT view_name, NULL, 'view', comment FROM duckdb_views() WHERE NOT internal AND database_name = current_database() AND schema_name = 'main'
+UNION ALL
+SELECT table_name, column_name, 'column', comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main'`
+
+/**
+ * Brings the COMMENT ON of every table, view and column to warehouse/schema-docs.ts, so any SQL
+ * client shows what a column means. Only differences are written: a documented warehouse costs one
+ * catalog query. `fleuve analyze` calls it again after replacing its tables.
+ */
+export const applySchemaDocs = (w: Pick<WarehouseApi, "exec" | "query">) =>
+  Effect.gen(function*() {
+    const present = yield* w.query<{ table: string; column: string | null; kind: string; comment: string | null }>(PRESENT_COMMENTS)
+    const statements = commentStatements(present)
+    if (statements.length > 0) yield* w.exec(statements.join(";\n"))
   })
 
 /** Applies `warehouse/migrations/NNNN_*.sql` in order, once each, recording a checksum. */
