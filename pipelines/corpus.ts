@@ -49,6 +49,7 @@ const toRow = (d: Decision): CorpusDocumentRow => ({
   duplicateOf: d.duplicateOf,
   lang: d.lang,
   langScore: d.langScore,
+  similarity: d.similarity,
   tokens: d.tokens,
   bands: d.bands
 })
@@ -88,7 +89,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const quality = qualityFilter(options.quality ?? {}, ledger)
     const pii = piiScrubber(ledger)
     const exact = exactDedup(exactIndex, ledger)
-    const near = nearDedup(hasher, lsh, ledger)
+    const near = nearDedup(hasher, lsh, ledger, (id) => known.get(id)?.bands)
     const toks = tokenize(tok, ledger)
     const packer = pack({ sequenceLength: options.sequenceLength ?? defaultCorpusOptions.sequenceLength, eosId: tok.eosId })
     const writer = new ArrowShardWriter(options.outDir, runId, options.sequencesPerShard ?? 1024)

@@ -11,6 +11,7 @@ export interface CorpusDocumentRow {
   readonly duplicateOf?: string | undefined
   readonly lang?: string | undefined
   readonly langScore?: number | undefined
+  readonly similarity?: number | undefined
   readonly tokens?: number | undefined
   /** Base-36 LSH band keys. */
   readonly bands?: ReadonlyArray<string> | undefined
@@ -41,7 +42,7 @@ export const CorpusState = {
       yield* w.exec(sqlFile("corpus_staging"))
       yield* w.append("corpus_staging", decisions.map((d) => [
         d.docId, d.contentHash, d.source, d.status, d.reason ?? null, d.duplicateOf ?? null, d.lang ?? null, d.langScore ?? null,
-        d.tokens ?? null, d.bands ? d.bands.join(",") : null
+        d.tokens ?? null, d.bands ? d.bands.join(",") : null, d.similarity ?? null
       ]))
       yield* w.append("corpus_seen", [...seen].map((id) => [id]))
       yield* w.transaction(Effect.gen(function*() {

@@ -132,7 +132,8 @@ export const SCHEMA_DOCS: Readonly<Record<string, TableDoc>> = {
       doc_id: "Document id (from the input, or file:line).", content_hash: "sha256 of the normalised text.", source: "file:line it was last read from.",
       status: "kept | dropped | duplicate | rejected.", reason: "Why it was not kept (\"language en\", \"near duplicate\", a quality rule, ...).", duplicate_of: "The kept document it duplicates.",
       lang: "Language identified (set for every document that reached language id, kept or dropped).", lang_score: "Language-id confidence of that language.",
-      tokens: "Tokens of the kept document.", lsh_bands: "MinHash LSH band keys (base 36, comma-separated), kept documents only.",
+      tokens: "Tokens of the kept document.",
+      similarity: "Duplicates: estimated Jaccard similarity of 5-word shingles to duplicate_of (1 for exact duplicates; near duplicates: (matching LSH bands / bands)^(1/rows), migration 0022).", lsh_bands: "MinHash LSH band keys (base 36, comma-separated), kept documents only.",
       first_run: "Run that first saw it.", last_run: "Run that last (re)processed it.", retired: "True once it disappeared from the input.", retired_run: "Run that retired it.", updated_at: "Last change."
     }
   },

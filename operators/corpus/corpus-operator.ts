@@ -5,16 +5,34 @@ import { type Operator, Outcome } from "../operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 import { Tally } from "./tally.ts"
 
+/** Facts about a dropped document that the ledger keeps with its decision. */
+export interface DropFacts {
+  readonly lang?: string
+  readonly langScore?: number
+  /** Estimated Jaccard similarity to the document it duplicates. */
+  readonly similarity?: number
+}
+
 /** A corpus step's verdict on one document. */
 export type Verdict<Out> =
   | { readonly _tag: "Keep"; readonly value: Out; readonly changed: boolean }
-  | { readonly _tag: "Drop"; readonly reason: string; readonly duplicateOf?: string }
+  | {
+    readonly _tag: "Drop"
+    readonly reason: string
+    readonly duplicateOf?: string
+    /** What the step learnt before dropping it (a language label, a similarity): recorded in the ledger. */
+    readonly facts?: DropFacts
+  }
   | { readonly _tag: "Reject"; readonly reason: string; readonly field?: string }
 
 export const Verdict = {
   keep: <Out>(value: Out, changed = false): Verdict<Out> => ({ _tag: "Keep", value, changed }),
-  drop: (reason: string, duplicateOf?: string): Verdict<never> =>
-    duplicateOf === undefined ? { _tag: "Drop", reason } : { _tag: "Drop", reason, duplicateOf },
+  drop: (reason: string, duplicateOf?: string, facts?: DropFacts): Verdict<never> => ({
+    _tag: "Drop",
+    reason,
+    ...(duplicateOf === undefined ? {} : { duplicateOf }),
+    ...(facts === undefined ? {} : { facts })
+  }),
   reject: (reason: string, field?: string): Verdict<never> => (field === undefined ? { _tag: "Reject", reason } : { _tag: "Reject", reason, field })
 }
 
@@ -47,7 +65,7 @@ export const corpusStep = <In extends CorpusDocument, Out>(
         return Outcome.emit({ key: input.key, value: v.value, position: input.position })
       case "Drop":
         tally.drop(v.reason)
-        ledger?.drop(input.value, v.reason, v.duplicateOf)
+        ledger?.drop(input.value, v.reason, v.duplicateOf, v.facts)
         return Outcome.drop(v.reason)
       case "Reject":
         tally.reject()

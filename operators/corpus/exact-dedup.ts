@@ -23,7 +23,7 @@ export class ExactIndex {
 export const exactDedup = (index = new ExactIndex(), ledger?: DocumentLedger) =>
   corpusStep<CorpusDocument, CorpusDocument>("exact-dedup", (doc) => {
     const owner = index.ownerOf(doc.contentHash)
-    if (owner !== undefined && owner !== doc.id) return Verdict.drop("exact duplicate", owner)
+    if (owner !== undefined && owner !== doc.id) return Verdict.drop("exact duplicate", owner, { similarity: 1 })
     index.add(doc.contentHash, doc.id)
     return Verdict.keep(doc)
   }, ledger)

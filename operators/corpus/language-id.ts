@@ -101,8 +101,10 @@ export const languageFilter = (options: LanguageFilterOptions = {}, ledger?: Doc
     const id = identifier.identify(doc.text)
     if (!id) return Verdict.drop("no letters")
     const labelled = { ...doc, lang: id.lang, langScore: Math.round(id.score * 1e4) / 1e4 }
-    if (!keep.has(id.lang)) return Verdict.drop(`language ${id.lang}`)
-    if (id.score < minScore) return Verdict.drop("language confidence below threshold")
+    // Dropped documents keep their label: the rows an engineer reads to tune the threshold.
+    const facts = { lang: labelled.lang, langScore: labelled.langScore }
+    if (!keep.has(id.lang)) return Verdict.drop(`language ${id.lang}`, undefined, facts)
+    if (id.score < minScore) return Verdict.drop("language confidence below threshold", undefined, facts)
     return Verdict.keep(labelled)
   }, ledger)
 }

@@ -1,4 +1,5 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import type { DropFacts } from "./corpus-operator.ts"
 
 /** The fate of one document in one run, as incremental reprocessing remembers it. */
 export interface Decision {
@@ -10,6 +11,8 @@ export interface Decision {
   readonly duplicateOf?: string
   readonly lang?: string
   readonly langScore?: number
+  /** Duplicates: estimated Jaccard similarity to duplicateOf (1 for exact duplicates). */
+  readonly similarity?: number
   /** LSH band keys of a kept document, so later runs can find its near-duplicates. */
   readonly bands?: ReadonlyArray<string>
   readonly tokens?: number
@@ -33,7 +36,7 @@ export class DocumentLedger {
   process(docId: string) {
     this.processed.add(docId)
   }
-  drop(doc: CorpusDocument, reason: string, duplicateOf?: string) {
+  drop(doc: CorpusDocument, reason: string, duplicateOf?: string, facts: DropFacts = {}) {
     this.decisions.set(doc.id, {
       docId: doc.id,
       contentHash: doc.contentHash,
@@ -41,7 +44,9 @@ export class DocumentLedger {
       status: duplicateOf === undefined ? "dropped" : "duplicate",
       reason,
       ...(duplicateOf === undefined ? {} : { duplicateOf }),
-      ...langOf(doc)
+      ...langOf(doc),
+      ...langOf(facts),
+      ...(facts.similarity === undefined ? {} : { similarity: facts.similarity })
     })
   }
   keep(doc: CorpusDocument) {
@@ -61,7 +66,7 @@ export class DocumentLedger {
   }
 }
 
-const langOf = (doc: CorpusDocument) => ({
+const langOf = (doc: { readonly lang?: string | undefined; readonly langScore?: number | undefined }) => ({
   ...(doc.lang === undefined ? {} : { lang: doc.lang }),
   ...(doc.langScore === undefined ? {} : { langScore: doc.langScore })
 })

@@ -8,15 +8,39 @@ import { LshIndex, MinHasher } from "./minhash.ts"
  * that shares a band with it is dropped and names it. Duplicates' bands also point at the kept
  * document, so clusters are transitive as with datatrove's union-find.
  */
-export const nearDedup = (hasher = new MinHasher(), index = new LshIndex(hasher.config.bands), ledger?: DocumentLedger) =>
-  corpusStep<CorpusDocument, CorpusDocument>("near-dedup", (doc) => {
+export const nearDedup = (
+  hasher = new MinHasher(),
+  index = new LshIndex(hasher.config.bands),
+  ledger?: DocumentLedger,
+  /** Band keys of documents kept by earlier runs (the representatives this run did not hash). */
+  earlierBands: (docId: string) => ReadonlyArray<number> | undefined = () => undefined
+) => {
+  const bandsOf = new Map<string, ReadonlyArray<number>>()
+  return corpusStep<CorpusDocument, CorpusDocument>("near-dedup", (doc) => {
     const keys = hasher.bandKeys(hasher.signature(doc.text))
     const representative = index.find(keys)
     if (representative !== undefined && representative !== doc.id) {
       index.add(keys, representative)
-      return Verdict.drop("near duplicate", representative)
+      const theirs = bandsOf.get(representative) ?? earlierBands(representative)
+      const facts = theirs === undefined ? undefined : { similarity: bandSimilarity(keys, theirs, hasher.config.rows) }
+      return Verdict.drop("near duplicate", representative, facts)
     }
     index.add(keys, doc.id)
+    bandsOf.set(doc.id, keys)
     ledger?.note(doc.id, { bands: keys.map((k) => k.toString(36)) })
     return Verdict.keep(doc)
   }, ledger)
+}
+
+/**
+ * Estimated Jaccard similarity of two documents' shingle sets from their LSH band keys: a band of
+ * r rows matches with probability s^r, so s ≈ (matching bands / bands)^(1/r). Coarse (14 bands:
+ * steps of 1/14 before the root) but computable for representatives of earlier runs, whose
+ * signatures are not kept, only their bands.
+ */
+export const bandSimilarity = (a: ReadonlyArray<number>, b: ReadonlyArray<number>, rows: number): number => {
+  const n = Math.min(a.length, b.length)
+  let same = 0
+  for (let i = 0; i < n; i++) if (a[i] === b[i]) same++
+  return n === 0 ? 0 : Math.round(Math.pow(same / n, 1 / rows) * 1e4) / 1e4
+}

@@ -24,8 +24,11 @@ export const runCorpus = (warehouse: string, options: Partial<CorpusOptions> & {
     const runtime = yield* PipelineRuntime
     const report = yield* runtime.run(run.pipeline, { partitions: 1 })
     const w = yield* Warehouse
-    const rows = yield* w.query<{ doc_id: string; status: string; reason: string | null; duplicate_of: string | null; last_run: string; retired: boolean; content_hash: string }>(
-      "SELECT doc_id, status, reason, duplicate_of, last_run, retired, content_hash FROM corpus_documents ORDER BY doc_id"
+    const rows = yield* w.query<{
+      doc_id: string; status: string; reason: string | null; duplicate_of: string | null; last_run: string; retired: boolean; content_hash: string
+      lang: string | null; lang_score: number | null; similarity: number | null
+    }>(
+      "SELECT doc_id, status, reason, duplicate_of, last_run, retired, content_hash, lang, lang_score, similarity FROM corpus_documents ORDER BY doc_id"
     )
     const deadLetters = yield* w.query<{ reason: string; position: string }>("SELECT reason, position FROM dead_letters WHERE run_id = $1", [run.runId])
     return { run, report, rows, deadLetters }

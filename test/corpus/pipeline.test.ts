@@ -15,13 +15,24 @@ test("the full chain on the sample corpus drops exactly what was planted", async
   for (const e of manifest.values()) {
     const r = byId.get(e.id)!
     if (e.kind === "original") assert.equal(r.status, "kept", `${e.id} (${e.genre}) was dropped: ${r.reason}`)
-    if (e.kind === "foreign") assert.equal(r.reason, `language ${e.lang}`, e.id)
+    if (e.kind === "foreign") {
+      assert.equal(r.reason, `language ${e.lang}`, e.id)
+      // Dropped by language id, yet labelled: the rows to read when tuning the threshold.
+      assert.equal(r.lang, e.lang, e.id)
+      assert.ok(typeof r.lang_score === "number" && r.lang_score > 0, `${e.id} lang_score ${r.lang_score}`)
+    }
+    if (r.status === "kept") assert.ok(r.lang === "fr" && typeof r.lang_score === "number", e.id)
     if (e.kind === "junk") assert.equal(r.status, "dropped", `${e.id} (${e.junk}) survived`)
-    if (e.kind === "exact-duplicate") assert.deepEqual([r.status, r.reason, r.duplicate_of], ["duplicate", "exact duplicate", e.duplicateOf], e.id)
+    if (e.kind === "exact-duplicate") assert.deepEqual([r.status, r.reason, r.duplicate_of, r.similarity], ["duplicate", "exact duplicate", e.duplicateOf, 1], e.id)
   }
   // Near duplicates: every removal names the original it copies; recall is measured, not perfect.
   const removed = rows.filter((r) => r.reason === "near duplicate")
-  for (const r of removed) assert.equal(manifest.get(r.doc_id)!.duplicateOf, r.duplicate_of, r.doc_id)
+  for (const r of removed) {
+    assert.equal(manifest.get(r.doc_id)!.duplicateOf, r.duplicate_of, r.doc_id)
+    // LSH band estimate of the Jaccard similarity: a near duplicate shares at least one band.
+    assert.ok(typeof r.similarity === "number" && r.similarity > 0 && r.similarity <= 1, `${r.doc_id} similarity ${r.similarity}`)
+  }
+  assert.ok(rows.filter((r) => r.status !== "duplicate").every((r) => r.similarity === null))
   const pr = scoreNearDuplicates(manifest, removed.map((r) => r.doc_id), () => true)
   assert.equal(pr.precision, 1)
   assert.ok(pr.recall >= 0.85, `near-duplicate recall ${pr.recall}`)

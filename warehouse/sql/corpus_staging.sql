@@ -9,6 +9,7 @@ CREATE OR REPLACE TEMP TABLE corpus_staging (
   lang          VARCHAR,
   lang_score    DOUBLE,
   tokens        INTEGER,
-  lsh_bands     VARCHAR
+  lsh_bands     VARCHAR,
+  similarity    DOUBLE
 );
 CREATE OR REPLACE TEMP TABLE corpus_seen (doc_id VARCHAR);
