@@ -12,9 +12,15 @@ const EMAIL = /[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-
 /**
  * French phone numbers: +33 / 0033 / 0 then nine digits in pairs, separated by nothing, spaces,
  * dots or dashes ("01 23 45 67 89", "06.12.34.56.78", "+33 6 12 34 56 78", "+33 (0)1 23 45 67 89").
- * Digits around the match must not continue it, so long clinical numbers are left alone.
+ * Technical text is full of digit runs that have this shape (runlevels "0123456789S", hex masks
+ * "3f010000 1000", sector counts), so: the number must stand alone as a word (no letter, digit or
+ * "_" glued on either side, no further ".NN" or "-NN" group after it), one separator is used
+ * throughout, and a national number written without separators ("0612345678") counts only after a
+ * phone cue (tél., téléphone, portable, appeler, joindre, fax, ...) within the 40 characters
+ * before it. test/corpus/pii.test.ts measures precision and recall on a labelled sample.
  */
-const PHONE = /(?<![\d+])(?:(?:\+|00)33[ .-]?(?:\(0\)[ .-]?)?|0)[1-9](?:[ .-]?\d{2}){4}(?![\d])/g
+const PHONE = /(?<![\p{L}\p{N}_+])((?:\+|00)33[ .-]?(?:\(0\)[ .-]?)?|0)[1-9]([ .-]?)\d{2}(?:\2\d{2}){3}(?![\p{L}\p{N}_]|[.-]\d)/gu
+const PHONE_CUE = /(?:t[ée]l[ée]?(?:phone)?|phone|portable|mobile|fax|appel|joign|joindre|contact|num[ée]ro)\P{L}*(?:\p{L}+\P{L}*){0,4}$/iu
 
 /**
  * NIR (numéro de sécurité sociale): sex, year, month, department (2A/2B for Corsica), commune,
@@ -64,7 +70,12 @@ export const scrubPii = (text: string): ScrubResult => {
     out = out.replace(IBAN, (m: string) => (ibanValid(m) ? (counts.IBAN++, placeholder("IBAN")) : m))
     out = out.replace(NIR, (m: string, ...g: Array<string>) =>
       nirKeyValid(g[0]!, g[1]!, g[2]!, g[3]!, g[4]!, g[5]!, g[6]!) ? (counts.NIR++, placeholder("NIR")) : m)
-    out = out.replace(PHONE, () => (counts.TELEPHONE++, placeholder("TELEPHONE")))
+    out = out.replace(PHONE, (m: string, prefix: string, separator: string, offset: number, whole: string) => {
+      const compactNational = prefix === "0" && separator === ""
+      if (compactNational && !PHONE_CUE.test(whole.slice(Math.max(0, offset - 40), offset))) return m
+      counts.TELEPHONE++
+      return placeholder("TELEPHONE")
+    })
     out = out.replace(BIRTH, (_m: string, lead: string) => (counts.DATE_NAISSANCE++, `${lead}${placeholder("DATE_NAISSANCE")}`))
   }
   return { text: out, counts }

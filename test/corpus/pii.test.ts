@@ -83,3 +83,54 @@ test("dates of birth near né(e) le are scrubbed, other dates are not", () => {
   assert.equal(scrubPii("Hospitalisé le 12/03/2024, sorti le 20 mars 2024.").counts.DATE_NAISSANCE, 0)
   assert.equal(scrubPii("e-mail : camille.martin@chu-exemple.fr.").text, "e-mail : [EMAIL].")
 })
+
+/** test/fixtures/pii/labelled.txt: `tech:`/`clin:` lines, real PII marked ⟦TYPE|value⟧ (see its README). */
+const labelled = () =>
+  readFileSync(new URL("../fixtures/pii/labelled.txt", import.meta.url), "utf8").trimEnd().split("\n").map((line) => {
+    const kind = line.slice(0, 4) as "tech" | "clin"
+    const marked = line.slice(5).trim()
+    const gold = [...marked.matchAll(/⟦([A-Z_]+)\|([^⟧]+)⟧/g)].map((m) => ({ type: m[1]!, value: m[2]! }))
+    return { kind, input: marked.replace(/⟦[A-Z_]+\|([^⟧]+)⟧/g, "$1"), expected: marked.replace(/⟦([A-Z_]+)\|[^⟧]+⟧/g, "[$1]"), gold }
+  })
+
+/** Per type: replacements that hit a marked value (tp), replaced something else (fp), missed a marked value (fn). */
+const measure = (samples: ReturnType<typeof labelled>) => {
+  const tally = { tp: 0, fp: 0, fn: 0 }
+  const wrong: Array<string> = []
+  for (const s of samples) {
+    const { text, counts } = scrubPii(s.input)
+    for (const t of ["EMAIL", "TELEPHONE", "NIR", "IBAN", "DATE_NAISSANCE"] as const) {
+      const gold = s.gold.filter((g) => g.type === t)
+      const found = gold.filter((g) => !text.includes(g.value)).length
+      const tp = Math.min(found, counts[t])
+      tally.tp += tp
+      tally.fp += counts[t] - tp
+      tally.fn += gold.length - tp
+    }
+    if (text !== s.expected) wrong.push(`${s.kind}: ${text}`)
+  }
+  return { ...tally, precision: tally.tp / Math.max(1, tally.tp + tally.fp), recall: tally.tp / Math.max(1, tally.tp + tally.fn), wrong }
+}
+
+test("precision and recall on a labelled sample of technical (man-page style) and clinical text: no runlevel, hex mask or record number becomes a phone", () => {
+  const samples = labelled()
+  const tech = measure(samples.filter((s) => s.kind === "tech"))
+  const clin = measure(samples.filter((s) => s.kind === "clin"))
+  const all = measure(samples)
+  assert.ok(samples.filter((s) => s.kind === "tech").length >= 20 && samples.filter((s) => s.kind === "clin").length >= 20)
+  assert.ok(all.tp >= 20, `${all.tp} marked values found`)
+  // Issue 21: 7 of 12 [TELEPHONE] replacements on French man pages were wrong. Measured here:
+  assert.deepEqual(all.wrong, [], "lines scrubbed differently from their labels")
+  assert.deepEqual({ precision: tech.precision, recall: tech.recall }, { precision: 1, recall: 1 })
+  assert.deepEqual({ precision: clin.precision, recall: clin.recall }, { precision: 1, recall: 1 })
+})
+
+test("phones: word boundaries and one separator throughout; compact national numbers need a phone cue", () => {
+  assert.equal(scrubPii("niveaux 0123456789S").counts.TELEPHONE, 0)
+  assert.equal(scrubPii("masque 3f010000 1000").text, "masque 3f010000 1000")
+  assert.equal(scrubPii("version 0.12.34.56.78.90").counts.TELEPHONE, 0)
+  assert.equal(scrubPii("secteurs 0976773168").counts.TELEPHONE, 0)
+  assert.equal(scrubPii("tél. 0976773168").text, "tél. [TELEPHONE]")
+  assert.equal(scrubPii("Appelez-moi au 0612345678 après 18 h.").text, "Appelez-moi au [TELEPHONE] après 18 h.")
+  assert.equal(scrubPii("au 01 23.45 67 89").counts.TELEPHONE, 0)
+})
