@@ -55,7 +55,7 @@ const toRow = (d: Decision): CorpusDocumentRow => ({
 })
 
 /**
- * corpus.raw → [accept, normalise, skip-unchanged, language-id, quality, pii] → corpus.clean →
+ * corpus.raw → [accept, normalise, skip-unchanged, language-id, pii, quality] → corpus.clean →
  * [exact-dedup, near-dedup, tokenize, pack] → corpus.packed → Arrow IPC shards.
  * State from earlier runs seeds the dedup indexes; the run's decisions are merged back at the end.
  */
@@ -94,7 +94,9 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const packer = pack({ sequenceLength: options.sequenceLength ?? defaultCorpusOptions.sequenceLength, eosId: tok.eosId })
     const writer = new ArrowShardWriter(options.outDir, runId, options.sequencesPerShard ?? 1024)
 
-    const clean = named("clean", chain(chain(chain(chain(chain(accept, norm), skip), lang), quality), pii))
+    // PII is scrubbed before the quality filters: they judge the text that will be published, and a
+    // phone, NIR or IBAN is one placeholder word there, not five digit groups (issue 21).
+    const clean = named("clean", chain(chain(chain(chain(chain(accept, norm), skip), lang), pii), quality))
     const dedupAndPack = named("dedup-tokenize-pack", chain(chain(chain(exact, near), toks), packer))
     const fail = (operator: string) => (e: { message: string }) => new OperatorFailure({ operator, message: e.message })
 
@@ -122,7 +124,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       ],
       deadLetters: (batch) => landDeadLetters(runId, batch).pipe(Effect.mapError(fail("dead-letters")))
     }
-    const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, quality.tally, pii.tally, exact.tally, near.tally, toks.tally, packer.tally]
+    const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
     return { runId, pipeline, ledger, tallies, writer } satisfies CorpusRun
   })
 
