@@ -14,11 +14,16 @@ export class OperatorStats {
   readonly dropReasons = new Map<string, number>()
   /** Total records expected, when the source knows it (for ETA). */
   expected: number | undefined
+  /** Bytes of payload read, when the source can measure them (for MB/s). */
+  bytes: number | undefined
 
   constructor(readonly name: string) {}
 
   recordIn(n: number) {
     this.in += n
+  }
+  recordBytes(n: number) {
+    this.bytes = (this.bytes ?? 0) + n
   }
   recordOut(n: number) {
     this.out += n
@@ -55,6 +60,8 @@ export class OperatorStats {
       rejected: this.rejected,
       dropped: this.dropped,
       perSecond: Math.round(this.throughput(now)),
+      mbPerSecond: this.bytes === undefined ? undefined : Math.round((this.bytes / 1e6 / Math.max(1e-3, (now - this.startedAt) / 1000)) * 100) / 100,
+      elapsedSeconds: Math.round((now - this.startedAt) / 100) / 10,
       etaSeconds: this.etaSeconds(now),
       rejectReasons: Object.fromEntries(this.rejectReasons),
       dropReasons: Object.fromEntries(this.dropReasons)

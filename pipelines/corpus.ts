@@ -14,7 +14,7 @@ import { qualityFilter } from "../operators/corpus/quality.ts"
 import type { Tally } from "../operators/corpus/tally.ts"
 import { tokenize } from "../operators/corpus/tokenize.ts"
 import { chain, type Operator, OperatorFailure } from "../operators/operator.ts"
-import { readCorpus } from "../operators/readers/corpus.ts"
+import { corpusReadBytes, expectedDocuments, readCorpus } from "../operators/readers/corpus.ts"
 import { ArrowShardWriter } from "../operators/writers/arrow-shards.ts"
 import type { PackedSequence } from "../schemas/corpus-document.ts"
 import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.ts"
@@ -105,7 +105,13 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       name: "corpus",
       description: "Cleans, scrubs, deduplicates, tokenizes and packs a French health corpus into Arrow IPC shards",
       nodes: [
-        source("read-corpus", "corpus.raw", readCorpus(options.input, { ...(options.textField ? { textField: options.textField } : {}), ...(options.idField ? { idField: options.idField } : {}) })),
+        source(
+          "read-corpus",
+          "corpus.raw",
+          readCorpus(options.input, { ...(options.textField ? { textField: options.textField } : {}), ...(options.idField ? { idField: options.idField } : {}) }),
+          expectedDocuments(options.input),
+          corpusReadBytes
+        ),
         stage("corpus.raw", clean, "corpus.clean"),
         stage("corpus.clean", dedupAndPack, "corpus.packed"),
         sink<PackedSequence, Warehouse>("write-shards", "corpus.packed", (batch) =>

@@ -45,6 +45,23 @@ export const readCorpus = (path: string, options: CorpusReaderOptions = {}): Str
   )
 }
 
+/**
+ * How many documents `readCorpus` will yield, when that is known without reading: a .txt file or a
+ * folder of .txt files (one document each). Table files hold an unknown number of rows: undefined.
+ */
+export const expectedDocuments = (path: string): number | undefined => {
+  try {
+    if (!statSync(path).isDirectory()) return path.endsWith(".txt") ? 1 : undefined
+    const files = listFiles(path)
+    return files.every((f) => f.endsWith(".txt")) ? files.length : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** UTF-8 bytes of the text a corpus record carries (0 for an unreadable one): MB/s in progress lines. */
+export const corpusReadBytes = (read: CorpusRead): number => (read._tag === "Document" ? Buffer.byteLength(read.document.text) : 0)
+
 /** Files under a folder, sorted for a deterministic order; only formats the reader knows. */
 const listFiles = (dir: string): Array<string> =>
   readdirSync(dir, { withFileTypes: true })

@@ -123,6 +123,7 @@ export const runSource = async (ctx: KafkaContext, pipeline: Pipeline, node: Sou
         Stream.runForEach((chunk) =>
           Effect.promise(async () => {
             stats.recordIn(chunk.length)
+            if (node.bytesOf) for (const e of chunk) stats.recordBytes(node.bytesOf(e.value))
             await producer.send(chunk.map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(type, e.value) })))
             stats.recordOut(chunk.length)
           })

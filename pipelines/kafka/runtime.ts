@@ -143,7 +143,7 @@ export const runOnKafka = (settings: KafkaSettings) =>
         catch: failure(pipeline, "a consumer stopped")
       })
       yield* Effect.raceFirst(body, crashed)
-      options.onProgress?.(snapshot())
+      options.onProgress?.(snapshot(), true)
 
       const committed: Record<string, number> = {}
       for (const node of consumers) {

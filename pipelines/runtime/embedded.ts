@@ -131,6 +131,7 @@ export const runEmbedded = <R>(pipeline: Pipeline<R>, options: RunOptions = {}):
           Effect.gen(function*() {
             s.recordIn(chunk.length)
             s.recordOut(chunk.length)
+            if (node.bytesOf) for (const e of chunk) s.recordBytes(node.bytesOf(e.value))
             for (const e of chunk) yield* out.publish(e)
           })
         ),
@@ -191,7 +192,7 @@ export const runEmbedded = <R>(pipeline: Pipeline<R>, options: RunOptions = {}):
       ),
       { concurrency: "unbounded", discard: true }
     ).pipe(Effect.ensuring(progress ? Fiber.interrupt(progress) : Effect.void))
-    options.onProgress?.(snapshot())
+    options.onProgress?.(snapshot(), true)
 
     return {
       pipeline: pipeline.name,

@@ -16,6 +16,8 @@ export interface SourceNode<A = any, R = any> {
   readonly read: Stream.Stream<Envelope<A>, OperatorFailure, R>
   /** Number of records the source will produce, when known up front (for ETA). */
   readonly expected?: number
+  /** Payload bytes of one record, for MB/s next to records/s. */
+  readonly bytesOf?: (value: A) => number
 }
 
 export interface StageNode<In = any, Out = any, R = any> {
@@ -53,8 +55,20 @@ export interface Pipeline<R = any> {
   readonly records?: Readonly<Record<string, RecordName>>
 }
 
-export const source = <A, R>(name: string, output: string, read: Stream.Stream<Envelope<A>, OperatorFailure, R>, expected?: number): SourceNode<A, R> =>
-  expected === undefined ? { _tag: "Source", name, output, read } : { _tag: "Source", name, output, read, expected }
+export const source = <A, R>(
+  name: string,
+  output: string,
+  read: Stream.Stream<Envelope<A>, OperatorFailure, R>,
+  expected?: number,
+  bytesOf?: (value: A) => number
+): SourceNode<A, R> => ({
+  _tag: "Source",
+  name,
+  output,
+  read,
+  ...(expected === undefined ? {} : { expected }),
+  ...(bytesOf === undefined ? {} : { bytesOf })
+})
 
 export const stage = <In, Out, R>(input: string, operator: Operator<In, Out, R>, output: string, batchSize?: number): StageNode<In, Out, R> =>
   batchSize === undefined

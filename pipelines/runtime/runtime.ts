@@ -15,7 +15,8 @@ export interface RunOptions {
   readonly partitions?: number
   /** Bound of each partition's queue, in records: a full queue makes producers wait (backpressure). */
   readonly queueCapacity?: number
-  readonly onProgress?: (stages: ReadonlyArray<StatsSnapshot>) => void
+  /** Called every progressIntervalMs, and once more with `final` when the run ends. */
+  readonly onProgress?: (stages: ReadonlyArray<StatsSnapshot>, final?: boolean) => void
   readonly progressIntervalMs?: number
 }
 
