@@ -16,6 +16,8 @@ import { tokenize } from "../operators/corpus/tokenize.ts"
 import { chain, type Operator, OperatorFailure } from "../operators/operator.ts"
 import { corpusReadBytes, expectedDocuments, readCorpus } from "../operators/readers/corpus.ts"
 import { ArrowShardWriter } from "../operators/writers/arrow-shards.ts"
+import { type CorpusManifest, readManifest, updateManifest, writeManifest } from "../operators/writers/corpus-manifest.ts"
+import { DocumentsWriter } from "../operators/writers/documents-jsonl.ts"
 import type { PackedSequence } from "../schemas/corpus-document.ts"
 import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.ts"
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
@@ -36,6 +38,10 @@ export interface CorpusRun {
   readonly ledger: DocumentLedger
   readonly tallies: ReadonlyArray<Tally>
   readonly writer: ArrowShardWriter
+  /** The kept, cleaned documents of the run: `<out>/<run id>-documents.jsonl.gz`. */
+  readonly documents: DocumentsWriter
+  /** Filled when the run closes: documents retired, the documents file and the manifest written. */
+  readonly outcome: { retired: number; documentsFile: string | undefined; manifest: CorpusManifest | undefined }
 }
 
 const named = <A, B, R>(name: string, op: Operator<A, B, R>): Operator<A, B, R> => ({ ...op, name })
@@ -93,11 +99,13 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const toks = tokenize(tok, ledger)
     const packer = pack({ sequenceLength: options.sequenceLength ?? defaultCorpusOptions.sequenceLength, eosId: tok.eosId })
     const writer = new ArrowShardWriter(options.outDir, runId, options.sequencesPerShard ?? 1024)
+    const documents = new DocumentsWriter(options.outDir, runId)
+    const outcome: CorpusRun["outcome"] = { retired: 0, documentsFile: undefined, manifest: undefined }
 
     // PII is scrubbed before the quality filters: they judge the text that will be published, and a
     // phone, NIR or IBAN is one placeholder word there, not five digit groups (issue 21).
     const clean = named("clean", chain(chain(chain(chain(chain(accept, norm), skip), lang), pii), quality))
-    const dedupAndPack = named("dedup-tokenize-pack", chain(chain(chain(exact, near), toks), packer))
+    const dedupAndPack = named("dedup-tokenize-pack", chain(chain(chain(chain(exact, near), documents.tap()), toks), packer))
     const fail = (operator: string) => (e: { message: string }) => new OperatorFailure({ operator, message: e.message })
 
     yield* Runs.start(runId, "corpus", { ...options, incremental })
@@ -118,11 +126,32 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
           Effect.try({ try: () => writer.add(batch.map((e) => e.value)), catch: (e) => new OperatorFailure({ operator: "write-shards", message: String(e) }) }), {
           close: Effect.gen(function*() {
             yield* Effect.try({ try: () => writer.close(), catch: (e) => new OperatorFailure({ operator: "write-shards", message: String(e) }) })
+            const documentsFile = yield* Effect.try({ try: () => documents.close(), catch: (e) => new OperatorFailure({ operator: "write-documents", message: String(e) }) })
+            const retired = incremental ? [...known.keys()].filter((id) => !ledger.seen.has(id)) : []
+            outcome.retired = retired.length
+            outcome.documentsFile = documentsFile
+            outcome.manifest = yield* Effect.try({
+              try: () => {
+                const manifest = updateManifest(options.outDir, readManifest(options.outDir), {
+                  runId,
+                  tokenizer: options.tokenizer,
+                  sequenceLength: options.sequenceLength ?? defaultCorpusOptions.sequenceLength,
+                  shards: writer.contents,
+                  documentsFile: documentsFile === undefined ? undefined : { path: documentsFile, ids: documents.ids },
+                  superseded: incremental ? new Set([...ledger.processed, ...retired]) : "all"
+                })
+                writeManifest(options.outDir, manifest)
+                return manifest
+              },
+              catch: (e) => new OperatorFailure({ operator: "manifest", message: `${options.outDir}/manifest.json: ${e instanceof Error ? e.message : String(e)}` })
+            })
             if (incremental) yield* CorpusState.save(runId, ledger.all().map(toRow), ledger.seen).pipe(Effect.mapError(fail("corpus-state")))
             yield* Runs.finish(runId, "succeeded", {
               seen: ledger.seen.size,
               processed: ledger.processed.size,
               shards: writer.written.length,
+              documents: documentsFile ?? null,
+              retired: retired.length,
               tallies: tallies.map((t) => t.snapshot())
             }).pipe(Effect.mapError(fail("corpus-state")))
           })
@@ -131,7 +160,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       deadLetters: (batch) => landDeadLetters(runId, batch).pipe(Effect.mapError(fail("dead-letters")))
     }
     const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
-    return { runId, pipeline, ledger, tallies, writer } satisfies CorpusRun
+    return { runId, pipeline, ledger, tallies, writer, documents, outcome } satisfies CorpusRun
   })
 
 /** Paths relative to the repository root for `fleuve run corpus`, overridable from the environment. */

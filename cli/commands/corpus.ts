@@ -5,11 +5,13 @@ import { corpusFlags } from "../flags/corpus.ts"
 export const corpusCommand = Command.make("corpus", corpusFlags, (args) => lazyHandler(() => import("../handlers/corpus.ts"), (h) => h.corpusHandler(args))).pipe(
   Command.withDescription(
     "Stream a corpus through normalisation, language id, quality filters, PII scrubbing, exact + MinHash dedup, tokenization and packing.\n" +
-      "Incremental: documents whose content did not change since the last run are skipped; disappeared ones are retired (table corpus_documents)."
+      "Incremental: documents whose content did not change since the last run are skipped; disappeared ones are retired (table corpus_documents).\n" +
+      "Writes beside the shards the kept cleaned documents (<run id>-documents.jsonl.gz) and manifest.json (which file holds each current document, stale sequences)."
   ),
   Command.withExamples([
     { command: "fleuve corpus data/corpus/sample.jsonl", description: "Process the sample corpus into out/corpus/*.arrow" },
     { command: "fleuve corpus notes/ --out shards --sequence-length 4096", description: "A folder of .txt files, 4096-token sequences" },
-    { command: "fleuve corpus dump.jsonl.gz --config thresholds.json --full", description: "Custom thresholds, reprocess everything" }
+    { command: "fleuve corpus dump.jsonl.gz --config thresholds.json --full", description: "Custom thresholds, reprocess everything" },
+    { command: "fleuve corpus notes/ --out shards --compact", description: "Incremental run, then compact shards so each current document is packed once" }
   ])
 )

@@ -15,6 +15,10 @@ export const corpusFlags = {
   sequenceLength: Flag.Int("sequence-length").pipe(Flag.withDescription(withDefaultSaid("Tokens per packed training sequence", defaultCorpusOptions.sequenceLength)), Flag.withDefault(defaultCorpusOptions.sequenceLength)),
   textField: Flag.String("text-field").pipe(Flag.withDescription(withDefaultSaid("Field holding the text in JSONL/CSV/Parquet rows", "text")), Flag.withDefault("text")),
   idField: Flag.String("id-field").pipe(Flag.withDescription(withDefaultSaid("Field holding a stable document id (else file:line)", "id")), Flag.withDefault("id")),
+  compact: Flag.Boolean("compact").pipe(
+    Flag.withDescription(withDefaultSaid("After the run, rewrite the current documents of --out into full shards and one documents file, and remove the files manifest.json listed (stale versions, retired documents, small remainder shards)", false)),
+    Flag.withDefault(false)
+  ),
   full: Flag.Boolean("full").pipe(Flag.withDescription(withDefaultSaid("Reprocess every document and leave the warehouse's corpus state untouched (default: incremental)", false)), Flag.withDefault(false)),
   warehouse: warehouseFlag
 }

@@ -1,6 +1,7 @@
 import { Console, Effect, Option } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { buildCorpusRun, type CorpusOptions, type TallySnapshot } from "../../pipelines/corpus.ts"
+import { compactCorpus } from "../../pipelines/corpus-compact.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { progressReporter } from "../progress.ts"
 import { reportFailure } from "../common.ts"
@@ -28,7 +29,7 @@ const readConfig = (path: string): Partial<CorpusOptions> => {
   }
 }
 
-export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, full, warehouse }: CorpusArgs) =>
+export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, full, compact, warehouse }: CorpusArgs) =>
   Effect.gen(function*() {
     const fromFile = Option.isSome(config) ? yield* Effect.try({ try: () => readConfig(config.value), catch: (e) => ({ message: (e as Error).message }) }) : {}
     const options: CorpusOptions = { sequenceLength, ...fromFile, input, outDir: out, tokenizer, textField, idField, incremental: !full }
@@ -40,8 +41,23 @@ export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, t
     yield* Console.log(renderTallies(run.tallies.map((t) => t.snapshot())))
     yield* Console.log(
       `corpus: run ${run.runId}: ${run.ledger.seen.size} documents seen, ${run.ledger.processed.size} (re)processed, ` +
-        `${report.deadLetters.length} dead letters, ${run.writer.written.length} shard(s) in ${out}, ${(report.elapsedMs / 1000).toFixed(1)}s`
+        `${run.outcome.retired} retired, ${report.deadLetters.length} dead letters, ${run.writer.written.length} shard(s) in ${out}, ${(report.elapsedMs / 1000).toFixed(1)}s`
     )
+    const m = run.outcome.manifest
+    if (m) {
+      yield* Console.log(
+        `corpus: ${run.outcome.documentsFile ? `${run.documents.count} cleaned documents in ${run.outcome.documentsFile}; ` : ""}` +
+          `${out}/manifest.json: ${m.current.documents} current documents in ${m.shards.length} shard(s), ${m.current.sequences} current sequences, ` +
+          `${m.shards.reduce((a, s) => a + s.staleSequences.length, 0)} stale`
+      )
+    }
+    if (compact) {
+      const c = yield* compactCorpus(out)
+      yield* Console.log(
+        `corpus: compacted ${c.before.shards} shard(s) (${c.before.sequences} sequences, ${c.before.staleSequences} stale) and ${c.before.documentsFiles} documents file(s) ` +
+          `into ${c.after.shards} shard(s), ${c.after.sequences} sequences, ${c.after.documents} documents`
+      )
+    }
   }).pipe(
     Effect.provide(withWarehouse(warehouse)),
     Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) }))

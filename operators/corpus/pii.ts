@@ -86,9 +86,16 @@ export const piiScrubber = (ledger?: DocumentLedger) => {
   const op = corpusStep<CorpusDocument, CorpusDocument>("pii", (doc) => {
     const { text, counts } = scrubPii(doc.text)
     if (text === doc.text) return Verdict.keep(doc)
-    for (const t of PII_TYPES) if (counts[t] > 0) op.tally.count(t, counts[t])
+    const found: Record<string, number> = {}
+    for (const t of PII_TYPES) {
+      if (counts[t] > 0) {
+        op.tally.count(t, counts[t])
+        found[t] = counts[t]
+      }
+    }
     // contentHash stays the normalised input's: incremental runs compare it before scrubbing.
-    return Verdict.keep({ ...doc, text }, true)
+    // meta.pii: replacements by type, written with the cleaned document (documents-jsonl.ts).
+    return Verdict.keep({ ...doc, text, meta: { ...doc.meta, pii: found } }, true)
   }, ledger)
   return op
 }

@@ -12,6 +12,8 @@ export class ArrowShardWriter {
   private pending: Array<PackedSequence> = []
   private shardIndex = 0
   readonly written: Array<string> = []
+  /** Per shard written: its sequences and the documents with tokens in them (for the manifest). */
+  readonly contents = new Map<string, { sequences: number; documents: Set<string> }>()
 
   constructor(readonly dir: string, readonly prefix: string, readonly perShard = 1024) {
     mkdirSync(dir, { recursive: true })
@@ -44,6 +46,7 @@ export class ArrowShardWriter {
     writeFileSync(`${path}.tmp`, tableToIPC(table, "file"))
     renameSync(`${path}.tmp`, path)
     this.written.push(path)
+    this.contents.set(path, { sequences: rows.length, documents: new Set(rows.flatMap((r) => r.docIds)) })
     this.pending = []
     this.shardIndex++
   }

@@ -1,0 +1,86 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs"
+import { join } from "node:path"
+import { gunzipSync, gzipSync } from "node:zlib"
+import { Effect } from "effect"
+import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import { type Operator, Outcome } from "../operator.ts"
+
+/** One line of `<run id>-documents.jsonl.gz`: a kept document as it leaves the cleaning steps. */
+export interface CleanedDocumentLine {
+  readonly id: string
+  /** The text after normalisation and PII scrubbing: what was tokenized. */
+  readonly text: string
+  readonly lang: string | null
+  readonly lang_score: number | null
+  readonly source: string
+  /** sha256 of the normalised text before scrubbing (corpus_documents.content_hash). */
+  readonly content_hash: string
+  /** PII replacements by type. */
+  readonly pii: Readonly<Record<string, number>>
+}
+
+/**
+ * Writes the kept, cleaned documents of a run as gzipped JSON lines beside its shards, so anyone
+ * can read what normalisation and PII scrubbing did, or re-tokenize for another model. Each batch
+ * is one gzip member appended to a temporary file (a gzip file may hold several members; gunzip,
+ * Python and DuckDB read them as one stream), renamed when the run closes: a reader never sees
+ * half a file. No kept document, no file.
+ */
+export class DocumentsWriter {
+  readonly path: string
+  private readonly tmp: string
+  count = 0
+  /** Ids written, in order (for the manifest). */
+  readonly ids: Array<string> = []
+
+  constructor(readonly dir: string, readonly prefix: string) {
+    mkdirSync(dir, { recursive: true })
+    this.path = join(dir, `${prefix}-documents.jsonl.gz`)
+    this.tmp = `${this.path}.tmp`
+  }
+
+  add(docs: ReadonlyArray<CorpusDocument>) {
+    if (docs.length === 0) return
+    const lines = docs.map((d) => JSON.stringify(cleanedLine(d))).join("\n") + "\n"
+    appendFileSync(this.tmp, gzipSync(lines))
+    this.count += docs.length
+    for (const d of docs) this.ids.push(d.id)
+  }
+
+  /** The file written, or undefined when the run kept no document. */
+  close(): string | undefined {
+    if (!existsSync(this.tmp)) return undefined
+    renameSync(this.tmp, this.path)
+    return this.path
+  }
+
+  abandon() {
+    rmSync(this.tmp, { force: true })
+  }
+
+  /** Passes documents through unchanged, writing each one: placed right before tokenization. */
+  tap(): Operator<CorpusDocument, CorpusDocument> {
+    return {
+      name: "write-documents",
+      process: (batch) =>
+        Effect.sync(() => {
+          this.add(batch.map((e) => e.value))
+          return batch.map((e) => Outcome.emit(e))
+        })
+    }
+  }
+}
+
+export const cleanedLine = (d: CorpusDocument): CleanedDocumentLine => ({
+  id: d.id,
+  text: d.text,
+  lang: d.lang ?? null,
+  lang_score: d.langScore ?? null,
+  source: d.source,
+  content_hash: d.contentHash,
+  pii: (d.meta?.pii as Record<string, number> | undefined) ?? {}
+})
+
+/** Reads a documents file back (tests, compaction). */
+export const readDocumentsFile = (path: string): Array<CleanedDocumentLine> =>
+  gunzipSync(readFileSync(path)).toString("utf8").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as CleanedDocumentLine)
