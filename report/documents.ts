@@ -46,6 +46,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .table-wrap, .figure-wrap { overflow-x: auto; }
 figure { margin: 8px 0 20px; }
 figure svg { display: block; max-width: none; height: auto; }
+#table-best-per-cell td, #table-best-per-cell th { white-space: normal; min-width: 8em; }
 .caveats { background: #fff8e1; border-left: 4px solid #e0a800; padding: 4px 16px; margin: 16px 0; font-size: 14px; }
 `.trim()
 

@@ -78,7 +78,10 @@ export const bestPerCellTable = (rows: Rows, ctx: FigureContext): ReportTable =>
     taskLabel(ctx, task),
     ...ctx.shots.map((shots) => {
       const r = rows.find((x) => str(x.task) === task && num(x.shots) === shots)
-      return r ? `${str(r.system)} (${fmt(num(r.score))})` : "–"
+      if (!r) return "–"
+      // Many tied winners (every system equal in a cell) would make one very wide cell.
+      const winners = num(r.winners)
+      return winners > 3 ? `${winners} systems tied (${fmt(num(r.score))})` : `${str(r.system)} (${fmt(num(r.score))})`
     })
   ])
 })

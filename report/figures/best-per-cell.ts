@@ -16,9 +16,11 @@ export const bestPerCell: VegaLiteFigure = {
   build: (rows, ctx) => {
     const colorOf = new Map(ctx.systems.map((s, i) => [s, ctx.colors[i]!]))
     // Long names wrap inside their cell instead of widening the whole grid.
-    const nameWidth = Math.min(MAX_NAME_WIDTH, widest(rows.map((r) => str(r.system)), 10))
+    // More than three tied winners (every system equal in a cell) read as a count, not a list.
+    const nameOf = (r: Record<string, unknown>) => (num(r.winners) > 3 ? `${num(r.winners)} systems tied` : str(r.system))
+    const nameWidth = Math.min(MAX_NAME_WIDTH, widest(rows.map(nameOf), 10))
     const values = rows.map((r) => {
-      const system = str(r.system)
+      const system = nameOf(r)
       const fill = colorOf.get(system) ?? "#bdbdbd"
       return { task: taskLabel(ctx, str(r.task)), shots: shotLabel(num(r.shots)), system, score: num(r.score), label: [...wrapText(system, 10, nameWidth), fmt(num(r.score), 3)], fill, ink: inkOn(fill) }
     })

@@ -20,7 +20,12 @@ export const deltaHeatmaps: VegaLiteFigure = {
       spacing: 14,
       hconcat: ctx.tasks.map(({ task, higherIsBetter }, i) => {
         const own = rows.filter((r) => str(r.task) === task)
-        const extent = Math.max(1e-9, ...own.map((r) => Math.abs(num(r.delta))))
+        const largest = Math.max(0, ...own.map((r) => Math.abs(num(r.delta))).filter(Number.isFinite))
+        // Every candidate equals the reference here: no scale to show ("−0.00 +0.00" read as noise).
+        const degenerate = largest < 1e-12
+        const extent = degenerate ? 1 : largest
+        // Enough decimals that the legend's ends differ from 0; 0 itself unsigned.
+        const decimals = Math.max(2, Math.ceil(-Math.log10(extent)) + 1)
         // Coloured by gain (blue = better), so a lower-is-better metric is not drawn backwards.
         const values = own.map((r) => {
           const d = num(r.delta)
@@ -28,7 +33,7 @@ export const deltaHeatmaps: VegaLiteFigure = {
           return { shots: shotLabel(num(r.shots)), system: str(r.system), delta: d, gain, label: fmt(d, 3, true), ink: inkOn(divergingColor(gain, extent)) }
         })
         return {
-          title: { text: taskLabel(ctx, task), fontSize: 12, anchor: "middle" },
+          title: { text: taskLabel(ctx, task), ...(degenerate ? { subtitle: "all Δ = 0" } : {}), fontSize: 12, anchor: "middle" },
           data: { values },
           width: { step: 52 },
           height: { step: 24 },
@@ -46,7 +51,9 @@ export const deltaHeatmaps: VegaLiteFigure = {
                   type: "quantitative",
                   title: higherIsBetter ? "Δ" : "−Δ (lower is better)",
                   scale: { domain: [-extent, 0, extent], range: [DIVERGING.low, DIVERGING.mid, DIVERGING.high], interpolate: "rgb" },
-                  legend: { orient: "bottom", direction: "horizontal", gradientLength: 140, format: "+.2f" }
+                  legend: degenerate
+                    ? null
+                    : { orient: "bottom", direction: "horizontal", gradientLength: 140, values: [-extent, 0, extent], labelExpr: `datum.value === 0 ? '0' : format(datum.value, '+.${decimals}f')` }
                 }
               }
             },

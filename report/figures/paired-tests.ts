@@ -45,7 +45,14 @@ export const pairedTests: VegaLiteFigure = {
           {
             name: "intervals",
             mark: { type: "rule", color: "#333333", strokeWidth: 1.5 },
-            encoding: { y, x: { field: "ci_low", type: "quantitative", title: "Δ ± 95% CI", scale: { padding: 24 } }, x2: { field: "ci_high" } }
+            encoding: { y, x: {
+              field: "ci_low",
+              type: "quantitative",
+              title: "Δ ± 95% CI",
+              scale: { padding: 24 },
+              // "~g": no "0.000000" on a panel where every interval is 0; few ticks so labels never collide.
+              axis: { format: "~g", tickCount: 4, labelOverlap: "greedy" }
+            }, x2: { field: "ci_high" } }
           },
           {
             name: "points",

@@ -1,4 +1,5 @@
 import { inkOn, RECORD_SEGMENTS } from "../palette.ts"
+import { textWidth } from "../text-metrics.ts"
 import { num, SCHEMA, str, type VegaLiteFigure } from "./common.ts"
 
 /** One system's record cut into the stacked segments of figure 8, left to right. */
@@ -35,13 +36,22 @@ export const significanceRecord: VegaLiteFigure = {
   build: (rows, ctx) => {
     const candidates = ctx.systems.filter((s) => s !== ctx.reference)
     const cells = Math.max(0, ...rows.map((r) => num(r.cells)))
-    const values = rows.flatMap((r) => recordSegments(r).map((s) => ({ system: str(r.system), ...s })))
+    const width = 380
+    const majority = cells / 2
+    // A count centred on the majority line would be struck through by it: move it beside the line,
+    // toward the middle of its own segment.
+    const labelX = (s: { mid: number; count: number }) => {
+      const half = (textWidth(String(s.count), 10) / 2 + 3) * (cells / width)
+      if (cells === 0 || Math.abs(s.mid - majority) >= half) return s.mid
+      return s.mid <= majority ? majority - half : majority + half
+    }
+    const values = rows.flatMap((r) => recordSegments(r).map((s) => ({ system: str(r.system), ...s, label_x: labelX(s) })))
     const y = { field: "system", type: "nominal", sort: candidates, title: null }
     return {
       $schema: SCHEMA,
       title: { text: significanceRecord.title, subtitle: `${cells} cells per system; dotted line: majority (${cells / 2} cells)` },
       data: { values },
-      width: 380,
+      width,
       height: { step: 22 },
       layer: [
         {
@@ -71,7 +81,7 @@ export const significanceRecord: VegaLiteFigure = {
         {
           name: "counts",
           mark: { type: "text", fontSize: 10 },
-          encoding: { y, x: { field: "mid", type: "quantitative" }, text: { field: "count" }, fill: { field: "ink", type: "nominal", scale: null } }
+          encoding: { y, x: { field: "label_x", type: "quantitative" }, text: { field: "count" }, fill: { field: "ink", type: "nominal", scale: null } }
         }
       ]
     } as never

@@ -33,7 +33,7 @@ export const taskMeans: VegaLiteFigure = {
             mark: { type: "bar", height: { band: 0.75 } },
             encoding: {
               y,
-              x: { field: "mean", type: "quantitative", title: "mean ± std" },
+              x: { field: "mean", type: "quantitative", title: "mean ± std", axis: { format: "~g", tickCount: 4, labelOverlap: "greedy", labelFlush: true } },
               fill: {
                 condition: { test: `datum.system === ${JSON.stringify(ctx.reference)}`, value: `url(#${HATCH_PATTERN_ID})` },
                 field: "system",

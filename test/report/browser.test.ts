@@ -6,7 +6,7 @@ import { after, before, test } from "node:test"
 import type { Browser } from "playwright-core"
 import { buildReport, type ReportFile } from "../../report/report.ts"
 import { launchChromium } from "../helpers/browser.ts"
-import { buildFixtureWarehouse, LONG_NAMES, REFERENCE } from "../helpers/report.ts"
+import { buildFixtureWarehouse, buildRealisticWarehouse, LONG_NAMES, REFERENCE } from "../helpers/report.ts"
 import { runWithWarehouse, tempDir } from "../helpers/warehouse.ts"
 
 const artifacts = resolve(import.meta.dirname, "../../test-artifacts")
@@ -23,11 +23,25 @@ const writeReport = (files: ReadonlyArray<ReportFile>) => {
 let browser: Browser
 let html: string
 let longHtml: string
+/** Real-looking names (medmcqa-fr, Mistral-7B-Instruct-v0.3, …) on 1 to 5 tasks, 2 or 3 shot columns, one with all systems tied. */
+const REALISTIC = [
+  { tasks: 1, shots: [0, 5] },
+  { tasks: 2, shots: [0, 5], tiedTask: true },
+  { tasks: 3, shots: [0, 5] },
+  { tasks: 4, shots: [0, 3, 5] },
+  { tasks: 5, shots: [0, 5] }
+] as const
+let realistic: Array<{ name: string; file: string }> = []
 
 before(async () => {
   const [db, longDb] = await Promise.all([buildFixtureWarehouse(), buildFixtureWarehouse({ rename: LONG_NAMES })])
   html = writeReport(await runWithWarehouse(db, buildReport({ reference: REFERENCE })))
   longHtml = writeReport(await runWithWarehouse(longDb, buildReport({})))
+  realistic = []
+  for (const v of REALISTIC) {
+    const db = await buildRealisticWarehouse(v)
+    realistic.push({ name: `${v.tasks} task(s), shots ${v.shots.join("/")}${"tiedTask" in v ? ", a tied task" : ""}`, file: writeReport(await runWithWarehouse(db, buildReport({}))) })
+  }
   browser = await launchChromium()
 })
 
@@ -130,4 +144,56 @@ test("no two labels overlap and every cell label fits its cell, in the browser's
       await context.close()
     }
   }
+})
+
+/**
+ * What issue 21 found with real names: numbers printed as "0.000000" or signed zeros ("−0.00",
+ * "+0.00") on degenerate axes and legends, negative ticks on figure 5's [0, 1] scale, figure 8's
+ * count labels on its majority line, and tables wider than the page.
+ */
+const realisticProblems = (page: import("playwright-core").Page) =>
+  page.evaluate(() => {
+    const out: Array<string> = []
+    document.querySelectorAll("figure.report-figure svg").forEach((svg, f) => {
+      for (const t of Array.from(svg.querySelectorAll("text"))) {
+        const s = (t.textContent ?? "").trim()
+        if (/\d\.\d{5,}/.test(s)) out.push(`figure ${f}: long decimal "${s}"`)
+        if (/^[−+-]0(\.0+)?$/.test(s)) out.push(`figure ${f}: signed zero "${s}"`)
+      }
+    })
+    const fig5 = document.querySelector("#figure-05 svg")
+    fig5?.querySelectorAll("g.role-axis-label text").forEach((t) => {
+      if (/^[−-]/.test(t.textContent ?? "")) out.push(`figure 5: negative tick "${t.textContent}"`)
+    })
+    const fig8 = document.querySelector("#figure-08 svg")
+    if (fig8) {
+      const line = fig8.querySelector("g.role-mark[class*='majority'] path, g.role-mark[class*='majority'] line")?.getBoundingClientRect()
+      if (line) {
+        fig8.querySelectorAll("g.role-mark[class*='counts'] > text").forEach((t) => {
+          const r = t.getBoundingClientRect()
+          if (r.left < line.right && r.right > line.left) out.push(`figure 8: count "${t.textContent}" on the majority line`)
+        })
+      }
+    }
+    const main = document.querySelector("main")!.getBoundingClientRect()
+    document.querySelectorAll(".table-wrap").forEach((w, i) => {
+      if (w.scrollWidth > w.clientWidth + 1 || w.getBoundingClientRect().right > main.right + 1) out.push(`table ${i + 1} is wider than the page (${w.scrollWidth} > ${w.clientWidth})`)
+    })
+    return out
+  })
+
+test("realistic names (medmcqa-fr, Mistral-7B-Instruct-v0.3) on 1–5 tasks and 2–3 shot columns: no overlap, no spill, no degenerate labels, tables fit", async () => {
+  mkdirSync(artifacts, { recursive: true })
+  const problems: Array<string> = []
+  for (const { name, file } of realistic) {
+    const { context, page, errors } = await open(file)
+    try {
+      assert.deepEqual(errors, [], name)
+      for (const p of [...await overlappingTexts(page), ...await labelsOutsideCells(page), ...await realisticProblems(page)]) problems.push(`${name}: ${p}`)
+      await page.screenshot({ path: join(artifacts, `report-realistic-${name.replace(/[^a-z0-9]+/gi, "-")}.png`), fullPage: true })
+    } finally {
+      await context.close()
+    }
+  }
+  assert.deepEqual(problems, [])
 })
