@@ -9,6 +9,7 @@ import { Effect, Schema } from "effect"
 import { bootstrapIntervals, defaultWorkers } from "./stats/bootstrap-pool.ts"
 import { benjaminiHochberg, bonferroni } from "./stats/multiple.ts"
 import { friedman, mcnemar, pairedT, type PairedStats, wilcoxon } from "./stats/hypothesis-tests.ts"
+import { Runs } from "../warehouse/runs.ts"
 import { applySchemaDocs, Warehouse } from "../warehouse/warehouse.ts"
 import { analysisSql } from "./sql.ts"
 import { ANALYSIS_TABLES } from "./analysis-tables.ts"
@@ -151,6 +152,9 @@ export const runAnalyses = (options: AnalysisOptions) =>
       })
     }
 
+    // Recorded in `runs`, so a report can say which command produced the analysis tables.
+    const runId = Runs.newId()
+    yield* Runs.start(runId, "analyze", { reference: options.reference, alpha, family, seed, resamples, metrics: options.metrics ?? {} })
     const summary = yield* w.transaction(Effect.gen(function*() {
       step("scores of the chosen metrics")
       yield* w.exec(analysisSql("analysis_scores"))
@@ -256,6 +260,7 @@ export const runAnalyses = (options: AnalysisOptions) =>
       } satisfies AnalysisSummary
     }))
     yield* applySchemaDocs(w)
+    yield* Runs.finish(runId, "succeeded", { rowCounts: summary.rowCounts, warnings: summary.warnings })
     yield* w.exec("DROP VIEW IF EXISTS analysis_scores; DROP TABLE IF EXISTS paired_differences; DROP TABLE IF EXISTS cell_ranks; DROP TABLE IF EXISTS ranking_grid")
     return summary
   })

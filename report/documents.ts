@@ -1,6 +1,7 @@
 import type { Figure, FigureContext } from "./figures/common.ts"
 import { taskLabel } from "./figures/common.ts"
 import { type ReportTable, escapeHtml, tableToHtml, tableToMarkdown } from "./tables.ts"
+import { type Provenance, provenanceLines } from "./provenance.ts"
 import { FONT_FAMILY } from "./text-metrics.ts"
 
 /** A figure as drawn: one SVG, or one per part (the CD diagram has one per shot count). */
@@ -17,8 +18,14 @@ const INTRO = "Drawn by `fleuve report` from the analysis tables that `fleuve an
   "Each chart's Vega-Lite spec, data inline, sits next to its SVG (figures/*.vl.json) for restyling."
 
 /** report.md: the tables, then every figure as an image link with its caption; pastes into a model card. */
-export const renderMarkdown = (ctx: FigureContext, tables: ReadonlyArray<ReportTable>, figures: ReadonlyArray<RenderedFigure>, caveats: ReadonlyArray<string> = []): string => {
-  const out: Array<string> = ["# Evaluation report", "", summary(ctx), "", INTRO, ""]
+export const renderMarkdown = (
+  ctx: FigureContext,
+  tables: ReadonlyArray<ReportTable>,
+  figures: ReadonlyArray<RenderedFigure>,
+  caveats: ReadonlyArray<string> = [],
+  provenance?: Provenance
+): string => {
+  const out: Array<string> = [`# Evaluation report${provenance?.study ? `: ${provenance.study}` : ""}`, "", summary(ctx), "", INTRO, ""]
   if (caveats.length > 0) out.push("## Caveats", "", ...caveats.map((c) => `- **Warning:** ${c}`), "")
   out.push("## Tables", "")
   tables.forEach((t, i) => out.push(`### Table ${i + 1}. ${t.title}`, "", t.caption, "", tableToMarkdown(t), ""))
@@ -26,6 +33,10 @@ export const renderMarkdown = (ctx: FigureContext, tables: ReadonlyArray<ReportT
   for (const { figure, parts } of figures) {
     out.push(`### Figure ${Number(figure.id)}. ${figure.title}`, "", figure.caption, "")
     for (const p of parts) out.push(`![${figure.title}${p.label ? `, ${p.label}` : ""}](${p.file})`, "")
+  }
+  if (provenance) {
+    out.push("## Provenance", "", ...provenanceLines(provenance).flatMap((l) => [l, ""]))
+    out.push(`### ${provenance.cells.title}`, "", provenance.cells.caption, "", tableToMarkdown(provenance.cells), "")
   }
   return `${out.join("\n").trimEnd()}\n`
 }
@@ -51,7 +62,13 @@ figure svg { display: block; max-width: none; height: auto; }
 `.trim()
 
 /** report.html: one self-contained page, SVGs inline, no script and nothing fetched from the network. */
-export const renderHtml = (ctx: FigureContext, tables: ReadonlyArray<ReportTable>, figures: ReadonlyArray<RenderedFigure>, caveats: ReadonlyArray<string> = []): string => {
+export const renderHtml = (
+  ctx: FigureContext,
+  tables: ReadonlyArray<ReportTable>,
+  figures: ReadonlyArray<RenderedFigure>,
+  caveats: ReadonlyArray<string> = [],
+  provenance?: Provenance
+): string => {
   const toc = [
     ...tables.map((t, i) => `<li><a href="#table-${t.id}">Table ${i + 1}. ${escapeHtml(t.title)}</a></li>`),
     ...figures.map(({ figure }) => `<li><a href="#figure-${figure.id}">Figure ${Number(figure.id)}. ${escapeHtml(figure.title)}</a></li>`)
@@ -69,15 +86,19 @@ export const renderHtml = (ctx: FigureContext, tables: ReadonlyArray<ReportTable
   return [
     "<!DOCTYPE html>",
     `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`,
-    `<title>Evaluation report</title><style>${STYLE}</style></head>`,
+    `<title>Evaluation report${provenance?.study ? `: ${escapeHtml(provenance.study)}` : ""}</title><style>${STYLE}</style></head>`,
     `<body><main>`,
-    `<h1>Evaluation report</h1><p class="caption">${escapeHtml(summary(ctx))}</p><p class="caption">${escapeHtml(INTRO.replace(/`/g, ""))}</p>`,
+    `<h1>Evaluation report${provenance?.study ? `: ${escapeHtml(provenance.study)}` : ""}</h1><p class="caption">${escapeHtml(summary(ctx))}</p><p class="caption">${escapeHtml(INTRO.replace(/`/g, ""))}</p>`,
     `<nav><ul>${toc}</ul></nav>`,
     caveats.length > 0 ? `<section id="caveats" class="caveats"><h2>Caveats</h2><ul>${caveats.map((c) => `<li><strong>Warning:</strong> ${escapeHtml(c)}</li>`).join("")}</ul></section>` : "",
     `<h2>Tables</h2>`,
     tableHtml,
     `<h2>Figures</h2>`,
     figureHtml,
+    provenance
+      ? `<section id="provenance"><h2>Provenance</h2>${provenanceLines(provenance).map((l) => `<p class="caption">${escapeHtml(l.replace(/`/g, ""))}</p>`).join("")}` +
+        `<h3>${escapeHtml(provenance.cells.title)}</h3><p class="caption">${escapeHtml(provenance.cells.caption)}</p><div class="table-wrap">${tableToHtml(provenance.cells)}</div></section>`
+      : "",
     `</main></body></html>`,
     ""
   ].join("\n")

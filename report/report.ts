@@ -6,6 +6,7 @@ import { Warehouse } from "../warehouse/warehouse.ts"
 import { analysisSql } from "../analysis/sql.ts"
 import { renderHtml, renderMarkdown, type RenderedFigure } from "./documents.ts"
 import { loadCaveats } from "./caveats.ts"
+import { lastAnalyzeRun, loadProvenance } from "./provenance.ts"
 import { ReportError } from "./errors.ts"
 import type { FigureContext, Rows } from "./figures/common.ts"
 import { FIGURES } from "./figures/index.ts"
@@ -21,6 +22,8 @@ export interface ReportOptions {
   readonly reference?: string | undefined
   /** Vega-Lite config merged over the house theme of every chart. */
   readonly config?: Record<string, unknown> | undefined
+  /** A study name, printed at the top of the report and in its provenance. */
+  readonly study?: string | undefined
   /** Called once per figure drawn, for progress on stderr. */
   readonly onFigure?: ((id: string, title: string) => void) | undefined
 }
@@ -67,8 +70,13 @@ const resolveReference = (requested: string | undefined) =>
 const loadContext = (reference: string) =>
   Effect.gen(function*() {
     const w = yield* Warehouse
-    // The metric each task was analysed on, by the same preference rule as `fleuve analyze`.
+    // The metric each task was analysed on: the preference rule of `fleuve analyze`, then the
+    // --metric overrides its recorded run used.
     yield* w.exec(analysisSql("analysis_metrics"))
+    const run = yield* lastAnalyzeRun
+    for (const [task, metric] of Object.entries(run?.args.metrics ?? {})) {
+      yield* w.exec("UPDATE analysis_metrics SET metric = $2, higher_is_better = (SELECT higher_is_better FROM metrics WHERE metric = $2) WHERE task = $1", [task, metric])
+    }
     const rows = yield* w.query<{ kind: string; name: string; ord: number | null; metric: string | null; higher_is_better: boolean | null }>(figureSql("context"))
     const systems = rows.filter((r) => r.kind === "system").map((r) => r.name)
     if (systems.length === 0) return yield* new ReportError({ message: "global_ranking is empty: nothing to report" })
@@ -131,7 +139,8 @@ export const buildReport = (options: ReportOptions = {}) =>
       bestPerCellTable(yield* rowsOf("best-per-cell"), ctx)
     ]
     const caveats = yield* loadCaveats
-    files.push({ path: "report.md", content: renderMarkdown(ctx, tables, figures, caveats) })
-    files.push({ path: "report.html", content: renderHtml(ctx, tables, figures, caveats) })
+    const provenance = yield* loadProvenance(options.study)
+    files.push({ path: "report.md", content: renderMarkdown(ctx, tables, figures, caveats, provenance) })
+    files.push({ path: "report.html", content: renderHtml(ctx, tables, figures, caveats, provenance) })
     return files
   })

@@ -48,10 +48,13 @@ export const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 export const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : typeof v === "number" ? v : Number(v))
 export const str = (v: unknown): string => String(v)
 
-/** "mcqa (acc)": a task and the metric its scores are in. */
+/**
+ * "mcqa (acc)": a task and the metric its scores are in. "score" is the name an import without a
+ * metric column gets: it says nothing, so the label is the task alone (the provenance says why).
+ */
 export const taskLabel = (ctx: FigureContext, task: string): string => {
   const metric = ctx.tasks.find((t) => t.task === task)?.metric
-  return metric ? `${task} (${metric})` : task
+  return metric && metric !== "score" ? `${task} (${metric})` : task
 }
 export const taskLabels = (ctx: FigureContext) => ctx.tasks.map((t) => taskLabel(ctx, t.task))
 export const shotLabel = (shots: number) => `${shots}-shot`

@@ -60,3 +60,34 @@ test("one shot count, a lower-is-better metric, a system missing tasks, a degene
   assert.equal(marksNamed(svg("09-best-per-cell.svg"), "cells").filter((c) => c.attrs.fill === "#bdbdbd").length, 1)
   assert.match(files.find((f) => f.path === "report.md")!.content, /\| lm \(loss\) \| tuned \(/)
 })
+
+test("provenance: n per cell, dataset versions, the metric (an import without one is not labelled '(score)'), the analyze command, the runs that landed the scores", async () => {
+  const dir = tempDir()
+  const csv = join(dir, "no-metric.csv")
+  const lines = ["system,task,shots,item_id,score,dataset_version"]
+  for (let i = 0; i < 10; i++) {
+    for (const [system, bonus] of [["ref", 0], ["cand", 0.1], ["third", 0.05]] as const) {
+      lines.push(`${system},medqa-open-fr,0,q${i},${((i % 5) / 5 + bonus).toFixed(2)},medqa-2024-06`)
+      if (system !== "third" || i < 8) lines.push(`${system},medmcqa-fr,3,m${i},${(i + (system === "cand" ? 1 : 0)) % 2},medmcqa-v2`)
+    }
+  }
+  writeFileSync(csv, `${lines.join("\n")}\n`)
+  const db = tempWarehousePath()
+  const files = await runWithWarehouse(db, Effect.gen(function*() {
+    yield* importScores(csv, { keepGoing: false })
+    yield* runAnalyses({ reference: "ref", resamples: 100, seed: 3 })
+    return yield* buildReport({ study: "EnMed re-evaluation, June" })
+  }))
+  const md = files.find((f) => f.path === "report.md")!.content
+  const html = files.find((f) => f.path === "report.html")!.content
+  assert.match(md, /^# Evaluation report: EnMed re-evaluation, June/)
+  assert.match(md, /## Provenance/)
+  assert.match(md, /Analyses: `fleuve analyze --reference ref --alpha 0\.05 --family system --seed 3` \(run \S+, finished /)
+  assert.match(md, new RegExp(`Scores landed by: import-scores ${csv.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(run \\S+\\): 58 rows`))
+  assert.match(md, /\| medmcqa-fr \| 3 \| score \(unnamed: imported without a metric column\) \| 3 \| 8–10 \| medmcqa-v2 \|/)
+  assert.match(md, /\| medqa-open-fr \| 0 \| score \(unnamed: imported without a metric column\) \| 3 \| 10 \| medqa-2024-06 \|/)
+  assert.match(html, /<section id="provenance">/)
+  for (const f of files.filter((x) => x.path.endsWith(".svg") || x.path.endsWith(".vl.json") || x.path === "report.md")) {
+    assert.ok(!f.content.includes("(score)"), `${f.path} labels a task "(score)"`)
+  }
+})
