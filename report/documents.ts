@@ -1,6 +1,7 @@
 import type { Figure, FigureContext } from "./figures/common.ts"
 import { taskLabel } from "./figures/common.ts"
 import { type ReportTable, escapeHtml, tableToHtml, tableToMarkdown } from "./tables.ts"
+import { EXPLORER_STYLE, type ExplorerData } from "./explorer.ts"
 import { type Provenance, provenanceLines } from "./provenance.ts"
 import { FONT_FAMILY } from "./text-metrics.ts"
 
@@ -23,7 +24,8 @@ export const renderMarkdown = (
   tables: ReadonlyArray<ReportTable>,
   figures: ReadonlyArray<RenderedFigure>,
   caveats: ReadonlyArray<string> = [],
-  provenance?: Provenance
+  provenance?: Provenance,
+  explorer?: ExplorerData
 ): string => {
   const out: Array<string> = [`# Evaluation report${provenance?.study ? `: ${provenance.study}` : ""}`, "", summary(ctx), "", INTRO, ""]
   if (caveats.length > 0) out.push("## Caveats", "", ...caveats.map((c) => `- **Warning:** ${c}`), "")
@@ -33,6 +35,9 @@ export const renderMarkdown = (
   for (const { figure, parts } of figures) {
     out.push(`### Figure ${Number(figure.id)}. ${figure.title}`, "", figure.caption, "")
     for (const p of parts) out.push(`![${figure.title}${p.label ? `, ${p.label}` : ""}](${p.file})`, "")
+  }
+  if (explorer) {
+    out.push("## Item explorer", "", `report.html holds an item explorer: the ${explorer.items.length} items where systems disagree most over ${explorer.cells.length} cells, with prompts, gold answers, every system's prediction, option log-likelihoods and judge verdicts.`, "")
   }
   if (provenance) {
     out.push("## Provenance", "", ...provenanceLines(provenance).flatMap((l) => [l, ""]))
@@ -58,6 +63,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 8px 0 20px; }
 figure svg { display: block; max-width: none; height: auto; }
 #table-best-per-cell td, #table-best-per-cell th { white-space: normal; min-width: 8em; }
+${EXPLORER_STYLE}
 .caveats { background: #fff8e1; border-left: 4px solid #e0a800; padding: 4px 16px; margin: 16px 0; font-size: 14px; }
 `.trim()
 
@@ -67,7 +73,8 @@ export const renderHtml = (
   tables: ReadonlyArray<ReportTable>,
   figures: ReadonlyArray<RenderedFigure>,
   caveats: ReadonlyArray<string> = [],
-  provenance?: Provenance
+  provenance?: Provenance,
+  explorer = ""
 ): string => {
   const toc = [
     ...tables.map((t, i) => `<li><a href="#table-${t.id}">Table ${i + 1}. ${escapeHtml(t.title)}</a></li>`),
@@ -95,6 +102,7 @@ export const renderHtml = (
     tableHtml,
     `<h2>Figures</h2>`,
     figureHtml,
+    explorer,
     provenance
       ? `<section id="provenance"><h2>Provenance</h2>${provenanceLines(provenance).map((l) => `<p class="caption">${escapeHtml(l.replace(/`/g, ""))}</p>`).join("")}` +
         `<h3>${escapeHtml(provenance.cells.title)}</h3><p class="caption">${escapeHtml(provenance.cells.caption)}</p><div class="table-wrap">${tableToHtml(provenance.cells)}</div></section>`

@@ -6,6 +6,7 @@ import { Warehouse } from "../warehouse/warehouse.ts"
 import { analysisSql } from "../analysis/sql.ts"
 import { renderHtml, renderMarkdown, type RenderedFigure } from "./documents.ts"
 import { loadCaveats } from "./caveats.ts"
+import { DEFAULT_ITEMS_PER_CELL, explorerHtml, loadExplorer } from "./explorer.ts"
 import { lastAnalyzeRun, loadProvenance } from "./provenance.ts"
 import { ReportError } from "./errors.ts"
 import type { FigureContext, Rows } from "./figures/common.ts"
@@ -22,6 +23,8 @@ export interface ReportOptions {
   readonly reference?: string | undefined
   /** Vega-Lite config merged over the house theme of every chart. */
   readonly config?: Record<string, unknown> | undefined
+  /** Items per cell in report.html's item explorer (most disputed first; default 1000). */
+  readonly explorerItemsPerCell?: number | undefined
   /** A study name, printed at the top of the report and in its provenance. */
   readonly study?: string | undefined
   /** Called once per figure drawn, for progress on stderr. */
@@ -140,7 +143,9 @@ export const buildReport = (options: ReportOptions = {}) =>
     ]
     const caveats = yield* loadCaveats
     const provenance = yield* loadProvenance(options.study)
-    files.push({ path: "report.md", content: renderMarkdown(ctx, tables, figures, caveats, provenance) })
-    files.push({ path: "report.html", content: renderHtml(ctx, tables, figures, caveats, provenance) })
+    const perCell = options.explorerItemsPerCell ?? DEFAULT_ITEMS_PER_CELL
+    const explorer = yield* loadExplorer(perCell)
+    files.push({ path: "report.md", content: renderMarkdown(ctx, tables, figures, caveats, provenance, explorer) })
+    files.push({ path: "report.html", content: renderHtml(ctx, tables, figures, caveats, provenance, explorerHtml(explorer, perCell)) })
     return files
   })

@@ -182,7 +182,11 @@ describe("report.md and report.html", () => {
   test("report.html is self-contained: every SVG inline, no external reference, unique ids", () => {
     const html = files.find((f) => f.path === "report.html")!.content
     assert.equal((html.match(/<svg[\s>]/g) ?? []).length, 12)
-    assert.doesNotMatch(html, /<(script|link|img|iframe)\b/i)
+    assert.doesNotMatch(html, /<(link|img|iframe)\b/i)
+    // The item explorer's two inline scripts (its JSON data and its code): nothing loaded from anywhere.
+    assert.equal((html.match(/<script\b/gi) ?? []).length, 2)
+    assert.doesNotMatch(html, /<script[^>]*\bsrc=/i)
+    assert.doesNotMatch(html, /\bfetch\(|XMLHttpRequest|import\(/)
     assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//i)
     assert.doesNotMatch(html, /@import|url\((?!#)/)
     const ids = [...html.matchAll(/\bid="([^"]+)"/g)].map((m) => m[1])
