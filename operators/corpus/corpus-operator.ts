@@ -2,16 +2,10 @@ import { Effect } from "effect"
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
 import type { Envelope } from "../envelope.ts"
 import { type Operator, Outcome } from "../operator.ts"
-import type { DocumentLedger } from "./ledger.ts"
-import { Tally } from "./tally.ts"
+import type { DocumentLedger, DropFacts } from "./ledger.ts"
 
-/** Facts about a dropped document that the ledger keeps with its decision. */
-export interface DropFacts {
-  readonly lang?: string
-  readonly langScore?: number
-  /** Estimated Jaccard similarity to the document it duplicates. */
-  readonly similarity?: number
-}
+export type { DropFacts }
+import { Tally } from "./tally.ts"
 
 /** A corpus step's verdict on one document. */
 export type Verdict<Out> =

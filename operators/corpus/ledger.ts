@@ -1,5 +1,12 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
-import type { DropFacts } from "./corpus-operator.ts"
+
+/** Facts about a dropped document that the ledger keeps with its decision. */
+export interface DropFacts {
+  readonly lang?: string
+  readonly langScore?: number
+  /** Estimated Jaccard similarity to the document it duplicates. */
+  readonly similarity?: number
+}
 
 /** The fate of one document in one run, as incremental reprocessing remembers it. */
 export interface Decision {
