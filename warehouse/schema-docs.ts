@@ -126,24 +126,24 @@ export const SCHEMA_DOCS: Readonly<Record<string, TableDoc>> = {
     columns: { ...SCORE_COLUMNS, judge_kind: "offline-reference | openai-compatible | local-model | other; NULL for unjudged metrics." }
   },
   corpus_documents: {
-    origin: "0005", kind: "table", key: "doc_id",
+    origin: "0003", kind: "table", key: "doc_id",
     comment: "Incremental corpus state: one row per document ever seen, so a re-run processes only new or changed documents and retires vanished ones.",
     columns: {
       doc_id: "Document id (from the input, or file:line).", content_hash: "sha256 of the normalised text.", source: "file:line it was last read from.",
       status: "kept | dropped | duplicate | rejected.", reason: "Why it was not kept (\"language en\", \"near duplicate\", a quality rule, ...).", duplicate_of: "The kept document it duplicates.",
       lang: "Language identified (set for every document that reached language id, kept or dropped).", lang_score: "Language-id confidence of that language.",
       tokens: "Tokens of the kept document.",
-      similarity: "Duplicates: estimated Jaccard similarity of 5-word shingles to duplicate_of (1 for exact duplicates; near duplicates: (matching LSH bands / bands)^(1/rows), migration 0022).", lsh_bands: "MinHash LSH band keys (base 36, comma-separated), kept documents only.",
+      similarity: "Duplicates: estimated Jaccard similarity of 5-word shingles to duplicate_of (1 for exact duplicates; near duplicates: (matching LSH bands / bands)^(1/rows), migration 0005).", lsh_bands: "MinHash LSH band keys (base 36, comma-separated), kept documents only.",
       first_run: "Run that first saw it.", last_run: "Run that last (re)processed it.", retired: "True once it disappeared from the input.", retired_run: "Run that retired it.", updated_at: "Last change."
     }
   },
   task_primary_metrics: {
-    origin: "0021", kind: "view", key: "task",
+    origin: "0004", kind: "view", key: "task",
     comment: "Each task's primary metric (acc, then f1, then judge, then score, then alphabetical) and its direction.",
     columns: { task: ITEM_KEY.task, metric: "The task's primary metric.", higher_is_better: "Direction from table metrics; NULL when the metric is unknown there." }
   },
   scores_primary: {
-    origin: "0021", kind: "view", key: "system, task, shots, item_id, dataset_version",
+    origin: "0004", kind: "view", key: "system, task, shots, item_id, dataset_version",
     comment: "scores restricted to each task's primary metric: one row per item, safe to average.",
     columns: SCORE_COLUMNS
   },

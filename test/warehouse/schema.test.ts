@@ -34,12 +34,14 @@ test("a warehouse made when the corpus migration was numbered 0005 opens as it w
   await runWithWarehouse(path, Effect.gen(function*() {
     const w = yield* Warehouse
     yield* w.exec("INSERT INTO corpus_documents (doc_id, content_hash, source, status, first_run, last_run) VALUES ('d1', 'h', 's', 'kept', 'r1', 'r1')")
+    // As such a warehouse was: without the later 0005 (the similarity column), its corpus migration as version 5.
+    yield* w.exec("DELETE FROM schema_migrations WHERE version = 5; ALTER TABLE corpus_documents DROP COLUMN similarity")
     yield* w.exec("UPDATE schema_migrations SET version = 5, name = '0005_corpus.sql' WHERE version = 3")
   }))
   const [migrations, docs] = await runWithWarehouse(path, Effect.gen(function*() {
     const w = yield* Warehouse
     return [yield* w.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations ORDER BY version"), yield* w.query("SELECT doc_id FROM corpus_documents")]
   }))
-  assert.deepEqual(migrations.map((m) => `${m.version} ${m.name}`), ["1 0001_core.sql", "2 0002_enmed_eval.sql", "3 0003_corpus.sql"])
+  assert.deepEqual(migrations.map((m) => `${m.version} ${m.name}`), ["1 0001_core.sql", "2 0002_enmed_eval.sql", "3 0003_corpus.sql", "4 0004_scores_primary.sql", "5 0005_corpus_similarity.sql"])
   assert.equal(docs.length, 1)
 })
