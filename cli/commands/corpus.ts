@@ -4,7 +4,7 @@ import { corpusFlags } from "../flags/corpus.ts"
 
 export const corpusCommand = Command.make("corpus", corpusFlags, (args) => lazyHandler(() => import("../handlers/corpus.ts"), (h) => h.corpusHandler(args))).pipe(
   Command.withDescription(
-    "Stream a corpus through normalisation, language id, quality filters, PII scrubbing, exact + MinHash dedup, tokenization and packing.\n" +
+    "Stream a corpus through normalisation, language id, PII scrubbing, quality filters, exact + MinHash dedup, tokenization and packing.\n" +
       "Incremental: documents whose content did not change since the last run are skipped; disappeared ones are retired (table corpus_documents).\n" +
       "Writes beside the shards the kept cleaned documents (<run id>-documents.jsonl.gz) and manifest.json (which file holds each current document, stale sequences)."
   ),
