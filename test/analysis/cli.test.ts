@@ -41,3 +41,13 @@ test("fleuve analyze explains an empty warehouse", () => {
   assert.equal(empty.code, 1)
   assert.match(empty.stderr, /scores table .* is empty: land item-level scores first with `fleuve import-scores FILE`/)
 })
+
+test("fleuve analyze warns on stderr when systems do not share the same cells (issue 21's partial grid)", () => {
+  const fixture = loadFixture<AnalysisFixture>("partial")
+  const db = tempWarehousePath()
+  assert.equal(runCli(["import-scores", writeScores(fixture), "--warehouse", db]).code, 0)
+  const run = runCli(["analyze", "--warehouse", db, "--reference", fixture.reference])
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stderr, /analyze: warning: systems do not share the same cells: the global ranking ranks 4 systems over the 8 cells every one of them has; reported apart without a rank: lm-eval-import/)
+  assert.match(run.stderr, /analyze: warning: Friedman\/Nemenyi at 5-shot: N = 2 tasks \(< 3 blocks\)/)
+})

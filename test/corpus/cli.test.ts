@@ -10,7 +10,7 @@ import { samplePath } from "./helpers.ts"
 test("fleuve corpus --help teaches the options with examples", () => {
   const r = runCli(["corpus", "--help"])
   assert.equal(r.code, 0, r.stderr)
-  for (const s of ["--out", "--tokenizer", "--config", "--sequence-length", "--full", "fleuve corpus data/corpus/sample.jsonl"]) assert.ok(r.stdout.includes(s), s)
+  for (const s of ["--out", "--tokenizer", "--config", "--sequence-length", "--full", "--compact", "manifest.json", "fleuve corpus data/corpus/sample.jsonl"]) assert.ok(r.stdout.includes(s), s)
 })
 
 test("fleuve corpus and fleuve run corpus process a corpus into Arrow shards; a re-run skips everything", async () => {
@@ -23,7 +23,8 @@ test("fleuve corpus and fleuve run corpus process a corpus into Arrow shards; a 
   writeFileSync(config, JSON.stringify({ quality: { minWords: 40 }, sequenceLength: 256 }))
   const first = runCli(["corpus", input, "--out", out, "--warehouse", warehouse, "--config", config])
   assert.equal(first.code, 0, first.stderr)
-  assert.match(first.stdout, /30 documents seen, 30 \(re\)processed/)
+  assert.match(first.stdout, /30 documents seen, 30 \(re\)processed, 0 retired/)
+  assert.match(first.stdout, /cleaned documents in .*-documents\.jsonl\.gz; .*manifest\.json: \d+ current documents/)
   assert.match(first.stdout, /^pii /m)
   assert.ok(readdirSync(out).some((f) => f.endsWith(".arrow")))
   const again = runCli(["run", "corpus", "--warehouse", warehouse, "--partitions", "1"], { env: { FLEUVE_CORPUS_INPUT: input, FLEUVE_CORPUS_OUT: out } })
