@@ -27,7 +27,7 @@ let longHtml: string
 const REALISTIC = [
   { tasks: 1, shots: [0, 5] },
   { tasks: 2, shots: [0, 5], tiedTask: true },
-  { tasks: 3, shots: [0, 5] },
+  { tasks: 3, shots: [0, 5], lowScores: true },
   { tasks: 4, shots: [0, 3, 5] },
   { tasks: 5, shots: [0, 5] }
 ] as const
@@ -40,7 +40,7 @@ before(async () => {
   realistic = []
   for (const v of REALISTIC) {
     const db = await buildRealisticWarehouse(v)
-    realistic.push({ name: `${v.tasks} task(s), shots ${v.shots.join("/")}${"tiedTask" in v ? ", a tied task" : ""}`, file: writeReport(await runWithWarehouse(db, buildReport({}))) })
+    realistic.push({ name: `${v.tasks} task(s), shots ${v.shots.join("/")}${"tiedTask" in v ? ", a tied task" : ""}${"lowScores" in v ? ", scores in [0, 0.1]" : ""}`, file: writeReport(await runWithWarehouse(db, buildReport({}))) })
   }
   browser = await launchChromium()
 })
