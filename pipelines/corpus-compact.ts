@@ -44,7 +44,7 @@ export const compactCorpus = (outDir: string, options: { readonly tokenizer?: Te
         if (!current.has(line.id)) continue
         docs.push({
           id: line.id, text: line.text, source: line.source, contentHash: line.content_hash,
-          ...(line.lang === null ? {} : { lang: line.lang }), ...(line.lang_score === null ? {} : { langScore: line.lang_score }), meta: { pii: line.pii }
+          ...(line.lang === null ? {} : { lang: line.lang }), ...(line.lang_score === null ? {} : { langScore: line.lang_score }), meta: { pii: line.pii, ...(line.quality ? { quality: line.quality } : {}) }
         })
       }
     }

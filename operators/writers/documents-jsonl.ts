@@ -17,6 +17,8 @@ export interface CleanedDocumentLine {
   readonly content_hash: string
   /** PII replacements by type. */
   readonly pii: Readonly<Record<string, number>>
+  /** What the quality rules measured: words, mean_word_length, alpha_words_ratio, stop_words. */
+  readonly quality: Readonly<Record<string, number>> | null
 }
 
 /**
@@ -78,7 +80,8 @@ export const cleanedLine = (d: CorpusDocument): CleanedDocumentLine => ({
   lang_score: d.langScore ?? null,
   source: d.source,
   content_hash: d.contentHash,
-  pii: (d.meta?.pii as Record<string, number> | undefined) ?? {}
+  pii: (d.meta?.pii as Record<string, number> | undefined) ?? {},
+  quality: (d.meta?.quality as Record<string, number> | undefined) ?? null
 })
 
 /** Reads a documents file back (tests, compaction). */

@@ -24,6 +24,7 @@ test("cleaned documents as JSONL.gz and a manifest beside the shards; incrementa
   assert.deepEqual(docs1.map((d) => d.id).sort(), kept1)
   for (const d of docs1) {
     assert.equal(d.lang, "fr", d.id)
+    assert.ok(d.quality !== null && d.quality.words! >= 50 && d.quality.alpha_words_ratio! >= 0.8 && d.quality.stop_words! >= 2, `${d.id} quality ${JSON.stringify(d.quality)}`)
     const e = planted.get(d.id)!
     if (e.mojibake) continue
     for (const p of e.pii) {
