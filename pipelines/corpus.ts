@@ -36,6 +36,8 @@ export interface CorpusRun {
   readonly ledger: DocumentLedger
   readonly tallies: ReadonlyArray<Tally>
   readonly writer: ArrowShardWriter
+  /** Marks the run `failed` in `runs` with the error (the sink's close marks a success). */
+  readonly failed: (message: string) => Effect.Effect<void, never, Warehouse>
 }
 
 const named = <A, B, R>(name: string, op: Operator<A, B, R>): Operator<A, B, R> => ({ ...op, name })
@@ -122,7 +124,9 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       deadLetters: (batch) => landDeadLetters(runId, batch).pipe(Effect.mapError(fail("dead-letters")))
     }
     const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, quality.tally, pii.tally, exact.tally, near.tally, toks.tally, packer.tally]
-    return { runId, pipeline, ledger, tallies, writer } satisfies CorpusRun
+    // A failed run must not stay `running`; the warehouse may itself be what failed, so this is best effort.
+    const failed = (message: string) => Runs.finish(runId, "failed", { error: message }).pipe(Effect.ignore)
+    return { runId, pipeline, ledger, tallies, writer, failed } satisfies CorpusRun
   })
 
 /** Paths relative to the repository root for `fleuve run corpus`, overridable from the environment. */
