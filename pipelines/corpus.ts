@@ -21,6 +21,7 @@ import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.t
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { checkSequenceLength } from "./corpus-config.ts"
 import { type CorpusOptions, defaultCorpusOptions, tokenizerPath } from "./corpus-options.ts"
 import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
 export type { TallySnapshot } from "../operators/corpus/tally.ts"
@@ -28,6 +29,7 @@ export type { TallySnapshot } from "../operators/corpus/tally.ts"
 export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed"] as const
 
 export { type CorpusOptions, defaultCorpusOptions }
+export { CorpusConfig, readCorpusConfig } from "./corpus-config.ts"
 
 /** A built corpus run: the graph plus what it counts and remembers, for reports and tests. */
 export interface CorpusRun {
@@ -62,6 +64,8 @@ const toRow = (d: Decision): CorpusDocumentRow => ({
  */
 export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer) =>
   Effect.gen(function*() {
+    // Checked before anything is loaded or allocated: 0 used to exhaust memory, -5 to throw a RangeError.
+    const sequenceLength = yield* checkSequenceLength(options.sequenceLength ?? defaultCorpusOptions.sequenceLength)
     const runId = Runs.newId()
     const incremental = options.incremental ?? true
     const known = new Map<string, KnownDocument>()
@@ -92,7 +96,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const exact = exactDedup(exactIndex, ledger)
     const near = nearDedup(hasher, lsh, ledger)
     const toks = tokenize(tok, ledger)
-    const packer = pack({ sequenceLength: options.sequenceLength ?? defaultCorpusOptions.sequenceLength, eosId: tok.eosId })
+    const packer = pack({ sequenceLength, eosId: tok.eosId })
     const writer = new ArrowShardWriter(options.outDir, runId, options.sequencesPerShard ?? 1024)
 
     const clean = named("clean", chain(chain(chain(chain(chain(accept, norm), skip), lang), quality), pii))

@@ -1,6 +1,5 @@
 import { Console, Effect, Option } from "effect"
-import { existsSync, readFileSync } from "node:fs"
-import { buildCorpusRun, type CorpusOptions, type TallySnapshot } from "../../pipelines/corpus.ts"
+import { buildCorpusRun, type CorpusOptions, readCorpusConfig, type TallySnapshot } from "../../pipelines/corpus.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { progressReporter } from "../progress.ts"
 import { reportFailure } from "../common.ts"
@@ -18,19 +17,9 @@ export const renderTallies = (tallies: ReadonlyArray<TallySnapshot>): string => 
   }).join("\n")
 }
 
-/** Reads the thresholds file: any of CorpusOptions' tuning fields, as JSON. */
-const readConfig = (path: string): Partial<CorpusOptions> => {
-  if (!existsSync(path)) throw new Error(`${path}: no such config file`)
-  try {
-    return JSON.parse(readFileSync(path, "utf8"))
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`)
-  }
-}
-
 export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, full, warehouse }: CorpusArgs) =>
   Effect.gen(function*() {
-    const fromFile = Option.isSome(config) ? yield* Effect.try({ try: () => readConfig(config.value), catch: (e) => ({ message: (e as Error).message }) }) : {}
+    const fromFile = Option.isSome(config) ? yield* readCorpusConfig(config.value) : {}
     const options: CorpusOptions = { sequenceLength, ...fromFile, input, outDir: out, tokenizer, textField, idField, incremental: !full }
     yield* Console.error(`corpus: loading tokenizer ${tokenizer}`)
     const run = yield* buildCorpusRun(options)
