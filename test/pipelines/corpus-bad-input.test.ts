@@ -5,6 +5,7 @@ import { test } from "node:test"
 import { gzipSync } from "node:zlib"
 import { Effect } from "effect"
 import { Warehouse } from "../../warehouse/warehouse.ts"
+import { runCorpus } from "../corpus/helpers.ts"
 import { runCli, runWithWarehouse, tempDir } from "../helpers/warehouse.ts"
 
 const goodText = (i: number) =>
@@ -45,4 +46,17 @@ test("fleuve corpus on a folder whose last file cannot be read exits 1 naming th
   assert.match(runs[0]!.summary, /truncated\.jsonl\.gz/)
   // The rejected files became dead letters with their reason, before the failure.
   assert.ok(dead.some((d) => /bad-utf8\.txt/.test(d.position) && /invalid UTF-8/.test(d.reason)), JSON.stringify(dead))
+})
+
+// Issue 20 item 6: a `text` array nested 100,000 deep crashed the whole corpus run with a stack
+// overflow. It is one dead letter; the run goes on and keeps the good document.
+test("a corpus document nested 100,000 deep is one dead letter, and the run succeeds", async () => {
+  const dir = tempDir()
+  const input = join(dir, "deep.jsonl")
+  const deep = `{"id":"deep","text":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
+  writeFileSync(input, `${JSON.stringify({ id: "good", text: goodText(1) })}\n${deep}\n`)
+  const { report, rows, deadLetters } = await runCorpus(join(dir, "w.duckdb"), { input })
+  assert.deepEqual(deadLetters.map((d) => [d.position, d.reason]), [[`${input}:2`, "JSON nested deeper than 512 levels"]])
+  assert.equal(report.deadLetters.length, 1)
+  assert.deepEqual(rows.map((r) => r.doc_id), ["good"])
 })
