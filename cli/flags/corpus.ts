@@ -2,6 +2,7 @@ import { Argument, Flag } from "effect/cli"
 import { defaultCorpusOptions } from "../../pipelines/corpus-options.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { decimalIntFlag } from "./decimal-int.ts"
 import { withDefaultSaid } from "./defaults.ts"
 
 export const corpusFlags = {
@@ -12,7 +13,7 @@ export const corpusFlags = {
     Flag.withDescription("JSON file of thresholds, e.g. {\"quality\": {\"minWords\": 30}, \"minLanguageScore\": 0.8, \"languages\": [\"fr\"], \"sequenceLength\": 4096}"),
     Flag.optional
   ),
-  sequenceLength: Flag.Int("sequence-length").pipe(Flag.withDescription(withDefaultSaid("Tokens per packed training sequence", defaultCorpusOptions.sequenceLength)), Flag.withDefault(defaultCorpusOptions.sequenceLength)),
+  sequenceLength: decimalIntFlag("sequence-length").pipe(Flag.withDescription(withDefaultSaid("Tokens per packed training sequence", defaultCorpusOptions.sequenceLength)), Flag.withDefault(defaultCorpusOptions.sequenceLength)),
   textField: Flag.String("text-field").pipe(Flag.withDescription(withDefaultSaid("Field holding the text in JSONL/CSV/Parquet rows", "text")), Flag.withDefault("text")),
   idField: Flag.String("id-field").pipe(Flag.withDescription(withDefaultSaid("Field holding a stable document id (else file:line)", "id")), Flag.withDefault("id")),
   full: Flag.Boolean("full").pipe(Flag.withDescription(withDefaultSaid("Reprocess every document and leave the warehouse's corpus state untouched (default: incremental)", false)), Flag.withDefault(false)),
