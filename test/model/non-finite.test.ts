@@ -5,12 +5,16 @@ import { spawnSync } from "node:child_process"
 import { cpSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { before, describe, it } from "node:test"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import { loadModelDir } from "../../model/qwen3/checkpoint.ts"
 import { ModelHandle } from "../../model/runtime/model-handle.ts"
 import { scoreContinuations, ScoringError } from "../../model/runtime/scoring.ts"
 import { selectBackend } from "../../model/tfjs/backend.ts"
+import { envelope } from "../../operators/envelope.ts"
+import { runOnStream } from "../../operators/operator.ts"
+import { predict } from "../../operators/qa/predict.ts"
 import { qwen3QaModel } from "../../operators/qa/qwen3-model.ts"
+import type { KeyedEvalRequest } from "../../schemas/qa-record.ts"
 import { tinyDir, tinyReference } from "../helpers/model-fixture.ts"
 import { tempDir } from "../helpers/warehouse.ts"
 
@@ -72,6 +76,19 @@ describe("non-finite weights and log-probs", () => {
     const qa = qwen3QaModel(ModelHandle.load({ dir }))
     const failure = await Effect.runPromise(Effect.flip(qa.loglikelihood(ref.context, [ref.continuation])))
     assert.equal(failure._tag, "RecordRejected")
+    // Through predict (the one path from a request to a score): a dead letter, nothing cached.
+    const request: KeyedEvalRequest = {
+      system: "poisoned", modelId: qa.modelId, modelRevision: qa.modelRevision, adapterHash: qa.adapterHash, task: "mcqa", shots: 0, itemId: "q1",
+      datasetVersion: "v1", prompt: ref.context, continuations: [ref.continuation, " autre"], promptHash: "h", kind: "loglikelihood",
+      decoding: { maxNewTokens: 8, stop: [] }, itemHash: "item-q1", cacheKey: "key-q1"
+    }
+    const stored: Array<unknown> = []
+    const cache = { get: () => Effect.succeed(new Map()), put: (entries: ReadonlyArray<unknown>) => Effect.sync(() => void stored.push(...entries)) }
+    const routed = [...await Effect.runPromise(Stream.runCollect(runOnStream(predict(qa, cache), Stream.make(envelope("q1", request, { _tag: "Generated", generator: "test", seq: 0 })))))]
+    assert.equal(routed.length, 1)
+    assert.equal(routed[0]!._tag, "DeadLetter")
+    assert.match((routed[0] as { deadLetter: { reason: string } }).deadLetter.reason, /non-finite log-prob/)
+    assert.deepEqual(stored, [])
     const input = join(tempDir(), "in.jsonl")
     writeFileSync(input, `${JSON.stringify({ id: "a", context: ref.context, continuation: ref.continuation })}\n`)
     const r = logprobs(dir, input)
