@@ -5,7 +5,8 @@ import { corpusFlags } from "../flags/corpus.ts"
 export const corpusCommand = Command.make("corpus", corpusFlags, (args) => lazyHandler(() => import("../handlers/corpus.ts"), (h) => h.corpusHandler(args))).pipe(
   Command.withDescription(
     "Stream a corpus through normalisation, language id, quality filters, PII scrubbing, exact + MinHash dedup, tokenization and packing.\n" +
-      "Incremental: documents whose content did not change since the last run are skipped; disappeared ones are retired (table corpus_documents)."
+      "Incremental: documents whose content did not change since the last run are skipped; disappeared ones are retired (table corpus_documents).\n" +
+      "Bad input (invalid UTF-8, a row over FLEUVE_MAX_RECORD_BYTES, JSON nested deeper than 512 levels) becomes dead letters; symbolic links in a folder are followed."
   ),
   Command.withExamples([
     { command: "fleuve corpus data/corpus/sample.jsonl", description: "Process the sample corpus into out/corpus/*.arrow" },

@@ -10,7 +10,7 @@ export const corpusFlags = {
   out: Flag.String("out").pipe(Flag.withDescription(withDefaultSaid("Folder for the packed Arrow IPC shards (<run id>-NNNNN.arrow)", defaultCorpusOptions.outDir)), Flag.withDefault(defaultCorpusOptions.outDir)),
   tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription(withDefaultSaid("Hugging Face tokenizer.json, a model folder holding it, or qwen3: Qwen3's tokenizer, installed with fleuve", defaultCorpusOptions.tokenizer)), Flag.withDefault(defaultCorpusOptions.tokenizer)),
   config: Flag.String("config").pipe(
-    Flag.withDescription("JSON file of thresholds, e.g. {\"quality\": {\"minWords\": 30}, \"minLanguageScore\": 0.8, \"languages\": [\"fr\"], \"sequenceLength\": 4096}"),
+    Flag.withDescription("JSON file of thresholds, e.g. {\"quality\": {\"minWords\": 30}, \"minLanguageScore\": 0.8, \"languages\": [\"fr\"], \"sequenceLength\": 4096}; checked strictly (unknown keys, wrong types and ranges are errors; docs/corpus.md lists the keys)"),
     Flag.optional
   ),
   sequenceLength: decimalIntFlag("sequence-length").pipe(Flag.withDescription(withDefaultSaid("Tokens per packed training sequence", defaultCorpusOptions.sequenceLength)), Flag.withDefault(defaultCorpusOptions.sequenceLength)),
