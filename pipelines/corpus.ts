@@ -23,6 +23,7 @@ import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.t
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
+import { checkSequenceLength } from "./corpus-config.ts"
 import { type CorpusOptions, defaultCorpusOptions, tokenizerPath } from "./corpus-options.ts"
 import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
 export type { TallySnapshot } from "../operators/corpus/tally.ts"
@@ -30,6 +31,7 @@ export type { TallySnapshot } from "../operators/corpus/tally.ts"
 export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed"] as const
 
 export { type CorpusOptions, defaultCorpusOptions }
+export { CorpusConfig, readCorpusConfig } from "./corpus-config.ts"
 
 /** A built corpus run: the graph plus what it counts and remembers, for reports and tests. */
 export interface CorpusRun {
@@ -42,6 +44,8 @@ export interface CorpusRun {
   readonly documents: DocumentsWriter
   /** Filled when the run closes: documents retired, the documents file and the manifest written. */
   readonly outcome: { retired: number; documentsFile: string | undefined; manifest: CorpusManifest | undefined }
+  /** Marks the run `failed` in `runs` with the error (the sink's close marks a success). */
+  readonly failed: (message: string) => Effect.Effect<void, never, Warehouse>
 }
 
 const named = <A, B, R>(name: string, op: Operator<A, B, R>): Operator<A, B, R> => ({ ...op, name })
@@ -67,6 +71,8 @@ const toRow = (d: Decision): CorpusDocumentRow => ({
  */
 export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer) =>
   Effect.gen(function*() {
+    // Checked before anything is loaded or allocated: 0 used to exhaust memory, -5 to throw a RangeError.
+    const sequenceLength = yield* checkSequenceLength(options.sequenceLength ?? defaultCorpusOptions.sequenceLength)
     const runId = Runs.newId()
     const incremental = options.incremental ?? true
     const known = new Map<string, KnownDocument>()
@@ -97,7 +103,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const exact = exactDedup(exactIndex, ledger)
     const near = nearDedup(hasher, lsh, ledger, (id) => known.get(id)?.bands)
     const toks = tokenize(tok, ledger)
-    const packer = pack({ sequenceLength: options.sequenceLength ?? defaultCorpusOptions.sequenceLength, eosId: tok.eosId })
+    const packer = pack({ sequenceLength, eosId: tok.eosId })
     const writer = new ArrowShardWriter(options.outDir, runId, options.sequencesPerShard ?? 1024)
     const documents = new DocumentsWriter(options.outDir, runId)
     const outcome: CorpusRun["outcome"] = { retired: 0, documentsFile: undefined, manifest: undefined }
@@ -160,7 +166,9 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       deadLetters: (batch) => landDeadLetters(runId, batch).pipe(Effect.mapError(fail("dead-letters")))
     }
     const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
-    return { runId, pipeline, ledger, tallies, writer, documents, outcome } satisfies CorpusRun
+    // A failed run must not stay `running`; the warehouse may itself be what failed, so this is best effort.
+    const failed = (message: string) => Runs.finish(runId, "failed", { error: message }).pipe(Effect.ignore)
+    return { runId, pipeline, ledger, tallies, writer, documents, outcome, failed } satisfies CorpusRun
   })
 
 /** Paths relative to the repository root for `fleuve run corpus`, overridable from the environment. */

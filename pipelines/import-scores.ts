@@ -80,6 +80,11 @@ export const importScores = (file: string, options: { readonly keepGoing: boolea
     }))
     const deadLetters = [...report.deadLetters, ...conflictLetters].sort((a, b) => seqOf(a.position) - seqOf(b.position))
     const rowsRead = report.stages.find((s) => s.name === "read-scores")?.out ?? 0
+    // An empty file, a header alone or a file of NUL bytes used to "import 0 rows" with rc 0.
+    if (rowsRead === 0 && !options.keepGoing) {
+      yield* store.discard
+      return yield* new ImportRejected({ file, rejected: 0, message: `${file}: no rows: the file holds no data rows (it is empty or has a header only); nothing was imported` })
+    }
     if (!options.keepGoing && deadLetters.length > 0) {
       yield* store.discard
       const listed = deadLetters.slice(0, MAX_LISTED).map((d) => `  ${describeDeadLetter(d)}`)

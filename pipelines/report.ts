@@ -1,9 +1,10 @@
 /** `fleuve report`: the figures, report.md and report.html drawn from the warehouse, written to a folder. */
 import { Effect } from "effect"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { ReportError } from "../report/errors.ts"
 import { buildReport } from "../report/report.ts"
+import { readThemeFile } from "../report/theme.ts"
 
 export interface WriteReportOptions {
   readonly out: string
@@ -15,14 +16,11 @@ export interface WriteReportOptions {
   readonly amend?: (file: { readonly path: string; readonly content: string }) => string
 }
 
+// Checked against Vega-Lite's JSON Schema: unknown keys and wrong types name the file and key.
 const readConfig = (path: string) =>
   Effect.try({
-    try: () => {
-      const parsed: unknown = JSON.parse(readFileSync(path, "utf8"))
-      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("expected a JSON object (a Vega-Lite config)")
-      return parsed as Record<string, unknown>
-    },
-    catch: (e) => new ReportError({ message: `--config ${path}: ${e instanceof Error ? e.message : String(e)}` })
+    try: () => readThemeFile(path),
+    catch: (e) => new ReportError({ message: `--config ${e instanceof Error ? e.message : String(e)}` })
   })
 
 const writeFiles = (out: string, files: ReadonlyArray<{ path: string; content: string }>) =>

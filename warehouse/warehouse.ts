@@ -45,11 +45,16 @@ export class Warehouse extends Context.Service<Warehouse, WarehouseApi>()("fleuv
   static readonly layer = (path: string) => Layer.effect(Warehouse, openWarehouse(path))
 }
 
+// Uninterruptible: a DuckDB statement, once started, runs to its end on DuckDB's threads whatever
+// happens to the fiber that asked for it. An interruptible wait let an interrupted fiber (e.g. a
+// stage landing dead letters when the pipeline's source failed) return at once while its
+// statement still ran; the layer then closed the connection and instance under it, and the
+// process hung at exit (issue 20, item 1). Interruption now takes effect once the statement ended.
 const attempt = <A>(sql: string, f: () => Promise<A>) =>
-  Effect.tryPromise({
+  Effect.uninterruptible(Effect.tryPromise({
     try: f,
     catch: (e) => new WarehouseError({ message: e instanceof Error ? e.message : String(e), sql: sql.slice(0, 500) })
-  })
+  }))
 
 export const openWarehouse = (path: string) =>
   Effect.gen(function*() {

@@ -2,6 +2,7 @@ import { Argument, Flag } from "effect/cli"
 import { defaultCorpusOptions } from "../../pipelines/corpus-options.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { decimalIntFlag } from "./decimal-int.ts"
 import { withDefaultSaid } from "./defaults.ts"
 
 export const corpusFlags = {
@@ -9,10 +10,10 @@ export const corpusFlags = {
   out: Flag.String("out").pipe(Flag.withDescription(withDefaultSaid("Folder for the packed Arrow IPC shards (<run id>-NNNNN.arrow)", defaultCorpusOptions.outDir)), Flag.withDefault(defaultCorpusOptions.outDir)),
   tokenizer: Flag.String("tokenizer").pipe(Flag.withDescription(withDefaultSaid("Hugging Face tokenizer.json, a model folder holding it, or qwen3: Qwen3's tokenizer, installed with fleuve", defaultCorpusOptions.tokenizer)), Flag.withDefault(defaultCorpusOptions.tokenizer)),
   config: Flag.String("config").pipe(
-    Flag.withDescription("JSON file of thresholds, e.g. {\"quality\": {\"minWords\": 30}, \"minLanguageScore\": 0.8, \"languages\": [\"fr\"], \"sequenceLength\": 4096}"),
+    Flag.withDescription("JSON file of thresholds, e.g. {\"quality\": {\"minWords\": 30}, \"minLanguageScore\": 0.8, \"languages\": [\"fr\"], \"sequenceLength\": 4096}; checked strictly (unknown keys, wrong types and ranges are errors; docs/corpus.md lists the keys)"),
     Flag.optional
   ),
-  sequenceLength: Flag.Int("sequence-length").pipe(Flag.withDescription(withDefaultSaid("Tokens per packed training sequence", defaultCorpusOptions.sequenceLength)), Flag.withDefault(defaultCorpusOptions.sequenceLength)),
+  sequenceLength: decimalIntFlag("sequence-length").pipe(Flag.withDescription(withDefaultSaid("Tokens per packed training sequence", defaultCorpusOptions.sequenceLength)), Flag.withDefault(defaultCorpusOptions.sequenceLength)),
   textField: Flag.String("text-field").pipe(Flag.withDescription(withDefaultSaid("Field holding the text in JSONL/CSV/Parquet rows", "text")), Flag.withDefault("text")),
   idField: Flag.String("id-field").pipe(Flag.withDescription(withDefaultSaid("Field holding a stable document id (else file:line)", "id")), Flag.withDefault("id")),
   compact: Flag.Boolean("compact").pipe(

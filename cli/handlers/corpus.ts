@@ -1,6 +1,5 @@
 import { Console, Effect, Option } from "effect"
-import { existsSync, readFileSync } from "node:fs"
-import { buildCorpusRun, type CorpusOptions, type TallySnapshot } from "../../pipelines/corpus.ts"
+import { buildCorpusRun, type CorpusOptions, readCorpusConfig, type TallySnapshot } from "../../pipelines/corpus.ts"
 import { compactCorpus } from "../../pipelines/corpus-compact.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { progressReporter } from "../progress.ts"
@@ -19,25 +18,15 @@ export const renderTallies = (tallies: ReadonlyArray<TallySnapshot>): string => 
   }).join("\n")
 }
 
-/** Reads the thresholds file: any of CorpusOptions' tuning fields, as JSON. */
-const readConfig = (path: string): Partial<CorpusOptions> => {
-  if (!existsSync(path)) throw new Error(`${path}: no such config file`)
-  try {
-    return JSON.parse(readFileSync(path, "utf8"))
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`)
-  }
-}
-
 export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, full, compact, warehouse }: CorpusArgs) =>
   Effect.gen(function*() {
-    const fromFile = Option.isSome(config) ? yield* Effect.try({ try: () => readConfig(config.value), catch: (e) => ({ message: (e as Error).message }) }) : {}
+    const fromFile = Option.isSome(config) ? yield* readCorpusConfig(config.value) : {}
     const options: CorpusOptions = { sequenceLength, ...fromFile, input, outDir: out, tokenizer, textField, idField, incremental: !full }
     yield* Console.error(`corpus: loading tokenizer ${tokenizer}`)
     const run = yield* buildCorpusRun(options)
     const runtime = yield* PipelineRuntime
     // One partition: dedup keeps the first document of a cluster in input order, run after run.
-    const report = yield* runtime.run(run.pipeline, { partitions: 1, onProgress: progressReporter() })
+    const report = yield* runtime.run(run.pipeline, { partitions: 1, onProgress: progressReporter() }).pipe(Effect.tapError((e) => run.failed(e.message)))
     yield* Console.log(renderTallies(run.tallies.map((t) => t.snapshot())))
     yield* Console.log(
       `corpus: run ${run.runId}: ${run.ledger.seen.size} documents seen, ${run.ledger.processed.size} (re)processed, ` +

@@ -8,6 +8,7 @@ import type { ImportScoresArgs } from "../flags/import-scores.ts"
 export const importScoresHandler = ({ file, warehouse, keepGoing }: ImportScoresArgs) =>
   Effect.gen(function*() {
     const summary = yield* importScores(file, { keepGoing, run: { onProgress: progressReporter() } })
+    if (summary.rowsRead === 0) yield* Console.error(`${file}: no rows: the file holds no data rows (it is empty or has a header only)`)
     yield* Console.log(
       `${file}: ${summary.rowsRead} rows read, ${summary.landed} landed, ${summary.alreadyPresent} already present, ` +
         `${summary.repeatedRows} repeated in file, ${summary.rejected} rejected (run ${summary.runId})`

@@ -2,6 +2,7 @@ import { Console, Effect, Option } from "effect"
 import { basename } from "node:path"
 import { judgeFor } from "../../pipelines/evaluate/judges.ts"
 import { manifestSignature, reeval, type ReevalSummary } from "../../pipelines/evaluate/reeval.ts"
+import { parseShotList } from "../../pipelines/evaluate/shots.ts"
 import { baselineSystems, loadPromptSet } from "../../pipelines/evaluate/systems.ts"
 import { reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
@@ -35,8 +36,8 @@ export const reevalHandler = (o: ReevalArgs) =>
       : undefined
     if (o.localJudge && !neural) return yield* reportFailure({ message: "--local-judge needs --model" })
     const judge = judgeFor({ localModel: o.localJudge ? neural?.model : undefined, url: Option.getOrUndefined(o.judgeUrl), model: o.judgeModel })
-    const shots = list(o.shots).map(Number)
-    if (shots.some((k) => !Number.isInteger(k) || k < 0)) return yield* reportFailure({ message: `--shots must list non-negative integers, got '${o.shots}'` })
+    const shots = parseShotList(o.shots)
+    if (shots === undefined) return yield* reportFailure({ message: `--shots must list non-negative decimal integers, got '${o.shots}'` })
     if (Option.isSome(o.limit) && o.limit.value < 1) return yield* reportFailure({ message: `--limit must be at least 1, got ${o.limit.value}` })
     const tasks = list(o.tasks)
     const bad = tasks.find((t) => !["mcqa", "extqa", "absqa"].includes(t))

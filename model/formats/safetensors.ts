@@ -26,8 +26,28 @@ export const f16ToF32 = (h: number): number => {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15)
 }
 
-/** A tensor's bytes as f32 (F32 as is, BF16 and F16 converted), in a buffer of its own. */
-export const decodeF32 = (file: string, name: string, dtype: string, bytes: Uint8Array, count: number): Float32Array => {
+/**
+ * Refuses a tensor holding NaN or ±Infinity, naming it and the first bad element: such weights
+ * turn every log-prob into NaN, and a model that scored NaN used to land plausible-looking scores
+ * (ties resolved to the first option). One pass, next to the decoding it follows.
+ */
+export const assertFinite = (file: string, name: string, data: Float32Array): Float32Array => {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!
+    if (v - v !== 0) {
+      let bad = 0
+      for (let j = i; j < data.length; j++) if (!Number.isFinite(data[j]!)) bad++
+      throw new SafetensorsError(file, `tensor '${name}' holds ${bad} non-finite value(s) (the first, ${v}, at element ${i}); refusing to load a model with NaN or infinite weights`)
+    }
+  }
+  return data
+}
+
+/** A tensor's bytes as f32 (F32 as is, BF16 and F16 converted), in a buffer of its own; NaN and infinities are refused (assertFinite). */
+export const decodeF32 = (file: string, name: string, dtype: string, bytes: Uint8Array, count: number): Float32Array =>
+  assertFinite(file, name, decodeF32Unchecked(file, name, dtype, bytes, count))
+
+const decodeF32Unchecked = (file: string, name: string, dtype: string, bytes: Uint8Array, count: number): Float32Array => {
   // Bytes that fill a buffer of their own (a lazy read) are used in place; a slice of a whole file
   // is copied: its offset need not be 4-byte aligned, and a view would keep the whole file alive.
   // (new Uint8Array(bytes), not bytes.slice(): a Buffer's slice is a view.)

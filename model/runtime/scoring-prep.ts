@@ -82,7 +82,20 @@ export const prepareContinuations = (
 }
 
 /** Sums per-token scores into the result both paths return. */
-export const scoredContext = (prepared: PreparedContinuations, perOption: ReadonlyArray<{ readonly logprobs: ReadonlyArray<number>; readonly greedy: boolean }>): ScoredContext => ({
+/**
+ * Both scoring paths end here. A NaN or infinite log-prob (the logits overflowed, or were NaN) is
+ * a ScoringError naming the option and token: callers turn it into a failed request (a dead
+ * letter), never into a score — NaN compared false everywhere and ties went to the first option.
+ */
+export const scoredContext = (prepared: PreparedContinuations, perOption: ReadonlyArray<{ readonly logprobs: ReadonlyArray<number>; readonly greedy: boolean }>): ScoredContext => {
+  perOption.forEach((r, i) => {
+    const j = r.logprobs.findIndex((lp) => !Number.isFinite(lp))
+    if (j >= 0) throw new ScoringError(`non-finite log-prob (${r.logprobs[j]}) for token ${j} of continuation ${i}: the model's logits are not finite`)
+  })
+  return scoredContextUnchecked(prepared, perOption)
+}
+
+const scoredContextUnchecked = (prepared: PreparedContinuations, perOption: ReadonlyArray<{ readonly logprobs: ReadonlyArray<number>; readonly greedy: boolean }>): ScoredContext => ({
   options: perOption.map((r, i) => ({ tokenIds: prepared.continuations[i]!, tokenLogprobs: r.logprobs, logprob: r.logprobs.reduce((a, b) => a + b, 0), greedy: r.greedy })),
   truncatedTokens: prepared.truncated,
   contextTokens: prepared.prompt.length

@@ -1,6 +1,6 @@
 import type { Effect } from "effect"
 import type { Decoding } from "../../schemas/evaluation.ts"
-import type { OperatorFailure } from "../operator.ts"
+import type { OperatorFailure, RecordRejected } from "../operator.ts"
 
 /** What scoring needs of a model: its identity, option log-likelihoods and greedy generation. */
 export interface QaModelIdentity {
@@ -23,7 +23,8 @@ export interface ContinuationLogprob {
  * both implement it, so the grid, the cache and the metrics never know which one they drive.
  */
 export interface QaModel extends QaModelIdentity {
-  readonly loglikelihood: (context: string, continuations: ReadonlyArray<string>) => Effect.Effect<{ readonly options: ReadonlyArray<ContinuationLogprob>; readonly truncatedTokens: number }, OperatorFailure>
+  /** RecordRejected: this request cannot be scored (e.g. non-finite log-probs); it becomes a dead letter, the run goes on. */
+  readonly loglikelihood: (context: string, continuations: ReadonlyArray<string>) => Effect.Effect<{ readonly options: ReadonlyArray<ContinuationLogprob>; readonly truncatedTokens: number }, OperatorFailure | RecordRejected>
   /** Greedy answers to several prompts that share decoding settings (a runtime may batch them), in order. */
   readonly generate: (prompts: ReadonlyArray<string>, decoding: typeof Decoding.Type) => Effect.Effect<ReadonlyArray<{ readonly text: string; readonly truncatedTokens: number }>, OperatorFailure>
 }

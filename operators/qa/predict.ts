@@ -69,7 +69,23 @@ export const predict = <R>(model: QaModel, cache: PredictionCacheApi<R>, options
             outcomes[i] = Outcome.reject("a loglikelihood request needs at least one continuation", "continuations")
             continue
           }
-          const scored = yield* model.loglikelihood(r.prompt, continuations)
+          const result = yield* Effect.result(model.loglikelihood(r.prompt, continuations))
+          // RecordRejected: the model could not score this request (e.g. non-finite log-probs):
+          // its dead letter; any other failure stops the run.
+          if (result._tag === "Failure") {
+            if (result.failure._tag === "RecordRejected") {
+              outcomes[i] = Outcome.reject(result.failure.reason, result.failure.field)
+              continue
+            }
+            return yield* result.failure
+          }
+          const scored = result.success
+          // Whatever the model: a non-finite log-prob is never a score.
+          const bad = scored.options.findIndex((o) => !Number.isFinite(o.logprob))
+          if (bad >= 0) {
+            outcomes[i] = Outcome.reject(`non-finite log-prob (${scored.options[bad]!.logprob}) for continuation ${bad}`, "continuations")
+            continue
+          }
           outcomes[i] = emit(e, {
             ...predictionBase(r),
             options: scored.options.map((o, k) => ({ logprob: o.logprob, tokens: o.tokens, greedy: o.greedy, ...continuationLengths(continuations[k]!) })),

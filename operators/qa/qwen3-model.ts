@@ -4,8 +4,8 @@ import { closeSync, openSync, readdirSync, readSync } from "node:fs"
 import { basename, join } from "node:path"
 import { generateGreedy } from "../../model/index.ts"
 import { ModelHandle, type RecoveryOptions } from "../../model/index.ts"
-import { scoreContinuations } from "../../model/index.ts"
-import { OperatorFailure } from "../operator.ts"
+import { scoreContinuations, ScoringError } from "../../model/index.ts"
+import { OperatorFailure, RecordRejected } from "../operator.ts"
 import type { QaModel } from "./model.ts"
 
 /**
@@ -31,6 +31,9 @@ export const modelRevisionOf = (dir: string): string => {
 }
 
 const failure = (e: unknown) => new OperatorFailure({ operator: "qwen3", message: e instanceof Error ? e.message : String(e) })
+// A request the model cannot score (ScoringError: non-finite log-probs, an empty continuation) is
+// rejected alone, as a dead letter; any other failure (a lost device) stops the run.
+const scoringFailure = (e: unknown) => (e instanceof ScoringError ? new RecordRejected({ reason: e.message, field: "continuations" }) : failure(e))
 
 /**
  * A Qwen3 checkpoint as a QaModel: option scoring through model/runtime/scoring.ts (fleuve's WGSL engine
@@ -52,7 +55,7 @@ export const qwen3QaModel = (
         const scored = await handle.run("scoring an item", (loaded) => scoreContinuations(loaded.model, loaded.tokenizer, context, continuations, window))
         return { options: scored.options.map((o) => ({ logprob: o.logprob, tokens: o.tokenIds.length, greedy: o.greedy })), truncatedTokens: scored.truncatedTokens }
       },
-      catch: failure
+      catch: scoringFailure
     }),
   generate: (prompts, decoding) =>
     Effect.tryPromise({

@@ -1,6 +1,6 @@
 import { Stream } from "effect"
 import { createHash } from "node:crypto"
-import { readdirSync, statSync } from "node:fs"
+import { readdirSync, readlinkSync, realpathSync, statSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { join, relative } from "node:path"
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
@@ -39,7 +39,12 @@ export const readCorpus = (path: string, options: CorpusReaderOptions = {}): Str
     return Stream.fail(new OperatorFailure({ operator: "read-corpus", message: `${path}: no such file or folder` }))
   }
   if (!info.isDirectory()) return readCorpusFile(path, path, options)
-  const files = listFiles(path)
+  let files: Array<string>
+  try {
+    files = listFiles(path)
+  } catch (e) {
+    return Stream.fail(new OperatorFailure({ operator: "read-corpus", message: e instanceof Error ? e.message : String(e) }))
+  }
   return Stream.fromIterable(files).pipe(
     Stream.flatMap((file) => (file.endsWith(".txt") ? readTextFile(file, path, options) : readCorpusFile(file, path, options)), { concurrency: 1 })
   )
@@ -62,14 +67,34 @@ export const expectedDocuments = (path: string): number | undefined => {
 /** UTF-8 bytes of the text a corpus record carries (0 for an unreadable one): MB/s in progress lines. */
 export const corpusReadBytes = (read: CorpusRead): number => (read._tag === "Document" ? Buffer.byteLength(read.document.text) : 0)
 
-/** Files under a folder, sorted for a deterministic order; only formats the reader knows. */
-const listFiles = (dir: string): Array<string> =>
+/**
+ * Files under a folder, sorted for a deterministic order; only formats the reader knows.
+ * Symbolic links are followed (they used to be skipped silently); a link back to a folder already
+ * being walked is a loop, reported as an error naming the link.
+ */
+const listFiles = (dir: string, walking: ReadonlySet<string> = new Set([realpathSync(dir)])): Array<string> =>
   readdirSync(dir, { withFileTypes: true })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .flatMap((e) => {
       const p = join(dir, e.name)
-      if (e.isDirectory()) return listFiles(p)
-      return e.isFile() && (p.endsWith(".txt") || formatOf(p) !== undefined) ? [p] : []
+      let isDir = e.isDirectory()
+      let isFile = e.isFile()
+      if (e.isSymbolicLink()) {
+        let target
+        try {
+          target = statSync(p)
+        } catch {
+          throw new Error(`${p}: broken symbolic link (to ${readlinkSync(p)})`)
+        }
+        isDir = target.isDirectory()
+        isFile = target.isFile()
+      }
+      if (isDir) {
+        const real = realpathSync(p)
+        if (walking.has(real)) throw new Error(`${p}: symbolic link loop (it leads back to ${real}, which is being read)`)
+        return listFiles(p, new Set([...walking, real]))
+      }
+      return isFile && (p.endsWith(".txt") || formatOf(p) !== undefined) ? [p] : []
     })
 
 const readCorpusFile = (file: string, root: string, options: CorpusReaderOptions): Stream.Stream<Envelope<CorpusRead>, OperatorFailure> => {

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { controlCharacterIn, parseDecimalInteger } from "../../lib/decimal.ts"
 import { Score } from "../../schemas/evaluation.ts"
 import { map, Outcome, RecordRejected } from "../operator.ts"
 import type { RawRecord } from "../readers/raw-record.ts"
@@ -16,7 +17,12 @@ const text = (row: Readonly<Record<string, unknown>>, field: string, required: b
   if (v === undefined || v === null || (typeof v === "string" && v.trim() === "")) {
     return required ? reject(field in row ? `missing value for '${field}'` : `missing column '${field}'`, field) : undefined
   }
-  if (typeof v === "string") return v.trim()
+  if (typeof v === "string") {
+    // A NUL or other control character in a key field is corruption, never part of an id.
+    const control = controlCharacterIn(v)
+    if (control) return reject(`'${field}' contains the control character ${control}`, field)
+    return v.trim()
+  }
   if (typeof v === "number" || typeof v === "bigint") return String(v)
   return reject(`'${field}' must be a string, got ${typeof v}`, field)
 }
@@ -41,6 +47,11 @@ export const parseScoreRow = map<RawRecord, Score>("parse-score-row", (raw) => {
   const task = text(row, "task", true)!
   const itemId = text(row, "item_id", true)!
   text(row, "shots", true)
+  // Typed as text (CSV, or a JSON string), shots must be a plain decimal integer: Number() read
+  // "0x10" as 16 shots and "1e1" as 10.
+  if (typeof row.shots === "string" && Number.isFinite(Number(row.shots.trim())) && parseDecimalInteger(row.shots) === undefined) {
+    reject(`non-integer shots '${row.shots}' (expected a decimal integer 0, 1, 2, …)`, "shots")
+  }
   const shots = number(row, "shots")
   if (!Number.isInteger(shots) || shots < 0) reject(`non-integer shots '${String(row.shots)}' (expected 0, 1, 2, …)`, "shots")
   text(row, "score", true)

@@ -18,13 +18,18 @@ export const runWithWarehouse = <A, E>(path: string, effect: Effect.Effect<A, E,
 
 const bin = resolve(import.meta.dirname, "../../bin/fleuve.mjs")
 
-/** Runs the real CLI in a child process, as a user would. */
-export const runCli = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}) => {
+/**
+ * Runs the real CLI in a child process, as a user would. A command that does not end within
+ * `timeoutMs` (default 5 minutes) is killed and reported with code -1 and `hung: true`, so a hang
+ * fails its test instead of stalling the suite.
+ */
+export const runCli = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}) => {
   const r = spawnSync(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, ...options.env },
     encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: options.timeoutMs ?? 300_000
   })
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, hung: r.signal !== null }
 }

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
-import { readFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
+import { readConfigFileSync } from "../../../schemas/config-file.ts"
 import { fileURLToPath } from "node:url"
 import { fill } from "../prompts/templates.ts"
 
@@ -47,7 +47,8 @@ const RubricSet = Schema.Struct({
 export type RubricSet = typeof RubricSet.Type
 
 export const DEFAULT_RUBRIC = resolve(dirname(fileURLToPath(import.meta.url)), "../../../data/prompts/judge-fr.json")
-export const loadRubric = (path = DEFAULT_RUBRIC): RubricSet => Schema.decodeUnknownSync(RubricSet)(JSON.parse(readFileSync(path, "utf8")))
+/** Reads a judge rubric, strictly (unknown keys are errors with the nearest valid name; see schemas/config-file.ts). */
+export const loadRubric = (path = DEFAULT_RUBRIC): RubricSet => readConfigFileSync(RubricSet, path)
 
 export interface ChatMessage {
   readonly role: "system" | "user" | "assistant"

@@ -2,7 +2,8 @@ import { Effect, Stream } from "effect"
 import { readFile } from "node:fs/promises"
 import type { Envelope } from "../../envelope.ts"
 import { OperatorFailure } from "../../operator.ts"
-import { readJsonl } from "../../readers/jsonl.ts"
+import { parseJsonObject, readJsonl } from "../../readers/jsonl.ts"
+import { jsonDepthExceeds } from "../../readers/limits.ts"
 import { fields, type RawRecord, unreadable } from "../../readers/raw-record.ts"
 import { flattenNestedSquad } from "./squad.ts"
 
@@ -74,18 +75,9 @@ async function* jsonRecords(path: string, text: string): AsyncGenerator<Envelope
   if (first === "[") {
     for (const el of splitJsonArray(text)) {
       if (el.text === "") continue
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(el.text)
-      } catch (e) {
-        yield { ...at(el.line), value: unreadable(`malformed JSON: ${(e as Error).message}`, el.text) }
-        continue
-      }
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-        yield { ...at(el.line), value: unreadable(`expected a JSON object, got ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : typeof parsed}`, el.text) }
-        continue
-      }
-      yield { ...at(el.line), value: fields(parsed as Record<string, unknown>) }
+      // Depth-checked before parsing (see readers/jsonl.ts): nesting 100,000 deep is one dead letter, not a stack overflow.
+      const parsed = parseJsonObject(el.text)
+      yield { ...at(el.line), value: typeof parsed === "string" ? unreadable(parsed, el.text) : fields(parsed) }
     }
     return
   }
@@ -109,6 +101,7 @@ const isSingleDocument = (text: string): boolean => {
   const first = text.trimStart()[0]
   if (first === "[") return true
   if (first !== "{") return false
+  if (jsonDepthExceeds(text)) return false // read as JSON Lines: the deep line becomes a dead letter
   try {
     return flattenNestedSquad(JSON.parse(text)) !== undefined
   } catch {

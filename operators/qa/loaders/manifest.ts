@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
-import { readFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
+import { readConfigFileSync } from "../../../schemas/config-file.ts"
 import type { DeadLetter } from "../../../schemas/dead-letter.ts"
 import type { TaskName } from "../../../schemas/common.ts"
 import type { LoadedQAItem } from "../../../schemas/qa-record.ts"
@@ -33,8 +33,9 @@ export interface TaskData {
 
 export const readManifest = (path: string) =>
   Effect.try({
-    try: () => Schema.decodeUnknownSync(DatasetManifest)(JSON.parse(readFileSync(path, "utf8"))),
-    catch: (e) => new OperatorFailure({ operator: "read-manifest", message: `${path}: ${e instanceof Error ? e.message : String(e)}` })
+    // Strict: an unknown key (a misspelled "train") is an error with the nearest valid name.
+    try: () => readConfigFileSync(DatasetManifest, path),
+    catch: (e) => new OperatorFailure({ operator: "read-manifest", message: e instanceof Error ? e.message : String(e) })
   })
 
 /** Loads every task of a manifest (test split and training pool); bad items come back as dead letters. */

@@ -1,6 +1,6 @@
 import { Schema } from "effect"
-import { readFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
+import { readConfigFileSync } from "../../../schemas/config-file.ts"
 import { fileURLToPath } from "node:url"
 import { Decoding } from "../../../schemas/evaluation.ts"
 
@@ -29,7 +29,8 @@ export type PromptSet = typeof PromptSet.Type
 
 export const DEFAULT_PROMPTS = resolve(dirname(fileURLToPath(import.meta.url)), "../../../data/prompts/enmed-fr.json")
 
-export const loadPromptSet = (path = DEFAULT_PROMPTS): PromptSet => Schema.decodeUnknownSync(PromptSet)(JSON.parse(readFileSync(path, "utf8")))
+/** Reads a prompt set, strictly (unknown keys are errors with the nearest valid name; see schemas/config-file.ts). */
+export const loadPromptSet = (path = DEFAULT_PROMPTS): PromptSet => readConfigFileSync(PromptSet, path)
 
 /**
  * Fills a template: {{name}} inserts a field, {{#name}}…{{/name}} keeps its body only when the
