@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs-core"
 // A named import, not a bare one: the package marks itself side-effect free, so bundlers drop bare imports.
 import { version_cpu } from "@tensorflow/tfjs-backend-cpu"
+import { existsSync, readdirSync } from "node:fs"
 import { createRequire } from "node:module"
-import { dirname } from "node:path"
+import { homedir } from "node:os"
+import { dirname, join } from "node:path"
 import { type BackendName, backendNames } from "./backend-names.ts"
 import type { DeviceLossInfo } from "./device-loss.ts"
 import type { Gpu } from "../wgsl/kernels/device.ts"
@@ -40,6 +42,9 @@ export const webgpuKernelChoice = (): "fleuve" | "stock" => (process.env.FLEUVE_
  * otherwise), hence `navigator.gpu`.
  */
 const tryWebgpu = async (): Promise<string> => {
+  // Without a Vulkan driver Dawn only prints the loader's "found no drivers" warnings to stderr.
+  const noDriver = missingVulkanDriver()
+  if (noDriver) throw new Error(noDriver)
   const dawn: { create: (flags: Array<string>) => unknown; globals: object } = await import("webgpu" as string)
   const { DAWN_TOGGLES, gpuFromDevice } = await import("../wgsl/kernels/device.ts")
   const gpu = dawn.create([...DAWN_TOGGLES]) as GPU
@@ -90,6 +95,20 @@ const tryWebgpu = async (): Promise<string> => {
   return `${name}, ${tensorCores ? "fleuve tensor-core matmul (f16 × f16 → f32)" : "tfjs stock kernels"}`
 }
 
+/**
+ * Why Dawn cannot find a Vulkan driver here (no ICD manifest where the Linux loader looks, and no
+ * VK_DRIVER_FILES / VK_ICD_FILENAMES / VK_ADD_DRIVER_FILES), or undefined when one may be there.
+ */
+export const missingVulkanDriver = (): string | undefined => {
+  if (process.platform !== "linux") return undefined
+  if (["VK_DRIVER_FILES", "VK_ICD_FILENAMES", "VK_ADD_DRIVER_FILES"].some((v) => process.env[v])) return undefined
+  const dataDirs = (process.env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":")
+  const configDirs = (process.env.XDG_CONFIG_DIRS || "/etc/xdg").split(":")
+  const dirs = [...configDirs, "/etc", ...dataDirs, join(homedir(), ".local/share")].map((d) => join(d, "vulkan/icd.d"))
+  const found = dirs.some((d) => existsSync(d) && readdirSync(d).some((f) => f.endsWith(".json")))
+  return found ? undefined : "no GPU: no Vulkan driver on this machine (no ICD manifest in /usr/share/vulkan/icd.d, /etc/vulkan/icd.d, …)"
+}
+
 /** tfjs-node(-gpu): used only when already installed; it needs network at install time and CUDA 11.2. */
 const tryTensorflow = async (): Promise<string> => {
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
@@ -112,6 +131,18 @@ const tryWasm = async (): Promise<string> => {
   return "CPU (WebAssembly, XNNPACK)"
 }
 
+/**
+ * fleuve's fused CPU path (model/cpu/): tfjs' cpu backend holds the tensors; Qwen3's forward,
+ * backward and loss run as fleuve's kernels — WebAssembly SIMD on worker threads where the
+ * runtime has them, else plain JavaScript.
+ */
+const tryCpuFused = async (): Promise<string> => {
+  await tryCpu()
+  const { loadCpuKernels } = await import("../cpu/select.ts")
+  const k = await loadCpuKernels()
+  return `CPU (fleuve fused Qwen3 kernels: ${k.name})`
+}
+
 const tryCpu = async (): Promise<string> => {
   if (!(await tf.setBackend("cpu"))) throw new Error("tfjs could not initialise the cpu backend")
   // Its first-use banner recommends tfjs-node; fleuve chose this backend on purpose.
@@ -122,6 +153,7 @@ const tryCpu = async (): Promise<string> => {
 const attempts: Record<Exclude<BackendName, "auto">, () => Promise<string>> = {
   webgpu: tryWebgpu,
   tensorflow: tryTensorflow,
+  "cpu-fused": tryCpuFused,
   wasm: tryWasm,
   cpu: tryCpu
 }
@@ -162,7 +194,7 @@ export const webgpuEngineUnavailable = (): string | undefined => {
 }
 
 /**
- * Picks the backend: the one asked for, or the first that works of webgpu, tensorflow, wasm, cpu.
+ * Picks the backend: the one asked for, or the first that works of webgpu, tensorflow, cpu-fused, wasm, cpu.
  * Asked-for backends that fail raise BackendUnavailable: a silent fallback would make a GPU run
  * quietly slow and its timings wrong.
  */
@@ -182,7 +214,7 @@ export const selectBackend = async (wanted: BackendName = "auto", purpose: "infe
     }
   }
   const skipped: Array<string> = []
-  for (const name of ["webgpu", "tensorflow", "wasm", "cpu"] as const) {
+  for (const name of ["webgpu", "tensorflow", "cpu-fused", "wasm", "cpu"] as const) {
     if (!usable(name)) {
       skipped.push(`${name}: cannot train (no gradient kernel for embeddings)`)
       continue
@@ -251,4 +283,9 @@ export const reopenWebgpu = (): Promise<BackendChoice> => {
   return reopening
 }
 
-export const describeBackend = (c: BackendChoice): string => `backend ${c.backend} on ${c.device}`
+/** Whether Qwen3Model runs on fleuve's fused CPU path (the cpu-fused backend is the current one). */
+export const fusedCpuActive = (): boolean => current?.backend === "cpu-fused" && tf.getBackend() === "cpu"
+
+/** One line: the backend, its device, and for an automatic choice why the faster ones were passed over. */
+export const describeBackend = (c: BackendChoice): string =>
+  `backend ${c.backend} on ${c.device}${c.skipped.length > 0 ? ` (auto; passed over: ${c.skipped.join("; ")})` : ""}`

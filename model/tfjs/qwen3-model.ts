@@ -1,5 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { HostTensor } from "../formats/safetensors.ts"
+import { fusedForward } from "../cpu/tfjs-bridge.ts"
+import { fusedCpuActive } from "./backend.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import { attentionModules, mlpModules, projectionDims, projectionNames, type ProjectionName } from "../qwen3/projections.ts"
 
@@ -146,6 +148,8 @@ export class Qwen3Model {
    * rows on the right (scoring) or the left (generation) and say which tokens are real in `valid`.
    */
   forward(ids: ReadonlyArray<ReadonlyArray<number>>, options: ForwardOptions = {}): ForwardResult {
+    // The cpu-fused backend: the same computation as fleuve's fused CPU kernels (model/cpu/).
+    if (fusedCpuActive()) return fusedForward(this, ids, options)
     const cfg = this.config
     const b = ids.length
     const t = ids[0]!.length

@@ -1,5 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { ForwardOptions, Qwen3Model } from "../tfjs/qwen3-model.ts"
+import { fusedCausalLmLoss } from "../cpu/tfjs-bridge.ts"
+import { fusedCpuActive } from "../tfjs/backend.ts"
 
 /**
  * Mean next-token cross-entropy over a batch of equal-length sequences, as transformers'
@@ -11,6 +13,8 @@ export const causalLmLoss = (
   ids: ReadonlyArray<ReadonlyArray<number>>,
   options: { readonly targetMask?: ReadonlyArray<ReadonlyArray<number>> } & Pick<ForwardOptions, "dropoutSeed" | "dropoutMasks"> = {}
 ): tf.Scalar => {
+  // The cpu-fused backend: one fused op whose gradient is fleuve's hand-written backward (model/cpu/).
+  if (fusedCpuActive()) return fusedCausalLmLoss(model, ids, options)
   const b = ids.length
   const t = ids[0]!.length
   const v = model.config.vocabSize

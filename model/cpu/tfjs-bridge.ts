@@ -1,0 +1,196 @@
+/**
+ * Puts the fused CPU Qwen3 (model/cpu/qwen3-cpu.ts) behind Qwen3Model.forward and causalLmLoss
+ * while the `cpu-fused` backend is chosen: weights stay tfjs tensors of tfjs' `cpu` backend (read
+ * in place, no copy), logits and KV caches come back as tfjs tensors, and the loss is one
+ * tf.customGrad node whose gradient is the hand-written backward — so tf.variableGrads, the
+ * trainer, AdamW and checkpoints work unchanged.
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { projectionNames, type ProjectionName } from "../qwen3/projections.ts"
+import type { ForwardOptions, ForwardResult, KvCache, Qwen3Model } from "../tfjs/qwen3-model.ts"
+import { type CpuKernels, jsKernels } from "./kernels.ts"
+import { type HostForwardInput, type HostLora, HostQwen3, type HostWeights } from "./qwen3-cpu.ts"
+
+let kernels: CpuKernels = jsKernels()
+const hosts = new WeakMap<Qwen3Model, HostQwen3>()
+let pendingRelease: (() => void) | undefined
+
+/** Sets the kernels the fused path computes with (the backend does, once). */
+export const useCpuKernels = (k: CpuKernels): void => {
+  kernels = k
+}
+export const cpuKernelsInUse = (): CpuKernels => kernels
+
+const hostOf = (model: Qwen3Model): HostQwen3 => {
+  let h = hosts.get(model)
+  if (!h || h.k !== kernels) {
+    h = new HostQwen3(model.config, kernels)
+    hosts.set(model, h)
+  }
+  return h
+}
+
+const projectionPath = (layer: number, m: ProjectionName) => `model.layers.${layer}.${m === "q_proj" || m === "k_proj" || m === "v_proj" || m === "o_proj" ? "self_attn" : "mlp"}.${m}`
+
+const read = (t: tf.Tensor): Float32Array => kernels.weights((t as unknown as { dataId: object }).dataId, t.dataSync() as Float32Array)
+
+const isTrainable = (t: tf.Tensor): boolean => t instanceof tf.Variable && t.trainable
+
+/** The model's tensors as the host forward reads them; `train` names those that get gradients. */
+const hostWeights = (model: Qwen3Model, options: Pick<ForwardOptions, "dropoutSeed" | "dropoutMasks">, train: boolean): HostWeights => ({
+  weight(name) {
+    const t = model.params.get(name)
+    if (!t) throw new Error(`model has no weight '${name}'`)
+    return read(t)
+  },
+  lora(layer, m): HostLora | undefined {
+    const pair = model.lora.get(projectionPath(layer, m))
+    if (!pair) return undefined
+    return { a: read(pair.a), b: read(pair.b), r: pair.a.shape[0]!, scale: pair.scale, train: train && isTrainable(pair.a) }
+  },
+  trainParam: (name) => train && isTrainable(model.params.get(name)!),
+  dropMask(layer, m, rows, cols) {
+    const pair = model.lora.get(projectionPath(layer, m))
+    if (!pair || !(pair.dropout > 0)) return undefined
+    let mask: tf.Tensor
+    if (options.dropoutMasks) mask = options.dropoutMasks(layer, m, [rows, cols])
+    else if (options.dropoutSeed !== undefined) {
+      // tf.dropout's own multiplier with the seed the tfjs forward gives it: the same masks.
+      const seed = (options.dropoutSeed * 1000 + layer) * 7919 + projectionNames.indexOf(m) + 1
+      const keep = 1 - pair.dropout
+      mask = tf.tidy(() => tf.div(tf.floor(tf.add(tf.randomUniform([rows, cols], 0, 1, "float32", seed), keep)), keep))
+    } else return undefined
+    const values = kernels.alloc(rows * cols)
+    values.set(mask.dataSync() as Float32Array)
+    if (!options.dropoutMasks) mask.dispose()
+    return values
+  }
+})
+
+/** A kernel-owned array as tensor data: copied when the kernels reuse their memory. */
+const owned = (a: Float32Array): Float32Array => (kernels.arena ? a.slice() : a)
+
+/** Qwen3Model.forward on the fused CPU path (same options, same results). */
+export const fusedForward = (model: Qwen3Model, ids: ReadonlyArray<ReadonlyArray<number>>, options: ForwardOptions): ForwardResult => {
+  const c = model.config
+  const b = ids.length
+  const t = ids[0]!.length
+  const past = options.cache?.length ?? 0
+  const valid = options.valid ?? ids.map((row) => row.map(() => 1))
+  const positions = options.positions ?? ids.map(() => Array.from({ length: t }, (_, i) => past + i))
+  const keyValid = valid.map((row, r) => [...(options.cache?.valid[r] ?? []), ...row])
+  const mark = kernels.mark()
+  try {
+    const copyIn = (x: tf.Tensor) => {
+      const a = kernels.alloc(x.size)
+      a.set(x.dataSync() as Float32Array)
+      return a
+    }
+    const cache = options.cache ? { k: options.cache.k.map(copyIn), v: options.cache.v.map(copyIn), length: past, valid: options.cache.valid } : undefined
+    const input: HostForwardInput = { ids, positions, keyValid, forTraining: false, ...(cache ? { cache } : {}) }
+    const out = hostOf(model).forward(hostWeights(model, options, false), input)
+    const logits = tf.tensor3d(owned(out.logits), [b, t, c.vocabSize])
+    if (!options.keepCache) return { logits }
+    const shape: [number, number, number, number] = [b, c.numKvHeads, out.total, c.headDim]
+    const kvCache: KvCache = {
+      k: out.newK.map((k) => tf.tensor4d(owned(k), shape)),
+      v: out.newV.map((v) => tf.tensor4d(owned(v), shape)),
+      length: out.total,
+      valid: keyValid
+    }
+    return { logits, cache: kvCache }
+  } finally {
+    kernels.release(mark)
+  }
+}
+
+/**
+ * causalLmLoss on the fused CPU path: the same mean next-token cross-entropy (targetMask as labels
+ * of -100), as one tfjs op whose gradient reaches every trainable variable of the model — LoRA
+ * pairs, or every weight for full fine-tuning (embedding included).
+ */
+export const fusedCausalLmLoss = (
+  model: Qwen3Model,
+  ids: ReadonlyArray<ReadonlyArray<number>>,
+  options: { readonly targetMask?: ReadonlyArray<ReadonlyArray<number>> } & Pick<ForwardOptions, "dropoutSeed" | "dropoutMasks">
+): tf.Scalar => {
+  const b = ids.length
+  const t = ids[0]!.length
+  const V = model.config.vocabSize
+  // Row r·t + i predicts token i + 1 of row r; rows that predict nothing are not computed.
+  const weights = new Float64Array(b * t)
+  for (let r = 0; r < b; r++) for (let i = 0; i < t - 1; i++) weights[r * t + i] = options.targetMask ? options.targetMask[r]![i + 1]! : 1
+  const count = weights.reduce((a, w) => a + w, 0)
+  if (count === 0) throw new Error("batch has no target tokens")
+  const logitRows = Array.from(weights, (w) => w !== 0)
+  const trainables: Array<[string, tf.Tensor]> = []
+  for (const [name, p] of model.params) if (isTrainable(p)) trainables.push([name, p])
+  for (const [path, pair] of model.lora) {
+    if (isTrainable(pair.a)) trainables.push([`${path}.lora_A`, pair.a])
+    if (isTrainable(pair.b)) trainables.push([`${path}.lora_B`, pair.b])
+  }
+  const input: HostForwardInput = { ids, positions: ids.map(() => Array.from({ length: t }, (_, i) => i)), keyValid: ids.map((row) => row.map(() => 1)), forTraining: true, logitRows }
+  const run = (train: boolean): { loss: number; grads?: () => Array<Float32Array> } => {
+    // A forward whose gradient was never asked for holds kernel memory until the next one.
+    pendingRelease?.()
+    const host = hostOf(model)
+    const w = hostWeights(model, options, train)
+    const mark = kernels.mark()
+    let done = false
+    try {
+      const fwd = host.forward(w, input)
+      // Cross-entropy and its gradient, row by row, in f64: softmax − one-hot, weighted.
+      const rows = fwd.saved!.rows
+      const dLogits = fwd.logits
+      let loss = 0
+      rows.forEach((row, k) => {
+        const target = ids[Math.floor(row / t)]![(row % t) + 1]!
+        const o = k * V
+        let max = -Infinity
+        for (let j = 0; j < V; j++) if (dLogits[o + j]! > max) max = dLogits[o + j]!
+        let sum = 0
+        for (let j = 0; j < V; j++) sum += Math.exp(dLogits[o + j]! - max)
+        const lse = max + Math.log(sum)
+        const wgt = weights[row]!
+        loss += (wgt * (lse - dLogits[o + target]!)) / count
+        const f = wgt / count
+        for (let j = 0; j < V; j++) dLogits[o + j] = f * Math.exp(dLogits[o + j]! - lse)
+        dLogits[o + target] = dLogits[o + target]! - f
+      })
+      if (!train) return { loss }
+      done = true
+      pendingRelease = () => {
+        pendingRelease = undefined
+        kernels.release(mark)
+      }
+      return {
+        loss,
+        grads: () => {
+          try {
+            const g = host.backward(w, input, fwd, dLogits)
+            return trainables.map(([name, p]) => g.get(name)?.slice() ?? new Float32Array(p.size))
+          } finally {
+            pendingRelease?.()
+          }
+        }
+      }
+    } finally {
+      if (!done) kernels.release(mark)
+    }
+  }
+  if (trainables.length === 0) return tf.scalar(run(false).loss)
+  const op = tf.customGrad((...args: Array<unknown>) => {
+    const { loss, grads } = run(true)
+    return {
+      value: tf.scalar(loss),
+      gradFunc: (dy: tf.Tensor) => {
+        const scale = dy.dataSync()[0]!
+        return grads!().map((g, i) => {
+          if (scale !== 1) for (let j = 0; j < g.length; j++) g[j] = g[j]! * scale
+          return tf.tensor(g, (args[i] as tf.Tensor).shape)
+        })
+      }
+    }
+  })
+  return op(...trainables.map(([, p]) => p)) as tf.Scalar
+}
