@@ -18,8 +18,8 @@ export interface CpuKernels {
   /** The position of the allocator, to release everything allocated after it. */
   mark(): number
   release(mark: number): void
-  /** A weight's values where the kernels can read them: the array itself, or a copy kept while `key` (the tensor's data) lives. */
-  weights(key: object, data: Float32Array): Float32Array
+  /** A weight's values where the kernels can read them: the array itself, or a copy kept while the array lives (tfjs replaces it on assign). */
+  weights(data: Float32Array): Float32Array
   gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean): void
   gemmNN(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean): void
   gemmTN(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean): void
@@ -36,7 +36,7 @@ export const jsKernels = (): CpuKernels => ({
   alloc: (n) => new Float32Array(n),
   mark: () => 0,
   release: () => {},
-  weights: (_key, data) => data,
+  weights: (data) => data,
   gemmNT(a, b, c, m, n, k, alpha, accumulate) {
     for (let i = 0; i < m; i += 4) {
       const rows = Math.min(4, m - i)

@@ -32,7 +32,7 @@ const hostOf = (model: Qwen3Model): HostQwen3 => {
 
 const projectionPath = (layer: number, m: ProjectionName) => `model.layers.${layer}.${m === "q_proj" || m === "k_proj" || m === "v_proj" || m === "o_proj" ? "self_attn" : "mlp"}.${m}`
 
-const read = (t: tf.Tensor): Float32Array => kernels.weights((t as unknown as { dataId: object }).dataId, t.dataSync() as Float32Array)
+const read = (t: tf.Tensor): Float32Array => kernels.weights(t.dataSync() as Float32Array)
 
 const isTrainable = (t: tf.Tensor): boolean => t instanceof tf.Variable && t.trainable
 

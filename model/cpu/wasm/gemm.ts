@@ -1,0 +1,174 @@
+// fleuve's CPU matrix products in WebAssembly SIMD (AssemblyScript; built by
+// scripts/build-cpu-kernels.sh into gemm-wasm.ts, which is committed). Shapes as model/cpu/kernels.ts:
+//   gemmNT  C[M,N] (+)= α·A[M,K]·B[N,K]ᵀ   dot products, 4 rows × 2 columns of f32x4 accumulators
+//   gemmNN  C[M,N] (+)= α·A[M,K]·B[K,N]    rows of B scaled and added, 4 rows × 8 columns
+//   gemmTN  C[M,N] (+)= α·A[K,M]ᵀ·B[K,N]   the same with A read down its columns
+// Arguments are byte addresses in the (shared) memory and leading dimensions in elements (lda, ldb,
+// ldc), so the host can hand each thread a band of rows of C. Blocked over K (KC) and over N so the
+// slice of B in use stays in the core's L2 while every row of A passes over it.
+
+const KC = 256
+const NC_DOT = 64
+const NC_AXPY = 128
+
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3)
+}
+
+@inline function put(c: usize, v: f32, alpha: f32, acc: i32): void {
+  store<f32>(c, acc ? load<f32>(c) + alpha * v : alpha * v)
+}
+
+export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alpha: f32, acc: i32, lda: i32, ldb: i32, ldc: i32): void {
+  const ab = <usize>lda << 2
+  const bb = <usize>ldb << 2
+  const cb = <usize>ldc << 2
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kk = min(KC, k - p0)
+    const k4 = kk & ~3
+    const accNow = p0 > 0 ? 1 : acc
+    const po = <usize>p0 << 2
+    for (let j0 = 0; j0 < n; j0 += NC_DOT) {
+      const jEnd = min(n, j0 + NC_DOT)
+      for (let i = 0; i < m; i += 4) {
+        const rows = min(4, m - i)
+        const a0 = a + <usize>i * ab + po
+        const a1 = a + <usize>(i + min(1, rows - 1)) * ab + po
+        const a2 = a + <usize>(i + min(2, rows - 1)) * ab + po
+        const a3 = a + <usize>(i + min(3, rows - 1)) * ab + po
+        for (let j = j0; j < jEnd; j += 2) {
+          const two = j + 1 < jEnd
+          const b0 = b + <usize>j * bb + po
+          const b1 = b + <usize>(two ? j + 1 : j) * bb + po
+          let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0)
+          let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0)
+          for (let p = 0; p < k4; p += 4) {
+            const o = <usize>p << 2
+            const x0 = v128.load(b0 + o), x1 = v128.load(b1 + o)
+            const y0 = v128.load(a0 + o), y1 = v128.load(a1 + o), y2 = v128.load(a2 + o), y3 = v128.load(a3 + o)
+            s00 = f32x4.add(s00, f32x4.mul(y0, x0)); s01 = f32x4.add(s01, f32x4.mul(y0, x1))
+            s10 = f32x4.add(s10, f32x4.mul(y1, x0)); s11 = f32x4.add(s11, f32x4.mul(y1, x1))
+            s20 = f32x4.add(s20, f32x4.mul(y2, x0)); s21 = f32x4.add(s21, f32x4.mul(y2, x1))
+            s30 = f32x4.add(s30, f32x4.mul(y3, x0)); s31 = f32x4.add(s31, f32x4.mul(y3, x1))
+          }
+          let c00 = hsum(s00), c01 = hsum(s01), c10 = hsum(s10), c11 = hsum(s11)
+          let c20 = hsum(s20), c21 = hsum(s21), c30 = hsum(s30), c31 = hsum(s31)
+          for (let p = k4; p < kk; p++) {
+            const o = <usize>p << 2
+            const x0 = load<f32>(b0 + o), x1 = load<f32>(b1 + o)
+            const y0 = load<f32>(a0 + o), y1 = load<f32>(a1 + o), y2 = load<f32>(a2 + o), y3 = load<f32>(a3 + o)
+            c00 += y0 * x0; c01 += y0 * x1; c10 += y1 * x0; c11 += y1 * x1
+            c20 += y2 * x0; c21 += y2 * x1; c30 += y3 * x0; c31 += y3 * x1
+          }
+          const r0 = c + <usize>i * cb + (<usize>j << 2)
+          put(r0, c00, alpha, accNow)
+          if (two) put(r0 + 4, c01, alpha, accNow)
+          if (rows > 1) { put(r0 + cb, c10, alpha, accNow); if (two) put(r0 + cb + 4, c11, alpha, accNow) }
+          if (rows > 2) { put(r0 + 2 * cb, c20, alpha, accNow); if (two) put(r0 + 2 * cb + 4, c21, alpha, accNow) }
+          if (rows > 3) { put(r0 + 3 * cb, c30, alpha, accNow); if (two) put(r0 + 3 * cb + 4, c31, alpha, accNow) }
+        }
+      }
+    }
+  }
+}
+
+@inline function store4(c: usize, s: v128, va: v128, acc: i32): void {
+  const v = f32x4.mul(s, va)
+  v128.store(c, acc ? f32x4.add(v128.load(c), v) : v)
+}
+
+// C[M,N] (+)= α·Σ_p A(i,p)·B(p,:), A(i,p) at a + 4·(i·si + p·sp), B(p,j) at b + 4·(p·ldb + j).
+@inline function axpyGemm(a: usize, si: usize, sp: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alpha: f32, acc: i32, ldb: i32, ldc: i32): void {
+  const bb = <usize>ldb << 2
+  const cb = <usize>ldc << 2
+  const spb = sp << 2
+  const va = f32x4.splat(alpha)
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kk = min(KC, k - p0)
+    const accNow = p0 > 0 ? 1 : acc
+    const aP = <usize>p0 * spb
+    const bP = b + <usize>p0 * bb
+    for (let j0 = 0; j0 < n; j0 += NC_AXPY) {
+      const jEnd = min(n, j0 + NC_AXPY)
+      const j8 = j0 + ((jEnd - j0) & ~7)
+      const j4 = j0 + ((jEnd - j0) & ~3)
+      for (let i = 0; i < m; i += 4) {
+        const rows = min(4, m - i)
+        const ai0 = a + ((<usize>i * si) << 2) + aP
+        const ai1 = a + ((<usize>(i + min(1, rows - 1)) * si) << 2) + aP
+        const ai2 = a + ((<usize>(i + min(2, rows - 1)) * si) << 2) + aP
+        const ai3 = a + ((<usize>(i + min(3, rows - 1)) * si) << 2) + aP
+        const c0 = c + <usize>i * cb
+        for (let j = j0; j < j8; j += 8) {
+          const jb = <usize>j << 2
+          let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0)
+          let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0)
+          let bp = bP + jb
+          let ap = <usize>0
+          for (let p = 0; p < kk; p++) {
+            const x0 = v128.load(bp), x1 = v128.load(bp, 16)
+            const y0 = f32x4.splat(load<f32>(ai0 + ap)), y1 = f32x4.splat(load<f32>(ai1 + ap))
+            const y2 = f32x4.splat(load<f32>(ai2 + ap)), y3 = f32x4.splat(load<f32>(ai3 + ap))
+            s00 = f32x4.add(s00, f32x4.mul(y0, x0)); s01 = f32x4.add(s01, f32x4.mul(y0, x1))
+            s10 = f32x4.add(s10, f32x4.mul(y1, x0)); s11 = f32x4.add(s11, f32x4.mul(y1, x1))
+            s20 = f32x4.add(s20, f32x4.mul(y2, x0)); s21 = f32x4.add(s21, f32x4.mul(y2, x1))
+            s30 = f32x4.add(s30, f32x4.mul(y3, x0)); s31 = f32x4.add(s31, f32x4.mul(y3, x1))
+            bp += bb
+            ap += spb
+          }
+          store4(c0 + jb, s00, va, accNow); store4(c0 + jb + 16, s01, va, accNow)
+          if (rows > 1) { store4(c0 + cb + jb, s10, va, accNow); store4(c0 + cb + jb + 16, s11, va, accNow) }
+          if (rows > 2) { store4(c0 + 2 * cb + jb, s20, va, accNow); store4(c0 + 2 * cb + jb + 16, s21, va, accNow) }
+          if (rows > 3) { store4(c0 + 3 * cb + jb, s30, va, accNow); store4(c0 + 3 * cb + jb + 16, s31, va, accNow) }
+        }
+        for (let j = j8; j < j4; j += 4) {
+          const jb = <usize>j << 2
+          let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0)
+          let bp = bP + jb
+          let ap = <usize>0
+          for (let p = 0; p < kk; p++) {
+            const x0 = v128.load(bp)
+            s0 = f32x4.add(s0, f32x4.mul(f32x4.splat(load<f32>(ai0 + ap)), x0))
+            s1 = f32x4.add(s1, f32x4.mul(f32x4.splat(load<f32>(ai1 + ap)), x0))
+            s2 = f32x4.add(s2, f32x4.mul(f32x4.splat(load<f32>(ai2 + ap)), x0))
+            s3 = f32x4.add(s3, f32x4.mul(f32x4.splat(load<f32>(ai3 + ap)), x0))
+            bp += bb
+            ap += spb
+          }
+          store4(c0 + jb, s0, va, accNow)
+          if (rows > 1) store4(c0 + cb + jb, s1, va, accNow)
+          if (rows > 2) store4(c0 + 2 * cb + jb, s2, va, accNow)
+          if (rows > 3) store4(c0 + 3 * cb + jb, s3, va, accNow)
+        }
+        for (let j = j4; j < jEnd; j++) {
+          const jb = <usize>j << 2
+          let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0
+          let bp = bP + jb
+          let ap = <usize>0
+          for (let p = 0; p < kk; p++) {
+            const x = load<f32>(bp)
+            s0 += load<f32>(ai0 + ap) * x
+            s1 += load<f32>(ai1 + ap) * x
+            s2 += load<f32>(ai2 + ap) * x
+            s3 += load<f32>(ai3 + ap) * x
+            bp += bb
+            ap += spb
+          }
+          put(c0 + jb, s0, alpha, accNow)
+          if (rows > 1) put(c0 + cb + jb, s1, alpha, accNow)
+          if (rows > 2) put(c0 + 2 * cb + jb, s2, alpha, accNow)
+          if (rows > 3) put(c0 + 3 * cb + jb, s3, alpha, accNow)
+        }
+      }
+    }
+  }
+}
+
+export function gemmNN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alpha: f32, acc: i32, lda: i32, ldb: i32, ldc: i32): void {
+  axpyGemm(a, <usize>lda, 1, b, c, m, n, k, alpha, acc, ldb, ldc)
+}
+
+// A is [K, lda]: column i of it is row i of Aᵀ.
+export function gemmTN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alpha: f32, acc: i32, lda: i32, ldb: i32, ldc: i32): void {
+  axpyGemm(a, 1, <usize>lda, b, c, m, n, k, alpha, acc, ldb, ldc)
+}
