@@ -4,7 +4,9 @@
  *   gemmNT  C[M,N] (+)= α · A[M,K] · B[N,K]ᵀ   (y = x Wᵀ, W in Hugging Face's [out, in] layout)
  *   gemmNN  C[M,N] (+)= α · A[M,K] · B[K,N]    (dx = dy W)
  *   gemmTN  C[M,N] (+)= α · A[K,M]ᵀ · B[K,N]   (dW = dyᵀ x)
- * `accumulate` adds to C instead of overwriting it. Every array must be a view the implementation
+ * `accumulate` adds to C instead of overwriting it. `ld` gives row lengths (leading dimensions) of
+ * A, B and C where a matrix is a band of a wider one (one attention head of [tokens, heads·dim]);
+ * by default each is as wide as its shape says. Every array must be a view the implementation
  * accepts: the WebAssembly kernels (model/cpu/wasm-kernels.ts) read only views of their own memory,
  * so buffers come from `alloc` and weights through `weights`.
  */
@@ -20,10 +22,24 @@ export interface CpuKernels {
   release(mark: number): void
   /** A weight's values where the kernels can read them: the array itself, or a copy kept while the array lives (tfjs replaces it on assign). */
   weights(data: Float32Array): Float32Array
-  gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean): void
-  gemmNN(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean): void
-  gemmTN(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean): void
+  gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean, ld?: Ld): void
+  gemmNN(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean, ld?: Ld): void
+  gemmTN(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean, ld?: Ld): void
 }
+
+/** Leading dimensions (elements between rows) of A, B, C as stored. */
+export interface Ld {
+  readonly a?: number
+  readonly b?: number
+  readonly c?: number
+}
+
+/** The leading dimensions of each shape: A [M,K] or [K,M] (TN), B [N,K] (NT) or [K,N], C [M,N]. */
+export const leading = (op: "NT" | "NN" | "TN", m: number, n: number, k: number, ld: Ld | undefined): { a: number; b: number; c: number } => ({
+  a: ld?.a ?? (op === "TN" ? m : k),
+  b: ld?.b ?? (op === "NT" ? k : n),
+  c: ld?.c ?? n
+})
 
 /**
  * Plain JavaScript kernels: the reference the WebAssembly ones are tested against, and the
@@ -37,17 +53,18 @@ export const jsKernels = (): CpuKernels => ({
   mark: () => 0,
   release: () => {},
   weights: (data) => data,
-  gemmNT(a, b, c, m, n, k, alpha, accumulate) {
+  gemmNT(a, b, c, m, n, k, alpha, accumulate, ld) {
+    const { a: lda, b: ldb, c: ldc } = leading("NT", m, n, k, ld)
     for (let i = 0; i < m; i += 4) {
       const rows = Math.min(4, m - i)
-      const a0 = i * k
-      const a1 = (i + Math.min(1, rows - 1)) * k
-      const a2 = (i + Math.min(2, rows - 1)) * k
-      const a3 = (i + Math.min(3, rows - 1)) * k
+      const a0 = i * lda
+      const a1 = (i + Math.min(1, rows - 1)) * lda
+      const a2 = (i + Math.min(2, rows - 1)) * lda
+      const a3 = (i + Math.min(3, rows - 1)) * lda
       for (let j = 0; j < n; j += 2) {
         const two = j + 1 < n
-        const b0 = j * k
-        const b1 = (two ? j + 1 : j) * k
+        const b0 = j * ldb
+        const b1 = (two ? j + 1 : j) * ldb
         let c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0
         for (let p = 0; p < k; p++) {
           const x0 = b[b0 + p]!, x1 = b[b1 + p]!
@@ -58,7 +75,7 @@ export const jsKernels = (): CpuKernels => ({
           c30 += y3 * x0; c31 += y3 * x1
         }
         const put = (row: number, col: number, v: number) => {
-          const at = row * n + col
+          const at = row * ldc + col
           c[at] = accumulate ? c[at]! + alpha * v : alpha * v
         }
         put(i, j, c00)
@@ -69,26 +86,28 @@ export const jsKernels = (): CpuKernels => ({
       }
     }
   },
-  gemmNN(a, b, c, m, n, k, alpha, accumulate) {
+  gemmNN(a, b, c, m, n, k, alpha, accumulate, ld) {
+    const { a: lda, b: ldb, c: ldc } = leading("NN", m, n, k, ld)
     for (let i = 0; i < m; i++) {
-      const row = i * n
+      const row = i * ldc
       if (!accumulate) c.fill(0, row, row + n)
       for (let p = 0; p < k; p++) {
-        const s = alpha * a[i * k + p]!
+        const s = alpha * a[i * lda + p]!
         if (s === 0) continue
-        const br = p * n
+        const br = p * ldb
         for (let j = 0; j < n; j++) c[row + j]! += s * b[br + j]!
       }
     }
   },
-  gemmTN(a, b, c, m, n, k, alpha, accumulate) {
-    if (!accumulate) c.fill(0, 0, m * n)
+  gemmTN(a, b, c, m, n, k, alpha, accumulate, ld) {
+    const { a: lda, b: ldb, c: ldc } = leading("TN", m, n, k, ld)
+    if (!accumulate) for (let i = 0; i < m; i++) c.fill(0, i * ldc, i * ldc + n)
     for (let p = 0; p < k; p++) {
-      const br = p * n
+      const br = p * ldb
       for (let i = 0; i < m; i++) {
-        const s = alpha * a[p * m + i]!
+        const s = alpha * a[p * lda + i]!
         if (s === 0) continue
-        const row = i * n
+        const row = i * ldc
         for (let j = 0; j < n; j++) c[row + j]! += s * b[br + j]!
       }
     }

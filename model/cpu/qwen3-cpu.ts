@@ -270,41 +270,34 @@ export class HostQwen3 {
       }
       newK.push(kAll)
       newV.push(vAll)
-      // Attention: per row, query position and head; GQA head hh reads kv head hh / g.
+      // Attention, one (row, head) at a time as matrix products on bands of q and ctx ([t, d] of
+      // [tokens, heads·d]); GQA head hh reads kv head hh / g. Masked keys get −1e9 as tfjs adds it.
       const probs = training ? K.alloc(b * nh * t * total) : undefined
+      const scratch = training ? undefined : K.alloc(t * total)
       const ctx = K.alloc(M * nh * d)
       for (let r = 0; r < b; r++) {
         const kvalid = input.keyValid[r]!
         for (let hh = 0; hh < nh; hh++) {
           const kvBase = ((r * kv + Math.floor(hh / g)) * total) * d
+          const qBand = qn.subarray((r * t * nh + hh) * d)
+          const p = probs ? probs.subarray(((r * nh + hh) * t) * total, ((r * nh + hh) * t + t) * total) : scratch!
+          K.gemmNT(qBand, kAll.subarray(kvBase), p, t, total, d, scale, false, { a: nh * d })
           for (let i = 0; i < t; i++) {
-            const qo = ((r * t + i) * nh + hh) * d
+            const o = i * total
             let max = -Infinity
             for (let j = 0; j < total; j++) {
-              const ko = kvBase + j * d
-              let s = 0
-              for (let e = 0; e < d; e++) s += qn[qo + e]! * kAll[ko + e]!
-              let sc = Math.fround(Math.fround(s) * scale)
-              if (!(j <= past + i && kvalid[j])) sc = Math.fround(sc + MASKED)
-              scores[j] = sc
-              if (sc > max) max = sc
+              if (!(j <= past + i && kvalid[j])) p[o + j] = Math.fround(p[o + j]! + MASKED)
+              if (p[o + j]! > max) max = p[o + j]!
             }
             let sum = 0
             for (let j = 0; j < total; j++) {
-              const e = Math.exp(scores[j]! - max)
+              const e = Math.exp(p[o + j]! - max)
               scores[j] = e
               sum += e
             }
-            const co = ((r * t + i) * nh + hh) * d
-            const po = ((r * nh + hh) * t + i) * total
-            for (let j = 0; j < total; j++) {
-              const p = Math.fround(scores[j]! / sum)
-              if (probs) probs[po + j] = p
-              if (p === 0) continue
-              const vo = kvBase + j * d
-              for (let e = 0; e < d; e++) ctx[co + e] = ctx[co + e]! + p * vAll[vo + e]!
-            }
+            for (let j = 0; j < total; j++) p[o + j] = scores[j]! / sum
           }
+          K.gemmNN(p, vAll.subarray(kvBase), ctx.subarray((r * t * nh + hh) * d), t, d, total, 1, false, { c: nh * d })
         }
       }
       const o = this.linear(w, ctx, M, l, "o_proj", nh * d, H, training ? lin : undefined)
@@ -404,34 +397,25 @@ export class HostQwen3 {
       const dq = K.alloc(M * nh * d) // w.r.t. roped, normed q, layout [b, t, nh, d]
       const dkAll = K.alloc(b * kv * total * d)
       const dvAll = K.alloc(b * kv * total * d)
-      const dp = new Float64Array(total)
+      const dp = K.alloc(t * total)
       for (let r = 0; r < b; r++) {
         for (let hh = 0; hh < nh; hh++) {
           const kvBase = ((r * kv + Math.floor(hh / g)) * total) * d
+          const band = (r * t * nh + hh) * d
+          const dctxBand = dctx.subarray(band)
+          const p = L.probs.subarray(((r * nh + hh) * t) * total, ((r * nh + hh) * t + t) * total)
+          const kj = L.kr.subarray(kvBase)
+          K.gemmNT(dctxBand, L.v.subarray(kvBase), dp, t, total, d, 1, false, { a: nh * d })
+          K.gemmTN(p, dctxBand, dvAll.subarray(kvBase), total, d, t, 1, true, { b: nh * d })
+          // softmax's adjoint, in place: dS = P·(dP − Σ P·dP)·scale
           for (let i = 0; i < t; i++) {
-            const co = ((r * t + i) * nh + hh) * d
-            const po = ((r * nh + hh) * t + i) * total
+            const o = i * total
             let dot = 0
-            for (let j = 0; j < total; j++) {
-              const p = L.probs[po + j]!
-              const vo = kvBase + j * d
-              let acc = 0
-              for (let e = 0; e < d; e++) acc += dctx[co + e]! * L.v[vo + e]!
-              dp[j] = acc
-              dot += acc * p
-              if (p !== 0) for (let e = 0; e < d; e++) dvAll[vo + e] = dvAll[vo + e]! + p * dctx[co + e]!
-            }
-            for (let j = 0; j < total; j++) {
-              const p = L.probs[po + j]!
-              if (p === 0) continue
-              const ds = p * (dp[j]! - dot) * scale
-              const ko = kvBase + j * d
-              for (let e = 0; e < d; e++) {
-                dq[co + e] = dq[co + e]! + ds * L.kr[ko + e]!
-                dkAll[ko + e] = dkAll[ko + e]! + ds * L.qr[co + e]!
-              }
-            }
+            for (let j = 0; j < total; j++) dot += p[o + j]! * dp[o + j]!
+            for (let j = 0; j < total; j++) dp[o + j] = p[o + j]! * (dp[o + j]! - dot) * scale
           }
+          K.gemmNN(dp, kj, dq.subarray(band), t, d, total, 1, true, { c: nh * d })
+          K.gemmTN(dp, L.qr.subarray(band), dkAll.subarray(kvBase), total, d, t, 1, true, { b: nh * d })
         }
       }
       // RoPE's adjoint: dx = dy·cos + rotate_halfᵀ(dy·sin), rotate_halfᵀ(z) = [z2, −z1].

@@ -194,3 +194,33 @@ export const fusedCausalLmLoss = (
   })
   return op(...trainables.map(([, p]) => p)) as tf.Scalar
 }
+
+/**
+ * pickTargets on the fused CPU path: per row of `logits` [rows, vocab], the log-softmax at the
+ * target token and the argmax (first of equal maxima, as tf.argMax), in one pass over the values
+ * (tfjs' cpu backend broadcasts log-softmax element by element, slower than the model itself).
+ */
+export const fusedPickTargets = (logits: tf.Tensor2D, targets: ReadonlyArray<number>): { logprobs: Float32Array; argmax: Int32Array } => {
+  const [rows, v] = logits.shape
+  const x = logits.dataSync() as Float32Array
+  const logprobs = new Float32Array(rows)
+  const argmax = new Int32Array(rows)
+  for (let r = 0; r < rows; r++) {
+    const o = r * v
+    let max = -Infinity
+    let at = 0
+    for (let j = 0; j < v; j++) {
+      if (x[o + j]! > max) {
+        max = x[o + j]!
+        at = j
+      }
+    }
+    let sum = 0
+    for (let j = 0; j < v; j++) sum += Math.exp(x[o + j]! - max)
+    const target = targets[r]!
+    if (!(target >= 0 && target < v)) throw new RangeError(`target ${target} of row ${r} is outside the vocabulary of ${v}`)
+    logprobs[r] = x[o + target]! - max - Math.log(sum)
+    argmax[r] = at
+  }
+  return { logprobs, argmax }
+}

@@ -11,7 +11,7 @@
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import type { CpuKernels } from "./kernels.ts"
+import { type CpuKernels, type Ld, leading } from "./kernels.ts"
 import { gemmWasmBase64 } from "./wasm/gemm-wasm.ts"
 
 type Gemm = (a: number, b: number, c: number, m: number, n: number, k: number, alpha: number, acc: number, lda: number, ldb: number, ldc: number) => void
@@ -108,34 +108,31 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
   const mirrors = new WeakMap<Float32Array, Float32Array>()
   const finalizer = new FinalizationRegistry<Block>((b) => release(b))
 
-  const run = (op: number, a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean) => {
-    for (const x of [a, b, c]) if (x.buffer.byteLength === 0 || !(x.buffer instanceof SharedArrayBuffer)) throw new Error("fleuve CPU kernels: an array outside their memory")
+  const run = (op: number, a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean, ld: Ld | undefined) => {
+    for (const x of [a, b, c]) if (!(x.buffer instanceof SharedArrayBuffer)) throw new Error("fleuve CPU kernels: an array outside their memory")
     const acc = accumulate ? 1 : 0
+    const { a: lda, b: ldb, c: ldc } = leading(op === 0 ? "NT" : op === 1 ? "NN" : "TN", m, n, k, ld)
     const parts = m * n * k < SPLIT_MIN || m < 8 ? 1 : Math.min(threads, Math.floor(m / 4))
-    // rows of C per part, multiples of 4; A rows (NT, NN) or A columns (TN) follow
+    // rows of C per part, multiples of 4; rows of A (NT, NN) or its columns (TN) follow
     const per = Math.ceil(m / parts / 4) * 4
-    const aStep = op === 2 ? 4 : k * 4
-    // leading dimensions: A [M,K] (NT, NN) or [K,M] (TN); B [N,K] (NT) or [K,N]
-    const lda = op === 2 ? m : k
-    const ldb = op === 0 ? k : n
+    const aStep = op === 2 ? 4 : lda * 4
     const jobs: Array<() => void> = []
     for (let p = 1; p < parts; p++) {
       const i0 = p * per
       if (i0 >= m) break
-      const rows = Math.min(per, m - i0)
       const w = workers[p - 1]!
       w.c[2] = op
       w.c[3] = a.byteOffset + i0 * aStep
       w.c[4] = b.byteOffset
-      w.c[5] = c.byteOffset + i0 * n * 4
-      w.c[6] = rows
+      w.c[5] = c.byteOffset + i0 * ldc * 4
+      w.c[6] = Math.min(per, m - i0)
       w.c[7] = n
       w.c[8] = k
       w.c[9] = acc
       w.f[10] = alpha
       w.c[11] = lda
       w.c[12] = ldb
-      w.c[13] = n
+      w.c[13] = ldc
       w.seq++
       Atomics.store(w.c, 0, w.seq)
       Atomics.notify(w.c, 0)
@@ -143,7 +140,7 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
         while (Atomics.load(w.c, 1) !== w.seq) Atomics.wait(w.c, 1, Atomics.load(w.c, 1))
       })
     }
-    ops[op]!(a.byteOffset, b.byteOffset, c.byteOffset, Math.min(per, m), n, k, alpha, acc, lda, ldb, n)
+    ops[op]!(a.byteOffset, b.byteOffset, c.byteOffset, Math.min(per, m), n, k, alpha, acc, lda, ldb, ldc)
     for (const j of jobs) j()
   }
 
@@ -172,8 +169,8 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
       finalizer.register(data, b)
       return v
     },
-    gemmNT: (a, b, c, m, n, k, alpha, accumulate) => run(0, a, b, c, m, n, k, alpha, accumulate),
-    gemmNN: (a, b, c, m, n, k, alpha, accumulate) => run(1, a, b, c, m, n, k, alpha, accumulate),
-    gemmTN: (a, b, c, m, n, k, alpha, accumulate) => run(2, a, b, c, m, n, k, alpha, accumulate)
+    gemmNT: (a, b, c, m, n, k, alpha, accumulate, ld) => run(0, a, b, c, m, n, k, alpha, accumulate, ld),
+    gemmNN: (a, b, c, m, n, k, alpha, accumulate, ld) => run(1, a, b, c, m, n, k, alpha, accumulate, ld),
+    gemmTN: (a, b, c, m, n, k, alpha, accumulate, ld) => run(2, a, b, c, m, n, k, alpha, accumulate, ld)
   }
 }

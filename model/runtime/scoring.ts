@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
-import { webgpuEngineGpu, webgpuEngineUnavailable } from "../tfjs/backend.ts"
+import { fusedCpuActive, webgpuEngineGpu, webgpuEngineUnavailable } from "../tfjs/backend.ts"
+import { fusedPickTargets } from "../cpu/tfjs-bridge.ts"
 import { type ScoringEngineName, scoringEngineNames } from "../tfjs/backend-names.ts"
 import { EngineScorer } from "../wgsl/engine-scorer.ts"
 import type { Gpu } from "../wgsl/kernels/device.ts"
@@ -130,6 +131,7 @@ export const describeScoringPath = async (model: Qwen3Model): Promise<string> =>
  * avoids large indices, reads out of bounds on tfjs' wasm backend.
  */
 export const pickTargets = async (logits: tf.Tensor2D, targets: ReadonlyArray<number>): Promise<{ logprobs: Float32Array; argmax: Int32Array }> => {
+  if (fusedCpuActive()) return fusedPickTargets(logits, targets)
   const [lp, am] = tf.tidy(() => {
     const logp = tf.logSoftmax(logits)
     const [rows, v] = logits.shape

@@ -52,12 +52,12 @@ describe("tiny Qwen3 checkpoint", () => {
   })
 })
 
-for (const backend of ["cpu", "wasm"] as const) {
+for (const backend of ["cpu", "cpu-fused", "wasm"] as const) {
   describe(`Qwen3 parity with transformers on ${backend}`, () => {
     it("selects the backend", async () => {
       const choice = await selectBackend(backend)
       assert.equal(choice.backend, backend)
-      assert.equal(tf.getBackend(), backend)
+      assert.equal(tf.getBackend(), backend === "cpu-fused" ? "cpu" : backend)
     })
 
     it("scores continuations (options share one prompt pass) within 1e-4", () => checkScoring(tinyDir, ref.scoring))

@@ -25,8 +25,8 @@ describe("PEFT-compatible LoRA adapter", () => {
     assert.equal(tensors.size, 2 * 2 * config.target_modules.length)
   })
 
-  it("scores with the adapter as PEFT does, within 1e-4", async () => {
-    await selectBackend("cpu")
+  for (const backend of ["cpu", "cpu-fused"] as const) it(`scores with the adapter as PEFT does, within 1e-4, on ${backend}`, async () => {
+    await selectBackend(backend)
     const ref: { scoring: Array<ScoringRef> } = JSON.parse(readFileSync(join(adapterDir, "peft_reference.json"), "utf8"))
     const { model, tokenizer } = loadModelDir(tinyDir)
     loadAdapter(model, adapterDir)
