@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { HostTensor } from "../formats/safetensors.ts"
+import { fusedCpuActive } from "../tfjs/backend.ts"
 
 export interface AdamWOptions {
   readonly beta1: number
@@ -21,14 +22,17 @@ export class AdamW {
 
   constructor(readonly options: AdamWOptions = defaultAdamW) {}
 
-  apply(params: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+  /** One step; `gradScale` multiplies every gradient first (clipping by global norm). */
+  apply(params: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, lr: number, gradScale = 1): void {
     const { beta1, beta2, eps, weightDecay } = this.options
     this.step += 1
     const bc1 = 1 - Math.pow(beta1, this.step)
     const bc2 = 1 - Math.pow(beta2, this.step)
+    if (fusedCpuActive()) return this.applyOnHost(params, grads, lr, gradScale, bc1, bc2)
     for (const [name, p] of params) {
-      const g = grads.get(name)
-      if (!g) continue
+      const g0 = grads.get(name)
+      if (!g0) continue
+      const g = gradScale === 1 ? g0 : tf.mul(g0, gradScale)
       const m0 = this.m.get(name)
       const v0 = this.v.get(name)
       const [m1, v1] = tf.tidy(() => [
@@ -41,8 +45,46 @@ export class AdamW {
         p.assign(tf.sub(decayed, tf.mul(tf.div(m1!, denom), lr / bc1)))
       })
       tf.dispose([m0, v0].filter((t): t is tf.Tensor => t !== undefined))
+      if (g !== g0) g.dispose()
       this.m.set(name, m1!)
       this.v.set(name, v1!)
+    }
+  }
+
+  /**
+   * The same update as one loop per tensor over the values of tfjs' cpu backend (the cpu-fused
+   * backend): its elementwise ops with a scalar take a slow broadcasting path, which made the
+   * optimizer cost more than the model's forward and backward.
+   */
+  private applyOnHost(params: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, lr: number, gradScale: number, bc1: number, bc2: number): void {
+    const { beta1, beta2, eps, weightDecay } = this.options
+    const sqrtBc2 = Math.sqrt(bc2)
+    const stepSize = lr / bc1
+    const decay = 1 - lr * weightDecay
+    for (const [name, p] of params) {
+      const gt = grads.get(name)
+      if (!gt) continue
+      const g = gt.dataSync() as Float32Array
+      const pv = p.dataSync() as Float32Array
+      const m0 = this.m.get(name)
+      const v0 = this.v.get(name)
+      const mv = m0 ? (m0.dataSync() as Float32Array) : new Float32Array(g.length)
+      const vv = v0 ? (v0.dataSync() as Float32Array) : new Float32Array(g.length)
+      const m1 = new Float32Array(g.length)
+      const v1 = new Float32Array(g.length)
+      const p1 = new Float32Array(g.length)
+      for (let i = 0; i < g.length; i++) {
+        const gi = g[i]! * gradScale
+        const m = (m1[i] = beta1 * mv[i]! + (1 - beta1) * gi)
+        const v = (v1[i] = beta2 * vv[i]! + (1 - beta2) * gi * gi)
+        p1[i] = pv[i]! * decay - (stepSize * m) / (Math.sqrt(v) / sqrtBc2 + eps)
+      }
+      const next = tf.tensor(p1, p.shape, "float32")
+      p.assign(next)
+      next.dispose()
+      tf.dispose([m0, v0].filter((t): t is tf.Tensor => t !== undefined))
+      this.m.set(name, tf.tensor(m1, p.shape, "float32"))
+      this.v.set(name, tf.tensor(v1, p.shape, "float32"))
     }
   }
 

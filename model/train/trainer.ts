@@ -255,13 +255,7 @@ export const train = async (
     const gradNorm = (await normT.data())[0]!
     normT.dispose()
     const clip = Math.min(1, options.maxGradNorm / (gradNorm + 1e-6))
-    if (clip < 1) {
-      for (const [name, g] of accumulated) {
-        accumulated.set(name, tf.mul(g, clip))
-        g.dispose()
-      }
-    }
-    optimizer.apply(vars, accumulated, lr)
+    optimizer.apply(vars, accumulated, lr, clip)
     tf.dispose([...accumulated.values()])
     step += 1
     losses.push(stepLoss)
