@@ -1,9 +1,9 @@
 /**
  * fleuve's WebAssembly SIMD kernels (model/cpu/wasm/gemm.ts) on every core: one shared
  * WebAssembly.Memory holds the fused path's buffers and weight copies; the main thread and
- * `threads − 1` workers each run an instance of the same module on it, a matrix product split by
- * rows of C. Workers wait on Atomics (no message per call); small products stay on the main thread,
- * where a hand-off would cost more than it saves.
+ * `threads − 1` workers each run an instance of the same module on it, a matrix product split into
+ * chunks of rows of C that the threads claim. Workers wait on Atomics (no message per call); small
+ * products stay on the calling thread, where a hand-off would cost more than it saves.
  *
  * Memory: a first-fit free list over the shared memory (grown by pages, 4 GiB at most). Buffers of
  * one forward/backward are released together (mark/release); weight copies live as long as their
@@ -19,9 +19,32 @@ type Gemm = (a: number, b: number, c: number, m: number, n: number, k: number, a
 const PAGE = 65536
 const MAX_PAGES = 65536
 /** Below this many multiply-adds a product runs on the calling thread alone. */
-const SPLIT_MIN = 1 << 17
+const SPLIT_MIN = 1 << 20
 
-// Control block per worker (Int32): 0 seq, 1 done, 2 op (−1 stops), 3 a, 4 b, 5 c, 6 m, 7 n, 8 k, 9 acc, 10 alpha (f32), 11 lda, 12 ldb, 13 ldc.
+// One control block (Int32) shared by every thread: 0 seq (the job), 1 claim (seq·2¹⁶ + next
+// chunk), 2 completed (seq·2¹⁶ + chunks done), 3 op, 4 a, 5 b, 6 c, 7 m, 8 n, 9 k, 10 acc,
+// 11 alpha (f32), 12 lda, 13 ldb, 14 ldc, 15 rows per chunk, 16 chunks.
+// Chunks of rows are claimed, not assigned: on a machine busy with other jobs a worker that is not
+// scheduled in time leaves its chunks to the others (the caller included) instead of stalling them;
+// a chunk is claimed only while the claim word still carries its job's seq, so a worker waking
+// late never touches a later job.
+const CTRL = 17
+const claimAndRun = `
+function claimAndRun(c, f, ops, seq) {
+  const tag = (seq & 0x7fff) << 16
+  const op = c[3], a = c[4], b = c[5], cc = c[6], m = c[7], n = c[8], k = c[9], acc = c[10], alpha = f[11]
+  const lda = c[12], ldb = c[13], ldc = c[14], per = c[15], chunks = c[16]
+  const aStep = op === 2 ? 4 : lda * 4
+  for (;;) {
+    const v = Atomics.load(c, 1)
+    if ((v & ~0xffff) !== tag || (v & 0xffff) >= chunks) return
+    if (Atomics.compareExchange(c, 1, v, v + 1) !== v) continue
+    const i0 = (v & 0xffff) * per
+    ops[op](a + i0 * aStep, b, cc + i0 * ldc * 4, Math.min(per, m - i0), n, k, alpha, acc, lda, ldb, ldc)
+    if (Atomics.add(c, 2, 1) + 1 === (tag | chunks)) Atomics.notify(c, 2)
+  }
+}
+`
 const workerSource = `
 const { workerData } = require("node:worker_threads")
 const { module, memory, ctrl } = workerData
@@ -29,16 +52,16 @@ const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw n
 const ops = [inst.exports.gemmNT, inst.exports.gemmNN, inst.exports.gemmTN]
 const c = new Int32Array(ctrl)
 const f = new Float32Array(ctrl)
+${claimAndRun}
 let seen = 0
 for (;;) {
   Atomics.wait(c, 0, seen)
   seen = Atomics.load(c, 0)
-  if (c[2] < 0) break
-  ops[c[2]](c[3], c[4], c[5], c[6], c[7], c[8], f[10], c[9], c[11], c[12], c[13])
-  Atomics.store(c, 1, seen)
-  Atomics.notify(c, 1)
+  if (seen < 0) break
+  claimAndRun(c, f, ops, seen)
 }
 `
+const claimOnMain = new Function(`${claimAndRun}; return claimAndRun`)() as (c: Int32Array, f: Float32Array, ops: ReadonlyArray<Gemm>, seq: number) => void
 
 interface Block {
   off: number
@@ -57,12 +80,11 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
   const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true })
   const inst = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort") } } })
   const ops = [inst.exports.gemmNT, inst.exports.gemmNN, inst.exports.gemmTN] as Array<Gemm>
-  const workers = Array.from({ length: threads - 1 }, () => {
-    const ctrl = new SharedArrayBuffer(14 * 4)
-    const worker = new Worker(workerSource, { eval: true, workerData: { module, memory, ctrl } })
-    worker.unref()
-    return { worker, c: new Int32Array(ctrl), f: new Float32Array(ctrl), seq: 0 }
-  })
+  const ctrl = new SharedArrayBuffer(CTRL * 4)
+  const cw = new Int32Array(ctrl)
+  const cf = new Float32Array(ctrl)
+  let seq = 0
+  for (let t = 1; t < threads; t++) new Worker(workerSource, { eval: true, workerData: { module, memory, ctrl } }).unref()
 
   // ---- memory: first-fit free list, blocks 64-byte aligned
   const free: Array<Block> = [{ off: PAGE, size: 256 * PAGE - PAGE }]
@@ -112,36 +134,36 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
     for (const x of [a, b, c]) if (!(x.buffer instanceof SharedArrayBuffer)) throw new Error("fleuve CPU kernels: an array outside their memory")
     const acc = accumulate ? 1 : 0
     const { a: lda, b: ldb, c: ldc } = leading(op === 0 ? "NT" : op === 1 ? "NN" : "TN", m, n, k, ld)
-    const parts = m * n * k < SPLIT_MIN || m < 8 ? 1 : Math.min(threads, Math.floor(m / 4))
-    // rows of C per part, multiples of 4; rows of A (NT, NN) or its columns (TN) follow
-    const per = Math.ceil(m / parts / 4) * 4
-    const aStep = op === 2 ? 4 : lda * 4
-    const jobs: Array<() => void> = []
-    for (let p = 1; p < parts; p++) {
-      const i0 = p * per
-      if (i0 >= m) break
-      const w = workers[p - 1]!
-      w.c[2] = op
-      w.c[3] = a.byteOffset + i0 * aStep
-      w.c[4] = b.byteOffset
-      w.c[5] = c.byteOffset + i0 * ldc * 4
-      w.c[6] = Math.min(per, m - i0)
-      w.c[7] = n
-      w.c[8] = k
-      w.c[9] = acc
-      w.f[10] = alpha
-      w.c[11] = lda
-      w.c[12] = ldb
-      w.c[13] = ldc
-      w.seq++
-      Atomics.store(w.c, 0, w.seq)
-      Atomics.notify(w.c, 0)
-      jobs.push(() => {
-        while (Atomics.load(w.c, 1) !== w.seq) Atomics.wait(w.c, 1, Atomics.load(w.c, 1))
-      })
+    if (threads === 1 || m * n * k < SPLIT_MIN || m < 8) {
+      ops[op]!(a.byteOffset, b.byteOffset, c.byteOffset, m, n, k, alpha, acc, lda, ldb, ldc)
+      return
     }
-    ops[op]!(a.byteOffset, b.byteOffset, c.byteOffset, Math.min(per, m), n, k, alpha, acc, lda, ldb, ldc)
-    for (const j of jobs) j()
+    // about four chunks per thread, rows a multiple of 4
+    const per = Math.max(4, Math.ceil(m / (threads * 4) / 4) * 4)
+    const chunks = Math.ceil(m / per)
+    seq = (seq + 1) & 0x7fff
+    const tag = seq << 16
+    cw[3] = op
+    cw[4] = a.byteOffset
+    cw[5] = b.byteOffset
+    cw[6] = c.byteOffset
+    cw[7] = m
+    cw[8] = n
+    cw[9] = k
+    cw[10] = acc
+    cf[11] = alpha
+    cw[12] = lda
+    cw[13] = ldb
+    cw[14] = ldc
+    cw[15] = per
+    cw[16] = chunks
+    Atomics.store(cw, 2, tag)
+    Atomics.store(cw, 1, tag)
+    Atomics.store(cw, 0, seq)
+    Atomics.notify(cw, 0)
+    claimOnMain(cw, cf, ops, seq)
+    // only chunks a worker claimed and is still computing are waited for
+    for (let v = Atomics.load(cw, 2); v !== (tag | chunks); v = Atomics.load(cw, 2)) Atomics.wait(cw, 2, v)
   }
 
   return {

@@ -153,7 +153,7 @@ describe("cpu kernels", () => {
     const rand = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s) * 0.5)
     // WebAssembly SIMD unless FLEUVE_CPU_KERNELS=js; the larger shapes are split between threads
     if (process.env.FLEUVE_CPU_KERNELS !== "js") assert.match(k.name, /^WebAssembly SIMD/)
-    for (const [m, n, kk] of [[1, 1, 1], [5, 7, 3], [17, 33, 65], [64, 40, 24], [3, 129, 130], [64, 70, 40], [130, 33, 300], [9, 261, 270]] as const) {
+    for (const [m, n, kk] of [[1, 1, 1], [5, 7, 3], [17, 33, 65], [64, 40, 24], [3, 129, 130], [64, 70, 40], [130, 33, 300], [9, 261, 270], [130, 100, 90], [64, 128, 130]] as const) {
       for (const op of ["gemmNT", "gemmNN", "gemmTN"] as const) {
         for (const accumulate of [false, true]) {
           const mark = k.mark()
