@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench/cpu: fleuve's fused CPU path (backend cpu-fused) against PyTorch (f32, 2 threads) and
+# against tfjs' plain-JavaScript cpu backend (what the demo trained on before), on the same machine
+# in the same run: training (full and LoRA) and scoring tokens/s of the demo's model and of a
+# two-layer Qwen3-0.6B slice (shapes.json). Each measurement is its own process, the three sides
+# one after another per row so they see the same machine load. Results: out/bench-cpu/results.jsonl
+# and a markdown table on stdout.
+#   bash bench/cpu/run.sh            # everything (the slice's cpu-backend rows are left out: minutes a step)
+#   ROWS="demo:full demo:score" bash bench/cpu/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash bench/cpu/setup-torch.sh >&2
+PY=.cache/bench-cpu/venv/bin/python
+OUT=out/bench-cpu
+mkdir -p "$OUT"
+: > "$OUT/results.jsonl"
+ROWS=${ROWS:-"demo:full demo:lora demo:score slice:lora slice:score"}
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for row in $ROWS; do
+  model=${row%%:*}
+  task=${row##*:}
+  sides="fleuve pytorch"
+  [ "$model" = demo ] && sides="fleuve pytorch cpu"
+  for side in $sides; do
+    echo "== $model $task $side (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    case $side in
+      fleuve) npx tsx bench/cpu/bench.ts --model "$model" --task "$task" --backend cpu-fused ;;
+      cpu) npx tsx bench/cpu/bench.ts --model "$model" --task "$task" --backend cpu --steps 3 ;;
+      pytorch) "$PY" bench/cpu/torch_peer.py --model "$model" --task "$task" --threads 2 ;;
+    esac | tail -1 | tee -a "$OUT/results.jsonl" | cut -c1-200 >&2
+  done
+done
+node -e '
+const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse)
+const key = (r) => `${r.model} ${r.task}`
+const groups = new Map()
+for (const r of rows) groups.set(key(r), [...(groups.get(key(r)) ?? []), r])
+const f = (x) => x === undefined ? "—" : x >= 100 ? Math.round(x).toLocaleString("en") : x.toFixed(1)
+console.log("| model | task | tokens/step | fleuve cpu-fused tok/s (wall · CPU) | PyTorch tok/s (wall · CPU) | fleuve / PyTorch (wall · CPU) | tfjs cpu tok/s (wall) | cpu-fused / cpu |")
+console.log("|---|---|---|---|---|---|---|---|")
+for (const [k, g] of groups) {
+  const fl = g.find((r) => r.side === "fleuve" && r.backend === "cpu-fused"), pt = g.find((r) => r.side === "pytorch"), cpu = g.find((r) => r.side === "fleuve" && r.backend === "cpu")
+  const [model, task] = k.split(" ")
+  console.log(`| ${model} | ${task} | ${fl.batch}×${fl.seq} | ${f(fl.tokens_per_s)} · ${f(fl.tokens_per_cpu_s)} | ${f(pt?.tokens_per_s)} · ${f(pt?.tokens_per_cpu_s)} | ${pt ? (fl.tokens_per_s / pt.tokens_per_s).toFixed(2) + "× · " + (fl.tokens_per_cpu_s / pt.tokens_per_cpu_s).toFixed(2) + "×" : "—"} | ${f(cpu?.tokens_per_s)} | ${cpu ? (fl.tokens_per_s / cpu.tokens_per_s).toFixed(1) + "×" : "—"} |`)
+}
+' "$OUT/results.jsonl"
