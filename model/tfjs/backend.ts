@@ -189,7 +189,7 @@ export const webgpuDevice = (): GPUDevice | undefined =>
 export const webgpuEngineUnavailable = (): string | undefined => {
   if (webgpuEngineGpu()) return undefined
   if (current === undefined) return "no tensor backend chosen yet"
-  if (current.backend !== "webgpu" || tf.getBackend() !== "webgpu") return `the tensor backend is ${tf.getBackend() ?? current.backend}, not webgpu`
+  if (current.backend !== "webgpu" || tf.getBackend() !== "webgpu") return `the tensor backend is ${current.backend === "cpu-fused" ? current.backend : (tf.getBackend() ?? current.backend)}, not webgpu`
   return engineGpu?._tag === "Unavailable" ? engineGpu.reason : "the webgpu device is not shared"
 }
 

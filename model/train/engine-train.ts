@@ -2,7 +2,7 @@ import { isOutOfMemory } from "../wgsl/kernels/buffers.ts"
 import * as tf from "@tensorflow/tfjs-core"
 import { join } from "node:path"
 import type { ScoringEngineName } from "../tfjs/backend-names.ts"
-import { webgpuEngineGpu, webgpuEngineUnavailable } from "../tfjs/backend.ts"
+import { fusedCpuActive, webgpuEngineGpu, webgpuEngineUnavailable } from "../tfjs/backend.ts"
 import { hostWeights, takeOnce } from "../wgsl/host-weights.ts"
 import { checkEngineShape, engineShape, EngineShapeError, uploadQwen3Weights, weightBuffers } from "../wgsl/qwen3-engine.ts"
 import { type MicroBatch, Qwen3LoraTrainer, type OptimizerState } from "../wgsl/qwen3-trainer.ts"
@@ -62,7 +62,9 @@ export const chooseTrainingPath = (wanted: TrainingEngineName, facts: TrainingPa
 
 /** The stderr line naming the path. */
 export const describeTrainingPath = (p: TrainingPath): string =>
-  p._tag === "Wgsl" ? "training: fleuve WGSL trainer (f16 base, f32 LoRA and AdamW, tensor cores)" : `training: tfjs runtime (${p.reason})`
+  p._tag === "Wgsl" ? "training: fleuve WGSL trainer (f16 base, f32 LoRA and AdamW, tensor cores)"
+  : fusedCpuActive() ? `training: tfjs runtime with fleuve's fused CPU forward/backward (backend cpu-fused; not the WGSL trainer: ${p.reason})`
+  : `training: tfjs runtime (${p.reason})`
 
 /** Why a model's shape does not fit the WGSL trainer on `gpu`, or undefined. */
 export const trainerShapeProblem = (config: Qwen3Config, gpu: Gpu | undefined): string | undefined => {

@@ -4,7 +4,8 @@
 // giving the same losses. Transformers parity of its scoring and generation is in parity.test.ts.
 import * as tf from "@tensorflow/tfjs-core"
 import assert from "node:assert/strict"
-import { mkdtempSync, rmSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
@@ -12,12 +13,12 @@ import { jsKernels } from "../../model/cpu/kernels.ts"
 import { cpuKernelsInUse } from "../../model/cpu/tfjs-bridge.ts"
 import { attachLora } from "../../model/qwen3/lora.ts"
 import { loadModelDir } from "../../model/qwen3/checkpoint.ts"
-import { selectBackend } from "../../model/tfjs/backend.ts"
+import { missingVulkanDriver, selectBackend } from "../../model/tfjs/backend.ts"
 import { ensureGradients } from "../../model/tfjs/gradients.ts"
 import type { Qwen3Model } from "../../model/tfjs/qwen3-model.ts"
 import { causalLmLoss } from "../../model/train/loss.ts"
 import { defaultTrainOptions, train, type TrainingSequence } from "../../model/train/trainer.ts"
-import { tinyDir } from "../helpers/model-fixture.ts"
+import { tinyDir, tinyReference } from "../helpers/model-fixture.ts"
 
 const TOL = 1e-4
 const work = mkdtempSync(join(tmpdir(), "fleuve-cpu-fused-"))
@@ -171,5 +172,22 @@ describe("cpu kernels", () => {
         }
       }
     }
+  })
+})
+
+describe("cpu-fused chosen by auto", () => {
+  it("is auto's choice without a GPU, said once on stderr with why, without Dawn's Vulkan warnings", { skip: missingVulkanDriver() ? false : "this machine has a Vulkan driver: auto may pick webgpu" }, () => {
+    const ref = tinyReference()
+    const input = join(work, "auto.jsonl")
+    writeFileSync(input, ref.scoring.slice(0, 2).map((r, i) => JSON.stringify({ id: `o${i}`, context: r.context, continuation: r.continuation })).join("\n"))
+    const r = spawnSync("node", ["bin/fleuve.mjs", "model", "logprobs", "--model", tinyDir, "--input", input], { encoding: "utf8", cwd: join(import.meta.dirname, "..", "..") })
+    assert.equal(r.status, 0, r.stderr)
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l))
+    lines.forEach((l, i) => assert.ok(Math.abs(l.logprob - ref.scoring[i]!.logprob) < 1e-3))
+    const said = r.stderr.split("\n").filter((l) => /^fleuve: backend /.test(l))
+    assert.equal(said.length, 1, r.stderr)
+    assert.match(said[0]!, /backend cpu-fused on CPU \(fleuve fused Qwen3 kernels: WebAssembly SIMD, \d+ threads?\) \(auto; passed over: webgpu: no GPU: no Vulkan driver/)
+    assert.doesNotMatch(r.stderr, /vkCreateInstance|Found no drivers/)
+    assert.match(r.stderr, /scoring: tfjs runtime \(the tensor backend is cpu-fused, not webgpu\)/)
   })
 })
