@@ -107,8 +107,8 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alp
           let ap = <usize>0
           for (let p = 0; p < kk; p++) {
             const x0 = v128.load(bp), x1 = v128.load(bp, 16)
-            const y0 = f32x4.splat(load<f32>(ai0 + ap)), y1 = f32x4.splat(load<f32>(ai1 + ap))
-            const y2 = f32x4.splat(load<f32>(ai2 + ap)), y3 = f32x4.splat(load<f32>(ai3 + ap))
+            const y0 = v128.load32_splat(ai0 + ap), y1 = v128.load32_splat(ai1 + ap)
+            const y2 = v128.load32_splat(ai2 + ap), y3 = v128.load32_splat(ai3 + ap)
             s00 = f32x4.add(s00, f32x4.mul(y0, x0)); s01 = f32x4.add(s01, f32x4.mul(y0, x1))
             s10 = f32x4.add(s10, f32x4.mul(y1, x0)); s11 = f32x4.add(s11, f32x4.mul(y1, x1))
             s20 = f32x4.add(s20, f32x4.mul(y2, x0)); s21 = f32x4.add(s21, f32x4.mul(y2, x1))
@@ -128,10 +128,10 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alp
           let ap = <usize>0
           for (let p = 0; p < kk; p++) {
             const x0 = v128.load(bp)
-            s0 = f32x4.add(s0, f32x4.mul(f32x4.splat(load<f32>(ai0 + ap)), x0))
-            s1 = f32x4.add(s1, f32x4.mul(f32x4.splat(load<f32>(ai1 + ap)), x0))
-            s2 = f32x4.add(s2, f32x4.mul(f32x4.splat(load<f32>(ai2 + ap)), x0))
-            s3 = f32x4.add(s3, f32x4.mul(f32x4.splat(load<f32>(ai3 + ap)), x0))
+            s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(ai0 + ap), x0))
+            s1 = f32x4.add(s1, f32x4.mul(v128.load32_splat(ai1 + ap), x0))
+            s2 = f32x4.add(s2, f32x4.mul(v128.load32_splat(ai2 + ap), x0))
+            s3 = f32x4.add(s3, f32x4.mul(v128.load32_splat(ai3 + ap), x0))
             bp += bb
             ap += spb
           }
