@@ -148,14 +148,19 @@ export const fusedCausalLmLoss = (
         const o = k * V
         let max = -Infinity
         for (let j = 0; j < V; j++) if (dLogits[o + j]! > max) max = dLogits[o + j]!
+        const picked = dLogits[o + target]!
+        // one exp per logit: exp(x − max) kept in place, then scaled by weight / (count · Σ)
         let sum = 0
-        for (let j = 0; j < V; j++) sum += Math.exp(dLogits[o + j]! - max)
-        const lse = max + Math.log(sum)
+        for (let j = 0; j < V; j++) {
+          const e = Math.exp(dLogits[o + j]! - max)
+          dLogits[o + j] = e
+          sum += e
+        }
         const wgt = weights[row]!
-        loss += (wgt * (lse - dLogits[o + target]!)) / count
-        const f = wgt / count
-        for (let j = 0; j < V; j++) dLogits[o + j] = f * Math.exp(dLogits[o + j]! - lse)
-        dLogits[o + target] = dLogits[o + target]! - f
+        loss += (wgt * (max + Math.log(sum) - picked)) / count
+        const f = wgt / count / sum
+        for (let j = 0; j < V; j++) dLogits[o + j] = dLogits[o + j]! * f
+        dLogits[o + target] = dLogits[o + target]! - wgt / count
       })
       if (!train) return { loss }
       done = true
