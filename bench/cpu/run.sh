@@ -30,17 +30,4 @@ for row in $ROWS; do
     esac | tail -1 | tee -a "$OUT/results.jsonl" | cut -c1-200 >&2
   done
 done
-node -e '
-const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse)
-const key = (r) => `${r.model} ${r.task}`
-const groups = new Map()
-for (const r of rows) groups.set(key(r), [...(groups.get(key(r)) ?? []), r])
-const f = (x) => x === undefined ? "—" : x >= 100 ? Math.round(x).toLocaleString("en") : x.toFixed(1)
-console.log("| model | task | tokens/step | fleuve cpu-fused tok/s (wall · CPU) | PyTorch tok/s (wall · CPU) | fleuve / PyTorch (wall · CPU) | tfjs cpu tok/s (wall) | cpu-fused / cpu |")
-console.log("|---|---|---|---|---|---|---|---|")
-for (const [k, g] of groups) {
-  const fl = g.find((r) => r.side === "fleuve" && r.backend === "cpu-fused"), pt = g.find((r) => r.side === "pytorch"), cpu = g.find((r) => r.side === "fleuve" && r.backend === "cpu")
-  const [model, task] = k.split(" ")
-  console.log(`| ${model} | ${task} | ${fl.batch}×${fl.seq} | ${f(fl.tokens_per_s)} · ${f(fl.tokens_per_cpu_s)} | ${f(pt?.tokens_per_s)} · ${f(pt?.tokens_per_cpu_s)} | ${pt ? (fl.tokens_per_s / pt.tokens_per_s).toFixed(2) + "× · " + (fl.tokens_per_cpu_s / pt.tokens_per_cpu_s).toFixed(2) + "×" : "—"} | ${f(cpu?.tokens_per_s)} | ${cpu ? (fl.tokens_per_s / cpu.tokens_per_s).toFixed(1) + "×" : "—"} |`)
-}
-' "$OUT/results.jsonl"
+node bench/cpu/table.mjs "$OUT/results.jsonl"

@@ -9,7 +9,7 @@ export const demoFlags = {
   warehouse: warehouseFlag,
   out: Flag.String("out").pipe(Flag.withDescription(withDefaultSaid("Folder for the models (models/), the packed corpus (corpus/) and the report (report.html, report.md, figures/)", "./fleuve-demo")), Flag.withDefault("./fleuve-demo")),
   backend: Flag.Literals("backend", backendNames).pipe(
-    Flag.withDescription(withDefaultSaid("Tensor backend: auto picks webgpu (GPU via Dawn/Vulkan), then tensorflow (tfjs-node, if installed), else cpu (wasm cannot train: it lacks the embedding gradient kernel)", "auto" as const)),
+    Flag.withDescription(withDefaultSaid("Tensor backend: auto picks webgpu (GPU via Dawn/Vulkan), then tensorflow (tfjs-node, if installed), else cpu-fused (fleuve's fused CPU path: WebAssembly SIMD on every core, trains and scores); wasm cannot train (it lacks the embedding gradient kernel), cpu is tfjs' plain JavaScript", "auto" as const)),
     Flag.withDefault("auto" as const)
   ),
   engine: engineFlag,

@@ -52,17 +52,20 @@ const hostWeights = (model: Qwen3Model, options: Pick<ForwardOptions, "dropoutSe
   dropMask(layer, m, rows, cols) {
     const pair = model.lora.get(projectionPath(layer, m))
     if (!pair || !(pair.dropout > 0)) return undefined
-    let mask: tf.Tensor
-    if (options.dropoutMasks) mask = options.dropoutMasks(layer, m, [rows, cols])
-    else if (options.dropoutSeed !== undefined) {
-      // tf.dropout's own multiplier with the seed the tfjs forward gives it: the same masks.
-      const seed = (options.dropoutSeed * 1000 + layer) * 7919 + projectionNames.indexOf(m) + 1
-      const keep = 1 - pair.dropout
-      mask = tf.tidy(() => tf.div(tf.floor(tf.add(tf.randomUniform([rows, cols], 0, 1, "float32", seed), keep)), keep))
-    } else return undefined
     const values = kernels.alloc(rows * cols)
-    values.set(mask.dataSync() as Float32Array)
-    if (!options.dropoutMasks) mask.dispose()
+    if (options.dropoutMasks) {
+      values.set(options.dropoutMasks(layer, m, [rows, cols]).dataSync() as Float32Array)
+      return values
+    }
+    if (options.dropoutSeed === undefined) return undefined
+    // tf.dropout's multiplier, floor(u + keep) / keep in f32, from tfjs' own seeded uniform draws
+    // (the seed the tfjs forward gives it: the same masks), without its scalar-broadcast ops.
+    const seed = (options.dropoutSeed * 1000 + layer) * 7919 + projectionNames.indexOf(m) + 1
+    const keep = Math.fround(1 - pair.dropout)
+    const u = tf.randomUniform([rows, cols], 0, 1, "float32", seed)
+    const draws = u.dataSync() as Float32Array
+    for (let i = 0; i < draws.length; i++) values[i] = Math.floor(Math.fround(draws[i]! + keep)) / keep
+    u.dispose()
     return values
   }
 })
