@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash bench/cpu/setup-torch.sh >&2
 PY=.cache/bench-cpu/venv/bin/python
-OUT=out/bench-cpu
+OUT=${OUT:-out/bench-cpu}
 mkdir -p "$OUT"
 : > "$OUT/results.jsonl"
 ROWS=${ROWS:-"demo:full demo:lora demo:score slice:lora slice:score"}
