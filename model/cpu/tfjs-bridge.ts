@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { projectionNames, type ProjectionName } from "../qwen3/projections.ts"
-import type { ForwardOptions, ForwardResult, KvCache, Qwen3Model } from "../tfjs/qwen3-model.ts"
+import { type ForwardOptions, type ForwardResult, type KvCache, type Qwen3Model, useFusedForward } from "../tfjs/qwen3-model.ts"
 import { type CpuKernels, jsKernels } from "./kernels.ts"
 import { type HostForwardInput, type HostLora, HostQwen3, type HostWeights } from "./qwen3-cpu.ts"
 
@@ -106,6 +106,8 @@ export const fusedForward = (model: Qwen3Model, ids: ReadonlyArray<ReadonlyArray
     kernels.release(mark)
   }
 }
+
+useFusedForward(fusedForward)
 
 /**
  * causalLmLoss on the fused CPU path: the same mean next-token cross-entropy (targetMask as labels

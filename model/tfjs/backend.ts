@@ -7,6 +7,7 @@ import { homedir } from "node:os"
 import { dirname, join } from "node:path"
 import { type BackendName, backendNames } from "./backend-names.ts"
 import type { DeviceLossInfo } from "./device-loss.ts"
+import { fusedCpuActive, setFusedCpuChosen } from "../cpu/active.ts"
 import type { Gpu } from "../wgsl/kernels/device.ts"
 
 export { type BackendName, backendNames }
@@ -208,6 +209,7 @@ export const selectBackend = async (wanted: BackendName = "auto", purpose: "infe
       const device = await attempts[wanted]()
       await tf.ready()
       current = { backend: wanted, device, skipped: [] }
+      setFusedCpuChosen(current.backend === "cpu-fused")
       return current
     } catch (e) {
       throw new BackendUnavailable(wanted, e instanceof Error ? e.message : String(e))
@@ -223,6 +225,7 @@ export const selectBackend = async (wanted: BackendName = "auto", purpose: "infe
       const device = await attempts[name]()
       await tf.ready()
       current = { backend: name, device, skipped }
+      setFusedCpuChosen(current.backend === "cpu-fused")
       return current
     } catch (e) {
       skipped.push(`${name}: ${e instanceof Error ? e.message : String(e)}`)
@@ -273,6 +276,7 @@ export const reopenWebgpu = (): Promise<BackendChoice> => {
       await tf.ready()
       replacements++
       current = { backend: "webgpu", device, skipped }
+      setFusedCpuChosen(current.backend === "cpu-fused")
       return current
     } catch (e) {
       throw new BackendUnavailable("webgpu", `the device was lost and could not be reopened: ${e instanceof Error ? e.message : String(e)}`)
@@ -284,7 +288,7 @@ export const reopenWebgpu = (): Promise<BackendChoice> => {
 }
 
 /** Whether Qwen3Model runs on fleuve's fused CPU path (the cpu-fused backend is the current one). */
-export const fusedCpuActive = (): boolean => current?.backend === "cpu-fused" && tf.getBackend() === "cpu"
+export { fusedCpuActive }
 
 /** One line: the backend, its device, and for an automatic choice why the faster ones were passed over. */
 export const describeBackend = (c: BackendChoice): string =>

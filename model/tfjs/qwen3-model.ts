@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { HostTensor } from "../formats/safetensors.ts"
-import { fusedForward } from "../cpu/tfjs-bridge.ts"
-import { fusedCpuActive } from "./backend.ts"
+import { fusedCpuActive } from "../cpu/active.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import { attentionModules, mlpModules, projectionDims, projectionNames, type ProjectionName } from "../qwen3/projections.ts"
 
@@ -57,6 +56,17 @@ type DropLoraInput = (x: tf.Tensor2D, lora: LoraPair, module: ProjectionName) =>
 export interface ForwardResult {
   readonly logits: tf.Tensor3D // [batch, length, vocab]
   readonly cache?: KvCache
+}
+
+/**
+ * The forward that stands in for Qwen3Model.forward while the cpu-fused backend is chosen; set by
+ * model/cpu/tfjs-bridge.ts when the backend loads it (this module imports nothing of model/cpu/
+ * but the flag, so the two do not import each other).
+ */
+let fusedForward: ((model: Qwen3Model, ids: ReadonlyArray<ReadonlyArray<number>>, options: ForwardOptions) => ForwardResult) | undefined
+
+export const useFusedForward = (f: typeof fusedForward): void => {
+  fusedForward = f
 }
 
 // Large but finite: a fully masked row (padding) must give finite values, never NaN.
@@ -148,8 +158,8 @@ export class Qwen3Model {
    * rows on the right (scoring) or the left (generation) and say which tokens are real in `valid`.
    */
   forward(ids: ReadonlyArray<ReadonlyArray<number>>, options: ForwardOptions = {}): ForwardResult {
-    // The cpu-fused backend: the same computation as fleuve's fused CPU kernels (model/cpu/).
-    if (fusedCpuActive()) return fusedForward(this, ids, options)
+    // The cpu-fused backend: the same computation on fleuve's fused CPU kernels (model/cpu/).
+    if (fusedForward && fusedCpuActive()) return fusedForward(this, ids, options)
     const cfg = this.config
     const b = ids.length
     const t = ids[0]!.length

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { ForwardOptions, Qwen3Model } from "../tfjs/qwen3-model.ts"
 import { fusedCausalLmLoss } from "../cpu/tfjs-bridge.ts"
-import { fusedCpuActive } from "../tfjs/backend.ts"
+import { fusedCpuActive } from "../cpu/active.ts"
 
 /**
  * Mean next-token cross-entropy over a batch of equal-length sequences, as transformers'
