@@ -18,6 +18,16 @@ import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type E
 import { Qwen3LoraTrainer } from "../../model/wgsl/qwen3-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
+import { profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
+
+/** Kernel name of a dispatch: its pipeline's label without the format suffixes (matmul tiles keep their shape). */
+const kernelOf = (d: Dispatch) => d.pipeline.label || "unlabelled"
+/** Timestamp-query profile of a dispatch list, largest first, as one JSON line. */
+const emitProfile = async (gpu: Gpu, what: string, ds: ReadonlyArray<readonly [string, Dispatch]>, extra: Record<string, unknown> = {}) => {
+  const times: Array<KernelTime> = (await profileDispatches(gpu, ds, 3)).sort((a, b) => b.ms - a.ms)
+  const total = times.reduce((a, t) => a + t.ms, 0)
+  emit({ kind: "profile", what, ...extra, ms_total_gpu: +total.toFixed(2), kernels: times.map((t) => ({ ...t, share: +(t.ms / total).toFixed(4) })) })
+}
 
 const quick = process.argv.includes("--quick")
 const profile = process.argv.includes("--profile")
@@ -128,6 +138,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ((i + 1) * 7919) % shape.vocab))
   const micro = Array.from({ length: accumulation }, () => ({ ids, targets }))
   const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
+  if (profile) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
   const t0 = performance.now()
   for (let s = 0; s < steps; s++) losses.push((await trainer.trainStep(micro)).loss)
   const perStep = (performance.now() - t0) / 1000 / steps
@@ -171,6 +182,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
     tokens_per_s: Math.round(T / endToEnd), tokens_per_s_forward_only: Math.round(T / forward), tflops: +(flops / endToEnd / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, finite: [...scores!.logprob].every(Number.isFinite)
   })
+  if (profile) await emitProfile(gpu, `scoring ${format} ${shape.name}`, [...engine.dispatches().map((d) => [kernelOf(d), d] as const)])
   if (profile) {
     // each dispatch of one layer on its own, 10 in a submission: where a layer's time goes
     const perKind = new Map<string, number>()

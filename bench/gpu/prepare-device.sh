@@ -8,8 +8,9 @@ DEST=${1:-.device}
 mkdir -p "$DEST/dist/linux-x64"
 banner='import { createRequire as __fleuveRequire } from "node:module"; const require = __fleuveRequire(import.meta.url);'
 # tfjs' gradients bundled in, as in the GPU bundle (see BUNDLE_ENTRY in tools/gpu-bundle/gpu-bundle.ts)
-gradients=$(node --import tsx --input-type=module -e 'const m = await import("./gpu/bundle/gpu-bundle.ts"); process.stdout.write(m.TFJS_GRADIENTS_IMPORTS)')
-bundle() { # entry outfile
+gradients=$(node --import tsx --input-type=module -e 'const m = await import("./tools/gpu-bundle/gpu-bundle.ts"); process.stdout.write(m.TFJS_GRADIENTS_IMPORTS)')
+bundle() { # entry outfile (ONLY="a b": just the outfiles whose names start with one of these)
+  if [ -n "${ONLY:-}" ]; then local hit=; for o in $ONLY; do case $2 in "$o"*) hit=1 ;; esac; done; [ -n "$hit" ] || return 0; fi
   echo "$gradients import \"./$1\";" |
     npx esbuild --bundle --platform=node --format=esm --target=node20 --log-level=error --sourcefile=entry.ts --loader=ts \
       --outfile="$DEST/$2" "--banner:js=$banner"
@@ -18,8 +19,9 @@ bundle test/model/wgsl/kernels/kernels.test.ts kernels.test.mjs
 bundle test/model/wgsl/kernels/tfjs-kernels.test.ts tfjs-kernels.test.mjs
 bundle test/model/wgsl/kernels/engine.test.ts engine.test.mjs
 bundle test/model/wgsl/kernels/trainer.test.ts trainer.test.mjs
-for t in backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv token-feed; do bundle test/model/wgsl/kernels/$t.test.ts $t.test.mjs; done
+for t in matmul-tiles backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv token-feed; do bundle test/model/wgsl/kernels/$t.test.ts $t.test.mjs; done
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
+bundle bench/gpu/matmul-tune.ts bench-matmul-tune.mjs
 bundle test/model/wgsl/engine-scorer.test.ts engine-scorer.test.mjs
 bundle test/model/wgsl/train/gpu.test.ts train-engine-gpu.test.mjs
 bundle test/model/device-loss.test.ts device-loss.test.mjs

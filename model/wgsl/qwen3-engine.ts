@@ -3,7 +3,7 @@ import { pickMatrixConfig, type Gpu } from "./kernels/device.ts"
 import { tensorCoreAttention } from "./kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "./kernels/fused.ts"
 import { gemvPlan, type LayerMatmul } from "./kernels/gemv.ts"
-import { matmulPlan, type WeightFormat } from "./kernels/matmul.ts"
+import { matmulPlan, type MatmulPlan, type WeightFormat } from "./kernels/matmul.ts"
 import { nf4Absmax, quantizeNf4 } from "../formats/nf4.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import { tableShards, tokenKernels } from "./token-kernels.ts"
@@ -180,6 +180,12 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
     gemv ? gemvPlan(gpu) : matmulPlan(gpu, format), gemv ? gemvPlan(gpu, { accumulate: true }) : matmulPlan(gpu, format, undefined, { accumulate: true }), matmulPlan(gpu, "f16"),
     fusedKernels(gpu, D), elementwiseKernels(gpu), tokenKernels(gpu)
   ])
+  const chunkRows = Math.min(HEAD_CHUNK, T)
+  // each product's tile shape timed once per shape on this device (matmul.ts: tune), before the dispatches are recorded
+  if (!gemv) await (mm as MatmulPlan).tune([{ M, N: H * D, K: Hd }, { M, N: KV * D, K: Hd }, { M, N: I, K: Hd }])
+  if (!gemv) await (mmAcc as MatmulPlan).tune([{ M, N: Hd, K: H * D }, { M, N: Hd, K: I }])
+  await mmHead.tune(tableShards(vocab, Hd, options.maxBindingBytes ?? gpu.maxStorageBufferBindingSize).flatMap((sh) =>
+    [...new Set([chunkRows, T % chunkRows || chunkRows])].map((rows) => ({ M: rows, N: sh.rows, K: Hd }))))
   const made: Array<GPUBuffer> = []
   const buf = (bytes: number) => {
     const b = storageBuffer(dev, bytes)
@@ -210,23 +216,23 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   /** One layer: rmsnorm→f16 · q, k, v matmuls · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up · SwiGLU→f16 · down (+residual). */
   const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>): Array<readonly [string, Dispatch]> => [
     ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.inputNorm, Y: b.xh, params: p.norm }, T)],
-    ["matmul q", mm.dispatch({ A: b.xh, C: b.q, params: p.q, ...w.q }, M, H * D)],
-    ["matmul k", mm.dispatch({ A: b.xh, C: b.k, params: p.kv, ...w.k }, M, KV * D)],
-    ["matmul v", mm.dispatch({ A: b.xh, C: b.v, params: p.kv, ...w.v }, M, KV * D)],
+    ["matmul q", mm.dispatch({ A: b.xh, C: b.q, params: p.q, ...w.q }, M, H * D, Hd)],
+    ["matmul k", mm.dispatch({ A: b.xh, C: b.k, params: p.kv, ...w.k }, M, KV * D, Hd)],
+    ["matmul v", mm.dispatch({ A: b.xh, C: b.v, params: p.kv, ...w.v }, M, KV * D, Hd)],
     ...attention,
-    ["matmul o (+residual)", mmAcc.dispatch({ A: b.atth, C: b.x, params: p.o, ...w.o }, M, Hd)],
+    ["matmul o (+residual)", mmAcc.dispatch({ A: b.atth, C: b.x, params: p.o, ...w.o }, M, Hd, H * D)],
     ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.postNorm, Y: b.xh, params: p.norm }, T)],
-    ["matmul gate", mm.dispatch({ A: b.xh, C: b.g, params: p.gu, ...w.gate }, M, I)],
-    ["matmul up", mm.dispatch({ A: b.xh, C: b.up, params: p.gu, ...w.up }, M, I)],
+    ["matmul gate", mm.dispatch({ A: b.xh, C: b.g, params: p.gu, ...w.gate }, M, I, Hd)],
+    ["matmul up", mm.dispatch({ A: b.xh, C: b.up, params: p.gu, ...w.up }, M, I, Hd)],
     ["swiglu", fused.swigluF16({ G: b.g, U: b.up, Y: b.acth, params: p.swiglu }, T * I)],
-    ["matmul down (+residual)", mmAcc.dispatch({ A: b.acth, C: b.x, params: p.down, ...w.down }, M, Hd)]
+    ["matmul down (+residual)", mmAcc.dispatch({ A: b.acth, C: b.x, params: p.down, ...w.down }, M, Hd, I)]
   ]
   const rowsOf = (t: GPUBuffer, sh: { row0: number; rows: number }) => ({ buffer: t, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 })
   const head: Array<Dispatch> = [fused.rmsnormF16({ X: b.x, W: weights.finalNorm, Y: b.xh, params: p.norm }, T)]
   for (let c0 = 0; c0 < T; c0 += chunk) {
     const rows = Math.min(chunk, T - c0)
     shards.forEach((sh, i) => head.push(
-      mmHead.dispatch({ A: { buffer: b.xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: rowsOf(weights.lmHead, sh), C: logits, params: u([rows, sh.rows, Hd, 0]) }, rows, sh.rows),
+      mmHead.dispatch({ A: { buffer: b.xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: rowsOf(weights.lmHead, sh), C: logits, params: u([rows, sh.rows, Hd, 0]) }, rows, sh.rows, Hd),
       tok.pickPartial({ logits, targets: { buffer: b.targets, offset: c0 * 4, size: rows * 4 }, state: { buffer: state, offset: c0 * 16, size: rows * 16 }, params: u([rows, sh.rows, sh.row0, i === 0 ? 1 : 0]) }, rows)
     ))
     head.push(tok.pickFinish({ state: { buffer: state, offset: c0 * 16, size: rows * 16 }, out: { buffer: b.out, offset: c0 * 8, size: rows * 8 }, params: u([rows]) }, rows))

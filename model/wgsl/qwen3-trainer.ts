@@ -314,7 +314,16 @@ export class Qwen3LoraTrainer {
       ]
     }
     const linear = (plan: typeof mm, w: LinearWeight, A: Binding, C: Binding, M: number, N: number, K: number): Dispatch =>
-      plan.dispatch({ A, C, params: mmP(M, N, K), B: w.B, ...(w.absmax ? { absmax: w.absmax } : {}) }, M, N)
+      plan.dispatch({ A, C, params: mmP(M, N, K), B: w.B, ...(w.absmax ? { absmax: w.absmax } : {}) }, M, N, K)
+
+    // each product's tile shape timed once per shape on this device (matmul.ts: tune), before the dispatches are recorded
+    await mm.tune([{ M: T, N: H * D, K: Hd }, { M: T, N: KV * D, K: Hd }, { M: T, N: I, K: Hd }])
+    await mmAcc.tune([{ M: T, N: Hd, K: H * D }, { M: T, N: Hd, K: I }])
+    await mmKn.tune([{ M: T, N: I, K: Hd }, { M: T, N: Hd, K: I }, { M: T, N: H * D, K: Hd }, { M: T, N: Hd, K: H * D }])
+    await mmKnAcc.tune([{ M: T, N: Hd, K: I }, { M: T, N: Hd, K: KV * D }])
+    const headRows = [...new Set([chunk, T % chunk || chunk])]
+    await head.tune(headRows.map((rows) => ({ M: rows, N: vocab, K: Hd })))
+    await headKn.tune(headRows.map((rows) => ({ M: rows, N: Hd, K: vocab })))
 
     // ---- forward
     const fwd: Array<Dispatch> = []
@@ -349,9 +358,9 @@ export class Qwen3LoraTrainer {
       const ce = rows === chunk ? scaleUniform : uniformBuffer(dev, [rows, vocab, 0, 0], [1])
       if (ce !== scaleUniform) chunkScales.push(ce)
       lossHead.push(
-        head.dispatch({ A: { buffer: xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: weights.lmHead, C: logits, params: mmP(rows, vocab, Hd) }, rows, vocab),
+        head.dispatch({ A: { buffer: xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: weights.lmHead, C: logits, params: mmP(rows, vocab, Hd) }, rows, vocab, Hd),
         bwd.crossEntropyF16({ logits, targets: win(targets, c0, rows), loss: win(loss, c0, rows), dLogits: dlogits, params: ce }, rows),
-        headKn.dispatch({ A: dlogits, B: weights.lmHead, C: win(dxF, c0 * Hd, rows * Hd), params: mmP(rows, Hd, vocab) }, rows, Hd)
+        headKn.dispatch({ A: dlogits, B: weights.lmHead, C: win(dxF, c0 * Hd, rows * Hd), params: mmP(rows, Hd, vocab) }, rows, Hd, vocab)
       )
     }
     lossHead.push(bwd.rmsnormBackward({ X: x, W: weights.finalNorm, dY: dxF, dX: dx, params: p.normBwdFinal }, T))
@@ -402,6 +411,11 @@ export class Qwen3LoraTrainer {
   }
 
   private zeros: Float32Array<ArrayBuffer> | undefined
+
+  /** One micro-batch's forward, loss and backward, then the gradients' finish and AdamW: what a step runs (profiling). */
+  stepDispatches(): ReadonlyArray<Dispatch> {
+    return [...this.forwardBackward, ...this.finishGradients, ...this.optimizer]
+  }
 
   /** Loads a micro-batch and writes the cross-entropy's scale (the loss scale × `weight`). */
   private load(batch: MicroBatch, weight: number): void {

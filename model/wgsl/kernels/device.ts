@@ -23,6 +23,8 @@ export interface Gpu {
   readonly subgroupMatrixConfigs: ReadonlyArray<SubgroupMatrixConfig>
   readonly maxStorageBufferBindingSize: number
   readonly maxBufferSize: number
+  /** the adapter's subgroup sizes, where it says (Dawn: GPUAdapterInfo.subgroupMinSize/MaxSize) */
+  readonly subgroupSizes?: { readonly min: number; readonly max: number }
 }
 
 export type OpenGpu = { readonly _tag: "Ready"; readonly gpu: Gpu } | { readonly _tag: "Unavailable"; readonly reason: string }
@@ -88,7 +90,7 @@ export const openGpu = async (options: OpenGpuOptions = {}): Promise<OpenGpu> =>
  * destroy.
  */
 export const gpuFromDevice = (device: GPUDevice, adapterInfo: GPUAdapterInfo, features: ReadonlyArray<string>, close: () => void): Gpu => {
-  const info = adapterInfo as GPUAdapterInfo & { subgroupMatrixConfigs?: ReadonlyArray<SubgroupMatrixConfig> }
+  const info = adapterInfo as GPUAdapterInfo & { subgroupMatrixConfigs?: ReadonlyArray<SubgroupMatrixConfig>; subgroupMinSize?: number; subgroupMaxSize?: number }
   return {
     close,
     device,
@@ -99,7 +101,8 @@ export const gpuFromDevice = (device: GPUDevice, adapterInfo: GPUAdapterInfo, fe
       ? [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }))
       : [],
     maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
-    maxBufferSize: device.limits.maxBufferSize
+    maxBufferSize: device.limits.maxBufferSize,
+    ...(info.subgroupMinSize && info.subgroupMaxSize ? { subgroupSizes: { min: info.subgroupMinSize, max: info.subgroupMaxSize } } : {})
   }
 }
 

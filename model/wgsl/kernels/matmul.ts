@@ -1,8 +1,9 @@
-import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
+import { pipeline, runDispatches, storageBuffer, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
 import { type Gpu, pickMatrixConfig } from "./device.ts"
 import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
 import { NF4_CODE } from "../../formats/nf4.ts"
 import { range } from "./codegen.ts"
+import { tileName, tileSharedBytes, tileValid, tiledTensorCoreWgsl, type TileConfig } from "./matmul-tiles.ts"
 
 /**
  * Matmul kernels for linear layers: C[M,N] (f32) = A[M,K] (f16, row-major) · Bᵀ, with B the
@@ -197,14 +198,42 @@ ${range(T).flatMap((i) => range(T).map((j) => `  C[(m0 + ty + ${16 * i}u) * p.N 
 `
 }
 
+export interface MatmulShape {
+  readonly M: number
+  readonly N: number
+  readonly K: number
+}
+
 export interface MatmulPlan {
   readonly impl: MatmulImpl
-  /** which kernel compiled: "sm16x1" (1 subgroup, 64×64 tile, 16×16 fragments), "tiled" (128×128) */
+  /**
+   * the kernel a shape gets when `dispatch` is not told K or no tuning has run: "t128x256x32-…"
+   * (a multi-subgroup tile of matmul-tiles.ts), "sm16x1" (one subgroup a 64×64 tile), "tiled"
+   */
   readonly variant: string
   readonly fragment?: number
   readonly pipeline: GPUComputePipeline
-  /** buffers: A (f16), B (f16 or packed NF4 words), C (f32), params (uniform), [absmax (f32) for NF4] */
-  dispatch(buffers: { A: Binding; B: Binding; C: Binding; params: GPUBuffer; absmax?: Binding }, M: number, N: number): Dispatch
+  /** the kernels this plan chooses among (tile name → pipeline) */
+  readonly variants: ReadonlyArray<string>
+  /**
+   * buffers: A (f16), B (f16 or packed NF4 words), C (f32), params (uniform), [absmax (f32) for NF4].
+   * With K, the shape's tuned kernel (see `tune`), else the heuristic's.
+   */
+  dispatch(buffers: { A: Binding; B: Binding; C: Binding; params: GPUBuffer; absmax?: Binding }, M: number, N: number, K?: number): Dispatch
+  /** The kernel `dispatch` picks for a shape. */
+  choice(M: number, N: number, K?: number): string
+  /**
+   * Times every candidate kernel that tiles each shape (scratch operands of random values, freed
+   * after) and keeps the fastest for `dispatch`; shapes tuned before on this device, by any plan of
+   * the same format, layout and accumulation, are not timed again (the choice is cached per
+   * process). Returns each shape's choice and the candidates' milliseconds.
+   */
+  tune(shapes: ReadonlyArray<MatmulShape>): Promise<ReadonlyArray<TuneResult>>
+}
+
+export interface TuneResult extends MatmulShape {
+  readonly choice: string
+  readonly ms: Readonly<Record<string, number>>
 }
 
 export const checkMatmulShape = (M: number, N: number, K: number) => {
@@ -216,39 +245,159 @@ export interface MatmulOptions {
   readonly accumulate?: boolean
   /** "nk" (default): B stored [N,K], C = A·Bᵀ. "kn": B stored [K,N] (a weight [out, in] for dX = dY·W: K = out, N = in), C = A·B. */
   readonly weightLayout?: WeightLayout
+  /** only these tile configurations (tests, benchmarks); default: SHORTLIST */
+  readonly tiles?: ReadonlyArray<TileConfig>
 }
 
 /**
- * Compiles the best matmul for this adapter (or the implementation asked for). Tensor-core
- * variants are tried in order of speed; one the WGSL compiler refuses falls to the next.
+ * The tile configurations a plan compiles and tunes among (matmul-tiles.ts), chosen from the
+ * device exploration (bench/gpu/matmul-tune.ts, BENCHMARKS.md): big tiles for big products,
+ * smaller ones where big tiles would leave multiprocessors idle (few output tiles).
  */
-export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: MatmulImpl, options: MatmulOptions = {}): Promise<MatmulPlan> => {
+export const SHORTLIST: ReadonlyArray<TileConfig> = [
+  { BM: 128, BN: 256, BK: 32, SGM: 2, SGN: 4, stages: 1, group: 8 },
+  { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 8 },
+  { BM: 64, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 8 }
+]
+
+/** Workgroups that fill an H100/H200 (132 multiprocessors) once. */
+const FILL = 132
+
+interface Candidate {
+  readonly variant: string
+  readonly pipeline: GPUComputePipeline
+  readonly BM: number
+  readonly BN: number
+  readonly BK: number
+}
+
+const tuned = new Map<string, string>()
+
+/**
+ * Compiles the matmul kernels for this adapter (or the implementation asked for). With tensor
+ * cores: every SHORTLIST tile configuration that compiles and fits the adapter's workgroup memory
+ * (multi-subgroup tiles need 32-lane subgroups), plus the one-subgroup 64×64 kernel, which tiles
+ * any shape the plan accepts and is the fallback when no multi-subgroup tile compiles
+ * ("subgroup-matrix-single" asks for it alone).
+ */
+export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: MatmulImpl | "subgroup-matrix-single", options: MatmulOptions = {}): Promise<MatmulPlan> => {
   const accumulate = options.accumulate ?? false
   const weight = options.weightLayout ?? "nk"
   const cfg = pickMatrixConfig(gpu)
-  const impl: MatmulImpl = prefer ?? (cfg ? "subgroup-matrix" : "tiled")
+  const impl: MatmulImpl = prefer === "subgroup-matrix-single" ? "subgroup-matrix" : prefer ?? (cfg ? "subgroup-matrix" : "tiled")
   if (impl === "subgroup-matrix" && !cfg) throw new Error("this adapter offers no f16 subgroup-matrix configuration")
-  const candidates: Array<{ variant: string; code: string; tile: number }> = impl === "subgroup-matrix"
-    ? [{ variant: `sm${cfg!.M}x1`, code: subgroupMatrixWgsl(format, cfg!.M, accumulate, weight), tile: 64 }]
-    : [{ variant: "tiled", code: tiledWgsl(format, accumulate, weight), tile: 128 }]
+  const suffix = `${format}${weight === "kn" ? "-kn" : ""}${accumulate ? "-acc" : ""}`
+  const candidates: Array<Candidate> = []
   const failures: Array<string> = []
-  for (const c of candidates) {
-    try {
-      const p = await pipeline(gpu.device, c.code, `matmul-${c.variant}-${format}${weight === "kn" ? "-kn" : ""}${accumulate ? "-acc" : ""}`)
-      return {
-        impl,
-        variant: c.variant,
-        ...(impl === "subgroup-matrix" ? { fragment: cfg!.M } : {}),
-        pipeline: p,
-        dispatch: (b, M, N) => ({
-          pipeline: p,
-          buffers: format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params],
-          groups: [N / c.tile, M / c.tile]
-        })
+  if (impl === "subgroup-matrix") {
+    const F = cfg!.M
+    const limit = gpu.device.limits.maxComputeWorkgroupStorageSize
+    const tiles = prefer === "subgroup-matrix-single" || !subgroupsOf32(gpu) ? [] : (options.tiles ?? SHORTLIST)
+    for (const t of tiles) {
+      if (!tileValid(t, F) || tileSharedBytes(t, weight) > limit) continue
+      try {
+        const p = await pipeline(gpu.device, tiledTensorCoreWgsl(t, F, format, accumulate, weight), `matmul-${tileName(t)}-${suffix}`)
+        candidates.push({ variant: tileName(t), pipeline: p, BM: t.BM, BN: t.BN, BK: t.BK })
+      } catch (e) {
+        failures.push(e instanceof Error ? e.message.split("\n")[0]! : String(e))
       }
-    } catch (e) {
-      failures.push(e instanceof Error ? e.message.split("\n")[0]! : String(e))
+    }
+    if (options.tiles === undefined || candidates.length === 0) {
+      const p = await pipeline(gpu.device, subgroupMatrixWgsl(format, F, accumulate, weight), `matmul-sm${F}x1-${suffix}`)
+      candidates.push({ variant: `sm${F}x1`, pipeline: p, BM: 64, BN: 64, BK: 32 })
+    }
+  } else {
+    const p = await pipeline(gpu.device, tiledWgsl(format, accumulate, weight), `matmul-tiled-${suffix}`)
+    candidates.push({ variant: "tiled", pipeline: p, BM: 128, BN: 128, BK: 16 })
+  }
+  const fits = (c: Candidate, M: number, N: number, K?: number) => M % c.BM === 0 && N % c.BN === 0 && (K === undefined || K % c.BK === 0)
+  // Without tuning: the largest tile that still gives every multiprocessor a workgroup, else the
+  // one that gives the most workgroups (candidates are listed largest first).
+  const heuristic = (M: number, N: number, K?: number): Candidate => {
+    const ok = candidates.filter((c) => fits(c, M, N, K))
+    if (ok.length === 0) throw new Error(`matmul ${M}×${N}${K === undefined ? "" : `×${K}`}: no kernel tiles this shape`)
+    return ok.find((c) => (M / c.BM) * (N / c.BN) >= FILL) ?? ok.reduce((a, b) => ((M / b.BM) * (N / b.BN) > (M / a.BM) * (N / a.BN) ? b : a))
+  }
+  const key = (M: number, N: number, K: number) => `${gpu.adapter.device}|${suffix}|${candidates.map((c) => c.variant).join(",")}|${M}x${N}x${K}`
+  const pick = (M: number, N: number, K?: number): Candidate => {
+    const t = K === undefined ? undefined : tuned.get(key(M, N, K))
+    return (t && candidates.find((c) => c.variant === t)) || heuristic(M, N, K)
+  }
+  const first = candidates[0]!
+  return {
+    impl,
+    variant: first.variant,
+    ...(impl === "subgroup-matrix" ? { fragment: cfg!.M } : {}),
+    pipeline: first.pipeline,
+    variants: candidates.map((c) => c.variant),
+    choice: (M, N, K) => pick(M, N, K).variant,
+    dispatch: (b, M, N, K) => {
+      const c = pick(M, N, K)
+      return {
+        pipeline: c.pipeline,
+        buffers: format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params],
+        groups: [N / c.BN, M / c.BM]
+      }
+    },
+    tune: async (shapes) => {
+      const results: Array<TuneResult> = []
+      for (const { M, N, K } of shapes) {
+        const ok = candidates.filter((c) => fits(c, M, N, K))
+        const k = key(M, N, K)
+        if (tuned.has(k) || ok.length < 2) {
+          results.push({ M, N, K, choice: pick(M, N, K).variant, ms: {} })
+          continue
+        }
+        const ms = await timeCandidates(gpu, format, ok, M, N, K)
+        const best = Object.entries(ms).reduce((a, b) => (b[1] < a[1] ? b : a))[0]
+        tuned.set(k, best)
+        results.push({ M, N, K, choice: best, ms })
+      }
+      return results
     }
   }
-  throw new Error(`no ${impl} matmul compiled: ${failures.join(" | ")}`)
+}
+
+/** Whether multi-subgroup tiles can assume 32-lane subgroups of consecutive invocations (NVIDIA). */
+const subgroupsOf32 = (gpu: Gpu): boolean => gpu.subgroupSizes === undefined || (gpu.subgroupSizes.min === 32 && gpu.subgroupSizes.max === 32)
+
+/** Milliseconds of each candidate on one shape: random operands, a few dispatches a submission, best of 3 after a warm-up. */
+const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<Candidate>, M: number, N: number, K: number): Promise<Record<string, number>> => {
+  const dev = gpu.device
+  // random bits: f16 pairs of magnitude under 1 (exponent capped) for A and f16 weights, raw words for NF4
+  const words = (n: number, mask: number) => {
+    const out = new Uint32Array(n)
+    let x = 0x9e3779b9
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      out[i] = (x & mask) >>> 0
+    }
+    return out
+  }
+  const A = storageBuffer(dev, words((M * K) / 2, 0x3bff3bff))
+  const B = storageBuffer(dev, format === "f16" ? words((N * K) / 2, 0x3bff3bff) : words((N * K) / 8, 0xffffffff))
+  const absmax = format === "nf4" ? storageBuffer(dev, new Float32Array((N * K) / 64).fill(0.02)) : undefined
+  const C = storageBuffer(dev, M * N * 4)
+  const params = uniformBuffer(dev, [M, N, K, 0])
+  const per = Math.max(1, Math.min(20, Math.round(4e11 / (2 * M * N * K))))
+  const out: Record<string, number> = {}
+  try {
+    for (const c of cs) {
+      const d: Dispatch = { pipeline: c.pipeline, buffers: format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params], groups: [N / c.BN, M / c.BM] }
+      const ds = Array<Dispatch>(per).fill(d)
+      await runDispatches(dev, ds)
+      let best = Infinity
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now()
+        await runDispatches(dev, ds)
+        best = Math.min(best, (performance.now() - t0) / per)
+      }
+      out[c.variant] = +best.toFixed(4)
+    }
+  } finally {
+    for (const b of [A, B, C, params, ...(absmax ? [absmax] : [])]) b.destroy()
+  }
+  return out
 }
