@@ -256,8 +256,8 @@ export interface MatmulOptions {
  */
 export const SHORTLIST: ReadonlyArray<TileConfig> = [
   { BM: 128, BN: 256, BK: 32, SGM: 2, SGN: 4, stages: 1, group: 8 },
-  { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 8 },
-  { BM: 64, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 8 }
+  { BM: 256, BN: 128, BK: 32, SGM: 4, SGN: 2, stages: 1, group: 8 },
+  { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 }
 ]
 
 /** Workgroups that fill an H100/H200 (132 multiprocessors) once. */
