@@ -31,10 +31,12 @@ for what in ${STEPS:-tests kernels stock fleuve torch}; do
     torch-generation) step "PyTorch peer, generation"; PYTHONUNBUFFERED=1 timeout 400 python3 torch_peer.py --only-generation 2>&1 | grep -v Warning | tee "$OUT/torch-generation.jsonl" | cut -c1-300 ;;
     parity-depth) step "drift from the f32 reference with depth"; timeout 400 /tmp/node bench-parity-depth.mjs 2>&1 | grep "^{" | tee "$OUT/parity-depth.jsonl" | cut -c1-300 ;;
     train-matmuls) step "training matmuls"; timeout 300 /tmp/node bench-train-matmuls.mjs 2>&1 | quiet | tee "$OUT/train-matmuls.jsonl" | cut -c1-300 ;;
-    tune) step "matmul tile configurations (bench/gpu/matmul-tune.ts), Dawn's robustness on, then off"
+    tune) step "matmul tile configurations (bench/gpu/matmul-tune.ts)"
       timeout ${TUNE_TIMEOUT:-240} /tmp/node bench-matmul-tune.mjs ${TUNE_ARGS:-} 2>&1 | quiet > "$OUT/tune.jsonl"
-      timeout ${TUNE_TIMEOUT:-240} /tmp/node bench-matmul-tune.mjs --robustness-off ${TUNE_ARGS:-} 2>&1 | quiet > "$OUT/tune-robustness-off.jsonl"
-      for f in tune tune-robustness-off; do echo "-- $f"; grep -E '"kind":"(tune-start|tune-error)"' "$OUT/$f.jsonl" | cut -c1-600; grep -v '^{' "$OUT/$f.jsonl" | head -5; grep '"label":"square 8192"' "$OUT/$f.jsonl" | cut -c1-200; done ;;
+      grep -E '"kind":"(tune-start|tune-error)"' "$OUT/tune.jsonl" | cut -c1-700; grep -v '^{' "$OUT/tune.jsonl" | head -5; grep -E '"label":"square 8192"' "$OUT/tune.jsonl" | grep '"layout":"nk"' | cut -c1-160 ;;
+    tune-off) step "matmul tile configurations with Dawn's robustness off"
+      timeout ${TUNE_TIMEOUT:-240} /tmp/node bench-matmul-tune.mjs --robustness-off ${TUNE_OFF_ARGS:-} 2>&1 | quiet > "$OUT/tune-robustness-off.jsonl"
+      grep -E '"kind":"(tune-start|tune-error)"' "$OUT/tune-robustness-off.jsonl" | cut -c1-300; grep -E '"label":"square 8192"' "$OUT/tune-robustness-off.jsonl" | grep '"layout":"nk"' | cut -c1-160 ;;
     torch-matmul) step "PyTorch peer, matmuls"; PYTHONUNBUFFERED=1 timeout 300 python3 torch_peer.py --only-matmul 2>&1 | grep -v Warning | tee "$OUT/torch-matmul.jsonl" | cut -c1-300 ;;
     kernels) step "WGSL kernels"; timeout 300 /tmp/node bench-kernels.mjs ${BENCH_ARGS:-} 2>&1 | quiet | tee "$OUT/webgpu-kernels.jsonl" | cut -c1-400 ;;
     stock) step "tfjs runtime, stock kernels"; FLEUVE_WEBGPU_KERNELS=stock timeout ${RUNTIME_TIMEOUT:-400} /tmp/node bench-runtime.mjs ${RUNTIME_ARGS:-} 2>&1 | grep "^{" | tee "$OUT/runtime-stock.jsonl" | cut -c1-400 ;;
