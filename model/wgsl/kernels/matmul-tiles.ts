@@ -1,6 +1,6 @@
 import { NF4_CODE } from "../../formats/nf4.ts"
 import { range } from "./codegen.ts"
-import type { WeightFormat, WeightLayout } from "./matmul.ts"
+import type { WeightFormat, WeightLayout } from "./weight-format.ts"
 
 /**
  * The tensor-core matmul with a workgroup tile shared by several subgroups:

@@ -3,6 +3,7 @@ import { type Gpu, pickMatrixConfig } from "./device.ts"
 import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
 import { NF4_CODE } from "../../formats/nf4.ts"
 import { range } from "./codegen.ts"
+import type { WeightFormat, WeightLayout } from "./weight-format.ts"
 import { tileName, tileSharedBytes, tileValid, tiledTensorCoreWgsl, type TileConfig } from "./matmul-tiles.ts"
 
 /**
@@ -28,10 +29,8 @@ import { tileName, tileSharedBytes, tileValid, tiledTensorCoreWgsl, type TileCon
  * Shapes: M, N multiples of 128 and K a multiple of 64 (fleuve pads the token dimension).
  */
 
-export type WeightFormat = "f16" | "nf4"
+export type { WeightFormat, WeightLayout } from "./weight-format.ts"
 export type MatmulImpl = "subgroup-matrix" | "tiled"
-/** How the weight B is stored: "nk" = [N,K] (C = A·Bᵀ, default), "kn" = [K,N] (C = A·B). */
-export type WeightLayout = "nk" | "kn"
 
 const BM = 128
 const BN = 128
