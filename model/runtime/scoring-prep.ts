@@ -1,3 +1,4 @@
+import { moveTrailingWhitespace } from "../../lib/python-whitespace.ts"
 import type { TextTokenizer } from "../formats/tokenizer/tokenizer.ts"
 
 /**
@@ -25,13 +26,14 @@ export interface ScoredContext {
 export class ScoringError extends Error {}
 
 /**
- * lm-evaluation-harness split: trailing spaces of the context move to the continuation; the
- * continuation's tokens are enc(context + continuation)[len(enc(context)):].
+ * lm-evaluation-harness split: all trailing whitespace of the context (Python's `str.rstrip()`:
+ * spaces, tabs, newlines, CRLF, NBSP, U+001C–U+001F, not U+FEFF) moves to the continuation; the
+ * continuation's tokens are enc(context + continuation)[len(enc(context)):]. Moving only spaces
+ * would keep a trailing newline in the context (about 1 nat off on every option) and, for a tab,
+ * drop the continuation's first character where the tokenizer merges it with the tab.
  */
 export const splitContinuation = (tokenizer: TextTokenizer, context: string, continuation: string): { context: Array<number>; continuation: Array<number> } => {
-  const spaces = context.length - context.replace(/ +$/, "").length
-  const ctx = spaces > 0 ? context.slice(0, -spaces) : context
-  const cont = spaces > 0 ? context.slice(-spaces) + continuation : continuation
+  const { context: ctx, continuation: cont } = moveTrailingWhitespace(context, continuation)
   const ctxIds = tokenizer.encode(ctx)
   const whole = tokenizer.encode(ctx + cont)
   return { context: ctxIds, continuation: whole.slice(ctxIds.length) }
