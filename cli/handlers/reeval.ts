@@ -3,7 +3,7 @@ import { basename } from "node:path"
 import { judgeFor } from "../../pipelines/evaluate/judges.ts"
 import { manifestSignature, reeval, type ReevalSummary } from "../../pipelines/evaluate/reeval.ts"
 import { parseShotList } from "../../pipelines/evaluate/shots.ts"
-import { baselineSystems, loadPromptSet } from "../../pipelines/evaluate/systems.ts"
+import { baselineSystems, endpointSystem, loadPromptSet } from "../../pipelines/evaluate/systems.ts"
 import { reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
 import type { ReevalArgs } from "../flags/reeval.ts"
@@ -34,6 +34,22 @@ export const reevalHandler = (o: ReevalArgs) =>
         catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
       })
       : undefined
+    if (Option.isSome(o.endpoint) !== Option.isSome(o.endpointModel)) return yield* reportFailure({ message: "--endpoint and --endpoint-model go together" })
+    const served = Option.isSome(o.endpoint) && Option.isSome(o.endpointModel)
+      ? yield* endpointSystem({
+        endpoint: o.endpoint.value,
+        model: o.endpointModel.value,
+        system: Option.getOrUndefined(o.endpointName),
+        tokenizer: Option.getOrUndefined(o.endpointTokenizer),
+        revision: Option.getOrUndefined(o.endpointRevision),
+        apiKey: Option.getOrUndefined(o.endpointApiKey),
+        api: o.endpointApi,
+        concurrency: o.endpointConcurrency,
+        timeoutMs: o.endpointTimeout * 1000,
+        retries: o.endpointRetries,
+        batchOptions: o.endpointBatch
+      }, (line) => process.stderr.write(`${line}\n`))
+      : undefined
     if (o.localJudge && !neural) return yield* reportFailure({ message: "--local-judge needs --model" })
     const judge = judgeFor({ localModel: o.localJudge ? neural?.model : undefined, url: Option.getOrUndefined(o.judgeUrl), model: o.judgeModel })
     const shots = parseShotList(o.shots)
@@ -50,7 +66,8 @@ export const reevalHandler = (o: ReevalArgs) =>
       force: o.force,
       limit: Option.getOrUndefined(o.limit),
       ...(Option.isSome(o.reference) ? { reference: o.reference.value } : {}),
-      systems: (loaded) => [...baselineSystems(prompts, loaded, list(o.systems)), ...(neural ? [neural] : [])],
+      systems: (loaded) => [...baselineSystems(prompts, loaded, list(o.systems)), ...(neural ? [neural] : []), ...(served ? [served] : [])],
+      ...(served ? { provenance: { endpoint: { system: served.system, modelId: served.model.modelId, modelRevision: served.model.modelRevision } } } : {}),
       log: (line) => process.stderr.write(`${line}\n`)
     }).pipe(Effect.tap(printSummary))
     if (!o.watch) return yield* run

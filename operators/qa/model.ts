@@ -23,6 +23,8 @@ export interface ContinuationLogprob {
  * both implement it, so the grid, the cache and the metrics never know which one they drive.
  */
 export interface QaModel extends QaModelIdentity {
+  /** Requests it serves at once (an inference server: its in-flight limit); 1 when absent. */
+  readonly concurrency?: number
   /** RecordRejected: this request cannot be scored (e.g. non-finite log-probs); it becomes a dead letter, the run goes on. */
   readonly loglikelihood: (context: string, continuations: ReadonlyArray<string>) => Effect.Effect<{ readonly options: ReadonlyArray<ContinuationLogprob>; readonly truncatedTokens: number }, OperatorFailure | RecordRejected>
   /** Greedy answers to several prompts that share decoding settings (a runtime may batch them), in order. */

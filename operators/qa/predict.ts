@@ -49,6 +49,7 @@ export const predict = <R>(model: QaModel, cache: PredictionCacheApi<R>, options
         return Outcome.emit({ key: e.key, position: e.position, value: { prediction, itemHash: e.value.itemHash, cached } })
       }
       const generations = new Map<string, Array<number>>()
+      const scoring: Array<number> = []
       for (let i = 0; i < batch.length; i++) {
         const e = batch[i]!
         const r = e.value
@@ -69,13 +70,22 @@ export const predict = <R>(model: QaModel, cache: PredictionCacheApi<R>, options
             outcomes[i] = Outcome.reject("a loglikelihood request needs at least one continuation", "continuations")
             continue
           }
-          const result = yield* Effect.result(model.loglikelihood(r.prompt, continuations))
+          scoring.push(i)
+        }
+      }
+      // Log-likelihood requests go to the model as many at once as it serves (an inference
+      // server's in-flight limit; 1 for an in-process runtime), each outcome in its own slot.
+      yield* Effect.forEach(scoring, (i) =>
+        Effect.gen(function*() {
+          const e = batch[i]!
+          const continuations = e.value.continuations!
+          const result = yield* Effect.result(model.loglikelihood(e.value.prompt, continuations))
           // RecordRejected: the model could not score this request (e.g. non-finite log-probs):
           // its dead letter; any other failure stops the run.
           if (result._tag === "Failure") {
             if (result.failure._tag === "RecordRejected") {
               outcomes[i] = Outcome.reject(result.failure.reason, result.failure.field)
-              continue
+              return
             }
             return yield* result.failure
           }
@@ -84,15 +94,14 @@ export const predict = <R>(model: QaModel, cache: PredictionCacheApi<R>, options
           const bad = scored.options.findIndex((o) => !Number.isFinite(o.logprob))
           if (bad >= 0) {
             outcomes[i] = Outcome.reject(`non-finite log-prob (${scored.options[bad]!.logprob}) for continuation ${bad}`, "continuations")
-            continue
+            return
           }
           outcomes[i] = emit(e, {
-            ...predictionBase(r),
+            ...predictionBase(e.value),
             options: scored.options.map((o, k) => ({ logprob: o.logprob, tokens: o.tokens, greedy: o.greedy, ...continuationLengths(continuations[k]!) })),
             truncatedTokens: scored.truncatedTokens
           }, false)
-        }
-      }
+        }), { concurrency: model.concurrency ?? 1, discard: true })
       for (const indices of generations.values()) {
         const answers = yield* model.generate(indices.map((i) => batch[i]!.value.prompt), batch[indices[0]!]!.value.decoding)
         indices.forEach((i, k) => {

@@ -27,6 +27,8 @@ export interface ReevalOptions {
   readonly log?: (line: string) => void
   /** When set, the analyses are refreshed against this reference system after scoring. */
   readonly reference?: string
+  /** More of what produced the scores, kept in runs.args (endpoints with credentials masked). */
+  readonly provenance?: Readonly<Record<string, unknown>>
 }
 
 export interface ReevalSummary {
@@ -107,7 +109,7 @@ export const reeval = (options: ReevalOptions) =>
     const prompts = loadPromptSet(options.promptsPath)
     const judge = options.judge ?? offlineReferenceJudge
     const runId = Runs.newId()
-    yield* Runs.start(runId, "reeval", { manifest: options.manifest, shots: options.shots, tasks: options.tasks, judge: judge.id, force: options.force ?? false })
+    yield* Runs.start(runId, "reeval", { manifest: options.manifest, shots: options.shots, tasks: options.tasks, judge: judge.id, force: options.force ?? false, ...options.provenance })
     const scored = yield* scoreDatasets(runId, {
       tasks,
       systems: options.systems(tasks),

@@ -1,4 +1,6 @@
+import { Effect } from "effect"
 import { trainCharNgram } from "../../operators/qa/baseline/char-ngram.ts"
+import { type EndpointSpec, makeEndpointQaModel } from "../../operators/qa/endpoint-model.ts"
 import type { TaskData } from "../../operators/qa/loaders/manifest.ts"
 import { trainingExample } from "../../operators/qa/prompts/render.ts"
 import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
@@ -25,3 +27,19 @@ export const baselineSystems = (prompts: PromptSet, tasks: ReadonlyArray<TaskDat
   })
 }
 
+/**
+ * A system served by an OpenAI-compatible inference server (`{ endpoint, model, tokenizer? }`):
+ * scored and generated through its HTTP API (operators/qa/endpoint-model.ts). The system name
+ * defaults to the served model name. Progress (requests/s) goes to `log`.
+ */
+export const endpointSystem = (spec: EndpointSpec & { readonly system?: string | undefined }, log: (line: string) => void = () => {}) =>
+  makeEndpointQaModel({
+    ...spec,
+    onProgress: spec.onProgress ?? ((p) => log(`${p.endpoint}: ${p.requests} request(s), ${p.requestsPerSecond.toFixed(1)} req/s, ${p.retries} retried`))
+  }).pipe(
+    Effect.map((model): EvalSystem => ({
+      system: spec.system ?? spec.model,
+      model,
+      description: `${spec.model} served at ${model.client.endpoint} (revision ${model.modelRevision})`
+    }))
+  )
