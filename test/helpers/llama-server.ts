@@ -1,0 +1,84 @@
+// llama.cpp's OpenAI-compatible server (PyPI llama-cpp-python, built by scripts/setup/60-llama-cpp.sh)
+// serving an f32 GGUF made by llama.cpp's own converter: `qwentok`, a tiny random Qwen3 with the real
+// Qwen3 tokenizer (151 936 tokens), or `tiny1k`, the committed test/fixtures/qwen3-tiny (384-token
+// tokenizer) with a 1024-token window. Started on a free loopback port; `kill` kills it (SIGKILL: the
+// fault test's crash), `start` brings it back on the same port.
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { createServer } from "node:net"
+import { join } from "node:path"
+
+const root = join(import.meta.dirname, "..", "..")
+export const llamaDir = join(root, ".cache", "llama-cpp")
+export const llamaPython = join(llamaDir, "venv", "bin", "python")
+/** The HF checkpoint fleuve loads (same weights as the GGUF). */
+export const qwentokModelDir = join(llamaDir, "qwen3-tiny-qwentok")
+export const qwentokGguf = join(llamaDir, "qwen3-tiny-qwentok.f32.gguf")
+/** The committed tiny fixture's weights and tokenizer with a 1024-token window (HF folder + GGUF). */
+export const tiny1kModelDir = join(llamaDir, "qwen3-tiny-1k")
+export const tiny1kGguf = join(llamaDir, "qwen3-tiny-1k.f32.gguf")
+const ggufs = { qwentok: qwentokGguf, tiny1k: tiny1kGguf } as const
+
+export const llamaServerMissing = (): string | undefined => {
+  const absent = [llamaPython, qwentokGguf, tiny1kGguf].find((f) => !existsSync(f))
+  return absent ? `llama.cpp server not installed (${absent} missing): run bash scripts/setup/60-llama-cpp.sh` : undefined
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+    s.on("error", reject)
+  })
+
+export interface LlamaServer {
+  readonly url: string
+  readonly alias: string
+  readonly start: () => Promise<void>
+  /** Kills the process without warning (a crash), waiting until it is gone. */
+  readonly kill: () => Promise<void>
+  readonly log: () => string
+}
+
+export const llamaServer = async (options: { readonly model?: keyof typeof ggufs; readonly apiKey?: string; readonly alias?: string } = {}): Promise<LlamaServer> => {
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const model = options.model ?? "qwentok"
+  const alias = options.alias ?? `qwen3-tiny-${model}`
+  let proc: ChildProcess | undefined
+  let output = ""
+  const start = async () => {
+    const args = ["-m", "llama_cpp.server", "--model", ggufs[model], "--model_alias", alias, "--host", "127.0.0.1", "--port", String(port),
+      "--n_ctx", "1024", "--n_threads", "1", "--n_threads_batch", "1", "--logits_all", "true", "--seed", "0",
+      ...(options.apiKey ? ["--api_key", options.apiKey] : [])]
+    const p = spawn(llamaPython, args, { stdio: ["ignore", "pipe", "pipe"] })
+    proc = p
+    p.stdout!.on("data", (d) => (output = (output + d).slice(-20_000)))
+    p.stderr!.on("data", (d) => (output = (output + d).slice(-20_000)))
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      if (p.exitCode !== null) throw new Error(`llama.cpp server exited with ${p.exitCode}:\n${output.slice(-3000)}`)
+      try {
+        const r = await fetch(`${url}/v1/models`, { headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {} })
+        if (r.ok) return
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    throw new Error(`llama.cpp server did not answer within 60 s:\n${output.slice(-3000)}`)
+  }
+  const kill = async () => {
+    const p = proc
+    if (!p || p.exitCode !== null) return
+    await new Promise<void>((resolve) => {
+      p.once("exit", () => resolve())
+      p.kill("SIGKILL")
+    })
+  }
+  await start()
+  return { url, alias, start, kill, log: () => output }
+}
