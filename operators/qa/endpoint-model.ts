@@ -95,19 +95,28 @@ export const continuationFromEcho = (
 ): ContinuationLogprob => {
   const lp = choice.logprobs
   if (!lp?.token_logprobs || !lp.text_offset) throw new EndpointScoringError("the server returned no prompt log-probs (does it support echo with logprobs? llama.cpp's Python server needs logits_all)")
+  // The echoed prompt tokens come first, then the generated one(s). Where the prompt ends is read
+  // from the text offsets (a generated token starts at or after the prompt's end) or, with a
+  // tokenizer, from |enc(prompt)|.
   const total = lp.token_logprobs.length
-  // The echoed prompt tokens come first; the generated ones (usage.completion_tokens: 1, or 0 when
-  // the model stopped at once) follow.
-  const generated = usage?.completion_tokens ?? (choice.finish_reason === "length" ? 1 : 0)
-  const promptTokens = total - generated
+  const promptEnd = codePoints(split.prompt)
+  const byOffsets = lp.text_offset.filter((o, i) => i < total && o < promptEnd).length
+  const promptTokens = tokenizer ? tokenizer.encode(split.prompt).length : byOffsets
+  if (tokenizer && total < promptTokens) {
+    throw new EndpointScoringError(`the server echoed ${total} tokens for a prompt the given tokenizer splits into ${promptTokens}: not the served model's tokenizer`)
+  }
+  // llama-cpp-python (0.3.36) pairs token i with the logits *after* token i unless a BOS token was
+  // put in front of the prompt: its echoed log-probs are then shifted by one. It shows as a
+  // generated token missing from the echo.
+  if ((usage?.completion_tokens ?? 0) > 0 && choice.finish_reason === "length" && total === byOffsets && (choice.text ?? "").length > split.prompt.length) {
+    throw new EndpointScoringError("the server echoed no generated token: llama.cpp's Python server without a BOS token, whose prompt log-probs are then shifted by one position; serve the model with --kv_overrides tokenizer.ggml.add_bos_token=bool:true")
+  }
   let first: number
   if (tokenizer) {
-    const whole = tokenizer.encode(split.prompt).length
-    const ctx = tokenizer.encode(split.context).length
-    if (whole !== promptTokens) {
-      throw new EndpointScoringError(`the server tokenized the prompt into ${promptTokens} tokens, the given tokenizer into ${whole}: not the served model's tokenizer`)
+    if (byOffsets !== promptTokens) {
+      throw new EndpointScoringError(`the server tokenized the prompt into ${byOffsets} tokens, the given tokenizer into ${promptTokens}: not the served model's tokenizer`)
     }
-    first = ctx
+    first = tokenizer.encode(split.context).length
   } else {
     const boundary = codePoints(split.context)
     first = lp.text_offset.findIndex((o, i) => i < promptTokens && o >= boundary)

@@ -43,7 +43,7 @@ if [ ! -f "$CVENV/.converter-$VERSION" ]; then
   # CUDA libraries, without which it does not import even on the CPU).
   "$CVENV/bin/pip" install -q "torch==$TORCH" "transformers==$TRANSFORMERS" "numpy~=2.2.6" "sentencepiece>=0.1.98,<0.3.0" "protobuf>=4.21.0,<5.0.0" safetensors >/dev/null
   tmp=$(mktemp -d)
-  "$CVENV/bin/pip" download -q --no-deps --no-binary :all: -d "$tmp" "llama-cpp-python==$VERSION"
+  "$CVENV/bin/pip" download -q --no-deps -d "$tmp" "llama-cpp-python==$VERSION"
   tar -xzf "$tmp/llama_cpp_python-$VERSION.tar.gz" -C "$tmp" \
     "llama_cpp_python-$VERSION/vendor/llama.cpp/convert_hf_to_gguf.py" \
     "llama_cpp_python-$VERSION/vendor/llama.cpp/conversion" \

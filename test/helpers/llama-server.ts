@@ -53,6 +53,9 @@ export const llamaServer = async (options: { readonly model?: keyof typeof ggufs
   const start = async () => {
     const args = ["-m", "llama_cpp.server", "--model", ggufs[model], "--model_alias", alias, "--host", "127.0.0.1", "--port", String(port),
       "--n_ctx", "1024", "--n_threads", "1", "--n_threads_batch", "1", "--logits_all", "true", "--seed", "0",
+      // f32 KV cache (llama.cpp's default is f16: ~1e-3 nat off), and a BOS before every prompt:
+      // without one, llama-cpp-python 0.3.36 shifts the echoed prompt log-probs by one token.
+      "--type_k", "0", "--type_v", "0", "--kv_overrides", "tokenizer.ggml.add_bos_token=bool:true",
       ...(options.apiKey ? ["--api_key", options.apiKey] : [])]
     const p = spawn(llamaPython, args, { stdio: ["ignore", "pipe", "pipe"] })
     proc = p
