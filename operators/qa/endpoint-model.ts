@@ -108,7 +108,7 @@ export const continuationFromEcho = (
   // llama-cpp-python (0.3.36) pairs token i with the logits *after* token i unless a BOS token was
   // put in front of the prompt: its echoed log-probs are then shifted by one. It shows as a
   // generated token missing from the echo.
-  if ((usage?.completion_tokens ?? 0) > 0 && choice.finish_reason === "length" && total === byOffsets && (choice.text ?? "").length > split.prompt.length) {
+  if ((usage?.completion_tokens ?? 0) > 0 && total === byOffsets) {
     throw new EndpointScoringError("the server echoed no generated token: llama.cpp's Python server without a BOS token, whose prompt log-probs are then shifted by one position; serve the model with --kv_overrides tokenizer.ggml.add_bos_token=bool:true")
   }
   let first: number

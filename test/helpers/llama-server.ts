@@ -43,7 +43,7 @@ export interface LlamaServer {
   readonly log: () => string
 }
 
-export const llamaServer = async (options: { readonly model?: keyof typeof ggufs; readonly apiKey?: string; readonly alias?: string } = {}): Promise<LlamaServer> => {
+export const llamaServer = async (options: { readonly model?: keyof typeof ggufs; readonly apiKey?: string; readonly alias?: string; readonly bos?: boolean } = {}): Promise<LlamaServer> => {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const model = options.model ?? "qwentok"
@@ -55,7 +55,7 @@ export const llamaServer = async (options: { readonly model?: keyof typeof ggufs
       "--n_ctx", "1024", "--n_threads", "1", "--n_threads_batch", "1", "--logits_all", "true", "--seed", "0",
       // f32 KV cache (llama.cpp's default is f16: ~1e-3 nat off), and a BOS before every prompt:
       // without one, llama-cpp-python 0.3.36 shifts the echoed prompt log-probs by one token.
-      "--type_k", "0", "--type_v", "0", "--kv_overrides", "tokenizer.ggml.add_bos_token=bool:true",
+      "--type_k", "0", "--type_v", "0", ...(options.bos === false ? [] : ["--kv_overrides", "tokenizer.ggml.add_bos_token=bool:true"]),
       ...(options.apiKey ? ["--api_key", options.apiKey] : [])]
     const p = spawn(llamaPython, args, { stdio: ["ignore", "pipe", "pipe"] })
     proc = p

@@ -264,4 +264,15 @@ describe("endpoint systems on llama.cpp's server, tiny fixture model", { skip: m
     assert.match(rows.args, /"modelId":"qwen3-tiny-tiny1k@http:\/\/\*\*\*@127/)
     for (const secret of ["pa55word", "alice", "5ecret"]) assert.ok(!rows.args.includes(secret), `${secret} in runs.args`)
   })
+
+  it("refuses llama-cpp-python's shifted log-probs when no BOS leads the prompt, saying how to serve the model", async () => {
+    const noBos = await llamaServer({ model: "tiny1k", bos: false })
+    try {
+      const endpoint = await Effect.runPromise(makeEndpointQaModel({ endpoint: noBos.url, model: noBos.alias, retries: 0 }))
+      const e = await Effect.runPromise(Effect.flip(endpoint.loglikelihood("Réponse :", [" Naloxone"])))
+      assert.match(e.message, /shifted by one position.*add_bos_token=bool:true/)
+    } finally {
+      await noBos.kill()
+    }
+  })
 })
