@@ -88,8 +88,8 @@ describe("endpoint systems on llama.cpp's server, real Qwen3 tokenizer", { skip:
     const endpoint = await Effect.runPromise(makeEndpointQaModel({ endpoint: server.url, model: server.alias, apiKey: key }))
     for (const prompt of PROMPTS) {
       const [ref] = await generateGreedy(model, tokenizer, [BOS + prompt], { maxNewTokens: 12 })
-      const got = await Effect.runPromise(endpoint.generate(prompt, { maxNewTokens: 12, stop: [] }))
-      assert.equal(sameText(got.text), sameText(ref!.text), `greedy continuation of ${JSON.stringify(prompt)}`)
+      const [got] = await Effect.runPromise(endpoint.generate([prompt], { maxNewTokens: 12, stop: [] }))
+      assert.equal(sameText(got!.text), sameText(ref!.text), `greedy continuation of ${JSON.stringify(prompt)}`)
     }
   })
 })
@@ -142,16 +142,16 @@ describe("endpoint systems on llama.cpp's server, tiny fixture model", { skip: m
     const endpoint = await Effect.runPromise(makeEndpointQaModel({ endpoint: server.url, model: server.alias, apiKey: key }))
     for (const prompt of PROMPTS) {
       const [ref] = await generateGreedy(model, tokenizer, [BOS + prompt], { maxNewTokens: 12 })
-      const got = await Effect.runPromise(endpoint.generate(prompt, { maxNewTokens: 12, stop: [] }))
-      assert.equal(sameText(got.text), sameText(ref!.text), `greedy continuation of ${JSON.stringify(prompt)}`)
+      const [got] = await Effect.runPromise(endpoint.generate([prompt], { maxNewTokens: 12, stop: [] }))
+      assert.equal(sameText(got!.text), sameText(ref!.text), `greedy continuation of ${JSON.stringify(prompt)}`)
       // A stop string taken from the middle of that text cuts both at the same place.
       const chars = [...ref!.text]
       const stop = chars.slice(Math.floor(chars.length / 2), Math.floor(chars.length / 2) + 2).join("")
       if (stop.trim() === "") continue
       const [refStop] = await generateGreedy(model, tokenizer, [BOS + prompt], { maxNewTokens: 12, stop: [stop] })
-      const gotStop = await Effect.runPromise(endpoint.generate(prompt, { maxNewTokens: 12, stop: [stop] }))
-      assert.equal(sameText(gotStop.text), sameText(refStop!.text), `stop ${JSON.stringify(stop)}`)
-      assert.ok(gotStop.text.length < got.text.length)
+      const [gotStop] = await Effect.runPromise(endpoint.generate([prompt], { maxNewTokens: 12, stop: [stop] }))
+      assert.equal(sameText(gotStop!.text), sameText(refStop!.text), `stop ${JSON.stringify(stop)}`)
+      assert.ok(gotStop!.text.length < got!.text.length)
     }
   })
 
