@@ -3,7 +3,7 @@ import { createHash } from "node:crypto"
 import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { moveTrailingWhitespace } from "../../lib/python-whitespace.ts"
-import { OperatorFailure } from "../operator.ts"
+import { OperatorFailure, RecordRejected } from "../operator.ts"
 import { type EndpointClient, EndpointError, makeEndpointClient, type EndpointProgress } from "./endpoint/client.ts"
 import type { ContinuationLogprob, QaModel } from "./model.ts"
 
@@ -81,7 +81,10 @@ const codePoints = (s: string): number => {
   return n
 }
 
+/** This request cannot be scored through the server (a dead letter; the run goes on). */
 export class EndpointScoringError extends Error {}
+/** The server is set up so that no request can be scored right (the run stops, saying how to fix it). */
+export class EndpointMisconfigured extends EndpointScoringError {}
 
 /**
  * The continuation's log-probs out of one echoed completion choice. Exported for the tests that
@@ -109,7 +112,7 @@ export const continuationFromEcho = (
   // put in front of the prompt: its echoed log-probs are then shifted by one. It shows as a
   // generated token missing from the echo.
   if ((usage?.completion_tokens ?? 0) > 0 && total === byOffsets) {
-    throw new EndpointScoringError("the server echoed no generated token: llama.cpp's Python server without a BOS token, whose prompt log-probs are then shifted by one position; serve the model with --kv_overrides tokenizer.ggml.add_bos_token=bool:true")
+    throw new EndpointMisconfigured("the server echoed no generated token: llama.cpp's Python server without a BOS token, whose prompt log-probs are then shifted by one position; serve the model with --kv_overrides tokenizer.ggml.add_bos_token=bool:true")
   }
   let first: number
   if (tokenizer) {
@@ -159,8 +162,14 @@ const reportedRevision = (client: EndpointClient, model: string) =>
     Effect.orElseSucceed(() => undefined)
   )
 
-const failure = (e: unknown) =>
+const operatorFailure = (e: unknown) =>
   new OperatorFailure({ operator: "endpoint", message: e instanceof EndpointError ? `${e.endpoint}${e.path}: ${e.message}` : e instanceof Error ? e.message : String(e) })
+
+/** A request the server cannot score right is a dead letter; transport failures and a misconfigured server stop the run. */
+const failure = (e: unknown) =>
+  e instanceof EndpointScoringError && !(e instanceof EndpointMisconfigured)
+    ? new RecordRejected({ reason: `endpoint: ${e.message}`, field: "continuations" })
+    : operatorFailure(e)
 
 /** Builds the model: asks the server for its model list (the reported revision), loads the tokenizer. */
 export const makeEndpointQaModel = (spec: EndpointSpec): Effect.Effect<QaModel & { readonly client: EndpointClient }, OperatorFailure> =>
@@ -245,7 +254,7 @@ export const makeEndpointQaModel = (spec: EndpointSpec): Effect.Effect<QaModel &
             const text = api === "chat" ? choice?.message?.content : choice?.text
             if (typeof text !== "string") return yield* Effect.fail(new EndpointScoringError(`the answer has no ${api === "chat" ? "choices[0].message.content" : "choices[0].text"}`))
             return { text, truncatedTokens: 0 }
-          }), { concurrency: "unbounded" }).pipe(Effect.mapError(failure))
+          }), { concurrency: "unbounded" }).pipe(Effect.mapError(operatorFailure))
     }
     return model
   })

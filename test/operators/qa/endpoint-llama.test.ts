@@ -275,4 +275,12 @@ describe("endpoint systems on llama.cpp's server, tiny fixture model", { skip: m
       await noBos.kill()
     }
   })
+
+  it("makes a request the server cannot score a dead letter (RecordRejected), not a made-up score", async () => {
+    const endpoint = await Effect.runPromise(makeEndpointQaModel({ endpoint: server.url, model: server.alias, tokenizer: tiny1kModelDir, apiKey: key }))
+    // llama-cpp-python gives no log-prob for the first prompt token: an empty context cannot be scored.
+    const e = await Effect.runPromise(Effect.flip(endpoint.loglikelihood("", ["Naloxone"])))
+    assert.equal(e._tag, "RecordRejected")
+    assert.match(e._tag === "RecordRejected" ? e.reason : "", /empty context cannot be scored/)
+  })
 })
