@@ -2,7 +2,9 @@
 # Installs what the endpoint tests (test/operators/qa/endpoint*.test.ts) and bench/endpoint need: a
 # real OpenAI-compatible server, llama.cpp's (PyPI `llama-cpp-python`, compiled from source with the
 # machine's C++ compiler and CMake), llama.cpp's own HF→GGUF converter, and a tiny random Qwen3 with
-# the real Qwen3 tokenizer converted by it. Everything lands in .cache/llama-cpp (ignored):
+# the real Qwen3 tokenizer converted by it. Everything lands in $FLEUVE_LLAMA_DIR, by default
+# ~/.cache/fleuve/llama-cpp: outside the checkout, so a fresh clone on the same machine (CI's) reuses the
+# build instead of compiling it again:
 #   venv/                 llama-cpp-python[server]
 #   convert-venv/         llama.cpp's converter's Python dependencies (torch, transformers, its gguf-py)
 #   llama.cpp/            convert_hf_to_gguf.py, conversion/, gguf-py/ from the sdist's vendor/llama.cpp
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/../.."
 VERSION=0.3.36
 TORCH=2.15.0
 TRANSFORMERS=4.57.6
-DIR=.cache/llama-cpp
+DIR=${FLEUVE_LLAMA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fleuve/llama-cpp}
 VENV=$DIR/venv
 CVENV=$DIR/convert-venv
 mkdir -p "$DIR"
@@ -51,7 +53,7 @@ if [ ! -f "$CVENV/.converter-$VERSION" ]; then
   rm -rf "$DIR/llama.cpp" && mv "$tmp/llama_cpp_python-$VERSION/vendor/llama.cpp" "$DIR/llama.cpp"
   rm -rf "$tmp"
   # The gguf package vendored with this llama.cpp, which the converter was written against.
-  "$CVENV/bin/pip" install -q "./$DIR/llama.cpp/gguf-py" >/dev/null
+  "$CVENV/bin/pip" install -q "$DIR/llama.cpp/gguf-py" >/dev/null
   echo "converter and its dependencies installed in $(( $(date +%s) - start )) s" | tee -a "$DIR/build-time.txt"
   touch "$CVENV/.converter-$VERSION"
 fi

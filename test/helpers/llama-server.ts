@@ -6,10 +6,11 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { createServer } from "node:net"
+import { homedir } from "node:os"
 import { join } from "node:path"
 
-const root = join(import.meta.dirname, "..", "..")
-export const llamaDir = join(root, ".cache", "llama-cpp")
+/** Where scripts/setup/60-llama-cpp.sh builds: outside the checkout, so every clone on a machine shares it. */
+export const llamaDir = process.env.FLEUVE_LLAMA_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "fleuve", "llama-cpp")
 export const llamaPython = join(llamaDir, "venv", "bin", "python")
 /** The HF checkpoint fleuve loads (same weights as the GGUF). */
 export const qwentokModelDir = join(llamaDir, "qwen3-tiny-qwentok")
