@@ -1,9 +1,10 @@
 import { Effect } from "effect"
+import { redact } from "../lib/redact.ts"
 
-/** Prints a typed failure as one clear message and sets a failing exit code; no stack traces. */
+/** Prints a typed failure as one clear message (secrets redacted) and sets a failing exit code; no stack traces. */
 export const reportFailure = (e: { readonly message: string }) =>
   Effect.sync(() => {
-    process.stderr.write(`fleuve: ${e.message}\n`)
+    process.stderr.write(`fleuve: ${redact(e.message)}\n`)
     process.exitCode = 1
   })
 

@@ -44,8 +44,8 @@ export interface CorpusRun {
   readonly documents: DocumentsWriter
   /** Filled when the run closes: documents retired, the documents file and the manifest written. */
   readonly outcome: { retired: number; documentsFile: string | undefined; manifest: CorpusManifest | undefined }
-  /** Marks the run `failed` in `runs` with the error (the sink's close marks a success). */
-  readonly failed: (message: string) => Effect.Effect<void, never, Warehouse>
+  /** Ends the run's `runs` row as failed or interrupted when running the pipeline does not succeed. */
+  readonly settle: <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Warehouse>
 }
 
 const named = <A, B, R>(name: string, op: Operator<A, B, R>): Operator<A, B, R> => ({ ...op, name })
@@ -166,9 +166,9 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       deadLetters: (batch) => landDeadLetters(runId, batch).pipe(Effect.mapError(fail("dead-letters")))
     }
     const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
-    // A failed run must not stay `running`; the warehouse may itself be what failed, so this is best effort.
-    const failed = (message: string) => Runs.finish(runId, "failed", { error: message }).pipe(Effect.ignore)
-    return { runId, pipeline, ledger, tallies, writer, documents, outcome, failed } satisfies CorpusRun
+    // A failed or interrupted run must not stay `running` (settle is best effort: the warehouse may
+    // itself be what failed); the sink's close marks a success.
+    return { runId, pipeline, ledger, tallies, writer, documents, outcome, settle: Runs.settle(runId) } satisfies CorpusRun
   })
 
 /** Paths relative to the repository root for `fleuve run corpus`, overridable from the environment. */

@@ -23,6 +23,10 @@ export { taskFromFileName } from "../operators/qa/lm-eval/parse-sample.ts"
  * Strict like import-scores: one bad line fails the import unless keepGoing.
  */
 export const importLmEval = (file: string, options: LmEvalImport & { readonly keepGoing: boolean; readonly run?: RunOptions }) =>
+  // Recorded from the start: a rejected (strict) or failed import leaves a `failed` run saying why.
+  Runs.record("import-lm-eval", { file, ...options, run: undefined }, (runId) => importLmEvalAs(runId, file, options))
+
+const importLmEvalAs = (runId: string, file: string, options: LmEvalImport & { readonly keepGoing: boolean; readonly run?: RunOptions }) =>
   Effect.gen(function*() {
     if (!existsSync(file)) return yield* new ImportRejected({ file, rejected: 0, message: `${file}: no such file` })
     const runtime = yield* PipelineRuntime
@@ -53,9 +57,7 @@ export const importLmEval = (file: string, options: LmEvalImport & { readonly ke
       })
     }
     const w = yield* Warehouse
-    const runId = Runs.newId()
     const counts = yield* w.transaction(Effect.gen(function*() {
-      yield* Runs.start(runId, "import-lm-eval", { file, ...options, run: undefined })
       yield* Systems.ensure(options.system, `imported from lm-evaluation-harness samples (${file})`)
       yield* store.reject(conflicts.map((c) => c.seq))
       const merged = yield* store.merge(runId)

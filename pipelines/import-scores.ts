@@ -60,6 +60,10 @@ const MAX_LISTED = 20
  * With keepGoing, valid rows land and each rejected row becomes a dead letter with its reason.
  */
 export const importScores = (file: string, options: { readonly keepGoing: boolean; readonly run?: RunOptions }) =>
+  // Recorded from the start: a rejected (strict) or failed import leaves a `failed` run saying why.
+  Runs.record("import-scores", { file, keepGoing: options.keepGoing }, (runId) => importScoresAs(runId, file, options))
+
+const importScoresAs = (runId: string, file: string, options: { readonly keepGoing: boolean; readonly run?: RunOptions }) =>
   Effect.gen(function*() {
     if (!existsSync(file) || !statSync(file).isFile()) {
       return yield* new ImportRejected({ file, rejected: 0, message: `${file}: no such file` })
@@ -95,10 +99,8 @@ export const importScores = (file: string, options: { readonly keepGoing: boolea
         message: `${file}: ${deadLetters.length} bad row(s); nothing was imported (use --keep-going to land the valid rows and keep the rest as dead letters):\n${listed.join("\n")}${more}`
       })
     }
-    const runId = Runs.newId()
     const warehouse = yield* Warehouse
     const counts = yield* warehouse.transaction(Effect.gen(function*() {
-      yield* Runs.start(runId, "import-scores", { file, keepGoing: options.keepGoing })
       yield* store.reject(conflicts.map((c) => c.seq))
       const merged = yield* store.merge(runId)
       yield* landDeadLetters(runId, deadLetters)

@@ -4,15 +4,27 @@
  */
 import { Effect, Layer } from "effect"
 import { WarehouseError } from "../warehouse/errors.ts"
-import { Warehouse } from "../warehouse/warehouse.ts"
+import { Runs } from "../warehouse/runs.ts"
+import { type OpenOptions, Warehouse } from "../warehouse/warehouse.ts"
 import { EmbeddedRuntime } from "./runtime/embedded.ts"
 
 export { Warehouse } from "../warehouse/warehouse.ts"
 export type { Row } from "../warehouse/values.ts"
 export type { StatsSnapshot } from "../operators/stats.ts"
 
-/** The warehouse file at `path`, opened when the command starts. */
-export const warehouseAt = (path: string) => Warehouse.layer(path)
+/**
+ * The warehouse file at `path`, opened when the command starts; `readOnly` shares it with other
+ * readers (a notebook), `mustExist` refuses to create it (commands that only read or analyse).
+ */
+export const warehouseAt = (path: string, options: OpenOptions = {}) => Warehouse.layer(path, options)
+
+/**
+ * `body` recorded as one run of `command` in `runs`, ending succeeded, failed (with the error,
+ * redacted) or interrupted; its result becomes the run's summary when it is an object.
+ */
+export const recordedRun = <A, E, R>(command: string, args: unknown, body: Effect.Effect<A, E, R>) =>
+  Runs.record(command, args, (runId) =>
+    body.pipe(Effect.tap((a) => (a !== null && typeof a === "object" ? Runs.finish(runId, "succeeded", a) : Effect.void))))
 
 /** The services most commands need: the warehouse at `path` and the embedded runtime. */
 export const withWarehouse = (path: string) => Layer.mergeAll(Warehouse.layer(path), EmbeddedRuntime)

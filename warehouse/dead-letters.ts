@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
+import { redact } from "../lib/redact.ts"
 import { describePosition } from "../schemas/common.ts"
 import type { DeadLetter } from "../schemas/dead-letter.ts"
 import { stagedSql, Warehouse } from "./warehouse.ts"
@@ -15,7 +16,8 @@ export const landDeadLetters = (runId: string, deadLetters: ReadonlyArray<DeadLe
     yield* w.exec(`CREATE OR REPLACE TEMP TABLE dead_letter_staging AS SELECT * EXCLUDE (created_at) FROM dead_letters LIMIT 0`)
     yield* w.append(
       "dead_letter_staging",
-      deadLetters.map((d) => [idOf(d), runId, d.operator, d.reason, d.field ?? null, describePosition(d.position), d.record])
+      // Reasons quote what failed (a URL, a server's answer): never store a credential in them.
+      deadLetters.map((d) => [idOf(d), runId, d.operator, redact(d.reason), d.field ?? null, describePosition(d.position), d.record])
     )
     yield* w.exec(stagedSql("dead_letters", "dead_letter_staging"))
     yield* w.exec("DROP TABLE dead_letter_staging")

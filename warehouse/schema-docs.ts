@@ -45,8 +45,11 @@ export const SCHEMA_DOCS: Readonly<Record<string, TableDoc>> = {
     origin: "0001", kind: "table", key: "run_id",
     comment: "One row per fleuve command run that writes to the warehouse.",
     columns: {
-      run_id: "Run identifier.", command: "The fleuve command (import-scores, corpus, grid, ...).", started_at: "Start time.", finished_at: "End time; NULL while running or after a crash.",
-      status: "running | succeeded | failed.", args: "The command's arguments (JSON, secrets redacted).", summary: "The run's counts (JSON)."
+      run_id: "Run identifier.", command: "The fleuve command line (import-scores, corpus, worker land-scores --pipeline P, ...).", started_at: "Start time.",
+      finished_at: "End time; NULL while running.",
+      status: "running | succeeded | failed | interrupted (stopped by a signal, or its process found gone at the next start).",
+      args: "The command's arguments (JSON, secrets redacted).", summary: "The run's counts (JSON); error of a failed run (redacted).",
+      pid: "Process id that ran it (0020).", host: "Host name of that process: a running run whose process on this host is gone is marked interrupted."
     }
   },
   systems: {

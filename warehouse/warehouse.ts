@@ -1,6 +1,6 @@
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api"
-import { Context, Effect, Layer } from "effect"
-import { readdirSync, readFileSync } from "node:fs"
+import { Context, Effect, Layer, Schedule } from "effect"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { createHash } from "node:crypto"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -40,10 +40,43 @@ export interface WarehouseApi {
   readonly connection: DuckDBConnection
 }
 
+export interface OpenOptions {
+  /**
+   * Open without the write lock (DuckDB's READ_ONLY access mode): several read-only processes
+   * may share a file, and no migration is applied. Statements that change data fail.
+   */
+  readonly readOnly?: boolean
+  /** Refuse to create a new file: commands that only read (or analyse) need an existing warehouse. */
+  readonly mustExist?: boolean
+}
+
 export class Warehouse extends Context.Service<Warehouse, WarehouseApi>()("fleuve/warehouse/Warehouse") {
   /** Opens (or creates) the DuckDB file at `path`, applies pending migrations, closes at scope end. */
-  static readonly layer = (path: string) => Layer.effect(Warehouse, openWarehouse(path))
+  static readonly layer = (path: string, options: OpenOptions = {}) => Layer.effect(Warehouse, openWarehouse(path, options))
+  /**
+   * Like `layer`, but while another process holds the file's write lock it waits (a standby),
+   * retrying every `everyMs`, and opens once the holder is gone (its lock dies with it, SIGKILL
+   * included). Other failures end it at once. `onWait` hears the first refusal and the take-over.
+   */
+  static readonly layerWhenFree = (path: string, onWait: (line: string) => void, everyMs = 1000) =>
+    Layer.effect(Warehouse, Effect.suspend(() => {
+      let since: number | undefined
+      return openWarehouse(path).pipe(
+        Effect.tapError((e) => Effect.sync(() => {
+          if (isLockConflict(e) && since === undefined) {
+            since = Date.now()
+            onWait(`warehouse ${path} is held by another process (${lockHolderOf(e)}): standing by until its lock is released`)
+          }
+        })),
+        Effect.retry({ while: isLockConflict, schedule: Schedule.spaced(everyMs) }),
+        Effect.tap(() => Effect.sync(() => since !== undefined && onWait(`warehouse ${path}: lock taken after ${((Date.now() - since) / 1000).toFixed(1)}s of standby`)))
+      )
+    }))
 }
+
+/** DuckDB's refusal when another process holds the file's write lock. */
+export const isLockConflict = (e: WarehouseError) => /Conflicting lock|Could not set lock/i.test(e.message)
+const lockHolderOf = (e: WarehouseError) => /\(PID (\d+)\)/.exec(e.message)?.[0]?.slice(1, -1) ?? "lock held"
 
 // Uninterruptible: a DuckDB statement, once started, runs to its end on DuckDB's threads whatever
 // happens to the fiber that asked for it. An interruptible wait let an interrupted fiber (e.g. a
@@ -56,10 +89,14 @@ const attempt = <A>(sql: string, f: () => Promise<A>) =>
     catch: (e) => new WarehouseError({ message: e instanceof Error ? e.message : String(e), sql: sql.slice(0, 500) })
   }))
 
-export const openWarehouse = (path: string) =>
+export const openWarehouse = (path: string, options: OpenOptions = {}) =>
   Effect.gen(function*() {
+    // ":memory:" and "" are DuckDB's in-memory databases: nothing to find on disk.
+    if ((options.mustExist || options.readOnly) && path !== ":memory:" && path !== "" && !existsSync(path)) {
+      return yield* new WarehouseError({ message: `no warehouse at ${path} (check --warehouse or $FLEUVE_WAREHOUSE; a command that only reads never creates one)` })
+    }
     const instance = yield* Effect.tryPromise({
-      try: () => DuckDBInstance.create(path),
+      try: () => DuckDBInstance.create(path, options.readOnly ? { access_mode: "READ_ONLY" } : undefined),
       catch: (e) => new WarehouseError({ message: `cannot open warehouse ${path}: ${e instanceof Error ? e.message : String(e)}` })
     })
     const connection = yield* Effect.acquireRelease(
@@ -101,8 +138,12 @@ export const openWarehouse = (path: string) =>
         (_, exit) => (exit._tag === "Success" ? exec("COMMIT") : exec("ROLLBACK")).pipe(Effect.orDie)
       )
     const api: WarehouseApi = { path, exec, query, append, transaction, connection }
-    yield* migrate(api)
-    yield* applySchemaDocs(api)
+    // A read-only connection cannot migrate (nor document the schema): it reads the file as the
+    // last writer left it.
+    if (!options.readOnly) {
+      yield* migrate(api)
+      yield* applySchemaDocs(api)
+    }
     return Warehouse.of(api)
   })
 

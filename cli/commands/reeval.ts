@@ -10,6 +10,7 @@ export const reevalCommand = Command.make("reeval", reevalFlags, (args) => lazyH
     { command: "fleuve reeval", description: "Score the bundled sample data with the char-3gram baseline, 0/3/5 shots" },
     { command: "fleuve reeval --manifest my-bench.json --shots 0,5 --tasks mcqa", description: "Only MCQA of your own benchmark" },
     { command: "fleuve reeval --judge-url http://localhost:8000 --judge-model Qwen3-14B", description: "AbsQA judged by an OpenAI-compatible server" },
+    { command: "FLEUVE_JUDGE_API_KEY=sk-... fleuve reeval --judge-url https://api.example.com --judge-model gpt-x", description: "A hosted judge with an API key (a run where every judge call fails exits 1)" },
     { command: "fleuve reeval --watch --interval 10", description: "Re-evaluate whenever a dataset file changes" },
     { command: "fleuve reeval --model ./Qwen3-0.6B --backend webgpu --systems char-3gram", description: "Score a real checkpoint next to the baseline" },
     { command: "fleuve reeval --model ./Qwen3-0.6B --backend webgpu --engine wgsl --tasks mcqa", description: "MCQA options scored on fleuve's WGSL engine (required: fails without tensor cores)" },

@@ -27,7 +27,12 @@ export const reevalFlags = {
   endpointRetries: Flag.Int("endpoint-retries").pipe(Flag.withDescription(withDefaultSaid("Retries (exponential backoff from 250 ms, capped at 5 s) on connection loss, timeouts, 429 and 5xx", 8)), Flag.withDefault(8)),
   endpointBatch: Flag.Boolean("endpoint-batch-options").pipe(Flag.withDescription(withDefaultSaid("Send an item's options as one request with a list of prompts (vLLM, SGLang; llama.cpp's Python server rejects lists)", false)), Flag.withDefault(false)),
   localJudge: Flag.Boolean("local-judge").pipe(Flag.withDescription(withDefaultSaid("Judge AbsQA with the --model itself (local-model judge)", false)), Flag.withDefault(false)),
-  judgeUrl: Flag.String("judge-url").pipe(Flag.withDescription("OpenAI-compatible server for the AbsQA judge (POST /v1/chat/completions); default: the offline reference judge"), Flag.optional),
+  judgeUrl: Flag.String("judge-url").pipe(Flag.withDescription("OpenAI-compatible server for the AbsQA judge (POST /v1/chat/completions); default: the offline reference judge. Credentials in it (http://user:pass@host) are sent as Basic authentication and never printed or stored"), Flag.optional),
+  judgeApiKey: Flag.Redacted("judge-api-key").pipe(
+    Flag.withDescription("API key for --judge-url, sent as `Authorization: Bearer` (prefer $FLEUVE_JUDGE_API_KEY: flags show in process lists); never printed or stored"),
+    Flag.withFallbackConfig(Config.Redacted("FLEUVE_JUDGE_API_KEY")),
+    Flag.optional
+  ),
   judgeModel: Flag.String("judge-model").pipe(Flag.withDescription(withDefaultSaid("Model name sent to --judge-url", "judge")), Flag.withDefault("judge")),
   reference: Flag.String("reference").pipe(Flag.withDescription("Refresh the analyses (fleuve analyze) against this reference system after scoring"), Flag.optional),
   limit: Flag.Int("limit").pipe(

@@ -26,7 +26,7 @@ export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, t
     const run = yield* buildCorpusRun(options)
     const runtime = yield* PipelineRuntime
     // One partition: dedup keeps the first document of a cluster in input order, run after run.
-    const report = yield* runtime.run(run.pipeline, { partitions: 1, onProgress: progressReporter() }).pipe(Effect.tapError((e) => run.failed(e.message)))
+    const report = yield* runtime.run(run.pipeline, { partitions: 1, onProgress: progressReporter() }).pipe(run.settle)
     yield* Console.log(renderTallies(run.tallies.map((t) => t.snapshot())))
     yield* Console.log(
       `corpus: run ${run.runId}: ${run.ledger.seen.size} documents seen, ${run.ledger.processed.size} (re)processed, ` +

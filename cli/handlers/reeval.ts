@@ -51,7 +51,7 @@ export const reevalHandler = (o: ReevalArgs) =>
       }, (line) => process.stderr.write(`${line}\n`))
       : undefined
     if (o.localJudge && !neural) return yield* reportFailure({ message: "--local-judge needs --model" })
-    const judge = judgeFor({ localModel: o.localJudge ? neural?.model : undefined, url: Option.getOrUndefined(o.judgeUrl), model: o.judgeModel })
+    const judge = judgeFor({ localModel: o.localJudge ? neural?.model : undefined, url: Option.getOrUndefined(o.judgeUrl), model: o.judgeModel, apiKey: Option.getOrUndefined(o.judgeApiKey) })
     const shots = parseShotList(o.shots)
     if (shots === undefined) return yield* reportFailure({ message: `--shots must list non-negative decimal integers, got '${o.shots}'` })
     if (Option.isSome(o.limit) && o.limit.value < 1) return yield* reportFailure({ message: `--limit must be at least 1, got ${o.limit.value}` })

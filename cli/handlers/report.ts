@@ -1,11 +1,11 @@
 import { Console, Effect, Option } from "effect"
 import { writeReport } from "../../pipelines/report.ts"
-import { warehouseAt } from "../../pipelines/services.ts"
+import { recordedRun, warehouseAt } from "../../pipelines/services.ts"
 import { reportFailure } from "../common.ts"
 import type { ReportArgs } from "../flags/report.ts"
 
 export const reportHandler = ({ warehouse, out, reference, config }: ReportArgs) =>
-  Effect.gen(function*() {
+  recordedRun("report", { out, reference, config }, Effect.gen(function*() {
     const files = yield* writeReport({
       out,
       reference: Option.getOrUndefined(reference),
@@ -14,7 +14,8 @@ export const reportHandler = ({ warehouse, out, reference, config }: ReportArgs)
     })
     const svgs = files.filter((f) => f.path.endsWith(".svg")).length
     yield* Console.log(`${out}: ${svgs} SVG figures, report.md, report.html (${files.length} files)`)
-  }).pipe(
-    Effect.provide(warehouseAt(warehouse)),
+    return { out, files: files.length, figures: svgs }
+  })).pipe(
+    Effect.provide(warehouseAt(warehouse, { mustExist: true })),
     Effect.catchTags({ ReportError: reportFailure, WarehouseError: reportFailure })
   )

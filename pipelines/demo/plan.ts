@@ -90,9 +90,11 @@ export const runDemo = <R>(steps: DemoSteps<R>, data: DemoData) =>
       judge: data.judge,
       source: data.source,
       log: (line) => data.log(`grid: ${line}`)
-    })
+    }).pipe(
+      Effect.tap((scored) => Runs.finish(runId, "succeeded", { ...scored.eval, retiredScores: scored.retiredScores, rejectedItems: scored.rejectedItems })),
+      Runs.settle(runId)
+    )
     const counts = scored.eval
-    yield* Runs.finish(runId, "succeeded", { ...counts, retiredScores: scored.retiredScores, rejectedItems: scored.rejectedItems })
     data.log(`grid: ${counts.scores} score rows landed (${counts.fromCache} predictions from the cache), ${counts.deadLetters + scored.rejectedItems} dead letters`)
     data.log("5/6 analyses against the base model")
     yield* runAnalyses({ reference: "base", onStep: (step) => data.log(`analyze: ${step}`) })

@@ -1,5 +1,6 @@
-import { Effect } from "effect"
-import type { Judge } from "../../operators/qa/judge/judge.ts"
+import { Effect, Schema } from "effect"
+import { redact } from "../../lib/redact.ts"
+import { countingJudge, type Judge } from "../../operators/qa/judge/judge.ts"
 import { offlineReferenceJudge } from "../../operators/qa/judge/offline-reference.ts"
 import { loadManifest, readManifest, type TaskData } from "../../operators/qa/loaders/manifest.ts"
 import { statSync } from "node:fs"
@@ -39,6 +40,13 @@ export interface ReevalSummary {
   readonly rejectedItems: number
   readonly analyses?: AnalysisSummary
 }
+
+/** Every call to the judge failed: the run has no judge score and fails (exit 1). */
+export class JudgeUnavailable extends Schema.TaggedError<JudgeUnavailable>()("JudgeUnavailable", {
+  judge: Schema.String,
+  calls: Schema.Number,
+  message: Schema.String
+}) {}
 
 export interface ScoreDatasetsOptions {
   readonly tasks: ReadonlyArray<TaskData>
@@ -85,11 +93,20 @@ export const scoreDatasets = (runId: string, options: ScoreDatasetsOptions) =>
     }
     const scoredTasks = options.limit === undefined ? options.tasks : options.tasks.map((t) => ({ ...t, test: t.test.slice(0, options.limit) }))
     if (options.limit !== undefined) log(`--limit ${options.limit}: scoring the first ${options.limit} test items of each task`)
-    const counts = yield* evaluate(runId, { systems: options.systems, tasks: scoredTasks, shots: options.shots, prompts: options.prompts, judge: options.judge }, {
+    const judge = countingJudge(options.judge)
+    const counts = yield* evaluate(runId, { systems: options.systems, tasks: scoredTasks, shots: options.shots, prompts: options.prompts, judge: judge.judge }, {
       ...(options.force ? { force: true } : {}),
       onSystem: (system, todo, total) => log(`${system}: ${todo} of ${total} requests to score`),
       onRequests: requestProgress(log)
     })
+    // Items are not recorded as current: the next run asks the judge again for them.
+    if (judge.counts.calls > 0 && judge.counts.failures === judge.counts.calls) {
+      return yield* new JudgeUnavailable({
+        judge: options.judge.id,
+        calls: judge.counts.calls,
+        message: redact(`every judge call failed (${judge.counts.failures} of ${judge.counts.calls}; their requests are in dead_letters): ${judge.counts.firstFailure}`)
+      })
+    }
     let retiredScores = 0
     for (const t of options.tasks) {
       retiredScores += yield* EvalScores.retire(runId, t.dataset, diffs[t.task]!.removed)
@@ -120,8 +137,10 @@ export const reeval = (options: ReevalOptions) =>
       ...(options.force ? { force: true } : {}),
       limit: options.limit,
       log
-    })
-    yield* Runs.finish(runId, "succeeded", { ...scored.eval, retiredScores: scored.retiredScores, rejectedItems: scored.rejectedItems })
+    }).pipe(
+      Effect.tap((scored) => Runs.finish(runId, "succeeded", { ...scored.eval, retiredScores: scored.retiredScores, rejectedItems: scored.rejectedItems })),
+      Runs.settle(runId)
+    )
     const changed = Object.keys(scored.eval.scored).length > 0 || scored.retiredScores > 0
     // Analyses are whole-warehouse tables: refresh them only when a score moved.
     const analyses = options.reference && changed

@@ -1,3 +1,4 @@
+import { redact } from "../../lib/redact.ts"
 import type { SchemaRegistryClient } from "@confluentinc/schemaregistry"
 import { Effect, Redacted, Schema } from "effect"
 import { jsonSchemaOf, type RecordName, Records } from "../../schemas/registry.ts"
@@ -93,7 +94,7 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
   const decoders = new Map<string, (u: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownExit>>>()
 
   const registryError = (e: unknown) =>
-    new RegistryUnavailable({ url: settings.registryUrl, message: e instanceof Error ? e.message : String(e) })
+    new RegistryUnavailable({ url: settings.registryUrl, message: redact(e instanceof Error ? e.message : String(e)) })
 
   const prepareOne = (type: RecordType) =>
     Effect.gen(function*() {

@@ -3,6 +3,7 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { redact, splitUrlCredentials } from "../../lib/redact.ts"
 
 /**
  * How to reach the cluster. Secrets are `Redacted`: they print as `<redacted>` in logs, errors and
@@ -28,6 +29,8 @@ export interface KafkaSettings {
   readonly sessionTimeoutMs?: number
   /** Retries of one Kafka request before the client gives up (250 ms doubling to 5 s: 15 ≈ a minute). */
   readonly clientRetries?: number
+  /** Attempts a source's worker makes (pauses of 1, 2, 4, then 10 s) before it fails: 8 ≈ a minute. */
+  readonly sourceAttempts?: number
 }
 
 export const DEFAULT_BROKERS = "127.0.0.1:19092"
@@ -39,7 +42,8 @@ const optionalString = (name: string) => Config.option(Config.String(name))
  * Settings from the environment: FLEUVE_KAFKA_BROKERS (comma-separated), FLEUVE_SCHEMA_REGISTRY_URL,
  * FLEUVE_KAFKA_SSL, FLEUVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD,
  * FLEUVE_SCHEMA_REGISTRY_USERNAME / _PASSWORD, FLEUVE_KAFKA_PARTITIONS, FLEUVE_KAFKA_REPLICATION,
- * FLEUVE_KAFKA_MAX_RECORD_BYTES, FLEUVE_KAFKA_SESSION_TIMEOUT_MS, FLEUVE_KAFKA_CLIENT_RETRIES. Flags override them
+ * FLEUVE_KAFKA_MAX_RECORD_BYTES, FLEUVE_KAFKA_SESSION_TIMEOUT_MS, FLEUVE_KAFKA_CLIENT_RETRIES,
+ * FLEUVE_KAFKA_SOURCE_ATTEMPTS. Flags override them
  * (see cli/kafka-flags.ts).
  */
 export const kafkaSettingsConfig = Config.all({
@@ -56,7 +60,8 @@ export const kafkaSettingsConfig = Config.all({
   replicationFactor: Config.Int("FLEUVE_KAFKA_REPLICATION").pipe(Config.withDefault(1)),
   maxRecordBytes: Config.Int("FLEUVE_KAFKA_MAX_RECORD_BYTES").pipe(Config.withDefault(256 * 1024)),
   sessionTimeoutMs: Config.Int("FLEUVE_KAFKA_SESSION_TIMEOUT_MS").pipe(Config.withDefault(10000)),
-  clientRetries: Config.Int("FLEUVE_KAFKA_CLIENT_RETRIES").pipe(Config.withDefault(15))
+  clientRetries: Config.Int("FLEUVE_KAFKA_CLIENT_RETRIES").pipe(Config.withDefault(15)),
+  sourceAttempts: Config.Int("FLEUVE_KAFKA_SOURCE_ATTEMPTS").pipe(Config.withDefault(8))
 })
 
 export type KafkaSettingsInput = typeof kafkaSettingsConfig extends Config.Config<infer A> ? A : never
@@ -65,21 +70,27 @@ export const settingsFrom = (c: KafkaSettingsInput): KafkaSettings => {
   const sasl = Option.isSome(c.saslMechanism) && Option.isSome(c.saslUsername) && Option.isSome(c.saslPassword)
     ? { mechanism: c.saslMechanism.value, username: c.saslUsername.value, password: c.saslPassword.value }
     : undefined
+  // Credentials in the registry's URL become its basic authentication (explicit flags and
+  // variables win): the URL the settings keep, print and pass around holds no secret.
+  const fromUrl = splitUrlCredentials(c.registryUrl)
   const registryAuth = Option.isSome(c.registryUsername) && Option.isSome(c.registryPassword)
     ? { username: c.registryUsername.value, password: c.registryPassword.value }
+    : fromUrl.username !== undefined
+    ? { username: fromUrl.username, password: Redacted.make(fromUrl.password ?? "") }
     : undefined
   return {
     brokers: c.brokers.split(",").map((b) => b.trim()).filter((b) => b.length > 0),
     clientId: c.clientId,
     ssl: c.ssl,
     ...(sasl ? { sasl } : {}),
-    registryUrl: c.registryUrl.replace(/\/+$/, ""),
+    registryUrl: fromUrl.url.replace(/\/+$/, ""),
     ...(registryAuth ? { registryAuth } : {}),
     partitions: Math.max(1, c.partitions),
     replicationFactor: Math.max(1, c.replicationFactor),
     maxRecordBytes: c.maxRecordBytes,
     sessionTimeoutMs: c.sessionTimeoutMs,
-    clientRetries: Math.max(0, c.clientRetries)
+    clientRetries: Math.max(0, c.clientRetries),
+    sourceAttempts: Math.max(1, c.sourceAttempts)
   }
 }
 
@@ -90,4 +101,4 @@ export const kafkaSettingsFromEnv: Effect.Effect<KafkaSettings, Config.ConfigErr
 
 /** A one-line description that is safe to log: no secrets, only whether they are set. */
 export const describeSettings = (s: KafkaSettings): string =>
-  `brokers ${s.brokers.join(",")}${s.ssl ? " (ssl)" : ""}${s.sasl ? ` sasl ${s.sasl.mechanism} user ${s.sasl.username}` : ""}, registry ${s.registryUrl}${s.registryAuth ? ` (user ${s.registryAuth.username})` : ""}`
+  redact(`brokers ${s.brokers.join(",")}${s.ssl ? " (ssl)" : ""}${s.sasl ? ` sasl ${s.sasl.mechanism} user ${s.sasl.username}` : ""}, registry ${s.registryUrl}${s.registryAuth ? ` (user ${s.registryAuth.username})` : ""}`)

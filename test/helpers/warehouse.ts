@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -33,3 +33,17 @@ export const runCli = (args: ReadonlyArray<string>, options: { cwd?: string; env
   })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, hung: r.signal !== null }
 }
+
+/**
+ * `runCli` without blocking this process: for tests that serve something (an HTTP judge) the
+ * command talks to — a synchronous spawn would stop the server from answering.
+ */
+export const runCliAsync = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? process.cwd(), env: { ...process.env, ...options.env } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    child.on("close", (code) => resolveRun({ code: code ?? -1, stdout, stderr }))
+  })

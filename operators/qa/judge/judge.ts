@@ -85,3 +85,34 @@ export const swappedOrderCheck = (judge: Judge, request: JudgeRequest) =>
     const delta = answerFirst.score - referenceFirst.score
     return { referenceFirst, answerFirst, delta, consistent: delta === 0 } satisfies SwapCheck
   })
+
+/** How many times a judge was asked, how many asks failed, and the first failure's message. */
+export interface JudgeCallCounts {
+  calls: number
+  failures: number
+  firstFailure: string | undefined
+}
+
+/**
+ * The same judge, counting its calls and failures: a run in which every call failed has no
+ * judge scores at all, and must say so (and fail) rather than end "successfully" with none.
+ */
+export const countingJudge = (judge: Judge): { readonly judge: Judge; readonly counts: JudgeCallCounts } => {
+  const counts: JudgeCallCounts = { calls: 0, failures: 0, firstFailure: undefined }
+  return {
+    counts,
+    judge: {
+      ...judge,
+      judge: (request) =>
+        Effect.suspend(() => {
+          counts.calls++
+          return judge.judge(request)
+        }).pipe(Effect.tapError((e) =>
+          Effect.sync(() => {
+            counts.failures++
+            counts.firstFailure ??= e.message
+          })
+        ))
+    }
+  }
+}

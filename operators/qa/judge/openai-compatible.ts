@@ -1,12 +1,17 @@
-import { Effect, Schedule } from "effect"
+import { Effect, Redacted, Schedule } from "effect"
+import { redact, splitUrlCredentials } from "../../../lib/redact.ts"
 import { type ChatMessage, type Judge, JudgeError, loadRubric, rubricMessages, type RubricSet } from "./judge.ts"
 import { parseVerdict } from "./parse-verdict.ts"
 
 export interface OpenAiJudgeOptions {
-  /** Server root, e.g. http://localhost:8000 (the client appends /v1/chat/completions). */
+  /**
+   * Server root, e.g. http://localhost:8000 (the client appends /v1/chat/completions). Credentials
+   * in it (`http://user:pass@host`) are sent as HTTP Basic authentication, never printed.
+   */
   readonly baseUrl: string
   readonly model: string
-  readonly apiKey?: string
+  /** Sent as `Authorization: Bearer …`; a Redacted value, unwrapped only for the request. */
+  readonly apiKey?: Redacted.Redacted<string>
   readonly timeoutMs?: number
   /** Retries on network errors and 5xx/429 answers, with exponential backoff. */
   readonly retries?: number
@@ -18,17 +23,29 @@ class Retryable {
   constructor(readonly message: string) {}
 }
 
+/** The server's URL without credentials, and the Authorization header the request carries. */
+const endpointOf = (options: OpenAiJudgeOptions) => {
+  const { url, username, password } = splitUrlCredentials(options.baseUrl)
+  const authorization = options.apiKey
+    ? `Bearer ${Redacted.value(options.apiKey)}`
+    : username !== undefined
+    ? `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`
+    : undefined
+  return { url: url.replace(/\/+$/, ""), authorization: authorization === undefined ? undefined : Redacted.make(authorization) }
+}
+
 /** POST /v1/chat/completions and return choices[0].message.content. */
-export const chatCompletion = (options: OpenAiJudgeOptions, messages: ReadonlyArray<ChatMessage>, id: string) =>
-  Effect.tryPromise({
+export const chatCompletion = (options: OpenAiJudgeOptions, messages: ReadonlyArray<ChatMessage>, id: string) => {
+  const endpoint = endpointOf(options)
+  return Effect.tryPromise({
     try: async (signal) => {
       const controller = new AbortController()
       signal.addEventListener("abort", () => controller.abort())
       const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 60_000)
       try {
-        const response = await fetch(`${options.baseUrl.replace(/\/+$/, "")}/v1/chat/completions`, {
+        const response = await fetch(`${endpoint.url}/v1/chat/completions`, {
           method: "POST",
-          headers: { "content-type": "application/json", ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
+          headers: { "content-type": "application/json", ...(endpoint.authorization ? { authorization: Redacted.value(endpoint.authorization) } : {}) },
           body: JSON.stringify({ model: options.model, messages, temperature: 0, max_tokens: options.maxTokens ?? 512 }),
           signal: controller.signal
         })
@@ -47,11 +64,13 @@ export const chatCompletion = (options: OpenAiJudgeOptions, messages: ReadonlyAr
         clearTimeout(timer)
       }
     },
-    catch: (e) => (e instanceof Retryable ? e : new JudgeError({ judge: id, message: e instanceof Error ? e.message : String(e) }))
+    // A server may echo what it was sent (a URL, a header): every message goes through redact.
+    catch: (e) => (e instanceof Retryable ? e : new JudgeError({ judge: id, message: redact(`${endpoint.url}: ${e instanceof Error ? e.message : String(e)}`) }))
   }).pipe(
     Effect.retry({ while: (e) => e instanceof Retryable, schedule: Schedule.exponential("200 millis"), times: options.retries ?? 2 }),
-    Effect.mapError((e) => (e instanceof Retryable ? new JudgeError({ judge: id, message: `${options.baseUrl}: ${e.message}` }) : e))
+    Effect.mapError((e) => (e instanceof Retryable ? new JudgeError({ judge: id, message: redact(`${endpoint.url}: ${e.message}`) }) : e))
   )
+}
 
 /**
  * An LLM judge behind any OpenAI-compatible endpoint (vLLM, llama.cpp server, TGI, Ollama, a
