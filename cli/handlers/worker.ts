@@ -1,9 +1,8 @@
 import { Effect } from "effect"
-import { runWorker } from "../../pipelines/kafka/runtime.ts"
+import { runNodeWorker } from "../../pipelines/kafka/worker-warehouse.ts"
 import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
-import { Warehouse } from "../../pipelines/services.ts"
-import { reportFailure } from "../common.ts"
 import { noWarehouse } from "../../pipelines/services.ts"
+import { reportFailure } from "../common.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import type { WorkerArgs } from "../flags/worker.ts"
 
@@ -16,12 +15,12 @@ export const workerHandler = ({ node, pipeline: name, instance, warehouse, ...ka
       const pipeline = yield* entry.build
       const target = pipeline.nodes.find((n) => n.name === node)
       if (!target) return yield* reportFailure({ message: `pipeline '${name}' has no node '${node}'; nodes: ${pipeline.nodes.map((n) => n.name).join(", ")}` })
-      const isSink = target._tag === "Sink"
-      yield* runWorker(settings, pipeline, node, {
+      // A sink's worker waits for the warehouse's lock (a standby while another sink holds it).
+      yield* runNodeWorker(settings, pipeline, node, warehouse, {
         ...(instance._tag === "Some" ? { instanceId: instance.value } : {}),
         onProgress: (stats) =>
           process.stderr.write(`${new Date().toISOString()} progress: ${stats.map((s) => s.snapshot()).filter((s) => s.in > 0 || s.name === node).map((s) => `${s.name} ${s.in}→${s.out}${s.rejected ? ` (${s.rejected} rejected)` : ""} ${s.perSecond}/s`).join(" | ")}\n`)
-      }).pipe(Effect.provide(isSink ? Warehouse.layer(warehouse) : noWarehouse(node)))
+      })
     })
     // Building the pipeline never needs the warehouse: a sink opens it on its first batch.
     yield* body.pipe(Effect.provide(noWarehouse(node)))

@@ -1,5 +1,6 @@
 import { Effect, Layer } from "effect"
 import { hostname } from "node:os"
+import { redact } from "../../lib/redact.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { type Pipeline, type PipelineNode, type SinkNode, type SourceNode, type StageNode, validateGraph } from "../runtime/graph.ts"
@@ -24,7 +25,8 @@ import { describeSettings, type KafkaSettings } from "./settings.ts"
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : typeof e === "object" && e && "message" in e ? String((e as { message: unknown }).message) : String(e))
 
-const failure = (pipeline: Pipeline, what: string) => (e: unknown) => new PipelineFailure({ pipeline: pipeline.name, message: `${what}: ${messageOf(e)}` })
+// Client errors may quote a URL with its credentials: every failure message is redacted.
+const failure = (pipeline: Pipeline, what: string) => (e: unknown) => new PipelineFailure({ pipeline: pipeline.name, message: redact(`${what}: ${messageOf(e)}`) })
 
 /** A transport and a serde for one run or one worker; closed with the scope. */
 export const kafkaContext = (settings: KafkaSettings, options: { instanceId?: string; transactionTimeoutMs?: number; onDeadLetters?: (l: ReadonlyArray<DeadLetter>) => void } = {}) =>
@@ -161,7 +163,7 @@ export const runOnKafka = (settings: KafkaSettings) =>
       } satisfies RunReport
     }))
 
-/** Attempts a source's worker makes before it gives up (pauses of 1, 2, 4, then 10 s between them: about a minute). */
+/** Attempts a source's worker makes before it gives up (pauses of 1, 2, 4, then 10 s between them: about a minute); FLEUVE_KAFKA_SOURCE_ATTEMPTS. */
 const SOURCE_ATTEMPTS = 8
 
 /**
@@ -213,7 +215,7 @@ export const runWorker = <R>(settings: KafkaSettings, pipeline: Pipeline<R>, nod
     if (!node) {
       return yield* new PipelineFailure({ pipeline: pipeline.name, message: `no node '${nodeName}'; nodes: ${pipeline.nodes.map((n) => n.name).join(", ")}` })
     }
-    const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`))
+    const log = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`))
     const run = runnerOf(yield* Effect.context<R>())
     const stats = [new OperatorStats(node.name), new OperatorStats("dead-letters")]
     const ctxOptions = { instanceId: options.instanceId ?? defaultInstanceId(), ...(options.transactionTimeoutMs ? { transactionTimeoutMs: options.transactionTimeoutMs } : {}) }
@@ -229,8 +231,9 @@ export const runWorker = <R>(settings: KafkaSettings, pipeline: Pipeline<R>, nod
         yield* prepareCluster(ctx, pipeline).pipe(Effect.mapError(failure(pipeline, "cannot prepare the cluster")))
         yield* Effect.tryPromise({ try: () => runSource(ctx, pipeline, node, stats[0]!, run, { skip: acknowledged }), catch: failure(pipeline, node.name) })
       }))
-      yield* withRestarts(produce, log, (message, seconds) => `source ${node.name}: ${message}; ${stats[0]!.snapshot().out} records acknowledged, going on from there in ${seconds}s`, SOURCE_ATTEMPTS).pipe(
-        Effect.tapError((f) => Effect.sync(() => log(`source ${node.name}: ${f.message}; giving up after ${SOURCE_ATTEMPTS} attempts`)))
+      const attempts = settings.sourceAttempts ?? SOURCE_ATTEMPTS
+      yield* withRestarts(produce, log, (message, seconds) => `source ${node.name}: ${message}; ${stats[0]!.snapshot().out} records acknowledged, going on from there in ${seconds}s`, attempts).pipe(
+        Effect.tapError((f) => Effect.sync(() => log(`source ${node.name}: ${f.message}; giving up after ${attempts} attempts`)))
       )
       log(`source ${node.name}: produced ${stats[0]!.snapshot().out} records to ${node.output}`)
       return

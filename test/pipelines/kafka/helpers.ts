@@ -9,6 +9,13 @@ import { repoRoot } from "../../helpers/paths.ts"
 
 export const root = repoRoot
 
+// scripts/services/kafka.sh starts the services on FLEUVE_KAFKA_PORT and FLEUVE_REGISTRY_PORT
+// (so several checkouts can each run their own): point this process and its workers at them.
+if (!process.env.FLEUVE_KAFKA_BROKERS && process.env.FLEUVE_KAFKA_PORT) process.env.FLEUVE_KAFKA_BROKERS = `127.0.0.1:${process.env.FLEUVE_KAFKA_PORT}`
+if (!process.env.FLEUVE_SCHEMA_REGISTRY_URL && process.env.FLEUVE_REGISTRY_PORT) {
+  process.env.FLEUVE_SCHEMA_REGISTRY_URL = `http://127.0.0.1:${process.env.FLEUVE_REGISTRY_PORT}/apis/ccompat/v7`
+}
+
 export const testSettings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({
   brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS],
   clientId: "fleuve-test",
@@ -30,11 +37,27 @@ export const startWorker = (dir: string, args: ReadonlyArray<string>, env: Recor
     env: { ...process.env, FLEUVE_KAFKA_MAX_RECORD_BYTES: String(64 * 1024), FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "4000", ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
-  // both streams: Effect's runMain reports a worker's last failure on stdout
+  // both streams: Effect's runMain reports a worker's last failure on stdout. Neither ends the
+  // file (the first to end would cut the other's last lines); the child's 'close' does.
   const log = createWriteStream(join(dir, `${args[2]}-${args[3]}-${child.pid}.log`))
-  child.stdout!.pipe(log)
-  child.stderr!.pipe(log)
+  child.stdout!.pipe(log, { end: false })
+  child.stderr!.pipe(log, { end: false })
+  logged.set(child, new Promise<void>((resolve) => {
+    log.once("finish", () => resolve())
+    child.once("close", () => log.end())
+  }))
   return child
+}
+
+const logged = new WeakMap<ChildProcess, Promise<void>>()
+
+/**
+ * Resolves once a worker has exited *and* its log file holds everything it wrote: its 'exit'
+ * event may come before the last lines of its output reached the file.
+ */
+export const exited = async (child: ChildProcess) => {
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once("exit", r))
+  await logged.get(child)
 }
 
 export const stopWorker = (child: ChildProcess, signal: NodeJS.Signals = "SIGTERM") =>
