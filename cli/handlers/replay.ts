@@ -1,8 +1,7 @@
 import { Effect, Option } from "effect"
-import { runWorker } from "../../pipelines/kafka/runtime.ts"
+import { runNodeWorker } from "../../pipelines/kafka/worker-warehouse.ts"
 import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import type { ReplayFrom } from "../../pipelines/runtime/runtime.ts"
-import { Warehouse } from "../../pipelines/services.ts"
 import { reportFailure } from "../common.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import { noWarehouse } from "../../pipelines/services.ts"
@@ -28,8 +27,10 @@ export const replayHandler = ({ node, pipeline: name, fromBeginning, from, wareh
     }
     // The group is moved back, then this process re-processes until it has caught up. Stop the
     // node's running workers first: Kafka refuses to move an active group.
-    yield* runWorker(settings, pipeline, node, { from: start, untilCaughtUp: true, instanceId: `replay-${process.pid}` }).pipe(
-      // Only a sink opens the warehouse (DuckDB is single-writer: stop its worker first).
-      Effect.provide(target._tag === "Sink" ? Warehouse.layer(warehouse) : noWarehouse(node))
-    )
+    // Only a sink opens the warehouse (DuckDB is single-writer: stop its worker first); its
+    // landing run is recorded as this replay.
+    yield* runNodeWorker(settings, pipeline, node, warehouse, { from: start, untilCaughtUp: true, instanceId: `replay-${process.pid}` }, {
+      waitForLock: false,
+      command: `replay ${node} --pipeline ${name}`
+    })
   }).pipe(Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) })))

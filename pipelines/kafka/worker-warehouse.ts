@@ -24,7 +24,12 @@ export const runNodeWorker = <R>(
   pipeline: Pipeline<R>,
   nodeName: string,
   warehouse: string,
-  options: WorkerOptions = {}
+  options: WorkerOptions = {},
+  /**
+   * `waitForLock: false` fails at once when another process holds the warehouse (a replay, whose
+   * user must stop the sink first); `command` labels its runs (default `worker NODE --pipeline P`).
+   */
+  how: { readonly waitForLock?: boolean; readonly command?: string } = {}
 ): Effect.Effect<void, PipelineFailure | WarehouseError, Exclude<R, Warehouse>> => {
   const log = options.log ?? defaultLog
   const node = pipeline.nodes.find((n) => n.name === nodeName)
@@ -32,9 +37,10 @@ export const runNodeWorker = <R>(
   // A sink that just took the lock over marks its dead predecessor's run interrupted at once.
   const body = (isSink ? Runs.sweepStale.pipe(Effect.andThen(runWorker(settings, pipeline, nodeName, { ...options, log }))) : runWorker(settings, pipeline, nodeName, { ...options, log })).pipe(
     Effect.onExit((exit) => (isSink ? Runs.settleOpen(exit as Exit.Exit<unknown, unknown>) : Effect.void)),
-    Effect.provideService(RunCommand, `worker ${nodeName} --pipeline ${pipeline.name}`)
+    Effect.provideService(RunCommand, how.command ?? `worker ${nodeName} --pipeline ${pipeline.name}`)
   )
-  return body.pipe(Effect.provide(isSink ? Warehouse.layerWhenFree(warehouse, log) : noWarehouse(nodeName))) as Effect.Effect<
+  const sinkWarehouse = how.waitForLock === false ? Warehouse.layer(warehouse) : Warehouse.layerWhenFree(warehouse, log)
+  return body.pipe(Effect.provide(isSink ? sinkWarehouse : noWarehouse(nodeName))) as Effect.Effect<
     void,
     PipelineFailure | WarehouseError,
     Exclude<R, Warehouse>
