@@ -127,7 +127,10 @@ test("a source whose broker is down past its client's retries starts again, says
     // give up during a slow broker start. What is checked is unchanged: it retries, says so, and
     // produces everything once the broker is back.
     source = launch(g, "source", { FLEUVE_KAFKA_CLIENT_RETRIES: "2", FLEUVE_KAFKA_SOURCE_ATTEMPTS: "40" })
-    await sleep(8000)
+    // Not a fixed sleep: on a loaded machine the worker can take longer than any sleep to start,
+    // and the broker would be back before it ever tried. Start the broker once the source has
+    // failed past its client's retries twice (its own attempts at work), whatever that takes.
+    await waitForLog(g, "generate-grid-source-", /going on from there in 2s/, 180000)
     assert.equal(source.exitCode, null, "the source is still trying, not failed")
     kafkaScript("start-broker")
     started = true
@@ -169,6 +172,19 @@ test("a second sink worker waits for the warehouse's lock as a standby and takes
   assert.deepEqual(runs.map((r) => r.command), runs.map(() => `worker land-scores --pipeline grid-${g.tag}`))
   assert.deepEqual(runs.map((r) => [r.pid, r.status]), [[active.pid, "interrupted"], ...(runs.length > 1 ? [[standby.pid, "interrupted"]] : [])])
 })
+
+/** Waits until the log of the grid's worker whose file starts with `prefix` matches `pattern`. */
+const waitForLog = async (g: Grid, prefix: string, pattern: RegExp, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  let text = ""
+  while (Date.now() < deadline) {
+    const file = readdirSync(g.dir).find((f) => f.startsWith(prefix))
+    text = file ? readFileSync(join(g.dir, file), "utf8") : ""
+    if (pattern.test(text)) return
+    await sleep(250)
+  }
+  assert.fail(`no ${pattern} in the ${prefix} log after ${timeoutMs / 1000}s:\n${text}`)
+}
 
 /** Waits until the sink's group has committed some rows it landed, at most 60 s. */
 const waitLanded = async (g: Grid) => {

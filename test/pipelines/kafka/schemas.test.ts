@@ -74,6 +74,12 @@ test("fleuve run --runtime kafka lands the sample grid once; fleuve topics shows
   assert.equal(replay.code, 0, replay.stderr)
   const after = runCli(["query", "--warehouse", db, "--format", "json", "SELECT count(*)::INTEGER AS n, count(DISTINCT (system, task, shots, item_id))::INTEGER AS k FROM scores"])
   assert.deepEqual(JSON.parse(after.stdout), [{ n: 6240, k: 6240 }])
+  // Each landing is a run under the command that did it, ended with its status.
+  const runs = runCli(["query", "--warehouse", db, "--format", "json", "SELECT command, status FROM runs ORDER BY started_at"])
+  assert.deepEqual(JSON.parse(runs.stdout), [
+    { command: "run sample-scores", status: "succeeded" },
+    { command: "replay land-scores --pipeline sample-scores", status: "succeeded" }
+  ])
   const both = runCli(["replay", "land-scores", "--pipeline", "sample-scores", "--from-beginning", "--from", "2026-11-25T08:00:00Z"])
   assert.equal(both.code, 1)
   assert.match(both.stderr, /not both/)
