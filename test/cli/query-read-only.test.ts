@@ -32,8 +32,10 @@ test("query is read-only by default, --write changes data (recorded as a run); a
     DuckDBInstance.create(process.argv[1], { access_mode: "READ_ONLY" }).then(async (i) => {
       const c = await i.connect();
       await c.run("SELECT count(*) FROM scores");
+      // Kept reachable: a collected instance closes and drops its lock.
+      globalThis.held = [i, c];
       console.log("holding");
-      setInterval(() => {}, 1000);
+      setInterval(() => globalThis.held.length, 1000);
     });`, db], { stdio: ["ignore", "pipe", "inherit"] })
   try {
     await new Promise<void>((resolve, reject) => {
