@@ -95,11 +95,15 @@ export const Runs = {
   settleOpen: (exit: Exit.Exit<unknown, unknown>) => Effect.forEach([...openRuns], (runId) => settleAs(runId, exit), { discard: true }),
   /** Runs `body` as one recorded run: start, then the body, then its final status (see settle). */
   record: <A, E, R>(command: string, args: unknown, body: (runId: string) => Effect.Effect<A, E, R>) =>
-    Effect.gen(function*() {
-      const runId = Runs.newId()
-      yield* Runs.start(runId, command, args)
-      return yield* body(runId).pipe(Runs.settle(runId))
-    })
+    // The start and the settling are one step for interruption: a Ctrl-C between the row's insert
+    // and the body would otherwise leave it `running`.
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const runId = Runs.newId()
+        yield* Runs.start(runId, command, args)
+        return yield* restore(body(runId)).pipe(Runs.settle(runId))
+      })
+    )
 }
 
 /** Ends one run from how its body exited, unless it was already finished. */

@@ -31,25 +31,26 @@ before(async () => {
 })
 after(() => server.close())
 
-/** Every text cell of every table, as one string: the warehouse must hold no secret anywhere. */
+/** Every row of every table as text, in one query (a CLI start costs seconds on a loaded machine). */
 const everything = (db: string) => {
   const tables = runCli(["query", "--warehouse", db, "--format", "json", "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"])
   assert.equal(tables.code, 0, tables.stderr)
-  return (JSON.parse(tables.stdout) as Array<{ table_name: string }>).map((t) => {
-    const r = runCli(["query", "--warehouse", db, "--format", "csv", `SELECT * FROM "${t.table_name}"`])
-    assert.equal(r.code, 0, r.stderr)
-    return r.stdout
-  }).join("\n")
+  const names = (JSON.parse(tables.stdout) as Array<{ table_name: string }>).map((t) => t.table_name)
+  const sql = names.map((t) => `SELECT '${t}' AS t, CAST(x AS VARCHAR) AS v FROM "${t}" AS x`).join(" UNION ALL ")
+  const r = runCli(["query", "--warehouse", db, "--format", "csv", sql])
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(r.stdout.includes("runs"), "the dump covers the runs table")
+  return r.stdout
 }
 
 const reeval = (db: string, extra: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  runCliAsync(["reeval", "--warehouse", db, "--tasks", "absqa", "--shots", "0", "--systems", "char-3gram", "--force", ...extra], { env })
+  runCliAsync(["reeval", "--warehouse", db, "--tasks", "absqa", "--shots", "0", "--systems", "char-3gram", "--limit", "10", "--force", ...extra], { env })
 
 test("credentials in --judge-url are sent as Basic auth, and stored or printed nowhere", async () => {
   const db = tempWarehousePath()
   const r = await reeval(db, ["--judge-url", `http://user:SECRET@${url}`])
   assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stdout, /40 score row\(s\) landed, 0 dead letter/)
+  assert.match(r.stdout, /[1-9]\d* score row\(s\) landed, 0 dead letter/)
   assert.ok(seen.includes(`Basic ${Buffer.from("user:SECRET").toString("base64")}`))
   assert.doesNotMatch(r.stdout + r.stderr, /SECRET/)
   assert.equal(everything(db).includes("SECRET"), false, "no table holds the secret")
@@ -63,7 +64,7 @@ test("the API key from $FLEUVE_JUDGE_API_KEY is sent as Bearer; a run whose ever
   // Wrong key: the server refuses (and echoes the header); wrong password in the URL likewise.
   const bad = await reeval(db, ["--judge-url", `http://user:WRONG-SECRET@${url}`, "--judge-api-key", "sk-OTHER-SECRET"])
   assert.equal(bad.code, 1, `every judge call failed, so the run fails:\n${bad.stdout}\n${bad.stderr}`)
-  assert.match(bad.stderr, /every judge call failed \(40 of 40/)
+  assert.match(bad.stderr, /every judge call failed \((\d+) of \1;/)
   assert.doesNotMatch(bad.stdout + bad.stderr, /SECRET/)
   const runs = runCli(["query", "--warehouse", db, "--format", "json", "SELECT status, summary->>'error' AS error FROM runs ORDER BY started_at"])
   const rows = JSON.parse(runs.stdout) as Array<{ status: string; error: string | null }>

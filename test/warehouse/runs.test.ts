@@ -4,7 +4,7 @@ import { existsSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
 import { test } from "node:test"
-import { Effect, Fiber } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { Runs } from "../../warehouse/runs.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 import { repoRoot } from "../helpers/paths.ts"
@@ -48,8 +48,9 @@ test("settle: a body that fails leaves a failed run with its (redacted) error; a
   const db = tempWarehousePath()
   await runWithWarehouse(db, Effect.gen(function*() {
     yield* Runs.record("fails", {}, () => Effect.fail({ message: "cannot reach http://u:SECRET@judge" })).pipe(Effect.ignore)
-    const fiber = yield* Effect.forkChild(Runs.record("interrupted", {}, () => Effect.never))
-    yield* Effect.sleep(50)
+    const started = yield* Deferred.make<void>()
+    const fiber = yield* Effect.forkChild(Runs.record("interrupted", {}, () => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))))
+    yield* Deferred.await(started)
     yield* Fiber.interrupt(fiber)
     yield* Runs.record("works", { apiKey: "SECRET" }, () => Effect.succeed(1))
   }))
