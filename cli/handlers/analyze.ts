@@ -1,12 +1,12 @@
 import { Console, Effect, Option } from "effect"
 import { ANALYSIS_TABLES, analyzeWarehouse } from "../../pipelines/analyze.ts"
-import { recordedRun, warehouseAt } from "../../pipelines/services.ts"
+import { warehouseAt } from "../../pipelines/services.ts"
 import type { AnalyzeArgs } from "../flags/analyze.ts"
 import { reportFailure } from "../common.ts"
 import { formatRows } from "../format.ts"
 
 export const analyzeHandler = ({ warehouse, reference, alpha, family, seed, metric }: AnalyzeArgs) =>
-  recordedRun("analyze", { reference, alpha, family, seed, metric }, Effect.gen(function*() {
+  Effect.gen(function*() {
     const started = Date.now()
     const { summary, top } = yield* analyzeWarehouse({
       reference,
@@ -25,8 +25,7 @@ export const analyzeHandler = ({ warehouse, reference, alpha, family, seed, metr
     yield* Console.log(`tables: ${ANALYSIS_TABLES.map((t) => `${t} (${summary.rowCounts[t]})`).join(", ")}`)
     yield* Console.log(`\nsignificance record vs ${summary.reference} (α = ${alpha}, ${family === "all" ? "one BH family for all" : "one BH family per system"}), top ${top.length}:`)
     yield* Console.log(formatRows(top, "table"))
-    return { reference: summary.reference, rowCounts: summary.rowCounts }
-  })).pipe(
+  }).pipe(
     // Analyses need scores: a mistyped --warehouse is an error, not a new empty file.
     Effect.provide(warehouseAt(warehouse, { mustExist: true })),
     Effect.catchTags({ AnalysisError: reportFailure, WarehouseError: reportFailure })
