@@ -143,6 +143,11 @@ export const openWarehouse = (path: string, options: OpenOptions = {}) =>
     if (!options.readOnly) {
       yield* migrate(api)
       yield* applySchemaDocs(api)
+      // DuckDB (node-api 1.5.6) cannot replay a COMMENT ON from its write-ahead log: a process killed before
+      // the next checkpoint left a warehouse that no longer opened ("Failure while replaying WAL
+      // file: Calling DatabaseManager::GetDefaultDatabase with no default database set"), which a
+      // standby sink met after a SIGKILL. Checkpoint the schema and its comments at once.
+      yield* exec("CHECKPOINT")
     }
     return Warehouse.of(api)
   })
