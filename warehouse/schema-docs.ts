@@ -49,7 +49,7 @@ export const SCHEMA_DOCS: Readonly<Record<string, TableDoc>> = {
       finished_at: "End time; NULL while running.",
       status: "running | succeeded | failed | interrupted (stopped by a signal, or its process found gone at the next start).",
       args: "The command's arguments (JSON, secrets redacted).", summary: "The run's counts (JSON); error of a failed run (redacted).",
-      pid: "Process id that ran it (0020).", host: "Host name of that process: a running run whose process on this host is gone is marked interrupted."
+      pid: "Process id that ran it (migration 0006).", host: "Host name of that process: a running run whose process on this host is gone is marked interrupted."
     }
   },
   systems: {
