@@ -80,7 +80,7 @@ export const buildRealTextSet = async (outDir: string): Promise<{ path: string; 
   }
   if (!existsSync(join(extract, "usr"))) {
     mkdirSync(extract, { recursive: true })
-    for (const f of readdirSync(debs).filter((f) => f.endsWith(".deb")).sort()) run("dpkg-deb", ["-x", join(debs, f), extract])
+    for (const f of readdirSync(debs).filter((f) => f.endsWith(".deb")).sort()) run("dpkg-deb", ["-x", join(debs, f), extract], outDir)
   }
   const docs: Array<{ id: string; text: string; source: string }> = []
 
@@ -112,7 +112,7 @@ export const buildRealTextSet = async (outDir: string): Promise<{ path: string; 
   return { path, docs: docs.length, bytes: statSync(path).size }
 }
 
-if (import.meta.main ?? process.argv[1] === import.meta.filename) {
+if (process.argv[1] === import.meta.filename) {
   const out = resolve(root, arg("out", ".cache/bench-corpus/debian-fr"))
   const r = await buildRealTextSet(out)
   console.log(`${r.path}: ${r.docs} documents, ${(r.bytes / 1e6).toFixed(1)} MB`)

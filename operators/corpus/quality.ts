@@ -1,4 +1,5 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import { analysisOf, scrubbedTextOf } from "./analysis.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 
@@ -270,7 +271,9 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
 export const qualityFilter = (thresholds: Partial<QualityThresholds> = {}, ledger?: DocumentLedger) => {
   const t = { ...defaultQualityThresholds, ...thresholds }
   return corpusStep<CorpusDocument, CorpusDocument>("quality", (doc) => {
-    const { problem, scores } = qualityCheck(doc.text, t)
+    // PII is scrubbed before this step: a worker's check is of the scrubbed text.
+    const a = analysisOf(doc)
+    const { problem, scores } = a !== undefined && a.quality !== undefined && scrubbedTextOf(a) === doc.text ? (a.quality as ReturnType<typeof qualityCheck>) : qualityCheck(doc.text, t)
     // meta.quality: the measures, written with the cleaned document (documents-jsonl.ts).
     return problem === undefined ? Verdict.keep({ ...doc, meta: { ...doc.meta, quality: scores } }) : Verdict.drop(problem)
   }, ledger)
