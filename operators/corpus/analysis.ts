@@ -7,38 +7,18 @@
  * they see, they read it instead of recomputing. So a run with workers decides exactly what a run
  * without them decides (test/corpus/workers.test.ts compares shards and state row by row).
  *
- * The analysis rides on the document under a symbol key: object spreads carry it along the chain,
- * JSON and Schema encoding drop it, and a document without one is simply computed in place.
+ * The analysis rides on the document under a symbol key (operators/corpus/analysis-carrier.ts):
+ * object spreads carry it along the chain, JSON and Schema encoding drop it, and a document
+ * without one is simply computed in place.
  */
-import type { CorpusDocument } from "../../schemas/corpus-document.ts"
-import type { Language, LanguageIdentifier } from "./language-id.ts"
+import type { LanguageIdentifier } from "./language-id.ts"
 import type { MinHasher } from "./minhash.ts"
 import { normaliseText } from "./normalise.ts"
-import { scrubPii, type ScrubResult } from "./pii.ts"
+import { scrubPii } from "./pii.ts"
 import { qualityProblem, type QualityThresholds } from "./quality.ts"
+import type { DocumentAnalysis } from "./analysis-carrier.ts"
 
-export const ANALYSIS: unique symbol = Symbol.for("fleuve.corpus.analysis")
-
-/** What the worker sends back; a field is absent where the chain would have stopped before it. */
-export interface DocumentAnalysis {
-  /** The normalised text, when normalisation changed it (else the input text stands). */
-  readonly normalisedText?: string
-  readonly repairs: number
-  /** sha256 of the normalised text, when it changed. */
-  readonly contentHash?: string
-  /** The identifier's answer (null: no letters), score unrounded as the filter compares it. */
-  readonly lang?: { readonly lang: Language; readonly score: number } | null
-  /** The first quality rule broken (null: none). */
-  readonly quality?: string | null
-  readonly pii?: ScrubResult
-  readonly bands?: ReadonlyArray<number>
-  readonly ids?: Int32Array
-}
-
-/** A document's analysis and the texts it was computed for (so a step can check it sees the same text). */
-export interface AttachedAnalysis extends DocumentAnalysis {
-  readonly input: string
-}
+export { type AttachedAnalysis, type DocumentAnalysis, withAnalysis } from "./analysis-carrier.ts"
 
 export interface AnalysisSettings {
   readonly keep: ReadonlyArray<string>
@@ -72,13 +52,3 @@ export const analyseDocument = (text: string, knownHash: string | undefined, set
   if (!a.encode) return { ...head, lang, quality, pii, bands }
   return { ...head, lang, quality, pii, bands, ids: Int32Array.from(a.encode(pii.text)) }
 }
-
-export const analysisOf = (doc: CorpusDocument): AttachedAnalysis | undefined => (doc as { [ANALYSIS]?: AttachedAnalysis })[ANALYSIS]
-
-/** The document with its analysis attached (a new object; the analysis is not enumerable by JSON). */
-export const withAnalysis = <D extends CorpusDocument>(doc: D, analysis: DocumentAnalysis): D => ({ ...doc, [ANALYSIS]: { ...analysis, input: doc.text } })
-
-/** The text the chain holds after normalisation, by the analysis. */
-export const normalisedTextOf = (a: AttachedAnalysis) => a.normalisedText ?? a.input
-/** The text the chain holds after PII scrubbing, by the analysis. */
-export const scrubbedTextOf = (a: AttachedAnalysis) => a.pii?.text ?? normalisedTextOf(a)

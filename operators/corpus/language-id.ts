@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
-import { analysisOf, normalisedTextOf } from "./analysis.ts"
+import { analysisOf, normalisedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 

@@ -1,6 +1,6 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
 import { sha256 } from "../readers/corpus.ts"
-import { analysisOf, normalisedTextOf } from "./analysis.ts"
+import { analysisOf, normalisedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 

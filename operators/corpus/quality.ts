@@ -1,5 +1,4 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
-import { analysisOf, scrubbedTextOf } from "./analysis.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 

@@ -1,6 +1,6 @@
 import type { TextTokenizer } from "../../model/index.ts"
 import type { CorpusDocument, TokenizedDocument } from "../../schemas/corpus-document.ts"
-import { analysisOf, scrubbedTextOf } from "./analysis.ts"
+import { analysisOf, scrubbedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 
