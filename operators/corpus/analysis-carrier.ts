@@ -17,8 +17,8 @@ export interface DocumentAnalysis {
   readonly contentHash?: string
   /** The identifier's answer (null: no letters), score unrounded as the filter compares it. */
   readonly lang?: { readonly lang: string; readonly score: number } | null
-  /** The first quality rule broken (null: none). */
-  readonly quality?: string | null
+  /** The quality rules' verdict on the scrubbed text: the first rule broken, or the measures. */
+  readonly quality?: { readonly problem?: string; readonly scores?: object }
   /** The scrubbed text and the replacements per PII type. */
   readonly pii?: { readonly text: string; readonly counts: Readonly<Record<string, number>> }
   readonly bands?: ReadonlyArray<number>

@@ -2,7 +2,7 @@
  * The stateless half of the corpus chain, computed ahead of the operators (on worker threads by
  * the embedded runtime): for one document, what normalisation, language id, the quality rules,
  * PII scrubbing, MinHash banding and tokenization make of it, stopping where the chain would drop
- * it. The operators stay where they are and do their stateful half (tallies, the ledger, the dedup
+ * it (in the chain's order: normalise, language, PII, quality). The operators stay where they are and do their stateful half (tallies, the ledger, the dedup
  * indexes) on the main thread, in order; where a document carries an analysis of the very text
  * they see, they read it instead of recomputing. So a run with workers decides exactly what a run
  * without them decides (test/corpus/workers.test.ts compares shards and state row by row).
@@ -15,7 +15,7 @@ import type { LanguageIdentifier } from "./language-id.ts"
 import type { MinHasher } from "./minhash.ts"
 import { normaliseText } from "./normalise.ts"
 import { scrubPii } from "./pii.ts"
-import { qualityProblem, type QualityThresholds } from "./quality.ts"
+import { qualityCheck, type QualityThresholds } from "./quality.ts"
 import type { DocumentAnalysis } from "./analysis-carrier.ts"
 
 export { type AttachedAnalysis, type DocumentAnalysis, withAnalysis } from "./analysis-carrier.ts"
@@ -45,10 +45,11 @@ export const analyseDocument = (text: string, knownHash: string | undefined, set
   const id = a.identifier.identify(norm.text)
   const lang = id ? { lang: id.lang, score: id.score } : null
   if (!id || !settings.keep.includes(id.lang) || id.score < settings.minScore) return { ...head, lang }
-  const quality = qualityProblem(norm.text, settings.quality) ?? null
-  if (quality !== null) return { ...head, lang, quality }
+  // The chain's order: PII is scrubbed before the quality rules judge the text.
   const pii = scrubPii(norm.text)
+  const quality = qualityCheck(pii.text, settings.quality)
+  if (quality.problem !== undefined) return { ...head, lang, pii, quality }
   const bands = a.hasher.bandKeys(a.hasher.signature(pii.text))
-  if (!a.encode) return { ...head, lang, quality, pii, bands }
-  return { ...head, lang, quality, pii, bands, ids: Int32Array.from(a.encode(pii.text)) }
+  if (!a.encode) return { ...head, lang, pii, quality, bands }
+  return { ...head, lang, pii, quality, bands, ids: Int32Array.from(a.encode(pii.text)) }
 }

@@ -1,4 +1,5 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import { analysisOf, scrubbedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 

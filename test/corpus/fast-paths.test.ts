@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
 import { defaultMinHashConfig, fnv1a, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
-import { qualityProblem } from "../../operators/corpus/quality.ts"
-import { ReferenceMinHasher, referenceQualityProblem } from "../helpers/corpus-reference.ts"
+import { qualityCheck } from "../../operators/corpus/quality.ts"
+import { ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
 import { repoRoot } from "../helpers/paths.ts"
 
 // Texts that stress the fast paths: astral characters, lone surrogates, combining marks before
@@ -21,8 +21,8 @@ const TRICKY = [
 ]
 const sample = readFileSync(join(repoRoot, "data/corpus/sample.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).text as string)
 
-test("quality: the one-pass rules give the reference implementation's verdict on every text", () => {
-  for (const text of [...TRICKY, ...sample]) assert.equal(qualityProblem(text), referenceQualityProblem(text), text.slice(0, 60))
+test("quality: the one-pass rules give the reference implementation's verdict and measures on every text", () => {
+  for (const text of [...TRICKY, ...sample]) assert.deepEqual(qualityCheck(text), referenceQualityCheck(text), text.slice(0, 60))
 })
 
 test("MinHash: word hashes without building words equal fnv1a of simplify's words", () => {

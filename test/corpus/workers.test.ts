@@ -1,6 +1,7 @@
 import assert from "node:assert/strict"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
 import { test } from "node:test"
 import { Effect } from "effect"
 import { Warehouse } from "../../warehouse/warehouse.ts"
@@ -43,6 +44,10 @@ test("corpus on worker threads: shards, corpus_documents rows, tallies and dead 
   assert.deepEqual(two.run.tallies.map((t) => t.snapshot()), one.run.tallies.map((t) => t.snapshot()))
   assert.deepEqual(two.deadLetters.map((d) => d.reason).sort(), one.deadLetters.map((d) => d.reason).sort())
   assert.equal(one.deadLetters.length, 2)
+  // The cleaned documents (with their PII counts and quality measures) are the same too.
+  const documents = (r: typeof one) => gunzipSync(readFileSync(r.run.outcome.documentsFile!)).toString("utf8")
+  assert.ok(documents(one).length > 0)
+  assert.equal(documents(two), documents(one))
   const shards = shardBytes(one.run.writer.written)
   assert.ok(shards.length > 0)
   assert.deepEqual(shardBytes(two.run.writer.written), shards)

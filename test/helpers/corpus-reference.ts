@@ -3,36 +3,44 @@
  * kept as references: the fast versions in operators/corpus must give the same answers
  * (test/corpus/fast-paths.test.ts).
  */
-import { defaultQualityThresholds, type QualityThresholds } from "../../operators/corpus/quality.ts"
+import { alphabeticWordsRatio, defaultQualityThresholds, type QualityScores, type QualityThresholds } from "../../operators/corpus/quality.ts"
 import { fnv1a, type MinHashConfig, simplify } from "../../operators/corpus/minhash.ts"
 
 const FRENCH_STOP_WORDS = new Set(["le", "la", "les", "de", "des", "du", "un", "une", "et", "en", "à", "au", "aux", "est", "que", "qui", "pour", "dans", "par", "sur", "avec", "il", "elle", "pas", "ne", "ce", "se", "son", "sa", "ses"])
 const BULLETS = /^\s*[•●‣◦▪▫*\-–—·]/
 const ELLIPSIS = /(\.\.\.|…)\s*$/
 
-/** The first rule (reference) a text breaks, or undefined when it passes them all. */
-export const referenceQualityProblem = (text: string, t: QualityThresholds = defaultQualityThresholds): string | undefined => {
+/** The first rule a text breaks, or undefined when it passes them all. */
+export const referenceQualityProblem = (text: string, t: QualityThresholds = defaultQualityThresholds): string | undefined => referenceQualityCheck(text, t).problem
+
+/** qualityProblem, with the measures of a text that passes (for the cleaned documents' `quality`). */
+export const referenceQualityCheck = (text: string, t: QualityThresholds = defaultQualityThresholds): { problem?: string; scores?: QualityScores } => {
+  const problem = (p: string) => ({ problem: p })
   const words = text.split(/\s+/).filter((w) => w.length > 0)
-  if (words.length < t.minWords) return "too few words"
-  if (words.length > t.maxWords) return "too many words"
+  if (words.length < t.minWords) return problem("too few words")
+  if (words.length > t.maxWords) return problem("too many words")
   const stripped = words.map((w) => w.replace(/^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu, "")).filter((w) => w.length > 0)
   const mean = stripped.reduce((a, w) => a + [...w].length, 0) / Math.max(1, stripped.length)
-  if (mean < t.minMeanWordLength) return "mean word length too short"
-  if (mean > t.maxMeanWordLength) return "mean word length too long"
+  if (mean < t.minMeanWordLength) return problem("mean word length too short")
+  if (mean > t.maxMeanWordLength) return problem("mean word length too long")
   const symbols = (text.match(/#/g)?.length ?? 0) + (text.match(/\.\.\.|…/g)?.length ?? 0)
-  if (symbols / words.length > t.maxSymbolWordRatio) return "too many symbols per word"
+  if (symbols / words.length > t.maxSymbolWordRatio) return problem("too many symbols per word")
   const lines = text.split("\n").filter((l) => l.trim().length > 0)
-  if (lines.length > 0 && lines.filter((l) => BULLETS.test(l)).length / lines.length > t.maxBulletLinesRatio) return "too many bullet lines"
-  if (lines.length > 0 && lines.filter((l) => ELLIPSIS.test(l)).length / lines.length > t.maxEllipsisLinesRatio) return "too many lines ending in ellipsis"
-  if (words.filter((w) => /\p{L}/u.test(w)).length / words.length < t.minAlphaWordsRatio) return "too few alphabetic words"
+  if (lines.length > 0 && lines.filter((l) => BULLETS.test(l)).length / lines.length > t.maxBulletLinesRatio) return problem("too many bullet lines")
+  if (lines.length > 0 && lines.filter((l) => ELLIPSIS.test(l)).length / lines.length > t.maxEllipsisLinesRatio) return problem("too many lines ending in ellipsis")
+  const alpha = alphabeticWordsRatio(words)
+  if (alpha < t.minAlphaWordsRatio) return problem("too few alphabetic words")
   const lower = words.map((w) => w.toLowerCase().replace(/^[\p{P}]+|[\p{P}]+$/gu, ""))
   const stops = new Set(lower.filter((w) => FRENCH_STOP_WORDS.has(w)))
-  if (stops.size < t.minStopWords) return "too few stop words"
+  if (stops.size < t.minStopWords) return problem("too few stop words")
   if (t.c4BadContent) {
-    if (/lorem ipsum/i.test(text)) return "lorem ipsum"
-    if (/[{}]/.test(text)) return "curly brace"
+    if (/lorem ipsum/i.test(text)) return problem("lorem ipsum")
+    if (/[{}]/.test(text)) return problem("curly brace")
   }
-  return repetitionProblem(text, lines, lower, t)
+  const repeated = repetitionProblem(text, lines, lower, t)
+  if (repeated !== undefined) return problem(repeated)
+  const round = (x: number) => Math.round(x * 1e4) / 1e4
+  return { scores: { words: words.length, mean_word_length: round(mean), alpha_words_ratio: round(alpha), stop_words: stops.size } }
 }
 
 /** Gopher's repetition rules: duplicated lines, frequent n-grams, duplicated n-grams. */
