@@ -21,7 +21,7 @@ export const corpusFlags = {
     Flag.withDefault(false)
   ),
   workers: Flag.Int("workers").pipe(
-    Flag.withDescription("Threads for the stateless steps (normalisation, language id, PII, quality, MinHash, tokenization); the output is the same whatever the number (default: one per core for inputs of 8 MB or more, else 1)"),
+    Flag.withDescription("Threads for the stateless steps (normalisation, language id, PII, quality, MinHash, tokenization); the output is the same whatever the number (default: cores − 1 on machines of 4 cores or more for inputs of 8 MB or more, else 1)"),
     Flag.optional
   ),
   full: Flag.Boolean("full").pipe(Flag.withDescription(withDefaultSaid("Reprocess every document and leave the warehouse's corpus state untouched (default: incremental)", false)), Flag.withDefault(false)),

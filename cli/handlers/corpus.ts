@@ -20,10 +20,15 @@ export const renderTallies = (tallies: ReadonlyArray<TallySnapshot>): string => 
   }).join("\n")
 }
 
-/** Worker threads pay off once their start (a bundle, a tokenizer each: ~1 s) is small against the work. */
+/**
+ * Worker threads pay off once their start (a bundle, a tokenizer each: ~1 s) is small against the
+ * work, and once the main thread's own share leaves them cores: on 2 cores they did not
+ * (BENCHMARKS.md, Corpus), so the default asks for 4 cores and 8 MB of input.
+ */
 const defaultWorkers = (input: string): number => {
   const size = existsSync(input) && statSync(input).isFile() ? statSync(input).size : Infinity
-  return size >= 8e6 ? availableParallelism() : 1
+  const cores = availableParallelism()
+  return size >= 8e6 && cores >= 4 ? cores - 1 : 1
 }
 
 export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, workers, full, compact, warehouse }: CorpusArgs) =>
