@@ -1,20 +1,21 @@
 import { Effect } from "effect"
 import { loadTokenizer, type TextTokenizer } from "../model/index.ts"
 import { acceptDocument } from "../operators/corpus/accept-document.ts"
+import { type DocumentAnalysis, withAnalysis } from "../operators/corpus/analysis.ts"
 import { ExactIndex, exactDedup } from "../operators/corpus/exact-dedup.ts"
 import { type KnownDocument, skipUnchanged } from "../operators/corpus/incremental.ts"
-import { languageFilter } from "../operators/corpus/language-id.ts"
+import { LanguageIdentifier, languageFilter, loadTraining } from "../operators/corpus/language-id.ts"
 import { type Decision, DocumentLedger } from "../operators/corpus/ledger.ts"
 import { defaultMinHashConfig, LshIndex, MinHasher } from "../operators/corpus/minhash.ts"
 import { nearDedup } from "../operators/corpus/near-dedup.ts"
 import { normalise } from "../operators/corpus/normalise.ts"
 import { pack } from "../operators/corpus/pack.ts"
 import { piiScrubber } from "../operators/corpus/pii.ts"
-import { qualityFilter } from "../operators/corpus/quality.ts"
+import { defaultQualityThresholds, qualityFilter } from "../operators/corpus/quality.ts"
 import type { Tally } from "../operators/corpus/tally.ts"
 import { tokenize } from "../operators/corpus/tokenize.ts"
 import { chain, type Operator, OperatorFailure } from "../operators/operator.ts"
-import { corpusReadBytes, expectedDocuments, readCorpus } from "../operators/readers/corpus.ts"
+import { corpusReadBytes, type CorpusRead, expectedDocuments, readCorpus } from "../operators/readers/corpus.ts"
 import { ArrowShardWriter } from "../operators/writers/arrow-shards.ts"
 import { type CorpusManifest, readManifest, updateManifest, writeManifest } from "../operators/writers/corpus-manifest.ts"
 import { DocumentsWriter } from "../operators/writers/documents-jsonl.ts"
@@ -25,7 +26,9 @@ import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 import { checkSequenceLength } from "./corpus-config.ts"
 import { type CorpusOptions, defaultCorpusOptions, tokenizerPath } from "./corpus-options.ts"
+import type { CorpusWorkerInit, CorpusWorkerRequest } from "./corpus-worker.ts"
 import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
+import type { StageOffload } from "./runtime/offload.ts"
 export type { TallySnapshot } from "../operators/corpus/tally.ts"
 
 export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed"] as const
@@ -90,6 +93,8 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       }
     }
     const tok = tokenizer ?? loadTokenizer(tokenizerPath(options.tokenizer))
+    const keepLanguages: ReadonlyArray<string> = options.languages ?? ["fr"]
+    const minLanguageScore = options.minLanguageScore ?? 0.65
     if (tok.eosId === undefined) {
       return yield* new OperatorFailure({ operator: "pack", message: `${options.tokenizer}: the tokenizer defines no EOS token to separate packed documents` })
     }
@@ -97,7 +102,8 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const accept = acceptDocument()
     const norm = normalise(ledger)
     const skip = skipUnchanged(known, { exact: exactIndex, lsh }, ledger)
-    const lang = languageFilter({ ...(options.languages ? { keep: options.languages } : {}), ...(options.minLanguageScore === undefined ? {} : { minScore: options.minLanguageScore }) }, ledger)
+    const training = loadTraining()
+    const lang = languageFilter({ ...(options.languages ? { keep: options.languages } : {}), minScore: minLanguageScore }, ledger, new LanguageIdentifier(training))
     const quality = qualityFilter(options.quality ?? {}, ledger)
     const pii = piiScrubber(ledger)
     const exact = exactDedup(exactIndex, ledger)
@@ -108,6 +114,21 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const documents = new DocumentsWriter(options.outDir, runId)
     const outcome: CorpusRun["outcome"] = { retired: 0, documentsFile: undefined, manifest: undefined }
 
+    // The clean stage's stateless steps (and MinHash banding and tokenization, which need only
+    // the cleaned text) may run on worker threads ahead of it: RunOptions.workers.
+    const offload: StageOffload<CorpusRead> = {
+      module: new URL("./corpus-worker.ts", import.meta.url).href,
+      init: {
+        settings: { keep: keepLanguages, minScore: minLanguageScore, quality: { ...defaultQualityThresholds, ...options.quality } },
+        training,
+        minhash: hasher.config,
+        // Only a tokenizer read from its file can be read again by a worker.
+        ...(tokenizer === undefined ? { tokenizer: tokenizerPath(options.tokenizer) } : {})
+      } satisfies CorpusWorkerInit,
+      request: (read) =>
+        read._tag === "Document" ? ({ text: read.document.text, ...(incremental && known.has(read.document.id) ? { knownHash: known.get(read.document.id)!.contentHash } : {}) } satisfies CorpusWorkerRequest) : undefined,
+      attach: (read, reply) => (read._tag === "Document" ? { ...read, document: withAnalysis(read.document, reply as DocumentAnalysis) } : read)
+    }
     // PII is scrubbed before the quality filters: they judge the text that will be published, and a
     // phone, NIR or IBAN is one placeholder word there, not five digit groups (issue 21).
     const clean = named("clean", chain(chain(chain(chain(chain(accept, norm), skip), lang), pii), quality))
@@ -126,7 +147,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
           expectedDocuments(options.input),
           corpusReadBytes
         ),
-        stage("corpus.raw", clean, "corpus.clean"),
+        { ...stage("corpus.raw", clean, "corpus.clean"), offload },
         stage("corpus.clean", dedupAndPack, "corpus.packed"),
         sink<PackedSequence, Warehouse>("write-shards", "corpus.packed", (batch) =>
           Effect.try({ try: () => writer.add(batch.map((e) => e.value)), catch: (e) => new OperatorFailure({ operator: "write-shards", message: String(e) }) }), {

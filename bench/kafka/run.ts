@@ -1,13 +1,21 @@
 // bench/kafka: fleuve's producer, consumer and an end-to-end stage against Kafka's own perf tools,
 // on the same broker, the same 3-partition topics and the same message size, in one run.
 //
-//   scripts/services/kafka.sh start && node --import tsx bench/kafka/run.ts [records] [bytes]
+//   scripts/services/kafka.sh start && node --import tsx bench/kafka/run.ts [records] [bytes] [rounds]
+//
+// Each round runs on fresh topics: Kafka's tools and fleuve take turns (odd rounds fleuve first,
+// even rounds Java first), so a load that drifts during the run hits both sides alike. Prints
+// every round's rates and ratios, and the median ratio over the rounds.
 //
 // fleuve: Confluent wire format with registry serde (JSON, schema id), kafkajs 2.2.4, acks=all,
-// idempotent producer, batches of BATCH records per produce request; consumer read_committed.
+// idempotent producer, batches of BATCH records per produce request; consumer read_committed,
+// each fetched batch decoded and validated with serde.decodeBatch (the compiled fast path of
+// pipelines/kafka/compiled-validator.ts, the Effect Schema for whatever it does not accept).
+// Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT to reach a broker started on other ports.
 // Java: org.apache.kafka.tools.ProducerPerformance / ConsumerPerformance from the broker's jars.
 import { Effect, Stream } from "effect"
 import { spawnSync } from "node:child_process"
+import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { map } from "../../operators/operator.ts"
 import { OperatorStats } from "../../operators/stats.ts"
@@ -22,8 +30,8 @@ import type { Score } from "../../schemas/evaluation.ts"
 const root = resolve(import.meta.dirname, "../..")
 const N = Number(process.argv[2] ?? 100000)
 const SIZE = Number(process.argv[3] ?? 200)
+const ROUNDS = Number(process.argv[4] ?? 1)
 const BATCH = 1000
-const tag = `bench${Date.now().toString(36)}`
 const settings: KafkaSettings = {
   brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS],
   clientId: "fleuve-bench",
@@ -49,7 +57,18 @@ const java = (cls: string, args: ReadonlyArray<string>) => {
   return r.stdout
 }
 
-const main = async () => {
+interface Round {
+  readonly produce: number
+  readonly consume: number
+  readonly consumeWithJoin: number
+  readonly stage: number
+  readonly javaProduce: number
+  readonly javaConsume: number
+  readonly encodedSize: number
+}
+
+const round = async (index: number): Promise<Round> => {
+  const tag = `bench${Date.now().toString(36)}r${index}`
   const transport = kafkajsTransport(settings)
   const serde = makeSerde(settings)
   const ctx: KafkaContext = { settings, transport, serde, instanceId: "bench" }
@@ -72,6 +91,24 @@ const main = async () => {
   const values = Array.from({ length: N }, (_, i) => scoreOf(i, frame))
   const encodedSize = serde.encode(score, values[0]).length
 
+  // Kafka's own tools, same broker, same record size, 3 partitions, acks=all, idempotent.
+  const runJava = () => {
+    const jp = java("org.apache.kafka.tools.ProducerPerformance", [
+      "--topic", topicJava, "--num-records", String(N), "--record-size", String(encodedSize), "--throughput", "-1",
+      "--producer-props", `bootstrap.servers=${bootstrap}`, "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=16384"
+    ])
+    const jpRate = Number(/([\d.]+) records\/sec/.exec(jp.trim().split("\n").pop()!)?.[1])
+    const jc = java("org.apache.kafka.tools.ConsumerPerformance", [
+      "--bootstrap-server", bootstrap, "--topic", topicJava, "--messages", String(N), "--group", `bench-java-${tag}`,
+      "--consumer.config", "/dev/null", "--hide-header"
+    ])
+    // CSV: start, end, MB consumed, MB/s, records consumed, records/s, rebalance ms, fetch ms, fetch MB/s, fetch records/s
+    const cols = jc.trim().split("\n").pop()!.split(",").map((c) => c.trim())
+    return { jpRate, jcRate: Number(cols[9] ?? cols[5]) }
+  }
+  const javaFirst = index % 2 === 0
+  const javaEarly = javaFirst ? runJava() : undefined
+
   // fleuve producer: encode (registry serde) + send, acks=all, idempotent.
   const producer = await transport.producer({})
   let t0 = performance.now()
@@ -82,19 +119,23 @@ const main = async () => {
   await producer.close()
 
   // fleuve consumer: fetch + decode + Effect Schema validation, read_committed.
+  // Two clocks: from creating the consumer (group join included, as the stage's clock below) and
+  // from the group's assignment (what ConsumerPerformance's fetch rate counts: no rebalance time).
   let consumed = 0
   t0 = performance.now()
+  let assignedAt = 0
   let t1 = 0
   const done = new Promise<void>(async (resolveDone) => {
     const consumer = await transport.consumer({
       groupId: `bench-consume-${tag}`,
       topics: [topicIn],
       fromBeginning: true,
+      onAssigned: () => {
+        if (assignedAt === 0) assignedAt = performance.now()
+      },
       onBatch: async (b) => {
-        for (const m of b.messages) {
-          const d = await serde.decode(score, m.value)
-          if (d._tag === "Ok") consumed++
-        }
+        // As the runtime's stages decode (pipelines/kafka/nodes.ts): one call per fetched batch.
+        for (const d of await serde.decodeBatch(score, b.messages.map((m) => m.value))) if (d._tag === "Ok") consumed++
         if (consumed >= N && t1 === 0) {
           t1 = performance.now()
           resolveDone()
@@ -104,7 +145,8 @@ const main = async () => {
     })
   })
   await done
-  const consumeS = (t1 - t0) / 1000
+  const consumeS = (t1 - (assignedAt || t0)) / 1000
+  const consumeJoinS = (t1 - t0) / 1000
 
   // End to end: one stage (decode → operator → encode, one transaction per batch) and a sink group.
   const stats = new OperatorStats("identity")
@@ -124,31 +166,34 @@ const main = async () => {
   await sk.close()
   await transport.close()
 
-  // Kafka's own tools, same broker, same record size, 3 partitions, acks=all, idempotent.
-  const jp = java("org.apache.kafka.tools.ProducerPerformance", [
-    "--topic", topicJava, "--num-records", String(N), "--record-size", String(encodedSize), "--throughput", "-1",
-    "--producer-props", `bootstrap.servers=${bootstrap}`, "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=16384"
-  ])
-  const jpRate = Number(/([\d.]+) records\/sec/.exec(jp.trim().split("\n").pop()!)?.[1])
-  const jc = java("org.apache.kafka.tools.ConsumerPerformance", [
-    "--bootstrap-server", bootstrap, "--topic", topicJava, "--messages", String(N), "--group", `bench-java-${tag}`,
-    "--consumer.config", "/dev/null", "--hide-header"
-  ])
-  // CSV: start, end, MB consumed, MB/s, records consumed, records/s, rebalance ms, fetch ms, fetch MB/s, fetch records/s
-  const cols = jc.trim().split("\n").pop()!.split(",").map((c) => c.trim())
-  const jcRate = Number(cols[9] ?? cols[5])
+  const { jpRate, jcRate } = javaEarly ?? runJava()
+  const rate = (sec: number) => Math.round(N / sec)
+  return { produce: rate(produceS), consume: rate(consumeS), consumeWithJoin: rate(consumeJoinS), stage: rate(e2eS), javaProduce: Math.round(jpRate), javaConsume: Math.round(jcRate), encodedSize }
+}
 
-  const rate = (s: number) => Math.round(N / s)
-  const rows = [
-    ["fleuve producer (registry serde, acks=all, idempotent)", rate(produceS), Math.round(jpRate), rate(produceS) / jpRate],
-    ["fleuve consumer (decode + Effect Schema validation)", rate(consumeS), Math.round(jcRate), rate(consumeS) / jcRate],
-    ["fleuve end-to-end stage (transactional) + sink", rate(e2eS), NaN, NaN]
-  ] as const
-  console.log(`records ${N}, ${encodedSize} bytes each (wire format), 3 partitions, broker ${bootstrap}`)
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+const main = async () => {
+  const rounds: Array<Round & { load: number }> = []
+  for (let i = 1; i <= ROUNDS; i++) {
+    const r = await round(i)
+    rounds.push({ ...r, load: Number(loadavg()[0]!.toFixed(1)) })
+    console.log(`round ${i} (${i % 2 === 0 ? "java first" : "fleuve first"}, load ${rounds[rounds.length - 1]!.load}): producer ${r.produce} vs ${r.javaProduce} (${(r.produce / r.javaProduce).toFixed(2)}), consumer ${r.consume} vs ${r.javaConsume} (${(r.consume / r.javaConsume).toFixed(2)}), transactional stage + sink ${r.stage} (${(r.stage / r.consumeWithJoin).toFixed(2)} of fleuve's consumer ${r.consumeWithJoin}, both timed from their group joins)`)
+  }
+  const last = rounds[rounds.length - 1]!
+  console.log(`records ${N}, ${last.encodedSize} bytes each (wire format), 3 partitions, broker ${bootstrap}, ${ROUNDS} round(s)`)
   console.log(`fleuve: ${BATCH} records per produce request, kafkajs defaults (no linger), maxBytesPerPartition 1 MiB, maxWait 200 ms`)
   console.log(`java:   ProducerPerformance acks=all enable.idempotence=true batch.size=16384 linger.ms=5; ConsumerPerformance defaults`)
-  console.log(`${"measure".padEnd(56)} ${"fleuve msg/s".padStart(12)} ${"java msg/s".padStart(12)} ${"ratio".padStart(6)}`)
-  for (const [name, f, j, r] of rows) console.log(`${name.padEnd(56)} ${String(f).padStart(12)} ${(Number.isNaN(j) ? "-" : String(j)).padStart(12)} ${(Number.isNaN(r) ? "-" : r.toFixed(2)).padStart(6)}`)
+  console.log(`${"measure (median over rounds)".padEnd(56)} ${"fleuve msg/s".padStart(12)} ${"peer msg/s".padStart(12)} ${"ratio".padStart(6)}`)
+  const rows = [
+    ["fleuve producer (registry serde, acks=all, idempotent)", median(rounds.map((r) => r.produce)), median(rounds.map((r) => r.javaProduce)), median(rounds.map((r) => r.produce / r.javaProduce))],
+    ["fleuve consumer (decode + Schema validation, from assignment)", median(rounds.map((r) => r.consume)), median(rounds.map((r) => r.javaConsume)), median(rounds.map((r) => r.consume / r.javaConsume))],
+    ["transactional stage + sink (peer: fleuve's consumer, both from group join)", median(rounds.map((r) => r.stage)), median(rounds.map((r) => r.consumeWithJoin)), median(rounds.map((r) => r.stage / r.consumeWithJoin))]
+  ] as const
+  for (const [name, f, j, r] of rows) console.log(`${name.padEnd(56)} ${String(Math.round(f)).padStart(12)} ${String(Math.round(j)).padStart(12)} ${r.toFixed(2).padStart(6)}`)
   process.exit(0)
 }
 

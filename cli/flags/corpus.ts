@@ -20,6 +20,10 @@ export const corpusFlags = {
     Flag.withDescription(withDefaultSaid("After the run, rewrite the current documents of --out into full shards and one documents file, and remove the files manifest.json listed (stale versions, retired documents, small remainder shards)", false)),
     Flag.withDefault(false)
   ),
+  workers: Flag.Int("workers").pipe(
+    Flag.withDescription("Threads for the stateless steps (normalisation, language id, PII, quality, MinHash, tokenization); the output is the same whatever the number (default: cores − 1 on machines of 4 cores or more for inputs of 8 MB or more, else 1)"),
+    Flag.optional
+  ),
   full: Flag.Boolean("full").pipe(Flag.withDescription(withDefaultSaid("Reprocess every document and leave the warehouse's corpus state untouched (default: incremental)", false)), Flag.withDefault(false)),
   warehouse: warehouseFlag
 }

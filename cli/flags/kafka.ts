@@ -12,11 +12,11 @@ import { withDefaultSaid } from "./defaults.ts"
  */
 export const kafkaFlags = {
   brokers: Flag.String("brokers").pipe(
-    Flag.withDescription("Kafka bootstrap servers, comma-separated (default $FLEUVE_KAFKA_BROKERS, else 127.0.0.1:19092)"),
+    Flag.withDescription("Kafka bootstrap servers, comma-separated (default $FLEUVE_KAFKA_BROKERS, else 127.0.0.1 on $FLEUVE_KAFKA_PORT, 19092 unless set)"),
     Flag.optional
   ),
   registry: Flag.String("schema-registry").pipe(
-    Flag.withDescription("Confluent-compatible schema registry URL (default $FLEUVE_SCHEMA_REGISTRY_URL, else http://127.0.0.1:18081/apis/ccompat/v7)"),
+    Flag.withDescription("Confluent-compatible schema registry URL (default $FLEUVE_SCHEMA_REGISTRY_URL, else http://127.0.0.1:PORT/apis/ccompat/v7 with PORT $FLEUVE_REGISTRY_PORT, 18081 unless set)"),
     Flag.optional
   ),
   ssl: Flag.Boolean("kafka-ssl").pipe(Flag.withDescription(withDefaultSaid("Connect to the brokers over TLS (or FLEUVE_KAFKA_SSL=true)", false)), Flag.withDefault(false)),

@@ -1,4 +1,6 @@
 import { Console, Effect, Option } from "effect"
+import { existsSync, statSync } from "node:fs"
+import { availableParallelism } from "node:os"
 import { buildCorpusRun, type CorpusOptions, readCorpusConfig, type TallySnapshot } from "../../pipelines/corpus.ts"
 import { compactCorpus } from "../../pipelines/corpus-compact.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
@@ -18,7 +20,18 @@ export const renderTallies = (tallies: ReadonlyArray<TallySnapshot>): string => 
   }).join("\n")
 }
 
-export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, full, compact, warehouse }: CorpusArgs) =>
+/**
+ * Worker threads pay off once their start (a bundle, a tokenizer each: ~1 s) is small against the
+ * work, and once the main thread's own share leaves them cores: on 2 cores they did not
+ * (BENCHMARKS.md, Corpus), so the default asks for 4 cores and 8 MB of input.
+ */
+const defaultWorkers = (input: string): number => {
+  const size = existsSync(input) && statSync(input).isFile() ? statSync(input).size : Infinity
+  const cores = availableParallelism()
+  return size >= 8e6 && cores >= 4 ? cores - 1 : 1
+}
+
+export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, workers, full, compact, warehouse }: CorpusArgs) =>
   Effect.gen(function*() {
     const fromFile = Option.isSome(config) ? yield* readCorpusConfig(config.value) : {}
     const options: CorpusOptions = { sequenceLength, ...fromFile, input, outDir: out, tokenizer, textField, idField, incremental: !full }
@@ -26,7 +39,9 @@ export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, t
     const run = yield* buildCorpusRun(options)
     const runtime = yield* PipelineRuntime
     // One partition: dedup keeps the first document of a cluster in input order, run after run.
-    const report = yield* runtime.run(run.pipeline, { partitions: 1, onProgress: progressReporter() }).pipe(run.settle)
+    // Workers compute the stateless steps ahead of the stages; decisions stay on this thread, in order.
+    const threads = Option.getOrElse(workers, () => defaultWorkers(input))
+    const report = yield* runtime.run(run.pipeline, { partitions: 1, workers: threads, onProgress: progressReporter() }).pipe(run.settle)
     yield* Console.log(renderTallies(run.tallies.map((t) => t.snapshot())))
     yield* Console.log(
       `corpus: run ${run.runId}: ${run.ledger.seen.size} documents seen, ${run.ledger.processed.size} (re)processed, ` +

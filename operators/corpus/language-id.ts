@@ -2,13 +2,15 @@ import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import { analysisOf, normalisedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 
 export const LANGUAGES = ["fr", "en", "es", "it", "de"] as const
 export type Language = (typeof LANGUAGES)[number]
 
-const trainingDir = join(dirname(fileURLToPath(import.meta.url)), "language-id")
+// Resolved when read, not at load: worker bundles (no import.meta.url) get the texts handed over.
+const trainingDir = () => join(dirname(fileURLToPath(import.meta.url)), "language-id")
 const ORDERS = [1, 2, 3, 4] as const
 /** Only the start of a long document is read: a few thousand characters decide its language. */
 const MAX_CHARS = 1000
@@ -85,7 +87,7 @@ export class LanguageIdentifier {
 }
 
 export const loadTraining = (): Record<Language, string> =>
-  Object.fromEntries(LANGUAGES.map((l) => [l, readFileSync(join(trainingDir, `${l}.txt`), "utf8")])) as Record<Language, string>
+  Object.fromEntries(LANGUAGES.map((l) => [l, readFileSync(join(trainingDir(), `${l}.txt`), "utf8")])) as Record<Language, string>
 
 export interface LanguageFilterOptions {
   readonly keep?: ReadonlyArray<Language>
@@ -98,7 +100,8 @@ export const languageFilter = (options: LanguageFilterOptions = {}, ledger?: Doc
   const keep = new Set<string>(options.keep ?? ["fr"])
   const minScore = options.minScore ?? 0.65
   return corpusStep<CorpusDocument, CorpusDocument>("language-id", (doc) => {
-    const id = identifier.identify(doc.text)
+    const a = analysisOf(doc)
+    const id = a !== undefined && a.lang !== undefined && normalisedTextOf(a) === doc.text ? (a.lang ?? undefined) : identifier.identify(doc.text)
     if (!id) return Verdict.drop("no letters")
     const labelled = { ...doc, lang: id.lang, langScore: Math.round(id.score * 1e4) / 1e4 }
     // Dropped documents keep their label: the rows an engineer reads to tune the threshold.

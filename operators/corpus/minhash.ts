@@ -23,7 +23,7 @@ const fmix32 = (h: number) => {
   return h >>> 0
 }
 
-const fnv1a = (s: string, seed = 0x811c9dc5) => {
+export const fnv1a = (s: string, seed = 0x811c9dc5) => {
   let h = seed
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
   return h >>> 0
@@ -40,6 +40,70 @@ export const simplify = (text: string): Array<string> =>
     .split(/\s+/)
     .filter((w) => w.length > 0)
 
+/** Per ASCII code: the simplified code unit it becomes, or -1 where it breaks a word (space, punctuation, symbol). */
+const ASCII = new Int32Array(128)
+for (let c = 0; c < 128; c++) {
+  const s = String.fromCharCode(c).toLowerCase().replace(/\d/g, "0").replace(/[\p{P}\p{S}]/gu, " ")
+  ASCII[c] = /\s/.test(s) ? -1 : s.charCodeAt(0)
+}
+/** Non-ASCII code point → its simplified code units (-1 for a break), computed the slow way once. */
+const simplifiedUnits = new Map<number, Int32Array>()
+const unitsOf = (cp: number): Int32Array => {
+  let units = simplifiedUnits.get(cp)
+  if (units === undefined) {
+    const s = String.fromCodePoint(cp).toLowerCase().normalize("NFD").replace(/\p{M}/gu, "").replace(/\d/g, "0").replace(/[\p{P}\p{S}]/gu, " ")
+    // Unit by unit (an astral character stays two units, as fnv1a reads it); whitespace is all BMP.
+    units = Int32Array.from({ length: s.length }, (_, i) => (/\s/.test(s[i]!) ? -1 : s.charCodeAt(i)))
+    if (simplifiedUnits.size < 65536) simplifiedUnits.set(cp, units)
+  }
+  return units
+}
+
+/**
+ * fnv1a of each word of simplify(text), without building the words: one pass over the text, each
+ * code point mapped as simplify maps it (ASCII through a table, others through the slow path once
+ * and cached). Lower-casing is per code point, which equals the whole string's except for Greek
+ * capital sigma (final-sigma rule): a text holding one takes the slow path.
+ */
+export const simplifiedWordHashes = (text: string): Uint32Array => {
+  if (text.includes("\u03A3")) return Uint32Array.from(simplify(text), (w) => fnv1a(w))
+  const out = new Uint32Array((text.length >> 1) + 1)
+  let words = 0
+  let h = 0x811c9dc5
+  let inWord = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 128) {
+      const u = ASCII[c]!
+      if (u < 0) {
+        if (inWord) out[words++] = h >>> 0
+        inWord = false
+        h = 0x811c9dc5
+      } else {
+        h = Math.imul(h ^ u, 0x01000193)
+        inWord = true
+      }
+      continue
+    }
+    const cp = text.codePointAt(i)!
+    if (cp > 0xffff) i++
+    const units = unitsOf(cp)
+    for (let j = 0; j < units.length; j++) {
+      const u = units[j]!
+      if (u < 0) {
+        if (inWord) out[words++] = h >>> 0
+        inWord = false
+        h = 0x811c9dc5
+      } else {
+        h = Math.imul(h ^ u, 0x01000193)
+        inWord = true
+      }
+    }
+  }
+  if (inWord) out[words++] = h >>> 0
+  return out.subarray(0, words)
+}
+
 export class MinHasher {
   private readonly seeds: Uint32Array
 
@@ -55,24 +119,39 @@ export class MinHasher {
 
   /** The signature: per hash function, the minimum over the document's shingle hashes. */
   signature(text: string): Uint32Array {
-    const words = simplify(text)
+    const wordHashes = simplifiedWordHashes(text)
+    const words = wordHashes.length
     const n = this.seeds.length
-    const sig = new Uint32Array(n).fill(0xffffffff)
     const k = this.config.ngram
-    const count = Math.max(1, words.length - k + 1)
-    // Hash each word once, then combine k word hashes per shingle (order-sensitive).
-    const wordHashes = new Uint32Array(words.length)
-    for (let i = 0; i < words.length; i++) wordHashes[i] = fnv1a(words[i]!)
-    const seen = new Set<number>()
+    const count = Math.max(1, words - k + 1)
+    // Combine k word hashes per shingle (order-sensitive), then keep each distinct shingle once.
+    const shingles = new Uint32Array(count)
     for (let i = 0; i < count; i++) {
       let h = 0x1234567
-      for (let j = i; j < Math.min(words.length, i + k); j++) h = fmix32(Math.imul(h, 31) ^ wordHashes[j]!)
-      if (seen.has(h)) continue
-      seen.add(h)
-      for (let f = 0; f < n; f++) {
-        const v = fmix32(h ^ this.seeds[f]!)
-        if (v < sig[f]!) sig[f] = v
+      for (let j = i; j < Math.min(words, i + k); j++) h = fmix32(Math.imul(h, 31) ^ wordHashes[j]!)
+      shingles[i] = h
+    }
+    shingles.sort()
+    let distinct = 0
+    for (let i = 0; i < count; i++) if (i === 0 || shingles[i] !== shingles[i - 1]) shingles[distinct++] = shingles[i]!
+    // Hash function outer, shingles inner: the running minimum stays in a register. Values are
+    // compared as signed 32-bit integers with the sign bit flipped, which orders them as unsigned
+    // without leaving V8's small-integer representation.
+    const sig = new Uint32Array(n)
+    for (let f = 0; f < n; f++) {
+      const seed = this.seeds[f]! | 0
+      let min = 0x7fffffff
+      for (let i = 0; i < distinct; i++) {
+        let v = shingles[i]! ^ seed
+        v ^= v >>> 16
+        v = Math.imul(v, 0x85ebca6b)
+        v ^= v >>> 13
+        v = Math.imul(v, 0xc2b2ae35)
+        v ^= v >>> 16
+        v ^= 0x80000000
+        if (v < min) min = v
       }
+      sig[f] = (min ^ 0x80000000) >>> 0
     }
     return sig
   }

@@ -1,4 +1,5 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import { analysisOf, scrubbedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 import { LshIndex, MinHasher } from "./minhash.ts"
@@ -17,7 +18,8 @@ export const nearDedup = (
 ) => {
   const bandsOf = new Map<string, ReadonlyArray<number>>()
   return corpusStep<CorpusDocument, CorpusDocument>("near-dedup", (doc) => {
-    const keys = hasher.bandKeys(hasher.signature(doc.text))
+    const a = analysisOf(doc)
+    const keys = a !== undefined && a.bands !== undefined && scrubbedTextOf(a) === doc.text ? a.bands : hasher.bandKeys(hasher.signature(doc.text))
     const representative = index.find(keys)
     if (representative !== undefined && representative !== doc.id) {
       index.add(keys, representative)

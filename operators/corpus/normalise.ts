@@ -1,5 +1,6 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
 import { sha256 } from "../readers/corpus.ts"
+import { analysisOf, normalisedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 
@@ -64,11 +65,14 @@ export const normaliseText = (input: string): { text: string; repairs: number } 
 /** Normalises each document's text and recomputes its content hash; empty documents are dropped. */
 export const normalise = (ledger?: DocumentLedger) => {
   const op = corpusStep<CorpusDocument, CorpusDocument>("normalise", (doc) => {
-    const { text, repairs } = normaliseText(doc.text)
+    // A worker may have normalised this very text already (operators/corpus/analysis.ts).
+    const a = analysisOf(doc)
+    const ahead = a !== undefined && a.input === doc.text
+    const { text, repairs } = ahead ? { text: normalisedTextOf(a), repairs: a.repairs } : normaliseText(doc.text)
     if (repairs > 0) op.tally.count("mojibake-repairs", repairs)
     if (text.length === 0) return Verdict.drop("empty after normalisation")
     if (text === doc.text) return Verdict.keep(doc)
-    return Verdict.keep({ ...doc, text, contentHash: sha256(text) }, true)
+    return Verdict.keep({ ...doc, text, contentHash: (ahead ? a.contentHash : undefined) ?? sha256(text) }, true)
   }, ledger)
   return op
 }

@@ -1,4 +1,5 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import { analysisOf, normalisedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 
@@ -84,7 +85,8 @@ export const scrubPii = (text: string): ScrubResult => {
 /** Scrubs PII from each document; counts replacements per type in the tally. */
 export const piiScrubber = (ledger?: DocumentLedger) => {
   const op = corpusStep<CorpusDocument, CorpusDocument>("pii", (doc) => {
-    const { text, counts } = scrubPii(doc.text)
+    const a = analysisOf(doc)
+    const { text, counts } = (a !== undefined && a.pii !== undefined && normalisedTextOf(a) === doc.text ? a.pii : scrubPii(doc.text)) as ScrubResult
     if (text === doc.text) return Verdict.keep(doc)
     const found: Record<string, number> = {}
     for (const t of PII_TYPES) {

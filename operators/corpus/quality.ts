@@ -1,4 +1,5 @@
 import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import { analysisOf, scrubbedTextOf } from "./analysis-carrier.ts"
 import { corpusStep, Verdict } from "./corpus-operator.ts"
 import type { DocumentLedger } from "./ledger.ts"
 
@@ -95,11 +96,29 @@ export const qualityProblem = (text: string, t: QualityThresholds = defaultQuali
 /** qualityProblem, with the measures of a text that passes (for the cleaned documents' `quality`). */
 export const qualityCheck = (text: string, t: QualityThresholds = defaultQualityThresholds): { problem?: string; scores?: QualityScores } => {
   const problem = (p: string) => ({ problem: p })
-  const words = text.split(/\s+/).filter((w) => w.length > 0)
+  const words = text.split(/\s+/)
+  // split leaves at most one empty string at each end (leading/trailing whitespace).
+  if (words.length > 0 && words[words.length - 1] === "") words.pop()
+  if (words.length > 0 && words[0] === "") words.shift()
   if (words.length < t.minWords) return problem("too few words")
   if (words.length > t.maxWords) return problem("too many words")
-  const stripped = words.map((w) => w.replace(/^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu, "")).filter((w) => w.length > 0)
-  const mean = stripped.reduce((a, w) => a + [...w].length, 0) / Math.max(1, stripped.length)
+  // One pass over the words: code points of the punctuation-stripped words and the lower-cased
+  // words the stop-word and repetition rules read. An ASCII fast path decides most words without
+  // a Unicode regular expression; the others take the exact regex route.
+  let strippedCount = 0
+  let strippedCodePoints = 0
+  const lower = new Array<string>(words.length)
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!
+    const plainEnds = isAsciiAlnum(w.charCodeAt(0)) && isAsciiAlnum(w.charCodeAt(w.length - 1))
+    const s = plainEnds ? w : w.replace(PUNCT_OR_SYMBOL_ENDS, "")
+    if (s.length > 0) {
+      strippedCount++
+      strippedCodePoints += codePointLength(s)
+    }
+    lower[i] = plainEnds ? w.toLowerCase() : w.toLowerCase().replace(PUNCT_ENDS, "")
+  }
+  const mean = strippedCodePoints / Math.max(1, strippedCount)
   if (mean < t.minMeanWordLength) return problem("mean word length too short")
   if (mean > t.maxMeanWordLength) return problem("mean word length too long")
   const symbols = (text.match(/#/g)?.length ?? 0) + (text.match(/\.\.\.|…/g)?.length ?? 0)
@@ -109,8 +128,8 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
   if (lines.length > 0 && lines.filter((l) => ELLIPSIS.test(l)).length / lines.length > t.maxEllipsisLinesRatio) return problem("too many lines ending in ellipsis")
   const alpha = alphabeticWordsRatio(words)
   if (alpha < t.minAlphaWordsRatio) return problem("too few alphabetic words")
-  const lower = words.map((w) => w.toLowerCase().replace(/^[\p{P}]+|[\p{P}]+$/gu, ""))
-  const stops = new Set(lower.filter((w) => FRENCH_STOP_WORDS.has(w)))
+  const stops = new Set<string>()
+  for (const w of lower) if (FRENCH_STOP_WORDS.has(w)) stops.add(w)
   if (stops.size < t.minStopWords) return problem("too few stop words")
   if (t.c4BadContent) {
     if (/lorem ipsum/i.test(text)) return problem("lorem ipsum")
@@ -120,6 +139,61 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
   if (repeated !== undefined) return problem(repeated)
   const round = (x: number) => Math.round(x * 1e4) / 1e4
   return { scores: { words: words.length, mean_word_length: round(mean), alpha_words_ratio: round(alpha), stop_words: stops.size } }
+}
+
+const PUNCT_OR_SYMBOL_ENDS = /^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu
+const PUNCT_ENDS = /^[\p{P}]+|[\p{P}]+$/gu
+
+const isAsciiAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+
+/** [...s].length without building the array: UTF-16 units less one per surrogate pair. */
+const codePointLength = (s: string) => {
+  let n = s.length
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--
+        i++
+      }
+    }
+  }
+  return n
+}
+
+/**
+ * Counts of n-gram keys (52-bit integers, see ngramKey) in one open-addressing table: Map<number>
+ * boxes its keys past 31 bits, and this table is the repetition rules' hot loop.
+ */
+class KeyCounts {
+  keys: Float64Array
+  counts: Int32Array
+  mask: number
+  constructor(expected: number) {
+    let size = 16
+    while (size < expected * 2) size *= 2
+    this.keys = new Float64Array(size).fill(-1)
+    this.counts = new Int32Array(size)
+    this.mask = size - 1
+  }
+  reset() {
+    this.keys.fill(-1)
+  }
+  /** Adds one occurrence of `key` (whose slot hint is `hint`) and returns its count so far. */
+  add(key: number, hint: number): number {
+    let i = hint & this.mask
+    while (true) {
+      const k = this.keys[i]!
+      if (k === key) return ++this.counts[i]!
+      if (k === -1) {
+        this.keys[i] = key
+        this.counts[i] = 1
+        return 1
+      }
+      i = (i + 1) & this.mask
+    }
+  }
 }
 
 /** Gopher's repetition rules: duplicated lines, frequent n-grams, duplicated n-grams. */
@@ -135,14 +209,22 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
   }
   if (lines.length > 0 && dupLines / lines.length > t.maxDuplicateLinesRatio) return "duplicated lines"
   if (dupLineChars / Math.max(1, text.length) > t.maxDuplicateLineCharsRatio) return "duplicated line characters"
-  const totalChars = words.reduce((a, w) => a + w.length, 0) || 1
+  let totalChars = 0
+  for (const w of words) totalChars += w.length
+  totalChars ||= 1
   // Words as small integers, n-grams as numeric hashes of them: no string building per n-gram.
   const idOf = new Map<string, number>()
-  const ids = Uint32Array.from(words, (w) => {
+  const ids = new Uint32Array(words.length)
+  const lengths = new Uint32Array(words.length)
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!
     let id = idOf.get(w)
     if (id === undefined) idOf.set(w, (id = idOf.size + 1))
-    return id
-  })
+    ids[i] = id
+    lengths[i] = w.length
+  }
+  // The key of the n-gram at i is (h1 >>> 0) * 2^20 + (h2 & 0xfffff); h1 ^ h2 is its slot hint.
+  let hint = 0
   const ngramKey = (i: number, n: number) => {
     let h1 = 0x811c9dc5
     let h2 = n
@@ -150,33 +232,36 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
       h1 = Math.imul(h1 ^ ids[j]!, 0x01000193)
       h2 = Math.imul(h2 + ids[j]!, 0x9e3779b1) ^ (h2 >>> 15)
     }
+    hint = h1 ^ h2
     return (h1 >>> 0) * 0x100000 + ((h2 >>> 0) & 0xfffff)
   }
   for (const n of [2, 3, 4] as const) {
-    const counts = new Map<number, number>()
-    let topKey = -1
+    const counts = new KeyCounts(words.length)
     let topCount = 0
     let topAt = 0
     for (let i = 0; i + n <= words.length; i++) {
       const key = ngramKey(i, n)
-      const c = (counts.get(key) ?? 0) + 1
-      counts.set(key, c)
-      if (c > topCount) [topKey, topCount, topAt] = [key, c, i]
+      const c = counts.add(key, hint)
+      if (c > topCount) {
+        topCount = c
+        topAt = i
+      }
     }
-    void topKey
-    const topChars = words.slice(topAt, topAt + n).reduce((a, w) => a + w.length, 0)
+    let topChars = 0
+    for (let j = topAt; j < Math.min(words.length, topAt + n); j++) topChars += lengths[j]!
     if (topCount > 1 && (topChars * topCount) / totalChars > t.maxTopNgramCharsRatio[String(n) as "2"]) return `top ${n}-gram too frequent`
   }
+  const covered = new Uint8Array(words.length)
+  const seen = new KeyCounts(words.length)
   for (const n of [5, 6, 7, 8, 9, 10] as const) {
-    const seen = new Set<number>()
-    const covered = new Uint8Array(words.length)
+    seen.reset()
+    covered.fill(0)
     for (let i = 0; i + n <= words.length; i++) {
       const key = ngramKey(i, n)
-      if (seen.has(key)) covered.fill(1, i, i + n)
-      else seen.add(key)
+      if (seen.add(key, hint) > 1) covered.fill(1, i, i + n)
     }
     let chars = 0
-    covered.forEach((c, i) => (chars += c ? words[i]!.length : 0))
+    for (let i = 0; i < words.length; i++) if (covered[i]) chars += lengths[i]!
     if (chars / totalChars > t.maxDuplicateNgramCharsRatio[String(n) as "5"]) return `duplicated ${n}-grams`
   }
   return undefined
@@ -186,7 +271,9 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
 export const qualityFilter = (thresholds: Partial<QualityThresholds> = {}, ledger?: DocumentLedger) => {
   const t = { ...defaultQualityThresholds, ...thresholds }
   return corpusStep<CorpusDocument, CorpusDocument>("quality", (doc) => {
-    const { problem, scores } = qualityCheck(doc.text, t)
+    // PII is scrubbed before this step: a worker's check is of the scrubbed text.
+    const a = analysisOf(doc)
+    const { problem, scores } = a !== undefined && a.quality !== undefined && scrubbedTextOf(a) === doc.text ? (a.quality as ReturnType<typeof qualityCheck>) : qualityCheck(doc.text, t)
     // meta.quality: the measures, written with the cleaned document (documents-jsonl.ts).
     return problem === undefined ? Verdict.keep({ ...doc, meta: { ...doc.meta, quality: scores } }) : Verdict.drop(problem)
   }, ledger)

@@ -82,8 +82,10 @@ export const deadLetterHeaders = (d: DeadLetter): Record<string, string> => ({
 const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InBatch, operator: string) => {
   const envelopes: Array<Envelope<A>> = []
   const dead: Array<{ key: string; letter: DeadLetter }> = []
-  for (const m of batch.messages) {
-    const decoded = await ctx.serde.decode(type, m.value)
+  const decodedAll = await ctx.serde.decodeBatch(type, batch.messages.map((m) => m.value))
+  for (let i = 0; i < batch.messages.length; i++) {
+    const m = batch.messages[i]!
+    const decoded = decodedAll[i]!
     const key = m.key?.toString("utf8") ?? ""
     const position = positionOf(batch.topic, batch.partition, m)
     if (decoded._tag === "Ok") envelopes.push({ key, value: decoded.value, position })

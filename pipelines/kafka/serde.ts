@@ -2,6 +2,7 @@ import { redact } from "../../lib/redact.ts"
 import type { SchemaRegistryClient } from "@confluentinc/schemaregistry"
 import { Effect, Redacted, Schema } from "effect"
 import { jsonSchemaOf, type RecordName, Records } from "../../schemas/registry.ts"
+import { compileValidator } from "./compiled-validator.ts"
 import { backwardProblems } from "./compatibility.ts"
 import type { KafkaSettings } from "./settings.ts"
 
@@ -67,6 +68,11 @@ export interface Serde {
   readonly prepare: (types: ReadonlyArray<RecordType>) => Effect.Effect<void, SchemaIncompatible | RegistryUnavailable>
   readonly encode: (type: RecordType, value: unknown) => Buffer
   readonly decode: <A>(type: RecordType<A>, bytes: Buffer | null) => Promise<Decoded<A>>
+  /**
+   * A fetched batch's records, decoded as `decode` would one by one: the registry is asked once
+   * per schema id not seen before, then every record is decoded without a promise of its own.
+   */
+  readonly decodeBatch: <A>(type: RecordType<A>, values: ReadonlyArray<Buffer | null>) => Promise<ReadonlyArray<Decoded<A>>>
   /** Frames any JSON value with a schema id: for tests that forge records. */
   readonly frame: (schemaId: number, json: string) => Buffer
   readonly idOf: (type: RecordType) => number
@@ -92,6 +98,9 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
   // schema id → subjects it may decode for (ids are global in the registry); `null`: unknown id.
   const knownIds = new Map<number, string | null>()
   const decoders = new Map<string, (u: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownExit>>>()
+  // Per subject: the compiled fast accept path (pipelines/kafka/compiled-validator.ts), or null
+  // where the Schema has parts it does not compile.
+  const validators = new Map<string, ((u: unknown) => boolean) | null>()
 
   const registryError = (e: unknown) =>
     new RegistryUnavailable({ url: settings.registryUrl, message: redact(e instanceof Error ? e.message : String(e)) })
@@ -182,29 +191,52 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
       return this.frame(this.idOf(type), JSON.stringify(value))
     },
     decode: async <A>(type: RecordType<A>, bytes: Buffer | null): Promise<Decoded<A>> => {
-      if (!bytes || bytes.length === 0) return { _tag: "Poison", reason: "empty record (no value)", record: "" }
-      if (bytes.length > settings.maxRecordBytes) {
-        return { _tag: "Poison", reason: `oversize record: ${bytes.length} bytes, more than the ${settings.maxRecordBytes}-byte limit`, record: textOf(bytes.subarray(0, 1024)) + "…" }
+      const id = schemaIdOf(bytes)
+      if (id !== undefined && !knownIds.has(id)) await subjectOfId(id, type.subject)
+      return decodeKnown(type, bytes)
+    },
+    decodeBatch: async <A>(type: RecordType<A>, values: ReadonlyArray<Buffer | null>): Promise<ReadonlyArray<Decoded<A>>> => {
+      for (const bytes of values) {
+        const id = schemaIdOf(bytes)
+        if (id !== undefined && !knownIds.has(id)) await subjectOfId(id, type.subject)
       }
-      if (bytes.length < 5 || bytes[0] !== MAGIC) {
-        return { _tag: "Poison", reason: `not in the Confluent wire format (magic byte ${bytes[0]}, ${bytes.length} bytes)`, record: textOf(bytes) }
-      }
-      const id = bytes.readUInt32BE(1)
-      const body = bytes.subarray(5)
-      const subject = await subjectOfId(id, type.subject)
-      if (subject === null) return { _tag: "Poison", reason: `unknown schema id ${id}: the registry has no such schema`, record: textOf(body) }
-      if (subject !== type.subject) return { _tag: "Poison", reason: `wrong schema id ${id}: it belongs to ${subject}, this topic carries ${type.subject}`, record: textOf(body) }
-      let json: unknown
-      try {
-        json = JSON.parse(body.toString("utf8"))
-      } catch (e) {
-        return { _tag: "Poison", reason: `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, record: textOf(body) }
-      }
-      let decode = decoders.get(type.subject)
-      if (!decode) decoders.set(type.subject, (decode = Schema.decodeUnknownExit(type.schema as Schema.Codec<unknown, unknown>)))
-      const result = decode(json)
-      if (result._tag === "Success") return { _tag: "Ok", value: result.value as A, schemaId: id }
-      return { _tag: "Poison", ...schemaErrorText(result.cause), record: textOf(body) }
+      return values.map((bytes) => decodeKnown(type, bytes))
     }
+  }
+
+  /** The schema id of a record that passes the frame checks (else undefined: decodeKnown says why). */
+  function schemaIdOf(bytes: Buffer | null): number | undefined {
+    if (!bytes || bytes.length < 5 || bytes.length > settings.maxRecordBytes || bytes[0] !== MAGIC) return undefined
+    return bytes.readUInt32BE(1)
+  }
+
+  /** decode, once the record's schema id is in knownIds (or the frame is bad): no await. */
+  function decodeKnown<A>(type: RecordType<A>, bytes: Buffer | null): Decoded<A> {
+    if (!bytes || bytes.length === 0) return { _tag: "Poison", reason: "empty record (no value)", record: "" }
+    if (bytes.length > settings.maxRecordBytes) {
+      return { _tag: "Poison", reason: `oversize record: ${bytes.length} bytes, more than the ${settings.maxRecordBytes}-byte limit`, record: textOf(bytes.subarray(0, 1024)) + "…" }
+    }
+    if (bytes.length < 5 || bytes[0] !== MAGIC) {
+      return { _tag: "Poison", reason: `not in the Confluent wire format (magic byte ${bytes[0]}, ${bytes.length} bytes)`, record: textOf(bytes) }
+    }
+    const id = bytes.readUInt32BE(1)
+    const body = bytes.subarray(5)
+    const subject = knownIds.get(id)!
+    if (subject === null) return { _tag: "Poison", reason: `unknown schema id ${id}: the registry has no such schema`, record: textOf(body) }
+    if (subject !== type.subject) return { _tag: "Poison", reason: `wrong schema id ${id}: it belongs to ${subject}, this topic carries ${type.subject}`, record: textOf(body) }
+    let json: unknown
+    try {
+      json = JSON.parse(body.toString("utf8"))
+    } catch (e) {
+      return { _tag: "Poison", reason: `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, record: textOf(body) }
+    }
+    let valid = validators.get(type.subject)
+    if (valid === undefined) validators.set(type.subject, (valid = compileValidator(type.schema as Schema.Top) ?? null))
+    if (valid !== null && valid(json)) return { _tag: "Ok", value: json as A, schemaId: id }
+    let decode = decoders.get(type.subject)
+    if (!decode) decoders.set(type.subject, (decode = Schema.decodeUnknownExit(type.schema as Schema.Codec<unknown, unknown>)))
+    const result = decode(json)
+    if (result._tag === "Success") return { _tag: "Ok", value: result.value as A, schemaId: id }
+    return { _tag: "Poison", ...schemaErrorText(result.cause), record: textOf(body) }
   }
 }

@@ -33,8 +33,10 @@ export interface KafkaSettings {
   readonly sourceAttempts?: number
 }
 
-export const DEFAULT_BROKERS = "127.0.0.1:19092"
-export const DEFAULT_REGISTRY = "http://127.0.0.1:18081/apis/ccompat/v7"
+// The ports scripts/services/kafka.sh starts the local broker and registry on (FLEUVE_KAFKA_PORT,
+// FLEUVE_REGISTRY_PORT), so tests and benches reach the services that script started.
+export const DEFAULT_BROKERS = `127.0.0.1:${process.env.FLEUVE_KAFKA_PORT ?? "19092"}`
+export const DEFAULT_REGISTRY = `http://127.0.0.1:${process.env.FLEUVE_REGISTRY_PORT ?? "18081"}/apis/ccompat/v7`
 
 const optionalString = (name: string) => Config.option(Config.String(name))
 

@@ -1,9 +1,10 @@
 import { Cause, Effect, Fiber, Layer, Queue, Stream } from "effect"
 import type { Envelope } from "../../operators/envelope.ts"
-import { applyToBatch, flushOperator, type OperatorFailure, type Routed } from "../../operators/operator.ts"
+import { applyToBatch, flushOperator, OperatorFailure, type Routed } from "../../operators/operator.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type SinkNode, type SourceNode, type StageNode, validateGraph } from "./graph.ts"
+import { OffloadPool } from "./offload.ts"
 import { partitionOf } from "./partition.ts"
 import { PipelineFailure, PipelineRuntime, type RunOptions, type RunReport } from "./runtime.ts"
 
@@ -59,6 +60,29 @@ const drainPartition = <E, R>(
     }
   })
 
+/**
+ * drainPartition for a stage whose stateless work runs on worker threads: while the operator
+ * handles batch k on this thread, the workers already compute batch k + 1. Two batches at most
+ * are in flight, so the bounded queues still hold producers back.
+ */
+const drainPipelined = <E, R>(
+  queue: Queue.Queue<Delivery, Cause.Done>,
+  max: number,
+  prepare: (batch: ReadonlyArray<Envelope<unknown>>) => Effect.Effect<ReadonlyArray<Envelope<unknown>>, E>,
+  handle: (batch: ReadonlyArray<Envelope<unknown>>) => Effect.Effect<void, E, R>
+): Effect.Effect<void, E, R> =>
+  Effect.gen(function*() {
+    let pending: Fiber.Fiber<ReadonlyArray<Envelope<unknown>>, E> | undefined
+    while (true) {
+      const next = yield* Effect.result(Queue.takeBetween(queue, 1, max))
+      if (next._tag === "Failure") break
+      const started = yield* Effect.forkChild(prepare(next.success.map((d) => d.envelope)))
+      if (pending) yield* handle(yield* Fiber.join(pending))
+      pending = started
+    }
+    if (pending) yield* handle(yield* Fiber.join(pending))
+  })
+
 const failureOf = (pipeline: string, node: string) => (e: OperatorFailure) =>
   new PipelineFailure({ pipeline, message: `${node}: ${e.operator === node ? "" : `${e.operator}: `}${e.message}` })
 
@@ -96,6 +120,7 @@ export const runEmbedded = <R>(pipeline: Pipeline<R>, options: RunOptions = {}):
     }
     const deadLetters: Array<DeadLetter> = []
     const committed: Record<string, number> = {}
+    const offloaded: Record<string, number> = {}
 
     // Wire subscriptions and producer counts before anything runs, so no record is published
     // into a topic whose consumers are not listening yet.
@@ -145,15 +170,34 @@ export const runEmbedded = <R>(pipeline: Pipeline<R>, options: RunOptions = {}):
         const s = statsOf(node.name)
         const apply = applyToBatch(node.operator, s)
         const sub = subscriptions.get(node.name)!
+        const workers = Math.max(1, options.workers ?? 1)
+        const pool = node.offload && workers > 1
+          ? yield* Effect.acquireRelease(
+            Effect.tryPromise({
+              try: () => OffloadPool.start(node.offload!, workers),
+              catch: (e) => new OperatorFailure({ operator: node.name, message: `starting ${workers} worker threads: ${String(e)}` })
+            }),
+            (p) => Effect.promise(() => p.close())
+          )
+          : undefined
+        const handle = (batch: ReadonlyArray<Envelope<unknown>>) => apply(batch).pipe(Effect.flatMap((r) => routeOut(node, r)))
         yield* Effect.forEach(
           sub.partitions,
-          (q) => drainPartition(q, node.batchSize ?? 256, (batch) => apply(batch.map((d) => d.envelope)).pipe(Effect.flatMap((r) => routeOut(node, r)))),
+          (q) =>
+            pool
+              ? drainPipelined(q, node.batchSize ?? 256, (batch) =>
+                Effect.tryPromise({
+                  try: () => pool.prepare(batch),
+                  catch: (e) => new OperatorFailure({ operator: node.name, message: `worker thread: ${e instanceof Error ? e.message : String(e)}` })
+                }), handle)
+              : drainPartition(q, node.batchSize ?? 256, (batch) => handle(batch.map((d) => d.envelope))),
           { concurrency: "unbounded", discard: true }
         )
+        if (pool) offloaded[node.name] = pool.attached
         yield* routeOut(node, yield* flushOperator(node.operator, s))
         yield* topic(node.output).producerDone()
         yield* topic(dlqTopic(node.input)).producerDone()
-      }).pipe(Effect.mapError(failureOf(pipeline.name, node.name)))
+      }).pipe(Effect.scoped, Effect.mapError(failureOf(pipeline.name, node.name)))
 
     const runSink = (node: SinkNode<unknown, R>) =>
       Effect.gen(function*() {
@@ -200,7 +244,8 @@ export const runEmbedded = <R>(pipeline: Pipeline<R>, options: RunOptions = {}):
       elapsedMs: performance.now() - started,
       stages: snapshot(),
       deadLetters,
-      committed
+      committed,
+      ...(Object.keys(offloaded).length > 0 ? { offloaded } : {})
     } satisfies RunReport
   })
 

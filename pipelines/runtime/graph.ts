@@ -3,6 +3,7 @@ import type { Envelope } from "../../operators/envelope.ts"
 import type { Operator, OperatorFailure } from "../../operators/operator.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import type { RecordName } from "../../schemas/registry.ts"
+import type { StageOffload } from "./offload.ts"
 
 /**
  * A pipeline is a graph of nodes joined by named topics. Topic names are the ones Kafka uses,
@@ -27,6 +28,11 @@ export interface StageNode<In = any, Out = any, R = any> {
   readonly output: string
   readonly operator: Operator<In, Out, R>
   readonly batchSize?: number
+  /**
+   * The stateless part of the operator's work, which the embedded runtime may compute on worker
+   * threads ahead of the operator (RunOptions.workers > 1); other runtimes ignore it.
+   */
+  readonly offload?: StageOffload<In>
 }
 
 /** A sink writes batches; the runtime commits the input position only after `write` succeeded. */

@@ -15,6 +15,11 @@ export interface RunOptions {
   readonly partitions?: number
   /** Bound of each partition's queue, in records: a full queue makes producers wait (backpressure). */
   readonly queueCapacity?: number
+  /**
+   * Threads for stages that declare an offload (embedded runtime): 1 (default) computes
+   * everything on the main thread; n > 1 starts n worker threads per such stage.
+   */
+  readonly workers?: number
   /** Called every progressIntervalMs, and once more with `final` when the run ends. */
   readonly onProgress?: (stages: ReadonlyArray<StatsSnapshot>, final?: boolean) => void
   readonly progressIntervalMs?: number
@@ -29,6 +34,8 @@ export interface RunReport {
   readonly deadLetters: ReadonlyArray<DeadLetter>
   /** Last committed position per `topic/partition`, after the sinks wrote. */
   readonly committed: Readonly<Record<string, number>>
+  /** Per stage with an offload: records whose stateless work ran on worker threads (embedded runtime). */
+  readonly offloaded?: Readonly<Record<string, number>>
 }
 
 export class PipelineFailure extends Schema.TaggedError<PipelineFailure>()("PipelineFailure", {

@@ -18,11 +18,13 @@ export const qwen3 = () => (tokenizer ??= loadTokenizer(tokenizerPath))
 export const sampleManifest = () => readManifest(manifestPath)
 
 /** Runs the corpus pipeline against a real DuckDB file; returns the run and the corpus_documents rows. */
-export const runCorpus = (warehouse: string, options: Partial<CorpusOptions> & { input: string }) =>
+export const runCorpus = (warehouse: string, options: Partial<CorpusOptions> & { input: string }, threads: { workers?: number; tokenizerFromFile?: boolean } = {}) =>
   runWithWarehouse(warehouse, Effect.gen(function*() {
-    const run = yield* buildCorpusRun({ outDir: join(tempDir(), "shards"), tokenizer: tokenizerPath, sequenceLength: 512, ...options }, qwen3())
+    const built = { outDir: join(tempDir(), "shards"), tokenizer: tokenizerPath, sequenceLength: 512, ...options }
+    // tokenizerFromFile: the pipeline loads the tokenizer itself, so worker threads can tokenize too.
+    const run = yield* (threads.tokenizerFromFile ? buildCorpusRun(built) : buildCorpusRun(built, qwen3()))
     const runtime = yield* PipelineRuntime
-    const report = yield* runtime.run(run.pipeline, { partitions: 1 })
+    const report = yield* runtime.run(run.pipeline, { partitions: 1, workers: threads.workers ?? 1 })
     const w = yield* Warehouse
     const rows = yield* w.query<{
       doc_id: string; status: string; reason: string | null; duplicate_of: string | null; last_run: string; retired: boolean; content_hash: string

@@ -1,0 +1,164 @@
+/**
+ * Worker threads for the stateless half of a stage. A stage may declare an `offload`: a module
+ * whose `makeHandler(init)` turns a list of requests into a list of replies, plus how a record
+ * becomes a request and how a reply goes back onto the record. The embedded runtime then sends
+ * each batch, split by key over the workers, ahead of the operator, and the operator (stateful,
+ * on the main thread, in order) reads what the workers computed. Records keep their order: the
+ * batch is reassembled before the operator sees it. A record whose request is `undefined`, or
+ * whose reply is `undefined` (the handler failed on it), is left for the operator to compute.
+ */
+import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
+import type { Envelope } from "../../operators/envelope.ts"
+import { partitionOf } from "./partition.ts"
+
+export interface StageOffload<In> {
+  /** Absolute path (or file URL) of a module exporting `makeHandler(init): OffloadHandler`. */
+  readonly module: string
+  /** Handed to `makeHandler` in each worker (structured-cloneable). */
+  readonly init: unknown
+  /** What a worker needs of a record; undefined: nothing to compute ahead for it. */
+  readonly request: (value: In) => unknown
+  /** The record with the worker's reply on it. */
+  readonly attach: (value: In, reply: unknown) => In
+}
+
+/** What a worker runs: replies in request order, and the buffers to move rather than copy. */
+export type OffloadHandler = (requests: ReadonlyArray<unknown>) => { replies: ReadonlyArray<unknown>; transfer?: ReadonlyArray<ArrayBuffer> }
+
+interface Job {
+  readonly resolve: (replies: ReadonlyArray<unknown>) => void
+  readonly reject: (e: Error) => void
+}
+
+/**
+ * The worker's code: the handler module and what it imports, bundled to one plain script once per
+ * module and process (as analysis/stats/bootstrap-pool.ts does: a worker started from a .ts file
+ * would start a tsx loader thread of its own).
+ */
+const scripts = new Map<string, string>()
+const workerScript = async (module: string): Promise<string> => {
+  const path = module.startsWith("file:") ? fileURLToPath(module) : module
+  let script = scripts.get(path)
+  if (script === undefined) {
+    const { buildSync } = await import("esbuild")
+    const built = buildSync({
+      stdin: {
+        contents: `
+          const { parentPort, workerData } = require("node:worker_threads")
+          const { makeHandler } = require(${JSON.stringify(path)})
+          const handle = makeHandler(workerData)
+          parentPort.on("message", (m) => {
+            try {
+              const r = handle(m.requests)
+              parentPort.postMessage({ id: m.id, replies: r.replies }, r.transfer ?? [])
+            } catch (e) {
+              parentPort.postMessage({ id: m.id, error: e instanceof Error ? e.stack ?? e.message : String(e) })
+            }
+          })
+          parentPort.postMessage({ ready: true })`,
+        resolveDir: process.cwd(),
+        loader: "js"
+      },
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      target: "node20",
+      write: false,
+      logLevel: "silent"
+    })
+    script = built.outputFiles[0]!.text
+    scripts.set(path, script)
+  }
+  return script
+}
+
+export class OffloadPool<In> {
+  private readonly jobs = new Map<number, Job>()
+  private nextId = 0
+  /** Records that went back to the stage with a worker's reply on them. */
+  attached = 0
+  private failure: Error | undefined
+
+  private constructor(private readonly offload: StageOffload<In>, private readonly workers: ReadonlyArray<Worker>) {
+    for (const w of workers) {
+      w.on("message", (m: { id?: number; replies?: ReadonlyArray<unknown>; error?: string; ready?: boolean }) => {
+        if (m.ready || m.id === undefined) return
+        const job = this.jobs.get(m.id)
+        this.jobs.delete(m.id)
+        if (m.error !== undefined) job?.reject(new Error(`worker: ${m.error}`))
+        else job?.resolve(m.replies!)
+      })
+      w.on("error", (e) => this.fail(e))
+      w.on("exit", (code) => {
+        if (code !== 0) this.fail(new Error(`a worker thread exited with code ${code}`))
+      })
+    }
+  }
+
+  /** Starts `count` workers and waits until each has built its handler (a broken init fails here). */
+  static async start<In>(offload: StageOffload<In>, count: number): Promise<OffloadPool<In>> {
+    const code = await workerScript(offload.module)
+    const workers = Array.from({ length: count }, () => new Worker(code, { eval: true, workerData: offload.init }))
+    await Promise.all(workers.map((w) =>
+      new Promise<void>((resolve, reject) => {
+        const onError = (e: Error) => reject(e)
+        w.once("error", onError)
+        w.once("message", () => {
+          w.off("error", onError)
+          resolve()
+        })
+      })
+    )).catch(async (e) => {
+      await Promise.all(workers.map((w) => w.terminate()))
+      throw e
+    })
+    return new OffloadPool(offload, workers)
+  }
+
+  private fail(e: Error) {
+    this.failure ??= e
+    for (const job of this.jobs.values()) job.reject(e)
+    this.jobs.clear()
+  }
+
+  private send(worker: Worker, requests: ReadonlyArray<unknown>): Promise<ReadonlyArray<unknown>> {
+    if (this.failure) return Promise.reject(this.failure)
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.jobs.set(id, { resolve, reject })
+      worker.postMessage({ id, requests })
+    })
+  }
+
+  /** The batch with each record's reply attached, in the batch's order. */
+  async prepare(batch: ReadonlyArray<Envelope<In>>): Promise<ReadonlyArray<Envelope<In>>> {
+    const n = this.workers.length
+    // By key, so a key's records always go to the same worker (no worker holds state today, but a
+    // handler may cache per key).
+    const slices: Array<Array<number>> = Array.from({ length: n }, () => [])
+    const requests: Array<Array<unknown>> = Array.from({ length: n }, () => [])
+    batch.forEach((e, i) => {
+      const r = this.offload.request(e.value)
+      if (r === undefined) return
+      const w = partitionOf(e.key, n)
+      slices[w]!.push(i)
+      requests[w]!.push(r)
+    })
+    const replies = await Promise.all(requests.map((rs, w) => (rs.length === 0 ? Promise.resolve([]) : this.send(this.workers[w]!, rs))))
+    const out = batch.slice()
+    replies.forEach((rs, w) =>
+      rs.forEach((reply, j) => {
+        if (reply === undefined) return
+        const i = slices[w]![j]!
+        const e = batch[i]!
+        out[i] = { key: e.key, value: this.offload.attach(e.value, reply), position: e.position }
+        this.attached++
+      }))
+    return out
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { test } from "node:test"
+import { defaultMinHashConfig, fnv1a, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
+import { qualityCheck } from "../../operators/corpus/quality.ts"
+import { ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
+import { repoRoot } from "../helpers/paths.ts"
+
+// Texts that stress the fast paths: astral characters, lone surrogates, combining marks before
+// and after their base, Greek final sigma, ligatures, non-ASCII digits and spaces, controls.
+const TRICKY = [
+  "",
+  "   ",
+  " a  b ",
+  "ΣΑΣ Σ «bonjour» le la ΟΔΟΣ." + " mot".repeat(60),
+  "😀😀 x𝔘 le la ".repeat(80),
+  "İstanbul ǅ ß ﬁ ① ² ١٢ \u0301e e\u0301 \u00a0x\u2028y\u200bz \ud800 \udc00 a\u0000b le la de " + "x y ".repeat(40),
+  "« l’hôpital » — c’est-à-dire, (voir §3) ; 12,5 % ! ¿qué? #santé… " .repeat(20),
+  "le la " + "a b ".repeat(100)
+]
+const sample = readFileSync(join(repoRoot, "data/corpus/sample.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).text as string)
+
+test("quality: the one-pass rules give the reference implementation's verdict and measures on every text", () => {
+  for (const text of [...TRICKY, ...sample]) assert.deepEqual(qualityCheck(text), referenceQualityCheck(text), text.slice(0, 60))
+})
+
+test("MinHash: word hashes without building words equal fnv1a of simplify's words", () => {
+  for (const text of [...TRICKY, ...sample]) assert.deepEqual([...simplifiedWordHashes(text)], simplify(text).map((w) => fnv1a(w)), text.slice(0, 60))
+})
+
+test("MinHash: the sorted, register-held signature equals the reference signature", () => {
+  const fast = new MinHasher(defaultMinHashConfig)
+  const reference = new ReferenceMinHasher(defaultMinHashConfig)
+  for (const text of [...TRICKY, ...sample]) assert.deepEqual(fast.signature(text), reference.signature(text), text.slice(0, 60))
+})
