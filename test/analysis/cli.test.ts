@@ -2,7 +2,8 @@ import assert from "node:assert/strict"
 import { test } from "node:test"
 import { ANALYSIS_TABLES } from "../../analysis/analyses.ts"
 import { type AnalysisFixture, loadFixture, writeScores } from "../helpers/analyses.ts"
-import { runCli, tempWarehousePath } from "../helpers/warehouse.ts"
+import { Effect } from "effect"
+import { runCli, runWithWarehouse, tempWarehousePath } from "../helpers/warehouse.ts"
 
 test("fleuve analyze through the CLI: summary on stdout, tables readable with fleuve query", () => {
   const fixture = loadFixture<AnalysisFixture>("enmed")
@@ -33,10 +34,17 @@ test("fleuve analyze through the CLI: summary on stdout, tables readable with fl
   const unknown = runCli(["analyze", "--warehouse", db, "--reference", "GPT-9"])
   assert.equal(unknown.code, 1)
   assert.match(unknown.stderr, /unknown reference system 'GPT-9'; known systems: late, mcqa-lora, partial, twin, unified, vanilla/)
+
+  // a missing --reference is one line that says what to give, not the whole help
+  const missing = runCli(["analyze", "--warehouse", db])
+  assert.equal(missing.code, 1)
+  assert.equal(missing.stdout, "")
+  assert.match(missing.stderr, /^fleuve: analyze needs --reference SYSTEM: .*\n$/)
 })
 
-test("fleuve analyze explains an empty warehouse", () => {
+test("fleuve analyze explains an empty warehouse", async () => {
   const db = tempWarehousePath()
+  await runWithWarehouse(db, Effect.void) // made, migrated, and empty
   const empty = runCli(["analyze", "--warehouse", db, "--reference", "x"])
   assert.equal(empty.code, 1)
   assert.match(empty.stderr, /scores table .* is empty: land item-level scores first with `fleuve import-scores FILE`/)
