@@ -211,8 +211,10 @@ describe("fleuve report (CLI)", () => {
     }
   })
 
-  test("a warehouse without analyses fails with a clear message", () => {
-    const empty = runCli(["report", "--warehouse", tempWarehousePath(), "--out", tempDir()])
+  test("a warehouse without analyses fails with a clear message", async () => {
+    const db = tempWarehousePath()
+    await runWithWarehouse(db, Effect.void) // made and migrated: report no longer creates a missing one
+    const empty = runCli(["report", "--warehouse", db, "--out", tempDir()])
     assert.equal(empty.code, 1)
     assert.match(empty.stderr, /no cell_scores, paired_tests, .* tables: run `fleuve analyze --reference SYSTEM` first/)
   })

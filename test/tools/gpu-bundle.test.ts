@@ -43,10 +43,13 @@ describe("fleuve gpu-bundle", { skip: hasDeb ? false : "no .cache/gpu/libvulkan1
     assert.match(r.stdout, /import-scores/)
   })
 
-  it("runs a warehouse query (DuckDB's native binding and the SQL migrations travel)", () => {
-    const r = spawnSync(join(unpacked, "fleuve", "run.sh"), ["query", "--warehouse", join(dir, "w.duckdb"), "SELECT 40 + 2 AS answer"], { cwd: dir, env: cleanEnv, encoding: "utf8" })
+  it("lands a pipeline's rows and queries them (DuckDB's native binding and the SQL migrations travel)", () => {
+    const db = join(dir, "w.duckdb")
+    const land = spawnSync(join(unpacked, "fleuve", "run.sh"), ["run", "sample-scores", "--warehouse", db], { cwd: dir, env: cleanEnv, encoding: "utf8" })
+    assert.equal(land.status, 0, land.stderr)
+    const r = spawnSync(join(unpacked, "fleuve", "run.sh"), ["query", "--warehouse", db, "SELECT 40 + 2 AS answer, count(*) > 0 AS landed FROM scores"], { cwd: dir, env: cleanEnv, encoding: "utf8" })
     assert.equal(r.status, 0, r.stderr)
-    assert.match(r.stdout, /42/)
+    assert.match(r.stdout, /42\s+true/)
   })
 
   it("trains LoRA steps on the host: tfjs' gradients travel in the bundle (no esbuild, no node_modules there)", () => {
