@@ -9,8 +9,8 @@ export const modelFlag = Flag.String("model").pipe(
 export const backendFlag = Flag.Literals("backend", backendNames).pipe(
   Flag.withDescription(withDefaultSaid(
     "Tensor backend: auto picks webgpu (GPU via Dawn/Vulkan), then tensorflow (tfjs-node, if installed), then cpu-fused (fleuve's fused CPU Qwen3: WebAssembly SIMD on every core; trains and scores), wasm (scoring only), cpu. " +
-      "Measured on a loaded 2-core box (BENCHMARKS.md, bench/cpu): on the demo's model cpu-fused scores 1.9-3.9x and LoRA-trains 2.6-3.2x PyTorch f32's tokens/s, DAPT 0.5-1.0x; " +
-      "7.3-9.5x (DAPT) and 3.0-6.0x (LoRA) the cpu backend's training tokens/s; on a 2-layer Qwen3-0.6B slice 0.4x PyTorch's wall-clock rate (0.6-0.7x per CPU-second). The choice and why are printed on stderr",
+      "Measured on a quiet 2-core box (BENCHMARKS.md, bench/cpu): on the demo's model cpu-fused trains 20x (full) and 8-12x (LoRA) and scores 8-12x faster than the cpu backend, " +
+      "and reaches 0.12x (full), 0.09-0.15x (LoRA) and 0.05x (scoring) of PyTorch f32's tokens/s on the same 2 cores. The choice and why are printed on stderr",
     "auto" as const
   )),
   Flag.withDefault("auto" as const)
