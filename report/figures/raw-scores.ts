@@ -33,7 +33,8 @@ export const rawScores: VegaLiteFigure = {
             encoding: {
               x: { field: "shots", type: "ordinal", sort: shotLabels(ctx), title: "shots", axis: { labelAngle: 0 } },
               xOffset: { field: "system", type: "nominal", sort: [...ctx.systems] },
-              y: { field: "mean", type: "quantitative", title: "mean score" },
+              // "~g": a panel where every mean is 0 reads "0", not "0.000000" (issue 21)
+              y: { field: "mean", type: "quantitative", title: "mean score", axis: { format: "~g" } },
               color: { field: "system", type: "nominal", scale: systemScale(ctx), sort: [...ctx.systems], title: "system" },
               tooltip: [{ field: "system" }, { field: "task" }, { field: "shots" }, { field: "mean", format: ".3f" }]
             }

@@ -54,7 +54,7 @@ export const REALISTIC_TASKS = ["medmcqa-fr", "medqa-open-fr", "mediqal-oeq-fr",
  * scores exactly as the reference (degenerate axes: all deltas 0), or one task scored in [0, 0.1]
  * (narrow axes). Returns the DuckDB path.
  */
-export const buildRealisticWarehouse = async (options: { tasks: number; shots: ReadonlyArray<number>; tiedTask?: boolean; lowScores?: boolean }): Promise<string> => {
+export const buildRealisticWarehouse = async (options: { tasks: number; shots: ReadonlyArray<number>; tiedTask?: boolean; lowScores?: boolean; zeroTask?: boolean }): Promise<string> => {
   const path = tempWarehousePath()
   await runWithWarehouse(path, Effect.gen(function*() {
     const runtime = yield* PipelineRuntime
@@ -78,6 +78,8 @@ export const buildRealisticWarehouse = async (options: { tasks: number; shots: R
     yield* w.exec(`DELETE FROM scores WHERE shots NOT IN (${options.shots.join(", ")})`)
     // F1 in [0, 0.1]: a narrow axis whose default ticks ("0.00", "0.01", …) ran into each other.
     if (options.lowScores) yield* w.exec("UPDATE scores SET score = score / 10 WHERE task = $task", { task: REALISTIC_TASKS[1] })
+    // Every system scores 0 on a task (the demo's untrained ExtQA F1): a degenerate axis.
+    if (options.zeroTask) yield* w.exec("UPDATE scores SET score = 0 WHERE task = $task", { task: REALISTIC_TASKS[1] })
     if (options.tiedTask) {
       yield* w.exec(
         `UPDATE scores s SET score = r.score FROM scores r

@@ -29,6 +29,7 @@ const REALISTIC = [
   { tasks: 2, shots: [0, 5], tiedTask: true },
   { tasks: 3, shots: [0, 5], lowScores: true },
   { tasks: 4, shots: [0, 3, 5] },
+  { tasks: 3, shots: [0, 3, 5], zeroTask: true },
   { tasks: 5, shots: [0, 5] }
 ] as const
 let realistic: Array<{ name: string; file: string }> = []
@@ -40,7 +41,7 @@ before(async () => {
   realistic = []
   for (const v of REALISTIC) {
     const db = await buildRealisticWarehouse(v)
-    realistic.push({ name: `${v.tasks} task(s), shots ${v.shots.join("/")}${"tiedTask" in v ? ", a tied task" : ""}${"lowScores" in v ? ", scores in [0, 0.1]" : ""}`, file: writeReport(await runWithWarehouse(db, buildReport({}))) })
+    realistic.push({ name: `${v.tasks} task(s), shots ${v.shots.join("/")}${"tiedTask" in v ? ", a tied task" : ""}${"lowScores" in v ? ", scores in [0, 0.1]" : ""}${"zeroTask" in v ? ", a task every system scores 0" : ""}`, file: writeReport(await runWithWarehouse(db, buildReport({}))) })
   }
   browser = await launchChromium()
 })
