@@ -4,8 +4,6 @@ import { type AnalysisOptions, runAnalyses } from "../analysis/analyses.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
 
-export { ANALYSIS_TABLES } from "../analysis/analyses.ts"
-
 /** Runs every analysis and returns its summary with the significance record's first rows. */
 export const analyzeWarehouse = (options: AnalysisOptions, topRows = 5) =>
   Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import { Console, Effect, Option } from "effect"
-import { ANALYSIS_TABLES, analyzeWarehouse } from "../../pipelines/analyze.ts"
+import { analyzeWarehouse } from "../../pipelines/analyze.ts"
+import { ANALYSIS_TABLES } from "../../pipelines/names.ts"
 import { warehouseAt } from "../../pipelines/services.ts"
 import type { AnalyzeArgs } from "../flags/analyze.ts"
 import { reportFailure } from "../common.ts"

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { projectionNames, type ProjectionName } from "../qwen3/projections.ts"
-import { type ForwardOptions, type ForwardResult, type KvCache, type Qwen3Model, useFusedForward } from "../tfjs/qwen3-model.ts"
+import { type ForwardOptions, forwardInputs, type ForwardResult, type KvCache, type Qwen3Model, useFusedForward } from "../tfjs/qwen3-model.ts"
 import { type CpuKernels, jsKernels } from "./kernels.ts"
 import { type HostForwardInput, type HostLora, HostQwen3, type HostWeights } from "./qwen3-cpu.ts"
 
@@ -76,12 +76,7 @@ const owned = (a: Float32Array): Float32Array => (kernels.arena ? a.slice() : a)
 /** Qwen3Model.forward on the fused CPU path (same options, same results). */
 export const fusedForward = (model: Qwen3Model, ids: ReadonlyArray<ReadonlyArray<number>>, options: ForwardOptions): ForwardResult => {
   const c = model.config
-  const b = ids.length
-  const t = ids[0]!.length
-  const past = options.cache?.length ?? 0
-  const valid = options.valid ?? ids.map((row) => row.map(() => 1))
-  const positions = options.positions ?? ids.map(() => Array.from({ length: t }, (_, i) => past + i))
-  const keyValid = valid.map((row, r) => [...(options.cache?.valid[r] ?? []), ...row])
+  const { b, t, past, positions, keyValid } = forwardInputs(ids, options)
   const mark = kernels.mark()
   try {
     const copyIn = (x: tf.Tensor) => {

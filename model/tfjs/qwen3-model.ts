@@ -53,6 +53,17 @@ export interface ForwardOptions {
 /** A projection's LoRA input as this forward drops it (or leaves it: no dropout). */
 type DropLoraInput = (x: tf.Tensor2D, lora: LoraPair, module: ProjectionName) => tf.Tensor2D
 
+/** A forward's inputs with their defaults filled in: the same for the tfjs and the fused CPU paths. */
+export const forwardInputs = (ids: ReadonlyArray<ReadonlyArray<number>>, options: ForwardOptions) => {
+  const t = ids[0]!.length
+  const past = options.cache?.length ?? 0
+  const valid = options.valid ?? ids.map((row) => row.map(() => 1))
+  const positions = options.positions ?? ids.map(() => Array.from({ length: t }, (_, i) => past + i))
+  // which keys a query may attend to: the cached ones, then this call's real tokens
+  const keyValid = valid.map((row, r) => [...(options.cache?.valid[r] ?? []), ...row])
+  return { b: ids.length, t, past, positions, keyValid }
+}
+
 export interface ForwardResult {
   readonly logits: tf.Tensor3D // [batch, length, vocab]
   readonly cache?: KvCache
@@ -161,12 +172,7 @@ export class Qwen3Model {
     // The cpu-fused backend: the same computation on fleuve's fused CPU kernels (model/cpu/).
     if (fusedForward && fusedCpuActive()) return fusedForward(this, ids, options)
     const cfg = this.config
-    const b = ids.length
-    const t = ids[0]!.length
-    const past = options.cache?.length ?? 0
-    const valid = options.valid ?? ids.map((row) => row.map(() => 1))
-    const positions = options.positions ?? ids.map(() => Array.from({ length: t }, (_, i) => past + i))
-    const keyValid = valid.map((row, r) => [...(options.cache?.valid[r] ?? []), ...row])
+    const { b, t, past, positions, keyValid } = forwardInputs(ids, options)
     const run = (): ForwardResult => {
       const total = past + t
       // Additive mask [batch, 1, 1, t, total]: causal and no padded keys.
