@@ -9,4 +9,7 @@ export const reportFailure = (e: { readonly message: string }) =>
   })
 
 /** The message of whatever a command failed with: a typed error's, an Error's, or the value. */
-export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String((e as { message?: string }).message ?? e))
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String((e as { message?: string }).message ?? e))
+
+/** reportFailure for a command whose failures are of several kinds (typed errors, Errors, defects' values). */
+export const reportAnyFailure = (e: unknown) => reportFailure({ message: messageOf(e) })

@@ -5,7 +5,7 @@ import { buildCorpusRun, type CorpusOptions, readCorpusConfig, type TallySnapsho
 import { compactCorpus } from "../../pipelines/corpus-compact.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { progressReporter } from "../progress.ts"
-import { reportFailure } from "../common.ts"
+import { reportAnyFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
 import type { CorpusArgs } from "../flags/corpus.ts"
 
@@ -64,5 +64,5 @@ export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, t
     }
   }).pipe(
     Effect.provide(withWarehouse(warehouse)),
-    Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) }))
+    Effect.catch(reportAnyFailure)
   )

@@ -2,7 +2,7 @@ import { Console, Effect, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { resolve } from "node:path"
 import { runDemo } from "../../pipelines/demo/plan.ts"
-import { reportFailure } from "../common.ts"
+import { reportAnyFailure, reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
 import { progressReporter } from "../progress.ts"
 import type { DemoArgs } from "../flags/demo.ts"
@@ -59,5 +59,5 @@ export const demoHandler = (o: DemoArgs) =>
     yield* Console.log(report)
   }).pipe(
     Effect.provide(withWarehouse(o.warehouse)),
-    Effect.catch((e: unknown) => reportFailure({ message: String((e as { message?: string }).message ?? e) }))
+    Effect.catch(reportAnyFailure)
   )

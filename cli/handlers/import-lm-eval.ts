@@ -1,6 +1,6 @@
 import { Console, Effect, Option } from "effect"
 import { describeDeadLetter, importLmEval, taskFromFileName } from "../../pipelines/import-lm-eval.ts"
-import { reportFailure } from "../common.ts"
+import { reportAnyFailure, reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
 import { progressReporter } from "../progress.ts"
 import type { ImportLmEvalArgs } from "../flags/import-lm-eval.ts"
@@ -22,5 +22,5 @@ export const importLmEvalHandler = (o: ImportLmEvalArgs) =>
     for (const d of summary.deadLetters.slice(0, 10)) yield* Console.error(`  rejected ${describeDeadLetter(d)}`)
   }).pipe(
     Effect.provide(withWarehouse(o.warehouse)),
-    Effect.catch((e: unknown) => reportFailure({ message: String((e as { message?: string }).message ?? e) }))
+    Effect.catch(reportAnyFailure)
   )

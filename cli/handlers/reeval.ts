@@ -4,7 +4,7 @@ import { judgeFor } from "../../pipelines/evaluate/judges.ts"
 import { manifestSignature, reeval, type ReevalSummary } from "../../pipelines/evaluate/reeval.ts"
 import { parseShotList } from "../../pipelines/evaluate/shots.ts"
 import { baselineSystems, endpointSystem, loadPromptSet } from "../../pipelines/evaluate/systems.ts"
-import { reportFailure } from "../common.ts"
+import { reportAnyFailure, reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
 import type { ReevalArgs } from "../flags/reeval.ts"
 
@@ -83,5 +83,5 @@ export const reevalHandler = (o: ReevalArgs) =>
     }
   }).pipe(
     Effect.provide(withWarehouse(o.warehouse)),
-    Effect.catch((e: unknown) => reportFailure({ message: String((e as { message?: string }).message ?? e) }))
+    Effect.catch(reportAnyFailure)
   )

@@ -2,7 +2,7 @@ import { Effect, Option } from "effect"
 import { runNodeWorker } from "../../pipelines/kafka/worker-warehouse.ts"
 import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import type { ReplayFrom } from "../../pipelines/runtime/runtime.ts"
-import { reportFailure } from "../common.ts"
+import { reportAnyFailure, reportFailure } from "../common.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import { noWarehouse } from "../../pipelines/services.ts"
 import type { ReplayArgs } from "../flags/replay.ts"
@@ -33,4 +33,4 @@ export const replayHandler = ({ node, pipeline: name, fromBeginning, from, wareh
       waitForLock: false,
       command: `replay ${node} --pipeline ${name}`
     })
-  }).pipe(Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) })))
+  }).pipe(Effect.catch(reportAnyFailure))

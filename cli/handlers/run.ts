@@ -5,7 +5,7 @@ import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { Warehouse } from "../../pipelines/services.ts"
 import { progressReporter, renderProgress } from "../progress.ts"
-import { reportFailure } from "../common.ts"
+import { reportAnyFailure, reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import type { RunArgs } from "../flags/run.ts"
@@ -28,5 +28,5 @@ export const runHandler = ({ pipeline: name, warehouse, partitions, runtime: run
     })
     yield* body.pipe(Effect.provide(settings ? Layer.mergeAll(Warehouse.layer(warehouse), KafkaRuntime(settings)) : withWarehouse(warehouse)))
   }).pipe(
-    Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) }))
+    Effect.catch(reportAnyFailure)
   )

@@ -1,7 +1,7 @@
 import { Console, Effect, Option } from "effect"
 import { kafkaContext } from "../../pipelines/kafka/runtime.ts"
 import type { TopicsArgs } from "../flags/topics.ts"
-import { reportFailure } from "../common.ts"
+import { reportAnyFailure } from "../common.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 
 const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
@@ -48,4 +48,4 @@ export const topicsHandler = (kafka: TopicsArgs) =>
       yield* Console.log(table(["topic", "consumer group", "partitions", "records", "committed", "lag"], rows))
       yield* Console.error(`${rows.filter((r) => r[1] === "").length} topics, ${groups.length} consumer groups`)
     }))
-  }).pipe(Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) })))
+  }).pipe(Effect.catch(reportAnyFailure))

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { runNodeWorker } from "../../pipelines/kafka/worker-warehouse.ts"
 import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import { noWarehouse } from "../../pipelines/services.ts"
-import { reportFailure } from "../common.ts"
+import { reportAnyFailure, reportFailure } from "../common.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import type { WorkerArgs } from "../flags/worker.ts"
 
@@ -24,4 +24,4 @@ export const workerHandler = ({ node, pipeline: name, instance, warehouse, ...ka
     })
     // Building the pipeline never needs the warehouse: a sink opens it on its first batch.
     yield* body.pipe(Effect.provide(noWarehouse(node)))
-  }).pipe(Effect.catch((e: unknown) => reportFailure({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) })))
+  }).pipe(Effect.catch(reportAnyFailure))
