@@ -21,6 +21,7 @@ import { trainCommand } from "./commands/train.ts"
 import { replayCommand } from "./commands/replay.ts"
 import { topicsCommand } from "./commands/topics.ts"
 import { workerCommand } from "./commands/worker.ts"
+import { invalidInvocationPresenter } from "./invalid-invocation.ts"
 
 // One file per command under cli/commands/; this file only assembles them.
 const fleuve = Command.make("fleuve").pipe(
@@ -57,4 +58,4 @@ const fleuve = Command.make("fleuve").pipe(
   ])
 )
 
-fleuve.pipe(Command.run({ version: "0.1.0" }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+fleuve.pipe(Command.run({ version: "0.1.0" }), Effect.provide(invalidInvocationPresenter), Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -6,9 +6,7 @@ import { withDefaultSaid } from "./defaults.ts"
 export const analyzeFlags = {
   warehouse: warehouseFlag,
   reference: Flag.String("reference").pipe(
-    Flag.withDescription("System every candidate is compared with in paired tests (e.g. Qwen3-14B-vanilla) (required)"),
-    // Optional to the parser so that a missing --reference is one clear line, not the whole help.
-    Flag.optional
+    Flag.withDescription("System every candidate is compared with in paired tests (e.g. Qwen3-14B-vanilla) (required)")
   ),
   alpha: Flag.Finite("alpha").pipe(Flag.withDescription(withDefaultSaid("Significance level for wins/losses and the Nemenyi critical difference", 0.05)), Flag.withDefault(0.05)),
   family: Flag.Literals("family", ["system", "all"]).pipe(

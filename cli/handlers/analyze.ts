@@ -6,12 +6,8 @@ import type { AnalyzeArgs } from "../flags/analyze.ts"
 import { reportFailure } from "../common.ts"
 import { formatRows } from "../format.ts"
 
-export const analyzeHandler = ({ warehouse, reference: referenceFlag, alpha, family, seed, metric }: AnalyzeArgs) =>
+export const analyzeHandler = ({ warehouse, reference, alpha, family, seed, metric }: AnalyzeArgs) =>
   Effect.gen(function*() {
-    if (Option.isNone(referenceFlag)) {
-      return yield* reportFailure({ message: "analyze needs --reference SYSTEM: the system every other one is compared with in the paired tests (fleuve query \"SELECT DISTINCT system FROM scores\" lists them)" })
-    }
-    const reference = referenceFlag.value
     const started = Date.now()
     const { summary, top } = yield* analyzeWarehouse({
       reference,

@@ -35,11 +35,11 @@ test("fleuve analyze through the CLI: summary on stdout, tables readable with fl
   assert.equal(unknown.code, 1)
   assert.match(unknown.stderr, /unknown reference system 'GPT-9'; known systems: late, mcqa-lora, partial, twin, unified, vanilla/)
 
-  // a missing --reference is one line that says what to give, not the whole help
+  // a missing --reference is the error and the usage line, not the whole help
   const missing = runCli(["analyze", "--warehouse", db])
   assert.equal(missing.code, 1)
   assert.equal(missing.stdout, "")
-  assert.match(missing.stderr, /^fleuve: analyze needs --reference SYSTEM: .*\n$/)
+  assert.match(missing.stderr, /^fleuve: Missing required flag: --reference\nusage: fleuve analyze \[flags\]\n\(fleuve analyze --help lists every flag, its default and examples\)\n$/)
 })
 
 test("fleuve analyze explains an empty warehouse", async () => {
