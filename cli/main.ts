@@ -18,6 +18,7 @@ import { reevalCommand } from "./commands/reeval.ts"
 import { runCommand } from "./commands/run.ts"
 import { modelCommand } from "./commands/model.ts"
 import { trainCommand } from "./commands/train.ts"
+import { studyCommand } from "./commands/study.ts"
 import { replayCommand } from "./commands/replay.ts"
 import { topicsCommand } from "./commands/topics.ts"
 import { workerCommand } from "./commands/worker.ts"
@@ -39,6 +40,7 @@ const fleuve = Command.make("fleuve").pipe(
   ]),
   Command.withSubcommands([
     demoCommand,
+    studyCommand,
     importScoresCommand,
     analyzeCommand,
     corpusCommand,

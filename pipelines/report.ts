@@ -12,6 +12,8 @@ export interface WriteReportOptions {
   /** A JSON file holding a Vega-Lite config merged over the house theme. */
   readonly configFile?: string | undefined
   readonly onFigure?: (id: string, title: string) => void
+  /** The study the report comes from: named in its title and provenance. */
+  readonly study?: string | undefined
   /** A last change to each drawn file before it is written (the demo's note). */
   readonly amend?: (file: { readonly path: string; readonly content: string }) => string
 }
@@ -39,7 +41,7 @@ const writeFiles = (out: string, files: ReadonlyArray<{ path: string; content: s
 export const writeReport = (o: WriteReportOptions) =>
   Effect.gen(function*() {
     const config = o.configFile === undefined ? undefined : yield* readConfig(o.configFile)
-    const drawn = yield* buildReport({ reference: o.reference, config, ...(o.onFigure ? { onFigure: o.onFigure } : {}) })
+    const drawn = yield* buildReport({ reference: o.reference, config, ...(o.study !== undefined ? { study: o.study } : {}), ...(o.onFigure ? { onFigure: o.onFigure } : {}) })
     const files = o.amend ? drawn.map((f) => ({ path: f.path, content: o.amend!(f) })) : drawn
     yield* writeFiles(o.out, files)
     return files

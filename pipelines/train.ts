@@ -44,8 +44,8 @@ export interface TrainingRun {
   readonly to: string
   /** The training sequences, from the loaded model (its tokenizer). */
   readonly sequences: (loaded: LoadedModel) => Array<TrainingSequence> | Promise<Array<TrainingSequence>>
-  /** Optimizer steps; 0: one epoch of the data. */
-  readonly steps: number
+  /** Optimizer steps (0: none — a LoRA stage then saves its untrained adapter), or passes over the data. */
+  readonly steps: number | { readonly epochs: number }
   readonly settings: TrainingSettings
   /** Seed of the LoRA initialisation (and, through settings.seed, the data order and dropout). */
   readonly seed: number
@@ -57,6 +57,8 @@ export interface TrainingRun {
   /** Lines for people: the path chosen and why, the data's size. */
   readonly log: (line: string) => void
   readonly onStep?: (r: StepReport) => void
+  /** A first Ctrl-C: the step under way finishes and is checkpointed, then training returns (outcome.stopped). */
+  readonly signal?: AbortSignal
 }
 
 export interface TrainingOutcome {
@@ -64,6 +66,8 @@ export interface TrainingOutcome {
   readonly resumedFrom: string | undefined
   readonly totalSteps: number
   readonly sequences: number
+  /** Training returned before its last step because `signal` was aborted (a checkpoint holds where it got). */
+  readonly stopped: boolean
   /** The handle the model was trained through: with LoRA, the backbone with its trained pairs attached. */
   readonly handle: ModelHandle
 }
@@ -79,9 +83,9 @@ export const runTraining = async (run: TrainingRun): Promise<TrainingOutcome> =>
   if (data.length === 0) throw new Error(`no training sequence`)
   const { weightDecay, ...settings } = run.settings
   const adamw = weightDecay === undefined ? (settings.adamw ?? defaultTrainOptions.adamw) : { ...(settings.adamw ?? defaultTrainOptions.adamw), weightDecay }
-  const options: TrainOptions = { ...defaultTrainOptions, ...settings, adamw, totalSteps: 0, outDir: run.to }
+  const options: TrainOptions = { ...defaultTrainOptions, ...settings, adamw, totalSteps: 0, outDir: run.to, ...(run.signal ? { signal: run.signal } : {}) }
   const perStep = options.microBatch * options.gradAccumulation
-  const totalSteps = run.steps > 0 ? run.steps : Math.max(1, Math.floor(data.length / perStep))
+  const totalSteps = typeof run.steps === "number" ? run.steps : Math.max(1, Math.round((run.steps.epochs * data.length) / perStep))
   let told = false
   const { losses, resumedFrom } = await handle.run(`${run.lora ? "LoRA" : "full"} training`, (loaded) => {
     const mode: TrainingMode = run.lora ? { kind: "lora", lora: run.lora, baseModel: run.from } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) }
@@ -92,7 +96,7 @@ export const runTraining = async (run: TrainingRun): Promise<TrainingOutcome> =>
       ? trainOnEngine(loaded.model, mode, data, { ...options, totalSteps }, run.onStep, { gpu, onNote: run.log })
       : train(loaded.model, mode, data, { ...options, totalSteps }, run.onStep)
   })
-  return { losses, resumedFrom, totalSteps, sequences: data.length, handle }
+  return { losses, resumedFrom, totalSteps, sequences: data.length, stopped: losses.length < totalSteps, handle }
 }
 
 /**

@@ -128,6 +128,26 @@ export const SCHEMA_DOCS: Readonly<Record<string, TableDoc>> = {
     comment: "scores with the kind of judge that produced each judged score.",
     columns: { ...SCORE_COLUMNS, judge_kind: "offline-reference | openai-compatible | local-model | other; NULL for unjudged metrics." }
   },
+  studies: {
+    origin: "0008", kind: "table", key: "run_id",
+    comment: "One row per `fleuve study` run: the study file as it was run, its resolved plan and the versions of everything.",
+    columns: {
+      run_id: "The study's run (table runs).", study: "The study's name (its `name` key).", file: "Path of the study file.",
+      content: "The study file's text as it was run.", plan: "The resolved plan: every step, its dependencies, key and settings (JSON, secrets redacted).",
+      versions: "Versions of fleuve, Node, DuckDB, tfjs, Effect and the git commit when known (JSON).", recorded_at: "When the run started."
+    }
+  },
+  study_steps: {
+    origin: "0008", kind: "table", key: "study, step, key",
+    comment: "Each step of a study with the key of its inputs and settings: a step whose key succeeded before is not run again.",
+    columns: {
+      study: "The study's name.", step: "Step id: corpus, base, nf4:<model>, train:<stage>, score:<system>, import:<system>, heldout, analyze, report.",
+      key: "SHA-256 of the step's settings, the identity of its input files, the keys of the steps it reads and its code version.",
+      status: "running | succeeded | failed | interrupted.", study_run_id: "The `study` run that ran the step.", run_id: "The step's own run (table runs).",
+      output: "The step's folder (models, shards), NULL for steps that only write the warehouse.",
+      started_at: "Start time.", finished_at: "End time.", seconds: "Wall time in seconds.", summary: "What the step did: losses, tokens/s, requests scored (JSON)."
+    }
+  },
   corpus_documents: {
     origin: "0003", kind: "table", key: "doc_id",
     comment: "Incremental corpus state: one row per document ever seen, so a re-run processes only new or changed documents and retires vanished ones.",

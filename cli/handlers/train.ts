@@ -20,7 +20,7 @@ const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
           if (data.length === 0) throw new Error(`${a.data}: no training sequence of ${a.seqLen} tokens`)
           return data
         },
-        steps: a.steps,
+        steps: a.steps > 0 ? a.steps : { epochs: 1 },
         settings: {
           microBatch: a.microBatch,
           gradAccumulation: a.gradAccum,

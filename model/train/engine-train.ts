@@ -299,6 +299,8 @@ export const trainOnEngine = async (
       losses.push(result.loss)
       onStep(stepReport({ step, startStep, started, width, options }, { loss: result.loss, lr, gradNorm: result.gradNorm }))
       if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) await save(join(options.outDir, checkpointName(step)))
+      else if (options.signal?.aborted && step < options.totalSteps) await save(join(options.outDir, checkpointName(step)))
+      if (options.signal?.aborted) break
     }
     if (step === options.totalSteps) await save(join(options.outDir, "final"))
     else await syncModel()

@@ -31,6 +31,11 @@ export interface TrainOptions {
   readonly outDir: string
   /** Stop after this step even if totalSteps is larger (what an interruption looks like). */
   readonly stopAfter?: number
+  /**
+   * Asked to stop (a first Ctrl-C): the step under way finishes, a checkpoint of it is saved (so a
+   * rerun resumes exactly there) and training returns early.
+   */
+  readonly signal?: AbortSignal
 }
 
 export const defaultTrainOptions: Omit<TrainOptions, "totalSteps" | "outDir"> = {
@@ -261,6 +266,8 @@ export const train = async (
     losses.push(stepLoss)
     onStep(stepReport({ step, startStep, started, width, options }, { loss: stepLoss, lr, gradNorm }))
     if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) await save(join(options.outDir, checkpointName(step)))
+    else if (options.signal?.aborted && step < options.totalSteps) await save(join(options.outDir, checkpointName(step)))
+    if (options.signal?.aborted) break
   }
   if (step === options.totalSteps) await save(join(options.outDir, "final"))
   optimizer.dispose()

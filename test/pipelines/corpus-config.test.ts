@@ -39,7 +39,7 @@ test("fleuve corpus refuses a bad thresholds file and a bad --sequence-length be
   writeFileSync(config, JSON.stringify({ languages: "fr" }))
   const r = runCli(["corpus", input, "--config", config, "--warehouse", join(dir, "w.duckdb"), "--out", join(dir, "out")])
   assert.equal(r.code, 1, r.stderr)
-  assert.match(r.stderr, /thresholds\.json: languages: Expected array/)
+  assert.match(r.stderr, /thresholds\.json:\d+: languages: Expected array/)
   for (const n of ["0", "-5"]) {
     const s = runCli(["corpus", input, "--sequence-length", n, "--warehouse", join(dir, "w.duckdb"), "--out", join(dir, "out")])
     assert.equal(s.code, 1, s.stderr)

@@ -7,7 +7,8 @@ import type { LoadedQAItem } from "../../../schemas/qa-record.ts"
 import { OperatorFailure } from "../../operator.ts"
 import { loadQaFile, QA_FORMATS } from "./index.ts"
 
-const TaskFiles = Schema.Struct({
+/** One task of a manifest: its loader format, test file and training pool. */
+export const TaskFiles = Schema.Struct({
   format: Schema.Literals(QA_FORMATS),
   test: Schema.String,
   train: Schema.optional(Schema.String),
@@ -42,7 +43,12 @@ export const readManifest = (path: string) =>
 export const loadManifest = (path: string, only?: ReadonlyArray<TaskName>) =>
   Effect.gen(function*() {
     const manifest = yield* readManifest(path)
-    const base = dirname(resolve(path))
+    return { manifest, tasks: yield* loadManifestTasks(manifest, dirname(resolve(path)), path, only) }
+  })
+
+/** The tasks of an already-read manifest (a file's, or a study's inline one); paths relative to `base`, `label` names it in errors. */
+export const loadManifestTasks = (manifest: DatasetManifest, base: string, label: string, only?: ReadonlyArray<TaskName>) =>
+  Effect.gen(function*() {
     const out: Array<TaskData> = []
     for (const [task, files] of Object.entries(manifest.tasks) as Array<[TaskName, typeof TaskFiles.Type]>) {
       if (only && !only.includes(task)) continue
@@ -53,10 +59,10 @@ export const loadManifest = (path: string, only?: ReadonlyArray<TaskName>) =>
         ? yield* loadQaFile(resolve(base, files.train), files.format, { dataset: `${dataset}/train`, ...(mapping ? { mapping } : {}) })
         : { items: [], deadLetters: [] }
       const wrongTask = [...test.items, ...train.items].find((i) => i.item.task !== task)
-      if (wrongTask) return yield* new OperatorFailure({ operator: "read-manifest", message: `${path}: task ${task} loaded a ${wrongTask.item.task} item (${wrongTask.item.id}); check its format` })
+      if (wrongTask) return yield* new OperatorFailure({ operator: "read-manifest", message: `${label}: task ${task} loaded a ${wrongTask.item.task} item (${wrongTask.item.id}); check its format` })
       out.push({ task, dataset, test: test.items, train: train.items, deadLetters: [...test.deadLetters, ...train.deadLetters] })
     }
-    return { manifest, tasks: out }
+    return out
   })
 
 export { SAMPLE_MANIFEST } from "./sample-manifest.ts"

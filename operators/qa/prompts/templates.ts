@@ -43,3 +43,9 @@ export const fill = (template: string, fields: Readonly<Record<string, string | 
       if (!(name in fields)) throw new Error(`template field '${name}' is not defined`)
       return fields[name] ?? ""
     })
+
+/** The prompt set with generation capped at `maxNewTokens` (the cap is part of each request's decoding, hence of its cache key). */
+export const capDecoding = (prompts: PromptSet, maxNewTokens: number): PromptSet => ({
+  ...prompts,
+  tasks: Object.fromEntries(Object.entries(prompts.tasks).map(([task, t]) => [task, { ...t, decoding: { ...t.decoding, maxNewTokens: Math.min(t.decoding.maxNewTokens, maxNewTokens) } }])) as PromptSet["tasks"]
+})

@@ -34,7 +34,7 @@ test("prompt sets, rubrics and manifests are decoded strictly: unknown keys (wit
   const prompts = withChange(DEFAULT_PROMPTS, (o) => {
     o.tasks.mcqa.instrution = o.tasks.mcqa.instruction
   })
-  assert.match(message(() => loadPromptSet(prompts)), /enmed-fr\.json: tasks\.mcqa\.instrution: unknown key \(did you mean 'instruction'\?\)/)
+  assert.match(message(() => loadPromptSet(prompts)), /enmed-fr\.json:\d+: tasks\.mcqa\.instrution: unknown key \(did you mean 'instruction'\?\)/)
   const badType = withChange(DEFAULT_PROMPTS, (o) => {
     o.separator = 3
   })
@@ -45,7 +45,7 @@ test("prompt sets, rubrics and manifests are decoded strictly: unknown keys (wit
     delete o.rubric
   })
   const m = message(() => loadRubric(rubric))
-  assert.match(m, /judge-fr\.json: .*rubrik: unknown key \(did you mean 'rubric'\?\)/)
+  assert.match(m, /judge-fr\.json:\d+: .*rubrik: unknown key \(did you mean 'rubric'\?\)/)
   assert.match(m, /rubric: Missing key/)
 
   const manifest = withChange(SAMPLE_MANIFEST, (o) => {
@@ -53,6 +53,6 @@ test("prompt sets, rubrics and manifests are decoded strictly: unknown keys (wit
     o.tasks[task].trian = "x.json"
   })
   const failure = await Effect.runPromise(Effect.flip(readManifest(manifest)))
-  assert.match(failure.message, /\.json: tasks\.\w+\.trian: unknown key \(did you mean 'train'\?\)/)
+  assert.match(failure.message, /\.json:\d+: tasks\.\w+\.trian: unknown key \(did you mean 'train'\?\)/)
   assert.match(message(() => loadPromptSet(join(tempDir(), "missing.json"))), /missing\.json: cannot read: no such file/)
 })
