@@ -92,12 +92,15 @@ test("templates: sections, unknown fields, training examples", () => {
   assert.equal(ex.completion, ` ${item.task === "extqa" ? item.answers[0]!.text : ""}`)
 })
 
-test("LoRA training sets: one per task and a deterministic Unified mix with task identifiers", async () => {
-  const { loraTrainingSets } = await import("../../pipelines/demo/plan.ts")
-  const sets = loraTrainingSets(set, tasks)
-  assert.equal(sets.unified.length, sets.mcqa.length + sets.extqa.length + sets.absqa.length)
-  assert.deepEqual(loraTrainingSets(set, [...tasks].reverse()).unified.map((e) => e.id), sets.unified.map((e) => e.id))
+test("LoRA training sets: one task's pool, or a deterministic multi-task mix with task identifiers", async () => {
+  const { trainingExamples } = await import("../../operators/qa/prompts/training-examples.ts")
+  const all = ["mcqa", "extqa", "absqa"] as const
+  const unified = trainingExamples(set, tasks, all)
+  const per = all.map((t) => trainingExamples(set, tasks, [t]))
+  assert.equal(unified.length, per.reduce((n, p) => n + p.length, 0))
+  assert.ok(per.every((p, i) => p.every((e) => e.task === all[i])))
+  assert.deepEqual(trainingExamples(set, [...tasks].reverse(), all).map((e) => e.id), unified.map((e) => e.id))
   // Mixed: the first ten examples are not all of one task.
-  assert.ok(new Set(sets.unified.slice(0, 10).map((e) => e.task)).size > 1)
-  for (const e of sets.unified) assert.match(e.prompt, /^\[Tâche: (QCM|QA extractive|QA ouverte)\]/)
+  assert.ok(new Set(unified.slice(0, 10).map((e) => e.task)).size > 1)
+  for (const e of unified) assert.match(e.prompt, /^\[Tâche: (QCM|QA extractive|QA ouverte)\]/)
 })

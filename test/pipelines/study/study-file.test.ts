@@ -1,0 +1,84 @@
+// A study file's errors: every kind names the file, the line and the key (docs/study.md).
+import assert from "node:assert/strict"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { test } from "node:test"
+import { readStudyFile } from "../../../pipelines/study/study-file.ts"
+import { tempDir } from "../../helpers/warehouse.ts"
+
+const valid = `version: 1
+name: small
+base:
+  checkpoint: ./model
+training:
+  dapt: { from: base, data: corpus, steps: 2 }
+  unified:
+    from: dapt
+    data: { tasks: [mcqa] }
+    lora: { r: 8 }
+    steps: 3
+corpus:
+  input: ./corpus.jsonl
+systems:
+  - { name: base, model: base }
+  - { name: U, adapter: unified }
+datasets:
+  manifest: ./manifest.json
+analysis: { reference: base }
+`
+
+const errorOf = (text: string, name = "study.yaml") => {
+  const file = join(tempDir("fleuve-study-file-"), name)
+  writeFileSync(file, text)
+  try {
+    readStudyFile(file)
+  } catch (e) {
+    return { file, message: (e as Error).message }
+  }
+  return { file, message: "" }
+}
+
+test("a valid study decodes, defaults untouched, paths kept relative to the file", () => {
+  const file = join(tempDir("fleuve-study-file-"), "ok.yaml")
+  writeFileSync(file, valid)
+  const study = readStudyFile(file)
+  assert.equal(study.spec.name, "small")
+  assert.equal(study.spec.training!.unified!.lora!.r, 8)
+  assert.equal(study.text, valid)
+})
+
+test("each kind of error reads file:line: key: problem", () => {
+  const cases: Array<[string, string, RegExp]> = [
+    // a misspelled key: unknown, with the nearest valid name (line of the key)
+    [valid.replace("    steps: 3", "    stesp: 3"), "unknown key", /:11: training\.unified\.stesp: unknown key \(did you mean 'steps'\?\)/],
+    // a wrong type
+    [valid.replace("lora: { r: 8 }", "lora: { r: eight }"), "wrong type", /:10: training\.unified\.lora\.r: Expected (an integer|a number|number)[^\n]*got "eight"/],
+    // out of range
+    [valid.replace("lora: { r: 8 }", "lora: { r: 0 }"), "out of range", /:10: training\.unified\.lora\.r: [^\n]*0/],
+    // a missing key
+    [valid.replace("analysis: { reference: base }\n", ""), "missing", /:\d+: analysis: Missing key/],
+    // a reference to a stage that does not exist
+    [valid.replace("adapter: unified", "adapter: unifed"), "bad reference", /:16: systems\[1\]\.adapter: no training stage named 'unifed' \(did you mean 'unified'\?\)/],
+    // a reference system that is not a system
+    [valid.replace("reference: base", "reference: bsae"), "bad reference system", /:19: analysis\.reference: no system named 'bsae' \(did you mean 'base'\?\)/],
+    // a cycle between stages
+    [valid.replace("from: base, data: corpus", "from: unified, data: corpus"), "cycle", /training\.(dapt|unified)\.from: .*(cycle|LoRA adapter)/],
+    // YAML that does not parse
+    [valid.replace("  - { name: U, adapter: unified }", "  - { name: U, adapter: unified"), "syntax", /:\d+: not valid YAML/],
+    // a version this fleuve does not read
+    [valid.replace("version: 1", "version: 2"), "version", /:1: version: Expected 1, got 2/]
+  ]
+  for (const [text, kind, expected] of cases) {
+    const { file, message } = errorOf(text)
+    assert.ok(message.startsWith(file), `${kind}: ${message}`)
+    assert.match(message, expected, kind)
+  }
+})
+
+test("JSON study files report lines too, and every problem is reported", () => {
+  const json = JSON.stringify({ version: 1, name: "j", base: { checkpoint: "m" }, systems: [{ name: "a", model: "base", colour: "red" }], datasets: { manifest: "x" }, analysis: { reference: "a", alpha: 2 } }, null, 2)
+  const { message } = errorOf(json, "study.json")
+  assert.match(message, /study\.json:\d+: systems\[0\]\.colour: unknown key/)
+  assert.match(message, /study\.json:\d+: analysis\.alpha: /)
+  assert.equal(message.split("\n").length, 2)
+})

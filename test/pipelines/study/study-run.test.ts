@@ -1,0 +1,160 @@
+// `fleuve study` end to end on CPU with a small study: the real CLI, real training, a real DuckDB
+// file. A rerun does nothing; one changed hyperparameter reruns exactly its steps; changed items
+// are the only requests answered again; a SIGKILL during training resumes to the same adapter.
+import assert from "node:assert/strict"
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { test } from "node:test"
+import { Effect } from "effect"
+import { Warehouse } from "../../../warehouse/warehouse.ts"
+import { repoRoot } from "../../helpers/paths.ts"
+import { runCli, runWithWarehouse, tempDir } from "../../helpers/warehouse.ts"
+
+const data = (p: string) => join(repoRoot, "data", p)
+
+interface Knobs {
+  readonly lr?: string
+  readonly adapterSteps?: number
+}
+
+/** A small study over the bundled sample: its test items copied (so a test can edit them), 4 per task, 0 shots. */
+const writeStudy = (dir: string, k: Knobs = {}) => {
+  const qa = join(dir, "qa")
+  for (const task of ["mcqa", "extqa", "absqa"]) {
+    mkdirSync(join(qa, task), { recursive: true })
+    if (!existsSync(join(qa, task, "test.jsonl"))) {
+      const lines = readFileSync(data(`qa/${task}/test.jsonl`), "utf8").split("\n").filter((l) => l.trim() !== "").slice(0, 4)
+      writeFileSync(join(qa, task, "test.jsonl"), `${lines.join("\n")}\n`)
+    }
+  }
+  const file = join(dir, "small.yaml")
+  writeFileSync(file, `version: 1
+name: small
+corpus: { input: ${data("corpus/demo.jsonl")}, sequenceLength: 32 }
+base:
+  scratch:
+    tokenizer: ${data("demo-tokenizer")}
+    seed: 7
+    shape: { hiddenSize: 32, intermediateSize: 64, layers: 1, heads: 2, kvHeads: 1, headDim: 16, contextWindow: 96 }
+    pretrain: { data: ${data("general-fr/prose.txt")}, steps: 2, effectiveBatch: 2, maxTokens: 32, learningRate: 3.0e-3, warmupRatio: 0 }
+training:
+  dapt: { from: base, data: corpus, steps: 2, effectiveBatch: 2, learningRate: 3.0e-3, warmupRatio: 0 }
+  mcqa: { from: dapt, data: { tasks: [mcqa] }, lora: { r: 4, alpha: 8 }, steps: ${k.adapterSteps ?? 2}, effectiveBatch: 2, maxTokens: 96, learningRate: ${k.lr ?? "1.0e-3"}, warmupRatio: 0, checkpointEvery: 4 }
+  absqa: { from: dapt, data: { tasks: [absqa] }, lora: { r: 4, alpha: 8 }, steps: 2, effectiveBatch: 2, maxTokens: 96, learningRate: 1.0e-3, warmupRatio: 0 }
+systems:
+  - { name: base, model: base }
+  - { name: DAPT, model: dapt }
+  - { name: MCQA, adapter: mcqa }
+  - { name: AbsQA, adapter: absqa }
+  - { name: char-3gram, baseline: char-3gram }
+datasets:
+  name: small-sample
+  tasks:
+    mcqa: { format: frenchmedmcqa, test: qa/mcqa/test.jsonl, train: ${data("qa/mcqa/train.jsonl")} }
+    extqa: { format: squad, test: qa/extqa/test.jsonl, train: ${data("qa/extqa/train.jsonl")} }
+    absqa: { format: mediqal-oeq, test: qa/absqa/test.jsonl, train: ${data("qa/absqa/train.jsonl")} }
+shots: [0]
+decoding: { maxNewTokens: 4 }
+analysis: { reference: base }
+`)
+  return file
+}
+
+const ran = (stderr: string) => [...stderr.matchAll(/^ {2}(\S+) +ran +\d/gm)].map((m) => m[1]).sort()
+
+const lastSummary = (db: string, step: string) =>
+  runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    const rows = yield* w.query<{ summary: string }>("SELECT CAST(summary AS VARCHAR) AS summary FROM study_steps WHERE step = $1 AND status = 'succeeded' ORDER BY finished_at DESC LIMIT 1", [step])
+    return JSON.parse(rows[0]!.summary) as { scored: Record<string, number>; current: number; requests: number }
+  }))
+
+test("a small study runs end to end; a rerun does nothing; one changed learning rate reruns exactly its steps; changed items are the only ones scored again", { timeout: 300_000 }, async () => {
+  const dir = tempDir("fleuve-study-")
+  const db = join(dir, "w.duckdb")
+  const out = join(dir, "out")
+  const file = writeStudy(dir)
+  const first = runCli(["study", file, "--warehouse", db, "--out", out])
+  assert.equal(first.code, 0, first.stderr)
+  assert.equal(first.stdout.trim(), join(out, "report.html"))
+  const all = ["analyze", "base", "corpus", "report", "score:AbsQA", "score:DAPT", "score:MCQA", "score:base", "score:char-3gram", "train:absqa", "train:dapt", "train:mcqa"]
+  assert.deepEqual(ran(first.stderr), all)
+  assert.ok(existsSync(join(out, "report.html")))
+  assert.ok(existsSync(join(out, "models", "mcqa", "adapter_model.safetensors")))
+  const grid = await lastSummary(db, "score:base")
+  assert.equal(grid.requests, 5 * 3 * 4, "5 systems × 3 tasks × 4 items × 1 shot count")
+
+  // Unchanged: nothing runs, and it says so.
+  const again = runCli(["study", file, "--warehouse", db, "--out", out])
+  assert.equal(again.code, 0, again.stderr)
+  assert.deepEqual(ran(again.stderr), [])
+  assert.match(again.stderr, /every step is done with the same inputs and settings; nothing to run/)
+  const dry = runCli(["study", file, "--warehouse", db, "--out", out, "--dry-run"])
+  assert.match(dry.stdout, /every step is done: a run would do nothing/)
+
+  // One adapter's learning rate: that adapter, its system's grid rows, the analyses and the report.
+  writeStudy(dir, { lr: "2.0e-3" })
+  const planned = runCli(["study", file, "--warehouse", db, "--out", out, "--dry-run"])
+  assert.match(planned.stdout, /train:mcqa +to run/)
+  assert.match(planned.stdout, /train:absqa +done/)
+  const lr = runCli(["study", file, "--warehouse", db, "--out", out])
+  assert.equal(lr.code, 0, lr.stderr)
+  assert.deepEqual(ran(lr.stderr), ["analyze", "report", "score:MCQA", "train:mcqa"])
+  const mcqaGrid = await lastSummary(db, "score:MCQA")
+  assert.equal(Object.values(mcqaGrid.scored).reduce((a, b) => a + b, 0), 3 * 4, "only the retrained system's 12 requests")
+
+  // Two MCQA items edited: every system's score step is keyed anew, and only those items are answered.
+  const mcqa = join(dir, "qa", "mcqa", "test.jsonl")
+  const lines = readFileSync(mcqa, "utf8").trimEnd().split("\n").map((l, i) => {
+    if (i > 1) return l
+    const item = JSON.parse(l) as { question: string }
+    return JSON.stringify({ ...item, question: `${item.question} (reformulée)` })
+  })
+  writeFileSync(mcqa, `${lines.join("\n")}\n`)
+  const items = runCli(["study", file, "--warehouse", db, "--out", out])
+  assert.equal(items.code, 0, items.stderr)
+  assert.deepEqual(ran(items.stderr), ["analyze", "report", "score:AbsQA", "score:DAPT", "score:MCQA", "score:base", "score:char-3gram"])
+  const edited = await lastSummary(db, "score:base")
+  assert.deepEqual(edited.scored, { mcqa: 2 * 5 }, "2 items × 5 systems")
+})
+
+test("SIGKILL during an adapter's training: the rerun resumes from its checkpoint and ends with the adapter an uninterrupted run makes", { timeout: 300_000 }, async () => {
+  const straightDir = tempDir("fleuve-study-straight-")
+  const straight = runCli(["study", writeStudy(straightDir, { adapterSteps: 16 }), "--warehouse", join(straightDir, "w.duckdb"), "--out", join(straightDir, "out"), "--only", "base"])
+  assert.equal(straight.code, 0, straight.stderr)
+  const full = runCli(["study", join(straightDir, "small.yaml"), "--warehouse", join(straightDir, "w.duckdb"), "--out", join(straightDir, "out")])
+  assert.equal(full.code, 0, full.stderr)
+
+  const dir = tempDir("fleuve-study-killed-")
+  const file = writeStudy(dir, { adapterSteps: 16 })
+  const db = join(dir, "w.duckdb")
+  const out = join(dir, "out")
+  // Killed once the adapter has its first checkpoint (step 4 of 16).
+  const killed = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((resolveRun) => {
+    const child = spawn(process.execPath, [join(repoRoot, "bin/fleuve.mjs"), "study", file, "--warehouse", db, "--out", out])
+    let stderr = ""
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const poll = setInterval(() => {
+      const steps = join(out, "steps")
+      const dirs = existsSync(steps) ? readdirSync(steps).filter((d) => d.startsWith("train-mcqa-")) : []
+      if (dirs.some((d) => existsSync(join(steps, d, "checkpoint-000004")))) {
+        clearInterval(poll)
+        child.kill("SIGKILL")
+      }
+    }, 20)
+    child.on("close", (_code, signal) => (clearInterval(poll), resolveRun({ signal, stderr })))
+  })
+  assert.equal(killed.signal, "SIGKILL", `the run ended before it could be killed:\n${killed.stderr}`)
+  const resumed = runCli(["study", file, "--warehouse", db, "--out", out])
+  assert.equal(resumed.code, 0, resumed.stderr)
+  assert.match(resumed.stderr, /train:mcqa +ran .*resumed from .*checkpoint-0000(0[4-9]|1\d)/)
+  const adapter = (o: string) => readFileSync(join(o, "models", "mcqa", "adapter_model.safetensors"))
+  assert.ok(adapter(out).equals(adapter(join(straightDir, "out"))), "the resumed adapter differs from the uninterrupted one")
+  // The killed run is recorded as interrupted once its process is found gone.
+  const statuses = await runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<{ status: string; n: number }>("SELECT status, count(*)::INT AS n FROM runs WHERE command LIKE 'study%' GROUP BY ALL ORDER BY ALL")
+  }))
+  assert.ok(statuses.some((s) => s.status === "interrupted"), JSON.stringify(statuses))
+})
