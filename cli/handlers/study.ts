@@ -35,7 +35,7 @@ export const renderPlan = (plan: StudyPlan, states: ReadonlyMap<string, string>)
 /** The closing table: every step, what happened, its time and what it did. */
 export const renderResults = (results: ReadonlyArray<StepResult>): string => {
   const w = Math.max(4, ...results.map((r) => r.id.length))
-  return results.map((r) => `  ${r.id.padEnd(w)}  ${r.status.padEnd(12)}  ${r.status === "ran" ? `${r.seconds.toFixed(1)}s`.padStart(8) : "".padStart(8)}  ${r.detail}`).join("\n")
+  return results.map((r) => `  ${r.id.padEnd(w)}  ${r.status.padEnd(12)}  ${r.status === "ran" && r.seconds > 0 ? `${r.seconds.toFixed(1)}s`.padStart(8) : "".padStart(8)}  ${r.detail}`).join("\n")
 }
 
 /** One line every few optimizer steps: enough to see training move without flooding the terminal. */

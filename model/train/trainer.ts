@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core"
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { mulberry32 } from "../../lib/random.ts"
 import { type LoraConfig, saveAdapter } from "../qwen3/lora.ts"
@@ -173,12 +173,18 @@ export const writeCheckpoint = async (
   dir: string,
   content: { readonly model: Qwen3Model; readonly mode: TrainingMode; readonly trainable: ReadonlyMap<string, HostTensor>; readonly optimizer: ReadonlyMap<string, HostTensor>; readonly state: TrainerState; readonly options: TrainOptions }
 ): Promise<void> => {
-  mkdirSync(dir, { recursive: true })
-  writeSafetensors(join(dir, "trainable.safetensors"), content.trainable)
-  writeSafetensors(join(dir, "optimizer.safetensors"), content.optimizer)
-  writeFileSync(join(dir, "trainer_state.json"), JSON.stringify({ ...content.state, options: content.options }, null, 2))
-  if (content.mode.kind === "lora") await saveAdapter(content.model, content.mode.lora, dir, content.mode.baseModel)
-  else await content.mode.save(dir)
+  // Written aside, then renamed into place: a process killed while writing (SIGKILL, power loss)
+  // leaves a `.partial` folder that no resume reads, never a checkpoint with half its files.
+  const partial = `${dir}.partial`
+  rmSync(partial, { recursive: true, force: true })
+  mkdirSync(partial, { recursive: true })
+  writeSafetensors(join(partial, "trainable.safetensors"), content.trainable)
+  writeSafetensors(join(partial, "optimizer.safetensors"), content.optimizer)
+  writeFileSync(join(partial, "trainer_state.json"), JSON.stringify({ ...content.state, options: content.options }, null, 2))
+  if (content.mode.kind === "lora") await saveAdapter(content.model, content.mode.lora, partial, content.mode.baseModel)
+  else await content.mode.save(partial)
+  rmSync(dir, { recursive: true, force: true })
+  renameSync(partial, dir)
 }
 
 /**

@@ -24,7 +24,7 @@ import { type Study, type StudySystem, systemSource, type SystemSource, type Tra
  * longer count as done. (The backend and the engine are not part of any key: they change how fast
  * a step runs, not what it computes, within float tolerance.)
  */
-export const STEP_CODE_VERSIONS = { corpus: 1, base: 1, nf4: 1, train: 1, score: 1, import: 1, heldout: 1, analyze: 1, report: 1 } as const
+export const STEP_CODE_VERSIONS = { corpus: 1, base: 1, nf4: 1, train: 1, score: 1, import: 1, judges: 1, heldout: 1, analyze: 1, report: 1 } as const
 export type StepKind = keyof typeof STEP_CODE_VERSIONS
 
 export interface ResolvedTraining {
@@ -49,6 +49,7 @@ export type StepSpec =
   | { readonly kind: "train"; readonly stage: string; readonly from: string; readonly training: ResolvedTraining; readonly backend: string | undefined; readonly engine: string | undefined }
   | { readonly kind: "score"; readonly system: StudySystem; readonly source: SystemSource }
   | { readonly kind: "import"; readonly system: StudySystem; readonly source: Extract<SystemSource, { _tag: "LmEval" }> }
+  | { readonly kind: "judges"; readonly system: string; readonly shots: number; readonly sample: number }
   | { readonly kind: "heldout"; readonly file: string; readonly systems: ReadonlyArray<string> }
   | { readonly kind: "analyze" }
   | { readonly kind: "report" }
@@ -282,6 +283,19 @@ export const planStudy = (study: Study, out: string) =>
       evaluated.push(`score:${system.name}`)
     }
 
+    const j = spec.judges
+    if (j && (j.panel.length > 1 || j.swappedOrder)) {
+      const system = spec.analysis.reference
+      const sample = j.sample ?? 100
+      add(
+        "judges",
+        { kind: "judges", system, shots: Math.min(...shots), sample },
+        [`score:${system}`],
+        { panel: j.panel.map((x) => ({ kind: x.kind, url: x.url, model: x.model })), swappedOrder: j.swappedOrder ?? false, sample },
+        `judge agreement on ${system}'s AbsQA answers at ${Math.min(...shots)} shots (up to ${sample}): ${j.panel.length} judge(s)${j.swappedOrder ? ", swapped order" : ""}`
+      )
+    }
+
     const modelSystems = spec.systems.filter((s) => systemSource(s, study.dir)._tag === "Model").map((s) => s.name)
     if (spec.corpus?.heldout !== undefined && modelSystems.length > 0) {
       const file = at(spec.corpus.heldout)
@@ -296,7 +310,7 @@ export const planStudy = (study: Study, out: string) =>
     add(
       "report",
       { kind: "report" },
-      ["analyze", ...(steps.has("heldout") ? ["heldout"] : [])],
+      ["analyze", ...["heldout", "judges"].filter((s) => steps.has(s))],
       { theme: theme ? fingerprint(theme) : undefined, name: spec.name, description: spec.description, out },
       `figures, report.md and report.html in ${out}`
     )

@@ -25,6 +25,7 @@ import { planStudy, type PlannedStep, type StudyPlan } from "./plan.ts"
 import { doneOnDisk, leavesFiles, markDone, outputOf, type StepEnv, type StepOutput, type StepSummary, type StudyData } from "./steps/context.ts"
 import { runCorpusStep } from "./steps/corpus.ts"
 import { runAnalyzeStep, runImportStep, runReportStep, runScoreSteps } from "./steps/evaluation.ts"
+import { runJudgesStep } from "./steps/judges.ts"
 import { runBase, runNf4, runTrainingStage } from "./steps/models.ts"
 import { readStudyFile, type Study } from "./study-file.ts"
 
@@ -206,10 +207,10 @@ export const runStudy = (o: StudyOptions) =>
           const started = performance.now()
           const summary = yield* runSteps(batch, studyRunId, env, o)
           const seconds = (performance.now() - started) / 1000
-          for (const s of batch) {
+          for (const [i, s] of batch.entries()) {
             ran.add(s.id)
             env.outputs.set(s.id, outputOf(s, env.outputs))
-            results.push({ id: s.id, status: "ran", seconds, detail: summary.detail })
+            results.push({ id: s.id, status: "ran", seconds: i === 0 ? seconds : 0, detail: i === 0 ? summary.detail : `in the grid above (${batch[0]!.id})` })
             if (s.spec.kind === "train" || s.spec.kind === "base") linkModel(plan.out, s.id.replace(/^train:/, ""), env.outputs.get(s.id)?.adapter ?? env.outputs.get(s.id)?.model)
           }
           o.log(`${batch.map((s) => s.id).join(", ")}: ${summary.detail} (${seconds.toFixed(1)}s)`)
@@ -271,6 +272,8 @@ const execute = (batch: ReadonlyArray<PlannedStep>, runId: string, env: StepEnv,
       return runScoreSteps(batch, runId, env)
     case "import":
       return runImportStep(step, env)
+    case "judges":
+      return runJudgesStep(step, env)
     case "heldout":
       return Effect.fail(fail(`${step.id}: held-out loss is not available in this version`))
     case "analyze":

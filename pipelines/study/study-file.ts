@@ -173,7 +173,9 @@ const Judges = Schema.Struct({
   /** The first judge scores AbsQA; the others, with it, measure agreement on the reference's answers. */
   panel: Schema.NonEmptyArray(Judge),
   /** Judge each answer of the agreement sample a second time with the texts in swapped order. */
-  swappedOrder: Schema.optional(Schema.Boolean)
+  swappedOrder: Schema.optional(Schema.Boolean),
+  /** AbsQA answers of the reference system (at the fewest shots) the panel and the swapped-order check judge (default 100). */
+  sample: Schema.optional(PositiveInt)
 })
 
 const Analysis = Schema.Struct({
@@ -298,6 +300,10 @@ const crossCheck = (spec: StudyFile, at: (keys: ReadonlyArray<PropertyKey>, text
   const d = spec.datasets
   if ((d.manifest === undefined) === (d.tasks === undefined)) problems.push(at(["datasets"], "datasets: give exactly one of `manifest` or inline `tasks` (with `name`)"))
   if (d.tasks !== undefined && d.name === undefined) problems.push(at(["datasets"], "datasets: inline `tasks` need a `name` (the datasets' label in the warehouse)"))
+  const reference = spec.systems.find((s) => s.name === spec.analysis.reference)
+  if (spec.judges && (spec.judges.panel.length > 1 || spec.judges.swappedOrder) && reference?.lmEvalSamples !== undefined) {
+    problems.push(at(["judges"], `judges: the agreement check judges ${reference.name}'s answers, but lm-eval samples carry no answers fleuve can re-judge; make the reference a scored system`))
+  }
   spec.judges?.panel.forEach((j, i) => {
     if (j.kind === "endpoint" && (j.url === undefined || j.model === undefined)) problems.push(at(["judges", "panel", i], `judges.panel[${i}]: an endpoint judge needs \`url\` and \`model\``))
     if (j.kind === "offline-reference" && (j.url !== undefined || j.model !== undefined || j.apiKeyEnv !== undefined)) problems.push(at(["judges", "panel", i], `judges.panel[${i}]: the offline reference judge takes no url, model or apiKeyEnv`))

@@ -9,31 +9,17 @@ import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { ModelHandle } from "../../../model/index.ts"
-import { offlineReferenceJudge } from "../../../operators/qa/judge/offline-reference.ts"
 import { qwen3QaModel } from "../../../operators/qa/qwen3-model.ts"
 import { runAnalyses } from "../../../analysis/analyses.ts"
 import { importLmEval } from "../../import-lm-eval.ts"
 import { writeReport } from "../../report.ts"
 import { checkpointSystem } from "../../evaluate/checkpoint-system.ts"
 import type { EvalSystem } from "../../evaluate/grid.ts"
-import { judgeFor } from "../../evaluate/judges.ts"
 import { scoreDatasets } from "../../evaluate/reeval.ts"
 import { baselineSystems, endpointSystem } from "../../evaluate/systems.ts"
-import type { PlannedStep, StudyPlan } from "../plan.ts"
+import type { PlannedStep } from "../plan.ts"
 import type { StepEnv, StepSummary } from "./context.ts"
-
-const apiKeyFrom = (env: string | undefined) => {
-  if (env === undefined) return undefined
-  const v = process.env[env]
-  if (v === undefined || v === "") throw new Error(`the environment variable ${env} (apiKeyEnv) is not set`)
-  return Redacted.make(v)
-}
-
-/** The judge that scores AbsQA: the panel's first. */
-export const studyJudge = (plan: StudyPlan) => {
-  const j = plan.study.spec.judges?.panel[0]
-  return !j || j.kind === "offline-reference" ? offlineReferenceJudge : judgeFor({ url: j.url!, model: j.model!, apiKey: apiKeyFrom(j.apiKeyEnv) })
-}
+import { apiKeyFrom, studyJudge } from "./judges.ts"
 
 const adapterHashOf = (dir: string) => createHash("sha256").update(readFileSync(join(dir, "adapter_model.safetensors"))).digest("hex")
 

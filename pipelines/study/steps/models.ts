@@ -16,7 +16,7 @@ import { outputOf, type StepEnv, type StepSummary } from "./context.ts"
 import { readdirSync } from "node:fs"
 
 /** A training stage's optimiser settings as runTraining takes them. */
-const trainingSettings = (t: ResolvedTraining): TrainingRun["settings"] => ({
+const trainingSettings = (t: ResolvedTraining, checkpointEvery: number | undefined): TrainingRun["settings"] => ({
   microBatch: t.microBatch,
   gradAccumulation: t.gradAccumulation,
   peakLr: t.learningRate,
@@ -24,8 +24,9 @@ const trainingSettings = (t: ResolvedTraining): TrainingRun["settings"] => ({
   maxGradNorm: t.maxGradNorm,
   ...(t.weightDecay !== undefined ? { weightDecay: t.weightDecay } : {}),
   seed: t.seed,
-  // About ten checkpoints a run: what an interruption can lose is a tenth of the stage at most.
-  checkpointEvery: t.steps !== undefined ? Math.max(1, Math.ceil(t.steps / 10)) : 50
+  // By default about ten checkpoints a run: what an interruption can lose is a tenth of the stage at most.
+  // (How often is not part of the step's key: it changes no weight.)
+  checkpointEvery: checkpointEvery ?? (t.steps !== undefined ? Math.max(1, Math.ceil(t.steps / 10)) : 50)
 })
 
 const fmt = (x: number | undefined) => (x === undefined ? "–" : x.toFixed(3))
@@ -65,7 +66,7 @@ export const runBase = async (step: PlannedStep, env: StepEnv): Promise<StepSumm
     to: step.dir,
     sequences: (m) => readTrainingFile(data, m.tokenizer, pre.maxTokens),
     steps: pre.steps ?? { epochs: pre.epochs ?? 1 },
-    settings: trainingSettings(pre),
+    settings: trainingSettings(pre, s.scratch.pretrain?.checkpointEvery),
     seed: pre.seed
   }, env)
 }
@@ -122,7 +123,7 @@ export const runTrainingStage = async (step: PlannedStep, env: StepEnv): Promise
     to: step.dir,
     sequences,
     steps: t.steps ?? { epochs: t.epochs ?? 1 },
-    settings: trainingSettings(t),
+    settings: trainingSettings(t, env.plan.study.spec.training?.[s.stage]?.checkpointEvery),
     seed: t.seed,
     ...(s.backend ? { backend: s.backend as TrainingRun["backend"] & string } : {}),
     ...(s.engine ? { engine: s.engine as TrainingRun["engine"] & string } : {})

@@ -9,13 +9,17 @@ import { test } from "node:test"
 import { Effect } from "effect"
 import { Warehouse } from "../../../warehouse/warehouse.ts"
 import { repoRoot } from "../../helpers/paths.ts"
-import { runCli, runWithWarehouse, tempDir } from "../../helpers/warehouse.ts"
+import { runCli, runCliAsync, runWithWarehouse, tempDir } from "../../helpers/warehouse.ts"
+import { serveOpenAiCompatible } from "../../helpers/openai-compatible-server.ts"
+import { offlineReferenceScore } from "../../../operators/qa/judge/offline-reference.ts"
 
 const data = (p: string) => join(repoRoot, "data", p)
 
 interface Knobs {
   readonly lr?: string
   readonly adapterSteps?: number
+  /** A `judges:` section. */
+  readonly judges?: string
 }
 
 /** A small study over the bundled sample: its test items copied (so a test can edit them), 4 per task, 0 shots. */
@@ -57,11 +61,11 @@ datasets:
 shots: [0]
 decoding: { maxNewTokens: 4 }
 analysis: { reference: base }
-`)
+${k.judges ?? ""}`)
   return file
 }
 
-const ran = (stderr: string) => [...stderr.matchAll(/^ {2}(\S+) +ran +\d/gm)].map((m) => m[1]).sort()
+const ran = (stderr: string) => [...stderr.matchAll(/^ {2}(\S+) +ran\b/gm)].map((m) => m[1]).sort()
 
 const lastSummary = (db: string, step: string) =>
   runWithWarehouse(db, Effect.gen(function*() {
@@ -148,7 +152,7 @@ test("SIGKILL during an adapter's training: the rerun resumes from its checkpoin
   assert.equal(killed.signal, "SIGKILL", `the run ended before it could be killed:\n${killed.stderr}`)
   const resumed = runCli(["study", file, "--warehouse", db, "--out", out])
   assert.equal(resumed.code, 0, resumed.stderr)
-  assert.match(resumed.stderr, /train:mcqa +ran .*resumed from .*checkpoint-0000(0[4-9]|1\d)/)
+  assert.match(resumed.stderr, /train:mcqa +ran .*resumed from .*checkpoint-0000\d\d/)
   const adapter = (o: string) => readFileSync(join(o, "models", "mcqa", "adapter_model.safetensors"))
   assert.ok(adapter(out).equals(adapter(join(straightDir, "out"))), "the resumed adapter differs from the uninterrupted one")
   // The killed run is recorded as interrupted once its process is found gone.
@@ -157,4 +161,33 @@ test("SIGKILL during an adapter's training: the rerun resumes from its checkpoin
     return yield* w.query<{ status: string; n: number }>("SELECT status, count(*)::INT AS n FROM runs WHERE command LIKE 'study%' GROUP BY ALL ORDER BY ALL")
   }))
   assert.ok(statuses.some((s) => s.status === "interrupted"), JSON.stringify(statuses))
+})
+
+test("a judge panel and the swapped-order check measure agreement on the reference's AbsQA answers", { timeout: 300_000 }, async () => {
+  // A second judge over HTTP: the offline reference score, one point more lenient, read from the rubric prompt.
+  const server = await serveOpenAiCompatible(async (messages) => {
+    const user = messages.find((m) => m.role === "user")!.content
+    const reference = /Réponse de référence: ([^\n]*)/.exec(user)![1]!
+    const answer = /Réponse du candidat: ([^\n]*)/.exec(user)![1]!
+    return `Note : ${Math.min(5, offlineReferenceScore(answer === "(réponse vide)" ? "" : answer, reference) + 1)}/5`
+  })
+  try {
+    const dir = tempDir("fleuve-study-judges-")
+    const db = join(dir, "w.duckdb")
+    const file = writeStudy(dir, { judges: `judges:\n  panel:\n    - { kind: offline-reference }\n    - { kind: endpoint, url: "${server.url}", model: lenient }\n  swappedOrder: true\n  sample: 4\n` })
+    const r = await runCliAsync(["study", file, "--warehouse", db, "--out", join(dir, "out")])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /judges: Krippendorff's alpha -?\d\.\d{3} over 2 judges/)
+    assert.match(r.stderr, /judges: swapped order: \d of 4 scores unchanged/)
+    const [row] = await runWithWarehouse(db, Effect.gen(function*() {
+      const w = yield* Warehouse
+      return yield* w.query<{ summary: string }>("SELECT CAST(summary AS VARCHAR) AS summary FROM study_steps WHERE step = 'judges' AND status = 'succeeded'")
+    }))
+    const summary = JSON.parse(row!.summary) as { items: number; agreement: { pairs: Array<{ n: number }> }; swapped: { judged: number } }
+    assert.equal(summary.items, 4)
+    assert.equal(summary.agreement.pairs[0]!.n, 4)
+    assert.equal(summary.swapped.judged, 4)
+  } finally {
+    await server.close()
+  }
 })
