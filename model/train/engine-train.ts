@@ -298,9 +298,12 @@ export const trainOnEngine = async (
       step += 1
       losses.push(result.loss)
       onStep(stepReport({ step, startStep, started, width, options }, { loss: result.loss, lr, gradNorm: result.gradNorm }))
+      // A signal handler runs only when the event loop turns: a loop of resolved promises never lets it.
+      if (options.signal) await new Promise((resolve) => setImmediate(resolve))
+      const stopping = options.signal?.aborted === true
       if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) await save(join(options.outDir, checkpointName(step)))
-      else if (options.signal?.aborted && step < options.totalSteps) await save(join(options.outDir, checkpointName(step)))
-      if (options.signal?.aborted) break
+      else if (stopping && step < options.totalSteps) await save(join(options.outDir, checkpointName(step)))
+      if (stopping) break
     }
     if (step === options.totalSteps) await save(join(options.outDir, "final"))
     else await syncModel()

@@ -271,9 +271,12 @@ export const train = async (
     step += 1
     losses.push(stepLoss)
     onStep(stepReport({ step, startStep, started, width, options }, { loss: stepLoss, lr, gradNorm }))
+    // A signal handler runs only when the event loop turns: a loop of resolved promises never lets it.
+    if (options.signal) await new Promise((resolve) => setImmediate(resolve))
+    const stopping = options.signal?.aborted === true
     if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) await save(join(options.outDir, checkpointName(step)))
-    else if (options.signal?.aborted && step < options.totalSteps) await save(join(options.outDir, checkpointName(step)))
-    if (options.signal?.aborted) break
+    else if (stopping && step < options.totalSteps) await save(join(options.outDir, checkpointName(step)))
+    if (stopping) break
   }
   if (step === options.totalSteps) await save(join(options.outDir, "final"))
   optimizer.dispose()

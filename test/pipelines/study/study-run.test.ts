@@ -191,3 +191,34 @@ test("a judge panel and the swapped-order check measure agreement on the referen
     await server.close()
   }
 })
+
+test("a first Ctrl-C checkpoints the training step under way, records it interrupted and says how to resume; the rerun resumes", { timeout: 300_000 }, async () => {
+  const dir = tempDir("fleuve-study-sigint-")
+  const file = writeStudy(dir, { adapterSteps: 40 })
+  const db = join(dir, "w.duckdb")
+  const out = join(dir, "out")
+  const stopped = await new Promise<{ code: number | null; stderr: string }>((resolveRun) => {
+    const child = spawn(process.execPath, [join(repoRoot, "bin/fleuve.mjs"), "study", file, "--warehouse", db, "--out", out])
+    let stderr = ""
+    let sent = false
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString()
+      // Once the adapter is training (its first progress line), one Ctrl-C.
+      if (!sent && /mcqa: step \d+\/40/.test(stderr)) {
+        sent = true
+        child.kill("SIGINT")
+      }
+    })
+    child.on("close", (code) => resolveRun({ code, stderr }))
+  })
+  assert.notEqual(stopped.code, 0, stopped.stderr)
+  assert.match(stopped.stderr, /stopping: the step under way is checkpointed and recorded as interrupted; run the same command again to resume/)
+  const [step] = await runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<{ status: string }>("SELECT status FROM study_steps WHERE step = 'train:mcqa'")
+  }))
+  assert.equal(step!.status, "interrupted")
+  const resumed = runCli(["study", file, "--warehouse", db, "--out", out])
+  assert.equal(resumed.code, 0, resumed.stderr)
+  assert.match(resumed.stderr, /train:mcqa +ran .*over 40 steps \(resumed from .*checkpoint-0000\d\d\)/)
+})
