@@ -34,6 +34,11 @@ export interface AnalysisOptions {
   readonly workers?: number
   /** Per-task metric choices overriding the preference acc > f1 > judge > score > alphabetical. */
   readonly metrics?: Readonly<Record<string, string>>
+  /**
+   * Which paired tests to compute (default all four). The t-test is always computed: the
+   * significance record and the figures' stars are defined by it, as in the EnMed card.
+   */
+  readonly tests?: ReadonlyArray<"t" | "wilcoxon" | "mcnemar" | "bootstrap">
   /** Called as each step starts (progress on stderr in the CLI). */
   readonly onStep?: (step: string) => void
 }
@@ -154,7 +159,7 @@ export const runAnalyses = (options: AnalysisOptions) =>
 
     // Recorded in `runs`, so a report can say which command produced the analysis tables.
     const runId = Runs.newId()
-    yield* Runs.start(runId, "analyze", { reference: options.reference, alpha, family, seed, resamples, metrics: options.metrics ?? {} })
+    yield* Runs.start(runId, "analyze", { reference: options.reference, alpha, family, seed, resamples, metrics: options.metrics ?? {}, ...(options.tests ? { tests: options.tests } : {}) })
     const summary = yield* w.transaction(Effect.gen(function*() {
       step("scores of the chosen metrics")
       yield* w.exec(analysisSql("analysis_scores"))
@@ -187,7 +192,10 @@ export const runAnalyses = (options: AnalysisOptions) =>
       adjust(wRows, family)
       adjust(mRows, family)
 
-      step(`bootstrap (${resamples} resamples per candidate × cell)`)
+      const wanted = new Set(["t", ...(options.tests ?? ["wilcoxon", "mcnemar", "bootstrap"])])
+      if (!wanted.has("wilcoxon")) wRows.length = 0
+      if (!wanted.has("mcnemar")) mRows.length = 0
+      step(wanted.has("bootstrap") ? `bootstrap (${resamples} resamples per candidate × cell)` : "no bootstrap (not among the tests asked for)")
       // One row per pair with its histogram as two lists: ~1,000 rows to convert, not ~120,000.
       const histograms = yield* w.query<{ task: string; shots: number; system: string; values: Array<number>; counts: Array<number> }>(
         "SELECT task, shots, system, list(d ORDER BY d) AS values, list(n ORDER BY d) AS counts FROM paired_differences GROUP BY task, shots, system"
@@ -197,11 +205,11 @@ export const runAnalyses = (options: AnalysisOptions) =>
         const hist = byPair.get(`${s.task}\u0000${s.shots}\u0000${s.system}`) ?? { values: [], counts: [] }
         return { seedLabel: `${seed}\u0000${s.task}\u0000${s.shots}\u0000${s.system}`, values: hist.values, counts: hist.counts }
       })
-      const intervals = yield* Effect.tryPromise({
+      const intervals = !wanted.has("bootstrap") ? [] : yield* Effect.tryPromise({
         try: () => bootstrapIntervals(jobs, resamples, options.workers ?? defaultWorkers(jobs.length)),
         catch: (e) => new AnalysisError({ message: `bootstrap failed: ${e instanceof Error ? e.message : String(e)}` })
       })
-      const bRows: Array<PairedRow> = stats.map((s, i) => {
+      const bRows: Array<PairedRow> = !wanted.has("bootstrap") ? [] : stats.map((s, i) => {
         const [lo, hi] = intervals[i]!
         return {
           task: s.task, shots: s.shots, system: s.system, test: "bootstrap", n: s.n, mean_diff: s.mean_diff,

@@ -186,6 +186,8 @@ const Analysis = Schema.Struct({
   family: Schema.optional(Schema.Literals(["system", "all"])),
   /** The metric analysed per task (default: acc > f1 > judge > score). */
   metrics: Schema.optional(Schema.Struct({ mcqa: Schema.optional(Schema.String), extqa: Schema.optional(Schema.String), absqa: Schema.optional(Schema.String) })),
+  /** Paired tests to compute besides the t-test (always computed: it defines the significance record): default all. */
+  tests: Schema.optional(Schema.Array(Schema.Literals(["t", "wilcoxon", "mcnemar", "bootstrap"]))),
   resamples: Schema.optional(PositiveInt),
   seed: Schema.optional(Count)
 })

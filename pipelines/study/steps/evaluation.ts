@@ -126,6 +126,7 @@ export const runAnalyzeStep = (env: StepEnv) =>
       ...(a.family !== undefined ? { family: a.family } : {}),
       ...(a.metrics !== undefined ? { metrics: a.metrics as Record<string, string> } : {}),
       ...(a.resamples !== undefined ? { resamples: a.resamples } : {}),
+      ...(a.tests !== undefined ? { tests: a.tests } : {}),
       ...(a.seed !== undefined ? { seed: a.seed } : {}),
       onStep: (s) => env.log(`analyze: ${s}`)
     })

@@ -82,3 +82,16 @@ test("JSON study files report lines too, and every problem is reported", () => {
   assert.match(message, /study\.json:\d+: analysis\.alpha: /)
   assert.equal(message.split("\n").length, 2)
 })
+
+test("every study shipped in studies/ decodes; the demo's plans (its files are bundled)", async () => {
+  const { readdirSync } = await import("node:fs")
+  const { Effect } = await import("effect")
+  const { planStudy } = await import("../../../pipelines/study/plan.ts")
+  const { repoRoot } = await import("../../helpers/paths.ts")
+  const dir = join(repoRoot, "studies")
+  const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f))
+  assert.ok(files.includes("demo.yaml") && files.includes("enmed-qwen3-14b.yaml"), files.join(", "))
+  for (const f of files) assert.doesNotThrow(() => readStudyFile(join(dir, f)), f)
+  const plan = await Effect.runPromise(planStudy(readStudyFile(join(dir, "demo.yaml")), tempDir("fleuve-demo-plan-")))
+  assert.deepEqual(plan.steps.filter((s) => s.spec.kind === "score").map((s) => s.id), ["score:base", "score:EnMed-DAPT", "score:EnMed-Unified", "score:EnMed-MCQA", "score:EnMed-ExtQA", "score:EnMed-AbsQA"])
+})

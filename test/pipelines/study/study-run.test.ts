@@ -60,7 +60,7 @@ datasets:
     absqa: { format: mediqal-oeq, test: qa/absqa/test.jsonl, train: ${data("qa/absqa/train.jsonl")} }
 shots: [0]
 decoding: { maxNewTokens: 4 }
-analysis: { reference: base }
+analysis: { reference: base, tests: [mcnemar] }
 ${k.judges ?? ""}`)
   return file
 }
@@ -86,6 +86,11 @@ test("a small study runs end to end; a rerun does nothing; one changed learning 
   assert.deepEqual(ran(first.stderr), all)
   assert.ok(existsSync(join(out, "report.html")))
   assert.ok(existsSync(join(out, "models", "mcqa", "adapter_model.safetensors")))
+  const tests = await runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return (yield* w.query<{ test: string }>("SELECT DISTINCT test FROM paired_tests ORDER BY test")).map((r) => r.test)
+  }))
+  assert.deepEqual(tests, ["mcnemar", "t"], "analysis.tests: McNemar asked for, the t-test always")
   const grid = await lastSummary(db, "score:base")
   assert.equal(grid.requests, 5 * 3 * 4, "5 systems × 3 tasks × 4 items × 1 shot count")
 
