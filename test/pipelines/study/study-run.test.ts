@@ -85,7 +85,20 @@ test("a small study runs end to end; a rerun does nothing; one changed learning 
   const all = ["analyze", "base", "corpus", "report", "score:AbsQA", "score:DAPT", "score:MCQA", "score:base", "score:char-3gram", "train:absqa", "train:dapt", "train:mcqa"]
   assert.deepEqual(ran(first.stderr), all)
   assert.ok(existsSync(join(out, "report.html")))
+  assert.match(readFileSync(join(out, "report.md"), "utf8"), /^# Evaluation report: small\n/, "the report names its study")
   assert.ok(existsSync(join(out, "models", "mcqa", "adapter_model.safetensors")))
+  // The study as it was run: its text, its plan (every step and key) and the versions of everything.
+  const [recorded] = await runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<{ study: string; content: string; steps: number; node: string; fleuve: string }>(
+      "SELECT study, content, json_array_length(plan)::INT AS steps, versions->>'node' AS node, versions->>'fleuve' AS fleuve FROM studies"
+    )
+  }))
+  assert.equal(recorded!.study, "small")
+  assert.equal(recorded!.content, readFileSync(file, "utf8"))
+  assert.equal(recorded!.steps, 12)
+  assert.equal(recorded!.node, process.version)
+  assert.match(recorded!.fleuve, /^\d+\.\d+\.\d+/)
   const tests = await runWithWarehouse(db, Effect.gen(function*() {
     const w = yield* Warehouse
     return (yield* w.query<{ test: string }>("SELECT DISTINCT test FROM paired_tests ORDER BY test")).map((r) => r.test)
