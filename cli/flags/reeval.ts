@@ -4,6 +4,7 @@ import { SAMPLE_MANIFEST } from "../../pipelines/names.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { engineFlag } from "./model-selection.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { withDefaultSaid } from "./defaults.ts"
 
 export const reevalFlags = {
@@ -42,6 +43,7 @@ export const reevalFlags = {
   force: Flag.Boolean("force").pipe(Flag.withDescription(withDefaultSaid("Re-score every request (predictions still come from the cache when their key matches)", false)), Flag.withDefault(false)),
   watch: Flag.Boolean("watch").pipe(Flag.withDescription(withDefaultSaid("Keep running: re-evaluate whenever a dataset file changes", false)), Flag.withDefault(false)),
   interval: Flag.Int("interval").pipe(Flag.withDescription(withDefaultSaid("Seconds between checks in --watch mode", 5)), Flag.withDefault(5)),
-  warehouse: warehouseFlag
+  warehouse: warehouseFlag,
+  maxRecordBytes: maxRecordBytesFlag
 }
 export type ReevalArgs = ArgsOf<typeof reevalFlags>

@@ -1,4 +1,6 @@
 import { Console, Effect, Option } from "effect"
+import { withMaxRecordBytes } from "../../pipelines/record-limit.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 import { basename } from "node:path"
 import { judgeFor } from "../../pipelines/evaluate/judges.ts"
 import { manifestSignature, reeval, type ReevalSummary } from "../../pipelines/evaluate/reeval.ts"
@@ -82,6 +84,7 @@ export const reevalHandler = (o: ReevalArgs) =>
       yield* Effect.sleep(`${o.interval} seconds`)
     }
   }).pipe(
+    withMaxRecordBytes(maxRecordBytesOf(o.maxRecordBytes)),
     Effect.provide(withWarehouse(o.warehouse)),
     Effect.catch(reportAnyFailure)
   )
