@@ -132,6 +132,12 @@ export const generateFromFile = async ({ model, input, backend, engine, adapter,
     // each batch's lines as it completes: a long file shows progress and keeps what is done
     onBatch: (first, out) => {
       out.forEach((o, k) => {
+        // non-finite logits: no generation line, the prompt named on stderr, and rc 1
+        if (o.error !== undefined) {
+          process.stderr.write(`fleuve: ${input}:${rows[first + k]!.line}: ${o.error}\n`)
+          process.exitCode = 1
+          return
+        }
         process.stdout.write(`${JSON.stringify({ id: rows[first + k]!.value.id, text: o.text, token_ids: o.tokenIds, finish_reason: o.finishReason, truncated_tokens: o.truncatedTokens })}\n`)
       })
       done += out.length
