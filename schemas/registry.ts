@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { CorpusDocument, PackedSequence } from "./corpus-document.ts"
+import { CorpusDocument, CorpusLedgerEntry, CorpusRead, PackedSequence } from "./corpus-document.ts"
 import { DeadLetter } from "./dead-letter.ts"
 import { EvalRequest, Prediction, Score } from "./evaluation.ts"
 import { QAItem } from "./qa-item.ts"
@@ -10,7 +10,9 @@ import { QAItem } from "./qa-item.ts"
  */
 export const Records = {
   CorpusDocument: { subject: "fleuve.CorpusDocument", version: 1, schema: CorpusDocument },
+  CorpusRead: { subject: "fleuve.CorpusRead", version: 1, schema: CorpusRead },
   PackedSequence: { subject: "fleuve.PackedSequence", version: 1, schema: PackedSequence },
+  CorpusLedgerEntry: { subject: "fleuve.CorpusLedgerEntry", version: 1, schema: CorpusLedgerEntry },
   QAItem: { subject: "fleuve.QAItem", version: 1, schema: QAItem },
   EvalRequest: { subject: "fleuve.EvalRequest", version: 1, schema: EvalRequest },
   Prediction: { subject: "fleuve.Prediction", version: 1, schema: Prediction },
