@@ -3,6 +3,7 @@ import { CorpusDocument, CorpusLedgerEntry, CorpusRead, PackedSequence } from ".
 import { DeadLetter } from "./dead-letter.ts"
 import { EvalRequest, Prediction, Score } from "./evaluation.ts"
 import { QAItem } from "./qa-item.ts"
+import { KeyedEvalRequest, PredictionRecord } from "./qa-record.ts"
 
 /**
  * Every record that crosses a stage, with the stable subject and version under which a schema
@@ -16,6 +17,8 @@ export const Records = {
   QAItem: { subject: "fleuve.QAItem", version: 1, schema: QAItem },
   EvalRequest: { subject: "fleuve.EvalRequest", version: 1, schema: EvalRequest },
   Prediction: { subject: "fleuve.Prediction", version: 1, schema: Prediction },
+  KeyedEvalRequest: { subject: "fleuve.KeyedEvalRequest", version: 1, schema: KeyedEvalRequest },
+  PredictionRecord: { subject: "fleuve.PredictionRecord", version: 1, schema: PredictionRecord },
   Score: { subject: "fleuve.Score", version: 1, schema: Score },
   DeadLetter: { subject: "fleuve.DeadLetter", version: 1, schema: DeadLetter }
 } as const

@@ -6,6 +6,8 @@ import { engineFlag } from "./model-selection.ts"
 import { warehouseFlag } from "./warehouse.ts"
 import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { withDefaultSaid } from "./defaults.ts"
+import { kafkaFlags } from "./kafka.ts"
+import { runtimeFlag } from "./run.ts"
 
 export const reevalFlags = {
   manifest: Flag.String("manifest").pipe(Flag.withDescription(withDefaultSaid("Dataset manifest (JSON: per task its loader format, test file, training pool); default: the bundled sample data", SAMPLE_MANIFEST)), Flag.withDefault(SAMPLE_MANIFEST)),
@@ -44,6 +46,10 @@ export const reevalFlags = {
   watch: Flag.Boolean("watch").pipe(Flag.withDescription(withDefaultSaid("Keep running: re-evaluate whenever a dataset file changes", false)), Flag.withDefault(false)),
   interval: Flag.Int("interval").pipe(Flag.withDescription(withDefaultSaid("Seconds between checks in --watch mode", 5)), Flag.withDefault(5)),
   warehouse: warehouseFlag,
-  maxRecordBytes: maxRecordBytesFlag
+  maxRecordBytes: maxRecordBytesFlag,
+  // On Kafka each system's grid runs as consumer groups (its scorer stage scores through --endpoint
+  // where one is given): docs/kafka.md, "The evaluation grid on Kafka".
+  runtime: runtimeFlag,
+  ...kafkaFlags
 }
 export type ReevalArgs = ArgsOf<typeof reevalFlags>
