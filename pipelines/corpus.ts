@@ -19,7 +19,7 @@ import { corpusReadBytes, type CorpusRead, expectedDocuments, readCorpus } from 
 import { ArrowShardWriter } from "../operators/writers/arrow-shards.ts"
 import { type CorpusManifest, readManifest, updateManifest, writeManifest } from "../operators/writers/corpus-manifest.ts"
 import { DocumentsWriter } from "../operators/writers/documents-jsonl.ts"
-import type { PackedSequence } from "../schemas/corpus-document.ts"
+import type { CorpusLedgerEntry, PackedSequence } from "../schemas/corpus-document.ts"
 import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.ts"
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
@@ -29,9 +29,17 @@ import { type CorpusOptions, defaultCorpusOptions, tokenizerPath } from "./corpu
 import type { CorpusWorkerInit, CorpusWorkerRequest } from "./corpus-worker.ts"
 import { type Pipeline, sink, source, stage } from "./runtime/graph.ts"
 import type { StageOffload } from "./runtime/offload.ts"
+import { hasWarehouse } from "./services.ts"
 export type { TallySnapshot } from "../operators/corpus/tally.ts"
 
-export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed"] as const
+export const CORPUS_TOPICS = ["corpus.raw", "corpus.clean", "corpus.packed", "corpus.decisions"] as const
+
+/**
+ * On Kafka every corpus topic has one partition: dedup keeps the first document of a cluster in
+ * input order, so one worker of each stage owns the ordered stream (others of its group stand by
+ * and take the partition over when it dies), exactly as `fleuve corpus` runs it on one partition.
+ */
+const CORPUS_PARTITIONS: Readonly<Record<string, number>> = Object.fromEntries(CORPUS_TOPICS.map((t) => [t, 1]))
 
 export { type CorpusOptions, defaultCorpusOptions }
 export { CorpusConfig, readCorpusConfig } from "./corpus-config.ts"
@@ -82,7 +90,11 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const exactIndex = new ExactIndex()
     const hasher = new MinHasher(defaultMinHashConfig)
     const lsh = new LshIndex(hasher.config.bands)
-    if (incremental) {
+    // A Kafka stage's worker (`fleuve worker clean --pipeline corpus`) has no warehouse: it runs its
+    // stage without earlier runs' state and records no run; its decisions reach the run job
+    // through corpus.decisions (docs/kafka.md says what that means for incremental runs).
+    const ownsWarehouse = yield* hasWarehouse
+    if (incremental && ownsWarehouse) {
       for (const row of yield* CorpusState.load) {
         const bands = row.bands.map((b) => parseInt(b, 36))
         known.set(row.docId, { contentHash: row.contentHash, status: row.status, bands })
@@ -135,7 +147,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const dedupAndPack = named("dedup-tokenize-pack", chain(chain(chain(chain(exact, near), documents.tap()), toks), packer))
     const fail = (operator: string) => (e: { message: string }) => new OperatorFailure({ operator, message: e.message })
 
-    yield* Runs.start(runId, "corpus", { ...options, incremental })
+    if (ownsWarehouse) yield* Runs.start(runId, "corpus", { ...options, incremental })
     const pipeline: Pipeline<Warehouse> = {
       name: "corpus",
       description: "Cleans, scrubs, deduplicates, tokenizes and packs a French health corpus into Arrow IPC shards",
@@ -184,7 +196,20 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
           })
         })
       ],
-      deadLetters: (batch) => landDeadLetters(runId, batch).pipe(Effect.mapError(fail("dead-letters")))
+      deadLetters: (batch) => landDeadLetters(runId, batch).pipe(Effect.mapError(fail("dead-letters"))),
+      // corpus.raw carries the reader's union (documents and unreadable rows), corpus.packed sequences.
+      records: { "corpus.raw": "CorpusRead", "corpus.packed": "PackedSequence" },
+      partitions: CORPUS_PARTITIONS,
+      // On Kafka the stages' decisions are made in whichever worker owns their partition: each batch's
+      // go out on corpus.decisions with its outputs, and the run job's ledger takes them in before
+      // the sink's close saves corpus_documents.
+      journal: {
+        topic: "corpus.decisions",
+        record: "CorpusLedgerEntry",
+        start: () => ledger.startJournal(),
+        drain: () => ledger.drainJournal().map((e) => ({ key: e.docId, value: e })),
+        land: (entries) => Effect.sync(() => entries.forEach((e) => ledger.absorb(e as CorpusLedgerEntry)))
+      }
     }
     const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
     // A failed or interrupted run must not stay `running` (settle is best effort: the warehouse may

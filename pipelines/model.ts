@@ -3,7 +3,8 @@
  * result lines on stdout (data), what happens on stderr (the backend, the path, progress, skipped
  * lines with their line number).
  */
-import { readFileSync } from "node:fs"
+import { maxRecordBytes, tooLongReason } from "../operators/readers/limits.ts"
+import { firstInvalidByte, readLines } from "../operators/readers/lines.ts"
 import {
   type BackendName,
   describeBackend,
@@ -28,6 +29,8 @@ interface ModelRequest {
   readonly adapter: string
   /** 0: the config's max_position_embeddings. */
   readonly contextWindow: number
+  /** The longest request line read (--max-record-bytes; default FLEUVE_MAX_RECORD_BYTES, else 16 MiB). */
+  readonly maxRecordBytes?: number | undefined
 }
 export type LogprobsRequest = ModelRequest
 export interface GenerateRequest extends ModelRequest {
@@ -47,25 +50,38 @@ const prepare = async (model: string, backend: BackendName, adapter: string): Pr
   return ModelHandle.load({ dir: model, ...(adapter ? { adapter } : {}) })
 }
 
-/** Parses a JSONL file; a bad line is reported with its line number and field, then skipped. */
-const readJsonl = <A>(file: string, check: (o: Record<string, unknown>) => string | A): Array<{ line: number; value: A }> => {
+/**
+ * Parses a JSONL file, streamed with the readers' bound: a bad line (not JSON, a wrong field,
+ * invalid UTF-8, longer than the maximum record size) is reported with its line number, then skipped.
+ */
+const readJsonl = async <A>(file: string, check: (o: Record<string, unknown>) => string | A, max = maxRecordBytes()): Promise<Array<{ line: number; value: A }>> => {
   const out: Array<{ line: number; value: A }> = []
-  readFileSync(file, "utf8").split("\n").forEach((text, i) => {
-    if (text.trim() === "") return
+  const skip = (line: number, why: string) => {
+    process.stderr.write(`fleuve: ${file}:${line}: ${why}; line skipped\n`)
+    process.exitCode = 1
+  }
+  for await (const l of readLines(file, { maxLineBytes: max })) {
+    if (l.tooLong !== undefined) {
+      skip(l.line, tooLongReason(l.tooLong, max))
+      continue
+    }
+    if (l.text === undefined) {
+      skip(l.line, `invalid UTF-8 at byte ${firstInvalidByte(l.bytes)}`)
+      continue
+    }
+    const text = l.text
+    if (text.trim() === "") continue
     let o: unknown
     try {
       o = JSON.parse(text)
     } catch (e) {
-      process.stderr.write(`fleuve: ${file}:${i + 1}: not JSON (${e instanceof Error ? e.message : String(e)}); line skipped\n`)
-      process.exitCode = 1
-      return
+      skip(l.line, `not JSON (${e instanceof Error ? e.message : String(e)})`)
+      continue
     }
     const r = typeof o === "object" && o !== null ? check(o as Record<string, unknown>) : "a line must be a JSON object"
-    if (typeof r === "string") {
-      process.stderr.write(`fleuve: ${file}:${i + 1}: ${r}; line skipped\n`)
-      process.exitCode = 1
-    } else out.push({ line: i + 1, value: r })
-  })
+    if (typeof r === "string") skip(l.line, r)
+    else out.push({ line: l.line, value: r })
+  }
   return out
 }
 
@@ -79,14 +95,14 @@ export const describeSplit = (s: GenerationSplit): string =>
 
 const field = (o: Record<string, unknown>, name: string): string | undefined => (typeof o[name] === "string" ? (o[name] as string) : undefined)
 
-export const scoreContinuationsFile = async ({ model, input, backend, engine, adapter, contextWindow }: LogprobsRequest): Promise<void> => {
-  const rows = readJsonl(input, (o) => {
+export const scoreContinuationsFile = async ({ model, input, backend, engine, adapter, contextWindow, maxRecordBytes: max }: LogprobsRequest): Promise<void> => {
+  const rows = await readJsonl(input, (o) => {
     const context = field(o, "context")
     const continuation = field(o, "continuation")
     if (context === undefined) return "field 'context' must be a string"
     if (continuation === undefined) return "field 'continuation' must be a string"
     return { id: o.id ?? null, context, continuation }
-  })
+  }, max)
   const handle = await prepare(model, backend, adapter)
   setScoringEngine(engine)
   process.stderr.write(`fleuve: ${await describeScoringPath(handle.current.model)}\n`)
@@ -113,11 +129,11 @@ export const scoreContinuationsFile = async ({ model, input, backend, engine, ad
   }
 }
 
-export const generateFromFile = async ({ model, input, backend, engine, adapter, contextWindow, maxNewTokens, stop, batch }: GenerateRequest): Promise<void> => {
-  const rows = readJsonl(input, (o) => {
+export const generateFromFile = async ({ model, input, backend, engine, adapter, contextWindow, maxNewTokens, stop, batch, maxRecordBytes: max }: GenerateRequest): Promise<void> => {
+  const rows = await readJsonl(input, (o) => {
     const prompt = field(o, "prompt")
     return prompt === undefined ? "field 'prompt' must be a string" : { id: o.id ?? null, prompt }
-  })
+  }, max)
   const handle = await prepare(model, backend, adapter)
   setScoringEngine(engine)
   process.stderr.write(`fleuve: ${await describeGenerationPath(handle.current.model)}\n`)
@@ -132,6 +148,12 @@ export const generateFromFile = async ({ model, input, backend, engine, adapter,
     // each batch's lines as it completes: a long file shows progress and keeps what is done
     onBatch: (first, out) => {
       out.forEach((o, k) => {
+        // non-finite logits: no generation line, the prompt named on stderr, and rc 1
+        if (o.error !== undefined) {
+          process.stderr.write(`fleuve: ${input}:${rows[first + k]!.line}: ${o.error}\n`)
+          process.exitCode = 1
+          return
+        }
         process.stdout.write(`${JSON.stringify({ id: rows[first + k]!.value.id, text: o.text, token_ids: o.tokenIds, finish_reason: o.finishReason, truncated_tokens: o.truncatedTokens })}\n`)
       })
       done += out.length

@@ -33,10 +33,17 @@ export const withWarehouse = (path: string) => Layer.mergeAll(Warehouse.layer(pa
  * DuckDB is single-writer per file: only a sink's worker opens the warehouse. Other workers get
  * this stand-in, which refuses every use with a message saying why.
  */
+/** Whether this process has a warehouse, or noWarehouse's stand-in (a stage's worker). */
+export const hasWarehouse = Effect.gen(function*() {
+  return (yield* Warehouse).path !== NO_WAREHOUSE_PATH
+})
+
+const NO_WAREHOUSE_PATH = ""
+
 export const noWarehouse = (node: string) => {
   const refuse = Effect.fail(new WarehouseError({ message: `worker '${node}' does not open the warehouse: only the sink's worker writes the DuckDB file` }))
   return Layer.succeed(Warehouse, Warehouse.of({
-    path: "",
+    path: NO_WAREHOUSE_PATH,
     exec: () => refuse,
     query: () => refuse,
     append: () => refuse,

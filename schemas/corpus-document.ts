@@ -14,6 +14,17 @@ export const CorpusDocument = Schema.Struct({
 })
 export type CorpusDocument = typeof CorpusDocument.Type
 
+/**
+ * What the corpus reader produces (topic `corpus.raw`): a document, or a row it could not read
+ * (bad UTF-8, malformed JSON, a missing text field) with the reason, which the first stage turns
+ * into a dead letter. Defined here so that Kafka carries the same union the embedded runtime does.
+ */
+export const CorpusRead = Schema.Union([
+  Schema.TaggedStruct("Document", { document: CorpusDocument }),
+  Schema.TaggedStruct("Unreadable", { reason: Schema.String, raw: Schema.String })
+])
+export type CorpusRead = typeof CorpusRead.Type
+
 /** A document turned into token ids, on its way to the packer. */
 export const TokenizedDocument = Schema.Struct({
   id: Schema.String,
@@ -35,3 +46,28 @@ export const PackedSequence = Schema.Struct({
   shard: Schema.optional(Schema.String)
 })
 export type PackedSequence = typeof PackedSequence.Type
+
+/**
+ * What one stage learned about one document (operators/corpus/ledger.ts DocumentLedger): seen,
+ * (re)processed, its decision, the facts of a kept one. On Kafka each corpus stage writes these to
+ * `corpus.decisions` in the transaction of the batch that made them, and the process that closes
+ * the run lands them in its ledger, so decisions made by any worker reach `corpus_documents`.
+ */
+export const CorpusLedgerEntry = Schema.Struct({
+  docId: Schema.String,
+  seen: Schema.optional(Schema.Boolean),
+  processed: Schema.optional(Schema.Boolean),
+  decision: Schema.optional(Schema.Struct({
+    contentHash: Schema.String,
+    source: Schema.String,
+    status: Schema.Literals(["kept", "dropped", "duplicate", "rejected"]),
+    reason: Schema.optional(Schema.String),
+    duplicateOf: Schema.optional(Schema.String),
+    lang: Schema.optional(Schema.String),
+    langScore: Schema.optional(Schema.Finite),
+    similarity: Schema.optional(Schema.Finite)
+  })),
+  bands: Schema.optional(Schema.Array(Schema.String)),
+  tokens: Schema.optional(Schema.Int)
+})
+export type CorpusLedgerEntry = typeof CorpusLedgerEntry.Type

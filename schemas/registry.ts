@@ -1,8 +1,9 @@
 import { Schema } from "effect"
-import { CorpusDocument, PackedSequence } from "./corpus-document.ts"
+import { CorpusDocument, CorpusLedgerEntry, CorpusRead, PackedSequence } from "./corpus-document.ts"
 import { DeadLetter } from "./dead-letter.ts"
 import { EvalRequest, Prediction, Score } from "./evaluation.ts"
 import { QAItem } from "./qa-item.ts"
+import { KeyedEvalRequest, PredictionRecord } from "./qa-record.ts"
 
 /**
  * Every record that crosses a stage, with the stable subject and version under which a schema
@@ -10,10 +11,14 @@ import { QAItem } from "./qa-item.ts"
  */
 export const Records = {
   CorpusDocument: { subject: "fleuve.CorpusDocument", version: 1, schema: CorpusDocument },
+  CorpusRead: { subject: "fleuve.CorpusRead", version: 1, schema: CorpusRead },
   PackedSequence: { subject: "fleuve.PackedSequence", version: 1, schema: PackedSequence },
+  CorpusLedgerEntry: { subject: "fleuve.CorpusLedgerEntry", version: 1, schema: CorpusLedgerEntry },
   QAItem: { subject: "fleuve.QAItem", version: 1, schema: QAItem },
   EvalRequest: { subject: "fleuve.EvalRequest", version: 1, schema: EvalRequest },
   Prediction: { subject: "fleuve.Prediction", version: 1, schema: Prediction },
+  KeyedEvalRequest: { subject: "fleuve.KeyedEvalRequest", version: 1, schema: KeyedEvalRequest },
+  PredictionRecord: { subject: "fleuve.PredictionRecord", version: 1, schema: PredictionRecord },
   Score: { subject: "fleuve.Score", version: 1, schema: Score },
   DeadLetter: { subject: "fleuve.DeadLetter", version: 1, schema: DeadLetter }
 } as const

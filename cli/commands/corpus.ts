@@ -7,7 +7,7 @@ export const corpusCommand = Command.make("corpus", corpusFlags, (args) => lazyH
     "Stream a corpus through normalisation, language id, PII scrubbing, quality filters, exact + MinHash dedup, tokenization and packing.\n" +
       "Incremental: documents whose content did not change since the last run are skipped; disappeared ones are retired (table corpus_documents).\n" +
       "Writes beside the shards the kept cleaned documents (<run id>-documents.jsonl.gz) and manifest.json (which file holds each current document, stale sequences).\n" +
-      "Bad input (invalid UTF-8, a row over FLEUVE_MAX_RECORD_BYTES, JSON nested deeper than 512 levels) becomes dead letters; symbolic links in a folder are followed."
+      "Bad input (invalid UTF-8, a row over --max-record-bytes (default $FLEUVE_MAX_RECORD_BYTES, else 16 MiB), JSON nested deeper than 512 levels) becomes dead letters; symbolic links in a folder are followed."
   ),
   Command.withExamples([
     { command: "fleuve corpus data/corpus/sample.jsonl", description: "Process the sample corpus into out/corpus/*.arrow" },

@@ -2,6 +2,7 @@ import { Argument, Flag } from "effect/cli"
 import { defaultCorpusOptions } from "../../pipelines/corpus-options.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { decimalIntFlag } from "./decimal-int.ts"
 import { withDefaultSaid } from "./defaults.ts"
 
@@ -25,6 +26,7 @@ export const corpusFlags = {
     Flag.optional
   ),
   full: Flag.Boolean("full").pipe(Flag.withDescription(withDefaultSaid("Reprocess every document and leave the warehouse's corpus state untouched (default: incremental)", false)), Flag.withDefault(false)),
-  warehouse: warehouseFlag
+  warehouse: warehouseFlag,
+  maxRecordBytes: maxRecordBytesFlag
 }
 export type CorpusArgs = ArgsOf<typeof corpusFlags>

@@ -1,6 +1,7 @@
 import { Argument, Flag } from "effect/cli"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { decimalIntFlag } from "./decimal-int.ts"
 import { withDefaultSaid } from "./defaults.ts"
 
@@ -12,6 +13,7 @@ export const importLmEvalFlags = {
   datasetVersion: Flag.String("dataset-version").pipe(Flag.withDescription("scores.dataset_version (default lm-eval:<task>); use the dataset name of fleuve's items to pair with its systems"), Flag.optional),
   idField: Flag.String("id-field").pipe(Flag.withDescription("Field of each sample's doc holding the item id (default: doc_id)"), Flag.optional),
   keepGoing: Flag.Boolean("keep-going").pipe(Flag.withDescription(withDefaultSaid("Land valid lines; bad ones go to dead_letters", false)), Flag.withDefault(false)),
-  warehouse: warehouseFlag
+  warehouse: warehouseFlag,
+  maxRecordBytes: maxRecordBytesFlag
 }
 export type ImportLmEvalArgs = ArgsOf<typeof importLmEvalFlags>

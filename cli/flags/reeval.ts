@@ -4,7 +4,10 @@ import { SAMPLE_MANIFEST } from "../../pipelines/names.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { engineFlag } from "./model-selection.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { withDefaultSaid } from "./defaults.ts"
+import { kafkaFlags } from "./kafka.ts"
+import { runtimeFlag } from "./run.ts"
 
 export const reevalFlags = {
   manifest: Flag.String("manifest").pipe(Flag.withDescription(withDefaultSaid("Dataset manifest (JSON: per task its loader format, test file, training pool); default: the bundled sample data", SAMPLE_MANIFEST)), Flag.withDefault(SAMPLE_MANIFEST)),
@@ -42,6 +45,11 @@ export const reevalFlags = {
   force: Flag.Boolean("force").pipe(Flag.withDescription(withDefaultSaid("Re-score every request (predictions still come from the cache when their key matches)", false)), Flag.withDefault(false)),
   watch: Flag.Boolean("watch").pipe(Flag.withDescription(withDefaultSaid("Keep running: re-evaluate whenever a dataset file changes", false)), Flag.withDefault(false)),
   interval: Flag.Int("interval").pipe(Flag.withDescription(withDefaultSaid("Seconds between checks in --watch mode", 5)), Flag.withDefault(5)),
-  warehouse: warehouseFlag
+  warehouse: warehouseFlag,
+  maxRecordBytes: maxRecordBytesFlag,
+  // On Kafka each system's grid runs as consumer groups (its scorer stage scores through --endpoint
+  // where one is given): docs/kafka.md, "The evaluation grid on Kafka".
+  runtime: runtimeFlag,
+  ...kafkaFlags
 }
 export type ReevalArgs = ArgsOf<typeof reevalFlags>

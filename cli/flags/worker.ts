@@ -2,6 +2,7 @@ import { Argument, Flag } from "effect/cli"
 import { kafkaFlags } from "./kafka.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 
 export const workerFlags = {
   node: Argument.String("node").pipe(Argument.withDescription("The stage, sink or source to run (see `fleuve pipelines`)")),
@@ -11,6 +12,7 @@ export const workerFlags = {
     Flag.optional
   ),
   warehouse: warehouseFlag,
+  maxRecordBytes: maxRecordBytesFlag,
   ...kafkaFlags
 }
 export type WorkerArgs = ArgsOf<typeof workerFlags>

@@ -1,4 +1,6 @@
 import { Console, Effect, Option } from "effect"
+import { withMaxRecordBytes } from "../../pipelines/record-limit.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 import { existsSync, statSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { buildCorpusRun, type CorpusOptions, readCorpusConfig, type TallySnapshot } from "../../pipelines/corpus.ts"
@@ -31,7 +33,7 @@ const defaultWorkers = (input: string): number => {
   return size >= 8e6 && cores >= 4 ? cores - 1 : 1
 }
 
-export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, workers, full, compact, warehouse }: CorpusArgs) =>
+export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, textField, idField, workers, full, compact, warehouse, maxRecordBytes }: CorpusArgs) =>
   Effect.gen(function*() {
     const fromFile = Option.isSome(config) ? yield* readCorpusConfig(config.value) : {}
     const options: CorpusOptions = { sequenceLength, ...fromFile, input, outDir: out, tokenizer, textField, idField, incremental: !full }
@@ -63,6 +65,7 @@ export const corpusHandler = ({ input, out, tokenizer, config, sequenceLength, t
       )
     }
   }).pipe(
+    withMaxRecordBytes(maxRecordBytesOf(maxRecordBytes)),
     Effect.provide(withWarehouse(warehouse)),
     Effect.catch(reportAnyFailure)
   )

@@ -1,4 +1,6 @@
 import { Console, Effect, Option } from "effect"
+import { withMaxRecordBytes } from "../../pipelines/record-limit.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 import { describeDeadLetter, importLmEval, taskFromFileName } from "../../pipelines/import-lm-eval.ts"
 import { reportAnyFailure, reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
@@ -21,6 +23,7 @@ export const importLmEvalHandler = (o: ImportLmEvalArgs) =>
     yield* Console.log(`${o.file}: ${summary.lines} sample line(s), ${summary.landed} score(s) landed for system ${o.system} (task ${task}), ${summary.alreadyPresent} already present, ${summary.rejected} rejected (run ${summary.runId})`)
     for (const d of summary.deadLetters.slice(0, 10)) yield* Console.error(`  rejected ${describeDeadLetter(d)}`)
   }).pipe(
+    withMaxRecordBytes(maxRecordBytesOf(o.maxRecordBytes)),
     Effect.provide(withWarehouse(o.warehouse)),
     Effect.catch(reportAnyFailure)
   )

@@ -1,4 +1,10 @@
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
+import { KafkaRuntime } from "../../pipelines/kafka/runtime.ts"
+import { describeSettings } from "../../pipelines/kafka/settings.ts"
+import { Warehouse } from "../../pipelines/services.ts"
+import { kafkaSettingsOf } from "../flags/kafka.ts"
+import { withMaxRecordBytes } from "../../pipelines/record-limit.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 import { basename } from "node:path"
 import { judgeFor } from "../../pipelines/evaluate/judges.ts"
 import { manifestSignature, reeval, type ReevalSummary } from "../../pipelines/evaluate/reeval.ts"
@@ -18,6 +24,16 @@ const printSummary = (s: ReevalSummary) =>
   )
 
 export const reevalHandler = (o: ReevalArgs) =>
+  Effect.gen(function*() {
+    const settings = o.runtime === "kafka" ? yield* kafkaSettingsOf(o) : undefined
+    if (settings) yield* Console.error(`reeval on the kafka runtime: each system's grid as consumer groups, ${describeSettings(settings)}`)
+    yield* reevalBody(o).pipe(Effect.provide(settings ? Layer.mergeAll(Warehouse.layer(o.warehouse), KafkaRuntime(settings)) : withWarehouse(o.warehouse)))
+  }).pipe(
+    withMaxRecordBytes(maxRecordBytesOf(o.maxRecordBytes)),
+    Effect.catch(reportAnyFailure)
+  )
+
+const reevalBody = (o: ReevalArgs) =>
   Effect.gen(function*() {
     const prompts = loadPromptSet()
     const neural = Option.isSome(o.model)
@@ -81,7 +97,4 @@ export const reevalHandler = (o: ReevalArgs) =>
       }
       yield* Effect.sleep(`${o.interval} seconds`)
     }
-  }).pipe(
-    Effect.provide(withWarehouse(o.warehouse)),
-    Effect.catch(reportAnyFailure)
-  )
+  })

@@ -1,4 +1,6 @@
 import { Console, Effect, Layer } from "effect"
+import { withMaxRecordBytes } from "../../pipelines/record-limit.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 import { KafkaRuntime } from "../../pipelines/kafka/runtime.ts"
 import { describeSettings } from "../../pipelines/kafka/settings.ts"
 import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
@@ -10,7 +12,7 @@ import { withWarehouse } from "../../pipelines/services.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import type { RunArgs } from "../flags/run.ts"
 
-export const runHandler = ({ pipeline: name, warehouse, partitions, runtime: runtimeName, ...kafka }: RunArgs) =>
+export const runHandler = ({ pipeline: name, warehouse, partitions, runtime: runtimeName, maxRecordBytes, ...kafka }: RunArgs) =>
   Effect.gen(function*() {
     const entry = findPipeline(name)
     if (!entry) {
@@ -26,7 +28,7 @@ export const runHandler = ({ pipeline: name, warehouse, partitions, runtime: run
       yield* Console.log(renderProgress(report.stages))
       yield* Console.log(`${name}: done in ${(report.elapsedMs / 1000).toFixed(1)}s, ${report.deadLetters.length} dead letters`)
     })
-    yield* body.pipe(Effect.provide(settings ? Layer.mergeAll(Warehouse.layer(warehouse), KafkaRuntime(settings)) : withWarehouse(warehouse)))
+    yield* body.pipe(withMaxRecordBytes(maxRecordBytesOf(maxRecordBytes)), Effect.provide(settings ? Layer.mergeAll(Warehouse.layer(warehouse), KafkaRuntime(settings)) : withWarehouse(warehouse)))
   }).pipe(
     Effect.catch(reportAnyFailure)
   )

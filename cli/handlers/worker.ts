@@ -1,4 +1,6 @@
 import { Effect } from "effect"
+import { withMaxRecordBytes } from "../../pipelines/record-limit.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 import { runNodeWorker } from "../../pipelines/kafka/worker-warehouse.ts"
 import { findPipeline, pipelines } from "../../pipelines/runtime/registry.ts"
 import { noWarehouse } from "../../pipelines/services.ts"
@@ -6,7 +8,7 @@ import { reportAnyFailure, reportFailure } from "../common.ts"
 import { kafkaSettingsOf } from "../flags/kafka.ts"
 import type { WorkerArgs } from "../flags/worker.ts"
 
-export const workerHandler = ({ node, pipeline: name, instance, warehouse, ...kafka }: WorkerArgs) =>
+export const workerHandler = ({ node, pipeline: name, instance, warehouse, maxRecordBytes, ...kafka }: WorkerArgs) =>
   Effect.gen(function*() {
     const entry = findPipeline(name)
     if (!entry) return yield* reportFailure({ message: `unknown pipeline '${name}'; known: ${pipelines.map((p) => p.name).join(", ")}` })
@@ -23,5 +25,5 @@ export const workerHandler = ({ node, pipeline: name, instance, warehouse, ...ka
       })
     })
     // Building the pipeline never needs the warehouse: a sink opens it on its first batch.
-    yield* body.pipe(Effect.provide(noWarehouse(node)))
+    yield* body.pipe(withMaxRecordBytes(maxRecordBytesOf(maxRecordBytes)), Effect.provide(noWarehouse(node)))
   }).pipe(Effect.catch(reportAnyFailure))

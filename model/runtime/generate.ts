@@ -64,14 +64,18 @@ export class GenerationOutOfMemory extends Error {
 
 export type { Generation }
 
-const argmaxLast = async (logits: tf.Tensor3D): Promise<Int32Array> => {
-  const am = tf.tidy(() => {
+/** Each row's argmax over its last position's logits, and whether all of those logits are finite. */
+const argmaxLast = async (logits: tf.Tensor3D): Promise<{ readonly argmax: Int32Array; readonly finite: Uint8Array }> => {
+  const [am, ok] = tf.tidy(() => {
     const [b, t, v] = logits.shape
-    return tf.argMax(tf.reshape(tf.slice(logits, [0, t - 1, 0], [b, 1, v]), [b, v]), 1)
+    const last = tf.reshape(tf.slice(logits, [0, t - 1, 0], [b, 1, v]), [b, v])
+    // The argmax of NaN or infinite logits is no token (issue 20): checked on the same read.
+    return [tf.argMax(last, 1), tf.all(tf.isFinite(last), 1)] as const
   })
-  const out = (await am.data()) as Int32Array
+  const [argmax, finite] = await Promise.all([am.data() as Promise<Int32Array>, ok.data() as Promise<Uint8Array>])
   am.dispose()
-  return out
+  ok.dispose()
+  return { argmax, finite }
 }
 
 /** Kept back from measured memory for what generationBytesPerRow leaves out (uniforms, staging, allocator rounding). */
@@ -261,10 +265,10 @@ const decodeBatch = async (model: Qwen3Model, tokenizer: TextTokenizer, rows: Re
   let { logits, cache } = model.forward(ids, { valid, positions, keepCache: true }) as { logits: tf.Tensor3D; cache: KvCache }
   try {
     for (let step = 0; step < options.maxNewTokens; step++) {
-      const next = await argmaxLast(logits)
+      const { argmax: next, finite } = await argmaxLast(logits)
       logits.dispose()
       await checkpoint()
-      rows.forEach((_, r) => out.accept(r, next[r]!))
+      rows.forEach((_, r) => (finite[r] ? out.accept(r, next[r]!) : out.failNonFinite(r, step)))
       if (out.allDone) break
       const stepIds = rows.map((_, r) => [next[r]!])
       const stepPositions = rows.map((r, i) => [r.ids.length + out.generated(i).length - 1 + (out.isDone(i) ? 1 : 0)])

@@ -4,8 +4,11 @@ import type { TextTokenizer } from "../formats/tokenizer/tokenizer.ts"
 export interface Generation {
   readonly text: string
   readonly tokenIds: ReadonlyArray<number>
-  readonly finishReason: "stop" | "eos" | "length"
+  /** "non-finite": the model's logits were NaN or infinite at some step; the row is a failure (`error`), never an answer. */
+  readonly finishReason: "stop" | "eos" | "length" | "non-finite"
   readonly truncatedTokens: number
+  /** Set when the row failed (finishReason "non-finite"): why, for its dead letter. */
+  readonly error?: string
 }
 
 /**
@@ -15,7 +18,7 @@ export interface Generation {
  * after maxNewTokens tokens.
  */
 export class GreedyRows {
-  private readonly rows: Array<{ ids: Array<number>; done: boolean; reason: Generation["finishReason"]; text: string }>
+  private readonly rows: Array<{ ids: Array<number>; done: boolean; reason: Generation["finishReason"]; text: string; error?: string }>
 
   constructor(
     count: number,
@@ -47,6 +50,20 @@ export class GreedyRows {
     if (row.ids.length >= this.options.maxNewTokens) row.done = true
   }
 
+  /**
+   * Row r's logits were not finite at generation step `step` (0: the token after the prompt): the
+   * row ends as a failure. What it generated before is dropped, since the argmax of NaN or
+   * infinite logits is no answer (ignored once the row is done).
+   */
+  failNonFinite(r: number, step: number): void {
+    const row = this.rows[r]!
+    if (row.done) return
+    row.done = true
+    row.reason = "non-finite"
+    row.text = ""
+    row.error = `non-finite logits at generation step ${step}: the model's activations overflowed or are NaN; no generation`
+  }
+
   isDone(r: number): boolean {
     return this.rows[r]!.done
   }
@@ -61,6 +78,6 @@ export class GreedyRows {
   }
 
   results(truncated: ReadonlyArray<number>): Array<Generation> {
-    return this.rows.map((o, i) => ({ text: o.text, tokenIds: o.ids, finishReason: o.reason, truncatedTokens: truncated[i]! }))
+    return this.rows.map((o, i) => ({ text: o.text, tokenIds: o.ids, finishReason: o.reason, truncatedTokens: truncated[i]!, ...(o.error !== undefined ? { error: o.error } : {}) }))
   }
 }

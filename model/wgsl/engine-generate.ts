@@ -1,6 +1,7 @@
 import { type Generation, GreedyRows } from "../runtime/greedy-rows.ts"
 import type { TextTokenizer } from "../formats/tokenizer/tokenizer.ts"
 import type { Qwen3Decoder } from "./qwen3-decoder.ts"
+import { NON_FINITE_TOKEN } from "./kernels/token-feed.ts"
 
 /** A prompt's tokens after truncation to the window, and how many were cut on the left. */
 export interface PromptRow {
@@ -57,6 +58,7 @@ export const longestPrompt = (rows: ReadonlyArray<PromptRow>): number => Math.ma
  * s, or, past its prompt, the token it generated at step s − 1; it starts generating at the step
  * of its last prompt token. Steps before any row's last prompt token are not read back. Where
  * rows stop and why: GreedyRows, as on the tfjs runtime. An empty prompt is one end-of-text token.
+ * A step whose logits are not finite fails its row (GreedyRows.failNonFinite), as on tfjs.
  */
 export const decodeOnEngine = async (decoder: Qwen3Decoder, tokenizer: TextTokenizer, rows: ReadonlyArray<PromptRow>, options: DecodeOptions): Promise<Array<Generation>> => {
   const pad = options.eos ?? 0
@@ -70,7 +72,11 @@ export const decodeOnEngine = async (decoder: Qwen3Decoder, tokenizer: TextToken
     await decoder.decodeOnDevice(prompts, steps, READ_EVERY, async (first, argmax, count) => {
       for (let i = 0; i < count; i++) {
         prompts.forEach((p, r) => {
-          if (first + i >= p.length - 1) out.accept(r, argmax[i * prompts.length + r]!)
+          const step = first + i - (p.length - 1)
+          if (step < 0) return
+          const token = argmax[i * prompts.length + r]!
+          if (token === NON_FINITE_TOKEN) out.failNonFinite(r, step)
+          else out.accept(r, token)
         })
       }
       const c0 = performance.now()
@@ -110,7 +116,10 @@ export const decodeOnEngine = async (decoder: Qwen3Decoder, tokenizer: TextToken
     if (!got) continue
     if (++reads % CHECK_EVERY === 0) await checkpoint()
     prompts.forEach((p, r) => {
-      if (s >= p.length - 1) out.accept(r, got.argmax[r]!)
+      if (s < p.length - 1) return
+      // a NaN or infinite log-prob: the step's logits were not finite (see NON_FINITE_TOKEN)
+      if (!Number.isFinite(got.logprob[r]!)) out.failNonFinite(r, s - (p.length - 1))
+      else out.accept(r, got.argmax[r]!)
     })
   }
   if (reads % CHECK_EVERY !== 0) await checkpoint()

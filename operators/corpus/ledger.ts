@@ -1,4 +1,4 @@
-import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import type { CorpusDocument, CorpusLedgerEntry } from "../../schemas/corpus-document.ts"
 
 /** Facts about a dropped document that the ledger keeps with its decision. */
 export interface DropFacts {
@@ -37,14 +37,62 @@ export class DocumentLedger {
   /** Kept documents' extra facts, filled by later operators (bands by dedup, tokens by tokenizer). */
   private readonly facts = new Map<string, { bands?: ReadonlyArray<string>; tokens?: number }>()
 
+  /**
+   * What changed since the last drain, per document, once journaling is on (a Kafka run: each
+   * stage's worker sends its entries to the decisions topic, see CorpusLedgerEntry). Off, nothing
+   * is kept: an in-process run shares this ledger and needs no journal.
+   */
+  private journal: Map<string, { -readonly [K in keyof CorpusLedgerEntry]: CorpusLedgerEntry[K] }> | undefined
+
+  /** Starts keeping a journal of changes (drain takes them). */
+  startJournal() {
+    this.journal ??= new Map()
+  }
+
+  /** The changes since the last drain, one entry a document, and forgets them. */
+  drainJournal(): Array<CorpusLedgerEntry> {
+    if (!this.journal) return []
+    const out = [...this.journal.values()]
+    this.journal.clear()
+    return out
+  }
+
+  /** Applies another ledger's entry (its worker's decisions) to this one; idempotent, not journaled. */
+  absorb(entry: CorpusLedgerEntry) {
+    if (entry.seen) this.seen.add(entry.docId)
+    if (entry.processed) this.processed.add(entry.docId)
+    if (entry.decision) this.decisions.set(entry.docId, { docId: entry.docId, ...entry.decision })
+    if (entry.bands !== undefined || entry.tokens !== undefined) {
+      this.facts.set(entry.docId, { ...this.facts.get(entry.docId), ...(entry.bands !== undefined ? { bands: entry.bands } : {}), ...(entry.tokens !== undefined ? { tokens: entry.tokens } : {}) })
+    }
+  }
+
+  private journaled(docId: string) {
+    if (!this.journal) return undefined
+    let e = this.journal.get(docId)
+    if (!e) this.journal.set(docId, e = { docId })
+    return e
+  }
+
+  private journalDecision(d: Decision) {
+    const e = this.journaled(d.docId)
+    if (!e) return
+    const { docId: _id, bands: _b, tokens: _t, ...decision } = d
+    e.decision = decision
+  }
+
   see(docId: string) {
     this.seen.add(docId)
+    const e = this.journaled(docId)
+    if (e) e.seen = true
   }
   process(docId: string) {
     this.processed.add(docId)
+    const e = this.journaled(docId)
+    if (e) e.processed = true
   }
   drop(doc: CorpusDocument, reason: string, duplicateOf?: string, facts: DropFacts = {}) {
-    this.decisions.set(doc.id, {
+    this.record({
       docId: doc.id,
       contentHash: doc.contentHash,
       source: doc.source,
@@ -57,10 +105,19 @@ export class DocumentLedger {
     })
   }
   keep(doc: CorpusDocument) {
-    this.decisions.set(doc.id, { docId: doc.id, contentHash: doc.contentHash, source: doc.source, status: "kept", ...langOf(doc) })
+    this.record({ docId: doc.id, contentHash: doc.contentHash, source: doc.source, status: "kept", ...langOf(doc) })
   }
   note(docId: string, fact: { bands?: ReadonlyArray<string>; tokens?: number }) {
     this.facts.set(docId, { ...this.facts.get(docId), ...fact })
+    const e = this.journaled(docId)
+    if (e) {
+      if (fact.bands !== undefined) e.bands = fact.bands
+      if (fact.tokens !== undefined) e.tokens = fact.tokens
+    }
+  }
+  private record(d: Decision) {
+    this.decisions.set(d.docId, d)
+    this.journalDecision(d)
   }
 
   /** Every decision, kept documents completed with their bands and token counts. */

@@ -28,5 +28,6 @@ export interface QaModel extends QaModelIdentity {
   /** RecordRejected: this request cannot be scored (e.g. non-finite log-probs); it becomes a dead letter, the run goes on. */
   readonly loglikelihood: (context: string, continuations: ReadonlyArray<string>) => Effect.Effect<{ readonly options: ReadonlyArray<ContinuationLogprob>; readonly truncatedTokens: number }, OperatorFailure | RecordRejected>
   /** Greedy answers to several prompts that share decoding settings (a runtime may batch them), in order. */
-  readonly generate: (prompts: ReadonlyArray<string>, decoding: typeof Decoding.Type) => Effect.Effect<ReadonlyArray<{ readonly text: string; readonly truncatedTokens: number }>, OperatorFailure>
+  /** One answer a prompt; `error` set: this prompt could not be generated (non-finite logits), its dead letter, the run goes on. */
+  readonly generate: (prompts: ReadonlyArray<string>, decoding: typeof Decoding.Type) => Effect.Effect<ReadonlyArray<{ readonly text: string; readonly truncatedTokens: number; readonly error?: string }>, OperatorFailure>
 }

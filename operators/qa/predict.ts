@@ -105,6 +105,12 @@ export const predict = <R>(model: QaModel, cache: PredictionCacheApi<R>, options
       for (const indices of generations.values()) {
         const answers = yield* model.generate(indices.map((i) => batch[i]!.value.prompt), batch[indices[0]!]!.value.decoding)
         indices.forEach((i, k) => {
+          // A prompt the model could not generate (non-finite logits) is a dead letter, never a prediction.
+          const failed = answers[k]!.error
+          if (failed !== undefined) {
+            outcomes[i] = Outcome.reject(failed, "prompt")
+            return
+          }
           outcomes[i] = emit(batch[i]!, { ...predictionBase(batch[i]!.value), output: answers[k]!.text.trim(), truncatedTokens: answers[k]!.truncatedTokens }, false)
         })
       }

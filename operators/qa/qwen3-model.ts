@@ -62,7 +62,7 @@ export const qwen3QaModel = (
       try: async () => {
         // one batch: generateGreedy splits it to fit memory
         const out = await handle.run("generating answers", (loaded) => generateGreedy(loaded.model, loaded.tokenizer, prompts, { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop, ...window }))
-        return out.map((g) => ({ text: g.text, truncatedTokens: g.truncatedTokens }))
+        return out.map((g) => ({ text: g.text, truncatedTokens: g.truncatedTokens, ...(g.error !== undefined ? { error: g.error } : {}) }))
       },
       catch: failure
     })

@@ -1,8 +1,8 @@
-import { Stream } from "effect"
+import { Effect, Stream } from "effect"
 import type { Position } from "../../schemas/common.ts"
 import type { Envelope } from "../envelope.ts"
 import { OperatorFailure } from "../operator.ts"
-import { maxRecordBytes, tooLongReason } from "./limits.ts"
+import { givenMaxRecordBytes, maxRecordBytes, tooLongReason } from "./limits.ts"
 import { firstInvalidByte, type Line, readLines } from "./lines.ts"
 import { fields, type RawRecord, unreadable } from "./raw-record.ts"
 
@@ -77,13 +77,19 @@ export const splitCsv = (text: string, separator = ","): Array<string> | undefin
 }
 
 export interface CsvOptions {
-  /** Maximum bytes of one record (default: maxRecordBytes()). */
+  /** Maximum bytes of one record (default: the command's --max-record-bytes, else maxRecordBytes()). */
   readonly maxRecordBytes?: number
 }
 
 /** CSV with a header line (plain or .gz). Fields are strings; empty fields become undefined. */
 export const readCsv = (path: string, name = "read-csv", options: CsvOptions = {}): Stream.Stream<Envelope<RawRecord>, OperatorFailure> =>
-  Stream.fromAsyncIterable(csvRecords(path, options), (e) => new OperatorFailure({ operator: name, message: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}` }))
+  Stream.unwrap(
+    Effect.map(givenMaxRecordBytes(options.maxRecordBytes), (max) =>
+      Stream.fromAsyncIterable(
+        csvRecords(path, max === undefined ? options : { ...options, maxRecordBytes: max }),
+        (e) => new OperatorFailure({ operator: name, message: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}` })
+      ))
+  )
 
 async function* csvRecords(path: string, options: CsvOptions): AsyncGenerator<Envelope<RawRecord>> {
   const max = options.maxRecordBytes ?? maxRecordBytes()

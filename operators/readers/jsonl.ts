@@ -1,18 +1,24 @@
-import { Stream } from "effect"
+import { Effect, Stream } from "effect"
 import type { Envelope } from "../envelope.ts"
 import { OperatorFailure } from "../operator.ts"
-import { jsonDepthExceeds, MAX_JSON_DEPTH, maxRecordBytes, tooLongReason } from "./limits.ts"
+import { givenMaxRecordBytes, jsonDepthExceeds, MAX_JSON_DEPTH, maxRecordBytes, tooLongReason } from "./limits.ts"
 import { firstInvalidByte, readLines } from "./lines.ts"
 import { fields, type RawRecord, unreadable } from "./raw-record.ts"
 
 export interface JsonlOptions {
-  /** Maximum bytes of one line (default: maxRecordBytes()). */
+  /** Maximum bytes of one line (default: the command's --max-record-bytes, else maxRecordBytes()). */
   readonly maxRecordBytes?: number
 }
 
 /** JSON Lines (plain or .gz). Blank lines are skipped; each other line must be a JSON object. */
 export const readJsonl = (path: string, name = "read-jsonl", options: JsonlOptions = {}): Stream.Stream<Envelope<RawRecord>, OperatorFailure> =>
-  Stream.fromAsyncIterable(jsonlRecords(path, options), (e) => new OperatorFailure({ operator: name, message: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}` }))
+  Stream.unwrap(
+    Effect.map(givenMaxRecordBytes(options.maxRecordBytes), (max) =>
+      Stream.fromAsyncIterable(
+        jsonlRecords(path, max === undefined ? options : { ...options, maxRecordBytes: max }),
+        (e) => new OperatorFailure({ operator: name, message: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}` })
+      ))
+  )
 
 /** Parses one JSON document that must be an object, refusing nesting deeper than MAX_JSON_DEPTH; a string is the reason it was refused. */
 export const parseJsonObject = (text: string): Record<string, unknown> | string => {

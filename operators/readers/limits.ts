@@ -1,8 +1,10 @@
+import { Context, Effect } from "effect"
+
 /**
  * Bounds every reader keeps, so one bad input cannot stall or crash a run: a record (a line of
  * JSONL, a CSV record, a .txt document) longer than the maximum record size and JSON nested deeper
  * than the maximum depth become dead letters with their line, not a minutes-long stall or a stack
- * overflow. Documented in docs/cli.md ("Limits").
+ * overflow. Documented in README.md ("Input limits").
  */
 
 /** 16 MiB: far above any real QA item, score row or corpus document line. */
@@ -19,8 +21,24 @@ export const maxRecordBytes = (): number => {
   return Number(raw.trim())
 }
 
+/**
+ * The maximum record size a command was given (`--max-record-bytes`), for the readers its
+ * pipeline runs; unset, they fall back to the environment (maxRecordBytes()). A Reference, so a
+ * handler sets it once around its pipeline and every reader below sees it, Kafka sources included.
+ */
+export const MaxRecordBytes = Context.Reference<number | undefined>("fleuve/MaxRecordBytes", { defaultValue: () => undefined })
+
+/**
+ * An explicit option, else the command's flag; undefined leaves the reader to the environment
+ * (maxRecordBytes(), read inside the reader so a bad value fails the read naming the file).
+ */
+export const givenMaxRecordBytes = (explicit?: number): Effect.Effect<number | undefined> =>
+  Effect.gen(function*() {
+    return explicit ?? (yield* MaxRecordBytes)
+  })
+
 export const tooLongReason = (bytes: number, max: number) =>
-  `record of ${bytes} bytes or more is longer than the maximum record size of ${max} bytes (FLEUVE_MAX_RECORD_BYTES)`
+  `record of ${bytes} bytes or more is longer than the maximum record size of ${max} bytes (--max-record-bytes, FLEUVE_MAX_RECORD_BYTES)`
 
 /**
  * The deepest nesting of arrays and objects in a JSON text, counted in one pass (strings

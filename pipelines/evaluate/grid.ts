@@ -55,6 +55,15 @@ export const gridRequests = (plan: EvalPlan, system: EvalSystem): Array<KeyedEva
     )
   )
 
+/** A system name as Kafka topic and group names allow it (letters, digits, `.`, `_`, `-`). */
+const topicSafe = (system: string) => system.replace(/[^A-Za-z0-9._-]/g, "_")
+
+/** The topics of one system's evaluation grid (the same names in-process and on Kafka). */
+export const evaluationTopics = (system: string) => {
+  const s = topicSafe(system)
+  return { requests: `eval.requests.${s}`, predictions: `eval.predictions.${s}`, scores: `eval.scores.${s}` }
+}
+
 /** requests → predict (cache, then model) → metrics and judge → scores (replacing older rows). */
 export const evaluationPipeline = (
   runId: string,
@@ -83,14 +92,18 @@ export const evaluationPipeline = (
     value: r,
     position: { _tag: "Generated", generator: `grid:${system.system}`, seq }
   })))
+  // Topics of this system's grid: on Kafka a topic outlives the run, and a system's consumer
+  // groups must not read another system's requests (they would be dead letters).
+  const topics = evaluationTopics(system.system)
   return {
-    name: `evaluate-${system.system}`,
+    name: `evaluate-${topicSafe(system.system)}`,
     description: "EvalRequests → predictions (prediction cache, then the model) → item-level scores in `scores`",
+    records: { [topics.requests]: "KeyedEvalRequest", [topics.predictions]: "PredictionRecord", [topics.scores]: "Score" },
     nodes: [
-      source("eval-requests", "eval.requests", envelopes, requests.length),
-      stage("eval.requests", predict(system.model, cache, predictOptions), "eval.predictions", 16),
-      stage("eval.predictions", scorePrediction(items, judge, judgements), "eval.scores"),
-      sink<Score, Warehouse>("land-scores", "eval.scores", (batch) =>
+      source("eval-requests", topics.requests, envelopes, requests.length),
+      stage(topics.requests, predict(system.model, cache, predictOptions), topics.predictions, 16),
+      stage(topics.predictions, scorePrediction(items, judge, judgements), topics.scores),
+      sink<Score, Warehouse>("land-scores", topics.scores, (batch) =>
         serial(EvalScores.replace(runId, batch.map((e) => ({ score: e.value, source: `${system.system}:${e.position._tag === "Generated" ? e.position.seq : 0}` })))).pipe(
           Effect.asVoid,
           Effect.mapError(toFailure("land-scores"))

@@ -42,8 +42,11 @@ export const kafkaTopicsOf = (pipeline: Pipeline): ReadonlyArray<string> => {
     }
     if (n._tag !== "Sink") add(n.output)
   }
+  if (pipeline.journal) add(pipeline.journal.topic)
   return topics
 }
+
+export const journalGroupOf = (pipeline: Pipeline) => groupOf(pipeline, "journal")
 
 export const dlqTopicsOf = (pipeline: Pipeline) => kafkaTopicsOf(pipeline).filter((t) => t.endsWith(".dlq"))
 
@@ -60,8 +63,16 @@ export const prepareCluster = (ctx: KafkaContext, pipeline: Pipeline) =>
   Effect.gen(function*() {
     const topics = kafkaTopicsOf(pipeline)
     const types = yield* Effect.try({ try: () => topics.map((t) => typeOfTopic(pipeline, t)), catch: (e) => e as Error })
-    const specs: Array<TopicSpec> = topics.map((topic) => ({ topic, partitions: ctx.settings.partitions, replicationFactor: ctx.settings.replicationFactor }))
+    const specs: Array<TopicSpec> = topics.map((topic) => ({ topic, partitions: pipeline.partitions?.[topic] ?? ctx.settings.partitions, replicationFactor: ctx.settings.replicationFactor }))
     yield* Effect.tryPromise({ try: () => ctx.transport.createTopics(specs), catch: (e) => new Error(`cannot create topics: ${e instanceof Error ? e.message : String(e)}`) })
+    // A topic the pipeline pins (the corpus topics: one partition, one owner of the ordered stream)
+    // may exist from before with another count: refused, since its order would not hold.
+    for (const [topic, wanted] of Object.entries(pipeline.partitions ?? {})) {
+      const have = (yield* Effect.tryPromise({ try: () => ctx.transport.topicOffsets(topic), catch: (e) => new Error(`cannot read topic ${topic}: ${e instanceof Error ? e.message : String(e)}`) })).length
+      if (have !== wanted) {
+        return yield* Effect.fail(new Error(`topic ${topic} has ${have} partitions; pipeline ${pipeline.name} needs exactly ${wanted} (its order must hold): delete the topic or move the pipeline to another cluster`))
+      }
+    }
     const unique = [...new Map(types.map((t) => [t.subject, t])).values()]
     yield* ctx.serde.prepare(unique)
   })
@@ -155,9 +166,14 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     transactionTimeoutMs: ctx.transactionTimeoutMs ?? 15000
   })
   const apply = applyToBatch(node.operator, stats)
+  const journal = pipeline.journal
+  const journalType = journal ? typeOfTopic(pipeline, journal.topic) : undefined
+  journal?.start()
   const toMessages = (routed: ReadonlyArray<Routed<unknown>>) => {
     const out: Array<OutMessage> = []
     const letters: Array<DeadLetter> = []
+    // What the batch's operators recorded goes out in the batch's own transaction.
+    if (journal) for (const e of journal.drain()) out.push({ topic: journal.topic, key: e.key, value: ctx.serde.encode(journalType!, e.value) })
     for (const r of routed) {
       if (r._tag === "Record") out.push({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) })
       else {
@@ -176,6 +192,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       stats.recordIn(dead.length)
       for (const d of dead) stats.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
       const routed = envelopes.length > 0 ? await run(apply(envelopes)) : []
+      // toMessages drains the journal: after apply, so the batch's entries ride with its outputs.
       const { out, letters } = toMessages(routed)
       for (const d of dead) out.push(dlqMessage(ctx, dlq, d.key, d.letter))
       await producer.sendInTransaction(out, groupId, [{ topic: batch.topic, partition: batch.partition, offset: batch.nextOffset }])
@@ -187,7 +204,8 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     consumer,
     flush: async () => {
       const routed = await run(flushOperator(node.operator, stats))
-      if (routed.length > 0) await producer.sendInTransaction(toMessages(routed).out, groupId, [])
+      const out = toMessages(routed).out
+      if (out.length > 0) await producer.sendInTransaction(out, groupId, [])
     },
     close: async () => {
       await consumer.stop()
@@ -261,6 +279,30 @@ export const startDeadLetterSink = async (ctx: KafkaContext, pipeline: Pipeline,
       }
       await run(land(letters))
       stats.recordOut(letters.length)
+    }
+  })
+  return { consumer, flush: async () => undefined, close: () => consumer.stop() }
+}
+
+/**
+ * Lands the pipeline's journal topic through `pipeline.journal.land`, committing after each batch
+ * landed. Runs beside the dead-letter sink, in the process that closes the run.
+ */
+export const startJournalSink = async (ctx: KafkaContext, pipeline: Pipeline, stats: OperatorStats, run: RunWith): Promise<RunningNode | undefined> => {
+  const journal = pipeline.journal
+  if (!journal) return undefined
+  const type = typeOfTopic(pipeline, journal.topic)
+  const consumer = await ctx.transport.consumer({
+    groupId: journalGroupOf(pipeline),
+    topics: [journal.topic],
+    fromBeginning: true,
+    onBatch: async (batch) => {
+      const { envelopes, dead } = await decodeBatch(ctx, type, batch, "journal")
+      stats.recordIn(batch.messages.length)
+      // An entry that cannot be read would silently lose a decision: the run fails instead.
+      if (dead.length > 0) throw new Error(`${journal.topic}: ${dead.length} entries cannot be read, e.g. ${dead[0]!.letter.reason}`)
+      await run(journal.land(envelopes.map((e) => e.value)))
+      stats.recordOut(envelopes.length)
     }
   })
   return { consumer, flush: async () => undefined, close: () => consumer.stop() }

@@ -11,12 +11,14 @@ import {
   deadLetterGroupOf,
   dlqTopicsOf,
   groupOf,
+  journalGroupOf,
   type KafkaContext,
   prepareCluster,
   type RunningNode,
   runnerOf,
   runSource,
   startDeadLetterSink,
+  startJournalSink,
   startSink,
   startStage
 } from "./nodes.ts"
@@ -119,6 +121,8 @@ export const runOnKafka = (settings: KafkaSettings) =>
         const dlqStats = new OperatorStats("dead-letters")
         const dlqSink = yield* Effect.tryPromise({ try: () => startDeadLetterSink(ctx, pipeline, dlqStats, run), catch: failure(pipeline, "dead-letters") })
         if (dlqSink) running.push(dlqSink)
+        const journalSink = yield* Effect.tryPromise({ try: () => startJournalSink(ctx, pipeline, new OperatorStats("journal"), run), catch: failure(pipeline, "journal") })
+        if (journalSink) running.push(journalSink)
 
         yield* Effect.forEach(
           pipeline.nodes.filter((n): n is SourceNode => n._tag === "Source"),
@@ -132,6 +136,8 @@ export const runOnKafka = (settings: KafkaSettings) =>
           if (node._tag === "Stage") yield* caughtUp(ctx, groupOf(pipeline, node), [node.input])
         }
         if (dlqSink) yield* caughtUp(ctx, deadLetterGroupOf(pipeline), dlqTopicsOf(pipeline))
+        // Every stage's decisions (written by whichever worker owned its partitions) are landed before the sinks close.
+        if (journalSink) yield* caughtUp(ctx, journalGroupOf(pipeline), [pipeline.journal!.topic])
         for (const node of consumers) if (node._tag === "Sink" && node.close) yield* Effect.tryPromise({ try: () => run(node.close!), catch: failure(pipeline, node.name) })
       })
       // A consumer that crashes fails the run instead of leaving it waiting for lag that never drains.
@@ -252,6 +258,8 @@ export const runWorker = <R>(settings: KafkaSettings, pipeline: Pipeline<R>, nod
         if (node._tag === "Sink") {
           const d = await startDeadLetterSink(ctx, pipeline, stats[1]!, run)
           if (d) running.push(d)
+          const j = await startJournalSink(ctx, pipeline, new OperatorStats("journal"), run)
+          if (j) running.push(j)
         }
       }
       yield* Effect.tryPromise({ try: start, catch: failure(pipeline, node.name) })

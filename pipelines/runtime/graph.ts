@@ -59,6 +59,29 @@ export interface Pipeline<R = any> {
    * `recordOfTopic`): the Kafka runtime serializes and validates topics with these schemas.
    */
   readonly records?: Readonly<Record<string, RecordName>>
+  /**
+   * Topics that must have exactly this many partitions on Kafka, whatever --topic-partitions says
+   * (the corpus topics: 1, so that one worker of each stage owns the ordered stream; see
+   * docs/kafka.md). Start-up refuses an existing topic with another count, naming it.
+   */
+  readonly partitions?: Readonly<Record<string, number>>
+  /** State that stages build in their process and that the process closing the run needs (see PipelineJournal). */
+  readonly journal?: PipelineJournal<R>
+}
+
+/**
+ * A pipeline's journal, for the Kafka runtime only (the embedded runtime shares the state in its
+ * one process): after each batch a stage's worker `drain`s what its operators recorded and writes
+ * it to `topic` in the batch's transaction; the process that lands the run's dead letters (the
+ * run job, a sink's worker) reads the topic and `land`s the entries, before the sinks close.
+ */
+export interface PipelineJournal<R = any> {
+  readonly topic: string
+  readonly record: RecordName
+  /** Called once by each Kafka process that runs a stage, before its first batch. */
+  readonly start: () => void
+  readonly drain: () => ReadonlyArray<{ readonly key: string; readonly value: unknown }>
+  readonly land: (entries: ReadonlyArray<unknown>) => Effect.Effect<void, OperatorFailure, R>
 }
 
 export const source = <A, R>(
@@ -131,6 +154,7 @@ export const validateGraph = (pipeline: Pipeline): ReadonlyArray<string> => {
 export const recordOfTopic = (pipeline: Pipeline, topic: string): RecordName | undefined => {
   const own = pipeline.records?.[topic]
   if (own) return own
+  if (pipeline.journal?.topic === topic) return pipeline.journal.record
   if (topic.endsWith(".dlq")) return "DeadLetter"
   if (topic.startsWith("corpus.")) return "CorpusDocument"
   if (topic.startsWith("qa.items")) return "QAItem"

@@ -9,6 +9,7 @@ import { Effect, Stream } from "effect"
 import { loadModelDir } from "../../model/qwen3/checkpoint.ts"
 import { ModelHandle } from "../../model/runtime/model-handle.ts"
 import { scoreContinuations, ScoringError } from "../../model/runtime/scoring.ts"
+import { generateGreedy } from "../../model/runtime/generate.ts"
 import { selectBackend } from "../../model/tfjs/backend.ts"
 import { envelope } from "../../operators/envelope.ts"
 import { runOnStream } from "../../operators/operator.ts"
@@ -95,5 +96,47 @@ describe("non-finite weights and log-probs", () => {
     assert.equal(r.status, 1, r.stderr)
     assert.equal(r.stdout, "")
     assert.match(r.stderr, /in\.jsonl:1: non-finite log-prob/)
+  })
+
+  // Issue 20 (hardening 3): during generation the argmax of NaN or infinite logits was taken as a
+  // token, so the same overflowing model generated "answers" (and reeval scored them). Now each
+  // step's logits are checked with the argmax: the row fails, a dead letter, never a prediction.
+  it("non-finite logits during generation fail the prompt: an error row, a dead letter through predict, rc 1 for the CLI", async () => {
+    const dir = poisoned("model.norm.weight", [3e38, -3e38])
+    const loaded = loadModelDir(dir)
+    const prompts = ["Question : quel organe filtre le sang ?", "Réponse :"]
+    const out = await generateGreedy(loaded.model, loaded.tokenizer, prompts, { maxNewTokens: 4, stopAtEos: false })
+    assert.equal(out.length, 2)
+    for (const g of out) {
+      assert.equal(g.finishReason, "non-finite")
+      assert.equal(g.text, "")
+      assert.match(g.error ?? "", /non-finite logits at generation step 0/)
+    }
+    // The healthy model still generates, with no error.
+    const healthy = loadModelDir(tinyDir)
+    const fine = await generateGreedy(healthy.model, healthy.tokenizer, prompts, { maxNewTokens: 4, stopAtEos: false })
+    for (const g of fine) {
+      assert.equal(g.finishReason, "length")
+      assert.equal(g.error, undefined)
+    }
+    const qa = qwen3QaModel(ModelHandle.load({ dir }))
+    const request: KeyedEvalRequest = {
+      system: "poisoned", modelId: qa.modelId, modelRevision: qa.modelRevision, adapterHash: qa.adapterHash, task: "absqa", shots: 0, itemId: "g1",
+      datasetVersion: "v1", prompt: prompts[0]!, promptHash: "h", kind: "generate",
+      decoding: { maxNewTokens: 4, stop: [] }, itemHash: "item-g1", cacheKey: "key-g1"
+    }
+    const stored: Array<unknown> = []
+    const cache = { get: () => Effect.succeed(new Map()), put: (entries: ReadonlyArray<unknown>) => Effect.sync(() => void stored.push(...entries)) }
+    const routed = [...await Effect.runPromise(Stream.runCollect(runOnStream(predict(qa, cache), Stream.make(envelope("g1", request, { _tag: "Generated", generator: "test", seq: 0 })))))]
+    assert.equal(routed.length, 1)
+    assert.equal(routed[0]!._tag, "DeadLetter")
+    assert.match((routed[0] as { deadLetter: { reason: string } }).deadLetter.reason, /non-finite logits at generation step 0/)
+    assert.deepEqual(stored, [])
+    const input = join(tempDir(), "prompts.jsonl")
+    writeFileSync(input, `${JSON.stringify({ id: "a", prompt: prompts[0] })}\n`)
+    const r = spawnSync(process.execPath, ["bin/fleuve.mjs", "model", "generate", "--model", dir, "--input", input, "--backend", "cpu", "--max-new-tokens", "4"], { encoding: "utf8", cwd: root, timeout: 120_000 })
+    assert.equal(r.status, 1, r.stderr)
+    assert.equal(r.stdout, "")
+    assert.match(r.stderr, /prompts\.jsonl:1: non-finite logits at generation step 0/)
   })
 })

@@ -23,7 +23,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `
 
-/** generated[step, r] = the argmax of out[r] (the pick kernels' (log-prob, argmax) pairs). params: rows, step. */
+/**
+ * Recorded instead of a token when the step's logits were not finite: the pick's log-prob
+ * (target logit − log-sum-exp) is NaN or infinite when any logit is NaN or +Inf (or all are −Inf),
+ * and the argmax of such logits is no token (issue 20). Past any vocabulary; the embedding fed
+ * with it reads the table's last row, and the host fails the row (GreedyRows.failNonFinite).
+ */
+export const NON_FINITE_TOKEN = 0xffffffff
+
+/**
+ * generated[step, r] = the argmax of out[r] (the pick kernels' (log-prob, argmax) pairs), or
+ * NON_FINITE_TOKEN when the log-prob is NaN or infinite. Tested on its bits (exponent all ones),
+ * not with x != x, which a compiler may fold away. params: rows, step.
+ */
 export const recordArgmaxWgsl = `struct P { rows: u32, step: u32, _p0: u32, _p1: u32 }
 @group(0) @binding(0) var<storage, read> picks: array<vec2<u32>>;
 @group(0) @binding(1) var<storage, read_write> generated: array<u32>;
@@ -32,7 +44,8 @@ export const recordArgmaxWgsl = `struct P { rows: u32, step: u32, _p0: u32, _p1:
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = gid.x;
   if (r >= p.rows) { return; }
-  generated[p.step * p.rows + r] = picks[r].y;
+  let pick = picks[r];
+  generated[p.step * p.rows + r] = select(pick.y, 0xffffffffu, (pick.x & 0x7f800000u) == 0x7f800000u);
 }
 `
 

@@ -1,9 +1,9 @@
 import { Effect, Stream } from "effect"
-import { readFile } from "node:fs/promises"
+import { open, readFile, stat } from "node:fs/promises"
 import type { Envelope } from "../../envelope.ts"
 import { OperatorFailure } from "../../operator.ts"
 import { parseJsonObject, readJsonl } from "../../readers/jsonl.ts"
-import { jsonDepthExceeds } from "../../readers/limits.ts"
+import { givenMaxRecordBytes, jsonDepthExceeds, maxRecordBytes } from "../../readers/limits.ts"
 import { fields, type RawRecord, unreadable } from "../../readers/raw-record.ts"
 import { flattenNestedSquad } from "./squad.ts"
 
@@ -109,22 +109,57 @@ const isSingleDocument = (text: string): boolean => {
   }
 }
 
+/** The first `bytes` bytes of a file, as text (a split character at the end is harmless here). */
+const head = async (path: string, bytes: number): Promise<string> => {
+  const handle = await open(path, "r")
+  try {
+    const buffer = Buffer.alloc(bytes)
+    const { bytesRead } = await handle.read(buffer, 0, bytes, 0)
+    return buffer.subarray(0, bytesRead).toString("utf8")
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * How to read a `.json` file over the maximum record size: JSON Lines are read line by line
+ * (each line bounded as usual), but a JSON array or a nested SQuAD document can only be read
+ * whole, so it is refused naming the file and the limit instead of loading any size into memory.
+ */
+const overLimit = async (path: string, size: number, max: number): Promise<"jsonl" | string> => {
+  const text = (await head(path, max)).replace(/^\uFEFF/, "")
+  const start = text.trimStart()
+  const first = start[0]
+  const whole = `${path}: a .json file of ${size} bytes is larger than the maximum record size of ${max} bytes (--max-record-bytes, FLEUVE_MAX_RECORD_BYTES); ` +
+    "a JSON array or nested document is read whole: raise the limit or convert the file to JSON Lines"
+  if (first === "[") return whole
+  if (first !== "{") return "jsonl"
+  const newline = start.indexOf("\n")
+  return newline >= 0 && typeof parseJsonObject(start.slice(0, newline)) !== "string" ? "jsonl" : whole
+}
+
 /**
  * A `.json` QA file in whichever shape the public datasets use: a JSON array of items
  * (FrenchMedMCQA raw), a nested SQuAD document ({data: [...]}) or, despite the extension,
  * JSON Lines. Positions are the line each item starts on (for nested SQuAD, the line of its id).
+ * A JSON document is read whole, so the file may be at most the maximum record size.
  */
-export const readQaJson = (path: string): Stream.Stream<Envelope<RawRecord>, OperatorFailure> =>
+export const readQaJson = (path: string, options: { readonly maxRecordBytes?: number } = {}): Stream.Stream<Envelope<RawRecord>, OperatorFailure> =>
   Stream.unwrap(
-    Effect.tryPromise({
-      try: () => readFile(path, "utf8"),
-      catch: (e) => new OperatorFailure({ operator: "read-json", message: `cannot read ${path}: ${String(e)}` })
-    }).pipe(
-      Effect.map((raw) => {
-        const text = raw.replace(/^\uFEFF/, "")
-        return isSingleDocument(text)
-          ? Stream.fromAsyncIterable(jsonRecords(path, text), (e) => new OperatorFailure({ operator: "read-json", message: `cannot read ${path}: ${String(e)}` }))
-          : readJsonl(path)
-      })
-    )
+    Effect.gen(function*() {
+      const given = yield* givenMaxRecordBytes(options.maxRecordBytes)
+      const failure = (e: unknown) => new OperatorFailure({ operator: "read-json", message: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}` })
+      const max = yield* Effect.try({ try: () => given ?? maxRecordBytes(), catch: failure })
+      const { size } = yield* Effect.tryPromise({ try: () => stat(path), catch: failure })
+      if (size > max) {
+        const verdict = yield* Effect.tryPromise({ try: () => overLimit(path, size, max), catch: failure })
+        if (verdict !== "jsonl") return yield* Effect.fail(new OperatorFailure({ operator: "read-json", message: verdict }))
+        return readJsonl(path, "read-jsonl", { maxRecordBytes: max })
+      }
+      const raw = yield* Effect.tryPromise({ try: () => readFile(path, "utf8"), catch: failure })
+      const text = raw.replace(/^\uFEFF/, "")
+      return isSingleDocument(text)
+        ? Stream.fromAsyncIterable(jsonRecords(path, text), failure)
+        : readJsonl(path, "read-jsonl", { maxRecordBytes: max })
+    })
   )

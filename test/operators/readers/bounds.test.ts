@@ -7,7 +7,7 @@ import { Effect, Stream } from "effect"
 import type { Envelope } from "../../../operators/envelope.ts"
 import { readCsv } from "../../../operators/readers/csv.ts"
 import { readJsonl } from "../../../operators/readers/jsonl.ts"
-import { DEFAULT_MAX_RECORD_BYTES, maxRecordBytes } from "../../../operators/readers/limits.ts"
+import { DEFAULT_MAX_RECORD_BYTES, MaxRecordBytes, maxRecordBytes } from "../../../operators/readers/limits.ts"
 import type { RawRecord } from "../../../operators/readers/raw-record.ts"
 import { readQaJson } from "../../../operators/qa/loaders/json-file.ts"
 import { tempDir } from "../../helpers/warehouse.ts"
@@ -31,7 +31,7 @@ test("a line over the maximum record size is one dead letter with its line; the 
   assert.equal(rows[2]!.value._tag, "Fields")
   const [bad] = unreadableOf(rows)
   assert.equal(bad!.line, 2)
-  assert.match(bad!.reason, /record of \d+ bytes or more is longer than the maximum record size of 1048576 bytes \(FLEUVE_MAX_RECORD_BYTES\)/)
+  assert.match(bad!.reason, /record of \d+ bytes or more is longer than the maximum record size of 1048576 bytes \(--max-record-bytes, FLEUVE_MAX_RECORD_BYTES\)/)
   assert.ok((rows[1]!.value as { raw: string }).raw.length <= 2000)
   // The same bound applies to CSV records, and a line exactly at the limit is kept.
   const csv = join(dir, "long.csv")
@@ -101,4 +101,57 @@ test("JSON nested 100,000 deep is one dead letter, in JSON Lines and in .json QA
   writeFileSync(array, `[\n{"id":"a"},\n${deep}\n]\n`)
   const fromArray = await collect(readQaJson(array))
   assert.deepEqual(unreadableOf(fromArray).map((r) => r.reason), ["JSON nested deeper than 512 levels"])
+})
+
+// Issue 20 (hardening 3): readers of QA `.json` files (a JSON array, a nested SQuAD document)
+// read the whole file with no bound, whatever its size. Now a .json document over the maximum
+// record size is refused naming the file and the limit, before it is read; a `.json` file that
+// is JSON Lines after all is read line by line, each line bounded as in .jsonl files.
+test(".json QA files over the maximum record size: an array or nested document is an error naming the file and the limit", async () => {
+  const dir = tempDir()
+  const items = Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `q${i}`, question: "x".repeat(100), answer: "a" }))
+  const array = join(dir, "items.json")
+  writeFileSync(array, `[\n${items.join(",\n")}\n]\n`)
+  const squad = join(dir, "squad.json")
+  writeFileSync(squad, JSON.stringify({ version: "1.1", data: [{ title: "t", paragraphs: [{ context: "c".repeat(8000), qas: [{ id: "s1", question: "q?", answers: [{ text: "c", answer_start: 0 }] }] }] }] }))
+  for (const file of [array, squad]) {
+    // Under the limit (here the default 16 MiB) both load as before.
+    assert.ok((await collect(readQaJson(file))).length > 0)
+    const refused = await Effect.runPromise(Effect.flip(Stream.runCollect(readQaJson(file, { maxRecordBytes: 4096 }))))
+    assert.match(refused.message, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: a \\.json file of \\d+ bytes is larger than the maximum record size of 4096 bytes \\(--max-record-bytes, FLEUVE_MAX_RECORD_BYTES\\)`))
+  }
+  // JSON Lines in a .json file: each line is a record, bounded on its own.
+  const lines = join(dir, "lines.json")
+  writeFileSync(lines, `${items.join("\n")}\n${JSON.stringify({ id: "long", question: "y".repeat(5000) })}\n`)
+  const read = await collect(readQaJson(lines, { maxRecordBytes: 4096 }))
+  assert.equal(read.filter((e) => e.value._tag === "Fields").length, 50)
+  assert.deepEqual(unreadableOf(read).map((r) => r.line), [51])
+})
+
+// The command's --max-record-bytes reaches every reader through the MaxRecordBytes reference;
+// without it the environment stays the default source.
+test("the MaxRecordBytes reference (a command's --max-record-bytes) bounds JSONL, CSV and .json readers", async () => {
+  const dir = tempDir()
+  const jsonl = join(dir, "rows.jsonl")
+  writeFileSync(jsonl, `{"id":1}\n{"id":2,"text":"${"z".repeat(300)}"}\n`)
+  const csv = join(dir, "rows.csv")
+  writeFileSync(csv, `a,b\n1,2\n3,${"z".repeat(300)}\n`)
+  const json = join(dir, "rows.json")
+  writeFileSync(json, `[{"id":1,"text":"${"z".repeat(300)}"}]`)
+  const withLimit = <A, E>(s: Stream.Stream<A, E>) => Stream.provideService(s, MaxRecordBytes, 200)
+  assert.deepEqual(unreadableOf(await collect(withLimit(readJsonl(jsonl)))).map((r) => r.line), [2])
+  assert.deepEqual(unreadableOf(await collect(withLimit(readCsv(csv)))).map((r) => r.line), [3])
+  const refused = await Effect.runPromise(Effect.flip(Stream.runCollect(withLimit(readQaJson(json)))))
+  assert.match(refused.message, /larger than the maximum record size of 200 bytes/)
+  // An explicit option still wins over the reference.
+  assert.deepEqual(unreadableOf(await collect(Stream.provideService(readJsonl(jsonl, "read-jsonl", { maxRecordBytes: 1000 }), MaxRecordBytes, 200))), [])
+  // Without the reference: the environment.
+  const saved = process.env.FLEUVE_MAX_RECORD_BYTES
+  try {
+    process.env.FLEUVE_MAX_RECORD_BYTES = "200"
+    assert.deepEqual(unreadableOf(await collect(readJsonl(jsonl))).map((r) => r.line), [2])
+  } finally {
+    if (saved === undefined) delete process.env.FLEUVE_MAX_RECORD_BYTES
+    else process.env.FLEUVE_MAX_RECORD_BYTES = saved
+  }
 })

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { readBuffer, runDispatches, storageBuffer, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { tokenFeedKernels } from "../../../../model/wgsl/kernels/token-feed.ts"
+import { NON_FINITE_TOKEN, tokenFeedKernels } from "../../../../model/wgsl/kernels/token-feed.ts"
 import { openTestGpu } from "../../../helpers/gpu.ts"
 
 const t = await openTestGpu()
@@ -41,5 +41,28 @@ describe("token feed kernels", { skip }, () => {
     assert.deepEqual([...table2.subarray(2 * rows, 3 * rows)], [41, 42, 43])
     assert.deepEqual([...table2.subarray(rows, 2 * rows)], [110, 111, 112], "other steps untouched")
     for (const b of [promptBuf, lens, generated, ids, params, picks, recordParams]) b.destroy()
+  })
+
+  // Issue 20: the argmax of NaN or infinite logits was recorded as a token and generation went
+  // on. A pick whose log-prob is NaN or ±Inf records NON_FINITE_TOKEN instead (the host fails the row).
+  it("record NON_FINITE_TOKEN for a pick whose log-prob is NaN or infinite, the argmax otherwise", async () => {
+    if (t.skip !== false) return
+    const dev = t.gpu.device
+    const k = await tokenFeedKernels(t.gpu)
+    const logprobs = [-1.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -3.4e38, 0]
+    const rows = logprobs.length
+    const pairs = new Uint32Array(2 * rows)
+    const f = new Float32Array(pairs.buffer)
+    logprobs.forEach((lp, r) => {
+      f[2 * r] = lp
+      pairs[2 * r + 1] = 7 + r
+    })
+    const picks = storageBuffer(dev, pairs)
+    const generated = storageBuffer(dev, new Uint32Array(rows))
+    const params = uniformBuffer(dev, [rows, 0, 0, 0])
+    await runDispatches(dev, [k.recordArgmax({ picks, generated, params }, rows)])
+    const got = [...new Uint32Array(await readBuffer(dev, generated, rows * 4))]
+    assert.deepEqual(got, [7, NON_FINITE_TOKEN, NON_FINITE_TOKEN, NON_FINITE_TOKEN, 11, 12])
+    for (const b of [picks, generated, params]) b.destroy()
   })
 })
