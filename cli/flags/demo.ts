@@ -3,6 +3,7 @@ import { backendNames } from "../../model/names.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { engineFlag } from "./model-selection.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { withDefaultSaid } from "./defaults.ts"
 
 export const demoFlags = {
@@ -13,6 +14,7 @@ export const demoFlags = {
     Flag.withDefault("auto" as const)
   ),
   engine: engineFlag,
+  maxRecordBytes: maxRecordBytesFlag,
   model: Flag.String("model").pipe(Flag.withDescription("A real Hugging Face Qwen3 checkpoint to use as the base: skips the tiny model's pre-training"), Flag.optional),
   limit: Flag.Int("limit").pipe(Flag.withDescription("Test items scored per task (default: the demo's own number, fewer with --quick)"), Flag.optional),
   quick: Flag.Boolean("quick").pipe(Flag.withDescription(withDefaultSaid("A few training steps, 3 items per task, 0 and 3 shots: the shortened run of the test suite (under 2 minutes)", false)), Flag.withDefault(false))

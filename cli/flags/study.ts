@@ -3,6 +3,7 @@ import { backendNames } from "../../model/names.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { engineFlag } from "./model-selection.ts"
 import { warehouseFlag } from "./warehouse.ts"
+import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 
 export const studyFlags = {
   file: Argument.String("study").pipe(Argument.withDescription("A study file (YAML or JSON; docs/study.md): corpus, base model, training stages, systems, datasets, analyses, report")),
@@ -15,6 +16,7 @@ export const studyFlags = {
   only: Flag.String("only").pipe(Flag.withDescription("Run this step alone, even if done (e.g. train:unified, score:base, report); the steps it reads must be done"), Flag.optional),
   from: Flag.String("from").pipe(Flag.withDescription("Run this step and every later step that reads it, even if done (e.g. --from analyze)"), Flag.optional),
   backend: Flag.Literals("backend", backendNames).pipe(Flag.withDescription("Tensor backend for every step (default: the study's runtime.backend, else auto)"), Flag.optional),
-  engine: engineFlag
+  engine: engineFlag,
+  maxRecordBytes: maxRecordBytesFlag
 }
 export type StudyArgs = ArgsOf<typeof studyFlags>

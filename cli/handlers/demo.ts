@@ -2,6 +2,8 @@ import { Console, Effect, Option } from "effect"
 import { resolve } from "node:path"
 import { reportAnyFailure, reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
+import { withMaxRecordBytes } from "../../pipelines/record-limit.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 import { progressReporter } from "../progress.ts"
 import type { DemoArgs } from "../flags/demo.ts"
 import { interruptions, renderResults, trainingProgress } from "./study.ts"
@@ -36,6 +38,7 @@ export const demoHandler = (o: DemoArgs) =>
     stderr(`demo: the same protocol as a file you can edit: fleuve study studies/demo.yaml (docs/study.md)`)
     yield* Console.log(resolve(out, "report.html"))
   }).pipe(
+    withMaxRecordBytes(maxRecordBytesOf(o.maxRecordBytes)),
     Effect.provide(withWarehouse(o.warehouse)),
     Effect.catch(reportAnyFailure)
   )

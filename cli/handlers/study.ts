@@ -3,6 +3,8 @@ import { join } from "node:path"
 import { planOf, runStudy, type StepResult, type StudyOptions } from "../../pipelines/study/run.ts"
 import type { PlannedStep, StudyPlan } from "../../pipelines/study/plan.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
+import { withMaxRecordBytes } from "../../pipelines/record-limit.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 import { reportAnyFailure } from "../common.ts"
 import { progressReporter } from "../progress.ts"
 import type { StudyArgs } from "../flags/study.ts"
@@ -95,6 +97,7 @@ export const studyHandler = (a: StudyArgs) =>
     stderr(`study ${outcome.plan.study.spec.name}: finished in ${((performance.now() - started) / 1000).toFixed(1)}s; the warehouse is ${a.warehouse}`)
     yield* Console.log(join(outcome.plan.out, "report.html"))
   }).pipe(
+    withMaxRecordBytes(maxRecordBytesOf(a.maxRecordBytes)),
     Effect.provide(withWarehouse(a.warehouse)),
     Effect.catch(reportAnyFailure)
   )

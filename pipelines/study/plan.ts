@@ -30,6 +30,8 @@ export type StepKind = keyof typeof STEP_CODE_VERSIONS
 export interface ResolvedTraining {
   readonly data: "corpus" | { readonly tasks: ReadonlyArray<TaskName> } | { readonly file: string }
   readonly lora: (LoraConfig & { readonly nf4: boolean }) | undefined
+  /** A LoRA stage folded into its base: the output is a plain checkpoint. */
+  readonly merge: boolean
   readonly steps: number | undefined
   readonly epochs: number | undefined
   readonly learningRate: number
@@ -95,7 +97,7 @@ const largestDivisorAtMost = (n: number, cap: number) => {
 }
 
 /** A stage's settings with fleuve's defaults (the EnMed card's where it states them): docs/study.md. */
-export const resolveTraining = (t: Omit<TrainingStage, "from" | "data">, data: ResolvedTraining["data"], defaultMaxTokens: number): ResolvedTraining => {
+export const resolveTraining = (t: Omit<TrainingStage, "from" | "data" | "merge"> & { readonly merge?: boolean | undefined }, data: ResolvedTraining["data"], defaultMaxTokens: number): ResolvedTraining => {
   const effective = t.effectiveBatch ?? (t.microBatch !== undefined ? t.microBatch : 16)
   const micro = t.microBatch ?? largestDivisorAtMost(effective, 4)
   return {
@@ -109,6 +111,7 @@ export const resolveTraining = (t: Omit<TrainingStage, "from" | "data">, data: R
         nf4: t.lora.nf4 ?? false
       }
       : undefined,
+    merge: t.lora !== undefined && t.merge === true,
     steps: t.steps,
     epochs: t.steps === undefined ? (t.epochs ?? 1) : undefined,
     learningRate: t.learningRate ?? 2e-4,
@@ -129,7 +132,7 @@ const planDatasets = (study: Study) =>
   Effect.gen(function*() {
     const d = study.spec.datasets
     const manifestFile = d.manifest !== undefined ? resolve(study.dir, d.manifest) : undefined
-    const manifest: DatasetManifest = manifestFile !== undefined ? yield* readManifest(manifestFile) : { name: d.name!, tasks: d.tasks! }
+    const manifest: DatasetManifest = manifestFile !== undefined ? yield* readManifest(manifestFile) : { name: d.name!, tasks: d.tasks! as DatasetManifest["tasks"] }
     const base = manifestFile !== undefined ? resolve(manifestFile, "..") : study.dir
     const available = Object.keys(manifest.tasks) as Array<TaskName>
     const tasks = d.only ? d.only.filter((t) => available.includes(t)) : available
@@ -242,7 +245,7 @@ export const planStudy = (study: Study, out: string) =>
         { kind: "train", stage: name, from: stage.from, training, backend: stage.backend ?? spec.runtime?.backend, engine: stage.engine ?? spec.runtime?.engine },
         deps,
         { training, data: dataIdentity },
-        `${training.lora ? `LoRA r=${training.lora.r} α=${training.lora.alpha}${training.lora.nf4 ? " over NF4" : ""}` : "full-parameter training"} from ${stage.from} on ${stage.data === "corpus" ? "the packed corpus" : `the ${stage.data.tasks.join("+")} training pools`}, ${training.steps !== undefined ? `${training.steps} steps` : `${training.epochs} epoch(s)`} of ${perStep} × ${training.maxTokens} tokens, lr ${training.learningRate}`,
+        `${training.lora ? `LoRA r=${training.lora.r} α=${training.lora.alpha}${training.lora.nf4 ? " over NF4" : ""}${training.merge ? ", merged into its base" : ""}` : "full-parameter training"} from ${stage.from} on ${stage.data === "corpus" ? "the packed corpus" : `the ${stage.data.tasks.join("+")} training pools`}, ${training.steps !== undefined ? `${training.steps} steps` : `${training.epochs} epoch(s)`} of ${perStep} × ${training.maxTokens} tokens, lr ${training.learningRate}`,
         { tokens }
       )
     }

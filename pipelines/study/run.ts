@@ -161,7 +161,15 @@ export const runStudy = (o: StudyOptions) =>
     o.log(`study ${spec.name}: ${describeBackend(choice)}`)
     setScoringEngine(o.engine ?? spec.runtime?.engine)
 
-    let loaded: Promise<StudyData> | undefined
+    // Loaded once, when a step first needs them, in this fiber (so the readers see --max-record-bytes).
+    const data = yield* Effect.cached(
+      Effect.gen(function*() {
+        const tasks = yield* loadManifestTasks(plan.datasets.manifest, plan.datasets.base, plan.datasets.label, plan.datasets.tasks)
+        const prompts = yield* Effect.try({ try: () => loadPromptSet(plan.datasets.prompts), catch: (e) => fail(errorMessage(e)) })
+        const max = spec.decoding?.maxNewTokens
+        return { tasks, prompts: max !== undefined ? capDecoding(prompts, max) : prompts } satisfies StudyData
+      }).pipe(Effect.mapError((e) => fail(errorMessage(e))))
+    )
     const env: StepEnv = {
       plan,
       outputs: new Map<string, StepOutput>(),
@@ -169,15 +177,7 @@ export const runStudy = (o: StudyOptions) =>
       onTrainingStep: o.onTrainingStep ?? (() => () => {}),
       signal: o.signal ?? new AbortController().signal,
       corpusRun: o.corpusRun,
-      data: () =>
-        (loaded ??= Effect.runPromise(
-          Effect.gen(function*() {
-            const tasks = yield* loadManifestTasks(plan.datasets.manifest, plan.datasets.base, plan.datasets.label, plan.datasets.tasks)
-            const prompts = loadPromptSet(plan.datasets.prompts)
-            const max = spec.decoding?.maxNewTokens
-            return { tasks, prompts: max !== undefined ? capDecoding(prompts, max) : prompts }
-          })
-        ))
+      data
     }
 
     return yield* Runs.record("study", { file: plan.study.file, out: plan.out, only: o.only, from: o.from }, (studyRunId) =>
@@ -267,7 +267,9 @@ const execute = (batch: ReadonlyArray<PlannedStep>, runId: string, env: StepEnv,
     case "nf4":
       return Effect.try({ try: () => runNf4(step, env), catch: (e) => fail(`${step.id}: ${errorMessage(e)}`) })
     case "train":
-      return training(step, () => runTrainingStage(step, env))
+      // The QA pools are read here, in the fiber; training itself is a promise.
+      return Effect.flatMap(step.spec.training.data === "corpus" || "file" in step.spec.training.data ? Effect.succeed(undefined) : env.data, (data) =>
+        training(step, () => runTrainingStage(step, env, data)))
     case "score":
       return runScoreSteps(batch, runId, env)
     case "import":

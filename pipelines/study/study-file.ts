@@ -112,6 +112,11 @@ const TrainingStage = Schema.Struct({
   data: Schema.Union([Schema.Literals(["corpus"]), Schema.Struct({ tasks: Schema.NonEmptyArray(Task) })]),
   /** Present: a LoRA adapter (over all projections, or `targets`); absent: full-parameter training. */
   lora: Schema.optional(LoraSettings),
+  /**
+   * With `lora`: fold the trained adapter into its base and hand on a plain checkpoint, which later
+   * stages start from and systems name as `model:` (DAPT by LoRA where full-parameter training does not fit).
+   */
+  merge: Schema.optional(Schema.Boolean),
   ...Optimisation
 })
 
@@ -152,7 +157,7 @@ const Datasets = Schema.Struct({
   /** A dataset manifest (docs/qa.md); or `name` and inline `tasks` with their loader formats. */
   manifest: Schema.optional(Path),
   name: Schema.optional(Schema.NonEmptyString),
-  tasks: Schema.optional(Schema.Record(Task, TaskFiles)),
+  tasks: Schema.optional(Schema.Struct({ mcqa: Schema.optional(TaskFiles), extqa: Schema.optional(TaskFiles), absqa: Schema.optional(TaskFiles) })),
   /** Evaluate only these tasks (default: all of the datasets'). */
   only: Schema.optional(Schema.NonEmptyArray(Task)),
   /** Test items scored per task (the first N); absent: all. */
@@ -238,6 +243,9 @@ export type SystemSource =
   | { readonly _tag: "Baseline"; readonly name: string }
   | { readonly _tag: "Endpoint"; readonly endpoint: NonNullable<StudySystem["endpoint"]> }
 
+/** A stage whose output is an adapter over its base (not a model of its own). */
+export const isAdapter = (stage: TrainingStage): boolean => stage.lora !== undefined && stage.merge !== true
+
 const SOURCE_KEYS = ["model", "adapter", "checkpoint", "lmEvalSamples", "baseline", "endpoint"] as const
 
 /** Checks a Schema cannot make: references between stages and systems, one source per system, no cycle. */
@@ -253,9 +261,10 @@ const crossCheck = (spec: StudyFile, at: (keys: ReadonlyArray<PropertyKey>, text
   for (const [name, stage] of Object.entries(stages)) {
     if (!models.includes(stage.from) || stage.from === name) {
       problems.push(at(["training", name, "from"], `training.${name}.from: no model named '${stage.from}'${didYouMean(stage.from, models)}; models: ${models.join(", ")}`))
-    } else if (stage.from !== "base" && stages[stage.from]!.lora) {
-      problems.push(at(["training", name, "from"], `training.${name}.from: '${stage.from}' is a LoRA adapter; a stage starts from the base or a full-parameter stage`))
+    } else if (stage.from !== "base" && isAdapter(stages[stage.from]!)) {
+      problems.push(at(["training", name, "from"], `training.${name}.from: '${stage.from}' is a LoRA adapter; a stage starts from the base, a full-parameter stage or a merged LoRA stage (merge: true)`))
     }
+    if (stage.merge && !stage.lora) problems.push(at(["training", name, "merge"], `training.${name}.merge: only a LoRA stage (with \`lora\`) has an adapter to merge`))
     if (stage.data === "corpus" && !spec.corpus) problems.push(at(["training", name, "data"], `training.${name}.data: 'corpus' but the study has no \`corpus\` section`))
     if (stage.data === "corpus" && stage.maxTokens !== undefined) problems.push(at(["training", name, "maxTokens"], `training.${name}.maxTokens: a corpus stage trains on the corpus's packed sequences (corpus.sequenceLength)`))
     if (stage.steps !== undefined && stage.epochs !== undefined) problems.push(at(["training", name, "epochs"], `training.${name}: give \`steps\` or \`epochs\`, not both`))
@@ -286,13 +295,13 @@ const crossCheck = (spec: StudyFile, at: (keys: ReadonlyArray<PropertyKey>, text
     }
     if (s.model !== undefined && !models.includes(s.model)) {
       problems.push(at([...key, "model"], `systems[${i}].model: no model named '${s.model}'${didYouMean(s.model, models)}; models: ${models.join(", ")}`))
-    } else if (s.model !== undefined && s.adapter === undefined && s.model !== "base" && stages[s.model]!.lora) {
+    } else if (s.model !== undefined && s.adapter === undefined && s.model !== "base" && isAdapter(stages[s.model]!)) {
       problems.push(at([...key, "model"], `systems[${i}].model: '${s.model}' is a LoRA stage; name it as \`adapter: ${s.model}\``))
     }
     if (s.adapter !== undefined) {
       const stage = stages[s.adapter]
       if (!stage) problems.push(at([...key, "adapter"], `systems[${i}].adapter: no training stage named '${s.adapter}'${didYouMean(s.adapter, stageNames)}`))
-      else if (!stage.lora) problems.push(at([...key, "adapter"], `systems[${i}].adapter: '${s.adapter}' trains all parameters; name it as \`model: ${s.adapter}\``))
+      else if (!isAdapter(stage)) problems.push(at([...key, "adapter"], `systems[${i}].adapter: '${s.adapter}' ${stage.lora ? "is merged into its base" : "trains all parameters"}; name it as \`model: ${s.adapter}\``))
       else if (s.model !== undefined && s.model !== stage.from) problems.push(at([...key, "model"], `systems[${i}].model: the adapter '${s.adapter}' was trained on '${stage.from}', not '${s.model}'`))
     }
   })

@@ -8,7 +8,7 @@ import { runCli, tempDir, tempWarehousePath } from "../helpers/warehouse.ts"
 // Issue 20 (hardening 3): the maximum record size could be set only by FLEUVE_MAX_RECORD_BYTES.
 // Every command that reads records takes --max-record-bytes; the variable stays the default.
 test("every command that reads records documents --max-record-bytes in its help", () => {
-  for (const command of ["corpus", "import-scores", "import-lm-eval", "reeval", "run", "worker", "model logprobs", "model generate"]) {
+  for (const command of ["corpus", "import-scores", "import-lm-eval", "reeval", "run", "worker", "model logprobs", "model generate", "study", "demo"]) {
     const r = runCli([...command.split(" "), "--help"])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /--max-record-bytes/, `${command} --help`)

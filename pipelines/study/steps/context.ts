@@ -1,4 +1,5 @@
 /** What every step of a study is given, and what the steps it reads left behind. */
+import type { Effect } from "effect"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { StepReport } from "../../../model/index.ts"
@@ -28,7 +29,7 @@ export interface StepEnv {
   readonly signal: AbortSignal
   readonly corpusRun?: RunOptions | undefined
   /** The datasets and prompts, loaded once when a step first needs them. */
-  readonly data: () => Promise<StudyData>
+  readonly data: Effect.Effect<StudyData, Error>
 }
 
 /** What a step says it did (kept in study_steps.summary and printed in the closing table). */
@@ -65,6 +66,7 @@ export const outputOf = (step: PlannedStep, outputs: ReadonlyMap<string, StepOut
       return { model: join(step.dir, "model") }
     case "train": {
       const from = outputs.get(step.deps[0]!)?.model
+      if (s.training.merge) return { model: join(step.dir, "merged") }
       if (s.training.lora) return { model: from!, adapter: join(step.dir, "final") }
       // A full-parameter stage of 0 steps leaves its input as it was: the same folder, the same revision.
       return { model: s.training.steps === 0 ? from! : join(step.dir, "final") }

@@ -50,7 +50,7 @@ const evalSystem = (step: PlannedStep, env: StepEnv) =>
           catch: (e) => new Error(`${step.id}: ${e instanceof Error ? e.message : String(e)}`)
         })
       case "Baseline": {
-        const { tasks, prompts } = yield* Effect.promise(() => env.data())
+        const { tasks, prompts } = yield* env.data
         return { ...baselineSystems(prompts, tasks, [src.name])[0]!, system: name }
       }
       case "Endpoint": {
@@ -76,7 +76,7 @@ const evalSystem = (step: PlannedStep, env: StepEnv) =>
 /** Scores the grid for these systems under `runId`; one summary per step, by step id. */
 export const runScoreSteps = (steps: ReadonlyArray<PlannedStep>, runId: string, env: StepEnv) =>
   Effect.gen(function*() {
-    const { tasks, prompts } = yield* Effect.promise(() => env.data())
+    const { tasks, prompts } = yield* env.data
     const systems: Array<EvalSystem> = []
     for (const step of steps) systems.push(yield* evalSystem(step, env))
     const plan = env.plan

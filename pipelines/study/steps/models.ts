@@ -12,7 +12,7 @@ import { trainingExamples } from "../../../operators/qa/prompts/training-example
 import { readArrowShard } from "../../../operators/writers/arrow-shards.ts"
 import { readTrainingFile, runTraining, type TrainingRun } from "../../train.ts"
 import type { PlannedStep, ResolvedTraining } from "../plan.ts"
-import { outputOf, type StepEnv, type StepSummary } from "./context.ts"
+import { outputOf, type StepEnv, type StepSummary, type StudyData } from "./context.ts"
 import { readdirSync } from "node:fs"
 
 /** A training stage's optimiser settings as runTraining takes them. */
@@ -84,7 +84,7 @@ export const runNf4 = (step: PlannedStep, env: StepEnv): StepSummary => {
 const corpusSequences = (shards: string, length: number): Array<TrainingSequence> =>
   readdirSync(shards).filter((f) => f.endsWith(".arrow")).sort().flatMap((f) => readArrowShard(join(shards, f))).filter((s) => s.ids.length === length).map((s) => ({ ids: s.ids }))
 
-export const runTrainingStage = async (step: PlannedStep, env: StepEnv): Promise<StepSummary & { readonly stopped?: boolean }> => {
+export const runTrainingStage = async (step: PlannedStep, env: StepEnv, pools: StudyData | undefined): Promise<StepSummary & { readonly stopped?: boolean }> => {
   const s = step.spec
   if (s.kind !== "train") throw new Error(`${step.id} is not a training step`)
   const t = s.training
@@ -102,7 +102,8 @@ export const runTrainingStage = async (step: PlannedStep, env: StepEnv): Promise
       return data
     }
     if ("file" in t.data) return readTrainingFile(t.data.file, loaded.tokenizer, t.maxTokens)
-    const { tasks, prompts } = await env.data()
+    if (!pools) throw new Error(`${step.id}: the datasets were not loaded`)
+    const { tasks, prompts } = pools
     const examples = trainingExamples(prompts, tasks, t.data.tasks)
     if (examples.length === 0) throw new Error(`${step.id}: the datasets have no training pool for ${t.data.tasks.join(", ")}`)
     const data = examples.map((ex) => {

@@ -240,3 +240,35 @@ test("a first Ctrl-C checkpoints the training step under way, records it interru
   assert.equal(resumed.code, 0, resumed.stderr)
   assert.match(resumed.stderr, /train:mcqa +ran .*over 40 steps \(resumed from .*checkpoint-0000\d\d\)/)
 })
+
+test("--max-record-bytes reaches the study's readers: a longer QA line is a dead letter, the others are scored", { timeout: 120_000 }, async () => {
+  const dir = tempDir("fleuve-study-limit-")
+  mkdirSync(join(dir, "qa"), { recursive: true })
+  const lines = readFileSync(data("qa/mcqa/test.jsonl"), "utf8").split("\n").filter((l) => l.trim() !== "").slice(0, 3)
+  const long = JSON.stringify({ ...JSON.parse(lines[1]!), question: `${"Très longue question ".repeat(40)}?` })
+  writeFileSync(join(dir, "qa", "test.jsonl"), `${lines[0]}\n${long}\n${lines[2]}\n`)
+  const file = join(dir, "limit.yaml")
+  writeFileSync(file, `version: 1
+name: limit
+base: { checkpoint: ${join(repoRoot, "test/fixtures/qwen3-tiny")} }
+systems:
+  - { name: char-3gram, baseline: char-3gram }
+  - { name: char-4gram, baseline: char-4gram }
+datasets:
+  name: limit-sample
+  tasks: { mcqa: { format: frenchmedmcqa, test: qa/test.jsonl, train: ${data("qa/mcqa/train.jsonl")} } }
+shots: [0]
+analysis: { reference: char-3gram }
+`)
+  const db = join(dir, "w.duckdb")
+  const r = runCli(["study", file, "--warehouse", db, "--out", join(dir, "out"), "--max-record-bytes", "600"])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stderr, /1 malformed item\(s\) kept in dead_letters/)
+  const [dead] = await runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<{ reason: string }>("SELECT reason FROM dead_letters")
+  }))
+  assert.match(dead!.reason, /maximum record size of 600 bytes/)
+  const grid = await lastSummary(db, "score:char-3gram")
+  assert.equal(grid.requests, 2 * 2, "2 systems × the 2 items within the limit")
+})
