@@ -16,6 +16,7 @@ import {
   packedTextSequences,
   promptAnswerSequence,
   type RecoveryOptions,
+  saveMergedModelDir,
   saveModelDir,
   type ScoringEngineName,
   selectBackend,
@@ -126,4 +127,28 @@ export const readTrainingFile = (file: string, tokenizer: TextTokenizer, seqLen:
     } else throw new Error(`${file}:${i + 1}: expected field 'text' or fields 'prompt' and 'answer' (strings)`)
   })
   return [...packedTextSequences(tokenizer, texts, seqLen), ...qa]
+}
+
+export interface MergeRun {
+  /** The checkpoint the adapter was trained on. */
+  readonly from: string
+  /** The PEFT adapter folder (adapter_config.json + adapter_model.safetensors). */
+  readonly adapter: string
+  /** Output folder: a plain checkpoint (config.json, model.safetensors, tokenizer). */
+  readonly to: string
+  readonly dtype?: "F32" | "BF16"
+  readonly backend?: BackendName
+  readonly log: (line: string) => void
+}
+
+/**
+ * Merges a LoRA adapter into its base and saves the result as a checkpoint folder: how a stage
+ * trained by LoRA (DAPT on the WGSL trainer) becomes the base of the next stages.
+ */
+export const mergeAdapter = async (run: MergeRun): Promise<{ readonly merged: number }> => {
+  if (run.backend) run.log(describeBackend(await selectBackend(run.backend, "inference")))
+  const handle = ModelHandle.load({ dir: run.from, adapter: run.adapter })
+  const out = await saveMergedModelDir(handle.current, run.to, { dtype: run.dtype ?? "F32" }).finally(() => handle.dispose())
+  run.log(`merged ${out.merged} LoRA pairs of ${run.adapter} into ${run.from}: ${run.to}`)
+  return out
 }

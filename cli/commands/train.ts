@@ -1,6 +1,6 @@
 import { Command } from "effect/cli"
 import { lazyHandler } from "../lazy.ts"
-import { common, loraConfig } from "../flags/train.ts"
+import { common, loraConfig, mergeFlags } from "../flags/train.ts"
 
 const dapt = Command.make("dapt", common, (args) => lazyHandler(() => import("../handlers/train.ts"), (h) => h.daptHandler(args))).pipe(
   Command.withDescription("Domain-adaptive pre-training: full fine-tuning with the causal-LM loss on packed sequences; saves a Hugging Face checkpoint"),
@@ -18,11 +18,19 @@ const lora = Command.make("lora", loraConfig, (args) => lazyHandler(() => import
   ])
 )
 
+const merge = Command.make("merge", mergeFlags, (args) => lazyHandler(() => import("../handlers/train.ts"), (h) => h.mergeHandler(args))).pipe(
+  Command.withDescription("Merge a LoRA adapter into its base (W + alpha/r B A) and save a plain checkpoint: how DAPT trained by LoRA (the WGSL trainer trains LoRA only) becomes the base of the next adapters"),
+  Command.withExamples([
+    { command: "fleuve train lora --model ./Qwen3-0.6B --data corpus.jsonl --out ./dapt-lora --backend webgpu --engine wgsl --seq-len 1024 --micro-batch 16 --grad-accum 1", description: "DAPT by LoRA on all projections over the packed corpus, on the WGSL trainer" },
+    { command: "fleuve train merge --model ./Qwen3-0.6B --adapter ./dapt-lora/final --out ./dapt --dtype bf16", description: "then merge it: ./dapt is the base of the task adapters" }
+  ])
+)
+
 export const trainCommand = Command.make("train").pipe(
-  Command.withDescription("Train a Qwen3 checkpoint: DAPT (full fine-tuning) or LoRA; AdamW, cosine schedule with warmup, gradient accumulation, clipping, exact resume"),
+  Command.withDescription("Train a Qwen3 checkpoint: DAPT (full fine-tuning) or LoRA, and merge an adapter into its base; AdamW, cosine schedule with warmup, gradient accumulation, clipping, exact resume"),
   Command.withExamples([
     { command: "fleuve train dapt --model ./Qwen3-0.6B --data corpus.jsonl --out ./dapt", description: "Continued pre-training on {text} records" },
     { command: "fleuve train lora --model ./dapt/final --data qa.jsonl --out ./adapter", description: "A LoRA adapter on {prompt, answer} records" }
   ]),
-  Command.withSubcommands([dapt, lora])
+  Command.withSubcommands([dapt, lora, merge])
 )

@@ -45,3 +45,12 @@ export const loraConfig = {
   targets: Flag.String("targets").pipe(Flag.withDescription(withDefaultSaid("Comma-separated projections", projectionNames.join(","))), Flag.withDefault(projectionNames.join(",")))
 }
 export type LoraArgs = ArgsOf<typeof loraConfig>
+
+export const mergeFlags = {
+  model: modelFlag,
+  backend: backendFlag,
+  adapter: Flag.String("adapter").pipe(Flag.withDescription("PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) trained on --model (required)")),
+  out: Flag.String("out").pipe(Flag.withDescription("Output folder: a plain Hugging Face checkpoint (config.json, model.safetensors, tokenizer) with the adapter merged in (required)")),
+  dtype: Flag.Literals("dtype", ["f32", "bf16"] as const).pipe(Flag.withDescription(withDefaultSaid("Weight type written", "f32" as const)), Flag.withDefault("f32" as const))
+}
+export type MergeArgs = ArgsOf<typeof mergeFlags>

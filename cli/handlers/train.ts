@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import { type LoraConfig, type ProjectionName, projectionNames, readTrainingFile, runTraining, type StepReport } from "../../pipelines/train.ts"
-import type { DaptArgs, LoraArgs } from "../flags/train.ts"
+import { type LoraConfig, mergeAdapter, type ProjectionName, projectionNames, readTrainingFile, runTraining, type StepReport } from "../../pipelines/train.ts"
+import type { DaptArgs, LoraArgs, MergeArgs } from "../flags/train.ts"
 import { reportFailure } from "../common.ts"
 
 const progress = (r: StepReport) => {
@@ -53,3 +53,12 @@ export const loraHandler = (a: LoraArgs) => {
   if (!(a.dropout >= 0 && a.dropout < 1)) return reportFailure({ message: `--dropout ${a.dropout}: a probability in [0, 1) (PEFT's lora_dropout; 0 turns it off)` })
   return run("lora", a, { r: a.r, alpha: a.alpha, dropout: a.dropout, targetModules: targets as Array<ProjectionName> })
 }
+
+export const mergeHandler = (a: MergeArgs) =>
+  Effect.tryPromise({
+    try: async () => {
+      const { merged } = await mergeAdapter({ from: a.model, adapter: a.adapter, to: a.out, dtype: a.dtype === "bf16" ? "BF16" : "F32", backend: a.backend, log: (line) => process.stderr.write(`fleuve: ${line}\n`) })
+      process.stdout.write(`${JSON.stringify({ kind: "merge", merged_pairs: merged, output: a.out })}\n`)
+    },
+    catch: (e) => ({ message: e instanceof Error ? e.message : String(e) })
+  }).pipe(Effect.catch(reportFailure))

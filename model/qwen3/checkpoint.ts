@@ -4,6 +4,7 @@ import { loadTokenizer, type TextTokenizer } from "../formats/tokenizer/tokenize
 import { readCheckpointWeights, writeSafetensors } from "../formats/safetensors.ts"
 import { readQwen3Config } from "./config.ts"
 import { Qwen3Model } from "../tfjs/qwen3-model.ts"
+import { hostWeights } from "../wgsl/host-weights.ts"
 
 /** A model folder loaded for scoring, generation or training. */
 export interface LoadedModel {
@@ -37,4 +38,26 @@ export const saveModelDir = async (loaded: LoadedModel, outDir: string, options:
   writeSafetensors(join(outDir, "model.safetensors"), await loaded.model.toHost(), { dtype, metadata: { format: "pt" } })
   writeFileSync(join(outDir, "config.json"), JSON.stringify({ ...loaded.rawConfig, dtype: dtype === "F32" ? "float32" : "bfloat16" }, null, 2))
   for (const f of companionFiles) if (existsSync(join(loaded.dir, f)) && loaded.dir !== outDir) copyFileSync(join(loaded.dir, f), join(outDir, f))
+}
+
+/**
+ * Saves the model with every attached LoRA pair merged into its projection (W + alpha/r · B·A) as a
+ * plain checkpoint in the Hugging Face layout: what a stage trained by LoRA (DAPT on a GPU, where
+ * the WGSL trainer trains LoRA only) hands to the next stage as its base. Loads without the adapter
+ * and scores as base + adapter does (test/model/merge.test.ts).
+ */
+export const saveMergedModelDir = async (loaded: LoadedModel, outDir: string, options: { readonly dtype?: "F32" | "BF16" } = {}): Promise<{ readonly merged: number }> => {
+  mkdirSync(outDir, { recursive: true })
+  const dtype = options.dtype ?? "F32"
+  const merged = loaded.model.lora.size
+  const weights = await hostWeights(loaded.model, { mergeLora: true })
+  const host = new Map([...weights].map(([name, data]) => {
+    const shape = loaded.model.params.get(name)?.shape
+    if (!shape) throw new Error(`merged weight '${name}' is not a parameter of the model`)
+    return [name, { shape, data }] as const
+  }))
+  writeSafetensors(join(outDir, "model.safetensors"), host, { dtype, metadata: { format: "pt" } })
+  writeFileSync(join(outDir, "config.json"), JSON.stringify({ ...loaded.rawConfig, dtype: dtype === "F32" ? "float32" : "bfloat16" }, null, 2))
+  for (const f of companionFiles) if (existsSync(join(loaded.dir, f)) && loaded.dir !== outDir) copyFileSync(join(loaded.dir, f), join(outDir, f))
+  return { merged }
 }
