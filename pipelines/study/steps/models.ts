@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { promptAnswerSequence, quantizeCheckpoint, type TrainingSequence, writeRandomCheckpoint } from "../../../model/index.ts"
 import { trainingExamples } from "../../../operators/qa/prompts/training-examples.ts"
 import { readArrowShard } from "../../../operators/writers/arrow-shards.ts"
-import { readTrainingFile, runTraining, type TrainingRun } from "../../train.ts"
+import { mergeAdapter, readTrainingFile, runTraining, type TrainingRun } from "../../train.ts"
 import type { PlannedStep, ResolvedTraining } from "../plan.ts"
 import { outputOf, type StepEnv, type StepSummary, type StudyData } from "./context.ts"
 import { readdirSync } from "node:fs"
@@ -129,5 +129,13 @@ export const runTrainingStage = async (step: PlannedStep, env: StepEnv, pools: S
     ...(s.backend ? { backend: s.backend as TrainingRun["backend"] & string } : {}),
     ...(s.engine ? { engine: s.engine as TrainingRun["engine"] & string } : {})
   }, env)
+  if (t.merge && !summary.stopped) {
+    // Into the model the stage started from as it is (not its NF4 copy): QLoRA's adapter folds into the full-precision weights.
+    const original = env.outputs.get(s.from === "base" ? "base" : `train:${s.from}`)?.model ?? from
+    const merged = join(step.dir, "merged")
+    rmSync(merged, { recursive: true, force: true })
+    const r = await mergeAdapter({ from: original, adapter: join(step.dir, "final"), to: merged, log: (line) => env.log(`${s.stage}: ${line}`) })
+    return { ...summary, detail: `${summary.detail}; ${r.merged} LoRA pairs merged into ${s.from}`, output: outputOf(step, env.outputs) }
+  }
   return { ...summary, output: outputOf(step, env.outputs) }
 }

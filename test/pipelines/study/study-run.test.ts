@@ -20,6 +20,8 @@ interface Knobs {
   readonly adapterSteps?: number
   /** A `judges:` section. */
   readonly judges?: string
+  /** Adds a DAPT by LoRA merged into the base, and its system. */
+  readonly merged?: boolean
 }
 
 /** A small study over the bundled sample: its test items copied (so a test can edit them), 4 per task, 0 shots. */
@@ -46,13 +48,13 @@ training:
   dapt: { from: base, data: corpus, steps: 2, effectiveBatch: 2, learningRate: 3.0e-3, warmupRatio: 0 }
   mcqa: { from: dapt, data: { tasks: [mcqa] }, lora: { r: 4, alpha: 8 }, steps: ${k.adapterSteps ?? 2}, effectiveBatch: 2, maxTokens: 96, learningRate: ${k.lr ?? "1.0e-3"}, warmupRatio: 0, checkpointEvery: 4 }
   absqa: { from: dapt, data: { tasks: [absqa] }, lora: { r: 4, alpha: 8 }, steps: 2, effectiveBatch: 2, maxTokens: 96, learningRate: 1.0e-3, warmupRatio: 0 }
-systems:
+${k.merged ? "  dapt-lora: { from: base, data: corpus, lora: { r: 4, alpha: 8 }, merge: true, steps: 2, effectiveBatch: 2, learningRate: 3.0e-3, warmupRatio: 0 }\n  after-merge: { from: dapt-lora, data: { tasks: [mcqa] }, lora: { r: 4, alpha: 8 }, steps: 1, effectiveBatch: 2, maxTokens: 96 }\n" : ""}systems:
   - { name: base, model: base }
   - { name: DAPT, model: dapt }
   - { name: MCQA, adapter: mcqa }
   - { name: AbsQA, adapter: absqa }
   - { name: char-3gram, baseline: char-3gram }
-datasets:
+${k.merged ? "  - { name: DAPT-LoRA, model: dapt-lora }\n  - { name: After-merge, adapter: after-merge }\n" : ""}datasets:
   name: small-sample
   tasks:
     mcqa: { format: frenchmedmcqa, test: qa/mcqa/test.jsonl, train: ${data("qa/mcqa/train.jsonl")} }
@@ -271,4 +273,21 @@ analysis: { reference: char-3gram }
   assert.match(dead!.reason, /maximum record size of 600 bytes/)
   const grid = await lastSummary(db, "score:char-3gram")
   assert.equal(grid.requests, 2 * 2, "2 systems × the 2 items within the limit")
+})
+
+test("a LoRA stage with merge: true hands on a plain checkpoint: later stages start from it, a system scores it", { timeout: 300_000 }, async () => {
+  const dir = tempDir("fleuve-study-merge-")
+  const db = join(dir, "w.duckdb")
+  const out = join(dir, "out")
+  const r = runCli(["study", writeStudy(dir, { merged: true }), "--warehouse", db, "--out", out])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stderr, /train:dapt-lora +ran .*LoRA pairs merged into base/)
+  const merged = join(out, "models", "dapt-lora")
+  assert.ok(existsSync(join(merged, "model.safetensors")) && existsSync(join(merged, "tokenizer.json")))
+  assert.ok(!readFileSync(join(merged, "model.safetensors")).subarray(0, 20000).toString("latin1").includes("lora_"), "the merged checkpoint carries no LoRA tensors")
+  const rows = await runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<{ system: string; n: number }>("SELECT system, count(*)::INT AS n FROM scores WHERE system IN ('DAPT-LoRA', 'After-merge') GROUP BY ALL ORDER BY ALL")
+  }))
+  assert.deepEqual(rows.map((x) => x.system), ["After-merge", "DAPT-LoRA"])
 })
