@@ -81,6 +81,8 @@ export interface DatasetsPlan {
   readonly prompts: string
   /** Test items per task (after the limit), for estimates. */
   readonly items: Partial<Record<TaskName, number>>
+  /** Training-pool items per task, for estimates. */
+  readonly pools: Partial<Record<TaskName, number>>
 }
 
 export interface StudyPlan {
@@ -140,19 +142,23 @@ const planDatasets = (study: Study) =>
     if (missing.length > 0) return yield* Effect.fail(new Error(`${study.file}: datasets.only names ${missing.join(", ")}, which the datasets do not have (they have ${available.join(", ")})`))
     const limit = (d.limit ?? {}) as Partial<Record<TaskName, number>>
     const items: Partial<Record<TaskName, number>> = {}
+    const pools: Partial<Record<TaskName, number>> = {}
     const test: Record<string, string> = {}
     const train: Record<string, string> = {}
     for (const t of tasks) {
       const files = manifest.tasks[t]!
       const testFile = resolve(base, files.test)
       test[t] = fingerprint(testFile)
-      if (files.train) train[t] = fingerprint(resolve(base, files.train))
+      if (files.train) {
+        train[t] = fingerprint(resolve(base, files.train))
+        pools[t] = countRecords(resolve(base, files.train))
+      }
       const lines = countRecords(testFile)
       items[t] = limit[t] !== undefined ? Math.min(limit[t]!, lines) : lines
     }
     const prompts = d.prompts !== undefined ? resolve(study.dir, d.prompts) : DEFAULT_PROMPTS
     return {
-      plan: { manifest, base, label: manifestFile ?? `${study.file} (datasets)`, tasks, limit, prompts, items } satisfies DatasetsPlan,
+      plan: { manifest, base, label: manifestFile ?? `${study.file} (datasets)`, tasks, limit, prompts, items, pools } satisfies DatasetsPlan,
       identity: { manifest, tasks, limit, test, prompts: fingerprint(prompts) },
       trainIdentity: { manifest, train, prompts: fingerprint(prompts) }
     }
@@ -238,7 +244,10 @@ export const planStudy = (study: Study, out: string) =>
       }
       const deps = [from, ...(stage.data === "corpus" ? ["corpus"] : [])]
       const perStep = training.microBatch * training.gradAccumulation
-      const tokens = training.steps !== undefined ? training.steps * perStep * training.maxTokens : undefined
+      // Epochs over the QA pools: their sizes are known now (the packed corpus's only once it is built).
+      const poolSize = stage.data === "corpus" ? undefined : stage.data.tasks.reduce((n, t) => n + (datasets.pools[t] ?? 0), 0)
+      const stepCount = training.steps ?? (poolSize !== undefined ? Math.max(1, Math.round(((training.epochs ?? 1) * poolSize) / perStep)) : undefined)
+      const tokens = stepCount !== undefined ? stepCount * perStep * training.maxTokens : undefined
       const dataIdentity = stage.data === "corpus" ? "corpus" : { tasks: stage.data.tasks, pools: trainIdentity }
       add(
         `train:${name}`,
