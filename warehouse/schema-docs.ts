@@ -170,6 +170,20 @@ export const SCHEMA_DOCS: Readonly<Record<string, TableDoc>> = {
     comment: "scores restricted to each task's primary metric: one row per item, safe to average.",
     columns: SCORE_COLUMNS
   },
+  heldout_loss: {
+    origin: "0007", kind: "table", key: "system, texts_hash, seq_len",
+    comment: "Each system's loss on held-out text it was not trained on (mean next-token NLL over the texts packed into sequences); measuring again replaces the row.",
+    columns: {
+      system: SCORE_COLUMNS.system,
+      texts_hash: "sha256 of the texts, in order, NUL-separated: the same texts always have the same hash.",
+      seq_len: "Tokens per packed sequence (documents joined by end-of-text, the shorter tail dropped).",
+      texts_source: "Where the texts came from (a file), NULL when not said.",
+      model_id: "Base model id.", model_revision: "Model revision.", adapter_hash: "Adapter hash, 'none' for none.",
+      texts: "Texts (documents) measured.", sequences: "Packed sequences they made.", tokens: "Tokens predicted: seq_len - 1 per sequence.",
+      mean_nll: "Mean negative log-likelihood per predicted token, in nats (lower is better).", perplexity: "exp(mean_nll).",
+      run_id: "Run that measured it (table runs), NULL outside a run.", created_at: "When it was measured."
+    }
+  },
   cell_scores: {
     origin: "fleuve analyze", kind: "table", key: "task, shots, system",
     comment: "Per cell (task, shots) and system: item count, mean and std of the analysed metric.",
