@@ -16,6 +16,11 @@ export interface Generation {
  * path that generates (the tfjs runtime and the WGSL decoder). A row ends at the end-of-text
  * token (not kept; unless stopAtEos is false), at the first stop string (cut from the text), or
  * after maxNewTokens tokens.
+ *
+ * A stop string counts only once the answer has begun: whitespace the row opens with (a newline
+ * after "Réponse:", say) is not matched against the stop strings, so a model that puts its answer
+ * on the next line is not cut to nothing by the stop string "\n". Matching starts at the first
+ * non-whitespace character; the text kept is everything before the first match (callers trim it).
  */
 export class GreedyRows {
   private readonly rows: Array<{ ids: Array<number>; done: boolean; reason: Generation["finishReason"]; text: string; error?: string }>
@@ -39,7 +44,8 @@ export class GreedyRows {
     }
     row.ids.push(token)
     const text = this.tokenizer.decode(row.ids)
-    const hit = (this.options.stop ?? []).map((s) => text.indexOf(s)).filter((i) => i >= 0)
+    const lead = text.length - text.trimStart().length
+    const hit = lead === text.length ? [] : (this.options.stop ?? []).map((s) => text.indexOf(s, lead)).filter((i) => i >= 0)
     if (hit.length > 0) {
       row.done = true
       row.reason = "stop"
