@@ -14,6 +14,8 @@ export interface WriteReportOptions {
   readonly onFigure?: (id: string, title: string) => void
   /** The study the report comes from: named in its title and provenance. */
   readonly study?: string | undefined
+  /** What the evaluated sample is: the report then opens with two sentences on it and on what was found (report/opening.ts). */
+  readonly sample?: string | undefined
   /** A last change to each drawn file before it is written (the demo's note). */
   readonly amend?: (file: { readonly path: string; readonly content: string }) => string
 }
@@ -41,7 +43,7 @@ const writeFiles = (out: string, files: ReadonlyArray<{ path: string; content: s
 export const writeReport = (o: WriteReportOptions) =>
   Effect.gen(function*() {
     const config = o.configFile === undefined ? undefined : yield* readConfig(o.configFile)
-    const drawn = yield* buildReport({ reference: o.reference, config, ...(o.study !== undefined ? { study: o.study } : {}), ...(o.onFigure ? { onFigure: o.onFigure } : {}) })
+    const drawn = yield* buildReport({ reference: o.reference, config, sample: o.sample, ...(o.study !== undefined ? { study: o.study } : {}), ...(o.onFigure ? { onFigure: o.onFigure } : {}) })
     const files = o.amend ? drawn.map((f) => ({ path: f.path, content: o.amend!(f) })) : drawn
     yield* writeFiles(o.out, files)
     return files

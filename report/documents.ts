@@ -25,9 +25,11 @@ export const renderMarkdown = (
   figures: ReadonlyArray<RenderedFigure>,
   caveats: ReadonlyArray<string> = [],
   provenance?: Provenance,
-  explorer?: ExplorerData
+  explorer?: ExplorerData,
+  /** The report's opening sentences (report/opening.ts), first of all. */
+  opening: ReadonlyArray<string> = []
 ): string => {
-  const out: Array<string> = [`# Evaluation report${provenance?.study ? `: ${provenance.study}` : ""}`, "", summary(ctx), "", INTRO, ""]
+  const out: Array<string> = [`# Evaluation report${provenance?.study ? `: ${provenance.study}` : ""}`, "", ...(opening.length > 0 ? [opening.join(" "), ""] : []), summary(ctx), "", INTRO, ""]
   if (caveats.length > 0) out.push("## Caveats", "", ...caveats.map((c) => `- **Warning:** ${c}`), "")
   out.push("## Tables", "")
   tables.forEach((t, i) => out.push(`### Table ${i + 1}. ${t.title}`, "", t.caption, "", tableToMarkdown(t), ""))
@@ -50,6 +52,7 @@ const STYLE = `
 body { font-family: ${FONT_FAMILY}; color: #1a1a1a; background: #ffffff; margin: 0; line-height: 1.45; }
 main { max-width: 1200px; margin: 0 auto; padding: 24px 28px 64px; }
 h1 { font-size: 26px; margin: 0 0 6px; }
+p.opening { font-size: 16px; margin: 8px 0 12px; max-width: 860px; }
 h2 { font-size: 20px; margin: 36px 0 10px; border-bottom: 1px solid #dddddd; padding-bottom: 4px; }
 h3 { font-size: 16px; margin: 24px 0 6px; }
 p.caption { margin: 0 0 10px; color: #444444; font-size: 14px; max-width: 860px; }
@@ -74,7 +77,8 @@ export const renderHtml = (
   figures: ReadonlyArray<RenderedFigure>,
   caveats: ReadonlyArray<string> = [],
   provenance?: Provenance,
-  explorer = ""
+  explorer = "",
+  opening: ReadonlyArray<string> = []
 ): string => {
   const toc = [
     ...tables.map((t, i) => `<li><a href="#table-${t.id}">Table ${i + 1}. ${escapeHtml(t.title)}</a></li>`),
@@ -95,7 +99,7 @@ export const renderHtml = (
     `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`,
     `<title>Evaluation report${provenance?.study ? `: ${escapeHtml(provenance.study)}` : ""}</title><style>${STYLE}</style></head>`,
     `<body><main>`,
-    `<h1>Evaluation report${provenance?.study ? `: ${escapeHtml(provenance.study)}` : ""}</h1><p class="caption">${escapeHtml(summary(ctx))}</p><p class="caption">${escapeHtml(INTRO.replace(/`/g, ""))}</p>`,
+    `<h1>Evaluation report${provenance?.study ? `: ${escapeHtml(provenance.study)}` : ""}</h1>${opening.length > 0 ? `<p class="opening">${escapeHtml(opening.join(" "))}</p>` : ""}<p class="caption">${escapeHtml(summary(ctx))}</p><p class="caption">${escapeHtml(INTRO.replace(/`/g, ""))}</p>`,
     `<nav><ul>${toc}</ul></nav>`,
     caveats.length > 0 ? `<section id="caveats" class="caveats"><h2>Caveats</h2><ul>${caveats.map((c) => `<li><strong>Warning:</strong> ${escapeHtml(c)}</li>`).join("")}</ul></section>` : "",
     `<h2>Tables</h2>`,

@@ -13,6 +13,8 @@ import type { FigureContext, Rows } from "./figures/common.ts"
 import { FIGURES } from "./figures/index.ts"
 import { systemColors } from "./palette.ts"
 import { renderVegaLite, withTheme } from "./render.ts"
+import { loadHeldoutLossTable } from "./heldout-loss.ts"
+import { loadOpening } from "./opening.ts"
 import { bestPerCellTable, globalRankingTable, significanceRecordTable, taskMeansTable } from "./tables.ts"
 
 /** The query of a figure: report/figures/<name>.sql. */
@@ -27,6 +29,12 @@ export interface ReportOptions {
   readonly explorerItemsPerCell?: number | undefined
   /** A study name, printed at the top of the report and in its provenance. */
   readonly study?: string | undefined
+  /**
+   * What the evaluated sample is, in a few words (a study's description): when given, the report
+   * opens with two sentences computed from the warehouse, this one and what the tests found
+   * (report/opening.ts).
+   */
+  readonly sample?: string | undefined
   /** Called once per figure drawn, for progress on stderr. */
   readonly onFigure?: ((id: string, title: string) => void) | undefined
 }
@@ -141,11 +149,15 @@ export const buildReport = (options: ReportOptions = {}) =>
       significanceRecordTable(yield* rowsOf("significance-record"), ctx),
       bestPerCellTable(yield* rowsOf("best-per-cell"), ctx)
     ]
+    // Measured only by runs that train (the demo, a study): left out when there is none.
+    const heldout = yield* loadHeldoutLossTable(reference)
+    if (heldout) tables.push(heldout)
+    const opening = options.sample === undefined ? [] : yield* loadOpening(options.sample, reference, ctx)
     const caveats = yield* loadCaveats
     const provenance = yield* loadProvenance(options.study)
     const perCell = options.explorerItemsPerCell ?? DEFAULT_ITEMS_PER_CELL
     const explorer = yield* loadExplorer(perCell)
-    files.push({ path: "report.md", content: renderMarkdown(ctx, tables, figures, caveats, provenance, explorer) })
-    files.push({ path: "report.html", content: renderHtml(ctx, tables, figures, caveats, provenance, explorerHtml(explorer, perCell)) })
+    files.push({ path: "report.md", content: renderMarkdown(ctx, tables, figures, caveats, provenance, explorer, opening) })
+    files.push({ path: "report.html", content: renderHtml(ctx, tables, figures, caveats, provenance, explorerHtml(explorer, perCell), opening) })
     return files
   })
