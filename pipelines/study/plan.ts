@@ -24,7 +24,7 @@ import { type Study, type StudySystem, systemSource, type SystemSource, type Tra
  * longer count as done. (The backend and the engine are not part of any key: they change how fast
  * a step runs, not what it computes, within float tolerance.)
  */
-export const STEP_CODE_VERSIONS = { corpus: 1, base: 1, nf4: 1, train: 1, score: 1, import: 1, judges: 1, heldout: 1, analyze: 1, report: 1 } as const
+export const STEP_CODE_VERSIONS = { corpus: 1, base: 1, nf4: 1, train: 1, score: 1, import: 1, judges: 1, heldout: 1, analyze: 1, report: 2 } as const
 export type StepKind = keyof typeof STEP_CODE_VERSIONS
 
 export interface ResolvedTraining {

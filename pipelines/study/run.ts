@@ -25,6 +25,7 @@ import { planStudy, type PlannedStep, type StudyPlan } from "./plan.ts"
 import { doneOnDisk, leavesFiles, markDone, outputOf, type StepEnv, type StepOutput, type StepSummary, type StudyData } from "./steps/context.ts"
 import { runCorpusStep } from "./steps/corpus.ts"
 import { runAnalyzeStep, runImportStep, runReportStep, runScoreSteps } from "./steps/evaluation.ts"
+import { runHeldoutStep } from "./steps/heldout.ts"
 import { runJudgesStep } from "./steps/judges.ts"
 import { runBase, runNf4, runTrainingStage } from "./steps/models.ts"
 import { readStudyFile, type Study } from "./study-file.ts"
@@ -277,7 +278,7 @@ const execute = (batch: ReadonlyArray<PlannedStep>, runId: string, env: StepEnv,
     case "judges":
       return runJudgesStep(step, env)
     case "heldout":
-      return Effect.fail(fail(`${step.id}: held-out loss is not available in this version`))
+      return runHeldoutStep(step, runId, env)
     case "analyze":
       return runAnalyzeStep(env)
     case "report":

@@ -141,6 +141,8 @@ export const runReportStep = (env: StepEnv, amend?: (file: { readonly path: stri
       out: env.plan.out,
       reference: spec.analysis.reference,
       study: spec.name,
+      // The report opens with what the sample is, in the study's words, and what the tests found.
+      ...(spec.description !== undefined ? { sample: spec.description } : {}),
       configFile: spec.report?.theme !== undefined ? join(env.plan.study.dir, spec.report.theme) : undefined,
       onFigure: (id, title) => env.log(`report: figure ${id}: ${title}`),
       ...(amend ? { amend } : {})

@@ -8,7 +8,7 @@ import { runCli, runWithWarehouse, tempDir } from "../../helpers/warehouse.ts"
 import { repoRoot } from "../../helpers/paths.ts"
 
 // The shortened end-to-end demo: the real CLI, real training, a real DuckDB file.
-test("fleuve demo --quick: the demo study's 15 steps, 6 systems × 3 tasks scored, analyses and report written, path printed", { timeout: 240_000 }, async () => {
+test("fleuve demo --quick: the demo study's 16 steps, 6 systems × 3 tasks scored, analyses and report written, path printed", { timeout: 240_000 }, async () => {
   const dir = tempDir("fleuve-demo-")
   const out = join(dir, "out")
   const db = join(dir, "demo.duckdb")
@@ -16,8 +16,8 @@ test("fleuve demo --quick: the demo study's 15 steps, 6 systems × 3 tasks score
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stdout.trim().split("\n").pop(), join(out, "report.html"))
   // The study's steps, each announced and then listed with its time.
-  for (const step of ["base", "corpus", "train:dapt", "train:unified", "analyze", "report"]) assert.match(r.stderr, new RegExp(`^  ${step} +ran +\\d+\\.\\ds`, "m"), step)
-  assert.match(r.stderr, /── step 15\/15: report/)
+  for (const step of ["base", "corpus", "train:dapt", "train:unified", "heldout", "analyze", "report"]) assert.match(r.stderr, new RegExp(`^  ${step} +ran +\\d+\\.\\ds`, "m"), step)
+  assert.match(r.stderr, /── step 16\/16: report/)
   assert.match(r.stderr, /finished in \d+\.\ds/)
 
   const cells = await runWithWarehouse(db, Effect.gen(function*() {
@@ -49,7 +49,24 @@ test("fleuve demo --quick: the demo study's 15 steps, 6 systems × 3 tasks score
   const html = readFileSync(join(out, "report.html"), "utf8")
   assert.match(html, /EnMed-Unified/)
   assert.match(html, /offline reference judge \(offline-reference\//)
-  assert.match(readFileSync(join(out, "report.md"), "utf8"), /^# .*\n\n> Produced by `fleuve demo`/)
+  const md = readFileSync(join(out, "report.md"), "utf8")
+  assert.match(md, /^# .*\n\n> Produced by `fleuve demo`/)
+  // The opening: the sample as the study describes it, then what the paired t-tests against base found, from paired_tests.
+  const [{ tests, significant }] = await runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<{ tests: number; significant: number }>("SELECT count(*)::INT AS tests, count(*) FILTER (WHERE p_bh < 0.05 AND mean_diff <> 0)::INT AS significant FROM paired_tests WHERE test = 't'")
+  })) as [{ tests: number; significant: number }]
+  assert.match(md, new RegExp(`\n\nfleuve's demo sample \\(.*\\) learnt by .*: 5 systems compared with base in 6 cells .*, ${tests} paired differences in all\\. ` +
+    (significant === 0 ? "No difference against base is significant" : `${significant} of the ${tests} paired differences against base are significant`)))
+  // Every system's loss on the held-out corpus text, in the warehouse and in the report.
+  const losses = await runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<{ system: string; tokens: number; mean_nll: number; texts_source: string }>("SELECT system, tokens, mean_nll, texts_source FROM heldout_loss ORDER BY system")
+  }))
+  assert.deepEqual(losses.map((l) => l.system), ["EnMed-AbsQA", "EnMed-DAPT", "EnMed-ExtQA", "EnMed-MCQA", "EnMed-Unified", "base"])
+  assert.ok(losses.every((l) => l.tokens > 1000 && Number.isFinite(l.mean_nll) && l.texts_source === "../data/corpus/demo-heldout.jsonl"))
+  assert.match(md, /### Table 5\. Loss on held-out corpus text/)
+  assert.match(html, /<table id="table-heldout-loss">/)
   // Every model is a reloadable Hugging Face folder; every adapter a PEFT folder (found by name under models/).
   for (const m of ["base", "dapt"]) assert.ok(existsSync(join(out, "models", m, "model.safetensors")), m)
   for (const a of ["unified", "mcqa", "extqa", "absqa"]) assert.ok(existsSync(join(out, "models", a, "adapter_model.safetensors")), a)
