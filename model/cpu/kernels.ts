@@ -23,8 +23,41 @@ export interface CpuKernels {
   /** A weight's values where the kernels can read them: the array itself, or a copy kept while the array lives (tfjs replaces it on assign). */
   weights(data: Float32Array): Float32Array
   gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean, ld?: Ld): void
+  /** Fused attention, softmax and cross-entropy (the WebAssembly kernels); absent: the model's own loops do that work. */
+  readonly fused?: FusedKernels
   gemmNN(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean, ld?: Ld): void
   gemmTN(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean, ld?: Ld): void
+}
+
+/** Attention of one layer; layouts as model/cpu/qwen3-cpu.ts keeps them (head_dim a multiple of 4). */
+export interface AttentionShape {
+  readonly b: number
+  readonly t: number
+  readonly nh: number
+  readonly kv: number
+  readonly d: number
+  readonly scale: number
+  /** Per batch row, 1/0 for every key. */
+  readonly keyValid: ReadonlyArray<ReadonlyArray<number>>
+}
+
+/**
+ * The fused path's work beyond matrix products, each split over the threads: the same results as
+ * the loops in model/cpu/qwen3-cpu.ts and tfjs-bridge.ts, with exp in f32 (about 1 ulp) instead of f64.
+ */
+export interface FusedKernels {
+  /** ctx [b, t, nh, d] = softmax(scale·q kᵀ + mask) v; probs [b, nh, t, total] kept when given. q [b, t, nh, d]; k, v [b, kv, total, d]. */
+  attentionForward(x: AttentionShape & { readonly q: Float32Array; readonly k: Float32Array; readonly v: Float32Array; readonly ctx: Float32Array; readonly probs?: Float32Array; readonly total: number; readonly past: number }): void
+  /** Adds the gradients of q, k, v (forward without cache) to dq, dk, dv. */
+  attentionBackward(x: AttentionShape & { readonly q: Float32Array; readonly k: Float32Array; readonly v: Float32Array; readonly probs: Float32Array; readonly dctx: Float32Array; readonly dq: Float32Array; readonly dk: Float32Array; readonly dv: Float32Array }): void
+  /** Replaces logits [rows, n] by weightᵣ·(softmax − onehot(target)); returns −log softmax at each target (unweighted). */
+  crossEntropy(logits: Float32Array, rows: number, n: number, targets: Int32Array, weights: Float32Array): Float64Array
+  /** act = silu(gate)·up over n values (n a multiple of 4). */
+  swiglu(gate: Float32Array, up: Float32Array, act: Float32Array, n: number): void
+  /** The gradients of gate and up from that of act (written, n a multiple of 4). */
+  swigluBack(dact: Float32Array, gate: Float32Array, up: Float32Array, dgate: Float32Array, dup: Float32Array, n: number): void
+  /** Log-softmax at each target and the argmax (first of equal maxima) per row. */
+  pickTargets(logits: Float32Array, rows: number, n: number, targets: Int32Array): { logprobs: Float32Array; argmax: Int32Array }
 }
 
 /** Leading dimensions (elements between rows) of A, B, C as stored. */

@@ -261,9 +261,11 @@ export class HostQwen3 {
           for (let i = 0; i < t; i++) {
             const src = ((r * t + i) * kv + j) * d
             const at = dst + (past + i) * d
-            kAll.set(kn.subarray(src, src + d), at)
+            for (let e = 0; e < d; e++) {
+              kAll[at + e] = kn[src + e]!
+              vAll[at + e] = vNew[src + e]!
+            }
             ropeInPlace(kAll, at, ropes[r]![i]!)
-            vAll.set(vNew.subarray(src, src + d), at)
           }
         }
         for (let i = 0; i < t; i++) for (let hh = 0; hh < nh; hh++) ropeInPlace(qn, ((r * t + i) * nh + hh) * d, ropes[r]![i]!)
@@ -273,9 +275,10 @@ export class HostQwen3 {
       // Attention, one (row, head) at a time as matrix products on bands of q and ctx ([t, d] of
       // [tokens, heads·d]); GQA head hh reads kv head hh / g. Masked keys get −1e9 as tfjs adds it.
       const probs = training ? K.alloc(b * nh * t * total) : undefined
-      const scratch = training ? undefined : K.alloc(t * total)
       const ctx = K.alloc(M * nh * d)
-      for (let r = 0; r < b; r++) {
+      if (K.fused && d % 4 === 0) K.fused.attentionForward({ b, t, nh, kv, d, total, past, scale, keyValid: input.keyValid, q: qn, k: kAll, v: vAll, ctx, ...(probs ? { probs } : {}) })
+      const scratch = training || (K.fused && d % 4 === 0) ? undefined : K.alloc(t * total)
+      for (let r = 0; r < b && !(K.fused && d % 4 === 0); r++) {
         const kvalid = input.keyValid[r]!
         for (let hh = 0; hh < nh; hh++) {
           const kvBase = ((r * kv + Math.floor(hh / g)) * total) * d
@@ -309,7 +312,8 @@ export class HostQwen3 {
       const gate = this.linear(w, yn, M, l, "gate_proj", H, I, training ? lin : undefined)
       const up = this.linear(w, yn, M, l, "up_proj", H, I, training ? lin : undefined)
       const act = K.alloc(M * I)
-      for (let i = 0; i < act.length; i++) {
+      if (K.fused && act.length % 4 === 0) K.fused.swiglu(gate, up, act, act.length)
+      else for (let i = 0; i < act.length; i++) {
         const gv = gate[i]!
         act[i] = (gv / (1 + Math.exp(-gv))) * up[i]!
       }
@@ -379,7 +383,8 @@ export class HostQwen3 {
       this.linearBack(w, grads, dh, M, l, "down_proj", I, H, L.lin.get("down_proj")!, dact, false)
       const dgate = K.alloc(M * I)
       const dup = K.alloc(M * I)
-      for (let i = 0; i < dact.length; i++) {
+      if (K.fused && dact.length % 4 === 0) K.fused.swigluBack(dact, L.gate, L.up, dgate, dup, dact.length)
+      else for (let i = 0; i < dact.length; i++) {
         const gv = L.gate[i]!
         const sg = 1 / (1 + Math.exp(-gv))
         dup[i] = dact[i]! * gv * sg
@@ -397,8 +402,9 @@ export class HostQwen3 {
       const dq = K.alloc(M * nh * d) // w.r.t. roped, normed q, layout [b, t, nh, d]
       const dkAll = K.alloc(b * kv * total * d)
       const dvAll = K.alloc(b * kv * total * d)
-      const dp = K.alloc(t * total)
-      for (let r = 0; r < b; r++) {
+      if (K.fused && d % 4 === 0) K.fused.attentionBackward({ b, t, nh, kv, d, scale, keyValid: input.keyValid, q: L.qr, k: L.kr, v: L.v, probs: L.probs, dctx, dq, dk: dkAll, dv: dvAll })
+      const dp = K.fused && d % 4 === 0 ? undefined : K.alloc(t * total)
+      for (let r = 0; r < b && dp; r++) {
         for (let hh = 0; hh < nh; hh++) {
           const kvBase = ((r * kv + Math.floor(hh / g)) * total) * d
           const band = (r * t * nh + hh) * d
@@ -437,8 +443,10 @@ export class HostQwen3 {
             const src = ((r * kv + j) * total + i) * d
             const dst = ((r * t + i) * kv + j) * d
             ropeBack(dkAll, src, cs)
-            dkn.set(dkAll.subarray(src, src + d), dst)
-            dv.set(dvAll.subarray(src, src + d), dst)
+            for (let e = 0; e < d; e++) {
+              dkn[dst + e] = dkAll[src + e]!
+              dv[dst + e] = dvAll[src + e]!
+            }
           }
         }
       }

@@ -143,7 +143,14 @@ export const fusedCausalLmLoss = (
       const rows = fwd.saved!.rows
       const dLogits = fwd.logits
       let loss = 0
-      rows.forEach((row, k) => {
+      if (kernels.fused) {
+        const targets = Int32Array.from(rows, (row) => ids[Math.floor(row / t)]![(row % t) + 1]!)
+        const rowWeights = Float32Array.from(rows, (row) => weights[row]! / count)
+        const nll = kernels.fused.crossEntropy(dLogits, rows.length, V, targets, rowWeights)
+        rows.forEach((row, k) => {
+          loss += (weights[row]! * nll[k]!) / count
+        })
+      } else rows.forEach((row, k) => {
         const target = ids[Math.floor(row / t)]![(row % t) + 1]!
         const o = k * V
         let max = -Infinity
@@ -208,6 +215,12 @@ export const fusedCausalLmLoss = (
 export const fusedPickTargets = (logits: tf.Tensor2D, targets: ReadonlyArray<number>): { logprobs: Float32Array; argmax: Int32Array } => {
   const [rows, v] = logits.shape
   const x = logits.dataSync() as Float32Array
+  if (kernels.fused) {
+    targets.forEach((target, r) => {
+      if (!(target >= 0 && target < v)) throw new RangeError(`target ${target} of row ${r} is outside the vocabulary of ${v}`)
+    })
+    return kernels.fused.pickTargets(x, rows, v, Int32Array.from(targets))
+  }
   const logprobs = new Float32Array(rows)
   const argmax = new Int32Array(rows)
   for (let r = 0; r < rows; r++) {

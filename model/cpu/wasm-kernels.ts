@@ -11,7 +11,7 @@
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import { type CpuKernels, type Ld, leading } from "./kernels.ts"
+import { type CpuKernels, type FusedKernels, type Ld, leading } from "./kernels.ts"
 import { gemmWasmBase64 } from "./wasm/gemm-wasm.ts"
 
 type Gemm = (a: number, b: number, c: number, m: number, n: number, k: number, alpha: number, acc: number, lda: number, ldb: number, ldc: number) => void
@@ -22,46 +22,50 @@ const MAX_PAGES = 65536
 const SPLIT_MIN = 1 << 20
 
 // One control block (Int32) shared by every thread: 0 seq (the job), 1 claim (seq·2¹⁶ + next
-// chunk), 2 completed (seq·2¹⁶ + chunks done), 3 op, 4 a, 5 b, 6 c, 7 m, 8 n, 9 k, 10 acc,
-// 11 alpha (f32), 12 lda, 13 ldb, 14 ldc, 15 rows per chunk, 16 chunks.
-// Chunks of rows are claimed, not assigned: on a machine busy with other jobs a worker that is not
+// chunk), 2 completed (seq·2¹⁶ + chunks done), 3 op, 4 units, 5 units per chunk, 6 chunks. A job's
+// arguments are words of a block in the shared memory (its address is fixed); every exported job
+// does units lo..hi−1 of its work (rows of C for a product, batch rows × heads for attention).
+// Chunks of units are claimed, not assigned: on a machine busy with other jobs a worker that is not
 // scheduled in time leaves its chunks to the others (the caller included) instead of stalling them;
 // a chunk is claimed only while the claim word still carries its job's seq, so a worker waking
 // late never touches a later job.
-const CTRL = 17
+const CTRL = 7
+const JOBS = ["gemmNTRows", "gemmNNRows", "gemmTNRows", "attentionForward", "attentionBackward", "crossEntropy", "pickTargets"]
+const ATT_FWD = 3
+const ATT_BWD = 4
+const CROSS_ENTROPY = 5
+const PICK = 6
 const claimAndRun = `
-function claimAndRun(c, f, ops, seq) {
+function claimAndRun(c, jobs, args, seq) {
   const tag = (seq & 0x7fff) << 16
-  const op = c[3], a = c[4], b = c[5], cc = c[6], m = c[7], n = c[8], k = c[9], acc = c[10], alpha = f[11]
-  const lda = c[12], ldb = c[13], ldc = c[14], per = c[15], chunks = c[16]
-  const aStep = op === 2 ? 4 : lda * 4
+  const op = c[3], units = c[4], per = c[5], chunks = c[6]
   for (;;) {
     const v = Atomics.load(c, 1)
     if ((v & ~0xffff) !== tag || (v & 0xffff) >= chunks) return
     if (Atomics.compareExchange(c, 1, v, v + 1) !== v) continue
     const i0 = (v & 0xffff) * per
-    ops[op](a + i0 * aStep, b, cc + i0 * ldc * 4, Math.min(per, m - i0), n, k, alpha, acc, lda, ldb, ldc)
+    jobs[op](i0, Math.min(units, i0 + per), args)
     if (Atomics.add(c, 2, 1) + 1 === (tag | chunks)) Atomics.notify(c, 2)
   }
 }
 `
 const workerSource = `
 const { workerData } = require("node:worker_threads")
-const { module, memory, ctrl } = workerData
+const { module, memory, ctrl, args, names } = workerData
 const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort") } } })
-const ops = [inst.exports.gemmNT, inst.exports.gemmNN, inst.exports.gemmTN]
+const jobs = names.map((n) => inst.exports[n])
 const c = new Int32Array(ctrl)
-const f = new Float32Array(ctrl)
 ${claimAndRun}
 let seen = 0
 for (;;) {
   Atomics.wait(c, 0, seen)
   seen = Atomics.load(c, 0)
   if (seen < 0) break
-  claimAndRun(c, f, ops, seen)
+  claimAndRun(c, jobs, args, seen)
 }
 `
-const claimOnMain = new Function(`${claimAndRun}; return claimAndRun`)() as (c: Int32Array, f: Float32Array, ops: ReadonlyArray<Gemm>, seq: number) => void
+type Job = (lo: number, hi: number, args: number) => void
+const claimOnMain = new Function(`${claimAndRun}; return claimAndRun`)() as (c: Int32Array, jobs: ReadonlyArray<Job>, args: number, seq: number) => void
 
 interface Block {
   off: number
@@ -80,11 +84,45 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
   const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true })
   const inst = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort") } } })
   const ops = [inst.exports.gemmNT, inst.exports.gemmNN, inst.exports.gemmTN] as Array<Gemm>
+  const swiglu = inst.exports.swiglu as (gate: number, up: number, act: number, n: number) => void
+  const swigluBack = inst.exports.swigluBack as (dact: number, gate: number, up: number, dgate: number, dup: number, n: number) => void
+  const zero = inst.exports.zero as (p: number, bytes: number) => void
+  const jobs = JOBS.map((n) => inst.exports[n]) as Array<Job>
   const ctrl = new SharedArrayBuffer(CTRL * 4)
   const cw = new Int32Array(ctrl)
-  const cf = new Float32Array(ctrl)
+  // a job's arguments: 32 words in the first page (below the allocator's first block)
+  const ARGS = PAGE / 2
+  const aw = new Int32Array(memory.buffer, ARGS, 32)
+  const af = new Float32Array(memory.buffer, ARGS, 32)
   let seq = 0
-  for (let t = 1; t < threads; t++) new Worker(workerSource, { eval: true, workerData: { module, memory, ctrl } }).unref()
+  for (let t = 1; t < threads; t++) new Worker(workerSource, { eval: true, workerData: { module, memory, ctrl, args: ARGS, names: JOBS } }).unref()
+
+  /** Runs job `op` over `units` with the arguments already in aw/af: split over the threads when `work` (multiply-adds, about) is worth a hand-off. */
+  const runJob = (op: number, units: number, work: number, align = 1) => {
+    if (threads === 1 || work < SPLIT_MIN || units < 2) {
+      jobs[op]!(0, units, ARGS)
+      return
+    }
+    // about four chunks per thread
+    const per = Math.max(align, Math.ceil(units / (threads * 4) / align) * align)
+    const chunks = Math.ceil(units / per)
+    seq = (seq + 1) & 0x7fff
+    const tag = seq << 16
+    cw[3] = op
+    cw[4] = units
+    cw[5] = per
+    cw[6] = chunks
+    Atomics.store(cw, 2, tag)
+    Atomics.store(cw, 1, tag)
+    Atomics.store(cw, 0, seq)
+    Atomics.notify(cw, 0)
+    claimOnMain(cw, jobs, ARGS, seq)
+    // only chunks a worker claimed and is still computing are waited for
+    for (let v = Atomics.load(cw, 2); v !== (tag | chunks); v = Atomics.load(cw, 2)) Atomics.wait(cw, 2, v)
+  }
+  const setArgs = (...words: Array<number>) => {
+    for (let i = 0; i < words.length; i++) aw[i] = words[i]!
+  }
 
   // ---- memory: first-fit free list, blocks 64-byte aligned
   const free: Array<Block> = [{ off: PAGE, size: 256 * PAGE - PAGE }]
@@ -130,51 +168,107 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
   const mirrors = new WeakMap<Float32Array, Float32Array>()
   const finalizer = new FinalizationRegistry<Block>((b) => release(b))
 
+  const inMemory = (...xs: Array<ArrayBufferView>) => {
+    for (const x of xs) if (x.buffer !== memory.buffer && !(x.buffer instanceof SharedArrayBuffer)) throw new Error("fleuve CPU kernels: an array outside their memory")
+  }
   const run = (op: number, a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, alpha: number, accumulate: boolean, ld: Ld | undefined) => {
-    for (const x of [a, b, c]) if (!(x.buffer instanceof SharedArrayBuffer)) throw new Error("fleuve CPU kernels: an array outside their memory")
+    inMemory(a, b, c)
     const acc = accumulate ? 1 : 0
     const { a: lda, b: ldb, c: ldc } = leading(op === 0 ? "NT" : op === 1 ? "NN" : "TN", m, n, k, ld)
     if (threads === 1 || m * n * k < SPLIT_MIN || m < 8) {
       ops[op]!(a.byteOffset, b.byteOffset, c.byteOffset, m, n, k, alpha, acc, lda, ldb, ldc)
       return
     }
-    // about four chunks per thread, rows a multiple of 4
-    const per = Math.max(4, Math.ceil(m / (threads * 4) / 4) * 4)
-    const chunks = Math.ceil(m / per)
-    seq = (seq + 1) & 0x7fff
-    const tag = seq << 16
-    cw[3] = op
-    cw[4] = a.byteOffset
-    cw[5] = b.byteOffset
-    cw[6] = c.byteOffset
-    cw[7] = m
-    cw[8] = n
-    cw[9] = k
-    cw[10] = acc
-    cf[11] = alpha
-    cw[12] = lda
-    cw[13] = ldb
-    cw[14] = ldc
-    cw[15] = per
-    cw[16] = chunks
-    Atomics.store(cw, 2, tag)
-    Atomics.store(cw, 1, tag)
-    Atomics.store(cw, 0, seq)
-    Atomics.notify(cw, 0)
-    claimOnMain(cw, cf, ops, seq)
-    // only chunks a worker claimed and is still computing are waited for
-    for (let v = Atomics.load(cw, 2); v !== (tag | chunks); v = Atomics.load(cw, 2)) Atomics.wait(cw, 2, v)
+    setArgs(a.byteOffset, b.byteOffset, c.byteOffset, m, n, k, 0, acc, lda, ldb, ldc)
+    af[6] = alpha
+    runJob(op, m, m * n * k, 4)
+  }
+  /** Scratch blocks of one call, released at its end. */
+  const scoped = <T>(f: (tmp: <A extends Float32Array | Int32Array | Float64Array>(make: new (b: ArrayBufferLike, off: number, n: number) => A, n: number) => A) => T): T => {
+    const blocks: Array<Block> = []
+    try {
+      return f((make, n) => {
+        const b = allocBlock(n * 2) // room for 8-byte elements
+        blocks.push(b)
+        return new make(memory.buffer, b.off, n)
+      })
+    } finally {
+      for (const b of blocks) release(b)
+    }
+  }
+  const fused: FusedKernels = {
+    attentionForward(x) {
+      const { b, t, nh, kv, d, total } = x
+      inMemory(x.q, x.k, x.v, x.ctx, ...(x.probs ? [x.probs] : []))
+      scoped((tmp) => {
+        const valid = tmp(Float32Array, b * total)
+        x.keyValid.forEach((row, r) => { for (let j = 0; j < total; j++) valid[r * total + j] = row[j] ? 1 : 0 })
+        const scratch = x.probs ? undefined : tmp(Float32Array, b * nh * total)
+        setArgs(x.q.byteOffset, x.k.byteOffset, x.v.byteOffset, x.ctx.byteOffset, x.probs?.byteOffset ?? 0, valid.byteOffset, scratch?.byteOffset ?? 0, t, nh, kv, d, total, x.past, 0)
+        af[13] = x.scale
+        runJob(ATT_FWD, b * nh, b * nh * t * total * d)
+      })
+    },
+    attentionBackward(x) {
+      const { b, t, nh, kv, d } = x
+      inMemory(x.q, x.k, x.v, x.probs, x.dctx, x.dq, x.dk, x.dv)
+      scoped((tmp) => {
+        const valid = tmp(Float32Array, b * t)
+        x.keyValid.forEach((row, r) => { for (let j = 0; j < t; j++) valid[r * t + j] = row[j] ? 1 : 0 })
+        const scratch = tmp(Float32Array, b * kv * t)
+        setArgs(x.q.byteOffset, x.k.byteOffset, x.v.byteOffset, x.probs.byteOffset, x.dctx.byteOffset, x.dq.byteOffset, x.dk.byteOffset, x.dv.byteOffset, valid.byteOffset, scratch.byteOffset, t, nh, kv, d, 0)
+        af[14] = x.scale
+        runJob(ATT_BWD, b * kv, 2 * b * nh * t * t * d)
+      })
+    },
+    crossEntropy(logits, rows, n, targets, weights) {
+      inMemory(logits)
+      return scoped((tmp) => {
+        const tg = tmp(Int32Array, rows)
+        tg.set(targets)
+        const wt = tmp(Float32Array, rows)
+        wt.set(weights)
+        const losses = tmp(Float64Array, rows)
+        setArgs(logits.byteOffset, tg.byteOffset, wt.byteOffset, losses.byteOffset, n)
+        runJob(CROSS_ENTROPY, rows, rows * n * 8)
+        return losses.slice()
+      })
+    },
+    swiglu(gate, up, act, n) {
+      inMemory(gate, up, act)
+      swiglu(gate.byteOffset, up.byteOffset, act.byteOffset, n)
+    },
+    swigluBack(dact, gate, up, dgate, dup, n) {
+      inMemory(dact, gate, up, dgate, dup)
+      swigluBack(dact.byteOffset, gate.byteOffset, up.byteOffset, dgate.byteOffset, dup.byteOffset, n)
+    },
+    pickTargets(logits, rows, n, targets) {
+      return scoped((tmp) => {
+        let x = logits
+        if (!(x.buffer === memory.buffer || x.buffer instanceof SharedArrayBuffer)) {
+          x = tmp(Float32Array, rows * n)
+          x.set(logits.subarray(0, rows * n))
+        }
+        const tg = tmp(Int32Array, rows)
+        tg.set(targets)
+        const lp = tmp(Float32Array, rows)
+        const am = tmp(Int32Array, rows)
+        setArgs(x.byteOffset, tg.byteOffset, lp.byteOffset, am.byteOffset, n)
+        runJob(PICK, rows, rows * n * 8)
+        return { logprobs: lp.slice(), argmax: am.slice() }
+      })
+    }
   }
 
   return {
     name: `WebAssembly SIMD, ${threads} thread${threads > 1 ? "s" : ""}`,
     arena: true,
+    fused,
     alloc(n) {
       const b = allocBlock(n)
       live.push(b)
-      const v = view(b, n)
-      v.fill(0)
-      return v
+      zero(b.off, n * 4)
+      return view(b, n)
     },
     mark: () => live.length,
     release(mark) {

@@ -66,25 +66,29 @@ export class AdamW {
       if (!gt) continue
       const g = gt.dataSync() as Float32Array
       const pv = p.dataSync() as Float32Array
-      const m0 = this.m.get(name)
-      const v0 = this.v.get(name)
-      const mv = m0 ? (m0.dataSync() as Float32Array) : new Float32Array(g.length)
-      const vv = v0 ? (v0.dataSync() as Float32Array) : new Float32Array(g.length)
-      const m1 = new Float32Array(g.length)
-      const v1 = new Float32Array(g.length)
+      // the moments are this optimizer's own tensors: updated in place (the cpu backend's
+      // dataSync is their storage); the weight gets a new array, which is how the fused path
+      // sees that it changed
+      let m0 = this.m.get(name)
+      let v0 = this.v.get(name)
+      if (!m0 || !v0) {
+        m0 = tf.zeros(p.shape, "float32")
+        v0 = tf.zeros(p.shape, "float32")
+        this.m.set(name, m0)
+        this.v.set(name, v0)
+      }
+      const mv = m0.dataSync() as Float32Array
+      const vv = v0.dataSync() as Float32Array
       const p1 = new Float32Array(g.length)
       for (let i = 0; i < g.length; i++) {
         const gi = g[i]! * gradScale
-        const m = (m1[i] = beta1 * mv[i]! + (1 - beta1) * gi)
-        const v = (v1[i] = beta2 * vv[i]! + (1 - beta2) * gi * gi)
+        const m = (mv[i] = beta1 * mv[i]! + (1 - beta1) * gi)
+        const v = (vv[i] = beta2 * vv[i]! + (1 - beta2) * gi * gi)
         p1[i] = pv[i]! * decay - (stepSize * m) / (Math.sqrt(v) / sqrtBc2 + eps)
       }
       const next = tf.tensor(p1, p.shape, "float32")
       p.assign(next)
       next.dispose()
-      tf.dispose([m0, v0].filter((t): t is tf.Tensor => t !== undefined))
-      this.m.set(name, tf.tensor(m1, p.shape, "float32"))
-      this.v.set(name, tf.tensor(v1, p.shape, "float32"))
     }
   }
 

@@ -7,6 +7,7 @@ import type { Qwen3Model } from "../tfjs/qwen3-model.ts"
 import { type HostTensor, readSafetensors, writeSafetensors } from "../formats/safetensors.ts"
 import { ensureGradients } from "../tfjs/gradients.ts"
 import { AdamW, type AdamWOptions, defaultAdamW } from "./adamw.ts"
+import { fusedCpuActive } from "../cpu/active.ts"
 import { causalLmLoss } from "./loss.ts"
 import { cosineWithWarmup } from "./schedule.ts"
 
@@ -200,6 +201,28 @@ export const writeCheckpoint = async (
 export const sumOfSquares = (tensors: ReadonlyArray<tf.Tensor>): tf.Scalar =>
   tf.sum(tf.stack(tensors.map((g) => tf.sum(tf.square(g))))) as tf.Scalar
 
+const deviceGradNorm = async (grads: ReadonlyArray<tf.Tensor>): Promise<number> => {
+  const normT = tf.tidy(() => tf.sqrt(sumOfSquares(grads)))
+  const norm = (await normT.data())[0]!
+  normT.dispose()
+  return norm
+}
+
+/**
+ * The same sum on the values of tfjs' cpu backend (the cpu-fused backend), in f64: tfjs' square
+ * and sum there allocate a copy of every gradient and cost more than the optimizer.
+ */
+const hostSumOfSquares = (grads: ReadonlyArray<tf.Tensor>): number => {
+  let total = 0
+  for (const g of grads) {
+    const x = g.dataSync() as Float32Array
+    let s = 0
+    for (let i = 0; i < x.length; i++) s += x[i]! * x[i]!
+    total += s
+  }
+  return total
+}
+
 export const train = async (
   model: Qwen3Model,
   mode: TrainingMode,
@@ -262,9 +285,7 @@ export const train = async (
       }
     }
     // Clip by the global L2 norm of all gradients, as torch.nn.utils.clip_grad_norm_.
-    const normT = tf.tidy(() => tf.sqrt(sumOfSquares([...accumulated.values()])))
-    const gradNorm = (await normT.data())[0]!
-    normT.dispose()
+    const gradNorm = fusedCpuActive() ? Math.sqrt(hostSumOfSquares([...accumulated.values()])) : await deviceGradNorm([...accumulated.values()])
     const clip = Math.min(1, options.maxGradNorm / (gradNorm + 1e-6))
     optimizer.apply(vars, accumulated, lr, clip)
     tf.dispose([...accumulated.values()])

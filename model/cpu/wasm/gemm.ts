@@ -172,3 +172,20 @@ export function gemmNN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alp
 export function gemmTN(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alpha: f32, acc: i32, lda: i32, ldb: i32, ldc: i32): void {
   axpyGemm(a, 1, <usize>lda, b, c, m, n, k, alpha, acc, ldb, ldc)
 }
+
+// The three products as jobs over rows of C for the host's threads (see fused.ts): arguments at p
+// are 0 a, 1 b, 2 c, 3 m, 4 n, 5 k, 6 alpha (f32), 7 acc, 8 lda, 9 ldb, 10 ldc; units are rows of C.
+@inline function job(op: i32, lo: i32, hi: i32, p: usize): void {
+  const a = <usize>load<i32>(p), b = <usize>load<i32>(p, 4), c = <usize>load<i32>(p, 8)
+  const n = load<i32>(p, 16), k = load<i32>(p, 20), alpha = load<f32>(p, 24), acc = load<i32>(p, 28)
+  const lda = load<i32>(p, 32), ldb = load<i32>(p, 36), ldc = load<i32>(p, 40)
+  const cc = c + ((<usize>lo * <usize>ldc) << 2)
+  if (op == 0) gemmNT(a + ((<usize>lo * <usize>lda) << 2), b, cc, hi - lo, n, k, alpha, acc, lda, ldb, ldc)
+  else if (op == 1) gemmNN(a + ((<usize>lo * <usize>lda) << 2), b, cc, hi - lo, n, k, alpha, acc, lda, ldb, ldc)
+  else gemmTN(a + (<usize>lo << 2), b, cc, hi - lo, n, k, alpha, acc, lda, ldb, ldc)
+}
+export function gemmNTRows(lo: i32, hi: i32, p: usize): void { job(0, lo, hi, p) }
+export function gemmNNRows(lo: i32, hi: i32, p: usize): void { job(1, lo, hi, p) }
+export function gemmTNRows(lo: i32, hi: i32, p: usize): void { job(2, lo, hi, p) }
+
+export { attentionForward, attentionBackward, crossEntropy, pickTargets, swiglu, swigluBack, zero } from "./fused"
