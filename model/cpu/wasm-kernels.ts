@@ -75,11 +75,14 @@ interface Block {
 export interface WasmKernelOptions {
   /** Threads computing a product, the caller's included (default: the machine's cores, at most 8). */
   readonly threads?: number
+  /** Work (multiply-adds, about) below which a job stays on the calling thread (default 2²⁰; tests set 0 to split everything). */
+  readonly splitMin?: number
 }
 
 /** Loads the kernels; throws where WebAssembly SIMD, shared memory or worker threads are missing. */
 export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), 8))
+  const splitMin = options.splitMin ?? SPLIT_MIN
   const module = new WebAssembly.Module(Buffer.from(gemmWasmBase64, "base64"))
   const memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true })
   const inst = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error("wasm abort") } } })
@@ -99,7 +102,7 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
 
   /** Runs job `op` over `units` with the arguments already in aw/af: split over the threads when `work` (multiply-adds, about) is worth a hand-off. */
   const runJob = (op: number, units: number, work: number, align = 1) => {
-    if (threads === 1 || work < SPLIT_MIN || units < 2) {
+    if (threads === 1 || work < splitMin || units < 2) {
       jobs[op]!(0, units, ARGS)
       return
     }
@@ -175,7 +178,7 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
     inMemory(a, b, c)
     const acc = accumulate ? 1 : 0
     const { a: lda, b: ldb, c: ldc } = leading(op === 0 ? "NT" : op === 1 ? "NN" : "TN", m, n, k, ld)
-    if (threads === 1 || m * n * k < SPLIT_MIN || m < 8) {
+    if (threads === 1 || m * n * k < splitMin || m < 8) {
       ops[op]!(a.byteOffset, b.byteOffset, c.byteOffset, m, n, k, alpha, acc, lda, ldb, ldc)
       return
     }
