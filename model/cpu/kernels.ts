@@ -56,6 +56,12 @@ export interface FusedKernels {
   swiglu(gate: Float32Array, up: Float32Array, act: Float32Array, n: number): void
   /** The gradients of gate and up from that of act (written, n a multiple of 4). */
   swigluBack(dact: Float32Array, gate: Float32Array, up: Float32Array, dgate: Float32Array, dup: Float32Array, n: number): void
+  /** RMSNorm of `groups` groups of `width` values (width a multiple of 4): out = x·rstd·w, rstd kept. */
+  rmsNorm(x: Float32Array, w: Float32Array, width: number, groups: number, eps: number, out: Float32Array, rstd: Float32Array): void
+  /** Its adjoint into dx (overwritten or added to), and into dw when given (added to). */
+  rmsNormBack(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, width: number, groups: number, dx: Float32Array, dw: Float32Array | undefined, overwrite: boolean): void
+  /** RoPE in place on [rows, heads, d] by cos/sin tables [rows, d] (d a multiple of 8); `back`: its adjoint. */
+  rope(buf: Float32Array, cos: Float32Array, sin: Float32Array, rows: number, heads: number, d: number, back: boolean): void
   /** Log-softmax at each target and the argmax (first of equal maxima) per row. */
   pickTargets(logits: Float32Array, rows: number, n: number, targets: Int32Array): { logprobs: Float32Array; argmax: Int32Array }
 }

@@ -148,6 +148,29 @@ export class HostQwen3 {
     return r
   }
 
+  /** cos and sin of every token's position as [tokens, d] tables in kernel memory, for the fused RoPE (undefined: the loops do it). */
+  private ropeTable(ropes: ReadonlyArray<ReadonlyArray<{ cos: Float32Array; sin: Float32Array }>>, d: number): { cos: Float32Array; sin: Float32Array } | undefined {
+    if (!this.k.fused || d % 8 !== 0) return undefined
+    const rows = ropes.flat()
+    const cos = this.k.alloc(rows.length * d)
+    const sin = this.k.alloc(rows.length * d)
+    rows.forEach((cs, m) => {
+      cos.set(cs.cos, m * d)
+      sin.set(cs.sin, m * d)
+    })
+    return { cos, sin }
+  }
+
+  private norm(x: Float32Array, w: Float32Array, width: number, eps: number, out: Float32Array, rstd: Float32Array): void {
+    if (this.k.fused && width % 4 === 0) this.k.fused.rmsNorm(x, w, width, x.length / width, eps, out, rstd)
+    else rmsNorm(x, w, width, eps, out, rstd)
+  }
+
+  private normBack(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, width: number, dx: Float32Array, dw: Float32Array | undefined, overwrite: boolean): void {
+    if (this.k.fused && width % 4 === 0) this.k.fused.rmsNormBack(x, w, rstd, dy, width, x.length / width, dx, dw, overwrite)
+    else rmsNormBack(x, w, rstd, dy, width, dx, dw, overwrite)
+  }
+
   private linear(w: HostWeights, x: Float32Array, rows: number, layer: number, m: ProjectionName, inDim: number, outDim: number, saved: Map<ProjectionName, LinearSaved> | undefined): Float32Array {
     const y = this.k.alloc(rows * outDim)
     this.k.gemmNT(x, w.weight(`${layerPath(layer, m)}.weight`), y, rows, outDim, inDim, 1, false)
@@ -220,6 +243,7 @@ export class HostQwen3 {
       }
     }
     const ropes = input.positions.map((row) => row.map((p) => this.rope(p)))
+    const ropeTable = this.ropeTable(ropes, d)
     const layers: Array<LayerSaved> = []
     const newK: Array<Float32Array> = []
     const newV: Array<Float32Array> = []
@@ -229,16 +253,16 @@ export class HostQwen3 {
       const lin = new Map<ProjectionName, LinearSaved>()
       const xn = K.alloc(M * H)
       const rstd1 = K.alloc(M)
-      rmsNorm(h, w.weight(`${pre}.input_layernorm.weight`), H, eps, xn, rstd1)
+      this.norm(h, w.weight(`${pre}.input_layernorm.weight`), H, eps, xn, rstd1)
       const qRaw = this.linear(w, xn, M, l, "q_proj", H, nh * d, training ? lin : undefined)
       const kRaw = this.linear(w, xn, M, l, "k_proj", H, kv * d, training ? lin : undefined)
       const vNew = this.linear(w, xn, M, l, "v_proj", H, kv * d, training ? lin : undefined)
       const qn = K.alloc(M * nh * d)
       const rstdQ = K.alloc(M * nh)
-      rmsNorm(qRaw, w.weight(`${pre}.self_attn.q_norm.weight`), d, eps, qn, rstdQ)
+      this.norm(qRaw, w.weight(`${pre}.self_attn.q_norm.weight`), d, eps, qn, rstdQ)
       const kn = K.alloc(M * kv * d)
       const rstdK = K.alloc(M * kv)
-      rmsNorm(kRaw, w.weight(`${pre}.self_attn.k_norm.weight`), d, eps, kn, rstdK)
+      this.norm(kRaw, w.weight(`${pre}.self_attn.k_norm.weight`), d, eps, kn, rstdK)
       // RoPE in place on qn (row layout [b, t, nh, d]); keys and values go to [b, kv, total, d].
       const half = d / 2
       const ropeInPlace = (buf: Float32Array, o: number, cs: { cos: Float32Array; sin: Float32Array }) => {
@@ -248,6 +272,11 @@ export class HostQwen3 {
           buf[o + i] = x1 * cs.cos[i]! - x2 * cs.sin[i]!
           buf[o + i + half] = x2 * cs.cos[i + half]! + x1 * cs.sin[i + half]!
         }
+      }
+      // with the fused kernels: q and the new keys roped in place ([tokens, heads, d]) before the copy
+      if (ropeTable) {
+        K.fused!.rope(qn, ropeTable.cos, ropeTable.sin, M, nh, d, false)
+        K.fused!.rope(kn, ropeTable.cos, ropeTable.sin, M, kv, d, false)
       }
       const kAll = K.alloc(b * kv * total * d)
       const vAll = K.alloc(b * kv * total * d)
@@ -265,10 +294,10 @@ export class HostQwen3 {
               kAll[at + e] = kn[src + e]!
               vAll[at + e] = vNew[src + e]!
             }
-            ropeInPlace(kAll, at, ropes[r]![i]!)
+            if (!ropeTable) ropeInPlace(kAll, at, ropes[r]![i]!)
           }
         }
-        for (let i = 0; i < t; i++) for (let hh = 0; hh < nh; hh++) ropeInPlace(qn, ((r * t + i) * nh + hh) * d, ropes[r]![i]!)
+        if (!ropeTable) for (let i = 0; i < t; i++) for (let hh = 0; hh < nh; hh++) ropeInPlace(qn, ((r * t + i) * nh + hh) * d, ropes[r]![i]!)
       }
       newK.push(kAll)
       newV.push(vAll)
@@ -308,7 +337,7 @@ export class HostQwen3 {
       for (let i = 0; i < h1.length; i++) h1[i] = h[i]! + o[i]!
       const yn = K.alloc(M * H)
       const rstd2 = K.alloc(M)
-      rmsNorm(h1, w.weight(`${pre}.post_attention_layernorm.weight`), H, eps, yn, rstd2)
+      this.norm(h1, w.weight(`${pre}.post_attention_layernorm.weight`), H, eps, yn, rstd2)
       const gate = this.linear(w, yn, M, l, "gate_proj", H, I, training ? lin : undefined)
       const up = this.linear(w, yn, M, l, "up_proj", H, I, training ? lin : undefined)
       const act = K.alloc(M * I)
@@ -329,7 +358,7 @@ export class HostQwen3 {
     const rstdF = K.alloc(rows.length)
     const hSel = rows.length === M ? h : K.alloc(rows.length * H)
     if (hSel !== h) rows.forEach((row, i) => hSel.set(h.subarray(row * H, row * H + H), i * H))
-    rmsNorm(hSel, w.weight("model.norm.weight"), H, eps, hn, rstdF)
+    this.norm(hSel, w.weight("model.norm.weight"), H, eps, hn, rstdF)
     const head = w.weight(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")
     const logits = K.alloc(rows.length * V)
     K.gemmNT(hn, head, logits, rows.length, V, H, 1, false)
@@ -366,7 +395,7 @@ export class HostQwen3 {
     K.gemmNN(dLogits, w.weight(headName), dhn, R, H, V, 1, false)
     if (w.trainParam(headName)) K.gemmTN(dLogits, s.hn, gradOf(this.k, grads, headName, V * H), V, H, R, 1, true)
     const dhSel = K.alloc(R * H)
-    rmsNormBack(s.hFinal, w.weight("model.norm.weight"), s.rstdF, dhn, H, dhSel, w.trainParam("model.norm.weight") ? gradOf(this.k, grads, "model.norm.weight", H) : undefined, true)
+    this.normBack(s.hFinal, w.weight("model.norm.weight"), s.rstdF, dhn, H, dhSel, w.trainParam("model.norm.weight") ? gradOf(this.k, grads, "model.norm.weight", H) : undefined, true)
     let dh = dhSel
     if (R !== M) {
       dh = K.alloc(M * H)
@@ -374,6 +403,7 @@ export class HostQwen3 {
     }
     const half = d / 2
     const ropes = input.positions.map((row) => row.map((p) => this.rope(p)))
+    const ropeTable = this.ropeTable(ropes, d)
     for (let l = c.numLayers - 1; l >= 0; l--) {
       const L = s.layers[l]!
       const pre = `model.layers.${l}`
@@ -395,7 +425,7 @@ export class HostQwen3 {
       this.linearBack(w, grads, dup, M, l, "up_proj", H, I, L.lin.get("up_proj")!, dyn, true)
       const dh1 = K.alloc(M * H)
       dh1.set(dh)
-      rmsNormBack(L.h1, w.weight(`${pre}.post_attention_layernorm.weight`), L.rstd2, dyn, H, dh1, dw(`${pre}.post_attention_layernorm.weight`, H), false)
+      this.normBack(L.h1, w.weight(`${pre}.post_attention_layernorm.weight`), L.rstd2, dyn, H, dh1, dw(`${pre}.post_attention_layernorm.weight`, H), false)
       // Attention output
       const dctx = K.alloc(M * nh * d)
       this.linearBack(w, grads, dh1, M, l, "o_proj", nh * d, H, L.lin.get("o_proj")!, dctx, false)
@@ -438,11 +468,11 @@ export class HostQwen3 {
       for (let r = 0; r < b; r++) {
         for (let i = 0; i < t; i++) {
           const cs = ropes[r]![i]!
-          for (let hh = 0; hh < nh; hh++) ropeBack(dq, ((r * t + i) * nh + hh) * d, cs)
+          if (!ropeTable) for (let hh = 0; hh < nh; hh++) ropeBack(dq, ((r * t + i) * nh + hh) * d, cs)
           for (let j = 0; j < kv; j++) {
             const src = ((r * kv + j) * total + i) * d
             const dst = ((r * t + i) * kv + j) * d
-            ropeBack(dkAll, src, cs)
+            if (!ropeTable) ropeBack(dkAll, src, cs)
             for (let e = 0; e < d; e++) {
               dkn[dst + e] = dkAll[src + e]!
               dv[dst + e] = dvAll[src + e]!
@@ -450,17 +480,21 @@ export class HostQwen3 {
           }
         }
       }
+      if (ropeTable) {
+        K.fused!.rope(dq, ropeTable.cos, ropeTable.sin, M, nh, d, true)
+        K.fused!.rope(dkn, ropeTable.cos, ropeTable.sin, M, kv, d, true)
+      }
       const dqRaw = K.alloc(M * nh * d)
-      rmsNormBack(L.qRaw, w.weight(`${pre}.self_attn.q_norm.weight`), L.rstdQ, dq, d, dqRaw, dw(`${pre}.self_attn.q_norm.weight`, d), true)
+      this.normBack(L.qRaw, w.weight(`${pre}.self_attn.q_norm.weight`), L.rstdQ, dq, d, dqRaw, dw(`${pre}.self_attn.q_norm.weight`, d), true)
       const dkRaw = K.alloc(M * kv * d)
-      rmsNormBack(L.kRaw, w.weight(`${pre}.self_attn.k_norm.weight`), L.rstdK, dkn, d, dkRaw, dw(`${pre}.self_attn.k_norm.weight`, d), true)
+      this.normBack(L.kRaw, w.weight(`${pre}.self_attn.k_norm.weight`), L.rstdK, dkn, d, dkRaw, dw(`${pre}.self_attn.k_norm.weight`, d), true)
       const dxn = K.alloc(M * H)
       this.linearBack(w, grads, dqRaw, M, l, "q_proj", H, nh * d, L.lin.get("q_proj")!, dxn, false)
       this.linearBack(w, grads, dkRaw, M, l, "k_proj", H, kv * d, L.lin.get("k_proj")!, dxn, true)
       this.linearBack(w, grads, dv, M, l, "v_proj", H, kv * d, L.lin.get("v_proj")!, dxn, true)
       const dhIn = K.alloc(M * H)
       dhIn.set(dh1)
-      rmsNormBack(L.hIn, w.weight(`${pre}.input_layernorm.weight`), L.rstd1, dxn, H, dhIn, dw(`${pre}.input_layernorm.weight`, H), false)
+      this.normBack(L.hIn, w.weight(`${pre}.input_layernorm.weight`), L.rstd1, dxn, H, dhIn, dw(`${pre}.input_layernorm.weight`, H), false)
       dh = dhIn
     }
     // The embedding's gradient: a scatter-add of the first hidden state's gradient by token id.

@@ -89,6 +89,10 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
   const ops = [inst.exports.gemmNT, inst.exports.gemmNN, inst.exports.gemmTN] as Array<Gemm>
   const swiglu = inst.exports.swiglu as (gate: number, up: number, act: number, n: number) => void
   const swigluBack = inst.exports.swigluBack as (dact: number, gate: number, up: number, dgate: number, dup: number, n: number) => void
+  type Fn = (...args: Array<number>) => void
+  const rmsNorm = inst.exports.rmsNorm as Fn
+  const rmsNormBack = inst.exports.rmsNormBack as Fn
+  const rope = inst.exports.rope as Fn
   const zero = inst.exports.zero as (p: number, bytes: number) => void
   const jobs = JOBS.map((n) => inst.exports[n]) as Array<Job>
   const ctrl = new SharedArrayBuffer(CTRL * 4)
@@ -244,6 +248,18 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
     swigluBack(dact, gate, up, dgate, dup, n) {
       inMemory(dact, gate, up, dgate, dup)
       swigluBack(dact.byteOffset, gate.byteOffset, up.byteOffset, dgate.byteOffset, dup.byteOffset, n)
+    },
+    rmsNorm(x, w, width, groups, eps, out, rstd) {
+      inMemory(x, w, out, rstd)
+      rmsNorm(x.byteOffset, w.byteOffset, width, groups, eps, out.byteOffset, rstd.byteOffset)
+    },
+    rmsNormBack(x, w, rstd, dy, width, groups, dx, dw, overwrite) {
+      inMemory(x, w, rstd, dy, dx, ...(dw ? [dw] : []))
+      rmsNormBack(x.byteOffset, w.byteOffset, rstd.byteOffset, dy.byteOffset, width, groups, dx.byteOffset, dw?.byteOffset ?? 0, overwrite ? 1 : 0)
+    },
+    rope(buf, cos, sin, rows, heads, d, back) {
+      inMemory(buf, cos, sin)
+      rope(buf.byteOffset, cos.byteOffset, sin.byteOffset, rows, heads, d, back ? 1 : 0)
     },
     pickTargets(logits, rows, n, targets) {
       return scoped((tmp) => {

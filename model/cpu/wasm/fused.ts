@@ -318,3 +318,74 @@ export function swigluBack(dact: usize, gate: usize, up: usize, dgate: usize, du
 export function zero(p: usize, n: usize): void {
   memory.fill(p, 0, n)
 }
+
+// RMSNorm over `groups` groups of `width` values (width a multiple of 4): out = x·rstd·w,
+// rstd = 1/√(mean(x²) + eps) (kept for the backward). Calling thread.
+export function rmsNorm(x: usize, w: usize, width: i32, groups: i32, eps: f32, out: usize, rstd: usize): void {
+  const wb = <usize>width << 2
+  for (let g = 0; g < groups; g++) {
+    const xo = x + <usize>g * wb, oo = out + <usize>g * wb
+    let s = f32x4.splat(0)
+    for (let i = 0; i < width; i += 4) {
+      const v = v128.load(xo + (<usize>i << 2))
+      s = f32x4.add(s, f32x4.mul(v, v))
+    }
+    const r: f32 = 1 / Mathf.sqrt(hsum(s) / <f32>width + eps)
+    store<f32>(rstd + (<usize>g << 2), r)
+    const vr = f32x4.splat(r)
+    for (let i = 0; i < width; i += 4) {
+      const o = <usize>i << 2
+      v128.store(oo + o, f32x4.mul(f32x4.mul(v128.load(xo + o), vr), v128.load(w + o)))
+    }
+  }
+}
+
+// Its adjoint: dx (+)= dy·w·r − x·(Σ dy·w·x)·r³/width; dw += dy·x·r when dw ≠ 0.
+export function rmsNormBack(x: usize, w: usize, rstd: usize, dy: usize, width: i32, groups: i32, dx: usize, dw: usize, overwrite: i32): void {
+  const wb = <usize>width << 2
+  for (let g = 0; g < groups; g++) {
+    const xo = x + <usize>g * wb, dyo = dy + <usize>g * wb, dxo = dx + <usize>g * wb
+    const r = load<f32>(rstd + (<usize>g << 2))
+    let s = f32x4.splat(0)
+    for (let i = 0; i < width; i += 4) {
+      const o = <usize>i << 2
+      s = f32x4.add(s, f32x4.mul(f32x4.mul(v128.load(dyo + o), v128.load(w + o)), v128.load(xo + o)))
+    }
+    const c = f32x4.splat((hsum(s) * r * r * r) / <f32>width)
+    const vr = f32x4.splat(r)
+    for (let i = 0; i < width; i += 4) {
+      const o = <usize>i << 2
+      const xv = v128.load(xo + o), dyv = v128.load(dyo + o)
+      const v = f32x4.sub(f32x4.mul(f32x4.mul(dyv, v128.load(w + o)), vr), f32x4.mul(xv, c))
+      v128.store(dxo + o, overwrite ? v : f32x4.add(v128.load(dxo + o), v))
+      if (dw) v128.store(dw + o, f32x4.add(v128.load(dw + o), f32x4.mul(f32x4.mul(dyv, xv), vr)))
+    }
+  }
+}
+
+// RoPE on rows of `heads` vectors of d values ([rows, heads, d]), row m rotated by cos/sin
+// [rows, d]; `back` applies the adjoint (the rotation by −angle). d/2 a multiple of 4.
+export function rope(buf: usize, cos: usize, sin: usize, rows: i32, heads: i32, d: i32, back: i32): void {
+  const half = d >> 1
+  const hb = <usize>half << 2
+  const db = <usize>d << 2
+  for (let m = 0; m < rows; m++) {
+    const cm = cos + <usize>m * db, sm = sin + <usize>m * db
+    for (let h = 0; h < heads; h++) {
+      const o = buf + (<usize>(m * heads + h)) * db
+      for (let i = 0; i < half; i += 4) {
+        const io = <usize>i << 2
+        const x1 = v128.load(o + io), x2 = v128.load(o + hb + io)
+        const c1 = v128.load(cm + io), c2 = v128.load(cm + hb + io)
+        const s1 = v128.load(sm + io), s2 = v128.load(sm + hb + io)
+        if (back) {
+          v128.store(o + io, f32x4.add(f32x4.mul(x1, c1), f32x4.mul(x2, s2)))
+          v128.store(o + hb + io, f32x4.sub(f32x4.mul(x2, c2), f32x4.mul(x1, s1)))
+        } else {
+          v128.store(o + io, f32x4.sub(f32x4.mul(x1, c1), f32x4.mul(x2, s1)))
+          v128.store(o + hb + io, f32x4.add(f32x4.mul(x2, c2), f32x4.mul(x1, s2)))
+        }
+      }
+    }
+  }
+}
