@@ -62,6 +62,12 @@ export interface FusedKernels {
   rmsNormBack(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, width: number, groups: number, dx: Float32Array, dw: Float32Array | undefined, overwrite: boolean): void
   /** RoPE in place on [rows, heads, d] by cos/sin tables [rows, d] (d a multiple of 8); `back`: its adjoint. */
   rope(buf: Float32Array, cos: Float32Array, sin: Float32Array, rows: number, heads: number, d: number, back: boolean): void
+  /**
+   * One AdamW step of a weight p (torch.optim.AdamW's update, in f32) from its gradient g: the
+   * moments m and v are updated in place; returns the new weights (a new array, its copy in
+   * kernel memory already made).
+   */
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: { gradScale: number; beta1: number; beta2: number; eps: number; stepSize: number; sqrtBc2: number; decay: number }): Float32Array
   /** Log-softmax at each target and the argmax (first of equal maxima) per row. */
   pickTargets(logits: Float32Array, rows: number, n: number, targets: Int32Array): { logprobs: Float32Array; argmax: Int32Array }
 }

@@ -30,11 +30,12 @@ const SPLIT_MIN = 1 << 20
 // a chunk is claimed only while the claim word still carries its job's seq, so a worker waking
 // late never touches a later job.
 const CTRL = 7
-const JOBS = ["gemmNTRows", "gemmNNRows", "gemmTNRows", "attentionForward", "attentionBackward", "crossEntropy", "pickTargets"]
+const JOBS = ["gemmNTRows", "gemmNNRows", "gemmTNRows", "attentionForward", "attentionBackward", "crossEntropy", "pickTargets", "adamw"]
 const ATT_FWD = 3
 const ATT_BWD = 4
 const CROSS_ENTROPY = 5
 const PICK = 6
+const ADAMW = 7
 const claimAndRun = `
 function claimAndRun(c, jobs, args, seq) {
   const tag = (seq & 0x7fff) << 16
@@ -203,6 +204,17 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
       for (const b of blocks) release(b)
     }
   }
+  // keyed by the values array: a tensor's values change only by replacing its array (assign)
+  const weights = (data: Float32Array): Float32Array => {
+    const m = mirrors.get(data)
+    if (m) return m
+    const b = allocBlock(data.length)
+    const v = view(b, data.length)
+    v.set(data)
+    mirrors.set(data, v)
+    finalizer.register(data, b)
+    return v
+  }
   const fused: FusedKernels = {
     attentionForward(x) {
       const { b, t, nh, kv, d, total } = x
@@ -261,6 +273,30 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
       inMemory(buf, cos, sin)
       rope(buf.byteOffset, cos.byteOffset, sin.byteOffset, rows, heads, d, back ? 1 : 0)
     },
+    adamw(p, g, m, v, h) {
+      const n = p.length
+      const pm = weights(p)
+      const out = allocBlock(n)
+      scoped((tmp) => {
+        const gT = tmp(Float32Array, n)
+        gT.set(g)
+        const mT = tmp(Float32Array, n)
+        mT.set(m)
+        const vT = tmp(Float32Array, n)
+        vT.set(v)
+        setArgs(pm.byteOffset, gT.byteOffset, mT.byteOffset, vT.byteOffset, out.off, n)
+        af.set([h.gradScale, h.beta1, h.beta2, h.eps, h.stepSize, h.sqrtBc2, h.decay], 6)
+        runJob(ADAMW, Math.ceil(n / 256), n * 4)
+        m.set(mT)
+        v.set(vT)
+      })
+      // the new weights, with their copy in kernel memory already made (the next forward reads it)
+      const kept = view(out, n)
+      const p1 = kept.slice()
+      mirrors.set(p1, kept)
+      finalizer.register(p1, out)
+      return p1
+    },
     pickTargets(logits, rows, n, targets) {
       return scoped((tmp) => {
         let x = logits
@@ -293,17 +329,7 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
     release(mark) {
       while (live.length > mark) release(live.pop()!)
     },
-    weights(data) {
-      // keyed by the values array: a tensor's values change only by replacing its array (assign)
-      const m = mirrors.get(data)
-      if (m) return m
-      const b = allocBlock(data.length)
-      const v = view(b, data.length)
-      v.set(data)
-      mirrors.set(data, v)
-      finalizer.register(data, b)
-      return v
-    },
+    weights,
     gemmNT: (a, b, c, m, n, k, alpha, accumulate, ld) => run(0, a, b, c, m, n, k, alpha, accumulate, ld),
     gemmNN: (a, b, c, m, n, k, alpha, accumulate, ld) => run(1, a, b, c, m, n, k, alpha, accumulate, ld),
     gemmTN: (a, b, c, m, n, k, alpha, accumulate, ld) => run(2, a, b, c, m, n, k, alpha, accumulate, ld)

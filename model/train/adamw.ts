@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type { HostTensor } from "../formats/safetensors.ts"
+import { cpuKernelsInUse } from "../cpu/tfjs-bridge.ts"
 import { fusedCpuActive } from "../tfjs/backend.ts"
 
 export interface AdamWOptions {
@@ -79,8 +80,10 @@ export class AdamW {
       }
       const mv = m0.dataSync() as Float32Array
       const vv = v0.dataSync() as Float32Array
-      const p1 = new Float32Array(g.length)
-      for (let i = 0; i < g.length; i++) {
+      // fleuve's WebAssembly kernels: SIMD over both threads, and the new weights' kernel copy made here
+      const fused = cpuKernelsInUse().fused
+      const p1 = fused ? fused.adamw(pv, g, mv, vv, { gradScale, beta1, beta2, eps, stepSize, sqrtBc2, decay }) : new Float32Array(g.length)
+      for (let i = 0; i < g.length && !fused; i++) {
         const gi = g[i]! * gradScale
         const m = (mv[i] = beta1 * mv[i]! + (1 - beta1) * gi)
         const v = (vv[i] = beta2 * vv[i]! + (1 - beta2) * gi * gi)

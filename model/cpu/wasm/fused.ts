@@ -389,3 +389,35 @@ export function rope(buf: usize, cos: usize, sin: usize, rows: i32, heads: i32, 
     }
   }
 }
+
+// AdamW, step for step as torch.optim.AdamW, over blocks of 256 values. Arguments: 0 p, 1 g,
+// 2 m, 3 v (moments, updated in place), 4 p' (written), 5 n, 6 gradScale, 7 β1, 8 β2, 9 eps,
+// 10 lr / (1 − β1ᵗ), 11 √(1 − β2ᵗ), 12 1 − lr·wd (f32). Units: blocks of 256 values.
+export function adamw(lo: i32, hi: i32, p: usize): void {
+  const pp = <usize>arg(p, 0), g = <usize>arg(p, 1), m = <usize>arg(p, 2), v = <usize>arg(p, 3), out = <usize>arg(p, 4)
+  const n = arg(p, 5)
+  const scale = argf(p, 6), b1 = argf(p, 7), b2 = argf(p, 8), eps = argf(p, 9), step = argf(p, 10), sbc2 = argf(p, 11), decay = argf(p, 12)
+  const end = min(n, hi * 256)
+  let j = lo * 256
+  const vs = f32x4.splat(scale), vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), vc1 = f32x4.splat(1 - b1), vc2 = f32x4.splat(1 - b2)
+  const veps = f32x4.splat(eps), vstep = f32x4.splat(step), vsb = f32x4.splat(sbc2), vdecay = f32x4.splat(decay)
+  for (; j + 4 <= end; j += 4) {
+    const o = <usize>j << 2
+    const gi = f32x4.mul(v128.load(g + o), vs)
+    const mi = f32x4.add(f32x4.mul(vb1, v128.load(m + o)), f32x4.mul(vc1, gi))
+    const vi = f32x4.add(f32x4.mul(vb2, v128.load(v + o)), f32x4.mul(f32x4.mul(vc2, gi), gi))
+    v128.store(m + o, mi)
+    v128.store(v + o, vi)
+    const den = f32x4.add(f32x4.div(f32x4.sqrt(vi), vsb), veps)
+    v128.store(out + o, f32x4.sub(f32x4.mul(v128.load(pp + o), vdecay), f32x4.div(f32x4.mul(vstep, mi), den)))
+  }
+  for (; j < end; j++) {
+    const o = <usize>j << 2
+    const gi = load<f32>(g + o) * scale
+    const mi = b1 * load<f32>(m + o) + (1 - b1) * gi
+    const vi = b2 * load<f32>(v + o) + (1 - b2) * gi * gi
+    store<f32>(m + o, mi)
+    store<f32>(v + o, vi)
+    store<f32>(out + o, load<f32>(pp + o) * decay - (step * mi) / (Mathf.sqrt(vi) / sbc2 + eps))
+  }
+}
