@@ -68,6 +68,10 @@ export interface FusedKernels {
    * kernel memory already made).
    */
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: { gradScale: number; beta1: number; beta2: number; eps: number; stepSize: number; sqrtBc2: number; decay: number }): Float32Array
+  /** tfjs' seeded randomUniform draws turned into dropout multipliers floor(u + keep)/keep, into out (Alea's state as seedrandom's Mash leaves it). */
+  dropoutMask(out: Float32Array, state: { s0: number; s1: number; s2: number; c: number }, keep: number): void
+  /** out = a·b elementwise, or out += a·b (n a multiple of 4). */
+  mulInto(a: Float32Array, b: Float32Array, out: Float32Array, n: number, accumulate: boolean): void
   /** Log-softmax at each target and the argmax (first of equal maxima) per row. */
   pickTargets(logits: Float32Array, rows: number, n: number, targets: Int32Array): { logprobs: Float32Array; argmax: Int32Array }
 }

@@ -183,7 +183,8 @@ export class HostQwen3 {
     let xin = x
     if (mask) {
       xin = this.k.alloc(rows * inDim)
-      for (let i = 0; i < xin.length; i++) xin[i] = x[i]! * mask[i]!
+      if (this.k.fused && xin.length % 4 === 0) this.k.fused.mulInto(x, mask, xin, xin.length, false)
+      else for (let i = 0; i < xin.length; i++) xin[i] = x[i]! * mask[i]!
     }
     const low = this.k.alloc(rows * lora.r)
     this.k.gemmNT(xin, lora.a, low, rows, lora.r, inDim, 1, false)
@@ -209,7 +210,8 @@ export class HostQwen3 {
     if (s.mask) {
       const dxin = this.k.alloc(rows * inDim)
       this.k.gemmNN(dlow, lora.a, dxin, rows, inDim, lora.r, 1, false)
-      for (let i = 0; i < dxin.length; i++) dx[i] = dx[i]! + dxin[i]! * s.mask[i]!
+      if (this.k.fused && dxin.length % 4 === 0) this.k.fused.mulInto(dxin, s.mask, dx, dxin.length, true)
+      else for (let i = 0; i < dxin.length; i++) dx[i] = dx[i]! + dxin[i]! * s.mask[i]!
     } else {
       this.k.gemmNN(dlow, lora.a, dx, rows, inDim, lora.r, 1, true)
     }

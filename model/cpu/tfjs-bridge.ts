@@ -36,6 +36,37 @@ const read = (t: tf.Tensor): Float32Array => kernels.weights(t.dataSync() as Flo
 
 const isTrainable = (t: tf.Tensor): boolean => t instanceof tf.Variable && t.trainable
 
+/**
+ * The state seedrandom's Alea starts from for `seed` (its Mash hash, as tfjs' randomUniform seeds
+ * it): the WebAssembly kernels then draw the same numbers. Ported from seedrandom 3 (lib/alea.js).
+ */
+export const aleaState = (seed: string): { s0: number; s1: number; s2: number; c: number } => {
+  let n = 0xefc8249d
+  const mash = (data: string): number => {
+    for (let i = 0; i < data.length; i++) {
+      n += data.charCodeAt(i)
+      let h = 0.02519603282416938 * n
+      n = h >>> 0
+      h -= n
+      h *= n
+      n = h >>> 0
+      h -= n
+      n += h * 0x100000000
+    }
+    return (n >>> 0) * 2.3283064365386963e-10
+  }
+  let s0 = mash(" ")
+  let s1 = mash(" ")
+  let s2 = mash(" ")
+  s0 -= mash(seed)
+  if (s0 < 0) s0 += 1
+  s1 -= mash(seed)
+  if (s1 < 0) s1 += 1
+  s2 -= mash(seed)
+  if (s2 < 0) s2 += 1
+  return { s0, s1, s2, c: 1 }
+}
+
 /** The model's tensors as the host forward reads them; `train` names those that get gradients. */
 const hostWeights = (model: Qwen3Model, options: Pick<ForwardOptions, "dropoutSeed" | "dropoutMasks">, train: boolean): HostWeights => ({
   weight(name) {
@@ -62,6 +93,10 @@ const hostWeights = (model: Qwen3Model, options: Pick<ForwardOptions, "dropoutSe
     // (the seed the tfjs forward gives it: the same masks), without its scalar-broadcast ops.
     const seed = (options.dropoutSeed * 1000 + layer) * 7919 + projectionNames.indexOf(m) + 1
     const keep = Math.fround(1 - pair.dropout)
+    if (kernels.fused) {
+      kernels.fused.dropoutMask(values, aleaState(String(seed)), keep)
+      return values
+    }
     const u = tf.randomUniform([rows, cols], 0, 1, "float32", seed)
     const draws = u.dataSync() as Float32Array
     for (let i = 0; i < draws.length; i++) values[i] = Math.floor(Math.fround(draws[i]! + keep)) / keep

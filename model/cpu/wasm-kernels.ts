@@ -94,6 +94,8 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
   const rmsNorm = inst.exports.rmsNorm as Fn
   const rmsNormBack = inst.exports.rmsNormBack as Fn
   const rope = inst.exports.rope as Fn
+  const dropoutMask = inst.exports.dropoutMask as Fn
+  const mulInto = inst.exports.mulInto as Fn
   const zero = inst.exports.zero as (p: number, bytes: number) => void
   const jobs = JOBS.map((n) => inst.exports[n]) as Array<Job>
   const ctrl = new SharedArrayBuffer(CTRL * 4)
@@ -296,6 +298,14 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
       mirrors.set(p1, kept)
       finalizer.register(p1, out)
       return p1
+    },
+    dropoutMask(out, st, keep) {
+      inMemory(out)
+      dropoutMask(out.byteOffset, out.length, st.s0, st.s1, st.s2, st.c, keep)
+    },
+    mulInto(a, b, out, n, accumulate) {
+      inMemory(a, b, out)
+      mulInto(a.byteOffset, b.byteOffset, out.byteOffset, n, accumulate ? 1 : 0)
     },
     pickTargets(logits, rows, n, targets) {
       return scoped((tmp) => {

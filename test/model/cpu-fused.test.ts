@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { jsKernels } from "../../model/cpu/kernels.ts"
-import { cpuKernelsInUse, useCpuKernels } from "../../model/cpu/tfjs-bridge.ts"
+import { aleaState as aleaStateForTest, cpuKernelsInUse, useCpuKernels } from "../../model/cpu/tfjs-bridge.ts"
 import { wasmKernels } from "../../model/cpu/wasm-kernels.ts"
 import { attachLora } from "../../model/qwen3/lora.ts"
 import { loadModelDir } from "../../model/qwen3/checkpoint.ts"
@@ -172,6 +172,25 @@ describe("cpu kernels", () => {
           k.release(mark)
         }
       }
+    }
+  })
+})
+
+describe("cpu-fused dropout masks", () => {
+  it("draws exactly tfjs' seeded randomUniform masks", async () => {
+    await selectBackend("cpu-fused")
+    const k = cpuKernelsInUse()
+    if (!k.fused) return // FLEUVE_CPU_KERNELS=js: the masks come from tfjs itself
+    for (const [seed, p] of [[7919, 0.05], [123456789012, 0.1], [17, 0.5]] as const) {
+      const keep = Math.fround(1 - p)
+      const u = tf.randomUniform([37, 29], 0, 1, "float32", seed)
+      const want = Float32Array.from(u.dataSync(), (x) => Math.floor(Math.fround(x + keep)) / keep)
+      u.dispose()
+      const mark = k.mark()
+      const got = k.alloc(37 * 29)
+      k.fused.dropoutMask(got, aleaStateForTest(String(seed)), keep)
+      assert.deepEqual(Array.from(got), Array.from(want), `seed ${seed}`)
+      k.release(mark)
     }
   })
 })

@@ -421,3 +421,28 @@ export function adamw(lo: i32, hi: i32, p: usize): void {
     store<f32>(out + o, load<f32>(pp + o) * decay - (step * mi) / (Mathf.sqrt(vi) / sbc2 + eps))
   }
 }
+
+// Dropout's multiplier, floor(u + keep) / keep, from the uniform draws tfjs' randomUniform makes
+// with the same seed: seedrandom's Alea (state s0, s1, s2, c from its Mash of the seed, computed
+// by the host) in f64 as its JavaScript does, each draw rounded to f32 as tfjs stores it.
+export function dropoutMask(out: usize, n: i32, s0: f64, s1: f64, s2: f64, c: f64, keep: f32): void {
+  const k = <f64>keep
+  for (let i = 0; i < n; i++) {
+    const t = 2091639 * s0 + c * 2.3283064365386963e-10
+    s0 = s1
+    s1 = s2
+    c = <f64><i32>t // t | 0 (t is in [0, 2091640))
+    s2 = t - c
+    const u = <f32>s2
+    store<f32>(out + (<usize>i << 2), <f32>(Math.floor(<f64><f32>(<f64>u + k)) / k))
+  }
+}
+
+// out = a·b, or out += a·b with acc, over n values (n a multiple of 4).
+export function mulInto(a: usize, b: usize, out: usize, n: i32, acc: i32): void {
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2
+    const v = f32x4.mul(v128.load(a + o), v128.load(b + o))
+    v128.store(out + o, acc ? f32x4.add(v128.load(out + o), v) : v)
+  }
+}

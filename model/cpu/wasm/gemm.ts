@@ -188,4 +188,4 @@ export function gemmNTRows(lo: i32, hi: i32, p: usize): void { job(0, lo, hi, p)
 export function gemmNNRows(lo: i32, hi: i32, p: usize): void { job(1, lo, hi, p) }
 export function gemmTNRows(lo: i32, hi: i32, p: usize): void { job(2, lo, hi, p) }
 
-export { attentionForward, attentionBackward, crossEntropy, pickTargets, swiglu, swigluBack, zero, rmsNorm, rmsNormBack, rope, adamw } from "./fused"
+export { attentionForward, attentionBackward, crossEntropy, pickTargets, swiglu, swigluBack, zero, rmsNorm, rmsNormBack, rope, adamw, dropoutMask, mulInto } from "./fused"
