@@ -15,8 +15,8 @@ export interface CpuKernels {
   readonly name: string
   /** Whether alloc hands out views of memory that `release` reuses (copy results out before releasing). */
   readonly arena: boolean
-  /** A zeroed array the kernels can read and write; valid until `release` of the mark before it. */
-  alloc(n: number): Float32Array
+  /** A zeroed array the kernels can read and write (`zeroed` false: any values, for one the caller fills entirely); valid until `release` of the mark before it. */
+  alloc(n: number, zeroed?: boolean): Float32Array
   /** The position of the allocator, to release everything allocated after it. */
   mark(): number
   release(mark: number): void

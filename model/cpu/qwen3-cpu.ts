@@ -152,8 +152,8 @@ export class HostQwen3 {
   private ropeTable(ropes: ReadonlyArray<ReadonlyArray<{ cos: Float32Array; sin: Float32Array }>>, d: number): { cos: Float32Array; sin: Float32Array } | undefined {
     if (!this.k.fused || d % 8 !== 0) return undefined
     const rows = ropes.flat()
-    const cos = this.k.alloc(rows.length * d)
-    const sin = this.k.alloc(rows.length * d)
+    const cos = this.k.alloc(rows.length * d, false)
+    const sin = this.k.alloc(rows.length * d, false)
     rows.forEach((cs, m) => {
       cos.set(cs.cos, m * d)
       sin.set(cs.sin, m * d)
@@ -172,7 +172,7 @@ export class HostQwen3 {
   }
 
   private linear(w: HostWeights, x: Float32Array, rows: number, layer: number, m: ProjectionName, inDim: number, outDim: number, saved: Map<ProjectionName, LinearSaved> | undefined): Float32Array {
-    const y = this.k.alloc(rows * outDim)
+    const y = this.k.alloc(rows * outDim, false)
     this.k.gemmNT(x, w.weight(`${layerPath(layer, m)}.weight`), y, rows, outDim, inDim, 1, false)
     const lora = w.lora(layer, m)
     if (!lora) {
@@ -182,11 +182,11 @@ export class HostQwen3 {
     const mask = w.dropMask(layer, m, rows, inDim)
     let xin = x
     if (mask) {
-      xin = this.k.alloc(rows * inDim)
+      xin = this.k.alloc(rows * inDim, false)
       if (this.k.fused && xin.length % 4 === 0) this.k.fused.mulInto(x, mask, xin, xin.length, false)
       else for (let i = 0; i < xin.length; i++) xin[i] = x[i]! * mask[i]!
     }
-    const low = this.k.alloc(rows * lora.r)
+    const low = this.k.alloc(rows * lora.r, false)
     this.k.gemmNT(xin, lora.a, low, rows, lora.r, inDim, 1, false)
     this.k.gemmNT(low, lora.b, y, rows, outDim, lora.r, lora.scale, true)
     saved?.set(m, mask ? { x, xin, mask, low } : { x, xin, low })
@@ -201,14 +201,14 @@ export class HostQwen3 {
     const lora = w.lora(layer, m)
     if (!lora) return
     const path = layerPath(layer, m)
-    const dlow = this.k.alloc(rows * lora.r)
+    const dlow = this.k.alloc(rows * lora.r, false)
     this.k.gemmNN(dy, lora.b, dlow, rows, lora.r, outDim, lora.scale, false)
     if (lora.train) {
       this.k.gemmTN(dy, s.low!, gradOf(this.k, grads, `${path}.lora_B`, outDim * lora.r), outDim, lora.r, rows, lora.scale, true)
       this.k.gemmTN(dlow, s.xin!, gradOf(this.k, grads, `${path}.lora_A`, lora.r * inDim), lora.r, inDim, rows, 1, true)
     }
     if (s.mask) {
-      const dxin = this.k.alloc(rows * inDim)
+      const dxin = this.k.alloc(rows * inDim, false)
       this.k.gemmNN(dlow, lora.a, dxin, rows, inDim, lora.r, 1, false)
       if (this.k.fused && dxin.length % 4 === 0) this.k.fused.mulInto(dxin, s.mask, dx, dxin.length, true)
       else for (let i = 0; i < dxin.length; i++) dx[i] = dx[i]! + dxin[i]! * s.mask[i]!
@@ -236,7 +236,7 @@ export class HostQwen3 {
     const scale = 1 / Math.sqrt(d)
     const training = input.forTraining
     const embed = w.weight("model.embed_tokens.weight")
-    let h = K.alloc(M * H)
+    let h = K.alloc(M * H, false)
     for (let r = 0; r < b; r++) {
       for (let i = 0; i < t; i++) {
         const id = input.ids[r]![i]!
@@ -253,17 +253,17 @@ export class HostQwen3 {
     for (let l = 0; l < c.numLayers; l++) {
       const pre = `model.layers.${l}`
       const lin = new Map<ProjectionName, LinearSaved>()
-      const xn = K.alloc(M * H)
-      const rstd1 = K.alloc(M)
+      const xn = K.alloc(M * H, false)
+      const rstd1 = K.alloc(M, false)
       this.norm(h, w.weight(`${pre}.input_layernorm.weight`), H, eps, xn, rstd1)
       const qRaw = this.linear(w, xn, M, l, "q_proj", H, nh * d, training ? lin : undefined)
       const kRaw = this.linear(w, xn, M, l, "k_proj", H, kv * d, training ? lin : undefined)
       const vNew = this.linear(w, xn, M, l, "v_proj", H, kv * d, training ? lin : undefined)
-      const qn = K.alloc(M * nh * d)
-      const rstdQ = K.alloc(M * nh)
+      const qn = K.alloc(M * nh * d, false)
+      const rstdQ = K.alloc(M * nh, false)
       this.norm(qRaw, w.weight(`${pre}.self_attn.q_norm.weight`), d, eps, qn, rstdQ)
-      const kn = K.alloc(M * kv * d)
-      const rstdK = K.alloc(M * kv)
+      const kn = K.alloc(M * kv * d, false)
+      const rstdK = K.alloc(M * kv, false)
       this.norm(kRaw, w.weight(`${pre}.self_attn.k_norm.weight`), d, eps, kn, rstdK)
       // RoPE in place on qn (row layout [b, t, nh, d]); keys and values go to [b, kv, total, d].
       const half = d / 2
@@ -280,8 +280,8 @@ export class HostQwen3 {
         K.fused!.rope(qn, ropeTable.cos, ropeTable.sin, M, nh, d, false)
         K.fused!.rope(kn, ropeTable.cos, ropeTable.sin, M, kv, d, false)
       }
-      const kAll = K.alloc(b * kv * total * d)
-      const vAll = K.alloc(b * kv * total * d)
+      const kAll = K.alloc(b * kv * total * d, false)
+      const vAll = K.alloc(b * kv * total * d, false)
       for (let r = 0; r < b; r++) {
         for (let j = 0; j < kv; j++) {
           const dst = ((r * kv + j) * total) * d
@@ -305,8 +305,8 @@ export class HostQwen3 {
       newV.push(vAll)
       // Attention, one (row, head) at a time as matrix products on bands of q and ctx ([t, d] of
       // [tokens, heads·d]); GQA head hh reads kv head hh / g. Masked keys get −1e9 as tfjs adds it.
-      const probs = training ? K.alloc(b * nh * t * total) : undefined
-      const ctx = K.alloc(M * nh * d)
+      const probs = training ? K.alloc(b * nh * t * total, false) : undefined
+      const ctx = K.alloc(M * nh * d, false)
       if (K.fused && d % 4 === 0) K.fused.attentionForward({ b, t, nh, kv, d, total, past, scale, keyValid: input.keyValid, q: qn, k: kAll, v: vAll, ctx, ...(probs ? { probs } : {}) })
       const scratch = training || (K.fused && d % 4 === 0) ? undefined : K.alloc(t * total)
       for (let r = 0; r < b && !(K.fused && d % 4 === 0); r++) {
@@ -335,34 +335,34 @@ export class HostQwen3 {
         }
       }
       const o = this.linear(w, ctx, M, l, "o_proj", nh * d, H, training ? lin : undefined)
-      const h1 = K.alloc(M * H)
+      const h1 = K.alloc(M * H, false)
       for (let i = 0; i < h1.length; i++) h1[i] = h[i]! + o[i]!
-      const yn = K.alloc(M * H)
-      const rstd2 = K.alloc(M)
+      const yn = K.alloc(M * H, false)
+      const rstd2 = K.alloc(M, false)
       this.norm(h1, w.weight(`${pre}.post_attention_layernorm.weight`), H, eps, yn, rstd2)
       const gate = this.linear(w, yn, M, l, "gate_proj", H, I, training ? lin : undefined)
       const up = this.linear(w, yn, M, l, "up_proj", H, I, training ? lin : undefined)
-      const act = K.alloc(M * I)
+      const act = K.alloc(M * I, false)
       if (K.fused && act.length % 4 === 0) K.fused.swiglu(gate, up, act, act.length)
       else for (let i = 0; i < act.length; i++) {
         const gv = gate[i]!
         act[i] = (gv / (1 + Math.exp(-gv))) * up[i]!
       }
       const down = this.linear(w, act, M, l, "down_proj", I, H, training ? lin : undefined)
-      const h2 = K.alloc(M * H)
+      const h2 = K.alloc(M * H, false)
       for (let i = 0; i < h2.length; i++) h2[i] = h1[i]! + down[i]!
       if (training) layers.push({ hIn: h, rstd1, xn, qRaw, kRaw, rstdQ, rstdK, qr: qn, kr: kAll, v: vAll, probs: probs!, ctx, h1, rstd2, yn, gate, up, act, lin })
       h = h2
     }
     const rows: Array<number> = []
     for (let i = 0; i < M; i++) if (!input.logitRows || input.logitRows[i]) rows.push(i)
-    const hn = K.alloc(rows.length * H)
-    const rstdF = K.alloc(rows.length)
-    const hSel = rows.length === M ? h : K.alloc(rows.length * H)
+    const hn = K.alloc(rows.length * H, false)
+    const rstdF = K.alloc(rows.length, false)
+    const hSel = rows.length === M ? h : K.alloc(rows.length * H, false)
     if (hSel !== h) rows.forEach((row, i) => hSel.set(h.subarray(row * H, row * H + H), i * H))
     this.norm(hSel, w.weight("model.norm.weight"), H, eps, hn, rstdF)
     const head = w.weight(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")
-    const logits = K.alloc(rows.length * V)
+    const logits = K.alloc(rows.length * V, false)
     K.gemmNT(hn, head, logits, rows.length, V, H, 1, false)
     return training ? { logits, newK, newV, total, saved: { layers, hFinal: hSel, rstdF, hn, rows } } : { logits, newK, newV, total }
   }
@@ -393,10 +393,10 @@ export class HostQwen3 {
     const R = s.rows.length
     // Head and final norm.
     const headName = c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
-    const dhn = K.alloc(R * H)
+    const dhn = K.alloc(R * H, false)
     K.gemmNN(dLogits, w.weight(headName), dhn, R, H, V, 1, false)
     if (w.trainParam(headName)) K.gemmTN(dLogits, s.hn, gradOf(this.k, grads, headName, V * H), V, H, R, 1, true)
-    const dhSel = K.alloc(R * H)
+    const dhSel = K.alloc(R * H, false)
     this.normBack(s.hFinal, w.weight("model.norm.weight"), s.rstdF, dhn, H, dhSel, w.trainParam("model.norm.weight") ? gradOf(this.k, grads, "model.norm.weight", H) : undefined, true)
     let dh = dhSel
     if (R !== M) {
@@ -411,10 +411,10 @@ export class HostQwen3 {
       const pre = `model.layers.${l}`
       const dw = (name: string, n: number) => (w.trainParam(name) ? gradOf(this.k, grads, name, n) : undefined)
       // MLP
-      const dact = K.alloc(M * I)
+      const dact = K.alloc(M * I, false)
       this.linearBack(w, grads, dh, M, l, "down_proj", I, H, L.lin.get("down_proj")!, dact, false)
-      const dgate = K.alloc(M * I)
-      const dup = K.alloc(M * I)
+      const dgate = K.alloc(M * I, false)
+      const dup = K.alloc(M * I, false)
       if (K.fused && dact.length % 4 === 0) K.fused.swigluBack(dact, L.gate, L.up, dgate, dup, dact.length)
       else for (let i = 0; i < dact.length; i++) {
         const gv = L.gate[i]!
@@ -422,14 +422,14 @@ export class HostQwen3 {
         dup[i] = dact[i]! * gv * sg
         dgate[i] = dact[i]! * L.up[i]! * sg * (1 + gv * (1 - sg))
       }
-      const dyn = K.alloc(M * H)
+      const dyn = K.alloc(M * H, false)
       this.linearBack(w, grads, dgate, M, l, "gate_proj", H, I, L.lin.get("gate_proj")!, dyn, false)
       this.linearBack(w, grads, dup, M, l, "up_proj", H, I, L.lin.get("up_proj")!, dyn, true)
-      const dh1 = K.alloc(M * H)
+      const dh1 = K.alloc(M * H, false)
       dh1.set(dh)
       this.normBack(L.h1, w.weight(`${pre}.post_attention_layernorm.weight`), L.rstd2, dyn, H, dh1, dw(`${pre}.post_attention_layernorm.weight`, H), false)
       // Attention output
-      const dctx = K.alloc(M * nh * d)
+      const dctx = K.alloc(M * nh * d, false)
       this.linearBack(w, grads, dh1, M, l, "o_proj", nh * d, H, L.lin.get("o_proj")!, dctx, false)
       const dq = K.alloc(M * nh * d) // w.r.t. roped, normed q, layout [b, t, nh, d]
       const dkAll = K.alloc(b * kv * total * d)
@@ -465,8 +465,8 @@ export class HostQwen3 {
           buf[o + i + half] = y2 * cs.cos[i + half]! - y1 * cs.sin[i]!
         }
       }
-      const dkn = K.alloc(M * kv * d)
-      const dv = K.alloc(M * kv * d)
+      const dkn = K.alloc(M * kv * d, false)
+      const dv = K.alloc(M * kv * d, false)
       for (let r = 0; r < b; r++) {
         for (let i = 0; i < t; i++) {
           const cs = ropes[r]![i]!
@@ -486,15 +486,15 @@ export class HostQwen3 {
         K.fused!.rope(dq, ropeTable.cos, ropeTable.sin, M, nh, d, true)
         K.fused!.rope(dkn, ropeTable.cos, ropeTable.sin, M, kv, d, true)
       }
-      const dqRaw = K.alloc(M * nh * d)
+      const dqRaw = K.alloc(M * nh * d, false)
       this.normBack(L.qRaw, w.weight(`${pre}.self_attn.q_norm.weight`), L.rstdQ, dq, d, dqRaw, dw(`${pre}.self_attn.q_norm.weight`, d), true)
-      const dkRaw = K.alloc(M * kv * d)
+      const dkRaw = K.alloc(M * kv * d, false)
       this.normBack(L.kRaw, w.weight(`${pre}.self_attn.k_norm.weight`), L.rstdK, dkn, d, dkRaw, dw(`${pre}.self_attn.k_norm.weight`, d), true)
-      const dxn = K.alloc(M * H)
+      const dxn = K.alloc(M * H, false)
       this.linearBack(w, grads, dqRaw, M, l, "q_proj", H, nh * d, L.lin.get("q_proj")!, dxn, false)
       this.linearBack(w, grads, dkRaw, M, l, "k_proj", H, kv * d, L.lin.get("k_proj")!, dxn, true)
       this.linearBack(w, grads, dv, M, l, "v_proj", H, kv * d, L.lin.get("v_proj")!, dxn, true)
-      const dhIn = K.alloc(M * H)
+      const dhIn = K.alloc(M * H, false)
       dhIn.set(dh1)
       this.normBack(L.hIn, w.weight(`${pre}.input_layernorm.weight`), L.rstd1, dxn, H, dhIn, dw(`${pre}.input_layernorm.weight`, H), false)
       dh = dhIn

@@ -83,7 +83,7 @@ const hostWeights = (model: Qwen3Model, options: Pick<ForwardOptions, "dropoutSe
   dropMask(layer, m, rows, cols) {
     const pair = model.lora.get(projectionPath(layer, m))
     if (!pair || !(pair.dropout > 0)) return undefined
-    const values = kernels.alloc(rows * cols)
+    const values = kernels.alloc(rows * cols, false)
     if (options.dropoutMasks) {
       values.set(options.dropoutMasks(layer, m, [rows, cols]).dataSync() as Float32Array)
       return values
@@ -115,7 +115,7 @@ export const fusedForward = (model: Qwen3Model, ids: ReadonlyArray<ReadonlyArray
   const mark = kernels.mark()
   try {
     const copyIn = (x: tf.Tensor) => {
-      const a = kernels.alloc(x.size)
+      const a = kernels.alloc(x.size, false)
       a.set(x.dataSync() as Float32Array)
       return a
     }

@@ -329,10 +329,10 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
     name: `WebAssembly SIMD, ${threads} thread${threads > 1 ? "s" : ""}`,
     arena: true,
     fused,
-    alloc(n) {
+    alloc(n, zeroed = true) {
       const b = allocBlock(n)
       live.push(b)
-      zero(b.off, n * 4)
+      if (zeroed) zero(b.off, n * 4)
       return view(b, n)
     },
     mark: () => live.length,
