@@ -30,12 +30,16 @@ const SPLIT_MIN = 1 << 20
 // a chunk is claimed only while the claim word still carries its job's seq, so a worker waking
 // late never touches a later job.
 const CTRL = 7
-const JOBS = ["gemmNTRows", "gemmNNRows", "gemmTNRows", "attentionForward", "attentionBackward", "crossEntropy", "pickTargets", "adamw"]
+const JOBS = ["gemmNTRows", "gemmNNRows", "gemmTNRows", "attentionForward", "attentionBackward", "crossEntropy", "pickTargets", "adamw", "attentionBackwardBlocks", "attentionForwardBlocks"]
 const ATT_FWD = 3
 const ATT_BWD = 4
 const CROSS_ENTROPY = 5
 const PICK = 6
 const ADAMW = 7
+const ATT_BWD_BLOCKS = 8
+const ATT_FWD_BLOCKS = 9
+/** Up to this many tokens (squared: query × key blocks) attention runs as matrix products over whole blocks. */
+const BLOCKS_MAX_T = 512
 const claimAndRun = `
 function claimAndRun(c, jobs, args, seq) {
   const tag = (seq & 0x7fff) << 16
@@ -224,10 +228,11 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
       scoped((tmp) => {
         const valid = tmp(Float32Array, b * total)
         x.keyValid.forEach((row, r) => { for (let j = 0; j < total; j++) valid[r * total + j] = row[j] ? 1 : 0 })
-        const scratch = x.probs ? undefined : tmp(Float32Array, b * nh * total)
+        const blocks = t * total <= BLOCKS_MAX_T * BLOCKS_MAX_T
+        const scratch = x.probs ? undefined : tmp(Float32Array, b * nh * total * (blocks ? t : 1))
         setArgs(x.q.byteOffset, x.k.byteOffset, x.v.byteOffset, x.ctx.byteOffset, x.probs?.byteOffset ?? 0, valid.byteOffset, scratch?.byteOffset ?? 0, t, nh, kv, d, total, x.past, 0)
         af[13] = x.scale
-        runJob(ATT_FWD, b * nh, b * nh * t * total * d)
+        runJob(blocks ? ATT_FWD_BLOCKS : ATT_FWD, b * nh, b * nh * t * total * d)
       })
     },
     attentionBackward(x) {
@@ -236,10 +241,11 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
       scoped((tmp) => {
         const valid = tmp(Float32Array, b * t)
         x.keyValid.forEach((row, r) => { for (let j = 0; j < t; j++) valid[r * t + j] = row[j] ? 1 : 0 })
-        const scratch = tmp(Float32Array, b * kv * t)
+        const blocks = t % 4 === 0 && t <= BLOCKS_MAX_T
+        const scratch = tmp(Float32Array, blocks ? b * kv * t * t : b * kv * t)
         setArgs(x.q.byteOffset, x.k.byteOffset, x.v.byteOffset, x.probs.byteOffset, x.dctx.byteOffset, x.dq.byteOffset, x.dk.byteOffset, x.dv.byteOffset, valid.byteOffset, scratch.byteOffset, t, nh, kv, d, 0)
         af[14] = x.scale
-        runJob(ATT_BWD, b * kv, 2 * b * nh * t * t * d)
+        runJob(blocks ? ATT_BWD_BLOCKS : ATT_BWD, b * kv, 2 * b * nh * t * t * d)
       })
     },
     crossEntropy(logits, rows, n, targets, weights) {

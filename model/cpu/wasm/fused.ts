@@ -11,7 +11,7 @@ const MASKED: f32 = -1e9
 
 // ---- exp on four lanes: Cephes' expf (range reduction by ln 2, degree-5 polynomial), about 1 ulp
 // over [−87, 88]; below −87.3 it returns exactly 0 (what a masked score's exp must be).
-@inline function exp4(x0: v128): v128 {
+@inline export function exp4(x0: v128): v128 {
   const x1 = f32x4.min(f32x4.max(x0, f32x4.splat(-87.3)), f32x4.splat(88.3))
   const fx = f32x4.floor(f32x4.add(f32x4.mul(x1, f32x4.splat(1.44269504088896341)), f32x4.splat(0.5)))
   let x = f32x4.sub(x1, f32x4.mul(fx, f32x4.splat(0.693359375)))
@@ -29,7 +29,7 @@ const MASKED: f32 = -1e9
   return v128.and(r, f32x4.ge(x0, f32x4.splat(-87.3)))
 }
 
-@inline function exp1(x: f32): f32 {
+@inline export function exp1(x: f32): f32 {
   return f32x4.extract_lane(exp4(f32x4.splat(x)), 0)
 }
 
@@ -71,7 +71,7 @@ const MASKED: f32 = -1e9
  * exp is exactly 0 once one key is valid; a row whose every visible key is masked (padding) has a
  * softmax over all `total` masked scores instead (as the unfused path computes it).
  */
-@inline function keyLimit(valid: usize, causal: i32, total: i32): i32 {
+@inline export function keyLimit(valid: usize, causal: i32, total: i32): i32 {
   for (let j = 0; j < causal; j++) if (load<f32>(valid + (<usize>j << 2)) != 0) return causal
   return total
 }

@@ -7,6 +7,9 @@
 // ldc), so the host can hand each thread a band of rows of C. Blocked over K (KC) and over N so the
 // slice of B in use stays in the core's L2 while every row of A passes over it.
 
+import { exp1, exp4, keyLimit } from "./fused"
+
+const MASKED_F: f32 = -1e9
 const KC = 256
 const NC_DOT = 64
 const NC_AXPY = 128
@@ -189,3 +192,100 @@ export function gemmNNRows(lo: i32, hi: i32, p: usize): void { job(1, lo, hi, p)
 export function gemmTNRows(lo: i32, hi: i32, p: usize): void { job(2, lo, hi, p) }
 
 export { attentionForward, attentionBackward, crossEntropy, pickTargets, swiglu, swigluBack, zero, rmsNorm, rmsNormBack, rope, adamw, dropoutMask, mulInto } from "./fused"
+
+// Attention backward as matrix products, for sequences up to a few hundred tokens (the host
+// decides): per batch row and key/value head, for each query head sharing it, over the whole
+// [t, t] block (the causal half is zeros in P, so it adds nothing):
+//   dP = dctx·Vᵀ,  dS = P∘(dP − rowsum(P∘dP))·scale,  dq += dS·K,  dk += dSᵀ·q,  dv += Pᵀ·dctx.
+// Twice the multiply-adds of the per-key loops in fused.ts, at the products' speed. Arguments as
+// fused.ts attentionBackward, the scratch [b·kv, t, t].
+export function attentionBackwardBlocks(lo: i32, hi: i32, p: usize): void {
+  const q = <usize>load<i32>(p), k = <usize>load<i32>(p, 4), v = <usize>load<i32>(p, 8), probs = <usize>load<i32>(p, 12)
+  const dctx = <usize>load<i32>(p, 16), dq = <usize>load<i32>(p, 20), dk = <usize>load<i32>(p, 24), dv = <usize>load<i32>(p, 28)
+  const scratch = <usize>load<i32>(p, 36)
+  const t = load<i32>(p, 40), nh = load<i32>(p, 44), kv = load<i32>(p, 48), d = load<i32>(p, 52)
+  const scale = load<f32>(p, 56)
+  const g = nh / kv
+  const ld = nh * d
+  for (let u = lo; u < hi; u++) {
+    const r = u / kv, kh = u % kv
+    const kvBase = (<usize>((r * kv + kh) * t) * <usize>d) << 2
+    const dp = scratch + ((<usize>u * <usize>t * <usize>t) << 2)
+    for (let x = 0; x < g; x++) {
+      const hh = kh * g + x
+      const band = (<usize>(r * t * nh + hh) * <usize>d) << 2
+      const pp = probs + ((<usize>((r * nh + hh) * t) * <usize>t) << 2)
+      gemmNT(dctx + band, v + kvBase, dp, t, t, d, 1, 0, ld, d, t)
+      for (let i = 0; i < t; i++) {
+        const pr = pp + ((<usize>i * <usize>t) << 2), dr = dp + ((<usize>i * <usize>t) << 2)
+        let s = f32x4.splat(0)
+        for (let j = 0; j < t; j += 4) s = f32x4.add(s, f32x4.mul(v128.load(pr + (<usize>j << 2)), v128.load(dr + (<usize>j << 2))))
+        const rs = f32x4.splat(f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3))
+        const sc = f32x4.splat(scale)
+        for (let j = 0; j < t; j += 4) {
+          const o = <usize>j << 2
+          v128.store(dr + o, f32x4.mul(f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dr + o), rs)), sc))
+        }
+      }
+      gemmNN(dp, k + kvBase, dq + band, t, d, t, 1, 1, t, d, ld)
+      gemmTN(dp, q + band, dk + kvBase, t, d, t, 1, 1, t, ld, d)
+      gemmTN(pp, dctx + band, dv + kvBase, t, d, t, 1, 1, t, ld, d)
+    }
+  }
+}
+
+// Attention forward as matrix products (sequences up to a few hundred tokens): per batch row and
+// head, S = scale·q Kᵀ over [t, total], the mask and softmax row by row (keys past the causal
+// limit set to 0 directly, as their exp is), ctx = P·V. Arguments as fused.ts attentionForward,
+// the scratch [b·nh, t, total] when probs are not kept.
+export function attentionForwardBlocks(lo: i32, hi: i32, p: usize): void {
+  const q = <usize>load<i32>(p), k = <usize>load<i32>(p, 4), v = <usize>load<i32>(p, 8), ctx = <usize>load<i32>(p, 12)
+  const probs = <usize>load<i32>(p, 16), valid = <usize>load<i32>(p, 20), scratch = <usize>load<i32>(p, 24)
+  const t = load<i32>(p, 28), nh = load<i32>(p, 32), kv = load<i32>(p, 36), d = load<i32>(p, 40), total = load<i32>(p, 44), past = load<i32>(p, 48)
+  const scale = load<f32>(p, 52)
+  const g = nh / kv
+  const ld = nh * d
+  for (let u = lo; u < hi; u++) {
+    const r = u / nh, hh = u % nh
+    const kvBase = (<usize>((r * kv + hh / g) * total) * <usize>d) << 2
+    const band = (<usize>(r * t * nh + hh) * <usize>d) << 2
+    const s = probs ? probs + ((<usize>((r * nh + hh) * t) * <usize>total) << 2) : scratch + ((<usize>u * <usize>t * <usize>total) << 2)
+    const vr = valid + (<usize>(r * total) << 2)
+    gemmNT(q + band, k + kvBase, s, t, total, d, scale, 0, ld, d, total)
+    for (let i = 0; i < t; i++) {
+      const row = s + ((<usize>i * <usize>total) << 2)
+      const causal = min(total, past + i + 1)
+      const lim = keyLimit(vr, causal, total)
+      let max: f32 = -Infinity
+      for (let j = 0; j < lim; j++) {
+        const o = row + (<usize>j << 2)
+        let x = load<f32>(o)
+        if (!(j < causal && load<f32>(vr + (<usize>j << 2)) != 0)) {
+          x = x + MASKED_F
+          store<f32>(o, x)
+        }
+        if (x > max) max = x
+      }
+      const vm = f32x4.splat(max)
+      let vs = f32x4.splat(0)
+      let j = 0
+      for (; j + 4 <= lim; j += 4) {
+        const o = row + (<usize>j << 2)
+        const e = exp4(f32x4.sub(v128.load(o), vm))
+        v128.store(o, e)
+        vs = f32x4.add(vs, e)
+      }
+      let sum = f32x4.extract_lane(vs, 0) + f32x4.extract_lane(vs, 1) + f32x4.extract_lane(vs, 2) + f32x4.extract_lane(vs, 3)
+      for (; j < lim; j++) {
+        const o = row + (<usize>j << 2)
+        const e = exp1(load<f32>(o) - max)
+        store<f32>(o, e)
+        sum += e
+      }
+      const inv: f32 = 1 / sum
+      for (j = 0; j < lim; j++) store<f32>(row + (<usize>j << 2), load<f32>(row + (<usize>j << 2)) * inv)
+      for (j = lim; j < total; j++) store<f32>(row + (<usize>j << 2), 0)
+    }
+    gemmNN(s, v + kvBase, ctx + band, t, d, total, 1, 0, total, d, ld)
+  }
+}
