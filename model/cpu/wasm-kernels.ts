@@ -20,6 +20,8 @@ const PAGE = 65536
 const MAX_PAGES = 65536
 /** Below this many multiply-adds a product runs on the calling thread alone. */
 const SPLIT_MIN = 1 << 20
+/** Values in one thread's buffer of packed panels (gemm.ts: KC × NC_AXPY of B, then KC × 4 of A). */
+const PACK_FLOATS = 256 * 128 + 256 * 4
 
 // One control block (Int32) shared by every thread: 0 seq (the job), 1 claim (seq·2¹⁶ + next
 // chunk), 2 completed (seq·2¹⁶ + chunks done), 3 op, 4 units, 5 units per chunk, 6 chunks. A job's
@@ -56,8 +58,9 @@ function claimAndRun(c, jobs, args, seq) {
 `
 const workerSource = `
 const { workerData } = require("node:worker_threads")
-const { module, memory, ctrl, args, names } = workerData
+const { module, memory, ctrl, args, names, pack } = workerData
 const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort") } } })
+inst.exports.setPack(pack)
 const jobs = names.map((n) => inst.exports[n])
 const c = new Int32Array(ctrl)
 ${claimAndRun}
@@ -109,7 +112,6 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
   const aw = new Int32Array(memory.buffer, ARGS, 32)
   const af = new Float32Array(memory.buffer, ARGS, 32)
   let seq = 0
-  for (let t = 1; t < threads; t++) new Worker(workerSource, { eval: true, workerData: { module, memory, ctrl, args: ARGS, names: JOBS } }).unref()
 
   /** Runs job `op` over `units` with the arguments already in aw/af: split over the threads when `work` (multiply-adds, about) is worth a hand-off. */
   const runJob = (op: number, units: number, work: number, align = 1) => {
@@ -178,6 +180,11 @@ export const wasmKernels = (options: WasmKernelOptions = {}): CpuKernels => {
     }
   }
   const view = (b: Block, n: number) => new Float32Array(memory.buffer, b.off, n)
+
+  // each thread's buffer for the products' packed panels (gemm.ts: KC × NC_AXPY values)
+  const packs = Array.from({ length: threads }, () => allocBlock(PACK_FLOATS).off)
+  ;(inst.exports.setPack as (p: number) => void)(packs[0]!)
+  for (let t = 1; t < threads; t++) new Worker(workerSource, { eval: true, workerData: { module, memory, ctrl, args: ARGS, names: JOBS, pack: packs[t] } }).unref()
 
   const mirrors = new WeakMap<Float32Array, Float32Array>()
   const finalizer = new FinalizationRegistry<Block>((b) => release(b))

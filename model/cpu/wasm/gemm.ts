@@ -81,6 +81,12 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alp
 }
 
 // C[M,N] (+)= α·Σ_p A(i,p)·B(p,:), A(i,p) at a + 4·(i·si + p·sp), B(p,j) at b + 4·(p·ldb + j).
+// This instance's (thread's) buffer for packed panels of B (KC × NC_AXPY values), set by the host; 0: no packing.
+let pack: usize = 0
+export function setPack(p: usize): void {
+  pack = p
+}
+
 @inline function axpyGemm(a: usize, si: usize, sp: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alpha: f32, acc: i32, ldb: i32, ldc: i32): void {
   const bb = <usize>ldb << 2
   const cb = <usize>ldc << 2
@@ -95,18 +101,55 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alp
       const jEnd = min(n, j0 + NC_AXPY)
       const j8 = j0 + ((jEnd - j0) & ~7)
       const j4 = j0 + ((jEnd - j0) & ~3)
+      // B's block as contiguous panels of 8 columns: the inner loop then reads it in order
+      // instead of one row of B (another cache line) per step
+      const packed = pack != 0 && m >= 8 && j8 > j0
+      if (packed) {
+        let dst = pack
+        for (let j = j0; j < j8; j += 8) {
+          let src = bP + (<usize>j << 2)
+          for (let p = 0; p < kk; p++) {
+            v128.store(dst, v128.load(src))
+            v128.store(dst, v128.load(src, 16), 16)
+            dst += 32
+            src += bb
+          }
+        }
+      }
+      const bStep = packed ? <usize>32 : bb
       for (let i = 0; i < m; i += 4) {
         const rows = min(4, m - i)
-        const ai0 = a + ((<usize>i * si) << 2) + aP
-        const ai1 = a + ((<usize>(i + min(1, rows - 1)) * si) << 2) + aP
-        const ai2 = a + ((<usize>(i + min(2, rows - 1)) * si) << 2) + aP
-        const ai3 = a + ((<usize>(i + min(3, rows - 1)) * si) << 2) + aP
+        let ai0 = a + ((<usize>i * si) << 2) + aP
+        let ai1 = a + ((<usize>(i + min(1, rows - 1)) * si) << 2) + aP
+        let ai2 = a + ((<usize>(i + min(2, rows - 1)) * si) << 2) + aP
+        let ai3 = a + ((<usize>(i + min(3, rows - 1)) * si) << 2) + aP
+        let aStep = spb
+        // A read down its columns (gemmTN): its four values of each step packed side by side,
+        // rather than one line of A per step at a stride that (a power of two) maps every line
+        // to the same cache set
+        if (packed && si == 1) {
+          const ap0 = pack + ((<usize>KC * <usize>NC_AXPY) << 2)
+          let src = <usize>0
+          for (let p = 0; p < kk; p++) {
+            const dst = ap0 + (<usize>p << 4)
+            store<f32>(dst, load<f32>(ai0 + src))
+            store<f32>(dst, load<f32>(ai1 + src), 4)
+            store<f32>(dst, load<f32>(ai2 + src), 8)
+            store<f32>(dst, load<f32>(ai3 + src), 12)
+            src += spb
+          }
+          ai0 = ap0
+          ai1 = ap0 + 4
+          ai2 = ap0 + 8
+          ai3 = ap0 + 12
+          aStep = 16
+        }
         const c0 = c + <usize>i * cb
         for (let j = j0; j < j8; j += 8) {
           const jb = <usize>j << 2
           let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0)
           let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0)
-          let bp = bP + jb
+          let bp = packed ? pack + ((<usize>((j - j0) >> 3) * <usize>kk) << 5) : bP + jb
           let ap = <usize>0
           for (let p = 0; p < kk; p++) {
             const x0 = v128.load(bp), x1 = v128.load(bp, 16)
@@ -116,8 +159,8 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alp
             s10 = f32x4.add(s10, f32x4.mul(y1, x0)); s11 = f32x4.add(s11, f32x4.mul(y1, x1))
             s20 = f32x4.add(s20, f32x4.mul(y2, x0)); s21 = f32x4.add(s21, f32x4.mul(y2, x1))
             s30 = f32x4.add(s30, f32x4.mul(y3, x0)); s31 = f32x4.add(s31, f32x4.mul(y3, x1))
-            bp += bb
-            ap += spb
+            bp += bStep
+            ap += aStep
           }
           store4(c0 + jb, s00, va, accNow); store4(c0 + jb + 16, s01, va, accNow)
           if (rows > 1) { store4(c0 + cb + jb, s10, va, accNow); store4(c0 + cb + jb + 16, s11, va, accNow) }
@@ -136,7 +179,7 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alp
             s2 = f32x4.add(s2, f32x4.mul(v128.load32_splat(ai2 + ap), x0))
             s3 = f32x4.add(s3, f32x4.mul(v128.load32_splat(ai3 + ap), x0))
             bp += bb
-            ap += spb
+            ap += aStep
           }
           store4(c0 + jb, s0, va, accNow)
           if (rows > 1) store4(c0 + cb + jb, s1, va, accNow)
@@ -155,7 +198,7 @@ export function gemmNT(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, alp
             s2 += load<f32>(ai2 + ap) * x
             s3 += load<f32>(ai3 + ap) * x
             bp += bb
-            ap += spb
+            ap += aStep
           }
           put(c0 + jb, s0, alpha, accNow)
           if (rows > 1) put(c0 + cb + jb, s1, alpha, accNow)
