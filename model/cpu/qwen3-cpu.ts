@@ -1,7 +1,8 @@
 /**
  * Qwen3 forward and backward on the CPU, written out by hand: each layer's work is a few matrix
- * products (model/cpu/kernels.ts) and fused loops over rows (RMSNorm, RoPE, attention with its
- * softmax, SwiGLU, cross-entropy), with no tape and no per-op dispatch. The backward is the
+ * products (model/cpu/kernels.ts) and fused work over rows (RMSNorm, RoPE, attention with its
+ * softmax, SwiGLU), with no tape and no per-op dispatch; with the WebAssembly kernels that fused
+ * work is theirs (kernels.fused), else the loops here do it. The backward is the
  * forward's exact adjoint, including the embedding's scatter-add (the gradient tfjs' wasm backend
  * lacks) and LoRA pairs with their dropout masks. Numerics follow modeling_qwen3 in f32 (sums of
  * products accumulate in f64 in the JavaScript kernels, in f32 lanes in the WebAssembly ones).
@@ -307,9 +308,11 @@ export class HostQwen3 {
       // [tokens, heads·d]); GQA head hh reads kv head hh / g. Masked keys get −1e9 as tfjs adds it.
       const probs = training ? K.alloc(b * nh * t * total, false) : undefined
       const ctx = K.alloc(M * nh * d, false)
-      if (K.fused && d % 4 === 0) K.fused.attentionForward({ b, t, nh, kv, d, total, past, scale, keyValid: input.keyValid, q: qn, k: kAll, v: vAll, ctx, ...(probs ? { probs } : {}) })
-      const scratch = training || (K.fused && d % 4 === 0) ? undefined : K.alloc(t * total)
-      for (let r = 0; r < b && !(K.fused && d % 4 === 0); r++) {
+      // fused kernels (head_dim a multiple of 4), else the loops below
+      const fusedAttention = K.fused && d % 4 === 0 ? K.fused : undefined
+      fusedAttention?.attentionForward({ b, t, nh, kv, d, total, past, scale, keyValid: input.keyValid, q: qn, k: kAll, v: vAll, ctx, ...(probs ? { probs } : {}) })
+      const scratch = training || fusedAttention ? undefined : K.alloc(t * total)
+      for (let r = 0; r < b && !fusedAttention; r++) {
         const kvalid = input.keyValid[r]!
         for (let hh = 0; hh < nh; hh++) {
           const kvBase = ((r * kv + Math.floor(hh / g)) * total) * d
@@ -434,8 +437,9 @@ export class HostQwen3 {
       const dq = K.alloc(M * nh * d) // w.r.t. roped, normed q, layout [b, t, nh, d]
       const dkAll = K.alloc(b * kv * total * d)
       const dvAll = K.alloc(b * kv * total * d)
-      if (K.fused && d % 4 === 0) K.fused.attentionBackward({ b, t, nh, kv, d, scale, keyValid: input.keyValid, q: L.qr, k: L.kr, v: L.v, probs: L.probs, dctx, dq, dk: dkAll, dv: dvAll })
-      const dp = K.fused && d % 4 === 0 ? undefined : K.alloc(t * total)
+      const fusedAttention = K.fused && d % 4 === 0 ? K.fused : undefined
+      fusedAttention?.attentionBackward({ b, t, nh, kv, d, scale, keyValid: input.keyValid, q: L.qr, k: L.kr, v: L.v, probs: L.probs, dctx, dq, dk: dkAll, dv: dvAll })
+      const dp = fusedAttention ? undefined : K.alloc(t * total)
       for (let r = 0; r < b && dp; r++) {
         for (let hh = 0; hh < nh; hh++) {
           const kvBase = ((r * kv + Math.floor(hh / g)) * total) * d

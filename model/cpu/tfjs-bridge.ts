@@ -174,7 +174,8 @@ export const fusedCausalLmLoss = (
     let done = false
     try {
       const fwd = host.forward(w, input)
-      // Cross-entropy and its gradient, row by row, in f64: softmax − one-hot, weighted.
+      // Cross-entropy and its gradient, row by row: softmax − one-hot, weighted (the kernels', or
+      // the loop below in f64 with the JavaScript kernels).
       const rows = fwd.saved!.rows
       const dLogits = fwd.logits
       let loss = 0

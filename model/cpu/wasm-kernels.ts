@@ -1,9 +1,11 @@
 /**
- * fleuve's WebAssembly SIMD kernels (model/cpu/wasm/gemm.ts) on every core: one shared
+ * fleuve's WebAssembly SIMD kernels (model/cpu/wasm/gemm.ts, fused.ts) on every core: one shared
  * WebAssembly.Memory holds the fused path's buffers and weight copies; the main thread and
- * `threads − 1` workers each run an instance of the same module on it, a matrix product split into
- * chunks of rows of C that the threads claim. Workers wait on Atomics (no message per call); small
- * products stay on the calling thread, where a hand-off would cost more than it saves.
+ * `threads − 1` workers each run an instance of the same module on it, a job (a matrix product,
+ * attention, the vocabulary's softmax, AdamW) split into chunks of units that the threads claim.
+ * Workers wait on Atomics (no message per call); small jobs stay on the calling thread, where a
+ * hand-off would cost more than it saves. The elementwise kernels (norms, RoPE, SwiGLU, masks)
+ * run on the calling thread.
  *
  * Memory: a first-fit free list over the shared memory (grown by pages, 4 GiB at most). Buffers of
  * one forward/backward are released together (mark/release); weight copies live as long as their
