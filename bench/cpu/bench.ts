@@ -3,7 +3,7 @@
 // forward, backward, clipping, AdamW) one optimizer step of batch × seq tokens at a time; scoring
 // is Qwen3Model.forward plus pickTargets (log-softmax, the next tokens' log-probs and argmax), as
 // the scoring path computes them. Random weights (normal(0, 0.02), norms 1) and tokens, seeded.
-//   npx tsx bench/cpu/bench.ts --model demo|h128|h256|slice --task full|lora|score --backend cpu-fused|cpu [--steps N]
+//   npx tsx bench/cpu/bench.ts --model demo|study|h128|h256|slice --task full|lora|score --backend cpu-fused|cpu [--steps N]
 // Prints one JSON line.
 import * as tf from "@tensorflow/tfjs-core"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"

@@ -15,7 +15,7 @@ PY=.cache/bench-cpu/venv/bin/python
 OUT=${OUT:-out/bench-cpu}
 mkdir -p "$OUT"
 : > "$OUT/results.jsonl"
-ROWS=${ROWS:-"demo:full demo:lora demo:score h128:full h128:lora h128:score h256:full h256:lora h256:score slice:lora slice:score"}
+ROWS=${ROWS:-"demo:full demo:lora demo:score study:full study:lora study:score h128:full h128:lora h128:score h256:full h256:lora h256:score slice:lora slice:score"}
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for row in $ROWS; do
   model=${row%%:*}

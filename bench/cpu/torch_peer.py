@@ -4,7 +4,7 @@ modeling_qwen3 computes it (RMSNorm, per-head q/k norms, half-split RoPE, GQA, S
 scaled_dot_product_attention, transformers' default); LoRA as PEFT (y = Wx + s·B(A(dropout(x))),
 base frozen). Training: forward, cross-entropy, backward, clip_grad_norm_(1.0), AdamW step.
 Scoring: forward under inference_mode, log_softmax, the next tokens' log-probs and argmax.
-  python bench/cpu/torch_peer.py --model demo|h128|h256|slice --task full|lora|score [--steps N]
+  python bench/cpu/torch_peer.py --model demo|study|h128|h256|slice --task full|lora|score [--steps N]
 Prints one JSON line."""
 import argparse, json, math, os, time
 import torch
