@@ -4,28 +4,21 @@
 // none is significant, the opening says so, and every held-out loss is the base's. The real
 // study runner and CLI, at reduced sizes (2 pre-training steps, 3 items per task).
 import assert from "node:assert/strict"
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
 import { Effect } from "effect"
 import { Warehouse } from "../../../warehouse/warehouse.ts"
-import { repoRoot } from "../../helpers/paths.ts"
-import { runCli, runWithWarehouse, tempDir } from "../../helpers/warehouse.ts"
+import { runWithWarehouse } from "../../helpers/warehouse.ts"
+import { runDemoVariant } from "./variant.ts"
 
 test("the demo study with 0 DAPT and LoRA steps: every system scores as the base, nothing is significant, the opening says so", { timeout: 240_000 }, async () => {
-  const dir = tempDir("fleuve-demo-null-")
-  const db = join(dir, "demo.duckdb")
-  const out = join(dir, "out")
-  const demo = readFileSync(join(repoRoot, "studies/demo.yaml"), "utf8")
-  const study = demo
-    .replaceAll("../data/", `${join(repoRoot, "data")}/`)
-    .replace(/(pretrain: \{[^}]*?)steps: \d+/, "$1steps: 2")
-    .replace(/(\n {2}(?:dapt|unified|mcqa|extqa|absqa): +\{[^\n]*?)steps: \d+/g, "$1steps: 0")
-    .replace("manifest: ", "limit: { mcqa: 3, extqa: 3, absqa: 3 }\n  manifest: ")
+  const { study, db, out, run: r } = runDemoVariant("null", (demo) =>
+    demo
+      .replace(/(pretrain: \{[^}]*?)steps: \d+/, "$1steps: 2")
+      .replace(/(\n {2}(?:dapt|unified|mcqa|extqa|absqa): +\{[^\n]*?)steps: \d+/g, "$1steps: 0")
+      .replace("manifest: ", "limit: { mcqa: 3, extqa: 3, absqa: 3 }\n  manifest: "))
   assert.equal((study.match(/steps: 0,/g) ?? []).length, 5, study)
-  const file = join(dir, "null.yaml")
-  writeFileSync(file, study)
-  const r = runCli(["study", file, "--out", out, "--warehouse", db])
   assert.equal(r.code, 0, r.stderr)
   const result = await runWithWarehouse(db, Effect.gen(function*() {
     const w = yield* Warehouse

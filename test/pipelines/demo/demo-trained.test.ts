@@ -3,29 +3,22 @@
 // against the base is significant after Benjamini–Hochberg; the null run (demo-null.test.ts) shows
 // none. Whatever the numbers, they are what the models did: nothing here sets a score.
 import assert from "node:assert/strict"
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
 import { Effect } from "effect"
 import { Warehouse } from "../../../warehouse/warehouse.ts"
-import { repoRoot } from "../../helpers/paths.ts"
-import { runCli, runWithWarehouse, tempDir } from "../../helpers/warehouse.ts"
+import { runWithWarehouse } from "../../helpers/warehouse.ts"
+import { runDemoVariant } from "./variant.ts"
 
 test("the demo study trained (base, DAPT, the ExtQA adapter; ExtQA at 0 shots): the adapter beats the base significantly after BH", { timeout: 600_000 }, async () => {
-  const dir = tempDir("fleuve-demo-trained-")
-  const db = join(dir, "demo.duckdb")
-  const out = join(dir, "out")
-  const demo = readFileSync(join(repoRoot, "studies/demo.yaml"), "utf8")
-  const study = demo
-    .replaceAll("../data/", `${join(repoRoot, "data")}/`)
-    .replace(/\n {2}(unified|mcqa|absqa): +\{[^\n]*/g, "")
-    .replace(/\n {2}- \{ name: EnMed-(Unified|MCQA|AbsQA), [^\n]*/g, "")
-    .replace("manifest: ", "only: [extqa]\n  manifest: ")
-    .replace("shots: [0, 3]", "shots: [0]")
+  const { study, db, out, run: r } = runDemoVariant("trained", (demo) =>
+    demo
+      .replace(/\n {2}(unified|mcqa|absqa): +\{[^\n]*/g, "")
+      .replace(/\n {2}- \{ name: EnMed-(Unified|MCQA|AbsQA), [^\n]*/g, "")
+      .replace("manifest: ", "only: [extqa]\n  manifest: ")
+      .replace("shots: [0, 3]", "shots: [0]"))
   assert.doesNotMatch(study, /unified|EnMed-MCQA/, study)
-  const file = join(dir, "trained.yaml")
-  writeFileSync(file, study)
-  const r = runCli(["study", file, "--out", out, "--warehouse", db], { timeoutMs: 590_000 })
   assert.equal(r.code, 0, r.stderr)
   const tests = await runWithWarehouse(db, Effect.gen(function*() {
     const w = yield* Warehouse
