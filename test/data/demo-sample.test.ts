@@ -1,11 +1,12 @@
 import assert from "node:assert/strict"
+import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { test } from "node:test"
 import { Effect } from "effect"
 import { loadManifest, SAMPLE_MANIFEST } from "../../operators/qa/loaders/manifest.ts"
 import { DEMO_CORPUS, DEMO_HELDOUT_CORPUS, DEMO_TOKENIZER_DIR } from "../../pipelines/demo/demo.ts"
-import { buildDemoSample, keyOf, SAMPLE_PATHS, withA, withDe } from "../../scripts/data/demo-sample/build.ts"
+import { buildDemoSample, DEMO_SAMPLE_SEED, ENMED_SIZES, keyOf, SAMPLE_PATHS, withA, withDe } from "../../scripts/data/demo-sample/build.ts"
 import { buildCorpusRun } from "../../pipelines/corpus.ts"
 import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { readArrowShard } from "../../operators/writers/arrow-shards.ts"
@@ -167,4 +168,26 @@ test("the corpus pipeline keeps every demo document (DAPT sees every fact)", asy
   assert.deepEqual(decisions.filter((d) => d.status !== "kept").map((d) => `${d.docId}: ${d.status} ${d.reason}`), [])
   assert.equal(decisions.length, corpus.length)
   assert.equal(packed.size, corpus.length)
+})
+
+test("--sizes enmed writes the EnMed card's test sizes (622/207/248) with training pools and a manifest, test entities apart from training ones", async () => {
+  const out = join(tempDir(), "enmed-sized")
+  const run = spawnSync(process.execPath, ["--import", "tsx", join(root, "scripts/data/build-demo-sample.ts"), "--sizes", "enmed", "--out", out], { encoding: "utf8" })
+  assert.equal(run.status, 0, run.stderr)
+  const { tasks: sized } = await Effect.runPromise(loadManifest(join(out, "qa", "manifest.json")))
+  assert.deepEqual(sized.map((t) => [t.task, t.test.length, t.train.length, t.deadLetters.length]), [["mcqa", 622, 625, 0], ["extqa", 207, 208, 0], ["absqa", 248, 250, 0]])
+  const sizedFacts = readFileSync(join(out, "qa", "facts.jsonl"), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as FactRow)
+  assert.equal(sizedFacts.length, 1750)
+  // Every item listed on its fact, and only the items kept (the cut ones are nowhere).
+  const listed = new Set(sizedFacts.flatMap((f) => f.items))
+  const items = sized.flatMap((t) => [...t.test, ...t.train].map(({ item }) => item.id))
+  assert.deepEqual([...listed].sort(), [...items].sort())
+  const splitOfFact = new Map(sizedFacts.flatMap((f) => f.items.map((id) => [id, f.split] as const)))
+  for (const t of sized) {
+    for (const { item } of t.test) assert.equal(splitOfFact.get(item.id), "test", item.id)
+    for (const { item } of t.train) assert.equal(splitOfFact.get(item.id), "train", item.id)
+  }
+  assert.equal(readFileSync(join(out, "corpus", "demo.jsonl"), "utf8").trimEnd().split("\n").length, 1050)
+  // The same seed writes the same bytes.
+  assert.equal(buildDemoSample(DEMO_SAMPLE_SEED, ENMED_SIZES).files.get(SAMPLE_PATHS.mcqaTest), readFileSync(join(out, "qa", "mcqa", "test.jsonl"), "utf8"))
 })

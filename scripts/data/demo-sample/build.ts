@@ -8,7 +8,8 @@
  * PRNG consumed in a fixed order). scripts/data/build-demo-sample.ts writes the files;
  * test/data/demo-sample.test.ts rebuilds them and compares.
  *
- * Design (docs/demo.md, "The sample"):
+ * Design (docs/demo.md, "The sample"), at the demo sizes (DEMO_SIZES; ENMED_SIZES is the same
+ * design at the EnMed card's test sizes, 350 entities, for full-size studies):
  * - 100 invented entities (50 medicines, 50 diseases) × 5 attributes = 500 facts;
  * - entities split 60 test / 40 train: test facts never reach a training pool, and the other way round;
  * - test: 40 entities → 200 MCQA items, 20 others → 100 AbsQA items (one item per fact), 50 of
@@ -131,7 +132,7 @@ const fillEntity = (template: string, e: Entity, value?: string): string =>
     .replaceAll("{V}", value === undefined ? "{V}" : capitalise(value))
     .replaceAll("{v}", value ?? "{v}")
 
-const names = (draw: Draw) => {
+const names = (draw: Draw, counts: { readonly drug: number; readonly disease: number }) => {
   const syllable = () => draw.pick(NAME_PARTS.onsets) + draw.pick(NAME_PARTS.vowels)
   const seen: Array<string> = []
   const fresh = (make: () => string) => {
@@ -144,15 +145,15 @@ const names = (draw: Draw) => {
       }
     }
   }
-  const drugs = Array.from({ length: 50 }, () => fresh(() => syllable() + syllable() + draw.pick(NAME_PARTS.drugEndings)))
-  const diseases = Array.from({ length: 50 }, () => {
+  const drugs = Array.from({ length: counts.drug }, () => fresh(() => syllable() + syllable() + draw.pick(NAME_PARTS.drugEndings)))
+  const diseases = Array.from({ length: counts.disease }, () => {
     const { ending, feminine } = draw.pick(NAME_PARTS.diseaseEndings)
     return { name: fresh(() => syllable() + draw.pick(NAME_PARTS.onsets) + ending), feminine }
   })
   return { drugs, diseases }
 }
 
-interface Plan {
+export interface Plan {
   readonly kind: EntityKind
   readonly split: "test" | "train"
   readonly task: "mcqa" | "absqa"
@@ -160,25 +161,68 @@ interface Plan {
   readonly extqa: number
 }
 
-/** How the 100 entities are used (per kind: 50 = 20 + 10 test, 10 + 10 train). */
-const PLAN: ReadonlyArray<Plan> = (["drug", "disease"] as const).flatMap((kind) => [
-  { kind, split: "test", task: "mcqa", count: 20, extqa: 17 },
-  { kind, split: "test", task: "absqa", count: 10, extqa: 8 },
-  { kind, split: "train", task: "mcqa", count: 10, extqa: 8 },
-  { kind, split: "train", task: "absqa", count: 10, extqa: 7 }
-] as const)
+/** How many entities a sample has and what each is used for, and how many test items each task keeps. */
+export interface SampleSizes {
+  readonly name: string
+  readonly plan: ReadonlyArray<Plan>
+  /** Entities that get a held-out corpus document. */
+  readonly heldOut: number
+  /**
+   * Test items kept per task: a prefix of the task's shuffled items (5 per entity for MCQA and
+   * AbsQA, 2 per vignette for ExtQA), so a size that is no multiple of those can be met exactly.
+   * Absent: all of them.
+   */
+  readonly testItems?: { readonly mcqa: number; readonly extqa: number; readonly absqa: number }
+}
+
+/** The demo sample: 100 entities (per kind: 50 = 20 + 10 test, 10 + 10 train). */
+export const DEMO_SIZES: SampleSizes = {
+  name: "demo",
+  plan: (["drug", "disease"] as const).flatMap((kind) => [
+    { kind, split: "test", task: "mcqa", count: 20, extqa: 17 },
+    { kind, split: "test", task: "absqa", count: 10, extqa: 8 },
+    { kind, split: "train", task: "mcqa", count: 10, extqa: 8 },
+    { kind, split: "train", task: "absqa", count: 10, extqa: 7 }
+  ] as const),
+  heldOut: 20
+}
+
+/**
+ * The EnMed card's test sizes (MCQA N=622, ExtQA N=207, AbsQA N=248), for studies at full size
+ * (studies/enmed-qwen3-0.6b.yaml): 125 MCQA and 50 AbsQA test entities (625 and 250 items, cut to
+ * 622 and 248), 104 ExtQA vignettes (208 questions, cut to 207), and training pools of the same
+ * sizes from as many other entities (350 entities, 1050 corpus documents).
+ */
+export const ENMED_SIZES: SampleSizes = {
+  name: "enmed",
+  plan: [
+    { kind: "drug", split: "test", task: "mcqa", count: 63, extqa: 40 },
+    { kind: "drug", split: "test", task: "absqa", count: 25, extqa: 12 },
+    { kind: "drug", split: "train", task: "mcqa", count: 63, extqa: 40 },
+    { kind: "drug", split: "train", task: "absqa", count: 25, extqa: 12 },
+    { kind: "disease", split: "test", task: "mcqa", count: 62, extqa: 40 },
+    { kind: "disease", split: "test", task: "absqa", count: 25, extqa: 12 },
+    { kind: "disease", split: "train", task: "mcqa", count: 62, extqa: 40 },
+    { kind: "disease", split: "train", task: "absqa", count: 25, extqa: 12 }
+  ],
+  heldOut: 20,
+  testItems: { mcqa: 622, extqa: 207, absqa: 248 }
+}
+
+export const SAMPLE_SIZES: ReadonlyArray<SampleSizes> = [DEMO_SIZES, ENMED_SIZES]
 
 const jsonl = (rows: ReadonlyArray<unknown>) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n"
 
-export const buildDemoSample = (seed: number = DEMO_SAMPLE_SEED): DemoSample => {
+export const buildDemoSample = (seed: number = DEMO_SAMPLE_SEED, sizes: SampleSizes = DEMO_SIZES): DemoSample => {
   const draw = new Draw(seed)
-  const { drugs, diseases } = names(draw)
+  const countOf = (kind: EntityKind) => sizes.plan.filter((p) => p.kind === kind).reduce((n, p) => n + p.count, 0)
+  const { drugs, diseases } = names(draw, { drug: countOf("drug"), disease: countOf("disease") })
 
   // Entities, in plan order; then their facts, values dealt evenly per split and kind.
   const entities: Array<Entity> = []
   let d = 0
   let s = 0
-  for (const p of PLAN) {
+  for (const p of sizes.plan) {
     for (let i = 0; i < p.count; i++) {
       const extqa = i < p.extqa
       if (p.kind === "drug") {
@@ -223,7 +267,7 @@ export const buildDemoSample = (seed: number = DEMO_SAMPLE_SEED): DemoSample => 
   }
   const drafts: Array<Draft> = []
   const heldOutDrafts: Array<Draft> = []
-  const heldOutEntities = new Set(draw.shuffle(entities.map((e) => e.name)).slice(0, 20))
+  const heldOutEntities = new Set(draw.shuffle(entities.map((e) => e.name)).slice(0, sizes.heldOut))
   for (const e of entities) {
     const attributes = ATTRIBUTES[e.kind]
     const orders = attributes.map((a) => draw.shuffle(a.corpus))
@@ -257,16 +301,18 @@ export const buildDemoSample = (seed: number = DEMO_SAMPLE_SEED): DemoSample => 
     const gold = draw.deal([0, 1, 2, 3, 4], rows.length)
     return draw.shuffle(rows.map((r, i) => ({ ...r, gold: gold[i]! }))).map(({ e, a, f, gold }, i) => {
       const id = split === "test" ? `mcqa-${String(i + 1).padStart(4, "0")}` : `mcqa-train-${String(i + 1).padStart(4, "0")}`
-      f.items.push(id)
       const distractors = draw.shuffle(a.values.filter((v) => v !== f.value)).slice(0, 4)
       const options = [...distractors.slice(0, gold), f.value, ...distractors.slice(gold)]
       return {
-        id,
-        question: fillEntity(draw.pick(a.questions), e),
-        answers: Object.fromEntries(options.map((o, k) => [LETTERS[k]!, o])),
-        correct_answers: [LETTERS[gold]!],
-        type: "simple",
-        nbr_correct_answers: 1
+        f,
+        item: {
+          id,
+          question: fillEntity(draw.pick(a.questions), e),
+          answers: Object.fromEntries(options.map((o, k) => [LETTERS[k]!, o])),
+          correct_answers: [LETTERS[gold]!],
+          type: "simple",
+          nbr_correct_answers: 1
+        }
       }
     })
   }
@@ -274,8 +320,7 @@ export const buildDemoSample = (seed: number = DEMO_SAMPLE_SEED): DemoSample => 
     const rows = entities.filter((e) => e.split === split && e.task === "absqa").flatMap((e) => ATTRIBUTES[e.kind].map((a) => ({ e, a, f: fact(e, a) })))
     return draw.shuffle(rows).map(({ e, a, f }, i) => {
       const id = split === "test" ? `absqa-${String(i + 1).padStart(4, "0")}` : `absqa-train-${String(i + 1).padStart(4, "0")}`
-      f.items.push(id)
-      return { id, question: fillEntity(draw.pick(a.questions), e), answer: f.value }
+      return { f, item: { id, question: fillEntity(draw.pick(a.questions), e), answer: f.value } }
     })
   }
 
@@ -315,22 +360,28 @@ export const buildDemoSample = (seed: number = DEMO_SAMPLE_SEED): DemoSample => 
       return asked.map((name, q) => {
         const id = `${split === "test" ? "extqa" : "extqa-train"}-c${String(c + 1).padStart(2, "0")}-q${q + 1}`
         const f = fact(e, name)
-        f.items.push(id)
         const start = spans.get(name)!
         let question = CASE_QUESTIONS[name]!
         for (const [k, v] of Object.entries(slots)) question = question.replaceAll(`{${k}}`, v)
-        return { id, context, question, answers: { text: [context.slice(start, start + f.key.length)], answer_start: [start] } }
+        return { f, item: { id, context, question, answers: { text: [context.slice(start, start + f.key.length)], answer_start: [start] } } }
       })
     })
   }
 
+  // A task's items, cut to the size's test count (a prefix of the shuffled items); each kept item
+  // is listed on its fact.
+  const kept = (rows: ReadonlyArray<{ readonly f: Fact; readonly item: { readonly id: string } }>, n: number | undefined) =>
+    rows.slice(0, n).map(({ f, item }) => {
+      f.items.push(item.id)
+      return item
+    })
   const files = new Map<string, string>()
-  files.set(SAMPLE_PATHS.mcqaTest, jsonl(mcqa("test")))
-  files.set(SAMPLE_PATHS.mcqaTrain, jsonl(mcqa("train")))
-  files.set(SAMPLE_PATHS.absqaTest, jsonl(absqa("test")))
-  files.set(SAMPLE_PATHS.absqaTrain, jsonl(absqa("train")))
-  files.set(SAMPLE_PATHS.extqaTest, jsonl(extqa("test")))
-  files.set(SAMPLE_PATHS.extqaTrain, jsonl(extqa("train")))
+  files.set(SAMPLE_PATHS.mcqaTest, jsonl(kept(mcqa("test"), sizes.testItems?.mcqa)))
+  files.set(SAMPLE_PATHS.mcqaTrain, jsonl(kept(mcqa("train"), undefined)))
+  files.set(SAMPLE_PATHS.absqaTest, jsonl(kept(absqa("test"), sizes.testItems?.absqa)))
+  files.set(SAMPLE_PATHS.absqaTrain, jsonl(kept(absqa("train"), undefined)))
+  files.set(SAMPLE_PATHS.extqaTest, jsonl(kept(extqa("test"), sizes.testItems?.extqa)))
+  files.set(SAMPLE_PATHS.extqaTrain, jsonl(kept(extqa("train"), undefined)))
   files.set(SAMPLE_PATHS.corpus, jsonl(corpus))
   files.set(SAMPLE_PATHS.heldOut, jsonl(heldOut))
   files.set(SAMPLE_PATHS.facts, jsonl(facts))
