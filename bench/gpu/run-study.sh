@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The EnMed-0.6B study on the GPU host (issue 17), and issue 22's measures in the same call.
+# Staged here by bench/gpu/prepare-study.sh into .device/study (carried); run from the checkout's
+# root on the GPU host:
+#
+#   STEPS="setup partb smoke study" bash .device/study/run-study.sh
+#
+# Everything it makes lives in .device/work (ignored, never carried, so kept between calls on a warm
+# machine): the unpacked bundle, the random Qwen3-0.6B checkpoint, the study's warehouse and its
+# step outputs. A second call on the same machine resumes the study from them (`fleuve study`
+# skips the steps whose outputs are there). What comes back in $OUT (8 files at most): log.txt
+# (everything), partb-*.jsonl, smoke.jsonl, study-report.tar.xz, study-warehouse.duckdb.xz.
+#
+# STEPS (default "setup study"):
+#   setup   unpack the bundle (once per staged commit), write the random checkpoint (once)
+#   partb   issue 22: fleuve's WGSL scoring engine and LoRA trainer on the 0.6B shape with a
+#           timestamp profile (bench/gpu/kernels.ts --only-model --profile), then the PyTorch peer
+#           (bf16/fp32 scoring, generate, LoRA + peft) on the same card
+#   smoke   the study's building blocks through the CLI on the random 0.6B checkpoint, timed: LoRA
+#           on all projections over the packed corpus on the WGSL trainer (the DAPT the study can
+#           run), full-parameter DAPT on the tfjs runtime (1 step), option scoring and generation
+#   study   fleuve study $STUDY --backend webgpu, stopped with SIGINT after STUDY_SECONDS (default
+#           420) so that it ends cleanly and the next call resumes
+set -uo pipefail
+ROOT=$PWD
+S=$ROOT/.device/study
+W=$ROOT/.device/work
+OUT=${OUT:-/tmp/out}
+mkdir -p "$W" "$OUT"
+LOG=$OUT/log.txt
+exec > >(tee -a "$LOG") 2>&1
+say() { echo "== $(date -u +%H:%M:%S) $*"; }
+FL=$W/fleuve
+RUN=$W/run                       # the study's working folder: studies/, data/, models/
+MODEL=$W/models/qwen3-${SHAPE:-0.6b}-random
+STUDY=${STUDY:-studies/enmed-qwen3-0.6b.yaml}
+# For a dry run of this script on a machine without a GPU: SHAPE=tiny BACKEND=cpu TRAIN_ENGINE=auto
+# SMOKE_SEQ=64 SMOKE_BATCH=2 PYTHON=<a python with torch>.
+SHAPE=${SHAPE:-0.6b}
+BACKEND=${BACKEND:-webgpu}
+TRAIN_ENGINE=${TRAIN_ENGINE:-wgsl}
+PYTHON=${PYTHON:-python3}
+fleuve() { "$FL/run.sh" "$@"; }
+timed() { local t0; t0=$(date +%s%N); "$@"; local rc=$?; local ms=$(( ($(date +%s%N) - t0) / 1000000 )); echo "   [$((ms / 1000)).$(printf %03d $((ms % 1000))) s, rc $rc] $*" >&2; return $rc; }
+
+setup() {
+  local commit; commit=$(cat "$S/COMMIT")
+  if [ "$(cat "$W/UNPACKED" 2>/dev/null)" != "$commit" ]; then
+    say "unpacking the bundle of $commit"
+    rm -rf "$FL" "$RUN/studies" "$RUN/data" "$RUN/tokenizer-qwen3" "$RUN/scripts" "$RUN/bench"
+    mkdir -p "$W" "$RUN"
+    xz -dc "$S/natives.tar.xz" | tar -C "$W" -xf -
+    xz -dc "$S/app.tar.xz" | tar -C "$W" -xf -
+    xz -dc "$S/inputs.tar.xz" | tar -C "$RUN" -xf -
+    mkdir -p "$FL/app/dist/linux-x64" && ln -sf ../../node_modules/webgpu/dist/linux-x64/dawn.node "$FL/app/dist/linux-x64/dawn.node"
+    echo "$commit" > "$W/UNPACKED"
+  fi
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  if [ ! -f "$MODEL/model.safetensors" ]; then
+    say "random Qwen3-0.6B-shaped checkpoint"
+    timed $PYTHON "$RUN/scripts/models/random-qwen3.py" "$MODEL" --shape $SHAPE --tokenizer "$RUN/tokenizer-qwen3" || return 1
+  fi
+  mkdir -p "$RUN/models" && ln -sfn "$MODEL" "$RUN/models/$(basename "$MODEL")"
+  ls -la "$MODEL"
+}
+
+partb() {
+  say "issue 22: WGSL scoring engine and LoRA trainer, 0.6B shape (bench/gpu/kernels.ts --only-model --profile)"
+  (cd "$FL/app" && LD_LIBRARY_PATH=$FL/lib VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json} \
+    timeout ${PARTB_TIMEOUT:-300} "$FL/bin/node" bench-kernels.mjs --only-model --profile ${PARTB_ARGS:-} 2>&1) \
+    | grep "^{" > "$OUT/partb-webgpu.jsonl"; cut -c1-400 "$OUT/partb-webgpu.jsonl"
+  say "issue 22: PyTorch peer (scoring bf16/fp32, generate, LoRA + peft)"
+  PYTHONUNBUFFERED=1 timeout ${TORCH_TIMEOUT:-300} python3 "$RUN/bench/gpu/torch_peer.py" --only-model 2>&1 | grep "^{" > "$OUT/partb-torch.jsonl"
+  cut -c1-400 "$OUT/partb-torch.jsonl"
+}
+
+smoke() {
+  cd "$RUN" || return 1
+  local corpus=data/enmed-sized/corpus/demo.jsonl
+  has() { [[ " ${SMOKE_PARTS:-lora merge full eval} " == *" $1 "* ]]; }
+  if has lora; then
+  say "LoRA r16 on all 7 projections over the packed corpus, WGSL trainer (DAPT by LoRA)"
+  rm -rf "$W/smoke/dapt-lora"
+  timed fleuve train lora --model "$MODEL" --data $corpus --out "$W/smoke/dapt-lora" --backend $BACKEND --engine $TRAIN_ENGINE \
+    --seq-len ${SMOKE_SEQ:-1024} --micro-batch ${SMOKE_BATCH:-16} --grad-accum 1 --steps ${SMOKE_STEPS:-6} --r 16 --alpha 32 --dropout 0.05 --lr 2e-4
+  fi
+  if has merge; then
+  say "merge it into the base (the DAPT checkpoint the task adapters would train on)"
+  timed fleuve train merge --model "$MODEL" --adapter "$W/smoke/dapt-lora/final" --out "$W/smoke/dapt-merged" --dtype bf16 --backend $BACKEND
+  fi
+  if has full; then
+  say "full-parameter DAPT on the tfjs runtime ($BACKEND backend), 1 step of 1 x ${SMOKE_FULL_SEQ:-512}"
+  timed timeout ${SMOKE_FULL_TIMEOUT:-150} "$FL/run.sh" train dapt --model "$MODEL" --data $corpus --out "$W/smoke/dapt-full" --backend $BACKEND --seq-len ${SMOKE_FULL_SEQ:-512} --micro-batch 1 --grad-accum 1 --steps 1
+  fi
+  if has eval; then
+  say "option scoring (fleuve model logprobs) and generation (fleuve model generate), MCQA test items"
+  $PYTHON - "$RUN/data/enmed-sized/qa/mcqa/test.jsonl" "$W/smoke" ${SMOKE_ITEMS:-200} <<'PY'
+import json, sys
+items = [json.loads(l) for l in open(sys.argv[1])]
+with open(sys.argv[2] + "/options.jsonl", "w") as f:
+    for it in items[:int(sys.argv[3])]:
+        ctx = "Question : " + it["question"] + "\nRéponse :"
+        for k, v in it["answers"].items():
+            f.write(json.dumps({"id": f'{it["id"]}-{k}', "context": ctx, "continuation": " " + v}, ensure_ascii=False) + "\n")
+with open(sys.argv[2] + "/prompts.jsonl", "w") as f:
+    for it in items[:min(64, int(sys.argv[3]))]:
+        f.write(json.dumps({"id": it["id"], "prompt": "Question : " + it["question"] + "\nRéponse :"}, ensure_ascii=False) + "\n")
+PY
+  timed fleuve model logprobs --model "$MODEL" --input "$W/smoke/options.jsonl" --backend $BACKEND --context-window 2048 > "$W/smoke/logprobs.out"
+  echo "   $(wc -l < "$W/smoke/logprobs.out") option lines scored (base)"
+  timed fleuve model logprobs --model "$W/smoke/dapt-merged" --input "$W/smoke/options.jsonl" --backend $BACKEND --context-window 2048 > "$W/smoke/logprobs-merged.out"
+  timed fleuve model logprobs --model "$MODEL" --adapter "$W/smoke/dapt-lora/final" --input "$W/smoke/options.jsonl" --backend $BACKEND --context-window 2048 > "$W/smoke/logprobs-adapter.out"
+  $PYTHON - "$W/smoke" <<'PY'
+import json, sys
+d = sys.argv[1]
+read = lambda f: {o["id"]: o["logprob"] for o in map(json.loads, open(f"{d}/{f}"))}
+m, a, b = read("logprobs-merged.out"), read("logprobs-adapter.out"), read("logprobs.out")
+gap = max(abs(m[k] - a[k]) for k in m)
+moved = max(abs(a[k] - b[k]) for k in a)
+print(f"   merged (bf16) vs base + adapter: largest option log-prob gap {gap:.4f} over {len(m)} options; adapter vs base: {moved:.4f}")
+PY
+  timed fleuve model generate --model "$MODEL" --input "$W/smoke/prompts.jsonl" --backend $BACKEND --max-new-tokens 32 --context-window 2048 > "$W/smoke/generate.out"
+  echo "   $(wc -l < "$W/smoke/generate.out") generations"
+  fi
+  cd "$ROOT"
+}
+
+study() {
+  cd "$RUN" || return 1
+  [ -f "$STUDY" ] || { echo "no $STUDY in the staged inputs (is fleuve study on main yet?)"; cd "$ROOT"; return 1; }
+  say "fleuve study $STUDY (stopped with SIGINT after ${STUDY_SECONDS:-420} s; rerun resumes)"
+  timed timeout -s INT -k 60 ${STUDY_SECONDS:-420} "$FL/run.sh" study "$STUDY" --backend $BACKEND ${STUDY_ARGS:-}
+  cd "$ROOT"
+}
+
+collect() {
+  # Whatever the study wrote as its report and warehouse, if it got that far (paths per the study file).
+  if [ -n "${REPORT_DIR:-}" ] && [ -d "$RUN/$REPORT_DIR" ]; then tar -C "$RUN" -cf - "$REPORT_DIR" | xz -T4 > "$OUT/study-report.tar.xz"; fi
+  if [ -n "${WAREHOUSE:-}" ] && [ -f "$RUN/$WAREHOUSE" ]; then xz -T4 -c "$RUN/$WAREHOUSE" > "$OUT/study-warehouse.duckdb.xz"; fi
+  ls -la "$OUT"
+}
+
+for step in ${STEPS:-setup study}; do
+  case $step in
+    setup) setup || { echo "setup failed"; break; } ;;
+    partb) partb ;;
+    smoke) smoke ;;
+    study) study ;;
+    *) echo "unknown step $step" ;;
+  esac
+done
+collect
