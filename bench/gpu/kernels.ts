@@ -8,7 +8,7 @@
  * scoring in NF4. `--profile` adds
  * where one layer's time goes, kernel by kernel. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training] [--no-training] [--profile]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training] [--no-training] [--no-14b] [--profile]
  */
 import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
@@ -259,7 +259,7 @@ const main = async () => {
       peak = allocated
       await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout))
     }
-    if (!quick) {
+    if (!quick && !process.argv.includes("--no-14b")) {
       hostWeights.clear()
       peak = allocated
       await guard("training 14B nf4", () => trainBench(gpu, "nf4", QWEN3_14B, 1, 1024, 2, 1))

@@ -71,6 +71,8 @@ partb() {
     | grep "^{" > "$OUT/partb-webgpu.jsonl"; cut -c1-400 "$OUT/partb-webgpu.jsonl"
   say "issue 22: PyTorch peer (scoring bf16/fp32, generate, LoRA + peft)"
   PYTHONUNBUFFERED=1 timeout ${TORCH_TIMEOUT:-300} python3 "$RUN/bench/gpu/torch_peer.py" --only-model 2>&1 | grep "^{" > "$OUT/partb-torch.jsonl"
+  say "PyTorch peer, full-parameter DAPT at 0.6B (AdamW, f32 master weights)"
+  PYTHONUNBUFFERED=1 timeout ${TORCH_FULL_TIMEOUT:-120} python3 "$RUN/bench/gpu/torch_peer.py" --only-full-training 2>&1 | grep "^{" >> "$OUT/partb-torch.jsonl"
   cut -c1-400 "$OUT/partb-torch.jsonl"
 }
 

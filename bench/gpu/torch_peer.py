@@ -37,6 +37,13 @@ def bench(f, reps=10, warm=3):
 
 
 def main():
+    if "--only-full-training" in sys.argv:
+        from transformers import Qwen3Config, Qwen3ForCausalLM
+        cfg = Qwen3Config(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
+                          head_dim=128, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6, max_position_embeddings=4096)
+        cfg._attn_implementation = "sdpa"
+        emit(kind="torch", version=torch.__version__, device=torch.cuda.get_device_name(0))
+        return full_training(cfg, Qwen3ForCausalLM)
     if "--only-training" in sys.argv or "--only-generation" in sys.argv:
         from transformers import Qwen3Config, Qwen3ForCausalLM
         cfg = Qwen3Config(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
@@ -162,6 +169,47 @@ def lora_training(cfg, Qwen3ForCausalLM):
             except torch.cuda.OutOfMemoryError as e:
                 emit(kind="error", what=f"lora-training {dtype} micro {micro}", reason=str(e)[:200])
             del model, base, opt
+
+
+def full_training(cfg, Qwen3ForCausalLM):
+    """Full-parameter DAPT as the EnMed card runs it: every weight trains (AdamW, f32 master weights
+    and states), causal-LM loss on packed sequences of 1024, effective batch 16; bf16 autocast and
+    plain fp32. The peer of `fleuve train dapt` (tfjs runtime) and of DAPT by LoRA + merge."""
+    for autocast in (True, False):
+        for micro, accumulation in ((4, 4), (16, 1)):
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            with torch.device("cuda"):
+                model = Qwen3ForCausalLM(cfg).float()
+            model.train()
+            opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+            ids = torch.randint(0, 151936, (micro * accumulation, 1024), device="cuda")
+
+            def step():
+                for i in range(accumulation):
+                    batch = ids[i * micro:(i + 1) * micro]
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                        loss = model(input_ids=batch, labels=batch).loss / accumulation
+                    loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                return loss
+
+            try:
+                step()
+                torch.cuda.synchronize()
+                steps = 1 if quick else 3
+                t0 = time.time()
+                for _ in range(steps):
+                    loss = step()
+                torch.cuda.synchronize()
+                t = (time.time() - t0) / steps
+                emit(kind="full-training", impl="torch", weights="f32 master, bf16 autocast" if autocast else "fp32", sequence=1024, micro_batch=micro, grad_accumulation=accumulation,
+                     tokens_per_s=round(16 * 1024 / t), s_per_step=round(t, 3), loss=float(loss) * accumulation, peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
+            except torch.cuda.OutOfMemoryError as e:
+                emit(kind="error", what=f"full-training autocast={autocast} micro {micro}", reason=str(e)[:200])
+            del model, opt
 
 
 if __name__ == "__main__":
