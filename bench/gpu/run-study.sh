@@ -68,11 +68,11 @@ partb() {
   say "issue 22: WGSL scoring engine and LoRA trainer, 0.6B shape (bench/gpu/kernels.ts --only-model --profile)"
   (cd "$FL/app" && LD_LIBRARY_PATH=$FL/lib VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json} \
     timeout ${PARTB_TIMEOUT:-300} "$FL/bin/node" bench-kernels.mjs --only-model --profile ${PARTB_ARGS:-} 2>&1) \
-    | grep "^{" > "$OUT/partb-webgpu.jsonl"; cut -c1-400 "$OUT/partb-webgpu.jsonl"
+    | grep --line-buffered "^{" > "$OUT/partb-webgpu.jsonl"; cut -c1-400 "$OUT/partb-webgpu.jsonl"
   say "issue 22: PyTorch peer (scoring bf16/fp32, generate, LoRA + peft)"
-  PYTHONUNBUFFERED=1 timeout ${TORCH_TIMEOUT:-300} python3 "$RUN/bench/gpu/torch_peer.py" --only-model 2>&1 | grep "^{" > "$OUT/partb-torch.jsonl"
+  PYTHONUNBUFFERED=1 timeout ${TORCH_TIMEOUT:-300} python3 "$RUN/bench/gpu/torch_peer.py" --only-model ${TORCH_ARGS:-} 2>&1 | grep --line-buffered "^{" > "$OUT/partb-torch.jsonl"
   say "PyTorch peer, full-parameter DAPT at 0.6B (AdamW, f32 master weights)"
-  PYTHONUNBUFFERED=1 timeout ${TORCH_FULL_TIMEOUT:-120} python3 "$RUN/bench/gpu/torch_peer.py" --only-full-training 2>&1 | grep "^{" >> "$OUT/partb-torch.jsonl"
+  PYTHONUNBUFFERED=1 timeout ${TORCH_FULL_TIMEOUT:-120} python3 "$RUN/bench/gpu/torch_peer.py" --only-full-training 2>&1 | grep --line-buffered "^{" >> "$OUT/partb-torch.jsonl"
   cut -c1-400 "$OUT/partb-torch.jsonl"
 }
 
