@@ -131,14 +131,17 @@ study() {
   cd "$RUN" || return 1
   [ -f "$STUDY" ] || { echo "no $STUDY in the staged inputs (is fleuve study on main yet?)"; cd "$ROOT"; return 1; }
   say "fleuve study $STUDY (stopped with SIGINT after ${STUDY_SECONDS:-420} s; rerun resumes)"
-  timed timeout -s INT -k 60 ${STUDY_SECONDS:-420} "$FL/run.sh" study "$STUDY" --backend $BACKEND ${STUDY_ARGS:-}
+  timed timeout -s INT -k 60 ${STUDY_SECONDS:-420} "$FL/run.sh" study "$STUDY" --backend $BACKEND --warehouse ${WAREHOUSE:-fleuve.duckdb} ${STUDY_ARGS:-}
   cd "$ROOT"
 }
 
 collect() {
   # Whatever the study wrote as its report and warehouse, if it got that far (paths per the study file).
-  if [ -n "${REPORT_DIR:-}" ] && [ -d "$RUN/$REPORT_DIR" ]; then tar -C "$RUN" -cf - "$REPORT_DIR" | xz -T4 > "$OUT/study-report.tar.xz"; fi
-  if [ -n "${WAREHOUSE:-}" ] && [ -f "$RUN/$WAREHOUSE" ]; then xz -T4 -c "$RUN/$WAREHOUSE" > "$OUT/study-warehouse.duckdb.xz"; fi
+  # (the report folder without the steps' models and adapters, which stay here for the next call)
+  local report=${REPORT_DIR:-fleuve-study-enmed-qwen3-0.6b} warehouse=${WAREHOUSE:-fleuve.duckdb}
+  if [ -d "$RUN/$report" ]; then tar -C "$RUN" --exclude="$report/steps" --exclude="$report/models" -cf - "$report" | xz -T8 > "$OUT/study-report.tar.xz"; fi
+  if [ -f "$RUN/$warehouse" ]; then xz -T8 -c "$RUN/$warehouse" > "$OUT/study-warehouse.duckdb.xz"; fi
+  [ -d "$RUN/$report/steps" ] && du -sh "$RUN/$report/steps"/* 2>/dev/null | head -30
   ls -la "$OUT"
 }
 

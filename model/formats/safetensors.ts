@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from "node:fs"
 import { join } from "node:path"
 
 /** One tensor as fleuve holds it on the host: f32 values in row-major order. */
@@ -136,13 +136,29 @@ export const parseSafetensorsHeader = (file: string, fileSize: number, readAt: (
 
 /** Reads every tensor of one .safetensors file as f32, plus the header's `__metadata__`. */
 export const readSafetensors = (file: string): { tensors: Map<string, HostTensor>; metadata: Record<string, string> } => {
-  const buf = readFileSync(file)
-  const { entries, metadata } = parseSafetensorsHeader(file, buf.byteLength, (position, length) => buf.subarray(position, position + length))
-  const tensors = new Map<string, HostTensor>()
-  for (const e of entries.values()) {
-    tensors.set(e.name, { shape: e.shape, data: decodeF32(file, e.name, e.dtype, buf.subarray(e.start, e.end), elementCount(e.shape)) })
+  // Read tensor by tensor, not the whole file at once: Node reads at most 2 GiB into one buffer,
+  // and a 0.6B checkpoint in f32 is 2.4 GB.
+  const fd = openSync(file, "r")
+  try {
+    const readAt = (position: number, length: number) => {
+      const out = Buffer.allocUnsafe(length)
+      let done = 0
+      while (done < length) {
+        const n = readSync(fd, out, done, length - done, position + done)
+        if (n === 0) break
+        done += n
+      }
+      return out.subarray(0, done)
+    }
+    const { entries, metadata } = parseSafetensorsHeader(file, fstatSync(fd).size, readAt)
+    const tensors = new Map<string, HostTensor>()
+    for (const e of entries.values()) {
+      tensors.set(e.name, { shape: e.shape, data: decodeF32(file, e.name, e.dtype, readAt(e.start, e.end - e.start), elementCount(e.shape)) })
+    }
+    return { tensors, metadata }
+  } finally {
+    closeSync(fd)
   }
-  return { tensors, metadata }
 }
 
 // f32 → bf16 with round-to-nearest-even, as torch's `.to(torch.bfloat16)` does.
@@ -182,7 +198,19 @@ export const writeSafetensors = (
   json += " ".repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8) // pad so the data starts 8-byte aligned
   const head = Buffer.alloc(8)
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)))
-  writeFileSync(file, Buffer.concat([head, Buffer.from(json, "utf8"), ...chunks]))
+  // Chunk by chunk: one buffer of the whole file would be over Node's 2 GiB limit for a 0.6B
+  // checkpoint in f32 (seen on the GPU host: "The value of "length" is out of range").
+  const fd = openSync(file, "w")
+  try {
+    const write = (bytes: Uint8Array) => {
+      for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done, bytes.byteLength - done)
+    }
+    write(head)
+    write(Buffer.from(json, "utf8"))
+    for (const c of chunks) write(c)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /**
