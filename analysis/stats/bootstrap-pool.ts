@@ -59,8 +59,11 @@ export const bootstrapIntervals = async (
 ): Promise<Array<readonly [number, number]>> => {
   const count = Math.min(workers, jobs.length)
   if (count <= 1) return inThread(jobs, resamples)
+  // esbuild bundles the worker at run time; where it is absent (the one-file GPU bundle has no
+  // node_modules) the intervals are computed in this thread: same numbers, fewer cores.
+  const code = await workerCode().catch(() => undefined)
+  if (code === undefined) return inThread(jobs, resamples)
   const results: Array<readonly [number, number]> = new Array(jobs.length)
-  const code = await workerCode()
   const pool = Array.from({ length: count }, () => new Worker(code, { eval: true }))
   try {
     await new Promise<void>((resolve, reject) => {

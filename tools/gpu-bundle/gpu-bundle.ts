@@ -42,7 +42,15 @@ const ASSET_DIRS: ReadonlyArray<readonly [from: string, to: string]> = [
   ["warehouse/migrations", "migrations"],
   ["report/font-metrics.json", "font-metrics.json"],
   ["report/theme.json", "theme.json"],
-  ["report/figures", "figures"]
+  ["report/figures", "figures"],
+  ["report/caveats.sql", "caveats.sql"],
+  ["report/provenance.sql", "provenance.sql"],
+  ["report/explorer-items.sql", "explorer-items.sql"],
+  ["report/explorer-systems.sql", "explorer-systems.sql"],
+  ["operators/corpus/language-id", "language-id"],
+  // read through lib/asset-path.ts (the source tree's ../../../data is outside the bundle)
+  ["data/prompts", "data/prompts"],
+  ["data/qa", "data/qa"]
 ]
 
 /** Packages with native parts, kept outside the one-file bundle and copied as files. */

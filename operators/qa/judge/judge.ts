@@ -1,7 +1,6 @@
 import { Effect, Schema } from "effect"
-import { dirname, resolve } from "node:path"
+import { assetPath } from "../../../lib/asset-path.ts"
 import { readConfigFileSync } from "../../../schemas/config-file.ts"
-import { fileURLToPath } from "node:url"
 import { fill } from "../prompts/templates.ts"
 
 export interface JudgeRequest {
@@ -46,7 +45,7 @@ const RubricSet = Schema.Struct({
 })
 export type RubricSet = typeof RubricSet.Type
 
-export const DEFAULT_RUBRIC = resolve(dirname(fileURLToPath(import.meta.url)), "../../../data/prompts/judge-fr.json")
+export const DEFAULT_RUBRIC = assetPath(import.meta.url, "../../../data/prompts/judge-fr.json", "data/prompts/judge-fr.json")
 /** Reads a judge rubric, strictly (unknown keys are errors with the nearest valid name; see schemas/config-file.ts). */
 export const loadRubric = (path = DEFAULT_RUBRIC): RubricSet => readConfigFileSync(RubricSet, path)
 

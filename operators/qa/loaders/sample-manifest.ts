@@ -1,5 +1,4 @@
-import { dirname, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { assetPath } from "../../../lib/asset-path.ts"
 
 /** Where the bundled sample data lives (a module of its own: CLI flags show it as a default without loading the loaders). */
-export const SAMPLE_MANIFEST = resolve(dirname(fileURLToPath(import.meta.url)), "../../../data/qa/enmed-sample.json")
+export const SAMPLE_MANIFEST = assetPath(import.meta.url, "../../../data/qa/enmed-sample.json", "data/qa/enmed-sample.json")

@@ -1,7 +1,6 @@
 import { Schema } from "effect"
-import { dirname, resolve } from "node:path"
+import { assetPath } from "../../../lib/asset-path.ts"
 import { readConfigFileSync } from "../../../schemas/config-file.ts"
-import { fileURLToPath } from "node:url"
 import { Decoding } from "../../../schemas/evaluation.ts"
 
 const TaskTemplate = Schema.Struct({
@@ -27,7 +26,7 @@ export const PromptSet = Schema.Struct({
 })
 export type PromptSet = typeof PromptSet.Type
 
-export const DEFAULT_PROMPTS = resolve(dirname(fileURLToPath(import.meta.url)), "../../../data/prompts/enmed-fr.json")
+export const DEFAULT_PROMPTS = assetPath(import.meta.url, "../../../data/prompts/enmed-fr.json", "data/prompts/enmed-fr.json")
 
 /** Reads a prompt set, strictly (unknown keys are errors with the nearest valid name; see schemas/config-file.ts). */
 export const loadPromptSet = (path = DEFAULT_PROMPTS): PromptSet => readConfigFileSync(PromptSet, path)
