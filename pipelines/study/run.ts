@@ -107,14 +107,26 @@ const versions = () => {
       return undefined
     }
   }
-  let commit: string | undefined
-  try {
-    commit = execFileSync("git", ["-C", root, "rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
-  } catch {
-    commit = undefined
+  const readJson = (path: string): Record<string, string> | undefined => {
+    try {
+      return JSON.parse(readFileSync(path, "utf8")) as Record<string, string>
+    } catch {
+      return undefined
+    }
+  }
+  // In the one-file GPU bundle (fleuve/app/fleuve.mjs) there is no package.json nor git: its
+  // MANIFEST.json (fleuve/MANIFEST.json) says the version and commit it was built from.
+  const bundle = readJson(join(dirname(fileURLToPath(import.meta.url)), "..", "MANIFEST.json"))
+  let commit: string | undefined = bundle?.commit
+  if (commit === undefined) {
+    try {
+      commit = execFileSync("git", ["-C", root, "rev-parse", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+    } catch {
+      commit = undefined
+    }
   }
   return {
-    fleuve: (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,
+    fleuve: readJson(join(root, "package.json"))?.version ?? bundle?.fleuve,
     commit,
     node: process.version,
     effect: pkg("effect"),

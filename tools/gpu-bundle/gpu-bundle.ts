@@ -220,6 +220,7 @@ export const buildGpuBundle = async (options: BundleOptions): Promise<{ out: str
     const version = (p: string) => JSON.parse(readFileSync(join(root, "node_modules", p, "package.json"), "utf8")).version as string
     const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).stdout?.trim() || "unknown"
     const manifest: Record<string, string> = {
+      fleuve: (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,
       node: process.version,
       webgpu: version("webgpu"),
       duckdb: version("@duckdb/node-bindings-linux-x64"),
