@@ -131,7 +131,7 @@ study() {
   cd "$RUN" || return 1
   [ -f "$STUDY" ] || { echo "no $STUDY in the staged inputs (is fleuve study on main yet?)"; cd "$ROOT"; return 1; }
   say "fleuve study $STUDY (stopped with SIGINT after ${STUDY_SECONDS:-420} s; rerun resumes)"
-  timed timeout -s INT -k 60 ${STUDY_SECONDS:-420} "$FL/run.sh" study "$STUDY" --backend $BACKEND --warehouse ${WAREHOUSE:-fleuve.duckdb} ${STUDY_ARGS:-}
+  timed timeout -s INT -k ${STUDY_KILL:-30} ${STUDY_SECONDS:-420} "$FL/run.sh" study "$STUDY" --backend $BACKEND --warehouse ${WAREHOUSE:-fleuve.duckdb} ${STUDY_ARGS:-}
   cd "$ROOT"
 }
 
