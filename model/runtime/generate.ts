@@ -222,7 +222,7 @@ export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer
   const eos = tokenizer.eosId ?? model.config.eosTokenId
   const decode = (batch: ReadonlyArray<PromptRow>, checkpoint: () => Promise<void>): Promise<Array<Generation>> =>
     path._tag === "Decoder"
-      ? path.engine.decoder(batch.length, decodePositions(longestPrompt(batch), options.maxNewTokens)).then((decoder) => decodeOnEngine(decoder, tokenizer, batch, { ...options, eos, checkpoint }))
+      ? path.engine.exclusive(() => path.engine.decoder(batch.length, decodePositions(longestPrompt(batch), options.maxNewTokens)).then((decoder) => decodeOnEngine(decoder, tokenizer, batch, { ...options, eos, checkpoint })))
       : decodeBatch(model, tokenizer, batch, options, checkpoint)
   return inBatches(rows, size, {
     run: (batch) => watchGpuMemory(device, (checkpoint) => decode(batch, checkpoint)),

@@ -157,6 +157,20 @@ export class EngineScorer {
    * `positions` positions: the one made last when it is large enough and not over twice as wide,
    * else a new one (the old one freed first; out of memory frees the scoring engines and retries).
    */
+  /**
+   * Runs `use` once every earlier exclusive call has settled. The scorer keeps one decoder (one set
+   * of buffers) and replaces it when a batch needs another size: two generations at once on the
+   * same model (the grid's partitions) would have one dispose the decoder the other is stepping —
+   * seen on the H100 in the EnMed-0.6B study: "[Buffer] used in submit while destroyed" at
+   * writeBuffer of the step's uniforms, which the batch halving then took for out of memory.
+   */
+  exclusive<A>(use: () => Promise<A>): Promise<A> {
+    const run = this.turn.then(use, use)
+    this.turn = run.then(() => undefined, () => undefined)
+    return run
+  }
+  private turn: Promise<void> = Promise.resolve()
+
   async decoder(rows: number, positions: number): Promise<Qwen3Decoder> {
     if (this.disposed) throw new Error("EngineScorer used after dispose()")
     const kept = this.kept

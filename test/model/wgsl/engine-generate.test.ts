@@ -127,4 +127,16 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
       assert.equal(cut!.text, all[0]!.text.slice(0, all[0]!.text.indexOf(stop)), decoderFeed)
     }
   })
+
+  it("runs generations started at once on one model (the grid's partitions) as each runs alone: batches of other sizes take turns on the decoder", async () => {
+    // Sizes that make the scorer replace its kept decoder between calls (1, 4 and 3 rows, other lengths):
+    // before EngineScorer.exclusive one call disposed the decoder another was stepping (the H100
+    // study run: "[Buffer] used in submit while destroyed").
+    const sets = [[prompts[2]!], prompts, prompts.slice(1), [prompts[0]!], prompts.slice(0, 2)]
+    const options = (i: number) => ({ maxNewTokens: 6 + 5 * i, stopAtEos: false })
+    const alone: Array<Array<ReadonlyArray<number>>> = []
+    for (const [i, set] of sets.entries()) alone.push((await generateGreedy(model, tokenizer, set, options(i))).map((g) => g.tokenIds))
+    const together = await Promise.all(sets.map((set, i) => generateGreedy(model, tokenizer, set, options(i))))
+    assert.deepEqual(together.map((gs) => gs.map((g) => g.tokenIds)), alone)
+  })
 })
