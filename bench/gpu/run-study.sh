@@ -130,6 +130,15 @@ PY
 study() {
   cd "$RUN" || return 1
   [ -f "$STUDY" ] || { echo "no $STUDY in the staged inputs (is fleuve study on main yet?)"; cd "$ROOT"; return 1; }
+  if [ "${STUDY_VARIANT:-}" = f16-adapters ]; then
+    # The adapters over the f16 DAPT model instead of its NF4 copy: on main at 0587070 the study's
+    # nf4 step writes one NF4 safetensors file and the next stage then looks for a model folder
+    # there ("no config.json"), and `fleuve train` has no NF4 base anyway (the WGSL trainer's
+    # QLoRA is reachable from bench/gpu/kernels.ts only). Everything else is the study as written.
+    sed 's/, nf4: true//' "$STUDY" > "${STUDY%.yaml}-f16-adapters.yaml"
+    STUDY=${STUDY%.yaml}-f16-adapters.yaml
+    grep -c "nf4" "$STUDY"
+  fi
   say "fleuve study $STUDY (stopped with SIGINT after ${STUDY_SECONDS:-420} s; rerun resumes)"
   timed timeout -s INT -k ${STUDY_KILL:-30} ${STUDY_SECONDS:-420} "$FL/run.sh" study "$STUDY" --backend $BACKEND --warehouse ${WAREHOUSE:-fleuve.duckdb} ${STUDY_ARGS:-}
   cd "$ROOT"

@@ -24,7 +24,7 @@ export const common = {
   checkpointEvery: Flag.Int("checkpoint-every").pipe(Flag.withDescription(withDefaultSaid("Save a resumable checkpoint every N steps (0: only at the end). A lost GPU device is reopened and the run resumed from the last one (from step 0 without)", 0)), Flag.withDefault(0)),
   seed: Flag.Int("seed").pipe(Flag.withDescription(withDefaultSaid("Seed of the data order, LoRA init and dropout", 42)), Flag.withDefault(42)),
   engine: Flag.Literals("engine", scoringEngineNames).pipe(
-    Flag.withDescription(withDefaultSaid("Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores, LoRA dropout as PEFT; on an H100 40% of PyTorch bf16's LoRA throughput, the tfjs runtime 0.2%: BENCHMARKS.md) when the backend is webgpu with subgroup matrices, " +
+    Flag.withDescription(withDefaultSaid("Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores, LoRA dropout as PEFT; on an H100 41% of PyTorch bf16's LoRA throughput, the tfjs runtime 0.2%: BENCHMARKS.md) when the backend is webgpu with subgroup matrices, " +
         "the run is LoRA and the model's sizes fit its kernels, else the tfjs runtime; " +
         "wgsl requires the WGSL trainer (fails, saying why, where it cannot run); tfjs always uses the tfjs runtime. The chosen path and why are printed on stderr. " +
         "Checkpoints are the same on both paths: a run resumes on either", "auto" as const)),
