@@ -7,7 +7,7 @@
  *
  *   corpus ─┐
  *   base ───┴─▶ train:<stage> … ─▶ score:<system> … ─▶ analyze ─▶ report
- *        (nf4:<model> before a QLoRA stage; import:<system> for lm-eval samples; heldout after the models)
+ *        (import:<system> for lm-eval samples; judges after the reference's grid; heldout after the models)
  */
 import { readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -24,12 +24,12 @@ import { type Study, type StudySystem, systemSource, type SystemSource, type Tra
  * longer count as done. (The backend and the engine are not part of any key: they change how fast
  * a step runs, not what it computes, within float tolerance.)
  */
-export const STEP_CODE_VERSIONS = { corpus: 1, base: 1, nf4: 1, train: 1, score: 1, import: 1, judges: 1, heldout: 1, analyze: 1, report: 2 } as const
+export const STEP_CODE_VERSIONS = { corpus: 1, base: 1, train: 1, score: 1, import: 1, judges: 1, heldout: 1, analyze: 1, report: 2 } as const
 export type StepKind = keyof typeof STEP_CODE_VERSIONS
 
 export interface ResolvedTraining {
   readonly data: "corpus" | { readonly tasks: ReadonlyArray<TaskName> } | { readonly file: string }
-  readonly lora: (LoraConfig & { readonly nf4: boolean }) | undefined
+  readonly lora: LoraConfig | undefined
   /** A LoRA stage folded into its base: the output is a plain checkpoint. */
   readonly merge: boolean
   readonly steps: number | undefined
@@ -47,7 +47,6 @@ export interface ResolvedTraining {
 export type StepSpec =
   | { readonly kind: "corpus"; readonly input: string; readonly configFile: string | undefined; readonly config: unknown; readonly sequenceLength: number; readonly tokenizer: string }
   | { readonly kind: "base"; readonly checkpoint: string } | { readonly kind: "base"; readonly scratch: NonNullable<Study["spec"]["base"]["scratch"]>; readonly tokenizer: string; readonly pretrain: ResolvedTraining | undefined }
-  | { readonly kind: "nf4"; readonly model: string }
   | { readonly kind: "train"; readonly stage: string; readonly from: string; readonly training: ResolvedTraining; readonly backend: string | undefined; readonly engine: string | undefined }
   | { readonly kind: "score"; readonly system: StudySystem; readonly source: SystemSource }
   | { readonly kind: "import"; readonly system: StudySystem; readonly source: Extract<SystemSource, { _tag: "LmEval" }> }
@@ -57,7 +56,7 @@ export type StepSpec =
   | { readonly kind: "report" }
 
 export interface PlannedStep {
-  /** `corpus`, `base`, `nf4:<model>`, `train:<stage>`, `score:<system>`, `import:<system>`, `heldout`, `analyze`, `report`. */
+  /** `corpus`, `base`, `train:<stage>`, `score:<system>`, `import:<system>`, `heldout`, `analyze`, `report`. */
   readonly id: string
   readonly spec: StepSpec
   readonly deps: ReadonlyArray<string>
@@ -109,8 +108,7 @@ export const resolveTraining = (t: Omit<TrainingStage, "from" | "data" | "merge"
         r: t.lora.r ?? defaultLoraConfig.r,
         alpha: t.lora.alpha ?? defaultLoraConfig.alpha,
         dropout: t.lora.dropout ?? defaultLoraConfig.dropout,
-        targetModules: (t.lora.targets ?? defaultLoraConfig.targetModules) as ReadonlyArray<ProjectionName>,
-        nf4: t.lora.nf4 ?? false
+        targetModules: (t.lora.targets ?? defaultLoraConfig.targetModules) as ReadonlyArray<ProjectionName>
       }
       : undefined,
     merge: t.lora !== undefined && t.merge === true,
@@ -236,12 +234,7 @@ export const planStudy = (study: Study, out: string) =>
       const stage = stages[name]!
       const data: ResolvedTraining["data"] = stage.data === "corpus" ? "corpus" : { tasks: stage.data.tasks }
       const training = resolveTraining(stage, data, stage.data === "corpus" ? (spec.corpus?.sequenceLength ?? 512) : 512)
-      let from = modelStep(stage.from)
-      if (training.lora?.nf4) {
-        const nf4 = `nf4:${stage.from}`
-        if (!steps.has(nf4)) add(nf4, { kind: "nf4", model: stage.from }, [from], {}, `quantize ${stage.from}'s projections to NF4 (QLoRA base)`)
-        from = nf4
-      }
+      const from = modelStep(stage.from)
       const deps = [from, ...(stage.data === "corpus" ? ["corpus"] : [])]
       const perStep = training.microBatch * training.gradAccumulation
       // Epochs over the QA pools: their sizes are known now (the packed corpus's only once it is built).
@@ -254,7 +247,7 @@ export const planStudy = (study: Study, out: string) =>
         { kind: "train", stage: name, from: stage.from, training, backend: stage.backend ?? spec.runtime?.backend, engine: stage.engine ?? spec.runtime?.engine },
         deps,
         { training, data: dataIdentity },
-        `${training.lora ? `LoRA r=${training.lora.r} α=${training.lora.alpha}${training.lora.nf4 ? " over NF4" : ""}${training.merge ? ", merged into its base" : ""}` : "full-parameter training"} from ${stage.from} on ${stage.data === "corpus" ? "the packed corpus" : `the ${stage.data.tasks.join("+")} training pools`}, ${training.steps !== undefined ? `${training.steps} steps` : `${training.epochs} epoch(s)`} of ${perStep} × ${training.maxTokens} tokens, lr ${training.learningRate}`,
+        `${training.lora ? `LoRA r=${training.lora.r} α=${training.lora.alpha}${training.merge ? ", merged into its base" : ""}` : "full-parameter training"} from ${stage.from} on ${stage.data === "corpus" ? "the packed corpus" : `the ${stage.data.tasks.join("+")} training pools`}, ${training.steps !== undefined ? `${training.steps} steps` : `${training.epochs} epoch(s)`} of ${perStep} × ${training.maxTokens} tokens, lr ${training.learningRate}`,
         { tokens }
       )
     }

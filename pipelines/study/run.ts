@@ -27,7 +27,7 @@ import { runCorpusStep } from "./steps/corpus.ts"
 import { runAnalyzeStep, runImportStep, runReportStep, runScoreSteps } from "./steps/evaluation.ts"
 import { runHeldoutStep } from "./steps/heldout.ts"
 import { runJudgesStep } from "./steps/judges.ts"
-import { runBase, runNf4, runTrainingStage } from "./steps/models.ts"
+import { runBase, runTrainingStage } from "./steps/models.ts"
 import { readStudyFile, type Study } from "./study-file.ts"
 
 export class StudyError extends Schema.TaggedError<StudyError>()("StudyError", { message: Schema.String }) {}
@@ -277,8 +277,6 @@ const execute = (batch: ReadonlyArray<PlannedStep>, runId: string, env: StepEnv,
       return runCorpusStep(step, env)
     case "base":
       return training(step, () => runBase(step, env))
-    case "nf4":
-      return Effect.try({ try: () => runNf4(step, env), catch: (e) => fail(`${step.id}: ${errorMessage(e)}`) })
     case "train":
       // The QA pools are read here, in the fiber; training itself is a promise.
       return Effect.flatMap(step.spec.training.data === "corpus" || "file" in step.spec.training.data ? Effect.succeed(undefined) : env.data, (data) =>

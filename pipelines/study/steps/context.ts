@@ -62,8 +62,6 @@ export const outputOf = (step: PlannedStep, outputs: ReadonlyMap<string, StepOut
       return { shards: join(step.dir, "shards") }
     case "base":
       return "checkpoint" in s ? { model: s.checkpoint } : { model: join(step.dir, s.pretrain && s.pretrain.steps !== 0 ? "final" : "init") }
-    case "nf4":
-      return { model: join(step.dir, "model") }
     case "train": {
       const from = outputs.get(step.deps[0]!)?.model
       if (s.training.merge) return { model: join(step.dir, "merged") }
@@ -77,4 +75,4 @@ export const outputOf = (step: PlannedStep, outputs: ReadonlyMap<string, StepOut
 }
 
 /** Steps that leave files in their folder (the others write only the warehouse). */
-export const leavesFiles = (step: PlannedStep) => ["corpus", "base", "nf4", "train"].includes(step.spec.kind)
+export const leavesFiles = (step: PlannedStep) => ["corpus", "base", "train"].includes(step.spec.kind)

@@ -1,13 +1,13 @@
 /**
  * The model steps of a study: the base (a checkpoint folder, or a model initialised here and
- * pre-trained on general text), the NF4 copy a QLoRA stage trains over, and each training stage
+ * pre-trained on general text), and each training stage
  * (full-parameter or LoRA) through `runTraining`, the path `fleuve train` takes. Training
  * checkpoints into the step's folder, so an interrupted stage (Ctrl-C, SIGKILL) resumes exactly
  * where its last checkpoint was at the next run.
  */
 import { mkdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import { promptAnswerSequence, quantizeCheckpoint, type TrainingSequence, writeRandomCheckpoint } from "../../../model/index.ts"
+import { promptAnswerSequence, type TrainingSequence, writeRandomCheckpoint } from "../../../model/index.ts"
 import { trainingExamples } from "../../../operators/qa/prompts/training-examples.ts"
 import { readArrowShard } from "../../../operators/writers/arrow-shards.ts"
 import { mergeAdapter, readTrainingFile, runTraining, type TrainingRun } from "../../train.ts"
@@ -71,15 +71,6 @@ export const runBase = async (step: PlannedStep, env: StepEnv): Promise<StepSumm
   }, env)
 }
 
-export const runNf4 = (step: PlannedStep, env: StepEnv): StepSummary => {
-  const input = env.outputs.get(step.deps[0]!)?.model
-  if (!input) throw new Error(`${step.id}: its input model is not built`)
-  const out = join(step.dir, "model")
-  rmSync(out, { recursive: true, force: true })
-  const r = quantizeCheckpoint(input, out)
-  return { detail: `${r.quantized} tensors to NF4, ${r.copied} copied`, ...r }
-}
-
 /** The corpus step's packed sequences of exactly `length` tokens (the packer's last one may be short). */
 const corpusSequences = (shards: string, length: number): Array<TrainingSequence> =>
   readdirSync(shards).filter((f) => f.endsWith(".arrow")).sort().flatMap((f) => readArrowShard(join(shards, f))).filter((s) => s.ids.length === length).map((s) => ({ ids: s.ids }))
@@ -130,8 +121,7 @@ export const runTrainingStage = async (step: PlannedStep, env: StepEnv, pools: S
     ...(s.engine ? { engine: s.engine as TrainingRun["engine"] & string } : {})
   }, env)
   if (t.merge && !summary.stopped) {
-    // Into the model the stage started from as it is (not its NF4 copy): QLoRA's adapter folds into the full-precision weights.
-    const original = env.outputs.get(s.from === "base" ? "base" : `train:${s.from}`)?.model ?? from
+    const original = from
     const merged = join(step.dir, "merged")
     rmSync(merged, { recursive: true, force: true })
     const r = await mergeAdapter({ from: original, adapter: join(step.dir, "final"), to: merged, log: (line) => env.log(`${s.stage}: ${line}`) })
