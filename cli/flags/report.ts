@@ -9,6 +9,10 @@ export const reportFlags = {
     Flag.withDescription("System the figures compare against (default: the reference `fleuve analyze` tested against)"),
     Flag.optional
   ),
+  sample: Flag.String("sample").pipe(
+    Flag.withDescription("What the evaluated sample is, in a few words (e.g. \"FrenchMedMCQA test, 622 items\"): the report then opens with two sentences on it and on what the paired tests against the reference found"),
+    Flag.optional
+  ),
   config: Flag.String("config").pipe(
     Flag.withDescription("JSON file with a Vega-Lite config merged over the house theme of every chart (fonts, colours, sizes)"),
     Flag.optional

@@ -4,11 +4,12 @@ import { recordedRun, warehouseAt } from "../../pipelines/services.ts"
 import { reportFailure } from "../common.ts"
 import type { ReportArgs } from "../flags/report.ts"
 
-export const reportHandler = ({ warehouse, out, reference, config }: ReportArgs) =>
-  recordedRun("report", { out, reference, config }, Effect.gen(function*() {
+export const reportHandler = ({ warehouse, out, reference, config, sample }: ReportArgs) =>
+  recordedRun("report", { out, reference, config, sample }, Effect.gen(function*() {
     const files = yield* writeReport({
       out,
       reference: Option.getOrUndefined(reference),
+      sample: Option.getOrUndefined(sample),
       configFile: Option.getOrUndefined(config),
       onFigure: (id, title) => process.stderr.write(`figure ${id}: ${title}\n`)
     })

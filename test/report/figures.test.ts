@@ -211,6 +211,15 @@ describe("fleuve report (CLI)", () => {
     }
   })
 
+  test("--sample: the report opens with what the sample is and what the paired tests found", () => {
+    const out = join(tempDir(), "report")
+    const r = runCli(["report", "--warehouse", db, "--out", out, "--sample", "A fixture of three tasks"])
+    assert.equal(r.code, 0, r.stderr)
+    const md = readFileSync(join(out, "report.md"), "utf8")
+    assert.match(md, /A fixture of three tasks: \d+ systems? compared with /)
+    assert.match(md, /(paired differences against .* are significant after the Benjamini–Hochberg adjustment|No difference against .* is significant after the Benjamini–Hochberg adjustment)/)
+  })
+
   test("a warehouse without analyses fails with a clear message", async () => {
     const db = tempWarehousePath()
     await runWithWarehouse(db, Effect.void) // made and migrated: report no longer creates a missing one
