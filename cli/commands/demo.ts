@@ -11,7 +11,7 @@ export const demoCommand = Command.make("demo", demoFlags, (args) => lazyHandler
       "Prints the report's path. The tiny model's numbers show the method, not EnMed's; AbsQA is judged by the offline reference judge."
   ),
   Command.withExamples([
-    { command: "fleuve demo", description: "The whole protocol on 2 CPU cores (about 5 minutes, under 10 on a busy machine), report in ./fleuve-demo/report.html" },
+    { command: "fleuve demo", description: "The whole protocol on 2 CPU cores (about 2 minutes on a quiet machine, 5-8.5 on a busy one), report in ./fleuve-demo/report.html" },
     { command: "fleuve demo --quick --out /tmp/demo --warehouse /tmp/demo.duckdb", description: "A shortened run (under 2 minutes)" },
     { command: "fleuve demo --model ./Qwen3-0.6B --backend webgpu", description: "The same protocol on a real checkpoint and a GPU" },
     { command: "fleuve demo --model ./Qwen3-0.6B --backend webgpu --engine tfjs", description: "Score the grid on the tfjs runtime instead of fleuve's WGSL engine" }
