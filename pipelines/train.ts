@@ -4,7 +4,6 @@
  * runtime), through a model handle so a lost GPU device is reopened and training resumes from the
  * last checkpoint. Orchestration only: the loops live in model/.
  */
-import { readFileSync } from "node:fs"
 import {
   type BackendName,
   defaultTrainOptions,
@@ -29,6 +28,8 @@ import {
   trainOnEngine,
   type TrainOptions
 } from "../model/index.ts"
+import { maxRecordBytes, tooLongReason } from "../operators/readers/limits.ts"
+import { firstInvalidByte, readLines } from "../operators/readers/lines.ts"
 
 export type { LoraConfig, ProjectionName, StepReport } from "../model/index.ts"
 export { projectionNames } from "../model/index.ts"
@@ -102,30 +103,39 @@ export const runTraining = async (run: TrainingRun): Promise<TrainingOutcome> =>
 
 /**
  * Reads a training file into sequences: .txt (one document a line, packed), or JSONL of {text}
- * (packed, DAPT) or {prompt, answer} (only the answer is a target). A bad line names its file and line.
+ * (packed, DAPT) or {prompt, answer} (only the answer is a target). Streamed under the maximum
+ * record size (`--max-record-bytes`, FLEUVE_MAX_RECORD_BYTES): a bad line — too long, invalid
+ * UTF-8, not JSON, a wrong field — is an error naming its file and line.
  */
-export const readTrainingFile = (file: string, tokenizer: TextTokenizer, seqLen: number): Array<TrainingSequence> => {
-  const lines = readFileSync(file, "utf8").split("\n")
-  if (file.endsWith(".txt")) return packedTextSequences(tokenizer, lines.filter((l) => l.trim() !== ""), seqLen)
+export const readTrainingFile = async (file: string, tokenizer: TextTokenizer, seqLen: number, maxBytes: number = maxRecordBytes()): Promise<Array<TrainingSequence>> => {
   const texts: Array<string> = []
   const qa: Array<TrainingSequence> = []
-  lines.forEach((line, i) => {
-    if (line.trim() === "") return
+  const plain = file.endsWith(".txt")
+  for await (const l of readLines(file, { maxLineBytes: maxBytes })) {
+    const at = `${file}:${l.line}`
+    if (l.tooLong !== undefined) throw new Error(`${at}: ${tooLongReason(l.tooLong, maxBytes)}`)
+    if (l.text === undefined) throw new Error(`${at}: invalid UTF-8 at byte ${firstInvalidByte(l.bytes)}`)
+    const line = l.text
+    if (line.trim() === "") continue
+    if (plain) {
+      texts.push(line)
+      continue
+    }
     let o: Record<string, unknown>
     try {
       o = JSON.parse(line)
     } catch (e) {
-      throw new Error(`${file}:${i + 1}: not JSON (${e instanceof Error ? e.message : String(e)})`)
+      throw new Error(`${at}: not JSON (${e instanceof Error ? e.message : String(e)})`)
     }
     if (typeof o.text === "string") texts.push(o.text)
     else if (typeof o.prompt === "string" && typeof o.answer === "string") {
       try {
         qa.push(promptAnswerSequence(tokenizer, o.prompt, o.answer, seqLen))
       } catch (e) {
-        throw new Error(`${file}:${i + 1}: field 'answer': ${e instanceof Error ? e.message : String(e)}`)
+        throw new Error(`${at}: field 'answer': ${e instanceof Error ? e.message : String(e)}`)
       }
-    } else throw new Error(`${file}:${i + 1}: expected field 'text' or fields 'prompt' and 'answer' (strings)`)
-  })
+    } else throw new Error(`${at}: expected field 'text' or fields 'prompt' and 'answer' (strings)`)
+  }
   return [...packedTextSequences(tokenizer, texts, seqLen), ...qa]
 }
 

@@ -5,6 +5,7 @@ import { projectionNames } from "../../model/names.ts"
 import { type ArgsOf } from "../lazy.ts"
 import { backendFlag, modelFlag } from "./model-selection.ts"
 import { withDefaultSaid } from "./defaults.ts"
+import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 
 export const common = {
   model: modelFlag,
@@ -23,6 +24,7 @@ export const common = {
   maxGradNorm: Flag.Finite("max-grad-norm").pipe(Flag.withDescription(withDefaultSaid("Clip gradients to this global L2 norm", 1)), Flag.withDefault(1)),
   checkpointEvery: Flag.Int("checkpoint-every").pipe(Flag.withDescription(withDefaultSaid("Save a resumable checkpoint every N steps (0: only at the end). A lost GPU device is reopened and the run resumed from the last one (from step 0 without)", 0)), Flag.withDefault(0)),
   seed: Flag.Int("seed").pipe(Flag.withDescription(withDefaultSaid("Seed of the data order, LoRA init and dropout", 42)), Flag.withDefault(42)),
+  maxRecordBytes: maxRecordBytesFlag,
   engine: Flag.Literals("engine", scoringEngineNames).pipe(
     Flag.withDescription(withDefaultSaid("Training path: auto uses fleuve's WGSL LoRA trainer (f16 base, tensor cores, LoRA dropout as PEFT; on an H100 41% of PyTorch bf16's LoRA throughput, the tfjs runtime 0.2%: BENCHMARKS.md) when the backend is webgpu with subgroup matrices, " +
         "the run is LoRA and the model's sizes fit its kernels, else the tfjs runtime; " +

@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { type LoraConfig, mergeAdapter, type ProjectionName, projectionNames, readTrainingFile, runTraining, type StepReport } from "../../pipelines/train.ts"
 import type { DaptArgs, LoraArgs, MergeArgs } from "../flags/train.ts"
 import { reportFailure } from "../common.ts"
+import { maxRecordBytesOf } from "../flags/max-record-bytes.ts"
 
 const progress = (r: StepReport) => {
   const eta = r.etaSeconds < 60 ? `${Math.ceil(r.etaSeconds)}s` : `${Math.floor(r.etaSeconds / 60)}m${String(Math.ceil(r.etaSeconds % 60)).padStart(2, "0")}s`
@@ -15,8 +16,8 @@ const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
         ...(lora ? { lora } : {}),
         from: a.model,
         to: a.out,
-        sequences: (loaded) => {
-          const data = readTrainingFile(a.data, loaded.tokenizer, a.seqLen)
+        sequences: async (loaded) => {
+          const data = await readTrainingFile(a.data, loaded.tokenizer, a.seqLen, maxRecordBytesOf(a.maxRecordBytes))
           if (data.length === 0) throw new Error(`${a.data}: no training sequence of ${a.seqLen} tokens`)
           return data
         },

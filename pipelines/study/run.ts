@@ -16,6 +16,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type BackendName, describeBackend, type ScoringEngineName, selectBackend, setScoringEngine, type StepReport } from "../../model/index.ts"
 import { loadManifestTasks } from "../../operators/qa/loaders/manifest.ts"
+import { MaxRecordBytes } from "../../operators/readers/limits.ts"
 import { capDecoding, loadPromptSet } from "../../operators/qa/prompts/templates.ts"
 import { Runs } from "../../warehouse/runs.ts"
 import { Studies } from "../../warehouse/studies.ts"
@@ -190,6 +191,7 @@ export const runStudy = (o: StudyOptions) =>
       onTrainingStep: o.onTrainingStep ?? (() => () => {}),
       signal: o.signal ?? new AbortController().signal,
       corpusRun: o.corpusRun,
+      maxRecordBytes: yield* MaxRecordBytes,
       data
     }
 

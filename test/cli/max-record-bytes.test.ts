@@ -8,7 +8,7 @@ import { runCli, tempDir, tempWarehousePath } from "../helpers/warehouse.ts"
 // Issue 20 (hardening 3): the maximum record size could be set only by FLEUVE_MAX_RECORD_BYTES.
 // Every command that reads records takes --max-record-bytes; the variable stays the default.
 test("every command that reads records documents --max-record-bytes in its help", () => {
-  for (const command of ["corpus", "import-scores", "import-lm-eval", "reeval", "run", "worker", "model logprobs", "model generate", "study", "demo"]) {
+  for (const command of ["corpus", "import-scores", "import-lm-eval", "reeval", "run", "worker", "model logprobs", "model generate", "study", "demo", "train dapt", "train lora"]) {
     const r = runCli([...command.split(" "), "--help"])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /--max-record-bytes/, `${command} --help`)
@@ -47,4 +47,13 @@ test("model generate --max-record-bytes skips a longer request line, naming it; 
   assert.equal(r.code, 1, r.stderr)
   assert.match(r.stderr, /prompts\.jsonl:2: record of \d+ bytes or more is longer than the maximum record size of 200 bytes \(--max-record-bytes, FLEUVE_MAX_RECORD_BYTES\); line skipped/)
   assert.deepEqual(r.stdout.trim().split("\n").map((l) => JSON.parse(l).id), ["a", "c"])
+})
+
+test("train dapt reads its data under --max-record-bytes: a longer line is an error naming the file and line, before any step", () => {
+  const dir = tempDir()
+  const data = join(dir, "corpus.jsonl")
+  writeFileSync(data, `${JSON.stringify({ text: "Un court texte." })}\n${JSON.stringify({ text: "mot ".repeat(200) })}\n`)
+  const r = runCli(["train", "dapt", "--model", tinyDir, "--data", data, "--out", join(dir, "out"), "--seq-len", "16", "--steps", "1", "--backend", "cpu", "--max-record-bytes", "300"])
+  assert.notEqual(r.code, 0, r.stdout)
+  assert.match(r.stderr, /corpus\.jsonl:2: record of \d+ bytes or more is longer than the maximum record size of 300 bytes/)
 })

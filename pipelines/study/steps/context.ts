@@ -28,6 +28,8 @@ export interface StepEnv {
   /** Aborted by a first Ctrl-C: training checkpoints the step under way and returns. */
   readonly signal: AbortSignal
   readonly corpusRun?: RunOptions | undefined
+  /** The command's --max-record-bytes (undefined: the readers' default), for training files read outside the fiber. */
+  readonly maxRecordBytes?: number | undefined
   /** The datasets and prompts, loaded once when a step first needs them. */
   readonly data: Effect.Effect<StudyData, Error>
 }

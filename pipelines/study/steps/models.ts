@@ -64,7 +64,7 @@ export const runBase = async (step: PlannedStep, env: StepEnv): Promise<StepSumm
   return trainInto("base", {
     from: init,
     to: step.dir,
-    sequences: (m) => readTrainingFile(data, m.tokenizer, pre.maxTokens),
+    sequences: (m) => readTrainingFile(data, m.tokenizer, pre.maxTokens, env.maxRecordBytes),
     steps: pre.steps ?? { epochs: pre.epochs ?? 1 },
     settings: trainingSettings(pre, s.scratch.pretrain?.checkpointEvery),
     seed: pre.seed
@@ -92,7 +92,7 @@ export const runTrainingStage = async (step: PlannedStep, env: StepEnv, pools: S
       if (data.length === 0) throw new Error(`${step.id}: the corpus has no packed sequence of ${t.maxTokens} tokens`)
       return data
     }
-    if ("file" in t.data) return readTrainingFile(t.data.file, loaded.tokenizer, t.maxTokens)
+    if ("file" in t.data) return readTrainingFile(t.data.file, loaded.tokenizer, t.maxTokens, env.maxRecordBytes)
     if (!pools) throw new Error(`${step.id}: the datasets were not loaded`)
     const { tasks, prompts } = pools
     const examples = trainingExamples(prompts, tasks, t.data.tasks)
