@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { redact } from "../lib/redact.ts"
+import { messageOf } from "../lib/error-message.ts"
 
 /** Prints a typed failure as one clear message (secrets redacted) and sets a failing exit code; no stack traces. */
 export const reportFailure = (e: { readonly message: string }) =>
@@ -9,7 +10,6 @@ export const reportFailure = (e: { readonly message: string }) =>
   })
 
 /** The message of whatever a command failed with: a typed error's, an Error's, or the value. */
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String((e as { message?: string }).message ?? e))
 
 /** reportFailure for a command whose failures are of several kinds (typed errors, Errors, defects' values). */
 export const reportAnyFailure = (e: unknown) => reportFailure({ message: messageOf(e) })

@@ -7,9 +7,9 @@
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
-import { basename, join } from "node:path"
+import { basename } from "node:path"
 import { heldoutLossOf } from "../model/index.ts"
-import { modelRevisionOf } from "../operators/qa/qwen3-model.ts"
+import { adapterHashOf, modelRevisionOf } from "../operators/qa/qwen3-model.ts"
 import type { HeldoutLossRow } from "../schemas/heldout-loss.ts"
 import { HeldoutLosses } from "../warehouse/heldout-loss.ts"
 
@@ -41,8 +41,6 @@ export const textsHashOf = (texts: ReadonlyArray<string>): string => {
   return h.digest("hex")
 }
 
-/** The adapter's identity as the grid records it: sha256 of its adapter_model.safetensors. */
-const adapterHashOf = (adapter: string) => createHash("sha256").update(readFileSync(join(adapter, "adapter_model.safetensors"))).digest("hex")
 
 /**
  * Loads the system's model (with its adapter), measures its mean token NLL over `texts` packed

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { closeSync, openSync, readdirSync, readSync } from "node:fs"
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs"
 import { basename, join } from "node:path"
 import { generateGreedy } from "../../model/index.ts"
 import { ModelHandle, type RecoveryOptions } from "../../model/index.ts"
@@ -30,6 +30,9 @@ export const modelRevisionOf = (dir: string): string => {
   return h.digest("hex")
 }
 
+/** Identity of a PEFT adapter folder: sha256 of its adapter_model.safetensors (the prediction cache's adapter_hash). */
+export const adapterHashOf = (dir: string): string => createHash("sha256").update(readFileSync(join(dir, "adapter_model.safetensors"))).digest("hex")
+
 const failure = (e: unknown) => new OperatorFailure({ operator: "qwen3", message: e instanceof Error ? e.message : String(e) })
 // A request the model cannot score (ScoringError: non-finite log-probs, an empty continuation) is
 // rejected alone, as a dead letter; any other failure (a lost device) stops the run.
@@ -48,7 +51,8 @@ export const qwen3QaModel = (
 ): QaModel => ({
   modelId: identity.modelId ?? basename(handle.source.dir),
   modelRevision: identity.modelRevision ?? modelRevisionOf(handle.source.dir),
-  adapterHash: identity.adapterHash ?? "none",
+  // A handle loaded with an adapter is that adapter's system: its hash keys the cache, whoever built the handle.
+  adapterHash: identity.adapterHash ?? (handle.source.adapter !== undefined ? adapterHashOf(handle.source.adapter) : "none"),
   loglikelihood: (context, continuations) =>
     Effect.tryPromise({
       try: async () => {

@@ -1,5 +1,6 @@
 import { Effect, Layer } from "effect"
 import { hostname } from "node:os"
+import { messageOf } from "../../lib/error-message.ts"
 import { redact } from "../../lib/redact.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
@@ -25,7 +26,6 @@ import {
 import { makeSerde } from "./serde.ts"
 import { describeSettings, type KafkaSettings } from "./settings.ts"
 
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : typeof e === "object" && e && "message" in e ? String((e as { message: unknown }).message) : String(e))
 
 // Client errors may quote a URL with its credentials: every failure message is redacted.
 const failure = (pipeline: Pipeline, what: string) => (e: unknown) => new PipelineFailure({ pipeline: pipeline.name, message: redact(`${what}: ${messageOf(e)}`) })

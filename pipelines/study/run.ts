@@ -18,6 +18,7 @@ import { type BackendName, describeBackend, type ScoringEngineName, selectBacken
 import { loadManifestTasks } from "../../operators/qa/loaders/manifest.ts"
 import { MaxRecordBytes } from "../../operators/readers/limits.ts"
 import { capDecoding, loadPromptSet } from "../../operators/qa/prompts/templates.ts"
+import { messageOf } from "../../lib/error-message.ts"
 import { Runs } from "../../warehouse/runs.ts"
 import { Studies } from "../../warehouse/studies.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
@@ -72,15 +73,14 @@ export interface StudyOutcome {
 }
 
 const fail = (message: string) => new StudyError({ message })
-const errorMessage = (e: unknown) => (e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String((e as { message: unknown }).message) : String(e))
 
 /** The study's file decoded and its plan, and which steps are already done (nothing runs). */
 export const planOf = (o: Pick<StudyOptions, "file" | "out" | "adjust">) =>
   Effect.gen(function*() {
-    const read = yield* Effect.try({ try: () => readStudyFile(o.file), catch: (e) => fail(errorMessage(e)) })
+    const read = yield* Effect.try({ try: () => readStudyFile(o.file), catch: (e) => fail(messageOf(e)) })
     const study = o.adjust ? o.adjust(read) : read
-    const out = resolve(o.out ?? (study.spec.report?.out !== undefined ? join(study.dir, study.spec.report.out) : `fleuve-study-${study.spec.name}`))
-    const plan = yield* planStudy(study, out).pipe(Effect.mapError((e) => fail(errorMessage(e))))
+    const out = resolve(o.out ?? (study.spec.report?.out !== undefined ? resolve(study.dir, study.spec.report.out) : `fleuve-study-${study.spec.name}`))
+    const plan = yield* planStudy(study, out).pipe(Effect.mapError((e) => fail(messageOf(e))))
     const succeeded = yield* Studies.succeeded(study.spec.name)
     const states = new Map<string, StepState>()
     for (const step of plan.steps) {
@@ -136,10 +136,12 @@ const versions = () => {
   }
 }
 
-/** Points `<out>/models/<name>` at a model step's current output, so people find the models by name. */
-const linkModel = (out: string, name: string, target: string | undefined) => {
+/** Points `<out>/models/<name>` at a model step's current output (its adapter, else its model), so people find the models by name. */
+const linkModel = (out: string, step: PlannedStep, output: StepOutput | undefined) => {
+  if (step.spec.kind !== "train" && step.spec.kind !== "base") return
+  const target = output?.adapter ?? output?.model
   if (!target || !existsSync(target)) return
-  const link = join(out, "models", name)
+  const link = join(out, "models", step.id.replace(/^train:/, ""))
   mkdirSync(dirname(link), { recursive: true })
   rmSync(link, { force: true, recursive: false })
   try {
@@ -171,7 +173,7 @@ export const runStudy = (o: StudyOptions) =>
 
     const spec = plan.study.spec
     const backend = o.backend ?? spec.runtime?.backend ?? "auto"
-    const choice = yield* Effect.tryPromise({ try: () => selectBackend(backend, "training"), catch: (e) => fail(errorMessage(e)) })
+    const choice = yield* Effect.tryPromise({ try: () => selectBackend(backend, "training"), catch: (e) => fail(messageOf(e)) })
     o.log(`study ${spec.name}: ${describeBackend(choice)}`)
     setScoringEngine(o.engine ?? spec.runtime?.engine)
 
@@ -179,10 +181,10 @@ export const runStudy = (o: StudyOptions) =>
     const data = yield* Effect.cached(
       Effect.gen(function*() {
         const tasks = yield* loadManifestTasks(plan.datasets.manifest, plan.datasets.base, plan.datasets.label, plan.datasets.tasks)
-        const prompts = yield* Effect.try({ try: () => loadPromptSet(plan.datasets.prompts), catch: (e) => fail(errorMessage(e)) })
+        const prompts = yield* Effect.try({ try: () => loadPromptSet(plan.datasets.prompts), catch: (e) => fail(messageOf(e)) })
         const max = spec.decoding?.maxNewTokens
         return { tasks, prompts: max !== undefined ? capDecoding(prompts, max) : prompts } satisfies StudyData
-      }).pipe(Effect.mapError((e) => fail(errorMessage(e))))
+      }).pipe(Effect.mapError((e) => fail(messageOf(e))))
     )
     const env: StepEnv = {
       plan,
@@ -212,7 +214,7 @@ export const runStudy = (o: StudyOptions) =>
             env.outputs.set(step.id, outputOf(step, env.outputs))
             results.push({ id: step.id, status: selected(step.id) ? "done before" : "not selected", seconds: 0, detail: "" })
             if (selected(step.id)) o.log(`${step.id}: done before with the same inputs (key ${step.key.slice(0, 12)}), kept`)
-            if (step.spec.kind === "train" || step.spec.kind === "base") linkModel(plan.out, step.id.replace(/^train:/, ""), env.outputs.get(step.id)?.model && (env.outputs.get(step.id)?.adapter ?? env.outputs.get(step.id)?.model))
+            linkModel(plan.out, step, env.outputs.get(step.id))
             continue
           }
           // The grid: every score step still to run, in one call (items are diffed and recorded once).
@@ -226,7 +228,7 @@ export const runStudy = (o: StudyOptions) =>
             ran.add(s.id)
             env.outputs.set(s.id, outputOf(s, env.outputs))
             results.push({ id: s.id, status: "ran", seconds: i === 0 ? seconds : 0, detail: i === 0 ? summary.detail : `in the grid above (${batch[0]!.id})` })
-            if (s.spec.kind === "train" || s.spec.kind === "base") linkModel(plan.out, s.id.replace(/^train:/, ""), env.outputs.get(s.id)?.adapter ?? env.outputs.get(s.id)?.model)
+            linkModel(plan.out, s, env.outputs.get(s.id))
           }
           o.log(`${batch.map((s) => s.id).join(", ")}: ${summary.detail} (${seconds.toFixed(1)}s)`)
         }
@@ -268,7 +270,7 @@ const runSteps = (batch: ReadonlyArray<PlannedStep>, studyRunId: string, env: St
 
 /** Trains through a promise the interruption waits for: the signal makes training checkpoint and return, then the step ends interrupted. */
 const training = (step: PlannedStep, f: () => Promise<StepSummary & { readonly stopped?: boolean }>) =>
-  Effect.uninterruptible(Effect.tryPromise({ try: f, catch: (e) => fail(`${step.id}: ${errorMessage(e)}`) })).pipe(
+  Effect.uninterruptible(Effect.tryPromise({ try: f, catch: (e) => fail(`${step.id}: ${messageOf(e)}`) })).pipe(
     Effect.flatMap((summary) => (summary.stopped ? Effect.interrupt : Effect.succeed(summary)))
   )
 

@@ -4,10 +4,8 @@
  * current prediction are answered: five changed items re-score those five items), lm-eval
  * imports, the analyses and the report.
  */
-import { Effect, Redacted } from "effect"
-import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
-import { join } from "node:path"
+import { Effect } from "effect"
+import { resolve } from "node:path"
 import { ModelHandle } from "../../../model/index.ts"
 import { qwen3QaModel } from "../../../operators/qa/qwen3-model.ts"
 import { runAnalyses } from "../../../analysis/analyses.ts"
@@ -20,8 +18,6 @@ import { baselineSystems, endpointSystem } from "../../evaluate/systems.ts"
 import type { PlannedStep } from "../plan.ts"
 import type { StepEnv, StepSummary } from "./context.ts"
 import { apiKeyFrom, studyJudge } from "./judges.ts"
-
-const adapterHashOf = (dir: string) => createHash("sha256").update(readFileSync(join(dir, "adapter_model.safetensors"))).digest("hex")
 
 /** A score step's system, its model loaded from what the steps before it left. */
 const evalSystem = (step: PlannedStep, env: StepEnv) =>
@@ -40,7 +36,7 @@ const evalSystem = (step: PlannedStep, env: StepEnv) =>
         const modelId = `fleuve-study/${env.plan.study.spec.name}/${src.adapter !== undefined ? env.plan.study.spec.training![src.adapter]!.from : src.model}`
         return {
           system: name,
-          model: qwen3QaModel(handle, { modelId, ...(adapter ? { adapterHash: adapterHashOf(adapter) } : {}) }),
+          model: qwen3QaModel(handle, { modelId }),
           description: description ?? `${src.adapter !== undefined ? `adapter ${src.adapter} over ` : ""}${model}`
         } satisfies EvalSystem
       }
@@ -59,7 +55,7 @@ const evalSystem = (step: PlannedStep, env: StepEnv) =>
           system: name,
           endpoint: e.url,
           model: e.model,
-          ...(e.tokenizer !== undefined ? { tokenizer: join(env.plan.study.dir, e.tokenizer) } : {}),
+          ...(e.tokenizer !== undefined ? { tokenizer: resolve(env.plan.study.dir, e.tokenizer) } : {}),
           ...(e.revision !== undefined ? { revision: e.revision } : {}),
           ...(e.api !== undefined ? { api: e.api } : {}),
           ...(e.concurrency !== undefined ? { concurrency: e.concurrency } : {}),
@@ -143,7 +139,7 @@ export const runReportStep = (env: StepEnv, amend?: (file: { readonly path: stri
       study: spec.name,
       // The report opens with what the sample is, in the study's words, and what the tests found.
       ...(spec.description !== undefined ? { sample: spec.description } : {}),
-      configFile: spec.report?.theme !== undefined ? join(env.plan.study.dir, spec.report.theme) : undefined,
+      configFile: spec.report?.theme !== undefined ? resolve(env.plan.study.dir, spec.report.theme) : undefined,
       onFigure: (id, title) => env.log(`report: figure ${id}: ${title}`),
       ...(amend ? { amend } : {})
     })
