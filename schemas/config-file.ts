@@ -114,7 +114,14 @@ export const parseConfigText = (text: string, file: string): ConfigSource => {
       const line = lineCounter.linePos(problem.pos[0]).line
       throw new ConfigFileError({ file, message: `${file}:${line}: not valid YAML: ${problem.message.split("\n")[0]}` })
     }
-    return { file, text, value: doc.toJS({ maxAliasCount: 100 }), lineOf: locator(text) }
+    let value: unknown
+    try {
+      value = doc.toJS({ maxAliasCount: 100 })
+    } catch (e) {
+      // e.g. an alias bomb: the parser refuses to expand it
+      throw new ConfigFileError({ file, message: `${file}: not usable YAML: ${(e as Error).message}` })
+    }
+    return { file, text, value, lineOf: locator(text) }
   }
   try {
     return { file, text, value: JSON.parse(text), lineOf: locator(text) }

@@ -65,6 +65,8 @@ test("each kind of error reads file:line: key: problem", () => {
     [valid.replace("from: base, data: corpus", "from: unified, data: corpus"), "cycle", /training\.(dapt|unified)\.from: .*(cycle|LoRA adapter)/],
     // YAML that does not parse
     [valid.replace("  - { name: U, adapter: unified }", "  - { name: U, adapter: unified"), "syntax", /:\d+: not valid YAML/],
+    // an alias bomb: refused, naming the file, without expanding it
+    [`version: 1\na: &a [x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 11 }, (_, i) => `b${i}: &b${i} [${Array(9).fill(i === 0 ? "*a" : `*b${i - 1}`).join(", ")}]`).join("\n")}\n`, "alias bomb", /: not usable YAML: .*alias/],
     // a version this fleuve does not read
     [valid.replace("version: 1", "version: 2"), "version", /:1: version: Expected 1, got 2/]
   ]
