@@ -8,6 +8,7 @@ import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { withDefaultSaid } from "./defaults.ts"
 import { kafkaFlags } from "./kafka.ts"
 import { runtimeFlag } from "./run.ts"
+import { endpointFlags } from "./endpoint.ts"
 
 export const reevalFlags = {
   manifest: Flag.String("manifest").pipe(Flag.withDescription(withDefaultSaid("Dataset manifest (JSON: per task its loader format, test file, training pool); default: the bundled sample data", SAMPLE_MANIFEST)), Flag.withDefault(SAMPLE_MANIFEST)),
@@ -18,17 +19,8 @@ export const reevalFlags = {
   modelName: Flag.String("model-name").pipe(Flag.withDescription("System name for --model (default: the folder name)"), Flag.optional),
   backend: Flag.Literals("backend", ["auto", "webgpu", "tensorflow", "wasm", "cpu"]).pipe(Flag.withDescription(withDefaultSaid("tfjs backend for --model", "auto")), Flag.withDefault("auto")),
   engine: engineFlag,
-  endpoint: Flag.String("endpoint").pipe(Flag.withDescription("An OpenAI-compatible inference server (vLLM, SGLang, llama.cpp server, TGI) to score as one more system: MCQA options by prompt log-probs (/v1/completions, echo + logprobs), generation greedy with stop strings. Needs --endpoint-model"), Flag.optional),
-  endpointModel: Flag.String("endpoint-model").pipe(Flag.withDescription("Served model name sent as `model` to --endpoint (also the system name unless --endpoint-name)"), Flag.optional),
-  endpointTokenizer: Flag.String("endpoint-tokenizer").pipe(Flag.withDescription("The served model's tokenizer.json (file or folder): the exact lm-eval continuation boundary; without it the server's token offsets are used"), Flag.optional),
-  endpointRevision: Flag.String("endpoint-revision").pipe(Flag.withDescription("The served weights' revision (commit, tag): part of the prediction cache key; default what the server reports, else 'unreported'"), Flag.optional),
+  ...endpointFlags,
   endpointName: Flag.String("endpoint-name").pipe(Flag.withDescription("System name for --endpoint (default: --endpoint-model)"), Flag.optional),
-  endpointApiKey: Flag.Redacted("endpoint-api-key").pipe(Flag.withDescription("Bearer API key for --endpoint (default $FLEUVE_ENDPOINT_API_KEY); never printed or stored"), Flag.withFallbackConfig(Config.Redacted("FLEUVE_ENDPOINT_API_KEY")), Flag.optional),
-  endpointApi: Flag.Literals("endpoint-api", ["completions", "chat"]).pipe(Flag.withDescription(withDefaultSaid("Generation API: completions, or chat for servers that only offer /v1/chat/completions (scoring always needs completions)", "completions")), Flag.withDefault("completions" as const)),
-  endpointConcurrency: Flag.Int("endpoint-concurrency").pipe(Flag.withDescription(withDefaultSaid("Requests in flight at once to --endpoint", 4)), Flag.withDefault(4)),
-  endpointTimeout: Flag.Int("endpoint-timeout").pipe(Flag.withDescription(withDefaultSaid("Seconds one request may take before it is retried", 120)), Flag.withDefault(120)),
-  endpointRetries: Flag.Int("endpoint-retries").pipe(Flag.withDescription(withDefaultSaid("Retries (exponential backoff from 250 ms, capped at 5 s) on connection loss, timeouts, 429 and 5xx", 8)), Flag.withDefault(8)),
-  endpointBatch: Flag.Boolean("endpoint-batch-options").pipe(Flag.withDescription(withDefaultSaid("Send an item's options as one request with a list of prompts (vLLM, SGLang; llama.cpp's Python server rejects lists)", false)), Flag.withDefault(false)),
   localJudge: Flag.Boolean("local-judge").pipe(Flag.withDescription(withDefaultSaid("Judge AbsQA with the --model itself (local-model judge)", false)), Flag.withDefault(false)),
   judgeUrl: Flag.String("judge-url").pipe(Flag.withDescription("OpenAI-compatible server for the AbsQA judge (POST /v1/chat/completions); default: the offline reference judge. Credentials in it (http://user:pass@host) are sent as Basic authentication and never printed or stored"), Flag.optional),
   judgeApiKey: Flag.Redacted("judge-api-key").pipe(
@@ -50,6 +42,13 @@ export const reevalFlags = {
   // On Kafka each system's grid runs as consumer groups (its scorer stage scores through --endpoint
   // where one is given): docs/kafka.md, "The evaluation grid on Kafka".
   runtime: runtimeFlag,
+  scorerWorkers: Flag.String("scorer-workers").pipe(
+    Flag.withDescription(
+      "With --runtime kafka: comma-separated systems whose scorer stage this process leaves to `fleuve worker predict --pipeline evaluate-<system>` processes " +
+        "(started elsewhere, e.g. next to the inference server): reeval produces their requests, waits for the workers, and lands their predictions and scores"
+    ),
+    Flag.optional
+  ),
   ...kafkaFlags
 }
 export type ReevalArgs = ArgsOf<typeof reevalFlags>

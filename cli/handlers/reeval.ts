@@ -13,6 +13,7 @@ import { baselineSystems, endpointSystem, loadPromptSet } from "../../pipelines/
 import { reportAnyFailure, reportFailure } from "../common.ts"
 import { withWarehouse } from "../../pipelines/services.ts"
 import type { ReevalArgs } from "../flags/reeval.ts"
+import { endpointSpecOf } from "../flags/endpoint.ts"
 
 const list = (s: string) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")
 
@@ -51,21 +52,10 @@ const reevalBody = (o: ReevalArgs) =>
       })
       : undefined
     if (Option.isSome(o.endpoint) !== Option.isSome(o.endpointModel)) return yield* reportFailure({ message: "--endpoint and --endpoint-model go together" })
-    const served = Option.isSome(o.endpoint) && Option.isSome(o.endpointModel)
-      ? yield* endpointSystem({
-        endpoint: o.endpoint.value,
-        model: o.endpointModel.value,
-        system: Option.getOrUndefined(o.endpointName),
-        tokenizer: Option.getOrUndefined(o.endpointTokenizer),
-        revision: Option.getOrUndefined(o.endpointRevision),
-        apiKey: Option.getOrUndefined(o.endpointApiKey),
-        api: o.endpointApi,
-        concurrency: o.endpointConcurrency,
-        timeoutMs: o.endpointTimeout * 1000,
-        retries: o.endpointRetries,
-        batchOptions: o.endpointBatch
-      }, (line) => process.stderr.write(`${line}\n`))
-      : undefined
+    const spec = endpointSpecOf(o)
+    const served = spec ? yield* endpointSystem({ ...spec, system: Option.getOrUndefined(o.endpointName) }, (line) => process.stderr.write(`${line}\n`)) : undefined
+    const scorerWorkers = Option.isSome(o.scorerWorkers) ? list(o.scorerWorkers.value) : []
+    if (scorerWorkers.length > 0 && o.runtime !== "kafka") return yield* reportFailure({ message: "--scorer-workers needs --runtime kafka (the workers share the grid's consumer groups)" })
     if (o.localJudge && !neural) return yield* reportFailure({ message: "--local-judge needs --model" })
     const judge = judgeFor({ localModel: o.localJudge ? neural?.model : undefined, url: Option.getOrUndefined(o.judgeUrl), model: o.judgeModel, apiKey: Option.getOrUndefined(o.judgeApiKey) })
     const shots = parseShotList(o.shots)
@@ -83,6 +73,7 @@ const reevalBody = (o: ReevalArgs) =>
       limit: Option.getOrUndefined(o.limit),
       ...(Option.isSome(o.reference) ? { reference: o.reference.value } : {}),
       systems: (loaded) => [...baselineSystems(prompts, loaded, list(o.systems)), ...(neural ? [neural] : []), ...(served ? [served] : [])],
+      ...(scorerWorkers.length > 0 ? { scorerWorkers } : {}),
       ...(served ? { provenance: { endpoint: { system: served.system, modelId: served.model.modelId, modelRevision: served.model.modelRevision } } } : {}),
       log: (line) => process.stderr.write(`${line}\n`)
     }).pipe(Effect.tap(printSummary))

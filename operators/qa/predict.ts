@@ -98,7 +98,9 @@ export const predict = <R>(model: QaModel, cache: PredictionCacheApi<R>, options
           }
           outcomes[i] = emit(e, {
             ...predictionBase(e.value),
-            options: scored.options.map((o, k) => ({ logprob: o.logprob, tokens: o.tokens, greedy: o.greedy, ...continuationLengths(continuations[k]!) })),
+            // In OptionScore's field order: the record a topic carries decodes in that order, so the
+            // warehouse stores the same JSON text whichever runtime (and process) answered.
+            options: scored.options.map((o, k) => ({ logprob: o.logprob, tokens: o.tokens, ...continuationLengths(continuations[k]!), greedy: o.greedy })),
             truncatedTokens: scored.truncatedTokens
           }, false)
         }), { concurrency: model.concurrency ?? 1, discard: true })

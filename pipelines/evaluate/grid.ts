@@ -4,14 +4,14 @@ import type { Envelope } from "../../operators/envelope.ts"
 import type { Judge } from "../../operators/qa/judge/judge.ts"
 import type { TaskData } from "../../operators/qa/loaders/manifest.ts"
 import type { QaModel } from "../../operators/qa/model.ts"
-import { predict, type PredictOptions } from "../../operators/qa/predict.ts"
+import { predict, type PredictionCacheApi, type PredictOptions } from "../../operators/qa/predict.ts"
 import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
 import { buildEvalRequest } from "../../operators/qa/requests.ts"
 import { scorePrediction } from "../../operators/qa/score-prediction.ts"
 import { OperatorFailure } from "../../operators/operator.ts"
 import type { Score } from "../../schemas/evaluation.ts"
 import type { QAItem } from "../../schemas/qa-item.ts"
-import type { KeyedEvalRequest } from "../../schemas/qa-record.ts"
+import type { KeyedEvalRequest, PredictionRecord } from "../../schemas/qa-record.ts"
 import { landDeadLetters } from "../../warehouse/dead-letters.ts"
 import { EvalScores, Judgements } from "../../warehouse/eval-scores.ts"
 import { PredictionCache } from "../../warehouse/prediction-cache.ts"
@@ -64,24 +64,60 @@ export const evaluationTopics = (system: string) => {
   return { requests: `eval.requests.${s}`, predictions: `eval.predictions.${s}`, scores: `eval.scores.${s}` }
 }
 
-/** requests → predict (cache, then model) → metrics and judge → scores (replacing older rows). */
+/** The prefix of a system's grid pipeline; `evaluate-<system>` names its consumer groups (`fleuve.evaluate-<system>.<node>`). */
+export const EVALUATION_PIPELINE_PREFIX = "evaluate-"
+
+/** The grid pipeline's name for a system (the same in-process, in `reeval --runtime kafka` and in `fleuve worker`). */
+export const evaluationPipelineName = (system: string) => `${EVALUATION_PIPELINE_PREFIX}${topicSafe(system)}`
+
+/** The scorer stage, the one node of the grid a process without the warehouse can run (`fleuve worker predict`). */
+export const SCORER_NODE = "predict"
+
+const RECORDS = (topics: ReturnType<typeof evaluationTopics>) =>
+  ({ [topics.requests]: "KeyedEvalRequest", [topics.predictions]: "PredictionRecord", [topics.scores]: "Score" }) as const
+
+/** No prediction cache: what a scorer worker in another process has (the cache is in the warehouse). */
+const noCache: PredictionCacheApi<never> = { get: () => Effect.succeed(new Map()), put: () => Effect.void }
+
+/**
+ * The grid pipeline of one system as a scorer worker builds it: only its scorer stage (requests →
+ * the system's model → predictions), with no warehouse and so no prediction cache. Its requests
+ * come from the `reeval` process that owns the warehouse (the cache answered what it held there),
+ * and its predictions land through that process's sinks. A request addressed to another model
+ * (id, revision, adapter) than the worker's is a dead letter, never answered.
+ */
+export const evaluationWorkerPipeline = (system: EvalSystem, predictOptions: PredictOptions = {}): Pipeline<never> => {
+  const topics = evaluationTopics(system.system)
+  return {
+    name: evaluationPipelineName(system.system),
+    description: `the scorer stage of ${system.system}'s evaluation grid (requests → predictions), for a worker without the warehouse`,
+    records: RECORDS(topics),
+    nodes: [stage(topics.requests, predict(system.model, noCache, predictOptions), topics.predictions, 16)]
+  }
+}
+
+/**
+ * requests → predict (cache, then model) → metrics and judge → scores (replacing older rows);
+ * predictions → land-predictions (the cache and each cell's current prediction). The scorer stage
+ * reads the cache but writes nothing to the warehouse, so its members may run in other processes
+ * (`fleuve worker predict --pipeline evaluate-<system>`): what it answers lands through the sink.
+ */
 export const evaluationPipeline = (
   runId: string,
   system: EvalSystem,
   requests: ReadonlyArray<KeyedEvalRequest>,
   items: ReadonlyMap<string, QAItem>,
   judge: Judge,
-  onCacheHits: (n: number) => void = () => {},
-  predictOptions: PredictOptions = {}
+  onLanded: (p: { readonly requests: number; readonly fromCache: number; readonly perSecond: number }) => void = () => {}
 ): Pipeline<Warehouse> => {
   // One DuckDB connection serves the whole run and cannot interleave statements: the stages'
   // partitions run concurrently, so every warehouse write and read of this pipeline takes turns.
   const lock = Semaphore.makeUnsafe(1)
   const serial = <A, E, R>(e: Effect.Effect<A, E, R>) => lock.withPermit(e)
-  const cache = {
-    get: (keys: ReadonlyArray<string>) =>
-      serial(PredictionCache.get(keys)).pipe(Effect.tap((hits) => Effect.sync(() => onCacheHits(hits.size))), Effect.mapError(toFailure("prediction-cache"))),
-    put: (entries: Parameters<typeof PredictionCache.put>[0]) => serial(PredictionCache.put(entries)).pipe(Effect.mapError(toFailure("prediction-cache")))
+  const cache: PredictionCacheApi<Warehouse> = {
+    get: (keys) => serial(PredictionCache.get(keys)).pipe(Effect.mapError(toFailure("prediction-cache"))),
+    // The land-predictions sink stores them, wherever the scorer stage ran.
+    put: () => Effect.void
   }
   const judgements = {
     record: (cacheKey: string, j: Judge, v: { score: number; raw: string; order: string }) =>
@@ -95,14 +131,32 @@ export const evaluationPipeline = (
   // Topics of this system's grid: on Kafka a topic outlives the run, and a system's consumer
   // groups must not read another system's requests (they would be dead letters).
   const topics = evaluationTopics(system.system)
+  const started = performance.now()
+  let landed = 0
+  let fromCache = 0
   return {
-    name: `evaluate-${topicSafe(system.system)}`,
+    name: evaluationPipelineName(system.system),
     description: "EvalRequests → predictions (prediction cache, then the model) → item-level scores in `scores`",
-    records: { [topics.requests]: "KeyedEvalRequest", [topics.predictions]: "PredictionRecord", [topics.scores]: "Score" },
+    records: RECORDS(topics),
     nodes: [
       source("eval-requests", topics.requests, envelopes, requests.length),
-      stage(topics.requests, predict(system.model, cache, predictOptions), topics.predictions, 16),
+      stage(topics.requests, predict(system.model, cache), topics.predictions, 16),
       stage(topics.predictions, scorePrediction(items, judge, judgements), topics.scores),
+      // A cached answer is recorded again as this system's current prediction (the cache row itself is kept once).
+      sink<PredictionRecord, Warehouse>("land-predictions", topics.predictions, (batch) =>
+        serial(PredictionCache.put(batch.map((e) => ({
+          prediction: e.value.prediction,
+          // A log-likelihood answer is its options' log-probs; a generation has none.
+          kind: e.value.prediction.options ? "loglikelihood" as const : "generate" as const,
+          itemHash: e.value.itemHash
+        })))).pipe(
+          Effect.tap(() => Effect.sync(() => {
+            landed += batch.length
+            fromCache += batch.filter((e) => e.value.cached).length
+            onLanded({ requests: landed, fromCache, perSecond: landed / Math.max((performance.now() - started) / 1000, 1e-9) })
+          })),
+          Effect.mapError(toFailure("land-predictions"))
+        )),
       sink<Score, Warehouse>("land-scores", topics.scores, (batch) =>
         serial(EvalScores.replace(runId, batch.map((e) => ({ score: e.value, source: `${system.system}:${e.position._tag === "Generated" ? e.position.seq : 0}` })))).pipe(
           Effect.asVoid,
@@ -125,6 +179,13 @@ export interface EvaluateOptions {
   readonly onSystem?: (system: string, todo: number, total: number) => void
   /** While they run, after each batch: requests done of `todo`, their rate. */
   readonly onRequests?: (system: string, done: { readonly requests: number; readonly fromCache: number; readonly perSecond: number }, todo: number) => void
+  /**
+   * Systems whose scorer stage runs only in `fleuve worker predict --pipeline evaluate-<system>`
+   * processes (Kafka runtime): this process produces their requests and lands what the workers answer.
+   */
+  readonly scorerWorkers?: ReadonlyArray<string>
+  /** Before such a system's grid runs: its pipeline's name, for the line that says which workers it waits for. */
+  readonly onScorerWorkers?: (system: string, pipeline: string) => void
 }
 
 export const evaluate = (runId: string, plan: EvalPlan, options: EvaluateOptions = {}) =>
@@ -148,9 +209,15 @@ export const evaluate = (runId: string, plan: EvalPlan, options: EvaluateOptions
       options.onSystem?.(system.system, todo.length, all.length)
       if (todo.length === 0) continue
       for (const r of todo) scored[r.task] = (scored[r.task] ?? 0) + 1
-      const report = yield* runtime.run(evaluationPipeline(runId, system, todo, items, plan.judge, (n) => (fromCache += n), {
-        ...(options.onRequests ? { onProgress: (p) => options.onRequests!(system.system, p, todo.length) } : {})
-      }), options.run)
+      let systemFromCache = 0
+      const pipeline = evaluationPipeline(runId, system, todo, items, plan.judge, (p) => {
+        systemFromCache = p.fromCache
+        options.onRequests?.(system.system, p, todo.length)
+      })
+      const elsewhere = options.scorerWorkers?.includes(system.system) ?? false
+      if (elsewhere) options.onScorerWorkers?.(system.system, pipeline.name)
+      const report = yield* runtime.run(pipeline, elsewhere ? { ...options.run, elsewhere: [SCORER_NODE] } : options.run)
+      fromCache += systemFromCache
       const landed = report.stages.find((s) => s.name === "land-scores")
       scores += landed?.out ?? 0
       deadLetters += report.deadLetters.length

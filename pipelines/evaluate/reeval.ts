@@ -28,6 +28,8 @@ export interface ReevalOptions {
   readonly log?: (line: string) => void
   /** When set, the analyses are refreshed against this reference system after scoring. */
   readonly reference?: string
+  /** Systems whose scorer stage runs in `fleuve worker predict` processes (Kafka runtime; see EvaluateOptions). */
+  readonly scorerWorkers?: ReadonlyArray<string>
   /** More of what produced the scores, kept in runs.args (endpoints with credentials masked). */
   readonly provenance?: Readonly<Record<string, unknown>>
 }
@@ -60,7 +62,15 @@ export interface ScoreDatasetsOptions {
   /** Score only the first `limit` test items of each task; the rest are neither scored nor retired. */
   readonly limit?: number | undefined
   readonly log?: (line: string) => void
+  /** Systems whose scorer stage runs in `fleuve worker predict` processes (Kafka runtime; see EvaluateOptions). */
+  readonly scorerWorkers?: ReadonlyArray<string>
 }
+
+/** --scorer-workers names a system the run does not score. */
+export class UnknownSystem extends Schema.TaggedError<UnknownSystem>()("UnknownSystem", {
+  system: Schema.String,
+  message: Schema.String
+}) {}
 
 export interface DatasetsScored {
   readonly diffs: Readonly<Record<string, ItemDiff>>
@@ -79,6 +89,9 @@ export interface DatasetsScored {
 export const scoreDatasets = (runId: string, options: ScoreDatasetsOptions) =>
   Effect.gen(function*() {
     const log = options.log ?? (() => {})
+    const names = options.systems.map((s) => s.system)
+    const unknown = (options.scorerWorkers ?? []).find((s) => !names.includes(s))
+    if (unknown !== undefined) return yield* new UnknownSystem({ system: unknown, message: `--scorer-workers: no system '${unknown}' in this run (systems: ${names.join(", ")})` })
     const stored = (t: TaskData) => t.test.map((l) => ({ task: t.task, itemId: l.item.id, contentHash: l.contentHash, payload: l.item }))
     const diffs: Record<string, ItemDiff> = {}
     for (const t of options.tasks) {
@@ -97,6 +110,9 @@ export const scoreDatasets = (runId: string, options: ScoreDatasetsOptions) =>
     const counts = yield* evaluate(runId, { systems: options.systems, tasks: scoredTasks, shots: options.shots, prompts: options.prompts, judge: judge.judge }, {
       ...(options.force ? { force: true } : {}),
       onSystem: (system, todo, total) => log(`${system}: ${todo} of ${total} requests to score`),
+      ...(options.scorerWorkers ? { scorerWorkers: options.scorerWorkers } : {}),
+      onScorerWorkers: (system, pipeline) =>
+        log(`${system}: its scorer stage runs in worker processes: waiting for \`fleuve worker predict --pipeline ${pipeline}\` (with this system's --endpoint… or --model) to answer the requests`),
       onRequests: requestProgress(log)
     })
     // Items are not recorded as current: the next run asks the judge again for them.
@@ -136,6 +152,7 @@ export const reeval = (options: ReevalOptions) =>
       source: options.manifest,
       ...(options.force ? { force: true } : {}),
       limit: options.limit,
+      ...(options.scorerWorkers ? { scorerWorkers: options.scorerWorkers } : {}),
       log
     }).pipe(
       Effect.tap((scored) => Runs.finish(runId, "succeeded", { ...scored.eval, retiredScores: scored.retiredScores, rejectedItems: scored.rejectedItems })),

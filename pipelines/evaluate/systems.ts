@@ -7,6 +7,7 @@ import type { PromptSet } from "../../operators/qa/prompts/templates.ts"
 import type { EvalSystem } from "./grid.ts"
 
 export { loadPromptSet } from "../../operators/qa/prompts/templates.ts"
+export type { EndpointSpec } from "../../operators/qa/endpoint-model.ts"
 
 /**
  * Systems that need no neural runtime. `char-3gram` is a character trigram model trained on the

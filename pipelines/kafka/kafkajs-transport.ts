@@ -31,6 +31,11 @@ export interface KafkajsTuning {
 }
 
 /** KafkaTransport over kafkajs 2.2.4. Logs only errors, through kafkajs' logger (never the config). */
+/** How long a rebalance waits for a member that is handling a batch (kafkajs's default). */
+const rebalanceTimeout = 60_000
+/** A member stops committing this long before the group would give up waiting for it. */
+const SAFETY_MS = 10_000
+
 export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning = {}): KafkaTransport => {
   const sasl: SASLOptions | undefined = settings.sasl
     ? ({ mechanism: settings.sasl.mechanism, username: settings.sasl.username, password: Redacted.value(settings.sasl.password) } as SASLOptions)
@@ -95,12 +100,14 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
 
   const consumer = async (options: ConsumerOptions): Promise<Consumer> => {
     const session = options.sessionTimeoutMs ?? settings.sessionTimeoutMs ?? 10000
+    const heartbeatInterval = Math.max(300, Math.floor(session / 5))
     const c = kafka.consumer({
       groupId: options.groupId,
       readUncommitted: false,
       allowAutoTopicCreation: false,
       sessionTimeout: session,
-      heartbeatInterval: Math.max(300, Math.floor(session / 5)),
+      rebalanceTimeout,
+      heartbeatInterval,
       maxBytesPerPartition: options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? 1048576,
       maxWaitTimeInMs: 200,
       // A crashed consumer is restarted by our worker loop, with fresh producers: not by kafkajs.
@@ -128,18 +135,46 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return
-        await options.onBatch({
-          topic: batch.topic,
-          partition: batch.partition,
-          nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
-          messages: batch.messages.map((m) => ({
-            key: m.key,
-            value: m.value,
-            headers: headersOf(m.headers as Record<string, unknown> | undefined),
-            offset: m.offset,
-            timestamp: m.timestamp
-          }))
-        })
+        // kafkajs heartbeats only between batches: a batch that takes longer than the session
+        // (a stage calling a model server) would lose the member its partitions while it works,
+        // and another member would handle them again. So heartbeat while the batch runs. A
+        // rebalance asked meanwhile waits for this member (up to the rebalance timeout) before
+        // its partitions move; past that, or once the group dropped it, `lost` says so.
+        let rebalancingSince: number | undefined
+        let dropped: string | undefined
+        let beating = false
+        const beat = setInterval(() => {
+          if (beating) return
+          beating = true
+          heartbeat()
+            .catch((e: { type?: string; message?: string }) => {
+              if (e?.type === "REBALANCE_IN_PROGRESS") rebalancingSince ??= Date.now()
+              else dropped ??= `heartbeat failed: ${e?.message ?? String(e)}`
+            })
+            .finally(() => (beating = false))
+        }, heartbeatInterval)
+        try {
+          await options.onBatch({
+            topic: batch.topic,
+            partition: batch.partition,
+            nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
+            messages: batch.messages.map((m) => ({
+              key: m.key,
+              value: m.value,
+              headers: headersOf(m.headers as Record<string, unknown> | undefined),
+              offset: m.offset,
+              timestamp: m.timestamp
+            })),
+            lost: () =>
+              dropped ??
+                (isStale() ? "the group reassigned the partition" : undefined) ??
+                (rebalancingSince !== undefined && Date.now() - rebalancingSince > rebalanceTimeout - SAFETY_MS
+                  ? `a rebalance has waited ${Math.round((Date.now() - rebalancingSince) / 1000)} s for this member (the group waits ${rebalanceTimeout / 1000} s)`
+                  : undefined)
+          })
+        } finally {
+          clearInterval(beat)
+        }
         resolveOffset(batch.lastOffset())
         await heartbeat()
       }

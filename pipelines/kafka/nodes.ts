@@ -183,21 +183,35 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     }
     return { out, letters }
   }
+  const handle = async (batch: InBatch) => {
+    const { envelopes, dead } = await decodeBatch(ctx, inType, batch, node.name)
+    stats.recordIn(dead.length)
+    for (const d of dead) stats.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
+    const routed = envelopes.length > 0 ? await run(apply(envelopes)) : []
+    // toMessages drains the journal: after apply, so the batch's entries ride with its outputs.
+    const { out, letters } = toMessages(routed)
+    for (const d of dead) out.push(dlqMessage(ctx, dlq, d.key, d.letter))
+    // A member that may have lost the partition while it worked commits nothing: its new owner
+    // handles the batch from the committed position (the worker restarts its clients).
+    const lost = batch.lost?.()
+    if (lost !== undefined) throw new Error(`${node.name}: ${batch.topic}[${batch.partition}] may have moved to another member (${lost}); not committing`)
+    await producer.sendInTransaction(out, groupId, [{ topic: batch.topic, partition: batch.partition, offset: batch.nextOffset }])
+    const all = [...dead.map((d) => d.letter), ...letters]
+    if (all.length > 0) ctx.onDeadLetters?.(all)
+  }
   const consumer = await ctx.transport.consumer({
     groupId,
     topics: [node.input],
     fromBeginning: true,
-    onBatch: async (batch) => {
-      const { envelopes, dead } = await decodeBatch(ctx, inType, batch, node.name)
-      stats.recordIn(dead.length)
-      for (const d of dead) stats.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
-      const routed = envelopes.length > 0 ? await run(apply(envelopes)) : []
-      // toMessages drains the journal: after apply, so the batch's entries ride with its outputs.
-      const { out, letters } = toMessages(routed)
-      for (const d of dead) out.push(dlqMessage(ctx, dlq, d.key, d.letter))
-      await producer.sendInTransaction(out, groupId, [{ topic: batch.topic, partition: batch.partition, offset: batch.nextOffset }])
-      const all = [...dead.map((d) => d.letter), ...letters]
-      if (all.length > 0) ctx.onDeadLetters?.(all)
+    onBatch: async (fetched) => {
+      // A stage with a batch size (the scorer: a model's answers are slow) commits each slice of
+      // a fetch in its own transaction, so a worker that dies loses at most one slice of work.
+      const size = node.batchSize ?? fetched.messages.length
+      for (let i = 0; i < fetched.messages.length; i += size) {
+        const messages = fetched.messages.slice(i, i + size)
+        const end = i + size >= fetched.messages.length
+        await handle({ ...fetched, messages, nextOffset: end ? fetched.nextOffset : (BigInt(messages[messages.length - 1]!.offset) + 1n).toString() })
+      }
     }
   })
   return {
@@ -255,7 +269,14 @@ export const startSink = async (ctx: KafkaContext, pipeline: Pipeline, node: Sin
  * `dead_letters`), committing after each batch landed. Runs beside the sink, in the one process
  * that owns the warehouse.
  */
-export const startDeadLetterSink = async (ctx: KafkaContext, pipeline: Pipeline, stats: OperatorStats, run: RunWith): Promise<RunningNode | undefined> => {
+export const startDeadLetterSink = async (
+  ctx: KafkaContext,
+  pipeline: Pipeline,
+  stats: OperatorStats,
+  run: RunWith,
+  /** After a batch of `topic` landed (the run counts those of stages whose members run in other processes). */
+  onLanded?: (topic: string, letters: ReadonlyArray<DeadLetter>) => void
+): Promise<RunningNode | undefined> => {
   const land = pipeline.deadLetters
   if (!land) return undefined
   const type = recordType("DeadLetter")
@@ -279,6 +300,7 @@ export const startDeadLetterSink = async (ctx: KafkaContext, pipeline: Pipeline,
       }
       await run(land(letters))
       stats.recordOut(letters.length)
+      onLanded?.(batch.topic, letters)
     }
   })
   return { consumer, flush: async () => undefined, close: () => consumer.stop() }

@@ -4,7 +4,7 @@ import { messageOf } from "../../lib/error-message.ts"
 import { redact } from "../../lib/redact.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
-import { type Pipeline, type PipelineNode, type SinkNode, type SourceNode, type StageNode, validateGraph } from "../runtime/graph.ts"
+import { dlqTopic, type Pipeline, type PipelineNode, type SinkNode, type SourceNode, type StageNode, validateGraph } from "../runtime/graph.ts"
 import { PipelineFailure, PipelineRuntime, type ReplayFrom, type RunOptions, type RunReport } from "../runtime/runtime.ts"
 import { kafkajsTransport } from "./kafkajs-transport.ts"
 import { groupLag, totalLag } from "./lag.ts"
@@ -98,11 +98,16 @@ export const runOnKafka = (settings: KafkaSettings) =>
       )
       yield* prepareCluster(ctx, pipeline).pipe(Effect.mapError(failure(pipeline, `cannot prepare the cluster (${describeSettings(settings)})`)))
       const consumers = flowOrder(pipeline)
+      const elsewhere = new Set(options.elsewhere ?? [])
+      const unknown = [...elsewhere].filter((n) => !consumers.some((c) => c.name === n))
+      if (unknown.length > 0) return yield* new PipelineFailure({ pipeline: pipeline.name, message: `no stage or sink named ${unknown.join(", ")} to leave to workers` })
       if (options.from) yield* resetGroups(ctx, pipeline, consumers, options.from)
 
       const stats = new Map<string, OperatorStats>(pipeline.nodes.map((n) => [n.name, new OperatorStats(n.name)]))
       const snapshot = () => [...stats.values()].map((s) => s.snapshot())
       const run = runnerOf(yield* Effect.context<R>())
+      // Indexed like `consumers`; undefined for a node whose members run in other processes.
+      const local: Array<RunningNode | undefined> = []
       const running: Array<RunningNode> = []
       yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(running.map((r) => r.close().catch(() => undefined)))))
 
@@ -111,15 +116,25 @@ export const runOnKafka = (settings: KafkaSettings) =>
 
       const body = Effect.gen(function*() {
         for (const node of consumers) {
+          if (elsewhere.has(node.name)) {
+            local.push(undefined)
+            continue
+          }
           const s = stats.get(node.name)!
           const r = yield* Effect.tryPromise({
             try: () => (node._tag === "Stage" ? startStage(ctx, pipeline, node, s, run) : startSink(ctx, pipeline, node, s, run)),
             catch: failure(pipeline, node.name)
           })
+          local.push(r)
           running.push(r)
         }
         const dlqStats = new OperatorStats("dead-letters")
-        const dlqSink = yield* Effect.tryPromise({ try: () => startDeadLetterSink(ctx, pipeline, dlqStats, run), catch: failure(pipeline, "dead-letters") })
+        // Dead letters of a stage run elsewhere are seen here only as the sink lands them: the report counts them then.
+        const remoteDlq = new Set(consumers.filter((n) => n._tag === "Stage" && elsewhere.has(n.name)).map((n) => dlqTopic((n as StageNode).input)))
+        const dlqSink = yield* Effect.tryPromise({
+          try: () => startDeadLetterSink(ctx, pipeline, dlqStats, run, (topic, letters) => (remoteDlq.has(topic) ? deadLetters.push(...letters) : undefined)),
+          catch: failure(pipeline, "dead-letters")
+        })
         if (dlqSink) running.push(dlqSink)
         const journalSink = yield* Effect.tryPromise({ try: () => startJournalSink(ctx, pipeline, new OperatorStats("journal"), run), catch: failure(pipeline, "journal") })
         if (journalSink) running.push(journalSink)
@@ -131,8 +146,10 @@ export const runOnKafka = (settings: KafkaSettings) =>
         )
         for (const [i, node] of consumers.entries()) {
           yield* caughtUp(ctx, groupOf(pipeline, node), [node.input])
-          // Stateful operators emit what they held back once their input is exhausted.
-          yield* Effect.tryPromise({ try: () => running[i]!.flush(), catch: failure(pipeline, node.name) })
+          // Stateful operators emit what they held back once their input is exhausted (a node run
+          // elsewhere flushes in its own process).
+          const here = local[i]
+          if (here) yield* Effect.tryPromise({ try: () => here.flush(), catch: failure(pipeline, node.name) })
           if (node._tag === "Stage") yield* caughtUp(ctx, groupOf(pipeline, node), [node.input])
         }
         if (dlqSink) yield* caughtUp(ctx, deadLetterGroupOf(pipeline), dlqTopicsOf(pipeline))

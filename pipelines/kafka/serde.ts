@@ -142,7 +142,11 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
         )
       )
       if (!latest) {
-        yield* Effect.tryPromise({ try: () => client.updateCompatibility(type.subject, Compatibility.BACKWARD), catch: registryError })
+        // Two processes starting at once (a run and its workers) may both find the subject new:
+        // the second's rule then already exists (Apicurio refuses to create it twice), which is fine.
+        yield* Effect.tryPromise({ try: () => client.updateCompatibility(type.subject, Compatibility.BACKWARD), catch: (e) => e }).pipe(
+          Effect.catch((e: unknown) => (/rule named 'COMPATIBILITY' already exists/i.test(String((e as Error)?.message ?? e)) ? Effect.void : Effect.fail(registryError(e))))
+        )
       }
       writerIds.set(type.subject, id)
       knownIds.set(id, type.subject)

@@ -20,6 +20,13 @@ export interface InBatch {
   readonly messages: ReadonlyArray<InMessage>
   /** Offset to commit once the batch is handled: past its last record and any transaction marker. */
   readonly nextOffset: string
+  /**
+   * Why the partition may no longer be this member's (the group rebalanced, or dropped it, while
+   * the batch was being handled for longer than the group waits), or undefined while it still is:
+   * a stage asks before it commits, so that a member that lost its partition commits nothing
+   * (kafkajs's transactional offset commit carries no member generation the broker could check).
+   */
+  readonly lost?: () => string | undefined
 }
 
 export interface OutMessage {

@@ -94,6 +94,10 @@ export const runEmbedded = <R>(pipeline: Pipeline<R>, options: RunOptions = {}):
   Effect.gen(function*() {
     const problems = validateGraph(pipeline)
     if (problems.length > 0) return yield* new PipelineFailure({ pipeline: pipeline.name, message: problems.join("; ") })
+    // In one process there is no one else to run a node: leaving one out would never end.
+    if (options.elsewhere && options.elsewhere.length > 0) {
+      return yield* new PipelineFailure({ pipeline: pipeline.name, message: `nodes run by workers in other processes (${options.elsewhere.join(", ")}) need the kafka runtime` })
+    }
     const partitions = Math.max(1, options.partitions ?? 4)
     const capacity = Math.max(16, options.queueCapacity ?? 1024)
     const started = performance.now()

@@ -23,6 +23,12 @@ export interface RunOptions {
   /** Called every progressIntervalMs, and once more with `final` when the run ends. */
   readonly onProgress?: (stages: ReadonlyArray<StatsSnapshot>, final?: boolean) => void
   readonly progressIntervalMs?: number
+  /**
+   * Nodes this process leaves to workers in other processes (`fleuve worker NODE`; Kafka runtime
+   * only, the embedded runtime refuses it): they are not started here, but the run still waits
+   * until their consumer groups have handled everything upstream wrote.
+   */
+  readonly elsewhere?: ReadonlyArray<string>
 }
 
 export interface RunReport {

@@ -1,0 +1,182 @@
+// Issue 19: the evaluation grid's scorer stage in other processes. `fleuve reeval --runtime kafka
+// --scorer-workers S` produces system S's requests and lands what comes back; two
+// `fleuve worker predict --pipeline evaluate-S` processes (no warehouse) answer them through
+// llama.cpp's real OpenAI-compatible server (scripts/setup/60-llama-cpp.sh, the committed tiny
+// Qwen3 as an f32 GGUF), on the real broker. One worker is SIGKILLed mid-grid; the other takes
+// its partitions over. Every request is answered and landed exactly once, the rows equal the
+// embedded run's, and the endpoint's API key and URL credentials are nowhere: not in the workers'
+// or reeval's output, not in runs.args or dead_letters, not in any record on the grid's topics.
+import assert from "node:assert/strict"
+import { type ChildProcess, spawn } from "node:child_process"
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { after, before, describe, it } from "node:test"
+import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
+import { llamaServer, type LlamaServer, llamaServerMissing, tiny1kModelDir } from "../../helpers/llama-server.ts"
+import { runCliAsync, tempDir } from "../../helpers/warehouse.ts"
+import { countCommitted, root, sleep, testSettings, uniqueTag } from "./helpers.ts"
+
+// Skipped only outside CI when the server is not installed (FLEUVE_SKIP_SETUP runs); on CI a missing install fails.
+const missing = process.env.CI ? undefined : llamaServerMissing()
+
+const bin = join(root, "bin/fleuve.mjs")
+const KEY = "sk-grid-5ecret"
+const URL_PASSWORD = "pw-9ecret"
+const workers: Array<ChildProcess> = []
+
+/** Every record value and header of a topic, committed or not, read whole by a fresh group. */
+const readTopic = async (topic: string, atLeast: number) => {
+  const transport = kafkajsTransport(testSettings())
+  const texts: Array<string> = []
+  const consumer = await transport.consumer({
+    groupId: `read-${uniqueTag()}`,
+    topics: [topic],
+    fromBeginning: true,
+    onBatch: async (b) => {
+      for (const m of b.messages) texts.push(`${m.key?.toString() ?? ""} ${m.value?.toString("latin1") ?? ""} ${JSON.stringify(m.headers)}`)
+    }
+  })
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline && texts.length < atLeast) await sleep(250)
+  await sleep(1000)
+  await consumer.stop()
+  await transport.close()
+  return texts
+}
+
+const highWatermark = async (topic: string) => {
+  const transport = kafkajsTransport(testSettings())
+  try {
+    return (await transport.topicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0)
+  } catch {
+    return 0
+  } finally {
+    await transport.close()
+  }
+}
+
+describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server, real broker)", { skip: missing }, () => {
+  let server: LlamaServer
+  before(async () => {
+    server = await llamaServer({ model: "tiny1k", apiKey: KEY })
+  })
+  after(async () => {
+    workers.forEach((w) => w.exitCode === null && w.signalCode === null && w.kill("SIGKILL"))
+    await server?.kill()
+  })
+
+  it("two scorer workers answer every request once, one SIGKILLed mid-grid; the rows equal the embedded run's", { timeout: 300_000 }, async () => {
+    const dir = tempDir("fleuve-grid-workers-")
+    const sample = join(root, "data", "qa")
+    mkdirSync(join(dir, "mcqa"))
+    writeFileSync(join(dir, "mcqa", "test.jsonl"), readFileSync(join(sample, "mcqa", "test.jsonl"), "utf8"))
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify({
+      name: "grid-workers",
+      tasks: {
+        mcqa: { format: "frenchmedmcqa", test: "mcqa/test.jsonl", train: join(sample, "mcqa", "train.jsonl") },
+        extqa: { format: "squad", test: join(sample, "extqa", "test.jsonl"), train: join(sample, "extqa", "train.jsonl") },
+        absqa: { format: "mediqal-oeq", test: join(sample, "absqa", "test.jsonl"), train: join(sample, "absqa", "train.jsonl") }
+      }
+    }))
+    const LIMIT = 24
+    const REQUESTS = 2 * LIMIT
+    // A system name of its own: the grid's topics and groups are named after it and outlive the run.
+    const system = `llama-${uniqueTag()}`
+    const pipeline = `evaluate-${system}`
+    const endpoint = (url: string) => ["--endpoint", url, "--endpoint-model", server.alias, "--endpoint-tokenizer", tiny1kModelDir, "--endpoint-revision", "r1", "--endpoint-concurrency", "1"]
+    // The server's URL with credentials in it (Basic authentication where no key is given; the
+    // key, from the environment, wins): neither may show anywhere. reeval and its workers name the
+    // system alike (the endpoint is part of the model's identity: a worker pointed elsewhere
+    // would have its requests refused as dead letters, never answered).
+    const secretUrl = server.url.replace("http://", `http://fleuve:${URL_PASSWORD}@`)
+    const reevalArgs = (db: string) => [
+      "reeval", "--manifest", join(dir, "manifest.json"), "--warehouse", db, "--tasks", "mcqa,extqa", "--shots", "0", "--limit", String(LIMIT), "--systems", "char-3gram",
+      ...endpoint(secretUrl), "--endpoint-name", system
+    ]
+    const env = { FLEUVE_ENDPOINT_API_KEY: KEY }
+    const embedded = await runCliAsync(reevalArgs(join(dir, "embedded.duckdb")), { env })
+    assert.equal(embedded.code, 0, embedded.stderr)
+    const startScorer = (instance: string) => {
+      const log = join(dir, `${instance}.log`)
+      const fd = openSync(log, "a")
+      const child = spawn(process.execPath, [bin, "worker", "predict", "--pipeline", pipeline, "--instance", instance, ...endpoint(secretUrl)], {
+        cwd: root,
+        env: { ...process.env, ...env, FLEUVE_KAFKA_CLIENT_ID: `scorer-${instance}`, FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "6000" },
+        stdio: ["ignore", fd, fd]
+      })
+      closeSync(fd)
+      workers.push(child)
+      return { child, log }
+    }
+    const a = startScorer(`a-${system}`)
+    const b = startScorer(`b-${system}`)
+    const db = join(dir, "kafka.duckdb")
+    const run = runCliAsync([...reevalArgs(db), "--runtime", "kafka", "--scorer-workers", system], { env })
+
+    // Mid-grid: once the workers have written some predictions (committed or not), and before all.
+    const predictionsTopic = `eval.predictions.${system}`
+    const deadline = Date.now() + 120_000
+    let written = 0
+    while (Date.now() < deadline && (written = await highWatermark(predictionsTopic)) < 4) await sleep(100)
+    assert.ok(written >= 4 && written < REQUESTS, `the kill should come mid-grid (${written} of ${REQUESTS} written):\n${readFileSync(a.log, "utf8").slice(-2000)}`)
+    a.child.kill("SIGKILL")
+
+    const kafka = await run
+    assert.equal(kafka.code, 0, `${kafka.stderr}\n--- a:\n${readFileSync(a.log, "utf8")}\n--- b:\n${readFileSync(b.log, "utf8")}`)
+    assert.match(kafka.stderr, new RegExp(`its scorer stage runs in worker processes: waiting for \`fleuve worker predict --pipeline ${pipeline}\``))
+    b.child.kill("SIGTERM")
+    await new Promise((r) => (b.child.exitCode !== null ? r(undefined) : b.child.once("exit", r)))
+    const logB = readFileSync(b.log, "utf8")
+    const logA = readFileSync(a.log, "utf8")
+    // Each worker had partitions and answered some; the survivor ended the grid.
+    assert.match(logA, /consuming eval\.requests\..* as group fleuve\.evaluate-.*\.predict/)
+    assert.match(logB, /progress: predict [1-9]\d*→/)
+
+    const query = async (warehouse: string, sql: string) => {
+      const r = await runCliAsync(["query", "--warehouse", warehouse, "--format", "json", sql])
+      assert.equal(r.code, 0, r.stderr)
+      return JSON.parse(r.stdout) as Array<Record<string, unknown>>
+    }
+    const SCORES = `SELECT system, task, shots, item_id, metric, score FROM scores ORDER BY ALL`
+    const PREDICTIONS = `SELECT system, cache_key, options::VARCHAR AS options, output, model_id, model_revision FROM predictions ORDER BY ALL`
+    const ours = (rows: Array<Record<string, unknown>>) => rows.filter((r) => r.system === system)
+    const wantPreds = await query(join(dir, "embedded.duckdb"), PREDICTIONS)
+    assert.equal(ours(wantPreds).length, REQUESTS)
+    assert.deepEqual(await query(db, PREDICTIONS), wantPreds)
+    const wantScores = await query(join(dir, "embedded.duckdb"), SCORES)
+    assert.deepEqual(await query(db, SCORES), wantScores)
+    assert.deepEqual(await query(db, "SELECT count(*)::INT AS n FROM dead_letters"), [{ n: 0 }])
+
+    // Exactly once on the broker: one committed prediction a request, one committed score record a row.
+    const settings = testSettings()
+    assert.equal((await countCommitted(settings, predictionsTopic, REQUESTS)).count, REQUESTS)
+    const scoreRows = ours(wantScores).length
+    assert.equal((await countCommitted(settings, `eval.scores.${system}`, scoreRows)).count, scoreRows)
+
+    // Credentials: nowhere printed or stored.
+    const leaks = (where: string, text: string) => {
+      assert.ok(!text.includes(KEY) && !text.includes("5ecret"), `${where} holds the API key`)
+      assert.ok(!text.includes(URL_PASSWORD) && !text.includes("9ecret"), `${where} holds the URL's password`)
+    }
+    leaks("worker a's log", logA)
+    leaks("worker b's log", logB)
+    assert.match(logB, /<redacted>|127\.0\.0\.1/)
+    leaks("reeval's output", kafka.stdout + kafka.stderr)
+    leaks("runs.args", JSON.stringify(await query(db, "SELECT command, args::VARCHAR AS args FROM runs")))
+    for (const topic of [`eval.requests.${system}`, predictionsTopic, `eval.requests.${system}.dlq`, `eval.scores.${system}`]) {
+      leaks(topic, (await readTopic(topic, topic.endsWith(".dlq") ? 0 : REQUESTS)).join("\n"))
+    }
+  })
+
+  it("a scorer worker refuses the grid's other nodes, and runs only with the system's model", { timeout: 60_000 }, async () => {
+    const land = await runCliAsync(["worker", "land-scores", "--pipeline", "evaluate-x"])
+    assert.equal(land.code, 1)
+    assert.match(land.stderr, /only its scorer stage 'predict' runs in a worker; 'land-scores' needs the warehouse/)
+    const none = await runCliAsync(["worker", "predict", "--pipeline", "evaluate-x"])
+    assert.equal(none.code, 1)
+    assert.match(none.stderr, /needs the system's model, as reeval was given it: --endpoint URL --endpoint-model NAME/)
+    const embedded = await runCliAsync(["reeval", "--warehouse", join(tempDir("fleuve-grid-workers-"), "w.duckdb"), "--scorer-workers", "char-3gram", "--limit", "1"])
+    assert.equal(embedded.code, 1)
+    assert.match(embedded.stderr, /--scorer-workers needs --runtime kafka/)
+  })
+})
