@@ -9,8 +9,8 @@ import { withDefaultSaid } from "./defaults.ts"
  * it as one more system, `fleuve worker predict --pipeline evaluate-<system>` runs its scorer stage.
  */
 export const endpointFlags = {
-  endpoint: Flag.String("endpoint").pipe(Flag.withDescription("An OpenAI-compatible inference server (vLLM, SGLang, llama.cpp server, TGI) to score as one more system: MCQA options by prompt log-probs (/v1/completions, echo + logprobs), generation greedy with stop strings. Needs --endpoint-model"), Flag.optional),
-  endpointModel: Flag.String("endpoint-model").pipe(Flag.withDescription("Served model name sent as `model` to --endpoint (also the system name unless --endpoint-name)"), Flag.optional),
+  endpoint: Flag.String("endpoint").pipe(Flag.withDescription("An OpenAI-compatible inference server (vLLM, SGLang, llama.cpp server, TGI) serving a system (reeval: one more system to score; worker predict: the system whose requests it answers): MCQA options by prompt log-probs (/v1/completions, echo + logprobs), generation greedy with stop strings. Needs --endpoint-model"), Flag.optional),
+  endpointModel: Flag.String("endpoint-model").pipe(Flag.withDescription("Served model name sent as `model` to --endpoint (reeval: also the system name unless --endpoint-name)"), Flag.optional),
   endpointTokenizer: Flag.String("endpoint-tokenizer").pipe(Flag.withDescription("The served model's tokenizer.json (file or folder): the exact lm-eval continuation boundary; without it the server's token offsets are used"), Flag.optional),
   endpointRevision: Flag.String("endpoint-revision").pipe(Flag.withDescription("The served weights' revision (commit, tag): part of the prediction cache key; default what the server reports, else 'unreported'"), Flag.optional),
   endpointApiKey: Flag.Redacted("endpoint-api-key").pipe(Flag.withDescription("Bearer API key for --endpoint (default $FLEUVE_ENDPOINT_API_KEY); never printed or stored"), Flag.withFallbackConfig(Config.Redacted("FLEUVE_ENDPOINT_API_KEY")), Flag.optional),

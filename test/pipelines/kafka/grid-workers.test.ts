@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
+import { parse as parseYaml } from "yaml"
 import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
 import { llamaServer, type LlamaServer, llamaServerMissing, tiny1kModelDir } from "../../helpers/llama-server.ts"
 import { runCliAsync, tempDir } from "../../helpers/warehouse.ts"
@@ -55,10 +56,33 @@ const highWatermark = async (topic: string) => {
   }
 }
 
+/**
+ * A service's command in docker-compose.yml, `${VAR:-default}` resolved from `vars` (else its
+ * default): the test runs the deployment's own commands, with only the addresses swapped.
+ */
+const composeCommand = (service: string, vars: Record<string, string>): Array<string> => {
+  const compose = parseYaml(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as { services: Record<string, { command: Array<string> }> }
+  return compose.services[service]!.command.map((a) => a.replace(/\$\{(\w+):-([^}]*)\}/g, (_, name: string, fallback: string) => vars[name] ?? fallback))
+}
+
+/** `args` with the value after each flag in `values` replaced, and the flags in `drop` (booleans) left out. */
+const withFlags = (args: ReadonlyArray<string>, values: Record<string, string>, drop: ReadonlyArray<string> = []) => {
+  const out = args.filter((a) => !drop.includes(a))
+  for (const [flag, value] of Object.entries(values)) {
+    const i = out.indexOf(flag)
+    assert.ok(i >= 0 && i + 1 < out.length, `the compose command has ${flag}`)
+    out[i + 1] = value
+  }
+  return out
+}
+
 describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server, real broker)", { skip: missing }, () => {
   let server: LlamaServer
+  // The served name is the system's name (as in docker-compose.yml): one of its own, since the
+  // grid's topics and groups are named after it and outlive the run on the broker.
+  const system = `llama-${uniqueTag()}`
   before(async () => {
-    server = await llamaServer({ model: "tiny1k", apiKey: KEY })
+    server = await llamaServer({ model: "tiny1k", apiKey: KEY, alias: system })
   })
   after(async () => {
     workers.forEach((w) => w.exitCode === null && w.signalCode === null && w.kill("SIGKILL"))
@@ -78,28 +102,38 @@ describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server
         absqa: { format: "mediqal-oeq", test: join(sample, "absqa", "test.jsonl"), train: join(sample, "absqa", "train.jsonl") }
       }
     }))
-    const LIMIT = 24
+    const LIMIT = 16
     const REQUESTS = 2 * LIMIT
-    // A system name of its own: the grid's topics and groups are named after it and outlive the run.
-    const system = `llama-${uniqueTag()}`
     const pipeline = `evaluate-${system}`
-    const endpoint = (url: string) => ["--endpoint", url, "--endpoint-model", server.alias, "--endpoint-tokenizer", tiny1kModelDir, "--endpoint-revision", "r1", "--endpoint-concurrency", "1"]
     // The server's URL with credentials in it (Basic authentication where no key is given; the
     // key, from the environment, wins): neither may show anywhere. reeval and its workers name the
     // system alike (the endpoint is part of the model's identity: a worker pointed elsewhere
     // would have its requests refused as dead letters, never answered).
     const secretUrl = server.url.replace("http://", `http://fleuve:${URL_PASSWORD}@`)
-    const reevalArgs = (db: string) => [
-      "reeval", "--manifest", join(dir, "manifest.json"), "--warehouse", db, "--tasks", "mcqa,extqa", "--shots", "0", "--limit", String(LIMIT), "--systems", "char-3gram",
-      ...endpoint(secretUrl), "--endpoint-name", system
+    // docker-compose.yml's commands (services scorer and reeval-vllm) with the vLLM service's
+    // address swapped for llama.cpp's server, and without --endpoint-batch-options (llama.cpp's
+    // Python server refuses a list of prompts; vLLM and SGLang take it). The rest is this test's
+    // data: the manifest, a few items, the tokenizer and revision both sides declare.
+    const vars = { FLEUVE_VLLM_NAME: system }
+    const sameSystem = ["--endpoint-tokenizer", tiny1kModelDir, "--endpoint-revision", "r1"]
+    const scorerCommand = [...withFlags(composeCommand("scorer", vars), { "--endpoint": secretUrl }, ["--endpoint-batch-options"]), ...sameSystem]
+    const reevalCommand = (db: string) => [
+      ...withFlags(composeCommand("reeval-vllm", vars), { "--endpoint": secretUrl, "--warehouse": db }, ["--endpoint-batch-options"]),
+      ...sameSystem, "--manifest", join(dir, "manifest.json"), "--tasks", "mcqa,extqa", "--shots", "0", "--limit", String(LIMIT)
     ]
+    assert.deepEqual(scorerCommand.slice(0, 4), ["worker", "predict", "--pipeline", pipeline])
+    const kafkaArgs = reevalCommand(join(dir, "kafka.duckdb"))
+    assert.deepEqual(kafkaArgs.slice(kafkaArgs.indexOf("--runtime"), kafkaArgs.indexOf("--runtime") + 4), ["--runtime", "kafka", "--scorer-workers", system])
+    // The embedded run: the same command on the in-process runtime, every stage in one process.
+    const embeddedArgs = reevalCommand(join(dir, "embedded.duckdb")).filter((_, i, all) => !["--runtime", "--scorer-workers"].includes(all[i]!) && !["--runtime", "--scorer-workers"].includes(all[i - 1]!))
     const env = { FLEUVE_ENDPOINT_API_KEY: KEY }
-    const embedded = await runCliAsync(reevalArgs(join(dir, "embedded.duckdb")), { env })
+    const embedded = await runCliAsync(embeddedArgs, { env })
     assert.equal(embedded.code, 0, embedded.stderr)
+
     const startScorer = (instance: string) => {
       const log = join(dir, `${instance}.log`)
       const fd = openSync(log, "a")
-      const child = spawn(process.execPath, [bin, "worker", "predict", "--pipeline", pipeline, "--instance", instance, ...endpoint(secretUrl)], {
+      const child = spawn(process.execPath, [bin, ...scorerCommand, "--instance", instance], {
         cwd: root,
         env: { ...process.env, ...env, FLEUVE_KAFKA_CLIENT_ID: `scorer-${instance}`, FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "6000" },
         stdio: ["ignore", fd, fd]
@@ -111,7 +145,7 @@ describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server
     const a = startScorer(`a-${system}`)
     const b = startScorer(`b-${system}`)
     const db = join(dir, "kafka.duckdb")
-    const run = runCliAsync([...reevalArgs(db), "--runtime", "kafka", "--scorer-workers", system], { env })
+    const run = runCliAsync(kafkaArgs, { env })
 
     // Mid-grid: once the workers have written some predictions (committed or not), and before all.
     const predictionsTopic = `eval.predictions.${system}`
@@ -166,6 +200,44 @@ describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server
     for (const topic of [`eval.requests.${system}`, predictionsTopic, `eval.requests.${system}.dlq`, `eval.scores.${system}`]) {
       leaks(topic, (await readTopic(topic, topic.endsWith(".dlq") ? 0 : REQUESTS)).join("\n"))
     }
+  })
+
+  it("a worker whose model is not the requests' refuses them as dead letters, which name the endpoint without its credentials", { timeout: 120_000 }, async () => {
+    const dir = tempDir("fleuve-grid-workers-")
+    const other = `${system}-b`
+    const secretUrl = server.url.replace("http://", `http://fleuve:${URL_PASSWORD}@`)
+    const flags = (revision: string) => ["--endpoint", secretUrl, "--endpoint-model", system, "--endpoint-tokenizer", tiny1kModelDir, "--endpoint-revision", revision]
+    const env = { FLEUVE_ENDPOINT_API_KEY: KEY }
+    const log = join(dir, "worker.log")
+    const fd = openSync(log, "a")
+    // Declares another revision than reeval's: another model as far as the cache key goes.
+    const worker = spawn(process.execPath, [bin, "worker", "predict", "--pipeline", `evaluate-${other}`, "--instance", `c-${other}`, ...flags("r2")], {
+      cwd: root,
+      env: { ...process.env, ...env, FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "6000" },
+      stdio: ["ignore", fd, fd]
+    })
+    closeSync(fd)
+    workers.push(worker)
+    const db = join(dir, "kafka.duckdb")
+    const run = await runCliAsync([
+      "reeval", "--warehouse", db, "--tasks", "mcqa", "--shots", "0", "--limit", "2", "--systems", "char-3gram",
+      ...flags("r1"), "--endpoint-name", other, "--runtime", "kafka", "--scorer-workers", other
+    ], { env })
+    worker.kill("SIGTERM")
+    await new Promise((r) => (worker.exitCode !== null ? r(undefined) : worker.once("exit", r)))
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stdout, /, 2 dead letter\(s\)/)
+    const r = await runCliAsync(["query", "--warehouse", db, "--format", "json", "SELECT operator, reason, record::VARCHAR AS record FROM dead_letters ORDER BY ALL"])
+    assert.equal(r.code, 0, r.stderr)
+    const letters = JSON.parse(r.stdout) as Array<{ operator: string; reason: string; record: string }>
+    assert.equal(letters.length, 2)
+    for (const l of letters) {
+      assert.equal(l.operator, "predict")
+      // The model ids carry the endpoint, its password masked.
+      assert.match(l.reason, /^request for .*fleuve:<redacted>@127\.0\.0\.1.*@r1\+tokenizer:\w+\+\w* sent to .*@r2\+tokenizer/)
+    }
+    const texts = [JSON.stringify(letters), readFileSync(log, "utf8"), run.stdout, run.stderr, ...(await readTopic(`eval.requests.${other}.dlq`, 2))]
+    for (const t of texts) assert.ok(!t.includes("5ecret") && !t.includes("9ecret"), "no credential in the dead letters, their topic or the logs")
   })
 
   it("a scorer worker refuses the grid's other nodes, and runs only with the system's model", { timeout: 60_000 }, async () => {
