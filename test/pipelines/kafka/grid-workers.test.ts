@@ -24,6 +24,7 @@ const bin = join(root, "bin/fleuve.mjs")
 const KEY = "sk-grid-5ecret"
 const URL_PASSWORD = "pw-9ecret"
 const workers: Array<ChildProcess> = []
+after(() => workers.forEach((w) => w.exitCode === null && w.signalCode === null && w.kill("SIGKILL")))
 
 /** Every record value and header of a topic, committed or not, read whole by a fresh group. */
 const readTopic = async (topic: string, atLeast: number) => {
@@ -85,7 +86,6 @@ describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server
     server = await llamaServer({ model: "tiny1k", apiKey: KEY, alias: system })
   })
   after(async () => {
-    workers.forEach((w) => w.exitCode === null && w.signalCode === null && w.kill("SIGKILL"))
     await server?.kill()
   })
 
@@ -147,24 +147,31 @@ describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server
     const db = join(dir, "kafka.duckdb")
     const run = runCliAsync(kafkaArgs, { env })
 
-    // Mid-grid: once the workers have written some predictions (committed or not), and before all.
+    // Mid-grid: the first worker seen asking the server is killed while it answers its batch
+    // (nothing of that batch is committed yet), and the other has to take its partitions over.
     const predictionsTopic = `eval.predictions.${system}`
+    const asking = /: [1-9]\d* request\(s\)/
     const deadline = Date.now() + 120_000
-    let written = 0
-    while (Date.now() < deadline && (written = await highWatermark(predictionsTopic)) < 4) await sleep(100)
-    assert.ok(written >= 4 && written < REQUESTS, `the kill should come mid-grid (${written} of ${REQUESTS} written):\n${readFileSync(a.log, "utf8").slice(-2000)}`)
-    a.child.kill("SIGKILL")
-
+    let killed: typeof a | undefined
+    while (!killed && Date.now() < deadline) {
+      killed = [a, b].find((w) => asking.test(readFileSync(w.log, "utf8")))
+      if (!killed) await sleep(100)
+    }
+    assert.ok(killed, `no worker asked the server within 120 s:\n${readFileSync(a.log, "utf8").slice(-2000)}`)
+    killed.child.kill("SIGKILL")
+    const survivor = killed === a ? b : a
+    const written = await highWatermark(predictionsTopic)
+    assert.ok(written < REQUESTS, `the kill came mid-grid (${written} records and markers of ${REQUESTS} predictions written)`)
     const kafka = await run
     assert.equal(kafka.code, 0, `${kafka.stderr}\n--- a:\n${readFileSync(a.log, "utf8")}\n--- b:\n${readFileSync(b.log, "utf8")}`)
     assert.match(kafka.stderr, new RegExp(`its scorer stage runs in worker processes: waiting for \`fleuve worker predict --pipeline ${pipeline}\``))
-    b.child.kill("SIGTERM")
-    await new Promise((r) => (b.child.exitCode !== null ? r(undefined) : b.child.once("exit", r)))
+    survivor.child.kill("SIGTERM")
+    await new Promise((r) => (survivor.child.exitCode !== null ? r(undefined) : survivor.child.once("exit", r)))
     const logB = readFileSync(b.log, "utf8")
     const logA = readFileSync(a.log, "utf8")
-    // Each worker had partitions and answered some; the survivor ended the grid.
-    assert.match(logA, /consuming eval\.requests\..* as group fleuve\.evaluate-.*\.predict/)
-    assert.match(logB, /progress: predict [1-9]\d*→/)
+    // Both joined the group; the survivor answered and ended the grid.
+    for (const l of [logA, logB]) assert.match(l, /consuming eval\.requests\..* as group fleuve\.evaluate-.*\.predict/)
+    assert.match(readFileSync(survivor.log, "utf8"), /progress: predict [1-9]\d*→[1-9]/)
 
     const query = async (warehouse: string, sql: string) => {
       const r = await runCliAsync(["query", "--warehouse", warehouse, "--format", "json", sql])
@@ -194,7 +201,7 @@ describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server
     }
     leaks("worker a's log", logA)
     leaks("worker b's log", logB)
-    assert.match(logB, /<redacted>|127\.0\.0\.1/)
+    assert.match(logA + logB, /fleuve:<redacted>@127\.0\.0\.1/)
     leaks("reeval's output", kafka.stdout + kafka.stderr)
     leaks("runs.args", JSON.stringify(await query(db, "SELECT command, args::VARCHAR AS args FROM runs")))
     for (const topic of [`eval.requests.${system}`, predictionsTopic, `eval.requests.${system}.dlq`, `eval.scores.${system}`]) {
@@ -250,5 +257,45 @@ describe("the grid's scorer stage in `fleuve worker` processes (llama.cpp server
     const embedded = await runCliAsync(["reeval", "--warehouse", join(tempDir("fleuve-grid-workers-"), "w.duckdb"), "--scorer-workers", "char-3gram", "--limit", "1"])
     assert.equal(embedded.code, 1)
     assert.match(embedded.stderr, /--scorer-workers needs --runtime kafka/)
+  })
+})
+
+// The same for a checkpoint fleuve loads itself (`--model`): the worker loads the committed tiny
+// Qwen3 on the cpu backend and answers the grid of the system reeval names with the same flags.
+describe("the grid's scorer stage of a --model system in a `fleuve worker` process (real broker)", () => {
+  it("lands the embedded run's predictions and scores, each request once", { timeout: 180_000 }, async () => {
+    const dir = tempDir("fleuve-grid-workers-")
+    const system = `tiny-${uniqueTag()}`
+    const model = ["--model", join(root, "test/fixtures/qwen3-tiny"), "--model-name", system, "--backend", "cpu"]
+    const reevalArgs = (db: string) => ["reeval", "--warehouse", db, "--tasks", "mcqa,extqa", "--shots", "0", "--limit", "3", "--systems", "char-3gram", ...model]
+    const embedded = await runCliAsync(reevalArgs(join(dir, "embedded.duckdb")))
+    assert.equal(embedded.code, 0, embedded.stderr)
+    const log = join(dir, "worker.log")
+    const fd = openSync(log, "a")
+    const worker = spawn(process.execPath, [bin, "worker", "predict", "--pipeline", `evaluate-${system}`, "--instance", `w-${system}`, ...model], {
+      cwd: root,
+      env: { ...process.env, FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "6000" },
+      stdio: ["ignore", fd, fd]
+    })
+    closeSync(fd)
+    workers.push(worker)
+    const db = join(dir, "kafka.duckdb")
+    const kafka = await runCliAsync([...reevalArgs(db), "--runtime", "kafka", "--scorer-workers", system])
+    worker.kill("SIGTERM")
+    await new Promise((r) => (worker.exitCode !== null ? r(undefined) : worker.once("exit", r)))
+    assert.equal(kafka.code, 0, `${kafka.stderr}\n--- worker:\n${readFileSync(log, "utf8")}`)
+    assert.match(readFileSync(log, "utf8"), /progress: predict 6→6/)
+    const query = async (warehouse: string, sql: string) => {
+      const r = await runCliAsync(["query", "--warehouse", warehouse, "--format", "json", sql])
+      assert.equal(r.code, 0, r.stderr)
+      return JSON.parse(r.stdout) as Array<Record<string, unknown>>
+    }
+    const PREDICTIONS = `SELECT system, cache_key, options::VARCHAR AS options, output, model_id, model_revision FROM predictions ORDER BY ALL`
+    const SCORES = `SELECT system, task, shots, item_id, metric, score FROM scores ORDER BY ALL`
+    const want = await query(join(dir, "embedded.duckdb"), PREDICTIONS)
+    assert.equal(want.filter((p) => p.system === system).length, 6)
+    assert.deepEqual(await query(db, PREDICTIONS), want)
+    assert.deepEqual(await query(db, SCORES), await query(join(dir, "embedded.duckdb"), SCORES))
+    assert.equal((await countCommitted(testSettings(), `eval.predictions.${system}`, 6)).count, 6)
   })
 })
