@@ -186,6 +186,9 @@ export interface EvaluateOptions {
   readonly scorerWorkers?: ReadonlyArray<string>
   /** Before such a system's grid runs: its pipeline's name, for the line that says which workers it waits for. */
   readonly onScorerWorkers?: (system: string, pipeline: string) => void
+  /** Called when nothing of such a system's requests landed for `idleNoticeMs` (default 30 s). */
+  readonly onScorerWorkersIdle?: (system: string, pipeline: string, landed: number, todo: number) => void
+  readonly idleNoticeMs?: number
 }
 
 export const evaluate = (runId: string, plan: EvalPlan, options: EvaluateOptions = {}) =>
@@ -210,13 +213,26 @@ export const evaluate = (runId: string, plan: EvalPlan, options: EvaluateOptions
       if (todo.length === 0) continue
       for (const r of todo) scored[r.task] = (scored[r.task] ?? 0) + 1
       let systemFromCache = 0
+      let answered = 0
       const pipeline = evaluationPipeline(runId, system, todo, items, plan.judge, (p) => {
         systemFromCache = p.fromCache
+        answered = p.requests
         options.onRequests?.(system.system, p, todo.length)
       })
       const elsewhere = options.scorerWorkers?.includes(system.system) ?? false
       if (elsewhere) options.onScorerWorkers?.(system.system, pipeline.name)
-      const report = yield* runtime.run(pipeline, elsewhere ? { ...options.run, elsewhere: [SCORER_NODE] } : options.run)
+      // Workers that never come (not started, or given another system's flags) would leave the run
+      // waiting in silence: say so whenever a while passes with nothing landed.
+      let seen = -1
+      const idle = elsewhere && options.onScorerWorkersIdle
+        ? setInterval(() => {
+          if (answered === seen) options.onScorerWorkersIdle!(system.system, pipeline.name, answered, todo.length)
+          seen = answered
+        }, options.idleNoticeMs ?? 30_000)
+        : undefined
+      const report = yield* runtime.run(pipeline, elsewhere ? { ...options.run, elsewhere: [SCORER_NODE] } : options.run).pipe(
+        Effect.ensuring(Effect.sync(() => clearInterval(idle)))
+      )
       fromCache += systemFromCache
       const landed = report.stages.find((s) => s.name === "land-scores")
       scores += landed?.out ?? 0

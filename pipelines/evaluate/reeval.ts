@@ -113,6 +113,8 @@ export const scoreDatasets = (runId: string, options: ScoreDatasetsOptions) =>
       ...(options.scorerWorkers ? { scorerWorkers: options.scorerWorkers } : {}),
       onScorerWorkers: (system, pipeline) =>
         log(`${system}: its scorer stage runs in worker processes: waiting for \`fleuve worker predict --pipeline ${pipeline}\` (with this system's --endpoint… or --model) to answer the requests`),
+      onScorerWorkersIdle: (system, pipeline, landed, todo) =>
+        log(`${system}: nothing landed for a while (${landed} of ${todo} requests): is a \`fleuve worker predict --pipeline ${pipeline}\` running, with this system's flags? (its dead letters say when a worker's model is not this one)`),
       onRequests: requestProgress(log)
     })
     // Items are not recorded as current: the next run asks the judge again for them.
