@@ -81,9 +81,10 @@ const noCache: PredictionCacheApi<never> = { get: () => Effect.succeed(new Map()
 
 /**
  * The grid pipeline of one system as a scorer worker builds it: only its scorer stage (requests →
- * the system's model → predictions), with no warehouse and so no prediction cache. Its requests
- * come from the `reeval` process that owns the warehouse (the cache answered what it held there),
- * and its predictions land through that process's sinks. A request addressed to another model
+ * the system's model → predictions), with no warehouse and so no prediction cache: it answers
+ * every request it gets. Its requests come from the `reeval` process that owns the warehouse (only
+ * those whose cache key is not the system's current prediction), and its predictions land through
+ * that process's sinks. A request addressed to another model
  * (id, revision, adapter) than the worker's is a dead letter, never answered.
  */
 export const evaluationWorkerPipeline = (system: EvalSystem, predictOptions: PredictOptions = {}): Pipeline<never> => {
