@@ -292,7 +292,11 @@ export const runWorker = <R>(settings: KafkaSettings, pipeline: Pipeline<R>, nod
 
     const progress = options.onProgress ? setInterval(() => options.onProgress!(stats), 5000) : undefined
     yield* withRestarts(once, log, (message, seconds) => `worker ${node.name}: ${message}; restarting from the committed positions in ${seconds}s`).pipe(
-      Effect.ensuring(Effect.sync(() => clearInterval(progress)))
+      // The last counts once more as the worker stops (SIGTERM included): what it did in all.
+      Effect.ensuring(Effect.sync(() => {
+        clearInterval(progress)
+        options.onProgress?.(stats)
+      }))
     )
   })
 
