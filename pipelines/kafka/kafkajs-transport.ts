@@ -1,7 +1,8 @@
 import { Redacted } from "effect"
 import { type Admin, CompressionTypes, Kafka, logLevel, Partitioners, type SASLOptions } from "kafkajs"
 import type { KafkaSettings } from "./settings.ts"
-import type { Consumer, ConsumerOptions, KafkaTransport, OutMessage, Producer } from "./transport.ts"
+import { randomUUID } from "node:crypto"
+import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
 
 const headersOf = (raw: Record<string, unknown> | undefined): Record<string, string> => {
   const out: Record<string, string> = {}
@@ -22,6 +23,31 @@ const topicMessages = (messages: ReadonlyArray<OutMessage>) => {
     list.push(m.headers ? { key: m.key, value: m.value, headers: { ...m.headers } } : { key: m.key, value: m.value })
   }
   return [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }))
+}
+
+/**
+ * Messages cut into consecutive groups of at most `maxBytes` (keys, values and headers): kafkajs
+ * puts a request's messages for one partition in one record batch, which the broker refuses above
+ * its message.max.bytes (1 MB by default) — 1,000 corpus documents of 1 KB already are. Sent one
+ * group after the other, the order holds.
+ */
+const inRequests = (messages: ReadonlyArray<OutMessage>, maxBytes = 512 * 1024): Array<ReadonlyArray<OutMessage>> => {
+  const groups: Array<Array<OutMessage>> = []
+  let group: Array<OutMessage> = []
+  let bytes = 0
+  for (const m of messages) {
+    let size = m.value.length + Buffer.byteLength(m.key) + 64
+    for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + Buffer.byteLength(v)
+    if (group.length > 0 && bytes + size > maxBytes) {
+      groups.push(group)
+      group = []
+      bytes = 0
+    }
+    group.push(m)
+    bytes += size
+  }
+  if (group.length > 0) groups.push(group)
+  return groups
 }
 
 export interface KafkajsTuning {
@@ -72,13 +98,12 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
     const compression = tuning.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None
     const handle: Producer = {
       send: async (messages) => {
-        if (messages.length === 0) return
-        await p.sendBatch({ topicMessages: topicMessages(messages), acks: -1, compression })
+        for (const group of inRequests(messages)) await p.sendBatch({ topicMessages: topicMessages(group), acks: -1, compression })
       },
       sendInTransaction: async (messages, groupId, offsets) => {
         const tx = await p.transaction()
         try {
-          if (messages.length > 0) await tx.sendBatch({ topicMessages: topicMessages(messages), acks: -1, compression })
+          for (const group of inRequests(messages)) await tx.sendBatch({ topicMessages: topicMessages(group), acks: -1, compression })
           const topics = new Map<string, Array<{ partition: number; offset: string }>>()
           for (const o of offsets) {
             let list = topics.get(o.topic)
@@ -191,7 +216,56 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
     return handle
   }
 
+  const readRange = async (topic: string, partition: number, from: string, to: string, onBatch: (messages: ReadonlyArray<InMessage>) => Promise<void>) => {
+    const start = BigInt(from)
+    const end = BigInt(to)
+    if (start >= end) return
+    // A group of its own that never commits: it only borrows the consumer's fetching. read_committed,
+    // so a dead worker's aborted transactions are not read back.
+    const c = kafka.consumer({ groupId: `fleuve.read.${randomUUID()}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 200, retry: { retries: 5, restartOnFailure: async () => false } })
+    let finish: { resolve: () => void; reject: (e: unknown) => void } | undefined
+    const done = new Promise<void>((resolve, reject) => (finish = { resolve, reject }))
+    let finished = false
+    let position = start
+    c.on(c.events.CRASH, (e) => finish!.reject(e.payload.error))
+    try {
+      await c.connect()
+      await c.subscribe({ topics: [topic], fromBeginning: true })
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async ({ batch, resolveOffset }) => {
+          if (finished || batch.partition !== partition) return
+          // Each record once, in order (a batch not resolved would be fetched again).
+          const inRange = batch.messages.filter((m) => BigInt(m.offset) >= position && BigInt(m.offset) < end)
+          position = BigInt(batch.lastOffset()) + 1n
+          try {
+            if (inRange.length > 0) {
+              await onBatch(inRange.map((m) => ({ key: m.key, value: m.value, headers: headersOf(m.headers as Record<string, unknown> | undefined), offset: m.offset, timestamp: m.timestamp })))
+            }
+          } catch (e) {
+            finished = true
+            finish!.reject(e)
+            return
+          }
+          resolveOffset(batch.lastOffset())
+          if (position >= end) {
+            finished = true
+            finish!.resolve()
+          }
+        }
+      })
+      c.seek({ topic, partition, offset: from })
+      await done
+    } finally {
+      finished = true
+      await c.disconnect().catch(() => undefined)
+    }
+  }
+
   return {
+    readRange,
     createTopics: async (specs) => {
       const a = await adminClient()
       const existing = new Set(await a.listTopics())

@@ -31,6 +31,12 @@ export interface KafkaSettings {
   readonly clientRetries?: number
   /** Attempts a source's worker makes (pauses of 1, 2, 4, then 10 s) before it fails: 8 ≈ a minute. */
   readonly sourceAttempts?: number
+  /**
+   * Most input records a stage handles in one transaction (a fetched batch is cut into pieces of
+   * this many, each committed with its position); unlimited when absent. Smaller pieces mean less
+   * work redone after a crash and shorter transactions.
+   */
+  readonly transactionRecords?: number
 }
 
 // The ports scripts/services/kafka.sh starts the local broker and registry on (FLEUVE_KAFKA_PORT,
@@ -45,7 +51,7 @@ const optionalString = (name: string) => Config.option(Config.String(name))
  * FLEUVE_KAFKA_SSL, FLEUVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD,
  * FLEUVE_SCHEMA_REGISTRY_USERNAME / _PASSWORD, FLEUVE_KAFKA_PARTITIONS, FLEUVE_KAFKA_REPLICATION,
  * FLEUVE_KAFKA_MAX_RECORD_BYTES, FLEUVE_KAFKA_SESSION_TIMEOUT_MS, FLEUVE_KAFKA_CLIENT_RETRIES,
- * FLEUVE_KAFKA_SOURCE_ATTEMPTS. Flags override them
+ * FLEUVE_KAFKA_SOURCE_ATTEMPTS, FLEUVE_KAFKA_TRANSACTION_RECORDS. Flags override them
  * (see cli/kafka-flags.ts).
  */
 export const kafkaSettingsConfig = Config.all({
@@ -63,7 +69,8 @@ export const kafkaSettingsConfig = Config.all({
   maxRecordBytes: Config.Int("FLEUVE_KAFKA_MAX_RECORD_BYTES").pipe(Config.withDefault(256 * 1024)),
   sessionTimeoutMs: Config.Int("FLEUVE_KAFKA_SESSION_TIMEOUT_MS").pipe(Config.withDefault(10000)),
   clientRetries: Config.Int("FLEUVE_KAFKA_CLIENT_RETRIES").pipe(Config.withDefault(15)),
-  sourceAttempts: Config.Int("FLEUVE_KAFKA_SOURCE_ATTEMPTS").pipe(Config.withDefault(8))
+  sourceAttempts: Config.Int("FLEUVE_KAFKA_SOURCE_ATTEMPTS").pipe(Config.withDefault(8)),
+  transactionRecords: Config.option(Config.Int("FLEUVE_KAFKA_TRANSACTION_RECORDS"))
 })
 
 export type KafkaSettingsInput = typeof kafkaSettingsConfig extends Config.Config<infer A> ? A : never
@@ -92,7 +99,8 @@ export const settingsFrom = (c: KafkaSettingsInput): KafkaSettings => {
     maxRecordBytes: c.maxRecordBytes,
     sessionTimeoutMs: c.sessionTimeoutMs,
     clientRetries: Math.max(0, c.clientRetries),
-    sourceAttempts: Math.max(1, c.sourceAttempts)
+    sourceAttempts: Math.max(1, c.sourceAttempts),
+    ...(Option.isSome(c.transactionRecords) ? { transactionRecords: Math.max(1, c.transactionRecords.value) } : {})
   }
 }
 

@@ -99,5 +99,11 @@ export interface KafkaTransport {
   /** A producer; with `transactionalId`, one that can run transactions (and fences older instances). */
   readonly producer: (options: { readonly transactionalId?: string; readonly transactionTimeoutMs?: number }) => Promise<Producer>
   readonly consumer: (options: ConsumerOptions) => Promise<Consumer>
+  /**
+   * Reads the committed records of one partition with offsets in [from, to), in order, outside
+   * any consumer group's positions (commits nothing); `to` must be the offset of a record that
+   * exists. A stage worker that takes a partition over rebuilds its state with it.
+   */
+  readonly readRange: (topic: string, partition: number, from: string, to: string, onBatch: (messages: ReadonlyArray<InMessage>) => Promise<void>) => Promise<void>
   readonly close: () => Promise<void>
 }
