@@ -14,13 +14,13 @@ import { piiScrubber } from "../operators/corpus/pii.ts"
 import { defaultQualityThresholds, qualityFilter } from "../operators/corpus/quality.ts"
 import type { Tally } from "../operators/corpus/tally.ts"
 import { tokenize } from "../operators/corpus/tokenize.ts"
-import { chain, type Operator, OperatorFailure } from "../operators/operator.ts"
+import { chain, type Operator, OperatorFailure, Outcome } from "../operators/operator.ts"
 import { corpusReadBytes, type CorpusRead, expectedDocuments, readCorpus } from "../operators/readers/corpus.ts"
 import { ArrowShardWriter } from "../operators/writers/arrow-shards.ts"
 import { type CorpusManifest, readManifest, updateManifest, writeManifest } from "../operators/writers/corpus-manifest.ts"
 import { DocumentsWriter } from "../operators/writers/documents-jsonl.ts"
-import type { CorpusLedgerEntry, PackedSequence } from "../schemas/corpus-document.ts"
-import { CorpusState, type CorpusDocumentRow } from "../warehouse/corpus-state.ts"
+import type { CleanedDocument, CorpusDocument, CorpusKnownDocument, CorpusLedgerEntry, PackedSequence } from "../schemas/corpus-document.ts"
+import { CorpusState, type CorpusDocumentRow, type KnownRow } from "../warehouse/corpus-state.ts"
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
@@ -59,7 +59,28 @@ export interface CorpusRun {
   readonly settle: <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Warehouse>
 }
 
-const named = <A, B, R>(name: string, op: Operator<A, B, R>): Operator<A, B, R> => ({ ...op, name })
+/** An operator that runs whichever operator `current()` names at each call (the entered run's). */
+const delegate = <A, B, R>(name: string, current: () => Operator<A, B, R>): Operator<A, B, R> => ({
+  name,
+  process: (batch) => Effect.suspend(() => current().process(batch)),
+  flush: () => Effect.suspend(() => current().flush?.() ?? Effect.succeed([]))
+})
+
+/** A document an earlier run kept, now changed, leaves the dedup indexes under its old content. */
+const forgetChanged = (known: ReadonlyMap<string, KnownDocument>, exact: ExactIndex, lsh: LshIndex): Operator<CorpusDocument, CorpusDocument> => ({
+  name: "forget-changed",
+  process: (batch) =>
+    Effect.sync(() =>
+      batch.map((e) => {
+        const before = known.get(e.value.id)
+        if (before && before.status === "kept" && before.contentHash !== e.value.contentHash) {
+          exact.forget(e.value.id, before.contentHash)
+          lsh.forget(before.bands, e.value.id)
+        }
+        return Outcome.emit(e)
+      })
+    )
+})
 
 const toRow = (d: Decision): CorpusDocumentRow => ({
   docId: d.docId,
@@ -86,16 +107,47 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const sequenceLength = yield* checkSequenceLength(options.sequenceLength ?? defaultCorpusOptions.sequenceLength)
     const runId = Runs.newId()
     const incremental = options.incremental ?? true
-    const known = new Map<string, KnownDocument>()
-    const exactIndex = new ExactIndex()
     const hasher = new MinHasher(defaultMinHashConfig)
-    const lsh = new LshIndex(hasher.config.bands)
-    // A Kafka stage's worker (`fleuve worker clean --pipeline corpus`) has no warehouse: it runs its
-    // stage without earlier runs' state and records no run; its decisions reach the run job
-    // through corpus.decisions (docs/kafka.md says what that means for incremental runs).
-    const ownsWarehouse = yield* hasWarehouse
-    if (incremental && ownsWarehouse) {
-      for (const row of yield* CorpusState.load) {
+    const tok = tokenizer ?? loadTokenizer(tokenizerPath(options.tokenizer))
+    const keepLanguages: ReadonlyArray<string> = options.languages ?? ["fr"]
+    const minLanguageScore = options.minLanguageScore ?? 0.65
+    if (tok.eosId === undefined) {
+      return yield* new OperatorFailure({ operator: "pack", message: `${options.tokenizer}: the tokenizer defines no EOS token to separate packed documents` })
+    }
+    const eosId = tok.eosId
+    const training = loadTraining()
+    const identifier = new LanguageIdentifier(training)
+    const documents = new DocumentsWriter(options.outDir, runId)
+    let journaling = false
+
+    // Everything a run's stages learn (indexes, ledger, the packer's carry) lives in one state. In
+    // process (the embedded runtime) the stages use this process's own; on Kafka every stage,
+    // wherever it runs, enters a fresh one at each run's begin marker and loads the run's starting
+    // state from the records after it (Pipeline.runs), so no run sees another's documents, and the
+    // own state only closes the run (the ledger the decisions topic fills, the documents file).
+    const makeState = (id: string) => {
+      const known = new Map<string, KnownDocument>()
+      const exactIndex = new ExactIndex()
+      const lsh = new LshIndex(hasher.config.bands)
+      const ledger = new DocumentLedger()
+      if (journaling) ledger.startJournal()
+      const accept = acceptDocument()
+      const norm = normalise(ledger)
+      const skip = skipUnchanged(known, { exact: exactIndex, lsh }, ledger)
+      const lang = languageFilter({ ...(options.languages ? { keep: options.languages } : {}), minScore: minLanguageScore }, ledger, identifier)
+      const quality = qualityFilter(options.quality ?? {}, ledger)
+      const pii = piiScrubber(ledger)
+      const exact = exactDedup(exactIndex, ledger)
+      const near = nearDedup(hasher, lsh, ledger, (docId) => known.get(docId)?.bands)
+      const toks = tokenize(tok, ledger)
+      const packer = pack({ sequenceLength, eosId })
+      // PII is scrubbed before the quality filters: they judge the text that will be published, and a
+      // phone, NIR or IBAN is one placeholder word there, not five digit groups (issue 21).
+      const clean = chain(chain(chain(chain(chain(accept, norm), skip), lang), pii), quality)
+      // A changed document leaves the indexes under its old content where the clean stage saw it
+      // (skip-unchanged); on Kafka that stage runs in another process, so dedup does it too (idempotent).
+      const dedupAndPack = chain(chain(chain(chain(chain(forgetChanged(known, exactIndex, lsh), exact), near), documents.tap((lines) => ledger.divertDocuments(lines))), toks), packer)
+      const load = (row: KnownRow) => {
         const bands = row.bands.map((b) => parseInt(b, 36))
         known.set(row.docId, { contentHash: row.contentHash, status: row.status, bands })
         if (row.status === "kept") {
@@ -103,27 +155,21 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
           lsh.add(bands, row.docId)
         }
       }
+      const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
+      return { id, known, ledger, clean, dedupAndPack, load, tallies }
     }
-    const tok = tokenizer ?? loadTokenizer(tokenizerPath(options.tokenizer))
-    const keepLanguages: ReadonlyArray<string> = options.languages ?? ["fr"]
-    const minLanguageScore = options.minLanguageScore ?? 0.65
-    if (tok.eosId === undefined) {
-      return yield* new OperatorFailure({ operator: "pack", message: `${options.tokenizer}: the tokenizer defines no EOS token to separate packed documents` })
-    }
-    const ledger = new DocumentLedger()
-    const accept = acceptDocument()
-    const norm = normalise(ledger)
-    const skip = skipUnchanged(known, { exact: exactIndex, lsh }, ledger)
-    const training = loadTraining()
-    const lang = languageFilter({ ...(options.languages ? { keep: options.languages } : {}), minScore: minLanguageScore }, ledger, new LanguageIdentifier(training))
-    const quality = qualityFilter(options.quality ?? {}, ledger)
-    const pii = piiScrubber(ledger)
-    const exact = exactDedup(exactIndex, ledger)
-    const near = nearDedup(hasher, lsh, ledger, (id) => known.get(id)?.bands)
-    const toks = tokenize(tok, ledger)
-    const packer = pack({ sequenceLength, eosId: tok.eosId })
+    const own = makeState(runId)
+    let current = own
+    const { known, ledger } = own
+
+    // A Kafka stage's worker (`fleuve worker clean --pipeline corpus`) has no warehouse: it records
+    // no run, and takes each run's earlier state from the records the run's job publishes after
+    // its begin marker (Pipeline.runs.startState).
+    const ownsWarehouse = yield* hasWarehouse
+    const earlier = incremental && ownsWarehouse ? yield* CorpusState.load : []
+    for (const row of earlier) own.load(row)
+
     const writer = new ArrowShardWriter(options.outDir, runId, options.sequencesPerShard ?? 1024)
-    const documents = new DocumentsWriter(options.outDir, runId)
     const outcome: CorpusRun["outcome"] = { retired: 0, documentsFile: undefined, manifest: undefined }
 
     // The clean stage's stateless steps (and MinHash banding and tokenization, which need only
@@ -141,10 +187,8 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
         read._tag === "Document" ? ({ text: read.document.text, ...(incremental && known.has(read.document.id) ? { knownHash: known.get(read.document.id)!.contentHash } : {}) } satisfies CorpusWorkerRequest) : undefined,
       attach: (read, reply) => (read._tag === "Document" ? { ...read, document: withAnalysis(read.document, reply as DocumentAnalysis) } : read)
     }
-    // PII is scrubbed before the quality filters: they judge the text that will be published, and a
-    // phone, NIR or IBAN is one placeholder word there, not five digit groups (issue 21).
-    const clean = named("clean", chain(chain(chain(chain(chain(accept, norm), skip), lang), pii), quality))
-    const dedupAndPack = named("dedup-tokenize-pack", chain(chain(chain(chain(exact, near), documents.tap()), toks), packer))
+    const clean = delegate("clean", () => current.clean)
+    const dedupAndPack = delegate("dedup-tokenize-pack", () => current.dedupAndPack)
     const fail = (operator: string) => (e: { message: string }) => new OperatorFailure({ operator, message: e.message })
 
     if (ownsWarehouse) yield* Runs.start(runId, "corpus", { ...options, incremental })
@@ -206,12 +250,38 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       journal: {
         topic: "corpus.decisions",
         record: "CorpusLedgerEntry",
-        start: () => ledger.startJournal(),
-        drain: () => ledger.drainJournal().map((e) => ({ key: e.docId, value: e })),
-        land: (entries) => Effect.sync(() => entries.forEach((e) => ledger.absorb(e as CorpusLedgerEntry)))
+        start: () => {
+          journaling = true
+          current.ledger.startJournal()
+        },
+        drain: () => current.ledger.drainJournal().map((e) => ({ key: e.docId, value: e })),
+        // Into this process's own run: the decisions into its ledger, the kept documents into its file.
+        land: (entries) =>
+          Effect.try({
+            try: () => {
+              const lines: Array<CleanedDocument> = []
+              for (const e of entries as ReadonlyArray<CorpusLedgerEntry>) {
+                ledger.absorb(e)
+                if (e.document) lines.push(e.document)
+              }
+              documents.addLines(lines)
+            },
+            catch: (e) => new OperatorFailure({ operator: "write-documents", message: String(e) })
+          })
+      },
+      runs: {
+        runId,
+        stateRecord: "CorpusKnownDocument",
+        startState: Effect.succeed(earlier.map((row) => ({ key: row.docId, value: { docId: row.docId, contentHash: row.contentHash, status: row.status, bands: [...row.bands] } }))),
+        // Always a fresh state, this process's own run included: a stage that replays its run after
+        // a takeover must start from the run's beginning, not from the state this process closes.
+        enter: (id) => {
+          current = makeState(id)
+        },
+        load: (record) => current.load(record as CorpusKnownDocument)
       }
     }
-    const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
+    const tallies = own.tallies
     // A failed or interrupted run must not stay `running` (settle is best effort: the warehouse may
     // itself be what failed); the sink's close marks a success.
     return { runId, pipeline, ledger, tallies, writer, documents, outcome, settle: Runs.settle(runId) } satisfies CorpusRun

@@ -47,6 +47,23 @@ export const PackedSequence = Schema.Struct({
 })
 export type PackedSequence = typeof PackedSequence.Type
 
+/** One line of `<run id>-documents.jsonl.gz`: a kept document as it leaves the cleaning steps. */
+export const CleanedDocument = Schema.Struct({
+  id: Schema.String,
+  /** The text after normalisation and PII scrubbing: what was tokenized. */
+  text: Schema.String,
+  lang: Schema.NullOr(Schema.String),
+  lang_score: Schema.NullOr(Schema.Finite),
+  source: Schema.String,
+  /** sha256 of the normalised text before scrubbing (corpus_documents.content_hash). */
+  content_hash: Schema.String,
+  /** PII replacements by type. */
+  pii: Schema.Record(Schema.String, Schema.Finite),
+  /** What the quality rules measured: words, mean_word_length, alpha_words_ratio, stop_words. */
+  quality: Schema.NullOr(Schema.Record(Schema.String, Schema.Finite))
+})
+export type CleanedDocument = typeof CleanedDocument.Type
+
 /**
  * What one stage learned about one document (operators/corpus/ledger.ts DocumentLedger): seen,
  * (re)processed, its decision, the facts of a kept one. On Kafka each corpus stage writes these to
@@ -68,6 +85,26 @@ export const CorpusLedgerEntry = Schema.Struct({
     similarity: Schema.optional(Schema.Finite)
   })),
   bands: Schema.optional(Schema.Array(Schema.String)),
-  tokens: Schema.optional(Schema.Int)
+  tokens: Schema.optional(Schema.Int),
+  /**
+   * A kept document as the cleaned-documents file holds it (written by the dedup stage's tap): on
+   * Kafka it travels here so that the process that closes the run writes the run's one file.
+   */
+  document: Schema.optional(CleanedDocument)
 })
 export type CorpusLedgerEntry = typeof CorpusLedgerEntry.Type
+
+
+/**
+ * What an earlier run remembered of one document (a row of `corpus_documents`): on Kafka, the
+ * process that starts a corpus run publishes these right after the run's begin marker, so that
+ * stage workers (which have no warehouse) start from the same state as the embedded run.
+ */
+export const CorpusKnownDocument = Schema.Struct({
+  docId: Schema.String,
+  contentHash: Schema.String,
+  status: Schema.String,
+  /** Base-36 LSH band keys (kept documents). */
+  bands: Schema.Array(Schema.String)
+})
+export type CorpusKnownDocument = typeof CorpusKnownDocument.Type

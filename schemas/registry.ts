@@ -1,5 +1,6 @@
 import { Schema } from "effect"
-import { CorpusDocument, CorpusLedgerEntry, CorpusRead, PackedSequence } from "./corpus-document.ts"
+import { CorpusDocument, CorpusKnownDocument, CorpusLedgerEntry, CorpusRead, PackedSequence } from "./corpus-document.ts"
+import { RunMarker } from "./run-marker.ts"
 import { DeadLetter } from "./dead-letter.ts"
 import { EvalRequest, Prediction, Score } from "./evaluation.ts"
 import { QAItem } from "./qa-item.ts"
@@ -13,7 +14,9 @@ export const Records = {
   CorpusDocument: { subject: "fleuve.CorpusDocument", version: 1, schema: CorpusDocument },
   CorpusRead: { subject: "fleuve.CorpusRead", version: 1, schema: CorpusRead },
   PackedSequence: { subject: "fleuve.PackedSequence", version: 1, schema: PackedSequence },
-  CorpusLedgerEntry: { subject: "fleuve.CorpusLedgerEntry", version: 1, schema: CorpusLedgerEntry },
+  CorpusLedgerEntry: { subject: "fleuve.CorpusLedgerEntry", version: 2, schema: CorpusLedgerEntry },
+  CorpusKnownDocument: { subject: "fleuve.CorpusKnownDocument", version: 1, schema: CorpusKnownDocument },
+  RunMarker: { subject: "fleuve.RunMarker", version: 1, schema: RunMarker },
   QAItem: { subject: "fleuve.QAItem", version: 1, schema: QAItem },
   EvalRequest: { subject: "fleuve.EvalRequest", version: 1, schema: EvalRequest },
   Prediction: { subject: "fleuve.Prediction", version: 1, schema: Prediction },

@@ -1,4 +1,4 @@
-import type { CorpusDocument, CorpusLedgerEntry } from "../../schemas/corpus-document.ts"
+import type { CleanedDocument, CorpusDocument, CorpusLedgerEntry } from "../../schemas/corpus-document.ts"
 
 /** Facts about a dropped document that the ledger keeps with its decision. */
 export interface DropFacts {
@@ -44,16 +44,34 @@ export class DocumentLedger {
    */
   private journal: Map<string, { -readonly [K in keyof CorpusLedgerEntry]: CorpusLedgerEntry[K] }> | undefined
 
+  /** Kept documents' cleaned lines, in the order the tap saw them (journaling only). */
+  private journalDocuments: Array<CleanedDocument> = []
+
   /** Starts keeping a journal of changes (drain takes them). */
   startJournal() {
     this.journal ??= new Map()
   }
 
-  /** The changes since the last drain, one entry a document, and forgets them. */
+  get journaling() {
+    return this.journal !== undefined
+  }
+
+  /**
+   * When journaling, takes the cleaned-documents file's lines into the journal (true); the process
+   * that closes the run writes them (DocumentsWriter.tap's `divert`). Otherwise false.
+   */
+  divertDocuments(lines: ReadonlyArray<CleanedDocument>): boolean {
+    if (!this.journal) return false
+    this.journalDocuments.push(...lines)
+    return true
+  }
+
+  /** The changes since the last drain, one entry a document, then the documents' lines, and forgets them. */
   drainJournal(): Array<CorpusLedgerEntry> {
     if (!this.journal) return []
-    const out = [...this.journal.values()]
+    const out: Array<CorpusLedgerEntry> = [...this.journal.values(), ...this.journalDocuments.map((document) => ({ docId: document.id, document }))]
     this.journal.clear()
+    this.journalDocuments = []
     return out
   }
 

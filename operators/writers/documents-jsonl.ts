@@ -2,24 +2,11 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync
 import { join } from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
 import { Effect } from "effect"
-import type { CorpusDocument } from "../../schemas/corpus-document.ts"
+import type { CleanedDocument, CorpusDocument } from "../../schemas/corpus-document.ts"
 import { type Operator, Outcome } from "../operator.ts"
 
-/** One line of `<run id>-documents.jsonl.gz`: a kept document as it leaves the cleaning steps. */
-export interface CleanedDocumentLine {
-  readonly id: string
-  /** The text after normalisation and PII scrubbing: what was tokenized. */
-  readonly text: string
-  readonly lang: string | null
-  readonly lang_score: number | null
-  readonly source: string
-  /** sha256 of the normalised text before scrubbing (corpus_documents.content_hash). */
-  readonly content_hash: string
-  /** PII replacements by type. */
-  readonly pii: Readonly<Record<string, number>>
-  /** What the quality rules measured: words, mean_word_length, alpha_words_ratio, stop_words. */
-  readonly quality: Readonly<Record<string, number>> | null
-}
+/** One line of `<run id>-documents.jsonl.gz` (schemas/corpus-document.ts). */
+export type CleanedDocumentLine = CleanedDocument
 
 /**
  * Writes the kept, cleaned documents of a run as gzipped JSON lines beside its shards, so anyone
@@ -42,11 +29,15 @@ export class DocumentsWriter {
   }
 
   add(docs: ReadonlyArray<CorpusDocument>) {
-    if (docs.length === 0) return
-    const lines = docs.map((d) => JSON.stringify(cleanedLine(d))).join("\n") + "\n"
-    appendFileSync(this.tmp, gzipSync(lines))
-    this.count += docs.length
-    for (const d of docs) this.ids.push(d.id)
+    this.addLines(docs.map(cleanedLine))
+  }
+
+  /** Writes lines made elsewhere (on Kafka, by the dedup stage's worker: see `tap`'s `divert`). */
+  addLines(lines: ReadonlyArray<CleanedDocumentLine>) {
+    if (lines.length === 0) return
+    appendFileSync(this.tmp, gzipSync(lines.map((l) => JSON.stringify(l)).join("\n") + "\n"))
+    this.count += lines.length
+    for (const l of lines) this.ids.push(l.id)
   }
 
   /** The file written, or undefined when the run kept no document. */
@@ -60,13 +51,18 @@ export class DocumentsWriter {
     rmSync(this.tmp, { force: true })
   }
 
-  /** Passes documents through unchanged, writing each one: placed right before tokenization. */
-  tap(): Operator<CorpusDocument, CorpusDocument> {
+  /**
+   * Passes documents through unchanged, writing each one: placed right before tokenization.
+   * `divert(lines)`, when it returns true, took the lines instead (a Kafka stage worker sends them
+   * to the process that closes the run, which writes the run's one file).
+   */
+  tap(divert: (lines: ReadonlyArray<CleanedDocumentLine>) => boolean = () => false): Operator<CorpusDocument, CorpusDocument> {
     return {
       name: "write-documents",
       process: (batch) =>
         Effect.sync(() => {
-          this.add(batch.map((e) => e.value))
+          const lines = batch.map((e) => cleanedLine(e.value))
+          if (!divert(lines)) this.addLines(lines)
           return batch.map((e) => Outcome.emit(e))
         })
     }

@@ -1,7 +1,7 @@
 import { type Context, Effect, Stream } from "effect"
 import type { Envelope } from "../../operators/envelope.ts"
 import { applyToBatch, deadLetterOf, flushOperator, type OperatorFailure, type Routed } from "../../operators/operator.ts"
-import type { OperatorStats } from "../../operators/stats.ts"
+import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type PipelineNode, recordOfTopic, type SinkNode, type SourceNode, type StageNode } from "../runtime/graph.ts"
 import { type RecordType, recordType, type Serde } from "./serde.ts"
@@ -73,6 +73,12 @@ export const prepareCluster = (ctx: KafkaContext, pipeline: Pipeline) =>
         return yield* Effect.fail(new Error(`topic ${topic} has ${have} partitions; pipeline ${pipeline.name} needs exactly ${wanted} (its order must hold): delete the topic or move the pipeline to another cluster`))
       }
     }
+    if (pipeline.runs) {
+      // Markers go to the one partition of each topic: a run's records are in order between them.
+      const unpinned = topics.filter((t) => !t.endsWith(".dlq") && pipeline.partitions?.[t] !== 1)
+      if (unpinned.length > 0) return yield* Effect.fail(new Error(`pipeline ${pipeline.name} scopes its state to runs: its topics must have one partition (${unpinned.join(", ")} are not pinned to 1)`))
+      types.push(recordType("RunMarker"), recordType(pipeline.runs.stateRecord))
+    }
     const unique = [...new Map(types.map((t) => [t.subject, t])).values()]
     yield* ctx.serde.prepare(unique)
   })
@@ -124,7 +130,14 @@ export const runnerOf = <R>(services: Context.Context<R>): RunWith => (effect) =
  * `skip` records are passed over first (those a failed attempt already had acknowledged), and
  * stats.out counts the acknowledged ones.
  */
-export const runSource = async (ctx: KafkaContext, pipeline: Pipeline, node: SourceNode, stats: OperatorStats, run: RunWith, options: { readonly batchSize?: number; readonly skip?: number } = {}) => {
+export const runSource = async (
+  ctx: KafkaContext,
+  pipeline: Pipeline,
+  node: SourceNode,
+  stats: OperatorStats,
+  run: RunWith,
+  options: { readonly batchSize?: number; readonly skip?: number; readonly headers?: Readonly<Record<string, string>> } = {}
+) => {
   const type = typeOfTopic(pipeline, node.output)
   const producer = await ctx.transport.producer({})
   stats.expected = node.expected
@@ -137,7 +150,7 @@ export const runSource = async (ctx: KafkaContext, pipeline: Pipeline, node: Sou
           Effect.promise(async () => {
             stats.recordIn(chunk.length)
             if (node.bytesOf) for (const e of chunk) stats.recordBytes(node.bytesOf(e.value))
-            await producer.send(chunk.map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(type, e.value) })))
+            await producer.send(chunk.map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(type, e.value), ...(options.headers ? { headers: options.headers } : {}) })))
             stats.recordOut(chunk.length)
           })
         )
@@ -148,14 +161,60 @@ export const runSource = async (ctx: KafkaContext, pipeline: Pipeline, node: Sou
   }
 }
 
+/** Header naming the run a record belongs to (pipelines with `runs`). */
+export const RUN_HEADER = "fleuve.run"
+/** Header of a run's control records: `begin`, `state` (its starting state) or `end`. */
+export const MARKER_HEADER = "fleuve.marker"
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)
+
+/**
+ * A source's records as one run of a pipeline with `runs` (the run job's): its begin marker, its
+ * starting state, the records, then its end marker, each tagged with the run's id. A run's records
+ * are produced once, from this process: a failure fails the run (its records stay on the topic,
+ * tagged with the failed run's id, and no sink lands them).
+ */
+export const produceRun = async (ctx: KafkaContext, pipeline: Pipeline, node: SourceNode, stats: OperatorStats, run: RunWith) => {
+  const runs = pipeline.runs!
+  const tag = { [RUN_HEADER]: runs.runId }
+  const markerType = recordType("RunMarker")
+  const stateType = recordType(runs.stateRecord)
+  const producer = await ctx.transport.producer({})
+  const marker = (phase: "begin" | "end"): OutMessage => ({
+    topic: node.output,
+    key: runs.runId,
+    value: ctx.serde.encode(markerType, { run: runs.runId, phase }),
+    headers: { ...tag, [MARKER_HEADER]: phase }
+  })
+  try {
+    await producer.send([marker("begin")])
+    const state = await run(runs.startState)
+    for (let i = 0; i < state.length; i += 1000) {
+      await producer.send(state.slice(i, i + 1000).map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(stateType, e.value), headers: { ...tag, [MARKER_HEADER]: "state" } })))
+    }
+    await runSource(ctx, pipeline, node, stats, run, { headers: tag })
+    await producer.send([marker("end")])
+  } finally {
+    await producer.close().catch(() => undefined)
+  }
+}
+
 export interface RunningNode {
   readonly consumer: Consumer
+  /** A sink of a pipeline with `runs`: settles once it has landed its own run's end marker. */
+  readonly ended?: Promise<void>
   /** Stateful operators' held records, emitted in one last transaction (bounded runs only). */
   readonly flush: () => Promise<void>
   readonly close: () => Promise<void>
 }
 
-/** A stage as a consumer group: decode → operator → output and `.dlq`, all in one transaction. */
+/**
+ * A stage as a consumer group: decode → operator → output and `.dlq`, all in one transaction.
+ * With `pipeline.runs`, run markers are handled in order between the records (see PipelineRuns)
+ * and forwarded; a member that gets the partition after another member committed on it first
+ * replays the run in progress from its begin marker up to the committed position, writing nothing,
+ * so that its state (the dedup indexes, the packer's carry) is the one the previous owner had.
+ */
 export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: StageNode, stats: OperatorStats, run: RunWith): Promise<RunningNode> => {
   const inType = typeOfTopic(pipeline, node.input)
   const outType = typeOfTopic(pipeline, node.output)
@@ -166,51 +225,147 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     transactionTimeoutMs: ctx.transactionTimeoutMs ?? 15000
   })
   const apply = applyToBatch(node.operator, stats)
+  // A replay recomputes what was already counted and written: its counts go nowhere.
+  const replayStats = new OperatorStats(node.name)
+  const applyReplay = applyToBatch(node.operator, replayStats)
   const journal = pipeline.journal
   const journalType = journal ? typeOfTopic(pipeline, journal.topic) : undefined
   journal?.start()
-  const toMessages = (routed: ReadonlyArray<Routed<unknown>>) => {
+  const runs = pipeline.runs
+  const stateType = runs ? recordType(runs.stateRecord) : undefined
+  let currentRun: string | undefined
+  /** The position this member last committed; another member's commit since means a takeover. */
+  let lastCommitted: string | undefined
+  let checkOwnership = true
+
+  /** What a batch's messages make the stage write (a replay makes the same and drops it). */
+  const handle = async (topic: string, partition: number, messages: ReadonlyArray<InMessage>, replay: boolean) => {
     const out: Array<OutMessage> = []
     const letters: Array<DeadLetter> = []
-    // What the batch's operators recorded goes out in the batch's own transaction.
-    if (journal) for (const e of journal.drain()) out.push({ topic: journal.topic, key: e.key, value: ctx.serde.encode(journalType!, e.value) })
-    for (const r of routed) {
-      if (r._tag === "Record") out.push({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) })
-      else {
-        out.push(dlqMessage(ctx, dlq, r.key, r.deadLetter))
-        letters.push(r.deadLetter)
+    const tagged = (m: OutMessage): OutMessage => (currentRun === undefined ? m : { ...m, headers: { ...m.headers, [RUN_HEADER]: currentRun } })
+    // What the operators recorded goes out in the batch's own transaction, after the records that made it.
+    const drain = () => {
+      if (journal) for (const e of journal.drain()) out.push(tagged({ topic: journal.topic, key: e.key, value: ctx.serde.encode(journalType!, e.value) }))
+    }
+    const route = (routed: ReadonlyArray<Routed<unknown>>) => {
+      for (const r of routed) {
+        if (r._tag === "Record") out.push(tagged({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) }))
+        else {
+          out.push(tagged(dlqMessage(ctx, dlq, r.key, r.deadLetter)))
+          letters.push(r.deadLetter)
+        }
       }
     }
+    const records = async (segment: ReadonlyArray<InMessage>) => {
+      if (segment.length === 0) return
+      const { envelopes, dead } = await decodeBatch(ctx, inType, { topic, partition, messages: segment, nextOffset: "" }, node.name)
+      const s = replay ? replayStats : stats
+      s.recordIn(dead.length)
+      for (const d of dead) s.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
+      const routed = envelopes.length > 0 ? await run((replay ? applyReplay : apply)(envelopes)) : []
+      route(routed)
+      drain()
+      for (const d of dead) {
+        out.push(tagged(dlqMessage(ctx, dlq, d.key, d.letter)))
+        letters.push(d.letter)
+      }
+    }
+    if (!runs) {
+      await records(messages)
+      return { out, letters }
+    }
+    let segment: Array<InMessage> = []
+    for (const m of messages) {
+      const marker = m.headers[MARKER_HEADER]
+      const runOf = m.headers[RUN_HEADER]
+      if (marker === undefined) {
+        if (runOf !== undefined && runOf !== currentRun) {
+          // A run whose begin marker this member never saw (it is no longer on the topic).
+          await records(segment)
+          segment = []
+          if (!replay) log(`${node.name}: records of run ${runOf} without its begin marker: starting from an empty state`)
+          runs.enter(runOf)
+          currentRun = runOf
+        }
+        segment.push(m)
+        continue
+      }
+      await records(segment)
+      segment = []
+      if (marker === "begin" && runOf !== undefined) {
+        runs.enter(runOf)
+        currentRun = runOf
+      } else if (marker === "state") {
+        const decoded = await ctx.serde.decode(stateType!, m.value)
+        // A lost piece of the starting state would change decisions silently: the stage stops instead.
+        if (decoded._tag !== "Ok") throw new Error(`${topic}: state record at offset ${m.offset} of run ${runOf} cannot be read: ${decoded.reason}`)
+        runs.load(decoded.value)
+      } else if (marker === "end") {
+        // Stateful operators emit what they held back (the packer's last sequence) before the run's end.
+        route(await run(flushOperator(node.operator, replay ? replayStats : stats)))
+        drain()
+      }
+      out.push({ topic: node.output, key: m.key?.toString("utf8") ?? "", value: m.value ?? Buffer.alloc(0), headers: m.headers })
+    }
+    await records(segment)
     return { out, letters }
   }
-  const handle = async (batch: InBatch) => {
-    const { envelopes, dead } = await decodeBatch(ctx, inType, batch, node.name)
-    stats.recordIn(dead.length)
-    for (const d of dead) stats.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
-    const routed = envelopes.length > 0 ? await run(apply(envelopes)) : []
-    // toMessages drains the journal: after apply, so the batch's entries ride with its outputs.
-    const { out, letters } = toMessages(routed)
-    for (const d of dead) out.push(dlqMessage(ctx, dlq, d.key, d.letter))
-    // A member that may have lost the partition while it worked commits nothing: its new owner
-    // handles the batch from the committed position (the worker restarts its clients).
-    const lost = batch.lost?.()
-    if (lost !== undefined) throw new Error(`${node.name}: ${batch.topic}[${batch.partition}] may have moved to another member (${lost}); not committing`)
-    await producer.sendInTransaction(out, groupId, [{ topic: batch.topic, partition: batch.partition, offset: batch.nextOffset }])
-    const all = [...dead.map((d) => d.letter), ...letters]
-    if (all.length > 0) ctx.onDeadLetters?.(all)
+
+  /**
+   * Before the first batch after an assignment: unless this member committed the group's position
+   * itself, rebuilds the state of the run the batch is in by replaying it from its begin marker.
+   */
+  const takeOver = async (batch: InBatch) => {
+    const first = batch.messages[0]!
+    if (first.headers[MARKER_HEADER] === "begin") return
+    const committed = (await ctx.transport.groupOffsets(groupId, [batch.topic])).find((o) => o.partition === batch.partition)?.offset
+    if (lastCommitted !== undefined && committed === lastCommitted) return
+    const t0 = performance.now()
+    const low = (await ctx.transport.topicOffsets(batch.topic)).find((o) => o.partition === batch.partition)?.low ?? "0"
+    let begin: string | undefined
+    await ctx.transport.readRange(batch.topic, batch.partition, low, first.offset, async (messages) => {
+      for (const m of messages) {
+        if (m.headers[MARKER_HEADER] === "begin") begin = m.offset
+        else if (m.headers[MARKER_HEADER] === "end") begin = undefined
+      }
+    })
+    currentRun = undefined
+    if (begin === undefined) return
+    let replayed = 0
+    await ctx.transport.readRange(batch.topic, batch.partition, begin, first.offset, async (messages) => {
+      replayed += messages.length
+      await handle(batch.topic, batch.partition, messages, true)
+    })
+    log(`${node.name}: took over ${batch.topic}/${batch.partition} at offset ${first.offset}: rebuilt run ${currentRun}'s state from its ${replayed} records since offset ${begin} in ${((performance.now() - t0) / 1000).toFixed(1)}s`)
   }
+
   const consumer = await ctx.transport.consumer({
     groupId,
     topics: [node.input],
     fromBeginning: true,
-    onBatch: async (fetched) => {
-      // A stage with a batch size (the scorer: a model's answers are slow) commits each slice of
-      // a fetch in its own transaction, so a worker that dies loses at most one slice of work.
-      const size = node.batchSize ?? fetched.messages.length
-      for (let i = 0; i < fetched.messages.length; i += size) {
-        const messages = fetched.messages.slice(i, i + size)
-        const end = i + size >= fetched.messages.length
-        await handle({ ...fetched, messages, nextOffset: end ? fetched.nextOffset : (BigInt(messages[messages.length - 1]!.offset) + 1n).toString() })
+    onAssigned: () => {
+      checkOwnership = true
+    },
+    onBatch: async (batch) => {
+      if (runs && checkOwnership) {
+        await takeOver(batch)
+        checkOwnership = false
+      }
+      // A stage with a batch size (the scorer: a model's answers are slow), or any stage under
+      // FLEUVE_KAFKA_TRANSACTION_RECORDS, commits each slice of a fetch in its own transaction with
+      // its position, so a worker that dies loses at most one slice of work.
+      const size = node.batchSize ?? ctx.settings.transactionRecords ?? batch.messages.length
+      for (let i = 0; i < batch.messages.length; i += size) {
+        const messages = batch.messages.slice(i, i + size)
+        const next = i + size >= batch.messages.length ? batch.nextOffset : (BigInt(messages[messages.length - 1]!.offset) + 1n).toString()
+        const { out, letters } = await handle(batch.topic, batch.partition, messages, false)
+        // A member that may have lost the partition while it worked commits nothing: its new owner
+        // handles the slice from the committed position (the worker restarts its clients).
+        const lost = batch.lost?.()
+        if (lost !== undefined) throw new Error(`${node.name}: ${batch.topic}[${batch.partition}] may have moved to another member (${lost}); not committing`)
+        await producer.sendInTransaction(out, groupId, [{ topic: batch.topic, partition: batch.partition, offset: next }])
+        lastCommitted = next
+        if (letters.length > 0) ctx.onDeadLetters?.(letters)
       }
     }
   })
@@ -218,7 +373,9 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     consumer,
     flush: async () => {
       const routed = await run(flushOperator(node.operator, stats))
-      const out = toMessages(routed).out
+      const out: Array<OutMessage> = []
+      if (journal) for (const e of journal.drain()) out.push({ topic: journal.topic, key: e.key, value: ctx.serde.encode(journalType!, e.value) })
+      for (const r of routed) if (r._tag === "Record") out.push({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) })
       if (out.length > 0) await producer.sendInTransaction(out, groupId, [])
     },
     close: async () => {
@@ -233,11 +390,24 @@ export const startSink = async (ctx: KafkaContext, pipeline: Pipeline, node: Sin
   const type = typeOfTopic(pipeline, node.input)
   const dlq = dlqTopic(node.input)
   const producer = await ctx.transport.producer({})
+  const own = pipeline.runs?.runId
+  let ended: (() => void) | undefined
+  const endedPromise = own === undefined ? undefined : new Promise<void>((resolve) => (ended = resolve))
   const consumer = await ctx.transport.consumer({
     groupId: groupOf(pipeline, node),
     topics: [node.input],
     fromBeginning: true,
-    onBatch: async (batch) => {
+    onBatch: async (whole) => {
+      // A pipeline with runs lands its own run's records only; markers are not records.
+      let sawEnd = false
+      const batch = own === undefined ? whole : {
+        ...whole,
+        messages: whole.messages.filter((m) => {
+          if (m.headers[RUN_HEADER] !== own) return false
+          if (m.headers[MARKER_HEADER] === "end") sawEnd = true
+          return m.headers[MARKER_HEADER] === undefined
+        })
+      }
       const { envelopes, dead } = await decodeBatch(ctx, type, batch, node.name)
       stats.recordIn(batch.messages.length)
       if (dead.length > 0) {
@@ -251,11 +421,13 @@ export const startSink = async (ctx: KafkaContext, pipeline: Pipeline, node: Sin
         stats.addBusy(performance.now() - t0)
         stats.recordOut(envelopes.length)
       }
+      if (sawEnd) ended!()
       // Returning lets the consumer commit: only now, after the rows landed.
     }
   })
   return {
     consumer,
+    ...(endedPromise ? { ended: endedPromise } : {}),
     flush: async () => undefined,
     close: async () => {
       await consumer.stop()
@@ -318,7 +490,11 @@ export const startJournalSink = async (ctx: KafkaContext, pipeline: Pipeline, st
     groupId: journalGroupOf(pipeline),
     topics: [journal.topic],
     fromBeginning: true,
-    onBatch: async (batch) => {
+    onBatch: async (whole) => {
+      // A pipeline with runs lands its own run's entries only (a failed run's stay on the topic).
+      const own = pipeline.runs?.runId
+      const batch = own === undefined ? whole : { ...whole, messages: whole.messages.filter((m) => m.headers[RUN_HEADER] === own) }
+      if (batch.messages.length === 0) return
       const { envelopes, dead } = await decodeBatch(ctx, type, batch, "journal")
       stats.recordIn(batch.messages.length)
       // An entry that cannot be read would silently lose a decision: the run fails instead.

@@ -15,6 +15,7 @@ import {
   journalGroupOf,
   type KafkaContext,
   prepareCluster,
+  produceRun,
   type RunningNode,
   runnerOf,
   runSource,
@@ -101,6 +102,11 @@ export const runOnKafka = (settings: KafkaSettings) =>
       const elsewhere = new Set(options.elsewhere ?? [])
       const unknown = [...elsewhere].filter((n) => !consumers.some((c) => c.name === n))
       if (unknown.length > 0) return yield* new PipelineFailure({ pipeline: pipeline.name, message: `no stage or sink named ${unknown.join(", ")} to leave to workers` })
+      // A pipeline with runs ends when its sinks land the run's end marker, here.
+      const remoteSinks = consumers.filter((n) => n._tag === "Sink" && elsewhere.has(n.name)).map((n) => n.name)
+      if (pipeline.runs && remoteSinks.length > 0) {
+        return yield* new PipelineFailure({ pipeline: pipeline.name, message: `${remoteSinks.join(", ")}: the sinks of ${pipeline.name} close its run in this process and cannot be left to workers` })
+      }
       if (options.from) yield* resetGroups(ctx, pipeline, consumers, options.from)
 
       const stats = new Map<string, OperatorStats>(pipeline.nodes.map((n) => [n.name, new OperatorStats(n.name)]))
@@ -139,18 +145,25 @@ export const runOnKafka = (settings: KafkaSettings) =>
         const journalSink = yield* Effect.tryPromise({ try: () => startJournalSink(ctx, pipeline, new OperatorStats("journal"), run), catch: failure(pipeline, "journal") })
         if (journalSink) running.push(journalSink)
 
+        const produce = pipeline.runs ? produceRun : runSource
         yield* Effect.forEach(
           pipeline.nodes.filter((n): n is SourceNode => n._tag === "Source"),
-          (node) => Effect.tryPromise({ try: () => runSource(ctx, pipeline, node, stats.get(node.name)!, run), catch: failure(pipeline, node.name) }),
+          (node) => Effect.tryPromise({ try: () => produce(ctx, pipeline, node, stats.get(node.name)!, run), catch: failure(pipeline, node.name) }),
           { concurrency: "unbounded", discard: true }
         )
-        for (const [i, node] of consumers.entries()) {
-          yield* caughtUp(ctx, groupOf(pipeline, node), [node.input])
-          // Stateful operators emit what they held back once their input is exhausted (a node run
-          // elsewhere flushes in its own process).
-          const here = local[i]
-          if (here) yield* Effect.tryPromise({ try: () => here.flush(), catch: failure(pipeline, node.name) })
-          if (node._tag === "Stage") yield* caughtUp(ctx, groupOf(pipeline, node), [node.input])
+        if (pipeline.runs) {
+          // The run is over when every sink has landed its end marker: each stage, in whichever worker
+          // owns it, flushed at that marker and committed everything before it.
+          yield* Effect.promise(() => Promise.all(running.flatMap((r) => (r.ended ? [r.ended] : []))))
+        } else {
+          for (const [i, node] of consumers.entries()) {
+            yield* caughtUp(ctx, groupOf(pipeline, node), [node.input])
+            // Stateful operators emit what they held back once their input is exhausted (a node run
+            // elsewhere flushes in its own process).
+            const here = local[i]
+            if (here) yield* Effect.tryPromise({ try: () => here.flush(), catch: failure(pipeline, node.name) })
+            if (node._tag === "Stage") yield* caughtUp(ctx, groupOf(pipeline, node), [node.input])
+          }
         }
         if (dlqSink) yield* caughtUp(ctx, deadLetterGroupOf(pipeline), dlqTopicsOf(pipeline))
         // Every stage's decisions (written by whichever worker owned its partitions) are landed before the sinks close.

@@ -67,6 +67,29 @@ export interface Pipeline<R = any> {
   readonly partitions?: Readonly<Record<string, number>>
   /** State that stages build in their process and that the process closing the run needs (see PipelineJournal). */
   readonly journal?: PipelineJournal<R>
+  /** Runs as scopes of the stages' state on Kafka (see PipelineRuns). */
+  readonly runs?: PipelineRuns<R>
+}
+
+/**
+ * For pipelines whose stages hold state that must live for exactly one run (the corpus's dedup
+ * indexes and packer), on Kafka only: the process that starts a run writes a begin marker, the
+ * run's starting state and an end marker around the source's records (all tagged with the run's
+ * id); each stage forwards the markers in order, `enter`s the run at its begin marker, `load`s
+ * its state, and flushes its operator at its end marker; sinks and the journal land only their
+ * own run's records. A worker that takes a partition over mid-run rebuilds the state by replaying
+ * the run from its begin marker up to the committed position, writing nothing (docs/kafka.md).
+ */
+export interface PipelineRuns<R = any> {
+  /** The run this process would start (the one whose records its sinks land). */
+  readonly runId: string
+  /** The run's starting state, as records published after its begin marker (read where it starts). */
+  readonly startState: Effect.Effect<ReadonlyArray<{ readonly key: string; readonly value: unknown }>, OperatorFailure, R>
+  readonly stateRecord: RecordName
+  /** From now on the stages' operators and the journal work on a fresh state for run `runId`. */
+  readonly enter: (runId: string) => void
+  /** Takes one starting-state record into the entered run's state. */
+  readonly load: (record: unknown) => void
 }
 
 /**

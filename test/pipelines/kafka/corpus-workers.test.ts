@@ -10,41 +10,13 @@
 // clean or dedup record (its report says 0), and still lands every decision. The input is the
 // committed sample corpus (420 documents: 19 exact and 39 near duplicates, language and quality drops).
 import assert from "node:assert/strict"
-import { type ChildProcess, spawn } from "node:child_process"
-import { closeSync, openSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { after, test } from "node:test"
 import { runCli, tempDir } from "../../helpers/warehouse.ts"
-import { root, sleep, stopWorker } from "./helpers.ts"
+import { killAll, readDecisions, readOutputs, sampleCorpus as input, startCorpusWorker, waitFor, workers } from "./corpus-helpers.ts"
+import { stopWorker } from "./helpers.ts"
 
-const bin = join(root, "bin/fleuve.mjs")
-const input = join(root, "data/corpus/sample.jsonl")
-const workers: Array<ChildProcess> = []
-after(() => workers.forEach((w) => w.exitCode === null && w.signalCode === null && w.kill("SIGKILL")))
-
-const startCorpusWorker = (dir: string, node: string, instance: string, env: Record<string, string>) => {
-  const log = join(dir, `${instance}.log`)
-  const fd = openSync(log, "a")
-  const child = spawn(process.execPath, [bin, "worker", node, "--pipeline", "corpus", "--instance", instance], {
-    cwd: root,
-    env: { ...process.env, ...env, FLEUVE_KAFKA_CLIENT_ID: `a-corpus-${instance}`, FLEUVE_KAFKA_SESSION_TIMEOUT_MS: "6000" },
-    stdio: ["ignore", fd, fd]
-  })
-  closeSync(fd)
-  workers.push(child)
-  return { child, log }
-}
-
-const waitFor = async (file: string, pattern: RegExp, timeoutMs: number) => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (pattern.test(readFileSync(file, "utf8"))) return
-    await sleep(250)
-  }
-  throw new Error(`${file}: no line matching ${pattern} within ${timeoutMs / 1000}s:\n${readFileSync(file, "utf8")}`)
-}
-
-const DECISIONS = "SELECT doc_id, status, reason, duplicate_of, similarity, lang, tokens, content_hash FROM corpus_documents ORDER BY doc_id"
+after(killAll)
 
 test("corpus on Kafka with 3 workers keeps, drops and links duplicates exactly as the embedded run", { timeout: 240_000 }, async () => {
   const dir = tempDir("fleuve-corpus-kafka-")
@@ -70,16 +42,22 @@ test("corpus on Kafka with 3 workers keeps, drops and links duplicates exactly a
   await Promise.race([waitFor(started[1]!.log, /progress: dedup-tokenize-pack 380→/, 30_000), waitFor(started[2]!.log, /progress: dedup-tokenize-pack 380→/, 30_000)])
   await Promise.all(workers.map((w) => stopWorker(w)))
 
-  const read = (warehouse: string) => {
-    const q = runCli(["query", "--warehouse", warehouse, "--format", "json", DECISIONS])
-    assert.equal(q.code, 0, q.stderr)
-    return JSON.parse(q.stdout) as Array<{ doc_id: string; status: string; reason: string | null; duplicate_of: string | null }>
-  }
-  const want = read(join(dir, "embedded.duckdb"))
-  const got = read(db)
+  const want = readDecisions(join(dir, "embedded.duckdb"))
+  const got = readDecisions(db)
   assert.equal(want.length, 420)
   // The input has real near-duplicates, and they are found.
   assert.ok(want.filter((r) => r.reason === "near duplicate").length >= 30)
   assert.ok(want.filter((r) => r.reason === "exact duplicate").length >= 10)
   assert.deepEqual(got, want)
+  // The outputs too: the dedup owner flushes the packer's last, partial sequence at the run's end
+  // marker (it used to stay in the long-lived worker: 36 sequences instead of 37), and the kept
+  // documents reach the run job, which writes the one documents file its manifest lists (the owner
+  // used to write its own, outside the manifest).
+  const wantOut = readOutputs(join(dir, "embedded-out"))
+  const gotOut = readOutputs(join(dir, "kafka-out"))
+  assert.equal(gotOut.sequences.length, wantOut.sequences.length)
+  assert.deepEqual(gotOut.sequences, wantOut.sequences)
+  assert.equal(gotOut.documents.length, want.filter((r) => r.status === "kept").length)
+  assert.deepEqual(gotOut.documents, wantOut.documents)
+  assert.deepEqual(gotOut.manifest, wantOut.manifest)
 })
