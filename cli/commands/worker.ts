@@ -8,7 +8,9 @@ export const workerCommand = Command.make("worker", workerFlags, (args) => lazyH
       "a sink's worker owns the DuckDB warehouse (one writer per file) and also lands the dead-letter topics; a second sink worker of the same file " +
       "waits for its lock as a standby and takes over when the first dies. Stops on SIGINT/SIGTERM. " +
       "`predict --pipeline evaluate-<system>` is the evaluation grid's scorer stage for `fleuve reeval --runtime kafka --scorer-workers <system>`: " +
-      "give it the system's flags as reeval has them (--endpoint… for an inference server, or --model DIR); it opens no warehouse (docs/endpoints.md)."
+      "give it the system's flags as reeval has them (--endpoint… for an inference server, or --model DIR); it opens no warehouse (docs/endpoints.md). " +
+      "The corpus's stage workers keep a run's state (dedup indexes, packer) for that run only: each run starts fresh from the state its run job publishes, " +
+      "and a standby that takes a stage over mid-run first replays the run so far (docs/kafka.md)."
   ),
   Command.withExamples([
     { command: "fleuve worker validate-score --pipeline sample-scores", description: "One worker of the validate stage (start several to scale out)" },
@@ -17,6 +19,10 @@ export const workerCommand = Command.make("worker", workerFlags, (args) => lazyH
     {
       command: "FLEUVE_ENDPOINT_API_KEY=sk-... fleuve worker predict --pipeline evaluate-qwen3 --endpoint http://vllm:8000 --endpoint-model qwen3 --endpoint-concurrency 32 --endpoint-batch-options",
       description: "A scorer of the grid of endpoint system qwen3 (vLLM); start several. The run: fleuve reeval --runtime kafka --scorer-workers qwen3 --endpoint http://vllm:8000 --endpoint-model qwen3"
+    },
+    {
+      command: "fleuve worker dedup-tokenize-pack --pipeline corpus",
+      description: "The corpus's dedup stage (start two: one owns the ordered stream, the other stands by); runs come from `fleuve run corpus --runtime kafka`"
     }
   ])
 )
