@@ -66,16 +66,15 @@ const delegate = <A, B, R>(name: string, current: () => Operator<A, B, R>): Oper
   flush: () => Effect.suspend(() => current().flush?.() ?? Effect.succeed([]))
 })
 
-/** A document an earlier run kept, now changed, leaves the dedup indexes under its old content. */
-const forgetChanged = (known: ReadonlyMap<string, KnownDocument>, exact: ExactIndex, lsh: LshIndex): Operator<CorpusDocument, CorpusDocument> => ({
-  name: "forget-changed",
+/** Reports each document an earlier run kept whose content changed (its old version), passing every document on. */
+const changedDocuments = (known: ReadonlyMap<string, KnownDocument>, report: (row: CorpusKnownDocument) => unknown): Operator<CorpusDocument, CorpusDocument> => ({
+  name: "note-changed",
   process: (batch) =>
     Effect.sync(() =>
       batch.map((e) => {
         const before = known.get(e.value.id)
         if (before && before.status === "kept" && before.contentHash !== e.value.contentHash) {
-          exact.forget(e.value.id, before.contentHash)
-          lsh.forget(before.bands, e.value.id)
+          report({ docId: e.value.id, contentHash: before.contentHash, status: "changed", bands: before.bands.map((b) => b.toString(36)) })
         }
         return Outcome.emit(e)
       })
@@ -143,20 +142,27 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       const packer = pack({ sequenceLength, eosId })
       // PII is scrubbed before the quality filters: they judge the text that will be published, and a
       // phone, NIR or IBAN is one placeholder word there, not five digit groups (issue 21).
-      const clean = chain(chain(chain(chain(chain(accept, norm), skip), lang), pii), quality)
-      // A changed document leaves the indexes under its old content where the clean stage saw it
-      // (skip-unchanged); on Kafka that stage runs in another process, so dedup does it too (idempotent).
-      const dedupAndPack = chain(chain(chain(chain(chain(forgetChanged(known, exactIndex, lsh), exact), near), documents.tap((lines) => ledger.divertDocuments(lines))), toks), packer)
+      // A changed document leaves the dedup indexes under its old content when skip-unchanged sees it.
+      // On Kafka the dedup stage's indexes are in another process: the clean stage sends the old
+      // version on, as a `changed` state record ahead of its batch's outputs (Pipeline.runs.emitted).
+      const changed: Array<CorpusKnownDocument> = []
+      const noteChanged = changedDocuments(known, (row) => journaling && changed.push(row))
+      const clean = chain(chain(chain(chain(chain(chain(accept, norm), skip), noteChanged), lang), pii), quality)
+      const dedupAndPack = chain(chain(chain(chain(exact, near), documents.tap((lines) => ledger.divertDocuments(lines))), toks), packer)
       const load = (row: KnownRow) => {
         const bands = row.bands.map((b) => parseInt(b, 36))
         known.set(row.docId, { contentHash: row.contentHash, status: row.status, bands })
         if (row.status === "kept") {
           exactIndex.add(row.contentHash, row.docId)
           lsh.add(bands, row.docId)
+        } else if (row.status === "changed") {
+          exactIndex.forget(row.docId, row.contentHash)
+          lsh.forget(bands, row.docId)
         }
       }
+      const drainChanged = () => changed.splice(0).map((row) => ({ key: row.docId, value: row }))
       const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
-      return { id, known, ledger, clean, dedupAndPack, load, tallies }
+      return { id, known, ledger, clean, dedupAndPack, load, drainChanged, tallies }
     }
     const own = makeState(runId)
     let current = own
@@ -278,7 +284,8 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
         enter: (id) => {
           current = makeState(id)
         },
-        load: (record) => current.load(record as CorpusKnownDocument)
+        load: (record) => current.load(record as CorpusKnownDocument),
+        emitted: () => current.drainChanged()
       }
     }
     const tallies = own.tallies

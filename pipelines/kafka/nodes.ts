@@ -263,6 +263,10 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       s.recordIn(dead.length)
       for (const d of dead) s.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
       const routed = envelopes.length > 0 ? await run((replay ? applyReplay : apply)(envelopes)) : []
+      // State for the stages after this one goes ahead of the outputs that follow from it.
+      for (const e of runs?.emitted?.() ?? []) {
+        out.push(tagged({ topic: node.output, key: e.key, value: ctx.serde.encode(stateType!, e.value), headers: { [MARKER_HEADER]: "state" } }))
+      }
       route(routed)
       drain()
       for (const d of dead) {

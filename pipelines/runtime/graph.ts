@@ -88,8 +88,17 @@ export interface PipelineRuns<R = any> {
   readonly stateRecord: RecordName
   /** From now on the stages' operators and the journal work on a fresh state for run `runId`. */
   readonly enter: (runId: string) => void
-  /** Takes one starting-state record into the entered run's state. */
+  /**
+   * Takes one state record into the entered run's state: the run's starting state, or what an
+   * earlier stage `emitted`.
+   */
   readonly load: (record: unknown) => void
+  /**
+   * State records a stage's operators produced for the stages after it since the last call (the
+   * corpus: earlier runs' documents that changed, to forget from the dedup indexes); the stage
+   * forwards them as state records ahead of the outputs of the batch that produced them.
+   */
+  readonly emitted?: () => ReadonlyArray<{ readonly key: string; readonly value: unknown }>
 }
 
 /**
