@@ -233,6 +233,8 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
   journal?.start()
   const runs = pipeline.runs
   const stateType = runs ? recordType(runs.stateRecord) : undefined
+  // State records matter only to stages: none goes to a topic that only sinks read (corpus.packed).
+  const stagesAfter = pipeline.nodes.some((n) => n._tag === "Stage" && n.input === node.output)
   let currentRun: string | undefined
   /** The position this member last committed; another member's commit since means a takeover. */
   let lastCommitted: string | undefined
@@ -265,7 +267,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       const routed = envelopes.length > 0 ? await run((replay ? applyReplay : apply)(envelopes)) : []
       // State for the stages after this one goes ahead of the outputs that follow from it.
       for (const e of runs?.emitted?.() ?? []) {
-        out.push(tagged({ topic: node.output, key: e.key, value: ctx.serde.encode(stateType!, e.value), headers: { [MARKER_HEADER]: "state" } }))
+        if (stagesAfter) out.push(tagged({ topic: node.output, key: e.key, value: ctx.serde.encode(stateType!, e.value), headers: { [MARKER_HEADER]: "state" } }))
       }
       route(routed)
       drain()
@@ -309,7 +311,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
         route(await run(flushOperator(node.operator, replay ? replayStats : stats)))
         drain()
       }
-      out.push({ topic: node.output, key: m.key?.toString("utf8") ?? "", value: m.value ?? Buffer.alloc(0), headers: m.headers })
+      if (marker !== "state" || stagesAfter) out.push({ topic: node.output, key: m.key?.toString("utf8") ?? "", value: m.value ?? Buffer.alloc(0), headers: m.headers })
     }
     await records(segment)
     return { out, letters }
