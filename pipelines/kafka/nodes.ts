@@ -381,8 +381,16 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       const routed = await run(flushOperator(node.operator, stats))
       const out: Array<OutMessage> = []
       if (journal) for (const e of journal.drain()) out.push({ topic: journal.topic, key: e.key, value: ctx.serde.encode(journalType!, e.value) })
-      for (const r of routed) if (r._tag === "Record") out.push({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) })
+      const letters: Array<DeadLetter> = []
+      for (const r of routed) {
+        if (r._tag === "Record") out.push({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) })
+        else {
+          out.push(dlqMessage(ctx, dlq, r.key, r.deadLetter))
+          letters.push(r.deadLetter)
+        }
+      }
       if (out.length > 0) await producer.sendInTransaction(out, groupId, [])
+      if (letters.length > 0) ctx.onDeadLetters?.(letters)
     },
     close: async () => {
       await consumer.stop()
