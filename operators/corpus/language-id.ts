@@ -30,11 +30,26 @@ const grams = (text: string, visit: (g: string) => void) => {
 /**
  * A character n-gram (1–4) naive Bayes language identifier, trained at load time from the
  * hand-written medical texts in operators/corpus/language-id/<lang>.txt (one per language).
+ *
+ * Identification is the chain's largest step, so n-grams are not built as strings: each UTF-16
+ * unit of the training alphabet (the space, the apostrophe and the letters the training texts
+ * use: a few dozen) gets a small index, an n-gram becomes the integer of its indices in base
+ * 2^bits, and the integers are looked up in one open-addressing table. An n-gram holding a unit
+ * outside the alphabet cannot have been seen in training: it reads the unseen row, as the string
+ * lookup did. The visiting order and the values added are the string version's, so the scores
+ * are bit for bit the same (test/corpus/language-id.test.ts compares them with it).
  */
 export class LanguageIdentifier {
   /** n-gram → log P(n-gram | language), one slot per language, in LANGUAGES order. */
   private readonly logProb = new Map<string, Float64Array>()
   private readonly unseen = new Float64Array(LANGUAGES.length)
+  /** UTF-16 unit → its index in the training alphabet (1-based); 0: not in it. */
+  private readonly alphabet = new Uint8Array(65536)
+  private readonly bits: number
+  /** The n-gram table: keys (0 = empty slot) and, per slot, its row in `rows`. */
+  private readonly keys: Int32Array
+  private readonly rows: Float64Array
+  private readonly mask: number
 
   constructor(training: Readonly<Record<Language, string>> = loadTraining()) {
     const vocabulary = new Set<string>()
@@ -63,18 +78,33 @@ export class LanguageIdentifier {
       })
       this.logProb.set(g, row)
     }
+    // Every unit of every n-gram is in some 1-gram (a word's own units, and the padding space).
+    let size = 0
+    for (const g of vocabulary) if (g.length === 1 && this.alphabet[g.charCodeAt(0)] === 0) this.alphabet[g.charCodeAt(0)] = ++size
+    this.bits = Math.max(1, Math.ceil(Math.log2(size + 1)))
+    // A training alphabet too large for 4 units in 31 bits (or another number of languages than the
+    // five accumulate unrolls): identify falls back to string n-grams.
+    let slots = 16
+    while (slots < vocabulary.size * 2) slots *= 2
+    this.keys = new Int32Array(this.bits * ORDERS[ORDERS.length - 1]! <= 31 && LANGUAGES.length === 5 ? slots : 0)
+    this.rows = new Float64Array(this.keys.length * LANGUAGES.length)
+    this.mask = slots - 1
+    if (this.keys.length > 0) {
+      for (const [g, row] of this.logProb) {
+        let key = 0
+        for (let j = 0; j < g.length; j++) key = (key << this.bits) | this.alphabet[g.charCodeAt(j)]!
+        let slot = hashSlot(key) & this.mask
+        while (this.keys[slot] !== 0) slot = (slot + 1) & this.mask
+        this.keys[slot] = key
+        this.rows.set(row, slot * LANGUAGES.length)
+      }
+    }
   }
 
   /** The most likely language and a confidence in [0, 1]; undefined when the text has no letters. */
   identify(text: string): { lang: Language; score: number; scores: Record<Language, number> } | undefined {
     const ll = new Float64Array(LANGUAGES.length)
-    let n = 0
-    const k = LANGUAGES.length
-    grams(text, (g) => {
-      n++
-      const row = this.logProb.get(g) ?? this.unseen
-      for (let i = 0; i < k; i++) ll[i] += row[i]!
-    })
+    const n = this.keys.length > 0 ? this.accumulate(text, ll) : this.accumulateStrings(text, ll)
     if (n === 0) return undefined
     const means = Array.from(ll, (v) => (v / n) * SCALE)
     const max = Math.max(...means)
@@ -84,6 +114,137 @@ export class LanguageIdentifier {
     const best = LANGUAGES[means.indexOf(max)]!
     return { lang: best, score: scores[best], scores }
   }
+
+  /**
+   * Adds each n-gram's row to `ll` in grams' order; returns how many n-grams there were. Words
+   * are read unit by unit as grams' regular expression reads them (letters and apostrophes, an
+   * astral letter being two units), from the same lower-cased prefix.
+   */
+  private accumulate(text: string, ll: Float64Array): number {
+    const lower = text.slice(0, MAX_CHARS).toLowerCase()
+    const letters = wordUnits()
+    const { alphabet } = this
+    const space = alphabet[32]!
+    const apostrophe = alphabet[39]!
+    const acc = { l0: ll[0]!, l1: ll[1]!, l2: ll[2]!, l3: ll[3]!, l4: ll[4]!, n: 0 }
+    let units = this.units
+    let len = 1
+    units[0] = space
+    for (let i = 0; i <= lower.length; i++) {
+      const c = i < lower.length ? lower.charCodeAt(i) : 32
+      let inWord = letters[c] === 1
+      let second = -1
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < lower.length) {
+        const d = lower.charCodeAt(i + 1)
+        if (d >= 0xdc00 && d <= 0xdfff && isLetterCodePoint(0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00))) {
+          inWord = true
+          second = d
+          i++
+        }
+      }
+      if (inWord) {
+        if (units.length < len + 3) units = this.units = grow(units)
+        units[len++] = c === 0x2019 ? apostrophe : alphabet[c]!
+        if (second >= 0) units[len++] = alphabet[second]!
+      } else if (len > 1) {
+        units[len++] = space
+        this.addWord(units, len, acc)
+        len = 1
+      }
+    }
+    ll[0] = acc.l0
+    ll[1] = acc.l1
+    ll[2] = acc.l2
+    ll[3] = acc.l3
+    ll[4] = acc.l4
+    return acc.n
+  }
+
+  private units = new Uint8Array(256)
+
+  /** The n-grams of one padded word (alphabet indices), 1-grams first, as grams visits them. */
+  private addWord(units: Uint8Array, len: number, acc: { l0: number; l1: number; l2: number; l3: number; l4: number; n: number }) {
+    const { bits, keys, rows, mask, unseen } = this
+    const k = LANGUAGES.length
+    for (let order = 1; order <= ORDERS.length; order++) {
+      for (let i = 0; i + order <= len; i++) {
+        acc.n++
+        let key = 0
+        let known = true
+        for (let j = i; j < i + order; j++) {
+          const u = units[j]!
+          if (u === 0) known = false
+          key = (key << bits) | u
+        }
+        let row: Float64Array = unseen
+        let at = 0
+        if (known) {
+          let slot = hashSlot(key) & mask
+          while (true) {
+            const found = keys[slot]!
+            if (found === key) {
+              row = rows
+              at = slot * k
+              break
+            }
+            if (found === 0) break
+            slot = (slot + 1) & mask
+          }
+        }
+        acc.l0 += row[at]!
+        acc.l1 += row[at + 1]!
+        acc.l2 += row[at + 2]!
+        acc.l3 += row[at + 3]!
+        acc.l4 += row[at + 4]!
+      }
+    }
+  }
+
+  /** The string-keyed lookup, for a training alphabet too large to pack 4 units into 31 bits. */
+  private accumulateStrings(text: string, ll: Float64Array): number {
+    let n = 0
+    grams(text, (g) => {
+      n++
+      const row = this.logProb.get(g) ?? this.unseen
+      for (let i = 0; i < LANGUAGES.length; i++) ll[i] += row[i]!
+    })
+    return n
+  }
+}
+
+const grow = (units: Uint8Array) => {
+  const bigger = new Uint8Array(units.length * 2)
+  bigger.set(units)
+  return bigger
+}
+
+/** Per UTF-16 unit: 1 where grams' `[\p{L}']` takes it into a word (a BMP letter, ' or ’), built once. */
+let WORD_UNITS: Uint8Array | undefined
+const wordUnits = (): Uint8Array => {
+  if (WORD_UNITS === undefined) {
+    WORD_UNITS = new Uint8Array(65536)
+    for (let c = 0; c < 65536; c++) {
+      // Surrogates are read in pairs by accumulate; alone, the u-flag regex sees no letter.
+      if (c >= 0xd800 && c <= 0xdfff) continue
+      if (c === 39 || c === 0x2019 || LETTER.test(String.fromCharCode(c))) WORD_UNITS[c] = 1
+    }
+  }
+  return WORD_UNITS
+}
+const LETTER = /^\p{L}$/u
+const astralLetters = new Map<number, boolean>()
+const isLetterCodePoint = (cp: number) => {
+  let yes = astralLetters.get(cp)
+  if (yes === undefined) astralLetters.set(cp, (yes = LETTER.test(String.fromCodePoint(cp))))
+  return yes
+}
+
+/** Murmur3's finaliser, for table slots. */
+const hashSlot = (h: number) => {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  return h
 }
 
 export const loadTraining = (): Record<Language, string> =>

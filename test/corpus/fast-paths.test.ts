@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
 import { defaultMinHashConfig, fnv1a, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
+import { LanguageIdentifier, loadTraining } from "../../operators/corpus/language-id.ts"
 import { qualityCheck } from "../../operators/corpus/quality.ts"
-import { ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
+import { ReferenceLanguageIdentifier, ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
 import { repoRoot } from "../helpers/paths.ts"
 
 // Texts that stress the fast paths: astral characters, lone surrogates, combining marks before
@@ -33,4 +34,19 @@ test("MinHash: the sorted, register-held signature equals the reference signatur
   const fast = new MinHasher(defaultMinHashConfig)
   const reference = new ReferenceMinHasher(defaultMinHashConfig)
   for (const text of [...TRICKY, ...sample]) assert.deepEqual(fast.signature(text), reference.signature(text), text.slice(0, 60))
+})
+
+/** Random texts over French letters, other scripts, astral characters, apostrophes and breaks (seeded). */
+const randomTexts = (count: number, seed: number): Array<string> => {
+  const pool = [..."abcdefghijklmnopqrstuvwxyzéèêàâçôûîïëüœæ'’ ÉÀÇ\n.,;:-ßñäöåøαβγжщ漢字😀𝔘\u0301ﬁİ0123456789"]
+  let s = seed >>> 0
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32
+  return Array.from({ length: count }, () => Array.from({ length: Math.floor(next() * 1500) }, () => (next() < 0.2 ? " " : pool[Math.floor(next() * pool.length)]!)).join(""))
+}
+
+test("language id: the packed-integer n-gram table gives the string identifier's scores, bit for bit", () => {
+  const training = loadTraining()
+  const fast = new LanguageIdentifier(training)
+  const reference = new ReferenceLanguageIdentifier(training)
+  for (const text of [...TRICKY, ...sample, ...randomTexts(300, 7)]) assert.deepEqual(fast.identify(text), reference.identify(text), text.slice(0, 60))
 })

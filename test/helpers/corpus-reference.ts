@@ -5,6 +5,7 @@
  */
 import { alphabeticWordsRatio, defaultQualityThresholds, type QualityScores, type QualityThresholds } from "../../operators/corpus/quality.ts"
 import { fnv1a, type MinHashConfig, simplify } from "../../operators/corpus/minhash.ts"
+import { type Language, LANGUAGES } from "../../operators/corpus/language-id.ts"
 
 const FRENCH_STOP_WORDS = new Set(["le", "la", "les", "de", "des", "du", "un", "une", "et", "en", "à", "au", "aux", "est", "que", "qui", "pour", "dans", "par", "sur", "avec", "il", "elle", "pas", "ne", "ce", "se", "son", "sa", "ses"])
 const BULLETS = /^\s*[•●‣◦▪▫*\-–—·]/
@@ -149,5 +150,67 @@ export class ReferenceMinHasher {
       }
     }
     return sig
+  }
+}
+
+/**
+ * The language identifier's first version: n-grams built as strings and looked up in a Map. The
+ * packed-integer identifier (operators/corpus/language-id.ts) must give bit-identical scores.
+ */
+export class ReferenceLanguageIdentifier {
+  private readonly logProb = new Map<string, Float64Array>()
+  private readonly unseen = new Float64Array(LANGUAGES.length)
+
+  constructor(training: Readonly<Record<Language, string>>) {
+    const vocabulary = new Set<string>()
+    const counts = new Map<Language, Map<string, number>>()
+    for (const lang of LANGUAGES) {
+      const c = new Map<string, number>()
+      referenceGrams(training[lang], (g) => {
+        c.set(g, (c.get(g) ?? 0) + 1)
+        vocabulary.add(g)
+      })
+      counts.set(lang, c)
+    }
+    const alpha = 0.1
+    LANGUAGES.forEach((lang, i) => {
+      const c = counts.get(lang)!
+      const total = [...c.values()].reduce((a, b) => a + b, 0)
+      this.unseen[i] = Math.log(alpha / (total + alpha * (vocabulary.size + 1)))
+    })
+    for (const g of vocabulary) {
+      const row = new Float64Array(LANGUAGES.length)
+      LANGUAGES.forEach((lang, i) => {
+        const k = counts.get(lang)!.get(g)
+        row[i] = k === undefined ? this.unseen[i]! : Math.log((k + alpha) / (Math.exp(-this.unseen[i]!) * alpha))
+      })
+      this.logProb.set(g, row)
+    }
+  }
+
+  identify(text: string): { lang: Language; score: number; scores: Record<Language, number> } | undefined {
+    const ll = new Float64Array(LANGUAGES.length)
+    let n = 0
+    referenceGrams(text, (g) => {
+      n++
+      const row = this.logProb.get(g) ?? this.unseen
+      for (let i = 0; i < LANGUAGES.length; i++) ll[i] += row[i]!
+    })
+    if (n === 0) return undefined
+    const means = Array.from(ll, (v) => (v / n) * 25)
+    const max = Math.max(...means)
+    const exps = means.map((m) => Math.exp(m - max))
+    const sum = exps.reduce((a, b) => a + b, 0)
+    const scores = Object.fromEntries(LANGUAGES.map((l, i) => [l, exps[i]! / sum])) as Record<Language, number>
+    const best = LANGUAGES[means.indexOf(max)]!
+    return { lang: best, score: scores[best], scores }
+  }
+}
+
+const referenceGrams = (text: string, visit: (g: string) => void) => {
+  const words = text.slice(0, 1000).toLowerCase().replace(/’/g, "'").match(/[\p{L}']+/gu) ?? []
+  for (const w of words) {
+    const padded = ` ${w} `
+    for (const n of [1, 2, 3, 4]) for (let i = 0; i + n <= padded.length; i++) visit(padded.slice(i, i + n))
   }
 }
