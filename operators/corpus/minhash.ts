@@ -1,3 +1,5 @@
+import { signatureKernel } from "./minhash-kernel.ts"
+
 /**
  * MinHash signatures and LSH banding with datatrove's defaults: word 5-gram shingles of the
  * simplified text (lower case, no diacritics, no punctuation, digits → 0), 14 bands × 8 rows.
@@ -106,6 +108,7 @@ export const simplifiedWordHashes = (text: string): Uint32Array => {
 
 export class MinHasher {
   private readonly seeds: Uint32Array
+  private readonly kernel = signatureKernel()
 
   constructor(readonly config: MinHashConfig = defaultMinHashConfig) {
     const n = config.bands * config.rows
@@ -120,6 +123,11 @@ export class MinHasher {
   /** The signature: per hash function, the minimum over the document's shingle hashes. */
   signature(text: string): Uint32Array {
     const wordHashes = simplifiedWordHashes(text)
+    return this.kernel ? this.kernel.signature(wordHashes, this.seeds, this.config.ngram) : this.signatureOf(wordHashes)
+  }
+
+  /** The JavaScript loop: where WebAssembly SIMD is missing, and the kernel's reference in tests. */
+  signatureOf(wordHashes: Uint32Array): Uint32Array {
     const words = wordHashes.length
     const n = this.seeds.length
     const k = this.config.ngram

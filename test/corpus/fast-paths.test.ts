@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { test } from "node:test"
 import { defaultMinHashConfig, fnv1a, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
 import { LanguageIdentifier, loadTraining } from "../../operators/corpus/language-id.ts"
+import { signatureKernel } from "../../operators/corpus/minhash-kernel.ts"
 import { qualityCheck } from "../../operators/corpus/quality.ts"
 import { ReferenceLanguageIdentifier, ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
 import { repoRoot } from "../helpers/paths.ts"
@@ -49,4 +50,17 @@ test("language id: the packed-integer n-gram table gives the string identifier's
   const fast = new LanguageIdentifier(training)
   const reference = new ReferenceLanguageIdentifier(training)
   for (const text of [...TRICKY, ...sample, ...randomTexts(300, 7)]) assert.deepEqual(fast.identify(text), reference.identify(text), text.slice(0, 60))
+})
+
+test("MinHash: the WebAssembly SIMD kernel gives the JavaScript loop's signatures, on the sample and on random texts", () => {
+  const hasher = new MinHasher(defaultMinHashConfig)
+  const kernel = signatureKernel()
+  assert.ok(kernel, "WebAssembly SIMD is available on Node 20")
+  const odd = new MinHasher({ ngram: 3, bands: 5, rows: 3, seed: 9 })
+  for (const text of [...TRICKY, ...sample, ...randomTexts(300, 11), "le ".repeat(20000)]) {
+    const words = simplifiedWordHashes(text)
+    assert.deepEqual(hasher.signature(text), hasher.signatureOf(words), text.slice(0, 60))
+    // 15 functions: the kernel's 4-wide and scalar tails, and another shingle length.
+    assert.deepEqual(odd.signature(text), odd.signatureOf(words), text.slice(0, 60))
+  }
 })
