@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { loadTokenizer, type TextTokenizer } from "../model/index.ts"
+import { deferredTokenizer, type TextTokenizer } from "../model/index.ts"
 import { acceptDocument } from "../operators/corpus/accept-document.ts"
 import { type DocumentAnalysis, withAnalysis } from "../operators/corpus/analysis.ts"
 import { ExactIndex, exactDedup } from "../operators/corpus/exact-dedup.ts"
@@ -107,7 +107,9 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const runId = Runs.newId()
     const incremental = options.incremental ?? true
     const hasher = new MinHasher(defaultMinHashConfig)
-    const tok = tokenizer ?? loadTokenizer(tokenizerPath(options.tokenizer))
+    // Deferred: only the EOS id is read now; the vocabulary loads on the first document this thread
+    // tokenizes itself, so with worker threads (which tokenize) the main thread never loads it.
+    const tok = tokenizer ?? deferredTokenizer(tokenizerPath(options.tokenizer))
     const keepLanguages: ReadonlyArray<string> = options.languages ?? ["fr"]
     const minLanguageScore = options.minLanguageScore ?? 0.65
     if (tok.eosId === undefined) {

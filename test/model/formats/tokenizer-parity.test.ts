@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
-import { loadTokenizer } from "../../../model/formats/tokenizer/tokenizer.ts"
+import { deferredTokenizer, loadTokenizer, topLevelValue } from "../../../model/formats/tokenizer/tokenizer.ts"
 import { splitQwen2 } from "../../../model/formats/tokenizer/pre-tokenize.ts"
 import { translatePattern } from "../../../model/formats/tokenizer/byte-level-bpe.ts"
 import { QWEN2_SPLIT_PATTERN } from "../../../model/formats/tokenizer/pre-tokenize.ts"
@@ -37,4 +37,26 @@ test("the hand-written pre-tokenizer splits exactly like the translated regex", 
     const reference = [...t.matchAll(re)].map((m) => m[0])
     assert.deepEqual(mine, reference, JSON.stringify(t))
   }
+})
+
+test("the deferred tokenizer knows the EOS id without the vocabulary, then encodes and decodes as the loaded one", () => {
+  const path = join(repoRoot, fixture.tokenizer)
+  const deferred = deferredTokenizer(path)
+  assert.equal(deferred.eosId, tokenizer.eosId)
+  assert.equal(deferred.vocabSize, tokenizer.vocabSize)
+  for (const c of fixture.cases.slice(0, 5)) {
+    assert.deepEqual(deferred.encode(c.text), c.ids)
+    assert.equal(deferred.decode(c.ids), c.decoded)
+  }
+})
+
+test("topLevelValue finds a key's value span in a JSON object without parsing the other values", () => {
+  const text = '{ "a": 1, "b": "x\\"}{[", "c": [1, {"d": [2, "]"]}], "e": null, "f": {"g": {}} }'
+  const parsed = JSON.parse(text) as Record<string, unknown>
+  for (const key of Object.keys(parsed)) {
+    const span = topLevelValue(text, key)!
+    assert.deepEqual(JSON.parse(text.slice(span[0], span[1])), parsed[key], key)
+  }
+  assert.equal(topLevelValue(text, "d"), undefined, "only top-level keys")
+  assert.equal(topLevelValue("[1, 2]", "a"), undefined)
 })
