@@ -29,7 +29,7 @@ export const nearDedup = (
     }
     index.add(keys, doc.id)
     bandsOf.set(doc.id, keys)
-    ledger?.note(doc.id, { bands: keys.map((k) => k.toString(36)) })
+    ledger?.noteBands(doc.id, keys)
     return Verdict.keep(doc)
   }, ledger)
 }

@@ -2,11 +2,12 @@ import assert from "node:assert/strict"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
-import { defaultMinHashConfig, fnv1a, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
+import { base36 } from "../../operators/corpus/ledger.ts"
+import { defaultMinHashConfig, fnv1a, LshIndex, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
 import { LanguageIdentifier, loadTraining } from "../../operators/corpus/language-id.ts"
 import { signatureKernel } from "../../operators/corpus/minhash-kernel.ts"
 import { qualityCheck } from "../../operators/corpus/quality.ts"
-import { ReferenceLanguageIdentifier, ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
+import { ReferenceLanguageIdentifier, ReferenceLshIndex, ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
 import { repoRoot } from "../helpers/paths.ts"
 
 // Texts that stress the fast paths: astral characters, lone surrogates, combining marks before
@@ -63,4 +64,41 @@ test("MinHash: the WebAssembly SIMD kernel gives the JavaScript loop's signature
     // 15 functions: the kernel's 4-wide and scalar tails, and another shingle length.
     assert.deepEqual(odd.signature(text), odd.signatureOf(words), text.slice(0, 60))
   }
+})
+
+test("LSH index: the open-addressing tables answer find/add/forget exactly as one Map per band", () => {
+  let s = 12345
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32
+  for (const space of [40, 5000, 2 ** 52]) {
+    const bands = 4
+    const fast = new LshIndex(bands)
+    const reference = new ReferenceLshIndex(bands)
+    const docs = Array.from({ length: 300 }, (_, i) => `d${i % 250}`)
+    const keysOf = new Map<string, Array<number>>()
+    for (let step = 0; step < 20000; step++) {
+      const doc = docs[Math.floor(next() * docs.length)]!
+      // Small key spaces force shared keys, long probe runs, tombstones and rehashes.
+      const keys = keysOf.get(doc) ?? Array.from({ length: bands }, () => Math.floor(next() * space))
+      keysOf.set(doc, keys)
+      const r = next()
+      if (r < 0.5) {
+        const found = fast.find(keys)
+        assert.equal(found, reference.find(keys))
+        fast.add(keys, found ?? doc)
+        reference.add(keys, found ?? doc)
+      } else if (r < 0.8) {
+        fast.forget(keys, doc)
+        reference.forget(keys, doc)
+        keysOf.delete(doc)
+      } else assert.equal(fast.find(keys), reference.find(keys))
+    }
+  }
+})
+
+test("band keys: base36 equals Number.prototype.toString(36) on non-negative safe integers", () => {
+  let s = 99
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0)
+  const values = [0, 1, 35, 36, 2 ** 31, 2 ** 32 - 1, 2 ** 52 - 1, 2 ** 53 - 1]
+  for (let i = 0; i < 5000; i++) values.push(next() * 0x100000 + (next() & 0xfffff))
+  for (const v of values) assert.equal(base36(v), v.toString(36), String(v))
 })

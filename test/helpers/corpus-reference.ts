@@ -214,3 +214,24 @@ const referenceGrams = (text: string, visit: (g: string) => void) => {
     for (const n of [1, 2, 3, 4]) for (let i = 0; i + n <= padded.length; i++) visit(padded.slice(i, i + n))
   }
 }
+
+/** The LSH index's first version: one Map per band (operators/corpus/minhash.ts's LshIndex must answer alike). */
+export class ReferenceLshIndex {
+  private readonly tables: Array<Map<number, string>>
+  constructor(readonly bands: number) {
+    this.tables = Array.from({ length: bands }, () => new Map())
+  }
+  find(keys: ReadonlyArray<number>): string | undefined {
+    for (let b = 0; b < keys.length; b++) {
+      const hit = this.tables[b]!.get(keys[b]!)
+      if (hit !== undefined) return hit
+    }
+    return undefined
+  }
+  add(keys: ReadonlyArray<number>, representative: string) {
+    for (let b = 0; b < keys.length; b++) if (!this.tables[b]!.has(keys[b]!)) this.tables[b]!.set(keys[b]!, representative)
+  }
+  forget(keys: ReadonlyArray<number>, representative: string) {
+    for (let b = 0; b < keys.length; b++) if (this.tables[b]!.get(keys[b]!) === representative) this.tables[b]!.delete(keys[b]!)
+  }
+}
