@@ -223,25 +223,33 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
     ids[i] = id
     lengths[i] = w.length
   }
-  // The key of the n-gram at i is (h1 >>> 0) * 2^20 + (h2 & 0xfffff); h1 ^ h2 is its slot hint.
-  let hint = 0
-  const ngramKey = (i: number, n: number) => {
-    let h1 = 0x811c9dc5
-    let h2 = n
-    for (let j = i; j < i + n; j++) {
-      h1 = Math.imul(h1 ^ ids[j]!, 0x01000193)
-      h2 = Math.imul(h2 + ids[j]!, 0x9e3779b1) ^ (h2 >>> 15)
-    }
-    hint = h1 ^ h2
-    return (h1 >>> 0) * 0x100000 + ((h2 >>> 0) & 0xfffff)
+  // The n-grams' hashes, grown one word at a time: after pass n, h1[i] and h2[i] hash the n words
+  // from i (FNV-1a and a multiply-xorshift, both extended word by word), so a pass costs one step
+  // per position instead of n. The key of the n-gram at i is (h1 >>> 0) * 2^20 + (h2 & 0xfffff);
+  // h1 ^ h2 is its slot hint. Each n has its own table, so the hashes need no n in them.
+  const h1 = new Int32Array(words.length)
+  const h2 = new Int32Array(words.length)
+  for (let i = 0; i < words.length; i++) {
+    h1[i] = Math.imul(0x811c9dc5 ^ ids[i]!, 0x01000193)
+    h2[i] = Math.imul(ids[i]!, 0x9e3779b1)
   }
+  const extend = (n: number) => {
+    for (let i = 0; i + n <= words.length; i++) {
+      const id = ids[i + n - 1]!
+      h1[i] = Math.imul(h1[i]! ^ id, 0x01000193)
+      const b = h2[i]!
+      h2[i] = Math.imul(b + id, 0x9e3779b1) ^ (b >>> 15)
+    }
+  }
+  const keyAt = (i: number) => (h1[i]! >>> 0) * 0x100000 + ((h2[i]! >>> 0) & 0xfffff)
+  const counts = new KeyCounts(words.length)
   for (const n of [2, 3, 4] as const) {
-    const counts = new KeyCounts(words.length)
+    extend(n)
+    counts.reset()
     let topCount = 0
     let topAt = 0
     for (let i = 0; i + n <= words.length; i++) {
-      const key = ngramKey(i, n)
-      const c = counts.add(key, hint)
+      const c = counts.add(keyAt(i), h1[i]! ^ h2[i]!)
       if (c > topCount) {
         topCount = c
         topAt = i
@@ -252,13 +260,13 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
     if (topCount > 1 && (topChars * topCount) / totalChars > t.maxTopNgramCharsRatio[String(n) as "2"]) return `top ${n}-gram too frequent`
   }
   const covered = new Uint8Array(words.length)
-  const seen = new KeyCounts(words.length)
+  const seen = counts
   for (const n of [5, 6, 7, 8, 9, 10] as const) {
+    extend(n)
     seen.reset()
     covered.fill(0)
     for (let i = 0; i + n <= words.length; i++) {
-      const key = ngramKey(i, n)
-      if (seen.add(key, hint) > 1) covered.fill(1, i, i + n)
+      if (seen.add(keyAt(i), h1[i]! ^ h2[i]!) > 1) covered.fill(1, i, i + n)
     }
     let chars = 0
     for (let i = 0; i < words.length; i++) if (covered[i]) chars += lengths[i]!
