@@ -59,6 +59,10 @@ export interface CorpusRun {
   readonly settle: <A, E, R>(run: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Warehouse>
 }
 
+function* mapIterable<A, B>(items: Iterable<A>, f: (a: A) => B): Generator<B> {
+  for (const a of items) yield f(a)
+}
+
 /** An operator that runs whichever operator `current()` names at each call (the entered run's). */
 const delegate = <A, B, R>(name: string, current: () => Operator<A, B, R>): Operator<A, B, R> => ({
   name,
@@ -236,7 +240,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
               },
               catch: (e) => new OperatorFailure({ operator: "manifest", message: `${options.outDir}/manifest.json: ${e instanceof Error ? e.message : String(e)}` })
             })
-            if (incremental) yield* CorpusState.save(runId, ledger.all().map(toRow), ledger.seen).pipe(Effect.mapError(fail("corpus-state")))
+            if (incremental) yield* CorpusState.save(runId, mapIterable(ledger.each(), toRow), ledger.seen).pipe(Effect.mapError(fail("corpus-state")))
             yield* Runs.finish(runId, "succeeded", {
               seen: ledger.seen.size,
               processed: ledger.processed.size,

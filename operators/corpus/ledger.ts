@@ -152,7 +152,11 @@ export class DocumentLedger {
 
   /** Every decision, kept documents completed with their bands and token counts. */
   all(): ReadonlyArray<Decision> {
-    return [...this.decisions.values()].map((d) => (d.status === "kept" ? this.completed(d) : d))
+    return [...this.each()]
+  }
+  /** all(), one decision at a time (the state save reads a million of them without an array). */
+  *each(): Generator<Decision> {
+    for (const d of this.decisions.values()) yield d.status === "kept" ? this.completed(d) : d
   }
   decisionOf(docId: string): Decision | undefined {
     const d = this.decisions.get(docId)
