@@ -68,13 +68,18 @@ export class ByteLevelBpe {
   private readonly encoder = new TextEncoder()
   private readonly nfc: boolean
 
-  constructor(spec: ByteLevelBpeSpec) {
-    this.vocab = new Map(Object.entries(spec.vocab))
-    this.ranks = new Map()
-    spec.merges.forEach((m, i) => {
-      const [a, b] = typeof m === "string" ? splitMerge(m) : m
-      this.ranks.set(`${a} ${b}`, i)
-    })
+  constructor(spec: ByteLevelBpeSpec | ByteLevelBpeTables) {
+    if ("tokens" in spec) {
+      // The compact form (compactTables): id order and "a b" merge keys, no JSON to walk.
+      this.vocab = new Map()
+      spec.tokens.forEach((t, id) => this.vocab.set(t, id))
+      this.ranks = new Map()
+      spec.mergeKeys.forEach((k, i) => this.ranks.set(k, i))
+    } else {
+      this.vocab = new Map(Object.entries(spec.vocab))
+      this.ranks = new Map()
+      spec.merges.forEach((m, i) => this.ranks.set(mergeKey(m), i))
+    }
     this.idToToken = []
     for (const [token, id] of this.vocab) this.idToToken[id] = token
     for (const t of spec.added) this.idToToken[t.id] = t.content
@@ -197,6 +202,34 @@ export class ByteLevelBpe {
       return id
     })
   }
+}
+
+const mergeKey = (m: string | readonly [string, string]): string => {
+  const [a, b] = typeof m === "string" ? splitMerge(m) : m
+  return `${a} ${b}`
+}
+
+/**
+ * A byte-level BPE as plain lists: tokens in id order and merges as "a b" keys (their rank is
+ * their index). Loading these is ~3x cheaper than parsing tokenizer.json (a 151k-key vocabulary
+ * object): tokenizer.ts caches them on disk for the corpus chain's worker threads.
+ */
+export interface ByteLevelBpeTables {
+  readonly tokens: ReadonlyArray<string>
+  readonly mergeKeys: ReadonlyArray<string>
+  readonly pattern: string
+  readonly nfc: boolean
+  readonly added: ReadonlyArray<AddedToken>
+}
+
+/** The spec as tables; undefined where the vocabulary has gaps in its ids or a token holds a newline (the cache's separator). */
+export const compactTables = (spec: ByteLevelBpeSpec): ByteLevelBpeTables | undefined => {
+  const tokens: Array<string> = []
+  for (const [token, id] of Object.entries(spec.vocab)) tokens[id] = token
+  for (let i = 0; i < tokens.length; i++) if (tokens[i] === undefined || tokens[i]!.includes("\n")) return undefined
+  const mergeKeys = spec.merges.map(mergeKey)
+  if (mergeKeys.some((k) => k.includes("\n"))) return undefined
+  return { tokens, mergeKeys, pattern: spec.pattern, nfc: spec.nfc, added: spec.added }
 }
 
 const splitMerge = (m: string): [string, string] => {

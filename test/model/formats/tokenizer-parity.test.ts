@@ -1,8 +1,9 @@
 import assert from "node:assert/strict"
-import { readFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { test } from "node:test"
-import { deferredTokenizer, loadTokenizer, topLevelValue } from "../../../model/formats/tokenizer/tokenizer.ts"
+import { deferredTokenizer, loadTokenizer, tokenizerTablesFile, topLevelValue } from "../../../model/formats/tokenizer/tokenizer.ts"
 import { splitQwen2 } from "../../../model/formats/tokenizer/pre-tokenize.ts"
 import { translatePattern } from "../../../model/formats/tokenizer/byte-level-bpe.ts"
 import { QWEN2_SPLIT_PATTERN } from "../../../model/formats/tokenizer/pre-tokenize.ts"
@@ -59,4 +60,32 @@ test("topLevelValue finds a key's value span in a JSON object without parsing th
   }
   assert.equal(topLevelValue(text, "d"), undefined, "only top-level keys")
   assert.equal(topLevelValue("[1, 2]", "a"), undefined)
+})
+
+test("the tokenizer's cached tables load the same tokenizer, and a changed tokenizer.json is parsed again", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fleuve-tok-"))
+  const path = join(dir, "tokenizer.json")
+  copyFileSync(join(repoRoot, fixture.tokenizer), path)
+  const config = join(repoRoot, fixture.tokenizer, "..", "tokenizer_config.json")
+  if (existsSync(config)) copyFileSync(config, join(dir, "tokenizer_config.json"))
+  const cache = tokenizerTablesFile(path)
+  rmSync(cache, { force: true })
+  const check = (t: ReturnType<typeof loadTokenizer>) => {
+    assert.equal(t.eosId, tokenizer.eosId)
+    assert.equal(t.vocabSize, tokenizer.vocabSize)
+    for (const c of fixture.cases) {
+      assert.deepEqual(t.encode(c.text), c.ids, c.text)
+      assert.equal(t.decode(c.ids), c.decoded)
+    }
+  }
+  check(loadTokenizer(path))
+  assert.ok(existsSync(cache), "the first load writes the tables")
+  const written = readFileSync(cache, "utf8")
+  check(loadTokenizer(path))
+  // Another mtime: the tables are stale, the file is parsed again and the tables rewritten.
+  utimesSync(path, new Date(), new Date(Date.now() - 3_600_000))
+  check(loadTokenizer(path))
+  assert.notEqual(readFileSync(cache, "utf8").split("\n")[0], written.split("\n")[0])
+  rmSync(cache, { force: true })
+  rmSync(dir, { recursive: true, force: true })
 })
