@@ -2,6 +2,7 @@
  * bench/corpus: the full corpus chain, fleuve vs datatrove, on the same generated data, in one run.
  *
  *   npx tsx bench/corpus/run.ts [--mb 30] [--tasks 2] [--workers 2] [--rounds 1]
+ *   npx tsx bench/corpus/run.ts --mb 10 --workers 1,2        (fleuve once per thread count, per round)
  *   npx tsx bench/corpus/run.ts --input any.jsonl [--name label]     (any JSONL with id and text)
  *   npx tsx bench/corpus/run.ts --real                               (the French real-text set)
  *
@@ -30,7 +31,9 @@ const arg = (name: string, fallback: string) => {
 }
 const mb = Number(arg("mb", "30"))
 const tasks = arg("tasks", "2")
-const workers = arg("workers", tasks)
+// One fleuve run per listed thread count in each round, side by side with one datatrove run.
+const workersList = arg("workers", tasks).split(",").map((w) => w.trim())
+const workers = workersList[workersList.length - 1]!
 const rounds = Number(arg("rounds", "1"))
 const given = process.argv.includes("--real")
   ? (await buildRealTextSet(join(root, ".cache/bench-corpus/debian-fr"))).path
@@ -65,18 +68,21 @@ const datatroveDir = join(dir, "datatrove")
 const resultPath = join(dir, "result.json")
 // --rescore: score the last run's outputs again (e.g. after changing the scoring), without rerunning.
 const previous = process.argv.includes("--rescore") && existsSync(resultPath) ? JSON.parse(readFileSync(resultPath, "utf8")) : undefined
-const runFleuve = () => timed("fleuve", pin(["node", "--import", "tsx", "bench/corpus/fleuve-run.ts", input, fleuveDir, tokenizer, "--workers", workers]))
+const runFleuve = (w: string) => timed(`fleuve (--workers ${w})`, pin(["node", "--import", "tsx", "bench/corpus/fleuve-run.ts", input, fleuveDir, tokenizer, "--workers", w]))
 const runDatatrove = () => {
   spawnSync("rm", ["-rf", datatroveDir])
   return timed("datatrove", pin([python, "bench/corpus/datatrove_run.py", input, datatroveDir, tokenizer, "--tasks", tasks]))
 }
-const runs: Array<{ round: number; fleuve: any; datatrove: any }> = previous?.runs ?? []
+const runs: Array<{ round: number; workers: string; fleuve: any; datatrove: any }> = previous?.runs ?? []
 if (!previous) {
   for (let round = 1; round <= rounds; round++) {
-    const f = runFleuve()
+    const fs = workersList.map((w) => ({ w, f: runFleuve(w) }))
     const d = runDatatrove()
-    runs.push({ round, fleuve: f, datatrove: d })
-    process.stderr.write(`round ${round}: fleuve ${f.wall.toFixed(1)} s, datatrove ${d.wall.toFixed(1)} s, ratio ${(d.wall / f.wall).toFixed(2)}\n`)
+    // The last listed count runs last: its outputs are the ones scored below.
+    for (const { w, f } of fs) {
+      runs.push({ round, workers: w, fleuve: f, datatrove: d })
+      process.stderr.write(`round ${round}: fleuve (--workers ${w}) ${f.wall.toFixed(1)} s, datatrove ${d.wall.toFixed(1)} s, ratio ${(d.wall / f.wall).toFixed(2)}\n`)
+    }
   }
 }
 const { fleuve, datatrove } = runs[runs.length - 1]!
@@ -120,7 +126,7 @@ const result = {
   rows,
   removedByBoth: shared,
   throughputRatio: Number((datatrove.wall / fleuve.wall).toFixed(2)),
-  rounds: runs.map((r) => ({ round: r.round, fleuveWall: r.fleuve.wall, datatroveWall: r.datatrove.wall, ratio: Number((r.datatrove.wall / r.fleuve.wall).toFixed(2)), fleuveLoad: r.fleuve.load, datatroveLoad: r.datatrove.load })),
+  rounds: runs.map((r) => ({ round: r.round, workers: r.workers ?? String(workers), fleuveWall: r.fleuve.wall, fleuveCpu: r.fleuve.cpuSeconds, fleuveRssMb: Math.round(r.fleuve.peakRssMb), datatroveWall: r.datatrove.wall, ratio: Number((r.datatrove.wall / r.fleuve.wall).toFixed(2)), fleuveLoad: r.fleuve.load, datatroveLoad: r.datatrove.load })),
   runs
 }
 writeFileSync(resultPath, JSON.stringify(result, null, 2))
