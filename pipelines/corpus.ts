@@ -1,5 +1,6 @@
 import { Effect } from "effect"
-import { deferredTokenizer, type TextTokenizer } from "../model/index.ts"
+// The tokenizer door, not model/index.ts: a corpus run need not load tfjs and the GPU engines.
+import { deferredTokenizer, type TextTokenizer } from "../model/tokenizer.ts"
 import { acceptDocument } from "../operators/corpus/accept-document.ts"
 import { type DocumentAnalysis, withAnalysis } from "../operators/corpus/analysis.ts"
 import { ExactIndex, exactDedup } from "../operators/corpus/exact-dedup.ts"
