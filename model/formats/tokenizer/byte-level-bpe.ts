@@ -55,8 +55,8 @@ const caseClass = (ch: string): string => {
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 export class ByteLevelBpe {
-  private readonly vocab: Map<string, number>
-  private readonly ranks: Map<string, number>
+  private vocabMap: Map<string, number> | undefined
+  private ranksMap: Map<string, number> | undefined
   private readonly idToToken: Array<string>
   private readonly bytesToChars = byteToUnicode()
   private readonly charsToByte = new Map<string, number>()
@@ -67,21 +67,35 @@ export class ByteLevelBpe {
   private readonly cache = new Map<string, ReadonlyArray<number>>()
   private readonly encoder = new TextEncoder()
   private readonly nfc: boolean
+  /**
+   * Merges by id: (id(a) · 2^18 + id(b)) → rank · 2^18 + id(a + b), so bpe() works on numbers and
+   * never builds a pair's string (~20% of encoding). Undefined when a merge's parts or result are
+   * not in the vocabulary (not a well-formed byte-level BPE): bpe() then takes the string route.
+   */
+  private readonly pairs: Map<number, number> | undefined
+  /** Each byte's token id (-1: none). */
+  private byteIds: Int32Array | undefined
+  /** Built from tables: the model's tokens (added ones not overlaid) and the merges as id triples, from which the string maps are made on demand. */
+  private readonly modelTokens: ReadonlyArray<string> | undefined
+  private readonly mergeIds: Int32Array | undefined
 
   constructor(spec: ByteLevelBpeSpec | ByteLevelBpeTables) {
     if ("tokens" in spec) {
-      // The compact form (compactTables): id order and "a b" merge keys, no JSON to walk.
-      this.vocab = new Map()
-      spec.tokens.forEach((t, id) => this.vocab.set(t, id))
-      this.ranks = new Map()
-      spec.mergeKeys.forEach((k, i) => this.ranks.set(k, i))
+      // The compact form (compactTables, cached on disk): tokens in id order and merges as id
+      // triples; the maps by string are only built if something asks for them.
+      this.modelTokens = spec.tokens
+      this.idToToken = spec.tokens.slice()
+      this.mergeIds = spec.merges
+      this.pairs = new Map()
+      for (let i = 0, r = 0; i < spec.merges.length; i += 3, r++) this.pairs.set(spec.merges[i]! * PAIR + spec.merges[i + 1]!, r * PAIR + spec.merges[i + 2]!)
     } else {
-      this.vocab = new Map(Object.entries(spec.vocab))
-      this.ranks = new Map()
-      spec.merges.forEach((m, i) => this.ranks.set(mergeKey(m), i))
+      this.vocabMap = new Map(Object.entries(spec.vocab))
+      this.ranksMap = new Map()
+      spec.merges.forEach((m, i) => this.ranksMap!.set(mergeKey(m), i))
+      this.idToToken = []
+      for (const [token, id] of this.vocabMap) this.idToToken[id] = token
+      this.pairs = pairTable(this.vocabMap, this.ranksMap)
     }
-    this.idToToken = []
-    for (const [token, id] of this.vocab) this.idToToken[id] = token
     for (const t of spec.added) this.idToToken[t.id] = t.content
     this.bytesToChars.forEach((ch, b) => this.charsToByte.set(ch, b))
     this.split = translatePattern(spec.pattern)
@@ -91,6 +105,28 @@ export class ByteLevelBpe {
     const contents = [...this.addedIds.keys()].sort((a, b) => b.length - a.length)
     this.addedSplit = contents.length > 0 ? new RegExp(contents.map(escapeRegExp).join("|"), "g") : undefined
     this.nfc = spec.nfc
+  }
+
+  /** token → id (the model's vocabulary, added tokens not included). */
+  private get vocab(): Map<string, number> {
+    if (this.vocabMap === undefined) {
+      const vocab = new Map<string, number>()
+      this.modelTokens!.forEach((t, id) => vocab.set(t, id))
+      this.vocabMap = vocab
+    }
+    return this.vocabMap
+  }
+
+  /** "a b" → rank. */
+  private get ranks(): Map<string, number> {
+    if (this.ranksMap === undefined) {
+      const ranks = new Map<string, number>()
+      const m = this.mergeIds!
+      const t = this.modelTokens!
+      for (let i = 0, r = 0; i < m.length; i += 3, r++) ranks.set(`${t[m[i]!]} ${t[m[i + 1]!]}`, r)
+      this.ranksMap = ranks
+    }
+    return this.ranksMap
   }
 
   get size(): number {
@@ -168,6 +204,51 @@ export class ByteLevelBpe {
   }
 
   private bpe(word: string): ReadonlyArray<number> {
+    const pairs = this.pairs
+    if (pairs === undefined) return this.bpeStrings(word)
+    const bytes = this.encoder.encode(word)
+    let byteIds = this.byteIds
+    if (byteIds === undefined) {
+      byteIds = this.byteIds = new Int32Array(256)
+      for (let b = 0; b < 256; b++) byteIds[b] = this.vocab.get(this.bytesToChars[b]!) ?? -1
+    }
+    let ids: Array<number> = new Array(bytes.length)
+    for (let i = 0; i < bytes.length; i++) {
+      const id = byteIds[bytes[i]!]!
+      // A byte without a token: the string route names it in its error.
+      if (id < 0) return this.bpeStrings(word)
+      ids[i] = id
+    }
+    // As bpeStrings: the lowest-ranked adjacent pair, every occurrence merged left to right.
+    // Ordering by rank · 2^18 + id is ordering by rank (ranks are distinct).
+    while (ids.length > 1) {
+      let best = Infinity
+      let at = -1
+      for (let i = 0; i < ids.length - 1; i++) {
+        const v = pairs.get(ids[i]! * PAIR + ids[i + 1]!)
+        if (v !== undefined && v < best) {
+          best = v
+          at = i
+        }
+      }
+      if (at < 0) break
+      const merged = best % PAIR
+      const a = ids[at]!
+      const b = ids[at + 1]!
+      const next: Array<number> = []
+      for (let i = 0; i < ids.length; i++) {
+        if (i < ids.length - 1 && ids[i] === a && ids[i + 1] === b) {
+          next.push(merged)
+          i++
+        } else next.push(ids[i]!)
+      }
+      ids = next
+    }
+    return ids
+  }
+
+  /** The first BPE: symbols as strings, pairs looked up as "a b" (where pairs cannot be built). */
+  private bpeStrings(word: string): ReadonlyArray<number> {
     const bytes = this.encoder.encode(word)
     let symbols: Array<string> = Array.from(bytes, (b) => this.bytesToChars[b]!)
     const whole = symbols.join("")
@@ -210,26 +291,61 @@ const mergeKey = (m: string | readonly [string, string]): string => {
 }
 
 /**
- * A byte-level BPE as plain lists: tokens in id order and merges as "a b" keys (their rank is
- * their index). Loading these is ~3x cheaper than parsing tokenizer.json (a 151k-key vocabulary
- * object): tokenizer.ts caches them on disk for the corpus chain's worker threads.
+ * A byte-level BPE as plain lists: tokens in id order and merges as id triples (a, b, a + b; their
+ * rank is their position). Loading these is several times cheaper than parsing tokenizer.json (a
+ * 151k-key vocabulary object): tokenizer.ts caches them on disk for the corpus chain's threads.
  */
 export interface ByteLevelBpeTables {
   readonly tokens: ReadonlyArray<string>
-  readonly mergeKeys: ReadonlyArray<string>
+  readonly merges: Int32Array
   readonly pattern: string
   readonly nfc: boolean
   readonly added: ReadonlyArray<AddedToken>
 }
 
-/** The spec as tables; undefined where the vocabulary has gaps in its ids or a token holds a newline (the cache's separator). */
+/**
+ * The spec as tables; undefined where the vocabulary has gaps in its ids, a token holds a newline
+ * (the cache's separator), or a merge's parts or result are not tokens.
+ */
 export const compactTables = (spec: ByteLevelBpeSpec): ByteLevelBpeTables | undefined => {
   const tokens: Array<string> = []
   for (const [token, id] of Object.entries(spec.vocab)) tokens[id] = token
+  if (tokens.length >= PAIR) return undefined
   for (let i = 0; i < tokens.length; i++) if (tokens[i] === undefined || tokens[i]!.includes("\n")) return undefined
-  const mergeKeys = spec.merges.map(mergeKey)
-  if (mergeKeys.some((k) => k.includes("\n"))) return undefined
-  return { tokens, mergeKeys, pattern: spec.pattern, nfc: spec.nfc, added: spec.added }
+  // One rank per pair as the string map keeps it (a pair listed twice: its last rank).
+  const ranks = new Map<string, number>()
+  spec.merges.forEach((m, i) => ranks.set(mergeKey(m), i))
+  if (ranks.size !== spec.merges.length) return undefined
+  const merges = new Int32Array(spec.merges.length * 3)
+  let i = 0
+  for (const m of spec.merges) {
+    const [a, b] = typeof m === "string" ? splitMerge(m) : m
+    const ia = spec.vocab[a]
+    const ib = spec.vocab[b]
+    const im = spec.vocab[a + b]
+    if (typeof ia !== "number" || typeof ib !== "number" || typeof im !== "number") return undefined
+    merges[i++] = ia
+    merges[i++] = ib
+    merges[i++] = im
+  }
+  return { tokens, merges, pattern: spec.pattern, nfc: spec.nfc, added: spec.added }
+}
+
+/** Ids are below 2^18 (Qwen3: 151,669): a pair of ids, or a rank and an id, fit a safe integer. */
+const PAIR = 1 << 18
+
+const pairTable = (vocab: ReadonlyMap<string, number>, ranks: ReadonlyMap<string, number>): Map<number, number> | undefined => {
+  if (vocab.size >= PAIR || ranks.size >= PAIR) return undefined
+  const pairs = new Map<number, number>()
+  for (const [key, rank] of ranks) {
+    const [a, b] = splitMerge(key)
+    const ia = vocab.get(a)
+    const ib = vocab.get(b)
+    const merged = vocab.get(a + b)
+    if (ia === undefined || ib === undefined || merged === undefined || ia >= PAIR || ib >= PAIR || merged >= PAIR) return undefined
+    pairs.set(ia * PAIR + ib, rank * PAIR + merged)
+  }
+  return pairs
 }
 
 const splitMerge = (m: string): [string, string] => {
