@@ -50,6 +50,8 @@ export class LanguageIdentifier {
   private readonly keys: Int32Array
   private readonly rows: Float64Array
   private readonly mask: number
+  /** 1- to 3-gram key → offset of its row in `rows` (-1: unseen); empty where keys are too wide. */
+  private readonly direct: Int32Array
 
   constructor(training: Readonly<Record<Language, string>> = loadTraining()) {
     const vocabulary = new Set<string>()
@@ -89,6 +91,8 @@ export class LanguageIdentifier {
     this.keys = new Int32Array(this.bits * ORDERS[ORDERS.length - 1]! <= 31 && LANGUAGES.length === 5 ? slots : 0)
     this.rows = new Float64Array(this.keys.length * LANGUAGES.length)
     this.mask = slots - 1
+    // 1- to 3-gram keys index a table of row offsets directly (6-bit units: 2^18 entries, 1 MB).
+    this.direct = new Int32Array(this.keys.length > 0 && this.bits * 3 <= 20 ? 1 << (this.bits * 3) : 0).fill(-1)
     if (this.keys.length > 0) {
       for (const [g, row] of this.logProb) {
         let key = 0
@@ -97,6 +101,7 @@ export class LanguageIdentifier {
         while (this.keys[slot] !== 0) slot = (slot + 1) & this.mask
         this.keys[slot] = key
         this.rows.set(row, slot * LANGUAGES.length)
+        if (g.length <= 3 && this.direct.length > 0) this.direct[key] = slot * LANGUAGES.length
       }
     }
   }
@@ -126,7 +131,10 @@ export class LanguageIdentifier {
     const { alphabet } = this
     const space = alphabet[32]!
     const apostrophe = alphabet[39]!
-    const acc = { l0: ll[0]!, l1: ll[1]!, l2: ll[2]!, l3: ll[3]!, l4: ll[4]!, n: 0 }
+    // The five sums (in LANGUAGES order) and the count, carried from word to word.
+    const acc = this.acc
+    acc.set(ll)
+    acc[5] = 0
     let units = this.units
     let len = 1
     units[0] = space
@@ -152,52 +160,83 @@ export class LanguageIdentifier {
         len = 1
       }
     }
-    ll[0] = acc.l0
-    ll[1] = acc.l1
-    ll[2] = acc.l2
-    ll[3] = acc.l3
-    ll[4] = acc.l4
-    return acc.n
+    ll.set(acc.subarray(0, 5))
+    return acc[5]!
   }
+
+  private readonly acc = new Float64Array(6)
+  /** Per position of the word: the key of the n-gram starting there, and whether it holds a unit outside the alphabet. */
+  private keyAt = new Int32Array(256)
+  private badAt = new Uint8Array(256)
 
   private units = new Uint8Array(256)
 
-  /** The n-grams of one padded word (alphabet indices), 1-grams first, as grams visits them. */
-  private addWord(units: Uint8Array, len: number, acc: { l0: number; l1: number; l2: number; l3: number; l4: number; n: number }) {
-    const { bits, keys, rows, mask, unseen } = this
+  /**
+   * The n-grams of one padded word (alphabet indices), 1-grams first, as grams visits them. Each
+   * position's key grows by one unit per order; 1- to 3-grams are read from a direct table
+   * (their keys are below 2^(3·bits)), 4-grams from the hashed one.
+   */
+  private addWord(units: Uint8Array, len: number, acc: Float64Array) {
+    const { bits, keys, rows, mask, unseen, direct } = this
+    if (this.keyAt.length < len) {
+      this.keyAt = new Int32Array(len * 2)
+      this.badAt = new Uint8Array(len * 2)
+    }
+    const keyAt = this.keyAt
+    const badAt = this.badAt
     const k = LANGUAGES.length
+    const directOrders = direct.length > 0 ? 3 : 0
+    let l0 = acc[0]!, l1 = acc[1]!, l2 = acc[2]!, l3 = acc[3]!, l4 = acc[4]!
+    let n = acc[5]!
     for (let order = 1; order <= ORDERS.length; order++) {
-      for (let i = 0; i + order <= len; i++) {
-        acc.n++
-        let key = 0
-        let known = true
-        for (let j = i; j < i + order; j++) {
-          const u = units[j]!
-          if (u === 0) known = false
-          key = (key << bits) | u
+      const last = len - order
+      for (let i = 0; i <= last; i++) {
+        const u = units[i + order - 1]!
+        if (order === 1) {
+          keyAt[i] = u
+          badAt[i] = u === 0 ? 1 : 0
+        } else {
+          keyAt[i] = (keyAt[i]! << bits) | u
+          if (u === 0) badAt[i] = 1
         }
+        n++
         let row: Float64Array = unseen
         let at = 0
-        if (known) {
-          let slot = hashSlot(key) & mask
-          while (true) {
-            const found = keys[slot]!
-            if (found === key) {
+        if (badAt[i] === 0) {
+          const key = keyAt[i]!
+          if (order <= directOrders) {
+            const slot = direct[key]!
+            if (slot >= 0) {
               row = rows
-              at = slot * k
-              break
+              at = slot
             }
-            if (found === 0) break
-            slot = (slot + 1) & mask
+          } else {
+            let slot = hashSlot(key) & mask
+            while (true) {
+              const found = keys[slot]!
+              if (found === key) {
+                row = rows
+                at = slot * k
+                break
+              }
+              if (found === 0) break
+              slot = (slot + 1) & mask
+            }
           }
         }
-        acc.l0 += row[at]!
-        acc.l1 += row[at + 1]!
-        acc.l2 += row[at + 2]!
-        acc.l3 += row[at + 3]!
-        acc.l4 += row[at + 4]!
+        l0 += row[at]!
+        l1 += row[at + 1]!
+        l2 += row[at + 2]!
+        l3 += row[at + 3]!
+        l4 += row[at + 4]!
       }
     }
+    acc[0] = l0
+    acc[1] = l1
+    acc[2] = l2
+    acc[3] = l3
+    acc[4] = l4
+    acc[5] = n
   }
 
   /** The string-keyed lookup, for a training alphabet too large to pack 4 units into 31 bits. */
