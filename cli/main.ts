@@ -1,3 +1,5 @@
+// First: where results go (FLEUVE_RESULTS_FD, set by the GPU bundle's launcher), before anything writes or loads Dawn.
+import "./results-fd.ts"
 // The modules, not the package index: the index also loads Redis, HTTP, cluster... (a second of start-up).
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"

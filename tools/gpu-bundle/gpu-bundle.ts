@@ -128,6 +128,12 @@ if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -z "\${VK_ICD_FILENAMES:-}" ]; then
     if [ -f "$f" ]; then export VK_DRIVER_FILES="$f"; break; fi
   done
 fi
+# Results keep this stdout (fd 3 for fleuve: FLEUVE_RESULTS_FD); fd 1 of the process is stderr, where
+# Dawn's native shader-compilation logs then land instead of among the JSONL results.
+if [ -z "\${FLEUVE_RESULTS_FD:-}" ]; then
+  export FLEUVE_RESULTS_FD=3
+  exec "$HERE/bin/node" "$HERE/app/fleuve.mjs" "$@" 3>&1 1>&2
+fi
 exec "$HERE/bin/node" "$HERE/app/fleuve.mjs" "$@"
 `
 
