@@ -29,7 +29,21 @@ export interface GenerateOptions {
   readonly decodeTimings?: DecodeTimings
   /** On the WGSL decoder: who feeds each step its tokens (model/wgsl/engine-generate.ts; default "device"). */
   readonly decoderFeed?: "host" | "device"
+  /**
+   * Batch the prompts shortest first (results still in the prompts' order), so that a batch's
+   * rows are of like lengths: on the WGSL decoder every row steps to the batch's longest prompt,
+   * and the prefill covers only its shortest. Ignored with onBatch (whose batches are in order).
+   */
+  readonly sortByLength?: boolean
+  /** On the WGSL decoder: a line per batch saying where its time went (rows, prompt tokens, prefill, steps). FLEUVE_GENERATION_LOG=1 prints them to stderr. */
+  readonly log?: (line: string) => void
+  /** On the WGSL decoder: fill the prompts' shared positions with one engine forward (default true; false steps through every prompt token). */
+  readonly prefill?: boolean
 }
+
+/** FLEUVE_GENERATION_LOG=1: GenerateOptions.log to stderr where no log is given (the grid's device runs). */
+const envLog = (): ((line: string) => void) | undefined =>
+  process.env.FLEUVE_GENERATION_LOG === "1" ? (line) => process.stderr.write(`generation: ${line}\n`) : undefined
 
 /** How generation learns what memory it may use, and tells how it batched. */
 export interface GenerationMemory {
@@ -191,11 +205,16 @@ export const describeGenerationPath = async (model: Qwen3Model): Promise<string>
 export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer, prompts: ReadonlyArray<string>, options: GenerateOptions): Promise<Array<Generation>> => {
   const window = options.contextWindow ?? model.config.maxPositions
   const budget = Math.max(1, window - options.maxNewTokens)
-  const rows: Array<PromptRow> = prompts.map((p) => {
+  const encoded: Array<PromptRow> = prompts.map((p) => {
     const ids = tokenizer.encode(p)
     const truncated = Math.max(0, ids.length - budget)
     return { ids: ids.slice(truncated), truncated }
   })
+  // shortest first where asked (a stable sort: equal lengths keep their order); results are put back in order at the end
+  const order = encoded.map((_, i) => i)
+  if (options.sortByLength && !options.onBatch) order.sort((a, b) => encoded[a]!.ids.length - encoded[b]!.ids.length)
+  const rows = order.map((i) => encoded[i]!)
+  const log = options.log ?? envLog()
   const path = rows.length > 0 ? await generationPath(model) : { _tag: "Tfjs" as const, reason: "no prompts" }
   const cap = Math.max(1, Math.min(rows.length, options.maxBatch ?? (path._tag === "Decoder" ? DECODER_ROWS : rows.length)))
   let size = cap
@@ -220,16 +239,37 @@ export const generateGreedy = async (model: Qwen3Model, tokenizer: TextTokenizer
   }
   const device = webgpuDevice()
   const eos = tokenizer.eosId ?? model.config.eosTokenId
+  const onDecoder = (engine: EngineScorer, batch: ReadonlyArray<PromptRow>, checkpoint: () => Promise<void>) =>
+    engine.exclusive(async () => {
+      const t0 = performance.now()
+      const decoder = await engine.decoder(batch.length, decodePositions(longestPrompt(batch), options.maxNewTokens))
+      const timings: DecodeTimings = options.decodeTimings ?? { submitted: 0, read: 0, checkpoints: 0, steps: 0, reads: 0 }
+      const made = performance.now() - t0
+      const { prefill, ...rest } = options
+      const out = await decodeOnEngine(decoder, tokenizer, batch, {
+        ...rest, eos, checkpoint, decodeTimings: timings,
+        ...(prefill === false ? {} : { prefill: (p: ReadonlyArray<ReadonlyArray<number>>, n: number) => engine.prefill(decoder, p, n) })
+      })
+      if (log) {
+        const lengths = batch.map((r) => r.ids.length)
+        const total = performance.now() - t0
+        const tokens = out.reduce((a, g) => a + g.tokenIds.length, 0)
+        log(`${batch.length} rows, prompts ${Math.min(...lengths)}–${Math.max(...lengths)} tokens: decoder ${made.toFixed(0)} ms, prefill ${(timings.prefill ?? 0).toFixed(0)} ms (${timings.prefilled ?? 0} positions), ` +
+          `${timings.steps - (timings.prefilled ?? 0)} steps ${(timings.read + timings.submitted).toFixed(0)} ms, checks ${timings.checkpoints.toFixed(0)} ms; ${tokens} tokens in ${total.toFixed(0)} ms (${(tokens / (total / 1000)).toFixed(0)} new tokens/s, ${(batch.length / (total / 1000)).toFixed(1)} prompts/s)`)
+      }
+      return out
+    })
   const decode = (batch: ReadonlyArray<PromptRow>, checkpoint: () => Promise<void>): Promise<Array<Generation>> =>
-    path._tag === "Decoder"
-      ? path.engine.exclusive(() => path.engine.decoder(batch.length, decodePositions(longestPrompt(batch), options.maxNewTokens)).then((decoder) => decodeOnEngine(decoder, tokenizer, batch, { ...options, eos, checkpoint })))
-      : decodeBatch(model, tokenizer, batch, options, checkpoint)
-  return inBatches(rows, size, {
+    path._tag === "Decoder" ? onDecoder(path.engine, batch, checkpoint) : decodeBatch(model, tokenizer, batch, options, checkpoint)
+  const generated = await inBatches(rows, size, {
     run: (batch) => watchGpuMemory(device, (checkpoint) => decode(batch, checkpoint)),
     tooLarge: (row, _i, cause) => new GenerationOutOfMemory(row.ids.length, options.maxNewTokens, cause instanceof Error ? cause.message : String(cause)),
     onHalve: (n, cause) => options.memory?.onSplit?.({ _tag: "Halved", rows: n, why: cause instanceof Error ? cause.message : String(cause) }),
     ...(options.onBatch ? { onBatch: options.onBatch } : {})
   })
+  const back = new Array<Generation>(generated.length)
+  order.forEach((i, k) => (back[i] = generated[k]!))
+  return back
 }
 
 /**

@@ -29,14 +29,43 @@ export interface EngineScorerOptions {
 
 export type EngineScorerOpen = { readonly _tag: "Ready"; readonly scorer: EngineScorer } | { readonly _tag: "Refused"; readonly reason: string }
 
+/** Tokens one prefill pass computes at most (~4 GiB of activations at Qwen3-0.6B's widths). */
+const PREFILL_TOKENS = 65536
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+
 /** The largest batch × seq whose biggest activation (f32 per token) fits one storage binding. */
 const bindingTokenLimit = (gpu: Gpu, s: EngineShape): number => {
   const perToken = 4 * Math.max(s.hidden, s.heads * s.headDim, s.kvHeads * s.headDim, s.intermediate)
   return Math.floor(Math.min(gpu.maxStorageBufferBindingSize, gpu.maxBufferSize) / perToken)
 }
 
+/** Time of the engine's scoring calls, told as one line every `every` contexts. */
+class ScoringStats {
+  prep = 0
+  private contexts = 0
+  private made = 0
+  private acquire = 0
+  private forward = 0
+  private tokens = 0
+  private readonly started = performance.now()
+  constructor(private readonly log: ((line: string) => void) | undefined, private readonly every = 200) {}
+  add(made: boolean, acquireMs: number, forwardMs: number, tokens: number): void {
+    this.contexts++
+    if (made) this.made++
+    this.acquire += acquireMs
+    this.forward += forwardMs
+    this.tokens += tokens
+    if (this.log && this.contexts % this.every === 0) {
+      this.log(`${this.contexts} groups in ${((performance.now() - this.started) / 1000).toFixed(1)} s: tokenize ${this.prep.toFixed(0)} ms, engines ${this.acquire.toFixed(0)} ms (${this.made} made), forward + read ${this.forward.toFixed(0)} ms over ${this.tokens} tokens (${(this.tokens / (this.forward / 1000)).toFixed(0)} tokens/s, padding included)`)
+    }
+  }
+}
+
 export class EngineScorer {
   private readonly engines = new Map<string, Qwen3Engine>()
+  /** where scoring's time goes; FLEUVE_SCORING_LOG=1 prints it every 200 contexts (the grid's device runs) */
+  private readonly stats = new ScoringStats(process.env.FLEUVE_SCORING_LOG === "1" ? (line) => process.stderr.write(`scoring: ${line}\n`) : undefined)
   private kept: Qwen3Decoder | undefined
   private disposed = false
 
@@ -85,7 +114,7 @@ export class EngineScorer {
 
   /** Bytes of GPU memory this scorer holds: its weights, cached engines and decoder. */
   get allocatedBytes(): number {
-    return weightBuffers(this.weights).reduce((a, b) => a + b.size, 0) + [...this.engines.values()].reduce((a, e) => a + e.activationBytes, 0) + (this.kept?.allocatedBytes ?? 0)
+    return weightBuffers(this.weights).reduce((a, b) => a + b.size, 0) + [...this.engines.values()].reduce((a, e) => a + e.activationBytes, 0) + (this.kept?.allocatedBytes ?? 0) + (this.prefiller?.activationBytes ?? 0)
   }
 
   /** Engines currently cached, as "batch×seq". */
@@ -128,9 +157,14 @@ export class EngineScorer {
 
   private async scoreGroup(rows: ReadonlyArray<OptionRow>): Promise<Array<RowScores>> {
     const layout = layoutBatch(rows)
+    const e0 = performance.now()
+    const made = !this.engines.has(`${layout.batch}×${layout.seq}`)
     const engine = await this.engine(layout.batch, layout.seq)
+    const e1 = performance.now()
     try {
-      return rowScores(rows, layout, await engine.score(layout.ids, layout.targets))
+      const out = rowScores(rows, layout, await engine.score(layout.ids, layout.targets))
+      this.stats.add(made, e1 - e0, performance.now() - e1, layout.batch * layout.seq)
+      return out
     } catch (e) {
       // Whatever failed, this engine's state is suspect: free it (a split retries on smaller ones).
       this.dropEngine(`${layout.batch}×${layout.seq}`)
@@ -141,7 +175,9 @@ export class EngineScorer {
   /** Exactly model/runtime/scoring.ts' scoreContinuations (same split, truncation, errors and result), on the engine. */
   async scoreContinuations(tokenizer: TextTokenizer, context: string, continuations: ReadonlyArray<string>, options: { readonly contextWindow?: number } = {}): Promise<ScoredContext> {
     if (this.disposed) throw new Error("EngineScorer used after dispose()")
+    const p0 = performance.now()
     const prepared = prepareContinuations(tokenizer, context, continuations, { window: options.contextWindow ?? this.config.maxPositions, eosTokenId: this.config.eosTokenId })
+    this.stats.prep += performance.now() - p0
     const rows = optionRows(prepared.prompt, prepared.continuations)
     const scores = await scoreInGroups(rows, {
       maxTokens: this.maxTokens,
@@ -171,6 +207,31 @@ export class EngineScorer {
   }
   private turn: Promise<void> = Promise.resolve()
 
+  /**
+   * Fills a decoder's caches for the first `length` tokens of each prompt in one engine forward
+   * (Qwen3Decoder.prefill) — rows a pass as many as PREFILL_TOKENS allow. The engine is kept for
+   * the next prefill of the same shape, apart from the scoring engines (a scoring call may
+   * evict those while a generation awaits). Call it inside `exclusive`, like the decoder.
+   */
+  async prefill(decoder: Qwen3Decoder, prompts: ReadonlyArray<ReadonlyArray<number>>, length: number): Promise<void> {
+    if (this.disposed) throw new Error("EngineScorer used after dispose()")
+    const seq = Math.ceil(length / 16) * 16
+    const step = 128 / gcd(seq, 128)
+    const most = Math.max(step, Math.floor(Math.min(this.maxTokens, PREFILL_TOKENS) / seq / step) * step)
+    const batch = Math.min(most, Math.ceil(prompts.length / step) * step)
+    const key = `${batch}×${seq}`
+    if (this.prefillKey !== key) {
+      this.prefiller?.dispose()
+      this.prefiller = undefined
+      this.prefillKey = undefined
+      this.prefiller = await this.allocating(() => Qwen3Engine.create(this.gpu, this.shape, this.weights, batch, seq))
+      this.prefillKey = key
+    }
+    await decoder.prefill(this.prefiller!, prompts, length)
+  }
+  private prefiller: Qwen3Engine | undefined
+  private prefillKey: string | undefined
+
   async decoder(rows: number, positions: number): Promise<Qwen3Decoder> {
     if (this.disposed) throw new Error("EngineScorer used after dispose()")
     const kept = this.kept
@@ -186,6 +247,7 @@ export class EngineScorer {
     if (this.disposed) return
     this.disposed = true
     this.kept?.dispose()
+    this.prefiller?.dispose()
     for (const k of [...this.engines.keys()]) this.dropEngine(k)
     for (const b of weightBuffers(this.weights)) b.destroy()
   }

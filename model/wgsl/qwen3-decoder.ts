@@ -1,9 +1,10 @@
 import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
+import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import type { Gpu } from "./kernels/device.ts"
-import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
+import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
 /**
  * Greedy decoding on fleuve's WGSL kernels: one token a row a step, through the engine's layer
@@ -34,7 +35,10 @@ export class Qwen3Decoder {
     /** the uniforms that carry the step's position */
     private readonly stepParams: { readonly qkQ: GPUBuffer; readonly qkK: GPUBuffer; readonly castV: GPUBuffer; readonly att: GPUBuffer },
     private readonly body: ReadonlyArray<Dispatch>,
-    private readonly feed: TokenFeedKernels
+    private readonly feed: TokenFeedKernels,
+    /** each layer's K and V caches, [positions, rows, KV, D] f16 */
+    private readonly caches: ReadonlyArray<{ readonly K: GPUBuffer; readonly V: GPUBuffer }>,
+    private readonly kvPrefill: KvPrefillKernels
   ) {}
 
   /** Bytes of every buffer the decoder made (KV caches, activations, uniforms). */
@@ -51,7 +55,7 @@ export class Qwen3Decoder {
     if (cacheBytes > gpu.maxStorageBufferBindingSize) throw new EngineShapeError(`a KV cache of ${positions} positions × ${rows} rows (${cacheBytes} bytes a layer) exceeds one binding (${gpu.maxStorageBufferBindingSize}): fewer rows a batch`)
     // up to GEMV_ROWS rows (f16 weights) the layers' matmuls read each weight once for all rows (model/wgsl/kernels/gemv.ts)
     const gemv = rows <= GEMV_ROWS && weights.format === "f16"
-    const [f, attention, feed] = await Promise.all([forwardParts(gpu, shape, weights, padded, gemv ? { gemvRows: rows } : {}), decodeAttention(gpu, D), tokenFeedKernels(gpu)])
+    const [f, attention, feed, kvPrefill] = await Promise.all([forwardParts(gpu, shape, weights, padded, gemv ? { gemvRows: rows } : {}), decodeAttention(gpu, D), tokenFeedKernels(gpu), kvPrefillKernels(gpu)])
     const { b, buf, u, kernels: { fused, el } } = f
     const stepParams = {
       qkQ: u([rows, 1, H, 0], [shape.eps, shape.theta]),
@@ -59,8 +63,9 @@ export class Qwen3Decoder {
       castV: u([rows * KV * D, 0]),
       att: u([rows, 1, H, KV], [1 / Math.sqrt(D)])
     }
-    const layers = weights.layers.map((w) => {
-      const K = buf(cacheBytes), V = buf(cacheBytes)
+    const caches = weights.layers.map(() => ({ K: buf(cacheBytes), V: buf(cacheBytes) }))
+    const layers = weights.layers.map((w, l) => {
+      const { K, V } = caches[l]!
       return f.layer(w, [
         ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: stepParams.qkQ }, rows, H)],
         ["qk-norm+rope k → cache", fused.qkNormRopeAppendF16({ X: b.k, W: w.kNorm, Y: K, params: stepParams.qkK }, rows, KV)],
@@ -69,7 +74,40 @@ export class Qwen3Decoder {
       ])
     })
     const body = [...f.embed, ...layers.flatMap((l) => l.map(([, d]) => d))]
-    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, feed)
+    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, feed, caches, kvPrefill)
+  }
+
+  /**
+   * Fills positions 0 … length − 1 of the caches for prompts[r] (each at least `length` tokens)
+   * with one forward of the scoring engine over whole sequences (tiled tensor-core matmuls and
+   * attention) instead of `length` decoding steps, which read every weight once a step for a
+   * handful of tokens: the prompt part of generation was ~95 % of its time in the EnMed grid.
+   * The engine (batch × seq, seq ≥ length) takes the prompts `engine.batch` rows at a time; its
+   * keys and values are copied into the caches after each layer (kernels/kv-prefill.ts).
+   * Submitted in order before the steps that follow: nothing is read back here. decodeOnDevice
+   * then starts at step `length`. The caches then hold what the engine computed (f16 K after
+   * q/k norm + RoPE, as the steps append them), not bit for bit what the steps would have: the
+   * same values up to the matmuls' summation order.
+   */
+  async prefill(engine: Qwen3Engine, prompts: ReadonlyArray<ReadonlyArray<number>>, length: number): Promise<void> {
+    if (prompts.length > this.rows) throw new EngineShapeError(`prefill: ${prompts.length} prompts for a decoder of ${this.rows} rows`)
+    if (length < 1 || length > engine.seq || length > this.positions) throw new EngineShapeError(`prefill: ${length} positions for an engine of seq ${engine.seq} and caches of ${this.positions}`)
+    if (prompts.some((p) => p.length < length)) throw new EngineShapeError(`prefill: a prompt shorter than the ${length} positions to fill`)
+    const w = (this.shape.kvHeads * this.shape.headDim) / 2
+    const made: Array<GPUBuffer> = []
+    try {
+      for (let row0 = 0; row0 < prompts.length; row0 += engine.batch) {
+        const rows = Math.min(engine.batch, prompts.length - row0)
+        const ids = new Uint32Array(engine.batch * engine.seq)
+        for (let r = 0; r < rows; r++) ids.set(prompts[row0 + r]!.slice(0, length), r * engine.seq)
+        const params = uniformBuffer(this.device, [length * rows * w, rows, engine.seq, this.rows, row0, w, 0, 0])
+        made.push(params)
+        engine.submitLayers(ids, (l) => [this.kvPrefill.copy({ K: engine.kv.K, V: engine.kv.V, KC: this.caches[l]!.K, VC: this.caches[l]!.V, params }, engine.kv.type, length * rows * w)])
+      }
+      await this.device.queue.onSubmittedWorkDone()
+    } finally {
+      for (const b of made) b.destroy()
+    }
   }
 
   /**
@@ -119,7 +157,9 @@ export class Qwen3Decoder {
     prompts: ReadonlyArray<ReadonlyArray<number>>,
     steps: number,
     readEvery: number,
-    take: (first: number, argmax: Uint32Array, count: number) => boolean | Promise<boolean>
+    take: (first: number, argmax: Uint32Array, count: number) => boolean | Promise<boolean>,
+    /** the first step to run: the caches already hold positions 0 … from − 1 (prefill) */
+    from = 0
   ): Promise<void> {
     const rows = prompts.length
     if (rows < 1 || rows > this.rows) throw new EngineShapeError(`decodeOnDevice: ${rows} prompts for a decoder of ${this.rows} rows`)
@@ -137,11 +177,12 @@ export class Qwen3Decoder {
     const feed = this.feed.feedIds({ prompts: promptBuf, lens, generated, ids: this.parts.b.ids, params: feedParams }, rows)
     const record = this.feed.recordArgmax({ picks: this.parts.b.out, generated, params: recordParams }, rows)
     const firstPick = Math.min(...prompts.map((p) => p.length)) - 1
+    if (from < 0 || from > firstPick) throw new EngineShapeError(`decodeOnDevice: starts at step ${from}, past the first step that picks a token (${firstPick})`)
     const withHead = [feed, ...this.body, ...this.parts.head, record]
     const withoutHead = [feed, ...this.body]
     let readFrom = firstPick
     try {
-      for (let s = 0; s < steps; s++) {
+      for (let s = from; s < steps; s++) {
         this.writeStepParams(s)
         dev.queue.writeBuffer(feedParams, 8, Uint32Array.of(s))
         const picks = s >= firstPick

@@ -1,4 +1,4 @@
-import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch, runDispatches } from "./kernels/buffers.ts"
+import { encodeDispatches, readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch, runDispatches } from "./kernels/buffers.ts"
 import { pickMatrixConfig, type Gpu } from "./kernels/device.ts"
 import { tensorCoreAttention } from "./kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "./kernels/fused.ts"
@@ -274,7 +274,13 @@ export class Qwen3Engine {
     readonly embedDispatches: ReadonlyArray<Dispatch>,
     readonly headDispatches: ReadonlyArray<Dispatch>,
     readonly matmul: LayerMatmul,
-    readonly attention: "tensor-core" | "scalar"
+    readonly attention: "tensor-core" | "scalar",
+    /**
+     * Where each layer leaves its keys (after q/k norm + RoPE) and values, [batch, seq, KV, D]:
+     * f16 on the tensor-core path, f32 on the scalar one. Overwritten by the next layer: read them
+     * in the dispatches that `submitLayers` runs after each layer (the decoder's prefill).
+     */
+    readonly kv: { readonly K: GPUBuffer; readonly V: GPUBuffer; readonly type: "f16" | "f32" }
   ) {}
 
   /** Bytes of activations this engine allocated. */
@@ -311,7 +317,8 @@ export class Qwen3Engine {
         ["attention", fused.attention({ Q: b.q, K: b.k, V: b.v, O: att, params: p.att }, batch, seq, H)],
         ["cast attention", el.castF16({ X: att, Y: b.atth, params: p.castAtt }, T * H * D)]
       ]))
-    return new Qwen3Engine(shape, batch, seq, gpu.device, b.ids, b.targets, b.out, f.made.filter((x) => x !== b.ids && x !== b.targets && x !== b.out), layerDispatches, f.embed, f.head, f.kernels.mm, tcAttention ? "tensor-core" : "scalar")
+    return new Qwen3Engine(shape, batch, seq, gpu.device, b.ids, b.targets, b.out, f.made.filter((x) => x !== b.ids && x !== b.targets && x !== b.out), layerDispatches, f.embed, f.head, f.kernels.mm, tcAttention ? "tensor-core" : "scalar",
+      tcAttention ? { K: kh, V: vh, type: "f16" } : { K: b.k, V: b.v, type: "f32" })
   }
 
   /** Every dispatch of one forward, in order. */
@@ -330,6 +337,17 @@ export class Qwen3Engine {
     this.device.queue.writeBuffer(this.targets, 0, targets)
     await runDispatches(this.device, this.dispatches())
     return readTokenScores(this.device, this.out, T)
+  }
+
+  /**
+   * The embedding and every layer over `ids` (batch × seq), with `after(l)` dispatched right after
+   * layer l, and no lm_head: submitted, not waited for (the queue keeps later work in order).
+   */
+  submitLayers(ids: Uint32Array<ArrayBuffer>, after: (layer: number) => ReadonlyArray<Dispatch>): void {
+    if (ids.length !== this.batch * this.seq) throw new EngineShapeError(`submitLayers: ${ids.length} ids for a ${this.batch} × ${this.seq} engine`)
+    this.device.queue.writeBuffer(this.ids, 0, ids)
+    const dispatches = [...this.embedDispatches, ...this.layerDispatches.flatMap((l, i) => [...l.map(([, d]) => d), ...after(i)])]
+    this.device.queue.submit([encodeDispatches(this.device, dispatches)])
   }
 
   dispose(): void {

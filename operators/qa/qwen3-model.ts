@@ -64,8 +64,8 @@ export const qwen3QaModel = (
   generate: (prompts, decoding) =>
     Effect.tryPromise({
       try: async () => {
-        // one batch: generateGreedy splits it to fit memory
-        const out = await handle.run("generating answers", (loaded) => generateGreedy(loaded.model, loaded.tokenizer, prompts, { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop, ...window }))
+        // one batch: generateGreedy splits it to fit memory, shortest prompts first (like lengths decode together)
+        const out = await handle.run("generating answers", (loaded) => generateGreedy(loaded.model, loaded.tokenizer, prompts, { maxNewTokens: decoding.maxNewTokens, stop: decoding.stop, sortByLength: true, ...window }))
         return out.map((g) => ({ text: g.text, truncatedTokens: g.truncatedTokens, ...(g.error !== undefined ? { error: g.error } : {}) }))
       },
       catch: failure

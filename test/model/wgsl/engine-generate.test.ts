@@ -139,4 +139,40 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     const together = await Promise.all(sets.map((set, i) => generateGreedy(model, tokenizer, set, options(i))))
     assert.deepEqual(together.map((gs) => gs.map((g) => g.tokenIds)), alone)
   })
+
+  it("fills the prompts' shared positions with one engine forward (prefill) and then generates as stepping through every prompt token does, each token a best one under the f32 reference", async () => {
+    // prompts of 30 to 90 tokens: the shortest's first 29 positions go through the scoring engine's forward
+    const long = [
+      `${prompts[1]} ${prompts[3]} ${prompts[0]}`,
+      `${prompts[3]}. ${prompts[1]}. ${prompts[3]}. ${prompts[0]} ${prompts[1]}`,
+      `${prompts[0]} ${prompts[3]}, ${prompts[1]}`
+    ]
+    const lengths = long.map((p) => tokenizer.encode(p).length)
+    assert.ok(Math.min(...lengths) > 20, `prompt lengths ${lengths}`)
+    const maxNewTokens = 16
+    const lines: Array<string> = []
+    const prefilled = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false, log: (l) => lines.push(l) })
+    const stepped = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false, prefill: false })
+    assert.equal(lines.length, 1)
+    assert.match(lines[0]!, new RegExp(`^3 rows, prompts ${Math.min(...lengths)}–${Math.max(...lengths)} tokens: .* prefill \\d+ ms \\(${Math.min(...lengths) - 1} positions\\)`))
+    let identical = 0
+    for (const [r, g] of prefilled.entries()) {
+      assert.equal(g.tokenIds.length, maxNewTokens)
+      if (g.tokenIds.every((t, i) => t === stepped[r]!.tokenIds[i])) identical++
+      const ids = [...tokenizer.encode(long[r]!), ...g.tokenIds]
+      const lp = await referenceLogprobs(ids.slice(0, -1))
+      const start = ids.length - 1 - maxNewTokens
+      g.tokenIds.forEach((t, j) => {
+        const row = lp.subarray((start + j) * V, (start + j + 1) * V)
+        const best = Math.max(...row)
+        assert.ok(best - row[t]! < 0.05, `prompt ${r} token ${j}: ${row[t]} vs best ${best}`)
+      })
+    }
+    assert.ok(identical >= 2, `${identical} of ${long.length} rows identical with and without the prefill`)
+    // shortest first (the grid's order) changes nothing but the batches: results in the prompts' order
+    const sorted = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false, sortByLength: true, maxBatch: 2 })
+    const unsorted = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false, maxBatch: 2 })
+    assert.deepEqual(sorted.map((g) => g.text.length > 0), unsorted.map((g) => g.text.length > 0))
+    for (const [r, g] of sorted.entries()) assert.ok(g.tokenIds.every((t, i) => t === prefilled[r]!.tokenIds[i]) || g.tokenIds.every((t, i) => t === stepped[r]!.tokenIds[i]), `row ${r} out of place`)
+  })
 })
