@@ -55,6 +55,11 @@ export interface TrainingRun {
   readonly backend?: BackendName
   /** auto: fleuve's WGSL trainer where it can run, else the tfjs runtime. */
   readonly engine?: ScoringEngineName
+  /**
+   * QLoRA: the frozen base quantised to NF4 as it is uploaded to the GPU (the model folder stays
+   * as it is). LoRA on fleuve's WGSL trainer only: any other path is an error (NF4OnlyOnWgsl).
+   */
+  readonly nf4?: boolean
   readonly recovery?: RecoveryOptions
   /** Lines for people: the path chosen and why, the data's size. */
   readonly log: (line: string) => void
@@ -74,8 +79,14 @@ export interface TrainingOutcome {
   readonly handle: ModelHandle
 }
 
+/** An NF4 (QLoRA) base asked for where the WGSL trainer does not run (full training, --engine tfjs, no tensor cores). */
+export class NF4OnlyOnWgsl extends Error {}
+
 /** Runs one training stage; rejects with a message naming what was wrong (no data, a bad line). */
 export const runTraining = async (run: TrainingRun): Promise<TrainingOutcome> => {
+  // before the model loads: these need no GPU to be wrong
+  if (run.nf4 && !run.lora) throw new NF4OnlyOnWgsl("NF4 (QLoRA) needs LoRA: a full-parameter run trains the base itself")
+  if (run.nf4 && run.engine === "tfjs") throw new NF4OnlyOnWgsl("NF4 (QLoRA) bases train on fleuve's WGSL trainer only: --engine tfjs cannot take --nf4 (use --engine wgsl or auto)")
   if (run.backend) run.log(describeBackend(await selectBackend(run.backend, "training")))
   const handle = ModelHandle.load(
     { dir: run.from, ...(run.lora ? { freshLora: { config: run.lora, seed: run.seed } } : { trainable: true }) },
@@ -92,10 +103,11 @@ export const runTraining = async (run: TrainingRun): Promise<TrainingOutcome> =>
   const { losses, resumedFrom } = await handle.run(`${run.lora ? "LoRA" : "full"} training`, (loaded) => {
     const mode: TrainingMode = run.lora ? { kind: "lora", lora: run.lora, baseModel: run.from } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) }
     const { path, gpu } = trainingPathFor(run.engine ?? "auto", loaded.model, mode)
-    if (!told) run.log(`${describeTrainingPath(path)}; ${data.length} sequences, ${totalSteps} steps of ${perStep} sequences`)
+    if (run.nf4 && !(path._tag === "Wgsl" && gpu)) throw new NF4OnlyOnWgsl(`NF4 (QLoRA) bases train on fleuve's WGSL trainer only, which cannot run here: ${path._tag === "Tfjs" ? path.reason : "no GPU"}`)
+    if (!told) run.log(`${describeTrainingPath(path, run.nf4 ? "nf4" : "f16")}; ${data.length} sequences, ${totalSteps} steps of ${perStep} sequences`)
     told = true
     return path._tag === "Wgsl" && gpu
-      ? trainOnEngine(loaded.model, mode, data, { ...options, totalSteps }, run.onStep, { gpu, onNote: run.log })
+      ? trainOnEngine(loaded.model, mode, data, { ...options, totalSteps }, run.onStep, { gpu, onNote: run.log, ...(run.nf4 ? { baseFormat: "nf4" as const } : {}) })
       : train(loaded.model, mode, data, { ...options, totalSteps }, run.onStep)
   })
   return { losses, resumedFrom, totalSteps, sequences: data.length, stopped: losses.length < totalSteps, handle }

@@ -44,7 +44,11 @@ export const loraConfig = {
     Flag.withDescription(withDefaultSaid("Dropout on the LoRA input, a mask per layer and projection as PEFT (the tfjs runtime and the WGSL trainer draw different masks at the same rate)", defaultLoraConfig.dropout)),
     Flag.withDefault(defaultLoraConfig.dropout)
   ),
-  targets: Flag.String("targets").pipe(Flag.withDescription(withDefaultSaid("Comma-separated projections", projectionNames.join(","))), Flag.withDefault(projectionNames.join(",")))
+  targets: Flag.String("targets").pipe(Flag.withDescription(withDefaultSaid("Comma-separated projections", projectionNames.join(","))), Flag.withDefault(projectionNames.join(","))),
+  nf4: Flag.Boolean("nf4").pipe(Flag.withDescription(
+    "QLoRA: the frozen base quantised to NF4 (blocks of 64, absmax each, as bitsandbytes) as it is uploaded to the GPU, about a quarter of f16's weight memory; the model folder is read as it is and the adapter saved as any other. " +
+      "fleuve's WGSL trainer only (--engine wgsl or auto on webgpu with tensor cores): an error on the tfjs runtime"
+  ))
 }
 export type LoraArgs = ArgsOf<typeof loraConfig>
 

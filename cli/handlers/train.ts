@@ -9,7 +9,7 @@ const progress = (r: StepReport) => {
   process.stderr.write(`step ${r.step}/${r.totalSteps}  loss ${r.loss.toFixed(4)}  lr ${r.lr.toExponential(2)}  grad-norm ${r.gradNorm.toFixed(3)}  ${r.tokensPerSecond.toFixed(0)} tokens/s  eta ${eta}\n`)
 }
 
-const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
+const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig, nf4 = false) =>
   Effect.tryPromise({
     try: async () => {
       const outcome = await runTraining({
@@ -35,6 +35,7 @@ const run = (kind: "dapt" | "lora", a: DaptArgs, lora?: LoraConfig) =>
         seed: a.seed,
         backend: a.backend,
         engine: a.engine,
+        ...(nf4 ? { nf4 } : {}),
         log: (line) => process.stderr.write(`fleuve: ${line}\n`),
         onStep: progress
       })
@@ -52,7 +53,7 @@ export const loraHandler = (a: LoraArgs) => {
   const bad = targets.filter((t) => !(projectionNames as ReadonlyArray<string>).includes(t))
   if (bad.length > 0) return reportFailure({ message: `--targets: ${bad.join(", ")} are not Qwen3 projections (${projectionNames.join(", ")})` })
   if (!(a.dropout >= 0 && a.dropout < 1)) return reportFailure({ message: `--dropout ${a.dropout}: a probability in [0, 1) (PEFT's lora_dropout; 0 turns it off)` })
-  return run("lora", a, { r: a.r, alpha: a.alpha, dropout: a.dropout, targetModules: targets as Array<ProjectionName> })
+  return run("lora", a, { r: a.r, alpha: a.alpha, dropout: a.dropout, targetModules: targets as Array<ProjectionName> }, a.nf4)
 }
 
 export const mergeHandler = (a: MergeArgs) =>

@@ -7,6 +7,7 @@ import { hostWeights, takeOnce } from "../wgsl/host-weights.ts"
 import { checkEngineShape, engineShape, EngineShapeError, uploadQwen3Weights, weightBuffers } from "../wgsl/qwen3-engine.ts"
 import { type MicroBatch, Qwen3LoraTrainer, type OptimizerState } from "../wgsl/qwen3-trainer.ts"
 import type { Gpu } from "../wgsl/kernels/device.ts"
+import type { WeightFormat } from "../wgsl/kernels/weight-format.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import type { Qwen3Model } from "../tfjs/qwen3-model.ts"
 import type { HostTensor } from "../formats/safetensors.ts"
@@ -61,8 +62,8 @@ export const chooseTrainingPath = (wanted: TrainingEngineName, facts: TrainingPa
 }
 
 /** The stderr line naming the path. */
-export const describeTrainingPath = (p: TrainingPath): string =>
-  p._tag === "Wgsl" ? "training: fleuve WGSL trainer (f16 base, f32 LoRA and AdamW, tensor cores)"
+export const describeTrainingPath = (p: TrainingPath, base: WeightFormat = "f16"): string =>
+  p._tag === "Wgsl" ? `training: fleuve WGSL trainer (${base === "nf4" ? "NF4 base (QLoRA)" : "f16 base"}, f32 LoRA and AdamW, tensor cores)`
   : fusedCpuActive() ? `training: tfjs runtime with fleuve's fused CPU forward/backward (backend cpu-fused; not the WGSL trainer: ${p.reason})`
   : `training: tfjs runtime (${p.reason})`
 
@@ -205,7 +206,17 @@ export const trainOnEngine = async (
   data: ReadonlyArray<TrainingSequence>,
   options: TrainOptions,
   onStep: (r: StepReport) => void = () => {},
-  engine: { readonly gpu: Gpu; readonly lossScale?: number; readonly onNote?: (line: string) => void }
+  engine: {
+    readonly gpu: Gpu
+    readonly lossScale?: number
+    readonly onNote?: (line: string) => void
+    /**
+     * How the frozen base is held on the GPU: f16 (default), or NF4 (QLoRA: quantised once at upload,
+     * blocks of 64 with an absmax each as bitsandbytes; the matmuls dequantise inside the kernel).
+     * The LoRA pairs, their gradients and AdamW stay f32 either way.
+     */
+    readonly baseFormat?: WeightFormat
+  }
 ): Promise<{ losses: Array<number>; resumedFrom: string | undefined }> => {
   if (mode.kind !== "lora") throw new TrainingEngineUnavailable("the WGSL trainer trains LoRA only")
   const shapeProblem = trainerShapeProblem(model.config, engine.gpu)
@@ -214,7 +225,7 @@ export const trainOnEngine = async (
   const vars = trainableVariables(model, mode)
   const paths = [...model.lora.keys()]
   const shape = engineShape(model.config)
-  const weights = uploadQwen3Weights(engine.gpu, shape, "f16", takeOnce(await hostWeights(model, { mergeLora: false })), model.config.tieWordEmbeddings)
+  const weights = uploadQwen3Weights(engine.gpu, shape, engine.baseFormat ?? "f16", takeOnce(await hostWeights(model, { mergeLora: false })), model.config.tieWordEmbeddings)
   let trainer: Qwen3LoraTrainer | undefined
   try {
     // The micro-batch that fits: a trainer that runs out of GPU memory is made again with half the

@@ -30,6 +30,8 @@ export type StepKind = keyof typeof STEP_CODE_VERSIONS
 export interface ResolvedTraining {
   readonly data: "corpus" | { readonly tasks: ReadonlyArray<TaskName> } | { readonly file: string }
   readonly lora: LoraConfig | undefined
+  /** QLoRA: the frozen base in NF4 on the WGSL trainer (lora.nf4); absent otherwise, so the keys of studies without it are unchanged */
+  readonly nf4?: true
   /** A LoRA stage folded into its base: the output is a plain checkpoint. */
   readonly merge: boolean
   readonly steps: number | undefined
@@ -112,6 +114,7 @@ export const resolveTraining = (t: Omit<TrainingStage, "from" | "data" | "merge"
       }
       : undefined,
     merge: t.lora !== undefined && t.merge === true,
+    ...(t.lora?.nf4 === true ? { nf4: true as const } : {}),
     steps: t.steps,
     epochs: t.steps === undefined ? (t.epochs ?? 1) : undefined,
     learningRate: t.learningRate ?? 2e-4,
@@ -247,7 +250,7 @@ export const planStudy = (study: Study, out: string) =>
         { kind: "train", stage: name, from: stage.from, training, backend: stage.backend ?? spec.runtime?.backend, engine: stage.engine ?? spec.runtime?.engine },
         deps,
         { training, data: dataIdentity },
-        `${training.lora ? `LoRA r=${training.lora.r} α=${training.lora.alpha}${training.merge ? ", merged into its base" : ""}` : "full-parameter training"} from ${stage.from} on ${stage.data === "corpus" ? "the packed corpus" : `the ${stage.data.tasks.join("+")} training pools`}, ${training.steps !== undefined ? `${training.steps} steps` : `${training.epochs} epoch(s)`} of ${perStep} × ${training.maxTokens} tokens, lr ${training.learningRate}`,
+        `${training.lora ? `${training.nf4 ? "QLoRA (NF4 base)" : "LoRA"} r=${training.lora.r} α=${training.lora.alpha}${training.merge ? ", merged into its base" : ""}` : "full-parameter training"} from ${stage.from} on ${stage.data === "corpus" ? "the packed corpus" : `the ${stage.data.tasks.join("+")} training pools`}, ${training.steps !== undefined ? `${training.steps} steps` : `${training.epochs} epoch(s)`} of ${perStep} × ${training.maxTokens} tokens, lr ${training.learningRate}`,
         { tokens }
       )
     }

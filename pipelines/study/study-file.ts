@@ -69,9 +69,9 @@ const LoraSettings = Schema.Struct({
   r: Schema.optional(PositiveInt),
   alpha: Schema.optional(Schema.Finite.check(Schema.isGreaterThan(0))),
   dropout: Schema.optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 0.99 }))),
-  targets: Schema.optional(Schema.NonEmptyArray(Schema.Literals(projectionNames)))
-  // No `nf4` (QLoRA) key yet: fleuve's trainers reach NF4 bases only from the library's benchmark,
-  // not through `fleuve train` or a model folder; a study's adapters train over the full-precision base.
+  targets: Schema.optional(Schema.NonEmptyArray(Schema.Literals(projectionNames))),
+  /** QLoRA: the base quantised to NF4 as the WGSL trainer uploads it (fleuve train lora --nf4); an error on any other trainer. */
+  nf4: Schema.optional(Schema.Boolean)
 })
 
 const Pretraining = Schema.Struct({

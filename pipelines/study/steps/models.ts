@@ -117,6 +117,7 @@ export const runTrainingStage = async (step: PlannedStep, env: StepEnv, pools: S
     steps: t.steps ?? { epochs: t.epochs ?? 1 },
     settings: trainingSettings(t, env.plan.study.spec.training?.[s.stage]?.checkpointEvery),
     seed: t.seed,
+    ...(t.nf4 ? { nf4: true } : {}),
     ...(s.backend ? { backend: s.backend as TrainingRun["backend"] & string } : {}),
     ...(s.engine ? { engine: s.engine as TrainingRun["engine"] & string } : {})
   }, env)

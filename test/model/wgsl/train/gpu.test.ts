@@ -13,6 +13,7 @@ import { trainOnEngine } from "../../../../model/train/engine-train.ts"
 import { defaultTrainOptions, type StepReport, train, type TrainOptions } from "../../../../model/train/trainer.ts"
 import { needs } from "../../../helpers/gpu.ts"
 import { random } from "../../../helpers/numeric.ts"
+import { dequantizeNf4, quantizeNf4 } from "../../../../model/formats/nf4.ts"
 
 // trainOnEngine (the WGSL trainer) against train() (tfjs autodiff) from the same start on a tiny
 // 128-aligned random Qwen3 (base weights rounded to f16, as the trainer holds them; dropout 0; then dropout 0.1 on the WGSL path):
@@ -109,6 +110,35 @@ describe("trainOnEngine against train()", { skip }, () => {
     assert.ok(d1.losses.slice(1).some((l, i) => Math.abs(l - undropped.losses[i + 1]!) > 1e-4), `dropout 0.1 ${d1.losses} vs 0 ${undropped.losses}`)
     // ... by little: a rate of 0.1 on the LoRA branch only
     assert.ok(d1.losses.every((l, i) => Number.isFinite(l) && Math.abs(l - undropped.losses[i]!) < 0.1 * undropped.losses[i]!), `dropout 0.1 ${d1.losses} vs 0 ${undropped.losses}`)
+    model.dispose()
+  })
+
+  it("trains over an NF4 base (QLoRA: baseFormat nf4, fleuve train lora --nf4) as train() does over that base dequantised", async () => {
+    const gpu = webgpuEngineGpu()!
+    const config = parseQwen3Config({
+      model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
+      num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 256, tie_word_embeddings: true
+    })
+    // projections already on NF4's grid (quantising them again at upload gives the same codes), the embedding f16
+    const model = new Qwen3Model(config, new Map([...expectedShapes(config)].map(([name, s], i) => {
+      const n = s.reduce((a, b) => a * b, 1)
+      const raw = random(n, 300 + i, 0.08)
+      const values = name.includes("norm") ? random(n, 50 + i, 0.2).map((v) => 1 + v) : name.includes("_proj") ? dequantizeNf4(quantizeNf4(raw, [...s])) : roundF16(raw)
+      return [name, tf.tensor(values, [...s])] as const
+    })))
+    const lora = { ...defaultLoraConfig, dropout: 0 }
+    const mode = { kind: "lora" as const, lora, baseModel: "random-tiny-nf4" }
+    const data = Array.from({ length: 4 }, (_, s) => ({
+      ids: Array.from({ length: 64 }, (_, i) => (i * (29 + 4 * s) + 7 * s + 1) % 512),
+      targetMask: Array.from({ length: 64 }, (_, i): number => (i >= 8 ? 1 : 0))
+    }))
+    const options: TrainOptions = { ...defaultTrainOptions, totalSteps: 3, microBatch: 2, gradAccumulation: 2, peakLr: 5e-3, warmupRatio: 0, checkpointEvery: 0, outDir: "" }
+    attachLora(model, lora, 9)
+    const nf4 = await trainOnEngine(model, mode, data, { ...options, outDir: join(work, "nf4") }, () => {}, { gpu, baseFormat: "nf4" })
+    attachLora(model, lora, 9)
+    const tfjs = await train(model, mode, data, { ...options, outDir: join(work, "nf4-tfjs") }, () => {})
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(nf4.losses[i]! - tfjs.losses[i]!) < 2e-2, `step ${i + 1}: QLoRA loss ${nf4.losses[i]} vs tfjs over the dequantised base ${tfjs.losses[i]}`)
+    assert.ok(nf4.losses[2]! < nf4.losses[0]!, `losses ${nf4.losses}`)
     model.dispose()
   })
 })
