@@ -19,6 +19,11 @@
 #   smoke   the study's building blocks through the CLI on the random 0.6B checkpoint, timed: LoRA
 #           on all projections over the packed corpus on the WGSL trainer (the DAPT the study can
 #           run), full-parameter DAPT on the tfjs runtime (1 step), option scoring and generation
+#   tests   the GPU tests prepare-study.sh bundled (app/tests/*.test.mjs; TESTS="a b" for some), PAR at a time
+#   checks  issue 22's stdout check (model logprobs: one JSON line an option) and QLoRA through
+#           fleuve train lora --nf4 (a few steps)
+#   minigrid  the base model's 5-shot grid through fleuve study, with the generation and scoring
+#           timing lines, stopped after MINIGRID_SECONDS (default 150)
 #   study   fleuve study $STUDY --backend webgpu, stopped with SIGINT after STUDY_SECONDS (default
 #           420) so that it ends cleanly and the next call resumes
 set -uo pipefail
@@ -127,6 +132,80 @@ PY
   cd "$ROOT"
 }
 
+tests() {
+  # GPU tests bundled by prepare-study.sh (app/tests/*.test.mjs), PAR at a time; fixtures from the checkout
+  say "GPU tests: ${TESTS:-all bundled}"
+  local names=${TESTS:-$(cd "$FL/app/tests" 2>/dev/null && ls *.test.mjs | sed 's/\.test\.mjs$//')}
+  mkdir -p /tmp/test-logs
+  for t in $names; do
+    (cd "$FL/app/tests" && FLEUVE_TEST_FIXTURES=$ROOT/test/fixtures XDG_RUNTIME_DIR=/tmp LD_LIBRARY_PATH=$FL/lib VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json} \
+      timeout ${TEST_TIMEOUT:-150} "$FL/bin/node" --test --test-force-exit --test-reporter=spec $([ $t = whitespace-parity ] && echo --test-name-pattern=webgpu) $t.test.mjs > /tmp/test-logs/$t.txt 2>&1) &
+    while [ "$(jobs -rp | wc -l)" -ge "${PAR:-4}" ]; do wait -n; done
+  done
+  wait
+  for t in $names; do
+    echo "-- $t: $(grep -E '^ℹ (pass|fail|skipped)' /tmp/test-logs/$t.txt | tr '\n' ' ')"
+    grep -E "✖|﹣" /tmp/test-logs/$t.txt | grep -v "^ℹ" | head -6 | cut -c1-300
+  done
+  for t in $names; do echo "=== $t"; grep -v -e "deprecated" -e "^ *\^" -e "Compilation log" -e "warning" /tmp/test-logs/$t.txt; done > "$OUT/tests.txt"
+}
+
+checks() {
+  cd "$RUN" || return 1
+  mkdir -p "$W/checks"
+  # issue 22: stdout carries only results (Dawn's compilation logs go to stderr through run.sh's FLEUVE_RESULTS_FD)
+  say "issue 22: fleuve model logprobs, stdout lines against options"
+  $PYTHON - "$RUN/data/enmed-sized/qa/mcqa/test.jsonl" "$W/checks/options.jsonl" ${CHECK_ITEMS:-200} <<'PY'
+import json, sys
+items = [json.loads(l) for l in open(sys.argv[1])]
+with open(sys.argv[2], "w") as f:
+    for it in items[:int(sys.argv[3])]:
+        for k, v in it["answers"].items():
+            f.write(json.dumps({"id": f'{it["id"]}-{k}', "context": "Question : " + it["question"] + "\nRéponse :", "continuation": " " + v}, ensure_ascii=False) + "\n")
+PY
+  timed fleuve model logprobs --model "$MODEL" --input "$W/checks/options.jsonl" --backend $BACKEND --context-window 2048 > "$W/checks/logprobs.out" 2> "$W/checks/logprobs.err"
+  local want got json
+  want=$(wc -l < "$W/checks/options.jsonl"); got=$(wc -l < "$W/checks/logprobs.out"); json=$(grep -c '^{' "$W/checks/logprobs.out")
+  echo "   stdout: $got lines ($json JSON) for $want options; stderr: $(wc -l < "$W/checks/logprobs.err") lines, $(grep -c deprecated "$W/checks/logprobs.err") with 'deprecated'"
+  [ "$got" = "$want" ] && [ "$json" = "$want" ] && echo "   ISSUE22 OK" || { echo "   ISSUE22 FAIL"; head -3 "$W/checks/logprobs.out" | cut -c1-200; }
+  # QLoRA through fleuve train lora --nf4 (3 steps over the packed corpus)
+  say "QLoRA: fleuve train lora --nf4, ${QLORA_STEPS:-3} steps of 4 x 512"
+  rm -rf "$W/checks/qlora"
+  if timed fleuve train lora --nf4 --model "$MODEL" --data data/enmed-sized/corpus/demo.jsonl --out "$W/checks/qlora" --backend $BACKEND --engine $TRAIN_ENGINE \
+      --seq-len 512 --micro-batch 4 --grad-accum 1 --steps ${QLORA_STEPS:-3} --r 16 --alpha 32 --dropout 0.05 --lr 2e-4 2>&1 | grep -v -e deprecated -e "^ *\^" -e "Compilation log" -e "warning" | tail -6; then
+    [ -f "$W/checks/qlora/final/adapter_model.safetensors" ] && echo "   QLORA OK" || echo "   QLORA FAIL (no adapter)"
+  else echo "   QLORA FAIL"; fi
+  cd "$ROOT"
+}
+
+minigrid() {
+  # the grid's generation and scoring through the study runner, timed: the base model alone, 5 shots,
+  # every test item (622 MCQA, 207 ExtQA, 248 AbsQA), stopped after MINIGRID_SECONDS
+  cd "$RUN" || return 1
+  cat > studies/minigrid.yaml <<'YAML'
+version: 1
+name: minigrid
+description: the grid's 5-shot cells for the random base model alone (GPU smoke)
+base:
+  checkpoint: ../models/qwen3-0.6b-random
+systems:
+  - { name: Qwen3-0.6B-vanilla, model: base }
+datasets:
+  manifest: ../data/enmed-sized/qa/manifest.json
+shots: [5]
+decoding: { maxNewTokens: 32 }
+judges:
+  panel: [{ kind: offline-reference }]
+analysis:
+  reference: Qwen3-0.6B-vanilla
+  metrics: { mcqa: acc, extqa: f1, absqa: judge }
+YAML
+  say "minigrid: the base model's 5-shot cells through fleuve study (stopped after ${MINIGRID_SECONDS:-150} s)"
+  FLEUVE_GENERATION_LOG=1 FLEUVE_SCORING_LOG=1 timed timeout -s INT -k 15 ${MINIGRID_SECONDS:-150} "$FL/run.sh" study studies/minigrid.yaml --backend $BACKEND --warehouse minigrid.duckdb --out minigrid-out 2>&1 \
+    | grep -v -e deprecated -e "^ *\^" -e "Compilation log" -e "warning:" -e "^$"
+  cd "$ROOT"
+}
+
 study() {
   cd "$RUN" || return 1
   [ -f "$STUDY" ] || { echo "no $STUDY in the staged inputs (is fleuve study on main yet?)"; cd "$ROOT"; return 1; }
@@ -140,7 +219,8 @@ study() {
     grep -c "nf4" "$STUDY"
   fi
   say "fleuve study $STUDY (stopped with SIGINT after ${STUDY_SECONDS:-420} s; rerun resumes)"
-  timed timeout -s INT -k ${STUDY_KILL:-30} ${STUDY_SECONDS:-420} "$FL/run.sh" study "$STUDY" --backend $BACKEND --warehouse ${WAREHOUSE:-fleuve.duckdb} ${STUDY_ARGS:-}
+  FLEUVE_GENERATION_LOG=1 FLEUVE_SCORING_LOG=1 timed timeout -s INT -k ${STUDY_KILL:-30} ${STUDY_SECONDS:-420} "$FL/run.sh" study "$STUDY" --backend $BACKEND --warehouse ${WAREHOUSE:-fleuve.duckdb} ${STUDY_ARGS:-} 2>&1 \
+    | grep --line-buffered -v -e deprecated -e "^ *\^" -e "Compilation log" -e "warning:" -e "^$"
   cd "$ROOT"
 }
 
@@ -159,6 +239,9 @@ for step in ${STEPS:-setup study}; do
     setup) setup || { echo "setup failed"; break; } ;;
     partb) partb ;;
     smoke) smoke ;;
+    tests) tests ;;
+    checks) checks ;;
+    minigrid) minigrid ;;
     study) study ;;
     *) echo "unknown step $step" ;;
   esac

@@ -2,7 +2,9 @@
 // equal lm-eval's own (HFLM.loglikelihood on the tiny Qwen3, scripts/fixtures/lm_eval_whitespace.py →
 // test/fixtures/lm-eval-whitespace/reference.json) within 1e-4, with the same token split, for
 // contexts ending in a space, spaces, a newline, CRLF, a tab, NBSP, U+001F (Python whitespace, not
-// JavaScript's) and U+FEFF (JavaScript whitespace, not Python's), on the cpu and wasm backends.
+// JavaScript's) and U+FEFF (JavaScript whitespace, not Python's), on the cpu and wasm backends, and on
+// the GPU path (webgpu: tfjs' f32 kernels within 1e-3, fleuve's f16 tensor-core matmul within 2e-2;
+// the same token split on both) where a WebGPU device is there — the device host (issue 19).
 import * as tf from "@tensorflow/tfjs-core"
 import assert from "node:assert/strict"
 import { readFileSync } from "node:fs"
@@ -13,6 +15,7 @@ import { loadModelDir } from "../../model/qwen3/checkpoint.ts"
 import { splitContinuation } from "../../model/runtime/scoring-prep.ts"
 import { scoreContinuations } from "../../model/runtime/scoring.ts"
 import { selectBackend } from "../../model/tfjs/backend.ts"
+import { useTensorCoreMatmul } from "../../model/tfjs/webgpu-kernels.ts"
 import { tinyDir } from "../helpers/model-fixture.ts"
 
 interface Row {
@@ -80,3 +83,35 @@ for (const backend of ["cpu", "wasm"] as const) {
     })
   })
 }
+
+// The GPU path: selected last (the backends above are done with); skips, saying why, without a WebGPU device.
+let webgpuSkip: string | false = false
+describe("whitespace parity with lm-eval on webgpu (the GPU path)", () => {
+  const loaded: { current?: ReturnType<typeof loadModelDir> } = {}
+  before(async () => {
+    try {
+      await selectBackend("webgpu")
+      loaded.current = loadModelDir(tinyDir)
+    } catch (e) {
+      webgpuSkip = `no WebGPU backend: ${e instanceof Error ? e.message : String(e)}`
+    }
+  })
+  after(() => loaded.current?.model.dispose())
+
+  it("splits every row as lm-eval does and scores it within 1e-3 (tfjs' f32 kernels) and 2e-2 (fleuve's f16 tensor-core matmul)", async (t) => {
+    if (webgpuSkip) return t.skip(webgpuSkip)
+    const { model, tokenizer } = loaded.current!
+    assert.equal(tf.getBackend(), "webgpu")
+    for (const [tensorCores, tol] of [[false, 1e-3], [true, 2e-2]] as const) {
+      useTensorCoreMatmul(tensorCores)
+      for (const r of ref.rows) {
+        const scored = await scoreContinuations(model, tokenizer, r.context, [r.continuation])
+        const o = scored.options[0]!
+        assert.deepEqual(o.tokenIds, r.continuation_ids, r.case)
+        assert.ok(Math.abs(o.logprob - r.logprob) < tol, `${tensorCores ? "tensor-core" : "f32"} ${r.case}: fleuve ${o.logprob} vs lm-eval ${r.logprob}`)
+        if (!tensorCores) assert.equal(o.greedy, r.greedy, r.case)
+      }
+    }
+    useTensorCoreMatmul(true)
+  })
+})

@@ -20,11 +20,14 @@ import { random } from "../../helpers/numeric.ts"
 
 const skip = await engineTestSkip()
 const config = engineTestConfig
-const model = new Qwen3Model(config, new Map([...expectedShapes(config)].map(([name, shape], i) => {
+/** The random model; `poison`: one weight of that tensor NaN (issue 20). */
+const randomModel = (poison?: string) => new Qwen3Model(config, new Map([...expectedShapes(config)].map(([name, shape], i) => {
   const n = shape.reduce((a, b) => a * b, 1)
   const values = name.includes("norm") ? random(n, 50 + i, 0.2).map((v) => 1 + v) : roundF16(random(n, 100 + i, 0.08))
+  if (name === poison) values[5] = Number.NaN
   return [name, tf.tensor(values, [...shape])] as const
 })))
+const model = randomModel()
 const tokenizer = loadTokenizer(tinyDir)
 const V = config.vocabSize
 
@@ -174,5 +177,15 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     const unsorted = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false, maxBatch: 2 })
     assert.deepEqual(sorted.map((g) => g.text.length > 0), unsorted.map((g) => g.text.length > 0))
     for (const [r, g] of sorted.entries()) assert.ok(g.tokenIds.every((t, i) => t === prefilled[r]!.tokenIds[i]) || g.tokenIds.every((t, i) => t === stepped[r]!.tokenIds[i]), `row ${r} out of place`)
+  })
+
+  it("fails every row whose logits are not finite (issue 20: NaN weights), on the device-fed steps with and without the prefill, and on host-fed steps", async () => {
+    const poisoned = randomModel("model.layers.1.mlp.down_proj.weight")
+    const long = [`${prompts[1]} ${prompts[3]} ${prompts[0]}`, `${prompts[3]}. ${prompts[1]}. ${prompts[0]}`]
+    for (const [what, options] of [["prefill", {}], ["no prefill", { prefill: false }], ["host", { decoderFeed: "host" as const }]] as const) {
+      const out = await generateGreedy(poisoned, tokenizer, long, { maxNewTokens: 6, stopAtEos: false, ...options })
+      for (const g of out) assert.match(g.error ?? "", /not finite|non-finite/i, `${what}: ${JSON.stringify(g)}`)
+    }
+    poisoned.dispose()
   })
 })
