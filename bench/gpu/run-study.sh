@@ -137,12 +137,15 @@ tests() {
   say "GPU tests: ${TESTS:-all bundled}"
   local names=${TESTS:-$(cd "$FL/app/tests" 2>/dev/null && ls *.test.mjs | sed 's/\.test\.mjs$//')}
   mkdir -p /tmp/test-logs
+  local pids=()
   for t in $names; do
-    (cd "$FL/app/tests" && FLEUVE_TEST_FIXTURES=$ROOT/test/fixtures XDG_RUNTIME_DIR=/tmp LD_LIBRARY_PATH=$FL/lib VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json} \
-      timeout ${TEST_TIMEOUT:-150} "$FL/bin/node" --test --test-force-exit --test-reporter=spec $([ $t = whitespace-parity ] && echo --test-name-pattern=webgpu) $t.test.mjs > /tmp/test-logs/$t.txt 2>&1) &
-    while [ "$(jobs -rp | wc -l)" -ge "${PAR:-4}" ]; do wait -n; done
+    (cd "$FL/app/tests" && FLEUVE_TEST_GPU_ONLY=1 FLEUVE_TEST_FIXTURES=$ROOT/test/fixtures XDG_RUNTIME_DIR=/tmp LD_LIBRARY_PATH=$FL/lib VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json} \
+      timeout ${TEST_TIMEOUT:-150} "$FL/bin/node" --test --test-force-exit --test-reporter=spec $t.test.mjs > /tmp/test-logs/$t.txt 2>&1) &
+    pids+=($!)
+    # (a plain `wait` would also wait for the log's tee, which ends only with this script)
+    while [ "$(jobs -rp | wc -l)" -ge "${PAR:-4}" ]; do wait -n "${pids[@]}" 2>/dev/null || true; done
   done
-  wait
+  wait "${pids[@]}"
   for t in $names; do
     echo "-- $t: $(grep -E '^ℹ (pass|fail|skipped)' /tmp/test-logs/$t.txt | tr '\n' ' ')"
     grep -E "✖|﹣" /tmp/test-logs/$t.txt | grep -v "^ℹ" | head -6 | cut -c1-300
@@ -182,12 +185,12 @@ minigrid() {
   # the grid's generation and scoring through the study runner, timed: the base model alone, 5 shots,
   # every test item (622 MCQA, 207 ExtQA, 248 AbsQA), stopped after MINIGRID_SECONDS
   cd "$RUN" || return 1
-  cat > studies/minigrid.yaml <<'YAML'
+  cat > studies/minigrid.yaml <<YAML
 version: 1
 name: minigrid
 description: the grid's 5-shot cells for the random base model alone (GPU smoke)
 base:
-  checkpoint: ../models/qwen3-0.6b-random
+  checkpoint: ../models/$(basename "$MODEL")
 systems:
   - { name: Qwen3-0.6B-vanilla, model: base }
 datasets:
