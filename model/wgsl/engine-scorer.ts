@@ -32,7 +32,8 @@ export type EngineScorerOpen = { readonly _tag: "Ready"; readonly scorer: Engine
 /** Tokens one prefill pass computes at most (~4 GiB of activations at Qwen3-0.6B's widths). */
 const PREFILL_TOKENS = 65536
 
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+/** Prefill engines kept (one per shape bucket). */
+const PREFILL_ENGINES = 4
 
 /** The largest batch × seq whose biggest activation (f32 per token) fits one storage binding. */
 const bindingTokenLimit = (gpu: Gpu, s: EngineShape): number => {
@@ -114,7 +115,7 @@ export class EngineScorer {
 
   /** Bytes of GPU memory this scorer holds: its weights, cached engines and decoder. */
   get allocatedBytes(): number {
-    return weightBuffers(this.weights).reduce((a, b) => a + b.size, 0) + [...this.engines.values()].reduce((a, e) => a + e.activationBytes, 0) + (this.kept?.allocatedBytes ?? 0) + (this.prefiller?.activationBytes ?? 0)
+    return weightBuffers(this.weights).reduce((a, b) => a + b.size, 0) + [...this.engines.values()].reduce((a, e) => a + e.activationBytes, 0) + (this.kept?.allocatedBytes ?? 0) + [...this.prefillers.values()].reduce((a, e) => a + e.activationBytes, 0)
   }
 
   /** Engines currently cached, as "batch×seq". */
@@ -215,22 +216,30 @@ export class EngineScorer {
    */
   async prefill(decoder: Qwen3Decoder, prompts: ReadonlyArray<ReadonlyArray<number>>, length: number): Promise<void> {
     if (this.disposed) throw new Error("EngineScorer used after dispose()")
-    const seq = Math.ceil(length / 16) * 16
-    const step = 128 / gcd(seq, 128)
-    const most = Math.max(step, Math.floor(Math.min(this.maxTokens, PREFILL_TOKENS) / seq / step) * step)
-    const batch = Math.min(most, Math.ceil(prompts.length / step) * step)
+    // Shapes in buckets (seq a multiple of 64, rows a power of two from 8), so that a grid's batches
+    // reuse a few engines instead of making (and tuning the matmuls of) one per batch: on the H100
+    // one made per batch cost more than its forward. The padded rows and positions compute nothing read.
+    const seq = Math.ceil(length / 64) * 64
+    const fit = Math.max(2, Math.floor(Math.min(this.maxTokens, PREFILL_TOKENS) / seq))
+    let batch = 8
+    while (batch < prompts.length && batch * 2 <= fit) batch *= 2
+    if (batch > fit) batch = 2 // (seq a multiple of 64: 2 rows make 128 tokens)
     const key = `${batch}×${seq}`
-    if (this.prefillKey !== key) {
-      this.prefiller?.dispose()
-      this.prefiller = undefined
-      this.prefillKey = undefined
-      this.prefiller = await this.allocating(() => Qwen3Engine.create(this.gpu, this.shape, this.weights, batch, seq))
-      this.prefillKey = key
+    let engine = this.prefillers.get(key)
+    if (engine) this.prefillers.delete(key)
+    else {
+      while (this.prefillers.size >= PREFILL_ENGINES) {
+        const [old, e] = this.prefillers.entries().next().value!
+        e.dispose()
+        this.prefillers.delete(old)
+      }
+      engine = await this.allocating(() => Qwen3Engine.create(this.gpu, this.shape, this.weights, batch, seq))
     }
-    await decoder.prefill(this.prefiller!, prompts, length)
+    this.prefillers.set(key, engine)
+    await decoder.prefill(engine, prompts, length)
   }
-  private prefiller: Qwen3Engine | undefined
-  private prefillKey: string | undefined
+  /** prefill engines by shape, least recently used first */
+  private readonly prefillers = new Map<string, Qwen3Engine>()
 
   async decoder(rows: number, positions: number): Promise<Qwen3Decoder> {
     if (this.disposed) throw new Error("EngineScorer used after dispose()")
@@ -247,7 +256,7 @@ export class EngineScorer {
     if (this.disposed) return
     this.disposed = true
     this.kept?.dispose()
-    this.prefiller?.dispose()
+    for (const e of this.prefillers.values()) e.dispose()
     for (const k of [...this.engines.keys()]) this.dropEngine(k)
     for (const b of weightBuffers(this.weights)) b.destroy()
   }

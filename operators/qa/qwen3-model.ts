@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs"
-import { basename, join } from "node:path"
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs"
+import { basename, join, resolve } from "node:path"
 import { generateGreedy } from "../../model/index.ts"
 import { ModelHandle, type RecoveryOptions } from "../../model/index.ts"
 import { scoreContinuations, ScoringError } from "../../model/index.ts"
@@ -15,8 +15,16 @@ import type { QaModel } from "./model.ts"
  * on it.
  */
 export const modelRevisionOf = (dir: string): string => {
-  const h = createHash("sha256")
   const files = readdirSync(dir).filter((f) => f === "config.json" || f === "tokenizer.json" || f.endsWith(".safetensors")).sort()
+  // Remembered for this process while the files' sizes and mtimes stay: a study's grid names the
+  // same multi-GB folder for each of its adapter systems (it was ~30 s of hashing a grid on the H100).
+  const stamp = `${resolve(dir)}\0${files.map((f) => {
+    const s = statSync(join(dir, f))
+    return `${f}:${s.size}:${s.mtimeMs}`
+  }).join("\0")}`
+  const known = revisions.get(stamp)
+  if (known) return known
+  const h = createHash("sha256")
   const buf = Buffer.alloc(16 << 20)
   for (const f of files) {
     h.update(`\0${f}\0`)
@@ -27,8 +35,11 @@ export const modelRevisionOf = (dir: string): string => {
       closeSync(fd)
     }
   }
-  return h.digest("hex")
+  const revision = h.digest("hex")
+  revisions.set(stamp, revision)
+  return revision
 }
+const revisions = new Map<string, string>()
 
 /** Identity of a PEFT adapter folder: sha256 of its adapter_model.safetensors (the prediction cache's adapter_hash). */
 export const adapterHashOf = (dir: string): string => createHash("sha256").update(readFileSync(join(dir, "adapter_model.safetensors"))).digest("hex")

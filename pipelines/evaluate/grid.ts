@@ -141,8 +141,14 @@ export const evaluationPipeline = (
     record: (cacheKey: string, j: Judge, v: { score: number; raw: string; order: string }) =>
       serial(Judgements.put([{ cacheKey, judge: j.id, kind: j.kind, order: v.order, score: v.score, raw: v.raw }])).pipe(Effect.mapError(toFailure("judgements")))
   }
+  // Generation requests are keyed by their run of PREDICT_BATCH in the order given (runOrder: like
+  // prompt lengths together), so that a run lands in one partition and reaches the model as one
+  // batch; keyed by item, the partitions split every run four ways (batches of ~30 rows of
+  // scattered lengths on the H100). Scoring requests keep their item key.
+  let generations = 0
+  const keyOf = (r: KeyedEvalRequest) => (r.kind === "generate" ? `${r.system}|generate|${Math.floor(generations++ / PREDICT_BATCH)}` : `${r.system}|${r.task}|${r.itemId}`)
   const envelopes = Stream.fromIterable(requests.map((r, seq): Envelope<KeyedEvalRequest> => ({
-    key: `${r.system}|${r.task}|${r.itemId}`,
+    key: keyOf(r),
     value: r,
     position: { _tag: "Generated", generator: `grid:${system.system}`, seq }
   })))
