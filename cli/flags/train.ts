@@ -48,7 +48,7 @@ export const loraConfig = {
   nf4: Flag.Boolean("nf4").pipe(Flag.withDescription(
     "QLoRA: the frozen base quantised to NF4 (blocks of 64, absmax each, as bitsandbytes) as it is uploaded to the GPU, about a quarter of f16's weight memory; the model folder is read as it is and the adapter saved as any other. " +
       "fleuve's WGSL trainer only (--engine wgsl or auto on webgpu with tensor cores): an error on the tfjs runtime"
-  ))
+  ), Flag.withDefault(false))
 }
 export type LoraArgs = ArgsOf<typeof loraConfig>
 

@@ -30,3 +30,15 @@ test("--nf4 on the tfjs runtime, or without LoRA, is refused before the model lo
 test("--nf4 where the WGSL trainer cannot run (here: the CPU backend) is an error naming the reason, not an f16 run", async () => {
   await assert.rejects(runTraining(run({ lora: { ...lora, targetModules: [...lora.targetModules] }, backend: "cpu" })), (e: unknown) => e instanceof NF4OnlyOnWgsl && /WGSL trainer only, which cannot run here: /.test(e.message))
 })
+
+test("fleuve train lora --nf4 --engine tfjs exits 1 naming the reason; without --nf4 the flag is off (not required)", async () => {
+  const { spawnSync } = await import("node:child_process")
+  const { repoRoot } = await import("../helpers/paths.ts")
+  const out = join(tempDir("fleuve-nf4-cli-"), "out")
+  const args = ["bin/fleuve.mjs", "train", "lora", "--model", tinyDir, "--data", join(tinyDir, "corpus.txt"), "--out", out, "--seq-len", "16", "--steps", "1", "--micro-batch", "1", "--grad-accum", "1", "--r", "2", "--alpha", "4", "--targets", "q_proj", "--backend", "cpu"]
+  const refused = spawnSync(process.execPath, [...args, "--nf4", "--engine", "tfjs"], { cwd: repoRoot, encoding: "utf8", timeout: 120_000 })
+  assert.equal(refused.status, 1, refused.stderr)
+  assert.match(refused.stderr, /NF4 \(QLoRA\) bases train on fleuve's WGSL trainer only: --engine tfjs cannot take --nf4/)
+  const plain = spawnSync(process.execPath, [...args, "--engine", "tfjs"], { cwd: repoRoot, encoding: "utf8", timeout: 120_000 })
+  assert.equal(plain.status, 0, plain.stderr)
+})
