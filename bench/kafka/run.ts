@@ -1,7 +1,11 @@
 // bench/kafka: fleuve's producer, consumer and an end-to-end stage against Kafka's own perf tools,
 // on the same broker, the same 3-partition topics and the same message size, in one run.
 //
-//   scripts/services/kafka.sh start && node --import tsx bench/kafka/run.ts [records] [bytes] [rounds]
+//   scripts/services/kafka.sh start && node --import tsx bench/kafka/run.ts [records] [bytes] [rounds] [clients]
+//
+// clients: comma-separated, kafkajs and/or rdkafka (default: both where rdkafka is built by
+// scripts/setup/55-rdkafka.sh, else kafkajs). Every client runs in every round, against the same
+// Java run.
 //
 // Each round runs on fresh topics: Kafka's tools and fleuve take turns (odd rounds fleuve first,
 // even rounds Java first), so a load that drifts during the run hits both sides alike. Prints
@@ -20,19 +24,24 @@ import { join, resolve } from "node:path"
 import { map } from "../../operators/operator.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
-import { kafkajsTransport } from "../../pipelines/kafka/kafkajs-transport.ts"
+import { rdkafkaAvailable } from "../../pipelines/kafka/rdkafka-module.ts"
+import { transportOf } from "../../pipelines/kafka/transports.ts"
 import { prepareCluster, runnerOf, startSink, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
 import { groupLag, totalLag } from "../../pipelines/kafka/lag.ts"
-import { DEFAULT_BROKERS, DEFAULT_REGISTRY, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import { DEFAULT_BROKERS, DEFAULT_REGISTRY, KAFKA_CLIENTS, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
 import type { Score } from "../../schemas/evaluation.ts"
 
 const root = resolve(import.meta.dirname, "../..")
 const N = Number(process.argv[2] ?? 100000)
 const SIZE = Number(process.argv[3] ?? 200)
 const ROUNDS = Number(process.argv[4] ?? 1)
+const CLIENTS = (process.argv[5] ?? (rdkafkaAvailable() ? "kafkajs,rdkafka" : "kafkajs")).split(",").map((c) => {
+  if (!(KAFKA_CLIENTS as ReadonlyArray<string>).includes(c)) throw new Error(`unknown client ${c}: ${KAFKA_CLIENTS.join(", ")}`)
+  return c as KafkaClient
+})
 const BATCH = 1000
-const settings: KafkaSettings = {
+const baseSettings: KafkaSettings = {
   brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS],
   clientId: "fleuve-bench",
   ssl: false,
@@ -42,7 +51,7 @@ const settings: KafkaSettings = {
   maxRecordBytes: 1 << 20
 }
 const cp = join(root, ".cache/kafka/libs/*")
-const bootstrap = settings.brokers[0]!
+const bootstrap = baseSettings.brokers[0]!
 
 /** A Score padded (in `judge`) so its encoded record is SIZE bytes, like the Java tools' records. */
 const scoreOf = (i: number, frameBytes: number): Score => {
@@ -57,25 +66,64 @@ const java = (cls: string, args: ReadonlyArray<string>) => {
   return r.stdout
 }
 
-interface Round {
+interface Fleuve {
   readonly produce: number
   readonly consume: number
   readonly consumeWithJoin: number
   readonly stage: number
+}
+
+interface Round {
+  readonly fleuve: Partial<Record<KafkaClient, Fleuve>>
   readonly javaProduce: number
   readonly javaConsume: number
   readonly encodedSize: number
 }
 
 const round = async (index: number): Promise<Round> => {
+  const javaFirst = index % 2 === 0
+  let java: { jpRate: number; jcRate: number; encodedSize: number } | undefined
+  const fleuve: Partial<Record<KafkaClient, Fleuve>> = {}
+  if (javaFirst) java = await javaRound(index)
+  for (const client of CLIENTS) fleuve[client] = await fleuveRound(index, client)
+  if (!javaFirst) java = await javaRound(index)
+  return { fleuve, javaProduce: Math.round(java!.jpRate), javaConsume: Math.round(java!.jcRate), encodedSize: java!.encodedSize }
+}
+
+// Kafka's own tools, same broker, same record size, 3 partitions, acks=all, idempotent.
+const javaRound = async (index: number) => {
   const tag = `bench${Date.now().toString(36)}r${index}`
-  const transport = kafkajsTransport(settings)
+  const settings = baseSettings
+  const transport = transportOf(settings)
+  const serde = makeSerde(settings)
+  const topicJava = `eval.scores.${tag}.java`
+  await transport.createTopics([{ topic: topicJava, partitions: 3, replicationFactor: 1 }])
+  await Effect.runPromise(serde.prepare([recordType("Score")]))
+  const encodedSize = serde.encode(recordType("Score"), scoreOf(0, 5)).length
+  await transport.close()
+  const jp = java("org.apache.kafka.tools.ProducerPerformance", [
+    "--topic", topicJava, "--num-records", String(N), "--record-size", String(encodedSize), "--throughput", "-1",
+    "--producer-props", `bootstrap.servers=${bootstrap}`, "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=16384"
+  ])
+  const jpRate = Number(/([\d.]+) records\/sec/.exec(jp.trim().split("\n").pop()!)?.[1])
+  const jc = java("org.apache.kafka.tools.ConsumerPerformance", [
+    "--bootstrap-server", bootstrap, "--topic", topicJava, "--messages", String(N), "--group", `bench-java-${tag}`,
+    "--consumer.config", "/dev/null", "--hide-header"
+  ])
+  // CSV: start, end, MB consumed, MB/s, records consumed, records/s, rebalance ms, fetch ms, fetch MB/s, fetch records/s
+  const cols = jc.trim().split("\n").pop()!.split(",").map((c) => c.trim())
+  return { jpRate, jcRate: Number(cols[9] ?? cols[5]), encodedSize }
+}
+
+const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> => {
+  const tag = `bench${Date.now().toString(36)}r${index}${client}`
+  const settings: KafkaSettings = { ...baseSettings, client }
+  const transport = transportOf(settings)
   const serde = makeSerde(settings)
   const ctx: KafkaContext = { settings, transport, serde, instanceId: "bench" }
   const score = recordType("Score")
   const topicIn = `eval.scores.${tag}.in`
   const topicOut = `eval.scores.${tag}.out`
-  const topicJava = `eval.scores.${tag}.java`
   const pipeline: Pipeline = {
     name: `bench-${tag}`,
     description: "bench",
@@ -86,28 +134,7 @@ const round = async (index: number): Promise<Round> => {
     ]
   }
   await Effect.runPromise(prepareCluster(ctx, pipeline))
-  await transport.createTopics([{ topic: topicJava, partitions: 3, replicationFactor: 1 }])
-  const frame = 5
-  const values = Array.from({ length: N }, (_, i) => scoreOf(i, frame))
-  const encodedSize = serde.encode(score, values[0]).length
-
-  // Kafka's own tools, same broker, same record size, 3 partitions, acks=all, idempotent.
-  const runJava = () => {
-    const jp = java("org.apache.kafka.tools.ProducerPerformance", [
-      "--topic", topicJava, "--num-records", String(N), "--record-size", String(encodedSize), "--throughput", "-1",
-      "--producer-props", `bootstrap.servers=${bootstrap}`, "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=16384"
-    ])
-    const jpRate = Number(/([\d.]+) records\/sec/.exec(jp.trim().split("\n").pop()!)?.[1])
-    const jc = java("org.apache.kafka.tools.ConsumerPerformance", [
-      "--bootstrap-server", bootstrap, "--topic", topicJava, "--messages", String(N), "--group", `bench-java-${tag}`,
-      "--consumer.config", "/dev/null", "--hide-header"
-    ])
-    // CSV: start, end, MB consumed, MB/s, records consumed, records/s, rebalance ms, fetch ms, fetch MB/s, fetch records/s
-    const cols = jc.trim().split("\n").pop()!.split(",").map((c) => c.trim())
-    return { jpRate, jcRate: Number(cols[9] ?? cols[5]) }
-  }
-  const javaFirst = index % 2 === 0
-  const javaEarly = javaFirst ? runJava() : undefined
+  const values = Array.from({ length: N }, (_, i) => scoreOf(i, 5))
 
   // fleuve producer: encode (registry serde) + send, acks=all, idempotent.
   const producer = await transport.producer({})
@@ -166,9 +193,8 @@ const round = async (index: number): Promise<Round> => {
   await sk.close()
   await transport.close()
 
-  const { jpRate, jcRate } = javaEarly ?? runJava()
   const rate = (sec: number) => Math.round(N / sec)
-  return { produce: rate(produceS), consume: rate(consumeS), consumeWithJoin: rate(consumeJoinS), stage: rate(e2eS), javaProduce: Math.round(jpRate), javaConsume: Math.round(jcRate), encodedSize }
+  return { produce: rate(produceS), consume: rate(consumeS), consumeWithJoin: rate(consumeJoinS), stage: rate(e2eS) }
 }
 
 const median = (xs: ReadonlyArray<number>) => {
@@ -181,19 +207,26 @@ const main = async () => {
   for (let i = 1; i <= ROUNDS; i++) {
     const r = await round(i)
     rounds.push({ ...r, load: Number(loadavg()[0]!.toFixed(1)) })
-    console.log(`round ${i} (${i % 2 === 0 ? "java first" : "fleuve first"}, load ${rounds[rounds.length - 1]!.load}): producer ${r.produce} vs ${r.javaProduce} (${(r.produce / r.javaProduce).toFixed(2)}), consumer ${r.consume} vs ${r.javaConsume} (${(r.consume / r.javaConsume).toFixed(2)}), transactional stage + sink ${r.stage} (${(r.stage / r.consumeWithJoin).toFixed(2)} of fleuve's consumer ${r.consumeWithJoin}, both timed from their group joins)`)
+    console.log(`round ${i} (${i % 2 === 0 ? "java first" : "fleuve first"}, load ${rounds[rounds.length - 1]!.load}): ProducerPerformance ${r.javaProduce}, ConsumerPerformance ${r.javaConsume}`)
+    for (const c of CLIENTS) {
+      const f = r.fleuve[c]!
+      console.log(`  ${c.padEnd(8)} producer ${f.produce} (${(f.produce / r.javaProduce).toFixed(2)}), consumer ${f.consume} (${(f.consume / r.javaConsume).toFixed(2)}), transactional stage + sink ${f.stage} (${(f.stage / f.consumeWithJoin).toFixed(2)} of its consumer ${f.consumeWithJoin}, both timed from their group joins)`)
+    }
   }
   const last = rounds[rounds.length - 1]!
-  console.log(`records ${N}, ${last.encodedSize} bytes each (wire format), 3 partitions, broker ${bootstrap}, ${ROUNDS} round(s)`)
-  console.log(`fleuve: ${BATCH} records per produce request, kafkajs defaults (no linger), maxBytesPerPartition 1 MiB, maxWait 200 ms`)
+  console.log(`records ${N}, ${last.encodedSize} bytes each (wire format), 3 partitions, broker ${bootstrap}, ${ROUNDS} round(s), clients ${CLIENTS.join(", ")}`)
+  console.log(`fleuve: ${BATCH} records per produce request; kafkajs: no linger, maxBytesPerPartition 1 MiB, maxWait 200 ms; rdkafka: linger.ms 2, max.partition.fetch.bytes 1 MiB, fetch.wait.max.ms 100, up to 10,000 records per consume call`)
   console.log(`java:   ProducerPerformance acks=all enable.idempotence=true batch.size=16384 linger.ms=5; ConsumerPerformance defaults`)
-  console.log(`${"measure (median over rounds)".padEnd(56)} ${"fleuve msg/s".padStart(12)} ${"peer msg/s".padStart(12)} ${"ratio".padStart(6)}`)
-  const rows = [
-    ["fleuve producer (registry serde, acks=all, idempotent)", median(rounds.map((r) => r.produce)), median(rounds.map((r) => r.javaProduce)), median(rounds.map((r) => r.produce / r.javaProduce))],
-    ["fleuve consumer (decode + Schema validation, from assignment)", median(rounds.map((r) => r.consume)), median(rounds.map((r) => r.javaConsume)), median(rounds.map((r) => r.consume / r.javaConsume))],
-    ["transactional stage + sink (peer: fleuve's consumer, both from group join)", median(rounds.map((r) => r.stage)), median(rounds.map((r) => r.consumeWithJoin)), median(rounds.map((r) => r.stage / r.consumeWithJoin))]
-  ] as const
-  for (const [name, f, j, r] of rows) console.log(`${name.padEnd(56)} ${String(Math.round(f)).padStart(12)} ${String(Math.round(j)).padStart(12)} ${r.toFixed(2).padStart(6)}`)
+  console.log(`${"measure (median over rounds)".padEnd(64)} ${"fleuve msg/s".padStart(12)} ${"peer msg/s".padStart(12)} ${"ratio".padStart(6)}`)
+  for (const c of CLIENTS) {
+    const f = (r: Round) => r.fleuve[c]!
+    const rows = [
+      [`${c} producer (registry serde, acks=all, idempotent)`, median(rounds.map((r) => f(r).produce)), median(rounds.map((r) => r.javaProduce)), median(rounds.map((r) => f(r).produce / r.javaProduce))],
+      [`${c} consumer (decode + Schema validation, from assignment)`, median(rounds.map((r) => f(r).consume)), median(rounds.map((r) => r.javaConsume)), median(rounds.map((r) => f(r).consume / r.javaConsume))],
+      [`${c} transactional stage + sink (peer: its consumer from join)`, median(rounds.map((r) => f(r).stage)), median(rounds.map((r) => f(r).consumeWithJoin)), median(rounds.map((r) => f(r).stage / f(r).consumeWithJoin))]
+    ] as const
+    for (const [name, x, j, ratio] of rows) console.log(`${name.padEnd(64)} ${String(Math.round(x)).padStart(12)} ${String(Math.round(j)).padStart(12)} ${ratio.toFixed(2).padStart(6)}`)
+  }
   process.exit(0)
 }
 

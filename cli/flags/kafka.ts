@@ -3,7 +3,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import { Flag } from "effect/cli"
-import { type KafkaSettings, kafkaSettingsConfig, settingsFrom } from "../../pipelines/kafka/settings.ts"
+import { loadRdkafka } from "../../pipelines/kafka/rdkafka-module.ts"
+import { KAFKA_CLIENTS, type KafkaClient, type KafkaSettings, kafkaSettingsConfig, settingsFrom } from "../../pipelines/kafka/settings.ts"
 import { withDefaultSaid } from "./defaults.ts"
 
 /**
@@ -41,6 +42,12 @@ export const kafkaFlags = {
   replication: Flag.Int("replication-factor").pipe(
     Flag.withDescription("Replication factor of the topics it creates (or $FLEUVE_KAFKA_REPLICATION, default 1)"),
     Flag.optional
+  ),
+  kafkaClient: Flag.Literals("kafka-client", KAFKA_CLIENTS).pipe(
+    Flag.withDescription(
+      "Kafka client library (or $FLEUVE_KAFKA_CLIENT, default kafkajs): kafkajs (pure JavaScript) or rdkafka (librdkafka through @confluentinc/kafka-javascript, built by scripts/setup/55-rdkafka.sh; faster, docs/kafka.md)"
+    ),
+    Flag.optional
   )
 }
 
@@ -55,15 +62,25 @@ export interface KafkaFlagValues {
   readonly registryPassword: Option.Option<Redacted.Redacted<string>>
   readonly topicPartitions: Option.Option<number>
   readonly replication: Option.Option<number>
+  readonly kafkaClient?: Option.Option<KafkaClient>
 }
 
+/** `--kafka-client rdkafka` where the librdkafka client is not built: says how to build it. */
+export class KafkaClientUnavailable extends Error {}
+
 /** Flags over environment over defaults. */
-export const kafkaSettingsOf = (f: KafkaFlagValues): Effect.Effect<KafkaSettings, Config.ConfigError> =>
+export const kafkaSettingsOf = (f: KafkaFlagValues): Effect.Effect<KafkaSettings, Config.ConfigError | KafkaClientUnavailable> =>
   Effect.gen(function*() {
     const env = yield* kafkaSettingsConfig
     const or = <A>(flag: Option.Option<A>, fallback: Option.Option<A>) => (Option.isSome(flag) ? flag : fallback)
+    const client = f.kafkaClient ? Option.getOrElse(f.kafkaClient, () => env.client) : env.client
+    // Checked here, once, so a worker does not restart again and again on a client it cannot load.
+    if (client === "rdkafka") {
+      yield* Effect.try({ try: () => loadRdkafka(), catch: (e) => new KafkaClientUnavailable(e instanceof Error ? e.message : String(e)) })
+    }
     return settingsFrom({
       ...env,
+      client,
       brokers: Option.getOrElse(f.brokers, () => env.brokers),
       registryUrl: Option.getOrElse(f.registry, () => env.registryUrl),
       ssl: f.ssl || env.ssl,

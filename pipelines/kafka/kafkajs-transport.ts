@@ -1,4 +1,6 @@
 import { Redacted } from "effect"
+// Before kafkajs itself: replaces its quadratic per-partition grouping (see the module).
+import "./kafkajs-patches.ts"
 import { type Admin, CompressionTypes, Kafka, logLevel, Partitioners, type SASLOptions } from "kafkajs"
 import type { KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"

@@ -6,7 +6,7 @@ import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type PipelineNode, type SinkNode, type SourceNode, type StageNode, validateGraph } from "../runtime/graph.ts"
 import { PipelineFailure, PipelineRuntime, type ReplayFrom, type RunOptions, type RunReport } from "../runtime/runtime.ts"
-import { kafkajsTransport } from "./kafkajs-transport.ts"
+import { transportOf } from "./transports.ts"
 import { groupLag, totalLag } from "./lag.ts"
 import {
   deadLetterGroupOf,
@@ -36,7 +36,7 @@ export const kafkaContext = (settings: KafkaSettings, options: { instanceId?: st
   Effect.acquireRelease(
     Effect.sync((): KafkaContext => ({
       settings,
-      transport: kafkajsTransport(settings),
+      transport: transportOf(settings),
       serde: makeSerde(settings),
       instanceId: options.instanceId ?? defaultInstanceId(),
       ...(options.transactionTimeoutMs ? { transactionTimeoutMs: options.transactionTimeoutMs } : {}),

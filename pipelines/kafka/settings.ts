@@ -37,7 +37,12 @@ export interface KafkaSettings {
    * work redone after a crash and shorter transactions.
    */
   readonly transactionRecords?: number
+  /** The client library: kafkajs (default, pure JavaScript) or rdkafka (librdkafka, built by scripts/setup/55-rdkafka.sh). */
+  readonly client?: KafkaClient
 }
+
+export const KAFKA_CLIENTS = ["kafkajs", "rdkafka"] as const
+export type KafkaClient = (typeof KAFKA_CLIENTS)[number]
 
 // The ports scripts/services/kafka.sh starts the local broker and registry on (FLEUVE_KAFKA_PORT,
 // FLEUVE_REGISTRY_PORT), so tests and benches reach the services that script started.
@@ -51,7 +56,7 @@ const optionalString = (name: string) => Config.option(Config.String(name))
  * FLEUVE_KAFKA_SSL, FLEUVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD,
  * FLEUVE_SCHEMA_REGISTRY_USERNAME / _PASSWORD, FLEUVE_KAFKA_PARTITIONS, FLEUVE_KAFKA_REPLICATION,
  * FLEUVE_KAFKA_MAX_RECORD_BYTES, FLEUVE_KAFKA_SESSION_TIMEOUT_MS, FLEUVE_KAFKA_CLIENT_RETRIES,
- * FLEUVE_KAFKA_SOURCE_ATTEMPTS, FLEUVE_KAFKA_TRANSACTION_RECORDS. Flags override them
+ * FLEUVE_KAFKA_SOURCE_ATTEMPTS, FLEUVE_KAFKA_TRANSACTION_RECORDS, FLEUVE_KAFKA_CLIENT. Flags override them
  * (see cli/kafka-flags.ts).
  */
 export const kafkaSettingsConfig = Config.all({
@@ -70,7 +75,8 @@ export const kafkaSettingsConfig = Config.all({
   sessionTimeoutMs: Config.Int("FLEUVE_KAFKA_SESSION_TIMEOUT_MS").pipe(Config.withDefault(10000)),
   clientRetries: Config.Int("FLEUVE_KAFKA_CLIENT_RETRIES").pipe(Config.withDefault(15)),
   sourceAttempts: Config.Int("FLEUVE_KAFKA_SOURCE_ATTEMPTS").pipe(Config.withDefault(8)),
-  transactionRecords: Config.option(Config.Int("FLEUVE_KAFKA_TRANSACTION_RECORDS"))
+  transactionRecords: Config.option(Config.Int("FLEUVE_KAFKA_TRANSACTION_RECORDS")),
+  client: Config.Literals(KAFKA_CLIENTS, "FLEUVE_KAFKA_CLIENT").pipe(Config.withDefault("kafkajs" as KafkaClient))
 })
 
 export type KafkaSettingsInput = typeof kafkaSettingsConfig extends Config.Config<infer A> ? A : never
@@ -100,7 +106,8 @@ export const settingsFrom = (c: KafkaSettingsInput): KafkaSettings => {
     sessionTimeoutMs: c.sessionTimeoutMs,
     clientRetries: Math.max(0, c.clientRetries),
     sourceAttempts: Math.max(1, c.sourceAttempts),
-    ...(Option.isSome(c.transactionRecords) ? { transactionRecords: Math.max(1, c.transactionRecords.value) } : {})
+    ...(Option.isSome(c.transactionRecords) ? { transactionRecords: Math.max(1, c.transactionRecords.value) } : {}),
+    client: c.client
   }
 }
 
@@ -111,4 +118,4 @@ export const kafkaSettingsFromEnv: Effect.Effect<KafkaSettings, Config.ConfigErr
 
 /** A one-line description that is safe to log: no secrets, only whether they are set. */
 export const describeSettings = (s: KafkaSettings): string =>
-  redact(`brokers ${s.brokers.join(",")}${s.ssl ? " (ssl)" : ""}${s.sasl ? ` sasl ${s.sasl.mechanism} user ${s.sasl.username}` : ""}, registry ${s.registryUrl}${s.registryAuth ? ` (user ${s.registryAuth.username})` : ""}`)
+  redact(`${s.client === "rdkafka" ? "rdkafka, " : ""}brokers ${s.brokers.join(",")}${s.ssl ? " (ssl)" : ""}${s.sasl ? ` sasl ${s.sasl.mechanism} user ${s.sasl.username}` : ""}, registry ${s.registryUrl}${s.registryAuth ? ` (user ${s.registryAuth.username})` : ""}`)

@@ -24,6 +24,8 @@ export const testSettings = (over: Partial<KafkaSettings> = {}): KafkaSettings =
   partitions: 3,
   replicationFactor: 1,
   maxRecordBytes: 64 * 1024,
+  // FLEUVE_KAFKA_CLIENT=rdkafka runs the same tests on the librdkafka transport (workers read it too).
+  client: process.env.FLEUVE_KAFKA_CLIENT === "rdkafka" ? "rdkafka" : "kafkajs",
   ...over
 })
 
