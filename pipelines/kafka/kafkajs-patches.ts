@@ -1,8 +1,10 @@
 import { createRequire } from "node:module"
 
 /**
- * One fix to kafkajs 2.2.4's internals, installed before kafkajs loads (kafkajs-transport.ts imports
- * this module first). kafkajs groups a produce request's messages per partition with
+ * One fix to kafkajs 2.2.4's internals, installed before kafkajs loads: kafkajs-transport.ts gets
+ * kafkajs from `loadKafkajs()`, a runtime require after the fix is in place. (Not a static import
+ * after this module's: bin/compiled-cli.mjs bundles our sources with packages external, and an
+ * ESM bundle's imports of packages are evaluated before any of the bundle's own code.) kafkajs groups a produce request's messages per partition with
  * `Object.assign(result, { [partition]: [...current, message] })`: a copy of the partition's array
  * for every message, quadratic in the request's size. A transactional stage produces a whole
  * fetched batch (~4,000 records) in one request: profiled on bench/kafka's stage, that grouping and
@@ -54,5 +56,25 @@ const install = (): boolean => {
   return true
 }
 
-/** Whether kafkajs produces through the linear grouping (false: kafkajs is another version, or loaded earlier). */
-export const kafkajsGroupingPatched = install()
+type Kafkajs = typeof import("kafkajs")
+let kafkajs: Kafkajs | undefined
+let installed = false
+
+/** kafkajs, with the fix installed first. */
+export const loadKafkajs = (): Kafkajs => {
+  if (!installed) {
+    install()
+    installed = true
+  }
+  return (kafkajs ??= require("kafkajs") as Kafkajs)
+}
+
+/** Whether kafkajs' producer groups through the linear replacement (false: another kafkajs version, or kafkajs loaded some other way first). */
+export const kafkajsGroupingPatched = (): boolean => {
+  loadKafkajs()
+  try {
+    return require(require.resolve("kafkajs/src/producer/groupMessagesPerPartition")) === groupMessagesPerPartition
+  } catch {
+    return false
+  }
+}

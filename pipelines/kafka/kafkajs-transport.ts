@@ -1,10 +1,12 @@
 import { Redacted } from "effect"
-// Before kafkajs itself: replaces its quadratic per-partition grouping (see the module).
-import "./kafkajs-patches.ts"
-import { type Admin, CompressionTypes, Kafka, logLevel, Partitioners, type SASLOptions } from "kafkajs"
+import type { Admin, SASLOptions } from "kafkajs"
+import { loadKafkajs } from "./kafkajs-patches.ts"
 import type { KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
 import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
+
+// kafkajs with its quadratic per-partition grouping replaced (kafkajs-patches.ts).
+const { CompressionTypes, Kafka, logLevel, Partitioners } = loadKafkajs()
 
 const headersOf = (raw: Record<string, unknown> | undefined): Record<string, string> => {
   const out: Record<string, string> = {}
