@@ -184,11 +184,11 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
       return id
     },
     frame: (schemaId, json) => {
-      const body = Buffer.from(json, "utf8")
-      const out = Buffer.allocUnsafe(5 + body.length)
+      // One buffer per record: the JSON is written in place after the 5-byte header.
+      const out = Buffer.allocUnsafe(5 + Buffer.byteLength(json, "utf8"))
       out[0] = MAGIC
       out.writeUInt32BE(schemaId, 1)
-      body.copy(out, 5)
+      out.write(json, 5, "utf8")
       return out
     },
     encode(type, value) {

@@ -14,6 +14,9 @@
 # so a fresh clone on the same machine (CI's) reuses the build. Idempotent (a stamp per version).
 # About a minute on an idle 2-core machine (the build log's last line says how long it took).
 set -euo pipefail
+# Optional: a failure here must not stop the test suite (scripts/test.mjs stops on a failing setup
+# script). kafkajs stays available and the rdkafka tests say they were skipped.
+trap 'echo "rdkafka: setup failed (line $LINENO); the rdkafka client is not available, kafkajs is" >&2; exit 0' ERR
 cd "$(dirname "$0")/../.."
 VERSION=1.10.1
 DIR=${FLEUVE_RDKAFKA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fleuve/rdkafka-$VERSION}
