@@ -12,6 +12,7 @@ import { createRequire } from "node:module"
  * object (partitions as keys, each partition's messages in their order) in one pass.
  *
  * Only applied to the kafkajs version it was written against; elsewhere kafkajs runs unchanged.
+ * FLEUVE_KAFKAJS_PATCH=0 leaves kafkajs as shipped (bench/kafka/stage.ts measures both).
  */
 
 const require = createRequire(import.meta.url)
@@ -63,7 +64,7 @@ let installed = false
 /** kafkajs, with the fix installed first. */
 export const loadKafkajs = (): Kafkajs => {
   if (!installed) {
-    install()
+    if (process.env.FLEUVE_KAFKAJS_PATCH !== "0") install()
     installed = true
   }
   return (kafkajs ??= require("kafkajs") as Kafkajs)

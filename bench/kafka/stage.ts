@@ -1,0 +1,104 @@
+// bench/kafka/stage.ts: where a transactional stage's time goes, and its CPU time, which a loaded
+// machine disturbs far less than its wall time.
+//
+//   scripts/services/kafka.sh start && node --import tsx bench/kafka/stage.ts [kafkajs|rdkafka] [records]
+//   FLEUVE_KAFKAJS_PATCH=0 node --import tsx bench/kafka/stage.ts kafkajs   # kafkajs' own per-partition grouping
+//
+// Produces RECORDS Score records (~200 bytes) to a fresh 3-partition topic, then runs one stage
+// (decode → identity operator → encode, one transaction per fetched batch, as the runtime's stages
+// run) until it has handled them all; prints the stage's wall time from its start, the time in
+// onBatch and in its transactions, and the process's CPU time (user + system, librdkafka's threads
+// included) over the same span. Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT for another broker.
+import { Effect, Stream } from "effect"
+import { map } from "../../operators/operator.ts"
+import { OperatorStats } from "../../operators/stats.ts"
+import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
+import { kafkajsGroupingPatched } from "../../pipelines/kafka/kafkajs-patches.ts"
+import { transportOf } from "../../pipelines/kafka/transports.ts"
+import { prepareCluster, runnerOf, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
+import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
+import { DEFAULT_BROKERS, DEFAULT_REGISTRY, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import type { KafkaTransport } from "../../pipelines/kafka/transport.ts"
+import type { Score } from "../../schemas/evaluation.ts"
+
+const client = (process.argv[2] ?? "kafkajs") as KafkaClient
+const N = Number(process.argv[3] ?? 100000)
+const settings: KafkaSettings = {
+  brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS],
+  clientId: "fleuve-bench-stage",
+  ssl: false,
+  registryUrl: process.env.FLEUVE_SCHEMA_REGISTRY_URL ?? DEFAULT_REGISTRY,
+  partitions: 3,
+  replicationFactor: 1,
+  maxRecordBytes: 1 << 20,
+  client
+}
+const base = transportOf(settings)
+const t = { tx: 0, txN: 0, batch: 0, batchN: 0, records: 0 }
+// The same transport, its transactions and batches timed.
+const transport: KafkaTransport = {
+  ...base,
+  producer: async (o) => {
+    const p = await base.producer(o)
+    return {
+      ...p,
+      sendInTransaction: async (m, g, off) => {
+        const a = performance.now()
+        await p.sendInTransaction(m, g, off)
+        t.tx += performance.now() - a
+        t.txN++
+      }
+    }
+  },
+  consumer: (o) =>
+    base.consumer({
+      ...o,
+      onBatch: async (b) => {
+        const a = performance.now()
+        await o.onBatch(b)
+        t.batch += performance.now() - a
+        t.batchN++
+        t.records += b.messages.length
+      }
+    })
+}
+const serde = makeSerde(settings)
+const ctx: KafkaContext = { settings, transport, serde, instanceId: "bench" }
+const tag = `stage${Date.now().toString(36)}${client}`
+const input = `eval.scores.${tag}.in`
+const pipeline: Pipeline = {
+  name: tag,
+  description: "bench",
+  nodes: [source("src", input, Stream.empty), stage(input, map("identity", (s: Score) => s), `eval.scores.${tag}.out`), sink("drain", `eval.scores.${tag}.out`, () => Effect.void)]
+}
+await Effect.runPromise(prepareCluster(ctx, pipeline))
+const score = recordType("Score")
+const producer = await base.producer({})
+for (let i = 0; i < N; i += 1000) {
+  await producer.send(Array.from({ length: Math.min(1000, N - i) }, (_, j) => {
+    const v: Score = { system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i + j).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: (i + j) % 2, judge: "x".repeat(60) }
+    return { topic: input, key: v.itemId, value: serde.encode(score, v) }
+  }))
+}
+await producer.close()
+
+const stats = new OperatorStats("identity")
+const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
+const cpu0 = process.cpuUsage()
+const t0 = performance.now()
+const running = await startStage(ctx, pipeline, pipeline.nodes[1] as never, stats, run)
+const deadline = Date.now() + 300000
+while (t.records < N) {
+  if (Date.now() > deadline) throw new Error(`the stage handled ${t.records} of ${N} records in 300 s`)
+  await new Promise((r) => setTimeout(r, 10))
+}
+const wall = (performance.now() - t0) / 1000
+const cpu = process.cpuUsage(cpu0)
+const grouping = client === "kafkajs" ? (kafkajsGroupingPatched() ? ", linear grouping" : ", kafkajs' own grouping") : ""
+console.log(
+  `${client}${grouping}: ${N} records in ${wall.toFixed(2)} s from the stage's start (${Math.round(N / wall)} records/s); ${t.batchN} batches of ${Math.round(t.records / t.batchN)} records, ` +
+    `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s; CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record)`
+)
+await running.close()
+await base.close()
+process.exit(0)
