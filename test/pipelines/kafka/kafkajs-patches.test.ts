@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { test } from "node:test"
-import { groupMessagesPerPartition, kafkajsGroupingPatched, loadKafkajs } from "../../../pipelines/kafka/kafkajs-patches.ts"
+import { crc32c, groupMessagesPerPartition, kafkajsGroupingPatched, loadKafkajs } from "../../../pipelines/kafka/kafkajs-patches.ts"
 
 // kafkajs as kafkajs-transport.ts gets it: loaded after the fix is in place.
 const { Partitioners } = loadKafkajs()
@@ -10,17 +10,36 @@ const { Partitioners } = loadKafkajs()
 const require = createRequire(import.meta.url)
 const path = require.resolve("kafkajs/src/producer/groupMessagesPerPartition")
 
-// kafkajs' own function, compiled from its file as shipped (require.cache holds the replacement).
-const original = (() => {
+// kafkajs' own functions, compiled from their files as shipped (require.cache holds the replacements).
+const shipped = <F>(file: string): F => {
   const module = { exports: undefined as unknown }
-  new Function("module", "exports", "require", readFileSync(path, "utf8"))(module, module.exports, require)
-  return module.exports as typeof groupMessagesPerPartition
-})()
+  new Function("module", "exports", "require", readFileSync(file, "utf8"))(module, module.exports, require)
+  return module.exports as F
+}
+const original = shipped<typeof groupMessagesPerPartition>(path)
+const crcPath = require.resolve("kafkajs/src/protocol/recordBatch/crc32C/crc32C")
+const originalCrc = shipped<(b: Buffer) => number>(crcPath)
 
-test("kafkajs' producer groups through the linear replacement", () => {
+test("kafkajs' producer groups and checksums through the replacements", () => {
   assert.equal(kafkajsGroupingPatched(), true)
   assert.equal(require(path), groupMessagesPerPartition)
+  assert.equal(require(crcPath), crc32c)
   assert.notEqual(original, groupMessagesPerPartition)
+})
+
+test("crc32c is CRC32C: the standard check value, and kafkajs' own value on every length and offset", () => {
+  assert.equal(crc32c(Buffer.from("123456789")), 0xe3069283)
+  assert.equal(crc32c(Buffer.alloc(0)), 0)
+  assert.equal(crc32c(Buffer.alloc(32)), 0x8a9136aa)
+  let seed = 7
+  const bytes = Buffer.from(Array.from({ length: 20000 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24))
+  for (let n = 0; n <= 70; n++) {
+    for (const at of [0, 1, 3, 5]) {
+      const b = bytes.subarray(at, at + n)
+      assert.equal(crc32c(b), originalCrc(b) >>> 0, `${n} bytes at ${at}`)
+    }
+  }
+  assert.equal(crc32c(bytes), originalCrc(bytes) >>> 0)
 })
 
 test("the linear grouping returns what kafkajs' own returns: same partitions, same order, same messages", () => {
