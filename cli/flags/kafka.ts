@@ -45,7 +45,7 @@ export const kafkaFlags = {
   ),
   kafkaClient: Flag.Literals("kafka-client", KAFKA_CLIENTS).pipe(
     Flag.withDescription(
-      "Kafka client library (or $FLEUVE_KAFKA_CLIENT, default kafkajs): kafkajs (pure JavaScript) or rdkafka (librdkafka through @confluentinc/kafka-javascript, built by scripts/setup/55-rdkafka.sh; faster, docs/kafka.md)"
+      "Kafka client library (or $FLEUVE_KAFKA_CLIENT, default kafkajs): kafkajs (pure JavaScript) or rdkafka (librdkafka through @confluentinc/kafka-javascript, built by scripts/setup/55-rdkafka.sh: faster producer and transactions, slower consumer on the measured machine; docs/kafka.md, BENCHMARKS.md)"
     ),
     Flag.optional
   )
