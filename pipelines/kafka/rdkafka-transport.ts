@@ -215,7 +215,16 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
       }
       for (const [key, b] of batches) {
         if (!running || !owned.has(key)) continue
-        await options.onBatch({ topic: b.topic, partition: b.partition, messages: b.messages, nextOffset: String(b.last + 1) })
+        await options.onBatch({
+          topic: b.topic,
+          partition: b.partition,
+          messages: b.messages,
+          nextOffset: String(b.last + 1),
+          // librdkafka heartbeats from its own thread while a batch runs; a revocation meanwhile
+          // (the rebalance callback) says the partition may have moved. A transaction's offsets
+          // also carry the member's generation, which the broker checks.
+          lost: () => (owned.has(key) ? undefined : "the group revoked the partition while the batch was handled")
+        })
       }
       // Commit each owned partition's position where it moved: past the handled records, and past
       // transaction markers and aborted records even in a round that returned none of its records.
