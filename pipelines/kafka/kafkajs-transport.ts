@@ -18,11 +18,6 @@ const headersOf = (raw: Record<string, unknown> | undefined): Record<string, str
   return out
 }
 
-const hasHeaders = (h: object | undefined) => {
-  for (const _ in h) return true
-  return false
-}
-
 /** Groups messages per topic for one produce request (kafkajs partitions by key, Java-compatible murmur2). */
 const topicMessages = (messages: ReadonlyArray<OutMessage>) => {
   const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers?: Record<string, string> }>>()
@@ -192,13 +187,13 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
             topic: batch.topic,
             partition: batch.partition,
             nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
-            // kafkajs' own message objects already are InMessages when they carry no header (the
-            // usual case): passed on as they are, one object fewer per record for the GC.
-            messages: batch.messages.map((m) =>
-              hasHeaders(m.headers)
-                ? { key: m.key, value: m.value, headers: headersOf(m.headers as Record<string, unknown>), offset: m.offset, timestamp: m.timestamp }
-                : (m as unknown as InMessage)
-            ),
+            messages: batch.messages.map((m) => ({
+              key: m.key,
+              value: m.value,
+              headers: headersOf(m.headers as Record<string, unknown> | undefined),
+              offset: m.offset,
+              timestamp: m.timestamp
+            })),
             lost: () =>
               dropped ??
                 (isStale() ? "the group reassigned the partition" : undefined) ??
