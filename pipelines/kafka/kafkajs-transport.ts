@@ -114,7 +114,8 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
             if (!list) topics.set(o.topic, (list = []))
             list.push({ partition: o.partition, offset: o.offset })
           }
-          await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) })
+          // A source's transaction (the run job's) carries records only, no group positions.
+          if (topics.size > 0) await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) })
           await tx.commit()
         } catch (e) {
           await tx.abort().catch(() => undefined)
@@ -287,6 +288,10 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       return res.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })))
     },
     listGroups: async () => (await (await adminClient()).listGroups()).groups.map((g) => g.groupId),
+    groupMembers: async (groupId) => {
+      const { groups } = await (await adminClient()).describeGroups([groupId])
+      return (groups[0]?.members ?? []).map((m) => ({ clientId: m.clientId, host: m.clientHost }))
+    },
     resetGroup: async (groupId, topic, to) => {
       const a = await adminClient()
       if (to._tag === "Beginning") return a.resetOffsets({ groupId, topic, earliest: true })

@@ -6,7 +6,7 @@ import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type PipelineNode, recordOfTopic, type SinkNode, type SourceNode, type StageNode } from "../runtime/graph.ts"
 import { type RecordType, recordType, type Serde } from "./serde.ts"
 import type { KafkaSettings } from "./settings.ts"
-import type { Consumer, InBatch, InMessage, KafkaTransport, OutMessage, TopicSpec } from "./transport.ts"
+import type { Consumer, InBatch, InMessage, KafkaTransport, OutMessage, Producer, TopicSpec } from "./transport.ts"
 
 /**
  * Each node of a graph as Kafka clients: a source is a producer; a stage is a consumer group whose
@@ -136,10 +136,17 @@ export const runSource = async (
   node: SourceNode,
   stats: OperatorStats,
   run: RunWith,
-  options: { readonly batchSize?: number; readonly skip?: number; readonly headers?: Readonly<Record<string, string>> } = {}
+  options: {
+    readonly batchSize?: number
+    readonly skip?: number
+    readonly headers?: Readonly<Record<string, string>>
+    /** Sends each chunk in a transaction of this (transactional) producer, which the caller closes. */
+    readonly transactional?: Producer
+  } = {}
 ) => {
   const type = typeOfTopic(pipeline, node.output)
-  const producer = await ctx.transport.producer({})
+  const producer = options.transactional ?? (await ctx.transport.producer({}))
+  const send = (messages: ReadonlyArray<OutMessage>) => (options.transactional ? producer.sendInTransaction(messages, "", []) : producer.send(messages))
   stats.expected = node.expected
   try {
     await run(
@@ -150,14 +157,14 @@ export const runSource = async (
           Effect.promise(async () => {
             stats.recordIn(chunk.length)
             if (node.bytesOf) for (const e of chunk) stats.recordBytes(node.bytesOf(e.value))
-            await producer.send(chunk.map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(type, e.value), ...(options.headers ? { headers: options.headers } : {}) })))
+            await send(chunk.map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(type, e.value), ...(options.headers ? { headers: options.headers } : {}) })))
             stats.recordOut(chunk.length)
           })
         )
       )
     )
   } finally {
-    await producer.close().catch(() => undefined)
+    if (!options.transactional) await producer.close().catch(() => undefined)
   }
 }
 
@@ -168,18 +175,36 @@ export const MARKER_HEADER = "fleuve.marker"
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)
 
+/** The transactional id every run job of a pipeline shares: a new run job fences the one before. */
+export const runJobTransactionalId = (pipeline: Pipeline) => `fleuve.${pipeline.name}.run-job`
+
+/** This run job was fenced: another run job of the same pipeline started on the cluster. */
+export class RunJobFenced extends Error {}
+
+/** kafkajs and librdkafka name a fenced producer by these codes (a newer instance took its id). */
+const isFencing = (e: unknown) => /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced/i.test(`${(e as { type?: string })?.type ?? ""} ${(e as Error)?.message ?? String(e)}`)
+
 /**
  * A source's records as one run of a pipeline with `runs` (the run job's): its begin marker, its
  * starting state, the records, then its end marker, each tagged with the run's id. A run's records
  * are produced once, from this process: a failure fails the run (its records stay on the topic,
  * tagged with the failed run's id, and no sink lands them).
+ *
+ * One run at a time per cluster: the stages hold one run's state, so two run jobs writing the
+ * input at once would interleave their records and each run's decisions would be wrong, silently.
+ * Every chunk goes out in a transaction of a producer whose transactional id all run jobs of the
+ * pipeline share, so a run job that starts fences the one still producing: that one fails with
+ * RunJobFenced at its next chunk (its open transaction is aborted; the records it committed before
+ * stay, tagged with its run) and the stream holds no record of it after the new run's begin marker. A run job that already
+ * produced everything is not disturbed: its records all come before the new run's.
  */
 export const produceRun = async (ctx: KafkaContext, pipeline: Pipeline, node: SourceNode, stats: OperatorStats, run: RunWith) => {
   const runs = pipeline.runs!
   const tag = { [RUN_HEADER]: runs.runId }
   const markerType = recordType("RunMarker")
   const stateType = recordType(runs.stateRecord)
-  const producer = await ctx.transport.producer({})
+  const producer = await ctx.transport.producer({ transactionalId: runJobTransactionalId(pipeline), ...(ctx.transactionTimeoutMs ? { transactionTimeoutMs: ctx.transactionTimeoutMs } : {}) })
+  const send = (messages: ReadonlyArray<OutMessage>) => producer.sendInTransaction(messages, "", [])
   const marker = (phase: "begin" | "end"): OutMessage => ({
     topic: node.output,
     key: runs.runId,
@@ -187,13 +212,20 @@ export const produceRun = async (ctx: KafkaContext, pipeline: Pipeline, node: So
     headers: { ...tag, [MARKER_HEADER]: phase }
   })
   try {
-    await producer.send([marker("begin")])
+    await send([marker("begin")])
     const state = await run(runs.startState)
     for (let i = 0; i < state.length; i += 1000) {
-      await producer.send(state.slice(i, i + 1000).map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(stateType, e.value), headers: { ...tag, [MARKER_HEADER]: "state" } })))
+      await send(state.slice(i, i + 1000).map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(stateType, e.value), headers: { ...tag, [MARKER_HEADER]: "state" } })))
     }
-    await runSource(ctx, pipeline, node, stats, run, { headers: tag })
-    await producer.send([marker("end")])
+    await runSource(ctx, pipeline, node, stats, run, { headers: tag, transactional: producer })
+    await send([marker("end")])
+  } catch (e) {
+    if (isFencing(e)) {
+      throw new RunJobFenced(
+        `run ${runs.runId} was stopped: another \`fleuve run ${pipeline.name} --runtime kafka\` started on this cluster and fenced this one (one ${pipeline.name} run at a time: the stages hold one run's state). This run failed; run it again once the other has ended.`
+      )
+    }
+    throw e
   } finally {
     await producer.close().catch(() => undefined)
   }

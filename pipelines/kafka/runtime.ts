@@ -24,6 +24,7 @@ import {
   startSink,
   startStage
 } from "./nodes.ts"
+import { runInProgress } from "./run-in-progress.ts"
 import { makeSerde } from "./serde.ts"
 import { describeSettings, type KafkaSettings } from "./settings.ts"
 
@@ -106,6 +107,10 @@ export const runOnKafka = (settings: KafkaSettings) =>
       const remoteSinks = consumers.filter((n) => n._tag === "Sink" && elsewhere.has(n.name)).map((n) => n.name)
       if (pipeline.runs && remoteSinks.length > 0) {
         return yield* new PipelineFailure({ pipeline: pipeline.name, message: `${remoteSinks.join(", ")}: the sinks of ${pipeline.name} close its run in this process and cannot be left to workers` })
+      }
+      if (pipeline.runs) {
+        const busy = yield* Effect.tryPromise({ try: () => runInProgress(ctx, pipeline, consumers), catch: failure(pipeline, "cannot read the sinks' consumer groups") })
+        if (busy) return yield* new PipelineFailure({ pipeline: pipeline.name, message: busy })
       }
       if (options.from) yield* resetGroups(ctx, pipeline, consumers, options.from)
 

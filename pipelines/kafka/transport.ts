@@ -48,6 +48,7 @@ export interface Producer {
   /**
    * One Kafka transaction: the messages and the consumer group's new positions commit together,
    * or neither does (read-process-write, effectively once). Needs a transactional producer.
+   * With no offsets it is a plain transaction of records (a run job's, fenced by the next one).
    */
   readonly sendInTransaction: (messages: ReadonlyArray<OutMessage>, groupId: string, offsets: ReadonlyArray<ConsumedOffset>) => Promise<void>
   readonly close: () => Promise<void>
@@ -94,6 +95,8 @@ export interface KafkaTransport {
   /** Committed positions of a group; `-1` where it has none. */
   readonly groupOffsets: (groupId: string, topics: ReadonlyArray<string>) => Promise<ReadonlyArray<ConsumedOffset>>
   readonly listGroups: () => Promise<ReadonlyArray<string>>
+  /** The live members of a group (none once the last one left or its session expired). */
+  readonly groupMembers: (groupId: string) => Promise<ReadonlyArray<{ readonly clientId: string; readonly host: string }>>
   /** Moves a (stopped) group's positions to the beginning, or to the first record at or after a time. */
   readonly resetGroup: (groupId: string, topic: string, to: { readonly _tag: "Beginning" } | { readonly _tag: "Timestamp"; readonly epochMs: number }) => Promise<void>
   /** A producer; with `transactionalId`, one that can run transactions (and fences older instances). */
