@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve } from "node:path"
  *   bin/node        the Node binary that built the bundle (process.execPath)
  *   app/fleuve.mjs  the application, cli/main.ts bundled by esbuild into one ESM file
  *   app/sql, app/migrations   warehouse SQL files, read relative to the bundle (import.meta.url)
- *   app/node_modules/         native add-ons esbuild cannot inline: webgpu (dawn.node) and DuckDB's binding
+ *   app/node_modules/         what esbuild cannot inline: webgpu (dawn.node), DuckDB's binding, kafkajs (COPIED_PACKAGES)
  *   lib/libvulkan.so.1        the Vulkan loader from Debian's libvulkan1
  *   lib/libGLdispatch.so.0, libGLX.so.0, libEGL.so.1   libglvnd: NVIDIA's Vulkan ICD (libGLX_nvidia)
  *                             finds no vkCreateInstance without it (seen on an H100 host, driver 580)
@@ -53,10 +53,15 @@ const ASSET_DIRS: ReadonlyArray<readonly [from: string, to: string]> = [
   ["data/qa", "data/qa"]
 ]
 
-/** Packages with native parts, kept outside the one-file bundle and copied as files. */
-const NATIVE_PACKAGES: ReadonlyArray<{ readonly name: string; readonly files: ReadonlyArray<string> }> = [
+/**
+ * Packages kept outside the one-file bundle and copied as files (folders copied whole): those with
+ * native parts, and kafkajs, which pipelines/kafka/kafkajs-patches.ts loads by a runtime require
+ * after replacing two of its internal modules (esbuild cannot inline a require made at run time).
+ */
+const COPIED_PACKAGES: ReadonlyArray<{ readonly name: string; readonly files: ReadonlyArray<string> }> = [
   { name: "webgpu", files: ["package.json", "index.js", "LICENSE.md", "dist/linux-x64/dawn.node"] },
-  { name: "@duckdb/node-bindings-linux-x64", files: ["package.json", "duckdb.node", "libduckdb.so"] }
+  { name: "@duckdb/node-bindings-linux-x64", files: ["package.json", "duckdb.node", "libduckdb.so"] },
+  { name: "kafkajs", files: ["package.json", "index.js", "LICENSE", "src"] }
 ]
 
 const archiveFlag = (out: string): string => {
@@ -198,7 +203,7 @@ export const buildGpuBundle = async (options: BundleOptions): Promise<{ out: str
       if (!existsSync(join(root, from))) throw new BundleError(`${from} is missing (listed in ASSET_DIRS)`)
       cpSync(join(root, from), join(top, "app", to), { recursive: true })
     }
-    for (const pkg of NATIVE_PACKAGES) {
+    for (const pkg of COPIED_PACKAGES) {
       const src = join(root, "node_modules", pkg.name)
       if (!existsSync(src)) throw new BundleError(`node_modules/${pkg.name} is missing: run npm ci (webgpu is an optional dependency)`)
       for (const f of pkg.files) {
@@ -209,7 +214,7 @@ export const buildGpuBundle = async (options: BundleOptions): Promise<{ out: str
         }
         const to = join(top, "app", "node_modules", pkg.name, f)
         mkdirSync(dirname(to), { recursive: true })
-        copyFileSync(from, to)
+        cpSync(from, to, { recursive: true })
       }
     }
 
