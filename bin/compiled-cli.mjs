@@ -46,7 +46,7 @@ const current = () => {
 }
 
 /** Gives every module its own import.meta.url / dirname / filename: its source file, not the chunk. */
-const sourceLocation = {
+export const sourceLocation = {
   name: "source-location",
   setup(build) {
     build.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) => {
@@ -57,6 +57,9 @@ const sourceLocation = {
     })
   }
 }
+
+/** What `sourceLocation` needs in esbuild's `define`: import.meta's fields read from its constants. */
+export const sourceLocationDefine = { "import.meta.url": "__fleuveMetaUrl", "import.meta.dirname": "__fleuveMetaDirname", "import.meta.filename": "__fleuveMetaFilename" }
 
 const build = async () => {
   const esbuild = await import("esbuild")
@@ -76,7 +79,7 @@ const build = async () => {
     sourcesContent: false,
     metafile: true,
     logLevel: "silent",
-    define: { "import.meta.url": "__fleuveMetaUrl", "import.meta.dirname": "__fleuveMetaDirname", "import.meta.filename": "__fleuveMetaFilename" },
+    define: sourceLocationDefine,
     plugins: [sourceLocation]
   })
   // The sources read, plus what decides how they compile.

@@ -4,9 +4,9 @@
  * filename is its source file's, so files read next to a module (SQL, the language-id texts, the
  * corpus worker module) are found where they are. Built before the timed runs.
  */
-import { readFileSync } from "node:fs"
-import { dirname, join, resolve } from "node:path"
-import { pathToFileURL } from "node:url"
+import { join, resolve } from "node:path"
+// @ts-expect-error: a plain .mjs without types (the CLI's own start-up compiler)
+import { sourceLocation, sourceLocationDefine } from "../../bin/compiled-cli.mjs"
 
 const root = resolve(import.meta.dirname, "../..")
 
@@ -23,17 +23,8 @@ export const compileFleuveRun = async (outDir: string): Promise<string> => {
     target: `node${process.versions.node.split(".")[0]}`,
     packages: "external",
     logLevel: "silent",
-    define: { "import.meta.url": "__fleuveMetaUrl", "import.meta.dirname": "__fleuveMetaDirname", "import.meta.filename": "__fleuveMetaFilename" },
-    plugins: [{
-      name: "source-location",
-      setup(build) {
-        build.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) => {
-          const source = readFileSync(args.path, "utf8")
-          const meta = `const __fleuveMetaUrl = ${JSON.stringify(pathToFileURL(args.path).href)}, __fleuveMetaDirname = ${JSON.stringify(dirname(args.path))}, __fleuveMetaFilename = ${JSON.stringify(args.path)};`
-          return { contents: meta + source, loader: args.path.endsWith("ts") ? "ts" : "js" }
-        })
-      }
-    }]
+    define: sourceLocationDefine,
+    plugins: [sourceLocation]
   })
   return outfile
 }
