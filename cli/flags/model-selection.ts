@@ -27,3 +27,15 @@ export const engineFlag = Flag.Literals("engine", scoringEngineNames).pipe(
   ),
   Flag.optional
 )
+
+/**
+ * The flags that name a --model system of the evaluation grid: `fleuve reeval` scores it, and a
+ * scorer worker (`fleuve worker predict --pipeline evaluate-<system>`) takes the same flags so that
+ * its model is the one reeval's requests name.
+ */
+export const modelSystemFlags = {
+  model: Flag.String("model").pipe(Flag.withDescription("A Qwen3 checkpoint folder (config.json, *.safetensors, tokenizer.json) to score as one more system (options on fleuve's WGSL engine or the tfjs runtime: see --engine); a scorer worker takes the folder given to reeval"), Flag.optional),
+  modelName: Flag.String("model-name").pipe(Flag.withDescription("System name for --model (default: the folder name)"), Flag.optional),
+  backend: Flag.Literals("backend", ["auto", "webgpu", "tensorflow", "wasm", "cpu"]).pipe(Flag.withDescription(withDefaultSaid("tfjs backend for --model", "auto")), Flag.withDefault("auto")),
+  engine: engineFlag
+}

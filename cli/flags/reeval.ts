@@ -2,7 +2,7 @@ import * as Config from "effect/Config"
 import { Flag } from "effect/cli"
 import { SAMPLE_MANIFEST } from "../../pipelines/names.ts"
 import { type ArgsOf } from "../lazy.ts"
-import { engineFlag } from "./model-selection.ts"
+import { modelSystemFlags } from "./model-selection.ts"
 import { warehouseFlag } from "./warehouse.ts"
 import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { withDefaultSaid } from "./defaults.ts"
@@ -15,10 +15,7 @@ export const reevalFlags = {
   systems: Flag.String("systems").pipe(Flag.withDescription(withDefaultSaid("Comma-separated systems to score (no-GPU baselines: char-2gram … char-5gram)", "char-3gram")), Flag.withDefault("char-3gram")),
   shots: Flag.String("shots").pipe(Flag.withDescription(withDefaultSaid("Comma-separated shot counts (any k)", "0,3,5")), Flag.withDefault("0,3,5")),
   tasks: Flag.String("tasks").pipe(Flag.withDescription(withDefaultSaid("Comma-separated tasks among mcqa, extqa, absqa", "mcqa,extqa,absqa")), Flag.withDefault("mcqa,extqa,absqa")),
-  model: Flag.String("model").pipe(Flag.withDescription("A Qwen3 checkpoint folder (config.json, *.safetensors, tokenizer.json) to score as one more system (options on fleuve's WGSL engine or the tfjs runtime: see --engine)"), Flag.optional),
-  modelName: Flag.String("model-name").pipe(Flag.withDescription("System name for --model (default: the folder name)"), Flag.optional),
-  backend: Flag.Literals("backend", ["auto", "webgpu", "tensorflow", "wasm", "cpu"]).pipe(Flag.withDescription(withDefaultSaid("tfjs backend for --model", "auto")), Flag.withDefault("auto")),
-  engine: engineFlag,
+  ...modelSystemFlags,
   ...endpointFlags,
   endpointName: Flag.String("endpoint-name").pipe(Flag.withDescription("System name for --endpoint (default: --endpoint-model)"), Flag.optional),
   localJudge: Flag.Boolean("local-judge").pipe(Flag.withDescription(withDefaultSaid("Judge AbsQA with the --model itself (local-model judge)", false)), Flag.withDefault(false)),

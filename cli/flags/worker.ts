@@ -4,8 +4,7 @@ import { type ArgsOf } from "../lazy.ts"
 import { warehouseFlag } from "./warehouse.ts"
 import { maxRecordBytesFlag } from "./max-record-bytes.ts"
 import { endpointFlags } from "./endpoint.ts"
-import { engineFlag } from "./model-selection.ts"
-import { withDefaultSaid } from "./defaults.ts"
+import { modelSystemFlags } from "./model-selection.ts"
 
 export const workerFlags = {
   node: Argument.String("node").pipe(Argument.withDescription("The stage, sink or source to run (see `fleuve pipelines`)")),
@@ -18,10 +17,7 @@ export const workerFlags = {
   // The system of an evaluation grid's scorer worker (`predict --pipeline evaluate-<system>`): the
   // same flags `fleuve reeval` takes for it, so the worker's model is the one its requests name.
   ...endpointFlags,
-  model: Flag.String("model").pipe(Flag.withDescription("For `predict --pipeline evaluate-<system>`: the Qwen3 checkpoint folder of a --model system (as given to reeval)"), Flag.optional),
-  modelName: Flag.String("model-name").pipe(Flag.withDescription("The --model system's name as given to reeval (default: the folder name)"), Flag.optional),
-  backend: Flag.Literals("backend", ["auto", "webgpu", "tensorflow", "wasm", "cpu"]).pipe(Flag.withDescription(withDefaultSaid("tfjs backend for --model", "auto")), Flag.withDefault("auto")),
-  engine: engineFlag,
+  ...modelSystemFlags,
   maxRecordBytes: maxRecordBytesFlag,
   ...kafkaFlags
 }
