@@ -26,6 +26,14 @@
 #           timing lines, stopped after MINIGRID_SECONDS (default 150)
 #   study   fleuve study $STUDY --backend webgpu, stopped with SIGINT after STUDY_SECONDS (default
 #           420) so that it ends cleanly and the next call resumes
+#   launch  fleuve study $STUDY in its own process session (setsid): it outlives the call, and the
+#           machine stays while calls follow within its idle release — one process start to report
+#   follow  the launched study's log and the GPU memory in use (nvidia-smi, every 10 s) until it
+#           ends or FOLLOW_SECONDS (default 540) pass; call again to keep following
+#
+# One study process on one warm machine, e.g.:
+#   STEPS="setup launch follow" TESTS=engine-scorer bash .device/study/run-study.sh   # first call
+#   STEPS=follow bash .device/study/run-study.sh                                        # each next call, at once
 set -uo pipefail
 ROOT=$PWD
 S=$ROOT/.device/study
@@ -227,6 +235,44 @@ study() {
   cd "$ROOT"
 }
 
+launch() {
+  # The study in its own process session (setsid), so that it outlives this call: the device tool
+  # kills what a call leaves running except such a process, and keeps the machine while calls
+  # follow each other within its idle release (30 s). `follow` then watches it, call after call:
+  # one study process from start to report, with no restart (grid start, model loads) per call.
+  cd "$RUN" || return 1
+  [ -f "$STUDY" ] || { echo "no $STUDY in the staged inputs"; cd "$ROOT"; return 1; }
+  if [ -f "$W/study.pid" ] && [ ! -f "$W/study.rc" ] && kill -0 "$(cat "$W/study.pid")" 2>/dev/null; then
+    echo "a study is already running (pid $(cat "$W/study.pid")): following it"; cd "$ROOT"; return 0
+  fi
+  rm -f "$W/study.rc"
+  say "fleuve study $STUDY --backend $BACKEND, in the background (log: $W/study.log)"
+  FLEUVE_GENERATION_LOG=1 FLEUVE_SCORING_LOG=1 setsid bash -c 'echo $$ > "$1"; shift; rc=0; "$@" > "'"$W/study.log"'" 2>&1 || rc=$?; echo $rc > "'"$W/study.rc"'"' \
+    _ "$W/study.pid" "$FL/run.sh" study "$STUDY" --backend $BACKEND --warehouse ${WAREHOUSE:-fleuve.duckdb} ${STUDY_ARGS:-} < /dev/null > /dev/null 2>&1 &
+  sleep 2
+  cd "$ROOT"
+}
+
+follow() {
+  # Prints the study's new log lines (the noise of Dawn's shader compiler left out) and samples the
+  # GPU's memory in use (nvidia-smi) every 10 s, until the study ends or FOLLOW_SECONDS pass.
+  local until=$(( $(date +%s) + ${FOLLOW_SECONDS:-540} )) shown=0 n
+  touch "$W/study.log" "$W/gpu-memory.tsv"
+  while :; do
+    n=$(wc -l < "$W/study.log")
+    if [ "$n" -gt "$shown" ]; then
+      sed -n "$((shown + 1)),${n}p" "$W/study.log" | grep -v -e deprecated -e "^ *\^" -e "Compilation log" -e "warning:" -e "^$" -e "^generation: " -e "^scoring: " | cut -c1-300
+      shown=$n
+    fi
+    echo "$(date -u +%H:%M:%S)	$(nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader,nounits 2>/dev/null | tr -d ' ' | tr ',' '\t')	$(grep -o '── step [0-9]*/[0-9]*: [a-z:A-Z0-9.-]*' "$W/study.log" | tail -1)" >> "$W/gpu-memory.tsv"
+    [ -f "$W/study.rc" ] && { say "the study ended with rc $(cat "$W/study.rc")"; break; }
+    [ "$(date +%s)" -ge "$until" ] && { say "still running (pid $(cat "$W/study.pid" 2>/dev/null)); follow again"; break; }
+    sleep 10
+  done
+  cp "$W/study.log" "$OUT/study-log.txt"; cp "$W/gpu-memory.tsv" "$OUT/gpu-memory.tsv"
+  sort -t$'\t' -k2,2n "$W/gpu-memory.tsv" | tail -1 | sed 's/^/   peak GPU memory in use so far (MiB, util %, step): /'
+}
+
 collect() {
   # Whatever the study wrote as its report and warehouse, if it got that far (paths per the study file).
   # (the report folder without the steps' models and adapters, which stay here for the next call)
@@ -246,6 +292,8 @@ for step in ${STEPS:-setup study}; do
     checks) checks ;;
     minigrid) minigrid ;;
     study) study ;;
+    launch) launch ;;
+    follow) follow ;;
     *) echo "unknown step $step" ;;
   esac
 done

@@ -190,6 +190,24 @@ export class EngineScorer {
   }
 
   /**
+   * Log-probability of every next token of each sequence (entry i of a row scores token i + 1),
+   * through the same rows, groups and engines as option scoring: the held-out loss on the engine
+   * (model/runtime/heldout-loss.ts). Sequences of fewer than 2 tokens score nothing.
+   */
+  async sequenceLogprobs(sequences: ReadonlyArray<ReadonlyArray<number>>): Promise<Array<Array<number>>> {
+    if (this.disposed) throw new Error("EngineScorer used after dispose()")
+    const rows: Array<OptionRow> = sequences.filter((ids) => ids.length >= 2).map((ids) => ({ ids: ids.slice(0, -1), first: 0, targets: ids.slice(1) }))
+    const scores = await scoreInGroups(rows, {
+      maxTokens: this.maxTokens,
+      score: (group) => this.scoreGroup(group),
+      tooLarge: (row, why) => new ScoringError(`a sequence of ${row.ids.length + 1} tokens does not fit the WGSL engine: ${why}`),
+      ...(this.options.onSplit ? { onSplit: this.options.onSplit } : {})
+    })
+    let next = 0
+    return sequences.map((ids) => (ids.length >= 2 ? scores[next++]!.logprobs : []))
+  }
+
+  /**
    * A WGSL decoder (model/wgsl/qwen3-decoder.ts) over these weights with room for `rows` rows and
    * `positions` positions: the one made last when it is large enough and not over twice as wide,
    * else a new one (the old one freed first; out of memory frees the scoring engines and retries).

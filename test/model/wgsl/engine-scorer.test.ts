@@ -13,6 +13,7 @@ import { roundF16 } from "../../../model/wgsl/kernels/buffers.ts"
 import { expectedShapes, projectionPath, Qwen3Model } from "../../../model/tfjs/qwen3-model.ts"
 import { prepareContinuations } from "../../../model/runtime/scoring-prep.ts"
 import { describeScoringPath, releaseScoringEngine, type ScoredContext, scoreContinuations, scoringPathFor } from "../../../model/runtime/scoring.ts"
+import { type HeldoutLoss, heldoutLoss } from "../../../model/runtime/heldout-loss.ts"
 import { loadTokenizer } from "../../../model/formats/tokenizer/tokenizer.ts"
 import { engineTestConfig, engineTestSkip } from "../../helpers/engine-fixture.ts"
 import { tinyDir } from "../../helpers/model-fixture.ts"
@@ -121,7 +122,10 @@ const compare = (got: ReadonlyArray<ScoredContext>, want: ReadonlyArray<ScoredCo
 }
 
 describe("scoring on fleuve's WGSL engine", { skip }, () => {
-  const engine: { plain?: Array<ScoredContext>; split?: Array<ScoredContext>; lora?: Array<ScoredContext>; disposedModelsScorer?: EngineScorer; disposedModel?: Qwen3Model } = {}
+  const engine: { plain?: Array<ScoredContext>; split?: Array<ScoredContext>; lora?: Array<ScoredContext>; disposedModelsScorer?: EngineScorer; disposedModel?: Qwen3Model; heldout?: HeldoutLoss } = {}
+  // held-out text: three packed sequences of 48 tokens and a dropped tail, as DAPT packs its corpus
+  const heldoutTexts = [sentence.repeat(3), "La tension artérielle est de 14/9 et la fréquence cardiaque de 92. ".repeat(3), items[6]!.context]
+  const heldoutSeqLen = 48
 
   it("is chosen on webgpu with tensor cores, and says so", async () => {
     const model = modelOf(false)
@@ -170,6 +174,17 @@ describe("scoring on fleuve's WGSL engine", { skip }, () => {
     model.dispose()
   })
 
+  it("computes the held-out loss on the engine, without falling back", async () => {
+    const model = modelOf(true)
+    const fallbacks: Array<string> = []
+    engine.heldout = await heldoutLoss(model, tokenizer, heldoutTexts, heldoutSeqLen, { onFallback: (line) => fallbacks.push(line) })
+    assert.deepEqual(fallbacks, [])
+    assert.ok(engine.heldout.sequences >= 2, `${engine.heldout.sequences} sequences`)
+    assert.equal(engine.heldout.tokens, engine.heldout.sequences * (heldoutSeqLen - 1))
+    await releaseScoringEngine(model)
+    model.dispose()
+  })
+
   it("matches the tfjs runtime on f32 CPU kernels: log-probs within 1e-2, same greedy flags where the margin is clear", async () => {
     // the LoRA pairs move log-probs by more than the tolerance: merging them is really checked
     const moved = Math.max(...engine.lora!.flatMap((s, i) => s.options.map((o, k) => Math.abs(o.logprob - engine.plain![i]!.options[k]!.logprob))))
@@ -184,5 +199,15 @@ describe("scoring on fleuve's WGSL engine", { skip }, () => {
       assert.ok(flags >= 8, `${name}: greedy flags compared on ${flags} options`)
       model.dispose()
     }
+  })
+
+  it("computes the held-out loss as the tfjs runtime on f32 CPU kernels does (mean NLL within 1e-2)", async () => {
+    assert.ok(engine.heldout, "the engine's held-out loss")
+    await selectBackend("cpu")
+    const model = modelOf(true)
+    const want = await heldoutLoss(model, tokenizer, heldoutTexts, heldoutSeqLen)
+    model.dispose()
+    assert.equal(engine.heldout.tokens, want.tokens)
+    assert.ok(Math.abs(engine.heldout.meanNll - want.meanNll) < 1e-2, `engine ${engine.heldout.meanNll} vs tfjs ${want.meanNll}`)
   })
 })
