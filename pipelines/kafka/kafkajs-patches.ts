@@ -1,4 +1,5 @@
 import { createRequire } from "node:module"
+import { leanDecodingModules } from "./kafkajs-record-batch.ts"
 
 /**
  * Two fixes to kafkajs 2.2.4's internals, installed before kafkajs loads: kafkajs-transport.ts gets
@@ -15,8 +16,12 @@ import { createRequire } from "node:module"
  * time; `crc32c` below computes the same value eight bytes at a time (slicing-by-8): 2.2x faster
  * on 1 MiB (bench/kafka/crc32c.ts), a small share of a stage's CPU but paid on every produced byte.
  *
+ * The third and fourth (kafkajs-record-batch.ts): a fetched record batch decoded in place, without
+ * kafkajs' per-record 64-bit `Long` arithmetic and objects, and the fetched-offset filter on numbers.
+ *
  * Only applied to the kafkajs version it was written against; elsewhere kafkajs runs unchanged.
- * FLEUVE_KAFKAJS_PATCH=0 leaves kafkajs as shipped (bench/kafka/stage.ts measures both).
+ * FLEUVE_KAFKAJS_PATCH=0 leaves kafkajs as shipped (bench/kafka/stage.ts measures both);
+ * FLEUVE_KAFKAJS_LEAN_DECODE=0 keeps the first two and kafkajs' own decoding.
  */
 
 const require = createRequire(import.meta.url)
@@ -72,11 +77,8 @@ export const crc32c = (buf: Uint8Array): number => {
   return (crc ^ -1) >>> 0
 }
 
-/** kafkajs' modules replaced, by the path kafkajs requires them under. */
-const REPLACEMENTS: ReadonlyArray<readonly [string, unknown]> = [
-  ["kafkajs/src/producer/groupMessagesPerPartition", groupMessagesPerPartition],
-  ["kafkajs/src/protocol/recordBatch/crc32C/crc32C", crc32c]
-]
+/** kafkajs' modules replaced, by the path kafkajs requires them under (built once the version matched). */
+let REPLACEMENTS: ReadonlyArray<readonly [string, unknown]> = []
 
 const install = (): void => {
   try {
@@ -84,6 +86,11 @@ const install = (): void => {
   } catch {
     return
   }
+  REPLACEMENTS = [
+    ["kafkajs/src/producer/groupMessagesPerPartition", groupMessagesPerPartition],
+    ["kafkajs/src/protocol/recordBatch/crc32C/crc32C", crc32c],
+    ...(process.env.FLEUVE_KAFKAJS_LEAN_DECODE === "0" ? [] : leanDecodingModules())
+  ]
   const Module = require("node:module") as { new(id: string): NodeJS.Module }
   for (const [id, replacement] of REPLACEMENTS) {
     let path: string
@@ -115,11 +122,11 @@ export const loadKafkajs = (): Kafkajs => {
   return (kafkajs ??= require("kafkajs") as Kafkajs)
 }
 
-/** Whether kafkajs runs with both replacements (false: another kafkajs version, FLEUVE_KAFKAJS_PATCH=0, or kafkajs loaded some other way first). */
+/** Whether kafkajs runs with all its replacements (false: another kafkajs version, FLEUVE_KAFKAJS_PATCH=0, or kafkajs loaded some other way first). */
 export const kafkajsGroupingPatched = (): boolean => {
   loadKafkajs()
   try {
-    return REPLACEMENTS.every(([id, replacement]) => require(require.resolve(id)) === replacement)
+    return REPLACEMENTS.length > 0 && REPLACEMENTS.every(([id, replacement]) => require(require.resolve(id)) === replacement)
   } catch {
     return false
   }

@@ -8,14 +8,20 @@ import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, 
 // kafkajs with its quadratic per-partition grouping replaced (kafkajs-patches.ts).
 const { CompressionTypes, Kafka, logLevel, Partitioners } = loadKafkajs()
 
-const headersOf = (raw: Record<string, unknown> | undefined): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(raw ?? {})) {
+/** Shared by every record without headers (most of them): read-only, never written to. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
+
+const headersOf = (raw: Record<string, unknown> | undefined): Readonly<Record<string, string>> => {
+  let out: Record<string, string> | undefined
+  for (const k in raw) {
+    if (!Object.hasOwn(raw, k)) continue
+    const v = raw[k]
     if (v === undefined) continue
     const one = Array.isArray(v) ? v[v.length - 1] : v
-    out[k] = Buffer.isBuffer(one) ? one.toString("utf8") : String(one)
+    out ??= {}
+    Object.defineProperty(out, k, { value: Buffer.isBuffer(one) ? one.toString("utf8") : String(one), writable: true, enumerable: true, configurable: true })
   }
-  return out
+  return out ?? NO_HEADERS
 }
 
 /** Groups messages per topic for one produce request (kafkajs partitions by key, Java-compatible murmur2). */

@@ -72,3 +72,99 @@ test("the linear grouping returns what kafkajs' own returns: same partitions, sa
   }
   assert.deepEqual(groupMessagesPerPartition({ topic: "t", partitionMetadata: [], messages: [{ key: "a" }], partitioner: () => 0 }), {})
 })
+
+// kafkajs' own consumer-side modules as shipped, compiled with a require relative to their file
+// (their own dependencies are not replaced).
+const shippedAt = <F>(id: string): F => {
+  const file = require.resolve(id)
+  const module = { exports: undefined as unknown }
+  new Function("module", "exports", "require", readFileSync(file, "utf8"))(module, module.exports, createRequire(file))
+  return module.exports as F
+}
+type BatchDecoder = (decoder: unknown) => Promise<{ records: ReadonlyArray<Record<string, unknown>> } & Record<string, unknown>>
+const decoderId = "kafkajs/src/protocol/recordBatch/v0/decoder"
+const batchId = "kafkajs/src/consumer/batch"
+const originalDecoder = shippedAt<BatchDecoder>(decoderId)
+const OriginalBatch = shippedAt<new (topic: string, fetchedOffset: string, data: unknown) => Record<string, unknown>>(batchId)
+const Decoder = require("kafkajs/src/protocol/decoder") as new (b: Buffer) => unknown
+const { RecordBatch } = require("kafkajs/src/protocol/recordBatch/v0") as { RecordBatch: (o: Record<string, unknown>) => Promise<{ buffer: Buffer }> }
+const RecordEncoder = require("kafkajs/src/protocol/recordBatch/record/v0") as (o: Record<string, unknown>) => unknown
+const Long = require("kafkajs/src/utils/long") as { fromValue(v: unknown): unknown }
+const { Types: Compression } = require("kafkajs/src/protocol/message/compression") as { Types: { None: number; GZIP: number } }
+
+/** One record batch's bytes as kafkajs' producer writes it: keys, null keys and values, headers (repeated too), time deltas both ways. */
+const encodedBatch = async (o: { firstOffset: bigint; firstTimestamp: number; compression: number; count: number; appendTime?: boolean }) => {
+  const records = Array.from({ length: o.count }, (_, i) =>
+    RecordEncoder({
+      offsetDelta: i,
+      timestampDelta: i % 5 === 0 ? -i * 1000 : i * 7,
+      key: i % 7 === 3 ? null : Buffer.from(`key-${i}`),
+      value: i % 13 === 5 ? null : Buffer.from(`{"i":${i},"text":"é ${"x".repeat(i % 300)}"}`),
+      headers: i % 4 === 0 ? {} : i % 4 === 1 ? { "fleuve.run": `r${i}` } : i % 4 === 2 ? { a: ["1", "2", "3"], b: "x" } : { __proto__x: "p", "": "empty", a: ["1", "2"] }
+    }))
+  const { buffer } = await RecordBatch({
+    compression: o.compression,
+    firstOffset: Long.fromValue(o.firstOffset),
+    firstTimestamp: o.firstTimestamp,
+    maxTimestamp: o.firstTimestamp + 99,
+    lastOffsetDelta: o.count - 1,
+    producerId: Long.fromValue(4242),
+    producerEpoch: 3,
+    firstSequence: 17,
+    transactional: o.count % 2 === 0,
+    records
+  })
+  // Attributes (int16) sit at byte 21: firstOffset, length, leader epoch, magic, CRC before them.
+  if (o.appendTime) buffer[22] = buffer[22]! | 0x8
+  return buffer
+}
+
+test("the lean record-batch decoder and Batch give kafkajs' own records and batches, byte for byte", async () => {
+  assert.equal(require(require.resolve(decoderId)) === originalDecoder, false)
+  const mineDecoder = require(require.resolve(decoderId)) as BatchDecoder
+  const MineBatch = require(require.resolve(batchId)) as typeof OriginalBatch
+  const cases = [
+    { firstOffset: 0n, firstTimestamp: 1_765_000_000_000, compression: Compression.None, count: 1 },
+    { firstOffset: 12_345n, firstTimestamp: 1_765_000_000_000, compression: Compression.None, count: 400 },
+    { firstOffset: 2n ** 60n, firstTimestamp: 1_765_000_000_000, compression: Compression.None, count: 50 },
+    { firstOffset: 77n, firstTimestamp: -1, compression: Compression.None, count: 30 },
+    { firstOffset: 9_000_000n, firstTimestamp: 1_765_000_000_000, compression: Compression.GZIP, count: 257 },
+    { firstOffset: 5n, firstTimestamp: 1_765_000_000_000, compression: Compression.None, count: 20, appendTime: true },
+    { firstOffset: 5n, firstTimestamp: 1_765_000_000_000, compression: Compression.None, count: 0 }
+  ]
+  for (const c of cases) {
+    const bytes = await encodedBatch(c)
+    const label = JSON.stringify(c, (_, v) => (typeof v === "bigint" ? v.toString() : v))
+    const theirs = await originalDecoder(new Decoder(bytes))
+    const mine = await mineDecoder(new Decoder(bytes))
+    assert.deepStrictEqual(mine, theirs, label)
+    assert.equal(mine.records.length, c.count)
+    // Two batches back to back in one fetch: the decoder leaves the fetch decoder after its batch.
+    const two = Buffer.concat([bytes, bytes])
+    const d1 = new Decoder(two) as { offset: number }
+    const d2 = new Decoder(two) as { offset: number }
+    await originalDecoder(d1)
+    await mineDecoder(d2)
+    assert.equal(d2.offset, d1.offset)
+    // A batch cut short (the tail of a fetch) fails the same way, so decodeMessages stops there.
+    if (c.count > 1) {
+      const cut = bytes.subarray(0, bytes.length - 3)
+      const why = async (f: BatchDecoder) => f(new Decoder(cut)).then(() => "decoded", (e: Error) => e.name)
+      assert.equal(await why(mineDecoder), await why(originalDecoder))
+      assert.equal(await why(mineDecoder), "KafkaJSPartialMessageError")
+    }
+    // The batch a consumer sees, fetched from offsets before, inside and past the records.
+    const records = theirs.records
+    for (const fetched of [c.firstOffset, c.firstOffset + 3n, c.firstOffset + BigInt(c.count), c.firstOffset - 1n]) {
+      for (const aborted of [[], [{ producerId: "4242", firstOffset: (c.firstOffset + 2n).toString() }]]) {
+        const data = { partition: 2, highWatermark: (c.firstOffset + BigInt(c.count) + 5n).toString(), abortedTransactions: aborted, messages: records }
+        const a = new OriginalBatch("t", fetched.toString(), data) as Record<string, unknown> & Record<string, () => unknown>
+        const b = new MineBatch("t", fetched.toString(), data) as typeof a
+        assert.deepStrictEqual(b.messages, a.messages, `${label} from ${fetched}`)
+        for (const m of ["isEmpty", "isEmptyIncludingFiltered", "isEmptyDueToFiltering", "isEmptyControlRecord", "isEmptyDueToLogCompactedMessages", "firstOffset", "lastOffset", "offsetLag", "offsetLagLow"]) {
+          assert.deepStrictEqual(b[m]!(), a[m]!(), `${label} from ${fetched}: ${m}`)
+        }
+      }
+    }
+  }
+})
