@@ -1,5 +1,5 @@
 import { createRequire } from "node:module"
-import { leanDecodingModules } from "./kafkajs-record-batch.ts"
+import { leanRecordModules } from "./kafkajs-record-batch.ts"
 
 /**
  * Two fixes to kafkajs 2.2.4's internals, installed before kafkajs loads: kafkajs-transport.ts gets
@@ -16,12 +16,14 @@ import { leanDecodingModules } from "./kafkajs-record-batch.ts"
  * time; `crc32c` below computes the same value eight bytes at a time (slicing-by-8): 2.2x faster
  * on 1 MiB (bench/kafka/crc32c.ts), a small share of a stage's CPU but paid on every produced byte.
  *
- * The third and fourth (kafkajs-record-batch.ts): a fetched record batch decoded in place, without
- * kafkajs' per-record 64-bit `Long` arithmetic and objects, and the fetched-offset filter on numbers.
+ * The others (kafkajs-record-batch.ts): a fetched record batch decoded in place, without kafkajs'
+ * per-record 64-bit `Long` arithmetic and objects; the fetched-offset filter on numbers; and a
+ * produced record batch written in one buffer instead of an Encoder (a zeroed 512-byte buffer) per
+ * record and a Buffer per varint. And the default partitioner's murmur2 on 32-bit integers.
  *
  * Only applied to the kafkajs version it was written against; elsewhere kafkajs runs unchanged.
  * FLEUVE_KAFKAJS_PATCH=0 leaves kafkajs as shipped (bench/kafka/stage.ts measures both);
- * FLEUVE_KAFKAJS_LEAN_DECODE=0 keeps the first two and kafkajs' own decoding.
+ * FLEUVE_KAFKAJS_LEAN_RECORDS=0 keeps the first two and kafkajs' own record encoding and decoding.
  */
 
 const require = createRequire(import.meta.url)
@@ -42,6 +44,78 @@ export const groupMessagesPerPartition = <M>({ topic, partitionMetadata, message
     ;(result[partition] ??= []).push(message)
   }
   return result
+}
+
+/**
+ * Kafka's murmur2 of a key (Java's `Utils.murmur2`, what kafkajs' DefaultPartitioner hashes), on
+ * 32-bit integers: kafkajs computes it with a 64-bit `Long` object per multiply and xor, and a
+ * Buffer per key. The key's UTF-8 bytes go into a scratch buffer reused from call to call.
+ */
+let scratch = Buffer.allocUnsafe(1024)
+export const murmur2 = (key: unknown): number => {
+  let data: Uint8Array
+  let length: number
+  if (Buffer.isBuffer(key)) {
+    data = key
+    length = key.length
+  } else {
+    const text = String(key)
+    if (text.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(text.length * 3)
+    length = scratch.write(text, 0, "utf8")
+    data = scratch
+  }
+  const m = 0x5bd1e995
+  let h = (0x9747b28c ^ length) | 0
+  const length4 = length >>> 2
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4
+    let k = data[i4]! | (data[i4 + 1]! << 8) | (data[i4 + 2]! << 16) | (data[i4 + 3]! << 24)
+    k = Math.imul(k, m)
+    k ^= k >>> 24
+    k = Math.imul(k, m)
+    h = Math.imul(h, m) ^ k
+  }
+  const tail = length & ~3
+  switch (length % 4) {
+    case 3:
+      h ^= data[tail + 2]! << 16
+    // falls through
+    case 2:
+      h ^= data[tail + 1]! << 8
+    // falls through
+    case 1:
+      h ^= data[tail]!
+      h = Math.imul(h, m)
+  }
+  h ^= h >>> 13
+  h = Math.imul(h, m)
+  h ^= h >>> 15
+  return h | 0
+}
+
+interface PartitionArgs {
+  readonly topic: string
+  readonly partitionMetadata: ReadonlyArray<{ readonly partitionId: number; readonly leader: number }>
+  readonly message: { readonly partition?: number | null; readonly key?: unknown }
+}
+
+/**
+ * kafkajs' DefaultPartitioner (`partitioners/legacy/partitioner` over the default murmur2): an
+ * explicit partition is kept, a key is hashed, a key-less message goes round-robin over the
+ * partitions that have a leader. The same choices, without the per-message filter of the
+ * partitions kafkajs ran even for keyed messages.
+ */
+export const makeDefaultPartitioner = (randomBytes: (n: number) => Buffer) => () => {
+  const counters: Record<string, number> = {}
+  return ({ topic, partitionMetadata, message }: PartitionArgs): number => {
+    if (!(topic in counters)) counters[topic] = randomBytes(32).readUInt32BE(0)
+    if (message.partition !== null && message.partition !== undefined) return message.partition
+    const numPartitions = partitionMetadata.length
+    if (message.key !== null && message.key !== undefined) return (murmur2(message.key) & 0x7fffffff) % numPartitions
+    const available = partitionMetadata.filter((p) => p.leader >= 0)
+    if (available.length > 0) return available[(++counters[topic]! & 0x7fffffff) % available.length]!.partitionId
+    return (++counters[topic]! & 0x7fffffff) % numPartitions
+  }
 }
 
 // CRC32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8: TABLES[k][b] is the CRC of
@@ -86,27 +160,35 @@ const install = (): void => {
   } catch {
     return
   }
-  REPLACEMENTS = [
-    ["kafkajs/src/producer/groupMessagesPerPartition", groupMessagesPerPartition],
-    ["kafkajs/src/protocol/recordBatch/crc32C/crc32C", crc32c],
-    ...(process.env.FLEUVE_KAFKAJS_LEAN_DECODE === "0" ? [] : leanDecodingModules())
+  // Each group goes in whole or not at all; the first two stand alone.
+  const groups: ReadonlyArray<ReadonlyArray<readonly [string, unknown]>> = [
+    [["kafkajs/src/producer/groupMessagesPerPartition", groupMessagesPerPartition]],
+    [["kafkajs/src/protocol/recordBatch/crc32C/crc32C", crc32c]],
+    [["kafkajs/src/producer/partitioners/default/index", makeDefaultPartitioner(require("kafkajs/src/producer/partitioners/legacy/randomBytes"))]],
+    ...(process.env.FLEUVE_KAFKAJS_LEAN_RECORDS === "0" ? [] : leanRecordModules(crc32c))
   ]
   const Module = require("node:module") as { new(id: string): NodeJS.Module }
-  for (const [id, replacement] of REPLACEMENTS) {
-    let path: string
+  const installed: Array<readonly [string, unknown]> = []
+  for (const group of groups) {
+    let paths: Array<string>
     try {
-      path = require.resolve(id)
+      paths = group.map(([id]) => require.resolve(id))
     } catch {
       continue
     }
     // Already loaded (kafkajs captured the original): left alone.
-    if (require.cache[path]) continue
-    const m = new Module(path)
-    m.filename = path
-    m.loaded = true
-    m.exports = replacement
-    require.cache[path] = m
+    if (paths.some((path) => require.cache[path])) continue
+    group.forEach(([id, replacement], i) => {
+      const path = paths[i]!
+      const m = new Module(path)
+      m.filename = path
+      m.loaded = true
+      m.exports = replacement
+      require.cache[path] = m
+      installed.push([id, replacement])
+    })
   }
+  REPLACEMENTS = installed
 }
 
 type Kafkajs = typeof import("kafkajs")

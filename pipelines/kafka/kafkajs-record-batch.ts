@@ -1,7 +1,7 @@
 import { createRequire } from "node:module"
 
 /**
- * A lean replacement for two kafkajs 2.2.4 modules on a consumer's hot path, installed by
+ * Lean replacements for four kafkajs 2.2.4 modules on the hot paths (two a consumer's, two a producer's), installed by
  * kafkajs-patches.ts before kafkajs loads. Same results (test/pipelines/kafka/kafkajs-patches.test.ts
  * compares them with kafkajs' own on the same bytes), far less work per record:
  *
@@ -307,15 +307,235 @@ export const makeBatchClass = (modules: {
   }
 }
 
-/** The two replacements, built on kafkajs' own modules (required here, before kafkajs itself loads). */
-export const leanDecodingModules = (): ReadonlyArray<readonly [string, unknown]> => {
+// ---- producing: kafkajs builds each record in an Encoder of its own (a zeroed 512-byte buffer),
+// every varint in a Buffer.from([...]) of its own and every 64-bit varint through Long objects,
+// then copies the records into the batch, growing it by doubling. Here `Record` only keeps its
+// fields, and `RecordBatch` sizes the batch once and writes every record in place.
+
+/** What the lean `Record` keeps of a message (kafkajs' `Record` returned its encoded bytes). */
+export interface PendingRecord {
+  readonly offsetDelta: number
+  readonly timestampDelta: number | bigint
+  readonly key: unknown
+  readonly value: unknown
+  readonly headers: Readonly<Record<string, unknown>>
+}
+
+/** kafkajs' `recordBatch/record/v0`, deferred: the lean RecordBatch below encodes it. */
+export const pendingRecord = ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: Partial<PendingRecord>): PendingRecord => ({
+  offsetDelta,
+  timestampDelta,
+  key,
+  value,
+  headers
+})
+
+const sizeOfUVar = (u: number | bigint): number => {
+  let n = 1
+  if (typeof u === "bigint") {
+    while (u >= 128n) {
+      u >>= 7n
+      n++
+    }
+    return n
+  }
+  while (u >= 128) {
+    u = Math.floor(u / 128)
+    n++
+  }
+  return n
+}
+
+/** kafkajs' 32-bit zigzag (`(v << 1) ^ (v >> 31)`), as the unsigned value it writes. */
+const zigzag32 = (v: number): number => ((v << 1) ^ (v >> 31)) >>> 0
+
+/** 64-bit zigzag of a delta, as a number where exact, else a BigInt. */
+const zigzag64 = (v: number | bigint): number | bigint => {
+  if (typeof v === "number" && Number.isSafeInteger(v) && Math.abs(v) < 2 ** 51) return v >= 0 ? v * 2 : -v * 2 - 1
+  const b = BigInt.asIntN(64, BigInt(v))
+  return BigInt.asUintN(64, (b << 1n) ^ (b >> 63n))
+}
+
+class RecordWriter {
+  pos = 0
+  constructor(readonly buf: Buffer) {}
+
+  uvar(u: number | bigint): void {
+    const buf = this.buf
+    if (typeof u === "bigint") {
+      while (u >= 128n) {
+        buf[this.pos++] = Number(u & 0x7fn) | 0x80
+        u >>= 7n
+      }
+      buf[this.pos++] = Number(u)
+      return
+    }
+    while (u >= 128) {
+      buf[this.pos++] = (u % 128) | 0x80
+      u = Math.floor(u / 128)
+    }
+    buf[this.pos++] = u
+  }
+
+  bytes(b: Buffer | string | null, length: number): void {
+    if (b === null) {
+      this.uvar(zigzag32(-1))
+      return
+    }
+    this.uvar(zigzag32(length))
+    if (typeof b === "string") this.buf.write(b, this.pos, length, "utf8")
+    else b.copy(this.buf, this.pos)
+    this.pos += length
+  }
+}
+
+/** kafkajs' writeVarIntBytes input: null, a Buffer, or anything else as its String. */
+const bytesOf = (v: unknown): Buffer | string | null => (v == null ? null : Buffer.isBuffer(v) ? v : String(v))
+const lengthOf = (b: Buffer | string | null): number => (b === null ? -1 : typeof b === "string" ? Buffer.byteLength(b, "utf8") : b.length)
+const sizeOfBytes = (length: number) => (length < 0 ? 1 : sizeOfUVar(zigzag32(length)) + length)
+
+/** The records' bytes, one after the other, exactly as kafkajs' `Record` encoders wrote them. */
+export const encodeRecords = (records: ReadonlyArray<PendingRecord>): Buffer => {
+  const n = records.length
+  const keys = new Array<Buffer | string | null>(n)
+  const values = new Array<Buffer | string | null>(n)
+  const keyLengths = new Int32Array(n)
+  const valueLengths = new Int32Array(n)
+  const bodySizes = new Float64Array(n)
+  const headerLists = new Array<Array<readonly [string, Buffer | string | null, number, number]> | undefined>(n)
+  let total = 0
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!
+    const key = (keys[i] = bytesOf(r.key))
+    const value = (values[i] = bytesOf(r.value))
+    const kl = (keyLengths[i] = lengthOf(key))
+    const vl = (valueLengths[i] = lengthOf(value))
+    let headersSize = 1
+    let list: Array<readonly [string, Buffer | string | null, number, number]> | undefined
+    for (const name of Object.keys(r.headers)) {
+      const h = r.headers[name]
+      for (const one of Array.isArray(h) ? h : [h]) {
+        const hv = bytesOf(one)
+        const nameLength = Buffer.byteLength(name, "utf8")
+        const valueLength = lengthOf(hv)
+        ;(list ??= []).push([name, hv, nameLength, valueLength])
+        headersSize += sizeOfBytes(nameLength) + sizeOfBytes(valueLength)
+      }
+    }
+    if (list) headersSize = sizeOfUVar(zigzag32(list.length)) + headersSize - 1
+    headerLists[i] = list
+    const ts = zigzag64(r.timestampDelta)
+    const body = 1 + sizeOfUVar(ts) + sizeOfUVar(zigzag32(r.offsetDelta)) + sizeOfBytes(kl) + sizeOfBytes(vl) + headersSize
+    bodySizes[i] = body
+    total += sizeOfUVar(zigzag32(body)) + body
+  }
+  const w = new RecordWriter(Buffer.allocUnsafe(total))
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!
+    w.uvar(zigzag32(bodySizes[i]!))
+    w.buf[w.pos++] = 0 // record attributes: none used
+    w.uvar(zigzag64(r.timestampDelta))
+    w.uvar(zigzag32(r.offsetDelta))
+    w.bytes(keys[i]!, keyLengths[i]!)
+    w.bytes(values[i]!, valueLengths[i]!)
+    const list = headerLists[i]
+    w.uvar(zigzag32(list?.length ?? 0))
+    if (list) {
+      for (const [name, hv, nameLength, valueLength] of list) {
+        w.bytes(name, nameLength)
+        w.bytes(hv, valueLength)
+      }
+    }
+  }
+  if (w.pos !== total) throw new Error(`kafka record batch: wrote ${w.pos} bytes of ${total}`)
+  return w.buf
+}
+
+interface KafkajsEncoder {
+  buf: Buffer
+  offset: number
+  readonly buffer: Buffer
+  writeInt16(v: number): KafkajsEncoder
+  writeInt32(v: number): KafkajsEncoder
+  writeInt64(v: unknown): KafkajsEncoder
+}
+type EncoderClass = new (initialSize?: number) => KafkajsEncoder
+
+/** kafkajs' `recordBatch/v0` RecordBatch over pending records: the same bytes, in one buffer. */
+export const makeRecordBatchEncoder = (modules: {
+  readonly Encoder: EncoderClass
+  readonly crc32c: (b: Uint8Array) => number
+  readonly lookupCodec: (type: number) => { compress(encoder: { buffer: Buffer }): Promise<Buffer> } | null
+  readonly Long: { fromInt(n: number): unknown; fromValue(v: unknown): unknown }
+}) =>
+async ({
+  compression = 0,
+  firstOffset = modules.Long.fromInt(0),
+  firstTimestamp = Date.now(),
+  maxTimestamp = Date.now(),
+  partitionLeaderEpoch = 0,
+  lastOffsetDelta = 0,
+  transactional = false,
+  producerId = modules.Long.fromValue(-1),
+  producerEpoch = 0,
+  firstSequence = 0,
+  records = [] as ReadonlyArray<PendingRecord>
+}) => {
+  const attributes = (compression & 0x07) | (transactional ? 16 : 0)
+  const head = new modules.Encoder(64)
+    .writeInt16(attributes)
+    .writeInt32(lastOffsetDelta)
+    .writeInt64(firstTimestamp)
+    .writeInt64(maxTimestamp)
+    .writeInt64(producerId)
+    .writeInt16(producerEpoch)
+    .writeInt32(firstSequence)
+    .writeInt32(records.length).buffer
+  let recordBytes = encodeRecords(records)
+  if (compression !== 0) {
+    const codec = modules.lookupCodec(compression)
+    if (!codec) throw new Error(`kafka record batch: no codec for compression ${compression}`)
+    recordBytes = await codec.compress({ buffer: recordBytes })
+  }
+  // firstOffset (8), length (4), then the batch: leader epoch (4), magic (1), CRC (4), body.
+  const bodyLength = head.length + recordBytes.length
+  const out = Buffer.allocUnsafe(8 + 4 + 4 + 1 + 4 + bodyLength)
+  const first = new modules.Encoder(8).writeInt64(firstOffset).buffer
+  first.copy(out, 0)
+  out.writeInt32BE(4 + 1 + 4 + bodyLength, 8)
+  out.writeInt32BE(partitionLeaderEpoch, 12)
+  out.writeInt8(MAGIC_BYTE, 16)
+  head.copy(out, 21)
+  recordBytes.copy(out, 21 + head.length)
+  out.writeUInt32BE(modules.crc32c(out.subarray(21)) >>> 0, 17)
+  const encoder = new modules.Encoder(0)
+  encoder.buf = out
+  encoder.offset = out.length
+  return encoder
+}
+
+const MAGIC_BYTE = 2
+
+/**
+ * The replacements, built on kafkajs' own modules (required here, before kafkajs itself loads), in
+ * groups that go in together or not at all (the lean `Record` only suits the lean `RecordBatch`).
+ */
+export const leanRecordModules = (crc32c: (b: Uint8Array) => number): ReadonlyArray<ReadonlyArray<readonly [string, unknown]>> => {
   const Decoder = require("kafkajs/src/protocol/decoder") as DecoderClass
+  const Encoder = require("kafkajs/src/protocol/encoder") as EncoderClass
   const { KafkaJSPartialMessageError } = require("kafkajs/src/errors") as { KafkaJSPartialMessageError: new (message: string) => Error }
-  const { lookupCodecByAttributes } = require("kafkajs/src/protocol/message/compression") as { lookupCodecByAttributes: (a: number) => Codec | undefined }
+  const { lookupCodecByAttributes, lookupCodec } = require("kafkajs/src/protocol/message/compression") as {
+    lookupCodecByAttributes: (a: number) => Codec | undefined
+    lookupCodec: (t: number) => { compress(encoder: { buffer: Buffer }): Promise<Buffer> } | null
+  }
   const Long = require("kafkajs/src/utils/long")
   const filterAbortedMessages = require("kafkajs/src/consumer/filterAbortedMessages")
   return [
-    ["kafkajs/src/protocol/recordBatch/v0/decoder", makeRecordBatchDecoder({ Decoder, KafkaJSPartialMessageError, lookupCodecByAttributes })],
-    ["kafkajs/src/consumer/batch", makeBatchClass({ Long, filterAbortedMessages })]
+    [["kafkajs/src/protocol/recordBatch/v0/decoder", makeRecordBatchDecoder({ Decoder, KafkaJSPartialMessageError, lookupCodecByAttributes })]],
+    [["kafkajs/src/consumer/batch", makeBatchClass({ Long, filterAbortedMessages })]],
+    [
+      ["kafkajs/src/protocol/recordBatch/record/v0", pendingRecord],
+      ["kafkajs/src/protocol/recordBatch/v0", { RecordBatch: makeRecordBatchEncoder({ Encoder, crc32c, lookupCodec, Long }), MAGIC_BYTE }]
+    ]
   ]
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { test } from "node:test"
-import { crc32c, groupMessagesPerPartition, kafkajsGroupingPatched, loadKafkajs } from "../../../pipelines/kafka/kafkajs-patches.ts"
+import { crc32c, groupMessagesPerPartition, kafkajsGroupingPatched, loadKafkajs, murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
 
 // kafkajs as kafkajs-transport.ts gets it: loaded after the fix is in place.
 const { Partitioners } = loadKafkajs()
@@ -87,8 +87,9 @@ const batchId = "kafkajs/src/consumer/batch"
 const originalDecoder = shippedAt<BatchDecoder>(decoderId)
 const OriginalBatch = shippedAt<new (topic: string, fetchedOffset: string, data: unknown) => Record<string, unknown>>(batchId)
 const Decoder = require("kafkajs/src/protocol/decoder") as new (b: Buffer) => unknown
-const { RecordBatch } = require("kafkajs/src/protocol/recordBatch/v0") as { RecordBatch: (o: Record<string, unknown>) => Promise<{ buffer: Buffer }> }
-const RecordEncoder = require("kafkajs/src/protocol/recordBatch/record/v0") as (o: Record<string, unknown>) => unknown
+const { RecordBatch } = shippedAt<{ RecordBatch: (o: Record<string, unknown>) => Promise<{ buffer: Buffer }> }>("kafkajs/src/protocol/recordBatch/v0")
+// The producer's Record and RecordBatch as shipped (require.cache holds the lean ones).
+const RecordEncoder = shippedAt<(o: Record<string, unknown>) => unknown>("kafkajs/src/protocol/recordBatch/record/v0")
 const Long = require("kafkajs/src/utils/long") as { fromValue(v: unknown): unknown }
 const { Types: Compression } = require("kafkajs/src/protocol/message/compression") as { Types: { None: number; GZIP: number } }
 
@@ -167,4 +168,54 @@ test("the lean record-batch decoder and Batch give kafkajs' own records and batc
       }
     }
   }
+})
+
+test("the lean producer Record and RecordBatch write kafkajs' own bytes", async () => {
+  const leanRecord = require(require.resolve("kafkajs/src/protocol/recordBatch/record/v0")) as typeof RecordEncoder
+  const { RecordBatch: leanBatch } = require(require.resolve("kafkajs/src/protocol/recordBatch/v0")) as { RecordBatch: (o: Record<string, unknown>) => Promise<{ buffer: Buffer; size(): number }> }
+  assert.notEqual(leanRecord, RecordEncoder)
+  const messages = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      offsetDelta: i,
+      timestampDelta: i % 3 === 0 ? -i * 977 : i % 3 === 1 ? i * 2 ** 20 : 2 ** 40 + i,
+      key: i % 7 === 3 ? null : i % 2 ? `clé-${i}` : Buffer.from(`key-${i}`),
+      value: i % 13 === 5 ? null : i % 5 === 0 ? `{"i":${i},"t":"é"}` : Buffer.from(`{"i":${i},"text":"${"x".repeat(i * 3)}"}`),
+      ...(i % 4 === 0 ? {} : { headers: i % 4 === 1 ? { "fleuve.run": `r${i}` } : i % 4 === 2 ? { a: ["1", "22", "ü"], b: Buffer.from("x") } : { "": "empty", "fleuve.marker": "state" } })
+    }))
+  for (const n of [0, 1, 2, 130, 1000]) {
+    for (const compression of [Compression.None, Compression.GZIP]) {
+      for (const extra of [{}, { transactional: true, producerId: Long.fromValue(98765), producerEpoch: 4, firstSequence: 1234, firstOffset: Long.fromValue(2n ** 40n), partitionLeaderEpoch: 9 }]) {
+        const args = { compression, firstTimestamp: 1_765_000_000_123, maxTimestamp: 1_765_000_009_999, lastOffsetDelta: n - 1, ...extra }
+        const theirs = await RecordBatch({ ...args, records: messages(n).map((m) => RecordEncoder(m)) })
+        const mine = await leanBatch({ ...args, records: messages(n).map((m) => leanRecord(m)) })
+        assert.deepEqual(mine.buffer, theirs.buffer, `${n} records, compression ${compression}, ${JSON.stringify(Object.keys(extra))}`)
+        assert.equal(mine.size(), theirs.buffer.length)
+      }
+    }
+  }
+})
+
+test("the default partitioner picks kafkajs' own partitions: murmur2 on 32-bit integers equals kafkajs' Long version", () => {
+  const shippedMurmur = require("kafkajs/src/producer/partitioners/default/murmur2") as (k: unknown) => number
+  const ShippedDefault = shippedAt<() => (a: unknown) => number>("kafkajs/src/producer/partitioners/default/index")
+  const { Partitioners: P } = loadKafkajs()
+  assert.notEqual(P.DefaultPartitioner, ShippedDefault)
+  let seed = 11
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0)
+  const keys: Array<unknown> = ["", "a", "ab", "abc", "abcd", "système|mcqa|item-0000042", "€😀", Buffer.from([255, 0, 128, 7, 9]), 12345]
+  for (let i = 0; i < 3000; i++) keys.push(Array.from({ length: rand() % 40 }, () => String.fromCharCode(32 + (rand() % 400))).join(""))
+  keys.push("x".repeat(5000))
+  for (const k of keys) assert.equal(murmur2(k), shippedMurmur(k), JSON.stringify(k))
+  const partitionMetadata = [0, 1, 2, 3, 4].map((partitionId) => ({ partitionId, leader: partitionId === 3 ? -1 : 0 }))
+  const mine = P.DefaultPartitioner()
+  const theirs = ShippedDefault()
+  for (const k of keys) {
+    for (const message of [{ key: k }, { key: k, partition: 4 }]) {
+      assert.equal(mine({ topic: "t", partitionMetadata, message } as never), theirs({ topic: "t", partitionMetadata, message }), JSON.stringify(message))
+    }
+  }
+  // Key-less messages go round-robin over the partitions with a leader (from a random start).
+  const picks = Array.from({ length: 8 }, () => mine({ topic: "u", partitionMetadata, message: { key: null } } as never))
+  assert.ok(picks.every((p) => p !== 3))
+  assert.equal(new Set(picks).size, 4)
 })
