@@ -29,7 +29,7 @@ import { transportOf } from "../../pipelines/kafka/transports.ts"
 import { prepareCluster, runnerOf, startSink, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
 import { groupLag, totalLag } from "../../pipelines/kafka/lag.ts"
-import { DEFAULT_BROKERS, DEFAULT_REGISTRY, KAFKA_CLIENTS, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import { DEFAULT_BROKERS, DEFAULT_REGISTRY, FETCH_BYTES, KAFKA_CLIENTS, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
 import type { Score } from "../../schemas/evaluation.ts"
 
 const root = resolve(import.meta.dirname, "../..")
@@ -48,7 +48,8 @@ const baseSettings: KafkaSettings = {
   registryUrl: process.env.FLEUVE_SCHEMA_REGISTRY_URL ?? DEFAULT_REGISTRY,
   partitions: 3,
   replicationFactor: 1,
-  maxRecordBytes: 1 << 20
+  maxRecordBytes: 1 << 20,
+  fetchBytes: Number(process.env.FLEUVE_KAFKA_FETCH_BYTES ?? FETCH_BYTES)
 }
 const cp = join(root, ".cache/kafka/libs/*")
 const bootstrap = baseSettings.brokers[0]!

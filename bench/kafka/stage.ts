@@ -3,6 +3,7 @@
 //
 //   scripts/services/kafka.sh start && node --import tsx bench/kafka/stage.ts [kafkajs|rdkafka] [records]
 //   FLEUVE_KAFKAJS_PATCH=0 node --import tsx bench/kafka/stage.ts kafkajs   # kafkajs as shipped (no fixes)
+//   FLEUVE_BENCH_PROFILE=/tmp/stage.cpuprofile …                           # a CPU profile of the stage's span
 //
 // Produces RECORDS Score records (~200 bytes) to a fresh 3-partition topic, then runs one stage
 // (decode → identity operator → encode, one transaction per fetched batch, as the runtime's stages
@@ -10,6 +11,8 @@
 // onBatch and in its transactions, and the process's CPU time (user + system, librdkafka's threads
 // included) over the same span. Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT for another broker.
 import { Effect, Stream } from "effect"
+import { writeFileSync } from "node:fs"
+import { Session } from "node:inspector"
 import { map } from "../../operators/operator.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
@@ -17,7 +20,7 @@ import { kafkajsGroupingPatched } from "../../pipelines/kafka/kafkajs-patches.ts
 import { transportOf } from "../../pipelines/kafka/transports.ts"
 import { prepareCluster, runnerOf, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
-import { DEFAULT_BROKERS, DEFAULT_REGISTRY, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import { DEFAULT_BROKERS, DEFAULT_REGISTRY, FETCH_BYTES, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
 import type { KafkaTransport } from "../../pipelines/kafka/transport.ts"
 import type { Score } from "../../schemas/evaluation.ts"
 
@@ -31,10 +34,11 @@ const settings: KafkaSettings = {
   partitions: 3,
   replicationFactor: 1,
   maxRecordBytes: 1 << 20,
+  fetchBytes: Number(process.env.FLEUVE_KAFKA_FETCH_BYTES ?? FETCH_BYTES),
   client
 }
 const base = transportOf(settings)
-const t = { tx: 0, txN: 0, batch: 0, batchN: 0, records: 0 }
+const t = { tx: 0, txCpu: 0, txN: 0, batch: 0, batchN: 0, records: 0 }
 // The same transport, its transactions and batches timed.
 const transport: KafkaTransport = {
   ...base,
@@ -44,8 +48,11 @@ const transport: KafkaTransport = {
       ...p,
       sendInTransaction: async (m, g, off) => {
         const a = performance.now()
+        const c = process.cpuUsage()
         await p.sendInTransaction(m, g, off)
         t.tx += performance.now() - a
+        const used = process.cpuUsage(c)
+        t.txCpu += (used.user + used.system) / 1000
         t.txN++
       }
     }
@@ -84,6 +91,14 @@ await producer.close()
 
 const stats = new OperatorStats("identity")
 const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
+// FLEUVE_BENCH_PROFILE=file.cpuprofile: a CPU profile of the stage's span only (not the setup).
+const profiler = process.env.FLEUVE_BENCH_PROFILE ? new Session() : undefined
+const post = (method: string, params?: object) => new Promise<any>((ok, ko) => profiler!.post(method, params ?? {}, (e, r) => (e ? ko(e) : ok(r))))
+if (profiler) {
+  profiler.connect()
+  await post("Profiler.enable")
+  await post("Profiler.start")
+}
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 const running = await startStage(ctx, pipeline, pipeline.nodes[1] as never, stats, run)
@@ -94,10 +109,11 @@ while (t.records < N) {
 }
 const wall = (performance.now() - t0) / 1000
 const cpu = process.cpuUsage(cpu0)
+if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((await post("Profiler.stop")).profile))
 const grouping = client === "kafkajs" ? (kafkajsGroupingPatched() ? " with its two fixes" : " as shipped") : ""
 console.log(
   `${client}${grouping}: ${N} records in ${wall.toFixed(2)} s from the stage's start (${Math.round(N / wall)} records/s); ${t.batchN} batches of ${Math.round(t.records / t.batchN)} records, ` +
-    `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s; CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record)`
+    `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s (CPU ${(t.txCpu / 1000).toFixed(2)} s); CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record)`
 )
 await running.close()
 await base.close()

@@ -1,7 +1,7 @@
 import { Redacted } from "effect"
 import type { Admin, SASLOptions } from "kafkajs"
 import { loadKafkajs } from "./kafkajs-patches.ts"
-import type { KafkaSettings } from "./settings.ts"
+import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
 import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
 
@@ -144,7 +144,9 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       sessionTimeout: session,
       rebalanceTimeout,
       heartbeatInterval,
-      maxBytesPerPartition: options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? 1048576,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? settings.fetchBytes ?? FETCH_BYTES,
+      // A fetch carries up to this much in all (kafkajs' default is 10 MB): one full fetch from each partition of a 3-partition topic.
+      maxBytes: Math.max(10 * 1024 * 1024, 3 * (options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? settings.fetchBytes ?? FETCH_BYTES)),
       maxWaitTimeInMs: 200,
       // A crashed consumer is restarted by our worker loop, with fresh producers: not by kafkajs.
       retry: { retries: 5, restartOnFailure: async () => false }

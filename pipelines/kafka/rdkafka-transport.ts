@@ -1,7 +1,7 @@
 import { Redacted } from "effect"
 import { kafkajsTransport } from "./kafkajs-transport.ts"
 import { loadRdkafka, type RdConsumer, type RdError, type RdMessage, type RdProducer, type RdTopicPartition } from "./rdkafka-module.ts"
-import type { KafkaSettings } from "./settings.ts"
+import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
 
 /**
@@ -168,7 +168,7 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
       "allow.auto.create.topics": false,
       "session.timeout.ms": session,
       "heartbeat.interval.ms": Math.max(300, Math.floor(session / 5)),
-      "max.partition.fetch.bytes": options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? 1048576,
+      "max.partition.fetch.bytes": options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? settings.fetchBytes ?? FETCH_BYTES,
       "fetch.wait.max.ms": 100,
       rebalance_cb: (err: RdError, assignment: ReadonlyArray<RdTopicPartition>) => {
         if (err.code === -175) {

@@ -37,9 +37,23 @@ export interface KafkaSettings {
    * work redone after a crash and shorter transactions.
    */
   readonly transactionRecords?: number
+  /**
+   * Most bytes a consumer fetches from one partition at a time (FETCH_BYTES by default). A stage
+   * handles a fetch in one transaction (unless `transactionRecords` cuts it): bigger fetches mean
+   * fewer, bigger transactions, each with its fixed round trips to the coordinators.
+   */
+  readonly fetchBytes?: number
   /** The client library: kafkajs (default, pure JavaScript) or rdkafka (librdkafka, built by scripts/setup/55-rdkafka.sh). */
   readonly client?: KafkaClient
 }
+
+/**
+ * Chosen by measurement (BENCHMARKS.md, "## Kafka", session 4): 4 MiB a partition cut a stage's
+ * transactions from 24 to 7–8 per 100,000 records of 200 bytes and its time in them by 30–50%
+ * against 1 MiB (Kafka's own consumer default). Produce requests stay cut at 512 KiB
+ * (kafkajs-transport.ts), under the broker's 1 MB message.max.bytes.
+ */
+export const FETCH_BYTES = 4 * 1024 * 1024
 
 export const KAFKA_CLIENTS = ["kafkajs", "rdkafka"] as const
 export type KafkaClient = (typeof KAFKA_CLIENTS)[number]
@@ -56,7 +70,7 @@ const optionalString = (name: string) => Config.option(Config.String(name))
  * FLEUVE_KAFKA_SSL, FLEUVE_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD,
  * FLEUVE_SCHEMA_REGISTRY_USERNAME / _PASSWORD, FLEUVE_KAFKA_PARTITIONS, FLEUVE_KAFKA_REPLICATION,
  * FLEUVE_KAFKA_MAX_RECORD_BYTES, FLEUVE_KAFKA_SESSION_TIMEOUT_MS, FLEUVE_KAFKA_CLIENT_RETRIES,
- * FLEUVE_KAFKA_SOURCE_ATTEMPTS, FLEUVE_KAFKA_TRANSACTION_RECORDS, FLEUVE_KAFKA_CLIENT. Flags override them
+ * FLEUVE_KAFKA_SOURCE_ATTEMPTS, FLEUVE_KAFKA_TRANSACTION_RECORDS, FLEUVE_KAFKA_FETCH_BYTES, FLEUVE_KAFKA_CLIENT. Flags override them
  * (see cli/kafka-flags.ts).
  */
 export const kafkaSettingsConfig = Config.all({
@@ -76,6 +90,7 @@ export const kafkaSettingsConfig = Config.all({
   clientRetries: Config.Int("FLEUVE_KAFKA_CLIENT_RETRIES").pipe(Config.withDefault(15)),
   sourceAttempts: Config.Int("FLEUVE_KAFKA_SOURCE_ATTEMPTS").pipe(Config.withDefault(8)),
   transactionRecords: Config.option(Config.Int("FLEUVE_KAFKA_TRANSACTION_RECORDS")),
+  fetchBytes: Config.Int("FLEUVE_KAFKA_FETCH_BYTES").pipe(Config.withDefault(FETCH_BYTES)),
   client: Config.Literals(KAFKA_CLIENTS, "FLEUVE_KAFKA_CLIENT").pipe(Config.withDefault("kafkajs" as KafkaClient))
 })
 
@@ -107,6 +122,7 @@ export const settingsFrom = (c: KafkaSettingsInput): KafkaSettings => {
     clientRetries: Math.max(0, c.clientRetries),
     sourceAttempts: Math.max(1, c.sourceAttempts),
     ...(Option.isSome(c.transactionRecords) ? { transactionRecords: Math.max(1, c.transactionRecords.value) } : {}),
+    fetchBytes: Math.max(64 * 1024, c.fetchBytes),
     client: c.client
   }
 }
