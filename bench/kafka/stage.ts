@@ -110,7 +110,7 @@ while (t.records < N) {
 const wall = (performance.now() - t0) / 1000
 const cpu = process.cpuUsage(cpu0)
 if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((await post("Profiler.stop")).profile))
-const grouping = client === "kafkajs" ? (kafkajsGroupingPatched() ? " with its two fixes" : " as shipped") : ""
+const grouping = client === "kafkajs" ? (kafkajsGroupingPatched() ? " with fleuve's replacements" : " as shipped") : ""
 console.log(
   `${client}${grouping}: ${N} records in ${wall.toFixed(2)} s from the stage's start (${Math.round(N / wall)} records/s); ${t.batchN} batches of ${Math.round(t.records / t.batchN)} records, ` +
     `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s (CPU ${(t.txCpu / 1000).toFixed(2)} s); CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record)`

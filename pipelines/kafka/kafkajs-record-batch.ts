@@ -516,6 +516,106 @@ async ({
 
 const MAGIC_BYTE = 2
 
+/** An Encoder holding `bytes` as if it had written them (what kafkajs' callers read back). */
+const encoderOf = (Encoder: EncoderClass, bytes: Buffer): KafkajsEncoder => {
+  const e = new Encoder(0)
+  e.buf = bytes
+  e.offset = bytes.length
+  return e
+}
+
+/**
+ * kafkajs' `protocol/request`: a request's size and header before its payload. kafkajs writes the
+ * header and payload into a 512-byte Encoder that grows by doubling, then copies it all once more;
+ * here the payload is copied once, into a buffer of the right size.
+ */
+export const makeRequestFraming = (Encoder: EncoderClass) =>
+async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: {
+  correlationId: number
+  clientId: string
+  request: { apiKey: number; apiVersion: number; encode: () => Promise<{ buffer: Buffer }> }
+}) => {
+  const payload = (await encode()).buffer
+  const head = new Encoder(64).writeInt32(0).writeInt16(apiKey).writeInt16(apiVersion).writeInt32(correlationId) as KafkajsEncoder & { writeString(s: string): KafkajsEncoder }
+  const header = head.writeString(clientId).buffer
+  const out = Buffer.allocUnsafe(header.length + payload.length)
+  header.copy(out, 0)
+  payload.copy(out, header.length)
+  out.writeInt32BE(out.length - 4, 0)
+  return encoderOf(Encoder, out)
+}
+
+interface ProduceMessage {
+  readonly key?: unknown
+  readonly value?: unknown
+  readonly headers?: Readonly<Record<string, unknown>>
+  readonly timestamp?: number | string | null
+}
+
+/**
+ * kafkajs' Produce request v3 (v4–v7 reuse it): the same bytes, written as one buffer of parts
+ * (each partition's record batch by the lean RecordBatch), without a copy of every message object
+ * and an Encoder per level that kafkajs copies into the next.
+ */
+export const makeProduceRequestV3 = (modules: {
+  readonly Encoder: EncoderClass
+  readonly apiKey: number
+  readonly RecordBatch: ReturnType<typeof makeRecordBatchEncoder>
+  readonly Long: { fromInt(n: number): unknown }
+}) => {
+  const { Encoder, apiKey, RecordBatch, Long } = modules
+  type Writer = KafkajsEncoder & { writeString(s: string | null): Writer; writeInt16(v: number): Writer; writeInt32(v: number): Writer }
+  return ({ acks, timeout, transactionalId = null, producerId = Long.fromInt(-1), producerEpoch = 0, compression = 0, topicData }: {
+    acks: number
+    timeout: number
+    transactionalId?: string | null
+    producerId?: unknown
+    producerEpoch?: number
+    compression?: number
+    topicData: ReadonlyArray<{ topic: string; partitions: ReadonlyArray<{ partition: number; messages: ReadonlyArray<ProduceMessage>; firstSequence?: number }> }>
+  }) => ({
+    apiKey,
+    apiVersion: 3,
+    apiName: "Produce",
+    expectResponse: () => acks !== 0,
+    encode: async () => {
+      const parts: Array<Buffer> = [(new Encoder(64) as Writer).writeString(transactionalId).writeInt16(acks).writeInt32(timeout).writeInt32(topicData.length).buffer]
+      for (const { topic, partitions } of topicData) {
+        parts.push((new Encoder(64) as Writer).writeString(topic).writeInt32(partitions.length).buffer)
+        for (const { partition, messages, firstSequence } of partitions) {
+          // As kafkajs: the batch's first and max timestamps are the least and greatest given (sorted as kafkajs sorts), else now.
+          const dateNow = Date.now()
+          const given = messages.map((m) => m.timestamp).filter((t) => t != null).sort()
+          const timestamps = given.length === 0 ? [dateNow] : given
+          const firstTimestamp = timestamps[0] as number
+          const maxTimestamp = timestamps[timestamps.length - 1]
+          const records = new Array<PendingRecord>(messages.length)
+          for (let i = 0; i < messages.length; i++) {
+            const m = messages[i]!
+            records[i] = { offsetDelta: i, timestampDelta: ((m.timestamp || dateNow) as number) - firstTimestamp, key: m.key, value: m.value, headers: m.headers ?? {} }
+          }
+          const batch = await RecordBatch({
+            compression,
+            records,
+            firstTimestamp,
+            maxTimestamp: maxTimestamp as number,
+            producerId,
+            producerEpoch,
+            ...(firstSequence === undefined ? {} : { firstSequence }),
+            transactional: !!transactionalId,
+            lastOffsetDelta: records.length - 1
+          })
+          const head = Buffer.allocUnsafe(8)
+          head.writeInt32BE(partition, 0)
+          head.writeInt32BE(batch.offset, 4)
+          parts.push(head, batch.buf.subarray(0, batch.offset))
+        }
+      }
+      return encoderOf(Encoder, Buffer.concat(parts))
+    }
+  })
+}
+
 /**
  * The replacements, built on kafkajs' own modules (required here, before kafkajs itself loads), in
  * groups that go in together or not at all (the lean `Record` only suits the lean `RecordBatch`).
@@ -530,12 +630,16 @@ export const leanRecordModules = (crc32c: (b: Uint8Array) => number): ReadonlyAr
   }
   const Long = require("kafkajs/src/utils/long")
   const filterAbortedMessages = require("kafkajs/src/consumer/filterAbortedMessages")
+  const { Produce: apiKey } = require("kafkajs/src/protocol/requests/apiKeys") as { Produce: number }
+  const RecordBatch = makeRecordBatchEncoder({ Encoder, crc32c, lookupCodec, Long })
   return [
     [["kafkajs/src/protocol/recordBatch/v0/decoder", makeRecordBatchDecoder({ Decoder, KafkaJSPartialMessageError, lookupCodecByAttributes })]],
     [["kafkajs/src/consumer/batch", makeBatchClass({ Long, filterAbortedMessages })]],
     [
       ["kafkajs/src/protocol/recordBatch/record/v0", pendingRecord],
-      ["kafkajs/src/protocol/recordBatch/v0", { RecordBatch: makeRecordBatchEncoder({ Encoder, crc32c, lookupCodec, Long }), MAGIC_BYTE }]
-    ]
+      ["kafkajs/src/protocol/recordBatch/v0", { RecordBatch, MAGIC_BYTE }],
+      ["kafkajs/src/protocol/requests/produce/v3/request", makeProduceRequestV3({ Encoder, apiKey, RecordBatch, Long })]
+    ],
+    [["kafkajs/src/protocol/request", makeRequestFraming(Encoder)]]
   ]
 }

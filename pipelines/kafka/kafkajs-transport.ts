@@ -26,11 +26,12 @@ const headersOf = (raw: Record<string, unknown> | undefined): Readonly<Record<st
 
 /** Groups messages per topic for one produce request (kafkajs partitions by key, Java-compatible murmur2). */
 const topicMessages = (messages: ReadonlyArray<OutMessage>) => {
-  const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers?: Record<string, string> }>>()
+  const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers?: Readonly<Record<string, string>> }>>()
   for (const m of messages) {
     let list = byTopic.get(m.topic)
     if (!list) byTopic.set(m.topic, (list = []))
-    list.push(m.headers ? { key: m.key, value: m.value, headers: { ...m.headers } } : { key: m.key, value: m.value })
+    // kafkajs reads key, value and headers and changes nothing: a message without headers goes as it is.
+    list.push(m.headers ? { key: m.key, value: m.value, headers: { ...m.headers } } : m)
   }
   return [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }))
 }

@@ -219,3 +219,44 @@ test("the default partitioner picks kafkajs' own partitions: murmur2 on 32-bit i
   assert.ok(picks.every((p) => p !== 3))
   assert.equal(new Set(picks).size, 4)
 })
+
+test("the lean Produce request and request framing write kafkajs' own bytes", async () => {
+  // kafkajs' Produce v3 request as shipped, over its own Record and RecordBatch (not the lean ones).
+  const file = require.resolve("kafkajs/src/protocol/requests/produce/v3/request")
+  const local = createRequire(file)
+  const module = { exports: undefined as unknown }
+  const requireShipped = (id: string) => (id === "../../../recordBatch/record/v0" ? RecordEncoder : id === "../../../recordBatch/v0" ? { RecordBatch } : local(id))
+  new Function("module", "exports", "require", readFileSync(file, "utf8"))(module, module.exports, requireShipped)
+  type Request = (o: Record<string, unknown>) => { apiKey: number; apiVersion: number; encode: () => Promise<{ buffer: Buffer }>; expectResponse: () => boolean }
+  const shippedProduce = module.exports as Request
+  const leanProduce = require(file) as Request
+  const shippedFraming = shippedAt<(o: unknown) => Promise<{ buffer: Buffer }>>("kafkajs/src/protocol/request")
+  const leanFraming = require(require.resolve("kafkajs/src/protocol/request")) as typeof shippedFraming
+  assert.notEqual(leanProduce, shippedProduce)
+  assert.notEqual(leanFraming, shippedFraming)
+  const now = Date.now
+  Date.now = () => 1_765_000_000_000 // the batch's timestamps, when messages carry none
+  try {
+    const messages = (n: number, timestamps: boolean) =>
+      Array.from({ length: n }, (_, i) => ({
+        key: i % 9 === 4 ? null : `k-${i}`,
+        value: i % 11 === 2 ? `{"s":"é${i}"}` : Buffer.from(`{"i":${i}}`),
+        ...(i % 3 === 1 ? { headers: { "fleuve.run": `r${i}`, m: ["a", "b"] } } : {}),
+        ...(timestamps ? { timestamp: 1_765_000_000_000 + ((i * 37) % 500) } : {})
+      }))
+    for (const args of [
+      { acks: -1, timeout: 30000, compression: Compression.None, topicData: [{ topic: "eval.scores", partitions: [{ partition: 0, firstSequence: 5, messages: messages(300, false) }, { partition: 2, messages: messages(1, true) }] }] },
+      { acks: -1, timeout: 30000, transactionalId: "fleuve.x.stage.w1", producerId: Long.fromValue(77), producerEpoch: 2, compression: Compression.GZIP, topicData: [{ topic: "a", partitions: [{ partition: 1, firstSequence: 0, messages: messages(40, true) }] }, { topic: "b.dlq", partitions: [{ partition: 0, firstSequence: 9, messages: messages(3, false) }] }] },
+      { acks: 1, timeout: 1000, topicData: [] }
+    ]) {
+      const theirs = shippedProduce(args)
+      const mine = leanProduce(args)
+      assert.deepEqual([mine.apiKey, mine.apiVersion, mine.expectResponse()], [theirs.apiKey, theirs.apiVersion, theirs.expectResponse()])
+      assert.deepEqual((await mine.encode()).buffer, (await theirs.encode()).buffer)
+      const framed = (f: typeof shippedFraming, request: unknown) => f({ correlationId: 4242, clientId: "fleuve-élan", request })
+      assert.deepEqual((await framed(leanFraming, mine)).buffer, (await framed(shippedFraming, shippedProduce(args))).buffer)
+    }
+  } finally {
+    Date.now = now
+  }
+})
