@@ -56,7 +56,7 @@ const ASSET_DIRS: ReadonlyArray<readonly [from: string, to: string]> = [
 /**
  * Packages kept outside the one-file bundle and copied as files (folders copied whole): those with
  * native parts, and kafkajs, which pipelines/kafka/kafkajs-patches.ts loads by a runtime require
- * after replacing two of its internal modules (esbuild cannot inline a require made at run time).
+ * after replacing some of its internal modules (esbuild cannot inline a require made at run time).
  */
 const COPIED_PACKAGES: ReadonlyArray<{ readonly name: string; readonly files: ReadonlyArray<string> }> = [
   { name: "webgpu", files: ["package.json", "index.js", "LICENSE.md", "dist/linux-x64/dawn.node"] },
