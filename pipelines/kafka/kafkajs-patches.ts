@@ -2,7 +2,7 @@ import { createRequire } from "node:module"
 import { leanRecordModules } from "./kafkajs-record-batch.ts"
 
 /**
- * Two fixes to kafkajs 2.2.4's internals, installed before kafkajs loads: kafkajs-transport.ts gets
+ * Fixes to kafkajs 2.2.4's internals, installed before kafkajs loads: kafkajs-transport.ts gets
  * kafkajs from `loadKafkajs()`, a runtime require after the fix is in place. (Not a static import
  * after this module's: bin/compiled-cli.mjs bundles our sources with packages external, and an
  * ESM bundle's imports of packages are evaluated before any of the bundle's own code.) kafkajs groups a produce request's messages per partition with

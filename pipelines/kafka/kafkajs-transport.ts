@@ -5,7 +5,7 @@ import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
 import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
 
-// kafkajs with its quadratic per-partition grouping replaced (kafkajs-patches.ts).
+// kafkajs with some of its modules replaced by leaner ones (kafkajs-patches.ts).
 const { CompressionTypes, Kafka, logLevel, Partitioners } = loadKafkajs()
 
 /** Shared by every record without headers (most of them): read-only, never written to. */
@@ -138,6 +138,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
   const consumer = async (options: ConsumerOptions): Promise<Consumer> => {
     const session = options.sessionTimeoutMs ?? settings.sessionTimeoutMs ?? 10000
     const heartbeatInterval = Math.max(300, Math.floor(session / 5))
+    const fetchBytes = options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? settings.fetchBytes ?? FETCH_BYTES
     const c = kafka.consumer({
       groupId: options.groupId,
       readUncommitted: false,
@@ -145,9 +146,9 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       sessionTimeout: session,
       rebalanceTimeout,
       heartbeatInterval,
-      maxBytesPerPartition: options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? settings.fetchBytes ?? FETCH_BYTES,
-      // A fetch carries up to this much in all (kafkajs' default is 10 MB): one full fetch from each partition of a 3-partition topic.
-      maxBytes: Math.max(10 * 1024 * 1024, 3 * (options.maxBytesPerPartition ?? tuning.maxBytesPerPartition ?? settings.fetchBytes ?? FETCH_BYTES)),
+      maxBytesPerPartition: fetchBytes,
+      // A fetch carries up to this much in all (kafkajs' default is 10 MB): a full fetch from each of 3 partitions.
+      maxBytes: Math.max(10 * 1024 * 1024, 3 * fetchBytes),
       maxWaitTimeInMs: 200,
       // A crashed consumer is restarted by our worker loop, with fresh producers: not by kafkajs.
       retry: { retries: 5, restartOnFailure: async () => false }
