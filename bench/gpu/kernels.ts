@@ -8,7 +8,7 @@
  * scoring in NF4. `--profile` adds
  * where one layer's time goes, kernel by kernel. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training] [--no-training] [--no-14b] [--profile]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile]
  */
 import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
@@ -228,6 +228,24 @@ const main = async () => {
   }
   const onlyModel = process.argv.includes("--only-model")
   const onlyTraining = process.argv.includes("--only-training")
+  if (process.argv.includes("--memory")) {
+    // Issue 22 item 5: the runs whose memory the driver is asked about (nvidia-smi sampled
+    // beside this process: bench/gpu/memory.sh), each between two phase lines with wall-clock
+    // times, with fleuve's own count of its buffers (peak_gpu_bytes_allocated) in its result line.
+    const phase = async (what: string, f: () => Promise<void>) => {
+      emit({ kind: "phase", what, at: "start", t: Date.now() })
+      await guard(what, f)
+      emit({ kind: "phase", what, at: "end", t: Date.now() })
+      await new Promise((r) => setTimeout(r, 1500)) // the sampler sees the memory go back between runs
+    }
+    await phase("scoring 0.6B f16 16×512", async () => { peak = allocated; await modelBench(gpu, "f16", QWEN3_0_6B) })
+    await phase("LoRA 0.6B f16 16×1024 dropout 0.05", async () => { peak = allocated; await trainBench(gpu, "f16", QWEN3_0_6B, 16, 1024, 3, 1, 0.05) })
+    hostWeights.clear()
+    await phase("QLoRA 14B nf4 1×1024", async () => { peak = allocated; await trainBench(gpu, "nf4", QWEN3_14B, 1, 1024, 2, 1) })
+    hostWeights.clear()
+    await phase("scoring 14B nf4", async () => { peak = allocated; await modelBench(gpu, "nf4", QWEN3_14B) })
+    return
+  }
   if (pickMatrixConfig(gpu) && !onlyTraining && (profile || !onlyModel)) {
     for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
   }

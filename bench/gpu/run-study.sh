@@ -26,6 +26,10 @@
 #           timing lines, stopped after MINIGRID_SECONDS (default 150)
 #   study   fleuve study $STUDY --backend webgpu, stopped with SIGINT after STUDY_SECONDS (default
 #           420) so that it ends cleanly and the next call resumes
+#   memory  issue 22 item 5: nvidia-smi's memory in use beside fleuve's own count of its buffers
+#           (bench-kernels.mjs --memory: 0.6B scoring and LoRA, 14B NF4 QLoRA and scoring), then
+#           PyTorch's scoring and LoRA with max_memory_allocated (NO_CHECKPOINT=1 skips the random
+#           0.6B checkpoint, which this step does not need)
 #   launch  fleuve study $STUDY in its own process session (setsid): it outlives the call, and the
 #           machine stays while calls follow within its idle release — one process start to report
 #   follow  the launched study's log and the GPU memory in use (nvidia-smi, every 10 s) until it
@@ -69,7 +73,7 @@ setup() {
     echo "$commit" > "$W/UNPACKED"
   fi
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  if [ ! -f "$MODEL/model.safetensors" ]; then
+  if [ -z "${NO_CHECKPOINT:-}" ] && [ ! -f "$MODEL/model.safetensors" ]; then
     say "random Qwen3-0.6B-shaped checkpoint"
     timed $PYTHON "$RUN/scripts/models/random-qwen3.py" "$MODEL" --shape $SHAPE --tokenizer "$RUN/tokenizer-qwen3" || return 1
   fi
@@ -235,6 +239,23 @@ study() {
   cd "$ROOT"
 }
 
+memory() {
+  # issue 22 item 5: the GPU memory the driver reports (nvidia-smi every 100 ms, the whole card)
+  # while fleuve's scoring and LoRA runs at 0.6B and its QLoRA and scoring at 14B NF4 run
+  # (bench-kernels.mjs --memory: phase lines with wall-clock times, and fleuve's own count of its
+  # buffers), then PyTorch's scoring and LoRA with their max_memory_allocated, on the same card
+  say "issue 22: GPU memory read from the driver beside fleuve's own count (bench-kernels.mjs --memory), then PyTorch's max_memory_allocated"
+  nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/memory-smi.csv" 2>/dev/null &
+  local smi=$!
+  echo "{\"kind\":\"clock\",\"date_utc\":\"$(date -u '+%Y/%m/%d %H:%M:%S.%3N')\",\"t\":$(date +%s%3N)}" > "$OUT/memory-webgpu.jsonl"
+  (cd "$FL/app" && LD_LIBRARY_PATH=$FL/lib VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json} \
+    timeout ${MEMORY_TIMEOUT:-200} "$FL/bin/node" bench-kernels.mjs --memory 2>&1) | grep --line-buffered "^{" >> "$OUT/memory-webgpu.jsonl"
+  cut -c1-300 "$OUT/memory-webgpu.jsonl"
+  PYTHONUNBUFFERED=1 timeout ${TORCH_TIMEOUT:-120} python3 "$RUN/bench/gpu/torch_peer.py" --only-model --no-generation 2>&1 | grep --line-buffered "^{" > "$OUT/memory-torch.jsonl"
+  cut -c1-300 "$OUT/memory-torch.jsonl"
+  kill $smi 2>/dev/null
+}
+
 launch() {
   # The study in its own process session (setsid), so that it outlives this call: the device tool
   # kills what a call leaves running except such a process, and keeps the machine while calls
@@ -293,6 +314,7 @@ for step in ${STEPS:-setup study}; do
     minigrid) minigrid ;;
     study) study ;;
     launch) launch ;;
+    memory) memory ;;
     follow) follow ;;
     *) echo "unknown step $step" ;;
   esac
