@@ -232,7 +232,11 @@ const main = async () => {
     // Issue 22 item 5: the runs whose memory the driver is asked about (nvidia-smi sampled
     // beside this process: bench/gpu/memory.sh), each between two phase lines with wall-clock
     // times, with fleuve's own count of its buffers (peak_gpu_bytes_allocated) in its result line.
+    // --phase TEXT: only the runs whose name contains it (one process per run: Dawn keeps freed
+    // buffers' memory for reuse, so a run's reading in a shared process includes the runs before it)
+    const only = process.argv.includes("--phase") ? process.argv[process.argv.indexOf("--phase") + 1] ?? "" : ""
     const phase = async (what: string, f: () => Promise<void>) => {
+      if (!what.includes(only)) return
       emit({ kind: "phase", what, at: "start", t: Date.now() })
       await guard(what, f)
       emit({ kind: "phase", what, at: "end", t: Date.now() })
