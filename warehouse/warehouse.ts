@@ -168,7 +168,9 @@ export const applySchemaDocs = (w: Pick<WarehouseApi, "exec" | "query">) =>
   Effect.gen(function*() {
     const present = yield* w.query<{ table: string; column: string | null; kind: string; comment: string | null }>(PRESENT_COMMENTS)
     const statements = commentStatements(present)
-    if (statements.length > 0) yield* w.exec(statements.join(";\n"))
+    // One transaction: DuckDB commits each statement of a script on its own otherwise, and ~200
+    // comments of a fresh warehouse took 66 ms that way against 16 ms in one (issue 23, start-up).
+    if (statements.length > 0) yield* w.exec(`BEGIN TRANSACTION;\n${statements.join(";\n")};\nCOMMIT`)
   })
 
 /** Applies `warehouse/migrations/NNNN_*.sql` in order, once each, recording a checksum. */
