@@ -6,8 +6,8 @@ import { base36 } from "../../operators/corpus/ledger.ts"
 import { defaultMinHashConfig, fnv1a, LshIndex, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
 import { LanguageIdentifier, loadTraining } from "../../operators/corpus/language-id.ts"
 import { signatureKernel } from "../../operators/corpus/minhash-kernel.ts"
-import { qualityCheck } from "../../operators/corpus/quality.ts"
-import { ReferenceLanguageIdentifier, ReferenceLshIndex, ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
+import { alphabeticWordsRatio, qualityCheck } from "../../operators/corpus/quality.ts"
+import { referenceAlphabeticWordsRatio, ReferenceLanguageIdentifier, ReferenceLshIndex, ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
 import { repoRoot } from "../helpers/paths.ts"
 
 // Texts that stress the fast paths: astral characters, lone surrogates, combining marks before
@@ -26,6 +26,44 @@ const sample = readFileSync(join(repoRoot, "data/corpus/sample.jsonl"), "utf8").
 
 test("quality: the one-pass rules give the reference implementation's verdict and measures on every text", () => {
   for (const text of [...TRICKY, ...sample]) assert.deepEqual(qualityCheck(text), referenceQualityCheck(text), text.slice(0, 60))
+})
+
+test("quality: repetition rules counting only candidate n-grams give the reference's verdicts on texts that repeat at every length", () => {
+  // Few distinct words, runs copied from earlier in the text: n-grams repeat for every n from 2
+  // to 10 and beyond, so every pass has candidates, and some texts break each rule.
+  let s = 12345
+  const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32
+  const texts: Array<string> = []
+  for (let k = 0; k < 400; k++) {
+    const vocabulary = ["le", "la", "de", "patient", "dose", "mg", "12", "—", "Tension", "tension.", "soins", "(voir", "x"].slice(0, 3 + Math.floor(next() * 10))
+    const words: Array<string> = []
+    const length = 40 + Math.floor(next() * 300)
+    while (words.length < length) {
+      if (words.length > 12 && next() < 0.3) {
+        const from = Math.floor(next() * (words.length - 10))
+        words.push(...words.slice(from, from + 2 + Math.floor(next() * 12)))
+      } else words.push(vocabulary[Math.floor(next() * vocabulary.length)]!)
+    }
+    texts.push(words.join(next() < 0.2 ? "\n" : " "))
+  }
+  const verdicts = new Set<string>()
+  for (const text of texts) {
+    const fast = qualityCheck(text)
+    assert.deepEqual(fast, referenceQualityCheck(text), text.slice(0, 60))
+    verdicts.add(fast.problem ?? "kept")
+  }
+  // The texts reach the repetition rules, and break them in more than one way.
+  assert.ok([...verdicts].filter((v) => /gram|duplicated/.test(v)).length >= 3, [...verdicts].join(", "))
+})
+
+test("quality: the alphabetic-words ratio's ASCII path equals the regular expressions on every kind of word", () => {
+  const words = ["", "a", "Z9", "123", "1234", "12345", "#", "—", "--", "12,5", "1.000", "é", "x²", "①", "١٢", "\u0000", "a\u0001", "~", "+33", "42%", "€", "l’", "A-1", "ⓐ"]
+  let s = 99
+  const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32
+  for (let k = 0; k < 2000; k++) {
+    const text = Array.from({ length: 1 + Math.floor(next() * 20) }, () => words[Math.floor(next() * words.length)]!)
+    assert.equal(alphabeticWordsRatio(text), referenceAlphabeticWordsRatio(text), JSON.stringify(text))
+  }
 })
 
 test("MinHash: word hashes without building words equal fnv1a of simplify's words", () => {

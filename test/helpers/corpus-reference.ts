@@ -3,13 +3,31 @@
  * kept as references: the fast versions in operators/corpus must give the same answers
  * (test/corpus/fast-paths.test.ts).
  */
-import { alphabeticWordsRatio, defaultQualityThresholds, type QualityScores, type QualityThresholds } from "../../operators/corpus/quality.ts"
+import { defaultQualityThresholds, type QualityScores, type QualityThresholds } from "../../operators/corpus/quality.ts"
 import { fnv1a, type MinHashConfig, simplify } from "../../operators/corpus/minhash.ts"
 import { type Language, LANGUAGES } from "../../operators/corpus/language-id.ts"
 
 const FRENCH_STOP_WORDS = new Set(["le", "la", "les", "de", "des", "du", "un", "une", "et", "en", "à", "au", "aux", "est", "que", "qui", "pour", "dans", "par", "sur", "avec", "il", "elle", "pas", "ne", "ce", "se", "son", "sa", "ses"])
 const BULLETS = /^\s*[•●‣◦▪▫*\-–—·]/
 const ELLIPSIS = /(\.\.\.|…)\s*$/
+
+/** alphabeticWordsRatio with its regular expressions only (the fast one reads ASCII words unit by unit). */
+export const referenceAlphabeticWordsRatio = (words: ReadonlyArray<string>): number => {
+  let counted = 0
+  let alphabetic = 0
+  let groupRun = 0
+  for (const w of words) {
+    if (/^[\p{P}\p{S}]+$/u.test(w)) continue
+    if (/^\p{N}{1,4}$/u.test(w)) {
+      groupRun++
+      if (groupRun > 1 && groupRun <= 8) continue
+      if (groupRun > 8) groupRun = 1
+    } else groupRun = 0
+    counted++
+    if (/\p{L}/u.test(w)) alphabetic++
+  }
+  return counted === 0 ? 0 : alphabetic / counted
+}
 
 /** The first rule a text breaks, or undefined when it passes them all. */
 export const referenceQualityProblem = (text: string, t: QualityThresholds = defaultQualityThresholds): string | undefined => referenceQualityCheck(text, t).problem
@@ -29,7 +47,7 @@ export const referenceQualityCheck = (text: string, t: QualityThresholds = defau
   const lines = text.split("\n").filter((l) => l.trim().length > 0)
   if (lines.length > 0 && lines.filter((l) => BULLETS.test(l)).length / lines.length > t.maxBulletLinesRatio) return problem("too many bullet lines")
   if (lines.length > 0 && lines.filter((l) => ELLIPSIS.test(l)).length / lines.length > t.maxEllipsisLinesRatio) return problem("too many lines ending in ellipsis")
-  const alpha = alphabeticWordsRatio(words)
+  const alpha = referenceAlphabeticWordsRatio(words)
   if (alpha < t.minAlphaWordsRatio) return problem("too few alphabetic words")
   const lower = words.map((w) => w.toLowerCase().replace(/^[\p{P}]+|[\p{P}]+$/gu, ""))
   const stops = new Set(lower.filter((w) => FRENCH_STOP_WORDS.has(w)))
