@@ -1,4 +1,8 @@
 import { Effect } from "effect"
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { WarehouseError } from "./errors.ts"
 import { sqlFile, Warehouse } from "./warehouse.ts"
 
 /** One document's row of `corpus_documents`, as a run reads or writes it. */
@@ -36,39 +40,59 @@ export const CorpusState = {
   }),
 
   /**
-   * Merges a run's decisions and retires what it did not see, in one transaction. Rows are staged
-   * in slices: a whole run's rows at once (11 values a document, a million documents for 1 GB) were
-   * the run's peak of memory.
+   * Merges a run's decisions and retires what it did not see, in one transaction. The rows are
+   * written as newline-delimited JSON to two files in a temporary folder, in slices as the ledger
+   * is read, and DuckDB reads the files into its staging tables in one statement: 1.1 M rows
+   * appended value by value took minutes and most of the run's peak memory on 1 GB (issue 23; on
+   * 300,000 rows: 7-9 s and 1.3 GB staged by the appender, 1.4 s and ~0.3 GB by the files).
    */
   save: (runId: string, decisions: Iterable<CorpusDocumentRow>, seen: Iterable<string>) =>
-    Effect.gen(function*() {
-      const w = yield* Warehouse
-      yield* w.exec(sqlFile("corpus_staging"))
-      for (const slice of slices(decisions)) {
-        yield* w.append("corpus_staging", slice.map((d) => [
-          d.docId, d.contentHash, d.source, d.status, d.reason ?? null, d.duplicateOf ?? null, d.lang ?? null, d.langScore ?? null,
-          d.tokens ?? null, d.bands ? d.bands.join(",") : null, d.similarity ?? null
-        ]))
-      }
-      for (const slice of slices(seen)) yield* w.append("corpus_seen", slice.map((id) => [id]))
-      yield* w.transaction(Effect.gen(function*() {
-        yield* w.exec(sqlFile("corpus_documents"), { run_id: runId })
-        yield* w.exec(sqlFile("corpus_retired"), { run_id: runId })
-      }))
-      yield* w.exec("DROP TABLE IF EXISTS corpus_staging; DROP TABLE IF EXISTS corpus_seen")
-    })
+    Effect.acquireUseRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "fleuve-corpus-state-"))),
+      (dir) =>
+        Effect.gen(function*() {
+          const w = yield* Warehouse
+          const documents = join(dir, "documents.jsonl")
+          const seenFile = join(dir, "seen.jsonl")
+          yield* Effect.try({
+            try: () => {
+              writeLines(documents, decisions, (d) => JSON.stringify([
+                d.docId, d.contentHash, d.source, d.status, d.reason ?? null, d.duplicateOf ?? null, d.lang ?? null, d.langScore ?? null,
+                d.tokens ?? null, d.bands ? d.bands.join(",") : null, d.similarity ?? null
+              ]))
+              writeLines(seenFile, seen, (id) => JSON.stringify(id))
+            },
+            catch: (e) => new WarehouseError({ message: `staging the corpus state in ${dir}: ${e instanceof Error ? e.message : String(e)}` })
+          })
+          yield* w.exec(sqlFile("corpus_staging"))
+          yield* w.exec(sqlFile("corpus_staging_rows"), { documents })
+          yield* w.exec(sqlFile("corpus_seen_rows"), { seen: seenFile })
+          yield* w.transaction(Effect.gen(function*() {
+            yield* w.exec(sqlFile("corpus_documents"), { run_id: runId })
+            yield* w.exec(sqlFile("corpus_retired"), { run_id: runId })
+          }))
+          yield* w.exec("DROP TABLE IF EXISTS corpus_staging; DROP TABLE IF EXISTS corpus_seen")
+        }),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
 }
 
 const SLICE = 8192
 
-function* slices<A>(items: Iterable<A>): Generator<Array<A>> {
-  let slice: Array<A> = []
-  for (const item of items) {
-    slice.push(item)
-    if (slice.length === SLICE) {
-      yield slice
-      slice = []
+/** Writes one line per item, a slice of lines per write: the items are never all in memory at once. */
+const writeLines = <A>(path: string, items: Iterable<A>, line: (a: A) => string) => {
+  const fd = openSync(path, "w")
+  try {
+    let chunk: Array<string> = []
+    for (const item of items) {
+      chunk.push(line(item))
+      if (chunk.length === SLICE) {
+        writeSync(fd, chunk.join("\n") + "\n")
+        chunk = []
+      }
     }
+    if (chunk.length > 0) writeSync(fd, chunk.join("\n") + "\n")
+  } finally {
+    closeSync(fd)
   }
-  if (slice.length > 0) yield slice
 }

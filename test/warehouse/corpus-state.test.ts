@@ -1,0 +1,44 @@
+import assert from "node:assert/strict"
+import { readdirSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { test } from "node:test"
+import { Effect } from "effect"
+import { CorpusState, type CorpusDocumentRow } from "../../warehouse/corpus-state.ts"
+import { Warehouse } from "../../warehouse/warehouse.ts"
+import { runWithWarehouse, tempWarehousePath } from "../helpers/warehouse.ts"
+
+// Values that a line-per-row staging file must carry through unchanged: quotes, backslashes,
+// newlines, commas, astral characters, a lone surrogate's replacement, numbers at full precision.
+const rows: Array<CorpusDocumentRow> = [
+  { docId: "a", contentHash: "h1", source: "in.jsonl:1", status: "kept", lang: "fr", langScore: 0.9876543210123457, tokens: 512, bands: ["1z", "abc"] },
+  { docId: "b \"quoted\", with\\backslash", contentHash: "h2", source: "dir/é 😀.jsonl:2\nsecond line", status: "duplicate", reason: "near duplicate", duplicateOf: "a", lang: "fr", langScore: 1, tokens: 0, similarity: 0.8125 },
+  { docId: "c", contentHash: "h3", source: "in.jsonl:3", status: "dropped", reason: "language en (0.31)" }
+]
+
+type Row = { doc_id: string; content_hash: string; source: string; status: string; reason: string | null; duplicate_of: string | null; lang: string | null; lang_score: number | null; tokens: number | null; lsh_bands: string | null; similarity: number | null; first_run: string; last_run: string; retired: boolean }
+const read = (db: string) =>
+  runWithWarehouse(db, Effect.gen(function*() {
+    const w = yield* Warehouse
+    return yield* w.query<Row>("SELECT doc_id, content_hash, source, status, reason, duplicate_of, lang, lang_score, tokens, lsh_bands, similarity, first_run, last_run, retired FROM corpus_documents ORDER BY doc_id")
+  }))
+
+test("corpus state: a run's decisions land value for value, a re-run updates them and retires what it did not see, no staging file stays", async () => {
+  const db = tempWarehousePath()
+  const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith("fleuve-corpus-state-")))
+  await runWithWarehouse(db, CorpusState.save("run-1", rows, rows.map((r) => r.docId)))
+  const first = await read(db)
+  assert.deepEqual(first, [...rows].sort((x, y) => (x.docId < y.docId ? -1 : 1)).map((r) => ({
+    doc_id: r.docId, content_hash: r.contentHash, source: r.source, status: r.status, reason: r.reason ?? null, duplicate_of: r.duplicateOf ?? null,
+    lang: r.lang ?? null, lang_score: r.langScore ?? null, tokens: r.tokens ?? null, lsh_bands: r.bands ? r.bands.join(",") : null, similarity: r.similarity ?? null,
+    first_run: "run-1", last_run: "run-1", retired: false
+  })))
+  // The second run sees a (changed) and c, not b.
+  await runWithWarehouse(db, CorpusState.save("run-2", [{ ...rows[0]!, contentHash: "h1b", tokens: 7 }], ["a", "c"]))
+  const second = new Map((await read(db)).map((r) => [r.doc_id, r]))
+  assert.deepEqual([second.get("a")!.content_hash, second.get("a")!.tokens, second.get("a")!.first_run, second.get("a")!.last_run, second.get("a")!.retired], ["h1b", 7, "run-1", "run-2", false])
+  assert.equal(second.get(rows[1]!.docId)!.retired, true)
+  assert.equal(second.get("c")!.retired, false)
+  const known = await runWithWarehouse(db, CorpusState.load)
+  assert.deepEqual(known.map((k) => k.docId).sort(), ["a", "c"])
+  assert.deepEqual(readdirSync(tmpdir()).filter((f) => f.startsWith("fleuve-corpus-state-") && !before.has(f)), [])
+})
