@@ -72,7 +72,7 @@ export class ByteLevelBpe {
    * never builds a pair's string (~20% of encoding). Undefined when a merge's parts or result are
    * not in the vocabulary (not a well-formed byte-level BPE): bpe() then takes the string route.
    */
-  private readonly pairs: Map<number, number> | undefined
+  private readonly pairs: PairTable | undefined
   /** Each byte's token id (-1: none). */
   private byteIds: Int32Array | undefined
   /** Built from tables: the model's tokens (added ones not overlaid) and the merges as id triples, from which the string maps are made on demand. */
@@ -86,8 +86,8 @@ export class ByteLevelBpe {
       this.modelTokens = spec.tokens
       this.idToToken = spec.tokens.slice()
       this.mergeIds = spec.merges
-      this.pairs = new Map()
-      for (let i = 0, r = 0; i < spec.merges.length; i += 3, r++) this.pairs.set(spec.merges[i]! * PAIR + spec.merges[i + 1]!, r * PAIR + spec.merges[i + 2]!)
+      this.pairs = new PairTable(spec.merges.length / 3)
+      for (let i = 0, r = 0; i < spec.merges.length; i += 3, r++) this.pairs.set(spec.merges[i]!, spec.merges[i + 1]!, r * PAIR + spec.merges[i + 2]!)
     } else {
       this.vocabMap = new Map(Object.entries(spec.vocab))
       this.ranksMap = new Map()
@@ -210,7 +210,18 @@ export class ByteLevelBpe {
     let byteIds = this.byteIds
     if (byteIds === undefined) {
       byteIds = this.byteIds = new Int32Array(256)
-      for (let b = 0; b < 256; b++) byteIds[b] = this.vocab.get(this.bytesToChars[b]!) ?? -1
+      if (this.vocabMap === undefined && this.modelTokens !== undefined) {
+        // From the one-unit tokens, without building the 151k-entry vocabulary map for 256
+        // answers (a later id of the same token wins, as in that map).
+        byteIds.fill(-1)
+        const tokens = this.modelTokens
+        for (let id = 0; id < tokens.length; id++) {
+          const t = tokens[id]!
+          if (t.length !== 1) continue
+          const b = this.charsToByte.get(t)
+          if (b !== undefined) byteIds[b] = id
+        }
+      } else for (let b = 0; b < 256; b++) byteIds[b] = this.vocab.get(this.bytesToChars[b]!) ?? -1
     }
     let ids: Array<number> = new Array(bytes.length)
     for (let i = 0; i < bytes.length; i++) {
@@ -225,8 +236,8 @@ export class ByteLevelBpe {
       let best = Infinity
       let at = -1
       for (let i = 0; i < ids.length - 1; i++) {
-        const v = pairs.get(ids[i]! * PAIR + ids[i + 1]!)
-        if (v !== undefined && v < best) {
+        const v = pairs.get(ids[i]!, ids[i + 1]!)
+        if (v >= 0 && v < best) {
           best = v
           at = i
         }
@@ -334,16 +345,53 @@ export const compactTables = (spec: ByteLevelBpeSpec): ByteLevelBpeTables | unde
 /** Ids are below 2^18 (Qwen3: 151,669): a pair of ids, or a rank and an id, fit a safe integer. */
 const PAIR = 1 << 18
 
-const pairTable = (vocab: ReadonlyMap<string, number>, ranks: ReadonlyMap<string, number>): Map<number, number> | undefined => {
+/**
+ * Pair of ids (a, b) → rank · 2^18 + merged id, in one open-addressing table. A Map<number> boxes
+ * keys past 2^31 (a pair's key a · 2^18 + b reaches 2^36): its 151k entries took ~45 ms to build
+ * at each tokenizer load, and bpe() looks up every adjacent pair of every new word (issue 23).
+ * A later set of the same pair replaces the earlier, as Map.set did.
+ */
+export class PairTable {
+  private readonly keys: Float64Array
+  private readonly values: Float64Array
+  private readonly mask: number
+  constructor(expected: number) {
+    let size = 16
+    while (size < expected * 2) size *= 2
+    this.keys = new Float64Array(size).fill(-1)
+    this.values = new Float64Array(size)
+    this.mask = size - 1
+  }
+  set(a: number, b: number, value: number): void {
+    const key = a * PAIR + b
+    let i = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) & this.mask
+    while (this.keys[i] !== -1 && this.keys[i] !== key) i = (i + 1) & this.mask
+    this.keys[i] = key
+    this.values[i] = value
+  }
+  /** The pair's value, or -1 when it is not a merge. */
+  get(a: number, b: number): number {
+    const key = a * PAIR + b
+    let i = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) & this.mask
+    while (true) {
+      const k = this.keys[i]!
+      if (k === key) return this.values[i]!
+      if (k === -1) return -1
+      i = (i + 1) & this.mask
+    }
+  }
+}
+
+const pairTable = (vocab: ReadonlyMap<string, number>, ranks: ReadonlyMap<string, number>): PairTable | undefined => {
   if (vocab.size >= PAIR || ranks.size >= PAIR) return undefined
-  const pairs = new Map<number, number>()
+  const pairs = new PairTable(ranks.size)
   for (const [key, rank] of ranks) {
     const [a, b] = splitMerge(key)
     const ia = vocab.get(a)
     const ib = vocab.get(b)
     const merged = vocab.get(a + b)
     if (ia === undefined || ib === undefined || merged === undefined || ia >= PAIR || ib >= PAIR || merged >= PAIR) return undefined
-    pairs.set(ia * PAIR + ib, rank * PAIR + merged)
+    pairs.set(ia, ib, rank * PAIR + merged)
   }
   return pairs
 }
