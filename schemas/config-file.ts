@@ -12,8 +12,15 @@
  */
 import { Effect, Schema, SchemaAST, SchemaIssue } from "effect"
 import { readFileSync } from "node:fs"
-import { LineCounter, parseDocument } from "yaml"
+import { createRequire } from "node:module"
 import { didYouMean } from "../lib/nearest-name.ts"
+
+/**
+ * The YAML parser, loaded by the first config file read: a command given no config file (a
+ * corpus run, most of them) does not pay its ~25 ms of module loading at start-up (issue 23).
+ */
+let yamlModule: typeof import("yaml") | undefined
+const yaml = (): typeof import("yaml") => (yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml"))
 
 export class ConfigFileError extends Schema.TaggedError<ConfigFileError>()("ConfigFileError", {
   file: Schema.String,
@@ -87,6 +94,7 @@ export interface ConfigSource {
 const isYaml = (file: string) => /\.ya?ml$/i.test(file)
 
 const yamlDocument = (text: string) => {
+  const { LineCounter, parseDocument } = yaml()
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
   return { doc, lineCounter }
