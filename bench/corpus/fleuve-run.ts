@@ -9,7 +9,7 @@
  * on the main thread). Each worker loads its own tokenizer.
  */
 import { Effect, Layer } from "effect"
-import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { buildCorpusRun } from "../../pipelines/corpus.ts"
 import { EmbeddedRuntime } from "../../pipelines/runtime/embedded.ts"
@@ -17,6 +17,15 @@ import { PipelineRuntime } from "../../pipelines/runtime/runtime.ts"
 import { Warehouse } from "../../warehouse/warehouse.ts"
 
 const [input, workdir, tokenizerPath] = process.argv.slice(2) as [string, string, string]
+// WORKDIR is emptied first: only when it is missing, empty or an earlier run's (its state.duckdb or
+// shards are there). Arguments in the wrong order once made it the tokenizer file's path.
+if (existsSync(workdir)) {
+  const entries = statSync(workdir).isDirectory() ? readdirSync(workdir) : undefined
+  if (entries === undefined || (entries.length > 0 && !entries.includes("state.duckdb") && !entries.includes("shards"))) {
+    process.stderr.write(`fleuve-run: ${workdir} is not an earlier run's folder (no state.duckdb or shards): refusing to empty it\n`)
+    process.exit(2)
+  }
+}
 rmSync(workdir, { recursive: true, force: true })
 mkdirSync(workdir, { recursive: true })
 const workersAt = process.argv.indexOf("--workers")
