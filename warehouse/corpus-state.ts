@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { WarehouseError } from "./errors.ts"
 import { sqlFile, Warehouse } from "./warehouse.ts"
 
@@ -41,16 +41,22 @@ export const CorpusState = {
 
   /**
    * Merges a run's decisions and retires what it did not see, in one transaction. The rows are
-   * written as newline-delimited JSON to two files in a temporary folder, in slices as the ledger
-   * is read, and the merge reads them through two views (corpus_staging.sql), with no copy of
-   * them in memory: 1.1 M rows appended value by value through the DuckDB appender took 60 s and
+   * written as newline-delimited JSON to two files in a temporary folder beside the warehouse, in
+   * slices as the ledger is read, and the merge reads them through two views
+   * (corpus_staging.sql), with no copy of them in memory: 1.1 M rows appended value by value through the DuckDB appender took 60 s and
    * 4.6 GB on 1 GB of input (issue 23); through the files, 11-15 s and 1.0 GB (synthetic rows, a
    * copy in temporary tables: 1.3 GB). DuckDB's memory_limit is not set: the ON CONFLICT merge
    * cannot spill, and under a limit it fails (Out of Memory) instead of slowing down.
    */
   save: (runId: string, decisions: Iterable<CorpusDocumentRow>, seen: Iterable<string>) =>
     Effect.acquireUseRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "fleuve-corpus-state-"))),
+      // Beside the warehouse file (a disk, where /tmp may be memory: ~0.3 GB for 1 GB of input),
+      // in the OS temporary folder for an in-memory warehouse.
+      Effect.flatMap(Warehouse, (w) =>
+        Effect.try({
+          try: () => mkdtempSync(join(w.path === "" || w.path === ":memory:" ? tmpdir() : dirname(resolve(w.path)), ".fleuve-corpus-state-")),
+          catch: (e) => new WarehouseError({ message: `cannot stage the corpus state: ${e instanceof Error ? e.message : String(e)}` })
+        })),
       (dir) =>
         Effect.gen(function*() {
           const w = yield* Warehouse
