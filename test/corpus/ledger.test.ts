@@ -1,0 +1,46 @@
+import assert from "node:assert/strict"
+import { test } from "node:test"
+import { base36, DocumentLedger } from "../../operators/corpus/ledger.ts"
+
+const doc = (id: string) => ({ id, contentHash: `hash-${id}`, source: `in.jsonl:${id}`, text: "", lang: "fr", langScore: 0.97 }) as never
+
+test("ledger: a kept document's decision carries its bands (base 36) and tokens, other decisions neither key", () => {
+  const l = new DocumentLedger()
+  l.keep(doc("a"))
+  l.noteBands("a", [0, 35, 2 ** 40 + 7])
+  l.note("a", { tokens: 512 })
+  l.keep(doc("b"))
+  l.drop(doc("c"), "near duplicate", "a", { similarity: 0.9 })
+  assert.deepEqual(l.decisionOf("a"), { docId: "a", contentHash: "hash-a", source: "in.jsonl:a", status: "kept", lang: "fr", langScore: 0.97, tokens: 512, bands: ["0", "z", base36(2 ** 40 + 7)] })
+  assert.deepEqual(l.decisionOf("b"), { docId: "b", contentHash: "hash-b", source: "in.jsonl:b", status: "kept", lang: "fr", langScore: 0.97 })
+  assert.deepEqual(l.decisionOf("c"), { docId: "c", contentHash: "hash-c", source: "in.jsonl:c", status: "duplicate", reason: "near duplicate", duplicateOf: "a", lang: "fr", langScore: 0.97, similarity: 0.9 })
+  assert.equal(base36(2 ** 40 + 7), (2 ** 40 + 7).toString(36))
+  // A document that has only one of the two facts.
+  l.keep(doc("d"))
+  l.note("d", { tokens: 3 })
+  assert.deepEqual(l.decisionOf("d"), { docId: "d", contentHash: "hash-d", source: "in.jsonl:d", status: "kept", lang: "fr", langScore: 0.97, tokens: 3 })
+  assert.deepEqual(l.all().map((d) => d.docId), ["a", "b", "c", "d"])
+})
+
+test("ledger: a journal absorbed by another ledger (a Kafka run's job) gives the same decisions", () => {
+  const worker = new DocumentLedger()
+  worker.startJournal()
+  for (const id of ["a", "b", "c"]) {
+    worker.see(id)
+    worker.process(id)
+  }
+  worker.keep(doc("a"))
+  worker.noteBands("a", [1, 2, 3])
+  worker.keep(doc("b"))
+  worker.drop(doc("c"), "quality: too few words")
+  const first = worker.drainJournal()
+  // Tokens come in a later batch, as from the tokenize stage.
+  worker.note("a", { tokens: 9 })
+  worker.note("b", { tokens: 4 })
+  const second = worker.drainJournal()
+  const job = new DocumentLedger()
+  for (const e of [...first, ...second]) job.absorb(e)
+  assert.deepEqual(job.all(), worker.all())
+  assert.deepEqual([...job.seen], ["a", "b", "c"])
+  assert.deepEqual(job.decisionOf("a"), { docId: "a", contentHash: "hash-a", source: "in.jsonl:a", status: "kept", lang: "fr", langScore: 0.97, bands: ["1", "2", "3"], tokens: 9 })
+})
