@@ -52,6 +52,12 @@ describe("fleuve gpu-bundle", { skip: hasDeb ? false : "no .cache/gpu/libvulkan1
     assert.match(r.stdout, /42\s+true/)
   })
 
+  it("plans a study from its YAML file: the packages loaded at run time (yaml with the first config file) travel", () => {
+    const r = spawnSync(join(unpacked, "fleuve", "run.sh"), ["study", join(root, "studies", "demo.yaml"), "--dry-run", "--warehouse", join(dir, "study.duckdb"), "--out", join(dir, "study-out")], { cwd: dir, env: cleanEnv, encoding: "utf8" })
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout + r.stderr, /work left: 16 of 16 steps/)
+  })
+
   it("trains LoRA steps on the host: tfjs' gradients travel in the bundle (no esbuild, no node_modules there)", () => {
     const out = join(dir, "adapter")
     const r = spawnSync(join(unpacked, "fleuve", "run.sh"), ["train", "lora", "--model", tinyDir, "--data", join(tinyDir, "corpus.txt"), "--out", out, "--seq-len", "16",

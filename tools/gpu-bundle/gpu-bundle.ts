@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve } from "node:path"
  *   bin/node        the Node binary that built the bundle (process.execPath)
  *   app/fleuve.mjs  the application, cli/main.ts bundled by esbuild into one ESM file
  *   app/sql, app/migrations   warehouse SQL files, read relative to the bundle (import.meta.url)
- *   app/node_modules/         what esbuild cannot inline: webgpu (dawn.node), DuckDB's binding, kafkajs (COPIED_PACKAGES)
+ *   app/node_modules/         what esbuild cannot inline: webgpu (dawn.node), DuckDB's binding, kafkajs, yaml (COPIED_PACKAGES)
  *   lib/libvulkan.so.1        the Vulkan loader from Debian's libvulkan1
  *   lib/libGLdispatch.so.0, libGLX.so.0, libEGL.so.1   libglvnd: NVIDIA's Vulkan ICD (libGLX_nvidia)
  *                             finds no vkCreateInstance without it (seen on an H100 host, driver 580)
@@ -61,7 +61,10 @@ const ASSET_DIRS: ReadonlyArray<readonly [from: string, to: string]> = [
 const COPIED_PACKAGES: ReadonlyArray<{ readonly name: string; readonly files: ReadonlyArray<string> }> = [
   { name: "webgpu", files: ["package.json", "index.js", "LICENSE.md", "dist/linux-x64/dawn.node"] },
   { name: "@duckdb/node-bindings-linux-x64", files: ["package.json", "duckdb.node", "libduckdb.so"] },
-  { name: "kafkajs", files: ["package.json", "index.js", "LICENSE", "src"] }
+  { name: "kafkajs", files: ["package.json", "index.js", "LICENSE", "src"] },
+  // loaded by schemas/config-file.ts with the first config file read (a runtime require, to keep
+  // it out of every command's start-up), which esbuild cannot inline either
+  { name: "yaml", files: ["package.json", "dist", "LICENSE"] }
 ]
 
 const archiveFlag = (out: string): string => {
