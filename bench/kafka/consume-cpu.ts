@@ -6,11 +6,12 @@
 // Reads the topic whole (default: the newest bench/kafka/run.ts input topic) with a fresh group;
 // prints records/s from the group's assignment and CPU µs per record. Set FLEUVE_KAFKA_PORT for
 // another broker.
-import { DEFAULT_BROKERS, DEFAULT_REGISTRY, FETCH_BYTES, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import { benchSettings } from "./settings.ts"
+import { type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
 import { transportOf } from "../../pipelines/kafka/transports.ts"
 
 const client = (process.argv[2] ?? "kafkajs") as KafkaClient
-const settings: KafkaSettings = { brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS], clientId: "fleuve-bench-consume", ssl: false, registryUrl: DEFAULT_REGISTRY, partitions: 3, replicationFactor: 1, maxRecordBytes: 1 << 20, fetchBytes: Number(process.env.FLEUVE_KAFKA_FETCH_BYTES ?? FETCH_BYTES), client }
+const settings: KafkaSettings = benchSettings("fleuve-bench-consume", { client })
 const transport = transportOf(settings)
 const topic = process.argv[3] ?? (await transport.listTopics()).filter((x) => x.startsWith("eval.scores.bench") && x.endsWith(".in")).sort().at(-1)
 if (!topic) throw new Error("no topic: run bench/kafka/run.ts first, or name one")

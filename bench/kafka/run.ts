@@ -17,6 +17,7 @@
 // pipelines/kafka/compiled-validator.ts, the Effect Schema for whatever it does not accept).
 // Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT to reach a broker started on other ports.
 // Java: org.apache.kafka.tools.ProducerPerformance / ConsumerPerformance from the broker's jars.
+import { benchSettings } from "./settings.ts"
 import { Effect, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import { loadavg } from "node:os"
@@ -29,7 +30,7 @@ import { transportOf } from "../../pipelines/kafka/transports.ts"
 import { prepareCluster, runnerOf, startSink, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
 import { groupLag, totalLag } from "../../pipelines/kafka/lag.ts"
-import { DEFAULT_BROKERS, DEFAULT_REGISTRY, FETCH_BYTES, KAFKA_CLIENTS, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import { KAFKA_CLIENTS, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
 import type { Score } from "../../schemas/evaluation.ts"
 
 const root = resolve(import.meta.dirname, "../..")
@@ -41,16 +42,7 @@ const CLIENTS = (process.argv[5] ?? (rdkafkaAvailable() ? "kafkajs,rdkafka" : "k
   return c as KafkaClient
 })
 const BATCH = 1000
-const baseSettings: KafkaSettings = {
-  brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS],
-  clientId: "fleuve-bench",
-  ssl: false,
-  registryUrl: process.env.FLEUVE_SCHEMA_REGISTRY_URL ?? DEFAULT_REGISTRY,
-  partitions: 3,
-  replicationFactor: 1,
-  maxRecordBytes: 1 << 20,
-  fetchBytes: Number(process.env.FLEUVE_KAFKA_FETCH_BYTES ?? FETCH_BYTES)
-}
+const baseSettings: KafkaSettings = benchSettings("fleuve-bench")
 const cp = join(root, ".cache/kafka/libs/*")
 const bootstrap = baseSettings.brokers[0]!
 

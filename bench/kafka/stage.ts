@@ -10,6 +10,7 @@
 // run) until it has handled them all; prints the stage's wall time from its start, the time in
 // onBatch and in its transactions, and the process's CPU time (user + system, librdkafka's threads
 // included) over the same span. Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT for another broker.
+import { benchSettings } from "./settings.ts"
 import { Effect, Stream } from "effect"
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector"
@@ -20,23 +21,13 @@ import { kafkajsGroupingPatched } from "../../pipelines/kafka/kafkajs-patches.ts
 import { transportOf } from "../../pipelines/kafka/transports.ts"
 import { prepareCluster, runnerOf, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
-import { DEFAULT_BROKERS, DEFAULT_REGISTRY, FETCH_BYTES, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import { type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
 import type { KafkaTransport } from "../../pipelines/kafka/transport.ts"
 import type { Score } from "../../schemas/evaluation.ts"
 
 const client = (process.argv[2] ?? "kafkajs") as KafkaClient
 const N = Number(process.argv[3] ?? 100000)
-const settings: KafkaSettings = {
-  brokers: [process.env.FLEUVE_KAFKA_BROKERS ?? DEFAULT_BROKERS],
-  clientId: "fleuve-bench-stage",
-  ssl: false,
-  registryUrl: process.env.FLEUVE_SCHEMA_REGISTRY_URL ?? DEFAULT_REGISTRY,
-  partitions: 3,
-  replicationFactor: 1,
-  maxRecordBytes: 1 << 20,
-  fetchBytes: Number(process.env.FLEUVE_KAFKA_FETCH_BYTES ?? FETCH_BYTES),
-  client
-}
+const settings: KafkaSettings = benchSettings("fleuve-bench-stage", { client })
 const base = transportOf(settings)
 const t = { tx: 0, txCpu: 0, txN: 0, batch: 0, batchN: 0, records: 0 }
 // The same transport, its transactions and batches timed.
