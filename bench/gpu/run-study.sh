@@ -249,18 +249,15 @@ memory() {
   nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/memory-smi.csv" 2>/dev/null &
   local smi=$!
   echo "{\"kind\":\"clock\",\"date_utc\":\"$(date -u '+%Y/%m/%d %H:%M:%S.%3N')\",\"t\":$(date +%s%3N)}" > "$OUT/memory-webgpu.jsonl"
-  # MEMORY_PHASES="a|b": each named run in its own process (Dawn keeps freed memory for reuse)
-  local IFS_=$IFS; IFS='|'
-  for p in ${MEMORY_PHASES:-}; do
-    IFS=$IFS_
+  # MEMORY_PHASES="a|b": each named run in its own process (Dawn keeps freed memory for reuse);
+  # unset: all of them in one process
+  local phases=()
+  IFS='|' read -ra phases <<< "${MEMORY_PHASES:-}"
+  [ ${#phases[@]} -eq 0 ] && phases=("")
+  for p in "${phases[@]}"; do
     (cd "$FL/app" && LD_LIBRARY_PATH=$FL/lib VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json} \
       timeout ${MEMORY_TIMEOUT:-200} "$FL/bin/node" bench-kernels.mjs --memory ${p:+--phase "$p"} 2>&1) | grep --line-buffered "^{" >> "$OUT/memory-webgpu.jsonl"
   done
-  IFS=$IFS_
-  if [ -z "${MEMORY_PHASES:-}" ]; then
-    (cd "$FL/app" && LD_LIBRARY_PATH=$FL/lib VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json} \
-      timeout ${MEMORY_TIMEOUT:-200} "$FL/bin/node" bench-kernels.mjs --memory 2>&1) | grep --line-buffered "^{" >> "$OUT/memory-webgpu.jsonl"
-  fi
   cut -c1-300 "$OUT/memory-webgpu.jsonl"
   [ -n "${NO_TORCH:-}" ] && { kill $smi 2>/dev/null; return; }
   PYTHONUNBUFFERED=1 timeout ${TORCH_TIMEOUT:-120} python3 "$RUN/bench/gpu/torch_peer.py" --only-model --no-generation 2>&1 | grep --line-buffered "^{" > "$OUT/memory-torch.jsonl"

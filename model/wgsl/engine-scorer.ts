@@ -173,6 +173,16 @@ export class EngineScorer {
     }
   }
 
+  /** Rows in groups that fit the engine (scoreInGroups); `what` names a row too large for it. */
+  private scoreRows(rows: ReadonlyArray<OptionRow>, what: (row: OptionRow) => string): Promise<Array<RowScores>> {
+    return scoreInGroups(rows, {
+      maxTokens: this.maxTokens,
+      score: (group) => this.scoreGroup(group),
+      tooLarge: (row, why) => new ScoringError(`${what(row)} does not fit the WGSL engine: ${why}`),
+      ...(this.options.onSplit ? { onSplit: this.options.onSplit } : {})
+    })
+  }
+
   /** Exactly model/runtime/scoring.ts' scoreContinuations (same split, truncation, errors and result), on the engine. */
   async scoreContinuations(tokenizer: TextTokenizer, context: string, continuations: ReadonlyArray<string>, options: { readonly contextWindow?: number } = {}): Promise<ScoredContext> {
     if (this.disposed) throw new Error("EngineScorer used after dispose()")
@@ -180,12 +190,7 @@ export class EngineScorer {
     const prepared = prepareContinuations(tokenizer, context, continuations, { window: options.contextWindow ?? this.config.maxPositions, eosTokenId: this.config.eosTokenId })
     this.stats.prep += performance.now() - p0
     const rows = optionRows(prepared.prompt, prepared.continuations)
-    const scores = await scoreInGroups(rows, {
-      maxTokens: this.maxTokens,
-      score: (group) => this.scoreGroup(group),
-      tooLarge: (row, why) => new ScoringError(`an option row of ${row.ids.length} tokens (context + continuation but its last token) does not fit the WGSL engine: ${why}`),
-      ...(this.options.onSplit ? { onSplit: this.options.onSplit } : {})
-    })
+    const scores = await this.scoreRows(rows, (row) => `an option row of ${row.ids.length} tokens (context + continuation but its last token)`)
     return scoredContext(prepared, scores)
   }
 
@@ -197,12 +202,7 @@ export class EngineScorer {
   async sequenceLogprobs(sequences: ReadonlyArray<ReadonlyArray<number>>): Promise<Array<Array<number>>> {
     if (this.disposed) throw new Error("EngineScorer used after dispose()")
     const rows: Array<OptionRow> = sequences.filter((ids) => ids.length >= 2).map((ids) => ({ ids: ids.slice(0, -1), first: 0, targets: ids.slice(1) }))
-    const scores = await scoreInGroups(rows, {
-      maxTokens: this.maxTokens,
-      score: (group) => this.scoreGroup(group),
-      tooLarge: (row, why) => new ScoringError(`a sequence of ${row.ids.length + 1} tokens does not fit the WGSL engine: ${why}`),
-      ...(this.options.onSplit ? { onSplit: this.options.onSplit } : {})
-    })
+    const scores = await this.scoreRows(rows, (row) => `a sequence of ${row.ids.length + 1} tokens`)
     let next = 0
     return sequences.map((ids) => (ids.length >= 2 ? scores[next++]!.logprobs : []))
   }

@@ -42,6 +42,18 @@ const referenceLogprobs = async (ids: ReadonlyArray<number>): Promise<Float32Arr
   return values
 }
 
+/** Each token the decoder chose after `prompt` is within 0.05 of the best under the f32 reference, given what it chose before. */
+const assertNearBest = async (prompt: string, chosen: ReadonlyArray<number>, r: number) => {
+  const ids = [...tokenizer.encode(prompt), ...chosen]
+  const lp = await referenceLogprobs(ids.slice(0, -1))
+  const start = ids.length - 1 - chosen.length
+  chosen.forEach((t, j) => {
+    const row = lp.subarray((start + j) * V, (start + j + 1) * V)
+    const best = Math.max(...row)
+    assert.ok(best - row[t]! < 0.05, `prompt ${r} token ${j}: ${row[t]} vs best ${best}`)
+  })
+}
+
 const prompts = ["Le patient présente une", "La tension artérielle est de 14/9 et la fréquence cardiaque", "Un", "Les antécédents familiaux comprennent un diabète de type 2"]
 
 describe("generation on fleuve's WGSL decoder", { skip }, () => {
@@ -99,15 +111,7 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
       assert.equal(g.finishReason, "length")
       assert.equal(g.text, tokenizer.decode([...g.tokenIds]))
       if (g.tokenIds.every((t, i) => t === reference[r]!.tokenIds[i])) identical++
-      // each token the decoder chose is within 0.05 of the best under the f32 reference, given what it chose before
-      const ids = [...tokenizer.encode(prompts[r]!), ...g.tokenIds]
-      const lp = await referenceLogprobs(ids.slice(0, -1))
-      const start = ids.length - 1 - maxNewTokens
-      g.tokenIds.forEach((t, j) => {
-        const row = lp.subarray((start + j) * V, (start + j + 1) * V)
-        const best = Math.max(...row)
-        assert.ok(best - row[t]! < 0.05, `prompt ${r} token ${j}: ${row[t]} vs best ${best}`)
-      })
+      await assertNearBest(prompts[r]!, g.tokenIds, r)
     }
     assert.ok(identical >= 2, `${identical} of ${prompts.length} rows identical to the tfjs runtime's`)
   })
@@ -162,14 +166,7 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     for (const [r, g] of prefilled.entries()) {
       assert.equal(g.tokenIds.length, maxNewTokens)
       if (g.tokenIds.every((t, i) => t === stepped[r]!.tokenIds[i])) identical++
-      const ids = [...tokenizer.encode(long[r]!), ...g.tokenIds]
-      const lp = await referenceLogprobs(ids.slice(0, -1))
-      const start = ids.length - 1 - maxNewTokens
-      g.tokenIds.forEach((t, j) => {
-        const row = lp.subarray((start + j) * V, (start + j + 1) * V)
-        const best = Math.max(...row)
-        assert.ok(best - row[t]! < 0.05, `prompt ${r} token ${j}: ${row[t]} vs best ${best}`)
-      })
+      await assertNearBest(long[r]!, g.tokenIds, r)
     }
     assert.ok(identical >= 2, `${identical} of ${long.length} rows identical with and without the prefill`)
     // shortest first (the grid's order) changes nothing but the batches: results in the prompts' order

@@ -29,16 +29,18 @@ try {
   skip = e instanceof Error ? e.message : String(e)
 }
 
+/** The engine's smallest aligned Qwen3 shape (widths multiples of 128, head_dim 64): both tests' model. */
+const config = parseQwen3Config({
+  model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
+  num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 256, tie_word_embeddings: true
+})
+
 describe("trainOnEngine against train()", { skip }, () => {
   const work = mkdtempSync(join(tmpdir(), "fleuve-train-engine-gpu-"))
   after(() => rmSync(work, { recursive: true, force: true }))
 
   it("gives train()'s losses step by step, and resumes from its own checkpoints on either path", async () => {
     const gpu = webgpuEngineGpu()!
-    const config = parseQwen3Config({
-      model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
-      num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 256, tie_word_embeddings: true
-    })
     const model = new Qwen3Model(config, new Map([...expectedShapes(config)].map(([name, s], i) => {
       const n = s.reduce((a, b) => a * b, 1)
       const values = name.includes("norm") ? random(n, 50 + i, 0.2).map((v) => 1 + v) : roundF16(random(n, 100 + i, 0.08))
@@ -115,10 +117,6 @@ describe("trainOnEngine against train()", { skip }, () => {
 
   it("trains over an NF4 base (QLoRA: baseFormat nf4, fleuve train lora --nf4) as train() does over that base dequantised", async () => {
     const gpu = webgpuEngineGpu()!
-    const config = parseQwen3Config({
-      model_type: "qwen3", vocab_size: 512, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2, num_attention_heads: 4,
-      num_key_value_heads: 2, head_dim: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, max_position_embeddings: 256, tie_word_embeddings: true
-    })
     // projections already on NF4's grid (quantising them again at upload gives the same codes), the embedding f16
     const model = new Qwen3Model(config, new Map([...expectedShapes(config)].map(([name, s], i) => {
       const n = s.reduce((a, b) => a * b, 1)
