@@ -5,8 +5,9 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 export FLEUVE_TEST_FIXTURES=$PWD/test/fixtures
-cd .device
+cd "${DEVICE_DIR:-.device}"  # DEVICE_DIR: another folder staged by prepare-device.sh (e.g. .device/s5)
 for f in *.deb; do dpkg -x "$f" /; done; ldconfig
+for f in *.mjs.xz; do [ -e "$f" ] && xz -d -f "$f"; done  # bundles xz'd to fit the call's 64 MiB (XZ_BUNDLES=1 at staging)
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 [ -x /tmp/node ] || { xz -dc node.xz > /tmp/node && chmod +x /tmp/node; }
 [ -f dist/linux-x64/dawn.node ] || xz -dc dist/linux-x64/dawn.node.xz > dist/linux-x64/dawn.node

@@ -38,4 +38,6 @@ bundle bench/gpu/runtime.ts bench-runtime.mjs
 [ -f "$DEST/node.xz" ] || xz -T2 -c "$(command -v node)" > "$DEST/node.xz"
 ls "$DEST"/libvulkan1_*.deb >/dev/null 2>&1 || (cd "$DEST" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 cp bench/gpu/torch_peer.py bench/gpu/device-run.sh "$DEST/"
+# XZ_BUNDLES=1: compress the bundles (device-run.sh unpacks them), so that more fit in a call's 64 MiB
+if [ -n "${XZ_BUNDLES:-}" ]; then for f in "$DEST"/*.mjs; do [ -e "$f" ] && xz -T2 -f "$f"; done; fi
 du -sh "$DEST"
