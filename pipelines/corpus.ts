@@ -6,7 +6,7 @@ import { type DocumentAnalysis, withAnalysis } from "../operators/corpus/analysi
 import { ExactIndex, exactDedup } from "../operators/corpus/exact-dedup.ts"
 import { type KnownDocument, skipUnchanged } from "../operators/corpus/incremental.ts"
 import { LanguageIdentifier, languageFilter, loadTraining } from "../operators/corpus/language-id.ts"
-import { type Decision, DocumentLedger } from "../operators/corpus/ledger.ts"
+import { type Decision, type DecisionSink, DocumentLedger } from "../operators/corpus/ledger.ts"
 import { defaultMinHashConfig, LshIndex, MinHasher } from "../operators/corpus/minhash.ts"
 import { nearDedup } from "../operators/corpus/near-dedup.ts"
 import { normalise } from "../operators/corpus/normalise.ts"
@@ -21,7 +21,7 @@ import { ArrowShardWriter } from "../operators/writers/arrow-shards.ts"
 import { type CorpusManifest, readManifest, updateManifest, writeManifest } from "../operators/writers/corpus-manifest.ts"
 import { DocumentsWriter } from "../operators/writers/documents-jsonl.ts"
 import type { CleanedDocument, CorpusDocument, CorpusKnownDocument, CorpusLedgerEntry, PackedSequence } from "../schemas/corpus-document.ts"
-import { CorpusState, type CorpusDocumentRow, type KnownRow } from "../warehouse/corpus-state.ts"
+import { CorpusState, type CorpusDocumentRow, type KnownRow, type StagedDecisions } from "../warehouse/corpus-state.ts"
 import { landDeadLetters } from "../warehouse/dead-letters.ts"
 import { Runs } from "../warehouse/runs.ts"
 import { Warehouse } from "../warehouse/warehouse.ts"
@@ -86,6 +86,8 @@ const changedDocuments = (known: ReadonlyMap<string, KnownDocument>, report: (ro
     )
 })
 
+const fromRow = (r: CorpusDocumentRow): Decision => ({ ...r, status: r.status as Decision["status"] })
+
 const toRow = (d: Decision): CorpusDocumentRow => ({
   docId: d.docId,
   contentHash: d.contentHash,
@@ -131,11 +133,23 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     // wherever it runs, enters a fresh one at each run's begin marker and loads the run's starting
     // state from the records after it (Pipeline.runs), so no run sees another's documents, and the
     // own state only closes the run (the ledger the decisions topic fills, the documents file).
-    const makeState = (id: string) => {
+    // A Kafka stage's worker (`fleuve worker clean --pipeline corpus`) has no warehouse: it records
+    // no run, and takes each run's earlier state from the records the run's job publishes after
+    // its begin marker (Pipeline.runs.startState).
+    const ownsWarehouse = yield* hasWarehouse
+    // The run's own decisions go to a file beside the warehouse as they are taken, which the
+    // state save merges: a run holds none of them (issue 23, memory). A run that saves no state
+    // keeps them in memory (the ledger's default).
+    const staged = incremental && ownsWarehouse ? yield* CorpusState.stage : undefined
+    const stagedSink = (s: StagedDecisions): DecisionSink => ({
+      put: (order, d) => s.put(order, toRow(d)),
+      read: () => mapIterable(s.read(), fromRow)
+    })
+    const makeState = (id: string, sink?: DecisionSink) => {
       const known = new Map<string, KnownDocument>()
       const exactIndex = new ExactIndex()
       const lsh = new LshIndex(hasher.config.bands)
-      const ledger = new DocumentLedger()
+      const ledger = new DocumentLedger(sink)
       if (journaling) ledger.startJournal()
       const accept = acceptDocument()
       const norm = normalise(ledger)
@@ -144,7 +158,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       const quality = qualityFilter(options.quality ?? {}, ledger)
       const pii = piiScrubber(ledger)
       const exact = exactDedup(exactIndex, ledger)
-      const near = nearDedup(hasher, lsh, ledger, (docId) => known.get(docId)?.bands)
+      const near = nearDedup(hasher, lsh, ledger)
       const toks = tokenize(tok, ledger)
       const packer = pack({ sequenceLength, eosId })
       // PII is scrubbed before the quality filters: they judge the text that will be published, and a
@@ -161,7 +175,7 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
         known.set(row.docId, { contentHash: row.contentHash, status: row.status, bands })
         if (row.status === "kept") {
           exactIndex.add(row.contentHash, row.docId)
-          lsh.add(bands, row.docId)
+          lsh.add(bands, row.docId, true)
         } else if (row.status === "changed") {
           exactIndex.forget(row.docId, row.contentHash)
           lsh.forget(bands, row.docId)
@@ -171,14 +185,10 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       const tallies = [accept.tally, norm.tally, skip.tally, lang.tally, pii.tally, quality.tally, exact.tally, near.tally, toks.tally, packer.tally]
       return { id, known, ledger, clean, dedupAndPack, load, drainChanged, tallies }
     }
-    const own = makeState(runId)
+    const own = makeState(runId, staged && stagedSink(staged))
     let current = own
     const { known, ledger } = own
 
-    // A Kafka stage's worker (`fleuve worker clean --pipeline corpus`) has no warehouse: it records
-    // no run, and takes each run's earlier state from the records the run's job publishes after
-    // its begin marker (Pipeline.runs.startState).
-    const ownsWarehouse = yield* hasWarehouse
     const earlier = incremental && ownsWarehouse ? yield* CorpusState.load : []
     for (const row of earlier) own.load(row)
 
@@ -241,7 +251,12 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
               },
               catch: (e) => new OperatorFailure({ operator: "manifest", message: `${options.outDir}/manifest.json: ${e instanceof Error ? e.message : String(e)}` })
             })
-            if (incremental) yield* CorpusState.save(runId, mapIterable(ledger.each(), toRow), ledger.seen).pipe(Effect.mapError(fail("corpus-state")))
+            if (staged !== undefined) {
+              ledger.flush()
+              yield* CorpusState.saveStaged(runId, staged, ledger.seen).pipe(Effect.ensuring(Effect.sync(() => staged.remove())), Effect.mapError(fail("corpus-state")))
+            } else if (incremental) {
+              yield* CorpusState.save(runId, mapIterable(ledger.each(), toRow), ledger.seen).pipe(Effect.mapError(fail("corpus-state")))
+            }
             yield* Runs.finish(runId, "succeeded", {
               seen: ledger.seen.size,
               processed: ledger.processed.size,
@@ -298,7 +313,9 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const tallies = own.tallies
     // A failed or interrupted run must not stay `running` (settle is best effort: the warehouse may
     // itself be what failed); the sink's close marks a success.
-    return { runId, pipeline, ledger, tallies, writer, documents, outcome, settle: Runs.settle(runId) } satisfies CorpusRun
+    // The staged decisions are removed however the run ends (the sink's close removes them after the save).
+    const settle = <A, E, R>(run: Effect.Effect<A, E, R>) => Runs.settle(runId)(run).pipe(Effect.ensuring(Effect.sync(() => staged?.remove())))
+    return { runId, pipeline, ledger, tallies, writer, documents, outcome, settle } satisfies CorpusRun
   })
 
 /** Paths relative to the repository root for `fleuve run corpus`, overridable from the environment. */

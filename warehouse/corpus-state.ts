@@ -1,7 +1,8 @@
 import { Effect } from "effect"
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
+import { FingerprintSet } from "../lib/fingerprint-set.ts"
 import { WarehouseError } from "./errors.ts"
 import { sqlFile, Warehouse } from "./warehouse.ts"
 
@@ -40,47 +41,141 @@ export const CorpusState = {
   }),
 
   /**
+   * A folder beside the warehouse (a disk, where /tmp may be memory: ~0.3 GB for 1 GB of input),
+   * or in the OS temporary folder for an in-memory warehouse, where a run stages its decisions as
+   * it takes them (StagedDecisions). The caller removes it (`remove`), saved or not.
+   */
+  stage: Effect.flatMap(Warehouse, (w) =>
+    Effect.try({
+      try: () => new StagedDecisions(mkdtempSync(join(w.path === "" || w.path === ":memory:" ? tmpdir() : dirname(resolve(w.path)), ".fleuve-corpus-state-"))),
+      catch: (e) => new WarehouseError({ message: `cannot stage the corpus state: ${e instanceof Error ? e.message : String(e)}` })
+    })),
+
+  /**
    * Merges a run's decisions and retires what it did not see, in one transaction. The rows are
-   * written as newline-delimited JSON to two files in a temporary folder beside the warehouse, in
-   * slices as the ledger is read, and the merge reads them through two views
-   * (corpus_staging.sql), with no copy of them in memory: 1.1 M rows appended value by value through the DuckDB appender took 60 s and
-   * 4.6 GB on 1 GB of input (issue 23); through the files, 11-15 s and 1.0 GB (synthetic rows, a
-   * copy in temporary tables: 1.3 GB). DuckDB's memory_limit is not set: the ON CONFLICT merge
-   * cannot spill, and under a limit it fails (Out of Memory) instead of slowing down.
+   * written as newline-delimited JSON to two files in a temporary folder beside the warehouse, and
+   * the merge reads them through two views (corpus_staging.sql), with no copy of them in memory:
+   * 1.1 M rows appended value by value through the DuckDB appender took 60 s and 4.6 GB on 1 GB of
+   * input (issue 23); through the files, 11-15 s and 1.0 GB (synthetic rows, a copy in temporary
+   * tables: 1.3 GB). DuckDB's memory_limit is not set: the ON CONFLICT merge cannot spill, and
+   * under a limit it fails (Out of Memory) instead of slowing down.
    */
   save: (runId: string, decisions: Iterable<CorpusDocumentRow>, seen: Iterable<string>) =>
     Effect.acquireUseRelease(
-      // Beside the warehouse file (a disk, where /tmp may be memory: ~0.3 GB for 1 GB of input),
-      // in the OS temporary folder for an in-memory warehouse.
-      Effect.flatMap(Warehouse, (w) =>
-        Effect.try({
-          try: () => mkdtempSync(join(w.path === "" || w.path === ":memory:" ? tmpdir() : dirname(resolve(w.path)), ".fleuve-corpus-state-")),
-          catch: (e) => new WarehouseError({ message: `cannot stage the corpus state: ${e instanceof Error ? e.message : String(e)}` })
-        })),
-      (dir) =>
+      CorpusState.stage,
+      (staged) =>
         Effect.gen(function*() {
-          const w = yield* Warehouse
-          const documents = join(dir, "documents.jsonl")
-          const seenFile = join(dir, "seen.jsonl")
           yield* Effect.try({
             try: () => {
-              writeLines(documents, decisions, (d) => JSON.stringify([
-                d.docId, d.contentHash, d.source, d.status, d.reason ?? null, d.duplicateOf ?? null, d.lang ?? null, d.langScore ?? null,
-                d.tokens ?? null, d.bands ? d.bands.join(",") : null, d.similarity ?? null
-              ]))
-              writeLines(seenFile, seen, (id) => JSON.stringify(id))
+              let order = 0
+              for (const d of decisions) staged.put(order++, d)
             },
-            catch: (e) => new WarehouseError({ message: `staging the corpus state in ${dir}: ${e instanceof Error ? e.message : String(e)}` })
+            catch: (e) => new WarehouseError({ message: `staging the corpus state in ${staged.dir}: ${e instanceof Error ? e.message : String(e)}` })
           })
-          yield* w.exec(sqlFile("corpus_staging").replaceAll("{{documents}}", sqlString(documents)).replaceAll("{{seen}}", sqlString(seenFile)))
-          yield* w.transaction(Effect.gen(function*() {
-            yield* w.exec(sqlFile("corpus_documents"), { run_id: runId })
-            yield* w.exec(sqlFile("corpus_retired"), { run_id: runId })
-          }))
-          yield* w.exec("DROP VIEW IF EXISTS corpus_staging; DROP VIEW IF EXISTS corpus_seen")
+          yield* CorpusState.saveStaged(runId, staged, seen)
         }),
-      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-    )
+      (staged) => Effect.sync(() => staged.remove())
+    ),
+
+  /** save's merge, of the decisions a run put into `staged` as it took them (the folder stays: remove it). */
+  saveStaged: (runId: string, staged: StagedDecisions, seen: Iterable<string>) =>
+    Effect.gen(function*() {
+      const w = yield* Warehouse
+      const seenFile = join(staged.dir, "seen.jsonl")
+      yield* Effect.try({
+        try: () => {
+          staged.close()
+          writeLines(seenFile, seen, (id) => JSON.stringify(id))
+        },
+        catch: (e) => new WarehouseError({ message: `staging the corpus state in ${staged.dir}: ${e instanceof Error ? e.message : String(e)}` })
+      })
+      // One line a document (the usual case) is read as it stands; a document decided twice needs
+      // its last line picked, which holds every line in DuckDB's memory at once.
+      yield* w.exec(sqlFile(staged.repeated ? "corpus_staging_last" : "corpus_staging").replaceAll("{{documents}}", sqlString(staged.path)).replaceAll("{{seen}}", sqlString(seenFile)))
+      yield* w.transaction(Effect.gen(function*() {
+        yield* w.exec(sqlFile("corpus_documents"), { run_id: runId })
+        yield* w.exec(sqlFile("corpus_retired"), { run_id: runId })
+      }))
+      yield* w.exec("DROP VIEW IF EXISTS corpus_staging; DROP VIEW IF EXISTS corpus_seen")
+    })
+}
+
+/**
+ * A run's decisions as newline-delimited JSON, appended as they are taken (a slice of lines per
+ * write), so a run holds none of them: one line per decision, `[n, order, doc_id, …]` where n
+ * counts the lines and order is the document's first decision's position (corpus_staging.sql keeps
+ * each document's last line, at its first order: an id repeated in the input is decided twice).
+ */
+export class StagedDecisions {
+  readonly path: string
+  private lines: Array<string> = []
+  private written = 0
+  private fd: number | undefined
+  /** The documents put, by fingerprint: whether one may have been put twice. */
+  private readonly docs = new FingerprintSet()
+  /** A document may have been put twice (a fingerprint match, which a collision also gives). */
+  repeated = false
+
+  constructor(readonly dir: string) {
+    this.path = join(dir, "documents.jsonl")
+    this.fd = openSync(this.path, "w")
+  }
+
+  put(order: number, d: CorpusDocumentRow) {
+    if (this.docs.add(d.docId)) this.repeated = true
+    this.lines.push(JSON.stringify([
+      this.written + this.lines.length, order, d.docId, d.contentHash, d.source, d.status, d.reason ?? null, d.duplicateOf ?? null, d.lang ?? null,
+      d.langScore ?? null, d.tokens ?? null, d.bands ? d.bands.join(",") : null, d.similarity ?? null
+    ]))
+    if (this.lines.length === SLICE) this.flush()
+  }
+
+  private flush() {
+    if (this.lines.length === 0) return
+    if (this.fd === undefined) this.fd = openSync(this.path, "a")
+    writeSync(this.fd, this.lines.join("\n") + "\n")
+    this.written += this.lines.length
+    this.lines = []
+  }
+
+  /** Writes what is buffered and closes the file (put opens it again). */
+  close() {
+    this.flush()
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
+  }
+
+  /** Every document's last decision, by first order, read back from the file (tests and small runs). */
+  read(): Array<CorpusDocumentRow> {
+    this.flush()
+    const byDoc = new Map<string, { order: number; row: CorpusDocumentRow }>()
+    for (const line of readFileSync(this.path, "utf8").split("\n")) {
+      if (line.length === 0) continue
+      const [, order, docId, contentHash, source, status, reason, duplicateOf, lang, langScore, tokens, bands, similarity] = JSON.parse(line) as [
+        number, number, string, string, string, string, string | null, string | null, string | null, number | null, number | null, string | null, number | null
+      ]
+      const row: CorpusDocumentRow = {
+        docId, contentHash, source, status,
+        ...(reason === null ? {} : { reason }),
+        ...(duplicateOf === null ? {} : { duplicateOf }),
+        ...(lang === null ? {} : { lang }),
+        ...(langScore === null ? {} : { langScore }),
+        ...(similarity === null ? {} : { similarity }),
+        ...(tokens === null ? {} : { tokens }),
+        ...(bands === null ? {} : { bands: bands.split(",") })
+      }
+      const before = byDoc.get(docId)
+      byDoc.set(docId, { order: before?.order ?? order, row })
+    }
+    return [...byDoc.values()].sort((a, b) => a.order - b.order).map((e) => e.row)
+  }
+
+  remove() {
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
+    this.lines = []
+    rmSync(this.dir, { recursive: true, force: true })
+  }
 }
 
 /** A path as an SQL string literal (a table function's argument in a view cannot be a parameter). */

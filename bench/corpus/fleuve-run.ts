@@ -9,7 +9,7 @@
  * on the main thread). Each worker loads its own tokenizer.
  */
 import { Effect, Layer } from "effect"
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { buildCorpusRun } from "../../pipelines/corpus.ts"
 import { EmbeddedRuntime } from "../../pipelines/runtime/embedded.ts"
@@ -31,25 +31,41 @@ mkdirSync(workdir, { recursive: true })
 const workersAt = process.argv.indexOf("--workers")
 const workers = workersAt > 0 ? Number(process.argv[workersAt + 1]) : 1
 const t0 = performance.now()
+// FLEUVE_BENCH_MEMORY=FILE: process.memoryUsage() every second as JSON lines (where the RSS goes:
+// the JS heap, ArrayBuffers, or outside V8 — DuckDB, zlib).
+const memoryLog = process.env.FLEUVE_BENCH_MEMORY
+if (memoryLog) {
+  writeFileSync(memoryLog, "")
+  setInterval(() => {
+    const m = process.memoryUsage()
+    appendFileSync(memoryLog, JSON.stringify({ t: Math.round(performance.now() - t0), rss: m.rss >> 20, heapTotal: m.heapTotal >> 20, heapUsed: m.heapUsed >> 20, external: m.external >> 20, arrayBuffers: m.arrayBuffers >> 20 }) + "\n")
+  }, 1000).unref()
+}
 
 const program = Effect.gen(function*() {
   const run = yield* buildCorpusRun({ input, outDir: join(workdir, "shards"), tokenizer: tokenizerPath, sequenceLength: 2048 })
   const runtime = yield* PipelineRuntime
   const report = yield* runtime.run(run.pipeline, { partitions: 1, workers })
-  return { run, report }
+  const seconds = (performance.now() - t0) / 1000
+  // The run's decisions as it saved them (the ledger holds none at the end: they were staged to a
+  // file as they were taken), read after the timed part, as the scoring needs them.
+  const w = yield* Warehouse
+  const ids = (where: string) => w.query<{ doc_id: string }>(`SELECT doc_id FROM corpus_documents WHERE ${where} ORDER BY doc_id`).pipe(Effect.map((rows) => rows.map((r) => r.doc_id)))
+  const counts = {
+    reached: yield* ids("status IN ('kept', 'duplicate')"),
+    removed: yield* ids("status = 'duplicate'"),
+    removedNear: yield* ids("reason = 'near duplicate'"),
+    kept: (yield* w.query<{ n: number }>("SELECT count(*)::INTEGER AS n FROM corpus_documents WHERE status = 'kept'"))[0]!.n
+  }
+  return { run, report, seconds, counts }
 })
-const { run, report } = await Effect.runPromise(
-  program.pipe(Effect.provide(Layer.mergeAll(Warehouse.layer(join(workdir, "state.duckdb")), EmbeddedRuntime))) as Effect.Effect<{ run: Awaited<ReturnType<typeof Effect.runPromise<any, any>>>; report: any }, never, never>
+const { run, report, seconds, counts } = await Effect.runPromise(
+  program.pipe(Effect.provide(Layer.mergeAll(Warehouse.layer(join(workdir, "state.duckdb")), EmbeddedRuntime))) as Effect.Effect<any, never, never>
 ) as any
-const seconds = (performance.now() - t0) / 1000
-const decisions = run.ledger.all() as Array<{ docId: string; status: string; reason?: string }>
-const reached = decisions.filter((d) => d.status === "kept" || d.status === "duplicate").map((d) => d.docId)
-const removed = decisions.filter((d) => d.status === "duplicate").map((d) => d.docId)
-const removedNear = decisions.filter((d) => d.reason === "near duplicate").map((d) => d.docId)
-writeFileSync(join(workdir, "reached.json"), JSON.stringify(reached))
-writeFileSync(join(workdir, "removed.json"), JSON.stringify(removed))
-writeFileSync(join(workdir, "removed-near.json"), JSON.stringify(removedNear))
 const usage = process.resourceUsage()
+writeFileSync(join(workdir, "reached.json"), JSON.stringify(counts.reached))
+writeFileSync(join(workdir, "removed.json"), JSON.stringify(counts.removed))
+writeFileSync(join(workdir, "removed-near.json"), JSON.stringify(counts.removedNear))
 // What the run still holds at its end (its per-document state), after a full collection when
 // node runs with --expose-gc: peak RSS also counts garbage V8 had not yet collected.
 const gc = (globalThis as { gc?: () => void }).gc
@@ -64,8 +80,8 @@ console.log(JSON.stringify({
   ...(gc ? { heapAfterGcMb: heapMb } : {}),
   inputBytes: statSync(input).size,
   docs: run.ledger.seen.size,
-  reached: reached.length,
-  removed: removed.length,
-  kept: decisions.filter((d) => d.status === "kept").length,
+  reached: counts.reached.length,
+  removed: counts.removed.length,
+  kept: counts.kept,
   sequences: run.tallies.find((t: { name: string }) => t.name === "pack").counters.get("sequences") ?? 0
 }))

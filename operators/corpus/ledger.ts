@@ -26,20 +26,49 @@ export interface Decision {
 }
 
 /**
+ * Where a ledger puts each finished decision. `order` is the position of the document's first
+ * decision in the run: a kept document's decision is finished only when its token count is noted,
+ * after later documents' drops, and a document id repeated in the input is decided twice. Readers
+ * take, per document, the last decision put, at the first order it was given (a Map's `set`).
+ */
+export interface DecisionSink {
+  put(order: number, decision: Decision): void
+  /** Every decision put, one per document, by order (tests and small runs). */
+  read(): Iterable<Decision>
+}
+
+/** Decisions kept in this process's memory: the default, for tests and runs that save no state. */
+export class MemoryDecisions implements DecisionSink {
+  private readonly byDoc = new Map<string, { order: number; decision: Decision }>()
+  put(order: number, decision: Decision) {
+    const before = this.byDoc.get(decision.docId)
+    this.byDoc.set(decision.docId, { order: before?.order ?? order, decision })
+  }
+  read(): Iterable<Decision> {
+    return [...this.byDoc.values()].sort((a, b) => a.order - b.order).map((e) => e.decision)
+  }
+}
+
+/**
  * Collects what happened to every document the run looked at: the ids it saw (so disappeared
  * ones can be retired), the ones it processed, and a decision per processed document. Operators
  * write into it; the pipeline persists it after the run. Knows nothing of the warehouse.
+ *
+ * Decisions leave for the sink as soon as they are final (a drop at once, a kept document when its
+ * token count is noted), so with a file sink the ledger holds only the documents in flight: the
+ * per-document objects it used to keep to the end of the run were most of a 1 GB run's heap
+ * (issue 23, memory). `seen` and `processed` stay: ids only, for retiring and the manifest.
  */
 export class DocumentLedger {
   readonly seen = new Set<string>()
   readonly processed = new Set<string>()
-  private readonly decisions = new Map<string, Decision>()
-  /**
-   * Kept documents' extra facts, filled by later operators (bands by dedup, tokens by tokenizer).
-   * Band keys stay numbers (the dedup step's own array, shared) until a decision is read: 14
-   * base-36 strings a document cost ~0.5 KB of heap and most of near-dedup's time on the main thread.
-   */
-  private readonly facts = new Map<string, Facts>()
+  /** Kept documents waiting for their token count, with their first order. */
+  private readonly pending = new Map<string, { order: number; decision: Decision; facts: Facts }>()
+  /** Facts noted before the document's decision (bands by near-dedup, ahead of tokenize's keep). */
+  private readonly early = new Map<string, Facts>()
+  private next = 0
+
+  constructor(private readonly sink: DecisionSink = new MemoryDecisions()) {}
 
   /**
    * What changed since the last drain, per document, once journaling is on (a Kafka run: each
@@ -83,11 +112,12 @@ export class DocumentLedger {
   absorb(entry: CorpusLedgerEntry) {
     if (entry.seen) this.seen.add(entry.docId)
     if (entry.processed) this.processed.add(entry.docId)
-    if (entry.decision) this.decisions.set(entry.docId, { docId: entry.docId, ...entry.decision })
+    if (entry.decision) this.decide({ docId: entry.docId, ...entry.decision })
     if (entry.bands !== undefined || entry.tokens !== undefined) {
-      const f = this.factsOf(entry.docId)
-      if (entry.bands !== undefined) f.bands = entry.bands
-      if (entry.tokens !== undefined) f.tokens = entry.tokens
+      this.noteFacts(entry.docId, (f) => {
+        if (entry.bands !== undefined) f.bands = entry.bands
+        if (entry.tokens !== undefined) f.tokens = entry.tokens
+      })
     }
   }
 
@@ -133,14 +163,17 @@ export class DocumentLedger {
   }
   /** A kept document's LSH band keys (safe integers), written out as base-36 strings. */
   noteBands(docId: string, keys: ReadonlyArray<number>) {
-    this.factsOf(docId).bandKeys = keys
+    this.noteFacts(docId, (f) => {
+      f.bandKeys = keys
+    })
     const e = this.journaled(docId)
     if (e) e.bands = keys.map(base36)
   }
   note(docId: string, fact: { bands?: ReadonlyArray<string>; tokens?: number }) {
-    const f = this.factsOf(docId)
-    if (fact.bands !== undefined) f.bands = fact.bands
-    if (fact.tokens !== undefined) f.tokens = fact.tokens
+    this.noteFacts(docId, (f) => {
+      if (fact.bands !== undefined) f.bands = fact.bands
+      if (fact.tokens !== undefined) f.tokens = fact.tokens
+    })
     const e = this.journaled(docId)
     if (e) {
       if (fact.bands !== undefined) e.bands = fact.bands
@@ -148,36 +181,78 @@ export class DocumentLedger {
     }
   }
   private record(d: Decision) {
-    this.decisions.set(d.docId, d)
+    this.decide(d)
     this.journalDecision(d)
   }
 
-  /** Every decision, kept documents completed with their bands and token counts. */
+  /** A decision taken: a kept one waits for its token count, any other goes to the sink. */
+  private decide(d: Decision) {
+    const waiting = this.pending.get(d.docId)
+    const order = waiting?.order ?? this.next++
+    if (d.status === "kept") {
+      const facts = waiting?.facts ?? this.early.get(d.docId) ?? new Facts()
+      this.early.delete(d.docId)
+      this.pending.set(d.docId, { order, decision: d, facts })
+      if (facts.tokens !== undefined) this.finish(d.docId)
+      return
+    }
+    if (waiting !== undefined) this.pending.delete(d.docId)
+    this.sink.put(order, d)
+  }
+
+  private noteFacts(docId: string, set: (f: Facts) => void) {
+    const waiting = this.pending.get(docId)
+    if (waiting !== undefined) {
+      set(waiting.facts)
+      if (waiting.facts.tokens !== undefined) this.finish(docId)
+      return
+    }
+    let f = this.early.get(docId)
+    if (f === undefined) this.early.set(docId, (f = new Facts()))
+    set(f)
+  }
+
+  private finish(docId: string) {
+    const p = this.pending.get(docId)!
+    this.pending.delete(docId)
+    this.sink.put(p.order, completed(p.decision, p.facts))
+  }
+
+  /**
+   * Puts the kept documents still waiting for a token count (the run is over: none will come),
+   * so that the sink holds every decision; later facts for them would be lost.
+   */
+  flush() {
+    for (const docId of [...this.pending.keys()]) this.finish(docId)
+  }
+
+  /**
+   * Every decision, kept documents completed with their bands and token counts, in order. Puts the
+   * waiting kept documents first (flush): read it when the run is over.
+   */
   all(): ReadonlyArray<Decision> {
     return [...this.each()]
   }
-  /** all(), one decision at a time (the state save reads a million of them without an array). */
+  /** all(), one decision at a time. */
   *each(): Generator<Decision> {
-    for (const d of this.decisions.values()) yield d.status === "kept" ? this.completed(d) : d
+    this.flush()
+    yield* this.sink.read()
   }
   decisionOf(docId: string): Decision | undefined {
-    const d = this.decisions.get(docId)
-    return d && d.status === "kept" ? this.completed(d) : d
+    const p = this.pending.get(docId)
+    if (p !== undefined) return completed(p.decision, p.facts)
+    let found: Decision | undefined
+    for (const d of this.sink.read()) if (d.docId === docId) found = d
+    return found
   }
-  private factsOf(docId: string): Facts {
-    let f = this.facts.get(docId)
-    if (f === undefined) this.facts.set(docId, (f = new Facts()))
-    return f
-  }
-  private completed(d: Decision): Decision {
-    const f = this.facts.get(d.docId)
-    const out: { -readonly [K in keyof Decision]: Decision[K] } = { ...d }
-    if (f === undefined) return out
-    if (f.tokens !== undefined) out.tokens = f.tokens
-    if (f.bands !== undefined) out.bands = f.bands
-    else if (f.bandKeys !== undefined) out.bands = f.bandKeys.map(base36)
-    return out
-  }
+}
+
+const completed = (d: Decision, f: Facts): Decision => {
+  const out: { -readonly [K in keyof Decision]: Decision[K] } = { ...d }
+  if (f.tokens !== undefined) out.tokens = f.tokens
+  if (f.bands !== undefined) out.bands = f.bands
+  else if (f.bandKeys !== undefined) out.bands = f.bandKeys.map(base36)
+  return out
 }
 
 /**

@@ -200,10 +200,22 @@ export class LshIndex {
    * which is harmless (lookups return the id, and forget compares ids).
    */
   private readonly representatives: Array<string> = []
+  /**
+   * Each representative's own band keys (`bands` doubles an index; NaN first where none were
+   * given), for the similarity of its duplicates: a typed array instead of a Map from id to an
+   * array of numbers, ~170 bytes a kept document less (issue 23, memory).
+   */
+  private ownBands = new Float64Array(0)
   private lastFound = -1
 
   constructor(readonly bands: number) {
     this.tables = Array.from({ length: bands }, () => new BandTable())
+  }
+
+  /** The band keys the representative `find` last returned was added with as its own, if any. */
+  foundBands(): Float64Array | undefined {
+    const at = this.lastFound * this.bands
+    return this.lastFound < 0 || Number.isNaN(this.ownBands[at]) ? undefined : this.ownBands.subarray(at, at + this.bands)
   }
 
   /** The representative of the first band that matches, if any. */
@@ -218,14 +230,25 @@ export class LshIndex {
     return undefined
   }
 
-  /** Points every band key of a document at `representative`, where no earlier document holds it. */
-  add(keys: ReadonlyArray<number>, representative: string) {
+  /**
+   * Points every band key of a document at `representative`, where no earlier document holds it.
+   * `own`: the keys are the representative's own (a kept document, not one of its duplicates):
+   * foundBands answers them, the last given for it.
+   */
+  add(keys: ReadonlyArray<number>, representative: string, own = false) {
     const last = this.representatives.length - 1
     let r = this.representatives[this.lastFound] === representative ? this.lastFound : this.representatives[last] === representative ? last : -1
     if (r < 0) {
       r = this.representatives.length
       this.representatives.push(representative)
+      if ((r + 1) * this.bands > this.ownBands.length) {
+        const grown = new Float64Array(Math.max(64, 2 * (r + 1)) * this.bands)
+        grown.set(this.ownBands)
+        this.ownBands = grown
+      }
+      this.ownBands[r * this.bands] = NaN
     }
+    if (own && keys.length === this.bands) this.ownBands.set(keys, r * this.bands)
     for (let b = 0; b < keys.length; b++) this.tables[b]!.setIfAbsent(keys[b]!, r)
   }
 

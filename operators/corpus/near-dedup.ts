@@ -12,27 +12,24 @@ import { LshIndex, MinHasher } from "./minhash.ts"
 export const nearDedup = (
   hasher = new MinHasher(),
   index = new LshIndex(hasher.config.bands),
-  ledger?: DocumentLedger,
-  /** Band keys of documents kept by earlier runs (the representatives this run did not hash). */
-  earlierBands: (docId: string) => ReadonlyArray<number> | undefined = () => undefined
-) => {
-  const bandsOf = new Map<string, ReadonlyArray<number>>()
-  return corpusStep<CorpusDocument, CorpusDocument>("near-dedup", (doc) => {
+  ledger?: DocumentLedger
+) =>
+  // A representative's own band keys, for its duplicates' similarity, are the index's (earlier
+  // runs' kept documents are added with theirs as they are loaded).
+  corpusStep<CorpusDocument, CorpusDocument>("near-dedup", (doc) => {
     const a = analysisOf(doc)
     const keys = a !== undefined && a.bands !== undefined && scrubbedTextOf(a) === doc.text ? a.bands : hasher.bandKeys(hasher.signature(doc.text))
     const representative = index.find(keys)
     if (representative !== undefined && representative !== doc.id) {
-      index.add(keys, representative)
-      const theirs = bandsOf.get(representative) ?? earlierBands(representative)
+      const theirs = index.foundBands()
       const facts = theirs === undefined ? undefined : { similarity: bandSimilarity(keys, theirs, hasher.config.rows) }
+      index.add(keys, representative)
       return Verdict.drop("near duplicate", representative, facts)
     }
-    index.add(keys, doc.id)
-    bandsOf.set(doc.id, keys)
+    index.add(keys, doc.id, true)
     ledger?.noteBands(doc.id, keys)
     return Verdict.keep(doc)
   }, ledger)
-}
 
 /**
  * Estimated Jaccard similarity of two documents' shingle sets from their LSH band keys: a band of
@@ -40,7 +37,7 @@ export const nearDedup = (
  * steps of 1/14 before the root) but computable for representatives of earlier runs, whose
  * signatures are not kept, only their bands.
  */
-export const bandSimilarity = (a: ReadonlyArray<number>, b: ReadonlyArray<number>, rows: number): number => {
+export const bandSimilarity = (a: ArrayLike<number>, b: ArrayLike<number>, rows: number): number => {
   const n = Math.min(a.length, b.length)
   let same = 0
   for (let i = 0; i < n; i++) if (a[i] === b[i]) same++

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict"
+import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { test } from "node:test"
+import { ExactIndex } from "../../operators/corpus/exact-dedup.ts"
 import { base36 } from "../../operators/corpus/ledger.ts"
 import { defaultMinHashConfig, fnv1a, LshIndex, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
 import { LanguageIdentifier, loadTraining } from "../../operators/corpus/language-id.ts"
@@ -139,4 +141,36 @@ test("band keys: base36 equals Number.prototype.toString(36) on non-negative saf
   const values = [0, 1, 35, 36, 2 ** 31, 2 ** 32 - 1, 2 ** 52 - 1, 2 ** 53 - 1]
   for (let i = 0; i < 5000; i++) values.push(next() * 0x100000 + (next() & 0xfffff))
   for (const v of values) assert.equal(base36(v), v.toString(36), String(v))
+})
+
+test("exact index: the typed table answers add/ownerOf/forget exactly as one Map, sha256 hashes and other strings alike", () => {
+  let s = 777
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32
+  const hex = (n: number) => createHash("sha256").update(String(n)).digest("hex")
+  // Hashes sharing their first word (the slot) force long probe runs; odd strings take the Map.
+  const sameSlot = (n: number) => `00000000${hex(n).slice(8)}`
+  const hashes = [...Array.from({ length: 1500 }, (_, i) => hex(i)), ...Array.from({ length: 50 }, (_, i) => sameSlot(i)), "h1", "ABCDEF".repeat(10) + "ABCD", hex(1).slice(1)]
+  const fast = new ExactIndex()
+  const reference = new Map<string, string>()
+  for (let step = 0; step < 30000; step++) {
+    const hash = hashes[Math.floor(next() * hashes.length)]!
+    const doc = `d${Math.floor(next() * 600)}`
+    const r = next()
+    if (r < 0.5) {
+      fast.add(hash, doc)
+      if (!reference.has(hash)) reference.set(hash, doc)
+    } else if (r < 0.7) {
+      fast.forget(doc, hash)
+      if (reference.get(hash) === doc) reference.delete(hash)
+    } else if (r < 0.75) {
+      const owner = reference.get(hash)
+      if (owner !== undefined) {
+        fast.forget(owner, hash)
+        reference.delete(hash)
+      }
+    }
+    assert.equal(fast.ownerOf(hash), reference.get(hash))
+    assert.equal(fast.size, reference.size)
+  }
+  for (const h of hashes) assert.equal(fast.ownerOf(h), reference.get(h))
 })

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { test } from "node:test"
-import { base36, DocumentLedger } from "../../operators/corpus/ledger.ts"
+import { base36, DocumentLedger, MemoryDecisions } from "../../operators/corpus/ledger.ts"
 
 const doc = (id: string) => ({ id, contentHash: `hash-${id}`, source: `in.jsonl:${id}`, text: "", lang: "fr", langScore: 0.97 }) as never
 
@@ -43,4 +43,21 @@ test("ledger: a journal absorbed by another ledger (a Kafka run's job) gives the
   assert.deepEqual(job.all(), worker.all())
   assert.deepEqual([...job.seen], ["a", "b", "c"])
   assert.deepEqual(job.decisionOf("a"), { docId: "a", contentHash: "hash-a", source: "in.jsonl:a", status: "kept", lang: "fr", langScore: 0.97, bands: ["1", "2", "3"], tokens: 9 })
+})
+
+test("ledger: decisions leave for the sink as they are final (a kept one with its token count), and read back in first-decision order", () => {
+  const put: Array<[number, string]> = []
+  const memory = new MemoryDecisions()
+  const l = new DocumentLedger({ put: (order, d) => (put.push([order, d.docId]), memory.put(order, d)), read: () => memory.read() })
+  l.noteBands("a", [1, 2])
+  l.keep(doc("a"))
+  l.drop(doc("b"), "quality: too few words")
+  assert.deepEqual(put, [[1, "b"]])
+  l.note("a", { tokens: 5 })
+  assert.deepEqual(put, [[1, "b"], [0, "a"]])
+  // An id decided again after its decision left: the last decision, at the first place.
+  l.keep(doc("b"))
+  l.keep(doc("c"))
+  assert.deepEqual(l.decisionOf("c")?.status, "kept")
+  assert.deepEqual(l.all().map((d) => `${d.docId} ${d.status} ${d.tokens ?? "-"} ${d.bands?.join(",") ?? "-"}`), ["a kept 5 1,2", "b kept - -", "c kept - -"])
 })

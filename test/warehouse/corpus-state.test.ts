@@ -41,3 +41,20 @@ test("corpus state: a run's decisions land value for value, a re-run updates the
   assert.deepEqual(known.map((k) => k.docId).sort(), ["a", "c"])
   assert.deepEqual(readdirSync(dirname(db)).filter((f) => f.includes("corpus-state")), [])
 })
+
+test("corpus state: a document decided twice in one run (its id repeated) saves its last decision; the staged file reads back the same", async () => {
+  const db = tempWarehousePath()
+  // c first dropped, then kept: the kept decision stands, at c's first place.
+  const twice: Array<CorpusDocumentRow> = [rows[2]!, rows[0]!, { docId: "c", contentHash: "h3b", source: "in.jsonl:9", status: "kept", tokens: 4, bands: ["x"] }]
+  await runWithWarehouse(db, CorpusState.save("run-1", twice, ["c", "a"]))
+  const got = await read(db)
+  assert.deepEqual(got.map((r) => [r.doc_id, r.status, r.content_hash, r.reason, r.tokens]), [["a", "kept", "h1", null, 512], ["c", "kept", "h3b", null, 4]])
+  const back = await runWithWarehouse(db, Effect.acquireUseRelease(CorpusState.stage, (staged) => Effect.sync(() => {
+    let order = 0
+    for (const r of twice) staged.put(order++, r)
+    return { rows: staged.read(), repeated: staged.repeated }
+  }), (staged) => Effect.sync(() => staged.remove())))
+  assert.equal(back.repeated, true)
+  assert.deepEqual(back.rows, [twice[2], twice[1]])
+  assert.deepEqual(readdirSync(dirname(db)).filter((f) => f.includes("corpus-state")), [])
+})
