@@ -145,11 +145,14 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
       put: (order, d) => s.put(order, toRow(d)),
       read: () => mapIterable(s.read(), fromRow)
     })
+    // Such a run keeps the ids it saw or processed only where it is asked about them: the earlier
+    // runs' documents (retiring the unseen ones) and the manifest's (superseding them); it counts the others.
+    const listed = staged === undefined ? undefined : manifestDocuments(options.outDir)
     const makeState = (id: string, sink?: DecisionSink) => {
       const known = new Map<string, KnownDocument>()
       const exactIndex = new ExactIndex()
       const lsh = new LshIndex(hasher.config.bands)
-      const ledger = new DocumentLedger(sink)
+      const ledger = new DocumentLedger(sink, listed && ((docId) => known.has(docId) || listed.has(docId)))
       if (journaling) ledger.startJournal()
       const accept = acceptDocument()
       const norm = normalise(ledger)
@@ -317,6 +320,16 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const settle = <A, E, R>(run: Effect.Effect<A, E, R>) => Runs.settle(runId)(run).pipe(Effect.ensuring(Effect.sync(() => staged?.remove())))
     return { runId, pipeline, ledger, tallies, writer, documents, outcome, settle } satisfies CorpusRun
   })
+
+/** The documents an output folder's manifest lists (none where there is none, or it cannot be read: the run's close says why). */
+const manifestDocuments = (outDir: string): ReadonlySet<string> => {
+  try {
+    const m = readManifest(outDir)
+    return new Set([...(m?.shards ?? []).flatMap((s) => s.documents), ...(m?.documentsFiles ?? []).flatMap((f) => f.documents)])
+  } catch {
+    return new Set()
+  }
+}
 
 /** Paths relative to the repository root for `fleuve run corpus`, overridable from the environment. */
 export const corpusOptionsFromEnv = (): CorpusOptions => ({

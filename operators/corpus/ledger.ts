@@ -1,3 +1,4 @@
+import { IdTally } from "./id-tally.ts"
 import type { CleanedDocument, CorpusDocument, CorpusLedgerEntry } from "../../schemas/corpus-document.ts"
 
 /** Facts about a dropped document that the ledger keeps with its decision. */
@@ -57,18 +58,25 @@ export class MemoryDecisions implements DecisionSink {
  * Decisions leave for the sink as soon as they are final (a drop at once, a kept document when its
  * token count is noted), so with a file sink the ledger holds only the documents in flight: the
  * per-document objects it used to keep to the end of the run were most of a 1 GB run's heap
- * (issue 23, memory). `seen` and `processed` stay: ids only, for retiring and the manifest.
+ * (issue 23, memory). `seen` and `processed` count ids, and keep the ones asked about (IdTally).
  */
 export class DocumentLedger {
-  readonly seen = new Set<string>()
-  readonly processed = new Set<string>()
+  readonly seen: IdTally
+  readonly processed: IdTally
   /** Kept documents waiting for their token count, with their first order. */
   private readonly pending = new Map<string, { order: number; decision: Decision; facts: Facts }>()
   /** Facts noted before the document's decision (bands by near-dedup, ahead of tokenize's keep). */
   private readonly early = new Map<string, Facts>()
   private next = 0
 
-  constructor(private readonly sink: DecisionSink = new MemoryDecisions()) {}
+  /**
+   * `watch`: the ids `seen` and `processed` keep (IdTally), the others only counted; by default
+   * all are kept.
+   */
+  constructor(private readonly sink: DecisionSink = new MemoryDecisions(), watch?: (docId: string) => boolean) {
+    this.seen = new IdTally(watch)
+    this.processed = new IdTally(watch)
+  }
 
   /**
    * What changed since the last drain, per document, once journaling is on (a Kafka run: each

@@ -202,10 +202,11 @@ export class LshIndex {
   private readonly representatives: Array<string> = []
   /**
    * Each representative's own band keys (`bands` doubles an index; NaN first where none were
-   * given), for the similarity of its duplicates: a typed array instead of a Map from id to an
-   * array of numbers, ~170 bytes a kept document less (issue 23, memory).
+   * given), for the similarity of its duplicates: typed arrays instead of a Map from id to an
+   * array of numbers, ~170 bytes a kept document less (issue 23, memory). In chunks of
+   * CHUNK representatives: no spare capacity and no copy when it grows.
    */
-  private ownBands = new Float64Array(0)
+  private readonly ownBands: Array<Float64Array> = []
   private lastFound = -1
 
   constructor(readonly bands: number) {
@@ -214,8 +215,10 @@ export class LshIndex {
 
   /** The band keys the representative `find` last returned was added with as its own, if any. */
   foundBands(): Float64Array | undefined {
-    const at = this.lastFound * this.bands
-    return this.lastFound < 0 || Number.isNaN(this.ownBands[at]) ? undefined : this.ownBands.subarray(at, at + this.bands)
+    if (this.lastFound < 0) return undefined
+    const chunk = this.ownBands[Math.floor(this.lastFound / CHUNK)]!
+    const at = (this.lastFound % CHUNK) * this.bands
+    return Number.isNaN(chunk[at]) ? undefined : chunk.subarray(at, at + this.bands)
   }
 
   /** The representative of the first band that matches, if any. */
@@ -241,14 +244,10 @@ export class LshIndex {
     if (r < 0) {
       r = this.representatives.length
       this.representatives.push(representative)
-      if ((r + 1) * this.bands > this.ownBands.length) {
-        const grown = new Float64Array(Math.max(64, 2 * (r + 1)) * this.bands)
-        grown.set(this.ownBands)
-        this.ownBands = grown
-      }
-      this.ownBands[r * this.bands] = NaN
+      if (r % CHUNK === 0) this.ownBands.push(new Float64Array(CHUNK * this.bands))
+      this.ownBands[Math.floor(r / CHUNK)]![(r % CHUNK) * this.bands] = NaN
     }
-    if (own && keys.length === this.bands) this.ownBands.set(keys, r * this.bands)
+    if (own && keys.length === this.bands) this.ownBands[Math.floor(r / CHUNK)]!.set(keys, (r % CHUNK) * this.bands)
     for (let b = 0; b < keys.length; b++) this.tables[b]!.setIfAbsent(keys[b]!, r)
   }
 
@@ -257,6 +256,7 @@ export class LshIndex {
   }
 }
 
+const CHUNK = 4096
 const EMPTY = -1
 const DELETED = -2
 
@@ -282,7 +282,9 @@ class BandTable {
 
   setIfAbsent(key: number, value: number) {
     if (this.get(key) >= 0) return
-    if ((this.used + 1) * 2 > this.values.length) this.grow()
+    // At most 3/4 full (live and tombstones), at least 3/8 live after growing: 12-byte slots make
+    // ~20 bytes a key on average, where at most half full made ~32 (issue 23, memory).
+    if ((this.used + 1) * 4 > this.values.length * 3) this.grow()
     const mask = this.values.length - 1
     let i = this.slotOf(key)
     while (this.values[i]! >= 0) i = (i + 1) & mask
@@ -309,7 +311,7 @@ class BandTable {
     let live = 0
     for (let i = 0; i < values.length; i++) if (values[i]! >= 0) live++
     // Tombstones are dropped on a rehash; the table only doubles when the live entries need it.
-    const size = live * 4 > values.length ? values.length * 2 : values.length
+    const size = live * 2 > values.length ? values.length * 2 : values.length
     this.keys = new Float64Array(size)
     this.values = new Int32Array(size).fill(EMPTY)
     this.used = 0
