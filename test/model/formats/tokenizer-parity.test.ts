@@ -1,5 +1,5 @@
 import assert from "node:assert/strict"
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync } from "node:fs"
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { test } from "node:test"
@@ -48,6 +48,26 @@ test("the deferred tokenizer knows the EOS id without the vocabulary, then encod
   for (const c of fixture.cases.slice(0, 5)) {
     assert.deepEqual(deferred.encode(c.text), c.ids)
     assert.equal(deferred.decode(c.ids), c.decoded)
+  }
+})
+
+test("the deferred tokenizer's EOS id where added_tokens come after the first 256 KiB, or are cut there (the whole file is read)", () => {
+  const json = JSON.parse(readFileSync(join(repoRoot, fixture.tokenizer), "utf8")) as Record<string, unknown>
+  const { added_tokens: added, ...rest } = json
+  const dir = mkdtempSync(join(tmpdir(), "fleuve-tok-late-"))
+  try {
+    // Keys are written in insertion order: a 300 KB value before added_tokens, then one that starts
+    // inside the prefix and ends past it.
+    for (const [name, before] of [["late", { padding: "x".repeat(300_000) }], ["cut", { padding: "x".repeat(262_000) }]] as const) {
+      const path = join(dir, `${name}.json`)
+      writeFileSync(path, JSON.stringify({ ...before, added_tokens: added, ...rest }))
+      // No tokenizer_config.json beside it: EOS is <|endoftext|>, as the full load finds it.
+      const eos = deferredTokenizer(path).eosId
+      assert.equal(eos, loadTokenizer(path).eosId, name)
+      assert.equal(eos, 151643, name)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 })
 
