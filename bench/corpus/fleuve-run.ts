@@ -47,6 +47,13 @@ const program = Effect.gen(function*() {
   const runtime = yield* PipelineRuntime
   const report = yield* runtime.run(run.pipeline, { partitions: 1, workers })
   const seconds = (performance.now() - t0) / 1000
+  // CPU and peak RSS of the run itself, before the scoring's queries below.
+  const usage = process.resourceUsage()
+  // What the run still holds at its end (its per-document state), after a full collection when
+  // node runs with --expose-gc: peak RSS also counts garbage V8 had not yet collected.
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  const heapMb = gc ? process.memoryUsage().heapUsed / 2 ** 20 : undefined
   // The run's decisions as it saved them (the ledger holds none at the end: they were staged to a
   // file as they were taken), read after the timed part, as the scoring needs them.
   const w = yield* Warehouse
@@ -57,27 +64,22 @@ const program = Effect.gen(function*() {
     removedNear: yield* ids("reason = 'near duplicate'"),
     kept: (yield* w.query<{ n: number }>("SELECT count(*)::INTEGER AS n FROM corpus_documents WHERE status = 'kept'"))[0]!.n
   }
-  return { run, report, seconds, counts }
+  return { run, report, seconds, usage, heapMb, counts }
 })
-const { run, report, seconds, counts } = await Effect.runPromise(
+const { run, report, seconds, usage, heapMb, counts } = await Effect.runPromise(
   program.pipe(Effect.provide(Layer.mergeAll(Warehouse.layer(join(workdir, "state.duckdb")), EmbeddedRuntime))) as Effect.Effect<any, never, never>
 ) as any
-const usage = process.resourceUsage()
 writeFileSync(join(workdir, "reached.json"), JSON.stringify(counts.reached))
 writeFileSync(join(workdir, "removed.json"), JSON.stringify(counts.removed))
 writeFileSync(join(workdir, "removed-near.json"), JSON.stringify(counts.removedNear))
-// What the run still holds at its end (its per-document state), after a full collection when
-// node runs with --expose-gc: peak RSS also counts garbage V8 had not yet collected.
-const gc = (globalThis as { gc?: () => void }).gc
-gc?.()
-const heapMb = process.memoryUsage().heapUsed / 2 ** 20
 console.log(JSON.stringify({
   seconds,
   workers,
   pipelineSeconds: report.elapsedMs / 1000,
   cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
   peakRssMb: usage.maxRSS / 1024,
-  ...(gc ? { heapAfterGcMb: heapMb } : {}),
+  peakRssWithScoringMb: process.resourceUsage().maxRSS / 1024,
+  ...(heapMb !== undefined ? { heapAfterGcMb: heapMb } : {}),
   inputBytes: statSync(input).size,
   docs: run.ledger.seen.size,
   reached: counts.reached.length,
