@@ -1,7 +1,7 @@
 import { Effect } from "effect"
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join, resolve } from "node:path"
+import { basename, dirname, join, resolve } from "node:path"
 import { FingerprintSet } from "../lib/fingerprint-set.ts"
 import { WarehouseError } from "./errors.ts"
 import { sqlFile, Warehouse } from "./warehouse.ts"
@@ -47,7 +47,17 @@ export const CorpusState = {
    */
   stage: Effect.flatMap(Warehouse, (w) =>
     Effect.try({
-      try: () => new StagedDecisions(mkdtempSync(join(w.path === "" || w.path === ":memory:" ? tmpdir() : dirname(resolve(w.path)), ".fleuve-corpus-state-"))),
+      try: () => {
+        const inMemory = w.path === "" || w.path === ":memory:"
+        const beside = inMemory ? tmpdir() : dirname(resolve(w.path))
+        const prefix = inMemory ? STAGED_PREFIX : `${STAGED_PREFIX}${basename(w.path)}-`
+        // Another staged folder of the same warehouse file is a killed run's: DuckDB locks the
+        // file to one process, so no other run can be using it. (Not in the shared temporary folder.)
+        if (!inMemory) {
+          for (const name of readdirSync(beside)) if (name.startsWith(prefix) && name.length === prefix.length + 6) rmSync(join(beside, name), { recursive: true, force: true })
+        }
+        return new StagedDecisions(mkdtempSync(join(beside, prefix)))
+      },
       catch: (e) => new WarehouseError({ message: `cannot stage the corpus state: ${e instanceof Error ? e.message : String(e)}` })
     })),
 
@@ -194,6 +204,7 @@ export class StagedDecisions {
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`
 
 const SLICE = 8192
+const STAGED_PREFIX = ".fleuve-corpus-state-"
 
 /**
  * DuckDB's memory_limit during the state save: what its buffer pool may hold (1.1 M rows merged

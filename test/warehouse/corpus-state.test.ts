@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
-import { readdirSync } from "node:fs"
-import { dirname } from "node:path"
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
 import { test } from "node:test"
 import { Effect } from "effect"
 import { CorpusState, type CorpusDocumentRow } from "../../warehouse/corpus-state.ts"
@@ -57,4 +57,19 @@ test("corpus state: a document decided twice in one run (its id repeated) saves 
   assert.equal(back.repeated, true)
   assert.deepEqual(back.rows, [twice[2], twice[1]])
   assert.deepEqual(readdirSync(dirname(db)).filter((f) => f.includes("corpus-state")), [])
+})
+
+test("corpus state: a killed run's staged folder beside the warehouse is removed by the next run's; another warehouse's stays", async () => {
+  const db = tempWarehousePath()
+  const dir = dirname(db)
+  const stale = join(dir, `.fleuve-corpus-state-${basename(db)}-AbC123`)
+  const other = join(dir, ".fleuve-corpus-state-other.duckdb-XyZ789")
+  for (const d of [stale, other]) {
+    mkdirSync(d)
+    writeFileSync(join(d, "documents.jsonl"), "[]\n")
+  }
+  await runWithWarehouse(db, CorpusState.save("run-1", rows, rows.map((r) => r.docId)))
+  assert.equal(existsSync(stale), false)
+  assert.equal(existsSync(other), true)
+  assert.equal((await read(db)).length, rows.length)
 })
