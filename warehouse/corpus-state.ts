@@ -66,9 +66,9 @@ export const CorpusState = {
    * written as newline-delimited JSON to two files in a temporary folder beside the warehouse, and
    * the merge reads them through two views (corpus_staging.sql), with no copy of them in memory:
    * 1.1 M rows appended value by value through the DuckDB appender took 60 s and 4.6 GB on 1 GB of
-   * input (issue 23); through the files, 11-15 s and 1.0 GB. The merge deletes the rows it
-   * replaces and inserts the run's, under SAVE_MEMORY_LIMIT: an INSERT … ON CONFLICT or an UPDATE
-   * of a million rows cannot spill, and under a limit they fail (Out of Memory).
+   * input (issue 23); through the files, 11-15 s and 1.0 GB. The merge is an UPDATE of the rows
+   * the warehouse holds and an anti-join INSERT of the others, under SAVE_MEMORY_LIMIT: an INSERT …
+   * ON CONFLICT holds all its rows (it fails under a limit, Out of Memory, instead of spilling).
    */
   save: (runId: string, decisions: Iterable<CorpusDocumentRow>, seen: Iterable<string>) =>
     Effect.acquireUseRelease(
@@ -103,14 +103,14 @@ export const CorpusState = {
       // its last line picked, which holds every line in DuckDB's memory at once.
       yield* w.exec(sqlFile(staged.repeated ? "corpus_staging_last" : "corpus_staging").replaceAll("{{documents}}", sqlString(staged.path)).replaceAll("{{seen}}", sqlString(seenFile)))
       const merge = w.transaction(Effect.gen(function*() {
-        yield* w.exec(sqlFile("corpus_documents_updated"))
+        yield* w.exec(sqlFile("corpus_documents_updated"), { run_id: runId })
         yield* w.exec(sqlFile("corpus_documents"), { run_id: runId })
         yield* w.exec(sqlFile("corpus_retired"), { run_id: runId })
       }))
       // DuckDB's memory bounded for the merge (by default it keeps blocks cached up to 80% of the
-      // machine's memory), the setting put back after it. Replacing many rows it already holds
-      // (~1 M in one run) does not fit: DuckDB keeps a replaced key's old and new index entries
-      // in memory until the commit; the merge then runs again without the limit.
+      // machine's memory), the setting put back after it. Updating ~1 M rows it already holds in
+      // one run does not fit (500,000 do): DuckDB keeps the updates in memory until the commit;
+      // the merge then runs again without the limit.
       const limit = (yield* w.query<{ limit: string }>("SELECT current_setting('memory_limit') AS \"limit\""))[0]!.limit
       const restore = w.exec(`SET memory_limit = '${limit.replaceAll("'", "''")}'`).pipe(Effect.ignore)
       yield* w.exec(`SET memory_limit = '${SAVE_MEMORY_LIMIT}'`).pipe(
@@ -118,7 +118,7 @@ export const CorpusState = {
         Effect.ensuring(restore),
         Effect.catchIf((e) => e.message.includes("Out of Memory"), () => merge)
       )
-      yield* w.exec("DROP VIEW IF EXISTS corpus_staging; DROP VIEW IF EXISTS corpus_seen; DROP TABLE IF EXISTS corpus_first_runs")
+      yield* w.exec("DROP VIEW IF EXISTS corpus_staging; DROP VIEW IF EXISTS corpus_seen")
     })
 }
 
