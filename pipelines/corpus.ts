@@ -128,11 +128,6 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     const documents = new DocumentsWriter(options.outDir, runId)
     let journaling = false
 
-    // Everything a run's stages learn (indexes, ledger, the packer's carry) lives in one state. In
-    // process (the embedded runtime) the stages use this process's own; on Kafka every stage,
-    // wherever it runs, enters a fresh one at each run's begin marker and loads the run's starting
-    // state from the records after it (Pipeline.runs), so no run sees another's documents, and the
-    // own state only closes the run (the ledger the decisions topic fills, the documents file).
     // A Kafka stage's worker (`fleuve worker clean --pipeline corpus`) has no warehouse: it records
     // no run, and takes each run's earlier state from the records the run's job publishes after
     // its begin marker (Pipeline.runs.startState).
@@ -148,6 +143,12 @@ export const buildCorpusRun = (options: CorpusOptions, tokenizer?: TextTokenizer
     // Such a run keeps the ids it saw or processed only where it is asked about them: the earlier
     // runs' documents (retiring the unseen ones) and the manifest's (superseding them); it counts the others.
     const listed = staged === undefined ? undefined : manifestDocuments(options.outDir)
+
+    // Everything a run's stages learn (indexes, ledger, the packer's carry) lives in one state. In
+    // process (the embedded runtime) the stages use this process's own; on Kafka every stage,
+    // wherever it runs, enters a fresh one at each run's begin marker and loads the run's starting
+    // state from the records after it (Pipeline.runs), so no run sees another's documents, and the
+    // own state only closes the run (the ledger the decisions topic fills, the documents file).
     const makeState = (id: string, sink?: DecisionSink) => {
       const known = new Map<string, KnownDocument>()
       const exactIndex = new ExactIndex()
