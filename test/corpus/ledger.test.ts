@@ -61,3 +61,20 @@ test("ledger: decisions leave for the sink as they are final (a kept one with it
   assert.deepEqual(l.decisionOf("c")?.status, "kept")
   assert.deepEqual(l.all().map((d) => `${d.docId} ${d.status} ${d.tokens ?? "-"} ${d.bands?.join(",") ?? "-"}`), ["a kept 5 1,2", "b kept - -", "c kept - -"])
 })
+
+test("ledger ids: with a watch, seen and processed keep only the watched ids and count every distinct one", () => {
+  const watched = new Set(["known-1", "known-2"])
+  const l = new DocumentLedger(undefined, (id) => watched.has(id))
+  for (const id of ["new-1", "known-1", "new-2", "new-1", "known-1", "known-2"]) l.see(id)
+  for (const id of ["new-1", "known-2", "new-1"]) l.process(id)
+  assert.equal(l.seen.size, 4)
+  assert.deepEqual([...l.seen], ["known-1", "known-2"])
+  assert.equal(l.seen.has("known-1"), true)
+  assert.equal(l.seen.has("new-1"), false, "an unwatched id is not kept")
+  assert.equal(l.processed.size, 2)
+  assert.deepEqual([...l.processed], ["known-2"])
+  // Without a watch every id is kept, as a Set.
+  const all = new DocumentLedger()
+  for (const id of ["a", "b", "a"]) all.see(id)
+  assert.deepEqual([all.seen.size, [...all.seen]], [2, ["a", "b"]])
+})
