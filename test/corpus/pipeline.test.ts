@@ -121,3 +121,16 @@ test("unreadable records become dead letters naming file and line; the rest goes
   assert.ok(deadLetters.some((d) => d.position === `${input}:3` && /field 'text' is missing/.test(d.reason)))
   assert.equal(rows.length, 3)
 })
+
+test("an incremental run supersedes in the manifest documents an earlier run listed that the warehouse does not know (a --full run saved no state)", async () => {
+  const out = join(tempDir(), "shards")
+  // Run 1 saves no state; run 2, against a fresh warehouse, processes every document again.
+  await runCorpus(tempWarehousePath(), { input: samplePath, outDir: out, incremental: false })
+  const first = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as { documentsFiles: Array<{ run: string; documents: Array<string> }> }
+  assert.ok(first.documentsFiles[0]!.documents.length > 0)
+  const second = await runCorpus(tempWarehousePath(), { input: samplePath, outDir: out })
+  assert.ok(second.run.ledger.processed.size > 0)
+  const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as { documentsFiles: Array<{ run: string; documents: Array<string> }> }
+  // Run 1's files hold no current document: run 2 processed (and kept) every one of them again.
+  assert.deepEqual(manifest.documentsFiles.map((f) => [f.run === second.run.runId, f.documents.length === 0]), [[false, true], [true, false]])
+})
