@@ -55,6 +55,18 @@ export class ExactIndex {
     return this.live + this.others.size
   }
 
+  /** Empties the index (a run that is over), its tables left to the next collection; returns their bytes. */
+  release(): number {
+    const bytes = this.words.byteLength + this.slots.byteLength
+    this.others.clear()
+    this.words = new Uint32Array(8 * 1024)
+    this.slots = new Int32Array(1024).fill(EMPTY)
+    this.owners.length = 0
+    this.used = 0
+    this.live = 0
+    return bytes
+  }
+
   /** Reads a 64-digit lower-case hex hash into `key`; false for any other string. */
   private parse(hash: string): boolean {
     if (hash.length !== 64) return false

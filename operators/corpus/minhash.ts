@@ -193,7 +193,7 @@ export class MinHasher {
  * Answers exactly as Maps would (test/corpus/fast-paths.test.ts drives both with the same calls).
  */
 export class LshIndex {
-  private readonly tables: Array<BandTable>
+  private tables: Array<BandTable>
   /**
    * Representatives by index. No map back from id to index: add's representative is almost always
    * the last one find returned (a duplicate) or a new document; anything else gets a new index,
@@ -211,6 +211,20 @@ export class LshIndex {
 
   constructor(readonly bands: number) {
     this.tables = Array.from({ length: bands }, () => new BandTable())
+  }
+
+  /**
+   * Empties the index (a run that is over): its tables become garbage for the next collection.
+   * Returns the bytes of typed arrays it held.
+   */
+  release(): number {
+    let bytes = this.ownBands.length * CHUNK * this.bands * 8
+    for (const t of this.tables) bytes += t.bytes
+    this.tables = Array.from({ length: this.bands }, () => new BandTable())
+    this.representatives.length = 0
+    this.ownBands.length = 0
+    this.lastFound = -1
+    return bytes
   }
 
   /** The band keys the representative `find` last returned was added with as its own, if any. */
@@ -265,6 +279,10 @@ class BandTable {
   private keys = new Float64Array(64)
   private values = new Int32Array(64).fill(EMPTY)
   private used = 0
+
+  get bytes() {
+    return this.keys.byteLength + this.values.byteLength
+  }
 
   private slotOf(key: number): number {
     // Both halves of the 52-bit key, mixed (fmix32 of their xor).

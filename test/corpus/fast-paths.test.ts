@@ -174,3 +174,23 @@ test("exact index: the typed table answers add/ownerOf/forget exactly as one Map
   }
   for (const h of hashes) assert.equal(fast.ownerOf(h), reference.get(h))
 })
+
+test("released indexes answer as empty ones and take documents again; the bytes they held are counted", () => {
+  const lsh = new LshIndex(3)
+  const exact = new ExactIndex()
+  const hash = createHash("sha256").update("x").digest("hex")
+  for (let i = 0; i < 100; i++) lsh.add([i, i + 1000, i + 2000], `d${i}`, true)
+  exact.add(hash, "d0")
+  exact.add("not-a-sha256", "d1")
+  assert.ok(lsh.release() >= 3 * 64 * 12 + 4096 * 3 * 8)
+  assert.ok(exact.release() >= 1024 * 36)
+  assert.equal(lsh.find([5, 1005, 2005]), undefined)
+  assert.equal(exact.ownerOf(hash), undefined)
+  assert.equal(exact.ownerOf("not-a-sha256"), undefined)
+  assert.equal(exact.size, 0)
+  lsh.add([5, 1005, 2005], "again", true)
+  exact.add(hash, "again")
+  assert.equal(lsh.find([7, 1005, 7]), "again")
+  assert.deepEqual([...lsh.foundBands()!], [5, 1005, 2005])
+  assert.equal(exact.ownerOf(hash), "again")
+})
