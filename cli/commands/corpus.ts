@@ -6,7 +6,7 @@ export const corpusCommand = Command.make("corpus", corpusFlags, (args) => lazyH
   Command.withDescription(
     "Stream a corpus through normalisation, language id, PII scrubbing, quality filters, exact + MinHash dedup, tokenization and packing.\n" +
       "Incremental: documents whose content did not change since the last run are skipped; disappeared ones are retired (table corpus_documents).\n" +
-      "Memory grows with the dedup index only (at most ~0.45 GB + 1.6 KB a kept document; 1.6 GB for 1 GB of input): decisions are staged in .fleuve-corpus-state-* beside the warehouse until the run's end.\n" +
+      "Memory grows with the dedup index only (at most ~0.5 GB + 1.1 KB a kept document; 1.3 GB for 1 GB of input): decisions are staged in .fleuve-corpus-state-* beside the warehouse until the run's end.\n" +
       "Writes beside the shards the kept cleaned documents (<run id>-documents.jsonl.gz) and manifest.json (which file holds each current document, stale sequences).\n" +
       "Bad input (invalid UTF-8, a row over --max-record-bytes (default $FLEUVE_MAX_RECORD_BYTES, else 16 MiB), JSON nested deeper than 512 levels) becomes dead letters; symbolic links in a folder are followed."
   ),
