@@ -35,7 +35,7 @@ export const topicsHandler = (kafka: TopicsArgs) =>
               let committed = 0n
               for (const p of offsets) {
                 const c = BigInt(mine.find((o) => o.partition === p.partition)?.offset ?? "-1")
-                lag += c < 0n ? BigInt(p.high) - BigInt(p.low) : BigInt(p.high) - c
+                lag += c < 0n ? BigInt(p.end) - BigInt(p.low) : BigInt(p.end) - c
                 committed += c < 0n ? 0n : c
               }
               rows.push([`  ${topic}`, group, "", "", String(committed), String(lag)])

@@ -213,3 +213,18 @@ export const kafkajsGroupingPatched = (): boolean => {
     return false
   }
 }
+
+/**
+ * An admin client whose offset requests read the log end (read_uncommitted) instead of the last
+ * stable offset: kafkajs' own admin lists offsets read_committed and has no option for it (its
+ * cluster takes the isolation level from the client that creates it). Built from kafkajs' admin
+ * module over a cluster of `kafka`'s own making, with its brokers, TLS, SASL and retries.
+ */
+export const uncommittedAdmin = (kafka: InstanceType<Kafkajs["Kafka"]>): import("kafkajs").Admin => {
+  const createCluster = Object.getOwnPropertySymbols(kafka).find((s) => s.description === "private:Kafka:createCluster")
+  if (!createCluster) throw new Error(`kafkajs ${(require("kafkajs/package.json") as { version: string }).version}: no cluster factory to read log-end offsets with (written against ${PATCHED_VERSION})`)
+  const cluster = (kafka as unknown as Record<symbol, (o: object) => unknown>)[createCluster]!({ allowAutoTopicCreation: false, isolationLevel: 0 })
+  const createAdmin = require("kafkajs/src/admin") as (o: object) => import("kafkajs").Admin
+  const retry = (kafka as unknown as Record<symbol, unknown>)[Object.getOwnPropertySymbols(kafka).find((s) => s.description === "private:Kafka:clusterRetry")!]
+  return createAdmin({ logger: kafka.logger(), retry, cluster })
+}

@@ -1,6 +1,6 @@
 import { Redacted } from "effect"
 import type { Admin, SASLOptions } from "kafkajs"
-import { loadKafkajs } from "./kafkajs-patches.ts"
+import { loadKafkajs, uncommittedAdmin } from "./kafkajs-patches.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
 import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
@@ -94,6 +94,16 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       admin = a
     }
     return admin
+  }
+  // Reads log-end offsets (read_uncommitted) for `topicOffsets(...).end`.
+  let endsAdmin: Admin | undefined
+  const endsClient = async () => {
+    if (!endsAdmin) {
+      const a = uncommittedAdmin(kafka)
+      await a.connect()
+      endsAdmin = a
+    }
+    return endsAdmin
   }
   const open: Array<{ close: () => Promise<void> }> = []
 
@@ -292,7 +302,10 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       })
     },
     listTopics: async () => (await adminClient()).listTopics(),
-    topicOffsets: async (topic) => (await (await adminClient()).fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: p.low, high: p.high })),
+    topicOffsets: async (topic) => {
+      const [stable, ends] = await Promise.all([(await adminClient()).fetchTopicOffsets(topic), (await endsClient()).fetchTopicOffsets(topic)])
+      return stable.map((p) => ({ partition: p.partition, low: p.low, high: p.high, end: ends.find((e) => e.partition === p.partition)?.high ?? p.high }))
+    },
     groupOffsets: async (groupId, topics) => {
       const res = await (await adminClient()).fetchOffsets({ groupId, topics: [...topics] })
       return res.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })))
@@ -313,7 +326,9 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
     close: async () => {
       for (const h of open.splice(0).reverse()) await h.close().catch(() => undefined)
       if (admin) await admin.disconnect().catch(() => undefined)
+      if (endsAdmin) await endsAdmin.disconnect().catch(() => undefined)
       admin = undefined
+      endsAdmin = undefined
     }
   }
 }

@@ -3,7 +3,11 @@ import type { KafkaTransport } from "./transport.ts"
 export interface PartitionLag {
   readonly topic: string
   readonly partition: number
-  /** Log end offset (high watermark). */
+  /**
+   * Log end offset (high watermark), not the last stable offset read_committed readers stop at:
+   * records committed behind another producer's open transaction (a SIGKILLed worker's, open until
+   * its timeout) are still to be handled, so a group that read everything it can is not done.
+   */
   readonly end: bigint
   /** The group's committed position; -1 when it has none. */
   readonly committed: bigint
@@ -18,7 +22,7 @@ export const groupLag = async (transport: KafkaTransport, groupId: string, topic
   for (const topic of topics) {
     for (const p of await transport.topicOffsets(topic)) {
       const c = BigInt(committed.find((o) => o.topic === topic && o.partition === p.partition)?.offset ?? "-1")
-      const end = BigInt(p.high)
+      const end = BigInt(p.end)
       out.push({ topic, partition: p.partition, end, committed: c, lag: c < 0n ? end - BigInt(p.low) : end - c })
     }
   }

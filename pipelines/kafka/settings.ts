@@ -48,16 +48,17 @@ export interface KafkaSettings {
 }
 
 /**
- * 1 MiB, Kafka's own consumer default. 4 MiB a partition cut a stage's transactions from 24 to 7–8
- * per 100,000 records of 200 bytes and its time in them by 30–50% (BENCHMARKS.md, "## Kafka",
- * session 4), but with it the dedup takeover test (test/pipelines/kafka/corpus-takeover.test.ts)
- * lost some of the run's decisions in 4 of 8 runs on a loaded machine, against 0 of 8 at 1 MiB
- * (kafkajs' record code replaced or not): a race in the takeover that bigger fetches expose, not
- * yet found. Until it is, the default stays where exactly-once was proven; FLEUVE_KAFKA_FETCH_BYTES
- * raises it. Produce requests stay cut at 512 KiB (kafkajs-transport.ts), under the broker's 1 MB
+ * 4 MiB a partition: a stage handles a fetch in one transaction, and 4 MiB cut its transactions
+ * from 24 to 7–8 per 100,000 records of 200 bytes and its time in them by 30–50% (BENCHMARKS.md,
+ * "## Kafka", session 4). Session 4 went back to 1 MiB after the dedup takeover test lost the
+ * standby's decisions at 4 MiB; the cause was not the fetch size but the run's "caught up", which
+ * measured lag against the last stable offset: a SIGKILLed worker's open transaction on the journal
+ * topic hid everything committed after it, so the journal's lag read zero (lag.ts now measures
+ * against the log end; test/pipelines/kafka/lag.test.ts). FLEUVE_KAFKA_FETCH_BYTES changes it.
+ * Produce requests stay cut at 512 KiB (kafkajs-transport.ts), under the broker's 1 MB
  * message.max.bytes.
  */
-export const FETCH_BYTES = 1024 * 1024
+export const FETCH_BYTES = 4 * 1024 * 1024
 
 export const KAFKA_CLIENTS = ["kafkajs", "rdkafka"] as const
 export type KafkaClient = (typeof KAFKA_CLIENTS)[number]

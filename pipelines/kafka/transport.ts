@@ -79,7 +79,14 @@ export interface Consumer {
 export interface PartitionOffsets {
   readonly partition: number
   readonly low: string
+  /** The last stable offset: where read_committed readers stop (before the oldest open transaction). */
   readonly high: string
+  /**
+   * The log end (high watermark): past every record written, those of open transactions included.
+   * Equal to `high` when no transaction is open. A group is done with a partition only at `end`:
+   * committed records may wait behind another producer's open transaction (lag.ts).
+   */
+  readonly end: string
 }
 
 export interface TopicSpec {
