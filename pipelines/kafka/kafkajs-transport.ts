@@ -86,25 +86,15 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
     // A broker restart takes a few seconds: keep retrying for about a minute before giving up.
     retry: { initialRetryTime: 250, maxRetryTime: 5000, retries: settings.clientRetries ?? 15 }
   })
-  let admin: Admin | undefined
-  const adminClient = async () => {
-    if (!admin) {
-      const a = kafka.admin()
-      await a.connect()
-      admin = a
-    }
-    return admin
-  }
+  // Shared promises, not clients set once connected: callers that ask at once (`fleuve topics`
+  // asks for every topic together) would each make and connect a client, and close only the last.
+  // A connection that failed is forgotten, so that the next caller tries again.
+  const connected = (a: Admin, forget: () => void) => a.connect().then(() => a, (e) => (forget(), Promise.reject(e)))
+  let admin: Promise<Admin> | undefined
+  const adminClient = () => (admin ??= connected(kafka.admin(), () => (admin = undefined)))
   // Reads log-end offsets (read_uncommitted) for `topicOffsets(...).end`.
-  let endsAdmin: Admin | undefined
-  const endsClient = async () => {
-    if (!endsAdmin) {
-      const a = uncommittedAdmin(kafka)
-      await a.connect()
-      endsAdmin = a
-    }
-    return endsAdmin
-  }
+  let endsAdmin: Promise<Admin> | undefined
+  const endsClient = () => (endsAdmin ??= connected(uncommittedAdmin(kafka), () => (endsAdmin = undefined)))
   const open: Array<{ close: () => Promise<void> }> = []
 
   const producer = async (options: { transactionalId?: string; transactionTimeoutMs?: number }): Promise<Producer> => {
@@ -325,8 +315,8 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
     consumer,
     close: async () => {
       for (const h of open.splice(0).reverse()) await h.close().catch(() => undefined)
-      if (admin) await admin.disconnect().catch(() => undefined)
-      if (endsAdmin) await endsAdmin.disconnect().catch(() => undefined)
+      if (admin) await admin.then((a) => a.disconnect()).catch(() => undefined)
+      if (endsAdmin) await endsAdmin.then((a) => a.disconnect()).catch(() => undefined)
       admin = undefined
       endsAdmin = undefined
     }
