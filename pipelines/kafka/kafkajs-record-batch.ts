@@ -55,6 +55,13 @@ export interface KafkajsRecord {
   readonly batchContext: unknown
 }
 
+/**
+ * The headers of every decoded record that has none (most of them): one frozen object instead of
+ * one per record. A consumer that sees it knows the record has no headers without looking
+ * (kafkajs-transport.ts hands such records on as they are).
+ */
+export const NO_RECORD_HEADERS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
+
 /** A reader of one buffer's varints, records and headers; `pos` is where it stands. */
 class RecordReader {
   pos = 0
@@ -157,7 +164,7 @@ const readRecords = (reader: RecordReader, count: number, ctx: BatchContext & { 
     const key = reader.bytes()
     const value = reader.bytes()
     const headerCount = reader.varInt()
-    const headers: Record<string, unknown> = {}
+    const headers: Record<string, unknown> = headerCount > 0 ? {} : NO_RECORD_HEADERS
     for (let h = 0; h < headerCount; h++) {
       const name = String(reader.string())
       const v = reader.bytes()

@@ -1,6 +1,7 @@
 import { Redacted } from "effect"
 import type { Admin, SASLOptions } from "kafkajs"
 import { loadKafkajs, uncommittedAdmin } from "./kafkajs-patches.ts"
+import { NO_RECORD_HEADERS } from "./kafkajs-record-batch.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
 import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
@@ -22,6 +23,25 @@ const headersOf = (raw: Record<string, unknown> | undefined): Readonly<Record<st
     Object.defineProperty(out, k, { value: Buffer.isBuffer(one) ? one.toString("utf8") : String(one), writable: true, enumerable: true, configurable: true })
   }
   return out ?? NO_HEADERS
+}
+
+type KafkajsMessage = { key: Buffer | null; value: Buffer | null; headers?: unknown; offset: string; timestamp: string }
+
+/**
+ * A batch's records as InMessages. Records fleuve's decoder read without headers (kafkajs-record-
+ * batch.ts) already are InMessages (key, value, offset and timestamp as kafkajs has them, headers
+ * the shared empty object): a batch of only those goes on as it is, without a copy per record.
+ */
+const inMessages = (messages: ReadonlyArray<KafkajsMessage>): ReadonlyArray<InMessage> => {
+  let plain = true
+  for (let i = 0; i < messages.length; i++) {
+    if (messages[i]!.headers !== NO_RECORD_HEADERS) {
+      plain = false
+      break
+    }
+  }
+  if (plain) return messages as ReadonlyArray<InMessage>
+  return messages.map((m) => ({ key: m.key, value: m.value, headers: headersOf(m.headers as Record<string, unknown> | undefined), offset: m.offset, timestamp: m.timestamp }))
 }
 
 /** Groups messages per topic for one produce request (kafkajs partitions by key, Java-compatible murmur2). */
@@ -48,7 +68,8 @@ const inRequests = (messages: ReadonlyArray<OutMessage>, maxBytes = 512 * 1024):
   let bytes = 0
   for (const m of messages) {
     let size = m.value.length + Buffer.byteLength(m.key) + 64
-    for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + Buffer.byteLength(v)
+    const headers = m.headers
+    if (headers) for (const k in headers) if (Object.hasOwn(headers, k)) size += k.length + Buffer.byteLength(headers[k]!)
     if (group.length > 0 && bytes + size > maxBytes) {
       groups.push(group)
       group = []
@@ -172,7 +193,8 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       // kafkajs itself, so a group's lag does reach zero on transactional topics.
       autoCommit: true,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      // kafkajs hands a fetch's batches to this many workers at once (one partition each).
+      partitionsConsumedConcurrently: options.concurrentBatches ? 64 : 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return
         // kafkajs heartbeats only between batches: a batch that takes longer than the session
@@ -198,13 +220,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
             topic: batch.topic,
             partition: batch.partition,
             nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
-            messages: batch.messages.map((m) => ({
-              key: m.key,
-              value: m.value,
-              headers: headersOf(m.headers as Record<string, unknown> | undefined),
-              offset: m.offset,
-              timestamp: m.timestamp
-            })),
+            messages: inMessages(batch.messages),
             lost: () =>
               dropped ??
                 (isStale() ? "the group reassigned the partition" : undefined) ??
@@ -257,7 +273,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
           position = BigInt(batch.lastOffset()) + 1n
           try {
             if (inRange.length > 0) {
-              await onBatch(inRange.map((m) => ({ key: m.key, value: m.value, headers: headersOf(m.headers as Record<string, unknown> | undefined), offset: m.offset, timestamp: m.timestamp })))
+              await onBatch(inMessages(inRange))
             }
           } catch (e) {
             finished = true

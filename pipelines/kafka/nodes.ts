@@ -377,14 +377,59 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     log(`${node.name}: took over ${batch.topic}/${batch.partition} at offset ${first.offset}: rebuilt run ${currentRun}'s state from its ${replayed} records since offset ${begin} in ${((performance.now() - t0) / 1000).toFixed(1)}s`)
   }
 
+  /**
+   * The batches of one fetch (one per partition) in one transaction, with every one's position: a
+   * transaction's fixed round trips (partitions and offsets added, the commit's markers) are paid
+   * once a fetch instead of once a partition. For a stage without runs (a run's stream is one
+   * partition) whose transactions are not cut into slices.
+   */
+  const together = !runs && node.batchSize === undefined && ctx.settings.transactionRecords === undefined
+  const commitTogether = async (batches: ReadonlyArray<InBatch>) => {
+    let out: Array<OutMessage> = []
+    let letters: Array<DeadLetter> = []
+    for (const batch of batches) {
+      const handled = await handle(batch.topic, batch.partition, batch.messages, false)
+      out = out.length === 0 ? handled.out : out.concat(handled.out)
+      letters = letters.length === 0 ? handled.letters : letters.concat(handled.letters)
+    }
+    for (const batch of batches) {
+      const lost = batch.lost?.()
+      if (lost !== undefined) throw new Error(`${node.name}: ${batch.topic}[${batch.partition}] may have moved to another member (${lost}); not committing`)
+    }
+    await producer.sendInTransaction(out, groupId, batches.map((b) => ({ topic: b.topic, partition: b.partition, offset: b.nextOffset })))
+    if (letters.length > 0) ctx.onDeadLetters?.(letters)
+  }
+  // The consumer hands a fetch's batches over in one turn of the event loop: gathered until the
+  // next turn, then handled and committed together; groups are committed one after the other.
+  type Gathered = Array<{ readonly batch: InBatch; readonly resolve: () => void; readonly reject: (e: unknown) => void }>
+  let gathering: Gathered | undefined
+  let committing: Promise<void> = Promise.resolve()
+  const gathered = (batch: InBatch) =>
+    new Promise<void>((resolve, reject) => {
+      if (!gathering) {
+        const group: Gathered = []
+        gathering = group
+        setImmediate(() => {
+          gathering = undefined
+          committing = committing.then(() => commitTogether(group.map((g) => g.batch))).then(
+            () => group.forEach((g) => g.resolve()),
+            (e) => group.forEach((g) => g.reject(e))
+          )
+        })
+      }
+      gathering.push({ batch, resolve, reject })
+    })
+
   const consumer = await ctx.transport.consumer({
     groupId,
     topics: [node.input],
     fromBeginning: true,
+    concurrentBatches: together,
     onAssigned: () => {
       checkOwnership = true
     },
     onBatch: async (batch) => {
+      if (together) return gathered(batch)
       if (runs && checkOwnership) {
         await takeOver(batch)
         checkOwnership = false

@@ -204,7 +204,8 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
       new Promise<ReadonlyArray<RdMessage>>((resolve, reject) => c.consume(maxRecords, (err, messages) => (err ? reject(err) : resolve(messages ?? []))))
 
     const handleRound = async (messages: ReadonlyArray<RdMessage>) => {
-      // Records of one partition stay in order; partitions are handled one after the other.
+      // Records of one partition stay in order; partitions are handled one after the other (or
+      // handed over all at once, with concurrentBatches).
       const batches = new Map<string, { topic: string; partition: number; messages: Array<InMessage>; last: number }>()
       for (const m of messages) {
         const key = tp(m.topic, m.partition)
@@ -213,9 +214,10 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
         b.messages.push({ key: m.key ?? null, value: m.value, headers: headersOf(m.headers), offset: String(m.offset), timestamp: String(m.timestamp ?? -1) })
         b.last = m.offset
       }
+      const handled: Array<Promise<void>> = []
       for (const [key, b] of batches) {
         if (!running || !owned.has(key)) continue
-        await options.onBatch({
+        const one = options.onBatch({
           topic: b.topic,
           partition: b.partition,
           messages: b.messages,
@@ -225,7 +227,10 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
           // also carry the member's generation, which the broker checks.
           lost: () => (owned.has(key) ? undefined : "the group revoked the partition while the batch was handled")
         })
+        if (options.concurrentBatches) handled.push(one)
+        else await one
       }
+      await Promise.all(handled)
       // Commit each owned partition's position where it moved: past the handled records, and past
       // transaction markers and aborted records even in a round that returned none of its records.
       if (owned.size === 0 || !running) return

@@ -200,11 +200,17 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
       return decodeKnown(type, bytes)
     },
     decodeBatch: async <A>(type: RecordType<A>, values: ReadonlyArray<Buffer | null>): Promise<ReadonlyArray<Decoded<A>>> => {
+      // A batch's records nearly always share one schema id: looked up once, not once a record.
+      let seen = -1
       for (const bytes of values) {
         const id = schemaIdOf(bytes)
-        if (id !== undefined && !knownIds.has(id)) await subjectOfId(id, type.subject)
+        if (id === undefined || id === seen) continue
+        if (!knownIds.has(id)) await subjectOfId(id, type.subject)
+        seen = id
       }
-      return values.map((bytes) => decodeKnown(type, bytes))
+      const out = new Array<Decoded<A>>(values.length)
+      for (let i = 0; i < values.length; i++) out[i] = decodeKnown(type, values[i] ?? null)
+      return out
     }
   }
 

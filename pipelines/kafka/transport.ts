@@ -68,6 +68,13 @@ export interface ConsumerOptions {
   readonly onAssigned?: (assignment: ReadonlyArray<{ topic: string; partitions: ReadonlyArray<number> }>) => void
   readonly sessionTimeoutMs?: number
   readonly maxBytesPerPartition?: number
+  /**
+   * Hands over the batches of one fetch (one per partition) without waiting for each to resolve
+   * before the next, so the handler can handle them together (a stage commits them in one
+   * transaction). Each batch's position still advances only after its own promise resolved; the
+   * next fetch still waits for all of them.
+   */
+  readonly concurrentBatches?: boolean
 }
 
 export interface Consumer {
