@@ -51,10 +51,12 @@ export interface KafkaSettings {
  * 4 MiB a partition: a stage handles a fetch in one transaction, and 4 MiB cut its transactions
  * from 24 to 7–8 per 100,000 records of 200 bytes and its time in them by 30–50% (BENCHMARKS.md,
  * "## Kafka", session 4). Session 4 went back to 1 MiB after the dedup takeover test lost the
- * standby's decisions at 4 MiB; the cause was not the fetch size but the run's "caught up", which
+ * standby's decisions at 4 MiB. The failing runs' logs point at the run's "caught up", which
  * measured lag against the last stable offset: a SIGKILLed worker's open transaction on the journal
  * topic hid everything committed after it, so the journal's lag read zero (lag.ts now measures
- * against the log end; test/pipelines/kafka/lag.test.ts). FLEUVE_KAFKA_FETCH_BYTES changes it.
+ * against the log end; test/pipelines/kafka/lag.test.ts); the fetch size presumably only changed
+ * the timing (not reproduced end to end: BENCHMARKS.md, session 5).
+ * FLEUVE_KAFKA_FETCH_BYTES changes it.
  * Produce requests stay cut at 512 KiB (kafkajs-transport.ts), under the broker's 1 MB
  * message.max.bytes.
  */
