@@ -49,6 +49,29 @@ export const defaultQualityThresholds: QualityThresholds = {
 
 const FRENCH_STOP_WORDS = new Set(["le", "la", "les", "de", "des", "du", "un", "une", "et", "en", "à", "au", "aux", "est", "que", "qui", "pour", "dans", "par", "sur", "avec", "il", "elle", "pas", "ne", "ce", "se", "son", "sa", "ses"])
 const MAX_STOP_WORD = Math.max(...[...FRENCH_STOP_WORDS].map((w) => w.length))
+
+/**
+ * A word of 1–4 units as one number, its units in bytes (each unit is nonzero, so lengths do not
+ * collide); -1 when a unit is 256 or above (no stop word has one).
+ */
+const packedUnits = (w: string): number => {
+  let key = 0
+  for (let i = 0; i < w.length; i++) {
+    const c = w.charCodeAt(i)
+    if (c > 255) return -1
+    key = key * 256 + c
+  }
+  return key
+}
+/** Each stop word's packed units → its index (< 31, a bit of an int). */
+const STOP_WORD_INDEX = new Map([...FRENCH_STOP_WORDS].map((w, i) => [packedUnits(w), i] as const))
+if (FRENCH_STOP_WORDS.size > 31 || STOP_WORD_INDEX.has(-1) || MAX_STOP_WORD > 4) throw new Error("quality: the stop words no longer fit packedUnits")
+
+const bitCount = (bits: number): number => {
+  let n = 0
+  for (let b = bits; b !== 0; b &= b - 1) n++
+  return n
+}
 const BULLETS = /^\s*[•●‣◦▪▫*\-–—·]/
 const ELLIPSIS = /(\.\.\.|…)\s*$/
 
@@ -67,13 +90,21 @@ const MAX_GROUPS = 8
  * scrubs PII before this filter, so a phone number is already "[TELEPHONE]" here.
  */
 export const alphabeticWordsRatio = (words: ReadonlyArray<string>): number => {
+  const classes = new Uint8Array(words.length)
+  for (let i = 0; i < words.length; i++) classes[i] = asciiClass(words[i]!)
+  return alphabeticRatioOf(words, classes)
+}
+
+/** alphabeticWordsRatio, given each word's asciiClass (qualityCheck reads it in its word pass). */
+const alphabeticRatioOf = (words: ReadonlyArray<string>, classes: Uint8Array): number => {
   let counted = 0
   let alphabetic = 0
   let groupRun = 0
-  for (const w of words) {
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!
     // Most words are ASCII: their three answers are read from the units; the others take the
     // regular expressions (equal answers: test/corpus/fast-paths.test.ts).
-    const ascii = asciiClass(w)
+    const ascii = classes[i]!
     if (ascii === SYMBOLS || (ascii === OTHER && SYMBOL_TOKEN.test(w))) continue
     if (ascii === DIGITS ? w.length <= 4 : ascii === OTHER && DIGIT_GROUP.test(w)) {
       groupRun++
@@ -134,33 +165,96 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
   // One pass over the words: code points of the punctuation-stripped words and the lower-cased
   // words the stop-word and repetition rules read. An ASCII fast path decides most words without
   // a Unicode regular expression; the others take the exact regex route.
+  // A word of printable ASCII units (most of them) is read once, unit by unit: its asciiClass,
+  // whether it has a capital (no toLowerCase call otherwise: the same string), and its code
+  // points (its length).
   let strippedCount = 0
   let strippedCodePoints = 0
   const lower = new Array<string>(words.length)
+  const classes = new Uint8Array(words.length)
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!
-    const plainEnds = isAsciiAlnum(w.charCodeAt(0)) && isAsciiAlnum(w.charCodeAt(w.length - 1))
-    const s = plainEnds ? w : w.replace(PUNCT_OR_SYMBOL_ENDS, "")
-    if (s.length > 0) {
-      strippedCount++
-      strippedCodePoints += codePointLength(s)
+    let letters = 0
+    let digits = 0
+    let capitals = 0
+    let ascii = true
+    for (let j = 0; j < w.length; j++) {
+      const c = w.charCodeAt(j)
+      if (c < 33 || c > 126) {
+        ascii = false
+        break
+      }
+      if (c >= 97 && c <= 122) letters++
+      else if (c >= 65 && c <= 90) {
+        letters++
+        capitals++
+      } else if (c >= 48 && c <= 57) digits++
     }
-    lower[i] = plainEnds ? w.toLowerCase() : w.toLowerCase().replace(PUNCT_ENDS, "")
+    classes[i] = !ascii ? OTHER : letters > 0 ? LETTERED : digits === w.length ? (w.length === 0 ? OTHER : DIGITS) : digits === 0 ? SYMBOLS : OTHER
+    const plainEnds = isAsciiAlnum(w.charCodeAt(0)) && isAsciiAlnum(w.charCodeAt(w.length - 1))
+    const lowered = ascii && capitals === 0 ? w : w.toLowerCase()
+    if (plainEnds) {
+      strippedCount++
+      strippedCodePoints += ascii ? w.length : codePointLength(w)
+      lower[i] = lowered
+    } else if (ascii) {
+      // An ASCII word's punctuation and symbols are its units that are not letters or digits:
+      // its stripped length is counted without building the string, and the lower-cased word's
+      // ends are cut at the table's \p{P} units (equal to the regexes: test/corpus/fast-paths.test.ts).
+      let from = 0
+      let to = w.length
+      while (from < to && !isAsciiAlnum(w.charCodeAt(from))) from++
+      while (to > from && !isAsciiAlnum(w.charCodeAt(to - 1))) to--
+      if (to > from) {
+        strippedCount++
+        strippedCodePoints += to - from
+      }
+      from = 0
+      to = lowered.length
+      while (from < to && ASCII_PUNCT[lowered.charCodeAt(from)] === 1) from++
+      while (to > from && ASCII_PUNCT[lowered.charCodeAt(to - 1)] === 1) to--
+      lower[i] = from === 0 && to === lowered.length ? lowered : lowered.slice(from, to)
+    } else {
+      const s = w.replace(PUNCT_OR_SYMBOL_ENDS, "")
+      if (s.length > 0) {
+        strippedCount++
+        strippedCodePoints += codePointLength(s)
+      }
+      lower[i] = lowered.replace(PUNCT_ENDS, "")
+    }
   }
   const mean = strippedCodePoints / Math.max(1, strippedCount)
   if (mean < t.minMeanWordLength) return problem("mean word length too short")
   if (mean > t.maxMeanWordLength) return problem("mean word length too long")
-  const symbols = (text.match(/#/g)?.length ?? 0) + (text.match(/\.\.\.|…/g)?.length ?? 0)
+  // Counted with indexOf, not match(/…/g): no array of matches per document. "..." and "…"
+  // share no unit, so their non-overlapping counts add up to the alternation's.
+  const symbols = occurrences(text, "#") + occurrences(text, "...") + occurrences(text, "…")
   if (symbols / words.length > t.maxSymbolWordRatio) return problem("too many symbols per word")
-  const lines = text.split("\n").filter((l) => l.trim().length > 0)
-  if (lines.length > 0 && lines.filter((l) => BULLETS.test(l)).length / lines.length > t.maxBulletLinesRatio) return problem("too many bullet lines")
-  if (lines.length > 0 && lines.filter((l) => ELLIPSIS.test(l)).length / lines.length > t.maxEllipsisLinesRatio) return problem("too many lines ending in ellipsis")
-  const alpha = alphabeticWordsRatio(words)
+  // A line is kept when it has a unit outside \s, which are exactly the units trim() removes:
+  // no trimmed copy per line. Bullets and ellipses are counted in the same pass.
+  const lines: Array<string> = []
+  let bullets = 0
+  let ellipses = 0
+  for (const l of text.split("\n")) {
+    if (!NOT_SPACE.test(l)) continue
+    lines.push(l)
+    if (BULLETS.test(l)) bullets++
+    if (ELLIPSIS.test(l)) ellipses++
+  }
+  if (lines.length > 0 && bullets / lines.length > t.maxBulletLinesRatio) return problem("too many bullet lines")
+  if (lines.length > 0 && ellipses / lines.length > t.maxEllipsisLinesRatio) return problem("too many lines ending in ellipsis")
+  const alpha = alphabeticRatioOf(words, classes)
   if (alpha < t.minAlphaWordsRatio) return problem("too few alphabetic words")
-  const stops = new Set<string>()
-  // No stop word is longer than 4 units: the length spares most words the set's string hashing.
-  for (const w of lower) if (w.length <= MAX_STOP_WORD && FRENCH_STOP_WORDS.has(w)) stops.add(w)
-  if (stops.size < t.minStopWords) return problem("too few stop words")
+  // The distinct stop words, as bits of their index: a word of up to 4 units below 256 is looked
+  // up by its units packed into a number, not by hashing a fresh string.
+  let stopBits = 0
+  for (const w of lower) {
+    if (w.length > MAX_STOP_WORD || w.length === 0) continue
+    const index = STOP_WORD_INDEX.get(packedUnits(w))
+    if (index !== undefined) stopBits |= 1 << index
+  }
+  const stopCount = bitCount(stopBits)
+  if (stopCount < t.minStopWords) return problem("too few stop words")
   if (t.c4BadContent) {
     if (/lorem ipsum/i.test(text)) return problem("lorem ipsum")
     if (/[{}]/.test(text)) return problem("curly brace")
@@ -168,8 +262,20 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
   const repeated = repetitionProblem(text, lines, lower, t)
   if (repeated !== undefined) return problem(repeated)
   const round = (x: number) => Math.round(x * 1e4) / 1e4
-  return { scores: { words: words.length, mean_word_length: round(mean), alpha_words_ratio: round(alpha), stop_words: stops.size } }
+  return { scores: { words: words.length, mean_word_length: round(mean), alpha_words_ratio: round(alpha), stop_words: stopCount } }
 }
+
+const NOT_SPACE = /\S/
+
+/** Non-overlapping occurrences of `s` in `text`, as the length of text.match(/s/g). */
+const occurrences = (text: string, s: string): number => {
+  let n = 0
+  for (let at = text.indexOf(s); at >= 0; at = text.indexOf(s, at + s.length)) n++
+  return n
+}
+
+/** Per ASCII unit: 1 where PUNCT_ENDS's \p{P} takes it, read from the regex itself. */
+const ASCII_PUNCT = Uint8Array.from({ length: 128 }, (_, c) => (/\p{P}/u.test(String.fromCharCode(c)) ? 1 : 0))
 
 const PUNCT_OR_SYMBOL_ENDS = /^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu
 const PUNCT_ENDS = /^[\p{P}]+|[\p{P}]+$/gu

@@ -58,6 +58,34 @@ test("quality: repetition rules counting only candidate n-grams give the referen
   assert.ok([...verdicts].filter((v) => /gram|duplicated/.test(v)).length >= 3, [...verdicts].join(", "))
 })
 
+test("quality: the ASCII word path (ends cut unit by unit, packed stop-word look-up) gives the reference's measures", () => {
+  // Every printable ASCII punctuation and symbol unit at a word's ends, capitals on stop words,
+  // words of nothing but punctuation, and non-ASCII neighbours that take the regular expressions.
+  const ends = [..."!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"]
+  const cores = ["le", "LA", "De", "des", "À", "à", "Est", "qui", "patient", "Tension", "ordonnance", "12", "", "é", "son", "l'homme", "c'est", "médecin", "SOINS"]
+  let s = 7
+  const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32
+  const pick = <A>(xs: ReadonlyArray<A>) => xs[Math.floor(next() * xs.length)]!
+  const verdicts = new Set<string>()
+  for (let k = 0; k < 300; k++) {
+    const words = Array.from({ length: 50 + Math.floor(next() * 80) }, () => {
+      const core = pick(cores)
+      const r = next()
+      return r < 0.4 ? core : r < 0.6 ? pick(ends) + core : r < 0.8 ? core + pick(ends) + (next() < 0.3 ? pick(ends) : "") : pick(ends) + core + pick(ends)
+    }).filter((w) => w.length > 0)
+    const text = words.join(" ")
+    // Without braces, so the texts reach the stop-word and repetition rules.
+    const plain = text.replace(/[{}]/g, "x")
+    for (const t of [text, plain]) {
+      const fast = qualityCheck(t)
+      assert.deepEqual(fast, referenceQualityCheck(t), t.slice(0, 60))
+      verdicts.add(fast.problem ?? "kept")
+    }
+  }
+  // Some texts pass every rule, so their measures (stop words included) were compared.
+  assert.ok(verdicts.has("kept") && verdicts.size >= 3, [...verdicts].join(", "))
+})
+
 test("quality: the alphabetic-words ratio's ASCII path equals the regular expressions on every kind of word", () => {
   const words = ["", "a", "Z9", "123", "1234", "12345", "#", "—", "--", "12,5", "1.000", "é", "x²", "①", "١٢", "\u0000", "a\u0001", "~", "+33", "42%", "€", "l’", "A-1", "ⓐ"]
   let s = 99
