@@ -171,7 +171,7 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
   let strippedCount = 0
   let strippedCodePoints = 0
   const lower = new Array<string>(words.length)
-  const classes = new Uint8Array(words.length)
+  const classes = scratch.classes = atLeast(scratch.classes, words.length)
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!
     let letters = 0
@@ -303,20 +303,25 @@ const codePointLength = (s: string) => {
  * boxes its keys past 31 bits, and this table is the repetition rules' hot loop.
  */
 class KeyCounts {
-  keys: Float64Array
-  counts: Int32Array
-  mask: number
+  keys = new Float64Array(0)
+  counts = new Int32Array(0)
+  mask = 0
   /** Whether anything was added since the last reset (a pass without candidates leaves it clean). */
   used = false
-  constructor(expected: number) {
+  /** Empties the table and sizes it for `expected` keys; its arrays are kept from document to document. */
+  prepare(expected: number) {
     let size = 16
     while (size < expected * 2) size *= 2
-    this.keys = new Float64Array(size).fill(-1)
-    this.counts = new Int32Array(size)
+    if (this.keys.length < size) {
+      this.keys = new Float64Array(size)
+      this.counts = new Int32Array(size)
+    }
+    this.keys.fill(-1, 0, size)
     this.mask = size - 1
+    this.used = false
   }
   reset() {
-    if (this.used) this.keys.fill(-1)
+    if (this.used) this.keys.fill(-1, 0, this.mask + 1)
     this.used = false
   }
   /** Adds one occurrence of `key` (whose slot hint is `hint`) and returns its count so far. */
@@ -342,6 +347,29 @@ class KeyCounts {
   }
 }
 
+/**
+ * The rules' per-word arrays, kept from document to document (grown, never shrunk) instead of
+ * ~10 typed arrays allocated per document: each array buffer is a backing store the collector
+ * has to track and free. Every use reads only its first words.length entries, written or
+ * cleared before they are read. qualityCheck is synchronous, and each worker thread has its own.
+ */
+const scratch = {
+  classes: new Uint8Array(0),
+  ids: new Uint32Array(0),
+  lengths: new Uint32Array(0),
+  repeats: new Uint8Array(0),
+  next: new Uint8Array(0),
+  h1: new Int32Array(0),
+  h2: new Int32Array(0),
+  covered: new Uint8Array(0),
+  counts: new KeyCounts()
+}
+
+/** `a`, or a new array of its kind with room for at least n entries (twice as many, to grow seldom). */
+function atLeast<A extends Uint8Array | Uint32Array | Int32Array>(a: A, n: number): A {
+  return a.length >= n ? a : (new (a.constructor as new (length: number) => A)(Math.max(64, n * 2)))
+}
+
 /** Gopher's repetition rules: duplicated lines, frequent n-grams, duplicated n-grams. */
 const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: ReadonlyArray<string>, t: QualityThresholds): string | undefined => {
   const seenLines = new Set<string>()
@@ -360,8 +388,8 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
   totalChars ||= 1
   // Words as small integers, n-grams as numeric hashes of them: no string building per n-gram.
   const idOf = new Map<string, number>()
-  const ids = new Uint32Array(words.length)
-  const lengths = new Uint32Array(words.length)
+  const ids = scratch.ids = atLeast(scratch.ids, words.length)
+  const lengths = scratch.lengths = atLeast(scratch.lengths, words.length)
   const occurrences: Array<number> = [0]
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!
@@ -380,16 +408,16 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
   // occurs twice or more; each pass counts only its candidates, usually a small share of the
   // positions in natural text (issue 23: the rules took a fifth of the chain's CPU). The verdicts
   // equal those of counting every position (test/corpus/fast-paths.test.ts).
-  let repeats = new Uint8Array(words.length)
-  let next = new Uint8Array(words.length)
+  let repeats = scratch.repeats = atLeast(scratch.repeats, words.length)
+  let next = scratch.next = atLeast(scratch.next, words.length)
   let candidates = 0
   for (let i = 0; i < words.length; i++) if ((repeats[i] = occurrences[ids[i]!]! > 1 ? 1 : 0)) candidates++
   // The n-grams' hashes, grown one word at a time: after pass n, h1[i] and h2[i] hash the n words
   // from i (FNV-1a and a multiply-xorshift, both extended word by word), so a pass costs one step
   // per position instead of n. The key of the n-gram at i is (h1 >>> 0) * 2^20 + (h2 & 0xfffff);
   // h1 ^ h2 is its slot hint. Each n has its own table, so the hashes need no n in them.
-  const h1 = new Int32Array(words.length)
-  const h2 = new Int32Array(words.length)
+  const h1 = scratch.h1 = atLeast(scratch.h1, words.length)
+  const h2 = scratch.h2 = atLeast(scratch.h2, words.length)
   for (let i = 0; i < words.length; i++) {
     h1[i] = Math.imul(0x811c9dc5 ^ ids[i]!, 0x01000193)
     h2[i] = Math.imul(ids[i]!, 0x9e3779b1)
@@ -403,12 +431,13 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
     }
   }
   const keyAt = (i: number) => (h1[i]! >>> 0) * 0x100000 + ((h2[i]! >>> 0) & 0xfffff)
-  const counts = new KeyCounts(words.length)
+  const counts = scratch.counts
+  counts.prepare(words.length)
   /** Counts pass n's candidates (calling `each` with each one's running count), then marks which repeat. */
   const pass = (n: number, each: (i: number, count: number) => void) => {
     const last = words.length - n
     counts.reset()
-    next.fill(0)
+    next.fill(0, 0, words.length)
     if (candidates === 0) return
     extend(n)
     for (let i = 0; i <= last; i++) if (repeats[i] && repeats[i + 1]) each(i, counts.add(keyAt(i), h1[i]! ^ h2[i]!))
@@ -438,12 +467,12 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
     for (let j = topAt; j < Math.min(words.length, topAt + n); j++) topChars += lengths[j]!
     if (topCount > 1 && (topChars * topCount) / totalChars > t.maxTopNgramCharsRatio[String(n) as "2"]) return `top ${n}-gram too frequent`
   }
-  const covered = new Uint8Array(words.length)
+  const covered = scratch.covered = atLeast(scratch.covered, words.length)
   for (const n of [5, 6, 7, 8, 9, 10] as const) {
     let any = false
     pass(n, (i, c) => {
       if (c > 1) {
-        if (!any) covered.fill(0)
+        if (!any) covered.fill(0, 0, words.length)
         any = true
         covered.fill(1, i, i + n)
       }
