@@ -56,6 +56,12 @@ const DATE = `(?:\\d{1,2}[/.-]\\d{1,2}[/.-]\\d{2,4}|(?:1er|\\d{1,2})\\s+(?:${MON
 /** A date right after "né le", "née le", "né(e) le" or "date de naissance :"; only the date is replaced. */
 const BIRTH = new RegExp(`(\\b(?:née?s?|né\\(e\\))\\s+le\\s+|\\bdate\\s+de\\s+naissance\\s*:?\\s*(?:le\\s+)?)(${DATE})`, "giu")
 
+/**
+ * Where BIRTH can start: "né" or "date" in any case. Under BIRTH's `iu` flags n, é, d, a, t and
+ * e fold only to their capitals, so these classes take exactly what it takes there.
+ */
+const BIRTH_CUE = /[nN][éÉ]|[dD][aA][tT][eE]/
+
 export interface ScrubResult {
   readonly text: string
   readonly counts: Readonly<Record<PiiType, number>>
@@ -77,7 +83,15 @@ export const scrubPii = (text: string): ScrubResult => {
       counts.TELEPHONE++
       return placeholder("TELEPHONE")
     })
-    out = out.replace(BIRTH, (_m: string, lead: string) => (counts.DATE_NAISSANCE++, `${lead}${placeholder("DATE_NAISSANCE")}`))
+    // BIRTH (case-insensitive, Unicode, a \b first) is tried at every position; a match starts
+    // at "né" or "date" in some case, so it runs only from the first such place on, keeping
+    // the unit before it for the \b. Most documents have no such place.
+    const cue = BIRTH_CUE.exec(out)
+    if (cue !== null) {
+      const from = Math.max(0, cue.index - 1)
+      const tail = out.slice(from).replace(BIRTH, (_m: string, lead: string) => (counts.DATE_NAISSANCE++, `${lead}${placeholder("DATE_NAISSANCE")}`))
+      out = from === 0 ? tail : out.slice(0, from) + tail
+    }
   }
   return { text: out, counts }
 }

@@ -134,3 +134,25 @@ test("phones: word boundaries and one separator throughout; compact national num
   assert.equal(scrubPii("Appelez-moi au 0612345678 après 18 h.").text, "Appelez-moi au [TELEPHONE] après 18 h.")
   assert.equal(scrubPii("au 01 23.45 67 89").counts.TELEPHONE, 0)
 })
+
+test("birth dates: scrubbing from the first 'né'/'date' on gives the whole-text replace's result, word boundaries included", () => {
+  // The rule as written before the cue (the whole text, every position tried).
+  const MONTHS = "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
+  const DATE = `(?:\\d{1,2}[/.-]\\d{1,2}[/.-]\\d{2,4}|(?:1er|\\d{1,2})\\s+(?:${MONTHS})\\s+\\d{4})`
+  const birth = new RegExp(`(\\b(?:née?s?|né\\(e\\))\\s+le\\s+|\\bdate\\s+de\\s+naissance\\s*:?\\s*(?:le\\s+)?)(${DATE})`, "giu")
+  const pieces = ["né le 12/03/1990", "NÉE LE 3 mars 1950", "Né(e) le 1er avril 2001", "donné le 12/03/1990", "xné le 01/02/1999", "_né le 01/02/1999",
+    "Date de naissance : 04.05.1961", "DATE DE NAISSANCE le 7 juin 1944", "update de naissance 04.05.1961", "nées le 02-02-02", "né", "date", "(né le 9/9/1999)",
+    "le patient", "1", "a", "é", "ſ", "\u212a", " ", "\n", "-", "'", "12/03/1990"]
+  const rng = mulberry32(23)
+  for (let k = 0; k < 3000; k++) {
+    const n = 1 + Math.floor(rng() * 8)
+    let text = ""
+    for (let i = 0; i < n; i++) text += pieces[Math.floor(rng() * pieces.length)]! + (rng() < 0.3 ? "" : " ")
+    let expected = 0
+    const whole = /\d/.test(text) ? text.replace(birth, (_m: string, lead: string) => (expected++, `${lead}${placeholder("DATE_NAISSANCE")}`)) : text
+    const { text: scrubbed, counts } = scrubPii(text)
+    // Only the birth rule can fire on these pieces (no e-mail, phone, NIR or IBAN in them).
+    assert.equal(scrubbed, whole, JSON.stringify(text))
+    assert.equal(counts.DATE_NAISSANCE, expected, JSON.stringify(text))
+  }
+})
