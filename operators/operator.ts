@@ -106,6 +106,9 @@ export const chain = <A, B, C, R1, R2>(first: Operator<A, B, R1>, second: Operat
       let cursor = 0
       return firstOut.map((o): Outcome<C> => {
         if (o._tag !== "Emit") return o
+        // One value (nearly always): its outcome is the input's, as the general case below
+        // would rebuild it, without the per-record arrays (chains nest ten deep in the corpus run).
+        if (o.values.length === 1) return secondOut[cursor++]!
         const mine = secondOut.slice(cursor, cursor + o.values.length)
         cursor += o.values.length
         const rejected = mine.find((m) => m._tag === "Reject")

@@ -66,6 +66,23 @@ test("chain fuses operators; flush emits held records after the input ends", asy
   assert.equal(op.name, "hold-evens>times10")
 })
 
+test("chain: each input's outcome is the second operator's, whether the first emitted one value, several or none", async () => {
+  // The first emits n copies of n (none for 0, a drop for negatives); the second rejects 3,
+  // drops 2, and emits v and v + 100 for everything else.
+  const first = map<number, number>("copies", (n, e) => (n < 0 ? Outcome.drop("negative") : Outcome.emit(...Array.from({ length: n }, () => e))))
+  const second = map<number, number>("second", (v, e) =>
+    v === 3 ? Outcome.reject("three") : v === 2 ? Outcome.drop("two") : Outcome.emit(e, { ...e, value: v + 100 }))
+  const outcomes = await Effect.runPromise(chain(first, second).process(envs([1, 2, 3, 0, -1, 4])))
+  assert.deepEqual(outcomes.map((o) => (o._tag === "Emit" ? o.values.map((v) => v.value) : `${o._tag}: ${o.reason}`)), [
+    [1, 101],
+    "Drop: two",
+    "Reject: three",
+    [],
+    "Drop: negative",
+    [4, 104, 4, 104, 4, 104, 4, 104]
+  ])
+})
+
 test("a wrong number of outcomes is an operator failure", async () => {
   const broken = batched<number, number>("broken", () => Effect.succeed([]))
   await assert.rejects(collect(runOnStream(broken, Stream.fromIterable(envs([1])))), /returned 0 outcomes for 1 records/)
