@@ -19,17 +19,20 @@ export interface PackOptions {
 export const pack = (options: PackOptions): Operator<TokenizedDocument, PackedSequence> & { tally: Tally } => {
   const tally = new Tally("pack")
   const length = options.sequenceLength
-  let buffer = new Int32Array(length)
+  // Reused from sequence to sequence: take() copies the filled part out.
+  const buffer = new Int32Array(length)
   let filled = 0
   let docIds: Array<string> = []
   let seq = 0
 
   const take = (): Envelope<PackedSequence> => {
-    const value: PackedSequence = { seq, ids: Array.from(buffer.subarray(0, filled)), docIds }
+    // A loop, not Array.from(buffer.subarray(…)): that goes through the typed array's iterator.
+    const ids: Array<number> = []
+    for (let i = 0; i < filled; i++) ids.push(buffer[i]!)
+    const value: PackedSequence = { seq, ids, docIds }
     const out = { key: `seq-${seq}`, value, position: { _tag: "Generated" as const, generator: "pack", seq } }
     seq++
     tally.count("sequences")
-    buffer = new Int32Array(length)
     filled = 0
     docIds = []
     return out
@@ -37,14 +40,15 @@ export const pack = (options: PackOptions): Operator<TokenizedDocument, PackedSe
 
   const push = (doc: TokenizedDocument): Array<Envelope<PackedSequence>> => {
     const out: Array<Envelope<PackedSequence>> = []
-    const ids = [...doc.ids, options.eosId]
+    // The document's ids then EOS, copied straight into the buffer (no copies of the ids).
+    const ids = doc.ids
+    const total = ids.length + 1
     let i = 0
-    while (i < ids.length) {
+    while (i < total) {
       if (docIds[docIds.length - 1] !== doc.id) docIds.push(doc.id)
-      const n = Math.min(length - filled, ids.length - i)
-      buffer.set(ids.slice(i, i + n), filled)
+      const n = Math.min(length - filled, total - i)
+      for (let j = 0; j < n; j++, i++) buffer[filled + j] = i < ids.length ? ids[i]! : options.eosId
       filled += n
-      i += n
       if (filled === length) out.push(take())
     }
     return out
