@@ -48,17 +48,23 @@ export const repairMojibake = (text: string): { text: string; repairs: number } 
 // C0/C1 controls except tab and newline; zero-width characters and BOMs that carry no text.
 const CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B\u200C\u200D\u2060\uFEFF]/g
 
+const SPACE_RUNS = /[ \t\u2000-\u200A\u3000]{2,}|\t/g
+
 /** NFC, mojibake repair, controls removed, \r\n → \n, runs of spaces collapsed, blank lines capped at one. */
 export const normaliseText = (input: string): { text: string; repairs: number } => {
   const { text: repaired, repairs } = repairMojibake(input)
-  const text = repaired
-    .normalize("NFC")
-    .replace(/\r\n?/g, "\n")
+  let text = repaired.normalize("NFC")
+  // The guards spare most texts a regex scan; includes() is a plain search.
+  if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n")
+  text = text
     .replace(CONTROLS, "")
     .replace(/[ \t\u00A0\u2000-\u200A\u3000]*\n/g, "\n") // trailing spaces of each line
-    .replace(/[ \t\u2000-\u200A\u3000]+/g, (m) => (m.includes("\t") || m.length > 1 ? " " : m))
-    .replace(/\n{3,}/g, "\n\n")
-    .trim()
+    // A run of two or more spaces, or a tab, becomes one space; a single space of another kind
+    // stays. Matching only those runs spares a callback per word gap (matches start at runs' starts
+    // and take whole runs, so this equals replacing every run by " " or itself).
+    .replace(SPACE_RUNS, " ")
+  if (text.includes("\n\n\n")) text = text.replace(/\n{3,}/g, "\n\n")
+  text = text.trim()
   return { text, repairs }
 }
 

@@ -8,6 +8,7 @@ import { base36 } from "../../operators/corpus/ledger.ts"
 import { defaultMinHashConfig, fnv1a, LshIndex, MinHasher, simplifiedWordHashes, simplify } from "../../operators/corpus/minhash.ts"
 import { LanguageIdentifier, loadTraining } from "../../operators/corpus/language-id.ts"
 import { signatureKernel } from "../../operators/corpus/minhash-kernel.ts"
+import { normaliseText, repairMojibake } from "../../operators/corpus/normalise.ts"
 import { alphabeticWordsRatio, qualityCheck } from "../../operators/corpus/quality.ts"
 import { referenceAlphabeticWordsRatio, ReferenceLanguageIdentifier, ReferenceLshIndex, ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
 import { repoRoot } from "../helpers/paths.ts"
@@ -84,6 +85,28 @@ test("quality: the ASCII word path (ends cut unit by unit, packed stop-word look
   }
   // Some texts pass every rule, so their measures (stop words included) were compared.
   assert.ok(verdicts.has("kept") && verdicts.size >= 3, [...verdicts].join(", "))
+})
+
+test("normalisation: the guarded replaces and the space-run regex give the plain chain's text", () => {
+  // The chain as written before: every replace on every text, a callback per space run.
+  const reference = (input: string) =>
+    repairMojibake(input).text
+      .normalize("NFC")
+      .replace(/\r\n?/g, "\n")
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B\u200C\u200D\u2060\uFEFF]/g, "")
+      .replace(/[ \t\u00A0\u2000-\u200A\u3000]*\n/g, "\n")
+      .replace(/[ \t\u2000-\u200A\u3000]+/g, (m) => (m.includes("\t") || m.length > 1 ? " " : m))
+      .replace(/\n{3,}/g, "\n\n")
+      .trim()
+  const pieces = [" ", "  ", "\t", " \t", "\t ", "\u2003", "\u2003\u2003", "\u00a0", "\u3000", "\n", "\n\n", "\n\n\n\n", "\r\n", "\r", "\r\r\n", "mot", "é", "e\u0301", "\u200b", "\u0007", "Ã©", "Ã  ", "x"]
+  let s = 11
+  const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32
+  for (let k = 0; k < 3000; k++) {
+    let text = ""
+    for (let n = Math.floor(next() * 14); n > 0; n--) text += pieces[Math.floor(next() * pieces.length)]!
+    assert.equal(normaliseText(text).text, reference(text), JSON.stringify(text))
+  }
+  for (const text of [...TRICKY, ...sample]) assert.equal(normaliseText(text).text, reference(text), text.slice(0, 60))
 })
 
 test("quality: the alphabetic-words ratio's ASCII path equals the regular expressions on every kind of word", () => {
