@@ -6,11 +6,13 @@
  * (ids up, per-token log-probs and argmaxes back); LoRA training through the WGSL trainer
  * (model/wgsl/qwen3-trainer.ts) at sequence 1024, 0.6B f16/NF4 and 14B NF4; then Qwen3-14B-shaped
  * scoring in NF4. `--profile` adds
- * where one layer's time goes, kernel by kernel. Prints one JSON object per line.
+ * where one layer's time goes, kernel by kernel. `--attention-backward` adds the attention
+ * backward alone (f32 CUDA-core kernels against the tensor-core ones, per kernel, at the LoRA
+ * step's shape) and a LoRA run on the f32 backward beside the default. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward]
  */
-import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
+import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
 import { tensorCoreAttention, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
@@ -19,6 +21,8 @@ import { Qwen3LoraTrainer } from "../../model/wgsl/qwen3-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
 import { profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
+import { attentionBackward } from "../../model/wgsl/kernels/attention-backward.ts"
+import { tensorCoreAttentionBackward } from "../../model/wgsl/kernels/attention-backward-tc.ts"
 
 /** Kernel name of a dispatch: its pipeline's label without the format suffixes (matmul tiles keep their shape). */
 const kernelOf = (d: Dispatch) => d.pipeline.label || "unlabelled"
@@ -128,9 +132,9 @@ const randomModel = (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
  * LoRA training (r 16, α 32, all 7 projections, LoRA dropout `dropout`) through fleuve's WGSL
  * trainer at sequence `seq`, `batch` sequences a step (one optimizer step = the effective batch).
  */
-const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout) => {
+const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout, attention?: "f32") => {
   const { engineShape, weights } = randomModel(gpu, format, shape)
-  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1 })
+  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1, ...(attention ? { attentionBackward: attention } : {}) })
   allocated += trainer.allocatedBytes
   peak = Math.max(peak, allocated)
   const T = batch * seq
@@ -138,7 +142,9 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ((i + 1) * 7919) % shape.vocab))
   const micro = Array.from({ length: accumulation }, () => ({ ids, targets }))
   const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
-  if (profile) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
+  // with --attention-backward only the 16 × 1 f16 steps with dropout (the ratio's row) are profiled, to keep the device call short
+  const profiled = profile && (!process.argv.includes("--attention-backward") || (format === "f16" && batch === 16 && accumulation === 1 && dropout > 0))
+  if (profiled) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}${attention ? ` attention backward ${attention}` : ""}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
   const t0 = performance.now()
   for (let s = 0; s < steps; s++) losses.push((await trainer.trainStep(micro)).loss)
   const perStep = (performance.now() - t0) / 1000 / steps
@@ -147,7 +153,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const flops = 2 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
   emit({
     kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (model/wgsl)", base: format, lora: `r 16, alpha 32, all 7 projections, dropout ${dropout}`, seq,
-    micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
+    attention_backward: attention ?? "default (tensor-core where offered)", micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, losses: losses.map((l) => +l.toFixed(4))
   })
   allocated -= trainer.allocatedBytes
@@ -209,6 +215,44 @@ const attentionBench = async (gpu: Gpu, variant: AttentionTcVariant) => {
   for (const b of [q, k, v, o]) b.destroy()
 }
 
+/**
+ * The attention backward alone at (B, S, H, KV, D), causal, S = T: the f32 CUDA-core kernels
+ * (attention-backward.ts, f16 inputs) and the tensor-core ones (attention-backward-tc.ts) on the
+ * same inputs — O and LSE from the tensor-core forward — per kernel (timestamp queries) and in
+ * all (wall time of 10 in a submission), with the largest difference between their gradients.
+ */
+const attentionBackwardBench = async (gpu: Gpu, B: number, S: number, H: number, KV: number, D: number) => {
+  const dev = gpu.device
+  const n = B * S * H * D, nkv = B * S * KV * D
+  const q = storageBuffer(dev, toF16(rand(n, 1, 31))), k = storageBuffer(dev, toF16(rand(nkv, 1, 32))), v = storageBuffer(dev, toF16(rand(nkv, 1, 33)))
+  const o = storageBuffer(dev, n * 2), lse = storageBuffer(dev, B * S * H * 4), dO = storageBuffer(dev, rand(n, 1, 34))
+  const params = uniformBuffer(dev, [B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)])
+  const forward = await tensorCoreAttention(gpu, D, undefined, true)
+  await time(gpu, [forward({ Q: q, K: k, V: v, O: o, LSE: lse, params }, B, S, H, S)], 1, 0)
+  const grads: Record<string, Array<Float32Array>> = {}
+  const all = [q, k, v, o, lse, dO]
+  for (const [impl, make] of [["f32", () => attentionBackward(gpu, D, "f16")], ["tensor-core", () => tensorCoreAttentionBackward(gpu, D)]] as const) {
+    const dQ = storageBuffer(dev, n * 4), dK = storageBuffer(dev, nkv * 4), dV = storageBuffer(dev, nkv * 4)
+    all.push(dQ, dK, dV)
+    const ds = (await make())({ Q: q, K: k, V: v, O: o, dO, LSE: lse, dQ, dK, dV, params }, B, S, H, KV, S)
+    const s = (await time(gpu, Array(10).fill(ds).flat(), 3, 1)) / 10
+    const kernels = (await profileDispatches(gpu, ds.map((d) => [kernelOf(d), d] as const), 3)).map((t) => ({ label: t.label, ms: +t.ms.toFixed(3) }))
+    grads[impl] = await Promise.all([[dQ, n], [dK, nkv], [dV, nkv]].map(async ([b, len]) => new Float32Array(await readBuffer(dev, b as GPUBuffer, (len as number) * 4))))
+    // causal: S²/2 (query, key) pairs a head, 5 products of 2·D flops each (S, dP, dV, dK, dQ) + 2 recomputed (S, dP in the dQ pass)
+    const flops = 2 * B * H * S * S * D * (impl === "f32" ? 5 : 7) / 2
+    emit({ kind: "attention-backward", impl, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2), kernels })
+  }
+  // how far the tensor-core gradients are from the f32 kernels' (max |difference| / max |f32|)
+  const diff = (a: Float32Array, b: Float32Array) => {
+    let e = 0, m = 0
+    for (let i = 0; i < a.length; i++) { e = Math.max(e, Math.abs(a[i]! - b[i]!)); m = Math.max(m, Math.abs(a[i]!)) }
+    return +(e / (m || 1)).toExponential(2)
+  }
+  const [f, t] = [grads["f32"]!, grads["tensor-core"]!]
+  emit({ kind: "attention-backward-agreement", batch: B, seq: S, dQ: diff(f[0]!, t[0]!), dK: diff(f[1]!, t[1]!), dV: diff(f[2]!, t[2]!), finite: t.every((g) => g.every(Number.isFinite)) })
+  for (const b of all) b.destroy()
+}
+
 const main = async () => {
   const opened = await openGpu()
   if (opened._tag !== "Ready") {
@@ -250,6 +294,10 @@ const main = async () => {
     await phase("scoring 14B nf4", async () => { peak = allocated; await modelBench(gpu, "nf4", QWEN3_14B) })
     return
   }
+  if (process.argv.includes("--attention-backward") && pickMatrixConfig(gpu)) {
+    // the LoRA step's shape (16 × 1024, Qwen3-0.6B heads), then the scoring batch's
+    for (const [B, S] of [[16, 1024], [16, 512]] as const) await guard(`attention backward ${B}x${S}`, () => attentionBackwardBench(gpu, B, S, 16, 8, 128))
+  }
   if (pickMatrixConfig(gpu) && !onlyTraining && (profile || !onlyModel)) {
     for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
   }
@@ -277,9 +325,12 @@ const main = async () => {
   if (!process.argv.includes("--no-training")) {
     // LoRA training at sequence 1024, effective batch 16 in one step (and a step of 4 for
     // comparison), with the EnMed protocol's dropout 0.05 and, once, without
-    for (const [format, batch, accumulation, dropout] of [["f16", 16, 1, 0.05], ["f16", 16, 1, 0], ["f16", 4, 4, 0.05], ["nf4", 16, 1, 0.05]] as const) {
+    const runs: Array<readonly [WeightFormat, number, number, number, "f32" | undefined]> = [["f16", 16, 1, 0.05, undefined], ["f16", 16, 1, 0, undefined], ["f16", 4, 4, 0.05, undefined], ["nf4", 16, 1, 0.05, undefined]]
+    // the same step on the f32 attention backward: before/after in one call
+    if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, "f32"])
+    for (const [format, batch, accumulation, dropout, attention] of runs) {
       peak = allocated
-      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout))
+      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${attention ? " f32 attention backward" : ""}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, attention))
     }
     if (!quick && !process.argv.includes("--no-14b")) {
       hostWeights.clear()

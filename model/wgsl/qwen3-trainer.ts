@@ -1,6 +1,6 @@
 import { mulberry32 } from "../../lib/random.ts"
 import { dropoutKernels, dropoutParams, mix32 } from "./kernels/dropout.ts"
-import { attentionBackward } from "./kernels/attention-backward.ts"
+import { attentionBackwardFor } from "./kernels/attention-backward-tc.ts"
 import { tensorCoreAttention } from "./kernels/attention-tc.ts"
 import { backwardKernels, sumOfSquaresPartials } from "./kernels/backward.ts"
 import { readBuffer, runDispatches, storageBuffer, uniformBuffer, withOomScope, type Binding, type Dispatch } from "./kernels/buffers.ts"
@@ -75,6 +75,8 @@ export interface TrainerOptions {
    * different numbers of targets, e.g. prompt/answer records).
    */
   readonly meanOver?: "tokens" | "micro-batches"
+  /** "f32": the CUDA-core attention backward even where the tensor-core one runs (benchmarks compare them) */
+  readonly attentionBackward?: "f32"
 }
 
 /** The AdamW state of the LoRA pairs: moments by projection path (as readPairs), steps taken, loss scale. */
@@ -173,7 +175,7 @@ export class Qwen3LoraTrainer {
       matmulPlan(gpu, format), matmulPlan(gpu, format, undefined, { accumulate: true }),
       matmulPlan(gpu, format, undefined, { weightLayout: "kn" }), matmulPlan(gpu, format, undefined, { weightLayout: "kn", accumulate: true }),
       matmulPlan(gpu, "f16"), matmulPlan(gpu, "f16", undefined, { weightLayout: "kn" }),
-      fusedKernels(gpu, D), elementwiseKernels(gpu), backwardKernels(gpu, D), attentionBackward(gpu, D, "f16")
+      fusedKernels(gpu, D), elementwiseKernels(gpu), backwardKernels(gpu, D), attentionBackwardFor(gpu, D, options.attentionBackward)
     ])
     const attention = await tensorCoreAttention(gpu, D, undefined, true)
     const gm = async (aType: "f32" | "f16", bType: "f32" | "f16", transposeA: boolean, transposeB: boolean, accumulate: boolean) =>
@@ -386,7 +388,7 @@ export class Qwen3LoraTrainer {
         fused.rmsnormF16({ X: k.xIn, W: w.inputNorm, Y: xh, params: p.norm }, T),
         fused.qkNormRopeF16({ X: k.qPre, W: w.qNorm, Y: qh, params: p.qk }, T, H),
         fused.qkNormRopeF16({ X: k.kPre, W: w.kNorm, Y: kh, params: p.kk }, T, KV),
-        ...attBwd({ Q: qh, K: kh, V: k.vh, O: k.atth, dO: datt, LSE: k.lse, dQ: dq, dK: dk, dV: dv, Dlt: dlt, params: p.att }, batch, seq, H, KV, seq),
+        ...attBwd.record({ Q: qh, K: kh, V: k.vh, O: k.atth, dO: datt, LSE: k.lse, dQ: dq, dK: dk, dV: dv, Dlt: dlt, dOh: dqh, params: p.att }, batch, seq, H, KV, seq), // dqh is free until the cast below
         bwd.qkNormRopeBackward({ X: k.qPre, W: w.qNorm, dY: dq, dX: dqPre, params: p.qk }, T, H),
         bwd.qkNormRopeBackward({ X: k.kPre, W: w.kNorm, dY: dk, dX: dkPre, params: p.kk }, T, KV),
         el.castF16({ X: dqPre, Y: dqh, params: p.q }, T * H * D),

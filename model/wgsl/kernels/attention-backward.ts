@@ -284,6 +284,8 @@ export interface AttentionBackwardBuffers {
   readonly params: Binding
   /** optional scratch for Dlt = rowsum(dO∘O), f32 [B,S,H] */
   readonly Dlt?: Binding
+  /** optional scratch for dO in f16 [B,S,H,D] (the tensor-core kernels' operand; unused here) */
+  readonly dOh?: Binding
 }
 
 export class AttentionBackwardShapeError extends Error {}

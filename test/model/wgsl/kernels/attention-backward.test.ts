@@ -1,7 +1,9 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { attentionBackward, AttentionBackwardShapeError, type AttentionBackwardVariant } from "../../../../model/wgsl/kernels/attention-backward.ts"
+import { attentionBackward, AttentionBackwardShapeError, type AttentionBackwardBuffers, type AttentionBackwardVariant } from "../../../../model/wgsl/kernels/attention-backward.ts"
+import { attentionBackwardFor, tensorCoreAttentionBackward, type MatrixMode } from "../../../../model/wgsl/kernels/attention-backward-tc.ts"
+import type { Dispatch } from "../../../../model/wgsl/kernels/buffers.ts"
 import { attentionBackwardRef, attentionLseRef } from "../../../helpers/kernels/attention-backward-reference.ts"
 import { attentionRef } from "../../../helpers/kernels/reference.ts"
 import { needs, openTestGpu } from "../../../helpers/gpu.ts"
@@ -96,7 +98,8 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
   after(() => gpu.close())
   const readF32 = async (b: GPUBuffer, n: number) => new Float32Array(await readBuffer(device, b, n * 4))
 
-  const runCase = async (shape: Shape, inputType: "f32" | "f16", seed: number, variant?: AttentionBackwardVariant) => {
+  type Record = (b: AttentionBackwardBuffers, B: number, S: number, H: number, KV: number, T: number) => Array<Dispatch>
+  const runCase = async (shape: Shape, inputType: "f32" | "f16", seed: number, variant?: AttentionBackwardVariant, kernels?: Record) => {
     const { B, S, T, H, KV, D } = shape
     const raw = problem(shape, seed)
     // f16 inputs: the reference sees the values the buffers really hold
@@ -110,7 +113,7 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
     const dQ = storageBuffer(device, B * S * H * D * 4)
     const dK = storageBuffer(device, B * T * KV * D * 4)
     const dV = storageBuffer(device, B * T * KV * D * 4)
-    const backward = await attentionBackward(gpu, D, inputType, variant)
+    const backward = kernels ?? await attentionBackward(gpu, D, inputType, variant)
     await runDispatches(device, backward({
       Q: input(Q), K: input(K), V: input(V), O: input(O), dO: storageBuffer(device, raw.R), LSE: storageBuffer(device, LSE),
       dQ, dK, dV, params: uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [raw.scale])
@@ -174,4 +177,50 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
       for (const [name, e] of Object.entries(err)) assert.ok(e < 2e-3, `${name}: relative error ${e}`)
     })
   }
+
+  // The tensor-core backward (attention-backward-tc.ts). Its emulated form (fragments as private
+  // arrays, f32 storage) runs the same kernel text on any adapter, SwiftShader included, and checks
+  // the indexing, causal masking, GQA and partial steps; the subgroup-matrix form needs tensor cores.
+  const TC_SHAPES: ReadonlyArray<Shape & { readonly name: string }> = [
+    { name: "B=2, S=32, T=48 (a cache of 16), GQA 2:1", B: 2, S: 32, T: 48, H: 4, KV: 2, D: 64 },
+    { name: "B=1, S=T=48 (a half 32-row step), GQA 2:1", B: 1, S: 48, T: 48, H: 2, KV: 1, D: 128 },
+    { name: "B=1, S=T=16 (one block: the causal edge on the diagonal), GQA 4:1", B: 1, S: 16, T: 16, H: 4, KV: 1, D: 64 },
+    { name: "B=1, S=T=80, GQA 16:8 (Qwen3-0.6B heads)", B: 1, S: 80, T: 80, H: 16, KV: 8, D: 128 }
+  ]
+  const tcCase = async (shape: Shape, mode: MatrixMode, seed: number) =>
+    runCase(shape, mode === "subgroup" ? "f16" : "f32", seed, undefined, await tensorCoreAttentionBackward(gpu, shape.D, mode))
+
+  it("tensor-core backward, emulated fragments (f32): matches the reference with a cache, GQA, a half step and the diagonal block", async () => {
+    // D=32 keeps SwiftShader's emulated products cheap; the shapes' structure is the same as below
+    for (const shape of TC_SHAPES.slice(0, 3).reverse()) {
+      const err = await tcCase({ ...shape, D: 32 }, "emulated", 81)
+      console.log(`emulated tensor-core attention backward ${shape.name}, D=32: relative errors ${JSON.stringify(err)}`)
+      for (const [name, e] of Object.entries(err)) assert.ok(e < 1e-4, `${shape.name}: ${name}: relative error ${e}`)
+    }
+  })
+
+  for (const shape of TC_SHAPES) {
+    it(`tensor-core backward (f16 operands, f32 accumulation) matches the reference on f16-rounded inputs (${shape.name}, D=${shape.D})`, { skip: needs(gpu, "tensor-cores") || needs(gpu, "f16") }, async () => {
+      const err = await tcCase(shape, "subgroup", 91)
+      // dO, P and dS are rounded to f16 on top of the inputs: a few 1e-3 of the largest gradient
+      console.log(`tensor-core attention backward ${shape.name}, D=${shape.D}: relative errors ${JSON.stringify(err)}`)
+      for (const [name, e] of Object.entries(err)) assert.ok(e < 1e-2, `${name}: relative error ${e}`)
+    })
+  }
+
+  it("attentionBackwardFor picks the tensor-core kernels exactly where the adapter has f16 subgroup matrices", async () => {
+    // both choices take f16 Q/K/V/O (the trainer's): without shader-f16 there is none
+    if (needs(gpu, "f16")) return void await assert.rejects(attentionBackwardFor(gpu, 64), /shader-f16/)
+    const chosen = await attentionBackwardFor(gpu, 64)
+    assert.equal(chosen.kind, needs(gpu, "tensor-cores") ? "f32" : "tensor-core")
+  })
+
+  it("the tensor-core backward refuses S or T not a multiple of 16 and a head_dim not a multiple of 16", async () => {
+    await assert.rejects(tensorCoreAttentionBackward(gpu, 40, "emulated"), AttentionBackwardShapeError)
+    const backward = await tensorCoreAttentionBackward(gpu, 32, "emulated")
+    const b = storageBuffer(device, 64)
+    const all = { Q: b, K: b, V: b, O: b, dO: b, LSE: b, dQ: b, dK: b, dV: b, params: b }
+    assert.throws(() => backward(all, 1, 24, 2, 1, 32), /multiples of 16/)
+    assert.throws(() => backward(all, 1, 16, 2, 1, 40), /multiples of 16/)
+  })
 })
