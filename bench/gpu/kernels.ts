@@ -8,9 +8,10 @@
  * scoring in NF4. `--profile` adds
  * where one layer's time goes, kernel by kernel. `--attention-backward` adds the attention
  * backward alone (f32 CUDA-core kernels against the tensor-core ones, per kernel, at the LoRA
- * step's shape) and a LoRA run on the f32 backward beside the default. Prints one JSON object per line.
+ * step's shape) and a LoRA run on the f32 backward beside the default; `--ratio-only` trains only
+ * the rows the PyTorch ratios use. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only]
  */
 import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
@@ -231,16 +232,27 @@ const attentionBackwardBench = async (gpu: Gpu, B: number, S: number, H: number,
   await time(gpu, [forward({ Q: q, K: k, V: v, O: o, LSE: lse, params }, B, S, H, S)], 1, 0)
   const grads: Record<string, Array<Float32Array>> = {}
   const all = [q, k, v, o, lse, dO]
-  for (const [impl, make] of [["f32", () => attentionBackward(gpu, D, "f16")], ["tensor-core", () => tensorCoreAttentionBackward(gpu, D)]] as const) {
-    const dQ = storageBuffer(dev, n * 4), dK = storageBuffer(dev, nkv * 4), dV = storageBuffer(dev, nkv * 4)
-    all.push(dQ, dK, dV)
-    const ds = (await make())({ Q: q, K: k, V: v, O: o, dO, LSE: lse, dQ, dK, dV, params }, B, S, H, KV, S)
-    const s = (await time(gpu, Array(10).fill(ds).flat(), 3, 1)) / 10
-    const kernels = (await profileDispatches(gpu, ds.map((d) => [kernelOf(d), d] as const), 3)).map((t) => ({ label: t.label, ms: +t.ms.toFixed(3) }))
-    grads[impl] = await Promise.all([[dQ, n], [dK, nkv], [dV, nkv]].map(async ([b, len]) => new Float32Array(await readBuffer(dev, b as GPUBuffer, (len as number) * 4))))
-    // causal: S²/2 (query, key) pairs a head, 5 products of 2·D flops each (S, dP, dV, dK, dQ) + 2 recomputed (S, dP in the dQ pass)
-    const flops = 2 * B * H * S * S * D * (impl === "f32" ? 5 : 7) / 2
-    emit({ kind: "attention-backward", impl, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2), kernels })
+  const impls = [
+    ["f32", () => attentionBackward(gpu, D, "f16")],
+    ["tensor-core 32/32", () => tensorCoreAttentionBackward(gpu, D, "subgroup", { kvStep: 32, qStep: 32 })],
+    ["tensor-core 16/16", () => tensorCoreAttentionBackward(gpu, D, "subgroup", { kvStep: 16, qStep: 16 })]
+  ] as const
+  for (const [impl, make] of impls) {
+    // each implementation on its own: one that fails to compile does not hide the others
+    try {
+      const dQ = storageBuffer(dev, n * 4), dK = storageBuffer(dev, nkv * 4), dV = storageBuffer(dev, nkv * 4)
+      all.push(dQ, dK, dV)
+      const ds = (await make())({ Q: q, K: k, V: v, O: o, dO, LSE: lse, dQ, dK, dV, params }, B, S, H, KV, S)
+      const s = (await time(gpu, Array(10).fill(ds).flat(), 3, 1)) / 10
+      const kernels = (await profileDispatches(gpu, ds.map((d) => [kernelOf(d), d] as const), 3)).map((t) => ({ label: t.label, ms: +t.ms.toFixed(3) }))
+      grads[impl] = await Promise.all([[dQ, n], [dK, nkv], [dV, nkv]].map(async ([b, len]) => new Float32Array(await readBuffer(dev, b as GPUBuffer, (len as number) * 4))))
+      // useful flops (the FlashAttention convention): causal S²/2 (query, key) pairs a head, 5 products
+      // of 2·D flops each (S, dP, dV, dK, dQ); both implementations also recompute S and dP for dQ
+      const flops = 5 * B * H * S * S * D
+      emit({ kind: "attention-backward", impl, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2), kernels })
+    } catch (e) {
+      emit({ kind: "error", what: `attention backward ${impl} ${B}x${S}`, reason: e instanceof Error ? e.message : String(e) })
+    }
   }
   // how far the tensor-core gradients are from the f32 kernels' (max |difference| / max |f32|)
   const diff = (a: Float32Array, b: Float32Array) => {
@@ -248,8 +260,10 @@ const attentionBackwardBench = async (gpu: Gpu, B: number, S: number, H: number,
     for (let i = 0; i < a.length; i++) { e = Math.max(e, Math.abs(a[i]! - b[i]!)); m = Math.max(m, Math.abs(a[i]!)) }
     return +(e / (m || 1)).toExponential(2)
   }
-  const [f, t] = [grads["f32"]!, grads["tensor-core"]!]
-  emit({ kind: "attention-backward-agreement", batch: B, seq: S, dQ: diff(f[0]!, t[0]!), dK: diff(f[1]!, t[1]!), dV: diff(f[2]!, t[2]!), finite: t.every((g) => g.every(Number.isFinite)) })
+  const f = grads["f32"]
+  for (const [impl, t] of Object.entries(grads)) {
+    if (f && impl !== "f32") emit({ kind: "attention-backward-agreement", impl, batch: B, seq: S, dQ: diff(f[0]!, t[0]!), dK: diff(f[1]!, t[1]!), dV: diff(f[2]!, t[2]!), finite: t.every((g) => g.every(Number.isFinite)) })
+  }
   for (const b of all) b.destroy()
 }
 
@@ -325,8 +339,12 @@ const main = async () => {
   if (!process.argv.includes("--no-training")) {
     // LoRA training at sequence 1024, effective batch 16 in one step (and a step of 4 for
     // comparison), with the EnMed protocol's dropout 0.05 and, once, without
-    const runs: Array<readonly [WeightFormat, number, number, number, "f32" | undefined]> = [["f16", 16, 1, 0.05, undefined], ["f16", 16, 1, 0, undefined], ["f16", 4, 4, 0.05, undefined], ["nf4", 16, 1, 0.05, undefined]]
-    // the same step on the f32 attention backward: before/after in one call
+    // --ratio-only: the rows of the ratios (f16 and NF4 base, 16 × 1, dropout 0.05; torch_peer.py takes the same flag);
+    // --attention-backward adds the f16 row on the f32 attention backward: before/after in one call
+    const ratioOnly = process.argv.includes("--ratio-only")
+    const runs: Array<readonly [WeightFormat, number, number, number, "f32" | undefined]> = ratioOnly
+      ? [["f16", 16, 1, 0.05, undefined], ["nf4", 16, 1, 0.05, undefined]]
+      : [["f16", 16, 1, 0.05, undefined], ["f16", 16, 1, 0, undefined], ["f16", 4, 4, 0.05, undefined], ["nf4", 16, 1, 0.05, undefined]]
     if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, "f32"])
     for (const [format, batch, accumulation, dropout, attention] of runs) {
       peak = allocated

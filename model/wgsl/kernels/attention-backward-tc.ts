@@ -30,9 +30,23 @@ import { attentionBackward, AttentionBackwardShapeError, type AttentionBackwardB
  * subgroup matrices or shader-f16 (SwiftShader in CI). It is a test tool, slow by design.
  */
 const F = 16
-const QB = 32 // queries a dK/dV step brings in (two fragments), and keys a dQ step (two fragments)
-const SS = QB + 4 // row stride of the f32 score tiles (+4: off one bank, as the forward)
-const PS = QB + 8 // row stride of the f16 tiles
+/** row stride of the f32 score tiles of `cols` columns (+4: off one bank, as the forward) */
+const scoreStride = (cols: number) => cols + 4
+/** row stride of the f16 tiles (+8: rows stay 16-byte aligned) */
+const halfStride = (cols: number) => cols + 8
+
+/** Tuning: queries a dK/dV step brings in and keys a dQ step, 16 or 32 (one or two fragments). */
+export interface AttentionBackwardTcVariant {
+  readonly kvStep: 16 | 32
+  readonly qStep: 16 | 32
+}
+export const DEFAULT_ATTENTION_BACKWARD_TC: AttentionBackwardTcVariant = { kvStep: 32, qStep: 32 }
+
+/**
+ * The elementwise part of a step on a 16 × cols tile, 32 lanes: lane owns column lane % cols and
+ * 16·cols/32 of the rows from `i0`.
+ */
+const lanePart = (cols: number) => ({ col: `lane % ${cols}u`, i0: `(lane / ${cols}u) * ${(F * cols) / 32}u`, rows: (F * cols) / 32 })
 
 export type MatrixMode = "subgroup" | "emulated"
 
@@ -109,12 +123,16 @@ const gradBindings = (E: string) => `@group(0) @binding(0) var<storage, read> Q:
 @group(0) @binding(4) var<storage, read> LSE: array<f32>;
 @group(0) @binding(5) var<storage, read> Dlt: array<f32>;`
 
-/** dK, dV: workgroup (16-key block, b·KV + kv head), 32 lanes; lane j owns query column j of a step. */
-export const attentionBackwardKvTcWgsl = (D: number, mode: MatrixMode): string => {
+/** dK, dV: workgroup (16-key block, b·KV + kv head), 32 lanes; a step is variant.kvStep queries. */
+export const attentionBackwardKvTcWgsl = (D: number, mode: MatrixMode, variant: AttentionBackwardTcVariant = DEFAULT_ATTENTION_BACKWARD_TC): string => {
   const fr = fragments(mode)
   const { E } = fr
   const dc = D / F
+  const QB = variant.kvStep
   const qf = QB / F
+  const SS = scoreStride(QB)
+  const PS = halfStride(QB)
+  const lp = lanePart(QB)
   // Sᵀ[key][query] and dPᵀ for query fragment r of the step: the d loop outside, so that only one K and one V fragment live at a time
   const scores = `${range(qf).map((r) => `    ${fr.zero(`st${r}`)}\n    ${fr.zero(`dpt${r}`)}`).join("\n")}
 ${range(dc).map((c) => `    {
@@ -171,16 +189,17 @@ ${range(dc).map((c) => `  ${fr.zero(`dk${c}`)}\n  ${fr.zero(`dv${c}`)}`).join("\
 ${scores}
       workgroupBarrier();
       {
-        let q = s0 + lane;
+        let col = ${lp.col};
+        let q = s0 + col;
         let valid = q < p.S;
         let r = (b * p.S + min(q, p.S - 1u)) * p.H + h;
         let lse = LSE[r];
         let dl = Dlt[r];
-        for (var i = 0u; i < ${F}u; i++) {
+        for (var i = ${lp.i0}; i < ${lp.i0} + ${lp.rows}u; i++) {
           let keep = valid && k0 + i <= past + q;
-          let pr = select(0.0, exp(Ss[i * ${SS}u + lane] * p.scale - lse), keep);
-          Pt[i * ${PS}u + lane] = ${E}(pr);
-          dSt[i * ${PS}u + lane] = ${E}(select(0.0, pr * (Dps[i * ${SS}u + lane] - dl) * p.scale, keep));
+          let pr = select(0.0, exp(Ss[i * ${SS}u + col] * p.scale - lse), keep);
+          Pt[i * ${PS}u + col] = ${E}(pr);
+          dSt[i * ${PS}u + col] = ${E}(select(0.0, pr * (Dps[i * ${SS}u + col] - dl) * p.scale, keep));
         }
       }
       workgroupBarrier();
@@ -192,12 +211,16 @@ ${range(dc).map((c) => `  ${fr.store("dK", `kvAt + ${c * F}u`, `dk${c}`, "kvStri
 `
 }
 
-/** dQ: workgroup (16-query block, b·H + head), 32 lanes; lane j owns key column j of a step. */
-export const attentionBackwardQTcWgsl = (D: number, mode: MatrixMode): string => {
+/** dQ: workgroup (16-query block, b·H + head), 32 lanes; a step is variant.qStep keys. */
+export const attentionBackwardQTcWgsl = (D: number, mode: MatrixMode, variant: AttentionBackwardTcVariant = DEFAULT_ATTENTION_BACKWARD_TC): string => {
   const fr = fragments(mode)
   const { E } = fr
   const dc = D / F
-  const kf = QB / F
+  const KB = variant.qStep
+  const kf = KB / F
+  const SS = scoreStride(KB)
+  const PS = halfStride(KB)
+  const lp = lanePart(KB)
   return `${fr.header}${params}
 ${gradBindings(E)}
 @group(0) @binding(6) var<storage, read_write> dQ: array<f32>;
@@ -227,7 +250,7 @@ ${range(dc).map((c) => `  ${fr.load(`q${c}`, "left", "Q", `qAt + ${c * F}u`, fal
   ${fr.load(`o${c}`, "left", "dOh", `qAt + ${c * F}u`, false, "qStride")}
   ${fr.zero(`dq${c}`)}`).join("\n")}
   let last = min(p.T, past + s0 + ${F}u); // keys any query of this block sees
-  for (var k0 = 0u; k0 < last; k0 += ${QB}u) {
+  for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
 ${range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
       let kAt = ((b * p.T + k0 + ${f * F}u) * p.KV + kvh) * ${D}u;
       ${fr.zero("s")}
@@ -243,11 +266,12 @@ ${range(dc).map((c) => `      {
     }`).join("\n")}
     workgroupBarrier();
     {
-      let key = k0 + lane;
-      for (var i = 0u; i < ${F}u; i++) {
+      let col = ${lp.col};
+      let key = k0 + col;
+      for (var i = ${lp.i0}; i < ${lp.i0} + ${lp.rows}u; i++) {
         let keep = key < p.T && key <= past + s0 + i;
-        let pr = select(0.0, exp(Ss[i * ${SS}u + lane] * p.scale - Ls[i]), keep);
-        dSs[i * ${PS}u + lane] = ${E}(select(0.0, pr * (Dps[i * ${SS}u + lane] - Ds[i]) * p.scale, keep));
+        let pr = select(0.0, exp(Ss[i * ${SS}u + col] * p.scale - Ls[i]), keep);
+        dSs[i * ${PS}u + col] = ${E}(select(0.0, pr * (Dps[i * ${SS}u + col] - Ds[i]) * p.scale, keep));
       }
     }
     workgroupBarrier();
@@ -267,18 +291,18 @@ ${range(dc).map((c) => `  ${fr.store("dQ", `qAt + ${c * F}u`, `dq${c}`, "qStride
 
 /**
  * Compiles the tensor-core backward for head_dim D (a multiple of 16). S and T must be multiples
- * of 16 (fragments are loaded and stored whole; callers pad, as for the forward); 32-query and
- * 32-key steps take a last half step. The result records the three dispatches for one shape;
+ * of 16 (fragments are loaded and stored whole; callers pad, as for the forward); steps of 32
+ * queries or keys (`variant`) take a last half step. The result records the three dispatches for one shape;
  * Dlt and the f16 copy of dO use scratch buffers when the caller binds none.
  */
-export const tensorCoreAttentionBackward = async (gpu: Gpu, D: number, mode: MatrixMode = "subgroup"): Promise<(b: AttentionBackwardBuffers, B: number, S: number, H: number, KV: number, T: number) => Array<Dispatch>> => {
+export const tensorCoreAttentionBackward = async (gpu: Gpu, D: number, mode: MatrixMode = "subgroup", variant: AttentionBackwardTcVariant = DEFAULT_ATTENTION_BACKWARD_TC): Promise<(b: AttentionBackwardBuffers, B: number, S: number, H: number, KV: number, T: number) => Array<Dispatch>> => {
   if (D % F !== 0) throw new AttentionBackwardShapeError(`tensor-core attention backward: head_dim ${D} must be a multiple of ${F}`)
   if (mode === "subgroup" && (!gpu.hasF16 || pickMatrixConfig(gpu)?.M !== F)) throw new Error(`tensor-core attention backward: this adapter has no f16 ${F}×${F} subgroup matrices`)
   const tag = `d${D}${mode === "emulated" ? "-emulated" : ""}`
   const [prep, kv, q] = await Promise.all([
     pipeline(gpu.device, attentionBackwardPrepWgsl(D, mode), `attention-backward-tc-prep-${tag}`),
-    pipeline(gpu.device, attentionBackwardKvTcWgsl(D, mode), `attention-backward-tc-dkdv-${tag}`),
-    pipeline(gpu.device, attentionBackwardQTcWgsl(D, mode), `attention-backward-tc-dq-${tag}`)
+    pipeline(gpu.device, attentionBackwardKvTcWgsl(D, mode, variant), `attention-backward-tc-dkdv-${tag}-q${variant.kvStep}`),
+    pipeline(gpu.device, attentionBackwardQTcWgsl(D, mode, variant), `attention-backward-tc-dq-${tag}-k${variant.qStep}`)
   ])
   const scratch = new Map<string, { buffer: GPUBuffer; bytes: number }>()
   const scratchFor = (name: string, bytes: number): GPUBuffer => {
