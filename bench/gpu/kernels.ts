@@ -22,8 +22,8 @@ import { Qwen3LoraTrainer } from "../../model/wgsl/qwen3-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
 import { profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
-import { attentionBackward } from "../../model/wgsl/kernels/attention-backward.ts"
-import { tensorCoreAttentionBackward } from "../../model/wgsl/kernels/attention-backward-tc.ts"
+import { attentionBackward, type AttentionBackwardBuffers } from "../../model/wgsl/kernels/attention-backward.ts"
+import { attentionBackwardTcName, tensorCoreAttentionBackward, type AttentionBackwardTcVariant } from "../../model/wgsl/kernels/attention-backward-tc.ts"
 
 /** Kernel name of a dispatch: its pipeline's label without the format suffixes (matmul tiles keep their shape). */
 const kernelOf = (d: Dispatch) => d.pipeline.label || "unlabelled"
@@ -232,11 +232,12 @@ const attentionBackwardBench = async (gpu: Gpu, B: number, S: number, H: number,
   await time(gpu, [forward({ Q: q, K: k, V: v, O: o, LSE: lse, params }, B, S, H, S)], 1, 0)
   const grads: Record<string, Array<Float32Array>> = {}
   const all = [q, k, v, o, lse, dO]
-  const impls = [
+  // the tensor-core variants: dK/dV and dQ are timed separately, so four runs cover every choice of each
+  const variants: Array<AttentionBackwardTcVariant> = [{ kvStep: 32, qStep: 32, holdQ: true }, { kvStep: 16, qStep: 16, holdQ: true }, { kvStep: 32, qStep: 32, holdQ: false }, { kvStep: 16, qStep: 16, holdQ: false }]
+  const impls: Array<readonly [string, () => Promise<(b: AttentionBackwardBuffers, B: number, S: number, H: number, KV: number, T: number) => Array<Dispatch>>]> = [
     ["f32", () => attentionBackward(gpu, D, "f16")],
-    ["tensor-core 32/32", () => tensorCoreAttentionBackward(gpu, D, "subgroup", { kvStep: 32, qStep: 32 })],
-    ["tensor-core 16/16", () => tensorCoreAttentionBackward(gpu, D, "subgroup", { kvStep: 16, qStep: 16 })]
-  ] as const
+    ...variants.map((v) => [`tensor-core ${attentionBackwardTcName(v)}`, () => tensorCoreAttentionBackward(gpu, D, "subgroup", v)] as const)
+  ]
   for (const [impl, make] of impls) {
     // each implementation on its own: one that fails to compile does not hide the others
     try {

@@ -35,12 +35,18 @@ const scoreStride = (cols: number) => cols + 4
 /** row stride of the f16 tiles (+8: rows stay 16-byte aligned) */
 const halfStride = (cols: number) => cols + 8
 
-/** Tuning: queries a dK/dV step brings in and keys a dQ step, 16 or 32 (one or two fragments). */
+/**
+ * Tuning: queries a dK/dV step brings in and keys a dQ step, 16 or 32 (one or two fragments);
+ * whether the dQ kernel holds its Q and dO fragments in registers for the whole loop (true) or
+ * reloads them every step (fewer registers a lane, so more subgroups resident).
+ */
 export interface AttentionBackwardTcVariant {
   readonly kvStep: 16 | 32
   readonly qStep: 16 | 32
+  readonly holdQ?: boolean
 }
-export const DEFAULT_ATTENTION_BACKWARD_TC: AttentionBackwardTcVariant = { kvStep: 32, qStep: 32 }
+export const DEFAULT_ATTENTION_BACKWARD_TC: AttentionBackwardTcVariant = { kvStep: 32, qStep: 32, holdQ: true }
+export const attentionBackwardTcName = (v: AttentionBackwardTcVariant): string => `q${v.kvStep}-k${v.qStep}${v.holdQ === false ? "-reload" : ""}`
 
 /**
  * The elementwise part of a step on a 16 × cols tile, 32 lanes: lane owns column lane % cols and
@@ -221,6 +227,7 @@ export const attentionBackwardQTcWgsl = (D: number, mode: MatrixMode, variant: A
   const SS = scoreStride(KB)
   const PS = halfStride(KB)
   const lp = lanePart(KB)
+  const hold = variant.holdQ ?? true
   return `${fr.header}${params}
 ${gradBindings(E)}
 @group(0) @binding(6) var<storage, read_write> dQ: array<f32>;
@@ -246,16 +253,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     Ls[lane] = LSE[r];
     Ds[lane] = Dlt[r];
   }
-${range(dc).map((c) => `  ${fr.load(`q${c}`, "left", "Q", `qAt + ${c * F}u`, false, "qStride")}
+${range(dc).map((c) => `${hold ? `  ${fr.load(`q${c}`, "left", "Q", `qAt + ${c * F}u`, false, "qStride")}
   ${fr.load(`o${c}`, "left", "dOh", `qAt + ${c * F}u`, false, "qStride")}
-  ${fr.zero(`dq${c}`)}`).join("\n")}
+` : ""}  ${fr.zero(`dq${c}`)}`).join("\n")}
   let last = min(p.T, past + s0 + ${F}u); // keys any query of this block sees
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
 ${range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
       let kAt = ((b * p.T + k0 + ${f * F}u) * p.KV + kvh) * ${D}u;
       ${fr.zero("s")}
       ${fr.zero("dp")}
-${range(dc).map((c) => `      {
+${range(dc).map((c) => `      {${hold ? "" : `
+        ${fr.load(`q${c}`, "left", "Q", `qAt + ${c * F}u`, false, "qStride")}
+        ${fr.load(`o${c}`, "left", "dOh", `qAt + ${c * F}u`, false, "qStride")}`}
         ${fr.load("kt", "right", "K", `kAt + ${c * F}u`, true, "kvStride")}
         ${fr.mma("s", `q${c}`, "kt")}
         ${fr.load("vt", "right", "V", `kAt + ${c * F}u`, true, "kvStride")}
@@ -302,7 +311,7 @@ export const tensorCoreAttentionBackward = async (gpu: Gpu, D: number, mode: Mat
   const [prep, kv, q] = await Promise.all([
     pipeline(gpu.device, attentionBackwardPrepWgsl(D, mode), `attention-backward-tc-prep-${tag}`),
     pipeline(gpu.device, attentionBackwardKvTcWgsl(D, mode, variant), `attention-backward-tc-dkdv-${tag}-q${variant.kvStep}`),
-    pipeline(gpu.device, attentionBackwardQTcWgsl(D, mode, variant), `attention-backward-tc-dq-${tag}-k${variant.qStep}`)
+    pipeline(gpu.device, attentionBackwardQTcWgsl(D, mode, variant), `attention-backward-tc-dq-${tag}-k${variant.qStep}${variant.holdQ === false ? "-reload" : ""}`)
   ])
   const scratch = new Map<string, { buffer: GPUBuffer; bytes: number }>()
   const scratchFor = (name: string, bytes: number): GPUBuffer => {

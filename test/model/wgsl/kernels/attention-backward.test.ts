@@ -189,8 +189,9 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
   ]
   const tcCase = async (shape: Shape, mode: MatrixMode, seed: number, variant?: AttentionBackwardTcVariant) =>
     runCase(shape, mode === "subgroup" ? "f16" : "f32", seed, undefined, await tensorCoreAttentionBackward(gpu, shape.D, mode, variant))
-  // 32-query and 32-key steps (the default), and 16 (the other half of the lanes' layout)
-  const TC_VARIANTS: ReadonlyArray<AttentionBackwardTcVariant> = [{ kvStep: 32, qStep: 32 }, { kvStep: 16, qStep: 16 }]
+  // 32-query and 32-key steps with Q held in registers (the default), and 16-wide steps (the other
+  // half of the lanes' layout) with Q reloaded every step
+  const TC_VARIANTS: ReadonlyArray<AttentionBackwardTcVariant> = [{ kvStep: 32, qStep: 32, holdQ: true }, { kvStep: 16, qStep: 16, holdQ: false }]
 
   it("tensor-core backward, emulated fragments (f32): matches the reference with a cache, GQA, a half step and the diagonal block", async () => {
     // D=32 keeps SwiftShader's emulated products cheap; the shapes' structure is the same as below
