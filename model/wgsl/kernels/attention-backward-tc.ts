@@ -27,7 +27,10 @@ import { attentionBackward, AttentionBackwardShapeError, type AttentionBackwardB
  * `matrices: "emulated"` writes each fragment as a private array<f32, 256> that every lane holds
  * whole (loads, products and stores as plain loops) and takes f32 storage: the same kernel
  * text otherwise, so that its indexing, masking and staging are checked on adapters without
- * subgroup matrices or shader-f16 (SwiftShader in CI). It is a test tool, slow by design.
+ * subgroup matrices or shader-f16 (SwiftShader in CI). It is a test tool, slow by design. (The
+ * matmul tests' WGSL rewrite, test/helpers/kernels/subgroup-matrix-emulation.ts, passes fragments
+ * through functions by value: on these kernels SwiftShader took 37 s to compile the dK/dV one and
+ * then crashed; statements inline compile in about a second.)
  */
 const F = 16
 /** row stride of the f32 score tiles of `cols` columns (+4: off one bank, as the forward) */
