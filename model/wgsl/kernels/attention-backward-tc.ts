@@ -204,7 +204,8 @@ ${scores}
         let r = (b * p.S + min(q, p.S - 1u)) * p.H + h;
         let lse = LSE[r];
         let dl = Dlt[r];
-        for (var i = ${lp.i0}; i < ${lp.i0} + ${lp.rows}u; i++) {
+        for (var ii = 0u; ii < ${lp.rows}u; ii++) { // constant bounds: the fragment code after stays uniform
+          let i = ${lp.i0} + ii;
           let keep = valid && k0 + i <= past + q;
           let pr = select(0.0, exp(Ss[i * ${SS}u + col] * p.scale - lse), keep);
           Pt[i * ${PS}u + col] = ${E}(pr);
@@ -280,7 +281,8 @@ ${range(dc).map((c) => `      {${hold ? "" : `
     {
       let col = ${lp.col};
       let key = k0 + col;
-      for (var i = ${lp.i0}; i < ${lp.i0} + ${lp.rows}u; i++) {
+      for (var ii = 0u; ii < ${lp.rows}u; ii++) { // constant bounds: the fragment code after stays uniform
+        let i = ${lp.i0} + ii;
         let keep = key < p.T && key <= past + s0 + i;
         let pr = select(0.0, exp(Ss[i * ${SS}u + col] * p.scale - Ls[i]), keep);
         dSs[i * ${PS}u + col] = ${E}(select(0.0, pr * (Dps[i * ${SS}u + col] - Ds[i]) * p.scale, keep));
