@@ -9,11 +9,13 @@
  * where one layer's time goes, kernel by kernel. `--attention-backward` adds the attention
  * backward alone (f32 CUDA-core kernels against the tensor-core ones, per kernel, at the LoRA
  * step's shape) and a LoRA run on the f32 backward beside the default; `--ratio-only` trains only
- * the rows the PyTorch ratios use. Prints one JSON object per line.
+ * the rows the PyTorch ratios use; `--split-k-head` times the lm_head's dX split along the
+ * vocabulary and adds a LoRA run with it. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head]
  */
 import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
+import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
 import { tensorCoreAttention, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
@@ -133,9 +135,9 @@ const randomModel = (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
  * LoRA training (r 16, α 32, all 7 projections, LoRA dropout `dropout`) through fleuve's WGSL
  * trainer at sequence `seq`, `batch` sequences a step (one optimizer step = the effective batch).
  */
-const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout, attention?: "f32") => {
+const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout, attention?: "f32", headSplitK = 0) => {
   const { engineShape, weights } = randomModel(gpu, format, shape)
-  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1, ...(attention ? { attentionBackward: attention } : {}) })
+  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1, ...(attention ? { attentionBackward: attention } : {}), headSplitK })
   allocated += trainer.allocatedBytes
   peak = Math.max(peak, allocated)
   const T = batch * seq
@@ -145,7 +147,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
   // with --attention-backward only the 16 × 1 f16 steps with dropout (the ratio's row) are profiled, to keep the device call short
   const profiled = profile && (!process.argv.includes("--attention-backward") || (format === "f16" && batch === 16 && accumulation === 1 && dropout > 0))
-  if (profiled) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}${attention ? ` attention backward ${attention}` : ""}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
+  if (profiled) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}${attention ? ` attention backward ${attention}` : ""}${headSplitK ? ` head split-K ${headSplitK}` : ""}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
   const t0 = performance.now()
   for (let s = 0; s < steps; s++) losses.push((await trainer.trainStep(micro)).loss)
   const perStep = (performance.now() - t0) / 1000 / steps
@@ -154,7 +156,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const flops = 2 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
   emit({
     kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (model/wgsl)", base: format, lora: `r 16, alpha 32, all 7 projections, dropout ${dropout}`, seq,
-    attention_backward: attention ?? "default (tensor-core where offered)", micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
+    attention_backward: attention ?? "default (tensor-core where offered)", head_split_k: headSplitK, micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, losses: losses.map((l) => +l.toFixed(4))
   })
   allocated -= trainer.allocatedBytes
@@ -268,6 +270,23 @@ const attentionBackwardBench = async (gpu: Gpu, B: number, S: number, H: number,
   for (const b of all) b.destroy()
 }
 
+/**
+ * The trainer's lm_head dX alone (a 1024-row chunk: M 1024, N hidden 1024, K vocabulary 151 936,
+ * the embedding read [K,N]): the matmul plan's one product against split-K into 2, 4 and 8 ranges.
+ */
+const splitKBench = async (gpu: Gpu) => {
+  const [M, N, K] = [1024, 1024, 151936]
+  const dev = gpu.device
+  const A = storageBuffer(dev, randomF16(M * K, 1, 41)), B = storageBuffer(dev, randomF16(K * N, 0.05, 42)), C = storageBuffer(dev, M * N * 4)
+  const plan = await matmulPlan(gpu, "f16", undefined, { weightLayout: "kn" })
+  const ms = async (ds: Array<Dispatch>) => +((await time(gpu, Array(10).fill(ds).flat(), 3, 1)) / 10 * 1e3).toFixed(3)
+  const runs: Record<string, number> = { [`plan ${plan.choice(M, N, K)}`]: await ms([plan.dispatch({ A, B, C, params: uniformBuffer(dev, [M, N, K, 0]) }, M, N, K)]) }
+  const split = await splitKMatmul(gpu, "kn", pickMatrixConfig(gpu)!.M)
+  for (const splits of [2, 4, 8]) runs[`split-K ${splits}`] = await ms(split({ A, B, C }, M, N, K, splits))
+  emit({ kind: "lm-head-dx", M, N, K, ms: runs, tflops: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, +((2 * M * N * K) / v / 1e9).toFixed(1)])) })
+  for (const b of [A, B, C]) b.destroy()
+}
+
 const main = async () => {
   const opened = await openGpu()
   if (opened._tag !== "Ready") {
@@ -309,6 +328,7 @@ const main = async () => {
     await phase("scoring 14B nf4", async () => { peak = allocated; await modelBench(gpu, "nf4", QWEN3_14B) })
     return
   }
+  if (process.argv.includes("--split-k-head") && pickMatrixConfig(gpu)) await guard("split-K lm_head dX", () => splitKBench(gpu))
   if (process.argv.includes("--attention-backward") && pickMatrixConfig(gpu)) {
     // the LoRA step's shape (16 × 1024, Qwen3-0.6B heads), then the scoring batch's
     for (const [B, S] of [[16, 1024], [16, 512]] as const) await guard(`attention backward ${B}x${S}`, () => attentionBackwardBench(gpu, B, S, 16, 8, 128))
@@ -343,13 +363,15 @@ const main = async () => {
     // --ratio-only: the rows of the ratios (f16 and NF4 base, 16 × 1, dropout 0.05; torch_peer.py takes the same flag);
     // --attention-backward adds the f16 row on the f32 attention backward: before/after in one call
     const ratioOnly = process.argv.includes("--ratio-only")
-    const runs: Array<readonly [WeightFormat, number, number, number, "f32" | undefined]> = ratioOnly
-      ? [["f16", 16, 1, 0.05, undefined], ["nf4", 16, 1, 0.05, undefined]]
-      : [["f16", 16, 1, 0.05, undefined], ["f16", 16, 1, 0, undefined], ["f16", 4, 4, 0.05, undefined], ["nf4", 16, 1, 0.05, undefined]]
-    if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, "f32"])
-    for (const [format, batch, accumulation, dropout, attention] of runs) {
+    const runs: Array<readonly [WeightFormat, number, number, number, "f32" | undefined, number]> = ratioOnly
+      ? [["f16", 16, 1, 0.05, undefined, 0], ["nf4", 16, 1, 0.05, undefined, 0]]
+      : [["f16", 16, 1, 0.05, undefined, 0], ["f16", 16, 1, 0, undefined, 0], ["f16", 4, 4, 0.05, undefined, 0], ["nf4", 16, 1, 0.05, undefined, 0]]
+    if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, "f32", 0])
+    // --split-k-head: the same step with the lm_head's dX split along the vocabulary
+    if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, undefined, 4])
+    for (const [format, batch, accumulation, dropout, attention, headSplitK] of runs) {
       peak = allocated
-      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${attention ? " f32 attention backward" : ""}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, attention))
+      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${attention ? " f32 attention backward" : ""}${headSplitK ? ` head split-K ${headSplitK}` : ""}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, attention, headSplitK))
     }
     if (!quick && !process.argv.includes("--no-14b")) {
       hostWeights.clear()

@@ -67,8 +67,13 @@ export const tileValid = (c: TileConfig, F: number): boolean => {
     ((c.BM * c.BK) / 8) % threads === 0 && ((c.BN * c.BK) / 8) % threads === 0
 }
 
-/** The WGSL of one configuration. Bindings as matmul.ts: A, B (or Bq + absmax at 4), C, params {M, N, K, _}. */
-export const tiledTensorCoreWgsl = (c: TileConfig, F: number, format: WeightFormat, accumulate: boolean, weight: WeightLayout): string => {
+/**
+ * The WGSL of one configuration. Bindings as matmul.ts: A, B (or Bq + absmax at 4), C, params {M, N, K, _}.
+ * `splitK`: workgroup z takes K from z·Ks to min(K, (z+1)·Ks) (Ks = params' fourth word, a
+ * multiple of BK) and writes its partial product to C + z·M·N (split-k.ts sums the partials), so
+ * that a product with few output tiles and a long K still fills the multiprocessors.
+ */
+export const tiledTensorCoreWgsl = (c: TileConfig, F: number, format: WeightFormat, accumulate: boolean, weight: WeightLayout, splitK = false): string => {
   const { BM, BN, BK, SGM, SGN, stages } = c
   const threads = tileThreads(c)
   const WM = BM / SGM
@@ -131,8 +136,11 @@ ${range(FN).map((j) => `        acc_${i}_${j} = subgroupMatrixMultiplyAccumulate
     let bBase = ${stage} * ${SB}u + ${weight === "nk" ? `sn * ${WN * BST}u` : `sn * ${WN}u`};`
   const cAt = (i: number, j: number) => `cBase + ${i * F}u * p.N + ${j * F}u`
 
+  // the K range of this workgroup: all of K, or its split's
+  const kFrom = splitK ? "kBegin" : "0u"
+  const kTo = splitK ? "kEnd" : "p.K"
   const body = stages === 1
-    ? `  for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
+    ? `  for (var k0 = ${kFrom}; k0 < ${kTo}; k0 += ${BK}u) {
     let k0n = k0;
     let st = 0u;
 ${aLoad}
@@ -145,7 +153,7 @@ ${products}
     workgroupBarrier();
   }`
     : `  {
-    let k0n = 0u;
+    let k0n = ${kFrom};
     let st = 0u;
 ${aLoad}
 ${bLoad}
@@ -153,10 +161,10 @@ ${aStore}
 ${bStore}
   }
   workgroupBarrier();
-  for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
-    let cur = (k0 / ${BK}u) & 1u;
+  for (var k0 = ${kFrom}; k0 < ${kTo}; k0 += ${BK}u) {
+    let cur = (${splitK ? "(k0 - kBegin)" : "k0"} / ${BK}u) & 1u;
     let k0n = k0 + ${BK}u;
-    let more = k0n < p.K;
+    let more = k0n < ${kTo};
     if (more) {
 ${aLoad}
 ${bLoad}
@@ -175,7 +183,7 @@ ${bStore}
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
-struct P { M: u32, N: u32, K: u32, _pad: u32 }
+struct P { M: u32, N: u32, K: u32, ${splitK ? "Ks" : "_pad"}: u32 }
 @group(0) @binding(0) var<storage, read> A8: array<vec4<u32>>;
 ${nf4 ? `@group(0) @binding(1) var<storage, read> Bq: array<u32>;
 @group(0) @binding(4) var<storage, read> absmax: array<f32>;
@@ -187,7 +195,9 @@ var<workgroup> As: array<f16, ${stages * SA}>;
 var<workgroup> Bs: array<f16, ${stages * SB}>;
 
 @compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${splitK ? `
+  let kBegin = wg.z * p.Ks;
+  let kEnd = min(p.K, kBegin + p.Ks);` : ""}
   // grouped order: ${c.group} tile rows at a time, so that the workgroups in flight share operands in L2
   let pid = wg.y * nwg.x + wg.x;
   let inGroup = ${c.group}u * nwg.x;
@@ -200,7 +210,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let sg = lid / 32u;
   let sm = sg / ${SGN}u;
   let sn = sg % ${SGN}u;
-  let cBase = (m0 + sm * ${WM}u) * p.N + n0 + sn * ${WN}u;
+  let cBase = ${splitK ? "wg.z * p.M * p.N + " : ""}(m0 + sm * ${WM}u) * p.N + n0 + sn * ${WN}u;
 ${nf4 ? "  if (lid < 16u) { NF4[lid] = NF4_CODE[lid]; }\n  workgroupBarrier();\n" : ""}${range(aUnits).map((u) => `  var ra${u}: vec4<u32>;`).join("\n")}
 ${range(bUnits).map((u) => (nf4 ? `  var rb${u}: u32;\n  var rs${u}: f32;` : `  var rb${u}: vec4<u32>;`)).join("\n")}
 ${range(FM).flatMap((i) => range(FN).map((j) => accumulate

@@ -5,7 +5,7 @@ import { random, relErr } from "../../../helpers/numeric.ts"
 import { needs, openTestGpu } from "../../../helpers/gpu.ts"
 import { selectBackend } from "../../../../model/tfjs/backend.ts"
 import { engineShape, uploadQwen3Weights, weightBuffers } from "../../../../model/wgsl/qwen3-engine.ts"
-import { loraDropoutSite, Qwen3LoraTrainer } from "../../../../model/wgsl/qwen3-trainer.ts"
+import { loraDropoutSite, Qwen3LoraTrainer, type TrainerOptions } from "../../../../model/wgsl/qwen3-trainer.ts"
 import { dropoutMask } from "../../../../model/wgsl/kernels/dropout.ts"
 import { roundF16 } from "../../../../model/wgsl/kernels/buffers.ts"
 import type { WeightFormat } from "../../../../model/wgsl/kernels/matmul.ts"
@@ -79,21 +79,24 @@ describe("WGSL LoRA trainer", { skip }, () => {
     return { worst, where }
   }
 
+  /** The loss and every LoRA gradient of one batch (B ≠ 0, so A gets gradients too) against tfjs autodiff. */
+  const gradientCheck = async (format: WeightFormat, options: TrainerOptions = {}) => {
+    const { trainer, free } = await trainerFor(format, options)
+    const pairs = await trainer.readPairs()
+    let seed = 300
+    for (const pair of pairs.values()) pair.b.set(random(pair.b.length, seed++, 0.05))
+    trainer.writePairs(pairs)
+    const { loss } = await trainer.gradients([{ ids: flatIds, targets }])
+    const grads = await trainer.readPairs("grads")
+    free()
+    const want = await referenceGradients(format, pairs, 0)
+    assert.ok(Math.abs(loss - want.loss) < 1e-2, `loss ${loss} vs reference ${want.loss}`)
+    const { worst, where } = worstError(grads, want.grads)
+    assert.ok(worst < 3e-2, `worst LoRA gradient relative error ${worst} (${where})`)
+  }
+
   for (const format of ["f16", "nf4"] as const) {
-    it(`gives the reference's loss and LoRA gradients (${format} base, B ≠ 0 so A gets gradients too)`, async () => {
-      const { trainer, free } = await trainerFor(format)
-      const pairs = await trainer.readPairs()
-      let seed = 300
-      for (const pair of pairs.values()) pair.b.set(random(pair.b.length, seed++, 0.05))
-      trainer.writePairs(pairs)
-      const { loss } = await trainer.gradients([{ ids: flatIds, targets }])
-      const grads = await trainer.readPairs("grads")
-      free()
-      const want = await referenceGradients(format, pairs, 0)
-      assert.ok(Math.abs(loss - want.loss) < 1e-2, `loss ${loss} vs reference ${want.loss}`)
-      const { worst, where } = worstError(grads, want.grads)
-      assert.ok(worst < 3e-2, `worst LoRA gradient relative error ${worst} (${where})`)
-    })
+    it(`gives the reference's loss and LoRA gradients (${format} base, B ≠ 0 so A gets gradients too)`, () => gradientCheck(format))
 
     if (format === "f16") {
       it("with LoRA dropout 0.1: the reference's loss and LoRA gradients under the same masks (PEFT: dropout on the LoRA input only)", async () => {
@@ -154,5 +157,11 @@ describe("WGSL LoRA trainer", { skip }, () => {
       assert.ok(losses.every(Number.isFinite), `losses ${losses}`)
       assert.ok(losses.at(-1)! < losses[0]! - 0.1, `loss ${losses[0]} → ${losses.at(-1)}`)
     })
+  }
+
+  // the choices besides the defaults: the f32 attention backward (the tensor-core one is the default
+  // where it runs) and the lm_head's dX split along the vocabulary
+  for (const [what, options] of [["the f32 attention backward", { attentionBackward: "f32" }], ["the lm_head's dX in 3 split-K ranges", { headSplitK: 3 }]] as const) {
+    it(`gives the reference's loss and LoRA gradients with ${what} (f16 base)`, () => gradientCheck("f16", options))
   }
 })
