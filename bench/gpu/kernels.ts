@@ -234,8 +234,11 @@ const attentionBackwardBench = async (gpu: Gpu, B: number, S: number, H: number,
   await time(gpu, [forward({ Q: q, K: k, V: v, O: o, LSE: lse, params }, B, S, H, S)], 1, 0)
   const grads: Record<string, Array<Float32Array>> = {}
   const all = [q, k, v, o, lse, dO]
-  // the tensor-core variants: dK/dV and dQ are timed separately, so four runs cover every choice of each
-  const variants: Array<AttentionBackwardTcVariant> = [{ kvStep: 32, qStep: 32, holdQ: true }, { kvStep: 16, qStep: 16, holdQ: true }, { kvStep: 32, qStep: 32, holdQ: false }, { kvStep: 16, qStep: 16, holdQ: false }]
+  // the tensor-core variants: dK/dV and dQ are timed separately, so these runs cover every choice of each
+  const variants: Array<AttentionBackwardTcVariant> = [
+    { kvStep: 32, qStep: 32, holdQ: true }, { kvStep: 16, qStep: 16, holdQ: true }, { kvStep: 32, qStep: 32, holdQ: false }, { kvStep: 16, qStep: 16, holdQ: false },
+    { kvStep: 32, qStep: 32, holdQ: true, splitD: 2 }, { kvStep: 16, qStep: 16, holdQ: false, splitD: 2 }
+  ]
   const impls: Array<readonly [string, () => Promise<(b: AttentionBackwardBuffers, B: number, S: number, H: number, KV: number, T: number) => Array<Dispatch>>]> = [
     ["f32", () => attentionBackward(gpu, D, "f16")],
     ...variants.map((v) => [`tensor-core ${attentionBackwardTcName(v)}`, () => tensorCoreAttentionBackward(gpu, D, "subgroup", v)] as const)

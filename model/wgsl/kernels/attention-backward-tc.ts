@@ -47,15 +47,25 @@ export interface AttentionBackwardTcVariant {
   readonly kvStep: 16 | 32
   readonly qStep: 16 | 32
   readonly holdQ?: boolean
+  /**
+   * subgroups a workgroup (1 or 2), each owning D/splitD of the head dimension: its share of the
+   * gradient fragments (half the registers a lane) and of the score contraction, whose partial
+   * tiles meet in workgroup memory. With 2 the subgroup-matrix offsets depend on the subgroup
+   * index, uniform only across a subgroup: the module turns off chromium.subgroup_matrix_uniformity
+   * as matmul-tiles.ts does (and assumes 32-lane subgroups).
+   */
+  readonly splitD?: 1 | 2
 }
 export const DEFAULT_ATTENTION_BACKWARD_TC: AttentionBackwardTcVariant = { kvStep: 32, qStep: 32, holdQ: true }
-export const attentionBackwardTcName = (v: AttentionBackwardTcVariant): string => `q${v.kvStep}-k${v.qStep}${v.holdQ === false ? "-reload" : ""}`
+export const attentionBackwardTcName = (v: AttentionBackwardTcVariant): string => `q${v.kvStep}-k${v.qStep}${v.holdQ === false ? "-reload" : ""}${(v.splitD ?? 1) > 1 ? `-d${v.splitD}` : ""}`
 
 /**
- * The elementwise part of a step on a 16 × cols tile, 32 lanes: lane owns column lane % cols and
- * 16·cols/32 of the rows from `i0`.
+ * The elementwise part of a step on a 16 × cols tile, `lanes` lanes: lane owns column lane % cols
+ * and 16·cols/lanes of the rows from `i0`.
  */
-const lanePart = (cols: number) => ({ col: `lane % ${cols}u`, i0: `(lane / ${cols}u) * ${(F * cols) / 32}u`, rows: (F * cols) / 32 })
+const lanePart = (cols: number, lanes: number) => ({ col: `lane % ${cols}u`, i0: `(lane / ${cols}u) * ${(F * cols) / lanes}u`, rows: (F * cols) / lanes })
+/** Σ over the subgroups' partial score tiles (each F × stride) at element `at`. */
+const partialSum = (tile: string, at: string, stride: number, split: number) => range(split).map((z) => `${tile}[${z ? `${z * F * stride}u + ` : ""}${at}]`).join(" + ")
 
 export type MatrixMode = "subgroup" | "emulated"
 
@@ -70,7 +80,8 @@ const fragments = (mode: MatrixMode) => {
       zero: (name: string) => `var ${name} = subgroup_matrix_result<f32, ${F}, ${F}>();`,
       mma: (acc: string, a: string, b: string) => `${acc} = subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc});`,
       store: (buf: string, offset: string, acc: string, stride: string) => `subgroupMatrixStore(&${buf}, ${offset}, ${acc}, false, ${stride});`,
-      header: "enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n"
+      header: "enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n",
+      perSubgroup: "diagnostic(off, chromium.subgroup_matrix_uniformity);\n"
     }
   }
   // element (i, j) of a fragment at [i * 16 + j]; row-major source: offset + i·stride + j, column-major: offset + j·stride + i
@@ -83,10 +94,11 @@ const fragments = (mode: MatrixMode) => {
     zero: (name: string) => `var ${name} = array<f32, 256>();`,
     mma: (acc: string, a: string, b: string) =>
       `for (var e_ = 0u; e_ < 256u; e_++) { let i_ = e_ / 16u; let j_ = e_ % 16u; var t_ = ${acc}[e_]; for (var k_ = 0u; k_ < 16u; k_++) { t_ += ${a}[i_ * 16u + k_] * ${b}[k_ * 16u + j_]; } ${acc}[e_] = t_; }`,
-    // one lane writes (every lane holds the same values); readers come after a barrier or the kernel's end
+    // one lane a subgroup writes (its lanes hold the same values); readers come after a barrier or the kernel's end
     store: (buf: string, offset: string, acc: string, stride: string) =>
-      `if (lane == 0u) { for (var e_ = 0u; e_ < 256u; e_++) { ${buf}[(${offset}) + (e_ / 16u) * (${stride}) + e_ % 16u] = ${acc}[e_]; } }`,
-    header: ""
+      `if (lane % 32u == 0u) { for (var e_ = 0u; e_ < 256u; e_++) { ${buf}[(${offset}) + (e_ / 16u) * (${stride}) + e_ % 16u] = ${acc}[e_]; } }`,
+    header: "",
+    perSubgroup: ""
   }
 }
 
@@ -136,50 +148,53 @@ const gradBindings = (E: string) => `@group(0) @binding(0) var<storage, read> Q:
 export const attentionBackwardKvTcWgsl = (D: number, mode: MatrixMode, variant: AttentionBackwardTcVariant = DEFAULT_ATTENTION_BACKWARD_TC): string => {
   const fr = fragments(mode)
   const { E } = fr
-  const dc = D / F
+  const split = variant.splitD ?? 1
+  const dc = D / F / split // fragments of the head dimension a subgroup owns, from dAt
   const QB = variant.kvStep
   const qf = QB / F
   const SS = scoreStride(QB)
   const PS = halfStride(QB)
-  const lp = lanePart(QB)
+  const lp = lanePart(QB, 32 * split)
   // Sᵀ[key][query] and dPᵀ for query fragment r of the step: the d loop outside, so that only one K and one V fragment live at a time
   const scores = `${range(qf).map((r) => `    ${fr.zero(`st${r}`)}\n    ${fr.zero(`dpt${r}`)}`).join("\n")}
 ${range(dc).map((c) => `    {
-      ${fr.load("kc", "left", "K", `kvAt + ${c * F}u`, false, "kvStride")}
-      ${fr.load("vc", "left", "V", `kvAt + ${c * F}u`, false, "kvStride")}
+      ${fr.load("kc", "left", "K", `kvAt + dAt + ${c * F}u`, false, "kvStride")}
+      ${fr.load("vc", "left", "V", `kvAt + dAt + ${c * F}u`, false, "kvStride")}
 ${range(qf).map((r) => `      if (s0 + ${r * F}u < p.S) {
-        ${fr.load("qt", "right", "Q", `qAt + ${r * F}u * qStride + ${c * F}u`, true, "qStride")}
+        ${fr.load("qt", "right", "Q", `qAt + ${r * F}u * qStride + dAt + ${c * F}u`, true, "qStride")}
         ${fr.mma(`st${r}`, "kc", "qt")}
-        ${fr.load("ot", "right", "dOh", `qAt + ${r * F}u * qStride + ${c * F}u`, true, "qStride")}
+        ${fr.load("ot", "right", "dOh", `qAt + ${r * F}u * qStride + dAt + ${c * F}u`, true, "qStride")}
         ${fr.mma(`dpt${r}`, "vc", "ot")}
       }`).join("\n")}
     }`).join("\n")}
 ${range(qf).map((r) => `    if (s0 + ${r * F}u < p.S) {
-      ${fr.store("Ss", `${r * F}u`, `st${r}`, `${SS}u`)}
-      ${fr.store("Dps", `${r * F}u`, `dpt${r}`, `${SS}u`)}
+      ${fr.store("Ss", `part + ${r * F}u`, `st${r}`, `${SS}u`)}
+      ${fr.store("Dps", `part + ${r * F}u`, `dpt${r}`, `${SS}u`)}
     }`).join("\n")}`
   const products = range(qf).map((r) => `    if (s0 + ${r * F}u < p.S) {
       ${fr.load("pt", "left", "Pt", `${r * F}u`, false, `${PS}u`)}
       ${fr.load("dst", "left", "dSt", `${r * F}u`, false, `${PS}u`)}
 ${range(dc).map((c) => `      {
-        ${fr.load("oc", "right", "dOh", `qAt + ${r * F}u * qStride + ${c * F}u`, false, "qStride")}
+        ${fr.load("oc", "right", "dOh", `qAt + ${r * F}u * qStride + dAt + ${c * F}u`, false, "qStride")}
         ${fr.mma(`dv${c}`, "pt", "oc")}
-        ${fr.load("qc", "right", "Q", `qAt + ${r * F}u * qStride + ${c * F}u`, false, "qStride")}
+        ${fr.load("qc", "right", "Q", `qAt + ${r * F}u * qStride + dAt + ${c * F}u`, false, "qStride")}
         ${fr.mma(`dk${c}`, "dst", "qc")}
       }`).join("\n")}
     }`).join("\n")
-  return `${fr.header}${params}
+  return `${fr.header}${split > 1 ? fr.perSubgroup : ""}${params}
 ${gradBindings(E)}
 @group(0) @binding(6) var<storage, read_write> dK: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dV: array<f32>;
 @group(0) @binding(8) var<uniform> p: P;
-var<workgroup> Ss: array<f32, ${F * SS}>; // Sᵀ [key][query]
-var<workgroup> Dps: array<f32, ${F * SS}>; // dPᵀ
+var<workgroup> Ss: array<f32, ${split * F * SS}>; // Sᵀ [key][query], a partial tile per subgroup
+var<workgroup> Dps: array<f32, ${split * F * SS}>; // dPᵀ
 var<workgroup> Pt: array<${E}, ${F * PS}>; // Pᵀ
 var<workgroup> dSt: array<${E}, ${F * PS}>; // scale·dSᵀ
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(${32 * split})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let dAt = ${split > 1 ? `(lane / 32u) * ${D / split}u` : "0u"}; // this subgroup's share of the head dimension
+  let part = ${split > 1 ? `(lane / 32u) * ${F * SS}u` : "0u"}; // and its partial score tiles
   let b = wg.y / p.KV;
   let kvh = wg.y % p.KV;
   let k0 = wg.x * ${F}u; // block 0 is seen by every query: the heaviest blocks start first
@@ -207,16 +222,16 @@ ${scores}
         for (var ii = 0u; ii < ${lp.rows}u; ii++) { // constant bounds: the fragment code after stays uniform
           let i = ${lp.i0} + ii;
           let keep = valid && k0 + i <= past + q;
-          let pr = select(0.0, exp(Ss[i * ${SS}u + col] * p.scale - lse), keep);
+          let pr = select(0.0, exp((${partialSum("Ss", `i * ${SS}u + col`, SS, split)}) * p.scale - lse), keep);
           Pt[i * ${PS}u + col] = ${E}(pr);
-          dSt[i * ${PS}u + col] = ${E}(select(0.0, pr * (Dps[i * ${SS}u + col] - dl) * p.scale, keep));
+          dSt[i * ${PS}u + col] = ${E}(select(0.0, pr * (${partialSum("Dps", `i * ${SS}u + col`, SS, split)} - dl) * p.scale, keep));
         }
       }
       workgroupBarrier();
 ${products}
     }
   }
-${range(dc).map((c) => `  ${fr.store("dK", `kvAt + ${c * F}u`, `dk${c}`, "kvStride")}\n  ${fr.store("dV", `kvAt + ${c * F}u`, `dv${c}`, "kvStride")}`).join("\n")}
+${range(dc).map((c) => `  ${fr.store("dK", `kvAt + dAt + ${c * F}u`, `dk${c}`, "kvStride")}\n  ${fr.store("dV", `kvAt + dAt + ${c * F}u`, `dv${c}`, "kvStride")}`).join("\n")}
 }
 `
 }
@@ -225,25 +240,28 @@ ${range(dc).map((c) => `  ${fr.store("dK", `kvAt + ${c * F}u`, `dk${c}`, "kvStri
 export const attentionBackwardQTcWgsl = (D: number, mode: MatrixMode, variant: AttentionBackwardTcVariant = DEFAULT_ATTENTION_BACKWARD_TC): string => {
   const fr = fragments(mode)
   const { E } = fr
-  const dc = D / F
+  const split = variant.splitD ?? 1
+  const dc = D / F / split // fragments of the head dimension a subgroup owns, from dAt
   const KB = variant.qStep
   const kf = KB / F
   const SS = scoreStride(KB)
   const PS = halfStride(KB)
-  const lp = lanePart(KB)
+  const lp = lanePart(KB, 32 * split)
   const hold = variant.holdQ ?? true
-  return `${fr.header}${params}
+  return `${fr.header}${split > 1 ? fr.perSubgroup : ""}${params}
 ${gradBindings(E)}
 @group(0) @binding(6) var<storage, read_write> dQ: array<f32>;
 @group(0) @binding(7) var<uniform> p: P;
-var<workgroup> Ss: array<f32, ${F * SS}>; // S [query][key]
-var<workgroup> Dps: array<f32, ${F * SS}>; // dP
+var<workgroup> Ss: array<f32, ${split * F * SS}>; // S [query][key], a partial tile per subgroup
+var<workgroup> Dps: array<f32, ${split * F * SS}>; // dP
 var<workgroup> dSs: array<${E}, ${F * PS}>; // scale·dS
 var<workgroup> Ls: array<f32, ${F}>;
 var<workgroup> Ds: array<f32, ${F}>;
 
-@compute @workgroup_size(32)
+@compute @workgroup_size(${32 * split})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let dAt = ${split > 1 ? `(lane / 32u) * ${D / split}u` : "0u"}; // this subgroup's share of the head dimension
+  let part = ${split > 1 ? `(lane / 32u) * ${F * SS}u` : "0u"}; // and its partial score tiles
   let b = wg.y / p.H;
   let h = wg.y % p.H;
   let kvh = h / (p.H / p.KV);
@@ -257,8 +275,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     Ls[lane] = LSE[r];
     Ds[lane] = Dlt[r];
   }
-${range(dc).map((c) => `${hold ? `  ${fr.load(`q${c}`, "left", "Q", `qAt + ${c * F}u`, false, "qStride")}
-  ${fr.load(`o${c}`, "left", "dOh", `qAt + ${c * F}u`, false, "qStride")}
+${range(dc).map((c) => `${hold ? `  ${fr.load(`q${c}`, "left", "Q", `qAt + dAt + ${c * F}u`, false, "qStride")}
+  ${fr.load(`o${c}`, "left", "dOh", `qAt + dAt + ${c * F}u`, false, "qStride")}
 ` : ""}  ${fr.zero(`dq${c}`)}`).join("\n")}
   let last = min(p.T, past + s0 + ${F}u); // keys any query of this block sees
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
@@ -267,15 +285,15 @@ ${range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
       ${fr.zero("s")}
       ${fr.zero("dp")}
 ${range(dc).map((c) => `      {${hold ? "" : `
-        ${fr.load(`q${c}`, "left", "Q", `qAt + ${c * F}u`, false, "qStride")}
-        ${fr.load(`o${c}`, "left", "dOh", `qAt + ${c * F}u`, false, "qStride")}`}
-        ${fr.load("kt", "right", "K", `kAt + ${c * F}u`, true, "kvStride")}
+        ${fr.load(`q${c}`, "left", "Q", `qAt + dAt + ${c * F}u`, false, "qStride")}
+        ${fr.load(`o${c}`, "left", "dOh", `qAt + dAt + ${c * F}u`, false, "qStride")}`}
+        ${fr.load("kt", "right", "K", `kAt + dAt + ${c * F}u`, true, "kvStride")}
         ${fr.mma("s", `q${c}`, "kt")}
-        ${fr.load("vt", "right", "V", `kAt + ${c * F}u`, true, "kvStride")}
+        ${fr.load("vt", "right", "V", `kAt + dAt + ${c * F}u`, true, "kvStride")}
         ${fr.mma("dp", `o${c}`, "vt")}
       }`).join("\n")}
-      ${fr.store("Ss", `${f * F}u`, "s", `${SS}u`)}
-      ${fr.store("Dps", `${f * F}u`, "dp", `${SS}u`)}
+      ${fr.store("Ss", `part + ${f * F}u`, "s", `${SS}u`)}
+      ${fr.store("Dps", `part + ${f * F}u`, "dp", `${SS}u`)}
     }`).join("\n")}
     workgroupBarrier();
     {
@@ -284,8 +302,8 @@ ${range(dc).map((c) => `      {${hold ? "" : `
       for (var ii = 0u; ii < ${lp.rows}u; ii++) { // constant bounds: the fragment code after stays uniform
         let i = ${lp.i0} + ii;
         let keep = key < p.T && key <= past + s0 + i;
-        let pr = select(0.0, exp(Ss[i * ${SS}u + col] * p.scale - Ls[i]), keep);
-        dSs[i * ${PS}u + col] = ${E}(select(0.0, pr * (Dps[i * ${SS}u + col] - Ds[i]) * p.scale, keep));
+        let pr = select(0.0, exp((${partialSum("Ss", `i * ${SS}u + col`, SS, split)}) * p.scale - Ls[i]), keep);
+        dSs[i * ${PS}u + col] = ${E}(select(0.0, pr * (${partialSum("Dps", `i * ${SS}u + col`, SS, split)} - Ds[i]) * p.scale, keep));
       }
     }
     workgroupBarrier();
@@ -293,12 +311,12 @@ ${range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
       let kAt = ((b * p.T + k0 + ${f * F}u) * p.KV + kvh) * ${D}u;
       ${fr.load("ds", "left", "dSs", `${f * F}u`, false, `${PS}u`)}
 ${range(dc).map((c) => `      {
-        ${fr.load("kc", "right", "K", `kAt + ${c * F}u`, false, "kvStride")}
+        ${fr.load("kc", "right", "K", `kAt + dAt + ${c * F}u`, false, "kvStride")}
         ${fr.mma(`dq${c}`, "ds", "kc")}
       }`).join("\n")}
     }`).join("\n")}
   }
-${range(dc).map((c) => `  ${fr.store("dQ", `qAt + ${c * F}u`, `dq${c}`, "qStride")}`).join("\n")}
+${range(dc).map((c) => `  ${fr.store("dQ", `qAt + dAt + ${c * F}u`, `dq${c}`, "qStride")}`).join("\n")}
 }
 `
 }
@@ -310,13 +328,13 @@ ${range(dc).map((c) => `  ${fr.store("dQ", `qAt + ${c * F}u`, `dq${c}`, "qStride
  * Dlt and the f16 copy of dO use scratch buffers when the caller binds none.
  */
 export const tensorCoreAttentionBackward = async (gpu: Gpu, D: number, mode: MatrixMode = "subgroup", variant: AttentionBackwardTcVariant = DEFAULT_ATTENTION_BACKWARD_TC): Promise<(b: AttentionBackwardBuffers, B: number, S: number, H: number, KV: number, T: number) => Array<Dispatch>> => {
-  if (D % F !== 0) throw new AttentionBackwardShapeError(`tensor-core attention backward: head_dim ${D} must be a multiple of ${F}`)
+  if (D % (F * (variant.splitD ?? 1)) !== 0) throw new AttentionBackwardShapeError(`tensor-core attention backward: head_dim ${D} must be a multiple of ${F * (variant.splitD ?? 1)}`)
   if (mode === "subgroup" && (!gpu.hasF16 || pickMatrixConfig(gpu)?.M !== F)) throw new Error(`tensor-core attention backward: this adapter has no f16 ${F}×${F} subgroup matrices`)
   const tag = `d${D}${mode === "emulated" ? "-emulated" : ""}`
   const [prep, kv, q] = await Promise.all([
     pipeline(gpu.device, attentionBackwardPrepWgsl(D, mode), `attention-backward-tc-prep-${tag}`),
-    pipeline(gpu.device, attentionBackwardKvTcWgsl(D, mode, variant), `attention-backward-tc-dkdv-${tag}-q${variant.kvStep}`),
-    pipeline(gpu.device, attentionBackwardQTcWgsl(D, mode, variant), `attention-backward-tc-dq-${tag}-k${variant.qStep}${variant.holdQ === false ? "-reload" : ""}`)
+    pipeline(gpu.device, attentionBackwardKvTcWgsl(D, mode, variant), `attention-backward-tc-dkdv-${tag}-q${variant.kvStep}${(variant.splitD ?? 1) > 1 ? `-d${variant.splitD}` : ""}`),
+    pipeline(gpu.device, attentionBackwardQTcWgsl(D, mode, variant), `attention-backward-tc-dq-${tag}-k${variant.qStep}${variant.holdQ === false ? "-reload" : ""}${(variant.splitD ?? 1) > 1 ? `-d${variant.splitD}` : ""}`)
   ])
   const scratch = new Map<string, { buffer: GPUBuffer; bytes: number }>()
   const scratchFor = (name: string, bytes: number): GPUBuffer => {

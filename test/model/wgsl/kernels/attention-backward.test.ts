@@ -189,15 +189,15 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
   ]
   const tcCase = async (shape: Shape, mode: MatrixMode, seed: number, variant?: AttentionBackwardTcVariant) =>
     runCase(shape, mode === "subgroup" ? "f16" : "f32", seed, undefined, await tensorCoreAttentionBackward(gpu, shape.D, mode, variant))
-  // 32-query and 32-key steps with Q held in registers (the default), and 16-wide steps (the other
-  // half of the lanes' layout) with Q reloaded every step
-  const TC_VARIANTS: ReadonlyArray<AttentionBackwardTcVariant> = [{ kvStep: 32, qStep: 32, holdQ: true }, { kvStep: 16, qStep: 16, holdQ: false }]
+  // 32-query and 32-key steps with Q held in registers (the default), 16-wide steps (the other
+  // half of the lanes' layout) with Q reloaded every step, and two subgroups splitting D
+  const TC_VARIANTS: ReadonlyArray<AttentionBackwardTcVariant> = [{ kvStep: 32, qStep: 32, holdQ: true }, { kvStep: 16, qStep: 16, holdQ: false }, { kvStep: 32, qStep: 32, holdQ: true, splitD: 2 }]
 
   it("tensor-core backward, emulated fragments (f32): matches the reference with a cache, GQA, a half step and the diagonal block", async () => {
     // D=32 keeps SwiftShader's emulated products cheap; the shapes' structure is the same as below
-    // (the 16-step variant on one shape only: SwiftShader takes ~5 s a case)
+    // (the other variants on one shape only: SwiftShader takes ~5 s a case)
     for (const variant of TC_VARIANTS) {
-      for (const shape of TC_SHAPES.slice(0, variant.kvStep === 32 ? 3 : 1)) {
+      for (const shape of TC_SHAPES.slice(0, variant === TC_VARIANTS[0] ? 3 : 1)) {
         const err = await tcCase({ ...shape, D: 32 }, "emulated", 81, variant)
         for (const [name, e] of Object.entries(err)) assert.ok(e < 1e-4, `${shape.name}, ${JSON.stringify(variant)}: ${name}: relative error ${e}`)
       }
