@@ -10,7 +10,7 @@
  * backward alone (f32 CUDA-core kernels against the tensor-core ones, per kernel, at the LoRA
  * step's shape) and a LoRA run on the f32 backward beside the default; `--ratio-only` trains only
  * the rows the PyTorch ratios use; `--split-k-head` times the lm_head's dX split along the
- * vocabulary and adds a LoRA run with it. Prints one JSON object per line.
+ * vocabulary (the trainer's default) against one product and adds a LoRA run with one product. Prints one JSON object per line.
  *
  *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head]
  */
@@ -135,9 +135,9 @@ const randomModel = (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
  * LoRA training (r 16, α 32, all 7 projections, LoRA dropout `dropout`) through fleuve's WGSL
  * trainer at sequence `seq`, `batch` sequences a step (one optimizer step = the effective batch).
  */
-const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout, attention?: "f32", headSplitK = 0) => {
+const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout, attention?: "f32", headSplitK?: number) => {
   const { engineShape, weights } = randomModel(gpu, format, shape)
-  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1, ...(attention ? { attentionBackward: attention } : {}), headSplitK })
+  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1, ...(attention ? { attentionBackward: attention } : {}), ...(headSplitK === undefined ? {} : { headSplitK }) })
   allocated += trainer.allocatedBytes
   peak = Math.max(peak, allocated)
   const T = batch * seq
@@ -147,7 +147,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
   // with --attention-backward only the 16 × 1 f16 steps with dropout (the ratio's row) are profiled, to keep the device call short
   const profiled = profile && (!process.argv.includes("--attention-backward") || (format === "f16" && batch === 16 && accumulation === 1 && dropout > 0))
-  if (profiled) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}${attention ? ` attention backward ${attention}` : ""}${headSplitK ? ` head split-K ${headSplitK}` : ""}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
+  if (profiled) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}${attention ? ` attention backward ${attention}` : ""}${headSplitK === undefined ? "" : ` head split-K ${headSplitK}`}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
   const t0 = performance.now()
   for (let s = 0; s < steps; s++) losses.push((await trainer.trainStep(micro)).loss)
   const perStep = (performance.now() - t0) / 1000 / steps
@@ -156,7 +156,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const flops = 2 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
   emit({
     kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (model/wgsl)", base: format, lora: `r 16, alpha 32, all 7 projections, dropout ${dropout}`, seq,
-    attention_backward: attention ?? "default (tensor-core where offered)", head_split_k: headSplitK, micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
+    attention_backward: attention ?? "default (tensor-core where offered)", head_split_k: headSplitK ?? "default (split-K where it runs)", micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, losses: losses.map((l) => +l.toFixed(4))
   })
   allocated -= trainer.allocatedBytes
@@ -366,15 +366,16 @@ const main = async () => {
     // --ratio-only: the rows of the ratios (f16 and NF4 base, 16 × 1, dropout 0.05; torch_peer.py takes the same flag);
     // --attention-backward adds the f16 row on the f32 attention backward: before/after in one call
     const ratioOnly = process.argv.includes("--ratio-only")
-    const runs: Array<readonly [WeightFormat, number, number, number, "f32" | undefined, number]> = ratioOnly
-      ? [["f16", 16, 1, 0.05, undefined, 0], ["nf4", 16, 1, 0.05, undefined, 0]]
-      : [["f16", 16, 1, 0.05, undefined, 0], ["f16", 16, 1, 0, undefined, 0], ["f16", 4, 4, 0.05, undefined, 0], ["nf4", 16, 1, 0.05, undefined, 0]]
+    const runs: Array<readonly [WeightFormat, number, number, number, "f32" | undefined, number | undefined]> = ratioOnly
+      ? [["f16", 16, 1, 0.05, undefined, undefined], ["nf4", 16, 1, 0.05, undefined, undefined]]
+      : [["f16", 16, 1, 0.05, undefined, undefined], ["f16", 16, 1, 0, undefined, undefined], ["f16", 4, 4, 0.05, undefined, undefined], ["nf4", 16, 1, 0.05, undefined, undefined]]
+    // the f16 row on the f32 attention backward and the lm_head's dX as one product: the previous step, in the same call
     if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, "f32", 0])
-    // --split-k-head: the same step with the lm_head's dX split along the vocabulary
-    if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, undefined, 4])
+    // --split-k-head: the same step with only the lm_head's dX as one product
+    if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, undefined, 0])
     for (const [format, batch, accumulation, dropout, attention, headSplitK] of runs) {
       peak = allocated
-      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${attention ? " f32 attention backward" : ""}${headSplitK ? ` head split-K ${headSplitK}` : ""}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, attention, headSplitK))
+      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${attention ? " f32 attention backward" : ""}${headSplitK === undefined ? "" : ` head split-K ${headSplitK}`}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, attention, headSplitK))
     }
     if (!quick && !process.argv.includes("--no-14b")) {
       hostWeights.clear()

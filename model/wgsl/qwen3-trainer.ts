@@ -2,7 +2,7 @@ import { mulberry32 } from "../../lib/random.ts"
 import { dropoutKernels, dropoutParams, mix32 } from "./kernels/dropout.ts"
 import { attentionBackwardFor } from "./kernels/attention-backward-tc.ts"
 import { tensorCoreAttention } from "./kernels/attention-tc.ts"
-import { splitKMatmul } from "./kernels/split-k.ts"
+import { splitKMatmul, splitKRanges } from "./kernels/split-k.ts"
 import { backwardKernels, sumOfSquaresPartials } from "./kernels/backward.ts"
 import { readBuffer, runDispatches, storageBuffer, uniformBuffer, withOomScope, type Binding, type Dispatch } from "./kernels/buffers.ts"
 import { pickMatrixConfig, type Gpu } from "./kernels/device.ts"
@@ -78,7 +78,7 @@ export interface TrainerOptions {
   readonly meanOver?: "tokens" | "micro-batches"
   /** "f32": the CUDA-core attention backward even where the tensor-core one runs (benchmarks compare them) */
   readonly attentionBackward?: "f32"
-  /** the lm_head's dX (K = vocabulary) as this many split-K partial products (kernels/split-k.ts); 0 or absent: one product */
+  /** the lm_head's dX (K = vocabulary) as this many split-K partial products (kernels/split-k.ts); 0: one product; default: splitKRanges' choice */
   readonly headSplitK?: number
 }
 
@@ -181,7 +181,8 @@ export class Qwen3LoraTrainer {
       fusedKernels(gpu, D), elementwiseKernels(gpu), backwardKernels(gpu, D), attentionBackwardFor(gpu, D, options.attentionBackward)
     ])
     const attention = await tensorCoreAttention(gpu, D, undefined, true)
-    const splitHead = options.headSplitK ? await splitKMatmul(gpu, "kn", pickMatrixConfig(gpu)!.M) : undefined
+    const headSplits = options.headSplitK ?? splitKRanges(gpu, Math.min(HEAD_CHUNK, T), Hd)
+    const splitHead = headSplits > 1 ? await splitKMatmul(gpu, "kn", pickMatrixConfig(gpu)!.M) : undefined
     const gm = async (aType: "f32" | "f16", bType: "f32" | "f16", transposeA: boolean, transposeB: boolean, accumulate: boolean) =>
       generalMatmul(gpu, { aType, bType, transposeA, transposeB, accumulate })
     const [gmXA, gmUB, gmDB32, gmDB16, gmDU32, gmDU16, gmDA, gmDX] = await Promise.all([
@@ -367,7 +368,7 @@ export class Qwen3LoraTrainer {
         head.dispatch({ A: { buffer: xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: weights.lmHead, C: logits, params: mmP(rows, vocab, Hd) }, rows, vocab, Hd),
         bwd.crossEntropyF16({ logits, targets: win(targets, c0, rows), loss: win(loss, c0, rows), dLogits: dlogits, params: ce }, rows),
         ...(splitHead
-          ? splitHead({ A: dlogits, B: weights.lmHead, C: win(dxF, c0 * Hd, rows * Hd) }, rows, Hd, vocab, options.headSplitK!)
+          ? splitHead({ A: dlogits, B: weights.lmHead, C: win(dxF, c0 * Hd, rows * Hd) }, rows, Hd, vocab, headSplits)
           : [headKn.dispatch({ A: dlogits, B: weights.lmHead, C: win(dxF, c0 * Hd, rows * Hd), params: mmP(rows, Hd, vocab) }, rows, Hd, vocab)])
       )
     }

@@ -260,7 +260,7 @@ export const SHORTLIST: ReadonlyArray<TileConfig> = [
 ]
 
 /** Workgroups that fill an H100/H200 (132 multiprocessors) once. */
-const FILL = 132
+export const FILL = 132
 
 interface Candidate {
   readonly variant: string
@@ -358,7 +358,7 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
 }
 
 /** Whether multi-subgroup tiles can assume 32-lane subgroups of consecutive invocations (NVIDIA). */
-const subgroupsOf32 = (gpu: Gpu): boolean => gpu.subgroupSizes === undefined || (gpu.subgroupSizes.min === 32 && gpu.subgroupSizes.max === 32)
+export const subgroupsOf32 = (gpu: Gpu): boolean => gpu.subgroupSizes === undefined || (gpu.subgroupSizes.min === 32 && gpu.subgroupSizes.max === 32)
 
 /** Milliseconds of each candidate on one shape: random operands, a few dispatches a submission, best of 3 after a warm-up. */
 const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<Candidate>, M: number, N: number, K: number): Promise<Record<string, number>> => {

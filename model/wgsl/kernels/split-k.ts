@@ -2,6 +2,7 @@ import { pipeline, storageBuffer, uniformBuffer, type Binding, type Dispatch } f
 import type { Gpu } from "./device.ts"
 import { elementwiseMain, grid } from "./fused.ts"
 import { tiledTensorCoreWgsl, tileName, type TileConfig } from "./matmul-tiles.ts"
+import { FILL, subgroupsOf32 } from "./matmul.ts"
 import type { WeightLayout } from "./weight-format.ts"
 
 /**
@@ -26,6 +27,17 @@ ${elementwiseMain(`    var s = 0.0;
     C[i] = s;`)}`
 
 export class SplitKShapeError extends Error {}
+
+/**
+ * The ranges to split an M × N product into on `gpu`: about four workgroups a multiprocessor
+ * (the H100 measured 7.4 ms for the lm_head dX chunk on the plan's kernel, 2.8 / 1.8 / 1.6 ms in
+ * 2 / 4 / 8 ranges), at most 8; 0 where the multi-subgroup tile does not run (subgroups not 32
+ * lanes) or the tile does not divide M and N.
+ */
+export const splitKRanges = (gpu: Gpu, M: number, N: number, tile: TileConfig = SPLIT_K_TILE): number => {
+  if (!subgroupsOf32(gpu) || M % tile.BM !== 0 || N % tile.BN !== 0) return 0
+  return Math.max(1, Math.min(8, Math.round((4 * FILL) / ((M / tile.BM) * (N / tile.BN)))))
+}
 
 /**
  * Compiles the split-K product for f16 B in `weight` layout on `tile` (F: the subgroup-matrix

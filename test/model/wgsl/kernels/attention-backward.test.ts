@@ -193,7 +193,11 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
   // half of the lanes' layout) with Q reloaded every step, and two subgroups splitting D
   const TC_VARIANTS: ReadonlyArray<AttentionBackwardTcVariant> = [{ kvStep: 32, qStep: 32, holdQ: true }, { kvStep: 16, qStep: 16, holdQ: false }, { kvStep: 32, qStep: 32, holdQ: true, splitD: 2 }]
 
-  it("tensor-core backward, emulated fragments (f32): matches the reference with a cache, GQA, a half step and the diagonal block", async () => {
+  // Only where the kernels themselves cannot run: on the H100 the driver fails to compile the
+  // emulated dQ kernel (VK_ERROR_UNKNOWN: every lane holds dozens of 256-float arrays), and the
+  // subgroup-matrix tests below check the same shapes there.
+  const emulationSkip = needs(gpu, "tensor-cores") || needs(gpu, "f16") ? false : "the tensor-core kernels run on this adapter (tested below)"
+  it("tensor-core backward, emulated fragments (f32): matches the reference with a cache, GQA, a half step and the diagonal block", { skip: emulationSkip }, async () => {
     // D=32 keeps SwiftShader's emulated products cheap; the shapes' structure is the same as below
     // (the other variants on one shape only: SwiftShader takes ~5 s a case)
     for (const variant of TC_VARIANTS) {
@@ -223,8 +227,8 @@ describe("attention backward kernels (WGSL)", { skip: opened.skip }, () => {
   })
 
   it("the tensor-core backward refuses S or T not a multiple of 16 and a head_dim not a multiple of 16", async () => {
-    await assert.rejects(tensorCoreAttentionBackward(gpu, 40, "emulated"), AttentionBackwardShapeError)
-    const backward = await tensorCoreAttentionBackward(gpu, 32, "emulated")
+    await assert.rejects(tensorCoreAttentionBackward(gpu, 40, emulationSkip ? "subgroup" : "emulated"), AttentionBackwardShapeError)
+    const backward = await tensorCoreAttentionBackward(gpu, 32, emulationSkip ? "subgroup" : "emulated")
     const b = storageBuffer(device, 64)
     const all = { Q: b, K: b, V: b, O: b, dO: b, LSE: b, dQ: b, dK: b, dV: b, params: b }
     assert.throws(() => backward(all, 1, 24, 2, 1, 32), /multiples of 16/)

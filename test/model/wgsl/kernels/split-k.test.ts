@@ -2,7 +2,8 @@ import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { readBuffer, roundF16, runDispatches, storageBuffer, toF16 } from "../../../../model/wgsl/kernels/buffers.ts"
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
-import { SPLIT_K_TILE, SplitKShapeError, splitKMatmul } from "../../../../model/wgsl/kernels/split-k.ts"
+import { SPLIT_K_TILE, SplitKShapeError, splitKMatmul, splitKRanges } from "../../../../model/wgsl/kernels/split-k.ts"
+import type { Gpu } from "../../../../model/wgsl/kernels/device.ts"
 import type { TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
 import type { WeightLayout } from "../../../../model/wgsl/kernels/weight-format.ts"
 import { transpose } from "../../../helpers/kernels/general-matmul-reference.ts"
@@ -14,6 +15,19 @@ import { random, relErr } from "../../../helpers/numeric.ts"
 // The split-K tensor-core matmul (split-k.ts: the trainer's lm_head dX) against the CPU reference:
 // partial products over K ranges summed. On an adapter with f16 subgroup matrices as generated,
 // elsewhere with the fragments emulated in f32 (a smaller tile: SwiftShader's 32 KB of workgroup memory).
+describe("split-K ranges (the trainer's default for the lm_head's dX)", () => {
+  const nvidia = { subgroupSizes: { min: 32, max: 32 } } as Gpu
+  it("aims at about four 128×128 workgroups a multiprocessor, 1 to 8 ranges", () => {
+    assert.equal(splitKRanges(nvidia, 1024, 1024), 8) // Qwen3-0.6B: 64 tiles
+    assert.equal(splitKRanges(nvidia, 1024, 5120), 2) // Qwen3-14B: 320 tiles
+    assert.equal(splitKRanges(nvidia, 4096, 4096), 1)
+  })
+  it("is 0 where the tile does not divide the product or subgroups are not 32 lanes", () => {
+    assert.equal(splitKRanges(nvidia, 1000, 1024), 0)
+    assert.equal(splitKRanges({ subgroupSizes: { min: 64, max: 64 } } as Gpu, 1024, 1024), 0)
+  })
+})
+
 const opened = await openTestGpu()
 
 describe("split-K tensor-core matmul", { skip: opened.skip }, () => {
