@@ -10,17 +10,19 @@
  * backward alone (f32 CUDA-core kernels against the tensor-core ones, per kernel, at the LoRA
  * step's shape) and a LoRA run on the f32 backward beside the default; `--ratio-only` trains only
  * the rows the PyTorch ratios use; `--split-k-head` times the lm_head's dX split along the
- * vocabulary (the trainer's default) against one product and adds a LoRA run with one product. Prints one JSON object per line.
+ * vocabulary (the trainer's default) against one product and adds a LoRA run with one product;
+ * `--attention-forward` adds scoring and LoRA runs with the two-pass forward attention (the
+ * one-pass form is the default). Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
  */
 import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
-import { tensorCoreAttention, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
+import { tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
-import { Qwen3LoraTrainer } from "../../model/wgsl/qwen3-trainer.ts"
+import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
 import { profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
@@ -135,9 +137,12 @@ const randomModel = (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
  * LoRA training (r 16, α 32, all 7 projections, LoRA dropout `dropout`) through fleuve's WGSL
  * trainer at sequence `seq`, `batch` sequences a step (one optimizer step = the effective batch).
  */
-const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout, attention?: "f32", headSplitK?: number) => {
+/** Trainer choices a run departs from the defaults in (the comparisons of one call), named in its output. */
+type TrainChoices = Pick<TrainerOptions, "attentionBackward" | "attentionForward" | "headSplitK">
+const choiceName = (c: TrainChoices) => [c.attentionBackward ? ` attention backward ${c.attentionBackward}` : "", c.attentionForward ? ` attention forward ${c.attentionForward.onePass ? "one pass" : "two passes"}` : "", c.headSplitK === undefined ? "" : ` head split-K ${c.headSplitK}`].join("")
+const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout, choices: TrainChoices = {}) => {
   const { engineShape, weights } = randomModel(gpu, format, shape)
-  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1, ...(attention ? { attentionBackward: attention } : {}), ...(headSplitK === undefined ? {} : { headSplitK }) })
+  const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1, ...choices })
   allocated += trainer.allocatedBytes
   peak = Math.max(peak, allocated)
   const T = batch * seq
@@ -145,9 +150,10 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ((i + 1) * 7919) % shape.vocab))
   const micro = Array.from({ length: accumulation }, () => ({ ids, targets }))
   const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
-  // with --attention-backward only the 16 × 1 f16 steps with dropout (the ratio's row) are profiled, to keep the device call short
-  const profiled = profile && (!process.argv.includes("--attention-backward") || (format === "f16" && batch === 16 && accumulation === 1 && dropout > 0))
-  if (profiled) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}${attention ? ` attention backward ${attention}` : ""}${headSplitK === undefined ? "" : ` head split-K ${headSplitK}`}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
+  // with a comparison flag only the 16 × 1 f16 steps with dropout (the ratio's row and its comparisons) are profiled, to keep the device call short
+  const comparing = ["--attention-backward", "--split-k-head", "--attention-forward"].some((f) => process.argv.includes(f))
+  const profiled = profile && (!comparing || (format === "f16" && batch === 16 && accumulation === 1 && dropout > 0))
+  if (profiled) await emitProfile(gpu, `lora-training ${format} ${shape.name} ${batch}x${seq}${choiceName(choices)}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
   const t0 = performance.now()
   for (let s = 0; s < steps; s++) losses.push((await trainer.trainStep(micro)).loss)
   const perStep = (performance.now() - t0) / 1000 / steps
@@ -156,7 +162,7 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   const flops = 2 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
   emit({
     kind: "lora-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL trainer (model/wgsl)", base: format, lora: `r 16, alpha 32, all 7 projections, dropout ${dropout}`, seq,
-    attention_backward: attention ?? "default (tensor-core where offered)", head_split_k: headSplitK ?? "default (split-K where it runs)", micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
+    choices: choiceName(choices).trim() || "defaults", micro_batch: batch, grad_accumulation: accumulation, ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_base_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, losses: losses.map((l) => +l.toFixed(4))
   })
   allocated -= trainer.allocatedBytes
@@ -165,12 +171,12 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
 }
 
 /** Scoring forward at batch 16 × prompt 512 (tokens = B·S) through fleuve's WGSL engine, every layer with its own weights. */
-const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attention: "tensor-core" | "scalar" = "tensor-core") => {
+const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attention: "tensor-core" | "scalar" = "tensor-core", attentionVariant?: AttentionTcVariant) => {
   const [B, S] = [16, 512]
   const T = B * S
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers } = shape
   const { engineShape, weights } = randomModel(gpu, format, shape)
-  const engine = await Qwen3Engine.create(gpu, engineShape, weights, B, S, { attention })
+  const engine = await Qwen3Engine.create(gpu, engineShape, weights, B, S, { attention, ...(attentionVariant ? { attentionVariant } : {}) })
   allocated += engine.activationBytes
   peak = Math.max(peak, allocated)
   const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % vocab)
@@ -186,7 +192,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   const layerFlops = 2 * T * Hd * (H * D + 2 * KV * D) + 2 * T * H * D * Hd + 3 * 2 * T * Hd * I + 2 * B * H * S * S * D // causal attention ≈ half of 4·S²·D
   const flops = layers * layerFlops + 2 * T * Hd * vocab
   emit({
-    kind: "scoring-forward", model: `${shape.name}, random weights`, engine: "fleuve WGSL (model/wgsl)", weights: format, attention: engine.attention, matmul: engine.matmul.variant, layers, batch: B, prompt: S,
+    kind: "scoring-forward", model: `${shape.name}, random weights`, engine: "fleuve WGSL (model/wgsl)", weights: format, attention: engine.attention, attention_form: attentionVariant ? (attentionVariant.onePass ? "one pass" : "two passes") : "default", matmul: engine.matmul.variant, layers, batch: B, prompt: S,
     ms_forward: +(forward * 1e3).toFixed(1), ms_score_end_to_end: +(endToEnd * 1e3).toFixed(1),
     tokens_per_s: Math.round(T / endToEnd), tokens_per_s_forward_only: Math.round(T / forward), tflops: +(flops / endToEnd / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, finite: [...scores!.logprob].every(Number.isFinite)
@@ -338,6 +344,7 @@ const main = async () => {
   }
   if (pickMatrixConfig(gpu) && !onlyTraining && (profile || !onlyModel)) {
     for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
+    for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) await guard(`attention ${queryFragments} ${keyBlock} one pass`, () => attentionBench(gpu, { queryFragments, keyBlock, pad: 4, onePass: true }))
   }
   for (const impl of onlyModel || onlyTraining ? [] : impls) {
     for (const format of ["f16", "nf4"] as const) {
@@ -353,12 +360,17 @@ const main = async () => {
     }
   }
   if (!onlyTraining) {
-    for (const format of ["f16", "nf4"] as const) {
+    const ratioOnly = process.argv.includes("--ratio-only") // f16 weights only: the scoring ratio's row
+    for (const format of ratioOnly ? (["f16"] as const) : (["f16", "nf4"] as const)) {
       peak = allocated
       await guard(`model ${format}`, () => modelBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B))
     }
+    if (process.argv.includes("--attention-forward")) {
+      peak = allocated
+      await guard("model f16, two-pass attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", TWO_PASS_ATTENTION_TC))
+    }
     peak = allocated
-    await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
+    if (!ratioOnly) await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
   }
   if (!process.argv.includes("--no-training")) {
     // LoRA training at sequence 1024, effective batch 16 in one step (and a step of 4 for
@@ -366,16 +378,18 @@ const main = async () => {
     // --ratio-only: the rows of the ratios (f16 and NF4 base, 16 × 1, dropout 0.05; torch_peer.py takes the same flag);
     // --attention-backward adds the f16 row on the f32 attention backward: before/after in one call
     const ratioOnly = process.argv.includes("--ratio-only")
-    const runs: Array<readonly [WeightFormat, number, number, number, "f32" | undefined, number | undefined]> = ratioOnly
-      ? [["f16", 16, 1, 0.05, undefined, undefined], ["nf4", 16, 1, 0.05, undefined, undefined]]
-      : [["f16", 16, 1, 0.05, undefined, undefined], ["f16", 16, 1, 0, undefined, undefined], ["f16", 4, 4, 0.05, undefined, undefined], ["nf4", 16, 1, 0.05, undefined, undefined]]
-    // the f16 row on the f32 attention backward and the lm_head's dX as one product: the previous step, in the same call
-    if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, "f32", 0])
+    const runs: Array<readonly [WeightFormat, number, number, number, TrainChoices?]> = ratioOnly
+      ? [["f16", 16, 1, 0.05], ["nf4", 16, 1, 0.05]]
+      : [["f16", 16, 1, 0.05], ["f16", 16, 1, 0], ["f16", 4, 4, 0.05], ["nf4", 16, 1, 0.05]]
+    // the f16 row as the step was before this session's kernels: the f32 attention backward, the two-pass forward and the lm_head's dX as one product
+    if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionBackward: "f32", attentionForward: TWO_PASS_ATTENTION_TC, headSplitK: 0 }])
     // --split-k-head: the same step with only the lm_head's dX as one product
-    if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, undefined, 0])
-    for (const [format, batch, accumulation, dropout, attention, headSplitK] of runs) {
+    if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { headSplitK: 0 }])
+    // --attention-forward: the same step with only the forward attention in two passes
+    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: TWO_PASS_ATTENTION_TC }])
+    for (const [format, batch, accumulation, dropout, choices] of runs) {
       peak = allocated
-      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${attention ? " f32 attention backward" : ""}${headSplitK === undefined ? "" : ` head split-K ${headSplitK}`}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, attention, headSplitK))
+      await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${choiceName(choices ?? {})}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, choices))
     }
     if (!quick && !process.argv.includes("--no-14b")) {
       hostWeights.clear()

@@ -31,11 +31,26 @@ export interface AttentionTcVariant {
   readonly keyBlock: 32 | 64
   /** extra f32 (f16: twice as many) a row of the score and probability tiles, against bank conflicts */
   readonly pad?: 0 | 4
+  /**
+   * One pass over the keys instead of two (S = Q·Kᵀ once, not twice: 2/3 of the tensor-core work):
+   * P = exp(scale·S − m) against a running row max m that is raised only when a block's max
+   * exceeds it by more than ONE_PASS_SLACK (P then stays under e^8 ≈ 2981, safe in f16), and then
+   * O and the running sums are rescaled through workgroup memory (the result fragments are
+   * opaque) — a workgroup-uniform decision, so that the fragment code stays uniform. Causal rows
+   * see their largest scores early, so rescales are rare after the first block. O is divided by
+   * the row sums at the end.
+   */
+  readonly onePass?: boolean
 }
-// the fastest on the H100 (bench/gpu/kernels.ts --profile: 1.31 ms at 16 × 512 × 16 heads; 64-key blocks 5×, 32 queries 1.3× slower)
-export const DEFAULT_ATTENTION_TC: AttentionTcVariant = { queryFragments: 1, keyBlock: 32, pad: 4 }
+/** How far (natural log) a block's row max may exceed the running max before O is rescaled. */
+const ONE_PASS_SLACK = 8
+// the fastest two-pass form on the H100 (bench/gpu/kernels.ts --profile: 1.31 ms at 16 × 512 × 16 heads; 64-key blocks 5×, 32 queries 1.3× slower)
+export const TWO_PASS_ATTENTION_TC: AttentionTcVariant = { queryFragments: 1, keyBlock: 32, pad: 4 }
+// the same in one pass: a third less tensor-core work (checked against the reference on the H100 and, emulated, on SwiftShader)
+export const DEFAULT_ATTENTION_TC: AttentionTcVariant = { ...TWO_PASS_ATTENTION_TC, onePass: true }
 
 export const attentionTcWgsl = (D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false): string => {
+  if (variant.onePass) return attentionTcOnePassWgsl(D, variant, withLse)
   const { queryFragments: QF, keyBlock: KB } = variant
   const SS = KB + (variant.pad ?? 0) // row stride of the f32 score tile
   const PS = KB + 2 * (variant.pad ?? 0) // row stride of the f16 probability tile
@@ -135,6 +150,117 @@ ${range(QF).flatMap((r) => range(dc).map((c) => `  subgroupMatrixStore(&Os, ${r 
 `
 }
 
+/** The one-pass form (variant.onePass): same bindings, layout and outputs as attentionTcWgsl. */
+const attentionTcOnePassWgsl = (D: number, variant: AttentionTcVariant, withLse: boolean): string => {
+  const { queryFragments: QF, keyBlock: KB } = variant
+  const SS = KB + (variant.pad ?? 0)
+  const PS = KB + 2 * (variant.pad ?? 0)
+  const R = QF * F
+  const dc = D / F
+  const kf = KB / F
+  const lanesPerRow = 32 / R
+  const span = KB / lanesPerRow
+  // both lanes of a row (16-row blocks) see the row's whole block through one shuffle
+  const rowMax = (x: string) => (lanesPerRow === 2 ? `max(${x}, subgroupShuffleXor(${x}, 1u))` : x)
+  const scores = range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
+      let kAt = ((b * p.T + k0 + ${f * F}u) * p.KV + kvh) * ${D}u;
+${range(dc).map((c) => `      let k${c} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&K, kAt + ${c * F}u, true, kvStride);`).join("\n")}
+${range(QF).map((r) => `      {
+        var s = subgroup_matrix_result<f32, ${F}, ${F}>();
+${range(dc).map((c) => `        s = subgroupMatrixMultiplyAccumulate(q${r}_${c}, k${c}, s);`).join("\n")}
+        subgroupMatrixStore(&Ss, ${r * F * SS + f * F}u, s, false, ${SS}u);
+      }`).join("\n")}
+    }`).join("\n")
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+${attentionBindings("f16")}${withLse ? "\n@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;" : ""}
+var<workgroup> Ss: array<f32, ${R * SS}>;
+var<workgroup> Ps: array<f16, ${R * PS}>;
+var<workgroup> Os: array<f32, ${R * D}>;
+var<workgroup> Al: array<f32, ${R}>; // each row's rescale factor, then its sum
+var<workgroup> grow: u32; // a row's max rose past the slack in this block
+
+@compute @workgroup_size(32)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let b = wg.y / p.H;
+  let h = wg.y % p.H;
+  let kvh = h / (p.H / p.KV);
+  let s0 = wg.x * ${R}u;
+  let past = p.T - p.S;
+  let kvStride = p.KV * ${D}u;
+  let row = lane / ${lanesPerRow}u;
+  let first = (lane % ${lanesPerRow}u) * ${span}u;
+  let pos = past + s0 + row;
+  let qAt = ((b * p.S + s0) * p.H + h) * ${D}u;
+${range(QF).flatMap((r) => range(dc).map((c) => `  let q${r}_${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Q, qAt + ${r * F}u * p.H * ${D}u + ${c * F}u, false, p.H * ${D}u);`)).join("\n")}
+${range(QF).flatMap((r) => range(dc).map((c) => `  var o${r}_${c} = subgroup_matrix_result<f32, ${F}, ${F}>();`)).join("\n")}
+  let last = min(p.T, past + s0 + ${R}u); // keys any query of this block may see
+  var m = -3.0e38; // the row's running max (the same in both lanes of a row)
+  var l = 0.0; // this lane's share of the row's Σ exp(scale·s − m)
+  if (lane == 0u) { grow = 0u; }
+  for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
+${scores}
+    workgroupBarrier();
+    var mb = -3.0e38;
+    for (var j = 0u; j < ${span}u; j++) {
+      let key = k0 + first + j;
+      if (key <= pos && key < p.T) { mb = max(mb, Ss[row * ${SS}u + first + j] * p.scale); }
+    }
+    mb = ${rowMax("mb")};
+    if (mb > m + ${ONE_PASS_SLACK}.0) { grow = 1u; }
+    // uniform across the workgroup: whether any row's max is raised in this block
+    let raise = workgroupUniformLoad(&grow) != 0u;
+    if (raise) {
+      let mn = max(m, mb);
+      let alpha = exp(m - mn);
+      l = l * alpha;
+      m = mn;
+      if (lane % ${lanesPerRow}u == 0u) { Al[row] = alpha; }
+      workgroupBarrier(); // every lane has read the flag before it is cleared
+      if (lane == 0u) { grow = 0u; }
+      if (k0 > 0u) { // before the first block O is all zeros
+${range(QF).flatMap((r) => range(dc).map((c) => `        subgroupMatrixStore(&Os, ${r * F * D + c * F}u, o${r}_${c}, false, ${D}u);`)).join("\n")}
+        workgroupBarrier();
+        for (var i = 0u; i < ${(R * D) / 32}u; i++) {
+          let e = lane + i * 32u;
+          Os[e] = Os[e] * Al[e / ${D}u];
+        }
+        workgroupBarrier();
+${range(QF).flatMap((r) => range(dc).map((c) => `        o${r}_${c} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&Os, ${r * F * D + c * F}u, false, ${D}u);`)).join("\n")}
+      }
+    }
+    for (var j = 0u; j < ${span}u; j++) {
+      let key = k0 + first + j;
+      let pr = select(0.0, exp(Ss[row * ${SS}u + first + j] * p.scale - m), key <= pos && key < p.T);
+      l += pr;
+      Ps[row * ${PS}u + first + j] = f16(pr);
+    }
+    workgroupBarrier();
+${range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
+      let vAt = ((b * p.T + k0 + ${f * F}u) * p.KV + kvh) * ${D}u;
+${range(dc).map((c) => `      let v${c} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&V, vAt + ${c * F}u, false, kvStride);`).join("\n")}
+${range(QF).map((r) => `      {
+        let pm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, ${r * F * PS + f * F}u, false, ${PS}u);
+${range(dc).map((c) => `        o${r}_${c} = subgroupMatrixMultiplyAccumulate(pm, v${c}, o${r}_${c});`).join("\n")}
+      }`).join("\n")}
+    }`).join("\n")}
+  }
+  let lr = max(${lanesPerRow === 2 ? "l + subgroupShuffleXor(l, 1u)" : "l"}, 1e-30);${withLse ? `
+  // for the backward: P = exp(scale·q·k − LSE)
+  if (lane % ${lanesPerRow}u == 0u) { LSE[(b * p.S + s0 + row) * p.H + h] = m + log(lr); }` : ""}
+  if (lane % ${lanesPerRow}u == 0u) { Al[row] = lr; }
+${range(QF).flatMap((r) => range(dc).map((c) => `  subgroupMatrixStore(&Os, ${r * F * D + c * F}u, o${r}_${c}, false, ${D}u);`)).join("\n")}
+  workgroupBarrier();
+  for (var i = 0u; i < ${(R * D) / 32}u; i++) {
+    let e = lane + i * 32u;
+    let qs = s0 + e / ${D}u;
+    if (qs < p.S) { O[((b * p.S + qs) * p.H + h) * ${D}u + e % ${D}u] = f16(Os[e] / Al[e / ${D}u]); }
+  }
+}
+`
+}
+
 export class AttentionShapeError extends Error {}
 
 /**
@@ -145,7 +271,7 @@ export class AttentionShapeError extends Error {}
 export const tensorCoreAttention = async (gpu: Gpu, D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false) => {
   if (D % F !== 0) throw new AttentionShapeError(`tensor-core attention: head_dim ${D} must be a multiple of ${F}`)
   const R = variant.queryFragments * F
-  const p = await pipeline(gpu.device, attentionTcWgsl(D, variant, withLse), `attention-tc-d${D}-q${R}-k${variant.keyBlock}-p${variant.pad ?? 0}${withLse ? "-lse" : ""}`)
+  const p = await pipeline(gpu.device, attentionTcWgsl(D, variant, withLse), `attention-tc-d${D}-q${R}-k${variant.keyBlock}-p${variant.pad ?? 0}${variant.onePass ? "-1pass" : ""}${withLse ? "-lse" : ""}`)
   return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, T = S): Dispatch => {
     if (S % R !== 0 || T % F !== 0) throw new AttentionShapeError(`tensor-core attention: S (${S}) must be a multiple of ${R} and T (${T}) of ${F}; pad the sequence`)
     if (withLse && !b.LSE) throw new AttentionShapeError("tensor-core attention compiled with LSE output: bind LSE [B, S, H] f32")
