@@ -11,8 +11,7 @@
  * step's shape) and a LoRA run on the f32 backward beside the default; `--ratio-only` trains only
  * the rows the PyTorch ratios use; `--split-k-head` times the lm_head's dX split along the
  * vocabulary (the trainer's default) against one product and adds a LoRA run with one product;
- * `--attention-forward` adds scoring and LoRA runs with the two-pass forward attention (the
- * one-pass form is the default). Prints one JSON object per line.
+ * `--attention-forward` adds scoring and LoRA runs with the opt-in one-pass forward attention. Prints one JSON object per line.
  *
  *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
  */
@@ -20,7 +19,7 @@ import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
-import { tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
+import { ONE_PASS_ATTENTION_TC, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
 import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
@@ -367,7 +366,7 @@ const main = async () => {
     }
     if (process.argv.includes("--attention-forward")) {
       peak = allocated
-      await guard("model f16, two-pass attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", TWO_PASS_ATTENTION_TC))
+      await guard("model f16, one-pass attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", ONE_PASS_ATTENTION_TC))
     }
     peak = allocated
     if (!ratioOnly) await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
@@ -385,8 +384,8 @@ const main = async () => {
     if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionBackward: "f32", attentionForward: TWO_PASS_ATTENTION_TC, headSplitK: 0 }])
     // --split-k-head: the same step with only the lm_head's dX as one product
     if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { headSplitK: 0 }])
-    // --attention-forward: the same step with only the forward attention in two passes
-    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: TWO_PASS_ATTENTION_TC }])
+    // --attention-forward: the same step with the opt-in one-pass forward attention
+    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: ONE_PASS_ATTENTION_TC }])
     for (const [format, batch, accumulation, dropout, choices] of runs) {
       peak = allocated
       await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${choiceName(choices ?? {})}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, choices))

@@ -46,8 +46,11 @@ export interface AttentionTcVariant {
 const ONE_PASS_SLACK = 8
 // the fastest two-pass form on the H100 (bench/gpu/kernels.ts --profile: 1.31 ms at 16 × 512 × 16 heads; 64-key blocks 5×, 32 queries 1.3× slower)
 export const TWO_PASS_ATTENTION_TC: AttentionTcVariant = { queryFragments: 1, keyBlock: 32, pad: 4 }
-// the same in one pass: a third less tensor-core work (checked against the reference on the H100 and, emulated, on SwiftShader)
-export const DEFAULT_ATTENTION_TC: AttentionTcVariant = { ...TWO_PASS_ATTENTION_TC, onePass: true }
+export const DEFAULT_ATTENTION_TC: AttentionTcVariant = TWO_PASS_ATTENTION_TC
+// The one-pass form: right with emulated fragments on SwiftShader, WRONG on the H100 in session 5's
+// second device call (O off by the row sums' order of magnitude, LSE by ~0.5); its row max and sums
+// then went through subgroup shuffles, now through workgroup memory. Off until the card says it is right.
+export const ONE_PASS_ATTENTION_TC: AttentionTcVariant = { ...TWO_PASS_ATTENTION_TC, onePass: true }
 
 export const attentionTcWgsl = (D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false): string => {
   if (variant.onePass) return attentionTcOnePassWgsl(D, variant, withLse)
@@ -160,8 +163,6 @@ const attentionTcOnePassWgsl = (D: number, variant: AttentionTcVariant, withLse:
   const kf = KB / F
   const lanesPerRow = 32 / R
   const span = KB / lanesPerRow
-  // both lanes of a row (16-row blocks) see the row's whole block through one shuffle
-  const rowMax = (x: string) => (lanesPerRow === 2 ? `max(${x}, subgroupShuffleXor(${x}, 1u))` : x)
   const scores = range(kf).map((f) => `    if (k0 + ${f * F}u < p.T) {
       let kAt = ((b * p.T + k0 + ${f * F}u) * p.KV + kvh) * ${D}u;
 ${range(dc).map((c) => `      let k${c} = subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&K, kAt + ${c * F}u, true, kvStride);`).join("\n")}
@@ -179,6 +180,7 @@ var<workgroup> Ss: array<f32, ${R * SS}>;
 var<workgroup> Ps: array<f16, ${R * PS}>;
 var<workgroup> Os: array<f32, ${R * D}>;
 var<workgroup> Al: array<f32, ${R}>; // each row's rescale factor, then its sum
+var<workgroup> Hx: array<f32, 32>; // each lane's half-row max, then its half sum (the two lanes of a row meet here)
 var<workgroup> grow: u32; // a row's max rose past the slack in this block
 
 @compute @workgroup_size(32)
@@ -207,8 +209,10 @@ ${scores}
       let key = k0 + first + j;
       if (key <= pos && key < p.T) { mb = max(mb, Ss[row * ${SS}u + first + j] * p.scale); }
     }
-    mb = ${rowMax("mb")};
-    if (mb > m + ${ONE_PASS_SLACK}.0) { grow = 1u; }
+${lanesPerRow === 2 ? `    Hx[lane] = mb;
+    workgroupBarrier();
+    mb = max(mb, Hx[lane ^ 1u]);
+` : ""}    if (mb > m + ${ONE_PASS_SLACK}.0) { grow = 1u; }
     // uniform across the workgroup: whether any row's max is raised in this block
     let raise = workgroupUniformLoad(&grow) != 0u;
     if (raise) {
@@ -246,7 +250,9 @@ ${range(dc).map((c) => `        o${r}_${c} = subgroupMatrixMultiplyAccumulate(pm
       }`).join("\n")}
     }`).join("\n")}
   }
-  let lr = max(${lanesPerRow === 2 ? "l + subgroupShuffleXor(l, 1u)" : "l"}, 1e-30);${withLse ? `
+${lanesPerRow === 2 ? `  Hx[lane] = l;
+  workgroupBarrier();
+  let lr = max(l + Hx[lane ^ 1u], 1e-30);` : "  let lr = max(l, 1e-30);"}${withLse ? `
   // for the backward: P = exp(scale·q·k − LSE)
   if (lane % ${lanesPerRow}u == 0u) { LSE[(b * p.S + s0 + row) * p.H + h] = m + log(lr); }` : ""}
   if (lane % ${lanesPerRow}u == 0u) { Al[row] = lr; }

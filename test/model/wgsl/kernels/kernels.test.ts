@@ -3,7 +3,7 @@ import { random, relErr } from "../../../helpers/numeric.ts"
 import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
-import { tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
+import { ONE_PASS_ATTENTION_TC, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "../../../../model/wgsl/kernels/fused.ts"
 import { matmulPlan, type MatmulImpl } from "../../../../model/wgsl/kernels/matmul.ts"
 import { attentionRef, matmulRef, rmsnormRef, ropeRef, swigluRef } from "../../../helpers/kernels/reference.ts"
@@ -62,11 +62,12 @@ describe("WGSL kernels on the GPU", { skip }, () => {
   })
 
   if (pickMatrixConfig(gpu)) {
-    // undefined: the default (one pass); a variant without onePass: the two-pass form. Spread 6
-    // makes scores large enough that the one-pass form raises its running max (rescales O) mid-row.
+    // undefined: the default (two passes); onePass: the opt-in one-pass form. Spread 6 makes scores
+    // large enough that the one-pass form raises its running max (rescales O) mid-row.
     const cases: ReadonlyArray<readonly [number, number, AttentionTcVariant | undefined, number?]> = [
       [48, 48, undefined], [64, 96, undefined], [32, 80, undefined], [128, 128, undefined, 6], [64, 96, { queryFragments: 2, keyBlock: 64, pad: 4 }],
-      [96, 96, { queryFragments: 2, keyBlock: 32 }], [48, 80, { queryFragments: 1, keyBlock: 32, pad: 4 }], [128, 128, { queryFragments: 1, keyBlock: 32, pad: 4 }, 6],
+      [96, 96, { queryFragments: 2, keyBlock: 32 }], [48, 80, { queryFragments: 1, keyBlock: 32, pad: 4 }],
+      [48, 48, ONE_PASS_ATTENTION_TC], [64, 96, ONE_PASS_ATTENTION_TC], [128, 128, ONE_PASS_ATTENTION_TC, 6],
       [96, 96, { queryFragments: 2, keyBlock: 32, onePass: true }, 6], [64, 96, { queryFragments: 1, keyBlock: 64, onePass: true }]
     ]
     for (const [S, T, variant, spread] of cases) {
@@ -86,7 +87,7 @@ describe("WGSL kernels on the GPU", { skip }, () => {
   }
 
   if (pickMatrixConfig(gpu)) {
-    for (const [what, variant] of [["the default, one pass", undefined], ["two passes", TWO_PASS_ATTENTION_TC]] as const) it(`tensor-core attention compiled with LSE writes log Σ exp(scale·q·k) of each query row (${what})`, async () => {
+    for (const [what, variant] of [["the default, two passes", undefined], ["one pass", ONE_PASS_ATTENTION_TC]] as const) it(`tensor-core attention compiled with LSE writes log Σ exp(scale·q·k) of each query row (${what})`, async () => {
       const [B, S, T, H, KV, D] = [2, 32, 48, 4, 2, 128]
       const Q = roundF16(random(B * S * H * D, 41, 4))
       const Kc = roundF16(random(B * T * KV * D, 42))
