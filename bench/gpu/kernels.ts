@@ -8,7 +8,9 @@
  * scoring in NF4. `--profile` adds
  * where one layer's time goes, kernel by kernel. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile]
+ * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024.
+ *
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --only-dapt | --memory] [--no-training] [--no-14b] [--profile]
  */
 import { storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
@@ -16,6 +18,7 @@ import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/de
 import { tensorCoreAttention, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
 import { Qwen3LoraTrainer } from "../../model/wgsl/qwen3-trainer.ts"
+import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
 import { profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
@@ -103,6 +106,7 @@ const matmulBench = async (gpu: Gpu, impl: MatmulImpl, format: WeightFormat, M: 
 /** Model shapes the scoring forward runs at (random weights). */
 interface ModelShape { readonly name: string; readonly hidden: number; readonly heads: number; readonly kvHeads: number; readonly headDim: number; readonly intermediate: number; readonly vocab: number; readonly layers: number }
 const QWEN3_0_6B: ModelShape = { name: "Qwen3-0.6B-shaped", hidden: 1024, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072, vocab: 151936, layers: 28 }
+const QWEN3_1_7B: ModelShape = { name: "Qwen3-1.7B-shaped", hidden: 2048, heads: 16, kvHeads: 8, headDim: 128, intermediate: 6144, vocab: 151936, layers: 28 }
 const QWEN3_14B: ModelShape = { name: "Qwen3-14B-shaped", hidden: 5120, heads: 40, kvHeads: 8, headDim: 128, intermediate: 17408, vocab: 151936, layers: 40 }
 
 /** A model of `shape` with random weights on the GPU (tracked), every layer its own. */
@@ -153,6 +157,53 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   allocated -= trainer.allocatedBytes
   trainer.dispose()
   free(weightBuffersOf(weights))
+}
+
+/**
+ * Full-parameter DAPT (every weight, tied embeddings included; f32 masters and AdamW, f16 compute
+ * copies) through fleuve's WGSL trainer: `batch` sequences of `seq` a step, no accumulation.
+ * Random weights: one random block of 1M values repeated (timing needs bytes, not trained values).
+ */
+const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number, steps = 3, weightGradients: "tensor-cores" | "general" = "tensor-cores") => {
+  const engineShape: EngineShape = { hidden: shape.hidden, heads: shape.heads, kvHeads: shape.kvHeads, headDim: shape.headDim, intermediate: shape.intermediate, vocab: shape.vocab, layers: shape.layers, eps: 1e-6, theta: 1e6 }
+  const block = rand(BLOCK, 0.02, 5)
+  const normBlock = rand(BLOCK, 1, 6).map((a) => 1 + 0.1 * a)
+  const tensor = (name: string) => {
+    const n = fullParameterShapes(engineShape, true).find(([k]) => k === name)![1].reduce((a, b) => a * b, 1)
+    const src = name.includes("norm") ? normBlock : block
+    const out = new Float32Array(n)
+    for (let at = 0; at < n; at += src.length) out.set(src.subarray(0, Math.min(src.length, n - at)), at)
+    return out
+  }
+  const estimate = fullTrainerBytes(engineShape, true, batch, seq)
+  const trainer = await Qwen3FullTrainer.create(gpu, engineShape, tensor, true, batch, seq, { learningRate: 2e-5, weightDecay: 0.01, weightGradients })
+  allocated += trainer.allocatedBytes
+  peak = Math.max(peak, allocated)
+  const T = batch * seq
+  const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % shape.vocab)
+  const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ((i + 1) * 7919) % shape.vocab))
+  const losses = [(await trainer.trainStep([{ ids, targets }])).loss] // warm-up (pipelines, first touches)
+  if (profile) await emitProfile(gpu, `dapt ${shape.name} ${batch}x${seq}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
+  const t0 = performance.now()
+  let skipped = 0
+  for (let s = 0; s < steps; s++) {
+    const r = await trainer.trainStep([{ ids, targets }])
+    losses.push(r.loss)
+    if (r.skipped) skipped++
+  }
+  const perStep = (performance.now() - t0) / 1000 / steps
+  const params = fullParameterShapes(engineShape, true).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+  const layerFlops = 2 * T * shape.hidden * (shape.heads * shape.headDim + 2 * shape.kvHeads * shape.headDim) + 2 * T * shape.heads * shape.headDim * shape.hidden + 6 * T * shape.hidden * shape.intermediate + 2 * batch * shape.heads * seq * seq * shape.headDim
+  // forward + dX + dW ≈ 3 × the forward's matmuls (attention's backward ≈ 2.5 × its forward: counted as 2)
+  const flops = 3 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab)
+  emit({
+    kind: "dapt-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL full-parameter trainer (model/wgsl/qwen3-full-trainer.ts)", weights: "f32 master + AdamW, f16 compute copies",
+    trains: "every weight, tied embeddings included", weight_gradients: weightGradients, parameters: params, seq, micro_batch: batch, grad_accumulation: 1,
+    ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round(T / perStep), tflops_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
+    peak_gpu_bytes_allocated: peak, estimate_bytes: estimate, skipped_steps: skipped, losses: losses.map((l) => +l.toFixed(4))
+  })
+  allocated -= trainer.allocatedBytes
+  trainer.dispose()
 }
 
 /** Scoring forward at batch 16 × prompt 512 (tokens = B·S) through fleuve's WGSL engine, every layer with its own weights. */
@@ -225,6 +276,18 @@ const main = async () => {
     } catch (e) {
       emit({ kind: "error", what, reason: e instanceof Error ? e.message : String(e) })
     }
+  }
+  if (process.argv.includes("--only-dapt")) {
+    // issue 22 item 3: full-parameter DAPT where it fits one card (0.6B, 1.7B); the PyTorch peer: torch_peer.py --only-dapt
+    for (const shape of quick ? [{ ...QWEN3_0_6B, layers: 2 }] : [QWEN3_0_6B, QWEN3_1_7B]) {
+      peak = allocated
+      await guard(`dapt ${shape.name}`, () => daptBench(gpu, shape, 8, 1024))
+    }
+    if (process.argv.includes("--dapt-general")) {
+      peak = allocated
+      await guard("dapt general dW", () => daptBench(gpu, QWEN3_0_6B, 8, 1024, 2, "general"))
+    }
+    return
   }
   const onlyModel = process.argv.includes("--only-model")
   const onlyTraining = process.argv.includes("--only-training")

@@ -1,4 +1,4 @@
-import { backwardKernels } from "./kernels/backward.ts"
+import { backwardKernels, sumOfSquaresPartials } from "./kernels/backward.ts"
 import { readBuffer, storageBuffer, toF16, uniformBuffer, withOomScope, type Binding, type Dispatch } from "./kernels/buffers.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { elementwiseKernels } from "./kernels/fused.ts"
@@ -157,7 +157,7 @@ export class Qwen3FullTrainer {
           unscaleParams: u([count], [1]),
           partialsAt: partials
         })
-        partials += align64(Math.max(1, Math.min(1024, Math.ceil(count / 4096))))
+        partials += align64(sumOfSquaresPartials(count))
       }
       const byName = new Map(params.map((p) => [p.name, p]))
       const param = (name: string) => byName.get(name)!
@@ -238,7 +238,8 @@ export class Qwen3FullTrainer {
         finish: (norm) => [
           ...params.flatMap((p) => [
             el.scale({ X: p.grad, params: p.unscaleParams }, p.count),
-            bwd.sumOfSquares({ X: p.grad, partials: { buffer: ssqPartials, offset: p.partialsAt * 4, size: Math.max(1, Math.min(1024, Math.ceil(p.count / 4096))) * 4 }, out: ssqScratch, params: u([p.count, Math.max(1, Math.min(1024, Math.ceil(p.count / 4096)))]) }, p.count)[0]!
+            // pass 1 of the sum of squares per parameter into its window; pass 2 once over all windows
+            bwd.sumOfSquares({ X: p.grad, partials: { buffer: ssqPartials, offset: p.partialsAt * 4, size: sumOfSquaresPartials(p.count) * 4 }, out: ssqScratch, params: u([p.count, sumOfSquaresPartials(p.count)]) }, p.count)[0]!
           ]),
           bwd.sumOfSquares({ X: ssqPartials, partials: ssqPartials, out: norm, params: ssqFinal }, partials)[1]!
         ],
@@ -323,8 +324,7 @@ export class Qwen3FullTrainer {
   }
 
   async readState(): Promise<FullOptimizerState> {
-    const s = await this.inner.readState()
-    return { step: s.step, lossScale: s.lossScale, m: await this.readParameters("m"), v: await this.readParameters("v") }
+    return { step: this.inner.steps, lossScale: this.inner.currentLossScale, m: await this.readParameters("m"), v: await this.readParameters("v") }
   }
 
   /** Restores readState()'s state (resuming); every parameter must have its moments. */

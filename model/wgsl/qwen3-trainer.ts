@@ -555,6 +555,11 @@ export class Qwen3LoraTrainer {
     this.lossScale = state.lossScale
   }
 
+  /** The loss scale the next step runs at. */
+  get currentLossScale(): number {
+    return this.lossScale
+  }
+
   /** Optimizer steps taken (skipped ones not counted). */
   get steps(): number {
     return this.step
