@@ -344,6 +344,11 @@ export class Qwen3FullTrainer {
     return this.inner.steps
   }
 
+  /** The loss scale the next step runs at. */
+  get lossScale(): number {
+    return this.inner.currentLossScale
+  }
+
   dispose(): void {
     this.inner.dispose()
     for (const b of this.owned) b.destroy()
