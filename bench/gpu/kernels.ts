@@ -8,7 +8,7 @@
  * scoring in NF4. `--profile` adds
  * where one layer's time goes, kernel by kernel. Prints one JSON object per line.
  *
- * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024.
+ * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024 tokens a step.
  *
  *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --only-dapt | --memory] [--no-training] [--no-14b] [--profile]
  */
@@ -161,10 +161,10 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
 
 /**
  * Full-parameter DAPT (every weight, tied embeddings included; f32 masters and AdamW, f16 compute
- * copies) through fleuve's WGSL trainer: `batch` sequences of `seq` a step, no accumulation.
+ * copies) through fleuve's WGSL trainer: `accumulation` micro-batches of `batch` sequences of `seq` a step.
  * Random weights: one random block of 1M values repeated (timing needs bytes, not trained values).
  */
-const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number, steps = 3, weightGradients: "tensor-cores" | "general" = "tensor-cores") => {
+const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number, accumulation = 1, steps = 3, weightGradients: "tensor-cores" | "general" = "tensor-cores") => {
   const engineShape: EngineShape = { hidden: shape.hidden, heads: shape.heads, kvHeads: shape.kvHeads, headDim: shape.headDim, intermediate: shape.intermediate, vocab: shape.vocab, layers: shape.layers, eps: 1e-6, theta: 1e6 }
   const block = rand(BLOCK, 0.02, 5)
   const normBlock = rand(BLOCK, 1, 6).map((a) => 1 + 0.1 * a)
@@ -182,12 +182,13 @@ const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number
   const T = batch * seq
   const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % shape.vocab)
   const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ((i + 1) * 7919) % shape.vocab))
-  const losses = [(await trainer.trainStep([{ ids, targets }])).loss] // warm-up (pipelines, first touches)
+  const micro = Array.from({ length: accumulation }, () => ({ ids, targets }))
+  const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
   if (profile) await emitProfile(gpu, `dapt ${shape.name} ${batch}x${seq}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
   const t0 = performance.now()
   let skipped = 0
   for (let s = 0; s < steps; s++) {
-    const r = await trainer.trainStep([{ ids, targets }])
+    const r = await trainer.trainStep(micro)
     losses.push(r.loss)
     if (r.skipped) skipped++
   }
@@ -195,11 +196,11 @@ const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number
   const params = fullParameterShapes(engineShape, true).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
   const layerFlops = 2 * T * shape.hidden * (shape.heads * shape.headDim + 2 * shape.kvHeads * shape.headDim) + 2 * T * shape.heads * shape.headDim * shape.hidden + 6 * T * shape.hidden * shape.intermediate + 2 * batch * shape.heads * seq * seq * shape.headDim
   // forward + dX + dW ≈ 3 × the forward's matmuls (attention's backward ≈ 2.5 × its forward: counted as 2)
-  const flops = 3 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab)
+  const flops = 3 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
   emit({
     kind: "dapt-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL full-parameter trainer (model/wgsl/qwen3-full-trainer.ts)", weights: "f32 master + AdamW, f16 compute copies",
-    trains: "every weight, tied embeddings included", weight_gradients: weightGradients, parameters: params, seq, micro_batch: batch, grad_accumulation: 1,
-    ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round(T / perStep), tflops_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
+    trains: "every weight, tied embeddings included", weight_gradients: weightGradients, parameters: params, seq, micro_batch: batch, grad_accumulation: accumulation,
+    ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, estimate_bytes: estimate, skipped_steps: skipped, losses: losses.map((l) => +l.toFixed(4))
   })
   allocated -= trainer.allocatedBytes
@@ -278,14 +279,16 @@ const main = async () => {
     }
   }
   if (process.argv.includes("--only-dapt")) {
-    // issue 22 item 3: full-parameter DAPT where it fits one card (0.6B, 1.7B); the PyTorch peer: torch_peer.py --only-dapt
-    for (const shape of quick ? [{ ...QWEN3_0_6B, layers: 2 }] : [QWEN3_0_6B, QWEN3_1_7B]) {
+    // issue 22 item 3: full-parameter DAPT where it fits one card (0.6B, 1.7B), 8 × 1024 tokens a step
+    // (1.7B as 2 micro-batches of 4: PyTorch's activations at 8 would not fit 80 GB); the PyTorch peer:
+    // torch_peer.py --only-dapt, the same shapes and batches
+    for (const [shape, micro, accumulation] of quick ? [[{ ...QWEN3_0_6B, layers: 2 }, 8, 1] as const] : [[QWEN3_0_6B, 8, 1] as const, [QWEN3_1_7B, 4, 2] as const]) {
       peak = allocated
-      await guard(`dapt ${shape.name}`, () => daptBench(gpu, shape, 8, 1024))
+      await guard(`dapt ${shape.name}`, () => daptBench(gpu, shape, micro, 1024, accumulation))
     }
     if (process.argv.includes("--dapt-general")) {
       peak = allocated
-      await guard("dapt general dW", () => daptBench(gpu, QWEN3_0_6B, 8, 1024, 2, "general"))
+      await guard("dapt general dW", () => daptBench(gpu, QWEN3_0_6B, 8, 1024, 1, 2, "general"))
     }
     return
   }
