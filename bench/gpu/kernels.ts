@@ -184,7 +184,6 @@ const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number
   const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ((i + 1) * 7919) % shape.vocab))
   const micro = Array.from({ length: accumulation }, () => ({ ids, targets }))
   const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
-  if (profile) await emitProfile(gpu, `dapt ${shape.name} ${batch}x${seq}`, trainer.stepDispatches().map((d) => [kernelOf(d), d] as const))
   const t0 = performance.now()
   let skipped = 0
   for (let s = 0; s < steps; s++) {
@@ -203,6 +202,14 @@ const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number
     ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, estimate_bytes: estimate, skipped_steps: skipped, losses: losses.map((l) => +l.toFixed(4))
   })
+  // after the timed steps, so that a profile that fails costs only itself
+  if (profile) {
+    try {
+      await emitProfile(gpu, `dapt ${shape.name} ${batch}x${seq}`, trainer.stepDispatches().map((d) => [`${trainer.isWeightGradient(d) ? "weight-grad " : ""}${kernelOf(d)}`, d] as const))
+    } catch (e) {
+      emit({ kind: "error", what: `dapt profile ${shape.name}`, reason: e instanceof Error ? e.message : String(e) })
+    }
+  }
   allocated -= trainer.allocatedBytes
   trainer.dispose()
 }

@@ -116,8 +116,15 @@ export class Qwen3FullTrainer {
     private readonly params: ReadonlyArray<Param>,
     private readonly owned: ReadonlyArray<GPUBuffer>,
     /** bytes of everything allocated: the parameters' buffers and the step's */
-    readonly allocatedBytes: number
+    readonly allocatedBytes: number,
+    /** the weight-gradient dispatches this trainer adds to the backward (profiles tell them apart) */
+    private readonly own: WeakSet<Dispatch>
   ) {}
+
+  /** Whether a dispatch of stepDispatches() is one of the weight gradients this trainer adds (dW, norm weights, embeddings). */
+  isWeightGradient(d: Dispatch): boolean {
+    return this.own.has(d)
+  }
 
   /**
    * A trainer for batch × seq micro-batches starting from `tensor(name)` (f32 host values by Hugging
@@ -222,19 +229,24 @@ export class Qwen3FullTrainer {
       const embedParams = u([Hd])
       const ssqFinal = u([0, partials])
 
+      const own = new WeakSet<Dispatch>()
+      const mine = (ds: Array<Dispatch>): Array<Dispatch> => {
+        for (const d of ds) own.add(d)
+        return ds
+      }
       const extension: TrainerExtension = {
         projection: (l, m, x, dy, dyType) => {
           const d = projectionDims(shape, m)
-          return weightGrad(dy, dyType, x, param(`${projectionPath(l, m)}.weight`).grad, d.out, d.in, T)
+          return mine(weightGrad(dy, dyType, x, param(`${projectionPath(l, m)}.weight`).grad, d.out, d.in, T))
         },
-        norm: (w, x, dy) => wg.normWeight(Hd, false, { X: x, dY: dy, partials: normPartials, dW: normByBuffer.get(w)!.grad, params: rmsParams }, T),
+        norm: (w, x, dy) => mine(wg.normWeight(Hd, false, { X: x, dY: dy, partials: normPartials, dW: normByBuffer.get(w)!.grad, params: rmsParams }, T)),
         qkNorm: (w, x, dy, heads) => {
           let p = qkParams.get(heads)
           if (!p) qkParams.set(heads, (p = normParams(T * heads, shape.headDim, { S: seq, heads })))
-          return wg.normWeight(shape.headDim, true, { X: x, dY: dy, partials: normPartials, dW: normByBuffer.get(w)!.grad, params: p }, T * heads)
+          return mine(wg.normWeight(shape.headDim, true, { X: x, dY: dy, partials: normPartials, dW: normByBuffer.get(w)!.grad, params: p }, T * heads))
         },
-        head: (rows, dlogits, xh) => weightGrad(dlogits, "f16", xh, param(tied ? "model.embed_tokens.weight" : "lm_head.weight").grad, vocab, Hd, rows),
-        embedding: (dx) => [wg.embedding({ dX: dx, ...seg, dE: param("model.embed_tokens.weight").grad, params: embedParams }, T)],
+        head: (rows, dlogits, xh) => mine(weightGrad(dlogits, "f16", xh, param(tied ? "model.embed_tokens.weight" : "lm_head.weight").grad, vocab, Hd, rows)),
+        embedding: (dx) => mine([wg.embedding({ dX: dx, ...seg, dE: param("model.embed_tokens.weight").grad, params: embedParams }, T)]),
         finish: (norm) => [
           ...params.flatMap((p) => [
             el.scale({ X: p.grad, params: p.unscaleParams }, p.count),
@@ -271,7 +283,7 @@ export class Qwen3FullTrainer {
         }
       }
       inner = await Qwen3LoraTrainer.create(gpu, shape, weights, { ...defaultLoraConfig, dropout: 0, targetModules: [] }, batch, seq, options, extension)
-      return new Qwen3FullTrainer(gpu, shape, inner, params, owned, owned.reduce((a, b) => a + b.size, 0) + inner.allocatedBytes)
+      return new Qwen3FullTrainer(gpu, shape, inner, params, owned, owned.reduce((a, b) => a + b.size, 0) + inner.allocatedBytes, own)
     } catch (e) {
       inner?.dispose()
       for (const b of owned) b.destroy()
