@@ -160,19 +160,47 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
 }
 
 /**
+ * The DAPT benchmark's token ids, the same in torch_peer.py's dapt_training: an LCG (Numerical
+ * Recipes' constants) from seed 12345, id = (x >> 8) mod vocab, row-major over the step's sequences.
+ */
+export const daptIds = (n: number, vocab: number): Uint32Array<ArrayBuffer> => {
+  let x = 12345
+  return Uint32Array.from({ length: n }, () => {
+    x = (Math.imul(1664525, x) + 1013904223) >>> 0
+    return (x >>> 8) % vocab
+  })
+}
+
+/** A prime-length block of N(0, 0.02²) values (Box-Muller over an LCG): transformers' Qwen3 initialisation of linears and embeddings. */
+const GAUSS_BLOCK = 1048573
+const gaussianBlock = (): Float32Array => {
+  const u = rand(GAUSS_BLOCK + 1, 0.5, 77).map((a) => a + 0.5)
+  return Float32Array.from({ length: GAUSS_BLOCK }, (_, i) => 0.02 * Math.sqrt(-2 * Math.log(Math.max(u[i]!, 1e-12))) * Math.cos(2 * Math.PI * u[i + 1]!))
+}
+
+/**
  * Full-parameter DAPT (every weight, tied embeddings included; f32 masters and AdamW, f16 compute
- * copies) through fleuve's WGSL trainer: `accumulation` micro-batches of `batch` sequences of `seq` a step.
- * Random weights: one random block of 1M values repeated (timing needs bytes, not trained values).
+ * copies) through fleuve's WGSL trainer: `accumulation` micro-batches of `batch` sequences of `seq` a
+ * step, on daptIds' tokens (each micro-batch its own rows, as the peer). Weights as transformers
+ * initialises a Qwen3 (the peer's): matrices N(0, 0.02²), norms 1 — the matrices drawn from one
+ * prime-length block read from a different offset per tensor, so no two rows repeat each other.
  */
 const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number, accumulation = 1, steps = 3, weightGradients: "tensor-cores" | "general" = "tensor-cores") => {
   const engineShape: EngineShape = { hidden: shape.hidden, heads: shape.heads, kvHeads: shape.kvHeads, headDim: shape.headDim, intermediate: shape.intermediate, vocab: shape.vocab, layers: shape.layers, eps: 1e-6, theta: 1e6 }
-  const block = rand(BLOCK, 0.02, 5)
-  const normBlock = rand(BLOCK, 1, 6).map((a) => 1 + 0.1 * a)
+  const block = gaussianBlock()
+  const names = fullParameterShapes(engineShape, true)
   const tensor = (name: string) => {
-    const n = fullParameterShapes(engineShape, true).find(([k]) => k === name)![1].reduce((a, b) => a * b, 1)
-    const src = name.includes("norm") ? normBlock : block
+    const index = names.findIndex(([k]) => k === name)
+    const n = names[index]![1].reduce((a, b) => a * b, 1)
     const out = new Float32Array(n)
-    for (let at = 0; at < n; at += src.length) out.set(src.subarray(0, Math.min(src.length, n - at)), at)
+    if (name.includes("norm")) return out.fill(1)
+    let from = (index * 7919) % GAUSS_BLOCK
+    for (let at = 0; at < n;) {
+      const take = Math.min(GAUSS_BLOCK - from, n - at)
+      out.set(block.subarray(from, from + take), at)
+      at += take
+      from = 0
+    }
     return out
   }
   const estimate = fullTrainerBytes(engineShape, true, batch, seq)
@@ -180,9 +208,12 @@ const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number
   allocated += trainer.allocatedBytes
   peak = Math.max(peak, allocated)
   const T = batch * seq
-  const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % shape.vocab)
-  const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ((i + 1) * 7919) % shape.vocab))
-  const micro = Array.from({ length: accumulation }, () => ({ ids, targets }))
+  const all = daptIds(T * accumulation, shape.vocab)
+  const micro = Array.from({ length: accumulation }, (_, m) => {
+    const ids = all.slice(m * T, (m + 1) * T)
+    // each position predicts the next token of its row (labels = ids, as transformers shifts them); a row's last predicts nothing
+    return { ids, targets: Uint32Array.from(ids, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ids[i + 1]!)) }
+  })
   const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
   const t0 = performance.now()
   let skipped = 0
