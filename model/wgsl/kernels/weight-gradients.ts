@@ -10,8 +10,9 @@ import { grid } from "./fused.ts"
  * - the RMSNorm weight gradient dW[j] += Σ_rows dY[r, j]·x[r, j]·rstd[r], and the same for Qwen3's
  *   per-head q/k norm, whose dY is first rotated back through RoPE (the forward normalises, scales
  *   by w, then rotates). Two passes, fixed order (deterministic): each of at most 256 workgroups
- *   sums its share of the rows per column into a partial row, then one thread a column sums the
- *   partials in order into dW;
+ *   sums its share of the rows per column into a partial row (a row at a time for wide rows, eight
+ *   at a time for rows of ≤ 256: the q/k norms' 262144 rows of 128 at 16384 tokens), then one
+ *   thread a column sums the partials in order into dW;
  * - the input embedding's gradient: dE[id] += Σ dX[t] over the positions t holding token id, one
  *   workgroup a distinct token, positions in order (the host sorts them: deterministic, no atomics).
  * All arithmetic is f32.
@@ -99,6 +100,71 @@ ${range(C).map((c) => `    { let j = lid + ${256 * c}u; if (j < ${H}u) { let x =
 ${range(C).map(unrotated).join("\n")}
   }
 ${range(C).map((c) => `  { let j = lid + ${256 * c}u; if (j < ${H}u) { partials[wg.x * ${H}u + j] = acc${c}; } }`).join("\n")}
+}
+`
+}
+
+/**
+ * Pass 1 for narrow rows (H ≤ 256: the q/k norms' head_dim): eight rows at once, 32 lanes a row,
+ * each lane owning columns lane + 32c; a row's Σx² through workgroup memory (two barriers per
+ * eight rows instead of a tree per row), RoPE's denominators computed once per column. The eight
+ * row-groups' sums are added in order at the end. Same bindings and uniforms as normGradPartialWgsl.
+ */
+export const normGradPartialNarrowWgsl = (H: number, rope: boolean): string => {
+  if (H > 256) throw new Error(`narrow norm gradient: width ${H} > 256`)
+  const C = Math.ceil(H / 32)
+  const half = H / 2
+  const cols = range(C)
+  return `struct P { rows: u32, perGroup: u32, S: u32, heads: u32, past: u32, _p0: u32, eps: f32, theta: f32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> dY: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+var<workgroup> red: array<f32, 256>;
+var<workgroup> sums: array<f32, ${8 * H}>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = lid / 32u;
+  let lane = lid % 32u;
+${cols.map((c) => `  let j${c} = lane + ${32 * c}u;
+  let in${c} = j${c} < ${H}u;
+  var acc${c} = 0.0;${rope ? `
+  let den${c} = pow(p.theta, f32(2u * (min(j${c}, ${H - 1}u) % ${half}u)) / ${H}.0); // the forward's angle is pos / this` : ""}`).join("\n")}
+  let first = wg.x * p.perGroup;
+  let last = min(first + p.perGroup, p.rows);
+  for (var r0 = first; r0 < last; r0 += 8u) {
+    let r = r0 + g;
+    let on = r < last;
+    let base = min(r, p.rows - 1u) * ${H}u;
+${cols.map((c) => `    let x${c} = select(0.0, X[base + min(j${c}, ${H - 1}u)], on && in${c});`).join("\n")}
+    red[lid] = ${cols.map((c) => `x${c} * x${c}`).join(" + ")};
+    workgroupBarrier();
+    var ss = 0.0;
+    for (var i = 0u; i < 32u; i++) { ss += red[g * 32u + i]; }
+    workgroupBarrier(); // all have read red before the next rows overwrite it
+    let inv = inverseSqrt(ss / ${H}.0 + p.eps);${rope ? `
+    let pos = f32(p.past + (min(r, p.rows - 1u) / max(p.heads, 1u)) % max(p.S, 1u));` : ""}
+    if (on) {
+${cols.map((c) => rope
+    ? `      if (in${c}) {
+        let i = j${c} % ${half}u;
+        let angle = pos / den${c};
+        let cs = cos(angle);
+        let sn = sin(angle);
+        let lo = dY[base + i];
+        let hi = dY[base + i + ${half}u];
+        acc${c} = fma(select(hi * cs - lo * sn, lo * cs + hi * sn, j${c} < ${half}u) * x${c}, inv, acc${c});
+      }`
+    : `      if (in${c}) { acc${c} = fma(dY[base + j${c}] * x${c}, inv, acc${c}); }`).join("\n")}
+    }
+  }
+${cols.map((c) => `  if (in${c}) { sums[g * ${H}u + j${c}] = acc${c}; }`).join("\n")}
+  workgroupBarrier();
+  if (lid < ${H}u) {
+    var s = 0.0;
+    for (var k = 0u; k < 8u; k++) { s += sums[k * ${H}u + lid]; }
+    partials[wg.x * ${H}u + lid] = s;
+  }
 }
 `
 }
@@ -223,7 +289,7 @@ export const weightGradientKernels = async (gpu: Gpu): Promise<PreparedWeightGra
       for (const [H, rope] of keys.norms ?? []) {
         if (rope && H % 2 !== 0) throw new Error(`q/k norm gradient: head_dim ${H} must be even`)
         const key = `norm-grad-${H}${rope ? "-rope" : ""}`
-        ready.set(key, await get(key, () => normGradPartialWgsl(H, rope)))
+        ready.set(key, await get(key, () => (H <= 256 ? normGradPartialNarrowWgsl(H, rope) : normGradPartialWgsl(H, rope))))
       }
     },
     transpose: (i, o, b, rows, cols) => ({ pipeline: variant(`transpose-${i}-${o}`), buffers: [b.X, b.Y, b.params], groups: [Math.ceil(cols / 32), Math.ceil(rows / 32)] }),

@@ -54,7 +54,8 @@ describe("weight-gradient kernels on the GPU (SwiftShader where there is none)",
       return s
     })
 
-  for (const [rows, H] of [[300, 301], [1000, 64]] as const) {
+  // 301: the row-at-a-time kernel; 64 and 200: the eight-rows-at-once one (≤ 256), rows not a multiple of 8 or of the groups
+  for (const [rows, H] of [[300, 301], [1000, 64], [2051, 200]] as const) {
     it(`RMSNorm weight gradient (${rows} rows × ${H}; ${normGradGroups(rows)} partial rows) adds the reference's to dW`, async () => {
       const k = await weightGradientKernels(gpu)
       await k.prepare({ norms: [[H, false]] })
@@ -74,12 +75,12 @@ describe("weight-gradient kernels on the GPU (SwiftShader where there is none)",
     })
   }
 
-  for (const D of [128, 48]) {
-    it(`q/k norm weight gradient through RoPE (head_dim ${D}, 14 tokens × 3 heads, S 7) matches the reference`, async () => {
+  // the last: 2240 rows, so each workgroup takes several batches of eight rows
+  for (const [D, S, heads, tokens] of [[128, 7, 3, 14], [48, 7, 3, 14], [64, 35, 8, 280]] as const) {
+    it(`q/k norm weight gradient through RoPE (head_dim ${D}, ${tokens} tokens × ${heads} heads, S ${S}) matches the reference`, async () => {
       const k = await weightGradientKernels(gpu)
       await k.prepare({ norms: [[D, true]] })
-      const [S, heads, eps, theta] = [7, 3, 1e-6, 1e6]
-      const tokens = 2 * S
+      const [eps, theta] = [1e-6, 1e6]
       const rows = tokens * heads
       const X = random(rows * D, 64, 2)
       const dY = random(rows * D, 65)
