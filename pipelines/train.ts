@@ -104,7 +104,7 @@ export const runTraining = async (run: TrainingRun): Promise<TrainingOutcome> =>
     const mode: TrainingMode = run.lora ? { kind: "lora", lora: run.lora, baseModel: run.from } : { kind: "full", save: (dir) => saveModelDir(loaded, dir) }
     const { path, gpu } = trainingPathFor(run.engine ?? "auto", loaded.model, mode)
     if (run.nf4 && !(path._tag === "Wgsl" && gpu)) throw new NF4OnlyOnWgsl(`NF4 (QLoRA) bases train on fleuve's WGSL trainer only, which cannot run here: ${path._tag === "Tfjs" ? path.reason : "no GPU"}`)
-    if (!told) run.log(`${describeTrainingPath(path, run.nf4 ? "nf4" : "f16")}; ${data.length} sequences, ${totalSteps} steps of ${perStep} sequences`)
+    if (!told) run.log(`${describeTrainingPath(path, run.nf4 ? "nf4" : "f16", mode.kind)}; ${data.length} sequences, ${totalSteps} steps of ${perStep} sequences`)
     told = true
     return path._tag === "Wgsl" && gpu
       ? trainOnEngine(loaded.model, mode, data, { ...options, totalSteps }, run.onStep, { gpu, onNote: run.log, ...(run.nf4 ? { baseFormat: "nf4" as const } : {}) })

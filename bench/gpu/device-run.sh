@@ -42,6 +42,8 @@ for what in ${STEPS:-tests kernels stock fleuve torch}; do
     kernels) step "WGSL kernels"; timeout 300 /tmp/node bench-kernels.mjs ${BENCH_ARGS:-} 2>&1 | quiet | tee "$OUT/webgpu-kernels.jsonl" | cut -c1-400 ;;
     stock) step "tfjs runtime, stock kernels"; FLEUVE_WEBGPU_KERNELS=stock timeout ${RUNTIME_TIMEOUT:-400} /tmp/node bench-runtime.mjs ${RUNTIME_ARGS:-} 2>&1 | grep "^{" | tee "$OUT/runtime-stock.jsonl" | cut -c1-400 ;;
     fleuve) step "tfjs runtime, fleuve kernels"; timeout ${RUNTIME_TIMEOUT:-400} /tmp/node bench-runtime.mjs ${RUNTIME_ARGS:-} 2>&1 | grep "^{" | tee "$OUT/runtime-fleuve.jsonl" | cut -c1-400 ;;
+    dapt) step "full-parameter DAPT, WGSL trainer"; timeout ${DAPT_TIMEOUT:-300} /tmp/node bench-kernels.mjs --only-dapt ${DAPT_ARGS:-} 2>&1 | quiet | tee "$OUT/dapt.jsonl" | cut -c1-700 ;;
+    torch-dapt) step "PyTorch peer, full-parameter DAPT"; PYTHONUNBUFFERED=1 timeout 300 python3 torch_peer.py --only-dapt 2>&1 | grep -v Warning | tee "$OUT/torch-dapt.jsonl" | cut -c1-400 ;;
     torch) step "PyTorch peer"; PYTHONUNBUFFERED=1 timeout 400 python3 torch_peer.py ${BENCH_ARGS:-} 2>&1 | grep -v Warning | tee "$OUT/torch.jsonl" | cut -c1-300 ;;
   esac
 done

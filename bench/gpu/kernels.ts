@@ -13,7 +13,9 @@
  * vocabulary (the trainer's default) against one product and adds a LoRA run with one product;
  * `--attention-forward` adds scoring and LoRA runs with the opt-in one-pass forward attention. Prints one JSON object per line.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
+ * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024 tokens a step.
+ *
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --only-dapt | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
  */
 import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
@@ -22,6 +24,7 @@ import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/de
 import { ONE_PASS_ATTENTION_TC, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
 import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
+import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
 import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
 import { profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
@@ -111,6 +114,7 @@ const matmulBench = async (gpu: Gpu, impl: MatmulImpl, format: WeightFormat, M: 
 /** Model shapes the scoring forward runs at (random weights). */
 interface ModelShape { readonly name: string; readonly hidden: number; readonly heads: number; readonly kvHeads: number; readonly headDim: number; readonly intermediate: number; readonly vocab: number; readonly layers: number }
 const QWEN3_0_6B: ModelShape = { name: "Qwen3-0.6B-shaped", hidden: 1024, heads: 16, kvHeads: 8, headDim: 128, intermediate: 3072, vocab: 151936, layers: 28 }
+const QWEN3_1_7B: ModelShape = { name: "Qwen3-1.7B-shaped", hidden: 2048, heads: 16, kvHeads: 8, headDim: 128, intermediate: 6144, vocab: 151936, layers: 28 }
 const QWEN3_14B: ModelShape = { name: "Qwen3-14B-shaped", hidden: 5120, heads: 40, kvHeads: 8, headDim: 128, intermediate: 17408, vocab: 151936, layers: 40 }
 
 /** A model of `shape` with random weights on the GPU (tracked), every layer its own. */
@@ -167,6 +171,92 @@ const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, bat
   allocated -= trainer.allocatedBytes
   trainer.dispose()
   free(weightBuffersOf(weights))
+}
+
+/**
+ * The DAPT benchmark's token ids, the same in torch_peer.py's dapt_training: an LCG (Numerical
+ * Recipes' constants) from seed 12345, id = (x >> 8) mod vocab, row-major over the step's sequences.
+ */
+export const daptIds = (n: number, vocab: number): Uint32Array<ArrayBuffer> => {
+  let x = 12345
+  return Uint32Array.from({ length: n }, () => {
+    x = (Math.imul(1664525, x) + 1013904223) >>> 0
+    return (x >>> 8) % vocab
+  })
+}
+
+/** A prime-length block of N(0, 0.02²) values (Box-Muller over an LCG): transformers' Qwen3 initialisation of linears and embeddings. */
+const GAUSS_BLOCK = 1048573
+const gaussianBlock = (): Float32Array => {
+  const u = rand(GAUSS_BLOCK + 1, 0.5, 77).map((a) => a + 0.5)
+  return Float32Array.from({ length: GAUSS_BLOCK }, (_, i) => 0.02 * Math.sqrt(-2 * Math.log(Math.max(u[i]!, 1e-12))) * Math.cos(2 * Math.PI * u[i + 1]!))
+}
+
+/**
+ * Full-parameter DAPT (every weight, tied embeddings included; f32 masters and AdamW, f16 compute
+ * copies) through fleuve's WGSL trainer: `accumulation` micro-batches of `batch` sequences of `seq` a
+ * step, on daptIds' tokens (each micro-batch its own rows, as the peer). Weights as transformers
+ * initialises a Qwen3 (the peer's): matrices N(0, 0.02²), norms 1 — the matrices drawn from one
+ * prime-length block read from a different offset per tensor, so no two rows repeat each other.
+ */
+const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number, accumulation = 1, steps = 3, weightGradients: "tensor-cores" | "general" = "tensor-cores") => {
+  const engineShape: EngineShape = { hidden: shape.hidden, heads: shape.heads, kvHeads: shape.kvHeads, headDim: shape.headDim, intermediate: shape.intermediate, vocab: shape.vocab, layers: shape.layers, eps: 1e-6, theta: 1e6 }
+  const block = gaussianBlock()
+  const names = fullParameterShapes(engineShape, true)
+  const tensor = (name: string) => {
+    const index = names.findIndex(([k]) => k === name)
+    const n = names[index]![1].reduce((a, b) => a * b, 1)
+    const out = new Float32Array(n)
+    if (name.includes("norm")) return out.fill(1)
+    let from = (index * 7919) % GAUSS_BLOCK
+    for (let at = 0; at < n;) {
+      const take = Math.min(GAUSS_BLOCK - from, n - at)
+      out.set(block.subarray(from, from + take), at)
+      at += take
+      from = 0
+    }
+    return out
+  }
+  const estimate = fullTrainerBytes(engineShape, true, batch, seq)
+  const trainer = await Qwen3FullTrainer.create(gpu, engineShape, tensor, true, batch, seq, { learningRate: 2e-5, weightDecay: 0.01, weightGradients })
+  allocated += trainer.allocatedBytes
+  peak = Math.max(peak, allocated)
+  const T = batch * seq
+  const all = daptIds(T * accumulation, shape.vocab)
+  const micro = Array.from({ length: accumulation }, (_, m) => {
+    const ids = all.slice(m * T, (m + 1) * T)
+    // each position predicts the next token of its row (labels = ids, as transformers shifts them); a row's last predicts nothing
+    return { ids, targets: Uint32Array.from(ids, (_, i) => ((i + 1) % seq === 0 ? 0xffffffff : ids[i + 1]!)) }
+  })
+  const losses = [(await trainer.trainStep(micro)).loss] // warm-up (pipelines, first touches)
+  const t0 = performance.now()
+  let skipped = 0
+  for (let s = 0; s < steps; s++) {
+    const r = await trainer.trainStep(micro)
+    losses.push(r.loss)
+    if (r.skipped) skipped++
+  }
+  const perStep = (performance.now() - t0) / 1000 / steps
+  const params = fullParameterShapes(engineShape, true).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+  const layerFlops = 2 * T * shape.hidden * (shape.heads * shape.headDim + 2 * shape.kvHeads * shape.headDim) + 2 * T * shape.heads * shape.headDim * shape.hidden + 6 * T * shape.hidden * shape.intermediate + 2 * batch * shape.heads * seq * seq * shape.headDim
+  // forward + dX + dW ≈ 3 × the forward's matmuls (attention's backward ≈ 2.5 × its forward: counted as 2)
+  const flops = 3 * (shape.layers * layerFlops + 2 * T * shape.hidden * shape.vocab) * accumulation
+  emit({
+    kind: "dapt-training", model: `${shape.name}, random weights`, engine: "fleuve WGSL full-parameter trainer (model/wgsl/qwen3-full-trainer.ts)", weights: "f32 master + AdamW, f16 compute copies",
+    trains: "every weight, tied embeddings included", weight_gradients: weightGradients, parameters: params, seq, micro_batch: batch, grad_accumulation: accumulation,
+    ms_per_step: +(perStep * 1e3).toFixed(1), tokens_per_s: Math.round((T * accumulation) / perStep), tflops_fwd_bwd: +(flops / perStep / 1e12).toFixed(2),
+    peak_gpu_bytes_allocated: peak, estimate_bytes: estimate, skipped_steps: skipped, losses: losses.map((l) => +l.toFixed(4))
+  })
+  // after the timed steps, so that a profile that fails costs only itself
+  if (profile) {
+    try {
+      await emitProfile(gpu, `dapt ${shape.name} ${batch}x${seq}`, trainer.stepDispatches().map((d) => [`${trainer.isWeightGradient(d) ? "weight-grad " : ""}${kernelOf(d)}`, d] as const))
+    } catch (e) {
+      emit({ kind: "error", what: `dapt profile ${shape.name}`, reason: e instanceof Error ? e.message : String(e) })
+    }
+  }
+  allocated -= trainer.allocatedBytes
+  trainer.dispose()
 }
 
 /** Scoring forward at batch 16 × prompt 512 (tokens = B·S) through fleuve's WGSL engine, every layer with its own weights. */
@@ -311,6 +401,20 @@ const main = async () => {
     } catch (e) {
       emit({ kind: "error", what, reason: e instanceof Error ? e.message : String(e) })
     }
+  }
+  if (process.argv.includes("--only-dapt")) {
+    // issue 22 item 3: full-parameter DAPT where it fits one card (0.6B, 1.7B), 8 × 1024 tokens a step
+    // (1.7B as 2 micro-batches of 4: PyTorch's activations at 8 would not fit 80 GB); the PyTorch peer:
+    // torch_peer.py --only-dapt, the same shapes and batches
+    for (const [shape, micro, accumulation] of quick ? [[{ ...QWEN3_0_6B, layers: 2 }, 8, 1] as const] : [[QWEN3_0_6B, 8, 1] as const, [QWEN3_1_7B, 4, 2] as const]) {
+      peak = allocated
+      await guard(`dapt ${shape.name}`, () => daptBench(gpu, shape, micro, 1024, accumulation))
+    }
+    if (process.argv.includes("--dapt-general")) {
+      peak = allocated
+      await guard("dapt general dW", () => daptBench(gpu, QWEN3_0_6B, 8, 1024, 1, 2, "general"))
+    }
+    return
   }
   const onlyModel = process.argv.includes("--only-model")
   const onlyTraining = process.argv.includes("--only-training")

@@ -21,6 +21,8 @@ bundle test/model/wgsl/kernels/engine.test.ts engine.test.mjs
 bundle test/model/wgsl/kernels/trainer.test.ts trainer.test.mjs
 for t in matmul-tiles backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv token-feed; do bundle test/model/wgsl/kernels/$t.test.ts $t.test.mjs; done
 bundle test/model/wgsl/kernels/split-k.test.ts split-k.test.mjs
+bundle test/model/wgsl/kernels/weight-gradients.test.ts weight-gradients.test.mjs
+bundle test/model/wgsl/kernels/full-trainer.test.ts full-trainer.test.mjs
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
 bundle bench/gpu/matmul-tune.ts bench-matmul-tune.mjs
 bundle test/model/wgsl/engine-scorer.test.ts engine-scorer.test.mjs

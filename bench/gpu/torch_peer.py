@@ -37,6 +37,10 @@ def bench(f, reps=10, warm=3):
 
 
 def main():
+    if "--only-dapt" in sys.argv:
+        from transformers import Qwen3Config, Qwen3ForCausalLM
+        emit(kind="torch", version=torch.__version__, device=torch.cuda.get_device_name(0))
+        return dapt_training(Qwen3Config, Qwen3ForCausalLM)
     if "--only-full-training" in sys.argv:
         from transformers import Qwen3Config, Qwen3ForCausalLM
         cfg = Qwen3Config(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
@@ -213,6 +217,67 @@ def full_training(cfg, Qwen3ForCausalLM):
             except torch.cuda.OutOfMemoryError as e:
                 emit(kind="error", what=f"full-training autocast={autocast} micro {micro}", reason=str(e)[:200])
             del model, opt
+
+
+def dapt_ids(n, vocab):
+    """bench/gpu/kernels.ts daptIds: the same token ids (an LCG from seed 12345, id = (x >> 8) mod vocab)."""
+    x, out = 12345, []
+    for _ in range(n):
+        x = (1664525 * x + 1013904223) & 0xFFFFFFFF
+        out.append((x >> 8) % vocab)
+    return out
+
+
+def dapt_training(Qwen3Config, Qwen3ForCausalLM):
+    """The peer of bench/gpu/kernels.ts --only-dapt (fleuve's WGSL full-parameter trainer): every
+    weight trains, tied embeddings included; f32 master weights, bf16 autocast, torch.optim.AdamW
+    (fused=True, f32 states), clipping at 1.0, constant lr 2e-5, weight decay 0.01; 8 sequences of
+    1024 a step (1.7B as 2 micro-batches of 4: its activations at 8 do not fit 80 GB) of dapt_ids'
+    tokens, fleuve's exactly; Qwen3-0.6B and 1.7B shapes, transformers' initialisation (sdpa)."""
+    shapes = [("Qwen3-0.6B-shaped", 1024, 3072, 8, 1)] + ([] if quick else [("Qwen3-1.7B-shaped", 2048, 6144, 4, 2)])
+    for name, hidden, inter, micro, accumulation in shapes:
+        cfg = Qwen3Config(hidden_size=hidden, intermediate_size=inter, num_hidden_layers=2 if quick else 28, num_attention_heads=16, num_key_value_heads=8,
+                          head_dim=128, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6, max_position_embeddings=4096)
+        cfg._attn_implementation = "sdpa"
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.device("cuda"):
+            model = Qwen3ForCausalLM(cfg).float()
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01, fused=True)
+        seq = 1024
+        ids = torch.tensor(dapt_ids(micro * accumulation * seq, 151936), device="cuda").view(micro * accumulation, seq)
+
+        def step():
+            total = 0.0  # the mean of the micro-batches' losses (fleuve's step loss)
+            for i in range(accumulation):
+                batch = ids[i * micro:(i + 1) * micro]
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    loss = model(input_ids=batch, labels=batch).loss / accumulation
+                loss.backward()
+                total = total + loss.detach()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            return total
+
+        try:
+            losses = [step()]  # warm-up
+            torch.cuda.synchronize()
+            steps = 1 if quick else 3
+            t0 = time.time()
+            for _ in range(steps):
+                losses.append(step())
+            torch.cuda.synchronize()
+            t = (time.time() - t0) / steps
+            loss = losses[-1]
+            emit(kind="dapt-training", impl="torch", model=name, weights="f32 master, bf16 autocast, AdamW fused (f32 states)", trains="every weight, tied embeddings included",
+                 parameters=sum(p.numel() for p in model.parameters()), sequence=seq, micro_batch=micro, grad_accumulation=accumulation,
+                 tokens_per_s=round(micro * accumulation * seq / t), s_per_step=round(t, 3), loss=float(loss),
+                 losses=[round(float(x), 4) for x in losses], peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
+        except torch.cuda.OutOfMemoryError as e:
+            emit(kind="error", what=f"dapt-training {name}", reason=str(e)[:200])
+        del model, opt
 
 
 if __name__ == "__main__":

@@ -42,8 +42,8 @@ export const saveModelDir = async (loaded: LoadedModel, outDir: string, options:
 
 /**
  * Saves the model with every attached LoRA pair merged into its projection (W + alpha/r · B·A) as a
- * plain checkpoint in the Hugging Face layout: what a stage trained by LoRA (DAPT on a GPU, where
- * the WGSL trainer trains LoRA only) hands to the next stage as its base. Loads without the adapter
+ * plain checkpoint in the Hugging Face layout: what a stage trained by LoRA (DAPT of a model whose
+ * full fine-tuning does not fit the GPU) hands to the next stage as its base. Loads without the adapter
  * and scores as base + adapter does (test/model/merge.test.ts).
  */
 export const saveMergedModelDir = async (loaded: LoadedModel, outDir: string, options: { readonly dtype?: "F32" | "BF16" } = {}): Promise<{ readonly merged: number }> => {

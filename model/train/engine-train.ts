@@ -5,7 +5,9 @@ import type { ScoringEngineName } from "../tfjs/backend-names.ts"
 import { fusedCpuActive, webgpuEngineGpu, webgpuEngineUnavailable } from "../tfjs/backend.ts"
 import { hostWeights, takeOnce } from "../wgsl/host-weights.ts"
 import { checkEngineShape, engineShape, EngineShapeError, uploadQwen3Weights, weightBuffers } from "../wgsl/qwen3-engine.ts"
-import { type MicroBatch, Qwen3LoraTrainer, type OptimizerState } from "../wgsl/qwen3-trainer.ts"
+import { type MicroBatch, Qwen3LoraTrainer, type OptimizerState, type StepResult } from "../wgsl/qwen3-trainer.ts"
+import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer, type FullOptimizerState } from "../wgsl/qwen3-full-trainer.ts"
+import { probeFreeGpuMemory } from "../wgsl/kernels/free-memory.ts"
 import type { Gpu } from "../wgsl/kernels/device.ts"
 import type { WeightFormat } from "../wgsl/kernels/weight-format.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
@@ -52,23 +54,22 @@ export interface TrainingPathFacts {
  */
 export const chooseTrainingPath = (wanted: TrainingEngineName, facts: TrainingPathFacts): TrainingPath => {
   if (wanted === "tfjs") return { _tag: "Tfjs", reason: "asked for (--engine tfjs)" }
-  const reason =
-    facts.mode !== "lora" ? "full fine-tuning: the WGSL trainer trains LoRA only"
-    : facts.gpuUnavailable !== undefined ? facts.gpuUnavailable
-    : facts.shapeProblem
+  const reason = facts.gpuUnavailable ?? facts.shapeProblem
   if (reason === undefined) return { _tag: "Wgsl" }
   if (wanted === "wgsl") throw new TrainingEngineUnavailable(`the WGSL trainer was required (--engine wgsl) but cannot run: ${reason}`)
   return { _tag: "Tfjs", reason }
 }
 
 /** The stderr line naming the path. */
-export const describeTrainingPath = (p: TrainingPath, base: WeightFormat = "f16"): string =>
-  p._tag === "Wgsl" ? `training: fleuve WGSL trainer (${base === "nf4" ? "NF4 base (QLoRA)" : "f16 base"}, f32 LoRA and AdamW, tensor cores)`
+export const describeTrainingPath = (p: TrainingPath, base: WeightFormat = "f16", mode: TrainingMode["kind"] = "lora"): string =>
+  p._tag === "Wgsl"
+    ? mode === "full" ? "training: fleuve WGSL trainer (full parameters, embeddings included: f32 weights and AdamW, f16 compute copies, tensor cores)"
+    : `training: fleuve WGSL trainer (${base === "nf4" ? "NF4 base (QLoRA)" : "f16 base"}, f32 LoRA and AdamW, tensor cores)`
   : fusedCpuActive() ? `training: tfjs runtime with fleuve's fused CPU forward/backward (backend cpu-fused; not the WGSL trainer: ${p.reason})`
   : `training: tfjs runtime (${p.reason})`
 
-/** Why a model's shape does not fit the WGSL trainer on `gpu`, or undefined. */
-export const trainerShapeProblem = (config: Qwen3Config, gpu: Gpu | undefined): string | undefined => {
+/** Why a model's shape does not fit the WGSL trainer on `gpu` (LoRA or full-parameter), or undefined. */
+export const trainerShapeProblem = (config: Qwen3Config, gpu: Gpu | undefined, mode: TrainingMode["kind"] = "lora"): string | undefined => {
   const shape = engineShape(config)
   try {
     checkEngineShape(shape)
@@ -77,6 +78,7 @@ export const trainerShapeProblem = (config: Qwen3Config, gpu: Gpu | undefined): 
     throw e
   }
   if (gpu && shape.vocab * shape.hidden * 2 > gpu.maxStorageBufferBindingSize) return `an lm_head of ${shape.vocab} × ${shape.hidden} exceeds one storage binding (the trainer does not shard it)`
+  if (gpu && mode === "full" && shape.vocab * shape.hidden * 4 > gpu.maxStorageBufferBindingSize) return `an f32 embedding of ${shape.vocab} × ${shape.hidden} exceeds one storage binding (full-parameter training does not shard it)`
   return undefined
 }
 
@@ -86,7 +88,7 @@ export const trainingPathFor = (wanted: TrainingEngineName, model: Qwen3Model, m
   const path = chooseTrainingPath(wanted, {
     mode: mode.kind,
     gpuUnavailable: gpu ? undefined : (webgpuEngineUnavailable() ?? "no WebGPU device with tensor cores"),
-    shapeProblem: trainerShapeProblem(model.config, gpu)
+    shapeProblem: trainerShapeProblem(model.config, gpu, mode.kind)
   })
   return { path, gpu }
 }
@@ -218,7 +220,10 @@ export const trainOnEngine = async (
     readonly baseFormat?: WeightFormat
   }
 ): Promise<{ losses: Array<number>; resumedFrom: string | undefined }> => {
-  if (mode.kind !== "lora") throw new TrainingEngineUnavailable("the WGSL trainer trains LoRA only")
+  if (mode.kind === "full") {
+    if ((engine.baseFormat ?? "f16") !== "f16") throw new TrainingEngineUnavailable("full-parameter training trains the base itself: it cannot be NF4")
+    return trainFullOnEngine(model, mode, data, options, onStep, engine)
+  }
   const shapeProblem = trainerShapeProblem(model.config, engine.gpu)
   if (shapeProblem) throw new TrainingEngineUnavailable(shapeProblem)
   const width = sequenceWidth(data)
@@ -289,38 +294,206 @@ export const trainOnEngine = async (
       }
       return pairs
     }
-    const save = async (dir: string) =>
-      writeEngineCheckpoint(dir, { model, mode, pairs: await syncModel(), optimizer: await t.readState(), run: { step, losses, dataSize: data.length, seed: options.seed }, options })
-    const started = performance.now()
-    const startStep = step
-    const last = Math.min(options.totalSteps, options.stopAfter ?? options.totalSteps)
-    while (step < last) {
-      const lr = cosineWithWarmup(step, options.totalSteps, options.peakLr, options.warmupRatio)
-      // train()'s dropout seed for the micro-batch (the masks themselves are the WGSL kernels' own)
-      const batches = Array.from({ length: options.gradAccumulation }, (_, micro) => ({
-        ...microBatchTensors(microBatchSequences(data, options, step, micro), layout),
-        dropoutSeed: options.seed * 7 + step * options.gradAccumulation + micro
-      }))
-      let result = await t.trainStep(batches, lr)
-      for (let retries = 0; result.skipped; retries++) {
-        if (retries >= 24) throw new Error(`step ${step + 1}: the gradients overflow f16 at every loss scale down to ${result.lossScale}`)
-        result = await t.trainStep(batches, lr)
-      }
-      step += 1
-      losses.push(result.loss)
-      onStep(stepReport({ step, startStep, started, width, options }, { loss: result.loss, lr, gradNorm: result.gradNorm }))
-      // A signal handler runs only when the event loop turns: a loop of resolved promises never lets it.
-      if (options.signal) await new Promise((resolve) => setImmediate(resolve))
-      const stopping = options.signal?.aborted === true
-      if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) await save(join(options.outDir, checkpointName(step)))
-      else if (stopping && step < options.totalSteps) await save(join(options.outDir, checkpointName(step)))
-      if (stopping) break
-    }
-    if (step === options.totalSteps) await save(join(options.outDir, "final"))
-    else await syncModel()
+    const save = async (dir: string, at: { readonly step: number; readonly losses: ReadonlyArray<number> }) =>
+      writeEngineCheckpoint(dir, { model, mode, pairs: await syncModel(), optimizer: await t.readState(), run: { ...at, dataSize: data.length, seed: options.seed }, options })
+    losses = await runEngineSteps({ trainStep: (b, lr) => t.trainStep(b, lr), save, sync: async () => void (await syncModel()) }, { step, losses }, data, options, layout, width, onStep)
     return { losses, resumedFrom: resumeFrom }
   } finally {
     trainer?.dispose()
     for (const b of weightBuffers(weights)) b.destroy()
+  }
+}
+
+/** What the step loop needs from a run on the WGSL trainer (LoRA or full-parameter). */
+interface EngineRun {
+  trainStep(batches: ReadonlyArray<MicroBatch>, lr: number): Promise<StepResult>
+  /** a checkpoint of the run as it stands after `at.step` steps */
+  save(dir: string, at: { readonly step: number; readonly losses: ReadonlyArray<number> }): Promise<void>
+  /** leaves the trained weights in the model's variables (a run that stops before its last step) */
+  sync(): Promise<void>
+}
+
+/**
+ * train()'s loop on the WGSL trainer: the same data order, micro-batches, learning-rate schedule,
+ * progress reports and checkpoints; a step whose f16 gradients overflow is retried at half the loss
+ * scale (so steps match train()'s). Returns every step's loss, those resumed from included.
+ */
+const runEngineSteps = async (
+  run: EngineRun,
+  from: { readonly step: number; readonly losses: ReadonlyArray<number> },
+  data: ReadonlyArray<TrainingSequence>,
+  options: TrainOptions,
+  layout: { readonly rows: number; readonly seq: number },
+  width: number,
+  onStep: (r: StepReport) => void
+): Promise<Array<number>> => {
+  let step = from.step
+  const losses = [...from.losses]
+  const started = performance.now()
+  const startStep = step
+  const last = Math.min(options.totalSteps, options.stopAfter ?? options.totalSteps)
+  while (step < last) {
+    const lr = cosineWithWarmup(step, options.totalSteps, options.peakLr, options.warmupRatio)
+    // train()'s dropout seed for the micro-batch (the masks themselves are the WGSL kernels' own)
+    const batches = Array.from({ length: options.gradAccumulation }, (_, micro) => ({
+      ...microBatchTensors(microBatchSequences(data, options, step, micro), layout),
+      dropoutSeed: options.seed * 7 + step * options.gradAccumulation + micro
+    }))
+    let result = await run.trainStep(batches, lr)
+    for (let retries = 0; result.skipped; retries++) {
+      if (retries >= 24) throw new Error(`step ${step + 1}: the gradients overflow f16 at every loss scale down to ${result.lossScale}`)
+      result = await run.trainStep(batches, lr)
+    }
+    step += 1
+    losses.push(result.loss)
+    onStep(stepReport({ step, startStep, started, width, options }, { loss: result.loss, lr, gradNorm: result.gradNorm }))
+    // A signal handler runs only when the event loop turns: a loop of resolved promises never lets it.
+    if (options.signal) await new Promise((resolve) => setImmediate(resolve))
+    const stopping = options.signal?.aborted === true
+    if (options.checkpointEvery > 0 && step % options.checkpointEvery === 0) await run.save(join(options.outDir, checkpointName(step)), { step, losses })
+    else if (stopping && step < options.totalSteps) await run.save(join(options.outDir, checkpointName(step)), { step, losses })
+    if (stopping) break
+  }
+  if (step === options.totalSteps) await run.save(join(options.outDir, "final"), { step, losses })
+  else await run.sync()
+  return losses
+}
+
+const GB = (bytes: number) => (bytes / 1e9).toFixed(1)
+
+/**
+ * The micro-batch full-parameter training fits in: fleuve's estimate of what the trainer allocates
+ * (fullTrainerBytes) against what can be allocated now (probeFreeGpuMemory), halving the micro-batch
+ * (twice the accumulation) until it fits. Where even one sequence a micro-batch does not fit, a
+ * TrainingEngineUnavailable saying how much it needs and how much there is.
+ */
+export const fitFullTraining = async (
+  need: (layout: { readonly rows: number; readonly seq: number }) => number,
+  free: (wanted: number) => Promise<number>,
+  options: TrainOptions,
+  width: number,
+  onNote?: (line: string) => void
+): Promise<{ readonly options: TrainOptions; readonly layout: { readonly rows: number; readonly seq: number } }> => {
+  let fitted = options
+  for (;;) {
+    const layout = engineLayout(fitted.microBatch, width)
+    const bytes = need(layout)
+    const there = await free(bytes)
+    if (there >= bytes) return { options: fitted, layout }
+    const halved = halveMicroBatch(fitted)
+    if (!halved) {
+      throw new TrainingEngineUnavailable(
+        `full-parameter training needs about ${GB(bytes)} GB of GPU memory at micro-batch ${fitted.microBatch} × ${layout.seq} tokens (fleuve's estimate: 16 bytes a parameter for the f32 weights, ` +
+          `gradients and AdamW moments, 2 for the f16 copies, and the activations) and ${GB(there)} GB can be allocated: train LoRA on all projections instead (fleuve train lora --targets all, then fleuve train merge)`
+      )
+    }
+    onNote?.(`training: micro-batch ${fitted.microBatch} × ${layout.seq} tokens needs about ${GB(bytes)} GB, ${GB(there)} GB free; ${halved.microBatch} × ${halved.gradAccumulation} accumulation instead`)
+    fitted = halved
+  }
+}
+
+/** The full-parameter trainer's state as a checkpoint's tensors: parameters by name, moments as `m.`/`v.` + name (train()'s names). */
+const fullStateToHost = (shapes: ReadonlyMap<string, ReadonlyArray<number>>, params: ReadonlyMap<string, Float32Array>, state: FullOptimizerState) => ({
+  trainable: new Map([...params].map(([name, data]) => [name, { shape: [...shapes.get(name)!], data }] as const)),
+  optimizer: new Map([
+    ...[...state.m].map(([name, data]) => [`m.${name}`, { shape: [...shapes.get(name)!], data }] as const),
+    ...[...state.v].map(([name, data]) => [`v.${name}`, { shape: [...shapes.get(name)!], data }] as const)
+  ])
+})
+
+/**
+ * Full-parameter training (DAPT) as train() runs it, on the WGSL full-parameter trainer
+ * (model/wgsl/qwen3-full-trainer.ts): every weight of the model, f32 masters and AdamW moments on
+ * the GPU, f16 compute copies. Checkpoints are train()'s (trainable.safetensors by checkpoint name,
+ * optimizer.safetensors with m./v. moments, the model folder saved by `mode.save` from the model's
+ * variables, which are set from the masters first): a run resumes on either path. Leaves the
+ * trained weights in the model's variables.
+ */
+const trainFullOnEngine = async (
+  model: Qwen3Model,
+  mode: TrainingMode & { readonly kind: "full" },
+  data: ReadonlyArray<TrainingSequence>,
+  options: TrainOptions,
+  onStep: (r: StepReport) => void,
+  engine: { readonly gpu: Gpu; readonly lossScale?: number; readonly onNote?: (line: string) => void }
+): Promise<{ losses: Array<number>; resumedFrom: string | undefined }> => {
+  const shapeProblem = trainerShapeProblem(model.config, engine.gpu, "full")
+  if (shapeProblem) throw new TrainingEngineUnavailable(shapeProblem)
+  const width = sequenceWidth(data)
+  const vars = trainableVariables(model, mode)
+  const shape = engineShape(model.config)
+  const tied = model.config.tieWordEmbeddings
+  const shapes = new Map(fullParameterShapes(shape, tied))
+  const missing = [...shapes.keys()].filter((name) => !vars.has(name))
+  if (missing.length > 0) throw new Error(`the model's trainable weights lack ${missing.slice(0, 3).join(", ")}`)
+  const host = await hostWeights(model, { mergeLora: false })
+  const tensor = (name: string) => {
+    const t = host.get(name)
+    if (!t) throw new Error(`model has no weight '${name}'`)
+    return t
+  }
+  const trainerOptions = {
+    learningRate: options.peakLr, weightDecay: options.adamw.weightDecay, beta1: options.adamw.beta1, beta2: options.adamw.beta2, eps: options.adamw.eps,
+    maxGradNorm: options.maxGradNorm, meanOver: "micro-batches" as const, ...(engine.lossScale !== undefined ? { lossScale: engine.lossScale } : {})
+  }
+  let { options: fitted, layout } = await fitFullTraining((l) => fullTrainerBytes(shape, tied, l.rows, l.seq), (wanted) => probeFreeGpuMemory(engine.gpu.device, { wantedBytes: wanted }), options, width, engine.onNote)
+  let trainer: Qwen3FullTrainer | undefined
+  try {
+    // the estimate is an estimate: a trainer that still runs out of memory is made again with half the micro-batch
+    for (;;) {
+      try {
+        trainer = await Qwen3FullTrainer.create(engine.gpu, shape, tensor, tied, layout.rows, layout.seq, trainerOptions)
+        break
+      } catch (e) {
+        const halved = halveMicroBatch(fitted)
+        if (!isOutOfMemory(e) || !halved) throw e
+        engine.onNote?.(`training: micro-batch ${fitted.microBatch} × ${layout.seq} tokens does not fit the GPU; ${halved.microBatch} × ${halved.gradAccumulation} accumulation instead`)
+        fitted = halved
+        layout = engineLayout(fitted.microBatch, width)
+      }
+    }
+    host.clear()
+    options = fitted
+    const t = trainer
+    let from: { step: number; losses: ReadonlyArray<number> } = { step: 0, losses: [] }
+    const resumeFrom = latestCheckpoint(options.outDir)
+    if (resumeFrom) {
+      const c = readCheckpoint(resumeFrom, data.length, options.seed)
+      const params = new Map([...shapes.keys()].map((name) => {
+        const saved = c.trainable.get(name)
+        if (!saved) throw new Error(`${join(c.dir, "trainable.safetensors")} lacks '${name}'`)
+        return [name, Float32Array.from(saved.data)] as const
+      }))
+      t.writeParameters(params)
+      if (c.state.step > 0) {
+        const moments = (prefix: "m." | "v.") => new Map([...shapes.keys()].map((name) => {
+          const saved = c.optimizer.get(`${prefix}${name}`)
+          if (!saved) throw new Error(`${join(c.dir, "optimizer.safetensors")} lacks '${prefix}${name}'`)
+          return [name, Float32Array.from(saved.data)] as const
+        }))
+        t.writeState({ step: c.state.step, lossScale: c.state.lossScale ?? t.lossScale, m: moments("m."), v: moments("v.") })
+      }
+      from = { step: c.state.step, losses: c.state.losses }
+    }
+    /** Copies the masters into the model's variables (the checkpoint's model folder is saved from them). */
+    const sync = async () => {
+      const params = await t.readParameters()
+      for (const [name, values] of params) {
+        const v = vars.get(name)!
+        const value = tf.tensor(values, v.shape)
+        v.assign(value)
+        value.dispose()
+      }
+      return params
+    }
+    const save = async (dir: string, at: { readonly step: number; readonly losses: ReadonlyArray<number> }) => {
+      const state = await t.readState()
+      const { trainable, optimizer } = fullStateToHost(shapes, await sync(), state)
+      await writeCheckpoint(dir, { model, mode, trainable, optimizer, state: { ...at, dataSize: data.length, seed: options.seed, lossScale: state.lossScale }, options })
+    }
+    const losses = await runEngineSteps({ trainStep: (b, lr) => t.trainStep(b, lr), save, sync: async () => void (await sync()) }, from, data, options, layout, width, onStep)
+    return { losses, resumedFrom: resumeFrom }
+  } finally {
+    trainer?.dispose()
   }
 }

@@ -113,6 +113,34 @@ export interface StepResult {
   readonly lossScale: number
 }
 
+/**
+ * What full-parameter training (model/wgsl/qwen3-full-trainer.ts) adds to the step: dispatches at
+ * sites of the backward (each given the buffers it reads), its own gradients' finish and parameter
+ * update, and the per-batch writes they need. With an extension the trainer's LoRA targets are
+ * empty: the forward, loss and backward are this file's, the parameters the extension's.
+ */
+export interface TrainerExtension {
+  /** after a projection's backward: dY [T, out] (f32 or f16) and the projection's f16 input x [T, in] */
+  projection(l: number, m: ProjectionName, x: Binding, dy: Binding, dyType: "f32" | "f16"): Array<Dispatch>
+  /** after an RMSNorm backward: its weight (the buffer the forward read), pre-norm input X [T, hidden], dY */
+  norm(w: GPUBuffer, x: Binding, dy: Binding): Array<Dispatch>
+  /** after a q/k norm + RoPE backward: its weight, pre-norm X [T, heads, D], dY the rotated output's gradient */
+  qkNorm(w: GPUBuffer, x: Binding, dy: Binding, heads: number): Array<Dispatch>
+  /** per chunk of the LM head: its rows, dlogits (f16 [rows, vocab]), the final normed hidden states (f16 [rows, hidden]) */
+  head(rows: number, dlogits: Binding, xh: Binding): Array<Dispatch>
+  /** the end of the backward: dx, the gradient of the embedding lookup's output (f32 [T, hidden]) */
+  embedding(dx: Binding): Array<Dispatch>
+  /** unscale its gradients, their squared global norm into norm[0] */
+  finish(norm: GPUBuffer): Array<Dispatch>
+  /** AdamW over its parameters, clipping by the norm finish() wrote */
+  optimizer(norm: GPUBuffer): Array<Dispatch>
+  /** a micro-batch's ids are about to run */
+  load(ids: Uint32Array): void
+  clearGradients(): void
+  setUnscale(factor: number): void
+  setStep(step: number, lr: number): void
+}
+
 const IGNORE = 0xffffffff
 const HEAD_CHUNK = 1024
 const align64 = (n: number) => Math.ceil(n / 64) * 64
@@ -153,17 +181,18 @@ export class Qwen3LoraTrainer {
     lossScale: number,
     /** the dropout masks' seed (u32 storage), written per micro-batch; undefined without dropout */
     private readonly dropoutSeed: GPUBuffer | undefined,
-    private readonly seed: number
+    private readonly seed: number,
+    private readonly extension: TrainerExtension | undefined
   ) {
     this.lossScale = lossScale
   }
 
-  static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, lora: LoraConfig, batch: number, seq: number, options: TrainerOptions = {}): Promise<Qwen3LoraTrainer> {
+  static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, lora: LoraConfig, batch: number, seq: number, options: TrainerOptions = {}, extension?: TrainerExtension): Promise<Qwen3LoraTrainer> {
     // everything a step needs is allocated here: running out of memory shows now, not mid-run
-    return withOomScope(gpu.device, () => Qwen3LoraTrainer.build(gpu, shape, weights, lora, batch, seq, options), (t) => t.dispose())
+    return withOomScope(gpu.device, () => Qwen3LoraTrainer.build(gpu, shape, weights, lora, batch, seq, options, extension), (t) => t.dispose())
   }
 
-  private static async build(gpu: Gpu, shape: EngineShape, weights: EngineWeights, lora: LoraConfig, batch: number, seq: number, options: TrainerOptions): Promise<Qwen3LoraTrainer> {
+  private static async build(gpu: Gpu, shape: EngineShape, weights: EngineWeights, lora: LoraConfig, batch: number, seq: number, options: TrainerOptions, ext: TrainerExtension | undefined): Promise<Qwen3LoraTrainer> {
     checkEngineShape(shape)
     if (!pickMatrixConfig(gpu)) throw new EngineShapeError("LoRA training on the WGSL kernels needs tensor cores (subgroup matrices)")
     const T = batch * seq
@@ -229,7 +258,7 @@ export class Qwen3LoraTrainer {
       const bound = 1 / Math.sqrt(slot.inDim)
       for (let i = 0; i < r * slot.inDim; i++) init[slot.a + i] = (2 * rand() - 1) * bound
     }
-    const P = storageBuffer(dev, init)
+    const P = storageBuffer(dev, paramCount > 0 ? init : 16)
     owned.push(P)
     const G = buf(paramCount * 4), M1 = buf(paramCount * 4), M2 = buf(paramCount * 4)
     const partials = buf(sumOfSquaresPartials(paramCount) * 4), norm = buf(16)
@@ -302,8 +331,9 @@ export class Qwen3LoraTrainer {
      * where x̃ = dropout(x), redrawn as the forward drew it, and du·A goes back through the mask.
      */
     const loraBackward = (l: number, m: ProjectionName, xin: Binding, dy: Binding, dyType: "f32" | "f16", dX: Binding): Array<Dispatch> => {
+      const full = ext?.projection(l, m, xin, dy, dyType) ?? []
       const sl = adapted(l, m)
-      if (!sl) return []
+      if (!sl) return full
       const uBuf = saved[l]!.u.get(m)!
       const [gDB, gDU] = dyType === "f32" ? [gmDB32, gmDU32] : [gmDB16, gmDU16]
       const dropped = dropInput(sl, xin)
@@ -315,6 +345,7 @@ export class Qwen3LoraTrainer {
         ]
         : gmDX.dispatches({ A: du, B: win(P, sl.a, r * sl.inDim), C: dX, params: dxParams }, { M: T, N: sl.inDim, K: r })
       return [
+        ...full,
         ...gDB.dispatches({ A: dy, B: uBuf, C: win(G, sl.b, sl.outDim * r), params: generalMatmulParams(dev, { M: sl.outDim, N: r, K: T }, {}, s) }, { M: sl.outDim, N: r, K: T }),
         ...gDU.dispatches({ A: dy, B: win(P, sl.b, sl.outDim * r), C: du, params: generalMatmulParams(dev, { M: T, N: r, K: sl.outDim }, {}, s) }, { M: T, N: r, K: sl.outDim }),
         ...dropped.dispatches,
@@ -322,6 +353,10 @@ export class Qwen3LoraTrainer {
         ...dxThroughMask
       ]
     }
+    /** the norm backwards, followed by the extension's weight gradients */
+    const rmsBackward = (b: Parameters<typeof bwd.rmsnormBackward>[0], rows: number): Array<Dispatch> => [bwd.rmsnormBackward(b, rows), ...(ext?.norm(b.W as GPUBuffer, b.X, b.dY) ?? [])]
+    const qkBackward = (b: Parameters<typeof bwd.qkNormRopeBackward>[0], rows: number, heads: number): Array<Dispatch> =>
+      [bwd.qkNormRopeBackward(b, rows, heads), ...(ext?.qkNorm(b.W as GPUBuffer, b.X, b.dY, heads) ?? [])]
     const linear = (plan: typeof mm, w: LinearWeight, A: Binding, C: Binding, M: number, N: number, K: number): Dispatch =>
       plan.dispatch({ A, C, params: mmP(M, N, K), B: w.B, ...(w.absmax ? { absmax: w.absmax } : {}) }, M, N, K)
 
@@ -371,10 +406,11 @@ export class Qwen3LoraTrainer {
         bwd.crossEntropyF16({ logits, targets: win(targets, c0, rows), loss: win(loss, c0, rows), dLogits: dlogits, params: ce }, rows),
         ...(splitHead
           ? splitHead({ A: dlogits, B: weights.lmHead, C: win(dxF, c0 * Hd, rows * Hd) }, rows, Hd, vocab, headSplits)
-          : [headKn.dispatch({ A: dlogits, B: weights.lmHead, C: win(dxF, c0 * Hd, rows * Hd), params: mmP(rows, Hd, vocab) }, rows, Hd, vocab)])
+          : [headKn.dispatch({ A: dlogits, B: weights.lmHead, C: win(dxF, c0 * Hd, rows * Hd), params: mmP(rows, Hd, vocab) }, rows, Hd, vocab)]),
+        ...(ext?.head(rows, dlogits, { buffer: xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }) ?? [])
       )
     }
-    lossHead.push(bwd.rmsnormBackward({ X: x, W: weights.finalNorm, dY: dxF, dX: dx, params: p.normBwdFinal }, T))
+    lossHead.push(...rmsBackward({ X: x, W: weights.finalNorm, dY: dxF, dX: dx, params: p.normBwdFinal }, T))
 
     // ---- backward, layers in reverse
     const back: Array<Dispatch> = []
@@ -390,7 +426,7 @@ export class Qwen3LoraTrainer {
         bwd.swigluBackwardF16({ G: k.g, U: k.up, dY: dact, dG: dgh, dU: duh, params: p.inter }, T * I),
         linear(mmKn, w.gate, dgh, dxn, T, Hd, I), linear(mmKnAcc, w.up, duh, dxn, T, Hd, I),
         ...loraBackward(l, "gate_proj", xh, dgh, "f16", dxn), ...loraBackward(l, "up_proj", xh, duh, "f16", dxn),
-        bwd.rmsnormBackward({ X: k.xMid, W: w.postNorm, dY: dxn, dX: dx, params: p.normBwd }, T),
+        ...rmsBackward({ X: k.xMid, W: w.postNorm, dY: dxn, dX: dx, params: p.normBwd }, T),
         // attention
         el.castF16({ X: dx, Y: dxh, params: p.hd }, T * Hd),
         linear(mmKn, w.o, dxh, datt, T, H * D, Hd), ...loraBackward(l, "o_proj", k.atth, dx, "f32", datt),
@@ -398,27 +434,27 @@ export class Qwen3LoraTrainer {
         fused.qkNormRopeF16({ X: k.qPre, W: w.qNorm, Y: qh, params: p.qk }, T, H),
         fused.qkNormRopeF16({ X: k.kPre, W: w.kNorm, Y: kh, params: p.kk }, T, KV),
         ...attBwd.record({ Q: qh, K: kh, V: k.vh, O: k.atth, dO: datt, LSE: k.lse, dQ: dq, dK: dk, dV: dv, Dlt: dlt, dOh: dqh, params: p.att }, batch, seq, H, KV, seq), // dqh is free until the cast below
-        bwd.qkNormRopeBackward({ X: k.qPre, W: w.qNorm, dY: dq, dX: dqPre, params: p.qk }, T, H),
-        bwd.qkNormRopeBackward({ X: k.kPre, W: w.kNorm, dY: dk, dX: dkPre, params: p.kk }, T, KV),
+        ...qkBackward({ X: k.qPre, W: w.qNorm, dY: dq, dX: dqPre, params: p.qk }, T, H),
+        ...qkBackward({ X: k.kPre, W: w.kNorm, dY: dk, dX: dkPre, params: p.kk }, T, KV),
         el.castF16({ X: dqPre, Y: dqh, params: p.q }, T * H * D),
         el.castF16({ X: dkPre, Y: dkh, params: p.kv }, T * KV * D),
         el.castF16({ X: dv, Y: dvh, params: p.kv }, T * KV * D),
         linear(mmKn, w.q, dqh, dxn, T, Hd, H * D), linear(mmKnAcc, w.k, dkh, dxn, T, Hd, KV * D), linear(mmKnAcc, w.v, dvh, dxn, T, Hd, KV * D),
         ...loraBackward(l, "q_proj", xh, dqPre, "f32", dxn), ...loraBackward(l, "k_proj", xh, dkPre, "f32", dxn), ...loraBackward(l, "v_proj", xh, dv, "f32", dxn),
-        bwd.rmsnormBackward({ X: k.xIn, W: w.inputNorm, dY: dxn, dX: dx, params: p.normBwd }, T)
+        ...rmsBackward({ X: k.xIn, W: w.inputNorm, dY: dxn, dX: dx, params: p.normBwd }, T)
       )
     }
     const embed = await (await import("./token-kernels.ts")).tokenKernels(gpu)
     const unscale = uniformBuffer(dev, [paramCount], [1])
     const sumSq = bwd.sumOfSquares({ X: G, partials, out: norm, params: u([paramCount, sumOfSquaresPartials(paramCount)]) }, paramCount)
-    const forwardBackward = [embed.embed({ ids, E: weights.embed, X: x, params: u([T, Hd, vocab, 0, vocab]) }, T), ...fwd, ...lossHead, ...back]
-    const finishGradients = [el.scale({ X: G, params: unscale }, paramCount), ...sumSq]
+    const forwardBackward = [embed.embed({ ids, E: weights.embed, X: x, params: u([T, Hd, vocab, 0, vocab]) }, T), ...fwd, ...lossHead, ...back, ...(ext?.embedding(dx) ?? [])]
+    const finishGradients = ext ? ext.finish(norm) : [el.scale({ X: G, params: unscale }, paramCount), ...sumSq]
     const o = { lr: options.learningRate ?? 2e-4, wd: options.weightDecay ?? 0, b1: options.beta1 ?? 0.9, b2: options.beta2 ?? 0.999, eps: options.eps ?? 1e-8, clip: options.maxGradNorm ?? 1 }
     const optimizerParams = u([paramCount, 0], [o.lr, o.b1, o.b2, o.eps, o.wd, o.clip])
-    const optimizer = [bwd.adamw({ P, G, M: M1, V: M2, norm, params: optimizerParams }, paramCount)]
+    const optimizer = ext ? ext.optimizer(norm) : [bwd.adamw({ P, G, M: M1, V: M2, norm, params: optimizerParams }, paramCount)]
     return new Qwen3LoraTrainer(gpu, shape, batch, seq, lora, slots, P, G, paramCount, ids, targets, loss, owned, forwardBackward, finishGradients, optimizer,
       { buffer: optimizerParams, lr: o.lr }, { m: M1, v: M2 }, options.meanOver ?? "tokens", { ce: chunkScales, unscale, norm }, owned.reduce((a, b) => a + b.size, 0), options.lossScale ?? 1024,
-      dropout?.seed, options.seed ?? 0)
+      dropout?.seed, options.seed ?? 0, ext)
   }
 
   private zeros: Float32Array<ArrayBuffer> | undefined
@@ -436,6 +472,7 @@ export class Qwen3LoraTrainer {
     q.writeBuffer(this.ids, 0, batch.ids)
     q.writeBuffer(this.targets, 0, batch.targets)
     for (const u of this.perBatch.ce) q.writeBuffer(u, 16, new Float32Array([this.lossScale * weight]))
+    this.extension?.load(batch.ids)
     if (this.dropoutSeed) q.writeBuffer(this.dropoutSeed, 0, new Uint32Array([batch.dropoutSeed ?? mix32(Math.imul(this.seed, 7919) + this.loaded)]))
     this.loaded++
   }
@@ -449,6 +486,7 @@ export class Qwen3LoraTrainer {
     const dev = this.gpu.device
     const T = this.batch * this.seq
     dev.queue.writeBuffer(this.G, 0, (this.zeros ??= new Float32Array(this.paramCount)))
+    this.extension?.clearGradients()
     const counts = batches.map((b) => b.targets.reduce((a, t) => a + (t === IGNORE ? 0 : 1), 0))
     const counted = counts.reduce((a, c) => a + c, 0)
     if (counted === 0) throw new EngineShapeError("the batch has no target tokens")
@@ -464,6 +502,7 @@ export class Qwen3LoraTrainer {
       loss += this.meanOver === "tokens" ? sum / counted : sum / counts[i]! / batches.length
     }
     dev.queue.writeBuffer(this.perBatch.unscale, 4, new Float32Array([1 / (this.lossScale * counted)]))
+    this.extension?.setUnscale(1 / (this.lossScale * counted))
     await runDispatches(dev, this.finishGradients)
     const norm2 = new Float32Array(await readBuffer(dev, this.perBatch.norm, 4))[0]!
     return { loss, gradNorm: Math.sqrt(norm2) }
@@ -484,6 +523,7 @@ export class Qwen3LoraTrainer {
     const q = this.gpu.device.queue
     q.writeBuffer(this.optimizerParams.buffer, 4, new Uint32Array([this.step]))
     q.writeBuffer(this.optimizerParams.buffer, 8, new Float32Array([lr ?? this.optimizerParams.lr]))
+    this.extension?.setStep(this.step, lr ?? this.optimizerParams.lr)
     await runDispatches(this.gpu.device, this.optimizer)
     return { loss, gradNorm, skipped: false, lossScale }
   }
@@ -524,6 +564,11 @@ export class Qwen3LoraTrainer {
     this.writePairs(state.v, "v")
     this.step = state.step
     this.lossScale = state.lossScale
+  }
+
+  /** The loss scale the next step runs at. */
+  get currentLossScale(): number {
+    return this.lossScale
   }
 
   /** Optimizer steps taken (skipped ones not counted). */

@@ -22,9 +22,12 @@ describe("fleuve train --engine", () => {
       const h = fleuve("train", sub, "--help")
       assert.equal(h.status, 0, h.stderr)
       assert.match(h.stdout, /--engine/)
-      assert.match(h.stdout, /auto uses fleuve's WGSL LoRA trainer/)
+      assert.match(h.stdout, /auto uses fleuve's WGSL trainer/)
     }
     assert.match(fleuve("train", "lora", "--help").stdout, /fleuve train lora .*--engine wgsl --micro-batch 16/)
+    const dapt = fleuve("train", "dapt", "--help").stdout
+    assert.match(dapt, /every weight trains, the \(tied\) embeddings and norms included/)
+    assert.match(dapt, /fleuve train dapt .*--engine wgsl/)
   })
 
   it("prints the path and why; --engine wgsl fails saying why; a bad name is refused", () => {
@@ -41,6 +44,18 @@ describe("fleuve train --engine", () => {
     const badDropout = tinyRun("bad-dropout", "--dropout", "1")
     assert.equal(badDropout.status, 1)
     assert.match(badDropout.stderr, /--dropout 1: a probability in \[0, 1\)/)
+    // DAPT (full-parameter) takes the same choice: the WGSL trainer is required and cannot run on cpu
+    const daptRun = (out: string, ...more: Array<string>) =>
+      fleuve("train", "dapt", "--model", tinyDir, "--data", join(tinyDir, "corpus.txt"), "--out", join(work, out), "--seq-len", "16", "--steps", "1",
+        "--micro-batch", "1", "--grad-accum", "1", "--backend", "cpu", ...more)
+    const daptWgsl = daptRun("dapt-wgsl", "--engine", "wgsl")
+    assert.equal(daptWgsl.status, 1)
+    assert.match(daptWgsl.stderr, /the WGSL trainer was required \(--engine wgsl\) but cannot run: the tensor backend is cpu, not webgpu/)
+    assert.ok(!existsSync(join(work, "dapt-wgsl", "final")))
+    const daptAuto = daptRun("dapt-auto")
+    assert.equal(daptAuto.status, 0, daptAuto.stderr)
+    assert.match(daptAuto.stderr, /fleuve: training: tfjs runtime \(the tensor backend is cpu, not webgpu\)/)
+    assert.ok(existsSync(join(work, "dapt-auto", "final", "model.safetensors")))
     const bad = tinyRun("bad", "--engine", "cuda")
     assert.notEqual(bad.status, 0)
     assert.match(bad.stderr + bad.stdout, /engine/)

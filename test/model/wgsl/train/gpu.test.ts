@@ -17,7 +17,8 @@ import { dequantizeNf4, quantizeNf4 } from "../../../../model/formats/nf4.ts"
 
 // trainOnEngine (the WGSL trainer) against train() (tfjs autodiff) from the same start on a tiny
 // 128-aligned random Qwen3 (base weights rounded to f16, as the trainer holds them; dropout 0; then dropout 0.1 on the WGSL path):
-// per-step losses and gradient norms, resume from a WGSL checkpoint on both paths. Needs a WebGPU
+// per-step losses and gradient norms, resume from a WGSL checkpoint on both paths; the same for
+// full-parameter training (DAPT, model/wgsl/qwen3-full-trainer.ts). Needs a WebGPU
 // device with tensor cores (skips elsewhere, saying why).
 process.env.XDG_RUNTIME_DIR ??= "/tmp" // the Vulkan loader warns without it
 let skip: string | false
@@ -112,6 +113,60 @@ describe("trainOnEngine against train()", { skip }, () => {
     assert.ok(d1.losses.slice(1).some((l, i) => Math.abs(l - undropped.losses[i + 1]!) > 1e-4), `dropout 0.1 ${d1.losses} vs 0 ${undropped.losses}`)
     // ... by little: a rate of 0.1 on the LoRA branch only
     assert.ok(d1.losses.every((l, i) => Number.isFinite(l) && Math.abs(l - undropped.losses[i]!) < 0.1 * undropped.losses[i]!), `dropout 0.1 ${d1.losses} vs 0 ${undropped.losses}`)
+    model.dispose()
+  })
+
+  it("full-parameter training (DAPT): train()'s losses and gradient norms step by step, every weight trained, resumes on either path", async () => {
+    const gpu = webgpuEngineGpu()!
+    const start = new Map([...expectedShapes(config)].map(([name, s], i) => {
+      const n = s.reduce((a, b) => a * b, 1)
+      return [name, { shape: s, values: name.includes("norm") ? random(n, 50 + i, 0.2).map((v) => 1 + v) : roundF16(random(n, 100 + i, 0.08)) }] as const
+    }))
+    const vars = new Map([...start].map(([name, t]) => [name, tf.variable(tf.tensor(t.values, [...t.shape]))] as const))
+    const model = new Qwen3Model(config, new Map(vars))
+    const reset = () => {
+      for (const [name, v] of vars) v.assign(tf.tensor(start.get(name)!.values, [...start.get(name)!.shape]))
+    }
+    const saved: Array<string> = []
+    const mode = { kind: "full" as const, save: async (dir: string) => void saved.push(dir) }
+    const width = 60
+    const data = Array.from({ length: 8 }, (_, s) => ({ ids: Array.from({ length: width }, (_, i) => (i * (37 + 6 * s) + 11 * s + 3) % 512) }))
+    const options = (dir: string, more: Partial<TrainOptions> = {}): TrainOptions =>
+      ({ ...defaultTrainOptions, totalSteps: 3, microBatch: 2, gradAccumulation: 2, peakLr: 1e-3, warmupRatio: 0, checkpointEvery: 1, outDir: join(work, dir), ...more })
+    const reports = () => {
+      const got: Array<StepReport> = []
+      return { got, onStep: (r: StepReport) => void got.push(r) }
+    }
+    reset()
+    const e = reports()
+    const engine = await trainOnEngine(model, mode, data, options("full-wgsl"), e.onStep, { gpu })
+    const trained = new Map(await Promise.all([...vars].map(async ([n, v]) => [n, (await v.data()) as Float32Array] as const)))
+    reset()
+    const t = reports()
+    const tfjs = await train(model, mode, data, options("full-tfjs"), t.onStep)
+    console.log(`full-parameter losses: WGSL ${engine.losses.map((l) => l.toFixed(4)).join(" ")}; tfjs ${tfjs.losses.map((l) => l.toFixed(4)).join(" ")}`)
+    for (let i = 0; i < 3; i++) {
+      assert.ok(Math.abs(engine.losses[i]! - tfjs.losses[i]!) < 2e-2, `step ${i + 1}: WGSL loss ${engine.losses[i]} vs tfjs ${tfjs.losses[i]}`)
+      const [ge, gt] = [e.got[i]!.gradNorm, t.got[i]!.gradNorm]
+      assert.ok(Math.abs(ge - gt) < 5e-2 * gt, `step ${i + 1}: WGSL grad-norm ${ge} vs tfjs ${gt}`)
+    }
+    // every weight moved (embeddings, norms, projections), and the model's variables hold the trained masters
+    for (const [name, values] of trained) assert.ok(values.some((x, i) => x !== start.get(name)!.values[i]), `${name} did not train`)
+    assert.ok(existsSync(join(work, "full-wgsl", "final", "trainable.safetensors")) && existsSync(join(work, "full-wgsl", "final", "optimizer.safetensors")))
+    assert.ok(saved.some((d) => d.startsWith(join(work, "full-wgsl", "final"))), "the model folder is saved with the checkpoint")
+
+    // interrupted after 2 steps, resumed on the WGSL path, and on the tfjs path from the same checkpoint
+    reset()
+    await trainOnEngine(model, mode, data, options("full-resume", { stopAfter: 2 }), () => {}, { gpu })
+    cpSync(join(work, "full-resume"), join(work, "full-resume-tfjs"), { recursive: true })
+    reset()
+    const rest = await trainOnEngine(model, mode, data, options("full-resume"), () => {}, { gpu })
+    assert.equal(rest.resumedFrom, join(work, "full-resume", "checkpoint-000002"))
+    assert.ok(Math.abs(rest.losses[2]! - engine.losses[2]!) < 1e-3, `resumed ${rest.losses[2]} vs ${engine.losses[2]}`)
+    reset()
+    const onTfjs = await train(model, mode, data, options("full-resume-tfjs"))
+    assert.equal(onTfjs.resumedFrom, join(work, "full-resume-tfjs", "checkpoint-000002"))
+    assert.ok(Math.abs(onTfjs.losses[2]! - tfjs.losses[2]!) < 2e-2, `tfjs resumed from WGSL ${onTfjs.losses[2]} vs tfjs ${tfjs.losses[2]}`)
     model.dispose()
   })
 
