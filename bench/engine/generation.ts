@@ -9,18 +9,30 @@
  *
  *   node --import tsx bench/engine/generation.ts [--layers 28] [--batch 16] [--prompt 128] [--new 128] [--tfjs-new 16]
  *   node --import tsx bench/engine/generation.ts --tiny --backend cpu      (a smoke run: tfjs only)
+ *
+ * Decoder kernels (issue 22 item 4): `--batches 16,1 --kernels fused,unfused` runs each batch size
+ * on each kernel set (model/wgsl/qwen3-decoder.ts DecoderKernels) in turn, device-fed, and prints
+ * per run the dispatches a step, prefill tokens/s (the engine forward over the prompts' shared
+ * positions), ms a decoding step and tokens/s, and per batch whether the kernel sets' tokens agree
+ * (rows identical; else the first difference). `--host-feed false` skips the host-fed run and
+ * `--tfjs-new 0` the tfjs comparison; `--profile` adds the GPU time of a step's kernels by kind.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { parseArgs } from "node:util"
-import { type BackendName, describeBackend, selectBackend } from "../../model/tfjs/backend.ts"
+import { type BackendName, describeBackend, selectBackend, webgpuEngineGpu } from "../../model/tfjs/backend.ts"
+import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
 import { describeGenerationPath, type Generation, generateGreedy } from "../../model/runtime/generate.ts"
+import type { DecodeTimings } from "../../model/wgsl/engine-generate.ts"
 import { scoringPathFor, setScoringEngine } from "../../model/runtime/scoring.ts"
+import { decodePositions } from "../../model/wgsl/engine-generate.ts"
+import { type DecoderKernels, setDecoderKernels } from "../../model/wgsl/qwen3-decoder.ts"
 import { benchConfig, benchTokenizer, randomF16Model } from "./scoring-fixture.ts"
 
 const { values: args } = parseArgs({
   options: {
     layers: { type: "string", default: "28" }, batch: { type: "string", default: "16" }, prompt: { type: "string", default: "128" },
-    new: { type: "string", default: "128" }, "tfjs-new": { type: "string", default: "16" }, backend: { type: "string", default: "webgpu" }, tiny: { type: "boolean", default: false }
+    new: { type: "string", default: "128" }, "tfjs-new": { type: "string", default: "16" }, backend: { type: "string", default: "webgpu" }, tiny: { type: "boolean", default: false },
+    batches: { type: "string" }, kernels: { type: "string" }, "host-feed": { type: "string", default: "true" }, profile: { type: "boolean", default: false }
   }
 })
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o))
@@ -36,25 +48,64 @@ const prompts = Array.from({ length: B }, (_, r) => {
   return tokenizer.decode(ids)
 })
 
-const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device"): Promise<Array<Generation>> => {
+const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, kernels?: DecoderKernels): Promise<Array<Generation>> => {
   setScoringEngine(engine)
+  if (kernels) setDecoderKernels(kernels)
+  const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)
   await generateGreedy(model, tokenizer, prompts.slice(0, 2), { maxNewTokens: 2, stopAtEos: false }) // warm-up: shaders, buffers
-  const timings = { submitted: 0, read: 0, checkpoints: 0, steps: 0, reads: 0 }
+  // the batch's own decoder (sized for these positions) and prefill engine, made before the clock starts
+  await generateGreedy(model, tokenizer, rows, { maxNewTokens, stopAtEos: false, maxBatch: batch, decoderFeed })
+  const timings: DecodeTimings = { submitted: 0, read: 0, checkpoints: 0, steps: 0, reads: 0 }
   const t0 = performance.now()
-  const out = await generateGreedy(model, tokenizer, prompts, { maxNewTokens, stopAtEos: false, maxBatch: B, decodeTimings: timings, decoderFeed })
+  const out = await generateGreedy(model, tokenizer, rows, { maxNewTokens, stopAtEos: false, maxBatch: batch, decodeTimings: timings, decoderFeed })
   const seconds = (performance.now() - t0) / 1000
   const tokens = out.reduce((a, g) => a + g.tokenIds.length, 0)
   // what the decoder allocated (weights, KV caches, activations: every GPUBuffer of the engine scorer and its decoder)
   const scorer = engine === "auto" ? await scoringPathFor(model) : undefined
   const allocated = scorer?._tag === "Engine" ? scorer.scorer.allocatedBytes : undefined
-  emit({ kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch: B, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds), ...(allocated ? { gpu_bytes_allocated: allocated } : {}), ...(timings.steps > 0 ? { decoder_ms: { submitted: Math.round(timings.submitted), read: Math.round(timings.read), checkpoints: Math.round(timings.checkpoints), steps: timings.steps, reads: timings.reads } } : {}) })
+  const decoder = scorer?._tag === "Engine" ? await scorer.scorer.exclusive(() => scorer.scorer.decoder(batch, decodePositions(P, maxNewTokens))) : undefined
+  // the steps the decoder ran after the prefill, and their wall time (reads of the token table every 8 steps included)
+  const stepped = timings.steps - (timings.prefilled ?? 0)
+  emit({
+    kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
+    ...(decoder ? { kernels: decoder.kernels, dispatches_per_step: decoder.dispatchesPerStep } : {}),
+    ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
+    ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3) } : {}),
+    ...(allocated ? { gpu_bytes_allocated: allocated } : {}), ...(timings.steps > 0 ? { decoder_ms: { submitted: Math.round(timings.submitted), read: Math.round(timings.read), checkpoints: Math.round(timings.checkpoints), steps: timings.steps, reads: timings.reads } } : {})
+  })
+  // GPU time of one step's kernels by timestamp queries, summed by kind (each in its own pass)
+  if (args.profile && decoder) {
+    const times = (await profileDispatches(webgpuEngineGpu()!, decoder.stepDispatches(), 3)).sort((a, b) => b.ms - a.ms)
+    const total = times.reduce((a, t) => a + t.ms, 0)
+    emit({ kind: "profile", what: `decoding step, ${decoder.kernels}, batch ${batch}`, ms_total_gpu: +total.toFixed(3), kernels: times.map((t) => ({ label: t.label, count: t.count, ms: +t.ms.toFixed(4), share: +(t.ms / total).toFixed(4) })) })
+  }
+  if (kernels) setDecoderKernels("fused")
   return out
 }
 
-const hostFed = await run("auto", Number(args.new), "host")
+if (args.batches || args.kernels) {
+  // issue 22 item 4: each batch size on each kernel set, and whether their tokens agree
+  const kernelSets = (args.kernels ?? "fused").split(",") as Array<DecoderKernels>
+  for (const batch of (args.batches ?? String(B)).split(",").map(Number)) {
+    const got = new Map<DecoderKernels, Array<Generation>>()
+    for (const k of kernelSets) got.set(k, await run("auto", Number(args.new), "device", batch, k))
+    const [a, b] = kernelSets.map((k) => got.get(k)!)
+    if (a && b) {
+      const firsts = a.map((g, r) => g.tokenIds.findIndex((t, i) => t !== b[r]!.tokenIds[i]))
+      emit({ kind: "kernels-agree", batch, kernels: kernelSets, rows_identical: firsts.filter((f) => f < 0).length, of: batch, first_differences: firsts.flatMap((f, r) => (f < 0 ? [] : [{ row: r, token: f }])) })
+    }
+  }
+  model.dispose()
+  process.exit(0)
+}
+const hostFed = args["host-feed"] === "false" ? undefined : await run("auto", Number(args.new), "host")
 const decoder = await run("auto", Number(args.new), "device")
-emit({ kind: "feeds-agree", rows: decoder.filter((g, r) => g.tokenIds.length === hostFed[r]!.tokenIds.length && g.tokenIds.every((t, i) => t === hostFed[r]!.tokenIds[i])).length, of: B })
+if (hostFed) emit({ kind: "feeds-agree", rows: decoder.filter((g, r) => g.tokenIds.length === hostFed[r]!.tokenIds.length && g.tokenIds.every((t, i) => t === hostFed[r]!.tokenIds[i])).length, of: B })
+if (Number(args["tfjs-new"]) === 0) {
+  model.dispose()
+  process.exit(0)
+}
 const tfjs = await run("tfjs", Number(args["tfjs-new"]))
 // Where the two differ first, and whether the decoder's token there is a near-tie under tfjs' f32 log-probs
 const rows = await Promise.all(decoder.map(async (g, r) => {
