@@ -71,7 +71,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
     kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
     ...(decoder ? { kernels: decoder.kernels, dispatches_per_step: decoder.dispatchesPerStep } : {}),
     ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
-    ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3) } : {}),
+    ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3), host_ms_per_step: +(timings.submitted / stepped).toFixed(3) } : {}),
     ...(allocated ? { gpu_bytes_allocated: allocated } : {}), ...(timings.steps > 0 ? { decoder_ms: { submitted: Math.round(timings.submitted), read: Math.round(timings.read), checkpoints: Math.round(timings.checkpoints), steps: timings.steps, reads: timings.reads } } : {})
   })
   // GPU time of one step's kernels by timestamp queries, summed by kind (each in its own pass)

@@ -4,6 +4,7 @@ import { DECODE_ROWS, decodeAttendParams, decodeGemvParams, decodeLayerKernels }
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
+import { tableShards } from "./token-kernels.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -67,6 +68,9 @@ export class Qwen3Decoder {
     private readonly kvPrefill: KvPrefillKernels
   ) {}
 
+  /** Milliseconds the host spent encoding and submitting device-fed steps (decodeOnDevice), since the decoder was made: against the steps' wall time, whether the host or the GPU bounds a step. */
+  hostMs = 0
+
   /** Bytes of every buffer the decoder made (KV caches, activations, uniforms). */
   get allocatedBytes(): number {
     return this.parts.made.reduce((a, b) => a + b.size, 0)
@@ -94,14 +98,17 @@ export class Qwen3Decoder {
     const caches = weights.layers.map(() => ({ K: buf(cacheBytes), V: buf(cacheBytes) }))
     if (kernels === "fused") {
       const { hidden: Hd, intermediate: I, vocab } = shape
-      const dl = await decodeLayerKernels(gpu, D, "f16")
+      const dl = await decodeLayerKernels(gpu, D, { rows })
       const W = (H + 2 * KV) * D
       const qkv = buf(rows * W * 4)
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
         gateUp: u(...decodeGemvParams(rows, I, Hd, 0, 0, shape.eps)), down: u(...decodeGemvParams(rows, Hd, I))
       }
-      const labeled: Array<readonly [string, Dispatch]> = [...f.embed.map((d) => ["embed", d] as const), ...weights.layers.flatMap((w, l) => {
+      // the embedding of the real rows only (the scoring engine's embeds all 128 padded ones)
+      const embed = tableShards(vocab, Hd, gpu.maxStorageBufferBindingSize).map((sh) =>
+        tok.embed({ ids: b.ids, E: { buffer: weights.embed, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 }, X: b.x, params: u([rows, Hd, vocab, sh.row0, sh.rows]) }, rows))
+      const labeled: Array<readonly [string, Dispatch]> = [...embed.map((d) => ["embed", d] as const), ...weights.layers.flatMap((w, l) => {
         const { K, V } = caches[l]!
         return [
           ["qkv (input norm folded in)", dl.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: qkv, G: w.inputNorm, params: p.qkv }, W)],
@@ -199,11 +206,14 @@ export class Qwen3Decoder {
   private writeStepParams(position: number): void {
     const { kvHeads: KV, headDim: D, heads: H, theta, eps } = this.shape
     const q = this.device.queue
+    if (this.kernels === "fused") {
+      q.writeBuffer(this.stepParams.attend, 0, uniformData(...decodeAttendParams(this.rows, position, H, KV, 1 / Math.sqrt(D), eps, theta)))
+      return
+    }
     q.writeBuffer(this.stepParams.qkQ, 0, uniformData([this.rows, 1, H, position], [eps, theta]))
     q.writeBuffer(this.stepParams.qkK, 0, uniformData([this.rows, 1, KV, position], [eps, theta]))
     q.writeBuffer(this.stepParams.castV, 0, uniformData([this.rows * KV * D, position * this.rows * KV * D]))
     q.writeBuffer(this.stepParams.att, 0, uniformData([this.rows, position + 1, H, KV], [1 / Math.sqrt(D)]))
-    q.writeBuffer(this.stepParams.attend, 0, uniformData(...decodeAttendParams(this.rows, position, H, KV, 1 / Math.sqrt(D), eps, theta)))
   }
 
   /**
@@ -261,7 +271,9 @@ export class Qwen3Decoder {
         dev.queue.writeBuffer(feedParams, 8, Uint32Array.of(s))
         const picks = s >= firstPick
         if (picks) dev.queue.writeBuffer(recordParams, 4, Uint32Array.of(s))
+        const h0 = performance.now()
         dev.queue.submit([encodeDispatches(dev, picks ? withHead : withoutHead)])
+        this.hostMs += performance.now() - h0
         if (!picks || ((s - firstPick + 1) % readEvery !== 0 && s !== steps - 1)) continue
         const all = new Uint32Array(await readBuffer(dev, generated, (s + 1) * rows * 4))
         const stop = await take(readFrom, all.subarray(readFrom * rows), s + 1 - readFrom)

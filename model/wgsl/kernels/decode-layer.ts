@@ -24,18 +24,31 @@ import { grid } from "./fused.ts"
  *
  * GEMV layout as model/wgsl/kernels/gemv.ts (32 threads a column, each walking the column's row
  * of B 4 values at a time, partial sums meeting in workgroup memory), but each thread keeps
- * COLUMNS columns (or the gate and up columns of one index), so one read of the activations
- * serves two weight reads: with one column a thread, the activations' loads (16 rows for each
- * weight vec4) outnumbered the weights' eight to one.
+ * GemvShape.columns columns (or the gate and up columns of one index), so one read of the
+ * activations serves two weight reads (with one column a thread, the activations' loads, 16 rows
+ * for each weight vec4, outnumbered the weights' eight to one), a column's K can be split over
+ * more threads (GemvShape.slices), and the kernels are written for the decoder's rows (rounded
+ * up to a power of two) rather than always 16.
  *
  * `storage` f16 is the decoder's (weights, the attention output, the SwiGLU output and the
  * caches); f32 is the same kernels for adapters without shader-f16 (tests on SwiftShader).
  */
 export const DECODE_ROWS = 16
-const COLUMNS = 2
-const SUBGROUPS = 8 // 32-thread column groups a 256-thread workgroup
 
 export type DecodeStorage = "f16" | "f32"
+
+/**
+ * How a GEMV spreads over a 256-thread workgroup: `columns` output columns a thread (gate-up:
+ * the gate and up columns of one index count as one), each column's K walked by 32 · `slices`
+ * threads (more slices: more threads in flight on a narrow N, but each workgroup reads the
+ * activations for fewer columns). Workgroups: N / ((8 / slices) · columns).
+ */
+export interface GemvShape {
+  readonly columns: 1 | 2 | 4
+  readonly slices: 1 | 2 | 4 | 8
+}
+
+export const DEFAULT_GEMV_SHAPE: GemvShape = { columns: 2, slices: 1 }
 
 export interface DecodeGemvSpec {
   readonly storage: DecodeStorage
@@ -45,16 +58,23 @@ export interface DecodeGemvSpec {
   readonly weights: "one" | "qkv" | "gate-up"
   /** "store": C = f32 product; "accumulate": C += product (the residual); gate-up writes Y in `storage` */
   readonly out: "store" | "accumulate"
+  /** rows of A the kernel is written for (M ≤ rows; default DECODE_ROWS): fewer rows, fewer registers and reductions */
+  readonly rows?: number
+  readonly shape?: GemvShape
 }
 
+/** Columns of N one workgroup computes. */
+export const gemvColumnsPerGroup = (shape: GemvShape, pair: boolean): number => (8 / shape.slices) * (pair ? 1 : shape.columns)
+
 export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
-  const R = DECODE_ROWS
+  const R = s.rows ?? DECODE_ROWS
   const S = s.storage
   const aType = s.norm ? "f32" : S
   const pair = s.weights === "gate-up"
-  // columns a thread: gate-up keeps one index of both weights, the others COLUMNS indices of one
-  const cols = pair ? 1 : COLUMNS
-  const perGroup = SUBGROUPS * cols
+  const shape = s.shape ?? DEFAULT_GEMV_SHAPE
+  const cols = pair ? 1 : shape.columns
+  const GS = 32 * shape.slices // threads a column group
+  const perGroup = gemvColumnsPerGroup(shape, pair)
   const nB = s.weights === "qkv" ? 3 : pair ? 2 : 1
   const bindings = [
     `@group(0) @binding(0) var<storage, read> A: array<vec4<${aType}>>;`,
@@ -68,9 +88,11 @@ export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   const load = (n: string, which = 0) => (s.weights === "qkv" ? `weightQkv(${n}, k, K4)` : `vec4<f32>(B${which}[${n} * K4 + k])`)
   const acc = (j: number, r: number) => `acc${j}_${r}`
   const nAcc = pair ? 2 : cols
+  // the norm's 1/rms: 256 / R threads a row
+  const perRow = 256 / Math.max(R, 1)
   return `${S === "f16" ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
 ${bindings.join("\n")}
-var<workgroup> partial: array<f32, ${256 * R}>;
+var<workgroup> partial: array<f32, ${Math.max(256 * R, 256 + R)}>;
 ${s.weights === "qkv" ? `fn weightQkv(n: u32, k: u32, K4: u32) -> vec4<f32> {
   if (n < p.n1) { return vec4<f32>(B0[n * K4 + k]); }
   if (n < p.n2) { return vec4<f32>(B1[(n - p.n1) * K4 + k]); }
@@ -78,54 +100,61 @@ ${s.weights === "qkv" ? `fn weightQkv(n: u32, k: u32, K4: u32) -> vec4<f32> {
 }
 ` : ""}@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let sub = lid / 32u;
-  let lane = lid % 32u;
+  let g = lid / ${GS}u; // column group
+  let t = lid % ${GS}u; // thread in the group: walks K from t by ${GS}
   let K4 = p.K / 4u;
-  let first = (wg.x + wg.y * 65535u) * ${perGroup}u + sub * ${cols}u;
-${s.norm ? `  // each row's 1/rms: 16 threads a row, then one thread a row sums their 16 partials (into
-  // partial[256 + row]: the workgroup memory the reduction below uses, read out before it)
+  let first = (wg.x + wg.y * 65535u) * ${perGroup}u + g * ${cols}u;
+${s.norm ? `  // each row's 1/rms: ${perRow} threads a row, then one thread a row sums their partials (into
+  // partial[256 + row], read out before the reductions below)
   var inv = 1.0;
   {
-    let r = lid / 16u;
+    let r = lid / ${perRow}u;
     var ss = 0.0;
     if (r < p.M) {
-      for (var k = lid % 16u; k < K4; k += 16u) { let a = A[r * K4 + k]; ss += dot(a, a); }
+      for (var k = lid % ${perRow}u; k < K4; k += ${perRow}u) { let a = A[r * K4 + k]; ss += dot(a, a); }
     }
     partial[lid] = ss;
     workgroupBarrier();
     if (lid < ${R}u) {
-      var t = 0.0;
-      for (var j = 0u; j < 16u; j++) { t += partial[lid * 16u + j]; }
-      partial[256u + lid] = inverseSqrt(t / f32(p.K) + p.eps);
+      var tot = 0.0;
+      for (var j = 0u; j < ${perRow}u; j++) { tot += partial[lid * ${perRow}u + j]; }
+      partial[256u + lid] = inverseSqrt(tot / f32(p.K) + p.eps);
     }
     workgroupBarrier();
-    inv = partial[256u + min(lane, ${R - 1}u)];
+    inv = partial[256u + min(t, ${R - 1}u)];
   }
 ` : ""}${range(cols).map((j) => `  let n${j} = min(first + ${j}u, p.N - 1u);`).join("\n")}
 ${range(nAcc).flatMap((j) => range(R).map((r) => `  var ${acc(j, r)} = 0.0;`)).join("\n")}
-  for (var k = lane; k < K4; k += 32u) {
+  for (var k = t; k < K4; k += ${GS}u) {
 ${pair
     ? `    var w0 = ${load("n0", 0)};\n    var w1 = ${load("n0", 1)};`
     : range(cols).map((j) => `    var w${j} = ${load(`n${j}`)};`).join("\n")}
-${s.norm ? `    let g = G[k];\n${range(nAcc).map((j) => `    w${j} = w${j} * g;`).join("\n")}` : ""}
+${s.norm ? `    let gn = G[k];\n${range(nAcc).map((j) => `    w${j} = w${j} * gn;`).join("\n")}` : ""}
 ${range(R).map((r) => `    if (${r}u < p.M) {
       let a = vec4<f32>(A[${r}u * K4 + k]);
 ${range(nAcc).map((j) => `      ${acc(j, r)} += dot(w${j}, a);`).join("\n")}
     }`).join("\n")}
   }
-${range(nAcc).map((j) => `  workgroupBarrier();
+${range(nAcc).map((j) => `  // column ${j}: the group's ${GS} partial sums of each row, by halves
+  workgroupBarrier();
 ${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${acc(j, r)};`).join("\n")}
+  for (var w = ${GS / 2}u; w > 0u; w = w / 2u) {
+    workgroupBarrier();
+    if (t < w) {
+      for (var r = 0u; r < min(p.M, ${R}u); r++) { partial[lid * ${R}u + r] += partial[(lid + w) * ${R}u + r]; }
+    }
+  }
   workgroupBarrier();
   var s${j} = 0.0;
-  if (lane < p.M) {
-    for (var t = 0u; t < 32u; t++) { s${j} += partial[(sub * 32u + t) * ${R}u + lane]; }
-${s.norm ? `    s${j} = s${j} * inv;\n` : ""}  }`).join("\n")}
+  if (t < p.M) {
+    s${j} = partial[g * ${GS * R}u + t]${s.norm ? " * inv" : ""};
+  }`).join("\n")}
 ${pair
-    ? `  if (lane < p.M && first < p.N) {
-    Y[lane * p.N + first] = ${S}(s0 / (1.0 + exp(-s0)) * s1);
+    ? `  if (t < p.M && first < p.N) {
+    Y[t * p.N + first] = ${S}(s0 / (1.0 + exp(-s0)) * s1);
   }`
-    : range(cols).map((j) => `  if (lane < p.M && first + ${j}u < p.N) {
-    ${s.out === "accumulate" ? `C[lane * p.N + first + ${j}u] += s${j};` : `C[lane * p.N + first + ${j}u] = s${j};`}
+    : range(cols).map((j) => `  if (t < p.M && first + ${j}u < p.N) {
+    ${s.out === "accumulate" ? `C[t * p.N + first + ${j}u] += s${j};` : `C[t * p.N + first + ${j}u] = s${j};`}
   }`).join("\n")}
 }
 `
@@ -241,6 +270,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
 export interface DecodeLayerKernels {
   readonly storage: DecodeStorage
+  /** the most rows (M) its GEMVs take */
+  readonly rows: number
   /** C [M, n1 + 2·(n2 − n1)] = RMSNorm(A)·[B0; B1; B2]ᵀ; params: decodeGemvParams(M, N, K, n1, n2, eps) */
   qkv(b: { A: Binding; B0: Binding; B1: Binding; B2: Binding; C: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
   /** Y [M, N] = SiLU(RMSNorm(A)·B0ᵀ) · (RMSNorm(A)·B1ᵀ), in `storage`; params: decodeGemvParams(M, N, K, 0, 0, eps) */
@@ -259,29 +290,55 @@ export const decodeGemvParams = (M: number, N: number, K: number, n1 = 0, n2 = 0
 /** The attention's uniform: rows (of the caches), pos, H, KV (u32), scale, eps, theta (f32). */
 export const decodeAttendParams = (rows: number, pos: number, H: number, KV: number, scale: number, eps: number, theta: number): [Array<number>, Array<number>] => [[rows, pos, H, KV], [scale, eps, theta, 0]]
 
-export const decodeLayerKernels = async (gpu: Gpu, D: number, storage: DecodeStorage = "f16"): Promise<DecodeLayerKernels> => {
+/** Rows a decoder's kernels are written for: the next power of two (1 … DECODE_ROWS). */
+export const decodeKernelRows = (rows: number): number => {
+  if (rows < 1 || rows > DECODE_ROWS) throw new Error(`decode layer: ${rows} rows, 1 to ${DECODE_ROWS}`)
+  return 2 ** Math.ceil(Math.log2(rows))
+}
+
+export interface DecodeLayerOptions {
+  readonly storage?: DecodeStorage
+  /** the most rows the dispatches will have (default DECODE_ROWS) */
+  readonly rows?: number
+  /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE) */
+  readonly shapes?: Partial<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>>
+}
+
+export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLayerOptions = {}): Promise<DecodeLayerKernels> => {
+  const storage = options.storage ?? "f16"
+  const R = decodeKernelRows(options.rows ?? DECODE_ROWS)
   if (storage === "f16" && !gpu.hasF16) throw new Error("decode layer: this adapter has no shader-f16")
-  if (gpu.device.limits.maxComputeWorkgroupStorageSize < 256 * DECODE_ROWS * 4) throw new Error(`decode layer: needs ${256 * DECODE_ROWS * 4} bytes of workgroup memory`)
+  const shared = Math.max(256 * R, 256 + R) * 4
+  if (gpu.device.limits.maxComputeWorkgroupStorageSize < shared) throw new Error(`decode layer: needs ${shared} bytes of workgroup memory`)
   if (D % 2 !== 0 || D > gpu.device.limits.maxComputeInvocationsPerWorkgroup) throw new Error(`decode layer: head_dim ${D} must be even and at most the workgroup size limit`)
-  const make = (spec: Omit<DecodeGemvSpec, "storage">, label: string) => pipeline(gpu.device, decodeGemvWgsl({ storage, ...spec }), `decode-${label}-${storage}`)
-  const [qkv, gateUp, acc, head, attend] = [
-    await make({ norm: true, weights: "qkv", out: "store" }, "qkv"),
-    await make({ norm: true, weights: "gate-up", out: "store" }, "gate-up"),
-    await make({ norm: false, weights: "one", out: "accumulate" }, "accumulate"),
-    await make({ norm: true, weights: "one", out: "store" }, "head"),
-    await pipeline(gpu.device, decodeAttendWgsl(D, storage), `decode-attend-${storage}`)
-  ]
-  const groups = (N: number, perGroup: number) => grid(Math.ceil(N / perGroup))
+  const shape = (k: "qkv" | "gateUp" | "accumulate" | "head") => options.shapes?.[k] ?? DEFAULT_GEMV_SHAPE
+  const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: "qkv" | "gateUp" | "accumulate" | "head") =>
+    pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}`)
+  // one after the other: pipeline() serialises compilations on a device anyway
+  const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
+  const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
+  const acc = await make({ norm: false, weights: "one", out: "accumulate" }, "accumulate")
+  const head = await make({ norm: true, weights: "one", out: "store" }, "head")
+  const attend = await pipeline(gpu.device, decodeAttendWgsl(D, storage), `decode-attend-${storage}`)
+  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k), k === "gateUp")))
+  const rowsOk = (M: number) => {
+    if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)
+  }
   return {
     storage,
+    rows: R,
     qkv: (b, N) => {
-      // the three weights' boundaries are multiples of a workgroup's columns (the engine's widths are multiples of 128)
-      if (N % (SUBGROUPS * COLUMNS) !== 0) throw new Error(`decode qkv: ${N} columns, not a multiple of ${SUBGROUPS * COLUMNS}`)
-      return { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, SUBGROUPS * COLUMNS) }
+      // the three weights' boundaries must be multiples of a workgroup's columns (the engine's widths are multiples of 128)
+      const per = gemvColumnsPerGroup(shape("qkv"), false)
+      if (N % per !== 0) throw new Error(`decode qkv: ${N} columns, not a multiple of ${per}`)
+      return { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, "qkv") }
     },
-    gateUp: (b, N) => ({ pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, SUBGROUPS) }),
-    accumulate: (b, N) => ({ pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, SUBGROUPS * COLUMNS) }),
-    head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, SUBGROUPS * COLUMNS) }),
-    attend: (b, rows, H) => ({ pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] })
+    gateUp: (b, N) => ({ pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, "gateUp") }),
+    accumulate: (b, N) => ({ pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, "accumulate") }),
+    head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") }),
+    attend: (b, rows, H) => {
+      rowsOk(rows)
+      return { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }
+    }
   }
 }
