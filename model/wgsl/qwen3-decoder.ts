@@ -5,6 +5,7 @@ import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
+import { pickChunks, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -99,6 +100,7 @@ export class Qwen3Decoder {
     if (kernels === "fused") {
       const { hidden: Hd, intermediate: I, vocab } = shape
       const dl = await decodeLayerKernels(gpu, D, { rows })
+      const pick = await pickSplit(gpu)
       const W = (H + 2 * KV) * D
       const qkv = buf(rows * W * 4)
       const p = {
@@ -122,11 +124,11 @@ export class Qwen3Decoder {
       let head: ReadonlyArray<readonly [string, Dispatch]> = f.head.map((d) => ["head (tensor cores)", d] as const)
       if (vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize) {
         const logits = buf(rows * vocab * 4)
-        const state = buf(rows * 16)
+        const states = buf(rows * pickChunks(vocab) * 16)
+        const picks = pick({ logits, states, targets: b.targets, out: b.out, params: u(pickSplitParams(rows, vocab)) }, rows, vocab)
         head = [
           ["lm_head (final norm folded in)", dl.head({ A: b.x, B: weights.lmHead, C: logits, G: weights.finalNorm, params: u(...decodeGemvParams(rows, vocab, Hd, 0, 0, shape.eps)) }, vocab)],
-          ["pick", tok.pickPartial({ logits, targets: b.targets, state, params: u([rows, vocab, 0, 1]) }, rows)],
-          ["pick", tok.pickFinish({ state, out: b.out, params: u([rows]) }, rows)]
+          ...picks.map((d) => ["pick", d] as const)
         ]
       }
       return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, feed, caches, kvPrefill)
