@@ -10,7 +10,8 @@
  *   node --import tsx bench/engine/generation.ts [--layers 28] [--batch 16] [--prompt 128] [--new 128] [--tfjs-new 16]
  *   node --import tsx bench/engine/generation.ts --tiny --backend cpu      (a smoke run: tfjs only)
  *
- * Decoder kernels (issue 22 item 4): `--batches 16,1 --kernels fused,unfused` runs each batch size
+ * Decoder kernels (issue 22 item 4): `--batches 16,1 --kernels fused,unfused` (or fused:unrolled, the
+ * fused layers with the unrolled attention) runs each batch size
  * on each kernel set (model/wgsl/qwen3-decoder.ts DecoderKernels) in turn, device-fed, and prints
  * per run the dispatches a step, prefill tokens/s (the engine forward over the prompts' shared
  * positions), ms a decoding step and tokens/s, and per batch whether the kernel sets' tokens agree
@@ -25,7 +26,7 @@ import { describeGenerationPath, type Generation, generateGreedy } from "../../m
 import type { DecodeTimings } from "../../model/wgsl/engine-generate.ts"
 import { scoringPathFor, setScoringEngine } from "../../model/runtime/scoring.ts"
 import { decodePositions } from "../../model/wgsl/engine-generate.ts"
-import { type DecoderKernels, setDecoderKernels } from "../../model/wgsl/qwen3-decoder.ts"
+import { type DecoderKernels, setDecoderKernels, setDecoderLayout } from "../../model/wgsl/qwen3-decoder.ts"
 import { benchConfig, benchTokenizer, randomF16Model } from "./scoring-fixture.ts"
 
 const { values: args } = parseArgs({
@@ -48,9 +49,20 @@ const prompts = Array.from({ length: B }, (_, r) => {
   return tokenizer.decode(ids)
 })
 
-const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, kernels?: DecoderKernels): Promise<Array<Generation>> => {
+/** A kernel set of --kernels: "fused", "unfused", or "fused:unrolled" (the fused layers with the unrolled attention). */
+const kernelSet = (name: string): { kernels: DecoderKernels; attend: "simple" | "unrolled" } => {
+  const [kernels, attend] = name.split(":")
+  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled")) throw new Error(`--kernels: ${name}? fused, unfused, fused:unrolled`)
+  return { kernels, attend: attend ?? "simple" }
+}
+
+const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, set?: string): Promise<Array<Generation>> => {
   setScoringEngine(engine)
-  if (kernels) setDecoderKernels(kernels)
+  const chosen = set ? kernelSet(set) : undefined
+  if (chosen) {
+    setDecoderKernels(chosen.kernels)
+    setDecoderLayout({ attend: chosen.attend })
+  }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)
   await generateGreedy(model, tokenizer, prompts.slice(0, 2), { maxNewTokens: 2, stopAtEos: false }) // warm-up: shaders, buffers
@@ -69,7 +81,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const stepped = timings.steps - (timings.prefilled ?? 0)
   emit({
     kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
-    ...(decoder ? { kernels: decoder.kernels, dispatches_per_step: decoder.dispatchesPerStep } : {}),
+    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
     ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
     ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3), host_ms_per_step: +(timings.submitted / stepped).toFixed(3) } : {}),
     ...(allocated ? { gpu_bytes_allocated: allocated } : {}), ...(timings.steps > 0 ? { decoder_ms: { submitted: Math.round(timings.submitted), read: Math.round(timings.read), checkpoints: Math.round(timings.checkpoints), steps: timings.steps, reads: timings.reads } } : {})
@@ -80,20 +92,26 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
     const total = times.reduce((a, t) => a + t.ms, 0)
     emit({ kind: "profile", what: `decoding step, ${decoder.kernels}, batch ${batch}`, ms_total_gpu: +total.toFixed(3), kernels: times.map((t) => ({ label: t.label, count: t.count, ms: +t.ms.toFixed(4), share: +(t.ms / total).toFixed(4) })) })
   }
-  if (kernels) setDecoderKernels("fused")
+  if (chosen) {
+    setDecoderKernels("fused")
+    setDecoderLayout({})
+  }
   return out
 }
 
 if (args.batches || args.kernels) {
   // issue 22 item 4: each batch size on each kernel set, and whether their tokens agree
-  const kernelSets = (args.kernels ?? "fused").split(",") as Array<DecoderKernels>
+  const kernelSets = (args.kernels ?? "fused").split(",")
+  kernelSets.forEach(kernelSet)
   for (const batch of (args.batches ?? String(B)).split(",").map(Number)) {
-    const got = new Map<DecoderKernels, Array<Generation>>()
+    const got = new Map<string, Array<Generation>>()
     for (const k of kernelSets) got.set(k, await run("auto", Number(args.new), "device", batch, k))
-    const [a, b] = kernelSets.map((k) => got.get(k)!)
-    if (a && b) {
+    // each other set against the first, row by row
+    const a = got.get(kernelSets[0]!)!
+    for (const other of kernelSets.slice(1)) {
+      const b = got.get(other)!
       const firsts = a.map((g, r) => g.tokenIds.findIndex((t, i) => t !== b[r]!.tokenIds[i]))
-      emit({ kind: "kernels-agree", batch, kernels: kernelSets, rows_identical: firsts.filter((f) => f < 0).length, of: batch, first_differences: firsts.flatMap((f, r) => (f < 0 ? [] : [{ row: r, token: f }])) })
+      emit({ kind: "kernels-agree", batch, kernels: [kernelSets[0], other], rows_identical: firsts.filter((f) => f < 0).length, of: batch, first_differences: firsts.flatMap((f, r) => (f < 0 ? [] : [{ row: r, token: f }])) })
     }
   }
   model.dispose()

@@ -92,12 +92,14 @@ for (const M of args.rows!.split(",").map(Number)) {
   await time("down (+residual)", Wd.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, I) }, M, Hd)), Hd * I * bytes, extra)
   await time("gate (one of the two)", Wg.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(I, Hd) }, M, I)), I * Hd * bytes, extra)
   // the attention at the last position of a 128 + 128 generation
-  const k = await decodeLayerKernels(gpu, D, { rows: M, storage })
   const positions = 256
   const caches = Array.from({ length: LAYERS }, () => ({ K: storageBuffer(dev, positions * M * KV * D * bytes), V: storageBuffer(dev, positions * M * KV * D * bytes) }))
   const qkv = storageBuffer(dev, rand(M * W, 1, 5))
   const ap = uniformBuffer(dev, ...decodeAttendParams(M, positions - 1, H, KV, 1 / Math.sqrt(D), 1e-6, 1e6))
-  await time("attend (position 255)", caches.map((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, params: ap }, M, H)), 2 * positions * M * KV * D * bytes, { rows: M })
+  for (const attend of ["simple", "unrolled"] as const) {
+    const k = await decodeLayerKernels(gpu, D, { rows: M, storage, attend })
+    await time("attend (position 255)", caches.map((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, params: ap }, M, H)), 2 * positions * M * KV * D * bytes, { rows: M, attend })
+  }
   for (const c of caches) c.K.destroy(), c.V.destroy()
 }
 gpu.close()

@@ -1,6 +1,6 @@
 import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { DECODE_ROWS, decodeAttendParams, decodeGemvParams, decodeLayerKernels } from "./kernels/decode-layer.ts"
+import { DECODE_ROWS, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
@@ -22,9 +22,26 @@ let decoderKernels: DecoderKernels = process.env.FLEUVE_DECODER_KERNELS === "unf
 export const setDecoderKernels = (k: DecoderKernels): void => {
   decoderKernels = k
 }
+/**
+ * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
+ * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=unrolled sets the attention.
+ */
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes">
+let decoderLayout: DecoderLayout = process.env.FLEUVE_DECODER_ATTEND === "unrolled" ? { attend: "unrolled" } : {}
+export const setDecoderLayout = (layout: DecoderLayout): void => {
+  decoderLayout = layout
+}
+const layoutKey = (kernels: DecoderKernels) => (kernels === "fused" ? JSON.stringify(decoderLayout) : "")
+
 /** The kernels a decoder of `rows` rows over weights in `format` runs now. */
 export const decoderKernelsFor = (rows: number, format: EngineWeights["format"]): DecoderKernels =>
   decoderKernels === "fused" && rows <= DECODE_ROWS && format === "f16" ? "fused" : "unfused"
+
+/** Whether a decoder runs the kernels and layout a new one of its rows would (else the scorer makes a new one). */
+export const decoderIsCurrent = (d: Qwen3Decoder, format: EngineWeights["format"]): boolean => {
+  const kernels = decoderKernelsFor(d.rows, format)
+  return d.kernels === kernels && d.layout === layoutKey(kernels)
+}
 
 /**
  * Greedy decoding on fleuve's WGSL kernels: one token a row a step, through the engine's layer
@@ -63,6 +80,8 @@ export class Qwen3Decoder {
     private readonly head: ReadonlyArray<Dispatch>,
     /** the kernels the layers run (the fused ones only where asked and possible) */
     readonly kernels: DecoderKernels,
+    /** the fused kernels' layout (DecoderLayout) as JSON, "" unfused */
+    readonly layout: string,
     private readonly feed: TokenFeedKernels,
     /** each layer's K and V caches, [positions, rows, KV, D] f16 */
     private readonly caches: ReadonlyArray<{ readonly K: GPUBuffer; readonly V: GPUBuffer }>,
@@ -99,7 +118,7 @@ export class Qwen3Decoder {
     const caches = weights.layers.map(() => ({ K: buf(cacheBytes), V: buf(cacheBytes) }))
     if (kernels === "fused") {
       const { hidden: Hd, intermediate: I, vocab } = shape
-      const dl = await decodeLayerKernels(gpu, D, { rows })
+      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout })
       const pick = await pickSplit(gpu)
       const W = (H + 2 * KV) * D
       const qkv = buf(rows * W * 4)
@@ -131,7 +150,7 @@ export class Qwen3Decoder {
           ...picks.map((d) => ["pick", d] as const)
         ]
       }
-      return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, feed, caches, kvPrefill)
+      return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
     }
     const layers = weights.layers.map((w, l) => {
       const { K, V } = caches[l]!
@@ -143,7 +162,7 @@ export class Qwen3Decoder {
       ])
     })
     const labeled = [...f.embed.map((d) => ["embed", d] as const), ...layers.flat()]
-    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...f.head.map((d) => ["head (tensor cores)", d] as const)], f.head, kernels, feed, caches, kvPrefill)
+    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...f.head.map((d) => ["head (tensor cores)", d] as const)], f.head, kernels, layoutKey(kernels), feed, caches, kvPrefill)
   }
 
   /**

@@ -268,6 +268,129 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 `
 }
 
+/**
+ * decodeAttendWgsl with the key and value loops written for memory latency ("unrolled"): keys read
+ * 4 values a load (the cache bound as vec4s; the new key written by D / 4 threads of the first
+ * query head), the softmax weights of a block exponentiated by all threads at once into workgroup
+ * memory, and the values summed four keys an iteration (four independent loads in flight a thread).
+ * The new key and value at position pos still come from workgroup memory; same results up to the
+ * order of the sums.
+ */
+export const decodeAttendUnrolledWgsl = (D: number, storage: DecodeStorage): string => {
+  const S = storage
+  const half = D / 2
+  const D4 = D / 4
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QN: array<f32>;
+@group(0) @binding(2) var<storage, read> KN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
+@group(0) @binding(4) var<storage, read_write> V: array<${S}>;
+@group(0) @binding(5) var<storage, read_write> O: array<${S}>;
+@group(0) @binding(6) var<uniform> p: P;
+var<workgroup> q4: array<vec4<f32>, ${D4}>;
+var<workgroup> k4: array<vec4<f32>, ${D4}>;
+var<workgroup> vs: array<f32, ${D}>;
+var<workgroup> scores: array<f32, ${D}>;
+var<workgroup> wts: array<f32, ${D}>;
+@compute @workgroup_size(${D})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let group = p.H / p.KV;
+  let kvh = h / group;
+  let width = (p.H + 2u * p.KV) * ${D}u;
+  let qv = QKV[row * width + h * ${D}u + lid];
+  let kv = QKV[row * width + (p.H + kvh) * ${D}u + lid];
+  let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + lid];
+  scores[lid] = qv * qv;
+  wts[lid] = kv * kv;
+  workgroupBarrier();
+  var sq = 0.0;
+  var sk = 0.0;
+  for (var d = 0u; d < ${D}u; d++) { sq += scores[d]; sk += wts[d]; }
+  let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[lid];
+  let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[lid];
+  q4[lid / 4u][lid % 4u] = qn;
+  k4[lid / 4u][lid % 4u] = kn;
+  workgroupBarrier();
+  let i = lid % ${half}u;
+  let angle = f32(p.pos) / pow(p.theta, f32(2u * i) / ${D}.0);
+  let c = cos(angle);
+  let s = sin(angle);
+  let other = select(i, lid + ${half}u, lid < ${half}u) % ${D}u; // the partner of the rotation
+  let qo = q4[other / 4u][other % 4u];
+  let ko = k4[other / 4u][other % 4u];
+  let qr = select(qn * c + qo * s, qn * c - qo * s, lid < ${half}u);
+  let kr = select(kn * c + ko * s, kn * c - ko * s, lid < ${half}u);
+  workgroupBarrier();
+  q4[lid / 4u][lid % 4u] = f32(${S}(qr));
+  k4[lid / 4u][lid % 4u] = f32(${S}(kr));
+  let vNew = ${S}(vv);
+  vs[lid] = f32(vNew);
+  let stride = p.rows * p.KV * ${D}u; // one position of the cache
+  let kvBase = (row * p.KV + kvh) * ${D}u;
+  workgroupBarrier();
+  if (h % group == 0u) {
+    V[p.pos * stride + kvBase + lid] = vNew;
+    if (lid < ${D4}u) { K[(p.pos * stride + kvBase) / 4u + lid] = vec4<${S}>(k4[lid]); }
+  }
+  let len = p.pos + 1u;
+  var m = -3.0e38;
+  var l = 0.0;
+  var acc = 0.0;
+  for (var b0 = 0u; b0 < len; b0 += ${D}u) {
+    let n = min(${D}u, len - b0);
+    if (lid < n) {
+      let key = b0 + lid;
+      var sc = 0.0;
+      if (key == p.pos) {
+        for (var d = 0u; d < ${D4}u; d++) { sc += dot(q4[d], k4[d]); }
+      } else {
+        let kb = (key * stride + kvBase) / 4u;
+        for (var d = 0u; d < ${D4}u; d++) { sc += dot(q4[d], vec4<f32>(K[kb + d])); }
+      }
+      scores[lid] = sc * p.scale;
+    }
+    workgroupBarrier();
+    var bm = m;
+    for (var j = 0u; j < n; j++) { bm = max(bm, scores[j]); }
+    if (lid < n) { wts[lid] = exp(scores[lid] - bm); }
+    workgroupBarrier();
+    let correction = exp(m - bm);
+    l = l * correction;
+    acc = acc * correction;
+    // the keys of this block before pos, four at a time; pos itself (the last key) from workgroup memory
+    let cached = select(n, n - 1u, b0 + n == len);
+    var j = 0u;
+    for (; j + 4u <= cached; j += 4u) {
+      let base = (b0 + j) * stride + kvBase + lid;
+      let v0 = f32(V[base]);
+      let v1 = f32(V[base + stride]);
+      let v2 = f32(V[base + 2u * stride]);
+      let v3 = f32(V[base + 3u * stride]);
+      l += wts[j] + wts[j + 1u] + wts[j + 2u] + wts[j + 3u];
+      acc = fma(wts[j], v0, acc);
+      acc = fma(wts[j + 1u], v1, acc);
+      acc = fma(wts[j + 2u], v2, acc);
+      acc = fma(wts[j + 3u], v3, acc);
+    }
+    for (; j < cached; j++) {
+      l += wts[j];
+      acc = fma(wts[j], f32(V[(b0 + j) * stride + kvBase + lid]), acc);
+    }
+    if (cached < n) {
+      l += wts[n - 1u];
+      acc = fma(wts[n - 1u], vs[lid], acc);
+    }
+    m = bm;
+    workgroupBarrier(); // the next block overwrites the scores and weights
+  }
+  O[(row * p.H + h) * ${D}u + lid] = ${S}(acc / l);
+}
+`
+}
+
 export interface DecodeLayerKernels {
   readonly storage: DecodeStorage
   /** the most rows (M) its GEMVs take */
@@ -300,6 +423,8 @@ export interface DecodeLayerOptions {
   readonly storage?: DecodeStorage
   /** the most rows the dispatches will have (default DECODE_ROWS) */
   readonly rows?: number
+  /** the attention kernel: decodeAttendWgsl ("simple", default) or decodeAttendUnrolledWgsl */
+  readonly attend?: "simple" | "unrolled"
   /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE) */
   readonly shapes?: Partial<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>>
 }
@@ -319,7 +444,9 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
   const acc = await make({ norm: false, weights: "one", out: "accumulate" }, "accumulate")
   const head = await make({ norm: true, weights: "one", out: "store" }, "head")
-  const attend = await pipeline(gpu.device, decodeAttendWgsl(D, storage), `decode-attend-${storage}`)
+  const unrolled = options.attend === "unrolled"
+  if (unrolled && D % 4 !== 0) throw new Error(`decode layer: the unrolled attention needs head_dim a multiple of 4, not ${D}`)
+  const attend = await pipeline(gpu.device, (unrolled ? decodeAttendUnrolledWgsl : decodeAttendWgsl)(D, storage), `decode-attend-${unrolled ? "unrolled-" : ""}${storage}`)
   const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k), k === "gateUp")))
   const rowsOk = (M: number) => {
     if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)

@@ -8,7 +8,7 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { webgpuEngineGpu } from "../../../model/tfjs/backend.ts"
 import { EngineScorer } from "../../../model/wgsl/engine-scorer.ts"
-import { setDecoderKernels } from "../../../model/wgsl/qwen3-decoder.ts"
+import { setDecoderKernels, setDecoderLayout } from "../../../model/wgsl/qwen3-decoder.ts"
 import { describeGenerationPath, generateGreedy } from "../../../model/runtime/generate.ts"
 import { roundF16 } from "../../../model/wgsl/kernels/buffers.ts"
 import { expectedShapes, Qwen3Model } from "../../../model/tfjs/qwen3-model.ts"
@@ -65,14 +65,16 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     setScoringEngine(undefined)
   })
 
-  for (const kernels of ["fused", "unfused"] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers)`, async () => {
+  for (const [kernels, attend] of [["fused", "simple"], ["fused", "unrolled"], ["unfused", "simple"]] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention` : ""})`, async () => {
     setDecoderKernels(kernels)
+    setDecoderLayout({ attend })
     const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
     assert.equal(opened._tag, "Ready")
     const scorer = (opened as { scorer: EngineScorer }).scorer
     const rows = [0, 1, 2].map((r) => Array.from({ length: 150 }, (_, i) => (r * 131 + i * 37 + ((i * i) % 7)) % V))
     const decoder = await scorer.decoder(rows.length, 149)
     setDecoderKernels("fused")
+    setDecoderLayout({})
     assert.equal(decoder.kernels, kernels)
     // a step: 5 dispatches a fused layer (15 unfused), the embedding, the head, the feed and the recording
     if (kernels === "fused") assert.equal(decoder.dispatchesPerStep, 5 * config.numLayers + 6)

@@ -64,9 +64,9 @@ describe("fused decoding layer", { skip }, () => {
       const dev = gpu.device
       const all = { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
       const K = 528
-      // kernels written for 16 rows, and for the rows used (rounded up to a power of two: 1, 8)
+      // kernels written for 16 rows, and for the rows used (rounded up to a power of two: 1; 5 → 8 below)
       const cases = shape === DEFAULT_GEMV_SHAPE
-        ? [[1, { rows: 1 }], [5, { rows: 5 }], [5, {}], [DECODE_ROWS, {}]] as const
+        ? [[1, { rows: 1 }], [5, {}], [DECODE_ROWS, {}]] as const
         : [[5, { rows: 5 }]] as const
       for (const [M, rows] of cases) {
         const k = await decodeLayerKernels(gpu, 64, { storage, shapes: all, ...rows })
@@ -117,17 +117,18 @@ describe("fused decoding layer", { skip }, () => {
       }
     })
 
-    for (const D of [64, 128]) {
-      it(`attention with q/k norm, RoPE and the cache append: 3 rows at position 150, GQA 4:2, D=${D} (${storage} storage)`, { skip: noF16 }, async () => {
+    // positions past two key blocks, at a block's first key (128) and the first position (0)
+    for (const [D, attend, pos] of [[64, "simple", 150], [128, "simple", 150], [64, "unrolled", 150], [128, "unrolled", 128], [64, "unrolled", 0]] as const) {
+      it(`attention (${attend}) with q/k norm, RoPE and the cache append: 3 rows at position ${pos}, GQA 4:2, D=${D} (${storage} storage)`, { skip: noF16 }, async () => {
         if (t.skip !== false) return
         const gpu = t.gpu
         const dev = gpu.device
-        const [rows, pos, H, KV, positions] = [3, 150, 4, 2, 160]
+        const [rows, H, KV, positions] = [3, 4, 2, 160]
         const qkv = random(rows * (H + 2 * KV) * D, 21, 2)
         const [qn, kn] = [random(D, 22, 0.3).map((v) => 1 + v), random(D, 23, 0.3).map((v) => 1 + v)]
         const Kc = held(random(positions * rows * KV * D, 24, 1))
         const Vc = held(random(positions * rows * KV * D, 25, 1))
-        const k = await decodeLayerKernels(gpu, D, { storage, rows: rows })
+        const k = await decodeLayerKernels(gpu, D, { storage, rows: rows, attend })
         const [bqkv, bqn, bkn] = [storageBuffer(dev, qkv), storageBuffer(dev, qn), storageBuffer(dev, kn)]
         const [bK, bV] = [upload(Kc), upload(Vc)]
         const O = storageBuffer(dev, rows * H * D * bytes)
