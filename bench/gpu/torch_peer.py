@@ -138,41 +138,43 @@ def generation(cfg, Qwen3ForCausalLM):
             ids = torch.randint(0, cfg.vocab_size, (batch, prompt), device="cuda")
             with torch.inference_mode():
                 # the prefill (generate's first forward) and one decoding step, apart from generate
-                def prefill():
-                    return model(input_ids=ids, use_cache=True)
-                out = prefill()
-                torch.cuda.synchronize()
-                t_prefill = bench(prefill, reps=5, warm=1)
-                past = out.past_key_values
-                nxt = out.logits[:, -1].argmax(-1, keepdim=True)
-                times = []
-                for i in range(21):
+                parts = "--gen-no-parts" not in sys.argv
+                if parts:
+                    def prefill():
+                        return model(input_ids=ids, use_cache=True)
+                    out = prefill()
                     torch.cuda.synchronize()
-                    t0 = time.perf_counter()
-                    step = model(input_ids=nxt, past_key_values=past, use_cache=True)
-                    nxt = step.logits[:, -1].argmax(-1, keepdim=True)
-                    torch.cuda.synchronize()
-                    if i > 0:
-                        times.append(time.perf_counter() - t0)
-                    past = step.past_key_values
-                times.sort()
-                kernels, gpu_ms = None, None
-                try:
-                    from torch.profiler import ProfilerActivity, profile
-                    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-                        step = model(input_ids=nxt, past_key_values=past, use_cache=True)
-                        step.logits[:, -1].argmax(-1)
+                    t_prefill = bench(prefill, reps=5, warm=1)
+                    past = out.past_key_values
+                    nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+                    times = []
+                    for i in range(21):
                         torch.cuda.synchronize()
-                    on_gpu = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
-                    kernels = len(on_gpu)
-                    # the kernels' own GPU time: against the step's wall time, how launch-bound the step is
-                    gpu_ms = round(sum(e.time_range.elapsed_us() for e in on_gpu) / 1e3, 3)
-                except Exception as e:  # noqa: BLE001
-                    kernels, gpu_ms = f"profiler failed: {e}"[:120], None
-                emit(kind="generation-parts", impl="torch", weights=name, batch=batch, prompt=prompt, attn_implementation=model.config._attn_implementation,
-                     prefill_tokens_per_s=round(batch * prompt / t_prefill), prefill_ms=round(t_prefill * 1e3, 2),
-                     step_ms_median=round(times[len(times) // 2] * 1e3, 3), step_ms_min=round(times[0] * 1e3, 3), cuda_kernels_per_step=kernels, kernels_gpu_ms_per_step=gpu_ms)
-                del out, past, step
+                        t0 = time.perf_counter()
+                        step = model(input_ids=nxt, past_key_values=past, use_cache=True)
+                        nxt = step.logits[:, -1].argmax(-1, keepdim=True)
+                        torch.cuda.synchronize()
+                        if i > 0:
+                            times.append(time.perf_counter() - t0)
+                        past = step.past_key_values
+                    times.sort()
+                    kernels, gpu_ms = None, None
+                    try:
+                        from torch.profiler import ProfilerActivity, profile
+                        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                            step = model(input_ids=nxt, past_key_values=past, use_cache=True)
+                            step.logits[:, -1].argmax(-1)
+                            torch.cuda.synchronize()
+                        on_gpu = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+                        kernels = len(on_gpu)
+                        # the kernels' own GPU time: against the step's wall time, how launch-bound the step is
+                        gpu_ms = round(sum(e.time_range.elapsed_us() for e in on_gpu) / 1e3, 3)
+                    except Exception as e:  # noqa: BLE001
+                        kernels, gpu_ms = f"profiler failed: {e}"[:120], None
+                    emit(kind="generation-parts", impl="torch", weights=name, batch=batch, prompt=prompt, attn_implementation=model.config._attn_implementation,
+                         prefill_tokens_per_s=round(batch * prompt / t_prefill), prefill_ms=round(t_prefill * 1e3, 2),
+                         step_ms_median=round(times[len(times) // 2] * 1e3, 3), step_ms_min=round(times[0] * 1e3, 3), cuda_kernels_per_step=kernels, kernels_gpu_ms_per_step=gpu_ms)
+                    del out, past, step
             for cache in caches:
                 gc = copy.deepcopy(model.generation_config)
                 gc.update(max_new_tokens=new, min_new_tokens=new, do_sample=False, use_cache=True, pad_token_id=0)
