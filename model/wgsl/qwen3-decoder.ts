@@ -1,6 +1,6 @@
 import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { DECODE_ROWS, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
+import { DECODE_ROWS, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
@@ -32,6 +32,13 @@ export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
 }
 const layoutKey = (kernels: DecoderKernels) => (kernels === "fused" ? JSON.stringify(decoderLayout) : "")
+
+/**
+ * Each GEMV kind's layout by the rows its kernels are written for (decodeKernelRows), as timed by
+ * bench/gpu/decode-kernels.ts on the H100 (BENCHMARKS.md, Generation); rows not listed take
+ * DEFAULT_GEMV_SHAPE. A DecoderLayout's shapes override these.
+ */
+const MEASURED_SHAPES: Readonly<Record<number, DecodeLayerOptions["shapes"]>> = {}
 
 /** The kernels a decoder of `rows` rows over weights in `format` runs now. */
 export const decoderKernelsFor = (rows: number, format: EngineWeights["format"]): DecoderKernels =>
@@ -118,7 +125,7 @@ export class Qwen3Decoder {
     const caches = weights.layers.map(() => ({ K: buf(cacheBytes), V: buf(cacheBytes) }))
     if (kernels === "fused") {
       const { hidden: Hd, intermediate: I, vocab } = shape
-      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout })
+      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, shapes: { ...MEASURED_SHAPES[decodeKernelRows(rows)], ...decoderLayout.shapes } })
       const pick = await pickSplit(gpu)
       const W = (H + 2 * KV) * D
       const qkv = buf(rows * W * 4)
