@@ -14,7 +14,8 @@
  * fused layers with the unrolled attention) runs each batch size
  * on each kernel set (model/wgsl/qwen3-decoder.ts DecoderKernels) in turn, device-fed, and prints
  * per run the dispatches a step, prefill tokens/s (the engine forward over the prompts' shared
- * positions), ms a decoding step and tokens/s, and per batch whether the kernel sets' tokens agree
+ * positions), ms a decoding step in the run (steps pipelined, host encode time apart) and alone
+ * (step_latency_ms: one step submitted and read back, median of 20) and tokens/s, and per batch whether the kernel sets' tokens agree
  * (rows identical; else the first difference). `--host-feed false` skips the host-fed run and
  * `--tfjs-new 0` the tfjs comparison; `--profile` adds the GPU time of a step's kernels by kind.
  */
@@ -77,12 +78,27 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const scorer = engine === "auto" ? await scoringPathFor(model) : undefined
   const allocated = scorer?._tag === "Engine" ? scorer.scorer.allocatedBytes : undefined
   const decoder = scorer?._tag === "Engine" ? await scorer.scorer.exclusive(() => scorer.scorer.decoder(batch, decodePositions(P, maxNewTokens))) : undefined
+  // one step's latency: submitted alone and its (log-prob, argmax) read back, as PyTorch's step is timed (median of 20)
+  let latency: number | undefined
+  if (decoder && scorer?._tag === "Engine") {
+    latency = await scorer.scorer.exclusive(async () => {
+      const ids = new Uint32Array(batch).fill(5)
+      const times: Array<number> = []
+      for (let i = 0; i < 21; i++) {
+        const t1 = performance.now()
+        await decoder.step(ids, decoder.positions - 1, {})
+        if (i > 0) times.push(performance.now() - t1)
+      }
+      return times.sort((x, y) => x - y)[10]!
+    })
+  }
   // the steps the decoder ran after the prefill, and their wall time (reads of the token table every 8 steps included)
   const stepped = timings.steps - (timings.prefilled ?? 0)
   emit({
     kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
     ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
     ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
+    ...(latency !== undefined ? { step_latency_ms: +latency.toFixed(3) } : {}),
     ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3), host_ms_per_step: +(timings.submitted / stepped).toFixed(3) } : {}),
     ...(allocated ? { gpu_bytes_allocated: allocated } : {}), ...(timings.steps > 0 ? { decoder_ms: { submitted: Math.round(timings.submitted), read: Math.round(timings.read), checkpoints: Math.round(timings.checkpoints), steps: timings.steps, reads: timings.reads } } : {})
   })
