@@ -36,7 +36,7 @@ export interface DecodeOptions {
 /** Prompt tokens below which the prefill forward is not worth its engine (a few steps cost less). */
 const PREFILL_MIN = 16
 
-/** Steps between two reads of the tokens when the device feeds the steps: a row done is noticed at most this late (its extra tokens are dropped). */
+/** Steps between two reads of the tokens when the device feeds the steps: a row done is noticed at most twice this late (each read is awaited at the next; the extra tokens are dropped). */
 const READ_EVERY = 8
 
 /**

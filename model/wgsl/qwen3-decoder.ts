@@ -261,9 +261,11 @@ export class Qwen3Decoder {
    * Greedy decoding fed on the device (model/wgsl/kernels/token-feed.ts): at step s row r takes its
    * prompt's token s, or past its prompt the argmax step s − 1 recorded, so no step waits for the
    * host. Steps 0 … steps − 1 run from position 0 (the caches are overwritten); every `readEvery`
-   * steps that pick tokens, and after the last, `take(first, argmax, count)` gets the argmaxes of
-   * steps first … first + count − 1 ([count, prompts] row-major) and returns true to stop (every
-   * row done). Steps before the shortest prompt's last token skip the lm_head.
+   * steps that pick tokens, and after the last, the token table is read (the read awaited one read
+   * point later: the steps in between are queued while it comes back), and `take(first, argmax,
+   * count)` gets the argmaxes of steps first … first + count − 1 ([count, prompts] row-major) and
+   * returns true to stop (every row done; noticed up to 2 · readEvery steps late, their extra
+   * tokens dropped by the caller). Steps before the shortest prompt's last token skip the lm_head.
    */
   async decodeOnDevice(
     prompts: ReadonlyArray<ReadonlyArray<number>>,
@@ -293,6 +295,16 @@ export class Qwen3Decoder {
     const withHead = [feed, ...this.body, ...this.head, record]
     const withoutHead = [feed, ...this.body]
     let readFrom = firstPick
+    // the read of the token table started at the last read point, awaited only at the next one:
+    // the steps in between are queued meanwhile, so the GPU never drains waiting for the host
+    let pending: Promise<{ readonly all: Uint32Array; readonly upto: number }> | undefined
+    const takePending = async (): Promise<boolean> => {
+      const got = await pending!
+      pending = undefined
+      const stop = await take(readFrom, got.all.subarray(readFrom * rows), got.upto - readFrom)
+      readFrom = got.upto
+      return stop
+    }
     try {
       for (let s = from; s < steps; s++) {
         this.writeStepParams(s)
@@ -303,12 +315,19 @@ export class Qwen3Decoder {
         dev.queue.submit([encodeDispatches(dev, picks ? withHead : withoutHead)])
         this.hostMs += performance.now() - h0
         if (!picks || ((s - firstPick + 1) % readEvery !== 0 && s !== steps - 1)) continue
-        const all = new Uint32Array(await readBuffer(dev, generated, (s + 1) * rows * 4))
-        const stop = await take(readFrom, all.subarray(readFrom * rows), s + 1 - readFrom)
-        readFrom = s + 1
+        // readBuffer submits its copy before its first await: it lands right after step s
+        const upto = s + 1
+        const next = readBuffer(dev, generated, upto * rows * 4).then((raw) => ({ all: new Uint32Array(raw), upto }))
+        next.catch(() => undefined) // handled when awaited below: no unhandled rejection meanwhile
+        const stop = pending ? await takePending() : false
+        pending = next
         if (stop) break
       }
+      if (pending) await takePending()
     } finally {
+      // a read still in flight (a stop, an error) and the steps queued after it finish before their buffers go
+      await pending?.catch(() => undefined)
+      await dev.queue.onSubmittedWorkDone()
       for (const b of made) b.destroy()
     }
   }
