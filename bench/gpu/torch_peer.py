@@ -158,22 +158,31 @@ def generation(cfg, Qwen3ForCausalLM):
                             times.append(time.perf_counter() - t0)
                         past = step.past_key_values
                     times.sort()
-                    kernels, gpu_ms = None, None
+                    kernels, gpu_ms, cpu_ops, top_kernels = None, None, None, None
                     try:
                         from torch.profiler import ProfilerActivity, profile
-                        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
                             step = model(input_ids=nxt, past_key_values=past, use_cache=True)
                             step.logits[:, -1].argmax(-1)
                             torch.cuda.synchronize()
-                        on_gpu = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+                        events = prof.events()
+                        on_gpu = [e for e in events if e.device_type == torch.autograd.DeviceType.CUDA]
                         kernels = len(on_gpu)
                         # the kernels' own GPU time: against the step's wall time, how launch-bound the step is
                         gpu_ms = round(sum(e.time_range.elapsed_us() for e in on_gpu) / 1e3, 3)
+                        cpu_ops = sum(1 for e in events if e.device_type == torch.autograd.DeviceType.CPU)
+                        by_name = {}
+                        for e in on_gpu:
+                            n, c = by_name.get(e.name, (0.0, 0))
+                            by_name[e.name] = (n + e.time_range.elapsed_us(), c + 1)
+                        top = sorted(by_name.items(), key=lambda kv: -kv[1][0])[:6]
+                        top_kernels = [{"name": k[:70], "us": round(v[0], 1), "count": v[1]} for k, v in top]
                     except Exception as e:  # noqa: BLE001
                         kernels, gpu_ms = f"profiler failed: {e}"[:120], None
                     emit(kind="generation-parts", impl="torch", weights=name, batch=batch, prompt=prompt, attn_implementation=model.config._attn_implementation,
                          prefill_tokens_per_s=round(batch * prompt / t_prefill), prefill_ms=round(t_prefill * 1e3, 2),
-                         step_ms_median=round(times[len(times) // 2] * 1e3, 3), step_ms_min=round(times[0] * 1e3, 3), cuda_kernels_per_step=kernels, kernels_gpu_ms_per_step=gpu_ms)
+                         step_ms_median=round(times[len(times) // 2] * 1e3, 3), step_ms_min=round(times[0] * 1e3, 3), cuda_kernels_per_step=kernels, kernels_gpu_ms_per_step=gpu_ms,
+                         cpu_ops_per_step=cpu_ops, top_kernels=top_kernels)
                     del out, past, step
             for cache in caches:
                 gc = copy.deepcopy(model.generation_config)
