@@ -39,7 +39,7 @@ export type DecodeStorage = "f16" | "f32"
 
 /**
  * How a GEMV spreads over a 256-thread workgroup: `columns` output columns a thread (gate-up:
- * the gate and up columns of one index count as one), each column's K walked by 32 · `slices`
+ * the gate and up columns of each of these indices), each column's K walked by 32 · `slices`
  * threads (more slices: more threads in flight on a narrow N, but each workgroup reads the
  * activations for fewer columns). Workgroups: N / ((8 / slices) · columns).
  */
@@ -64,7 +64,7 @@ export interface DecodeGemvSpec {
 }
 
 /** Columns of N one workgroup computes. */
-export const gemvColumnsPerGroup = (shape: GemvShape, pair: boolean): number => (8 / shape.slices) * (pair ? 1 : shape.columns)
+export const gemvColumnsPerGroup = (shape: GemvShape): number => (8 / shape.slices) * shape.columns
 
 export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   const R = s.rows ?? DECODE_ROWS
@@ -72,9 +72,9 @@ export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   const aType = s.norm ? "f32" : S
   const pair = s.weights === "gate-up"
   const shape = s.shape ?? DEFAULT_GEMV_SHAPE
-  const cols = pair ? 1 : shape.columns
+  const cols = shape.columns // columns a thread (gate-up: both weights' columns at each of these indices)
   const GS = 32 * shape.slices // threads a column group
-  const perGroup = gemvColumnsPerGroup(shape, pair)
+  const perGroup = gemvColumnsPerGroup(shape)
   const nB = s.weights === "qkv" ? 3 : pair ? 2 : 1
   const bindings = [
     `@group(0) @binding(0) var<storage, read> A: array<vec4<${aType}>>;`,
@@ -87,7 +87,8 @@ export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   // multiples of the workgroup's columns, so the branch is uniform across a workgroup)
   const load = (n: string, which = 0) => (s.weights === "qkv" ? `weightQkv(${n}, k, K4)` : `vec4<f32>(B${which}[${n} * K4 + k])`)
   const acc = (j: number, r: number) => `acc${j}_${r}`
-  const nAcc = pair ? 2 : cols
+  // accumulators a row: one a column; gate-up: gate of column j is 2j, up 2j + 1
+  const nAcc = pair ? 2 * cols : cols
   // the norm's 1/rms: 256 / R threads a row
   const perRow = 256 / Math.max(R, 1)
   return `${S === "f16" ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
@@ -127,7 +128,7 @@ ${s.norm ? `  // each row's 1/rms: ${perRow} threads a row, then one thread a ro
 ${range(nAcc).flatMap((j) => range(R).map((r) => `  var ${acc(j, r)} = 0.0;`)).join("\n")}
   for (var k = t; k < K4; k += ${GS}u) {
 ${pair
-    ? `    var w0 = ${load("n0", 0)};\n    var w1 = ${load("n0", 1)};`
+    ? range(cols).map((j) => `    var w${2 * j} = ${load(`n${j}`, 0)};\n    var w${2 * j + 1} = ${load(`n${j}`, 1)};`).join("\n")
     : range(cols).map((j) => `    var w${j} = ${load(`n${j}`)};`).join("\n")}
 ${s.norm ? `    let gn = G[k];\n${range(nAcc).map((j) => `    w${j} = w${j} * gn;`).join("\n")}` : ""}
 ${range(R).map((r) => `    if (${r}u < p.M) {
@@ -150,9 +151,9 @@ ${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${acc(j, r)};`).join("\n
     s${j} = partial[g * ${GS * R}u + t]${s.norm ? " * inv" : ""};
   }`).join("\n")}
 ${pair
-    ? `  if (t < p.M && first < p.N) {
-    Y[t * p.N + first] = ${S}(s0 / (1.0 + exp(-s0)) * s1);
-  }`
+    ? range(cols).map((j) => `  if (t < p.M && first + ${j}u < p.N) {
+    Y[t * p.N + first + ${j}u] = ${S}(s${2 * j} / (1.0 + exp(-s${2 * j})) * s${2 * j + 1});
+  }`).join("\n")
     : range(cols).map((j) => `  if (t < p.M && first + ${j}u < p.N) {
     ${s.out === "accumulate" ? `C[t * p.N + first + ${j}u] += s${j};` : `C[t * p.N + first + ${j}u] = s${j};`}
   }`).join("\n")}
@@ -447,7 +448,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const unrolled = options.attend === "unrolled"
   if (unrolled && D % 4 !== 0) throw new Error(`decode layer: the unrolled attention needs head_dim a multiple of 4, not ${D}`)
   const attend = await pipeline(gpu.device, (unrolled ? decodeAttendUnrolledWgsl : decodeAttendWgsl)(D, storage), `decode-attend-${unrolled ? "unrolled-" : ""}${storage}`)
-  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k), k === "gateUp")))
+  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k))))
   const rowsOk = (M: number) => {
     if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)
   }
@@ -456,7 +457,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     rows: R,
     qkv: (b, N) => {
       // the three weights' boundaries must be multiples of a workgroup's columns (the engine's widths are multiples of 128)
-      const per = gemvColumnsPerGroup(shape("qkv"), false)
+      const per = gemvColumnsPerGroup(shape("qkv"))
       if (N % per !== 0) throw new Error(`decode qkv: ${N} columns, not a multiple of ${per}`)
       return { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, "qkv") }
     },
