@@ -136,14 +136,20 @@ ${range(R).map((r) => `    if (${r}u < p.M) {
 ${range(nAcc).map((j) => `      ${acc(j, r)} += dot(w${j}, a);`).join("\n")}
     }`).join("\n")}
   }
-${range(nAcc).map((j) => `  // column ${j}: the group's ${GS} partial sums of each row, by halves
+${range(nAcc).map((j) => `  // accumulator ${j}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R}
+  // over every ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves
   workgroupBarrier();
 ${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${acc(j, r)};`).join("\n")}
-  for (var w = ${GS / 2}u; w > 0u; w = w / 2u) {
+  workgroupBarrier();
+  {
+    var v = 0.0;
+    for (var i = 0u; i < ${R}u; i++) { v += partial[(g * ${GS}u + t / ${R}u + i * ${GS / R}u) * ${R}u + t % ${R}u]; }
     workgroupBarrier();
-    if (t < w) {
-      for (var r = 0u; r < min(p.M, ${R}u); r++) { partial[lid * ${R}u + r] += partial[(lid + w) * ${R}u + r]; }
-    }
+    partial[g * ${GS * R}u + t] = v;
+  }
+  for (var w = ${GS / R / 2}u; w > 0u; w = w / 2u) {
+    workgroupBarrier();
+    if (t / ${R}u < w) { partial[g * ${GS * R}u + t] += partial[g * ${GS * R}u + t + w * ${R}u]; }
   }
   workgroupBarrier();
   var s${j} = 0.0;
