@@ -50,11 +50,13 @@ const prompts = Array.from({ length: B }, (_, r) => {
   return tokenizer.decode(ids)
 })
 
-/** A kernel set of --kernels: "fused", "unfused", or "fused:unrolled" (the fused layers with the unrolled attention). */
-const kernelSet = (name: string): { kernels: DecoderKernels; attend: "simple" | "unrolled" } => {
-  const [kernels, attend] = name.split(":")
-  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled")) throw new Error(`--kernels: ${name}? fused, unfused, fused:unrolled`)
-  return { kernels, attend: attend ?? "simple" }
+/** A kernel set of --kernels: "fused", "unfused", "fused:unrolled" (the fused layers with the unrolled attention), "fused:simple:tc" / "fused:unrolled:tc" (the lm_head on the tensor cores). */
+const kernelSet = (name: string): { kernels: DecoderKernels; attend: "simple" | "unrolled"; head: "gemv" | "tensor-core" } => {
+  const [kernels, attend, head] = name.split(":")
+  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled") || (head !== undefined && head !== "tc")) {
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:unrolled, fused:simple:tc, fused:unrolled:tc`)
+  }
+  return { kernels, attend: attend ?? "simple", head: head === "tc" ? "tensor-core" : "gemv" }
 }
 
 const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, set?: string): Promise<Array<Generation>> => {
@@ -62,7 +64,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ attend: chosen.attend })
+    setDecoderLayout({ attend: chosen.attend, head: chosen.head })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)

@@ -26,7 +26,10 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
  * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=unrolled sets the attention.
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes">
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes"> & {
+  /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
+  readonly head?: "gemv" | "tensor-core"
+}
 let decoderLayout: DecoderLayout = process.env.FLEUVE_DECODER_ATTEND === "unrolled" ? { attend: "unrolled" } : {}
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
@@ -148,7 +151,7 @@ export class Qwen3Decoder {
       })]
       // the lm_head as one GEMV over the real rows where it fits one binding (else the tensor cores' head, in shards)
       let head: ReadonlyArray<readonly [string, Dispatch]> = f.head.map((d) => ["head (tensor cores)", d] as const)
-      if (vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize) {
+      if (decoderLayout.head !== "tensor-core" && vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize) {
         const logits = buf(rows * vocab * 4)
         const states = buf(rows * pickChunks(vocab) * 16)
         const picks = pick({ logits, states, targets: b.targets, out: b.out, params: u(pickSplitParams(rows, vocab)) }, rows, vocab)
