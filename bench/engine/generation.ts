@@ -10,8 +10,8 @@
  *   node --import tsx bench/engine/generation.ts [--layers 28] [--batch 16] [--prompt 128] [--new 128] [--tfjs-new 16]
  *   node --import tsx bench/engine/generation.ts --tiny --backend cpu      (a smoke run: tfjs only)
  *
- * Decoder kernels (issue 22 item 4): `--batches 16,1 --kernels fused,unfused` (or fused:unrolled, the
- * fused layers with the unrolled attention) runs each batch size
+ * Decoder kernels (issue 22 item 4): `--batches 16,1 --kernels fused,unfused` (or fused:<attention>,
+ * see kernelSet) runs each batch size
  * on each kernel set (model/wgsl/qwen3-decoder.ts DecoderKernels) in turn, device-fed, and prints
  * per run the dispatches a step, prefill tokens/s (the engine forward over the prompts' shared
  * positions), ms a decoding step in the run (steps pipelined, host encode time apart) and alone
@@ -50,13 +50,17 @@ const prompts = Array.from({ length: B }, (_, r) => {
   return tokenizer.decode(ids)
 })
 
-/** A kernel set of --kernels: "fused", "unfused", "fused:unrolled" (the fused layers with the unrolled attention), "fused:simple:tc" / "fused:unrolled:tc" (the lm_head on the tensor cores). */
-const kernelSet = (name: string): { kernels: DecoderKernels; attend: "simple" | "unrolled"; head: "gemv" | "tensor-core" } => {
+/**
+ * A kernel set of --kernels: "fused" (the decoder's defaults), "unfused", "fused:<attention>"
+ * (simple, unrolled or coalesced: model/wgsl/kernels/decode-layer.ts), "fused:<attention>:tc" (the
+ * lm_head on the tensor cores).
+ */
+const kernelSet = (name: string): { kernels: DecoderKernels; attend?: "simple" | "unrolled" | "coalesced"; head: "gemv" | "tensor-core" } => {
   const [kernels, attend, head] = name.split(":")
-  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled") || (head !== undefined && head !== "tc")) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:unrolled, fused:simple:tc, fused:unrolled:tc`)
+  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled" && attend !== "coalesced") || (head !== undefined && head !== "tc")) {
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced[:tc]`)
   }
-  return { kernels, attend: attend ?? "simple", head: head === "tc" ? "tensor-core" : "gemv" }
+  return { kernels, ...(attend ? { attend } : {}), head: head === "tc" ? "tensor-core" : "gemv" }
 }
 
 const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, set?: string): Promise<Array<Generation>> => {
@@ -64,7 +68,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ attend: chosen.attend, head: chosen.head })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)

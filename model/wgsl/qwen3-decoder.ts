@@ -24,13 +24,14 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 }
 /**
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
- * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=unrolled sets the attention.
+ * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced sets the attention.
  */
 export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
 }
-let decoderLayout: DecoderLayout = process.env.FLEUVE_DECODER_ATTEND === "unrolled" ? { attend: "unrolled" } : {}
+const envAttend = process.env.FLEUVE_DECODER_ATTEND
+let decoderLayout: DecoderLayout = envAttend === "unrolled" || envAttend === "simple" || envAttend === "coalesced" ? { attend: envAttend } : {}
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
 }

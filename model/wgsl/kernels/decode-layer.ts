@@ -105,24 +105,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let t = lid % ${GS}u; // thread in the group: walks K from t by ${GS}
   let K4 = p.K / 4u;
   let first = (wg.x + wg.y * 65535u) * ${perGroup}u + g * ${cols}u;
-${s.norm ? `  // each row's 1/rms: ${perRow} threads a row, then one thread a row sums their partials (into
-  // partial[256 + row], read out before the reductions below)
+${s.norm ? `  // each row's 1/rms: ${perRow} threads a row (consecutive threads, consecutive values), their
+  // sums of squares meeting by halves; read out before the reductions below overwrite partial
   var inv = 1.0;
   {
     let r = lid / ${perRow}u;
+    let part = lid % ${perRow}u;
     var ss = 0.0;
     if (r < p.M) {
-      for (var k = lid % ${perRow}u; k < K4; k += ${perRow}u) { let a = A[r * K4 + k]; ss += dot(a, a); }
+      for (var k = part; k < K4; k += ${perRow}u) { let a = A[r * K4 + k]; ss += dot(a, a); }
     }
     partial[lid] = ss;
-    workgroupBarrier();
-    if (lid < ${R}u) {
-      var tot = 0.0;
-      for (var j = 0u; j < ${perRow}u; j++) { tot += partial[lid * ${perRow}u + j]; }
-      partial[256u + lid] = inverseSqrt(tot / f32(p.K) + p.eps);
+    for (var w = ${perRow / 2}u; w > 0u; w = w / 2u) {
+      workgroupBarrier();
+      if (part < w) { partial[lid] += partial[lid + w]; }
     }
     workgroupBarrier();
-    inv = partial[256u + min(t, ${R - 1}u)];
+    inv = inverseSqrt(partial[min(t, ${R - 1}u) * ${perRow}u] / f32(p.K) + p.eps);
   }
 ` : ""}${range(cols).map((j) => `  let n${j} = min(first + ${j}u, p.N - 1u);`).join("\n")}
 ${range(nAcc).flatMap((j) => range(R).map((r) => `  var ${acc(j, r)} = 0.0;`)).join("\n")}
@@ -398,6 +397,132 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 `
 }
 
+/**
+ * decodeAttendWgsl laid out for coalesced loads ("coalesced"): 256 threads a (row, head); a key's
+ * D values are read by D / 4 consecutive threads, 4 values each (one 8-byte load at f16, a key row
+ * in one go), 256 / (D / 4) keys at a time, so the cache is read in whole rows and many loads are
+ * in flight, where the other variants had one thread walk a key's row value by value (the round-1
+ * profile on the H100: ~150 µs a dispatch at 256 positions). Keys go by blocks of 64: the lanes'
+ * partial dot products meet in workgroup memory (one thread a key adds them), the block's softmax
+ * weights are exponentiated in parallel, and the values are summed the same way, each thread
+ * keeping 4 output dimensions for its share of the keys; the shares meet at the end. The new key
+ * and value at pos come from workgroup memory; the first query head of each kv head appends them.
+ */
+export const decodeAttendCoalescedWgsl = (D: number, storage: DecodeStorage): string => {
+  const S = storage
+  const half = D / 2
+  const L = D / 4 // threads a key
+  const KPS = 256 / L // keys a sweep
+  const B = 64 // keys a block
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QN: array<f32>;
+@group(0) @binding(2) var<storage, read> KN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
+@group(0) @binding(4) var<storage, read_write> V: array<vec4<${S}>>;
+@group(0) @binding(5) var<storage, read_write> O: array<${S}>;
+@group(0) @binding(6) var<uniform> p: P;
+var<workgroup> q4: array<vec4<f32>, ${L}>;
+var<workgroup> k4: array<vec4<f32>, ${L}>;
+var<workgroup> v4: array<vec4<f32>, ${L}>;
+var<workgroup> sums: array<f32, ${2 * D}>;
+var<workgroup> part: array<f32, ${B * L}>;
+var<workgroup> scores: array<f32, ${B}>;
+var<workgroup> outs: array<vec4<f32>, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let group = p.H / p.KV;
+  let kvh = h / group;
+  let width = (p.H + 2u * p.KV) * ${D}u;
+  let d = min(lid, ${D - 1}u); // threads past D repeat the last dimension's work and write nothing
+  let mine = lid < ${D}u;
+  let qv = QKV[row * width + h * ${D}u + d];
+  let kv = QKV[row * width + (p.H + kvh) * ${D}u + d];
+  let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + d];
+  if (mine) { sums[d] = qv * qv; sums[${D}u + d] = kv * kv; }
+  workgroupBarrier();
+  var sq = 0.0;
+  var sk = 0.0;
+  for (var i = 0u; i < ${D}u; i++) { sq += sums[i]; sk += sums[${D}u + i]; }
+  let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[d];
+  let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[d];
+  workgroupBarrier();
+  if (mine) { sums[d] = qn; sums[${D}u + d] = kn; }
+  workgroupBarrier();
+  let i = d % ${half}u;
+  let angle = f32(p.pos) / pow(p.theta, f32(2u * i) / ${D}.0);
+  let c = cos(angle);
+  let sn = sin(angle);
+  let other = select(i, d + ${half}u, d < ${half}u) % ${D}u; // the partner of the rotation
+  let qr = select(qn * c + sums[other] * sn, qn * c - sums[other] * sn, d < ${half}u);
+  let kr = select(kn * c + sums[${D}u + other] * sn, kn * c - sums[${D}u + other] * sn, d < ${half}u);
+  if (mine) {
+    q4[d / 4u][d % 4u] = f32(${S}(qr));
+    k4[d / 4u][d % 4u] = f32(${S}(kr));
+    v4[d / 4u][d % 4u] = f32(${S}(vv));
+  }
+  let stride4 = p.rows * p.KV * ${L}u; // one position of the cache, in vec4s
+  let base4 = (row * p.KV + kvh) * ${L}u;
+  workgroupBarrier();
+  if (h % group == 0u && lid < ${L}u) {
+    K[p.pos * stride4 + base4 + lid] = vec4<${S}>(k4[lid]);
+    V[p.pos * stride4 + base4 + lid] = vec4<${S}>(v4[lid]);
+  }
+  let sub = lid / ${L}u; // the key of a sweep this thread reads
+  let lane = lid % ${L}u; // its 4 dimensions
+  let qmine = q4[lane];
+  let len = p.pos + 1u;
+  var m = -3.0e38;
+  var l = 0.0;
+  var acc = vec4<f32>(0.0);
+  for (var b0 = 0u; b0 < len; b0 += ${B}u) {
+    let n = min(${B}u, len - b0);
+    // partial dot products: key b0 + j, lanes' 4 dimensions each
+    for (var j = sub; j < n; j += ${KPS}u) {
+      let key = b0 + j;
+      var kk = k4[lane];
+      if (key != p.pos) { kk = vec4<f32>(K[key * stride4 + base4 + lane]); }
+      part[j * ${L}u + lane] = dot(qmine, kk);
+    }
+    workgroupBarrier();
+    if (lid < n) {
+      var sc = 0.0;
+      for (var t = 0u; t < ${L}u; t++) { sc += part[lid * ${L}u + t]; }
+      scores[lid] = sc * p.scale;
+    }
+    workgroupBarrier();
+    var bm = m;
+    for (var j = 0u; j < n; j++) { bm = max(bm, scores[j]); }
+    workgroupBarrier();
+    if (lid < n) { scores[lid] = exp(scores[lid] - bm); }
+    workgroupBarrier();
+    let correction = exp(m - bm);
+    var bl = 0.0;
+    for (var j = 0u; j < n; j++) { bl += scores[j]; }
+    l = l * correction + bl;
+    acc = acc * correction;
+    for (var j = sub; j < n; j += ${KPS}u) {
+      let key = b0 + j;
+      var vvv = v4[lane];
+      if (key != p.pos) { vvv = vec4<f32>(V[key * stride4 + base4 + lane]); }
+      acc += scores[j] * vvv;
+    }
+    m = bm;
+    workgroupBarrier(); // the next block overwrites part and scores
+  }
+  outs[lid] = acc;
+  workgroupBarrier();
+  if (mine) {
+    var o = 0.0;
+    for (var s = 0u; s < ${KPS}u; s++) { o += outs[s * ${L}u + d / 4u][d % 4u]; }
+    O[(row * p.H + h) * ${D}u + d] = ${S}(o / l);
+  }
+}
+`
+}
+
 export interface DecodeLayerKernels {
   readonly storage: DecodeStorage
   /** the most rows (M) its GEMVs take */
@@ -430,8 +555,8 @@ export interface DecodeLayerOptions {
   readonly storage?: DecodeStorage
   /** the most rows the dispatches will have (default DECODE_ROWS) */
   readonly rows?: number
-  /** the attention kernel: decodeAttendWgsl ("simple", default) or decodeAttendUnrolledWgsl */
-  readonly attend?: "simple" | "unrolled"
+  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl or decodeAttendCoalescedWgsl (default) */
+  readonly attend?: "simple" | "unrolled" | "coalesced"
   /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE) */
   readonly shapes?: Partial<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>>
 }
@@ -451,9 +576,11 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
   const acc = await make({ norm: false, weights: "one", out: "accumulate" }, "accumulate")
   const head = await make({ norm: true, weights: "one", out: "store" }, "head")
-  const unrolled = options.attend === "unrolled"
-  if (unrolled && D % 4 !== 0) throw new Error(`decode layer: the unrolled attention needs head_dim a multiple of 4, not ${D}`)
-  const attend = await pipeline(gpu.device, (unrolled ? decodeAttendUnrolledWgsl : decodeAttendWgsl)(D, storage), `decode-attend-${unrolled ? "unrolled-" : ""}${storage}`)
+  const variant = options.attend ?? "coalesced"
+  if (variant !== "simple" && D % 4 !== 0) throw new Error(`decode layer: the ${variant} attention needs head_dim a multiple of 4, not ${D}`)
+  if (variant === "coalesced" && (128 % D !== 0 || D < 4)) throw new Error(`decode layer: the coalesced attention needs head_dim dividing 128, not ${D}`)
+  const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl }[variant](D, storage)
+  const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}`)
   const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k))))
   const rowsOk = (M: number) => {
     if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)

@@ -117,8 +117,11 @@ describe("fused decoding layer", { skip }, () => {
       }
     })
 
-    // positions past two key blocks, at a block's first key (128) and the first position (0)
-    for (const [D, attend, pos] of [[64, "simple", 150], [128, "simple", 150], [64, "unrolled", 150], [128, "unrolled", 128], [64, "unrolled", 0]] as const) {
+    // positions past two key blocks, at a block's first key (128; 64 for the coalesced one's blocks) and the first position (0)
+    for (const [D, attend, pos] of [
+      [64, "simple", 150], [128, "simple", 150], [64, "unrolled", 150], [128, "unrolled", 128], [64, "unrolled", 0],
+      [64, "coalesced", 150], [128, "coalesced", 150], [128, "coalesced", 64], [64, "coalesced", 0]
+    ] as const) {
       it(`attention (${attend}) with q/k norm, RoPE and the cache append: 3 rows at position ${pos}, GQA 4:2, D=${D} (${storage} storage)`, { skip: noF16 }, async () => {
         if (t.skip !== false) return
         const gpu = t.gpu
