@@ -23,6 +23,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { parseArgs } from "node:util"
 import { type BackendName, describeBackend, selectBackend, webgpuEngineGpu } from "../../model/tfjs/backend.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
+import { tunedDecodeShapes } from "../../model/wgsl/decode-tune.ts"
 import { describeGenerationPath, type Generation, generateGreedy } from "../../model/runtime/generate.ts"
 import type { DecodeTimings } from "../../model/wgsl/engine-generate.ts"
 import { scoringPathFor, setScoringEngine } from "../../model/runtime/scoring.ts"
@@ -136,6 +137,8 @@ if (args.batches || args.kernels) {
       emit({ kind: "kernels-agree", batch, kernels: [kernelSets[0], other], rows_identical: firsts.filter((f) => f < 0).length, of: batch, first_differences: firsts.flatMap((f, r) => (f < 0 ? [] : [{ row: r, token: f }])) })
     }
   }
+  // the GEMV layouts the decoders timed and chose on this device (model/wgsl/decode-tune.ts)
+  emit({ kind: "decoder-layouts", chosen: Object.fromEntries([...tunedDecodeShapes(webgpuEngineGpu()!.device)].map(([k, v]) => [k, v])) })
   model.dispose()
   process.exit(0)
 }

@@ -6,6 +6,7 @@ import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
 import { pickChunks, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
+import { tuneDecodeShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -36,13 +37,6 @@ export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
 }
 const layoutKey = (kernels: DecoderKernels) => (kernels === "fused" ? JSON.stringify(decoderLayout) : "")
-
-/**
- * Each GEMV kind's layout by the rows its kernels are written for (decodeKernelRows), as timed by
- * bench/gpu/decode-kernels.ts on the H100 (BENCHMARKS.md, Generation); rows not listed take
- * DEFAULT_GEMV_SHAPE. A DecoderLayout's shapes override these.
- */
-const MEASURED_SHAPES: Readonly<Record<number, DecodeLayerOptions["shapes"]>> = {}
 
 /** The kernels a decoder of `rows` rows over weights in `format` runs now. */
 export const decoderKernelsFor = (rows: number, format: EngineWeights["format"]): DecoderKernels =>
@@ -129,10 +123,16 @@ export class Qwen3Decoder {
     const caches = weights.layers.map(() => ({ K: buf(cacheBytes), V: buf(cacheBytes) }))
     if (kernels === "fused") {
       const { hidden: Hd, intermediate: I, vocab } = shape
-      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, shapes: { ...MEASURED_SHAPES[decodeKernelRows(rows)], ...decoderLayout.shapes } })
-      const pick = await pickSplit(gpu)
       const W = (H + 2 * KV) * D
-      const qkv = buf(rows * W * 4)
+      const tunedRows = decodeKernelRows(rows) // the layouts are timed at this many rows (decode-tune.ts), in these buffers
+      const qkv = buf(tunedRows * W * 4)
+      // the lm_head as one GEMV over the real rows where it fits one binding (else the tensor cores' head, in shards)
+      const gemvHead = decoderLayout.head !== "tensor-core" && vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize
+      const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
+      // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
+      const tuned = process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
+      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, shapes: { ...tuned, ...decoderLayout.shapes } })
+      const pick = await pickSplit(gpu)
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
         gateUp: u(...decodeGemvParams(rows, I, Hd, 0, 0, shape.eps)), down: u(...decodeGemvParams(rows, Hd, I))
@@ -150,10 +150,8 @@ export class Qwen3Decoder {
           ["down (+residual)", dl.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down }, Hd)]
         ] as const
       })]
-      // the lm_head as one GEMV over the real rows where it fits one binding (else the tensor cores' head, in shards)
       let head: ReadonlyArray<readonly [string, Dispatch]> = f.head.map((d) => ["head (tensor cores)", d] as const)
-      if (decoderLayout.head !== "tensor-core" && vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize) {
-        const logits = buf(rows * vocab * 4)
+      if (gemvHead) {
         const states = buf(rows * pickChunks(vocab) * 16)
         const picks = pick({ logits, states, targets: b.targets, out: b.out, params: u(pickSplitParams(rows, vocab)) }, rows, vocab)
         head = [
