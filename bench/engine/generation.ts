@@ -23,6 +23,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { parseArgs } from "node:util"
 import { type BackendName, describeBackend, selectBackend, webgpuEngineGpu } from "../../model/tfjs/backend.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
+import { useTensorCoreMatmul } from "../../model/tfjs/webgpu-kernels.ts"
 import { tunedDecodeShapes } from "../../model/wgsl/decode-tune.ts"
 import { describeGenerationPath, type Generation, generateGreedy } from "../../model/runtime/generate.ts"
 import type { DecodeTimings } from "../../model/wgsl/engine-generate.ts"
@@ -134,7 +135,22 @@ if (args.batches || args.kernels) {
     for (const other of kernelSets.slice(1)) {
       const b = got.get(other)!
       const firsts = a.map((g, r) => g.tokenIds.findIndex((t, i) => t !== b[r]!.tokenIds[i]))
-      emit({ kind: "kernels-agree", batch, kernels: [kernelSets[0], other], rows_identical: firsts.filter((f) => f < 0).length, of: batch, first_differences: firsts.flatMap((f, r) => (f < 0 ? [] : [{ row: r, token: f }])) })
+      // where two rows part: both tokens' log-probs under tfjs' f32 forward (stock f32 kernels) of
+      // the shared history, and the best one's: a near-tie (a gap of rounding size) or an error
+      const differences: Array<Record<string, unknown>> = []
+      for (const { r, f } of firsts.flatMap((f, r) => (f < 0 ? [] : [{ r, f }])).slice(0, 4)) {
+        const ids = [...tokenizer.encode(prompts[r]!), ...a[r]!.tokenIds.slice(0, f)]
+        useTensorCoreMatmul(false)
+        const { logits } = model.forward([ids])
+        const lp = tf.tidy(() => tf.logSoftmax(tf.reshape(tf.slice(logits, [0, ids.length - 1, 0], [1, 1, -1]), [-1])))
+        const values = (await lp.data()) as Float32Array
+        tf.dispose([logits, lp])
+        useTensorCoreMatmul(true)
+        const best = values.reduce((m, v) => Math.max(m, v), -Infinity)
+        const [ta, tb] = [a[r]!.tokenIds[f]!, b[r]!.tokenIds[f]!]
+        differences.push({ row: r, token: f, [kernelSets[0]!]: { id: ta, gap_to_best: +(best - values[ta]!).toExponential(2) }, [other]: { id: tb, gap_to_best: +(best - values[tb]!).toExponential(2) }, f32_best_logprob: +best.toFixed(4) })
+      }
+      emit({ kind: "kernels-agree", batch, kernels: [kernelSets[0], other], rows_identical: firsts.filter((f) => f < 0).length, of: batch, first_differences: differences })
     }
   }
   // the GEMV layouts the decoders timed and chose on this device (model/wgsl/decode-tune.ts)
