@@ -85,10 +85,12 @@ export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   ]
   // a weight vec4 of column n (qkv: from the weight whose columns hold n; the boundaries are
   // multiples of the workgroup's columns, so the branch is uniform across a workgroup)
-  const load = (n: string, which = 0) => (s.weights === "qkv" ? `weightQkv(${n}, k, K4)` : `vec4<f32>(B${which}[${n} * K4 + k])`)
+  const load = (n: string, which: number, k: string) => (s.weights === "qkv" ? `weightQkv(${n}, ${k}, K4)` : `vec4<f32>(B${which}[${n} * K4 + ${k}])`)
   const acc = (j: number, r: number) => `acc${j}_${r}`
   // accumulators a row: one a column; gate-up: gate of column j is 2j, up 2j + 1
   const nAcc = pair ? 2 * cols : cols
+  // steps of K unrolled: 4, fewer where the weights in registers would crowd the accumulators
+  const U = Math.max(1, Math.min(4, Math.floor(8 / nAcc)))
   // the norm's 1/rms: 256 / R threads a row
   const perRow = 256 / Math.max(R, 1)
   return `${S === "f16" ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
@@ -125,14 +127,17 @@ ${s.norm ? `  // each row's 1/rms: ${perRow} threads a row (consecutive threads,
   }
 ` : ""}${range(cols).map((j) => `  let n${j} = min(first + ${j}u, p.N - 1u);`).join("\n")}
 ${range(nAcc).flatMap((j) => range(R).map((r) => `  var ${acc(j, r)} = 0.0;`)).join("\n")}
-  for (var k = t; k < K4; k += ${GS}u) {
+  // ${U} steps of K at a time: their weight loads are issued together (in flight at once), then used
+  for (var kb = t; kb < K4; kb += ${U * GS}u) {
+${range(U).map((u) => `    let k${u} = min(kb + ${u * GS}u, K4 - 1u);
+    let on${u} = kb + ${u * GS}u < K4; // past K: a weight of 0 (the load reads a valid, clamped index)
 ${pair
-    ? range(cols).map((j) => `    var w${2 * j} = ${load(`n${j}`, 0)};\n    var w${2 * j + 1} = ${load(`n${j}`, 1)};`).join("\n")
-    : range(cols).map((j) => `    var w${j} = ${load(`n${j}`)};`).join("\n")}
-${s.norm ? `    let gn = G[k];\n${range(nAcc).map((j) => `    w${j} = w${j} * gn;`).join("\n")}` : ""}
+    ? range(cols).map((j) => `    var w${2 * j}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 0, `k${u}`)}, on${u});\n    var w${2 * j + 1}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 1, `k${u}`)}, on${u});`).join("\n")
+    : range(cols).map((j) => `    var w${j}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 0, `k${u}`)}, on${u});`).join("\n")}`).join("\n")}
+${s.norm ? range(U).map((u) => `    let gn${u} = G[k${u}];\n${range(nAcc).map((j) => `    w${j}_${u} = w${j}_${u} * gn${u};`).join("\n")}`).join("\n") : ""}
 ${range(R).map((r) => `    if (${r}u < p.M) {
-      let a = vec4<f32>(A[${r}u * K4 + k]);
-${range(nAcc).map((j) => `      ${acc(j, r)} += dot(w${j}, a);`).join("\n")}
+${range(U).map((u) => `      let a${u} = vec4<f32>(A[${r}u * K4 + k${u}]);`).join("\n")}
+${range(nAcc).map((j) => `      ${acc(j, r)} += ${range(U).map((u) => `dot(w${j}_${u}, a${u})`).join(" + ")};`).join("\n")}
     }`).join("\n")}
   }
 ${range(nAcc).map((j) => `  // accumulator ${j}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R}
