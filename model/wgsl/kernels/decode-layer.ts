@@ -484,12 +484,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var acc = vec4<f32>(0.0);
   for (var b0 = 0u; b0 < len; b0 += ${B}u) {
     let n = min(${B}u, len - b0);
-    // partial dot products: key b0 + j, lanes' 4 dimensions each
-    for (var j = sub; j < n; j += ${KPS}u) {
-      let key = b0 + j;
-      var kk = k4[lane];
-      if (key != p.pos) { kk = vec4<f32>(K[key * stride4 + base4 + lane]); }
-      part[j * ${L}u + lane] = dot(qmine, kk);
+    // partial dot products: key b0 + j, lanes' 4 dimensions each; 4 keys a thread at a time, their
+    // loads issued together (a key past the block reads a valid clamped row and writes nothing)
+    for (var j = sub; j < n; j += ${4 * KPS}u) {
+${range(4).map((u) => `      let j${u} = j + ${u * KPS}u;
+      let key${u} = b0 + min(j${u}, n - 1u);
+      let c${u} = vec4<f32>(K[key${u} * stride4 + base4 + lane]);`).join("\n")}
+${range(4).map((u) => `      if (j${u} < n) { part[j${u} * ${L}u + lane] = dot(qmine, select(c${u}, k4[lane], key${u} == p.pos)); }`).join("\n")}
     }
     workgroupBarrier();
     if (lid < n) {
@@ -508,11 +509,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var j = 0u; j < n; j++) { bl += scores[j]; }
     l = l * correction + bl;
     acc = acc * correction;
-    for (var j = sub; j < n; j += ${KPS}u) {
-      let key = b0 + j;
-      var vvv = v4[lane];
-      if (key != p.pos) { vvv = vec4<f32>(V[key * stride4 + base4 + lane]); }
-      acc += scores[j] * vvv;
+    for (var j = sub; j < n; j += ${4 * KPS}u) {
+${range(4).map((u) => `      let j${u} = j + ${u * KPS}u;
+      let key${u} = b0 + min(j${u}, n - 1u);
+      let c${u} = vec4<f32>(V[key${u} * stride4 + base4 + lane]);`).join("\n")}
+${range(4).map((u) => `      if (j${u} < n) { acc += scores[j${u}] * select(c${u}, v4[lane], key${u} == p.pos); }`).join("\n")}
     }
     m = bm;
     workgroupBarrier(); // the next block overwrites part and scores
