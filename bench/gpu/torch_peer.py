@@ -112,9 +112,9 @@ def arg(name, default):
 def generation(cfg, Qwen3ForCausalLM):
     """Greedy generation, prompt 128, 128 new tokens, KV cache (transformers generate, sdpa attention),
     every setting issue 22 asks for: bf16 and fp32 weights; dynamic cache, static cache run eagerly
-    (`cache_implementation="static"`, automatic compilation disabled), and static cache with the
-    forward compiled (torch.compile mode reduce-overhead: CUDA graphs; --gen-caches ...,static-compiled,
-    minutes of compilation); batch 16 and 1. Each setting is warmed up by a generate of 16 new tokens
+    (`cache_implementation="static"`, automatic compilation disabled), and static cache with
+    transformers' automatic compilation of the decoding steps (its CompileConfig: torch.compile,
+    reduce-overhead; --gen-caches ...,static-compiled; compilation takes a while); batch 16 and 1. Each setting is warmed up by a generate of 16 new tokens
     (a compiled one by two of the timed shape), then timed once. Apart from generate: the prefill's tokens/s (a
     forward over the prompts, cache on) and one decoding step's latency (a forward of one token a row
     against the cache after the prompt, median of 20, synchronised), with the CUDA kernels that step
@@ -187,12 +187,15 @@ def generation(cfg, Qwen3ForCausalLM):
             for cache in caches:
                 gc = copy.deepcopy(model.generation_config)
                 gc.update(max_new_tokens=new, min_new_tokens=new, do_sample=False, use_cache=True, pad_token_id=0)
-                forward = model.forward
                 if cache != "dynamic":
                     gc.cache_implementation = "static"
-                    gc.disable_compile = True  # no automatic compilation: "static" is the eager static cache
-                if cache == "static-compiled":
-                    model.forward = torch.compile(forward, mode="reduce-overhead", fullgraph=True)
+                    # "static": the eager static cache; "static-compiled": transformers' own automatic
+                    # compilation of the decoding steps with a static cache (its CompileConfig:
+                    # torch.compile, mode reduce-overhead = CUDA graphs). Replacing model.forward by a
+                    # compiled one instead fails on transformers 5.17 ("accessing tensor output of
+                    # CUDAGraphs that has been overwritten by a subsequent run": generate keeps a step's
+                    # outputs across the next)
+                    gc.disable_compile = cache != "static-compiled"
                 try:
                     with torch.inference_mode():
                         t0 = time.time()
@@ -208,13 +211,13 @@ def generation(cfg, Qwen3ForCausalLM):
                         out = model.generate(ids, generation_config=gc)
                         torch.cuda.synchronize()
                         t = time.time() - t0
+                    compiled = getattr(gc, "compile_config", None)
                     emit(kind="generation", impl="torch", weights=name, cache=cache, batch=batch, prompt=prompt, new_tokens=out.shape[1] - prompt,
+                         compile_config=(str(compiled)[:160] if cache == "static-compiled" and compiled is not None else None),
                          tokens_per_s=round(batch * new / t), ms_total=round(t * 1e3, 1), ms_per_token_step=round(t * 1e3 / new, 3), warm_up_s=round(warm, 1),
                          peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
                 except Exception as e:  # noqa: BLE001
                     emit(kind="error", what=f"generation {name} {cache} batch {batch}", reason=str(e)[:300])
-                finally:
-                    model.forward = forward
         del model
 
 
