@@ -17,9 +17,10 @@ import { grid } from "./fused.ts"
  * The final norm and the lm_head are one more GEMV of kind 1 (`head`): logits [rows, vocab].
  *
  * RMSNorm folded into a GEMV: y = inv_r · Σ_k (w_k · g_k) · x_rk, inv_r = 1/√(mean(x_r²) + eps):
- * the norm weight g scales the weight vector once for all rows, and each workgroup computes the
- * rows' inv_r itself (a row is hidden f32 values: 4 KiB at Qwen3-0.6B), so no normalised copy of
- * the activations is written or read. The normalised activations stay f32 (the unfused path
+ * the norm weight g scales the weight vector once for all rows, and each column group sums the
+ * squares of the activations it reads for its products anyway (one more reduction, no second pass
+ * over them: round 2 on the H100 had a separate pass, and at 16 rows the qkv GEMV moved only
+ * ~160 GB/s), so no normalised copy of the activations is written or read. The normalised activations stay f32 (the unfused path
  * rounded them to f16 before the matmul): the two paths agree up to rounding, not bit for bit.
  *
  * GEMV layout as model/wgsl/kernels/gemv.ts (32 threads a column, each walking the column's row
@@ -91,8 +92,6 @@ export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   const nAcc = pair ? 2 * cols : cols
   // steps of K unrolled: 4, fewer where the weights in registers would crowd the accumulators
   const U = Math.max(1, Math.min(4, Math.floor(8 / nAcc)))
-  // the norm's 1/rms: 256 / R threads a row
-  const perRow = 256 / Math.max(R, 1)
   return `${S === "f16" ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
 ${bindings.join("\n")}
 var<workgroup> partial: array<f32, ${Math.max(256 * R, 256 + R)}>;
@@ -107,24 +106,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let t = lid % ${GS}u; // thread in the group: walks K from t by ${GS}
   let K4 = p.K / 4u;
   let first = (wg.x + wg.y * 65535u) * ${perGroup}u + g * ${cols}u;
-${s.norm ? `  // each row's 1/rms: ${perRow} threads a row (consecutive threads, consecutive values), their
-  // sums of squares meeting by halves; read out before the reductions below overwrite partial
-  var inv = 1.0;
-  {
-    let r = lid / ${perRow}u;
-    let part = lid % ${perRow}u;
-    var ss = 0.0;
-    if (r < p.M) {
-      for (var k = part; k < K4; k += ${perRow}u) { let a = A[r * K4 + k]; ss += dot(a, a); }
-    }
-    partial[lid] = ss;
-    for (var w = ${perRow / 2}u; w > 0u; w = w / 2u) {
-      workgroupBarrier();
-      if (part < w) { partial[lid] += partial[lid + w]; }
-    }
-    workgroupBarrier();
-    inv = inverseSqrt(partial[min(t, ${R - 1}u) * ${perRow}u] / f32(p.K) + p.eps);
-  }
+${s.norm ? `  // each row's sum of squares, from the activations the products read (no second pass over them)
+${range(R).map((r) => `  var ss_${r} = 0.0;`).join("\n")}
 ` : ""}${range(cols).map((j) => `  let n${j} = min(first + ${j}u, p.N - 1u);`).join("\n")}
 ${range(nAcc).flatMap((j) => range(R).map((r) => `  var ${acc(j, r)} = 0.0;`)).join("\n")}
   // ${U} steps of K at a time: their weight loads are issued together (in flight at once), then used
@@ -138,12 +121,13 @@ ${s.norm ? range(U).map((u) => `    let gn${u} = G[k${u}];\n${range(nAcc).map((j
 ${range(R).map((r) => `    if (${r}u < p.M) {
 ${range(U).map((u) => `      let a${u} = vec4<f32>(A[${r}u * K4 + k${u}]);`).join("\n")}
 ${range(nAcc).map((j) => `      ${acc(j, r)} += ${range(U).map((u) => `dot(w${j}_${u}, a${u})`).join(" + ")};`).join("\n")}
+${s.norm ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot(a${u}, a${u}), on${u})`).join(" + ")};` : ""}
     }`).join("\n")}
   }
-${range(nAcc).map((j) => `  // accumulator ${j}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R}
-  // over every ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves
+${[...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)].map(([name, of]) => `  // ${name}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R} over every
+  // ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves
   workgroupBarrier();
-${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${acc(j, r)};`).join("\n")}
+${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${of(r)};`).join("\n")}
   workgroupBarrier();
   {
     var v = 0.0;
@@ -156,10 +140,11 @@ ${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${acc(j, r)};`).join("\n
     if (t / ${R}u < w) { partial[g * ${GS * R}u + t] += partial[g * ${GS * R}u + t + w * ${R}u]; }
   }
   workgroupBarrier();
-  var s${j} = 0.0;
+  var ${name} = 0.0;
   if (t < p.M) {
-    s${j} = partial[g * ${GS * R}u + t]${s.norm ? " * inv" : ""};
-  }`).join("\n")}
+    ${name} = partial[g * ${GS * R}u + t]${name !== "ss" && s.norm ? " * inv" : ""};
+  }${name === "ss" ? `
+  let inv = inverseSqrt(ss / f32(p.K) + p.eps); // row t's 1/rms` : ""}`).join("\n")}
 ${pair
     ? range(cols).map((j) => `  if (t < p.M && first + ${j}u < p.N) {
     Y[t * p.N + first + ${j}u] = ${S}(s${2 * j} / (1.0 + exp(-s${2 * j})) * s${2 * j + 1});
