@@ -31,6 +31,10 @@ bundle test/model/device-loss.test.ts device-loss.test.mjs
 bundle bench/engine/cached-batch.ts bench-cached-batch.mjs
 bundle test/model/wgsl/engine-generate.test.ts engine-generate.test.mjs
 bundle test/model/pick-targets.test.ts pick-targets.test.mjs
+bundle test/model/wgsl/kernels/decode-layer.test.ts decode-layer.test.mjs
+bundle test/model/wgsl/kernels/pick-split.test.ts pick-split.test.mjs
+bundle test/model/wgsl/decode-tune.test.ts decode-tune.test.mjs
+bundle bench/gpu/decode-kernels.ts bench-decode-kernels.mjs
 bundle bench/engine/generation.ts bench-generation.mjs
 bundle bench/engine/scoring.ts bench-engine-scoring.mjs
 bundle bench/gpu/parity-depth.ts bench-parity-depth.mjs

@@ -108,25 +108,120 @@ def main():
         lora_training(cfg, Qwen3ForCausalLM)
 
 
+def arg(name, default):
+    """The value after `name` on the command line, else default."""
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
 def generation(cfg, Qwen3ForCausalLM):
-    """Greedy generation, batch 16, prompt 128, 128 new tokens, KV cache (transformers generate)."""
-    new = 8 if quick else 128
-    for dtype in (torch.float32, torch.bfloat16):
+    """Greedy generation, prompt 128, 128 new tokens, KV cache (transformers generate, sdpa attention),
+    every setting issue 22 asks for: bf16 and fp32 weights; dynamic cache, static cache run eagerly
+    (`cache_implementation="static"`, automatic compilation disabled), and static cache with
+    transformers' automatic compilation of the decoding steps (its CompileConfig: torch.compile,
+    reduce-overhead; --gen-caches ...,static-compiled; compilation takes a while); batch 16 and 1. Each setting is warmed up by a generate of 16 new tokens
+    (a compiled one by two of the timed shape), then timed once. Apart from generate: the prefill's tokens/s (a
+    forward over the prompts, cache on) and one decoding step's latency (a forward of one token a row
+    against the cache after the prompt, median of 20, synchronised), with the CUDA kernels that step
+    launches (torch.profiler): what separates bf16 from fp32 in a launch-bound step."""
+    import copy
+    import transformers
+    new = 8 if quick else int(arg("--gen-new", "128"))
+    prompt = 128
+    batches = [int(b) for b in arg("--gen-batches", "16,1").split(",")]
+    dtypes = [getattr(torch, d) for d in arg("--gen-dtypes", "bfloat16,float32").split(",")]
+    caches = arg("--gen-caches", "dynamic,static").split(",")
+    emit(kind="generation-setup", impl="torch", transformers=transformers.__version__, attn_implementation=cfg._attn_implementation,
+         matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32, cudnn_allow_tf32=torch.backends.cudnn.allow_tf32,
+         matmul_precision=torch.get_float32_matmul_precision())
+    for dtype in dtypes:
+        name = str(dtype).replace("torch.", "")
         torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
         with torch.device("cuda"):
             model = Qwen3ForCausalLM(cfg).to(dtype).eval()
-        ids = torch.randint(0, 151936, (16, 128), device="cuda")
-        run = lambda n: model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False, use_cache=True, pad_token_id=0)
-        with torch.inference_mode():
-            run(2)
-            torch.cuda.synchronize()
-            t0 = time.time()
-            out = run(new)
-            torch.cuda.synchronize()
-            t = time.time() - t0
-        emit(kind="generation", impl="torch", weights=str(dtype).replace("torch.", ""), batch=16, prompt=128, new_tokens=out.shape[1] - 128,
-             tokens_per_s=round(16 * new / t), ms_total=round(t * 1e3, 1), peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
+        for batch in batches:
+            ids = torch.randint(0, cfg.vocab_size, (batch, prompt), device="cuda")
+            with torch.inference_mode():
+                # the prefill (generate's first forward) and one decoding step, apart from generate
+                parts = "--gen-no-parts" not in sys.argv
+                if parts:
+                    def prefill():
+                        return model(input_ids=ids, use_cache=True)
+                    out = prefill()
+                    torch.cuda.synchronize()
+                    t_prefill = bench(prefill, reps=5, warm=1)
+                    past = out.past_key_values
+                    nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+                    times = []
+                    for i in range(21):
+                        torch.cuda.synchronize()
+                        t0 = time.perf_counter()
+                        step = model(input_ids=nxt, past_key_values=past, use_cache=True)
+                        nxt = step.logits[:, -1].argmax(-1, keepdim=True)
+                        torch.cuda.synchronize()
+                        if i > 0:
+                            times.append(time.perf_counter() - t0)
+                        past = step.past_key_values
+                    times.sort()
+                    kernels, gpu_ms, cpu_ops, top_kernels = None, None, None, None
+                    try:
+                        from torch.profiler import ProfilerActivity, profile
+                        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                            step = model(input_ids=nxt, past_key_values=past, use_cache=True)
+                            step.logits[:, -1].argmax(-1)
+                            torch.cuda.synchronize()
+                        events = prof.events()
+                        on_gpu = [e for e in events if e.device_type == torch.autograd.DeviceType.CUDA]
+                        kernels = len(on_gpu)
+                        # the kernels' own GPU time: against the step's wall time, how launch-bound the step is
+                        gpu_ms = round(sum(e.time_range.elapsed_us() for e in on_gpu) / 1e3, 3)
+                        cpu_ops = sum(1 for e in events if e.device_type == torch.autograd.DeviceType.CPU)
+                        by_name = {}
+                        for e in on_gpu:
+                            n, c = by_name.get(e.name, (0.0, 0))
+                            by_name[e.name] = (n + e.time_range.elapsed_us(), c + 1)
+                        top = sorted(by_name.items(), key=lambda kv: -kv[1][0])[:6]
+                        top_kernels = [{"name": k[:70], "us": round(v[0], 1), "count": v[1]} for k, v in top]
+                    except Exception as e:  # noqa: BLE001
+                        kernels, gpu_ms = f"profiler failed: {e}"[:120], None
+                    emit(kind="generation-parts", impl="torch", weights=name, batch=batch, prompt=prompt, attn_implementation=model.config._attn_implementation,
+                         prefill_tokens_per_s=round(batch * prompt / t_prefill), prefill_ms=round(t_prefill * 1e3, 2),
+                         step_ms_median=round(times[len(times) // 2] * 1e3, 3), step_ms_min=round(times[0] * 1e3, 3), cuda_kernels_per_step=kernels, kernels_gpu_ms_per_step=gpu_ms,
+                         cpu_ops_per_step=cpu_ops, top_kernels=top_kernels)
+                    del out, past, step
+            for cache in caches:
+                gc = copy.deepcopy(model.generation_config)
+                gc.update(max_new_tokens=new, min_new_tokens=new, do_sample=False, use_cache=True, pad_token_id=0)
+                if cache != "dynamic":
+                    gc.cache_implementation = "static"
+                    # "static": the eager static cache; "static-compiled": transformers' own automatic
+                    # compilation of the decoding steps with a static cache (its CompileConfig:
+                    # torch.compile, mode reduce-overhead = CUDA graphs). Replacing model.forward by a
+                    # compiled one instead fails on transformers 5.17 ("accessing tensor output of
+                    # CUDAGraphs that has been overwritten by a subsequent run": generate keeps a step's
+                    # outputs across the next)
+                    gc.disable_compile = cache != "static-compiled"
+                try:
+                    with torch.inference_mode():
+                        t0 = time.time()
+                        # eager: a short generate warms cuBLAS and the allocator; compiled: two of the timed shape (compilation, CUDA graphs)
+                        short = copy.deepcopy(gc)
+                        short.update(max_new_tokens=16, min_new_tokens=16)
+                        for _ in range(2 if cache == "static-compiled" else 1):
+                            model.generate(ids, generation_config=gc if cache == "static-compiled" else short)
+                        torch.cuda.synchronize()
+                        warm = time.time() - t0
+                        torch.cuda.reset_peak_memory_stats()
+                        t0 = time.time()
+                        out = model.generate(ids, generation_config=gc)
+                        torch.cuda.synchronize()
+                        t = time.time() - t0
+                    compiled = getattr(gc, "compile_config", None)
+                    emit(kind="generation", impl="torch", weights=name, cache=cache, batch=batch, prompt=prompt, new_tokens=out.shape[1] - prompt,
+                         compile_config=(str(compiled)[:160] if cache == "static-compiled" and compiled is not None else None),
+                         tokens_per_s=round(batch * new / t), ms_total=round(t * 1e3, 1), ms_per_token_step=round(t * 1e3 / new, 3), warm_up_s=round(warm, 1),
+                         peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
+                except Exception as e:  # noqa: BLE001
+                    emit(kind="error", what=f"generation {name} {cache} batch {batch}", reason=str(e)[:300])
         del model
 
 

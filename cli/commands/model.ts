@@ -20,7 +20,7 @@ const logprobs = Command.make("logprobs", logprobsConfig, (args) => lazyHandler(
 const generate = Command.make("generate", generateConfig, (args) => lazyHandler(() => import("../handlers/model.ts"), (h) => h.generateHandler(args))).pipe(
   Command.withDescription(
     "Greedy generation with a KV cache, batched. Input lines: {id, prompt}. Output lines: {id, text, token_ids, finish_reason, truncated_tokens}. " +
-      "On a GPU with tensor cores it runs on fleuve's WGSL decoder (f16 weights, LoRA merged, one token a row a step), else on the tfjs runtime; --engine chooses, stderr says which."
+      "On a GPU with tensor cores it runs on fleuve's WGSL decoder (f16 weights, LoRA merged, one token a row a step; up to 16 rows five fused dispatches a layer), else on the tfjs runtime; --engine chooses, stderr says which."
   ),
   Command.withExamples([
     { command: "fleuve model generate --model ./Qwen3-0.6B --input prompts.jsonl --max-new-tokens 32 --stop \"\\n\"", description: "Answers cut at the first newline" },

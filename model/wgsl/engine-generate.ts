@@ -36,10 +36,14 @@ export interface DecodeOptions {
 /** Prompt tokens below which the prefill forward is not worth its engine (a few steps cost less). */
 const PREFILL_MIN = 16
 
-/** Steps between two reads of the tokens when the device feeds the steps: a row done is noticed at most this late (its extra tokens are dropped). */
+/** Steps between two reads of the tokens when the device feeds the steps: a row done is noticed at most twice this late (each read is awaited at the next; the extra tokens are dropped). */
 const READ_EVERY = 8
 
-/** Milliseconds spent submitting steps not read, in steps read (submit + wait + read back), and in checkpoints. */
+/**
+ * Milliseconds spent submitting steps not read, in steps read (submit + wait + read back), and in
+ * checkpoints; fed on the device, `read` is the steps' whole wall time and `submitted` the part of
+ * it the host spent encoding and submitting them.
+ */
 export interface DecodeTimings {
   /** milliseconds in the prefill forward (options.prefill), and the positions it filled */
   prefill?: number
@@ -92,6 +96,7 @@ export const decodeOnEngine = async (decoder: Qwen3Decoder, tokenizer: TextToken
       }
     }
     const t0 = performance.now()
+    const host0 = decoder.hostMs
     let checks = 0
     await decoder.decodeOnDevice(prompts, steps, READ_EVERY, async (first, argmax, count) => {
       for (let i = 0; i < count; i++) {
@@ -115,6 +120,7 @@ export const decodeOnEngine = async (decoder: Qwen3Decoder, tokenizer: TextToken
     if (t) {
       t.checkpoints += checks
       t.read += performance.now() - t0 - checks
+      t.submitted += decoder.hostMs - host0
     }
     return out.results(rows.map((r) => r.truncated))
   }

@@ -6,7 +6,7 @@ import type { TextTokenizer } from "../formats/tokenizer/tokenizer.ts"
 import { hostWeights, takeOnce } from "./host-weights.ts"
 import { checkEngineShape, type EngineShape, engineShape, EngineShapeError, type EngineWeights, Qwen3Engine, uploadQwen3Weights, weightBuffers } from "./qwen3-engine.ts"
 import { isOutOfMemory, OutOfGpuMemory, withOomScope } from "./kernels/buffers.ts"
-import { Qwen3Decoder } from "./qwen3-decoder.ts"
+import { decoderIsCurrent, Qwen3Decoder } from "./qwen3-decoder.ts"
 import { layoutBatch, type OptionRow, optionRows, rowScores, type RowScores, scoreInGroups } from "./score-layout.ts"
 
 /**
@@ -262,7 +262,7 @@ export class EngineScorer {
   async decoder(rows: number, positions: number): Promise<Qwen3Decoder> {
     if (this.disposed) throw new Error("EngineScorer used after dispose()")
     const kept = this.kept
-    if (kept && kept.rows >= rows && kept.rows <= Math.max(2 * rows, 8) && kept.positions >= positions) return kept
+    if (kept && kept.rows >= rows && kept.rows <= Math.max(2 * rows, 8) && kept.positions >= positions && decoderIsCurrent(kept, this.weights.format)) return kept
     kept?.dispose()
     this.kept = undefined
     this.kept = await this.allocating(() => Qwen3Decoder.create(this.gpu, this.shape, this.weights, rows, positions))

@@ -1,10 +1,52 @@
 import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
+import { DECODE_ROWS, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
+import { tableShards } from "./token-kernels.ts"
+import { pickChunks, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
+import { tuneDecodeShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
+
+/**
+ * Which kernels a decoding step's layers run: "fused" (model/wgsl/kernels/decode-layer.ts: five
+ * dispatches a layer, the final norm and lm_head one GEMV; up to DECODE_ROWS rows with f16
+ * weights) or "unfused" (the scoring engine's layer around the decode attention: fifteen a
+ * layer, the lm_head on the tensor cores over 128 padded rows). Beyond DECODE_ROWS rows or with
+ * NF4 weights the decoder is unfused whatever is asked. FLEUVE_DECODER_KERNELS sets the default
+ * (benchmarks compare the two in one process with setDecoderKernels).
+ */
+export type DecoderKernels = "fused" | "unfused"
+let decoderKernels: DecoderKernels = process.env.FLEUVE_DECODER_KERNELS === "unfused" ? "unfused" : "fused"
+export const setDecoderKernels = (k: DecoderKernels): void => {
+  decoderKernels = k
+}
+/**
+ * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
+ * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced sets the attention.
+ */
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes"> & {
+  /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
+  readonly head?: "gemv" | "tensor-core"
+}
+const envAttend = process.env.FLEUVE_DECODER_ATTEND
+let decoderLayout: DecoderLayout = envAttend === "unrolled" || envAttend === "simple" || envAttend === "coalesced" ? { attend: envAttend } : {}
+export const setDecoderLayout = (layout: DecoderLayout): void => {
+  decoderLayout = layout
+}
+const layoutKey = (kernels: DecoderKernels) => (kernels === "fused" ? JSON.stringify(decoderLayout) : "")
+
+/** The kernels a decoder of `rows` rows over weights in `format` runs now. */
+export const decoderKernelsFor = (rows: number, format: EngineWeights["format"]): DecoderKernels =>
+  decoderKernels === "fused" && rows <= DECODE_ROWS && format === "f16" ? "fused" : "unfused"
+
+/** Whether a decoder runs the kernels and layout a new one of its rows would (else the scorer makes a new one). */
+export const decoderIsCurrent = (d: Qwen3Decoder, format: EngineWeights["format"]): boolean => {
+  const kernels = decoderKernelsFor(d.rows, format)
+  return d.kernels === kernels && d.layout === layoutKey(kernels)
+}
 
 /**
  * Greedy decoding on fleuve's WGSL kernels: one token a row a step, through the engine's layer
@@ -22,7 +64,9 @@ import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeight
  * `positions` steps. Up to GEMV_ROWS rows with f16 weights, the layers' matmuls are the GEMV
  * (model/wgsl/kernels/gemv.ts: each weight read once a step for all rows); beyond, the tensor-core
  * matmul over rows padded to its 128. The lm_head runs on the tensor cores over 128 padded rows
- * (only the real rows are read back; the padded rows' attention is never computed).
+ * (only the real rows are read back; the padded rows' attention is never computed). The fused
+ * layers (DecoderKernels) replace all of this up to DECODE_ROWS rows: a step is then
+ * 5 · layers + 6 dispatches instead of 15 · layers + 7.
  */
 export class Qwen3Decoder {
   private constructor(
@@ -33,13 +77,24 @@ export class Qwen3Decoder {
     private readonly parts: Awaited<ReturnType<typeof forwardParts>>,
     private readonly padded: number,
     /** the uniforms that carry the step's position */
-    private readonly stepParams: { readonly qkQ: GPUBuffer; readonly qkK: GPUBuffer; readonly castV: GPUBuffer; readonly att: GPUBuffer },
+    private readonly stepParams: { readonly qkQ: GPUBuffer; readonly qkK: GPUBuffer; readonly castV: GPUBuffer; readonly att: GPUBuffer; readonly attend: GPUBuffer },
     private readonly body: ReadonlyArray<Dispatch>,
+    /** a step's dispatches with what each does (for profiles): the embedding, the layers, the head */
+    private readonly labeled: ReadonlyArray<readonly [string, Dispatch]>,
+    /** the final norm, the lm_head and the picks: (log-prob of the target, argmax) a row into parts.b.out */
+    private readonly head: ReadonlyArray<Dispatch>,
+    /** the kernels the layers run (the fused ones only where asked and possible) */
+    readonly kernels: DecoderKernels,
+    /** the fused kernels' layout (DecoderLayout) as JSON, "" unfused */
+    readonly layout: string,
     private readonly feed: TokenFeedKernels,
     /** each layer's K and V caches, [positions, rows, KV, D] f16 */
     private readonly caches: ReadonlyArray<{ readonly K: GPUBuffer; readonly V: GPUBuffer }>,
     private readonly kvPrefill: KvPrefillKernels
   ) {}
+
+  /** Milliseconds the host spent encoding and submitting device-fed steps (decodeOnDevice), since the decoder was made: against the steps' wall time, whether the host or the GPU bounds a step. */
+  hostMs = 0
 
   /** Bytes of every buffer the decoder made (KV caches, activations, uniforms). */
   get allocatedBytes(): number {
@@ -55,15 +110,57 @@ export class Qwen3Decoder {
     if (cacheBytes > gpu.maxStorageBufferBindingSize) throw new EngineShapeError(`a KV cache of ${positions} positions × ${rows} rows (${cacheBytes} bytes a layer) exceeds one binding (${gpu.maxStorageBufferBindingSize}): fewer rows a batch`)
     // up to GEMV_ROWS rows (f16 weights) the layers' matmuls read each weight once for all rows (model/wgsl/kernels/gemv.ts)
     const gemv = rows <= GEMV_ROWS && weights.format === "f16"
+    const kernels = decoderKernelsFor(rows, weights.format)
     const [f, attention, feed, kvPrefill] = await Promise.all([forwardParts(gpu, shape, weights, padded, gemv ? { gemvRows: rows } : {}), decodeAttention(gpu, D), tokenFeedKernels(gpu), kvPrefillKernels(gpu)])
-    const { b, buf, u, kernels: { fused, el } } = f
+    const { b, buf, u, kernels: { fused, el, tok } } = f
     const stepParams = {
       qkQ: u([rows, 1, H, 0], [shape.eps, shape.theta]),
       qkK: u([rows, 1, KV, 0], [shape.eps, shape.theta]),
       castV: u([rows * KV * D, 0]),
-      att: u([rows, 1, H, KV], [1 / Math.sqrt(D)])
+      att: u([rows, 1, H, KV], [1 / Math.sqrt(D)]),
+      attend: u(...decodeAttendParams(rows, 0, H, KV, 1 / Math.sqrt(D), shape.eps, shape.theta))
     }
     const caches = weights.layers.map(() => ({ K: buf(cacheBytes), V: buf(cacheBytes) }))
+    if (kernels === "fused") {
+      const { hidden: Hd, intermediate: I, vocab } = shape
+      const W = (H + 2 * KV) * D
+      const tunedRows = decodeKernelRows(rows) // the layouts are timed at this many rows (decode-tune.ts), in these buffers
+      const qkv = buf(tunedRows * W * 4)
+      // the lm_head as one GEMV over the real rows where it fits one binding (else the tensor cores' head, in shards)
+      const gemvHead = decoderLayout.head !== "tensor-core" && vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize
+      const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
+      // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
+      const tuned = process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
+      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, shapes: { ...tuned, ...decoderLayout.shapes } })
+      const pick = await pickSplit(gpu)
+      const p = {
+        qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
+        gateUp: u(...decodeGemvParams(rows, I, Hd, 0, 0, shape.eps)), down: u(...decodeGemvParams(rows, Hd, I))
+      }
+      // the embedding of the real rows only (the scoring engine's embeds all 128 padded ones)
+      const embed = tableShards(vocab, Hd, gpu.maxStorageBufferBindingSize).map((sh) =>
+        tok.embed({ ids: b.ids, E: { buffer: weights.embed, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 }, X: b.x, params: u([rows, Hd, vocab, sh.row0, sh.rows]) }, rows))
+      const labeled: Array<readonly [string, Dispatch]> = [...embed.map((d) => ["embed", d] as const), ...weights.layers.flatMap((w, l) => {
+        const { K, V } = caches[l]!
+        return [
+          ["qkv (input norm folded in)", dl.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: qkv, G: w.inputNorm, params: p.qkv }, W)],
+          ["attend (q/k norm, RoPE, cache append)", dl.attend({ QKV: qkv, QN: w.qNorm, KN: w.kNorm, K, V, O: b.atth, params: stepParams.attend }, rows, H)],
+          ["o (+residual)", dl.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o }, Hd)],
+          ["gate/up + SiLU·up (post norm folded in)", dl.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I)],
+          ["down (+residual)", dl.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down }, Hd)]
+        ] as const
+      })]
+      let head: ReadonlyArray<readonly [string, Dispatch]> = f.head.map((d) => ["head (tensor cores)", d] as const)
+      if (gemvHead) {
+        const states = buf(rows * pickChunks(vocab) * 16)
+        const picks = pick({ logits, states, targets: b.targets, out: b.out, params: u(pickSplitParams(rows, vocab)) }, rows, vocab)
+        head = [
+          ["lm_head (final norm folded in)", dl.head({ A: b.x, B: weights.lmHead, C: logits, G: weights.finalNorm, params: u(...decodeGemvParams(rows, vocab, Hd, 0, 0, shape.eps)) }, vocab)],
+          ...picks.map((d) => ["pick", d] as const)
+        ]
+      }
+      return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
+    }
     const layers = weights.layers.map((w, l) => {
       const { K, V } = caches[l]!
       return f.layer(w, [
@@ -73,8 +170,8 @@ export class Qwen3Decoder {
         ["decode attention", attention({ Q: b.qh, K, V, O: b.atth, params: stepParams.att }, rows, H)]
       ])
     })
-    const body = [...f.embed, ...layers.flatMap((l) => l.map(([, d]) => d))]
-    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, body, feed, caches, kvPrefill)
+    const labeled = [...f.embed.map((d) => ["embed", d] as const), ...layers.flat()]
+    return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...f.head.map((d) => ["head (tensor cores)", d] as const)], f.head, kernels, layoutKey(kernels), feed, caches, kvPrefill)
   }
 
   /**
@@ -131,7 +228,7 @@ export class Qwen3Decoder {
     const targets = new Uint32Array(this.padded)
     if (read.targets) targets.set(read.targets)
     q.writeBuffer(this.parts.b.targets, 0, targets)
-    q.submit([encodeDispatches(this.device, [...this.body, ...this.parts.head])])
+    q.submit([encodeDispatches(this.device, [...this.body, ...this.head])])
     return readTokenScores(this.device, this.parts.b.out, ids.length)
   }
 
@@ -139,6 +236,10 @@ export class Qwen3Decoder {
   private writeStepParams(position: number): void {
     const { kvHeads: KV, headDim: D, heads: H, theta, eps } = this.shape
     const q = this.device.queue
+    if (this.kernels === "fused") {
+      q.writeBuffer(this.stepParams.attend, 0, uniformData(...decodeAttendParams(this.rows, position, H, KV, 1 / Math.sqrt(D), eps, theta)))
+      return
+    }
     q.writeBuffer(this.stepParams.qkQ, 0, uniformData([this.rows, 1, H, position], [eps, theta]))
     q.writeBuffer(this.stepParams.qkK, 0, uniformData([this.rows, 1, KV, position], [eps, theta]))
     q.writeBuffer(this.stepParams.castV, 0, uniformData([this.rows * KV * D, position * this.rows * KV * D]))
@@ -146,12 +247,27 @@ export class Qwen3Decoder {
   }
 
   /**
+   * A step's dispatches with what each does (embedding, layers, head; not the feed and the
+   * recording), for a timestamp profile (model/wgsl/kernels/profile.ts) after `position` was written by a step.
+   */
+  stepDispatches(): ReadonlyArray<readonly [string, Dispatch]> {
+    return this.labeled
+  }
+
+  /** Dispatches a step records: the body (feed and embedding included) and the head, then the recording of the argmax. */
+  get dispatchesPerStep(): number {
+    return 1 + this.body.length + this.head.length + 1
+  }
+
+  /**
    * Greedy decoding fed on the device (model/wgsl/kernels/token-feed.ts): at step s row r takes its
    * prompt's token s, or past its prompt the argmax step s − 1 recorded, so no step waits for the
    * host. Steps 0 … steps − 1 run from position 0 (the caches are overwritten); every `readEvery`
-   * steps that pick tokens, and after the last, `take(first, argmax, count)` gets the argmaxes of
-   * steps first … first + count − 1 ([count, prompts] row-major) and returns true to stop (every
-   * row done). Steps before the shortest prompt's last token skip the lm_head.
+   * steps that pick tokens, and after the last, the token table is read (the read awaited one read
+   * point later: the steps in between are queued while it comes back), and `take(first, argmax,
+   * count)` gets the argmaxes of steps first … first + count − 1 ([count, prompts] row-major) and
+   * returns true to stop (every row done; noticed up to 2 · readEvery steps late, their extra
+   * tokens dropped by the caller). Steps before the shortest prompt's last token skip the lm_head.
    */
   async decodeOnDevice(
     prompts: ReadonlyArray<ReadonlyArray<number>>,
@@ -178,23 +294,42 @@ export class Qwen3Decoder {
     const record = this.feed.recordArgmax({ picks: this.parts.b.out, generated, params: recordParams }, rows)
     const firstPick = Math.min(...prompts.map((p) => p.length)) - 1
     if (from < 0 || from > firstPick) throw new EngineShapeError(`decodeOnDevice: starts at step ${from}, past the first step that picks a token (${firstPick})`)
-    const withHead = [feed, ...this.body, ...this.parts.head, record]
+    const withHead = [feed, ...this.body, ...this.head, record]
     const withoutHead = [feed, ...this.body]
     let readFrom = firstPick
+    // the read of the token table started at the last read point, awaited only at the next one:
+    // the steps in between are queued meanwhile, so the GPU never drains waiting for the host
+    let pending: Promise<{ readonly all: Uint32Array; readonly upto: number }> | undefined
+    const takePending = async (): Promise<boolean> => {
+      const got = await pending!
+      pending = undefined
+      const stop = await take(readFrom, got.all.subarray(readFrom * rows), got.upto - readFrom)
+      readFrom = got.upto
+      return stop
+    }
     try {
       for (let s = from; s < steps; s++) {
         this.writeStepParams(s)
         dev.queue.writeBuffer(feedParams, 8, Uint32Array.of(s))
         const picks = s >= firstPick
         if (picks) dev.queue.writeBuffer(recordParams, 4, Uint32Array.of(s))
+        const h0 = performance.now()
         dev.queue.submit([encodeDispatches(dev, picks ? withHead : withoutHead)])
+        this.hostMs += performance.now() - h0
         if (!picks || ((s - firstPick + 1) % readEvery !== 0 && s !== steps - 1)) continue
-        const all = new Uint32Array(await readBuffer(dev, generated, (s + 1) * rows * 4))
-        const stop = await take(readFrom, all.subarray(readFrom * rows), s + 1 - readFrom)
-        readFrom = s + 1
+        // readBuffer submits its copy before its first await: it lands right after step s
+        const upto = s + 1
+        const next = readBuffer(dev, generated, upto * rows * 4).then((raw) => ({ all: new Uint32Array(raw), upto }))
+        next.catch(() => undefined) // handled when awaited below: no unhandled rejection meanwhile
+        const stop = pending ? await takePending() : false
+        pending = next
         if (stop) break
       }
+      if (pending) await takePending()
     } finally {
+      // a read still in flight (a stop, an error) and the steps queued after it finish before their buffers go
+      await pending?.catch(() => undefined)
+      await dev.queue.onSubmittedWorkDone()
       for (const b of made) b.destroy()
     }
   }

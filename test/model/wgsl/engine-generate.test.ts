@@ -8,6 +8,7 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { webgpuEngineGpu } from "../../../model/tfjs/backend.ts"
 import { EngineScorer } from "../../../model/wgsl/engine-scorer.ts"
+import { setDecoderKernels, setDecoderLayout } from "../../../model/wgsl/qwen3-decoder.ts"
 import { describeGenerationPath, generateGreedy } from "../../../model/runtime/generate.ts"
 import { roundF16 } from "../../../model/wgsl/kernels/buffers.ts"
 import { expectedShapes, Qwen3Model } from "../../../model/tfjs/qwen3-model.ts"
@@ -64,12 +65,19 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     setScoringEngine(undefined)
   })
 
-  it("gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2)", async () => {
+  for (const [kernels, attend] of [["fused", "coalesced"], ["fused", "simple"], ["unfused", "simple"]] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention` : ""})`, async () => {
+    setDecoderKernels(kernels)
+    setDecoderLayout({ attend })
     const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
     assert.equal(opened._tag, "Ready")
     const scorer = (opened as { scorer: EngineScorer }).scorer
     const rows = [0, 1, 2].map((r) => Array.from({ length: 150 }, (_, i) => (r * 131 + i * 37 + ((i * i) % 7)) % V))
     const decoder = await scorer.decoder(rows.length, 149)
+    setDecoderKernels("fused")
+    setDecoderLayout({})
+    assert.equal(decoder.kernels, kernels)
+    // a step: 5 dispatches a fused layer (15 unfused), the embedding, the head, the feed and the recording
+    if (kernels === "fused") assert.equal(decoder.dispatchesPerStep, 5 * config.numLayers + 6)
     const got = rows.map(() => new Float32Array(149))
     const argmax = rows.map(() => new Uint32Array(149))
     for (let s = 0; s < 149; s++) {
@@ -114,6 +122,31 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
       await assertNearBest(prompts[r]!, g.tokenIds, r)
     }
     assert.ok(identical >= 2, `${identical} of ${prompts.length} rows identical to the tfjs runtime's`)
+  })
+
+  it("generates with the fused layers the unfused decoder's tokens, rows parting only at a near-tie (both choices within 0.05 of the f32 best)", async () => {
+    const long = [`${prompts[1]} ${prompts[3]} ${prompts[0]}`, ...prompts]
+    const maxNewTokens = 24
+    setDecoderKernels("unfused")
+    const before = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false })
+    setDecoderKernels("fused")
+    const fused = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false })
+    let identical = 0
+    for (const [r, g] of fused.entries()) {
+      const first = g.tokenIds.findIndex((t, i) => t !== before[r]!.tokenIds[i])
+      if (first < 0) {
+        identical++
+        continue
+      }
+      // the same history up to `first`: both tokens there are near-best under the f32 reference
+      const lp = await referenceLogprobs([...tokenizer.encode(long[r]!), ...g.tokenIds.slice(0, first)])
+      const row = lp.subarray(lp.length - V)
+      const best = Math.max(...row)
+      assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[before[r]!.tokenIds[first]!]! < 0.05, `row ${r} token ${first}: fused ${g.tokenIds[first]} vs unfused ${before[r]!.tokenIds[first]}, not a near-tie`)
+    }
+    // the fused layers keep the normalised activations in f32 (the unfused ones round them to f16)
+    // and sum the lm_head in another order: a row may part at a near-tie, as the decoder and tfjs do
+    assert.ok(identical >= 2, `${identical} of ${long.length} rows identical`)
   })
 
   it("gives the same generations one prompt at a time as all in one batch, fed by the host or by the device, and stops at stop strings as tfjs does", async () => {

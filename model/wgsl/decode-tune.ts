@@ -1,0 +1,92 @@
+import { type Binding, type Dispatch, encodeDispatches, uniformBuffer } from "./kernels/buffers.ts"
+import { decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, type GemvShape } from "./kernels/decode-layer.ts"
+import type { Gpu } from "./kernels/device.ts"
+import type { EngineShape, EngineWeights } from "./qwen3-engine.ts"
+
+/**
+ * Each fused GEMV kind's layout (GemvShape) for a decoder, timed on the device at first use: the
+ * best layout depends on the card, the rows (16 rows are bound by reading the activations, one row
+ * by the weights' latency) and N (a narrow N needs its K split over more threads to keep enough
+ * loads in flight). Each candidate runs the kind over every layer's weights (as a step does, so
+ * the weights come from memory, not the L2 cache), three times; the fastest wall time wins. The
+ * choice is kept per device, rows (rounded up to a power of two) and shape: only the first decoder
+ * of a size pays (a second or so).
+ */
+export const GEMV_CANDIDATES: ReadonlyArray<GemvShape> = [
+  { columns: 1, slices: 1 }, { columns: 2, slices: 1 }, { columns: 4, slices: 1 }, { columns: 1, slices: 2 },
+  { columns: 2, slices: 2 }, { columns: 1, slices: 4 }, { columns: 2, slices: 4 }, { columns: 1, slices: 8 }
+]
+
+type Kind = "qkv" | "gateUp" | "accumulate" | "head"
+export type TunedShapes = Required<NonNullable<DecodeLayerOptions["shapes"]>>
+
+const tuned = new WeakMap<GPUDevice, Map<string, TunedShapes>>()
+
+/** The buffers a tuning run writes into (the decoder's own: garbage until its first step). */
+export interface TuneBuffers {
+  readonly x: Binding
+  readonly qkv: Binding
+  readonly atth: Binding
+  readonly acth: Binding
+  readonly logits: Binding
+}
+
+const wallMs = async (device: GPUDevice, ds: ReadonlyArray<Dispatch>): Promise<number> => {
+  let best = Infinity
+  for (let rep = 0; rep < 3; rep++) {
+    const t0 = performance.now()
+    device.queue.submit([encodeDispatches(device, ds)])
+    await device.queue.onSubmittedWorkDone()
+    if (rep > 0) best = Math.min(best, performance.now() - t0) // the first run compiles and warms
+  }
+  return best
+}
+
+export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<GemvShape> = GEMV_CANDIDATES): Promise<TunedShapes> => {
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, eps } = shape
+  // timed at the rows the kernels are written for (a power of two), kept for every decoder of that many
+  const rows = decodeKernelRows(decoderRows)
+  const key = JSON.stringify([rows, Hd, H, KV, D, I, vocab, weights.layers.length, withHead, storage])
+  let cache = tuned.get(gpu.device)
+  if (!cache) tuned.set(gpu.device, (cache = new Map()))
+  const hit = cache.get(key)
+  if (hit) return hit
+  const dev = gpu.device
+  const W = (H + 2 * KV) * D
+  const made: Array<GPUBuffer> = []
+  const u = (...a: Parameters<typeof decodeGemvParams>) => {
+    const buf = uniformBuffer(dev, ...decodeGemvParams(...a))
+    made.push(buf)
+    return buf
+  }
+  const p = { qkv: u(rows, W, Hd, H * D, (H + KV) * D, eps), o: u(rows, Hd, H * D), gateUp: u(rows, I, Hd, 0, 0, eps), down: u(rows, Hd, I), head: u(rows, vocab, Hd, 0, 0, eps) }
+  const best: Partial<Record<Kind, { shape: GemvShape; ms: number }>> = {}
+  try {
+    for (const candidate of candidates) {
+      if (W % ((8 / candidate.slices) * candidate.columns) !== 0) continue // qkv's boundaries must fall between workgroups
+      const all = { qkv: candidate, gateUp: candidate, accumulate: candidate, head: candidate }
+      const k = await decodeLayerKernels(gpu, D, { rows, shapes: all, storage })
+      const runs: Array<[Kind, ReadonlyArray<Dispatch>]> = [
+        ["qkv", weights.layers.map((w, l) => k.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: b.qkv, G: weights.layers[l]!.inputNorm, params: p.qkv }, W))],
+        ["gateUp", weights.layers.map((w) => k.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I))],
+        // o and down: one layout for both (the same kernel); timed together
+        ["accumulate", weights.layers.flatMap((w) => [k.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o }, Hd), k.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down }, Hd)])],
+        ...(withHead ? [["head", Array(4).fill(k.head({ A: b.x, B: weights.lmHead, C: b.logits, G: weights.finalNorm, params: p.head }, vocab))] as [Kind, ReadonlyArray<Dispatch>]] : [])
+      ]
+      for (const [kind, ds] of runs) {
+        const ms = await wallMs(dev, ds)
+        if (!best[kind] || ms < best[kind]!.ms) best[kind] = { shape: candidate, ms }
+      }
+    }
+  } finally {
+    for (const buf of made) buf.destroy()
+  }
+  const fallback: GemvShape = { columns: 2, slices: 1 }
+  const result: TunedShapes = { qkv: best.qkv?.shape ?? fallback, gateUp: best.gateUp?.shape ?? fallback, accumulate: best.accumulate?.shape ?? fallback, head: best.head?.shape ?? fallback }
+  if (process.env.FLEUVE_GENERATION_LOG === "1") process.stderr.write(`generation: decoder layouts for ${rows} rows: ${JSON.stringify(Object.fromEntries(Object.entries(best).map(([kind, v]) => [kind, { ...v!.shape, ms: +v!.ms.toFixed(3) }])))}\n`)
+  cache.set(key, result)
+  return result
+}
+
+/** The layouts tuned so far on a device (for benchmarks' reports). */
+export const tunedDecodeShapes = (device: GPUDevice): ReadonlyMap<string, TunedShapes> => tuned.get(device) ?? new Map()

@@ -1,0 +1,596 @@
+import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
+import { range } from "./codegen.ts"
+import type { Gpu } from "./device.ts"
+import { grid } from "./fused.ts"
+
+/**
+ * A decoding step's transformer layer in five dispatches (model/wgsl/qwen3-decoder.ts, up to
+ * DECODE_ROWS rows, f16 weights), where the unfused layer took fifteen (a step was ~430
+ * dispatches, and a step of a few tokens is bound by how many it launches, not by its bytes):
+ *
+ *   1. qkv     input RMSNorm folded into one GEMV over the q, k and v weights' columns
+ *   2. attend  q/k norm + RoPE, the new key and value appended to the caches, attention
+ *   3. o       GEMV accumulated onto the residual stream
+ *   4. gate-up post-attention RMSNorm folded into the gate and up GEMV, SiLU(gate)·up out
+ *   5. down    GEMV accumulated onto the residual stream
+ *
+ * The final norm and the lm_head are one more GEMV of kind 1 (`head`): logits [rows, vocab].
+ *
+ * RMSNorm folded into a GEMV: y = inv_r · Σ_k (w_k · g_k) · x_rk, inv_r = 1/√(mean(x_r²) + eps):
+ * the norm weight g scales the weight vector once for all rows, and each column group sums the
+ * squares of the activations it reads for its products anyway (one more reduction, no second pass
+ * over them: round 2 on the H100 had a separate pass, and at 16 rows the qkv GEMV moved only
+ * ~160 GB/s), so no normalised copy of the activations is written or read. The normalised activations stay f32 (the unfused path
+ * rounded them to f16 before the matmul): the two paths agree up to rounding, not bit for bit.
+ *
+ * GEMV layout as model/wgsl/kernels/gemv.ts (32 threads a column, each walking the column's row
+ * of B 4 values at a time, partial sums meeting in workgroup memory), but each thread keeps
+ * GemvShape.columns columns (or the gate and up columns of one index), so one read of the
+ * activations serves two weight reads (with one column a thread, the activations' loads, 16 rows
+ * for each weight vec4, outnumbered the weights' eight to one), a column's K can be split over
+ * more threads (GemvShape.slices), and the kernels are written for the decoder's rows (rounded
+ * up to a power of two) rather than always 16.
+ *
+ * `storage` f16 is the decoder's (weights, the attention output, the SwiGLU output and the
+ * caches); f32 is the same kernels for adapters without shader-f16 (tests on SwiftShader).
+ */
+export const DECODE_ROWS = 16
+
+export type DecodeStorage = "f16" | "f32"
+
+/**
+ * How a GEMV spreads over a 256-thread workgroup: `columns` output columns a thread (gate-up:
+ * the gate and up columns of each of these indices), each column's K walked by 32 · `slices`
+ * threads (more slices: more threads in flight on a narrow N, but each workgroup reads the
+ * activations for fewer columns). Workgroups: N / ((8 / slices) · columns).
+ */
+export interface GemvShape {
+  readonly columns: 1 | 2 | 4
+  readonly slices: 1 | 2 | 4 | 8
+}
+
+export const DEFAULT_GEMV_SHAPE: GemvShape = { columns: 2, slices: 1 }
+
+export interface DecodeGemvSpec {
+  readonly storage: DecodeStorage
+  /** fold an RMSNorm of A (f32 [M, K]) into the product; A is `storage` [M, K] otherwise */
+  readonly norm: boolean
+  /** "one": B [N, K]; "qkv": three weights side by side along N (boundaries p.n1, p.n2); "gate-up": two weights of N rows each, SiLU(A·B0ᵀ)·(A·B1ᵀ) out */
+  readonly weights: "one" | "qkv" | "gate-up"
+  /** "store": C = f32 product; "accumulate": C += product (the residual); gate-up writes Y in `storage` */
+  readonly out: "store" | "accumulate"
+  /** rows of A the kernel is written for (M ≤ rows; default DECODE_ROWS): fewer rows, fewer registers and reductions */
+  readonly rows?: number
+  readonly shape?: GemvShape
+}
+
+/** Columns of N one workgroup computes. */
+export const gemvColumnsPerGroup = (shape: GemvShape): number => (8 / shape.slices) * shape.columns
+
+export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
+  const R = s.rows ?? DECODE_ROWS
+  const S = s.storage
+  const aType = s.norm ? "f32" : S
+  const pair = s.weights === "gate-up"
+  const shape = s.shape ?? DEFAULT_GEMV_SHAPE
+  const cols = shape.columns // columns a thread (gate-up: both weights' columns at each of these indices)
+  const GS = 32 * shape.slices // threads a column group
+  const perGroup = gemvColumnsPerGroup(shape)
+  const nB = s.weights === "qkv" ? 3 : pair ? 2 : 1
+  const bindings = [
+    `@group(0) @binding(0) var<storage, read> A: array<vec4<${aType}>>;`,
+    ...range(nB).map((i) => `@group(0) @binding(${1 + i}) var<storage, read> B${i}: array<vec4<${S}>>;`),
+    pair ? `@group(0) @binding(${1 + nB}) var<storage, read_write> Y: array<${S}>;` : `@group(0) @binding(${1 + nB}) var<storage, read_write> C: array<f32>;`,
+    `@group(0) @binding(${2 + nB}) var<uniform> p: P;`,
+    ...(s.norm ? [`@group(0) @binding(${3 + nB}) var<storage, read> G: array<vec4<f32>>;`] : [])
+  ]
+  // a weight vec4 of column n (qkv: from the weight whose columns hold n; the boundaries are
+  // multiples of the workgroup's columns, so the branch is uniform across a workgroup)
+  const load = (n: string, which: number, k: string) => (s.weights === "qkv" ? `weightQkv(${n}, ${k}, K4)` : `vec4<f32>(B${which}[${n} * K4 + ${k}])`)
+  const acc = (j: number, r: number) => `acc${j}_${r}`
+  // accumulators a row: one a column; gate-up: gate of column j is 2j, up 2j + 1
+  const nAcc = pair ? 2 * cols : cols
+  // steps of K unrolled: 4, fewer where the weights in registers would crowd the accumulators
+  const U = Math.max(1, Math.min(4, Math.floor(8 / nAcc)))
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
+${bindings.join("\n")}
+var<workgroup> partial: array<f32, ${Math.max(256 * R, 256 + R)}>;
+${s.weights === "qkv" ? `fn weightQkv(n: u32, k: u32, K4: u32) -> vec4<f32> {
+  if (n < p.n1) { return vec4<f32>(B0[n * K4 + k]); }
+  if (n < p.n2) { return vec4<f32>(B1[(n - p.n1) * K4 + k]); }
+  return vec4<f32>(B2[(n - p.n2) * K4 + k]);
+}
+` : ""}@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = lid / ${GS}u; // column group
+  let t = lid % ${GS}u; // thread in the group: walks K from t by ${GS}
+  let K4 = p.K / 4u;
+  let first = (wg.x + wg.y * 65535u) * ${perGroup}u + g * ${cols}u;
+${s.norm ? `  // each row's sum of squares, from the activations the products read (no second pass over them)
+${range(R).map((r) => `  var ss_${r} = 0.0;`).join("\n")}
+` : ""}${range(cols).map((j) => `  let n${j} = min(first + ${j}u, p.N - 1u);`).join("\n")}
+${range(nAcc).flatMap((j) => range(R).map((r) => `  var ${acc(j, r)} = 0.0;`)).join("\n")}
+  // ${U} steps of K at a time: their weight loads are issued together (in flight at once), then used
+  for (var kb = t; kb < K4; kb += ${U * GS}u) {
+${range(U).map((u) => `    let k${u} = min(kb + ${u * GS}u, K4 - 1u);
+    let on${u} = kb + ${u * GS}u < K4; // past K: a weight of 0 (the load reads a valid, clamped index)
+${pair
+    ? range(cols).map((j) => `    var w${2 * j}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 0, `k${u}`)}, on${u});\n    var w${2 * j + 1}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 1, `k${u}`)}, on${u});`).join("\n")
+    : range(cols).map((j) => `    var w${j}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 0, `k${u}`)}, on${u});`).join("\n")}`).join("\n")}
+${s.norm ? range(U).map((u) => `    let gn${u} = G[k${u}];\n${range(nAcc).map((j) => `    w${j}_${u} = w${j}_${u} * gn${u};`).join("\n")}`).join("\n") : ""}
+${range(R).map((r) => `    if (${r}u < p.M) {
+${range(U).map((u) => `      let a${u} = vec4<f32>(A[${r}u * K4 + k${u}]);`).join("\n")}
+${range(nAcc).map((j) => `      ${acc(j, r)} += ${range(U).map((u) => `dot(w${j}_${u}, a${u})`).join(" + ")};`).join("\n")}
+${s.norm ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot(a${u}, a${u}), on${u})`).join(" + ")};` : ""}
+    }`).join("\n")}
+  }
+${[...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)].map(([name, of]) => `  // ${name}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R} over every
+  // ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves
+  workgroupBarrier();
+${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${of(r)};`).join("\n")}
+  workgroupBarrier();
+  {
+    var v = 0.0;
+    for (var i = 0u; i < ${R}u; i++) { v += partial[(g * ${GS}u + t / ${R}u + i * ${GS / R}u) * ${R}u + t % ${R}u]; }
+    workgroupBarrier();
+    partial[g * ${GS * R}u + t] = v;
+  }
+  for (var w = ${GS / R / 2}u; w > 0u; w = w / 2u) {
+    workgroupBarrier();
+    if (t / ${R}u < w) { partial[g * ${GS * R}u + t] += partial[g * ${GS * R}u + t + w * ${R}u]; }
+  }
+  workgroupBarrier();
+  var ${name} = 0.0;
+  if (t < p.M) {
+    ${name} = partial[g * ${GS * R}u + t]${name !== "ss" && s.norm ? " * inv" : ""};
+  }${name === "ss" ? `
+  let inv = inverseSqrt(ss / f32(p.K) + p.eps); // row t's 1/rms` : ""}`).join("\n")}
+${pair
+    ? range(cols).map((j) => `  if (t < p.M && first + ${j}u < p.N) {
+    Y[t * p.N + first + ${j}u] = ${S}(s${2 * j} / (1.0 + exp(-s${2 * j})) * s${2 * j + 1});
+  }`).join("\n")
+    : range(cols).map((j) => `  if (t < p.M && first + ${j}u < p.N) {
+    ${s.out === "accumulate" ? `C[t * p.N + first + ${j}u] += s${j};` : `C[t * p.N + first + ${j}u] = s${j};`}
+  }`).join("\n")}
+}
+`
+}
+
+/**
+ * Attention of one new token a row, with everything between the qkv GEMV and the o GEMV:
+ * per (row, head) one workgroup of D threads reads its q, k and v (f32, from the qkv GEMV's
+ * [rows, (H + 2·KV)·D] output), applies Qwen3's per-head RMSNorm to q and k and RoPE at
+ * position p.pos, rounds them to `storage` as the caches hold them, and attends over positions
+ * 0 … pos as model/wgsl/kernels/decode-attention.ts does (online softmax over blocks of D keys).
+ * The new key and value are used from workgroup memory at position pos, and the first query
+ * head of each kv head writes them into the caches ([positions, rows, KV, D]) for later steps:
+ * the other heads of the group compute the same values themselves, so no workgroup waits for
+ * another's write.
+ */
+export const decodeAttendWgsl = (D: number, storage: DecodeStorage): string => {
+  const S = storage
+  const half = D / 2
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QN: array<f32>;
+@group(0) @binding(2) var<storage, read> KN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<${S}>;
+@group(0) @binding(4) var<storage, read_write> V: array<${S}>;
+@group(0) @binding(5) var<storage, read_write> O: array<${S}>;
+@group(0) @binding(6) var<uniform> p: P;
+var<workgroup> qs: array<f32, ${D}>;
+var<workgroup> ks: array<f32, ${D}>;
+var<workgroup> vs: array<f32, ${D}>;
+var<workgroup> scores: array<f32, ${D}>;
+@compute @workgroup_size(${D})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let group = p.H / p.KV;
+  let kvh = h / group;
+  let width = (p.H + 2u * p.KV) * ${D}u;
+  let qv = QKV[row * width + h * ${D}u + lid];
+  let kv = QKV[row * width + (p.H + kvh) * ${D}u + lid];
+  let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + lid];
+  // per-head RMSNorm of q and k: every thread sums the squares itself (broadcast reads)
+  qs[lid] = qv * qv;
+  ks[lid] = kv * kv;
+  workgroupBarrier();
+  var sq = 0.0;
+  var sk = 0.0;
+  for (var d = 0u; d < ${D}u; d++) { sq += qs[d]; sk += ks[d]; }
+  let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[lid];
+  let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[lid];
+  workgroupBarrier();
+  qs[lid] = qn;
+  ks[lid] = kn;
+  workgroupBarrier();
+  // RoPE, half-split: (x_i, x_{i+D/2}) rotated by pos / theta^(2i/D)
+  let i = lid % ${half}u;
+  let angle = f32(p.pos) / pow(p.theta, f32(2u * i) / ${D}.0);
+  let c = cos(angle);
+  let s = sin(angle);
+  let low = lid < ${half}u;
+  let qr = select(qn * c + qs[i] * s, qn * c - qs[min(lid + ${half}u, ${D - 1}u)] * s, low);
+  let kr = select(kn * c + ks[i] * s, kn * c - ks[min(lid + ${half}u, ${D - 1}u)] * s, low);
+  workgroupBarrier();
+  let kNew = ${S}(kr);
+  let vNew = ${S}(vv);
+  qs[lid] = f32(${S}(qr));
+  ks[lid] = f32(kNew);
+  vs[lid] = f32(vNew);
+  let stride = p.rows * p.KV * ${D}u; // one position of the cache
+  let kvBase = (row * p.KV + kvh) * ${D}u;
+  if (h % group == 0u) {
+    K[p.pos * stride + kvBase + lid] = kNew;
+    V[p.pos * stride + kvBase + lid] = vNew;
+  }
+  workgroupBarrier();
+  let len = p.pos + 1u;
+  var m = -3.0e38;
+  var l = 0.0;
+  var acc = 0.0;
+  for (var b0 = 0u; b0 < len; b0 += ${D}u) {
+    let n = min(${D}u, len - b0);
+    if (lid < n) {
+      let key = b0 + lid;
+      var sc = 0.0;
+      if (key == p.pos) {
+        for (var d = 0u; d < ${D}u; d++) { sc = fma(qs[d], ks[d], sc); }
+      } else {
+        let kb = key * stride + kvBase;
+        for (var d = 0u; d < ${D}u; d++) { sc = fma(qs[d], f32(K[kb + d]), sc); }
+      }
+      scores[lid] = sc * p.scale;
+    }
+    workgroupBarrier();
+    var bm = m;
+    for (var j = 0u; j < n; j++) { bm = max(bm, scores[j]); }
+    let correction = exp(m - bm);
+    l = l * correction;
+    acc = acc * correction;
+    for (var j = 0u; j < n; j++) {
+      let w = exp(scores[j] - bm);
+      l += w;
+      let key = b0 + j;
+      let vj = select(f32(V[key * stride + kvBase + lid]), vs[lid], key == p.pos);
+      acc = fma(w, vj, acc);
+    }
+    m = bm;
+    workgroupBarrier(); // the next block overwrites the scores
+  }
+  O[(row * p.H + h) * ${D}u + lid] = ${S}(acc / l);
+}
+`
+}
+
+/**
+ * decodeAttendWgsl with the key and value loops written for memory latency ("unrolled"): keys read
+ * 4 values a load (the cache bound as vec4s; the new key written by D / 4 threads of the first
+ * query head), the softmax weights of a block exponentiated by all threads at once into workgroup
+ * memory, and the values summed four keys an iteration (four independent loads in flight a thread).
+ * The new key and value at position pos still come from workgroup memory; same results up to the
+ * order of the sums.
+ */
+export const decodeAttendUnrolledWgsl = (D: number, storage: DecodeStorage): string => {
+  const S = storage
+  const half = D / 2
+  const D4 = D / 4
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QN: array<f32>;
+@group(0) @binding(2) var<storage, read> KN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
+@group(0) @binding(4) var<storage, read_write> V: array<${S}>;
+@group(0) @binding(5) var<storage, read_write> O: array<${S}>;
+@group(0) @binding(6) var<uniform> p: P;
+var<workgroup> q4: array<vec4<f32>, ${D4}>;
+var<workgroup> k4: array<vec4<f32>, ${D4}>;
+var<workgroup> vs: array<f32, ${D}>;
+var<workgroup> scores: array<f32, ${D}>;
+var<workgroup> wts: array<f32, ${D}>;
+@compute @workgroup_size(${D})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let group = p.H / p.KV;
+  let kvh = h / group;
+  let width = (p.H + 2u * p.KV) * ${D}u;
+  let qv = QKV[row * width + h * ${D}u + lid];
+  let kv = QKV[row * width + (p.H + kvh) * ${D}u + lid];
+  let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + lid];
+  scores[lid] = qv * qv;
+  wts[lid] = kv * kv;
+  workgroupBarrier();
+  var sq = 0.0;
+  var sk = 0.0;
+  for (var d = 0u; d < ${D}u; d++) { sq += scores[d]; sk += wts[d]; }
+  let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[lid];
+  let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[lid];
+  q4[lid / 4u][lid % 4u] = qn;
+  k4[lid / 4u][lid % 4u] = kn;
+  workgroupBarrier();
+  let i = lid % ${half}u;
+  let angle = f32(p.pos) / pow(p.theta, f32(2u * i) / ${D}.0);
+  let c = cos(angle);
+  let s = sin(angle);
+  let other = select(i, lid + ${half}u, lid < ${half}u) % ${D}u; // the partner of the rotation
+  let qo = q4[other / 4u][other % 4u];
+  let ko = k4[other / 4u][other % 4u];
+  let qr = select(qn * c + qo * s, qn * c - qo * s, lid < ${half}u);
+  let kr = select(kn * c + ko * s, kn * c - ko * s, lid < ${half}u);
+  workgroupBarrier();
+  q4[lid / 4u][lid % 4u] = f32(${S}(qr));
+  k4[lid / 4u][lid % 4u] = f32(${S}(kr));
+  let vNew = ${S}(vv);
+  vs[lid] = f32(vNew);
+  let stride = p.rows * p.KV * ${D}u; // one position of the cache
+  let kvBase = (row * p.KV + kvh) * ${D}u;
+  workgroupBarrier();
+  if (h % group == 0u) {
+    V[p.pos * stride + kvBase + lid] = vNew;
+    if (lid < ${D4}u) { K[(p.pos * stride + kvBase) / 4u + lid] = vec4<${S}>(k4[lid]); }
+  }
+  let len = p.pos + 1u;
+  var m = -3.0e38;
+  var l = 0.0;
+  var acc = 0.0;
+  for (var b0 = 0u; b0 < len; b0 += ${D}u) {
+    let n = min(${D}u, len - b0);
+    if (lid < n) {
+      let key = b0 + lid;
+      var sc = 0.0;
+      if (key == p.pos) {
+        for (var d = 0u; d < ${D4}u; d++) { sc += dot(q4[d], k4[d]); }
+      } else {
+        let kb = (key * stride + kvBase) / 4u;
+        for (var d = 0u; d < ${D4}u; d++) { sc += dot(q4[d], vec4<f32>(K[kb + d])); }
+      }
+      scores[lid] = sc * p.scale;
+    }
+    workgroupBarrier();
+    var bm = m;
+    for (var j = 0u; j < n; j++) { bm = max(bm, scores[j]); }
+    if (lid < n) { wts[lid] = exp(scores[lid] - bm); }
+    workgroupBarrier();
+    let correction = exp(m - bm);
+    l = l * correction;
+    acc = acc * correction;
+    // the keys of this block before pos, four at a time; pos itself (the last key) from workgroup memory
+    let cached = select(n, n - 1u, b0 + n == len);
+    var j = 0u;
+    for (; j + 4u <= cached; j += 4u) {
+      let base = (b0 + j) * stride + kvBase + lid;
+      let v0 = f32(V[base]);
+      let v1 = f32(V[base + stride]);
+      let v2 = f32(V[base + 2u * stride]);
+      let v3 = f32(V[base + 3u * stride]);
+      l += wts[j] + wts[j + 1u] + wts[j + 2u] + wts[j + 3u];
+      acc = fma(wts[j], v0, acc);
+      acc = fma(wts[j + 1u], v1, acc);
+      acc = fma(wts[j + 2u], v2, acc);
+      acc = fma(wts[j + 3u], v3, acc);
+    }
+    for (; j < cached; j++) {
+      l += wts[j];
+      acc = fma(wts[j], f32(V[(b0 + j) * stride + kvBase + lid]), acc);
+    }
+    if (cached < n) {
+      l += wts[n - 1u];
+      acc = fma(wts[n - 1u], vs[lid], acc);
+    }
+    m = bm;
+    workgroupBarrier(); // the next block overwrites the scores and weights
+  }
+  O[(row * p.H + h) * ${D}u + lid] = ${S}(acc / l);
+}
+`
+}
+
+/**
+ * decodeAttendWgsl laid out for coalesced loads ("coalesced"): 256 threads a (row, head); a key's
+ * D values are read by D / 4 consecutive threads, 4 values each (one 8-byte load at f16, a key row
+ * in one go), 256 / (D / 4) keys at a time, so the cache is read in whole rows and many loads are
+ * in flight, where the other variants had one thread walk a key's row value by value (the round-1
+ * profile on the H100: ~150 µs a dispatch at 256 positions). Keys go by blocks of 64: the lanes'
+ * partial dot products meet in workgroup memory (one thread a key adds them), the block's softmax
+ * weights are exponentiated in parallel, and the values are summed the same way, each thread
+ * keeping 4 output dimensions for its share of the keys; the shares meet at the end. The new key
+ * and value at pos come from workgroup memory; the first query head of each kv head appends them.
+ */
+export const decodeAttendCoalescedWgsl = (D: number, storage: DecodeStorage): string => {
+  const S = storage
+  const half = D / 2
+  const L = D / 4 // threads a key
+  const KPS = 256 / L // keys a sweep
+  const B = 64 // keys a block
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QN: array<f32>;
+@group(0) @binding(2) var<storage, read> KN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
+@group(0) @binding(4) var<storage, read_write> V: array<vec4<${S}>>;
+@group(0) @binding(5) var<storage, read_write> O: array<${S}>;
+@group(0) @binding(6) var<uniform> p: P;
+var<workgroup> q4: array<vec4<f32>, ${L}>;
+var<workgroup> k4: array<vec4<f32>, ${L}>;
+var<workgroup> v4: array<vec4<f32>, ${L}>;
+var<workgroup> sums: array<f32, ${2 * D}>;
+var<workgroup> part: array<f32, ${B * L}>;
+var<workgroup> scores: array<f32, ${B}>;
+var<workgroup> outs: array<vec4<f32>, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let group = p.H / p.KV;
+  let kvh = h / group;
+  let width = (p.H + 2u * p.KV) * ${D}u;
+  let d = min(lid, ${D - 1}u); // threads past D repeat the last dimension's work and write nothing
+  let mine = lid < ${D}u;
+  let qv = QKV[row * width + h * ${D}u + d];
+  let kv = QKV[row * width + (p.H + kvh) * ${D}u + d];
+  let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + d];
+  if (mine) { sums[d] = qv * qv; sums[${D}u + d] = kv * kv; }
+  workgroupBarrier();
+  var sq = 0.0;
+  var sk = 0.0;
+  for (var i = 0u; i < ${D}u; i++) { sq += sums[i]; sk += sums[${D}u + i]; }
+  let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[d];
+  let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[d];
+  workgroupBarrier();
+  if (mine) { sums[d] = qn; sums[${D}u + d] = kn; }
+  workgroupBarrier();
+  let i = d % ${half}u;
+  let angle = f32(p.pos) / pow(p.theta, f32(2u * i) / ${D}.0);
+  let c = cos(angle);
+  let sn = sin(angle);
+  let other = select(i, d + ${half}u, d < ${half}u) % ${D}u; // the partner of the rotation
+  let qr = select(qn * c + sums[other] * sn, qn * c - sums[other] * sn, d < ${half}u);
+  let kr = select(kn * c + sums[${D}u + other] * sn, kn * c - sums[${D}u + other] * sn, d < ${half}u);
+  if (mine) {
+    q4[d / 4u][d % 4u] = f32(${S}(qr));
+    k4[d / 4u][d % 4u] = f32(${S}(kr));
+    v4[d / 4u][d % 4u] = f32(${S}(vv));
+  }
+  let stride4 = p.rows * p.KV * ${L}u; // one position of the cache, in vec4s
+  let base4 = (row * p.KV + kvh) * ${L}u;
+  workgroupBarrier();
+  if (h % group == 0u && lid < ${L}u) {
+    K[p.pos * stride4 + base4 + lid] = vec4<${S}>(k4[lid]);
+    V[p.pos * stride4 + base4 + lid] = vec4<${S}>(v4[lid]);
+  }
+  let sub = lid / ${L}u; // the key of a sweep this thread reads
+  let lane = lid % ${L}u; // its 4 dimensions
+  let qmine = q4[lane];
+  let len = p.pos + 1u;
+  var m = -3.0e38;
+  var l = 0.0;
+  var acc = vec4<f32>(0.0);
+  for (var b0 = 0u; b0 < len; b0 += ${B}u) {
+    let n = min(${B}u, len - b0);
+    // partial dot products: key b0 + j, lanes' 4 dimensions each; 4 keys a thread at a time, their
+    // loads issued together (a key past the block reads a valid clamped row and writes nothing)
+    for (var j = sub; j < n; j += ${4 * KPS}u) {
+${range(4).map((u) => `      let j${u} = j + ${u * KPS}u;
+      let key${u} = b0 + min(j${u}, n - 1u);
+      let c${u} = vec4<f32>(K[key${u} * stride4 + base4 + lane]);`).join("\n")}
+${range(4).map((u) => `      if (j${u} < n) { part[j${u} * ${L}u + lane] = dot(qmine, select(c${u}, k4[lane], key${u} == p.pos)); }`).join("\n")}
+    }
+    workgroupBarrier();
+    if (lid < n) {
+      var sc = 0.0;
+      for (var t = 0u; t < ${L}u; t++) { sc += part[lid * ${L}u + t]; }
+      scores[lid] = sc * p.scale;
+    }
+    workgroupBarrier();
+    var bm = m;
+    for (var j = 0u; j < n; j++) { bm = max(bm, scores[j]); }
+    workgroupBarrier();
+    if (lid < n) { scores[lid] = exp(scores[lid] - bm); }
+    workgroupBarrier();
+    let correction = exp(m - bm);
+    var bl = 0.0;
+    for (var j = 0u; j < n; j++) { bl += scores[j]; }
+    l = l * correction + bl;
+    acc = acc * correction;
+    for (var j = sub; j < n; j += ${4 * KPS}u) {
+${range(4).map((u) => `      let j${u} = j + ${u * KPS}u;
+      let key${u} = b0 + min(j${u}, n - 1u);
+      let c${u} = vec4<f32>(V[key${u} * stride4 + base4 + lane]);`).join("\n")}
+${range(4).map((u) => `      if (j${u} < n) { acc += scores[j${u}] * select(c${u}, v4[lane], key${u} == p.pos); }`).join("\n")}
+    }
+    m = bm;
+    workgroupBarrier(); // the next block overwrites part and scores
+  }
+  outs[lid] = acc;
+  workgroupBarrier();
+  if (mine) {
+    var o = 0.0;
+    for (var s = 0u; s < ${KPS}u; s++) { o += outs[s * ${L}u + d / 4u][d % 4u]; }
+    O[(row * p.H + h) * ${D}u + d] = ${S}(o / l);
+  }
+}
+`
+}
+
+export interface DecodeLayerKernels {
+  readonly storage: DecodeStorage
+  /** the most rows (M) its GEMVs take */
+  readonly rows: number
+  /** C [M, n1 + 2·(n2 − n1)] = RMSNorm(A)·[B0; B1; B2]ᵀ; params: decodeGemvParams(M, N, K, n1, n2, eps) */
+  qkv(b: { A: Binding; B0: Binding; B1: Binding; B2: Binding; C: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
+  /** Y [M, N] = SiLU(RMSNorm(A)·B0ᵀ) · (RMSNorm(A)·B1ᵀ), in `storage`; params: decodeGemvParams(M, N, K, 0, 0, eps) */
+  gateUp(b: { A: Binding; B0: Binding; B1: Binding; Y: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
+  /** C [M, N] += A·Bᵀ (A in `storage`); params: decodeGemvParams(M, N, K) */
+  accumulate(b: { A: Binding; B: Binding; C: Binding; params: GPUBuffer }, N: number): Dispatch
+  /** C [M, N] = RMSNorm(A)·Bᵀ (the final norm and the lm_head); params: decodeGemvParams(M, N, K, 0, 0, eps) */
+  head(b: { A: Binding; B: Binding; C: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
+  /** params: decodeAttendParams */
+  attend(b: { QKV: Binding; QN: Binding; KN: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer }, rows: number, H: number): Dispatch
+}
+
+/** The GEMVs' uniform: M, N, K, the qkv boundaries n1, n2 (u32), eps (f32). */
+export const decodeGemvParams = (M: number, N: number, K: number, n1 = 0, n2 = 0, eps = 0): [Array<number>, Array<number>] => [[M, N, K, n1, n2, 0, 0, 0], [eps]]
+
+/** The attention's uniform: rows (of the caches), pos, H, KV (u32), scale, eps, theta (f32). */
+export const decodeAttendParams = (rows: number, pos: number, H: number, KV: number, scale: number, eps: number, theta: number): [Array<number>, Array<number>] => [[rows, pos, H, KV], [scale, eps, theta, 0]]
+
+/** Rows a decoder's kernels are written for: the next power of two (1 … DECODE_ROWS). */
+export const decodeKernelRows = (rows: number): number => {
+  if (rows < 1 || rows > DECODE_ROWS) throw new Error(`decode layer: ${rows} rows, 1 to ${DECODE_ROWS}`)
+  return 2 ** Math.ceil(Math.log2(rows))
+}
+
+export interface DecodeLayerOptions {
+  readonly storage?: DecodeStorage
+  /** the most rows the dispatches will have (default DECODE_ROWS) */
+  readonly rows?: number
+  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl or decodeAttendCoalescedWgsl (default) */
+  readonly attend?: "simple" | "unrolled" | "coalesced"
+  /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE) */
+  readonly shapes?: Partial<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>>
+}
+
+export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLayerOptions = {}): Promise<DecodeLayerKernels> => {
+  const storage = options.storage ?? "f16"
+  const R = decodeKernelRows(options.rows ?? DECODE_ROWS)
+  if (storage === "f16" && !gpu.hasF16) throw new Error("decode layer: this adapter has no shader-f16")
+  const shared = Math.max(256 * R, 256 + R) * 4
+  if (gpu.device.limits.maxComputeWorkgroupStorageSize < shared) throw new Error(`decode layer: needs ${shared} bytes of workgroup memory`)
+  if (D % 2 !== 0 || D > gpu.device.limits.maxComputeInvocationsPerWorkgroup) throw new Error(`decode layer: head_dim ${D} must be even and at most the workgroup size limit`)
+  const shape = (k: "qkv" | "gateUp" | "accumulate" | "head") => options.shapes?.[k] ?? DEFAULT_GEMV_SHAPE
+  const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: "qkv" | "gateUp" | "accumulate" | "head") =>
+    pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}`)
+  // one after the other: pipeline() serialises compilations on a device anyway
+  const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
+  const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
+  const acc = await make({ norm: false, weights: "one", out: "accumulate" }, "accumulate")
+  const head = await make({ norm: true, weights: "one", out: "store" }, "head")
+  const variant = options.attend ?? "coalesced"
+  if (variant !== "simple" && D % 4 !== 0) throw new Error(`decode layer: the ${variant} attention needs head_dim a multiple of 4, not ${D}`)
+  if (variant === "coalesced" && (128 % D !== 0 || D < 4)) throw new Error(`decode layer: the coalesced attention needs head_dim dividing 128, not ${D}`)
+  const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl }[variant](D, storage)
+  const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}`)
+  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k))))
+  const rowsOk = (M: number) => {
+    if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)
+  }
+  return {
+    storage,
+    rows: R,
+    qkv: (b, N) => {
+      // the three weights' boundaries must be multiples of a workgroup's columns (the engine's widths are multiples of 128)
+      const per = gemvColumnsPerGroup(shape("qkv"))
+      if (N % per !== 0) throw new Error(`decode qkv: ${N} columns, not a multiple of ${per}`)
+      return { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, "qkv") }
+    },
+    gateUp: (b, N) => ({ pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, "gateUp") }),
+    accumulate: (b, N) => ({ pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, "accumulate") }),
+    head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") }),
+    attend: (b, rows, H) => {
+      rowsOk(rows)
+      return { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }
+    }
+  }
+}

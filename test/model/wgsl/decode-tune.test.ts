@@ -1,0 +1,36 @@
+// The decoder's GEMV layouts timed on the device (model/wgsl/decode-tune.ts) over a small model's
+// weights: every kind gets one of the candidates, and the choice is kept (the second call times
+// nothing). f32 storage: runs on SwiftShader.
+import assert from "node:assert/strict"
+import { after, describe, it } from "node:test"
+import { storageBuffer } from "../../../model/wgsl/kernels/buffers.ts"
+import { GEMV_CANDIDATES, tuneDecodeShapes } from "../../../model/wgsl/decode-tune.ts"
+import type { EngineShape, EngineWeights } from "../../../model/wgsl/qwen3-engine.ts"
+import { openTestGpu } from "../../helpers/gpu.ts"
+import { random } from "../../helpers/numeric.ts"
+
+const t = await openTestGpu()
+after(() => (t.skip === false ? t.gpu.close() : undefined))
+
+describe("decoder GEMV layouts timed on the device", { skip: t.skip === false ? false : t.skip }, () => {
+  it("picks a candidate for each kind and keeps the choice", async () => {
+    if (t.skip !== false) return
+    const dev = t.gpu.device
+    const shape: EngineShape = { hidden: 128, heads: 2, kvHeads: 1, headDim: 64, intermediate: 256, vocab: 512, layers: 2, eps: 1e-6, theta: 1e6 }
+    const w = (n: number, seed: number) => ({ B: storageBuffer(dev, random(n, seed, 0.05)) })
+    const ones = (n: number) => storageBuffer(dev, new Float32Array(n).fill(1))
+    const weights = {
+      format: "f16", embed: ones(512 * 128), lmHead: storageBuffer(dev, random(512 * 128, 3, 0.05)), finalNorm: ones(128),
+      layers: [0, 1].map((l) => ({
+        q: w(128 * 128, 10 + l), k: w(64 * 128, 20 + l), v: w(64 * 128, 30 + l), o: w(128 * 128, 40 + l), gate: w(256 * 128, 50 + l), up: w(256 * 128, 60 + l), down: w(128 * 256, 70 + l),
+        inputNorm: ones(128), postNorm: ones(128), qNorm: ones(64), kNorm: ones(64)
+      }))
+    } as unknown as EngineWeights
+    const buffers = { x: storageBuffer(dev, random(16 * 256, 5, 1)), qkv: storageBuffer(dev, 16 * 256 * 4), atth: storageBuffer(dev, random(16 * 256, 6, 1)), acth: storageBuffer(dev, random(16 * 256, 7, 1)), logits: storageBuffer(dev, 16 * 512 * 4) }
+    // two candidates (SwiftShader compiles slowly); the decoder times all of GEMV_CANDIDATES
+    const candidates = [GEMV_CANDIDATES[1]!, GEMV_CANDIDATES[5]!]
+    const first = await tuneDecodeShapes(t.gpu, shape, weights, 1, buffers, true, "f32", candidates)
+    for (const kind of ["qkv", "gateUp", "accumulate", "head"] as const) assert.ok(candidates.includes(first[kind]), `${kind}: ${JSON.stringify(first[kind])}`)
+    assert.equal(await tuneDecodeShapes(t.gpu, shape, weights, 1, buffers, true, "f32", candidates), first, "the choice kept")
+  })
+})

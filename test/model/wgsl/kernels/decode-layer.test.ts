@@ -1,0 +1,157 @@
+// The fused decoding layer's kernels (model/wgsl/kernels/decode-layer.ts) against CPU references
+// (test/helpers/kernels/reference.ts): the GEMVs with RMSNorm folded in (qkv over three weights,
+// gate/up with SiLU·up, the head) and the one accumulated onto the residual, for 1, 5 and 16 rows;
+// the attention with q/k norm, RoPE and the cache append at a position past two key blocks (GQA
+// 4:2); and a whole layer of five dispatches against a CPU layer. f32 storage on SwiftShader where
+// there is no GPU, f16 where the adapter has shader-f16 (inputs rounded as the GPU holds them).
+import assert from "node:assert/strict"
+import { after, describe, it } from "node:test"
+import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
+import { DECODE_ROWS, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeStorage, type GemvShape } from "../../../../model/wgsl/kernels/decode-layer.ts"
+import { attentionRef, matmulRef, rmsnormRef, ropeRef, swigluRef } from "../../../helpers/kernels/reference.ts"
+import { needs, openTestGpu } from "../../../helpers/gpu.ts"
+import { random } from "../../../helpers/numeric.ts"
+
+const t = await openTestGpu()
+const skip = t.skip === false ? false : `no WebGPU adapter, nor SwiftShader: ${t.skip}`
+after(() => (t.skip === false ? t.gpu.close() : undefined))
+
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0)
+const eps = 1e-6
+const theta = 1e6
+
+/** The CPU side of one attend dispatch: q/k norm, RoPE at `pos`, attention over the cache's positions 0 … pos − 1 and the new key. */
+const attendRef = (qkv: Float32Array, qn: Float32Array, kn: Float32Array, Kc: Float32Array, Vc: Float32Array, rows: number, pos: number, H: number, KV: number, D: number, held: (x: Float32Array) => Float32Array) => {
+  const W = (H + 2 * KV) * D
+  const part = (off: number, n: number) => {
+    const out = new Float32Array(rows * n)
+    for (let r = 0; r < rows; r++) out.set(qkv.subarray(r * W + off, r * W + off + n), r * n)
+    return out
+  }
+  const q = held(ropeRef(rmsnormRef(part(0, H * D), qn, rows * H, D, eps), rows, 1, H, D, pos, theta))
+  const k = held(ropeRef(rmsnormRef(part(H * D, KV * D), kn, rows * KV, D, eps), rows, 1, KV, D, pos, theta))
+  const v = held(part((H + KV) * D, KV * D))
+  // the reference's layout: K [rows, T, KV, D] with the new key at T − 1 = pos
+  const T = pos + 1
+  const perRow = (cache: Float32Array, last: Float32Array) => {
+    const out = new Float32Array(rows * T * KV * D)
+    for (let p = 0; p < pos; p++) for (let r = 0; r < rows; r++) out.set(cache.subarray((p * rows + r) * KV * D, (p * rows + r + 1) * KV * D), (r * T + p) * KV * D)
+    for (let r = 0; r < rows; r++) out.set(last.subarray(r * KV * D, (r + 1) * KV * D), (r * T + pos) * KV * D)
+    return out
+  }
+  return { O: attentionRef(q, perRow(Kc, k), perRow(Vc, v), rows, 1, T, H, KV, D, 1 / Math.sqrt(D)), k, v }
+}
+
+describe("fused decoding layer", { skip }, () => {
+  for (const storage of ["f32", "f16"] as const satisfies ReadonlyArray<DecodeStorage>) {
+    const noF16 = storage === "f16" && t.skip === false ? needs(t.gpu, "f16") : false
+    const held = (x: Float32Array) => (storage === "f16" ? roundF16(x) : x)
+    const bytes = storage === "f16" ? 2 : 4
+    const tol = storage === "f16" ? 2e-2 : 1e-3
+    const upload = (x: Float32Array) => storageBuffer(t.skip === false ? t.gpu.device : (undefined as never), storage === "f16" ? toF16(x) : x)
+    const readStored = async (b: GPUBuffer, n: number) => {
+      if (t.skip !== false) throw new Error("no gpu")
+      const raw = await readBuffer(t.gpu.device, b, n * bytes)
+      return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
+    }
+
+    // the default layout at every row count; others (more columns a thread, K split over more
+    // threads) at one (on SwiftShader the 8-slice tree of barriers is slow: f16 on the GPU only)
+    const shapes: ReadonlyArray<GemvShape> = storage === "f16" ? [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }, { columns: 1, slices: 8 }] : [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }]
+    for (const shape of shapes) it(`GEMVs with RMSNorm folded in (qkv, gate/up + SiLU·up, head) and accumulated, ${shape === DEFAULT_GEMV_SHAPE ? `1, 5 and ${DECODE_ROWS}` : "5"} rows, ${shape.columns} columns a thread × ${shape.slices} slices of K (${storage} storage)`, { skip: noF16 }, async () => {
+      if (t.skip !== false) return
+      const gpu = t.gpu
+      const dev = gpu.device
+      const all = { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
+      const K = 528
+      // kernels written for 16 rows, and for the rows used (rounded up to a power of two: 1; 5 → 8 below)
+      const cases = shape === DEFAULT_GEMV_SHAPE
+        ? [[1, { rows: 1 }], [5, {}], [DECODE_ROWS, {}]] as const
+        : [[5, { rows: 5 }]] as const
+      for (const [M, rows] of cases) {
+        const k = await decodeLayerKernels(gpu, 64, { storage, shapes: all, ...rows })
+        const X = random(M * K, 3 + M, 2)
+        const G = random(K, 5, 0.3).map((v) => 1 + v)
+        const normed = rmsnormRef(X, G, M, K, eps)
+        const [x, g] = [storageBuffer(dev, X), storageBuffer(dev, G)]
+        const made: Array<GPUBuffer> = [x, g]
+        const keep = <T extends GPUBuffer>(b: T) => (made.push(b), b)
+        // qkv: three weights of 64, 32 and 32 rows side by side
+        const [Wq, Wk, Wv] = [held(random(64 * K, 11, 0.05)), held(random(32 * K, 12, 0.05)), held(random(32 * K, 13, 0.05))]
+        const C = keep(storageBuffer(dev, M * 128 * 4))
+        const pq = keep(uniformBuffer(dev, ...decodeGemvParams(M, 128, K, 64, 96, eps)))
+        // gate/up: 200 columns (off the workgroup's 8)
+        const [Wg, Wu] = [held(random(200 * K, 14, 0.05)), held(random(200 * K, 15, 0.05))]
+        const Y = keep(storageBuffer(dev, M * 200 * bytes))
+        const pg = keep(uniformBuffer(dev, ...decodeGemvParams(M, 200, K, 0, 0, eps)))
+        // head: 203 columns (off the workgroup's 16)
+        const Wh = held(random(203 * K, 16, 0.05))
+        const Ch = keep(storageBuffer(dev, M * 203 * 4))
+        const ph = keep(uniformBuffer(dev, ...decodeGemvParams(M, 203, K, 0, 0, eps)))
+        // accumulate: C0 += A·Bᵀ, A in storage, 203 columns
+        const A = held(random(M * K, 17 + M, 1))
+        const Wa = held(random(203 * K, 18, 0.05))
+        const C0 = random(M * 203, 19 + M, 1)
+        const Ca = keep(storageBuffer(dev, C0))
+        const pa = keep(uniformBuffer(dev, ...decodeGemvParams(M, 203, K)))
+        const [bq, bk, bv, bg, bu, bh, a, ba] = [Wq, Wk, Wv, Wg, Wu, Wh, A, Wa].map((w) => keep(upload(w)))
+        await runDispatches(dev, [
+          k.qkv({ A: x, B0: bq!, B1: bk!, B2: bv!, C, G: g, params: pq }, 128),
+          k.gateUp({ A: x, B0: bg!, B1: bu!, Y, G: g, params: pg }, 200),
+          k.head({ A: x, B: bh!, C: Ch, G: g, params: ph }, 203),
+          k.accumulate({ A: a!, B: ba!, C: Ca, params: pa }, 203)
+        ])
+        const gotQkv = new Float32Array(await readBuffer(dev, C, M * 128 * 4))
+        const gotY = await readStored(Y, M * 200)
+        const gotH = new Float32Array(await readBuffer(dev, Ch, M * 203 * 4))
+        const gotA = new Float32Array(await readBuffer(dev, Ca, M * 203 * 4))
+        for (const b of made) b.destroy()
+        const wantQkv = matmulRef(normed, Float32Array.from([...Wq, ...Wk, ...Wv]), M, 128, K)
+        const wantY = held(swigluRef(matmulRef(normed, Wg, M, 200, K), matmulRef(normed, Wu, M, 200, K)))
+        const wantH = matmulRef(normed, Wh, M, 203, K)
+        const wantA = matmulRef(A, Wa, M, 203, K).map((v, i) => v + C0[i]!)
+        assert.ok(maxDiff(gotQkv, wantQkv) < tol, `${M} rows, qkv: max |Δ| ${maxDiff(gotQkv, wantQkv)}`)
+        assert.ok(maxDiff(gotY, wantY) < tol, `${M} rows, gate/up: max |Δ| ${maxDiff(gotY, wantY)}`)
+        assert.ok(maxDiff(gotH, wantH) < tol, `${M} rows, head: max |Δ| ${maxDiff(gotH, wantH)}`)
+        assert.ok(maxDiff(gotA, wantA) < tol, `${M} rows, accumulate: max |Δ| ${maxDiff(gotA, wantA)}`)
+      }
+    })
+
+    // positions past two key blocks, at a block's first key (128; 64 for the coalesced one's blocks) and the first position (0)
+    for (const [D, attend, pos] of [
+      [64, "simple", 150], [128, "simple", 150], [64, "unrolled", 150], [128, "unrolled", 128], [64, "unrolled", 0],
+      [64, "coalesced", 150], [128, "coalesced", 150], [128, "coalesced", 64], [64, "coalesced", 0]
+    ] as const) {
+      it(`attention (${attend}) with q/k norm, RoPE and the cache append: 3 rows at position ${pos}, GQA 4:2, D=${D} (${storage} storage)`, { skip: noF16 }, async () => {
+        if (t.skip !== false) return
+        const gpu = t.gpu
+        const dev = gpu.device
+        const [rows, H, KV, positions] = [3, 4, 2, 160]
+        const qkv = random(rows * (H + 2 * KV) * D, 21, 2)
+        const [qn, kn] = [random(D, 22, 0.3).map((v) => 1 + v), random(D, 23, 0.3).map((v) => 1 + v)]
+        const Kc = held(random(positions * rows * KV * D, 24, 1))
+        const Vc = held(random(positions * rows * KV * D, 25, 1))
+        const k = await decodeLayerKernels(gpu, D, { storage, rows: rows, attend })
+        const [bqkv, bqn, bkn] = [storageBuffer(dev, qkv), storageBuffer(dev, qn), storageBuffer(dev, kn)]
+        const [bK, bV] = [upload(Kc), upload(Vc)]
+        const O = storageBuffer(dev, rows * H * D * bytes)
+        const params = uniformBuffer(dev, ...decodeAttendParams(rows, pos, H, KV, 1 / Math.sqrt(D), eps, theta))
+        await runDispatches(dev, [k.attend({ QKV: bqkv, QN: bqn, KN: bkn, K: bK, V: bV, O, params }, rows, H)])
+        const got = await readStored(O, rows * H * D)
+        const gotK = await readStored(bK, positions * rows * KV * D)
+        const gotV = await readStored(bV, positions * rows * KV * D)
+        for (const b of [bqkv, bqn, bkn, bK, bV, O, params]) b.destroy()
+        const want = attendRef(qkv, qn, kn, Kc, Vc, rows, pos, H, KV, D, held)
+        assert.ok(maxDiff(got, want.O) < (storage === "f16" ? 5e-3 : 1e-4), `attention: max |Δ| ${maxDiff(got, want.O)}`)
+        const at = (c: Float32Array) => c.subarray(pos * rows * KV * D, (pos + 1) * rows * KV * D)
+        // RoPE's angles reach 150 rad here: f32 sin/cos of those (SwiftShader's too) are good to ~1e-4
+        assert.ok(maxDiff(at(gotK), want.k) < (storage === "f16" ? 5e-3 : 1e-3), `the new keys in the cache: max |Δ| ${maxDiff(at(gotK), want.k)}`)
+        assert.deepEqual([...at(gotV)], [...want.v], "the new values in the cache")
+        // every other position of the caches is untouched
+        const others = (c: Float32Array) => [...c.subarray(0, pos * rows * KV * D), ...c.subarray((pos + 1) * rows * KV * D)]
+        assert.deepEqual(others(gotK), others(Kc))
+        assert.deepEqual(others(gotV), others(Vc))
+      })
+    }
+  }
+})
