@@ -102,6 +102,22 @@ export class Qwen3Decoder {
   }
 
   static async create(gpu: Gpu, shape: EngineShape, weights: EngineWeights, rows: number, positions: number): Promise<Qwen3Decoder> {
+    const kernels = decoderKernelsFor(rows, weights.format)
+    if (kernels === "unfused") return Qwen3Decoder.build(gpu, shape, weights, rows, positions, kernels)
+    try {
+      return await Qwen3Decoder.build(gpu, shape, weights, rows, positions, kernels)
+    } catch (e) {
+      if (e instanceof EngineShapeError) throw e
+      // The fused kernels are newer than the unfused path and their f16 variants are checked only on
+      // a GPU: where one fails to build on this device, decode on the unfused kernels (for the rest of
+      // the process) rather than fail the generation.
+      decoderKernels = "unfused"
+      process.stderr.write(`generation: the fused decoding kernels failed on this device (${e instanceof Error ? e.message.split("\n")[0] : String(e)}); decoding on the unfused kernels\n`)
+      return Qwen3Decoder.build(gpu, shape, weights, rows, positions, "unfused")
+    }
+  }
+
+  private static async build(gpu: Gpu, shape: EngineShape, weights: EngineWeights, rows: number, positions: number, kernels: DecoderKernels): Promise<Qwen3Decoder> {
     checkEngineShape(shape)
     if (rows < 1 || positions < 1) throw new EngineShapeError(`a decoder needs at least one row and one position, not ${rows} × ${positions}`)
     const { heads: H, kvHeads: KV, headDim: D } = shape
@@ -110,7 +126,6 @@ export class Qwen3Decoder {
     if (cacheBytes > gpu.maxStorageBufferBindingSize) throw new EngineShapeError(`a KV cache of ${positions} positions × ${rows} rows (${cacheBytes} bytes a layer) exceeds one binding (${gpu.maxStorageBufferBindingSize}): fewer rows a batch`)
     // up to GEMV_ROWS rows (f16 weights) the layers' matmuls read each weight once for all rows (model/wgsl/kernels/gemv.ts)
     const gemv = rows <= GEMV_ROWS && weights.format === "f16"
-    const kernels = decoderKernelsFor(rows, weights.format)
     const [f, attention, feed, kvPrefill] = await Promise.all([forwardParts(gpu, shape, weights, padded, gemv ? { gemvRows: rows } : {}), decodeAttention(gpu, D), tokenFeedKernels(gpu), kvPrefillKernels(gpu)])
     const { b, buf, u, kernels: { fused, el, tok } } = f
     const stepParams = {
