@@ -98,15 +98,15 @@ export const trainingPathFor = (wanted: TrainingEngineName, model: Qwen3Model, m
 const IGNORE = 0xffffffff
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
 
+/** Half the micro-batch, twice the accumulation (same sequences a step); undefined when it cannot halve. */
+export const halveMicroBatch = (o: TrainOptions): TrainOptions | undefined =>
+  o.microBatch % 2 === 0 ? { ...o, microBatch: o.microBatch / 2, gradAccumulation: o.gradAccumulation * 2 } : undefined
+
 /**
  * The trainer's rows × seq for micro-batches of `microBatch` sequences of `width` tokens: seq a
  * multiple of 16 and rows × seq of 128 (its kernels' tiles), the fewest padded tokens (then the
  * shorter seq: attention grows with it). Extra rows and columns are padding that predicts nothing.
  */
-/** Half the micro-batch, twice the accumulation (same sequences a step); undefined when it cannot halve. */
-export const halveMicroBatch = (o: TrainOptions): TrainOptions | undefined =>
-  o.microBatch % 2 === 0 ? { ...o, microBatch: o.microBatch / 2, gradAccumulation: o.gradAccumulation * 2 } : undefined
-
 export const engineLayout = (microBatch: number, width: number): { readonly rows: number; readonly seq: number } => {
   if (microBatch < 1 || width < 2) throw new Error(`micro-batch ${microBatch} of sequences of ${width} tokens: need ≥ 1 sequence of ≥ 2 tokens`)
   // seq a multiple of 128 always works with microBatch rows: the search stops there
@@ -119,6 +119,39 @@ export const engineLayout = (microBatch: number, width: number): { readonly rows
   }
   return best
 }
+
+type EngineLayout = { readonly rows: number; readonly seq: number }
+
+/** Both WGSL trainers' optimiser settings from train()'s options. */
+const trainerSettings = (options: TrainOptions, lossScale: number | undefined) => ({
+  learningRate: options.peakLr, weightDecay: options.adamw.weightDecay, beta1: options.adamw.beta1, beta2: options.adamw.beta2, eps: options.adamw.eps,
+  maxGradNorm: options.maxGradNorm, meanOver: "micro-batches" as const, ...(lossScale !== undefined ? { lossScale } : {})
+})
+
+/**
+ * A trainer at the micro-batch that fits: one that runs out of GPU memory is made again with half
+ * the micro-batch and twice the accumulation — the same sequences a step, in the same order.
+ */
+const createFitting = async <T>(
+  make: (layout: EngineLayout) => Promise<T>,
+  options: TrainOptions,
+  layout: EngineLayout,
+  width: number,
+  onNote?: (line: string) => void
+): Promise<{ readonly trainer: T; readonly options: TrainOptions; readonly layout: EngineLayout }> => {
+  for (let fitted = options, at = layout; ;) {
+    try {
+      return { trainer: await make(at), options: fitted, layout: at }
+    } catch (e) {
+      const halved = halveMicroBatch(fitted)
+      if (!isOutOfMemory(e) || !halved) throw e
+      onNote?.(`training: micro-batch ${fitted.microBatch} × ${at.seq} tokens does not fit the GPU; ${halved.microBatch} × ${halved.gradAccumulation} accumulation instead`)
+      fitted = halved
+      at = engineLayout(fitted.microBatch, width)
+    }
+  }
+}
+
 
 /**
  * One micro-batch as the trainer takes it: ids row-major in rows × seq, and at each position the
@@ -233,32 +266,11 @@ export const trainOnEngine = async (
   const weights = uploadQwen3Weights(engine.gpu, shape, engine.baseFormat ?? "f16", takeOnce(await hostWeights(model, { mergeLora: false })), model.config.tieWordEmbeddings)
   let trainer: Qwen3LoraTrainer | undefined
   try {
-    // The micro-batch that fits: a trainer that runs out of GPU memory is made again with half the
-    // micro-batch and twice the accumulation — the same sequences a step, in the same order.
-    let fitted = options
-    let layout = engineLayout(fitted.microBatch, width)
-    for (;;) {
-      try {
-        trainer = await Qwen3LoraTrainer.create(engine.gpu, shape, weights, mode.lora, layout.rows, layout.seq, {
-          learningRate: options.peakLr,
-          weightDecay: options.adamw.weightDecay,
-          beta1: options.adamw.beta1,
-          beta2: options.adamw.beta2,
-          eps: options.adamw.eps,
-          maxGradNorm: options.maxGradNorm,
-          meanOver: "micro-batches",
-          ...(engine.lossScale !== undefined ? { lossScale: engine.lossScale } : {})
-        })
-        break
-      } catch (e) {
-        const halved = halveMicroBatch(fitted)
-        if (!isOutOfMemory(e) || !halved) throw e
-        engine.onNote?.(`training: micro-batch ${fitted.microBatch} × ${layout.seq} tokens does not fit the GPU; ${halved.microBatch} × ${halved.gradAccumulation} accumulation instead`)
-        fitted = halved
-        layout = engineLayout(fitted.microBatch, width)
-      }
-    }
-    options = fitted
+    const settings = trainerSettings(options, engine.lossScale)
+    const made = await createFitting((l) => Qwen3LoraTrainer.create(engine.gpu, shape, weights, mode.lora, l.rows, l.seq, settings), options, engineLayout(options.microBatch, width), width, engine.onNote)
+    trainer = made.trainer
+    options = made.options
+    const layout = made.layout
     const t = trainer
     const known = new Set((await t.readPairs()).keys())
     const stray = paths.filter((p) => !known.has(p))
@@ -432,28 +444,16 @@ const trainFullOnEngine = async (
     if (!t) throw new Error(`model has no weight '${name}'`)
     return t
   }
-  const trainerOptions = {
-    learningRate: options.peakLr, weightDecay: options.adamw.weightDecay, beta1: options.adamw.beta1, beta2: options.adamw.beta2, eps: options.adamw.eps,
-    maxGradNorm: options.maxGradNorm, meanOver: "micro-batches" as const, ...(engine.lossScale !== undefined ? { lossScale: engine.lossScale } : {})
-  }
-  let { options: fitted, layout } = await fitFullTraining((l) => fullTrainerBytes(shape, tied, l.rows, l.seq), (wanted) => probeFreeGpuMemory(engine.gpu.device, { wantedBytes: wanted }), options, width, engine.onNote)
+  const settings = trainerSettings(options, engine.lossScale)
+  const estimated = await fitFullTraining((l) => fullTrainerBytes(shape, tied, l.rows, l.seq), (wanted) => probeFreeGpuMemory(engine.gpu.device, { wantedBytes: wanted }), options, width, engine.onNote)
   let trainer: Qwen3FullTrainer | undefined
   try {
     // the estimate is an estimate: a trainer that still runs out of memory is made again with half the micro-batch
-    for (;;) {
-      try {
-        trainer = await Qwen3FullTrainer.create(engine.gpu, shape, tensor, tied, layout.rows, layout.seq, trainerOptions)
-        break
-      } catch (e) {
-        const halved = halveMicroBatch(fitted)
-        if (!isOutOfMemory(e) || !halved) throw e
-        engine.onNote?.(`training: micro-batch ${fitted.microBatch} × ${layout.seq} tokens does not fit the GPU; ${halved.microBatch} × ${halved.gradAccumulation} accumulation instead`)
-        fitted = halved
-        layout = engineLayout(fitted.microBatch, width)
-      }
-    }
+    const made = await createFitting((l) => Qwen3FullTrainer.create(engine.gpu, shape, tensor, tied, l.rows, l.seq, settings), estimated.options, estimated.layout, width, engine.onNote)
+    trainer = made.trainer
     host.clear()
-    options = fitted
+    options = made.options
+    const layout = made.layout
     const t = trainer
     let from: { step: number; losses: ReadonlyArray<number> } = { step: 0, losses: [] }
     const resumeFrom = latestCheckpoint(options.outDir)
