@@ -80,7 +80,12 @@ export const planOf = (o: Pick<StudyOptions, "file" | "out" | "adjust">) =>
     const read = yield* Effect.try({ try: () => readStudyFile(o.file), catch: (e) => fail(messageOf(e)) })
     const study = o.adjust ? o.adjust(read) : read
     const out = resolve(o.out ?? (study.spec.report?.out !== undefined ? resolve(study.dir, study.spec.report.out) : `fleuve-study-${study.spec.name}`))
-    const plan = yield* planStudy(study, out).pipe(Effect.mapError((e) => fail(messageOf(e))))
+    // Planning reads the study's inputs (fingerprints of checkpoints, data, prompts): a file it cannot
+    // read is the user's to fix, so it is reported as this study's failure, not as a crash with a stack.
+    const plan = yield* planStudy(study, out).pipe(
+      Effect.catchDefect((d) => Effect.fail(d)),
+      Effect.mapError((e) => fail(`${o.file}: ${messageOf(e)}`))
+    )
     const succeeded = yield* Studies.succeeded(study.spec.name)
     const states = new Map<string, StepState>()
     for (const step of plan.steps) {

@@ -114,3 +114,17 @@ test("lora.nf4 (QLoRA) decodes, reaches the training step and moves only that st
   assert.equal(readStudyFile(file).spec.training!.unified!.lora!.nf4, true)
   assert.match(errorOf(valid.replace("lora: { r: 8 }", "lora: { r: 8, nf: true }")).message, /training\.unified\.lora\.nf: unknown key \(did you mean 'nf4'\?\)/)
 })
+
+test("a study whose base checkpoint is missing: --dry-run says which study and which path, with no stack trace", async () => {
+  const { runCli } = await import("../../helpers/warehouse.ts")
+  const dir = tempDir("fleuve-study-missing-")
+  const file = join(dir, "study.yaml")
+  const { repoRoot } = await import("../../helpers/paths.ts")
+  const mcqa = join(repoRoot, "data", "qa", "mcqa", "test.jsonl")
+  writeFileSync(file, valid.replace("  manifest: ./manifest.json", `  name: missing-base\n  tasks: { mcqa: { format: frenchmedmcqa, test: ${mcqa} } }`))
+  const r = runCli(["study", file, "--dry-run", "--warehouse", join(dir, "w.duckdb")])
+  assert.notEqual(r.code, 0)
+  assert.ok(r.stderr.includes(`${file}: `), r.stderr)
+  assert.match(r.stderr, /model: no such file or folder/)
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace")
+})
