@@ -10,7 +10,7 @@ export const backendFlag = Flag.Literals("backend", backendNames).pipe(
   Flag.withDescription(withDefaultSaid(
     "Tensor backend: auto picks webgpu (GPU via Dawn/Vulkan), then tensorflow (tfjs-node, if installed), then cpu-fused (fleuve's fused CPU Qwen3: WebAssembly SIMD on every core; trains and scores), wasm (scoring only), cpu. " +
       "Measured on a quiet 2-core box (BENCHMARKS.md, bench/cpu): on the demo's model cpu-fused trains 20x (full) and 8-12x (LoRA) and scores 8-12x faster than the cpu backend, " +
-      "and reaches 0.12x (full), 0.09-0.15x (LoRA) and 0.05x (scoring) of PyTorch f32's tokens/s on the same 2 cores. The choice and why are printed on stderr",
+      "and reaches 0.36-0.70x (training) and 0.41-0.68x (scoring) of PyTorch f32's tokens/s on the same 2 cores. The choice and why are printed on stderr",
     "auto" as const
   )),
   Flag.withDefault("auto" as const)
