@@ -1,4 +1,4 @@
-import { Field, Int32, List, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from "apache-arrow"
+import { Field, Int32, List, makeData, makeVector, Table, tableFromIPC, tableToIPC, Utf8 } from "apache-arrow"
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { PackedSequence } from "../../schemas/corpus-document.ts"
@@ -38,18 +38,59 @@ export class ArrowShardWriter {
   private writeShard() {
     const path = this.currentShard
     const rows = this.pending
-    const table = new Table({
-      seq: vectorFromArray(Int32Array.from(rows.map((r) => r.seq))),
-      input_ids: vectorFromArray(rows.map((r) => Int32Array.from(r.ids)), new List(new Field("item", new Int32(), false))),
-      doc_ids: vectorFromArray(rows.map((r) => [...r.docIds]), new List(new Field("item", new Utf8(), false)))
-    })
-    writeFileSync(`${path}.tmp`, tableToIPC(table, "file"))
+    writeFileSync(`${path}.tmp`, tableToIPC(shardTable(rows), "file"))
     renameSync(`${path}.tmp`, path)
     this.written.push(path)
     this.contents.set(path, { sequences: rows.length, documents: new Set(rows.flatMap((r) => r.docIds)) })
     this.pending = []
     this.shardIndex++
   }
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * The shard's table, its columns' buffers filled directly: list offsets and values (a token id
+ * or a document id's UTF-8 bytes) in typed arrays. apache-arrow's builders (vectorFromArray)
+ * wrote every token id through a generic per-value setter and validity bitmap: 5% of the 100 MB
+ * run's CPU (issue 23). The IPC bytes are the builders' (test/corpus/fast-paths.test.ts compares
+ * them with test/helpers/corpus-reference.ts's builder version).
+ */
+export const shardTable = (rows: ReadonlyArray<PackedSequence>): Table => {
+  const n = rows.length
+  const seq = new Int32Array(n)
+  const idOffsets = new Int32Array(n + 1)
+  const docOffsets = new Int32Array(n + 1)
+  let tokens = 0
+  let docs = 0
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!
+    seq[i] = r.seq
+    idOffsets[i + 1] = tokens += r.ids.length
+    docOffsets[i + 1] = docs += r.docIds.length
+  }
+  const ids = new Int32Array(tokens)
+  const docBytes: Array<Uint8Array> = []
+  const byteOffsets = new Int32Array(docs + 1)
+  let bytes = 0
+  for (let i = 0, at = 0, d = 0; i < n; i++) {
+    const r = rows[i]!
+    for (let j = 0; j < r.ids.length; j++) ids[at++] = r.ids[j]!
+    for (const id of r.docIds) {
+      const b = utf8.encode(id)
+      docBytes.push(b)
+      byteOffsets[++d] = bytes += b.length
+    }
+  }
+  const text = new Uint8Array(bytes)
+  for (let d = 0; d < docBytes.length; d++) text.set(docBytes[d]!, byteOffsets[d]!)
+  const idList = new List(new Field("item", new Int32(), false))
+  const docList = new List(new Field("item", new Utf8(), false))
+  return new Table({
+    seq: makeVector(seq),
+    input_ids: makeVector(makeData({ type: idList, length: n, nullCount: 0, valueOffsets: idOffsets, child: makeData({ type: new Int32(), length: tokens, nullCount: 0, data: ids }) })),
+    doc_ids: makeVector(makeData({ type: docList, length: n, nullCount: 0, valueOffsets: docOffsets, child: makeData({ type: new Utf8(), length: docs, nullCount: 0, valueOffsets: byteOffsets, data: text }) }))
+  })
 }
 
 /** Reads a shard back (tests, the trainer's loader): one row per sequence. */

@@ -10,7 +10,9 @@ import { LanguageIdentifier, loadTraining } from "../../operators/corpus/languag
 import { signatureKernel } from "../../operators/corpus/minhash-kernel.ts"
 import { normaliseText, repairMojibake } from "../../operators/corpus/normalise.ts"
 import { alphabeticWordsRatio, qualityCheck } from "../../operators/corpus/quality.ts"
-import { referenceAlphabeticWordsRatio, ReferenceLanguageIdentifier, ReferenceLshIndex, ReferenceMinHasher, referenceQualityCheck } from "../helpers/corpus-reference.ts"
+import { shardTable } from "../../operators/writers/arrow-shards.ts"
+import { tableToIPC } from "apache-arrow"
+import { referenceAlphabeticWordsRatio, ReferenceLanguageIdentifier, ReferenceLshIndex, ReferenceMinHasher, referenceQualityCheck, referenceShardTable } from "../helpers/corpus-reference.ts"
 import { repoRoot } from "../helpers/paths.ts"
 
 // Texts that stress the fast paths: astral characters, lone surrogates, combining marks before
@@ -244,4 +246,19 @@ test("released indexes answer as empty ones and take documents again; the bytes 
   assert.equal(lsh.find([7, 1005, 7]), "again")
   assert.deepEqual([...lsh.foundBands()!], [5, 1005, 2005])
   assert.equal(exact.ownerOf(hash), "again")
+})
+
+test("arrow shards: the directly filled columns give the builders' IPC file, byte for byte", () => {
+  let s = 987654
+  const next = (n: number) => Math.floor(((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * n)
+  const pieces = ["doc", "é", "😀", "\ud800", "-", "x", "", "本"]
+  for (const size of [1, 2, 7, 300]) {
+    const rows = Array.from({ length: size }, (_, i) => ({
+      seq: i * 3 + next(3),
+      // Empty sequences and ids up to Qwen3's vocabulary; document ids of every width, lone surrogates included.
+      ids: Array.from({ length: next(5) === 0 ? 0 : 1 + next(600) }, () => next(151_669)),
+      docIds: Array.from({ length: next(4) }, () => Array.from({ length: next(6) }, () => pieces[next(pieces.length)]!).join(""))
+    }))
+    assert.deepEqual(Buffer.from(tableToIPC(shardTable(rows), "file")), Buffer.from(tableToIPC(referenceShardTable(rows), "file")), `${size} rows`)
+  }
 })

@@ -6,6 +6,8 @@
 import { defaultQualityThresholds, type QualityScores, type QualityThresholds } from "../../operators/corpus/quality.ts"
 import { fnv1a, type MinHashConfig, simplify } from "../../operators/corpus/minhash.ts"
 import { type Language, LANGUAGES } from "../../operators/corpus/language-id.ts"
+import { Field, Int32, List, Table, Utf8, vectorFromArray } from "apache-arrow"
+import type { PackedSequence } from "../../schemas/corpus-document.ts"
 
 const FRENCH_STOP_WORDS = new Set(["le", "la", "les", "de", "des", "du", "un", "une", "et", "en", "à", "au", "aux", "est", "que", "qui", "pour", "dans", "par", "sur", "avec", "il", "elle", "pas", "ne", "ce", "se", "son", "sa", "ses"])
 const BULLETS = /^\s*[•●‣◦▪▫*\-–—·]/
@@ -253,3 +255,11 @@ export class ReferenceLshIndex {
     for (let b = 0; b < keys.length; b++) if (this.tables[b]!.get(keys[b]!) === representative) this.tables[b]!.delete(keys[b]!)
   }
 }
+
+/** A shard's table built by apache-arrow's builders, as ArrowShardWriter first did (its shardTable fills the buffers directly). */
+export const referenceShardTable = (rows: ReadonlyArray<PackedSequence>): Table =>
+  new Table({
+    seq: vectorFromArray(Int32Array.from(rows.map((r) => r.seq))),
+    input_ids: vectorFromArray(rows.map((r) => Int32Array.from(r.ids)), new List(new Field("item", new Int32(), false))),
+    doc_ids: vectorFromArray(rows.map((r) => [...r.docIds]), new List(new Field("item", new Utf8(), false)))
+  })
