@@ -52,8 +52,13 @@ export class LanguageIdentifier {
   private readonly mask: number
   /** 1- to 3-gram key → offset of its row in `rows` (-1: unseen); empty where keys are too wide. */
   private readonly direct: Int32Array
+  /** Offset of the unseen row in `rows`. */
+  private readonly unseenAt: number
+  private readonly words: WordRows
 
-  constructor(training: Readonly<Record<Language, string>> = loadTraining()) {
+  /** `wordCache`: how many distinct words' rows are kept (tests make it small to see it refill). */
+  constructor(training: Readonly<Record<Language, string>> = loadTraining(), wordCache = 1 << 15) {
+    this.words = new WordRows(wordCache)
     const vocabulary = new Set<string>()
     const counts = new Map<Language, Map<string, number>>()
     for (const lang of LANGUAGES) {
@@ -89,7 +94,10 @@ export class LanguageIdentifier {
     let slots = 16
     while (slots < vocabulary.size * 2) slots *= 2
     this.keys = new Int32Array(this.bits * ORDERS[ORDERS.length - 1]! <= 31 && LANGUAGES.length === 5 ? slots : 0)
-    this.rows = new Float64Array(this.keys.length * LANGUAGES.length)
+    // One more row after the table's: the unseen row, so that every n-gram is an offset in `rows`.
+    this.rows = new Float64Array((this.keys.length + 1) * LANGUAGES.length)
+    this.unseenAt = this.keys.length * LANGUAGES.length
+    this.rows.set(this.unseen, this.unseenAt)
     this.mask = slots - 1
     // 1- to 3-gram keys index a table of row offsets directly (6-bit units: 2^18 entries, 1 MB).
     this.direct = new Int32Array(this.keys.length > 0 && this.bits * 3 <= 20 ? 1 << (this.bits * 3) : 0).fill(-1)
@@ -172,22 +180,52 @@ export class LanguageIdentifier {
   private units = new Uint8Array(256)
 
   /**
-   * The n-grams of one padded word (alphabet indices), 1-grams first, as grams visits them. Each
-   * position's key grows by one unit per order; 1- to 3-grams are read from a direct table
-   * (their keys are below 2^(3·bits)), 4-grams from the hashed one.
+   * Adds the n-grams of one padded word (alphabet indices) to `acc`, 1-grams first, as grams
+   * visits them. A word's n-grams depend only on its units, so their row offsets are kept per
+   * word (WordRows): a repeated word (most words of a text) costs a look-up and its additions,
+   * made one n-gram at a time in the same order, so the sums are bit for bit the same.
    */
   private addWord(units: Uint8Array, len: number, acc: Float64Array) {
-    const { bits, keys, rows, mask, unseen, direct } = this
+    const words = this.words
+    let at = words.find(units, len)
+    if (at < 0) at = this.rowsOf(units, len, words.add(units, len))
+    const count = gramCount(len)
+    const { rows } = this
+    const offsets = words.offsets
+    let l0 = acc[0]!, l1 = acc[1]!, l2 = acc[2]!, l3 = acc[3]!, l4 = acc[4]!
+    for (let g = at, end = at + count; g < end; g++) {
+      const r = offsets[g]!
+      l0 += rows[r]!
+      l1 += rows[r + 1]!
+      l2 += rows[r + 2]!
+      l3 += rows[r + 3]!
+      l4 += rows[r + 4]!
+    }
+    acc[0] = l0
+    acc[1] = l1
+    acc[2] = l2
+    acc[3] = l3
+    acc[4] = l4
+    acc[5] = acc[5]! + count
+  }
+
+  /**
+   * Writes the row offset of each n-gram of a padded word into `words.offsets` from `at`, in
+   * grams' order. Each position's key grows by one unit per order; 1- to 3-grams are read from a
+   * direct table (their keys are below 2^(3·bits)), 4-grams from the hashed one. Returns `at`.
+   */
+  private rowsOf(units: Uint8Array, len: number, at: number): number {
+    const { bits, keys, mask, direct, unseenAt } = this
     if (this.keyAt.length < len) {
       this.keyAt = new Int32Array(len * 2)
       this.badAt = new Uint8Array(len * 2)
     }
     const keyAt = this.keyAt
     const badAt = this.badAt
+    const offsets = this.words.offsets
     const k = LANGUAGES.length
     const directOrders = direct.length > 0 ? 3 : 0
-    let l0 = acc[0]!, l1 = acc[1]!, l2 = acc[2]!, l3 = acc[3]!, l4 = acc[4]!
-    let n = acc[5]!
+    let g = at
     for (let order = 1; order <= ORDERS.length; order++) {
       const last = len - order
       for (let i = 0; i <= last; i++) {
@@ -199,24 +237,18 @@ export class LanguageIdentifier {
           keyAt[i] = (keyAt[i]! << bits) | u
           if (u === 0) badAt[i] = 1
         }
-        n++
-        let row: Float64Array = unseen
-        let at = 0
+        let row = unseenAt
         if (badAt[i] === 0) {
           const key = keyAt[i]!
           if (order <= directOrders) {
             const slot = direct[key]!
-            if (slot >= 0) {
-              row = rows
-              at = slot
-            }
+            if (slot >= 0) row = slot
           } else {
             let slot = hashSlot(key) & mask
             while (true) {
               const found = keys[slot]!
               if (found === key) {
-                row = rows
-                at = slot * k
+                row = slot * k
                 break
               }
               if (found === 0) break
@@ -224,19 +256,10 @@ export class LanguageIdentifier {
             }
           }
         }
-        l0 += row[at]!
-        l1 += row[at + 1]!
-        l2 += row[at + 2]!
-        l3 += row[at + 3]!
-        l4 += row[at + 4]!
+        offsets[g++] = row
       }
     }
-    acc[0] = l0
-    acc[1] = l1
-    acc[2] = l2
-    acc[3] = l3
-    acc[4] = l4
-    acc[5] = n
+    return at
   }
 
   /** The string-keyed lookup, for a training alphabet too large to pack 4 units into 31 bits. */
@@ -248,6 +271,100 @@ export class LanguageIdentifier {
       for (let i = 0; i < LANGUAGES.length; i++) ll[i] += row[i]!
     })
     return n
+  }
+}
+
+/** How many 1- to 4-grams a padded word of `len` units has. */
+const gramCount = (len: number): number => {
+  let n = 0
+  for (const order of ORDERS) if (len >= order) n += len - order + 1
+  return n
+}
+
+/**
+ * The row offsets of each distinct padded word seen, keyed by its alphabet units: an
+ * open-addressing table over pools of units and offsets. When the pools or the table fill, it
+ * starts over (a corpus has a long tail of words; the common ones come back at once).
+ */
+class WordRows {
+  /** Per slot: the word's hash (0: empty slot), its units' start in `unitPool`, its length, and its offsets' start in `offsets`. */
+  private readonly hashes: Int32Array
+  private readonly starts: Int32Array
+  private readonly lengths: Int32Array
+  private readonly at: Int32Array
+  private readonly mask: number
+  private unitPool: Uint8Array
+  offsets: Int32Array
+  private units = 0
+  private grams = 0
+  private count = 0
+  /** The hash of the word last looked up, and the slot it would go to. */
+  private lastHash = 0
+  private lastSlot = 0
+
+  constructor(readonly capacity: number) {
+    let slots = 16
+    while (slots < capacity * 2) slots *= 2
+    this.hashes = new Int32Array(slots)
+    this.starts = new Int32Array(slots)
+    this.lengths = new Int32Array(slots)
+    this.at = new Int32Array(slots)
+    this.mask = slots - 1
+    this.unitPool = new Uint8Array(capacity * 16)
+    this.offsets = new Int32Array(capacity * 40)
+  }
+
+  /** Where the word's offsets start in `offsets`, or -1 (then `add` takes it, with no look-up in between). */
+  find(units: Uint8Array, len: number): number {
+    let h = 0x811c9dc5 ^ len
+    for (let i = 0; i < len; i++) h = Math.imul(h ^ units[i]!, 0x01000193)
+    h = (h ^ (h >>> 15)) | 1
+    const { hashes, starts, lengths, mask, unitPool } = this
+    let slot = h & mask
+    while (true) {
+      const found = hashes[slot]!
+      if (found === 0) break
+      if (found === h && lengths[slot] === len) {
+        const from = starts[slot]!
+        let i = 0
+        while (i < len && unitPool[from + i] === units[i]) i++
+        if (i === len) return this.at[slot]!
+      }
+      slot = (slot + 1) & mask
+    }
+    this.lastHash = h
+    this.lastSlot = slot
+    return -1
+  }
+
+  /** Stores the word just not found; returns where its offsets are to be written. */
+  add(units: Uint8Array, len: number): number {
+    const grams = gramCount(len)
+    if (this.count >= this.capacity || this.units + len > this.unitPool.length || this.grams + grams > this.offsets.length) {
+      // Too long a word for the pools: they grow for it (a word of thousands of letters is rare).
+      if (len > this.unitPool.length) this.unitPool = new Uint8Array(len * 2)
+      if (grams > this.offsets.length) this.offsets = new Int32Array(grams * 2)
+      this.clear()
+      this.find(units, len)
+    }
+    const slot = this.lastSlot
+    this.hashes[slot] = this.lastHash
+    this.starts[slot] = this.units
+    this.lengths[slot] = len
+    this.at[slot] = this.grams
+    this.unitPool.set(units.subarray(0, len), this.units)
+    this.units += len
+    const at = this.grams
+    this.grams += grams
+    this.count++
+    return at
+  }
+
+  private clear() {
+    this.hashes.fill(0)
+    this.units = 0
+    this.grams = 0
+    this.count = 0
   }
 }
 

@@ -146,6 +146,22 @@ test("language id: the packed-integer n-gram table gives the string identifier's
   for (const text of [...TRICKY, ...sample, ...randomTexts(300, 7)]) assert.deepEqual(fast.identify(text), reference.identify(text), text.slice(0, 60))
 })
 
+test("language id: the per-word rows, kept across texts and refilled when full, give the string identifier's scores, bit for bit", () => {
+  const training = loadTraining()
+  const reference = new ReferenceLanguageIdentifier(training)
+  // Texts drawn from a few hundred words (repeats within and across texts), some of them long;
+  // a cache of 50 words starts over many times, one of 4096 never.
+  const words = randomTexts(40, 11).flatMap((t) => t.split(" ")).filter((w) => w.length > 0).slice(0, 400)
+  words.push("a".repeat(3000), "é".repeat(700))
+  let s = 99
+  const next = (n: number) => Math.floor(((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * n)
+  const texts = Array.from({ length: 300 }, () => Array.from({ length: next(200) }, () => words[next(words.length)]!).join(next(3) === 0 ? "\n" : " "))
+  for (const capacity of [1, 50, 4096]) {
+    const fast = new LanguageIdentifier(training, capacity)
+    for (const text of [...texts, ...sample, ...texts]) assert.deepEqual(fast.identify(text), reference.identify(text), `${capacity}: ${text.slice(0, 60)}`)
+  }
+})
+
 test("MinHash: the WebAssembly SIMD kernel gives the JavaScript loop's signatures, on the sample and on random texts", () => {
   const hasher = new MinHasher(defaultMinHashConfig)
   const kernel = signatureKernel()
