@@ -51,14 +51,14 @@ const FRENCH_STOP_WORDS = new Set(["le", "la", "les", "de", "des", "du", "un", "
 const MAX_STOP_WORD = Math.max(...[...FRENCH_STOP_WORDS].map((w) => w.length))
 
 /**
- * A word of 1–4 units as one number, its units in bytes (each unit is nonzero, so lengths do not
- * collide); -1 when a unit is 256 or above (no stop word has one).
+ * A word of 1–4 units as one number, its units in bytes (with no unit 0, lengths do not
+ * collide); -1 when a unit is 0 or 256 and above (no stop word has one).
  */
 const packedUnits = (w: string): number => {
   let key = 0
   for (let i = 0; i < w.length; i++) {
     const c = w.charCodeAt(i)
-    if (c > 255) return -1
+    if (c === 0 || c > 255) return -1
     key = key * 256 + c
   }
   return key
@@ -72,13 +72,71 @@ const bitCount = (bits: number): number => {
   for (let b = bits; b !== 0; b &= b - 1) n++
   return n
 }
-const BULLETS = /^\s*[•●‣◦▪▫*\-–—·]/
-const ELLIPSIS = /(\.\.\.|…)\s*$/
+/**
+ * A bullet line is /^\s*[•●‣◦▪▫*\-–—·]/ and an ellipsis line /(\.\.\.|…)\s*$/: qualityCheck reads
+ * them from a line's first and last units outside \s. These are the bullets.
+ */
+const BULLET_UNITS = new Set([..."•●‣◦▪▫*-–—·"].map((c) => c.charCodeAt(0)))
 
 const DIGIT_GROUP = /^\p{N}{1,4}$/u
 const SYMBOL_TOKEN = /^[\p{P}\p{S}]+$/u
 /** Longest run of digit groups read as one number: an IBAN's BBAN has 6, a NIR in groups 7. */
 const MAX_GROUPS = 8
+
+/**
+ * What the rules' regular expressions say of one UTF-16 unit, as bits, read from the expressions
+ * themselves the first time the unit is met (UNIT_FLAGS[c] = 0: not yet). For a unit that is not
+ * a surrogate, the unit is its code point, so a word of such units is decided from its units'
+ * bits with the regexes' answers (test/corpus/fast-paths.test.ts); a word holding a surrogate
+ * takes the regexes.
+ */
+const LETTER = 1 // \p{L}
+const NUMBER = 2 // \p{N}
+const PUNCT_OR_SYMBOL = 4 // [\p{P}\p{S}]
+const PUNCT = 8 // \p{P}
+const CASED = 16 // toLowerCase changes it
+const SPACE = 32 // \s (what split(/\s+/) and trim() take)
+const SURROGATE = 64
+const KNOWN = 128
+const UNIT_FLAGS = new Uint8Array(65536)
+const unitFlags = (c: number): number => {
+  const f = UNIT_FLAGS[c]!
+  return f !== 0 ? f : (UNIT_FLAGS[c] = readUnit(c))
+}
+const readUnit = (c: number): number => {
+  if (c >= 0xd800 && c <= 0xdfff) return KNOWN | SURROGATE
+  const ch = String.fromCharCode(c)
+  return KNOWN | (/\p{L}/u.test(ch) ? LETTER : 0) | (/\p{N}/u.test(ch) ? NUMBER : 0) | (/[\p{P}\p{S}]/u.test(ch) ? PUNCT_OR_SYMBOL : 0) |
+    (/\p{P}/u.test(ch) ? PUNCT : 0) | (ch.toLowerCase() !== ch ? CASED : 0) | (/\s/.test(ch) ? SPACE : 0)
+}
+for (let c = 0; c < 128; c++) unitFlags(c)
+
+/** A word's class for the alphabetic-words rule: punctuation and symbols only, a group of 1–4 digits, with a letter, or none of these. */
+const SYMBOLS = 1
+const GROUP = 2
+const LETTERED = 3
+const NEITHER = 0
+
+/**
+ * A word's class from the OR and the AND of its units' flags (no surrogate in it): the answers
+ * of SYMBOL_TOKEN, DIGIT_GROUP and \p{L}, as alphabeticRatioOf asks them.
+ */
+const classOfFlags = (or: number, and: number, length: number): number =>
+  and & PUNCT_OR_SYMBOL ? SYMBOLS : and & NUMBER ? (length <= 4 ? GROUP : NEITHER) : or & LETTER ? LETTERED : NEITHER
+
+/** A word's class by the regular expressions (a word with a surrogate). */
+const classOfRegex = (w: string): number => (SYMBOL_TOKEN.test(w) ? SYMBOLS : DIGIT_GROUP.test(w) ? GROUP : /\p{L}/u.test(w) ? LETTERED : NEITHER)
+
+const classOfWord = (w: string): number => {
+  let or = 0
+  let and = 255
+  for (let i = 0; i < w.length; i++) {
+    const f = unitFlags(w.charCodeAt(i))
+    or |= f
+    and &= f
+  }
+  return w.length === 0 || or & SURROGATE ? classOfRegex(w) : classOfFlags(or, and, w.length)
+}
 
 /**
  * Gopher's "≥ 80 % of words contain a letter", with two departures so that clinical letters are
@@ -91,55 +149,27 @@ const MAX_GROUPS = 8
  */
 export const alphabeticWordsRatio = (words: ReadonlyArray<string>): number => {
   const classes = new Uint8Array(words.length)
-  for (let i = 0; i < words.length; i++) classes[i] = asciiClass(words[i]!)
-  return alphabeticRatioOf(words, classes)
+  for (let i = 0; i < words.length; i++) classes[i] = classOfWord(words[i]!)
+  return alphabeticRatioOf(classes, words.length)
 }
 
-/** alphabeticWordsRatio, given each word's asciiClass (qualityCheck reads it in its word pass). */
-const alphabeticRatioOf = (words: ReadonlyArray<string>, classes: Uint8Array): number => {
+/** alphabeticWordsRatio, given each word's class (qualityCheck reads them in its word pass). */
+const alphabeticRatioOf = (classes: Uint8Array, count: number): number => {
   let counted = 0
   let alphabetic = 0
   let groupRun = 0
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!
-    // Most words are ASCII: their three answers are read from the units; the others take the
-    // regular expressions (equal answers: test/corpus/fast-paths.test.ts).
-    const ascii = classes[i]!
-    if (ascii === SYMBOLS || (ascii === OTHER && SYMBOL_TOKEN.test(w))) continue
-    if (ascii === DIGITS ? w.length <= 4 : ascii === OTHER && DIGIT_GROUP.test(w)) {
+  for (let i = 0; i < count; i++) {
+    const c = classes[i]!
+    if (c === SYMBOLS) continue
+    if (c === GROUP) {
       groupRun++
       if (groupRun > 1 && groupRun <= MAX_GROUPS) continue
       if (groupRun > MAX_GROUPS) groupRun = 1
     } else groupRun = 0
     counted++
-    if (ascii === LETTERED || (ascii === OTHER && /\p{L}/u.test(w))) alphabetic++
+    if (c === LETTERED) alphabetic++
   }
   return counted === 0 ? 0 : alphabetic / counted
-}
-
-/** asciiClass's answers: an ASCII word of punctuation and symbols only, of digits only, with a letter, or anything else. */
-const SYMBOLS = 1
-const DIGITS = 2
-const LETTERED = 3
-const OTHER = 0
-
-/**
- * For an ASCII word of printable units (33–126), which of SYMBOL_TOKEN, DIGIT_GROUP (less its
- * length) and \p{L} it matches: ASCII's \p{P} and \p{S} are exactly its 32 printable units that
- * are not letters or digits. OTHER for a word with any other unit: the caller asks the regexes.
- */
-const asciiClass = (w: string): number => {
-  let letters = 0
-  let digits = 0
-  for (let i = 0; i < w.length; i++) {
-    const c = w.charCodeAt(i)
-    if (c < 33 || c > 126) return OTHER
-    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) letters++
-    else if (c >= 48 && c <= 57) digits++
-  }
-  if (letters > 0) return LETTERED
-  if (digits === w.length) return w.length === 0 ? OTHER : DIGITS
-  return digits === 0 ? SYMBOLS : OTHER
 }
 
 /** What the rules measured on a document that passed them: written with the cleaned document. */
@@ -153,74 +183,167 @@ export interface QualityScores {
 /** The first rule a text breaks, or undefined when it passes them all. */
 export const qualityProblem = (text: string, t: QualityThresholds = defaultQualityThresholds): string | undefined => qualityCheck(text, t).problem
 
-/** qualityProblem, with the measures of a text that passes (for the cleaned documents' `quality`). */
+/**
+ * qualityProblem, with the measures of a text that passes (for the cleaned documents' `quality`).
+ *
+ * One pass over the text's units finds the words (runs of units outside \s, as split(/\s+/)
+ * does), the lines with a unit outside \s (as split("\n") and trim() do), and each such line's
+ * bullet start and ellipsis end. A second pass over the words reads each one's class, its
+ * punctuation-stripped length, and its lower-cased, punctuation-stripped form as a small
+ * integer (WordIds): no string per word but for words with a capital or a surrogate, and no
+ * regular expression but for words with a surrogate (issue 23: the rules were 16% of the chain).
+ */
 export const qualityCheck = (text: string, t: QualityThresholds = defaultQualityThresholds): { problem?: string; scores?: QualityScores } => {
   const problem = (p: string) => ({ problem: p })
-  const words = text.split(/\s+/)
-  // split leaves at most one empty string at each end (leading/trailing whitespace).
-  if (words.length > 0 && words[words.length - 1] === "") words.pop()
-  if (words.length > 0 && words[0] === "") words.shift()
-  if (words.length < t.minWords) return problem("too few words")
-  if (words.length > t.maxWords) return problem("too many words")
-  // One pass over the words: code points of the punctuation-stripped words and the lower-cased
-  // words the stop-word and repetition rules read. An ASCII fast path decides most words without
-  // a Unicode regular expression; the others take the exact regex route.
-  // A word of printable ASCII units (most of them) is read once, unit by unit: its asciiClass,
-  // whether it has a capital (no toLowerCase call otherwise: the same string), and its code
-  // points (its length).
+  const n = text.length
+  let starts = scratch.starts
+  let ends = scratch.ends
+  let ors = scratch.ors
+  let ands = scratch.ands
+  let words = 0
+  let lineStarts = scratch.lineStarts
+  let lineEnds = scratch.lineEnds
+  let lines = 0
+  let bullets = 0
+  let ellipses = 0
+  let inWord = false
+  let wordStart = 0
+  let or = 0
+  let and = 255
+  let lineStart = 0
+  let lineFirst = -1
+  let lastText = -1
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 10
+    let f = UNIT_FLAGS[c]!
+    if (f === 0) f = UNIT_FLAGS[c] = readUnit(c)
+    if (f & SPACE) {
+      if (inWord) {
+        if (words === starts.length) {
+          scratch.starts = starts = grown(starts)
+          scratch.ends = ends = grown(ends)
+          scratch.ors = ors = grown(ors)
+          scratch.ands = ands = grown(ands)
+        }
+        starts[words] = wordStart
+        ends[words] = i
+        ors[words] = or
+        ands[words] = and
+        words++
+        inWord = false
+      }
+      if (c === 10) {
+        if (lineFirst >= 0) {
+          if (lines === lineStarts.length) {
+            scratch.lineStarts = lineStarts = grown(lineStarts)
+            scratch.lineEnds = lineEnds = grown(lineEnds)
+          }
+          lineStarts[lines] = lineStart
+          lineEnds[lines] = i
+          lines++
+          if (BULLET_UNITS.has(lineFirst)) bullets++
+          const last = text.charCodeAt(lastText)
+          if (last === 0x2026 || (last === 46 && lastText - 2 >= lineStart && text.charCodeAt(lastText - 1) === 46 && text.charCodeAt(lastText - 2) === 46)) ellipses++
+        }
+        lineStart = i + 1
+        lineFirst = -1
+      }
+      continue
+    }
+    if (!inWord) {
+      inWord = true
+      wordStart = i
+      or = 0
+      and = 255
+    }
+    or |= f
+    and &= f
+    if (lineFirst < 0) lineFirst = c
+    lastText = i
+  }
+  if (words < t.minWords) return problem("too few words")
+  if (words > t.maxWords) return problem("too many words")
+  // The second pass: classes, stripped lengths, stop words, and word ids.
+  const classes = scratch.classes = atLeast(scratch.classes, words)
+  const ids = scratch.ids = atLeast(scratch.ids, words)
+  const lengths = scratch.lengths = atLeast(scratch.lengths, words)
+  const wordIds = scratch.wordIds
+  wordIds.prepare(words)
   let strippedCount = 0
   let strippedCodePoints = 0
-  const lower = new Array<string>(words.length)
-  const classes = scratch.classes = atLeast(scratch.classes, words.length)
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!
-    let letters = 0
-    let digits = 0
-    let capitals = 0
-    let ascii = true
-    for (let j = 0; j < w.length; j++) {
-      const c = w.charCodeAt(j)
-      if (c < 33 || c > 126) {
-        ascii = false
-        break
-      }
-      if (c >= 97 && c <= 122) letters++
-      else if (c >= 65 && c <= 90) {
-        letters++
-        capitals++
-      } else if (c >= 48 && c <= 57) digits++
-    }
-    classes[i] = !ascii ? OTHER : letters > 0 ? LETTERED : digits === w.length ? (w.length === 0 ? OTHER : DIGITS) : digits === 0 ? SYMBOLS : OTHER
-    const plainEnds = isAsciiAlnum(w.charCodeAt(0)) && isAsciiAlnum(w.charCodeAt(w.length - 1))
-    const lowered = ascii && capitals === 0 ? w : w.toLowerCase()
-    if (plainEnds) {
-      strippedCount++
-      strippedCodePoints += ascii ? w.length : codePointLength(w)
-      lower[i] = lowered
-    } else if (ascii) {
-      // An ASCII word's punctuation and symbols are its units that are not letters or digits:
-      // its stripped length is counted without building the string, and the lower-cased word's
-      // ends are cut at the table's \p{P} units (equal to the regexes: test/corpus/fast-paths.test.ts).
-      let from = 0
-      let to = w.length
-      while (from < to && !isAsciiAlnum(w.charCodeAt(from))) from++
-      while (to > from && !isAsciiAlnum(w.charCodeAt(to - 1))) to--
-      if (to > from) {
+  let stopBits = 0
+  for (let w = 0; w < words; w++) {
+    const start = starts[w]!
+    const end = ends[w]!
+    const wor = ors[w]!
+    let source = text
+    let from = start
+    let to = end
+    if (wor & SURROGATE) {
+      // The regular expressions, on the word's string.
+      const word = text.slice(start, end)
+      classes[w] = classOfRegex(word)
+      const stripped = word.replace(PUNCT_OR_SYMBOL_ENDS, "")
+      if (stripped.length > 0) {
         strippedCount++
-        strippedCodePoints += to - from
+        strippedCodePoints += codePointLength(stripped)
       }
+      source = word.toLowerCase().replace(PUNCT_ENDS, "")
       from = 0
-      to = lowered.length
-      while (from < to && ASCII_PUNCT[lowered.charCodeAt(from)] === 1) from++
-      while (to > from && ASCII_PUNCT[lowered.charCodeAt(to - 1)] === 1) to--
-      lower[i] = from === 0 && to === lowered.length ? lowered : lowered.slice(from, to)
+      to = source.length
     } else {
-      const s = w.replace(PUNCT_OR_SYMBOL_ENDS, "")
-      if (s.length > 0) {
+      classes[w] = classOfFlags(wor, ands[w]!, end - start)
+      // Punctuation and symbols cut from both ends; the units left are code points.
+      let a = start
+      let b = end
+      while (a < b && UNIT_FLAGS[text.charCodeAt(a)]! & PUNCT_OR_SYMBOL) a++
+      while (b > a && UNIT_FLAGS[text.charCodeAt(b - 1)]! & PUNCT_OR_SYMBOL) b--
+      if (b > a) {
         strippedCount++
-        strippedCodePoints += codePointLength(s)
+        strippedCodePoints += b - a
       }
-      lower[i] = lowered.replace(PUNCT_ENDS, "")
+      if (wor & CASED) {
+        // A unit that toLowerCase changes: the lower-cased string (it may differ in length).
+        source = text.slice(start, end).toLowerCase()
+        from = 0
+        to = source.length
+      }
+      // \p{P} cut from both ends (a surrogate at an end: the regex decides).
+      while (from < to) {
+        const f = unitFlags(source.charCodeAt(from))
+        if (f & SURROGATE) from = to = -1
+        else if (f & PUNCT) from++
+        else break
+      }
+      while (to > from) {
+        const f = unitFlags(source.charCodeAt(to - 1))
+        if (f & SURROGATE) from = to = -1
+        else if (f & PUNCT) to--
+        else break
+      }
+      if (from < 0) {
+        source = (source === text ? text.slice(start, end) : source).replace(PUNCT_ENDS, "")
+        from = 0
+        to = source.length
+      }
+    }
+    const length = to - from
+    lengths[w] = length
+    ids[w] = wordIds.idOf(source, from, to)
+    // The distinct stop words, as bits of their index: a word of up to 4 units of 1–255 is
+    // looked up by its units packed into a number (a unit 0 would pack "\0qui" as "qui").
+    if (length > 0 && length <= MAX_STOP_WORD) {
+      let key = 0
+      for (let j = from; j < to; j++) {
+        const c = source.charCodeAt(j)
+        if (c === 0 || c > 255) {
+          key = -1
+          break
+        }
+        key = key * 256 + c
+      }
+      const index = key < 0 ? undefined : STOP_WORD_INDEX.get(key)
+      if (index !== undefined) stopBits |= 1 << index
     }
   }
   const mean = strippedCodePoints / Math.max(1, strippedCount)
@@ -229,43 +352,22 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
   // Counted with indexOf, not match(/…/g): no array of matches per document. "..." and "…"
   // share no unit, so their non-overlapping counts add up to the alternation's.
   const symbols = occurrences(text, "#") + occurrences(text, "...") + occurrences(text, "…")
-  if (symbols / words.length > t.maxSymbolWordRatio) return problem("too many symbols per word")
-  // A line is kept when it has a unit outside \s, which are exactly the units trim() removes:
-  // no trimmed copy per line. Bullets and ellipses are counted in the same pass.
-  const lines: Array<string> = []
-  let bullets = 0
-  let ellipses = 0
-  for (const l of text.split("\n")) {
-    if (!NOT_SPACE.test(l)) continue
-    lines.push(l)
-    if (BULLETS.test(l)) bullets++
-    if (ELLIPSIS.test(l)) ellipses++
-  }
-  if (lines.length > 0 && bullets / lines.length > t.maxBulletLinesRatio) return problem("too many bullet lines")
-  if (lines.length > 0 && ellipses / lines.length > t.maxEllipsisLinesRatio) return problem("too many lines ending in ellipsis")
-  const alpha = alphabeticRatioOf(words, classes)
+  if (symbols / words > t.maxSymbolWordRatio) return problem("too many symbols per word")
+  if (lines > 0 && bullets / lines > t.maxBulletLinesRatio) return problem("too many bullet lines")
+  if (lines > 0 && ellipses / lines > t.maxEllipsisLinesRatio) return problem("too many lines ending in ellipsis")
+  const alpha = alphabeticRatioOf(classes, words)
   if (alpha < t.minAlphaWordsRatio) return problem("too few alphabetic words")
-  // The distinct stop words, as bits of their index: a word of up to 4 units below 256 is looked
-  // up by its units packed into a number, not by hashing a fresh string.
-  let stopBits = 0
-  for (const w of lower) {
-    if (w.length > MAX_STOP_WORD || w.length === 0) continue
-    const index = STOP_WORD_INDEX.get(packedUnits(w))
-    if (index !== undefined) stopBits |= 1 << index
-  }
   const stopCount = bitCount(stopBits)
   if (stopCount < t.minStopWords) return problem("too few stop words")
   if (t.c4BadContent) {
     if (/lorem ipsum/i.test(text)) return problem("lorem ipsum")
     if (/[{}]/.test(text)) return problem("curly brace")
   }
-  const repeated = repetitionProblem(text, lines, lower, t)
+  const repeated = repetitionProblem(text, lineStarts, lineEnds, lines, words, wordIds.size, t)
   if (repeated !== undefined) return problem(repeated)
   const round = (x: number) => Math.round(x * 1e4) / 1e4
-  return { scores: { words: words.length, mean_word_length: round(mean), alpha_words_ratio: round(alpha), stop_words: stopCount } }
+  return { scores: { words, mean_word_length: round(mean), alpha_words_ratio: round(alpha), stop_words: stopCount } }
 }
-
-const NOT_SPACE = /\S/
 
 /** Non-overlapping occurrences of `s` in `text`, as the length of text.match(/s/g). */
 const occurrences = (text: string, s: string): number => {
@@ -274,13 +376,8 @@ const occurrences = (text: string, s: string): number => {
   return n
 }
 
-/** Per ASCII unit: 1 where PUNCT_ENDS's \p{P} takes it, read from the regex itself. */
-const ASCII_PUNCT = Uint8Array.from({ length: 128 }, (_, c) => (/\p{P}/u.test(String.fromCharCode(c)) ? 1 : 0))
-
 const PUNCT_OR_SYMBOL_ENDS = /^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu
 const PUNCT_ENDS = /^[\p{P}]+|[\p{P}]+$/gu
-
-const isAsciiAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
 
 /** [...s].length without building the array: UTF-16 units less one per surrogate pair. */
 const codePointLength = (s: string) => {
@@ -296,6 +393,65 @@ const codePointLength = (s: string) => {
     }
   }
   return n
+}
+
+/**
+ * The lower-cased words of one text as small integers (1, 2, … in order of first occurrence, as
+ * a Map<string, number> numbered them), keyed by a range of units of a string (the text itself,
+ * or a word's lower-cased copy): no string per word. An open-addressing table whose arrays are
+ * kept from text to text.
+ */
+class WordIds {
+  private hashes = new Int32Array(0)
+  /** Per slot: the word's id (0: empty) and where its units are. */
+  private slotIds = new Int32Array(0)
+  private froms = new Int32Array(0)
+  private tos = new Int32Array(0)
+  private sources: Array<string> = []
+  private mask = 0
+  size = 0
+
+  prepare(words: number) {
+    let slots = 16
+    while (slots < words * 2) slots *= 2
+    if (this.slotIds.length < slots) {
+      this.hashes = new Int32Array(slots)
+      this.slotIds = new Int32Array(slots)
+      this.froms = new Int32Array(slots)
+      this.tos = new Int32Array(slots)
+    } else this.slotIds.fill(0, 0, slots)
+    this.sources.length = 0
+    this.mask = slots - 1
+    this.size = 0
+  }
+
+  idOf(source: string, from: number, to: number): number {
+    let h = 0x811c9dc5
+    for (let i = from; i < to; i++) h = Math.imul(h ^ source.charCodeAt(i), 0x01000193)
+    h ^= h >>> 16
+    const { hashes, slotIds, froms, tos, mask } = this
+    const length = to - from
+    let slot = h & mask
+    while (true) {
+      const id = slotIds[slot]!
+      if (id === 0) break
+      if (hashes[slot] === h && tos[slot]! - froms[slot]! === length) {
+        const other = this.sources[id - 1]!
+        const at = froms[slot]!
+        let i = 0
+        while (i < length && other.charCodeAt(at + i) === source.charCodeAt(from + i)) i++
+        if (i === length) return id
+      }
+      slot = (slot + 1) & mask
+    }
+    const id = ++this.size
+    hashes[slot] = h
+    slotIds[slot] = id
+    froms[slot] = from
+    tos[slot] = to
+    this.sources.push(source)
+    return id
+  }
 }
 
 /**
@@ -354,15 +510,30 @@ class KeyCounts {
  * cleared before they are read. qualityCheck is synchronous, and each worker thread has its own.
  */
 const scratch = {
+  starts: new Int32Array(256),
+  ends: new Int32Array(256),
+  ors: new Uint8Array(256),
+  ands: new Uint8Array(256),
+  lineStarts: new Int32Array(64),
+  lineEnds: new Int32Array(64),
   classes: new Uint8Array(0),
   ids: new Uint32Array(0),
   lengths: new Uint32Array(0),
+  occurrences: new Int32Array(0),
   repeats: new Uint8Array(0),
   next: new Uint8Array(0),
   h1: new Int32Array(0),
   h2: new Int32Array(0),
   covered: new Uint8Array(0),
-  counts: new KeyCounts()
+  counts: new KeyCounts(),
+  wordIds: new WordIds()
+}
+
+/** `a` copied into an array of its kind twice as long. */
+function grown<A extends Uint8Array | Int32Array>(a: A): A {
+  const bigger = new (a.constructor as new (length: number) => A)(a.length * 2)
+  bigger.set(a)
+  return bigger
 }
 
 /** `a`, or a new array of its kind with room for at least n entries (twice as many, to grow seldom). */
@@ -370,60 +541,55 @@ function atLeast<A extends Uint8Array | Uint32Array | Int32Array>(a: A, n: numbe
   return a.length >= n ? a : (new (a.constructor as new (length: number) => A)(Math.max(64, n * 2)))
 }
 
-/** Gopher's repetition rules: duplicated lines, frequent n-grams, duplicated n-grams. */
-const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: ReadonlyArray<string>, t: QualityThresholds): string | undefined => {
+/**
+ * Gopher's repetition rules: duplicated lines, frequent n-grams, duplicated n-grams. The lines
+ * are ranges of `text`; the words are scratch.ids (1 … distinctWords) and scratch.lengths.
+ */
+const repetitionProblem = (text: string, lineStarts: Int32Array, lineEnds: Int32Array, lineCount: number, wordCount: number, distinctWords: number, t: QualityThresholds): string | undefined => {
   const seenLines = new Set<string>()
   let dupLines = 0
   let dupLineChars = 0
-  for (const l of lines) {
+  for (let k = 0; k < lineCount; k++) {
+    const l = text.slice(lineStarts[k]!, lineEnds[k]!)
     if (seenLines.has(l)) {
       dupLines++
       dupLineChars += l.length
     } else seenLines.add(l)
   }
-  if (lines.length > 0 && dupLines / lines.length > t.maxDuplicateLinesRatio) return "duplicated lines"
+  if (lineCount > 0 && dupLines / lineCount > t.maxDuplicateLinesRatio) return "duplicated lines"
   if (dupLineChars / Math.max(1, text.length) > t.maxDuplicateLineCharsRatio) return "duplicated line characters"
+  const ids = scratch.ids
+  const lengths = scratch.lengths
   let totalChars = 0
-  for (const w of words) totalChars += w.length
+  for (let i = 0; i < wordCount; i++) totalChars += lengths[i]!
   totalChars ||= 1
-  // Words as small integers, n-grams as numeric hashes of them: no string building per n-gram.
-  const idOf = new Map<string, number>()
-  const ids = scratch.ids = atLeast(scratch.ids, words.length)
-  const lengths = scratch.lengths = atLeast(scratch.lengths, words.length)
-  const occurrences: Array<number> = [0]
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!
-    let id = idOf.get(w)
-    if (id === undefined) {
-      idOf.set(w, (id = idOf.size + 1))
-      occurrences.push(0)
-    }
-    occurrences[id]!++
-    ids[i] = id
-    lengths[i] = w.length
-  }
+  // Each word's occurrences, by id (the words are small integers, n-grams numeric hashes of
+  // them: no string building per n-gram).
+  const occurrences = scratch.occurrences = atLeast(scratch.occurrences, distinctWords + 1)
+  occurrences.fill(0, 0, distinctWords + 1)
+  for (let i = 0; i < wordCount; i++) occurrences[ids[i]!]!++
   // Only repeated n-grams matter to every rule below (the top n-gram counts only when it occurs
   // twice or more; a duplicated n-gram is a repeated one), and an n-gram can repeat only where
   // both (n-1)-grams it is made of repeat. `repeats[i]` says whether the current n-gram at i
   // occurs twice or more; each pass counts only its candidates, usually a small share of the
   // positions in natural text (issue 23: the rules took a fifth of the chain's CPU). The verdicts
   // equal those of counting every position (test/corpus/fast-paths.test.ts).
-  let repeats = scratch.repeats = atLeast(scratch.repeats, words.length)
-  let next = scratch.next = atLeast(scratch.next, words.length)
+  let repeats = scratch.repeats = atLeast(scratch.repeats, wordCount)
+  let next = scratch.next = atLeast(scratch.next, wordCount)
   let candidates = 0
-  for (let i = 0; i < words.length; i++) if ((repeats[i] = occurrences[ids[i]!]! > 1 ? 1 : 0)) candidates++
+  for (let i = 0; i < wordCount; i++) if ((repeats[i] = occurrences[ids[i]!]! > 1 ? 1 : 0)) candidates++
   // The n-grams' hashes, grown one word at a time: after pass n, h1[i] and h2[i] hash the n words
   // from i (FNV-1a and a multiply-xorshift, both extended word by word), so a pass costs one step
   // per position instead of n. The key of the n-gram at i is (h1 >>> 0) * 2^20 + (h2 & 0xfffff);
   // h1 ^ h2 is its slot hint. Each n has its own table, so the hashes need no n in them.
-  const h1 = scratch.h1 = atLeast(scratch.h1, words.length)
-  const h2 = scratch.h2 = atLeast(scratch.h2, words.length)
-  for (let i = 0; i < words.length; i++) {
+  const h1 = scratch.h1 = atLeast(scratch.h1, wordCount)
+  const h2 = scratch.h2 = atLeast(scratch.h2, wordCount)
+  for (let i = 0; i < wordCount; i++) {
     h1[i] = Math.imul(0x811c9dc5 ^ ids[i]!, 0x01000193)
     h2[i] = Math.imul(ids[i]!, 0x9e3779b1)
   }
   const extend = (n: number) => {
-    for (let i = 0; i + n <= words.length; i++) {
+    for (let i = 0; i + n <= wordCount; i++) {
       const id = ids[i + n - 1]!
       h1[i] = Math.imul(h1[i]! ^ id, 0x01000193)
       const b = h2[i]!
@@ -432,12 +598,12 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
   }
   const keyAt = (i: number) => (h1[i]! >>> 0) * 0x100000 + ((h2[i]! >>> 0) & 0xfffff)
   const counts = scratch.counts
-  counts.prepare(words.length)
+  counts.prepare(wordCount)
   /** Counts pass n's candidates (calling `each` with each one's running count), then marks which repeat. */
   const pass = (n: number, each: (i: number, count: number) => void) => {
-    const last = words.length - n
+    const last = wordCount - n
     counts.reset()
-    next.fill(0, 0, words.length)
+    next.fill(0, 0, wordCount)
     if (candidates === 0) return
     extend(n)
     for (let i = 0; i <= last; i++) if (repeats[i] && repeats[i + 1]) each(i, counts.add(keyAt(i), h1[i]! ^ h2[i]!))
@@ -455,7 +621,7 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
   for (const n of [2, 3, 4] as const) {
     // Over every position the first one counts 1; a repeated n-gram's count passes 1 only at
     // its occurrences, which are all candidates.
-    let topCount = words.length >= n ? 1 : 0
+    let topCount = wordCount >= n ? 1 : 0
     let topAt = 0
     pass(n, (i, c) => {
       if (c > topCount) {
@@ -464,21 +630,21 @@ const repetitionProblem = (text: string, lines: ReadonlyArray<string>, words: Re
       }
     })
     let topChars = 0
-    for (let j = topAt; j < Math.min(words.length, topAt + n); j++) topChars += lengths[j]!
+    for (let j = topAt; j < Math.min(wordCount, topAt + n); j++) topChars += lengths[j]!
     if (topCount > 1 && (topChars * topCount) / totalChars > t.maxTopNgramCharsRatio[String(n) as "2"]) return `top ${n}-gram too frequent`
   }
-  const covered = scratch.covered = atLeast(scratch.covered, words.length)
+  const covered = scratch.covered = atLeast(scratch.covered, wordCount)
   for (const n of [5, 6, 7, 8, 9, 10] as const) {
     let any = false
     pass(n, (i, c) => {
       if (c > 1) {
-        if (!any) covered.fill(0, 0, words.length)
+        if (!any) covered.fill(0, 0, wordCount)
         any = true
         covered.fill(1, i, i + n)
       }
     })
     let chars = 0
-    if (any) for (let i = 0; i < words.length; i++) if (covered[i]) chars += lengths[i]!
+    if (any) for (let i = 0; i < wordCount; i++) if (covered[i]) chars += lengths[i]!
     if (chars / totalChars > t.maxDuplicateNgramCharsRatio[String(n) as "5"]) return `duplicated ${n}-grams`
   }
   return undefined

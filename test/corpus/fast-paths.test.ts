@@ -9,7 +9,7 @@ import { defaultMinHashConfig, fnv1a, LshIndex, MinHasher, simplifiedWordHashes,
 import { LanguageIdentifier, loadTraining } from "../../operators/corpus/language-id.ts"
 import { signatureKernel } from "../../operators/corpus/minhash-kernel.ts"
 import { normaliseText, repairMojibake } from "../../operators/corpus/normalise.ts"
-import { alphabeticWordsRatio, qualityCheck } from "../../operators/corpus/quality.ts"
+import { alphabeticWordsRatio, defaultQualityThresholds, qualityCheck } from "../../operators/corpus/quality.ts"
 import { shardTable } from "../../operators/writers/arrow-shards.ts"
 import { tableToIPC } from "apache-arrow"
 import { referenceAlphabeticWordsRatio, ReferenceLanguageIdentifier, ReferenceLshIndex, ReferenceMinHasher, referenceQualityCheck, referenceShardTable } from "../helpers/corpus-reference.ts"
@@ -87,6 +87,31 @@ test("quality: the ASCII word path (ends cut unit by unit, packed stop-word look
   }
   // Some texts pass every rule, so their measures (stop words included) were compared.
   assert.ok(verdicts.has("kept") && verdicts.size >= 3, [...verdicts].join(", "))
+})
+
+test("quality: the unit-flag word and line passes give the reference's verdicts and measures on random Unicode texts", () => {
+  // Words of letters, capitals that lower-case to other lengths (İ, ẞ) or by context (Σ),
+  // combining marks, digits of several scripts, punctuation and symbols at either end, astral
+  // letters and punctuation, lone surrogates, controls; separated by every kind of white space.
+  const pieces = ["le", "La", "DES", "À", "é", "patient", "Œdème", "İ", "ẞ", "ΣΑΣ", "ς", "e\u0301", "ﬁ", "12", "١٢", "②", "1234", "12345", "#", "...", "…", "«", "»", "—", "-", "•", "*", "·", "l’", "'", "(", ")", ".", ",", "€", "%", "𝔘", "😀", "\ud800\udd00", "\ud800", "\udc00", "\u0000", "\u0007", "x", "qui", "est", "son"]
+  const spaces = [" ", " ", " ", "  ", "\n", "\n", "\t", "\r\n", "\u00a0", "\u2028", "\u3000", "\ufeff", " \n ", "\n\n", "\u0085"]
+  let s = 4242
+  const next = (n: number) => Math.floor(((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * n)
+  const loose = { ...defaultQualityThresholds, minWords: 1, minMeanWordLength: 0, maxMeanWordLength: 1000, maxSymbolWordRatio: 1000, maxBulletLinesRatio: 2, maxEllipsisLinesRatio: 2, minAlphaWordsRatio: 0, minStopWords: 0, c4BadContent: false }
+  const verdicts = new Set<string>()
+  for (let k = 0; k < 1500; k++) {
+    // Few distinct words in some texts, so that lines and n-grams repeat.
+    const vocabulary = Array.from({ length: 2 + next(30) }, () => Array.from({ length: 1 + next(3) }, () => pieces[next(pieces.length)]!).join(""))
+    let text = next(4) === 0 ? spaces[next(spaces.length)]! : ""
+    for (let w = next(120); w > 0; w--) text += vocabulary[next(vocabulary.length)]! + spaces[next(spaces.length)]!
+    if (next(2) === 0) text = text.trimEnd()
+    for (const t of [defaultQualityThresholds, loose]) {
+      const fast = qualityCheck(text, t)
+      assert.deepEqual(fast, referenceQualityCheck(text, t), JSON.stringify(text.slice(0, 80)))
+      verdicts.add(fast.problem ?? "kept")
+    }
+  }
+  assert.ok(verdicts.has("kept") && verdicts.size >= 8, [...verdicts].join(", "))
 })
 
 test("normalisation: the guarded replaces and the space-run regex give the plain chain's text", () => {
