@@ -42,7 +42,7 @@ export const analyseDocument = (text: string, knownHash: string | undefined, set
   const contentHash = changed ? a.sha256(norm.text) : undefined
   const head = changed ? { normalisedText: norm.text, repairs: norm.repairs, contentHash: contentHash! } : { repairs: norm.repairs }
   if (knownHash !== undefined && (contentHash ?? a.sha256(text)) === knownHash) return head
-  const id = a.identifier.identify(norm.text)
+  const id = a.identifier.identifyFor(norm.text, [settings.minScore])
   const lang = id ? { lang: id.lang, score: id.score } : null
   if (!id || !settings.keep.includes(id.lang) || id.score < settings.minScore) return { ...head, lang }
   // The chain's order: PII is scrubbed before the quality rules judge the text.

@@ -117,23 +117,62 @@ export class LanguageIdentifier {
   /** The most likely language and a confidence in [0, 1]; undefined when the text has no letters. */
   identify(text: string): { lang: Language; score: number; scores: Record<Language, number> } | undefined {
     const ll = new Float64Array(LANGUAGES.length)
-    const n = this.keys.length > 0 ? this.accumulate(text, ll) : this.accumulateStrings(text, ll)
+    const n = this.keys.length > 0 ? this.accumulate(text, ll, true) : this.accumulateStrings(text, ll)
     if (n === 0) return undefined
-    const means = Array.from(ll, (v) => (v / n) * SCALE)
-    const max = Math.max(...means)
-    const exps = means.map((m) => Math.exp(m - max))
-    const sum = exps.reduce((a, b) => a + b, 0)
-    const scores = Object.fromEntries(LANGUAGES.map((l, i) => [l, exps[i]! / sum])) as Record<Language, number>
-    const best = LANGUAGES[means.indexOf(max)]!
-    return { lang: best, score: scores[best], scores }
+    return softmax(ll, n)
   }
+
+  /**
+   * identify's language, and a score that decides as identify's does: the same language, the
+   * same score rounded to 4 decimals (what is stored), and the same side of each of
+   * `thresholds`; its last bits may differ. Each distinct word's n-gram sums are kept (WordRows),
+   * so a text costs one addition per word and language instead of one per n-gram. Those sums are
+   * in another order than identify's, so this bounds the difference (both are recursive
+   * summations of the same terms: each is within γ_k·Σ|term| of the exact sum, k the depth of
+   * its summation tree; Higham, Accuracy and Stability of Numerical Algorithms, §4.2), carries it
+   * through the softmax, and where a decision is within that bound of flipping, returns
+   * identify's own answer (test/corpus/fast-paths.test.ts: equal decisions on random texts, and
+   * with the bound made huge so that every text falls back).
+   */
+  identifyFor(text: string, thresholds: ReadonlyArray<number>): { lang: Language; score: number; scores: Record<Language, number> } | undefined {
+    if (this.keys.length === 0) return this.identify(text)
+    const ll = new Float64Array(LANGUAGES.length)
+    const n = this.accumulate(text, ll, false)
+    if (n === 0) return undefined
+    const fast = softmax(ll, n)
+    // Depth of either summation tree: at most one level per n-gram and per word.
+    const depth = n + this.acc[6]! + 2
+    const gamma = (depth * EPSILON) / (1 - depth * EPSILON)
+    // The terms are log-probabilities, all negative: Σ|term| = |Σ term| (a bound on it, padded).
+    let meanError = 0
+    for (let i = 0; i < LANGUAGES.length; i++) meanError = Math.max(meanError, ((2 * gamma * Math.abs(ll[i]!) * 1.01) / n) * SCALE + 1e-15 * (Math.abs((ll[i]! / n) * SCALE) + 1))
+    meanError *= this.slack
+    // A softmax output moves by at most half the largest move of its inputs; plus the rounding of exp, sums and the division.
+    const scoreError = meanError + 1e-14
+    const means = Array.from(ll, (v) => (v / n) * SCALE)
+    const best = LANGUAGES.indexOf(fast.lang)
+    let close = false
+    for (let i = 0; i < means.length; i++) if (i !== best && means[best]! - means[i]! <= 2 * meanError + 1e-14) close = true
+    const x = fast.score * 1e4
+    if (Math.abs(x - Math.floor(x) - 0.5) <= scoreError * 1e4 + 1e-9) close = true
+    for (const t of thresholds) if (Math.abs(fast.score - t) <= scoreError) close = true
+    if (!close) return fast
+    this.fallbacks++
+    return this.identify(text)
+  }
+
+  /** How many texts identifyFor handed to identify (a decision within the bound of flipping). */
+  fallbacks = 0
+
+  /** How many times the bound identifyFor uses is widened (1; tests make it huge to exercise the fallback). */
+  slack = 1
 
   /**
    * Adds each n-gram's row to `ll` in grams' order; returns how many n-grams there were. Words
    * are read unit by unit as grams' regular expression reads them (letters and apostrophes, an
    * astral letter being two units), from the same lower-cased prefix.
    */
-  private accumulate(text: string, ll: Float64Array): number {
+  private accumulate(text: string, ll: Float64Array, exact: boolean): number {
     const lower = text.slice(0, MAX_CHARS).toLowerCase()
     const letters = wordUnits()
     const { alphabet } = this
@@ -143,6 +182,7 @@ export class LanguageIdentifier {
     const acc = this.acc
     acc.set(ll)
     acc[5] = 0
+    acc[6] = 0
     let units = this.units
     let len = 1
     units[0] = space
@@ -164,7 +204,8 @@ export class LanguageIdentifier {
         if (second >= 0) units[len++] = alphabet[second]!
       } else if (len > 1) {
         units[len++] = space
-        this.addWord(units, len, acc)
+        if (exact) this.addWord(units, len, acc)
+        else this.addWordSums(units, len, acc)
         len = 1
       }
     }
@@ -172,7 +213,8 @@ export class LanguageIdentifier {
     return acc[5]!
   }
 
-  private readonly acc = new Float64Array(6)
+  /** The five sums (in LANGUAGES order), the n-gram count and the word count, carried from word to word. */
+  private readonly acc = new Float64Array(7)
   /** Per position of the word: the key of the n-gram starting there, and whether it holds a unit outside the alphabet. */
   private keyAt = new Int32Array(256)
   private badAt = new Uint8Array(256)
@@ -187,8 +229,7 @@ export class LanguageIdentifier {
    */
   private addWord(units: Uint8Array, len: number, acc: Float64Array) {
     const words = this.words
-    let at = words.find(units, len)
-    if (at < 0) at = this.rowsOf(units, len, words.add(units, len))
+    const at = words.gramStart[this.entryOf(units, len)]!
     const count = gramCount(len)
     const { rows } = this
     const offsets = words.offsets
@@ -207,6 +248,47 @@ export class LanguageIdentifier {
     acc[3] = l3
     acc[4] = l4
     acc[5] = acc[5]! + count
+  }
+
+  /** identifyFor's addWord: the word's own sums (its n-grams added in order from 0), one addition per language. */
+  private addWordSums(units: Uint8Array, len: number, acc: Float64Array) {
+    const at = this.entryOf(units, len) * 5
+    const sums = this.words.sums
+    acc[0] = acc[0]! + sums[at]!
+    acc[1] = acc[1]! + sums[at + 1]!
+    acc[2] = acc[2]! + sums[at + 2]!
+    acc[3] = acc[3]! + sums[at + 3]!
+    acc[4] = acc[4]! + sums[at + 4]!
+    acc[5] = acc[5]! + gramCount(len)
+    acc[6] = acc[6]! + 1
+  }
+
+  /** The word's entry in WordRows, made (its row offsets and sums) if it is not there. */
+  private entryOf(units: Uint8Array, len: number): number {
+    const words = this.words
+    let entry = words.find(units, len)
+    if (entry < 0) {
+      entry = words.add(units, len)
+      const from = this.rowsOf(units, len, words.gramStart[entry]!)
+      const { rows } = this
+      const offsets = words.offsets
+      let l0 = 0, l1 = 0, l2 = 0, l3 = 0, l4 = 0
+      for (let g = from, end = from + gramCount(len); g < end; g++) {
+        const r = offsets[g]!
+        l0 += rows[r]!
+        l1 += rows[r + 1]!
+        l2 += rows[r + 2]!
+        l3 += rows[r + 3]!
+        l4 += rows[r + 4]!
+      }
+      const sums = words.sums
+      sums[entry * 5] = l0
+      sums[entry * 5 + 1] = l1
+      sums[entry * 5 + 2] = l2
+      sums[entry * 5 + 3] = l3
+      sums[entry * 5 + 4] = l4
+    }
+    return entry
   }
 
   /**
@@ -287,12 +369,15 @@ const gramCount = (len: number): number => {
  * starts over (a corpus has a long tail of words; the common ones come back at once).
  */
 class WordRows {
-  /** Per slot: the word's hash (0: empty slot), its units' start in `unitPool`, its length, and its offsets' start in `offsets`. */
+  /** Per slot: the word's hash, and its entry + 1 (0: empty slot). */
   private readonly hashes: Int32Array
+  private readonly entries: Int32Array
+  private readonly mask: number
+  /** Per entry: its units' start in `unitPool`, its length, its offsets' start in `offsets`, and its five sums. */
   private readonly starts: Int32Array
   private readonly lengths: Int32Array
-  private readonly at: Int32Array
-  private readonly mask: number
+  readonly gramStart: Int32Array
+  readonly sums: Float64Array
   private unitPool: Uint8Array
   offsets: Int32Array
   private units = 0
@@ -306,29 +391,31 @@ class WordRows {
     let slots = 16
     while (slots < capacity * 2) slots *= 2
     this.hashes = new Int32Array(slots)
-    this.starts = new Int32Array(slots)
-    this.lengths = new Int32Array(slots)
-    this.at = new Int32Array(slots)
+    this.entries = new Int32Array(slots)
     this.mask = slots - 1
+    this.starts = new Int32Array(capacity)
+    this.lengths = new Int32Array(capacity)
+    this.gramStart = new Int32Array(capacity)
+    this.sums = new Float64Array(capacity * 5)
     this.unitPool = new Uint8Array(capacity * 16)
     this.offsets = new Int32Array(capacity * 40)
   }
 
-  /** Where the word's offsets start in `offsets`, or -1 (then `add` takes it, with no look-up in between). */
+  /** The word's entry, or -1 (then `add` takes it, with no look-up in between). */
   find(units: Uint8Array, len: number): number {
     let h = 0x811c9dc5 ^ len
     for (let i = 0; i < len; i++) h = Math.imul(h ^ units[i]!, 0x01000193)
-    h = (h ^ (h >>> 15)) | 1
-    const { hashes, starts, lengths, mask, unitPool } = this
+    h ^= h >>> 15
+    const { hashes, entries, mask, unitPool, starts, lengths } = this
     let slot = h & mask
     while (true) {
-      const found = hashes[slot]!
-      if (found === 0) break
-      if (found === h && lengths[slot] === len) {
-        const from = starts[slot]!
+      const e = entries[slot]! - 1
+      if (e < 0) break
+      if (hashes[slot] === h && lengths[e] === len) {
+        const from = starts[e]!
         let i = 0
         while (i < len && unitPool[from + i] === units[i]) i++
-        if (i === len) return this.at[slot]!
+        if (i === len) return e
       }
       slot = (slot + 1) & mask
     }
@@ -337,7 +424,7 @@ class WordRows {
     return -1
   }
 
-  /** Stores the word just not found; returns where its offsets are to be written. */
+  /** Stores the word just not found; returns its entry, whose offsets are to be written from gramStart[entry]. */
   add(units: Uint8Array, len: number): number {
     const grams = gramCount(len)
     if (this.count >= this.capacity || this.units + len > this.unitPool.length || this.grams + grams > this.offsets.length) {
@@ -347,26 +434,39 @@ class WordRows {
       this.clear()
       this.find(units, len)
     }
-    const slot = this.lastSlot
-    this.hashes[slot] = this.lastHash
-    this.starts[slot] = this.units
-    this.lengths[slot] = len
-    this.at[slot] = this.grams
+    const entry = this.count++
+    this.hashes[this.lastSlot] = this.lastHash
+    this.entries[this.lastSlot] = entry + 1
+    this.starts[entry] = this.units
+    this.lengths[entry] = len
+    this.gramStart[entry] = this.grams
     this.unitPool.set(units.subarray(0, len), this.units)
     this.units += len
-    const at = this.grams
     this.grams += grams
-    this.count++
-    return at
+    return entry
   }
 
   private clear() {
-    this.hashes.fill(0)
+    this.entries.fill(0)
     this.units = 0
     this.grams = 0
     this.count = 0
   }
 }
+
+/** softmax of the mean log-likelihoods, as identify reports it. */
+const softmax = (ll: Float64Array, n: number): { lang: Language; score: number; scores: Record<Language, number> } => {
+  const means = Array.from(ll, (v) => (v / n) * SCALE)
+  const max = Math.max(...means)
+  const exps = means.map((m) => Math.exp(m - max))
+  const sum = exps.reduce((a, b) => a + b, 0)
+  const scores = Object.fromEntries(LANGUAGES.map((l, i) => [l, exps[i]! / sum])) as Record<Language, number>
+  const best = LANGUAGES[means.indexOf(max)]!
+  return { lang: best, score: scores[best], scores }
+}
+
+/** The unit roundoff of doubles, 2^-53. */
+const EPSILON = 2 ** -53
 
 const grow = (units: Uint8Array) => {
   const bigger = new Uint8Array(units.length * 2)
@@ -418,7 +518,7 @@ export const languageFilter = (options: LanguageFilterOptions = {}, ledger?: Doc
   const minScore = options.minScore ?? 0.65
   return corpusStep<CorpusDocument, CorpusDocument>("language-id", (doc) => {
     const a = analysisOf(doc)
-    const id = a !== undefined && a.lang !== undefined && normalisedTextOf(a) === doc.text ? (a.lang ?? undefined) : identifier.identify(doc.text)
+    const id = a !== undefined && a.lang !== undefined && normalisedTextOf(a) === doc.text ? (a.lang ?? undefined) : identifier.identifyFor(doc.text, [minScore])
     if (!id) return Verdict.drop("no letters")
     const labelled = { ...doc, lang: id.lang, langScore: Math.round(id.score * 1e4) / 1e4 }
     // Dropped documents keep their label: the rows an engineer reads to tune the threshold.

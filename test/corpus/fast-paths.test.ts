@@ -187,6 +187,36 @@ test("language id: the per-word rows, kept across texts and refilled when full, 
   }
 })
 
+test("language id: identifyFor's per-word sums decide as identify does (language, rounded score, side of each threshold), and fall back to it near a flip", () => {
+  const training = loadTraining()
+  const exact = new LanguageIdentifier(training)
+  const fast = new LanguageIdentifier(training, 64)
+  const always = new LanguageIdentifier(training)
+  // A bound made huge: every text is "close", so identifyFor must give identify's own answer.
+  always.slack = 1e30
+  const words = ["le", "la", "patient", "the", "de", "el", "der", "und", "il", "paziente", "présente", "toux", "sèche", "l’homme", "x", "ñ", "ß", "ÿ"]
+  let s = 5
+  const next = (n: number) => Math.floor(((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * n)
+  // Mixed-language texts give scores all over (0, 1], some near the thresholds.
+  const mixed = Array.from({ length: 1500 }, () => Array.from({ length: 1 + next(40) }, () => words[next(words.length)]!).join(" "))
+  const thresholds = [0.65, 0.5, 0.9]
+  let scores = 0
+  for (const text of [...TRICKY, ...sample, ...randomTexts(300, 3), ...mixed]) {
+    const e = exact.identify(text)
+    const f = fast.identifyFor(text, thresholds)
+    assert.deepEqual(always.identifyFor(text, thresholds), e, text.slice(0, 60))
+    if (e === undefined) {
+      assert.equal(f, undefined)
+      continue
+    }
+    assert.equal(f?.lang, e.lang, text.slice(0, 60))
+    assert.equal(Math.round(f!.score * 1e4), Math.round(e.score * 1e4), text.slice(0, 60))
+    for (const t of thresholds) assert.equal(f!.score < t, e.score < t, `${t}: ${text.slice(0, 60)}`)
+    if (e.score < 0.99) scores++
+  }
+  assert.ok(scores > 500, `${scores} texts with a score below 0.99`)
+})
+
 test("MinHash: the WebAssembly SIMD kernel gives the JavaScript loop's signatures, on the sample and on random texts", () => {
   const hasher = new MinHasher(defaultMinHashConfig)
   const kernel = signatureKernel()
