@@ -65,6 +65,8 @@ export class ByteLevelBpe {
   private readonly addedSplit: RegExp | undefined
   private readonly addedIds: Map<string, number>
   private readonly cache = new Map<string, ReadonlyArray<number>>()
+  /** The pre-tokenizer's pieces → ids, looked up by a range of the text (the fast split's route). */
+  private readonly pieces: PieceCache
   private readonly encoder = new TextEncoder()
   private readonly nfc: boolean
   /**
@@ -79,7 +81,9 @@ export class ByteLevelBpe {
   private readonly modelTokens: ReadonlyArray<string> | undefined
   private readonly mergeIds: Int32Array | undefined
 
-  constructor(spec: ByteLevelBpeSpec | ByteLevelBpeTables) {
+  /** `pieceCache`: how many pieces' ids are kept before the cache starts over (tests make it small). */
+  constructor(spec: ByteLevelBpeSpec | ByteLevelBpeTables, pieceCache = 200_000) {
+    this.pieces = new PieceCache(pieceCache)
     if ("tokens" in spec) {
       // The compact form (compactTables, cached on disk): tokens in id order and merges as id
       // triples; the maps by string are only built if something asks for them.
@@ -178,7 +182,17 @@ export class ByteLevelBpe {
   private encodeSegment(segment: string, out: Array<number>) {
     const text = this.nfc ? segment.normalize("NFC") : segment
     if (this.fastSplit) {
-      splitQwen2(text, (start, end) => this.encodeWord(text.slice(start, end), out))
+      // A piece seen before is found by its units in the text: no string is cut for it.
+      const pieces = this.pieces
+      splitQwen2(text, (start, end) => {
+        let at = pieces.find(text, start, end)
+        if (at < 0) {
+          const piece = text.slice(start, end)
+          at = pieces.add(piece, this.bpe(piece))
+        }
+        const pool = pieces.ids
+        for (let i = at + 1, last = at + 1 + pool[at]!; i < last; i++) out.push(pool[i]!)
+      })
       return
     }
     this.split.lastIndex = 0
@@ -340,6 +354,87 @@ export const compactTables = (spec: ByteLevelBpeSpec): ByteLevelBpeTables | unde
     merges[i++] = im
   }
   return { tokens, merges, pattern: spec.pattern, nfc: spec.nfc, added: spec.added }
+}
+
+/**
+ * Pieces of text → their ids, in an open-addressing table keyed by the piece's UTF-16 units, so a
+ * piece is looked up by a range of the text it lies in (encodeWord's Map<string> needed the piece
+ * cut out as a string, then hashed: 6% of the corpus chain, issue 23). Each entry's ids are in
+ * one pool, preceded by their count. When `capacity` pieces are kept it starts over, as the Map
+ * did: the ids of a piece do not depend on what is cached.
+ */
+export class PieceCache {
+  private readonly hashes: Int32Array
+  /** Per slot: the entry + 1 (0: empty). */
+  private readonly slots: Int32Array
+  private readonly mask: number
+  private readonly texts: Array<string> = []
+  /** Per entry: where its count and ids start in `ids`. */
+  private readonly starts: Int32Array
+  ids = new Int32Array(1 << 16)
+  private used = 0
+  private lastHash = 0
+  private lastSlot = 0
+
+  constructor(readonly capacity: number) {
+    let size = 16
+    while (size < capacity * 2) size *= 2
+    this.hashes = new Int32Array(size)
+    this.slots = new Int32Array(size)
+    this.mask = size - 1
+    this.starts = new Int32Array(capacity)
+  }
+
+  /** Where the ids of text[start, end) are in `ids` (its count, then the ids), or -1 (then `add` it, with no other look-up between). */
+  find(text: string, start: number, end: number): number {
+    let h = 0x811c9dc5
+    for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+    h ^= h >>> 15
+    const { hashes, slots, mask, texts } = this
+    const length = end - start
+    let slot = h & mask
+    while (true) {
+      const e = slots[slot]! - 1
+      if (e < 0) break
+      if (hashes[slot] === h) {
+        const piece = texts[e]!
+        if (piece.length === length) {
+          let i = 0
+          while (i < length && piece.charCodeAt(i) === text.charCodeAt(start + i)) i++
+          if (i === length) return this.starts[e]!
+        }
+      }
+      slot = (slot + 1) & mask
+    }
+    this.lastHash = h
+    this.lastSlot = slot
+    return -1
+  }
+
+  /** Keeps the piece just not found and its ids; returns where they are in `ids`. */
+  add(piece: string, ids: ReadonlyArray<number>): number {
+    if (this.texts.length >= this.capacity) {
+      this.slots.fill(0)
+      this.texts.length = 0
+      this.used = 0
+      this.find(piece, 0, piece.length)
+    }
+    if (this.used + ids.length + 1 > this.ids.length) {
+      const bigger = new Int32Array(Math.max(this.ids.length * 2, this.used + ids.length + 1))
+      bigger.set(this.ids.subarray(0, this.used))
+      this.ids = bigger
+    }
+    const at = this.used
+    this.ids[at] = ids.length
+    for (let i = 0; i < ids.length; i++) this.ids[at + 1 + i] = ids[i]!
+    this.used += ids.length + 1
+    const e = this.texts.length
+    this.texts.push(piece)
+    this.starts[e] = at
+    this.hashes[this.lastSlot] = this.lastHash
+    this.slots[this.lastSlot] = e + 1
+    return at
+  }
 }
 
 /** Ids are below 2^18 (Qwen3: 151,669): a pair of ids, or a rank and an id, fit a safe integer. */

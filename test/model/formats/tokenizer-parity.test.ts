@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { test } from "node:test"
 import { deferredTokenizer, loadTokenizer, tokenizerTablesFile, topLevelValue } from "../../../model/formats/tokenizer/tokenizer.ts"
 import { splitQwen2 } from "../../../model/formats/tokenizer/pre-tokenize.ts"
-import { translatePattern } from "../../../model/formats/tokenizer/byte-level-bpe.ts"
+import { ByteLevelBpe, byteLevelBpeSpecOf, compactTables, translatePattern } from "../../../model/formats/tokenizer/byte-level-bpe.ts"
 import { QWEN2_SPLIT_PATTERN } from "../../../model/formats/tokenizer/pre-tokenize.ts"
 import { fixturesDir, repoRoot } from "../../helpers/paths.ts"
 
@@ -108,4 +108,20 @@ test("the tokenizer's cached tables load the same tokenizer, and a changed token
   assert.notEqual(readFileSync(cache, "utf8").split("\n")[0], written.split("\n")[0])
   rmSync(cache, { force: true })
   rmSync(dir, { recursive: true, force: true })
+})
+
+test("pieces looked up by their range of the text (the fast split's cache) give the ids of the regex split and Map cache, however small the cache", () => {
+  // The compact tables: built in a fraction of the vocabulary maps' time.
+  const spec = compactTables(byteLevelBpeSpecOf(JSON.parse(readFileSync(join(repoRoot, fixture.tokenizer), "utf8")))!)!
+  assert.equal(spec.pattern, QWEN2_SPLIT_PATTERN)
+  // The same pattern in a group: not the fast split's string, so encode takes the regex and the Map.
+  const reference = new ByteLevelBpe({ ...spec, pattern: `(?:${spec.pattern})` })
+  const pieces = ["le", " le", "Le", " patient", "é", "è", " œdème", "’", "'s", " 12", "3", "\n", "\n\n", "  ", "\t", "😀", "𝔘", "\ud800", "«", "»", "...", "…", " l'", "x", "<|endoftext|>", "ﬁ", "e\u0301", "中文", " — ", "#"]
+  let s = 17
+  const next = (n: number) => Math.floor(((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * n)
+  const texts = [...fixture.cases.map((c) => c.text), ...Array.from({ length: 400 }, () => Array.from({ length: next(80) }, () => pieces[next(pieces.length)]!).join(""))]
+  for (const capacity of [1, 7, 200_000]) {
+    const fast = new ByteLevelBpe(spec, capacity)
+    for (const text of [...texts, ...texts]) assert.deepEqual(fast.encode(text), reference.encode(text), `${capacity}: ${JSON.stringify(text.slice(0, 60))}`)
+  }
 })
