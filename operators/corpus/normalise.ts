@@ -49,6 +49,44 @@ export const repairMojibake = (text: string): { text: string; repairs: number } 
 const CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B\u200C\u200D\u2060\uFEFF]/g
 
 const SPACE_RUNS = /[ \t\u2000-\u200A\u3000]{2,}|\t/g
+/** The spaces at the end of each line. */
+const TRAILING_SPACES = /[ \t\u00A0\u2000-\u200A\u3000]*\n/g
+
+/** spacesAndControls's answers, as bits. */
+const CONTROL = 1
+const TRAILING = 2
+const SPACE_RUN = 4
+
+/**
+ * Which of normaliseText's last replaces can change `text`: CONTROL where CONTROLS matches (or a
+ * CR is left: then every replace runs, as before), TRAILING where a unit of TRAILING_SPACES's
+ * class stands before a newline, SPACE_RUN where SPACE_RUNS matches. Without a control, removing
+ * trailing spaces (a run that ends at a newline) cannot make a new space run, so the answers hold
+ * for the text the later replaces see (test/corpus/fast-paths.test.ts compares with the plain chain).
+ */
+const spacesAndControls = (text: string): number => {
+  let found = 0
+  let space = false
+  let trailing = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c > 0x20 && c < 0x7f) {
+      space = trailing = false
+      continue
+    }
+    if (c === 10) {
+      if (trailing) found |= TRAILING
+      space = trailing = false
+      continue
+    }
+    if (c <= 0x1f ? c !== 9 : (c >= 0x7f && c <= 0x9f) || c === 0x200b || c === 0x200c || c === 0x200d || c === 0x2060 || c === 0xfeff) return CONTROL
+    const s = c === 32 || c === 9 || (c >= 0x2000 && c <= 0x200a) || c === 0x3000
+    if (c === 9 || (s && space)) found |= SPACE_RUN
+    space = s
+    trailing = s || c === 0xa0
+  }
+  return found
+}
 
 /** NFC, mojibake repair, controls removed, \r\n → \n, runs of spaces collapsed, blank lines capped at one. */
 export const normaliseText = (input: string): { text: string; repairs: number } => {
@@ -56,13 +94,15 @@ export const normaliseText = (input: string): { text: string; repairs: number } 
   let text = repaired.normalize("NFC")
   // The guards spare most texts a regex scan; includes() is a plain search.
   if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n")
-  text = text
-    .replace(CONTROLS, "")
-    .replace(/[ \t\u00A0\u2000-\u200A\u3000]*\n/g, "\n") // trailing spaces of each line
-    // A run of two or more spaces, or a tab, becomes one space; a single space of another kind
-    // stays. Matching only those runs spares a callback per word gap (matches start at runs' starts
-    // and take whole runs, so this equals replacing every run by " " or itself).
-    .replace(SPACE_RUNS, " ")
+  // One scan says which of the three replaces below can change the text; a text with a control
+  // (or a CR, which the line above leaves none of) takes all three, as before.
+  const found = spacesAndControls(text)
+  if (found & CONTROL) text = text.replace(CONTROLS, "")
+  if (found & (CONTROL | TRAILING)) text = text.replace(TRAILING_SPACES, "\n")
+  // A run of two or more spaces, or a tab, becomes one space; a single space of another kind
+  // stays. Matching only those runs spares a callback per word gap (matches start at runs' starts
+  // and take whole runs, so this equals replacing every run by " " or itself).
+  if (found & (CONTROL | SPACE_RUN)) text = text.replace(SPACE_RUNS, " ")
   if (text.includes("\n\n\n")) text = text.replace(/\n{3,}/g, "\n\n")
   text = text.trim()
   return { text, repairs }
