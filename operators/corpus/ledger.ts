@@ -274,17 +274,28 @@ class Facts {
   tokens: number | undefined = undefined
 }
 
-const DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-/** n.toString(36) for a non-negative safe integer, ~8x faster than V8's radix conversion of a double. */
+/** Each base-36 digit's character code. */
+const DIGIT_CODES = Array.from("0123456789abcdefghijklmnopqrstuvwxyz", (c) => c.charCodeAt(0))
+/** A safe integer has at most 11 base-36 digits. */
+const digits = new Array<number>(11)
+/**
+ * n.toString(36) for a non-negative safe integer, ~8x faster than V8's radix conversion of a
+ * double. The digits are made into one string at the end: prepending them one at a time made a
+ * string per digit (14 band keys a kept document: 4% of the 10 MB run's allocations).
+ */
 export const base36 = (n: number): string => {
   if (n === 0) return "0"
-  let s = ""
+  let at = digits.length
   while (n > 0) {
     const q = Math.floor(n / 36)
-    s = DIGITS[n - q * 36]! + s
+    digits[--at] = DIGIT_CODES[n - q * 36]!
     n = q
   }
-  return s
+  switch (digits.length - at) {
+    case 11: return String.fromCharCode(digits[0]!, digits[1]!, digits[2]!, digits[3]!, digits[4]!, digits[5]!, digits[6]!, digits[7]!, digits[8]!, digits[9]!, digits[10]!)
+    case 10: return String.fromCharCode(digits[1]!, digits[2]!, digits[3]!, digits[4]!, digits[5]!, digits[6]!, digits[7]!, digits[8]!, digits[9]!, digits[10]!)
+    default: return String.fromCharCode(...digits.slice(at))
+  }
 }
 
 const langOf = (doc: { readonly lang?: string | undefined; readonly langScore?: number | undefined }) => ({
