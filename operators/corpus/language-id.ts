@@ -149,10 +149,10 @@ export class LanguageIdentifier {
     meanError *= this.slack
     // A softmax output moves by at most half the largest move of its inputs; plus the rounding of exp, sums and the division.
     const scoreError = meanError + 1e-14
-    const means = Array.from(ll, (v) => (v / n) * SCALE)
     const best = LANGUAGES.indexOf(fast.lang)
+    const top = (ll[best]! / n) * SCALE
     let close = false
-    for (let i = 0; i < means.length; i++) if (i !== best && means[best]! - means[i]! <= 2 * meanError + 1e-14) close = true
+    for (let i = 0; i < LANGUAGES.length; i++) if (i !== best && top - (ll[i]! / n) * SCALE <= 2 * meanError + 1e-14) close = true
     const x = fast.score * 1e4
     if (Math.abs(x - Math.floor(x) - 0.5) <= scoreError * 1e4 + 1e-9) close = true
     for (const t of thresholds) if (Math.abs(fast.score - t) <= scoreError) close = true
@@ -454,16 +454,21 @@ class WordRows {
   }
 }
 
-/** softmax of the mean log-likelihoods, as identify reports it. */
+/**
+ * softmax of the mean log-likelihoods, as identify reports it: the means, the exponentials and
+ * their sum in the same operations and order as its first form (Array.from, Math.max, map,
+ * reduce, Object.fromEntries), without the arrays and entries it made for each text.
+ */
 const softmax = (ll: Float64Array, n: number): { lang: Language; score: number; scores: Record<Language, number> } => {
-  const means = Array.from(ll, (v) => (v / n) * SCALE)
-  const max = Math.max(...means)
-  const exps = means.map((m) => Math.exp(m - max))
-  const sum = exps.reduce((a, b) => a + b, 0)
-  const scores = Object.fromEntries(LANGUAGES.map((l, i) => [l, exps[i]! / sum])) as Record<Language, number>
-  const best = LANGUAGES[means.indexOf(max)]!
+  const m0 = (ll[0]! / n) * SCALE, m1 = (ll[1]! / n) * SCALE, m2 = (ll[2]! / n) * SCALE, m3 = (ll[3]! / n) * SCALE, m4 = (ll[4]! / n) * SCALE
+  const max = Math.max(m0, m1, m2, m3, m4)
+  const e0 = Math.exp(m0 - max), e1 = Math.exp(m1 - max), e2 = Math.exp(m2 - max), e3 = Math.exp(m3 - max), e4 = Math.exp(m4 - max)
+  const sum = 0 + e0 + e1 + e2 + e3 + e4
+  const scores = { fr: e0 / sum, en: e1 / sum, es: e2 / sum, it: e3 / sum, de: e4 / sum }
+  const best: Language = m0 === max ? "fr" : m1 === max ? "en" : m2 === max ? "es" : m3 === max ? "it" : "de"
   return { lang: best, score: scores[best], scores }
 }
+if (LANGUAGES.join() !== "fr,en,es,it,de") throw new Error("language id: softmax names the five languages in LANGUAGES order")
 
 /** The unit roundoff of doubles, 2^-53. */
 const EPSILON = 2 ** -53
