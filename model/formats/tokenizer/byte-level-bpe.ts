@@ -137,11 +137,20 @@ export class ByteLevelBpe {
     return this.idToToken.length
   }
 
+  /** The ids of the text being encoded, gathered in a typed array kept from call to call. */
+  private readonly out = new IdBuffer()
+
   encode(text: string): Array<number> {
-    const out: Array<number> = []
+    const out = this.out
+    out.length = 0
+    this.encodeInto(text, out)
+    return out.toArray()
+  }
+
+  private encodeInto(text: string, out: IdBuffer) {
     if (!this.addedSplit) {
       this.encodeSegment(text, out)
-      return out
+      return
     }
     // Added tokens are matched on the raw text (normalized: false), before the normaliser runs.
     let last = 0
@@ -152,7 +161,6 @@ export class ByteLevelBpe {
       last = m.index + m[0].length
     }
     if (last < text.length) this.encodeSegment(text.slice(last), out)
-    return out
   }
 
   decode(ids: ReadonlyArray<number>): string {
@@ -179,7 +187,7 @@ export class ByteLevelBpe {
     return text
   }
 
-  private encodeSegment(segment: string, out: Array<number>) {
+  private encodeSegment(segment: string, out: IdBuffer) {
     const text = this.nfc ? segment.normalize("NFC") : segment
     if (this.fastSplit) {
       // A piece seen before is found by its units in the text: no string is cut for it.
@@ -190,8 +198,7 @@ export class ByteLevelBpe {
           const piece = text.slice(start, end)
           at = pieces.add(piece, this.bpe(piece))
         }
-        const pool = pieces.ids
-        for (let i = at + 1, last = at + 1 + pool[at]!; i < last; i++) out.push(pool[i]!)
+        out.append(pieces.ids, at + 1, pieces.ids[at]!)
       })
       return
     }
@@ -206,7 +213,7 @@ export class ByteLevelBpe {
     }
   }
 
-  private encodeWord(word: string, out: Array<number>) {
+  private encodeWord(word: string, out: IdBuffer) {
     let ids = this.cache.get(word)
     if (ids === undefined) {
       ids = this.bpe(word)
@@ -354,6 +361,38 @@ export const compactTables = (spec: ByteLevelBpeSpec): ByteLevelBpeTables | unde
     merges[i++] = im
   }
   return { tokens, merges, pattern: spec.pattern, nfc: spec.nfc, added: spec.added }
+}
+
+/**
+ * A text's ids as they are found, in a typed array that grows and is kept from text to text;
+ * toArray() makes the one array encode returns, at its length. Pushing into that array grew it
+ * ~8 times a document: most of what tokenization allocated (issue 23).
+ */
+class IdBuffer {
+  ids = new Int32Array(4096)
+  length = 0
+  push(id: number) {
+    if (this.length === this.ids.length) this.grow(1)
+    this.ids[this.length++] = id
+  }
+  /** Appends `count` ids of `from` from `start`. */
+  append(from: Int32Array, start: number, count: number) {
+    if (this.length + count > this.ids.length) this.grow(count)
+    const ids = this.ids
+    let n = this.length
+    for (let i = start, last = start + count; i < last; i++) ids[n++] = from[i]!
+    this.length = n
+  }
+  toArray(): Array<number> {
+    const out = new Array<number>(this.length)
+    for (let i = 0; i < this.length; i++) out[i] = this.ids[i]!
+    return out
+  }
+  private grow(more: number) {
+    const bigger = new Int32Array(Math.max(this.ids.length * 2, this.length + more))
+    bigger.set(this.ids.subarray(0, this.length))
+    this.ids = bigger
+  }
 }
 
 /**
