@@ -32,10 +32,31 @@ export class DocumentsWriter {
     this.addLines(docs.map(cleanedLine))
   }
 
+  /**
+   * The batch's JSON lines as UTF-8, kept from batch to batch: each line is written into it as it
+   * is made, instead of joining the lines into one string and encoding that (two copies of the
+   * batch, 9% of what the 10 MB run allocated: issue 23). The bytes, so the gzip member, are
+   * the same (test/corpus/fast-paths.test.ts).
+   */
+  private bytes = Buffer.allocUnsafe(1 << 20)
+
   /** Writes lines made elsewhere (on Kafka, by the dedup stage's worker: see `tap`'s `divert`). */
   addLines(lines: ReadonlyArray<CleanedDocumentLine>) {
     if (lines.length === 0) return
-    appendFileSync(this.tmp, gzipSync(lines.map((l) => JSON.stringify(l)).join("\n") + "\n"))
+    let bytes = this.bytes
+    let n = 0
+    for (const l of lines) {
+      const json = JSON.stringify(l)
+      // A UTF-16 unit is at most 3 bytes of UTF-8 (JSON.stringify escapes lone surrogates).
+      if (n + json.length * 3 + 1 > bytes.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(bytes.length * 2, n + json.length * 3 + 1))
+        bytes.copy(bigger, 0, 0, n)
+        bytes = this.bytes = bigger
+      }
+      n += bytes.write(json, n, "utf8")
+      bytes[n++] = 10
+    }
+    appendFileSync(this.tmp, gzipSync(bytes.subarray(0, n)))
     this.count += lines.length
     for (const l of lines) this.ids.push(l.id)
   }

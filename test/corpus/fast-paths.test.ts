@@ -11,6 +11,10 @@ import { signatureKernel } from "../../operators/corpus/minhash-kernel.ts"
 import { normaliseText, repairMojibake } from "../../operators/corpus/normalise.ts"
 import { alphabeticWordsRatio, defaultQualityThresholds, qualityCheck } from "../../operators/corpus/quality.ts"
 import { shardTable } from "../../operators/writers/arrow-shards.ts"
+import { type CleanedDocumentLine, DocumentsWriter } from "../../operators/writers/documents-jsonl.ts"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { gzipSync } from "node:zlib"
 import { tableToIPC } from "apache-arrow"
 import { referenceAlphabeticWordsRatio, ReferenceLanguageIdentifier, ReferenceLshIndex, ReferenceMinHasher, referenceQualityCheck, referenceShardTable } from "../helpers/corpus-reference.ts"
 import { repoRoot } from "../helpers/paths.ts"
@@ -331,5 +335,34 @@ test("arrow shards: the directly filled columns give the builders' IPC file, byt
       docIds: Array.from({ length: next(4) }, () => Array.from({ length: next(6) }, () => pieces[next(pieces.length)]!).join(""))
     }))
     assert.deepEqual(Buffer.from(tableToIPC(shardTable(rows), "file")), Buffer.from(tableToIPC(referenceShardTable(rows), "file")), `${size} rows`)
+  }
+})
+
+test("documents file: lines written as UTF-8 into a kept buffer give the joined string's gzip members, byte for byte", () => {
+  let s = 31
+  const next = (n: number) => Math.floor(((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * n)
+  const pieces = ["mot ", "é", "’", "😀", "\ud800", "\udc00x", "\n", "\"", "\\", "\u0000", "中文", "ﬁ"]
+  const line = (i: number): CleanedDocumentLine => ({
+    id: `doc-${i}`,
+    text: Array.from({ length: next(400) }, () => pieces[next(pieces.length)]!).join(""),
+    lang: next(2) ? "fr" : null,
+    lang_score: next(2) ? next(10_000) / 10_000 : null,
+    source: "test",
+    content_hash: "h".repeat(64),
+    pii: next(2) ? { email: next(3) } : {},
+    quality: next(2) ? { words: next(900), mean_word_length: 4.5 } : null
+  })
+  // Batches of one line, of a few, and one that outgrows the buffer's first 1 MiB.
+  const batches = [[line(0)], Array.from({ length: 20 }, (_, i) => line(i + 1)), Array.from({ length: 5000 }, (_, i) => line(i + 100)), [line(99_999)]]
+  assert.ok(Buffer.byteLength(batches[2]!.map((l) => JSON.stringify(l)).join("\n")) > 1 << 20)
+  const dir = mkdtempSync(join(tmpdir(), "fleuve-docs-"))
+  try {
+    const writer = new DocumentsWriter(dir, "run")
+    for (const b of batches) writer.addLines(b)
+    const written = readFileSync(writer.close()!)
+    const expected = Buffer.concat(batches.map((b) => gzipSync(b.map((l) => JSON.stringify(l)).join("\n") + "\n")))
+    assert.deepEqual(written, expected)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 })
