@@ -54,13 +54,15 @@ export const ibanValid = (iban: string): boolean => {
 const MONTHS = "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
 const DATE = `(?:\\d{1,2}[/.-]\\d{1,2}[/.-]\\d{2,4}|(?:1er|\\d{1,2})\\s+(?:${MONTHS})\\s+\\d{4})`
 /** A date right after "né le", "née le", "né(e) le" or "date de naissance :"; only the date is replaced. */
-const BIRTH = new RegExp(`(\\b(?:née?s?|né\\(e\\))\\s+le\\s+|\\bdate\\s+de\\s+naissance\\s*:?\\s*(?:le\\s+)?)(${DATE})`, "giu")
+export const BIRTH = new RegExp(`(\\b(?:née?s?|né\\(e\\))\\s+le\\s+|\\bdate\\s+de\\s+naissance\\s*:?\\s*(?:le\\s+)?)(${DATE})`, "giu")
 
 /**
  * Where BIRTH can start: "né" or "date" in any case. Under BIRTH's `iu` flags n, é, d, a, t and
  * e fold only to their capitals, so these classes take exactly what it takes there.
  */
-const BIRTH_CUE = /[nN][éÉ]|[dD][aA][tT][eE]/
+const BIRTH_CUE = /[nN][éÉ]|[dD][aA][tT][eE]/g
+/** BIRTH tried at one position only (sticky). */
+const BIRTH_AT = new RegExp(BIRTH.source, "iuy")
 
 export interface ScrubResult {
   readonly text: string
@@ -83,17 +85,32 @@ export const scrubPii = (text: string): ScrubResult => {
       counts.TELEPHONE++
       return placeholder("TELEPHONE")
     })
-    // BIRTH (case-insensitive, Unicode, a \b first) is tried at every position; a match starts
-    // at "né" or "date" in some case, so it runs only from the first such place on, keeping
-    // the unit before it for the \b. Most documents have no such place.
-    const cue = BIRTH_CUE.exec(out)
-    if (cue !== null) {
-      const from = Math.max(0, cue.index - 1)
-      const tail = out.slice(from).replace(BIRTH, (_m: string, lead: string) => (counts.DATE_NAISSANCE++, `${lead}${placeholder("DATE_NAISSANCE")}`))
-      out = from === 0 ? tail : out.slice(0, from) + tail
-    }
+    // BIRTH (case-insensitive, Unicode, a \b first) would be tried at every position; a match
+    // starts at "né" or "date" in some case, so it is tried (sticky) only where BIRTH_CUE finds
+    // one, from left to right and past each match, as replace() takes them: the same matches.
+    // French has "né" in many words ("année", "donné"); a \b fails those at once.
+    out = replaceBirthDates(out, counts)
   }
   return { text: out, counts }
+}
+
+/** out.replace(BIRTH, lead + placeholder), BIRTH tried only where BIRTH_CUE finds a place it can start. */
+export const replaceBirthDates = (text: string, counts: Record<PiiType, number>): string => {
+  let out = ""
+  let last = 0
+  BIRTH_CUE.lastIndex = 0
+  for (let cue = BIRTH_CUE.exec(text); cue !== null; cue = BIRTH_CUE.exec(text)) {
+    BIRTH_AT.lastIndex = cue.index
+    const m = BIRTH_AT.exec(text)
+    if (m === null) {
+      BIRTH_CUE.lastIndex = cue.index + 1
+      continue
+    }
+    counts.DATE_NAISSANCE++
+    out += text.slice(last, m.index) + m[1]! + placeholder("DATE_NAISSANCE")
+    last = BIRTH_CUE.lastIndex = m.index + m[0].length
+  }
+  return last === 0 ? text : out + text.slice(last)
 }
 
 /** Scrubs PII from each document; counts replacements per type in the tally. */

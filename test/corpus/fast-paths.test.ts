@@ -11,6 +11,7 @@ import { signatureKernel } from "../../operators/corpus/minhash-kernel.ts"
 import { normaliseText, repairMojibake } from "../../operators/corpus/normalise.ts"
 import { alphabeticWordsRatio, defaultQualityThresholds, qualityCheck } from "../../operators/corpus/quality.ts"
 import { shardTable } from "../../operators/writers/arrow-shards.ts"
+import { BIRTH, replaceBirthDates } from "../../operators/corpus/pii.ts"
 import { type CleanedDocumentLine, DocumentsWriter } from "../../operators/writers/documents-jsonl.ts"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -365,4 +366,24 @@ test("documents file: lines written as UTF-8 into a kept buffer give the joined 
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test("PII: birth dates replaced where the cue finds a start give replace()'s text and count over the whole text", () => {
+  // "né" inside words ("année", "donné"), at a word start, with (e), in capitals; "date de
+  // naissance" with and without a colon and "le"; dates in both forms, good and broken; ſ and the
+  // Kelvin sign, which the i and u flags fold.
+  const pieces = ["né le ", "née le ", "nés le ", "né(e) le ", "NÉ LE ", "Née Le ", "date de naissance : ", "Date de naissance le ", "DATE DE NAISSANCE:", "12/03/1954", "1er janvier 1960", "3 août 1971", "31.12.99", "année ", "donné le ", "xné le ", "_né le ", "3né le ", "né  le  ", "né\nle ", "ſ", "\u212a", "é", " ", "le ", "date ", "de ", "naissance ", "né", "dat", "e"]
+  let s = 77
+  const next = (n: number) => Math.floor(((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * n)
+  let found = 0
+  for (let k = 0; k < 4000; k++) {
+    const text = Array.from({ length: next(16) }, () => pieces[next(pieces.length)]!).join("")
+    const fast = { EMAIL: 0, TELEPHONE: 0, NIR: 0, IBAN: 0, DATE_NAISSANCE: 0 }
+    let plain = 0
+    const expected = text.replace(BIRTH, (_m: string, lead: string) => (plain++, `${lead}[DATE_NAISSANCE]`))
+    assert.equal(replaceBirthDates(text, fast), expected, JSON.stringify(text))
+    assert.equal(fast.DATE_NAISSANCE, plain, JSON.stringify(text))
+    found += plain
+  }
+  assert.ok(found > 200, `${found} dates replaced`)
 })
