@@ -420,7 +420,7 @@ class WordIds {
       this.froms = new Int32Array(slots)
       this.tos = new Int32Array(slots)
     } else this.slotIds.fill(0, 0, slots)
-    this.sources.length = 0
+    // Overwritten by id from 1 on, never emptied: an emptied array regrows for every text.
     this.mask = slots - 1
     this.size = 0
   }
@@ -449,7 +449,8 @@ class WordIds {
     slotIds[slot] = id
     froms[slot] = from
     tos[slot] = to
-    this.sources.push(source)
+    if (id > this.sources.length) this.sources.push(source)
+    else this.sources[id - 1] = source
     return id
   }
 }
@@ -526,7 +527,9 @@ const scratch = {
   h2: new Int32Array(0),
   covered: new Uint8Array(0),
   counts: new KeyCounts(),
-  wordIds: new WordIds()
+  wordIds: new WordIds(),
+  seenLines: new Int32Array(0),
+  lineHashes: new Int32Array(0)
 }
 
 /** `a` copied into an array of its kind twice as long. */
@@ -546,15 +549,44 @@ function atLeast<A extends Uint8Array | Uint32Array | Int32Array>(a: A, n: numbe
  * are ranges of `text`; the words are scratch.ids (1 … distinctWords) and scratch.lengths.
  */
 const repetitionProblem = (text: string, lineStarts: Int32Array, lineEnds: Int32Array, lineCount: number, wordCount: number, distinctWords: number, t: QualityThresholds): string | undefined => {
-  const seenLines = new Set<string>()
+  // Lines seen, by their range of the text (no string each): a line equal to an earlier one is
+  // a duplicate, as Set<string>.has said.
   let dupLines = 0
   let dupLineChars = 0
+  let lineSlots = 16
+  while (lineSlots < lineCount * 2) lineSlots *= 2
+  const seenLines = scratch.seenLines = atLeast(scratch.seenLines, lineSlots)
+  const lineHashes = scratch.lineHashes = atLeast(scratch.lineHashes, lineSlots)
+  seenLines.fill(0, 0, lineSlots)
+  const lineMask = lineSlots - 1
   for (let k = 0; k < lineCount; k++) {
-    const l = text.slice(lineStarts[k]!, lineEnds[k]!)
-    if (seenLines.has(l)) {
+    const start = lineStarts[k]!
+    const end = lineEnds[k]!
+    let h = 0x811c9dc5
+    for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+    h ^= h >>> 16
+    let slot = h & lineMask
+    let duplicate = false
+    while (seenLines[slot] !== 0) {
+      const other = seenLines[slot]! - 1
+      if (lineHashes[slot] === h && lineEnds[other]! - lineStarts[other]! === end - start) {
+        const at = lineStarts[other]!
+        let i = 0
+        while (i < end - start && text.charCodeAt(at + i) === text.charCodeAt(start + i)) i++
+        if (i === end - start) {
+          duplicate = true
+          break
+        }
+      }
+      slot = (slot + 1) & lineMask
+    }
+    if (duplicate) {
       dupLines++
-      dupLineChars += l.length
-    } else seenLines.add(l)
+      dupLineChars += end - start
+    } else {
+      seenLines[slot] = k + 1
+      lineHashes[slot] = h
+    }
   }
   if (lineCount > 0 && dupLines / lineCount > t.maxDuplicateLinesRatio) return "duplicated lines"
   if (dupLineChars / Math.max(1, text.length) > t.maxDuplicateLineCharsRatio) return "duplicated line characters"
