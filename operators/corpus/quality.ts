@@ -194,7 +194,46 @@ export const qualityProblem = (text: string, t: QualityThresholds = defaultQuali
  * regular expression but for words with a surrogate (issue 23: the rules were 16% of the chain).
  */
 export const qualityCheck = (text: string, t: QualityThresholds = defaultQualityThresholds): { problem?: string; scores?: QualityScores } => {
-  const problem = (p: string) => ({ problem: p })
+  // Each pass is its own function: V8 re-optimises a function when a branch it had not seen
+  // runs (a word with a surrogate, a capital, a buffer to grow), and one large function took
+  // 20-90 ms of compiler time each time (issue 23: ~0.5 CPU-s a run on the compiler's thread).
+  const words = scanText(text)
+  if (words < t.minWords) return { problem: "too few words" }
+  if (words > t.maxWords) return { problem: "too many words" }
+  readWords(text, words)
+  const mean = pass.strippedCodePoints / Math.max(1, pass.strippedCount)
+  if (mean < t.minMeanWordLength) return { problem: "mean word length too short" }
+  if (mean > t.maxMeanWordLength) return { problem: "mean word length too long" }
+  // Counted with indexOf, not match(/…/g): no array of matches per document. "..." and "…"
+  // share no unit, so their non-overlapping counts add up to the alternation's.
+  const symbols = occurrences(text, "#") + occurrences(text, "...") + occurrences(text, "…")
+  if (symbols / words > t.maxSymbolWordRatio) return { problem: "too many symbols per word" }
+  const lines = pass.lines
+  if (lines > 0 && pass.bullets / lines > t.maxBulletLinesRatio) return { problem: "too many bullet lines" }
+  if (lines > 0 && pass.ellipses / lines > t.maxEllipsisLinesRatio) return { problem: "too many lines ending in ellipsis" }
+  const alpha = alphabeticRatioOf(scratch.classes, words)
+  if (alpha < t.minAlphaWordsRatio) return { problem: "too few alphabetic words" }
+  const stopCount = bitCount(pass.stopBits)
+  if (stopCount < t.minStopWords) return { problem: "too few stop words" }
+  if (t.c4BadContent) {
+    if (/lorem ipsum/i.test(text)) return { problem: "lorem ipsum" }
+    if (/[{}]/.test(text)) return { problem: "curly brace" }
+  }
+  const repeated = repetitionProblem(text, scratch.lineStarts, scratch.lineEnds, lines, words, scratch.wordIds.size, t)
+  if (repeated !== undefined) return { problem: repeated }
+  const round = (x: number) => Math.round(x * 1e4) / 1e4
+  return { scores: { words, mean_word_length: round(mean), alpha_words_ratio: round(alpha), stop_words: stopCount } }
+}
+
+/** What scanText and readWords found in the text at hand (qualityCheck is synchronous). */
+const pass = { lines: 0, bullets: 0, ellipses: 0, strippedCount: 0, strippedCodePoints: 0, stopBits: 0 }
+
+/**
+ * The first pass: each word's range and the OR and AND of its units' flags (scratch.starts, ends,
+ * ors, ands), each line with text's range (scratch.lineStarts, lineEnds) and whether it starts
+ * with a bullet or ends in an ellipsis (pass.lines, bullets, ellipses). Returns the word count.
+ */
+const scanText = (text: string): number => {
   const n = text.length
   let starts = scratch.starts
   let ends = scratch.ends
@@ -216,14 +255,15 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
   for (let i = 0; i <= n; i++) {
     const c = i < n ? text.charCodeAt(i) : 10
     let f = UNIT_FLAGS[c]!
-    if (f === 0) f = UNIT_FLAGS[c] = readUnit(c)
+    if (f === 0) f = unitFlags(c)
     if (f & SPACE) {
       if (inWord) {
         if (words === starts.length) {
-          scratch.starts = starts = grown(starts)
-          scratch.ends = ends = grown(ends)
-          scratch.ors = ors = grown(ors)
-          scratch.ands = ands = grown(ands)
+          growWordArrays()
+          starts = scratch.starts
+          ends = scratch.ends
+          ors = scratch.ors
+          ands = scratch.ands
         }
         starts[words] = wordStart
         ends[words] = i
@@ -235,8 +275,9 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
       if (c === 10) {
         if (lineFirst >= 0) {
           if (lines === lineStarts.length) {
-            scratch.lineStarts = lineStarts = grown(lineStarts)
-            scratch.lineEnds = lineEnds = grown(lineEnds)
+            growLineArrays()
+            lineStarts = scratch.lineStarts
+            lineEnds = scratch.lineEnds
           }
           lineStarts[lines] = lineStart
           lineEnds[lines] = i
@@ -261,9 +302,33 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
     if (lineFirst < 0) lineFirst = c
     lastText = i
   }
-  if (words < t.minWords) return problem("too few words")
-  if (words > t.maxWords) return problem("too many words")
-  // The second pass: classes, stripped lengths, stop words, and word ids.
+  pass.lines = lines
+  pass.bullets = bullets
+  pass.ellipses = ellipses
+  return words
+}
+
+const growWordArrays = () => {
+  scratch.starts = grown(scratch.starts)
+  scratch.ends = grown(scratch.ends)
+  scratch.ors = grown(scratch.ors)
+  scratch.ands = grown(scratch.ands)
+}
+const growLineArrays = () => {
+  scratch.lineStarts = grown(scratch.lineStarts)
+  scratch.lineEnds = grown(scratch.lineEnds)
+}
+
+/**
+ * The second pass, over the words: each one's class (scratch.classes), its punctuation-stripped
+ * length (pass.strippedCount, strippedCodePoints), its lower-cased, punctuation-stripped form as
+ * an id (scratch.ids, lengths; scratch.wordIds) and the stop words among them (pass.stopBits).
+ */
+const readWords = (text: string, words: number) => {
+  const starts = scratch.starts
+  const ends = scratch.ends
+  const ors = scratch.ors
+  const ands = scratch.ands
   const classes = scratch.classes = atLeast(scratch.classes, words)
   const ids = scratch.ids = atLeast(scratch.ids, words)
   const lengths = scratch.lengths = atLeast(scratch.lengths, words)
@@ -280,15 +345,9 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
     let from = start
     let to = end
     if (wor & SURROGATE) {
-      // The regular expressions, on the word's string.
-      const word = text.slice(start, end)
-      classes[w] = classOfRegex(word)
-      const stripped = word.replace(PUNCT_OR_SYMBOL_ENDS, "")
-      if (stripped.length > 0) {
-        strippedCount++
-        strippedCodePoints += codePointLength(stripped)
-      }
-      source = word.toLowerCase().replace(PUNCT_ENDS, "")
+      source = surrogateWord(text.slice(start, end), w)
+      strippedCount += held.stripped
+      strippedCodePoints += held.codePoints
       from = 0
       to = source.length
     } else {
@@ -303,28 +362,15 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
         strippedCodePoints += b - a
       }
       if (wor & CASED) {
-        // A unit that toLowerCase changes: the lower-cased string (it may differ in length).
-        source = text.slice(start, end).toLowerCase()
+        // A unit that toLowerCase changes: the lower-cased string (it may differ in length),
+        // cut at its \p{P} ends.
+        source = lowerStripped(text.slice(start, end).toLowerCase())
         from = 0
         to = source.length
-      }
-      // \p{P} cut from both ends (a surrogate at an end: the regex decides).
-      while (from < to) {
-        const f = unitFlags(source.charCodeAt(from))
-        if (f & SURROGATE) from = to = -1
-        else if (f & PUNCT) from++
-        else break
-      }
-      while (to > from) {
-        const f = unitFlags(source.charCodeAt(to - 1))
-        if (f & SURROGATE) from = to = -1
-        else if (f & PUNCT) to--
-        else break
-      }
-      if (from < 0) {
-        source = (source === text ? text.slice(start, end) : source).replace(PUNCT_ENDS, "")
-        from = 0
-        to = source.length
+      } else {
+        // The word's own units, no surrogate among them: \p{P} cut from both ends.
+        while (from < to && UNIT_FLAGS[text.charCodeAt(from)]! & PUNCT) from++
+        while (to > from && UNIT_FLAGS[text.charCodeAt(to - 1)]! & PUNCT) to--
       }
     }
     const length = to - from
@@ -346,27 +392,40 @@ export const qualityCheck = (text: string, t: QualityThresholds = defaultQuality
       if (index !== undefined) stopBits |= 1 << index
     }
   }
-  const mean = strippedCodePoints / Math.max(1, strippedCount)
-  if (mean < t.minMeanWordLength) return problem("mean word length too short")
-  if (mean > t.maxMeanWordLength) return problem("mean word length too long")
-  // Counted with indexOf, not match(/…/g): no array of matches per document. "..." and "…"
-  // share no unit, so their non-overlapping counts add up to the alternation's.
-  const symbols = occurrences(text, "#") + occurrences(text, "...") + occurrences(text, "…")
-  if (symbols / words > t.maxSymbolWordRatio) return problem("too many symbols per word")
-  if (lines > 0 && bullets / lines > t.maxBulletLinesRatio) return problem("too many bullet lines")
-  if (lines > 0 && ellipses / lines > t.maxEllipsisLinesRatio) return problem("too many lines ending in ellipsis")
-  const alpha = alphabeticRatioOf(classes, words)
-  if (alpha < t.minAlphaWordsRatio) return problem("too few alphabetic words")
-  const stopCount = bitCount(stopBits)
-  if (stopCount < t.minStopWords) return problem("too few stop words")
-  if (t.c4BadContent) {
-    if (/lorem ipsum/i.test(text)) return problem("lorem ipsum")
-    if (/[{}]/.test(text)) return problem("curly brace")
+  pass.strippedCount = strippedCount
+  pass.strippedCodePoints = strippedCodePoints
+  pass.stopBits = stopBits
+}
+
+/** What surrogateWord measured: 1 or 0 stripped words, and their code points. */
+const held = { stripped: 0, codePoints: 0 }
+
+/** A word with a surrogate, by the regular expressions: its class (scratch.classes[w]), stripped length (held), and lower-cased \p{P}-stripped form. */
+const surrogateWord = (word: string, w: number): string => {
+  scratch.classes[w] = classOfRegex(word)
+  const stripped = word.replace(PUNCT_OR_SYMBOL_ENDS, "")
+  held.stripped = stripped.length > 0 ? 1 : 0
+  held.codePoints = stripped.length > 0 ? codePointLength(stripped) : 0
+  return word.toLowerCase().replace(PUNCT_ENDS, "")
+}
+
+/** A lower-cased word cut at its \p{P} ends, unit by unit (a surrogate at an end: the regex decides). */
+const lowerStripped = (lower: string): string => {
+  let from = 0
+  let to = lower.length
+  while (from < to) {
+    const f = unitFlags(lower.charCodeAt(from))
+    if (f & SURROGATE) return lower.replace(PUNCT_ENDS, "")
+    if (!(f & PUNCT)) break
+    from++
   }
-  const repeated = repetitionProblem(text, lineStarts, lineEnds, lines, words, wordIds.size, t)
-  if (repeated !== undefined) return problem(repeated)
-  const round = (x: number) => Math.round(x * 1e4) / 1e4
-  return { scores: { words, mean_word_length: round(mean), alpha_words_ratio: round(alpha), stop_words: stopCount } }
+  while (to > from) {
+    const f = unitFlags(lower.charCodeAt(to - 1))
+    if (f & SURROGATE) return lower.replace(PUNCT_ENDS, "")
+    if (!(f & PUNCT)) break
+    to--
+  }
+  return from === 0 && to === lower.length ? lower : lower.slice(from, to)
 }
 
 /** Non-overlapping occurrences of `s` in `text`, as the length of text.match(/s/g). */
