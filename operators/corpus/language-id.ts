@@ -397,8 +397,9 @@ class WordRows {
     this.lengths = new Int32Array(capacity)
     this.gramStart = new Int32Array(capacity)
     this.sums = new Float64Array(capacity * 5)
-    this.unitPool = new Uint8Array(capacity * 16)
-    this.offsets = new Int32Array(capacity * 40)
+    // The pools start small and double as words come, up to ~16 units and ~40 offsets a word.
+    this.unitPool = new Uint8Array(Math.min(capacity * 16, 1 << 14))
+    this.offsets = new Int32Array(Math.min(capacity * 40, 1 << 16))
   }
 
   /** The word's entry, or -1 (then `add` takes it, with no look-up in between). */
@@ -427,6 +428,8 @@ class WordRows {
   /** Stores the word just not found; returns its entry, whose offsets are to be written from gramStart[entry]. */
   add(units: Uint8Array, len: number): number {
     const grams = gramCount(len)
+    if (this.units + len > this.unitPool.length && this.unitPool.length < this.capacity * 16) this.unitPool = grownTo(this.unitPool, this.units + len)
+    if (this.grams + grams > this.offsets.length && this.offsets.length < this.capacity * 40) this.offsets = grownTo(this.offsets, this.grams + grams)
     if (this.count >= this.capacity || this.units + len > this.unitPool.length || this.grams + grams > this.offsets.length) {
       // Too long a word for the pools: they grow for it (a word of thousands of letters is rare).
       if (len > this.unitPool.length) this.unitPool = new Uint8Array(len * 2)
@@ -472,6 +475,13 @@ if (LANGUAGES.join() !== "fr,en,es,it,de") throw new Error("language id: softmax
 
 /** The unit roundoff of doubles, 2^-53. */
 const EPSILON = 2 ** -53
+
+/** `a` copied into an array of its kind at least twice as long and holding `n`. */
+function grownTo<A extends Uint8Array | Int32Array>(a: A, n: number): A {
+  const bigger = new (a.constructor as new (length: number) => A)(Math.max(a.length * 2, n))
+  bigger.set(a)
+  return bigger
+}
 
 const grow = (units: Uint8Array) => {
   const bigger = new Uint8Array(units.length * 2)

@@ -403,25 +403,37 @@ class IdBuffer {
  * did: the ids of a piece do not depend on what is cached.
  */
 export class PieceCache {
-  private readonly hashes: Int32Array
-  /** Per slot: the entry + 1 (0: empty). */
-  private readonly slots: Int32Array
-  private readonly mask: number
+  private hashes = new Int32Array(1 << 12)
+  /** Per slot: the entry + 1 (0: empty). Grown (rehashed) at half full, up to twice the capacity. */
+  private slots = new Int32Array(1 << 12)
+  private mask = (1 << 12) - 1
   private readonly texts: Array<string> = []
   /** Per entry: where its count and ids start in `ids`. */
-  private readonly starts: Int32Array
-  ids = new Int32Array(1 << 16)
+  private starts = new Int32Array(1 << 11)
+  ids = new Int32Array(1 << 14)
   private used = 0
   private lastHash = 0
   private lastSlot = 0
 
-  constructor(readonly capacity: number) {
-    let size = 16
-    while (size < capacity * 2) size *= 2
+  constructor(readonly capacity: number) {}
+
+  /** Twice the slots, the entries put back by their kept hashes. */
+  private grow() {
+    const { hashes, slots } = this
+    const size = slots.length * 2
     this.hashes = new Int32Array(size)
     this.slots = new Int32Array(size)
     this.mask = size - 1
-    this.starts = new Int32Array(capacity)
+    for (let s = 0; s < slots.length; s++) {
+      if (slots[s] === 0) continue
+      let t = hashes[s]! & this.mask
+      while (this.slots[t] !== 0) t = (t + 1) & this.mask
+      this.slots[t] = slots[s]!
+      this.hashes[t] = hashes[s]!
+    }
+    const starts = new Int32Array(this.starts.length * 2)
+    starts.set(this.starts)
+    this.starts = starts
   }
 
   /** Where the ids of text[start, end) are in `ids` (its count, then the ids), or -1 (then `add` it, with no other look-up between). */
@@ -456,6 +468,9 @@ export class PieceCache {
       this.slots.fill(0)
       this.texts.length = 0
       this.used = 0
+      this.find(piece, 0, piece.length)
+    } else if (this.texts.length >= this.slots.length / 2) {
+      this.grow()
       this.find(piece, 0, piece.length)
     }
     if (this.used + ids.length + 1 > this.ids.length) {
