@@ -93,8 +93,16 @@ if (profiler) {
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 const running = await startStage(ctx, pipeline, pipeline.nodes[1] as never, stats, run)
+// A stage whose consumer crashed (a failed transaction, a decoding bug) handles nothing more: the
+// bench fails at once with the cause instead of waiting out its deadline.
+let crashed: { readonly cause: unknown } | undefined
+running.consumer.done.then(
+  () => (crashed ??= { cause: new Error("the stage's consumer stopped") }),
+  (cause: unknown) => (crashed = { cause })
+)
 const deadline = Date.now() + 300000
 while (t.records < N) {
+  if (crashed) throw new Error(`the stage's consumer crashed after ${t.records} of ${N} records: ${crashed.cause instanceof Error ? crashed.cause.message : String(crashed.cause)}`, { cause: crashed.cause })
   if (Date.now() > deadline) throw new Error(`the stage handled ${t.records} of ${N} records in 300 s`)
   await new Promise((r) => setTimeout(r, 10))
 }
