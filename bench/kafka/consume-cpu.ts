@@ -1,6 +1,6 @@
 // bench/kafka/consume-cpu.ts: a client's own cost of consuming: process CPU time (user + system,
 // librdkafka's threads included) per record read from a topic, without fleuve's decoding or, with
-// `decode`, with it (serde.decodeBatch per fetched batch, as bench/kafka/run.ts's consumer).
+// `decode`, with it (serde.decodeMessages per fetched batch, as bench/kafka/run.ts's consumer).
 //
 //   node --import tsx bench/kafka/consume-cpu.ts [kafkajs|rdkafka] [topic] [decode]
 //   FLEUVE_BENCH_PROFILE=/tmp/consume.cpuprofile …     # a CPU profile of the consuming span
@@ -46,7 +46,7 @@ await new Promise<void>((resolve) => {
     onAssigned: () => void (assignedAt ||= performance.now()),
     onBatch: async (b) => {
       n += b.messages.length
-      if (decode) for (const d of await serde.decodeBatch(score, b.messages.map((m) => m.value))) if (d._tag === "Ok") ok++
+      if (decode) for (const d of await serde.decodeMessages(score, b.messages)) if (d._tag === "Ok") ok++
       // A transactional topic's markers take offsets too: 98% of its offsets are records.
       if (n >= total * 0.98 && t1 === 0) {
         t1 = performance.now()

@@ -13,7 +13,7 @@
 //
 // fleuve: Confluent wire format with registry serde (JSON, schema id), kafkajs 2.2.4, acks=all,
 // idempotent producer, batches of BATCH records per produce request; consumer read_committed,
-// each fetched batch decoded and validated with serde.decodeBatch (the compiled fast path of
+// each fetched batch decoded and validated with serde.decodeMessages (the compiled fast path of
 // pipelines/kafka/compiled-validator.ts, the Effect Schema for whatever it does not accept).
 // Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT to reach a broker started on other ports.
 // Java: org.apache.kafka.tools.ProducerPerformance / ConsumerPerformance from the broker's jars.
@@ -157,7 +157,7 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
       },
       onBatch: async (b) => {
         // As the runtime's stages decode (pipelines/kafka/nodes.ts): one call per fetched batch.
-        for (const d of await serde.decodeBatch(score, b.messages.map((m) => m.value))) if (d._tag === "Ok") consumed++
+        for (const d of await serde.decodeMessages(score, b.messages)) if (d._tag === "Ok") consumed++
         if (consumed >= N && t1 === 0) {
           t1 = performance.now()
           resolveDone()

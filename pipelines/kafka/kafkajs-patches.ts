@@ -60,6 +60,10 @@ export const murmur2 = (key: unknown): number => {
     length = key.length
   } else {
     const text = String(key)
+    // An ASCII key (nearly every key: ids) is its own UTF-8: hashed from its char codes, without
+    // writing it into the scratch buffer (a call into C++ per produced record).
+    const ascii = murmur2Ascii(text)
+    if (ascii !== undefined) return ascii
     if (text.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(text.length * 3)
     length = scratch.write(text, 0, "utf8")
     data = scratch
@@ -85,6 +89,39 @@ export const murmur2 = (key: unknown): number => {
     // falls through
     case 1:
       h ^= data[tail]!
+      h = Math.imul(h, m)
+  }
+  h ^= h >>> 13
+  h = Math.imul(h, m)
+  h ^= h >>> 15
+  return h | 0
+}
+
+/** murmur2 of an ASCII string's bytes, read as char codes; undefined when it is not ASCII. */
+const murmur2Ascii = (text: string): number | undefined => {
+  const length = text.length
+  for (let i = 0; i < length; i++) if (text.charCodeAt(i) > 0x7f) return undefined
+  const m = 0x5bd1e995
+  let h = (0x9747b28c ^ length) | 0
+  const length4 = length >>> 2
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4
+    let k = text.charCodeAt(i4) | (text.charCodeAt(i4 + 1) << 8) | (text.charCodeAt(i4 + 2) << 16) | (text.charCodeAt(i4 + 3) << 24)
+    k = Math.imul(k, m)
+    k ^= k >>> 24
+    k = Math.imul(k, m)
+    h = Math.imul(h, m) ^ k
+  }
+  const tail = length & ~3
+  switch (length % 4) {
+    case 3:
+      h ^= text.charCodeAt(tail + 2) << 16
+    // falls through
+    case 2:
+      h ^= text.charCodeAt(tail + 1) << 8
+    // falls through
+    case 1:
+      h ^= text.charCodeAt(tail)
       h = Math.imul(h, m)
   }
   h ^= h >>> 13

@@ -62,6 +62,69 @@ export interface KafkajsRecord {
  */
 export const NO_RECORD_HEADERS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
+/**
+ * A fetched record as kafkajs' decoder returns it, read lazily from its record batch's buffer.
+ * A consumer's fetch holds tens of thousands of records until they are handled (a stage's until its
+ * transaction commits), so what each one allocates outlives several young-generation collections:
+ * profiled on bench/kafka, garbage collection was a fifth of a consuming process's CPU. So the key
+ * and value Buffers (views of the fetched buffer) and the offset and timestamp strings are made
+ * when first read, and kept; `source` and the spans let a reader that knows about them (serde's
+ * decodeMessages, transport.ts' keyTextOf) read a value or key where it lies, without a Buffer.
+ * Read through its getters it is the record kafkajs' own decoder builds (kafkajs-patches.test.ts).
+ */
+export class LeanRecord implements KafkajsRecord {
+  #key: Buffer | null | undefined = undefined
+  #value: Buffer | null | undefined = undefined
+  #offset: number | string
+  #timestamp: number | string
+  constructor(
+    readonly magicByte: number,
+    readonly attributes: number,
+    timestamp: number | string,
+    offset: number | string,
+    /** The record batch's buffer (the fetch's, or the decompressed batch's). */
+    readonly source: Buffer,
+    /** Where the key lies in `source`; `keyEnd` -1: a null key. */
+    readonly keyStart: number,
+    readonly keyEnd: number,
+    /** Where the value lies in `source`; `valueEnd` -1: a null value. */
+    readonly valueStart: number,
+    readonly valueEnd: number,
+    readonly headers: Record<string, unknown>,
+    readonly isControlRecord: boolean,
+    readonly batchContext: unknown
+  ) {
+    this.#offset = offset
+    this.#timestamp = timestamp
+  }
+
+  get key(): Buffer | null {
+    if (this.#key === undefined) this.#key = this.keyEnd < 0 ? null : this.source.subarray(this.keyStart, this.keyEnd)
+    return this.#key
+  }
+
+  get value(): Buffer | null {
+    if (this.#value === undefined) this.#value = this.valueEnd < 0 ? null : this.source.subarray(this.valueStart, this.valueEnd)
+    return this.#value
+  }
+
+  get offset(): string {
+    const o = this.#offset
+    return typeof o === "string" ? o : (this.#offset = String(o))
+  }
+
+  /** The offset as a number where it is exact (below 2^53), else undefined (read `offset`). */
+  get offsetNumber(): number | undefined {
+    const o = this.#offset
+    return typeof o === "number" ? o : o.length < 16 ? Number(o) : undefined
+  }
+
+  get timestamp(): string {
+    const t = this.#timestamp
+    return typeof t === "string" ? t : (this.#timestamp = String(t))
+  }
+}
+
 /** A reader of one buffer's varints, records and headers; `pos` is where it stands. */
 class RecordReader {
   pos = 0
@@ -113,6 +176,13 @@ class RecordReader {
     return out
   }
 
+  /** Passes over a length-prefixed byte string and returns its length (-1: null); it ends at `pos`. */
+  skipBytes(): number {
+    const length = this.varInt()
+    if (length > 0) this.pos += length
+    return length
+  }
+
   string(): string | null {
     const length = this.varInt()
     if (length === -1) return null
@@ -150,19 +220,22 @@ const readRecords = (reader: RecordReader, count: number, ctx: BatchContext & { 
     const attributes = (buf[reader.pos++]! << 24) >> 24
     const tsStart = reader.pos
     const tsDelta = reader.varNumber()
-    let timestamp: string
+    // Numbers where exact (made strings when read: LeanRecord), else the strings kafkajs makes.
+    let timestamp: number | string
     if (appendTime !== undefined) {
       if (tsDelta === undefined) reader.varBig(tsStart)
       timestamp = appendTime
     } else if (tsDelta !== undefined && timestampNumber !== undefined && Math.abs(tsDelta) < 2 ** 32) {
-      timestamp = String(timestampNumber + tsDelta)
+      timestamp = timestampNumber + tsDelta
     } else {
       timestamp = BigInt.asIntN(64, firstTimestamp + (tsDelta === undefined ? reader.varBig(tsStart) : BigInt(tsDelta))).toString()
     }
     const offsetDelta = reader.varInt()
-    const offset = offsetNumber !== undefined ? String(offsetNumber + offsetDelta) : BigInt.asIntN(64, firstOffset + BigInt(offsetDelta)).toString()
-    const key = reader.bytes()
-    const value = reader.bytes()
+    const offset = offsetNumber !== undefined ? offsetNumber + offsetDelta : BigInt.asIntN(64, firstOffset + BigInt(offsetDelta)).toString()
+    const keyLength = reader.skipBytes()
+    const keyEnd = keyLength < 0 ? -1 : reader.pos
+    const valueLength = reader.skipBytes()
+    const valueEnd = valueLength < 0 ? -1 : reader.pos
     const headerCount = reader.varInt()
     const headers: Record<string, unknown> = headerCount > 0 ? {} : NO_RECORD_HEADERS
     for (let h = 0; h < headerCount; h++) {
@@ -174,7 +247,7 @@ const readRecords = (reader: RecordReader, count: number, ctx: BatchContext & { 
       Object.defineProperty(headers, name, { value: next, writable: true, enumerable: true, configurable: true })
     }
     reader.pos = end
-    records[i] = { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord: isControlBatch, batchContext: ctx }
+    records[i] = new LeanRecord(magicByte, attributes, timestamp, offset, buf, keyEnd - keyLength, keyEnd, valueEnd - valueLength, valueEnd, headers, isControlBatch, ctx)
   }
   return records
 }
@@ -265,7 +338,10 @@ export const makeBatchClass = (modules: {
       this.highWatermark = partitionData.highWatermark
       this.rawMessages = messages
       // A fetch may return records before the offset asked for (the start of their record batch).
-      this.messagesWithinOffset = messages.filter((m) => (fetchedNumber !== undefined && m.offset.length < 16 ? Number(m.offset) >= fetchedNumber : BigInt(m.offset) >= fetched))
+      this.messagesWithinOffset = messages.filter((m) => {
+        const n = fetchedNumber === undefined ? undefined : m instanceof LeanRecord ? m.offsetNumber : m.offset.length < 16 ? Number(m.offset) : undefined
+        return n !== undefined ? n >= fetchedNumber! : BigInt(m.offset) >= fetched
+      })
       this.messages = filterAbortedMessages({ messages: this.messagesWithinOffset, abortedTransactions }).filter((m) => !m.isControlRecord)
     }
 
@@ -401,8 +477,20 @@ const bytesOf = (v: unknown): Buffer | string | null => (v == null ? null : Buff
 const lengthOf = (b: Buffer | string | null): number => (b === null ? -1 : typeof b === "string" ? Buffer.byteLength(b, "utf8") : b.length)
 const sizeOfBytes = (length: number) => (length < 0 ? 1 : sizeOfUVar(zigzag32(length)) + length)
 
-/** The records' bytes, one after the other, exactly as kafkajs' `Record` encoders wrote them. */
-export const encodeRecords = (records: ReadonlyArray<PendingRecord>): Buffer => {
+/** What writing records takes: every record's parts and sizes, measured once (sizeRecords). */
+interface RecordsPlan {
+  readonly records: ReadonlyArray<PendingRecord>
+  readonly keys: Array<Buffer | string | null>
+  readonly values: Array<Buffer | string | null>
+  readonly keyLengths: Int32Array
+  readonly valueLengths: Int32Array
+  readonly bodySizes: Float64Array
+  readonly headerLists: Array<Array<readonly [string, Buffer | string | null, number, number]> | undefined>
+  /** The records' bytes in all. */
+  readonly total: number
+}
+
+const sizeRecords = (records: ReadonlyArray<PendingRecord>): RecordsPlan => {
   const n = records.length
   const keys = new Array<Buffer | string | null>(n)
   const values = new Array<Buffer | string | null>(n)
@@ -436,8 +524,15 @@ export const encodeRecords = (records: ReadonlyArray<PendingRecord>): Buffer => 
     bodySizes[i] = body
     total += sizeOfUVar(zigzag32(body)) + body
   }
-  const w = new RecordWriter(Buffer.allocUnsafe(total))
-  for (let i = 0; i < n; i++) {
+  return { records, keys, values, keyLengths, valueLengths, bodySizes, headerLists, total }
+}
+
+/** Writes the planned records into `buf` from `at` (plan.total bytes). */
+const writeRecords = (plan: RecordsPlan, buf: Buffer, at: number): void => {
+  const { records, keys, values, keyLengths, valueLengths, bodySizes, headerLists } = plan
+  const w = new RecordWriter(buf)
+  w.pos = at
+  for (let i = 0; i < records.length; i++) {
     const r = records[i]!
     w.uvar(zigzag32(bodySizes[i]!))
     w.buf[w.pos++] = 0 // record attributes: none used
@@ -454,8 +549,15 @@ export const encodeRecords = (records: ReadonlyArray<PendingRecord>): Buffer => 
       }
     }
   }
-  if (w.pos !== total) throw new Error(`kafka record batch: wrote ${w.pos} bytes of ${total}`)
-  return w.buf
+  if (w.pos !== at + plan.total) throw new Error(`kafka record batch: wrote ${w.pos - at} bytes of ${plan.total}`)
+}
+
+/** The records' bytes, one after the other, exactly as kafkajs' `Record` encoders wrote them. */
+export const encodeRecords = (records: ReadonlyArray<PendingRecord>): Buffer => {
+  const plan = sizeRecords(records)
+  const out = Buffer.allocUnsafe(plan.total)
+  writeRecords(plan, out, 0)
+  return out
 }
 
 interface KafkajsEncoder {
@@ -498,14 +600,18 @@ async ({
     .writeInt16(producerEpoch)
     .writeInt32(firstSequence)
     .writeInt32(records.length).buffer
-  let recordBytes = encodeRecords(records)
+  // Uncompressed, the records are written straight into the batch (no buffer of their own to copy).
+  const plan = sizeRecords(records)
+  let recordBytes: Buffer | undefined
   if (compression !== 0) {
     const codec = modules.lookupCodec(compression)
     if (!codec) throw new Error(`kafka record batch: no codec for compression ${compression}`)
+    recordBytes = Buffer.allocUnsafe(plan.total)
+    writeRecords(plan, recordBytes, 0)
     recordBytes = await codec.compress({ buffer: recordBytes })
   }
   // firstOffset (8), length (4), then the batch: leader epoch (4), magic (1), CRC (4), body.
-  const bodyLength = head.length + recordBytes.length
+  const bodyLength = head.length + (recordBytes ? recordBytes.length : plan.total)
   const out = Buffer.allocUnsafe(8 + 4 + 4 + 1 + 4 + bodyLength)
   const first = new modules.Encoder(8).writeInt64(firstOffset).buffer
   first.copy(out, 0)
@@ -513,7 +619,8 @@ async ({
   out.writeInt32BE(partitionLeaderEpoch, 12)
   out.writeInt8(MAGIC_BYTE, 16)
   head.copy(out, 21)
-  recordBytes.copy(out, 21 + head.length)
+  if (recordBytes) recordBytes.copy(out, 21 + head.length)
+  else writeRecords(plan, out, 21 + head.length)
   out.writeUInt32BE(modules.crc32c(out.subarray(21)) >>> 0, 17)
   const encoder = new modules.Encoder(0)
   encoder.buf = out
@@ -542,12 +649,18 @@ async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: {
   clientId: string
   request: { apiKey: number; apiVersion: number; encode: () => Promise<{ buffer: Buffer }> }
 }) => {
-  const payload = (await encode()).buffer
+  const encoded = (await encode()) as { buffer: Buffer; parts?: ReadonlyArray<Buffer> }
   const head = new Encoder(64).writeInt32(0).writeInt16(apiKey).writeInt16(apiVersion).writeInt32(correlationId) as KafkajsEncoder & { writeString(s: string): KafkajsEncoder }
   const header = head.writeString(clientId).buffer
-  const out = Buffer.allocUnsafe(header.length + payload.length)
+  // A payload in parts (the lean Produce request: a stage's transaction, megabytes) is copied
+  // once, into the framed request, instead of joined and then copied again.
+  const parts = encoded.parts ?? [encoded.buffer]
+  let length = header.length
+  for (const p of parts) length += p.length
+  const out = Buffer.allocUnsafe(length)
   header.copy(out, 0)
-  payload.copy(out, header.length)
+  let at = header.length
+  for (const p of parts) at += p.copy(out, at)
   out.writeInt32BE(out.length - 4, 0)
   return encoderOf(Encoder, out)
 }
@@ -618,7 +731,14 @@ export const makeProduceRequestV3 = (modules: {
           parts.push(head, batch.buf.subarray(0, batch.offset))
         }
       }
-      return encoderOf(Encoder, Buffer.concat(parts))
+      // Its bytes as parts, joined only if someone reads `buffer` (request framing copies the parts once).
+      let joined: Buffer | undefined
+      return {
+        parts,
+        get buffer() {
+          return (joined ??= Buffer.concat(parts))
+        }
+      }
     }
   })
 }

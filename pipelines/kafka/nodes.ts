@@ -6,7 +6,7 @@ import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type PipelineNode, recordOfTopic, type SinkNode, type SourceNode, type StageNode } from "../runtime/graph.ts"
 import { type RecordType, recordType, type Serde } from "./serde.ts"
 import type { KafkaSettings } from "./settings.ts"
-import type { Consumer, InBatch, InMessage, KafkaTransport, OutMessage, Producer, TopicSpec } from "./transport.ts"
+import { type Consumer, type InBatch, type InMessage, type KafkaTransport, keyTextOf, type OutMessage, type Producer, type TopicSpec } from "./transport.ts"
 
 /**
  * Each node of a graph as Kafka clients: a source is a producer; a stage is a consumer group whose
@@ -99,11 +99,11 @@ export const deadLetterHeaders = (d: DeadLetter): Record<string, string> => ({
 const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InBatch, operator: string) => {
   const envelopes: Array<Envelope<A>> = []
   const dead: Array<{ key: string; letter: DeadLetter }> = []
-  const decodedAll = await ctx.serde.decodeBatch(type, batch.messages.map((m) => m.value))
+  const decodedAll = await ctx.serde.decodeMessages(type, batch.messages)
   for (let i = 0; i < batch.messages.length; i++) {
     const m = batch.messages[i]!
     const decoded = decodedAll[i]!
-    const key = m.key?.toString("utf8") ?? ""
+    const key = keyTextOf(m)
     const position = positionOf(batch.topic, batch.partition, m)
     if (decoded._tag === "Ok") envelopes.push({ key, value: decoded.value, position })
     else {

@@ -5,6 +5,7 @@ import { jsonSchemaOf, type RecordName, Records } from "../../schemas/registry.t
 import { compileValidator } from "./compiled-validator.ts"
 import { backwardProblems } from "./compatibility.ts"
 import type { KafkaSettings } from "./settings.ts"
+import { type InMessage, isInPlace } from "./transport.ts"
 
 /**
  * Confluent wire format over a schema registry: magic byte 0, the writer schema's id (4 bytes,
@@ -73,6 +74,11 @@ export interface Serde {
    * per schema id not seen before, then every record is decoded without a promise of its own.
    */
   readonly decodeBatch: <A>(type: RecordType<A>, values: ReadonlyArray<Buffer | null>) => Promise<ReadonlyArray<Decoded<A>>>
+  /**
+   * decodeBatch over fetched messages (what a consumer calls): each value is read where its
+   * client holds it (transport.ts' InPlaceMessage) without a Buffer of its own per record.
+   */
+  readonly decodeMessages: <A>(type: RecordType<A>, messages: ReadonlyArray<InMessage>) => Promise<ReadonlyArray<Decoded<A>>>
   /** Frames any JSON value with a schema id: for tests that forge records. */
   readonly frame: (schemaId: number, json: string) => Buffer
   readonly idOf: (type: RecordType) => number
@@ -197,7 +203,7 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
     decode: async <A>(type: RecordType<A>, bytes: Buffer | null): Promise<Decoded<A>> => {
       const id = schemaIdOf(bytes)
       if (id !== undefined && !knownIds.has(id)) await subjectOfId(id, type.subject)
-      return decodeKnown(type, bytes)
+      return bytes === null ? decodeKnown(type, null, 0, 0) : decodeKnown(type, bytes, 0, bytes.length)
     },
     decodeBatch: async <A>(type: RecordType<A>, values: ReadonlyArray<Buffer | null>): Promise<ReadonlyArray<Decoded<A>>> => {
       // A batch's records nearly always share one schema id: looked up once, not once a record.
@@ -209,36 +215,68 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
         seen = id
       }
       const out = new Array<Decoded<A>>(values.length)
-      for (let i = 0; i < values.length; i++) out[i] = decodeKnown(type, values[i] ?? null)
+      for (let i = 0; i < values.length; i++) {
+        const bytes = values[i] ?? null
+        out[i] = bytes === null ? decodeKnown(type, null, 0, 0) : decodeKnown(type, bytes, 0, bytes.length)
+      }
+      return out
+    },
+    decodeMessages: async <A>(type: RecordType<A>, messages: ReadonlyArray<InMessage>): Promise<ReadonlyArray<Decoded<A>>> => {
+      let seen = -1
+      for (const m of messages) {
+        const id = isInPlace(m) ? (m.valueEnd < 0 ? undefined : schemaIdAt(m.source, m.valueStart, m.valueEnd)) : schemaIdOf(m.value)
+        if (id === undefined || id === seen) continue
+        if (!knownIds.has(id)) await subjectOfId(id, type.subject)
+        seen = id
+      }
+      const out = new Array<Decoded<A>>(messages.length)
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i]!
+        if (isInPlace(m)) out[i] = m.valueEnd < 0 ? decodeKnown(type, null, 0, 0) : decodeKnown(type, m.source, m.valueStart, m.valueEnd)
+        else {
+          const bytes = m.value
+          out[i] = bytes === null ? decodeKnown(type, null, 0, 0) : decodeKnown(type, bytes, 0, bytes.length)
+        }
+      }
       return out
     }
   }
 
   /** The schema id of a record that passes the frame checks (else undefined: decodeKnown says why). */
   function schemaIdOf(bytes: Buffer | null): number | undefined {
-    if (!bytes || bytes.length < 5 || bytes.length > settings.maxRecordBytes || bytes[0] !== MAGIC) return undefined
-    return bytes.readUInt32BE(1)
+    return bytes ? schemaIdAt(bytes, 0, bytes.length) : undefined
   }
 
-  /** decode, once the record's schema id is in knownIds (or the frame is bad): no await. */
-  function decodeKnown<A>(type: RecordType<A>, bytes: Buffer | null): Decoded<A> {
-    if (!bytes || bytes.length === 0) return { _tag: "Poison", reason: "empty record (no value)", record: "" }
-    if (bytes.length > settings.maxRecordBytes) {
-      return { _tag: "Poison", reason: `oversize record: ${bytes.length} bytes, more than the ${settings.maxRecordBytes}-byte limit`, record: textOf(bytes.subarray(0, 1024)) + "…" }
+  /** schemaIdOf the record in buf[start, end). */
+  function schemaIdAt(buf: Buffer, start: number, end: number): number | undefined {
+    const length = end - start
+    if (length < 5 || length > settings.maxRecordBytes || buf[start] !== MAGIC) return undefined
+    return buf.readUInt32BE(start + 1)
+  }
+
+  /**
+   * decode of the record in buf[start, end) (`null`: no value), once its schema id is in knownIds
+   * (or the frame is bad): no await.
+   */
+  function decodeKnown<A>(type: RecordType<A>, buf: Buffer | null, start: number, end: number): Decoded<A> {
+    const length = end - start
+    if (!buf || length === 0) return { _tag: "Poison", reason: "empty record (no value)", record: "" }
+    if (length > settings.maxRecordBytes) {
+      return { _tag: "Poison", reason: `oversize record: ${length} bytes, more than the ${settings.maxRecordBytes}-byte limit`, record: textOf(buf.subarray(start, start + 1024)) + "…" }
     }
-    if (bytes.length < 5 || bytes[0] !== MAGIC) {
-      return { _tag: "Poison", reason: `not in the Confluent wire format (magic byte ${bytes[0]}, ${bytes.length} bytes)`, record: textOf(bytes) }
+    if (length < 5 || buf[start] !== MAGIC) {
+      return { _tag: "Poison", reason: `not in the Confluent wire format (magic byte ${buf[start]}, ${length} bytes)`, record: textOf(buf.subarray(start, end)) }
     }
-    const id = bytes.readUInt32BE(1)
+    const id = buf.readUInt32BE(start + 1)
     const subject = knownIds.get(id)!
-    if (subject === null) return { _tag: "Poison", reason: `unknown schema id ${id}: the registry has no such schema`, record: textOf(bytes.subarray(5)) }
-    if (subject !== type.subject) return { _tag: "Poison", reason: `wrong schema id ${id}: it belongs to ${subject}, this topic carries ${type.subject}`, record: textOf(bytes.subarray(5)) }
+    if (subject === null) return { _tag: "Poison", reason: `unknown schema id ${id}: the registry has no such schema`, record: textOf(buf.subarray(start + 5, end)) }
+    if (subject !== type.subject) return { _tag: "Poison", reason: `wrong schema id ${id}: it belongs to ${subject}, this topic carries ${type.subject}`, record: textOf(buf.subarray(start + 5, end)) }
     let json: unknown
     try {
       // The JSON after the 5-byte header, read in place (no view of the body per record).
-      json = JSON.parse(bytes.toString("utf8", 5))
+      json = JSON.parse(buf.toString("utf8", start + 5, end))
     } catch (e) {
-      return { _tag: "Poison", reason: `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, record: textOf(bytes.subarray(5)) }
+      return { _tag: "Poison", reason: `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, record: textOf(buf.subarray(start + 5, end)) }
     }
     let valid = validators.get(type.subject)
     if (valid === undefined) validators.set(type.subject, (valid = compileValidator(type.schema as Schema.Top) ?? null))
@@ -247,6 +285,6 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
     if (!decode) decoders.set(type.subject, (decode = Schema.decodeUnknownExit(type.schema as Schema.Codec<unknown, unknown>)))
     const result = decode(json)
     if (result._tag === "Success") return { _tag: "Ok", value: result.value as A, schemaId: id }
-    return { _tag: "Poison", ...schemaErrorText(result.cause), record: textOf(bytes.subarray(5)) }
+    return { _tag: "Poison", ...schemaErrorText(result.cause), record: textOf(buf.subarray(start + 5, end)) }
   }
 }

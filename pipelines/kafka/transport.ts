@@ -13,6 +13,25 @@ export interface InMessage {
   readonly timestamp: string
 }
 
+/**
+ * A message whose key and value still lie in a buffer its client holds (kafkajs' fetched record
+ * batches: kafkajs-record-batch.ts' LeanRecord), where a reader that knows it reads them without a
+ * Buffer of their own (serde's decodeMessages, keyTextOf). An end of -1 is a null key or value.
+ */
+export interface InPlaceMessage extends InMessage {
+  readonly source: Buffer
+  readonly keyStart: number
+  readonly keyEnd: number
+  readonly valueStart: number
+  readonly valueEnd: number
+}
+
+export const isInPlace = (m: InMessage): m is InPlaceMessage => typeof (m as Partial<InPlaceMessage>).valueEnd === "number"
+
+/** A message's key as text ("" for none), read in place where it can be. */
+export const keyTextOf = (m: InMessage): string =>
+  isInPlace(m) ? (m.keyEnd < 0 ? "" : m.source.toString("utf8", m.keyStart, m.keyEnd)) : (m.key?.toString("utf8") ?? "")
+
 /** Records of one partition, in order, as one fetch returned them (control records removed). */
 export interface InBatch {
   readonly topic: string
