@@ -131,11 +131,12 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   await Effect.runPromise(prepareCluster(ctx, pipeline))
   const values = Array.from({ length: N }, (_, i) => scoreOf(i, 5))
 
-  // fleuve producer: encode (registry serde) + send, acks=all, idempotent.
+  // fleuve producer: encode (registry serde, as a source's runSource: the framed JSON written
+  // straight into the produce request) + send, acks=all, idempotent.
   const producer = await transport.producer({})
   let t0 = performance.now()
   for (let i = 0; i < N; i += BATCH) {
-    await producer.send(values.slice(i, i + BATCH).map((v) => ({ topic: topicIn, key: v.itemId, value: serde.encode(score, v) })))
+    await producer.send(values.slice(i, i + BATCH).map((v) => ({ topic: topicIn, key: v.itemId, value: serde.encodeValue(score, v) })))
   }
   const produceS = (performance.now() - t0) / 1000
   await producer.close()

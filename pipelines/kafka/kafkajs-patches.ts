@@ -251,6 +251,18 @@ export const kafkajsGroupingPatched = (): boolean => {
   }
 }
 
+/** Whether kafkajs produces through fleuve's record-batch encoder (kafkajs-record-batch.ts), which writes transport.ts' OutValues. */
+export const kafkajsLeanRecords = (): boolean => {
+  loadKafkajs()
+  try {
+    const path = require.resolve("kafkajs/src/protocol/recordBatch/v0")
+    return REPLACEMENTS.some(([id, replacement]) => id === "kafkajs/src/protocol/recordBatch/v0" && require(path) === replacement) &&
+      REPLACEMENTS.some(([id, replacement]) => id === "kafkajs/src/protocol/requests/produce/v3/request" && require(require.resolve(id)) === replacement)
+  } catch {
+    return false
+  }
+}
+
 /**
  * An admin client whose offset requests read the log end (read_uncommitted) instead of the last
  * stable offset: kafkajs' own admin lists offsets read_committed and has no option for it (its

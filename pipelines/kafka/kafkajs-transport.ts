@@ -1,13 +1,15 @@
 import { Redacted } from "effect"
-import type { Admin, SASLOptions } from "kafkajs"
-import { loadKafkajs, uncommittedAdmin } from "./kafkajs-patches.ts"
+import type { Admin, Message, SASLOptions } from "kafkajs"
+import { kafkajsLeanRecords, loadKafkajs, uncommittedAdmin } from "./kafkajs-patches.ts"
 import { NO_RECORD_HEADERS } from "./kafkajs-record-batch.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
-import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
+import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type OutValue, type Producer } from "./transport.ts"
 
 // kafkajs with some of its modules replaced by leaner ones (kafkajs-patches.ts).
 const { CompressionTypes, Kafka, logLevel, Partitioners } = loadKafkajs()
+/** Whether kafkajs writes produce requests with fleuve's record-batch encoder (which writes OutValues itself). */
+const leanRecords = kafkajsLeanRecords()
 
 /** Shared by every record without headers (most of them): read-only, never written to. */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
@@ -44,16 +46,22 @@ const inMessages = (messages: ReadonlyArray<KafkajsMessage>): ReadonlyArray<InMe
   return messages.map((m) => ({ key: m.key, value: m.value, headers: headersOf(m.headers as Record<string, unknown> | undefined), offset: m.offset, timestamp: m.timestamp }))
 }
 
-/** Groups messages per topic for one produce request (kafkajs partitions by key, Java-compatible murmur2). */
-const topicMessages = (messages: ReadonlyArray<OutMessage>) => {
-  const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers?: Readonly<Record<string, string>> }>>()
+/**
+ * Groups messages per topic for one produce request (kafkajs partitions by key, Java-compatible
+ * murmur2). Values that write themselves (OutValue) go as they are where fleuve's record-batch
+ * encoder writes the requests (kafkajs-record-batch.ts), as Buffers where kafkajs' own does.
+ */
+const topicMessages = (messages: ReadonlyArray<OutMessage>, leanRecords: boolean) => {
+  const byTopic = new Map<string, Array<{ key: string; value: Buffer | OutValue; headers?: Readonly<Record<string, string>> }>>()
   for (const m of messages) {
     let list = byTopic.get(m.topic)
     if (!list) byTopic.set(m.topic, (list = []))
+    const value = leanRecords ? m.value : outBytes(m.value)
     // kafkajs reads key, value and headers and changes nothing: a message without headers goes as it is.
-    list.push(m.headers ? { key: m.key, value: m.value, headers: { ...m.headers } } : m)
+    list.push(m.headers ? { key: m.key, value, headers: { ...m.headers } } : value === m.value ? m : { key: m.key, value })
   }
-  return [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }))
+  // kafkajs' types know Buffers and strings; its code hands values on untouched to the record-batch encoder.
+  return [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs as unknown as Array<Message> }))
 }
 
 /**
@@ -130,12 +138,12 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
     const compression = tuning.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None
     const handle: Producer = {
       send: async (messages) => {
-        for (const group of inRequests(messages)) await p.sendBatch({ topicMessages: topicMessages(group), acks: -1, compression })
+        for (const group of inRequests(messages)) await p.sendBatch({ topicMessages: topicMessages(group, leanRecords), acks: -1, compression })
       },
       sendInTransaction: async (messages, groupId, offsets) => {
         const tx = await p.transaction()
         try {
-          for (const group of inRequests(messages)) await tx.sendBatch({ topicMessages: topicMessages(group), acks: -1, compression })
+          for (const group of inRequests(messages)) await tx.sendBatch({ topicMessages: topicMessages(group, leanRecords), acks: -1, compression })
           const topics = new Map<string, Array<{ partition: number; offset: string }>>()
           for (const o of offsets) {
             let list = topics.get(o.topic)

@@ -157,7 +157,7 @@ export const runSource = async (
           Effect.promise(async () => {
             stats.recordIn(chunk.length)
             if (node.bytesOf) for (const e of chunk) stats.recordBytes(node.bytesOf(e.value))
-            await send(chunk.map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(type, e.value), ...(options.headers ? { headers: options.headers } : {}) })))
+            await send(chunk.map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encodeValue(type, e.value), ...(options.headers ? { headers: options.headers } : {}) })))
             stats.recordOut(chunk.length)
           })
         )
@@ -215,7 +215,7 @@ export const produceRun = async (ctx: KafkaContext, pipeline: Pipeline, node: So
     await send([marker("begin")])
     const state = await run(runs.startState)
     for (let i = 0; i < state.length; i += 1000) {
-      await send(state.slice(i, i + 1000).map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encode(stateType, e.value), headers: { ...tag, [MARKER_HEADER]: "state" } })))
+      await send(state.slice(i, i + 1000).map((e) => ({ topic: node.output, key: e.key, value: ctx.serde.encodeValue(stateType, e.value), headers: { ...tag, [MARKER_HEADER]: "state" } })))
     }
     await runSource(ctx, pipeline, node, stats, run, { headers: tag, transactional: producer })
     await send([marker("end")])
@@ -279,11 +279,11 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     const tagged = (m: OutMessage): OutMessage => (currentRun === undefined ? m : { ...m, headers: { ...m.headers, [RUN_HEADER]: currentRun } })
     // What the operators recorded goes out in the batch's own transaction, after the records that made it.
     const drain = () => {
-      if (journal) for (const e of journal.drain()) out.push(tagged({ topic: journal.topic, key: e.key, value: ctx.serde.encode(journalType!, e.value) }))
+      if (journal) for (const e of journal.drain()) out.push(tagged({ topic: journal.topic, key: e.key, value: ctx.serde.encodeValue(journalType!, e.value) }))
     }
     const route = (routed: ReadonlyArray<Routed<unknown>>) => {
       for (const r of routed) {
-        if (r._tag === "Record") out.push(tagged({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) }))
+        if (r._tag === "Record") out.push(tagged({ topic: node.output, key: r.envelope.key, value: ctx.serde.encodeValue(outType, r.envelope.value) }))
         else {
           out.push(tagged(dlqMessage(ctx, dlq, r.key, r.deadLetter)))
           letters.push(r.deadLetter)
@@ -299,7 +299,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       const routed = envelopes.length > 0 ? await run((replay ? applyReplay : apply)(envelopes)) : []
       // State for the stages after this one goes ahead of the outputs that follow from it.
       for (const e of runs?.emitted?.() ?? []) {
-        if (stagesAfter) out.push(tagged({ topic: node.output, key: e.key, value: ctx.serde.encode(stateType!, e.value), headers: { [MARKER_HEADER]: "state" } }))
+        if (stagesAfter) out.push(tagged({ topic: node.output, key: e.key, value: ctx.serde.encodeValue(stateType!, e.value), headers: { [MARKER_HEADER]: "state" } }))
       }
       route(routed)
       drain()
@@ -457,10 +457,10 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     flush: async () => {
       const routed = await run(flushOperator(node.operator, stats))
       const out: Array<OutMessage> = []
-      if (journal) for (const e of journal.drain()) out.push({ topic: journal.topic, key: e.key, value: ctx.serde.encode(journalType!, e.value) })
+      if (journal) for (const e of journal.drain()) out.push({ topic: journal.topic, key: e.key, value: ctx.serde.encodeValue(journalType!, e.value) })
       const letters: Array<DeadLetter> = []
       for (const r of routed) {
-        if (r._tag === "Record") out.push({ topic: node.output, key: r.envelope.key, value: ctx.serde.encode(outType, r.envelope.value) })
+        if (r._tag === "Record") out.push({ topic: node.output, key: r.envelope.key, value: ctx.serde.encodeValue(outType, r.envelope.value) })
         else {
           out.push(dlqMessage(ctx, dlq, r.key, r.deadLetter))
           letters.push(r.deadLetter)

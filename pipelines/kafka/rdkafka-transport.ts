@@ -2,7 +2,7 @@ import { Redacted } from "effect"
 import { kafkajsTransport } from "./kafkajs-transport.ts"
 import { loadRdkafka, type RdConsumer, type RdError, type RdMessage, type RdProducer, type RdTopicPartition } from "./rdkafka-module.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
-import type { Consumer, ConsumerOptions, InMessage, KafkaTransport, OutMessage, Producer } from "./transport.ts"
+import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type Producer } from "./transport.ts"
 
 /**
  * KafkaTransport over librdkafka (`@confluentinc/kafka-javascript`'s native API, not its KafkaJS
@@ -98,7 +98,7 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
     p.setPollInBackground(true)
     if (options.transactionalId) await promised((cb) => p.initTransactions(timeoutMs, cb))
     const produceAll = (messages: ReadonlyArray<OutMessage>, opaque: unknown) => {
-      for (const m of messages) p.produce(m.topic, null, m.value, m.key, null, opaque, headerList(m.headers))
+      for (const m of messages) p.produce(m.topic, null, outBytes(m.value), m.key, null, opaque, headerList(m.headers))
     }
     let closed = false
     const handle: Producer = {

@@ -5,7 +5,7 @@ import { jsonSchemaOf, type RecordName, Records } from "../../schemas/registry.t
 import { compileValidator } from "./compiled-validator.ts"
 import { backwardProblems } from "./compatibility.ts"
 import type { KafkaSettings } from "./settings.ts"
-import { type InMessage, isInPlace } from "./transport.ts"
+import { type InMessage, isInPlace, type OutValue } from "./transport.ts"
 
 /**
  * Confluent wire format over a schema registry: magic byte 0, the writer schema's id (4 bytes,
@@ -64,10 +64,32 @@ const schemaErrorText = (cause: unknown): { reason: string; field?: string } => 
   return field ? { reason: `schema validation failed: ${message}`, field } : { reason: `schema validation failed: ${message}` }
 }
 
+/** A record in the wire format, not yet written: magic byte, schema id, then the JSON as UTF-8. */
+export class FramedJson implements OutValue {
+  readonly length: number
+  constructor(readonly schemaId: number, readonly json: string) {
+    this.length = 5 + Buffer.byteLength(json, "utf8")
+  }
+
+  writeTo(buf: Buffer, at: number): void {
+    buf[at] = MAGIC
+    buf.writeUInt32BE(this.schemaId, at + 1)
+    buf.write(this.json, at + 5, this.length - 5, "utf8")
+  }
+
+  toBuffer(): Buffer {
+    const out = Buffer.allocUnsafe(this.length)
+    this.writeTo(out, 0)
+    return out
+  }
+}
+
 export interface Serde {
   /** Registers (or finds) the writer schema of each record type; refuses incompatible changes. */
   readonly prepare: (types: ReadonlyArray<RecordType>) => Effect.Effect<void, SchemaIncompatible | RegistryUnavailable>
   readonly encode: (type: RecordType, value: unknown) => Buffer
+  /** encode's bytes, written by the client straight into its produce request (no Buffer per record). */
+  readonly encodeValue: (type: RecordType, value: unknown) => OutValue
   readonly decode: <A>(type: RecordType<A>, bytes: Buffer | null) => Promise<Decoded<A>>
   /**
    * A fetched batch's records, decoded as `decode` would one by one: the registry is asked once
@@ -189,16 +211,13 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
       if (id === undefined) throw new Error(`schema ${type.subject} was not prepared`)
       return id
     },
-    frame: (schemaId, json) => {
-      // One buffer per record: the JSON is written in place after the 5-byte header.
-      const out = Buffer.allocUnsafe(5 + Buffer.byteLength(json, "utf8"))
-      out[0] = MAGIC
-      out.writeUInt32BE(schemaId, 1)
-      out.write(json, 5, "utf8")
-      return out
-    },
+    // One buffer per record: the JSON is written in place after the 5-byte header.
+    frame: (schemaId, json) => new FramedJson(schemaId, json).toBuffer(),
     encode(type, value) {
       return this.frame(this.idOf(type), JSON.stringify(value))
+    },
+    encodeValue(type, value) {
+      return new FramedJson(this.idOf(type), JSON.stringify(value))
     },
     decode: async <A>(type: RecordType<A>, bytes: Buffer | null): Promise<Decoded<A>> => {
       const id = schemaIdOf(bytes)

@@ -48,10 +48,29 @@ export interface InBatch {
   readonly lost?: () => string | undefined
 }
 
+/**
+ * A record value that writes itself into a client's produce request (serde's framed JSON): a
+ * stage's transaction carries tens of thousands of records, and a Buffer of their own for each,
+ * copied once more into the request, was a share of its CPU and garbage. A client that needs a
+ * Buffer per record asks `toBuffer()` (outBytes).
+ */
+export interface OutValue {
+  /** Its encoded length in bytes. */
+  readonly length: number
+  /** Writes its `length` bytes into `buf` at `at`. */
+  readonly writeTo: (buf: Buffer, at: number) => void
+  readonly toBuffer: () => Buffer
+}
+
+export const isOutValue = (v: unknown): v is OutValue => typeof v === "object" && v !== null && typeof (v as Partial<OutValue>).writeTo === "function" && !Buffer.isBuffer(v)
+
+/** A message value's bytes. */
+export const outBytes = (v: Buffer | OutValue): Buffer => (Buffer.isBuffer(v) ? v : v.toBuffer())
+
 export interface OutMessage {
   readonly topic: string
   readonly key: string
-  readonly value: Buffer
+  readonly value: Buffer | OutValue
   readonly headers?: Readonly<Record<string, string>>
 }
 

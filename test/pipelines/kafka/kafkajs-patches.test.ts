@@ -4,6 +4,7 @@ import { createRequire } from "node:module"
 import { test } from "node:test"
 import { crc32c, groupMessagesPerPartition, kafkajsGroupingPatched, loadKafkajs, murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { LeanRecord } from "../../../pipelines/kafka/kafkajs-record-batch.ts"
+import { FramedJson } from "../../../pipelines/kafka/serde.ts"
 import { keyTextOf } from "../../../pipelines/kafka/transport.ts"
 
 // kafkajs as kafkajs-transport.ts gets it: loaded after the fix is in place.
@@ -280,6 +281,20 @@ test("the lean Produce request and request framing write kafkajs' own bytes", as
       { acks: -1, timeout: 30000, transactionalId: "fleuve.x.stage.w1", producerId: Long.fromValue(77), producerEpoch: 2, compression: Compression.GZIP, topicData: [{ topic: "a", partitions: [{ partition: 1, firstSequence: 0, messages: messages(40, true) }] }, { topic: "b.dlq", partitions: [{ partition: 0, firstSequence: 9, messages: messages(3, false) }] }] },
       { acks: 1, timeout: 1000, topicData: [] }
     ]) {
+      await sameBytes(args)
+      // The same request with framed-JSON values (a stage's outputs: serde.encodeValue) written by
+      // the lean encoder straight into the request, against kafkajs' own over their bytes.
+      const framed = (m: { value: unknown }, i: number) =>
+        typeof m.value === "string" ? { ...m, value: new FramedJson(1000 + i, m.value) } : m
+      const asBytes = (m: { value: unknown }) => (m.value instanceof FramedJson ? { ...m, value: m.value.toBuffer() } : m)
+      const withFramed = { ...args, topicData: args.topicData.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, messages: p.messages.map(framed) })) })) }
+      const withBytes = { ...args, topicData: withFramed.topicData.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, messages: p.messages.map(asBytes) })) })) }
+      assert.ok(withFramed.topicData.some((t) => t.partitions.some((p) => p.messages.some((m) => m.value instanceof FramedJson))) || args.topicData.length === 0)
+      const theirs = shippedProduce(withBytes)
+      const mine = leanProduce(withFramed)
+      assert.deepEqual((await mine.encode()).buffer, (await theirs.encode()).buffer)
+    }
+    async function sameBytes(args: Record<string, unknown> & { topicData: unknown }) {
       const theirs = shippedProduce(args)
       const mine = leanProduce(args)
       assert.deepEqual([mine.apiKey, mine.apiVersion, mine.expectResponse()], [theirs.apiKey, theirs.apiVersion, theirs.expectResponse()])
