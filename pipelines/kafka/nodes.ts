@@ -95,6 +95,9 @@ export const deadLetterHeaders = (d: DeadLetter): Record<string, string> => ({
     : {})
 })
 
+/** How many records of a fetched batch a stage without runs decodes and hands its operator at a time. */
+const HANDLE_SLICE = 1024
+
 /** Decodes a batch: valid records as envelopes, the rest as dead letters naming `operator`. */
 const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InBatch, operator: string) => {
   const envelopes: Array<Envelope<A>> = []
@@ -309,7 +312,11 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       }
     }
     if (!runs) {
-      await records(messages)
+      // In slices: what decoding and the operator allocate per record (decoded values, envelopes,
+      // outcomes) dies young instead of living until a whole fetch (tens of thousands of records)
+      // is handled, which pushed it into the old generation (GC was a fifth of a stage's CPU).
+      // Operators see smaller batches, as in the embedded runtime; each slice's outputs stay in order.
+      for (let i = 0; i < messages.length; i += HANDLE_SLICE) await records(i === 0 && messages.length <= HANDLE_SLICE ? messages : messages.slice(i, i + HANDLE_SLICE))
       return { out, letters }
     }
     let segment: Array<InMessage> = []
