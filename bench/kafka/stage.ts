@@ -8,7 +8,8 @@
 // Produces RECORDS Score records (~200 bytes) to a fresh 3-partition topic, then runs one stage
 // (decode → identity operator → encode, one transaction per fetched batch, as the runtime's stages
 // run) until it has handled them all; prints the stage's wall time from its start, the time in
-// onBatch and in its transactions, and the process's CPU time (user + system, librdkafka's threads
+// onBatch and in its transactions (from their opening to their commit: a stage sends a fetch's
+// first outputs while it still handles the rest), and the process's CPU time (user + system, librdkafka's threads
 // included) over the same span. Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT for another broker.
 import { benchSettings } from "./settings.ts"
 import { Effect, Stream } from "effect"
@@ -37,6 +38,22 @@ const transport: KafkaTransport = {
     const p = await base.producer(o)
     return {
       ...p,
+      // A stage's transaction from its opening (its first outputs, sent while the fetch is still handled) to its commit.
+      transaction: async () => {
+        const a = performance.now()
+        const c = process.cpuUsage()
+        const tx = await p.transaction()
+        return {
+          ...tx,
+          commit: async (g, off) => {
+            await tx.commit(g, off)
+            t.tx += performance.now() - a
+            const used = process.cpuUsage(c)
+            t.txCpu += (used.user + used.system) / 1000
+            t.txN++
+          }
+        }
+      },
       sendInTransaction: async (m, g, off) => {
         const a = performance.now()
         const c = process.cpuUsage()

@@ -140,19 +140,31 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       send: async (messages) => {
         for (const group of inRequests(messages)) await p.sendBatch({ topicMessages: topicMessages(group, leanRecords), acks: -1, compression })
       },
-      sendInTransaction: async (messages, groupId, offsets) => {
+      transaction: async () => {
         const tx = await p.transaction()
+        return {
+          send: async (messages) => {
+            for (const group of inRequests(messages)) await tx.sendBatch({ topicMessages: topicMessages(group, leanRecords), acks: -1, compression })
+          },
+          commit: async (groupId, offsets) => {
+            const topics = new Map<string, Array<{ partition: number; offset: string }>>()
+            for (const o of offsets) {
+              let list = topics.get(o.topic)
+              if (!list) topics.set(o.topic, (list = []))
+              list.push({ partition: o.partition, offset: o.offset })
+            }
+            // A source's transaction (the run job's) carries records only, no group positions.
+            if (topics.size > 0) await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) })
+            await tx.commit()
+          },
+          abort: () => tx.abort()
+        }
+      },
+      sendInTransaction: async (messages, groupId, offsets) => {
+        const tx = await handle.transaction()
         try {
-          for (const group of inRequests(messages)) await tx.sendBatch({ topicMessages: topicMessages(group, leanRecords), acks: -1, compression })
-          const topics = new Map<string, Array<{ partition: number; offset: string }>>()
-          for (const o of offsets) {
-            let list = topics.get(o.topic)
-            if (!list) topics.set(o.topic, (list = []))
-            list.push({ partition: o.partition, offset: o.offset })
-          }
-          // A source's transaction (the run job's) carries records only, no group positions.
-          if (topics.size > 0) await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) })
-          await tx.commit()
+          await tx.send(messages)
+          await tx.commit(groupId, offsets)
         } catch (e) {
           await tx.abort().catch(() => undefined)
           throw e

@@ -118,19 +118,30 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
             reject(e)
           }
         }),
-      sendInTransaction: async (messages, groupId, offsets) => {
+      transaction: async () => {
         await promised((cb) => p.beginTransaction(cb))
+        return {
+          // librdkafka queues the records and sends them from its own threads; the commit flushes them.
+          send: async (messages) => produceAll(messages, undefined),
+          commit: async (groupId, offsets) => {
+            if (offsets.length > 0) {
+              const consumer = consumers.get(groupId)
+              if (!consumer) throw new Error(`no consumer of group ${groupId} in this transport: a transaction's offsets need its group's member`)
+              const list: Array<RdTopicPartition> = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }))
+              await promised((cb) => p.sendOffsetsToTransaction(list, consumer, timeoutMs, cb))
+            }
+            await promised((cb) => p.commitTransaction(timeoutMs, cb))
+          },
+          abort: () => promised((cb) => p.abortTransaction(timeoutMs, cb)).then(() => undefined)
+        }
+      },
+      sendInTransaction: async (messages, groupId, offsets) => {
+        const tx = await handle.transaction()
         try {
-          produceAll(messages, undefined)
-          if (offsets.length > 0) {
-            const consumer = consumers.get(groupId)
-            if (!consumer) throw new Error(`no consumer of group ${groupId} in this transport: a transaction's offsets need its group's member`)
-            const list: Array<RdTopicPartition> = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }))
-            await promised((cb) => p.sendOffsetsToTransaction(list, consumer, timeoutMs, cb))
-          }
-          await promised((cb) => p.commitTransaction(timeoutMs, cb))
+          await tx.send(messages)
+          await tx.commit(groupId, offsets)
         } catch (e) {
-          await promised((cb) => p.abortTransaction(timeoutMs, cb)).catch(() => undefined)
+          await tx.abort().catch(() => undefined)
           throw e
         }
       },

@@ -80,9 +80,25 @@ export interface ConsumedOffset {
   readonly offset: string
 }
 
+/** An open Kafka transaction of a transactional producer (one at a time per producer). */
+export interface Transaction {
+  /** Sends messages in the transaction, after those of earlier sends (await each before the next). */
+  readonly send: (messages: ReadonlyArray<OutMessage>) => Promise<void>
+  /** Commits what was sent with the group's new positions (none: a transaction of records only). */
+  readonly commit: (groupId: string, offsets: ReadonlyArray<ConsumedOffset>) => Promise<void>
+  /** Aborts it: nothing sent in it becomes visible to read_committed consumers. */
+  readonly abort: () => Promise<void>
+}
+
 export interface Producer {
   /** Idempotent, acknowledged by all in-sync replicas. */
   readonly send: (messages: ReadonlyArray<OutMessage>) => Promise<void>
+  /**
+   * Opens a transaction whose records are sent piece by piece (a stage sends a fetch's outputs
+   * while it still handles the rest of the fetch) and committed with the positions at the end.
+   * Needs a transactional producer; the caller aborts it on any failure.
+   */
+  readonly transaction: () => Promise<Transaction>
   /**
    * One Kafka transaction: the messages and the consumer group's new positions commit together,
    * or neither does (read-process-write, effectively once). Needs a transactional producer.
