@@ -20,12 +20,16 @@ import type * as AST from "effect/SchemaAST"
 
 type Check = (u: unknown) => boolean
 
+// Effect passes one options object to every check of a decode too (ParseOptions are read-only).
+const NO_OPTIONS = {}
+
 const runChecks = (checks: ReadonlyArray<unknown> | undefined, ast: AST.AST): Check | undefined => {
   if (checks === undefined || checks.length === 0) return () => true
   const runs: Array<(u: unknown) => boolean> = []
   const add = (c: any): boolean => {
     if (c._tag === "Filter" && typeof c.run === "function") {
-      runs.push((u) => c.run(u, ast, {}) === undefined)
+      // One (empty) parse-options object for every call, not a new one per check per record.
+      runs.push((u) => c.run(u, ast, NO_OPTIONS) === undefined)
       return true
     }
     if (c._tag === "FilterGroup" && Array.isArray(c.checks)) return c.checks.every(add)
