@@ -76,7 +76,6 @@ export const NO_RECORD_HEADERS: Record<string, unknown> = Object.freeze({}) as R
 export class LeanRecord implements KafkajsRecord {
   // Fields assigned in the constructor only (no class-field initializers: V8 runs those as a
   // function of their own per instance, 5% of a stage's profile).
-  declare readonly magicByte: number
   declare readonly attributes: number
   /** The record batch's buffer (the fetch's, or the decompressed batch's). */
   declare readonly source: Buffer
@@ -87,15 +86,14 @@ export class LeanRecord implements KafkajsRecord {
   declare readonly valueStart: number
   declare readonly valueEnd: number
   declare readonly headers: Record<string, unknown>
-  declare readonly isControlRecord: boolean
-  declare readonly batchContext: unknown
+  /** The record batch's fields (shared by its records: magic byte, control batch or not). */
+  declare readonly batchContext: RecordContext
   declare private keyBuffer: Buffer | null | undefined
   declare private valueBuffer: Buffer | null | undefined
   declare private offsetOf: number | string
   declare private timestampOf: number | string
 
   constructor(
-    magicByte: number,
     attributes: number,
     timestamp: number | string,
     offset: number | string,
@@ -105,10 +103,8 @@ export class LeanRecord implements KafkajsRecord {
     valueStart: number,
     valueEnd: number,
     headers: Record<string, unknown>,
-    isControlRecord: boolean,
-    batchContext: unknown
+    batchContext: RecordContext
   ) {
-    this.magicByte = magicByte
     this.attributes = attributes
     this.source = source
     this.keyStart = keyStart
@@ -116,12 +112,19 @@ export class LeanRecord implements KafkajsRecord {
     this.valueStart = valueStart
     this.valueEnd = valueEnd
     this.headers = headers
-    this.isControlRecord = isControlRecord
     this.batchContext = batchContext
     this.keyBuffer = undefined
     this.valueBuffer = undefined
     this.offsetOf = offset
     this.timestampOf = timestamp
+  }
+
+  get magicByte(): number {
+    return this.batchContext.magicByte
+  }
+
+  get isControlRecord(): boolean {
+    return this.batchContext.isControlBatch
   }
 
   get key(): Buffer | null {
@@ -224,6 +227,9 @@ class RecordReader {
   }
 }
 
+/** A record's batchContext: its batch's fields and magic byte (kafkajs' `{ ...recordContext, magicByte }`). */
+type RecordContext = BatchContext & { readonly magicByte: number }
+
 interface BatchContext {
   readonly firstOffset: string
   readonly firstTimestamp: string
@@ -239,12 +245,11 @@ interface BatchContext {
 }
 
 /** Reads `count` records (or until the buffer ends, for count -1 on an uncompressed batch). */
-const readRecords = (reader: RecordReader, count: number, ctx: BatchContext & { magicByte: number }, firstOffset: bigint, firstTimestamp: bigint): Array<KafkajsRecord> => {
+const readRecords = (reader: RecordReader, count: number, ctx: RecordContext, firstOffset: bigint, firstTimestamp: bigint): Array<KafkajsRecord> => {
   const records = new Array<KafkajsRecord>(Math.max(count, 0))
   const offsetNumber = firstOffset >= 0n && firstOffset < BigInt(SAFE_BASE) ? Number(firstOffset) : undefined
   const timestampNumber = firstTimestamp > -BigInt(SAFE_BASE) && firstTimestamp < BigInt(SAFE_BASE) ? Number(firstTimestamp) : undefined
   const appendTime = ctx.timestampType === LOG_APPEND_TIME && ctx.maxTimestamp ? ctx.maxTimestamp : undefined
-  const { magicByte, isControlBatch } = ctx
   const buf = reader.buf
   for (let i = 0; i < count; i++) {
     const length = reader.varInt()
@@ -279,7 +284,7 @@ const readRecords = (reader: RecordReader, count: number, ctx: BatchContext & { 
       Object.defineProperty(headers, name, { value: next, writable: true, enumerable: true, configurable: true })
     }
     reader.pos = end
-    records[i] = new LeanRecord(magicByte, attributes, timestamp, offset, buf, keyEnd - keyLength, keyEnd, valueEnd - valueLength, valueEnd, headers, isControlBatch, ctx)
+    records[i] = new LeanRecord(attributes, timestamp, offset, buf, keyEnd - keyLength, keyEnd, valueEnd - valueLength, valueEnd, headers, ctx)
   }
   return records
 }
