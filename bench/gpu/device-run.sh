@@ -36,7 +36,7 @@ for what in ${STEPS:-tests kernels stock fleuve torch}; do
     train-matmuls) step "training matmuls"; timeout 300 /tmp/node bench-train-matmuls.mjs 2>&1 | quiet | tee "$OUT/train-matmuls.jsonl" | cut -c1-300 ;;
     tune) step "matmul tile configurations (bench/gpu/matmul-tune.ts)"
       timeout ${TUNE_TIMEOUT:-240} /tmp/node bench-matmul-tune.mjs ${TUNE_ARGS:-} 2>&1 | quiet > "$OUT/tune.jsonl"
-      grep -E '"kind":"(tune-start|tune-error)"' "$OUT/tune.jsonl" | cut -c1-700; grep -v '^{' "$OUT/tune.jsonl" | head -5; grep -E '"label":"square 8192"' "$OUT/tune.jsonl" | grep '"layout":"nk"' | cut -c1-160 ;;
+      grep -E '"kind":"(tune-start|tune-error|tune-best)"|"ok":false' "$OUT/tune.jsonl" | cut -c1-700; grep -v '^{' "$OUT/tune.jsonl" | head -5; grep -E '"label":"square 8192"' "$OUT/tune.jsonl" | grep '"layout":"nk"' | cut -c1-160 ;;
     tune-off) step "matmul tile configurations with Dawn's robustness off"
       timeout ${TUNE_TIMEOUT:-240} /tmp/node bench-matmul-tune.mjs --robustness-off ${TUNE_OFF_ARGS:-} 2>&1 | quiet > "$OUT/tune-robustness-off.jsonl"
       grep -E '"kind":"(tune-start|tune-error)"' "$OUT/tune-robustness-off.jsonl" | cut -c1-300; grep -E '"label":"square 8192"' "$OUT/tune-robustness-off.jsonl" | grep '"layout":"nk"' | cut -c1-160 ;;

@@ -5,18 +5,29 @@
  * on the square and Qwen3 projection shapes, next to the one-subgroup kernel of matmul.ts.
  * One JSON object per line.
  *
- *   node bench/gpu/matmul-tune.ts [--robustness-off] [--quick]
+ * Every configuration is checked (f16 weights [N,K]) and timed on every shape with f16 weights
+ * [N,K]; the `--top` best at 8192³ (default 4) are then checked in every form (accumulating,
+ * [K,N], NF4) and timed on 8192³ and gate/up in the [K,N] and NF4 forms. `--configs a,b` keeps
+ * only the configurations of those names (tileName), `--quick` the first three shapes.
+ *
+ *   node bench/gpu/matmul-tune.ts [--robustness-off] [--quick] [--top N] [--configs name,name]
  */
 import { readBuffer, roundF16, storageBuffer, toF16, uniformBuffer, runDispatches, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
 import { pipeline } from "../../model/wgsl/kernels/buffers.ts"
-import { TILE_CONFIGS, tileFits, tileName, tileSharedBytes, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../model/wgsl/kernels/matmul-tiles.ts"
-import { matmulPlan, type WeightFormat, type WeightLayout } from "../../model/wgsl/kernels/matmul.ts"
+import { TILE_CONFIGS, tileFits, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../model/wgsl/kernels/matmul-tiles.ts"
+import { SHORTLIST, matmulPlan, type WeightFormat, type WeightLayout } from "../../model/wgsl/kernels/matmul.ts"
 import { NF4_CODE } from "../../model/formats/nf4.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 
 const robustnessOff = process.argv.includes("--robustness-off")
 const quick = process.argv.includes("--quick")
+const argOf = (name: string) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+const top = Number(argOf("--top") ?? 4)
+const only = argOf("--configs")?.split(",")
 
 const refMatmul = (A: Float32Array, W: Float32Array, M: number, N: number, K: number, layout: WeightLayout, C0?: Float32Array) => {
   const C = new Float32Array(M * N)
@@ -61,19 +72,34 @@ const randomNf4 = (n: number, seed: number) => {
 const bindings = (format: WeightFormat, A: GPUBuffer, B: GPUBuffer, C: GPUBuffer, params: GPUBuffer, absmax?: GPUBuffer) =>
   format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params]
 
+// the check's problem: 4 rows of 128-tiles (2 of 256), 2 columns of 128, 3 slabs of 64 (12 of 16)
+const [CM, CN, CK] = [512, 256, 192]
+const checkInputs = new Map<string, { A: Float32Array; w: { values: Float32Array; words?: Uint32Array; absmax?: Float32Array }; C0: Float32Array; want: Float32Array }>()
+const inputsFor = (format: WeightFormat, layout: WeightLayout, accumulate: boolean) => {
+  const key = `${format} ${layout} ${accumulate}`
+  if (!checkInputs.has(key)) {
+    const A = roundF16(rand(CM * CK, 1, 3))
+    const w = format === "f16" ? { values: roundF16(rand(CN * CK, 0.05, 4)) } : randomNf4(CN * CK, 4)
+    const C0 = rand(CM * CN, 1, 5)
+    checkInputs.set(key, { A, w, C0, want: refMatmul(A, w.values, CM, CN, CK, layout, accumulate ? C0 : undefined) })
+  }
+  return checkInputs.get(key)!
+}
+
 const check = async (gpu: Gpu, c: TileConfig, F: number, format: WeightFormat, layout: WeightLayout, accumulate: boolean) => {
-  const [M, N, K] = [256, 512, 320]
+  const [M, N, K] = [CM, CN, CK]
   const dev = gpu.device
   const p = await pipeline(dev, tiledTensorCoreWgsl(c, F, format, accumulate, layout), `${tileName(c)}-${format}-${layout}${accumulate ? "-acc" : ""}`)
-  const A = roundF16(rand(M * K, 1, 3))
-  const w = format === "f16" ? { values: roundF16(rand(N * K, 0.05, 4)) } : randomNf4(N * K, 4)
-  const C0 = rand(M * N, 1, 5)
+  const { A, w, C0, want } = inputsFor(format, layout, accumulate)
   const Cb = storageBuffer(dev, accumulate ? C0 : new Float32Array(M * N).fill(NaN))
-  const Bb = storageBuffer(dev, format === "f16" ? toF16(w.values) : (w as { words: Uint32Array }).words)
-  const ab = format === "nf4" ? storageBuffer(dev, (w as { absmax: Float32Array }).absmax) : undefined
-  await runDispatches(dev, [{ pipeline: p, buffers: bindings(format, storageBuffer(dev, toF16(A)), Bb, Cb, uniformBuffer(dev, [M, N, K, 0]), ab), groups: [N / c.BN, M / c.BM] }])
+  const Bb = storageBuffer(dev, format === "f16" ? toF16(w.values) : w.words!)
+  const ab = format === "nf4" ? storageBuffer(dev, w.absmax!) : undefined
+  const Ab = storageBuffer(dev, toF16(A))
+  const pb = uniformBuffer(dev, [M, N, K, 0])
+  await runDispatches(dev, [{ pipeline: p, buffers: bindings(format, Ab, Bb, Cb, pb, ab), groups: [N / c.BN, M / c.BM] }])
   const got = new Float32Array(await readBuffer(dev, Cb, M * N * 4))
-  return relErr(got, refMatmul(A, w.values, M, N, K, layout, accumulate ? C0 : undefined))
+  for (const b of [Cb, Bb, Ab, pb, ...(ab ? [ab] : [])]) b.destroy()
+  return relErr(got, want)
 }
 
 const time = async (gpu: Gpu, d: Dispatch, flops: number) => {
@@ -122,44 +148,63 @@ const main = async () => {
     if (!paramsOf.has(key)) paramsOf.set(key, uniformBuffer(dev, [M, N, K, 0]))
     return paramsOf.get(key)!
   }
-  // the one-subgroup kernel first: the baseline in this same process
-  for (const format of ["f16", "nf4"] as const) {
-    const plan = await matmulPlan(gpu, format, "subgroup-matrix-single")
-    for (const [label, M, N, K] of shapes) {
-      if (format === "nf4" && label.startsWith("lm_head")) continue
-      const d = plan.dispatch({ A: Abuf, B: format === "f16" ? Bbuf : nf4Words, C: Cbuf, params: params(M, N, K), absmax: nf4Abs }, M, N)
+  // the one-subgroup kernel first: the baseline in this same process (f16, 8192³ only)
+  {
+    const plan = await matmulPlan(gpu, "f16", "subgroup-matrix-single")
+    const [label, M, N, K] = SHAPES[0]!
+    const d = plan.dispatch({ A: Abuf, B: Bbuf, C: Cbuf, params: params(M, N, K) }, M, N)
+    const s = await time(gpu, d, 2 * M * N * K)
+    emit({ kind: "tune", config: plan.variant, format: "f16", layout: "nk", label, M, N, K, ms: +(s * 1e3).toFixed(3), tflops: +((2 * M * N * K) / s / 1e12).toFixed(1) })
+  }
+  const timeOn = async (c: TileConfig, format: WeightFormat, layout: WeightLayout, on: ReadonlyArray<[string, number, number, number]>) => {
+    const name = tileName(c)
+    const p = await pipeline(dev, tiledTensorCoreWgsl(c, F, format, false, layout), `${name}-${format}-${layout}`)
+    const out: Record<string, number> = {}
+    for (const [label, M, N, K] of on) {
+      if (!tileFits(c, M, N, K) || (format === "nf4" && label.startsWith("lm_head"))) continue
+      const B = format === "f16" ? Bbuf : nf4Words
+      const d: Dispatch = { pipeline: p, buffers: bindings(format, Abuf, B, Cbuf, params(M, N, K), nf4Abs), groups: [N / c.BN, M / c.BM] }
       const s = await time(gpu, d, 2 * M * N * K)
-      emit({ kind: "tune", config: plan.variant, format, layout: "nk", label, M, N, K, ms: +(s * 1e3).toFixed(3), tflops: +((2 * M * N * K) / s / 1e12).toFixed(1) })
+      const tflops = +((2 * M * N * K) / s / 1e12).toFixed(1)
+      out[label] = tflops
+      emit({ kind: "tune", config: name, format, layout, label, M, N, K, ms: +(s * 1e3).toFixed(3), tflops })
+    }
+    return out
+  }
+  // checks one form; false (and a line saying why) when it fails to compile, is wrong or does not fit
+  const passes = async (c: TileConfig, format: WeightFormat, layout: WeightLayout, accumulate: boolean) => {
+    const name = tileName(c)
+    const shared = tileSharedBytes(c, layout)
+    if (shared > limit) { emit({ kind: "tune-skip", config: name, format, layout, reason: `${shared} bytes of workgroup memory > ${limit}` }); return false }
+    if (tileThreads(c) > dev.limits.maxComputeInvocationsPerWorkgroup) { emit({ kind: "tune-skip", config: name, reason: `${tileThreads(c)} invocations > ${dev.limits.maxComputeInvocationsPerWorkgroup}` }); return false }
+    try {
+      const err = await check(gpu, c, F, format, layout, accumulate)
+      const ok = err < 1e-3
+      emit({ kind: "tune-check", config: name, threads: tileThreads(c), shared, format, layout, accumulate, relErr: err, ok })
+      return ok
+    } catch (e) {
+      emit({ kind: "tune-error", config: name, format, layout, accumulate, reason: (e instanceof Error ? e.message : String(e)).slice(0, 1500) })
+      return false
     }
   }
-  for (const c of TILE_CONFIGS) {
+  const configs = [...new Map([...TILE_CONFIGS, ...SHORTLIST].map((c) => [tileName(c), c])).values()].filter((c) => !only || only.includes(tileName(c)))
+  const at8192: Array<[TileConfig, number]> = []
+  for (const c of configs) {
     if (!tileValid(c, F)) { emit({ kind: "tune-skip", config: tileName(c), reason: "invalid for fragment" }); continue }
-    const name = tileName(c)
-    for (const [format, layout] of [["f16", "nk"], ["f16", "kn"], ["nf4", "nk"], ["nf4", "kn"]] as const) {
-      const shared = tileSharedBytes(c, layout)
-      if (shared > limit) { emit({ kind: "tune-skip", config: name, format, layout, reason: `${shared} bytes of workgroup memory > ${limit}` }); continue }
-      if (format === "nf4" && layout === "kn" && c.BN < 64) continue
-      let ok = false
-      try {
-        const err = await check(gpu, c, F, format, layout, false)
-        const errAcc = format === "f16" && layout === "nk" ? await check(gpu, c, F, format, layout, true) : null
-        ok = err < 1e-3 && (errAcc === null || errAcc < 1e-3)
-        emit({ kind: "tune-check", config: name, threads: tileThreads(c), shared, format, layout, relErr: err, relErrAccumulate: errAcc, ok })
-      } catch (e) {
-        emit({ kind: "tune-error", config: name, format, layout, reason: (e instanceof Error ? e.message : String(e)).slice(0, 1500) })
-        continue
-      }
-      if (!ok) continue
-      const p = await pipeline(dev, tiledTensorCoreWgsl(c, F, format, false, layout), `${name}-${format}-${layout}`)
-      // layouts other than f16/nk: timed on two shapes only
-      const timed = format === "f16" && layout === "nk" ? shapes : shapes.filter(([l]) => l === "square 8192" || l === "gate/up_proj")
-      for (const [label, M, N, K] of timed) {
-        if (!tileFits(c, M, N, K) || (format === "nf4" && label.startsWith("lm_head"))) continue
-        const B = format === "f16" ? Bbuf : nf4Words
-        const d: Dispatch = { pipeline: p, buffers: bindings(format, Abuf, B, Cbuf, params(M, N, K), nf4Abs), groups: [N / c.BN, M / c.BM] }
-        const s = await time(gpu, d, 2 * M * N * K)
-        emit({ kind: "tune", config: name, format, layout, label, M, N, K, ms: +(s * 1e3).toFixed(3), tflops: +((2 * M * N * K) / s / 1e12).toFixed(1) })
-      }
+    if (!(await passes(c, "f16", "nk", false))) continue
+    const t = await timeOn(c, "f16", "nk", shapes)
+    if (t["square 8192"] !== undefined) at8192.push([c, t["square 8192"]])
+  }
+  // the best at 8192³: every other form checked, [K,N] and NF4 timed on two shapes
+  const best = at8192.sort((a, b) => b[1] - a[1]).slice(0, top).map(([c]) => c)
+  emit({ kind: "tune-best", configs: best.map(tileName) })
+  const two = shapes.filter(([l]) => l === "square 8192" || l === "gate/up_proj")
+  for (const c of best) {
+    await passes(c, "f16", "nk", true)
+    for (const [format, layout] of [["f16", "kn"], ["nf4", "nk"], ["nf4", "kn"]] as const) {
+      if (!tileSupports(c, format) || (format === "nf4" && layout === "kn" && c.BN < 64)) continue
+      const ok = (await passes(c, format, layout, false)) && (await passes(c, format, layout, true))
+      if (ok) await timeOn(c, format, layout, two)
     }
   }
 }

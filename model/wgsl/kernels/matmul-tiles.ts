@@ -39,19 +39,64 @@ export interface TileConfig {
   readonly stages: 1 | 2
   /** tile rows a group of workgroups walks before moving along N (1 = plain row-major order) */
   readonly group: number
+  /** padding (f16 elements) of every workgroup-memory row; default 8 (16 bytes: rows stay 16-byte aligned, ldmatrix-style row reads spread over the banks) */
+  readonly pad?: number
+  /**
+   * How a slab goes from global to workgroup memory. "lanes" (default): every lane reads 16 bytes
+   * (a vec4<u32>) and writes them as 8 f16 stores (WGSL writes f16 workgroup arrays one element at
+   * a time). "frag": each subgroup copies whole F×F blocks with subgroupMatrixLoad from the storage
+   * buffer and subgroupMatrixStore into workgroup memory, so the driver picks the access width (the
+   * Vulkan spec guarantees it 16-byte alignment); f16 operands only (an NF4 B slab stays "lanes").
+   */
+  readonly copy?: "lanes" | "frag"
+  /**
+   * How the B slab sits in workgroup memory: "nk" rows of n (right fragments loaded column-major),
+   * "kn" rows of k (loaded row-major). Default: as B is stored. Differing from storage transposes
+   * it on the way in.
+   */
+  readonly bSlab?: WeightLayout
+  /**
+   * Operands whose fragments are loaded straight from the storage buffer in the products, not
+   * staged ("b": B only; "ab": both, then the kernel has no workgroup memory and no barrier and the
+   * reuse between subgroups is left to L1). f16 only.
+   */
+  readonly direct?: "b" | "ab"
+  /**
+   * Extra subgroups that only stage slabs (warp specialisation, with `stages` 2): while the
+   * SGM×SGN subgroups multiply slab k out of one half of workgroup memory, these store slab k+1
+   * (already in their registers) into the other half and read slab k+2 from global memory, so the
+   * tensor-core subgroups issue no staging instructions at all and the global reads have a whole
+   * slab's products to land. WGSL has no asynchronous copies (cp.async/TMA); this is the nearest.
+   */
+  readonly producers?: number
 }
 
-/** Padding (f16 elements) of every workgroup-memory row: 16 bytes keeps fragment rows aligned and off one bank. */
+/** Padding (f16 elements) of every workgroup-memory row unless the configuration says otherwise. */
 const PAD = 8
 
-export const tileName = (c: TileConfig): string => `t${c.BM}x${c.BN}x${c.BK}-sg${c.SGM}x${c.SGN}-s${c.stages}-g${c.group}`
+const padOf = (c: TileConfig) => c.pad ?? PAD
+const copyOf = (c: TileConfig) => c.copy ?? "lanes"
+const bSlabOf = (c: TileConfig, weight: WeightLayout): WeightLayout => c.bSlab ?? weight
 
-export const tileThreads = (c: TileConfig): number => 32 * c.SGM * c.SGN
+/** The name of a configuration; the fields added after the first device exploration appear only when not default. */
+export const tileName = (c: TileConfig): string =>
+  `t${c.BM}x${c.BN}x${c.BK}-sg${c.SGM}x${c.SGN}-s${c.stages}-g${c.group}` +
+  (c.pad !== undefined && c.pad !== PAD ? `-p${c.pad}` : "") +
+  (c.copy === "frag" ? "-cf" : "") +
+  (c.bSlab !== undefined ? `-b${c.bSlab}` : "") +
+  (c.direct !== undefined ? `-d${c.direct}` : "") +
+  (c.producers ? `-w${c.producers}` : "")
+
+export const tileThreads = (c: TileConfig): number => 32 * (c.SGM * c.SGN + (c.producers ?? 0))
+
+/** The subgroups that stage the slabs: the producers, or else every subgroup. */
+const loadersOf = (c: TileConfig) => c.producers || c.SGM * c.SGN
 
 /** Workgroup memory (bytes) a configuration needs. */
 export const tileSharedBytes = (c: TileConfig, weight: WeightLayout): number => {
-  const a = c.BM * (c.BK + PAD)
-  const b = weight === "nk" ? c.BN * (c.BK + PAD) : c.BK * (c.BN + PAD)
+  const pad = padOf(c)
+  const a = c.direct === "ab" ? 0 : c.BM * (c.BK + pad)
+  const b = c.direct !== undefined ? 0 : bSlabOf(c, weight) === "nk" ? c.BN * (c.BK + pad) : c.BK * (c.BN + pad)
   return c.stages * (a + b) * 2 + 64
 }
 
@@ -60,12 +105,18 @@ export const tileFits = (c: TileConfig, M: number, N: number, K: number): boolea
 
 /** Whether the configuration is well formed for fragments of F. */
 export const tileValid = (c: TileConfig, F: number): boolean => {
-  const threads = tileThreads(c)
+  const loaders = loadersOf(c)
   const WM = c.BM / c.SGM
   const WN = c.BN / c.SGN
-  return Number.isInteger(WM / F) && Number.isInteger(WN / F) && c.BK % F === 0 && c.BK % 8 === 0 && threads <= 256 &&
-    ((c.BM * c.BK) / 8) % threads === 0 && ((c.BN * c.BK) / 8) % threads === 0
+  const frags = (rows: number) => (rows / F) * (c.BK / F)
+  return Number.isInteger(WM / F) && Number.isInteger(WN / F) && c.BK % F === 0 && c.BK % 8 === 0 && tileThreads(c) <= 1024 &&
+    ((c.BM * c.BK) / 8) % (32 * loaders) === 0 && ((c.BN * c.BK) / 8) % (32 * loaders) === 0 && padOf(c) % 8 === 0 &&
+    (copyOf(c) === "lanes" || (frags(c.BM) % loaders === 0 && frags(c.BN) % loaders === 0)) &&
+    (c.direct !== "ab" || c.stages === 1) && (!c.producers || (c.stages === 2 && c.direct === undefined))
 }
+
+/** Whether the configuration can run on weights of `format` (direct B fragments and fragment copies of B need f16 in memory). */
+export const tileSupports = (c: TileConfig, format: WeightFormat): boolean => format === "f16" || c.direct === undefined
 
 /**
  * The WGSL of one configuration. Bindings as matmul.ts: A, B (or Bq + absmax at 4), C, params {M, N, K, _}.
@@ -75,71 +126,174 @@ export const tileValid = (c: TileConfig, F: number): boolean => {
  */
 export const tiledTensorCoreWgsl = (c: TileConfig, F: number, format: WeightFormat, accumulate: boolean, weight: WeightLayout, splitK = false): string => {
   const { BM, BN, BK, SGM, SGN, stages } = c
+  if (!tileSupports(c, format)) throw new Error(`tile ${tileName(c)} needs f16 weights`)
   const threads = tileThreads(c)
+  const sgs = SGM * SGN
+  const P = c.producers ?? 0
+  // who stages: the producer subgroups (their own lane and subgroup numbering), or every subgroup
+  const loaders = loadersOf(c)
+  const lThreads = 32 * loaders
+  const li = P ? "plid" : "lid"
+  const ls = P ? "psg" : "sg"
   const WM = BM / SGM
   const WN = BN / SGN
   const FM = WM / F
   const FN = WN / F
-  const AST = BK + PAD
-  const BST = weight === "nk" ? BK + PAD : BN + PAD
-  const SA = BM * AST // one stage of A
-  const SB = weight === "nk" ? BN * BST : BK * BST
-  const aUnits = (BM * BK) / 8 / threads
-  const bUnits = (BN * BK) / 8 / threads
+  const pad = padOf(c)
   const nf4 = format === "nf4"
+  const bSlab = bSlabOf(c, weight)
+  const stageA = c.direct !== "ab"
+  const stageB = c.direct === undefined
+  const fragA = copyOf(c) === "frag"
+  const fragB = copyOf(c) === "frag" && !nf4
+  // A and B read as f16 elements (fragments straight from storage) or as 16-byte words (lanes)
+  const a16 = fragA || !stageA
+  const b16 = !nf4 && (fragB || !stageB)
+  const AST = BK + pad
+  const BST = bSlab === "nk" ? BK + pad : BN + pad
+  const SA = BM * AST // one stage of A
+  const SB = bSlab === "nk" ? BN * BST : BK * BST
+  const aUnits = (BM * BK) / 8 / lThreads
+  const bUnits = (BN * BK) / 8 / lThreads
+  const left = `subgroup_matrix_left<f16, ${F}, ${F}>`
+  const right = `subgroup_matrix_right<f16, ${F}, ${F}>`
 
-  // unit u of a thread: 8 consecutive elements of a stored row; rows × len/8 units a tile
-  const unitAt = (u: number, len: number) => `let idx${u} = lid + ${u * threads}u;
-    let row${u} = idx${u} / ${len / 8}u;
-    let col${u} = (idx${u} % ${len / 8}u) * 8u;`
-  const aLoad = range(aUnits).map((u) => `    {
+  // ---- lanes: unit u of a thread = 8 consecutive elements of a stored row; rows × len/8 units a slab
+  const unitAt = (u: number, len: number) => `let idx${u} = ${li} + ${u * lThreads}u;
+      let row${u} = idx${u} / ${len / 8}u;
+      let col${u} = (idx${u} % ${len / 8}u) * 8u;`
+  const aLoadLanes = range(aUnits).map((u) => `    {
       ${unitAt(u, BK)}
       ra${u} = A8[((m0 + row${u}) * p.K + k0n + col${u}) / 8u];
-    }`).join("\n")
-  const aStore = range(aUnits).map((u) => `    {
+    }`)
+  const aStoreLanes = range(aUnits).map((u) => `    {
       ${unitAt(u, BK)}
       let o = st * ${SA}u + row${u} * ${AST}u + col${u};
 ${range(4).map((w) => `      { let h = bitcast<vec2<f16>>(ra${u}[${w}]); As[o + ${2 * w}u] = h.x; As[o + ${2 * w + 1}u] = h.y; }`).join("\n")}
-    }`).join("\n")
-  // B: rows are n ("nk", len BK) or k ("kn", len BN); element index of the unit in B's storage
+    }`)
+  // B: stored rows are n ("nk", len BK) or k ("kn", len BN); element index of the unit in B's storage
   const bLen = weight === "nk" ? BK : BN
   const bElement = (u: number) => (weight === "nk" ? `(n0 + row${u}) * p.K + k0n + col${u}` : `(k0n + row${u}) * p.N + n0 + col${u}`)
-  const bLoad = range(bUnits).map((u) => `    {
+  const bLoadLanes = range(bUnits).map((u) => `    {
       ${unitAt(u, bLen)}
       let e = ${bElement(u)};
 ${nf4 ? `      rb${u} = Bq[e / 8u];
       rs${u} = absmax[e / 64u];` : `      rb${u} = B8[e / 8u];`}
-    }`).join("\n")
-  const bStore = range(bUnits).map((u) => `    {
+    }`)
+  // element i of the unit: Bs at o + i (slab as stored) or at o + i·BST (slab transposed)
+  const bAt = (u: number) => (bSlab === weight ? `let o = st * ${SB}u + row${u} * ${BST}u + col${u};` : `let o = st * ${SB}u + col${u} * ${BST}u + row${u};`)
+  const bStep = bSlab === weight ? 1 : BST
+  const bStoreLanes = range(bUnits).map((u) => `    {
       ${unitAt(u, bLen)}
-      let o = st * ${SB}u + row${u} * ${BST}u + col${u};
+      ${bAt(u)}
 ${nf4
-    ? range(4).map((b) => `      Bs[o + ${2 * b}u] = f16(NF4[(rb${u} >> ${8 * b + 4}u) & 15u] * rs${u}); Bs[o + ${2 * b + 1}u] = f16(NF4[(rb${u} >> ${8 * b}u) & 15u] * rs${u});`).join("\n")
-    : range(4).map((w) => `      { let h = bitcast<vec2<f16>>(rb${u}[${w}]); Bs[o + ${2 * w}u] = h.x; Bs[o + ${2 * w + 1}u] = h.y; }`).join("\n")}
-    }`).join("\n")
+    ? range(4).map((b) => `      Bs[o + ${2 * b * bStep}u] = f16(NF4[(rb${u} >> ${8 * b + 4}u) & 15u] * rs${u}); Bs[o + ${(2 * b + 1) * bStep}u] = f16(NF4[(rb${u} >> ${8 * b}u) & 15u] * rs${u});`).join("\n")
+    : range(4).map((w) => `      { let h = bitcast<vec2<f16>>(rb${u}[${w}]); Bs[o + ${2 * w * bStep}u] = h.x; Bs[o + ${(2 * w + 1) * bStep}u] = h.y; }`).join("\n")}
+    }`)
+
+  // ---- frag: the slab's F×F blocks, block f = sg + i·subgroups of a row-major walk
+  const aFrags = ((BM / F) * (BK / F)) / loaders
+  const bFrags = ((BN / F) * (BK / F)) / loaders
+  const blockAt = (i: number, cols: number) => `let f${i} = ${ls} + ${i * loaders}u;
+      let fr${i} = f${i} / ${cols}u;
+      let fc${i} = f${i} % ${cols}u;`
+  const aLoadFrag = range(aFrags).map((i) => `    {
+      ${blockAt(i, BK / F)}
+      fa${i} = subgroupMatrixLoad<${left}>(&A16, (m0 + fr${i} * ${F}u) * p.K + k0n + fc${i} * ${F}u, false, p.K);
+    }`)
+  const aStoreFrag = range(aFrags).map((i) => `    {
+      ${blockAt(i, BK / F)}
+      subgroupMatrixStore(&As, st * ${SA}u + fr${i} * ${F * AST}u + fc${i} * ${F}u, fa${i}, false, ${AST}u);
+    }`)
+  // B blocks in storage order: rows n × BK/F blocks ("nk") or rows k × BN/F blocks ("kn")
+  const bCols = weight === "nk" ? BK / F : BN / F
+  const bLoadFrag = range(bFrags).map((i) => `    {
+      ${blockAt(i, bCols)}
+      fb${i} = subgroupMatrixLoad<${left}>(&B16, ${weight === "nk" ? `(n0 + fr${i} * ${F}u) * p.K + k0n + fc${i} * ${F}u, false, p.K` : `(k0n + fr${i} * ${F}u) * p.N + n0 + fc${i} * ${F}u, false, p.N`});
+    }`)
+  const bStoreFrag = range(bFrags).map((i) => `    {
+      ${blockAt(i, bCols)}
+      subgroupMatrixStore(&Bs, st * ${SB}u + ${bSlab === weight ? `fr${i} * ${F * BST}u + fc${i} * ${F}u, fb${i}, false` : `fc${i} * ${F * BST}u + fr${i} * ${F}u, fb${i}, true`}, ${BST}u);
+    }`)
+
+  const aLoad = !stageA ? "" : (fragA ? aLoadFrag : aLoadLanes).join("\n")
+  const aStore = !stageA ? "" : (fragA ? aStoreFrag : aStoreLanes).join("\n")
+  const bLoad = !stageB ? "" : (fragB ? bLoadFrag : bLoadLanes).join("\n")
+  const bStore = !stageB ? "" : (fragB ? bStoreFrag : bStoreLanes).join("\n")
+  const staged = stageA || stageB
 
   const products = range(BK / F).map((s) => {
     const kk = s * F
-    const bFrag = (j: number) => (weight === "nk"
-      ? `subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, bBase + ${j * F * BST + kk}u, true, ${BST}u)`
-      : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&Bs, bBase + ${kk * BST + j * F}u, false, ${BST}u)`)
+    const bFrag = (j: number) => (!stageB
+      ? weight === "nk"
+        ? `subgroupMatrixLoad<${right}>(&B16, (n0 + sn * ${WN}u + ${j * F}u) * p.K + k0 + ${kk}u, true, p.K)`
+        : `subgroupMatrixLoad<${right}>(&B16, (k0 + ${kk}u) * p.N + n0 + sn * ${WN}u + ${j * F}u, false, p.N)`
+      : bSlab === "nk"
+        ? `subgroupMatrixLoad<${right}>(&Bs, bBase + ${j * F * BST + kk}u, true, ${BST}u)`
+        : `subgroupMatrixLoad<${right}>(&Bs, bBase + ${kk * BST + j * F}u, false, ${BST}u)`)
+    const aFrag = (i: number) => (!stageA
+      ? `subgroupMatrixLoad<${left}>(&A16, (m0 + sm * ${WM}u + ${i * F}u) * p.K + k0 + ${kk}u, false, p.K)`
+      : `subgroupMatrixLoad<${left}>(&As, aBase + ${i * F * AST + kk}u, false, ${AST}u)`)
     return `    {
 ${range(FN).map((j) => `      let b${j} = ${bFrag(j)};`).join("\n")}
 ${range(FM).map((i) => `      {
-        let a = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&As, aBase + ${i * F * AST + kk}u, false, ${AST}u);
+        let a = ${aFrag(i)};
 ${range(FN).map((j) => `        acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(a, b${j}, acc_${i}_${j});`).join("\n")}
       }`).join("\n")}
     }`
   }).join("\n")
 
-  const bases = (stage: string) => `    let aBase = ${stage} * ${SA}u + sm * ${WM * AST}u;
-    let bBase = ${stage} * ${SB}u + ${weight === "nk" ? `sn * ${WN * BST}u` : `sn * ${WN}u`};`
+  const bases = (stage: string) => [
+    stageA ? `    let aBase = ${stage} * ${SA}u + sm * ${WM * AST}u;` : "",
+    stageB ? `    let bBase = ${stage} * ${SB}u + ${bSlab === "nk" ? `sn * ${WN * BST}u` : `sn * ${WN}u`};` : ""
+  ].filter((l) => l !== "").join("\n")
   const cAt = (i: number, j: number) => `cBase + ${i * F}u * p.N + ${j * F}u`
 
   // the K range of this workgroup: all of K, or its split's
   const kFrom = splitK ? "kBegin" : "0u"
   const kTo = splitK ? "kEnd" : "p.K"
-  const body = stages === 1
+  const body = P
+    ? `  if (sg >= ${sgs}u) {
+    {
+      let k0n = ${kFrom};
+      let st = 0u;
+${aLoad}
+${bLoad}
+${aStore}
+${bStore}
+    }
+    if (${kFrom} + ${BK}u < ${kTo}) {
+      let k0n = ${kFrom} + ${BK}u;
+${aLoad}
+${bLoad}
+    }
+  }
+  workgroupBarrier();
+  for (var k0 = ${kFrom}; k0 < ${kTo}; k0 += ${BK}u) {
+    let cur = (${splitK ? "(k0 - kBegin)" : "k0"} / ${BK}u) & 1u;
+    if (sg >= ${sgs}u) {
+      // slab k+1 (in registers) into the other half, then slab k+2 from global memory
+      if (k0 + ${BK}u < ${kTo}) {
+        let st = 1u - cur;
+${aStore}
+${bStore}
+        if (k0 + ${2 * BK}u < ${kTo}) {
+          let k0n = k0 + ${2 * BK}u;
+${aLoad}
+${bLoad}
+        }
+      }
+    } else {
+${bases("cur")}
+${products}
+    }
+    workgroupBarrier();
+  }`
+    : !staged
+    ? `  for (var k0 = ${kFrom}; k0 < ${kTo}; k0 += ${BK}u) {
+${products}
+  }`
+    : stages === 1
     ? `  for (var k0 = ${kFrom}; k0 < ${kTo}; k0 += ${BK}u) {
     let k0n = k0;
     let st = 0u;
@@ -179,20 +333,29 @@ ${bStore}
     workgroupBarrier();
   }`
 
+  const aBinding = a16 ? "@group(0) @binding(0) var<storage, read> A16: array<f16>;" : "@group(0) @binding(0) var<storage, read> A8: array<vec4<u32>>;"
+  const bBinding = nf4
+    ? `@group(0) @binding(1) var<storage, read> Bq: array<u32>;
+@group(0) @binding(4) var<storage, read> absmax: array<f32>;
+const NF4_CODE = array<f32, 16>(${[...NF4_CODE].map((v) => v.toFixed(10)).join(", ")});
+var<workgroup> NF4: array<f32, 16>;`
+    : b16 ? "@group(0) @binding(1) var<storage, read> B16: array<f16>;" : "@group(0) @binding(1) var<storage, read> B8: array<vec4<u32>>;"
+  const regs = [
+    ...(!stageA ? [] : fragA ? range(aFrags).map((i) => `  var fa${i}: ${left};`) : range(aUnits).map((u) => `  var ra${u}: vec4<u32>;`)),
+    ...(!stageB ? [] : fragB ? range(bFrags).map((i) => `  var fb${i}: ${left};`) : range(bUnits).map((u) => (nf4 ? `  var rb${u}: u32;\n  var rs${u}: f32;` : `  var rb${u}: vec4<u32>;`)))
+  ]
+
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 struct P { M: u32, N: u32, K: u32, ${splitK ? "Ks" : "_pad"}: u32 }
-@group(0) @binding(0) var<storage, read> A8: array<vec4<u32>>;
-${nf4 ? `@group(0) @binding(1) var<storage, read> Bq: array<u32>;
-@group(0) @binding(4) var<storage, read> absmax: array<f32>;
-const NF4_CODE = array<f32, 16>(${[...NF4_CODE].map((v) => v.toFixed(10)).join(", ")});
-var<workgroup> NF4: array<f32, 16>;` : "@group(0) @binding(1) var<storage, read> B8: array<vec4<u32>>;"}
+${aBinding}
+${bBinding}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-var<workgroup> As: array<f16, ${stages * SA}>;
-var<workgroup> Bs: array<f16, ${stages * SB}>;
+${stageA ? `var<workgroup> As: array<f16, ${stages * SA}>;` : ""}
+${stageB ? `var<workgroup> Bs: array<f16, ${stages * SB}>;` : ""}
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${splitK ? `
@@ -209,32 +372,79 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let n0 = tn * ${BN}u;
   let sg = lid / 32u;
   let sm = sg / ${SGN}u;
-  let sn = sg % ${SGN}u;
+  let sn = sg % ${SGN}u;${P ? `
+  let psg = sg - ${sgs}u; // a producer's index and lane among the producers
+  let plid = lid - ${32 * sgs}u;` : ""}
   let cBase = ${splitK ? "wg.z * p.M * p.N + " : ""}(m0 + sm * ${WM}u) * p.N + n0 + sn * ${WN}u;
-${nf4 ? "  if (lid < 16u) { NF4[lid] = NF4_CODE[lid]; }\n  workgroupBarrier();\n" : ""}${range(aUnits).map((u) => `  var ra${u}: vec4<u32>;`).join("\n")}
-${range(bUnits).map((u) => (nf4 ? `  var rb${u}: u32;\n  var rs${u}: f32;` : `  var rb${u}: vec4<u32>;`)).join("\n")}
-${range(FM).flatMap((i) => range(FN).map((j) => accumulate
+${nf4 ? "  if (lid < 16u) { NF4[lid] = NF4_CODE[lid]; }\n  workgroupBarrier();\n" : ""}${regs.join("\n")}
+${range(FM).flatMap((i) => range(FN).map((j) => accumulate && !P
     ? `  var acc_${i}_${j} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&C, ${cAt(i, j)}, false, p.N);`
     : `  var acc_${i}_${j} = subgroup_matrix_result<f32, ${F}, ${F}>();`)).join("\n")}
+${P && accumulate ? `  if (sg < ${sgs}u) {
+${range(FM).flatMap((i) => range(FN).map((j) => `    acc_${i}_${j} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&C, ${cAt(i, j)}, false, p.N);`)).join("\n")}
+  }` : ""}
 ${body}
-${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, ${cAt(i, j)}, acc_${i}_${j}, false, p.N);`)).join("\n")}
+${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, ${cAt(i, j)}, acc_${i}_${j}, false, p.N);`)).join("\n")}${P ? "\n  }" : ""}
 }
 `
 }
 
-/** Configurations the autotuner tries, largest tiles first (the plan keeps those that compile and fit). */
+const base: TileConfig = { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 }
+
+/**
+ * Configurations the device exploration (bench/gpu/matmul-tune.ts) tries, the session-5 best
+ * (128×128×32, 2×2 subgroups, one stage, lanes staging: 193.7 TFLOP/s at 8192³) first, then one
+ * change at a time: fragment copies, B's slab transposed, padding, fragments straight from
+ * storage, more subgroups, other slab depths, tile shapes and walk groups (the plan keeps those
+ * that compile and fit).
+ */
 export const TILE_CONFIGS: ReadonlyArray<TileConfig> = [
+  base,
+  // staging: fragment copies instead of 16-byte loads + 8 scalar f16 stores a lane
+  { ...base, copy: "frag" },
+  { ...base, copy: "frag", stages: 2 },
+  // B's slab as [k][n] (row-major right fragments) for [N,K] weights, and the padding
+  { ...base, bSlab: "kn" },
+  { ...base, copy: "frag", bSlab: "kn" },
+  { ...base, pad: 0 },
+  { ...base, pad: 16 },
+  { ...base, copy: "frag", pad: 16 },
+  // fragments straight from the storage buffers (L1 does the reuse)
+  { ...base, direct: "b" },
+  { ...base, copy: "frag", direct: "b" },
+  { ...base, direct: "ab" },
+  { ...base, BK: 64, direct: "ab" },
+  { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8, direct: "ab" },
+  // 8 subgroups on 128×128 (64×32 / 32×64 each), one stage
+  { ...base, SGN: 4 },
+  { ...base, SGM: 4 },
+  { ...base, SGN: 4, copy: "frag" },
+  { ...base, SGM: 4, copy: "frag" },
+  // slab depth
+  { ...base, BK: 16 },
+  { ...base, BK: 64 },
+  { ...base, BK: 64, copy: "frag" },
+  { ...base, BK: 16, copy: "frag", stages: 2 },
+  // the walk
+  { ...base, group: 1 },
+  { ...base, group: 4 },
+  { ...base, group: 16 },
+  { ...base, copy: "frag", group: 16 },
+  // producer subgroups (warp specialisation), double-buffered workgroup memory
+  { ...base, stages: 2, producers: 4 },
+  { ...base, stages: 2, producers: 4, copy: "frag" },
+  { ...base, stages: 2, producers: 2, copy: "frag" },
+  { ...base, stages: 2, producers: 2 },
+  { ...base, BK: 16, stages: 2, producers: 4, copy: "frag" },
+  { BM: 128, BN: 256, BK: 16, SGM: 2, SGN: 4, stages: 2, group: 8, producers: 4, copy: "frag" },
+  { BM: 256, BN: 128, BK: 16, SGM: 4, SGN: 2, stages: 2, group: 8, producers: 4, copy: "frag" },
+  // other tiles
   { BM: 128, BN: 256, BK: 32, SGM: 2, SGN: 4, stages: 1, group: 8 },
-  { BM: 128, BN: 256, BK: 16, SGM: 2, SGN: 4, stages: 2, group: 8 },
+  { BM: 128, BN: 256, BK: 32, SGM: 2, SGN: 4, stages: 1, group: 8, copy: "frag" },
   { BM: 256, BN: 128, BK: 32, SGM: 4, SGN: 2, stages: 1, group: 8 },
-  { BM: 256, BN: 128, BK: 16, SGM: 4, SGN: 2, stages: 2, group: 8 },
-  { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 8 },
-  { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 4, stages: 2, group: 8 },
-  { BM: 128, BN: 128, BK: 32, SGM: 4, SGN: 2, stages: 2, group: 8 },
-  { BM: 128, BN: 128, BK: 64, SGM: 2, SGN: 2, stages: 1, group: 8 },
-  { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 },
-  { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 1 },
-  { BM: 64, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 8 },
-  { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 8 },
-  { BM: 64, BN: 64, BK: 32, SGM: 2, SGN: 2, stages: 2, group: 8 }
+  { BM: 256, BN: 128, BK: 32, SGM: 4, SGN: 2, stages: 1, group: 8, copy: "frag" },
+  { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8 },
+  { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8, copy: "frag" },
+  { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 1, stages: 1, group: 8, copy: "frag" },
+  { BM: 64, BN: 64, BK: 32, SGM: 1, SGN: 1, stages: 1, group: 8, copy: "frag" }
 ]

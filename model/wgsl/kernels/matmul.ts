@@ -4,7 +4,7 @@ import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgro
 import { NF4_CODE } from "../../formats/nf4.ts"
 import { range } from "./codegen.ts"
 import type { WeightFormat, WeightLayout } from "./weight-format.ts"
-import { tileName, tileSharedBytes, tileValid, tiledTensorCoreWgsl, type TileConfig } from "./matmul-tiles.ts"
+import { tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "./matmul-tiles.ts"
 
 /**
  * Matmul kernels for linear layers: C[M,N] (f32) = A[M,K] (f16, row-major) · Bᵀ, with B the
@@ -293,7 +293,7 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     const limit = gpu.device.limits.maxComputeWorkgroupStorageSize
     const tiles = prefer === "subgroup-matrix-single" || !subgroupsOf32(gpu) ? [] : (options.tiles ?? SHORTLIST)
     for (const t of tiles) {
-      if (!tileValid(t, F) || tileSharedBytes(t, weight) > limit) continue
+      if (!tileValid(t, F) || !tileSupports(t, format) || tileSharedBytes(t, weight) > limit || tileThreads(t) > gpu.device.limits.maxComputeInvocationsPerWorkgroup) continue
       try {
         const p = await pipeline(gpu.device, tiledTensorCoreWgsl(t, F, format, accumulate, weight), `matmul-${tileName(t)}-${suffix}`)
         candidates.push({ variant: tileName(t), pipeline: p, BM: t.BM, BN: t.BN, BK: t.BK })

@@ -6,12 +6,19 @@
  * with unpack2x16float instead of bitcast), the workgroup-memory staging, stages and barriers, the
  * tile walk and every fragment offset and stride — which is what a CPU-only CI can check.
  *
- * Only the forms matmul-tiles.ts emits are handled: square fragments, loads from workgroup arrays
- * or C, stores to C.
+ * Only the forms matmul-tiles.ts emits are handled: square fragments, loads from workgroup arrays,
+ * C or f16 storage arrays (read as packed words: SwiftShader has no f16), stores to C or workgroup
+ * arrays, fragment variables.
  */
 export const emulateSubgroupMatrices = (code: string, F: number): string => {
   const arrays = new Set<string>()
+  const stores = new Set<string>()
+  const packed = new Set<string>()
   let out = code
+    .replace(/var<storage, read> (\w+): array<f16>;/g, (_, name: string) => {
+      packed.add(name)
+      return `var<storage, read> ${name}: array<u32>;`
+    })
     .replace(/^enable (f16|subgroups|chromium_experimental_subgroup_matrix);\n/gm, "")
     .replace(/^diagnostic\(off, chromium\.subgroup_matrix_uniformity\);\n/m, "")
     .replaceAll("bitcast<vec2<f16>>(", "unpack2x16float(")
@@ -19,7 +26,11 @@ export const emulateSubgroupMatrices = (code: string, F: number): string => {
       arrays.add(name)
       return `smLoad_${name}(`
     })
-    .replace(/subgroupMatrixStore\(&C, /g, "smStore_C(")
+    .replace(/subgroupMatrixStore\(&(\w+), /g, (_, name: string) => {
+      stores.add(name)
+      return `smStore_${name}(`
+    })
+    .replace(/subgroup_matrix_(?:left|right)<f16, \d+, \d+>/g, "SM")
     .replace(/subgroup_matrix_result<f32, \d+, \d+>\(\)/g, "SM()")
     .replaceAll("subgroupMatrixMultiplyAccumulate(", "smMma(")
     .replaceAll("array<f16,", "array<f32,")
@@ -29,20 +40,22 @@ export const emulateSubgroupMatrices = (code: string, F: number): string => {
   var m: SM;
   for (var r = 0u; r < ${F}u; r++) {
     for (var c = 0u; c < ${F}u; c++) {
-      m[r * ${F}u + c] = ${name}[select(off + r * stride + c, off + c * stride + r, col)];
+      let i = select(off + r * stride + c, off + c * stride + r, col);
+      m[r * ${F}u + c] = ${packed.has(name) ? `unpack2x16float(${name}[i / 2u])[i % 2u]` : `${name}[i]`};
     }
   }
   return m;
 }`
-  const helpers = `alias SM = array<f32, ${F * F}>;
-${[...arrays].map(load).join("\n")}
-fn smStore_C(off: u32, m: SM, col: bool, stride: u32) {
+  const store = (name: string) => `fn smStore_${name}(off: u32, m: SM, col: bool, stride: u32) {
   for (var r = 0u; r < ${F}u; r++) {
     for (var c = 0u; c < ${F}u; c++) {
-      C[select(off + r * stride + c, off + c * stride + r, col)] = m[r * ${F}u + c];
+      ${name}[select(off + r * stride + c, off + c * stride + r, col)] = m[r * ${F}u + c];
     }
   }
-}
+}`
+  const helpers = `alias SM = array<f32, ${F * F}>;
+${[...arrays].map(load).join("\n")}
+${[...stores].map(store).join("\n")}
 fn smMma(a: SM, b: SM, acc: SM) -> SM {
   var o = acc;
   for (var r = 0u; r < ${F}u; r++) {
