@@ -436,6 +436,7 @@ export const TILE_CONFIGS: ReadonlyArray<TileConfig> = [
   { ...base, stages: 2, producers: 2, copy: "frag" },
   { ...base, stages: 2, producers: 2 },
   { ...base, BK: 16, stages: 2, producers: 4, copy: "frag" },
+  { ...base, SGN: 4, stages: 2, producers: 4, copy: "frag" },
   { BM: 128, BN: 256, BK: 16, SGM: 2, SGN: 4, stages: 2, group: 8, producers: 4, copy: "frag" },
   { BM: 256, BN: 128, BK: 16, SGM: 4, SGN: 2, stages: 2, group: 8, producers: 4, copy: "frag" },
   // other tiles
