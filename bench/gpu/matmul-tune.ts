@@ -7,15 +7,16 @@
  *
  * Every configuration is checked (f16 weights [N,K]) and timed on every shape with f16 weights
  * [N,K]; the `--top` best at 8192³ (default 4) are then checked in every form (accumulating,
- * [K,N], NF4) and timed on 8192³ and gate/up in the [K,N] and NF4 forms. `--configs a,b` keeps
- * only the configurations of those names (tileName), `--quick` the first three shapes.
+ * [K,N], NF4) and timed on 8192³ and gate/up in the [K,N] and NF4 forms. `--configs a,b` runs
+ * the configurations of those names instead (tileName; any combination, listed or not),
+ * `--quick` the first three shapes.
  *
  *   node bench/gpu/matmul-tune.ts [--robustness-off] [--quick] [--top N] [--configs name,name]
  */
 import { readBuffer, roundF16, storageBuffer, toF16, uniformBuffer, runDispatches, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
 import { pipeline } from "../../model/wgsl/kernels/buffers.ts"
-import { TILE_CONFIGS, tileFits, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../model/wgsl/kernels/matmul-tiles.ts"
+import { TILE_CONFIGS, parseTileName, tileFits, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../model/wgsl/kernels/matmul-tiles.ts"
 import { SHORTLIST, matmulPlan, type WeightFormat, type WeightLayout } from "../../model/wgsl/kernels/matmul.ts"
 import { NF4_CODE } from "../../model/formats/nf4.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
@@ -187,7 +188,14 @@ const main = async () => {
       return false
     }
   }
-  const configs = [...new Map([...TILE_CONFIGS, ...SHORTLIST].map((c) => [tileName(c), c])).values()].filter((c) => !only || only.includes(tileName(c)))
+  // --configs: those names, in or out of the lists (parsed from the name)
+  const configs = only
+    ? only.flatMap((n) => {
+      const c = parseTileName(n)
+      if (!c) emit({ kind: "tune-skip", config: n, reason: "not a tile name" })
+      return c ? [c] : []
+    })
+    : [...new Map([...TILE_CONFIGS, ...SHORTLIST].map((c) => [tileName(c), c])).values()]
   const at8192: Array<[TileConfig, number]> = []
   for (const c of configs) {
     if (!tileValid(c, F)) { emit({ kind: "tune-skip", config: tileName(c), reason: "invalid for fragment" }); continue }

@@ -87,6 +87,21 @@ export const tileName = (c: TileConfig): string =>
   (c.direct !== undefined ? `-d${c.direct}` : "") +
   (c.producers ? `-w${c.producers}` : "")
 
+/** The configuration a tileName names (undefined for anything else): lets a benchmark try combinations not in a list. */
+export const parseTileName = (name: string): TileConfig | undefined => {
+  const m = /^t(\d+)x(\d+)x(\d+)-sg(\d+)x(\d+)-s([12])-g(\d+)(-p\d+)?(-cf)?(-b(?:nk|kn))?(-d(?:ab|b))?(-w\d+)?$/.exec(name)
+  if (!m) return undefined
+  const [, BM, BN, BK, SGM, SGN, stages, group, pad, cf, bSlab, direct, producers] = m
+  return {
+    BM: +BM!, BN: +BN!, BK: +BK!, SGM: +SGM!, SGN: +SGN!, stages: stages === "2" ? 2 : 1, group: +group!,
+    ...(pad ? { pad: +pad.slice(2) } : {}),
+    ...(cf ? { copy: "frag" as const } : {}),
+    ...(bSlab ? { bSlab: bSlab.slice(2) as WeightLayout } : {}),
+    ...(direct ? { direct: direct.slice(2) as "b" | "ab" } : {}),
+    ...(producers ? { producers: +producers.slice(2) } : {})
+  }
+}
+
 export const tileThreads = (c: TileConfig): number => 32 * (c.SGM * c.SGN + (c.producers ?? 0))
 
 /** The subgroups that stage the slabs: the producers, or else every subgroup. */

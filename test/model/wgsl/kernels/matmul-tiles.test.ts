@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { pipeline, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
-import { TILE_CONFIGS, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
+import { TILE_CONFIGS, parseTileName, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
 import { SHORTLIST, type WeightFormat, type WeightLayout } from "../../../../model/wgsl/kernels/matmul.ts"
 import { dequantizeNf4, nf4Absmax, quantizeNf4 } from "../../../../model/formats/nf4.ts"
 import { transpose } from "../../../helpers/kernels/general-matmul-reference.ts"
@@ -17,6 +17,15 @@ import { random, relErr } from "../../../helpers/numeric.ts"
 // emulation.ts), which checks everything but the tensor-core instructions themselves: the global
 // loads, the workgroup-memory staging and its two stages, the grouped tile walk, every offset.
 const opened = await openTestGpu()
+
+describe("tile names", () => {
+  it("name every exploration configuration and parse back to it", () => {
+    for (const c of TILE_CONFIGS) assert.deepEqual(parseTileName(tileName(c)), c)
+    assert.equal(tileName(parseTileName("t128x128x32-sg2x2-s2-g16-p16-cf-bkn-w4")!), "t128x128x32-sg2x2-s2-g16-p16-cf-bkn-w4")
+    assert.equal(parseTileName("t128x128x32-sg2x2-s3-g8"), undefined)
+    assert.equal(parseTileName("sm16x1"), undefined)
+  })
+})
 
 describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, () => {
   if (opened.skip !== false) return
