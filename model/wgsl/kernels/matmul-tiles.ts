@@ -462,5 +462,8 @@ export const TILE_CONFIGS: ReadonlyArray<TileConfig> = [
   { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8 },
   { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8, copy: "frag" },
   { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 1, stages: 1, group: 8, copy: "frag" },
+  // 4 subgroups of 64×32 / 32×64: fewer accumulators a lane, so more workgroups a multiprocessor
+  { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 },
+  { BM: 64, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 },
   { BM: 64, BN: 64, BK: 32, SGM: 1, SGN: 1, stages: 1, group: 8, copy: "frag" }
 ]
