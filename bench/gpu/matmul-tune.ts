@@ -177,7 +177,8 @@ const main = async () => {
     const name = tileName(c)
     const shared = tileSharedBytes(c, layout)
     if (shared > limit) { emit({ kind: "tune-skip", config: name, format, layout, reason: `${shared} bytes of workgroup memory > ${limit}` }); return false }
-    if (tileThreads(c) > dev.limits.maxComputeInvocationsPerWorkgroup) { emit({ kind: "tune-skip", config: name, reason: `${tileThreads(c)} invocations > ${dev.limits.maxComputeInvocationsPerWorkgroup}` }); return false }
+    const maxThreads = Math.min(dev.limits.maxComputeInvocationsPerWorkgroup, dev.limits.maxComputeWorkgroupSizeX)
+    if (tileThreads(c) > maxThreads) { emit({ kind: "tune-skip", config: name, reason: `${tileThreads(c)} invocations > ${maxThreads}` }); return false }
     try {
       const err = await check(gpu, c, F, format, layout, accumulate)
       const ok = err < 1e-3

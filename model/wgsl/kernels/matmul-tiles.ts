@@ -69,6 +69,14 @@ export interface TileConfig {
    * slab's products to land. WGSL has no asynchronous copies (cp.async/TMA); this is the nearest.
    */
   readonly producers?: number
+  /**
+   * "lanes" staging writes each lane's 16 bytes as 4 pairs of f16 stores; store j of every lane in
+   * a subgroup lands at word j of its 16-byte unit, and with rows a multiple of 16 bytes apart
+   * (subgroupMatrixLoad needs that) the 32 units start in only 8 banks: every store is a 4-way
+   * bank conflict. `rotate` has each lane start at its own word (rank of its unit among those
+   * sharing a bank, a constant table indexed by lane), so the 32 lanes of a store hit 32 banks.
+   */
+  readonly rotate?: boolean
 }
 
 /** Padding (f16 elements) of every workgroup-memory row unless the configuration says otherwise. */
@@ -85,20 +93,22 @@ export const tileName = (c: TileConfig): string =>
   (c.copy === "frag" ? "-cf" : "") +
   (c.bSlab !== undefined ? `-b${c.bSlab}` : "") +
   (c.direct !== undefined ? `-d${c.direct}` : "") +
-  (c.producers ? `-w${c.producers}` : "")
+  (c.producers ? `-w${c.producers}` : "") +
+  (c.rotate ? "-r" : "")
 
 /** The configuration a tileName names (undefined for anything else): lets a benchmark try combinations not in a list. */
 export const parseTileName = (name: string): TileConfig | undefined => {
-  const m = /^t(\d+)x(\d+)x(\d+)-sg(\d+)x(\d+)-s([12])-g(\d+)(-p\d+)?(-cf)?(-b(?:nk|kn))?(-d(?:ab|b))?(-w\d+)?$/.exec(name)
+  const m = /^t(\d+)x(\d+)x(\d+)-sg(\d+)x(\d+)-s([12])-g(\d+)(-p\d+)?(-cf)?(-b(?:nk|kn))?(-d(?:ab|b))?(-w\d+)?(-r)?$/.exec(name)
   if (!m) return undefined
-  const [, BM, BN, BK, SGM, SGN, stages, group, pad, cf, bSlab, direct, producers] = m
+  const [, BM, BN, BK, SGM, SGN, stages, group, pad, cf, bSlab, direct, producers, rotate] = m
   return {
     BM: +BM!, BN: +BN!, BK: +BK!, SGM: +SGM!, SGN: +SGN!, stages: stages === "2" ? 2 : 1, group: +group!,
     ...(pad ? { pad: +pad.slice(2) } : {}),
     ...(cf ? { copy: "frag" as const } : {}),
     ...(bSlab ? { bSlab: bSlab.slice(2) as WeightLayout } : {}),
     ...(direct ? { direct: direct.slice(2) as "b" | "ab" } : {}),
-    ...(producers ? { producers: +producers.slice(2) } : {})
+    ...(producers ? { producers: +producers.slice(2) } : {}),
+    ...(rotate ? { rotate: true } : {})
   }
 }
 
@@ -132,6 +142,32 @@ export const tileValid = (c: TileConfig, F: number): boolean => {
 
 /** Whether the configuration can run on weights of `format` (direct B fragments and fragment copies of B need f16 in memory). */
 export const tileSupports = (c: TileConfig, format: WeightFormat): boolean => format === "f16" || c.direct === undefined
+
+/**
+ * The word each lane starts its 4 pair-stores at (see TileConfig.rotate) when lanes store units of
+ * 8 f16 of rows `len` long into rows `stride` f16 apart, `threads` lanes staging: each lane's rank
+ * among the lanes of its subgroup whose unit starts in the same bank, as two u32 words of 2-bit
+ * entries (lanes 0–15, 16–31). Undefined where the pattern differs between subgroups or units (then
+ * no rotation).
+ */
+export const rotationTable = (len: number, stride: number, threads: number, units: number): readonly [number, number] | undefined => {
+  const table = (first: number) => {
+    const seen = new Map<number, number>()
+    return range(32).map((l) => {
+      const idx = first + l
+      const word = ((Math.floor(idx / (len / 8)) * stride + (idx % (len / 8)) * 8) / 2) % 32
+      const rank = seen.get(word) ?? 0
+      seen.set(word, rank + 1)
+      return rank % 4
+    })
+  }
+  const t0 = table(0)
+  for (let u = 0; u < units; u++) for (let w = 0; w < threads / 32; w++) {
+    if (table(u * threads + 32 * w).some((r, l) => r !== t0[l])) return undefined
+  }
+  const pack = (from: number) => range(16).reduce((acc, l) => (acc | (t0[from + l]! << (2 * l))) >>> 0, 0)
+  return [pack(0), pack(16)]
+}
 
 /**
  * The WGSL of one configuration. Bindings as matmul.ts: A, B (or Bq + absmax at 4), C, params {M, N, K, _}.
@@ -181,10 +217,17 @@ export const tiledTensorCoreWgsl = (c: TileConfig, F: number, format: WeightForm
       ${unitAt(u, BK)}
       ra${u} = A8[((m0 + row${u}) * p.K + k0n + col${u}) / 8u];
     }`)
+  // rotated stores: pair j of a lane goes to word q = (j + rot) % 4 of its unit
+  const rotA = c.rotate ? rotationTable(BK, AST, lThreads, aUnits) : undefined
+  // body(x): x(a, b) is a·q + b, q the pair's word (a literal without rotation)
+  type Lin = (a: number, b: number) => string
+  const pairs = (rot: string | undefined, body: (x: Lin) => string) => range(4).map((w) => rot
+    ? `      { let q = (${w}u + ${rot}) & 3u; ${body((a, b) => `(${a}u * q + ${b}u)`)} }`
+    : `      { ${body((a, b) => `${a * w + b}u`)} }`).join("\n")
   const aStoreLanes = range(aUnits).map((u) => `    {
       ${unitAt(u, BK)}
       let o = st * ${SA}u + row${u} * ${AST}u + col${u};
-${range(4).map((w) => `      { let h = bitcast<vec2<f16>>(ra${u}[${w}]); As[o + ${2 * w}u] = h.x; As[o + ${2 * w + 1}u] = h.y; }`).join("\n")}
+${pairs(rotA && "rotA", (x) => `let h = bitcast<vec2<f16>>(ra${u}[${x(1, 0).replace(/u$/, "")}]); As[o + ${x(2, 0)}] = h.x; As[o + ${x(2, 1)}] = h.y;`)}
     }`)
   // B: stored rows are n ("nk", len BK) or k ("kn", len BN); element index of the unit in B's storage
   const bLen = weight === "nk" ? BK : BN
@@ -198,12 +241,13 @@ ${nf4 ? `      rb${u} = Bq[e / 8u];
   // element i of the unit: Bs at o + i (slab as stored) or at o + i·BST (slab transposed)
   const bAt = (u: number) => (bSlab === weight ? `let o = st * ${SB}u + row${u} * ${BST}u + col${u};` : `let o = st * ${SB}u + col${u} * ${BST}u + row${u};`)
   const bStep = bSlab === weight ? 1 : BST
+  const rotB = c.rotate && bSlab === weight ? rotationTable(bLen, BST, lThreads, bUnits) : undefined
   const bStoreLanes = range(bUnits).map((u) => `    {
       ${unitAt(u, bLen)}
       ${bAt(u)}
 ${nf4
-    ? range(4).map((b) => `      Bs[o + ${2 * b * bStep}u] = f16(NF4[(rb${u} >> ${8 * b + 4}u) & 15u] * rs${u}); Bs[o + ${(2 * b + 1) * bStep}u] = f16(NF4[(rb${u} >> ${8 * b}u) & 15u] * rs${u});`).join("\n")
-    : range(4).map((w) => `      { let h = bitcast<vec2<f16>>(rb${u}[${w}]); Bs[o + ${2 * w * bStep}u] = h.x; Bs[o + ${(2 * w + 1) * bStep}u] = h.y; }`).join("\n")}
+    ? pairs(rotB && "rotB", (x) => `Bs[o + ${x(2 * bStep, 0)}] = f16(NF4[(rb${u} >> ${x(8, 4)}) & 15u] * rs${u}); Bs[o + ${x(2 * bStep, bStep)}] = f16(NF4[(rb${u} >> ${x(8, 0)}) & 15u] * rs${u});`)
+    : pairs(rotB && "rotB", (x) => `let h = bitcast<vec2<f16>>(rb${u}[${x(1, 0).replace(/u$/, "")}]); Bs[o + ${x(2 * bStep, 0)}] = h.x; Bs[o + ${x(2 * bStep, bStep)}] = h.y;`)}
     }`)
 
   // ---- frag: the slab's F×F blocks, block f = sg + i·subgroups of a row-major walk
@@ -389,7 +433,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let sm = sg / ${SGN}u;
   let sn = sg % ${SGN}u;${P ? `
   let psg = sg - ${sgs}u; // a producer's index and lane among the producers
-  let plid = lid - ${32 * sgs}u;` : ""}
+  let plid = lid - ${32 * sgs}u;` : ""}${([["rotA", rotA], ["rotB", rotB]] as const).filter(([, t]) => t !== undefined).map(([n, t]) => `
+  let ${n} = (select(${t![0]}u, ${t![1]}u, (${li} & 31u) >= 16u) >> ((${li} & 15u) * 2u)) & 3u;`).join("")}
   let cBase = ${splitK ? "wg.z * p.M * p.N + " : ""}(m0 + sm * ${WM}u) * p.N + n0 + sn * ${WN}u;
 ${nf4 ? "  if (lid < 16u) { NF4[lid] = NF4_CODE[lid]; }\n  workgroupBarrier();\n" : ""}${regs.join("\n")}
 ${range(FM).flatMap((i) => range(FN).map((j) => accumulate && !P
@@ -407,63 +452,24 @@ ${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j
 const base: TileConfig = { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 }
 
 /**
- * Configurations the device exploration (bench/gpu/matmul-tune.ts) tries, the session-5 best
- * (128×128×32, 2×2 subgroups, one stage, lanes staging: 193.7 TFLOP/s at 8192³) first, then one
- * change at a time: fragment copies, B's slab transposed, padding, fragments straight from
- * storage, more subgroups, other slab depths, tile shapes and walk groups (the plan keeps those
- * that compile and fit).
+ * Configurations the device exploration (bench/gpu/matmul-tune.ts) tries. Session 6's first round
+ * (raw output in bench/gpu/results/2026-12-06-h100-session6/gpu-matmul/round1) swept 43 forms —
+ * fragment copies, B's slab transposed, padding 0/16, fragments straight from storage, producer
+ * subgroups, 8 subgroups, slab depths 16/64, walk groups 1–16, other tile shapes — and none beat
+ * the 128×128×32 one-stage tile (193.5 TFLOP/s at 8192³; every fragment-copy, direct and
+ * producer form 30–97). Padding told what bounds it: workgroup-memory bank conflicts (pad 0:
+ * 137, 16: 182, 8: 194). This list is the second round's: the rotated stores (`rotate`), which
+ * take the 4-way conflicts out of the staging stores, on the tiles that came closest.
  */
 export const TILE_CONFIGS: ReadonlyArray<TileConfig> = [
   base,
-  // staging: fragment copies instead of 16-byte loads + 8 scalar f16 stores a lane
-  { ...base, copy: "frag" },
-  { ...base, copy: "frag", stages: 2 },
-  // B's slab as [k][n] (row-major right fragments) for [N,K] weights, and the padding
-  { ...base, bSlab: "kn" },
-  { ...base, copy: "frag", bSlab: "kn" },
-  { ...base, pad: 0 },
-  { ...base, pad: 16 },
-  { ...base, copy: "frag", pad: 16 },
-  // fragments straight from the storage buffers (L1 does the reuse)
-  { ...base, direct: "b" },
-  { ...base, copy: "frag", direct: "b" },
-  { ...base, direct: "ab" },
-  { ...base, BK: 64, direct: "ab" },
-  { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8, direct: "ab" },
-  // 8 subgroups on 128×128 (64×32 / 32×64 each), one stage
-  { ...base, SGN: 4 },
-  { ...base, SGM: 4 },
-  { ...base, SGN: 4, copy: "frag" },
-  { ...base, SGM: 4, copy: "frag" },
-  // slab depth
-  { ...base, BK: 16 },
-  { ...base, BK: 64 },
-  { ...base, BK: 64, copy: "frag" },
-  { ...base, BK: 16, copy: "frag", stages: 2 },
-  // the walk
-  { ...base, group: 1 },
-  { ...base, group: 4 },
-  { ...base, group: 16 },
-  { ...base, copy: "frag", group: 16 },
-  // producer subgroups (warp specialisation), double-buffered workgroup memory
-  { ...base, stages: 2, producers: 4 },
-  { ...base, stages: 2, producers: 4, copy: "frag" },
-  { ...base, stages: 2, producers: 2, copy: "frag" },
-  { ...base, stages: 2, producers: 2 },
-  { ...base, BK: 16, stages: 2, producers: 4, copy: "frag" },
-  { ...base, SGN: 4, stages: 2, producers: 4, copy: "frag" },
-  { BM: 128, BN: 256, BK: 16, SGM: 2, SGN: 4, stages: 2, group: 8, producers: 4, copy: "frag" },
-  { BM: 256, BN: 128, BK: 16, SGM: 4, SGN: 2, stages: 2, group: 8, producers: 4, copy: "frag" },
-  // other tiles
-  { BM: 128, BN: 256, BK: 32, SGM: 2, SGN: 4, stages: 1, group: 8 },
-  { BM: 128, BN: 256, BK: 32, SGM: 2, SGN: 4, stages: 1, group: 8, copy: "frag" },
-  { BM: 256, BN: 128, BK: 32, SGM: 4, SGN: 2, stages: 1, group: 8 },
-  { BM: 256, BN: 128, BK: 32, SGM: 4, SGN: 2, stages: 1, group: 8, copy: "frag" },
-  { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8 },
-  { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8, copy: "frag" },
-  { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 1, stages: 1, group: 8, copy: "frag" },
-  // 4 subgroups of 64×32 / 32×64: fewer accumulators a lane, so more workgroups a multiprocessor
-  { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 },
-  { BM: 64, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 },
-  { BM: 64, BN: 64, BK: 32, SGM: 1, SGN: 1, stages: 1, group: 8, copy: "frag" }
+  { ...base, rotate: true },
+  { ...base, group: 16, rotate: true },
+  { ...base, group: 4, rotate: true },
+  { ...base, BK: 64, rotate: true },
+  { ...base, stages: 2, rotate: true },
+  { ...base, stages: 2, producers: 4, rotate: true },
+  { BM: 128, BN: 256, BK: 32, SGM: 2, SGN: 4, stages: 1, group: 8, rotate: true },
+  { BM: 256, BN: 128, BK: 32, SGM: 4, SGN: 2, stages: 1, group: 8, rotate: true },
+  { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8, rotate: true }
 ]

@@ -293,7 +293,7 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     const limit = gpu.device.limits.maxComputeWorkgroupStorageSize
     const tiles = prefer === "subgroup-matrix-single" || !subgroupsOf32(gpu) ? [] : (options.tiles ?? SHORTLIST)
     for (const t of tiles) {
-      if (!tileValid(t, F) || !tileSupports(t, format) || tileSharedBytes(t, weight) > limit || tileThreads(t) > gpu.device.limits.maxComputeInvocationsPerWorkgroup) continue
+      if (!tileValid(t, F) || !tileSupports(t, format) || tileSharedBytes(t, weight) > limit || tileThreads(t) > Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)) continue
       try {
         const p = await pipeline(gpu.device, tiledTensorCoreWgsl(t, F, format, accumulate, weight), `matmul-${tileName(t)}-${suffix}`)
         candidates.push({ variant: tileName(t), pipeline: p, BM: t.BM, BN: t.BN, BK: t.BK })

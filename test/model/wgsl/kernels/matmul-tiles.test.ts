@@ -86,7 +86,7 @@ describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, 
   // Emulated, workgroup arrays are f32 (twice the bytes) under SwiftShader's 32 KB: small tiles
   // that still take the code paths (8, 4 and 2 subgroups, 1 and 2 stages, both layouts, f16 and
   // NF4, accumulation, a ragged last group of tile rows: 3 rows of tiles walked 2 at a time; lanes
-  // and fragment-copy staging, B's slab transposed, padding, fragments straight from storage, producer subgroups).
+  // and fragment-copy staging, B's slab transposed, padding, fragments straight from storage, producer subgroups, rotated stores).
   // One case a configuration: SwiftShader takes seconds to tens of seconds a kernel here.
   const small = { BM: 64, BN: 64, BK: 16, SGM: 2, SGN: 2, group: 2 } as const
   const emulatedCases: ReadonlyArray<readonly [TileConfig, WeightFormat, WeightLayout, boolean]> = [
@@ -98,23 +98,26 @@ describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, 
     [{ ...small, stages: 1, direct: "b" }, "f16", "kn", true],
     [{ ...small, stages: 1, direct: "ab" }, "f16", "nk", false],
     [{ ...small, stages: 2, producers: 2 }, "nf4", "kn", true],
-    [{ ...small, stages: 2, producers: 4, copy: "frag" }, "f16", "nk", true]
+    [{ ...small, stages: 2, producers: 4, copy: "frag" }, "f16", "nk", true],
+    [{ ...small, stages: 2, rotate: true }, "nf4", "nk", true],
+    [{ ...small, stages: 1, rotate: true }, "f16", "kn", false]
   ]
-  // On the card: every case for the plan's shortlist; for the rest of the exploration list the
-  // [K,N] layout accumulating and NF4 (the tuner checks f16 [N,K] before it times them).
+  // On the card: every case for the plan's shortlist and the one-stage rotated tiles (candidates
+  // for it); for the rest of the exploration list the [K,N] layout accumulating and NF4 (the tuner
+  // checks f16 [N,K] before it times them).
   const shortlisted = new Set(SHORTLIST.map(tileName))
   const gpuAll: ReadonlyArray<readonly [WeightFormat, WeightLayout, boolean]> = [["f16", "nk", false], ["f16", "nk", true], ["f16", "kn", false], ["f16", "kn", true], ["nf4", "nk", false], ["nf4", "kn", true]]
   const gpuSome: ReadonlyArray<readonly [WeightFormat, WeightLayout, boolean]> = [["f16", "kn", true], ["nf4", "nk", false]]
   const cases: ReadonlyArray<readonly [TileConfig, WeightFormat, WeightLayout, boolean]> = emulated
     ? emulatedCases
     : [...new Map([...SHORTLIST, ...TILE_CONFIGS].map((c) => [tileName(c), c])).values()].flatMap((c) =>
-      (shortlisted.has(tileName(c)) ? gpuAll : gpuSome).map(([f, l, a]) => [c, f, l, a] as const))
+      (shortlisted.has(tileName(c)) || (c.rotate === true && c.stages === 1) ? gpuAll : gpuSome).map(([f, l, a]) => [c, f, l, a] as const))
   for (const [c, format, layout, accumulate] of cases) {
     const [M, N, K] = problem(c.BM)
     if (!tileValid(c, F) || !tileSupports(c, format) || M % c.BM !== 0 || N % c.BN !== 0 || K % c.BK !== 0) continue
     const bytes = tileSharedBytes(c, layout) * (emulated ? 2 : 1)
     const tooBig = bytes > limit ? `${bytes} bytes of workgroup memory, over this adapter's ${limit}`
-      : tileThreads(c) > device.limits.maxComputeInvocationsPerWorkgroup ? `${tileThreads(c)} invocations, over this adapter's ${device.limits.maxComputeInvocationsPerWorkgroup}` : false
+      : tileThreads(c) > Math.min(device.limits.maxComputeInvocationsPerWorkgroup, device.limits.maxComputeWorkgroupSizeX) ? `${tileThreads(c)} invocations, over this device's limit` : false
     it(`${tileName(c)}: ${format} weight stored ${layout === "nk" ? "[N,K]" : "[K,N]"}${accumulate ? ", accumulating onto C" : ""}${emulated ? " (fragments emulated in f32)" : ""}`, { skip: tooBig }, async () => {
       const err = await run(c, format, layout, accumulate)
       assert.ok(err < 1e-4, `relative error ${err}`)
