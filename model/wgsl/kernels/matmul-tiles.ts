@@ -471,5 +471,6 @@ export const TILE_CONFIGS: ReadonlyArray<TileConfig> = [
   { ...base, stages: 2, producers: 4, rotate: true },
   { BM: 128, BN: 256, BK: 32, SGM: 2, SGN: 4, stages: 1, group: 8, rotate: true },
   { BM: 256, BN: 128, BK: 32, SGM: 4, SGN: 2, stages: 1, group: 8, rotate: true },
-  { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8, rotate: true }
+  { BM: 128, BN: 64, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8, rotate: true },
+  { BM: 64, BN: 128, BK: 32, SGM: 1, SGN: 2, stages: 1, group: 8, rotate: true }
 ]
