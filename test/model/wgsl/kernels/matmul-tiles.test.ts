@@ -98,7 +98,6 @@ describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, 
     [{ ...small, stages: 1, direct: "b" }, "f16", "kn", true],
     [{ ...small, stages: 1, direct: "ab" }, "f16", "nk", false],
     [{ ...small, stages: 2, producers: 2 }, "nf4", "kn", true],
-    [{ ...small, stages: 2, producers: 4, copy: "frag" }, "f16", "nk", true],
     [{ ...small, stages: 2, rotate: true }, "nf4", "nk", true],
     [{ ...small, stages: 1, rotate: true }, "f16", "kn", false]
   ]
