@@ -459,7 +459,8 @@ const base: TileConfig = { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, 
  * the 128×128×32 one-stage tile (193.5 TFLOP/s at 8192³; every fragment-copy, direct and
  * producer form 30–97). Padding told what bounds it: workgroup-memory bank conflicts (pad 0:
  * 137, 16: 182, 8: 194). This list is the second round's: the rotated stores (`rotate`), which
- * take the 4-way conflicts out of the staging stores, on the tiles that came closest.
+ * take the 4-way conflicts out of the staging stores, on the tiles that came closest — all
+ * correct on the card and all slower (137–141 against 197.5; BENCHMARKS.md).
  */
 export const TILE_CONFIGS: ReadonlyArray<TileConfig> = [
   base,
