@@ -2,6 +2,7 @@ import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 import { attentionBindings } from "./fused.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttention, flashAttentionName, type FlashAttentionVariant } from "./attention-flash.ts"
 
 /**
  * Causal attention with GQA and a KV cache on the tensor cores (subgroup matrices, f16 operands,
@@ -269,13 +270,37 @@ ${range(QF).flatMap((r) => range(dc).map((c) => `  subgroupMatrixStore(&Os, ${r 
 
 export class AttentionShapeError extends Error {}
 
+/** A form of the forward attention: this file's one-subgroup kernels, or attention-flash.ts' one-pass multi-subgroup kernel. */
+export type AttentionForm = AttentionTcVariant | FlashAttentionVariant
+
+export const attentionFormName = (f: AttentionForm): string =>
+  "form" in f ? flashAttentionName(f) : `attention-tc-q${f.queryFragments * F}-k${f.keyBlock}-p${f.pad ?? 0}${f.onePass ? "-1pass" : ""}`
+
 /**
- * Compiles the tensor-core attention for head_dim `D` (a multiple of 16). S must be a multiple
- * of the queries a workgroup (16 or 32) and T of 16 (callers pad): fragments are loaded whole, and a load past the end of a
- * binding does not read zeros (seen on the H100).
+ * The default form: the two-pass kernel, or FLEUVE_ATTENTION_FORWARD=flash the one-pass
+ * multi-subgroup one (attention-flash.ts; =two-pass names the default). Any other value is an error.
  */
-export const tensorCoreAttention = async (gpu: Gpu, D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false) => {
+export const defaultAttentionForm = (): AttentionForm => {
+  const env = process.env.FLEUVE_ATTENTION_FORWARD
+  if (env === undefined || env === "" || env === "two-pass") return DEFAULT_ATTENTION_TC
+  if (env === "flash") return DEFAULT_FLASH_ATTENTION
+  throw new AttentionShapeError(`FLEUVE_ATTENTION_FORWARD=${env}: expected "flash" or "two-pass"`)
+}
+
+/**
+ * Compiles the tensor-core attention for head_dim `D` (a multiple of 16) in the given form.
+ * The one-subgroup forms need S a multiple of the queries a workgroup (16 or 32) and T of 16
+ * (callers pad): fragments are loaded whole, and a load past the end of a binding does not read
+ * zeros (seen on the H100). The flash form takes any S and T; where `headsPerKv` (H / KV) is odd
+ * it takes one query head a workgroup.
+ */
+export const tensorCoreAttention = async (gpu: Gpu, D: number, variant: AttentionForm = defaultAttentionForm(), withLse = false, headsPerKv?: number) => {
   if (D % F !== 0) throw new AttentionShapeError(`tensor-core attention: head_dim ${D} must be a multiple of ${F}`)
+  if ("form" in variant) {
+    const v = headsPerKv !== undefined && headsPerKv % variant.heads !== 0 ? { ...variant, heads: 1 as const } : variant
+    const flash = await flashAttention(gpu, D, v, withLse)
+    return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, T = S): Dispatch => flash(b, B, S, H, T)
+  }
   const R = variant.queryFragments * F
   const p = await pipeline(gpu.device, attentionTcWgsl(D, variant, withLse), `attention-tc-d${D}-q${R}-k${variant.keyBlock}-p${variant.pad ?? 0}${variant.onePass ? "-1pass" : ""}${withLse ? "-lse" : ""}`)
   return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, T = S): Dispatch => {

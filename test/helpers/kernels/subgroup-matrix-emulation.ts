@@ -6,11 +6,12 @@
  * with unpack2x16float instead of bitcast), the workgroup-memory staging, stages and barriers, the
  * tile walk and every fragment offset and stride — which is what a CPU-only CI can check.
  *
- * Only the forms matmul-tiles.ts emits are handled: square fragments, loads from workgroup arrays
- * or C, stores to C.
+ * Only the forms matmul-tiles.ts and attention-flash.ts emit are handled: square fragments, loads
+ * from and stores to named arrays (workgroup memory or C).
  */
 export const emulateSubgroupMatrices = (code: string, F: number): string => {
   const arrays = new Set<string>()
+  const stored = new Set<string>()
   let out = code
     .replace(/^enable (f16|subgroups|chromium_experimental_subgroup_matrix);\n/gm, "")
     .replace(/^diagnostic\(off, chromium\.subgroup_matrix_uniformity\);\n/m, "")
@@ -19,7 +20,10 @@ export const emulateSubgroupMatrices = (code: string, F: number): string => {
       arrays.add(name)
       return `smLoad_${name}(`
     })
-    .replace(/subgroupMatrixStore\(&C, /g, "smStore_C(")
+    .replace(/subgroupMatrixStore\(&(\w+), /g, (_, name: string) => {
+      stored.add(name)
+      return `smStore_${name}(`
+    })
     .replace(/subgroup_matrix_result<f32, \d+, \d+>\(\)/g, "SM()")
     .replaceAll("subgroupMatrixMultiplyAccumulate(", "smMma(")
     .replaceAll("array<f16,", "array<f32,")
@@ -34,15 +38,16 @@ export const emulateSubgroupMatrices = (code: string, F: number): string => {
   }
   return m;
 }`
-  const helpers = `alias SM = array<f32, ${F * F}>;
-${[...arrays].map(load).join("\n")}
-fn smStore_C(off: u32, m: SM, col: bool, stride: u32) {
+  const store = (name: string) => `fn smStore_${name}(off: u32, m: SM, col: bool, stride: u32) {
   for (var r = 0u; r < ${F}u; r++) {
     for (var c = 0u; c < ${F}u; c++) {
-      C[select(off + r * stride + c, off + c * stride + r, col)] = m[r * ${F}u + c];
+      ${name}[select(off + r * stride + c, off + c * stride + r, col)] = m[r * ${F}u + c];
     }
   }
-}
+}`
+  const helpers = `alias SM = array<f32, ${F * F}>;
+${[...arrays].map(load).join("\n")}
+${[...stored].map(store).join("\n")}
 fn smMma(a: SM, b: SM, acc: SM) -> SM {
   var o = acc;
   for (var r = 0u; r < ${F}u; r++) {
