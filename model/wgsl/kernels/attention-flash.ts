@@ -14,7 +14,8 @@ import { range } from "./codegen.ts"
  * tile once (16-byte loads, zeros past T) into workgroup memory; each subgroup then computes its
  * scores S = Q·Kᵀ, two lanes a row take the block's row max and P = 2^(c·S − m) (c = scale·log₂e:
  * exp2 with the scale folded in), and O += P·V. Key fragments past a subgroup's last visible key are
- * skipped (subgroup-uniform branches); workgroups take the longest rows first.
+ * skipped (subgroup-uniform branches); workgroups start with the longest rows of every head (the
+ * grid's x walks heads, y query blocks from the last), so that the short ones fill the tail.
  *
  * The running max m of a row is raised only when some row of the workgroup sees a block max past
  * m + SLACK (log₂ units; P then stays ≤ 2^11, safe in f16): a workgroup-uniform decision, after
@@ -41,6 +42,8 @@ export interface FlashAttentionVariant {
   readonly heads: 1 | 2
   readonly keyBlock: 16 | 32 | 64
   readonly reload: "result" | "identity"
+  /** "lazy" (default): O rescaled only when a row's max rises past the slack; "always": every block, no branch (a check on the branch) */
+  readonly rescale?: "lazy" | "always"
 }
 
 export const DEFAULT_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity" }
@@ -51,7 +54,7 @@ const F = 16
 const LOG2E = 1.4426950408889634
 const LN2 = 0.6931471805599453
 
-export const flashAttentionName = (v: FlashAttentionVariant): string => `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}`
+export const flashAttentionName = (v: FlashAttentionVariant): string => `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}`
 
 /** Subgroups a workgroup. */
 const subgroupsOf = (v: FlashAttentionVariant): number => (v.queries / F) * v.heads
@@ -98,6 +101,7 @@ export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse 
   const FP = passFragments(v, D)
   const units = D / 8 // 16-byte units a row
   const identity = v.reload === "identity"
+  const always = v.rescale === "always"
   const Hs = hiLoInTiles(v, D) ? "KVs" : "Hs" // where the identity reload's hi/lo fragments go: 2 a subgroup
   const store8 = (arr: string, at: string, x: string) => range(4).map((w) => `{ let h = bitcast<vec2<f16>>(${x}[${w}]); ${arr}[${at} + ${2 * w}u] = h.x; ${arr}[${at} + ${2 * w + 1}u] = h.y; }`).join(" ")
   const zero = `subgroup_matrix_result<f32, ${F}, ${F}>()`
@@ -123,10 +127,10 @@ var<workgroup> flag: u32; // some row's max rose past the slack in this block
 @compute @workgroup_size(${TH})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let groups = p.H / ${v.heads}u;
-  let b = wg.y / groups;
-  let h0 = (wg.y % groups) * ${v.heads}u;
+  let b = wg.x / groups;
+  let h0 = (wg.x % groups) * ${v.heads}u;
   let kvh = h0 / (p.H / p.KV);
-  let qb = nwg.x - 1u - wg.x; // the longest (causal) rows first
+  let qb = nwg.y - 1u - wg.y; // every head's longest (causal) rows first
   let sg = lid / 32u;
   let lane = lid % 32u;
   let h = h0 + sg / ${SQ}u;
@@ -188,7 +192,11 @@ ${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(q${c}, subgro
     Mx[lid] = mb;
     workgroupBarrier();
     mb = max(mb, Mx[lid ^ 1u]);
-    if (mb > m + ${SLACK}.0) { flag = 1u; }
+${always ? `    // rescaled every block (no branch around the round trip)
+    let mn = max(m, mb);
+    let alpha = exp2(m - mn);
+    m = mn;
+    l = l * alpha;` : `    if (mb > m + ${SLACK}.0) { flag = 1u; }
     let raise = workgroupUniformLoad(&flag) != 0u;
     var alpha = 1.0;
     if (raise) {
@@ -198,7 +206,7 @@ ${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(q${c}, subgro
       l = l * alpha;
       workgroupBarrier(); // every lane has read the flag before it is cleared
       if (lid == 0u) { flag = 0u; }
-    }
+    }`}
     let pat = (sg * ${F}u + row) * ${PST}u;
     for (var j = half; j < ${KB}u; j += 2u) {
       let pr = select(0.0, exp2(Ss[at + j] * cs - m), k0 + j <= pos && rowValid);
@@ -207,7 +215,7 @@ ${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(q${c}, subgro
     }
     if (half == 0u) { Al[sg * ${F}u + row] = alpha; }
     workgroupBarrier();
-    if (raise && k0 > 0u) {
+    ${always ? "{" : "if (raise && k0 > 0u) {"}
       // O ·= 2^(m_old − m_new) row by row, ${FP} fragment(s) at a time through the score tile (the
       // scores are spent)${identity ? `, back as half-float hi + lo (in ${Hs === "KVs" ? "the spent K tile" : "Hs"}) times the identity` : ""}
 ${range(dc / FP).map((pass) => `      if (live) {
@@ -276,6 +284,6 @@ export const flashAttention = async (gpu: Gpu, D: number, v: FlashAttentionVaria
   return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, _T = S, KV?: number): Dispatch => {
     if (H % v.heads !== 0 || (KV !== undefined && (H / KV) % v.heads !== 0)) throw new FlashAttentionShapeError(`flash attention: ${v.heads} query heads a workgroup must divide the ${KV === undefined ? H : H / KV} query heads of a kv head`)
     if (withLse && !b.LSE) throw new FlashAttentionShapeError("flash attention compiled with LSE output: bind LSE [B, S, H] f32")
-    return { pipeline: p, buffers: [b.Q, b.K, b.V, b.O, b.params, ...(withLse ? [b.LSE!] : [])], groups: [Math.ceil(S / v.queries), (B * H) / v.heads] }
+    return { pipeline: p, buffers: [b.Q, b.K, b.V, b.O, b.params, ...(withLse ? [b.LSE!] : [])], groups: [(B * H) / v.heads, Math.ceil(S / v.queries)] }
   }
 }
