@@ -12,7 +12,7 @@
  * the rows the PyTorch ratios use; `--split-k-head` times the lm_head's dX split along the
  * vocabulary (the trainer's default) against one product and adds a LoRA run with one product;
  * `--attention-forward` adds scoring and LoRA runs with the opt-in one-pass multi-subgroup forward
- * attention (attention-flash.ts; `--attention-form q32-h2-k32-ri[-always]` picks its variant, default
+ * attention (attention-flash.ts; `--attention-form q32-h2-k32-ri[-always][-pf][-sh]` picks its variant, default
  * DEFAULT_FLASH_ATTENTION). The attention-alone rows time every form: two-pass, session 5's one-pass,
  * and each flash variant that fits the adapter's workgroup memory. Prints one JSON object per line.
  *
@@ -306,16 +306,21 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
 /** Every flash variant (attention-flash.ts) that fits the adapter's workgroup memory at head_dim 128, and the default's other reload and its rescale every block. */
 const flashVariants = (gpu: Gpu): Array<FlashAttentionVariant> =>
   [...([16, 32, 64] as const).flatMap((queries) => ([1, 2] as const).flatMap((heads) => ([32, 64] as const).map((keyBlock): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity" })))),
-    { ...DEFAULT_FLASH_ATTENTION, reload: "result" } as const, { ...DEFAULT_FLASH_ATTENTION, rescale: "always" } as const]
+    { ...DEFAULT_FLASH_ATTENTION, reload: "result" } as const, { ...DEFAULT_FLASH_ATTENTION, rescale: "always" } as const,
+    { ...DEFAULT_FLASH_ATTENTION, prefetch: true }, { ...DEFAULT_FLASH_ATTENTION, shuffle: true }, { ...DEFAULT_FLASH_ATTENTION, prefetch: true, shuffle: true },
+    { form: "flash", queries: 64, heads: 1, keyBlock: 32, reload: "identity", prefetch: true } as const]
     .filter((v) => flashAttentionValid(v) && flashAttentionSharedBytes(v, 128) <= gpu.device.limits.maxComputeWorkgroupStorageSize)
 
 /** --attention-form q32-h2-k32-ri (attention-flash.ts' name without its prefix): the flash variant of the --attention-forward runs. */
 const flashForm = (): FlashAttentionVariant => {
   const at = process.argv.indexOf("--attention-form")
   if (at < 0) return DEFAULT_FLASH_ATTENTION
-  const m = /^q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?$/.exec(process.argv[at + 1] ?? "")
-  if (!m) throw new Error(`--attention-form ${process.argv[at + 1]}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always], e.g. q32-h2-k32-ri`)
-  return { form: "flash", queries: Number(m[1]) as 16 | 32 | 64, heads: Number(m[2]) as 1 | 2, keyBlock: Number(m[3]) as 16 | 32 | 64, reload: m[4] === "rr" ? "result" : "identity", ...(m[5] ? { rescale: "always" as const } : {}) }
+  const m = /^q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?$/.exec(process.argv[at + 1] ?? "")
+  if (!m) throw new Error(`--attention-form ${process.argv[at + 1]}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh], e.g. q32-h2-k32-ri`)
+  return {
+    form: "flash", queries: Number(m[1]) as 16 | 32 | 64, heads: Number(m[2]) as 1 | 2, keyBlock: Number(m[3]) as 16 | 32 | 64, reload: m[4] === "rr" ? "result" : "identity",
+    ...(m[5] ? { rescale: "always" as const } : {}), ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { shuffle: true } : {})
+  }
 }
 
 /** The tensor-core attention alone at scoring shape (Qwen3-0.6B heads), one variant. */

@@ -44,6 +44,10 @@ export interface FlashAttentionVariant {
   readonly reload: "result" | "identity"
   /** "lazy" (default): O rescaled only when a row's max rises past the slack; "always": every block, no branch (a check on the branch) */
   readonly rescale?: "lazy" | "always"
+  /** the next K/V tile's global loads issued into registers before this block's products (hides their latency) */
+  readonly prefetch?: boolean
+  /** the two lanes of a row meet through subgroupShuffleXor instead of workgroup memory and a barrier */
+  readonly shuffle?: boolean
 }
 
 export const DEFAULT_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity" }
@@ -54,7 +58,7 @@ const F = 16
 const LOG2E = 1.4426950408889634
 const LN2 = 0.6931471805599453
 
-export const flashAttentionName = (v: FlashAttentionVariant): string => `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}`
+export const flashAttentionName = (v: FlashAttentionVariant): string => `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}`
 
 /** Subgroups a workgroup. */
 const subgroupsOf = (v: FlashAttentionVariant): number => (v.queries / F) * v.heads
@@ -63,7 +67,11 @@ const subgroupsOf = (v: FlashAttentionVariant): number => (v.queries / F) * v.he
  * Whether the variant is well formed: the workgroup's Q rows are staged once through the K and V
  * tiles (2 × keyBlock rows), so at most 2 × keyBlock query rows a workgroup.
  */
-export const flashAttentionValid = (v: FlashAttentionVariant): boolean => subgroupsOf(v) * F <= 2 * v.keyBlock
+export const flashAttentionValid = (v: FlashAttentionVariant, D = 128): boolean =>
+  subgroupsOf(v) * F <= 2 * v.keyBlock && (!v.prefetch || Number.isInteger(prefetchUnits(v, D)) && prefetchUnits(v, D) <= 4)
+
+/** 16-byte units of K (and of V) a thread loads a tile. */
+const prefetchUnits = (v: FlashAttentionVariant, D: number): number => (v.keyBlock * D) / 8 / (32 * subgroupsOf(v))
 
 /** Workgroup memory (bytes) a variant needs at head_dim D. */
 export const flashAttentionSharedBytes = (v: FlashAttentionVariant, D: number): number => {
@@ -87,7 +95,7 @@ const hiLoInTiles = (v: FlashAttentionVariant, D: number): boolean => subgroupsO
 
 export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse = false): string => {
   if (D % F !== 0) throw new Error(`flash attention: head_dim ${D} must be a multiple of ${F}`)
-  if (!flashAttentionValid(v)) throw new Error(`flash attention ${flashAttentionName(v)}: ${subgroupsOf(v) * F} query rows a workgroup exceed twice the key block`)
+  if (!flashAttentionValid(v, D)) throw new Error(`flash attention ${flashAttentionName(v)}: ${subgroupsOf(v) * F} query rows a workgroup exceed twice the key block, or the prefetch takes more than 4 units a thread`)
   const SQ = v.queries / F // subgroups a head
   const NW = SQ * v.heads // subgroups a workgroup
   const TH = 32 * NW
@@ -102,6 +110,20 @@ export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse 
   const units = D / 8 // 16-byte units a row
   const identity = v.reload === "identity"
   const always = v.rescale === "always"
+  const PU = v.prefetch ? prefetchUnits(v, D) : 0
+  // the next tile's K and V units of this thread into registers pk*, pv* (zeros past T)
+  const fetch = (from: string) => range(PU).map((i) => `    {
+      let u = lid + ${i * TH}u;
+      let r = u / ${units}u;
+      let c = (u % ${units}u) * 8u;
+      pk${i} = vec4<u32>();
+      pv${i} = vec4<u32>();
+      if (${from} + r < p.T) {
+        let at = (((b * p.T + ${from} + r) * p.KV + kvh) * ${D}u + c) / 8u;
+        pk${i} = K8[at];
+        pv${i} = V8[at];
+      }
+    }`).join("\n")
   const Hs = hiLoInTiles(v, D) ? "KVs" : "Hs" // where the identity reload's hi/lo fragments go: 2 a subgroup
   const store8 = (arr: string, at: string, x: string) => range(4).map((w) => `{ let h = bitcast<vec2<f16>>(${x}[${w}]); ${arr}[${at} + ${2 * w}u] = h.x; ${arr}[${at} + ${2 * w + 1}u] = h.y; }`).join(" ")
   const zero = `subgroup_matrix_result<f32, ${F}, ${F}>()`
@@ -160,9 +182,23 @@ ${range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
   var m = -3.0e38; // the row's running max (log₂ units; both lanes of a row agree)
   var l = 0.0; // this lane's share of the row's Σ P
   if (lid == 0u) { flag = 0u; }
-  workgroupBarrier();
+  workgroupBarrier();${v.prefetch ? `
+${range(PU).map((i) => `  var pk${i} = vec4<u32>();
+  var pv${i} = vec4<u32>();`).join("\n")}
+${fetch("0u")}` : ""}
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
-    // the K and V tile, zeros past T
+${v.prefetch ? `    // the K and V tile fetched during the last block, then the next one's loads in flight
+${range(PU).map((i) => `    {
+      let u = lid + ${i * TH}u;
+      let r = u / ${units}u;
+      let c = (u % ${units}u) * 8u;
+      ${store8("KVs", `r * ${KST}u + c`, `pk${i}`)}
+      ${store8("KVs", `${VT}u + r * ${KST}u + c`, `pv${i}`)}
+    }`).join("\n")}
+    workgroupBarrier();
+    if (k0 + ${KB}u < last) {
+${fetch(`k0 + ${KB}u`)}
+    }` : `    // the K and V tile, zeros past T
     for (var u = lid; u < ${KB * units}u; u += ${TH}u) {
       let r = u / ${units}u;
       let c = (u % ${units}u) * 8u;
@@ -176,7 +212,7 @@ ${range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
       ${store8("KVs", `r * ${KST}u + c`, "xk")}
       ${store8("KVs", `${VT}u + r * ${KST}u + c`, "xv")}
     }
-    workgroupBarrier();
+    workgroupBarrier();`}
     // S = Q·Kᵀ over the key fragments some row here may see
 ${range(kf).map((f) => `    if (live && k0 + ${f * F}u < sgLast) {
       var s = ${zero};
@@ -189,9 +225,9 @@ ${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(q${c}, subgro
     for (var j = half; j < ${KB}u; j += 2u) {
       if (k0 + j <= pos && rowValid) { mb = max(mb, Ss[at + j] * cs); }
     }
-    Mx[lid] = mb;
+${v.shuffle ? `    mb = max(mb, subgroupShuffleXor(mb, 1u));` : `    Mx[lid] = mb;
     workgroupBarrier();
-    mb = max(mb, Mx[lid ^ 1u]);
+    mb = max(mb, Mx[lid ^ 1u]);`}
 ${always ? `    // rescaled every block (no branch around the round trip)
     let mn = max(m, mb);
     let alpha = exp2(m - mn);
@@ -245,9 +281,9 @@ ${range(dc).map((c) => `      o${c} = subgroupMatrixMultiplyAccumulate(pm, subgr
     }`).join("\n")}
     workgroupBarrier(); // before the next tile overwrites KVs, Ss and Ps
   }
-  Mx[lid] = l;
+${v.shuffle ? `  let lr = max(l + subgroupShuffleXor(l, 1u), 1e-30);` : `  Mx[lid] = l;
   workgroupBarrier();
-  let lr = max(l + Mx[lid ^ 1u], 1e-30);
+  let lr = max(l + Mx[lid ^ 1u], 1e-30);`}
   if (half == 0u) {
     Al[sg * ${F}u + row] = lr;${withLse ? `
     // for the backward: P = exp(scale·q·k − LSE)

@@ -82,7 +82,8 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
   const emulated = !pickMatrixConfig(gpu)
   const emulate = emulated ? (w: string) => emulateSubgroupMatrices(w, 16) : undefined
   const readF16 = async (b: GPUBuffer, n: number) => Float32Array.from(new Uint16Array(await readBuffer(device, b, n * 2)), f16BitsToF32)
-  const v = (queries: 16 | 32 | 64, heads: 1 | 2, keyBlock: 16 | 32 | 64, reload: "result" | "identity" = "identity", rescale: "lazy" | "always" = "lazy"): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload, ...(rescale === "always" ? { rescale } : {}) })
+  const v = (queries: 16 | 32 | 64, heads: 1 | 2, keyBlock: 16 | 32 | 64, reload: "result" | "identity" = "identity", rescale: "lazy" | "always" = "lazy", more: { prefetch?: true; shuffle?: true } = {}): FlashAttentionVariant =>
+    ({ form: "flash", queries, heads, keyBlock, reload, ...(rescale === "always" ? { rescale } : {}), ...more })
 
   const run = async (variant: FlashAttentionVariant | AttentionTcVariant, c: Case, data: ReturnType<typeof inputs>, withLse = false) => {
     const O = storageBuffer(device, data.Q.length * 2)
@@ -103,10 +104,11 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
         { B: 1, S: 128, T: 160, H: 4, KV: 2, D: 128, growing: true }, { B: 1, S: 80, T: 80, H: 16, KV: 8, D: 128 }, { B: 2, S: 40, T: 64, H: 4, KV: 2, D: 64, growing: true }
       ]
   const variants: ReadonlyArray<FlashAttentionVariant> = emulated
-    ? [v(16, 2, 16), v(32, 1, 16, "result", "always"), v(16, 1, 32, "result")] // SwiftShader crashes (SIGSEGV) running the emulated identity reload with 32-key blocks
+    ? [v(16, 2, 16, "identity", "lazy", { prefetch: true }), v(32, 1, 16, "result", "always"), v(16, 1, 32, "result")] // SwiftShader crashes (SIGSEGV) running the emulated identity reload with 32-key blocks
     : [
         ...([16, 32, 64] as const).flatMap((q) => ([1, 2] as const).flatMap((h) => ([32, 64] as const).map((k) => v(q, h, k)))),
-        v(32, 2, 32, "result"), v(64, 1, 64, "result"), v(16, 1, 32, "result"), v(32, 2, 16), v(32, 2, 32, "identity", "always"), v(32, 2, 32, "result", "always"), v(16, 1, 32, "identity", "always")
+        v(32, 2, 32, "result"), v(64, 1, 64, "result"), v(16, 1, 32, "result"), v(32, 2, 16), v(32, 2, 32, "identity", "always"), v(32, 2, 32, "result", "always"), v(16, 1, 32, "identity", "always"),
+        v(32, 2, 32, "identity", "lazy", { prefetch: true }), v(64, 1, 32, "identity", "lazy", { prefetch: true }), v(32, 2, 32, "identity", "lazy", { shuffle: true }), v(32, 2, 32, "identity", "lazy", { prefetch: true, shuffle: true })
       ].filter((x) => flashAttentionValid(x) && flashAttentionSharedBytes(x, 128) <= gpu.device.limits.maxComputeWorkgroupStorageSize)
   const data = cases.map((c, i) => inputs(c, 101 + 10 * i))
 
@@ -123,7 +125,7 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
   }
 
   const lseCase: Case = emulated ? { B: 1, S: 32, T: 48, H: 2, KV: 1, D: 32, spread: 4 } : { B: 2, S: 32, T: 48, H: 4, KV: 2, D: 128, spread: 4 }
-  for (const variant of emulated ? [v(16, 2, 16)] : [v(32, 2, 32), v(64, 1, 64, "result")]) {
+  for (const variant of emulated ? [v(16, 2, 16)] : [v(32, 2, 32), v(64, 1, 64, "result"), v(32, 2, 32, "identity", "lazy", { prefetch: true, shuffle: true })]) {
     it(`${flashAttentionName(variant)} compiled with LSE writes log Σ exp(scale·q·k) of each query row (${caseName(lseCase)})`, async () => {
       const c = lseCase
       const d = inputs(c, 41)
