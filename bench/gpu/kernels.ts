@@ -12,9 +12,10 @@
  * the rows the PyTorch ratios use; `--split-k-head` times the lm_head's dX split along the
  * vocabulary (the trainer's default) against one product and adds a LoRA run with one product;
  * `--attention-forward` adds scoring and LoRA runs with the opt-in one-pass multi-subgroup forward
- * attention (attention-flash.ts; `--attention-form q32-h2-k32-ri[-always][-pf][-sh]` picks its variant, default
+ * attention (attention-flash.ts; `--attention-form q32-h2-k32-ri[-always][-pf][-sh][-la]` or `auto` picks its variant, default
  * DEFAULT_FLASH_ATTENTION). The attention-alone rows time every form: two-pass, session 5's one-pass,
- * and each flash variant that fits the adapter's workgroup memory. Prints one JSON object per line.
+ * and each flash variant that fits the adapter's workgroup memory (`--attention-candidates`: only
+ * two-pass, one-pass and the variants that hold O in the lanes). Prints one JSON object per line.
  *
  * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024 tokens a step.
  *
@@ -24,8 +25,8 @@ import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
-import { attentionFormName, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionForm } from "../../model/wgsl/kernels/attention-tc.ts"
-import { DEFAULT_FLASH_ATTENTION, flashAttentionSharedBytes, flashAttentionValid, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
+import { attentionFormName, pickAttentionForm, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionForm } from "../../model/wgsl/kernels/attention-tc.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttentionSharedBytes, flashAttentionValid, parseFlashAttentionName, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
 import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
 import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
@@ -308,19 +309,22 @@ const flashVariants = (gpu: Gpu): Array<FlashAttentionVariant> =>
   [...([16, 32, 64] as const).flatMap((queries) => ([1, 2] as const).flatMap((heads) => ([32, 64] as const).map((keyBlock): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity" })))),
     { ...DEFAULT_FLASH_ATTENTION, reload: "result" } as const, { ...DEFAULT_FLASH_ATTENTION, rescale: "always" } as const,
     { ...DEFAULT_FLASH_ATTENTION, prefetch: true }, { ...DEFAULT_FLASH_ATTENTION, shuffle: true }, { ...DEFAULT_FLASH_ATTENTION, prefetch: true, shuffle: true },
-    { form: "flash", queries: 64, heads: 1, keyBlock: 32, reload: "identity", prefetch: true } as const]
+    { form: "flash", queries: 64, heads: 1, keyBlock: 32, reload: "identity", prefetch: true } as const,
+    ...([[32, 2, 32], [64, 1, 32], [16, 2, 32], [32, 1, 64], [16, 2, 64]] as const).map(([queries, heads, keyBlock]): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity", accumulate: "lanes" }))]
     .filter((v) => flashAttentionValid(v) && flashAttentionSharedBytes(v, 128) <= gpu.device.limits.maxComputeWorkgroupStorageSize)
 
-/** --attention-form q32-h2-k32-ri (attention-flash.ts' name without its prefix): the flash variant of the --attention-forward runs. */
-const flashForm = (): FlashAttentionVariant => {
+/**
+ * --attention-form NAME (attention-flash.ts' name without its prefix, e.g. q32-h2-k32-ri-la, or
+ * "auto": pickAttentionForm's choice on this card): the form of the --attention-forward runs.
+ */
+const flashForm = async (gpu: Gpu): Promise<AttentionForm> => {
   const at = process.argv.indexOf("--attention-form")
   if (at < 0) return DEFAULT_FLASH_ATTENTION
-  const m = /^q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?$/.exec(process.argv[at + 1] ?? "")
-  if (!m) throw new Error(`--attention-form ${process.argv[at + 1]}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh], e.g. q32-h2-k32-ri`)
-  return {
-    form: "flash", queries: Number(m[1]) as 16 | 32 | 64, heads: Number(m[2]) as 1 | 2, keyBlock: Number(m[3]) as 16 | 32 | 64, reload: m[4] === "rr" ? "result" : "identity",
-    ...(m[5] ? { rescale: "always" as const } : {}), ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { shuffle: true } : {})
-  }
+  const name = process.argv[at + 1] ?? ""
+  if (name === "auto") return pickAttentionForm(gpu, 128, 2)
+  const v = parseFlashAttentionName(name)
+  if (!v) throw new Error(`--attention-form ${name}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la], e.g. q32-h2-k32-ri, or auto`)
+  return v
 }
 
 /** The tensor-core attention alone at scoring shape (Qwen3-0.6B heads), one variant. */
@@ -470,9 +474,12 @@ const main = async () => {
     for (const [B, S] of [[16, 1024], [16, 512]] as const) await guard(`attention backward ${B}x${S}`, () => attentionBackwardBench(gpu, B, S, 16, 8, 128))
   }
   if (pickMatrixConfig(gpu) && !onlyTraining && (profile || !onlyModel)) {
-    for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
-    for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) await guard(`attention ${queryFragments} ${keyBlock} one pass`, () => attentionBench(gpu, { queryFragments, keyBlock, pad: 4, onePass: true }))
-    for (const v of flashVariants(gpu)) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v))
+    // --attention-candidates: only the two-pass default, session 5's one-pass form and the flash variants O held by the lanes
+    const short = process.argv.includes("--attention-candidates")
+    if (short) await guard("attention two-pass", () => attentionBench(gpu, TWO_PASS_ATTENTION_TC))
+    else for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
+    for (const queryFragments of short ? ([1] as const) : ([1, 2] as const)) for (const keyBlock of short ? ([32] as const) : ([32, 64] as const)) await guard(`attention ${queryFragments} ${keyBlock} one pass`, () => attentionBench(gpu, { queryFragments, keyBlock, pad: 4, onePass: true }))
+    for (const v of short ? [DEFAULT_FLASH_ATTENTION, ...flashVariants(gpu).filter((x) => x.accumulate === "lanes")] : flashVariants(gpu)) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v))
   }
   for (const impl of onlyModel || onlyTraining ? [] : impls) {
     for (const format of ["f16", "nf4"] as const) {
@@ -495,7 +502,7 @@ const main = async () => {
     }
     if (process.argv.includes("--attention-forward")) {
       peak = allocated
-      await guard("model f16, flash attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", flashForm()))
+      await guard("model f16, flash attention", async () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", await flashForm(gpu)))
     }
     peak = allocated
     if (!ratioOnly) await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
@@ -514,7 +521,7 @@ const main = async () => {
     // --split-k-head: the same step with only the lm_head's dX as one product
     if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { headSplitK: 0 }])
     // --attention-forward: the same step with the one-pass multi-subgroup forward attention
-    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: flashForm() }])
+    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: await flashForm(gpu) }])
     for (const [format, batch, accumulation, dropout, choices] of runs) {
       peak = allocated
       await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${choiceName(choices ?? {})}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, choices))

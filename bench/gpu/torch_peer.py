@@ -83,7 +83,8 @@ def main():
         emit(kind="error", what="transformers", reason=str(e))
         return
     layers = 2 if quick else 28
-    for dtype in (torch.float32, torch.bfloat16):
+    # --ratio-only: bf16 only (the scoring ratio's denominator)
+    for dtype in (torch.bfloat16,) if "--ratio-only" in sys.argv else (torch.float32, torch.bfloat16):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
         cfg = Qwen3Config(hidden_size=1024, intermediate_size=3072, num_hidden_layers=layers, num_attention_heads=16, num_key_value_heads=8,

@@ -48,6 +48,12 @@ export interface FlashAttentionVariant {
   readonly prefetch?: boolean
   /** the two lanes of a row meet through subgroupShuffleXor instead of workgroup memory and a barrier */
   readonly shuffle?: boolean
+  /**
+   * "lanes": O is held by the lanes (f32 registers), not in result fragments: each block's P·V is a
+   * fresh product staged through the score tile and added to the lanes' O after scaling it by
+   * 2^(m_old − m_new) (every block, no branch). No fragment lives across blocks.
+   */
+  readonly accumulate?: "fragments" | "lanes"
 }
 
 export const DEFAULT_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity" }
@@ -58,7 +64,17 @@ const F = 16
 const LOG2E = 1.4426950408889634
 const LN2 = 0.6931471805599453
 
-export const flashAttentionName = (v: FlashAttentionVariant): string => `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}`
+export const flashAttentionName = (v: FlashAttentionVariant): string => `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}${v.accumulate === "lanes" ? "-la" : ""}`
+
+/** The variant a name (flashAttentionName without its "attention-flash-" prefix, e.g. q32-h2-k32-ri-la) stands for, or undefined. */
+export const parseFlashAttentionName = (name: string): FlashAttentionVariant | undefined => {
+  const m = /^(?:attention-flash-)?q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?(-la)?$/.exec(name)
+  if (!m) return undefined
+  return {
+    form: "flash", queries: Number(m[1]) as 16 | 32 | 64, heads: Number(m[2]) as 1 | 2, keyBlock: Number(m[3]) as 16 | 32 | 64, reload: m[4] === "rr" ? "result" : "identity",
+    ...(m[5] ? { rescale: "always" as const } : {}), ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { shuffle: true } : {}), ...(m[8] ? { accumulate: "lanes" as const } : {})
+  }
+}
 
 /** Subgroups a workgroup. */
 const subgroupsOf = (v: FlashAttentionVariant): number => (v.queries / F) * v.heads
@@ -109,7 +125,8 @@ export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse 
   const FP = passFragments(v, D)
   const units = D / 8 // 16-byte units a row
   const identity = v.reload === "identity"
-  const always = v.rescale === "always"
+  const lanes = v.accumulate === "lanes"
+  const always = v.rescale === "always" || lanes
   const PU = v.prefetch ? prefetchUnits(v, D) : 0
   // the next tile's K and V units of this thread into registers pk*, pv* (zeros past T)
   const fetch = (from: string) => range(PU).map((i) => `    {
@@ -127,6 +144,39 @@ export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse 
   const Hs = hiLoInTiles(v, D) ? "KVs" : "Hs" // where the identity reload's hi/lo fragments go: 2 a subgroup
   const store8 = (arr: string, at: string, x: string) => range(4).map((w) => `{ let h = bitcast<vec2<f16>>(${x}[${w}]); ${arr}[${at} + ${2 * w}u] = h.x; ${arr}[${at} + ${2 * w + 1}u] = h.y; }`).join(" ")
   const zero = `subgroup_matrix_result<f32, ${F}, ${F}>()`
+  // accumulate "lanes": pass `pass` covers O columns pass·FP·16 … +FP·16; lane pair slot k holds
+  // elements (2e, 2e + 1) of that 16 × FP·16 block, e = lane + 32k: row 2e / (FP·16)
+  const pairAt = (k: number) => `let e = 2u * (lane + ${32 * k}u);
+      let r = e / ${F * FP}u;
+      let c = e % ${F * FP}u;`
+  const laneAccumulators = `  // this lane's share of O (f32 pairs; see pairAt)
+${range(dc / FP).flatMap((pass) => range(4 * FP).map((k) => `  var a${pass}_${k} = vec2<f32>();`)).join("\n")}`
+  const laneProducts = `    // O = O · 2^(m_old − m_new) + P·V: fresh products, ${FP} fragment(s) at a time through the spent score tile
+${range(dc / FP).map((pass) => `    if (live) {
+${range(FP).map((i) => `      {
+        var pv = ${zero};
+${range(kf).map((f) => `        if (k0 + ${f * F}u < sgLast) {
+          pv = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, sg * ${F * PST}u + ${f * F}u, false, ${PST}u), subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${VT + f * F * KST + (pass * FP + i) * F}u, false, ${KST}u), pv);
+        }`).join("\n")}
+        subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}u, pv, false, ${SST}u);
+      }`).join("\n")}
+    }
+    workgroupBarrier();
+${range(4 * FP).map((k) => `    {
+      ${pairAt(k)}
+      let x = (sg * ${F}u + r) * ${SST}u + c;
+      a${pass}_${k} = a${pass}_${k} * Al[sg * ${F}u + r] + vec2<f32>(Ss[x], Ss[x + 1u]);
+    }`).join("\n")}
+    workgroupBarrier();`).join("\n")}
+`
+  const laneOutput = `  workgroupBarrier();
+  // O / row sums out as half-float pairs, straight from the lanes
+${range(dc / FP).flatMap((pass) => range(4 * FP).map((k) => `  {
+    ${pairAt(k)}
+    if (s0 + r < p.S) {
+      O2[(((b * p.S + s0 + r) * p.H + h) * ${D}u + ${pass * FP * F}u + c) / 2u] = pack2x16float(a${pass}_${k} / Al[sg * ${F}u + r]);
+    }
+  }`)).join("\n")}`
   return `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -178,7 +228,6 @@ ${identity ? `  for (var i = lid; i < ${F * F}u; i += ${TH}u) { Id[i] = select(f
   }
   workgroupBarrier();
 ${range(dc).map((c) => `  let q${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&KVs, sg * ${F * KST}u + ${c * F}u, false, ${KST}u);`).join("\n")}
-${range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
   var m = -3.0e38; // the row's running max (log₂ units; both lanes of a row agree)
   var l = 0.0; // this lane's share of the row's Σ P
   if (lid == 0u) { flag = 0u; }
@@ -186,6 +235,7 @@ ${range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
 ${range(PU).map((i) => `  var pk${i} = vec4<u32>();
   var pv${i} = vec4<u32>();`).join("\n")}
 ${fetch("0u")}` : ""}
+${lanes ? laneAccumulators : range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
 ${v.prefetch ? `    // the K and V tile fetched during the last block, then the next one's loads in flight
 ${range(PU).map((i) => `    {
@@ -251,7 +301,7 @@ ${always ? `    // rescaled every block (no branch around the round trip)
     }
     if (half == 0u) { Al[sg * ${F}u + row] = alpha; }
     workgroupBarrier();
-    ${always ? "{" : "if (raise && k0 > 0u) {"}
+${lanes ? laneProducts : `    ${always ? "{" : "if (raise && k0 > 0u) {"}
       // O ·= 2^(m_old − m_new) row by row, ${FP} fragment(s) at a time through the score tile (the
       // scores are spent)${identity ? `, back as half-float hi + lo (in ${Hs === "KVs" ? "the spent K tile" : "Hs"}) times the identity` : ""}
 ${range(dc / FP).map((pass) => `      if (live) {
@@ -278,7 +328,7 @@ ${range(FP).map((i) => `        o${pass * FP + i} = subgroupMatrixMultiplyAccumu
 ${range(kf).map((f) => `    if (live && k0 + ${f * F}u < sgLast) {
       let pm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, sg * ${F * PST}u + ${f * F}u, false, ${PST}u);
 ${range(dc).map((c) => `      o${c} = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${VT + f * F * KST + c * F}u, false, ${KST}u), o${c});`).join("\n")}
-    }`).join("\n")}
+    }`).join("\n")}`}
     workgroupBarrier(); // before the next tile overwrites KVs, Ss and Ps
   }
 ${v.shuffle ? `  let lr = max(l + subgroupShuffleXor(l, 1u), 1e-30);` : `  Mx[lid] = l;
@@ -289,7 +339,7 @@ ${v.shuffle ? `  let lr = max(l + subgroupShuffleXor(l, 1u), 1e-30);` : `  Mx[li
     // for the backward: P = exp(scale·q·k − LSE)
     if (rowValid) { LSE[(b * p.S + s0 + row) * p.H + h] = (m + log2(lr)) * ${LN2}; }` : ""}
   }
-  // O / row sums out as half-float pairs, ${FP} fragment(s) at a time through the score tile
+${lanes ? laneOutput : `  // O / row sums out as half-float pairs, ${FP} fragment(s) at a time through the score tile
 ${range(dc / FP).map((pass) => `  if (live) {
 ${range(FP).map((i) => `    subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}u, o${pass * FP + i}, false, ${SST}u);`).join("\n")}
   }
@@ -303,7 +353,7 @@ ${range(FP).map((i) => `    subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}
       O2[(((b * p.S + s0 + r) * p.H + h) * ${D}u + ${pass * FP * F}u + c) / 2u] = pack2x16float(vec2<f32>(Ss[x] * inv, Ss[x + 1u] * inv));
     }
   }
-  workgroupBarrier();`).join("\n")}
+  workgroupBarrier();`).join("\n")}`}
 }
 `
 }
