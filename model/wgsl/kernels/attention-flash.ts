@@ -228,13 +228,15 @@ ${identity ? `  for (var i = lid; i < ${F * F}u; i += ${TH}u) { Id[i] = select(f
   }
   workgroupBarrier();
 ${range(dc).map((c) => `  let q${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&KVs, sg * ${F * KST}u + ${c * F}u, false, ${KST}u);`).join("\n")}
-  var m = -3.0e38; // the row's running max (log₂ units; both lanes of a row agree)
-  var l = 0.0; // this lane's share of the row's Σ P
   if (lid == 0u) { flag = 0u; }
   workgroupBarrier();${v.prefetch ? `
 ${range(PU).map((i) => `  var pk${i} = vec4<u32>();
   var pv${i} = vec4<u32>();`).join("\n")}
 ${fetch("0u")}` : ""}
+  // the loop's state declared right before it, with no branch or barrier between (as in the
+  // two-pass kernel, right on the H100; with code between, the one-pass forms came out wrong there)
+  var m = -3.0e38; // the row's running max (log₂ units; both lanes of a row agree)
+  var l = 0.0; // this lane's share of the row's Σ P
 ${lanes ? laneAccumulators : range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
 ${v.prefetch ? `    // the K and V tile fetched during the last block, then the next one's loads in flight
