@@ -33,6 +33,11 @@ import { range } from "./codegen.ts"
  * memory, not subgroup shuffles.
  *
  * Rounding: Q, K, V, P and O are f16; scores, max, sums and the accumulation are f32.
+ *
+ * STATUS (session 6): right with the fragments emulated (SwiftShader), WRONG on the H100 in both
+ * device rounds — every variant, the same deterministic wrong outputs, LSE too — like session 5's
+ * one-pass form; the two-pass kernel (attention-tc.ts) is right there and stays the default.
+ * `auto` (attention-tc.ts' pickAttentionForm) rejected both candidates on the card. Opt-in only.
  */
 export interface FlashAttentionVariant {
   readonly form: "flash"
