@@ -238,8 +238,8 @@ ${range(dc).map((c) => `  let q${c} = subgroupMatrixLoad<subgroup_matrix_left<f1
 ${range(PU).map((i) => `  var pk${i} = vec4<u32>();
   var pv${i} = vec4<u32>();`).join("\n")}
 ${fetch("0u")}` : ""}
-  // the loop's state declared right before it, with no branch or barrier between (as in the
-  // two-pass kernel, right on the H100; with code between, the one-pass forms came out wrong there)
+  // the loop's state declared right before it, with no branch or barrier between, as in the
+  // two-pass kernel (tried in session 6's round 2: the H100's outputs did not change)
   var m = -3.0e38; // the row's running max (log₂ units; both lanes of a row agree)
   var l = 0.0; // this lane's share of the row's Σ P
 ${lanes ? laneAccumulators : range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}

@@ -199,7 +199,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 ${range(QF).flatMap((r) => range(dc).map((c) => `  let q${r}_${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Q, qAt + ${r * F}u * p.H * ${D}u + ${c * F}u, false, p.H * ${D}u);`)).join("\n")}
   let last = min(p.T, past + s0 + ${R}u); // keys any query of this block may see
   if (lane == 0u) { grow = 0u; }
-  // the loop's state declared right before it, as in the two-pass form (session 6: with a branch between, the card got it wrong)
+  // the loop's state declared right before it, as in the two-pass form (tried in session 6's round 2: the H100's outputs did not change)
   var m = -3.0e38; // the row's running max (the same in both lanes of a row)
   var l = 0.0; // this lane's share of the row's Σ exp(scale·s − m)
 ${range(QF).flatMap((r) => range(dc).map((c) => `  var o${r}_${c} = subgroup_matrix_result<f32, ${F}, ${F}>();`)).join("\n")}
