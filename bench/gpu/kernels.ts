@@ -11,7 +11,11 @@
  * step's shape) and a LoRA run on the f32 backward beside the default; `--ratio-only` trains only
  * the rows the PyTorch ratios use; `--split-k-head` times the lm_head's dX split along the
  * vocabulary (the trainer's default) against one product and adds a LoRA run with one product;
- * `--attention-forward` adds scoring and LoRA runs with the opt-in one-pass forward attention. Prints one JSON object per line.
+ * `--attention-forward` adds scoring and LoRA runs with the opt-in one-pass multi-subgroup forward
+ * attention (attention-flash.ts; `--attention-form q32-h2-k32-ri[-always][-pf][-sh][-la]` or `auto` picks its variant, default
+ * DEFAULT_FLASH_ATTENTION). The attention-alone rows time every form: two-pass, session 5's one-pass,
+ * and each flash variant that fits the adapter's workgroup memory (`--attention-candidates`: only
+ * two-pass, one-pass and the variants that hold O in the lanes). Prints one JSON object per line.
  *
  * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024 tokens a step.
  *
@@ -21,7 +25,8 @@ import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
-import { ONE_PASS_ATTENTION_TC, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionTcVariant } from "../../model/wgsl/kernels/attention-tc.ts"
+import { attentionFormName, pickAttentionForm, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionForm } from "../../model/wgsl/kernels/attention-tc.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttentionSharedBytes, flashAttentionValid, parseFlashAttentionName, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
 import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
 import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
@@ -142,7 +147,7 @@ const randomModel = (gpu: Gpu, format: WeightFormat, shape: ModelShape) => {
  */
 /** Trainer choices a run departs from the defaults in (the comparisons of one call), named in its output. */
 type TrainChoices = Pick<TrainerOptions, "attentionBackward" | "attentionForward" | "headSplitK">
-const choiceName = (c: TrainChoices) => [c.attentionBackward ? ` attention backward ${c.attentionBackward}` : "", c.attentionForward ? ` attention forward ${c.attentionForward.onePass ? "one pass" : "two passes"}` : "", c.headSplitK === undefined ? "" : ` head split-K ${c.headSplitK}`].join("")
+const choiceName = (c: TrainChoices) => [c.attentionBackward ? ` attention backward ${c.attentionBackward}` : "", c.attentionForward ? ` attention forward ${attentionFormName(c.attentionForward)}` : "", c.headSplitK === undefined ? "" : ` head split-K ${c.headSplitK}`].join("")
 const trainBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, batch: number, seq: number, steps = 3, accumulation = 1, dropout = defaultLoraConfig.dropout, choices: TrainChoices = {}) => {
   const { engineShape, weights } = randomModel(gpu, format, shape)
   const trainer = await Qwen3LoraTrainer.create(gpu, engineShape, weights, { ...defaultLoraConfig, dropout }, batch, seq, { seed: 1, ...choices })
@@ -260,7 +265,7 @@ const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number
 }
 
 /** Scoring forward at batch 16 × prompt 512 (tokens = B·S) through fleuve's WGSL engine, every layer with its own weights. */
-const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attention: "tensor-core" | "scalar" = "tensor-core", attentionVariant?: AttentionTcVariant) => {
+const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attention: "tensor-core" | "scalar" = "tensor-core", attentionVariant?: AttentionForm) => {
   const [B, S] = [16, 512]
   const T = B * S
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers } = shape
@@ -281,7 +286,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   const layerFlops = 2 * T * Hd * (H * D + 2 * KV * D) + 2 * T * H * D * Hd + 3 * 2 * T * Hd * I + 2 * B * H * S * S * D // causal attention ≈ half of 4·S²·D
   const flops = layers * layerFlops + 2 * T * Hd * vocab
   emit({
-    kind: "scoring-forward", model: `${shape.name}, random weights`, engine: "fleuve WGSL (model/wgsl)", weights: format, attention: engine.attention, attention_form: attentionVariant ? (attentionVariant.onePass ? "one pass" : "two passes") : "default", matmul: engine.matmul.variant, layers, batch: B, prompt: S,
+    kind: "scoring-forward", model: `${shape.name}, random weights`, engine: "fleuve WGSL (model/wgsl)", weights: format, attention: engine.attention, attention_form: attentionVariant ? attentionFormName(attentionVariant) : "default", matmul: engine.matmul.variant, layers, batch: B, prompt: S,
     ms_forward: +(forward * 1e3).toFixed(1), ms_score_end_to_end: +(endToEnd * 1e3).toFixed(1),
     tokens_per_s: Math.round(T / endToEnd), tokens_per_s_forward_only: Math.round(T / forward), tflops: +(flops / endToEnd / 1e12).toFixed(2),
     peak_gpu_bytes_allocated: peak, finite: [...scores!.logprob].every(Number.isFinite)
@@ -299,17 +304,40 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   free(weightBuffersOf(weights))
 }
 
+/** Every flash variant (attention-flash.ts) that fits the adapter's workgroup memory at head_dim 128, and the default's other reload and its rescale every block. */
+const flashVariants = (gpu: Gpu): Array<FlashAttentionVariant> =>
+  [...([16, 32, 64] as const).flatMap((queries) => ([1, 2] as const).flatMap((heads) => ([32, 64] as const).map((keyBlock): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity" })))),
+    { ...DEFAULT_FLASH_ATTENTION, reload: "result" } as const, { ...DEFAULT_FLASH_ATTENTION, rescale: "always" } as const,
+    { ...DEFAULT_FLASH_ATTENTION, prefetch: true }, { ...DEFAULT_FLASH_ATTENTION, shuffle: true }, { ...DEFAULT_FLASH_ATTENTION, prefetch: true, shuffle: true },
+    { form: "flash", queries: 64, heads: 1, keyBlock: 32, reload: "identity", prefetch: true } as const,
+    ...([[32, 2, 32], [64, 1, 32], [16, 2, 32], [32, 1, 64], [16, 2, 64]] as const).map(([queries, heads, keyBlock]): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity", accumulate: "lanes" }))]
+    .filter((v) => flashAttentionValid(v) && flashAttentionSharedBytes(v, 128) <= gpu.device.limits.maxComputeWorkgroupStorageSize)
+
+/**
+ * --attention-form NAME (attention-flash.ts' name without its prefix, e.g. q32-h2-k32-ri-la, or
+ * "auto": pickAttentionForm's choice on this card): the form of the --attention-forward runs.
+ */
+const flashForm = async (gpu: Gpu): Promise<AttentionForm> => {
+  const at = process.argv.indexOf("--attention-form")
+  if (at < 0) return DEFAULT_FLASH_ATTENTION
+  const name = process.argv[at + 1] ?? ""
+  if (name === "auto") return pickAttentionForm(gpu, 128, 2)
+  const v = parseFlashAttentionName(name)
+  if (!v) throw new Error(`--attention-form ${name}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la], e.g. q32-h2-k32-ri, or auto`)
+  return v
+}
+
 /** The tensor-core attention alone at scoring shape (Qwen3-0.6B heads), one variant. */
-const attentionBench = async (gpu: Gpu, variant: AttentionTcVariant) => {
+const attentionBench = async (gpu: Gpu, variant: AttentionForm) => {
   const [B, S, H, KV, D] = [16, 512, 16, 8, 128]
   const dev = gpu.device
-  const attention = await tensorCoreAttention(gpu, D, variant)
+  const attention = await tensorCoreAttention(gpu, D, variant, false, H / KV)
   const q = storageBuffer(dev, toF16(rand(B * S * H * D, 1, 21))), k = storageBuffer(dev, toF16(rand(B * S * KV * D, 1, 22))), v = storageBuffer(dev, toF16(rand(B * S * KV * D, 1, 23)))
   const o = storageBuffer(dev, B * S * H * D * 2)
   const d = attention({ Q: q, K: k, V: v, O: o, params: uniformBuffer(dev, [B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]) }, B, S, H, S)
   const s = (await time(gpu, Array(10).fill(d), 3, 1)) / 10
   const flops = 2 * B * H * S * S * D // causal: half of QKᵀ and PV, each 2·S²·D
-  emit({ kind: "attention", variant, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2) })
+  emit({ kind: "attention", form: attentionFormName(variant), variant, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2) })
   for (const b of [q, k, v, o]) b.destroy()
 }
 
@@ -446,8 +474,12 @@ const main = async () => {
     for (const [B, S] of [[16, 1024], [16, 512]] as const) await guard(`attention backward ${B}x${S}`, () => attentionBackwardBench(gpu, B, S, 16, 8, 128))
   }
   if (pickMatrixConfig(gpu) && !onlyTraining && (profile || !onlyModel)) {
-    for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
-    for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) await guard(`attention ${queryFragments} ${keyBlock} one pass`, () => attentionBench(gpu, { queryFragments, keyBlock, pad: 4, onePass: true }))
+    // --attention-candidates: only the two-pass default, session 5's one-pass form and the flash variants O held by the lanes
+    const short = process.argv.includes("--attention-candidates")
+    if (short) await guard("attention two-pass", () => attentionBench(gpu, TWO_PASS_ATTENTION_TC))
+    else for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
+    for (const queryFragments of short ? ([1] as const) : ([1, 2] as const)) for (const keyBlock of short ? ([32] as const) : ([32, 64] as const)) await guard(`attention ${queryFragments} ${keyBlock} one pass`, () => attentionBench(gpu, { queryFragments, keyBlock, pad: 4, onePass: true }))
+    for (const v of short ? [DEFAULT_FLASH_ATTENTION, ...flashVariants(gpu).filter((x) => x.accumulate === "lanes")] : flashVariants(gpu)) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v))
   }
   for (const impl of onlyModel || onlyTraining ? [] : impls) {
     for (const format of ["f16", "nf4"] as const) {
@@ -470,7 +502,7 @@ const main = async () => {
     }
     if (process.argv.includes("--attention-forward")) {
       peak = allocated
-      await guard("model f16, one-pass attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", ONE_PASS_ATTENTION_TC))
+      await guard("model f16, flash attention", async () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", await flashForm(gpu)))
     }
     peak = allocated
     if (!ratioOnly) await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
@@ -488,8 +520,8 @@ const main = async () => {
     if (process.argv.includes("--attention-backward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionBackward: "f32", attentionForward: TWO_PASS_ATTENTION_TC, headSplitK: 0 }])
     // --split-k-head: the same step with only the lm_head's dX as one product
     if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { headSplitK: 0 }])
-    // --attention-forward: the same step with the opt-in one-pass forward attention
-    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: ONE_PASS_ATTENTION_TC }])
+    // --attention-forward: the same step with the one-pass multi-subgroup forward attention
+    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: await flashForm(gpu) }])
     for (const [format, batch, accumulation, dropout, choices] of runs) {
       peak = allocated
       await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${choiceName(choices ?? {})}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, choices))

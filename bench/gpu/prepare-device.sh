@@ -19,7 +19,7 @@ bundle test/model/wgsl/kernels/kernels.test.ts kernels.test.mjs
 bundle test/model/wgsl/kernels/tfjs-kernels.test.ts tfjs-kernels.test.mjs
 bundle test/model/wgsl/kernels/engine.test.ts engine.test.mjs
 bundle test/model/wgsl/kernels/trainer.test.ts trainer.test.mjs
-for t in matmul-tiles backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv token-feed; do bundle test/model/wgsl/kernels/$t.test.ts $t.test.mjs; done
+for t in matmul-tiles backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv token-feed attention-flash; do bundle test/model/wgsl/kernels/$t.test.ts $t.test.mjs; done
 bundle test/model/wgsl/kernels/split-k.test.ts split-k.test.mjs
 bundle test/model/wgsl/kernels/weight-gradients.test.ts weight-gradients.test.mjs
 bundle test/model/wgsl/kernels/full-trainer.test.ts full-trainer.test.mjs

@@ -83,7 +83,8 @@ def main():
         emit(kind="error", what="transformers", reason=str(e))
         return
     layers = 2 if quick else 28
-    for dtype in (torch.float32, torch.bfloat16):
+    # --ratio-only: bf16 only (the scoring ratio's denominator)
+    for dtype in (torch.bfloat16,) if "--ratio-only" in sys.argv else (torch.float32, torch.bfloat16):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
         cfg = Qwen3Config(hidden_size=1024, intermediate_size=3072, num_hidden_layers=layers, num_attention_heads=16, num_key_value_heads=8,
@@ -102,10 +103,25 @@ def main():
              layers=layers, batch=16, prompt=512, tokens_per_s=round(Tk / t), ms_total=round(t * 1e3, 1), tflops=round(flops / t / 1e12, 2),
              peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
         del model
+    if "--attention-forward" in sys.argv:
+        attention_alone()
     if "--no-runtime" not in sys.argv:
         if "--no-generation" not in sys.argv:
             generation(cfg, Qwen3ForCausalLM)
         lora_training(cfg, Qwen3ForCausalLM)
+
+
+def attention_alone():
+    """The peer of bench/gpu/kernels.ts' attention rows: causal SDPA alone at the scoring shape (16 x 512, Qwen3-0.6B heads), bf16 and f16."""
+    B, S, H, KV, D = 16, 512, 16, 8, 128
+    for dtype in (torch.bfloat16, torch.float16):
+        q = torch.randn(B, H, S, D, device="cuda", dtype=dtype)
+        k = torch.randn(B, KV, S, D, device="cuda", dtype=dtype)
+        v = torch.randn(B, KV, S, D, device="cuda", dtype=dtype)
+        t = bench(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True), reps=20, warm=3)
+        emit(kind="attention", impl="torch sdpa", weights=str(dtype).replace("torch.", ""), batch=B, seq=S, heads=H, kvHeads=KV, headDim=D,
+             ms=round(t * 1e3, 3), tflops=round(2 * B * H * S * S * D / t / 1e12, 2))
+        del q, k, v
 
 
 def arg(name, default):

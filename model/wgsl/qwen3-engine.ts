@@ -1,6 +1,6 @@
 import { encodeDispatches, readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch, runDispatches } from "./kernels/buffers.ts"
 import { pickMatrixConfig, type Gpu } from "./kernels/device.ts"
-import { tensorCoreAttention, type AttentionTcVariant } from "./kernels/attention-tc.ts"
+import { tensorCoreAttention, type AttentionForm } from "./kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "./kernels/fused.ts"
 import { gemvPlan, type LayerMatmul } from "./kernels/gemv.ts"
 import { matmulPlan, type MatmulPlan, type WeightFormat } from "./kernels/matmul.ts"
@@ -140,8 +140,8 @@ const HEAD_CHUNK = 1024
 export interface EngineOptions {
   /** the scalar f32 attention even where tensor cores are there (for comparisons) */
   readonly attention?: "tensor-core" | "scalar"
-  /** the tensor-core attention's form (default DEFAULT_ATTENTION_TC; benchmarks compare forms) */
-  readonly attentionVariant?: AttentionTcVariant
+  /** the tensor-core attention's form (default defaultAttentionForm(): FLEUVE_ATTENTION_FORWARD; benchmarks compare forms) */
+  readonly attentionVariant?: AttentionForm
   /** the largest binding to use (default: the device's maxStorageBufferBindingSize); tests lower it to exercise sharding */
   readonly maxBindingBytes?: number
 }
@@ -296,7 +296,7 @@ export class Qwen3Engine {
     if (T % 128 !== 0 || seq % 16 !== 0) throw new EngineShapeError(`batch × seq (${batch} × ${seq}) must be a multiple of 128 tokens and seq a multiple of 16`)
     const { heads: H, kvHeads: KV, headDim: D } = shape
     const tensorCores = pickMatrixConfig(gpu) !== undefined && options.attention !== "scalar"
-    const tcAttention = tensorCores ? await tensorCoreAttention(gpu, D, options.attentionVariant) : undefined
+    const tcAttention = tensorCores ? await tensorCoreAttention(gpu, D, options.attentionVariant, false, H / KV) : undefined
     const f = await forwardParts(gpu, shape, weights, T, options)
     const { buf, u, b, kernels: { fused, el } } = f
     const kh = buf(T * KV * D * 2), vh = buf(T * KV * D * 2), att = buf(T * H * D * 4)

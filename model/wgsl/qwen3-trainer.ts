@@ -1,7 +1,7 @@
 import { mulberry32 } from "../../lib/random.ts"
 import { dropoutKernels, dropoutParams, mix32 } from "./kernels/dropout.ts"
 import { attentionBackwardFor } from "./kernels/attention-backward-tc.ts"
-import { tensorCoreAttention, type AttentionTcVariant } from "./kernels/attention-tc.ts"
+import { tensorCoreAttention, type AttentionForm } from "./kernels/attention-tc.ts"
 import { splitKMatmul, splitKRanges } from "./kernels/split-k.ts"
 import { backwardKernels, sumOfSquaresPartials } from "./kernels/backward.ts"
 import { readBuffer, runDispatches, storageBuffer, uniformBuffer, withOomScope, type Binding, type Dispatch } from "./kernels/buffers.ts"
@@ -78,8 +78,8 @@ export interface TrainerOptions {
   readonly meanOver?: "tokens" | "micro-batches"
   /** "f32": the CUDA-core attention backward even where the tensor-core one runs (benchmarks compare them) */
   readonly attentionBackward?: "f32"
-  /** the forward attention's form (default DEFAULT_ATTENTION_TC; benchmarks compare forms) */
-  readonly attentionForward?: AttentionTcVariant
+  /** the forward attention's form (default defaultAttentionForm(): FLEUVE_ATTENTION_FORWARD; benchmarks compare forms) */
+  readonly attentionForward?: AttentionForm
   /** the lm_head's dX (K = vocabulary) as this many split-K partial products (kernels/split-k.ts); 0: one product; default: splitKRanges' choice */
   readonly headSplitK?: number
 }
@@ -211,7 +211,7 @@ export class Qwen3LoraTrainer {
       matmulPlan(gpu, "f16"), matmulPlan(gpu, "f16", undefined, { weightLayout: "kn" }),
       fusedKernels(gpu, D), elementwiseKernels(gpu), backwardKernels(gpu, D), attentionBackwardFor(gpu, D, options.attentionBackward)
     ])
-    const attention = await tensorCoreAttention(gpu, D, options.attentionForward, true)
+    const attention = await tensorCoreAttention(gpu, D, options.attentionForward, true, shape.heads / shape.kvHeads)
     const headSplits = options.headSplitK ?? splitKRanges(gpu, Math.min(HEAD_CHUNK, T), Hd)
     const splitHead = headSplits > 1 ? await splitKMatmul(gpu, "kn", pickMatrixConfig(gpu)!.M) : undefined
     const gm = async (aType: "f32" | "f16", bType: "f32" | "f16", transposeA: boolean, transposeB: boolean, accumulate: boolean) =>

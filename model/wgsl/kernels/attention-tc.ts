@@ -1,7 +1,8 @@
-import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
+import { f16BitsToF32, pipeline, readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 import { attentionBindings } from "./fused.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttention, flashAttentionName, parseFlashAttentionName, type FlashAttentionVariant } from "./attention-flash.ts"
 
 /**
  * Causal attention with GQA and a KV cache on the tensor cores (subgroup matrices, f16 operands,
@@ -196,11 +197,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let pos = past + s0 + row;
   let qAt = ((b * p.S + s0) * p.H + h) * ${D}u;
 ${range(QF).flatMap((r) => range(dc).map((c) => `  let q${r}_${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Q, qAt + ${r * F}u * p.H * ${D}u + ${c * F}u, false, p.H * ${D}u);`)).join("\n")}
-${range(QF).flatMap((r) => range(dc).map((c) => `  var o${r}_${c} = subgroup_matrix_result<f32, ${F}, ${F}>();`)).join("\n")}
   let last = min(p.T, past + s0 + ${R}u); // keys any query of this block may see
+  if (lane == 0u) { grow = 0u; }
+  // the loop's state declared right before it, as in the two-pass form (tried in session 6's round 2: the H100's outputs did not change)
   var m = -3.0e38; // the row's running max (the same in both lanes of a row)
   var l = 0.0; // this lane's share of the row's Σ exp(scale·s − m)
-  if (lane == 0u) { grow = 0u; }
+${range(QF).flatMap((r) => range(dc).map((c) => `  var o${r}_${c} = subgroup_matrix_result<f32, ${F}, ${F}>();`)).join("\n")}
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
 ${scores}
     workgroupBarrier();
@@ -269,13 +271,102 @@ ${range(QF).flatMap((r) => range(dc).map((c) => `  subgroupMatrixStore(&Os, ${r 
 
 export class AttentionShapeError extends Error {}
 
+/** A form of the forward attention: this file's one-subgroup kernels, or attention-flash.ts' one-pass multi-subgroup kernel. */
+export type AttentionForm = AttentionTcVariant | FlashAttentionVariant
+
+export const attentionFormName = (f: AttentionForm): string =>
+  "form" in f ? flashAttentionName(f) : `attention-tc-q${f.queryFragments * F}-k${f.keyBlock}-p${f.pad ?? 0}${f.onePass ? "-1pass" : ""}`
+
 /**
- * Compiles the tensor-core attention for head_dim `D` (a multiple of 16). S must be a multiple
- * of the queries a workgroup (16 or 32) and T of 16 (callers pad): fragments are loaded whole, and a load past the end of a
- * binding does not read zeros (seen on the H100).
+ * The default form as FLEUVE_ATTENTION_FORWARD says: unset or `two-pass`, the two-pass kernel;
+ * `flash`, attention-flash.ts' default variant; `flash:<name>` (e.g. flash:q32-h2-k32-ri-la) that
+ * variant; `auto`, the first of AUTO_ATTENTION_CANDIDATES that reproduces the two-pass kernel on
+ * this device (pickAttentionForm). Any other value is an error naming the ones it takes.
  */
-export const tensorCoreAttention = async (gpu: Gpu, D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false) => {
+export const defaultAttentionForm = (): AttentionForm | "auto" => {
+  const env = process.env.FLEUVE_ATTENTION_FORWARD
+  if (env === undefined || env === "" || env === "two-pass") return DEFAULT_ATTENTION_TC
+  if (env === "flash") return DEFAULT_FLASH_ATTENTION
+  if (env === "auto") return "auto"
+  const named = env.startsWith("flash:") ? parseFlashAttentionName(env.slice(6)) : undefined
+  if (named) return named
+  throw new AttentionShapeError(`FLEUVE_ATTENTION_FORWARD=${env}: expected "two-pass", "flash", "flash:<variant>" (e.g. flash:q32-h2-k32-ri) or "auto"`)
+}
+
+/** The flash variants "auto" tries, fastest first; each is used only where it reproduces the two-pass kernel. */
+export const AUTO_ATTENTION_CANDIDATES: ReadonlyArray<FlashAttentionVariant> = [DEFAULT_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, accumulate: "lanes" }]
+
+const picks = new WeakMap<GPUDevice, Map<string, Promise<AttentionForm>>>()
+
+/**
+ * The first candidate whose output on a probe (B 1, S 64 after a cache of 32, GQA with `headsPerKv`
+ * query heads a kv head, keys growing along the sequence so that the running max rises mid-row)
+ * is within 5e-3 (of the largest value) of the two-pass kernel's on this device, else the two-pass
+ * form. Kernels that are right under emulation have been wrong on a card (session 5's one-pass
+ * form): this keeps a wrong one from being used. Once per device, head_dim and group.
+ */
+export const pickAttentionForm = (gpu: Gpu, D: number, headsPerKv = 1, candidates: ReadonlyArray<FlashAttentionVariant> = AUTO_ATTENTION_CANDIDATES): Promise<AttentionForm> => {
+  const perDevice = picks.get(gpu.device) ?? new Map<string, Promise<AttentionForm>>()
+  picks.set(gpu.device, perDevice)
+  const key = `${D}/${headsPerKv}/${candidates.map(flashAttentionName).join(",")}`
+  const hit = perDevice.get(key)
+  if (hit) return hit
+  const run = probe(gpu, D, headsPerKv, candidates).catch((): AttentionForm => DEFAULT_ATTENTION_TC)
+  perDevice.set(key, run)
+  return run
+}
+
+const probe = async (gpu: Gpu, D: number, headsPerKv: number, candidates: ReadonlyArray<FlashAttentionVariant>): Promise<AttentionForm> => {
+  const device = gpu.device
+  const [B, S, T, KV] = [1, 64, 96, 2]
+  const H = KV * headsPerKv
+  let x = 12345
+  const rand = (n: number, scale: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => {
+    x = (x * 1103515245 + 12345) >>> 0
+    return ((x / 2 ** 32) * 2 - 1) * scale(i)
+  })
+  const Q = toF16(rand(B * S * H * D, () => 1))
+  const K = toF16(rand(B * T * KV * D, (i) => 1 + (Math.floor(i / (KV * D)) % T) / 8))
+  const V = toF16(rand(B * T * KV * D, () => 1))
+  const made: Array<GPUBuffer> = []
+  const buf = (b: GPUBuffer) => (made.push(b), b)
+  const inputs = { Q: buf(storageBuffer(device, Q)), K: buf(storageBuffer(device, K)), V: buf(storageBuffer(device, V)), params: buf(uniformBuffer(device, [B, S, T, H, KV, 0, 0, 0], [1 / Math.sqrt(D)])) }
+  const out = async (form: AttentionForm) => {
+    const O = buf(storageBuffer(device, Q.byteLength))
+    await runDispatches(device, [(await tensorCoreAttention(gpu, D, form, false, headsPerKv))({ ...inputs, O }, B, S, H, T)])
+    return Float32Array.from(new Uint16Array(await readBuffer(device, O, Q.byteLength)), f16BitsToF32)
+  }
+  try {
+    const want = await out(DEFAULT_ATTENTION_TC)
+    const top = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0)
+    for (const c of candidates) {
+      const got = await out(c).catch(() => undefined)
+      if (!got) continue
+      let err = 0
+      for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!))
+      if (err <= 5e-3 * top) return c
+    }
+    return DEFAULT_ATTENTION_TC
+  } finally {
+    for (const b of made) b.destroy()
+  }
+}
+
+/**
+ * Compiles the tensor-core attention for head_dim `D` (a multiple of 16) in the given form.
+ * The one-subgroup forms need S a multiple of the queries a workgroup (16 or 32) and T of 16
+ * (callers pad): fragments are loaded whole, and a load past the end of a binding does not read
+ * zeros (seen on the H100). The flash form takes any S and T; where `headsPerKv` (H / KV) is odd
+ * it takes one query head a workgroup. "auto": pickAttentionForm's choice for this device.
+ */
+export const tensorCoreAttention = async (gpu: Gpu, D: number, form: AttentionForm | "auto" = defaultAttentionForm(), withLse = false, headsPerKv?: number) => {
   if (D % F !== 0) throw new AttentionShapeError(`tensor-core attention: head_dim ${D} must be a multiple of ${F}`)
+  const variant = form === "auto" ? await pickAttentionForm(gpu, D, headsPerKv ?? 1) : form
+  if ("form" in variant) {
+    const v = headsPerKv !== undefined && headsPerKv % variant.heads !== 0 ? { ...variant, heads: 1 as const } : variant
+    const flash = await flashAttention(gpu, D, v, withLse)
+    return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, T = S): Dispatch => flash(b, B, S, H, T)
+  }
   const R = variant.queryFragments * F
   const p = await pipeline(gpu.device, attentionTcWgsl(D, variant, withLse), `attention-tc-d${D}-q${R}-k${variant.keyBlock}-p${variant.pad ?? 0}${variant.onePass ? "-1pass" : ""}${withLse ? "-lse" : ""}`)
   return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, T = S): Dispatch => {

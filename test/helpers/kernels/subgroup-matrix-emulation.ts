@@ -6,7 +6,7 @@
  * with unpack2x16float instead of bitcast), the workgroup-memory staging, stages and barriers, the
  * tile walk and every fragment offset and stride — which is what a CPU-only CI can check.
  *
- * Only the forms matmul-tiles.ts emits are handled: square fragments, loads from workgroup arrays,
+ * Only the forms matmul-tiles.ts and attention-flash.ts emit are handled: square fragments, loads from workgroup arrays,
  * C or f16 storage arrays (read as packed words: SwiftShader has no f16), stores to C or workgroup
  * arrays, fragment variables.
  */

@@ -1,0 +1,382 @@
+import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
+import type { Gpu } from "./device.ts"
+import { range } from "./codegen.ts"
+
+/**
+ * Causal attention forward with GQA and a KV cache, one pass (online softmax) on the tensor cores,
+ * several subgroups a workgroup sharing each K/V tile through workgroup memory. The same contract
+ * as attention-tc.ts: Q [B,S,H,D], K/V [B,T,KV,D], O [B,S,H,D] f16; queries at positions T−S … T−1;
+ * query head h reads kv head h / (H / KV); optionally LSE [B,S,H] (natural log) for the backward.
+ *
+ * A workgroup takes `queries` queries of `heads` query heads that share one kv head; each of its
+ * subgroups (32 lanes) owns 16 query rows of one head and keeps their Q fragments in registers and
+ * their O in result fragments. Per block of `keyBlock` keys, the whole workgroup loads the K and V
+ * tile once (16-byte loads, zeros past T) into workgroup memory; each subgroup then computes its
+ * scores S = Q·Kᵀ, two lanes a row take the block's row max and P = 2^(c·S − m) (c = scale·log₂e:
+ * exp2 with the scale folded in), and O += P·V. Key fragments past a subgroup's last visible key are
+ * skipped (subgroup-uniform branches); workgroups start with the longest rows of every head (the
+ * grid's x walks heads, y query blocks from the last), so that the short ones fill the tail.
+ *
+ * The running max m of a row is raised only when some row of the workgroup sees a block max past
+ * m + SLACK (log₂ units; P then stays ≤ 2^11, safe in f16): a workgroup-uniform decision, after
+ * which every O fragment makes one round trip through workgroup memory to be scaled by 2^(m_old −
+ * m_new) row by row (result fragments are opaque). Causal rows meet their large scores early, so
+ * this is rare after the first block, where O is still zero and no round trip is made. `reload`
+ * says how a scaled fragment gets back into the accumulator: "result" loads it as a result matrix;
+ * "identity" (only loads of left/right matrices, the forms every other kernel here uses) splits it
+ * into f16 hi + lo and accumulates I·hi + I·lo (error ~2⁻²² relative).
+ *
+ * Subgroup-matrix offsets depend on the subgroup index, uniform across the subgroup (all the
+ * hardware needs) but not the workgroup: `diagnostic(off, chromium.subgroup_matrix_uniformity)`, as
+ * in matmul-tiles.ts. Every barrier sits in workgroup-uniform control flow (the key loop's bounds
+ * depend on the workgroup only). Row max and sums of a row's two lanes meet through workgroup
+ * memory, not subgroup shuffles.
+ *
+ * Rounding: Q, K, V, P and O are f16; scores, max, sums and the accumulation are f32.
+ *
+ * STATUS (session 6): right with the fragments emulated (SwiftShader), WRONG on the H100 in both
+ * device rounds — every variant, the same deterministic wrong outputs, LSE too — like session 5's
+ * one-pass form; the two-pass kernel (attention-tc.ts) is right there and stays the default.
+ * `auto` (attention-tc.ts' pickAttentionForm) rejected both candidates on the card. Opt-in only.
+ */
+export interface FlashAttentionVariant {
+  readonly form: "flash"
+  /** queries of one head a workgroup (16 per subgroup) */
+  readonly queries: 16 | 32 | 64
+  /** query heads of one kv head a workgroup (must divide H / KV) */
+  readonly heads: 1 | 2
+  readonly keyBlock: 16 | 32 | 64
+  readonly reload: "result" | "identity"
+  /** "lazy" (default): O rescaled only when a row's max rises past the slack; "always": every block, no branch (a check on the branch) */
+  readonly rescale?: "lazy" | "always"
+  /** the next K/V tile's global loads issued into registers before this block's products (hides their latency) */
+  readonly prefetch?: boolean
+  /** the two lanes of a row meet through subgroupShuffleXor instead of workgroup memory and a barrier */
+  readonly shuffle?: boolean
+  /**
+   * "lanes": O is held by the lanes (f32 registers), not in result fragments: each block's P·V is a
+   * fresh product staged through the score tile and added to the lanes' O after scaling it by
+   * 2^(m_old − m_new) (every block, no branch). No fragment lives across blocks.
+   */
+  readonly accumulate?: "fragments" | "lanes"
+}
+
+export const DEFAULT_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity" }
+
+/** log₂ units a block's row max may exceed the running max before O is rescaled (P ≤ 2^11). */
+const SLACK = 11
+const F = 16
+const LOG2E = 1.4426950408889634
+const LN2 = 0.6931471805599453
+
+export const flashAttentionName = (v: FlashAttentionVariant): string => `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}${v.accumulate === "lanes" ? "-la" : ""}`
+
+/** The variant a name (flashAttentionName without its "attention-flash-" prefix, e.g. q32-h2-k32-ri-la) stands for, or undefined. */
+export const parseFlashAttentionName = (name: string): FlashAttentionVariant | undefined => {
+  const m = /^(?:attention-flash-)?q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?(-la)?$/.exec(name)
+  if (!m) return undefined
+  return {
+    form: "flash", queries: Number(m[1]) as 16 | 32 | 64, heads: Number(m[2]) as 1 | 2, keyBlock: Number(m[3]) as 16 | 32 | 64, reload: m[4] === "rr" ? "result" : "identity",
+    ...(m[5] ? { rescale: "always" as const } : {}), ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { shuffle: true } : {}), ...(m[8] ? { accumulate: "lanes" as const } : {})
+  }
+}
+
+/** Subgroups a workgroup. */
+const subgroupsOf = (v: FlashAttentionVariant): number => (v.queries / F) * v.heads
+
+/**
+ * Whether the variant is well formed: the workgroup's Q rows are staged once through the K and V
+ * tiles (2 × keyBlock rows), so at most 2 × keyBlock query rows a workgroup.
+ */
+export const flashAttentionValid = (v: FlashAttentionVariant, D = 128): boolean =>
+  subgroupsOf(v) * F <= 2 * v.keyBlock && (!v.prefetch || Number.isInteger(prefetchUnits(v, D)) && prefetchUnits(v, D) <= 4)
+
+/** 16-byte units of K (and of V) a thread loads a tile. */
+const prefetchUnits = (v: FlashAttentionVariant, D: number): number => (v.keyBlock * D) / 8 / (32 * subgroupsOf(v))
+
+/** Workgroup memory (bytes) a variant needs at head_dim D. */
+export const flashAttentionSharedBytes = (v: FlashAttentionVariant, D: number): number => {
+  const NW = subgroupsOf(v)
+  const kv = 2 * v.keyBlock * (D + 8) * 2
+  const ss = NW * F * (v.keyBlock + 4) * 4
+  const ps = NW * F * (v.keyBlock + 8) * 2
+  const hs = v.reload === "identity" ? F * F * 2 + (hiLoInTiles(v, D) ? 0 : NW * 2 * F * F * passFragments(v, D) * 2) : 0
+  return kv + ss + ps + hs + NW * 32 * 4 + NW * F * 4 + 4
+}
+
+/** O fragments a pass through the score tile (rescale and output): up to a key block's width, a divisor of D / 16. */
+const passFragments = (v: FlashAttentionVariant, D: number): number => {
+  let fp = Math.min(v.keyBlock / F, D / F)
+  while ((D / F) % fp !== 0) fp--
+  return fp
+}
+
+/** Whether the identity reload's f16 hi/lo fragments (2 × passFragments a subgroup) fit in the K tile, free while O is rescaled. */
+const hiLoInTiles = (v: FlashAttentionVariant, D: number): boolean => subgroupsOf(v) * 2 * F * F * passFragments(v, D) <= v.keyBlock * (D + 8)
+
+export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse = false): string => {
+  if (D % F !== 0) throw new Error(`flash attention: head_dim ${D} must be a multiple of ${F}`)
+  if (!flashAttentionValid(v, D)) throw new Error(`flash attention ${flashAttentionName(v)}: ${subgroupsOf(v) * F} query rows a workgroup exceed twice the key block, or the prefetch takes more than 4 units a thread`)
+  const SQ = v.queries / F // subgroups a head
+  const NW = SQ * v.heads // subgroups a workgroup
+  const TH = 32 * NW
+  const KB = v.keyBlock
+  const dc = D / F
+  const kf = KB / F
+  const KST = D + 8 // f16 row stride of the K, V (and Q) tiles: 16-byte aligned rows, off one bank
+  const VT = KB * KST // where the V tile starts in KVs (the K tile at 0; the Q rows span both at the start)
+  const SST = KB + 4 // f32 row stride of the score tile
+  const PST = KB + 8 // f16 row stride of the probability tile
+  const FP = passFragments(v, D)
+  const units = D / 8 // 16-byte units a row
+  const identity = v.reload === "identity"
+  const lanes = v.accumulate === "lanes"
+  const always = v.rescale === "always" || lanes
+  const PU = v.prefetch ? prefetchUnits(v, D) : 0
+  // the next tile's K and V units of this thread into registers pk*, pv* (zeros past T)
+  const fetch = (from: string) => range(PU).map((i) => `    {
+      let u = lid + ${i * TH}u;
+      let r = u / ${units}u;
+      let c = (u % ${units}u) * 8u;
+      pk${i} = vec4<u32>();
+      pv${i} = vec4<u32>();
+      if (${from} + r < p.T) {
+        let at = (((b * p.T + ${from} + r) * p.KV + kvh) * ${D}u + c) / 8u;
+        pk${i} = K8[at];
+        pv${i} = V8[at];
+      }
+    }`).join("\n")
+  const Hs = hiLoInTiles(v, D) ? "KVs" : "Hs" // where the identity reload's hi/lo fragments go: 2 a subgroup
+  const store8 = (arr: string, at: string, x: string) => range(4).map((w) => `{ let h = bitcast<vec2<f16>>(${x}[${w}]); ${arr}[${at} + ${2 * w}u] = h.x; ${arr}[${at} + ${2 * w + 1}u] = h.y; }`).join(" ")
+  const zero = `subgroup_matrix_result<f32, ${F}, ${F}>()`
+  // accumulate "lanes": pass `pass` covers O columns pass·FP·16 … +FP·16; lane pair slot k holds
+  // elements (2e, 2e + 1) of that 16 × FP·16 block, e = lane + 32k: row 2e / (FP·16)
+  const pairAt = (k: number) => `let e = 2u * (lane + ${32 * k}u);
+      let r = e / ${F * FP}u;
+      let c = e % ${F * FP}u;`
+  const laneAccumulators = `  // this lane's share of O (f32 pairs; see pairAt)
+${range(dc / FP).flatMap((pass) => range(4 * FP).map((k) => `  var a${pass}_${k} = vec2<f32>();`)).join("\n")}`
+  const laneProducts = `    // O = O · 2^(m_old − m_new) + P·V: fresh products, ${FP} fragment(s) at a time through the spent score tile
+${range(dc / FP).map((pass) => `    if (live) {
+${range(FP).map((i) => `      {
+        var pv = ${zero};
+${range(kf).map((f) => `        if (k0 + ${f * F}u < sgLast) {
+          pv = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, sg * ${F * PST}u + ${f * F}u, false, ${PST}u), subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${VT + f * F * KST + (pass * FP + i) * F}u, false, ${KST}u), pv);
+        }`).join("\n")}
+        subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}u, pv, false, ${SST}u);
+      }`).join("\n")}
+    }
+    workgroupBarrier();
+${range(4 * FP).map((k) => `    {
+      ${pairAt(k)}
+      let x = (sg * ${F}u + r) * ${SST}u + c;
+      a${pass}_${k} = a${pass}_${k} * Al[sg * ${F}u + r] + vec2<f32>(Ss[x], Ss[x + 1u]);
+    }`).join("\n")}
+    workgroupBarrier();`).join("\n")}
+`
+  const laneOutput = `  workgroupBarrier();
+  // O / row sums out as half-float pairs, straight from the lanes
+${range(dc / FP).flatMap((pass) => range(4 * FP).map((k) => `  {
+    ${pairAt(k)}
+    if (s0 + r < p.S) {
+      O2[(((b * p.S + s0 + r) * p.H + h) * ${D}u + ${pass * FP * F}u + c) / 2u] = pack2x16float(a${pass}_${k} / Al[sg * ${F}u + r]);
+    }
+  }`)).join("\n")}`
+  return `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> Q8: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> K8: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> V8: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> O2: array<u32>;
+@group(0) @binding(4) var<uniform> p: P;${withLse ? "\n@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;" : ""}
+var<workgroup> KVs: array<f16, ${2 * KB * KST}>; // the K tile, then the V tile
+var<workgroup> Ss: array<f32, ${NW * F * SST}>; // scores; O fragments on their way through
+var<workgroup> Ps: array<f16, ${NW * F * PST}>;${identity ? `
+var<workgroup> Id: array<f16, ${F * F}>;${Hs === "Hs" ? `
+var<workgroup> Hs: array<f16, ${NW * 2 * F * F * FP}>;` : ""}` : ""}
+var<workgroup> Mx: array<f32, ${TH}>; // each lane's half-row max, then its half sum
+var<workgroup> Al: array<f32, ${NW * F}>; // each row's rescale factor, then its sum
+var<workgroup> flag: u32; // some row's max rose past the slack in this block
+
+@compute @workgroup_size(${TH})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let groups = p.H / ${v.heads}u;
+  let b = wg.x / groups;
+  let h0 = (wg.x % groups) * ${v.heads}u;
+  let kvh = h0 / (p.H / p.KV);
+  let qb = nwg.y - 1u - wg.y; // every head's longest (causal) rows first
+  let sg = lid / 32u;
+  let lane = lid % 32u;
+  let h = h0 + sg / ${SQ}u;
+  let s0 = qb * ${v.queries}u + (sg % ${SQ}u) * ${F}u; // the first query of these 32 lanes
+  let past = p.T - p.S;
+  let live = s0 < p.S; // the same for the 32 lanes
+  let last = min(p.T, past + min(p.S, qb * ${v.queries}u + ${v.queries}u)); // keys any query here may see
+  let sgLast = past + min(p.S, s0 + ${F}u); // keys the queries of these 32 lanes may see
+  let row = lane / 2u;
+  let half = lane % 2u;
+  let pos = past + s0 + row;
+  let rowValid = s0 + row < p.S;
+  let cs = p.scale * ${LOG2E};
+${identity ? `  for (var i = lid; i < ${F * F}u; i += ${TH}u) { Id[i] = select(f16(0.0), f16(1.0), i / ${F}u == i % ${F}u); }\n` : ""}  // the workgroup's Q rows through Ks (zeros past S), then into fragments
+  for (var u = lid; u < ${NW * F * units}u; u += ${TH}u) {
+    let r = u / ${units}u;
+    let c = (u % ${units}u) * 8u;
+    let w = r / ${F}u;
+    let s = qb * ${v.queries}u + (w % ${SQ}u) * ${F}u + r % ${F}u;
+    var x = vec4<u32>();
+    if (s < p.S) { x = Q8[(((b * p.S + s) * p.H + h0 + w / ${SQ}u) * ${D}u + c) / 8u]; }
+    ${store8("KVs", `r * ${KST}u + c`, "x")}
+  }
+  workgroupBarrier();
+${range(dc).map((c) => `  let q${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&KVs, sg * ${F * KST}u + ${c * F}u, false, ${KST}u);`).join("\n")}
+  if (lid == 0u) { flag = 0u; }
+  workgroupBarrier();${v.prefetch ? `
+${range(PU).map((i) => `  var pk${i} = vec4<u32>();
+  var pv${i} = vec4<u32>();`).join("\n")}
+${fetch("0u")}` : ""}
+  // the loop's state declared right before it, with no branch or barrier between, as in the
+  // two-pass kernel (tried in session 6's round 2: the H100's outputs did not change)
+  var m = -3.0e38; // the row's running max (log₂ units; both lanes of a row agree)
+  var l = 0.0; // this lane's share of the row's Σ P
+${lanes ? laneAccumulators : range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
+  for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
+${v.prefetch ? `    // the K and V tile fetched during the last block, then the next one's loads in flight
+${range(PU).map((i) => `    {
+      let u = lid + ${i * TH}u;
+      let r = u / ${units}u;
+      let c = (u % ${units}u) * 8u;
+      ${store8("KVs", `r * ${KST}u + c`, `pk${i}`)}
+      ${store8("KVs", `${VT}u + r * ${KST}u + c`, `pv${i}`)}
+    }`).join("\n")}
+    workgroupBarrier();
+    if (k0 + ${KB}u < last) {
+${fetch(`k0 + ${KB}u`)}
+    }` : `    // the K and V tile, zeros past T
+    for (var u = lid; u < ${KB * units}u; u += ${TH}u) {
+      let r = u / ${units}u;
+      let c = (u % ${units}u) * 8u;
+      var xk = vec4<u32>();
+      var xv = vec4<u32>();
+      if (k0 + r < p.T) {
+        let at = (((b * p.T + k0 + r) * p.KV + kvh) * ${D}u + c) / 8u;
+        xk = K8[at];
+        xv = V8[at];
+      }
+      ${store8("KVs", `r * ${KST}u + c`, "xk")}
+      ${store8("KVs", `${VT}u + r * ${KST}u + c`, "xv")}
+    }
+    workgroupBarrier();`}
+    // S = Q·Kᵀ over the key fragments some row here may see
+${range(kf).map((f) => `    if (live && k0 + ${f * F}u < sgLast) {
+      var s = ${zero};
+${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(q${c}, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${f * F * KST + c * F}u, true, ${KST}u), s);`).join("\n")}
+      subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${f * F}u, s, false, ${SST}u);
+    }`).join("\n")}
+    workgroupBarrier();
+    let at = (sg * ${F}u + row) * ${SST}u;
+    var mb = -3.0e38;
+    for (var j = half; j < ${KB}u; j += 2u) {
+      if (k0 + j <= pos && rowValid) { mb = max(mb, Ss[at + j] * cs); }
+    }
+${v.shuffle ? `    mb = max(mb, subgroupShuffleXor(mb, 1u));` : `    Mx[lid] = mb;
+    workgroupBarrier();
+    mb = max(mb, Mx[lid ^ 1u]);`}
+${always ? `    // rescaled every block (no branch around the round trip)
+    let mn = max(m, mb);
+    let alpha = exp2(m - mn);
+    m = mn;
+    l = l * alpha;` : `    if (mb > m + ${SLACK}.0) { flag = 1u; }
+    let raise = workgroupUniformLoad(&flag) != 0u;
+    var alpha = 1.0;
+    if (raise) {
+      let mn = max(m, mb);
+      alpha = exp2(m - mn);
+      m = mn;
+      l = l * alpha;
+      workgroupBarrier(); // every lane has read the flag before it is cleared
+      if (lid == 0u) { flag = 0u; }
+    }`}
+    let pat = (sg * ${F}u + row) * ${PST}u;
+    for (var j = half; j < ${KB}u; j += 2u) {
+      let pr = select(0.0, exp2(Ss[at + j] * cs - m), k0 + j <= pos && rowValid);
+      l += pr;
+      Ps[pat + j] = f16(pr);
+    }
+    if (half == 0u) { Al[sg * ${F}u + row] = alpha; }
+    workgroupBarrier();
+${lanes ? laneProducts : `    ${always ? "{" : "if (raise && k0 > 0u) {"}
+      // O ·= 2^(m_old − m_new) row by row, ${FP} fragment(s) at a time through the score tile (the
+      // scores are spent)${identity ? `, back as half-float hi + lo (in ${Hs === "KVs" ? "the spent K tile" : "Hs"}) times the identity` : ""}
+${range(dc / FP).map((pass) => `      if (live) {
+${range(FP).map((i) => `        subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}u, o${pass * FP + i}, false, ${SST}u);`).join("\n")}
+      }
+      workgroupBarrier();
+      for (var i = lane; i < ${F * F * FP}u; i += 32u) {
+        let r = i / ${F * FP}u;
+        let x = (sg * ${F}u + r) * ${SST}u + i % ${F * FP}u;
+        let y = Ss[x] * Al[sg * ${F}u + r];
+${identity ? `        let hi = f16(y);
+        ${Hs}[sg * ${2 * F * F * FP}u + i] = hi;
+        ${Hs}[sg * ${2 * F * F * FP}u + ${F * F * FP}u + i] = f16(y - f32(hi));` : `        Ss[x] = y;`}
+      }
+      workgroupBarrier();
+      if (live) {
+${identity ? `        let idm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Id, 0u, false, ${F}u);
+${range(FP).map((i) => `        o${pass * FP + i} = subgroupMatrixMultiplyAccumulate(idm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&${Hs}, sg * ${2 * F * F * FP}u + ${i * F}u, false, ${F * FP}u),
+          subgroupMatrixMultiplyAccumulate(idm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&${Hs}, sg * ${2 * F * F * FP}u + ${F * F * FP + i * F}u, false, ${F * FP}u), ${zero}));`).join("\n")}` : range(FP).map((i) => `        o${pass * FP + i} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&Ss, sg * ${F * SST}u + ${i * F}u, false, ${SST}u);`).join("\n")}
+      }
+      workgroupBarrier();`).join("\n")}
+    }
+    // O += P·V over the key fragments some row here may see
+${range(kf).map((f) => `    if (live && k0 + ${f * F}u < sgLast) {
+      let pm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, sg * ${F * PST}u + ${f * F}u, false, ${PST}u);
+${range(dc).map((c) => `      o${c} = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${VT + f * F * KST + c * F}u, false, ${KST}u), o${c});`).join("\n")}
+    }`).join("\n")}`}
+    workgroupBarrier(); // before the next tile overwrites KVs, Ss and Ps
+  }
+${v.shuffle ? `  let lr = max(l + subgroupShuffleXor(l, 1u), 1e-30);` : `  Mx[lid] = l;
+  workgroupBarrier();
+  let lr = max(l + Mx[lid ^ 1u], 1e-30);`}
+  if (half == 0u) {
+    Al[sg * ${F}u + row] = lr;${withLse ? `
+    // for the backward: P = exp(scale·q·k − LSE)
+    if (rowValid) { LSE[(b * p.S + s0 + row) * p.H + h] = (m + log2(lr)) * ${LN2}; }` : ""}
+  }
+${lanes ? laneOutput : `  // O / row sums out as half-float pairs, ${FP} fragment(s) at a time through the score tile
+${range(dc / FP).map((pass) => `  if (live) {
+${range(FP).map((i) => `    subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}u, o${pass * FP + i}, false, ${SST}u);`).join("\n")}
+  }
+  workgroupBarrier();
+  for (var i = lane; i < ${F * FP * 8}u; i += 32u) {
+    let r = i / ${FP * 8}u;
+    let c = (i % ${FP * 8}u) * 2u;
+    if (s0 + r < p.S) {
+      let inv = 1.0 / Al[sg * ${F}u + r];
+      let x = (sg * ${F}u + r) * ${SST}u + c;
+      O2[(((b * p.S + s0 + r) * p.H + h) * ${D}u + ${pass * FP * F}u + c) / 2u] = pack2x16float(vec2<f32>(Ss[x] * inv, Ss[x + 1u] * inv));
+    }
+  }
+  workgroupBarrier();`).join("\n")}`}
+}
+`
+}
+
+export class FlashAttentionShapeError extends Error {}
+
+/**
+ * Compiles the one-pass multi-subgroup attention for head_dim `D` (a multiple of 16). Any S and T;
+ * H / KV must be a multiple of the variant's heads. `emulate` rewrites the WGSL before it compiles
+ * (tests without tensor cores: test/helpers/kernels/subgroup-matrix-emulation.ts).
+ */
+export const flashAttention = async (gpu: Gpu, D: number, v: FlashAttentionVariant = DEFAULT_FLASH_ATTENTION, withLse = false, emulate: (wgsl: string) => string = (w) => w) => {
+  const p = await pipeline(gpu.device, emulate(flashAttentionWgsl(D, v, withLse)), `${flashAttentionName(v)}-d${D}${withLse ? "-lse" : ""}`)
+  return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, _T = S, KV?: number): Dispatch => {
+    if (H % v.heads !== 0 || (KV !== undefined && (H / KV) % v.heads !== 0)) throw new FlashAttentionShapeError(`flash attention: ${v.heads} query heads a workgroup must divide the ${KV === undefined ? H : H / KV} query heads of a kv head`)
+    if (withLse && !b.LSE) throw new FlashAttentionShapeError("flash attention compiled with LSE output: bind LSE [B, S, H] f32")
+    return { pipeline: p, buffers: [b.Q, b.K, b.V, b.O, b.params, ...(withLse ? [b.LSE!] : [])], groups: [(B * H) / v.heads, Math.ceil(S / v.queries)] }
+  }
+}
