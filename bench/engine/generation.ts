@@ -54,13 +54,13 @@ const prompts = Array.from({ length: B }, (_, r) => {
 
 /**
  * A kernel set of --kernels: "fused" (the decoder's defaults), "unfused", "fused:<attention>"
- * (simple, unrolled or coalesced: model/wgsl/kernels/decode-layer.ts), "fused:<attention>:tc" (the
+ * (simple, unrolled, coalesced or split: model/wgsl/kernels/decode-layer.ts), "fused:<attention>:tc" (the
  * lm_head on the tensor cores).
  */
-const kernelSet = (name: string): { kernels: DecoderKernels; attend?: "simple" | "unrolled" | "coalesced"; head: "gemv" | "tensor-core" } => {
+const kernelSet = (name: string): { kernels: DecoderKernels; attend?: "simple" | "unrolled" | "coalesced" | "split"; head: "gemv" | "tensor-core" } => {
   const [kernels, attend, head] = name.split(":")
-  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled" && attend !== "coalesced") || (head !== undefined && head !== "tc")) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced[:tc]`)
+  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled" && attend !== "coalesced" && attend !== "split") || (head !== undefined && head !== "tc")) {
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split[:tc]`)
   }
   return { kernels, ...(attend ? { attend } : {}), head: head === "tc" ? "tensor-core" : "gemv" }
 }

@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util"
 import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
-import { DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
+import { attendPartialBytes, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
 import { openGpu } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
@@ -96,10 +96,12 @@ for (const M of args.rows!.split(",").map(Number)) {
   const caches = Array.from({ length: LAYERS }, () => ({ K: storageBuffer(dev, positions * M * KV * D * bytes), V: storageBuffer(dev, positions * M * KV * D * bytes) }))
   const qkv = storageBuffer(dev, rand(M * W, 1, 5))
   const ap = uniformBuffer(dev, ...decodeAttendParams(M, positions - 1, H, KV, 1 / Math.sqrt(D), 1e-6, 1e6))
-  for (const attend of ["simple", "unrolled"] as const) {
+  const Part = storageBuffer(dev, attendPartialBytes(M, H, D, positions))
+  for (const attend of ["unrolled", "coalesced", "split"] as const) {
     const k = await decodeLayerKernels(gpu, D, { rows: M, storage, attend })
-    await time("attend (position 255)", caches.map((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, params: ap }, M, H)), 2 * positions * M * KV * D * bytes, { rows: M, attend })
+    await time("attend (position 255)", caches.flatMap((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, Part, params: ap }, M, H, positions)), 2 * positions * M * KV * D * bytes, { rows: M, attend })
   }
+  Part.destroy()
   for (const c of caches) c.K.destroy(), c.V.destroy()
 }
 gpu.close()

@@ -1,6 +1,6 @@
 import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { DECODE_ROWS, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
+import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
@@ -25,14 +25,17 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 }
 /**
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
- * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced sets the attention.
+ * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention.
  */
 export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
 }
 const envAttend = process.env.FLEUVE_DECODER_ATTEND
-let decoderLayout: DecoderLayout = envAttend === "unrolled" || envAttend === "simple" || envAttend === "coalesced" ? { attend: envAttend } : {}
+const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split"]
+/** The attention a fused decoder runs when its layout names none (decodeLayerKernels' default). */
+const DEFAULT_DECODER_ATTEND: DecodeAttend = "coalesced"
+let decoderLayout: DecoderLayout = ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
 }
@@ -146,8 +149,10 @@ export class Qwen3Decoder {
       const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
       // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
       const tuned = process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
-      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, shapes: { ...tuned, ...decoderLayout.shapes } })
+      const dl = await decodeLayerKernels(gpu, D, { rows, attend: DEFAULT_DECODER_ATTEND, ...decoderLayout, shapes: { ...tuned, ...decoderLayout.shapes } })
       const pick = await pickSplit(gpu)
+      // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
+      const part = (decoderLayout.attend ?? DEFAULT_DECODER_ATTEND) === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
         gateUp: u(...decodeGemvParams(rows, I, Hd, 0, 0, shape.eps)), down: u(...decodeGemvParams(rows, Hd, I))
@@ -159,7 +164,8 @@ export class Qwen3Decoder {
         const { K, V } = caches[l]!
         return [
           ["qkv (input norm folded in)", dl.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: qkv, G: w.inputNorm, params: p.qkv }, W)],
-          ["attend (q/k norm, RoPE, cache append)", dl.attend({ QKV: qkv, QN: w.qNorm, KN: w.kNorm, K, V, O: b.atth, params: stepParams.attend }, rows, H)],
+          ...dl.attend({ QKV: qkv, QN: w.qNorm, KN: w.kNorm, K, V, O: b.atth, ...(part ? { Part: part } : {}), params: stepParams.attend }, rows, H, positions)
+            .map((d, i) => [i === 0 ? "attend (q/k norm, RoPE, cache append)" : "attend: combine the chunks", d] as const),
           ["o (+residual)", dl.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o }, Hd)],
           ["gate/up + SiLU·up (post norm folded in)", dl.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I)],
           ["down (+residual)", dl.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down }, Hd)]

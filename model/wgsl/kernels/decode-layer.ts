@@ -514,6 +514,178 @@ ${range(4).map((u) => `      if (j${u} < n) { acc += scores[j${u}] * select(c${u
 `
 }
 
+/** Keys one workgroup of the split attention takes (decodeAttendSplitWgsl): a cache of P positions is split P / SPLIT_KEYS ways. */
+export const SPLIT_KEYS = 32
+
+/** Workgroups along the positions the split attention dispatches for a cache of `positions`. */
+export const attendSplits = (positions: number): number => Math.max(1, Math.ceil(positions / SPLIT_KEYS))
+
+/** Bytes of the split attention's partial results: a (split, row, head) record of D sums, the max and the sum of weights (padded to D + 4 f32). */
+export const attendPartialBytes = (rows: number, H: number, D: number, positions: number): number => attendSplits(positions) * rows * H * (D + 4) * 4
+
+/**
+ * The attention as flash-decoding ("split"): where the other variants give a (row, head) one
+ * workgroup that walks every cached position (16 workgroups at one row: the H100's 132 SMs idle,
+ * the step bound by one workgroup's chain of loads and barriers), here each workgroup takes one
+ * chunk of SPLIT_KEYS positions of a (row, head), grid [rows, H, splits], and writes its partial
+ * softmax (the chunk's max m, sum of weights l and the weighted sum of values, unnormalised) to
+ * Part; decodeAttendCombineWgsl then folds the chunks of each (row, head) together. Chunks past
+ * pos exit at once. The prologue (q/k norm, RoPE) is the coalesced variant's, recomputed by every
+ * chunk (a few hundred flops against a chunk's loads); the chunk holding pos uses the new key and
+ * value from workgroup memory, and its first query head of each kv head appends them to the caches.
+ * In a chunk a key's D values are read by D / 4 consecutive threads (4 values each), all the
+ * chunk's keys' loads issued before any is used.
+ */
+export const decodeAttendSplitWgsl = (D: number, storage: DecodeStorage): string => {
+  const S = storage
+  const half = D / 2
+  const L = D / 4 // threads a key
+  const KPS = 256 / L // keys a sweep
+  const C = SPLIT_KEYS
+  const sweeps = Math.max(1, C / KPS)
+  const T = 256 / C // threads a key's score sum
+  const per = L / T // partials each of them adds
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QN: array<f32>;
+@group(0) @binding(2) var<storage, read> KN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
+@group(0) @binding(4) var<storage, read_write> V: array<vec4<${S}>>;
+@group(0) @binding(5) var<storage, read_write> Part: array<f32>;
+@group(0) @binding(6) var<uniform> p: P;
+var<workgroup> q4: array<vec4<f32>, ${L}>;
+var<workgroup> k4: array<vec4<f32>, ${L}>;
+var<workgroup> v4: array<vec4<f32>, ${L}>;
+var<workgroup> sums: array<f32, ${2 * D}>;
+var<workgroup> part: array<f32, ${C * L}>;
+var<workgroup> part2: array<f32, 256>;
+var<workgroup> scores: array<f32, ${C}>;
+var<workgroup> outs: array<vec4<f32>, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let b0 = wg.z * ${C}u; // this chunk's first position
+  let len = p.pos + 1u;
+  if (b0 >= len) { return; } // uniform across the workgroup: nothing cached here yet
+  let n = min(${C}u, len - b0);
+  let group = p.H / p.KV;
+  let kvh = h / group;
+  let width = (p.H + 2u * p.KV) * ${D}u;
+  let d = min(lid, ${D - 1}u); // threads past D repeat the last dimension's work and write nothing
+  let mine = lid < ${D}u;
+  let qv = QKV[row * width + h * ${D}u + d];
+  let kv = QKV[row * width + (p.H + kvh) * ${D}u + d];
+  let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + d];
+  if (mine) { sums[d] = qv * qv; sums[${D}u + d] = kv * kv; }
+  workgroupBarrier();
+  var sq = 0.0;
+  var sk = 0.0;
+  for (var i = 0u; i < ${D}u; i++) { sq += sums[i]; sk += sums[${D}u + i]; }
+  let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[d];
+  let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[d];
+  workgroupBarrier();
+  if (mine) { sums[d] = qn; sums[${D}u + d] = kn; }
+  workgroupBarrier();
+  let i = d % ${half}u;
+  let angle = f32(p.pos) / pow(p.theta, f32(2u * i) / ${D}.0);
+  let c = cos(angle);
+  let sn = sin(angle);
+  let other = select(i, d + ${half}u, d < ${half}u) % ${D}u; // the partner of the rotation
+  let qr = select(qn * c + sums[other] * sn, qn * c - sums[other] * sn, d < ${half}u);
+  let kr = select(kn * c + sums[${D}u + other] * sn, kn * c - sums[${D}u + other] * sn, d < ${half}u);
+  if (mine) {
+    q4[d / 4u][d % 4u] = f32(${S}(qr));
+    k4[d / 4u][d % 4u] = f32(${S}(kr));
+    v4[d / 4u][d % 4u] = f32(${S}(vv));
+  }
+  let stride4 = p.rows * p.KV * ${L}u; // one position of the cache, in vec4s
+  let base4 = (row * p.KV + kvh) * ${L}u;
+  workgroupBarrier();
+  if (h % group == 0u && lid < ${L}u && b0 + n == len) {
+    K[p.pos * stride4 + base4 + lid] = vec4<${S}>(k4[lid]);
+    V[p.pos * stride4 + base4 + lid] = vec4<${S}>(v4[lid]);
+  }
+  let sub = lid / ${L}u; // the key of a sweep this thread reads
+  let lane = lid % ${L}u; // its 4 dimensions
+  let qmine = q4[lane];
+  // partial dot products of the chunk's keys, every load issued before any is used (a key past
+  // the chunk reads a valid clamped row and writes nothing)
+${range(sweeps).map((u) => `  let j${u} = sub + ${u * KPS}u;
+  let key${u} = b0 + min(j${u}, n - 1u);
+  let c${u} = vec4<f32>(K[key${u} * stride4 + base4 + lane]);`).join("\n")}
+${range(sweeps).map((u) => `  if (j${u} < n) { part[j${u} * ${L}u + lane] = dot(qmine, select(c${u}, k4[lane], key${u} == p.pos)); }`).join("\n")}
+  workgroupBarrier();
+  // a key's ${L} partials: ${T} threads add ${per} each, then one adds their ${T}
+  {
+    let key = lid / ${T}u;
+    var v = 0.0;
+    if (key < n) { for (var t = 0u; t < ${per}u; t++) { v += part[key * ${L}u + (lid % ${T}u) * ${per}u + t]; } }
+    part2[lid] = v;
+  }
+  workgroupBarrier();
+  if (lid < n) {
+    var sc = 0.0;
+    for (var t = 0u; t < ${T}u; t++) { sc += part2[lid * ${T}u + t]; }
+    scores[lid] = sc * p.scale;
+  }
+  workgroupBarrier();
+  var m = -3.0e38;
+  for (var j = 0u; j < n; j++) { m = max(m, scores[j]); }
+  workgroupBarrier();
+  if (lid < n) { scores[lid] = exp(scores[lid] - m); }
+  workgroupBarrier();
+  var acc = vec4<f32>(0.0);
+${range(sweeps).map((u) => `  let e${u} = vec4<f32>(V[key${u} * stride4 + base4 + lane]);`).join("\n")}
+${range(sweeps).map((u) => `  if (j${u} < n) { acc += scores[j${u}] * select(e${u}, v4[lane], key${u} == p.pos); }`).join("\n")}
+  outs[lid] = acc;
+  workgroupBarrier();
+  let rec = ((wg.z * p.rows + row) * p.H + h) * ${D + 4}u;
+  if (mine) {
+    var o = 0.0;
+    for (var s = 0u; s < ${Math.min(KPS, C)}u; s++) { o += outs[s * ${L}u + d / 4u][d % 4u]; }
+    Part[rec + d] = o;
+  }
+  if (lid == 0u) {
+    var l = 0.0;
+    for (var j = 0u; j < n; j++) { l += scores[j]; }
+    Part[rec + ${D}u] = m;
+    Part[rec + ${D + 1}u] = l;
+  }
+}
+`
+}
+
+/**
+ * The second pass of the split attention: per (row, head) one workgroup of D threads folds the
+ * chunks that hold positions (⌈(pos + 1) / SPLIT_KEYS⌉ of them) into the output, each chunk's
+ * sums rescaled by exp(m_chunk − m) as an online softmax does between blocks.
+ */
+export const decodeAttendCombineWgsl = (D: number, storage: DecodeStorage): string => `${storage === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> Part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> O: array<${storage}>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(${D})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let chunks = (p.pos + ${SPLIT_KEYS}u) / ${SPLIT_KEYS}u;
+  let each = p.rows * p.H * ${D + 4}u; // one chunk's records
+  let base = (row * p.H + h) * ${D + 4}u;
+  var m = -3.0e38;
+  for (var s = 0u; s < chunks; s++) { m = max(m, Part[s * each + base + ${D}u]); }
+  var l = 0.0;
+  var o = 0.0;
+  for (var s = 0u; s < chunks; s++) {
+    let r = s * each + base;
+    let w = exp(Part[r + ${D}u] - m);
+    l += w * Part[r + ${D + 1}u];
+    o += w * Part[r + lid];
+  }
+  O[(row * p.H + h) * ${D}u + lid] = ${storage}(o / l);
+}
+`
+
 export interface DecodeLayerKernels {
   readonly storage: DecodeStorage
   /** the most rows (M) its GEMVs take */
@@ -526,8 +698,12 @@ export interface DecodeLayerKernels {
   accumulate(b: { A: Binding; B: Binding; C: Binding; params: GPUBuffer }, N: number): Dispatch
   /** C [M, N] = RMSNorm(A)·Bᵀ (the final norm and the lm_head); params: decodeGemvParams(M, N, K, 0, 0, eps) */
   head(b: { A: Binding; B: Binding; C: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
-  /** params: decodeAttendParams */
-  attend(b: { QKV: Binding; QN: Binding; KN: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer }, rows: number, H: number): Dispatch
+  /**
+   * params: decodeAttendParams. One dispatch, or two for the split attention (the chunks, then their
+   * combination), which also needs `Part` (attendPartialBytes(rows, H, D, positions)) and the
+   * cache's positions.
+   */
+  attend(b: { QKV: Binding; QN: Binding; KN: Binding; K: Binding; V: Binding; O: Binding; Part?: Binding; params: GPUBuffer }, rows: number, H: number, positions?: number): ReadonlyArray<Dispatch>
 }
 
 /** The GEMVs' uniform: M, N, K, the qkv boundaries n1, n2 (u32), eps (f32). */
@@ -542,12 +718,14 @@ export const decodeKernelRows = (rows: number): number => {
   return 2 ** Math.ceil(Math.log2(rows))
 }
 
+export type DecodeAttend = "simple" | "unrolled" | "coalesced" | "split"
+
 export interface DecodeLayerOptions {
   readonly storage?: DecodeStorage
   /** the most rows the dispatches will have (default DECODE_ROWS) */
   readonly rows?: number
-  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl or decodeAttendCoalescedWgsl (default) */
-  readonly attend?: "simple" | "unrolled" | "coalesced"
+  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl, decodeAttendCoalescedWgsl (default) or decodeAttendSplitWgsl + decodeAttendCombineWgsl ("split") */
+  readonly attend?: DecodeAttend
   /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE) */
   readonly shapes?: Partial<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>>
 }
@@ -570,8 +748,10 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const variant = options.attend ?? "coalesced"
   if (variant !== "simple" && D % 4 !== 0) throw new Error(`decode layer: the ${variant} attention needs head_dim a multiple of 4, not ${D}`)
   if (variant === "coalesced" && (128 % D !== 0 || D < 4)) throw new Error(`decode layer: the coalesced attention needs head_dim dividing 128, not ${D}`)
-  const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl }[variant](D, storage)
+  if (variant === "split" && (D % 32 !== 0 || D > 256)) throw new Error(`decode layer: the split attention needs head_dim a multiple of 32 up to 256, not ${D}`)
+  const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[variant](D, storage)
   const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}`)
+  const combine = variant === "split" ? await pipeline(gpu.device, decodeAttendCombineWgsl(D, storage), `decode-attend-combine-${storage}`) : undefined
   const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k))))
   const rowsOk = (M: number) => {
     if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)
@@ -588,9 +768,14 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     gateUp: (b, N) => ({ pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, "gateUp") }),
     accumulate: (b, N) => ({ pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, "accumulate") }),
     head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") }),
-    attend: (b, rows, H) => {
+    attend: (b, rows, H, positions) => {
       rowsOk(rows)
-      return { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }
+      if (!combine) return [{ pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }]
+      if (!b.Part || positions === undefined) throw new Error("decode layer: the split attention needs its partial buffer and the cache's positions")
+      return [
+        { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.Part, b.params], groups: [rows, H, attendSplits(positions)] },
+        { pipeline: combine, buffers: [b.Part, b.O, b.params], groups: [rows, H] }
+      ]
     }
   }
 }

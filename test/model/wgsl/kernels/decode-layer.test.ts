@@ -7,7 +7,7 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { DECODE_ROWS, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeStorage, type GemvShape } from "../../../../model/wgsl/kernels/decode-layer.ts"
+import { attendPartialBytes, DECODE_ROWS, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeStorage, type GemvShape } from "../../../../model/wgsl/kernels/decode-layer.ts"
 import { attentionRef, matmulRef, rmsnormRef, ropeRef, swigluRef } from "../../../helpers/kernels/reference.ts"
 import { needs, openTestGpu } from "../../../helpers/gpu.ts"
 import { random } from "../../../helpers/numeric.ts"
@@ -120,7 +120,9 @@ describe("fused decoding layer", { skip }, () => {
     // positions past two key blocks, at a block's first key (128; 64 for the coalesced one's blocks) and the first position (0)
     for (const [D, attend, pos] of [
       [64, "simple", 150], [128, "simple", 150], [64, "unrolled", 150], [128, "unrolled", 128], [64, "unrolled", 0],
-      [64, "coalesced", 150], [128, "coalesced", 150], [128, "coalesced", 64], [64, "coalesced", 0]
+      [64, "coalesced", 150], [128, "coalesced", 150], [128, "coalesced", 64], [64, "coalesced", 0],
+      // the split one: a chunk's first key (128), a partial last chunk (150), one chunk (31), the first position
+      [64, "split", 150], [128, "split", 150], [128, "split", 128], [128, "split", 31], [64, "split", 0]
     ] as const) {
       it(`attention (${attend}) with q/k norm, RoPE and the cache append: 3 rows at position ${pos}, GQA 4:2, D=${D} (${storage} storage)`, { skip: noF16 }, async () => {
         if (t.skip !== false) return
@@ -136,7 +138,10 @@ describe("fused decoding layer", { skip }, () => {
         const [bK, bV] = [upload(Kc), upload(Vc)]
         const O = storageBuffer(dev, rows * H * D * bytes)
         const params = uniformBuffer(dev, ...decodeAttendParams(rows, pos, H, KV, 1 / Math.sqrt(D), eps, theta))
-        await runDispatches(dev, [k.attend({ QKV: bqkv, QN: bqn, KN: bkn, K: bK, V: bV, O, params }, rows, H)])
+        // the split attention's partials, filled with NaN: a chunk the combination reads and no workgroup wrote would show
+        const Part = storageBuffer(dev, new Float32Array(attendPartialBytes(rows, H, D, positions) / 4).fill(Number.NaN))
+        await runDispatches(dev, k.attend({ QKV: bqkv, QN: bqn, KN: bkn, K: bK, V: bV, O, Part, params }, rows, H, positions))
+        Part.destroy()
         const got = await readStored(O, rows * H * D)
         const gotK = await readStored(bK, positions * rows * KV * D)
         const gotV = await readStored(bV, positions * rows * KV * D)
