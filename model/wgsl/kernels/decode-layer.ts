@@ -125,13 +125,15 @@ ${s.norm ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot(a${u}, a${u}
     }`).join("\n")}
   }
 ${[...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)].map(([name, of]) => `  // ${name}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R} over every
-  // ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves
+  // ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves.
+  // Row r's values lie at r · 256 + (lid ^ r): a warp's stores hit 32 banks (thread-major, lid · ${R} + r,
+  // put all 32 lanes' stores of a row on ${Math.min(32, Math.max(1, 32 / R))} bank(s)) and the reads of a row's lanes stay ~conflict-free
   workgroupBarrier();
-${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${of(r)};`).join("\n")}
+${range(R).map((r) => `  partial[${r * 256}u + (lid ^ ${r}u)] = ${of(r)};`).join("\n")}
   workgroupBarrier();
   {
     var v = 0.0;
-    for (var i = 0u; i < ${R}u; i++) { v += partial[(g * ${GS}u + t / ${R}u + i * ${GS / R}u) * ${R}u + t % ${R}u]; }
+    for (var i = 0u; i < ${R}u; i++) { v += partial[(t % ${R}u) * 256u + ((g * ${GS}u + t / ${R}u + i * ${GS / R}u) ^ (t % ${R}u))]; }
     workgroupBarrier();
     partial[g * ${GS * R}u + t] = v;
   }
