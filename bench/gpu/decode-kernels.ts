@@ -10,11 +10,12 @@
  *   node --import tsx bench/gpu/decode-kernels.ts [--rows 16,1] [--quick]
  *   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node --import tsx bench/gpu/decode-kernels.ts \
  *     --quick --rows 1 --storage f32 --layers 2 --tiny          (a smoke run on SwiftShader: no f16 there)
+ *   --robustness-off: Dawn's disable_robustness toggle (no clamp on each storage index)
  */
 import { parseArgs } from "node:util"
 import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
-import { openGpu } from "../../model/wgsl/kernels/device.ts"
+import { DAWN_TOGGLES, openGpu } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
@@ -22,19 +23,21 @@ import { emit, medianSeconds, rand } from "./common.ts"
 const { values: args } = parseArgs({
   options: {
     rows: { type: "string", default: "16,1" }, quick: { type: "boolean", default: false }, storage: { type: "string", default: "f16" },
-    layers: { type: "string", default: "28" }, tiny: { type: "boolean", default: false }
+    layers: { type: "string", default: "28" }, tiny: { type: "boolean", default: false },
+    // Dawn's robustness transform off (every storage index clamped otherwise): what the clamps cost the GEMVs' loads
+    "robustness-off": { type: "boolean", default: false }
   }
 })
 const storage = args.storage as "f16" | "f32"
 const bytes = storage === "f16" ? 2 : 4
-const opened = await openGpu()
+const opened = await openGpu(args["robustness-off"] ? { toggles: [DAWN_TOGGLES[0] + ",disable_robustness"] } : {})
 if (opened._tag !== "Ready") {
   emit({ kind: "error", reason: opened.reason })
   process.exit(1)
 }
 const gpu = opened.gpu
 const dev = gpu.device
-emit({ kind: "device", adapter: gpu.adapter.description, f16: gpu.hasF16 })
+emit({ kind: "device", adapter: gpu.adapter.description, f16: gpu.hasF16, robustness_off: args["robustness-off"] })
 const [Hd, H, KV, D, I, vocab] = args.tiny ? [256, 4, 2, 64, 512, 4096] : [1024, 16, 8, 128, 3072, 151936]
 const LAYERS = Number(args.layers)
 const shapes: ReadonlyArray<GemvShape> = args.quick
@@ -52,11 +55,13 @@ const f16Random = (n: number, seed: number) => {
 /** Distinct copies of an [N, K] f16 weight, enough for LAYERS dispatches (the lm_head: one). */
 const weights = (N: number, K: number, copies = LAYERS) => Array.from({ length: copies }, (_, i) => f16Random(N * K, 100 + i))
 
-const time = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, extra: Record<string, unknown>) => {
+/** `per`: dispatches a layer (the split attention's 2): the times are a layer's */
+const time = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, extra: Record<string, unknown>, per = 1) => {
   const [t] = await profileDispatches(gpu, ds.map((d) => [label, d] as const), 5)
   const wall = await medianSeconds(gpu, ds, 5)
-  const us = (t!.ms * 1000) / ds.length
-  emit({ kind: "decode-kernel", label, ...extra, gpu_us: +us.toFixed(2), wall_us: +((wall * 1e6) / ds.length).toFixed(2), weight_gb_s: Math.round(bytes / (us * 1e-6) / 1e9) })
+  const n = ds.length / per
+  const us = (t!.ms * 1000) / n
+  emit({ kind: "decode-kernel", label, ...extra, gpu_us: +us.toFixed(2), wall_us: +((wall * 1e6) / n).toFixed(2), weight_gb_s: Math.round(bytes / (us * 1e-6) / 1e9) })
 }
 
 const x = storageBuffer(dev, rand(16 * I, 1, 3)) // f32 activations (the norm kinds read [M, Hd])
@@ -99,7 +104,7 @@ for (const M of args.rows!.split(",").map(Number)) {
   const Part = storageBuffer(dev, attendPartialBytes(M, H, D, positions))
   for (const attend of ["unrolled", "coalesced", "split"] as const) {
     const k = await decodeLayerKernels(gpu, D, { rows: M, storage, attend })
-    await time("attend (position 255)", caches.flatMap((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, Part, params: ap }, M, H, positions)), 2 * positions * M * KV * D * bytes, { rows: M, attend })
+    await time("attend (position 255)", caches.flatMap((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, Part, params: ap }, M, H, positions)), 2 * positions * M * KV * D * bytes, { rows: M, attend }, attend === "split" ? 2 : 1)
   }
   Part.destroy()
   for (const c of caches) c.K.destroy(), c.V.destroy()

@@ -29,7 +29,12 @@ export interface Gpu {
 
 export type OpenGpu = { readonly _tag: "Ready"; readonly gpu: Gpu } | { readonly _tag: "Unavailable"; readonly reason: string }
 
-export const DAWN_TOGGLES = ["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia"]
+/**
+ * FLEUVE_DAWN_ROBUSTNESS=off adds disable_robustness: Tint then no longer clamps every storage
+ * index (benchmarks measure what the clamps cost the decoding GEMVs' loads; kernels stay in bounds
+ * on their own, the tests check them with the clamps on).
+ */
+export const DAWN_TOGGLES = [`enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia${process.env.FLEUVE_DAWN_ROBUSTNESS === "off" ? ",disable_robustness" : ""}`]
 
 export const WANTED_FEATURES: ReadonlyArray<string> = ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix", "timestamp-query"]
 
