@@ -30,7 +30,7 @@ const { values: args } = parseArgs({
 })
 const storage = args.storage as "f16" | "f32"
 const bytes = storage === "f16" ? 2 : 4
-const opened = await openGpu(args["robustness-off"] ? { toggles: [DAWN_TOGGLES[0] + ",disable_robustness"] } : {})
+const opened = await openGpu(args["robustness-off"] ? { toggles: [DAWN_TOGGLES[0] + ",disable_robustness", ...DAWN_TOGGLES.slice(1)] } : {})
 if (opened._tag !== "Ready") {
   emit({ kind: "error", reason: opened.reason })
   process.exit(1)
