@@ -25,7 +25,9 @@ const { values: args } = parseArgs({
     rows: { type: "string", default: "16,1" }, quick: { type: "boolean", default: false }, storage: { type: "string", default: "f16" },
     layers: { type: "string", default: "28" }, tiny: { type: "boolean", default: false },
     // Dawn's robustness transform off (every storage index clamped otherwise): what the clamps cost the GEMVs' loads
-    "robustness-off": { type: "boolean", default: false }
+    "robustness-off": { type: "boolean", default: false },
+    // the attention variants only (a smoke run of them on SwiftShader, where the GEMVs take minutes)
+    "attend-only": { type: "boolean", default: false }
   }
 })
 const storage = args.storage as "f16" | "f32"
@@ -72,7 +74,7 @@ const Wq = weights(H * D, Hd), Wk = weights(KV * D, Hd), Wv = weights(KV * D, Hd
 const Wg = weights(I, Hd), Wu = weights(I, Hd), Wd = weights(Hd, I), Wh = weights(vocab, Hd, 1)
 const W = (H + 2 * KV) * D
 for (const M of args.rows!.split(",").map(Number)) {
-  for (const shape of shapes) {
+  for (const shape of args["attend-only"] ? [] : shapes) {
     const all = { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
     let k
     try {
@@ -90,12 +92,14 @@ for (const M of args.rows!.split(",").map(Number)) {
     await time("lm_head", [k.head({ A: x, B: Wh[0]!, C: out, G: g, params: p(vocab, Hd) }, vocab)], vocab * Hd * bytes, extra)
   }
   // the unfused GEMV (no norm folded in) on the same products
-  const plan = await gemvPlan(gpu, { accumulate: true, storage })
-  const q = (N: number, K: number) => uniformBuffer(dev, [M, N, K, 0])
-  const extra = { rows: M, kernel: "gemv.ts (unfused)" }
-  await time("o (+residual)", Wo.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, H * D) }, M, Hd)), Hd * H * D * bytes, extra)
-  await time("down (+residual)", Wd.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, I) }, M, Hd)), Hd * I * bytes, extra)
-  await time("gate (one of the two)", Wg.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(I, Hd) }, M, I)), I * Hd * bytes, extra)
+  if (!args["attend-only"]) {
+    const plan = await gemvPlan(gpu, { accumulate: true, storage })
+    const q = (N: number, K: number) => uniformBuffer(dev, [M, N, K, 0])
+    const extra = { rows: M, kernel: "gemv.ts (unfused)" }
+    await time("o (+residual)", Wo.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, H * D) }, M, Hd)), Hd * H * D * bytes, extra)
+    await time("down (+residual)", Wd.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, I) }, M, Hd)), Hd * I * bytes, extra)
+    await time("gate (one of the two)", Wg.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(I, Hd) }, M, I)), I * Hd * bytes, extra)
+  }
   // the attention at the last position of a 128 + 128 generation
   const positions = 256
   const caches = Array.from({ length: LAYERS }, () => ({ K: storageBuffer(dev, positions * M * KV * D * bytes), V: storageBuffer(dev, positions * M * KV * D * bytes) }))
