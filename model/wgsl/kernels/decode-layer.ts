@@ -1,6 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
+import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
 import { grid } from "./fused.ts"
 
 /**
@@ -728,9 +729,19 @@ export interface DecodeLayerOptions {
   readonly rows?: number
   /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl, decodeAttendCoalescedWgsl (default) or decodeAttendSplitWgsl + decodeAttendCombineWgsl ("split") */
   readonly attend?: DecodeAttend
-  /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE) */
+  /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE; the CUDA-core GEMVs only) */
   readonly shapes?: Partial<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>>
+  /**
+   * "tensor-cores": the GEMVs as subgroup-matrix products (decode-gemv-tc.ts; 16-row kernels, N a
+   * multiple of 16, K of tcGemvKStep(unroll)); default "cuda-cores" (decodeGemvWgsl)
+   */
+  readonly gemv?: "cuda-cores" | "tensor-cores"
+  /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
+  readonly emulate?: (wgsl: string) => string
 }
+
+/** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
+export const tcGemvUnroll = (storage: DecodeStorage): number => (storage === "f16" ? 4 : 1)
 
 export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLayerOptions = {}): Promise<DecodeLayerKernels> => {
   const storage = options.storage ?? "f16"
@@ -739,9 +750,13 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const shared = Math.max(256 * R, 256 + R) * 4
   if (gpu.device.limits.maxComputeWorkgroupStorageSize < shared) throw new Error(`decode layer: needs ${shared} bytes of workgroup memory`)
   if (D % 2 !== 0 || D > gpu.device.limits.maxComputeInvocationsPerWorkgroup) throw new Error(`decode layer: head_dim ${D} must be even and at most the workgroup size limit`)
+  const tc = options.gemv === "tensor-cores"
+  if (tc && R > TC_COLUMNS) throw new Error(`decode layer: the tensor-core GEMVs take at most ${TC_COLUMNS} rows`)
   const shape = (k: "qkv" | "gateUp" | "accumulate" | "head") => options.shapes?.[k] ?? DEFAULT_GEMV_SHAPE
   const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: "qkv" | "gateUp" | "accumulate" | "head") =>
-    pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}`)
+    tc
+      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcGemvUnroll(storage), ...spec })), `decode-${k}-${storage}-tc`)
+      : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
@@ -754,7 +769,10 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[variant](D, storage)
   const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}`)
   const combine = variant === "split" ? await pipeline(gpu.device, decodeAttendCombineWgsl(D, storage), `decode-attend-combine-${storage}`) : undefined
-  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k))))
+  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => {
+    if (tc && N % TC_COLUMNS !== 0) throw new Error(`decode ${k}: ${N} columns, not a multiple of ${TC_COLUMNS} (tensor-core GEMVs)`)
+    return grid(Math.ceil(N / (tc ? TC_COLUMNS : gemvColumnsPerGroup(shape(k)))))
+  }
   const rowsOk = (M: number) => {
     if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)
   }
@@ -763,7 +781,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     rows: R,
     qkv: (b, N) => {
       // the three weights' boundaries must be multiples of a workgroup's columns (the engine's widths are multiples of 128)
-      const per = gemvColumnsPerGroup(shape("qkv"))
+      const per = tc ? TC_COLUMNS : gemvColumnsPerGroup(shape("qkv"))
       if (N % per !== 0) throw new Error(`decode qkv: ${N} columns, not a multiple of ${per}`)
       return { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, "qkv") }
     },
