@@ -54,15 +54,18 @@ const prompts = Array.from({ length: B }, (_, r) => {
 
 /**
  * A kernel set of --kernels: "fused" (the decoder's defaults), "unfused", "fused:<attention>"
- * (simple, unrolled, coalesced or split: model/wgsl/kernels/decode-layer.ts), "fused:<attention>:tc" (the
- * lm_head on the tensor cores).
+ * (simple, unrolled, coalesced or split: model/wgsl/kernels/decode-layer.ts; "-" the default),
+ * then any of ":tc" (the lm_head on the tensor cores' matmul) and ":mma" (the fused GEMVs on the
+ * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts), e.g. fused:split:mma.
  */
-const kernelSet = (name: string): { kernels: DecoderKernels; attend?: "simple" | "unrolled" | "coalesced" | "split"; head: "gemv" | "tensor-core" } => {
-  const [kernels, attend, head] = name.split(":")
-  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled" && attend !== "coalesced" && attend !== "split") || (head !== undefined && head !== "tc")) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split[:tc]`)
+type Attend = "simple" | "unrolled" | "coalesced" | "split"
+const kernelSet = (name: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv: "cuda-cores" | "tensor-cores" } => {
+  const [kernels, attend, ...flags] = name.split(":")
+  const attends: ReadonlyArray<string> = ["simple", "unrolled", "coalesced", "split", "-"]
+  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && !attends.includes(attend)) || flags.some((f) => f !== "tc" && f !== "mma")) {
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|-[:tc][:mma]`)
   }
-  return { kernels, ...(attend ? { attend } : {}), head: head === "tc" ? "tensor-core" : "gemv" }
+  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", gemv: flags.includes("mma") ? "tensor-cores" : "cuda-cores" }
 }
 
 const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, set?: string): Promise<Array<Generation>> => {
@@ -70,7 +73,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv === "tensor-cores" ? { gemv: chosen.gemv } : {}) })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)

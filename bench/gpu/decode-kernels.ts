@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util"
 import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
-import { DAWN_TOGGLES, openGpu } from "../../model/wgsl/kernels/device.ts"
+import { DAWN_TOGGLES, openGpu, pickMatrixConfig } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
@@ -74,16 +74,19 @@ const Wq = weights(H * D, Hd), Wk = weights(KV * D, Hd), Wv = weights(KV * D, Hd
 const Wg = weights(I, Hd), Wu = weights(I, Hd), Wd = weights(Hd, I), Wh = weights(vocab, Hd, 1)
 const W = (H + 2 * KV) * D
 for (const M of args.rows!.split(",").map(Number)) {
-  for (const shape of args["attend-only"] ? [] : shapes) {
-    const all = { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
+  // every CUDA-core layout, then the tensor-core GEMVs (decode-gemv-tc.ts) where the card has 16 × 16 f16 fragments
+  const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16"
+  const layouts: ReadonlyArray<GemvShape | "tensor-cores"> = args["attend-only"] ? [] : [...shapes, ...(tc ? ["tensor-cores" as const] : [])]
+  for (const shape of layouts) {
+    const all = shape === "tensor-cores" ? undefined : { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
     let k
     try {
-      k = await decodeLayerKernels(gpu, D, { rows: M, shapes: all, storage })
+      k = await decodeLayerKernels(gpu, D, { rows: M, storage, ...(all ? { shapes: all } : { gemv: "tensor-cores" as const }) })
     } catch (e) {
       emit({ kind: "error", what: `shape ${JSON.stringify(shape)} rows ${M}`, reason: String(e).slice(0, 300) })
       continue
     }
-    const extra = { rows: M, columns: shape.columns, slices: shape.slices }
+    const extra = shape === "tensor-cores" ? { rows: M, gemv: "tensor-cores" } : { rows: M, columns: shape.columns, slices: shape.slices }
     const p = (N: number, K: number, n1 = 0, n2 = 0, eps = 1e-6) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, eps))
     await time("qkv", Wq.map((_, l) => k.qkv({ A: x, B0: Wq[l]!, B1: Wk[l]!, B2: Wv[l]!, C: out, G: g, params: p(W, Hd, H * D, (H + KV) * D) }, W)), W * Hd * bytes, extra)
     await time("o (+residual)", Wo.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, H * D) }, Hd)), Hd * H * D * bytes, extra)

@@ -1,6 +1,9 @@
 import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
+import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
+import { pickMatrixConfig } from "./kernels/device.ts"
+import { subgroupsOf32 } from "./kernels/matmul.ts"
+import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, tcGemvUnroll } from "./kernels/decode-layer.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
@@ -27,7 +30,7 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
  * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention.
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes"> & {
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
 }
@@ -40,6 +43,17 @@ export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
 }
 const layoutKey = (kernels: DecoderKernels) => (kernels === "fused" ? JSON.stringify(decoderLayout) : "")
+
+/**
+ * Whether the fused GEMVs can run on the tensor cores here: 16 × 16 f16 subgroup matrices with f32
+ * results, 32-lane subgroups, every K (hidden, H·D, intermediate) a multiple of tcGemvKStep and every
+ * N a multiple of 16.
+ */
+const tensorCoreGemvFits = (gpu: Gpu, shape: EngineShape): boolean => {
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
+  const step = tcGemvKStep(tcGemvUnroll("f16"))
+  return pickMatrixConfig(gpu)?.M === 16 && subgroupsOf32(gpu) && [Hd, H * D, I].every((k) => k % step === 0) && [(H + 2 * KV) * D, Hd, I, vocab].every((n) => n % TC_COLUMNS === 0)
+}
 
 /** The kernels a decoder of `rows` rows over weights in `format` runs now. */
 export const decoderKernelsFor = (rows: number, format: EngineWeights["format"]): DecoderKernels =>
@@ -148,8 +162,11 @@ export class Qwen3Decoder {
       const gemvHead = decoderLayout.head !== "tensor-core" && vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize
       const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
       // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
-      const tuned = process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
-      const dl = await decodeLayerKernels(gpu, D, { rows, attend: DEFAULT_DECODER_ATTEND, ...decoderLayout, shapes: { ...tuned, ...decoderLayout.shapes } })
+      // the GEMVs on the tensor cores where asked and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
+      const tc = decoderLayout.gemv === "tensor-cores" && tensorCoreGemvFits(gpu, shape)
+      if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
+      const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
+      const dl = await decodeLayerKernels(gpu, D, { rows, attend: DEFAULT_DECODER_ATTEND, ...decoderLayout, gemv: tc ? "tensor-cores" : "cuda-cores", shapes: { ...tuned, ...decoderLayout.shapes } })
       const pick = await pickSplit(gpu)
       // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
       const part = (decoderLayout.attend ?? DEFAULT_DECODER_ATTEND) === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
