@@ -28,7 +28,8 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 }
 /**
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
- * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention.
+ * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores).
+ * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention, FLEUVE_DECODER_GEMV=tensor-cores the GEMVs.
  */
 export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
@@ -38,7 +39,10 @@ const envAttend = process.env.FLEUVE_DECODER_ATTEND
 const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split"]
 /** The attention a fused decoder runs when its layout names none (decodeLayerKernels' default). */
 const DEFAULT_DECODER_ATTEND: DecodeAttend = "coalesced"
-let decoderLayout: DecoderLayout = ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}
+let decoderLayout: DecoderLayout = {
+  ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
+  ...(process.env.FLEUVE_DECODER_GEMV === "tensor-cores" ? { gemv: "tensor-cores" as const } : {})
+}
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
 }
