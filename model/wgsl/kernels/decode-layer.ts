@@ -574,6 +574,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let n = min(${C}u, len - b0);
   let group = p.H / p.KV;
   let kvh = h / group;
+  let stride4 = p.rows * p.KV * ${L}u; // one position of the cache, in vec4s
+  let base4 = (row * p.KV + kvh) * ${L}u;
+  let sub = lid / ${L}u; // the key of a sweep this thread reads
+  let lane = lid % ${L}u; // its 4 dimensions
+  // the chunk's keys and values, loaded before anything else (they depend on no other value, so
+  // their latency overlaps the q/k norm and RoPE); a key past the chunk reads a valid clamped row
+  // and is never used; the key at pos is replaced by the new one from workgroup memory
+${range(sweeps).map((u) => `  let j${u} = sub + ${u * KPS}u;
+  let key${u} = b0 + min(j${u}, n - 1u);
+  let c${u} = vec4<f32>(K[key${u} * stride4 + base4 + lane]);
+  let e${u} = vec4<f32>(V[key${u} * stride4 + base4 + lane]);`).join("\n")}
   let width = (p.H + 2u * p.KV) * ${D}u;
   let d = min(lid, ${D - 1}u); // threads past D repeat the last dimension's work and write nothing
   let mine = lid < ${D}u;
@@ -602,21 +613,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     k4[d / 4u][d % 4u] = f32(${S}(kr));
     v4[d / 4u][d % 4u] = f32(${S}(vv));
   }
-  let stride4 = p.rows * p.KV * ${L}u; // one position of the cache, in vec4s
-  let base4 = (row * p.KV + kvh) * ${L}u;
   workgroupBarrier();
   if (h % group == 0u && lid < ${L}u && b0 + n == len) {
     K[p.pos * stride4 + base4 + lid] = vec4<${S}>(k4[lid]);
     V[p.pos * stride4 + base4 + lid] = vec4<${S}>(v4[lid]);
   }
-  let sub = lid / ${L}u; // the key of a sweep this thread reads
-  let lane = lid % ${L}u; // its 4 dimensions
   let qmine = q4[lane];
-  // partial dot products of the chunk's keys, every load issued before any is used (a key past
-  // the chunk reads a valid clamped row and writes nothing)
-${range(sweeps).map((u) => `  let j${u} = sub + ${u * KPS}u;
-  let key${u} = b0 + min(j${u}, n - 1u);
-  let c${u} = vec4<f32>(K[key${u} * stride4 + base4 + lane]);`).join("\n")}
+  // partial dot products of the chunk's keys
 ${range(sweeps).map((u) => `  if (j${u} < n) { part[j${u} * ${L}u + lane] = dot(qmine, select(c${u}, k4[lane], key${u} == p.pos)); }`).join("\n")}
   workgroupBarrier();
   // a key's ${L} partials: ${T} threads add ${per} each, then one adds their ${T}
@@ -639,7 +642,6 @@ ${range(sweeps).map((u) => `  if (j${u} < n) { part[j${u} * ${L}u + lane] = dot(
   if (lid < n) { scores[lid] = exp(scores[lid] - m); }
   workgroupBarrier();
   var acc = vec4<f32>(0.0);
-${range(sweeps).map((u) => `  let e${u} = vec4<f32>(V[key${u} * stride4 + base4 + lane]);`).join("\n")}
 ${range(sweeps).map((u) => `  if (j${u} < n) { acc += scores[j${u}] * select(e${u}, v4[lane], key${u} == p.pos); }`).join("\n")}
   outs[lid] = acc;
   workgroupBarrier();
