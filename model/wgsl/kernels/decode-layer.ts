@@ -435,10 +435,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let kv = QKV[row * width + (p.H + kvh) * ${D}u + d];
   let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + d];
   if (mine) { sums[d] = qv * qv; sums[${D}u + d] = kv * kv; }
+  // the squares summed by halves: every thread walking all ${D} of them queued 256 threads' reads on
+  // the SM's shared memory (at 16 rows the split variant's 2 048 workgroups all pay it)
+  for (var w = ${2 ** Math.ceil(Math.log2(D)) / 2}u; w > 0u; w = w / 2u) {
+    workgroupBarrier();
+    if (lid < w && lid + w < ${D}u) { sums[lid] += sums[lid + w]; sums[${D}u + lid] += sums[${D}u + lid + w]; }
+  }
   workgroupBarrier();
-  var sq = 0.0;
-  var sk = 0.0;
-  for (var i = 0u; i < ${D}u; i++) { sq += sums[i]; sk += sums[${D}u + i]; }
+  let sq = sums[0];
+  let sk = sums[${D}u];
   let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[d];
   let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[d];
   workgroupBarrier();
@@ -592,10 +597,15 @@ ${range(sweeps).map((u) => `  let j${u} = sub + ${u * KPS}u;
   let kv = QKV[row * width + (p.H + kvh) * ${D}u + d];
   let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + d];
   if (mine) { sums[d] = qv * qv; sums[${D}u + d] = kv * kv; }
+  // the squares summed by halves: every thread walking all ${D} of them queued 256 threads' reads on
+  // the SM's shared memory (at 16 rows the split variant's 2 048 workgroups all pay it)
+  for (var w = ${2 ** Math.ceil(Math.log2(D)) / 2}u; w > 0u; w = w / 2u) {
+    workgroupBarrier();
+    if (lid < w && lid + w < ${D}u) { sums[lid] += sums[lid + w]; sums[${D}u + lid] += sums[${D}u + lid + w]; }
+  }
   workgroupBarrier();
-  var sq = 0.0;
-  var sk = 0.0;
-  for (var i = 0u; i < ${D}u; i++) { sq += sums[i]; sk += sums[${D}u + i]; }
+  let sq = sums[0];
+  let sk = sums[${D}u];
   let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[d];
   let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[d];
   workgroupBarrier();
@@ -636,8 +646,9 @@ ${range(sweeps).map((u) => `  if (j${u} < n) { part[j${u} * ${L}u + lane] = dot(
     scores[lid] = sc * p.scale;
   }
   workgroupBarrier();
+  // the chunk's max: only the threads that exponentiate (lid < n ≤ ${C}) and thread 0 (which writes it) need it
   var m = -3.0e38;
-  for (var j = 0u; j < n; j++) { m = max(m, scores[j]); }
+  if (lid < ${C}u) { for (var j = 0u; j < n; j++) { m = max(m, scores[j]); } }
   workgroupBarrier();
   if (lid < n) { scores[lid] = exp(scores[lid] - m); }
   workgroupBarrier();
