@@ -107,7 +107,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const stepped = timings.steps - (timings.prefilled ?? 0)
   emit({
     kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
-    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
+    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), ...(decoder.kernels === "fused" ? { gemv: decoder.gemv } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
     ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
     ...(latency !== undefined ? { step_latency_ms: +latency.toFixed(3) } : {}),
     ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3), host_ms_per_step: +(timings.submitted / stepped).toFixed(3) } : {}),

@@ -49,14 +49,14 @@ export const setDecoderLayout = (layout: DecoderLayout): void => {
 const layoutKey = (kernels: DecoderKernels) => (kernels === "fused" ? JSON.stringify(decoderLayout) : "")
 
 /**
- * Whether the fused GEMVs can run on the tensor cores here: 16 × 16 f16 subgroup matrices with f32
- * results, 32-lane subgroups, every K (hidden, H·D, intermediate) a multiple of tcGemvKStep and every
- * N a multiple of 16.
+ * Whether the fused GEMVs can run on the tensor cores here, and how far their loads run ahead: 16 × 16
+ * f16 subgroup matrices with f32 results, 32-lane subgroups, every N a multiple of 16 and every K
+ * (hidden, H·D, intermediate) a multiple of tcGemvKStep(unroll) for an unroll of 4, 2 or 1.
  */
-const tensorCoreGemvFits = (gpu: Gpu, shape: EngineShape): boolean => {
+const tensorCoreGemvUnroll = (gpu: Gpu, shape: EngineShape): number | undefined => {
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
-  const step = tcGemvKStep(tcGemvUnroll("f16"))
-  return pickMatrixConfig(gpu)?.M === 16 && subgroupsOf32(gpu) && [Hd, H * D, I].every((k) => k % step === 0) && [(H + 2 * KV) * D, Hd, I, vocab].every((n) => n % TC_COLUMNS === 0)
+  if (pickMatrixConfig(gpu)?.M !== 16 || !subgroupsOf32(gpu) || ![(H + 2 * KV) * D, Hd, I, vocab].every((n) => n % TC_COLUMNS === 0)) return undefined
+  return [tcGemvUnroll("f16"), 2, 1].find((u) => [Hd, H * D, I].every((k) => k % tcGemvKStep(u) === 0))
 }
 
 /** The kernels a decoder of `rows` rows over weights in `format` runs now. */
@@ -114,6 +114,9 @@ export class Qwen3Decoder {
     private readonly kvPrefill: KvPrefillKernels
   ) {}
 
+  /** where the fused GEMVs run: the tensor cores only where asked and possible (tensorCoreGemvUnroll) */
+  gemv: "cuda-cores" | "tensor-cores" = "cuda-cores"
+
   /** Milliseconds the host spent encoding and submitting device-fed steps (decodeOnDevice), since the decoder was made: against the steps' wall time, whether the host or the GPU bounds a step. */
   hostMs = 0
 
@@ -167,10 +170,11 @@ export class Qwen3Decoder {
       const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
       // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
       // the GEMVs on the tensor cores where asked and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
-      const tc = decoderLayout.gemv === "tensor-cores" && tensorCoreGemvFits(gpu, shape)
+      const tcUnroll = decoderLayout.gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
+      const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
       const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
-      const dl = await decodeLayerKernels(gpu, D, { rows, attend: DEFAULT_DECODER_ATTEND, ...decoderLayout, gemv: tc ? "tensor-cores" : "cuda-cores", shapes: { ...tuned, ...decoderLayout.shapes } })
+      const dl = await decodeLayerKernels(gpu, D, { rows, attend: DEFAULT_DECODER_ATTEND, ...decoderLayout, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
       const pick = await pickSplit(gpu)
       // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
       const part = (decoderLayout.attend ?? DEFAULT_DECODER_ATTEND) === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
@@ -201,7 +205,9 @@ export class Qwen3Decoder {
           ...picks.map((d) => ["pick", d] as const)
         ]
       }
-      return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
+      const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
+      if (tc) decoder.gemv = "tensor-cores"
+      return decoder
     }
     const layers = weights.layers.map((w, l) => {
       const { K, V } = caches[l]!

@@ -751,6 +751,8 @@ export interface DecodeLayerOptions {
   readonly gemv?: "cuda-cores" | "tensor-cores"
   /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
   readonly emulate?: (wgsl: string) => string
+  /** the tensor-core GEMVs' steps of K run ahead (default tcGemvUnroll(storage)); every K a multiple of tcGemvKStep(it) */
+  readonly tcUnroll?: number
 }
 
 /** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
@@ -765,12 +767,13 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   if (D % 2 !== 0 || D > gpu.device.limits.maxComputeInvocationsPerWorkgroup) throw new Error(`decode layer: head_dim ${D} must be even and at most the workgroup size limit`)
   const tc = options.gemv === "tensor-cores"
   if (tc && R > TC_COLUMNS) throw new Error(`decode layer: the tensor-core GEMVs take at most ${TC_COLUMNS} rows`)
-  const tcShared = 8 * 256 * tcGemvUnroll(storage) * (storage === "f16" ? 2 : 4) + 8 * 256 * 2 * 4 + 1024
+  const tcU = options.tcUnroll ?? tcGemvUnroll(storage)
+  const tcShared = 8 * 256 * tcU * (storage === "f16" ? 2 : 4) + 8 * 256 * 2 * 4 + 1024
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   const shape = (k: "qkv" | "gateUp" | "accumulate" | "head") => options.shapes?.[k] ?? DEFAULT_GEMV_SHAPE
   const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: "qkv" | "gateUp" | "accumulate" | "head") =>
     tc
-      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcGemvUnroll(storage), ...spec })), `decode-${k}-${storage}-tc`)
+      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, ...spec })), `decode-${k}-${storage}-tc-u${tcU}`)
       : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
