@@ -29,7 +29,7 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 /**
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
  * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores).
- * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention, FLEUVE_DECODER_GEMV=tensor-cores the GEMVs.
+ * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention, FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores the GEMVs.
  */
 export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
@@ -37,11 +37,14 @@ export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv
 }
 const envAttend = process.env.FLEUVE_DECODER_ATTEND
 const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split"]
-/** The attention a fused decoder runs when its layout names none (decodeLayerKernels' default). */
-const DEFAULT_DECODER_ATTEND: DecodeAttend = "coalesced"
+/** The attention a fused decoder of `rows` rows runs when its layout names none. */
+const defaultAttend = (_rows: number): DecodeAttend => "coalesced"
+/** Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say (the tensor cores only where they fit). */
+const defaultGemv = (_rows: number): "cuda-cores" | "tensor-cores" => "cuda-cores"
+const envGemv = process.env.FLEUVE_DECODER_GEMV
 let decoderLayout: DecoderLayout = {
   ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
-  ...(process.env.FLEUVE_DECODER_GEMV === "tensor-cores" ? { gemv: "tensor-cores" as const } : {})
+  ...(envGemv === "tensor-cores" || envGemv === "cuda-cores" ? { gemv: envGemv } : {})
 }
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
@@ -170,14 +173,16 @@ export class Qwen3Decoder {
       const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
       // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
       // the GEMVs on the tensor cores where asked and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
-      const tcUnroll = decoderLayout.gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
+      const attend = decoderLayout.attend ?? defaultAttend(rows)
+      const gemv = decoderLayout.gemv ?? defaultGemv(rows)
+      const tcUnroll = gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
       const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
       const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
-      const dl = await decodeLayerKernels(gpu, D, { rows, attend: DEFAULT_DECODER_ATTEND, ...decoderLayout, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
+      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, attend, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
       const pick = await pickSplit(gpu)
       // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
-      const part = (decoderLayout.attend ?? DEFAULT_DECODER_ATTEND) === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
+      const part = attend === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
         gateUp: u(...decodeGemvParams(rows, I, Hd, 0, 0, shape.eps)), down: u(...decodeGemvParams(rows, Hd, I))
