@@ -2,6 +2,7 @@ import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
 import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
+import { subgroupsOf32 } from "./matmul.ts"
 import { grid } from "./fused.ts"
 
 /**
@@ -63,6 +64,12 @@ export interface DecodeGemvSpec {
   /** rows of A the kernel is written for (M ≤ rows; default DECODE_ROWS): fewer rows, fewer registers and reductions */
   readonly rows?: number
   readonly shape?: GemvShape
+  /**
+   * sum each column's 32 partial sums with subgroupAdd (one warp a column group: slices 1, 32-lane
+   * subgroups) instead of through workgroup memory and its barriers: at one row a GEMV is a few µs
+   * of loads and its reductions' barriers were a good part of the rest
+   */
+  readonly subgroupReduce?: boolean
 }
 
 /** Columns of N one workgroup computes. */
@@ -93,9 +100,11 @@ export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   const nAcc = pair ? 2 * cols : cols
   // steps of K unrolled: 4, fewer where the weights in registers would crowd the accumulators
   const U = Math.max(1, Math.min(4, Math.floor(8 / nAcc)))
-  return `${S === "f16" ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
+  const sg = s.subgroupReduce === true
+  if (sg && GS !== 32) throw new Error(`decode GEMV: subgroup reductions need one warp a column (slices 1), not ${shape.slices}`)
+  return `${S === "f16" ? "enable f16;\n" : ""}${sg ? "enable subgroups;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
 ${bindings.join("\n")}
-var<workgroup> partial: array<f32, ${Math.max(256 * R, 256 + R)}>;
+${sg ? "" : `var<workgroup> partial: array<f32, ${Math.max(256 * R, 256 + R)}>;`}
 ${s.weights === "qkv" ? `fn weightQkv(n: u32, k: u32, K4: u32) -> vec4<f32> {
   if (n < p.n1) { return vec4<f32>(B0[n * K4 + k]); }
   if (n < p.n2) { return vec4<f32>(B1[(n - p.n1) * K4 + k]); }
@@ -125,7 +134,13 @@ ${range(nAcc).map((j) => `      ${acc(j, r)} += ${range(U).map((u) => `dot(w${j}
 ${s.norm ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot(a${u}, a${u}), on${u})`).join(" + ")};` : ""}
     }`).join("\n")}
   }
-${[...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)].map(([name, of]) => `  // ${name}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R} over every
+${[...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)].map(([name, of]) => sg ? `  // ${name}: the warp's 32 partial sums of each row by subgroupAdd; lane t keeps row t's
+  var ${name} = 0.0;
+${range(R).map((r) => `  {
+    let v = subgroupAdd(${of(r)});
+    if (t == ${r}u && t < p.M) { ${name} = v${name !== "ss" && s.norm ? " * inv" : ""}; }
+  }`).join("\n")}${name === "ss" ? `
+  let inv = inverseSqrt(ss / f32(p.K) + p.eps); // row t's 1/rms` : ""}` : `  // ${name}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R} over every
   // ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves.
   // Row r's values lie at r · 256 + (lid ^ r): a warp's stores hit 32 banks (thread-major, lid · ${R} + r,
   // put all 32 lanes' stores of a row on ${Math.min(32, Math.max(1, 32 / R))} bank(s)) and the reads of a row's lanes stay ~conflict-free
@@ -751,6 +766,8 @@ export interface DecodeLayerOptions {
   readonly gemv?: "cuda-cores" | "tensor-cores"
   /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
   readonly emulate?: (wgsl: string) => string
+  /** false: the CUDA-core GEMVs reduce through workgroup memory even where subgroupAdd could (tests) */
+  readonly subgroupReduce?: boolean
   /** the tensor-core GEMVs' steps of K run ahead (default tcGemvUnroll(storage)); every K a multiple of tcGemvKStep(it) */
   readonly tcUnroll?: number
 }
@@ -771,10 +788,14 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const tcShared = 8 * 256 * tcU * (storage === "f16" ? 2 : 4) + 8 * 256 * 2 * 4 + 1024
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   const shape = (k: "qkv" | "gateUp" | "accumulate" | "head") => options.shapes?.[k] ?? DEFAULT_GEMV_SHAPE
+  // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
+  // (more rows: more adds than the workgroup-memory reduction's reads); FLEUVE_DECODER_SUBGROUPS=0 turns it off
+  const sgReduce = (k: "qkv" | "gateUp" | "accumulate" | "head") =>
+    options.subgroupReduce !== false && R <= 4 && shape(k).slices === 1 && gpu.device.features.has("subgroups") && subgroupsOf32(gpu) && process.env.FLEUVE_DECODER_SUBGROUPS !== "0"
   const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: "qkv" | "gateUp" | "accumulate" | "head") =>
     tc
       ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, ...spec })), `decode-${k}-${storage}-tc-u${tcU}`)
-      : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}`)
+      : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")

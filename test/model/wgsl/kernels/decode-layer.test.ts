@@ -1,6 +1,6 @@
 // The fused decoding layer's kernels (model/wgsl/kernels/decode-layer.ts) against CPU references
 // (test/helpers/kernels/reference.ts): the GEMVs with RMSNorm folded in (qkv over three weights,
-// gate/up with SiLU·up, the head) and the one accumulated onto the residual, for 1, 5 and 16 rows;
+// gate/up with SiLU·up, the head) and the one accumulated onto the residual, for 1, 3, 5 and 16 rows;
 // the attention with q/k norm, RoPE and the cache append at a position past two key blocks (GQA
 // 4:2); and a whole layer of five dispatches against a CPU layer. f32 storage on SwiftShader where
 // there is no GPU, f16 where the adapter has shader-f16 (inputs rounded as the GPU holds them).
@@ -61,17 +61,18 @@ describe("fused decoding layer", { skip }, () => {
 
     // the default layout at every row count; others (more columns a thread, K split over more
     // threads) at one (on SwiftShader the 8-slice tree of barriers is slow: f16 on the GPU only)
-    const shapes: ReadonlyArray<GemvShape> = storage === "f16" ? [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }, { columns: 1, slices: 8 }] : [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }]
-    for (const shape of shapes) it(`GEMVs with RMSNorm folded in (qkv, gate/up + SiLU·up, head) and accumulated, ${shape === DEFAULT_GEMV_SHAPE ? `1, 5 and ${DECODE_ROWS}` : "5"} rows, ${shape.columns} columns a thread × ${shape.slices} slices of K (${storage} storage)`, { skip: noF16 }, async () => {
+    const shapes: ReadonlyArray<GemvShape> = storage === "f16" ? [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }, { columns: 1, slices: 8 }, { columns: 4, slices: 1 }] : [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }]
+    for (const shape of shapes) it(`GEMVs with RMSNorm folded in (qkv, gate/up + SiLU·up, head) and accumulated, ${shape === DEFAULT_GEMV_SHAPE ? `1, 3, 5 and ${DECODE_ROWS}` : shape.slices === 1 ? "1 and 3" : "5"} rows, ${shape.columns} columns a thread × ${shape.slices} slices of K (${storage} storage)`, { skip: noF16 }, async () => {
       if (t.skip !== false) return
       const gpu = t.gpu
       const dev = gpu.device
       const all = { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
       const K = 528
-      // kernels written for 16 rows, and for the rows used (rounded up to a power of two: 1; 5 → 8 below)
+      // kernels written for 16 rows, and for the rows used (rounded up to a power of two: 1; 3 → 4; 5 → 8
+      // below; up to 4 rows with one warp a column, on a card with 32-lane subgroups, the sums are subgroupAdds)
       const cases = shape === DEFAULT_GEMV_SHAPE
-        ? [[1, { rows: 1 }], [5, {}], [DECODE_ROWS, {}]] as const
-        : [[5, { rows: 5 }]] as const
+        ? [[1, { rows: 1 }], [3, { rows: 3 }], [5, {}], [DECODE_ROWS, {}]] as const
+        : shape.slices === 1 ? [[1, { rows: 1 }], [3, { rows: 3 }]] as const : [[5, { rows: 5 }]] as const
       for (const [M, rows] of cases) {
         const k = await decodeLayerKernels(gpu, 64, { storage, shapes: all, ...rows })
         const X = random(M * K, 3 + M, 2)
