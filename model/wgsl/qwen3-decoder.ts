@@ -31,7 +31,7 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
  * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores).
  * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention, FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores the GEMVs.
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv"> & {
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
 }
