@@ -1,5 +1,5 @@
 import { range } from "./codegen.ts"
-import type { DecodeGemvSpec } from "./decode-layer.ts"
+import type { DecodeGemvSpec } from "./decode-gemv-spec.ts"
 
 /**
  * The fused decoding GEMVs (decode-layer.ts DecodeGemvSpec: qkv, gate/up + SiLU·up, the residual

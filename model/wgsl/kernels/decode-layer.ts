@@ -2,6 +2,7 @@ import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
 import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
+import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
 import { grid } from "./fused.ts"
 
@@ -38,39 +39,9 @@ import { grid } from "./fused.ts"
  */
 export const DECODE_ROWS = 16
 
-export type DecodeStorage = "f16" | "f32"
-
-/**
- * How a GEMV spreads over a 256-thread workgroup: `columns` output columns a thread (gate-up:
- * the gate and up columns of each of these indices), each column's K walked by 32 · `slices`
- * threads (more slices: more threads in flight on a narrow N, but each workgroup reads the
- * activations for fewer columns). Workgroups: N / ((8 / slices) · columns).
- */
-export interface GemvShape {
-  readonly columns: 1 | 2 | 4
-  readonly slices: 1 | 2 | 4 | 8
-}
+export type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 
 export const DEFAULT_GEMV_SHAPE: GemvShape = { columns: 2, slices: 1 }
-
-export interface DecodeGemvSpec {
-  readonly storage: DecodeStorage
-  /** fold an RMSNorm of A (f32 [M, K]) into the product; A is `storage` [M, K] otherwise */
-  readonly norm: boolean
-  /** "one": B [N, K]; "qkv": three weights side by side along N (boundaries p.n1, p.n2); "gate-up": two weights of N rows each, SiLU(A·B0ᵀ)·(A·B1ᵀ) out */
-  readonly weights: "one" | "qkv" | "gate-up"
-  /** "store": C = f32 product; "accumulate": C += product (the residual); gate-up writes Y in `storage` */
-  readonly out: "store" | "accumulate"
-  /** rows of A the kernel is written for (M ≤ rows; default DECODE_ROWS): fewer rows, fewer registers and reductions */
-  readonly rows?: number
-  readonly shape?: GemvShape
-  /**
-   * sum each column's 32 partial sums with subgroupAdd (one warp a column group: slices 1, 32-lane
-   * subgroups) instead of through workgroup memory and its barriers: at one row a GEMV is a few µs
-   * of loads and its reductions' barriers were a good part of the rest
-   */
-  readonly subgroupReduce?: boolean
-}
 
 /** Columns of N one workgroup computes. */
 export const gemvColumnsPerGroup = (shape: GemvShape): number => (8 / shape.slices) * shape.columns
