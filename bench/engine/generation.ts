@@ -56,17 +56,17 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * A kernel set of --kernels: "fused" (the decoder's defaults), "unfused", "fused:<attention>"
  * (simple, unrolled, coalesced or split: model/wgsl/kernels/decode-layer.ts; "-" the default),
  * then any of ":tc" (the lm_head on the tensor cores' matmul), ":mma" (the fused GEMVs on the
- * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts) and ":nosg" (the CUDA-core GEMVs' sums through
- * workgroup memory even where subgroupAdd could take them), e.g. fused:split:mma.
+ * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts), ":sg" / ":nosg" (up to 4 rows the CUDA-core
+ * GEMVs' sums by subgroupAdd, or through workgroup memory), e.g. fused:split:mma.
  */
 type Attend = "simple" | "unrolled" | "coalesced" | "split"
-const kernelSet = (name: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv: "cuda-cores" | "tensor-cores"; subgroups: boolean } => {
+const kernelSet = (name: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv: "cuda-cores" | "tensor-cores"; subgroups?: boolean } => {
   const [kernels, attend, ...flags] = name.split(":")
   const attends: ReadonlyArray<string> = ["simple", "unrolled", "coalesced", "split", "-"]
-  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && !attends.includes(attend)) || flags.some((f) => f !== "tc" && f !== "mma" && f !== "nosg")) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|-[:tc][:mma][:nosg]`)
+  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && !attends.includes(attend)) || flags.some((f) => f !== "tc" && f !== "mma" && f !== "sg" && f !== "nosg")) {
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|-[:tc][:mma][:sg|:nosg]`)
   }
-  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", gemv: flags.includes("mma") ? "tensor-cores" : "cuda-cores", subgroups: !flags.includes("nosg") }
+  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", gemv: flags.includes("mma") ? "tensor-cores" : "cuda-cores", ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}) }
 }
 
 const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, set?: string): Promise<Array<Generation>> => {
@@ -74,7 +74,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv === "tensor-cores" ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups ? {} : { subgroupReduce: false }) })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv === "tensor-cores" ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }) })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)

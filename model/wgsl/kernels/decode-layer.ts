@@ -737,7 +737,7 @@ export interface DecodeLayerOptions {
   readonly gemv?: "cuda-cores" | "tensor-cores"
   /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
   readonly emulate?: (wgsl: string) => string
-  /** false: the CUDA-core GEMVs reduce through workgroup memory even where subgroupAdd could (tests) */
+  /** true: up to 4 rows, the CUDA-core GEMVs with one warp a column sum by subgroupAdd on 32-lane subgroups (default FLEUVE_DECODER_SUBGROUPS=1) */
   readonly subgroupReduce?: boolean
   /** the tensor-core GEMVs' steps of K run ahead (default tcGemvUnroll(storage)); every K a multiple of tcGemvKStep(it) */
   readonly tcUnroll?: number
@@ -760,9 +760,11 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   const shape = (k: "qkv" | "gateUp" | "accumulate" | "head") => options.shapes?.[k] ?? DEFAULT_GEMV_SHAPE
   // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
-  // (more rows: more adds than the workgroup-memory reduction's reads); FLEUVE_DECODER_SUBGROUPS=0 turns it off
+  // (more rows: more adds than the workgroup-memory reduction's reads). Opt-in (subgroupReduce: true
+  // or FLEUVE_DECODER_SUBGROUPS=1) until it has passed its tests on a card: SwiftShader's subgroups
+  // are 4 wide, so CI never runs it
   const sgReduce = (k: "qkv" | "gateUp" | "accumulate" | "head") =>
-    options.subgroupReduce !== false && R <= 4 && shape(k).slices === 1 && gpu.device.features.has("subgroups") && subgroupsOf32(gpu) && process.env.FLEUVE_DECODER_SUBGROUPS !== "0"
+    (options.subgroupReduce ?? process.env.FLEUVE_DECODER_SUBGROUPS === "1") && R <= 4 && shape(k).slices === 1 && gpu.device.features.has("subgroups") && subgroupsOf32(gpu)
   const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: "qkv" | "gateUp" | "accumulate" | "head") =>
     tc
       ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, ...spec })), `decode-${k}-${storage}-tc-u${tcU}`)

@@ -74,7 +74,8 @@ describe("fused decoding layer", { skip }, () => {
         ? [[1, { rows: 1 }], [3, { rows: 3 }], [5, {}], [DECODE_ROWS, {}]] as const
         : shape.slices === 1 ? [[1, { rows: 1 }], [3, { rows: 3 }]] as const : [[5, { rows: 5 }]] as const
       for (const [M, rows] of cases) {
-        const k = await decodeLayerKernels(gpu, 64, { storage, shapes: all, ...rows })
+        // f16 (a card): up to 4 rows with one warp a column, the sums by subgroupAdd where the subgroups are 32 wide
+        const k = await decodeLayerKernels(gpu, 64, { storage, shapes: all, subgroupReduce: storage === "f16", ...rows })
         const X = random(M * K, 3 + M, 2)
         const G = random(K, 5, 0.3).map((v) => 1 + v)
         const normed = rmsnormRef(X, G, M, K, eps)
