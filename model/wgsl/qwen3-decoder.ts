@@ -37,8 +37,13 @@ export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv
 }
 const envAttend = process.env.FLEUVE_DECODER_ATTEND
 const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split"]
-/** The attention a fused decoder of `rows` rows runs when its layout names none. */
-const defaultAttend = (_rows: number): DecodeAttend => "coalesced"
+/**
+ * The attention a fused decoder of `rows` rows runs when its layout names none: `split` up to 4 rows
+ * (one row on the H100, session 6 round 1, same call: 1.49 ms a step against coalesced's 1.93; a few
+ * (row, head) pairs leave most SMs idle without splitting the positions), `coalesced` beyond (16
+ * rows: 3.35 against split's 3.73 ms, its 28 combine dispatches not paid back). Rows 2–4 untimed.
+ */
+const defaultAttend = (rows: number): DecodeAttend => (rows <= 4 ? "split" : "coalesced")
 /** Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say (the tensor cores only where they fit). */
 const defaultGemv = (_rows: number): "cuda-cores" | "tensor-cores" => "cuda-cores"
 const envGemv = process.env.FLEUVE_DECODER_GEMV
