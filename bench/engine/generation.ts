@@ -54,15 +54,19 @@ const prompts = Array.from({ length: B }, (_, r) => {
 
 /**
  * A kernel set of --kernels: "fused" (the decoder's defaults), "unfused", "fused:<attention>"
- * (simple, unrolled or coalesced: model/wgsl/kernels/decode-layer.ts), "fused:<attention>:tc" (the
- * lm_head on the tensor cores).
+ * (simple, unrolled, coalesced or split: model/wgsl/kernels/decode-layer.ts; "-" the default),
+ * then any of ":tc" (the lm_head on the tensor cores' matmul), ":mma" (the fused GEMVs on the
+ * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts), ":sg" / ":nosg" (up to 4 rows the CUDA-core
+ * GEMVs' sums by subgroupAdd, or through workgroup memory), e.g. fused:split:mma.
  */
-const kernelSet = (name: string): { kernels: DecoderKernels; attend?: "simple" | "unrolled" | "coalesced"; head: "gemv" | "tensor-core" } => {
-  const [kernels, attend, head] = name.split(":")
-  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && attend !== "simple" && attend !== "unrolled" && attend !== "coalesced") || (head !== undefined && head !== "tc")) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced[:tc]`)
+type Attend = "simple" | "unrolled" | "coalesced" | "split"
+const kernelSet = (name: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv: "cuda-cores" | "tensor-cores"; subgroups?: boolean } => {
+  const [kernels, attend, ...flags] = name.split(":")
+  const attends: ReadonlyArray<string> = ["simple", "unrolled", "coalesced", "split", "-"]
+  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && !attends.includes(attend)) || flags.some((f) => f !== "tc" && f !== "mma" && f !== "sg" && f !== "nosg")) {
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|-[:tc][:mma][:sg|:nosg]`)
   }
-  return { kernels, ...(attend ? { attend } : {}), head: head === "tc" ? "tensor-core" : "gemv" }
+  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", gemv: flags.includes("mma") ? "tensor-cores" : "cuda-cores", ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}) }
 }
 
 const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, set?: string): Promise<Array<Generation>> => {
@@ -70,7 +74,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv === "tensor-cores" ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }) })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)
@@ -104,7 +108,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const stepped = timings.steps - (timings.prefilled ?? 0)
   emit({
     kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
-    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
+    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), ...(decoder.kernels === "fused" ? { gemv: decoder.gemv } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
     ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
     ...(latency !== undefined ? { step_latency_ms: +latency.toFixed(3) } : {}),
     ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3), host_ms_per_step: +(timings.submitted / stepped).toFixed(3) } : {}),

@@ -10,11 +10,12 @@
  *   node --import tsx bench/gpu/decode-kernels.ts [--rows 16,1] [--quick]
  *   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node --import tsx bench/gpu/decode-kernels.ts \
  *     --quick --rows 1 --storage f32 --layers 2 --tiny          (a smoke run on SwiftShader: no f16 there)
+ *   --robustness-off: Dawn's disable_robustness toggle (no clamp on each storage index)
  */
 import { parseArgs } from "node:util"
 import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
-import { DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
-import { openGpu } from "../../model/wgsl/kernels/device.ts"
+import { attendPartialBytes, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
+import { DAWN_TOGGLES, openGpu, pickMatrixConfig } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
@@ -22,19 +23,23 @@ import { emit, medianSeconds, rand } from "./common.ts"
 const { values: args } = parseArgs({
   options: {
     rows: { type: "string", default: "16,1" }, quick: { type: "boolean", default: false }, storage: { type: "string", default: "f16" },
-    layers: { type: "string", default: "28" }, tiny: { type: "boolean", default: false }
+    layers: { type: "string", default: "28" }, tiny: { type: "boolean", default: false },
+    // Dawn's robustness transform off (every storage index clamped otherwise): what the clamps cost the GEMVs' loads
+    "robustness-off": { type: "boolean", default: false },
+    // the attention variants only (a smoke run of them on SwiftShader, where the GEMVs take minutes)
+    "attend-only": { type: "boolean", default: false }
   }
 })
 const storage = args.storage as "f16" | "f32"
 const bytes = storage === "f16" ? 2 : 4
-const opened = await openGpu()
+const opened = await openGpu(args["robustness-off"] ? { toggles: [DAWN_TOGGLES[0] + ",disable_robustness", ...DAWN_TOGGLES.slice(1)] } : {})
 if (opened._tag !== "Ready") {
   emit({ kind: "error", reason: opened.reason })
   process.exit(1)
 }
 const gpu = opened.gpu
 const dev = gpu.device
-emit({ kind: "device", adapter: gpu.adapter.description, f16: gpu.hasF16 })
+emit({ kind: "device", adapter: gpu.adapter.description, f16: gpu.hasF16, robustness_off: args["robustness-off"] })
 const [Hd, H, KV, D, I, vocab] = args.tiny ? [256, 4, 2, 64, 512, 4096] : [1024, 16, 8, 128, 3072, 151936]
 const LAYERS = Number(args.layers)
 const shapes: ReadonlyArray<GemvShape> = args.quick
@@ -52,11 +57,13 @@ const f16Random = (n: number, seed: number) => {
 /** Distinct copies of an [N, K] f16 weight, enough for LAYERS dispatches (the lm_head: one). */
 const weights = (N: number, K: number, copies = LAYERS) => Array.from({ length: copies }, (_, i) => f16Random(N * K, 100 + i))
 
-const time = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, extra: Record<string, unknown>) => {
+/** `per`: dispatches a layer (the split attention's 2): the times are a layer's */
+const time = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, extra: Record<string, unknown>, per = 1) => {
   const [t] = await profileDispatches(gpu, ds.map((d) => [label, d] as const), 5)
   const wall = await medianSeconds(gpu, ds, 5)
-  const us = (t!.ms * 1000) / ds.length
-  emit({ kind: "decode-kernel", label, ...extra, gpu_us: +us.toFixed(2), wall_us: +((wall * 1e6) / ds.length).toFixed(2), weight_gb_s: Math.round(bytes / (us * 1e-6) / 1e9) })
+  const n = ds.length / per
+  const us = (t!.ms * 1000) / n
+  emit({ kind: "decode-kernel", label, ...extra, gpu_us: +us.toFixed(2), wall_us: +((wall * 1e6) / n).toFixed(2), weight_gb_s: Math.round(bytes / (us * 1e-6) / 1e9) })
 }
 
 const x = storageBuffer(dev, rand(16 * I, 1, 3)) // f32 activations (the norm kinds read [M, Hd])
@@ -67,16 +74,19 @@ const Wq = weights(H * D, Hd), Wk = weights(KV * D, Hd), Wv = weights(KV * D, Hd
 const Wg = weights(I, Hd), Wu = weights(I, Hd), Wd = weights(Hd, I), Wh = weights(vocab, Hd, 1)
 const W = (H + 2 * KV) * D
 for (const M of args.rows!.split(",").map(Number)) {
-  for (const shape of shapes) {
-    const all = { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
+  // every CUDA-core layout, then the tensor-core GEMVs (decode-gemv-tc.ts) where the card has 16 × 16 f16 fragments
+  const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16"
+  const layouts: ReadonlyArray<GemvShape | "tensor-cores"> = args["attend-only"] ? [] : [...shapes, ...(tc ? ["tensor-cores" as const] : [])]
+  for (const shape of layouts) {
+    const all = shape === "tensor-cores" ? undefined : { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
     let k
     try {
-      k = await decodeLayerKernels(gpu, D, { rows: M, shapes: all, storage })
+      k = await decodeLayerKernels(gpu, D, { rows: M, storage, ...(all ? { shapes: all } : { gemv: "tensor-cores" as const }) })
     } catch (e) {
       emit({ kind: "error", what: `shape ${JSON.stringify(shape)} rows ${M}`, reason: String(e).slice(0, 300) })
       continue
     }
-    const extra = { rows: M, columns: shape.columns, slices: shape.slices }
+    const extra = shape === "tensor-cores" ? { rows: M, gemv: "tensor-cores" } : { rows: M, columns: shape.columns, slices: shape.slices }
     const p = (N: number, K: number, n1 = 0, n2 = 0, eps = 1e-6) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, eps))
     await time("qkv", Wq.map((_, l) => k.qkv({ A: x, B0: Wq[l]!, B1: Wk[l]!, B2: Wv[l]!, C: out, G: g, params: p(W, Hd, H * D, (H + KV) * D) }, W)), W * Hd * bytes, extra)
     await time("o (+residual)", Wo.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, H * D) }, Hd)), Hd * H * D * bytes, extra)
@@ -85,21 +95,25 @@ for (const M of args.rows!.split(",").map(Number)) {
     await time("lm_head", [k.head({ A: x, B: Wh[0]!, C: out, G: g, params: p(vocab, Hd) }, vocab)], vocab * Hd * bytes, extra)
   }
   // the unfused GEMV (no norm folded in) on the same products
-  const plan = await gemvPlan(gpu, { accumulate: true, storage })
-  const q = (N: number, K: number) => uniformBuffer(dev, [M, N, K, 0])
-  const extra = { rows: M, kernel: "gemv.ts (unfused)" }
-  await time("o (+residual)", Wo.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, H * D) }, M, Hd)), Hd * H * D * bytes, extra)
-  await time("down (+residual)", Wd.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, I) }, M, Hd)), Hd * I * bytes, extra)
-  await time("gate (one of the two)", Wg.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(I, Hd) }, M, I)), I * Hd * bytes, extra)
+  if (!args["attend-only"]) {
+    const plan = await gemvPlan(gpu, { accumulate: true, storage })
+    const q = (N: number, K: number) => uniformBuffer(dev, [M, N, K, 0])
+    const extra = { rows: M, kernel: "gemv.ts (unfused)" }
+    await time("o (+residual)", Wo.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, H * D) }, M, Hd)), Hd * H * D * bytes, extra)
+    await time("down (+residual)", Wd.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, I) }, M, Hd)), Hd * I * bytes, extra)
+    await time("gate (one of the two)", Wg.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(I, Hd) }, M, I)), I * Hd * bytes, extra)
+  }
   // the attention at the last position of a 128 + 128 generation
   const positions = 256
   const caches = Array.from({ length: LAYERS }, () => ({ K: storageBuffer(dev, positions * M * KV * D * bytes), V: storageBuffer(dev, positions * M * KV * D * bytes) }))
   const qkv = storageBuffer(dev, rand(M * W, 1, 5))
   const ap = uniformBuffer(dev, ...decodeAttendParams(M, positions - 1, H, KV, 1 / Math.sqrt(D), 1e-6, 1e6))
-  for (const attend of ["simple", "unrolled"] as const) {
+  const Part = storageBuffer(dev, attendPartialBytes(M, H, D, positions))
+  for (const attend of ["unrolled", "coalesced", "split"] as const) {
     const k = await decodeLayerKernels(gpu, D, { rows: M, storage, attend })
-    await time("attend (position 255)", caches.map((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, params: ap }, M, H)), 2 * positions * M * KV * D * bytes, { rows: M, attend })
+    await time("attend (position 255)", caches.flatMap((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, Part, params: ap }, M, H, positions)), 2 * positions * M * KV * D * bytes, { rows: M, attend }, attend === "split" ? 2 : 1)
   }
+  Part.destroy()
   for (const c of caches) c.K.destroy(), c.V.destroy()
 }
 gpu.close()

@@ -1,6 +1,9 @@
 import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { DECODE_ROWS, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
+import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
+import { pickMatrixConfig } from "./kernels/device.ts"
+import { subgroupsOf32 } from "./kernels/matmul.ts"
+import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, tcGemvUnroll } from "./kernels/decode-layer.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
@@ -25,18 +28,44 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 }
 /**
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
- * attention variant, each GEMV's GemvShape). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced sets the attention.
+ * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores).
+ * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention, FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores the GEMVs.
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes"> & {
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
 }
 const envAttend = process.env.FLEUVE_DECODER_ATTEND
-let decoderLayout: DecoderLayout = envAttend === "unrolled" || envAttend === "simple" || envAttend === "coalesced" ? { attend: envAttend } : {}
+const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split"]
+/**
+ * The attention a fused decoder of `rows` rows runs when its layout names none: `split` up to 4 rows
+ * (one row on the H100, session 6 round 1, same call: 1.49 ms a step against coalesced's 1.93; a few
+ * (row, head) pairs leave most SMs idle without splitting the positions), `coalesced` beyond (16
+ * rows: 3.35 against split's 3.73 ms, its 28 combine dispatches not paid back). Rows 2–4 untimed.
+ */
+const defaultAttend = (rows: number): DecodeAttend => (rows <= 4 ? "split" : "coalesced")
+/** Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say (the tensor cores only where they fit). */
+const defaultGemv = (_rows: number): "cuda-cores" | "tensor-cores" => "cuda-cores"
+const envGemv = process.env.FLEUVE_DECODER_GEMV
+let decoderLayout: DecoderLayout = {
+  ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
+  ...(envGemv === "tensor-cores" || envGemv === "cuda-cores" ? { gemv: envGemv } : {})
+}
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
 }
 const layoutKey = (kernels: DecoderKernels) => (kernels === "fused" ? JSON.stringify(decoderLayout) : "")
+
+/**
+ * Whether the fused GEMVs can run on the tensor cores here, and how far their loads run ahead: 16 × 16
+ * f16 subgroup matrices with f32 results, 32-lane subgroups, every N a multiple of 16 and every K
+ * (hidden, H·D, intermediate) a multiple of tcGemvKStep(unroll) for an unroll of 4, 2 or 1.
+ */
+const tensorCoreGemvUnroll = (gpu: Gpu, shape: EngineShape): number | undefined => {
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
+  if (pickMatrixConfig(gpu)?.M !== 16 || !subgroupsOf32(gpu) || ![(H + 2 * KV) * D, Hd, I, vocab].every((n) => n % TC_COLUMNS === 0)) return undefined
+  return [tcGemvUnroll("f16"), 2, 1].find((u) => [Hd, H * D, I].every((k) => k % tcGemvKStep(u) === 0))
+}
 
 /** The kernels a decoder of `rows` rows over weights in `format` runs now. */
 export const decoderKernelsFor = (rows: number, format: EngineWeights["format"]): DecoderKernels =>
@@ -93,6 +122,9 @@ export class Qwen3Decoder {
     private readonly kvPrefill: KvPrefillKernels
   ) {}
 
+  /** where the fused GEMVs run: the tensor cores only where asked and possible (tensorCoreGemvUnroll) */
+  gemv: "cuda-cores" | "tensor-cores" = "cuda-cores"
+
   /** Milliseconds the host spent encoding and submitting device-fed steps (decodeOnDevice), since the decoder was made: against the steps' wall time, whether the host or the GPU bounds a step. */
   hostMs = 0
 
@@ -145,9 +177,17 @@ export class Qwen3Decoder {
       const gemvHead = decoderLayout.head !== "tensor-core" && vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize
       const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
       // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
-      const tuned = process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
-      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, shapes: { ...tuned, ...decoderLayout.shapes } })
+      // the GEMVs on the tensor cores where asked and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
+      const attend = decoderLayout.attend ?? defaultAttend(rows)
+      const gemv = decoderLayout.gemv ?? defaultGemv(rows)
+      const tcUnroll = gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
+      const tc = tcUnroll !== undefined
+      if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
+      const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
+      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, attend, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
       const pick = await pickSplit(gpu)
+      // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
+      const part = attend === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
         gateUp: u(...decodeGemvParams(rows, I, Hd, 0, 0, shape.eps)), down: u(...decodeGemvParams(rows, Hd, I))
@@ -159,7 +199,8 @@ export class Qwen3Decoder {
         const { K, V } = caches[l]!
         return [
           ["qkv (input norm folded in)", dl.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: qkv, G: w.inputNorm, params: p.qkv }, W)],
-          ["attend (q/k norm, RoPE, cache append)", dl.attend({ QKV: qkv, QN: w.qNorm, KN: w.kNorm, K, V, O: b.atth, params: stepParams.attend }, rows, H)],
+          ...dl.attend({ QKV: qkv, QN: w.qNorm, KN: w.kNorm, K, V, O: b.atth, ...(part ? { Part: part } : {}), params: stepParams.attend }, rows, H, positions)
+            .map((d, i) => [i === 0 ? "attend (q/k norm, RoPE, cache append)" : "attend: combine the chunks", d] as const),
           ["o (+residual)", dl.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o }, Hd)],
           ["gate/up + SiLU·up (post norm folded in)", dl.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I)],
           ["down (+residual)", dl.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down }, Hd)]
@@ -174,7 +215,9 @@ export class Qwen3Decoder {
           ...picks.map((d) => ["pick", d] as const)
         ]
       }
-      return new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
+      const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
+      if (tc) decoder.gemv = "tensor-cores"
+      return decoder
     }
     const layers = weights.layers.map((w, l) => {
       const { K, V } = caches[l]!

@@ -1,6 +1,9 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
+import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
+import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
+import { subgroupsOf32 } from "./matmul.ts"
 import { grid } from "./fused.ts"
 
 /**
@@ -36,33 +39,9 @@ import { grid } from "./fused.ts"
  */
 export const DECODE_ROWS = 16
 
-export type DecodeStorage = "f16" | "f32"
-
-/**
- * How a GEMV spreads over a 256-thread workgroup: `columns` output columns a thread (gate-up:
- * the gate and up columns of each of these indices), each column's K walked by 32 · `slices`
- * threads (more slices: more threads in flight on a narrow N, but each workgroup reads the
- * activations for fewer columns). Workgroups: N / ((8 / slices) · columns).
- */
-export interface GemvShape {
-  readonly columns: 1 | 2 | 4
-  readonly slices: 1 | 2 | 4 | 8
-}
+export type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 
 export const DEFAULT_GEMV_SHAPE: GemvShape = { columns: 2, slices: 1 }
-
-export interface DecodeGemvSpec {
-  readonly storage: DecodeStorage
-  /** fold an RMSNorm of A (f32 [M, K]) into the product; A is `storage` [M, K] otherwise */
-  readonly norm: boolean
-  /** "one": B [N, K]; "qkv": three weights side by side along N (boundaries p.n1, p.n2); "gate-up": two weights of N rows each, SiLU(A·B0ᵀ)·(A·B1ᵀ) out */
-  readonly weights: "one" | "qkv" | "gate-up"
-  /** "store": C = f32 product; "accumulate": C += product (the residual); gate-up writes Y in `storage` */
-  readonly out: "store" | "accumulate"
-  /** rows of A the kernel is written for (M ≤ rows; default DECODE_ROWS): fewer rows, fewer registers and reductions */
-  readonly rows?: number
-  readonly shape?: GemvShape
-}
 
 /** Columns of N one workgroup computes. */
 export const gemvColumnsPerGroup = (shape: GemvShape): number => (8 / shape.slices) * shape.columns
@@ -92,9 +71,11 @@ export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   const nAcc = pair ? 2 * cols : cols
   // steps of K unrolled: 4, fewer where the weights in registers would crowd the accumulators
   const U = Math.max(1, Math.min(4, Math.floor(8 / nAcc)))
-  return `${S === "f16" ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
+  const sg = s.subgroupReduce === true
+  if (sg && GS !== 32) throw new Error(`decode GEMV: subgroup reductions need one warp a column (slices 1), not ${shape.slices}`)
+  return `${S === "f16" ? "enable f16;\n" : ""}${sg ? "enable subgroups;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
 ${bindings.join("\n")}
-var<workgroup> partial: array<f32, ${Math.max(256 * R, 256 + R)}>;
+${sg ? "" : `var<workgroup> partial: array<f32, ${Math.max(256 * R, 256 + R)}>;`}
 ${s.weights === "qkv" ? `fn weightQkv(n: u32, k: u32, K4: u32) -> vec4<f32> {
   if (n < p.n1) { return vec4<f32>(B0[n * K4 + k]); }
   if (n < p.n2) { return vec4<f32>(B1[(n - p.n1) * K4 + k]); }
@@ -124,14 +105,22 @@ ${range(nAcc).map((j) => `      ${acc(j, r)} += ${range(U).map((u) => `dot(w${j}
 ${s.norm ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot(a${u}, a${u}), on${u})`).join(" + ")};` : ""}
     }`).join("\n")}
   }
-${[...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)].map(([name, of]) => `  // ${name}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R} over every
-  // ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves
+${[...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)].map(([name, of]) => sg ? `  // ${name}: the warp's 32 partial sums of each row by subgroupAdd; lane t keeps row t's
+  var ${name} = 0.0;
+${range(R).map((r) => `  {
+    let v = subgroupAdd(${of(r)});
+    if (t == ${r}u && t < p.M) { ${name} = v${name !== "ss" && s.norm ? " * inv" : ""}; }
+  }`).join("\n")}${name === "ss" ? `
+  let inv = inverseSqrt(ss / f32(p.K) + p.eps); // row t's 1/rms` : ""}` : `  // ${name}: the group's ${GS} partial sums of each row. Thread t adds row t % ${R} over every
+  // ${GS / R}th lane from t / ${R} (${R} values), then the ${GS / R} sums of a row meet by halves.
+  // Row r's values lie at r · 256 + (lid ^ r): a warp's stores hit 32 banks (thread-major, lid · ${R} + r,
+  // put all 32 lanes' stores of a row on ${Math.min(32, Math.max(1, 32 / R))} bank(s)) and the reads of a row's lanes stay ~conflict-free
   workgroupBarrier();
-${range(R).map((r) => `  partial[lid * ${R}u + ${r}u] = ${of(r)};`).join("\n")}
+${range(R).map((r) => `  partial[${r * 256}u + (lid ^ ${r}u)] = ${of(r)};`).join("\n")}
   workgroupBarrier();
   {
     var v = 0.0;
-    for (var i = 0u; i < ${R}u; i++) { v += partial[(g * ${GS}u + t / ${R}u + i * ${GS / R}u) * ${R}u + t % ${R}u]; }
+    for (var i = 0u; i < ${R}u; i++) { v += partial[(t % ${R}u) * 256u + ((g * ${GS}u + t / ${R}u + i * ${GS / R}u) ^ (t % ${R}u))]; }
     workgroupBarrier();
     partial[g * ${GS * R}u + t] = v;
   }
@@ -432,10 +421,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let kv = QKV[row * width + (p.H + kvh) * ${D}u + d];
   let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + d];
   if (mine) { sums[d] = qv * qv; sums[${D}u + d] = kv * kv; }
+  // the squares summed by halves: every thread walking all ${D} of them queued 256 threads' reads on
+  // the SM's shared memory (at 16 rows the split variant's 2 048 workgroups all pay it)
+  for (var w = ${2 ** Math.ceil(Math.log2(D)) / 2}u; w > 0u; w = w / 2u) {
+    workgroupBarrier();
+    if (lid < w && lid + w < ${D}u) { sums[lid] += sums[lid + w]; sums[${D}u + lid] += sums[${D}u + lid + w]; }
+  }
   workgroupBarrier();
-  var sq = 0.0;
-  var sk = 0.0;
-  for (var i = 0u; i < ${D}u; i++) { sq += sums[i]; sk += sums[${D}u + i]; }
+  let sq = sums[0];
+  let sk = sums[${D}u];
   let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[d];
   let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[d];
   workgroupBarrier();
@@ -514,6 +508,186 @@ ${range(4).map((u) => `      if (j${u} < n) { acc += scores[j${u}] * select(c${u
 `
 }
 
+/** Keys one workgroup of the split attention takes (decodeAttendSplitWgsl): a cache of P positions is split P / SPLIT_KEYS ways. */
+export const SPLIT_KEYS = 32
+
+/** Workgroups along the positions the split attention dispatches for a cache of `positions`. */
+export const attendSplits = (positions: number): number => Math.max(1, Math.ceil(positions / SPLIT_KEYS))
+
+/** Bytes of the split attention's partial results: a (split, row, head) record of D sums, the max and the sum of weights (padded to D + 4 f32). */
+export const attendPartialBytes = (rows: number, H: number, D: number, positions: number): number => attendSplits(positions) * rows * H * (D + 4) * 4
+
+/**
+ * The attention as flash-decoding ("split"): where the other variants give a (row, head) one
+ * workgroup that walks every cached position (16 workgroups at one row: the H100's 132 SMs idle,
+ * the step bound by one workgroup's chain of loads and barriers), here each workgroup takes one
+ * chunk of SPLIT_KEYS positions of a (row, head), grid [rows, H, splits], and writes its partial
+ * softmax (the chunk's max m, sum of weights l and the weighted sum of values, unnormalised) to
+ * Part; decodeAttendCombineWgsl then folds the chunks of each (row, head) together. Chunks past
+ * pos exit at once. The prologue (q/k norm, RoPE) is the coalesced variant's, recomputed by every
+ * chunk (a few hundred flops against a chunk's loads); the chunk holding pos uses the new key and
+ * value from workgroup memory, and its first query head of each kv head appends them to the caches.
+ * In a chunk a key's D values are read by D / 4 consecutive threads (4 values each), all the
+ * chunk's keys' loads issued before any is used.
+ */
+export const decodeAttendSplitWgsl = (D: number, storage: DecodeStorage): string => {
+  const S = storage
+  const half = D / 2
+  const L = D / 4 // threads a key
+  const KPS = 256 / L // keys a sweep
+  const C = SPLIT_KEYS
+  const sweeps = Math.max(1, C / KPS)
+  const T = 256 / C // threads a key's score sum
+  const per = L / T // partials each of them adds
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QN: array<f32>;
+@group(0) @binding(2) var<storage, read> KN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
+@group(0) @binding(4) var<storage, read_write> V: array<vec4<${S}>>;
+@group(0) @binding(5) var<storage, read_write> Part: array<f32>;
+@group(0) @binding(6) var<uniform> p: P;
+var<workgroup> q4: array<vec4<f32>, ${L}>;
+var<workgroup> k4: array<vec4<f32>, ${L}>;
+var<workgroup> v4: array<vec4<f32>, ${L}>;
+var<workgroup> sums: array<f32, ${2 * D}>;
+var<workgroup> part: array<f32, ${C * L}>;
+var<workgroup> part2: array<f32, 256>;
+var<workgroup> scores: array<f32, ${C}>;
+var<workgroup> outs: array<vec4<f32>, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let b0 = wg.z * ${C}u; // this chunk's first position
+  let len = p.pos + 1u;
+  if (b0 >= len) { return; } // uniform across the workgroup: nothing cached here yet
+  let n = min(${C}u, len - b0);
+  let group = p.H / p.KV;
+  let kvh = h / group;
+  let stride4 = p.rows * p.KV * ${L}u; // one position of the cache, in vec4s
+  let base4 = (row * p.KV + kvh) * ${L}u;
+  let sub = lid / ${L}u; // the key of a sweep this thread reads
+  let lane = lid % ${L}u; // its 4 dimensions
+  // the chunk's keys and values, loaded before anything else (they depend on no other value, so
+  // their latency overlaps the q/k norm and RoPE); a key past the chunk reads a valid clamped row
+  // and is never used; the key at pos is replaced by the new one from workgroup memory
+${range(sweeps).map((u) => `  let j${u} = sub + ${u * KPS}u;
+  let key${u} = b0 + min(j${u}, n - 1u);
+  let c${u} = vec4<f32>(K[key${u} * stride4 + base4 + lane]);
+  let e${u} = vec4<f32>(V[key${u} * stride4 + base4 + lane]);`).join("\n")}
+  let width = (p.H + 2u * p.KV) * ${D}u;
+  let d = min(lid, ${D - 1}u); // threads past D repeat the last dimension's work and write nothing
+  let mine = lid < ${D}u;
+  let qv = QKV[row * width + h * ${D}u + d];
+  let kv = QKV[row * width + (p.H + kvh) * ${D}u + d];
+  let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + d];
+  if (mine) { sums[d] = qv * qv; sums[${D}u + d] = kv * kv; }
+  // the squares summed by halves: every thread walking all ${D} of them queued 256 threads' reads on
+  // the SM's shared memory (at 16 rows the split variant's 2 048 workgroups all pay it)
+  for (var w = ${2 ** Math.ceil(Math.log2(D)) / 2}u; w > 0u; w = w / 2u) {
+    workgroupBarrier();
+    if (lid < w && lid + w < ${D}u) { sums[lid] += sums[lid + w]; sums[${D}u + lid] += sums[${D}u + lid + w]; }
+  }
+  workgroupBarrier();
+  let sq = sums[0];
+  let sk = sums[${D}u];
+  let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[d];
+  let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[d];
+  workgroupBarrier();
+  if (mine) { sums[d] = qn; sums[${D}u + d] = kn; }
+  workgroupBarrier();
+  let i = d % ${half}u;
+  let angle = f32(p.pos) / pow(p.theta, f32(2u * i) / ${D}.0);
+  let c = cos(angle);
+  let sn = sin(angle);
+  let other = select(i, d + ${half}u, d < ${half}u) % ${D}u; // the partner of the rotation
+  let qr = select(qn * c + sums[other] * sn, qn * c - sums[other] * sn, d < ${half}u);
+  let kr = select(kn * c + sums[${D}u + other] * sn, kn * c - sums[${D}u + other] * sn, d < ${half}u);
+  if (mine) {
+    q4[d / 4u][d % 4u] = f32(${S}(qr));
+    k4[d / 4u][d % 4u] = f32(${S}(kr));
+    v4[d / 4u][d % 4u] = f32(${S}(vv));
+  }
+  workgroupBarrier();
+  if (h % group == 0u && lid < ${L}u && b0 + n == len) {
+    K[p.pos * stride4 + base4 + lid] = vec4<${S}>(k4[lid]);
+    V[p.pos * stride4 + base4 + lid] = vec4<${S}>(v4[lid]);
+  }
+  let qmine = q4[lane];
+  // partial dot products of the chunk's keys
+${range(sweeps).map((u) => `  if (j${u} < n) { part[j${u} * ${L}u + lane] = dot(qmine, select(c${u}, k4[lane], key${u} == p.pos)); }`).join("\n")}
+  workgroupBarrier();
+  // a key's ${L} partials: ${T} threads add ${per} each, then one adds their ${T}
+  {
+    let key = lid / ${T}u;
+    var v = 0.0;
+    if (key < n) { for (var t = 0u; t < ${per}u; t++) { v += part[key * ${L}u + (lid % ${T}u) * ${per}u + t]; } }
+    part2[lid] = v;
+  }
+  workgroupBarrier();
+  if (lid < n) {
+    var sc = 0.0;
+    for (var t = 0u; t < ${T}u; t++) { sc += part2[lid * ${T}u + t]; }
+    scores[lid] = sc * p.scale;
+  }
+  workgroupBarrier();
+  // the chunk's max: only the threads that exponentiate (lid < n ≤ ${C}) and thread 0 (which writes it) need it
+  var m = -3.0e38;
+  if (lid < ${C}u) { for (var j = 0u; j < n; j++) { m = max(m, scores[j]); } }
+  workgroupBarrier();
+  if (lid < n) { scores[lid] = exp(scores[lid] - m); }
+  workgroupBarrier();
+  var acc = vec4<f32>(0.0);
+${range(sweeps).map((u) => `  if (j${u} < n) { acc += scores[j${u}] * select(e${u}, v4[lane], key${u} == p.pos); }`).join("\n")}
+  outs[lid] = acc;
+  workgroupBarrier();
+  let rec = ((wg.z * p.rows + row) * p.H + h) * ${D + 4}u;
+  if (mine) {
+    var o = 0.0;
+    for (var s = 0u; s < ${Math.min(KPS, C)}u; s++) { o += outs[s * ${L}u + d / 4u][d % 4u]; }
+    Part[rec + d] = o;
+  }
+  if (lid == 0u) {
+    var l = 0.0;
+    for (var j = 0u; j < n; j++) { l += scores[j]; }
+    Part[rec + ${D}u] = m;
+    Part[rec + ${D + 1}u] = l;
+  }
+}
+`
+}
+
+/**
+ * The second pass of the split attention: per (row, head) one workgroup of D threads folds the
+ * chunks that hold positions (⌈(pos + 1) / SPLIT_KEYS⌉ of them) into the output, each chunk's
+ * sums rescaled by exp(m_chunk − m) as an online softmax does between blocks.
+ */
+export const decodeAttendCombineWgsl = (D: number, storage: DecodeStorage): string => `${storage === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> Part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> O: array<${storage}>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(${D})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let chunks = (p.pos + ${SPLIT_KEYS}u) / ${SPLIT_KEYS}u;
+  let each = p.rows * p.H * ${D + 4}u; // one chunk's records
+  let base = (row * p.H + h) * ${D + 4}u;
+  var m = -3.0e38;
+  for (var s = 0u; s < chunks; s++) { m = max(m, Part[s * each + base + ${D}u]); }
+  var l = 0.0;
+  var o = 0.0;
+  for (var s = 0u; s < chunks; s++) {
+    let r = s * each + base;
+    let w = exp(Part[r + ${D}u] - m);
+    l += w * Part[r + ${D + 1}u];
+    o += w * Part[r + lid];
+  }
+  O[(row * p.H + h) * ${D}u + lid] = ${storage}(o / l);
+}
+`
+
 export interface DecodeLayerKernels {
   readonly storage: DecodeStorage
   /** the most rows (M) its GEMVs take */
@@ -526,8 +700,12 @@ export interface DecodeLayerKernels {
   accumulate(b: { A: Binding; B: Binding; C: Binding; params: GPUBuffer }, N: number): Dispatch
   /** C [M, N] = RMSNorm(A)·Bᵀ (the final norm and the lm_head); params: decodeGemvParams(M, N, K, 0, 0, eps) */
   head(b: { A: Binding; B: Binding; C: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
-  /** params: decodeAttendParams */
-  attend(b: { QKV: Binding; QN: Binding; KN: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer }, rows: number, H: number): Dispatch
+  /**
+   * params: decodeAttendParams. One dispatch, or two for the split attention (the chunks, then their
+   * combination), which also needs `Part` (attendPartialBytes(rows, H, D, positions)) and the
+   * cache's positions.
+   */
+  attend(b: { QKV: Binding; QN: Binding; KN: Binding; K: Binding; V: Binding; O: Binding; Part?: Binding; params: GPUBuffer }, rows: number, H: number, positions?: number): ReadonlyArray<Dispatch>
 }
 
 /** The GEMVs' uniform: M, N, K, the qkv boundaries n1, n2 (u32), eps (f32). */
@@ -542,15 +720,31 @@ export const decodeKernelRows = (rows: number): number => {
   return 2 ** Math.ceil(Math.log2(rows))
 }
 
+export type DecodeAttend = "simple" | "unrolled" | "coalesced" | "split"
+
 export interface DecodeLayerOptions {
   readonly storage?: DecodeStorage
   /** the most rows the dispatches will have (default DECODE_ROWS) */
   readonly rows?: number
-  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl or decodeAttendCoalescedWgsl (default) */
-  readonly attend?: "simple" | "unrolled" | "coalesced"
-  /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE) */
+  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl, decodeAttendCoalescedWgsl (default) or decodeAttendSplitWgsl + decodeAttendCombineWgsl ("split") */
+  readonly attend?: DecodeAttend
+  /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE; the CUDA-core GEMVs only) */
   readonly shapes?: Partial<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>>
+  /**
+   * "tensor-cores": the GEMVs as subgroup-matrix products (decode-gemv-tc.ts; 16-row kernels, N a
+   * multiple of 16, K of tcGemvKStep(unroll)); default "cuda-cores" (decodeGemvWgsl)
+   */
+  readonly gemv?: "cuda-cores" | "tensor-cores"
+  /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
+  readonly emulate?: (wgsl: string) => string
+  /** true: up to 4 rows, the CUDA-core GEMVs with one warp a column sum by subgroupAdd on 32-lane subgroups (default FLEUVE_DECODER_SUBGROUPS=1) */
+  readonly subgroupReduce?: boolean
+  /** the tensor-core GEMVs' steps of K run ahead (default tcGemvUnroll(storage)); every K a multiple of tcGemvKStep(it) */
+  readonly tcUnroll?: number
 }
+
+/** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
+export const tcGemvUnroll = (storage: DecodeStorage): number => (storage === "f16" ? 4 : 1)
 
 export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLayerOptions = {}): Promise<DecodeLayerKernels> => {
   const storage = options.storage ?? "f16"
@@ -559,9 +753,22 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const shared = Math.max(256 * R, 256 + R) * 4
   if (gpu.device.limits.maxComputeWorkgroupStorageSize < shared) throw new Error(`decode layer: needs ${shared} bytes of workgroup memory`)
   if (D % 2 !== 0 || D > gpu.device.limits.maxComputeInvocationsPerWorkgroup) throw new Error(`decode layer: head_dim ${D} must be even and at most the workgroup size limit`)
+  const tc = options.gemv === "tensor-cores"
+  if (tc && R > TC_COLUMNS) throw new Error(`decode layer: the tensor-core GEMVs take at most ${TC_COLUMNS} rows`)
+  const tcU = options.tcUnroll ?? tcGemvUnroll(storage)
+  const tcShared = 8 * 256 * tcU * (storage === "f16" ? 2 : 4) + 8 * 256 * 2 * 4 + 1024
+  if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   const shape = (k: "qkv" | "gateUp" | "accumulate" | "head") => options.shapes?.[k] ?? DEFAULT_GEMV_SHAPE
+  // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
+  // (more rows: more adds than the workgroup-memory reduction's reads). Opt-in (subgroupReduce: true
+  // or FLEUVE_DECODER_SUBGROUPS=1) until it has passed its tests on a card: SwiftShader's subgroups
+  // are 4 wide, so CI never runs it
+  const sgReduce = (k: "qkv" | "gateUp" | "accumulate" | "head") =>
+    (options.subgroupReduce ?? process.env.FLEUVE_DECODER_SUBGROUPS === "1") && R <= 4 && shape(k).slices === 1 && gpu.device.features.has("subgroups") && subgroupsOf32(gpu)
   const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: "qkv" | "gateUp" | "accumulate" | "head") =>
-    pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}`)
+    tc
+      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, ...spec })), `decode-${k}-${storage}-tc-u${tcU}`)
+      : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
@@ -570,9 +777,14 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const variant = options.attend ?? "coalesced"
   if (variant !== "simple" && D % 4 !== 0) throw new Error(`decode layer: the ${variant} attention needs head_dim a multiple of 4, not ${D}`)
   if (variant === "coalesced" && (128 % D !== 0 || D < 4)) throw new Error(`decode layer: the coalesced attention needs head_dim dividing 128, not ${D}`)
-  const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl }[variant](D, storage)
+  if (variant === "split" && (D % 32 !== 0 || D > 256)) throw new Error(`decode layer: the split attention needs head_dim a multiple of 32 up to 256, not ${D}`)
+  const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[variant](D, storage)
   const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}`)
-  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => grid(Math.ceil(N / gemvColumnsPerGroup(shape(k))))
+  const combine = variant === "split" ? await pipeline(gpu.device, decodeAttendCombineWgsl(D, storage), `decode-attend-combine-${storage}`) : undefined
+  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => {
+    if (tc && N % TC_COLUMNS !== 0) throw new Error(`decode ${k}: ${N} columns, not a multiple of ${TC_COLUMNS} (tensor-core GEMVs)`)
+    return grid(Math.ceil(N / (tc ? TC_COLUMNS : gemvColumnsPerGroup(shape(k)))))
+  }
   const rowsOk = (M: number) => {
     if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)
   }
@@ -581,16 +793,21 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     rows: R,
     qkv: (b, N) => {
       // the three weights' boundaries must be multiples of a workgroup's columns (the engine's widths are multiples of 128)
-      const per = gemvColumnsPerGroup(shape("qkv"))
+      const per = tc ? TC_COLUMNS : gemvColumnsPerGroup(shape("qkv"))
       if (N % per !== 0) throw new Error(`decode qkv: ${N} columns, not a multiple of ${per}`)
       return { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, "qkv") }
     },
     gateUp: (b, N) => ({ pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, "gateUp") }),
     accumulate: (b, N) => ({ pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, "accumulate") }),
     head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") }),
-    attend: (b, rows, H) => {
+    attend: (b, rows, H, positions) => {
       rowsOk(rows)
-      return { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }
+      if (!combine) return [{ pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }]
+      if (!b.Part || positions === undefined) throw new Error("decode layer: the split attention needs its partial buffer and the cache's positions")
+      return [
+        { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.Part, b.params], groups: [rows, H, attendSplits(positions)] },
+        { pipeline: combine, buffers: [b.Part, b.O, b.params], groups: [rows, H] }
+      ]
     }
   }
 }

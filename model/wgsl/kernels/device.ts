@@ -29,7 +29,17 @@ export interface Gpu {
 
 export type OpenGpu = { readonly _tag: "Ready"; readonly gpu: Gpu } | { readonly _tag: "Unavailable"; readonly reason: string }
 
-export const DAWN_TOGGLES = ["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia"]
+/**
+ * FLEUVE_DAWN_ROBUSTNESS=off adds disable_robustness: Tint then no longer clamps every storage
+ * index (benchmarks measure what the clamps cost the decoding GEMVs' loads; kernels stay in bounds
+ * on their own, the tests check them with the clamps on). FLEUVE_DAWN_TIMESTAMPS=exact turns off
+ * Dawn's timestamp_quantization (timestamps rounded down to 2^16 ns: a profile of 10-µs decoding
+ * dispatches then counts quanta crossed, not time).
+ */
+export const DAWN_TOGGLES = [
+  `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia${process.env.FLEUVE_DAWN_ROBUSTNESS === "off" ? ",disable_robustness" : ""}`,
+  ...(process.env.FLEUVE_DAWN_TIMESTAMPS === "exact" ? ["disable-dawn-features=timestamp_quantization"] : [])
+]
 
 export const WANTED_FEATURES: ReadonlyArray<string> = ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix", "timestamp-query"]
 

@@ -65,9 +65,9 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     setScoringEngine(undefined)
   })
 
-  for (const [kernels, attend] of [["fused", "coalesced"], ["fused", "simple"], ["unfused", "simple"]] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention` : ""})`, async () => {
+  for (const [kernels, attend, gemv] of [["fused", "coalesced", "cuda-cores"], ["fused", "simple", "cuda-cores"], ["fused", "split", "cuda-cores"], ["fused", "split", "tensor-cores"], ["unfused", "simple", "cuda-cores"]] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention, GEMVs on the ${gemv}` : ""})`, async () => {
     setDecoderKernels(kernels)
-    setDecoderLayout({ attend })
+    setDecoderLayout({ attend, gemv })
     const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
     assert.equal(opened._tag, "Ready")
     const scorer = (opened as { scorer: EngineScorer }).scorer
@@ -76,8 +76,10 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     setDecoderKernels("fused")
     setDecoderLayout({})
     assert.equal(decoder.kernels, kernels)
+    if (kernels === "fused") assert.equal(decoder.gemv, gemv, "the GEMVs run where asked (this card has tensor cores, the widths fit)")
     // a step: 5 dispatches a fused layer (15 unfused), the embedding, the head, the feed and the recording
-    if (kernels === "fused") assert.equal(decoder.dispatchesPerStep, 5 * config.numLayers + 6)
+    // (the split attention: 6 a layer, its chunks then their combination)
+    if (kernels === "fused") assert.equal(decoder.dispatchesPerStep, (attend === "split" ? 6 : 5) * config.numLayers + 6)
     const got = rows.map(() => new Float32Array(149))
     const argmax = rows.map(() => new Uint32Array(149))
     for (let s = 0; s < 149; s++) {

@@ -1,13 +1,17 @@
 // The fused decoding layer's kernels (model/wgsl/kernels/decode-layer.ts) against CPU references
 // (test/helpers/kernels/reference.ts): the GEMVs with RMSNorm folded in (qkv over three weights,
-// gate/up with SiLU·up, the head) and the one accumulated onto the residual, for 1, 5 and 16 rows;
+// gate/up with SiLU·up, the head) and the one accumulated onto the residual, for 1, 3, 5 and 16 rows;
 // the attention with q/k norm, RoPE and the cache append at a position past two key blocks (GQA
 // 4:2); and a whole layer of five dispatches against a CPU layer. f32 storage on SwiftShader where
 // there is no GPU, f16 where the adapter has shader-f16 (inputs rounded as the GPU holds them).
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { DECODE_ROWS, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeStorage, type GemvShape } from "../../../../model/wgsl/kernels/decode-layer.ts"
+import { attendPartialBytes, DECODE_ROWS, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeStorage, type GemvShape, tcGemvUnroll } from "../../../../model/wgsl/kernels/decode-layer.ts"
+import { tcGemvKStep } from "../../../../model/wgsl/kernels/decode-gemv-tc.ts"
+import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
+import { subgroupsOf32 } from "../../../../model/wgsl/kernels/matmul.ts"
+import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
 import { attentionRef, matmulRef, rmsnormRef, ropeRef, swigluRef } from "../../../helpers/kernels/reference.ts"
 import { needs, openTestGpu } from "../../../helpers/gpu.ts"
 import { random } from "../../../helpers/numeric.ts"
@@ -57,19 +61,21 @@ describe("fused decoding layer", { skip }, () => {
 
     // the default layout at every row count; others (more columns a thread, K split over more
     // threads) at one (on SwiftShader the 8-slice tree of barriers is slow: f16 on the GPU only)
-    const shapes: ReadonlyArray<GemvShape> = storage === "f16" ? [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }, { columns: 1, slices: 8 }] : [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }]
-    for (const shape of shapes) it(`GEMVs with RMSNorm folded in (qkv, gate/up + SiLU·up, head) and accumulated, ${shape === DEFAULT_GEMV_SHAPE ? `1, 5 and ${DECODE_ROWS}` : "5"} rows, ${shape.columns} columns a thread × ${shape.slices} slices of K (${storage} storage)`, { skip: noF16 }, async () => {
+    const shapes: ReadonlyArray<GemvShape> = storage === "f16" ? [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }, { columns: 1, slices: 8 }, { columns: 4, slices: 1 }] : [DEFAULT_GEMV_SHAPE, { columns: 4, slices: 2 }]
+    for (const shape of shapes) it(`GEMVs with RMSNorm folded in (qkv, gate/up + SiLU·up, head) and accumulated, ${shape === DEFAULT_GEMV_SHAPE ? `1, 3, 5 and ${DECODE_ROWS}` : shape.slices === 1 ? "1 and 3" : "5"} rows, ${shape.columns} columns a thread × ${shape.slices} slices of K (${storage} storage)`, { skip: noF16 }, async () => {
       if (t.skip !== false) return
       const gpu = t.gpu
       const dev = gpu.device
       const all = { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
       const K = 528
-      // kernels written for 16 rows, and for the rows used (rounded up to a power of two: 1; 5 → 8 below)
+      // kernels written for 16 rows, and for the rows used (rounded up to a power of two: 1; 3 → 4; 5 → 8
+      // below; up to 4 rows with one warp a column, on a card with 32-lane subgroups, the sums are subgroupAdds)
       const cases = shape === DEFAULT_GEMV_SHAPE
-        ? [[1, { rows: 1 }], [5, {}], [DECODE_ROWS, {}]] as const
-        : [[5, { rows: 5 }]] as const
+        ? [[1, { rows: 1 }], [3, { rows: 3 }], [5, {}], [DECODE_ROWS, {}]] as const
+        : shape.slices === 1 ? [[1, { rows: 1 }], [3, { rows: 3 }]] as const : [[5, { rows: 5 }]] as const
       for (const [M, rows] of cases) {
-        const k = await decodeLayerKernels(gpu, 64, { storage, shapes: all, ...rows })
+        // f16 (a card): up to 4 rows with one warp a column, the sums by subgroupAdd where the subgroups are 32 wide
+        const k = await decodeLayerKernels(gpu, 64, { storage, shapes: all, subgroupReduce: storage === "f16", ...rows })
         const X = random(M * K, 3 + M, 2)
         const G = random(K, 5, 0.3).map((v) => 1 + v)
         const normed = rmsnormRef(X, G, M, K, eps)
@@ -120,7 +126,9 @@ describe("fused decoding layer", { skip }, () => {
     // positions past two key blocks, at a block's first key (128; 64 for the coalesced one's blocks) and the first position (0)
     for (const [D, attend, pos] of [
       [64, "simple", 150], [128, "simple", 150], [64, "unrolled", 150], [128, "unrolled", 128], [64, "unrolled", 0],
-      [64, "coalesced", 150], [128, "coalesced", 150], [128, "coalesced", 64], [64, "coalesced", 0]
+      [64, "coalesced", 150], [128, "coalesced", 150], [128, "coalesced", 64], [64, "coalesced", 0],
+      // the split one: a chunk's first key (128), a partial last chunk (150), one chunk (31), the first position
+      [64, "split", 150], [128, "split", 150], [128, "split", 128], [128, "split", 31], [64, "split", 0]
     ] as const) {
       it(`attention (${attend}) with q/k norm, RoPE and the cache append: 3 rows at position ${pos}, GQA 4:2, D=${D} (${storage} storage)`, { skip: noF16 }, async () => {
         if (t.skip !== false) return
@@ -136,7 +144,10 @@ describe("fused decoding layer", { skip }, () => {
         const [bK, bV] = [upload(Kc), upload(Vc)]
         const O = storageBuffer(dev, rows * H * D * bytes)
         const params = uniformBuffer(dev, ...decodeAttendParams(rows, pos, H, KV, 1 / Math.sqrt(D), eps, theta))
-        await runDispatches(dev, [k.attend({ QKV: bqkv, QN: bqn, KN: bkn, K: bK, V: bV, O, params }, rows, H)])
+        // the split attention's partials, filled with NaN: a chunk the combination reads and no workgroup wrote would show
+        const Part = storageBuffer(dev, new Float32Array(attendPartialBytes(rows, H, D, positions) / 4).fill(Number.NaN))
+        await runDispatches(dev, k.attend({ QKV: bqkv, QN: bqn, KN: bkn, K: bK, V: bV, O, Part, params }, rows, H, positions))
+        Part.destroy()
         const got = await readStored(O, rows * H * D)
         const gotK = await readStored(bK, positions * rows * KV * D)
         const gotV = await readStored(bV, positions * rows * KV * D)
@@ -154,4 +165,71 @@ describe("fused decoding layer", { skip }, () => {
       })
     }
   }
+})
+
+// The GEMVs on the tensor cores (model/wgsl/kernels/decode-gemv-tc.ts): f16 subgroup matrices where
+// the adapter has 16 × 16 ones and 32-lane subgroups (the H100), else f32 with the fragments emulated
+// (SwiftShader: test/helpers/kernels/subgroup-matrix-emulation.ts), against the same CPU references.
+describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
+  it("qkv, gate/up + SiLU·up, head (RMSNorm folded in) and accumulate, 5 and 16 rows (and 1 on a card)", async () => {
+    if (t.skip !== false) return
+    const gpu = t.gpu
+    const dev = gpu.device
+    const real = pickMatrixConfig(gpu)?.M === 16 && gpu.hasF16 && subgroupsOf32(gpu)
+    const storage: DecodeStorage = real ? "f16" : "f32"
+    const emulate = real ? undefined : (w: string) => emulateSubgroupMatrices(w, 16)
+    const held = (x: Float32Array) => (storage === "f16" ? roundF16(x) : x)
+    const upload = (x: Float32Array) => storageBuffer(dev, storage === "f16" ? toF16(x) : x)
+    const bytes = storage === "f16" ? 2 : 4
+    const tol = storage === "f16" ? 2e-2 : 1e-3
+    const readStored = async (b: GPUBuffer, n: number) => {
+      const raw = await readBuffer(dev, b, n * bytes)
+      return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
+    }
+    const K = tcGemvKStep(tcGemvUnroll(storage)) * (real ? 1 : 2) // 512: one step of K a warp in f16; 2 × 128 emulated
+    const k = await decodeLayerKernels(gpu, 64, { storage, gemv: "tensor-cores", ...(emulate ? { emulate } : {}) })
+    for (const M of real ? [1, 5, DECODE_ROWS] : [5, DECODE_ROWS]) {
+      const X = random(M * K, 3 + M, 2)
+      const G = random(K, 5, 0.3).map((v) => 1 + v)
+      const normed = rmsnormRef(X, G, M, K, eps)
+      const [x, g] = [storageBuffer(dev, X), storageBuffer(dev, G)]
+      const made: Array<GPUBuffer> = [x, g]
+      const keep = <T extends GPUBuffer>(b: T) => (made.push(b), b)
+      const [Wq, Wk, Wv] = [held(random(64 * K, 11, 0.05)), held(random(32 * K, 12, 0.05)), held(random(32 * K, 13, 0.05))]
+      const C = keep(storageBuffer(dev, M * 128 * 4))
+      const pq = keep(uniformBuffer(dev, ...decodeGemvParams(M, 128, K, 64, 96, eps)))
+      const [Wg, Wu] = [held(random(208 * K, 14, 0.05)), held(random(208 * K, 15, 0.05))]
+      const Y = keep(storageBuffer(dev, M * 208 * bytes))
+      const pg = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K, 0, 0, eps)))
+      const Wh = held(random(208 * K, 16, 0.05))
+      const Ch = keep(storageBuffer(dev, M * 208 * 4))
+      const ph = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K, 0, 0, eps)))
+      const A = held(random(M * K, 17 + M, 1))
+      const Wa = held(random(208 * K, 18, 0.05))
+      const C0 = random(M * 208, 19 + M, 1)
+      const Ca = keep(storageBuffer(dev, C0))
+      const pa = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K)))
+      const [bq, bk, bv, bg, bu, bh, a, ba] = [Wq, Wk, Wv, Wg, Wu, Wh, A, Wa].map((w) => keep(upload(w)))
+      await runDispatches(dev, [
+        k.qkv({ A: x, B0: bq!, B1: bk!, B2: bv!, C, G: g, params: pq }, 128),
+        k.gateUp({ A: x, B0: bg!, B1: bu!, Y, G: g, params: pg }, 208),
+        k.head({ A: x, B: bh!, C: Ch, G: g, params: ph }, 208),
+        k.accumulate({ A: a!, B: ba!, C: Ca, params: pa }, 208)
+      ])
+      const gotQkv = new Float32Array(await readBuffer(dev, C, M * 128 * 4))
+      const gotY = await readStored(Y, M * 208)
+      const gotH = new Float32Array(await readBuffer(dev, Ch, M * 208 * 4))
+      const gotA = new Float32Array(await readBuffer(dev, Ca, M * 208 * 4))
+      for (const b of made) b.destroy()
+      const wantQkv = matmulRef(normed, Float32Array.from([...Wq, ...Wk, ...Wv]), M, 128, K)
+      const wantY = held(swigluRef(matmulRef(normed, Wg, M, 208, K), matmulRef(normed, Wu, M, 208, K)))
+      const wantH = matmulRef(normed, Wh, M, 208, K)
+      const wantA = matmulRef(A, Wa, M, 208, K).map((v, i) => v + C0[i]!)
+      const label = `${M} rows (${real ? "f16 subgroup matrices" : "f32, fragments emulated"})`
+      assert.ok(maxDiff(gotQkv, wantQkv) < tol, `${label}, qkv: max |Δ| ${maxDiff(gotQkv, wantQkv)}`)
+      assert.ok(maxDiff(gotY, wantY) < tol, `${label}, gate/up: max |Δ| ${maxDiff(gotY, wantY)}`)
+      assert.ok(maxDiff(gotH, wantH) < tol, `${label}, head: max |Δ| ${maxDiff(gotH, wantH)}`)
+      assert.ok(maxDiff(gotA, wantA) < tol, `${label}, accumulate: max |Δ| ${maxDiff(gotA, wantA)}`)
+    }
+  })
 })
