@@ -229,12 +229,17 @@ export class LanguageIdentifier {
    */
   private addWord(units: Uint8Array, len: number, acc: Float64Array) {
     const words = this.words
-    const at = words.gramStart[this.entryOf(units, len)]!
     const count = gramCount(len)
+    this.addRows(words.gramStart[this.entryOf(units, len)]!, count, acc, 0)
+    acc[5] = acc[5]! + count
+  }
+
+  /** Adds the rows of n-grams [from, from + count) onto out[at .. at + 4], one n-gram at a time in order. */
+  private addRows(from: number, count: number, out: Float64Array, at: number) {
     const { rows } = this
-    const offsets = words.offsets
-    let l0 = acc[0]!, l1 = acc[1]!, l2 = acc[2]!, l3 = acc[3]!, l4 = acc[4]!
-    for (let g = at, end = at + count; g < end; g++) {
+    const offsets = this.words.offsets
+    let l0 = out[at]!, l1 = out[at + 1]!, l2 = out[at + 2]!, l3 = out[at + 3]!, l4 = out[at + 4]!
+    for (let g = from, end = from + count; g < end; g++) {
       const r = offsets[g]!
       l0 += rows[r]!
       l1 += rows[r + 1]!
@@ -242,12 +247,11 @@ export class LanguageIdentifier {
       l3 += rows[r + 3]!
       l4 += rows[r + 4]!
     }
-    acc[0] = l0
-    acc[1] = l1
-    acc[2] = l2
-    acc[3] = l3
-    acc[4] = l4
-    acc[5] = acc[5]! + count
+    out[at] = l0
+    out[at + 1] = l1
+    out[at + 2] = l2
+    out[at + 3] = l3
+    out[at + 4] = l4
   }
 
   /** identifyFor's addWord: the word's own sums (its n-grams added in order from 0), one addition per language. */
@@ -270,23 +274,9 @@ export class LanguageIdentifier {
     if (entry < 0) {
       entry = words.add(units, len)
       const from = this.rowsOf(units, len, words.gramStart[entry]!)
-      const { rows } = this
-      const offsets = words.offsets
-      let l0 = 0, l1 = 0, l2 = 0, l3 = 0, l4 = 0
-      for (let g = from, end = from + gramCount(len); g < end; g++) {
-        const r = offsets[g]!
-        l0 += rows[r]!
-        l1 += rows[r + 1]!
-        l2 += rows[r + 2]!
-        l3 += rows[r + 3]!
-        l4 += rows[r + 4]!
-      }
-      const sums = words.sums
-      sums[entry * 5] = l0
-      sums[entry * 5 + 1] = l1
-      sums[entry * 5 + 2] = l2
-      sums[entry * 5 + 3] = l3
-      sums[entry * 5 + 4] = l4
+      // The word's own sums, from 0 (the table may hold an earlier text's entry here).
+      words.sums.fill(0, entry * 5, entry * 5 + 5)
+      this.addRows(from, gramCount(len), words.sums, entry * 5)
     }
     return entry
   }
