@@ -1,3 +1,5 @@
+import { type Gpu, pickMatrixConfig } from "../../../model/wgsl/kernels/device.ts"
+
 /**
  * Rewrites a tensor-core WGSL kernel (subgroup matrices over f16) into plain f32 WGSL that
  * SwiftShader runs: every lane holds each F×F fragment whole (array<f32, F·F>) and computes it
@@ -72,4 +74,14 @@ fn smMma(a: SM, b: SM, acc: SM) -> SM {
   const at = out.indexOf("@compute")
   out = `${out.slice(0, at)}${helpers}\n${out.slice(at)}`
   return out
+}
+
+/**
+ * The fragment size a tensor-core kernel test builds for on this GPU: the adapter's own, or (where it
+ * has no subgroup matrices, e.g. SwiftShader) 16 with every fragment emulated in f32.
+ */
+export const fragmentsOf = (gpu: Gpu): { readonly F: number; readonly emulated: boolean; readonly emulate: ((wgsl: string) => string) | undefined } => {
+  const cfg = pickMatrixConfig(gpu)
+  const F = cfg?.M ?? 16
+  return { F, emulated: !cfg, emulate: cfg ? undefined : (wgsl) => emulateSubgroupMatrices(wgsl, F) }
 }

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { pipeline, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { TILE_CONFIGS, parseTileName, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
 import { SHORTLIST, type WeightFormat, type WeightLayout } from "../../../../model/wgsl/kernels/matmul.ts"
 import { dequantizeNf4, nf4Absmax, quantizeNf4 } from "../../../../model/formats/nf4.ts"
 import { transpose } from "../../../helpers/kernels/general-matmul-reference.ts"
 import { matmulRef } from "../../../helpers/kernels/reference.ts"
-import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
+import { fragmentsOf } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
 import { openTestGpu } from "../../../helpers/gpu.ts"
 import { random, relErr } from "../../../helpers/numeric.ts"
 
@@ -32,9 +31,7 @@ describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, 
   const gpu = opened.gpu
   const device = gpu.device
   after(() => gpu.close())
-  const cfg = pickMatrixConfig(gpu)
-  const F = cfg?.M ?? 16
-  const emulated = !cfg
+  const { F, emulated, emulate } = fragmentsOf(gpu)
   // 3 rows of tiles (a ragged last group when walked 2 at a time), several slabs: every stage swap.
   // Emulated, every lane computes whole fragments: a smaller problem keeps SwiftShader to seconds
   // (and 64-row tiles get 192 rows). On the card 768 rows: 3 rows of 256-row tiles, 6 of 128 (a
@@ -71,7 +68,7 @@ describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, 
     const [M, N, K] = problem(c.BM)
     const { A, Wf, q, nf4Words, C0, reference } = operandsFor(M, N, K)
     const code = tiledTensorCoreWgsl(c, F, format, accumulate, layout)
-    const p = await pipeline(device, emulated ? emulateSubgroupMatrices(code, F) : code, `${tileName(c)}-${format}-${layout}${accumulate ? "-acc" : ""}${emulated ? "-emulated" : ""}`)
+    const p = await pipeline(device, emulate ? emulate(code) : code, `${tileName(c)}-${format}-${layout}${accumulate ? "-acc" : ""}${emulated ? "-emulated" : ""}`)
     const C = storageBuffer(device, accumulate ? C0 : new Float32Array(M * N).fill(Number.NaN))
     const B = storageBuffer(device, format === "f16" ? toF16(Wf) : nf4Words)
     const buffers = [storageBuffer(device, toF16(A)), B, C, uniformBuffer(device, [M, N, K, 0])]

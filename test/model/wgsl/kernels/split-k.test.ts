@@ -1,14 +1,13 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { readBuffer, roundF16, runDispatches, storageBuffer, toF16 } from "../../../../model/wgsl/kernels/buffers.ts"
-import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { SPLIT_K_TILE, SplitKShapeError, splitKMatmul, splitKRanges } from "../../../../model/wgsl/kernels/split-k.ts"
 import type { Gpu } from "../../../../model/wgsl/kernels/device.ts"
 import type { TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
 import type { WeightLayout } from "../../../../model/wgsl/kernels/weight-format.ts"
 import { transpose } from "../../../helpers/kernels/general-matmul-reference.ts"
 import { matmulRef } from "../../../helpers/kernels/reference.ts"
-import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
+import { fragmentsOf } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
 import { openTestGpu } from "../../../helpers/gpu.ts"
 import { random, relErr } from "../../../helpers/numeric.ts"
 
@@ -35,11 +34,8 @@ describe("split-K tensor-core matmul", { skip: opened.skip }, () => {
   const gpu = opened.gpu
   const device = gpu.device
   after(() => gpu.close())
-  const cfg = pickMatrixConfig(gpu)
-  const F = cfg?.M ?? 16
-  const emulated = !cfg
+  const { F, emulated, emulate } = fragmentsOf(gpu)
   const tile: TileConfig = emulated ? { BM: 64, BN: 64, BK: 16, SGM: 2, SGN: 2, stages: 1, group: 2 } : SPLIT_K_TILE
-  const emulate = emulated ? (w: string) => emulateSubgroupMatrices(w, F) : undefined
   // K split unevenly (the last range shorter) and into more ranges than fit evenly
   const [M, N, K] = emulated ? [128, 64, 208] : [256, 384, 1120]
 
