@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { basename, dirname, join, resolve } from "node:path"
 import { compileFleuveRun } from "./compile.ts"
+import { accountCpu } from "./cpu-account.ts"
 import { writeCorpus } from "./generate.ts"
 import { buildRealTextSet } from "./real-text.ts"
 import { readManifest, scoreNearDuplicates } from "./manifest.ts"
@@ -54,14 +55,17 @@ const pin = (cmd: Array<string>) => (spawnSync("which", ["taskset"]).status === 
 
 const timed = (label: string, cmd: Array<string>) => {
   process.stderr.write(`running ${label}: ${cmd.join(" ")}\n`)
+  const account = accountCpu(label, cmd)
   const loadBefore = loadavg()[0]!
   const started = performance.now()
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", maxBuffer: 1 << 28, cwd: root })
+  const r = spawnSync(account.command[0]!, account.command.slice(1), { encoding: "utf8", maxBuffer: 1 << 28, cwd: root })
   const wall = (performance.now() - started) / 1000
+  const treeCpuSeconds = account.cpuSeconds()
   if (r.status !== 0) throw new Error(`${label} failed (${r.status}):\n${r.stderr.slice(-4000)}`)
-  const last = r.stdout.trim().split("\n").pop()!
+  const last = JSON.parse(r.stdout.trim().split("\n").pop()!)
   // The 1-minute load average before and after: the machine is shared, say how busy it was.
-  return { wall, load: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))], ...JSON.parse(last) }
+  // CPU-seconds of the whole process tree (cgroup) where readable; else what the run reported.
+  return { wall, load: [Number(loadBefore.toFixed(1)), Number(loadavg()[0]!.toFixed(1))], ...last, cpuSeconds: treeCpuSeconds ?? last.cpuSeconds }
 }
 
 const fleuveDir = join(dir, "fleuve")
@@ -132,7 +136,7 @@ const result = {
   rows,
   removedByBoth: shared,
   throughputRatio: Number((datatrove.wall / fleuve.wall).toFixed(2)),
-  rounds: runs.map((r) => ({ round: r.round, workers: r.workers ?? String(workers), fleuveWall: r.fleuve.wall, fleuveCpu: r.fleuve.cpuSeconds, fleuveRssMb: Math.round(r.fleuve.peakRssMb), datatroveWall: r.datatrove.wall, ratio: Number((r.datatrove.wall / r.fleuve.wall).toFixed(2)), fleuveLoad: r.fleuve.load, datatroveLoad: r.datatrove.load })),
+  rounds: runs.map((r) => ({ round: r.round, workers: r.workers ?? String(workers), fleuveWall: r.fleuve.wall, fleuveCpu: r.fleuve.cpuSeconds, datatroveCpu: r.datatrove.cpuSeconds, cpuRatio: r.fleuve.cpuSeconds && r.datatrove.cpuSeconds ? Number((r.datatrove.cpuSeconds / r.fleuve.cpuSeconds).toFixed(2)) : null, fleuveRssMb: Math.round(r.fleuve.peakRssMb), datatroveWall: r.datatrove.wall, ratio: Number((r.datatrove.wall / r.fleuve.wall).toFixed(2)), fleuveLoad: r.fleuve.load, datatroveLoad: r.datatrove.load })),
   runs
 }
 writeFileSync(resultPath, JSON.stringify(result, null, 2))
