@@ -32,10 +32,15 @@ export const accountCpu = (label: string, command: Array<string>): CpuAccount =>
     command: joined,
     cpuSeconds: () => {
       const ns = Number(readFileSync(join(group, "cpuacct.usage"), "utf8").trim())
-      try {
-        rmdirSync(group)
-      } catch {
-        // a straggler still in the group: leave it, the number is read
+      // The group empties a moment after the run's last process is reaped (forkserver workers
+      // exit after the run returns): retry removing it for up to a second, then leave it.
+      for (let tries = 0; tries < 20; tries++) {
+        try {
+          rmdirSync(group)
+          break
+        } catch {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50)
+        }
       }
       return ns / 1e9
     }
