@@ -1,4 +1,5 @@
 import { createRequire } from "node:module"
+import { installPrefetch } from "./kafkajs-prefetch.ts"
 import { leanRecordModules } from "./kafkajs-record-batch.ts"
 
 /**
@@ -231,6 +232,7 @@ const install = (): void => {
 type Kafkajs = typeof import("kafkajs")
 let kafkajs: Kafkajs | undefined
 let installed = false
+let prefetch = false
 
 /** kafkajs, with the fix installed first. */
 export const loadKafkajs = (): Kafkajs => {
@@ -238,7 +240,27 @@ export const loadKafkajs = (): Kafkajs => {
     if (process.env.FLEUVE_KAFKAJS_PATCH !== "0") install()
     installed = true
   }
-  return (kafkajs ??= require("kafkajs") as Kafkajs)
+  if (!kafkajs) {
+    kafkajs = require("kafkajs") as Kafkajs
+    // The fetch ahead (kafkajs-prefetch.ts) wraps a method of kafkajs' consumer runner: only on the
+    // version it was written against, and only for consumers that ask for it.
+    if (process.env.FLEUVE_KAFKAJS_PATCH !== "0" && process.env.FLEUVE_KAFKAJS_PREFETCH !== "0" && kafkajsVersion() === PATCHED_VERSION) prefetch = installPrefetch()
+  }
+  return kafkajs
+}
+
+const kafkajsVersion = (): string | undefined => {
+  try {
+    return (require("kafkajs/package.json") as { version: string }).version
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether consumers that ask for it fetch ahead (kafkajs-prefetch.ts; off with FLEUVE_KAFKAJS_PREFETCH=0). */
+export const kafkajsPrefetch = (): boolean => {
+  loadKafkajs()
+  return prefetch
 }
 
 /** Whether kafkajs runs with all its replacements (false: another kafkajs version, FLEUVE_KAFKAJS_PATCH=0, or kafkajs loaded some other way first). */

@@ -1,6 +1,7 @@
 import { Redacted } from "effect"
-import type { Admin, Message, SASLOptions } from "kafkajs"
+import type { Admin, EachBatchPayload, Message, SASLOptions } from "kafkajs"
 import { kafkajsLeanRecords, loadKafkajs, uncommittedAdmin } from "./kafkajs-patches.ts"
+import { prefetching } from "./kafkajs-prefetch.ts"
 import { NO_RECORD_HEADERS } from "./kafkajs-record-batch.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
@@ -215,7 +216,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       eachBatchAutoResolve: false,
       // kafkajs hands a fetch's batches to this many workers at once (one partition each).
       partitionsConsumedConcurrently: options.concurrentBatches ? 64 : 1,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: (options.prefetch ? prefetching : <F>(f: F) => f)(async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return
         // kafkajs heartbeats only between batches: a batch that takes longer than the session
         // (a stage calling a model server) would lose the member its partitions while it works,
@@ -253,7 +254,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
         }
         resolveOffset(batch.lastOffset())
         await heartbeat()
-      }
+      })
     })
     const handle: Consumer = {
       done,

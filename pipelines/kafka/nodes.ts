@@ -483,6 +483,8 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     topics: [node.input],
     fromBeginning: true,
     concurrentBatches: together,
+    // The next fetch is on its way while this one is handled and committed (kafkajs-prefetch.ts).
+    prefetch: true,
     onAssigned: () => {
       checkOwnership = true
     },

@@ -129,6 +129,13 @@ export interface ConsumerOptions {
    * next fetch still waits for all of them.
    */
   readonly concurrentBatches?: boolean
+  /**
+   * Asks the broker for the next fetch as soon as a fetch's batches are handed over, so that it
+   * arrives while they are handled (a stage's handling and transaction): what is handed over next
+   * is still exactly what a fetch at the positions then would return (kafkajs-prefetch.ts).
+   * A client without it fetches as before.
+   */
+  readonly prefetch?: boolean
 }
 
 export interface Consumer {

@@ -1,0 +1,156 @@
+// The fetch ahead of a stage's consumer (pipelines/kafka/kafkajs-prefetch.ts) on the real broker:
+// while a fetch's batches are handled, the next fetch is already asked for from the positions past
+// them. What is handed over must stay exactly what kafkajs' own fetch loop would hand over: every
+// record once, in order per partition, nothing skipped when a handler fails, nothing committed
+// that was only fetched ahead, and no skipped record when partitions move to another member.
+import assert from "node:assert/strict"
+import { after, before, test } from "node:test"
+import { kafkajsPrefetch } from "../../../pipelines/kafka/kafkajs-patches.ts"
+import { prefetchCounts } from "../../../pipelines/kafka/kafkajs-prefetch.ts"
+import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
+import type { InBatch } from "../../../pipelines/kafka/transport.ts"
+import { sleep, testSettings, uniqueTag } from "./helpers.ts"
+
+const settings = testSettings()
+const transport = kafkajsTransport(settings)
+after(() => transport.close())
+
+const PER_PARTITION = 1500
+let topic = ""
+
+before(async () => {
+  topic = `prefetch.${uniqueTag()}`
+  await transport.createTopics([{ topic, partitions: 3, replicationFactor: 1 }])
+  const producer = await transport.producer({})
+  // ~500-byte records: with 16 KiB fetches, ~30 records a batch and ~50 fetches a partition.
+  const pad = "x".repeat(480)
+  for (let i = 0; i < PER_PARTITION; i += 500) {
+    await producer.send([0, 1, 2].flatMap((p) => Array.from({ length: 500 }, (_, j) => ({ topic, key: `p${p}`, value: Buffer.from(`${p}:${i + j}:${pad}`) }))))
+  }
+  await producer.close()
+})
+
+/** Offsets of each batch a member was handed, per partition, in the order handed over. */
+type Seen = Map<number, Array<ReadonlyArray<number>>>
+const record = (seen: Seen, b: InBatch) => {
+  let list = seen.get(b.partition)
+  if (!list) seen.set(b.partition, (list = []))
+  list.push(b.messages.map((m) => Number(m.offset)))
+}
+
+test("kafkajs runs with the fetch ahead installed", () => {
+  assert.equal(kafkajsPrefetch(), true)
+})
+
+test("a consumer that fetches ahead is handed every record once, in order, batch after batch", { timeout: 120_000 }, async () => {
+  const seen: Seen = new Map()
+  let n = 0
+  const asked = prefetchCounts.asked
+  const used = prefetchCounts.used
+  let resolveDone!: () => void
+  const done = new Promise<void>((r) => (resolveDone = r))
+  const consumer = await transport.consumer({
+    groupId: `prefetch-${uniqueTag()}`,
+    topics: [topic],
+    fromBeginning: true,
+    maxBytesPerPartition: 16 * 1024,
+    concurrentBatches: true,
+    prefetch: true,
+    onBatch: async (b) => {
+      record(seen, b)
+      // A handler that takes a while (a stage's transaction): the fetch ahead arrives meanwhile.
+      await sleep(3)
+      n += b.messages.length
+      if (n >= 3 * PER_PARTITION) resolveDone()
+    }
+  })
+  await done
+  await consumer.stop()
+  for (const p of [0, 1, 2]) {
+    const batches = seen.get(p) ?? []
+    assert.deepEqual(batches.flat(), Array.from({ length: PER_PARTITION }, (_, i) => i), `partition ${p}: every offset once, in order`)
+  }
+  assert.ok(prefetchCounts.asked - asked > 10, `fetches were asked for ahead (${prefetchCounts.asked - asked})`)
+  assert.ok(prefetchCounts.used - used > 10, `batches fetched ahead were handed over (${prefetchCounts.used - used})`)
+})
+
+test("a handler that fails: the group's committed positions are those of the batches handled, not of those fetched ahead", { timeout: 120_000 }, async () => {
+  const group = `prefetch-fail-${uniqueTag()}`
+  const handled = new Map<number, number>()
+  let batches = 0
+  const failing = await transport.consumer({
+    groupId: group,
+    topics: [topic],
+    fromBeginning: true,
+    maxBytesPerPartition: 16 * 1024,
+    prefetch: true,
+    onBatch: async (b) => {
+      await sleep(3)
+      // The 12th batch fails, after fetches ahead of it were asked for.
+      if (++batches === 12) throw new Error("handler failed")
+      handled.set(b.partition, Number(b.nextOffset))
+    }
+  })
+  await assert.rejects(failing.done, /handler failed/)
+  await failing.stop()
+  const committed = new Map((await transport.groupOffsets(group, [topic])).map((o) => [o.partition, Number(o.offset)]))
+  for (const [p, next] of handled) assert.equal(committed.get(p), next, `partition ${p}: committed where its last handled batch ended`)
+  for (const p of [0, 1, 2]) if (!handled.has(p)) assert.ok((committed.get(p) ?? -1) <= 0, `partition ${p}: nothing handled, nothing committed`)
+
+  // A consumer of the same group starts where the handled batches ended: nothing skipped.
+  const seen: Seen = new Map()
+  let n = 0
+  const expected = [0, 1, 2].reduce((sum, p) => sum + PER_PARTITION - (handled.get(p) ?? 0), 0)
+  let resolveDone!: () => void
+  const done = new Promise<void>((r) => (resolveDone = r))
+  const again = await transport.consumer({
+    groupId: group,
+    topics: [topic],
+    fromBeginning: true,
+    maxBytesPerPartition: 16 * 1024,
+    prefetch: true,
+    onBatch: async (b) => {
+      record(seen, b)
+      n += b.messages.length
+      if (n >= expected) resolveDone()
+    }
+  })
+  await done
+  await again.stop()
+  for (const p of [0, 1, 2]) {
+    const from = handled.get(p) ?? 0
+    assert.deepEqual((seen.get(p) ?? []).flat(), Array.from({ length: PER_PARTITION - from }, (_, i) => from + i), `partition ${p}: from ${from} to the end, once`)
+  }
+})
+
+test("partitions that move to a member joining mid-way: no record skipped, each member's batches contiguous", { timeout: 120_000 }, async () => {
+  const group = `prefetch-join-${uniqueTag()}`
+  const seenA: Seen = new Map()
+  const seenB: Seen = new Map()
+  const all = new Map<number, Set<number>>([[0, new Set()], [1, new Set()], [2, new Set()]])
+  let resolveDone!: () => void
+  const done = new Promise<void>((r) => (resolveDone = r))
+  const onBatch = (seen: Seen) => async (b: InBatch) => {
+    record(seen, b)
+    await sleep(10)
+    for (const m of b.messages) all.get(b.partition)!.add(Number(m.offset))
+    if ([...all.values()].every((s) => s.size === PER_PARTITION)) resolveDone()
+  }
+  const options = { groupId: group, topics: [topic], fromBeginning: true, maxBytesPerPartition: 8 * 1024, prefetch: true, sessionTimeoutMs: 6000 }
+  const a = await transport.consumer({ ...options, onBatch: onBatch(seenA) })
+  while ([...all.values()].reduce((s, x) => s + x.size, 0) < 600) await sleep(20)
+  const b = await transport.consumer({ ...options, onBatch: onBatch(seenB) })
+  await done
+  await Promise.all([a.stop(), b.stop()])
+  assert.ok(seenB.size > 0, "the second member was given partitions")
+  for (const [name, seen] of [["first", seenA], ["second", seenB]] as const) {
+    for (const [p, batches] of seen) {
+      for (let i = 1; i < batches.length; i++) {
+        const prev = batches[i - 1]!
+        const next = batches[i]![0]!
+        // A member never skips forward: its next batch starts right after its last one, or earlier (a batch handed again after a rebalance).
+        assert.ok(next <= prev[prev.length - 1]! + 1, `${name} member, partition ${p}: batch from ${next} after one that ended at ${prev[prev.length - 1]}`)
+      }
+    }
+  }
+})
