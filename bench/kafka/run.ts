@@ -66,6 +66,11 @@ interface Fleuve {
   readonly stage: number
   /** The same run's stage, until its own group had committed every record (the sink still running beside it). */
   readonly stageAlone: number
+  /**
+   * The stage run once more before that, on the same input with a group, transactional id and
+   * output topic of its own and no sink in this process, until its group had committed every record.
+   */
+  readonly stageNoSink: number
 }
 
 interface Round {
@@ -171,10 +176,30 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   const consumeS = (t1 - (assignedAt || t0)) / 1000
   const consumeJoinS = (t1 - t0) / 1000
 
+  const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
+  // The stage with no sink beside it: in the stage + sink run below, the sink decodes the stage's
+  // first committed transaction in this same event loop while the stage still handles the rest.
+  const topicSolo = `eval.scores.${tag}.solo`
+  const solo: Pipeline = {
+    name: `bench-${tag}-solo`,
+    description: "bench",
+    nodes: [source("src", topicIn, Stream.empty), stage(topicIn, map("identity", (s: Score) => s), topicSolo), sink("drain", topicSolo, () => Effect.void)]
+  }
+  await Effect.runPromise(prepareCluster(ctx, solo))
+  const soloStats = new OperatorStats("identity")
+  t0 = performance.now()
+  const soloStage = await startStage(ctx, solo, solo.nodes[1] as never, soloStats, run)
+  let soloS = 0
+  while (soloS === 0) {
+    await new Promise((r) => setTimeout(r, soloStats.snapshot().out < N ? 10 : 20))
+    if (soloStats.snapshot().out < N) continue
+    if (totalLag(await groupLag(transport, `fleuve.${solo.name}.identity`, [topicIn])) === 0n) soloS = (performance.now() - t0) / 1000
+  }
+  await soloStage.close()
+
   // End to end: one stage (decode → operator → encode, one transaction per batch) and a sink group.
   const stats = new OperatorStats("identity")
   const drained = new OperatorStats("drain")
-  const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
   t0 = performance.now()
   const st = await startStage(ctx, pipeline, pipeline.nodes[1] as never, stats, run)
   const sk = await startSink(ctx, pipeline, pipeline.nodes[2] as never, drained, run)
@@ -198,7 +223,7 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   await transport.close()
 
   const rate = (sec: number) => Math.round(N / sec)
-  return { produce: rate(produceS), consume: rate(consumeS), consumeWithJoin: rate(consumeJoinS), stage: rate(e2eS), stageAlone: rate(stageS) }
+  return { produce: rate(produceS), consume: rate(consumeS), consumeWithJoin: rate(consumeJoinS), stage: rate(e2eS), stageAlone: rate(stageS), stageNoSink: rate(soloS) }
 }
 
 const median = (xs: ReadonlyArray<number>) => {
@@ -214,7 +239,7 @@ const main = async () => {
     console.log(`round ${i} (${i % 2 === 0 ? "java first" : "fleuve first"}, load ${rounds[rounds.length - 1]!.load}): ProducerPerformance ${r.javaProduce}, ConsumerPerformance ${r.javaConsume}`)
     for (const c of CLIENTS) {
       const f = r.fleuve[c]!
-      console.log(`  ${c.padEnd(8)} producer ${f.produce} (${(f.produce / r.javaProduce).toFixed(2)}), consumer ${f.consume} (${(f.consume / r.javaConsume).toFixed(2)}), transactional stage ${f.stageAlone} (${(f.stageAlone / f.consumeWithJoin).toFixed(2)}), stage + sink ${f.stage} (${(f.stage / f.consumeWithJoin).toFixed(2)}) of its consumer ${f.consumeWithJoin}, all timed from their group joins`)
+      console.log(`  ${c.padEnd(8)} producer ${f.produce} (${(f.produce / r.javaProduce).toFixed(2)}), consumer ${f.consume} (${(f.consume / r.javaConsume).toFixed(2)}), transactional stage ${f.stageAlone} (${(f.stageAlone / f.consumeWithJoin).toFixed(2)}), the stage with no sink in the process ${f.stageNoSink} (${(f.stageNoSink / f.consumeWithJoin).toFixed(2)}), stage + sink ${f.stage} (${(f.stage / f.consumeWithJoin).toFixed(2)}) of its consumer ${f.consumeWithJoin}, all timed from their group joins`)
     }
   }
   const last = rounds[rounds.length - 1]!
@@ -228,6 +253,7 @@ const main = async () => {
       [`${c} producer (registry serde, acks=all, idempotent)`, median(rounds.map((r) => f(r).produce)), median(rounds.map((r) => r.javaProduce)), median(rounds.map((r) => f(r).produce / r.javaProduce))],
       [`${c} consumer (decode + Schema validation, from assignment)`, median(rounds.map((r) => f(r).consume)), median(rounds.map((r) => r.javaConsume)), median(rounds.map((r) => f(r).consume / r.javaConsume))],
       [`${c} transactional stage (peer: its consumer from join)`, median(rounds.map((r) => f(r).stageAlone)), median(rounds.map((r) => f(r).consumeWithJoin)), median(rounds.map((r) => f(r).stageAlone / f(r).consumeWithJoin))],
+      [`${c} the stage, no sink in the process (peer: its consumer)`, median(rounds.map((r) => f(r).stageNoSink)), median(rounds.map((r) => f(r).consumeWithJoin)), median(rounds.map((r) => f(r).stageNoSink / f(r).consumeWithJoin))],
       [`${c} transactional stage + sink (peer: its consumer from join)`, median(rounds.map((r) => f(r).stage)), median(rounds.map((r) => f(r).consumeWithJoin)), median(rounds.map((r) => f(r).stage / f(r).consumeWithJoin))]
     ] as const
     for (const [name, x, j, ratio] of rows) console.log(`${name.padEnd(64)} ${String(Math.round(x)).padStart(12)} ${String(Math.round(j)).padStart(12)} ${ratio.toFixed(2).padStart(6)}`)

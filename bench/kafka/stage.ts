@@ -4,6 +4,7 @@
 //   scripts/services/kafka.sh start && node --import tsx bench/kafka/stage.ts [kafkajs|rdkafka] [records]
 //   FLEUVE_KAFKAJS_PATCH=0 node --import tsx bench/kafka/stage.ts kafkajs   # kafkajs as shipped (no fixes)
 //   FLEUVE_BENCH_PROFILE=/tmp/stage.cpuprofile …                           # a CPU profile of the stage's span
+//   FLEUVE_BENCH_TIMELINE=1 …                                               # every batch, send and commit, in ms from the start
 //
 // Produces RECORDS Score records (~200 bytes) to a fresh 3-partition topic, then runs one stage
 // (decode → identity operator → encode, one transaction per fetched batch, as the runtime's stages
@@ -31,6 +32,11 @@ const N = Number(process.argv[3] ?? 100000)
 const settings: KafkaSettings = benchSettings("fleuve-bench-stage", { client })
 const base = transportOf(settings)
 const t = { tx: 0, txCpu: 0, txN: 0, batch: 0, batchN: 0, records: 0 }
+// FLEUVE_BENCH_TIMELINE=1: every batch's handling, every send and every commit, in ms from the
+// stage's start, printed after the run (what overlaps, and where the stage waits for the broker).
+const timeline: Array<readonly [number, string]> | undefined = process.env.FLEUVE_BENCH_TIMELINE === "1" ? [] : undefined
+let tStart = 0
+const mark = (what: string) => timeline?.push([performance.now() - tStart, what])
 // The same transport, its transactions and batches timed.
 const transport: KafkaTransport = {
   ...base,
@@ -43,10 +49,18 @@ const transport: KafkaTransport = {
         const a = performance.now()
         const c = process.cpuUsage()
         const tx = await p.transaction()
+        mark("transaction opened")
         return {
           ...tx,
+          send: async (m) => {
+            mark(`send ${m.length} records`)
+            await tx.send(m)
+            mark(`sent ${m.length} records`)
+          },
           commit: async (g, off) => {
+            mark("commit")
             await tx.commit(g, off)
+            mark("committed")
             t.tx += performance.now() - a
             const used = process.cpuUsage(c)
             t.txCpu += (used.user + used.system) / 1000
@@ -68,9 +82,15 @@ const transport: KafkaTransport = {
   consumer: (o) =>
     base.consumer({
       ...o,
+      onAssigned: (a) => {
+        mark("partitions assigned")
+        o.onAssigned?.(a)
+      },
       onBatch: async (b) => {
         const a = performance.now()
+        mark(`batch ${b.topic.endsWith(".in") ? "" : b.topic}[${b.partition}] ${b.messages.length} records from ${b.messages[0]?.offset}`)
         await o.onBatch(b)
+        mark(`batch [${b.partition}] done`)
         t.batch += performance.now() - a
         t.batchN++
         t.records += b.messages.length
@@ -109,6 +129,7 @@ if (profiler) {
 }
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
+tStart = t0
 const running = await startStage(ctx, pipeline, pipeline.nodes[1] as never, stats, run)
 // A stage whose consumer crashed (a failed transaction, a decoding bug) handles nothing more: the
 // bench fails at once with the cause instead of waiting out its deadline.
@@ -131,6 +152,7 @@ console.log(
   `${client}${grouping}: ${N} records in ${wall.toFixed(2)} s from the stage's start (${Math.round(N / wall)} records/s); ${t.batchN} batches of ${Math.round(t.records / t.batchN)} records, ` +
     `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s (CPU ${(t.txCpu / 1000).toFixed(2)} s); CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record)`
 )
+if (timeline) for (const [at, what] of timeline) console.log(`${at.toFixed(1).padStart(8)} ms  ${what}`)
 await running.close()
 await base.close()
 process.exit(0)

@@ -1,0 +1,169 @@
+// bench/kafka/stage-path.ts: the CPU of a transactional stage's own path, without a broker: the
+// runtime's stage (pipelines/kafka/nodes.ts' startStage: decode → identity operator → encode, in
+// transactions) over a transport whose consumer hands over record batches decoded by kafkajs'
+// (patched) fetch decoder from bytes its (patched) producer encoder wrote, and whose transactions
+// encode every send into a framed Produce request as kafkajs would, then drop it. A stub schema
+// registry answers serde's two questions. What it leaves out: sockets, the broker, kafkajs'
+// request queue and its consumer loop.
+//
+//   node --import tsx bench/kafka/stage-path.ts [records] [rounds]
+//   FLEUVE_BENCH_PROFILE=/tmp/stage-path.cpuprofile …   # a CPU profile of the last round
+import { Effect, Stream } from "effect"
+import { writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { createRequire } from "node:module"
+import { Session } from "node:inspector"
+import { map } from "../../operators/operator.ts"
+import { OperatorStats } from "../../operators/stats.ts"
+import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
+import { groupMessagesPerPartition, loadKafkajs, murmur2 } from "../../pipelines/kafka/kafkajs-patches.ts"
+import { runnerOf, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
+import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
+import type { InBatch, KafkaTransport, OutMessage } from "../../pipelines/kafka/transport.ts"
+import type { Score } from "../../schemas/evaluation.ts"
+import { benchSettings } from "./settings.ts"
+
+const N = Number(process.argv[2] ?? 100000)
+const ROUNDS = Number(process.argv[3] ?? 5)
+const PARTITIONS = 3
+/** Records a partition's batch holds in one fetch (4 MiB of 200-byte records). */
+const FETCH_RECORDS = Math.floor((4 * 1024 * 1024) / 215)
+
+loadKafkajs()
+const require = createRequire(import.meta.url)
+const Decoder = require("kafkajs/src/protocol/decoder") as new (b: Buffer) => unknown
+const Long = require("kafkajs/src/utils/long") as { fromValue(v: unknown): unknown; fromInt(n: number): unknown }
+const { RecordBatch } = require("kafkajs/src/protocol/recordBatch/v0") as { RecordBatch: (o: Record<string, unknown>) => Promise<{ buf: Buffer; offset: number }> }
+const decodeBatch = require("kafkajs/src/protocol/recordBatch/v0/decoder") as (d: unknown) => Promise<{ records: Array<unknown> }>
+const Batch = require("kafkajs/src/consumer/batch") as new (topic: string, fetched: string, data: unknown) => { messages: ReadonlyArray<unknown>; lastOffset(): string }
+const produceRequest = require("kafkajs/src/protocol/requests/produce/v3/request") as (o: Record<string, unknown>) => { encode: () => Promise<unknown> }
+const frame = require("kafkajs/src/protocol/request") as (o: Record<string, unknown>) => Promise<{ buf: Buffer }>
+const partitioner = (require("kafkajs/src/producer/partitioners/default/index") as () => (a: unknown) => number)()
+
+// A registry that knows one schema (id 1, fleuve.Score): what serde.prepare and decode ask.
+const registry = createServer((req, res) => {
+  res.setHeader("content-type", "application/json")
+  if (req.method === "POST") res.end(JSON.stringify({ id: 1, version: 1, subject: "fleuve.Score", schema: "{}" }))
+  else res.end(JSON.stringify({ schema: JSON.stringify({ title: "fleuve.Score" }), schemaType: "JSON" }))
+})
+await new Promise<void>((r) => registry.listen(0, "127.0.0.1", r))
+const port = (registry.address() as { port: number }).port
+const settings = benchSettings("stage-path", { registryUrl: `http://127.0.0.1:${port}` })
+const serde = makeSerde(settings)
+const score = recordType("Score")
+await Effect.runPromise(serde.prepare([score]))
+
+// The input as fetched: each partition's records in record batches of 1,000 (as a producer sent them).
+const keyed: Array<Array<{ key: string; value: Buffer }>> = Array.from({ length: PARTITIONS }, () => [])
+for (let i = 0; i < N; i++) {
+  const v: Score = { system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: i % 2, judge: "x".repeat(60) }
+  keyed[(murmur2(v.itemId) & 0x7fffffff) % PARTITIONS]!.push({ key: v.itemId, value: serde.encode(score, v) })
+}
+const fetched: Array<Array<Buffer>> = [] // per partition, per fetch: the fetch's bytes
+for (const records of keyed) {
+  const fetches: Array<Buffer> = []
+  for (let f = 0; f < records.length; f += FETCH_RECORDS) {
+    const parts: Array<Buffer> = []
+    for (let b = f; b < Math.min(records.length, f + FETCH_RECORDS); b += 1000) {
+      const slice = records.slice(b, Math.min(b + 1000, f + FETCH_RECORDS, records.length))
+      const batch = await RecordBatch({
+        firstOffset: Long.fromValue(b),
+        firstTimestamp: Date.now(),
+        maxTimestamp: Date.now(),
+        lastOffsetDelta: slice.length - 1,
+        records: slice.map((r, i) => ({ offsetDelta: i, timestampDelta: 0, key: Buffer.from(r.key), value: r.value, headers: {} }))
+      })
+      parts.push(batch.buf.subarray(0, batch.offset))
+    }
+    fetches.push(Buffer.concat(parts))
+  }
+  fetched.push(fetches)
+}
+// The records as produced are not kept: a live array of 100,000 Buffers would weigh on every major collection.
+keyed.length = 0
+
+/** A fetch's batches as kafkajs' consumer makes them: every record batch decoded, then a Batch per partition. */
+const batchesOf = async (f: number, topic: string): Promise<Array<InBatch>> => {
+  const out: Array<InBatch> = []
+  for (let p = 0; p < PARTITIONS; p++) {
+    const bytes = fetched[p]![f]
+    if (!bytes) continue
+    const d = new Decoder(Buffer.from(bytes)) as { offset: number }
+    const records: Array<unknown> = []
+    while (d.offset < bytes.length) records.push(...(await decodeBatch(d)).records)
+    const b = new Batch(topic, String(f * FETCH_RECORDS), { partition: p, highWatermark: "999999999", abortedTransactions: [], messages: records })
+    out.push({ topic, partition: p, messages: b.messages as never, nextOffset: String(BigInt(b.lastOffset()) + 1n), lost: () => undefined })
+  }
+  return out
+}
+
+let producedBytes = 0
+/** A transaction's send: the messages grouped by partition and written into a framed Produce request, as kafkajs does. */
+const encodeSend = async (messages: ReadonlyArray<OutMessage>) => {
+  const perPartition = groupMessagesPerPartition({ topic: "out", partitionMetadata: [0, 1, 2].map((p) => ({ partitionId: p, leader: 1 })), messages, partitioner: partitioner as never })
+  const request = produceRequest({
+    acks: -1,
+    timeout: 30000,
+    transactionalId: "stage-path",
+    producerId: Long.fromInt(7),
+    producerEpoch: 0,
+    compression: 0,
+    topicData: [{ topic: "out", partitions: Object.entries(perPartition).map(([partition, msgs]) => ({ partition: Number(partition), messages: msgs, firstSequence: 0 })) }]
+  })
+  const framed = await frame({ correlationId: 1, clientId: "stage-path", request: { apiKey: 0, apiVersion: 3, encode: () => request.encode() } })
+  producedBytes += framed.buf.length
+}
+
+const round = async (profile: boolean) => {
+  const tag = `path${Date.now().toString(36)}`
+  const input = `eval.scores.${tag}.in`
+  const pipeline: Pipeline = {
+    name: tag,
+    description: "bench",
+    nodes: [source("src", input, Stream.empty), stage(input, map("identity", (s: Score) => s), `eval.scores.${tag}.out`), sink("drain", `eval.scores.${tag}.out`, () => Effect.void)]
+  }
+  let handled = 0
+  let finished!: () => void
+  const done = new Promise<void>((r) => (finished = r))
+  const transport = {
+    producer: async () => ({
+      send: encodeSend,
+      sendInTransaction: async (m: ReadonlyArray<OutMessage>) => encodeSend(m),
+      transaction: async () => ({ send: encodeSend, commit: async () => undefined, abort: async () => undefined }),
+      close: async () => undefined
+    }),
+    consumer: async (o: { onBatch: (b: InBatch) => Promise<void> }) => {
+      // One fetch after the other, its partitions' batches handed over together (concurrentBatches).
+      void (async () => {
+        for (let f = 0; f < Math.max(...fetched.map((x) => x.length)); f++) {
+          const batches = await batchesOf(f, input)
+          await Promise.all(batches.map((b) => o.onBatch(b)))
+          handled += batches.reduce((n, b) => n + b.messages.length, 0)
+        }
+        finished()
+      })()
+      return { done, stop: async () => undefined }
+    }
+  } as unknown as KafkaTransport
+  const ctx: KafkaContext = { settings, transport, serde, instanceId: "bench" }
+  const profiler = profile ? new Session() : undefined
+  const post = (method: string, params?: object) => new Promise<any>((ok, ko) => profiler!.post(method, params ?? {}, (e, r) => (e ? ko(e) : ok(r))))
+  if (profiler) {
+    profiler.connect()
+    await post("Profiler.enable")
+    await post("Profiler.start")
+  }
+  producedBytes = 0
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  await startStage(ctx, pipeline, pipeline.nodes[1] as never, new OperatorStats("identity"), runnerOf(await Effect.runPromise(Effect.context<never>())))
+  await done
+  const wall = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((await post("Profiler.stop")).profile))
+  console.log(`${handled} records in ${wall.toFixed(0)} ms, CPU ${((cpu.user + cpu.system) / handled).toFixed(2)} µs a record, ${(producedBytes / 1e6).toFixed(1)} MB of Produce requests`)
+}
+
+for (let r = 0; r < ROUNDS; r++) await round(r === ROUNDS - 1 && process.env.FLEUVE_BENCH_PROFILE !== undefined)
+registry.close()
+process.exit(0)
