@@ -5,7 +5,7 @@
 // that was only fetched ahead, and no skipped record when partitions move to another member.
 import assert from "node:assert/strict"
 import { after, before, test } from "node:test"
-import { kafkajsPrefetch } from "../../../pipelines/kafka/kafkajs-patches.ts"
+import { kafkajsPrefetch, murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { prefetchCounts } from "../../../pipelines/kafka/kafkajs-prefetch.ts"
 import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
 import type { InBatch } from "../../../pipelines/kafka/transport.ts"
@@ -22,10 +22,15 @@ before(async () => {
   topic = `prefetch.${uniqueTag()}`
   await transport.createTopics([{ topic, partitions: 3, replicationFactor: 1 }])
   const producer = await transport.producer({})
-  // ~500-byte records: with 16 KiB fetches, ~30 records a batch and ~50 fetches a partition.
+  // ~500-byte records: with 16 KiB fetches, 25–50 records a batch and ~40 fetches a partition.
   const pad = "x".repeat(480)
-  for (let i = 0; i < PER_PARTITION; i += 500) {
-    await producer.send([0, 1, 2].flatMap((p) => Array.from({ length: 500 }, (_, j) => ({ topic, key: `p${p}`, value: Buffer.from(`${p}:${i + j}:${pad}`) }))))
+  // One key per partition (the default partitioner's murmur2), so each partition gets PER_PARTITION records.
+  const keys = [0, 1, 2].map((p) => {
+    for (let k = 0; ; k++) if ((murmur2(`k${k}`) & 0x7fffffff) % 3 === p) return `k${k}`
+  })
+  // Sends of 25 records a partition: record batches of 25 (~13 KiB), so a small fetch returns one or two.
+  for (let i = 0; i < PER_PARTITION; i += 25) {
+    await producer.send([0, 1, 2].flatMap((p) => Array.from({ length: 25 }, (_, j) => ({ topic, key: keys[p]!, value: Buffer.from(`${p}:${i + j}:${pad}`) }))))
   }
   await producer.close()
 })
@@ -133,13 +138,14 @@ test("partitions that move to a member joining mid-way: no record skipped, each 
   const done = new Promise<void>((r) => (resolveDone = r))
   const onBatch = (seen: Seen) => async (b: InBatch) => {
     record(seen, b)
-    await sleep(10)
+    // Slow enough (~8 s in all) for the second member to join while records still flow.
+    await sleep(30)
     for (const m of b.messages) all.get(b.partition)!.add(Number(m.offset))
     if ([...all.values()].every((s) => s.size === PER_PARTITION)) resolveDone()
   }
   const options = { groupId: group, topics: [topic], fromBeginning: true, maxBytesPerPartition: 8 * 1024, prefetch: true, sessionTimeoutMs: 6000 }
   const a = await transport.consumer({ ...options, onBatch: onBatch(seenA) })
-  while ([...all.values()].reduce((s, x) => s + x.size, 0) < 600) await sleep(20)
+  while ([...all.values()].reduce((s, x) => s + x.size, 0) < 300) await sleep(20)
   const b = await transport.consumer({ ...options, onBatch: onBatch(seenB) })
   await done
   await Promise.all([a.stop(), b.stop()])
