@@ -57,16 +57,25 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * (simple, unrolled, coalesced or split: model/wgsl/kernels/decode-layer.ts; "-" the default),
  * then any of ":tc" (the lm_head on the tensor cores' matmul), ":mma" (the fused GEMVs on the
  * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts), ":sg" / ":nosg" (up to 4 rows the CUDA-core
- * GEMVs' sums by subgroupAdd, or through workgroup memory), e.g. fused:split:mma.
+ * GEMVs' sums by subgroupAdd, or through workgroup memory), ":fold" / ":nofold" (both folds
+ * or neither: the split attention's chunks combined in the o GEMV's prologue, and the next step's
+ * feed, embedding and record in the pick; ":foldo" or ":foldfeed" one of them), e.g.
+ * fused:split:mma or fused:split:sg:fold. A set named twice runs twice (alternate them for repeats);
+ * "<set>@<batch>" runs it at that batch size only (e.g. fused:split@16,fused:-:sg:fold@1).
  */
 type Attend = "simple" | "unrolled" | "coalesced" | "split"
-const kernelSet = (name: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv: "cuda-cores" | "tensor-cores"; subgroups?: boolean } => {
+const FLAGS: ReadonlyArray<string> = ["tc", "mma", "sg", "nosg", "fold", "nofold", "foldo", "foldfeed"]
+const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv: "cuda-cores" | "tensor-cores"; subgroups?: boolean; foldCombine?: boolean; foldFeed?: boolean } => {
+  const name = named.split("@")[0]!
+  const at = named.split("@")[1]
+  if (at !== undefined && !/^[1-9][0-9]*$/.test(at)) throw new Error(`--kernels: ${named}? <set>@<batch size>`)
   const [kernels, attend, ...flags] = name.split(":")
   const attends: ReadonlyArray<string> = ["simple", "unrolled", "coalesced", "split", "-"]
-  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && !attends.includes(attend)) || flags.some((f) => f !== "tc" && f !== "mma" && f !== "sg" && f !== "nosg")) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|-[:tc][:mma][:sg|:nosg]`)
+  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && !attends.includes(attend)) || flags.some((f) => !FLAGS.includes(f))) {
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|-[:tc][:mma][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
   }
-  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", gemv: flags.includes("mma") ? "tensor-cores" : "cuda-cores", ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}) }
+  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", gemv: flags.includes("mma") ? "tensor-cores" : "cuda-cores", ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
+    ...(flags.includes("foldo") ? { foldCombine: true } : {}), ...(flags.includes("foldfeed") ? { foldFeed: true } : {}) }
 }
 
 const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "host" | "device" = "device", batch = B, set?: string): Promise<Array<Generation>> => {
@@ -74,7 +83,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv === "tensor-cores" ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }) })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv === "tensor-cores" ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)
@@ -107,7 +116,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   // the steps the decoder ran after the prefill, and their wall time (reads of the token table every 8 steps included)
   const stepped = timings.steps - (timings.prefilled ?? 0)
   emit({
-    kind: "generation", engine, ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
+    kind: "generation", engine, ...(set ? { set } : {}), ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
     ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), ...(decoder.kernels === "fused" ? { gemv: decoder.gemv } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
     ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
     ...(latency !== undefined ? { step_latency_ms: +latency.toFixed(3) } : {}),
@@ -129,14 +138,17 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
 
 if (args.batches || args.kernels) {
   // issue 22 item 4: each batch size on each kernel set, and whether their tokens agree
-  const kernelSets = (args.kernels ?? "fused").split(",")
-  kernelSets.forEach(kernelSet)
+  const allSets = (args.kernels ?? "fused").split(",")
+  allSets.forEach(kernelSet)
   for (const batch of (args.batches ?? String(B)).split(",").map(Number)) {
+    // the sets for this batch size (those without @ run at every one)
+    const kernelSets = allSets.filter((k) => !k.includes("@") || k.endsWith(`@${batch}`))
+    if (kernelSets.length === 0) continue
     const got = new Map<string, Array<Generation>>()
     for (const k of kernelSets) got.set(k, await run("auto", Number(args.new), "device", batch, k))
     // each other set against the first, row by row
     const a = got.get(kernelSets[0]!)!
-    for (const other of kernelSets.slice(1)) {
+    for (const other of [...new Set(kernelSets.slice(1))].filter((k) => k !== kernelSets[0])) {
       const b = got.get(other)!
       const firsts = a.map((g, r) => g.tokenIds.findIndex((t, i) => t !== b[r]!.tokenIds[i]))
       // where two rows part: both tokens' log-probs under tfjs' f32 forward (stock f32 kernels) of

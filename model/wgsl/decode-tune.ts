@@ -1,5 +1,5 @@
 import { type Binding, type Dispatch, encodeDispatches, uniformBuffer } from "./kernels/buffers.ts"
-import { decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, type GemvShape } from "./kernels/decode-layer.ts"
+import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeStorage, type GemvShape } from "./kernels/decode-layer.ts"
 import type { Gpu } from "./kernels/device.ts"
 import type { EngineShape, EngineWeights } from "./qwen3-engine.ts"
 
@@ -17,8 +17,9 @@ export const GEMV_CANDIDATES: ReadonlyArray<GemvShape> = [
   { columns: 2, slices: 2 }, { columns: 1, slices: 4 }, { columns: 2, slices: 4 }, { columns: 1, slices: 8 }
 ]
 
-type Kind = "qkv" | "gateUp" | "accumulate" | "head"
-export type TunedShapes = Required<NonNullable<DecodeLayerOptions["shapes"]>>
+type Kind = "qkv" | "gateUp" | "accumulate" | "head" | "oCombined"
+/** A layout for each GEMV kind; `oCombined` (the o GEMV folding the split attention's chunks) only where it was tuned. */
+export type TunedShapes = Readonly<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>> & { readonly oCombined?: GemvShape }
 
 const tuned = new WeakMap<GPUDevice, Map<string, TunedShapes>>()
 
@@ -29,6 +30,13 @@ export interface TuneBuffers {
   readonly atth: Binding
   readonly acth: Binding
   readonly logits: Binding
+  /**
+   * the split attention's partials (and the cache's positions) where the decoder folds their
+   * combination into the o GEMV: that GEMV is then timed apart ("oCombined"), at the last
+   * position (the most chunks to fold). Never written before the tuning: the products are NaN
+   * garbage in x, which the first step's embedding overwrites.
+   */
+  readonly fold?: { readonly part: Binding; readonly positions: number }
 }
 
 const wallMs = async (device: GPUDevice, ds: ReadonlyArray<Dispatch>): Promise<number> => {
@@ -46,7 +54,7 @@ export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: En
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, eps } = shape
   // timed at the rows the kernels are written for (a power of two), kept for every decoder of that many
   const rows = decodeKernelRows(decoderRows)
-  const key = JSON.stringify([rows, Hd, H, KV, D, I, vocab, weights.layers.length, withHead, storage])
+  const key = JSON.stringify([rows, Hd, H, KV, D, I, vocab, weights.layers.length, withHead, storage, ...(b.fold ? [b.fold.positions] : [])])
   let cache = tuned.get(gpu.device)
   if (!cache) tuned.set(gpu.device, (cache = new Map()))
   const hit = cache.get(key)
@@ -60,17 +68,20 @@ export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: En
     return buf
   }
   const p = { qkv: u(rows, W, Hd, H * D, (H + KV) * D, eps), o: u(rows, Hd, H * D), gateUp: u(rows, I, Hd, 0, 0, eps), down: u(rows, Hd, I), head: u(rows, vocab, Hd, 0, 0, eps) }
+  const step = b.fold ? uniformBuffer(dev, ...decodeAttendParams(rows, b.fold.positions - 1, H, KV, 1 / Math.sqrt(D), eps, shape.theta)) : undefined
+  if (step) made.push(step)
   const best: Partial<Record<Kind, { shape: GemvShape; ms: number }>> = {}
   try {
     for (const candidate of candidates) {
       if (W % ((8 / candidate.slices) * candidate.columns) !== 0) continue // qkv's boundaries must fall between workgroups
       const all = { qkv: candidate, gateUp: candidate, accumulate: candidate, head: candidate }
-      const k = await decodeLayerKernels(gpu, D, { rows, shapes: all, storage })
+      const k = await decodeLayerKernels(gpu, D, { rows, shapes: { ...all, oCombined: candidate }, storage, ...(b.fold ? { attend: "split", foldCombine: { heads: H } } : {}) })
       const runs: Array<[Kind, ReadonlyArray<Dispatch>]> = [
         ["qkv", weights.layers.map((w, l) => k.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: b.qkv, G: weights.layers[l]!.inputNorm, params: p.qkv }, W))],
         ["gateUp", weights.layers.map((w) => k.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I))],
         // o and down: one layout for both (the same kernel); timed together
         ["accumulate", weights.layers.flatMap((w) => [k.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o }, Hd), k.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down }, Hd)])],
+        ...(step && b.fold && k.folds ? [["oCombined", weights.layers.map((w) => k.oCombined({ Part: b.fold!.part, B: w.o.B, C: b.x, params: p.o, step }, Hd))] as [Kind, ReadonlyArray<Dispatch>]] : []),
         ...(withHead ? [["head", Array(4).fill(k.head({ A: b.x, B: weights.lmHead, C: b.logits, G: weights.finalNorm, params: p.head }, vocab))] as [Kind, ReadonlyArray<Dispatch>]] : [])
       ]
       for (const [kind, ds] of runs) {
@@ -82,7 +93,7 @@ export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: En
     for (const buf of made) buf.destroy()
   }
   const fallback: GemvShape = { columns: 2, slices: 1 }
-  const result: TunedShapes = { qkv: best.qkv?.shape ?? fallback, gateUp: best.gateUp?.shape ?? fallback, accumulate: best.accumulate?.shape ?? fallback, head: best.head?.shape ?? fallback }
+  const result: TunedShapes = { qkv: best.qkv?.shape ?? fallback, gateUp: best.gateUp?.shape ?? fallback, accumulate: best.accumulate?.shape ?? fallback, head: best.head?.shape ?? fallback, ...(best.oCombined ? { oCombined: best.oCombined.shape } : {}) }
   if (process.env.FLEUVE_GENERATION_LOG === "1") process.stderr.write(`generation: decoder layouts for ${rows} rows: ${JSON.stringify(Object.fromEntries(Object.entries(best).map(([kind, v]) => [kind, { ...v!.shape, ms: +v!.ms.toFixed(3) }])))}\n`)
   cache.set(key, result)
   return result

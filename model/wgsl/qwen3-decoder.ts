@@ -1,4 +1,4 @@
-import { encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
+import { type Binding, encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
 import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
@@ -8,7 +8,7 @@ import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
-import { pickChunks, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
+import { pickChunks, pickFeed, pickFeedParams, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
 import { tuneDecodeShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
@@ -34,6 +34,19 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
+  /**
+   * true: the split attention's chunks combined in the o GEMV's prologue, not in a dispatch of
+   * their own (DecodeLayerOptions.foldCombine; one dispatch a layer less); default
+   * FLEUVE_DECODER_FOLD=1. Opt-in until timed on a card.
+   */
+  readonly foldCombine?: boolean
+  /**
+   * true: a device-fed step that picks records its argmax, feeds the next step's token and writes
+   * its embedding in the pick's last dispatch (model/wgsl/kernels/pick-split.ts pickMergeFeedWgsl),
+   * so the next step has no feed, embedding or record dispatch; default FLEUVE_DECODER_FOLD_FEED=1.
+   * Opt-in until timed on a card.
+   */
+  readonly foldFeed?: boolean
 }
 const envAttend = process.env.FLEUVE_DECODER_ATTEND
 const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split"]
@@ -125,6 +138,14 @@ export class Qwen3Decoder {
   /** where the fused GEMVs run: the tensor cores only where asked and possible (tensorCoreGemvUnroll) */
   gemv: "cuda-cores" | "tensor-cores" = "cuda-cores"
 
+  /**
+   * The head of a device-fed step that also feeds the next one (DecoderLayout.foldFeed: lm_head,
+   * then pickFeed's two dispatches), for all the decoder's rows; the body's first
+   * `embedDispatches` dispatches (the embedding) are then skipped on the step after.
+   */
+  readonly feedingHead?: (b: { readonly generated: Binding; readonly feed: Binding; readonly params: GPUBuffer }) => ReadonlyArray<Dispatch>
+  readonly embedDispatches: number = 0
+
   /** Milliseconds the host spent encoding and submitting device-fed steps (decodeOnDevice), since the decoder was made: against the steps' wall time, whether the host or the GPU bounds a step. */
   hostMs = 0
 
@@ -183,11 +204,14 @@ export class Qwen3Decoder {
       const tcUnroll = gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
       const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
-      const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits }, gemvHead)
-      const dl = await decodeLayerKernels(gpu, D, { rows, ...decoderLayout, attend, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
-      const pick = await pickSplit(gpu)
       // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
       const part = attend === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
+      const fold = decoderLayout.foldCombine ?? process.env.FLEUVE_DECODER_FOLD === "1"
+      const tuneFold = fold && part ? { fold: { part, positions } } : {}
+      const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits, ...tuneFold }, gemvHead)
+      const { foldCombine: _fold, foldFeed: _foldFeed, ...layerLayout } = decoderLayout
+      const dl = await decodeLayerKernels(gpu, D, { rows, ...layerLayout, attend, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
+      const pick = await pickSplit(gpu)
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
         gateUp: u(...decodeGemvParams(rows, I, Hd, 0, 0, shape.eps)), down: u(...decodeGemvParams(rows, Hd, I))
@@ -201,22 +225,29 @@ export class Qwen3Decoder {
           ["qkv (input norm folded in)", dl.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: qkv, G: w.inputNorm, params: p.qkv }, W)],
           ...dl.attend({ QKV: qkv, QN: w.qNorm, KN: w.kNorm, K, V, O: b.atth, ...(part ? { Part: part } : {}), params: stepParams.attend }, rows, H, positions)
             .map((d, i) => [i === 0 ? "attend (q/k norm, RoPE, cache append)" : "attend: combine the chunks", d] as const),
-          ["o (+residual)", dl.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o }, Hd)],
+          dl.folds && part
+            ? ["o (+residual; the attention's chunks combined first)", dl.oCombined({ Part: part, B: w.o.B, C: b.x, params: p.o, step: stepParams.attend }, Hd)] as const
+            : ["o (+residual)", dl.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o }, Hd)] as const,
           ["gate/up + SiLU·up (post norm folded in)", dl.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I)],
           ["down (+residual)", dl.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down }, Hd)]
         ] as const
       })]
       let head: ReadonlyArray<readonly [string, Dispatch]> = f.head.map((d) => ["head (tensor cores)", d] as const)
+      let feedingHead: Qwen3Decoder["feedingHead"]
       if (gemvHead) {
         const states = buf(rows * pickChunks(vocab) * 16)
         const picks = pick({ logits, states, targets: b.targets, out: b.out, params: u(pickSplitParams(rows, vocab)) }, rows, vocab)
-        head = [
-          ["lm_head (final norm folded in)", dl.head({ A: b.x, B: weights.lmHead, C: logits, G: weights.finalNorm, params: u(...decodeGemvParams(rows, vocab, Hd, 0, 0, shape.eps)) }, vocab)],
-          ...picks.map((d) => ["pick", d] as const)
-        ]
+        const lmHead = dl.head({ A: b.x, B: weights.lmHead, C: logits, G: weights.finalNorm, params: u(...decodeGemvParams(rows, vocab, Hd, 0, 0, shape.eps)) }, vocab)
+        head = [["lm_head (final norm folded in)", lmHead], ...picks.map((d) => ["pick", d] as const)]
+        // the pick that feeds the next step, where the embedding is one binding (embed is then one dispatch)
+        if ((decoderLayout.foldFeed ?? process.env.FLEUVE_DECODER_FOLD_FEED === "1") && embed.length === 1) {
+          const feedPick = await pickFeed(gpu, "f16")
+          feedingHead = (fb) => [lmHead, ...feedPick({ logits, states, targets: b.targets, out: b.out, generated: fb.generated, feed: fb.feed, E: weights.embed, X: b.x, params: fb.params }, rows, vocab)]
+        }
       }
       const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
       if (tc) decoder.gemv = "tensor-cores"
+      if (feedingHead) Object.assign(decoder, { feedingHead, embedDispatches: embed.length })
       return decoder
     }
     const layers = weights.layers.map((w, l) => {
@@ -312,9 +343,13 @@ export class Qwen3Decoder {
     return this.labeled
   }
 
-  /** Dispatches a step records: the body (feed and embedding included) and the head, then the recording of the argmax. */
+  /**
+   * Dispatches a device-fed step that picks records: the feed, the body (the embedding included)
+   * and the head, then the recording of the argmax; with the feeding head (DecoderLayout.foldFeed,
+   * every row a prompt) the layers and the head only.
+   */
   get dispatchesPerStep(): number {
-    return 1 + this.body.length + this.head.length + 1
+    return this.feedingHead ? this.body.length - this.embedDispatches + this.head.length : 1 + this.body.length + this.head.length + 1
   }
 
   /**
@@ -346,7 +381,7 @@ export class Qwen3Decoder {
     const made = [
       storageBuffer(dev, table), storageBuffer(dev, Uint32Array.from(prompts, (p) => p.length)), storageBuffer(dev, steps * rows * 4),
       uniformBuffer(dev, [rows, width, 0, 0]), uniformBuffer(dev, [rows, 0, 0, 0])
-    ] as const
+    ]
     const [promptBuf, lens, generated, feedParams, recordParams] = made
     const feed = this.feed.feedIds({ prompts: promptBuf, lens, generated, ids: this.parts.b.ids, params: feedParams }, rows)
     const record = this.feed.recordArgmax({ picks: this.parts.b.out, generated, params: recordParams }, rows)
@@ -354,6 +389,19 @@ export class Qwen3Decoder {
     if (from < 0 || from > firstPick) throw new EngineShapeError(`decodeOnDevice: starts at step ${from}, past the first step that picks a token (${firstPick})`)
     const withHead = [feed, ...this.body, ...this.head, record]
     const withoutHead = [feed, ...this.body]
+    // DecoderLayout.foldFeed (every row a prompt): a step that picks feeds and embeds the next
+    // step's token itself, so the step after runs only the layers and the head
+    let feeding: { readonly head: ReadonlyArray<Dispatch>; readonly layers: ReadonlyArray<Dispatch>; readonly params: GPUBuffer } | undefined
+    if (this.feedingHead && rows === this.rows) {
+      const lensAndPrompts = new Uint32Array(rows + rows * width)
+      prompts.forEach((p, r) => (lensAndPrompts[r] = p.length))
+      lensAndPrompts.set(table, rows)
+      const feedBuf = storageBuffer(dev, lensAndPrompts)
+      const params = uniformBuffer(dev, pickFeedParams(rows, this.shape.vocab, 0, width, this.shape.hidden))
+      made.push(feedBuf, params)
+      feeding = { head: this.feedingHead({ generated, feed: feedBuf, params }), layers: this.body.slice(this.embedDispatches), params }
+    }
+    let fed = false // the previous step wrote this step's embedding (feeding)
     let readFrom = firstPick
     // the read of the token table started at the last read point, awaited only at the next one:
     // the steps in between are queued meanwhile, so the GPU never drains waiting for the host
@@ -370,9 +418,11 @@ export class Qwen3Decoder {
         this.writeStepParams(s)
         dev.queue.writeBuffer(feedParams, 8, Uint32Array.of(s))
         const picks = s >= firstPick
-        if (picks) dev.queue.writeBuffer(recordParams, 4, Uint32Array.of(s))
+        if (picks) dev.queue.writeBuffer(feeding ? feeding.params : recordParams, feeding ? 12 : 4, Uint32Array.of(s))
         const h0 = performance.now()
-        dev.queue.submit([encodeDispatches(dev, picks ? withHead : withoutHead)])
+        const dispatches = !picks ? withoutHead : feeding ? [...(fed ? feeding.layers : withoutHead), ...feeding.head] : withHead
+        fed = picks && feeding !== undefined
+        dev.queue.submit([encodeDispatches(dev, dispatches)])
         this.hostMs += performance.now() - h0
         if (!picks || ((s - firstPick + 1) % readEvery !== 0 && s !== steps - 1)) continue
         // readBuffer submits its copy before its first await: it lands right after step s

@@ -34,4 +34,11 @@ export interface DecodeGemvSpec {
    * of loads and its reductions' barriers were a good part of the rest
    */
   readonly subgroupReduce?: boolean
+  /**
+   * A is not bound: the split attention's partial softmaxes (decodeAttendSplitWgsl's Part, of
+   * `heads` heads of `headDim`) are folded into A = the attention's output [M, heads · headDim]
+   * in workgroup memory first, as decodeAttendCombineWgsl would have written it (the o GEMV
+   * only, weights "one", norm false): one dispatch a layer less. K must be heads · headDim.
+   */
+  readonly combine?: { readonly heads: number; readonly headDim: number }
 }

@@ -39,6 +39,9 @@ import { grid } from "./fused.ts"
  */
 export const DECODE_ROWS = 16
 
+/** The fused GEMVs whose layout (GemvShape) is chosen apart: "oCombined" is the o GEMV folding the split attention's chunks (defaults to "accumulate"'s). */
+export type GemvKind = "qkv" | "gateUp" | "accumulate" | "head" | "oCombined"
+
 export type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 
 export const DEFAULT_GEMV_SHAPE: GemvShape = { columns: 2, slices: 1 }
@@ -56,13 +59,21 @@ export const decodeGemvWgsl = (s: DecodeGemvSpec): string => {
   const GS = 32 * shape.slices // threads a column group
   const perGroup = gemvColumnsPerGroup(shape)
   const nB = s.weights === "qkv" ? 3 : pair ? 2 : 1
+  const c = s.combine
+  if (c && (s.norm || s.weights !== "one" || c.headDim % 4 !== 0)) throw new Error("decode GEMV: the split attention's chunks fold only into a GEMV of one weight without a norm (the o projection), head_dim a multiple of 4")
   const bindings = [
-    `@group(0) @binding(0) var<storage, read> A: array<vec4<${aType}>>;`,
+    c ? "@group(0) @binding(0) var<storage, read> Part: array<vec4<f32>>;" : `@group(0) @binding(0) var<storage, read> A: array<vec4<${aType}>>;`,
     ...range(nB).map((i) => `@group(0) @binding(${1 + i}) var<storage, read> B${i}: array<vec4<${S}>>;`),
     pair ? `@group(0) @binding(${1 + nB}) var<storage, read_write> Y: array<${S}>;` : `@group(0) @binding(${1 + nB}) var<storage, read_write> C: array<f32>;`,
     `@group(0) @binding(${2 + nB}) var<uniform> p: P;`,
-    ...(s.norm ? [`@group(0) @binding(${3 + nB}) var<storage, read> G: array<vec4<f32>>;`] : [])
+    ...(s.norm ? [`@group(0) @binding(${3 + nB}) var<storage, read> G: array<vec4<f32>>;`] : []),
+    ...(c ? [`struct PA { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }\n@group(0) @binding(${3 + nB}) var<uniform> pa: PA;`, `var<workgroup> As: array<vec4<${S}>, ${R * c.heads * (c.headDim / 4)}>;`] : [])
   ]
+  // the weights of U steps of K from kb on (the combine variant's software pipeline: one weight, no norm)
+  const weightLoads = (kb: string, lead: string) =>
+    range(U).flatMap((u) => range(cols).map((j) => `${lead}w${j}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 0, `min(${kb} + ${u * GS}u, K4 - 1u)`)}, ${kb} + ${u * GS}u < K4);`)).join("\n")
+  // an activation vec4: from storage, or from the chunks combined into workgroup memory
+  const aLoad = (i: string) => (c ? `vec4<f32>(As[${i}])` : `vec4<f32>(A[${i}])`)
   // a weight vec4 of column n (qkv: from the weight whose columns hold n; the boundaries are
   // multiples of the workgroup's columns, so the branch is uniform across a workgroup)
   const load = (n: string, which: number, k: string) => (s.weights === "qkv" ? `weightQkv(${n}, ${k}, K4)` : `vec4<f32>(B${which}[${n} * K4 + ${k}])`)
@@ -91,19 +102,26 @@ ${s.norm ? `  // each row's sum of squares, from the activations the products re
 ${range(R).map((r) => `  var ss_${r} = 0.0;`).join("\n")}
 ` : ""}${range(cols).map((j) => `  let n${j} = min(first + ${j}u, p.N - 1u);`).join("\n")}
 ${range(nAcc).flatMap((j) => range(R).map((r) => `  var ${acc(j, r)} = 0.0;`)).join("\n")}
-  // ${U} steps of K at a time: their weight loads are issued together (in flight at once), then used
+${c ? `  // the first ${U} steps of K's weights loaded before the prologue (their latency overlaps it), each
+  // next ${U} at the end of the ones before
+  var kb = t;
+${weightLoads("kb", "  var ")}
+${combineIntoWorkgroup(c, S)}  for (; kb < K4; kb += ${U * GS}u) {
+${range(U).map((u) => `    let k${u} = min(kb + ${u * GS}u, K4 - 1u);`).join("\n")}` : `  // ${U} steps of K at a time: their weight loads are issued together (in flight at once), then used
   for (var kb = t; kb < K4; kb += ${U * GS}u) {
 ${range(U).map((u) => `    let k${u} = min(kb + ${u * GS}u, K4 - 1u);
     let on${u} = kb + ${u * GS}u < K4; // past K: a weight of 0 (the load reads a valid, clamped index)
 ${pair
     ? range(cols).map((j) => `    var w${2 * j}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 0, `k${u}`)}, on${u});\n    var w${2 * j + 1}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 1, `k${u}`)}, on${u});`).join("\n")
-    : range(cols).map((j) => `    var w${j}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 0, `k${u}`)}, on${u});`).join("\n")}`).join("\n")}
+    : range(cols).map((j) => `    var w${j}_${u} = select(vec4<f32>(0.0), ${load(`n${j}`, 0, `k${u}`)}, on${u});`).join("\n")}`).join("\n")}`}
 ${s.norm ? range(U).map((u) => `    let gn${u} = G[k${u}];\n${range(nAcc).map((j) => `    w${j}_${u} = w${j}_${u} * gn${u};`).join("\n")}`).join("\n") : ""}
 ${range(R).map((r) => `    if (${r}u < p.M) {
-${range(U).map((u) => `      let a${u} = vec4<f32>(A[${r}u * K4 + k${u}]);`).join("\n")}
+${range(U).map((u) => `      let a${u} = ${aLoad(`${r}u * K4 + k${u}`)};`).join("\n")}
 ${range(nAcc).map((j) => `      ${acc(j, r)} += ${range(U).map((u) => `dot(w${j}_${u}, a${u})`).join(" + ")};`).join("\n")}
 ${s.norm ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot(a${u}, a${u}), on${u})`).join(" + ")};` : ""}
-    }`).join("\n")}
+    }`).join("\n")}${c ? `
+    let nb = kb + ${U * GS}u;
+${weightLoads("nb", "    ")}` : ""}
   }
 ${[...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)].map(([name, of]) => sg ? `  // ${name}: the warp's 32 partial sums of each row by subgroupAdd; lane t keeps row t's
   var ${name} = 0.0;
@@ -142,6 +160,50 @@ ${pair
     ${s.out === "accumulate" ? `C[t * p.N + first + ${j}u] += s${j};` : `C[t * p.N + first + ${j}u] = s${j};`}
   }`).join("\n")}
 }
+`
+}
+
+/**
+ * The o GEMV's prologue where it folds the split attention's chunks (DecodeGemvSpec.combine): the
+ * workgroup's 256 threads write A [M, heads · headDim] into workgroup memory, each vec4 of it
+ * as decodeAttendCombineWgsl computes it (the chunks' max, then their weights exp(m_s − m) summed
+ * in chunk order: the same values). Every workgroup of the GEMV repeats this (reads of a few tens
+ * of KB from L2, a couple of µs) instead of the combine's own dispatch and barrier (~12 µs a layer
+ * at one row on the H100, session 7). The chunks' loads go 4 at a time (indices clamped, the extra
+ * ones unused), so their latencies overlap.
+ */
+const combineIntoWorkgroup = (c: NonNullable<DecodeGemvSpec["combine"]>, S: DecodeStorage): string => {
+  const D4 = c.headDim / 4
+  const K4 = c.heads * D4
+  const rec4 = (c.headDim + 4) / 4 // a (chunk, row, head) record: D sums, then the max and the sum of weights
+  return `  // the split attention's chunks folded into A (workgroup memory), as the combine pass would write it
+  {
+    let chunks = (pa.pos + ${SPLIT_KEYS}u) / ${SPLIT_KEYS}u;
+    let each4 = pa.rows * ${c.heads * rec4}u; // one chunk's records, in vec4s
+    for (var e = lid; e < p.M * ${K4}u; e += 256u) {
+      let base = ((e / ${K4}u) * ${c.heads}u + (e % ${K4}u) / ${D4}u) * ${rec4}u; // the (row, head) record
+      let at = base + e % ${D4}u;
+      let stats = base + ${D4}u;
+      var m = -3.0e38;
+      for (var s = 0u; s < chunks; s += 4u) {
+${range(4).map((u) => `        let m${u} = Part[min(s + ${u}u, chunks - 1u) * each4 + stats].x;`).join("\n")}
+        m = max(m, max(max(m0, m1), max(m2, m3)));
+      }
+      var l = 0.0;
+      var o = vec4<f32>(0.0);
+      for (var s = 0u; s < chunks; s += 4u) {
+${range(4).map((u) => `        let st${u} = Part[min(s + ${u}u, chunks - 1u) * each4 + stats];
+        let v${u} = Part[min(s + ${u}u, chunks - 1u) * each4 + at];`).join("\n")}
+${range(4).map((u) => `        if (s + ${u}u < chunks) {
+          let w = exp(st${u}.x - m);
+          l += w * st${u}.y;
+          o += w * v${u};
+        }`).join("\n")}
+      }
+      As[e] = vec4<${S}>(o / l);
+    }
+  }
+  workgroupBarrier();
 `
 }
 
@@ -703,9 +765,14 @@ export interface DecodeLayerKernels {
   /**
    * params: decodeAttendParams. One dispatch, or two for the split attention (the chunks, then their
    * combination), which also needs `Part` (attendPartialBytes(rows, H, D, positions)) and the
-   * cache's positions.
+   * cache's positions. Where the combination is folded (`folds`), only the chunks: O is not
+   * written, and the o projection is `oCombined`.
    */
   attend(b: { QKV: Binding; QN: Binding; KN: Binding; K: Binding; V: Binding; O: Binding; Part?: Binding; params: GPUBuffer }, rows: number, H: number, positions?: number): ReadonlyArray<Dispatch>
+  /** whether the split attention's chunks are combined in oCombined's prologue (DecodeLayerOptions.foldCombine, where it fits workgroup memory) */
+  readonly folds: boolean
+  /** C [M, N] += combine(Part)·Bᵀ: the o GEMV folding the split attention's chunks (folds only); params: decodeGemvParams(M, N, heads · D), step: the attention's (decodeAttendParams) */
+  oCombined(b: { Part: Binding; B: Binding; C: Binding; params: GPUBuffer; step: GPUBuffer }, N: number): Dispatch
 }
 
 /** The GEMVs' uniform: M, N, K, the qkv boundaries n1, n2 (u32), eps (f32). */
@@ -729,7 +796,7 @@ export interface DecodeLayerOptions {
   /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl, decodeAttendCoalescedWgsl (default) or decodeAttendSplitWgsl + decodeAttendCombineWgsl ("split") */
   readonly attend?: DecodeAttend
   /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE; the CUDA-core GEMVs only) */
-  readonly shapes?: Partial<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>>
+  readonly shapes?: Partial<Record<GemvKind, GemvShape>>
   /**
    * "tensor-cores": the GEMVs as subgroup-matrix products (decode-gemv-tc.ts; 16-row kernels, N a
    * multiple of 16, K of tcGemvKStep(unroll)); default "cuda-cores" (decodeGemvWgsl)
@@ -741,6 +808,12 @@ export interface DecodeLayerOptions {
   readonly subgroupReduce?: boolean
   /** the tensor-core GEMVs' steps of K run ahead (default tcGemvUnroll(storage)); every K a multiple of tcGemvKStep(it) */
   readonly tcUnroll?: number
+  /**
+   * the split attention of `heads` query heads: its chunks combined in the o GEMV's prologue
+   * (oCombined) instead of a dispatch of their own, where the combined activations (rows × heads ×
+   * D in `storage`) fit the workgroup memory beside the GEMV's own; the CUDA-core GEMVs only
+   */
+  readonly foldCombine?: { readonly heads: number }
 }
 
 /** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
@@ -758,17 +831,18 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const tcU = options.tcUnroll ?? tcGemvUnroll(storage)
   const tcShared = 8 * 256 * tcU * (storage === "f16" ? 2 : 4) + 8 * 256 * 2 * 4 + 1024
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
-  const shape = (k: "qkv" | "gateUp" | "accumulate" | "head") => options.shapes?.[k] ?? DEFAULT_GEMV_SHAPE
+  // the o GEMV folding the chunks: its own layout where tuned, else the other accumulating GEMVs'
+  const shape = (k: GemvKind): GemvShape => options.shapes?.[k] ?? (k === "oCombined" ? options.shapes?.accumulate : undefined) ?? DEFAULT_GEMV_SHAPE
   // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
   // (more rows: more adds than the workgroup-memory reduction's reads). Opt-in (subgroupReduce: true
   // or FLEUVE_DECODER_SUBGROUPS=1) until it has passed its tests on a card: SwiftShader's subgroups
   // are 4 wide, so CI never runs it
-  const sgReduce = (k: "qkv" | "gateUp" | "accumulate" | "head") =>
+  const sgReduce = (k: GemvKind) =>
     (options.subgroupReduce ?? process.env.FLEUVE_DECODER_SUBGROUPS === "1") && R <= 4 && shape(k).slices === 1 && gpu.device.features.has("subgroups") && subgroupsOf32(gpu)
-  const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: "qkv" | "gateUp" | "accumulate" | "head") =>
+  const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: GemvKind) =>
     tc
       ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, ...spec })), `decode-${k}-${storage}-tc-u${tcU}`)
-      : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
+      : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}${spec.combine ? "-fold" : ""}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
@@ -781,7 +855,13 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[variant](D, storage)
   const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}`)
   const combine = variant === "split" ? await pipeline(gpu.device, decodeAttendCombineWgsl(D, storage), `decode-attend-combine-${storage}`) : undefined
-  const groups = (N: number, k: "qkv" | "gateUp" | "accumulate" | "head") => {
+  // the combination folded into the o GEMV where asked and its workgroup memory fits (the combined
+  // activations, plus the reduction's unless the sums are subgroupAdds)
+  const foldHeads = options.foldCombine?.heads
+  const foldBytes = foldHeads === undefined ? Infinity : R * foldHeads * D * (storage === "f16" ? 2 : 4) + (sgReduce("oCombined") ? 0 : shared)
+  const folds = combine !== undefined && !tc && foldBytes <= gpu.device.limits.maxComputeWorkgroupStorageSize
+  const oCombined = folds ? await make({ norm: false, weights: "one", out: "accumulate", combine: { heads: foldHeads!, headDim: D } }, "oCombined") : undefined
+  const groups = (N: number, k: GemvKind) => {
     if (tc && N % TC_COLUMNS !== 0) throw new Error(`decode ${k}: ${N} columns, not a multiple of ${TC_COLUMNS} (tensor-core GEMVs)`)
     return grid(Math.ceil(N / (tc ? TC_COLUMNS : gemvColumnsPerGroup(shape(k)))))
   }
@@ -799,15 +879,18 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     },
     gateUp: (b, N) => ({ pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, "gateUp") }),
     accumulate: (b, N) => ({ pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, "accumulate") }),
+    folds,
+    oCombined: (b, N) => {
+      if (!oCombined) throw new Error("decode layer: the o GEMV folds the split attention's chunks only where the kernels were made with foldCombine and it fits")
+      return { pipeline: oCombined, buffers: [b.Part, b.B, b.C, b.params, b.step], groups: groups(N, "oCombined") }
+    },
     head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") }),
     attend: (b, rows, H, positions) => {
       rowsOk(rows)
       if (!combine) return [{ pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }]
       if (!b.Part || positions === undefined) throw new Error("decode layer: the split attention needs its partial buffer and the cache's positions")
-      return [
-        { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.Part, b.params], groups: [rows, H, attendSplits(positions)] },
-        { pipeline: combine, buffers: [b.Part, b.O, b.params], groups: [rows, H] }
-      ]
+      const chunks: Dispatch = { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.Part, b.params], groups: [rows, H, attendSplits(positions)] }
+      return folds ? [chunks] : [chunks, { pipeline: combine, buffers: [b.Part, b.O, b.params], groups: [rows, H] }]
     }
   }
 }

@@ -1,6 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { grid } from "./fused.ts"
+import { NON_FINITE_TOKEN } from "./token-feed.ts"
 
 /**
  * The log-prob pick (model/wgsl/token-kernels.ts pickPartial + pickFinish: log-softmax at the
@@ -64,8 +65,17 @@ ${TREE}
 }
 `
 
-/** params: rows, cols, chunks. One workgroup a row; out[row] = (targets[row]'s logit − logsumexp, argmax). */
-export const pickMergeWgsl = `struct P { rows: u32, cols: u32, chunks: u32, _p0: u32 }
+/**
+ * params: rows, cols, chunks. One workgroup a row; out[row] = (targets[row]'s logit − logsumexp, argmax).
+ * With `feed` (pickMergeFeedWgsl) the workgroup then does what a device-fed step's last dispatch
+ * and the next step's first two did (model/wgsl/kernels/token-feed.ts recordArgmax and feedIds,
+ * model/wgsl/token-kernels.ts embedWgsl, one table shard): records the argmax into `generated`
+ * (NON_FINITE_TOKEN where the log-prob is not finite), picks the next step's token (the prompt's
+ * while it lasts) and writes its embedding row into X (ids past the vocabulary read its last
+ * row), so the next step starts at its first layer: three dispatches a step fewer, each of them
+ * a few µs of work behind a barrier at one row.
+ */
+const pickMergeSource = (feed?: { readonly table: "f16" | "f32" }): string => `${feed?.table === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, cols: u32, chunks: u32, ${feed ? "step: u32, width: u32, hidden: u32, _p0: u32, _p1: u32" : "_p0: u32"} }
 ${STATE}
 struct Pick { logprob: f32, argmax: u32 }
 @group(0) @binding(0) var<storage, read> L: array<f32>;
@@ -73,7 +83,12 @@ struct Pick { logprob: f32, argmax: u32 }
 @group(0) @binding(2) var<storage, read> targets: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<Pick>;
 @group(0) @binding(4) var<uniform> p: P;
-${SHARED}
+${feed ? `@group(0) @binding(5) var<storage, read_write> generated: array<u32>;
+@group(0) @binding(6) var<storage, read> feed: array<u32>; // lens [rows], then prompts [rows, width]
+@group(0) @binding(7) var<storage, read> E: array<${feed.table}>;
+@group(0) @binding(8) var<storage, read_write> X: array<f32>;
+var<workgroup> nextId: u32;
+` : ""}${SHARED}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wg.x;
@@ -93,17 +108,41 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 ${TREE}
   if (lid == 0u) {
     let t = min(targets[row], p.cols - 1u);
-    out[row] = Pick(select(L[row * p.cols + t] - ms[0] - log(ss[0]), bitcast<f32>(0x7fc00000u | bd[0]), bd[0] != 0u), am[0]);
-  }
+    let logprob = select(L[row * p.cols + t] - ms[0] - log(ss[0]), bitcast<f32>(0x7fc00000u | bd[0]), bd[0] != 0u);
+    out[row] = Pick(logprob, am[0]);${feed ? `
+    // recordArgmax: the argmax, or NON_FINITE_TOKEN where the log-prob's exponent is all ones
+    let token = select(am[0], ${NON_FINITE_TOKEN}u, (bitcast<u32>(logprob) & 0x7f800000u) == 0x7f800000u);
+    generated[p.step * p.rows + row] = token;
+    // feedIds for the next step: the prompt's token while the prompt lasts, else this one
+    let next = p.step + 1u;
+    nextId = select(token, feed[p.rows + row * p.width + min(next, p.width - 1u)], next < feed[row]);` : ""}
+  }${feed ? `
+  workgroupBarrier();
+  // embed: the next token's row of the table into the residual stream (the lm_head read it already)
+  let id = min(nextId, p.cols - 1u);
+  for (var i = lid; i < p.hidden; i += 256u) { X[row * p.hidden + i] = f32(E[id * p.hidden + i]); }` : ""}
 }
 `
+
+/** params: rows, cols, chunks. One workgroup a row; out[row] = (targets[row]'s logit − logsumexp, argmax). */
+export const pickMergeWgsl = pickMergeSource()
+
+/** pickMerge with the next step's feed (pickMergeSource): params pickFeedParams, the embedding table in `table` (f16 in the decoder). */
+export const pickMergeFeedWgsl = (table: "f16" | "f32"): string => pickMergeSource({ table })
 
 export interface PickSplit {
   /** The two dispatches for `rows` rows of logits [rows, cols]; states: rows · chunks(cols) · 16 bytes; params: pickSplitParams. */
   (b: { logits: Binding; states: Binding; targets: Binding; out: Binding; params: GPUBuffer }, rows: number, cols: number): [Dispatch, Dispatch]
 }
 
+/** The two dispatches of PickSplit with the merge feeding the next step (pickMergeFeedWgsl): generated [steps, rows], feed = lens [rows] then prompts [rows, width], E the embedding table [cols, hidden] (one binding), X [rows, hidden]; params: pickFeedParams. */
+export interface PickFeed {
+  (b: { logits: Binding; states: Binding; targets: Binding; out: Binding; generated: Binding; feed: Binding; E: Binding; X: Binding; params: GPUBuffer }, rows: number, cols: number): [Dispatch, Dispatch]
+}
+
 export const pickChunks = (cols: number): number => Math.ceil(cols / PICK_CHUNK)
+/** pickMergeFeedWgsl's uniform: rows, cols, chunks, step (the one picking), width (of the prompts), hidden. */
+export const pickFeedParams = (rows: number, cols: number, step: number, width: number, hidden: number): Array<number> => [rows, cols, pickChunks(cols), step, width, hidden, 0, 0]
 export const pickSplitParams = (rows: number, cols: number): Array<number> => [rows, cols, pickChunks(cols), 0]
 
 export const pickSplit = async (gpu: Gpu): Promise<PickSplit> => {
@@ -114,6 +153,19 @@ export const pickSplit = async (gpu: Gpu): Promise<PickSplit> => {
     return [
       { pipeline: chunks, buffers: [b.logits, b.states, b.params], groups: [pickChunks(cols), rows] },
       { pipeline: merge, buffers: [b.logits, b.states, b.targets, b.out, b.params], groups: grid(rows) }
+    ]
+  }
+}
+
+export const pickFeed = async (gpu: Gpu, table: "f16" | "f32"): Promise<PickFeed> => {
+  if (table === "f16" && !gpu.hasF16) throw new Error("pick + feed: an f16 embedding table needs shader-f16")
+  const chunks = await pipeline(gpu.device, pickChunksWgsl, "pick-chunks")
+  const merge = await pipeline(gpu.device, pickMergeFeedWgsl(table), `pick-merge-feed-${table}`)
+  return (b, rows, cols) => {
+    if (rows > 65535) throw new Error(`pick: ${rows} rows, at most 65535`)
+    return [
+      { pipeline: chunks, buffers: [b.logits, b.states, b.params], groups: [pickChunks(cols), rows] },
+      { pipeline: merge, buffers: [b.logits, b.states, b.targets, b.out, b.params, b.generated, b.feed, b.E, b.X], groups: grid(rows) }
     ]
   }
 }

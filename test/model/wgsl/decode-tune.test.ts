@@ -1,9 +1,11 @@
 // The decoder's GEMV layouts timed on the device (model/wgsl/decode-tune.ts) over a small model's
 // weights: every kind gets one of the candidates, and the choice is kept (the second call times
-// nothing). f32 storage: runs on SwiftShader.
+// nothing); with the split attention's combination folded into the o GEMV, that GEMV is timed apart.
+// f32 storage: runs on SwiftShader.
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { storageBuffer } from "../../../model/wgsl/kernels/buffers.ts"
+import { attendPartialBytes } from "../../../model/wgsl/kernels/decode-layer.ts"
 import { GEMV_CANDIDATES, tuneDecodeShapes } from "../../../model/wgsl/decode-tune.ts"
 import type { EngineShape, EngineWeights } from "../../../model/wgsl/qwen3-engine.ts"
 import { openTestGpu } from "../../helpers/gpu.ts"
@@ -32,5 +34,10 @@ describe("decoder GEMV layouts timed on the device", { skip: t.skip === false ? 
     const first = await tuneDecodeShapes(t.gpu, shape, weights, 1, buffers, true, "f32", candidates)
     for (const kind of ["qkv", "gateUp", "accumulate", "head"] as const) assert.ok(candidates.includes(first[kind]), `${kind}: ${JSON.stringify(first[kind])}`)
     assert.equal(await tuneDecodeShapes(t.gpu, shape, weights, 1, buffers, true, "f32", candidates), first, "the choice kept")
+    assert.equal(first.oCombined, undefined, "no folded o GEMV to time without the fold")
+    // the fold: the o GEMV that combines the chunks too, over 64 positions' partials (a separate choice)
+    const fold = { part: storageBuffer(dev, attendPartialBytes(1, 2, 64, 64)), positions: 64 }
+    const folded = await tuneDecodeShapes(t.gpu, shape, weights, 1, { ...buffers, fold }, true, "f32", candidates)
+    assert.ok(folded !== first && folded.oCombined !== undefined && candidates.includes(folded.oCombined), `oCombined: ${JSON.stringify(folded.oCombined)}`)
   })
 })

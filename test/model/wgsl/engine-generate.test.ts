@@ -65,9 +65,12 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     setScoringEngine(undefined)
   })
 
-  for (const [kernels, attend, gemv] of [["fused", "coalesced", "cuda-cores"], ["fused", "simple", "cuda-cores"], ["fused", "split", "cuda-cores"], ["fused", "split", "tensor-cores"], ["unfused", "simple", "cuda-cores"]] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention, GEMVs on the ${gemv}` : ""})`, async () => {
+  for (const [kernels, attend, gemv, fold] of [
+    ["fused", "coalesced", "cuda-cores", false], ["fused", "simple", "cuda-cores", false], ["fused", "split", "cuda-cores", false], ["fused", "split", "cuda-cores", true],
+    ["fused", "split", "tensor-cores", false], ["unfused", "simple", "cuda-cores", false]
+  ] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention${fold ? " combined in the o GEMV" : ""}, GEMVs on the ${gemv}` : ""})`, async () => {
     setDecoderKernels(kernels)
-    setDecoderLayout({ attend, gemv })
+    setDecoderLayout({ attend, gemv, foldCombine: fold, foldFeed: fold })
     const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
     assert.equal(opened._tag, "Ready")
     const scorer = (opened as { scorer: EngineScorer }).scorer
@@ -78,8 +81,9 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     assert.equal(decoder.kernels, kernels)
     if (kernels === "fused") assert.equal(decoder.gemv, gemv, "the GEMVs run where asked (this card has tensor cores, the widths fit)")
     // a step: 5 dispatches a fused layer (15 unfused), the embedding, the head, the feed and the recording
-    // (the split attention: 6 a layer, its chunks then their combination)
-    if (kernels === "fused") assert.equal(decoder.dispatchesPerStep, (attend === "split" ? 6 : 5) * config.numLayers + 6)
+    // (the split attention: 6 a layer, its chunks then their combination; 5 with the combination in
+    // the o GEMV, and the feed, embedding and record in the pick: the layers, the lm_head and the pick's 2)
+    if (kernels === "fused") assert.equal(decoder.dispatchesPerStep, fold ? 5 * config.numLayers + 3 : (attend === "split" ? 6 : 5) * config.numLayers + 6)
     const got = rows.map(() => new Float32Array(149))
     const argmax = rows.map(() => new Uint32Array(149))
     for (let s = 0; s < 149; s++) {
@@ -149,6 +153,33 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     // the fused layers keep the normalised activations in f32 (the unfused ones round them to f16)
     // and sum the lm_head in another order: a row may part at a near-tie, as the decoder and tfjs do
     assert.ok(identical >= 2, `${identical} of ${long.length} rows identical`)
+  })
+
+  it("generates with the folds (the attention's chunks combined in the o GEMV, the next step fed by the pick) the tokens of the plain split kernels, 1 row and 5", async () => {
+    const long = [`${prompts[1]} ${prompts[3]} ${prompts[0]}`, ...prompts]
+    for (const batch of [[long[0]!], long]) {
+      const generate = async (layout: Parameters<typeof setDecoderLayout>[0]) => {
+        setDecoderLayout(layout)
+        try {
+          return await generateGreedy(model, tokenizer, batch, { maxNewTokens: 24, stopAtEos: false, maxBatch: batch.length })
+        } finally {
+          setDecoderLayout({})
+        }
+      }
+      const plain = await generate({ attend: "split" })
+      // the feed folded changes no arithmetic: the same tokens
+      assert.deepEqual((await generate({ attend: "split", foldFeed: true })).map((g) => g.tokenIds), plain.map((g) => g.tokenIds), `${batch.length} row(s): the feed in the pick`)
+      // the chunks combined in the o GEMV: the combine pass's sums in its order (rounding aside, a near-tie may part)
+      const folded = await generate({ attend: "split", foldCombine: true, foldFeed: true })
+      for (const [r, g] of folded.entries()) {
+        const first = g.tokenIds.findIndex((t, i) => t !== plain[r]!.tokenIds[i])
+        if (first < 0) continue
+        const lp = await referenceLogprobs([...tokenizer.encode(batch[r]!), ...g.tokenIds.slice(0, first)])
+        const row = lp.subarray(lp.length - V)
+        const best = Math.max(...row)
+        assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[plain[r]!.tokenIds[first]!]! < 0.05, `${batch.length} row(s), row ${r} token ${first}: folded ${g.tokenIds[first]} vs plain ${plain[r]!.tokenIds[first]}, not a near-tie`)
+      }
+    }
   })
 
   it("gives the same generations one prompt at a time as all in one batch, fed by the host or by the device, and stops at stop strings as tfjs does", async () => {

@@ -164,6 +164,56 @@ describe("fused decoding layer", { skip }, () => {
         assert.deepEqual(others(gotV), others(Vc))
       })
     }
+
+    // the split attention's chunks combined in the o GEMV's prologue (foldCombine): 1 row and 3
+    // (kernels of 4), several chunks with a partial last one and a remainder past the prologue's
+    // 4-chunk loads (150: 5 chunks), one chunk (31), a chunk's first key (128), the first position
+    for (const [D, rows, pos] of [[64, 1, 150], [128, 3, 150], [128, 1, 31], [64, 3, 128], [128, 3, 0]] as const) {
+      it(`o GEMV folding the split attention's chunks: ${rows} row(s) at position ${pos}, GQA 4:2, D=${D}, against the CPU and the combine pass (${storage} storage)`, { skip: noF16 }, async () => {
+        if (t.skip !== false) return
+        const gpu = t.gpu
+        const dev = gpu.device
+        const [H, KV, positions, N] = [4, 2, 160, 203]
+        const qkv = random(rows * (H + 2 * KV) * D, 31, 2)
+        const [qn, kn] = [random(D, 32, 0.3).map((v) => 1 + v), random(D, 33, 0.3).map((v) => 1 + v)]
+        const Kc = held(random(positions * rows * KV * D, 34, 1))
+        const Vc = held(random(positions * rows * KV * D, 35, 1))
+        const Wo = held(random(N * H * D, 36, 0.05))
+        const C0 = random(rows * N, 37, 1)
+        // up to 4 rows on a card with 32-lane subgroups the o GEMV's sums are subgroupAdds (as the decoder's with :sg)
+        const options = { storage, rows, attend: "split", subgroupReduce: storage === "f16" } as const
+        const folded = await decodeLayerKernels(gpu, D, { ...options, foldCombine: { heads: H } })
+        const plain = await decodeLayerKernels(gpu, D, options)
+        assert.equal(folded.folds, true, "the combined activations fit the workgroup memory here")
+        assert.equal(plain.folds, false)
+        const made: Array<GPUBuffer> = []
+        const keep = <T extends GPUBuffer>(b: T) => (made.push(b), b)
+        const [bqkv, bqn, bkn, bWo] = [keep(storageBuffer(dev, qkv)), keep(storageBuffer(dev, qn)), keep(storageBuffer(dev, kn)), keep(upload(Wo))]
+        const params = keep(uniformBuffer(dev, ...decodeAttendParams(rows, pos, H, KV, 1 / Math.sqrt(D), eps, theta)))
+        const po = keep(uniformBuffer(dev, ...decodeGemvParams(rows, N, H * D)))
+        const run = async (k: typeof folded) => {
+          const [bK, bV] = [keep(upload(Kc)), keep(upload(Vc))]
+          const O = keep(storageBuffer(dev, rows * H * D * bytes))
+          const C = keep(storageBuffer(dev, C0))
+          // partials filled with NaN: a chunk the prologue reads and no workgroup wrote would show
+          const Part = keep(storageBuffer(dev, new Float32Array(attendPartialBytes(rows, H, D, positions) / 4).fill(Number.NaN)))
+          const attend = k.attend({ QKV: bqkv, QN: bqn, KN: bkn, K: bK, V: bV, O, Part, params }, rows, H, positions)
+          const o = k.folds ? k.oCombined({ Part, B: bWo, C, params: po, step: params }, N) : k.accumulate({ A: O, B: bWo, C, params: po }, N)
+          await runDispatches(dev, [...attend, o])
+          return { dispatches: attend.length + 1, C: new Float32Array(await readBuffer(dev, C, rows * N * 4)), K: await readStored(bK, positions * rows * KV * D) }
+        }
+        const got = await run(folded)
+        const base = await run(plain)
+        for (const b of made) b.destroy()
+        assert.deepEqual([got.dispatches, base.dispatches], [2, 3], "attention + o: one dispatch less folded")
+        const want = attendRef(qkv, qn, kn, Kc, Vc, rows, pos, H, KV, D, held)
+        const wantC = matmulRef(held(want.O), Wo, rows, N, H * D).map((v, i) => v + C0[i]!)
+        assert.ok(maxDiff(got.C, wantC) < (storage === "f16" ? 2e-2 : 1e-3), `folded against the CPU: max |Δ| ${maxDiff(got.C, wantC)}`)
+        // the same activations as the combine pass writes (same sums in the same order), so ~the same products
+        assert.ok(maxDiff(got.C, base.C) < 1e-4, `folded against the combine pass: max |Δ| ${maxDiff(got.C, base.C)}`)
+        assert.deepEqual([...got.K], [...base.K], "the caches appended alike")
+      })
+    }
   }
 })
 
