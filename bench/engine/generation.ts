@@ -170,7 +170,8 @@ if (args.batches || args.kernels) {
     }
   }
   // the GEMV layouts the decoders timed and chose on this device (model/wgsl/decode-tune.ts)
-  emit({ kind: "decoder-layouts", chosen: Object.fromEntries([...tunedDecodeShapes(webgpuEngineGpu()!.device)].map(([k, v]) => [k, v])) })
+  const engineGpu = webgpuEngineGpu()
+  if (engineGpu) emit({ kind: "decoder-layouts", chosen: Object.fromEntries([...tunedDecodeShapes(engineGpu.device)].map(([k, v]) => [k, v])) })
   model.dispose()
   process.exit(0)
 }

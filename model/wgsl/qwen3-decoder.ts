@@ -242,7 +242,7 @@ export class Qwen3Decoder {
         // the pick that feeds the next step, where the embedding is one binding (embed is then one dispatch)
         if ((decoderLayout.foldFeed ?? process.env.FLEUVE_DECODER_FOLD_FEED === "1") && embed.length === 1) {
           const feedPick = await pickFeed(gpu, "f16")
-          feedingHead = (fb) => [lmHead, ...feedPick({ logits, states, targets: b.targets, out: b.out, generated: fb.generated, feed: fb.feed, E: weights.embed, X: b.x, params: fb.params }, rows, vocab)]
+          feedingHead = (fb) => [lmHead, ...feedPick({ logits, states, targets: b.targets, out: b.out, generated: fb.generated, feed: fb.feed, E: { buffer: weights.embed, offset: 0, size: vocab * Hd * 2 }, X: b.x, params: fb.params }, rows, vocab)]
         }
       }
       const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
