@@ -37,14 +37,15 @@ export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv
   /**
    * true: the split attention's chunks combined in the o GEMV's prologue, not in a dispatch of
    * their own (DecodeLayerOptions.foldCombine; one dispatch a layer less); default
-   * FLEUVE_DECODER_FOLD=1. Opt-in until timed on a card.
+   * FLEUVE_DECODER_FOLD=1. Opt-in: its tests pass on the H100 and it cut a one-row step's profiled
+   * GPU time by ~10 %, but that call's in-run step times were host-bound (session 7, BENCHMARKS.md).
    */
   readonly foldCombine?: boolean
   /**
    * true: a device-fed step that picks records its argmax, feeds the next step's token and writes
    * its embedding in the pick's last dispatch (model/wgsl/kernels/pick-split.ts pickMergeFeedWgsl),
    * so the next step has no feed, embedding or record dispatch; default FLEUVE_DECODER_FOLD_FEED=1.
-   * Opt-in until timed on a card.
+   * Opt-in for the same reason as foldCombine.
    */
   readonly foldFeed?: boolean
 }
@@ -55,6 +56,8 @@ const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced",
  * (one row on the H100, session 6 round 1, same call: 1.49 ms a step against coalesced's 1.93; a few
  * (row, head) pairs leave most SMs idle without splitting the positions), `coalesced` beyond (16
  * rows: 3.35 against split's 3.73 ms, its 28 combine dispatches not paid back). Rows 2–4 untimed.
+ * Session 7 (two alternated pairs in one call): at 16 rows split led in tokens/s both times but not
+ * in ms a step: unchanged.
  */
 const defaultAttend = (rows: number): DecodeAttend => (rows <= 4 ? "split" : "coalesced")
 /** Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say (the tensor cores only where they fit). */
