@@ -8,6 +8,7 @@
 //
 //   node --import tsx bench/kafka/stage-path.ts [records] [rounds]
 //   FLEUVE_BENCH_PROFILE=/tmp/stage-path.cpuprofile …   # a CPU profile of the last round
+//   FLEUVE_BENCH_PROMOTED=1 …   # the last round: where what survives young-generation collections was allocated
 import { Effect, Stream } from "effect"
 import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -114,6 +115,22 @@ const encodeSend = async (messages: ReadonlyArray<OutMessage>) => {
   producedBytes += framed.buf.length
 }
 
+interface SampleNode { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: Array<SampleNode> }
+/** The sampled allocations that outlived scavenges, by allocating function (top 25 by bytes). */
+const printSurvivors = (profile: { head: SampleNode }) => {
+  const by = new Map<string, number>()
+  const walk = (n: SampleNode, stack: string) => {
+    const here = `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.replace(/^.*\//, "")}:${n.callFrame.lineNumber + 1}:${(n.callFrame as { columnNumber?: number }).columnNumber ?? 0}`
+    const path = stack === "" ? here : `${here} < ${stack.split(" < ").slice(0, 2).join(" < ")}`
+    if (n.selfSize > 0) by.set(path, (by.get(path) ?? 0) + n.selfSize)
+    for (const c of n.children) walk(c, here + (stack === "" ? "" : ` < ${stack}`))
+  }
+  walk(profile.head, "")
+  const total = [...by.values()].reduce((a, b) => a + b, 0)
+  console.log(`outlived the young generation: ${(total / 1e6).toFixed(1)} MB sampled`)
+  for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(v / 1e6).toFixed(2)} MB  ${k}`)
+}
+
 const round = async (profile: boolean) => {
   const tag = `path${Date.now().toString(36)}`
   const input = `eval.scores.${tag}.in`
@@ -153,6 +170,15 @@ const round = async (profile: boolean) => {
     await post("Profiler.enable")
     await post("Profiler.start")
   }
+  // Heap sampling that keeps what major collections free but drops what scavenges free: the
+  // samples left are the allocations that outlived the young generation (promoted or still alive).
+  const promoted = profile && process.env.FLEUVE_BENCH_PROMOTED !== undefined ? new Session() : undefined
+  const postH = (method: string, params?: object) => new Promise<any>((ok, ko) => promoted!.post(method, params ?? {}, (e, r) => (e ? ko(e) : ok(r))))
+  if (promoted) {
+    promoted.connect()
+    await postH("HeapProfiler.enable")
+    await postH("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false })
+  }
   producedBytes = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
@@ -160,6 +186,7 @@ const round = async (profile: boolean) => {
   await done
   const wall = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
+  if (promoted) printSurvivors((await postH("HeapProfiler.stopSampling")).profile)
   if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((await post("Profiler.stop")).profile))
   console.log(`${handled} records in ${wall.toFixed(0)} ms, CPU ${((cpu.user + cpu.system) / handled).toFixed(2)} µs a record, ${(producedBytes / 1e6).toFixed(1)} MB of Produce requests`)
 }
