@@ -84,6 +84,54 @@ export class FramedJson implements OutValue {
   }
 }
 
+/**
+ * A record already written in the wire format, `length` bytes at `start` of a shared chunk
+ * (FramedArena's): what a stage holds for each output until it is sent.
+ */
+export class FramedBytes implements OutValue {
+  constructor(readonly source: Buffer, readonly start: number, readonly length: number) {}
+
+  writeTo(buf: Buffer, at: number): void {
+    buf.set(this.source.subarray(this.start, this.start + this.length), at)
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.from(this.source.subarray(this.start, this.start + this.length))
+  }
+}
+
+/** Bytes of a chunk of encoded outputs (a fresh one when the next record may not fit). */
+const ARENA_CHUNK = 256 * 1024
+
+/**
+ * Writes records in the wire format one after the other into chunks of memory outside the JS heap.
+ * A stage's outputs live until their send is acknowledged (often across young-generation
+ * collections): held as JSON strings they were copied by every scavenge and then promoted (about 21
+ * of the 38-43 MB promoted per 100,000 records in stage-path.ts); as bytes in a chunk they are never
+ * copied by the GC, the string dies at once, and the encoder copies the bytes instead of UTF-8
+ * encoding a string. A chunk is freed once no output in it is referenced.
+ */
+class FramedArena {
+  private chunk = Buffer.allocUnsafe(0)
+  private at = 0
+
+  write(schemaId: number, json: string): FramedBytes {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const most = 5 + 3 * json.length
+    if (this.at + most > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafe(Math.max(ARENA_CHUNK, most))
+      this.at = 0
+    }
+    const start = this.at
+    const chunk = this.chunk
+    chunk[start] = MAGIC
+    chunk.writeUInt32BE(schemaId, start + 1)
+    const length = 5 + chunk.write(json, start + 5, "utf8")
+    this.at = start + length
+    return new FramedBytes(chunk, start, length)
+  }
+}
+
 export interface Serde {
   /** Registers (or finds) the writer schema of each record type; refuses incompatible changes. */
   readonly prepare: (types: ReadonlyArray<RecordType>) => Effect.Effect<void, SchemaIncompatible | RegistryUnavailable>
@@ -122,6 +170,7 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
         maxRetries: 3
       })
     ))
+  const arena = new FramedArena()
   const writerIds = new Map<string, number>()
   // schema id → subjects it may decode for (ids are global in the registry); `null`: unknown id.
   const knownIds = new Map<number, string | null>()
@@ -217,7 +266,7 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
       return this.frame(this.idOf(type), JSON.stringify(value))
     },
     encodeValue(type, value) {
-      return new FramedJson(this.idOf(type), JSON.stringify(value))
+      return arena.write(this.idOf(type), JSON.stringify(value))
     },
     decode: async <A>(type: RecordType<A>, bytes: Buffer | null): Promise<Decoded<A>> => {
       const id = schemaIdOf(bytes)
