@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { test } from "node:test"
-import { crc32c, groupMessagesPerPartition, kafkajsGroupingPatched, loadKafkajs, murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
+import { crc32c, crc32cNative, crc32cSliced, groupMessagesPerPartition, kafkajsGroupingPatched, loadKafkajs, murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { LeanRecord } from "../../../pipelines/kafka/kafkajs-record-batch.ts"
 import { FramedJson } from "../../../pipelines/kafka/serde.ts"
 import { keyTextOf } from "../../../pipelines/kafka/transport.ts"
@@ -30,19 +30,23 @@ test("kafkajs' producer groups and checksums through the replacements", () => {
   assert.notEqual(original, groupMessagesPerPartition)
 })
 
-test("crc32c is CRC32C: the standard check value, and kafkajs' own value on every length and offset", () => {
-  assert.equal(crc32c(Buffer.from("123456789")), 0xe3069283)
-  assert.equal(crc32c(Buffer.alloc(0)), 0)
-  assert.equal(crc32c(Buffer.alloc(32)), 0x8a9136aa)
-  let seed = 7
-  const bytes = Buffer.from(Array.from({ length: 20000 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24))
-  for (let n = 0; n <= 70; n++) {
-    for (const at of [0, 1, 3, 5]) {
-      const b = bytes.subarray(at, at + n)
-      assert.equal(crc32c(b), originalCrc(b) >>> 0, `${n} bytes at ${at}`)
+test("crc32c is CRC32C: the standard check value, and kafkajs' own value on every length and offset (native and slicing-by-8)", () => {
+  // The native addon is a dependency: on a machine where it does not load the JavaScript one runs.
+  assert.ok(crc32cNative !== undefined, "@node-rs/crc32 did not load (npm install)")
+  for (const [name, crc] of [["chosen", crc32c], ["native", crc32cNative!], ["sliced", crc32cSliced]] as const) {
+    assert.equal(crc(Buffer.from("123456789")), 0xe3069283, name)
+    assert.equal(crc(Buffer.alloc(0)), 0, name)
+    assert.equal(crc(Buffer.alloc(32)), 0x8a9136aa, name)
+    let seed = 7
+    const bytes = Buffer.from(Array.from({ length: 20000 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24))
+    for (let n = 0; n <= 70; n++) {
+      for (const at of [0, 1, 3, 5]) {
+        const b = bytes.subarray(at, at + n)
+        assert.equal(crc(b), originalCrc(b) >>> 0, `${name}: ${n} bytes at ${at}`)
+      }
     }
+    assert.equal(crc(bytes), originalCrc(bytes) >>> 0, name)
   }
-  assert.equal(crc32c(bytes), originalCrc(bytes) >>> 0)
 })
 
 test("the linear grouping returns what kafkajs' own returns: same partitions, same order, same messages", () => {
