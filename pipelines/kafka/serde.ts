@@ -111,7 +111,7 @@ const ARENA_CHUNK = 256 * 1024
  * copied by the GC, the string dies at once, and the encoder copies the bytes instead of UTF-8
  * encoding a string. A chunk is freed once no output in it is referenced.
  */
-class FramedArena {
+export class FramedArena {
   private chunk = Buffer.allocUnsafe(0)
   private at = 0
 

@@ -4,7 +4,7 @@ import { createRequire } from "node:module"
 import { test } from "node:test"
 import { crc32c, crc32cNative, crc32cSliced, groupMessagesPerPartition, kafkajsGroupingPatched, loadKafkajs, murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { LeanRecord } from "../../../pipelines/kafka/kafkajs-record-batch.ts"
-import { FramedJson } from "../../../pipelines/kafka/serde.ts"
+import { FramedArena, FramedBytes, FramedJson } from "../../../pipelines/kafka/serde.ts"
 import { keyTextOf } from "../../../pipelines/kafka/transport.ts"
 
 // kafkajs as kafkajs-transport.ts gets it: loaded after the fix is in place.
@@ -28,6 +28,25 @@ test("kafkajs' producer groups and checksums through the replacements", () => {
   assert.equal(require(path), groupMessagesPerPartition)
   assert.equal(require(crcPath), crc32c)
   assert.notEqual(original, groupMessagesPerPartition)
+})
+
+test("FramedArena writes each record's wire format where FramedJson would, across chunks, leaving earlier ones intact", () => {
+  const arena = new FramedArena()
+  const jsons = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, s: "é€😀".repeat(i % 7), pad: "x".repeat(i % 300) }))
+  const written = jsons.map((j, i) => arena.write(70000 + i, j))
+  const chunks = new Set(written.map((w) => w.source))
+  assert.ok(chunks.size > 1, "the records span several chunks")
+  written.forEach((w, i) => {
+    const expected = new FramedJson(70000 + i, jsons[i]!).toBuffer()
+    assert.equal(w.length, expected.length)
+    assert.deepEqual(w.toBuffer(), expected)
+    const into = Buffer.alloc(w.length + 3)
+    w.writeTo(into, 3)
+    assert.deepEqual(into.subarray(3), expected)
+  })
+  // A record larger than a chunk gets one of its own.
+  const big = "y".repeat(300 * 1024)
+  assert.deepEqual(arena.write(1, big).toBuffer(), new FramedJson(1, big).toBuffer())
 })
 
 test("crc32c is CRC32C: the standard check value, and kafkajs' own value on every length and offset (native and slicing-by-8)", () => {
@@ -288,9 +307,11 @@ test("the lean Produce request and request framing write kafkajs' own bytes", as
       await sameBytes(args)
       // The same request with framed-JSON values (a stage's outputs: serde.encodeValue) written by
       // the lean encoder straight into the request, against kafkajs' own over their bytes.
+      // Every other one as the stage makes them now: written at once into a shared off-heap chunk.
+      const arena = new FramedArena()
       const framed = (m: { value: unknown }, i: number) =>
-        typeof m.value === "string" ? { ...m, value: new FramedJson(1000 + i, m.value) } : m
-      const asBytes = (m: { value: unknown }) => (m.value instanceof FramedJson ? { ...m, value: m.value.toBuffer() } : m)
+        typeof m.value === "string" ? { ...m, value: i % 2 === 0 ? new FramedJson(1000 + i, m.value) : arena.write(1000 + i, m.value) } : m
+      const asBytes = (m: { value: unknown }) => (m.value instanceof FramedJson || m.value instanceof FramedBytes ? { ...m, value: m.value.toBuffer() } : m)
       const withFramed = { ...args, topicData: args.topicData.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, messages: p.messages.map(framed) })) })) }
       const withBytes = { ...args, topicData: withFramed.topicData.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, messages: p.messages.map(asBytes) })) })) }
       assert.ok(withFramed.topicData.some((t) => t.partitions.some((p) => p.messages.some((m) => m.value instanceof FramedJson))) || args.topicData.length === 0)
