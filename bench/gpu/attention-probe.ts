@@ -280,7 +280,7 @@ const main = async () => {
     console.log(`== robustness ${pass.robustness}: ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}; matrices ${JSON.stringify(gpu.subgroupMatrixConfigs.map((c) => `${c.componentType}>${c.resultComponentType} ${c.M}x${c.N}x${c.K}`))}; subgroups ${JSON.stringify(gpu.subgroupSizes)}${emulated ? "; fragments EMULATED in f32 (no tensor cores here)" : ""}`)
     const device = gpu.device
     device.onuncapturederror = (e) => console.log(`  uncaptured error: ${e.error.message.split("\n")[0]}`)
-    void device.lost.then((l) => console.log(`  DEVICE LOST: ${l.reason} ${l.message}`))
+    void device.lost.then((l) => l.reason !== "destroyed" && console.log(`  DEVICE LOST: ${l.reason} ${l.message}`))
     const compiled = new Map<string, { pipeline?: GPUComputePipeline; errors: Array<string>; messages: Array<string> }>()
     const compile = async (kernel: string, D: number) => {
       const key = `${kernel}/${D}`
@@ -359,6 +359,8 @@ const main = async () => {
           const v = FLASH[kernel.replace(/-dbg$/, "")]!
           if (!flashAttentionValid(v, c.D) || c.H % v.heads !== 0 || (c.H / c.KV) % v.heads !== 0) continue
         }
+        // SwiftShader's JIT aborts the process on the emulated fragments at head_dim 128 ("Local variable exceeds stack size limit")
+        if (emulated && c.D > 32) continue
         const data = prepare(c)
         if (fixedMax(kernel) && data.maxScore > 9) {
           console.log(`${pass.robustness} ${kernel.padEnd(18)} ${c.name.padEnd(18)} n/a (fixed max needs |score| <= 9, here ${data.maxScore.toFixed(1)})`)
