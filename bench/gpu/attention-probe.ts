@@ -14,7 +14,9 @@
  *   s5-c   no round trip of O through workgroup memory (right where no max rises after block 0: with -a)
  *   s5-ac  -a and -c: the one-pass loop with nothing but P = exp(s), l += P, O += P·V, O / l at the end
  *   s5-acn -ac without the division: must equal Σ exp(s)·V (the CPU's unnormalised sum)
- *   s5-r   workgroup arrays declared in the opposite order (a layout or aliasing fault would move)
+ *   s5-old session 5's order of the workgroup arrays (the fragments' first, the lanes' after): the
+ *          only change between right and wrong on the H100 in session 7's round 1 (then "s5-r", the
+ *          reverse of that order, was the only right variant; the kernels now declare it)
  *   s5-sh  row stats through subgroupShuffleXor instead of workgroup memory
  *   s5-bc  -b and -c: no flag, l rescaled every block, O never (right only where one block holds every key)
  *   tp-1   the two-pass kernel's second loop alone (first loop skipped, m = 0, l = 1): must equal Σ exp(s)·V
@@ -162,11 +164,11 @@ const tcVariant = (name: string, D: number): string => {
   if (parts.includes("b")) w = edit(w, "let raise = workgroupUniformLoad(&grow) != 0u;", "let raise = true;")
   if (parts.includes("c")) w = edit(w, "      if (k0 > 0u) { // before the first block O is all zeros", "      if (false) {")
   if (parts.includes("n")) w = edit(w, `f16(Os[e] / Al[e / ${D}u])`, "f16(Os[e])")
-  if (name.startsWith("s5-r")) {
-    // workgroup memory declared in the other order (small arrays first): a layout or aliasing fault would move
-    const decl = `var<workgroup> Ss: array<f32, ${R * SS}>;\nvar<workgroup> Ps: array<f16, ${R * PS}>;\nvar<workgroup> Os: array<f32, ${R * D}>;\n`
-    w = edit(w, decl, "")
-    w = edit(w, "var<workgroup> grow: u32; // a row's max rose past the slack in this block\n", `var<workgroup> grow: u32;\n${decl.split("\n").reverse().join("\n")}\n`)
+  if (name.startsWith("s5-old")) {
+    // session 5's declaration order (the fragments' arrays Ss, Ps, Os first, the lanes' Al, Hx, grow after): wrong on the H100 in session 7's round 1
+    const small = `var<workgroup> Al: array<f32, ${R}>; // each row's rescale factor, then its sum\nvar<workgroup> Hx: array<f32, 32>; // each lane's half-row max, then its half sum (the two lanes of a row meet here)\nvar<workgroup> grow: u32; // a row's max rose past the slack in this block\n`
+    const big = `var<workgroup> Os: array<f32, ${R * D}>;\nvar<workgroup> Ps: array<f16, ${R * PS}>;\nvar<workgroup> Ss: array<f32, ${R * SS}>;\n`
+    w = edit(w, small + big, `var<workgroup> Ss: array<f32, ${R * SS}>;\nvar<workgroup> Ps: array<f16, ${R * PS}>;\nvar<workgroup> Os: array<f32, ${R * D}>;\n${small}`)
   }
   if (name.startsWith("s5-sh")) {
     w = edit(w, "    Hx[lane] = mb;\n    workgroupBarrier();\n    mb = max(mb, Hx[lane ^ 1u]);\n", "    mb = max(mb, subgroupShuffleXor(mb, 1u));\n")
@@ -234,7 +236,7 @@ const flashVariant = (name: string, D: number): string => {
 }
 
 const KERNELS: ReadonlyArray<string> = [
-  "two-pass", "tp-1", "tp-al", "tp-un", "s5", "s5-a", "s5-b", "s5-c", "s5-ac", "s5-acn", "s5-bc", "s5-sh", "s5-r", "s5-dbg", "s5-ac-dbg",
+  "two-pass", "tp-1", "tp-al", "tp-un", "s5", "s5-a", "s5-b", "s5-c", "s5-ac", "s5-acn", "s5-bc", "s5-sh", "s5-old", "s5-dbg", "s5-ac-dbg",
   "flash", "flash-la", "flash-la-a", "flash-q16h1", "flash-q16h1-always", "flash-dbg", "flash-la-dbg"
 ]
 const isFlash = (k: string) => k.startsWith("flash")

@@ -177,12 +177,17 @@ ${range(dc).map((c) => `        s = subgroupMatrixMultiplyAccumulate(q${r}_${c},
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 ${attentionBindings("f16")}${withLse ? "\n@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;" : ""}
-var<workgroup> Ss: array<f32, ${R * SS}>;
-var<workgroup> Ps: array<f16, ${R * PS}>;
-var<workgroup> Os: array<f32, ${R * D}>;
+// Declared in this order on purpose: with the arrays the fragments load and store (Ss, Ps,
+// Os) first and the lanes' own (Al, Hx, grow) after them, the H100 (driver 580.159.04, Dawn of npm
+// webgpu 0.6.2) gave deterministic wrong outputs — the fragments' loads and stores and the lanes'
+// plain accesses disagreed about where the arrays are (session 7's bench/gpu/attention-probe.ts:
+// the order below, and only it, made every case right, with Dawn's robustness on and off).
 var<workgroup> Al: array<f32, ${R}>; // each row's rescale factor, then its sum
 var<workgroup> Hx: array<f32, 32>; // each lane's half-row max, then its half sum (the two lanes of a row meet here)
 var<workgroup> grow: u32; // a row's max rose past the slack in this block
+var<workgroup> Os: array<f32, ${R * D}>;
+var<workgroup> Ps: array<f16, ${R * PS}>;
+var<workgroup> Ss: array<f32, ${R * SS}>;
 
 @compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
