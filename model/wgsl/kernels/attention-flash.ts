@@ -34,10 +34,11 @@ import { range } from "./codegen.ts"
  *
  * Rounding: Q, K, V, P and O are f16; scores, max, sums and the accumulation are f32.
  *
- * STATUS (session 6): right with the fragments emulated (SwiftShader), WRONG on the H100 in both
- * device rounds — every variant, the same deterministic wrong outputs, LSE too — like session 5's
- * one-pass form; the two-pass kernel (attention-tc.ts) is right there and stays the default.
- * `auto` (attention-tc.ts' pickAttentionForm) rejected both candidates on the card. Opt-in only.
+ * STATUS: right with the fragments emulated (SwiftShader), wrong on the H100 in session 6 — every
+ * variant, like session 5's one-pass form. Session 7's probe (bench/gpu/attention-probe.ts) traced
+ * session 5's form to the order of its workgroup arrays (the fragments' and the lanes' accesses
+ * disagreed about where they lie; the reverse order was right on the card); the arrays here are now
+ * declared in that pattern, not yet checked on the card. Opt-in until it is.
  */
 export interface FlashAttentionVariant {
   readonly form: "flash"

@@ -48,9 +48,10 @@ const ONE_PASS_SLACK = 8
 // the fastest two-pass form on the H100 (bench/gpu/kernels.ts --profile: 1.31 ms at 16 × 512 × 16 heads; 64-key blocks 5×, 32 queries 1.3× slower)
 export const TWO_PASS_ATTENTION_TC: AttentionTcVariant = { queryFragments: 1, keyBlock: 32, pad: 4 }
 export const DEFAULT_ATTENTION_TC: AttentionTcVariant = TWO_PASS_ATTENTION_TC
-// The one-pass form: right with emulated fragments on SwiftShader, WRONG on the H100 in session 5's
-// second device call (O off by the row sums' order of magnitude, LSE by ~0.5); its row max and sums
-// then went through subgroup shuffles, now through workgroup memory. Off until the card says it is right.
+// The one-pass form: right with emulated fragments on SwiftShader, wrong on the H100 in sessions 5 and 6
+// — because of the order its workgroup arrays were declared in (session 7's attention probe: the same
+// WGSL with the lanes' arrays declared first was right in every case on the card; see the declarations).
+// Not the default: it has not been timed against the two-pass kernel yet.
 export const ONE_PASS_ATTENTION_TC: AttentionTcVariant = { ...TWO_PASS_ATTENTION_TC, onePass: true }
 
 export const attentionTcWgsl = (D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false): string => {
