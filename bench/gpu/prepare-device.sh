@@ -39,6 +39,7 @@ bundle bench/engine/generation.ts bench-generation.mjs
 bundle bench/engine/scoring.ts bench-engine-scoring.mjs
 bundle bench/gpu/parity-depth.ts bench-parity-depth.mjs
 bundle bench/gpu/diagnose.ts diagnose.mjs
+bundle bench/gpu/attention-probe.ts attention-probe.mjs
 bundle bench/gpu/kernels.ts bench-kernels.mjs
 bundle bench/gpu/runtime.ts bench-runtime.mjs
 [ -f "$DEST/dist/linux-x64/dawn.node.xz" ] || xz -T2 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$DEST/dist/linux-x64/dawn.node.xz"

@@ -34,10 +34,11 @@ import { range } from "./codegen.ts"
  *
  * Rounding: Q, K, V, P and O are f16; scores, max, sums and the accumulation are f32.
  *
- * STATUS (session 6): right with the fragments emulated (SwiftShader), WRONG on the H100 in both
- * device rounds — every variant, the same deterministic wrong outputs, LSE too — like session 5's
- * one-pass form; the two-pass kernel (attention-tc.ts) is right there and stays the default.
- * `auto` (attention-tc.ts' pickAttentionForm) rejected both candidates on the card. Opt-in only.
+ * STATUS: right with the fragments emulated (SwiftShader), wrong on the H100 in session 6 — every
+ * variant, like session 5's one-pass form. Session 7's probe (bench/gpu/attention-probe.ts) traced
+ * session 5's form to the order of its workgroup arrays (the fragments' and the lanes' accesses
+ * disagreed about where they lie; the reverse order was right on the card); the arrays here are now
+ * declared in that pattern, not yet checked on the card. Opt-in until it is.
  */
 export interface FlashAttentionVariant {
   readonly form: "flash"
@@ -192,14 +193,16 @@ struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32
 @group(0) @binding(2) var<storage, read> V8: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read_write> O2: array<u32>;
 @group(0) @binding(4) var<uniform> p: P;${withLse ? "\n@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;" : ""}
-var<workgroup> KVs: array<f16, ${2 * KB * KST}>; // the K tile, then the V tile
-var<workgroup> Ss: array<f32, ${NW * F * SST}>; // scores; O fragments on their way through
-var<workgroup> Ps: array<f16, ${NW * F * PST}>;${identity ? `
-var<workgroup> Id: array<f16, ${F * F}>;${Hs === "Hs" ? `
-var<workgroup> Hs: array<f16, ${NW * 2 * F * F * FP}>;` : ""}` : ""}
+// The lanes' own arrays first, then the fragments' in reverse: the order that made session 5's
+// one-pass form right on the H100 (see attention-tc.ts; the other order gave deterministic wrong outputs there).
 var<workgroup> Mx: array<f32, ${TH}>; // each lane's half-row max, then its half sum
 var<workgroup> Al: array<f32, ${NW * F}>; // each row's rescale factor, then its sum
-var<workgroup> flag: u32; // some row's max rose past the slack in this block
+var<workgroup> flag: u32; // some row's max rose past the slack in this block${identity ? `${Hs === "Hs" ? `
+var<workgroup> Hs: array<f16, ${NW * 2 * F * F * FP}>;` : ""}
+var<workgroup> Id: array<f16, ${F * F}>;` : ""}
+var<workgroup> Ps: array<f16, ${NW * F * PST}>;
+var<workgroup> Ss: array<f32, ${NW * F * SST}>; // scores; O fragments on their way through
+var<workgroup> KVs: array<f16, ${2 * KB * KST}>; // the K tile, then the V tile
 
 @compute @workgroup_size(${TH})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -48,9 +48,10 @@ const ONE_PASS_SLACK = 8
 // the fastest two-pass form on the H100 (bench/gpu/kernels.ts --profile: 1.31 ms at 16 × 512 × 16 heads; 64-key blocks 5×, 32 queries 1.3× slower)
 export const TWO_PASS_ATTENTION_TC: AttentionTcVariant = { queryFragments: 1, keyBlock: 32, pad: 4 }
 export const DEFAULT_ATTENTION_TC: AttentionTcVariant = TWO_PASS_ATTENTION_TC
-// The one-pass form: right with emulated fragments on SwiftShader, WRONG on the H100 in session 5's
-// second device call (O off by the row sums' order of magnitude, LSE by ~0.5); its row max and sums
-// then went through subgroup shuffles, now through workgroup memory. Off until the card says it is right.
+// The one-pass form: right with emulated fragments on SwiftShader, wrong on the H100 in sessions 5 and 6
+// — because of the order its workgroup arrays were declared in (session 7's attention probe: the same
+// WGSL with the lanes' arrays declared first was right in every case on the card; see the declarations).
+// Not the default: it has not been timed against the two-pass kernel yet.
 export const ONE_PASS_ATTENTION_TC: AttentionTcVariant = { ...TWO_PASS_ATTENTION_TC, onePass: true }
 
 export const attentionTcWgsl = (D: number, variant: AttentionTcVariant = DEFAULT_ATTENTION_TC, withLse = false): string => {
@@ -177,12 +178,17 @@ ${range(dc).map((c) => `        s = subgroupMatrixMultiplyAccumulate(q${r}_${c},
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 ${attentionBindings("f16")}${withLse ? "\n@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;" : ""}
-var<workgroup> Ss: array<f32, ${R * SS}>;
-var<workgroup> Ps: array<f16, ${R * PS}>;
-var<workgroup> Os: array<f32, ${R * D}>;
+// Declared in this order on purpose: with the arrays the fragments load and store (Ss, Ps,
+// Os) first and the lanes' own (Al, Hx, grow) after them, the H100 (driver 580.159.04, Dawn of npm
+// webgpu 0.6.2) gave deterministic wrong outputs — the fragments' loads and stores and the lanes'
+// plain accesses disagreed about where the arrays are (session 7's bench/gpu/attention-probe.ts:
+// the order below, and only it, made every case right, with Dawn's robustness on and off).
 var<workgroup> Al: array<f32, ${R}>; // each row's rescale factor, then its sum
 var<workgroup> Hx: array<f32, 32>; // each lane's half-row max, then its half sum (the two lanes of a row meet here)
 var<workgroup> grow: u32; // a row's max rose past the slack in this block
+var<workgroup> Os: array<f32, ${R * D}>;
+var<workgroup> Ps: array<f16, ${R * PS}>;
+var<workgroup> Ss: array<f32, ${R * SS}>;
 
 @compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
