@@ -439,44 +439,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 
 /**
- * decodeAttendWgsl laid out for coalesced loads ("coalesced"): 256 threads a (row, head); a key's
- * D values are read by D / 4 consecutive threads, 4 values each (one 8-byte load at f16, a key row
- * in one go), 256 / (D / 4) keys at a time, so the cache is read in whole rows and many loads are
- * in flight, where the other variants had one thread walk a key's row value by value (the round-1
- * profile on the H100: ~150 µs a dispatch at 256 positions). Keys go by blocks of 64: the lanes'
- * partial dot products meet in workgroup memory (one thread a key adds them), the block's softmax
- * weights are exponentiated in parallel, and the values are summed the same way, each thread
- * keeping 4 output dimensions for its share of the keys; the shares meet at the end. The new key
- * and value at pos come from workgroup memory; the first query head of each kv head appends them.
+ * The 256-thread attention kernels' opening (coalesced and split): this (row, head)'s q, k and v
+ * read from QKV, q and k RMS-normed per head (squares summed by halves in `sums`), rotated by RoPE
+ * at p.pos, and left rounded to the cache's type in workgroup memory (q4, k4, v4) for the key loops.
+ * Expects `row`, `h`, `kvh` and `lid` in scope; declares `d` and `mine`.
  */
-export const decodeAttendCoalescedWgsl = (D: number, storage: DecodeStorage): string => {
-  const S = storage
+const qkNormRopeToWorkgroup = (D: number, S: DecodeStorage): string => {
   const half = D / 2
-  const L = D / 4 // threads a key
-  const KPS = 256 / L // keys a sweep
-  const B = 64 // keys a block
-  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
-@group(0) @binding(0) var<storage, read> QKV: array<f32>;
-@group(0) @binding(1) var<storage, read> QN: array<f32>;
-@group(0) @binding(2) var<storage, read> KN: array<f32>;
-@group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
-@group(0) @binding(4) var<storage, read_write> V: array<vec4<${S}>>;
-@group(0) @binding(5) var<storage, read_write> O: array<${S}>;
-@group(0) @binding(6) var<uniform> p: P;
-var<workgroup> q4: array<vec4<f32>, ${L}>;
-var<workgroup> k4: array<vec4<f32>, ${L}>;
-var<workgroup> v4: array<vec4<f32>, ${L}>;
-var<workgroup> sums: array<f32, ${2 * D}>;
-var<workgroup> part: array<f32, ${B * L}>;
-var<workgroup> scores: array<f32, ${B}>;
-var<workgroup> outs: array<vec4<f32>, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = wg.x;
-  let h = wg.y;
-  let group = p.H / p.KV;
-  let kvh = h / group;
-  let width = (p.H + 2u * p.KV) * ${D}u;
+  return `  let width = (p.H + 2u * p.KV) * ${D}u;
   let d = min(lid, ${D - 1}u); // threads past D repeat the last dimension's work and write nothing
   let mine = lid < ${D}u;
   let qv = QKV[row * width + h * ${D}u + d];
@@ -508,7 +478,47 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     q4[d / 4u][d % 4u] = f32(${S}(qr));
     k4[d / 4u][d % 4u] = f32(${S}(kr));
     v4[d / 4u][d % 4u] = f32(${S}(vv));
-  }
+  }`
+}
+
+/**
+ * decodeAttendWgsl laid out for coalesced loads ("coalesced"): 256 threads a (row, head); a key's
+ * D values are read by D / 4 consecutive threads, 4 values each (one 8-byte load at f16, a key row
+ * in one go), 256 / (D / 4) keys at a time, so the cache is read in whole rows and many loads are
+ * in flight, where the other variants had one thread walk a key's row value by value (the round-1
+ * profile on the H100: ~150 µs a dispatch at 256 positions). Keys go by blocks of 64: the lanes'
+ * partial dot products meet in workgroup memory (one thread a key adds them), the block's softmax
+ * weights are exponentiated in parallel, and the values are summed the same way, each thread
+ * keeping 4 output dimensions for its share of the keys; the shares meet at the end. The new key
+ * and value at pos come from workgroup memory; the first query head of each kv head appends them.
+ */
+export const decodeAttendCoalescedWgsl = (D: number, storage: DecodeStorage): string => {
+  const S = storage
+  const L = D / 4 // threads a key
+  const KPS = 256 / L // keys a sweep
+  const B = 64 // keys a block
+  return `${S === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+@group(0) @binding(0) var<storage, read> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read> QN: array<f32>;
+@group(0) @binding(2) var<storage, read> KN: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
+@group(0) @binding(4) var<storage, read_write> V: array<vec4<${S}>>;
+@group(0) @binding(5) var<storage, read_write> O: array<${S}>;
+@group(0) @binding(6) var<uniform> p: P;
+var<workgroup> q4: array<vec4<f32>, ${L}>;
+var<workgroup> k4: array<vec4<f32>, ${L}>;
+var<workgroup> v4: array<vec4<f32>, ${L}>;
+var<workgroup> sums: array<f32, ${2 * D}>;
+var<workgroup> part: array<f32, ${B * L}>;
+var<workgroup> scores: array<f32, ${B}>;
+var<workgroup> outs: array<vec4<f32>, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let h = wg.y;
+  let group = p.H / p.KV;
+  let kvh = h / group;
+${qkNormRopeToWorkgroup(D, S)}
   let stride4 = p.rows * p.KV * ${L}u; // one position of the cache, in vec4s
   let base4 = (row * p.KV + kvh) * ${L}u;
   workgroupBarrier();
@@ -594,7 +604,6 @@ export const attendPartialBytes = (rows: number, H: number, D: number, positions
  */
 export const decodeAttendSplitWgsl = (D: number, storage: DecodeStorage): string => {
   const S = storage
-  const half = D / 2
   const L = D / 4 // threads a key
   const KPS = 256 / L // keys a sweep
   const C = SPLIT_KEYS
@@ -638,39 +647,7 @@ ${range(sweeps).map((u) => `  let j${u} = sub + ${u * KPS}u;
   let key${u} = b0 + min(j${u}, n - 1u);
   let c${u} = vec4<f32>(K[key${u} * stride4 + base4 + lane]);
   let e${u} = vec4<f32>(V[key${u} * stride4 + base4 + lane]);`).join("\n")}
-  let width = (p.H + 2u * p.KV) * ${D}u;
-  let d = min(lid, ${D - 1}u); // threads past D repeat the last dimension's work and write nothing
-  let mine = lid < ${D}u;
-  let qv = QKV[row * width + h * ${D}u + d];
-  let kv = QKV[row * width + (p.H + kvh) * ${D}u + d];
-  let vv = QKV[row * width + (p.H + p.KV + kvh) * ${D}u + d];
-  if (mine) { sums[d] = qv * qv; sums[${D}u + d] = kv * kv; }
-  // the squares summed by halves: every thread walking all ${D} of them queued 256 threads' reads on
-  // the SM's shared memory (at 16 rows the split variant's 2 048 workgroups all pay it)
-  for (var w = ${2 ** Math.ceil(Math.log2(D)) / 2}u; w > 0u; w = w / 2u) {
-    workgroupBarrier();
-    if (lid < w && lid + w < ${D}u) { sums[lid] += sums[lid + w]; sums[${D}u + lid] += sums[${D}u + lid + w]; }
-  }
-  workgroupBarrier();
-  let sq = sums[0];
-  let sk = sums[${D}u];
-  let qn = qv * inverseSqrt(sq / ${D}.0 + p.eps) * QN[d];
-  let kn = kv * inverseSqrt(sk / ${D}.0 + p.eps) * KN[d];
-  workgroupBarrier();
-  if (mine) { sums[d] = qn; sums[${D}u + d] = kn; }
-  workgroupBarrier();
-  let i = d % ${half}u;
-  let angle = f32(p.pos) / pow(p.theta, f32(2u * i) / ${D}.0);
-  let c = cos(angle);
-  let sn = sin(angle);
-  let other = select(i, d + ${half}u, d < ${half}u) % ${D}u; // the partner of the rotation
-  let qr = select(qn * c + sums[other] * sn, qn * c - sums[other] * sn, d < ${half}u);
-  let kr = select(kn * c + sums[${D}u + other] * sn, kn * c - sums[${D}u + other] * sn, d < ${half}u);
-  if (mine) {
-    q4[d / 4u][d % 4u] = f32(${S}(qr));
-    k4[d / 4u][d % 4u] = f32(${S}(kr));
-    v4[d / 4u][d % 4u] = f32(${S}(vv));
-  }
+${qkNormRopeToWorkgroup(D, S)}
   workgroupBarrier();
   if (h % group == 0u && lid < ${L}u && b0 + n == len) {
     K[p.pos * stride4 + base4 + lid] = vec4<${S}>(k4[lid]);
