@@ -64,24 +64,13 @@ const schemaErrorText = (cause: unknown): { reason: string; field?: string } => 
   return field ? { reason: `schema validation failed: ${message}`, field } : { reason: `schema validation failed: ${message}` }
 }
 
-/** A record in the wire format, not yet written: magic byte, schema id, then the JSON as UTF-8. */
-export class FramedJson implements OutValue {
-  readonly length: number
-  constructor(readonly schemaId: number, readonly json: string) {
-    this.length = 5 + Buffer.byteLength(json, "utf8")
-  }
-
-  writeTo(buf: Buffer, at: number): void {
-    buf[at] = MAGIC
-    buf.writeUInt32BE(this.schemaId, at + 1)
-    buf.write(this.json, at + 5, this.length - 5, "utf8")
-  }
-
-  toBuffer(): Buffer {
-    const out = Buffer.allocUnsafe(this.length)
-    this.writeTo(out, 0)
-    return out
-  }
+/** A record in the wire format, in a Buffer of its own: magic byte, schema id, then the JSON as UTF-8. */
+export const frameJson = (schemaId: number, json: string): Buffer => {
+  const out = Buffer.allocUnsafe(5 + Buffer.byteLength(json, "utf8"))
+  out[0] = MAGIC
+  out.writeUInt32BE(schemaId, 1)
+  out.write(json, 5, "utf8")
+  return out
 }
 
 /**
@@ -260,8 +249,7 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
       if (id === undefined) throw new Error(`schema ${type.subject} was not prepared`)
       return id
     },
-    // One buffer per record: the JSON is written in place after the 5-byte header.
-    frame: (schemaId, json) => new FramedJson(schemaId, json).toBuffer(),
+    frame: frameJson,
     encode(type, value) {
       return this.frame(this.idOf(type), JSON.stringify(value))
     },
