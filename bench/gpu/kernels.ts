@@ -11,9 +11,9 @@
  * step's shape) and a LoRA run on the f32 backward beside the default; `--ratio-only` trains only
  * the rows the PyTorch ratios use; `--split-k-head` times the lm_head's dX split along the
  * vocabulary (the trainer's default) against one product and adds a LoRA run with one product;
- * `--attention-forward` adds scoring and LoRA runs with the opt-in one-pass multi-subgroup forward
- * attention (attention-flash.ts; `--attention-form q32-h2-k32-ri[-always][-pf][-sh][-la]` or `auto` picks its variant, default
- * DEFAULT_FLASH_ATTENTION). The attention-alone rows time every form: two-pass, session 5's one-pass,
+ * `--attention-forward` adds scoring and LoRA runs with another forward attention than the default
+ * (`auto`: the flash kernel where it reproduces the two-pass one): the two-pass kernel, or what
+ * `--attention-form two-pass|auto|q32-h2-k32-ri[-always][-pf][-sh][-la]` names. The attention-alone rows time every form: two-pass, session 5's one-pass,
  * and each flash variant that fits the adapter's workgroup memory (`--attention-candidates`: only
  * two-pass, one-pass and the variants that hold O in the lanes). Prints one JSON object per line.
  *
@@ -31,7 +31,7 @@ import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type E
 import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
 import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
-import { matmulPlan, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
+import { matmulPlan, tuneLog, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
 import { profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
 import { attentionBackward, type AttentionBackwardBuffers } from "../../model/wgsl/kernels/attention-backward.ts"
 import { attentionBackwardTcName, tensorCoreAttentionBackward, type AttentionBackwardTcVariant } from "../../model/wgsl/kernels/attention-backward-tc.ts"
@@ -292,6 +292,8 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
     peak_gpu_bytes_allocated: peak, finite: [...scores!.logprob].every(Number.isFinite)
   })
   if (profile) await emitProfile(gpu, `scoring ${format} ${shape.name}`, [...engine.dispatches().map((d) => [kernelOf(d), d] as const)])
+  // which tile each of the engine's product shapes got, and what every candidate measured
+  if (profile) for (const t of tuneLog.splice(0)) emit({ kind: "matmul-tune", ...t })
   if (profile) {
     // each dispatch of one layer on its own, 10 in a submission: where a layer's time goes
     const perKind = new Map<string, number>()
@@ -314,16 +316,18 @@ const flashVariants = (gpu: Gpu): Array<FlashAttentionVariant> =>
     .filter((v) => flashAttentionValid(v) && flashAttentionSharedBytes(v, 128) <= gpu.device.limits.maxComputeWorkgroupStorageSize)
 
 /**
- * --attention-form NAME (attention-flash.ts' name without its prefix, e.g. q32-h2-k32-ri-la, or
- * "auto": pickAttentionForm's choice on this card): the form of the --attention-forward runs.
+ * --attention-form NAME (attention-flash.ts' name without its prefix, e.g. q32-h2-k32-ri-la,
+ * "auto": pickAttentionForm's choice on this card, or "two-pass"): the form of the
+ * --attention-forward runs. Default: the two-pass kernel, the default's form before session 8
+ * (the default is now `auto`, which picks the flash kernel where it reproduces the two-pass one).
  */
-const flashForm = async (gpu: Gpu): Promise<AttentionForm> => {
+const comparedForm = async (gpu: Gpu): Promise<AttentionForm> => {
   const at = process.argv.indexOf("--attention-form")
-  if (at < 0) return DEFAULT_FLASH_ATTENTION
-  const name = process.argv[at + 1] ?? ""
+  const name = at < 0 ? "two-pass" : process.argv[at + 1] ?? ""
+  if (name === "two-pass") return TWO_PASS_ATTENTION_TC
   if (name === "auto") return pickAttentionForm(gpu, 128, 2)
   const v = parseFlashAttentionName(name)
-  if (!v) throw new Error(`--attention-form ${name}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la], e.g. q32-h2-k32-ri, or auto`)
+  if (!v) throw new Error(`--attention-form ${name}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la], e.g. q32-h2-k32-ri, auto or two-pass`)
   return v
 }
 
@@ -502,7 +506,7 @@ const main = async () => {
     }
     if (process.argv.includes("--attention-forward")) {
       peak = allocated
-      await guard("model f16, flash attention", async () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", await flashForm(gpu)))
+      await guard("model f16, the compared attention form", async () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "tensor-core", await comparedForm(gpu)))
     }
     peak = allocated
     if (!ratioOnly) await guard("model f16, scalar attention", () => modelBench(gpu, "f16", quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, "scalar"))
@@ -521,7 +525,7 @@ const main = async () => {
     // --split-k-head: the same step with only the lm_head's dX as one product
     if (process.argv.includes("--split-k-head")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { headSplitK: 0 }])
     // --attention-forward: the same step with the one-pass multi-subgroup forward attention
-    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: await flashForm(gpu) }])
+    if (process.argv.includes("--attention-forward")) runs.splice(1, 0, ["f16", 16, 1, 0.05, { attentionForward: await comparedForm(gpu) }])
     for (const [format, batch, accumulation, dropout, choices] of runs) {
       peak = allocated
       await guard(`training ${format} ${batch}×${accumulation} dropout ${dropout}${choiceName(choices ?? {})}`, () => trainBench(gpu, format, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, batch, 1024, 3, accumulation, dropout, choices))

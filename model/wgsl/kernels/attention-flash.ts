@@ -39,8 +39,10 @@ import { range } from "./codegen.ts"
  * session 5's form to the order of its workgroup arrays (the fragments' and the lanes' accesses
  * disagreed about where they lie; the reverse order was right on the card); the arrays here are now
  * declared in that pattern, and on the H100 (session 7, round 2) attention-flash.test.ts passed 18/18
- * and engine-scorer 6/6 under FLEUVE_ATTENTION_FORWARD=flash. Opt-in until the trainer and
- * engine-generate tests have passed under it on the card too.
+ * and engine-scorer 6/6 under FLEUVE_ATTENTION_FORWARD=flash. In session 8 the trainer, train-engine-gpu
+ * and engine-generate tests passed under it on the card too, and it became the default through
+ * `auto` (attention-tc.ts: defaultAttentionForm), which still checks it against the two-pass kernel
+ * on each device before using it.
  */
 export interface FlashAttentionVariant {
   readonly form: "flash"

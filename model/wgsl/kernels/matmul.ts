@@ -259,6 +259,9 @@ export const SHORTLIST: ReadonlyArray<TileConfig> = [
   { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 }
 ]
 
+/** Timed rounds per candidate when a shape is tuned (after one warm-up each). */
+const TUNE_ROUNDS = 5
+
 /** Workgroups that fill an H100/H200 (132 multiprocessors) once. */
 export const FILL = 132
 
@@ -271,6 +274,9 @@ interface Candidate {
 }
 
 const tuned = new Map<string, string>()
+
+/** Every shape this process timed (plan `tune`): benches print them beside their profiles. */
+export const tuneLog: Array<TuneResult & { readonly format: string }> = []
 
 /**
  * Compiles the matmul kernels for this adapter (or the implementation asked for). With tensor
@@ -351,6 +357,7 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
         const best = Object.entries(ms).reduce((a, b) => (b[1] < a[1] ? b : a))[0]
         tuned.set(k, best)
         results.push({ M, N, K, choice: best, ms })
+        tuneLog.push({ format: suffix, M, N, K, choice: best, ms })
       }
       return results
     }
@@ -360,7 +367,13 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
 /** Whether multi-subgroup tiles can assume 32-lane subgroups of consecutive invocations (NVIDIA). */
 export const subgroupsOf32 = (gpu: Gpu): boolean => gpu.subgroupSizes === undefined || (gpu.subgroupSizes.min === 32 && gpu.subgroupSizes.max === 32)
 
-/** Milliseconds of each candidate on one shape: random operands, a few dispatches a submission, best of 3 after a warm-up. */
+/**
+ * Milliseconds of each candidate on one shape: random operands, a few dispatches a submission,
+ * best of ROUNDS after a warm-up. The candidates take turns round by round, so a card whose clocks
+ * are still rising (or a queue still busy with the weights' uploads) weighs on all of them alike
+ * instead of on whichever came first: a gate/up shape once went to the one-subgroup kernel at 111
+ * TFLOP/s where the 128×128 tile does 156.
+ */
 const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<Candidate>, M: number, N: number, K: number): Promise<Record<string, number>> => {
   const dev = gpu.device
   // random bits: f16 pairs of magnitude under 1 (exponent capped) for A and f16 weights, raw words for NF4
@@ -383,18 +396,17 @@ const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<
   const per = Math.max(1, Math.min(20, Math.round(4e11 / (2 * M * N * K))))
   const out: Record<string, number> = {}
   try {
-    for (const c of cs) {
-      const d: Dispatch = { pipeline: c.pipeline, buffers: format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params], groups: [N / c.BN, M / c.BM] }
-      const ds = Array<Dispatch>(per).fill(d)
-      await runDispatches(dev, ds)
-      let best = Infinity
-      for (let r = 0; r < 3; r++) {
+    const lists = cs.map((c) => Array<Dispatch>(per).fill({ pipeline: c.pipeline, buffers: format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params], groups: [N / c.BN, M / c.BM] }))
+    for (const ds of lists) await runDispatches(dev, ds)
+    const best = cs.map(() => Infinity)
+    for (let r = 0; r < TUNE_ROUNDS; r++) {
+      for (let i = 0; i < cs.length; i++) {
         const t0 = performance.now()
-        await runDispatches(dev, ds)
-        best = Math.min(best, (performance.now() - t0) / per)
+        await runDispatches(dev, lists[i]!)
+        best[i] = Math.min(best[i]!, (performance.now() - t0) / per)
       }
-      out[c.variant] = +best.toFixed(4)
     }
+    cs.forEach((c, i) => (out[c.variant] = +best[i]!.toFixed(4)))
   } finally {
     for (const b of [A, B, C, params, ...(absmax ? [absmax] : [])]) b.destroy()
   }

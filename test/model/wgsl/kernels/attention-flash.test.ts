@@ -29,8 +29,8 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
       else process.env.FLEUVE_ATTENTION_FORWARD = before
     }
   }
-  it("is the two-pass kernel unset or =two-pass, the flash kernel =flash, a named flash variant =flash:<name>, the probe's pick =auto", () => {
-    assert.deepEqual(withEnv(undefined, defaultAttentionForm), DEFAULT_ATTENTION_TC)
+  it("is the probe's pick unset or =auto, the two-pass kernel =two-pass, the flash kernel =flash, a named flash variant =flash:<name>", () => {
+    assert.equal(withEnv(undefined, defaultAttentionForm), "auto")
     assert.deepEqual(withEnv("two-pass", defaultAttentionForm), DEFAULT_ATTENTION_TC)
     assert.deepEqual(withEnv("flash", defaultAttentionForm), DEFAULT_FLASH_ATTENTION)
     assert.deepEqual(withEnv("flash:q64-h1-k32-ri-pf-la", defaultAttentionForm), { form: "flash", queries: 64, heads: 1, keyBlock: 32, reload: "identity", prefetch: true, accumulate: "lanes" })
