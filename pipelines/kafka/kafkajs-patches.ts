@@ -1,4 +1,5 @@
 import { createRequire } from "node:module"
+import { installPipelinedCommits } from "./kafkajs-commits.ts"
 import { installPrefetch } from "./kafkajs-prefetch.ts"
 import { leanRecordModules } from "./kafkajs-record-batch.ts"
 
@@ -249,6 +250,7 @@ type Kafkajs = typeof import("kafkajs")
 let kafkajs: Kafkajs | undefined
 let installed = false
 let prefetch = false
+let commitsBehind = false
 
 /** kafkajs, with the fix installed first. */
 export const loadKafkajs = (): Kafkajs => {
@@ -261,6 +263,8 @@ export const loadKafkajs = (): Kafkajs => {
     // The fetch ahead (kafkajs-prefetch.ts) wraps a method of kafkajs' consumer runner: only on the
     // version it was written against, and only for consumers that ask for it.
     if (process.env.FLEUVE_KAFKAJS_PATCH !== "0" && process.env.FLEUVE_KAFKAJS_PREFETCH !== "0" && kafkajsVersion() === PATCHED_VERSION) prefetch = installPrefetch()
+    // So do the commits behind the handling (kafkajs-commits.ts).
+    if (process.env.FLEUVE_KAFKAJS_PATCH !== "0" && process.env.FLEUVE_KAFKAJS_PIPELINED_COMMITS !== "0" && kafkajsVersion() === PATCHED_VERSION) commitsBehind = installPipelinedCommits()
   }
   return kafkajs
 }
@@ -277,6 +281,12 @@ const kafkajsVersion = (): string | undefined => {
 export const kafkajsPrefetch = (): boolean => {
   loadKafkajs()
   return prefetch
+}
+
+/** Whether consumers that ask for it commit behind their handling (kafkajs-commits.ts; off with FLEUVE_KAFKAJS_PIPELINED_COMMITS=0). */
+export const kafkajsPipelinedCommits = (): boolean => {
+  loadKafkajs()
+  return commitsBehind
 }
 
 /** Whether kafkajs runs with all its replacements (false: another kafkajs version, FLEUVE_KAFKAJS_PATCH=0, or kafkajs loaded some other way first). */

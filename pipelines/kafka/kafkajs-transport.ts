@@ -1,6 +1,7 @@
 import { Redacted } from "effect"
 import type { Admin, EachBatchPayload, Message, SASLOptions } from "kafkajs"
 import { kafkajsLeanRecords, loadKafkajs, uncommittedAdmin } from "./kafkajs-patches.ts"
+import { pipelinedCommits } from "./kafkajs-commits.ts"
 import { prefetching } from "./kafkajs-prefetch.ts"
 import { NO_RECORD_HEADERS } from "./kafkajs-record-batch.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
@@ -216,7 +217,9 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       eachBatchAutoResolve: false,
       // kafkajs hands a fetch's batches to this many workers at once (one partition each).
       partitionsConsumedConcurrently: options.concurrentBatches ? 64 : 1,
-      eachBatch: (options.prefetch ? prefetching : <F>(f: F) => f)(async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+      // The next fetch asked for while a fetch is handled (kafkajs-prefetch.ts), and the commit
+      // after a handled batch sent without holding up the next (kafkajs-commits.ts).
+      eachBatch: pipelinedCommits((options.prefetch ?? true ? prefetching : <F>(f: F) => f)(async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return
         // kafkajs heartbeats only between batches: a batch that takes longer than the session
         // (a stage calling a model server) would lose the member its partitions while it works,
@@ -254,7 +257,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
         }
         resolveOffset(batch.lastOffset())
         await heartbeat()
-      })
+      }))
     })
     const handle: Consumer = {
       done,

@@ -131,9 +131,10 @@ export interface ConsumerOptions {
   readonly concurrentBatches?: boolean
   /**
    * Asks the broker for the next fetch as soon as a fetch's batches are handed over, so that it
-   * arrives while they are handled (a stage's handling and transaction): what is handed over next
-   * is still exactly what a fetch at the positions then would return (kafkajs-prefetch.ts).
-   * A client without it fetches as before.
+   * arrives while they are handled (a stage's handling and transaction, a sink's landing): what is
+   * handed over next is still exactly what a fetch at the positions then would return
+   * (kafkajs-prefetch.ts). Default true; false fetches only once the batches are handled. A client
+   * without it fetches as before.
    */
   readonly prefetch?: boolean
 }
