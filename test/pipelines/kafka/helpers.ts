@@ -2,7 +2,9 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { createWriteStream } from "node:fs"
 import { join, resolve } from "node:path"
 import { groupLag, totalLag } from "../../../pipelines/kafka/lag.ts"
+import { murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
+import type { KafkaTransport } from "../../../pipelines/kafka/transport.ts"
 import type { KafkaSettings } from "../../../pipelines/kafka/settings.ts"
 import { DEFAULT_BROKERS, DEFAULT_REGISTRY } from "../../../pipelines/kafka/settings.ts"
 import { repoRoot } from "../../helpers/paths.ts"
@@ -30,6 +32,27 @@ export const testSettings = (over: Partial<KafkaSettings> = {}): KafkaSettings =
 })
 
 export const uniqueTag = () => `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
+
+/**
+ * A fresh 3-partition topic with `perPartition` ~500-byte records in each partition (value
+ * `<partition>:<index>:<pad>`), sent 25 a partition at a time: record batches of ~13 KiB, so that a
+ * 16 KiB fetch returns one or two and a partition takes many fetches (the fetch-ahead and commit tests).
+ */
+export const topicOfSmallBatches = async (transport: KafkaTransport, prefix: string, perPartition: number): Promise<string> => {
+  const topic = `${prefix}.${uniqueTag()}`
+  await transport.createTopics([{ topic, partitions: 3, replicationFactor: 1 }])
+  const producer = await transport.producer({})
+  const pad = "x".repeat(480)
+  // One key per partition (the default partitioner's murmur2), so each partition gets perPartition records.
+  const keys = [0, 1, 2].map((p) => {
+    for (let k = 0; ; k++) if ((murmur2(`k${k}`) & 0x7fffffff) % 3 === p) return `k${k}`
+  })
+  for (let i = 0; i < perPartition; i += 25) {
+    await producer.send([0, 1, 2].flatMap((p) => Array.from({ length: 25 }, (_, j) => ({ topic, key: keys[p]!, value: Buffer.from(`${p}:${i + j}:${pad}`) }))))
+  }
+  await producer.close()
+  return topic
+}
 
 /** A worker as a real child process, its stderr kept in a log file for failures. */
 export const startWorker = (dir: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess => {

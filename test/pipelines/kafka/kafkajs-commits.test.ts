@@ -6,9 +6,9 @@
 import assert from "node:assert/strict"
 import { after, before, test } from "node:test"
 import { commitCounts } from "../../../pipelines/kafka/kafkajs-commits.ts"
-import { kafkajsPipelinedCommits, murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
+import { kafkajsPipelinedCommits } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
-import { sleep, testSettings, uniqueTag } from "./helpers.ts"
+import { sleep, testSettings, topicOfSmallBatches, uniqueTag } from "./helpers.ts"
 
 const settings = testSettings()
 const transport = kafkajsTransport(settings)
@@ -18,19 +18,7 @@ const PER_PARTITION = 600
 let topic = ""
 
 before(async () => {
-  topic = `commits.${uniqueTag()}`
-  await transport.createTopics([{ topic, partitions: 3, replicationFactor: 1 }])
-  const producer = await transport.producer({})
-  const pad = "x".repeat(480)
-  // One key per partition (the default partitioner's murmur2), so each partition gets PER_PARTITION records.
-  const keys = [0, 1, 2].map((p) => {
-    for (let k = 0; ; k++) if ((murmur2(`k${k}`) & 0x7fffffff) % 3 === p) return `k${k}`
-  })
-  // Record batches of 25 (~13 KiB), so that 16 KiB fetches return one or two: many batches a partition.
-  for (let i = 0; i < PER_PARTITION; i += 25) {
-    await producer.send([0, 1, 2].flatMap((p) => Array.from({ length: 25 }, (_, j) => ({ topic, key: keys[p]!, value: Buffer.from(`${p}:${i + j}:${pad}`) }))))
-  }
-  await producer.close()
+  topic = await topicOfSmallBatches(transport, "commits", PER_PARTITION)
 })
 
 const committedOf = async (group: string) => new Map((await transport.groupOffsets(group, [topic])).map((o) => [o.partition, Number(o.offset)]))

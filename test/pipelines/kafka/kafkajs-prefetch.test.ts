@@ -5,11 +5,11 @@
 // that was only fetched ahead, and no skipped record when partitions move to another member.
 import assert from "node:assert/strict"
 import { after, before, test } from "node:test"
-import { kafkajsPrefetch, murmur2 } from "../../../pipelines/kafka/kafkajs-patches.ts"
+import { kafkajsPrefetch } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { prefetchCounts } from "../../../pipelines/kafka/kafkajs-prefetch.ts"
 import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
 import type { InBatch } from "../../../pipelines/kafka/transport.ts"
-import { sleep, testSettings, uniqueTag } from "./helpers.ts"
+import { sleep, testSettings, topicOfSmallBatches, uniqueTag } from "./helpers.ts"
 
 const settings = testSettings()
 const transport = kafkajsTransport(settings)
@@ -19,20 +19,7 @@ const PER_PARTITION = 1500
 let topic = ""
 
 before(async () => {
-  topic = `prefetch.${uniqueTag()}`
-  await transport.createTopics([{ topic, partitions: 3, replicationFactor: 1 }])
-  const producer = await transport.producer({})
-  // ~500-byte records: with 16 KiB fetches, 25–50 records a batch and ~40 fetches a partition.
-  const pad = "x".repeat(480)
-  // One key per partition (the default partitioner's murmur2), so each partition gets PER_PARTITION records.
-  const keys = [0, 1, 2].map((p) => {
-    for (let k = 0; ; k++) if ((murmur2(`k${k}`) & 0x7fffffff) % 3 === p) return `k${k}`
-  })
-  // Sends of 25 records a partition: record batches of 25 (~13 KiB), so a small fetch returns one or two.
-  for (let i = 0; i < PER_PARTITION; i += 25) {
-    await producer.send([0, 1, 2].flatMap((p) => Array.from({ length: 25 }, (_, j) => ({ topic, key: keys[p]!, value: Buffer.from(`${p}:${i + j}:${pad}`) }))))
-  }
-  await producer.close()
+  topic = await topicOfSmallBatches(transport, "prefetch", PER_PARTITION)
 })
 
 /** Offsets of each batch a member was handed, per partition, in the order handed over. */
