@@ -128,6 +128,9 @@ if (profiler) {
   await post("Profiler.start")
 }
 const cpu0 = process.cpuUsage()
+// How busy the event loop's thread was over the span (1: never idle, so CPU on it is the bound;
+// lower: it waited, for the broker or a send in flight).
+const elu0 = performance.eventLoopUtilization()
 const t0 = performance.now()
 tStart = t0
 const running = await startStage(ctx, pipeline, pipeline.nodes[1] as never, stats, run)
@@ -146,11 +149,12 @@ while (t.records < N) {
 }
 const wall = (performance.now() - t0) / 1000
 const cpu = process.cpuUsage(cpu0)
+const busy = performance.eventLoopUtilization(elu0).utilization
 if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((await post("Profiler.stop")).profile))
 const grouping = client === "kafkajs" ? (kafkajsGroupingPatched() ? " with fleuve's replacements" : " as shipped") : ""
 console.log(
   `${client}${grouping}: ${N} records in ${wall.toFixed(2)} s from the stage's start (${Math.round(N / wall)} records/s); ${t.batchN} batches of ${Math.round(t.records / t.batchN)} records, ` +
-    `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s (CPU ${(t.txCpu / 1000).toFixed(2)} s); CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record)`
+    `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s (CPU ${(t.txCpu / 1000).toFixed(2)} s); CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record); event loop busy ${(busy * 100).toFixed(0)}% of the span`
 )
 if (timeline) for (const [at, what] of timeline) console.log(`${at.toFixed(1).padStart(8)} ms  ${what}`)
 await running.close()
