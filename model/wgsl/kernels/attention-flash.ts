@@ -85,6 +85,11 @@ export interface FlashAttentionVariant {
    * the barriers, SwiftShader's lanes do not run in step).
    */
   readonly sync?: "workgroup" | "subgroup"
+  /**
+   * (`-db`, with `sync: "subgroup"` only) two K/V tiles in workgroup memory: each block stages the
+   * next tile into the other while computing on this one, so one workgroup barrier a block.
+   */
+  readonly doubleBuffer?: boolean
 }
 
 export const DEFAULT_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity" }
@@ -96,16 +101,16 @@ const LOG2E = 1.4426950408889634
 const LN2 = 0.6931471805599453
 
 export const flashAttentionName = (v: FlashAttentionVariant): string =>
-  `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}${v.accumulate === "lanes" ? "-la" : ""}${v.stage === "words" ? "-n" : ""}${v.unroll ? "-u" : ""}${v.interleave ? "-il" : ""}${v.qShared ? "-qs" : ""}${v.sync === "subgroup" ? "-ws" : ""}`
+  `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}${v.accumulate === "lanes" ? "-la" : ""}${v.stage === "words" ? "-n" : ""}${v.unroll ? "-u" : ""}${v.interleave ? "-il" : ""}${v.qShared ? "-qs" : ""}${v.doubleBuffer ? "-db" : ""}${v.sync === "subgroup" ? "-ws" : ""}`
 
 /** The variant a name (flashAttentionName without its "attention-flash-" prefix, e.g. q32-h2-k32-ri-la) stands for, or undefined. */
 export const parseFlashAttentionName = (name: string): FlashAttentionVariant | undefined => {
-  const m = /^(?:attention-flash-)?q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?(-la)?(-n)?(-u)?(-il)?(-qs)?(-ws)?$/.exec(name)
+  const m = /^(?:attention-flash-)?q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?(-la)?(-n)?(-u)?(-il)?(-qs)?(-db)?(-ws)?$/.exec(name)
   if (!m) return undefined
   return {
     form: "flash", queries: Number(m[1]) as 16 | 32 | 64, heads: Number(m[2]) as 1 | 2, keyBlock: Number(m[3]) as 16 | 32 | 64, reload: m[4] === "rr" ? "result" : "identity",
     ...(m[5] ? { rescale: "always" as const } : {}), ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { shuffle: true } : {}), ...(m[8] ? { accumulate: "lanes" as const } : {}),
-    ...(m[9] ? { stage: "words" as const } : {}), ...(m[10] ? { unroll: true } : {}), ...(m[11] ? { interleave: true } : {}), ...(m[12] ? { qShared: true } : {}), ...(m[13] ? { sync: "subgroup" as const } : {})
+    ...(m[9] ? { stage: "words" as const } : {}), ...(m[10] ? { unroll: true } : {}), ...(m[11] ? { interleave: true } : {}), ...(m[12] ? { qShared: true } : {}), ...(m[13] ? { doubleBuffer: true } : {}), ...(m[14] ? { sync: "subgroup" as const } : {})
   }
 }
 
@@ -116,11 +121,12 @@ const subgroupsOf = (v: FlashAttentionVariant): number => (v.queries / F) * v.he
  * Whether the variant is well formed: the workgroup's Q rows are staged once through the K and V
  * tiles (2 × keyBlock rows) unless they have their own (`qShared`), so at most 2 × keyBlock query
  * rows a workgroup; the prefetch takes 16-byte units (not `stage: "words"`); the lanes' O
- * (`accumulate: "lanes"`) keeps its workgroup barriers (not `sync: "subgroup"`).
+ * (`accumulate: "lanes"`) keeps its workgroup barriers (not `sync: "subgroup"`); two K/V tiles
+ * (`doubleBuffer`) only with subgroups in step and no prefetch.
  */
 export const flashAttentionValid = (v: FlashAttentionVariant, D = 128): boolean =>
   (v.qShared || subgroupsOf(v) * F <= 2 * v.keyBlock) && (!v.prefetch || Number.isInteger(prefetchUnits(v, D)) && prefetchUnits(v, D) <= 4) &&
-  !(v.prefetch && v.stage === "words") && !(v.accumulate === "lanes" && v.sync === "subgroup")
+  !(v.prefetch && v.stage === "words") && !(v.accumulate === "lanes" && v.sync === "subgroup") && !(v.doubleBuffer && (v.sync !== "subgroup" || v.prefetch))
 
 /** 16-byte units of K (and of V) a thread loads a tile. */
 const prefetchUnits = (v: FlashAttentionVariant, D: number): number => (v.keyBlock * D) / 8 / (32 * subgroupsOf(v))
@@ -128,7 +134,7 @@ const prefetchUnits = (v: FlashAttentionVariant, D: number): number => (v.keyBlo
 /** Workgroup memory (bytes) a variant needs at head_dim D. */
 export const flashAttentionSharedBytes = (v: FlashAttentionVariant, D: number): number => {
   const NW = subgroupsOf(v)
-  const kv = 2 * v.keyBlock * (D + 8) * 2
+  const kv = (v.doubleBuffer ? 2 : 1) * 2 * v.keyBlock * (D + 8) * 2
   const ss = NW * F * (v.keyBlock + 4) * 4
   const ps = NW * F * (v.keyBlock + 8) * 2
   const hs = v.reload === "identity" ? F * F * 2 + (hiLoInTiles(v, D) ? 0 : NW * 2 * F * F * passFragments(v, D) * 2) : 0
@@ -178,6 +184,37 @@ export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse 
   // a point where a subgroup reads what its own lanes or fragments wrote (its rows only)
   const sync = (what: string) => inStep ? `// ${what}: this subgroup's own rows; its lanes run in step (no barrier)` : "workgroupBarrier();"
   const QT = v.qShared ? "Qs" : "KVs" // where the Q rows are staged
+  const db = v.doubleBuffer === true
+  const qBase = db && !v.qShared ? 2 * KB * KST : 0 // Q's rows in the second tile (two tiles) while the first is staged
+  const kvAt = (n: number) => db ? `cur + ${n}u` : `${n}u` // a K/V fragment's offset in this block's tile
+  // (two tiles) the K and V rows from key `from` into the tile at `base`, zeros past T
+  const stageAt = (from: string, base: string) => v.stage === "words" ? `    for (var u = lid; u < ${KB * D / 2}u; u += ${TH}u) {
+      let r = u / ${D / 2}u;
+      let c = (u % ${D / 2}u) * 2u;
+      var xk = 0u;
+      var xv = 0u;
+      if (${from} + r < p.T) {
+        let at = (((b * p.T + ${from} + r) * p.KV + kvh) * ${D}u + c) / 2u;
+        xk = K8[at / 4u][at % 4u];
+        xv = V8[at / 4u][at % 4u];
+      }
+      let y = ${base} + r * ${KST}u + c;
+      { let h = bitcast<vec2<f16>>(xk); KVs[y] = h.x; KVs[y + 1u] = h.y; }
+      { let h = bitcast<vec2<f16>>(xv); KVs[y + ${VT}u] = h.x; KVs[y + ${VT + 1}u] = h.y; }
+    }` : `    for (var u = lid; u < ${KB * units}u; u += ${TH}u) {
+      let r = u / ${units}u;
+      let c = (u % ${units}u) * 8u;
+      var xk = vec4<u32>();
+      var xv = vec4<u32>();
+      if (${from} + r < p.T) {
+        let at = (((b * p.T + ${from} + r) * p.KV + kvh) * ${D}u + c) / 8u;
+        xk = K8[at];
+        xv = V8[at];
+      }
+      let y = ${base} + r * ${KST}u + c;
+      ${store8("KVs", "y", "xk")}
+      ${store8("KVs", `y + ${VT}u`, "xv")}
+    }`
   const qFrag = (c: number) => v.qShared ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Qs, sg * ${F * KST}u + ${c * F}u, false, ${KST}u)` : `q${c}`
   // the next tile's K and V units of this thread into registers pk*, pv* (zeros past T)
   const fetch = (from: string) => range(PU).map((i) => `    {
@@ -248,7 +285,7 @@ var<workgroup> Hs: array<f16, ${NW * 2 * F * F * FP}>;` : ""}
 var<workgroup> Id: array<f16, ${F * F}>;` : ""}
 var<workgroup> Ps: array<f16, ${NW * F * PST}>;
 var<workgroup> Ss: array<f32, ${NW * F * SST}>; // scores; O fragments on their way through
-var<workgroup> KVs: array<f16, ${2 * KB * KST}>; // the K tile, then the V tile${v.qShared ? `
+var<workgroup> KVs: array<f16, ${(db ? 2 : 1) * 2 * KB * KST}>; // the K tile, then the V tile${db ? " (twice: this block's, the next one's)" : ""}${v.qShared ? `
 var<workgroup> Qs: array<f16, ${NW * F * KST}>; // the workgroup's Q rows, for the whole key loop` : ""}
 
 @compute @workgroup_size(${TH})
@@ -279,10 +316,12 @@ ${identity ? `  for (var i = lid; i < ${F * F}u; i += ${TH}u) { Id[i] = select(f
     let s = qb * ${v.queries}u + (w % ${SQ}u) * ${F}u + r % ${F}u;
     var x = vec4<u32>();
     if (s < p.S) { x = Q8[(((b * p.S + s) * p.H + h0 + w / ${SQ}u) * ${D}u + c) / 8u]; }
-    ${store8(QT, `r * ${KST}u + c`, "x")}
-  }
+    ${store8(QT, `${qBase ? `${qBase}u + ` : ""}r * ${KST}u + c`, "x")}
+  }${db ? `
+  // the first K and V tile
+${stageAt("0u", "0u")}` : ""}
   workgroupBarrier();
-${v.qShared ? "" : range(dc).map((c) => `  let q${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&KVs, sg * ${F * KST}u + ${c * F}u, false, ${KST}u);\n`).join("")}  if (lid == 0u) { flag = 0u; }${inStep ? `
+${v.qShared ? "" : range(dc).map((c) => `  let q${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&KVs, sg * ${F * KST}u + ${qBase + c * F}u, false, ${KST}u);\n`).join("")}  if (lid == 0u) { flag = 0u; }${inStep ? `
   if (lid < ${NW}u) { Fl[lid] = 0u; }` : ""}
   workgroupBarrier();${v.prefetch ? `
 ${range(PU).map((i) => `  var pk${i} = vec4<u32>();
@@ -292,9 +331,14 @@ ${fetch("0u")}` : ""}
   // two-pass kernel (tried in session 6's round 2: the H100's outputs did not change)
   var m = -3.0e38; // the row's running max (log₂ units; both lanes of a row agree)
   var l = 0.0; // this lane's share of the row's Σ P
-${lanes ? laneAccumulators : range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
+${lanes ? laneAccumulators : range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}${db ? `
+  var cur = 0u; // where this block's tile starts in KVs` : ""}
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
-${v.prefetch ? `    // the K and V tile fetched during the last block, then the next one's loads in flight
+${db ? `    // the next K and V tile into the other half while this one is used
+    let nxt = ${2 * KB * KST}u - cur;
+    if (k0 + ${KB}u < last) {
+${stageAt(`k0 + ${KB}u`, "nxt")}
+    }` : v.prefetch ? `    // the K and V tile fetched during the last block, then the next one's loads in flight
 ${range(PU).map((i) => `    {
       let u = lid + ${i * TH}u;
       let r = u / ${units}u;
@@ -339,13 +383,13 @@ ${v.interleave ? `    // S = Q·Kᵀ, every key fragment of the block at once (p
 ${range(kf).map((f) => `      var sc${f} = ${zero};`).join("\n")}
 ${range(dc).map((c) => `      {
         let qc = ${qFrag(c)};
-${range(kf).map((f) => `        sc${f} = subgroupMatrixMultiplyAccumulate(qc, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${f * F * KST + c * F}u, true, ${KST}u), sc${f});`).join("\n")}
+${range(kf).map((f) => `        sc${f} = subgroupMatrixMultiplyAccumulate(qc, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${kvAt(f * F * KST + c * F)}, true, ${KST}u), sc${f});`).join("\n")}
       }`).join("\n")}
 ${range(kf).map((f) => `      subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${f * F}u, sc${f}, false, ${SST}u);`).join("\n")}
     }` : `    // S = Q·Kᵀ over the key fragments some row here may see
 ${range(kf).map((f) => `    if (live && k0 + ${f * F}u < sgLast) {
       var s = ${zero};
-${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(${qFrag(c)}, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${f * F * KST + c * F}u, true, ${KST}u), s);`).join("\n")}
+${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(${qFrag(c)}, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${kvAt(f * F * KST + c * F)}, true, ${KST}u), s);`).join("\n")}
       subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${f * F}u, s, false, ${SST}u);
     }`).join("\n")}`}
     ${sync("the scores")}
@@ -419,9 +463,10 @@ ${range(FP).map((i) => `        o${pass * FP + i} = subgroupMatrixMultiplyAccumu
     // O += P·V over the key fragments some row here may see
 ${range(kf).map((f) => `    if (live && k0 + ${f * F}u < sgLast) {
       let pm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, sg * ${F * PST}u + ${f * F}u, false, ${PST}u);
-${range(dc).map((c) => `      o${c} = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${VT + f * F * KST + c * F}u, false, ${KST}u), o${c});`).join("\n")}
+${range(dc).map((c) => `      o${c} = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${kvAt(VT + f * F * KST + c * F)}, false, ${KST}u), o${c});`).join("\n")}
     }`).join("\n")}`}
-    workgroupBarrier(); // before the next tile overwrites KVs, Ss and Ps
+    workgroupBarrier(); // before the next tile overwrites KVs, Ss and Ps${db ? `
+    cur = nxt;` : ""}
   }
 ${v.shuffle ? `  let lr = max(l + subgroupShuffleXor(l, 1u), 1e-30);` : `  Mx[lid] = l;
   workgroupBarrier();

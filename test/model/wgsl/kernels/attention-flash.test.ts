@@ -44,11 +44,13 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     // the flags in their order only
     assert.equal(parseFlashAttentionName("q32-h2-k32-ri-ws-u"), undefined)
   })
-  it("takes Q rows past twice the key block only with Q in its own tile; refuses word staging with the prefetch and in-step subgroups with O in the lanes", () => {
+  it("takes Q rows past twice the key block only with Q in its own tile; refuses word staging with the prefetch, in-step subgroups with O in the lanes, two tiles without subgroups in step or with the prefetch", () => {
     assert.equal(flashAttentionValid(parseFlashAttentionName("q64-h2-k32-ri")!), false)
     assert.equal(flashAttentionValid(parseFlashAttentionName("q64-h2-k32-ri-qs")!), true)
     assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-pf-n")!), false)
     assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-la-ws")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q16-h2-k32-ri-db")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q16-h2-k32-ri-pf-db-ws")!), false)
     for (const n of SESSION8_VARIANTS) assert.ok(flashAttentionValid(parseFlashAttentionName(n)!) && flashAttentionSharedBytes(parseFlashAttentionName(n)!, 128) <= 48 * 1024, n)
   })
   it("refuses any other value, naming the ones it takes", () => {
@@ -59,13 +61,13 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
 
 /**
  * Session 8's variants (word staging, unrolled softmax, interleaved scores, Q in workgroup memory,
- * subgroups in step), each checked on the card; all within the H100's 48 KB of workgroup memory
+ * subgroups in step, two K/V tiles), each checked on the card; all within the H100's 48 KB of workgroup memory
  * (Vulkan's limit there), which keeps Q's own tile to two subgroups a workgroup at D 128.
  */
 const SESSION8_VARIANTS = [
   "q32-h2-k32-ri-n", "q32-h2-k32-ri-u", "q32-h2-k32-ri-il", "q32-h2-k32-ri-ws", "q32-h2-k32-ri-u-il", "q32-h2-k32-ri-u-ws", "q32-h2-k32-ri-u-il-ws", "q32-h2-k32-ri-n-u-il-ws",
   "q32-h2-k32-rr-n-u-il-ws", "q32-h2-k32-ri-pf-u-il-ws", "q32-h1-k32-ri-u-il-ws", "q16-h2-k32-ri-u-ws", "q16-h2-k32-ri-qs", "q16-h2-k32-ri-u-qs-ws", "q16-h2-k32-ri-n-u-il-qs-ws",
-  "q16-h2-k64-rr-u-il-ws"
+  "q16-h2-k64-rr-u-il-ws", "q32-h2-k16-ri-n-u-il-qs-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k32-ri-n-u-il-db-ws", "q16-h2-k32-ri-u-db-ws"
 ]
 
 const opened = await openTestGpu()
@@ -135,8 +137,8 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
   const variants: ReadonlyArray<FlashAttentionVariant> = emulated
     ? [v(16, 2, 16, "identity", "lazy", { prefetch: true }), v(32, 1, 16, "identity", "lazy", { accumulate: "lanes" }), v(16, 1, 32, "result"), // SwiftShader crashes (SIGSEGV) running the emulated identity reload with 32-key blocks
         // session 8's options, emulated with their barriers kept (SwiftShader's lanes do not run in step): the staging, the unrolled softmax, the
-        // interleaved scores, Q from its own tile (64 Q rows on 16-key blocks, the result reload: the identity one needs more than SwiftShader's 32 KB), the per-block flag
-        ...["q16-h2-k16-ri-n-u-il-ws", "q32-h2-k16-rr-n-u-il-qs-ws", "q16-h1-k32-rr-n-u-il-qs-ws", "q16-h2-k16-ri-pf-u-ws"].map((n) => parseFlashAttentionName(n)!)]
+        // interleaved scores, two K/V tiles, Q from its own tile (64 Q rows on 16-key blocks, the result reload: the identity one needs more than SwiftShader's 32 KB), the per-block flag
+        ...["q16-h2-k16-ri-n-u-il-ws", "q32-h2-k16-rr-n-u-il-qs-ws", "q16-h1-k32-rr-n-u-il-qs-ws", "q16-h2-k16-ri-pf-u-ws", "q16-h2-k16-ri-n-u-il-db-ws", "q32-h2-k16-rr-u-qs-db-ws"].map((n) => parseFlashAttentionName(n)!)]
     : [
         // fragments across blocks (round 1 on the H100: all wrong; now declared right before the key loop)
         v(32, 2, 32), v(64, 1, 32), v(16, 1, 32), v(32, 2, 32, "result"),
