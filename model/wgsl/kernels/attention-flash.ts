@@ -94,6 +94,13 @@ export interface FlashAttentionVariant {
 
 export const DEFAULT_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity" }
 
+/**
+ * The variant that passed every GPU test that runs attention on the H100 in session 8 (trainer,
+ * train-engine-gpu, engine-generate, engine-scorer, attention-flash) and was the default then:
+ * `auto`'s next candidate where the default does not reproduce the two-pass kernel on a device.
+ */
+export const FALLBACK_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity" }
+
 /** log₂ units a block's row max may exceed the running max before O is rescaled (P ≤ 2^11). */
 const SLACK = 11
 const F = 16

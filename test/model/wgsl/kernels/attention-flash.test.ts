@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { flashAttention, flashAttentionName, flashAttentionSharedBytes, flashAttentionValid, type FlashAttentionVariant } from "../../../../model/wgsl/kernels/attention-flash.ts"
-import { attentionFormName, DEFAULT_ATTENTION_TC, defaultAttentionForm, ONE_PASS_ATTENTION_TC, pickAttentionForm, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
+import { attentionFormName, AUTO_ATTENTION_CANDIDATES, DEFAULT_ATTENTION_TC, defaultAttentionForm, ONE_PASS_ATTENTION_TC, pickAttentionForm, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
 import { DEFAULT_FLASH_ATTENTION, parseFlashAttentionName } from "../../../../model/wgsl/kernels/attention-flash.ts"
 import { attentionRef } from "../../../helpers/kernels/reference.ts"
 import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
@@ -52,6 +52,13 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     assert.equal(flashAttentionValid(parseFlashAttentionName("q16-h2-k32-ri-db")!), false)
     assert.equal(flashAttentionValid(parseFlashAttentionName("q16-h2-k32-ri-pf-db-ws")!), false)
     for (const n of SESSION8_VARIANTS) assert.ok(flashAttentionValid(parseFlashAttentionName(n)!) && flashAttentionSharedBytes(parseFlashAttentionName(n)!, 128) <= 48 * 1024, n)
+  })
+  it("auto tries the default, then session 8's default and its lanes form: each valid, none twice", () => {
+    const names = AUTO_ATTENTION_CANDIDATES.map(flashAttentionName)
+    assert.equal(names[0], flashAttentionName(DEFAULT_FLASH_ATTENTION))
+    assert.ok(names.includes("attention-flash-q32-h2-k32-ri") && names.includes("attention-flash-q32-h2-k32-ri-la"), names.join(" "))
+    assert.equal(new Set(names).size, names.length)
+    for (const v of AUTO_ATTENTION_CANDIDATES) assert.ok(flashAttentionValid(v), flashAttentionName(v))
   })
   it("refuses any other value, naming the ones it takes", () => {
     assert.throws(() => withEnv("fast", defaultAttentionForm), /FLEUVE_ATTENTION_FORWARD=fast: expected "two-pass", "flash", "flash:<variant>"/)
