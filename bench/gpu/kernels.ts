@@ -16,13 +16,13 @@
  * `--attention-form two-pass|auto|q32-h2-k32-ri[-always][-pf][-sh][-la]` names. The attention-alone rows time every form: two-pass, session 5's one-pass,
  * and each flash variant that fits the adapter's workgroup memory (`--attention-candidates`: only
  * two-pass, one-pass, the default flash variant, session 8's where it is another, and the variants
- * that hold O in the lanes). `--flash-variants a,b,…` times
- * only the attention alone: the two-pass kernel, then the named flash variants in two interleaved
- * rounds, each row with its O's largest difference from the two-pass kernel's. Prints one JSON object per line.
+ * that hold O in the lanes). `--flash-variants a,b,…` first times the attention alone: the two-pass
+ * kernel, then the named flash variants in two interleaved rounds, each row with its O's largest
+ * difference from the two-pass kernel's (`--only-flash`: nothing else). Prints one JSON object per line.
  *
  * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024 tokens a step.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --only-dapt | --memory | --flash-variants a,b,…] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --only-dapt | --memory] [--flash-variants a,b,… [--only-flash]] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
  */
 import { f16BitsToF32, readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
@@ -309,11 +309,11 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   free(weightBuffersOf(weights))
 }
 
-/** Every flash variant (attention-flash.ts) that fits the adapter's workgroup memory at head_dim 128, and the default's other reload and its rescale every block. */
+/** Every flash variant (attention-flash.ts) of session 7 that fits the adapter's workgroup memory at head_dim 128, and session 8's default's other reload and its rescale every block. */
 const flashVariants = (gpu: Gpu): Array<FlashAttentionVariant> =>
   [...([16, 32, 64] as const).flatMap((queries) => ([1, 2] as const).flatMap((heads) => ([32, 64] as const).map((keyBlock): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity" })))),
-    { ...DEFAULT_FLASH_ATTENTION, reload: "result" } as const, { ...DEFAULT_FLASH_ATTENTION, rescale: "always" } as const,
-    { ...DEFAULT_FLASH_ATTENTION, prefetch: true }, { ...DEFAULT_FLASH_ATTENTION, shuffle: true }, { ...DEFAULT_FLASH_ATTENTION, prefetch: true, shuffle: true },
+    { ...FALLBACK_FLASH_ATTENTION, reload: "result" } as const, { ...FALLBACK_FLASH_ATTENTION, rescale: "always" } as const,
+    { ...FALLBACK_FLASH_ATTENTION, prefetch: true }, { ...FALLBACK_FLASH_ATTENTION, shuffle: true }, { ...FALLBACK_FLASH_ATTENTION, prefetch: true, shuffle: true },
     { form: "flash", queries: 64, heads: 1, keyBlock: 32, reload: "identity", prefetch: true } as const,
     ...([[32, 2, 32], [64, 1, 32], [16, 2, 32], [32, 1, 64], [16, 2, 64]] as const).map(([queries, heads, keyBlock]): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity", accumulate: "lanes" }))]
     .filter((v) => flashAttentionValid(v) && flashAttentionSharedBytes(v, 128) <= gpu.device.limits.maxComputeWorkgroupStorageSize)
@@ -466,9 +466,10 @@ const main = async () => {
     return
   }
   if (process.argv.includes("--flash-variants") && pickMatrixConfig(gpu)) {
-    // --flash-variants a,b,…: only the attention alone, the two-pass kernel and the named flash
-    // variants (attention-flash.ts names without the prefix), in two interleaved rounds (the
-    // call-to-call noise shows as their spread), each O compared with the two-pass kernel's
+    // --flash-variants a,b,…: the attention alone, the two-pass kernel and the named flash variants
+    // (attention-flash.ts names without the prefix), in two interleaved rounds (the noise shows as
+    // their spread), each O compared with the two-pass kernel's; then the rest as the other flags
+    // say, or nothing more with --only-flash
     const names = (process.argv[process.argv.indexOf("--flash-variants") + 1] ?? "").split(",").filter((n) => n !== "")
     const variants = names.map((n) => {
       const v = parseFlashAttentionName(n)
@@ -478,7 +479,7 @@ const main = async () => {
     let reference: Float32Array | undefined
     await guard("attention two-pass", () => attentionBench(gpu, TWO_PASS_ATTENTION_TC, { round: 0, keep: (o) => { reference = o } }))
     for (const round of [1, 2]) for (const v of variants) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v, { round, ...(reference ? { against: reference } : {}) }))
-    return
+    if (process.argv.includes("--only-flash")) return
   }
   const onlyModel = process.argv.includes("--only-model")
   const onlyTraining = process.argv.includes("--only-training")

@@ -4,7 +4,7 @@ import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { flashAttention, flashAttentionName, flashAttentionSharedBytes, flashAttentionValid, type FlashAttentionVariant } from "../../../../model/wgsl/kernels/attention-flash.ts"
 import { attentionFormName, AUTO_ATTENTION_CANDIDATES, DEFAULT_ATTENTION_TC, defaultAttentionForm, ONE_PASS_ATTENTION_TC, pickAttentionForm, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
-import { DEFAULT_FLASH_ATTENTION, parseFlashAttentionName } from "../../../../model/wgsl/kernels/attention-flash.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttentionOneHead, parseFlashAttentionName } from "../../../../model/wgsl/kernels/attention-flash.ts"
 import { attentionRef } from "../../../helpers/kernels/reference.ts"
 import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
 import { openTestGpu } from "../../../helpers/gpu.ts"
@@ -40,7 +40,7 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     for (const v of [DEFAULT_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, reload: "result", rescale: "always", prefetch: true, shuffle: true, accumulate: "lanes" } as const, ...SESSION8_VARIANTS.map((n) => parseFlashAttentionName(n)!)])
       assert.deepEqual(parseFlashAttentionName(flashAttentionName(v)), v)
     for (const n of SESSION8_VARIANTS) assert.equal(flashAttentionName(parseFlashAttentionName(n)!), `attention-flash-${n}`)
-    assert.deepEqual(parseFlashAttentionName("q32-h2-k32-ri-n-u-il-qs-ws"), { ...DEFAULT_FLASH_ATTENTION, stage: "words", unroll: true, interleave: true, qShared: true, sync: "subgroup" })
+    assert.deepEqual(parseFlashAttentionName("q32-h2-k32-ri-n-u-il-qs-ws"), { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity", stage: "words", unroll: true, interleave: true, qShared: true, sync: "subgroup" })
     // the flags in their order only
     assert.equal(parseFlashAttentionName("q32-h2-k32-ri-ws-u"), undefined)
   })
@@ -51,6 +51,8 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-la-ws")!), false)
     assert.equal(flashAttentionValid(parseFlashAttentionName("q16-h2-k32-ri-db")!), false)
     assert.equal(flashAttentionValid(parseFlashAttentionName("q16-h2-k32-ri-pf-db-ws")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-pf-uk")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-n-uk")!), false)
     for (const n of SESSION8_VARIANTS) assert.ok(flashAttentionValid(parseFlashAttentionName(n)!) && flashAttentionSharedBytes(parseFlashAttentionName(n)!, 128) <= 48 * 1024, n)
   })
   it("auto tries the default, then session 8's default and its lanes form: each valid, none twice", () => {
@@ -59,6 +61,11 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     assert.ok(names.includes("attention-flash-q32-h2-k32-ri") && names.includes("attention-flash-q32-h2-k32-ri-la"), names.join(" "))
     assert.equal(new Set(names).size, names.length)
     for (const v of AUTO_ATTENTION_CANDIDATES) assert.ok(flashAttentionValid(v), flashAttentionName(v))
+  })
+  it("takes one query head a workgroup where a kv head has an odd number, dropping the prefetch where its units no longer fit", () => {
+    assert.equal(flashAttentionName(flashAttentionOneHead(parseFlashAttentionName("q32-h2-k32-ri-pf-u-il-ws")!)), "attention-flash-q32-h1-k32-ri-u-il-ws")
+    assert.equal(flashAttentionName(flashAttentionOneHead(parseFlashAttentionName("q32-h2-k32-ri-u-uk")!)), "attention-flash-q32-h1-k32-ri-u-uk")
+    assert.ok(flashAttentionValid(flashAttentionOneHead(DEFAULT_FLASH_ATTENTION)))
   })
   it("refuses any other value, naming the ones it takes", () => {
     assert.throws(() => withEnv("fast", defaultAttentionForm), /FLEUVE_ATTENTION_FORWARD=fast: expected "two-pass", "flash", "flash:<variant>"/)
@@ -74,7 +81,10 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
 const SESSION8_VARIANTS = [
   "q32-h2-k32-ri-n", "q32-h2-k32-ri-u", "q32-h2-k32-ri-il", "q32-h2-k32-ri-ws", "q32-h2-k32-ri-u-il", "q32-h2-k32-ri-u-ws", "q32-h2-k32-ri-u-il-ws", "q32-h2-k32-ri-n-u-il-ws",
   "q32-h2-k32-rr-n-u-il-ws", "q32-h2-k32-ri-pf-u-il-ws", "q32-h1-k32-ri-u-il-ws", "q16-h2-k32-ri-u-ws", "q16-h2-k32-ri-qs", "q16-h2-k32-ri-u-qs-ws", "q16-h2-k32-ri-n-u-il-qs-ws",
-  "q16-h2-k64-rr-u-il-ws", "q32-h2-k16-ri-n-u-il-qs-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k32-ri-n-u-il-db-ws", "q16-h2-k32-ri-u-db-ws"
+  "q16-h2-k64-rr-u-il-ws", "q32-h2-k16-ri-n-u-il-qs-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k32-ri-n-u-il-db-ws", "q16-h2-k32-ri-u-db-ws",
+  // round 2: the unrolled staging, and round 1's best (q32-h2-k32-ri-pf-u-il-ws) less one option at a time
+  "q32-h2-k32-ri-u-uk", "q32-h2-k32-ri-u-uk-il-ws", "q16-h2-k32-ri-u-uk-qs-ws", "q16-h2-k32-ri-u-uk-db-ws", "q16-h2-k32-ri-u-uk-il-db-ws", "q32-h2-k16-ri-u-uk-il-qs-db-ws",
+  "q32-h2-k32-ri-pf-u", "q32-h2-k32-ri-pf-u-il", "q32-h2-k32-ri-pf-u-ws"
 ]
 
 const opened = await openTestGpu()
@@ -145,7 +155,7 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
     ? [v(16, 2, 16, "identity", "lazy", { prefetch: true }), v(32, 1, 16, "identity", "lazy", { accumulate: "lanes" }), v(16, 1, 32, "result"), // SwiftShader crashes (SIGSEGV) running the emulated identity reload with 32-key blocks
         // session 8's options, emulated with their barriers kept (SwiftShader's lanes do not run in step): the staging, the unrolled softmax, the
         // interleaved scores, two K/V tiles, Q from its own tile (64 Q rows on 16-key blocks, the result reload: the identity one needs more than SwiftShader's 32 KB), the per-block flag
-        ...["q16-h2-k16-ri-n-u-il-ws", "q32-h2-k16-rr-n-u-il-qs-ws", "q16-h1-k32-rr-n-u-il-qs-ws", "q16-h2-k16-ri-pf-u-ws", "q16-h2-k16-ri-n-u-il-db-ws", "q32-h2-k16-rr-u-qs-db-ws"].map((n) => parseFlashAttentionName(n)!)]
+        ...["q16-h2-k16-ri-n-u-il-ws", "q32-h2-k16-rr-n-u-il-qs-ws", "q16-h1-k32-rr-n-u-il-qs-ws", "q16-h2-k16-ri-pf-u-ws", "q16-h2-k16-ri-n-u-il-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k16-ri-u-uk-il-db-ws", "q16-h2-k16-ri-u-uk-ws"].map((n) => parseFlashAttentionName(n)!)]
     : [
         // fragments across blocks (round 1 on the H100: all wrong; now declared right before the key loop)
         v(32, 2, 32), v(64, 1, 32), v(16, 1, 32), v(32, 2, 32, "result"),
@@ -169,7 +179,7 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
   }
 
   const lseCase: Case = emulated ? { B: 1, S: 32, T: 48, H: 2, KV: 1, D: 32, spread: 4 } : { B: 2, S: 32, T: 48, H: 4, KV: 2, D: 128, spread: 4 }
-  for (const variant of emulated ? [v(16, 2, 16), parseFlashAttentionName("q16-h2-k16-ri-n-u-il-qs-ws")!] : [v(32, 2, 32), v(32, 2, 32, "identity", "lazy", { accumulate: "lanes" }), ...["q32-h2-k32-ri-n-u-il-qs-ws", "q32-h2-k64-ri-n-u-il-qs-ws"].map((n) => parseFlashAttentionName(n)!)]) {
+  for (const variant of emulated ? [v(16, 2, 16), parseFlashAttentionName("q16-h2-k16-ri-n-u-il-qs-ws")!] : [v(32, 2, 32), v(32, 2, 32, "identity", "lazy", { accumulate: "lanes" }), ...["q32-h2-k32-ri-pf-u-il-ws", "q16-h2-k32-ri-n-u-il-qs-ws", "q16-h2-k32-ri-u-uk-db-ws"].map((n) => parseFlashAttentionName(n)!)]) {
     it(`${flashAttentionName(variant)} compiled with LSE writes log Σ exp(scale·q·k) of each query row (${caseName(lseCase)})`, async () => {
       const c = lseCase
       const d = inputs(c, 41)
