@@ -40,7 +40,7 @@
 import { f16BitsToF32, f32ToF16Bits, readBuffer, roundF16, storageBuffer, toF16, uniformBuffer } from "../../model/wgsl/kernels/buffers.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
 import { attentionTcWgsl, ONE_PASS_ATTENTION_TC, TWO_PASS_ATTENTION_TC } from "../../model/wgsl/kernels/attention-tc.ts"
-import { DEFAULT_FLASH_ATTENTION, FALLBACK_FLASH_ATTENTION, flashAttentionName, flashAttentionValid, flashAttentionWgsl, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttentionName, flashAttentionValid, flashAttentionWgsl, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
 import { emulateSubgroupMatrices } from "../../test/helpers/kernels/subgroup-matrix-emulation.ts"
 
 const argv = process.argv.slice(2)
@@ -200,11 +200,10 @@ const tcVariant = (name: string, D: number): string => {
 
 const FLASH: Record<string, FlashAttentionVariant> = {
   flash: DEFAULT_FLASH_ATTENTION,
-  // the others from session 8's default (the edits below match its WGSL)
-  "flash-la": { ...FALLBACK_FLASH_ATTENTION, accumulate: "lanes" },
-  "flash-la-a": { ...FALLBACK_FLASH_ATTENTION, accumulate: "lanes" },
-  "flash-q16h1": { ...FALLBACK_FLASH_ATTENTION, queries: 16, heads: 1 },
-  "flash-q16h1-always": { ...FALLBACK_FLASH_ATTENTION, queries: 16, heads: 1, rescale: "always" }
+  "flash-la": { ...DEFAULT_FLASH_ATTENTION, accumulate: "lanes" },
+  "flash-la-a": { ...DEFAULT_FLASH_ATTENTION, accumulate: "lanes" },
+  "flash-q16h1": { ...DEFAULT_FLASH_ATTENTION, queries: 16, heads: 1 },
+  "flash-q16h1-always": { ...DEFAULT_FLASH_ATTENTION, queries: 16, heads: 1, rescale: "always" }
 }
 
 const flashVariant = (name: string, D: number): string => {

@@ -15,8 +15,8 @@
  * (`auto`: the flash kernel where it reproduces the two-pass one): the two-pass kernel, or what
  * `--attention-form two-pass|auto|q32-h2-k32-ri[-always][-pf][-sh][-la]` names. The attention-alone rows time every form: two-pass, session 5's one-pass,
  * and each flash variant that fits the adapter's workgroup memory (`--attention-candidates`: only
- * two-pass, one-pass, the default flash variant, session 8's where it is another, and the variants
- * that hold O in the lanes). `--flash-variants a,b,…` first times the attention alone: the two-pass
+ * two-pass, one-pass, the default flash variant, session 8's fastest (UNROLLED_FLASH_ATTENTION), and
+ * the variants that hold O in the lanes). `--flash-variants a,b,…` first times the attention alone: the two-pass
  * kernel, then the named flash variants in two interleaved rounds, each row with its O's largest
  * difference from the two-pass kernel's (`--only-flash`: nothing else). Prints one JSON object per line.
  *
@@ -29,7 +29,7 @@ import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
 import { attentionFormName, pickAttentionForm, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionForm } from "../../model/wgsl/kernels/attention-tc.ts"
-import { DEFAULT_FLASH_ATTENTION, FALLBACK_FLASH_ATTENTION, flashAttentionName, flashAttentionSharedBytes, flashAttentionValid, parseFlashAttentionName, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttentionSharedBytes, flashAttentionValid, parseFlashAttentionName, UNROLLED_FLASH_ATTENTION, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
 import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
 import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
@@ -309,11 +309,11 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   free(weightBuffersOf(weights))
 }
 
-/** Every flash variant (attention-flash.ts) of session 7 that fits the adapter's workgroup memory at head_dim 128, and session 8's default's other reload and its rescale every block. */
+/** Every flash variant (attention-flash.ts) of session 7 that fits the adapter's workgroup memory at head_dim 128, and the default's other reload and its rescale every block. */
 const flashVariants = (gpu: Gpu): Array<FlashAttentionVariant> =>
   [...([16, 32, 64] as const).flatMap((queries) => ([1, 2] as const).flatMap((heads) => ([32, 64] as const).map((keyBlock): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity" })))),
-    { ...FALLBACK_FLASH_ATTENTION, reload: "result" } as const, { ...FALLBACK_FLASH_ATTENTION, rescale: "always" } as const,
-    { ...FALLBACK_FLASH_ATTENTION, prefetch: true }, { ...FALLBACK_FLASH_ATTENTION, shuffle: true }, { ...FALLBACK_FLASH_ATTENTION, prefetch: true, shuffle: true },
+    { ...DEFAULT_FLASH_ATTENTION, reload: "result" } as const, { ...DEFAULT_FLASH_ATTENTION, rescale: "always" } as const,
+    { ...DEFAULT_FLASH_ATTENTION, prefetch: true }, { ...DEFAULT_FLASH_ATTENTION, shuffle: true }, { ...DEFAULT_FLASH_ATTENTION, prefetch: true, shuffle: true },
     { form: "flash", queries: 64, heads: 1, keyBlock: 32, reload: "identity", prefetch: true } as const,
     ...([[32, 2, 32], [64, 1, 32], [16, 2, 32], [32, 1, 64], [16, 2, 64]] as const).map(([queries, heads, keyBlock]): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity", accumulate: "lanes" }))]
     .filter((v) => flashAttentionValid(v) && flashAttentionSharedBytes(v, 128) <= gpu.device.limits.maxComputeWorkgroupStorageSize)
@@ -516,8 +516,8 @@ const main = async () => {
     if (short) await guard("attention two-pass", () => attentionBench(gpu, TWO_PASS_ATTENTION_TC))
     else for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
     for (const queryFragments of short ? ([1] as const) : ([1, 2] as const)) for (const keyBlock of short ? ([32] as const) : ([32, 64] as const)) await guard(`attention ${queryFragments} ${keyBlock} one pass`, () => attentionBench(gpu, { queryFragments, keyBlock, pad: 4, onePass: true }))
-    // (short: the default, session 8's default where it is another, and the lanes forms)
-    const shortList = [DEFAULT_FLASH_ATTENTION, ...(flashAttentionName(FALLBACK_FLASH_ATTENTION) === flashAttentionName(DEFAULT_FLASH_ATTENTION) ? [] : [FALLBACK_FLASH_ATTENTION]), ...flashVariants(gpu).filter((x) => x.accumulate === "lanes")]
+    // (short: the default, session 8's fastest variant, and the lanes forms)
+    const shortList = [DEFAULT_FLASH_ATTENTION, UNROLLED_FLASH_ATTENTION, ...flashVariants(gpu).filter((x) => x.accumulate === "lanes")]
     for (const v of short ? shortList : flashVariants(gpu)) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v))
   }
   for (const impl of onlyModel || onlyTraining ? [] : impls) {

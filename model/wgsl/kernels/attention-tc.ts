@@ -2,7 +2,7 @@ import { f16BitsToF32, pipeline, readBuffer, runDispatches, storageBuffer, toF16
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 import { attentionBindings } from "./fused.ts"
-import { DEFAULT_FLASH_ATTENTION, FALLBACK_FLASH_ATTENTION, flashAttention, flashAttentionName, flashAttentionOneHead, parseFlashAttentionName, type FlashAttentionVariant } from "./attention-flash.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttention, flashAttentionName, flashAttentionOneHead, parseFlashAttentionName, type FlashAttentionVariant } from "./attention-flash.ts"
 
 /**
  * Causal attention with GQA and a KV cache on the tensor cores (subgroup matrices, f16 operands,
@@ -303,12 +303,8 @@ export const defaultAttentionForm = (): AttentionForm | "auto" => {
   throw new AttentionShapeError(`FLEUVE_ATTENTION_FORWARD=${env}: expected "two-pass", "flash", "flash:<variant>" (e.g. flash:q32-h2-k32-ri) or "auto"`)
 }
 
-/**
- * The flash variants "auto" tries, fastest first; each is used only where it reproduces the
- * two-pass kernel: the default, session 8's default (the fallback) and its form with O in the lanes.
- */
-export const AUTO_ATTENTION_CANDIDATES: ReadonlyArray<FlashAttentionVariant> = [DEFAULT_FLASH_ATTENTION, FALLBACK_FLASH_ATTENTION, { ...FALLBACK_FLASH_ATTENTION, accumulate: "lanes" as const }]
-  .filter((v, i, all) => all.findIndex((w) => flashAttentionName(w) === flashAttentionName(v)) === i)
+/** The flash variants "auto" tries, fastest first; each is used only where it reproduces the two-pass kernel. */
+export const AUTO_ATTENTION_CANDIDATES: ReadonlyArray<FlashAttentionVariant> = [DEFAULT_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, accumulate: "lanes" }]
 
 const picks = new WeakMap<GPUDevice, Map<string, Promise<AttentionForm>>>()
 

@@ -4,7 +4,7 @@ import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { flashAttention, flashAttentionName, flashAttentionSharedBytes, flashAttentionValid, type FlashAttentionVariant } from "../../../../model/wgsl/kernels/attention-flash.ts"
 import { attentionFormName, AUTO_ATTENTION_CANDIDATES, DEFAULT_ATTENTION_TC, defaultAttentionForm, ONE_PASS_ATTENTION_TC, pickAttentionForm, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
-import { DEFAULT_FLASH_ATTENTION, flashAttentionOneHead, parseFlashAttentionName } from "../../../../model/wgsl/kernels/attention-flash.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttentionOneHead, parseFlashAttentionName, UNROLLED_FLASH_ATTENTION } from "../../../../model/wgsl/kernels/attention-flash.ts"
 import { attentionRef } from "../../../helpers/kernels/reference.ts"
 import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
 import { openTestGpu } from "../../../helpers/gpu.ts"
@@ -37,7 +37,7 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     assert.equal(withEnv("auto", defaultAttentionForm), "auto")
   })
   it("names every variant so that the name parses back to it", () => {
-    for (const v of [DEFAULT_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, reload: "result", rescale: "always", prefetch: true, shuffle: true, accumulate: "lanes" } as const, ...SESSION8_VARIANTS.map((n) => parseFlashAttentionName(n)!)])
+    for (const v of [DEFAULT_FLASH_ATTENTION, UNROLLED_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, reload: "result", rescale: "always", prefetch: true, shuffle: true, accumulate: "lanes" } as const, ...SESSION8_VARIANTS.map((n) => parseFlashAttentionName(n)!)])
       assert.deepEqual(parseFlashAttentionName(flashAttentionName(v)), v)
     for (const n of SESSION8_VARIANTS) assert.equal(flashAttentionName(parseFlashAttentionName(n)!), `attention-flash-${n}`)
     assert.deepEqual(parseFlashAttentionName("q32-h2-k32-ri-n-u-il-qs-ws"), { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity", stage: "words", unroll: true, interleave: true, qShared: true, sync: "subgroup" })
@@ -55,17 +55,16 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-n-uk")!), false)
     for (const n of SESSION8_VARIANTS) assert.ok(flashAttentionValid(parseFlashAttentionName(n)!) && flashAttentionSharedBytes(parseFlashAttentionName(n)!, 128) <= 48 * 1024, n)
   })
-  it("auto tries the default, then session 8's default and its lanes form: each valid, none twice", () => {
-    const names = AUTO_ATTENTION_CANDIDATES.map(flashAttentionName)
-    assert.equal(names[0], flashAttentionName(DEFAULT_FLASH_ATTENTION))
-    assert.ok(names.includes("attention-flash-q32-h2-k32-ri") && names.includes("attention-flash-q32-h2-k32-ri-la"), names.join(" "))
-    assert.equal(new Set(names).size, names.length)
-    for (const v of AUTO_ATTENTION_CANDIDATES) assert.ok(flashAttentionValid(v), flashAttentionName(v))
+  it("keeps session 8's fastest variant opt-in: named, valid, not among auto's candidates", () => {
+    assert.equal(flashAttentionName(UNROLLED_FLASH_ATTENTION), "attention-flash-q32-h2-k32-ri-pf-u-il-ws")
+    assert.ok(flashAttentionValid(UNROLLED_FLASH_ATTENTION))
+    assert.deepEqual(withEnv("flash:q32-h2-k32-ri-pf-u-il-ws", defaultAttentionForm), UNROLLED_FLASH_ATTENTION)
+    assert.deepEqual(AUTO_ATTENTION_CANDIDATES.map(flashAttentionName), ["attention-flash-q32-h2-k32-ri", "attention-flash-q32-h2-k32-ri-la"])
   })
   it("takes one query head a workgroup where a kv head has an odd number, dropping the prefetch where its units no longer fit", () => {
     assert.equal(flashAttentionName(flashAttentionOneHead(parseFlashAttentionName("q32-h2-k32-ri-pf-u-il-ws")!)), "attention-flash-q32-h1-k32-ri-u-il-ws")
     assert.equal(flashAttentionName(flashAttentionOneHead(parseFlashAttentionName("q32-h2-k32-ri-u-uk")!)), "attention-flash-q32-h1-k32-ri-u-uk")
-    assert.ok(flashAttentionValid(flashAttentionOneHead(DEFAULT_FLASH_ATTENTION)))
+    assert.ok(flashAttentionValid(flashAttentionOneHead(UNROLLED_FLASH_ATTENTION)))
   })
   it("refuses any other value, naming the ones it takes", () => {
     assert.throws(() => withEnv("fast", defaultAttentionForm), /FLEUVE_ATTENTION_FORWARD=fast: expected "two-pass", "flash", "flash:<variant>"/)
