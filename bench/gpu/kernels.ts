@@ -15,18 +15,21 @@
  * (`auto`: the flash kernel where it reproduces the two-pass one): the two-pass kernel, or what
  * `--attention-form two-pass|auto|q32-h2-k32-ri[-always][-pf][-sh][-la]` names. The attention-alone rows time every form: two-pass, session 5's one-pass,
  * and each flash variant that fits the adapter's workgroup memory (`--attention-candidates`: only
- * two-pass, one-pass and the variants that hold O in the lanes). Prints one JSON object per line.
+ * two-pass, one-pass, the default flash variant, session 8's fastest (UNROLLED_FLASH_ATTENTION), and
+ * the variants that hold O in the lanes). `--flash-variants a,b,…` first times the attention alone: the two-pass
+ * kernel, then the named flash variants in two interleaved rounds, each row with its O's largest
+ * difference from the two-pass kernel's (`--only-flash`: nothing else). Prints one JSON object per line.
  *
  * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024 tokens a step.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --only-dapt | --memory] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
+ *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --only-dapt | --memory] [--flash-variants a,b,… [--only-flash]] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
  */
-import { readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
+import { f16BitsToF32, readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
 import { attentionFormName, pickAttentionForm, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionForm } from "../../model/wgsl/kernels/attention-tc.ts"
-import { DEFAULT_FLASH_ATTENTION, flashAttentionSharedBytes, flashAttentionValid, parseFlashAttentionName, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttentionSharedBytes, flashAttentionValid, parseFlashAttentionName, UNROLLED_FLASH_ATTENTION, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
 import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
 import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
@@ -306,7 +309,7 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   free(weightBuffersOf(weights))
 }
 
-/** Every flash variant (attention-flash.ts) that fits the adapter's workgroup memory at head_dim 128, and the default's other reload and its rescale every block. */
+/** Every flash variant (attention-flash.ts) of session 7 that fits the adapter's workgroup memory at head_dim 128, and the default's other reload and its rescale every block. */
 const flashVariants = (gpu: Gpu): Array<FlashAttentionVariant> =>
   [...([16, 32, 64] as const).flatMap((queries) => ([1, 2] as const).flatMap((heads) => ([32, 64] as const).map((keyBlock): FlashAttentionVariant => ({ form: "flash", queries, heads, keyBlock, reload: "identity" })))),
     { ...DEFAULT_FLASH_ATTENTION, reload: "result" } as const, { ...DEFAULT_FLASH_ATTENTION, rescale: "always" } as const,
@@ -327,21 +330,35 @@ const comparedForm = async (gpu: Gpu): Promise<AttentionForm> => {
   if (name === "two-pass") return TWO_PASS_ATTENTION_TC
   if (name === "auto") return pickAttentionForm(gpu, 128, 2)
   const v = parseFlashAttentionName(name)
-  if (!v) throw new Error(`--attention-form ${name}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la], e.g. q32-h2-k32-ri, auto or two-pass`)
+  if (!v) throw new Error(`--attention-form ${name}: expected q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la][-n][-u][-il][-qs][-ws], e.g. q32-h2-k32-ri, auto or two-pass`)
   return v
 }
 
-/** The tensor-core attention alone at scoring shape (Qwen3-0.6B heads), one variant. */
-const attentionBench = async (gpu: Gpu, variant: AttentionForm) => {
+/**
+ * The tensor-core attention alone at scoring shape (Qwen3-0.6B heads), one variant; `against`
+ * (an O read back from another form on the same inputs, the seeds fixed): the row also says how
+ * far this form's O is from it (max |Δ|), so a form that is wrong on the card shows in its timing row.
+ */
+const attentionBench = async (gpu: Gpu, variant: AttentionForm, extra: { readonly round?: number; readonly against?: Float32Array; readonly keep?: (o: Float32Array) => void } = {}) => {
   const [B, S, H, KV, D] = [16, 512, 16, 8, 128]
   const dev = gpu.device
   const attention = await tensorCoreAttention(gpu, D, variant, false, H / KV)
   const q = storageBuffer(dev, toF16(rand(B * S * H * D, 1, 21))), k = storageBuffer(dev, toF16(rand(B * S * KV * D, 1, 22))), v = storageBuffer(dev, toF16(rand(B * S * KV * D, 1, 23)))
   const o = storageBuffer(dev, B * S * H * D * 2)
   const d = attention({ Q: q, K: k, V: v, O: o, params: uniformBuffer(dev, [B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]) }, B, S, H, S)
-  const s = (await time(gpu, Array(10).fill(d), 3, 1)) / 10
+  const s = (await time(gpu, Array(10).fill(d), extra.round === undefined ? 3 : 5, 1)) / 10
   const flops = 2 * B * H * S * S * D // causal: half of QKᵀ and PV, each 2·S²·D
-  emit({ kind: "attention", form: attentionFormName(variant), variant, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2) })
+  let agreement = {}
+  if (extra.against || extra.keep) {
+    const out = Float32Array.from(new Uint16Array(await readBuffer(dev, o, B * S * H * D * 2)), f16BitsToF32)
+    extra.keep?.(out)
+    if (extra.against) {
+      let e = 0, finite = true
+      for (let i = 0; i < out.length; i++) { e = Math.max(e, Math.abs(out[i]! - extra.against[i]!)); finite &&= Number.isFinite(out[i]!) }
+      agreement = { max_abs_diff_vs_two_pass: +e.toExponential(2), finite }
+    }
+  }
+  emit({ kind: "attention", form: attentionFormName(variant), variant, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2), ...(extra.round === undefined ? {} : { round: extra.round }), ...agreement })
   for (const b of [q, k, v, o]) b.destroy()
 }
 
@@ -448,6 +465,22 @@ const main = async () => {
     }
     return
   }
+  if (process.argv.includes("--flash-variants") && pickMatrixConfig(gpu)) {
+    // --flash-variants a,b,…: the attention alone, the two-pass kernel and the named flash variants
+    // (attention-flash.ts names without the prefix), in two interleaved rounds (the noise shows as
+    // their spread), each O compared with the two-pass kernel's; then the rest as the other flags
+    // say, or nothing more with --only-flash
+    const names = (process.argv[process.argv.indexOf("--flash-variants") + 1] ?? "").split(",").filter((n) => n !== "")
+    const variants = names.map((n) => {
+      const v = parseFlashAttentionName(n)
+      if (!v || !flashAttentionValid(v)) throw new Error(`--flash-variants: ${n} is not a valid flash variant (q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la][-n][-u][-il][-qs][-ws])`)
+      return v
+    })
+    let reference: Float32Array | undefined
+    await guard("attention two-pass", () => attentionBench(gpu, TWO_PASS_ATTENTION_TC, { round: 0, keep: (o) => { reference = o } }))
+    for (const round of [1, 2]) for (const v of variants) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v, { round, ...(reference ? { against: reference } : {}) }))
+    if (process.argv.includes("--only-flash")) return
+  }
   const onlyModel = process.argv.includes("--only-model")
   const onlyTraining = process.argv.includes("--only-training")
   if (process.argv.includes("--memory")) {
@@ -483,7 +516,9 @@ const main = async () => {
     if (short) await guard("attention two-pass", () => attentionBench(gpu, TWO_PASS_ATTENTION_TC))
     else for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
     for (const queryFragments of short ? ([1] as const) : ([1, 2] as const)) for (const keyBlock of short ? ([32] as const) : ([32, 64] as const)) await guard(`attention ${queryFragments} ${keyBlock} one pass`, () => attentionBench(gpu, { queryFragments, keyBlock, pad: 4, onePass: true }))
-    for (const v of short ? [DEFAULT_FLASH_ATTENTION, ...flashVariants(gpu).filter((x) => x.accumulate === "lanes")] : flashVariants(gpu)) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v))
+    // (short: the default, session 8's fastest variant, and the lanes forms)
+    const shortList = [DEFAULT_FLASH_ATTENTION, UNROLLED_FLASH_ATTENTION, ...flashVariants(gpu).filter((x) => x.accumulate === "lanes")]
+    for (const v of short ? shortList : flashVariants(gpu)) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v))
   }
   for (const impl of onlyModel || onlyTraining ? [] : impls) {
     for (const format of ["f16", "nf4"] as const) {

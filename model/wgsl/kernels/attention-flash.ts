@@ -64,9 +64,52 @@ export interface FlashAttentionVariant {
    * 2^(m_old − m_new) (every block, no branch). No fragment lives across blocks.
    */
   readonly accumulate?: "fragments" | "lanes"
+  /**
+   * "words" (`-n`): the K/V tiles staged one 4-byte word a lane (a subgroup's f16 stores then cover
+   * 128 contiguous bytes, one wavefront each) instead of 16-byte units a lane (32 lanes' units start
+   * in 8 banks: each of the 8 f16 stores a unit is a 4-way conflict). 4× the global load instructions.
+   */
+  readonly stage?: "units" | "words"
+  /** (`-u`) the lanes' softmax loops unrolled: each lane reads its half row of scores once, into registers, for the max and for P */
+  readonly unroll?: boolean
+  /**
+   * (`-uk`) the K/V staging unrolled: all of a lane's global loads of a tile issued before its
+   * stores (one load latency a tile instead of one a 16-byte unit), nothing held across the block
+   * (unlike the prefetch). 16-byte units only.
+   */
+  readonly unrollStaging?: boolean
+  /** (`-il`) the block's score fragments computed together: one branch, each Q fragment used for every key fragment in turn (independent products) */
+  readonly interleave?: boolean
+  /** (`-qs`) Q fragments loaded from workgroup memory where used instead of held in registers (32 fewer registers a lane at D 128) */
+  readonly qShared?: boolean
+  /**
+   * "subgroup" (`-ws`): only the two barriers the shared K/V tile needs a block (after staging, before
+   * the next tile); where a subgroup meets only its own rows (its scores, P, row max, rescale
+   * factors, O's round trip) it relies on its 32 lanes running in step (warp-synchronous, as NVIDIA
+   * runs a converged warp) instead of a workgroup barrier, and its rescale decision is its own.
+   * WGSL does not promise this: only the card can say whether it holds (the emulated check keeps
+   * the barriers, SwiftShader's lanes do not run in step).
+   */
+  readonly sync?: "workgroup" | "subgroup"
+  /**
+   * (`-db`, with `sync: "subgroup"` only) two K/V tiles in workgroup memory: each block stages the
+   * next tile into the other while computing on this one, so one workgroup barrier a block.
+   */
+  readonly doubleBuffer?: boolean
 }
 
 export const DEFAULT_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity" }
+
+/**
+ * q32-h2-k32-ri-pf-u-il-ws: session 8's fastest variant (round 1, H200, the attention alone at
+ * 16 × 512: 1.61 ms in both rounds against 3.41–3.55 for the default in the same call), right on
+ * that card against the CPU reference (attention-flash.test.ts). Opt-in
+ * (`FLEUVE_ATTENTION_FORWARD=flash:q32-h2-k32-ri-pf-u-il-ws`), not the default and not among
+ * `auto`'s candidates: it never ran the scorer, trainer or decoder tests on a card, it relies on a
+ * subgroup's lanes running in step (`-ws`), and on that H200 the two-pass kernel (1.255 ms) beat
+ * every flash variant while on the H100 the default flash kernel beat the two-pass one.
+ */
+export const UNROLLED_FLASH_ATTENTION: FlashAttentionVariant = { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity", prefetch: true, unroll: true, interleave: true, sync: "subgroup" }
 
 /** log₂ units a block's row max may exceed the running max before O is rescaled (P ≤ 2^11). */
 const SLACK = 11
@@ -74,16 +117,30 @@ const F = 16
 const LOG2E = 1.4426950408889634
 const LN2 = 0.6931471805599453
 
-export const flashAttentionName = (v: FlashAttentionVariant): string => `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}${v.accumulate === "lanes" ? "-la" : ""}`
+export const flashAttentionName = (v: FlashAttentionVariant): string =>
+  `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}${v.accumulate === "lanes" ? "-la" : ""}${v.stage === "words" ? "-n" : ""}${v.unroll ? "-u" : ""}${v.unrollStaging ? "-uk" : ""}${v.interleave ? "-il" : ""}${v.qShared ? "-qs" : ""}${v.doubleBuffer ? "-db" : ""}${v.sync === "subgroup" ? "-ws" : ""}`
 
 /** The variant a name (flashAttentionName without its "attention-flash-" prefix, e.g. q32-h2-k32-ri-la) stands for, or undefined. */
 export const parseFlashAttentionName = (name: string): FlashAttentionVariant | undefined => {
-  const m = /^(?:attention-flash-)?q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?(-la)?$/.exec(name)
+  const m = /^(?:attention-flash-)?q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?(-la)?(-n)?(-u)?(-uk)?(-il)?(-qs)?(-db)?(-ws)?$/.exec(name)
   if (!m) return undefined
   return {
     form: "flash", queries: Number(m[1]) as 16 | 32 | 64, heads: Number(m[2]) as 1 | 2, keyBlock: Number(m[3]) as 16 | 32 | 64, reload: m[4] === "rr" ? "result" : "identity",
-    ...(m[5] ? { rescale: "always" as const } : {}), ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { shuffle: true } : {}), ...(m[8] ? { accumulate: "lanes" as const } : {})
+    ...(m[5] ? { rescale: "always" as const } : {}), ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { shuffle: true } : {}), ...(m[8] ? { accumulate: "lanes" as const } : {}),
+    ...(m[9] ? { stage: "words" as const } : {}), ...(m[10] ? { unroll: true } : {}), ...(m[11] ? { unrollStaging: true } : {}), ...(m[12] ? { interleave: true } : {}),
+    ...(m[13] ? { qShared: true } : {}), ...(m[14] ? { doubleBuffer: true } : {}), ...(m[15] ? { sync: "subgroup" as const } : {})
   }
+}
+
+/**
+ * The variant with one query head a workgroup (where a kv head has an odd number of them): the
+ * same options, less the prefetch where its units no longer fit (half the lanes, the same tile).
+ */
+export const flashAttentionOneHead = (v: FlashAttentionVariant, D = 128): FlashAttentionVariant => {
+  const one = { ...v, heads: 1 as const }
+  if (flashAttentionValid(one, D) || !one.prefetch) return one
+  const { prefetch: _, ...rest } = one
+  return rest
 }
 
 /** Subgroups a workgroup. */
@@ -91,10 +148,16 @@ const subgroupsOf = (v: FlashAttentionVariant): number => (v.queries / F) * v.he
 
 /**
  * Whether the variant is well formed: the workgroup's Q rows are staged once through the K and V
- * tiles (2 × keyBlock rows), so at most 2 × keyBlock query rows a workgroup.
+ * tiles (2 × keyBlock rows) unless they have their own (`qShared`), so at most 2 × keyBlock query
+ * rows a workgroup; the prefetch takes 16-byte units (not `stage: "words"`); the lanes' O
+ * (`accumulate: "lanes"`) keeps its workgroup barriers (not `sync: "subgroup"`); two K/V tiles
+ * (`doubleBuffer`) only with subgroups in step and no prefetch; the unrolled staging (`unrollStaging`)
+ * only of 16-byte units, without the prefetch, a whole number of units a lane.
  */
 export const flashAttentionValid = (v: FlashAttentionVariant, D = 128): boolean =>
-  subgroupsOf(v) * F <= 2 * v.keyBlock && (!v.prefetch || Number.isInteger(prefetchUnits(v, D)) && prefetchUnits(v, D) <= 4)
+  (v.qShared || subgroupsOf(v) * F <= 2 * v.keyBlock) && (!v.prefetch || Number.isInteger(prefetchUnits(v, D)) && prefetchUnits(v, D) <= 4) &&
+  !(v.prefetch && v.stage === "words") && !(v.accumulate === "lanes" && v.sync === "subgroup") && !(v.doubleBuffer && (v.sync !== "subgroup" || v.prefetch)) &&
+  !(v.unrollStaging && (v.prefetch || v.stage === "words" || !Number.isInteger(prefetchUnits(v, D))))
 
 /** 16-byte units of K (and of V) a thread loads a tile. */
 const prefetchUnits = (v: FlashAttentionVariant, D: number): number => (v.keyBlock * D) / 8 / (32 * subgroupsOf(v))
@@ -102,11 +165,12 @@ const prefetchUnits = (v: FlashAttentionVariant, D: number): number => (v.keyBlo
 /** Workgroup memory (bytes) a variant needs at head_dim D. */
 export const flashAttentionSharedBytes = (v: FlashAttentionVariant, D: number): number => {
   const NW = subgroupsOf(v)
-  const kv = 2 * v.keyBlock * (D + 8) * 2
+  const kv = (v.doubleBuffer ? 2 : 1) * 2 * v.keyBlock * (D + 8) * 2
   const ss = NW * F * (v.keyBlock + 4) * 4
   const ps = NW * F * (v.keyBlock + 8) * 2
   const hs = v.reload === "identity" ? F * F * 2 + (hiLoInTiles(v, D) ? 0 : NW * 2 * F * F * passFragments(v, D) * 2) : 0
-  return kv + ss + ps + hs + NW * 32 * 4 + NW * F * 4 + 4
+  const qs = v.qShared ? NW * F * (D + 8) * 2 : 0
+  return kv + ss + ps + hs + qs + NW * 32 * 4 + NW * F * 4 + 4 + (v.sync === "subgroup" ? NW * 4 : 0)
 }
 
 /** O fragments a pass through the score tile (rescale and output): up to a key block's width, a divisor of D / 16. */
@@ -116,10 +180,18 @@ const passFragments = (v: FlashAttentionVariant, D: number): number => {
   return fp
 }
 
-/** Whether the identity reload's f16 hi/lo fragments (2 × passFragments a subgroup) fit in the K tile, free while O is rescaled. */
-const hiLoInTiles = (v: FlashAttentionVariant, D: number): boolean => subgroupsOf(v) * 2 * F * F * passFragments(v, D) <= v.keyBlock * (D + 8)
+/**
+ * Whether the identity reload's f16 hi/lo fragments (2 × passFragments a subgroup) fit in the K
+ * tile, free while O is rescaled — only while every subgroup rescales together (not `sync: "subgroup"`,
+ * where others may still read the K tile).
+ */
+const hiLoInTiles = (v: FlashAttentionVariant, D: number): boolean => v.sync !== "subgroup" && subgroupsOf(v) * 2 * F * F * passFragments(v, D) <= v.keyBlock * (D + 8)
 
-export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse = false): string => {
+/**
+ * `barriers`: keep every workgroup barrier of a `sync: "subgroup"` variant (and rescale the whole
+ * workgroup together): the form its emulated check runs, since SwiftShader's lanes do not run in step.
+ */
+export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse = false, options: { readonly barriers?: boolean } = {}): string => {
   if (D % F !== 0) throw new Error(`flash attention: head_dim ${D} must be a multiple of ${F}`)
   if (!flashAttentionValid(v, D)) throw new Error(`flash attention ${flashAttentionName(v)}: ${subgroupsOf(v) * F} query rows a workgroup exceed twice the key block, or the prefetch takes more than 4 units a thread`)
   const SQ = v.queries / F // subgroups a head
@@ -138,6 +210,62 @@ export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse 
   const lanes = v.accumulate === "lanes"
   const always = v.rescale === "always" || lanes
   const PU = v.prefetch ? prefetchUnits(v, D) : 0
+  const ws = v.sync === "subgroup"
+  const inStep = ws && !options.barriers // the subgroup-only barriers dropped
+  // a point where a subgroup reads what its own lanes or fragments wrote (its rows only)
+  const sync = (what: string) => inStep ? `// ${what}: this subgroup's own rows; its lanes run in step (no barrier)` : "workgroupBarrier();"
+  const QT = v.qShared ? "Qs" : "KVs" // where the Q rows are staged
+  const db = v.doubleBuffer === true
+  const qBase = db && !v.qShared ? 2 * KB * KST : 0 // Q's rows in the second tile (two tiles) while the first is staged
+  const kvAt = (n: number) => db ? `cur + ${n}u` : `${n}u` // a K/V fragment's offset in this block's tile
+  // (two tiles) the K and V rows from key `from` into the tile at `base`, zeros past T
+  const stageAt = (from: string, base: string) => v.unrollStaging ? stageUnrolled(from, base) : v.stage === "words" ? `    for (var u = lid; u < ${KB * D / 2}u; u += ${TH}u) {
+      let r = u / ${D / 2}u;
+      let c = (u % ${D / 2}u) * 2u;
+      var xk = 0u;
+      var xv = 0u;
+      if (${from} + r < p.T) {
+        let at = (((b * p.T + ${from} + r) * p.KV + kvh) * ${D}u + c) / 2u;
+        xk = K8[at / 4u][at % 4u];
+        xv = V8[at / 4u][at % 4u];
+      }
+      let y = ${base} + r * ${KST}u + c;
+      { let h = bitcast<vec2<f16>>(xk); KVs[y] = h.x; KVs[y + 1u] = h.y; }
+      { let h = bitcast<vec2<f16>>(xv); KVs[y + ${VT}u] = h.x; KVs[y + ${VT + 1}u] = h.y; }
+    }` : `    for (var u = lid; u < ${KB * units}u; u += ${TH}u) {
+      let r = u / ${units}u;
+      let c = (u % ${units}u) * 8u;
+      var xk = vec4<u32>();
+      var xv = vec4<u32>();
+      if (${from} + r < p.T) {
+        let at = (((b * p.T + ${from} + r) * p.KV + kvh) * ${D}u + c) / 8u;
+        xk = K8[at];
+        xv = V8[at];
+      }
+      let y = ${base} + r * ${KST}u + c;
+      ${store8("KVs", "y", "xk")}
+      ${store8("KVs", `y + ${VT}u`, "xv")}
+    }`
+  // (-uk) the K and V rows from key `from` into the tile at `base`: every load of this lane, then every store
+  const SU = v.unrollStaging ? prefetchUnits(v, D) : 0
+  const stageUnrolled = (from: string, base: string) => `    {
+${range(SU).map((i) => `    var xk${i} = vec4<u32>();
+    var xv${i} = vec4<u32>();
+    {
+      let r = (lid + ${i * TH}u) / ${units}u;
+      if (${from} + r < p.T) {
+        let at = (((b * p.T + ${from} + r) * p.KV + kvh) * ${D}u + ((lid + ${i * TH}u) % ${units}u) * 8u) / 8u;
+        xk${i} = K8[at];
+        xv${i} = V8[at];
+      }
+    }`).join("\n")}
+${range(SU).map((i) => `    {
+      let y = ${base} + ((lid + ${i * TH}u) / ${units}u) * ${KST}u + ((lid + ${i * TH}u) % ${units}u) * 8u;
+      ${store8("KVs", "y", `xk${i}`)}
+      ${store8("KVs", `y + ${VT}u`, `xv${i}`)}
+    }`).join("\n")}
+    }`
+  const qFrag = (c: number) => v.qShared ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Qs, sg * ${F * KST}u + ${c * F}u, false, ${KST}u)` : `q${c}`
   // the next tile's K and V units of this thread into registers pk*, pv* (zeros past T)
   const fetch = (from: string) => range(PU).map((i) => `    {
       let u = lid + ${i * TH}u;
@@ -201,12 +329,14 @@ struct P { B: u32, S: u32, T: u32, H: u32, KV: u32, _p0: u32, _p1: u32, _p2: u32
 // one-pass form right on the H100 (see attention-tc.ts; the other order gave deterministic wrong outputs there).
 var<workgroup> Mx: array<f32, ${TH}>; // each lane's half-row max, then its half sum
 var<workgroup> Al: array<f32, ${NW * F}>; // each row's rescale factor, then its sum
-var<workgroup> flag: u32; // some row's max rose past the slack in this block${identity ? `${Hs === "Hs" ? `
+var<workgroup> flag: u32; // some row's max rose past the slack in this block${inStep ? `
+var<workgroup> Fl: array<u32, ${NW}>; // k0 + 1 where some row of this subgroup's max rose past the slack in block k0` : ""}${identity ? `${Hs === "Hs" ? `
 var<workgroup> Hs: array<f16, ${NW * 2 * F * F * FP}>;` : ""}
 var<workgroup> Id: array<f16, ${F * F}>;` : ""}
 var<workgroup> Ps: array<f16, ${NW * F * PST}>;
 var<workgroup> Ss: array<f32, ${NW * F * SST}>; // scores; O fragments on their way through
-var<workgroup> KVs: array<f16, ${2 * KB * KST}>; // the K tile, then the V tile
+var<workgroup> KVs: array<f16, ${(db ? 2 : 1) * 2 * KB * KST}>; // the K tile, then the V tile${db ? " (twice: this block's, the next one's)" : ""}${v.qShared ? `
+var<workgroup> Qs: array<f16, ${NW * F * KST}>; // the workgroup's Q rows, for the whole key loop` : ""}
 
 @compute @workgroup_size(${TH})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -236,11 +366,13 @@ ${identity ? `  for (var i = lid; i < ${F * F}u; i += ${TH}u) { Id[i] = select(f
     let s = qb * ${v.queries}u + (w % ${SQ}u) * ${F}u + r % ${F}u;
     var x = vec4<u32>();
     if (s < p.S) { x = Q8[(((b * p.S + s) * p.H + h0 + w / ${SQ}u) * ${D}u + c) / 8u]; }
-    ${store8("KVs", `r * ${KST}u + c`, "x")}
-  }
+    ${store8(QT, `${qBase ? `${qBase}u + ` : ""}r * ${KST}u + c`, "x")}
+  }${db ? `
+  // the first K and V tile
+${stageAt("0u", "0u")}` : ""}
   workgroupBarrier();
-${range(dc).map((c) => `  let q${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&KVs, sg * ${F * KST}u + ${c * F}u, false, ${KST}u);`).join("\n")}
-  if (lid == 0u) { flag = 0u; }
+${v.qShared ? "" : range(dc).map((c) => `  let q${c} = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&KVs, sg * ${F * KST}u + ${qBase + c * F}u, false, ${KST}u);\n`).join("")}  if (lid == 0u) { flag = 0u; }${inStep ? `
+  if (lid < ${NW}u) { Fl[lid] = 0u; }` : ""}
   workgroupBarrier();${v.prefetch ? `
 ${range(PU).map((i) => `  var pk${i} = vec4<u32>();
   var pv${i} = vec4<u32>();`).join("\n")}
@@ -249,9 +381,14 @@ ${fetch("0u")}` : ""}
   // two-pass kernel (tried in session 6's round 2: the H100's outputs did not change)
   var m = -3.0e38; // the row's running max (log₂ units; both lanes of a row agree)
   var l = 0.0; // this lane's share of the row's Σ P
-${lanes ? laneAccumulators : range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}
+${lanes ? laneAccumulators : range(dc).map((c) => `  var o${c} = ${zero};`).join("\n")}${db ? `
+  var cur = 0u; // where this block's tile starts in KVs` : ""}
   for (var k0 = 0u; k0 < last; k0 += ${KB}u) {
-${v.prefetch ? `    // the K and V tile fetched during the last block, then the next one's loads in flight
+${db ? `    // the next K and V tile into the other half while this one is used
+    let nxt = ${2 * KB * KST}u - cur;
+    if (k0 + ${KB}u < last) {
+${stageAt(`k0 + ${KB}u`, "nxt")}
+    }` : v.prefetch ? `    // the K and V tile fetched during the last block, then the next one's loads in flight
 ${range(PU).map((i) => `    {
       let u = lid + ${i * TH}u;
       let r = u / ${units}u;
@@ -262,7 +399,23 @@ ${range(PU).map((i) => `    {
     workgroupBarrier();
     if (k0 + ${KB}u < last) {
 ${fetch(`k0 + ${KB}u`)}
-    }` : `    // the K and V tile, zeros past T
+    }` : v.unrollStaging ? `    // the K and V tile, zeros past T: every load of this lane, then every store
+${stageUnrolled("k0", "0u")}
+    workgroupBarrier();` : v.stage === "words" ? `    // the K and V tile one 4-byte word a lane (32 lanes' stores: 128 contiguous bytes), zeros past T
+    for (var u = lid; u < ${KB * D / 2}u; u += ${TH}u) {
+      let r = u / ${D / 2}u;
+      let c = (u % ${D / 2}u) * 2u;
+      var xk = 0u;
+      var xv = 0u;
+      if (k0 + r < p.T) {
+        let at = (((b * p.T + k0 + r) * p.KV + kvh) * ${D}u + c) / 2u;
+        xk = K8[at / 4u][at % 4u];
+        xv = V8[at / 4u][at % 4u];
+      }
+      { let h = bitcast<vec2<f16>>(xk); KVs[r * ${KST}u + c] = h.x; KVs[r * ${KST}u + c + 1u] = h.y; }
+      { let h = bitcast<vec2<f16>>(xv); KVs[${VT}u + r * ${KST}u + c] = h.x; KVs[${VT}u + r * ${KST}u + c + 1u] = h.y; }
+    }
+    workgroupBarrier();` : `    // the K and V tile, zeros past T
     for (var u = lid; u < ${KB * units}u; u += ${TH}u) {
       let r = u / ${units}u;
       let c = (u % ${units}u) * 8u;
@@ -277,26 +430,47 @@ ${fetch(`k0 + ${KB}u`)}
       ${store8("KVs", `${VT}u + r * ${KST}u + c`, "xv")}
     }
     workgroupBarrier();`}
-    // S = Q·Kᵀ over the key fragments some row here may see
+${v.interleave ? `    // S = Q·Kᵀ, every key fragment of the block at once (past the last visible key: masked below)
+    if (live && k0 < sgLast) {
+${range(kf).map((f) => `      var sc${f} = ${zero};`).join("\n")}
+${range(dc).map((c) => `      {
+        let qc = ${qFrag(c)};
+${range(kf).map((f) => `        sc${f} = subgroupMatrixMultiplyAccumulate(qc, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${kvAt(f * F * KST + c * F)}, true, ${KST}u), sc${f});`).join("\n")}
+      }`).join("\n")}
+${range(kf).map((f) => `      subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${f * F}u, sc${f}, false, ${SST}u);`).join("\n")}
+    }` : `    // S = Q·Kᵀ over the key fragments some row here may see
 ${range(kf).map((f) => `    if (live && k0 + ${f * F}u < sgLast) {
       var s = ${zero};
-${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(q${c}, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${f * F * KST + c * F}u, true, ${KST}u), s);`).join("\n")}
+${range(dc).map((c) => `      s = subgroupMatrixMultiplyAccumulate(${qFrag(c)}, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${kvAt(f * F * KST + c * F)}, true, ${KST}u), s);`).join("\n")}
       subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${f * F}u, s, false, ${SST}u);
-    }`).join("\n")}
-    workgroupBarrier();
+    }`).join("\n")}`}
+    ${sync("the scores")}
     let at = (sg * ${F}u + row) * ${SST}u;
-    var mb = -3.0e38;
+${v.unroll ? `    // this lane's half row of scores (keys half, half + 2, …), masked, in registers
+${range(KB / 2).map((i) => `    let x${i} = select(-3.0e38, Ss[at + ${2 * i}u + half] * cs, k0 + ${2 * i}u + half <= pos && rowValid);`).join("\n")}
+    var mb = x0;
+${range(KB / 2 - 1).map((i) => `    mb = max(mb, x${i + 1});`).join("\n")}` : `    var mb = -3.0e38;
     for (var j = half; j < ${KB}u; j += 2u) {
       if (k0 + j <= pos && rowValid) { mb = max(mb, Ss[at + j] * cs); }
-    }
+    }`}
 ${v.shuffle ? `    mb = max(mb, subgroupShuffleXor(mb, 1u));` : `    Mx[lid] = mb;
-    workgroupBarrier();
+    ${sync("the partner lane's half max")}
     mb = max(mb, Mx[lid ^ 1u]);`}
 ${always ? `    // rescaled every block (no branch around the round trip)
     let mn = max(m, mb);
     let alpha = exp2(m - mn);
     m = mn;
-    l = l * alpha;` : `    if (mb > m + ${SLACK}.0) { flag = 1u; }
+    l = l * alpha;` : ws ? `    // rescale where some row's max rose past the slack: ${inStep ? "this subgroup's decision (its own flag" : "the workgroup's (one flag"}, marked with the block, never cleared)
+    if (mb > m + ${SLACK}.0) { ${inStep ? "Fl[sg]" : "flag"} = k0 + 1u; }
+${inStep ? `    ${sync("the flag")}
+    let raise = Fl[sg] == k0 + 1u;` : `    let raise = workgroupUniformLoad(&flag) == k0 + 1u;`}
+    var alpha = 1.0;
+    if (raise) {
+      let mn = max(m, mb);
+      alpha = exp2(m - mn);
+      m = mn;
+      l = l * alpha;
+    }` : `    if (mb > m + ${SLACK}.0) { flag = 1u; }
     let raise = workgroupUniformLoad(&flag) != 0u;
     var alpha = 1.0;
     if (raise) {
@@ -308,20 +482,20 @@ ${always ? `    // rescaled every block (no branch around the round trip)
       if (lid == 0u) { flag = 0u; }
     }`}
     let pat = (sg * ${F}u + row) * ${PST}u;
-    for (var j = half; j < ${KB}u; j += 2u) {
+${v.unroll ? range(KB / 2).map((i) => `    { let pr = select(0.0, exp2(x${i} - m), k0 + ${2 * i}u + half <= pos && rowValid); l += pr; Ps[pat + ${2 * i}u + half] = f16(pr); }`).join("\n") : `    for (var j = half; j < ${KB}u; j += 2u) {
       let pr = select(0.0, exp2(Ss[at + j] * cs - m), k0 + j <= pos && rowValid);
       l += pr;
       Ps[pat + j] = f16(pr);
-    }
+    }`}
     if (half == 0u) { Al[sg * ${F}u + row] = alpha; }
-    workgroupBarrier();
+    ${sync("P and the rescale factors")}
 ${lanes ? laneProducts : `    ${always ? "{" : "if (raise && k0 > 0u) {"}
       // O ·= 2^(m_old − m_new) row by row, ${FP} fragment(s) at a time through the score tile (the
       // scores are spent)${identity ? `, back as half-float hi + lo (in ${Hs === "KVs" ? "the spent K tile" : "Hs"}) times the identity` : ""}
 ${range(dc / FP).map((pass) => `      if (live) {
 ${range(FP).map((i) => `        subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}u, o${pass * FP + i}, false, ${SST}u);`).join("\n")}
       }
-      workgroupBarrier();
+      ${sync("O's fragments")}
       for (var i = lane; i < ${F * F * FP}u; i += 32u) {
         let r = i / ${F * FP}u;
         let x = (sg * ${F}u + r) * ${SST}u + i % ${F * FP}u;
@@ -330,20 +504,21 @@ ${identity ? `        let hi = f16(y);
         ${Hs}[sg * ${2 * F * F * FP}u + i] = hi;
         ${Hs}[sg * ${2 * F * F * FP}u + ${F * F * FP}u + i] = f16(y - f32(hi));` : `        Ss[x] = y;`}
       }
-      workgroupBarrier();
+      ${sync("O scaled")}
       if (live) {
 ${identity ? `        let idm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Id, 0u, false, ${F}u);
 ${range(FP).map((i) => `        o${pass * FP + i} = subgroupMatrixMultiplyAccumulate(idm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&${Hs}, sg * ${2 * F * F * FP}u + ${i * F}u, false, ${F * FP}u),
           subgroupMatrixMultiplyAccumulate(idm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&${Hs}, sg * ${2 * F * F * FP}u + ${F * F * FP + i * F}u, false, ${F * FP}u), ${zero}));`).join("\n")}` : range(FP).map((i) => `        o${pass * FP + i} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&Ss, sg * ${F * SST}u + ${i * F}u, false, ${SST}u);`).join("\n")}
       }
-      workgroupBarrier();`).join("\n")}
+      ${sync("O reloaded before the next pass overwrites the tile")}`).join("\n")}
     }
     // O += P·V over the key fragments some row here may see
 ${range(kf).map((f) => `    if (live && k0 + ${f * F}u < sgLast) {
       let pm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Ps, sg * ${F * PST}u + ${f * F}u, false, ${PST}u);
-${range(dc).map((c) => `      o${c} = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${VT + f * F * KST + c * F}u, false, ${KST}u), o${c});`).join("\n")}
+${range(dc).map((c) => `      o${c} = subgroupMatrixMultiplyAccumulate(pm, subgroupMatrixLoad<subgroup_matrix_right<f16, ${F}, ${F}>>(&KVs, ${kvAt(VT + f * F * KST + c * F)}, false, ${KST}u), o${c});`).join("\n")}
     }`).join("\n")}`}
-    workgroupBarrier(); // before the next tile overwrites KVs, Ss and Ps
+    workgroupBarrier(); // before the next tile overwrites KVs, Ss and Ps${db ? `
+    cur = nxt;` : ""}
   }
 ${v.shuffle ? `  let lr = max(l + subgroupShuffleXor(l, 1u), 1e-30);` : `  Mx[lid] = l;
   workgroupBarrier();
@@ -379,8 +554,10 @@ export class FlashAttentionShapeError extends Error {}
  * H / KV must be a multiple of the variant's heads. `emulate` rewrites the WGSL before it compiles
  * (tests without tensor cores: test/helpers/kernels/subgroup-matrix-emulation.ts).
  */
-export const flashAttention = async (gpu: Gpu, D: number, v: FlashAttentionVariant = DEFAULT_FLASH_ATTENTION, withLse = false, emulate: (wgsl: string) => string = (w) => w) => {
-  const p = await pipeline(gpu.device, emulate(flashAttentionWgsl(D, v, withLse)), `${flashAttentionName(v)}-d${D}${withLse ? "-lse" : ""}`)
+export const flashAttention = async (gpu: Gpu, D: number, v: FlashAttentionVariant = DEFAULT_FLASH_ATTENTION, withLse = false, emulate?: (wgsl: string) => string) => {
+  // emulated (SwiftShader): every barrier kept, its lanes do not run in step
+  const wgsl = flashAttentionWgsl(D, v, withLse, { barriers: emulate !== undefined })
+  const p = await pipeline(gpu.device, emulate ? emulate(wgsl) : wgsl, `${flashAttentionName(v)}-d${D}${withLse ? "-lse" : ""}`)
   return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, _T = S, KV?: number): Dispatch => {
     if (H % v.heads !== 0 || (KV !== undefined && (H / KV) % v.heads !== 0)) throw new FlashAttentionShapeError(`flash attention: ${v.heads} query heads a workgroup must divide the ${KV === undefined ? H : H / KV} query heads of a kv head`)
     if (withLse && !b.LSE) throw new FlashAttentionShapeError("flash attention compiled with LSE output: bind LSE [B, S, H] f32")

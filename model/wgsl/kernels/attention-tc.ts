@@ -2,7 +2,7 @@ import { f16BitsToF32, pipeline, readBuffer, runDispatches, storageBuffer, toF16
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 import { attentionBindings } from "./fused.ts"
-import { DEFAULT_FLASH_ATTENTION, flashAttention, flashAttentionName, parseFlashAttentionName, type FlashAttentionVariant } from "./attention-flash.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttention, flashAttentionName, flashAttentionOneHead, parseFlashAttentionName, type FlashAttentionVariant } from "./attention-flash.ts"
 
 /**
  * Causal attention with GQA and a KV cache on the tensor cores (subgroup matrices, f16 operands,
@@ -412,7 +412,7 @@ export const tensorCoreAttention = async (gpu: Gpu, D: number, form: AttentionFo
   if (D % F !== 0) throw new AttentionShapeError(`tensor-core attention: head_dim ${D} must be a multiple of ${F}`)
   const variant = form === "auto" ? await pickAttentionForm(gpu, D, headsPerKv ?? 1) : form
   if ("form" in variant) {
-    const v = headsPerKv !== undefined && headsPerKv % variant.heads !== 0 ? { ...variant, heads: 1 as const } : variant
+    const v = headsPerKv !== undefined && headsPerKv % variant.heads !== 0 ? flashAttentionOneHead(variant, D) : variant
     const flash = await flashAttention(gpu, D, v, withLse)
     return (b: { Q: Binding; K: Binding; V: Binding; O: Binding; params: GPUBuffer; LSE?: Binding }, B: number, S: number, H: number, T = S): Dispatch => flash(b, B, S, H, T)
   }

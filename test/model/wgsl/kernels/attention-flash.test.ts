@@ -3,8 +3,8 @@ import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { flashAttention, flashAttentionName, flashAttentionSharedBytes, flashAttentionValid, type FlashAttentionVariant } from "../../../../model/wgsl/kernels/attention-flash.ts"
-import { attentionFormName, DEFAULT_ATTENTION_TC, defaultAttentionForm, ONE_PASS_ATTENTION_TC, pickAttentionForm, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
-import { DEFAULT_FLASH_ATTENTION, parseFlashAttentionName } from "../../../../model/wgsl/kernels/attention-flash.ts"
+import { attentionFormName, AUTO_ATTENTION_CANDIDATES, DEFAULT_ATTENTION_TC, defaultAttentionForm, ONE_PASS_ATTENTION_TC, pickAttentionForm, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
+import { DEFAULT_FLASH_ATTENTION, flashAttentionOneHead, parseFlashAttentionName, UNROLLED_FLASH_ATTENTION } from "../../../../model/wgsl/kernels/attention-flash.ts"
 import { attentionRef } from "../../../helpers/kernels/reference.ts"
 import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
 import { openTestGpu } from "../../../helpers/gpu.ts"
@@ -37,14 +37,54 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     assert.equal(withEnv("auto", defaultAttentionForm), "auto")
   })
   it("names every variant so that the name parses back to it", () => {
-    for (const v of [DEFAULT_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, reload: "result", rescale: "always", prefetch: true, shuffle: true, accumulate: "lanes" } as const])
+    for (const v of [DEFAULT_FLASH_ATTENTION, UNROLLED_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, reload: "result", rescale: "always", prefetch: true, shuffle: true, accumulate: "lanes" } as const, ...SESSION8_VARIANTS.map((n) => parseFlashAttentionName(n)!)])
       assert.deepEqual(parseFlashAttentionName(flashAttentionName(v)), v)
+    for (const n of SESSION8_VARIANTS) assert.equal(flashAttentionName(parseFlashAttentionName(n)!), `attention-flash-${n}`)
+    assert.deepEqual(parseFlashAttentionName("q32-h2-k32-ri-n-u-il-qs-ws"), { form: "flash", queries: 32, heads: 2, keyBlock: 32, reload: "identity", stage: "words", unroll: true, interleave: true, qShared: true, sync: "subgroup" })
+    // the flags in their order only
+    assert.equal(parseFlashAttentionName("q32-h2-k32-ri-ws-u"), undefined)
+  })
+  it("takes Q rows past twice the key block only with Q in its own tile; refuses word staging with the prefetch, in-step subgroups with O in the lanes, two tiles without subgroups in step or with the prefetch", () => {
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q64-h2-k32-ri")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q64-h2-k32-ri-qs")!), true)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-pf-n")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-la-ws")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q16-h2-k32-ri-db")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q16-h2-k32-ri-pf-db-ws")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-pf-uk")!), false)
+    assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-n-uk")!), false)
+    for (const n of SESSION8_VARIANTS) assert.ok(flashAttentionValid(parseFlashAttentionName(n)!) && flashAttentionSharedBytes(parseFlashAttentionName(n)!, 128) <= 48 * 1024, n)
+  })
+  it("keeps session 8's fastest variant opt-in: named, valid, not among auto's candidates", () => {
+    assert.equal(flashAttentionName(UNROLLED_FLASH_ATTENTION), "attention-flash-q32-h2-k32-ri-pf-u-il-ws")
+    assert.ok(flashAttentionValid(UNROLLED_FLASH_ATTENTION))
+    assert.deepEqual(withEnv("flash:q32-h2-k32-ri-pf-u-il-ws", defaultAttentionForm), UNROLLED_FLASH_ATTENTION)
+    assert.deepEqual(AUTO_ATTENTION_CANDIDATES.map(flashAttentionName), ["attention-flash-q32-h2-k32-ri", "attention-flash-q32-h2-k32-ri-la"])
+  })
+  it("takes one query head a workgroup where a kv head has an odd number, dropping the prefetch where its units no longer fit", () => {
+    assert.equal(flashAttentionName(flashAttentionOneHead(parseFlashAttentionName("q32-h2-k32-ri-pf-u-il-ws")!)), "attention-flash-q32-h1-k32-ri-u-il-ws")
+    assert.equal(flashAttentionName(flashAttentionOneHead(parseFlashAttentionName("q32-h2-k32-ri-u-uk")!)), "attention-flash-q32-h1-k32-ri-u-uk")
+    assert.ok(flashAttentionValid(flashAttentionOneHead(UNROLLED_FLASH_ATTENTION)))
   })
   it("refuses any other value, naming the ones it takes", () => {
     assert.throws(() => withEnv("fast", defaultAttentionForm), /FLEUVE_ATTENTION_FORWARD=fast: expected "two-pass", "flash", "flash:<variant>"/)
     assert.throws(() => withEnv("flash:q33-h1-k32-ri", defaultAttentionForm), /FLEUVE_ATTENTION_FORWARD=flash:q33-h1-k32-ri: expected/)
   })
 })
+
+/**
+ * Session 8's variants (word staging, unrolled softmax, interleaved scores, Q in workgroup memory,
+ * subgroups in step, two K/V tiles), each checked on the card; all within the H100's 48 KB of workgroup memory
+ * (Vulkan's limit there), which keeps Q's own tile to two subgroups a workgroup at D 128.
+ */
+const SESSION8_VARIANTS = [
+  "q32-h2-k32-ri-n", "q32-h2-k32-ri-u", "q32-h2-k32-ri-il", "q32-h2-k32-ri-ws", "q32-h2-k32-ri-u-il", "q32-h2-k32-ri-u-ws", "q32-h2-k32-ri-u-il-ws", "q32-h2-k32-ri-n-u-il-ws",
+  "q32-h2-k32-rr-n-u-il-ws", "q32-h2-k32-ri-pf-u-il-ws", "q32-h1-k32-ri-u-il-ws", "q16-h2-k32-ri-u-ws", "q16-h2-k32-ri-qs", "q16-h2-k32-ri-u-qs-ws", "q16-h2-k32-ri-n-u-il-qs-ws",
+  "q16-h2-k64-rr-u-il-ws", "q32-h2-k16-ri-n-u-il-qs-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k32-ri-n-u-il-db-ws", "q16-h2-k32-ri-u-db-ws",
+  // round 2: the unrolled staging, and round 1's best (q32-h2-k32-ri-pf-u-il-ws) less one option at a time
+  "q32-h2-k32-ri-u-uk", "q32-h2-k32-ri-u-uk-il-ws", "q16-h2-k32-ri-u-uk-qs-ws", "q16-h2-k32-ri-u-uk-db-ws", "q16-h2-k32-ri-u-uk-il-db-ws", "q32-h2-k16-ri-u-uk-il-qs-db-ws",
+  "q32-h2-k32-ri-pf-u", "q32-h2-k32-ri-pf-u-il", "q32-h2-k32-ri-pf-u-ws"
+]
 
 const opened = await openTestGpu()
 
@@ -111,13 +151,17 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
         { B: 1, S: 128, T: 160, H: 4, KV: 2, D: 128, growing: true }, { B: 1, S: 80, T: 80, H: 16, KV: 8, D: 128 }, { B: 2, S: 40, T: 64, H: 4, KV: 2, D: 64, growing: true }
       ]
   const variants: ReadonlyArray<FlashAttentionVariant> = emulated
-    ? [v(16, 2, 16, "identity", "lazy", { prefetch: true }), v(32, 1, 16, "identity", "lazy", { accumulate: "lanes" }), v(16, 1, 32, "result")] // SwiftShader crashes (SIGSEGV) running the emulated identity reload with 32-key blocks
+    ? [v(16, 2, 16, "identity", "lazy", { prefetch: true }), v(32, 1, 16, "identity", "lazy", { accumulate: "lanes" }), v(16, 1, 32, "result"), // SwiftShader crashes (SIGSEGV) running the emulated identity reload with 32-key blocks
+        // session 8's options, emulated with their barriers kept (SwiftShader's lanes do not run in step): the staging, the unrolled softmax, the
+        // interleaved scores, two K/V tiles, Q from its own tile (64 Q rows on 16-key blocks, the result reload: the identity one needs more than SwiftShader's 32 KB), the per-block flag
+        ...["q16-h2-k16-ri-n-u-il-ws", "q32-h2-k16-rr-n-u-il-qs-ws", "q16-h1-k32-rr-n-u-il-qs-ws", "q16-h2-k16-ri-pf-u-ws", "q16-h2-k16-ri-n-u-il-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k16-ri-u-uk-il-db-ws", "q16-h2-k16-ri-u-uk-ws"].map((n) => parseFlashAttentionName(n)!)]
     : [
         // fragments across blocks (round 1 on the H100: all wrong; now declared right before the key loop)
         v(32, 2, 32), v(64, 1, 32), v(16, 1, 32), v(32, 2, 32, "result"),
         // O in the lanes' registers, a fresh product a block
         ...([[32, 2, 32], [64, 1, 32], [16, 2, 32], [16, 1, 32], [32, 1, 64], [16, 2, 64]] as const).map(([q, h, k]) => v(q, h, k, "identity", "lazy", { accumulate: "lanes" })),
-        v(32, 2, 32, "identity", "lazy", { accumulate: "lanes", prefetch: true })
+        v(32, 2, 32, "identity", "lazy", { accumulate: "lanes", prefetch: true }),
+        ...SESSION8_VARIANTS.map((n) => parseFlashAttentionName(n)!)
       ].filter((x) => flashAttentionValid(x) && flashAttentionSharedBytes(x, 128) <= gpu.device.limits.maxComputeWorkgroupStorageSize)
   const data = cases.map((c, i) => inputs(c, 101 + 10 * i))
 
@@ -134,7 +178,7 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
   }
 
   const lseCase: Case = emulated ? { B: 1, S: 32, T: 48, H: 2, KV: 1, D: 32, spread: 4 } : { B: 2, S: 32, T: 48, H: 4, KV: 2, D: 128, spread: 4 }
-  for (const variant of emulated ? [v(16, 2, 16)] : [v(32, 2, 32), v(32, 2, 32, "identity", "lazy", { accumulate: "lanes" })]) {
+  for (const variant of emulated ? [v(16, 2, 16), parseFlashAttentionName("q16-h2-k16-ri-n-u-il-qs-ws")!] : [v(32, 2, 32), v(32, 2, 32, "identity", "lazy", { accumulate: "lanes" }), ...["q32-h2-k32-ri-pf-u-il-ws", "q16-h2-k32-ri-n-u-il-qs-ws", "q16-h2-k32-ri-u-uk-db-ws"].map((n) => parseFlashAttentionName(n)!)]) {
     it(`${flashAttentionName(variant)} compiled with LSE writes log Σ exp(scale·q·k) of each query row (${caseName(lseCase)})`, async () => {
       const c = lseCase
       const d = inputs(c, 41)
