@@ -1,4 +1,4 @@
-import { type Binding, type Dispatch, encodeDispatches, uniformBuffer } from "./kernels/buffers.ts"
+import { bestWallMs, type Binding, type Dispatch, uniformBuffer } from "./kernels/buffers.ts"
 import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeStorage, type GemvShape } from "./kernels/decode-layer.ts"
 import type { Gpu } from "./kernels/device.ts"
 import type { EngineShape, EngineWeights } from "./qwen3-engine.ts"
@@ -39,17 +39,6 @@ export interface TuneBuffers {
   readonly fold?: { readonly part: Binding; readonly positions: number }
 }
 
-const wallMs = async (device: GPUDevice, ds: ReadonlyArray<Dispatch>): Promise<number> => {
-  let best = Infinity
-  for (let rep = 0; rep < 3; rep++) {
-    const t0 = performance.now()
-    device.queue.submit([encodeDispatches(device, ds)])
-    await device.queue.onSubmittedWorkDone()
-    if (rep > 0) best = Math.min(best, performance.now() - t0) // the first run compiles and warms
-  }
-  return best
-}
-
 export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<GemvShape> = GEMV_CANDIDATES): Promise<TunedShapes> => {
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, eps } = shape
   // timed at the rows the kernels are written for (a power of two), kept for every decoder of that many
@@ -85,8 +74,9 @@ export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: En
         ...(withHead ? [["head", Array(4).fill(k.head({ A: b.x, B: weights.lmHead, C: b.logits, G: weights.finalNorm, params: p.head }, vocab))] as [Kind, ReadonlyArray<Dispatch>]] : [])
       ]
       for (const [kind, ds] of runs) {
-        const ms = await wallMs(dev, ds)
-        if (!best[kind] || ms < best[kind]!.ms) best[kind] = { shape: candidate, ms }
+        // a layout the device refuses (validation) is left out, not timed
+        const ms = (await bestWallMs(dev, [ds], 2).catch(() => [Infinity]))[0]!
+        if (Number.isFinite(ms) && (!best[kind] || ms < best[kind]!.ms)) best[kind] = { shape: candidate, ms }
       }
     }
   } finally {

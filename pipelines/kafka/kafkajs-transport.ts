@@ -219,7 +219,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       partitionsConsumedConcurrently: options.concurrentBatches ? 64 : 1,
       // The next fetch asked for while a fetch is handled (kafkajs-prefetch.ts), and the commit
       // after a handled batch sent without holding up the next (kafkajs-commits.ts).
-      eachBatch: pipelinedCommits((options.prefetch ?? true ? prefetching : <F>(f: F) => f)(async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+      eachBatch: pipelinedCommits(((options.prefetch ?? true) ? prefetching : <F>(f: F) => f)(async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
         if (!isRunning() || isStale() || batch.messages.length === 0) return
         // kafkajs heartbeats only between batches: a batch that takes longer than the session
         // (a stage calling a model server) would lose the member its partitions while it works,

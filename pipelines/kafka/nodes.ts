@@ -512,9 +512,8 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     groupId,
     topics: [node.input],
     fromBeginning: true,
+    // (The next fetch is on its way while this one is handled and committed: the transport's default, kafkajs-prefetch.ts.)
     concurrentBatches: together,
-    // The next fetch is on its way while this one is handled and committed (kafkajs-prefetch.ts).
-    prefetch: true,
     onAssigned: () => {
       checkOwnership = true
     },

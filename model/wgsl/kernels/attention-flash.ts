@@ -191,6 +191,10 @@ const hiLoInTiles = (v: FlashAttentionVariant, D: number): boolean => v.sync !==
  * `barriers`: keep every workgroup barrier of a `sync: "subgroup"` variant (and rescale the whole
  * workgroup together): the form its emulated check runs, since SwiftShader's lanes do not run in step.
  */
+/** WGSL: the running max m raised to the block's max mb, alpha its factor 2^(m_old − m_new), the row sum l scaled by it (`declare` "let " where alpha is new here). */
+const raiseMax = (indent: string, declare: "let " | ""): string =>
+  [`let mn = max(m, mb);`, `${declare}alpha = exp2(m - mn);`, `m = mn;`, `l = l * alpha;`].map((line) => indent + line).join("\n")
+
 export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse = false, options: { readonly barriers?: boolean } = {}): string => {
   if (D % F !== 0) throw new Error(`flash attention: head_dim ${D} must be a multiple of ${F}`)
   if (!flashAttentionValid(v, D)) throw new Error(`flash attention ${flashAttentionName(v)}: ${subgroupsOf(v) * F} query rows a workgroup exceed twice the key block, or the prefetch takes more than 4 units a thread`)
@@ -457,27 +461,18 @@ ${v.shuffle ? `    mb = max(mb, subgroupShuffleXor(mb, 1u));` : `    Mx[lid] = m
     ${sync("the partner lane's half max")}
     mb = max(mb, Mx[lid ^ 1u]);`}
 ${always ? `    // rescaled every block (no branch around the round trip)
-    let mn = max(m, mb);
-    let alpha = exp2(m - mn);
-    m = mn;
-    l = l * alpha;` : ws ? `    // rescale where some row's max rose past the slack: ${inStep ? "this subgroup's decision (its own flag" : "the workgroup's (one flag"}, marked with the block, never cleared)
+${raiseMax("    ", "let ")}` : ws ? `    // rescale where some row's max rose past the slack: ${inStep ? "this subgroup's decision (its own flag" : "the workgroup's (one flag"}, marked with the block, never cleared)
     if (mb > m + ${SLACK}.0) { ${inStep ? "Fl[sg]" : "flag"} = k0 + 1u; }
 ${inStep ? `    ${sync("the flag")}
     let raise = Fl[sg] == k0 + 1u;` : `    let raise = workgroupUniformLoad(&flag) == k0 + 1u;`}
     var alpha = 1.0;
     if (raise) {
-      let mn = max(m, mb);
-      alpha = exp2(m - mn);
-      m = mn;
-      l = l * alpha;
+${raiseMax("      ", "")}
     }` : `    if (mb > m + ${SLACK}.0) { flag = 1u; }
     let raise = workgroupUniformLoad(&flag) != 0u;
     var alpha = 1.0;
     if (raise) {
-      let mn = max(m, mb);
-      alpha = exp2(m - mn);
-      m = mn;
-      l = l * alpha;
+${raiseMax("      ", "")}
       workgroupBarrier(); // every lane has read the flag before it is cleared
       if (lid == 0u) { flag = 0u; }
     }`}

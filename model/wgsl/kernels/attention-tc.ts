@@ -1,4 +1,4 @@
-import { f16BitsToF32, pipeline, readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
+import { bestWallMs, f16BitsToF32, pipeline, readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 import { attentionBindings } from "./fused.ts"
@@ -370,8 +370,8 @@ const probe = async (gpu: Gpu, D: number, headsPerKv: number, candidates: Readon
  * shape (4 × 512 queries over 512 keys, 8 kv heads): the cards disagree. On the H100 the flash
  * kernel took 21.4 ms of a scoring forward where the two-pass one took 34.2 (session 8); on an
  * H200 the attention-alone bench timed the flash kernels at 1.6–3.6 ms against the two-pass
- * kernel's 1.26 (gpu-flash8's round 1). The two take turns over a few rounds (as the matmul
- * tuner's candidates), best of each. Random operands; their values do not change the work.
+ * kernel's 1.26 (gpu-flash8's round 1). The two take turns over 3 rounds (bestWallMs). Random
+ * operands; their values do not change the work.
  */
 const faster = async (gpu: Gpu, D: number, headsPerKv: number, candidate: FlashAttentionVariant): Promise<boolean> => {
   const device = gpu.device
@@ -386,16 +386,8 @@ const faster = async (gpu: Gpu, D: number, headsPerKv: number, candidate: FlashA
       params: buf(uniformBuffer(device, [B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]))
     }
     const lists = await Promise.all([DEFAULT_ATTENTION_TC, candidate].map(async (form) => Array<Dispatch>(5).fill((await tensorCoreAttention(gpu, D, form, false, headsPerKv))(b, B, S, H, S))))
-    for (const ds of lists) await runDispatches(device, ds)
-    const best = [Infinity, Infinity]
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < lists.length; i++) {
-        const t0 = performance.now()
-        await runDispatches(device, lists[i]!)
-        best[i] = Math.min(best[i]!, performance.now() - t0)
-      }
-    }
-    return best[1]! < best[0]!
+    const [twoPass, flash] = await bestWallMs(device, lists, 3)
+    return flash! < twoPass!
   } finally {
     for (const x of made) x.destroy()
   }

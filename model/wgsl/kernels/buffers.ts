@@ -224,6 +224,27 @@ export const withOomScope = async <A>(device: GPUDevice, make: () => Promise<A>,
   return made
 }
 
+/**
+ * Wall milliseconds of each dispatch list on the device, the best of `rounds` submissions after a
+ * warm-up each (runDispatches: it compiles and validates). The lists take turns round by round, so
+ * clocks still rising or a queue still busy with uploads weigh on all of them alike rather than on
+ * whichever came first. What the tuners time candidates with (matmul tiles, attention forms,
+ * decoder GEMV layouts).
+ */
+export const bestWallMs = async (device: GPUDevice, lists: ReadonlyArray<ReadonlyArray<Dispatch>>, rounds: number): Promise<Array<number>> => {
+  for (const ds of lists) await runDispatches(device, ds)
+  const best = lists.map(() => Infinity)
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < lists.length; i++) {
+      const t0 = performance.now()
+      device.queue.submit([encodeDispatches(device, lists[i]!)])
+      await device.queue.onSubmittedWorkDone()
+      best[i] = Math.min(best[i]!, performance.now() - t0)
+    }
+  }
+  return best
+}
+
 /** Runs dispatches and waits until the GPU has finished them; throws on validation errors or device loss. */
 export const runDispatches = async (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): Promise<void> => {
   device.pushErrorScope("validation")

@@ -1,4 +1,4 @@
-import { pipeline, runDispatches, storageBuffer, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
+import { bestWallMs, pipeline, storageBuffer, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
 import { type Gpu, pickMatrixConfig } from "./device.ts"
 import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
 import { NF4_CODE } from "../../formats/nf4.ts"
@@ -369,10 +369,8 @@ export const subgroupsOf32 = (gpu: Gpu): boolean => gpu.subgroupSizes === undefi
 
 /**
  * Milliseconds of each candidate on one shape: random operands, a few dispatches a submission,
- * best of ROUNDS after a warm-up. The candidates take turns round by round, so a card whose clocks
- * are still rising (or a queue still busy with the weights' uploads) weighs on all of them alike
- * instead of on whichever came first: a gate/up shape once went to the one-subgroup kernel at 111
- * TFLOP/s where the 128×128 tile does 156.
+ * best of TUNE_ROUNDS taking turns (bestWallMs): timed one after another, a gate/up shape once went
+ * to the one-subgroup kernel at 111 TFLOP/s where the 128×128 tile does 156.
  */
 const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<Candidate>, M: number, N: number, K: number): Promise<Record<string, number>> => {
   const dev = gpu.device
@@ -397,16 +395,8 @@ const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<
   const out: Record<string, number> = {}
   try {
     const lists = cs.map((c) => Array<Dispatch>(per).fill({ pipeline: c.pipeline, buffers: format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params], groups: [N / c.BN, M / c.BM] }))
-    for (const ds of lists) await runDispatches(dev, ds)
-    const best = cs.map(() => Infinity)
-    for (let r = 0; r < TUNE_ROUNDS; r++) {
-      for (let i = 0; i < cs.length; i++) {
-        const t0 = performance.now()
-        await runDispatches(dev, lists[i]!)
-        best[i] = Math.min(best[i]!, (performance.now() - t0) / per)
-      }
-    }
-    cs.forEach((c, i) => (out[c.variant] = +best[i]!.toFixed(4)))
+    const best = await bestWallMs(dev, lists, TUNE_ROUNDS)
+    cs.forEach((c, i) => (out[c.variant] = +(best[i]! / per).toFixed(4)))
   } finally {
     for (const b of [A, B, C, params, ...(absmax ? [absmax] : [])]) b.destroy()
   }

@@ -54,6 +54,31 @@ export const topicOfSmallBatches = async (transport: KafkaTransport, prefix: str
   return topic
 }
 
+/**
+ * The offsets a new member of `group` is handed, per partition in the order handed over, until it
+ * has `expected` records (or 60 s passed): where a group's committed positions really send it.
+ */
+export const offsetsHandedToNewMember = async (transport: KafkaTransport, group: string, topic: string, expected: number): Promise<Map<number, Array<number>>> => {
+  const seen = new Map<number, Array<number>>([[0, []], [1, []], [2, []]])
+  let n = 0
+  let resolveDone!: () => void
+  const done = new Promise<void>((r) => (resolveDone = r))
+  const member = await transport.consumer({
+    groupId: group,
+    topics: [topic],
+    fromBeginning: true,
+    maxBytesPerPartition: 16 * 1024,
+    onBatch: async (b) => {
+      for (const m of b.messages) seen.get(b.partition)!.push(Number(m.offset))
+      n += b.messages.length
+      if (n >= expected) resolveDone()
+    }
+  })
+  await Promise.race([done, sleep(60_000)])
+  await member.stop()
+  return seen
+}
+
 /** A worker as a real child process, its stderr kept in a log file for failures. */
 export const startWorker = (dir: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess => {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/pipelines/kafka/worker.ts"), ...args], {

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test"
 import { commitCounts } from "../../../pipelines/kafka/kafkajs-commits.ts"
 import { kafkajsPipelinedCommits } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
-import { sleep, testSettings, topicOfSmallBatches, uniqueTag } from "./helpers.ts"
+import { offsetsHandedToNewMember, testSettings, topicOfSmallBatches, uniqueTag } from "./helpers.ts"
 
 const settings = testSettings()
 const transport = kafkajsTransport(settings)
@@ -78,24 +78,8 @@ test("a handler that fails: the group's committed positions are exactly those of
   const committed = await committedOf(group)
   for (const p of [0, 1, 2]) assert.equal(committed.get(p) ?? 0, handled.get(p) ?? 0, `partition ${p}: committed where its last handled batch ended`)
 
-  const seen = new Map<number, Array<number>>([[0, []], [1, []], [2, []]])
   const expected = [0, 1, 2].reduce((sum, p) => sum + PER_PARTITION - (handled.get(p) ?? 0), 0)
-  let n = 0
-  let resolveDone!: () => void
-  const done = new Promise<void>((r) => (resolveDone = r))
-  const again = await transport.consumer({
-    groupId: group,
-    topics: [topic],
-    fromBeginning: true,
-    maxBytesPerPartition: 16 * 1024,
-    onBatch: async (b) => {
-      for (const m of b.messages) seen.get(b.partition)!.push(Number(m.offset))
-      n += b.messages.length
-      if (n >= expected) resolveDone()
-    }
-  })
-  await Promise.race([done, sleep(60_000)])
-  await again.stop()
+  const seen = await offsetsHandedToNewMember(transport, group, topic, expected)
   for (const p of [0, 1, 2]) {
     const from = handled.get(p) ?? 0
     assert.deepEqual(seen.get(p), Array.from({ length: PER_PARTITION - from }, (_, i) => from + i), `partition ${p}: from ${from} to the end, once`)

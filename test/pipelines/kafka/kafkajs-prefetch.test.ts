@@ -9,7 +9,7 @@ import { kafkajsPrefetch } from "../../../pipelines/kafka/kafkajs-patches.ts"
 import { prefetchCounts } from "../../../pipelines/kafka/kafkajs-prefetch.ts"
 import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
 import type { InBatch } from "../../../pipelines/kafka/transport.ts"
-import { sleep, testSettings, topicOfSmallBatches, uniqueTag } from "./helpers.ts"
+import { offsetsHandedToNewMember, sleep, testSettings, topicOfSmallBatches, uniqueTag } from "./helpers.ts"
 
 const settings = testSettings()
 const transport = kafkajsTransport(settings)
@@ -91,28 +91,11 @@ test("a handler that fails: the group's committed positions are those of the bat
   for (const p of [0, 1, 2]) if (!handled.has(p)) assert.ok((committed.get(p) ?? -1) <= 0, `partition ${p}: nothing handled, nothing committed`)
 
   // A consumer of the same group starts where the handled batches ended: nothing skipped.
-  const seen: Seen = new Map()
-  let n = 0
   const expected = [0, 1, 2].reduce((sum, p) => sum + PER_PARTITION - (handled.get(p) ?? 0), 0)
-  let resolveDone!: () => void
-  const done = new Promise<void>((r) => (resolveDone = r))
-  const again = await transport.consumer({
-    groupId: group,
-    topics: [topic],
-    fromBeginning: true,
-    maxBytesPerPartition: 16 * 1024,
-    prefetch: true,
-    onBatch: async (b) => {
-      record(seen, b)
-      n += b.messages.length
-      if (n >= expected) resolveDone()
-    }
-  })
-  await done
-  await again.stop()
+  const seen = await offsetsHandedToNewMember(transport, group, topic, expected)
   for (const p of [0, 1, 2]) {
     const from = handled.get(p) ?? 0
-    assert.deepEqual((seen.get(p) ?? []).flat(), Array.from({ length: PER_PARTITION - from }, (_, i) => from + i), `partition ${p}: from ${from} to the end, once`)
+    assert.deepEqual(seen.get(p), Array.from({ length: PER_PARTITION - from }, (_, i) => from + i), `partition ${p}: from ${from} to the end, once`)
   }
 })
 
