@@ -15,7 +15,7 @@
  * (`auto`: the flash kernel where it reproduces the two-pass one): the two-pass kernel, or what
  * `--attention-form two-pass|auto|q32-h2-k32-ri[-always][-pf][-sh][-la]` names. The attention-alone rows time every form: two-pass, session 5's one-pass,
  * and each flash variant that fits the adapter's workgroup memory (`--attention-candidates`: only
- * two-pass, one-pass, the default flash variant, session 8's fastest (UNROLLED_FLASH_ATTENTION), and
+ * two-pass, one-pass, the default flash variant, session 8's fastest (UNROLLED_FLASH_ATTENTION), auto's first candidate (UNROLLED_SAFE_FLASH_ATTENTION), and
  * the variants that hold O in the lanes). `--flash-variants a,b,…` first times the attention alone: the two-pass
  * kernel, then the named flash variants in two interleaved rounds, each row with its O's largest
  * difference from the two-pass kernel's (`--only-flash`: nothing else). Prints one JSON object per line.
@@ -28,7 +28,7 @@ import { f16BitsToF32, readBuffer, storageBuffer, toF16, uniformBuffer, type Dis
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
 import { emit, medianSeconds, rand } from "./common.ts"
 import { openGpu, pickMatrixConfig, type Gpu } from "../../model/wgsl/kernels/device.ts"
-import { attentionFormName, pickAttentionForm, tensorCoreAttention, TWO_PASS_ATTENTION_TC, type AttentionForm } from "../../model/wgsl/kernels/attention-tc.ts"
+import { attentionFormName, pickAttentionForm, tensorCoreAttention, TWO_PASS_ATTENTION_TC, UNROLLED_SAFE_FLASH_ATTENTION, type AttentionForm } from "../../model/wgsl/kernels/attention-tc.ts"
 import { DEFAULT_FLASH_ATTENTION, flashAttentionSharedBytes, flashAttentionValid, parseFlashAttentionName, UNROLLED_FLASH_ATTENTION, type FlashAttentionVariant } from "../../model/wgsl/kernels/attention-flash.ts"
 import { Qwen3Engine, weightBuffers as weightBuffersOf, type EngineShape, type EngineWeights, type TokenScores } from "../../model/wgsl/qwen3-engine.ts"
 import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-trainer.ts"
@@ -473,7 +473,7 @@ const main = async () => {
     const names = (process.argv[process.argv.indexOf("--flash-variants") + 1] ?? "").split(",").filter((n) => n !== "")
     const variants = names.map((n) => {
       const v = parseFlashAttentionName(n)
-      if (!v || !flashAttentionValid(v)) throw new Error(`--flash-variants: ${n} is not a valid flash variant (q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la][-n][-u][-il][-qs][-ws])`)
+      if (!v || !flashAttentionValid(v)) throw new Error(`--flash-variants: ${n} is not a valid flash variant (q<16|32|64>-h<1|2>-k<16|32|64>-<rr|ri>[-always][-pf][-sh][-la][-n][-u][-uo][-uk][-il][-qs][-db][-ws])`)
       return v
     })
     let reference: Float32Array | undefined
@@ -516,8 +516,8 @@ const main = async () => {
     if (short) await guard("attention two-pass", () => attentionBench(gpu, TWO_PASS_ATTENTION_TC))
     else for (const queryFragments of [1, 2] as const) for (const keyBlock of [32, 64] as const) for (const pad of [0, 4] as const) await guard(`attention ${queryFragments} ${keyBlock} ${pad}`, () => attentionBench(gpu, { queryFragments, keyBlock, pad }))
     for (const queryFragments of short ? ([1] as const) : ([1, 2] as const)) for (const keyBlock of short ? ([32] as const) : ([32, 64] as const)) await guard(`attention ${queryFragments} ${keyBlock} one pass`, () => attentionBench(gpu, { queryFragments, keyBlock, pad: 4, onePass: true }))
-    // (short: the default, session 8's fastest variant, and the lanes forms)
-    const shortList = [DEFAULT_FLASH_ATTENTION, UNROLLED_FLASH_ATTENTION, ...flashVariants(gpu).filter((x) => x.accumulate === "lanes")]
+    // (short: the default, session 8's fastest variant, auto's unrolled candidate, and the lanes forms)
+    const shortList = [DEFAULT_FLASH_ATTENTION, UNROLLED_FLASH_ATTENTION, UNROLLED_SAFE_FLASH_ATTENTION, ...flashVariants(gpu).filter((x) => x.accumulate === "lanes")]
     for (const v of short ? shortList : flashVariants(gpu)) await guard(`attention ${attentionFormName(v)}`, () => attentionBench(gpu, v))
   }
   for (const impl of onlyModel || onlyTraining ? [] : impls) {

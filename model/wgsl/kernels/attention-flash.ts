@@ -73,6 +73,12 @@ export interface FlashAttentionVariant {
   /** (`-u`) the lanes' softmax loops unrolled: each lane reads its half row of scores once, into registers, for the max and for P */
   readonly unroll?: boolean
   /**
+   * (`-uo`) the lanes' loops over O unrolled: the rescale's pass through the score tile and the
+   * output's (each a loop with a runtime start, `i = lane`, that the compiler left rolled; `-u`'s
+   * 1.5× came from loops of that kind)
+   */
+  readonly unrollOutput?: boolean
+  /**
    * (`-uk`) the K/V staging unrolled: all of a lane's global loads of a tile issued before its
    * stores (one load latency a tile instead of one a 16-byte unit), nothing held across the block
    * (unlike the prefetch). 16-byte units only.
@@ -118,17 +124,17 @@ const LOG2E = 1.4426950408889634
 const LN2 = 0.6931471805599453
 
 export const flashAttentionName = (v: FlashAttentionVariant): string =>
-  `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}${v.accumulate === "lanes" ? "-la" : ""}${v.stage === "words" ? "-n" : ""}${v.unroll ? "-u" : ""}${v.unrollStaging ? "-uk" : ""}${v.interleave ? "-il" : ""}${v.qShared ? "-qs" : ""}${v.doubleBuffer ? "-db" : ""}${v.sync === "subgroup" ? "-ws" : ""}`
+  `attention-flash-q${v.queries}-h${v.heads}-k${v.keyBlock}-${v.reload === "result" ? "rr" : "ri"}${v.rescale === "always" ? "-always" : ""}${v.prefetch ? "-pf" : ""}${v.shuffle ? "-sh" : ""}${v.accumulate === "lanes" ? "-la" : ""}${v.stage === "words" ? "-n" : ""}${v.unroll ? "-u" : ""}${v.unrollOutput ? "-uo" : ""}${v.unrollStaging ? "-uk" : ""}${v.interleave ? "-il" : ""}${v.qShared ? "-qs" : ""}${v.doubleBuffer ? "-db" : ""}${v.sync === "subgroup" ? "-ws" : ""}`
 
 /** The variant a name (flashAttentionName without its "attention-flash-" prefix, e.g. q32-h2-k32-ri-la) stands for, or undefined. */
 export const parseFlashAttentionName = (name: string): FlashAttentionVariant | undefined => {
-  const m = /^(?:attention-flash-)?q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?(-la)?(-n)?(-u)?(-uk)?(-il)?(-qs)?(-db)?(-ws)?$/.exec(name)
+  const m = /^(?:attention-flash-)?q(16|32|64)-h(1|2)-k(16|32|64)-(rr|ri)(-always)?(-pf)?(-sh)?(-la)?(-n)?(-u)?(-uo)?(-uk)?(-il)?(-qs)?(-db)?(-ws)?$/.exec(name)
   if (!m) return undefined
   return {
     form: "flash", queries: Number(m[1]) as 16 | 32 | 64, heads: Number(m[2]) as 1 | 2, keyBlock: Number(m[3]) as 16 | 32 | 64, reload: m[4] === "rr" ? "result" : "identity",
     ...(m[5] ? { rescale: "always" as const } : {}), ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { shuffle: true } : {}), ...(m[8] ? { accumulate: "lanes" as const } : {}),
-    ...(m[9] ? { stage: "words" as const } : {}), ...(m[10] ? { unroll: true } : {}), ...(m[11] ? { unrollStaging: true } : {}), ...(m[12] ? { interleave: true } : {}),
-    ...(m[13] ? { qShared: true } : {}), ...(m[14] ? { doubleBuffer: true } : {}), ...(m[15] ? { sync: "subgroup" as const } : {})
+    ...(m[9] ? { stage: "words" as const } : {}), ...(m[10] ? { unroll: true } : {}), ...(m[11] ? { unrollOutput: true } : {}), ...(m[12] ? { unrollStaging: true } : {}),
+    ...(m[13] ? { interleave: true } : {}), ...(m[14] ? { qShared: true } : {}), ...(m[15] ? { doubleBuffer: true } : {}), ...(m[16] ? { sync: "subgroup" as const } : {})
   }
 }
 
@@ -219,6 +225,10 @@ export const flashAttentionWgsl = (D: number, v: FlashAttentionVariant, withLse 
   // a point where a subgroup reads what its own lanes or fragments wrote (its rows only)
   const sync = (what: string) => inStep ? `// ${what}: this subgroup's own rows; its lanes run in step (no barrier)` : "workgroupBarrier();"
   const QT = v.qShared ? "Qs" : "KVs" // where the Q rows are staged
+  // a loop over n items, 32 lanes a step (item i = lane + 32·step): rolled, or unrolled with `-uo`
+  const laneLoop = (n: number, indent: string, body: (i: string) => string) => v.unrollOutput
+    ? range(n / 32).map((k) => `${indent}{\n${indent}  let i${k} = lane + ${k * 32}u;\n${indent}  ${body(`i${k}`)}\n${indent}}`).join("\n")
+    : `${indent}for (var i = lane; i < ${n}u; i += 32u) {\n${indent}  ${body("i")}\n${indent}}`
   const db = v.doubleBuffer === true
   const qBase = db && !v.qShared ? 2 * KB * KST : 0 // Q's rows in the second tile (two tiles) while the first is staged
   const kvAt = (n: number) => db ? `cur + ${n}u` : `${n}u` // a K/V fragment's offset in this block's tile
@@ -491,14 +501,12 @@ ${range(dc / FP).map((pass) => `      if (live) {
 ${range(FP).map((i) => `        subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}u, o${pass * FP + i}, false, ${SST}u);`).join("\n")}
       }
       ${sync("O's fragments")}
-      for (var i = lane; i < ${F * F * FP}u; i += 32u) {
-        let r = i / ${F * FP}u;
-        let x = (sg * ${F}u + r) * ${SST}u + i % ${F * FP}u;
+${laneLoop(F * F * FP, "      ", (i) => `let r = ${i} / ${F * FP}u;
+        let x = (sg * ${F}u + r) * ${SST}u + ${i} % ${F * FP}u;
         let y = Ss[x] * Al[sg * ${F}u + r];
 ${identity ? `        let hi = f16(y);
-        ${Hs}[sg * ${2 * F * F * FP}u + i] = hi;
-        ${Hs}[sg * ${2 * F * F * FP}u + ${F * F * FP}u + i] = f16(y - f32(hi));` : `        Ss[x] = y;`}
-      }
+        ${Hs}[sg * ${2 * F * F * FP}u + ${i}] = hi;
+        ${Hs}[sg * ${2 * F * F * FP}u + ${F * F * FP}u + ${i}] = f16(y - f32(hi));` : `        Ss[x] = y;`}`)}
       ${sync("O scaled")}
       if (live) {
 ${identity ? `        let idm = subgroupMatrixLoad<subgroup_matrix_left<f16, ${F}, ${F}>>(&Id, 0u, false, ${F}u);
@@ -528,15 +536,13 @@ ${range(dc / FP).map((pass) => `  if (live) {
 ${range(FP).map((i) => `    subgroupMatrixStore(&Ss, sg * ${F * SST}u + ${i * F}u, o${pass * FP + i}, false, ${SST}u);`).join("\n")}
   }
   workgroupBarrier();
-  for (var i = lane; i < ${F * FP * 8}u; i += 32u) {
-    let r = i / ${FP * 8}u;
-    let c = (i % ${FP * 8}u) * 2u;
+${laneLoop(F * FP * 8, "  ", (i) => `let r = ${i} / ${FP * 8}u;
+    let c = (${i} % ${FP * 8}u) * 2u;
     if (s0 + r < p.S) {
       let inv = 1.0 / Al[sg * ${F}u + r];
       let x = (sg * ${F}u + r) * ${SST}u + c;
       O2[(((b * p.S + s0 + r) * p.H + h) * ${D}u + ${pass * FP * F}u + c) / 2u] = pack2x16float(vec2<f32>(Ss[x] * inv, Ss[x + 1u] * inv));
-    }
-  }
+    }`)}
   workgroupBarrier();`).join("\n")}`}
 }
 `

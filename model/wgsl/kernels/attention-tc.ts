@@ -284,9 +284,9 @@ export const attentionFormName = (f: AttentionForm): string =>
   "form" in f ? flashAttentionName(f) : `attention-tc-q${f.queryFragments * F}-k${f.keyBlock}-p${f.pad ?? 0}${f.onePass ? "-1pass" : ""}`
 
 /**
- * The default form as FLEUVE_ATTENTION_FORWARD says: unset or `auto`, the first of
- * AUTO_ATTENTION_CANDIDATES (the flash kernels) that reproduces the two-pass kernel on this device
- * and runs faster than it there (pickAttentionForm), else the two-pass kernel; `two-pass`, the two-pass kernel; `flash`,
+ * The default form as FLEUVE_ATTENTION_FORWARD says: unset or `auto`, the fastest on this device of
+ * the two-pass kernel and those of AUTO_ATTENTION_CANDIDATES (the flash kernels) that reproduce it
+ * there (pickAttentionForm); `two-pass`, the two-pass kernel; `flash`,
  * attention-flash.ts' default variant unchecked; `flash:<name>` (e.g. flash:q32-h2-k32-ri-la) that
  * variant. Any other value is an error naming the ones it takes. `auto` became the default once the
  * flash kernel had passed every GPU test that runs attention on the H100 (session 8: trainer,
@@ -303,20 +303,35 @@ export const defaultAttentionForm = (): AttentionForm | "auto" => {
   throw new AttentionShapeError(`FLEUVE_ATTENTION_FORWARD=${env}: expected "two-pass", "flash", "flash:<variant>" (e.g. flash:q32-h2-k32-ri) or "auto"`)
 }
 
-/** The flash variants "auto" tries, fastest first; each is used only where it reproduces the two-pass kernel. */
-export const AUTO_ATTENTION_CANDIDATES: ReadonlyArray<FlashAttentionVariant> = [DEFAULT_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, accumulate: "lanes" }]
+/**
+ * (session 9) The default flash variant with its lanes' loops unrolled (`-u`: the softmax, 1.5× on
+ * the H200 in session 8; `-uo`: the rescale and output), the next K/V tile prefetched and the
+ * block's score fragments computed together: session 8's fastest variant less `-ws`, which relies
+ * on a subgroup's lanes running in step (WGSL does not promise it, nor do NVIDIA's cards since
+ * Volta without a warp barrier), so that `auto` never depends on it.
+ */
+export const UNROLLED_SAFE_FLASH_ATTENTION: FlashAttentionVariant = { ...DEFAULT_FLASH_ATTENTION, prefetch: true, unroll: true, unrollOutput: true, interleave: true }
+
+/**
+ * The flash variants "auto" tries; each is used only where it reproduces the two-pass kernel on the
+ * device, and of those the fastest there (pickAttentionForm). None relies on lanes running in step.
+ */
+export const AUTO_ATTENTION_CANDIDATES: ReadonlyArray<FlashAttentionVariant> = [
+  UNROLLED_SAFE_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, unroll: true, unrollOutput: true, interleave: true }, DEFAULT_FLASH_ATTENTION, { ...DEFAULT_FLASH_ATTENTION, accumulate: "lanes" }
+]
 
 const picks = new WeakMap<GPUDevice, Map<string, Promise<AttentionForm>>>()
 
 /**
- * The first candidate whose output on a probe (B 1, S 64 after a cache of 32, GQA with `headsPerKv`
+ * Of the candidates whose output on a probe (B 1, S 64 after a cache of 32, GQA with `headsPerKv`
  * query heads a kv head, keys growing along the sequence so that the running max rises mid-row)
- * is within 5e-3 (of the largest value) of the two-pass kernel's on this device, else the two-pass
- * form; and that candidate only if it also runs faster than the two-pass kernel on this device
- * (`faster`; a timing that fails keeps it). Kernels that are right under emulation have been wrong
- * on a card (session 5's one-pass form): this keeps a wrong one from being used; and the flash
- * kernel that is faster on an H100 looked slower on an H200: this keeps a slower one from being
- * used. Once per device, head_dim and group.
+ * is within 5e-3 (of the largest value) of the two-pass kernel's on this device, the one that runs
+ * fastest on this device, or the two-pass form where it is faster than all of them (`fastest`; where
+ * the timing fails, the first that reproduces). Kernels that are right under emulation have been
+ * wrong on a card (session 5's one-pass form): this keeps a wrong one from being used; and the
+ * cards rank the forms differently (the default flash kernel beat the two-pass one on an H100 and
+ * lost to it on an H200, session 8): this keeps a slower one from being used. Once per device,
+ * head_dim and group.
  */
 export const pickAttentionForm = (gpu: Gpu, D: number, headsPerKv = 1, candidates: ReadonlyArray<FlashAttentionVariant> = AUTO_ATTENTION_CANDIDATES): Promise<AttentionForm> => {
   const perDevice = picks.get(gpu.device) ?? new Map<string, Promise<AttentionForm>>()
@@ -352,28 +367,29 @@ const probe = async (gpu: Gpu, D: number, headsPerKv: number, candidates: Readon
   try {
     const want = await out(DEFAULT_ATTENTION_TC)
     const top = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0)
+    const right: Array<FlashAttentionVariant> = []
     for (const c of candidates) {
       const got = await out(c).catch(() => undefined)
       if (!got) continue
       let err = 0
       for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!))
-      if (err <= 5e-3 * top) return (await faster(gpu, D, headsPerKv, c).catch(() => true)) ? c : DEFAULT_ATTENTION_TC
+      if (err <= 5e-3 * top) right.push(c)
     }
-    return DEFAULT_ATTENTION_TC
+    if (right.length === 0) return DEFAULT_ATTENTION_TC
+    return await fastest(gpu, D, headsPerKv, [DEFAULT_ATTENTION_TC, ...right]).catch(() => right[0]!)
   } finally {
     for (const b of made) b.destroy()
   }
 }
 
 /**
- * Whether `candidate` runs faster than the two-pass kernel on this device, timed at a scoring
- * shape (4 × 512 queries over 512 keys, 8 kv heads): the cards disagree. On the H100 the flash
- * kernel took 21.4 ms of a scoring forward where the two-pass one took 34.2 (session 8); on an
- * H200 the attention-alone bench timed the flash kernels at 1.6–3.6 ms against the two-pass
- * kernel's 1.26 (gpu-flash8's round 1). The two take turns over 3 rounds (bestWallMs). Random
- * operands; their values do not change the work.
+ * The form that runs fastest on this device at a scoring shape (4 × 512 queries over 512 keys, 8
+ * kv heads): the cards disagree. On the H100 the flash kernel took 21.4 ms of a scoring forward
+ * where the two-pass one took 34.2 (session 8); on an H200 the attention-alone bench timed the
+ * flash kernels at 1.6–3.6 ms against the two-pass kernel's 1.26 (gpu-flash8's round 1). The forms
+ * take turns over 3 rounds (bestWallMs). Random operands; their values do not change the work.
  */
-const faster = async (gpu: Gpu, D: number, headsPerKv: number, candidate: FlashAttentionVariant): Promise<boolean> => {
+export const fastest = async (gpu: Gpu, D: number, headsPerKv: number, forms: ReadonlyArray<AttentionForm>): Promise<AttentionForm> => {
   const device = gpu.device
   const [B, S, KV] = [4, 512, 8]
   const H = KV * headsPerKv
@@ -385,9 +401,9 @@ const faster = async (gpu: Gpu, D: number, headsPerKv: number, candidate: FlashA
       Q: buf(storageBuffer(device, bytes(H))), K: buf(storageBuffer(device, bytes(KV))), V: buf(storageBuffer(device, bytes(KV))), O: buf(storageBuffer(device, bytes(H))),
       params: buf(uniformBuffer(device, [B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]))
     }
-    const lists = await Promise.all([DEFAULT_ATTENTION_TC, candidate].map(async (form) => Array<Dispatch>(5).fill((await tensorCoreAttention(gpu, D, form, false, headsPerKv))(b, B, S, H, S))))
-    const [twoPass, flash] = await bestWallMs(device, lists, 3)
-    return flash! < twoPass!
+    const lists = await Promise.all(forms.map(async (form) => Array<Dispatch>(5).fill((await tensorCoreAttention(gpu, D, form, false, headsPerKv))(b, B, S, H, S))))
+    const ms = await bestWallMs(device, lists, 3)
+    return forms[ms.indexOf(Math.min(...ms))]!
   } finally {
     for (const x of made) x.destroy()
   }

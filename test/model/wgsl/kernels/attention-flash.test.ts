@@ -2,8 +2,8 @@ import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
-import { flashAttention, flashAttentionName, flashAttentionSharedBytes, flashAttentionValid, type FlashAttentionVariant } from "../../../../model/wgsl/kernels/attention-flash.ts"
-import { attentionFormName, AUTO_ATTENTION_CANDIDATES, DEFAULT_ATTENTION_TC, defaultAttentionForm, ONE_PASS_ATTENTION_TC, pickAttentionForm, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
+import { flashAttention, flashAttentionName, flashAttentionSharedBytes, flashAttentionValid, flashAttentionWgsl, type FlashAttentionVariant } from "../../../../model/wgsl/kernels/attention-flash.ts"
+import { attentionFormName, AUTO_ATTENTION_CANDIDATES, DEFAULT_ATTENTION_TC, defaultAttentionForm, ONE_PASS_ATTENTION_TC, pickAttentionForm, tensorCoreAttention, UNROLLED_SAFE_FLASH_ATTENTION, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
 import { DEFAULT_FLASH_ATTENTION, flashAttentionOneHead, parseFlashAttentionName, UNROLLED_FLASH_ATTENTION } from "../../../../model/wgsl/kernels/attention-flash.ts"
 import { attentionRef } from "../../../helpers/kernels/reference.ts"
 import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
@@ -55,11 +55,21 @@ describe("the forward attention's default form (FLEUVE_ATTENTION_FORWARD)", () =
     assert.equal(flashAttentionValid(parseFlashAttentionName("q32-h2-k32-ri-n-uk")!), false)
     for (const n of SESSION8_VARIANTS) assert.ok(flashAttentionValid(parseFlashAttentionName(n)!) && flashAttentionSharedBytes(parseFlashAttentionName(n)!, 128) <= 48 * 1024, n)
   })
-  it("keeps session 8's fastest variant opt-in: named, valid, not among auto's candidates", () => {
+  it("keeps session 8's fastest variant opt-in: named, valid, not among auto's candidates, none of which relies on lanes running in step", () => {
     assert.equal(flashAttentionName(UNROLLED_FLASH_ATTENTION), "attention-flash-q32-h2-k32-ri-pf-u-il-ws")
     assert.ok(flashAttentionValid(UNROLLED_FLASH_ATTENTION))
     assert.deepEqual(withEnv("flash:q32-h2-k32-ri-pf-u-il-ws", defaultAttentionForm), UNROLLED_FLASH_ATTENTION)
-    assert.deepEqual(AUTO_ATTENTION_CANDIDATES.map(flashAttentionName), ["attention-flash-q32-h2-k32-ri", "attention-flash-q32-h2-k32-ri-la"])
+    assert.deepEqual(AUTO_ATTENTION_CANDIDATES.map(flashAttentionName), ["attention-flash-q32-h2-k32-ri-pf-u-uo-il", "attention-flash-q32-h2-k32-ri-u-uo-il", "attention-flash-q32-h2-k32-ri", "attention-flash-q32-h2-k32-ri-la"])
+    assert.deepEqual(AUTO_ATTENTION_CANDIDATES[0], UNROLLED_SAFE_FLASH_ATTENTION)
+    for (const c of AUTO_ATTENTION_CANDIDATES) assert.ok(c.sync !== "subgroup" && flashAttentionValid(c) && flashAttentionValid(flashAttentionOneHead(c)), flashAttentionName(c))
+  })
+  it("unrolls the loops over O with -uo only: the same WGSL otherwise, 32 lanes a step without a loop with it", () => {
+    const rolled = flashAttentionWgsl(128, parseFlashAttentionName("q32-h2-k32-ri-u-il")!)
+    const unrolled = flashAttentionWgsl(128, parseFlashAttentionName("q32-h2-k32-ri-u-uo-il")!)
+    assert.equal((rolled.match(/for \(var i = lane;/g) ?? []).length, 2 * 4) // 4 passes of 2 O fragments: the rescale's and the output's
+    assert.equal((unrolled.match(/for \(var i = lane;/g) ?? []).length, 0)
+    assert.equal((unrolled.match(/let i15 = lane \+ 480u;/g) ?? []).length, 4) // the rescale: 512 items a pass
+    assert.equal((unrolled.match(/let i7 = lane \+ 224u;/g) ?? []).length, 8) // both: the output's 256 items a pass end at i7
   })
   it("takes one query head a workgroup where a kv head has an odd number, dropping the prefetch where its units no longer fit", () => {
     assert.equal(flashAttentionName(flashAttentionOneHead(parseFlashAttentionName("q32-h2-k32-ri-pf-u-il-ws")!)), "attention-flash-q32-h1-k32-ri-u-il-ws")
@@ -83,7 +93,9 @@ const SESSION8_VARIANTS = [
   "q16-h2-k64-rr-u-il-ws", "q32-h2-k16-ri-n-u-il-qs-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k32-ri-n-u-il-db-ws", "q16-h2-k32-ri-u-db-ws",
   // round 2: the unrolled staging, and round 1's best (q32-h2-k32-ri-pf-u-il-ws) less one option at a time
   "q32-h2-k32-ri-u-uk", "q32-h2-k32-ri-u-uk-il-ws", "q16-h2-k32-ri-u-uk-qs-ws", "q16-h2-k32-ri-u-uk-db-ws", "q16-h2-k32-ri-u-uk-il-db-ws", "q32-h2-k16-ri-u-uk-il-qs-db-ws",
-  "q32-h2-k32-ri-pf-u", "q32-h2-k32-ri-pf-u-il", "q32-h2-k32-ri-pf-u-ws"
+  "q32-h2-k32-ri-pf-u", "q32-h2-k32-ri-pf-u-il", "q32-h2-k32-ri-pf-u-ws",
+  // session 9: the loops over O unrolled too (-uo), auto's first candidates among them
+  "q32-h2-k32-ri-pf-u-uo-il", "q32-h2-k32-ri-u-uo-il", "q32-h2-k32-ri-u-uo", "q32-h2-k32-ri-pf-u-uo-il-ws", "q32-h2-k32-rr-u-uo-il"
 ]
 
 const opened = await openTestGpu()
@@ -154,7 +166,7 @@ describe("one-pass flash attention forward (several subgroups a workgroup)", { s
     ? [v(16, 2, 16, "identity", "lazy", { prefetch: true }), v(32, 1, 16, "identity", "lazy", { accumulate: "lanes" }), v(16, 1, 32, "result"), // SwiftShader crashes (SIGSEGV) running the emulated identity reload with 32-key blocks
         // session 8's options, emulated with their barriers kept (SwiftShader's lanes do not run in step): the staging, the unrolled softmax, the
         // interleaved scores, two K/V tiles, Q from its own tile (64 Q rows on 16-key blocks, the result reload: the identity one needs more than SwiftShader's 32 KB), the per-block flag
-        ...["q16-h2-k16-ri-n-u-il-ws", "q32-h2-k16-rr-n-u-il-qs-ws", "q16-h1-k32-rr-n-u-il-qs-ws", "q16-h2-k16-ri-pf-u-ws", "q16-h2-k16-ri-n-u-il-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k16-ri-u-uk-il-db-ws", "q16-h2-k16-ri-u-uk-ws"].map((n) => parseFlashAttentionName(n)!)]
+        ...["q16-h2-k16-ri-pf-u-uo-il", "q16-h1-k32-rr-u-uo", "q16-h2-k16-ri-n-u-il-ws", "q32-h2-k16-rr-n-u-il-qs-ws", "q16-h1-k32-rr-n-u-il-qs-ws", "q16-h2-k16-ri-pf-u-ws", "q16-h2-k16-ri-n-u-il-db-ws", "q32-h2-k16-rr-u-qs-db-ws", "q16-h2-k16-ri-u-uk-il-db-ws", "q16-h2-k16-ri-u-uk-ws"].map((n) => parseFlashAttentionName(n)!)]
     : [
         // fragments across blocks (round 1 on the H100: all wrong; now declared right before the key loop)
         v(32, 2, 32), v(64, 1, 32), v(16, 1, 32), v(32, 2, 32, "result"),
