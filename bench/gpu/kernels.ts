@@ -35,7 +35,7 @@ import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-tr
 import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
 import { matmulPlan, tuneLog, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
-import { profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
+import { gpuMsEach, profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
 import { attentionBackward, type AttentionBackwardBuffers } from "../../model/wgsl/kernels/attention-backward.ts"
 import { attentionBackwardTcName, tensorCoreAttentionBackward, type AttentionBackwardTcVariant } from "../../model/wgsl/kernels/attention-backward-tc.ts"
 
@@ -347,6 +347,8 @@ const attentionBench = async (gpu: Gpu, variant: AttentionForm, extra: { readonl
   const o = storageBuffer(dev, B * S * H * D * 2)
   const d = attention({ Q: q, K: k, V: v, O: o, params: uniformBuffer(dev, [B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]) }, B, S, H, S)
   const s = (await time(gpu, Array(10).fill(d), extra.round === undefined ? 3 : 5, 1)) / 10
+  // and the GPU's own time of the same 10 dispatches (timestamps): session 9 found the wall time of the flash kernels 4× their timestamps in the scoring forward
+  const gpuMs = gpu.features.includes("timestamp-query") ? { gpu_ms: +((await gpuMsEach(gpu, [Array(10).fill(d)], 3))[0]! / 10).toFixed(3) } : {}
   const flops = 2 * B * H * S * S * D // causal: half of QKᵀ and PV, each 2·S²·D
   let agreement = {}
   if (extra.against || extra.keep) {
@@ -358,7 +360,7 @@ const attentionBench = async (gpu: Gpu, variant: AttentionForm, extra: { readonl
       agreement = { max_abs_diff_vs_two_pass: +e.toExponential(2), finite }
     }
   }
-  emit({ kind: "attention", form: attentionFormName(variant), variant, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), tflops: +(flops / s / 1e12).toFixed(2), ...(extra.round === undefined ? {} : { round: extra.round }), ...agreement })
+  emit({ kind: "attention", form: attentionFormName(variant), variant, batch: B, seq: S, heads: H, kvHeads: KV, headDim: D, ms: +(s * 1e3).toFixed(3), ...gpuMs, tflops: +(flops / s / 1e12).toFixed(2), ...(extra.round === undefined ? {} : { round: extra.round }), ...agreement })
   for (const b of [q, k, v, o]) b.destroy()
 }
 

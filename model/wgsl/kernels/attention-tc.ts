@@ -1,7 +1,8 @@
-import { bestWallMs, f16BitsToF32, pipeline, readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
+import { f16BitsToF32, pipeline, readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 import { range } from "./codegen.ts"
 import { attentionBindings } from "./fused.ts"
+import { gpuMsEach } from "./profile.ts"
 import { DEFAULT_FLASH_ATTENTION, flashAttention, flashAttentionName, flashAttentionOneHead, parseFlashAttentionName, type FlashAttentionVariant } from "./attention-flash.ts"
 
 /**
@@ -386,8 +387,9 @@ const probe = async (gpu: Gpu, D: number, headsPerKv: number, candidates: Readon
  * The form that runs fastest on this device at a scoring shape (4 × 512 queries over 512 keys, 8
  * kv heads): the cards disagree. On the H100 the flash kernel took 21.4 ms of a scoring forward
  * where the two-pass one took 34.2 (session 8); on an H200 the attention-alone bench timed the
- * flash kernels at 1.6–3.6 ms against the two-pass kernel's 1.26 (gpu-flash8's round 1). The forms
- * take turns over 3 rounds (bestWallMs). Random operands; their values do not change the work.
+ * flash kernels at 1.6–3.6 ms against the two-pass kernel's 1.26 (gpu-flash8's round 1, wall time,
+ * which session 9 found misleading: gpuMsEach). The forms take turns over 3 rounds, 10 dispatches each,
+ * timed by the GPU's timestamps where it has them. Random operands; their values do not change the work.
  */
 export const fastest = async (gpu: Gpu, D: number, headsPerKv: number, forms: ReadonlyArray<AttentionForm>): Promise<AttentionForm> => {
   const device = gpu.device
@@ -401,8 +403,8 @@ export const fastest = async (gpu: Gpu, D: number, headsPerKv: number, forms: Re
       Q: buf(storageBuffer(device, bytes(H))), K: buf(storageBuffer(device, bytes(KV))), V: buf(storageBuffer(device, bytes(KV))), O: buf(storageBuffer(device, bytes(H))),
       params: buf(uniformBuffer(device, [B, S, S, H, KV, 0, 0, 0], [1 / Math.sqrt(D)]))
     }
-    const lists = await Promise.all(forms.map(async (form) => Array<Dispatch>(5).fill((await tensorCoreAttention(gpu, D, form, false, headsPerKv))(b, B, S, H, S))))
-    const ms = await bestWallMs(device, lists, 3)
+    const lists = await Promise.all(forms.map(async (form) => Array<Dispatch>(10).fill((await tensorCoreAttention(gpu, D, form, false, headsPerKv))(b, B, S, H, S))))
+    const ms = await gpuMsEach(gpu, lists, 3)
     return forms[ms.indexOf(Math.min(...ms))]!
   } finally {
     for (const x of made) x.destroy()

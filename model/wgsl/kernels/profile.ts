@@ -5,7 +5,7 @@
  * neighbours leave; what the passes add is a barrier between dispatches, which Dawn puts between
  * dispatches of one pass too (storage buffers written by one are read by the next).
  */
-import type { Dispatch } from "./buffers.ts"
+import { bestWallMs, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 
 const MAX_QUERIES = 4096
@@ -72,5 +72,49 @@ export const profileDispatches = async (gpu: Gpu, labeled: ReadonlyArray<readonl
   return [...byLabel].map(([label, e]) => {
     const sorted = [...e.ms].sort((a, b) => a - b)
     return { label, count: e.count, ms: +sorted[Math.floor(sorted.length / 2)]!.toFixed(4) }
+  })
+}
+
+/**
+ * Milliseconds each list of dispatches takes on this device, the lists interleaved in one
+ * submission a round: GPU time from timestamp queries around each list (one compute pass, so
+ * Dawn's timestamp quantization, 2^16 ns, errs once a list, not once a dispatch) where the device
+ * has them, the median of `rounds` after a warm-up; else the best wall time of a submission
+ * (bestWallMs). Timestamps because wall time misled: on the H100 (session 9) the attention alone,
+ * 10 dispatches in one submission, timed the flash kernel at 1.52 ms a dispatch while its
+ * timestamps in the scoring forward gave 0.35 ms (the two-pass kernel: 1.26 and 1.20).
+ */
+export const gpuMsEach = async (gpu: Gpu, lists: ReadonlyArray<ReadonlyArray<Dispatch>>, rounds: number): Promise<Array<number>> => {
+  if (!gpu.features.includes("timestamp-query")) return bestWallMs(gpu.device, lists, rounds)
+  const device = gpu.device
+  const binds = lists.map((ds) => ds.map((d) => bindGroupFor(device, d)))
+  const runs: Array<Array<number>> = []
+  for (let r = 0; r <= rounds; r++) {
+    const querySet = device.createQuerySet({ type: "timestamp", count: 2 * lists.length })
+    const resolve = device.createBuffer({ size: 16 * lists.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
+    const read = device.createBuffer({ size: 16 * lists.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+    const enc = device.createCommandEncoder()
+    lists.forEach((ds, i) => {
+      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } })
+      ds.forEach((d, j) => {
+        pass.setPipeline(d.pipeline)
+        pass.setBindGroup(0, binds[i]![j]!)
+        pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1)
+      })
+      pass.end()
+    })
+    enc.resolveQuerySet(querySet, 0, 2 * lists.length, resolve, 0)
+    enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * lists.length)
+    device.queue.submit([enc.finish()])
+    await read.mapAsync(GPUMapMode.READ)
+    const ticks = new BigUint64Array(read.getMappedRange().slice(0))
+    read.unmap()
+    if (r > 0) runs.push(lists.map((_, i) => Number(ticks[2 * i + 1]! - ticks[2 * i]!) / 1e6)) // the first round warms up
+    for (const b of [resolve, read]) b.destroy()
+    querySet.destroy()
+  }
+  return lists.map((_, i) => {
+    const sorted = runs.map((t) => t[i]!).sort((a, b) => a - b)
+    return sorted[Math.floor(sorted.length / 2)]!
   })
 }
