@@ -102,6 +102,7 @@ def main():
         emit(kind="scoring-forward", model="Qwen3-0.6B-shaped, random weights (transformers, sdpa)", weights=str(dtype).replace("torch.", ""), matmul="torch",
              layers=layers, batch=16, prompt=512, tokens_per_s=round(Tk / t), ms_total=round(t * 1e3, 1), tflops=round(flops / t / 1e12, 2),
              peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
+        scoring_end_to_end(model, ids, dtype, layers)
         del model
     if "--attention-forward" in sys.argv:
         attention_alone()
@@ -109,6 +110,36 @@ def main():
         if "--no-generation" not in sys.argv:
             generation(cfg, Qwen3ForCausalLM)
         lora_training(cfg, Qwen3ForCausalLM)
+
+
+def scoring_end_to_end(model, ids, dtype, layers):
+    """The peer of fleuve's end-to-end scoring row (bench/gpu/kernels.ts' tokens_per_s: ids up, the
+    forward, each position's log-probability of its target and its argmax back on the host), the
+    same work three ways, each timed by itself: log_softmax in f32 then gather (lm-eval's way),
+    cross_entropy on the f32 logits, and cross_entropy on the bf16 logits (fastest, less precise)."""
+    V = 151936
+    targets = torch.roll(ids, -1, dims=1)
+    F = torch.nn.functional
+
+    def run(how):
+        ids_up = ids.cpu().cuda()
+        logits = model(input_ids=ids_up, use_cache=False).logits
+        if how == "log_softmax f32 + gather":
+            lp = torch.log_softmax(logits.float(), -1).gather(-1, targets[..., None]).squeeze(-1)
+        elif how == "cross_entropy f32":
+            lp = -F.cross_entropy(logits.float().view(-1, V), targets.view(-1), reduction="none")
+        else:
+            lp = -F.cross_entropy(logits.view(-1, V), targets.view(-1), reduction="none")
+        return lp.cpu(), logits.argmax(-1).cpu()
+
+    Tk = ids.numel()
+    for how in ("log_softmax f32 + gather", "cross_entropy f32", "cross_entropy bf16 logits"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.inference_mode():
+            t = bench(lambda: run(how), reps=5, warm=2)
+        emit(kind="scoring-end-to-end", model="Qwen3-0.6B-shaped, random weights (transformers, sdpa)", weights=str(dtype).replace("torch.", ""), how=how,
+             layers=layers, batch=ids.shape[0], prompt=ids.shape[1], tokens_per_s=round(Tk / t), ms_total=round(t * 1e3, 1), peak_gpu_bytes_allocated=torch.cuda.max_memory_allocated())
 
 
 def attention_alone():
