@@ -1,4 +1,4 @@
-import { encodeDispatches, readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch, runDispatches } from "./kernels/buffers.ts"
+import { encodeDispatches, readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch, submitChecked } from "./kernels/buffers.ts"
 import { pickMatrixConfig, type Gpu } from "./kernels/device.ts"
 import { tensorCoreAttention, type AttentionForm } from "./kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "./kernels/fused.ts"
@@ -337,8 +337,10 @@ export class Qwen3Engine {
     if (ids.length !== T || targets.length !== T) throw new EngineShapeError(`score: ${ids.length} ids and ${targets.length} targets for a ${this.batch} × ${this.seq} engine`)
     this.device.queue.writeBuffer(this.ids, 0, ids)
     this.device.queue.writeBuffer(this.targets, 0, targets)
-    await runDispatches(this.device, this.dispatches())
-    return readTokenScores(this.device, this.out, T)
+    // one wait: the scores' read-back is queued behind the forward and its mapping waits for both
+    // (waiting for the forward first cost a second round trip through the event loop)
+    const [, scores] = await Promise.all([submitChecked(this.device, this.dispatches()), readTokenScores(this.device, this.out, T)])
+    return scores
   }
 
   /**

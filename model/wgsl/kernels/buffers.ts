@@ -245,14 +245,26 @@ export const bestWallMs = async (device: GPUDevice, lists: ReadonlyArray<Readonl
   return best
 }
 
-/** Runs dispatches and waits until the GPU has finished them; throws on validation errors or device loss. */
-export const runDispatches = async (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): Promise<void> => {
+/**
+ * Submits dispatches inside error scopes without waiting for the GPU: the promise settles once the
+ * submission's errors are known (validation, out of memory), which may be before the work is done.
+ * A caller that reads results back can wait for that read alone (one wait, not two).
+ */
+export const submitChecked = (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): Promise<void> => {
   device.pushErrorScope("validation")
   device.pushErrorScope("out-of-memory")
   device.queue.submit([encodeDispatches(device, dispatches)])
+  const oom = device.popErrorScope()
+  const val = device.popErrorScope()
+  return Promise.all([oom, val]).then(([o, v]) => {
+    if (o) throw new OutOfGpuMemory(`GPU out of memory: ${o.message}`)
+    if (v) throw new Error(`GPU validation: ${v.message}`)
+  })
+}
+
+/** Runs dispatches and waits until the GPU has finished them; throws on validation errors or device loss. */
+export const runDispatches = async (device: GPUDevice, dispatches: ReadonlyArray<Dispatch>): Promise<void> => {
+  const checked = submitChecked(device, dispatches)
   await device.queue.onSubmittedWorkDone()
-  const oom = await device.popErrorScope()
-  const val = await device.popErrorScope()
-  if (oom) throw new OutOfGpuMemory(`GPU out of memory: ${oom.message}`)
-  if (val) throw new Error(`GPU validation: ${val.message}`)
+  await checked
 }
