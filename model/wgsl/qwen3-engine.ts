@@ -182,6 +182,11 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
     gemv ? gemvPlan(gpu) : matmulPlan(gpu, format), gemv ? gemvPlan(gpu, { accumulate: true }) : matmulPlan(gpu, format, undefined, { accumulate: true }), matmulPlan(gpu, "f16"),
     fusedKernels(gpu, D), elementwiseKernels(gpu), tokenKernels(gpu)
   ])
+  // the up projection with SwiGLU in its epilogue (matmul-tiles.ts), where the tensor-core tiles
+  // exist: one pass over U fewer a layer; FLEUVE_SWIGLU_EPILOGUE=0 keeps the separate kernel
+  const upSwiglu = gemv || process.env.FLEUVE_SWIGLU_EPILOGUE === "0" || (mm as MatmulPlan).impl !== "subgroup-matrix"
+    ? undefined
+    : await matmulPlan(gpu, format, undefined, { epilogue: "swiglu" }).catch(() => undefined)
   const chunkRows = Math.min(HEAD_CHUNK, T)
   // each product's tile shape timed once per shape on this device (matmul.ts: tune), before the dispatches are recorded
   if (!gemv) await (mm as MatmulPlan).tune([{ M, N: H * D, K: Hd }, { M, N: KV * D, K: Hd }, { M, N: I, K: Hd }])
@@ -215,7 +220,7 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
     q: u([M, H * D, Hd, 0]), kv: u([M, KV * D, Hd, 0]), o: u([M, Hd, H * D, 0]), gu: u([M, I, Hd, 0]), down: u([M, Hd, I, 0]),
     swiglu: u([T * I])
   }
-  /** One layer: rmsnorm→f16 · q, k, v matmuls · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up · SwiGLU→f16 · down (+residual). */
+  /** One layer: rmsnorm→f16 · q, k, v matmuls · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up · SwiGLU→f16 (in up's epilogue where it can) · down (+residual). */
   const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>): Array<readonly [string, Dispatch]> => [
     ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.inputNorm, Y: b.xh, params: p.norm }, T)],
     ["matmul q", mm.dispatch({ A: b.xh, C: b.q, params: p.q, ...w.q }, M, H * D, Hd)],
@@ -225,8 +230,9 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
     ["matmul o (+residual)", mmAcc.dispatch({ A: b.atth, C: b.x, params: p.o, ...w.o }, M, Hd, H * D)],
     ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.postNorm, Y: b.xh, params: p.norm }, T)],
     ["matmul gate", mm.dispatch({ A: b.xh, C: b.g, params: p.gu, ...w.gate }, M, I, Hd)],
-    ["matmul up", mm.dispatch({ A: b.xh, C: b.up, params: p.gu, ...w.up }, M, I, Hd)],
-    ["swiglu", fused.swigluF16({ G: b.g, U: b.up, Y: b.acth, params: p.swiglu }, T * I)],
+    ...(upSwiglu
+      ? [["matmul up + swiglu", upSwiglu.dispatch({ A: b.xh, C: b.up, G: b.g, Y: b.acth, params: p.gu, ...w.up }, M, I, Hd)] as const]
+      : [["matmul up", mm.dispatch({ A: b.xh, C: b.up, params: p.gu, ...w.up }, M, I, Hd)] as const, ["swiglu", fused.swigluF16({ G: b.g, U: b.up, Y: b.acth, params: p.swiglu }, T * I)] as const]),
     ["matmul down (+residual)", mmAcc.dispatch({ A: b.acth, C: b.x, params: p.down, ...w.down }, M, Hd, I)]
   ]
   const rowsOf = (t: GPUBuffer, sh: { row0: number; rows: number }) => ({ buffer: t, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 })

@@ -175,9 +175,19 @@ export const rotationTable = (len: number, stride: number, threads: number, unit
  * multiple of BK) and writes its partial product to C + z·M·N (split-k.ts sums the partials), so
  * that a product with few output tiles and a long K still fills the multiprocessors.
  */
-export const tiledTensorCoreWgsl = (c: TileConfig, F: number, format: WeightFormat, accumulate: boolean, weight: WeightLayout, splitK = false): string => {
+/**
+ * What the kernel does with C once its tile is computed: nothing more (C is the result), or
+ * "swiglu": C holds the up projection U, and Y = silu(G) · U (G the gate projection, f32, the same
+ * shape) is written as f16 pairs — the SwiGLU kernel's work done while U is still in L2, one pass
+ * and one dispatch fewer a layer in the scoring forward. Bindings G and Y follow the others.
+ */
+export type MatmulEpilogue = "none" | "swiglu"
+
+export const tiledTensorCoreWgsl = (c: TileConfig, F: number, format: WeightFormat, accumulate: boolean, weight: WeightLayout, splitK = false, epilogue: MatmulEpilogue = "none"): string => {
   const { BM, BN, BK, SGM, SGN, stages } = c
   if (!tileSupports(c, format)) throw new Error(`tile ${tileName(c)} needs f16 weights`)
+  const swiglu = epilogue === "swiglu"
+  if (swiglu && (accumulate || splitK)) throw new Error("the SwiGLU epilogue needs C = A·op(B) over all of K (not accumulated, not split)")
   const threads = tileThreads(c)
   const sgs = SGM * SGN
   const P = c.producers ?? 0
@@ -412,7 +422,9 @@ struct P { M: u32, N: u32, K: u32, ${splitK ? "Ks" : "_pad"}: u32 }
 ${aBinding}
 ${bBinding}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
+@group(0) @binding(3) var<uniform> p: P;${swiglu ? `
+@group(0) @binding(${nf4 ? 5 : 4}) var<storage, read> G: array<f32>;
+@group(0) @binding(${nf4 ? 6 : 5}) var<storage, read_write> Y: array<u32>; // half-float pairs` : ""}
 ${stageA ? `var<workgroup> As: array<f16, ${stages * SA}>;` : ""}
 ${stageB ? `var<workgroup> Bs: array<f16, ${stages * SB}>;` : ""}
 
@@ -444,7 +456,16 @@ ${P && accumulate ? `  if (sg < ${sgs}u) {
 ${range(FM).flatMap((i) => range(FN).map((j) => `    acc_${i}_${j} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&C, ${cAt(i, j)}, false, p.N);`)).join("\n")}
   }` : ""}
 ${body}
-${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, ${cAt(i, j)}, acc_${i}_${j}, false, p.N);`)).join("\n")}${P ? "\n  }" : ""}
+${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, ${cAt(i, j)}, acc_${i}_${j}, false, p.N);`)).join("\n")}${P ? "\n  }" : ""}${swiglu ? `
+  // SwiGLU over the block these 32 lanes computed: U back from C (just written: L2), G from its buffer, Y as half-float
+  // pairs (32 lanes a row of the block). storageBarrier: the fragments' stores visible to the lanes.
+  storageBarrier();${P ? `
+  if (sg < ${sgs}u) {` : ""}
+  for (var e = lid % 32u; e < ${(WM * WN) / 2}u; e += 32u) {
+    let at = cBase + (e / ${WN / 2}u) * p.N + (e % ${WN / 2}u) * 2u;
+    let g = vec2<f32>(G[at], G[at + 1u]);
+    Y[at / 2u] = pack2x16float(g / (1.0 + exp(-g)) * vec2<f32>(C[at], C[at + 1u]));
+  }${P ? "\n  }" : ""}` : ""}
 }
 `
 }

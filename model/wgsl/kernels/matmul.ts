@@ -4,7 +4,7 @@ import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgro
 import { NF4_CODE } from "../../formats/nf4.ts"
 import { range } from "./codegen.ts"
 import type { WeightFormat, WeightLayout } from "./weight-format.ts"
-import { tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "./matmul-tiles.ts"
+import { tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type MatmulEpilogue, type TileConfig } from "./matmul-tiles.ts"
 
 /**
  * Matmul kernels for linear layers: C[M,N] (f32) = A[M,K] (f16, row-major) · Bᵀ, with B the
@@ -215,10 +215,11 @@ export interface MatmulPlan {
   /** the kernels this plan chooses among (tile name → pipeline) */
   readonly variants: ReadonlyArray<string>
   /**
-   * buffers: A (f16), B (f16 or packed NF4 words), C (f32), params (uniform), [absmax (f32) for NF4].
-   * With K, the shape's tuned kernel (see `tune`), else the heuristic's.
+   * buffers: A (f16), B (f16 or packed NF4 words), C (f32), params (uniform), [absmax (f32) for NF4],
+   * [G (f32) and Y (f16 pairs) for the SwiGLU epilogue]. With K, the shape's tuned kernel (see
+   * `tune`), else the heuristic's.
    */
-  dispatch(buffers: { A: Binding; B: Binding; C: Binding; params: GPUBuffer; absmax?: Binding }, M: number, N: number, K?: number): Dispatch
+  dispatch(buffers: { A: Binding; B: Binding; C: Binding; params: GPUBuffer; absmax?: Binding; G?: Binding; Y?: Binding }, M: number, N: number, K?: number): Dispatch
   /** The kernel `dispatch` picks for a shape. */
   choice(M: number, N: number, K?: number): string
   /**
@@ -246,6 +247,12 @@ export interface MatmulOptions {
   readonly weightLayout?: WeightLayout
   /** only these tile configurations (tests, benchmarks); default: SHORTLIST */
   readonly tiles?: ReadonlyArray<TileConfig>
+  /**
+   * "swiglu": C = A·op(B) is the up projection, and Y = silu(G) · C is written too (matmul-tiles.ts'
+   * MatmulEpilogue). Multi-subgroup tensor-core tiles only (a plan that has none throws); the shapes'
+   * tile choices are shared with the plain plan of the same format and layout.
+   */
+  readonly epilogue?: MatmulEpilogue
 }
 
 /**
@@ -288,6 +295,8 @@ export const tuneLog: Array<TuneResult & { readonly format: string }> = []
 export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: MatmulImpl | "subgroup-matrix-single", options: MatmulOptions = {}): Promise<MatmulPlan> => {
   const accumulate = options.accumulate ?? false
   const weight = options.weightLayout ?? "nk"
+  const epilogue = options.epilogue ?? "none"
+  if (epilogue !== "none" && (accumulate || prefer === "tiled" || prefer === "subgroup-matrix-single")) throw new Error(`matmul plan: the ${epilogue} epilogue needs the multi-subgroup tensor-core tiles and C = A·op(B)`)
   const cfg = pickMatrixConfig(gpu)
   const impl: MatmulImpl = prefer === "subgroup-matrix-single" ? "subgroup-matrix" : prefer ?? (cfg ? "subgroup-matrix" : "tiled")
   if (impl === "subgroup-matrix" && !cfg) throw new Error("this adapter offers no f16 subgroup-matrix configuration")
@@ -301,13 +310,14 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     for (const t of tiles) {
       if (!tileValid(t, F) || !tileSupports(t, format) || tileSharedBytes(t, weight) > limit || tileThreads(t) > Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)) continue
       try {
-        const p = await pipeline(gpu.device, tiledTensorCoreWgsl(t, F, format, accumulate, weight), `matmul-${tileName(t)}-${suffix}`)
+        const p = await pipeline(gpu.device, tiledTensorCoreWgsl(t, F, format, accumulate, weight, false, epilogue), `matmul-${tileName(t)}-${suffix}${epilogue === "none" ? "" : `-${epilogue}`}`)
         candidates.push({ variant: tileName(t), pipeline: p, BM: t.BM, BN: t.BN, BK: t.BK })
       } catch (e) {
         failures.push(e instanceof Error ? e.message.split("\n")[0]! : String(e))
       }
     }
-    if (options.tiles === undefined || candidates.length === 0) {
+    if (epilogue !== "none" && candidates.length === 0) throw new Error(`matmul plan: no multi-subgroup tile for the ${epilogue} epilogue on this adapter${failures.length ? ` (${failures[0]})` : ""}`)
+    if (epilogue === "none" && (options.tiles === undefined || candidates.length === 0)) {
       const p = await pipeline(gpu.device, subgroupMatrixWgsl(format, F, accumulate, weight), `matmul-sm${F}x1-${suffix}`)
       candidates.push({ variant: `sm${F}x1`, pipeline: p, BM: 64, BN: 64, BK: 32 })
     }
@@ -323,7 +333,9 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     if (ok.length === 0) throw new Error(`matmul ${M}×${N}${K === undefined ? "" : `×${K}`}: no kernel tiles this shape`)
     return ok.find((c) => (M / c.BM) * (N / c.BN) >= FILL) ?? ok.reduce((a, b) => ((M / b.BM) * (N / b.BN) > (M / a.BM) * (N / a.BN) ? b : a))
   }
-  const key = (M: number, N: number, K: number) => `${gpu.adapter.device}|${suffix}|${candidates.map((c) => c.variant).join(",")}|${M}x${N}x${K}`
+  // an epilogue plan shares the choices of the plain plan over the same tiles (which also has the one-subgroup kernel)
+  const kernels = [...candidates.map((c) => c.variant), ...(epilogue === "none" ? [] : [`sm${cfg?.M ?? 16}x1`])]
+  const key = (M: number, N: number, K: number) => `${gpu.adapter.device}|${suffix}|${kernels.join(",")}|${M}x${N}x${K}`
   const pick = (M: number, N: number, K?: number): Candidate => {
     const t = K === undefined ? undefined : tuned.get(key(M, N, K))
     return (t && candidates.find((c) => c.variant === t)) || heuristic(M, N, K)
@@ -338,9 +350,10 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     choice: (M, N, K) => pick(M, N, K).variant,
     dispatch: (b, M, N, K) => {
       const c = pick(M, N, K)
+      if (epilogue !== "none" && (!b.G || !b.Y)) throw new Error(`matmul ${epilogue} epilogue: bind G and Y`)
       return {
         pipeline: c.pipeline,
-        buffers: format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params],
+        buffers: [...(format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params]), ...(epilogue === "none" ? [] : [b.G!, b.Y!])],
         groups: [N / c.BN, M / c.BM]
       }
     },
@@ -353,7 +366,7 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
           results.push({ M, N, K, choice: pick(M, N, K).variant, ms: {} })
           continue
         }
-        const ms = await timeCandidates(gpu, format, ok, M, N, K)
+        const ms = await timeCandidates(gpu, format, ok, M, N, K, epilogue)
         const best = Object.entries(ms).reduce((a, b) => (b[1] < a[1] ? b : a))[0]
         tuned.set(k, best)
         results.push({ M, N, K, choice: best, ms })
@@ -372,7 +385,7 @@ export const subgroupsOf32 = (gpu: Gpu): boolean => gpu.subgroupSizes === undefi
  * best of TUNE_ROUNDS taking turns (bestWallMs): timed one after another, a gate/up shape once went
  * to the one-subgroup kernel at 111 TFLOP/s where the 128×128 tile does 156.
  */
-const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<Candidate>, M: number, N: number, K: number): Promise<Record<string, number>> => {
+const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<Candidate>, M: number, N: number, K: number, epilogue: MatmulEpilogue = "none"): Promise<Record<string, number>> => {
   const dev = gpu.device
   // random bits: f16 pairs of magnitude under 1 (exponent capped) for A and f16 weights, raw words for NF4
   const words = (n: number, mask: number) => {
@@ -391,14 +404,15 @@ const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<
   const absmax = format === "nf4" ? storageBuffer(dev, new Float32Array((N * K) / 64).fill(0.02)) : undefined
   const C = storageBuffer(dev, M * N * 4)
   const params = uniformBuffer(dev, [M, N, K, 0])
+  const swiglu = epilogue === "none" ? [] : [storageBuffer(dev, M * N * 4), storageBuffer(dev, M * N * 2)]
   const per = Math.max(1, Math.min(20, Math.round(4e11 / (2 * M * N * K))))
   const out: Record<string, number> = {}
   try {
-    const lists = cs.map((c) => Array<Dispatch>(per).fill({ pipeline: c.pipeline, buffers: format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params], groups: [N / c.BN, M / c.BM] }))
+    const lists = cs.map((c) => Array<Dispatch>(per).fill({ pipeline: c.pipeline, buffers: [...(format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params]), ...swiglu], groups: [N / c.BN, M / c.BM] }))
     const best = await bestWallMs(dev, lists, TUNE_ROUNDS)
     cs.forEach((c, i) => (out[c.variant] = +(best[i]! / per).toFixed(4)))
   } finally {
-    for (const b of [A, B, C, params, ...(absmax ? [absmax] : [])]) b.destroy()
+    for (const b of [A, B, C, params, ...(absmax ? [absmax] : []), ...swiglu]) b.destroy()
   }
   return out
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
-import { pipeline, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
+import { f16BitsToF32, pipeline, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { TILE_CONFIGS, parseTileName, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
 import { SHORTLIST, type WeightFormat, type WeightLayout } from "../../../../model/wgsl/kernels/matmul.ts"
 import { dequantizeNf4, nf4Absmax, quantizeNf4 } from "../../../../model/formats/nf4.ts"
@@ -117,6 +117,36 @@ describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, 
     it(`${tileName(c)}: ${format} weight stored ${layout === "nk" ? "[N,K]" : "[K,N]"}${accumulate ? ", accumulating onto C" : ""}${emulated ? " (fragments emulated in f32)" : ""}`, { skip: tooBig }, async () => {
       const err = await run(c, format, layout, accumulate)
       assert.ok(err < 1e-4, `relative error ${err}`)
+    })
+  }
+
+  // The SwiGLU epilogue (the scoring engine's up projection): C = A·Bᵀ as ever, and Y = silu(G)·C
+  // in f16 pairs. Gates of both signs and large magnitudes (silu's two tails). Emulated: the small
+  // tile, one stage and two (producers); on the card the shortlist, f16 and NF4.
+  const epilogueCases: ReadonlyArray<readonly [TileConfig, WeightFormat]> = emulated
+    ? [[{ ...small, stages: 1 }, "f16"], [{ ...small, stages: 2, producers: 2 }, "nf4"]]
+    : SHORTLIST.flatMap((c) => [[c, "f16"], [c, "nf4"]] as const)
+  for (const [c, format] of epilogueCases) {
+    const [M, N, K] = problem(c.BM)
+    if (M % c.BM !== 0 || N % c.BN !== 0 || K % c.BK !== 0) continue
+    const bytes = tileSharedBytes(c, "nk") * (emulated ? 2 : 1)
+    it(`${tileName(c)}: ${format} weight, SwiGLU epilogue: C = A·Bᵀ and Y = silu(G)·C in f16${emulated ? " (fragments emulated in f32)" : ""}`, { skip: bytes > limit ? `${bytes} bytes of workgroup memory` : false }, async () => {
+      const { A, Wf, q, nf4Words, reference } = operandsFor(M, N, K)
+      const G = random(M * N, 7, 6)
+      const code = tiledTensorCoreWgsl(c, F, format, false, "nk", false, "swiglu")
+      const p = await pipeline(device, emulate ? emulate(code) : code, `${tileName(c)}-${format}-swiglu${emulated ? "-emulated" : ""}`)
+      const C = storageBuffer(device, new Float32Array(M * N).fill(Number.NaN))
+      const Y = storageBuffer(device, new Uint32Array((M * N) / 2).fill(0xffffffff))
+      const buffers = [storageBuffer(device, toF16(A)), storageBuffer(device, format === "f16" ? toF16(Wf) : nf4Words), C, uniformBuffer(device, [M, N, K, 0]),
+        ...(format === "nf4" ? [storageBuffer(device, nf4Absmax(q.stats))] : []), storageBuffer(device, G), Y]
+      await runDispatches(device, [{ pipeline: p, buffers, groups: [N / c.BN, M / c.BM] }])
+      const got = new Float32Array(await readBuffer(device, C, M * N * 4))
+      const want = reference(format, "nk")
+      assert.ok(relErr(got, want) < 1e-4, `C: relative error ${relErr(got, want)}`)
+      const y = Float32Array.from(new Uint16Array(await readBuffer(device, Y, M * N * 2)), f16BitsToF32)
+      const yWant = roundF16(Float32Array.from(want, (u, i) => (G[i]! / (1 + Math.exp(-G[i]!))) * u))
+      assert.ok(relErr(y, yWant) < 2e-3, `Y: relative error ${relErr(y, yWant)}`)
+      for (const b of buffers) b.destroy()
     })
   }
 })
