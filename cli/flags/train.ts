@@ -26,7 +26,7 @@ export const common = {
   seed: Flag.Int("seed").pipe(Flag.withDescription(withDefaultSaid("Seed of the data order, LoRA init and dropout", 42)), Flag.withDefault(42)),
   maxRecordBytes: maxRecordBytesFlag,
   engine: Flag.Literals("engine", scoringEngineNames).pipe(
-    Flag.withDescription(withDefaultSaid("Training path: auto uses fleuve's WGSL trainer — LoRA (f16 base, tensor cores, LoRA dropout as PEFT; on an H100 59–63% of PyTorch bf16 + peft's LoRA throughput and 51–56% on an NF4 base, the tfjs runtime 0.2%: BENCHMARKS.md) " +
+    Flag.withDescription(withDefaultSaid("Training path: auto uses fleuve's WGSL trainer — LoRA (f16 base, tensor cores, LoRA dropout as PEFT; on an H100 59–65% of PyTorch bf16 + peft's LoRA throughput and 51–57% on an NF4 base, the tfjs runtime 0.2%: BENCHMARKS.md) " +
         "or, for dapt, full-parameter (f32 weights and AdamW, f16 compute copies; on an H100 41–43% of PyTorch's full fine-tuning with bf16 autocast on the same tokens, Qwen3-0.6B and 1.7B shapes) — when the backend is webgpu with subgroup matrices " +
         "and the model's sizes fit its kernels, else the tfjs runtime; " +
         "wgsl requires the WGSL trainer (fails, saying why, where it cannot run); tfjs always uses the tfjs runtime. The chosen path and why are printed on stderr. " +
