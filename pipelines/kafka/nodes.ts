@@ -313,22 +313,19 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     }
     const records = async (segment: ReadonlyArray<InMessage>) => {
       if (segment.length === 0) return
+      // (Left over only if a slice failed before its outputs were routed.)
+      unchanged?.clear()
       const { envelopes, dead } = await decodeBatch(ctx, inType, { topic, partition, messages: segment, nextOffset: "" }, node.name, unchanged)
       const s = replay ? replayStats : stats
       s.recordIn(dead.length)
       for (const d of dead) s.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
-      let routed: ReadonlyArray<Routed<unknown>>
-      try {
-        routed = envelopes.length > 0 ? await run((replay ? applyReplay : apply)(envelopes)) : []
-      } catch (e) {
-        unchanged?.clear()
-        throw e
-      }
+      const routed = envelopes.length > 0 ? await run((replay ? applyReplay : apply)(envelopes)) : []
       // State for the stages after this one goes ahead of the outputs that follow from it.
       for (const e of runs?.emitted?.() ?? []) {
         if (stagesAfter) out.push(tagged({ topic: node.output, key: e.key, value: ctx.serde.encodeValue(stateType!, e.value), headers: { [MARKER_HEADER]: "state" } }))
       }
       route(routed)
+      // The slice's records and their fetched messages are let go at once.
       unchanged?.clear()
       // The slice's arrays let go of its decoded values and envelopes at once. V8 may have made them
       // in the old generation (allocation-site pretenuring, once earlier ones survived), and a dead
