@@ -3,9 +3,9 @@ import assert from "node:assert/strict"
 import { after, test } from "node:test"
 import { filter, map, type Operator } from "../../../operators/operator.ts"
 import { OperatorStats } from "../../../operators/stats.ts"
-import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
 import { groupOf, prepareCluster, runnerOf, startStage, type KafkaContext } from "../../../pipelines/kafka/nodes.ts"
-import { makeSerde, recordType } from "../../../pipelines/kafka/serde.ts"
+import { makeSerde, recordType, type RecordType } from "../../../pipelines/kafka/serde.ts"
+import { transportOf } from "../../../pipelines/kafka/transports.ts"
 import { type Pipeline, sink, source, stage } from "../../../pipelines/runtime/graph.ts"
 import type { Score } from "../../../schemas/evaluation.ts"
 import { sleep, testSettings, uniqueTag, waitCaughtUp } from "./helpers.ts"
@@ -14,8 +14,9 @@ import { sleep, testSettings, uniqueTag, waitCaughtUp } from "./helpers.ts"
 // (pipelines/kafka/forward.ts); one that makes a new record encodes it; one that changes its input
 // in place meets a frozen record and its records become dead letters, with nothing forwarded.
 
+// FLEUVE_KAFKA_CLIENT=rdkafka runs these on the librdkafka transport (its values are Buffers of their own).
 const settings = testSettings()
-const transport = kafkajsTransport(settings)
+const transport = transportOf(settings)
 const serde = makeSerde(settings)
 const score = recordType("Score")
 const ctx: KafkaContext = { settings, transport, serde, instanceId: "forward-test" }
@@ -64,8 +65,8 @@ const readCommitted = async (topic: string, expected: number): Promise<Array<Rea
   return out
 }
 
-/** Runs `operator` as a stage from a fresh input topic of N records to a fresh output topic, until its group committed everything. */
-const runStage = async (operator: Operator<Score, Score>) => {
+/** Runs `operator` as a stage from a fresh input topic of N records (`bytesOf`) to a fresh output topic, until its group committed everything. */
+const runStage = async (operator: Operator<Score, Score>, bytesOf: (i: number) => Buffer = inputBytes) => {
   const tag = uniqueTag()
   const input = `eval.scores.${tag}.in`
   const output = `eval.scores.${tag}.out`
@@ -76,7 +77,7 @@ const runStage = async (operator: Operator<Score, Score>) => {
   }
   await Effect.runPromise(prepareCluster(ctx, pipeline))
   const producer = await transport.producer({})
-  await producer.send(Array.from({ length: N }, (_, i) => ({ topic: input, key: `item-${i}`, value: inputBytes(i) })))
+  await producer.send(Array.from({ length: N }, (_, i) => ({ topic: input, key: `item-${i}`, value: bytesOf(i) })))
   await producer.close()
   const stats = new OperatorStats(operator.name)
   const running = await startStage(ctx, pipeline, pipeline.nodes[1] as never, stats, run)
@@ -112,6 +113,23 @@ test("a filter's kept records go out as their fetched bytes; with FLEUVE_KAFKA_F
   } finally {
     delete process.env.FLEUVE_KAFKA_FORWARD_UNCHANGED
   }
+})
+
+test("a record written with another version of its schema is encoded again, with the stage's own schema id", { timeout: 120000 }, async () => {
+  // A newer Score with an optional field, registered under the same subject: another schema id.
+  const base = recordType("Score")
+  const jsonSchema = structuredClone(base.jsonSchema) as { properties: Record<string, unknown> }
+  jsonSchema.properties.latencyMs = { type: "number" }
+  const v2: RecordType = { ...base, jsonSchema }
+  const newer = makeSerde(settings)
+  await Effect.runPromise(newer.prepare([v2]))
+  await Effect.runPromise(serde.prepare([score]))
+  const v2Id = newer.idOf(v2)
+  assert.notEqual(v2Id, serde.idOf(score))
+  const { output } = await runStage(filter("keep", () => true), (i) => serde.frame(v2Id, JSON.stringify(scoreOf(i), null, 1).replace(/\n/g, "")))
+  const got = await readCommitted(output, N)
+  assert.equal(got.length, N)
+  for (const r of got) assert.deepEqual(r.value, serde.encode(score, scoreOf(keyIndex(r.key))), `record ${r.key} encoded with id ${serde.idOf(score)}`)
 })
 
 test("a mapping operator's new records are encoded", { timeout: 120000 }, async () => {
