@@ -1,6 +1,6 @@
 // bench/kafka/stage-path.ts: the CPU of a transactional stage's own path, without a broker: the
-// runtime's stage (pipelines/kafka/nodes.ts' startStage: decode → identity operator → encode, in
-// transactions) over a transport whose consumer hands over record batches decoded by kafkajs'
+// runtime's stage (pipelines/kafka/nodes.ts' startStage: decode → operator → encode, in
+// transactions; each round runs a pass-through stage and a mapping stage, printed apart) over a transport whose consumer hands over record batches decoded by kafkajs'
 // (patched) fetch decoder from bytes its (patched) producer encoder wrote, and whose transactions
 // encode every send into a framed Produce request as kafkajs would, then drop it. A stub schema
 // registry answers serde's two questions. What it leaves out: sockets, the broker, kafkajs'
@@ -131,13 +131,24 @@ const printSurvivors = (profile: { head: SampleNode }) => {
   for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(v / 1e6).toFixed(2)} MB  ${k}`)
 }
 
-const round = async (profile: boolean) => {
+/**
+ * The two stages every round runs: one that passes each record on untouched (a filter keeping all:
+ * its outputs may go out as their fetched bytes, pipelines/kafka/forward.ts) and one that returns
+ * a new record (always encoded). Neither alone is "the stage".
+ */
+const OPERATORS = {
+  "pass-through": map("identity", (s: Score) => s),
+  mapping: map("rescore", (s: Score): Score => ({ ...s, score: 1 - s.score }))
+} as const
+type Kind = keyof typeof OPERATORS
+
+const round = async (profile: boolean, kind: Kind) => {
   const tag = `path${Date.now().toString(36)}`
   const input = `eval.scores.${tag}.in`
   const pipeline: Pipeline = {
     name: tag,
     description: "bench",
-    nodes: [source("src", input, Stream.empty), stage(input, map("identity", (s: Score) => s), `eval.scores.${tag}.out`), sink("drain", `eval.scores.${tag}.out`, () => Effect.void)]
+    nodes: [source("src", input, Stream.empty), stage(input, OPERATORS[kind], `eval.scores.${tag}.out`), sink("drain", `eval.scores.${tag}.out`, () => Effect.void)]
   }
   let handled = 0
   let finished!: () => void
@@ -182,15 +193,19 @@ const round = async (profile: boolean) => {
   producedBytes = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  await startStage(ctx, pipeline, pipeline.nodes[1] as never, new OperatorStats("identity"), runnerOf(await Effect.runPromise(Effect.context<never>())))
+  await startStage(ctx, pipeline, pipeline.nodes[1] as never, new OperatorStats(kind), runnerOf(await Effect.runPromise(Effect.context<never>())))
   await done
   const wall = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   if (promoted) printSurvivors((await postH("HeapProfiler.stopSampling")).profile)
   if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((await post("Profiler.stop")).profile))
-  console.log(`${handled} records in ${wall.toFixed(0)} ms, CPU ${((cpu.user + cpu.system) / handled).toFixed(2)} µs a record, ${(producedBytes / 1e6).toFixed(1)} MB of Produce requests`)
+  console.log(`${kind.padEnd(12)} ${handled} records in ${wall.toFixed(0)} ms, CPU ${((cpu.user + cpu.system) / handled).toFixed(2)} µs a record, ${(producedBytes / 1e6).toFixed(1)} MB of Produce requests`)
 }
 
-for (let r = 0; r < ROUNDS; r++) await round(r === ROUNDS - 1 && process.env.FLEUVE_BENCH_PROFILE !== undefined)
+// FLEUVE_BENCH_KIND=pass-through or mapping runs one kind only (a profile is of the last round's last kind).
+const kinds = (process.env.FLEUVE_BENCH_KIND ? [process.env.FLEUVE_BENCH_KIND] : Object.keys(OPERATORS)) as ReadonlyArray<Kind>
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [i, kind] of kinds.entries()) await round(r === ROUNDS - 1 && i === kinds.length - 1 && process.env.FLEUVE_BENCH_PROFILE !== undefined, kind)
+}
 registry.close()
 process.exit(0)

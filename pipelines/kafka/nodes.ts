@@ -5,6 +5,7 @@ import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type PipelineNode, recordOfTopic, type SinkNode, type SourceNode, type StageNode } from "../runtime/graph.ts"
 import { type RecordType, recordType, type Serde } from "./serde.ts"
+import { forwardingUnchanged, freezerOf, Unchanged } from "./forward.ts"
 import type { KafkaSettings } from "./settings.ts"
 import { type Consumer, type InBatch, type InMessage, type KafkaTransport, keyTextOf, type OutMessage, type Producer, type TopicSpec, type Transaction } from "./transport.ts"
 
@@ -100,8 +101,12 @@ const HANDLE_SLICE = 1024
 /** A stage sends the outputs of a fetch it is still handling once this many bytes are gathered (kafkajs' produce requests are cut at 512 KiB). */
 const SEND_AHEAD_BYTES = 512 * 1024
 
-/** Decodes a batch: valid records as envelopes, the rest as dead letters naming `operator`. */
-const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InBatch, operator: string) => {
+/**
+ * Decodes a batch: valid records as envelopes, the rest as dead letters naming `operator`. With
+ * `unchanged` (a stage that forwards records passed on untouched: forward.ts), every decoded value
+ * is frozen and those read verbatim are noted with their fetched bytes.
+ */
+const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InBatch, operator: string, unchanged?: { readonly records: Unchanged; readonly freeze: (value: unknown) => void }) => {
   const envelopes: Array<Envelope<A>> = []
   const dead: Array<{ key: string; letter: DeadLetter }> = []
   const decodedAll = await ctx.serde.decodeMessages(type, batch.messages)
@@ -110,8 +115,13 @@ const decodeBatch = async <A>(ctx: KafkaContext, type: RecordType<A>, batch: InB
     const decoded = decodedAll[i]!
     const key = keyTextOf(m)
     const position = positionOf(batch.topic, batch.partition, m)
-    if (decoded._tag === "Ok") envelopes.push({ key, value: decoded.value, position })
-    else {
+    if (decoded._tag === "Ok") {
+      if (unchanged) {
+        unchanged.freeze(decoded.value)
+        unchanged.records.add(decoded.value, position, m, decoded.schemaId, decoded.verbatim)
+      }
+      envelopes.push({ key, value: decoded.value, position })
+    } else {
       const letter: DeadLetter = { operator, reason: `cannot decode ${type.subject}: ${decoded.reason}`, position, record: decoded.record }
       dead.push({ key, letter: decoded.field ? { ...letter, field: decoded.field } : letter })
     }
@@ -277,6 +287,10 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
   /** The position this member last committed; another member's commit since means a takeover. */
   let lastCommitted: string | undefined
   let checkOwnership = true
+  // Records the operator passes on untouched go out as their fetched bytes (forward.ts) where the
+  // output topic carries the input's record type; each slice's decoded records are frozen then.
+  const unchanged = forwardingUnchanged() && inType.subject === outType.subject ? new Unchanged(() => ctx.serde.idOf(outType)) : undefined
+  const freeze = freezerOf(inType.jsonSchema)
 
   /** What a batch's messages make the stage write (a replay makes the same and drops it). */
   const handle = async (topic: string, partition: number, messages: ReadonlyArray<InMessage>, replay: boolean, onSlice?: (out: Array<OutMessage>, handled: number) => Promise<void>) => {
@@ -289,8 +303,10 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     }
     const route = (routed: ReadonlyArray<Routed<unknown>>) => {
       for (const r of routed) {
-        if (r._tag === "Record") out.push(tagged({ topic: node.output, key: r.envelope.key, value: ctx.serde.encodeValue(outType, r.envelope.value) }))
-        else {
+        if (r._tag === "Record") {
+          const value = unchanged?.bytesOf(r.envelope.value, r.envelope.position) ?? ctx.serde.encodeValue(outType, r.envelope.value)
+          out.push(tagged({ topic: node.output, key: r.envelope.key, value }))
+        } else {
           out.push(tagged(dlqMessage(ctx, dlq, r.key, r.deadLetter)))
           letters.push(r.deadLetter)
         }
@@ -298,7 +314,9 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     }
     const records = async (segment: ReadonlyArray<InMessage>) => {
       if (segment.length === 0) return
-      const { envelopes, dead } = await decodeBatch(ctx, inType, { topic, partition, messages: segment, nextOffset: "" }, node.name)
+      // (Left over only if a slice failed before its outputs were routed.)
+      unchanged?.clear()
+      const { envelopes, dead } = await decodeBatch(ctx, inType, { topic, partition, messages: segment, nextOffset: "" }, node.name, unchanged && { records: unchanged, freeze })
       const s = replay ? replayStats : stats
       s.recordIn(dead.length)
       for (const d of dead) s.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
@@ -308,6 +326,8 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
         if (stagesAfter) out.push(tagged({ topic: node.output, key: e.key, value: ctx.serde.encodeValue(stateType!, e.value), headers: { [MARKER_HEADER]: "state" } }))
       }
       route(routed)
+      // The slice's records and their fetched messages are let go at once.
+      unchanged?.clear()
       // The slice's arrays let go of its decoded values and envelopes at once. V8 may have made them
       // in the old generation (allocation-site pretenuring, once earlier ones survived), and a dead
       // old array still counts as a root in every scavenge until the next full collection: what it

@@ -26,7 +26,13 @@ export class RegistryUnavailable extends Schema.TaggedError<RegistryUnavailable>
 }) {}
 
 export type Decoded<A> =
-  | { readonly _tag: "Ok"; readonly value: A; readonly schemaId: number }
+  | {
+    readonly _tag: "Ok"
+    readonly value: A
+    readonly schemaId: number
+    /** The value is the record's JSON as parsed, unchanged by the Schema (a stage may forward its bytes: forward.ts). */
+    readonly verbatim: boolean
+  }
   | { readonly _tag: "Poison"; readonly reason: string; readonly field?: string | undefined; readonly record: string }
 
 /**
@@ -336,11 +342,11 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
     }
     let valid = validators.get(type.subject)
     if (valid === undefined) validators.set(type.subject, (valid = compileValidator(type.schema as Schema.Top) ?? null))
-    if (valid !== null && valid(json)) return { _tag: "Ok", value: json as A, schemaId: id }
+    if (valid !== null && valid(json)) return { _tag: "Ok", value: json as A, schemaId: id, verbatim: true }
     let decode = decoders.get(type.subject)
     if (!decode) decoders.set(type.subject, (decode = Schema.decodeUnknownExit(type.schema as Schema.Codec<unknown, unknown>)))
     const result = decode(json)
-    if (result._tag === "Success") return { _tag: "Ok", value: result.value as A, schemaId: id }
+    if (result._tag === "Success") return { _tag: "Ok", value: result.value as A, schemaId: id, verbatim: result.value === json }
     return { _tag: "Poison", ...schemaErrorText(result.cause), record: textOf(buf.subarray(start + 5, end)) }
   }
 }
