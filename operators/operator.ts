@@ -38,6 +38,13 @@ export interface Operator<In, Out, R = never> {
   readonly name: string
   readonly process: (batch: ReadonlyArray<Envelope<In>>) => Effect.Effect<ReadonlyArray<Outcome<Out>>, OperatorFailure, R>
   readonly flush?: () => Effect.Effect<ReadonlyArray<Envelope<Out>>, OperatorFailure, R>
+  /**
+   * Every record it emits is one of its inputs, unchanged (filters, and chains of them). A Kafka
+   * stage then sends those records as the bytes it fetched and freezes what it decodes, so that an
+   * operator that breaks the claim fails loudly (pipelines/kafka/forward.ts); other operators'
+   * outputs are encoded, and their inputs left unfrozen (a frozen input is slower to copy).
+   */
+  readonly passesInput?: boolean
 }
 
 /** The result of a record-level function: a value (keeps key and position), several, or a drop. */
@@ -81,11 +88,13 @@ export const map = <In, Out>(name: string, f: (value: In, input: Envelope<In>) =
 })
 
 /** Keeps records that pass `keep`; a string result is the drop reason. */
-export const filter = <A>(name: string, keep: (value: A) => true | string): Operator<A, A> =>
-  map(name, (value: A) => {
+export const filter = <A>(name: string, keep: (value: A) => true | string): Operator<A, A> => ({
+  ...map(name, (value: A) => {
     const verdict = keep(value)
     return verdict === true ? value : Outcome.drop(verdict)
-  })
+  }),
+  passesInput: true
+})
 
 /** Whole-batch operator, for work that is cheaper in batches (GPU scoring, bulk lookups). */
 export const batched = <In, Out, R = never>(
@@ -97,6 +106,7 @@ export const batched = <In, Out, R = never>(
 /** Two operators fused into one stage: the second sees only what the first emitted. */
 export const chain = <A, B, C, R1, R2>(first: Operator<A, B, R1>, second: Operator<B, C, R2>): Operator<A, C, R1 | R2> => ({
   name: `${first.name}>${second.name}`,
+  ...(first.passesInput === true && second.passesInput === true ? { passesInput: true } : {}),
   process: (batch) =>
     Effect.gen(function*() {
       const firstOut = yield* first.process(batch)

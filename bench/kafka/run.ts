@@ -22,7 +22,7 @@ import { Effect, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
-import { map } from "../../operators/operator.ts"
+import { filter, map } from "../../operators/operator.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
 import { rdkafkaAvailable } from "../../pipelines/kafka/rdkafka-module.ts"
@@ -131,7 +131,7 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
     description: "bench",
     nodes: [
       source("src", topicIn, Stream.empty),
-      stage(topicIn, map("identity", (s: Score) => s), topicOut),
+      stage(topicIn, filter("identity", () => true), topicOut),
       sink("drain", topicOut, () => Effect.void)
     ]
   }
@@ -186,7 +186,7 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   // a mapping stage that returns a new record (encoded), in turns (odd rounds pass-through first).
   const soloRun = async (kind: "pass" | "map") => {
     const topicSolo = `eval.scores.${tag}.${kind}`
-    const operator = kind === "pass" ? map("identity", (s: Score) => s) : map("rescore", (s: Score): Score => ({ ...s, score: 1 - s.score }))
+    const operator = kind === "pass" ? filter("identity", () => true) : map("rescore", (s: Score): Score => ({ ...s, score: 1 - s.score }))
     const solo: Pipeline = {
       name: `bench-${tag}-${kind}`,
       description: "bench",

@@ -14,7 +14,7 @@ import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { Session } from "node:inspector"
-import { map } from "../../operators/operator.ts"
+import { filter, map } from "../../operators/operator.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
 import { groupMessagesPerPartition, loadKafkajs, murmur2 } from "../../pipelines/kafka/kafkajs-patches.ts"
@@ -137,7 +137,7 @@ const printSurvivors = (profile: { head: SampleNode }) => {
  * a new record (always encoded). Neither alone is "the stage".
  */
 const OPERATORS = {
-  "pass-through": map("identity", (s: Score) => s),
+  "pass-through": filter("identity", () => true),
   mapping: map("rescore", (s: Score): Score => ({ ...s, score: 1 - s.score }))
 } as const
 type Kind = keyof typeof OPERATORS

@@ -6,17 +6,19 @@ import { type InMessage, isInPlace, type OutValue } from "./transport.ts"
  * filters and routers whose operator returns its input object: decoding it was needed (the
  * operator reads it), but encoding it again (JSON.stringify, UTF-8, the frame) only rebuilt bytes
  * the stage already held. The stage sends those bytes instead when
- *  - the operator emitted the very object the stage decoded (identity, not equality),
+ *  - the operator says every record it emits is one of its inputs (`passesInput`: filters, and
+ *    chains of them; a map's outputs are always encoded and its inputs never frozen, since
+ *    spreading a frozen record costs V8's slow path: 0.1–0.5 µs a record, BENCHMARKS.md session 9),
+ *  - it emitted the very object the stage decoded (identity, not equality),
  *  - the output topic carries the same record type as the input topic, and
  *  - the record was written with the schema id the stage writes that type with (a record written
  *    by another version of the schema is re-encoded, as before: its JSON may hold fields the
  *    stage's own, closed, writer schema does not allow).
  *
- * That is safe only if no operator changes its input in place: the stage freezes every record it
- * decodes (deeply), so an operator that tries fails loudly with a TypeError (a record-level `map`
- * or `filter` turns it into a dead letter naming the error; an effectful or batched operator fails
- * the stage, whose transaction is aborted) instead of sending bytes that no longer say what the
- * object does. Operators never mutate their input (docs/architecture.md).
+ * That is safe only if the filter does not change its input in place: the stage freezes every
+ * record it decodes for it (deeply), so one that tries fails loudly with a TypeError (a dead letter
+ * naming the error) instead of sending bytes that no longer say what the object does. Operators
+ * never mutate their input (docs/architecture.md).
  *
  * FLEUVE_KAFKA_FORWARD_UNCHANGED=0 turns it off: every output is encoded, and nothing is frozen.
  */

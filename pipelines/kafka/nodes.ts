@@ -287,9 +287,9 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
   /** The position this member last committed; another member's commit since means a takeover. */
   let lastCommitted: string | undefined
   let checkOwnership = true
-  // Records the operator passes on untouched go out as their fetched bytes (forward.ts) where the
-  // output topic carries the input's record type; each slice's decoded records are frozen then.
-  const unchanged = forwardingUnchanged() && inType.subject === outType.subject ? new Unchanged(() => ctx.serde.idOf(outType)) : undefined
+  // A filter's records go out as their fetched bytes (forward.ts) where the output topic carries
+  // the input's record type; each slice's decoded records are frozen then.
+  const unchanged = forwardingUnchanged() && node.operator.passesInput === true && inType.subject === outType.subject ? new Unchanged(() => ctx.serde.idOf(outType)) : undefined
   const freeze = freezerOf(inType.jsonSchema)
 
   /** What a batch's messages make the stage write (a replay makes the same and drops it). */

@@ -108,3 +108,13 @@ test("schemas validate QA items and scores, and derive JSON Schemas with stable 
   }
   assert.deepEqual((jsonSchemaOf("Score").required as Array<string>).sort(), ["datasetVersion", "itemId", "metric", "score", "shots", "system", "task"])
 })
+
+test("a filter, and a chain of filters only, says that it passes its inputs on unchanged (Kafka stages forward their bytes)", () => {
+  const keep = filter("keep", (n: number) => (n > 0 ? true : "not positive"))
+  const double = map("double", (n: number) => n * 2)
+  assert.equal(keep.passesInput, true)
+  assert.equal(double.passesInput, undefined)
+  assert.equal(chain(keep, filter("small", (n: number) => (n < 10 ? true : "large"))).passesInput, true)
+  assert.equal(chain(keep, double).passesInput, undefined)
+  assert.equal(chain(double, keep).passesInput, undefined)
+})

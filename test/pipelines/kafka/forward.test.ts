@@ -157,10 +157,10 @@ test("a mapping operator's new records are encoded", { timeout: 120000 }, async 
   }
 })
 
-test("an operator that changes its input in place meets a frozen record: every record a dead letter, nothing forwarded", { timeout: 120000 }, async () => {
-  const mutate = map("mutate", (s: Score) => {
+test("a filter whose test changes its input in place meets a frozen record: every record a dead letter, nothing forwarded", { timeout: 120000 }, async () => {
+  const mutate = filter("mutate", (s: Score) => {
     ;(s as { score: number }).score = 1
-    return s
+    return true
   })
   const { input, output, stats } = await runStage(mutate)
   assert.equal(stats.snapshot().out, 0)
@@ -176,4 +176,15 @@ test("an operator that changes its input in place meets a frozen record: every r
     assert.equal(JSON.parse(letter.record).score, scoreOf(keyIndex(l.key)).score)
   }
   assert.equal((await readCommitted(output, 0)).length, 0)
+})
+
+test("a map that changes its input in place and returns it: its inputs are not frozen, and what it made is encoded, not the fetched bytes", { timeout: 120000 }, async () => {
+  const mutate = map("mutate", (s: Score) => {
+    ;(s as { score: number }).score = 1
+    return s
+  })
+  const { output } = await runStage(mutate)
+  const got = await readCommitted(output, N)
+  assert.equal(got.length, N)
+  for (const r of got) assert.deepEqual(r.value, serde.encode(score, { ...scoreOf(keyIndex(r.key)), score: 1 }))
 })
