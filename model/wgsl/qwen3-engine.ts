@@ -182,9 +182,10 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
     gemv ? gemvPlan(gpu) : matmulPlan(gpu, format), gemv ? gemvPlan(gpu, { accumulate: true }) : matmulPlan(gpu, format, undefined, { accumulate: true }), matmulPlan(gpu, "f16"),
     fusedKernels(gpu, D), elementwiseKernels(gpu), tokenKernels(gpu)
   ])
-  // the up projection with SwiGLU in its epilogue (matmul-tiles.ts), where the tensor-core tiles
-  // exist: one pass over U fewer a layer; FLEUVE_SWIGLU_EPILOGUE=0 keeps the separate kernel
-  const upSwiglu = gemv || process.env.FLEUVE_SWIGLU_EPILOGUE === "0" || (mm as MatmulPlan).impl !== "subgroup-matrix"
+  // FLEUVE_SWIGLU_EPILOGUE=1: the up projection with SwiGLU in its epilogue (matmul-tiles.ts), where
+  // the tensor-core tiles exist: one pass over U fewer a layer. Opt-in until it has run on a card
+  // (right with the fragments emulated; no device machine could be started after it was written).
+  const upSwiglu = gemv || process.env.FLEUVE_SWIGLU_EPILOGUE !== "1" || (mm as MatmulPlan).impl !== "subgroup-matrix"
     ? undefined
     : await matmulPlan(gpu, format, undefined, { epilogue: "swiglu" }).catch(() => undefined)
   const chunkRows = Math.min(HEAD_CHUNK, T)

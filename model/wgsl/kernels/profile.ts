@@ -79,8 +79,8 @@ export const profileDispatches = async (gpu: Gpu, labeled: ReadonlyArray<readonl
  * Milliseconds each list of dispatches takes on this device, the lists interleaved in one
  * submission a round: GPU time from timestamp queries around each list (one compute pass, so
  * Dawn's timestamp quantization, 2^16 ns, errs once a list, not once a dispatch) where the device
- * has them, the median of `rounds` after a warm-up; else the best wall time of a submission
- * (bestWallMs). Timestamps because wall time misled: on the H100 (session 9) the attention alone,
+ * has them and they advance, the median of `rounds` after a warm-up; else the best wall time of a
+ * submission (bestWallMs). Timestamps because wall time misled: on the H100 (session 9) the attention alone,
  * 10 dispatches in one submission, timed the flash kernel at 1.52 ms a dispatch while its
  * timestamps in the scoring forward gave 0.35 ms (the two-pass kernel: 1.26 and 1.20).
  */
@@ -113,8 +113,10 @@ export const gpuMsEach = async (gpu: Gpu, lists: ReadonlyArray<ReadonlyArray<Dis
     for (const b of [resolve, read]) b.destroy()
     querySet.destroy()
   }
-  return lists.map((_, i) => {
+  const ms = lists.map((_, i) => {
     const sorted = runs.map((t) => t[i]!).sort((a, b) => a - b)
     return sorted[Math.floor(sorted.length / 2)]!
   })
+  // a driver whose timestamps do not advance (zeros, or quantised below the lists' time) says nothing: wall time then
+  return ms.every((m) => Number.isFinite(m) && m > 0) ? ms : bestWallMs(device, lists, rounds)
 }
