@@ -330,8 +330,9 @@ const picks = new WeakMap<GPUDevice, Map<string, Promise<AttentionForm>>>()
  * fastest on this device, or the two-pass form where it is faster than all of them (`fastest`; where
  * the timing fails, the first that reproduces). Kernels that are right under emulation have been
  * wrong on a card (session 5's one-pass form): this keeps a wrong one from being used; and the
- * cards rank the forms differently (the default flash kernel beat the two-pass one on an H100 and
- * lost to it on an H200, session 8): this keeps a slower one from being used. Once per device,
+ * cards may rank the forms differently (session 8 saw the default flash kernel beat the two-pass
+ * one on an H100 and, by wall time, which session 9 found misleading, lose to it on an H200): this
+ * keeps a slower one from being used. Once per device,
  * head_dim and group.
  */
 export const pickAttentionForm = (gpu: Gpu, D: number, headsPerKv = 1, candidates: ReadonlyArray<FlashAttentionVariant> = AUTO_ATTENTION_CANDIDATES): Promise<AttentionForm> => {
