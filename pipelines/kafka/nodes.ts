@@ -290,7 +290,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
   // A filter's records go out as their fetched bytes (forward.ts) where the output topic carries
   // the input's record type; each slice's decoded records are frozen then.
   const unchanged = forwardingUnchanged() && node.operator.passesInput === true && inType.subject === outType.subject ? new Unchanged(() => ctx.serde.idOf(outType)) : undefined
-  const freeze = freezerOf(inType.jsonSchema)
+  const forwarding = unchanged && { records: unchanged, freeze: freezerOf(inType.jsonSchema) }
 
   /** What a batch's messages make the stage write (a replay makes the same and drops it). */
   const handle = async (topic: string, partition: number, messages: ReadonlyArray<InMessage>, replay: boolean, onSlice?: (out: Array<OutMessage>, handled: number) => Promise<void>) => {
@@ -316,7 +316,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       if (segment.length === 0) return
       // (Left over only if a slice failed before its outputs were routed.)
       unchanged?.clear()
-      const { envelopes, dead } = await decodeBatch(ctx, inType, { topic, partition, messages: segment, nextOffset: "" }, node.name, unchanged && { records: unchanged, freeze })
+      const { envelopes, dead } = await decodeBatch(ctx, inType, { topic, partition, messages: segment, nextOffset: "" }, node.name, forwarding)
       const s = replay ? replayStats : stats
       s.recordIn(dead.length)
       for (const d of dead) s.recordRejected(d.letter.reason.replace(/:.*$/s, ""))

@@ -168,7 +168,8 @@ export interface Dispatch {
  */
 const bindGroups = new WeakMap<Dispatch, GPUBindGroup>()
 
-const bindGroupOf = (device: GPUDevice, d: Dispatch): GPUBindGroup => {
+/** The bind group of a dispatch's buffers, made once per dispatch (cached). */
+export const bindGroupOf = (device: GPUDevice, d: Dispatch): GPUBindGroup => {
   let bind = bindGroups.get(d)
   if (!bind) {
     bind = device.createBindGroup({

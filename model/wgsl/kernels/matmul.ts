@@ -333,9 +333,10 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     if (ok.length === 0) throw new Error(`matmul ${M}×${N}${K === undefined ? "" : `×${K}`}: no kernel tiles this shape`)
     return ok.find((c) => (M / c.BM) * (N / c.BN) >= FILL) ?? ok.reduce((a, b) => ((M / b.BM) * (N / b.BN) > (M / a.BM) * (N / a.BN) ? b : a))
   }
-  // an epilogue plan shares the choices of the plain plan over the same tiles (which also has the one-subgroup kernel)
-  const kernels = [...candidates.map((c) => c.variant), ...(epilogue === "none" ? [] : [`sm${cfg?.M ?? 16}x1`])]
-  const key = (M: number, N: number, K: number) => `${gpu.adapter.device}|${suffix}|${kernels.join(",")}|${M}x${N}x${K}`
+  // a tuned choice is keyed by what the plan was asked for (not by what compiled): so an epilogue
+  // plan shares the plain plan's choices over the same tiles
+  const asked = `${prefer ?? "auto"}|${(options.tiles ?? SHORTLIST).map(tileName).join(",")}`
+  const key = (M: number, N: number, K: number) => `${gpu.adapter.device}|${suffix}|${asked}|${M}x${N}x${K}`
   const pick = (M: number, N: number, K?: number): Candidate => {
     const t = K === undefined ? undefined : tuned.get(key(M, N, K))
     return (t && candidates.find((c) => c.variant === t)) || heuristic(M, N, K)

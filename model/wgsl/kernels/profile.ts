@@ -5,7 +5,7 @@
  * neighbours leave; what the passes add is a barrier between dispatches, which Dawn puts between
  * dispatches of one pass too (storage buffers written by one are read by the next).
  */
-import { bestWallMs, type Dispatch } from "./buffers.ts"
+import { bestWallMs, bindGroupOf, type Dispatch } from "./buffers.ts"
 import type { Gpu } from "./device.ts"
 
 const MAX_QUERIES = 4096
@@ -18,11 +18,44 @@ export interface KernelTime {
   readonly ms: number
 }
 
-const bindGroupFor = (device: GPUDevice, d: Dispatch): GPUBindGroup =>
-  device.createBindGroup({
-    layout: d.pipeline.getBindGroupLayout(0),
-    entries: d.buffers.map((b, binding) => ({ binding, resource: "buffer" in b ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b } }))
-  })
+/** The median of some numbers (the middle one, the upper of two). */
+const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/**
+ * GPU milliseconds of each list of dispatches, every list in its own compute pass between two
+ * timestamps (Dawn's quantisation, 2^16 ns unless FLEUVE_DAWN_TIMESTAMPS=exact, errs once a pass),
+ * in order, in as few submissions as the query set's size allows.
+ */
+const passMs = async (device: GPUDevice, passes: ReadonlyArray<ReadonlyArray<Dispatch>>): Promise<Float64Array> => {
+  const times = new Float64Array(passes.length)
+  const per = MAX_QUERIES / 2
+  for (let at = 0; at < passes.length; at += per) {
+    const n = Math.min(per, passes.length - at)
+    const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n })
+    const resolve = device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
+    const read = device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+    const enc = device.createCommandEncoder()
+    for (let i = 0; i < n; i++) {
+      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } })
+      for (const d of passes[at + i]!) {
+        pass.setPipeline(d.pipeline)
+        pass.setBindGroup(0, bindGroupOf(device, d))
+        pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1)
+      }
+      pass.end()
+    }
+    enc.resolveQuerySet(querySet, 0, 2 * n, resolve, 0)
+    enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n)
+    device.queue.submit([enc.finish()])
+    await read.mapAsync(GPUMapMode.READ)
+    const ticks = new BigUint64Array(read.getMappedRange().slice(0))
+    read.unmap()
+    for (let i = 0; i < n; i++) times[at + i] = Number(ticks[2 * i + 1]! - ticks[2 * i]!) / 1e6
+    for (const b of [resolve, read]) b.destroy()
+    querySet.destroy()
+  }
+  return times
+}
 
 /**
  * GPU milliseconds of each dispatch of `labeled`, summed per label, median of `reps` runs after
@@ -30,36 +63,9 @@ const bindGroupFor = (device: GPUDevice, d: Dispatch): GPUBindGroup =>
  */
 export const profileDispatches = async (gpu: Gpu, labeled: ReadonlyArray<readonly [string, Dispatch]>, reps = 3): Promise<Array<KernelTime>> => {
   if (!gpu.features.includes("timestamp-query")) throw new Error("profileDispatches: the device has no timestamp-query feature")
-  const device = gpu.device
-  const binds = labeled.map(([, d]) => bindGroupFor(device, d))
-  const per = MAX_QUERIES / 2
   const runs: Array<Float64Array> = []
   for (let r = 0; r <= reps; r++) {
-    const times = new Float64Array(labeled.length)
-    for (let at = 0; at < labeled.length; at += per) {
-      const n = Math.min(per, labeled.length - at)
-      const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n })
-      const resolve = device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
-      const read = device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
-      const enc = device.createCommandEncoder()
-      for (let i = 0; i < n; i++) {
-        const d = labeled[at + i]![1]
-        const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } })
-        pass.setPipeline(d.pipeline)
-        pass.setBindGroup(0, binds[at + i]!)
-        pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1)
-        pass.end()
-      }
-      enc.resolveQuerySet(querySet, 0, 2 * n, resolve, 0)
-      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * n)
-      device.queue.submit([enc.finish()])
-      await read.mapAsync(GPUMapMode.READ)
-      const ticks = new BigUint64Array(read.getMappedRange().slice(0))
-      read.unmap()
-      for (let i = 0; i < n; i++) times[at + i] = Number(ticks[2 * i + 1]! - ticks[2 * i]!) / 1e6
-      for (const b of [resolve, read]) b.destroy()
-      querySet.destroy()
-    }
+    const times = await passMs(gpu.device, labeled.map(([, d]) => [d]))
     if (r > 0) runs.push(times) // the first run warms up
   }
   const byLabel = new Map<string, { count: number; ms: Array<number> }>()
@@ -69,10 +75,7 @@ export const profileDispatches = async (gpu: Gpu, labeled: ReadonlyArray<readonl
     runs.forEach((t, r) => { e.ms[r]! += t[i]! })
     byLabel.set(label, e)
   })
-  return [...byLabel].map(([label, e]) => {
-    const sorted = [...e.ms].sort((a, b) => a - b)
-    return { label, count: e.count, ms: +sorted[Math.floor(sorted.length / 2)]!.toFixed(4) }
-  })
+  return [...byLabel].map(([label, e]) => ({ label, count: e.count, ms: +median(e.ms).toFixed(4) }))
 }
 
 /**
@@ -86,37 +89,12 @@ export const profileDispatches = async (gpu: Gpu, labeled: ReadonlyArray<readonl
  */
 export const gpuMsEach = async (gpu: Gpu, lists: ReadonlyArray<ReadonlyArray<Dispatch>>, rounds: number): Promise<Array<number>> => {
   if (!gpu.features.includes("timestamp-query")) return bestWallMs(gpu.device, lists, rounds)
-  const device = gpu.device
-  const binds = lists.map((ds) => ds.map((d) => bindGroupFor(device, d)))
-  const runs: Array<Array<number>> = []
+  const runs: Array<Float64Array> = []
   for (let r = 0; r <= rounds; r++) {
-    const querySet = device.createQuerySet({ type: "timestamp", count: 2 * lists.length })
-    const resolve = device.createBuffer({ size: 16 * lists.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
-    const read = device.createBuffer({ size: 16 * lists.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
-    const enc = device.createCommandEncoder()
-    lists.forEach((ds, i) => {
-      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } })
-      ds.forEach((d, j) => {
-        pass.setPipeline(d.pipeline)
-        pass.setBindGroup(0, binds[i]![j]!)
-        pass.dispatchWorkgroups(d.groups[0], d.groups[1] ?? 1, d.groups[2] ?? 1)
-      })
-      pass.end()
-    })
-    enc.resolveQuerySet(querySet, 0, 2 * lists.length, resolve, 0)
-    enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * lists.length)
-    device.queue.submit([enc.finish()])
-    await read.mapAsync(GPUMapMode.READ)
-    const ticks = new BigUint64Array(read.getMappedRange().slice(0))
-    read.unmap()
-    if (r > 0) runs.push(lists.map((_, i) => Number(ticks[2 * i + 1]! - ticks[2 * i]!) / 1e6)) // the first round warms up
-    for (const b of [resolve, read]) b.destroy()
-    querySet.destroy()
+    const times = await passMs(gpu.device, lists)
+    if (r > 0) runs.push(times) // the first round warms up
   }
-  const ms = lists.map((_, i) => {
-    const sorted = runs.map((t) => t[i]!).sort((a, b) => a - b)
-    return sorted[Math.floor(sorted.length / 2)]!
-  })
+  const ms = lists.map((_, i) => median(runs.map((t) => t[i]!)))
   // a driver whose timestamps do not advance (zeros, or quantised below the lists' time) says nothing: wall time then
-  return ms.every((m) => Number.isFinite(m) && m > 0) ? ms : bestWallMs(device, lists, rounds)
+  return ms.every((m) => Number.isFinite(m) && m > 0) ? ms : bestWallMs(gpu.device, lists, rounds)
 }
