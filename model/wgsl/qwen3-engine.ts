@@ -188,6 +188,12 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   const upSwiglu = gemv || process.env.FLEUVE_SWIGLU_EPILOGUE !== "1" || (mm as MatmulPlan).impl !== "subgroup-matrix"
     ? undefined
     : await matmulPlan(gpu, format, undefined, { epilogue: "swiglu" }).catch(() => undefined)
+  // FLEUVE_PICK_EPILOGUE=1: the lm_head reduces its logits to log-softmax partials in its tiles
+  // (matmul-tiles.ts' "pick"), so the f32 logits (a chunk's 622 MB at Qwen3's vocabulary) are
+  // never written nor read again by the pick. Opt-in until it has run on a card.
+  const headPick = gemv || process.env.FLEUVE_PICK_EPILOGUE !== "1" || mmHead.impl !== "subgroup-matrix"
+    ? undefined
+    : await matmulPlan(gpu, "f16", undefined, { epilogue: "pick" }).catch(() => undefined)
   const chunkRows = Math.min(HEAD_CHUNK, T)
   // each product's tile shape timed once per shape on this device (matmul.ts: tune), before the dispatches are recorded
   if (!gemv) await (mm as MatmulPlan).tune([{ M, N: H * D, K: Hd }, { M, N: KV * D, K: Hd }, { M, N: I, K: Hd }])
@@ -214,7 +220,9 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   const chunk = Math.min(HEAD_CHUNK, T)
   // the embedding table and lm_head bound shard by shard where they exceed one binding (2 GiB)
   const shards = tableShards(vocab, Hd, options.maxBindingBytes ?? gpu.maxStorageBufferBindingSize)
-  const logits = buf(chunk * Math.max(...shards.map((sh) => sh.rows)) * 4)
+  const widest = Math.max(...shards.map((sh) => sh.rows))
+  // the logits of a chunk, or (pick epilogue) its partials: 16 bytes a row and block of columns
+  const logits = buf(headPick ? chunk * (widest / headPick.pickWidth!) * 16 : chunk * widest * 4)
   const state = buf(T * 16)
   const p = {
     norm: u([T, Hd, 0, 0], [shape.eps]),
@@ -240,11 +248,16 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   const head: Array<Dispatch> = [fused.rmsnormF16({ X: b.x, W: weights.finalNorm, Y: b.xh, params: p.norm }, T)]
   for (let c0 = 0; c0 < T; c0 += chunk) {
     const rows = Math.min(chunk, T - c0)
-    shards.forEach((sh, i) => head.push(
+    const targets = { buffer: b.targets, offset: c0 * 4, size: rows * 4 }
+    const rowState = { buffer: state, offset: c0 * 16, size: rows * 16 }
+    shards.forEach((sh, i) => head.push(...(headPick ? [
+      headPick.dispatch({ A: { buffer: b.xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: rowsOf(weights.lmHead, sh), C: logits, targets, params: u([rows, sh.rows, Hd, sh.row0]) }, rows, sh.rows, Hd),
+      tok.pickMerge({ partials: logits, targets, state: rowState, params: u([rows, sh.rows, sh.row0, i === 0 ? 1 : 0, sh.rows / headPick.pickWidth!, headPick.pickWidth!]) }, rows)
+    ] : [
       mmHead.dispatch({ A: { buffer: b.xh, offset: c0 * Hd * 2, size: rows * Hd * 2 }, B: rowsOf(weights.lmHead, sh), C: logits, params: u([rows, sh.rows, Hd, 0]) }, rows, sh.rows, Hd),
-      tok.pickPartial({ logits, targets: { buffer: b.targets, offset: c0 * 4, size: rows * 4 }, state: { buffer: state, offset: c0 * 16, size: rows * 16 }, params: u([rows, sh.rows, sh.row0, i === 0 ? 1 : 0]) }, rows)
-    ))
-    head.push(tok.pickFinish({ state: { buffer: state, offset: c0 * 16, size: rows * 16 }, out: { buffer: b.out, offset: c0 * 8, size: rows * 8 }, params: u([rows]) }, rows))
+      tok.pickPartial({ logits, targets, state: rowState, params: u([rows, sh.rows, sh.row0, i === 0 ? 1 : 0]) }, rows)
+    ])))
+    head.push(tok.pickFinish({ state: rowState, out: { buffer: b.out, offset: c0 * 8, size: rows * 8 }, params: u([rows]) }, rows))
   }
   const embed = shards.map((sh) => tok.embed({ ids: b.ids, E: rowsOf(weights.embed, sh), X: b.x, params: u([T, Hd, vocab, sh.row0, sh.rows]) }, T))
   return { kernels: { mm, fused, el, tok }, b, buf, u, made, layer, embed, head }

@@ -30,6 +30,47 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 `
 
+/** A row's running log-softmax state across the lm_head's column shards (the pick kernels'). */
+const STATE = "struct State { m: f32, s: f32, argmax: u32, targetLogit: f32 }"
+
+/**
+ * The end of a one-workgroup-a-row pick: the 256 threads' (max, sum of exponentials, argmax) in
+ * ms/ss/am reduced by a tree (ties in the argmax to the lowest id, as torch.argmax), then merged by
+ * thread 0 into the row's state with the target's logit `tv` (−3e38 where the target lies outside
+ * this shard). Column ids are the shard's; p.col0 makes them the vocabulary's.
+ */
+const reduceIntoState = (targetLogit: string) => `  workgroupBarrier();
+  for (var w = 128u; w > 0u; w = w / 2u) {
+    if (lid < w) {
+      let m2 = ms[lid + w];
+      let mm = max(ms[lid], m2);
+      ss[lid] = ss[lid] * exp(ms[lid] - mm) + ss[lid + w] * exp(m2 - mm);
+      if (m2 > ms[lid] || (m2 == ms[lid] && am[lid + w] < am[lid])) { am[lid] = am[lid + w]; }
+      ms[lid] = mm;
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let t = targets[row];
+    let inShard = t >= p.col0 && t < p.col0 + p.cols;
+    let tv = select(-3.0e38, ${targetLogit}, inShard);
+    if (p.first == 1u) {
+      state[row] = State(ms[0], ss[0], am[0] + p.col0, tv);
+    } else {
+      let old = state[row];
+      let mm = max(old.m, ms[0]);
+      // an earlier shard keeps the argmax on a tie: its ids are lower
+      let best = select(old.argmax, am[0] + p.col0, ms[0] > old.m);
+      state[row] = State(mm, old.s * exp(old.m - mm) + ss[0] * exp(ms[0] - mm), best, select(old.targetLogit, tv, inShard));
+    }
+  }
+}
+`
+
+const reduceScratch = `var<workgroup> ms: array<f32, 256>;
+var<workgroup> ss: array<f32, 256>;
+var<workgroup> am: array<u32, 256>;`
+
 /**
  * Log-softmax at the target and argmax over a vocabulary computed in column shards (each shard's
  * logits [rows, cols] from one lm_head window): per row, this shard's max, sum of exponentials,
@@ -38,14 +79,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
  * as torch.argmax does. One workgroup a row.
  */
 export const pickPartialWgsl = `struct P { rows: u32, cols: u32, col0: u32, first: u32 }
-struct State { m: f32, s: f32, argmax: u32, targetLogit: f32 }
+${STATE}
 @group(0) @binding(0) var<storage, read> L: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<u32>;
 @group(0) @binding(2) var<storage, read_write> state: array<State>;
 @group(0) @binding(3) var<uniform> p: P;
-var<workgroup> ms: array<f32, 256>;
-var<workgroup> ss: array<f32, 256>;
-var<workgroup> am: array<u32, 256>;
+${reduceScratch}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wg.x + wg.y * 65535u;
@@ -60,37 +99,44 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     s += exp(v - m);
   }
   ms[lid] = m; ss[lid] = s; am[lid] = a;
-  workgroupBarrier();
-  for (var w = 128u; w > 0u; w = w / 2u) {
-    if (lid < w) {
-      let m2 = ms[lid + w];
-      let mm = max(ms[lid], m2);
-      ss[lid] = ss[lid] * exp(ms[lid] - mm) + ss[lid + w] * exp(m2 - mm);
-      if (m2 > ms[lid] || (m2 == ms[lid] && am[lid + w] < am[lid])) { am[lid] = am[lid + w]; }
-      ms[lid] = mm;
-    }
-    workgroupBarrier();
+${reduceIntoState("L[base + min(t - p.col0, p.cols - 1u)]")}`
+
+/**
+ * The same merge from the lm_head matmul's pick epilogue (matmul-tiles.ts, "pick"), which never
+ * writes the logits: per row, one (max, sum of exponentials, argmax, target's logit if the
+ * target's column lies in the block) a block of `width` columns, `blocks` = cols / width of them
+ * (words as u32: f32 bits but the argmax). One workgroup a row, its threads over the blocks in
+ * ascending order (a later block takes the argmax only with a larger logit).
+ */
+export const pickMergeWgsl = `struct P { rows: u32, cols: u32, col0: u32, first: u32, blocks: u32, width: u32 }
+${STATE}
+@group(0) @binding(0) var<storage, read> partials: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> targets: array<u32>;
+@group(0) @binding(2) var<storage, read_write> state: array<State>;
+@group(0) @binding(3) var<uniform> p: P;
+${reduceScratch}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= p.rows) { return; }
+  let base = row * p.blocks;
+  var m = -3.0e38;
+  var s = 0.0;
+  var a = 0u;
+  for (var i = lid; i < p.blocks; i += 256u) {
+    let q = partials[base + i];
+    let m2 = bitcast<f32>(q.x);
+    let mm = max(m, m2);
+    s = s * exp(m - mm) + bitcast<f32>(q.y) * exp(m2 - mm);
+    if (m2 > m) { a = q.z; }
+    m = mm;
   }
-  if (lid == 0u) {
-    let t = targets[row];
-    let inShard = t >= p.col0 && t < p.col0 + p.cols;
-    let tv = select(-3.0e38, L[base + min(t - p.col0, p.cols - 1u)], inShard);
-    if (p.first == 1u) {
-      state[row] = State(ms[0], ss[0], am[0] + p.col0, tv);
-    } else {
-      let old = state[row];
-      let mm = max(old.m, ms[0]);
-      // an earlier shard keeps the argmax on a tie: its ids are lower
-      let best = select(old.argmax, am[0] + p.col0, ms[0] > old.m);
-      state[row] = State(mm, old.s * exp(old.m - mm) + ss[0] * exp(ms[0] - mm), best, select(old.targetLogit, tv, inShard));
-    }
-  }
-}
-`
+  ms[lid] = m; ss[lid] = s; am[lid] = a;
+${reduceIntoState("bitcast<f32>(partials[base + min(t - p.col0, p.cols - 1u) / p.width].w)")}`
 
 /** out[row] = (target logit − logsumexp, argmax) from the merged state; one thread a row. */
 export const pickFinishWgsl = `struct P { rows: u32 }
-struct State { m: f32, s: f32, argmax: u32, targetLogit: f32 }
+${STATE}
 struct Pick { logprob: f32, argmax: u32 }
 @group(0) @binding(0) var<storage, read> state: array<State>;
 @group(0) @binding(1) var<storage, read_write> out: array<Pick>;
@@ -109,13 +155,16 @@ export interface TokenKernels {
   embed(b: { ids: Binding; E: Binding; X: Binding; params: GPUBuffer }, tokens: number): Dispatch
   /** params: rows, cols (of this shard), col0, first (1 for the first shard) */
   pickPartial(b: { logits: Binding; targets: Binding; state: Binding; params: GPUBuffer }, rows: number): Dispatch
+  /** params: rows, cols (of this shard), col0, first, blocks, width (the matmul pick epilogue's partials) */
+  pickMerge(b: { partials: Binding; targets: Binding; state: Binding; params: GPUBuffer }, rows: number): Dispatch
   pickFinish(b: { state: Binding; out: Binding; params: GPUBuffer }, rows: number): Dispatch
 }
 
 export const tokenKernels = async (gpu: Gpu): Promise<TokenKernels> => {
   // the f16 table needs shader-f16; the pick kernels are f32 and run anywhere
-  const [embed, partial, finish] = await Promise.all([
-    gpu.hasF16 ? pipeline(gpu.device, embedWgsl, "embed") : undefined, pipeline(gpu.device, pickPartialWgsl, "pick-partial"), pipeline(gpu.device, pickFinishWgsl, "pick-finish")
+  const [embed, partial, merge, finish] = await Promise.all([
+    gpu.hasF16 ? pipeline(gpu.device, embedWgsl, "embed") : undefined, pipeline(gpu.device, pickPartialWgsl, "pick-partial"),
+    pipeline(gpu.device, pickMergeWgsl, "pick-merge"), pipeline(gpu.device, pickFinishWgsl, "pick-finish")
   ])
   return {
     embed: (b, tokens) => {
@@ -123,6 +172,7 @@ export const tokenKernels = async (gpu: Gpu): Promise<TokenKernels> => {
       return { pipeline: embed, buffers: [b.ids, b.E, b.X, b.params], groups: grid(tokens) }
     },
     pickPartial: (b, rows) => ({ pipeline: partial, buffers: [b.logits, b.targets, b.state, b.params], groups: grid(rows) }),
+    pickMerge: (b, rows) => ({ pipeline: merge, buffers: [b.partials, b.targets, b.state, b.params], groups: grid(rows) }),
     pickFinish: (b, rows) => ({ pipeline: finish, buffers: [b.state, b.out, b.params], groups: grid(Math.ceil(rows / 256)) })
   }
 }

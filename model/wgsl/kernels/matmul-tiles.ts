@@ -180,14 +180,32 @@ export const rotationTable = (len: number, stride: number, threads: number, unit
  * "swiglu": C holds the up projection U, and Y = silu(G) · U (G the gate projection, f32, the same
  * shape) is written as f16 pairs — the SwiGLU kernel's work done while U is still in L2, one pass
  * and one dispatch fewer a layer in the scoring forward. Bindings G and Y follow the others.
+ * "pick": the lm_head's logits are never stored. Each subgroup reduces its block's rows as it
+ * would have stored them (fragment by fragment through workgroup memory) to one partial a row and
+ * block of WN columns: (max, sum of exponentials, argmax, the target's logit where the row's
+ * target column lies in the block), as u32 words in C, [M, N / WN] of them; token-kernels.ts'
+ * pick-merge folds them into the row's log-softmax state. The 5 GB of f32 logits a 16 × 512 batch
+ * wrote and read again (Qwen3's 151,936 columns) go. Binding `targets` (u32 a row: vocabulary
+ * ids) follows the others; params' fourth word is the shard's first column id.
  */
-export type MatmulEpilogue = "none" | "swiglu"
+export type MatmulEpilogue = "none" | "swiglu" | "pick"
+
+/** The columns of one pick partial: a subgroup's block width (WN) for the tile configuration. */
+export const pickBlockWidth = (c: TileConfig): number => c.BN / c.SGN
+
+/** Words of workgroup memory a subgroup's pick epilogue uses: a fragment, or 4 words a lane to merge a row's lanes. */
+const pickSlot = (F: number): number => Math.max(F * F, 128)
+
+/** Bytes of workgroup memory the pick epilogue adds to a tile's (tileSharedBytes). */
+export const pickSharedBytes = (c: TileConfig, F: number): number => c.SGM * c.SGN * pickSlot(F) * 4
 
 export const tiledTensorCoreWgsl = (c: TileConfig, F: number, format: WeightFormat, accumulate: boolean, weight: WeightLayout, splitK = false, epilogue: MatmulEpilogue = "none"): string => {
   const { BM, BN, BK, SGM, SGN, stages } = c
   if (!tileSupports(c, format)) throw new Error(`tile ${tileName(c)} needs f16 weights`)
   const swiglu = epilogue === "swiglu"
-  if (swiglu && (accumulate || splitK)) throw new Error("the SwiGLU epilogue needs C = A·op(B) over all of K (not accumulated, not split)")
+  const pick = epilogue === "pick"
+  if (epilogue !== "none" && (accumulate || splitK)) throw new Error(`the ${epilogue} epilogue needs C = A·op(B) over all of K (not accumulated, not split)`)
+  if (pick && (c.producers ?? 0) > 0) throw new Error("the pick epilogue needs every subgroup to hold fragments (no producer subgroups)")
   const threads = tileThreads(c)
   const sgs = SGM * SGN
   const P = c.producers ?? 0
@@ -418,11 +436,13 @@ var<workgroup> NF4: array<f32, 16>;`
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
-struct P { M: u32, N: u32, K: u32, ${splitK ? "Ks" : "_pad"}: u32 }
+struct P { M: u32, N: u32, K: u32, ${splitK ? "Ks" : pick ? "col0" : "_pad"}: u32 }
 ${aBinding}
 ${bBinding}
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;${swiglu ? `
+${pick ? "@group(0) @binding(2) var<storage, read_write> partials: array<vec4<u32>>;" : "@group(0) @binding(2) var<storage, read_write> C: array<f32>;"}
+@group(0) @binding(3) var<uniform> p: P;${pick ? `
+@group(0) @binding(${nf4 ? 5 : 4}) var<storage, read> targets: array<u32>;
+var<workgroup> Es: array<f32, ${sgs * pickSlot(F)}>;` : ""}${swiglu ? `
 @group(0) @binding(${nf4 ? 5 : 4}) var<storage, read> G: array<f32>;
 @group(0) @binding(${nf4 ? 6 : 5}) var<storage, read_write> Y: array<u32>; // half-float pairs` : ""}
 ${stageA ? `var<workgroup> As: array<f16, ${stages * SA}>;` : ""}
@@ -456,7 +476,7 @@ ${P && accumulate ? `  if (sg < ${sgs}u) {
 ${range(FM).flatMap((i) => range(FN).map((j) => `    acc_${i}_${j} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&C, ${cAt(i, j)}, false, p.N);`)).join("\n")}
   }` : ""}
 ${body}
-${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, ${cAt(i, j)}, acc_${i}_${j}, false, p.N);`)).join("\n")}${P ? "\n  }" : ""}${swiglu ? `
+${pick ? pickEpilogue(F, FM, FN, WM, WN) : `${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, ${cAt(i, j)}, acc_${i}_${j}, false, p.N);`)).join("\n")}${P ? "\n  }" : ""}`}${swiglu ? `
   // SwiGLU over the block these 32 lanes computed: U back from C (just written: L2), G from its buffer, Y as half-float
   // pairs (32 lanes a row of the block). storageBarrier: the fragments' stores visible to the lanes.
   storageBarrier();${P ? `
@@ -468,6 +488,66 @@ ${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j
   }${P ? "\n  }" : ""}` : ""}
 }
 `
+}
+
+/**
+ * The pick epilogue's WGSL (see MatmulEpilogue): each fragment of the subgroup's block goes through
+ * its F×F slot of workgroup memory, where the 32 lanes read it back as rows: 32/F lanes a row, each
+ * an ascending run of F²/32 columns (so a lane's argmax keeps the lowest column on a tie). A lane
+ * keeps one running (max, sum, argmax) a fragment row i across the FN fragments of its block row;
+ * at the end the lanes of a row merge through the slot, lowest columns first, and the first of them
+ * writes the row's partial. The target's logit is taken by the lane whose columns hold it.
+ */
+const pickEpilogue = (F: number, FM: number, FN: number, WM: number, WN: number): string => {
+  const lanesPerRow = 32 / F
+  const run = F / lanesPerRow
+  return `  // the pick: this block of 32 lanes reduced a row to (max, sum of exponentials, argmax, target logit)
+  let lane = lid % 32u;
+  let pr = lane % ${F}u; // the lane's row in a fragment
+  let pq = lane / ${F}u; // which run of ${run} columns of it
+  let slot = sg * ${pickSlot(F)}u;
+  let nb = n0 + sn * ${WN}u; // the block's first column (of this shard)
+  let blocks = p.N / ${WN}u;
+${range(FM).map((i) => `  let row${i} = m0 + sm * ${WM}u + ${i * F}u + pr;
+  let tc${i} = targets[row${i}] - p.col0; // the target's column in this shard (wraps past it where below)
+  var pm${i} = -3.0e38;
+  var ps${i} = 0.0;
+  var pa${i} = 0u;
+  var pt${i} = 0.0;`).join("\n")}
+${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&Es, slot, acc_${i}_${j}, false, ${F}u);
+  workgroupBarrier();
+  for (var c = 0u; c < ${run}u; c++) {
+    let col = pq * ${run}u + c;
+    let v = Es[slot + pr * ${F}u + col];
+    let at = nb + ${j * F}u + col;
+    if (v > pm${i}) { ps${i} = ps${i} * exp(pm${i} - v); pm${i} = v; pa${i} = at; }
+    ps${i} += exp(v - pm${i});
+    if (at == tc${i}) { pt${i} = v; }
+  }
+  workgroupBarrier();`)).join("\n")}
+${range(FM).map((i) => `  // row ${i}: the lanes of a row merged through the slot (4 words a lane), lowest columns first
+  Es[slot + lane * 4u] = pm${i};
+  Es[slot + lane * 4u + 1u] = ps${i};
+  Es[slot + lane * 4u + 2u] = bitcast<f32>(pa${i});
+  Es[slot + lane * 4u + 3u] = pt${i};
+  workgroupBarrier();
+  if (pq == 0u) {
+    var m = pm${i};
+    var s = ps${i};
+    var a = pa${i};
+    var t = pt${i};
+    for (var q = 1u; q < ${lanesPerRow}u; q++) {
+      let o = slot + (q * ${F}u + pr) * 4u;
+      let m2 = Es[o];
+      let mm = max(m, m2);
+      s = s * exp(m - mm) + Es[o + 1u] * exp(m2 - mm);
+      if (m2 > m) { a = bitcast<u32>(Es[o + 2u]); }
+      m = mm;
+      t = t + Es[o + 3u];
+    }
+    partials[row${i} * blocks + nb / ${WN}u] = vec4<u32>(bitcast<u32>(m), bitcast<u32>(s), a, bitcast<u32>(t));
+  }
+  workgroupBarrier();`).join("\n")}`
 }
 
 const base: TileConfig = { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 }

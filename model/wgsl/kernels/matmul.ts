@@ -4,7 +4,7 @@ import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgro
 import { NF4_CODE } from "../../formats/nf4.ts"
 import { range } from "./codegen.ts"
 import type { WeightFormat, WeightLayout } from "./weight-format.ts"
-import { tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type MatmulEpilogue, type TileConfig } from "./matmul-tiles.ts"
+import { pickBlockWidth, pickSharedBytes, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type MatmulEpilogue, type TileConfig } from "./matmul-tiles.ts"
 
 /**
  * Matmul kernels for linear layers: C[M,N] (f32) = A[M,K] (f16, row-major) · Bᵀ, with B the
@@ -216,10 +216,12 @@ export interface MatmulPlan {
   readonly variants: ReadonlyArray<string>
   /**
    * buffers: A (f16), B (f16 or packed NF4 words), C (f32), params (uniform), [absmax (f32) for NF4],
-   * [G (f32) and Y (f16 pairs) for the SwiGLU epilogue]. With K, the shape's tuned kernel (see
-   * `tune`), else the heuristic's.
+   * [G (f32) and Y (f16 pairs) for the SwiGLU epilogue; targets (u32 a row) for the pick epilogue,
+   * whose C receives the partials]. With K, the shape's tuned kernel (see `tune`), else the heuristic's.
    */
-  dispatch(buffers: { A: Binding; B: Binding; C: Binding; params: GPUBuffer; absmax?: Binding; G?: Binding; Y?: Binding }, M: number, N: number, K?: number): Dispatch
+  dispatch(buffers: { A: Binding; B: Binding; C: Binding; params: GPUBuffer; absmax?: Binding; G?: Binding; Y?: Binding; targets?: Binding }, M: number, N: number, K?: number): Dispatch
+  /** The pick epilogue's columns a partial (the same for every tile the plan chooses among); undefined for other plans. */
+  readonly pickWidth?: number
   /** The kernel `dispatch` picks for a shape. */
   choice(M: number, N: number, K?: number): string
   /**
@@ -249,7 +251,8 @@ export interface MatmulOptions {
   readonly tiles?: ReadonlyArray<TileConfig>
   /**
    * "swiglu": C = A·op(B) is the up projection, and Y = silu(G) · C is written too (matmul-tiles.ts'
-   * MatmulEpilogue). Multi-subgroup tensor-core tiles only (a plan that has none throws); the shapes'
+   * MatmulEpilogue). "pick": the lm_head's logits reduced in the tile to log-softmax partials, never
+   * stored. Multi-subgroup tensor-core tiles only (a plan that has none throws); the shapes'
    * tile choices are shared with the plain plan of the same format and layout.
    */
   readonly epilogue?: MatmulEpilogue
@@ -278,6 +281,8 @@ interface Candidate {
   readonly BM: number
   readonly BN: number
   readonly BK: number
+  /** a subgroup's block width (the pick epilogue's partial) */
+  readonly width?: number
 }
 
 const tuned = new Map<string, string>()
@@ -308,10 +313,10 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     const limit = gpu.device.limits.maxComputeWorkgroupStorageSize
     const tiles = prefer === "subgroup-matrix-single" || !subgroupsOf32(gpu) ? [] : (options.tiles ?? SHORTLIST)
     for (const t of tiles) {
-      if (!tileValid(t, F) || !tileSupports(t, format) || tileSharedBytes(t, weight) > limit || tileThreads(t) > Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)) continue
+      if (!tileValid(t, F) || !tileSupports(t, format) || tileSharedBytes(t, weight) + (epilogue === "pick" ? pickSharedBytes(t, F) : 0) > limit || tileThreads(t) > Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)) continue
       try {
         const p = await pipeline(gpu.device, tiledTensorCoreWgsl(t, F, format, accumulate, weight, false, epilogue), `matmul-${tileName(t)}-${suffix}${epilogue === "none" ? "" : `-${epilogue}`}`)
-        candidates.push({ variant: tileName(t), pipeline: p, BM: t.BM, BN: t.BN, BK: t.BK })
+        candidates.push({ variant: tileName(t), pipeline: p, BM: t.BM, BN: t.BN, BK: t.BK, width: pickBlockWidth(t) })
       } catch (e) {
         failures.push(e instanceof Error ? e.message.split("\n")[0]! : String(e))
       }
@@ -342,19 +347,23 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     return (t && candidates.find((c) => c.variant === t)) || heuristic(M, N, K)
   }
   const first = candidates[0]!
+  const widths = new Set(candidates.map((c) => c.width))
+  if (epilogue === "pick" && widths.size !== 1) throw new Error(`matmul plan: the pick epilogue's tiles differ in block width (${[...widths].join(", ")}); the merge needs one`)
   return {
     impl,
     variant: first.variant,
     ...(impl === "subgroup-matrix" ? { fragment: cfg!.M } : {}),
     pipeline: first.pipeline,
     variants: candidates.map((c) => c.variant),
+    ...(epilogue === "pick" ? { pickWidth: first.width! } : {}),
     choice: (M, N, K) => pick(M, N, K).variant,
     dispatch: (b, M, N, K) => {
       const c = pick(M, N, K)
-      if (epilogue !== "none" && (!b.G || !b.Y)) throw new Error(`matmul ${epilogue} epilogue: bind G and Y`)
+      if (epilogue === "swiglu" && (!b.G || !b.Y)) throw new Error("matmul swiglu epilogue: bind G and Y")
+      if (epilogue === "pick" && !b.targets) throw new Error("matmul pick epilogue: bind targets")
       return {
         pipeline: c.pipeline,
-        buffers: [...(format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params]), ...(epilogue === "none" ? [] : [b.G!, b.Y!])],
+        buffers: [...(format === "nf4" ? [b.A, b.B, b.C, b.params, b.absmax!] : [b.A, b.B, b.C, b.params]), ...(epilogue === "swiglu" ? [b.G!, b.Y!] : epilogue === "pick" ? [b.targets!] : [])],
         groups: [N / c.BN, M / c.BM]
       }
     },
@@ -405,15 +414,17 @@ const timeCandidates = async (gpu: Gpu, format: WeightFormat, cs: ReadonlyArray<
   const absmax = format === "nf4" ? storageBuffer(dev, new Float32Array((N * K) / 64).fill(0.02)) : undefined
   const C = storageBuffer(dev, M * N * 4)
   const params = uniformBuffer(dev, [M, N, K, 0])
-  const swiglu = epilogue === "none" ? [] : [storageBuffer(dev, M * N * 4), storageBuffer(dev, M * N * 2)]
+  // the epilogue's own operands: SwiGLU's G and Y, the pick's targets (random ids: which block holds one does not change the time)
+  const extra = epilogue === "swiglu" ? [storageBuffer(dev, M * N * 4), storageBuffer(dev, M * N * 2)]
+    : epilogue === "pick" ? [storageBuffer(dev, words(M, 0x3ffff))] : []
   const per = Math.max(1, Math.min(20, Math.round(4e11 / (2 * M * N * K))))
   const out: Record<string, number> = {}
   try {
-    const lists = cs.map((c) => Array<Dispatch>(per).fill({ pipeline: c.pipeline, buffers: [...(format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params]), ...swiglu], groups: [N / c.BN, M / c.BM] }))
+    const lists = cs.map((c) => Array<Dispatch>(per).fill({ pipeline: c.pipeline, buffers: [...(format === "nf4" ? [A, B, C, params, absmax!] : [A, B, C, params]), ...extra], groups: [N / c.BN, M / c.BM] }))
     const best = await bestWallMs(dev, lists, TUNE_ROUNDS)
     cs.forEach((c, i) => (out[c.variant] = +(best[i]! / per).toFixed(4)))
   } finally {
-    for (const b of [A, B, C, params, ...(absmax ? [absmax] : []), ...swiglu]) b.destroy()
+    for (const b of [A, B, C, params, ...(absmax ? [absmax] : []), ...extra]) b.destroy()
   }
   return out
 }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { f16BitsToF32, pipeline, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { TILE_CONFIGS, parseTileName, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
+import { pickFinishWgsl, pickMergeWgsl } from "../../../../model/wgsl/token-kernels.ts"
+import { TILE_CONFIGS, parseTileName, pickBlockWidth, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
 import { SHORTLIST, type WeightFormat, type WeightLayout } from "../../../../model/wgsl/kernels/matmul.ts"
 import { dequantizeNf4, nf4Absmax, quantizeNf4 } from "../../../../model/formats/nf4.ts"
 import { transpose } from "../../../helpers/kernels/general-matmul-reference.ts"
@@ -147,6 +148,61 @@ describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, 
       const yWant = roundF16(Float32Array.from(want, (u, i) => (G[i]! / (1 + Math.exp(-G[i]!))) * u))
       assert.ok(relErr(y, yWant) < 2e-3, `Y: relative error ${relErr(y, yWant)}`)
       for (const b of buffers) b.destroy()
+    })
+  }
+
+  // The pick epilogue (the lm_head's): no logits stored, a log-softmax partial a row and block of
+  // WN columns, folded by pick-merge and pick-finish into (log-prob of the target, argmax) a row.
+  // The shard starts at column id 3: targets below it or past its end are outside (log-prob ≈ −3e38).
+  const pickCases: ReadonlyArray<readonly [TileConfig, WeightFormat]> = emulated
+    ? [[{ ...small, stages: 1 }, "f16"], [{ ...small, stages: 2, rotate: true }, "nf4"]]
+    : SHORTLIST.flatMap((c) => [[c, "f16"], [c, "nf4"]] as const)
+  for (const [c, format] of pickCases) {
+    const [M, N, K] = problem(c.BM)
+    if (M % c.BM !== 0 || N % c.BN !== 0 || K % c.BK !== 0) continue
+    const bytes = tileSharedBytes(c, "nk") * (emulated ? 2 : 1) + c.SGM * c.SGN * Math.max(F * F, 128) * 4
+    it(`${tileName(c)}: ${format} weight, pick epilogue: each row's log-prob of its target and argmax, no logits stored${emulated ? " (fragments emulated in f32)" : ""}`, { skip: bytes > limit ? `${bytes} bytes of workgroup memory` : false }, async () => {
+      const { A, Wf, q, nf4Words, reference } = operandsFor(M, N, K)
+      const logits = reference(format, "nk")
+      const col0 = 3
+      const targets = Uint32Array.from({ length: M }, (_, r) => (r * 7919) % (N + 8))
+      const W = pickBlockWidth(c)
+      const code = tiledTensorCoreWgsl(c, F, format, false, "nk", false, "pick")
+      const [mm, merge, finish] = await Promise.all([
+        pipeline(device, emulate ? emulate(code) : code, `${tileName(c)}-${format}-pick${emulated ? "-emulated" : ""}`),
+        pipeline(device, pickMergeWgsl, "pick-merge"), pipeline(device, pickFinishWgsl, "pick-finish")
+      ])
+      const partials = storageBuffer(device, new Uint32Array(M * (N / W) * 4).fill(0xffffffff))
+      const T = storageBuffer(device, targets)
+      const state = storageBuffer(device, M * 16)
+      const out = storageBuffer(device, M * 8)
+      const buffers = [storageBuffer(device, toF16(A)), storageBuffer(device, format === "f16" ? toF16(Wf) : nf4Words), partials, uniformBuffer(device, [M, N, K, col0]),
+        ...(format === "nf4" ? [storageBuffer(device, nf4Absmax(q.stats))] : []), T]
+      const mergeParams = uniformBuffer(device, [M, N, col0, 1, N / W, W])
+      const finishParams = uniformBuffer(device, [M])
+      await runDispatches(device, [
+        { pipeline: mm, buffers, groups: [N / c.BN, M / c.BM] },
+        { pipeline: merge, buffers: [partials, T, state, mergeParams], groups: [M, 1] },
+        { pipeline: finish, buffers: [state, out, finishParams], groups: [Math.ceil(M / 256), 1] }
+      ])
+      const raw = await readBuffer(device, out, M * 8)
+      const logprob = new Float32Array(raw)
+      const argmax = new Uint32Array(raw)
+      let inShard = 0
+      for (let r = 0; r < M; r++) {
+        const row = logits.subarray(r * N, (r + 1) * N)
+        let best = 0
+        for (let i = 1; i < N; i++) if (row[i]! > row[best]!) best = i
+        const lse = row[best]! + Math.log(row.reduce((s, v) => s + Math.exp(v - row[best]!), 0))
+        assert.equal(argmax[r * 2 + 1], best + col0, `row ${r}: argmax`)
+        const t = targets[r]! - col0
+        if (t >= 0 && t < N) {
+          inShard++
+          assert.ok(Math.abs(logprob[r * 2]! - (row[t]! - lse)) < 2e-4 * Math.max(1, Math.abs(lse)), `row ${r}: log-prob ${logprob[r * 2]} against ${row[t]! - lse}`)
+        } else assert.ok(logprob[r * 2]! < -1e37, `row ${r}: a target outside the shard gives ${logprob[r * 2]}`)
+      }
+      assert.ok(inShard > M / 2 && inShard < M, `${inShard} of ${M} rows have their target in the shard`)
+      for (const b of [...buffers, state, out, mergeParams, finishParams]) b.destroy()
     })
   }
 })
