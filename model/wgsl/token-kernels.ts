@@ -30,16 +30,42 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 `
 
-/** A row's running log-softmax state across the lm_head's column shards (the pick kernels'). */
-const STATE = "struct State { m: f32, s: f32, argmax: u32, targetLogit: f32 }"
-
 /**
  * The end of a one-workgroup-a-row pick: the 256 threads' (max, sum of exponentials, argmax) in
  * ms/ss/am reduced by a tree (ties in the argmax to the lowest id, as torch.argmax), then merged by
  * thread 0 into the row's state with the target's logit `tv` (−3e38 where the target lies outside
  * this shard). Column ids are the shard's; p.col0 makes them the vocabulary's.
  */
-const reduceIntoState = (targetLogit: string) => `  workgroupBarrier();
+/**
+ * A one-workgroup-a-row pick over this shard: each of 256 threads folds its share of the row's
+ * `count` items (`fold`: updates m, s, a from item i at `base`) in ascending order, the tree
+ * reduces the threads (ties in the argmax to the lowest id, as torch.argmax), and thread 0 merges
+ * the result into the row's state with the target's logit (`targetLogit`, read only where the
+ * target lies in this shard; −3e38 marks it outside). Column ids are the shard's; p.col0 makes
+ * them the vocabulary's.
+ */
+const rowPickWgsl = (k: { params: string; input: string; count: string; fold: string; targetLogit: string }) => `struct P { rows: u32, cols: u32, col0: u32, first: u32${k.params} }
+struct State { m: f32, s: f32, argmax: u32, targetLogit: f32 }
+${k.input}
+@group(0) @binding(1) var<storage, read> targets: array<u32>;
+@group(0) @binding(2) var<storage, read_write> state: array<State>;
+@group(0) @binding(3) var<uniform> p: P;
+var<workgroup> ms: array<f32, 256>;
+var<workgroup> ss: array<f32, 256>;
+var<workgroup> am: array<u32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= p.rows) { return; }
+  let base = row * ${k.count};
+  var m = -3.0e38;
+  var s = 0.0;
+  var a = 0u;
+  for (var i = lid; i < ${k.count}; i += 256u) {
+${k.fold}
+  }
+  ms[lid] = m; ss[lid] = s; am[lid] = a;
+  workgroupBarrier();
   for (var w = 128u; w > 0u; w = w / 2u) {
     if (lid < w) {
       let m2 = ms[lid + w];
@@ -53,7 +79,7 @@ const reduceIntoState = (targetLogit: string) => `  workgroupBarrier();
   if (lid == 0u) {
     let t = targets[row];
     let inShard = t >= p.col0 && t < p.col0 + p.cols;
-    let tv = select(-3.0e38, ${targetLogit}, inShard);
+    let tv = select(-3.0e38, ${k.targetLogit}, inShard);
     if (p.first == 1u) {
       state[row] = State(ms[0], ss[0], am[0] + p.col0, tv);
     } else {
@@ -67,76 +93,44 @@ const reduceIntoState = (targetLogit: string) => `  workgroupBarrier();
 }
 `
 
-const reduceScratch = `var<workgroup> ms: array<f32, 256>;
-var<workgroup> ss: array<f32, 256>;
-var<workgroup> am: array<u32, 256>;`
-
 /**
  * Log-softmax at the target and argmax over a vocabulary computed in column shards (each shard's
  * logits [rows, cols] from one lm_head window): per row, this shard's max, sum of exponentials,
  * argmax and (if the target falls in it) the target's logit are merged into a running state, so
- * the whole vocabulary never has to sit in one binding. Ties in the argmax go to the lowest id,
- * as torch.argmax does. One workgroup a row.
+ * the whole vocabulary never has to sit in one binding. One workgroup a row.
  */
-export const pickPartialWgsl = `struct P { rows: u32, cols: u32, col0: u32, first: u32 }
-${STATE}
-@group(0) @binding(0) var<storage, read> L: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<u32>;
-@group(0) @binding(2) var<storage, read_write> state: array<State>;
-@group(0) @binding(3) var<uniform> p: P;
-${reduceScratch}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = wg.x + wg.y * 65535u;
-  if (row >= p.rows) { return; }
-  let base = row * p.cols;
-  var m = -3.0e38;
-  var s = 0.0;
-  var a = 0u;
-  for (var i = lid; i < p.cols; i += 256u) {
-    let v = L[base + i];
+export const pickPartialWgsl = rowPickWgsl({
+  params: "",
+  input: "@group(0) @binding(0) var<storage, read> L: array<f32>;",
+  count: "p.cols",
+  fold: `    let v = L[base + i];
     if (v > m) { s = s * exp(m - v); m = v; a = i; }
-    s += exp(v - m);
-  }
-  ms[lid] = m; ss[lid] = s; am[lid] = a;
-${reduceIntoState("L[base + min(t - p.col0, p.cols - 1u)]")}`
+    s += exp(v - m);`,
+  targetLogit: "L[base + min(t - p.col0, p.cols - 1u)]"
+})
 
 /**
  * The same merge from the lm_head matmul's pick epilogue (matmul-tiles.ts, "pick"), which never
  * writes the logits: per row, one (max, sum of exponentials, argmax, target's logit if the
  * target's column lies in the block) a block of `width` columns, `blocks` = cols / width of them
- * (words as u32: f32 bits but the argmax). One workgroup a row, its threads over the blocks in
- * ascending order (a later block takes the argmax only with a larger logit).
+ * (words as u32: f32 bits but the argmax). A later block takes the argmax only with a larger logit.
  */
-export const pickMergeWgsl = `struct P { rows: u32, cols: u32, col0: u32, first: u32, blocks: u32, width: u32 }
-${STATE}
-@group(0) @binding(0) var<storage, read> partials: array<vec4<u32>>;
-@group(0) @binding(1) var<storage, read> targets: array<u32>;
-@group(0) @binding(2) var<storage, read_write> state: array<State>;
-@group(0) @binding(3) var<uniform> p: P;
-${reduceScratch}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = wg.x + wg.y * 65535u;
-  if (row >= p.rows) { return; }
-  let base = row * p.blocks;
-  var m = -3.0e38;
-  var s = 0.0;
-  var a = 0u;
-  for (var i = lid; i < p.blocks; i += 256u) {
-    let q = partials[base + i];
+export const pickMergeWgsl = rowPickWgsl({
+  params: ", blocks: u32, width: u32",
+  input: "@group(0) @binding(0) var<storage, read> partials: array<vec4<u32>>;",
+  count: "p.blocks",
+  fold: `    let q = partials[base + i];
     let m2 = bitcast<f32>(q.x);
     let mm = max(m, m2);
     s = s * exp(m - mm) + bitcast<f32>(q.y) * exp(m2 - mm);
     if (m2 > m) { a = q.z; }
-    m = mm;
-  }
-  ms[lid] = m; ss[lid] = s; am[lid] = a;
-${reduceIntoState("bitcast<f32>(partials[base + min(t - p.col0, p.cols - 1u) / p.width].w)")}`
+    m = mm;`,
+  targetLogit: "bitcast<f32>(partials[row * p.blocks + min(t - p.col0, p.cols - 1u) / p.width].w)"
+})
 
 /** out[row] = (target logit − logsumexp, argmax) from the merged state; one thread a row. */
 export const pickFinishWgsl = `struct P { rows: u32 }
-${STATE}
+struct State { m: f32, s: f32, argmax: u32, targetLogit: f32 }
 struct Pick { logprob: f32, argmax: u32 }
 @group(0) @binding(0) var<storage, read> state: array<State>;
 @group(0) @binding(1) var<storage, read_write> out: array<Pick>;
