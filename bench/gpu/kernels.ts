@@ -35,6 +35,7 @@ import { Qwen3LoraTrainer, type TrainerOptions } from "../../model/wgsl/qwen3-tr
 import { fullParameterShapes, fullTrainerBytes, Qwen3FullTrainer } from "../../model/wgsl/qwen3-full-trainer.ts"
 import { defaultLoraConfig } from "../../model/qwen3/lora-config.ts"
 import { matmulPlan, tuneLog, type MatmulImpl, type WeightFormat } from "../../model/wgsl/kernels/matmul.ts"
+import { epilogueDecisions } from "../../model/wgsl/epilogue-choice.ts"
 import { gpuMsEach, profileDispatches, type KernelTime } from "../../model/wgsl/kernels/profile.ts"
 import { attentionBackward, type AttentionBackwardBuffers } from "../../model/wgsl/kernels/attention-backward.ts"
 import { attentionBackwardTcName, tensorCoreAttentionBackward, type AttentionBackwardTcVariant } from "../../model/wgsl/kernels/attention-backward-tc.ts"
@@ -297,6 +298,8 @@ const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, att
   if (profile) await emitProfile(gpu, `scoring ${format} ${shape.name}`, [...engine.dispatches().map((d) => [kernelOf(d), d] as const)])
   // which tile each of the engine's product shapes got, and what every candidate measured
   if (profile) for (const t of tuneLog.splice(0)) emit({ kind: "matmul-tune", ...t })
+  // whether the forward runs each matmul epilogue or its separate pass, and why (epilogue-choice.ts)
+  for (const d of epilogueDecisions.splice(0)) emit({ kind: "epilogue-choice", ...d })
   if (profile) {
     // each dispatch of one layer on its own, 10 in a submission: where a layer's time goes
     const perKind = new Map<string, number>()

@@ -26,6 +26,7 @@ bundle test/model/wgsl/kernels/full-trainer.test.ts full-trainer.test.mjs
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
 bundle bench/gpu/matmul-tune.ts bench-matmul-tune.mjs
 bundle test/model/wgsl/engine-scorer.test.ts engine-scorer.test.mjs
+bundle test/model/wgsl/epilogue-choice.test.ts epilogue-choice.test.mjs
 bundle test/model/wgsl/train/gpu.test.ts train-engine-gpu.test.mjs
 bundle test/model/device-loss.test.ts device-loss.test.mjs
 bundle bench/engine/cached-batch.ts bench-cached-batch.mjs

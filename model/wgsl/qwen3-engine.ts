@@ -7,6 +7,7 @@ import { matmulPlan, type MatmulPlan, type WeightFormat } from "./kernels/matmul
 import { nf4Absmax, quantizeNf4 } from "../formats/nf4.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import { tableShards, tokenKernels } from "./token-kernels.ts"
+import { pickEpilogue, swigluEpilogue } from "./epilogue-choice.ts"
 
 /**
  * Qwen3 scoring forward built from fleuve's WGSL kernels: token ids in, for every position the
@@ -182,19 +183,14 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
     gemv ? gemvPlan(gpu) : matmulPlan(gpu, format), gemv ? gemvPlan(gpu, { accumulate: true }) : matmulPlan(gpu, format, undefined, { accumulate: true }), matmulPlan(gpu, "f16"),
     fusedKernels(gpu, D), elementwiseKernels(gpu), tokenKernels(gpu)
   ])
-  // FLEUVE_SWIGLU_EPILOGUE=1: the up projection with SwiGLU in its epilogue (matmul-tiles.ts), where
-  // the tensor-core tiles exist: one pass over U fewer a layer. Opt-in until it has run on a card
-  // (right with the fragments emulated; no device machine could be started after it was written).
-  const upSwiglu = gemv || process.env.FLEUVE_SWIGLU_EPILOGUE !== "1" || (mm as MatmulPlan).impl !== "subgroup-matrix"
-    ? undefined
-    : await matmulPlan(gpu, format, undefined, { epilogue: "swiglu" }).catch(() => undefined)
-  // FLEUVE_PICK_EPILOGUE=1: the lm_head reduces its logits to log-softmax partials in its tiles
-  // (matmul-tiles.ts' "pick"), so the f32 logits (a chunk's 622 MB at Qwen3's vocabulary) are
-  // never written nor read again by the pick. Opt-in until it has run on a card.
-  const headPick = gemv || process.env.FLEUVE_PICK_EPILOGUE !== "1" || mmHead.impl !== "subgroup-matrix"
-    ? undefined
-    : await matmulPlan(gpu, "f16", undefined, { epilogue: "pick" }).catch(() => undefined)
   const chunkRows = Math.min(HEAD_CHUNK, T)
+  // The matmul epilogues (matmul-tiles.ts), where the tensor-core tiles exist and the device finds
+  // them right and faster (epilogue-choice.ts; FLEUVE_SWIGLU_EPILOGUE / FLEUVE_PICK_EPILOGUE = 1 or 0
+  // decide instead): the up projection writes SwiGLU's f16 output itself (one pass over U fewer a
+  // layer), and the lm_head reduces its logits to log-softmax partials in its tiles, so the f32
+  // logits (a chunk's 622 MB at Qwen3's vocabulary) are never written nor read back by the pick.
+  const upSwiglu = gemv ? undefined : await swigluEpilogue(gpu, format, mm as MatmulPlan, fused, { M: Math.min(T, 2048), N: I, K: Hd })
+  const headPick = gemv ? undefined : await pickEpilogue(gpu, mmHead, tok, { M: chunkRows, N: Math.min(vocab - (vocab % 128), 32768), K: Hd })
   // each product's tile shape timed once per shape on this device (matmul.ts: tune), before the dispatches are recorded
   if (!gemv) await (mm as MatmulPlan).tune([{ M, N: H * D, K: Hd }, { M, N: KV * D, K: Hd }, { M, N: I, K: Hd }])
   if (!gemv) await (mmAcc as MatmulPlan).tune([{ M, N: Hd, K: H * D }, { M, N: Hd, K: I }])

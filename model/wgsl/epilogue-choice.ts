@@ -1,0 +1,178 @@
+import { readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, f16BitsToF32, type Dispatch } from "./kernels/buffers.ts"
+import type { Gpu } from "./kernels/device.ts"
+import type { FusedKernels } from "./kernels/fused.ts"
+import { matmulPlan, type MatmulPlan, type MatmulShape } from "./kernels/matmul.ts"
+import type { MatmulEpilogue } from "./kernels/matmul-tiles.ts"
+import { gpuMsEach } from "./kernels/profile.ts"
+import type { WeightFormat } from "./kernels/weight-format.ts"
+import type { TokenKernels } from "./token-kernels.ts"
+
+/**
+ * Whether the scoring forward runs a matmul epilogue (matmul-tiles.ts) or the separate pass it
+ * replaces: the up projection's SwiGLU ("swiglu", FLEUVE_SWIGLU_EPILOGUE) and the lm_head's
+ * log-softmax pick ("pick", FLEUVE_PICK_EPILOGUE). "1" uses the epilogue, "0" the separate pass;
+ * unset, the device decides, as the attention's form does (attention-tc.ts pickAttentionForm):
+ * the epilogue must reproduce the separate pass on a small problem on this device, then the faster
+ * of the two at the forward's own widths wins (GPU timestamps where the device has them). So a card
+ * whose compiler mishandles the epilogue, or where its extra barriers cost more than the pass it
+ * saves, keeps the separate pass. Decided once per device, format and shape.
+ */
+export type EpilogueMode = "on" | "off" | "auto"
+
+const ENV: Record<Exclude<MatmulEpilogue, "none">, string> = { swiglu: "FLEUVE_SWIGLU_EPILOGUE", pick: "FLEUVE_PICK_EPILOGUE" }
+
+export const epilogueMode = (epilogue: Exclude<MatmulEpilogue, "none">): EpilogueMode => {
+  const v = process.env[ENV[epilogue]]
+  return v === "1" ? "on" : v === "0" ? "off" : "auto"
+}
+
+/** What a probe decided, for benches and logs: the milliseconds of each path where it got that far. */
+export interface EpilogueDecision {
+  readonly epilogue: Exclude<MatmulEpilogue, "none">
+  readonly use: boolean
+  readonly why: string
+  readonly ms?: { readonly separate: number; readonly epilogue: number }
+}
+
+/** Every decision this process took (benches print them beside their profiles). */
+export const epilogueDecisions: Array<EpilogueDecision & { readonly key: string }> = []
+
+const decided = new WeakMap<GPUDevice, Map<string, Promise<boolean>>>()
+
+/** Random values with a fixed seed: the operands' values do not change the work, only the check. */
+const randoms = (n: number, seed: number, scale: number): Float32Array => {
+  let x = seed >>> 0
+  return Float32Array.from({ length: n }, () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0
+    return ((x / 2 ** 32) * 2 - 1) * scale
+  })
+}
+
+/** A weight [N, K] in the plan's format: f16 values, or NF4 codes (any 4 bits are a code) with one scale. */
+const weightOf = (device: GPUDevice, format: WeightFormat, N: number, K: number, seed: number) => format === "f16"
+  ? { B: storageBuffer(device, toF16(randoms(N * K, seed, 0.05))) }
+  : { B: storageBuffer(device, Uint32Array.from(randoms((N * K) / 8, seed, 1), (v) => Math.floor((v + 1) * 2 ** 31) >>> 0)), absmax: storageBuffer(device, new Float32Array((N * K) / 64).fill(0.05)) }
+
+const once = (gpu: Gpu, key: string, probe: () => Promise<EpilogueDecision>): Promise<boolean> => {
+  const perDevice = decided.get(gpu.device) ?? new Map<string, Promise<boolean>>()
+  decided.set(gpu.device, perDevice)
+  const hit = perDevice.get(key)
+  if (hit) return hit
+  const run = probe()
+    .catch((e): EpilogueDecision => ({ epilogue: key.startsWith("pick") ? "pick" : "swiglu", use: false, why: `the probe failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }))
+    .then((d) => {
+      epilogueDecisions.push({ ...d, key })
+      return d.use
+    })
+  perDevice.set(key, run)
+  return run
+}
+
+/** Runs `lists` (one per path) to time them; the faster path's decision. */
+const faster = async (gpu: Gpu, epilogue: Exclude<MatmulEpilogue, "none">, separate: ReadonlyArray<Dispatch>, fused: ReadonlyArray<Dispatch>): Promise<EpilogueDecision> => {
+  const [a, b] = await gpuMsEach(gpu, [separate, fused], 3)
+  const ms = { separate: +a!.toFixed(4), epilogue: +b!.toFixed(4) }
+  return { epilogue, use: b! < a!, why: b! < a! ? "reproduces the separate pass and is faster" : "reproduces the separate pass but is not faster", ms }
+}
+
+/**
+ * The up projection with SwiGLU in its epilogue, where it reproduces `up` + the SwiGLU pass on this
+ * device and is faster at `shape` (the forward's up projection: M rows, N = intermediate, K = hidden);
+ * undefined: the separate pass.
+ */
+export const swigluEpilogue = async (gpu: Gpu, format: WeightFormat, up: MatmulPlan, fused: FusedKernels, shape: MatmulShape): Promise<MatmulPlan | undefined> => {
+  const mode = epilogueMode("swiglu")
+  if (mode === "off" || up.impl !== "subgroup-matrix") return undefined
+  const plan = await matmulPlan(gpu, format, undefined, { epilogue: "swiglu" }).catch(() => undefined)
+  if (!plan || mode === "on") return plan
+  const device = gpu.device
+  const use = await once(gpu, `swiglu|${format}|${shape.M}x${shape.N}x${shape.K}`, async () => {
+    const made: Array<GPUBuffer> = []
+    const keep = <T extends GPUBuffer | undefined>(b: T): T => (b && made.push(b), b)
+    // the operands of one problem: A [M, K] f16, the weight, G [M, N] f32 (gates of both signs), C, Y and Y from the separate pass
+    const operands = ({ M, N, K }: MatmulShape, seed: number) => {
+      const w = weightOf(device, format, N, K, seed)
+      keep(w.B)
+      keep(w.absmax)
+      return {
+        A: keep(storageBuffer(device, toF16(randoms(M * K, seed + 1, 1)))), ...w, G: keep(storageBuffer(device, randoms(M * N, seed + 2, 6))),
+        C: keep(storageBuffer(device, M * N * 4)), Y: keep(storageBuffer(device, M * N * 2)), Ys: keep(storageBuffer(device, M * N * 2)),
+        params: keep(uniformBuffer(device, [M, N, K, 0])), n: keep(uniformBuffer(device, [M * N]))
+      }
+    }
+    const paths = (s: MatmulShape, o: ReturnType<typeof operands>) => ({
+      separate: [up.dispatch({ A: o.A, B: o.B, C: o.C, params: o.params, ...(o.absmax ? { absmax: o.absmax } : {}) }, s.M, s.N, s.K), fused.swigluF16({ G: o.G, U: o.C, Y: o.Ys, params: o.n }, s.M * s.N)],
+      epilogue: [plan.dispatch({ A: o.A, B: o.B, C: o.C, G: o.G, Y: o.Y, params: o.params, ...(o.absmax ? { absmax: o.absmax } : {}) }, s.M, s.N, s.K)]
+    })
+    try {
+      const small = { M: 256, N: 256, K: 128 }
+      const o = operands(small, 11)
+      const p = paths(small, o)
+      await runDispatches(device, [...p.separate, ...p.epilogue])
+      const halves = async (b: GPUBuffer) => Float32Array.from(new Uint16Array(await readBuffer(device, b, small.M * small.N * 2)), f16BitsToF32)
+      const [want, got] = await Promise.all([halves(o.Ys), halves(o.Y)])
+      let err = 0
+      let top = 0
+      for (let i = 0; i < want.length; i++) {
+        err = Math.max(err, Math.abs(got[i]! - want[i]!))
+        top = Math.max(top, Math.abs(want[i]!))
+      }
+      if (!(err <= 2e-3 * top)) return { epilogue: "swiglu", use: false, why: `does not reproduce the separate pass on this device (max difference ${err} of ${top})` }
+      const big = operands(shape, 23)
+      const q = paths(shape, big)
+      return await faster(gpu, "swiglu", q.separate, q.epilogue)
+    } finally {
+      for (const b of made) b.destroy()
+    }
+  })
+  return use ? plan : undefined
+}
+
+/**
+ * The lm_head with the pick in its epilogue (no logits stored), where its (log-prob, argmax) pairs
+ * reproduce the lm_head + pick-partial on this device and it is faster at `shape` (a chunk of the
+ * head: M rows, N columns of the vocabulary, K = hidden); undefined: the separate pick.
+ */
+export const pickEpilogue = async (gpu: Gpu, head: MatmulPlan, tok: TokenKernels, shape: MatmulShape): Promise<MatmulPlan | undefined> => {
+  const mode = epilogueMode("pick")
+  if (mode === "off" || head.impl !== "subgroup-matrix") return undefined
+  const plan = await matmulPlan(gpu, "f16", undefined, { epilogue: "pick" }).catch(() => undefined)
+  if (!plan || mode === "on") return plan
+  const device = gpu.device
+  const width = plan.pickWidth!
+  const use = await once(gpu, `pick|${shape.M}x${shape.N}x${shape.K}`, async () => {
+    const made: Array<GPUBuffer> = []
+    const keep = (b: GPUBuffer): GPUBuffer => (made.push(b), b)
+    const operands = ({ M, N, K }: MatmulShape, seed: number) => ({
+      A: keep(storageBuffer(device, toF16(randoms(M * K, seed, 1)))), B: keep(storageBuffer(device, toF16(randoms(N * K, seed + 1, 0.2)))),
+      logits: keep(storageBuffer(device, M * N * 4)), partials: keep(storageBuffer(device, M * (N / width) * 16)),
+      targets: keep(storageBuffer(device, Uint32Array.from(randoms(M, seed + 2, 1), (v) => Math.floor(((v + 1) / 2) * N) % N))),
+      state: keep(storageBuffer(device, M * 16)), stateE: keep(storageBuffer(device, M * 16)), out: keep(storageBuffer(device, M * 8)), outE: keep(storageBuffer(device, M * 8)),
+      mm: keep(uniformBuffer(device, [M, N, K, 0])), pick: keep(uniformBuffer(device, [M, N, 0, 1])), merge: keep(uniformBuffer(device, [M, N, 0, 1, N / width, width])), finish: keep(uniformBuffer(device, [M]))
+    })
+    const paths = (s: MatmulShape, o: ReturnType<typeof operands>) => ({
+      separate: [head.dispatch({ A: o.A, B: o.B, C: o.logits, params: o.mm }, s.M, s.N, s.K), tok.pickPartial({ logits: o.logits, targets: o.targets, state: o.state, params: o.pick }, s.M)],
+      epilogue: [plan.dispatch({ A: o.A, B: o.B, C: o.partials, targets: o.targets, params: o.mm }, s.M, s.N, s.K), tok.pickMerge({ partials: o.partials, targets: o.targets, state: o.stateE, params: o.merge }, s.M)]
+    })
+    try {
+      const small = { M: 256, N: 512, K: 128 }
+      const o = operands(small, 31)
+      const p = paths(small, o)
+      await runDispatches(device, [...p.separate, tok.pickFinish({ state: o.state, out: o.out, params: o.finish }, small.M), ...p.epilogue, tok.pickFinish({ state: o.stateE, out: o.outE, params: o.finish }, small.M)])
+      const [want, got] = await Promise.all([readBuffer(device, o.out, small.M * 8), readBuffer(device, o.outE, small.M * 8)])
+      const [wf, gf, wu, gu] = [new Float32Array(want), new Float32Array(got), new Uint32Array(want), new Uint32Array(got)]
+      for (let r = 0; r < small.M; r++) {
+        const off = Math.abs(gf[2 * r]! - wf[2 * r]!)
+        if (gu[2 * r + 1] !== wu[2 * r + 1] || !(off <= 1e-3 * Math.max(1, Math.abs(wf[2 * r]!)))) {
+          return { epilogue: "pick", use: false, why: `does not reproduce the separate pick on this device (row ${r}: ${gf[2 * r]}, ${gu[2 * r + 1]} against ${wf[2 * r]}, ${wu[2 * r + 1]})` }
+        }
+      }
+      const big = operands(shape, 47)
+      const q = paths(shape, big)
+      return await faster(gpu, "pick", q.separate, q.epilogue)
+    } finally {
+      for (const b of made) b.destroy()
+    }
+  })
+  return use ? plan : undefined
+}
