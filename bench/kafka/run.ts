@@ -22,7 +22,8 @@ import { Effect, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
-import { filter, map } from "../../operators/operator.ts"
+import { filter } from "../../operators/operator.ts"
+import { rescore } from "./operators.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
 import { rdkafkaAvailable } from "../../pipelines/kafka/rdkafka-module.ts"
@@ -186,7 +187,7 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   // a mapping stage that returns a new record (encoded), in turns (odd rounds pass-through first).
   const soloRun = async (kind: "pass" | "map") => {
     const topicSolo = `eval.scores.${tag}.${kind}`
-    const operator = kind === "pass" ? filter("identity", () => true) : map("rescore", (s: Score): Score => ({ ...s, score: 1 - s.score }))
+    const operator = kind === "pass" ? filter("identity", () => true) : rescore
     const solo: Pipeline = {
       name: `bench-${tag}-${kind}`,
       description: "bench",
