@@ -196,16 +196,27 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
     await Effect.runPromise(prepareCluster(ctx, solo))
     const soloStats = new OperatorStats(operator.name)
     const start = performance.now()
+    const rssBefore = process.memoryUsage.rss()
+    let rssPeak = rssBefore
+    // Buffers outside the JS heap (fetched record batches, encoded outputs): what forwarded values keep alive.
+    const buffersBefore = process.memoryUsage().arrayBuffers
+    let buffersPeak = buffersBefore
     const soloStage = await startStage(ctx, solo, solo.nodes[1] as never, soloStats, run)
     let soloS = 0
     while (soloS === 0) {
       await new Promise((r) => setTimeout(r, soloStats.snapshot().out < N ? 10 : 20))
+      rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
+      buffersPeak = Math.max(buffersPeak, process.memoryUsage().arrayBuffers)
       if (soloStats.snapshot().out < N) continue
       if (totalLag(await groupLag(transport, `fleuve.${solo.name}.${operator.name}`, [topicIn])) === 0n) soloS = (performance.now() - start) / 1000
     }
     await soloStage.close()
+    // The process's resident memory: at the stage's start and its peak while it ran (sampled every 10-20 ms).
+    rss[kind] = { before: rssBefore, peak: rssPeak, buffersBefore, buffersPeak }
     return soloS
   }
+  const none = { before: 0, peak: 0, buffersBefore: 0, buffersPeak: 0 }
+  const rss: Record<"pass" | "map", typeof none> = { pass: none, map: none }
   let soloS: number
   let mappingS: number
   if (index % 2 === 1) {
@@ -215,6 +226,8 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
     mappingS = await soloRun("map")
     soloS = await soloRun("pass")
   }
+  const mb = (b: number) => (b / 1048576).toFixed(0)
+  console.log(`  rss MB (at start → peak): pass-through stage ${mb(rss.pass.before)} → ${mb(rss.pass.peak)}, mapping stage ${mb(rss.map.before)} → ${mb(rss.map.peak)}; array buffers MB: pass-through ${mb(rss.pass.buffersBefore)} → ${mb(rss.pass.buffersPeak)}, mapping ${mb(rss.map.buffersBefore)} → ${mb(rss.map.buffersPeak)}`)
 
   // End to end: one stage (decode → operator → encode, one transaction per batch) and a sink group.
   const stats = new OperatorStats("identity")

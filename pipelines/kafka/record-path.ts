@@ -14,12 +14,14 @@ import { type InMessage, isInPlace } from "./transport.ts"
  * fetching, the transaction (outputs and positions committed together), the order of slices and
  * the produce requests. Slices go to the workers in turns and are taken back in order.
  *
- * FLEUVE_KAFKA_RECORD_WORKERS: how many worker threads such a stage starts (default 1; 0: none,
- * the stage's thread does it all).
+ * FLEUVE_KAFKA_RECORD_WORKERS: how many worker threads such a stage starts (default 0: none, the
+ * stage's thread does it all). Off by default because on the 2-core machine it was measured on the
+ * broker needs the second core: a mapping stage with one worker ran at the rate it runs without,
+ * with 40-60 MB more resident memory (BENCHMARKS.md, session 10). It is for hosts with cores to spare.
  */
 export const recordWorkerCount = (): number => {
   const v = process.env.FLEUVE_KAFKA_RECORD_WORKERS
-  const n = v === undefined || v === "" ? 1 : Number(v)
+  const n = v === undefined || v === "" ? 0 : Number(v)
   if (!Number.isInteger(n) || n < 0) throw new Error(`FLEUVE_KAFKA_RECORD_WORKERS must be a whole number ≥ 0, not '${v}'`)
   return n
 }
