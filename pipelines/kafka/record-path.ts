@@ -35,7 +35,7 @@ const GAP = 1024
  * A slice's keys and values in one buffer of their own, copied a run at a time: records that lie
  * one after the other in one fetched buffer (kafkajs' records read in place) are one copy.
  */
-const gather = (messages: ReadonlyArray<InMessage>): { bytes: Uint8Array; spans: Int32Array; offsets: Float64Array } => {
+export const gather = (messages: ReadonlyArray<InMessage>): { bytes: Uint8Array; spans: Int32Array; offsets: Float64Array } => {
   const n = messages.length
   const spans = new Int32Array(4 * n)
   const offsets = new Float64Array(n)
