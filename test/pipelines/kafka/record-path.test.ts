@@ -1,5 +1,8 @@
 import { Effect, Stream } from "effect"
 import assert from "node:assert/strict"
+import { existsSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { after, test } from "node:test"
 import { map } from "../../../operators/operator.ts"
 import { OperatorStats } from "../../../operators/stats.ts"
@@ -9,7 +12,7 @@ import { transportOf } from "../../../pipelines/kafka/transports.ts"
 import type { OutMessage } from "../../../pipelines/kafka/transport.ts"
 import { type Pipeline, sink, source, stage } from "../../../pipelines/runtime/graph.ts"
 import type { Score } from "../../../schemas/evaluation.ts"
-import { mixed } from "../fixtures/record-path-operators.ts"
+import { crashOnce, mixed } from "../fixtures/record-path-operators.ts"
 import { sleep, testSettings, uniqueTag, waitCaughtUp } from "./helpers.ts"
 
 // A stage whose operator a worker thread can import (Operator.module) decodes, runs and encodes on
@@ -162,4 +165,47 @@ test("an operator that does not say where a thread finds it runs on the stage's 
   const out = await readCommitted(output, 1)
   assert.ok(out.length > N * 0.99)
   for (const r of out) assert.equal((JSON.parse(Buffer.from(r.value, "base64").subarray(5).toString("utf8")) as Score).score, local)
+})
+
+test("a worker thread that dies mid-fetch fails the stage's transaction: after a restart every record is written exactly once", { timeout: 180000 }, async () => {
+  const tag = uniqueTag()
+  const input = `eval.scores.${tag}.in`
+  const output = `eval.scores.${tag}.out`
+  const pipeline: Pipeline = {
+    name: `record-path-crash-${tag}`,
+    description: "record-path crash test",
+    nodes: [source("src", input, Stream.empty), stage(input, crashOnce, output), sink("drain", output, () => Effect.void)]
+  }
+  await Effect.runPromise(prepareCluster(ctx, pipeline))
+  const producer = await transport.producer({})
+  for (let i = 0; i < N; i += 1000) await producer.send(Array.from({ length: 1000 }, (_, j) => ({ topic: input, key: `item-${i + j}`, value: serde.encode(score, scoreOf(i + j)) })))
+  await producer.close()
+  const mark = join(mkdtempSync(join(tmpdir(), "record-path-")), "crashed")
+  process.env.FLEUVE_KAFKA_RECORD_WORKERS = "2"
+  process.env.FLEUVE_TEST_CRASH_MARK = mark
+  try {
+    // The first stage's worker dies at item-1500: its consumer stops with the cause.
+    const first = await startStage(ctx, pipeline, pipeline.nodes[1] as never, new OperatorStats("crash-once"), run)
+    await assert.rejects(first.consumer.done, /record-path worker thread exited \(code 7\)/)
+    await first.close()
+    assert.ok(existsSync(mark))
+    // The restarted stage (as a worker process restarts its clients) goes on from the committed positions.
+    const second = await startStage(ctx, pipeline, pipeline.nodes[1] as never, new OperatorStats("crash-once"), run)
+    try {
+      await waitCaughtUp(settings, [[groupOf(pipeline, pipeline.nodes[1]!), [input]]], 90000)
+    } finally {
+      await second.close()
+    }
+  } finally {
+    delete process.env.FLEUVE_KAFKA_RECORD_WORKERS
+    delete process.env.FLEUVE_TEST_CRASH_MARK
+  }
+  const out = await readCommitted(output, N)
+  const keys = out.map((r) => r.key)
+  assert.equal(keys.length, N, "every record written")
+  assert.equal(new Set(keys).size, N, "none twice")
+  for (const r of out) {
+    const s = JSON.parse(Buffer.from(r.value, "base64").subarray(5).toString("utf8")) as Score
+    assert.equal(s.score, 1 - scoreOf(Number(s.itemId.slice("item-".length))).score)
+  }
 })
