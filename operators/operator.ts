@@ -45,7 +45,21 @@ export interface Operator<In, Out, R = never> {
    * outputs are encoded, and their inputs left unfrozen (a frozen input is slower to copy).
    */
   readonly passesInput?: boolean
+  /**
+   * Where another thread finds this very operator: a module's URL (`import.meta.url`) and the name
+   * it is exported under (see `exportedAs`). Declared by stateless record-level operators that need
+   * no services, so that a Kafka stage may run their whole record path (decode → operator → encode)
+   * on worker threads, which import them from there (pipelines/kafka/record-path.ts).
+   */
+  readonly module?: { readonly url: string; readonly name: string }
 }
+
+/**
+ * `operator` as exported under `name` by the module at `url`: a Kafka stage may then run it on
+ * worker threads. Only for an operator that holds no state between batches and needs no services:
+ * each worker thread has its own copy, and batches go to them in turns.
+ */
+export const exportedAs = <In, Out>(operator: Operator<In, Out, never>, url: string, name: string): Operator<In, Out, never> => ({ ...operator, module: { url, name } })
 
 /** The result of a record-level function: a value (keeps key and position), several, or a drop. */
 type RecordResult<Out> = Out | Outcome<Out>

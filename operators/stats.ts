@@ -1,3 +1,14 @@
+/** OperatorStats' counts as plain data. */
+export interface OperatorCounts {
+  readonly in: number
+  readonly out: number
+  readonly rejected: number
+  readonly dropped: number
+  readonly busyMs: number
+  readonly rejectReasons: ReadonlyArray<readonly [string, number]>
+  readonly dropReasons: ReadonlyArray<readonly [string, number]>
+}
+
 /**
  * Counters for one operator or stage. Plain mutable fields on purpose: they are bumped on the hot
  * path of every batch and read by the progress display; Effect Metrics would add allocation per
@@ -38,6 +49,22 @@ export class OperatorStats {
   }
   addBusy(ms: number) {
     this.busyMs += ms
+  }
+
+  /** The counts as plain data (a worker thread's, posted to the thread that owns the stats). */
+  counts(): OperatorCounts {
+    return { in: this.in, out: this.out, rejected: this.rejected, dropped: this.dropped, busyMs: this.busyMs, rejectReasons: [...this.rejectReasons], dropReasons: [...this.dropReasons] }
+  }
+
+  /** Adds counts another thread took of the same operator. */
+  addCounts(c: OperatorCounts) {
+    this.in += c.in
+    this.out += c.out
+    this.rejected += c.rejected
+    this.dropped += c.dropped
+    this.busyMs += c.busyMs
+    for (const [reason, n] of c.rejectReasons) this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + n)
+    for (const [reason, n] of c.dropReasons) this.dropReasons.set(reason, (this.dropReasons.get(reason) ?? 0) + n)
   }
 
   /** Records in per second of wall time since the stage started. */

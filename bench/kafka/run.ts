@@ -22,7 +22,8 @@ import { Effect, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
-import { filter, map } from "../../operators/operator.ts"
+import { filter } from "../../operators/operator.ts"
+import { rescore } from "./operators.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
 import { rdkafkaAvailable } from "../../pipelines/kafka/rdkafka-module.ts"
@@ -186,7 +187,7 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   // a mapping stage that returns a new record (encoded), in turns (odd rounds pass-through first).
   const soloRun = async (kind: "pass" | "map") => {
     const topicSolo = `eval.scores.${tag}.${kind}`
-    const operator = kind === "pass" ? filter("identity", () => true) : map("rescore", (s: Score): Score => ({ ...s, score: 1 - s.score }))
+    const operator = kind === "pass" ? filter("identity", () => true) : rescore
     const solo: Pipeline = {
       name: `bench-${tag}-${kind}`,
       description: "bench",
@@ -195,16 +196,27 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
     await Effect.runPromise(prepareCluster(ctx, solo))
     const soloStats = new OperatorStats(operator.name)
     const start = performance.now()
+    const rssBefore = process.memoryUsage.rss()
+    let rssPeak = rssBefore
+    // Buffers outside the JS heap (fetched record batches, encoded outputs): what forwarded values keep alive.
+    const buffersBefore = process.memoryUsage().arrayBuffers
+    let buffersPeak = buffersBefore
     const soloStage = await startStage(ctx, solo, solo.nodes[1] as never, soloStats, run)
     let soloS = 0
     while (soloS === 0) {
       await new Promise((r) => setTimeout(r, soloStats.snapshot().out < N ? 10 : 20))
+      rssPeak = Math.max(rssPeak, process.memoryUsage.rss())
+      buffersPeak = Math.max(buffersPeak, process.memoryUsage().arrayBuffers)
       if (soloStats.snapshot().out < N) continue
       if (totalLag(await groupLag(transport, `fleuve.${solo.name}.${operator.name}`, [topicIn])) === 0n) soloS = (performance.now() - start) / 1000
     }
     await soloStage.close()
+    // The process's resident memory: at the stage's start and its peak while it ran (sampled every 10-20 ms).
+    rss[kind] = { before: rssBefore, peak: rssPeak, buffersBefore, buffersPeak }
     return soloS
   }
+  const none = { before: 0, peak: 0, buffersBefore: 0, buffersPeak: 0 }
+  const rss: Record<"pass" | "map", typeof none> = { pass: none, map: none }
   let soloS: number
   let mappingS: number
   if (index % 2 === 1) {
@@ -214,6 +226,8 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
     mappingS = await soloRun("map")
     soloS = await soloRun("pass")
   }
+  const mb = (b: number) => (b / 1048576).toFixed(0)
+  console.log(`  rss MB (at start → peak): pass-through stage ${mb(rss.pass.before)} → ${mb(rss.pass.peak)}, mapping stage ${mb(rss.map.before)} → ${mb(rss.map.peak)}; array buffers MB: pass-through ${mb(rss.pass.buffersBefore)} → ${mb(rss.pass.buffersPeak)}, mapping ${mb(rss.map.buffersBefore)} → ${mb(rss.map.buffersPeak)}`)
 
   // End to end: one stage (decode → operator → encode, one transaction per batch) and a sink group.
   const stats = new OperatorStats("identity")

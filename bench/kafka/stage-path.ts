@@ -14,7 +14,8 @@ import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { Session } from "node:inspector"
-import { filter, map } from "../../operators/operator.ts"
+import { filter } from "../../operators/operator.ts"
+import { rescore } from "./operators.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import { type Pipeline, sink, source, stage } from "../../pipelines/runtime/graph.ts"
 import { groupMessagesPerPartition, loadKafkajs, murmur2 } from "../../pipelines/kafka/kafkajs-patches.ts"
@@ -138,7 +139,7 @@ const printSurvivors = (profile: { head: SampleNode }) => {
  */
 const OPERATORS = {
   "pass-through": filter("identity", () => true),
-  mapping: map("rescore", (s: Score): Score => ({ ...s, score: 1 - s.score }))
+  mapping: rescore
 } as const
 type Kind = keyof typeof OPERATORS
 

@@ -4,7 +4,9 @@ import { applyToBatch, deadLetterOf, flushOperator, type OperatorFailure, type R
 import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type PipelineNode, recordOfTopic, type SinkNode, type SourceNode, type StageNode } from "../runtime/graph.ts"
-import { type RecordType, recordType, type Serde } from "./serde.ts"
+import { FramedBytes, type RecordType, recordType, type Serde } from "./serde.ts"
+import { RecordPathPool, recordWorkerCount } from "./record-path.ts"
+import type { RecordPathReply } from "./record-path-worker.ts"
 import { forwardingUnchanged, freezerOf, Unchanged } from "./forward.ts"
 import type { KafkaSettings } from "./settings.ts"
 import { type Consumer, type InBatch, type InMessage, type KafkaTransport, keyTextOf, type OutMessage, type Producer, type TopicSpec, type Transaction } from "./transport.ts"
@@ -291,9 +293,63 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
   // the input's record type; each slice's decoded records are frozen then.
   const unchanged = forwardingUnchanged() && node.operator.passesInput === true && inType.subject === outType.subject ? new Unchanged(() => ctx.serde.idOf(outType)) : undefined
   const forwarding = unchanged && { records: unchanged, freeze: freezerOf(inType.jsonSchema) }
+  // An operator a worker thread can import (stateless, no services) runs with its decoding and
+  // encoding on worker threads (record-path.ts), where nothing else needs the stage's thread:
+  // no runs, no journal, no forwarding, one transaction per fetch.
+  const workers = recordWorkerCount()
+  const recordPath = node.operator.module && workers > 0 && !runs && !journal && !unchanged && node.batchSize === undefined && ctx.settings.transactionRecords === undefined
+    ? Promise.resolve().then(() =>
+      RecordPathPool.start(
+        node.operator as never,
+        { node: node.name, topic: node.input, inRecord: inType.name as never, writerId: ctx.serde.idOf(outType), maxRecordBytes: ctx.settings.maxRecordBytes },
+        workers
+      )
+    )
+    : undefined
+  // (A failed start fails the stage's first batch, and so the stage, with its cause.)
+  recordPath?.catch(() => undefined)
+
+  /** A worker's reply to a slice as the stage's outputs and dead letters, in order. */
+  const fromWorker = (reply: RecordPathReply, slice: ReadonlyArray<InMessage>, out: Array<OutMessage>, letters: Array<DeadLetter>) => {
+    stats.addCounts(reply.counts)
+    const source = Buffer.from(reply.bytes.buffer, reply.bytes.byteOffset, reply.bytes.byteLength)
+    const o = reply.outputs
+    for (let k = 0; k < reply.count; k++) {
+      const input = o[4 * k]!
+      if (input === -1) {
+        const d = reply.letters[o[4 * k + 1]!]!
+        out.push(dlqMessage(ctx, dlq, d.key, d.letter))
+        letters.push(d.letter)
+        continue
+      }
+      const keyRef = o[4 * k + 3]!
+      const key = keyRef >= 0 ? reply.keys[keyRef]! : keyTextOf(slice[input]!)
+      out.push({ topic: node.output, key, value: new FramedBytes(source, o[4 * k + 1]!, o[4 * k + 2]!) })
+    }
+  }
+
+  /** A batch's slices handed to the record-path workers: their replies, in order. */
+  const submitted = async (batch: InBatch): Promise<Array<Promise<RecordPathReply>>> => {
+    const pool = await recordPath!
+    const known = await ctx.serde.knownSchemaIds(inType, batch.messages)
+    const slices: Array<ReadonlyArray<InMessage>> = []
+    for (let i = 0; i < batch.messages.length; i += HANDLE_SLICE) slices.push(batch.messages.length <= HANDLE_SLICE ? batch.messages : batch.messages.slice(i, i + HANDLE_SLICE))
+    const replies = pool.submit(batch.partition, slices, known)
+    // Those after a failed one are never awaited.
+    for (const r of replies) r.catch(() => undefined)
+    return replies
+  }
 
   /** What a batch's messages make the stage write (a replay makes the same and drops it). */
-  const handle = async (topic: string, partition: number, messages: ReadonlyArray<InMessage>, replay: boolean, onSlice?: (out: Array<OutMessage>, handled: number) => Promise<void>) => {
+  const handle = async (
+    topic: string,
+    partition: number,
+    messages: ReadonlyArray<InMessage>,
+    replay: boolean,
+    onSlice?: (out: Array<OutMessage>, handled: number) => Promise<void>,
+    /** The batch's slices, already handed to the record-path workers. */
+    pre?: Promise<Array<Promise<RecordPathReply>>>
+  ) => {
     const out: Array<OutMessage> = []
     const letters: Array<DeadLetter> = []
     const tagged = (m: OutMessage): OutMessage => (currentRun === undefined ? m : { ...m, headers: { ...m.headers, [RUN_HEADER]: currentRun } })
@@ -341,6 +397,15 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
         out.push(tagged(dlqMessage(ctx, dlq, d.key, d.letter)))
         letters.push(d.letter)
       }
+    }
+    if (!runs && recordPath && !replay) {
+      const replies = await (pre ?? submitted({ topic, partition, messages, nextOffset: "" }))
+      for (let j = 0; j < replies.length; j++) {
+        const slice = replies.length === 1 ? messages : messages.slice(j * HANDLE_SLICE, (j + 1) * HANDLE_SLICE)
+        fromWorker(await replies[j]!, slice, out, letters)
+        if (onSlice) await onSlice(out.splice(0), slice.length)
+      }
+      return { out, letters }
     }
     if (!runs) {
       // In slices: what decoding and the operator allocate per record (decoded values, envelopes,
@@ -484,9 +549,13 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       if (!tx && ((performance.now() - started) / done) * (total - done) > transactionTimeoutMs / 3) return
       startSending()
     }
+    // Every batch of the fetch goes to the record-path workers at once: they work on the next
+    // batch's first slices while this thread sends the last one's outputs.
+    const pre = recordPath ? batches.map((b) => submitted(b)) : undefined
+    for (const p of pre ?? []) p.catch(() => undefined)
     try {
-      for (const batch of batches) {
-        const handled = await handle(batch.topic, batch.partition, batch.messages, false, onSlice)
+      for (const [b, batch] of batches.entries()) {
+        const handled = await handle(batch.topic, batch.partition, batch.messages, false, onSlice, pre?.[b])
         for (const m of handled.out) pending.push(m)
         letters = letters.length === 0 ? handled.letters : letters.concat(handled.letters)
       }
@@ -581,6 +650,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     close: async () => {
       await consumer.stop()
       await producer.close().catch(() => undefined)
+      await recordPath?.then((pool) => pool.close(), () => undefined)
     }
   }
 }

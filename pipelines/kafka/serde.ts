@@ -2,10 +2,12 @@ import { redact } from "../../lib/redact.ts"
 import type { SchemaRegistryClient } from "@confluentinc/schemaregistry"
 import { Effect, Redacted, Schema } from "effect"
 import { jsonSchemaOf, type RecordName, Records } from "../../schemas/registry.ts"
-import { compileValidator } from "./compiled-validator.ts"
+import { type Decoded, MAGIC, makeRecordDecoder } from "./record-decoder.ts"
 import { backwardProblems } from "./compatibility.ts"
 import type { KafkaSettings } from "./settings.ts"
 import { type InMessage, isInPlace, type OutValue } from "./transport.ts"
+
+export type { Decoded } from "./record-decoder.ts"
 
 /**
  * Confluent wire format over a schema registry: magic byte 0, the writer schema's id (4 bytes,
@@ -24,16 +26,6 @@ export class RegistryUnavailable extends Schema.TaggedError<RegistryUnavailable>
   url: Schema.String,
   message: Schema.String
 }) {}
-
-export type Decoded<A> =
-  | {
-    readonly _tag: "Ok"
-    readonly value: A
-    readonly schemaId: number
-    /** The value is the record's JSON as parsed, unchanged by the Schema (a stage may forward its bytes: forward.ts). */
-    readonly verbatim: boolean
-  }
-  | { readonly _tag: "Poison"; readonly reason: string; readonly field?: string | undefined; readonly record: string }
 
 /**
  * The registered form of a record's JSON Schema: draft-07 (what Apicurio and Confluent check for
@@ -61,14 +53,6 @@ export const recordType = (name: RecordName): RecordType => ({
   schema: Records[name].schema as unknown as Schema.Codec<unknown, unknown>,
   jsonSchema: registeredSchemaOf(jsonSchemaOf(name))
 })
-
-const MAGIC = 0
-
-const schemaErrorText = (cause: unknown): { reason: string; field?: string } => {
-  const message = String(cause).replace(/\s+/g, " ").trim()
-  const field = /at \["([^"]+)"\]/.exec(message)?.[1]
-  return field ? { reason: `schema validation failed: ${message}`, field } : { reason: `schema validation failed: ${message}` }
-}
 
 /** A record in the wire format, in a Buffer of its own: magic byte, schema id, then the JSON as UTF-8. */
 export const frameJson = (schemaId: number, json: string): Buffer => {
@@ -144,6 +128,11 @@ export interface Serde {
    * client holds it (transport.ts' InPlaceMessage) without a Buffer of its own per record.
    */
   readonly decodeMessages: <A>(type: RecordType<A>, messages: ReadonlyArray<InMessage>) => Promise<ReadonlyArray<Decoded<A>>>
+  /**
+   * Every schema id known, with the subject it belongs to (`null`: no such id), once the ids of
+   * `messages` were asked about: what a thread that decodes them elsewhere needs (record-path-worker.ts).
+   */
+  readonly knownSchemaIds: (type: RecordType, messages: ReadonlyArray<InMessage>) => Promise<ReadonlyMap<number, string | null>>
   /** Frames any JSON value with a schema id: for tests that forge records. */
   readonly frame: (schemaId: number, json: string) => Buffer
   readonly idOf: (type: RecordType) => number
@@ -169,10 +158,8 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
   const writerIds = new Map<string, number>()
   // schema id → subjects it may decode for (ids are global in the registry); `null`: unknown id.
   const knownIds = new Map<number, string | null>()
-  const decoders = new Map<string, (u: unknown) => ReturnType<ReturnType<typeof Schema.decodeUnknownExit>>>()
-  // Per subject: the compiled fast accept path (pipelines/kafka/compiled-validator.ts), or null
-  // where the Schema has parts it does not compile.
-  const validators = new Map<string, ((u: unknown) => boolean) | null>()
+  // Reads a record once its schema id is in knownIds (or its frame is bad): no await.
+  const decodeKnown = makeRecordDecoder(settings.maxRecordBytes, knownIds)
 
   const registryError = (e: unknown) =>
     new RegistryUnavailable({ url: settings.registryUrl, message: redact(e instanceof Error ? e.message : String(e)) })
@@ -243,11 +230,6 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
     }
   }
 
-  const textOf = (bytes: Buffer) => {
-    const text = bytes.toString("utf8")
-    return text.includes("\uFFFD") ? `base64:${bytes.toString("base64")}` : text
-  }
-
   return {
     prepare: (types) => Effect.forEach(types, prepareOne, { discard: true }),
     idOf: (type) => {
@@ -283,14 +265,12 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
       }
       return out
     },
+    knownSchemaIds: async (type, messages) => {
+      await learnIds(type, messages)
+      return knownIds
+    },
     decodeMessages: async <A>(type: RecordType<A>, messages: ReadonlyArray<InMessage>): Promise<ReadonlyArray<Decoded<A>>> => {
-      let seen = -1
-      for (const m of messages) {
-        const id = isInPlace(m) ? (m.valueEnd < 0 ? undefined : schemaIdAt(m.source, m.valueStart, m.valueEnd)) : schemaIdOf(m.value)
-        if (id === undefined || id === seen) continue
-        if (!knownIds.has(id)) await subjectOfId(id, type.subject)
-        seen = id
-      }
+      await learnIds(type, messages)
       const out = new Array<Decoded<A>>(messages.length)
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!
@@ -301,6 +281,17 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
         }
       }
       return out
+    }
+  }
+
+  /** Asks the registry about every schema id of `messages` not seen before. */
+  async function learnIds(type: RecordType, messages: ReadonlyArray<InMessage>): Promise<void> {
+    let seen = -1
+    for (const m of messages) {
+      const id = isInPlace(m) ? (m.valueEnd < 0 ? undefined : schemaIdAt(m.source, m.valueStart, m.valueEnd)) : schemaIdOf(m.value)
+      if (id === undefined || id === seen) continue
+      if (!knownIds.has(id)) await subjectOfId(id, type.subject)
+      seen = id
     }
   }
 
@@ -315,38 +306,5 @@ export const makeSerde = (settings: KafkaSettings): Serde => {
     if (length < 5 || length > settings.maxRecordBytes || buf[start] !== MAGIC) return undefined
     return buf.readUInt32BE(start + 1)
   }
-
-  /**
-   * decode of the record in buf[start, end) (`null`: no value), once its schema id is in knownIds
-   * (or the frame is bad): no await.
-   */
-  function decodeKnown<A>(type: RecordType<A>, buf: Buffer | null, start: number, end: number): Decoded<A> {
-    const length = end - start
-    if (!buf || length === 0) return { _tag: "Poison", reason: "empty record (no value)", record: "" }
-    if (length > settings.maxRecordBytes) {
-      return { _tag: "Poison", reason: `oversize record: ${length} bytes, more than the ${settings.maxRecordBytes}-byte limit`, record: textOf(buf.subarray(start, start + 1024)) + "…" }
-    }
-    if (length < 5 || buf[start] !== MAGIC) {
-      return { _tag: "Poison", reason: `not in the Confluent wire format (magic byte ${buf[start]}, ${length} bytes)`, record: textOf(buf.subarray(start, end)) }
-    }
-    const id = buf.readUInt32BE(start + 1)
-    const subject = knownIds.get(id)!
-    if (subject === null) return { _tag: "Poison", reason: `unknown schema id ${id}: the registry has no such schema`, record: textOf(buf.subarray(start + 5, end)) }
-    if (subject !== type.subject) return { _tag: "Poison", reason: `wrong schema id ${id}: it belongs to ${subject}, this topic carries ${type.subject}`, record: textOf(buf.subarray(start + 5, end)) }
-    let json: unknown
-    try {
-      // The JSON after the 5-byte header, read in place (no view of the body per record).
-      json = JSON.parse(buf.toString("utf8", start + 5, end))
-    } catch (e) {
-      return { _tag: "Poison", reason: `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, record: textOf(buf.subarray(start + 5, end)) }
-    }
-    let valid = validators.get(type.subject)
-    if (valid === undefined) validators.set(type.subject, (valid = compileValidator(type.schema as Schema.Top) ?? null))
-    if (valid !== null && valid(json)) return { _tag: "Ok", value: json as A, schemaId: id, verbatim: true }
-    let decode = decoders.get(type.subject)
-    if (!decode) decoders.set(type.subject, (decode = Schema.decodeUnknownExit(type.schema as Schema.Codec<unknown, unknown>)))
-    const result = decode(json)
-    if (result._tag === "Success") return { _tag: "Ok", value: result.value as A, schemaId: id, verbatim: result.value === json }
-    return { _tag: "Poison", ...schemaErrorText(result.cause), record: textOf(buf.subarray(start + 5, end)) }
-  }
 }
+

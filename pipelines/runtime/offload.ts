@@ -42,27 +42,39 @@ interface Job {
  * would start a tsx loader thread of its own). The bundle is also kept on disk (scriptCache below):
  * esbuild takes ~0.5 s of a 2-core machine, as long as the corpus chain on a few MB.
  */
-const scripts = new Map<string, string>()
-const workerScript = async (module: string): Promise<string> => {
+const workerScript = (module: string): Promise<string> => {
   const path = module.startsWith("file:") ? fileURLToPath(module) : module
+  return bundledWorkerScript(
+    path,
+    `
+      const { parentPort, workerData } = require("node:worker_threads")
+      const { makeHandler } = require(${JSON.stringify(path)})
+      const handle = makeHandler(workerData)
+      parentPort.on("message", (m) => {
+        try {
+          const r = handle(m.requests)
+          parentPort.postMessage({ id: m.id, replies: r.replies }, r.transfer ?? [])
+        } catch (e) {
+          parentPort.postMessage({ id: m.id, error: e instanceof Error ? e.stack ?? e.message : String(e) })
+        }
+      })
+      parentPort.postMessage({ ready: true })`
+  )
+}
+
+const scripts = new Map<string, string>()
+/**
+ * A worker thread's script: `contents` (CommonJS, requiring modules by absolute path) bundled with
+ * what it requires, kept per `key` in this process and on disk.
+ */
+export const bundledWorkerScript = async (key: string, contents: string): Promise<string> => {
+  const path = key
   let script = scripts.get(path) ?? readCachedScript(path)
   if (script === undefined) {
     const { buildSync, version } = await import("esbuild")
     const built = buildSync({
       stdin: {
-        contents: `
-          const { parentPort, workerData } = require("node:worker_threads")
-          const { makeHandler } = require(${JSON.stringify(path)})
-          const handle = makeHandler(workerData)
-          parentPort.on("message", (m) => {
-            try {
-              const r = handle(m.requests)
-              parentPort.postMessage({ id: m.id, replies: r.replies }, r.transfer ?? [])
-            } catch (e) {
-              parentPort.postMessage({ id: m.id, error: e instanceof Error ? e.stack ?? e.message : String(e) })
-            }
-          })
-          parentPort.postMessage({ ready: true })`,
+        contents,
         resolveDir: process.cwd(),
         loader: "js"
       },
