@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url"
-import { Worker } from "node:worker_threads"
+import type { Worker } from "node:worker_threads"
 import type { Operator } from "../../operators/operator.ts"
-import { bundledWorkerScript } from "../runtime/offload.ts"
+import { bundledWorkerScript, startWorkers } from "../runtime/offload.ts"
 import type { RecordPathInit, RecordPathJob, RecordPathReply } from "./record-path-worker.ts"
 import { type InMessage, isInPlace } from "./transport.ts"
 
@@ -130,20 +130,7 @@ export class RecordPathPool {
         })
         parentPort.postMessage({ ready: true })`
     )
-    const workers = Array.from({ length: count }, () => new Worker(code, { eval: true, workerData: { name: module.name, init } }))
-    await Promise.all(workers.map((w) =>
-      new Promise<void>((resolve, reject) => {
-        const onError = (e: Error) => reject(e)
-        w.once("error", onError)
-        w.once("message", () => {
-          w.off("error", onError)
-          resolve()
-        })
-      })
-    )).catch(async (e) => {
-      await Promise.all(workers.map((w) => w.terminate()))
-      throw e
-    })
+    const workers = await startWorkers(code, count, { name: module.name, init })
     // A stage left without close() does not keep its process alive for its workers' sake.
     for (const w of workers) w.unref()
     return new RecordPathPool(workers)

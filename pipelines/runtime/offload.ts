@@ -135,6 +135,29 @@ const writeCachedScript = (path: string, esbuild: string, inputs: ReadonlyArray<
   }
 }
 
+/**
+ * Starts `count` worker threads on a bundled script, each with `workerData`, and waits for each one's
+ * first message (its "ready", sent once its handler is built): a broken init fails here, and then
+ * every worker started is terminated.
+ */
+export const startWorkers = async (code: string, count: number, workerData: unknown): Promise<Array<Worker>> => {
+  const workers = Array.from({ length: count }, () => new Worker(code, { eval: true, workerData }))
+  await Promise.all(workers.map((w) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (e: Error) => reject(e)
+      w.once("error", onError)
+      w.once("message", () => {
+        w.off("error", onError)
+        resolve()
+      })
+    })
+  )).catch(async (e) => {
+    await Promise.all(workers.map((w) => w.terminate()))
+    throw e
+  })
+  return workers
+}
+
 export class OffloadPool<In> {
   private readonly jobs = new Map<number, Job>()
   private nextId = 0
@@ -160,22 +183,7 @@ export class OffloadPool<In> {
 
   /** Starts `count` workers and waits until each has built its handler (a broken init fails here). */
   static async start<In>(offload: StageOffload<In>, count: number): Promise<OffloadPool<In>> {
-    const code = await workerScript(offload.module)
-    const workers = Array.from({ length: count }, () => new Worker(code, { eval: true, workerData: offload.init }))
-    await Promise.all(workers.map((w) =>
-      new Promise<void>((resolve, reject) => {
-        const onError = (e: Error) => reject(e)
-        w.once("error", onError)
-        w.once("message", () => {
-          w.off("error", onError)
-          resolve()
-        })
-      })
-    )).catch(async (e) => {
-      await Promise.all(workers.map((w) => w.terminate()))
-      throw e
-    })
-    return new OffloadPool(offload, workers)
+    return new OffloadPool(offload, await startWorkers(await workerScript(offload.module), count, offload.init))
   }
 
   private fail(e: Error) {

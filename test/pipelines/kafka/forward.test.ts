@@ -1,31 +1,21 @@
 import { Effect, Stream } from "effect"
 import assert from "node:assert/strict"
-import { after, test } from "node:test"
+import { test } from "node:test"
 import { filter, map, type Operator } from "../../../operators/operator.ts"
 import { OperatorStats } from "../../../operators/stats.ts"
-import { groupOf, prepareCluster, runnerOf, startStage, type KafkaContext } from "../../../pipelines/kafka/nodes.ts"
+import { groupOf, prepareCluster, startStage } from "../../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType, type RecordType } from "../../../pipelines/kafka/serde.ts"
-import { transportOf } from "../../../pipelines/kafka/transports.ts"
 import { deepFreeze, freezerOf } from "../../../pipelines/kafka/forward.ts"
 import { type Pipeline, sink, source, stage } from "../../../pipelines/runtime/graph.ts"
 import type { Score } from "../../../schemas/evaluation.ts"
-import { sleep, testSettings, uniqueTag, waitCaughtUp } from "./helpers.ts"
+import { sleep, stageTestContext, uniqueTag, waitCaughtUp } from "./helpers.ts"
 
 // A stage whose operator passes a record on untouched sends the record's fetched bytes
 // (pipelines/kafka/forward.ts); one that makes a new record encodes it; one that changes its input
 // in place meets a frozen record and its records become dead letters, with nothing forwarded.
 
 // FLEUVE_KAFKA_CLIENT=rdkafka runs these on the librdkafka transport (its values are Buffers of their own).
-const settings = testSettings()
-const transport = transportOf(settings)
-const serde = makeSerde(settings)
-const score = recordType("Score")
-const ctx: KafkaContext = { settings, transport, serde, instanceId: "forward-test" }
-const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
-after(async () => {
-  await transport.close()
-  setTimeout(() => process.exit(), 3000).unref()
-})
+const { settings, transport, serde, score, ctx, run } = await stageTestContext("forward-test")
 
 const N = 300
 const scoreOf = (i: number): Score => ({ system: "S", task: "mcqa", shots: 0, itemId: `item-${i}`, datasetVersion: "forward-v1", metric: "acc", score: (i % 4) / 4, judge: `j${i}` })

@@ -8,6 +8,11 @@ import type { KafkaTransport } from "../../../pipelines/kafka/transport.ts"
 import type { KafkaSettings } from "../../../pipelines/kafka/settings.ts"
 import { DEFAULT_BROKERS, DEFAULT_REGISTRY } from "../../../pipelines/kafka/settings.ts"
 import { repoRoot } from "../../helpers/paths.ts"
+import { Effect } from "effect"
+import { after } from "node:test"
+import { runnerOf, type KafkaContext } from "../../../pipelines/kafka/nodes.ts"
+import { makeSerde, recordType } from "../../../pipelines/kafka/serde.ts"
+import { transportOf } from "../../../pipelines/kafka/transports.ts"
 
 export const root = repoRoot
 
@@ -174,4 +179,22 @@ export const countCommitted = async (settings: KafkaSettings, topic: string, exp
   await consumer.stop()
   await transport.close()
   return { count: n, headers }
+}
+
+/**
+ * What a test file of stages on the broker shares: settings, a transport (closed after the file's
+ * tests, then the process let go of the client's timers), the serde, the Score record type, the
+ * stages' context and a runner.
+ */
+export const stageTestContext = async (instanceId: string) => {
+  const settings = testSettings()
+  const transport = transportOf(settings)
+  const serde = makeSerde(settings)
+  const ctx: KafkaContext = { settings, transport, serde, instanceId }
+  const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
+  after(async () => {
+    await transport.close()
+    setTimeout(() => process.exit(), 3000).unref()
+  })
+  return { settings, transport, serde, score: recordType("Score"), ctx, run }
 }

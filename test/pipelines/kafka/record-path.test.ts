@@ -3,33 +3,23 @@ import assert from "node:assert/strict"
 import { existsSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { after, test } from "node:test"
+import { test } from "node:test"
 import { map } from "../../../operators/operator.ts"
 import { OperatorStats } from "../../../operators/stats.ts"
-import { groupOf, prepareCluster, runnerOf, startStage, type KafkaContext } from "../../../pipelines/kafka/nodes.ts"
-import { makeSerde, recordType } from "../../../pipelines/kafka/serde.ts"
-import { transportOf } from "../../../pipelines/kafka/transports.ts"
+import { groupOf, prepareCluster, startStage } from "../../../pipelines/kafka/nodes.ts"
+import { recordType } from "../../../pipelines/kafka/serde.ts"
 import type { OutMessage } from "../../../pipelines/kafka/transport.ts"
 import { type Pipeline, sink, source, stage } from "../../../pipelines/runtime/graph.ts"
 import type { Score } from "../../../schemas/evaluation.ts"
 import { crashOnce, mixed } from "../fixtures/record-path-operators.ts"
-import { sleep, testSettings, uniqueTag, waitCaughtUp } from "./helpers.ts"
+import { sleep, stageTestContext, uniqueTag, waitCaughtUp } from "./helpers.ts"
 
 // A stage whose operator a worker thread can import (Operator.module) decodes, runs and encodes on
 // worker threads (pipelines/kafka/record-path.ts): what it commits must be exactly what the same
 // stage commits on its own thread (FLEUVE_KAFKA_RECORD_WORKERS=0), record for record, byte for
 // byte, in each partition's order, dead letters and counts included.
 
-const settings = testSettings()
-const transport = transportOf(settings)
-const serde = makeSerde(settings)
-const score = recordType("Score")
-const ctx: KafkaContext = { settings, transport, serde, instanceId: "record-path-test" }
-const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
-after(async () => {
-  await transport.close()
-  setTimeout(() => process.exit(), 3000).unref()
-})
+const { settings, transport, serde, score, ctx, run } = await stageTestContext("record-path-test")
 
 // More than a slice (1,024 records) per partition, so slices of a batch go to the workers in turns.
 const N = 4000
