@@ -8,7 +8,7 @@ import { makeSerde, recordType, type RecordType } from "../../../pipelines/kafka
 import { deepFreeze, freezerOf } from "../../../pipelines/kafka/forward.ts"
 import { type Pipeline, sink, source, stage } from "../../../pipelines/runtime/graph.ts"
 import type { Score } from "../../../schemas/evaluation.ts"
-import { sleep, stageTestContext, uniqueTag, waitCaughtUp } from "./helpers.ts"
+import { stageTestContext, untilSettled, uniqueTag, waitCaughtUp } from "./helpers.ts"
 
 // A stage whose operator passes a record on untouched sends the record's fetched bytes
 // (pipelines/kafka/forward.ts); one that makes a new record encodes it; one that changes its input
@@ -44,14 +44,7 @@ const readCommitted = async (topic: string, expected: number): Promise<Array<Rea
       for (const m of b.messages) out.push({ key: m.key?.toString("utf8") ?? "", value: Buffer.from(m.value!) })
     }
   })
-  const deadline = Date.now() + 60000
-  let stable = 0
-  let prev = -1
-  while (Date.now() < deadline && stable < 4) {
-    await sleep(500)
-    stable = out.length >= expected && out.length === prev ? stable + 1 : 0
-    prev = out.length
-  }
+  await untilSettled(() => out.length, expected)
   await consumer.stop()
   return out
 }

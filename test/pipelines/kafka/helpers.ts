@@ -198,3 +198,16 @@ export const stageTestContext = async (instanceId: string) => {
   })
   return { settings, transport, serde, score: recordType("Score"), ctx, run }
 }
+
+/** Waits until `count()` reached `expected` and stayed the same over four checks 500 ms apart (or a minute passed): nothing more is coming. */
+export const untilSettled = async (count: () => number, expected: number, timeoutMs = 60000) => {
+  const deadline = Date.now() + timeoutMs
+  let stable = 0
+  let prev = -1
+  while (Date.now() < deadline && stable < 4) {
+    await sleep(500)
+    const n = count()
+    stable = n >= expected && n === prev ? stable + 1 : 0
+    prev = n
+  }
+}

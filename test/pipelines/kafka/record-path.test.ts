@@ -12,7 +12,7 @@ import type { OutMessage } from "../../../pipelines/kafka/transport.ts"
 import { type Pipeline, sink, source, stage } from "../../../pipelines/runtime/graph.ts"
 import type { Score } from "../../../schemas/evaluation.ts"
 import { crashOnce, mixed } from "../fixtures/record-path-operators.ts"
-import { sleep, stageTestContext, uniqueTag, waitCaughtUp } from "./helpers.ts"
+import { stageTestContext, untilSettled, uniqueTag, waitCaughtUp } from "./helpers.ts"
 
 // A stage whose operator a worker thread can import (Operator.module) decodes, runs and encodes on
 // worker threads (pipelines/kafka/record-path.ts): what it commits must be exactly what the same
@@ -52,14 +52,7 @@ const readCommitted = async (topic: string, expected: number): Promise<Array<Rea
       for (const m of b.messages) out.push({ partition: b.partition, key: m.key?.toString("utf8") ?? "", value: Buffer.from(m.value!).toString("base64") })
     }
   })
-  const deadline = Date.now() + 60000
-  let stable = 0
-  let prev = -1
-  while (Date.now() < deadline && stable < 4) {
-    await sleep(500)
-    stable = out.length >= expected && out.length === prev ? stable + 1 : 0
-    prev = out.length
-  }
+  await untilSettled(() => out.length, expected)
   await consumer.stop()
   return out.sort((a, b) => a.partition - b.partition)
 }
