@@ -17,12 +17,13 @@ import type { TokenKernels } from "./token-kernels.ts"
  * whose compiler mishandles the epilogue, or where its extra barriers cost more than the pass it
  * saves, keeps the separate pass. Decided once per device, format and shape.
  */
-export type EpilogueMode = "on" | "off" | "auto"
+type EpilogueMode = "on" | "off" | "auto"
 
-const ENV: Record<Exclude<MatmulEpilogue, "none">, string> = { swiglu: "FLEUVE_SWIGLU_EPILOGUE", pick: "FLEUVE_PICK_EPILOGUE" }
+const ENV: Record<Epilogue, string> = { swiglu: "FLEUVE_SWIGLU_EPILOGUE", pick: "FLEUVE_PICK_EPILOGUE" }
 
-export const epilogueMode = (epilogue: Exclude<MatmulEpilogue, "none">): EpilogueMode => {
+const epilogueMode = (epilogue: Epilogue): EpilogueMode => {
   const v = process.env[ENV[epilogue]]
+  if (v !== undefined && v !== "" && v !== "0" && v !== "1") throw new Error(`${ENV[epilogue]} must be 1 (use the epilogue), 0 (the separate pass) or unset (the device decides), not '${v}'`)
   return v === "1" ? "on" : v === "0" ? "off" : "auto"
 }
 
@@ -53,26 +54,52 @@ const weightOf = (device: GPUDevice, format: WeightFormat, N: number, K: number,
   ? { B: storageBuffer(device, toF16(randoms(N * K, seed, 0.05))) }
   : { B: storageBuffer(device, Uint32Array.from(randoms((N * K) / 8, seed, 1), (v) => Math.floor((v + 1) * 2 ** 31) >>> 0)), absmax: storageBuffer(device, new Float32Array((N * K) / 64).fill(0.05)) }
 
-const once = (gpu: Gpu, key: string, probe: () => Promise<EpilogueDecision>): Promise<boolean> => {
+type Epilogue = Exclude<MatmulEpilogue, "none">
+
+/** Registers a probe's buffer, to be freed when the probe ends. */
+type Keep = (b: GPUBuffer) => GPUBuffer
+
+/** Both paths' dispatches over one set of operands. */
+interface Paths {
+  readonly separate: ReadonlyArray<Dispatch>
+  readonly epilogue: ReadonlyArray<Dispatch>
+}
+
+/**
+ * One probe, once per device and key: `check` runs both paths on a small problem and says why the
+ * epilogue is wrong there (undefined: it reproduces the separate pass), then `timed`'s two paths at
+ * the forward's widths take turns (GPU timestamps where the device has them) and the faster wins.
+ * Buffers made through `keep` are freed after; a probe that throws keeps the separate pass.
+ */
+const decide = (gpu: Gpu, epilogue: Epilogue, key: string, probe: {
+  readonly check: (keep: Keep) => Promise<string | undefined>
+  readonly timed: (keep: Keep) => Paths
+}): Promise<boolean> => {
   const perDevice = decided.get(gpu.device) ?? new Map<string, Promise<boolean>>()
   decided.set(gpu.device, perDevice)
   const hit = perDevice.get(key)
   if (hit) return hit
-  const run = probe()
-    .catch((e): EpilogueDecision => ({ epilogue: key.startsWith("pick") ? "pick" : "swiglu", use: false, why: `the probe failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }))
+  const run = (async (): Promise<EpilogueDecision> => {
+    const made: Array<GPUBuffer> = []
+    const keep: Keep = (b) => (made.push(b), b)
+    try {
+      const wrong = await probe.check(keep)
+      if (wrong !== undefined) return { epilogue, use: false, why: `does not reproduce the separate pass on this device (${wrong})` }
+      const paths = probe.timed(keep)
+      const [a, b] = await gpuMsEach(gpu, [paths.separate, paths.epilogue], 3)
+      const ms = { separate: +a!.toFixed(4), epilogue: +b!.toFixed(4) }
+      return { epilogue, use: b! < a!, why: b! < a! ? "reproduces the separate pass and is faster" : "reproduces the separate pass but is not faster", ms }
+    } finally {
+      for (const b of made) b.destroy()
+    }
+  })()
+    .catch((e): EpilogueDecision => ({ epilogue, use: false, why: `the probe failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }))
     .then((d) => {
       epilogueDecisions.push({ ...d, key })
       return d.use
     })
   perDevice.set(key, run)
   return run
-}
-
-/** Runs `lists` (one per path) to time them; the faster path's decision. */
-const faster = async (gpu: Gpu, epilogue: Exclude<MatmulEpilogue, "none">, separate: ReadonlyArray<Dispatch>, fused: ReadonlyArray<Dispatch>): Promise<EpilogueDecision> => {
-  const [a, b] = await gpuMsEach(gpu, [separate, fused], 3)
-  const ms = { separate: +a!.toFixed(4), epilogue: +b!.toFixed(4) }
-  return { epilogue, use: b! < a!, why: b! < a! ? "reproduces the separate pass and is faster" : "reproduces the separate pass but is not faster", ms }
 }
 
 /**
@@ -86,29 +113,25 @@ export const swigluEpilogue = async (gpu: Gpu, format: WeightFormat, up: MatmulP
   const plan = await matmulPlan(gpu, format, undefined, { epilogue: "swiglu" }).catch(() => undefined)
   if (!plan || mode === "on") return plan
   const device = gpu.device
-  const use = await once(gpu, `swiglu|${format}|${shape.M}x${shape.N}x${shape.K}`, async () => {
-    const made: Array<GPUBuffer> = []
-    const keep = <T extends GPUBuffer | undefined>(b: T): T => (b && made.push(b), b)
-    // the operands of one problem: A [M, K] f16, the weight, G [M, N] f32 (gates of both signs), C, Y and Y from the separate pass
-    const operands = ({ M, N, K }: MatmulShape, seed: number) => {
-      const w = weightOf(device, format, N, K, seed)
-      keep(w.B)
-      keep(w.absmax)
-      return {
-        A: keep(storageBuffer(device, toF16(randoms(M * K, seed + 1, 1)))), ...w, G: keep(storageBuffer(device, randoms(M * N, seed + 2, 6))),
-        C: keep(storageBuffer(device, M * N * 4)), Y: keep(storageBuffer(device, M * N * 2)), Ys: keep(storageBuffer(device, M * N * 2)),
-        params: keep(uniformBuffer(device, [M, N, K, 0])), n: keep(uniformBuffer(device, [M * N]))
-      }
+  // one problem's operands: A [M, K] f16, the weight, G [M, N] f32 (gates of both signs), C, Y and Y from the separate pass; both paths over them
+  const problem = (keep: Keep, { M, N, K }: MatmulShape, seed: number) => {
+    const w = weightOf(device, format, N, K, seed)
+    const o = {
+      A: keep(storageBuffer(device, toF16(randoms(M * K, seed + 1, 1)))), B: keep(w.B), ...(w.absmax ? { absmax: keep(w.absmax) } : {}),
+      G: keep(storageBuffer(device, randoms(M * N, seed + 2, 6))), C: keep(storageBuffer(device, M * N * 4)),
+      Y: keep(storageBuffer(device, M * N * 2)), Ys: keep(storageBuffer(device, M * N * 2)), params: keep(uniformBuffer(device, [M, N, K, 0])), n: keep(uniformBuffer(device, [M * N]))
     }
-    const paths = (s: MatmulShape, o: ReturnType<typeof operands>) => ({
-      separate: [up.dispatch({ A: o.A, B: o.B, C: o.C, params: o.params, ...(o.absmax ? { absmax: o.absmax } : {}) }, s.M, s.N, s.K), fused.swigluF16({ G: o.G, U: o.C, Y: o.Ys, params: o.n }, s.M * s.N)],
-      epilogue: [plan.dispatch({ A: o.A, B: o.B, C: o.C, G: o.G, Y: o.Y, params: o.params, ...(o.absmax ? { absmax: o.absmax } : {}) }, s.M, s.N, s.K)]
-    })
-    try {
+    const paths: Paths = {
+      separate: [up.dispatch({ A: o.A, B: o.B, C: o.C, params: o.params, ...(o.absmax ? { absmax: o.absmax } : {}) }, M, N, K), fused.swigluF16({ G: o.G, U: o.C, Y: o.Ys, params: o.n }, M * N)],
+      epilogue: [plan.dispatch({ A: o.A, B: o.B, C: o.C, G: o.G, Y: o.Y, params: o.params, ...(o.absmax ? { absmax: o.absmax } : {}) }, M, N, K)]
+    }
+    return { o, paths }
+  }
+  const use = await decide(gpu, "swiglu", `swiglu|${format}|${shape.M}x${shape.N}x${shape.K}`, {
+    check: async (keep) => {
       const small = { M: 256, N: 256, K: 128 }
-      const o = operands(small, 11)
-      const p = paths(small, o)
-      await runDispatches(device, [...p.separate, ...p.epilogue])
+      const { o, paths } = problem(keep, small, 11)
+      await runDispatches(device, [...paths.separate, ...paths.epilogue])
       const halves = async (b: GPUBuffer) => Float32Array.from(new Uint16Array(await readBuffer(device, b, small.M * small.N * 2)), f16BitsToF32)
       const [want, got] = await Promise.all([halves(o.Ys), halves(o.Y)])
       let err = 0
@@ -117,13 +140,9 @@ export const swigluEpilogue = async (gpu: Gpu, format: WeightFormat, up: MatmulP
         err = Math.max(err, Math.abs(got[i]! - want[i]!))
         top = Math.max(top, Math.abs(want[i]!))
       }
-      if (!(err <= 2e-3 * top)) return { epilogue: "swiglu", use: false, why: `does not reproduce the separate pass on this device (max difference ${err} of ${top})` }
-      const big = operands(shape, 23)
-      const q = paths(shape, big)
-      return await faster(gpu, "swiglu", q.separate, q.epilogue)
-    } finally {
-      for (const b of made) b.destroy()
-    }
+      return err <= 2e-3 * top ? undefined : `max difference ${err} of ${top}`
+    },
+    timed: (keep) => problem(keep, shape, 23).paths
   })
   return use ? plan : undefined
 }
@@ -140,39 +159,36 @@ export const pickEpilogue = async (gpu: Gpu, head: MatmulPlan, tok: TokenKernels
   if (!plan || mode === "on") return plan
   const device = gpu.device
   const width = plan.pickWidth!
-  const use = await once(gpu, `pick|${shape.M}x${shape.N}x${shape.K}`, async () => {
-    const made: Array<GPUBuffer> = []
-    const keep = (b: GPUBuffer): GPUBuffer => (made.push(b), b)
-    const operands = ({ M, N, K }: MatmulShape, seed: number) => ({
+  // one problem's operands (random targets), both paths over them into their own state
+  const problem = (keep: Keep, { M, N, K }: MatmulShape, seed: number) => {
+    const o = {
       A: keep(storageBuffer(device, toF16(randoms(M * K, seed, 1)))), B: keep(storageBuffer(device, toF16(randoms(N * K, seed + 1, 0.2)))),
       logits: keep(storageBuffer(device, M * N * 4)), partials: keep(storageBuffer(device, M * (N / width) * 16)),
       targets: keep(storageBuffer(device, Uint32Array.from(randoms(M, seed + 2, 1), (v) => Math.floor(((v + 1) / 2) * N) % N))),
-      state: keep(storageBuffer(device, M * 16)), stateE: keep(storageBuffer(device, M * 16)), out: keep(storageBuffer(device, M * 8)), outE: keep(storageBuffer(device, M * 8)),
-      mm: keep(uniformBuffer(device, [M, N, K, 0])), pick: keep(uniformBuffer(device, [M, N, 0, 1])), merge: keep(uniformBuffer(device, [M, N, 0, 1, N / width, width])), finish: keep(uniformBuffer(device, [M]))
-    })
-    const paths = (s: MatmulShape, o: ReturnType<typeof operands>) => ({
-      separate: [head.dispatch({ A: o.A, B: o.B, C: o.logits, params: o.mm }, s.M, s.N, s.K), tok.pickPartial({ logits: o.logits, targets: o.targets, state: o.state, params: o.pick }, s.M)],
-      epilogue: [plan.dispatch({ A: o.A, B: o.B, C: o.partials, targets: o.targets, params: o.mm }, s.M, s.N, s.K), tok.pickMerge({ partials: o.partials, targets: o.targets, state: o.stateE, params: o.merge }, s.M)]
-    })
-    try {
+      state: keep(storageBuffer(device, M * 16)), stateE: keep(storageBuffer(device, M * 16)),
+      mm: keep(uniformBuffer(device, [M, N, K, 0])), pick: keep(uniformBuffer(device, [M, N, 0, 1])), merge: keep(uniformBuffer(device, [M, N, 0, 1, N / width, width]))
+    }
+    const paths: Paths = {
+      separate: [head.dispatch({ A: o.A, B: o.B, C: o.logits, params: o.mm }, M, N, K), tok.pickPartial({ logits: o.logits, targets: o.targets, state: o.state, params: o.pick }, M)],
+      epilogue: [plan.dispatch({ A: o.A, B: o.B, C: o.partials, targets: o.targets, params: o.mm }, M, N, K), tok.pickMerge({ partials: o.partials, targets: o.targets, state: o.stateE, params: o.merge }, M)]
+    }
+    return { o, paths }
+  }
+  const use = await decide(gpu, "pick", `pick|${shape.M}x${shape.N}x${shape.K}`, {
+    check: async (keep) => {
       const small = { M: 256, N: 512, K: 128 }
-      const o = operands(small, 31)
-      const p = paths(small, o)
-      await runDispatches(device, [...p.separate, tok.pickFinish({ state: o.state, out: o.out, params: o.finish }, small.M), ...p.epilogue, tok.pickFinish({ state: o.stateE, out: o.outE, params: o.finish }, small.M)])
-      const [want, got] = await Promise.all([readBuffer(device, o.out, small.M * 8), readBuffer(device, o.outE, small.M * 8)])
+      const { o, paths } = problem(keep, small, 31)
+      const [out, outE, finish] = [keep(storageBuffer(device, small.M * 8)), keep(storageBuffer(device, small.M * 8)), keep(uniformBuffer(device, [small.M]))]
+      await runDispatches(device, [...paths.separate, tok.pickFinish({ state: o.state, out, params: finish }, small.M), ...paths.epilogue, tok.pickFinish({ state: o.stateE, out: outE, params: finish }, small.M)])
+      const [want, got] = await Promise.all([readBuffer(device, out, small.M * 8), readBuffer(device, outE, small.M * 8)])
       const [wf, gf, wu, gu] = [new Float32Array(want), new Float32Array(got), new Uint32Array(want), new Uint32Array(got)]
       for (let r = 0; r < small.M; r++) {
         const off = Math.abs(gf[2 * r]! - wf[2 * r]!)
-        if (gu[2 * r + 1] !== wu[2 * r + 1] || !(off <= 1e-3 * Math.max(1, Math.abs(wf[2 * r]!)))) {
-          return { epilogue: "pick", use: false, why: `does not reproduce the separate pick on this device (row ${r}: ${gf[2 * r]}, ${gu[2 * r + 1]} against ${wf[2 * r]}, ${wu[2 * r + 1]})` }
-        }
+        if (gu[2 * r + 1] !== wu[2 * r + 1] || !(off <= 1e-3 * Math.max(1, Math.abs(wf[2 * r]!)))) return `row ${r}: ${gf[2 * r]}, ${gu[2 * r + 1]} against ${wf[2 * r]}, ${wu[2 * r + 1]}`
       }
-      const big = operands(shape, 47)
-      const q = paths(shape, big)
-      return await faster(gpu, "pick", q.separate, q.epilogue)
-    } finally {
-      for (const b of made) b.destroy()
-    }
+      return undefined
+    },
+    timed: (keep) => problem(keep, shape, 47).paths
   })
   return use ? plan : undefined
 }

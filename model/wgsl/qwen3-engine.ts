@@ -190,7 +190,7 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   // layer), and the lm_head reduces its logits to log-softmax partials in its tiles, so the f32
   // logits (a chunk's 622 MB at Qwen3's vocabulary) are never written nor read back by the pick.
   const upSwiglu = gemv ? undefined : await swigluEpilogue(gpu, format, mm as MatmulPlan, fused, { M: Math.min(T, 2048), N: I, K: Hd })
-  const headPick = gemv ? undefined : await pickEpilogue(gpu, mmHead, tok, { M: chunkRows, N: Math.min(vocab - (vocab % 128), 32768), K: Hd })
+  const headPick = gemv ? undefined : await pickEpilogue(gpu, mmHead, tok, { M: chunkRows, N: Math.min(vocab, 32768), K: Hd })
   // each product's tile shape timed once per shape on this device (matmul.ts: tune), before the dispatches are recorded
   if (!gemv) await (mm as MatmulPlan).tune([{ M, N: H * D, K: Hd }, { M, N: KV * D, K: Hd }, { M, N: I, K: Hd }])
   if (!gemv) await (mmAcc as MatmulPlan).tune([{ M, N: Hd, K: H * D }, { M, N: Hd, K: I }])

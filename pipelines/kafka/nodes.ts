@@ -328,8 +328,8 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     }
   }
 
-  /** A batch's slices handed to the record-path workers: their replies, in order. */
-  const submitted = async (batch: InBatch): Promise<Array<Promise<RecordPathReply>>> => {
+  /** A batch's slices handed to the record-path workers, each with its reply, in order. */
+  const submitted = async (batch: InBatch): Promise<Array<{ readonly slice: ReadonlyArray<InMessage>; readonly reply: Promise<RecordPathReply> }>> => {
     const pool = await recordPath!
     const known = await ctx.serde.knownSchemaIds(inType, batch.messages)
     const slices: Array<ReadonlyArray<InMessage>> = []
@@ -337,7 +337,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     const replies = pool.submit(batch.partition, slices, known)
     // Those after a failed one are never awaited.
     for (const r of replies) r.catch(() => undefined)
-    return replies
+    return slices.map((slice, i) => ({ slice, reply: replies[i]! }))
   }
 
   /** What a batch's messages make the stage write (a replay makes the same and drops it). */
@@ -348,7 +348,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     replay: boolean,
     onSlice?: (out: Array<OutMessage>, handled: number) => Promise<void>,
     /** The batch's slices, already handed to the record-path workers. */
-    pre?: Promise<Array<Promise<RecordPathReply>>>
+    pre?: ReturnType<typeof submitted>
   ) => {
     const out: Array<OutMessage> = []
     const letters: Array<DeadLetter> = []
@@ -398,11 +398,10 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
         letters.push(d.letter)
       }
     }
-    if (!runs && recordPath && !replay) {
-      const replies = await (pre ?? submitted({ topic, partition, messages, nextOffset: "" }))
-      for (let j = 0; j < replies.length; j++) {
-        const slice = replies.length === 1 ? messages : messages.slice(j * HANDLE_SLICE, (j + 1) * HANDLE_SLICE)
-        fromWorker(await replies[j]!, slice, out, letters)
+    // (recordPath exists only for stages without runs)
+    if (recordPath && !replay) {
+      for (const { slice, reply } of await (pre ?? submitted({ topic, partition, messages, nextOffset: "" }))) {
+        fromWorker(await reply, slice, out, letters)
         if (onSlice) await onSlice(out.splice(0), slice.length)
       }
       return { out, letters }
