@@ -70,6 +70,8 @@ const runs = failedToStart
       process.execPath,
       [
         "--import", "tsx",
+        // a test file whose process outlives its last test by 20 s fails, naming what holds it open
+        "--import", "./test/helpers/exit-promptly.ts",
         "--test",
         `--test-concurrency=${b.concurrency}`,
         "--test-reporter=spec", "--test-reporter-destination=stdout",

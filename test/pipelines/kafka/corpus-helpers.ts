@@ -32,13 +32,15 @@ export const startCorpusWorker = (dir: string, node: string, instance: string, e
   return { child, log, instance }
 }
 
-export const waitFor = async (file: string, pattern: RegExp, timeoutMs: number) => {
+/** Waits until one of `files` (a worker's log, or several) has a line matching `pattern`. */
+export const waitFor = async (files: string | ReadonlyArray<string>, pattern: RegExp, timeoutMs: number) => {
+  const logs = typeof files === "string" ? [files] : files
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (pattern.test(readFileSync(file, "utf8"))) return
+    if (logs.some((f) => pattern.test(readFileSync(f, "utf8")))) return
     await sleep(250)
   }
-  throw new Error(`${file}: no line matching ${pattern} within ${timeoutMs / 1000}s:\n${readFileSync(file, "utf8")}`)
+  throw new Error(`no line matching ${pattern} within ${timeoutMs / 1000}s in ${logs.map((f) => `${f}:\n${readFileSync(f, "utf8")}`).join("\n")}`)
 }
 
 const DECISIONS = "SELECT doc_id, status, reason, duplicate_of, similarity, lang, lang_score, tokens, content_hash, lsh_bands, retired FROM corpus_documents ORDER BY doc_id"

@@ -16,7 +16,7 @@ import { after, test } from "node:test"
 import { kafkajsTransport } from "../../../pipelines/kafka/kafkajs-transport.ts"
 import { runCliAsync, tempDir } from "../../helpers/warehouse.ts"
 import { killAll, readDecisions, readOutputs, startCorpusWorker, waitFor, workers, writeCopies } from "./corpus-helpers.ts"
-import { root, sleep, stopWorker, testSettings } from "./helpers.ts"
+import { root, sleep, stopWorker, testSettings, within } from "./helpers.ts"
 
 after(killAll)
 
@@ -62,13 +62,14 @@ test("a corpus run job refuses to start while another runs on the cluster, namin
   }
 
   // Run B, while A waits for the rest of its input: refused, naming A's run job.
-  const b = await Promise.race([
+  const b = await within(
     runCliAsync(["run", "corpus", "--runtime", "kafka", "--warehouse", join(dir, "b.duckdb")], {
       cwd: root,
       env: { FLEUVE_CORPUS_INPUT: input, FLEUVE_CORPUS_OUT: join(dir, "b-out"), FLEUVE_KAFKA_CLIENT_ID: "z-corpus-run-b" }
     }),
-    sleep(90_000).then(() => ({ code: -2, stdout: "", stderr: "run B did not end within 90 s" }))
-  ])
+    90_000,
+    () => ({ code: -2, stdout: "", stderr: "run B did not end within 90 s" })
+  )
   assert.notEqual(b.code, 0, b.stdout)
   assert.match(b.stderr, /another corpus run is in progress on this cluster: its run job holds the sink group fleuve\.corpus\.[\w-]+ \(z-corpus-run-a on /, b.stderr)
 

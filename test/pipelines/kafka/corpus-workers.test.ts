@@ -39,7 +39,7 @@ test("corpus on Kafka with 3 workers keeps, drops and links duplicates exactly a
   assert.match(run.stdout, /^dedup-tokenize-pack\s+0\s+0\s/m, run.stdout)
   // Their progress lines (every 5 s) say so too: w1 cleaned, one of w2 and w3 deduplicated.
   await waitFor(started[0]!.log, /progress: clean 420→380/, 30_000)
-  await Promise.race([waitFor(started[1]!.log, /progress: dedup-tokenize-pack 380→/, 30_000), waitFor(started[2]!.log, /progress: dedup-tokenize-pack 380→/, 30_000)])
+  await waitFor([started[1]!.log, started[2]!.log], /progress: dedup-tokenize-pack 380→/, 30_000)
   await Promise.all(workers.map((w) => stopWorker(w)))
 
   const want = readDecisions(join(dir, "embedded.duckdb"))

@@ -79,7 +79,7 @@ export const offsetsHandedToNewMember = async (transport: KafkaTransport, group:
       if (n >= expected) resolveDone()
     }
   })
-  await Promise.race([done, sleep(60_000)])
+  await within(done, 60_000, () => undefined)
   await member.stop()
   return seen
 }
@@ -124,6 +124,20 @@ export const stopWorker = (child: ChildProcess, signal: NodeJS.Signals = "SIGTER
   })
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * `work`'s result, or `late()`'s once `ms` passed, whichever comes first. The timer is cleared
+ * either way: a plain race with `sleep` kept each test file's process alive for the whole
+ * deadline after its tests had ended (90 s for corpus-run-jobs, 60 s for the commit tests).
+ */
+export const within = async <T, U>(work: Promise<T>, ms: number, late: () => U): Promise<T | U> => {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([work, new Promise<U>((resolve) => (timer = setTimeout(() => resolve(late()), ms)))])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 /** Waits until every group has handled everything in its topics (seen three times in a row). */
 export const waitCaughtUp = async (settings: KafkaSettings, groups: ReadonlyArray<readonly [string, ReadonlyArray<string>]>, timeoutMs: number) => {
