@@ -115,7 +115,7 @@ test("compiled JSON writer: every record it writes is JSON.stringify's bytes (ev
     for (let i = 0; i < 3000; i++) {
       const u = gen.mutate(gen.valueOf((schema as unknown as Schema.Top).ast))
       const at = Math.floor(rnd() * 16)
-      const end = write(u, buf, at, buf.length)
+      const end: number = write(u, buf, at, buf.length)
       assert.notEqual(end, NO_ROOM, `${name}: ${show(u)} fits 64 KiB`)
       if (end === UNKNOWN) continue
       fast++
