@@ -72,7 +72,10 @@ export class FramedBytes implements OutValue {
   constructor(readonly source: Buffer, readonly start: number, readonly length: number) {}
 
   writeTo(buf: Buffer, at: number): void {
-    buf.set(this.source.subarray(this.start, this.start + this.length), at)
+    // A plain Uint8Array view is made in about half the time of a Buffer's (subarray's), and
+    // this runs once for every record a stage sends.
+    const source = this.source
+    buf.set(new Uint8Array(source.buffer, source.byteOffset + this.start, this.length), at)
   }
 
   toBuffer(): Buffer {
