@@ -301,7 +301,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     ? Promise.resolve().then(() =>
       RecordPathPool.start(
         node.operator as never,
-        { node: node.name, topic: node.input, inRecord: inType.name as never, writerId: ctx.serde.idOf(outType), maxRecordBytes: ctx.settings.maxRecordBytes },
+        { node: node.name, topic: node.input, inRecord: inType.name as never, writerId: ctx.serde.idOf(outType), outRecord: outType.name as never, maxRecordBytes: ctx.settings.maxRecordBytes },
         workers
       )
     )

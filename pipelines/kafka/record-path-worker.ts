@@ -4,6 +4,7 @@ import type { Envelope } from "../../operators/envelope.ts"
 import { type OperatorCounts, OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { type RecordName, Records } from "../../schemas/registry.ts"
+import { compileJsonWriter, type JsonWriter, NO_ROOM, UNKNOWN } from "./compiled-encoder.ts"
 import { MAGIC, makeRecordDecoder } from "./record-decoder.ts"
 
 /**
@@ -21,6 +22,8 @@ export interface RecordPathInit {
   readonly inRecord: RecordName
   /** The schema id the stage writes its outputs with. */
   readonly writerId: number
+  /** The outputs' record type: written by its compiled JSON writer where it has one (compiled-encoder.ts). */
+  readonly outRecord?: RecordName
   readonly maxRecordBytes: number
 }
 
@@ -66,6 +69,17 @@ export const makeRecordPath = (operator: Operator<unknown, unknown, never>, init
     const bigger = Buffer.allocUnsafeSlow(Math.max(2 * out.length, at + bytes, 256 * 1024))
     out.copy(bigger, 0, 0, at)
     out = bigger
+  }
+  const writer = init.outRecord ? compileJsonWriter(Records[init.outRecord].schema as never) : undefined
+  /** Where the compiled writer's JSON of `value` ends when written from `start` (grown once for a big one), or UNKNOWN. */
+  const writeJson = (w: JsonWriter, value: unknown, start: number): number => {
+    for (const want of [1024, 64 * 1024]) {
+      room(5 + want)
+      const end = w(value, out, start + 5, out.length)
+      if (end !== NO_ROOM) return end
+    }
+    // Bigger still: JSON.stringify's path sizes the room it needs.
+    return UNKNOWN
   }
 
   return (job: RecordPathJob): { reply: RecordPathReply; transfer: Array<ArrayBuffer> } => {
@@ -113,13 +127,18 @@ export const makeRecordPath = (operator: Operator<unknown, unknown, never>, init
         while (cursor < envelopes.length && envelopes[cursor]!.position !== e.position) cursor++
         const input = cursor < envelopes.length ? cursor : -1
         if (input < 0) cursor = 0
-        const json = JSON.stringify(e.value)
-        // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-        room(5 + 3 * json.length)
         const start = at
+        // The same bytes as JSON.stringify's, without the string, where the writer knows the value.
+        const end = writer ? writeJson(writer, e.value, start) : UNKNOWN
+        if (end !== UNKNOWN) at = end
+        else {
+          const json = JSON.stringify(e.value)
+          // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+          room(5 + 3 * json.length)
+          at = start + 5 + out.write(json, start + 5, "utf8")
+        }
         out[start] = MAGIC
         out.writeUInt32BE(init.writerId, start + 1)
-        at = start + 5 + out.write(json, start + 5, "utf8")
         const sameKey = input >= 0 && inputKeys[input] === e.key
         outputs[o] = input < 0 ? -2 : indexOf[input]!
         outputs[o + 1] = start
