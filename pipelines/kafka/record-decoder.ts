@@ -12,6 +12,12 @@ import { compileValidator } from "./compiled-validator.ts"
 
 export const MAGIC = 0
 
+/** Writes a record's 5-byte frame header (the magic byte, then the schema id) at `at`; its JSON follows. */
+export const writeFrameHeader = (buf: Buffer, at: number, schemaId: number): void => {
+  buf[at] = MAGIC
+  buf.writeUInt32BE(schemaId, at + 1)
+}
+
 export type Decoded<A> =
   | {
     readonly _tag: "Ok"

@@ -5,7 +5,7 @@ import { type OperatorCounts, OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { type RecordName, Records } from "../../schemas/registry.ts"
 import { compileJsonWriter, type JsonWriter, NO_ROOM, UNKNOWN } from "./compiled-encoder.ts"
-import { MAGIC, makeRecordDecoder } from "./record-decoder.ts"
+import { makeRecordDecoder, writeFrameHeader } from "./record-decoder.ts"
 
 /**
  * The inside of a stage's record-path worker thread (record-path.ts starts them): a slice of
@@ -23,7 +23,7 @@ export interface RecordPathInit {
   /** The schema id the stage writes its outputs with. */
   readonly writerId: number
   /** The outputs' record type: written by its compiled JSON writer where it has one (compiled-encoder.ts). */
-  readonly outRecord?: RecordName
+  readonly outRecord: RecordName
   readonly maxRecordBytes: number
 }
 
@@ -70,7 +70,7 @@ export const makeRecordPath = (operator: Operator<unknown, unknown, never>, init
     out.copy(bigger, 0, 0, at)
     out = bigger
   }
-  const writer = init.outRecord ? compileJsonWriter(Records[init.outRecord].schema as never) : undefined
+  const writer = compileJsonWriter(Records[init.outRecord].schema as never)
   /** Where the compiled writer's JSON of `value` ends when written from `start` (grown once for a big one), or UNKNOWN. */
   const writeJson = (w: JsonWriter, value: unknown, start: number): number => {
     for (const want of [1024, 64 * 1024]) {
@@ -137,8 +137,7 @@ export const makeRecordPath = (operator: Operator<unknown, unknown, never>, init
           room(5 + 3 * json.length)
           at = start + 5 + out.write(json, start + 5, "utf8")
         }
-        out[start] = MAGIC
-        out.writeUInt32BE(init.writerId, start + 1)
+        writeFrameHeader(out, start, init.writerId)
         const sameKey = input >= 0 && inputKeys[input] === e.key
         outputs[o] = input < 0 ? -2 : indexOf[input]!
         outputs[o + 1] = start

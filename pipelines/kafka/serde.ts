@@ -2,7 +2,7 @@ import { redact } from "../../lib/redact.ts"
 import type { SchemaRegistryClient } from "@confluentinc/schemaregistry"
 import { Effect, Redacted, Schema } from "effect"
 import { jsonSchemaOf, type RecordName, Records } from "../../schemas/registry.ts"
-import { type Decoded, MAGIC, makeRecordDecoder } from "./record-decoder.ts"
+import { type Decoded, MAGIC, makeRecordDecoder, writeFrameHeader } from "./record-decoder.ts"
 import { backwardProblems } from "./compatibility.ts"
 import { compileJsonWriter, type JsonWriter, NO_ROOM, UNKNOWN } from "./compiled-encoder.ts"
 import type { KafkaSettings } from "./settings.ts"
@@ -58,8 +58,7 @@ export const recordType = (name: RecordName): RecordType => ({
 /** A record in the wire format, in a Buffer of its own: magic byte, schema id, then the JSON as UTF-8. */
 export const frameJson = (schemaId: number, json: string): Buffer => {
   const out = Buffer.allocUnsafe(5 + Buffer.byteLength(json, "utf8"))
-  out[0] = MAGIC
-  out.writeUInt32BE(schemaId, 1)
+  writeFrameHeader(out, 0, schemaId)
   out.write(json, 5, "utf8")
   return out
 }
@@ -107,8 +106,7 @@ export class FramedArena {
     }
     const start = this.at
     const chunk = this.chunk
-    chunk[start] = MAGIC
-    chunk.writeUInt32BE(schemaId, start + 1)
+    writeFrameHeader(chunk, start, schemaId)
     const length = 5 + chunk.write(json, start + 5, "utf8")
     this.at = start + length
     return new FramedBytes(chunk, start, length)
@@ -127,8 +125,7 @@ export class FramedArena {
         const end = writer(value, chunk, start + 5, chunk.length)
         if (end === UNKNOWN) return undefined
         if (end !== NO_ROOM) {
-          chunk[start] = MAGIC
-          chunk.writeUInt32BE(schemaId, start + 1)
+          writeFrameHeader(chunk, start, schemaId)
           this.at = end
           return new FramedBytes(chunk, start, end - start)
         }
