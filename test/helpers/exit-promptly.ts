@@ -17,7 +17,12 @@ if (process.env.NODE_TEST_CONTEXT !== undefined) {
     init(id, type, _trigger, resource) {
       const ms = (resource as { _idleTimeout?: number })._idleTimeout ?? 0
       if (type === "Timeout" && ms >= 1000) {
-        const frames = new Error().stack!.split("\n").slice(1).filter((f) => !/\(node:|exit-promptly/.test(f)).slice(0, 4)
+        // Deep enough to get past the hook's and the timers' own frames (about ten).
+        const limit = Error.stackTraceLimit
+        Error.stackTraceLimit = 24
+        const stack = new Error().stack!
+        Error.stackTraceLimit = limit
+        const frames = stack.split("\n").slice(1).filter((f) => !/[( ]node:|helpers\/exit-promptly\.ts|<anonymous>/.test(f)).slice(0, 4)
         if (frames.length > 0) longTimers.set(id, `a ${ms} ms timer set\n${frames.join("\n")}`)
       }
     },
