@@ -6,11 +6,13 @@ import type { MatmulEpilogue } from "./kernels/matmul-tiles.ts"
 import { gpuMsEach } from "./kernels/profile.ts"
 import type { WeightFormat } from "./kernels/weight-format.ts"
 import type { TokenKernels } from "./token-kernels.ts"
+import { interleaveRows } from "./kernels/weight-merge.ts"
 
 /**
  * Whether the scoring forward runs a matmul epilogue (matmul-tiles.ts) or the separate pass it
- * replaces: the up projection's SwiGLU ("swiglu", FLEUVE_SWIGLU_EPILOGUE) and the lm_head's
- * log-softmax pick ("pick", FLEUVE_PICK_EPILOGUE). "1" uses the epilogue, "0" the separate pass;
+ * replaces: the up projection's SwiGLU ("swiglu", FLEUVE_SWIGLU_EPILOGUE), the gate and up
+ * projections as one interleaved matmul with SwiGLU in its epilogue ("gate-up",
+ * FLEUVE_GATE_UP_EPILOGUE) and the lm_head's log-softmax pick ("pick", FLEUVE_PICK_EPILOGUE). "1" uses the epilogue, "0" the separate pass;
  * unset, the device decides, as the attention's form does (attention-tc.ts pickAttentionForm):
  * the epilogue must reproduce the separate pass on a small problem on this device, then the faster
  * of the two at the forward's own widths wins (GPU timestamps where the device has them). So a card
@@ -19,7 +21,7 @@ import type { TokenKernels } from "./token-kernels.ts"
  */
 type EpilogueMode = "on" | "off" | "auto"
 
-const ENV: Record<Epilogue, string> = { swiglu: "FLEUVE_SWIGLU_EPILOGUE", pick: "FLEUVE_PICK_EPILOGUE" }
+const ENV: Record<Epilogue, string> = { swiglu: "FLEUVE_SWIGLU_EPILOGUE", pick: "FLEUVE_PICK_EPILOGUE", "gate-up": "FLEUVE_GATE_UP_EPILOGUE" }
 
 const epilogueMode = (epilogue: Epilogue): EpilogueMode => {
   const v = process.env[ENV[epilogue]]
@@ -132,19 +134,72 @@ export const swigluEpilogue = async (gpu: Gpu, format: WeightFormat, up: MatmulP
       const small = { M: 256, N: 256, K: 128 }
       const { o, paths } = problem(keep, small, 11)
       await runDispatches(device, [...paths.separate, ...paths.epilogue])
-      const halves = async (b: GPUBuffer) => Float32Array.from(new Uint16Array(await readBuffer(device, b, small.M * small.N * 2)), f16BitsToF32)
-      const [want, got] = await Promise.all([halves(o.Ys), halves(o.Y)])
-      let err = 0
-      let top = 0
-      for (let i = 0; i < want.length; i++) {
-        err = Math.max(err, Math.abs(got[i]! - want[i]!))
-        top = Math.max(top, Math.abs(want[i]!))
-      }
-      return err <= 2e-3 * top ? undefined : `max difference ${err} of ${top}`
+      return halvesDiffer(device, o.Ys, o.Y, small.M * small.N)
     },
     timed: (keep) => problem(keep, shape, 23).paths
   })
   return use ? plan : undefined
+}
+
+/**
+ * The gate and up projections as one matmul over their weights interleaved F rows at a time
+ * (kernels/weight-merge.ts interleaveRows, F the plan's fragment) with SwiGLU in its epilogue
+ * (matmul-tiles.ts "gate-up": neither projection stored), where it reproduces gate + up + the SwiGLU
+ * pass on this device and is faster at `shape` (the forward's: M rows, N = intermediate, K =
+ * hidden); undefined: the separate passes. The caller interleaves its weights with the plan's fragment.
+ */
+export const gateUpEpilogue = async (gpu: Gpu, format: WeightFormat, mm: MatmulPlan, fused: FusedKernels, shape: MatmulShape): Promise<MatmulPlan | undefined> => {
+  const mode = epilogueMode("gate-up")
+  if (mode === "off" || mm.impl !== "subgroup-matrix") return undefined
+  const plan = await matmulPlan(gpu, format, undefined, { epilogue: "gate-up" }).catch(() => undefined)
+  if (!plan || mode === "on") return plan
+  const device = gpu.device
+  // one problem's operands: A [M, K] f16, gate and up weights and their interleaving, G, U, Y from the separate passes, Y from the epilogue
+  const problem = (keep: Keep, { M, N, K }: MatmulShape, seed: number) => {
+    const [gate, up] = [weightOf(device, format, N, K, seed), weightOf(device, format, N, K, seed + 1)]
+    for (const w of [gate, up]) for (const b of [w.B, ...(w.absmax ? [w.absmax] : [])]) keep(b)
+    const enc = device.createCommandEncoder()
+    const merged = interleaveRows(device, enc, format, K, gate, up, N, plan.fragment!)
+    device.queue.submit([enc.finish()])
+    for (const b of [merged.B, ...(merged.absmax ? [merged.absmax] : [])]) keep(b)
+    const o = {
+      A: keep(storageBuffer(device, toF16(randoms(M * K, seed + 2, 1)))),
+      G: keep(storageBuffer(device, M * N * 4)), U: keep(storageBuffer(device, M * N * 4)),
+      Y: keep(storageBuffer(device, M * N * 2)), Ys: keep(storageBuffer(device, M * N * 2)),
+      params: keep(uniformBuffer(device, [M, N, K, 0])), merged: keep(uniformBuffer(device, [M, 2 * N, K, 0])), n: keep(uniformBuffer(device, [M * N]))
+    }
+    const paths: Paths = {
+      separate: [
+        mm.dispatch({ A: o.A, C: o.G, params: o.params, ...gate }, M, N, K), mm.dispatch({ A: o.A, C: o.U, params: o.params, ...up }, M, N, K),
+        fused.swigluF16({ G: o.G, U: o.U, Y: o.Ys, params: o.n }, M * N)
+      ],
+      epilogue: [plan.dispatch({ A: o.A, C: o.Y, params: o.merged, ...merged }, M, 2 * N, K)]
+    }
+    return { o, paths }
+  }
+  const use = await decide(gpu, "gate-up", `gate-up|${format}|${shape.M}x${shape.N}x${shape.K}`, {
+    check: async (keep) => {
+      const small = { M: 256, N: 256, K: 128 }
+      const { o, paths } = problem(keep, small, 13)
+      await runDispatches(device, [...paths.separate, ...paths.epilogue])
+      return halvesDiffer(device, o.Ys, o.Y, small.M * small.N)
+    },
+    timed: (keep) => problem(keep, shape, 29).paths
+  })
+  return use ? plan : undefined
+}
+
+/** Why two f16 results differ beyond f16 rounding (2e-3 of the largest), or undefined where they agree. */
+const halvesDiffer = async (device: GPUDevice, want: GPUBuffer, got: GPUBuffer, n: number): Promise<string | undefined> => {
+  const halves = async (b: GPUBuffer) => Float32Array.from(new Uint16Array(await readBuffer(device, b, n * 2)), f16BitsToF32)
+  const [w, g] = await Promise.all([halves(want), halves(got)])
+  let err = 0
+  let top = 0
+  for (let i = 0; i < w.length; i++) {
+    err = Math.max(err, Math.abs(g[i]! - w[i]!))
+    top = Math.max(top, Math.abs(w[i]!))
+  }
+  return err <= 2e-3 * top ? undefined : `max difference ${err} of ${top}`
 }
 
 /**

@@ -7,7 +7,8 @@ import { matmulPlan, type MatmulPlan, type WeightFormat } from "./kernels/matmul
 import { nf4Absmax, quantizeNf4 } from "../formats/nf4.ts"
 import type { Qwen3Config } from "../qwen3/config.ts"
 import { tableShards, tokenKernels } from "./token-kernels.ts"
-import { pickEpilogue, swigluEpilogue } from "./epilogue-choice.ts"
+import { gateUpEpilogue, pickEpilogue, swigluEpilogue } from "./epilogue-choice.ts"
+import { concatRows, interleaveRows } from "./kernels/weight-merge.ts"
 
 /**
  * Qwen3 scoring forward built from fleuve's WGSL kernels: token ids in, for every position the
@@ -19,6 +20,13 @@ import { pickEpilogue, swigluEpilogue } from "./epilogue-choice.ts"
  *   rmsnorm→f16 · q, k, v matmuls · q/k norm+RoPE→f16, v→f16 · tensor-core attention→f16 ·
  *   o matmul accumulated onto the residual · rmsnorm→f16 · gate, up matmuls · SwiGLU→f16 ·
  *   down matmul accumulated onto the residual
+ *
+ * or 7 on the tensor cores with both merges (session 12): one q|k|v matmul over the three weights
+ * concatenated and one kernel for the q/k norms, RoPE and the v cast (qkvMergeWanted), and one
+ * gate|up matmul over the two weights interleaved whose epilogue writes SwiGLU's f16 output, neither
+ * projection stored (epilogue-choice.ts gateUpEpilogue). The merged weights are GPU copies made
+ * once per weights beside the caller's and freed with them (weightBuffers lists them); a follow-up
+ * could upload them merged in the first place.
  *
  * then the final norm, and the lm_head in chunks of rows (its logits are consumed chunk by chunk
  * by the pick kernels, so a vocabulary-wide f32 matrix for all tokens never exists). An
@@ -120,12 +128,29 @@ export const uploadQwen3Weights = (gpu: Gpu, shape: EngineShape, format: WeightF
   }
 }
 
-/** Every buffer the weights hold (the tied head counted once). */
+/**
+ * Weights derived from a model's own for the scoring forward (q|k|v concatenated, gate/up
+ * interleaved: GPU copies), made once per weights and kind, whatever number of engines (batch ×
+ * seq shapes) or decoders run over them, and freed with the weights: weightBuffers lists them.
+ */
+const derived = new WeakMap<EngineWeights, Map<string, ReadonlyArray<LinearWeight>>>()
+
+const derivedWeights = (weights: EngineWeights, kind: string, make: () => ReadonlyArray<LinearWeight>): ReadonlyArray<LinearWeight> => {
+  const kinds = derived.get(weights) ?? new Map<string, ReadonlyArray<LinearWeight>>()
+  derived.set(weights, kinds)
+  const made = kinds.get(kind) ?? make()
+  kinds.set(kind, made)
+  return made
+}
+
+const linearBuffers = (x: LinearWeight): Array<GPUBuffer> => (x.absmax ? [x.B, x.absmax] : [x.B])
+
+/** Every buffer the weights hold (the tied head counted once), the copies derived from them for the scoring forward included. */
 export const weightBuffers = (w: EngineWeights): Array<GPUBuffer> => [
   ...new Set([w.embed, w.lmHead, w.finalNorm, ...w.layers.flatMap((l) => [
-    ...[l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap((x) => (x.absmax ? [x.B, x.absmax] : [x.B])),
+    ...[l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap(linearBuffers),
     l.inputNorm, l.postNorm, l.qNorm, l.kNorm
-  ])])
+  ]), ...[...(derived.get(w)?.values() ?? [])].flat().flatMap(linearBuffers)])
 ]
 
 export interface TokenScores {
@@ -189,11 +214,15 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   // decide instead): the up projection writes SwiGLU's f16 output itself (one pass over U fewer a
   // layer), and the lm_head reduces its logits to log-softmax partials in its tiles, so the f32
   // logits (a chunk's 622 MB at Qwen3's vocabulary) are never written nor read back by the pick.
-  const upSwiglu = gemv ? undefined : await swigluEpilogue(gpu, format, mm as MatmulPlan, fused, { M: Math.min(T, 2048), N: I, K: Hd })
+  // Better still where the device finds it right and faster (FLEUVE_GATE_UP_EPILOGUE): gate and up
+  // as one product over their weights interleaved, SwiGLU in its epilogue, neither projection stored.
+  const gateUp = gemv ? undefined : await gateUpEpilogue(gpu, format, mm as MatmulPlan, fused, { M: Math.min(T, 2048), N: I, K: Hd })
+  const upSwiglu = gemv || gateUp ? undefined : await swigluEpilogue(gpu, format, mm as MatmulPlan, fused, { M: Math.min(T, 2048), N: I, K: Hd })
   const headPick = gemv ? undefined : await pickEpilogue(gpu, mmHead, tok, { M: chunkRows, N: Math.min(vocab, 32768), K: Hd })
   // each product's tile shape timed once per shape on this device (matmul.ts: tune), before the dispatches are recorded
   if (!gemv) await (mm as MatmulPlan).tune([{ M, N: H * D, K: Hd }, { M, N: KV * D, K: Hd }, { M, N: I, K: Hd }])
   if (!gemv) await (mmAcc as MatmulPlan).tune([{ M, N: Hd, K: H * D }, { M, N: Hd, K: I }])
+  if (gateUp) await gateUp.tune([{ M, N: 2 * I, K: Hd }])
   await mmHead.tune(tableShards(vocab, Hd, options.maxBindingBytes ?? gpu.maxStorageBufferBindingSize).flatMap((sh) =>
     [...new Set([chunkRows, T % chunkRows || chunkRows])].map((rows) => ({ M: rows, N: sh.rows, K: Hd }))))
   const made: Array<GPUBuffer> = []
@@ -211,7 +240,19 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
     ids: buf(T * 4), targets: buf(T * 4), out: buf(T * 8),
     x: buf(T * Hd * 4), xh: buf(T * Hd * 2),
     q: buf(T * H * D * 4), k: buf(T * KV * D * 4), v: buf(T * KV * D * 4), qh: buf(T * H * D * 2), atth: buf(T * H * D * 2),
-    g: buf(T * I * 4), up: buf(T * I * 4), acth: buf(T * I * 2)
+    // the gate-up epilogue stores neither projection: no room for them
+    g: buf(gateUp ? 16 : T * I * 4), up: buf(gateUp ? 16 : T * I * 4), acth: buf(T * I * 2)
+  }
+  // gate and up's weights interleaved for the gate-up epilogue: copies made once for these weights (derivedWeights)
+  const gateUpWeights = new Map<LayerWeights, LinearWeight>()
+  if (gateUp) {
+    const merged = derivedWeights(weights, `gate-up|${gateUp.fragment}`, () => {
+      const enc = dev.createCommandEncoder()
+      const out = weights.layers.map((w) => interleaveRows(dev, enc, format, Hd, w.gate, w.up, I, gateUp.fragment!))
+      dev.queue.submit([enc.finish()])
+      return out
+    })
+    weights.layers.forEach((w, l) => gateUpWeights.set(w, merged[l]!))
   }
   const chunk = Math.min(HEAD_CHUNK, T)
   // the embedding table and lm_head bound shard by shard where they exceed one binding (2 GiB)
@@ -223,21 +264,33 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   const p = {
     norm: u([T, Hd, 0, 0], [shape.eps]),
     q: u([M, H * D, Hd, 0]), kv: u([M, KV * D, Hd, 0]), o: u([M, Hd, H * D, 0]), gu: u([M, I, Hd, 0]), down: u([M, Hd, I, 0]),
-    swiglu: u([T * I])
+    swiglu: u([T * I]), gateUp: u([M, 2 * I, Hd, 0])
   }
-  /** One layer: rmsnorm→f16 · q, k, v matmuls · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up · SwiGLU→f16 (in up's epilogue where it can) · down (+residual). */
-  const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>): Array<readonly [string, Dispatch]> => [
+  /**
+   * One layer: rmsnorm→f16 · q, k, v matmuls (or `qkv`: one matmul over the three weights merged,
+   * into its own buffer) · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up ·
+   * SwiGLU→f16 (in up's epilogue where it can) · down (+residual).
+   */
+  const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>, qkv?: { readonly weight: LinearWeight; readonly out: GPUBuffer; readonly params: GPUBuffer }): Array<readonly [string, Dispatch]> => [
     ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.inputNorm, Y: b.xh, params: p.norm }, T)],
-    ["matmul q", mm.dispatch({ A: b.xh, C: b.q, params: p.q, ...w.q }, M, H * D, Hd)],
-    ["matmul k", mm.dispatch({ A: b.xh, C: b.k, params: p.kv, ...w.k }, M, KV * D, Hd)],
-    ["matmul v", mm.dispatch({ A: b.xh, C: b.v, params: p.kv, ...w.v }, M, KV * D, Hd)],
+    ...(qkv
+      ? [["matmul qkv", mm.dispatch({ A: b.xh, C: qkv.out, params: qkv.params, ...qkv.weight }, M, (H + 2 * KV) * D, Hd)] as const]
+      : [
+        ["matmul q", mm.dispatch({ A: b.xh, C: b.q, params: p.q, ...w.q }, M, H * D, Hd)] as const,
+        ["matmul k", mm.dispatch({ A: b.xh, C: b.k, params: p.kv, ...w.k }, M, KV * D, Hd)] as const,
+        ["matmul v", mm.dispatch({ A: b.xh, C: b.v, params: p.kv, ...w.v }, M, KV * D, Hd)] as const
+      ]),
     ...attention,
     ["matmul o (+residual)", mmAcc.dispatch({ A: b.atth, C: b.x, params: p.o, ...w.o }, M, Hd, H * D)],
     ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.postNorm, Y: b.xh, params: p.norm }, T)],
-    ["matmul gate", mm.dispatch({ A: b.xh, C: b.g, params: p.gu, ...w.gate }, M, I, Hd)],
-    ...(upSwiglu
-      ? [["matmul up + swiglu", upSwiglu.dispatch({ A: b.xh, C: b.up, G: b.g, Y: b.acth, params: p.gu, ...w.up }, M, I, Hd)] as const]
-      : [["matmul up", mm.dispatch({ A: b.xh, C: b.up, params: p.gu, ...w.up }, M, I, Hd)] as const, ["swiglu", fused.swigluF16({ G: b.g, U: b.up, Y: b.acth, params: p.swiglu }, T * I)] as const]),
+    ...(gateUp
+      ? [["matmul gate|up + swiglu", gateUp.dispatch({ A: b.xh, C: b.acth, params: p.gateUp, ...gateUpWeights.get(w)! }, M, 2 * I, Hd)] as const]
+      : [
+        ["matmul gate", mm.dispatch({ A: b.xh, C: b.g, params: p.gu, ...w.gate }, M, I, Hd)] as const,
+        ...(upSwiglu
+          ? [["matmul up + swiglu", upSwiglu.dispatch({ A: b.xh, C: b.up, G: b.g, Y: b.acth, params: p.gu, ...w.up }, M, I, Hd)] as const]
+          : [["matmul up", mm.dispatch({ A: b.xh, C: b.up, params: p.gu, ...w.up }, M, I, Hd)] as const, ["swiglu", fused.swigluF16({ G: b.g, U: b.up, Y: b.acth, params: p.swiglu }, T * I)] as const])
+      ]),
     ["matmul down (+residual)", mmAcc.dispatch({ A: b.acth, C: b.x, params: p.down, ...w.down }, M, Hd, I)]
   ]
   const rowsOf = (t: GPUBuffer, sh: { row0: number; rows: number }) => ({ buffer: t, offset: sh.row0 * Hd * 2, size: sh.rows * Hd * 2 })
@@ -257,6 +310,33 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   }
   const embed = shards.map((sh) => tok.embed({ ids: b.ids, E: rowsOf(weights.embed, sh), X: b.x, params: u([T, Hd, vocab, sh.row0, sh.rows]) }, T))
   return { kernels: { mm, fused, el, tok }, b, buf, u, made, layer, embed, head }
+}
+
+/**
+ * Whether the scoring forward projects q, k and v with one matmul over their weights merged
+ * (FLEUVE_QKV_MERGE: 1, the default, or 0 for three matmuls): one dispatch instead of three a layer,
+ * a wider product that fills the card better, and one kernel after it for the q/k norms, RoPE and
+ * the v cast (fused.ts qkvNormRopeWgsl) instead of three. The merged weights are copies made once
+ * per weights (q, k and v's bytes again: 235 MB for Qwen3-0.6B in f16), as the decoder keeps using
+ * the separate ones.
+ */
+export const qkvMergeWanted = (): boolean => {
+  const v = process.env.FLEUVE_QKV_MERGE
+  if (v !== undefined && v !== "" && v !== "0" && v !== "1") throw new Error(`FLEUVE_QKV_MERGE must be 1 (one merged q|k|v matmul) or 0 (three matmuls), not '${v}'`)
+  return v !== "0"
+}
+
+/**
+ * q, k and v's weights as one [H·D + 2·KV·D, hidden] weight, rows of q then k then v (so the
+ * product's rows hold each token's q heads, k heads, v heads in that order), copied on the GPU in
+ * one submission.
+ */
+export const mergeQkvWeights = (device: GPUDevice, format: WeightFormat, shape: EngineShape, layers: ReadonlyArray<LayerWeights>): Array<LinearWeight> => {
+  const { hidden: K, heads: H, kvHeads: KV, headDim: D } = shape
+  const enc = device.createCommandEncoder()
+  const merged = layers.map((w) => concatRows(device, enc, format, K, [{ w: w.q, rows: H * D }, { w: w.k, rows: KV * D }, { w: w.v, rows: KV * D }]))
+  device.queue.submit([enc.finish()])
+  return merged
 }
 
 /** Reads `tokens` (log-prob, argmax) pairs of a forward's `out` buffer. */
@@ -314,19 +394,28 @@ export class Qwen3Engine {
     const tensorCores = pickMatrixConfig(gpu) !== undefined && options.attention !== "scalar"
     const tcAttention = tensorCores ? await tensorCoreAttention(gpu, D, options.attentionVariant, false, H / KV) : undefined
     const f = await forwardParts(gpu, shape, weights, T, options)
-    const { buf, u, b, kernels: { fused, el } } = f
+    const { buf, u, b, kernels: { fused, el, mm } } = f
     const kh = buf(T * KV * D * 2), vh = buf(T * KV * D * 2), att = buf(T * H * D * 4)
     const p = {
       qkQ: u([T, seq, H, 0], [shape.eps, shape.theta]), qkK: u([T, seq, KV, 0], [shape.eps, shape.theta]),
+      qkv: u([T, seq, H, KV], [shape.eps, shape.theta]), qkvMatmul: u([T, (H + 2 * KV) * D, shape.hidden, 0]),
       castV: u([T * KV * D]), castAtt: u([T * H * D]),
       att: u([batch, seq, seq, H, KV, 0, 0, 0], [1 / Math.sqrt(D)])
     }
+    // the merged q|k|v projection (qkvMergeWanted) on the tensor-core path; its weights and output are the engine's
+    const merged = tcAttention && qkvMergeWanted() ? derivedWeights(weights, "qkv", () => mergeQkvWeights(gpu.device, weights.format, shape, weights.layers)) : undefined
+    const qkvOut = merged ? buf(T * (H + 2 * KV) * D * 4) : undefined
+    if (merged) await (mm as MatmulPlan).tune([{ M: T, N: (H + 2 * KV) * D, K: shape.hidden }]) // the tensor-core plan: the GEMV is the decoder's alone
     // Without tensor cores: the scalar f32 attention, and its output cast for the o matmul.
-    const layerDispatches = weights.layers.map((w) => f.layer(w, tcAttention
+    const layerDispatches = weights.layers.map((w, l) => f.layer(w, tcAttention
       ? [
-        ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: p.qkQ }, T, H)],
-        ["qk-norm+rope k", fused.qkNormRopeF16({ X: b.k, W: w.kNorm, Y: kh, params: p.qkK }, T, KV)],
-        ["cast v", el.castF16({ X: b.v, Y: vh, params: p.castV }, T * KV * D)],
+        ...(merged
+          ? [["qkv-norm+rope, v cast", fused.qkvNormRopeF16({ X: qkvOut!, Wq: w.qNorm, Wk: w.kNorm, Q: b.qh, K: kh, V: vh, params: p.qkv }, T, H, KV)] as const]
+          : [
+            ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: p.qkQ }, T, H)] as const,
+            ["qk-norm+rope k", fused.qkNormRopeF16({ X: b.k, W: w.kNorm, Y: kh, params: p.qkK }, T, KV)] as const,
+            ["cast v", el.castF16({ X: b.v, Y: vh, params: p.castV }, T * KV * D)] as const
+          ]),
         ["attention", tcAttention({ Q: b.qh, K: kh, V: vh, O: b.atth, params: p.att }, batch, seq, H, seq)]
       ]
       : [
@@ -334,7 +423,7 @@ export class Qwen3Engine {
         ["qk-norm+rope k", fused.qkNormRope({ X: b.k, W: w.kNorm, params: p.qkK }, T, KV)],
         ["attention", fused.attention({ Q: b.q, K: b.k, V: b.v, O: att, params: p.att }, batch, seq, H)],
         ["cast attention", el.castF16({ X: att, Y: b.atth, params: p.castAtt }, T * H * D)]
-      ]))
+      ], merged ? { weight: merged[l]!, out: qkvOut!, params: p.qkvMatmul } : undefined))
     return new Qwen3Engine(shape, batch, seq, gpu.device, b.ids, b.targets, b.out, f.made.filter((x) => x !== b.ids && x !== b.targets && x !== b.out), layerDispatches, f.embed, f.head, f.kernels.mm, tcAttention ? "tensor-core" : "scalar",
       tcAttention ? { K: kh, V: vh, type: "f16" } : { K: b.k, V: b.v, type: "f32" })
   }

@@ -217,6 +217,72 @@ ${range(pairs).map((k) => `  if (on${k}) {
 `
 }
 
+/**
+ * The scoring forward's q, k and v after one merged projection (qwen3-engine.ts: X [rows, H + 2·KV
+ * heads, D] f32, the q heads then the k heads then the v heads of each row, as one matmul writes
+ * them): q heads normed with Wq and rotated into Q [rows, H, D], k heads normed with Wk and rotated
+ * into K [rows, KV, D], v heads only cast into V [rows, KV, D], all f16 for the tensor-core
+ * attention — qkNormRopeWgsl's work for q and k plus the v cast in one dispatch instead of three.
+ * 32 threads a (row, head), 8 a workgroup, as qkNormRopeWgsl; a v head sums its squares too (every
+ * thread reaches the barrier) and ignores them. Positions are row % S (a prefill: no past).
+ */
+export const qkvNormRopeWgsl = (D: number): string => {
+  const half = D / 2
+  const pairs = Math.ceil(half / 32)
+  return `enable f16;
+struct P { rows: u32, S: u32, H: u32, KV: u32, eps: f32, theta: f32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wq: array<f32>;
+@group(0) @binding(2) var<storage, read> Wk: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+@group(0) @binding(4) var<storage, read_write> Q: array<f16>;
+@group(0) @binding(5) var<storage, read_write> K: array<f16>;
+@group(0) @binding(6) var<storage, read_write> V: array<f16>;
+${ROW_SUM}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let heads = p.H + 2u * p.KV;
+  let wanted = (wg.x + wg.y * 65535u) * 8u + lid / 32u; // row·heads + head
+  let lane = lid % 32u;
+  let rh = min(wanted, p.rows * heads - 1u); // no early return: every thread reaches the barrier
+  let row = rh / heads;
+  let head = rh % heads;
+  let isQ = head < p.H;
+  let isK = !isQ && head < p.H + p.KV;
+  let base = rh * ${D}u;
+  // where this head lands in Q, K or V
+  let yBase = select(select((row * p.KV + head - p.H - p.KV) * ${D}u, (row * p.KV + head - p.H) * ${D}u, isK), (row * p.H + head) * ${D}u, isQ);
+  let pos = f32(row % p.S);
+  var ss = 0.0;
+${range(pairs).map((k) => `  let i${k} = min(lane + ${32 * k}u, ${half - 1}u);
+  let on${k} = wanted < p.rows * heads && lane + ${32 * k}u < ${half}u;
+  let a${k} = select(0.0, X[base + i${k}], on${k});
+  let b${k} = select(0.0, X[base + i${k} + ${half}u], on${k});
+  ss += a${k} * a${k} + b${k} * b${k};`).join("\n")}
+  let inv = inverseSqrt(rowSum(ss, lid) / ${D}.0 + p.eps);
+${range(pairs).map((k) => `  if (on${k}) {
+    if (isQ || isK) {
+      let n1 = a${k} * inv * select(Wk[i${k}], Wq[i${k}], isQ);
+      let n2 = b${k} * inv * select(Wk[i${k} + ${half}u], Wq[i${k} + ${half}u], isQ);
+      let angle = pos / pow(p.theta, f32(2u * i${k}) / ${D}.0);
+      let c = cos(angle);
+      let s = sin(angle);
+      if (isQ) {
+        Q[yBase + i${k}] = f16(n1 * c - n2 * s);
+        Q[yBase + i${k} + ${half}u] = f16(n2 * c + n1 * s);
+      } else {
+        K[yBase + i${k}] = f16(n1 * c - n2 * s);
+        K[yBase + i${k} + ${half}u] = f16(n2 * c + n1 * s);
+      }
+    } else {
+      V[yBase + i${k}] = f16(a${k});
+      V[yBase + i${k} + ${half}u] = f16(b${k});
+    }
+  }`).join("\n")}
+}
+`
+}
+
 export const swigluOutWgsl = (out: OutType): string => `${enableFor(out)}struct P { n: u32 }
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> U: array<f32>;
@@ -242,6 +308,8 @@ export interface FusedKernels {
   qkNormRopeF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number, heads: number): Dispatch
   /** qkNormRopeF16 written into a KV cache Y [positions, rows, heads, D] at position `past` (decoding one token a row). */
   qkNormRopeAppendF16(b: { X: Binding; W: Binding; Y: Binding; params: GPUBuffer }, rows: number, heads: number): Dispatch
+  /** q/k norm + RoPE and the v cast after a merged q|k|v projection (qkvNormRopeWgsl); params: rows, S, H, KV (u32), eps, theta (f32) */
+  qkvNormRopeF16(b: { X: Binding; Wq: Binding; Wk: Binding; Q: Binding; K: Binding; V: Binding; params: GPUBuffer }, rows: number, heads: number, kvHeads: number): Dispatch
 }
 
 export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKernels> => {
@@ -254,12 +322,13 @@ export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKern
     pipeline(gpu.device, qkNormRopeWgsl(headDim), "qk-norm-rope")
   ])
   // f16 results need shader-f16; without it only the f32 kernels exist
-  const [rms16, swi16, qkr16, qkrAppend] = gpu.hasF16
+  const [rms16, swi16, qkr16, qkrAppend, qkv16] = gpu.hasF16
     ? await Promise.all([
       pipeline(gpu.device, rmsnormOutWgsl("f16"), "rmsnorm-f16"),
       pipeline(gpu.device, swigluOutWgsl("f16"), "swiglu-f16"),
       pipeline(gpu.device, qkNormRopeWgsl(headDim, "f16"), "qk-norm-rope-f16"),
-      pipeline(gpu.device, qkNormRopeWgsl(headDim, "f16-append"), "qk-norm-rope-f16-append")
+      pipeline(gpu.device, qkNormRopeWgsl(headDim, "f16-append"), "qk-norm-rope-f16-append"),
+      pipeline(gpu.device, qkvNormRopeWgsl(headDim), "qkv-norm-rope-f16")
     ])
     : []
   const needF16 = (p: GPUComputePipeline | undefined, what: string) => {
@@ -275,7 +344,8 @@ export const fusedKernels = async (gpu: Gpu, headDim: number): Promise<FusedKern
     rmsnormF16: (b, rows) => ({ pipeline: needF16(rms16, "rmsnorm-f16"), buffers: [b.X, b.W, b.Y, b.params], groups: grid(Math.ceil(rows / 8)) }),
     swigluF16: (b, n) => ({ pipeline: needF16(swi16, "swiglu-f16"), buffers: [b.G, b.U, b.Y, b.params], groups: grid(Math.ceil(n / 1024)) }),
     qkNormRopeF16: (b, rows, heads) => ({ pipeline: needF16(qkr16, "qk-norm-rope-f16"), buffers: [b.X, b.W, b.params, b.Y], groups: grid(Math.ceil((rows * heads) / 8)) }),
-    qkNormRopeAppendF16: (b, rows, heads) => ({ pipeline: needF16(qkrAppend, "qk-norm-rope-f16-append"), buffers: [b.X, b.W, b.params, b.Y], groups: grid(Math.ceil((rows * heads) / 8)) })
+    qkNormRopeAppendF16: (b, rows, heads) => ({ pipeline: needF16(qkrAppend, "qk-norm-rope-f16-append"), buffers: [b.X, b.W, b.params, b.Y], groups: grid(Math.ceil((rows * heads) / 8)) }),
+    qkvNormRopeF16: (b, rows, heads, kvHeads) => ({ pipeline: needF16(qkv16, "qkv-norm-rope-f16"), buffers: [b.X, b.Wq, b.Wk, b.params, b.Q, b.K, b.V], groups: grid(Math.ceil((rows * (heads + 2 * kvHeads)) / 8)) })
   }
 }
 

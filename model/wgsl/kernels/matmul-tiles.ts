@@ -187,8 +187,20 @@ export const rotationTable = (len: number, stride: number, threads: number, unit
  * pick-merge folds them into the row's log-softmax state. The 5 GB of f32 logits a 16 × 512 batch
  * wrote and read again (Qwen3's 151,936 columns) go. Binding `targets` (u32 a row: vocabulary
  * ids) follows the others; params' fourth word is the shard's first column id.
+ * "gate-up": B is the gate and up projections' weights interleaved F rows at a time (gate rows
+ * 0…F−1, up rows 0…F−1, gate rows F…2F−1, …: qwen3-engine.ts interleaveGateUp), so a subgroup's
+ * fragment columns 2c and 2c+1 hold the gate and the up projection of the same F columns; each
+ * pair goes through workgroup memory and Y = silu(gate)·up is written as f16 pairs, [M, N/2], in
+ * C's binding. Neither projection is stored: no f32 G and U written and read back by a SwiGLU pass
+ * (the "swiglu" epilogue still read G from memory, and lost to the separate pass on the H100).
  */
-export type MatmulEpilogue = "none" | "swiglu" | "pick"
+export type MatmulEpilogue = "none" | "swiglu" | "pick" | "gate-up"
+
+/** Bytes of workgroup memory the gate-up epilogue adds to a tile's: two fragments a subgroup. */
+export const gateUpSharedBytes = (c: TileConfig, F: number): number => c.SGM * c.SGN * 2 * F * F * 4
+
+/** Whether a tile can run the gate-up epilogue: every subgroup holds fragments, an even number of fragment columns each. */
+export const gateUpValid = (c: TileConfig, F: number): boolean => (c.producers ?? 0) === 0 && (c.BN / c.SGN / F) % 2 === 0
 
 /** The columns of one pick partial: a subgroup's block width (WN) for the tile configuration. */
 export const pickBlockWidth = (c: TileConfig): number => c.BN / c.SGN
@@ -206,6 +218,8 @@ export const tiledTensorCoreWgsl = (c: TileConfig, F: number, format: WeightForm
   const pick = epilogue === "pick"
   if (epilogue !== "none" && (accumulate || splitK)) throw new Error(`the ${epilogue} epilogue needs C = A·op(B) over all of K (not accumulated, not split)`)
   if (pick && (c.producers ?? 0) > 0) throw new Error("the pick epilogue needs every subgroup to hold fragments (no producer subgroups)")
+  const gateUp = epilogue === "gate-up"
+  if (gateUp && !gateUpValid(c, F)) throw new Error(`the gate-up epilogue needs every subgroup to hold fragments, an even number of fragment columns each (tile ${tileName(c)})`)
   const threads = tileThreads(c)
   const sgs = SGM * SGN
   const P = c.producers ?? 0
@@ -439,10 +453,11 @@ diagnostic(off, chromium.subgroup_matrix_uniformity);
 struct P { M: u32, N: u32, K: u32, ${splitK ? "Ks" : pick ? "col0" : "_pad"}: u32 }
 ${aBinding}
 ${bBinding}
-${pick ? "@group(0) @binding(2) var<storage, read_write> partials: array<vec4<u32>>;" : "@group(0) @binding(2) var<storage, read_write> C: array<f32>;"}
+${pick ? "@group(0) @binding(2) var<storage, read_write> partials: array<vec4<u32>>;" : gateUp ? "@group(0) @binding(2) var<storage, read_write> Y: array<u32>; // silu(gate)·up as half-float pairs, [M, N/2]" : "@group(0) @binding(2) var<storage, read_write> C: array<f32>;"}
 @group(0) @binding(3) var<uniform> p: P;${pick ? `
 @group(0) @binding(${nf4 ? 5 : 4}) var<storage, read> targets: array<u32>;
-var<workgroup> Es: array<f32, ${sgs * pickSlot(F)}>;` : ""}${swiglu ? `
+var<workgroup> Es: array<f32, ${sgs * pickSlot(F)}>;` : ""}${gateUp ? `
+var<workgroup> Es: array<f32, ${sgs * 2 * F * F}>;` : ""}${swiglu ? `
 @group(0) @binding(${nf4 ? 5 : 4}) var<storage, read> G: array<f32>;
 @group(0) @binding(${nf4 ? 6 : 5}) var<storage, read_write> Y: array<u32>; // half-float pairs` : ""}
 ${stageA ? `var<workgroup> As: array<f16, ${stages * SA}>;` : ""}
@@ -476,7 +491,7 @@ ${P && accumulate ? `  if (sg < ${sgs}u) {
 ${range(FM).flatMap((i) => range(FN).map((j) => `    acc_${i}_${j} = subgroupMatrixLoad<subgroup_matrix_result<f32, ${F}, ${F}>>(&C, ${cAt(i, j)}, false, p.N);`)).join("\n")}
   }` : ""}
 ${body}
-${pick ? pickEpilogue(F, FM, FN, WM, WN) : `${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, ${cAt(i, j)}, acc_${i}_${j}, false, p.N);`)).join("\n")}${P ? "\n  }" : ""}`}${swiglu ? `
+${pick ? pickEpilogue(F, FM, FN, WM, WN) : gateUp ? gateUpEpilogue(F, FM, FN, WM, WN) : `${P ? `  if (sg < ${sgs}u) {\n` : ""}${range(FM).flatMap((i) => range(FN).map((j) => `  subgroupMatrixStore(&C, ${cAt(i, j)}, acc_${i}_${j}, false, p.N);`)).join("\n")}${P ? "\n  }" : ""}`}${swiglu ? `
   // SwiGLU over the block these 32 lanes computed: U back from C (just written: L2), G from its buffer, Y as half-float
   // pairs (32 lanes a row of the block). storageBarrier: the fragments' stores visible to the lanes.
   storageBarrier();${P ? `
@@ -549,6 +564,29 @@ ${range(FM).map((i) => `  // row ${i}: the lanes of a row merged through the slo
   }
   workgroupBarrier();`).join("\n")}`
 }
+
+/**
+ * The gate-up epilogue's WGSL (see MatmulEpilogue): for each fragment row and pair of fragment
+ * columns (gate, up), both fragments go to the subgroup's two F×F slots of workgroup memory, where
+ * the 32 lanes read them back two columns at a time and write silu(gate)·up as one f16 pair. The
+ * block's F·FN/2 output columns start at half its first merged column.
+ */
+const gateUpEpilogue = (F: number, FM: number, FN: number, WM: number, WN: number): string => `  // gate-up: Y = silu(gate)·up, each pair of fragment columns through this block's two slots
+  let lane = lid % 32u;
+  let slot = sg * ${2 * F * F}u;
+  let yN = p.N / 2u;
+  let yCol = (n0 + sn * ${WN}u) / 2u;
+${range(FM).flatMap((i) => range(FN / 2).map((c) => `  subgroupMatrixStore(&Es, slot, acc_${i}_${2 * c}, false, ${F}u);
+  subgroupMatrixStore(&Es, slot + ${F * F}u, acc_${i}_${2 * c + 1}, false, ${F}u);
+  workgroupBarrier();
+  for (var e = lane; e < ${(F * F) / 2}u; e += 32u) {
+    let r = e / ${F / 2}u;
+    let col = (e % ${F / 2}u) * 2u;
+    let g = vec2<f32>(Es[slot + r * ${F}u + col], Es[slot + r * ${F}u + col + 1u]);
+    let u = vec2<f32>(Es[slot + ${F * F}u + r * ${F}u + col], Es[slot + ${F * F}u + r * ${F}u + col + 1u]);
+    Y[((m0 + sm * ${WM}u + ${i * F}u + r) * yN + yCol + ${c * F}u + col) / 2u] = pack2x16float(g / (1.0 + exp(-g)) * u);
+  }
+  workgroupBarrier();`)).join("\n")}`
 
 const base: TileConfig = { BM: 128, BN: 128, BK: 32, SGM: 2, SGN: 2, stages: 1, group: 8 }
 

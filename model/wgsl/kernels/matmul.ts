@@ -4,7 +4,7 @@ import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgro
 import { NF4_CODE } from "../../formats/nf4.ts"
 import { range } from "./codegen.ts"
 import type { WeightFormat, WeightLayout } from "./weight-format.ts"
-import { pickBlockWidth, pickSharedBytes, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type MatmulEpilogue, type TileConfig } from "./matmul-tiles.ts"
+import { gateUpSharedBytes, gateUpValid, pickBlockWidth, pickSharedBytes, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type MatmulEpilogue, type TileConfig } from "./matmul-tiles.ts"
 
 /**
  * Matmul kernels for linear layers: C[M,N] (f32) = A[M,K] (f16, row-major) · Bᵀ, with B the
@@ -252,7 +252,8 @@ export interface MatmulOptions {
   /**
    * "swiglu": C = A·op(B) is the up projection, and Y = silu(G) · C is written too (matmul-tiles.ts'
    * MatmulEpilogue). "pick": the lm_head's logits reduced in the tile to log-softmax partials, never
-   * stored. Multi-subgroup tensor-core tiles only (a plan that has none throws); the shapes'
+   * stored. "gate-up": B is gate and up interleaved F rows at a time, and C receives silu(gate)·up
+   * as f16 pairs [M, N/2] (neither projection stored). Multi-subgroup tensor-core tiles only (a plan that has none throws); the shapes'
    * tile choices are shared with the plain plan of the same format and layout.
    */
   readonly epilogue?: MatmulEpilogue
@@ -313,7 +314,8 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     const limit = gpu.device.limits.maxComputeWorkgroupStorageSize
     const tiles = prefer === "subgroup-matrix-single" || !subgroupsOf32(gpu) ? [] : (options.tiles ?? SHORTLIST)
     for (const t of tiles) {
-      if (!tileValid(t, F) || !tileSupports(t, format) || tileSharedBytes(t, weight) + (epilogue === "pick" ? pickSharedBytes(t, F) : 0) > limit || tileThreads(t) > Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)) continue
+      const epilogueBytes = epilogue === "pick" ? pickSharedBytes(t, F) : epilogue === "gate-up" ? gateUpSharedBytes(t, F) : 0
+      if (!tileValid(t, F) || !tileSupports(t, format) || (epilogue === "gate-up" && !gateUpValid(t, F)) || tileSharedBytes(t, weight) + epilogueBytes > limit || tileThreads(t) > Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)) continue
       try {
         const p = await pipeline(gpu.device, tiledTensorCoreWgsl(t, F, format, accumulate, weight, false, epilogue), `matmul-${tileName(t)}-${suffix}${epilogue === "none" ? "" : `-${epilogue}`}`)
         candidates.push({ variant: tileName(t), pipeline: p, BM: t.BM, BN: t.BN, BK: t.BK, width: pickBlockWidth(t) })

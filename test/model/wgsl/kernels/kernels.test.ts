@@ -3,7 +3,7 @@ import { random, relErr } from "../../../helpers/numeric.ts"
 import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { openGpu, pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
-import { ONE_PASS_ATTENTION_TC, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
+import { ONE_PASS_ATTENTION_TC, TWO_PASS_ATTENTION_TC, tensorCoreAttention, type AttentionTcVariant } from "../../../../model/wgsl/kernels/attention-tc.ts"
 import { elementwiseKernels, fusedKernels } from "../../../../model/wgsl/kernels/fused.ts"
 import { matmulPlan, type MatmulImpl } from "../../../../model/wgsl/kernels/matmul.ts"
 import { attentionRef, matmulRef, rmsnormRef, ropeRef, swigluRef } from "../../../helpers/kernels/reference.ts"
@@ -115,8 +115,9 @@ describe("WGSL kernels on the GPU", { skip }, () => {
       assert.ok(maxAbs < 1e-3, `max |Δ LSE| ${maxAbs}`)
     })
 
-    it("tensor-core attention refuses a sequence that is not a multiple of 16, saying to pad it", async () => {
-      const attention = await tensorCoreAttention(gpu, 128)
+    // the two-pass form only: the flash form (the default since session 8) takes any S and T (attention-flash.test.ts)
+    it("the two-pass tensor-core attention refuses a sequence that is not a multiple of 16, saying to pad it", async () => {
+      const attention = await tensorCoreAttention(gpu, 128, TWO_PASS_ATTENTION_TC)
       const b = storageBuffer(device, 16)
       assert.throws(() => attention({ Q: b, K: b, V: b, O: b, params: b }, 1, 40, 4, 64), /multiple of 16.*pad/)
     })
@@ -157,6 +158,25 @@ describe("WGSL kernels on the GPU", { skip }, () => {
     await runDispatches(device, [fused.qkNormRopeF16({ X: storageBuffer(device, Q), W: storageBuffer(device, Wh), Y: Qh, params: uniformBuffer(device, [2 * S, S, heads, past], [1e-6, 1e6]) }, 2 * S, heads)])
     const err = relErr(await readF16(Qh, Q.length), ropeRef(rmsnormRef(Q, Wh, 2 * S * heads, D, 1e-6), 2 * S, S, heads, D, past, 1e6))
     assert.ok(err < 1e-3, `q/k norm + rope → f16 relative error ${err}`)
+  })
+
+  it("after a merged q|k|v projection, one kernel norms and rotates q and k and casts v, as the three separate passes do", async () => {
+    const fused = await fusedKernels(gpu, 128)
+    // 3 q heads over 1 kv head, 2 sequences of 20: rows of [q heads | k head | v head]
+    const [S, H, KV, D] = [20, 3, 1, 128]
+    const rows = 2 * S
+    const X = random(rows * (H + 2 * KV) * D, 41, 2)
+    const [Wq, Wk] = [random(D, 42), random(D, 43)]
+    // the three parts of each row, as the separate projections would have written them
+    const part = (from: number, heads: number) => Float32Array.from({ length: rows * heads * D }, (_, i) => X[Math.floor(i / (heads * D)) * (H + 2 * KV) * D + from * D + (i % (heads * D))]!)
+    const [Xq, Xk, Xv] = [part(0, H), part(H, KV), part(H + KV, KV)]
+    const [Q, Kb, V] = [storageBuffer(device, rows * H * D * 2), storageBuffer(device, rows * KV * D * 2), storageBuffer(device, rows * KV * D * 2)]
+    await runDispatches(device, [fused.qkvNormRopeF16({ X: storageBuffer(device, X), Wq: storageBuffer(device, Wq), Wk: storageBuffer(device, Wk), Q, K: Kb, V, params: uniformBuffer(device, [rows, S, H, KV], [1e-6, 1e6]) }, rows, H, KV)])
+    const qErr = relErr(await readF16(Q, Xq.length), ropeRef(rmsnormRef(Xq, Wq, rows * H, D, 1e-6), rows, S, H, D, 0, 1e6))
+    const kErr = relErr(await readF16(Kb, Xk.length), ropeRef(rmsnormRef(Xk, Wk, rows * KV, D, 1e-6), rows, S, KV, D, 0, 1e6))
+    const vErr = relErr(await readF16(V, Xv.length), roundF16(Xv))
+    assert.ok(qErr < 1e-3 && kErr < 1e-3, `q relative error ${qErr}, k ${kErr}`)
+    assert.equal(vErr, 0, "v is only cast to f16")
   })
 
   it("RMSNorm, RoPE (with a position offset), fused q/k norm + RoPE and SwiGLU match the reference", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { f16BitsToF32, pipeline, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { pickFinishWgsl, pickMergeWgsl } from "../../../../model/wgsl/token-kernels.ts"
-import { TILE_CONFIGS, parseTileName, pickBlockWidth, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
+import { TILE_CONFIGS, gateUpSharedBytes, gateUpValid, parseTileName, pickBlockWidth, tileName, tileSharedBytes, tileSupports, tileThreads, tileValid, tiledTensorCoreWgsl, type TileConfig } from "../../../../model/wgsl/kernels/matmul-tiles.ts"
 import { SHORTLIST, type WeightFormat, type WeightLayout } from "../../../../model/wgsl/kernels/matmul.ts"
 import { dequantizeNf4, nf4Absmax, quantizeNf4 } from "../../../../model/formats/nf4.ts"
 import { transpose } from "../../../helpers/kernels/general-matmul-reference.ts"
@@ -147,6 +147,38 @@ describe("tensor-core matmul with multi-subgroup tiles", { skip: opened.skip }, 
       const y = Float32Array.from(new Uint16Array(await readBuffer(device, Y, M * N * 2)), f16BitsToF32)
       const yWant = roundF16(Float32Array.from(want, (u, i) => (G[i]! / (1 + Math.exp(-G[i]!))) * u))
       assert.ok(relErr(y, yWant) < 2e-3, `Y: relative error ${relErr(y, yWant)}`)
+      for (const b of buffers) b.destroy()
+    })
+  }
+
+  // The gate-up epilogue (the scoring engine's MLP): B holds gate and up rows interleaved F at a
+  // time (any [N, K] weight is such a merge: its rows 2bF…2bF+F−1 are gate's, the next F up's),
+  // and Y = silu(gate)·up comes out as f16 pairs [M, N/2]; nothing else is written.
+  const gateUpCases: ReadonlyArray<readonly [TileConfig, WeightFormat]> = emulated
+    ? [[{ ...small, stages: 1 }, "f16"], [{ ...small, stages: 1, rotate: true }, "nf4"]] // two stages and the slots pass SwiftShader's 32 KB
+    : SHORTLIST.flatMap((c) => [[c, "f16"], [c, "nf4"]] as const)
+  for (const [c, format] of gateUpCases) {
+    const [M, N, K] = problem(c.BM)
+    if (M % c.BM !== 0 || N % c.BN !== 0 || K % c.BK !== 0 || !gateUpValid(c, F)) continue
+    const bytes = tileSharedBytes(c, "nk") * (emulated ? 2 : 1) + gateUpSharedBytes(c, F)
+    it(`${tileName(c)}: ${format} weight, gate-up epilogue: silu(gate)·up in f16 from one product over interleaved rows${emulated ? " (fragments emulated in f32)" : ""}`, { skip: bytes > limit ? `${bytes} bytes of workgroup memory` : false }, async () => {
+      const { A, Wf, q, nf4Words, reference } = operandsFor(M, N, K)
+      const C = reference(format, "nk")
+      const code = tiledTensorCoreWgsl(c, F, format, false, "nk", false, "gate-up")
+      const p = await pipeline(device, emulate ? emulate(code) : code, `${tileName(c)}-${format}-gate-up${emulated ? "-emulated" : ""}`)
+      const Y = storageBuffer(device, new Uint32Array((M * N) / 4).fill(0xffffffff))
+      const buffers = [storageBuffer(device, toF16(A)), storageBuffer(device, format === "f16" ? toF16(Wf) : nf4Words), Y, uniformBuffer(device, [M, N, K, 0]),
+        ...(format === "nf4" ? [storageBuffer(device, nf4Absmax(q.stats))] : [])]
+      await runDispatches(device, [{ pipeline: p, buffers, groups: [N / c.BN, M / c.BM] }])
+      const got = Float32Array.from(new Uint16Array(await readBuffer(device, Y, M * N)), f16BitsToF32)
+      const half = N / 2
+      const want = roundF16(Float32Array.from({ length: M * half }, (_, i) => {
+        const [r, j] = [Math.floor(i / half), i % half]
+        const at = r * N + 2 * F * Math.floor(j / F) + (j % F)
+        const g = C[at]!
+        return (g / (1 + Math.exp(-g))) * C[at + F]!
+      }))
+      assert.ok(relErr(got, want) < 2e-3, `Y: relative error ${relErr(got, want)}`)
       for (const b of buffers) b.destroy()
     })
   }
