@@ -20,9 +20,12 @@
  * kernel, then the named flash variants in two interleaved rounds, each row with its O's largest
  * difference from the two-pass kernel's (`--only-flash`: nothing else). Prints one JSON object per line.
  *
+ * `--ab NAME[,NAME…] [--only-ab]`: scoring with an environment switch on and off (FLEUVE_QKV_MERGE,
+ * FLEUVE_PICK_EPILOGUE, FLEUVE_SWIGLU_EPILOGUE), two engines in this process timed in alternation.
+ *
  * `--only-dapt`: full-parameter DAPT through model/wgsl/qwen3-full-trainer.ts, Qwen3-0.6B and 1.7B shapes, 8 × 1024 tokens a step.
  *
- *   node bench/gpu/kernels.ts [--quick] [--only-model | --only-training | --only-dapt | --memory] [--flash-variants a,b,… [--only-flash]] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
+ *   node bench/gpu/kernels.ts [--quick] [--ab NAME,… [--only-ab]] [--only-model | --only-training | --only-dapt | --memory] [--flash-variants a,b,… [--only-flash]] [--no-training] [--no-14b] [--profile] [--attention-backward] [--ratio-only] [--split-k-head] [--attention-forward]
  */
 import { f16BitsToF32, readBuffer, storageBuffer, toF16, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { splitKMatmul } from "../../model/wgsl/kernels/split-k.ts"
@@ -268,25 +271,91 @@ const daptBench = async (gpu: Gpu, shape: ModelShape, batch: number, seq: number
   trainer.dispose()
 }
 
+const bytesOf = (bs: ReadonlyArray<GPUBuffer>) => bs.reduce((a, b) => a + b.size, 0)
+
+/** The median seconds of `reps` end-to-end scores (ids up, forward, log-probs and argmaxes back), after one to warm up. */
+const scoreSeconds = async (engine: Qwen3Engine, ids: Uint32Array<ArrayBuffer>, targets: Uint32Array<ArrayBuffer>, reps: number) => {
+  let scores = await engine.score(ids, targets)
+  const ts: Array<number> = []
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now()
+    scores = await engine.score(ids, targets)
+    ts.push((performance.now() - t0) / 1000)
+  }
+  return { median: ts.sort((a, b) => a - b)[Math.floor(reps / 2)]!, scores }
+}
+
+/**
+ * `--ab NAME[,NAME…]`: for each environment switch (FLEUVE_QKV_MERGE, FLEUVE_PICK_EPILOGUE,
+ * FLEUVE_SWIGLU_EPILOGUE: 1 or 0), two scoring engines over the same weights in this process, one
+ * built with NAME=1 and one with NAME=0, timed end to end in alternation (`rounds` × 5 scores each),
+ * so that the card's clocks and this process's state weigh on both alike; and whether their scores
+ * agree. Separate processes differed by ±3 ms on a ~90 ms forward, more than such a change gains.
+ */
+const abBench = async (gpu: Gpu, shape: ModelShape, names: ReadonlyArray<string>, rounds = 8) => {
+  const [B, S] = [16, 512]
+  const T = B * S
+  const { engineShape, weights } = randomModel(gpu, "f16", shape)
+  const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % shape.vocab)
+  const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) * 7919) % shape.vocab)
+  for (const name of names) {
+    const before = process.env[name]
+    const engines: Array<Qwen3Engine> = []
+    try {
+      for (const v of ["1", "0"]) {
+        process.env[name] = v
+        engines.push(await Qwen3Engine.create(gpu, engineShape, weights, B, S))
+      }
+    } finally {
+      if (before === undefined) delete process.env[name]
+      else process.env[name] = before
+    }
+    const times: Array<Array<number>> = [[], []]
+    let last: Array<TokenScores> = []
+    for (let r = 0; r < rounds; r++) {
+      last = []
+      for (let e = 0; e < 2; e++) {
+        const { median, scores } = await scoreSeconds(engines[e]!, ids, targets, 5)
+        times[e]!.push(median)
+        last.push(scores)
+      }
+    }
+    const med = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+    const [on, off] = times.map(med) as [number, number]
+    let maxDiff = 0
+    let argmaxSame = 0
+    for (let t = 0; t < T; t++) {
+      maxDiff = Math.max(maxDiff, Math.abs(last[0]!.logprob[t]! - last[1]!.logprob[t]!))
+      if (last[0]!.argmax[t] === last[1]!.argmax[t]) argmaxSame++
+    }
+    emit({
+      kind: "scoring-ab", switch: name, model: `${shape.name}, random weights`, batch: B, prompt: S, rounds,
+      ms_on: +(on * 1e3).toFixed(2), ms_off: +(off * 1e3).toFixed(2), tokens_per_s_on: Math.round(T / on), tokens_per_s_off: Math.round(T / off),
+      speedup_on: +(off / on).toFixed(4), ms_rounds_on: times[0]!.map((x) => +(x * 1e3).toFixed(2)), ms_rounds_off: times[1]!.map((x) => +(x * 1e3).toFixed(2)),
+      max_logprob_difference: +maxDiff.toExponential(3), argmax_agreement: +(argmaxSame / T).toFixed(5)
+    })
+    for (const e of engines) e.dispose()
+  }
+  free(weightBuffersOf(weights))
+}
+
 /** Scoring forward at batch 16 × prompt 512 (tokens = B·S) through fleuve's WGSL engine, every layer with its own weights. */
 const modelBench = async (gpu: Gpu, format: WeightFormat, shape: ModelShape, attention: "tensor-core" | "scalar" = "tensor-core", attentionVariant?: AttentionForm) => {
   const [B, S] = [16, 512]
   const T = B * S
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, layers } = shape
   const { engineShape, weights } = randomModel(gpu, format, shape)
+  const weightsBefore = bytesOf(weightBuffersOf(weights))
   const engine = await Qwen3Engine.create(gpu, engineShape, weights, B, S, { attention, ...(attentionVariant ? { attentionVariant } : {}) })
-  allocated += engine.activationBytes
+  // its activations, and the merged weight copies the scoring forward derives once per weights
+  allocated += engine.activationBytes + bytesOf(weightBuffersOf(weights)) - weightsBefore
   peak = Math.max(peak, allocated)
   const ids = Uint32Array.from({ length: T }, (_, i) => (i * 7919) % vocab)
   const targets = Uint32Array.from({ length: T }, (_, i) => ((i + 1) * 7919) % vocab)
-  const forward = await time(gpu, engine.dispatches(), 3, 1)
+  // medians of 10: three runs of a ~90 ms forward moved by ±3 ms between processes on the same card (session 12)
+  const forward = await time(gpu, engine.dispatches(), 10, 1)
   // end to end: ids up, forward, log-probs and argmaxes back
-  await engine.score(ids, targets)
-  const t0 = performance.now()
-  const reps = 3
-  let scores: TokenScores | undefined
-  for (let r = 0; r < reps; r++) scores = await engine.score(ids, targets)
-  const endToEnd = (performance.now() - t0) / 1000 / reps
+  const { median: endToEnd, scores } = await scoreSeconds(engine, ids, targets, 10)
   const layerFlops = 2 * T * Hd * (H * D + 2 * KV * D) + 2 * T * H * D * Hd + 3 * 2 * T * Hd * I + 2 * B * H * S * S * D // causal attention ≈ half of 4·S²·D
   const flops = layers * layerFlops + 2 * T * Hd * vocab
   emit({
@@ -537,6 +606,11 @@ const main = async () => {
       if (format === "nf4" && label.startsWith("lm_head")) continue
       await guard(`linear ${label}`, () => matmulBench(gpu, impls[0]!, format, label.startsWith("lm_head") ? 1024 : T, N, K, label))
     }
+  }
+  if (process.argv.includes("--ab")) {
+    const names = (process.argv[process.argv.indexOf("--ab") + 1] ?? "").split(",").filter((n) => n !== "")
+    await guard(`scoring A/B ${names.join(", ")}`, () => abBench(gpu, quick ? { ...QWEN3_0_6B, layers: 2 } : QWEN3_0_6B, names))
+    if (process.argv.includes("--only-ab")) return
   }
   if (!onlyTraining) {
     const ratioOnly = process.argv.includes("--ratio-only") // f16 weights only: the scoring ratio's row
