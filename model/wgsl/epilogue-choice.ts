@@ -129,15 +129,7 @@ export const swigluEpilogue = async (gpu: Gpu, format: WeightFormat, up: MatmulP
     }
     return { o, paths }
   }
-  const use = await decide(gpu, "swiglu", `swiglu|${format}|${shape.M}x${shape.N}x${shape.K}`, {
-    check: async (keep) => {
-      const small = { M: 256, N: 256, K: 128 }
-      const { o, paths } = problem(keep, small, 11)
-      await runDispatches(device, [...paths.separate, ...paths.epilogue])
-      return halvesDiffer(device, o.Ys, o.Y, small.M * small.N)
-    },
-    timed: (keep) => problem(keep, shape, 23).paths
-  })
+  const use = await decideOnHalves(gpu, "swiglu", `swiglu|${format}|${shape.M}x${shape.N}x${shape.K}`, shape, problem, [11, 23])
   return use ? plan : undefined
 }
 
@@ -177,17 +169,25 @@ export const gateUpEpilogue = async (gpu: Gpu, format: WeightFormat, mm: MatmulP
     }
     return { o, paths }
   }
-  const use = await decide(gpu, "gate-up", `gate-up|${format}|${shape.M}x${shape.N}x${shape.K}`, {
-    check: async (keep) => {
-      const small = { M: 256, N: 256, K: 128 }
-      const { o, paths } = problem(keep, small, 13)
-      await runDispatches(device, [...paths.separate, ...paths.epilogue])
-      return halvesDiffer(device, o.Ys, o.Y, small.M * small.N)
-    },
-    timed: (keep) => problem(keep, shape, 29).paths
-  })
+  const use = await decideOnHalves(gpu, "gate-up", `gate-up|${format}|${shape.M}x${shape.N}x${shape.K}`, shape, problem, [13, 29])
   return use ? plan : undefined
 }
+
+/**
+ * `decide` for an epilogue whose two paths each write an f16 result (Ys by the separate passes, Y
+ * by the epilogue): checked on a small problem (seeds[0]), timed at `shape` (seeds[1]).
+ */
+const decideOnHalves = (gpu: Gpu, epilogue: Epilogue, key: string, shape: MatmulShape,
+  problem: (keep: Keep, shape: MatmulShape, seed: number) => { readonly o: { readonly Ys: GPUBuffer; readonly Y: GPUBuffer }; readonly paths: Paths }, seeds: readonly [number, number]): Promise<boolean> =>
+  decide(gpu, epilogue, key, {
+    check: async (keep) => {
+      const small = { M: 256, N: 256, K: 128 }
+      const { o, paths } = problem(keep, small, seeds[0])
+      await runDispatches(gpu.device, [...paths.separate, ...paths.epilogue])
+      return halvesDiffer(gpu.device, o.Ys, o.Y, small.M * small.N)
+    },
+    timed: (keep) => problem(keep, shape, seeds[1]).paths
+  })
 
 /** Why two f16 results differ beyond f16 rounding (2e-3 of the largest), or undefined where they agree. */
 const halvesDiffer = async (device: GPUDevice, want: GPUBuffer, got: GPUBuffer, n: number): Promise<string | undefined> => {
