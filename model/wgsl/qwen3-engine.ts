@@ -269,7 +269,7 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   /**
    * One layer: rmsnorm→f16 · q, k, v matmuls (or `qkv`: one matmul over the three weights merged,
    * into its own buffer) · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up ·
-   * SwiGLU→f16 (in up's epilogue where it can) · down (+residual).
+   * SwiGLU→f16 (or gate|up as one product with SwiGLU in its epilogue, or SwiGLU in up's) · down (+residual).
    */
   const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>, qkv?: { readonly weight: LinearWeight; readonly out: GPUBuffer; readonly params: GPUBuffer }): Array<readonly [string, Dispatch]> => [
     ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.inputNorm, Y: b.xh, params: p.norm }, T)],
@@ -402,7 +402,7 @@ export class Qwen3Engine {
       castV: u([T * KV * D]), castAtt: u([T * H * D]),
       att: u([batch, seq, seq, H, KV, 0, 0, 0], [1 / Math.sqrt(D)])
     }
-    // the merged q|k|v projection (qkvMergeWanted) on the tensor-core path; its weights and output are the engine's
+    // the merged q|k|v projection (qkvMergeWanted) on the tensor-core path: its weights made once per weights, its output the engine's
     const merged = tcAttention && qkvMergeWanted() ? derivedWeights(weights, "qkv", () => mergeQkvWeights(gpu.device, weights.format, shape, weights.layers)) : undefined
     const qkvOut = merged ? buf(T * (H + 2 * KV) * D * 4) : undefined
     if (merged) await (mm as MatmulPlan).tune([{ M: T, N: (H + 2 * KV) * D, K: shape.hidden }]) // the tensor-core plan: the GEMV is the decoder's alone
