@@ -280,16 +280,21 @@ const compileObject = (ast: any): Read | undefined => {
     optionalBit.push(p.type.context?.isOptional === true ? 1 << optionals++ : 0)
   }
   const n = names.length
-  // The value built at once by an object literal of the fields present, in order (one
-  // constructor per set of absent optional fields, made on first use): a key-by-key build was
-  // most of the reading's time (a keyed store whose key changes every field).
+  // The value built at once by a constructor of the fields present, in order (one per set of
+  // absent optional fields, made on first use): a key-by-key build was most of the reading's time
+  // (a keyed store whose key changes every field). A constructor whose prototype is
+  // Object.prototype makes plain objects, as JSON.parse does; an object literal would too, but
+  // V8 then pretenures them (a literal's allocation site whose objects survived a scavenge, as
+  // a slice's records do, is moved to the old generation) and every record's value was promoted.
   const builders = new Map<number, (v: Array<unknown>) => Record<string, unknown>>()
   const builderOf = (absent: number) => {
     const fields: Array<string> = []
     let k = 0
-    for (let f = 0; f < n; f++) if ((optionalBit[f]! & absent) === 0) fields.push(`${JSON.stringify(names[f]!)}: v[${k++}]`)
-    // The names are JSON string literals, so the code is only a literal of them.
-    const make = new Function("v", `return { ${fields.join(", ")} }`) as (v: Array<unknown>) => Record<string, unknown>
+    for (let f = 0; f < n; f++) if ((optionalBit[f]! & absent) === 0) fields.push(`this[${JSON.stringify(names[f]!)}] = v[${k++}]`)
+    // The names are JSON string literals, so the code only stores the values under them.
+    const Plain = new Function("v", fields.join("; ")) as unknown as new (v: Array<unknown>) => Record<string, unknown>
+    Plain.prototype = Object.prototype
+    const make = (v: Array<unknown>) => new Plain(v)
     builders.set(absent, make)
     return make
   }
