@@ -447,6 +447,21 @@ export interface PendingRecord {
  */
 const NO_HEADERS: Readonly<Record<string, unknown>> = Object.freeze({})
 
+/**
+ * A message as the request's record batch takes it. Made by a constructor, not an object literal:
+ * a request's records live until its batch is written, often across a scavenge, and V8 then
+ * pretenured the literal's objects (allocated every one of them in the old generation).
+ */
+class Pending implements PendingRecord {
+  constructor(
+    readonly offsetDelta: number,
+    readonly timestampDelta: number | bigint,
+    readonly key: unknown,
+    readonly value: unknown,
+    readonly headers: Readonly<Record<string, unknown>>
+  ) {}
+}
+
 /** kafkajs' `recordBatch/record/v0`, deferred: the lean RecordBatch below encodes it. */
 export const pendingRecord = ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = NO_HEADERS }: Partial<PendingRecord>): PendingRecord => ({
   offsetDelta,
@@ -772,7 +787,7 @@ export const makeProduceRequestV3 = (modules: {
           const records = new Array<PendingRecord>(messages.length)
           for (let i = 0; i < messages.length; i++) {
             const m = messages[i]!
-            records[i] = { offsetDelta: i, timestampDelta: ((m.timestamp || dateNow) as number) - firstTimestamp, key: m.key, value: m.value, headers: m.headers ?? NO_HEADERS }
+            records[i] = new Pending(i, ((m.timestamp || dateNow) as number) - firstTimestamp, m.key, m.value, m.headers ?? NO_HEADERS)
           }
           const batch = await RecordBatch({
             compression,
