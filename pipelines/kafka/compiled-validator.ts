@@ -23,7 +23,7 @@ type Check = (u: unknown) => boolean
 // Effect passes one options object to every check of a decode too (ParseOptions are read-only).
 const NO_OPTIONS = {}
 
-const runChecks = (checks: ReadonlyArray<unknown> | undefined, ast: AST.AST): Check | undefined => {
+export const runChecks = (checks: ReadonlyArray<unknown> | undefined, ast: AST.AST): Check | undefined => {
   if (checks === undefined || checks.length === 0) return () => true
   const runs: Array<(u: unknown) => boolean> = []
   const add = (c: any): boolean => {

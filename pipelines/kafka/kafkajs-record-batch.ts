@@ -441,8 +441,29 @@ export interface PendingRecord {
   readonly headers: Readonly<Record<string, unknown>>
 }
 
+/**
+ * The headers of a record produced without any: one object for all of them (each record had an
+ * empty object of its own, and `Object.keys` an empty array when it was sized).
+ */
+const NO_HEADERS: Readonly<Record<string, unknown>> = Object.freeze({})
+
+/**
+ * A message as the request's record batch takes it. Made by a constructor, not an object literal:
+ * a request's records live until its batch is written, often across a scavenge, and V8 then
+ * pretenured the literal's objects (allocated every one of them in the old generation).
+ */
+class Pending implements PendingRecord {
+  constructor(
+    readonly offsetDelta: number,
+    readonly timestampDelta: number | bigint,
+    readonly key: unknown,
+    readonly value: unknown,
+    readonly headers: Readonly<Record<string, unknown>>
+  ) {}
+}
+
 /** kafkajs' `recordBatch/record/v0`, deferred: the lean RecordBatch below encodes it. */
-export const pendingRecord = ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: Partial<PendingRecord>): PendingRecord => ({
+export const pendingRecord = ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = NO_HEADERS }: Partial<PendingRecord>): PendingRecord => ({
   offsetDelta,
   timestampDelta,
   key,
@@ -541,6 +562,8 @@ interface RecordsPlan {
   readonly total: number
 }
 
+const NO_NAMES: ReadonlyArray<string> = []
+
 const sizeRecords = (records: ReadonlyArray<PendingRecord>): RecordsPlan => {
   const n = records.length
   const keys = new Array<Bytes>(n)
@@ -558,7 +581,8 @@ const sizeRecords = (records: ReadonlyArray<PendingRecord>): RecordsPlan => {
     const vl = (valueLengths[i] = lengthOf(value))
     let headersSize = 1
     let list: Array<readonly [string, Bytes, number, number]> | undefined
-    for (const name of Object.keys(r.headers)) {
+    const names = r.headers === NO_HEADERS ? NO_NAMES : Object.keys(r.headers)
+    for (const name of names) {
       const h = r.headers[name]
       for (const one of Array.isArray(h) ? h : [h]) {
         const hv = bytesOf(one)
@@ -763,7 +787,7 @@ export const makeProduceRequestV3 = (modules: {
           const records = new Array<PendingRecord>(messages.length)
           for (let i = 0; i < messages.length; i++) {
             const m = messages[i]!
-            records[i] = { offsetDelta: i, timestampDelta: ((m.timestamp || dateNow) as number) - firstTimestamp, key: m.key, value: m.value, headers: m.headers ?? {} }
+            records[i] = new Pending(i, ((m.timestamp || dateNow) as number) - firstTimestamp, m.key, m.value, m.headers ?? NO_HEADERS)
           }
           const batch = await RecordBatch({
             compression,

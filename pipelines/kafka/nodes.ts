@@ -1,6 +1,6 @@
 import { type Context, Effect, Stream } from "effect"
 import type { Envelope } from "../../operators/envelope.ts"
-import { applyToBatch, deadLetterOf, flushOperator, type OperatorFailure, type Routed } from "../../operators/operator.ts"
+import { applyToBatch, deadLetterOf, flushOperator, type OperatorFailure, type Routed, routeBatch, RoutedBatch } from "../../operators/operator.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
 import { dlqTopic, type Pipeline, type PipelineNode, recordOfTopic, type SinkNode, type SourceNode, type StageNode } from "../runtime/graph.ts"
@@ -274,10 +274,10 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     transactionalId: `${groupId}.${ctx.instanceId}`,
     transactionTimeoutMs
   })
-  const apply = applyToBatch(node.operator, stats)
+  const apply = routeBatch(node.operator, stats)
   // A replay recomputes what was already counted and written: its counts go nowhere.
   const replayStats = new OperatorStats(node.name)
-  const applyReplay = applyToBatch(node.operator, replayStats)
+  const applyReplay = routeBatch(node.operator, replayStats)
   const journal = pipeline.journal
   const journalType = journal ? typeOfTopic(pipeline, journal.topic) : undefined
   journal?.start()
@@ -357,15 +357,18 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     const drain = () => {
       if (journal) for (const e of journal.drain()) out.push(tagged({ topic: journal.topic, key: e.key, value: ctx.serde.encodeValue(journalType!, e.value) }))
     }
+    const record = (key: string, value: unknown, position: unknown) => {
+      const forwarded = unchanged?.bytesOf(value, position)
+      out.push(tagged(forwarded !== undefined ? { topic: node.output, key, value: forwarded } : ctx.serde.encodeMessage(outType, node.output, key, value)))
+    }
+    const deadLetter = (key: string, letter: DeadLetter) => {
+      out.push(tagged(dlqMessage(ctx, dlq, key, letter)))
+      letters.push(letter)
+    }
     const route = (routed: ReadonlyArray<Routed<unknown>>) => {
       for (const r of routed) {
-        if (r._tag === "Record") {
-          const value = unchanged?.bytesOf(r.envelope.value, r.envelope.position) ?? ctx.serde.encodeValue(outType, r.envelope.value)
-          out.push(tagged({ topic: node.output, key: r.envelope.key, value }))
-        } else {
-          out.push(tagged(dlqMessage(ctx, dlq, r.key, r.deadLetter)))
-          letters.push(r.deadLetter)
-        }
+        if (r._tag === "Record") record(r.envelope.key, r.envelope.value, r.envelope.position)
+        else deadLetter(r.key, r.deadLetter)
       }
     }
     const records = async (segment: ReadonlyArray<InMessage>) => {
@@ -376,12 +379,19 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       const s = replay ? replayStats : stats
       s.recordIn(dead.length)
       for (const d of dead) s.recordRejected(d.letter.reason.replace(/:.*$/s, ""))
-      const routed = envelopes.length > 0 ? await run((replay ? applyReplay : apply)(envelopes)) : []
+      // The operator's outputs in order, as parallel arrays (no Routed object a record).
+      const routed = new RoutedBatch<unknown>()
+      if (envelopes.length > 0) await run((replay ? applyReplay : apply)(envelopes, routed))
       // State for the stages after this one goes ahead of the outputs that follow from it.
       for (const e of runs?.emitted?.() ?? []) {
         if (stagesAfter) out.push(tagged({ topic: node.output, key: e.key, value: ctx.serde.encodeValue(stateType!, e.value), headers: { [MARKER_HEADER]: "state" } }))
       }
-      route(routed)
+      const { keys, values, positions } = routed
+      for (let i = 0; i < keys.length; i++) {
+        const position = positions[i]
+        if (position !== undefined) record(keys[i]!, values[i], position)
+        else deadLetter(keys[i]!, values[i] as DeadLetter)
+      }
       // The slice's records and their fetched messages are let go at once.
       unchanged?.clear()
       // The slice's arrays let go of its decoded values and envelopes at once. V8 may have made them
@@ -389,14 +399,11 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       // old array still counts as a root in every scavenge until the next full collection: what it
       // pointed to then survived scavenges and was promoted (stage-path.ts: the decoded values were
       // 24 of the 62-66 MB promoted a round of 100,000 records; with these two lines ~1.4 MB).
-      // Both are this slice's own (applyToBatch's routed is new per call; operators are done with them).
-      ;(routed as Array<unknown>).length = 0
+      // Both are this slice's own (operators are done with them).
+      routed.clear()
       envelopes.length = 0
       drain()
-      for (const d of dead) {
-        out.push(tagged(dlqMessage(ctx, dlq, d.key, d.letter)))
-        letters.push(d.letter)
-      }
+      for (const d of dead) deadLetter(d.key, d.letter)
     }
     // (recordPath exists only for stages without runs)
     if (recordPath && !replay) {

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { compileJsonReader, type JsonReader } from "./compiled-reader.ts"
 import { compileValidator } from "./compiled-validator.ts"
 
 /**
@@ -56,6 +57,9 @@ export const makeRecordDecoder = (maxRecordBytes: number, knownIds: ReadonlyMap<
   // Per subject: the compiled fast accept path (compiled-validator.ts), or null where the Schema
   // has parts it does not compile.
   const validators = new Map<string, ((u: unknown) => boolean) | null>()
+  // Per subject: the compiled reader (compiled-reader.ts), JSON.parse and the validator in one
+  // pass over the bytes, or null where the Schema has parts it does not compile.
+  const readers = new Map<string, JsonReader | null>()
   return <A>(type: DecodedType<A>, buf: Buffer | null, start: number, end: number): Decoded<A> => {
     const length = end - start
     if (!buf || length === 0) return { _tag: "Poison", reason: "empty record (no value)", record: "" }
@@ -69,6 +73,13 @@ export const makeRecordDecoder = (maxRecordBytes: number, knownIds: ReadonlyMap<
     const subject = knownIds.get(id)
     if (subject === null || subject === undefined) return { _tag: "Poison", reason: `unknown schema id ${id}: the registry has no such schema`, record: textOf(buf.subarray(start + 5, end)) }
     if (subject !== type.subject) return { _tag: "Poison", reason: `wrong schema id ${id}: it belongs to ${subject}, this topic carries ${type.subject}`, record: textOf(buf.subarray(start + 5, end)) }
+    let read = readers.get(type.subject)
+    if (read === undefined) readers.set(type.subject, (read = compileJsonReader(type.schema as Schema.Top) ?? null))
+    if (read !== null) {
+      // What it reads is what JSON.parse would make of the text and the validator accept.
+      const value = read(buf, start + 5, end)
+      if (value !== undefined) return { _tag: "Ok", value: value as A, schemaId: id, verbatim: true }
+    }
     let json: unknown
     try {
       // The JSON after the 5-byte header, read in place (no view of the body per record).

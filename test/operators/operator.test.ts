@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { test } from "node:test"
 import { Effect, Schema, Stream } from "effect"
 import type { Envelope } from "../../operators/envelope.ts"
-import { batched, chain, filter, fromEffect, map, Outcome, RecordRejected, runOnStream } from "../../operators/operator.ts"
+import { applyToBatch, batched, chain, exportedAs, filter, fromEffect, map, type Operator, Outcome, RecordRejected, routeBatch, RoutedBatch, runOnStream } from "../../operators/operator.ts"
 import { OperatorStats } from "../../operators/stats.ts"
 import { QAItem, Records, Score, jsonSchemaOf } from "../../schemas/index.ts"
 
@@ -86,6 +86,47 @@ test("chain: each input's outcome is the second operator's, whether the first em
 test("a wrong number of outcomes is an operator failure", async () => {
   const broken = batched<number, number>("broken", () => Effect.succeed([]))
   await assert.rejects(collect(runOnStream(broken, Stream.fromIterable(envs([1])))), /returned 0 outcomes for 1 records/)
+})
+
+test("routeBatch routes and counts as applyToBatch does, a map's values without their outcomes", async () => {
+  const odd = (n: number) => {
+    if (n % 7 === 1) throw new RecordRejected({ reason: `rejected ${n}`, field: "n" })
+    if (n % 7 === 2) throw new Error(`boom ${n}`)
+    if (n % 7 === 3) return Outcome.drop("threes")
+    if (n % 7 === 4) return Outcome.reject(`no ${n}`)
+    if (n % 7 === 5) return Outcome.emit({ key: "a", value: n, position: { _tag: "Generated" as const, generator: "x", seq: n } }, { key: "b", value: -n, position: { _tag: "Generated" as const, generator: "y", seq: n } })
+    if (n % 7 === 6) return Outcome.emit<number>()
+    return n * 10
+  }
+  const operators: Array<Operator<number, number>> = [
+    map("odd", odd),
+    filter<number>("evens", (n) => (n % 2 === 0 ? true : "odd")),
+    exportedAs(map("odd", odd), import.meta.url, "odd"),
+    // No `each`: routed from its outcomes.
+    chain(map("odd", odd), map<number, number>("plus", (n) => n + 1)),
+    fromEffect<number, number>("effect", (n) => (n % 3 === 0 ? Effect.fail(new RecordRejected({ reason: "three" })) : Effect.succeed(n)))
+  ]
+  const input = envs(Array.from({ length: 40 }, (_, i) => i))
+  for (const op of operators) {
+    const a = new OperatorStats(op.name)
+    const b = new OperatorStats(op.name)
+    const routed = await Effect.runPromise(applyToBatch(op, a)(input))
+    const into = new RoutedBatch<number>()
+    await Effect.runPromise(routeBatch(op, b)(input, into))
+    const expected = routed.map((r) => (r._tag === "Record" ? { key: r.envelope.key, value: r.envelope.value, position: r.envelope.position } : { key: r.key, value: r.deadLetter, position: undefined }))
+    assert.deepStrictEqual(into.keys.map((key, i) => ({ key, value: into.values[i], position: into.positions[i] })), expected, op.name)
+    // The positions are the inputs' own (a Kafka stage forwards by their identity: forward.ts).
+    const inputs = new Set<unknown>(input.map((e) => e.position))
+    for (const p of into.positions) if (p?._tag === "File") assert.ok(inputs.has(p), `${op.name}: an input's position, not a copy`)
+    for (const k of ["in", "out", "rejected", "dropped"] as const) assert.deepStrictEqual(b[k], a[k], `${op.name}: ${k}`)
+    assert.deepStrictEqual(b.rejectReasons, a.rejectReasons, op.name)
+    assert.deepStrictEqual(b.dropReasons, a.dropReasons, op.name)
+    into.clear()
+    assert.equal(into.length, 0)
+  }
+  // A wrong number of outcomes fails the batch, as in applyToBatch.
+  const broken = batched<number, number>("broken", () => Effect.succeed([]))
+  await assert.rejects(Effect.runPromise(routeBatch(broken, new OperatorStats("broken"))(envs([1]), new RoutedBatch())), /returned 0 outcomes for 1 records/)
 })
 
 test("schemas validate QA items and scores, and derive JSON Schemas with stable subjects", () => {
