@@ -211,6 +211,17 @@ const routeOutcome = <In, Out>(o: Outcome<Out>, input: Envelope<In>, operator: s
   }
 }
 
+/** The operator's outcomes for a batch, its records counted in, one outcome a record or an OperatorFailure. */
+const outcomesOf = <In, Out, R>(op: Operator<In, Out, R>, stats: OperatorStats, batch: ReadonlyArray<Envelope<In>>): Effect.Effect<ReadonlyArray<Outcome<Out>>, OperatorFailure, R> =>
+  Effect.gen(function*() {
+    stats.recordIn(batch.length)
+    const outcomes = yield* op.process(batch)
+    if (outcomes.length !== batch.length) {
+      return yield* new OperatorFailure({ operator: op.name, message: `returned ${outcomes.length} outcomes for ${batch.length} records` })
+    }
+    return outcomes
+  })
+
 /**
  * Runs an operator over a stream of batches, counting into `stats`. Rejects become dead letters;
  * drops are counted by reason (routeOutcome).
@@ -219,11 +230,7 @@ export const applyToBatch = <In, Out, R>(op: Operator<In, Out, R>, stats: Operat
   (batch: ReadonlyArray<Envelope<In>>): Effect.Effect<ReadonlyArray<Routed<Out>>, OperatorFailure, R> =>
     Effect.gen(function*() {
       const started = performance.now()
-      stats.recordIn(batch.length)
-      const outcomes = yield* op.process(batch)
-      if (outcomes.length !== batch.length) {
-        return yield* new OperatorFailure({ operator: op.name, message: `returned ${outcomes.length} outcomes for ${batch.length} records` })
-      }
+      const outcomes = yield* outcomesOf(op, stats, batch)
       const routed: Array<Routed<Out>> = []
       const to: RouteTo<Out> = {
         record: (key, value, position, envelope) => routed.push({ _tag: "Record", envelope: envelope ?? { key, value, position } }),
@@ -303,11 +310,7 @@ export const routeBatch = <In, Out, R>(op: Operator<In, Out, R>, stats: Operator
   return (batch: ReadonlyArray<Envelope<In>>, into: RoutedBatch<Out>): Effect.Effect<void, OperatorFailure, R> =>
     Effect.gen(function*() {
       const started = performance.now()
-      stats.recordIn(batch.length)
-      const outcomes = yield* op.process(batch)
-      if (outcomes.length !== batch.length) {
-        return yield* new OperatorFailure({ operator: op.name, message: `returned ${outcomes.length} outcomes for ${batch.length} records` })
-      }
+      const outcomes = yield* outcomesOf(op, stats, batch)
       for (let i = 0; i < outcomes.length; i++) routeOutcome(outcomes[i]!, batch[i]!, op.name, stats, into)
       stats.addBusy(performance.now() - started)
     })

@@ -5,32 +5,11 @@ import { compileJsonReader } from "../../../pipelines/kafka/compiled-reader.ts"
 import { compileValidator } from "../../../pipelines/kafka/compiled-validator.ts"
 import { makeRecordDecoder } from "../../../pipelines/kafka/record-decoder.ts"
 import { type RecordName, Records } from "../../../schemas/registry.ts"
+import { neighbours, validRecords } from "./record-neighbours.ts"
 
-// Valid records of types the reader compiles, as a producer would write them.
-const valid: Partial<Record<RecordName, Record<string, unknown>>> = {
-  Score: { system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: "item-1", datasetVersion: "v1", metric: "acc", score: 0.5, judge: "j" },
-  PackedSequence: { seq: 0, ids: [1, 2, 3], docIds: ["a", "b"], shard: "s-00000.arrow" },
-  Prediction: {
-    system: "sys", modelId: "m", modelRevision: "r", adapterHash: "h", task: "mcqa", shots: 0, itemId: "i", datasetVersion: "v", promptHash: "p", decodingHash: "d", cacheKey: "k",
-    options: [{ logprob: -1.5, tokens: 3, chars: 10, bytes: 10, greedy: true }]
-  }
-}
 
 const oddValues: ReadonlyArray<unknown> = [null, "", "x", "é", "a\"b\\c\n", "\u2028\ud83d\ude00", "\ud800", -1, -0, 0, 1.5, 1e21, 1e-7, 2 ** 53, 12345678901234567, true, false, [], {}, [1.5], ["a"], { a: 1 }]
 
-/** The base record, and many neighbours of it: a field dropped, changed, added, or the keys reordered. */
-const neighbours = (base: Record<string, unknown>): Array<unknown> => {
-  const out: Array<unknown> = [base, null, [], "text", 3]
-  const keys = Object.keys(base)
-  for (const k of keys) {
-    const { [k]: _dropped, ...rest } = base
-    out.push(rest)
-    for (const v of oddValues) out.push({ ...base, [k]: v })
-  }
-  out.push({ ...base, extra: 1 })
-  out.push(Object.fromEntries([...keys].reverse().map((k) => [k, base[k]])))
-  return out
-}
 
 /** Texts JSON.stringify does not write but JSON allows or nearly allows: whitespace, number forms, escapes, duplicates, garbage. */
 const variants = (json: string): Array<string> => {
@@ -75,14 +54,14 @@ const check = (name: string, read: (b: Buffer, s: number, e: number) => unknown,
 }
 
 test("compiled reader: whatever it reads, JSON.parse reads to the very same value and the validator accepts", () => {
-  for (const [name, base] of Object.entries(valid)) {
+  for (const [name, base] of Object.entries(validRecords)) {
     const schema = Records[name as RecordName].schema as unknown as Schema.Top
     const read = compileJsonReader(schema)
     const validator = compileValidator(schema)
     assert.ok(read && validator, `${name}: compiles`)
     let accepted = 0
     let cases = 0
-    for (const u of neighbours(base!)) {
+    for (const u of neighbours(base!, oddValues)) {
       for (const text of variants(JSON.stringify(u))) {
         cases++
         if (check(name, read, validator, Buffer.from(text, "utf8"))) accepted++
@@ -115,7 +94,7 @@ test("compiled reader: the record decoder decodes the same with it as JSON.parse
   const decode = makeRecordDecoder(1 << 20, new Map([[7, "fleuve.Score"]]))
   const type = { subject: "fleuve.Score", schema: Records.Score.schema as unknown as Schema.Codec<unknown, unknown> }
   const frame = (json: string) => Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), Buffer.from(json)])
-  const score = valid.Score!
+  const score = validRecords.Score!
   const ok = decode(type, frame(JSON.stringify(score)), 0, 5 + Buffer.byteLength(JSON.stringify(score)))
   assert.deepStrictEqual(ok, { _tag: "Ok", value: score, schemaId: 7, verbatim: true })
   // A record the reader does not know is decoded by JSON.parse and the Schema, reasons and all.
