@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { applyToBatch, type Operator } from "../../operators/operator.ts"
+import { type Operator, routeBatch, RoutedBatch } from "../../operators/operator.ts"
 import type { Envelope } from "../../operators/envelope.ts"
 import { type OperatorCounts, OperatorStats } from "../../operators/stats.ts"
 import type { DeadLetter } from "../../schemas/dead-letter.ts"
@@ -82,6 +82,9 @@ export const makeRecordPath = (operator: Operator<unknown, unknown, never>, init
     return UNKNOWN
   }
 
+  // one for every job, cleared when it is written out
+  const routed = new RoutedBatch<unknown>()
+
   return (job: RecordPathJob): { reply: RecordPathReply; transfer: Array<ArrayBuffer> } => {
     for (const [id, subject] of job.known ?? []) known.set(id, subject)
     const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength)
@@ -111,7 +114,8 @@ export const makeRecordPath = (operator: Operator<unknown, unknown, never>, init
       }
     }
     stats.recordIn(dead.length)
-    const routed = envelopes.length > 0 ? Effect.runSync(applyToBatch(operator, stats)(envelopes)) : []
+    // The operator's outputs as parallel arrays (routeBatch: a map is called record by record, no envelope or Routed a record)
+    if (envelopes.length > 0) Effect.runSync(routeBatch(operator, stats)(envelopes, routed))
     const outputs = new Int32Array(OUTPUT_FIELDS * (routed.length + dead.length))
     const keys: Array<string> = []
     const letters: Array<{ key: string; letter: DeadLetter }> = []
@@ -121,31 +125,33 @@ export const makeRecordPath = (operator: Operator<unknown, unknown, never>, init
     // An output is matched to its input by its position (record-level operators carry it over), in
     // order from a cursor, to name the input's key without sending it back.
     let cursor = 0
-    for (const r of routed) {
-      if (r._tag === "Record") {
-        const e = r.envelope
-        while (cursor < envelopes.length && envelopes[cursor]!.position !== e.position) cursor++
+    for (let r = 0; r < routed.length; r++) {
+      const position = routed.positions[r]
+      if (position !== undefined) {
+        const key = routed.keys[r]!
+        const value = routed.values[r]
+        while (cursor < envelopes.length && envelopes[cursor]!.position !== position) cursor++
         const input = cursor < envelopes.length ? cursor : -1
         if (input < 0) cursor = 0
         const start = at
         // The same bytes as JSON.stringify's, without the string, where the writer knows the value.
-        const end = writer ? writeJson(writer, e.value, start) : UNKNOWN
+        const end = writer ? writeJson(writer, value, start) : UNKNOWN
         if (end !== UNKNOWN) at = end
         else {
-          const json = JSON.stringify(e.value)
+          const json = JSON.stringify(value)
           // UTF-8 takes at most 3 bytes per UTF-16 code unit.
           room(5 + 3 * json.length)
           at = start + 5 + out.write(json, start + 5, "utf8")
         }
         writeFrameHeader(out, start, init.writerId)
-        const sameKey = input >= 0 && inputKeys[input] === e.key
+        const sameKey = input >= 0 && inputKeys[input] === key
         outputs[o] = input < 0 ? -2 : indexOf[input]!
         outputs[o + 1] = start
         outputs[o + 2] = at - start
-        outputs[o + 3] = sameKey ? -1 : keys.push(e.key) - 1
+        outputs[o + 3] = sameKey ? -1 : keys.push(key) - 1
       } else {
         outputs[o] = -1
-        outputs[o + 1] = letters.push({ key: r.key, letter: r.deadLetter }) - 1
+        outputs[o + 1] = letters.push({ key: routed.keys[r]!, letter: routed.values[r] as DeadLetter }) - 1
         outputs[o + 2] = 0
         outputs[o + 3] = -1
       }
@@ -157,6 +163,7 @@ export const makeRecordPath = (operator: Operator<unknown, unknown, never>, init
       outputs[o + 3] = -1
       o += OUTPUT_FIELDS
     }
+    routed.clear() // the job's values go with it
     const buffer = out.buffer as ArrayBuffer
     return {
       reply: { id: job.id, bytes: new Uint8Array(buffer, 0, at), outputs, count: o / OUTPUT_FIELDS, keys, letters, counts: stats.counts() },
