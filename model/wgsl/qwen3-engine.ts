@@ -196,7 +196,7 @@ export interface TokenBuffers {
  * dispatches around its attention block (which differs: whole sequences, or one token a row
  * against a KV cache). Buffers made through `buf` and `u` are listed in `made`, for dispose.
  */
-export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: EngineWeights, T: number, options: EngineOptions & { readonly gemvRows?: number } = {}) => {
+export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: EngineWeights, T: number, options: EngineOptions & { readonly gemvRows?: number; readonly qkvMerge?: boolean } = {}) => {
   const dev = gpu.device
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
   const format = weights.format
@@ -223,6 +223,9 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   if (!gemv) await (mm as MatmulPlan).tune([{ M, N: H * D, K: Hd }, { M, N: KV * D, K: Hd }, { M, N: I, K: Hd }])
   if (!gemv) await (mmAcc as MatmulPlan).tune([{ M, N: Hd, K: H * D }, { M, N: Hd, K: I }])
   if (gateUp) await gateUp.tune([{ M, N: 2 * I, K: Hd }])
+  // q|k|v as one product (qkvMergeWanted; the caller says so where its attention reads the merged rows)
+  const qkvMerge = !gemv && options.qkvMerge === true
+  if (qkvMerge) await (mm as MatmulPlan).tune([{ M, N: (H + 2 * KV) * D, K: Hd }])
   await mmHead.tune(tableShards(vocab, Hd, options.maxBindingBytes ?? gpu.maxStorageBufferBindingSize).flatMap((sh) =>
     [...new Set([chunkRows, T % chunkRows || chunkRows])].map((rows) => ({ M: rows, N: sh.rows, K: Hd }))))
   const made: Array<GPUBuffer> = []
@@ -239,10 +242,15 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   const b: TokenBuffers = {
     ids: buf(T * 4), targets: buf(T * 4), out: buf(T * 8),
     x: buf(T * Hd * 4), xh: buf(T * Hd * 2),
-    q: buf(T * H * D * 4), k: buf(T * KV * D * 4), v: buf(T * KV * D * 4), qh: buf(T * H * D * 2), atth: buf(T * H * D * 2),
+    // the merged q|k|v product writes `qkv` instead: no room for the three
+    q: buf(qkvMerge ? 16 : T * H * D * 4), k: buf(qkvMerge ? 16 : T * KV * D * 4), v: buf(qkvMerge ? 16 : T * KV * D * 4), qh: buf(T * H * D * 2), atth: buf(T * H * D * 2),
     // the gate-up epilogue stores neither projection: no room for them
     g: buf(gateUp ? 16 : T * I * 4), up: buf(gateUp ? 16 : T * I * 4), acth: buf(T * I * 2)
   }
+  // q|k|v's merged weights and the product's rows [T, H + 2·KV heads, D]: weights made once per weights (derivedWeights)
+  const qkvWeights = qkvMerge ? derivedWeights(weights, "qkv", () => mergeQkvWeights(dev, format, shape, weights.layers)) : undefined
+  const qkvOut = qkvMerge ? buf(T * (H + 2 * KV) * D * 4) : undefined
+  const qkvLayer = new Map(qkvWeights?.map((m, l) => [weights.layers[l]!, m]) ?? [])
   // gate and up's weights interleaved for the gate-up epilogue: copies made once for these weights (derivedWeights)
   const gateUpWeights = new Map<LayerWeights, LinearWeight>()
   if (gateUp) {
@@ -264,17 +272,17 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
   const p = {
     norm: u([T, Hd, 0, 0], [shape.eps]),
     q: u([M, H * D, Hd, 0]), kv: u([M, KV * D, Hd, 0]), o: u([M, Hd, H * D, 0]), gu: u([M, I, Hd, 0]), down: u([M, Hd, I, 0]),
-    swiglu: u([T * I]), gateUp: u([M, 2 * I, Hd, 0])
+    swiglu: u([T * I]), gateUp: u([M, 2 * I, Hd, 0]), qkv: u([M, (H + 2 * KV) * D, Hd, 0])
   }
   /**
-   * One layer: rmsnorm→f16 · q, k, v matmuls (or `qkv`: one matmul over the three weights merged,
-   * into its own buffer) · `attention` (q, k, v → atth) · o (+residual) · rmsnorm→f16 · gate, up ·
+   * One layer: rmsnorm→f16 · q, k, v matmuls (or one over the three weights merged, into `qkv`) ·
+   * `attention` (q, k, v or qkv → atth) · o (+residual) · rmsnorm→f16 · gate, up ·
    * SwiGLU→f16 (or gate|up as one product with SwiGLU in its epilogue, or SwiGLU in up's) · down (+residual).
    */
-  const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>, qkv?: { readonly weight: LinearWeight; readonly out: GPUBuffer; readonly params: GPUBuffer }): Array<readonly [string, Dispatch]> => [
+  const layer = (w: LayerWeights, attention: ReadonlyArray<readonly [string, Dispatch]>): Array<readonly [string, Dispatch]> => [
     ["rmsnorm", fused.rmsnormF16({ X: b.x, W: w.inputNorm, Y: b.xh, params: p.norm }, T)],
-    ...(qkv
-      ? [["matmul qkv", mm.dispatch({ A: b.xh, C: qkv.out, params: qkv.params, ...qkv.weight }, M, (H + 2 * KV) * D, Hd)] as const]
+    ...(qkvOut
+      ? [["matmul qkv", mm.dispatch({ A: b.xh, C: qkvOut, params: p.qkv, ...qkvLayer.get(w)! }, M, (H + 2 * KV) * D, Hd)] as const]
       : [
         ["matmul q", mm.dispatch({ A: b.xh, C: b.q, params: p.q, ...w.q }, M, H * D, Hd)] as const,
         ["matmul k", mm.dispatch({ A: b.xh, C: b.k, params: p.kv, ...w.k }, M, KV * D, Hd)] as const,
@@ -309,7 +317,7 @@ export const forwardParts = async (gpu: Gpu, shape: EngineShape, weights: Engine
     head.push(tok.pickFinish({ state: rowState, out: { buffer: b.out, offset: c0 * 8, size: rows * 8 }, params: u([rows]) }, rows))
   }
   const embed = shards.map((sh) => tok.embed({ ids: b.ids, E: rowsOf(weights.embed, sh), X: b.x, params: u([T, Hd, vocab, sh.row0, sh.rows]) }, T))
-  return { kernels: { mm, fused, el, tok }, b, buf, u, made, layer, embed, head }
+  return { kernels: { mm, fused, el, tok }, b, qkv: qkvOut, buf, u, made, layer, embed, head }
 }
 
 /**
@@ -393,24 +401,20 @@ export class Qwen3Engine {
     const { heads: H, kvHeads: KV, headDim: D } = shape
     const tensorCores = pickMatrixConfig(gpu) !== undefined && options.attention !== "scalar"
     const tcAttention = tensorCores ? await tensorCoreAttention(gpu, D, options.attentionVariant, false, H / KV) : undefined
-    const f = await forwardParts(gpu, shape, weights, T, options)
-    const { buf, u, b, kernels: { fused, el, mm } } = f
+    const f = await forwardParts(gpu, shape, weights, T, { ...options, qkvMerge: tcAttention !== undefined && qkvMergeWanted() })
+    const { buf, u, b, kernels: { fused, el } } = f
     const kh = buf(T * KV * D * 2), vh = buf(T * KV * D * 2), att = buf(T * H * D * 4)
     const p = {
       qkQ: u([T, seq, H, 0], [shape.eps, shape.theta]), qkK: u([T, seq, KV, 0], [shape.eps, shape.theta]),
-      qkv: u([T, seq, H, KV], [shape.eps, shape.theta]), qkvMatmul: u([T, (H + 2 * KV) * D, shape.hidden, 0]),
+      qkv: u([T, seq, H, KV], [shape.eps, shape.theta]),
       castV: u([T * KV * D]), castAtt: u([T * H * D]),
       att: u([batch, seq, seq, H, KV, 0, 0, 0], [1 / Math.sqrt(D)])
     }
-    // the merged q|k|v projection (qkvMergeWanted) on the tensor-core path: its weights made once per weights, its output the engine's
-    const merged = tcAttention && qkvMergeWanted() ? derivedWeights(weights, "qkv", () => mergeQkvWeights(gpu.device, weights.format, shape, weights.layers)) : undefined
-    const qkvOut = merged ? buf(T * (H + 2 * KV) * D * 4) : undefined
-    if (merged) await (mm as MatmulPlan).tune([{ M: T, N: (H + 2 * KV) * D, K: shape.hidden }]) // the tensor-core plan: the GEMV is the decoder's alone
     // Without tensor cores: the scalar f32 attention, and its output cast for the o matmul.
-    const layerDispatches = weights.layers.map((w, l) => f.layer(w, tcAttention
+    const layerDispatches = weights.layers.map((w) => f.layer(w, tcAttention
       ? [
-        ...(merged
-          ? [["qkv-norm+rope, v cast", fused.qkvNormRopeF16({ X: qkvOut!, Wq: w.qNorm, Wk: w.kNorm, Q: b.qh, K: kh, V: vh, params: p.qkv }, T, H, KV)] as const]
+        ...(f.qkv
+          ? [["qkv-norm+rope, v cast", fused.qkvNormRopeF16({ X: f.qkv, Wq: w.qNorm, Wk: w.kNorm, Q: b.qh, K: kh, V: vh, params: p.qkv }, T, H, KV)] as const]
           : [
             ["qk-norm+rope q", fused.qkNormRopeF16({ X: b.q, W: w.qNorm, Y: b.qh, params: p.qkQ }, T, H)] as const,
             ["qk-norm+rope k", fused.qkNormRopeF16({ X: b.k, W: w.kNorm, Y: kh, params: p.qkK }, T, KV)] as const,
@@ -423,7 +427,7 @@ export class Qwen3Engine {
         ["qk-norm+rope k", fused.qkNormRope({ X: b.k, W: w.kNorm, params: p.qkK }, T, KV)],
         ["attention", fused.attention({ Q: b.q, K: b.k, V: b.v, O: att, params: p.att }, batch, seq, H)],
         ["cast attention", el.castF16({ X: att, Y: b.atth, params: p.castAtt }, T * H * D)]
-      ], merged ? { weight: merged[l]!, out: qkvOut!, params: p.qkvMatmul } : undefined))
+      ]))
     return new Qwen3Engine(shape, batch, seq, gpu.device, b.ids, b.targets, b.out, f.made.filter((x) => x !== b.ids && x !== b.targets && x !== b.out), layerDispatches, f.embed, f.head, f.kernels.mm, tcAttention ? "tensor-core" : "scalar",
       tcAttention ? { K: kh, V: vh, type: "f16" } : { K: b.k, V: b.v, type: "f32" })
   }

@@ -463,13 +463,8 @@ class Pending implements PendingRecord {
 }
 
 /** kafkajs' `recordBatch/record/v0`, deferred: the lean RecordBatch below encodes it. */
-export const pendingRecord = ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = NO_HEADERS }: Partial<PendingRecord>): PendingRecord => ({
-  offsetDelta,
-  timestampDelta,
-  key,
-  value,
-  headers
-})
+export const pendingRecord = ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = NO_HEADERS }: Partial<PendingRecord>): PendingRecord =>
+  new Pending(offsetDelta, timestampDelta, key, value, headers)
 
 const sizeOfUVar = (u: number | bigint): number => {
   let n = 1

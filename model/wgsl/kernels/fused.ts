@@ -171,6 +171,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 `
 
 /**
+ * The per-head norm + RoPE kernels' shared WGSL: each lane's pairs (i, i + D/2) loaded from X at
+ * `base` while the (row, head) is one of `count`, with their squares summed into `ss`…
+ */
+const normRopePairLoads = (D: number, count: string): string => range(Math.ceil(D / 2 / 32)).map((k) => `  let i${k} = min(lane + ${32 * k}u, ${D / 2 - 1}u);
+  let on${k} = wanted < ${count} && lane + ${32 * k}u < ${D / 2}u;
+  let a${k} = select(0.0, X[base + i${k}], on${k});
+  let b${k} = select(0.0, X[base + i${k} + ${D / 2}u], on${k});
+  ss += a${k} * a${k} + b${k} * b${k};`).join("\n")
+
+/** …and pair k normed (by `inv` and the weights `w1`, `w2` at i and i + D/2) and rotated by RoPE at `pos`: n1, n2, c, s. */
+const normRopePair = (D: number, k: number, w1: string, w2: string, indent: string): string => [
+  `let n1 = a${k} * inv * ${w1};`, `let n2 = b${k} * inv * ${w2};`,
+  `let angle = pos / pow(p.theta, f32(2u * i${k}) / ${D}.0);`, "let c = cos(angle);", "let s = sin(angle);"
+].map((l) => indent + l).join("\n")
+
+/**
  * Qwen3's per-head q/k norm then RoPE, fused, on X [rows = B·S, heads, D]: 32 threads a
  * (row, head), 8 a workgroup; each thread owns the pairs (i, i + D/2) that RoPE rotates together
  * (i = lane, lane + 32, …), so the normalised values never leave registers. In place (f32), or
@@ -198,18 +214,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let yBase = ${yBase};
   let pos = f32(p.past + (rh / p.heads) % p.S);
   var ss = 0.0;
-${range(pairs).map((k) => `  let i${k} = min(lane + ${32 * k}u, ${half - 1}u);
-  let on${k} = wanted < p.rows * p.heads && lane + ${32 * k}u < ${half}u;
-  let a${k} = select(0.0, X[base + i${k}], on${k});
-  let b${k} = select(0.0, X[base + i${k} + ${half}u], on${k});
-  ss += a${k} * a${k} + b${k} * b${k};`).join("\n")}
+${normRopePairLoads(D, "p.rows * p.heads")}
   let inv = inverseSqrt(rowSum(ss, lid) / ${D}.0 + p.eps);
 ${range(pairs).map((k) => `  if (on${k}) {
-    let n1 = a${k} * inv * W[i${k}];
-    let n2 = b${k} * inv * W[i${k} + ${half}u];
-    let angle = pos / pow(p.theta, f32(2u * i${k}) / ${D}.0);
-    let c = cos(angle);
-    let s = sin(angle);
+${normRopePair(D, k, `W[i${k}]`, `W[i${k} + ${half}u]`, "    ")}
     ${Y}[yBase + i${k}] = ${cast}(n1 * c - n2 * s);
     ${Y}[yBase + i${k} + ${half}u] = ${cast}(n2 * c + n1 * s);
   }`).join("\n")}
@@ -254,19 +262,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let yBase = select(select((row * p.KV + head - p.H - p.KV) * ${D}u, (row * p.KV + head - p.H) * ${D}u, isK), (row * p.H + head) * ${D}u, isQ);
   let pos = f32(row % p.S);
   var ss = 0.0;
-${range(pairs).map((k) => `  let i${k} = min(lane + ${32 * k}u, ${half - 1}u);
-  let on${k} = wanted < p.rows * heads && lane + ${32 * k}u < ${half}u;
-  let a${k} = select(0.0, X[base + i${k}], on${k});
-  let b${k} = select(0.0, X[base + i${k} + ${half}u], on${k});
-  ss += a${k} * a${k} + b${k} * b${k};`).join("\n")}
+${normRopePairLoads(D, "p.rows * heads")}
   let inv = inverseSqrt(rowSum(ss, lid) / ${D}.0 + p.eps);
 ${range(pairs).map((k) => `  if (on${k}) {
     if (isQ || isK) {
-      let n1 = a${k} * inv * select(Wk[i${k}], Wq[i${k}], isQ);
-      let n2 = b${k} * inv * select(Wk[i${k} + ${half}u], Wq[i${k} + ${half}u], isQ);
-      let angle = pos / pow(p.theta, f32(2u * i${k}) / ${D}.0);
-      let c = cos(angle);
-      let s = sin(angle);
+${normRopePair(D, k, `select(Wk[i${k}], Wq[i${k}], isQ)`, `select(Wk[i${k} + ${half}u], Wq[i${k} + ${half}u], isQ)`, "      ")}
       if (isQ) {
         Q[yBase + i${k}] = f16(n1 * c - n2 * s);
         Q[yBase + i${k} + ${half}u] = f16(n2 * c + n1 * s);
