@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
+// (The flags on the first line are bin/node-flags.mjs's NODE_FLAGS: why there.)
 // The CLI runs straight from the TypeScript sources (no build step): they are compiled on first
 // use into .cache/cli/ and recompiled when one changes (see compiled-cli.mjs); where that cannot
 // be done, tsx compiles them on load.

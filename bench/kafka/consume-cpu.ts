@@ -8,6 +8,7 @@
 // Reads the topic whole (default: the newest bench/kafka/run.ts input topic) with a fresh group;
 // prints records/s from the group's assignment and CPU µs per record. Set FLEUVE_KAFKA_PORT for
 // another broker.
+import { nodeFlagsLine } from "./product-flags.ts" // first: re-runs under fleuve's V8 flags
 import { Effect } from "effect"
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector"
@@ -57,6 +58,6 @@ await new Promise<void>((resolve) => {
 })
 const cpu = process.cpuUsage(cpu0)
 if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((await post("Profiler.stop")).profile))
-console.log(`${client}${decode ? ` with decoding (${ok} valid)` : ""}: ${n} records of ${topic} in ${((t1 - assignedAt) / 1000).toFixed(2)} s from assignment (${Math.round(n / ((t1 - assignedAt) / 1000))} records/s); CPU ${((cpu.user + cpu.system) / n).toFixed(2)} µs/record`)
+console.log(`${client}${decode ? ` with decoding (${ok} valid)` : ""}: ${n} records of ${topic} in ${((t1 - assignedAt) / 1000).toFixed(2)} s from assignment (${Math.round(n / ((t1 - assignedAt) / 1000))} records/s); CPU ${((cpu.user + cpu.system) / n).toFixed(2)} µs/record; ${nodeFlagsLine}`)
 await transport.close()
 process.exit(0)

@@ -17,6 +17,7 @@
 // pipelines/kafka/compiled-validator.ts, the Effect Schema for whatever it does not accept).
 // Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT to reach a broker started on other ports.
 // Java: org.apache.kafka.tools.ProducerPerformance / ConsumerPerformance from the broker's jars.
+import { nodeFlagsLine } from "./product-flags.ts" // first: re-runs under fleuve's V8 flags
 import { benchSettings } from "./settings.ts"
 import { Effect, Stream } from "effect"
 import { spawnSync } from "node:child_process"
@@ -276,7 +277,7 @@ const main = async () => {
   }
   const last = rounds[rounds.length - 1]!
   console.log(`records ${N}, ${last.encodedSize} bytes each (wire format), 3 partitions, broker ${bootstrap}, ${ROUNDS} round(s), clients ${CLIENTS.join(", ")}`)
-  console.log(`fleuve: ${BATCH} records per produce request; kafkajs: no linger, ${baseSettings.fetchBytes! >> 20} MiB fetched per partition, maxWait 200 ms; rdkafka: linger.ms 2, max.partition.fetch.bytes ${baseSettings.fetchBytes! >> 20} MiB, fetch.wait.max.ms 100, up to 10,000 records per consume call`)
+  console.log(`fleuve: ${nodeFlagsLine}; ${BATCH} records per produce request; kafkajs: no linger, ${baseSettings.fetchBytes! >> 20} MiB fetched per partition, maxWait 200 ms; rdkafka: linger.ms 2, max.partition.fetch.bytes ${baseSettings.fetchBytes! >> 20} MiB, fetch.wait.max.ms 100, up to 10,000 records per consume call`)
   console.log(`java:   ProducerPerformance acks=all enable.idempotence=true batch.size=16384 linger.ms=5; ConsumerPerformance defaults`)
   console.log(`${"measure (median over rounds)".padEnd(64)} ${"fleuve msg/s".padStart(12)} ${"peer msg/s".padStart(12)} ${"ratio".padStart(6)}`)
   for (const c of CLIENTS) {

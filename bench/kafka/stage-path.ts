@@ -9,6 +9,7 @@
 //   node --import tsx bench/kafka/stage-path.ts [records] [rounds]
 //   FLEUVE_BENCH_PROFILE=/tmp/stage-path.cpuprofile …   # a CPU profile of the last round
 //   FLEUVE_BENCH_PROMOTED=1 …   # the last round: where what survives young-generation collections was allocated
+import { nodeFlagsLine } from "./product-flags.ts" // first: re-runs under fleuve's V8 flags
 import { Effect, Stream } from "effect"
 import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -200,7 +201,7 @@ const round = async (profile: boolean, kind: Kind) => {
   const cpu = process.cpuUsage(cpu0)
   if (promoted) printSurvivors((await postH("HeapProfiler.stopSampling")).profile)
   if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((await post("Profiler.stop")).profile))
-  console.log(`${kind.padEnd(12)} ${handled} records in ${wall.toFixed(0)} ms, CPU ${((cpu.user + cpu.system) / handled).toFixed(2)} µs a record, ${(producedBytes / 1e6).toFixed(1)} MB of Produce requests`)
+  console.log(`${kind.padEnd(12)} ${handled} records in ${wall.toFixed(0)} ms, CPU ${((cpu.user + cpu.system) / handled).toFixed(2)} µs a record, ${(producedBytes / 1e6).toFixed(1)} MB of Produce requests; ${nodeFlagsLine}`)
 }
 
 // FLEUVE_BENCH_KIND=pass-through or mapping runs one kind only (a profile is of the last round's last kind).

@@ -12,6 +12,7 @@
 // onBatch and in its transactions (from their opening to their commit: a stage sends a fetch's
 // first outputs while it still handles the rest), and the process's CPU time (user + system, librdkafka's threads
 // included) over the same span. Set FLEUVE_KAFKA_PORT / FLEUVE_REGISTRY_PORT for another broker.
+import { nodeFlagsLine } from "./product-flags.ts" // first: re-runs under fleuve's V8 flags
 import { benchSettings } from "./settings.ts"
 import { Effect, Stream } from "effect"
 import { writeFileSync } from "node:fs"
@@ -155,7 +156,7 @@ if (profiler) writeFileSync(process.env.FLEUVE_BENCH_PROFILE!, JSON.stringify((a
 const grouping = client === "kafkajs" ? (kafkajsGroupingPatched() ? " with fleuve's replacements" : " as shipped") : ""
 console.log(
   `${client}${grouping}: ${N} records in ${wall.toFixed(2)} s from the stage's start (${Math.round(N / wall)} records/s); ${t.batchN} batches of ${Math.round(t.records / t.batchN)} records, ` +
-    `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s (CPU ${(t.txCpu / 1000).toFixed(2)} s); CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record); event loop busy ${(busy * 100).toFixed(0)}% of the span`
+    `${t.txN} transactions; onBatch ${(t.batch / 1000).toFixed(2)} s, of which in transactions ${(t.tx / 1000).toFixed(2)} s (CPU ${(t.txCpu / 1000).toFixed(2)} s); CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / N).toFixed(1)} µs/record); event loop busy ${(busy * 100).toFixed(0)}% of the span; ${nodeFlagsLine}`
 )
 if (timeline) for (const [at, what] of timeline) console.log(`${at.toFixed(1).padStart(8)} ms  ${what}`)
 await running.close()

@@ -1,0 +1,13 @@
+// The V8 flags every `fleuve` process starts with: bin/fleuve.mjs's first line passes them to node
+// (test/cli/node-flags.test.ts checks the two agree), and the Kafka benchmarks re-run themselves
+// with them (bench/kafka/product-flags.ts), so what they time is what `fleuve` runs.
+//
+// --max-semi-space-size=64 (MB; V8's default is 16 on 64-bit hosts): a Kafka consumer decodes a
+// whole fetch (4 MiB a partition, ~20,000 records) before its sink writes it, so every young-
+// generation collection during a fetch finds thousands of live records and copies them, twice,
+// then promotes them. With 64 MB the collections are four times rarer for the same live set: in
+// bench/kafka/consume-cpu.ts (200,000 records decoded and validated) garbage collection took
+// 530 / 387 / 106 ms of CPU at 16 / 32 / 64 MB (BENCHMARKS.md, Kafka, session 13). It cannot be
+// set from inside a running process (v8.setFlagsFromString comes after the heap is configured).
+// Costs up to ~150 MB more of young generation at the peak, in processes that allocate that fast.
+export const NODE_FLAGS = ["--max-semi-space-size=64"]
