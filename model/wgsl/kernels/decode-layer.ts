@@ -1,6 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
+import { decodeAttendGqaWgsl, gqaSharedBytes, gqaSubgroupWidth } from "./decode-attend-gqa.ts"
 import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
@@ -764,14 +765,16 @@ export const decodeKernelRows = (rows: number): number => {
   return 2 ** Math.ceil(Math.log2(rows))
 }
 
-export type DecodeAttend = "simple" | "unrolled" | "coalesced" | "split"
+export type DecodeAttend = "simple" | "unrolled" | "coalesced" | "split" | "gqa"
 
 export interface DecodeLayerOptions {
   readonly storage?: DecodeStorage
   /** the most rows the dispatches will have (default DECODE_ROWS) */
   readonly rows?: number
-  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl, decodeAttendCoalescedWgsl (default) or decodeAttendSplitWgsl + decodeAttendCombineWgsl ("split") */
+  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl, decodeAttendCoalescedWgsl (default), decodeAttendSplitWgsl + decodeAttendCombineWgsl ("split") or decodeAttendGqaWgsl ("gqa", decode-attend-gqa.ts: coalesced where the device has no fixed subgroup width) */
   readonly attend?: DecodeAttend
+  /** query heads a kv head (H / KV): the gqa attention is written for it (needed with attend "gqa") */
+  readonly queryGroup?: number
   /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE; the CUDA-core GEMVs only) */
   readonly shapes?: Partial<Record<GemvKind, GemvShape>>
   /**
@@ -791,6 +794,16 @@ export interface DecodeLayerOptions {
    * D in `storage`) fit the workgroup memory beside the GEMV's own; the CUDA-core GEMVs only
    */
   readonly foldCombine?: { readonly heads: number }
+}
+
+/** The gqa attention's spec on this device, or undefined (said on stderr) where it cannot run there. */
+const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | undefined) => {
+  if (group === undefined || !Number.isInteger(group) || group < 1) throw new Error("decode layer: the gqa attention needs queryGroup (H / KV)")
+  const width = gqaSubgroupWidth(gpu, D)
+  const spec = width === undefined ? undefined : { D, storage, group, width }
+  if (spec && gqaSharedBytes(spec) <= gpu.device.limits.maxComputeWorkgroupStorageSize) return spec
+  process.stderr.write(`decode layer: the gqa attention ${spec ? `needs ${gqaSharedBytes(spec)} bytes of workgroup memory` : `needs subgroups of one width whose team divides head_dim ${D} / 4 (decode-attend-gqa.ts)`}; the coalesced attention instead\n`)
+  return undefined
 }
 
 /** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
@@ -825,12 +838,15 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
   const acc = await make({ norm: false, weights: "one", out: "accumulate" }, "accumulate")
   const head = await make({ norm: true, weights: "one", out: "store" }, "head")
-  const variant = options.attend ?? "coalesced"
+  // gqa needs subgroups of one width and its workgroup memory; else the coalesced kernel, said on stderr
+  const gqa = options.attend === "gqa" ? gqaSpec(gpu, D, storage, options.queryGroup) : undefined
+  const plain = options.attend === "gqa" || options.attend === undefined ? "coalesced" : options.attend // the other variants' kernel (gqa's fallback)
+  const variant: DecodeAttend = gqa ? "gqa" : plain
   if (variant !== "simple" && D % 4 !== 0) throw new Error(`decode layer: the ${variant} attention needs head_dim a multiple of 4, not ${D}`)
   if (variant === "coalesced" && (128 % D !== 0 || D < 4)) throw new Error(`decode layer: the coalesced attention needs head_dim dividing 128, not ${D}`)
   if (variant === "split" && (D % 32 !== 0 || D > 256)) throw new Error(`decode layer: the split attention needs head_dim a multiple of 32 up to 256, not ${D}`)
-  const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[variant](D, storage)
-  const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}`)
+  const source = gqa ? decodeAttendGqaWgsl(gqa) : { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[plain](D, storage)
+  const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}${gqa ? `-g${gqa.group}-w${gqa.width}` : ""}`)
   const combine = variant === "split" ? await pipeline(gpu.device, decodeAttendCombineWgsl(D, storage), `decode-attend-combine-${storage}`) : undefined
   // the combination folded into the o GEMV where asked and its workgroup memory fits (the combined
   // activations, plus the reduction's unless the sums are subgroupAdds)
@@ -864,6 +880,10 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") }),
     attend: (b, rows, H, positions) => {
       rowsOk(rows)
+      if (gqa) {
+        if (H % gqa.group !== 0) throw new Error(`decode layer: the gqa attention was written for ${gqa.group} query heads a kv head; ${H} heads`)
+        return [{ pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H / gqa.group] }]
+      }
       if (!combine) return [{ pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }]
       if (!b.Part || positions === undefined) throw new Error("decode layer: the split attention needs its partial buffer and the cache's positions")
       const chunks: Dispatch = { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.Part, b.params], groups: [rows, H, attendSplits(positions)] }
