@@ -23,13 +23,12 @@ const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math
 const firstDifference = (a: Float32Array, b: Float32Array) => (a.length !== b.length ? 0 : a.findIndex((x, i) => !Object.is(x, b[i])))
 const eps = 1e-6
 const theta = 1e6
-const D = 128
 const POSITIONS = 256 // the caches' positions (the decoder's prompt 128 + 128 new tokens)
 
 describe("gqa decoding attention", { skip }, () => {
   it("is written for this adapter's subgroups (one fixed width: SwiftShader's 4, a card's 32)", () => {
     if (t.skip !== false) return
-    const width = gqaSubgroupWidth(t.gpu, D)
+    const width = gqaSubgroupWidth(t.gpu, 128)
     assert.ok(width !== undefined, `subgroup sizes ${JSON.stringify(t.gpu.subgroupSizes)}`)
     assert.equal(width, t.gpu.subgroupSizes!.min)
   })
@@ -52,57 +51,60 @@ describe("gqa decoding attention", { skip }, () => {
       const raw = await readBuffer(dev, b, n * bytes)
       return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
     }
-    for (const [H, KV] of [[16, 8], [2, 2], [4, 1]] as const) {
-      for (const rows of [1, 3, 16]) {
-        const positions = [0, 1, 63, 64, 65, 200, 255]
-        it(`${H} heads on ${KV} kv heads, ${rows} row(s), positions ${positions.join(", ")}: against the CPU and the coalesced kernel, the cache appended at pos (${storage} storage)`, { skip: noF16 }, async () => {
-          if (t.skip !== false) return
-          const dev = t.gpu.device
-          const gqa = await decodeLayerKernels(t.gpu, D, { storage, attend: "gqa", queryGroup: H / KV })
-          const coalesced = await decodeLayerKernels(t.gpu, D, { storage, attend: "coalesced" })
-          const Kc = held(random(POSITIONS * rows * KV * D, 24 + rows, 1))
-          const Vc = held(random(POSITIONS * rows * KV * D, 25 + rows, 1))
-          const [qn, kn] = [random(D, 22, 0.3).map((v) => 1 + v), random(D, 23, 0.3).map((v) => 1 + v)]
-          const [bqn, bkn] = [storageBuffer(dev, qn), storageBuffer(dev, kn)]
-          for (const pos of positions) {
-            const qkv = random(rows * (H + 2 * KV) * D, 21 + pos, 2)
-            const bqkv = storageBuffer(dev, qkv)
-            const params = uniformBuffer(dev, ...decodeAttendParams(rows, pos, H, KV, 1 / Math.sqrt(D), eps, theta))
-            const run = async (k: typeof gqa) => {
-              const [bK, bV] = [upload(dev, Kc), upload(dev, Vc)]
-              const O = storageBuffer(dev, rows * H * D * bytes)
-              const dispatches = k.attend({ QKV: bqkv, QN: bqn, KN: bkn, K: bK, V: bV, O, params }, rows, H, POSITIONS)
-              await runDispatches(dev, dispatches)
-              const out = { dispatches, O: await readStored(dev, O, rows * H * D), K: await readStored(dev, bK, POSITIONS * rows * KV * D), V: await readStored(dev, bV, POSITIONS * rows * KV * D) }
-              for (const b of [bK, bV, O]) b.destroy()
-              return out
-            }
-            const got = await run(gqa)
-            const base = await run(coalesced)
-            for (const b of [bqkv, params]) b.destroy()
-            const label = `position ${pos}`
-            assert.deepEqual(got.dispatches.map((d) => d.groups), [[rows, KV]], `${label}: one workgroup a (row, kv head)`)
-            const want = decodeAttendRef(qkv, qn, kn, Kc, Vc, rows, pos, H, KV, D, eps, theta, held)
-            // at position 1 (two keys) the output moves most with the scores: the coalesced kernel is 1.2e-4 off the CPU there too (SwiftShader)
-            assert.ok(maxDiff(got.O, want.O) < (storage === "f16" ? 5e-3 : 3e-4), `${label}, against the CPU: max |Δ| ${maxDiff(got.O, want.O)}`)
-            // the coalesced kernel sums in another order; in f16 both outputs are rounded (an ulp apart at most)
-            assert.ok(maxDiff(got.O, base.O) < (storage === "f16" ? 2e-3 : 1e-5), `${label}, against the coalesced kernel: max |Δ| ${maxDiff(got.O, base.O)}`)
-            // the new key and value at pos, every (row, kv head) of it; RoPE's angles reach 255 rad (f32 sin/cos good to ~1e-4)
-            const at = (c: Float32Array) => c.subarray(pos * rows * KV * D, (pos + 1) * rows * KV * D)
-            assert.ok(maxDiff(at(got.K), want.k) < (storage === "f16" ? 5e-3 : 1e-3), `${label}, the new keys in the cache: max |Δ| ${maxDiff(at(got.K), want.k)}`)
-            assert.equal(firstDifference(at(got.V), want.v), -1, `${label}, the new values in the cache`)
-            // the q/k norms' squares are summed in another order than the coalesced kernel's (an f16 ulp at ~4 in f16)
-            assert.ok(maxDiff(at(got.K), at(base.K)) < (storage === "f16" ? 4e-3 : 1e-5), `${label}, the new keys against the coalesced kernel's: max |Δ| ${maxDiff(at(got.K), at(base.K))}`)
-            // every other position of the caches untouched
-            const [before, past] = [(c: Float32Array) => c.subarray(0, pos * rows * KV * D), (c: Float32Array) => c.subarray((pos + 1) * rows * KV * D)]
-            for (const [name, c, was] of [["keys", got.K, Kc], ["values", got.V, Vc]] as const) {
-              assert.equal(firstDifference(before(c), before(was)), -1, `${label}: ${name} before pos untouched`)
-              assert.equal(firstDifference(past(c), past(was)), -1, `${label}: ${name} past pos untouched`)
-            }
+    // head_dim 128 on the model's groups; head_dim 8, where a subgroup of 4 lanes reads two keys at
+    // once (teams of 2 lanes, as 32 lanes do at head_dim 64: their sums added at the end)
+    const cases = [
+      ...[[16, 8], [2, 2], [4, 1]].flatMap(([H, KV]) => [1, 3, 16].map((rows) => ({ D: 128, H: H!, KV: KV!, rows, positions: [0, 1, 63, 64, 65, 200, 255] }))),
+      ...[[4, 2], [8, 1]].map(([H, KV]) => ({ D: 8, H: H!, KV: KV!, rows: 3, positions: [0, 1, 65, 255] }))
+    ]
+    for (const { D, H, KV, rows, positions } of cases) {
+      it(`${H} heads on ${KV} kv heads, ${rows} row(s), positions ${positions.join(", ")}${D === 128 ? "" : `, head_dim ${D}`}: against the CPU and the coalesced kernel, the cache appended at pos (${storage} storage)`, { skip: noF16 }, async () => {
+        if (t.skip !== false) return
+        const dev = t.gpu.device
+        const gqa = await decodeLayerKernels(t.gpu, D, { storage, attend: "gqa", queryGroup: H / KV })
+        const coalesced = await decodeLayerKernels(t.gpu, D, { storage, attend: "coalesced" })
+        const Kc = held(random(POSITIONS * rows * KV * D, 24 + rows, 1))
+        const Vc = held(random(POSITIONS * rows * KV * D, 25 + rows, 1))
+        const [qn, kn] = [random(D, 22, 0.3).map((v) => 1 + v), random(D, 23, 0.3).map((v) => 1 + v)]
+        const [bqn, bkn] = [storageBuffer(dev, qn), storageBuffer(dev, kn)]
+        for (const pos of positions) {
+          const qkv = random(rows * (H + 2 * KV) * D, 21 + pos, 2)
+          const bqkv = storageBuffer(dev, qkv)
+          const params = uniformBuffer(dev, ...decodeAttendParams(rows, pos, H, KV, 1 / Math.sqrt(D), eps, theta))
+          const run = async (k: typeof gqa) => {
+            const [bK, bV] = [upload(dev, Kc), upload(dev, Vc)]
+            const O = storageBuffer(dev, rows * H * D * bytes)
+            const dispatches = k.attend({ QKV: bqkv, QN: bqn, KN: bkn, K: bK, V: bV, O, params }, rows, H, POSITIONS)
+            await runDispatches(dev, dispatches)
+            const out = { dispatches, O: await readStored(dev, O, rows * H * D), K: await readStored(dev, bK, POSITIONS * rows * KV * D), V: await readStored(dev, bV, POSITIONS * rows * KV * D) }
+            for (const b of [bK, bV, O]) b.destroy()
+            return out
           }
-          for (const b of [bqn, bkn]) b.destroy()
-        })
-      }
+          const got = await run(gqa)
+          const base = await run(coalesced)
+          for (const b of [bqkv, params]) b.destroy()
+          const label = `position ${pos}`
+          assert.deepEqual(got.dispatches.map((d) => d.groups), [[rows, KV]], `${label}: one workgroup a (row, kv head)`)
+          const want = decodeAttendRef(qkv, qn, kn, Kc, Vc, rows, pos, H, KV, D, eps, theta, held)
+          // at position 1 (two keys) the output moves most with the scores: the coalesced kernel is 1.2e-4 off the CPU there too (SwiftShader)
+          assert.ok(maxDiff(got.O, want.O) < (storage === "f16" ? 5e-3 : 3e-4), `${label}, against the CPU: max |Δ| ${maxDiff(got.O, want.O)}`)
+          // the coalesced kernel sums in another order; in f16 both outputs are rounded (an ulp apart at most)
+          assert.ok(maxDiff(got.O, base.O) < (storage === "f16" ? 2e-3 : 1e-5), `${label}, against the coalesced kernel: max |Δ| ${maxDiff(got.O, base.O)}`)
+          // the new key and value at pos, every (row, kv head) of it; RoPE's angles reach 255 rad (f32 sin/cos good to ~1e-4)
+          const at = (c: Float32Array) => c.subarray(pos * rows * KV * D, (pos + 1) * rows * KV * D)
+          assert.ok(maxDiff(at(got.K), want.k) < (storage === "f16" ? 5e-3 : 1e-3), `${label}, the new keys in the cache: max |Δ| ${maxDiff(at(got.K), want.k)}`)
+          assert.equal(firstDifference(at(got.V), want.v), -1, `${label}, the new values in the cache`)
+          // the q/k norms' squares are summed in another order than the coalesced kernel's (an f16 ulp at ~4 in f16)
+          assert.ok(maxDiff(at(got.K), at(base.K)) < (storage === "f16" ? 4e-3 : 1e-5), `${label}, the new keys against the coalesced kernel's: max |Δ| ${maxDiff(at(got.K), at(base.K))}`)
+          // every other position of the caches untouched
+          const [before, past] = [(c: Float32Array) => c.subarray(0, pos * rows * KV * D), (c: Float32Array) => c.subarray((pos + 1) * rows * KV * D)]
+          for (const [name, c, was] of [["keys", got.K, Kc], ["values", got.V, Vc]] as const) {
+            assert.equal(firstDifference(before(c), before(was)), -1, `${label}: ${name} before pos untouched`)
+            assert.equal(firstDifference(past(c), past(was)), -1, `${label}: ${name} past pos untouched`)
+          }
+        }
+        for (const b of [bqn, bkn]) b.destroy()
+      })
     }
   }
 })
