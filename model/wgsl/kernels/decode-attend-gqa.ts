@@ -21,8 +21,9 @@ import type { Gpu } from "./device.ts"
  *   workgroup memory: no barrier in the key loop (the coalesced kernel had 5 a block of 64 keys,
  *   and every thread walked the block's 64 scores for the max and for the sum);
  * - the first sweep's keys and values are loaded before the q/k norm and RoPE (they depend on no
- *   value of it, so their latency overlaps it), and each next sweep's as soon as the registers
- *   holding the current one are used.
+ *   value of it, so their latency overlaps it), and each next sweep's once the registers holding
+ *   the current one are used (keys after the butterflies, values after the weighted sum): at
+ *   width 32, head_dim 128 and f16, a lane holds 32 vec4s of keys and 32 of values a sweep.
  *
  * Same bindings, uniform and semantics as decodeAttendCoalescedWgsl: QKV the qkv GEMV's f32
  * output [rows, (H + 2·KV)·D], Qwen3's per-head RMSNorm of q and k (QN, KN) then RoPE at p.pos,
@@ -188,10 +189,12 @@ ${heads.map((g) => `  var m${g} = -3.0e38;\n  var l${g} = 0.0; // this lane's ke
     // the lane's partial dot products of its team's keys (the key at pos from workgroup memory)
 ${keys.map((k) => `    let at${k} = kb + ${k}u >= p.pos;`).join("\n")}
 ${heads.flatMap((g) => keys.map((k) => `    var x${g}_${k} = ${cols.map((c) => `dot(q${g}_${c}, select(vec4<f32>(${kReg(k, c)}), kn${c}, at${k}))`).join(" + ")};`)).join("\n")}
+${heads.map(butterfly).join("\n")}
+    // the next sweep's keys into the registers the dot products freed (issued after the butterflies,
+    // whose ${G} × ${T} partial sums would otherwise share the registers with them and the values)
     if (more) {
 ${loads("K", kReg, `(g0 + ${WG}u)`, "      ")}
     }
-${heads.map(butterfly).join("\n")}
     // the lane's own key kb + tl: its scores, the subgroup's online softmax
     let valid = kb + tl < len;
 ${heads.map((g) => `    {
