@@ -61,12 +61,13 @@ const mergeHeads = (s: GqaAttendSpec): number => Math.max(1, Math.min(s.group, M
 
 /**
  * The subgroup width the gqa attention can be written for on this device, or undefined: the
- * adapter must have subgroups of one fixed width (Dawn: subgroupMinSize = subgroupMaxSize), a power
+ * adapter must have subgroups of one fixed width (Dawn: subgroupMinSize = subgroupMaxSize; 32
+ * where it does not say, as matmul.ts subgroupsOf32 assumes for the tensor-core tiles), a power
  * of two whose team (teamLanes) divides a key's D / 4 vec4s, and GQA_WARPS of them must fit a workgroup.
  */
 export const gqaSubgroupWidth = (gpu: Gpu, D: number): number | undefined => {
-  const sizes = gpu.subgroupSizes
-  if (!gpu.device.features.has("subgroups") || sizes === undefined || sizes.min !== sizes.max) return undefined
+  const sizes = gpu.subgroupSizes ?? { min: 32, max: 32 }
+  if (!gpu.device.features.has("subgroups") || sizes.min !== sizes.max) return undefined
   const width = sizes.min
   const T = teamLanes(D, width)
   if (!isPowerOfTwo(width) || D % 8 !== 0 || !isPowerOfTwo(T) || (D / 4) % T !== 0) return undefined
