@@ -29,7 +29,7 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 /**
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
  * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores).
- * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split|gqa sets the attention, FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores the GEMVs.
+ * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split|gqa|gqa-split sets the attention, FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores the GEMVs.
  */
 export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
@@ -50,7 +50,7 @@ export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv
   readonly foldFeed?: boolean
 }
 const envAttend = process.env.FLEUVE_DECODER_ATTEND
-const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split", "gqa"]
+const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split", "gqa", "gqa-split"]
 /**
  * The attention a fused decoder of `rows` rows runs when its layout names none: `split` up to 4 rows
  * (one row on the H100, session 6 round 1, same call: 1.49 ms a step against coalesced's 1.93; a few
@@ -208,7 +208,7 @@ export class Qwen3Decoder {
       const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
       // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
-      const part = attend === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
+      const part = attend === "split" || attend === "gqa-split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
       const fold = decoderLayout.foldCombine ?? process.env.FLEUVE_DECODER_FOLD === "1"
       const tuneFold = fold && part ? { fold: { part, positions } } : {}
       const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits, ...tuneFold }, gemvHead)

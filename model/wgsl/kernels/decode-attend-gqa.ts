@@ -8,7 +8,7 @@ import type { Gpu } from "./device.ts"
  * once a step, where decodeAttendCoalescedWgsl (one workgroup per (row, query head)) read them
  * once per query head, and the keys go through subgroup operations instead of workgroup barriers:
  *
- * - a workgroup is GQA_WARPS subgroups of `width` lanes; a sweep gives each subgroup `width`
+ * - a workgroup is GQA_WARPS (8) subgroups of `width` lanes; a sweep gives each subgroup `width`
  *   consecutive keys. A key's row is read by a team of T = min(width, D / 4) lanes, 4 values a
  *   lane (T consecutive vec4s: one coalesced row a load instruction), so every lane holds D / (4T)
  *   vec4s of each of its team's T keys and the matching vec4s of the group's queries (registers);
@@ -31,6 +31,11 @@ import type { Gpu } from "./device.ts"
  * appended to the caches [positions, rows, KV, D] by this workgroup (the only one of its (row, kv
  * head)), O [rows, H, D] in `storage`. Grid [rows, KV].
  *
+ * The split form (GqaAttendSpec.split, decode-layer.ts "gqa-split") is flash-decoding over this
+ * kernel: a workgroup a (row, kv head, one sweep of the positions) writing partial softmaxes that
+ * decodeAttendCombineWgsl folds, for grids too small for the card (rows × KV workgroups: 128 at
+ * 16 rows of Qwen3-0.6B on 132 SMs, 8 at one row).
+ *
  * Needs subgroups of one fixed width (gqaSubgroupWidth): the butterfly assumes `width` lanes, the
  * lanes of subgroup s being local invocations s · width … (s + 1) · width − 1. SwiftShader's width
  * of 4 runs the same generator as a card's 32 (only the unrolled counts differ).
@@ -43,10 +48,23 @@ export interface GqaAttendSpec {
   readonly group: number
   /** the subgroups' width (gqaSubgroupWidth) */
   readonly width: number
+  /** subgroups a workgroup (default GQA_WARPS): a sweep is warps × width keys */
+  readonly warps?: number
+  /**
+   * true: flash-decoding, grid [rows, KV, ⌈positions / sweep⌉]: each workgroup takes one sweep of
+   * the cache and writes its partial softmax to Part (binding 5, in O's place) as
+   * decodeAttendSplitWgsl's records (per (chunk, row, query head): D unnormalised sums, the max,
+   * the sum of weights), for decodeAttendCombineWgsl with a chunk of one sweep. Only the
+   * workgroup whose sweep holds pos appends the new key and value.
+   */
+  readonly split?: boolean
 }
 
 /** Subgroups a workgroup: 8 warps of 32 lanes on NVIDIA (256 threads), each sweep 256 keys. */
 export const GQA_WARPS = 8
+
+/** Keys a workgroup of the split form takes (its chunk: one sweep). */
+export const gqaChunkKeys = (s: GqaAttendSpec): number => (s.warps ?? GQA_WARPS) * s.width
 
 /** Workgroup memory the subgroups' partial outputs take at most (they meet in rounds of heads that fit). */
 const MERGE_BYTES = 8192
@@ -57,7 +75,7 @@ const isPowerOfTwo = (n: number): boolean => n >= 1 && (n & (n - 1)) === 0
 const teamLanes = (D: number, width: number): number => Math.min(width, D / 4)
 
 /** Query heads whose partial outputs meet in one round (each subgroup's D values a head in f32). */
-const mergeHeads = (s: GqaAttendSpec): number => Math.max(1, Math.min(s.group, Math.floor(MERGE_BYTES / (GQA_WARPS * s.D * 4))))
+const mergeHeads = (s: GqaAttendSpec): number => Math.max(1, Math.min(s.group, Math.floor(MERGE_BYTES / ((s.warps ?? GQA_WARPS) * s.D * 4))))
 
 /**
  * The subgroup width the gqa attention can be written for on this device, or undefined: the
@@ -79,7 +97,8 @@ export const gqaSubgroupWidth = (gpu: Gpu, D: number): number | undefined => {
 export const gqaSharedBytes = (s: GqaAttendSpec): number => {
   const D4 = s.D / 4
   const heads = s.group + 1
-  return 16 * heads * D4 + 4 * heads * D4 + 16 * (s.group + 2) * D4 + 8 * GQA_WARPS * s.group + 16 * GQA_WARPS * mergeHeads(s) * D4
+  const warps = s.warps ?? GQA_WARPS
+  return 16 * heads * D4 + 4 * heads * D4 + 16 * (s.group + 2) * D4 + 8 * warps * s.group + 16 * warps * mergeHeads(s) * D4
 }
 
 export const decodeAttendGqaWgsl = (s: GqaAttendSpec): string => {
@@ -89,7 +108,9 @@ export const decodeAttendGqaWgsl = (s: GqaAttendSpec): string => {
   const T = teamLanes(D, P) // lanes a key
   if (!isPowerOfTwo(T) || D4 % T !== 0) throw new Error(`gqa attention: ${T} lanes a key must be a power of two dividing ${D4}`)
   const C4 = D4 / T // vec4s of a key a lane holds
-  const WG = GQA_WARPS * P // threads, and keys a sweep
+  const NW = s.warps ?? GQA_WARPS
+  const WG = NW * P // threads, and keys a sweep
+  const split = s.split === true
   const NV = G + 1 // vectors normed in the prologue: the group's query heads, then the key
   const GR = mergeHeads(s)
   const heads = range(G)
@@ -116,16 +137,16 @@ struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f3
 @group(0) @binding(2) var<storage, read> KN: array<f32>;
 @group(0) @binding(3) var<storage, read_write> K: array<vec4<${S}>>;
 @group(0) @binding(4) var<storage, read_write> V: array<vec4<${S}>>;
-@group(0) @binding(5) var<storage, read_write> O: array<${S}>;
+${split ? "@group(0) @binding(5) var<storage, read_write> Part: array<f32>;" : `@group(0) @binding(5) var<storage, read_write> O: array<${S}>;`}
 @group(0) @binding(6) var<uniform> p: P;
 var<workgroup> xs: array<vec4<f32>, ${NV * D4}>; // the group's q heads and the k head, normed in place
 var<workgroup> sq: array<f32, ${NV * D4}>; // their vec4s' sums of squares
 var<workgroup> q4: array<vec4<f32>, ${G * D4}>;
 var<workgroup> k4: array<vec4<f32>, ${D4}>;
 var<workgroup> v4: array<vec4<f32>, ${D4}>;
-var<workgroup> ms: array<f32, ${GQA_WARPS * G}>; // each subgroup's running max, a head
-var<workgroup> ls: array<f32, ${GQA_WARPS * G}>; // and its sum of weights
-var<workgroup> accs: array<vec4<f32>, ${GQA_WARPS * GR * D4}>; // and its weighted values, ${GR} head(s) a round
+var<workgroup> ms: array<f32, ${NW * G}>; // each subgroup's running max, a head
+var<workgroup> ls: array<f32, ${NW * G}>; // and its sum of weights
+var<workgroup> accs: array<vec4<f32>, ${NW * GR * D4}>; // and its weighted values, ${GR} head(s) a round
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let row = wg.x;
@@ -137,9 +158,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let stride4 = p.rows * p.KV * ${D4}u; // one position of the cache, in vec4s
   let base4 = (row * p.KV + kvh) * ${D4}u;
   let len = p.pos + 1u;
+${split ? `  let c0 = wg.z * ${WG}u; // this workgroup's sweep of the cache
+  if (c0 >= len) { return; } // uniform across the workgroup: nothing cached here yet
+  let end = min(len, c0 + ${WG}u);` : `  let c0 = 0u;
+  let end = len;`}
   // the first sweep's keys and values, before the prologue (their latency overlaps it)
-${loads("K", kReg, "0u", "  var ")}
-${loads("V", vReg, "0u", "  var ")}
+${loads("K", kReg, "c0", "  var ")}
+${loads("V", vReg, "c0", "  var ")}
   // the prologue: the group's q heads and the k head RMS-normed, RoPE at pos, all rounded to ${S}
   for (var i = lid; i < ${NV * D4}u; i += ${WG}u) {
     let vi = i / ${D4}u;
@@ -176,17 +201,18 @@ ${loads("V", vReg, "0u", "  var ")}
     if (vi < ${G}u) { q4[i] = held; } else { k4[c] = held; }
   }
   workgroupBarrier();
-  // the new key and value appended at pos: this workgroup is the only one of its (row, kv head)
-  for (var i = lid; i < ${D4}u; i += ${WG}u) {
+  // the new key and value appended at pos: this workgroup is the only one of its (row, kv head)${split ? " whose sweep holds pos" : ""}
+${split ? `  if (p.pos / ${WG}u == wg.z) {
+` : ""}  for (var i = lid; i < ${D4}u; i += ${WG}u) {
     K[p.pos * stride4 + base4 + i] = vec4<${S}>(k4[i]);
     V[p.pos * stride4 + base4 + i] = vec4<${S}>(v4[i]);
-  }
+  }${split ? "\n  }" : ""}
 ${heads.flatMap((g) => cols.map((c) => `  let q${g}_${c} = q4[${g * D4 + c * T}u + tl];`)).join("\n")}
 ${cols.map((c) => `  let kn${c} = k4[${c * T}u + tl];\n  let vn${c} = v4[${c * T}u + tl];`).join("\n")}
 ${heads.map((g) => `  var m${g} = -3.0e38;\n  var l${g} = 0.0; // this lane's keys' weights (summed over the subgroup at the end)\n${cols.map((c) => `  var acc${g}_${c} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
-  for (var g0 = 0u; g0 < len; g0 += ${WG}u) {
+  for (var g0 = c0; g0 < end; g0 += ${WG}u) {
     let kb = g0 + first;
-    let more = g0 + ${WG}u < len;
+    let more = g0 + ${WG}u < end;
     // the lane's partial dot products of its team's keys (the key at pos from workgroup memory)
 ${keys.map((k) => `    let at${k} = kb + ${k}u >= p.pos;`).join("\n")}
 ${heads.flatMap((g) => keys.map((k) => `    var x${g}_${k} = ${cols.map((c) => `dot(q${g}_${c}, select(vec4<f32>(${kReg(k, c)}), kn${c}, at${k}))`).join(" + ")};`)).join("\n")}
@@ -197,7 +223,7 @@ ${heads.map(butterfly).join("\n")}
 ${loads("K", kReg, `(g0 + ${WG}u)`, "      ")}
     }
     // the lane's own key kb + tl: its scores, the subgroup's online softmax
-    let valid = kb + tl < len;
+    let valid = kb + tl < end;
 ${heads.map((g) => `    {
       let sc = select(-3.0e38, x${g}_0 * p.scale, valid);
       let mn = max(m${g}, subgroupMax(sc));
@@ -227,20 +253,30 @@ ${range(hi - lo).flatMap((gi) => cols.map((c) => `    accs[(warp * ${GR}u + ${gi
     let gi = i / ${D4}u;
     let g = ${lo}u + gi;
     var mx = -3.0e38;
-    for (var w = 0u; w < ${GQA_WARPS}u; w++) { mx = max(mx, ms[w * ${G}u + g]); }
+    for (var w = 0u; w < ${NW}u; w++) { mx = max(mx, ms[w * ${G}u + g]); }
     var l = 0.0;
     var o = vec4<f32>(0.0);
-    for (var w = 0u; w < ${GQA_WARPS}u; w++) {
+    for (var w = 0u; w < ${NW}u; w++) {
       let f = exp(ms[w * ${G}u + g] - mx);
       l += f * ls[w * ${G}u + g];
       o += f * accs[(w * ${GR}u + gi) * ${D4}u + i % ${D4}u];
     }
-    let r = vec4<${S}>(o / l);
+${split ? `    // the chunk's record: its unnormalised sums, its max and its sum of weights
+    let rec = ((wg.z * p.rows + row) * p.H + kvh * ${G}u + g) * ${D + 4}u;
+    let at = rec + (i % ${D4}u) * 4u;
+    Part[at] = o.x;
+    Part[at + 1u] = o.y;
+    Part[at + 2u] = o.z;
+    Part[at + 3u] = o.w;
+    if (i % ${D4}u == 0u) {
+      Part[rec + ${D}u] = mx;
+      Part[rec + ${D + 1}u] = l;
+    }` : `    let r = vec4<${S}>(o / l);
     let at = (row * p.H + kvh * ${G}u + g) * ${D}u + (i % ${D4}u) * 4u;
     O[at] = r.x;
     O[at + 1u] = r.y;
     O[at + 2u] = r.z;
-    O[at + 3u] = r.w;
+    O[at + 3u] = r.w;`}
   }`).join("\n")}
 }
 `
