@@ -29,7 +29,7 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 /**
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
  * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores).
- * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split|gqa|gqa-split sets the attention, FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores the GEMVs.
+ * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention, FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores the GEMVs.
  */
 export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
@@ -49,6 +49,7 @@ export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv
    */
   readonly foldFeed?: boolean
 }
+// FLEUVE_DECODER_ATTEND: any of ATTENDS (gqa, gqa-split: model/wgsl/kernels/decode-attend-gqa.ts, opt-in)
 const envAttend = process.env.FLEUVE_DECODER_ATTEND
 const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split", "gqa", "gqa-split"]
 /**
