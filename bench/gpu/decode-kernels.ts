@@ -109,9 +109,9 @@ for (const M of args.rows!.split(",").map(Number)) {
   const qkv = storageBuffer(dev, rand(M * W, 1, 5))
   const ap = uniformBuffer(dev, ...decodeAttendParams(M, positions - 1, H, KV, 1 / Math.sqrt(D), 1e-6, 1e6))
   const Part = storageBuffer(dev, attendPartialBytes(M, H, D, positions))
-  for (const attend of ["unrolled", "coalesced", "split"] as const) {
-    const k = await decodeLayerKernels(gpu, D, { rows: M, storage, attend })
-    await time("attend (position 255)", caches.flatMap((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, Part, params: ap }, M, H, positions)), 2 * positions * M * KV * D * bytes, { rows: M, attend }, attend === "split" ? 2 : 1)
+  for (const attend of ["unrolled", "coalesced", "split", "gqa", "gqa-split"] as const) {
+    const k = await decodeLayerKernels(gpu, D, { rows: M, storage, attend, queryGroup: H / KV })
+    await time("attend (position 255)", caches.flatMap((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, Part, params: ap }, M, H, positions)), 2 * positions * M * KV * D * bytes, { rows: M, attend }, attend === "split" || attend === "gqa-split" ? 2 : 1)
   }
   Part.destroy()
   for (const c of caches) c.K.destroy(), c.V.destroy()

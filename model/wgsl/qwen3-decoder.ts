@@ -49,8 +49,9 @@ export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv
    */
   readonly foldFeed?: boolean
 }
+// FLEUVE_DECODER_ATTEND: any of ATTENDS (gqa, gqa-split: model/wgsl/kernels/decode-attend-gqa.ts, opt-in)
 const envAttend = process.env.FLEUVE_DECODER_ATTEND
-const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split"]
+const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced", "split", "gqa", "gqa-split"]
 /**
  * The attention a fused decoder of `rows` rows runs when its layout names none: `split` up to 4 rows
  * (one row on the H100, session 6 round 1, same call: 1.49 ms a step against coalesced's 1.93; a few
@@ -208,12 +209,12 @@ export class Qwen3Decoder {
       const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
       // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
-      const part = attend === "split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
+      const part = attend === "split" || attend === "gqa-split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
       const fold = decoderLayout.foldCombine ?? process.env.FLEUVE_DECODER_FOLD === "1"
       const tuneFold = fold && part ? { fold: { part, positions } } : {}
       const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits, ...tuneFold }, gemvHead)
       const { foldCombine: _fold, foldFeed: _foldFeed, ...layerLayout } = decoderLayout
-      const dl = await decodeLayerKernels(gpu, D, { rows, ...layerLayout, attend, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
+      const dl = await decodeLayerKernels(gpu, D, { rows, ...layerLayout, attend, queryGroup: H / KV, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
       const pick = await pickSplit(gpu)
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),

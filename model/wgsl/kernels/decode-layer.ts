@@ -1,6 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
+import { decodeAttendGqaWgsl, gqaChunkKeys, gqaSharedBytes, gqaSubgroupWidth, type GqaAttendSpec } from "./decode-attend-gqa.ts"
 import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
@@ -702,7 +703,7 @@ ${range(sweeps).map((u) => `  if (j${u} < n) { acc += scores[j${u}] * select(e${
  * chunks that hold positions (⌈(pos + 1) / SPLIT_KEYS⌉ of them) into the output, each chunk's
  * sums rescaled by exp(m_chunk − m) as an online softmax does between blocks.
  */
-export const decodeAttendCombineWgsl = (D: number, storage: DecodeStorage): string => `${storage === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
+export const decodeAttendCombineWgsl = (D: number, storage: DecodeStorage, chunkKeys = SPLIT_KEYS): string => `${storage === "f16" ? "enable f16;\n" : ""}struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
 @group(0) @binding(0) var<storage, read> Part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> O: array<${storage}>;
 @group(0) @binding(2) var<uniform> p: P;
@@ -710,7 +711,7 @@ export const decodeAttendCombineWgsl = (D: number, storage: DecodeStorage): stri
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wg.x;
   let h = wg.y;
-  let chunks = (p.pos + ${SPLIT_KEYS}u) / ${SPLIT_KEYS}u;
+  let chunks = (p.pos + ${chunkKeys}u) / ${chunkKeys}u;
   let each = p.rows * p.H * ${D + 4}u; // one chunk's records
   let base = (row * p.H + h) * ${D + 4}u;
   var m = -3.0e38;
@@ -764,14 +765,16 @@ export const decodeKernelRows = (rows: number): number => {
   return 2 ** Math.ceil(Math.log2(rows))
 }
 
-export type DecodeAttend = "simple" | "unrolled" | "coalesced" | "split"
+export type DecodeAttend = "simple" | "unrolled" | "coalesced" | "split" | "gqa" | "gqa-split"
 
 export interface DecodeLayerOptions {
   readonly storage?: DecodeStorage
   /** the most rows the dispatches will have (default DECODE_ROWS) */
   readonly rows?: number
-  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl, decodeAttendCoalescedWgsl (default) or decodeAttendSplitWgsl + decodeAttendCombineWgsl ("split") */
+  /** the attention kernel: decodeAttendWgsl ("simple"), decodeAttendUnrolledWgsl, decodeAttendCoalescedWgsl (default), decodeAttendSplitWgsl + decodeAttendCombineWgsl ("split"), decodeAttendGqaWgsl ("gqa", decode-attend-gqa.ts: coalesced where the device has no fixed subgroup width) or its flash-decoding form + decodeAttendCombineWgsl ("gqa-split": else split) */
   readonly attend?: DecodeAttend
+  /** query heads a kv head (H / KV): the gqa attention is written for it (needed with attend "gqa" or "gqa-split") */
+  readonly queryGroup?: number
   /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE; the CUDA-core GEMVs only) */
   readonly shapes?: Partial<Record<GemvKind, GemvShape>>
   /**
@@ -791,6 +794,20 @@ export interface DecodeLayerOptions {
    * D in `storage`) fit the workgroup memory beside the GEMV's own; the CUDA-core GEMVs only
    */
   readonly foldCombine?: { readonly heads: number }
+}
+
+/**
+ * The gqa attention's spec on this device, or undefined (said on stderr) where it cannot run there.
+ * Split: 4 subgroups a workgroup (a chunk of 128 keys on 32 lanes), and chunks of at least
+ * SPLIT_KEYS keys so that the split attention's partial buffer (attendPartialBytes) holds them.
+ */
+const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | undefined, split: boolean): GqaAttendSpec | undefined => {
+  if (group === undefined || !Number.isInteger(group) || group < 1) throw new Error("decode layer: the gqa attention needs queryGroup (H / KV)")
+  const width = gqaSubgroupWidth(gpu, D)
+  const spec = width === undefined ? undefined : { D, storage, group, width, ...(split ? { split, warps: Math.max(4, Math.ceil(SPLIT_KEYS / width)) } : {}) }
+  if (spec && gqaSharedBytes(spec) <= gpu.device.limits.maxComputeWorkgroupStorageSize) return spec
+  process.stderr.write(`decode layer: the gqa attention ${spec ? `needs ${gqaSharedBytes(spec)} bytes of workgroup memory` : `needs subgroups of one width whose team divides head_dim ${D} / 4 (decode-attend-gqa.ts)`}; the ${split ? "split" : "coalesced"} attention instead\n`)
+  return undefined
 }
 
 /** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
@@ -825,18 +842,24 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
   const acc = await make({ norm: false, weights: "one", out: "accumulate" }, "accumulate")
   const head = await make({ norm: true, weights: "one", out: "store" }, "head")
-  const variant = options.attend ?? "coalesced"
+  // gqa needs subgroups of one width and its workgroup memory; else the coalesced kernel, said on stderr
+  const asked = options.attend ?? "coalesced"
+  const gqa = asked === "gqa" || asked === "gqa-split" ? gqaSpec(gpu, D, storage, options.queryGroup, asked === "gqa-split") : undefined
+  const plain = asked === "gqa" ? "coalesced" : asked === "gqa-split" ? "split" : asked // the other variants' kernel (gqa's fallback)
+  const variant: DecodeAttend = gqa ? asked : plain
   if (variant !== "simple" && D % 4 !== 0) throw new Error(`decode layer: the ${variant} attention needs head_dim a multiple of 4, not ${D}`)
   if (variant === "coalesced" && (128 % D !== 0 || D < 4)) throw new Error(`decode layer: the coalesced attention needs head_dim dividing 128, not ${D}`)
   if (variant === "split" && (D % 32 !== 0 || D > 256)) throw new Error(`decode layer: the split attention needs head_dim a multiple of 32 up to 256, not ${D}`)
-  const source = { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[variant](D, storage)
-  const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}`)
-  const combine = variant === "split" ? await pipeline(gpu.device, decodeAttendCombineWgsl(D, storage), `decode-attend-combine-${storage}`) : undefined
+  const source = gqa ? decodeAttendGqaWgsl(gqa) : { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[plain](D, storage)
+  const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}${gqa ? `-g${gqa.group}-w${gqa.width}` : ""}`)
+  // the chunks' combination: of SPLIT_KEYS keys (split) or of a gqa workgroup's sweep (gqa-split)
+  const chunkKeys = gqa?.split ? gqaChunkKeys(gqa) : SPLIT_KEYS
+  const combine = variant === "split" || variant === "gqa-split" ? await pipeline(gpu.device, decodeAttendCombineWgsl(D, storage, chunkKeys), `decode-attend-combine-${storage}-c${chunkKeys}`) : undefined
   // the combination folded into the o GEMV where asked and its workgroup memory fits (the combined
   // activations, plus the reduction's unless the sums are subgroupAdds)
   const foldHeads = options.foldCombine?.heads
   const foldBytes = foldHeads === undefined ? Infinity : R * foldHeads * D * (storage === "f16" ? 2 : 4) + (sgReduce("oCombined") ? 0 : shared)
-  const folds = combine !== undefined && !tc && foldBytes <= gpu.device.limits.maxComputeWorkgroupStorageSize
+  const folds = variant === "split" && !tc && foldBytes <= gpu.device.limits.maxComputeWorkgroupStorageSize // the o GEMV's prologue reads SPLIT_KEYS chunks
   const oCombined = folds ? await make({ norm: false, weights: "one", out: "accumulate", combine: { heads: foldHeads!, headDim: D } }, "oCombined") : undefined
   const groups = (N: number, k: GemvKind) => {
     if (tc && N % TC_COLUMNS !== 0) throw new Error(`decode ${k}: ${N} columns, not a multiple of ${TC_COLUMNS} (tensor-core GEMVs)`)
@@ -864,9 +887,11 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") }),
     attend: (b, rows, H, positions) => {
       rowsOk(rows)
-      if (!combine) return [{ pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, H] }]
+      if (gqa && H % gqa.group !== 0) throw new Error(`decode layer: the gqa attention was written for ${gqa.group} query heads a kv head; ${H} heads`)
+      const across = gqa ? H / gqa.group : H // a workgroup a (row, kv head), or a (row, head)
+      if (!combine) return [{ pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.O, b.params], groups: [rows, across] }]
       if (!b.Part || positions === undefined) throw new Error("decode layer: the split attention needs its partial buffer and the cache's positions")
-      const chunks: Dispatch = { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.Part, b.params], groups: [rows, H, attendSplits(positions)] }
+      const chunks: Dispatch = { pipeline: attend, buffers: [b.QKV, b.QN, b.KN, b.K, b.V, b.Part, b.params], groups: [rows, across, Math.max(1, Math.ceil(positions / chunkKeys))] }
       return folds ? [chunks] : [chunks, { pipeline: combine, buffers: [b.Part, b.O, b.params], groups: [rows, H] }]
     }
   }

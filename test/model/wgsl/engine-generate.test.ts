@@ -66,6 +66,7 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
   })
 
   for (const [kernels, attend, gemv, fold] of [
+    ["fused", "gqa", "cuda-cores", false], ["fused", "gqa-split", "cuda-cores", false],
     ["fused", "coalesced", "cuda-cores", false], ["fused", "simple", "cuda-cores", false], ["fused", "split", "cuda-cores", false], ["fused", "split", "cuda-cores", true],
     ["fused", "split", "tensor-cores", false], ["unfused", "simple", "cuda-cores", false]
   ] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention${fold ? " combined in the o GEMV" : ""}, GEMVs on the ${gemv}` : ""})`, async () => {
@@ -83,7 +84,7 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     // a step: 5 dispatches a fused layer (15 unfused), the embedding, the head, the feed and the recording
     // (the split attention: 6 a layer, its chunks then their combination; 5 with the combination in
     // the o GEMV, and the feed, embedding and record in the pick: the layers, the lm_head and the pick's 2)
-    if (kernels === "fused") assert.equal(decoder.dispatchesPerStep, fold ? 5 * config.numLayers + 3 : (attend === "split" ? 6 : 5) * config.numLayers + 6)
+    if (kernels === "fused") assert.equal(decoder.dispatchesPerStep, fold ? 5 * config.numLayers + 3 : (attend === "split" || attend === "gqa-split" ? 6 : 5) * config.numLayers + 6)
     const got = rows.map(() => new Float32Array(149))
     const argmax = rows.map(() => new Uint32Array(149))
     for (let s = 0; s < 149; s++) {
@@ -128,6 +129,37 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
       await assertNearBest(prompts[r]!, g.tokenIds, r)
     }
     assert.ok(identical >= 2, `${identical} of ${prompts.length} rows identical to the tfjs runtime's`)
+  })
+
+  it("generates with the gqa attention (a workgroup a row and kv head, whole or split) the default coalesced attention's tokens at 16 rows, rows parting only at a near-tie", async () => {
+    // 16 prompts of different lengths from the four: each alone, then pairs of them
+    const batch = [...prompts, ...prompts.flatMap((a, i) => prompts.filter((_, j) => j !== i).map((b) => `${a} ${b}`))].slice(0, 16)
+    const generate = async (attend: "coalesced" | "gqa" | "gqa-split") => {
+      setDecoderLayout({ attend })
+      try {
+        return await generateGreedy(model, tokenizer, batch, { maxNewTokens: 24, stopAtEos: false, maxBatch: batch.length })
+      } finally {
+        setDecoderLayout({})
+      }
+    }
+    const base = await generate("coalesced")
+    for (const attend of ["gqa", "gqa-split"] as const) {
+      const gqa = await generate(attend)
+      let identical = 0
+      for (const [r, g] of gqa.entries()) {
+        const first = g.tokenIds.findIndex((t, i) => t !== base[r]!.tokenIds[i])
+        if (first < 0) {
+          identical++
+          continue
+        }
+        // the same history up to `first`: both tokens there near-best under the f32 reference (the sums' order differs)
+        const lp = await referenceLogprobs([...tokenizer.encode(batch[r]!), ...g.tokenIds.slice(0, first)])
+        const row = lp.subarray(lp.length - V)
+        const best = Math.max(...row)
+        assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[base[r]!.tokenIds[first]!]! < 0.05, `${attend}, row ${r} token ${first}: ${g.tokenIds[first]} vs coalesced ${base[r]!.tokenIds[first]}, not a near-tie`)
+      }
+      assert.ok(identical >= 8, `${attend}: ${identical} of ${batch.length} rows identical`)
+    }
   })
 
   it("generates with the fused layers the unfused decoder's tokens, rows parting only at a near-tie (both choices within 0.05 of the f32 best)", async () => {
