@@ -1,0 +1,103 @@
+// The blocked decoding GEMVs (model/wgsl/kernels/decode-gemv-blocked.ts, through decode-layer.ts
+// decodeLayerKernels with gemv "blocked") against CPU references (test/helpers/kernels/reference.ts):
+// qkv over three weights (its boundaries between workgroups), gate/up + SiLU·up and the head with
+// RMSNorm folded in, and the GEMV accumulated onto the residual; 1, 5 and 8 rows of kernels written
+// for 8, 5 and 16 of kernels for 16; N off every workgroup's columns (gate/up, head, accumulate);
+// K of Qwen3-0.6B's widths (1024, 2048, 3072) and a small odd multiple of 8 (264). f32 storage on
+// SwiftShader (4-wide subgroups: the kernel uses none), f16 where the adapter has shader-f16.
+import assert from "node:assert/strict"
+import { after, describe, it } from "node:test"
+import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
+import { BLOCKED_CANDIDATES, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl } from "../../../../model/wgsl/kernels/decode-gemv-blocked.ts"
+import { decodeGemvParams, decodeLayerKernels, type DecodeStorage } from "../../../../model/wgsl/kernels/decode-layer.ts"
+import { matmulRef, rmsnormRef, swigluRef } from "../../../helpers/kernels/reference.ts"
+import { needs, openTestGpu } from "../../../helpers/gpu.ts"
+import { random } from "../../../helpers/numeric.ts"
+
+const t = await openTestGpu()
+const skip = t.skip === false ? false : `no WebGPU adapter, nor SwiftShader: ${t.skip}`
+after(() => (t.skip === false ? t.gpu.close() : undefined))
+
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0)
+const eps = 1e-6
+
+/** [M, rows the kernels are written for, K]: 3 rows keep decodeGemvWgsl (the blocked GEMVs start at 8) */
+const CASES: ReadonlyArray<readonly [number, number, number]> = [
+  [1, 8, 264], [5, 8, 1024], [8, 8, 3072], [5, 16, 264], [16, 16, 1024], [16, 16, 2048], [16, 16, 3072], [3, 4, 264]
+]
+
+describe("blocked decoding GEMVs", { skip }, () => {
+  it("refuses rows other than 8 or 16 (the decoder keeps the CUDA-core GEMV there)", () => {
+    assert.throws(() => decodeGemvBlockedWgsl({ storage: "f32", rows: 4, norm: false, weights: "one", out: "accumulate" }), /8 or 16 rows/)
+  })
+
+  for (const storage of ["f32", "f16"] as const satisfies ReadonlyArray<DecodeStorage>) {
+    const noF16 = storage === "f16" && t.skip === false ? needs(t.gpu, "f16") : false
+    const held = (x: Float32Array) => (storage === "f16" ? roundF16(x) : x)
+    const bytes = storage === "f16" ? 2 : 4
+    const tol = storage === "f16" ? 2e-2 : 1e-3
+    // the default layout at every case; every other candidate at one (f16 on a card only)
+    const layouts: ReadonlyArray<[BlockedGemvShape, ReadonlyArray<readonly [number, number, number]>]> = [
+      [DEFAULT_BLOCKED_SHAPE, CASES],
+      ...BLOCKED_CANDIDATES.filter((c) => JSON.stringify(c) !== JSON.stringify(DEFAULT_BLOCKED_SHAPE)).map((c) => [c, storage === "f16" ? [[16, 16, 1024], [5, 8, 264]] : [[5, 16, 264]]] as [BlockedGemvShape, ReadonlyArray<readonly [number, number, number]>])
+    ]
+    for (const [shape, cases] of layouts) it(`qkv, gate/up + SiLU·up, head (RMSNorm folded in) and accumulate, ${cases.map(([M, R, K]) => `${M}/${R} rows × K ${K}`).join(", ")}; ${shape.columns} column(s) a thread, ${shape.warpColumns} lanes a block, ${shape.unroll} loads ahead (${storage} storage)`, { skip: noF16 }, async () => {
+      if (t.skip !== false) return
+      const gpu = t.gpu
+      const dev = gpu.device
+      const upload = (x: Float32Array) => storageBuffer(dev, storage === "f16" ? toF16(x) : x)
+      const readStored = async (b: GPUBuffer, n: number) => {
+        const raw = await readBuffer(dev, b, n * bytes)
+        return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
+      }
+      const all = { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
+      for (const [M, rows, K] of cases) {
+        const k = await decodeLayerKernels(gpu, 64, { storage, rows, gemv: "blocked", blockedShapes: all })
+        const X = random(M * K, 3 + M + K, 2)
+        const G = random(K, 5 + K, 0.3).map((v) => 1 + v)
+        const normed = rmsnormRef(X, G, M, K, eps)
+        const made: Array<GPUBuffer> = []
+        const keep = <T extends GPUBuffer>(b: T) => (made.push(b), b)
+        const [x, g] = [keep(storageBuffer(dev, X)), keep(storageBuffer(dev, G))]
+        // qkv: three weights of 64, 32 and 32 rows side by side (boundaries 64 and 96)
+        const [Wq, Wk, Wv] = [held(random(64 * K, 11, 0.05)), held(random(32 * K, 12, 0.05)), held(random(32 * K, 13, 0.05))]
+        const C = keep(storageBuffer(dev, M * 128 * 4))
+        const pq = keep(uniformBuffer(dev, ...decodeGemvParams(M, 128, K, 64, 96, eps)))
+        // gate/up: 197 columns, head and accumulate 203 (off every layout's workgroup columns)
+        const [Wg, Wu] = [held(random(197 * K, 14, 0.05)), held(random(197 * K, 15, 0.05))]
+        const Y = keep(storageBuffer(dev, M * 197 * bytes))
+        const pg = keep(uniformBuffer(dev, ...decodeGemvParams(M, 197, K, 0, 0, eps)))
+        const Wh = held(random(203 * K, 16, 0.05))
+        const Ch = keep(storageBuffer(dev, M * 203 * 4))
+        const ph = keep(uniformBuffer(dev, ...decodeGemvParams(M, 203, K, 0, 0, eps)))
+        // accumulate: C0 += A·Bᵀ, A in storage
+        const A = held(random(M * K, 17 + M, 1))
+        const Wa = held(random(203 * K, 18, 0.05))
+        const C0 = random(M * 203, 19 + M, 1)
+        const Ca = keep(storageBuffer(dev, C0))
+        const pa = keep(uniformBuffer(dev, ...decodeGemvParams(M, 203, K)))
+        const [bq, bk, bv, bg, bu, bh, a, ba] = [Wq, Wk, Wv, Wg, Wu, Wh, A, Wa].map((w) => keep(upload(w)))
+        await runDispatches(dev, [
+          k.qkv({ A: x, B0: bq!, B1: bk!, B2: bv!, C, G: g, params: pq }, 128),
+          k.gateUp({ A: x, B0: bg!, B1: bu!, Y, G: g, params: pg }, 197),
+          k.head({ A: x, B: bh!, C: Ch, G: g, params: ph }, 203),
+          k.accumulate({ A: a!, B: ba!, C: Ca, params: pa }, 203)
+        ])
+        const gotQkv = new Float32Array(await readBuffer(dev, C, M * 128 * 4))
+        const gotY = await readStored(Y, M * 197)
+        const gotH = new Float32Array(await readBuffer(dev, Ch, M * 203 * 4))
+        const gotA = new Float32Array(await readBuffer(dev, Ca, M * 203 * 4))
+        for (const b of made) b.destroy()
+        const wantQkv = matmulRef(normed, Float32Array.from([...Wq, ...Wk, ...Wv]), M, 128, K)
+        const wantY = held(swigluRef(matmulRef(normed, Wg, M, 197, K), matmulRef(normed, Wu, M, 197, K)))
+        const wantH = matmulRef(normed, Wh, M, 203, K)
+        const wantA = matmulRef(A, Wa, M, 203, K).map((v, i) => v + C0[i]!)
+        const label = `${M} rows (kernels of ${rows}), K ${K}`
+        assert.ok(maxDiff(gotQkv, wantQkv) < tol, `${label}, qkv: max |Δ| ${maxDiff(gotQkv, wantQkv)}`)
+        assert.ok(maxDiff(gotY, wantY) < tol, `${label}, gate/up: max |Δ| ${maxDiff(gotY, wantY)}`)
+        assert.ok(maxDiff(gotH, wantH) < tol, `${label}, head: max |Δ| ${maxDiff(gotH, wantH)}`)
+        assert.ok(maxDiff(gotA, wantA) < tol, `${label}, accumulate: max |Δ| ${maxDiff(gotA, wantA)}`)
+      }
+    })
+  }
+})
