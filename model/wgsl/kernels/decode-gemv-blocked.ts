@@ -98,7 +98,9 @@ export const decodeGemvBlockedWgsl = (s: DecodeGemvBlockedSpec): string => {
   // the weight registers of accumulator j: gate-up's 2c and 2c + 1 read B0 and B1 of column c
   const wOf = (j: number) => (pair ? { which: j % 2, col: Math.floor(j / 2) } : { which: 0, col: j })
   const sets: ReadonlyArray<readonly [string, (r: number) => string]> = [...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)]
-  return `${f16 ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
+  // f16 weights and activations are read as u32 pairs: only gate-up's f16 output needs the extension
+  // (so the other kinds' f16 kernels also run, and are tested, on adapters without shader-f16)
+  return `${f16 && pair ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
 struct V8 { lo: vec4<f32>, hi: vec4<f32> }
 ${bindings.join("\n")}
 var<workgroup> red: array<f32, ${256 * R}>;

@@ -4,11 +4,13 @@
 // RMSNorm folded in, and the GEMV accumulated onto the residual; 1, 5 and 8 rows of kernels written
 // for 8, 5 and 16 of kernels for 16; N off every workgroup's columns (gate/up, head, accumulate);
 // K of Qwen3-0.6B's widths (1024, 2048, 3072) and a small odd multiple of 8 (264). f32 storage on
-// SwiftShader (4-wide subgroups: the kernel uses none), f16 where the adapter has shader-f16.
+// SwiftShader (4-wide subgroups: the kernel uses none), f16 where the adapter has shader-f16; the
+// f16 kinds that write f32 (qkv, head, accumulate: f16 read as u32 pairs, no extension) everywhere.
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
-import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { BLOCKED_CANDIDATES, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl } from "../../../../model/wgsl/kernels/decode-gemv-blocked.ts"
+import { f16BitsToF32, pipeline, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
+import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl } from "../../../../model/wgsl/kernels/decode-gemv-blocked.ts"
+import { grid } from "../../../../model/wgsl/kernels/fused.ts"
 import { decodeGemvParams, decodeLayerKernels, type DecodeStorage } from "../../../../model/wgsl/kernels/decode-layer.ts"
 import { matmulRef, rmsnormRef, swigluRef } from "../../../helpers/kernels/reference.ts"
 import { needs, openTestGpu } from "../../../helpers/gpu.ts"
@@ -30,6 +32,42 @@ describe("blocked decoding GEMVs", { skip }, () => {
   it("refuses rows other than 8 or 16 (the decoder keeps the CUDA-core GEMV there)", () => {
     assert.throws(() => decodeGemvBlockedWgsl({ storage: "f32", rows: 4, norm: false, weights: "one", out: "accumulate" }), /8 or 16 rows/)
   })
+
+  // the f16 kernels' unpacking (16-byte loads of 8 values) checked where there is no shader-f16 too
+  for (const [M, R, K, shape] of [[16, 16, 1024, DEFAULT_BLOCKED_SHAPE], [5, 8, 264, BLOCKED_CANDIDATES[5]!]] as const) {
+    it(`f16 weights and activations unpacked in the kernel: qkv, head and accumulate, ${M} rows of ${R}, K ${K}, ${shape.columns} column(s) a thread × ${shape.warpColumns} lanes`, async () => {
+      if (t.skip !== false) return
+      const dev = t.gpu.device
+      const per = blockedColumnsPerGroup(shape)
+      const made: Array<GPUBuffer> = []
+      const keep = <T extends GPUBuffer>(b: T) => (made.push(b), b)
+      const f16 = (x: Float32Array) => keep(storageBuffer(dev, toF16(x)))
+      const kernel = (norm: boolean, weights: "one" | "qkv", out: "store" | "accumulate") => pipeline(dev, decodeGemvBlockedWgsl({ storage: "f16", rows: R, shape, norm, weights, out }), `blocked-f16-${weights}-${out}`)
+      const X = random(M * K, 41, 2)
+      const G = random(K, 42, 0.3).map((v) => 1 + v)
+      const normed = rmsnormRef(X, G, M, K, eps)
+      const [x, g] = [keep(storageBuffer(dev, X)), keep(storageBuffer(dev, G))]
+      const [Wq, Wk, Wv, Wh, Wa] = [64, 32, 32, 203, 203].map((n, i) => roundF16(random(n * K, 43 + i, 0.05)))
+      const A = roundF16(random(M * K, 48, 1))
+      const C0 = random(M * 203, 49, 1)
+      const [C, Ch, Ca] = [keep(storageBuffer(dev, M * 128 * 4)), keep(storageBuffer(dev, M * 203 * 4)), keep(storageBuffer(dev, C0))]
+      const [pq, ph, pa] = [decodeGemvParams(M, 128, K, 64, 96, eps), decodeGemvParams(M, 203, K, 0, 0, eps), decodeGemvParams(M, 203, K)].map((u) => keep(uniformBuffer(dev, ...u)))
+      await runDispatches(dev, [
+        { pipeline: await kernel(true, "qkv", "store"), buffers: [x, f16(Wq!), f16(Wk!), f16(Wv!), C, pq!, g], groups: grid(128 / per) },
+        { pipeline: await kernel(true, "one", "store"), buffers: [x, f16(Wh!), Ch, ph!, g], groups: grid(Math.ceil(203 / per)) },
+        { pipeline: await kernel(false, "one", "accumulate"), buffers: [f16(A), f16(Wa!), Ca, pa!], groups: grid(Math.ceil(203 / per)) }
+      ])
+      const [gotQkv, gotH, gotA] = [new Float32Array(await readBuffer(dev, C, M * 128 * 4)), new Float32Array(await readBuffer(dev, Ch, M * 203 * 4)), new Float32Array(await readBuffer(dev, Ca, M * 203 * 4))]
+      for (const b of made) b.destroy()
+      const wantQkv = matmulRef(normed, Float32Array.from([...Wq!, ...Wk!, ...Wv!]), M, 128, K)
+      const wantH = matmulRef(normed, Wh!, M, 203, K)
+      const wantA = matmulRef(A, Wa!, M, 203, K).map((v, i) => v + C0[i]!)
+      // the weights and activations are exactly the f16-rounded values: f32 sums' tolerance
+      assert.ok(maxDiff(gotQkv, wantQkv) < 1e-3, `qkv: max |Δ| ${maxDiff(gotQkv, wantQkv)}`)
+      assert.ok(maxDiff(gotH, wantH) < 1e-3, `head: max |Δ| ${maxDiff(gotH, wantH)}`)
+      assert.ok(maxDiff(gotA, wantA) < 1e-3, `accumulate: max |Δ| ${maxDiff(gotA, wantA)}`)
+    })
+  }
 
   for (const storage of ["f32", "f16"] as const satisfies ReadonlyArray<DecodeStorage>) {
     const noF16 = storage === "f16" && t.skip === false ? needs(t.gpu, "f16") : false
