@@ -7,7 +7,8 @@
  * cache), and the weight bandwidth that makes. Also `wall_us`: 28 × the dispatch in one pass,
  * submitted and waited for, a dispatch's share (barriers and launch included). One JSON line each.
  * At 8 or 16 rows the blocked GEMVs (model/wgsl/kernels/decode-gemv-blocked.ts) too, every layout
- * of BLOCKED_CANDIDATES (`blocked: {columns, warpColumns, unroll}`), beside the CUDA-core ones.
+ * of BLOCKED_CANDIDATES (`blocked: {columns, warpColumns, unroll}`), beside the CUDA-core ones,
+ * and per kind a `gemv-gain` line: the best blocked layout's GPU µs against the best CUDA-core one's.
  *
  *   node --import tsx bench/gpu/decode-kernels.ts --rows 16 --quick --gemv-only   (the current GEMV's
  *     default layout and 1×8 against every blocked layout, each kind alone at 16 rows)
@@ -71,6 +72,7 @@ const time = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, e
   const n = ds.length / per
   const us = (t!.ms * 1000) / n
   emit({ kind: "decode-kernel", label, ...extra, gpu_us: +us.toFixed(2), wall_us: +((wall * 1e6) / n).toFixed(2), weight_gb_s: Math.round(bytes / (us * 1e-6) / 1e9) })
+  return { us, gbs: bytes / (us * 1e-6) / 1e9 }
 }
 
 const x = storageBuffer(dev, rand(16 * I, 1, 3)) // f32 activations (the norm kinds read [M, Hd])
@@ -86,6 +88,8 @@ for (const M of args.rows!.split(",").map(Number)) {
   // and the blocked GEMVs where the kernels are written for 8 or 16 rows
   const blocked = BLOCKED_ROWS.includes(decodeKernelRows(M)) ? BLOCKED_CANDIDATES.map((b) => ({ blocked: b })) : []
   const layouts: ReadonlyArray<GemvShape | "tensor-cores" | { blocked: BlockedGemvShape }> = args["attend-only"] ? [] : [...shapes, ...(tc ? ["tensor-cores" as const] : []), ...blocked]
+  // each kind's best time per GEMV family (cuda-cores, tensor-cores, blocked), for the gemv-gain lines
+  const best = new Map<string, { us: number; gbs: number; layout: unknown }>()
   for (const shape of layouts) {
     const each = <S>(s: S) => ({ qkv: s, gateUp: s, accumulate: s, head: s })
     const options: DecodeLayerOptions = shape === "tensor-cores" ? { gemv: "tensor-cores" } : "blocked" in shape ? { gemv: "blocked", blockedShapes: each(shape.blocked) } : { shapes: each(shape) }
@@ -98,11 +102,22 @@ for (const M of args.rows!.split(",").map(Number)) {
     }
     const extra = shape === "tensor-cores" ? { rows: M, gemv: "tensor-cores" } : "blocked" in shape ? { rows: M, gemv: "blocked", ...shape.blocked } : { rows: M, gemv: "cuda-cores", columns: shape.columns, slices: shape.slices }
     const p = (N: number, K: number, n1 = 0, n2 = 0, eps = 1e-6) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, eps))
-    await time("qkv", Wq.map((_, l) => k.qkv({ A: x, B0: Wq[l]!, B1: Wk[l]!, B2: Wv[l]!, C: out, G: g, params: p(W, Hd, H * D, (H + KV) * D) }, W)), W * Hd * bytes, extra)
-    await time("o (+residual)", Wo.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, H * D) }, Hd)), Hd * H * D * bytes, extra)
-    await time("gate/up", Wg.map((_, l) => k.gateUp({ A: x, B0: Wg[l]!, B1: Wu[l]!, Y: xh, G: g, params: p(I, Hd) }, I)), 2 * I * Hd * bytes, extra)
-    await time("down (+residual)", Wd.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, I) }, Hd)), Hd * I * bytes, extra)
-    await time("lm_head", [k.head({ A: x, B: Wh[0]!, C: out, G: g, params: p(vocab, Hd) }, vocab)], vocab * Hd * bytes, extra)
+    const family = extra.gemv
+    const timeKind = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, info: Record<string, unknown>) => {
+      const got = await time(label, ds, bytes, info)
+      const was = best.get(`${label}|${family}`)
+      if (!was || got.us < was.us) best.set(`${label}|${family}`, { ...got, layout: shape })
+    }
+    await timeKind("qkv", Wq.map((_, l) => k.qkv({ A: x, B0: Wq[l]!, B1: Wk[l]!, B2: Wv[l]!, C: out, G: g, params: p(W, Hd, H * D, (H + KV) * D) }, W)), W * Hd * bytes, extra)
+    await timeKind("o (+residual)", Wo.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, H * D) }, Hd)), Hd * H * D * bytes, extra)
+    await timeKind("gate/up", Wg.map((_, l) => k.gateUp({ A: x, B0: Wg[l]!, B1: Wu[l]!, Y: xh, G: g, params: p(I, Hd) }, I)), 2 * I * Hd * bytes, extra)
+    await timeKind("down (+residual)", Wd.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, I) }, Hd)), Hd * I * bytes, extra)
+    await timeKind("lm_head", [k.head({ A: x, B: Wh[0]!, C: out, G: g, params: p(vocab, Hd) }, vocab)], vocab * Hd * bytes, extra)
+  }
+  // per kind: the best blocked layout against the best CUDA-core one (same rows, same run)
+  for (const label of ["qkv", "o (+residual)", "gate/up", "down (+residual)", "lm_head"]) {
+    const [cuda, blk] = [best.get(`${label}|cuda-cores`), best.get(`${label}|blocked`)]
+    if (cuda && blk) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: { gpu_us: +cuda.us.toFixed(2), weight_gb_s: Math.round(cuda.gbs), layout: cuda.layout }, blocked: { gpu_us: +blk.us.toFixed(2), weight_gb_s: Math.round(blk.gbs), layout: (blk.layout as { blocked: unknown }).blocked }, speedup: +(cuda.us / blk.us).toFixed(2) })
   }
   // the unfused GEMV (no norm folded in) on the same products
   if (args["gemv-only"]) continue

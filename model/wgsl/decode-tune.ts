@@ -1,6 +1,6 @@
 import { bestWallMs, type Binding, type Dispatch, uniformBuffer } from "./kernels/buffers.ts"
-import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvShape } from "./kernels/decode-layer.ts"
-import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE } from "./kernels/decode-gemv-blocked.ts"
+import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvKind, type GemvShape } from "./kernels/decode-layer.ts"
+import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, isBlockedShape } from "./kernels/decode-gemv-blocked.ts"
 import type { Gpu } from "./kernels/device.ts"
 import type { EngineShape, EngineWeights } from "./qwen3-engine.ts"
 
@@ -47,17 +47,30 @@ export const tuneDecodeShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWe
   })
 
 /**
- * The blocked GEMVs' layouts (model/wgsl/kernels/decode-gemv-blocked.ts BlockedGemvShape), timed as
- * tuneDecodeShapes times the CUDA-core ones, for a decoder whose kernels are written for 8 or 16
- * rows and that asks for them (DecodeLayerOptions.gemv "blocked"). The o GEMV folding the split
- * attention's chunks is not blocked: not timed here.
+ * For a decoder whose kernels are written for 8 or 16 rows and that asks for the blocked GEMVs
+ * (DecodeLayerOptions.gemv "blocked"): their layouts (model/wgsl/kernels/decode-gemv-blocked.ts
+ * BlockedGemvShape, BLOCKED_CANDIDATES) added to the CUDA-core ones as candidates, timed as
+ * tuneDecodeShapes times those, so each kind runs the fastest of either family (blockedLayout
+ * turns the choice into the kernels' options). The o GEMV folding the split attention's chunks is
+ * not blocked: not timed here (its default layout).
  */
-export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<BlockedGemvShape> = BLOCKED_CANDIDATES): Promise<TunedShapes<BlockedGemvShape>> => {
+export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<GemvShape | BlockedGemvShape> = [...GEMV_CANDIDATES, ...BLOCKED_CANDIDATES]): Promise<TunedShapes<GemvShape | BlockedGemvShape>> => {
   const { fold: _fold, ...plain } = b
+  const each = <S>(c: S) => ({ qkv: c, gateUp: c, accumulate: c, head: c })
   return tuneLayouts(gpu, shape, weights, decoderRows, plain, withHead, storage, {
-    name: "blocked", candidates, fallback: DEFAULT_BLOCKED_SHAPE, columns: blockedColumnsPerGroup,
-    options: (c) => ({ gemv: "blocked", blockedShapes: { qkv: c, gateUp: c, accumulate: c, head: c } })
+    name: "blocked", candidates, fallback: DEFAULT_BLOCKED_SHAPE,
+    columns: (c) => (isBlockedShape(c) ? blockedColumnsPerGroup(c) : gemvColumnsPerGroup(c)),
+    options: (c) => (isBlockedShape(c) ? { gemv: "blocked", blockedShapes: each(c) } : { gemv: "blocked", shapes: each(c), blockedShapes: each("cuda-cores" as const) })
   })
+}
+
+/** tuneBlockedShapes' choice as the kernels' options: each kind blocked, or on the CUDA cores with its layout. */
+export const blockedLayout = (tuned: Partial<Record<GemvKind, GemvShape | BlockedGemvShape>>): Pick<DecodeLayerOptions, "shapes" | "blockedShapes"> => {
+  const entries = Object.entries(tuned) as Array<[GemvKind, GemvShape | BlockedGemvShape]>
+  return {
+    shapes: Object.fromEntries(entries.flatMap(([k, s]) => (isBlockedShape(s) ? [] : [[k, s]]))),
+    blockedShapes: Object.fromEntries(entries.map(([k, s]) => [k, isBlockedShape(s) ? s : "cuda-cores"]))
+  }
 }
 
 /** What tuneLayouts times: a family of layouts, each one's workgroup columns and the kernels' options that make it. */

@@ -10,7 +10,7 @@ import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
 import { pickChunks, pickFeed, pickFeedParams, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
-import { tuneBlockedShapes, tuneDecodeShapes } from "./decode-tune.ts"
+import { blockedLayout, tuneBlockedShapes, tuneDecodeShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -218,13 +218,14 @@ export class Qwen3Decoder {
       const tuneFold = fold && part ? { fold: { part, positions } } : {}
       const tuneBuffers = { x: b.x, qkv, atth: b.atth, acth: b.acth, logits, ...tuneFold }
       const noTuning = process.env.FLEUVE_DECODER_TUNE === "0"
-      // blocked: its own layouts timed (the o GEMV folding the chunks, not blocked, keeps the default layout)
+      // blocked: its layouts timed beside the CUDA-core ones, each kind the fastest of either (the o GEMV
+      // folding the chunks, not blocked, keeps the default layout)
       const tuned = tc || blocked || noTuning ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)
-      const tunedBlocked = blocked && !noTuning ? await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead) : {}
+      const tunedBlocked = blocked && !noTuning ? blockedLayout(await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)) : {}
       const { foldCombine: _fold, foldFeed: _foldFeed, ...layerLayout } = decoderLayout
       const dl = await decodeLayerKernels(gpu, D, {
         rows, ...layerLayout, attend, gemv: tc ? "tensor-cores" : blocked ? "blocked" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}),
-        shapes: { ...tuned, ...decoderLayout.shapes }, blockedShapes: { ...tunedBlocked, ...decoderLayout.blockedShapes }
+        shapes: { ...tuned, ...tunedBlocked.shapes, ...decoderLayout.shapes }, blockedShapes: { ...tunedBlocked.blockedShapes, ...decoderLayout.blockedShapes }
       })
       const pick = await pickSplit(gpu)
       const p = {

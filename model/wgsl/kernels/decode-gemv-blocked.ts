@@ -43,6 +43,9 @@ export interface BlockedGemvShape {
 
 export const DEFAULT_BLOCKED_SHAPE: BlockedGemvShape = { columns: 1, warpColumns: 4, unroll: 2 }
 
+/** Whether a layout is a blocked one (the CUDA-core GemvShape has slices instead). */
+export const isBlockedShape = (shape: object): shape is BlockedGemvShape => "warpColumns" in shape
+
 /** The layouts the decode tuner times (model/wgsl/decode-tune.ts) where the blocked GEMVs are asked for. */
 export const BLOCKED_CANDIDATES: ReadonlyArray<BlockedGemvShape> = [
   { columns: 1, warpColumns: 4, unroll: 2 }, { columns: 2, warpColumns: 4, unroll: 2 }, { columns: 1, warpColumns: 8, unroll: 2 },

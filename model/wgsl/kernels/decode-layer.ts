@@ -786,8 +786,11 @@ export interface DecodeLayerOptions {
    * "cuda-cores" (decodeGemvWgsl)
    */
   readonly gemv?: DecodeGemv
-  /** each GEMV kind's layout where the GEMVs are blocked (default DEFAULT_BLOCKED_SHAPE) */
-  readonly blockedShapes?: Partial<Record<GemvKind, BlockedGemvShape>>
+  /**
+   * each GEMV kind's layout where the GEMVs are blocked (default DEFAULT_BLOCKED_SHAPE); "cuda-cores":
+   * that kind stays on decodeGemvWgsl (its `shapes` layout), where the tuner found it faster
+   */
+  readonly blockedShapes?: Partial<Record<GemvKind, BlockedGemvShape | "cuda-cores">>
   /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
   readonly emulate?: (wgsl: string) => string
   /** true: up to 4 rows, the CUDA-core GEMVs with one warp a column sum by subgroupAdd on 32-lane subgroups (default FLEUVE_DECODER_SUBGROUPS=1) */
@@ -828,8 +831,11 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   // the blocked GEMVs at 8 or 16 rows where asked (the o GEMV folding the chunks keeps decodeGemvWgsl: it folds at ≤ 4 rows)
   const blocked = options.gemv === "blocked" && BLOCKED_ROWS.includes(R)
   if (blocked && gpu.device.limits.maxComputeWorkgroupStorageSize < blockedSharedBytes(R)) throw new Error(`decode layer: the blocked GEMVs need ${blockedSharedBytes(R)} bytes of workgroup memory`)
-  const blockedShape = (k: GemvKind): BlockedGemvShape => options.blockedShapes?.[k] ?? DEFAULT_BLOCKED_SHAPE
-  const isBlocked = (k: GemvKind) => blocked && k !== "oCombined"
+  const blockedShape = (k: GemvKind): BlockedGemvShape => {
+    const s = options.blockedShapes?.[k]
+    return s === undefined || s === "cuda-cores" ? DEFAULT_BLOCKED_SHAPE : s
+  }
+  const isBlocked = (k: GemvKind) => blocked && k !== "oCombined" && options.blockedShapes?.[k] !== "cuda-cores"
   const perGroup = (k: GemvKind) => (tc ? TC_COLUMNS : isBlocked(k) ? blockedColumnsPerGroup(blockedShape(k)) : gemvColumnsPerGroup(shape(k)))
   const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: GemvKind) =>
     isBlocked(k)
