@@ -39,6 +39,12 @@ export interface BlockedGemvShape {
   readonly warpColumns: 2 | 4 | 8
   /** 16-byte weight loads of each column a thread issues together */
   readonly unroll: 1 | 2 | 4
+  /**
+   * the norm kinds' sums of squares: false (default) in the products' loop, from the activations
+   * loaded there (every column lane sums them: warpColumns-fold redundant FMAs); true after it, in a
+   * loop of their own over A (R · K / 256 values a thread, reloaded from L1/L2): fewer FMAs, more loads
+   */
+  readonly squaresApart?: boolean
 }
 
 export const DEFAULT_BLOCKED_SHAPE: BlockedGemvShape = { columns: 1, warpColumns: 4, unroll: 2 }
@@ -49,7 +55,8 @@ export const isBlockedShape = (shape: object): shape is BlockedGemvShape => "war
 /** The layouts the decode tuner times (model/wgsl/decode-tune.ts) where the blocked GEMVs are asked for. */
 export const BLOCKED_CANDIDATES: ReadonlyArray<BlockedGemvShape> = [
   { columns: 1, warpColumns: 4, unroll: 2 }, { columns: 2, warpColumns: 4, unroll: 2 }, { columns: 1, warpColumns: 8, unroll: 2 },
-  { columns: 2, warpColumns: 8, unroll: 1 }, { columns: 2, warpColumns: 2, unroll: 2 }, { columns: 4, warpColumns: 4, unroll: 1 }
+  { columns: 2, warpColumns: 8, unroll: 1 }, { columns: 2, warpColumns: 2, unroll: 2 }, { columns: 4, warpColumns: 4, unroll: 1 },
+  { columns: 1, warpColumns: 4, unroll: 4 }, { columns: 1, warpColumns: 4, unroll: 2, squaresApart: true }, { columns: 2, warpColumns: 8, unroll: 1, squaresApart: true }
 ]
 
 /** Rows the blocked GEMVs are written for: 8 or 16 (fewer rows keep decodeGemvWgsl). */
@@ -96,11 +103,15 @@ export const decodeGemvBlockedWgsl = (s: DecodeGemvBlockedSpec): string => {
   const eight = (buf: string, i: string, packed: boolean) => (packed ? `unpack8(${buf}[${i}])` : `V8(${buf}[(${i}) * 2u], ${buf}[(${i}) * 2u + 1u])`)
   const f16 = S === "f16"
   const weight = (which: number, n: string, k: string) => (s.weights === "qkv" ? `weightQkv(${n}, ${k}, K8)` : eight(`B${which}`, `${n} * K8 + ${k}`, f16))
-  const activation = (r: number, k: string) => eight("A", `${r}u * K8 + ${k}`, !s.norm && f16)
+  const activation = (r: number | string, k: string) => eight("A", `${typeof r === "number" ? `${r}u` : r} * K8 + ${k}`, !s.norm && f16)
+  // the norm's sums of squares in the products' loop (every column lane), or in a loop of their own after it
+  const inline = s.norm && shape.squaresApart !== true
+  const apart = s.norm && shape.squaresApart === true
+  const TPR = 256 / R // threads a row in the loop apart
   const acc = (j: number, r: number) => `acc${j}_${r}`
   // the weight registers of accumulator j: gate-up's 2c and 2c + 1 read B0 and B1 of column c
   const wOf = (j: number) => (pair ? { which: j % 2, col: Math.floor(j / 2) } : { which: 0, col: j })
-  const sets: ReadonlyArray<readonly [string, (r: number) => string]> = [...(s.norm ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)]
+  const sets: ReadonlyArray<readonly [string, (r: number) => string]> = [...(inline ? [["ss", (r: number) => `ss_${r}`] as const] : []), ...range(nAcc).map((j) => [`s${j}`, (r: number) => acc(j, r)] as const)]
   // f16 weights and activations are read as u32 pairs: only gate-up's f16 output needs the extension
   // (so the other kinds' f16 kernels also run, and are tested, on adapters without shader-f16)
   return `${f16 && pair ? "enable f16;\n" : ""}struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
@@ -129,7 +140,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let first = (wg.x + wg.y * 65535u) * ${CW * cols}u + lane * ${cols}u;
 ${range(cols).map((j) => `  let n${j} = min(first + ${j}u, p.N - 1u);`).join("\n")}
 ${range(nAcc).flatMap((j) => range(R).map((r) => `  var ${acc(j, r)} = 0.0;`)).join("\n")}
-${s.norm ? range(R).map((r) => `  var ss_${r} = 0.0;`).join("\n") : ""}
+${inline ? range(R).map((r) => `  var ss_${r} = 0.0;`).join("\n") : ""}
   let zero = V8(vec4<f32>(0.0), vec4<f32>(0.0));
   for (var kb = kt; kb < K8; kb += ${KT * U}u) {
     // ${U} loads of each column issued together (in flight at once), then used; past K a weight
@@ -142,7 +153,7 @@ ${s.norm ? range(U).map((u) => `    let g${u} = V8(G[k${u} * 2u], G[k${u} * 2u +
 ${range(R).map((r) => `    if (${r}u < p.M) {
 ${range(U).map((u) => `      let a${u} = ${activation(r, `k${u}`)};`).join("\n")}
 ${range(nAcc).map((j) => `      ${acc(j, r)} += ${range(U).map((u) => `dot8(w${j}_${u}, a${u})`).join(" + ")};`).join("\n")}
-${s.norm ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot8(a${u}, a${u}), on${u})`).join(" + ")};` : ""}
+${inline ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot8(a${u}, a${u}), on${u})`).join(" + ")};` : ""}
     }`).join("\n")}
   }
   // each set's partial sums meet in two stages: thread lid adds the ${R} partials of output
@@ -152,7 +163,27 @@ ${s.norm ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot8(a${u}, a${u
   let olane = o % ${CW}u;
   let start = (lid % ${T}u) * ${R}u;
 ${sets.map(([name]) => `  var ${name} = 0.0;`).join("\n")}
-${sets.map(([name, of]) => `  workgroupBarrier();
+${apart ? `  // each row's sum of squares: thread lid adds row lid / ${TPR}'s 8-value runs of K from lid % ${TPR} by ${TPR}
+  // (A was just read by the products: L1/L2 hits), then thread o < ${O} adds its row's ${TPR}
+  var ss = 0.0;
+  {
+    let sr = lid / ${TPR}u;
+    var sq = 0.0;
+    if (sr < p.M) {
+      for (var k = lid % ${TPR}u; k < K8; k += ${TPR}u) {
+        let a = ${activation("sr", "k")};
+        sq += dot8(a, a);
+      }
+    }
+    red2[lid] = sq;
+  }
+  workgroupBarrier();
+  if (lid < ${O}u) {
+    var v = 0.0;
+    for (var i = 0u; i < ${TPR}u; i++) { v += red2[(lid / ${CW}u) * ${TPR}u + i]; } // row lid / ${CW}, as it writes
+    ss = v;
+  }
+` : ""}${sets.map(([name, of]) => `  workgroupBarrier();
 ${range(R).map((r) => `  red[${r * 256}u + lid] = ${of(r)};`).join("\n")}
   workgroupBarrier();
   {

@@ -34,8 +34,8 @@ describe("blocked decoding GEMVs", { skip }, () => {
   })
 
   // the f16 kernels' unpacking (16-byte loads of 8 values) checked where there is no shader-f16 too
-  for (const [M, R, K, shape] of [[16, 16, 1024, DEFAULT_BLOCKED_SHAPE], [5, 8, 264, BLOCKED_CANDIDATES[5]!]] as const) {
-    it(`f16 weights and activations unpacked in the kernel: qkv, head and accumulate, ${M} rows of ${R}, K ${K}, ${shape.columns} column(s) a thread × ${shape.warpColumns} lanes`, async () => {
+  for (const [M, R, K, shape] of [[16, 16, 1024, DEFAULT_BLOCKED_SHAPE], [5, 8, 264, BLOCKED_CANDIDATES[5]!], [16, 16, 264, BLOCKED_CANDIDATES[8]!], [5, 8, 1024, BLOCKED_CANDIDATES[7]!]] as const) {
+    it(`f16 weights and activations unpacked in the kernel: qkv, head and accumulate, ${M} rows of ${R}, K ${K}, ${shape.columns} column(s) a thread × ${shape.warpColumns} lanes${shape.squaresApart ? ", squares apart" : ""}`, async () => {
       if (t.skip !== false) return
       const dev = t.gpu.device
       const per = blockedColumnsPerGroup(shape)
@@ -76,7 +76,7 @@ describe("blocked decoding GEMVs", { skip }, () => {
     const tol = storage === "f16" ? 2e-2 : 1e-3
     type Kinds = Readonly<Record<"qkv" | "gateUp" | "accumulate" | "head", BlockedGemvShape | "cuda-cores">>
     const every = (shape: BlockedGemvShape): Kinds => ({ qkv: shape, gateUp: shape, accumulate: shape, head: shape })
-    const named = (shape: BlockedGemvShape) => `${shape.columns} column(s) a thread, ${shape.warpColumns} lanes a block, ${shape.unroll} loads ahead`
+    const named = (shape: BlockedGemvShape) => `${shape.columns} column(s) a thread, ${shape.warpColumns} lanes a block, ${shape.unroll} loads ahead${shape.squaresApart ? ", the norm's squares summed apart" : ""}`
     // the default layout at every case; every other candidate at one (f16 on a card only); and each
     // kind blocked or not as the tuner may choose (blockedShapes "cuda-cores": decodeGemvWgsl)
     const layouts: ReadonlyArray<readonly [string, Kinds, ReadonlyArray<readonly [number, number, number]>]> = [
