@@ -22,8 +22,9 @@ import type { DecodeGemvSpec } from "./decode-gemv-spec.ts"
  *   no two blocks of a workgroup read the same ones (K is split between them), so a copy would
  *   add a pass and a barrier without reuse;
  * - the partial sums of each (row, column) over the workgroup's threads meet in workgroup memory
- *   in two stages (each thread adds R partials of one output, then T of those meet), one set of
- *   accumulators (a column, or the norm's sums of squares) at a time: 256 · R floats of it;
+ *   in two stages (each thread adds R partials of one output, then T of those meet; the reads
+ *   laid out free of bank conflicts), one set of accumulators (a column, or the norm's sums of
+ *   squares) at a time: 256 · R floats of it;
  * - no subgroup operations: the "blocks of 32" are an index layout, right for any subgroup size
  *   (SwiftShader's 4 lanes included).
  *
@@ -66,7 +67,7 @@ export const BLOCKED_ROWS: ReadonlyArray<number> = [8, 16]
 export const blockedColumnsPerGroup = (shape: BlockedGemvShape): number => shape.warpColumns * shape.columns
 
 /** Bytes of workgroup memory a blocked GEMV of R rows uses. */
-export const blockedSharedBytes = (R: number): number => (256 * R + 256) * 4
+export const blockedSharedBytes = (R: number): number => (256 * R + 288) * 4
 
 export interface DecodeGemvBlockedSpec extends Omit<DecodeGemvSpec, "rows" | "shape" | "subgroupReduce" | "combine"> {
   /** 8 or 16 */
@@ -108,6 +109,7 @@ export const decodeGemvBlockedWgsl = (s: DecodeGemvBlockedSpec): string => {
   const inline = s.norm && shape.squaresApart !== true
   const apart = s.norm && shape.squaresApart === true
   const TPR = 256 / R // threads a row in the loop apart
+  const S2 = O + 32 / T // stage 2's stride between parts: a warp's stage-1 writes and stage-2 reads on distinct banks
   const acc = (j: number, r: number) => `acc${j}_${r}`
   // the weight registers of accumulator j: gate-up's 2c and 2c + 1 read B0 and B1 of column c
   const wOf = (j: number) => (pair ? { which: j % 2, col: Math.floor(j / 2) } : { which: 0, col: j })
@@ -118,7 +120,7 @@ export const decodeGemvBlockedWgsl = (s: DecodeGemvBlockedSpec): string => {
 struct V8 { lo: vec4<f32>, hi: vec4<f32> }
 ${bindings.join("\n")}
 var<workgroup> red: array<f32, ${256 * R}>;
-var<workgroup> red2: array<f32, 256>;
+var<workgroup> red2: array<f32, 288>;
 fn unpack8(v: vec4<u32>) -> V8 {
   return V8(vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)), vec4<f32>(unpack2x16float(v.z), unpack2x16float(v.w)));
 }
@@ -156,12 +158,16 @@ ${range(nAcc).map((j) => `      ${acc(j, r)} += ${range(U).map((u) => `dot8(w${j
 ${inline ? `      ss_${r} += ${range(U).map((u) => `select(0.0, dot8(a${u}, a${u}), on${u})`).join(" + ")};` : ""}
     }`).join("\n")}
   }
-  // each set's partial sums meet in two stages: thread lid adds the ${R} partials of output
-  // lid / ${T} (row o / ${CW}, lane o % ${CW}) from slice lid % ${T}, then thread o < ${O} adds that output's ${T}
+  // each set's partial sums meet in two stages: thread lid adds ${R} of the ${R * T} partials of output
+  // o = lid / ${T} (row o / ${CW}, lane o % ${CW}), every ${T}th from part = lid % ${T}, then thread o < ${O}
+  // adds that output's ${T}. Conflict-free reads: a lane's partials lie in its ${KW} banks, the ${T}
+  // parts of an output read ${T} consecutive ones at each step, and ${R === 16 ? `the two rows of a warp start
+  // ${T} apart (one step of rotation for odd rows)` : "a warp holds one row"}; stage 2's parts ${S2} apart
   let o = lid / ${T}u;
   let orow = o / ${CW}u;
   let olane = o % ${CW}u;
-  let start = (lid % ${T}u) * ${R}u;
+  let part = lid % ${T}u;
+  let rot = orow % ${R / 8}u;
 ${sets.map(([name]) => `  var ${name} = 0.0;`).join("\n")}
 ${apart ? `  // each row's sum of squares: thread lid adds row lid / ${TPR}'s 8-value runs of K from lid % ${TPR} by ${TPR}
   // (A was just read by the products: L1/L2 hits), then thread o < ${O} adds its row's ${TPR}
@@ -188,13 +194,16 @@ ${range(R).map((r) => `  red[${r * 256}u + lid] = ${of(r)};`).join("\n")}
   workgroupBarrier();
   {
     var v = 0.0;
-    for (var i = start; i < start + ${R}u; i++) { v += red[orow * 256u + (i / ${KW}u) * 32u + olane * ${KW}u + i % ${KW}u]; }
-    red2[lid] = v;
+    for (var j = 0u; j < ${R}u; j++) {
+      let i = ((j + rot) % ${R}u) * ${T}u + part; // the output's partial i: block i / ${KW}, thread i % ${KW} of the lane
+      v += red[orow * 256u + (i / ${KW}u) * 32u + olane * ${KW}u + i % ${KW}u];
+    }
+    red2[part * ${S2}u + o] = v;
   }
   workgroupBarrier();
   if (lid < ${O}u) {
     var v = 0.0;
-    for (var i = 0u; i < ${T}u; i++) { v += red2[lid * ${T}u + i]; }
+    for (var i = 0u; i < ${T}u; i++) { v += red2[i * ${S2}u + lid]; }
     ${name} = v;
   }`).join("\n")}
   // thread o < ${O} writes row o / ${CW}, columns first of lane o % ${CW}
