@@ -107,7 +107,12 @@ const tuneLayouts = async <S extends GemvShape | BlockedGemvShape>(gpu: Gpu, sha
     for (const candidate of family.candidates) {
       const per = family.columns(candidate)
       if (W % per !== 0 || (H * D) % per !== 0 || ((H + KV) * D) % per !== 0) continue // qkv's boundaries must fall between workgroups
-      const k = await decodeLayerKernels(gpu, D, { rows, ...family.options(candidate), storage, ...(b.fold ? { attend: "split", foldCombine: { heads: H } } : {}) })
+      // a layout whose kernels this device does not compile is left out, as one it refuses to run
+      const k = await decodeLayerKernels(gpu, D, { rows, ...family.options(candidate), storage, ...(b.fold ? { attend: "split", foldCombine: { heads: H } } : {}) }).catch((e: unknown) => {
+        if (process.env.FLEUVE_GENERATION_LOG === "1") process.stderr.write(`generation: decoder layout ${JSON.stringify(candidate)} left out: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`)
+        return undefined
+      })
+      if (!k) continue
       const runs: Array<[Kind, ReadonlyArray<Dispatch>]> = [
         ["qkv", weights.layers.map((w, l) => k.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: b.qkv, G: weights.layers[l]!.inputNorm, params: p.qkv }, W))],
         ["gateUp", weights.layers.map((w) => k.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I))],
