@@ -10,8 +10,9 @@
  * of BLOCKED_CANDIDATES (`blocked: {columns, warpColumns, unroll}`), beside the CUDA-core ones,
  * and per kind a `gemv-gain` line: the best blocked layout's GPU µs against the best CUDA-core one's.
  *
- *   node --import tsx bench/gpu/decode-kernels.ts --rows 16 --quick --gemv-only   (the current GEMV's
- *     default layout and 1×8 against every blocked layout, each kind alone at 16 rows)
+ *   node --import tsx bench/gpu/decode-kernels.ts --rows 16,8 --gemv-only   (each kind alone at 16 and 8
+ *     rows: every CUDA-core layout, the tuner's candidates among them, against every blocked layout;
+ *     --quick: only the CUDA-core default and 1×8)
  *   node --import tsx bench/gpu/decode-kernels.ts [--rows 16,1] [--quick]
  *   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node --import tsx bench/gpu/decode-kernels.ts \
  *     --quick --rows 1 --storage f32 --layers 2 --tiny          (a smoke run on SwiftShader: no f16 there)
