@@ -30,7 +30,8 @@ import type { DecodeGemvSpec } from "./decode-gemv-spec.ts"
  *
  * The RMSNorm kinds sum each row's squares from the activations they read anyway; every column
  * lane walks the whole of K once, so each lane's sum is the row's exact sum (its own, no second
- * pass). K must be a multiple of 8 (16 bytes of f16), N of the workgroup's columns for qkv's
+ * pass); or, with `squaresApart`, the workgroup's 256 threads sum them once in a loop of their own
+ * after the products (over the whole of K: exact too). K must be a multiple of 8 (16 bytes of f16), N of the workgroup's columns for qkv's
  * boundaries, as decodeGemvWgsl's.
  */
 export interface BlockedGemvShape {
