@@ -6,7 +6,13 @@
  * distinct weight copies, as a step's 28 layers, so the weights come from memory, not the L2
  * cache), and the weight bandwidth that makes. Also `wall_us`: 28 × the dispatch in one pass,
  * submitted and waited for, a dispatch's share (barriers and launch included). One JSON line each.
+ * At 8 or 16 rows the blocked GEMVs (model/wgsl/kernels/decode-gemv-blocked.ts) too, every layout
+ * of BLOCKED_CANDIDATES (`blocked: {columns, warpColumns, unroll}`), beside the CUDA-core ones,
+ * and per kind a `gemv-gain` line: the best blocked layout's GPU µs against the best CUDA-core one's.
  *
+ *   node --import tsx bench/gpu/decode-kernels.ts --rows 16,8 --gemv-only   (each kind alone at 16 and 8
+ *     rows: every CUDA-core layout, the tuner's candidates among them, against every blocked layout;
+ *     --quick: only the CUDA-core default and 1×8)
  *   node --import tsx bench/gpu/decode-kernels.ts [--rows 16,1] [--quick]
  *   VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node --import tsx bench/gpu/decode-kernels.ts \
  *     --quick --rows 1 --storage f32 --layers 2 --tiny          (a smoke run on SwiftShader: no f16 there)
@@ -14,7 +20,8 @@
  */
 import { parseArgs } from "node:util"
 import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
-import { attendPartialBytes, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
+import { attendPartialBytes, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
+import { BLOCKED_CANDIDATES, BLOCKED_ROWS, type BlockedGemvShape } from "../../model/wgsl/kernels/decode-gemv-blocked.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
@@ -27,7 +34,9 @@ const { values: args } = parseArgs({
     // Dawn's robustness transform off (every storage index clamped otherwise): what the clamps cost the GEMVs' loads
     "robustness-off": { type: "boolean", default: false },
     // the attention variants only (a smoke run of them on SwiftShader, where the GEMVs take minutes)
-    "attend-only": { type: "boolean", default: false }
+    "attend-only": { type: "boolean", default: false },
+    // the fused GEMVs only (no unfused GEMV, no attention)
+    "gemv-only": { type: "boolean", default: false }
   }
 })
 const storage = args.storage as "f16" | "f32"
@@ -64,6 +73,7 @@ const time = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, e
   const n = ds.length / per
   const us = (t!.ms * 1000) / n
   emit({ kind: "decode-kernel", label, ...extra, gpu_us: +us.toFixed(2), wall_us: +((wall * 1e6) / n).toFixed(2), weight_gb_s: Math.round(bytes / (us * 1e-6) / 1e9) })
+  return { us, gbs: bytes / (us * 1e-6) / 1e9 }
 }
 
 const x = storageBuffer(dev, rand(16 * I, 1, 3)) // f32 activations (the norm kinds read [M, Hd])
@@ -76,25 +86,42 @@ const W = (H + 2 * KV) * D
 for (const M of args.rows!.split(",").map(Number)) {
   // every CUDA-core layout, then the tensor-core GEMVs (decode-gemv-tc.ts) where the card has 16 × 16 f16 fragments
   const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16"
-  const layouts: ReadonlyArray<GemvShape | "tensor-cores"> = args["attend-only"] ? [] : [...shapes, ...(tc ? ["tensor-cores" as const] : [])]
+  // and the blocked GEMVs where the kernels are written for 8 or 16 rows
+  const blocked = BLOCKED_ROWS.includes(decodeKernelRows(M)) ? BLOCKED_CANDIDATES.map((b) => ({ blocked: b })) : []
+  const layouts: ReadonlyArray<GemvShape | "tensor-cores" | { blocked: BlockedGemvShape }> = args["attend-only"] ? [] : [...shapes, ...(tc ? ["tensor-cores" as const] : []), ...blocked]
+  // each kind's best time per GEMV family (cuda-cores, tensor-cores, blocked), for the gemv-gain lines
+  const best = new Map<string, { us: number; gbs: number; layout: unknown }>()
   for (const shape of layouts) {
-    const all = shape === "tensor-cores" ? undefined : { qkv: shape, gateUp: shape, accumulate: shape, head: shape }
+    const each = <S>(s: S) => ({ qkv: s, gateUp: s, accumulate: s, head: s })
+    const options: DecodeLayerOptions = shape === "tensor-cores" ? { gemv: "tensor-cores" } : "blocked" in shape ? { gemv: "blocked", blockedShapes: each(shape.blocked) } : { shapes: each(shape) }
     let k
     try {
-      k = await decodeLayerKernels(gpu, D, { rows: M, storage, ...(all ? { shapes: all } : { gemv: "tensor-cores" as const }) })
+      k = await decodeLayerKernels(gpu, D, { rows: M, storage, ...options })
     } catch (e) {
       emit({ kind: "error", what: `shape ${JSON.stringify(shape)} rows ${M}`, reason: String(e).slice(0, 300) })
       continue
     }
-    const extra = shape === "tensor-cores" ? { rows: M, gemv: "tensor-cores" } : { rows: M, columns: shape.columns, slices: shape.slices }
+    const extra = shape === "tensor-cores" ? { rows: M, gemv: "tensor-cores" } : "blocked" in shape ? { rows: M, gemv: "blocked", ...shape.blocked } : { rows: M, gemv: "cuda-cores", columns: shape.columns, slices: shape.slices }
     const p = (N: number, K: number, n1 = 0, n2 = 0, eps = 1e-6) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, eps))
-    await time("qkv", Wq.map((_, l) => k.qkv({ A: x, B0: Wq[l]!, B1: Wk[l]!, B2: Wv[l]!, C: out, G: g, params: p(W, Hd, H * D, (H + KV) * D) }, W)), W * Hd * bytes, extra)
-    await time("o (+residual)", Wo.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, H * D) }, Hd)), Hd * H * D * bytes, extra)
-    await time("gate/up", Wg.map((_, l) => k.gateUp({ A: x, B0: Wg[l]!, B1: Wu[l]!, Y: xh, G: g, params: p(I, Hd) }, I)), 2 * I * Hd * bytes, extra)
-    await time("down (+residual)", Wd.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, I) }, Hd)), Hd * I * bytes, extra)
-    await time("lm_head", [k.head({ A: x, B: Wh[0]!, C: out, G: g, params: p(vocab, Hd) }, vocab)], vocab * Hd * bytes, extra)
+    const family = extra.gemv
+    const timeKind = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, info: Record<string, unknown>) => {
+      const got = await time(label, ds, bytes, info)
+      const was = best.get(`${label}|${family}`)
+      if (!was || got.us < was.us) best.set(`${label}|${family}`, { ...got, layout: shape })
+    }
+    await timeKind("qkv", Wq.map((_, l) => k.qkv({ A: x, B0: Wq[l]!, B1: Wk[l]!, B2: Wv[l]!, C: out, G: g, params: p(W, Hd, H * D, (H + KV) * D) }, W)), W * Hd * bytes, extra)
+    await timeKind("o (+residual)", Wo.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, H * D) }, Hd)), Hd * H * D * bytes, extra)
+    await timeKind("gate/up", Wg.map((_, l) => k.gateUp({ A: x, B0: Wg[l]!, B1: Wu[l]!, Y: xh, G: g, params: p(I, Hd) }, I)), 2 * I * Hd * bytes, extra)
+    await timeKind("down (+residual)", Wd.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, I) }, Hd)), Hd * I * bytes, extra)
+    await timeKind("lm_head", [k.head({ A: x, B: Wh[0]!, C: out, G: g, params: p(vocab, Hd) }, vocab)], vocab * Hd * bytes, extra)
+  }
+  // per kind: the best blocked layout against the best CUDA-core one (same rows, same run)
+  for (const label of ["qkv", "o (+residual)", "gate/up", "down (+residual)", "lm_head"]) {
+    const [cuda, blk] = [best.get(`${label}|cuda-cores`), best.get(`${label}|blocked`)]
+    if (cuda && blk) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: { gpu_us: +cuda.us.toFixed(2), weight_gb_s: Math.round(cuda.gbs), layout: cuda.layout }, blocked: { gpu_us: +blk.us.toFixed(2), weight_gb_s: Math.round(blk.gbs), layout: (blk.layout as { blocked: unknown }).blocked }, speedup: +(cuda.us / blk.us).toFixed(2) })
   }
   // the unfused GEMV (no norm folded in) on the same products
+  if (args["gemv-only"]) continue
   if (!args["attend-only"]) {
     const plan = await gemvPlan(gpu, { accumulate: true, storage })
     const q = (N: number, K: number) => uniformBuffer(dev, [M, N, K, 0])

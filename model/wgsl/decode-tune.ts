@@ -1,5 +1,6 @@
 import { bestWallMs, type Binding, type Dispatch, uniformBuffer } from "./kernels/buffers.ts"
-import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeStorage, type GemvShape } from "./kernels/decode-layer.ts"
+import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvKind, type GemvShape } from "./kernels/decode-layer.ts"
+import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, isBlockedShape } from "./kernels/decode-gemv-blocked.ts"
 import type { Gpu } from "./kernels/device.ts"
 import type { EngineShape, EngineWeights } from "./qwen3-engine.ts"
 
@@ -19,9 +20,9 @@ export const GEMV_CANDIDATES: ReadonlyArray<GemvShape> = [
 
 type Kind = "qkv" | "gateUp" | "accumulate" | "head" | "oCombined"
 /** A layout for each GEMV kind; `oCombined` (the o GEMV folding the split attention's chunks) only where it was tuned. */
-export type TunedShapes = Readonly<Record<"qkv" | "gateUp" | "accumulate" | "head", GemvShape>> & { readonly oCombined?: GemvShape }
+export type TunedShapes<S = GemvShape> = Readonly<Record<"qkv" | "gateUp" | "accumulate" | "head", S>> & { readonly oCombined?: S }
 
-const tuned = new WeakMap<GPUDevice, Map<string, TunedShapes>>()
+const tuned = new WeakMap<GPUDevice, Map<string, TunedShapes<GemvShape | BlockedGemvShape>>>()
 
 /** The buffers a tuning run writes into (the decoder's own: garbage until its first step). */
 export interface TuneBuffers {
@@ -39,15 +40,57 @@ export interface TuneBuffers {
   readonly fold?: { readonly part: Binding; readonly positions: number }
 }
 
-export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<GemvShape> = GEMV_CANDIDATES): Promise<TunedShapes> => {
+export const tuneDecodeShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<GemvShape> = GEMV_CANDIDATES): Promise<TunedShapes> =>
+  tuneLayouts(gpu, shape, weights, decoderRows, b, withHead, storage, {
+    name: "cuda-cores", candidates, fallback: { columns: 2, slices: 1 }, columns: gemvColumnsPerGroup,
+    options: (c) => ({ shapes: { qkv: c, gateUp: c, accumulate: c, head: c, oCombined: c } })
+  })
+
+/**
+ * For a decoder whose kernels are written for 8 or 16 rows and that asks for the blocked GEMVs
+ * (DecodeLayerOptions.gemv "blocked"): their layouts (model/wgsl/kernels/decode-gemv-blocked.ts
+ * BlockedGemvShape, BLOCKED_CANDIDATES) added to the CUDA-core ones as candidates, timed as
+ * tuneDecodeShapes times those, so each kind runs the fastest of either family (blockedLayout
+ * turns the choice into the kernels' options). The o GEMV folding the split attention's chunks is
+ * not blocked: not timed here (its default layout).
+ */
+export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<GemvShape | BlockedGemvShape> = [...GEMV_CANDIDATES, ...BLOCKED_CANDIDATES]): Promise<TunedShapes<GemvShape | BlockedGemvShape>> => {
+  const { fold: _fold, ...plain } = b
+  const each = <S>(c: S) => ({ qkv: c, gateUp: c, accumulate: c, head: c })
+  return tuneLayouts(gpu, shape, weights, decoderRows, plain, withHead, storage, {
+    name: "blocked", candidates, fallback: DEFAULT_BLOCKED_SHAPE,
+    columns: (c) => (isBlockedShape(c) ? blockedColumnsPerGroup(c) : gemvColumnsPerGroup(c)),
+    options: (c) => (isBlockedShape(c) ? { gemv: "blocked", blockedShapes: each(c) } : { gemv: "blocked", shapes: each(c), blockedShapes: each("cuda-cores" as const) })
+  })
+}
+
+/** tuneBlockedShapes' choice as the kernels' options: each kind blocked, or on the CUDA cores with its layout. */
+export const blockedLayout = (tuned: Partial<Record<GemvKind, GemvShape | BlockedGemvShape>>): Pick<DecodeLayerOptions, "shapes" | "blockedShapes"> => {
+  const entries = Object.entries(tuned) as Array<[GemvKind, GemvShape | BlockedGemvShape]>
+  return {
+    shapes: Object.fromEntries(entries.flatMap(([k, s]) => (isBlockedShape(s) ? [] : [[k, s]]))),
+    blockedShapes: Object.fromEntries(entries.map(([k, s]) => [k, isBlockedShape(s) ? s : "cuda-cores"]))
+  }
+}
+
+/** What tuneLayouts times: a family of layouts, each one's workgroup columns and the kernels' options that make it. */
+interface LayoutFamily<S extends GemvShape | BlockedGemvShape> {
+  readonly name: string
+  readonly candidates: ReadonlyArray<S>
+  readonly fallback: S
+  readonly columns: (candidate: S) => number
+  readonly options: (candidate: S) => DecodeLayerOptions
+}
+
+const tuneLayouts = async <S extends GemvShape | BlockedGemvShape>(gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage, family: LayoutFamily<S>): Promise<TunedShapes<S>> => {
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, eps } = shape
   // timed at the rows the kernels are written for (a power of two), kept for every decoder of that many
   const rows = decodeKernelRows(decoderRows)
-  const key = JSON.stringify([rows, Hd, H, KV, D, I, vocab, weights.layers.length, withHead, storage, ...(b.fold ? [b.fold.positions] : [])])
+  const key = JSON.stringify([family.name, rows, Hd, H, KV, D, I, vocab, weights.layers.length, withHead, storage, ...(b.fold ? [b.fold.positions] : [])])
   let cache = tuned.get(gpu.device)
   if (!cache) tuned.set(gpu.device, (cache = new Map()))
   const hit = cache.get(key)
-  if (hit) return hit
+  if (hit) return hit as TunedShapes<S>
   const dev = gpu.device
   const W = (H + 2 * KV) * D
   const made: Array<GPUBuffer> = []
@@ -59,12 +102,17 @@ export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: En
   const p = { qkv: u(rows, W, Hd, H * D, (H + KV) * D, eps), o: u(rows, Hd, H * D), gateUp: u(rows, I, Hd, 0, 0, eps), down: u(rows, Hd, I), head: u(rows, vocab, Hd, 0, 0, eps) }
   const step = b.fold ? uniformBuffer(dev, ...decodeAttendParams(rows, b.fold.positions - 1, H, KV, 1 / Math.sqrt(D), eps, shape.theta)) : undefined
   if (step) made.push(step)
-  const best: Partial<Record<Kind, { shape: GemvShape; ms: number }>> = {}
+  const best: Partial<Record<Kind, { shape: S; ms: number }>> = {}
   try {
-    for (const candidate of candidates) {
-      if (W % ((8 / candidate.slices) * candidate.columns) !== 0) continue // qkv's boundaries must fall between workgroups
-      const all = { qkv: candidate, gateUp: candidate, accumulate: candidate, head: candidate }
-      const k = await decodeLayerKernels(gpu, D, { rows, shapes: { ...all, oCombined: candidate }, storage, ...(b.fold ? { attend: "split", foldCombine: { heads: H } } : {}) })
+    for (const candidate of family.candidates) {
+      const per = family.columns(candidate)
+      if (W % per !== 0 || (H * D) % per !== 0 || ((H + KV) * D) % per !== 0) continue // qkv's boundaries must fall between workgroups
+      // a layout whose kernels this device does not compile is left out, as one it refuses to run
+      const k = await decodeLayerKernels(gpu, D, { rows, ...family.options(candidate), storage, ...(b.fold ? { attend: "split", foldCombine: { heads: H } } : {}) }).catch((e: unknown) => {
+        if (process.env.FLEUVE_GENERATION_LOG === "1") process.stderr.write(`generation: decoder layout ${JSON.stringify(candidate)} left out: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}\n`)
+        return undefined
+      })
+      if (!k) continue
       const runs: Array<[Kind, ReadonlyArray<Dispatch>]> = [
         ["qkv", weights.layers.map((w, l) => k.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: b.qkv, G: weights.layers[l]!.inputNorm, params: p.qkv }, W))],
         ["gateUp", weights.layers.map((w) => k.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I))],
@@ -82,12 +130,12 @@ export const tuneDecodeShapes = async (gpu: Gpu, shape: EngineShape, weights: En
   } finally {
     for (const buf of made) buf.destroy()
   }
-  const fallback: GemvShape = { columns: 2, slices: 1 }
-  const result: TunedShapes = { qkv: best.qkv?.shape ?? fallback, gateUp: best.gateUp?.shape ?? fallback, accumulate: best.accumulate?.shape ?? fallback, head: best.head?.shape ?? fallback, ...(best.oCombined ? { oCombined: best.oCombined.shape } : {}) }
-  if (process.env.FLEUVE_GENERATION_LOG === "1") process.stderr.write(`generation: decoder layouts for ${rows} rows: ${JSON.stringify(Object.fromEntries(Object.entries(best).map(([kind, v]) => [kind, { ...v!.shape, ms: +v!.ms.toFixed(3) }])))}\n`)
+  const fallback = family.fallback
+  const result: TunedShapes<S> = { qkv: best.qkv?.shape ?? fallback, gateUp: best.gateUp?.shape ?? fallback, accumulate: best.accumulate?.shape ?? fallback, head: best.head?.shape ?? fallback, ...(best.oCombined ? { oCombined: best.oCombined.shape } : {}) }
+  if (process.env.FLEUVE_GENERATION_LOG === "1") process.stderr.write(`generation: decoder layouts (${family.name}) for ${rows} rows: ${JSON.stringify(Object.fromEntries(Object.entries(best).map(([kind, v]) => [kind, { ...v!.shape, ms: +v!.ms.toFixed(3) }])))}\n`)
   cache.set(key, result)
   return result
 }
 
 /** The layouts tuned so far on a device (for benchmarks' reports). */
-export const tunedDecodeShapes = (device: GPUDevice): ReadonlyMap<string, TunedShapes> => tuned.get(device) ?? new Map()
+export const tunedDecodeShapes = (device: GPUDevice): ReadonlyMap<string, TunedShapes<GemvShape | BlockedGemvShape>> => tuned.get(device) ?? new Map()

@@ -3,13 +3,14 @@ import { decodeAttention } from "./kernels/decode-attention.ts"
 import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
 import { subgroupsOf32 } from "./kernels/matmul.ts"
-import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, tcGemvUnroll } from "./kernels/decode-layer.ts"
+import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, tcGemvUnroll } from "./kernels/decode-layer.ts"
+import { BLOCKED_ROWS } from "./kernels/decode-gemv-blocked.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
 import { pickChunks, pickFeed, pickFeedParams, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
-import { tuneDecodeShapes } from "./decode-tune.ts"
+import { blockedLayout, tuneBlockedShapes, tuneDecodeShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -28,10 +29,11 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
 }
 /**
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
- * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores).
- * FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention, FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores the GEMVs.
+ * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores, or blocked at 8
+ * or 16 rows). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention,
+ * FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores|blocked the GEMVs.
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce"> & {
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce" | "blockedShapes"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
   /**
@@ -62,11 +64,12 @@ const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced",
  */
 const defaultAttend = (rows: number): DecodeAttend => (rows <= 4 ? "split" : "coalesced")
 /** Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say (the tensor cores only where they fit). */
-const defaultGemv = (_rows: number): "cuda-cores" | "tensor-cores" => "cuda-cores"
+const defaultGemv = (_rows: number): DecodeGemv => "cuda-cores"
 const envGemv = process.env.FLEUVE_DECODER_GEMV
+const GEMVS: ReadonlyArray<DecodeGemv> = ["cuda-cores", "tensor-cores", "blocked"]
 let decoderLayout: DecoderLayout = {
   ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
-  ...(envGemv === "tensor-cores" || envGemv === "cuda-cores" ? { gemv: envGemv } : {})
+  ...(GEMVS.includes(envGemv as DecodeGemv) ? { gemv: envGemv as DecodeGemv } : {})
 }
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
@@ -139,8 +142,8 @@ export class Qwen3Decoder {
     private readonly kvPrefill: KvPrefillKernels
   ) {}
 
-  /** where the fused GEMVs run: the tensor cores only where asked and possible (tensorCoreGemvUnroll) */
-  gemv: "cuda-cores" | "tensor-cores" = "cuda-cores"
+  /** where the fused GEMVs run: the tensor cores only where asked and possible (tensorCoreGemvUnroll), blocked only where asked at 8 or 16 rows */
+  gemv: DecodeGemv = "cuda-cores"
 
   /**
    * The head of a device-fed step that also feeds the next one (DecoderLayout.foldFeed: lm_head,
@@ -208,13 +211,23 @@ export class Qwen3Decoder {
       const tcUnroll = gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
       const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
+      // the blocked GEMVs (decode-gemv-blocked.ts) where asked and the kernels are written for 8 or 16 rows; fewer rows keep decodeGemvWgsl
+      const blocked = gemv === "blocked" && BLOCKED_ROWS.includes(tunedRows)
       // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
       const part = attend === "split" || attend === "gqa-split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
       const fold = decoderLayout.foldCombine ?? process.env.FLEUVE_DECODER_FOLD === "1"
       const tuneFold = fold && part ? { fold: { part, positions } } : {}
-      const tuned = tc || process.env.FLEUVE_DECODER_TUNE === "0" ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, { x: b.x, qkv, atth: b.atth, acth: b.acth, logits, ...tuneFold }, gemvHead)
+      const tuneBuffers = { x: b.x, qkv, atth: b.atth, acth: b.acth, logits, ...tuneFold }
+      const noTuning = process.env.FLEUVE_DECODER_TUNE === "0"
+      // blocked: its layouts timed beside the CUDA-core ones, each kind the fastest of either (the o GEMV
+      // folding the chunks, not blocked, keeps the default layout)
+      const tuned = tc || blocked || noTuning ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)
+      const tunedBlocked = blocked && !noTuning ? blockedLayout(await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)) : {}
       const { foldCombine: _fold, foldFeed: _foldFeed, ...layerLayout } = decoderLayout
-      const dl = await decodeLayerKernels(gpu, D, { rows, ...layerLayout, attend, queryGroup: H / KV, gemv: tc ? "tensor-cores" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}), shapes: { ...tuned, ...decoderLayout.shapes } })
+      const dl = await decodeLayerKernels(gpu, D, {
+        rows, ...layerLayout, attend, queryGroup: H / KV, gemv: tc ? "tensor-cores" : blocked ? "blocked" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}),
+        shapes: { ...tuned, ...tunedBlocked.shapes, ...decoderLayout.shapes }, blockedShapes: { ...tunedBlocked.blockedShapes, ...decoderLayout.blockedShapes }
+      })
       const pick = await pickSplit(gpu)
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
@@ -251,6 +264,7 @@ export class Qwen3Decoder {
       }
       const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
       if (tc) decoder.gemv = "tensor-cores"
+      if (blocked) decoder.gemv = "blocked"
       if (feedingHead) Object.assign(decoder, { feedingHead, embedDispatches: embed.length })
       return decoder
     }

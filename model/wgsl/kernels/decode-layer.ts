@@ -3,6 +3,7 @@ import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
 import { decodeAttendGqaWgsl, gqaChunkKeys, gqaSharedBytes, gqaSubgroupWidth, type GqaAttendSpec } from "./decode-attend-gqa.ts"
 import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
+import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl } from "./decode-gemv-blocked.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
 import { grid } from "./fused.ts"
@@ -44,6 +45,7 @@ export const DECODE_ROWS = 16
 export type GemvKind = "qkv" | "gateUp" | "accumulate" | "head" | "oCombined"
 
 export type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
+export type { BlockedGemvShape } from "./decode-gemv-blocked.ts"
 
 export const DEFAULT_GEMV_SHAPE: GemvShape = { columns: 2, slices: 1 }
 
@@ -767,6 +769,9 @@ export const decodeKernelRows = (rows: number): number => {
 
 export type DecodeAttend = "simple" | "unrolled" | "coalesced" | "split" | "gqa" | "gqa-split"
 
+/** Where the fused GEMVs run (DecodeLayerOptions.gemv). */
+export type DecodeGemv = "cuda-cores" | "tensor-cores" | "blocked"
+
 export interface DecodeLayerOptions {
   readonly storage?: DecodeStorage
   /** the most rows the dispatches will have (default DECODE_ROWS) */
@@ -779,9 +784,16 @@ export interface DecodeLayerOptions {
   readonly shapes?: Partial<Record<GemvKind, GemvShape>>
   /**
    * "tensor-cores": the GEMVs as subgroup-matrix products (decode-gemv-tc.ts; 16-row kernels, N a
-   * multiple of 16, K of tcGemvKStep(unroll)); default "cuda-cores" (decodeGemvWgsl)
+   * multiple of 16, K of tcGemvKStep(unroll)); "blocked": decode-gemv-blocked.ts where the kernels
+   * are written for 8 or 16 rows (fewer rows keep decodeGemvWgsl; K a multiple of 8); default
+   * "cuda-cores" (decodeGemvWgsl)
    */
-  readonly gemv?: "cuda-cores" | "tensor-cores"
+  readonly gemv?: DecodeGemv
+  /**
+   * each GEMV kind's layout where the GEMVs are blocked (default DEFAULT_BLOCKED_SHAPE); "cuda-cores":
+   * that kind stays on decodeGemvWgsl (its `shapes` layout), where the tuner found it faster
+   */
+  readonly blockedShapes?: Partial<Record<GemvKind, BlockedGemvShape | "cuda-cores">>
   /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
   readonly emulate?: (wgsl: string) => string
   /** true: up to 4 rows, the CUDA-core GEMVs with one warp a column sum by subgroupAdd on 32-lane subgroups (default FLEUVE_DECODER_SUBGROUPS=1) */
@@ -833,8 +845,19 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   // are 4 wide, so CI never runs it
   const sgReduce = (k: GemvKind) =>
     (options.subgroupReduce ?? process.env.FLEUVE_DECODER_SUBGROUPS === "1") && R <= 4 && shape(k).slices === 1 && gpu.device.features.has("subgroups") && subgroupsOf32(gpu)
+  // the blocked GEMVs at 8 or 16 rows where asked (the o GEMV folding the chunks keeps decodeGemvWgsl: it folds at ≤ 4 rows)
+  const blocked = options.gemv === "blocked" && BLOCKED_ROWS.includes(R)
+  if (blocked && gpu.device.limits.maxComputeWorkgroupStorageSize < blockedSharedBytes(R)) throw new Error(`decode layer: the blocked GEMVs need ${blockedSharedBytes(R)} bytes of workgroup memory`)
+  const blockedShape = (k: GemvKind): BlockedGemvShape => {
+    const s = options.blockedShapes?.[k]
+    return s === undefined || s === "cuda-cores" ? DEFAULT_BLOCKED_SHAPE : s
+  }
+  const isBlocked = (k: GemvKind) => blocked && k !== "oCombined" && options.blockedShapes?.[k] !== "cuda-cores"
+  const perGroup = (k: GemvKind) => (tc ? TC_COLUMNS : isBlocked(k) ? blockedColumnsPerGroup(blockedShape(k)) : gemvColumnsPerGroup(shape(k)))
   const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: GemvKind) =>
-    tc
+    isBlocked(k)
+      ? pipeline(gpu.device, decodeGemvBlockedWgsl({ storage, rows: R, shape: blockedShape(k), norm: spec.norm, weights: spec.weights, out: spec.out }), `decode-${k}-${storage}-r${R}-blocked-c${blockedShape(k).columns}-w${blockedShape(k).warpColumns}-u${blockedShape(k).unroll}`)
+      : tc
       ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, ...spec })), `decode-${k}-${storage}-tc-u${tcU}`)
       : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}${spec.combine ? "-fold" : ""}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
@@ -863,7 +886,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const oCombined = folds ? await make({ norm: false, weights: "one", out: "accumulate", combine: { heads: foldHeads!, headDim: D } }, "oCombined") : undefined
   const groups = (N: number, k: GemvKind) => {
     if (tc && N % TC_COLUMNS !== 0) throw new Error(`decode ${k}: ${N} columns, not a multiple of ${TC_COLUMNS} (tensor-core GEMVs)`)
-    return grid(Math.ceil(N / (tc ? TC_COLUMNS : gemvColumnsPerGroup(shape(k)))))
+    return grid(Math.ceil(N / perGroup(k)))
   }
   const rowsOk = (M: number) => {
     if (M > R) throw new Error(`decode layer: ${M} rows, the kernels were written for ${R}`)
@@ -873,7 +896,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     rows: R,
     qkv: (b, N) => {
       // the three weights' boundaries must be multiples of a workgroup's columns (the engine's widths are multiples of 128)
-      const per = tc ? TC_COLUMNS : gemvColumnsPerGroup(shape("qkv"))
+      const per = perGroup("qkv")
       if (N % per !== 0) throw new Error(`decode qkv: ${N} columns, not a multiple of ${per}`)
       return { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, "qkv") }
     },

@@ -1,12 +1,14 @@
 // The decoder's GEMV layouts timed on the device (model/wgsl/decode-tune.ts) over a small model's
 // weights: every kind gets one of the candidates, and the choice is kept (the second call times
-// nothing); with the split attention's combination folded into the o GEMV, that GEMV is timed apart.
+// nothing); with the split attention's combination folded into the o GEMV, that GEMV is timed apart;
+// the blocked GEMVs' layouts (decode-gemv-blocked.ts) at 8 rows beside the CUDA-core ones, a choice of their own.
 // f32 storage: runs on SwiftShader.
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { storageBuffer } from "../../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes } from "../../../model/wgsl/kernels/decode-layer.ts"
-import { GEMV_CANDIDATES, tuneDecodeShapes } from "../../../model/wgsl/decode-tune.ts"
+import { BLOCKED_CANDIDATES } from "../../../model/wgsl/kernels/decode-gemv-blocked.ts"
+import { blockedLayout, GEMV_CANDIDATES, tuneBlockedShapes, tuneDecodeShapes } from "../../../model/wgsl/decode-tune.ts"
 import type { EngineShape, EngineWeights } from "../../../model/wgsl/qwen3-engine.ts"
 import { openTestGpu } from "../../helpers/gpu.ts"
 import { random } from "../../helpers/numeric.ts"
@@ -39,5 +41,15 @@ describe("decoder GEMV layouts timed on the device", { skip: t.skip === false ? 
     const fold = { part: storageBuffer(dev, attendPartialBytes(1, 2, 64, 64)), positions: 64 }
     const folded = await tuneDecodeShapes(t.gpu, shape, weights, 1, { ...buffers, fold }, true, "f32", candidates)
     assert.ok(folded !== first && folded.oCombined !== undefined && candidates.includes(folded.oCombined), `oCombined: ${JSON.stringify(folded.oCombined)}`)
+    // the blocked GEMVs at 8 rows: their layouts beside a CUDA-core one, each kind the faster, kept
+    // for every decoder of 5 to 8 rows (the fold is not theirs: no oCombined)
+    const mixed = [GEMV_CANDIDATES[1]!, BLOCKED_CANDIDATES[0]!]
+    const blocked = await tuneBlockedShapes(t.gpu, shape, weights, 8, { ...buffers, fold }, true, "f32", mixed)
+    for (const kind of ["qkv", "gateUp", "accumulate", "head"] as const) assert.ok(mixed.includes(blocked[kind]), `blocked ${kind}: ${JSON.stringify(blocked[kind])}`)
+    assert.equal(blocked.oCombined, undefined)
+    assert.equal(await tuneBlockedShapes(t.gpu, shape, weights, 5, { ...buffers, fold }, true, "f32", mixed), blocked, "the choice kept")
+    // as the kernels' options: a blocked choice is its blockedShapes entry, a CUDA-core one "cuda-cores" there and its shapes entry
+    const options = blockedLayout({ qkv: BLOCKED_CANDIDATES[0]!, gateUp: GEMV_CANDIDATES[1]! })
+    assert.deepEqual(options, { shapes: { gateUp: GEMV_CANDIDATES[1] }, blockedShapes: { qkv: BLOCKED_CANDIDATES[0], gateUp: "cuda-cores" } })
   })
 })

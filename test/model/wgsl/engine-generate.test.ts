@@ -68,19 +68,20 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
   for (const [kernels, attend, gemv, fold] of [
     ["fused", "gqa", "cuda-cores", false], ["fused", "gqa-split", "cuda-cores", false],
     ["fused", "coalesced", "cuda-cores", false], ["fused", "simple", "cuda-cores", false], ["fused", "split", "cuda-cores", false], ["fused", "split", "cuda-cores", true],
-    ["fused", "split", "tensor-cores", false], ["unfused", "simple", "cuda-cores", false]
-  ] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention${fold ? " combined in the o GEMV" : ""}, GEMVs on the ${gemv}` : ""})`, async () => {
+    ["fused", "split", "tensor-cores", false], ["fused", "coalesced", "blocked", false], ["unfused", "simple", "cuda-cores", false]
+  ] as const) it(`gives, one token a step against its KV cache, the log-probs of tfjs' f32 forward over the whole sequence (within 2e-2; ${kernels} layers${kernels === "fused" ? `, ${attend} attention${fold ? " combined in the o GEMV" : ""}, GEMVs ${gemv === "blocked" ? "blocked, 16 rows" : `on the ${gemv}`}` : ""})`, async () => {
     setDecoderKernels(kernels)
     setDecoderLayout({ attend, gemv, foldCombine: fold, foldFeed: fold })
     const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
     assert.equal(opened._tag, "Ready")
     const scorer = (opened as { scorer: EngineScorer }).scorer
-    const rows = [0, 1, 2].map((r) => Array.from({ length: 150 }, (_, i) => (r * 131 + i * 37 + ((i * i) % 7)) % V))
+    // the blocked GEMVs run where the kernels are written for 8 or 16 rows: 16 rows for them, 3 otherwise
+    const rows = Array.from({ length: gemv === "blocked" ? 16 : 3 }, (_, r) => Array.from({ length: 150 }, (_, i) => (r * 131 + i * 37 + ((i * i) % 7)) % V))
     const decoder = await scorer.decoder(rows.length, 149)
     setDecoderKernels("fused")
     setDecoderLayout({})
     assert.equal(decoder.kernels, kernels)
-    if (kernels === "fused") assert.equal(decoder.gemv, gemv, "the GEMVs run where asked (this card has tensor cores, the widths fit)")
+    if (kernels === "fused") assert.equal(decoder.gemv, gemv, "the GEMVs run where asked (this card has tensor cores, the widths fit; blocked at 16 rows)")
     // a step: 5 dispatches a fused layer (15 unfused), the embedding, the head, the feed and the recording
     // (the split attention: 6 a layer, its chunks then their combination; 5 with the combination in
     // the o GEMV, and the feed, embedding and record in the pick: the layers, the lm_head and the pick's 2)
@@ -212,6 +213,37 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
         assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[plain[r]!.tokenIds[first]!]! < 0.05, `${batch.length} row(s), row ${r} token ${first}: folded ${g.tokenIds[first]} vs plain ${plain[r]!.tokenIds[first]}, not a near-tie`)
       }
     }
+  })
+
+  it("generates with the blocked GEMVs at 16 rows the default kernels' tokens, rows parting only at a near-tie (both choices within 0.05 of the f32 best)", async () => {
+    // 16 prompts of different lengths (the decoder's kernels for 16 rows)
+    const sixteen = Array.from({ length: 16 }, (_, i) => `${prompts[i % 4]} ${prompts[(i * 3 + 1) % 4]}`.slice(0, 30 + 4 * i))
+    const generate = async (layout: Parameters<typeof setDecoderLayout>[0]) => {
+      setDecoderLayout(layout)
+      try {
+        return await generateGreedy(model, tokenizer, sixteen, { maxNewTokens: 24, stopAtEos: false, maxBatch: 16 })
+      } finally {
+        setDecoderLayout({})
+      }
+    }
+    const plain = await generate({})
+    const blocked = await generate({ gemv: "blocked" })
+    let identical = 0
+    for (const [r, g] of blocked.entries()) {
+      assert.equal(g.tokenIds.length, 24)
+      const first = g.tokenIds.findIndex((t, i) => t !== plain[r]!.tokenIds[i])
+      if (first < 0) {
+        identical++
+        continue
+      }
+      // the same history up to \`first\`: both tokens there are near-best under the f32 reference
+      const lp = await referenceLogprobs([...tokenizer.encode(sixteen[r]!), ...g.tokenIds.slice(0, first)])
+      const row = lp.subarray(lp.length - V)
+      const best = Math.max(...row)
+      assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[plain[r]!.tokenIds[first]!]! < 0.05, `row ${r} token ${first}: blocked ${g.tokenIds[first]} vs default ${plain[r]!.tokenIds[first]}, not a near-tie`)
+    }
+    // the blocked GEMVs sum in another order than the default ones: a row may part at a near-tie
+    assert.ok(identical >= 12, `${identical} of 16 rows identical`)
   })
 
   it("gives the same generations one prompt at a time as all in one batch, fed by the host or by the device, and stops at stop strings as tfjs does", async () => {
