@@ -35,6 +35,7 @@ bundle test/model/pick-targets.test.ts pick-targets.test.mjs
 bundle test/model/wgsl/kernels/decode-layer.test.ts decode-layer.test.mjs
 bundle test/model/wgsl/kernels/pick-split.test.ts pick-split.test.mjs
 bundle test/model/wgsl/kernels/decode-attend-gqa.test.ts decode-attend-gqa.test.mjs
+bundle test/model/wgsl/kernels/decode-gemv-blocked.test.ts decode-gemv-blocked.test.mjs
 bundle test/model/wgsl/decode-tune.test.ts decode-tune.test.mjs
 bundle bench/gpu/decode-kernels.ts bench-decode-kernels.mjs
 bundle bench/engine/generation.ts bench-generation.mjs
