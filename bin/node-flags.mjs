@@ -6,8 +6,9 @@
 // whole fetch (4 MiB a partition, ~20,000 records) before its sink writes it, so every young-
 // generation collection during a fetch finds thousands of live records and copies them, twice,
 // then promotes them. With 64 MB the collections are four times rarer for the same live set: in
-// bench/kafka/consume-cpu.ts (200,000 records decoded and validated) garbage collection took
-// 530 / 387 / 106 ms of CPU at 16 / 32 / 64 MB (BENCHMARKS.md, Kafka, session 13). It cannot be
+// bench/kafka/consume-cpu.ts (200,000 records decoded and validated, idle) garbage collection took
+// 159–164 ms of CPU at 16 MB and 50–102 ms at 64, and the consumer at the broker read 22% more
+// records a second (BENCHMARKS.md, Kafka, session 13). It cannot be
 // set from inside a running process (v8.setFlagsFromString comes after the heap is configured).
 // Costs up to ~150 MB more of young generation at the peak, in processes that allocate that fast.
 export const NODE_FLAGS = ["--max-semi-space-size=64"]
