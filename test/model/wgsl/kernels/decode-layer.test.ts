@@ -12,7 +12,8 @@ import { tcGemvKStep } from "../../../../model/wgsl/kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { subgroupsOf32 } from "../../../../model/wgsl/kernels/matmul.ts"
 import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
-import { attentionRef, matmulRef, rmsnormRef, ropeRef, swigluRef } from "../../../helpers/kernels/reference.ts"
+import { matmulRef, rmsnormRef, swigluRef } from "../../../helpers/kernels/reference.ts"
+import { decodeAttendRef } from "../../../helpers/kernels/decode-attend-reference.ts"
 import { needs, openTestGpu } from "../../../helpers/gpu.ts"
 import { random } from "../../../helpers/numeric.ts"
 
@@ -24,27 +25,9 @@ const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math
 const eps = 1e-6
 const theta = 1e6
 
-/** The CPU side of one attend dispatch: q/k norm, RoPE at `pos`, attention over the cache's positions 0 … pos − 1 and the new key. */
-const attendRef = (qkv: Float32Array, qn: Float32Array, kn: Float32Array, Kc: Float32Array, Vc: Float32Array, rows: number, pos: number, H: number, KV: number, D: number, held: (x: Float32Array) => Float32Array) => {
-  const W = (H + 2 * KV) * D
-  const part = (off: number, n: number) => {
-    const out = new Float32Array(rows * n)
-    for (let r = 0; r < rows; r++) out.set(qkv.subarray(r * W + off, r * W + off + n), r * n)
-    return out
-  }
-  const q = held(ropeRef(rmsnormRef(part(0, H * D), qn, rows * H, D, eps), rows, 1, H, D, pos, theta))
-  const k = held(ropeRef(rmsnormRef(part(H * D, KV * D), kn, rows * KV, D, eps), rows, 1, KV, D, pos, theta))
-  const v = held(part((H + KV) * D, KV * D))
-  // the reference's layout: K [rows, T, KV, D] with the new key at T − 1 = pos
-  const T = pos + 1
-  const perRow = (cache: Float32Array, last: Float32Array) => {
-    const out = new Float32Array(rows * T * KV * D)
-    for (let p = 0; p < pos; p++) for (let r = 0; r < rows; r++) out.set(cache.subarray((p * rows + r) * KV * D, (p * rows + r + 1) * KV * D), (r * T + p) * KV * D)
-    for (let r = 0; r < rows; r++) out.set(last.subarray(r * KV * D, (r + 1) * KV * D), (r * T + pos) * KV * D)
-    return out
-  }
-  return { O: attentionRef(q, perRow(Kc, k), perRow(Vc, v), rows, 1, T, H, KV, D, 1 / Math.sqrt(D)), k, v }
-}
+/** The CPU side of one attend dispatch at this file's eps and theta (test/helpers/kernels/decode-attend-reference.ts). */
+const attendRef = (qkv: Float32Array, qn: Float32Array, kn: Float32Array, Kc: Float32Array, Vc: Float32Array, rows: number, pos: number, H: number, KV: number, D: number, held: (x: Float32Array) => Float32Array) =>
+  decodeAttendRef(qkv, qn, kn, Kc, Vc, rows, pos, H, KV, D, eps, theta, held)
 
 describe("fused decoding layer", { skip }, () => {
   for (const storage of ["f32", "f16"] as const satisfies ReadonlyArray<DecodeStorage>) {
