@@ -93,7 +93,7 @@ for (const M of args.rows!.split(",").map(Number)) {
   const best = new Map<string, { us: number; gbs: number; layout: unknown }>()
   for (const shape of layouts) {
     const each = <S>(s: S) => ({ qkv: s, gateUp: s, accumulate: s, head: s })
-    const options: DecodeLayerOptions = shape === "tensor-cores" ? { gemv: "tensor-cores" } : "blocked" in shape ? { gemv: "blocked", blockedShapes: each(shape.blocked) } : { shapes: each(shape) }
+    const options: DecodeLayerOptions = shape === "tensor-cores" ? { gemv: "tensor-cores" } : "blocked" in shape ? { gemv: "blocked", shapes: each(shape.blocked) } : { shapes: each(shape) }
     let k
     try {
       k = await decodeLayerKernels(gpu, D, { rows: M, storage, ...options })

@@ -1,5 +1,5 @@
 import { bestWallMs, type Binding, type Dispatch, uniformBuffer } from "./kernels/buffers.ts"
-import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvKind, type GemvShape } from "./kernels/decode-layer.ts"
+import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvShape } from "./kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, isBlockedShape } from "./kernels/decode-gemv-blocked.ts"
 import type { Gpu } from "./kernels/device.ts"
 import type { EngineShape, EngineWeights } from "./qwen3-engine.ts"
@@ -50,8 +50,9 @@ export const tuneDecodeShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWe
  * For a decoder whose kernels are written for 8 or 16 rows and that asks for the blocked GEMVs
  * (DecodeLayerOptions.gemv "blocked"): their layouts (model/wgsl/kernels/decode-gemv-blocked.ts
  * BlockedGemvShape, BLOCKED_CANDIDATES) added to the CUDA-core ones as candidates, timed as
- * tuneDecodeShapes times those, so each kind runs the fastest of either family (blockedLayout
- * turns the choice into the kernels' options). The o GEMV folding the split attention's chunks is
+ * tuneDecodeShapes times those, so each kind runs the fastest of either family (the result is the
+ * kernels' `shapes` as it is: DecodeLayerOptions.shapes takes either). The o GEMV folding the split
+ * attention's chunks is
  * not blocked: not timed here (its default layout).
  */
 export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<GemvShape | BlockedGemvShape> = [...GEMV_CANDIDATES, ...BLOCKED_CANDIDATES]): Promise<TunedShapes<GemvShape | BlockedGemvShape>> => {
@@ -60,17 +61,8 @@ export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineW
   return tuneLayouts(gpu, shape, weights, decoderRows, plain, withHead, storage, {
     name: "blocked", candidates, fallback: DEFAULT_BLOCKED_SHAPE,
     columns: (c) => (isBlockedShape(c) ? blockedColumnsPerGroup(c) : gemvColumnsPerGroup(c)),
-    options: (c) => (isBlockedShape(c) ? { gemv: "blocked", blockedShapes: each(c) } : { gemv: "blocked", shapes: each(c), blockedShapes: each("cuda-cores" as const) })
+    options: (c) => ({ gemv: "blocked", shapes: each(c) })
   })
-}
-
-/** tuneBlockedShapes' choice as the kernels' options: each kind blocked, or on the CUDA cores with its layout. */
-export const blockedLayout = (tuned: Partial<Record<GemvKind, GemvShape | BlockedGemvShape>>): Pick<DecodeLayerOptions, "shapes" | "blockedShapes"> => {
-  const entries = Object.entries(tuned) as Array<[GemvKind, GemvShape | BlockedGemvShape]>
-  return {
-    shapes: Object.fromEntries(entries.flatMap(([k, s]) => (isBlockedShape(s) ? [] : [[k, s]]))),
-    blockedShapes: Object.fromEntries(entries.map(([k, s]) => [k, isBlockedShape(s) ? s : "cuda-cores"]))
-  }
 }
 
 /** What tuneLayouts times: a family of layouts, each one's workgroup columns and the kernels' options that make it. */

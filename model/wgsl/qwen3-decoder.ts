@@ -10,7 +10,7 @@ import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
 import { pickChunks, pickFeed, pickFeedParams, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
-import { blockedLayout, tuneBlockedShapes, tuneDecodeShapes } from "./decode-tune.ts"
+import { tuneBlockedShapes, tuneDecodeShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -33,7 +33,7 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
  * or 16 rows). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention,
  * FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores|blocked the GEMVs.
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce" | "blockedShapes"> & {
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
   /**
@@ -222,11 +222,11 @@ export class Qwen3Decoder {
       // blocked: its layouts timed beside the CUDA-core ones, each kind the fastest of either (the o GEMV
       // folding the chunks, not blocked, keeps the default layout)
       const tuned = tc || blocked || noTuning ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)
-      const tunedBlocked = blocked && !noTuning ? blockedLayout(await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)) : {}
+      const tunedBlocked = blocked && !noTuning ? await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead) : {}
       const { foldCombine: _fold, foldFeed: _foldFeed, ...layerLayout } = decoderLayout
       const dl = await decodeLayerKernels(gpu, D, {
         rows, ...layerLayout, attend, queryGroup: H / KV, gemv: tc ? "tensor-cores" : blocked ? "blocked" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}),
-        shapes: { ...tuned, ...tunedBlocked.shapes, ...decoderLayout.shapes }, blockedShapes: { ...tunedBlocked.blockedShapes, ...decoderLayout.blockedShapes }
+        shapes: { ...tuned, ...tunedBlocked, ...decoderLayout.shapes }
       })
       const pick = await pickSplit(gpu)
       const p = {

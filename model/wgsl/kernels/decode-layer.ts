@@ -3,7 +3,7 @@ import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
 import { decodeAttendGqaWgsl, gqaChunkKeys, gqaSharedBytes, gqaSubgroupWidth, type GqaAttendSpec } from "./decode-attend-gqa.ts"
 import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
-import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl } from "./decode-gemv-blocked.ts"
+import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl, isBlockedShape } from "./decode-gemv-blocked.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
 import { grid } from "./fused.ts"
@@ -780,8 +780,12 @@ export interface DecodeLayerOptions {
   readonly attend?: DecodeAttend
   /** query heads a kv head (H / KV): the gqa attention is written for it (needed with attend "gqa" or "gqa-split") */
   readonly queryGroup?: number
-  /** each GEMV kind's layout (default DEFAULT_GEMV_SHAPE; the CUDA-core GEMVs only) */
-  readonly shapes?: Partial<Record<GemvKind, GemvShape>>
+  /**
+   * each GEMV kind's layout: a GemvShape runs that kind on decodeGemvWgsl (default DEFAULT_GEMV_SHAPE);
+   * a BlockedGemvShape runs it blocked where `gemv` is "blocked" (a kind with no layout there:
+   * DEFAULT_BLOCKED_SHAPE), so the tuner's per-kind choice between the two families is the layout itself
+   */
+  readonly shapes?: Partial<Record<GemvKind, GemvShape | BlockedGemvShape>>
   /**
    * "tensor-cores": the GEMVs as subgroup-matrix products (decode-gemv-tc.ts; 16-row kernels, N a
    * multiple of 16, K of tcGemvKStep(unroll)); "blocked": decode-gemv-blocked.ts where the kernels
@@ -789,11 +793,6 @@ export interface DecodeLayerOptions {
    * "cuda-cores" (decodeGemvWgsl)
    */
   readonly gemv?: DecodeGemv
-  /**
-   * each GEMV kind's layout where the GEMVs are blocked (default DEFAULT_BLOCKED_SHAPE); "cuda-cores":
-   * that kind stays on decodeGemvWgsl (its `shapes` layout), where the tuner found it faster
-   */
-  readonly blockedShapes?: Partial<Record<GemvKind, BlockedGemvShape | "cuda-cores">>
   /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
   readonly emulate?: (wgsl: string) => string
   /** true: up to 4 rows, the CUDA-core GEMVs with one warp a column sum by subgroupAdd on 32-lane subgroups (default FLEUVE_DECODER_SUBGROUPS=1) */
@@ -838,7 +837,11 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const tcShared = 8 * 256 * tcU * (storage === "f16" ? 2 : 4) + 8 * 256 * 2 * 4 + 1024
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   // the o GEMV folding the chunks: its own layout where tuned, else the other accumulating GEMVs'
-  const shape = (k: GemvKind): GemvShape => options.shapes?.[k] ?? (k === "oCombined" ? options.shapes?.accumulate : undefined) ?? DEFAULT_GEMV_SHAPE
+  const layout = (k: GemvKind) => options.shapes?.[k] ?? (k === "oCombined" ? options.shapes?.accumulate : undefined)
+  const shape = (k: GemvKind): GemvShape => {
+    const s = layout(k)
+    return s === undefined || isBlockedShape(s) ? DEFAULT_GEMV_SHAPE : s
+  }
   // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
   // (more rows: more adds than the workgroup-memory reduction's reads). Opt-in (subgroupReduce: true
   // or FLEUVE_DECODER_SUBGROUPS=1) until it has passed its tests on a card: SwiftShader's subgroups
@@ -849,10 +852,10 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const blocked = options.gemv === "blocked" && BLOCKED_ROWS.includes(R)
   if (blocked && gpu.device.limits.maxComputeWorkgroupStorageSize < blockedSharedBytes(R)) throw new Error(`decode layer: the blocked GEMVs need ${blockedSharedBytes(R)} bytes of workgroup memory`)
   const blockedShape = (k: GemvKind): BlockedGemvShape => {
-    const s = options.blockedShapes?.[k]
-    return s === undefined || s === "cuda-cores" ? DEFAULT_BLOCKED_SHAPE : s
+    const s = layout(k)
+    return s !== undefined && isBlockedShape(s) ? s : DEFAULT_BLOCKED_SHAPE
   }
-  const isBlocked = (k: GemvKind) => blocked && k !== "oCombined" && options.blockedShapes?.[k] !== "cuda-cores"
+  const isBlocked = (k: GemvKind) => blocked && k !== "oCombined" && (layout(k) === undefined || isBlockedShape(layout(k)!))
   const perGroup = (k: GemvKind) => (tc ? TC_COLUMNS : isBlocked(k) ? blockedColumnsPerGroup(blockedShape(k)) : gemvColumnsPerGroup(shape(k)))
   const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: GemvKind) =>
     isBlocked(k)

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { storageBuffer } from "../../../model/wgsl/kernels/buffers.ts"
-import { attendPartialBytes } from "../../../model/wgsl/kernels/decode-layer.ts"
-import { BLOCKED_CANDIDATES } from "../../../model/wgsl/kernels/decode-gemv-blocked.ts"
-import { blockedLayout, GEMV_CANDIDATES, tuneBlockedShapes, tuneDecodeShapes } from "../../../model/wgsl/decode-tune.ts"
+import { attendPartialBytes, decodeLayerKernels, gemvColumnsPerGroup } from "../../../model/wgsl/kernels/decode-layer.ts"
+import { BLOCKED_CANDIDATES, blockedColumnsPerGroup } from "../../../model/wgsl/kernels/decode-gemv-blocked.ts"
+import { GEMV_CANDIDATES, tuneBlockedShapes, tuneDecodeShapes } from "../../../model/wgsl/decode-tune.ts"
 import type { EngineShape, EngineWeights } from "../../../model/wgsl/qwen3-engine.ts"
 import { openTestGpu } from "../../helpers/gpu.ts"
 import { random } from "../../helpers/numeric.ts"
@@ -48,8 +48,12 @@ describe("decoder GEMV layouts timed on the device", { skip: t.skip === false ? 
     for (const kind of ["qkv", "gateUp", "accumulate", "head"] as const) assert.ok(mixed.includes(blocked[kind]), `blocked ${kind}: ${JSON.stringify(blocked[kind])}`)
     assert.equal(blocked.oCombined, undefined)
     assert.equal(await tuneBlockedShapes(t.gpu, shape, weights, 5, { ...buffers, fold }, true, "f32", mixed), blocked, "the choice kept")
-    // as the kernels' options: a blocked choice is its blockedShapes entry, a CUDA-core one "cuda-cores" there and its shapes entry
-    const options = blockedLayout({ qkv: BLOCKED_CANDIDATES[0]!, gateUp: GEMV_CANDIDATES[1]! })
-    assert.deepEqual(options, { shapes: { gateUp: GEMV_CANDIDATES[1] }, blockedShapes: { qkv: BLOCKED_CANDIDATES[0], gateUp: "cuda-cores" } })
+    // the choice is the kernels' option as it is: a blocked layout runs that kind blocked, a CUDA-core
+    // one on decodeGemvWgsl (each kind's workgroups are its own family's)
+    const chosen = { qkv: BLOCKED_CANDIDATES[0]!, gateUp: GEMV_CANDIDATES[1]! }
+    const k = await decodeLayerKernels(t.gpu, 64, { storage: "f32", rows: 8, gemv: "blocked", shapes: chosen })
+    const b = storageBuffer(dev, 4)
+    assert.equal(k.qkv({ A: b, B0: b, B1: b, B2: b, C: b, G: b, params: b }, 256).groups[0], 256 / blockedColumnsPerGroup(BLOCKED_CANDIDATES[0]!))
+    assert.equal(k.gateUp({ A: b, B0: b, B1: b, Y: b, G: b, params: b }, 512).groups[0], 512 / gemvColumnsPerGroup(GEMV_CANDIDATES[1]!))
   })
 })

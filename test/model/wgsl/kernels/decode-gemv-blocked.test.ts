@@ -9,9 +9,9 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { type Dispatch, f16BitsToF32, pipeline, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl } from "../../../../model/wgsl/kernels/decode-gemv-blocked.ts"
+import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl, isBlockedShape } from "../../../../model/wgsl/kernels/decode-gemv-blocked.ts"
 import { grid } from "../../../../model/wgsl/kernels/fused.ts"
-import { DEFAULT_GEMV_SHAPE, decodeGemvParams, decodeLayerKernels, type DecodeStorage, gemvColumnsPerGroup } from "../../../../model/wgsl/kernels/decode-layer.ts"
+import { DEFAULT_GEMV_SHAPE, decodeGemvParams, decodeLayerKernels, type DecodeStorage, gemvColumnsPerGroup, type GemvShape } from "../../../../model/wgsl/kernels/decode-layer.ts"
 import { matmulRef, rmsnormRef, swigluRef } from "../../../helpers/kernels/reference.ts"
 import { needs, openTestGpu } from "../../../helpers/gpu.ts"
 import { random } from "../../../helpers/numeric.ts"
@@ -74,16 +74,16 @@ describe("blocked decoding GEMVs", { skip }, () => {
     const held = (x: Float32Array) => (storage === "f16" ? roundF16(x) : x)
     const bytes = storage === "f16" ? 2 : 4
     const tol = storage === "f16" ? 2e-2 : 1e-3
-    type Kinds = Readonly<Record<"qkv" | "gateUp" | "accumulate" | "head", BlockedGemvShape | "cuda-cores">>
+    type Kinds = Readonly<Record<"qkv" | "gateUp" | "accumulate" | "head", BlockedGemvShape | GemvShape>>
     const every = (shape: BlockedGemvShape): Kinds => ({ qkv: shape, gateUp: shape, accumulate: shape, head: shape })
     const named = (shape: BlockedGemvShape) => `${shape.columns} column(s) a thread, ${shape.warpColumns} lanes a block, ${shape.unroll} loads ahead${shape.squaresApart ? ", the norm's squares summed apart" : ""}`
     // the default layout at every case; every other candidate at one (f16 on a card only); and each
-    // kind blocked or not as the tuner may choose (blockedShapes "cuda-cores": decodeGemvWgsl)
+    // kind blocked or not as the tuner may choose (a GemvShape: that kind on decodeGemvWgsl)
     const layouts: ReadonlyArray<readonly [string, Kinds, ReadonlyArray<readonly [number, number, number]>]> = [
       [named(DEFAULT_BLOCKED_SHAPE), every(DEFAULT_BLOCKED_SHAPE), CASES],
       ...BLOCKED_CANDIDATES.filter((c) => JSON.stringify(c) !== JSON.stringify(DEFAULT_BLOCKED_SHAPE))
         .map((c) => [named(c), every(c), storage === "f16" ? [[16, 16, 1024], [5, 8, 264]] as const : [[5, 16, 264]] as const] as const),
-      ["qkv and accumulate on the CUDA-core GEMV, gate/up and head blocked", { qkv: "cuda-cores", gateUp: DEFAULT_BLOCKED_SHAPE, accumulate: "cuda-cores", head: BLOCKED_CANDIDATES[5]! }, [[16, 16, 264]]]
+      ["qkv and accumulate on the CUDA-core GEMV, gate/up and head blocked", { qkv: DEFAULT_GEMV_SHAPE, gateUp: DEFAULT_BLOCKED_SHAPE, accumulate: DEFAULT_GEMV_SHAPE, head: BLOCKED_CANDIDATES[5]! }, [[16, 16, 264]]]
     ]
     for (const [name, kinds, cases] of layouts) it(`qkv, gate/up + SiLU·up, head (RMSNorm folded in) and accumulate, ${cases.map(([M, R, K]) => `${M}/${R} rows × K ${K}`).join(", ")}; ${name} (${storage} storage)`, { skip: noF16 }, async () => {
       if (t.skip !== false) return
@@ -95,7 +95,7 @@ describe("blocked decoding GEMVs", { skip }, () => {
         return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
       }
       for (const [M, rows, K] of cases) {
-        const k = await decodeLayerKernels(gpu, 64, { storage, rows, gemv: "blocked", blockedShapes: kinds })
+        const k = await decodeLayerKernels(gpu, 64, { storage, rows, gemv: "blocked", shapes: kinds })
         const X = random(M * K, 3 + M + K, 2)
         const G = random(K, 5 + K, 0.3).map((v) => 1 + v)
         const normed = rmsnormRef(X, G, M, K, eps)
@@ -129,7 +129,7 @@ describe("blocked decoding GEMVs", { skip }, () => {
         // each kind ran where asked: its workgroups are the blocked layout's (8 or 16 rows) or the CUDA-core GEMV's
         for (const [kind, d] of Object.entries(dispatches) as Array<[keyof Kinds, Dispatch]>) {
           const shape = kinds[kind]
-          const per = shape !== "cuda-cores" && rows >= 8 ? blockedColumnsPerGroup(shape) : gemvColumnsPerGroup(DEFAULT_GEMV_SHAPE)
+          const per = isBlockedShape(shape) && rows >= 8 ? blockedColumnsPerGroup(shape) : gemvColumnsPerGroup(DEFAULT_GEMV_SHAPE)
           assert.equal(d.groups[0], Math.ceil(({ qkv: 128, gateUp: 197, head: 203, accumulate: 203 })[kind] / per), `${kind}: workgroups`)
         }
         await runDispatches(dev, Object.values(dispatches))
