@@ -55,6 +55,37 @@ const assertNearBest = async (prompt: string, chosen: ReadonlyArray<number>, r: 
   })
 }
 
+/** Greedy generations of `batch` in one batch (24 new tokens) with the decoder laid out as `layout`, the default layout restored after. */
+const generateWith = async (layout: Parameters<typeof setDecoderLayout>[0], batch: ReadonlyArray<string>) => {
+  setDecoderLayout(layout)
+  try {
+    return await generateGreedy(model, tokenizer, [...batch], { maxNewTokens: 24, stopAtEos: false, maxBatch: batch.length })
+  } finally {
+    setDecoderLayout({})
+  }
+}
+
+/**
+ * How many rows of `got` have `base`'s tokens; every other row must part at a near-tie: at its first
+ * difference, with the same history up to there, both tokens within 0.05 of the best under the f32
+ * reference (two kernel sets summing in another order may part there, never elsewhere).
+ */
+const identicalOrNearTie = async (label: string, batch: ReadonlyArray<string>, got: ReadonlyArray<{ readonly tokenIds: ReadonlyArray<number> }>, base: ReadonlyArray<{ readonly tokenIds: ReadonlyArray<number> }>): Promise<number> => {
+  let identical = 0
+  for (const [r, g] of got.entries()) {
+    const first = g.tokenIds.findIndex((t, i) => t !== base[r]!.tokenIds[i])
+    if (first < 0) {
+      identical++
+      continue
+    }
+    const lp = await referenceLogprobs([...tokenizer.encode(batch[r]!), ...g.tokenIds.slice(0, first)])
+    const row = lp.subarray(lp.length - V)
+    const best = Math.max(...row)
+    assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[base[r]!.tokenIds[first]!]! < 0.05, `${label}, row ${r} token ${first}: ${g.tokenIds[first]} vs ${base[r]!.tokenIds[first]}, not a near-tie`)
+  }
+  return identical
+}
+
 const prompts = ["Le patient présente une", "La tension artérielle est de 14/9 et la fréquence cardiaque", "Un", "Les antécédents familiaux comprennent un diabète de type 2"]
 
 describe("generation on fleuve's WGSL decoder", { skip }, () => {
@@ -135,30 +166,9 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
   it("generates with the gqa attention (a workgroup a row and kv head, whole or split) the default coalesced attention's tokens at 16 rows, rows parting only at a near-tie", async () => {
     // 16 prompts of different lengths from the four: each alone, then pairs of them
     const batch = [...prompts, ...prompts.flatMap((a, i) => prompts.filter((_, j) => j !== i).map((b) => `${a} ${b}`))].slice(0, 16)
-    const generate = async (attend: "coalesced" | "gqa" | "gqa-split") => {
-      setDecoderLayout({ attend })
-      try {
-        return await generateGreedy(model, tokenizer, batch, { maxNewTokens: 24, stopAtEos: false, maxBatch: batch.length })
-      } finally {
-        setDecoderLayout({})
-      }
-    }
-    const base = await generate("coalesced")
+    const base = await generateWith({ attend: "coalesced" }, batch)
     for (const attend of ["gqa", "gqa-split"] as const) {
-      const gqa = await generate(attend)
-      let identical = 0
-      for (const [r, g] of gqa.entries()) {
-        const first = g.tokenIds.findIndex((t, i) => t !== base[r]!.tokenIds[i])
-        if (first < 0) {
-          identical++
-          continue
-        }
-        // the same history up to `first`: both tokens there near-best under the f32 reference (the sums' order differs)
-        const lp = await referenceLogprobs([...tokenizer.encode(batch[r]!), ...g.tokenIds.slice(0, first)])
-        const row = lp.subarray(lp.length - V)
-        const best = Math.max(...row)
-        assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[base[r]!.tokenIds[first]!]! < 0.05, `${attend}, row ${r} token ${first}: ${g.tokenIds[first]} vs coalesced ${base[r]!.tokenIds[first]}, not a near-tie`)
-      }
+      const identical = await identicalOrNearTie(`${attend} against coalesced`, batch, await generateWith({ attend }, batch), base)
       assert.ok(identical >= 8, `${attend}: ${identical} of ${batch.length} rows identical`)
     }
   })
@@ -170,19 +180,7 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     const before = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false })
     setDecoderKernels("fused")
     const fused = await generateGreedy(model, tokenizer, long, { maxNewTokens, stopAtEos: false })
-    let identical = 0
-    for (const [r, g] of fused.entries()) {
-      const first = g.tokenIds.findIndex((t, i) => t !== before[r]!.tokenIds[i])
-      if (first < 0) {
-        identical++
-        continue
-      }
-      // the same history up to `first`: both tokens there are near-best under the f32 reference
-      const lp = await referenceLogprobs([...tokenizer.encode(long[r]!), ...g.tokenIds.slice(0, first)])
-      const row = lp.subarray(lp.length - V)
-      const best = Math.max(...row)
-      assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[before[r]!.tokenIds[first]!]! < 0.05, `row ${r} token ${first}: fused ${g.tokenIds[first]} vs unfused ${before[r]!.tokenIds[first]}, not a near-tie`)
-    }
+    const identical = await identicalOrNearTie("fused against unfused", long, fused, before)
     // the fused layers keep the normalised activations in f32 (the unfused ones round them to f16)
     // and sum the lm_head in another order: a row may part at a near-tie, as the decoder and tfjs do
     assert.ok(identical >= 2, `${identical} of ${long.length} rows identical`)
@@ -191,57 +189,23 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
   it("generates with the folds (the attention's chunks combined in the o GEMV, the next step fed by the pick) the tokens of the plain split kernels, 1 row and 5", async () => {
     const long = [`${prompts[1]} ${prompts[3]} ${prompts[0]}`, ...prompts]
     for (const batch of [[long[0]!], long]) {
-      const generate = async (layout: Parameters<typeof setDecoderLayout>[0]) => {
-        setDecoderLayout(layout)
-        try {
-          return await generateGreedy(model, tokenizer, batch, { maxNewTokens: 24, stopAtEos: false, maxBatch: batch.length })
-        } finally {
-          setDecoderLayout({})
-        }
-      }
+      const generate = (layout: Parameters<typeof setDecoderLayout>[0]) => generateWith(layout, batch)
       const plain = await generate({ attend: "split" })
       // the feed folded changes no arithmetic: the same tokens
       assert.deepEqual((await generate({ attend: "split", foldFeed: true })).map((g) => g.tokenIds), plain.map((g) => g.tokenIds), `${batch.length} row(s): the feed in the pick`)
       // the chunks combined in the o GEMV: the combine pass's sums in its order (rounding aside, a near-tie may part)
       const folded = await generate({ attend: "split", foldCombine: true, foldFeed: true })
-      for (const [r, g] of folded.entries()) {
-        const first = g.tokenIds.findIndex((t, i) => t !== plain[r]!.tokenIds[i])
-        if (first < 0) continue
-        const lp = await referenceLogprobs([...tokenizer.encode(batch[r]!), ...g.tokenIds.slice(0, first)])
-        const row = lp.subarray(lp.length - V)
-        const best = Math.max(...row)
-        assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[plain[r]!.tokenIds[first]!]! < 0.05, `${batch.length} row(s), row ${r} token ${first}: folded ${g.tokenIds[first]} vs plain ${plain[r]!.tokenIds[first]}, not a near-tie`)
-      }
+      await identicalOrNearTie(`${batch.length} row(s), folded against plain`, batch, folded, plain)
     }
   })
 
   it("generates with the blocked GEMVs at 16 rows the default kernels' tokens, rows parting only at a near-tie (both choices within 0.05 of the f32 best)", async () => {
     // 16 prompts of different lengths (the decoder's kernels for 16 rows)
     const sixteen = Array.from({ length: 16 }, (_, i) => `${prompts[i % 4]} ${prompts[(i * 3 + 1) % 4]}`.slice(0, 30 + 4 * i))
-    const generate = async (layout: Parameters<typeof setDecoderLayout>[0]) => {
-      setDecoderLayout(layout)
-      try {
-        return await generateGreedy(model, tokenizer, sixteen, { maxNewTokens: 24, stopAtEos: false, maxBatch: 16 })
-      } finally {
-        setDecoderLayout({})
-      }
-    }
-    const plain = await generate({})
-    const blocked = await generate({ gemv: "blocked" })
-    let identical = 0
-    for (const [r, g] of blocked.entries()) {
-      assert.equal(g.tokenIds.length, 24)
-      const first = g.tokenIds.findIndex((t, i) => t !== plain[r]!.tokenIds[i])
-      if (first < 0) {
-        identical++
-        continue
-      }
-      // the same history up to \`first\`: both tokens there are near-best under the f32 reference
-      const lp = await referenceLogprobs([...tokenizer.encode(sixteen[r]!), ...g.tokenIds.slice(0, first)])
-      const row = lp.subarray(lp.length - V)
-      const best = Math.max(...row)
-      assert.ok(best - row[g.tokenIds[first]!]! < 0.05 && best - row[plain[r]!.tokenIds[first]!]! < 0.05, `row ${r} token ${first}: blocked ${g.tokenIds[first]} vs default ${plain[r]!.tokenIds[first]}, not a near-tie`)
-    }
+    const plain = await generateWith({}, sixteen)
+    const blocked = await generateWith({ gemv: "blocked" }, sixteen)
+    for (const g of blocked) assert.equal(g.tokenIds.length, 24)
+    const identical = await identicalOrNearTie("blocked against the default", sixteen, blocked, plain)
     // the blocked GEMVs sum in another order than the default ones: a row may part at a near-tie
     assert.ok(identical >= 12, `${identical} of 16 rows identical`)
   })
