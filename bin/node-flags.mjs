@@ -10,5 +10,6 @@
 // 159–164 ms of CPU at 16 MB and 50–102 ms at 64, and the consumer at the broker read 22% more
 // records a second (BENCHMARKS.md, Kafka, session 13). It cannot be
 // set from inside a running process (v8.setFlagsFromString comes after the heap is configured).
-// Costs up to ~150 MB more of young generation at the peak, in processes that allocate that fast.
+// Its cost: a larger young generation at the peak (`fleuve demo`: the same time, 535 MB of peak RSS
+// against 456 MB with V8's default; BENCHMARKS.md, Kafka, session 13).
 export const NODE_FLAGS = ["--max-semi-space-size=64"]
