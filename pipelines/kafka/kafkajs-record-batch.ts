@@ -640,8 +640,32 @@ interface KafkajsEncoder {
 }
 type EncoderClass = new (initialSize?: number) => KafkajsEncoder
 
-/** kafkajs' `recordBatch/v0` RecordBatch over pending records: the same bytes, in one buffer. */
-export const makeRecordBatchEncoder = (modules: {
+/** A record batch measured and ready to write: its size, and a writer of its bytes where they go. */
+export interface PlannedBatch {
+  readonly size: number
+  readonly writeTo: (out: Buffer, at: number) => void
+}
+
+type RecordBatchOptions = {
+  compression?: number
+  firstOffset?: unknown
+  firstTimestamp?: number
+  maxTimestamp?: number
+  partitionLeaderEpoch?: number
+  lastOffsetDelta?: number
+  transactional?: boolean
+  producerId?: unknown
+  producerEpoch?: number
+  firstSequence?: number
+  records?: ReadonlyArray<PendingRecord>
+}
+
+/**
+ * kafkajs' `recordBatch/v0` RecordBatch over pending records, planned: the same bytes, written
+ * where the caller puts them (a Produce request writes its batches straight into the framed
+ * request, so a stage's outputs are copied once, not into a batch and then into the request).
+ */
+export const makeRecordBatchPlanner = (modules: {
   readonly Encoder: EncoderClass
   readonly crc32c: (b: Uint8Array) => number
   readonly lookupCodec: (type: number) => { compress(encoder: { buffer: Buffer }): Promise<Buffer> } | null
@@ -658,8 +682,8 @@ async ({
   producerId = modules.Long.fromValue(-1),
   producerEpoch = 0,
   firstSequence = 0,
-  records = [] as ReadonlyArray<PendingRecord>
-}) => {
+  records = []
+}: RecordBatchOptions): Promise<PlannedBatch> => {
   const attributes = (compression & 0x07) | (transactional ? 16 : 0)
   const head = new modules.Encoder(64)
     .writeInt16(attributes)
@@ -670,6 +694,7 @@ async ({
     .writeInt16(producerEpoch)
     .writeInt32(firstSequence)
     .writeInt32(records.length).buffer
+  const first = new modules.Encoder(8).writeInt64(firstOffset).buffer
   // Uncompressed, the records are written straight into the batch (no buffer of their own to copy).
   const plan = sizeRecords(records)
   let recordBytes: Buffer | undefined
@@ -682,20 +707,30 @@ async ({
   }
   // firstOffset (8), length (4), then the batch: leader epoch (4), magic (1), CRC (4), body.
   const bodyLength = head.length + (recordBytes ? recordBytes.length : plan.total)
-  const out = Buffer.allocUnsafe(8 + 4 + 4 + 1 + 4 + bodyLength)
-  const first = new modules.Encoder(8).writeInt64(firstOffset).buffer
-  first.copy(out, 0)
-  out.writeInt32BE(4 + 1 + 4 + bodyLength, 8)
-  out.writeInt32BE(partitionLeaderEpoch, 12)
-  out.writeInt8(MAGIC_BYTE, 16)
-  head.copy(out, 21)
-  if (recordBytes) recordBytes.copy(out, 21 + head.length)
-  else writeRecords(plan, out, 21 + head.length)
-  out.writeUInt32BE(modules.crc32c(out.subarray(21)) >>> 0, 17)
-  const encoder = new modules.Encoder(0)
-  encoder.buf = out
-  encoder.offset = out.length
-  return encoder
+  return {
+    size: 8 + 4 + 4 + 1 + 4 + bodyLength,
+    writeTo: (out, at) => {
+      first.copy(out, at)
+      out.writeInt32BE(4 + 1 + 4 + bodyLength, at + 8)
+      out.writeInt32BE(partitionLeaderEpoch, at + 12)
+      out.writeInt8(MAGIC_BYTE, at + 16)
+      head.copy(out, at + 21)
+      if (recordBytes) recordBytes.copy(out, at + 21 + head.length)
+      else writeRecords(plan, out, at + 21 + head.length)
+      out.writeUInt32BE(modules.crc32c(out.subarray(at + 21, at + 21 + bodyLength)) >>> 0, at + 17)
+    }
+  }
+}
+
+/** kafkajs' `recordBatch/v0` RecordBatch over pending records: the same bytes, in one buffer. */
+export const makeRecordBatchEncoder = (modules: Parameters<typeof makeRecordBatchPlanner>[0]) => {
+  const plan = makeRecordBatchPlanner(modules)
+  return async (options: RecordBatchOptions) => {
+    const planned = await plan(options)
+    const out = Buffer.allocUnsafe(planned.size)
+    planned.writeTo(out, 0)
+    return encoderOf(modules.Encoder, out)
+  }
 }
 
 const MAGIC_BYTE = 2
@@ -708,10 +743,20 @@ const encoderOf = (Encoder: EncoderClass, bytes: Buffer): KafkajsEncoder => {
   return e
 }
 
+/** A request payload written where the framing puts it (the lean Produce request), instead of as a buffer to copy. */
+interface WrittenPayload {
+  readonly size: number
+  readonly writeTo: (out: Buffer, at: number) => void
+}
+
+const isWrittenPayload = (p: unknown): p is WrittenPayload =>
+  typeof (p as Partial<WrittenPayload>).writeTo === "function" && typeof (p as Partial<WrittenPayload>).size === "number"
+
 /**
  * kafkajs' `protocol/request`: a request's size and header before its payload. kafkajs writes the
  * header and payload into a 512-byte Encoder that grows by doubling, then copies it all once more;
- * here the payload is copied once, into a buffer of the right size.
+ * here a payload that writes itself (the lean Produce request: a stage's transaction, megabytes)
+ * is written straight into a buffer of the right size, and any other is copied once.
  */
 export const makeRequestFraming = (Encoder: EncoderClass) =>
 async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: {
@@ -719,18 +764,15 @@ async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: {
   clientId: string
   request: { apiKey: number; apiVersion: number; encode: () => Promise<{ buffer: Buffer }> }
 }) => {
-  const encoded = (await encode()) as { buffer: Buffer; parts?: ReadonlyArray<Buffer> }
+  const encoded = await encode()
   const head = new Encoder(64).writeInt32(0).writeInt16(apiKey).writeInt16(apiVersion).writeInt32(correlationId) as KafkajsEncoder & { writeString(s: string): KafkajsEncoder }
   const header = head.writeString(clientId).buffer
-  // A payload in parts (the lean Produce request: a stage's transaction, megabytes) is copied
-  // once, into the framed request, instead of joined and then copied again.
-  const parts = encoded.parts ?? [encoded.buffer]
-  let length = header.length
-  for (const p of parts) length += p.length
-  const out = Buffer.allocUnsafe(length)
+  const written = isWrittenPayload(encoded) ? encoded : undefined
+  const payload = written ? undefined : encoded.buffer
+  const out = Buffer.allocUnsafe(header.length + (written ? written.size : payload!.length))
   header.copy(out, 0)
-  let at = header.length
-  for (const p of parts) at += p.copy(out, at)
+  if (written) written.writeTo(out, header.length)
+  else payload!.copy(out, header.length)
   out.writeInt32BE(out.length - 4, 0)
   return encoderOf(Encoder, out)
 }
@@ -743,17 +785,18 @@ interface ProduceMessage {
 }
 
 /**
- * kafkajs' Produce request v3 (v4–v7 reuse it): the same bytes, written as one buffer of parts
- * (each partition's record batch by the lean RecordBatch), without a copy of every message object
- * and an Encoder per level that kafkajs copies into the next.
+ * kafkajs' Produce request v3 (v4–v7 reuse it): the same bytes, written where the request framing puts
+ * it (each partition's record batch planned by the lean RecordBatch and written in place), without a
+ * copy of every message object, an Encoder per level that kafkajs copies into the next, nor a
+ * buffer per batch copied into the request.
  */
 export const makeProduceRequestV3 = (modules: {
   readonly Encoder: EncoderClass
   readonly apiKey: number
-  readonly RecordBatch: ReturnType<typeof makeRecordBatchEncoder>
+  readonly planBatch: ReturnType<typeof makeRecordBatchPlanner>
   readonly Long: { fromInt(n: number): unknown }
 }) => {
-  const { Encoder, apiKey, RecordBatch, Long } = modules
+  const { Encoder, apiKey, planBatch, Long } = modules
   type Writer = KafkajsEncoder & { writeString(s: string | null): Writer; writeInt16(v: number): Writer; writeInt32(v: number): Writer }
   return ({ acks, timeout, transactionalId = null, producerId = Long.fromInt(-1), producerEpoch = 0, compression = 0, topicData }: {
     acks: number
@@ -769,7 +812,7 @@ export const makeProduceRequestV3 = (modules: {
     apiName: "Produce",
     expectResponse: () => acks !== 0,
     encode: async () => {
-      const parts: Array<Buffer> = [(new Encoder(64) as Writer).writeString(transactionalId).writeInt16(acks).writeInt32(timeout).writeInt32(topicData.length).buffer]
+      const parts: Array<Buffer | PlannedBatch> = [(new Encoder(64) as Writer).writeString(transactionalId).writeInt16(acks).writeInt32(timeout).writeInt32(topicData.length).buffer]
       for (const { topic, partitions } of topicData) {
         parts.push((new Encoder(64) as Writer).writeString(topic).writeInt32(partitions.length).buffer)
         for (const { partition, messages, firstSequence } of partitions) {
@@ -784,7 +827,7 @@ export const makeProduceRequestV3 = (modules: {
             const m = messages[i]!
             records[i] = new Pending(i, ((m.timestamp || dateNow) as number) - firstTimestamp, m.key, m.value, m.headers ?? NO_HEADERS)
           }
-          const batch = await RecordBatch({
+          const batch = await planBatch({
             compression,
             records,
             firstTimestamp,
@@ -797,16 +840,27 @@ export const makeProduceRequestV3 = (modules: {
           })
           const head = Buffer.allocUnsafe(8)
           head.writeInt32BE(partition, 0)
-          head.writeInt32BE(batch.offset, 4)
-          parts.push(head, batch.buf.subarray(0, batch.offset))
+          head.writeInt32BE(batch.size, 4)
+          parts.push(head, batch)
         }
       }
-      // Its bytes as parts, joined only if someone reads `buffer` (request framing copies the parts once).
-      let joined: Buffer | undefined
+      let size = 0
+      for (const p of parts) size += Buffer.isBuffer(p) ? p.length : p.size
+      const writeTo = (out: Buffer, at: number) => {
+        for (const p of parts) {
+          if (Buffer.isBuffer(p)) p.copy(out, at)
+          else p.writeTo(out, at)
+          at += Buffer.isBuffer(p) ? p.length : p.size
+        }
+      }
+      // Written where the request framing puts it; `buffer` (kafkajs' interface) writes a copy of its own.
+      let buffer: Buffer | undefined
       return {
-        parts,
+        size,
+        writeTo,
         get buffer() {
-          return (joined ??= Buffer.concat(parts))
+          if (!buffer) writeTo((buffer = Buffer.allocUnsafe(size)), 0)
+          return buffer
         }
       }
     }
@@ -828,14 +882,15 @@ export const leanRecordModules = (crc32c: (b: Uint8Array) => number): ReadonlyAr
   const Long = require("kafkajs/src/utils/long")
   const filterAbortedMessages = require("kafkajs/src/consumer/filterAbortedMessages")
   const { Produce: apiKey } = require("kafkajs/src/protocol/requests/apiKeys") as { Produce: number }
-  const RecordBatch = makeRecordBatchEncoder({ Encoder, crc32c, lookupCodec, Long })
+  const batchModules = { Encoder, crc32c, lookupCodec, Long }
+  const RecordBatch = makeRecordBatchEncoder(batchModules)
   return [
     [["kafkajs/src/protocol/recordBatch/v0/decoder", makeRecordBatchDecoder({ Decoder, KafkaJSPartialMessageError, lookupCodecByAttributes })]],
     [["kafkajs/src/consumer/batch", makeBatchClass({ Long, filterAbortedMessages })]],
     [
       ["kafkajs/src/protocol/recordBatch/record/v0", pendingRecord],
       ["kafkajs/src/protocol/recordBatch/v0", { RecordBatch, MAGIC_BYTE }],
-      ["kafkajs/src/protocol/requests/produce/v3/request", makeProduceRequestV3({ Encoder, apiKey, RecordBatch, Long })]
+      ["kafkajs/src/protocol/requests/produce/v3/request", makeProduceRequestV3({ Encoder, apiKey, planBatch: makeRecordBatchPlanner(batchModules), Long })]
     ],
     [["kafkajs/src/protocol/request", makeRequestFraming(Encoder)]]
   ]
