@@ -159,7 +159,7 @@ const round = async (profile: boolean, kind: Kind) => {
     producer: async () => ({
       send: encodeSend,
       sendInTransaction: async (m: ReadonlyArray<OutMessage>) => encodeSend(m),
-      transaction: async () => ({ send: encodeSend, commit: async () => undefined, abort: async () => undefined }),
+      transaction: async () => ({ send: encodeSend, sendOffsets: async () => undefined, commit: async () => undefined, abort: async () => undefined }),
       close: async () => undefined
     }),
     consumer: async (o: { onBatch: (b: InBatch) => Promise<void> }) => {

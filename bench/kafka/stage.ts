@@ -59,6 +59,11 @@ const transport: KafkaTransport = {
             await tx.send(m)
             mark(`sent ${m.length} records`)
           },
+          sendOffsets: async (g, off) => {
+            mark("positions into the transaction")
+            await tx.sendOffsets(g, off)
+            mark("positions in")
+          },
           commit: async (g, off) => {
             mark("commit")
             await tx.commit(g, off)

@@ -6,7 +6,7 @@ import { prefetching } from "./kafkajs-prefetch.ts"
 import { NO_RECORD_HEADERS } from "./kafkajs-record-batch.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
-import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type OutValue, type Producer } from "./transport.ts"
+import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type OutValue, type Producer, type Transaction } from "./transport.ts"
 
 // kafkajs with some of its modules replaced by leaner ones (kafkajs-patches.ts).
 const { CompressionTypes, Kafka, logLevel, Partitioners } = loadKafkajs()
@@ -144,23 +144,27 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       },
       transaction: async () => {
         const tx = await p.transaction()
-        return {
+        const transaction: Transaction = {
           send: async (messages) => {
             for (const group of inRequests(messages)) await tx.sendBatch({ topicMessages: topicMessages(group, leanRecords), acks: -1, compression })
           },
-          commit: async (groupId, offsets) => {
+          sendOffsets: async (groupId, offsets) => {
             const topics = new Map<string, Array<{ partition: number; offset: string }>>()
             for (const o of offsets) {
               let list = topics.get(o.topic)
               if (!list) topics.set(o.topic, (list = []))
               list.push({ partition: o.partition, offset: o.offset })
             }
-            // A source's transaction (the run job's) carries records only, no group positions.
             if (topics.size > 0) await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) })
+          },
+          commit: async (groupId, offsets) => {
+            // A source's transaction (the run job's) carries records only, no group positions.
+            if (offsets.length > 0) await transaction.sendOffsets(groupId, offsets)
             await tx.commit()
           },
           abort: () => tx.abort()
         }
+        return transaction
       },
       sendInTransaction: async (messages, groupId, offsets) => {
         const tx = await handle.transaction()

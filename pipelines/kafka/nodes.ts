@@ -515,6 +515,15 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
     // and a fifth of the stage's time idle, waiting for the broker.)
     let sender: Promise<void> | undefined
     let failure: { readonly cause: unknown } | undefined
+    const positions = batches.map((b) => ({ topic: b.topic, partition: b.partition, offset: b.nextOffset }))
+    // The fetch's positions go into the transaction once its first records are in (it is then under
+    // way on its coordinator), beside the rest of its sends: the commit at the end then waits for
+    // one round trip instead of three (stage.ts' timeline: a fetch's commit was 4-16 ms of idle).
+    let offsetsSent: Promise<void> | undefined
+    const sendOffsets = (t: Transaction) => {
+      offsetsSent = t.sendOffsets(groupId, positions)
+      offsetsSent.catch(() => undefined)
+    }
     const sendAll = async () => {
       while (pendingBytes >= SEND_AHEAD_BYTES && failure === undefined) {
         const messages = pending
@@ -522,6 +531,7 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
         pendingBytes = 0
         tx ??= await producer.transaction()
         await tx.send(messages)
+        if (!offsetsSent) sendOffsets(tx)
       }
     }
     const startSending = () => {
@@ -574,9 +584,12 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       if (failure) throw failure.cause
       tx ??= await producer.transaction()
       if (pending.length > 0) await tx.send(pending)
-      await tx.commit(groupId, batches.map((b) => ({ topic: b.topic, partition: b.partition, offset: b.nextOffset })))
+      if (offsetsSent) await offsetsSent
+      await tx.commit(groupId, offsetsSent ? [] : positions)
     } catch (e) {
       while (sender) await sender
+      // (The positions' requests settled before the abort, so none reaches a coordinator after it.)
+      await offsetsSent?.catch(() => undefined)
       if (tx) await tx.abort().catch(() => undefined)
       throw e
     }

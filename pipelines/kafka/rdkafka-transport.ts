@@ -2,7 +2,7 @@ import { Redacted } from "effect"
 import { kafkajsTransport } from "./kafkajs-transport.ts"
 import { loadRdkafka, type RdConsumer, type RdError, type RdMessage, type RdProducer, type RdTopicPartition } from "./rdkafka-module.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
-import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type Producer } from "./transport.ts"
+import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type Producer, type Transaction } from "./transport.ts"
 
 /**
  * KafkaTransport over librdkafka (`@confluentinc/kafka-javascript`'s native API, not its KafkaJS
@@ -120,20 +120,23 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
         }),
       transaction: async () => {
         await promised((cb) => p.beginTransaction(cb))
-        return {
+        const transaction: Transaction = {
           // librdkafka queues the records and sends them from its own threads; the commit flushes them.
           send: async (messages) => produceAll(messages, undefined),
+          sendOffsets: async (groupId, offsets) => {
+            if (offsets.length === 0) return
+            const consumer = consumers.get(groupId)
+            if (!consumer) throw new Error(`no consumer of group ${groupId} in this transport: a transaction's offsets need its group's member`)
+            const list: Array<RdTopicPartition> = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }))
+            await promised((cb) => p.sendOffsetsToTransaction(list, consumer, timeoutMs, cb))
+          },
           commit: async (groupId, offsets) => {
-            if (offsets.length > 0) {
-              const consumer = consumers.get(groupId)
-              if (!consumer) throw new Error(`no consumer of group ${groupId} in this transport: a transaction's offsets need its group's member`)
-              const list: Array<RdTopicPartition> = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }))
-              await promised((cb) => p.sendOffsetsToTransaction(list, consumer, timeoutMs, cb))
-            }
+            await transaction.sendOffsets(groupId, offsets)
             await promised((cb) => p.commitTransaction(timeoutMs, cb))
           },
           abort: () => promised((cb) => p.abortTransaction(timeoutMs, cb)).then(() => undefined)
         }
+        return transaction
       },
       sendInTransaction: async (messages, groupId, offsets) => {
         const tx = await handle.transaction()
