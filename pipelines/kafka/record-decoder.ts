@@ -29,18 +29,6 @@ export type Decoded<A> =
   }
   | { readonly _tag: "Poison"; readonly reason: string; readonly field?: string | undefined; readonly record: string }
 
-/**
- * A record read: made by a constructor, not an object literal. A fetched slice's records are held
- * until the slice is handled, often across a scavenge, and V8 then pretenured the literal's site
- * (allocated every one in the old generation), where each kept its value alive until the next
- * full collection: stage-path.ts' FLEUVE_BENCH_PROMOTED showed the decoded values and these
- * wrappers as a fifth of what outlived the young generation.
- */
-class Read<A> {
-  readonly _tag = "Ok" as const
-  constructor(readonly value: A, readonly schemaId: number, readonly verbatim: boolean) {}
-}
-
 /** What the decoder needs of a record type: the registry subject it belongs to and its Schema. */
 export interface DecodedType<A = unknown> {
   readonly subject: string
@@ -90,7 +78,7 @@ export const makeRecordDecoder = (maxRecordBytes: number, knownIds: ReadonlyMap<
     if (read !== null) {
       // What it reads is what JSON.parse would make of the text and the validator accept.
       const value = read(buf, start + 5, end)
-      if (value !== undefined) return new Read(value as A, id, true)
+      if (value !== undefined) return { _tag: "Ok", value: value as A, schemaId: id, verbatim: true }
     }
     let json: unknown
     try {
@@ -101,11 +89,11 @@ export const makeRecordDecoder = (maxRecordBytes: number, knownIds: ReadonlyMap<
     }
     let valid = validators.get(type.subject)
     if (valid === undefined) validators.set(type.subject, (valid = compileValidator(type.schema as Schema.Top) ?? null))
-    if (valid !== null && valid(json)) return new Read(json as A, id, true)
+    if (valid !== null && valid(json)) return { _tag: "Ok", value: json as A, schemaId: id, verbatim: true }
     let decode = decoders.get(type.subject)
     if (!decode) decoders.set(type.subject, (decode = Schema.decodeUnknownExit(type.schema as Schema.Codec<unknown, unknown>)))
     const result = decode(json)
-    if (result._tag === "Success") return new Read(result.value as A, id, result.value === json)
+    if (result._tag === "Success") return { _tag: "Ok", value: result.value as A, schemaId: id, verbatim: result.value === json }
     return { _tag: "Poison", ...schemaErrorText(result.cause), record: textOf(buf.subarray(start + 5, end)) }
   }
 }
