@@ -3,6 +3,12 @@
 //
 //   scripts/services/kafka.sh start && node --import tsx bench/kafka/run.ts [records] [bytes] [rounds] [clients]
 //
+// records: 1,000,000 by default. Kafka's tools run in a fresh JVM each time, so on a short run they
+// are timed mostly before the JIT has warmed up, while fleuve's clients, in this one process, are
+// warm from the second round on: at 200,000 records ConsumerPerformance read 0.3-0.8 M records/s,
+// at 1,000,000 1.6-1.8 M (session 14, BENCHMARKS.md), and fleuve's consumer went from "0.83-1.21x"
+// to 0.31-0.32x of it. Ratios to the Java tools are read from runs this long or longer.
+//
 // clients: comma-separated, kafkajs and/or rdkafka (default: both where rdkafka is built by
 // scripts/setup/55-rdkafka.sh, else kafkajs). Every client runs in every round, against the same
 // Java run.
@@ -36,7 +42,7 @@ import { KAFKA_CLIENTS, type KafkaClient, type KafkaSettings } from "../../pipel
 import type { Score } from "../../schemas/evaluation.ts"
 
 const root = resolve(import.meta.dirname, "../..")
-const N = Number(process.argv[2] ?? 100000)
+const N = Number(process.argv[2] ?? 1000000)
 const SIZE = Number(process.argv[3] ?? 200)
 const ROUNDS = Number(process.argv[4] ?? 1)
 const CLIENTS = (process.argv[5] ?? (rdkafkaAvailable() ? "kafkajs,rdkafka" : "kafkajs")).split(",").map((c) => {
