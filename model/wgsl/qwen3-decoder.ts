@@ -63,8 +63,16 @@ const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced",
  * in ms a step: unchanged.
  */
 const defaultAttend = (rows: number): DecodeAttend => (rows <= 4 ? "split" : "coalesced")
-/** Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say (the tensor cores only where they fit). */
-const defaultGemv = (_rows: number): DecodeGemv => "cuda-cores"
+/**
+ * Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say: blocked
+ * (decode-gemv-blocked.ts) where its kernels run at 16 rows (9 to 16 rows), else on the CUDA cores.
+ * Session 14, one H100 call then a second on the same machine, batch 16 (prompt 128, 128 new):
+ * the step's profiled GPU time 5.13 ms blocked against 6.27 for the CUDA-core GEMVs (down 1.05 ->
+ * 0.60 ms, o 0.84 -> 0.53, lm_head 0.52 -> 0.39), 3,488-4,081 tokens/s in four runs against
+ * 2,624-3,302 in three, the rows' tokens identical or parting at a near-tie (BENCHMARKS.md). At 8
+ * rows it is untimed and stays opt-in (FLEUVE_DECODER_GEMV=blocked).
+ */
+const defaultGemv = (rows: number): DecodeGemv => (decodeKernelRows(rows) === 16 ? "blocked" : "cuda-cores")
 const envGemv = process.env.FLEUVE_DECODER_GEMV
 const GEMVS: ReadonlyArray<DecodeGemv> = ["cuda-cores", "tensor-cores", "blocked"]
 let decoderLayout: DecoderLayout = {
