@@ -57,7 +57,8 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * (simple, unrolled, coalesced, split, gqa or gqa-split: model/wgsl/kernels/decode-layer.ts; "-" the default),
  * then any of ":tc" (the lm_head on the tensor cores' matmul), ":mma" (the fused GEMVs on the
  * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts), ":blk" (the blocked GEMVs at 8 or 16 rows:
- * model/wgsl/kernels/decode-gemv-blocked.ts; fewer rows keep the CUDA-core GEMV), ":sg" / ":nosg" (up to 4 rows the CUDA-core
+ * model/wgsl/kernels/decode-gemv-blocked.ts; fewer rows keep the CUDA-core GEMV), ":cc" (the CUDA-core
+ * GEMVs at any rows; without :mma, :blk or :cc the decoder's default: blocked at 9-16 rows since session 14), ":sg" / ":nosg" (up to 4 rows the CUDA-core
  * GEMVs' sums by subgroupAdd, or through workgroup memory), ":fold" / ":nofold" (both folds
  * or neither: the split attention's chunks combined in the o GEMV's prologue, and the next step's
  * feed, embedding and record in the pick; ":foldo" or ":foldfeed" one of them), e.g.
@@ -65,17 +66,17 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * "<set>@<batch>" runs it at that batch size only (e.g. fused:split@16,fused:-:sg:fold@1).
  */
 type Attend = "simple" | "unrolled" | "coalesced" | "split" | "gqa" | "gqa-split"
-const FLAGS: ReadonlyArray<string> = ["tc", "mma", "blk", "sg", "nosg", "fold", "nofold", "foldo", "foldfeed"]
-const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv: "cuda-cores" | "tensor-cores" | "blocked"; subgroups?: boolean; foldCombine?: boolean; foldFeed?: boolean } => {
+const FLAGS: ReadonlyArray<string> = ["tc", "mma", "blk", "cc", "sg", "nosg", "fold", "nofold", "foldo", "foldfeed"]
+const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv?: "cuda-cores" | "tensor-cores" | "blocked"; subgroups?: boolean; foldCombine?: boolean; foldFeed?: boolean } => {
   const name = named.split("@")[0]!
   const at = named.split("@")[1]
   if (at !== undefined && !/^[1-9][0-9]*$/.test(at)) throw new Error(`--kernels: ${named}? <set>@<batch size>`)
   const [kernels, attend, ...flags] = name.split(":")
   const attends: ReadonlyArray<string> = ["simple", "unrolled", "coalesced", "split", "gqa", "gqa-split", "-"]
   if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && !attends.includes(attend)) || flags.some((f) => !FLAGS.includes(f))) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|gqa|gqa-split|-[:tc][:mma|:blk][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|gqa|gqa-split|-[:tc][:mma|:blk|:cc][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
   }
-  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", gemv: flags.includes("mma") ? "tensor-cores" : flags.includes("blk") ? "blocked" : "cuda-cores", ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
+  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", ...(flags.includes("mma") ? { gemv: "tensor-cores" as const } : flags.includes("blk") ? { gemv: "blocked" as const } : flags.includes("cc") ? { gemv: "cuda-cores" as const } : {}), ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
     ...(flags.includes("foldo") ? { foldCombine: true } : {}), ...(flags.includes("foldfeed") ? { foldFeed: true } : {}) }
 }
 
@@ -84,7 +85,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv !== "cuda-cores" ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)

@@ -199,15 +199,26 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     }
   })
 
-  it("generates with the blocked GEMVs at 16 rows the default kernels' tokens, rows parting only at a near-tie (both choices within 0.05 of the f32 best)", async () => {
+  it("generates with the blocked GEMVs at 16 rows the CUDA-core GEMVs' tokens, rows parting only at a near-tie (both choices within 0.05 of the f32 best)", async () => {
     // 16 prompts of different lengths (the decoder's kernels for 16 rows)
     const sixteen = Array.from({ length: 16 }, (_, i) => `${prompts[i % 4]} ${prompts[(i * 3 + 1) % 4]}`.slice(0, 30 + 4 * i))
-    const plain = await generateWith({}, sixteen)
+    const plain = await generateWith({ gemv: "cuda-cores" }, sixteen)
     const blocked = await generateWith({ gemv: "blocked" }, sixteen)
     for (const g of blocked) assert.equal(g.tokenIds.length, 24)
-    const identical = await identicalOrNearTie("blocked against the default", sixteen, blocked, plain)
-    // the blocked GEMVs sum in another order than the default ones: a row may part at a near-tie
+    const identical = await identicalOrNearTie("blocked against the CUDA-core GEMVs", sixteen, blocked, plain)
+    // the blocked GEMVs sum in another order than the CUDA-core ones: a row may part at a near-tie
     assert.ok(identical >= 12, `${identical} of 16 rows identical`)
+  })
+
+  it("runs the blocked GEMVs by default at 9 to 16 rows, the CUDA-core ones below (session 14's H100 timing)", async () => {
+    setDecoderKernels("fused")
+    setDecoderLayout({})
+    const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
+    assert.equal(opened._tag, "Ready")
+    const scorer = (opened as { scorer: EngineScorer }).scorer
+    for (const [rows, gemv] of [[16, "blocked"], [9, "blocked"], [8, "cuda-cores"], [3, "cuda-cores"]] as const) {
+      assert.equal((await scorer.decoder(rows, 64)).gemv, gemv, `${rows} rows`)
+    }
   })
 
   it("gives the same generations one prompt at a time as all in one batch, fed by the host or by the device, and stops at stop strings as tfjs does", async () => {
