@@ -640,8 +640,11 @@ interface KafkajsEncoder {
 }
 type EncoderClass = new (initialSize?: number) => KafkajsEncoder
 
-/** A record batch measured and ready to write: its size, and a writer of its bytes where they go. */
-export interface PlannedBatch {
+/**
+ * Bytes measured and ready to write: their size, and a writer of them where they go (a planned
+ * record batch; the lean Produce request, which the request framing writes in place).
+ */
+export interface WrittenBytes {
   readonly size: number
   readonly writeTo: (out: Buffer, at: number) => void
 }
@@ -683,7 +686,7 @@ async ({
   producerEpoch = 0,
   firstSequence = 0,
   records = []
-}: RecordBatchOptions): Promise<PlannedBatch> => {
+}: RecordBatchOptions): Promise<WrittenBytes> => {
   const attributes = (compression & 0x07) | (transactional ? 16 : 0)
   const head = new modules.Encoder(64)
     .writeInt16(attributes)
@@ -743,14 +746,9 @@ const encoderOf = (Encoder: EncoderClass, bytes: Buffer): KafkajsEncoder => {
   return e
 }
 
-/** A request payload written where the framing puts it (the lean Produce request), instead of as a buffer to copy. */
-interface WrittenPayload {
-  readonly size: number
-  readonly writeTo: (out: Buffer, at: number) => void
-}
-
-const isWrittenPayload = (p: unknown): p is WrittenPayload =>
-  typeof (p as Partial<WrittenPayload>).writeTo === "function" && typeof (p as Partial<WrittenPayload>).size === "number"
+/** A request payload that writes itself where the framing puts it (the lean Produce request), instead of a buffer to copy. */
+const isWrittenBytes = (p: unknown): p is WrittenBytes =>
+  typeof (p as Partial<WrittenBytes>).writeTo === "function" && typeof (p as Partial<WrittenBytes>).size === "number"
 
 /**
  * kafkajs' `protocol/request`: a request's size and header before its payload. kafkajs writes the
@@ -767,7 +765,7 @@ async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: {
   const encoded = await encode()
   const head = new Encoder(64).writeInt32(0).writeInt16(apiKey).writeInt16(apiVersion).writeInt32(correlationId) as KafkajsEncoder & { writeString(s: string): KafkajsEncoder }
   const header = head.writeString(clientId).buffer
-  const written = isWrittenPayload(encoded) ? encoded : undefined
+  const written = isWrittenBytes(encoded) ? encoded : undefined
   const payload = written ? undefined : encoded.buffer
   const out = Buffer.allocUnsafe(header.length + (written ? written.size : payload!.length))
   header.copy(out, 0)
@@ -812,7 +810,7 @@ export const makeProduceRequestV3 = (modules: {
     apiName: "Produce",
     expectResponse: () => acks !== 0,
     encode: async () => {
-      const parts: Array<Buffer | PlannedBatch> = [(new Encoder(64) as Writer).writeString(transactionalId).writeInt16(acks).writeInt32(timeout).writeInt32(topicData.length).buffer]
+      const parts: Array<Buffer | WrittenBytes> = [(new Encoder(64) as Writer).writeString(transactionalId).writeInt16(acks).writeInt32(timeout).writeInt32(topicData.length).buffer]
       for (const { topic, partitions } of topicData) {
         parts.push((new Encoder(64) as Writer).writeString(topic).writeInt32(partitions.length).buffer)
         for (const { partition, messages, firstSequence } of partitions) {
