@@ -64,9 +64,9 @@ const transport: KafkaTransport = {
             await tx.sendOffsets(g, off)
             mark("positions in")
           },
-          commit: async (g, off) => {
+          commit: async () => {
             mark("commit")
-            await tx.commit(g, off)
+            await tx.commit()
             mark("committed")
             t.tx += performance.now() - a
             const used = process.cpuUsage(c)

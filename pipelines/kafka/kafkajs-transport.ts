@@ -6,7 +6,7 @@ import { prefetching } from "./kafkajs-prefetch.ts"
 import { NO_RECORD_HEADERS } from "./kafkajs-record-batch.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
-import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type OutValue, type Producer, type Transaction } from "./transport.ts"
+import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type OutValue, type Producer } from "./transport.ts"
 
 // kafkajs with some of its modules replaced by leaner ones (kafkajs-patches.ts).
 const { CompressionTypes, Kafka, logLevel, Partitioners } = loadKafkajs()
@@ -144,7 +144,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
       },
       transaction: async () => {
         const tx = await p.transaction()
-        const transaction: Transaction = {
+        return {
           send: async (messages) => {
             for (const group of inRequests(messages)) await tx.sendBatch({ topicMessages: topicMessages(group, leanRecords), acks: -1, compression })
           },
@@ -157,20 +157,17 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
             }
             if (topics.size > 0) await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) })
           },
-          commit: async (groupId, offsets) => {
-            // A source's transaction (the run job's) carries records only, no group positions.
-            if (offsets.length > 0) await transaction.sendOffsets(groupId, offsets)
-            await tx.commit()
-          },
+          commit: () => tx.commit(),
           abort: () => tx.abort()
         }
-        return transaction
       },
       sendInTransaction: async (messages, groupId, offsets) => {
         const tx = await handle.transaction()
         try {
           await tx.send(messages)
-          await tx.commit(groupId, offsets)
+          // A source's transaction (the run job's) carries records only, no group positions.
+          await tx.sendOffsets(groupId, offsets)
+          await tx.commit()
         } catch (e) {
           await tx.abort().catch(() => undefined)
           throw e

@@ -584,8 +584,9 @@ export const startStage = async (ctx: KafkaContext, pipeline: Pipeline, node: St
       if (failure) throw failure.cause
       tx ??= await producer.transaction()
       if (pending.length > 0) await tx.send(pending)
-      if (offsetsSent) await offsetsSent
-      await tx.commit(groupId, offsetsSent ? [] : positions)
+      if (!offsetsSent) sendOffsets(tx)
+      await offsetsSent
+      await tx.commit()
     } catch (e) {
       while (sender) await sender
       // (The positions' requests settled before the abort, so none reaches a coordinator after it.)

@@ -2,7 +2,7 @@ import { Redacted } from "effect"
 import { kafkajsTransport } from "./kafkajs-transport.ts"
 import { loadRdkafka, type RdConsumer, type RdError, type RdMessage, type RdProducer, type RdTopicPartition } from "./rdkafka-module.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
-import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type Producer, type Transaction } from "./transport.ts"
+import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type Producer } from "./transport.ts"
 
 /**
  * KafkaTransport over librdkafka (`@confluentinc/kafka-javascript`'s native API, not its KafkaJS
@@ -120,7 +120,7 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
         }),
       transaction: async () => {
         await promised((cb) => p.beginTransaction(cb))
-        const transaction: Transaction = {
+        return {
           // librdkafka queues the records and sends them from its own threads; the commit flushes them.
           send: async (messages) => produceAll(messages, undefined),
           sendOffsets: async (groupId, offsets) => {
@@ -130,19 +130,16 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
             const list: Array<RdTopicPartition> = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) }))
             await promised((cb) => p.sendOffsetsToTransaction(list, consumer, timeoutMs, cb))
           },
-          commit: async (groupId, offsets) => {
-            await transaction.sendOffsets(groupId, offsets)
-            await promised((cb) => p.commitTransaction(timeoutMs, cb))
-          },
+          commit: () => promised((cb) => p.commitTransaction(timeoutMs, cb)).then(() => undefined),
           abort: () => promised((cb) => p.abortTransaction(timeoutMs, cb)).then(() => undefined)
         }
-        return transaction
       },
       sendInTransaction: async (messages, groupId, offsets) => {
         const tx = await handle.transaction()
         try {
           await tx.send(messages)
-          await tx.commit(groupId, offsets)
+          await tx.sendOffsets(groupId, offsets)
+          await tx.commit()
         } catch (e) {
           await tx.abort().catch(() => undefined)
           throw e

@@ -85,12 +85,12 @@ export interface Transaction {
   /** Sends messages in the transaction, after those of earlier sends (await each before the next). */
   readonly send: (messages: ReadonlyArray<OutMessage>) => Promise<void>
   /**
-   * Adds the group's new positions to the transaction now, while records are still being sent:
-   * they commit with it or not at all, and the commit then has fewer round trips to wait for.
+   * Adds the group's new positions to the transaction (none: nothing to add). They commit with it or
+   * not at all; sent while records are still being sent, they leave the commit fewer round trips.
    */
   readonly sendOffsets: (groupId: string, offsets: ReadonlyArray<ConsumedOffset>) => Promise<void>
-  /** Commits what was sent with the group's new positions (none: a transaction of records only, or positions already sent). */
-  readonly commit: (groupId: string, offsets: ReadonlyArray<ConsumedOffset>) => Promise<void>
+  /** Commits what was sent, with the positions sendOffsets added (a run job's transaction: records only). */
+  readonly commit: () => Promise<void>
   /** Aborts it: nothing sent in it becomes visible to read_committed consumers. */
   readonly abort: () => Promise<void>
 }
