@@ -7,10 +7,8 @@
  * cache), and the weight bandwidth that makes. Also `wall_us`: 28 × the dispatch in one pass,
  * submitted and waited for, a dispatch's share (barriers and launch included). One JSON line each.
  * At 8 or 16 rows the blocked GEMVs (model/wgsl/kernels/decode-gemv-blocked.ts) too, every layout
- * of BLOCKED_CANDIDATES (`blocked: {columns, warpColumns, unroll}`), and up to 16 rows on a card
- * with 16 × 16 f16 subgroup matrices the tensor-core GEMVs (decode-gemv-tc.ts, every layout of
- * TC_CANDIDATES: `tcGroups`, `unroll`), beside the CUDA-core ones, and per kind `gemv-gain` lines:
- * the best blocked and the best tensor-core layout's GPU µs against the best CUDA-core one's.
+ * of BLOCKED_CANDIDATES (`blocked: {columns, warpColumns, unroll}`), beside the CUDA-core ones,
+ * and per kind a `gemv-gain` line: the best blocked layout's GPU µs against the best CUDA-core one's.
  *
  *   node --import tsx bench/gpu/decode-kernels.ts --rows 16,8 --gemv-only   (each kind alone at 16 and 8
  *     rows: every CUDA-core layout, the tuner's candidates among them, against every blocked layout;
@@ -24,7 +22,6 @@ import { parseArgs } from "node:util"
 import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, BLOCKED_ROWS, type BlockedGemvShape } from "../../model/wgsl/kernels/decode-gemv-blocked.ts"
-import { TC_CANDIDATES, tcGemvKStep, type TcGemvShape } from "../../model/wgsl/kernels/decode-gemv-tc.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
@@ -87,18 +84,16 @@ const Wq = weights(H * D, Hd), Wk = weights(KV * D, Hd), Wv = weights(KV * D, Hd
 const Wg = weights(I, Hd), Wu = weights(I, Hd), Wd = weights(Hd, I), Wh = weights(vocab, Hd, 1)
 const W = (H + 2 * KV) * D
 for (const M of args.rows!.split(",").map(Number)) {
-  // every CUDA-core layout, then the tensor-core GEMVs (decode-gemv-tc.ts: every layout of TC_CANDIDATES
-  // whose K step divides the widths) where the card has 16 × 16 f16 fragments
-  const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16" && M <= 16
-  const tcLayouts = tc ? TC_CANDIDATES.filter((c) => [Hd, H * D, I].every((k) => k % tcGemvKStep(c.unroll) === 0)).map((c) => ({ tc: c })) : []
+  // every CUDA-core layout, then the tensor-core GEMVs (decode-gemv-tc.ts) where the card has 16 × 16 f16 fragments
+  const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16"
   // and the blocked GEMVs where the kernels are written for 8 or 16 rows
   const blocked = BLOCKED_ROWS.includes(decodeKernelRows(M)) ? BLOCKED_CANDIDATES.map((b) => ({ blocked: b })) : []
-  const layouts: ReadonlyArray<GemvShape | { tc: TcGemvShape } | { blocked: BlockedGemvShape }> = args["attend-only"] ? [] : [...shapes, ...tcLayouts, ...blocked]
+  const layouts: ReadonlyArray<GemvShape | "tensor-cores" | { blocked: BlockedGemvShape }> = args["attend-only"] ? [] : [...shapes, ...(tc ? ["tensor-cores" as const] : []), ...blocked]
   // each kind's best time per GEMV family (cuda-cores, tensor-cores, blocked), for the gemv-gain lines
   const best = new Map<string, { us: number; gbs: number; layout: unknown }>()
   for (const shape of layouts) {
     const each = <S>(s: S) => ({ qkv: s, gateUp: s, accumulate: s, head: s })
-    const options: DecodeLayerOptions = "tc" in shape ? { gemv: "tensor-cores", hidden: Hd, shapes: each(shape.tc) } : "blocked" in shape ? { gemv: "blocked", shapes: each(shape.blocked) } : { shapes: each(shape) }
+    const options: DecodeLayerOptions = shape === "tensor-cores" ? { gemv: "tensor-cores" } : "blocked" in shape ? { gemv: "blocked", shapes: each(shape.blocked) } : { shapes: each(shape) }
     let k
     try {
       k = await decodeLayerKernels(gpu, D, { rows: M, storage, ...options })
@@ -106,7 +101,7 @@ for (const M of args.rows!.split(",").map(Number)) {
       emit({ kind: "error", what: `shape ${JSON.stringify(shape)} rows ${M}`, reason: String(e).slice(0, 300) })
       continue
     }
-    const extra = "tc" in shape ? { rows: M, gemv: "tensor-cores", ...shape.tc } : "blocked" in shape ? { rows: M, gemv: "blocked", ...shape.blocked } : { rows: M, gemv: "cuda-cores", columns: shape.columns, slices: shape.slices }
+    const extra = shape === "tensor-cores" ? { rows: M, gemv: "tensor-cores" } : "blocked" in shape ? { rows: M, gemv: "blocked", ...shape.blocked } : { rows: M, gemv: "cuda-cores", columns: shape.columns, slices: shape.slices }
     const p = (N: number, K: number, n1 = 0, n2 = 0, eps = 1e-6) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, eps))
     const family = extra.gemv
     const timeKind = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, info: Record<string, unknown>) => {
@@ -120,14 +115,10 @@ for (const M of args.rows!.split(",").map(Number)) {
     await timeKind("down (+residual)", Wd.map((w) => k.accumulate({ A: xh, B: w, C: out, params: p(Hd, I) }, Hd)), Hd * I * bytes, extra)
     await timeKind("lm_head", [k.head({ A: x, B: Wh[0]!, C: out, G: g, params: p(vocab, Hd) }, vocab)], vocab * Hd * bytes, extra)
   }
-  // per kind: the best blocked and tensor-core layouts against the best CUDA-core one (same rows, same run)
+  // per kind: the best blocked layout against the best CUDA-core one (same rows, same run)
   for (const label of ["qkv", "o (+residual)", "gate/up", "down (+residual)", "lm_head"]) {
-    const cuda = best.get(`${label}|cuda-cores`)
-    const of = (b: { us: number; gbs: number; layout: unknown }) => ({ gpu_us: +b.us.toFixed(2), weight_gb_s: Math.round(b.gbs), layout: b.layout })
-    for (const family of ["blocked", "tensor-cores"]) {
-      const other = best.get(`${label}|${family}`)
-      if (cuda && other) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: of(cuda), [family]: of(other), speedup: +(cuda.us / other.us).toFixed(2) })
-    }
+    const [cuda, blk] = [best.get(`${label}|cuda-cores`), best.get(`${label}|blocked`)]
+    if (cuda && blk) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: { gpu_us: +cuda.us.toFixed(2), weight_gb_s: Math.round(cuda.gbs), layout: cuda.layout }, blocked: { gpu_us: +blk.us.toFixed(2), weight_gb_s: Math.round(blk.gbs), layout: (blk.layout as { blocked: unknown }).blocked }, speedup: +(cuda.us / blk.us).toFixed(2) })
   }
   // the unfused GEMV (no norm folded in) on the same products
   if (args["gemv-only"]) continue

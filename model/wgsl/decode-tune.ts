@@ -1,7 +1,6 @@
 import { bestWallMs, type Binding, type Dispatch, uniformBuffer } from "./kernels/buffers.ts"
-import { type AnyGemvShape, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvShape } from "./kernels/decode-layer.ts"
-import { BLOCKED_CANDIDATES, BLOCKED_ROWS, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, isBlockedShape } from "./kernels/decode-gemv-blocked.ts"
-import { isTcShape, TC_CANDIDATES, tcColumnsPerGroup, tcGemvKStep, type TcGemvShape } from "./kernels/decode-gemv-tc.ts"
+import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvShape } from "./kernels/decode-layer.ts"
+import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, isBlockedShape } from "./kernels/decode-gemv-blocked.ts"
 import type { Gpu } from "./kernels/device.ts"
 import type { EngineShape, EngineWeights } from "./qwen3-engine.ts"
 
@@ -23,7 +22,7 @@ type Kind = "qkv" | "gateUp" | "accumulate" | "head" | "oCombined"
 /** A layout for each GEMV kind; `oCombined` (the o GEMV folding the split attention's chunks) only where it was tuned. */
 export type TunedShapes<S = GemvShape> = Readonly<Record<"qkv" | "gateUp" | "accumulate" | "head", S>> & { readonly oCombined?: S }
 
-const tuned = new WeakMap<GPUDevice, Map<string, TunedShapes<AnyGemvShape>>>()
+const tuned = new WeakMap<GPUDevice, Map<string, TunedShapes<GemvShape | BlockedGemvShape>>>()
 
 /** The buffers a tuning run writes into (the decoder's own: garbage until its first step). */
 export interface TuneBuffers {
@@ -66,28 +65,8 @@ export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineW
   })
 }
 
-/**
- * For a decoder that asks for the tensor-core GEMVs (DecodeLayerOptions.gemv "tensor-cores", up to
- * 16 rows): their layouts (model/wgsl/kernels/decode-gemv-tc.ts TcGemvShape, TC_CANDIDATES, those
- * whose K step divides the model's widths, and `fallback`, the decoder's default) timed beside the
- * CUDA-core layouts and, at 8 or 16 rows, the blocked ones: each kind runs the fastest of the three
- * families.
- */
-export const tuneTensorCoreShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, fallback: TcGemvShape, storage: DecodeStorage = "f16"): Promise<TunedShapes<AnyGemvShape>> => {
-  const { fold: _fold, ...plain } = b
-  const each = <S>(c: S) => ({ qkv: c, gateUp: c, accumulate: c, head: c })
-  const widths = [shape.hidden, shape.heads * shape.headDim, shape.intermediate]
-  const tc = [fallback, ...TC_CANDIDATES.filter((c) => (c.tcGroups !== fallback.tcGroups || c.unroll !== fallback.unroll) && widths.every((k) => k % tcGemvKStep(c.unroll) === 0))]
-  const blocked = BLOCKED_ROWS.includes(decodeKernelRows(decoderRows)) ? BLOCKED_CANDIDATES : []
-  return tuneLayouts<AnyGemvShape>(gpu, shape, weights, decoderRows, plain, withHead, storage, {
-    name: "tensor-cores", candidates: [...GEMV_CANDIDATES, ...blocked, ...tc], fallback,
-    columns: (c) => (isTcShape(c) ? tcColumnsPerGroup(c) : isBlockedShape(c) ? blockedColumnsPerGroup(c) : gemvColumnsPerGroup(c)),
-    options: (c) => ({ gemv: "tensor-cores", hidden: shape.hidden, shapes: each(c) })
-  })
-}
-
 /** What tuneLayouts times: a family of layouts, each one's workgroup columns and the kernels' options that make it. */
-interface LayoutFamily<S extends AnyGemvShape> {
+interface LayoutFamily<S extends GemvShape | BlockedGemvShape> {
   readonly name: string
   readonly candidates: ReadonlyArray<S>
   readonly fallback: S
@@ -95,7 +74,7 @@ interface LayoutFamily<S extends AnyGemvShape> {
   readonly options: (candidate: S) => DecodeLayerOptions
 }
 
-const tuneLayouts = async <S extends AnyGemvShape>(gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage, family: LayoutFamily<S>): Promise<TunedShapes<S>> => {
+const tuneLayouts = async <S extends GemvShape | BlockedGemvShape>(gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage, family: LayoutFamily<S>): Promise<TunedShapes<S>> => {
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, eps } = shape
   // timed at the rows the kernels are written for (a power of two), kept for every decoder of that many
   const rows = decodeKernelRows(decoderRows)
@@ -151,4 +130,4 @@ const tuneLayouts = async <S extends AnyGemvShape>(gpu: Gpu, shape: EngineShape,
 }
 
 /** The layouts tuned so far on a device (for benchmarks' reports). */
-export const tunedDecodeShapes = (device: GPUDevice): ReadonlyMap<string, TunedShapes<AnyGemvShape>> => tuned.get(device) ?? new Map()
+export const tunedDecodeShapes = (device: GPUDevice): ReadonlyMap<string, TunedShapes<GemvShape | BlockedGemvShape>> => tuned.get(device) ?? new Map()

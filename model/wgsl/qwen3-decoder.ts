@@ -1,16 +1,16 @@
 import { type Binding, encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { TC_COLUMNS, tcGemvKStep, type TcGemvShape, tcSharedBytes } from "./kernels/decode-gemv-tc.ts"
+import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
 import { subgroupsOf32 } from "./kernels/matmul.ts"
-import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions } from "./kernels/decode-layer.ts"
+import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, tcGemvUnroll } from "./kernels/decode-layer.ts"
 import { BLOCKED_ROWS } from "./kernels/decode-gemv-blocked.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
 import { pickChunks, pickFeed, pickFeedParams, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
-import { tuneBlockedShapes, tuneDecodeShapes, tuneTensorCoreShapes } from "./decode-tune.ts"
+import { tuneBlockedShapes, tuneDecodeShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -85,17 +85,14 @@ export const setDecoderLayout = (layout: DecoderLayout): void => {
 const layoutKey = (kernels: DecoderKernels) => (kernels === "fused" ? JSON.stringify(decoderLayout) : "")
 
 /**
- * Whether the fused GEMVs can run on the tensor cores here, and their default layout (the tuner's
- * fallback): 16 × 16 f16 subgroup matrices with f32 results, 32-lane subgroups, every N a multiple
- * of 16 and every K (hidden, H·D, intermediate) a multiple of tcGemvKStep(unroll) for an unroll
- * of 4, 2 or 1, and the staged normalised activations (hidden wide) in the workgroup memory.
+ * Whether the fused GEMVs can run on the tensor cores here, and how far their loads run ahead: 16 × 16
+ * f16 subgroup matrices with f32 results, 32-lane subgroups, every N a multiple of 16 and every K
+ * (hidden, H·D, intermediate) a multiple of tcGemvKStep(unroll) for an unroll of 4, 2 or 1.
  */
-const tensorCoreGemvShape = (gpu: Gpu, shape: EngineShape): TcGemvShape | undefined => {
+const tensorCoreGemvUnroll = (gpu: Gpu, shape: EngineShape): number | undefined => {
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
   if (pickMatrixConfig(gpu)?.M !== 16 || !subgroupsOf32(gpu) || ![(H + 2 * KV) * D, Hd, I, vocab].every((n) => n % TC_COLUMNS === 0)) return undefined
-  if (tcSharedBytes(true, Hd, "f16") > gpu.device.limits.maxComputeWorkgroupStorageSize) return undefined
-  const unroll = ([4, 2, 1] as const).find((u) => [Hd, H * D, I].every((k) => k % tcGemvKStep(u) === 0))
-  return unroll === undefined ? undefined : { tcGroups: 1, unroll }
+  return [tcGemvUnroll("f16"), 2, 1].find((u) => [Hd, H * D, I].every((k) => k % tcGemvKStep(u) === 0))
 }
 
 /** The kernels a decoder of `rows` rows over weights in `format` runs now. */
@@ -153,7 +150,7 @@ export class Qwen3Decoder {
     private readonly kvPrefill: KvPrefillKernels
   ) {}
 
-  /** where the fused GEMVs run: the tensor cores only where asked and possible (tensorCoreGemvShape), blocked only where asked at 8 or 16 rows */
+  /** where the fused GEMVs run: the tensor cores only where asked and possible (tensorCoreGemvUnroll), blocked only where asked at 8 or 16 rows */
   gemv: DecodeGemv = "cuda-cores"
 
   /**
@@ -219,8 +216,8 @@ export class Qwen3Decoder {
       // the GEMVs on the tensor cores where asked and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
       const attend = decoderLayout.attend ?? defaultAttend(rows)
       const gemv = decoderLayout.gemv ?? defaultGemv(rows)
-      const tcDefault = gemv === "tensor-cores" ? tensorCoreGemvShape(gpu, shape) : undefined
-      const tc = tcDefault !== undefined
+      const tcUnroll = gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
+      const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
       // the blocked GEMVs (decode-gemv-blocked.ts) where asked and the kernels are written for 8 or 16 rows; fewer rows keep decodeGemvWgsl
       const blocked = gemv === "blocked" && BLOCKED_ROWS.includes(tunedRows)
@@ -232,14 +229,12 @@ export class Qwen3Decoder {
       const noTuning = process.env.FLEUVE_DECODER_TUNE === "0"
       // blocked: its layouts timed beside the CUDA-core ones, each kind the fastest of either (the o GEMV
       // folding the chunks, not blocked, keeps the default layout)
-      // tensor cores: theirs beside both others (the tuner's fallback and, untuned, every kind: tcDefault)
       const tuned = tc || blocked || noTuning ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)
       const tunedBlocked = blocked && !noTuning ? await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead) : {}
-      const tunedTc = tc ? (noTuning ? { qkv: tcDefault, gateUp: tcDefault, accumulate: tcDefault, head: tcDefault } : await tuneTensorCoreShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead, tcDefault)) : {}
       const { foldCombine: _fold, foldFeed: _foldFeed, ...layerLayout } = decoderLayout
       const dl = await decodeLayerKernels(gpu, D, {
-        rows, ...layerLayout, attend, queryGroup: H / KV, gemv: tc ? "tensor-cores" : blocked ? "blocked" : "cuda-cores", ...(tc ? { hidden: shape.hidden } : {}), ...(fold ? { foldCombine: { heads: H } } : {}),
-        shapes: { ...tuned, ...tunedBlocked, ...tunedTc, ...decoderLayout.shapes }
+        rows, ...layerLayout, attend, queryGroup: H / KV, gemv: tc ? "tensor-cores" : blocked ? "blocked" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}),
+        shapes: { ...tuned, ...tunedBlocked, ...decoderLayout.shapes }
       })
       const pick = await pickSplit(gpu)
       const p = {

@@ -2,7 +2,7 @@ import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
 import { decodeAttendGqaWgsl, gqaChunkKeys, gqaSharedBytes, gqaSubgroupWidth, type GqaAttendSpec } from "./decode-attend-gqa.ts"
-import { DEFAULT_TC_SHAPE, decodeGemvTcWgsl, isTcShape, tcColumnsPerGroup, type TcGemvShape, tcSharedBytes, TC_COLUMNS } from "./decode-gemv-tc.ts"
+import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
 import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl, isBlockedShape } from "./decode-gemv-blocked.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
@@ -46,9 +46,6 @@ export type GemvKind = "qkv" | "gateUp" | "accumulate" | "head" | "oCombined"
 
 export type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 export type { BlockedGemvShape } from "./decode-gemv-blocked.ts"
-export type { TcGemvShape } from "./decode-gemv-tc.ts"
-/** A GEMV kind's layout in any of the three families (the layout names its kernel). */
-export type AnyGemvShape = GemvShape | BlockedGemvShape | TcGemvShape
 
 export const DEFAULT_GEMV_SHAPE: GemvShape = { columns: 2, slices: 1 }
 
@@ -785,25 +782,23 @@ export interface DecodeLayerOptions {
   readonly queryGroup?: number
   /**
    * each GEMV kind's layout: a GemvShape runs that kind on decodeGemvWgsl (default DEFAULT_GEMV_SHAPE);
-   * a BlockedGemvShape runs it blocked where `gemv` is "blocked" or "tensor-cores" and the kernels
-   * are written for 8 or 16 rows; a TcGemvShape on the tensor cores where `gemv` is "tensor-cores".
-   * A kind with no layout runs `gemv`'s family at its default layout, so the tuner's per-kind choice
-   * between the families is the layout itself
+   * a BlockedGemvShape runs it blocked where `gemv` is "blocked" (a kind with no layout there:
+   * DEFAULT_BLOCKED_SHAPE), so the tuner's per-kind choice between the two families is the layout itself
    */
-  readonly shapes?: Partial<Record<GemvKind, AnyGemvShape>>
+  readonly shapes?: Partial<Record<GemvKind, GemvShape | BlockedGemvShape>>
   /**
-   * "tensor-cores": the GEMVs as subgroup-matrix products (decode-gemv-tc.ts; up to 16 rows, N a
-   * multiple of 16, K of tcGemvKStep(unroll), `hidden` given), kinds with a blocked or CUDA-core
-   * layout as those; "blocked": decode-gemv-blocked.ts where the kernels are written for 8 or 16
-   * rows (fewer rows keep decodeGemvWgsl; K a multiple of 8); default "cuda-cores" (decodeGemvWgsl)
+   * "tensor-cores": the GEMVs as subgroup-matrix products (decode-gemv-tc.ts; 16-row kernels, N a
+   * multiple of 16, K of tcGemvKStep(unroll)); "blocked": decode-gemv-blocked.ts where the kernels
+   * are written for 8 or 16 rows (fewer rows keep decodeGemvWgsl; K a multiple of 8); default
+   * "cuda-cores" (decodeGemvWgsl)
    */
   readonly gemv?: DecodeGemv
-  /** the model's hidden width: the K of the norm kinds, whose normalised A the tensor-core GEMVs stage whole (needed with gemv "tensor-cores") */
-  readonly hidden?: number
   /** rewrites the tensor-core GEMVs' WGSL before it compiles (tests: emulated fragments on SwiftShader) */
   readonly emulate?: (wgsl: string) => string
   /** true: up to 4 rows, the CUDA-core GEMVs with one warp a column sum by subgroupAdd on 32-lane subgroups (default FLEUVE_DECODER_SUBGROUPS=1) */
   readonly subgroupReduce?: boolean
+  /** the tensor-core GEMVs' steps of K run ahead (default tcGemvUnroll(storage)); every K a multiple of tcGemvKStep(it) */
+  readonly tcUnroll?: number
   /**
    * the split attention of `heads` query heads: its chunks combined in the o GEMV's prologue
    * (oCombined) instead of a dispatch of their own, where the combined activations (rows × heads ×
@@ -826,6 +821,9 @@ const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | un
   return undefined
 }
 
+/** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
+export const tcGemvUnroll = (storage: DecodeStorage): number => (storage === "f16" ? 4 : 1)
+
 export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLayerOptions = {}): Promise<DecodeLayerKernels> => {
   const storage = options.storage ?? "f16"
   const R = decodeKernelRows(options.rows ?? DECODE_ROWS)
@@ -833,31 +831,16 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const shared = Math.max(256 * R, 256 + R) * 4
   if (gpu.device.limits.maxComputeWorkgroupStorageSize < shared) throw new Error(`decode layer: needs ${shared} bytes of workgroup memory`)
   if (D % 2 !== 0 || D > gpu.device.limits.maxComputeInvocationsPerWorkgroup) throw new Error(`decode layer: head_dim ${D} must be even and at most the workgroup size limit`)
-  // each kind's family: its layout's, or (no layout) the one `gemv` asks for; a layout of a family
-  // `gemv` does not allow, or blocked at other than 8 or 16 rows, runs on the CUDA cores' default
-  const tcAllowed = options.gemv === "tensor-cores"
-  if (tcAllowed && R > TC_COLUMNS) throw new Error(`decode layer: the tensor-core GEMVs take at most ${TC_COLUMNS} rows`)
-  if (tcAllowed && options.hidden === undefined) throw new Error("decode layer: the tensor-core GEMVs need the model's hidden width (options.hidden)")
-  const blockedAllowed = (options.gemv === "blocked" || tcAllowed) && BLOCKED_ROWS.includes(R)
+  const tc = options.gemv === "tensor-cores"
+  if (tc && R > TC_COLUMNS) throw new Error(`decode layer: the tensor-core GEMVs take at most ${TC_COLUMNS} rows`)
+  const tcU = options.tcUnroll ?? tcGemvUnroll(storage)
+  const tcShared = 8 * 256 * tcU * (storage === "f16" ? 2 : 4) + 8 * 256 * 2 * 4 + 1024
+  if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   // the o GEMV folding the chunks: its own layout where tuned, else the other accumulating GEMVs'
   const layout = (k: GemvKind) => options.shapes?.[k] ?? (k === "oCombined" ? options.shapes?.accumulate : undefined)
-  const familyOf = (k: GemvKind): DecodeGemv => {
-    const s = layout(k)
-    if (k === "oCombined") return "cuda-cores" // it folds at ≤ 4 rows, on decodeGemvWgsl only
-    if (s === undefined) return tcAllowed ? "tensor-cores" : blockedAllowed ? "blocked" : "cuda-cores"
-    return isTcShape(s) ? (tcAllowed ? "tensor-cores" : "cuda-cores") : isBlockedShape(s) ? (blockedAllowed ? "blocked" : "cuda-cores") : "cuda-cores"
-  }
   const shape = (k: GemvKind): GemvShape => {
     const s = layout(k)
-    return s === undefined || isBlockedShape(s) || isTcShape(s) ? DEFAULT_GEMV_SHAPE : s
-  }
-  const blockedShape = (k: GemvKind): BlockedGemvShape => {
-    const s = layout(k)
-    return s !== undefined && isBlockedShape(s) ? s : DEFAULT_BLOCKED_SHAPE
-  }
-  const tcShape = (k: GemvKind): TcGemvShape => {
-    const s = layout(k)
-    return s !== undefined && isTcShape(s) ? s : DEFAULT_TC_SHAPE
+    return s === undefined || isBlockedShape(s) ? DEFAULT_GEMV_SHAPE : s
   }
   // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
   // (more rows: more adds than the workgroup-memory reduction's reads). Opt-in (subgroupReduce: true
@@ -865,24 +848,21 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   // are 4 wide, so CI never runs it
   const sgReduce = (k: GemvKind) =>
     (options.subgroupReduce ?? process.env.FLEUVE_DECODER_SUBGROUPS === "1") && R <= 4 && shape(k).slices === 1 && gpu.device.features.has("subgroups") && subgroupsOf32(gpu)
-  const perGroup = (k: GemvKind) => ({ "tensor-cores": () => tcColumnsPerGroup(tcShape(k)), blocked: () => blockedColumnsPerGroup(blockedShape(k)), "cuda-cores": () => gemvColumnsPerGroup(shape(k)) })[familyOf(k)]()
-  const limit = gpu.device.limits.maxComputeWorkgroupStorageSize
-  const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: GemvKind) => {
-    const family = familyOf(k)
-    if (family === "blocked") {
-      if (limit < blockedSharedBytes(R)) throw new Error(`decode layer: the blocked GEMVs need ${blockedSharedBytes(R)} bytes of workgroup memory`)
-      const b = blockedShape(k)
-      return pipeline(gpu.device, decodeGemvBlockedWgsl({ storage, rows: R, shape: b, norm: spec.norm, weights: spec.weights, out: spec.out }), `decode-${k}-${storage}-r${R}-blocked-c${b.columns}-w${b.warpColumns}-u${b.unroll}`)
-    }
-    if (family === "tensor-cores") {
-      const t = tcShape(k)
-      const bytes = tcSharedBytes(spec.norm, options.hidden!, storage)
-      if (limit < bytes) throw new Error(`decode layer: the tensor-core GEMVs need ${bytes} bytes of workgroup memory`)
-      const wgsl = decodeGemvTcWgsl({ storage, shape: t, normK: options.hidden!, norm: spec.norm, weights: spec.weights, out: spec.out })
-      return pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(wgsl), `decode-${k}-${storage}-tc-g${t.tcGroups}-u${t.unroll}`)
-    }
-    return pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}${spec.combine ? "-fold" : ""}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
+  // the blocked GEMVs at 8 or 16 rows where asked (the o GEMV folding the chunks keeps decodeGemvWgsl: it folds at ≤ 4 rows)
+  const blocked = options.gemv === "blocked" && BLOCKED_ROWS.includes(R)
+  if (blocked && gpu.device.limits.maxComputeWorkgroupStorageSize < blockedSharedBytes(R)) throw new Error(`decode layer: the blocked GEMVs need ${blockedSharedBytes(R)} bytes of workgroup memory`)
+  const blockedShape = (k: GemvKind): BlockedGemvShape => {
+    const s = layout(k)
+    return s !== undefined && isBlockedShape(s) ? s : DEFAULT_BLOCKED_SHAPE
   }
+  const isBlocked = (k: GemvKind) => blocked && k !== "oCombined" && (layout(k) === undefined || isBlockedShape(layout(k)!))
+  const perGroup = (k: GemvKind) => (tc ? TC_COLUMNS : isBlocked(k) ? blockedColumnsPerGroup(blockedShape(k)) : gemvColumnsPerGroup(shape(k)))
+  const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: GemvKind) =>
+    isBlocked(k)
+      ? pipeline(gpu.device, decodeGemvBlockedWgsl({ storage, rows: R, shape: blockedShape(k), norm: spec.norm, weights: spec.weights, out: spec.out }), `decode-${k}-${storage}-r${R}-blocked-c${blockedShape(k).columns}-w${blockedShape(k).warpColumns}-u${blockedShape(k).unroll}`)
+      : tc
+      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, ...spec })), `decode-${k}-${storage}-tc-u${tcU}`)
+      : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}${spec.combine ? "-fold" : ""}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
@@ -905,10 +885,10 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   // activations, plus the reduction's unless the sums are subgroupAdds)
   const foldHeads = options.foldCombine?.heads
   const foldBytes = foldHeads === undefined ? Infinity : R * foldHeads * D * (storage === "f16" ? 2 : 4) + (sgReduce("oCombined") ? 0 : shared)
-  const folds = variant === "split" && !tcAllowed && foldBytes <= gpu.device.limits.maxComputeWorkgroupStorageSize // the o GEMV's prologue reads SPLIT_KEYS chunks
+  const folds = variant === "split" && !tc && foldBytes <= gpu.device.limits.maxComputeWorkgroupStorageSize // the o GEMV's prologue reads SPLIT_KEYS chunks
   const oCombined = folds ? await make({ norm: false, weights: "one", out: "accumulate", combine: { heads: foldHeads!, headDim: D } }, "oCombined") : undefined
   const groups = (N: number, k: GemvKind) => {
-    if (familyOf(k) === "tensor-cores" && N % TC_COLUMNS !== 0) throw new Error(`decode ${k}: ${N} columns, not a multiple of ${TC_COLUMNS} (tensor-core GEMVs)`)
+    if (tc && N % TC_COLUMNS !== 0) throw new Error(`decode ${k}: ${N} columns, not a multiple of ${TC_COLUMNS} (tensor-core GEMVs)`)
     return grid(Math.ceil(N / perGroup(k)))
   }
   const rowsOk = (M: number) => {

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
-import { attendPartialBytes, DECODE_ROWS, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeStorage, type GemvShape, type TcGemvShape } from "../../../../model/wgsl/kernels/decode-layer.ts"
-import { TC_CANDIDATES } from "../../../../model/wgsl/kernels/decode-gemv-tc.ts"
+import { attendPartialBytes, DECODE_ROWS, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeStorage, type GemvShape, tcGemvUnroll } from "../../../../model/wgsl/kernels/decode-layer.ts"
+import { tcGemvKStep } from "../../../../model/wgsl/kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { subgroupsOf32 } from "../../../../model/wgsl/kernels/matmul.ts"
 import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
@@ -204,7 +204,7 @@ describe("fused decoding layer", { skip }, () => {
 // the adapter has 16 × 16 ones and 32-lane subgroups (the H100), else f32 with the fragments emulated
 // (SwiftShader: test/helpers/kernels/subgroup-matrix-emulation.ts), against the same CPU references.
 describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
-  it("qkv, gate/up + SiLU·up, head (RMSNorm staged) and accumulate, 5 and 16 rows (and 1 on a card), in each layout", async () => {
+  it("qkv, gate/up + SiLU·up, head (RMSNorm folded in) and accumulate, 5 and 16 rows (and 1 on a card)", async () => {
     if (t.skip !== false) return
     const gpu = t.gpu
     const dev = gpu.device
@@ -219,58 +219,50 @@ describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
       const raw = await readBuffer(dev, b, n * bytes)
       return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
     }
-    // on a card every candidate layout at K = 1024 (8 slices × 16 × 8: the largest unroll's step);
-    // emulated (each lane computes whole fragments, SwiftShader's 32 KB of workgroup memory: A
-    // staged in f32; an emulated fragment is 1 KB of a lane's stack, which 4 column groups overflow)
-    // K = 256 and two layouts: 2 steps of K ahead, and 2 column groups (gate/up: a partial last workgroup)
-    const K = real ? 1024 : 256
-    const layouts: ReadonlyArray<TcGemvShape> = real ? TC_CANDIDATES : [{ tcGroups: 1, unroll: 2 }, { tcGroups: 2, unroll: 1 }]
-    for (const layout of layouts) {
-      const every = { qkv: layout, gateUp: layout, accumulate: layout, head: layout }
-      const k = await decodeLayerKernels(gpu, 64, { storage, gemv: "tensor-cores", hidden: K, shapes: every, ...(emulate ? { emulate } : {}) })
-      for (const M of real ? [1, 5, DECODE_ROWS] : [5, DECODE_ROWS]) {
-        const X = random(M * K, 3 + M, 2)
-        const G = random(K, 5, 0.3).map((v) => 1 + v)
-        const normed = rmsnormRef(X, G, M, K, eps)
-        const [x, g] = [storageBuffer(dev, X), storageBuffer(dev, G)]
-        const made: Array<GPUBuffer> = [x, g]
-        const keep = <T extends GPUBuffer>(b: T) => (made.push(b), b)
-        const [Wq, Wk, Wv] = [held(random(64 * K, 11, 0.05)), held(random(64 * K, 12, 0.05)), held(random(64 * K, 13, 0.05))]
-        const C = keep(storageBuffer(dev, M * 192 * 4))
-        const pq = keep(uniformBuffer(dev, ...decodeGemvParams(M, 192, K, 64, 128, eps)))
-        const [Wg, Wu] = [held(random(208 * K, 14, 0.05)), held(random(208 * K, 15, 0.05))]
-        const Y = keep(storageBuffer(dev, M * 208 * bytes))
-        const pg = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K, 0, 0, eps)))
-        const Wh = held(random(208 * K, 16, 0.05))
-        const Ch = keep(storageBuffer(dev, M * 208 * 4))
-        const ph = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K, 0, 0, eps)))
-        const A = held(random(M * K, 17 + M, 1))
-        const Wa = held(random(208 * K, 18, 0.05))
-        const C0 = random(M * 208, 19 + M, 1)
-        const Ca = keep(storageBuffer(dev, C0))
-        const pa = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K)))
-        const [bq, bk, bv, bg, bu, bh, a, ba] = [Wq, Wk, Wv, Wg, Wu, Wh, A, Wa].map((w) => keep(upload(w)))
-        await runDispatches(dev, [
-          k.qkv({ A: x, B0: bq!, B1: bk!, B2: bv!, C, G: g, params: pq }, 192),
-          k.gateUp({ A: x, B0: bg!, B1: bu!, Y, G: g, params: pg }, 208),
-          k.head({ A: x, B: bh!, C: Ch, G: g, params: ph }, 208),
-          k.accumulate({ A: a!, B: ba!, C: Ca, params: pa }, 208)
-        ])
-        const gotQkv = new Float32Array(await readBuffer(dev, C, M * 192 * 4))
-        const gotY = await readStored(Y, M * 208)
-        const gotH = new Float32Array(await readBuffer(dev, Ch, M * 208 * 4))
-        const gotA = new Float32Array(await readBuffer(dev, Ca, M * 208 * 4))
-        for (const b of made) b.destroy()
-        const wantQkv = matmulRef(normed, Float32Array.from([...Wq, ...Wk, ...Wv]), M, 192, K)
-        const wantY = held(swigluRef(matmulRef(normed, Wg, M, 208, K), matmulRef(normed, Wu, M, 208, K)))
-        const wantH = matmulRef(normed, Wh, M, 208, K)
-        const wantA = matmulRef(A.subarray(0, M * K), Wa, M, 208, K).map((v, i) => v + C0[i]!)
-        const label = `${M} rows, ${layout.tcGroups} column group(s) a workgroup, unroll ${layout.unroll} (${real ? "f16 subgroup matrices" : "f32, fragments emulated"})`
-        assert.ok(maxDiff(gotQkv, wantQkv) < tol, `${label}, qkv: max |Δ| ${maxDiff(gotQkv, wantQkv)}`)
-        assert.ok(maxDiff(gotY, wantY) < tol, `${label}, gate/up: max |Δ| ${maxDiff(gotY, wantY)}`)
-        assert.ok(maxDiff(gotH, wantH) < tol, `${label}, head: max |Δ| ${maxDiff(gotH, wantH)}`)
-        assert.ok(maxDiff(gotA, wantA) < tol, `${label}, accumulate: max |Δ| ${maxDiff(gotA, wantA)}`)
-      }
+    const K = tcGemvKStep(tcGemvUnroll(storage)) * (real ? 1 : 2) // 512: one step of K a warp in f16; 2 × 128 emulated
+    const k = await decodeLayerKernels(gpu, 64, { storage, gemv: "tensor-cores", ...(emulate ? { emulate } : {}) })
+    for (const M of real ? [1, 5, DECODE_ROWS] : [5, DECODE_ROWS]) {
+      const X = random(M * K, 3 + M, 2)
+      const G = random(K, 5, 0.3).map((v) => 1 + v)
+      const normed = rmsnormRef(X, G, M, K, eps)
+      const [x, g] = [storageBuffer(dev, X), storageBuffer(dev, G)]
+      const made: Array<GPUBuffer> = [x, g]
+      const keep = <T extends GPUBuffer>(b: T) => (made.push(b), b)
+      const [Wq, Wk, Wv] = [held(random(64 * K, 11, 0.05)), held(random(32 * K, 12, 0.05)), held(random(32 * K, 13, 0.05))]
+      const C = keep(storageBuffer(dev, M * 128 * 4))
+      const pq = keep(uniformBuffer(dev, ...decodeGemvParams(M, 128, K, 64, 96, eps)))
+      const [Wg, Wu] = [held(random(208 * K, 14, 0.05)), held(random(208 * K, 15, 0.05))]
+      const Y = keep(storageBuffer(dev, M * 208 * bytes))
+      const pg = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K, 0, 0, eps)))
+      const Wh = held(random(208 * K, 16, 0.05))
+      const Ch = keep(storageBuffer(dev, M * 208 * 4))
+      const ph = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K, 0, 0, eps)))
+      const A = held(random(M * K, 17 + M, 1))
+      const Wa = held(random(208 * K, 18, 0.05))
+      const C0 = random(M * 208, 19 + M, 1)
+      const Ca = keep(storageBuffer(dev, C0))
+      const pa = keep(uniformBuffer(dev, ...decodeGemvParams(M, 208, K)))
+      const [bq, bk, bv, bg, bu, bh, a, ba] = [Wq, Wk, Wv, Wg, Wu, Wh, A, Wa].map((w) => keep(upload(w)))
+      await runDispatches(dev, [
+        k.qkv({ A: x, B0: bq!, B1: bk!, B2: bv!, C, G: g, params: pq }, 128),
+        k.gateUp({ A: x, B0: bg!, B1: bu!, Y, G: g, params: pg }, 208),
+        k.head({ A: x, B: bh!, C: Ch, G: g, params: ph }, 208),
+        k.accumulate({ A: a!, B: ba!, C: Ca, params: pa }, 208)
+      ])
+      const gotQkv = new Float32Array(await readBuffer(dev, C, M * 128 * 4))
+      const gotY = await readStored(Y, M * 208)
+      const gotH = new Float32Array(await readBuffer(dev, Ch, M * 208 * 4))
+      const gotA = new Float32Array(await readBuffer(dev, Ca, M * 208 * 4))
+      for (const b of made) b.destroy()
+      const wantQkv = matmulRef(normed, Float32Array.from([...Wq, ...Wk, ...Wv]), M, 128, K)
+      const wantY = held(swigluRef(matmulRef(normed, Wg, M, 208, K), matmulRef(normed, Wu, M, 208, K)))
+      const wantH = matmulRef(normed, Wh, M, 208, K)
+      const wantA = matmulRef(A, Wa, M, 208, K).map((v, i) => v + C0[i]!)
+      const label = `${M} rows (${real ? "f16 subgroup matrices" : "f32, fragments emulated"})`
+      assert.ok(maxDiff(gotQkv, wantQkv) < tol, `${label}, qkv: max |Δ| ${maxDiff(gotQkv, wantQkv)}`)
+      assert.ok(maxDiff(gotY, wantY) < tol, `${label}, gate/up: max |Δ| ${maxDiff(gotY, wantY)}`)
+      assert.ok(maxDiff(gotH, wantH) < tol, `${label}, head: max |Δ| ${maxDiff(gotH, wantH)}`)
+      assert.ok(maxDiff(gotA, wantA) < tol, `${label}, accumulate: max |Δ| ${maxDiff(gotA, wantA)}`)
     }
   })
 })
