@@ -70,6 +70,8 @@ const java = (cls: string, args: ReadonlyArray<string>) => {
 interface Fleuve {
   readonly produce: number
   readonly consume: number
+  /** the same topic read with no decoding (fetches and record batches only), from assignment */
+  readonly consumeRaw: number
   readonly consumeWithJoin: number
   readonly stage: number
   /** The same run's stage, until its own group had committed every record (the sink still running beside it). */
@@ -186,6 +188,31 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   const consumeS = (t1 - (assignedAt || t0)) / 1000
   const consumeJoinS = (t1 - t0) / 1000
 
+  // The same read with no decoding (the transport's fetches and record batches alone, the messages
+  // counted): what is left of a consumer's time for the records' JSON and its checks.
+  let counted = 0
+  let rawAssignedAt = 0
+  let rawEnd = 0
+  await new Promise<void>(async (resolveDone) => {
+    const consumer = await transport.consumer({
+      groupId: `bench-consume-raw-${tag}`,
+      topics: [topicIn],
+      fromBeginning: true,
+      onAssigned: () => {
+        if (rawAssignedAt === 0) rawAssignedAt = performance.now()
+      },
+      onBatch: async (b) => {
+        counted += b.messages.length
+        if (counted >= N && rawEnd === 0) {
+          rawEnd = performance.now()
+          resolveDone()
+          setImmediate(() => consumer.stop())
+        }
+      }
+    })
+  })
+  const consumeRawS = (rawEnd - rawAssignedAt) / 1000
+
   const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
   // The stage with no sink beside it: in the stage + sink run below, the sink decodes the stage's
   // first committed transaction in this same event loop while the stage still handles the rest.
@@ -262,7 +289,7 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   await transport.close()
 
   const rate = (sec: number) => Math.round(N / sec)
-  return { produce: rate(produceS), consume: rate(consumeS), consumeWithJoin: rate(consumeJoinS), stage: rate(e2eS), stageAlone: rate(stageS), stageNoSink: rate(soloS), mappingNoSink: rate(mappingS) }
+  return { produce: rate(produceS), consume: rate(consumeS), consumeRaw: rate(consumeRawS), consumeWithJoin: rate(consumeJoinS), stage: rate(e2eS), stageAlone: rate(stageS), stageNoSink: rate(soloS), mappingNoSink: rate(mappingS) }
 }
 
 const median = (xs: ReadonlyArray<number>) => {
@@ -278,7 +305,7 @@ const main = async () => {
     console.log(`round ${i} (${i % 2 === 0 ? "java first" : "fleuve first"}, load ${rounds[rounds.length - 1]!.load}): ProducerPerformance ${r.javaProduce}, ConsumerPerformance ${r.javaConsume}`)
     for (const c of CLIENTS) {
       const f = r.fleuve[c]!
-      console.log(`  ${c.padEnd(8)} producer ${f.produce} (${(f.produce / r.javaProduce).toFixed(2)}), consumer ${f.consume} (${(f.consume / r.javaConsume).toFixed(2)}), pass-through stage with its sink beside it ${f.stageAlone} (${(f.stageAlone / f.consumeWithJoin).toFixed(2)}), the stage with no sink in the process: pass-through ${f.stageNoSink} (${(f.stageNoSink / f.consumeWithJoin).toFixed(2)}), mapping ${f.mappingNoSink} (${(f.mappingNoSink / f.consumeWithJoin).toFixed(2)}), pass-through stage + sink ${f.stage} (${(f.stage / f.consumeWithJoin).toFixed(2)}) of its consumer ${f.consumeWithJoin}, all timed from their group joins`)
+      console.log(`  ${c.padEnd(8)} producer ${f.produce} (${(f.produce / r.javaProduce).toFixed(2)}), consumer ${f.consume} (${(f.consume / r.javaConsume).toFixed(2)}), consumer with no decoding ${f.consumeRaw} (${(f.consumeRaw / r.javaConsume).toFixed(2)}), pass-through stage with its sink beside it ${f.stageAlone} (${(f.stageAlone / f.consumeWithJoin).toFixed(2)}), the stage with no sink in the process: pass-through ${f.stageNoSink} (${(f.stageNoSink / f.consumeWithJoin).toFixed(2)}), mapping ${f.mappingNoSink} (${(f.mappingNoSink / f.consumeWithJoin).toFixed(2)}), pass-through stage + sink ${f.stage} (${(f.stage / f.consumeWithJoin).toFixed(2)}) of its consumer ${f.consumeWithJoin}, all timed from their group joins`)
     }
   }
   const last = rounds[rounds.length - 1]!
@@ -291,6 +318,7 @@ const main = async () => {
     const rows = [
       [`${c} producer (registry serde, acks=all, idempotent)`, median(rounds.map((r) => f(r).produce)), median(rounds.map((r) => r.javaProduce)), median(rounds.map((r) => f(r).produce / r.javaProduce))],
       [`${c} consumer (decode + Schema validation, from assignment)`, median(rounds.map((r) => f(r).consume)), median(rounds.map((r) => r.javaConsume)), median(rounds.map((r) => f(r).consume / r.javaConsume))],
+      [`${c} consumer, no decoding (fetches + record batches, from assignment)`, median(rounds.map((r) => f(r).consumeRaw)), median(rounds.map((r) => r.javaConsume)), median(rounds.map((r) => f(r).consumeRaw / r.javaConsume))],
       [`${c} pass-through stage, sink beside it (peer: its consumer from join)`, median(rounds.map((r) => f(r).stageAlone)), median(rounds.map((r) => f(r).consumeWithJoin)), median(rounds.map((r) => f(r).stageAlone / f(r).consumeWithJoin))],
       [`${c} pass-through stage, no sink in the process (peer: its consumer)`, median(rounds.map((r) => f(r).stageNoSink)), median(rounds.map((r) => f(r).consumeWithJoin)), median(rounds.map((r) => f(r).stageNoSink / f(r).consumeWithJoin))],
       [`${c} mapping stage, no sink in the process (peer: its consumer)`, median(rounds.map((r) => f(r).mappingNoSink)), median(rounds.map((r) => f(r).consumeWithJoin)), median(rounds.map((r) => f(r).mappingNoSink / f(r).consumeWithJoin))],
