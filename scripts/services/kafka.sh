@@ -48,6 +48,20 @@ wait_port() { # host port seconds what
   return 1
 }
 
+# Whether something answers on 127.0.0.1:$1.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Refuses to start where a port is already taken: wait_port would take the other process's answer
+# for our service's (a broker of another checkout on the same ports once made a fault test stop
+# "the broker" and see no change), and our JVM would die on its bind unseen.
+require_free() { # port what
+  listening "$1" || return 0
+  local owner=""
+  command -v ss >/dev/null 2>&1 && owner="$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 || true)"
+  echo "kafka.sh: 127.0.0.1:$1 (for $2) is already taken${owner:+ ($owner)}: another broker or registry, maybe of another checkout? Stop it, or run this one on other ports (FLEUVE_KAFKA_PORT, FLEUVE_REGISTRY_PORT)" >&2
+  return 1
+}
+
 broker_config() {
   mkdir -p "$state"
   cat >"$state/server.properties" <<EOF
@@ -87,6 +101,7 @@ java_cp() { echo "$cache/libs/*"; }
 
 start_broker() {
   broker_config
+  require_free "$KAFKA_PORT" "the Kafka broker" && require_free "$CONTROLLER_PORT" "the broker's controller" || return 1
   if [ ! -f "$state/data/meta.properties" ]; then
     java -Xmx256m -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" kafka.tools.StorageTool format --standalone \
       -t "$(java -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
@@ -97,6 +112,7 @@ start_broker() {
     >"$state/broker.out" 2>&1 &
   echo $! >"$state/broker.pid"
   wait_port 127.0.0.1 "$KAFKA_PORT" 90 "the Kafka broker" || { tail -30 "$state/broker.out" "$state/broker.log" >&2; return 1; }
+  kill -0 "$(cat "$state/broker.pid")" 2>/dev/null || { echo "kafka.sh: the Kafka broker exited" >&2; tail -30 "$state/broker.out" >&2; return 1; }
   # The port opens before the broker has joined the quorum: wait until metadata answers.
   for _ in $(seq 1 120); do
     if java -Xmx128m -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" org.apache.kafka.tools.TopicCommand \
@@ -153,6 +169,8 @@ case "${1:-}" in
     fetch
     stop_all
     mkdir -p "$state"
+    # ours stopped: whatever still answers on these ports is someone else's
+    require_free "$KAFKA_PORT" "the Kafka broker" && require_free "$CONTROLLER_PORT" "the broker's controller" && require_free "$REGISTRY_PORT" "the schema registry" || exit 1
     # Both JVMs start in parallel: the registry takes the longer.
     start_registry &
     reg=$!
