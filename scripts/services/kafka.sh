@@ -39,17 +39,17 @@ fetch() {
   fi
 }
 
-wait_port() { # host port seconds what
-  for _ in $(seq 1 "$(($3 * 4))"); do
-    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-    sleep 0.25
-  done
-  echo "kafka.sh: $4 did not open $1:$2 within $3s" >&2
-  return 1
-}
-
 # Whether something answers on 127.0.0.1:$1.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # port seconds what
+  for _ in $(seq 1 "$(($2 * 4))"); do
+    if listening "$1"; then return 0; fi
+    sleep 0.25
+  done
+  echo "kafka.sh: $3 did not open 127.0.0.1:$1 within $2s" >&2
+  return 1
+}
 
 # Refuses to start where a port is already taken: wait_port would take the other process's answer
 # for our service's (a broker of another checkout on the same ports once made a fault test stop
@@ -111,7 +111,7 @@ start_broker() {
     -Dlog4j2.configurationFile="$state/log4j2.yaml" -cp "$(java_cp)" kafka.Kafka "$state/server.properties" \
     >"$state/broker.out" 2>&1 &
   echo $! >"$state/broker.pid"
-  wait_port 127.0.0.1 "$KAFKA_PORT" 90 "the Kafka broker" || { tail -30 "$state/broker.out" "$state/broker.log" >&2; return 1; }
+  wait_port "$KAFKA_PORT" 90 "the Kafka broker" || { tail -30 "$state/broker.out" "$state/broker.log" >&2; return 1; }
   kill -0 "$(cat "$state/broker.pid")" 2>/dev/null || { echo "kafka.sh: the Kafka broker exited" >&2; tail -30 "$state/broker.out" >&2; return 1; }
   # The port opens before the broker has joined the quorum: wait until metadata answers.
   for _ in $(seq 1 120); do
@@ -134,7 +134,7 @@ start_registry() {
     -Dapicurio.ccompat.legacy-id-mode.enabled=true \
     -jar "$cache/registry/apicurio-registry-app-$APICURIO_VERSION-runner.jar" >"$state/registry.log" 2>&1 </dev/null &
     echo $! >"$state/registry.pid")
-  wait_port 127.0.0.1 "$REGISTRY_PORT" 120 "the schema registry" || { tail -30 "$state/registry.log" >&2; return 1; }
+  wait_port "$REGISTRY_PORT" 120 "the schema registry" || { tail -30 "$state/registry.log" >&2; return 1; }
   for _ in $(seq 1 120); do
     if curl -fsS "http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7/subjects" >/dev/null 2>&1; then return 0; fi
     sleep 0.5
