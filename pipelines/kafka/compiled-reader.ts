@@ -27,7 +27,10 @@
  * the parsed object were a third of a mapping stage's CPU a record (BENCHMARKS.md, sessions 11
  * and 12). The reader still makes the record's text, but as Latin-1 (a copy, cheaper than
  * decoding UTF-8), and skips the generic parser's work and the second walk: ~0.2 µs of ~1.1 µs
- * a record in a microbenchmark (session 12).
+ * a record in a microbenchmark (session 12). Session 15 (Node 20.20.2, bench/kafka/decode.ts):
+ * 0.91 µs against 0.89 for `JSON.parse` then the compiled validator, no longer ahead; a faster
+ * path for compact ASCII records (one regular-expression check, strings ended by indexOf) was
+ * no faster either (BENCHMARKS.md, Kafka, session 15). Most of a record's cost is its JSON text.
  */
 import type { Schema } from "effect"
 import { runChecks } from "./compiled-validator.ts"
