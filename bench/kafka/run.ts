@@ -39,6 +39,7 @@ import { prepareCluster, runnerOf, startSink, startStage, type KafkaContext } fr
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
 import { groupLag, totalLag } from "../../pipelines/kafka/lag.ts"
 import { KAFKA_CLIENTS, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
+import type { InMessage } from "../../pipelines/kafka/transport.ts"
 import type { Score } from "../../schemas/evaluation.ts"
 
 const root = resolve(import.meta.dirname, "../..")
@@ -158,60 +159,46 @@ const fleuveRound = async (index: number, client: KafkaClient): Promise<Fleuve> 
   const produceS = (performance.now() - t0) / 1000
   await producer.close()
 
-  // fleuve consumer: fetch + decode + Effect Schema validation, read_committed.
-  // Two clocks: from creating the consumer (group join included, as the stage's clock below) and
-  // from the group's assignment (what ConsumerPerformance's fetch rate counts: no rebalance time).
-  let consumed = 0
-  t0 = performance.now()
-  let assignedAt = 0
-  let t1 = 0
-  const done = new Promise<void>(async (resolveDone) => {
-    const consumer = await transport.consumer({
-      groupId: `bench-consume-${tag}`,
-      topics: [topicIn],
-      fromBeginning: true,
-      onAssigned: () => {
-        if (assignedAt === 0) assignedAt = performance.now()
-      },
-      onBatch: async (b) => {
-        // As the runtime's stages decode (pipelines/kafka/nodes.ts): one call per fetched batch.
-        for (const d of await serde.decodeMessages(score, b.messages)) if (d._tag === "Ok") consumed++
-        if (consumed >= N && t1 === 0) {
-          t1 = performance.now()
-          resolveDone()
-          setImmediate(() => consumer.stop())
+  // Reads the whole input topic with a fresh group, `count` saying how many records of each fetched
+  // batch it took; two clocks: from creating the consumer (group join included, as the stage's
+  // clock below) and from the group's assignment (what ConsumerPerformance's fetch rate counts).
+  const read = async (group: string, count: (messages: ReadonlyArray<InMessage>) => Promise<number>) => {
+    let taken = 0
+    const start = performance.now()
+    let assignedAt = 0
+    let end = 0
+    await new Promise<void>(async (resolveDone) => {
+      const consumer = await transport.consumer({
+        groupId: `${group}-${tag}`,
+        topics: [topicIn],
+        fromBeginning: true,
+        onAssigned: () => {
+          if (assignedAt === 0) assignedAt = performance.now()
+        },
+        onBatch: async (b) => {
+          taken += await count(b.messages)
+          if (taken >= N && end === 0) {
+            end = performance.now()
+            resolveDone()
+            setImmediate(() => consumer.stop())
+          }
         }
-      }
+      })
     })
+    return { fromAssignment: (end - (assignedAt || start)) / 1000, fromJoin: (end - start) / 1000 }
+  }
+  // fleuve consumer: fetch + decode + Effect Schema validation, read_committed; as the runtime's
+  // stages decode (pipelines/kafka/nodes.ts): one call per fetched batch, the valid records counted.
+  const decoding = await read("bench-consume", async (messages) => {
+    let ok = 0
+    for (const d of await serde.decodeMessages(score, messages)) if (d._tag === "Ok") ok++
+    return ok
   })
-  await done
-  const consumeS = (t1 - (assignedAt || t0)) / 1000
-  const consumeJoinS = (t1 - t0) / 1000
-
+  const consumeS = decoding.fromAssignment
+  const consumeJoinS = decoding.fromJoin
   // The same read with no decoding (the transport's fetches and record batches alone, the messages
   // counted): what is left of a consumer's time for the records' JSON and its checks.
-  let counted = 0
-  let rawAssignedAt = 0
-  let rawEnd = 0
-  await new Promise<void>(async (resolveDone) => {
-    const consumer = await transport.consumer({
-      groupId: `bench-consume-raw-${tag}`,
-      topics: [topicIn],
-      fromBeginning: true,
-      onAssigned: () => {
-        if (rawAssignedAt === 0) rawAssignedAt = performance.now()
-      },
-      onBatch: async (b) => {
-        counted += b.messages.length
-        if (counted >= N && rawEnd === 0) {
-          rawEnd = performance.now()
-          resolveDone()
-          setImmediate(() => consumer.stop())
-        }
-      }
-    })
-  })
-  const consumeRawS = (rawEnd - rawAssignedAt) / 1000
+  const consumeRawS = (await read("bench-consume-raw", async (messages) => messages.length)).fromAssignment
 
   const run = runnerOf(await Effect.runPromise(Effect.context<never>()))
   // The stage with no sink beside it: in the stage + sink run below, the sink decodes the stage's

@@ -6,7 +6,7 @@ import { prefetching } from "./kafkajs-prefetch.ts"
 import { NO_RECORD_HEADERS } from "./kafkajs-record-batch.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
 import { randomUUID } from "node:crypto"
-import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type OutValue, type Producer } from "./transport.ts"
+import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, sendInTransactionOf, type OutValue, type Producer } from "./transport.ts"
 
 // kafkajs with some of its modules replaced by leaner ones (kafkajs-patches.ts).
 const { CompressionTypes, Kafka, logLevel, Partitioners } = loadKafkajs()
@@ -161,18 +161,7 @@ export const kafkajsTransport = (settings: KafkaSettings, tuning: KafkajsTuning 
           abort: () => tx.abort()
         }
       },
-      sendInTransaction: async (messages, groupId, offsets) => {
-        const tx = await handle.transaction()
-        try {
-          await tx.send(messages)
-          // A source's transaction (the run job's) carries records only, no group positions.
-          await tx.sendOffsets(groupId, offsets)
-          await tx.commit()
-        } catch (e) {
-          await tx.abort().catch(() => undefined)
-          throw e
-        }
-      },
+      sendInTransaction: sendInTransactionOf(() => handle.transaction()),
       close: () => p.disconnect()
     }
     open.push(handle)

@@ -2,7 +2,7 @@ import { Redacted } from "effect"
 import { kafkajsTransport } from "./kafkajs-transport.ts"
 import { loadRdkafka, type RdConsumer, type RdError, type RdMessage, type RdProducer, type RdTopicPartition } from "./rdkafka-module.ts"
 import { FETCH_BYTES, type KafkaSettings } from "./settings.ts"
-import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, type Producer } from "./transport.ts"
+import { type Consumer, type ConsumerOptions, type InMessage, type KafkaTransport, type OutMessage, outBytes, sendInTransactionOf, type Producer } from "./transport.ts"
 
 /**
  * KafkaTransport over librdkafka (`@confluentinc/kafka-javascript`'s native API, not its KafkaJS
@@ -134,17 +134,7 @@ export const rdkafkaTransport = (settings: KafkaSettings, tuning: RdkafkaTuning 
           abort: () => promised((cb) => p.abortTransaction(timeoutMs, cb)).then(() => undefined)
         }
       },
-      sendInTransaction: async (messages, groupId, offsets) => {
-        const tx = await handle.transaction()
-        try {
-          await tx.send(messages)
-          await tx.sendOffsets(groupId, offsets)
-          await tx.commit()
-        } catch (e) {
-          await tx.abort().catch(() => undefined)
-          throw e
-        }
-      },
+      sendInTransaction: sendInTransactionOf(() => handle.transaction()),
       close: async () => {
         if (closed) return
         closed = true

@@ -113,6 +113,24 @@ export interface Producer {
   readonly close: () => Promise<void>
 }
 
+/**
+ * Producer.sendInTransaction over a producer's `transaction`, as every transport does it: the
+ * messages, then the positions (none for a run job's records), then the commit; aborted on any
+ * failure (the abort's own failure is dropped: the first one is what the caller needs).
+ */
+export const sendInTransactionOf = (transaction: () => Promise<Transaction>): Producer["sendInTransaction"] =>
+  async (messages, groupId, offsets) => {
+    const tx = await transaction()
+    try {
+      await tx.send(messages)
+      await tx.sendOffsets(groupId, offsets)
+      await tx.commit()
+    } catch (e) {
+      await tx.abort().catch(() => undefined)
+      throw e
+    }
+  }
+
 export interface ConsumerOptions {
   readonly groupId: string
   readonly topics: ReadonlyArray<string>

@@ -16,6 +16,11 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="$root/.cache/kafka"
 state="$root/.services/kafka"
 KAFKA_PORT="${FLEUVE_KAFKA_PORT:-19092}"
+for port in "FLEUVE_KAFKA_PORT=$KAFKA_PORT" "FLEUVE_REGISTRY_PORT=${FLEUVE_REGISTRY_PORT:-18081}"; do
+  # a port number (the broker's controller takes the next one), not whatever bash arithmetic makes of a word
+  [[ "${port#*=}" =~ ^[0-9]+$ ]] && [ "${port#*=}" -ge 1 ] && [ "${port#*=}" -le 65534 ] ||
+    { echo "kafka.sh: ${port%%=*} is '${port#*=}', not a port number (1-65534)" >&2; exit 2; }
+done
 CONTROLLER_PORT="$((KAFKA_PORT + 1))"
 REGISTRY_PORT="${FLEUVE_REGISTRY_PORT:-18081}"
 APICURIO_VERSION=3.0.9
@@ -61,6 +66,7 @@ require_free() { # port what
   echo "kafka.sh: 127.0.0.1:$1 (for $2) is already taken${owner:+ ($owner)}: another broker or registry, maybe of another checkout? Stop it, or run this one on other ports (FLEUVE_KAFKA_PORT, FLEUVE_REGISTRY_PORT)" >&2
   return 1
 }
+broker_ports_free() { require_free "$KAFKA_PORT" "the Kafka broker" && require_free "$CONTROLLER_PORT" "the broker's controller"; }
 
 broker_config() {
   mkdir -p "$state"
@@ -101,7 +107,7 @@ java_cp() { echo "$cache/libs/*"; }
 
 start_broker() {
   broker_config
-  require_free "$KAFKA_PORT" "the Kafka broker" && require_free "$CONTROLLER_PORT" "the broker's controller" || return 1
+  broker_ports_free || return 1
   if [ ! -f "$state/data/meta.properties" ]; then
     java -Xmx256m -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" kafka.tools.StorageTool format --standalone \
       -t "$(java -cp "$(java_cp)" -Dlog4j2.configurationFile="$state/log4j2.yaml" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
@@ -170,7 +176,8 @@ case "${1:-}" in
     stop_all
     mkdir -p "$state"
     # ours stopped: whatever still answers on these ports is someone else's
-    require_free "$KAFKA_PORT" "the Kafka broker" && require_free "$CONTROLLER_PORT" "the broker's controller" && require_free "$REGISTRY_PORT" "the schema registry" || exit 1
+    # (before either starts: the registry starts beside the broker, which checks its own again)
+    broker_ports_free && require_free "$REGISTRY_PORT" "the schema registry" || exit 1
     # Both JVMs start in parallel: the registry takes the longer.
     start_registry &
     reg=$!

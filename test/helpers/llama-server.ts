@@ -5,9 +5,9 @@
 // fault test's crash), `start` brings it back on the same port.
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { createServer } from "node:net"
 import { homedir } from "node:os"
 import { join } from "node:path"
+import { freePort } from "./ports.ts"
 
 /** Where scripts/setup/60-llama-cpp.sh builds: outside the checkout, so every clone on a machine shares it. */
 export const llamaDir = process.env.FLEUVE_LLAMA_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "fleuve", "llama-cpp")
@@ -24,16 +24,6 @@ export const llamaServerMissing = (): string | undefined => {
   const absent = [llamaPython, qwentokGguf, tiny1kGguf].find((f) => !existsSync(f))
   return absent ? `llama.cpp server not installed (${absent} missing): run bash scripts/setup/60-llama-cpp.sh` : undefined
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-    s.on("error", reject)
-  })
 
 export interface LlamaServer {
   readonly url: string

@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { after, before, describe, it } from "node:test"
+import { freePort } from "../../helpers/ports.ts"
 
 // scripts/services/kafka.sh refuses to start where its ports are already taken, rather than take
 // another process's answer for its own broker's: run from a copy in a scratch root (its own
@@ -12,19 +13,14 @@ import { after, before, describe, it } from "node:test"
 // starts, naming the port.
 const root = resolve(import.meta.dirname, "../../..")
 
-const listen = (port = 0): Promise<Server> =>
+/** A port held open (connections closed at once) until the test closes it. */
+const listen = (): Promise<Server> =>
   new Promise((ok, ko) => {
     const server = createServer((socket) => socket.destroy())
     server.once("error", ko)
-    server.listen(port, "127.0.0.1", () => ok(server))
+    server.listen(0, "127.0.0.1", () => ok(server))
   })
 const portOf = (server: Server) => (server.address() as { port: number }).port
-const freePort = async () => {
-  const s = await listen()
-  const port = portOf(s)
-  await new Promise((ok) => s.close(ok))
-  return port
-}
 
 describe("kafka.sh with its ports taken", () => {
   let scratch = ""
@@ -55,6 +51,13 @@ describe("kafka.sh with its ports taken", () => {
     assert.match(r.stderr, /FLEUVE_KAFKA_PORT/)
     assert.equal(existsSync(join(scratch, ".services/kafka/broker.pid")), false, "no broker was started")
     assert.equal(existsSync(join(scratch, ".services/kafka/registry.pid")), false, "no registry was started")
+  })
+
+  it("a port that is not a number: exits naming the variable, and starts nothing", () => {
+    const r = start({ FLEUVE_KAFKA_PORT: "19O92" })
+    assert.equal(r.status, 2, r.stderr)
+    assert.match(r.stderr, /FLEUVE_KAFKA_PORT is '19O92', not a port number/)
+    assert.equal(existsSync(join(scratch, ".services/kafka/broker.pid")), false, "no broker was started")
   })
 
   it("the registry's port: the same", async () => {
