@@ -21,6 +21,10 @@ bundle test/model/wgsl/kernels/engine.test.ts engine.test.mjs
 bundle test/model/wgsl/kernels/trainer.test.ts trainer.test.mjs
 for t in matmul-tiles backward attention-backward general-matmul matmul-layout token-kernels dropout decode-attention gemv token-feed attention-flash; do bundle test/model/wgsl/kernels/$t.test.ts $t.test.mjs; done
 bundle test/model/wgsl/kernels/split-k.test.ts split-k.test.mjs
+bundle test/model/wgsl/kernels/weight-merge.test.ts weight-merge.test.mjs
+bundle test/model/wgsl/kernels/profile.test.ts profile.test.mjs
+bundle test/model/wgsl/webgpu-choice.test.ts webgpu-choice.test.mjs
+bundle test/model/generate/free-memory.test.ts free-memory.test.mjs
 bundle test/model/wgsl/kernels/weight-gradients.test.ts weight-gradients.test.mjs
 bundle test/model/wgsl/kernels/full-trainer.test.ts full-trainer.test.mjs
 bundle bench/gpu/train-matmuls.ts bench-train-matmuls.mjs
