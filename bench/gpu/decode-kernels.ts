@@ -83,17 +83,19 @@ const out = storageBuffer(dev, 16 * vocab * 4)
 const Wq = weights(H * D, Hd), Wk = weights(KV * D, Hd), Wv = weights(KV * D, Hd), Wo = weights(Hd, H * D)
 const Wg = weights(I, Hd), Wu = weights(I, Hd), Wd = weights(Hd, I), Wh = weights(vocab, Hd, 1)
 const W = (H + 2 * KV) * D
+// the tensor-core GEMVs' staging depths timed (16-value steps of K a subgroup stages at once)
+const TC_UNROLLS = [1, 2, 4]
 for (const M of args.rows!.split(",").map(Number)) {
   // every CUDA-core layout, then the tensor-core GEMVs (decode-gemv-tc.ts) where the card has 16 × 16 f16 fragments
   const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16"
   // and the blocked GEMVs where the kernels are written for 8 or 16 rows
   const blocked = BLOCKED_ROWS.includes(decodeKernelRows(M)) ? BLOCKED_CANDIDATES.map((b) => ({ blocked: b })) : []
-  const layouts: ReadonlyArray<GemvShape | "tensor-cores" | { blocked: BlockedGemvShape }> = args["attend-only"] ? [] : [...shapes, ...(tc ? ["tensor-cores" as const] : []), ...blocked]
+  const layouts: ReadonlyArray<GemvShape | { tcUnroll: number } | { blocked: BlockedGemvShape }> = args["attend-only"] ? [] : [...shapes, ...(tc ? TC_UNROLLS.map((u) => ({ tcUnroll: u })) : []), ...blocked]
   // each kind's best time per GEMV family (cuda-cores, tensor-cores, blocked), for the gemv-gain lines
   const best = new Map<string, { us: number; gbs: number; layout: unknown }>()
   for (const shape of layouts) {
     const each = <S>(s: S) => ({ qkv: s, gateUp: s, accumulate: s, head: s })
-    const options: DecodeLayerOptions = shape === "tensor-cores" ? { gemv: "tensor-cores" } : "blocked" in shape ? { gemv: "blocked", shapes: each(shape.blocked) } : { shapes: each(shape) }
+    const options: DecodeLayerOptions = "tcUnroll" in shape ? { gemv: "tensor-cores", tcUnroll: shape.tcUnroll } : "blocked" in shape ? { gemv: "blocked", shapes: each(shape.blocked) } : { shapes: each(shape) }
     let k
     try {
       k = await decodeLayerKernels(gpu, D, { rows: M, storage, ...options })
@@ -101,7 +103,7 @@ for (const M of args.rows!.split(",").map(Number)) {
       emit({ kind: "error", what: `shape ${JSON.stringify(shape)} rows ${M}`, reason: String(e).slice(0, 300) })
       continue
     }
-    const extra = shape === "tensor-cores" ? { rows: M, gemv: "tensor-cores" } : "blocked" in shape ? { rows: M, gemv: "blocked", ...shape.blocked } : { rows: M, gemv: "cuda-cores", columns: shape.columns, slices: shape.slices }
+    const extra = "tcUnroll" in shape ? { rows: M, gemv: "tensor-cores", unroll: shape.tcUnroll } : "blocked" in shape ? { rows: M, gemv: "blocked", ...shape.blocked } : { rows: M, gemv: "cuda-cores", columns: shape.columns, slices: shape.slices }
     const p = (N: number, K: number, n1 = 0, n2 = 0, eps = 1e-6) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, eps))
     const family = extra.gemv
     const timeKind = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, info: Record<string, unknown>) => {
@@ -117,8 +119,9 @@ for (const M of args.rows!.split(",").map(Number)) {
   }
   // per kind: the best blocked layout against the best CUDA-core one (same rows, same run)
   for (const label of ["qkv", "o (+residual)", "gate/up", "down (+residual)", "lm_head"]) {
-    const [cuda, blk] = [best.get(`${label}|cuda-cores`), best.get(`${label}|blocked`)]
-    if (cuda && blk) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: { gpu_us: +cuda.us.toFixed(2), weight_gb_s: Math.round(cuda.gbs), layout: cuda.layout }, blocked: { gpu_us: +blk.us.toFixed(2), weight_gb_s: Math.round(blk.gbs), layout: (blk.layout as { blocked: unknown }).blocked }, speedup: +(cuda.us / blk.us).toFixed(2) })
+    const [cuda, blk, mma] = [best.get(`${label}|cuda-cores`), best.get(`${label}|blocked`), best.get(`${label}|tensor-cores`)]
+    const family = (b: { us: number; gbs: number; layout: unknown }) => ({ gpu_us: +b.us.toFixed(2), weight_gb_s: Math.round(b.gbs), layout: b.layout })
+    if (cuda && blk) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: family(cuda), blocked: { ...family(blk), layout: (blk.layout as { blocked: unknown }).blocked }, speedup: +(cuda.us / blk.us).toFixed(2), ...(mma ? { tensor_cores: family(mma), tensor_cores_vs_blocked: +(blk.us / mma.us).toFixed(2) } : {}) })
   }
   // the unfused GEMV (no norm folded in) on the same products
   if (args["gemv-only"]) continue

@@ -1,69 +1,123 @@
 import { range } from "./codegen.ts"
-import type { DecodeGemvSpec } from "./decode-gemv-spec.ts"
+import type { DecodeGemvSpec, DecodeStorage } from "./decode-gemv-spec.ts"
 
 /**
  * The fused decoding GEMVs (decode-layer.ts DecodeGemvSpec: qkv, gate/up + SiLU·up, the residual
  * accumulate, the head) on the tensor cores, for up to 16 rows: the step's 16 tokens are exactly
  * one 16 × 16 left fragment, so C [16, 16 columns] = A [16, K] · B [16 columns, K]ᵀ is a chain of
  * subgroup-matrix products, and the 16 rows no longer cost 16 FMAs and 16 activation loads per
- * weight value (the CUDA-core GEMV at 16 rows moved ~300 GB/s of weights on the H100, bound by
- * the activations' loads and the per-row reductions, not by the weights).
+ * weight value. The CUDA-core and blocked GEMVs at 16 rows are bound by that arithmetic (each
+ * weight value unpacked, then 16 activation loads and FMAs): they read their weights at 250–330
+ * GB/s on the H100 (BENCHMARKS.md, sessions 14–15).
  *
  * A workgroup (8 subgroups of 32 lanes) owns 16 output columns (gate-up: 16 indices, both weights)
- * and splits K into 8 slices, one a subgroup. Each subgroup walks its slice 16 · U values at a
- * time: its U weight fragments (each 16 columns × 16 k, read column-major straight from storage:
- * 16 runs of 32 bytes) are loaded first, so their loads are in flight while it stages the U
- * matching 16 × 16 chunks of A in workgroup memory (f16; rows past M zero; the norm kinds' RMSNorm
- * weight g multiplied in and each row's sum of squares kept on the side, as decode-layer.ts folds
- * it), then U products. The 8 slices' f32 result fragments meet in workgroup memory (`C`, the
- * name the tests' emulation stores into) and one thread an output adds them, scales the norm
- * kinds by 1/rms and writes (store, accumulate onto the residual, or SiLU(gate)·up).
+ * and splits K into 8 slices, one a subgroup: a Qwen3-0.6B GEMV of N = 1024 is 64 workgroups of 8
+ * warps, where one warp a column group left half the SMs idle (session 15's rewrite, reverted).
+ * Each subgroup walks its slice `stage` · 16 values of k at a time: its lanes read the weights'
+ * tile (16 columns × stage·16 k) and A's (16 rows × stage·16 k) with 16-byte loads, all issued
+ * before any is used (bytes in flight), and write them to the subgroup's own tiles in workgroup
+ * memory (f16; rows past M zero; the norm kinds' A multiplied by the RMSNorm weight g on the way);
+ * then `stage` products from the tiles. Weight fragments are never loaded straight from storage
+ * with subgroupMatrixLoad: the driver's cooperative-matrix loads from global memory ran at half the
+ * speed of 16-byte loads in the matmul (session 6), and this kernel's predecessor loaded them so.
+ * A is never loaded as a fragment from storage either: a fragment of 16 rows reads past a buffer of
+ * fewer rows, and the bounds clamp then shifts the whole fragment (session 15's wrong values).
  *
- * Needs N a multiple of 16 and K a multiple of 8 · 16 · U (the engine's widths are). `storage`
- * "f32" is the same kernel for the emulated fragments of tests (test/helpers/kernels/
- * subgroup-matrix-emulation.ts) on adapters without tensor cores.
+ * The 8 slices' f32 result fragments meet in workgroup memory (`C`, the name the tests' emulation
+ * stores into), one fragment a round, and one thread an output adds them, scales the norm kinds by
+ * 1/rms (each row's sum of squares taken after the products, from A, which the products just read:
+ * L1/L2 hits) and writes (store, accumulate onto the residual, or SiLU(gate)·up). Tile rows are
+ * padded by 8 f16 (a pitch of 16·stage + 8): the fragment loads' rows then start on different
+ * banks (matmul-tiles' `p8`, the best padding there).
+ *
+ * Needs N a multiple of 16 and K a multiple of tcGemvKStep(unroll) (the engine's widths are).
+ * `storage` "f32" is the same kernel for the emulated fragments of tests (test/helpers/kernels/
+ * subgroup-matrix-emulation.ts) on adapters without tensor cores (unpadded there, to fit
+ * SwiftShader's 32 KB of workgroup memory).
  */
 export const TC_COLUMNS = 16
 const SUBGROUPS = 8
 
 export interface DecodeGemvTcSpec extends Omit<DecodeGemvSpec, "rows" | "shape"> {
-  /** 16-value steps of K a subgroup's loads run ahead (workgroup memory: 8 · U · 256 values of A) */
+  /** 16-value steps of K a subgroup stages at once (gate-up, two weights: half as many) */
   readonly unroll: number
+  /** values a tile row is padded by (default padOf(storage)); the tests' emulated f16 form takes 0 to fit SwiftShader */
+  readonly pad?: number
 }
 
 /** The K multiple a tensor-core decoding GEMV needs. */
 export const tcGemvKStep = (unroll: number): number => SUBGROUPS * 16 * unroll
 
+/** Steps of 16 k a subgroup stages at once: gate-up stages two weights' tiles, so half as many. */
+const stageSteps = (unroll: number, pair: boolean): number => (pair ? Math.max(1, unroll / 2) : unroll)
+
+/** f16 values a tile row is padded by (none for the emulation's f32 tiles). */
+const padOf = (storage: DecodeStorage): number => (storage === "f16" ? 8 : 0)
+
+/** Workgroup memory of one kind's kernel: A's tiles, the weights' tiles, the f32 meeting place C. */
+const sharedBytesOf = (storage: DecodeStorage, unroll: number, pair: boolean): number => {
+  const pitch = 16 * stageSteps(unroll, pair) + padOf(storage)
+  return (1 + (pair ? 2 : 1)) * SUBGROUPS * 16 * pitch * (storage === "f16" ? 2 : 4) + SUBGROUPS * 256 * 4
+}
+
+/** Bytes of workgroup memory the tensor-core GEMVs of `storage` need at `unroll` (the largest kind's). */
+export const tcGemvSharedBytes = (storage: DecodeStorage, unroll: number): number =>
+  Math.max(sharedBytesOf(storage, unroll, false), sharedBytesOf(storage, unroll, true))
+
 export const decodeGemvTcWgsl = (s: DecodeGemvTcSpec): string => {
   const S = s.storage
-  const U = s.unroll
   const pair = s.weights === "gate-up"
+  const SU = stageSteps(s.unroll, pair)
+  const PITCH = 16 * SU + (s.pad ?? padOf(S))
+  const TILE = 16 * PITCH // one subgroup's tile of 16 rows (or columns)
   const nB = s.weights === "qkv" ? 3 : pair ? 2 : 1
-  const nF = pair ? 2 : 1 // result fragments a subgroup
-  const aType = s.norm ? "f32" : S
+  const nF = pair ? 2 : 1 // result fragments (and weight tiles) a subgroup
+  const f16 = S === "f16"
+  // storage read 16 bytes at a time: f16 as vec4<u32> (8 values), f32 as vec4<f32> (4); the norm kinds' A is f32
+  const wide = f16 ? "vec4<u32>" : "vec4<f32>"
+  const VW = f16 ? 8 : 4
+  const VA = s.norm ? 4 : VW
+  const RA = (16 * SU) / VA // 16-byte units in a row of A's tile
+  const RB = (16 * SU) / VW // … of a weight tile's column
+  const EA = RA / 2 // units of A's tile a lane (16 rows · RA units over 32 lanes)
+  const EB = RB / 2
   const bindings = [
-    `@group(0) @binding(0) var<storage, read> A: array<${aType}>;`,
-    ...range(nB).map((i) => `@group(0) @binding(${1 + i}) var<storage, read> B${i}: array<${S}>;`),
+    `@group(0) @binding(0) var<storage, read> A: array<${s.norm ? "vec4<f32>" : wide}>;`,
+    ...range(nB).map((i) => `@group(0) @binding(${1 + i}) var<storage, read> B${i}: array<${wide}>;`),
     pair ? `@group(0) @binding(${1 + nB}) var<storage, read_write> Y: array<${S}>;` : `@group(0) @binding(${1 + nB}) var<storage, read_write> Out: array<f32>;`,
     `@group(0) @binding(${2 + nB}) var<uniform> p: P;`,
-    ...(s.norm ? [`@group(0) @binding(${3 + nB}) var<storage, read> G: array<f32>;`] : [])
+    ...(s.norm ? [`@group(0) @binding(${3 + nB}) var<storage, read> G: array<vec4<f32>>;`] : [])
   ]
-  // the k loop over one weight (qkv: the one holding this workgroup's columns), its rows from `nb`
-  const loop = (weights: ReadonlyArray<string>, nb: string) => `    for (var kk = 0u; kk < kPer; kk += ${16 * U}u) {
+  // a unit's values written to a tile from element `at` (f16 words split in pairs; f32 as they are)
+  const put = (tile: string, at: string, v: string, packed: boolean, count: number) =>
+    packed
+      ? range(count / 2).map((w) => `      { let h = bitcast<vec2<${S}>>(${v}.${"xyzw"[w]}); ${tile}[${at} + ${2 * w}u] = h.x; ${tile}[${at} + ${2 * w + 1}u] = h.y; }`).join("\n")
+      : range(count).map((c) => `      ${tile}[${at} + ${c}u] = ${S}(${v}.${"xyzw"[c]});`).join("\n")
+  // the k loop over the weights `weights` (qkv: the one holding this workgroup's columns), their rows from `nb`
+  const loop = (weights: ReadonlyArray<string>, nb: string) => `    for (var kk = 0u; kk < kPer; kk += ${16 * SU}u) {
       let kbase = k0 + kk;
-${range(U).flatMap((u) => weights.map((w, f) => `      let b${f}_${u} = subgroupMatrixLoad<subgroup_matrix_right<${S}, 16, 16>>(&${w}, (${nb}) * p.K + kbase + ${16 * u}u, true, p.K);`)).join("\n")}
-${range(U).map((u) => `      for (var e = 0u; e < 8u; e++) {
-        let k = kbase + ${16 * u}u + kh + e;
-        var a = 0.0;
-        if (r < p.M) { a = f32(A[r * p.K + k]); }
-${s.norm ? "        ss += a * a;\n        a = a * G[k];\n" : ""}        As[sg * ${256 * U}u + ${256 * u}u + r * 16u + kh + e] = ${S}(a);
+      // every 16-byte load of the step first (A's rows past M read nothing), then the tiles written
+${range(EA).map((j) => `      let ea${j} = lane + ${32 * j}u;
+      let ra${j} = ea${j} / ${RA}u;
+      let ka${j} = kbase + (ea${j} % ${RA}u) * ${VA}u;
+      var a${j} = ${s.norm ? "vec4<f32>" : wide}();
+      if (ra${j} < p.M) { a${j} = A[(ra${j} * p.K + ka${j}) / ${VA}u]; }${s.norm ? `\n      let g${j} = G[ka${j} / 4u];` : ""}`).join("\n")}
+${weights.flatMap((w, f) => range(EB).map((j) => `      let eb${f}_${j} = lane + ${32 * j}u;
+      let b${f}_${j} = ${w}[((${nb}) + eb${f}_${j} / ${RB}u) * (p.K / ${VW}u) + (kbase + (eb${f}_${j} % ${RB}u) * ${VW}u) / ${VW}u];`)).join("\n")}
+${range(EA).map((j) => `      {
+        let at = sg * ${TILE}u + ra${j} * ${PITCH}u + (ea${j} % ${RA}u) * ${VA}u;
+${s.norm ? put("As", "at", `(a${j} * g${j})`, false, 4) : put("As", "at", `a${j}`, f16, VW)}
       }`).join("\n")}
+${weights.flatMap((_, f) => range(EB).map((j) => `      {
+        let at = ${f * SUBGROUPS}u * ${TILE}u + sg * ${TILE}u + (eb${f}_${j} / ${RB}u) * ${PITCH}u + (eb${f}_${j} % ${RB}u) * ${VW}u;
+${put("Bs", "at", `b${f}_${j}`, f16, VW)}
+      }`)).join("\n")}
       workgroupBarrier();
-${range(U).map((u) => `      {
-        let a = subgroupMatrixLoad<subgroup_matrix_left<${S}, 16, 16>>(&As, sg * ${256 * U}u + ${256 * u}u, false, 16u);
-${range(weights.length).map((f) => `        acc${f} = subgroupMatrixMultiplyAccumulate(a, b${f}_${u}, acc${f});`).join("\n")}
+${range(SU).map((u) => `      {
+        let a = subgroupMatrixLoad<subgroup_matrix_left<${S}, 16, 16>>(&As, sg * ${TILE}u + ${16 * u}u, false, ${PITCH}u);
+${weights.map((_, f) => `        acc${f} = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<subgroup_matrix_right<${S}, 16, 16>>(&Bs, ${f * SUBGROUPS}u * ${TILE}u + sg * ${TILE}u + ${16 * u}u, true, ${PITCH}u), acc${f});`).join("\n")}
       }`).join("\n")}
-      workgroupBarrier();
+      workgroupBarrier(); // the next step overwrites the tiles
     }`
   const body = s.weights === "qkv"
     ? `  if (n0 < p.n1) {
@@ -76,15 +130,14 @@ ${loop(["B2"], "n0 - p.n2")}
     : `  {
 ${loop(pair ? ["B0", "B1"] : ["B0"], "n0")}
   }`
-  const sum = (f: number) => `C[${f * 256}u + row * 16u + col]${range(SUBGROUPS - 1).map((i) => ` + C[${(i + 1) * 256 * nF + f * 256}u + row * 16u + col]`).join("")}`
-  return `${S === "f16" ? "enable f16;\n" : ""}enable subgroups;
+  return `${f16 ? "enable f16;\n" : ""}enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u32, eps: f32 }
 ${bindings.join("\n")}
-var<workgroup> As: array<${S}, ${SUBGROUPS * 256 * U}>;
-var<workgroup> C: array<f32, ${SUBGROUPS * 256 * nF}>;
-var<workgroup> ssw: array<f32, 256>;
+var<workgroup> As: array<${S}, ${SUBGROUPS * TILE}>;
+var<workgroup> Bs: array<${S}, ${nF * SUBGROUPS * TILE}>;
+var<workgroup> C: array<f32, ${SUBGROUPS * 256}>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let sg = lid / 32u; // the slice of K this warp walks
@@ -92,21 +145,29 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let n0 = (wg.x + wg.y * 65535u) * 16u; // the workgroup's first column
   let kPer = p.K / ${SUBGROUPS}u;
   let k0 = sg * kPer;
-  let r = lane / 2u; // the row of A this lane stages, 8 values of k from kh
-  let kh = (lane % 2u) * 8u;
-  var ss = 0.0;
 ${range(nF).map((f) => `  var acc${f} = subgroup_matrix_result<f32, 16, 16>();`).join("\n")}
 ${body}
-${range(nF).map((f) => `  subgroupMatrixStore(&C, sg * ${256 * nF}u + ${f * 256}u, acc${f}, false, 16u);`).join("\n")}
-  ssw[lid] = ss;
-  workgroupBarrier();
+  // thread lid: output (row, col); each round, the 8 slices' fragments of one result meet in C
   let row = lid / 16u;
   let col = lid % 16u;
   let n = n0 + col;
-${s.norm ? `  var sq = 0.0;
-  for (var i = 0u; i < ${SUBGROUPS}u; i++) { sq += ssw[i * 32u + 2u * row] + ssw[i * 32u + 2u * row + 1u]; }
-  let inv = inverseSqrt(sq / f32(p.K) + p.eps); // 1/rms of the row
-` : "  let inv = 1.0;\n"}${range(nF).map((f) => `  let s${f} = (${sum(f)}) * inv;`).join("\n")}
+${s.norm ? `  // the row's sum of squares: 16 threads a row, each every 16th vec4 of it (rows past M: 0)
+  var sq = 0.0;
+  if (row < p.M) {
+    for (var k4 = col; k4 < p.K / 4u; k4 += 16u) {
+      let a = A[row * (p.K / 4u) + k4];
+      sq += dot(a, a);
+    }
+  }
+  C[lid] = sq;
+  workgroupBarrier();
+  var ss = 0.0;
+  for (var i = 0u; i < 16u; i++) { ss += C[row * 16u + i]; }
+  let inv = inverseSqrt(ss / f32(p.K) + p.eps); // 1/rms of the row
+  workgroupBarrier();
+` : "  let inv = 1.0;\n"}${range(nF).map((f) => `  subgroupMatrixStore(&C, sg * 256u, acc${f}, false, 16u);
+  workgroupBarrier();
+  let s${f} = (${range(SUBGROUPS).map((i) => `C[${i * 256}u + row * 16u + col]`).join(" + ")}) * inv;${f + 1 < nF ? "\n  workgroupBarrier();" : ""}`).join("\n")}
   if (row < p.M && n < p.N) {
     ${pair ? `Y[row * p.N + n] = ${S}(s0 / (1.0 + exp(-s0)) * s1);` : s.out === "accumulate" ? "Out[row * p.N + n] += s0;" : "Out[row * p.N + n] = s0;"}
   }

@@ -2,7 +2,7 @@ import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
 import { decodeAttendGqaWgsl, gqaChunkKeys, gqaSharedBytes, gqaSubgroupWidth, type GqaAttendSpec } from "./decode-attend-gqa.ts"
-import { decodeGemvTcWgsl, TC_COLUMNS } from "./decode-gemv-tc.ts"
+import { decodeGemvTcWgsl, TC_COLUMNS, tcGemvSharedBytes } from "./decode-gemv-tc.ts"
 import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl, isBlockedShape } from "./decode-gemv-blocked.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
@@ -834,7 +834,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const tc = options.gemv === "tensor-cores"
   if (tc && R > TC_COLUMNS) throw new Error(`decode layer: the tensor-core GEMVs take at most ${TC_COLUMNS} rows`)
   const tcU = options.tcUnroll ?? tcGemvUnroll(storage)
-  const tcShared = 8 * 256 * tcU * (storage === "f16" ? 2 : 4) + 8 * 256 * 2 * 4 + 1024
+  const tcShared = tcGemvSharedBytes(storage, tcU)
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   // the o GEMV folding the chunks: its own layout where tuned, else the other accumulating GEMVs'
   const layout = (k: GemvKind) => options.shapes?.[k] ?? (k === "oCombined" ? options.shapes?.accumulate : undefined)
