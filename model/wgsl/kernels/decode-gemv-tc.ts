@@ -6,9 +6,9 @@ import type { DecodeGemvSpec, DecodeStorage } from "./decode-gemv-spec.ts"
  * accumulate, the head) on the tensor cores, for up to 16 rows: the step's 16 tokens are exactly
  * one 16 × 16 left fragment, so C [16, 16 columns] = A [16, K] · B [16 columns, K]ᵀ is a chain of
  * subgroup-matrix products, and the 16 rows no longer cost 16 FMAs and 16 activation loads per
- * weight value. The CUDA-core and blocked GEMVs at 16 rows are bound by that arithmetic (each
- * weight value unpacked, then 16 activation loads and FMAs): they read their weights at 250–330
- * GB/s on the H100 (BENCHMARKS.md, sessions 14–15).
+ * weight value. The CUDA-core and blocked GEMVs at 16 rows read their weights at 250–330 GB/s on
+ * the H100, a tenth of its bandwidth (BENCHMARKS.md, sessions 14–15): what they wait on is, as far
+ * as timings can tell (Dawn gives no counters), that arithmetic around each weight value.
  *
  * A workgroup (8 subgroups of 32 lanes) owns 16 output columns (gate-up: 16 indices, both weights)
  * and splits K into 8 slices, one a subgroup: a Qwen3-0.6B GEMV of N = 1024 is 64 workgroups of 8
