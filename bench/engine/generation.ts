@@ -30,6 +30,7 @@ import type { DecodeTimings } from "../../model/wgsl/engine-generate.ts"
 import { scoringPathFor, setScoringEngine } from "../../model/runtime/scoring.ts"
 import { decodePositions } from "../../model/wgsl/engine-generate.ts"
 import { type DecoderKernels, setDecoderKernels, setDecoderLayout } from "../../model/wgsl/qwen3-decoder.ts"
+import { type GqaLayout, parseGqaLayout } from "../../model/wgsl/kernels/decode-layer.ts"
 import { benchConfig, benchTokenizer, randomF16Model } from "./scoring-fixture.ts"
 
 const { values: args } = parseArgs({
@@ -54,7 +55,8 @@ const prompts = Array.from({ length: B }, (_, r) => {
 
 /**
  * A kernel set of --kernels: "fused" (the decoder's defaults), "unfused", "fused:<attention>"
- * (simple, unrolled, coalesced, split, gqa or gqa-split: model/wgsl/kernels/decode-layer.ts; "-" the default),
+ * (simple, unrolled, coalesced, split, gqa or gqa-split: model/wgsl/kernels/decode-layer.ts; "-" the default;
+ * gqa and gqa-split may name their layout, "gqa/<warps>x<keys>": subgroups a workgroup, keys a team a sweep),
  * then any of ":tc" (the lm_head on the tensor cores' matmul), ":mma" (the fused GEMVs on the
  * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts), ":blk" (the blocked GEMVs at 8 or 16 rows:
  * model/wgsl/kernels/decode-gemv-blocked.ts; fewer rows keep the CUDA-core GEMV), ":cc" (the CUDA-core
@@ -62,21 +64,24 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * GEMVs' sums by subgroupAdd, or through workgroup memory), ":fold" / ":nofold" (both folds
  * or neither: the split attention's chunks combined in the o GEMV's prologue, and the next step's
  * feed, embedding and record in the pick; ":foldo" or ":foldfeed" one of them), e.g.
- * fused:split:mma, fused:-:blk or fused:split:sg:fold. A set named twice runs twice (alternate them for repeats);
+ * fused:split:mma, fused:-:blk, fused:gqa/32x8:mma or fused:split:sg:fold. A set named twice runs twice (alternate them for repeats);
  * "<set>@<batch>" runs it at that batch size only (e.g. fused:split@16,fused:-:sg:fold@1).
  */
 type Attend = "simple" | "unrolled" | "coalesced" | "split" | "gqa" | "gqa-split"
 const FLAGS: ReadonlyArray<string> = ["tc", "mma", "blk", "cc", "sg", "nosg", "fold", "nofold", "foldo", "foldfeed"]
-const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; head: "gemv" | "tensor-core"; gemv?: "cuda-cores" | "tensor-cores" | "blocked"; subgroups?: boolean; foldCombine?: boolean; foldFeed?: boolean } => {
+const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; gqa?: GqaLayout; head: "gemv" | "tensor-core"; gemv?: "cuda-cores" | "tensor-cores" | "blocked"; subgroups?: boolean; foldCombine?: boolean; foldFeed?: boolean } => {
   const name = named.split("@")[0]!
   const at = named.split("@")[1]
   if (at !== undefined && !/^[1-9][0-9]*$/.test(at)) throw new Error(`--kernels: ${named}? <set>@<batch size>`)
-  const [kernels, attend, ...flags] = name.split(":")
+  const [kernels, attendNamed, ...flags] = name.split(":")
+  const [attend, layoutText] = (attendNamed ?? "").split("/")
+  const gqa = parseGqaLayout(layoutText)
   const attends: ReadonlyArray<string> = ["simple", "unrolled", "coalesced", "split", "gqa", "gqa-split", "-"]
-  if ((kernels !== "fused" && kernels !== "unfused") || (attend !== undefined && !attends.includes(attend)) || flags.some((f) => !FLAGS.includes(f))) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|gqa|gqa-split|-[:tc][:mma|:blk|:cc][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
+  const badLayout = layoutText !== undefined && (gqa === undefined || !attend!.startsWith("gqa"))
+  if ((kernels !== "fused" && kernels !== "unfused") || (attendNamed !== undefined && !attends.includes(attend!)) || badLayout || flags.some((f) => !FLAGS.includes(f))) {
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|gqa[/<warps>x<keys>]|gqa-split[/<warps>x<keys>]|-[:tc][:mma|:blk|:cc][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
   }
-  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", ...(flags.includes("mma") ? { gemv: "tensor-cores" as const } : flags.includes("blk") ? { gemv: "blocked" as const } : flags.includes("cc") ? { gemv: "cuda-cores" as const } : {}), ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
+  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), ...(gqa ? { gqa } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", ...(flags.includes("mma") ? { gemv: "tensor-cores" as const } : flags.includes("blk") ? { gemv: "blocked" as const } : flags.includes("cc") ? { gemv: "cuda-cores" as const } : {}), ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
     ...(flags.includes("foldo") ? { foldCombine: true } : {}), ...(flags.includes("foldfeed") ? { foldFeed: true } : {}) }
 }
 
@@ -85,7 +90,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), head: chosen.head, ...(chosen.gemv ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), ...(chosen.gqa ? { gqa: chosen.gqa } : {}), head: chosen.head, ...(chosen.gemv ? { gemv: chosen.gemv } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)

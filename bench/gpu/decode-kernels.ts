@@ -20,7 +20,7 @@
  */
 import { parseArgs } from "node:util"
 import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
-import { attendPartialBytes, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type GemvShape } from "../../model/wgsl/kernels/decode-layer.ts"
+import { attendPartialBytes, type DecodeAttend, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type GemvShape, type GqaLayout } from "../../model/wgsl/kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, BLOCKED_ROWS, type BlockedGemvShape } from "../../model/wgsl/kernels/decode-gemv-blocked.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
@@ -85,6 +85,10 @@ const Wg = weights(I, Hd), Wu = weights(I, Hd), Wd = weights(Hd, I), Wh = weight
 const W = (H + 2 * KV) * D
 // the tensor-core GEMVs' staging depths timed (16-value steps of K a subgroup stages at once)
 const TC_UNROLLS = [1, 2, 4]
+// the gqa attention's layouts timed beside its defaults (subgroups a workgroup, keys a team a sweep;
+// past the device's workgroup size: an error line): fewer keys a lane, more subgroups an SM
+const GQA_LAYOUTS: ReadonlyArray<GqaLayout> = [{ warps: 8, keys: 8 }, { warps: 16, keys: 8 }, { warps: 32, keys: 8 }, { warps: 32, keys: 4 }, { warps: 16, keys: 16 }]
+const GQA_SPLIT_LAYOUTS: ReadonlyArray<GqaLayout> = [{ warps: 8, keys: 8 }, { warps: 4, keys: 8 }, { warps: 8, keys: 4 }, { warps: 16, keys: 8 }]
 for (const M of args.rows!.split(",").map(Number)) {
   // every CUDA-core layout, then the tensor-core GEMVs (decode-gemv-tc.ts) where the card has 16 × 16 f16 fragments
   const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16"
@@ -133,15 +137,30 @@ for (const M of args.rows!.split(",").map(Number)) {
     await time("down (+residual)", Wd.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(Hd, I) }, M, Hd)), Hd * I * bytes, extra)
     await time("gate (one of the two)", Wg.map((w) => plan.dispatch({ A: xh, B: w, C: out, params: q(I, Hd) }, M, I)), I * Hd * bytes, extra)
   }
-  // the attention at the last position of a 128 + 128 generation
+  // the attention at the middle and the last position of a 128 + 128 generation: every variant, the
+  // gqa ones in several layouts (subgroups a workgroup x keys a team a sweep; none: the defaults)
   const positions = 256
   const caches = Array.from({ length: LAYERS }, () => ({ K: storageBuffer(dev, positions * M * KV * D * bytes), V: storageBuffer(dev, positions * M * KV * D * bytes) }))
   const qkv = storageBuffer(dev, rand(M * W, 1, 5))
-  const ap = uniformBuffer(dev, ...decodeAttendParams(M, positions - 1, H, KV, 1 / Math.sqrt(D), 1e-6, 1e6))
   const Part = storageBuffer(dev, attendPartialBytes(M, H, D, positions))
-  for (const attend of ["unrolled", "coalesced", "split", "gqa", "gqa-split"] as const) {
-    const k = await decodeLayerKernels(gpu, D, { rows: M, storage, attend, queryGroup: H / KV })
-    await time("attend (position 255)", caches.flatMap((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, Part, params: ap }, M, H, positions)), 2 * positions * M * KV * D * bytes, { rows: M, attend }, attend === "split" || attend === "gqa-split" ? 2 : 1)
+  const attends: ReadonlyArray<readonly [DecodeAttend, GqaLayout?]> = [
+    ["coalesced"], ["split"], ["gqa"], ["gqa-split"],
+    ...GQA_LAYOUTS.map((l) => ["gqa", l] as const), ...GQA_SPLIT_LAYOUTS.map((l) => ["gqa-split", l] as const)
+  ]
+  for (const pos of [191, 255]) {
+    const ap = uniformBuffer(dev, ...decodeAttendParams(M, pos, H, KV, 1 / Math.sqrt(D), 1e-6, 1e6))
+    for (const [attend, gqa] of attends) {
+      let k
+      try {
+        k = await decodeLayerKernels(gpu, D, { rows: M, storage, attend, queryGroup: H / KV, ...(gqa ? { gqa } : {}) })
+      } catch (e) {
+        emit({ kind: "error", what: `attend ${attend} ${JSON.stringify(gqa ?? {})} rows ${M}`, reason: String(e).slice(0, 300) })
+        continue
+      }
+      const ds = caches.flatMap((c) => k.attend({ QKV: qkv, QN: g, KN: g, K: c.K, V: c.V, O: xh, Part, params: ap }, M, H, positions))
+      await time(`attend (position ${pos})`, ds, 2 * (pos + 1) * M * KV * D * bytes, { rows: M, attend, ...(gqa ? { gqa: `${gqa.warps}x${gqa.keys}` } : {}) }, ds.length / caches.length)
+    }
+    ap.destroy()
   }
   Part.destroy()
   for (const c of caches) c.K.destroy(), c.V.destroy()

@@ -3,7 +3,7 @@ import { decodeAttention } from "./kernels/decode-attention.ts"
 import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
 import { subgroupsOf32 } from "./kernels/matmul.ts"
-import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, tcGemvUnroll } from "./kernels/decode-layer.ts"
+import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, parseGqaLayout, tcGemvUnroll } from "./kernels/decode-layer.ts"
 import { BLOCKED_ROWS } from "./kernels/decode-gemv-blocked.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
@@ -31,9 +31,10 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
  * How the fused kernels are laid out (model/wgsl/kernels/decode-layer.ts DecodeLayerOptions: the
  * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores, or blocked at 8
  * or 16 rows). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention,
- * FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores|blocked the GEMVs.
+ * FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores|blocked the GEMVs,
+ * FLEUVE_DECODER_GQA=<warps>x<keys> the gqa attention's layout (e.g. 32x8).
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce"> & {
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce" | "gqa"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
   /**
@@ -64,20 +65,25 @@ const ATTENDS: ReadonlyArray<DecodeAttend> = ["simple", "unrolled", "coalesced",
  */
 const defaultAttend = (rows: number): DecodeAttend => (rows <= 4 ? "split" : "coalesced")
 /**
- * Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say: blocked
- * (decode-gemv-blocked.ts) where its kernels run at 16 rows (9 to 16 rows), else on the CUDA cores.
- * Session 14, one H100 call then a second on the same machine, batch 16 (prompt 128, 128 new):
- * the step's profiled GPU time 5.13 ms blocked against 6.27 for the CUDA-core GEMVs (down 1.05 ->
- * 0.60 ms, o 0.84 -> 0.53, lm_head 0.52 -> 0.39), 3,488-4,081 tokens/s in four runs against
- * 2,624-3,302 in three, the rows' tokens identical or parting at a near-tie (BENCHMARKS.md). At 8
- * rows it is untimed and stays opt-in (FLEUVE_DECODER_GEMV=blocked).
+ * Where a fused decoder of `rows` rows runs its GEMVs when its layout does not say. Where its
+ * kernels run at 16 rows (9 to 16 rows): on the tensor cores (decode-gemv-tc.ts) where the card and
+ * widths allow them (tensorCoreGemvUnroll), else blocked (decode-gemv-blocked.ts); on the CUDA cores
+ * below. Session 14 (H100, batch 16, prompt 128, 128 new): blocked against the CUDA-core GEMVs, the
+ * step's profiled GPU time 5.13 ms against 6.27 and 3,488-4,081 tokens/s against 2,624-3,302.
+ * Session 16 (one H100, three calls): the tensor-core GEMVs against blocked, 4.20 ms against 5.21
+ * and 4,355-5,143 tokens/s against 3,927-4,047, ahead in every alternated pair; 15 of 16 rows'
+ * tokens identical, the 16th parting at a near-tie (BENCHMARKS.md). At 8 rows neither is timed:
+ * opt-in there (FLEUVE_DECODER_GEMV=blocked or tensor-cores).
  */
-const defaultGemv = (rows: number): DecodeGemv => (decodeKernelRows(rows) === 16 ? "blocked" : "cuda-cores")
+const defaultGemv = (gpu: Gpu, shape: EngineShape, rows: number): DecodeGemv =>
+  decodeKernelRows(rows) !== 16 ? "cuda-cores" : tensorCoreGemvUnroll(gpu, shape) !== undefined ? "tensor-cores" : "blocked"
 const envGemv = process.env.FLEUVE_DECODER_GEMV
 const GEMVS: ReadonlyArray<DecodeGemv> = ["cuda-cores", "tensor-cores", "blocked"]
+const envGqa = parseGqaLayout(process.env.FLEUVE_DECODER_GQA)
 let decoderLayout: DecoderLayout = {
   ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
-  ...(GEMVS.includes(envGemv as DecodeGemv) ? { gemv: envGemv as DecodeGemv } : {})
+  ...(GEMVS.includes(envGemv as DecodeGemv) ? { gemv: envGemv as DecodeGemv } : {}),
+  ...(envGqa ? { gqa: envGqa } : {})
 }
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
@@ -150,7 +156,7 @@ export class Qwen3Decoder {
     private readonly kvPrefill: KvPrefillKernels
   ) {}
 
-  /** where the fused GEMVs run: the tensor cores only where asked and possible (tensorCoreGemvUnroll), blocked only where asked at 8 or 16 rows */
+  /** where the fused GEMVs run (defaultGemv where the layout does not say): the tensor cores only where possible (tensorCoreGemvUnroll), blocked only at 8 or 16 rows */
   gemv: DecodeGemv = "cuda-cores"
 
   /**
@@ -215,7 +221,7 @@ export class Qwen3Decoder {
       // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
       // the GEMVs on the tensor cores where asked and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
       const attend = decoderLayout.attend ?? defaultAttend(rows)
-      const gemv = decoderLayout.gemv ?? defaultGemv(rows)
+      const gemv = decoderLayout.gemv ?? defaultGemv(gpu, shape, rows)
       const tcUnroll = gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
       const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")

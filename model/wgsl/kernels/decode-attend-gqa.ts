@@ -48,8 +48,17 @@ export interface GqaAttendSpec {
   readonly group: number
   /** the subgroups' width (gqaSubgroupWidth) */
   readonly width: number
-  /** subgroups a workgroup (default GQA_WARPS): a sweep is warps × width keys */
+  /** subgroups a workgroup (default GQA_WARPS): a sweep is warps × (width / T) teams × `keys` keys */
   readonly warps?: number
+  /**
+   * keys a team of T lanes takes a sweep (default T: each lane then ends with one key's score): a
+   * power of two up to T. Fewer keys hold fewer registers a lane (a lane holds keys · D / (4T)
+   * vec4s of keys and as many of values a sweep: at T = 32, head_dim 128, f16, 32 keys are ~130
+   * registers for the loads alone, which leaves an SM room for one workgroup of 8 subgroups), so
+   * more subgroups fit an SM to hide the loads' and shuffles' latency; the butterfly then stops
+   * scattering after log2(keys) rounds and adds the rest, T / keys lanes ending with each score.
+   */
+  readonly keys?: number
   /**
    * true: flash-decoding, grid [rows, KV, ⌈positions / sweep⌉]: each workgroup takes one sweep of
    * the cache and writes its partial softmax to Part (binding 5, in O's place) as
@@ -63,8 +72,11 @@ export interface GqaAttendSpec {
 /** Subgroups a workgroup: 8 warps of 32 lanes on NVIDIA (256 threads), each sweep 256 keys. */
 export const GQA_WARPS = 8
 
-/** Keys a workgroup of the split form takes (its chunk: one sweep). */
-export const gqaChunkKeys = (s: GqaAttendSpec): number => (s.warps ?? GQA_WARPS) * s.width
+/** Keys a workgroup takes a sweep (the split form's chunk: one sweep). */
+export const gqaChunkKeys = (s: GqaAttendSpec): number => {
+  const T = teamLanes(s.D, s.width)
+  return (s.warps ?? GQA_WARPS) * (s.width / T) * (s.keys ?? T)
+}
 
 /** Workgroup memory the subgroups' partial outputs take at most (they meet in rounds of heads that fit). */
 const MERGE_BYTES = 8192
@@ -108,27 +120,33 @@ export const decodeAttendGqaWgsl = (s: GqaAttendSpec): string => {
   const T = teamLanes(D, P) // lanes a key
   if (!isPowerOfTwo(T) || D4 % T !== 0) throw new Error(`gqa attention: ${T} lanes a key must be a power of two dividing ${D4}`)
   const C4 = D4 / T // vec4s of a key a lane holds
+  const KT = s.keys ?? T // keys a team takes a sweep
+  if (!isPowerOfTwo(KT) || KT > T) throw new Error(`gqa attention: ${KT} keys a team must be a power of two up to its ${T} lanes`)
+  const R = T / KT // lanes of a team that end with each key's score
   const NW = s.warps ?? GQA_WARPS
-  const WG = NW * P // threads, and keys a sweep
+  const WG = NW * P // threads
+  const SW = gqaChunkKeys(s) // keys a sweep
   const split = s.split === true
   const NV = G + 1 // vectors normed in the prologue: the group's query heads, then the key
   const GR = mergeHeads(s)
   const heads = range(G)
   const cols = range(C4)
-  const keys = range(T)
+  const keys = range(KT)
   // the lane's vec4 c of key k of its team in the current sweep, as loaded (storage type)
   const kReg = (k: number, c: number) => `kk${k}_${c}`
   const vReg = (k: number, c: number) => `vv${k}_${c}`
   // the team's key k of the sweep starting at `g0` (clamped to pos: a key past it reads a valid row, and is masked)
   const loads = (arr: "K" | "V", reg: (k: number, c: number) => string, g0: string, lead: string) =>
     keys.flatMap((k) => cols.map((c) => `${lead}${reg(k, c)} = ${arr}[min(${g0} + first + ${k}u, p.pos) * stride4 + base4 + ${c * T}u + tl];`)).join("\n")
-  // the butterfly: x{g}_{k} (k < T) partial sums of the team's keys → x{g}_0 the whole score of key tl
+  // the butterfly: x{g}_{k} (k < KT) partial sums of the team's keys → x{g}_0 the whole score of
+  // key tl / R: log2(KT) rounds that halve the keys a lane holds (lane bit o picks the half it
+  // keeps), then log2(R) rounds that add the rest
   const butterfly = (g: number): string =>
-    range(Math.log2(T)).map((i) => T >> (i + 1)).map((o) => `      {
+    range(Math.log2(T)).map((i) => [T >> (i + 1), KT >> (i + 1)] as const).map(([o, half]) => half >= 1 ? `      {
         let up = (tl & ${o}u) != 0u; // upper lanes keep the upper keys and send the lower ones
-${range(o).map((k) => `        let send${k} = select(x${g}_${k + o}, x${g}_${k}, up);
-        x${g}_${k} = select(x${g}_${k}, x${g}_${k + o}, up) + subgroupShuffleXor(send${k}, ${o}u);`).join("\n")}
-      }`).join("\n")
+${range(half).map((k) => `        let send${k} = select(x${g}_${k + half}, x${g}_${k}, up);
+        x${g}_${k} = select(x${g}_${k}, x${g}_${k + half}, up) + subgroupShuffleXor(send${k}, ${o}u);`).join("\n")}
+      }` : `      x${g}_0 += subgroupShuffleXor(x${g}_0, ${o}u);`).join("\n")
   const rounds = range(Math.ceil(G / GR)).map((r) => [r * GR, Math.min(G, (r + 1) * GR)] as const)
   return `${S === "f16" ? "enable f16;\n" : ""}enable subgroups;
 struct P { rows: u32, pos: u32, H: u32, KV: u32, scale: f32, eps: f32, theta: f32, _p0: f32 }
@@ -153,14 +171,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let kvh = wg.y;
   let warp = lid / ${P}u;
   let tl = lane % ${T}u; // lane in its team: it reads vec4s tl, tl + ${T}, … of the team's keys
-  let first = warp * ${P}u + lane - tl; // the team's first key in a sweep
+  let first = warp * ${(P / T) * KT}u + (lane / ${T}u) * ${KT}u; // the team's first key in a sweep
   let width = (p.H + 2u * p.KV) * ${D}u;
   let stride4 = p.rows * p.KV * ${D4}u; // one position of the cache, in vec4s
   let base4 = (row * p.KV + kvh) * ${D4}u;
   let len = p.pos + 1u;
-${split ? `  let c0 = wg.z * ${WG}u; // this workgroup's sweep of the cache
+${split ? `  let c0 = wg.z * ${SW}u; // this workgroup's sweep of the cache
   if (c0 >= len) { return; } // uniform across the workgroup: nothing cached here yet
-  let end = min(len, c0 + ${WG}u);` : `  let c0 = 0u;
+  let end = min(len, c0 + ${SW}u);` : `  let c0 = 0u;
   let end = len;`}
   // the first sweep's keys and values, before the prologue (their latency overlaps it)
 ${loads("K", kReg, "c0", "  var ")}
@@ -202,7 +220,7 @@ ${loads("V", vReg, "c0", "  var ")}
   }
   workgroupBarrier();
   // the new key and value appended at pos: this workgroup is the only one of its (row, kv head)${split ? " whose sweep holds pos" : ""}
-${split ? `  if (p.pos / ${WG}u == wg.z) {
+${split ? `  if (p.pos / ${SW}u == wg.z) {
 ` : ""}  for (var i = lid; i < ${D4}u; i += ${WG}u) {
     K[p.pos * stride4 + base4 + i] = vec4<${S}>(k4[i]);
     V[p.pos * stride4 + base4 + i] = vec4<${S}>(v4[i]);
@@ -210,9 +228,9 @@ ${split ? `  if (p.pos / ${WG}u == wg.z) {
 ${heads.flatMap((g) => cols.map((c) => `  let q${g}_${c} = q4[${g * D4 + c * T}u + tl];`)).join("\n")}
 ${cols.map((c) => `  let kn${c} = k4[${c * T}u + tl];\n  let vn${c} = v4[${c * T}u + tl];`).join("\n")}
 ${heads.map((g) => `  var m${g} = -3.0e38;\n  var l${g} = 0.0; // this lane's keys' weights (summed over the subgroup at the end)\n${cols.map((c) => `  var acc${g}_${c} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
-  for (var g0 = c0; g0 < end; g0 += ${WG}u) {
+  for (var g0 = c0; g0 < end; g0 += ${SW}u) {
     let kb = g0 + first;
-    let more = g0 + ${WG}u < end;
+    let more = g0 + ${SW}u < end;
     // the lane's partial dot products of its team's keys (the key at pos from workgroup memory)
 ${keys.map((k) => `    let at${k} = kb + ${k}u >= p.pos;`).join("\n")}
 ${heads.flatMap((g) => keys.map((k) => `    var x${g}_${k} = ${cols.map((c) => `dot(q${g}_${c}, select(vec4<f32>(${kReg(k, c)}), kn${c}, at${k}))`).join(" + ")};`)).join("\n")}
@@ -220,22 +238,22 @@ ${heads.map(butterfly).join("\n")}
     // the next sweep's keys into the registers the dot products freed (issued after the butterflies,
     // whose ${G} × ${T} partial sums would otherwise share the registers with them and the values)
     if (more) {
-${loads("K", kReg, `(g0 + ${WG}u)`, "      ")}
+${loads("K", kReg, `(g0 + ${SW}u)`, "      ")}
     }
-    // the lane's own key kb + tl: its scores, the subgroup's online softmax
-    let valid = kb + tl < end;
+    // the lane's own key kb + tl / ${R}: its scores, the subgroup's online softmax${R > 1 ? ` (its weight in the sum of weights once: from the first of its ${R} lanes)` : ""}
+    let valid = kb + tl${R > 1 ? ` / ${R}u` : ""} < end;
 ${heads.map((g) => `    {
       let sc = select(-3.0e38, x${g}_0 * p.scale, valid);
       let mn = max(m${g}, subgroupMax(sc));
       let corr = exp(m${g} - mn);
       let w = select(0.0, exp(sc - mn), valid);
-      l${g} = l${g} * corr + w;
+      l${g} = l${g} * corr + ${R > 1 ? `select(0.0, w, tl % ${R}u == 0u)` : "w"};
       m${g} = mn;
 ${cols.map((c) => `      acc${g}_${c} = acc${g}_${c} * corr;`).join("\n")}
-${keys.map((k) => `      let w${k} = subgroupShuffle(w, first - warp * ${P}u + ${k}u);\n${cols.map((c) => `      acc${g}_${c} += w${k} * select(vec4<f32>(${vReg(k, c)}), vn${c}, at${k});`).join("\n")}`).join("\n")}
+${keys.map((k) => `      let w${k} = subgroupShuffle(w, lane - tl + ${k * R}u);\n${cols.map((c) => `      acc${g}_${c} += w${k} * select(vec4<f32>(${vReg(k, c)}), vn${c}, at${k});`).join("\n")}`).join("\n")}
     }`).join("\n")}
     if (more) {
-${loads("V", vReg, `(g0 + ${WG}u)`, "      ")}
+${loads("V", vReg, `(g0 + ${SW}u)`, "      ")}
     }
   }
 ${T < P ? `  // the teams of a subgroup summed their own keys' values (under one max): their sums added

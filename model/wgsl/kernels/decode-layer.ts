@@ -1,7 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
-import { decodeAttendGqaWgsl, gqaChunkKeys, gqaSharedBytes, gqaSubgroupWidth, type GqaAttendSpec } from "./decode-attend-gqa.ts"
+import { decodeAttendGqaWgsl, GQA_WARPS, gqaChunkKeys, gqaSharedBytes, gqaSubgroupWidth, type GqaAttendSpec } from "./decode-attend-gqa.ts"
 import { decodeGemvTcWgsl, TC_COLUMNS, tcGemvSharedBytes } from "./decode-gemv-tc.ts"
 import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl, isBlockedShape } from "./decode-gemv-blocked.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
@@ -780,6 +780,8 @@ export interface DecodeLayerOptions {
   readonly attend?: DecodeAttend
   /** query heads a kv head (H / KV): the gqa attention is written for it (needed with attend "gqa" or "gqa-split") */
   readonly queryGroup?: number
+  /** the gqa attention's subgroups a workgroup and keys a team takes a sweep (GqaAttendSpec.warps, .keys; defaults: gqaSpec) */
+  readonly gqa?: GqaLayout
   /**
    * each GEMV kind's layout: a GemvShape runs that kind on decodeGemvWgsl (default DEFAULT_GEMV_SHAPE);
    * a BlockedGemvShape runs it blocked where `gemv` is "blocked" (a kind with no layout there:
@@ -807,17 +809,36 @@ export interface DecodeLayerOptions {
   readonly foldCombine?: { readonly heads: number }
 }
 
+/** The gqa attention's layout: subgroups a workgroup, keys a team of lanes takes a sweep (decode-attend-gqa.ts). */
+export interface GqaLayout {
+  readonly warps?: number
+  readonly keys?: number
+}
+
+/** "<warps>x<keys>" (FLEUVE_DECODER_GQA, the benches' sets: "32x8"), or undefined where absent or not of that form. */
+export const parseGqaLayout = (text: string | undefined): GqaLayout | undefined => {
+  const m = /^([1-9][0-9]*)x([1-9][0-9]*)$/.exec(text ?? "")
+  return m ? { warps: Number(m[1]), keys: Number(m[2]) } : undefined
+}
+
 /**
  * The gqa attention's spec on this device, or undefined (said on stderr) where it cannot run there.
- * Split: 4 subgroups a workgroup (a chunk of 128 keys on 32 lanes), and chunks of at least
- * SPLIT_KEYS keys so that the split attention's partial buffer (attendPartialBytes) holds them.
+ * Whole: GQA_WARPS subgroups a workgroup unless the layout says. Split: 4 subgroups a workgroup
+ * unless it says (a chunk of 128 keys on 32 lanes at 32 keys a team), and always enough for a chunk
+ * of at least SPLIT_KEYS keys, so that the split attention's partial buffer (attendPartialBytes)
+ * holds them.
  */
-const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | undefined, split: boolean): GqaAttendSpec | undefined => {
+const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | undefined, split: boolean, layout: GqaLayout = {}): GqaAttendSpec | undefined => {
   if (group === undefined || !Number.isInteger(group) || group < 1) throw new Error("decode layer: the gqa attention needs queryGroup (H / KV)")
   const width = gqaSubgroupWidth(gpu, D)
-  const spec = width === undefined ? undefined : { D, storage, group, width, ...(split ? { split, warps: Math.max(4, Math.ceil(SPLIT_KEYS / width)) } : {}) }
-  if (spec && gqaSharedBytes(spec) <= gpu.device.limits.maxComputeWorkgroupStorageSize) return spec
-  process.stderr.write(`decode layer: the gqa attention ${spec ? `needs ${gqaSharedBytes(spec)} bytes of workgroup memory` : `needs subgroups of one width whose team divides head_dim ${D} / 4 (decode-attend-gqa.ts)`}; the ${split ? "split" : "coalesced"} attention instead\n`)
+  const keys = layout.keys === undefined ? {} : { keys: layout.keys }
+  const base = width === undefined ? undefined : { D, storage, group, width, ...keys }
+  const spec = base && (split ? { ...base, split, warps: Math.max(layout.warps ?? 4, Math.ceil(SPLIT_KEYS / gqaChunkKeys({ ...base, warps: 1 }))) } : { ...base, warps: layout.warps ?? GQA_WARPS })
+  const threads = spec ? spec.warps * spec.width : 0
+  const maxThreads = Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)
+  const fits = spec !== undefined && gqaSharedBytes(spec) <= gpu.device.limits.maxComputeWorkgroupStorageSize && threads <= maxThreads
+  if (fits) return spec
+  process.stderr.write(`decode layer: the gqa attention ${spec ? `needs ${gqaSharedBytes(spec)} bytes of workgroup memory and ${threads} threads a workgroup (${maxThreads} here)` : `needs subgroups of one width whose team divides head_dim ${D} / 4 (decode-attend-gqa.ts)`}; the ${split ? "split" : "coalesced"} attention instead\n`)
   return undefined
 }
 
@@ -870,14 +891,14 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const head = await make({ norm: true, weights: "one", out: "store" }, "head")
   // gqa needs subgroups of one width and its workgroup memory; else the coalesced kernel, said on stderr
   const asked = options.attend ?? "coalesced"
-  const gqa = asked === "gqa" || asked === "gqa-split" ? gqaSpec(gpu, D, storage, options.queryGroup, asked === "gqa-split") : undefined
+  const gqa = asked === "gqa" || asked === "gqa-split" ? gqaSpec(gpu, D, storage, options.queryGroup, asked === "gqa-split", options.gqa) : undefined
   const plain = asked === "gqa" ? "coalesced" : asked === "gqa-split" ? "split" : asked // the other variants' kernel (gqa's fallback)
   const variant: DecodeAttend = gqa ? asked : plain
   if (variant !== "simple" && D % 4 !== 0) throw new Error(`decode layer: the ${variant} attention needs head_dim a multiple of 4, not ${D}`)
   if (variant === "coalesced" && (128 % D !== 0 || D < 4)) throw new Error(`decode layer: the coalesced attention needs head_dim dividing 128, not ${D}`)
   if (variant === "split" && (D % 32 !== 0 || D > 256)) throw new Error(`decode layer: the split attention needs head_dim a multiple of 32 up to 256, not ${D}`)
   const source = gqa ? decodeAttendGqaWgsl(gqa) : { simple: decodeAttendWgsl, unrolled: decodeAttendUnrolledWgsl, coalesced: decodeAttendCoalescedWgsl, split: decodeAttendSplitWgsl }[plain](D, storage)
-  const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}${gqa ? `-g${gqa.group}-w${gqa.width}` : ""}`)
+  const attend = await pipeline(gpu.device, source, `decode-attend-${variant}-${storage}${gqa ? `-g${gqa.group}-w${gqa.width}-n${gqa.warps}-k${gqa.keys ?? "t"}` : ""}`)
   // the chunks' combination: of SPLIT_KEYS keys (split) or of a gqa workgroup's sweep (gqa-split)
   const chunkKeys = gqa?.split ? gqaChunkKeys(gqa) : SPLIT_KEYS
   const combine = variant === "split" || variant === "gqa-split" ? await pipeline(gpu.device, decodeAttendCombineWgsl(D, storage, chunkKeys), `decode-attend-combine-${storage}-c${chunkKeys}`) : undefined

@@ -80,6 +80,7 @@ export const openGpu = async (options: OpenGpuOptions = {}): Promise<OpenGpu> =>
       maxBufferSize: adapter.limits.maxBufferSize,
       maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
       maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX,
       maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage
     }
   })

@@ -43,6 +43,9 @@ describe("gqa decoding attention", { skip }, () => {
         await pipeline(t.gpu.device, decodeAttendGqaWgsl({ D: d, storage, group, width: 32 }), `gqa-compile-${d}-${group}-${storage}`)
         // the split form as decode-layer.ts makes it: 4 subgroups, a chunk of 128 keys
         await pipeline(t.gpu.device, decodeAttendGqaWgsl({ D: d, storage, group, width: 32, warps: 4, split: true }), `gqa-split-compile-${d}-${group}-${storage}`)
+        // fewer keys a team (8 of a team's 32 or 16 lanes' keys), whole and split in 8 subgroups (SwiftShader takes 256 threads a workgroup, not 1,024)
+        await pipeline(t.gpu.device, decodeAttendGqaWgsl({ D: d, storage, group, width: 32, warps: 8, keys: 8 }), `gqa-compile-${d}-${group}-${storage}-k8`)
+        await pipeline(t.gpu.device, decodeAttendGqaWgsl({ D: d, storage, group, width: 32, warps: 8, keys: 8, split: true }), `gqa-split-compile-${d}-${group}-${storage}-k8`)
       }
     })
   }
@@ -66,9 +69,16 @@ describe("gqa decoding attention", { skip }, () => {
       it(`${H} heads on ${KV} kv heads, ${rows} row(s), positions ${positions.join(", ")}${D === 128 ? "" : `, head_dim ${D}`}: gqa and gqa-split against the CPU and the coalesced kernel, the cache appended at pos (${storage} storage)`, { skip: noF16 }, async () => {
         if (t.skip !== false) return
         const dev = t.gpu.device
+        // and, at 3 rows (the suite's time), with fewer keys a team than its lanes (the butterfly's last
+        // rounds adding, several lanes ending with each score): 2 of 4 whole, 1 split (head_dim 8:
+        // teams of 2 lanes, 1 key either way)
         const variants = [
           ["gqa", await decodeLayerKernels(t.gpu, D, { storage, attend: "gqa", queryGroup: H / KV })],
-          ["gqa-split", await decodeLayerKernels(t.gpu, D, { storage, attend: "gqa-split", queryGroup: H / KV })]
+          ["gqa-split", await decodeLayerKernels(t.gpu, D, { storage, attend: "gqa-split", queryGroup: H / KV })],
+          ...(rows === 3 ? [
+            ["gqa 16x2", await decodeLayerKernels(t.gpu, D, { storage, attend: "gqa", queryGroup: H / KV, gqa: { warps: 16, keys: D === 8 ? 1 : 2 } })],
+            ["gqa-split 8x1", await decodeLayerKernels(t.gpu, D, { storage, attend: "gqa-split", queryGroup: H / KV, gqa: { warps: 8, keys: 1 } })]
+          ] as const : [])
         ] as const
         const coalesced = await decodeLayerKernels(t.gpu, D, { storage, attend: "coalesced" })
         const Kc = held(random(POSITIONS * rows * KV * D, 24 + rows, 1))
@@ -96,7 +106,7 @@ describe("gqa decoding attention", { skip }, () => {
             const got = await run(k)
             const label = `${variant}, position ${pos}`
             // a workgroup a (row, kv head) (split: and a chunk of the positions), then the combination a (row, head)
-            assert.deepEqual(got.dispatches.map((d) => d.groups.slice(0, 2)), variant === "gqa" ? [[rows, KV]] : [[rows, KV], [rows, H]], `${label}: the grid`)
+            assert.deepEqual(got.dispatches.map((d) => d.groups.slice(0, 2)), variant.startsWith("gqa-split") ? [[rows, KV], [rows, H]] : [[rows, KV]], `${label}: the grid`)
             // at position 1 (two keys) the output moves most with the scores: the coalesced kernel is 1.2e-4 off the CPU there too (SwiftShader)
             assert.ok(maxDiff(got.O, want.O) < (storage === "f16" ? 5e-3 : 3e-4), `${label}, against the CPU: max |Δ| ${maxDiff(got.O, want.O)}`)
             // the coalesced kernel sums in another order; in f16 both outputs are rounded (an ulp apart at most)
