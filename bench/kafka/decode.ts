@@ -16,13 +16,14 @@ import { compileValidator } from "../../pipelines/kafka/compiled-validator.ts"
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
 import { DEFAULT_BROKERS, DEFAULT_REGISTRY } from "../../pipelines/kafka/settings.ts"
 import { Score } from "../../schemas/evaluation.ts"
+import { benchScore } from "./records.ts"
 
 const serde = makeSerde({ brokers: [DEFAULT_BROKERS], clientId: "bench-decode", ssl: false, registryUrl: DEFAULT_REGISTRY, partitions: 3, replicationFactor: 1, maxRecordBytes: 1 << 20 })
 const score = recordType("Score")
 await Effect.runPromise(serde.prepare([score]))
 const N = 20000
 const bufs = Array.from({ length: N }, (_, i) =>
-  serde.encode(score, { system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: i % 2, judge: "x".repeat(60) }))
+  serde.encode(score, benchScore(i)))
 const effect = Schema.decodeUnknownExit(Score)
 const fast = compileValidator(Score as Schema.Top)!
 const reader = compileJsonReader(Score as Schema.Top)!

@@ -10,6 +10,7 @@ import type { Schema } from "effect"
 import { compileJsonWriter } from "../../pipelines/kafka/compiled-encoder.ts"
 import { FramedArena } from "../../pipelines/kafka/serde.ts"
 import { Score } from "../../schemas/evaluation.ts"
+import { benchScore } from "./records.ts"
 
 const N = Number(process.argv[2] ?? 100000)
 const ROUNDS = Number(process.argv[3] ?? 12)
@@ -17,7 +18,7 @@ const ROUNDS = Number(process.argv[3] ?? 12)
 const writer = compileJsonWriter(Score as unknown as Schema.Top)
 if (!writer) throw new Error("Score does not compile")
 const parsed: ReadonlyArray<Score> = Array.from({ length: N }, (_, i) =>
-  JSON.parse(JSON.stringify({ system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: i % 2, judge: "x".repeat(60) })))
+  JSON.parse(JSON.stringify(benchScore(i))))
 const outputs = parsed.map((s) => ({ ...s, score: 1 - s.score }))
 
 const arena = new FramedArena()

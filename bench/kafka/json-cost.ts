@@ -1,7 +1,7 @@
 /**
  * bench/kafka/json-cost.ts: what one bench record's JSON costs on this JavaScript engine, alone,
  * with no Kafka: a consumer's floor (the record's bytes to text, `JSON.parse`) and a mapping
- * stage's second one (`JSON.stringify`, its UTF-8 bytes). The record is decode.ts' Score (195
+ * stage's second one (`JSON.stringify`, its UTF-8 bytes). The record is the benches' Score (records.ts, 195
  * bytes); 20,000 of them, the minimum of 60 rounds (robust to a loaded machine), µs a record.
  * Run it under each Node binary to compare engines:
  *
@@ -12,11 +12,11 @@
  * consumer at 0.8× of it has ~1.04 µs a record for its transport and its decoding together
  * (BENCHMARKS.md, Kafka, session 17).
  */
+import { benchScore } from "./records.ts"
+
 const N = 20000
 const ROUNDS = 60
-const records = Array.from({ length: N }, (_, i) => ({
-  system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: i % 2, judge: "x".repeat(60)
-}))
+const records = Array.from({ length: N }, (_, i) => benchScore(i))
 const bytes = records.map((r) => Buffer.from(JSON.stringify(r)))
 const best = { text: Infinity, parse: Infinity, stringify: Infinity, stringifyBytes: Infinity }
 let sink: unknown

@@ -41,6 +41,7 @@ import { groupLag, totalLag } from "../../pipelines/kafka/lag.ts"
 import { KAFKA_CLIENTS, type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
 import type { InMessage } from "../../pipelines/kafka/transport.ts"
 import type { Score } from "../../schemas/evaluation.ts"
+import { benchScore } from "./records.ts"
 
 const root = resolve(import.meta.dirname, "../..")
 const N = Number(process.argv[2] ?? 1000000)
@@ -57,7 +58,7 @@ const bootstrap = baseSettings.brokers[0]!
 
 /** A Score padded (in `judge`) so its encoded record is SIZE bytes, like the Java tools' records. */
 const scoreOf = (i: number, frameBytes: number): Score => {
-  const base: Score = { system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: i % 2, judge: "" }
+  const base = benchScore(i, "")
   const pad = SIZE - frameBytes - Buffer.byteLength(JSON.stringify(base))
   return { ...base, judge: "x".repeat(Math.max(0, pad)) }
 }

@@ -23,8 +23,8 @@ import { groupMessagesPerPartition, loadKafkajs, murmur2 } from "../../pipelines
 import { runnerOf, startStage, type KafkaContext } from "../../pipelines/kafka/nodes.ts"
 import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
 import type { InBatch, KafkaTransport, OutMessage } from "../../pipelines/kafka/transport.ts"
-import type { Score } from "../../schemas/evaluation.ts"
 import { benchSettings } from "./settings.ts"
+import { benchScore } from "./records.ts"
 
 const N = Number(process.argv[2] ?? 100000)
 const ROUNDS = Number(process.argv[3] ?? 5)
@@ -59,7 +59,7 @@ await Effect.runPromise(serde.prepare([score]))
 // The input as fetched: each partition's records in record batches of 1,000 (as a producer sent them).
 const keyed: Array<Array<{ key: string; value: Buffer }>> = Array.from({ length: PARTITIONS }, () => [])
 for (let i = 0; i < N; i++) {
-  const v: Score = { system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: i % 2, judge: "x".repeat(60) }
+  const v = benchScore(i)
   keyed[(murmur2(v.itemId) & 0x7fffffff) % PARTITIONS]!.push({ key: v.itemId, value: serde.encode(score, v) })
 }
 const fetched: Array<Array<Buffer>> = [] // per partition, per fetch: the fetch's bytes

@@ -28,6 +28,7 @@ import { makeSerde, recordType } from "../../pipelines/kafka/serde.ts"
 import { type KafkaClient, type KafkaSettings } from "../../pipelines/kafka/settings.ts"
 import type { KafkaTransport } from "../../pipelines/kafka/transport.ts"
 import type { Score } from "../../schemas/evaluation.ts"
+import { benchScore } from "./records.ts"
 
 const client = (process.argv[2] ?? "kafkajs") as KafkaClient
 const N = Number(process.argv[3] ?? 100000)
@@ -118,7 +119,7 @@ const score = recordType("Score")
 const producer = await base.producer({})
 for (let i = 0; i < N; i += 1000) {
   await producer.send(Array.from({ length: Math.min(1000, N - i) }, (_, j) => {
-    const v: Score = { system: "EnMed-Unified", task: "mcqa", shots: 3, itemId: `item-${String(i + j).padStart(7, "0")}`, datasetVersion: "bench", metric: "acc", score: (i + j) % 2, judge: "x".repeat(60) }
+    const v = benchScore(i + j)
     return { topic: input, key: v.itemId, value: serde.encode(score, v) }
   }))
 }

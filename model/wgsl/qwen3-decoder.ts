@@ -75,11 +75,12 @@ const defaultAttend = (rows: number): DecodeAttend => (rows <= 4 ? "split" : "co
  * tokens identical, the 16th parting at a near-tie (BENCHMARKS.md). At 8 rows neither is timed:
  * opt-in there (FLEUVE_DECODER_GEMV=blocked or tensor-cores).
  */
-const defaultGemv = (gpu: Gpu, shape: EngineShape, rows: number): DecodeGemv =>
-  decodeKernelRows(rows) !== 16 ? "cuda-cores" : tensorCoreGemvUnroll(gpu, shape) !== undefined ? "tensor-cores" : "blocked"
+const defaultGemv = (rows: number, tensorCoresFit: boolean): DecodeGemv =>
+  decodeKernelRows(rows) !== 16 ? "cuda-cores" : tensorCoresFit ? "tensor-cores" : "blocked"
 const envGemv = process.env.FLEUVE_DECODER_GEMV
 const GEMVS: ReadonlyArray<DecodeGemv> = ["cuda-cores", "tensor-cores", "blocked"]
 const envGqa = parseGqaLayout(process.env.FLEUVE_DECODER_GQA)
+if (process.env.FLEUVE_DECODER_GQA && !envGqa) process.stderr.write(`FLEUVE_DECODER_GQA=${process.env.FLEUVE_DECODER_GQA}: not <warps>x<keys> (e.g. 32x8); the gqa attention's default layout\n`)
 let decoderLayout: DecoderLayout = {
   ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
   ...(GEMVS.includes(envGemv as DecodeGemv) ? { gemv: envGemv as DecodeGemv } : {}),
@@ -219,10 +220,11 @@ export class Qwen3Decoder {
       const gemvHead = decoderLayout.head !== "tensor-core" && vocab * Hd * 2 <= gpu.maxStorageBufferBindingSize
       const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
       // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
-      // the GEMVs on the tensor cores where asked and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
+      // the GEMVs on the tensor cores where asked or defaulted and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
       const attend = decoderLayout.attend ?? defaultAttend(rows)
-      const gemv = decoderLayout.gemv ?? defaultGemv(gpu, shape, rows)
-      const tcUnroll = gemv === "tensor-cores" ? tensorCoreGemvUnroll(gpu, shape) : undefined
+      const tcFit = tensorCoreGemvUnroll(gpu, shape)
+      const gemv = decoderLayout.gemv ?? defaultGemv(rows, tcFit !== undefined)
+      const tcUnroll = gemv === "tensor-cores" ? tcFit : undefined
       const tc = tcUnroll !== undefined
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
       // the blocked GEMVs (decode-gemv-blocked.ts) where asked and the kernels are written for 8 or 16 rows; fewer rows keep decodeGemvWgsl

@@ -72,12 +72,6 @@ export interface GqaAttendSpec {
 /** Subgroups a workgroup: 8 warps of 32 lanes on NVIDIA (256 threads), each sweep 256 keys. */
 export const GQA_WARPS = 8
 
-/** Keys a workgroup takes a sweep (the split form's chunk: one sweep). */
-export const gqaChunkKeys = (s: GqaAttendSpec): number => {
-  const T = teamLanes(s.D, s.width)
-  return (s.warps ?? GQA_WARPS) * (s.width / T) * (s.keys ?? T)
-}
-
 /** Workgroup memory the subgroups' partial outputs take at most (they meet in rounds of heads that fit). */
 const MERGE_BYTES = 8192
 
@@ -85,6 +79,18 @@ const isPowerOfTwo = (n: number): boolean => n >= 1 && (n & (n - 1)) === 0
 
 /** Lanes reading one key's row: the subgroup, or D / 4 where the row is shorter than a subgroup's vec4s. */
 const teamLanes = (D: number, width: number): number => Math.min(width, D / 4)
+
+/** The spec's team: teamLanes. */
+export const gqaTeamLanes = (s: Pick<GqaAttendSpec, "D" | "width">): number => teamLanes(s.D, s.width)
+
+/** Whether the spec's keys a team is one the generator writes: a power of two up to the team's lanes. */
+export const gqaKeysFit = (s: GqaAttendSpec): boolean => s.keys === undefined || (isPowerOfTwo(s.keys) && s.keys <= gqaTeamLanes(s))
+
+/** Keys a workgroup takes a sweep (the split form's chunk: one sweep). */
+export const gqaChunkKeys = (s: GqaAttendSpec): number => {
+  const T = gqaTeamLanes(s)
+  return (s.warps ?? GQA_WARPS) * (s.width / T) * (s.keys ?? T)
+}
 
 /** Query heads whose partial outputs meet in one round (each subgroup's D values a head in f32). */
 const mergeHeads = (s: GqaAttendSpec): number => Math.max(1, Math.min(s.group, Math.floor(MERGE_BYTES / ((s.warps ?? GQA_WARPS) * s.D * 4))))
@@ -121,7 +127,7 @@ export const decodeAttendGqaWgsl = (s: GqaAttendSpec): string => {
   if (!isPowerOfTwo(T) || D4 % T !== 0) throw new Error(`gqa attention: ${T} lanes a key must be a power of two dividing ${D4}`)
   const C4 = D4 / T // vec4s of a key a lane holds
   const KT = s.keys ?? T // keys a team takes a sweep
-  if (!isPowerOfTwo(KT) || KT > T) throw new Error(`gqa attention: ${KT} keys a team must be a power of two up to its ${T} lanes`)
+  if (!gqaKeysFit(s)) throw new Error(`gqa attention: ${KT} keys a team must be a power of two up to its ${T} lanes`)
   const R = T / KT // lanes of a team that end with each key's score
   const NW = s.warps ?? GQA_WARPS
   const WG = NW * P // threads

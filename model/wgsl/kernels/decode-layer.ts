@@ -1,7 +1,7 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
-import { decodeAttendGqaWgsl, GQA_WARPS, gqaChunkKeys, gqaSharedBytes, gqaSubgroupWidth, type GqaAttendSpec } from "./decode-attend-gqa.ts"
+import { decodeAttendGqaWgsl, GQA_WARPS, gqaChunkKeys, gqaKeysFit, gqaSharedBytes, gqaSubgroupWidth, gqaTeamLanes, type GqaAttendSpec } from "./decode-attend-gqa.ts"
 import { decodeGemvTcWgsl, TC_COLUMNS, tcGemvSharedBytes } from "./decode-gemv-tc.ts"
 import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl, isBlockedShape } from "./decode-gemv-blocked.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
@@ -836,9 +836,19 @@ const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | un
   const spec = base && (split ? { ...base, split, warps: Math.max(layout.warps ?? 4, Math.ceil(SPLIT_KEYS / gqaChunkKeys({ ...base, warps: 1 }))) } : { ...base, warps: layout.warps ?? GQA_WARPS })
   const threads = spec ? spec.warps * spec.width : 0
   const maxThreads = Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)
-  const fits = spec !== undefined && gqaSharedBytes(spec) <= gpu.device.limits.maxComputeWorkgroupStorageSize && threads <= maxThreads
+  // a team's keys: a power of two up to its lanes (gqaKeysFit), else the layout is refused here, not by the generator
+  const keysFit = spec === undefined || gqaKeysFit(spec)
+  const warpsFit = spec === undefined || (Number.isInteger(spec.warps) && spec.warps >= 1)
+  const fits = spec !== undefined && keysFit && warpsFit && gqaSharedBytes(spec) <= gpu.device.limits.maxComputeWorkgroupStorageSize && threads <= maxThreads
   if (fits) return spec
-  process.stderr.write(`decode layer: the gqa attention ${spec ? `needs ${gqaSharedBytes(spec)} bytes of workgroup memory and ${threads} threads a workgroup (${maxThreads} here)` : `needs subgroups of one width whose team divides head_dim ${D} / 4 (decode-attend-gqa.ts)`}; the ${split ? "split" : "coalesced"} attention instead\n`)
+  const why = !spec
+    ? `needs subgroups of one width whose team divides head_dim ${D} / 4 (decode-attend-gqa.ts)`
+    : !keysFit
+    ? `takes a power of two up to ${gqaTeamLanes(spec)} keys a team here, not ${layout.keys}`
+    : !warpsFit
+    ? `takes a whole number of subgroups a workgroup, not ${layout.warps}`
+    : `needs ${gqaSharedBytes(spec)} bytes of workgroup memory and ${threads} threads a workgroup (${maxThreads} here)`
+  process.stderr.write(`decode layer: the gqa attention ${why}; the ${split ? "split" : "coalesced"} attention instead\n`)
   return undefined
 }
 

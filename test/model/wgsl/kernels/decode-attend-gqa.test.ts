@@ -50,6 +50,32 @@ describe("gqa decoding attention", { skip }, () => {
     })
   }
 
+  // a layout the generator can't write is refused where the kernels are made, with the reason,
+  // and the coalesced (or split) attention runs instead: no exception, no kernel of another layout
+  it("falls back to the coalesced or split attention, saying why, for a layout it can't write (3 keys a team, 0 subgroups, more keys than a team's lanes)", async () => {
+    if (t.skip !== false) return
+    const said: Array<string> = []
+    const write = process.stderr.write.bind(process.stderr)
+    process.stderr.write = ((chunk: string | Uint8Array) => (said.push(String(chunk)), true)) as typeof process.stderr.write
+    try {
+      const dummy = storageBuffer(t.gpu.device, new Float32Array(4))
+      const params = uniformBuffer(t.gpu.device, ...decodeAttendParams(3, 0, 4, 2, 1, eps, theta))
+      for (const [attend, gqa, grid] of [["gqa", { keys: 3 }, [3, 4]], ["gqa", { warps: 0 }, [3, 4]], ["gqa-split", { keys: 64 }, [3, 4]]] as const) {
+        const k = await decodeLayerKernels(t.gpu, 32, { storage: "f32", attend, queryGroup: 2, gqa })
+        const ds = k.attend({ QKV: dummy, QN: dummy, KN: dummy, K: dummy, V: dummy, O: dummy, Part: dummy, params }, 3, 4, 64)
+        // a workgroup a (row, query head): the coalesced kernel's grid, or the split one's chunks then its combination
+        assert.deepEqual(ds[0]!.groups.slice(0, 2), grid, `${attend} ${JSON.stringify(gqa)}: the grid`)
+      }
+      dummy.destroy()
+      params.destroy()
+    } finally {
+      process.stderr.write = write
+    }
+    assert.ok(said.some((l) => l.includes("not 3") && l.includes("coalesced attention instead")), said.join(""))
+    assert.ok(said.some((l) => l.includes("subgroups a workgroup, not 0")), said.join(""))
+    assert.ok(said.some((l) => l.includes("not 64") && l.includes("split attention instead")), said.join(""))
+  })
+
   for (const storage of ["f32", "f16"] as const satisfies ReadonlyArray<DecodeStorage>) {
     const noF16 = storage === "f16" && t.skip === false ? needs(t.gpu, "f16") : false
     const held = (x: Float32Array) => (storage === "f16" ? roundF16(x) : x)
