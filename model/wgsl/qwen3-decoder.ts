@@ -32,9 +32,10 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
  * attention variant, each GEMV's GemvShape, the GEMVs on the CUDA or tensor cores, or blocked at 8
  * or 16 rows). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention,
  * FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores|blocked the GEMVs,
- * FLEUVE_DECODER_GQA=<warps>x<keys> the gqa attention's layout (e.g. 32x8).
+ * FLEUVE_DECODER_GQA=<warps>x<keys> the gqa attention's layout (e.g. 32x8),
+ * FLEUVE_DECODER_TC_PREFETCH=1 the tensor-core GEMVs' loads a step ahead (DecodeLayerOptions.tcPrefetch).
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce" | "gqa"> & {
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce" | "gqa" | "tcPrefetch"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
   /**
@@ -84,7 +85,8 @@ if (process.env.FLEUVE_DECODER_GQA && !envGqa) process.stderr.write(`FLEUVE_DECO
 let decoderLayout: DecoderLayout = {
   ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
   ...(GEMVS.includes(envGemv as DecodeGemv) ? { gemv: envGemv as DecodeGemv } : {}),
-  ...(envGqa ? { gqa: envGqa } : {})
+  ...(envGqa ? { gqa: envGqa } : {}),
+  ...(process.env.FLEUVE_DECODER_TC_PREFETCH === "1" ? { tcPrefetch: true } : {})
 }
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout

@@ -30,6 +30,14 @@ import type { DecodeGemvSpec, DecodeStorage } from "./decode-gemv-spec.ts"
  * padded by 8 f16 (a pitch of 16·stage + 8): the fragment loads' rows then start on different
  * banks (matmul-tiles' `p8`, the best padding there).
  *
+ * `prefetch` (opt-in, session 18; not yet timed on a card): a warp holds one step's loads in
+ * registers and issues the next step's before the barrier and the products, instead of waiting a
+ * whole memory latency at the top of every step. At 16 rows a GEMV of N = 1024 is 64 workgroups,
+ * a warp or two of 8 an SM (the gate/up and qkv GEMVs: 1.5 and 2 workgroups an SM), so the other
+ * warps hide little of that wait: session 16's profile read the weights at 0.3–0.5 TB/s in the
+ * layers' GEMVs against 0.9 in the lm_head's 9,496 workgroups. Same products in the same order:
+ * bit for bit the plain kernel's results.
+ *
  * Needs N a multiple of 16 and K a multiple of tcGemvKStep(unroll) (the engine's widths are).
  * `storage` "f32" is the same kernel for the emulated fragments of tests (test/helpers/kernels/
  * subgroup-matrix-emulation.ts) on adapters without tensor cores (unpadded there, to fit
@@ -43,6 +51,11 @@ export interface DecodeGemvTcSpec extends Omit<DecodeGemvSpec, "rows" | "shape">
   readonly unroll: number
   /** values a tile row is padded by (default padOf(storage)); the tests' emulated f16 form takes 0 to fit SwiftShader */
   readonly pad?: number
+  /**
+   * true: each step's 16-byte loads are issued before the previous step's products (one step held
+   * in registers): a warp's k loop no longer waits a whole memory latency a step (see prefetchLoop)
+   */
+  readonly prefetch?: boolean
 }
 
 /** The K multiple a tensor-core decoding GEMV needs. */
@@ -93,32 +106,69 @@ export const decodeGemvTcWgsl = (s: DecodeGemvTcSpec): string => {
     packed
       ? range(count / 2).map((w) => `      { let h = bitcast<vec2<${S}>>(${v}.${"xyzw"[w]}); ${tile}[${at} + ${2 * w}u] = h.x; ${tile}[${at} + ${2 * w + 1}u] = h.y; }`).join("\n")
       : range(count).map((c) => `      ${tile}[${at} + ${c}u] = ${S}(${v}.${"xyzw"[c]});`).join("\n")
-  // the k loop over the weights `weights` (qkv: the one holding this workgroup's columns), their rows from `nb`
-  const loop = (weights: ReadonlyArray<string>, nb: string) => `    for (var kk = 0u; kk < kPer; kk += ${16 * SU}u) {
-      let kbase = k0 + kk;
-      // every 16-byte load of the step first (A's rows past M read nothing), then the tiles written
-${range(EA).map((j) => `      let ea${j} = lane + ${32 * j}u;
-      let ra${j} = ea${j} / ${RA}u;
-      let ka${j} = kbase + (ea${j} % ${RA}u) * ${VA}u;
-      var a${j} = ${s.norm ? "vec4<f32>" : wide}();
-      if (ra${j} < p.M) { a${j} = A[(ra${j} * p.K + ka${j}) / ${VA}u]; }${s.norm ? `\n      let g${j} = G[ka${j} / 4u];` : ""}`).join("\n")}
-${weights.flatMap((w, f) => range(EB).map((j) => `      let eb${f}_${j} = lane + ${32 * j}u;
-      let b${f}_${j} = ${w}[((${nb}) + eb${f}_${j} / ${RB}u) * (p.K / ${VW}u) + (kbase + (eb${f}_${j} % ${RB}u) * ${VW}u) / ${VW}u];`)).join("\n")}
-${range(EA).map((j) => `      {
+  // a step's 16-byte loads from k = `kbase` (A's rows past M read nothing): `decl` declares the
+  // registers (the plain loop: a step's own; prefetch: once, before the loop), else assigns them
+  const AT = s.norm ? "vec4<f32>" : wide
+  const laneA = (j: number, indent = "      ") => `let ea${j} = lane + ${32 * j}u;\n${indent}let ra${j} = ea${j} / ${RA}u;`
+  const laneB = (f: number, j: number) => `let eb${f}_${j} = lane + ${32 * j}u;`
+  const lanes = (weights: ReadonlyArray<string>) => [...range(EA).map((j) => laneA(j, "    ")), ...weights.flatMap((_, f) => range(EB).map((j) => laneB(f, j)))]
+  const loadA = (j: number, kbase: string, decl: boolean, indent: string) => `${decl ? "let " : ""}ka${j} = ${kbase} + (ea${j} % ${RA}u) * ${VA}u;
+${indent}${decl ? "var " : ""}a${j} = ${AT}();
+${indent}if (ra${j} < p.M) { a${j} = A[(ra${j} * p.K + ka${j}) / ${VA}u]; }${s.norm ? `\n${indent}${decl ? "let " : ""}g${j} = G[ka${j} / 4u];` : ""}`
+  const loadB = (w: string, f: number, j: number, nb: string, kbase: string, decl: boolean) =>
+    `${decl ? "let " : ""}b${f}_${j} = ${w}[((${nb}) + eb${f}_${j} / ${RB}u) * (p.K / ${VW}u) + (${kbase} + (eb${f}_${j} % ${RB}u) * ${VW}u) / ${VW}u];`
+  const loads = (weights: ReadonlyArray<string>, nb: string, kbase: string, indent: string) => [
+    ...range(EA).map((j) => loadA(j, kbase, false, indent)),
+    ...weights.flatMap((w, f) => range(EB).map((j) => loadB(w, f, j, nb, kbase, false)))
+  ].join(`\n${indent}`)
+  // the prefetched registers, declared before the loop
+  const registers = (weights: ReadonlyArray<string>) => [
+    ...range(EA).flatMap((j) => [`var ka${j} = 0u;`, `var a${j} = ${AT}();`, ...(s.norm ? [`var g${j} = vec4<f32>();`] : [])]),
+    ...weights.flatMap((_, f) => range(EB).map((j) => `var b${f}_${j} = ${wide}();`))
+  ]
+  // the step's registers written to the subgroup's tiles
+  const stores = (weights: ReadonlyArray<string>) => `${range(EA).map((j) => `      {
         let at = sg * ${TILE}u + ra${j} * ${PITCH}u + (ea${j} % ${RA}u) * ${VA}u;
 ${s.norm ? put("As", "at", `(a${j} * g${j})`, false, 4) : put("As", "at", `a${j}`, f16, VW)}
       }`).join("\n")}
 ${weights.flatMap((_, f) => range(EB).map((j) => `      {
         let at = ${f * SUBGROUPS}u * ${TILE}u + sg * ${TILE}u + (eb${f}_${j} / ${RB}u) * ${PITCH}u + (eb${f}_${j} % ${RB}u) * ${VW}u;
 ${put("Bs", "at", `b${f}_${j}`, f16, VW)}
-      }`)).join("\n")}
-      workgroupBarrier();
-${range(SU).map((u) => `      {
+      }`)).join("\n")}`
+  // the step's products from the tiles
+  const products = (weights: ReadonlyArray<string>) => range(SU).map((u) => `      {
         let a = subgroupMatrixLoad<subgroup_matrix_left<${S}, 16, 16>>(&As, sg * ${TILE}u + ${16 * u}u, false, ${PITCH}u);
 ${weights.map((_, f) => `        acc${f} = subgroupMatrixMultiplyAccumulate(a, subgroupMatrixLoad<subgroup_matrix_right<${S}, 16, 16>>(&Bs, ${f * SUBGROUPS}u * ${TILE}u + sg * ${TILE}u + ${16 * u}u, true, ${PITCH}u), acc${f});`).join("\n")}
-      }`).join("\n")}
+      }`).join("\n")
+  // the k loop over the weights `weights` (qkv: the one holding this workgroup's columns), their rows from `nb`
+  const plainLoop = (weights: ReadonlyArray<string>, nb: string) => `    for (var kk = 0u; kk < kPer; kk += ${16 * SU}u) {
+      let kbase = k0 + kk;
+      // every 16-byte load of the step first (A's rows past M read nothing), then the tiles written
+${range(EA).map((j) => `      ${laneA(j)}\n      ${loadA(j, "kbase", true, "      ")}`).join("\n")}
+${weights.flatMap((w, f) => range(EB).map((j) => `      ${laneB(f, j)}\n      ${loadB(w, f, j, nb, "kbase", true)}`)).join("\n")}
+${stores(weights)}
+      workgroupBarrier();
+${products(weights)}
       workgroupBarrier(); // the next step overwrites the tiles
     }`
+  // prefetch: the step's registers written to the tiles, then the next step's loads issued, so that
+  // they are in flight through the barrier and the products (the warps of an SM are few at 16 rows:
+  // little else hides a load's latency); the last step issues none
+  const prefetchLoop = (weights: ReadonlyArray<string>, nb: string) => `    ${[...lanes(weights), ...registers(weights)].join("\n    ")}
+    {
+      ${loads(weights, nb, "k0", "      ")}
+    }
+    for (var kk = 0u; kk < kPer; kk += ${16 * SU}u) {
+${stores(weights)}
+      if (kk + ${16 * SU}u < kPer) {
+        let kbase = k0 + kk + ${16 * SU}u;
+        ${loads(weights, nb, "kbase", "        ")}
+      }
+      workgroupBarrier();
+${products(weights)}
+      workgroupBarrier(); // the next step overwrites the tiles
+    }`
+  const loop = s.prefetch ? prefetchLoop : plainLoop
   const body = s.weights === "qkv"
     ? `  if (n0 < p.n1) {
 ${loop(["B0"], "n0")}

@@ -801,6 +801,8 @@ export interface DecodeLayerOptions {
   readonly subgroupReduce?: boolean
   /** the tensor-core GEMVs' steps of K run ahead (default tcGemvUnroll(storage)); every K a multiple of tcGemvKStep(it) */
   readonly tcUnroll?: number
+  /** true: the tensor-core GEMVs issue each step's loads before the previous step's products (DecodeGemvTcSpec.prefetch; opt-in until timed on a card) */
+  readonly tcPrefetch?: boolean
   /**
    * the split attention of `heads` query heads: its chunks combined in the o GEMV's prologue
    * (oCombined) instead of a dispatch of their own, where the combined activations (rows × heads ×
@@ -892,7 +894,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     isBlocked(k)
       ? pipeline(gpu.device, decodeGemvBlockedWgsl({ storage, rows: R, shape: blockedShape(k), norm: spec.norm, weights: spec.weights, out: spec.out }), `decode-${k}-${storage}-r${R}-blocked-c${blockedShape(k).columns}-w${blockedShape(k).warpColumns}-u${blockedShape(k).unroll}`)
       : tc
-      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, ...spec })), `decode-${k}-${storage}-tc-u${tcU}`)
+      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, prefetch: options.tcPrefetch === true, ...spec })), `decode-${k}-${storage}-tc-u${tcU}${options.tcPrefetch ? "-p" : ""}`)
       : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}${spec.combine ? "-fold" : ""}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")

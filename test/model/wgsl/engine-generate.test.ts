@@ -212,6 +212,14 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     assert.ok(identical >= 12, `${identical} of 16 rows identical`)
   })
 
+  it("generates with the tensor-core GEMVs' loads a step ahead exactly their tokens at 16 rows (the same products in the same order)", async () => {
+    const sixteen = Array.from({ length: 16 }, (_, i) => `${prompts[(i * 3) % 4]} ${prompts[(i + 2) % 4]}`.slice(0, 26 + 5 * i))
+    const plain = await generateWith({ gemv: "tensor-cores" }, sixteen)
+    const ahead = await generateWith({ gemv: "tensor-cores", tcPrefetch: true }, sixteen)
+    for (const g of ahead) assert.equal(g.tokenIds.length, 24)
+    assert.deepEqual(ahead.map((g) => g.tokenIds), plain.map((g) => g.tokenIds))
+  })
+
   it("runs the tensor-core GEMVs by default at 9 to 16 rows, the CUDA-core ones below (sessions 14 and 16's H100 timings)", async () => {
     setDecoderKernels("fused")
     setDecoderLayout({})

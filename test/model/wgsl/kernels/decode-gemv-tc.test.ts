@@ -21,16 +21,17 @@ const skip = t.skip !== false ? t.skip : real ? "a card with tensor cores runs t
 after(() => (t.skip === false ? t.gpu.close() : undefined))
 
 describe("tensor-core decoding GEMVs, f16 form, fragments emulated", { skip }, () => {
-  for (const kind of ["accumulate", "head", "qkv"] as const) {
-    it(`${kind}: 5 and 16 rows against the CPU`, async () => {
+  // prefetch: the loads a step ahead (DecodeGemvTcSpec.prefetch), over three steps a warp
+  for (const [kind, prefetch] of [["accumulate", false], ["head", false], ["qkv", false], ["accumulate", true], ["qkv", true]] as const) {
+    it(`${kind}: 5 and 16 rows against the CPU${prefetch ? ", loads a step ahead" : ""}`, async () => {
       if (t.skip !== false) return
       const dev = t.gpu.device
       const norm = kind !== "accumulate"
       const U = 1
-      const K = 8 * 16 * U * 2 // two steps a warp
+      const K = 8 * 16 * U * (prefetch ? 3 : 2) // two (three) steps a warp
       const N = 48
-      const code = emulateSubgroupMatrices(decodeGemvTcWgsl({ storage: "f16", unroll: U, pad: 0, norm, weights: kind === "qkv" ? "qkv" : "one", out: kind === "accumulate" ? "accumulate" : "store" }), 16)
-      const p = await pipeline(dev, code, `decode-gemv-tc-f16-emulated-${kind}`)
+      const code = emulateSubgroupMatrices(decodeGemvTcWgsl({ storage: "f16", unroll: U, pad: 0, norm, weights: kind === "qkv" ? "qkv" : "one", out: kind === "accumulate" ? "accumulate" : "store", prefetch }), 16)
+      const p = await pipeline(dev, code, `decode-gemv-tc-f16-emulated-${kind}${prefetch ? "-prefetch" : ""}`)
       for (const M of [5, 16]) {
         const X = norm ? random(M * K, 3 + M, 2) : roundF16(random(M * K, 3 + M, 1))
         const G = random(K, 5, 0.3).map((v) => 1 + v)

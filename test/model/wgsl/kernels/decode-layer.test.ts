@@ -204,7 +204,9 @@ describe("fused decoding layer", { skip }, () => {
 // the adapter has 16 × 16 ones and 32-lane subgroups (the H100), else f32 with the fragments emulated
 // (SwiftShader: test/helpers/kernels/subgroup-matrix-emulation.ts), against the same CPU references.
 describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
-  it("qkv, gate/up + SiLU·up, head (RMSNorm folded in) and accumulate, 5 and 16 rows (and 1 on a card)", async () => {
+  // prefetch (each step's loads issued before the previous step's products): three steps of K a warp,
+  // so that the first, a middle and the last step (which loads nothing ahead) all run
+  for (const prefetch of [false, true]) it(`qkv, gate/up + SiLU·up, head (RMSNorm folded in) and accumulate, 5 and 16 rows (and 1 on a card)${prefetch ? ", loads a step ahead" : ""}`, async () => {
     if (t.skip !== false) return
     const gpu = t.gpu
     const dev = gpu.device
@@ -219,8 +221,8 @@ describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
       const raw = await readBuffer(dev, b, n * bytes)
       return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
     }
-    const K = tcGemvKStep(tcGemvUnroll(storage)) * (real ? 1 : 2) // 512: one step of K a warp in f16; 2 × 128 emulated
-    const k = await decodeLayerKernels(gpu, 64, { storage, gemv: "tensor-cores", ...(emulate ? { emulate } : {}) })
+    const K = tcGemvKStep(tcGemvUnroll(storage)) * (prefetch ? 3 : real ? 1 : 2) // 512: one step of K a warp in f16; 2 × 128 emulated
+    const k = await decodeLayerKernels(gpu, 64, { storage, gemv: "tensor-cores", tcPrefetch: prefetch, ...(emulate ? { emulate } : {}) })
     for (const M of real ? [1, 5, DECODE_ROWS] : [5, DECODE_ROWS]) {
       const X = random(M * K, 3 + M, 2)
       const G = random(K, 5, 0.3).map((v) => 1 + v)
