@@ -31,6 +31,7 @@ import { scoringPathFor, setScoringEngine } from "../../model/runtime/scoring.ts
 import { decodePositions } from "../../model/wgsl/engine-generate.ts"
 import { type DecoderKernels, setDecoderKernels, setDecoderLayout } from "../../model/wgsl/qwen3-decoder.ts"
 import { type GqaLayout, parseGqaLayout } from "../../model/wgsl/kernels/decode-layer.ts"
+import { attendDecisions } from "../../model/wgsl/decode-attend-choice.ts"
 import { benchConfig, benchTokenizer, randomF16Model } from "./scoring-fixture.ts"
 
 const { values: args } = parseArgs({
@@ -125,7 +126,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const stepped = timings.steps - (timings.prefilled ?? 0)
   emit({
     kind: "generation", engine, ...(set ? { set } : {}), ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
-    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), ...(decoder.kernels === "fused" ? { gemv: decoder.gemv } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
+    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), ...(decoder.kernels === "fused" ? { gemv: decoder.gemv, attention: decoder.attention } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
     ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
     ...(latency !== undefined ? { step_latency_ms: +latency.toFixed(3) } : {}),
     ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3), host_ms_per_step: +(timings.submitted / stepped).toFixed(3) } : {}),
@@ -180,6 +181,8 @@ if (args.batches || args.kernels) {
   // the GEMV layouts the decoders timed and chose on this device (model/wgsl/decode-tune.ts)
   const engineGpu = webgpuEngineGpu()
   if (engineGpu) emit({ kind: "decoder-layouts", chosen: Object.fromEntries([...tunedDecodeShapes(engineGpu.device)].map(([k, v]) => [k, v])) })
+  // the attention each probe chose, and every candidate's time over the layers (decode-attend-choice.ts)
+  for (const d of attendDecisions) emit({ kind: "decoder-attention", ...d })
   model.dispose()
   process.exit(0)
 }

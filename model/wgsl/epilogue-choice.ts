@@ -1,4 +1,4 @@
-import { readBuffer, runDispatches, storageBuffer, toF16, uniformBuffer, f16BitsToF32, type Dispatch } from "./kernels/buffers.ts"
+import { readBuffer, runDispatches, seededRandoms, storageBuffer, toF16, uniformBuffer, f16BitsToF32, type Dispatch } from "./kernels/buffers.ts"
 import type { Gpu } from "./kernels/device.ts"
 import type { FusedKernels } from "./kernels/fused.ts"
 import { matmulPlan, type MatmulPlan, type MatmulShape } from "./kernels/matmul.ts"
@@ -42,19 +42,11 @@ export const epilogueDecisions: Array<EpilogueDecision & { readonly key: string 
 
 const decided = new WeakMap<GPUDevice, Map<string, Promise<boolean>>>()
 
-/** Random values with a fixed seed: the operands' values do not change the work, only the check. */
-const randoms = (n: number, seed: number, scale: number): Float32Array => {
-  let x = seed >>> 0
-  return Float32Array.from({ length: n }, () => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0
-    return ((x / 2 ** 32) * 2 - 1) * scale
-  })
-}
 
 /** A weight [N, K] in the plan's format: f16 values, or NF4 codes (any 4 bits are a code) with one scale. */
 const weightOf = (device: GPUDevice, format: WeightFormat, N: number, K: number, seed: number) => format === "f16"
-  ? { B: storageBuffer(device, toF16(randoms(N * K, seed, 0.05))) }
-  : { B: storageBuffer(device, Uint32Array.from(randoms((N * K) / 8, seed, 1), (v) => Math.floor((v + 1) * 2 ** 31) >>> 0)), absmax: storageBuffer(device, new Float32Array((N * K) / 64).fill(0.05)) }
+  ? { B: storageBuffer(device, toF16(seededRandoms(N * K, seed, 0.05))) }
+  : { B: storageBuffer(device, Uint32Array.from(seededRandoms((N * K) / 8, seed, 1), (v) => Math.floor((v + 1) * 2 ** 31) >>> 0)), absmax: storageBuffer(device, new Float32Array((N * K) / 64).fill(0.05)) }
 
 type Epilogue = Exclude<MatmulEpilogue, "none">
 
@@ -119,8 +111,8 @@ export const swigluEpilogue = async (gpu: Gpu, format: WeightFormat, up: MatmulP
   const problem = (keep: Keep, { M, N, K }: MatmulShape, seed: number) => {
     const w = weightOf(device, format, N, K, seed)
     const o = {
-      A: keep(storageBuffer(device, toF16(randoms(M * K, seed + 1, 1)))), B: keep(w.B), ...(w.absmax ? { absmax: keep(w.absmax) } : {}),
-      G: keep(storageBuffer(device, randoms(M * N, seed + 2, 6))), C: keep(storageBuffer(device, M * N * 4)),
+      A: keep(storageBuffer(device, toF16(seededRandoms(M * K, seed + 1, 1)))), B: keep(w.B), ...(w.absmax ? { absmax: keep(w.absmax) } : {}),
+      G: keep(storageBuffer(device, seededRandoms(M * N, seed + 2, 6))), C: keep(storageBuffer(device, M * N * 4)),
       Y: keep(storageBuffer(device, M * N * 2)), Ys: keep(storageBuffer(device, M * N * 2)), params: keep(uniformBuffer(device, [M, N, K, 0])), n: keep(uniformBuffer(device, [M * N]))
     }
     const paths: Paths = {
@@ -155,7 +147,7 @@ export const gateUpEpilogue = async (gpu: Gpu, format: WeightFormat, mm: MatmulP
     device.queue.submit([enc.finish()])
     for (const b of [merged.B, ...(merged.absmax ? [merged.absmax] : [])]) keep(b)
     const o = {
-      A: keep(storageBuffer(device, toF16(randoms(M * K, seed + 2, 1)))),
+      A: keep(storageBuffer(device, toF16(seededRandoms(M * K, seed + 2, 1)))),
       G: keep(storageBuffer(device, M * N * 4)), U: keep(storageBuffer(device, M * N * 4)),
       Y: keep(storageBuffer(device, M * N * 2)), Ys: keep(storageBuffer(device, M * N * 2)),
       params: keep(uniformBuffer(device, [M, N, K, 0])), merged: keep(uniformBuffer(device, [M, 2 * N, K, 0])), n: keep(uniformBuffer(device, [M * N]))
@@ -217,9 +209,9 @@ export const pickEpilogue = async (gpu: Gpu, head: MatmulPlan, tok: TokenKernels
   // one problem's operands (random targets), both paths over them into their own state
   const problem = (keep: Keep, { M, N, K }: MatmulShape, seed: number) => {
     const o = {
-      A: keep(storageBuffer(device, toF16(randoms(M * K, seed, 1)))), B: keep(storageBuffer(device, toF16(randoms(N * K, seed + 1, 0.2)))),
+      A: keep(storageBuffer(device, toF16(seededRandoms(M * K, seed, 1)))), B: keep(storageBuffer(device, toF16(seededRandoms(N * K, seed + 1, 0.2)))),
       logits: keep(storageBuffer(device, M * N * 4)), partials: keep(storageBuffer(device, M * (N / width) * 16)),
-      targets: keep(storageBuffer(device, Uint32Array.from(randoms(M, seed + 2, 1), (v) => Math.floor(((v + 1) / 2) * N) % N))),
+      targets: keep(storageBuffer(device, Uint32Array.from(seededRandoms(M, seed + 2, 1), (v) => Math.floor(((v + 1) / 2) * N) % N))),
       state: keep(storageBuffer(device, M * 16)), stateE: keep(storageBuffer(device, M * 16)),
       mm: keep(uniformBuffer(device, [M, N, K, 0])), pick: keep(uniformBuffer(device, [M, N, 0, 1])), merge: keep(uniformBuffer(device, [M, N, 0, 1, N / width, width]))
     }

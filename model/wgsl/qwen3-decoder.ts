@@ -3,6 +3,7 @@ import { decodeAttention } from "./kernels/decode-attention.ts"
 import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
 import { subgroupsOf32 } from "./kernels/matmul.ts"
+import { chooseDecodeAttention } from "./decode-attend-choice.ts"
 import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, parseGqaLayout, tcGemvUnroll } from "./kernels/decode-layer.ts"
 import { BLOCKED_ROWS } from "./kernels/decode-gemv-blocked.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
@@ -162,6 +163,9 @@ export class Qwen3Decoder {
   /** where the fused GEMVs run (defaultGemv where the layout does not say): the tensor cores only where possible (tensorCoreGemvUnroll), blocked only at 8 or 16 rows */
   gemv: DecodeGemv = "cuda-cores"
 
+  /** the fused layers' attention (DecodeLayerKernels.attendVariant) and, for gqa, its layout where one was named or chosen: "gqa 32x8"; "" unfused */
+  attention = ""
+
   /**
    * The head of a device-fed step that also feeds the next one (DecoderLayout.foldFeed: lm_head,
    * then pickFeed's two dispatches), for all the decoder's rows; the body's first
@@ -223,7 +227,6 @@ export class Qwen3Decoder {
       const logits = buf(gemvHead ? tunedRows * vocab * 4 : 16)
       // each GEMV's layout timed on this device for these rows (decode-tune.ts; FLEUVE_DECODER_TUNE=0: the defaults)
       // the GEMVs on the tensor cores where asked or defaulted and the card and widths allow (decode-gemv-tc.ts), else on the CUDA cores
-      const attend = decoderLayout.attend ?? defaultAttend(rows)
       const tcFit = tensorCoreGemvUnroll(gpu, shape)
       const gemv = decoderLayout.gemv ?? defaultGemv(rows, tcFit !== undefined)
       const tcUnroll = gemv === "tensor-cores" ? tcFit : undefined
@@ -231,19 +234,28 @@ export class Qwen3Decoder {
       if (decoderLayout.gemv === "tensor-cores" && !tc) process.stderr.write("generation: tensor-core decoding GEMVs asked for, but this card or these widths don't allow them (decode-gemv-tc.ts); on the CUDA cores\n")
       // the blocked GEMVs (decode-gemv-blocked.ts) where asked and the kernels are written for 8 or 16 rows; fewer rows keep decodeGemvWgsl
       const blocked = gemv === "blocked" && BLOCKED_ROWS.includes(tunedRows)
+      const noTuning = process.env.FLEUVE_DECODER_TUNE === "0"
+      // the layout's options but the attention's (chosen below) and the folds (the decoder's own)
+      const { foldCombine: _fold, foldFeed: _foldFeed, attend: _attend, gqa: _gqa, ...layerLayout } = decoderLayout
+      const gemvOptions: DecodeLayerOptions = { ...layerLayout, gemv: tc ? "tensor-cores" : blocked ? "blocked" : "cuda-cores", ...(tc ? { tcUnroll } : {}) }
+      // beyond 4 rows, where the layout names no attention, the fastest form that reproduces the
+      // default's on this device (decode-attend-choice.ts); up to 4 rows the split attention (timed)
+      const chosen = decoderLayout.attend === undefined && !noTuning && tunedRows > 4
+        ? await chooseDecodeAttention(gpu, shape, { rows, positions, storage: "f16", layers: weights.layers.map((w, l) => ({ ...caches[l]!, qNorm: w.qNorm, kNorm: w.kNorm })), options: gemvOptions })
+        : undefined
+      const attend = chosen?.attend ?? decoderLayout.attend ?? defaultAttend(rows)
+      const gqa = chosen ? chosen.gqa : decoderLayout.gqa
       // the split attention's partial softmaxes (one buffer for every layer: the layers run in order)
       const part = attend === "split" || attend === "gqa-split" ? buf(attendPartialBytes(rows, H, D, positions)) : undefined
       const fold = decoderLayout.foldCombine ?? process.env.FLEUVE_DECODER_FOLD === "1"
       const tuneFold = fold && part ? { fold: { part, positions } } : {}
       const tuneBuffers = { x: b.x, qkv, atth: b.atth, acth: b.acth, logits, ...tuneFold }
-      const noTuning = process.env.FLEUVE_DECODER_TUNE === "0"
       // blocked: its layouts timed beside the CUDA-core ones, each kind the fastest of either (the o GEMV
       // folding the chunks, not blocked, keeps the default layout)
       const tuned = tc || blocked || noTuning ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)
       const tunedBlocked = blocked && !noTuning ? await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead) : {}
-      const { foldCombine: _fold, foldFeed: _foldFeed, ...layerLayout } = decoderLayout
       const dl = await decodeLayerKernels(gpu, D, {
-        rows, ...layerLayout, attend, queryGroup: H / KV, gemv: tc ? "tensor-cores" : blocked ? "blocked" : "cuda-cores", ...(tc ? { tcUnroll } : {}), ...(fold ? { foldCombine: { heads: H } } : {}),
+        rows, ...gemvOptions, attend, ...(gqa ? { gqa } : {}), queryGroup: H / KV, ...(fold ? { foldCombine: { heads: H } } : {}),
         shapes: { ...tuned, ...tunedBlocked, ...decoderLayout.shapes }
       })
       const pick = await pickSplit(gpu)
@@ -283,6 +295,7 @@ export class Qwen3Decoder {
       const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
       if (tc) decoder.gemv = "tensor-cores"
       if (blocked) decoder.gemv = "blocked"
+      decoder.attention = `${dl.attendVariant}${dl.attendVariant.startsWith("gqa") && gqa ? ` ${gqa.warps ?? "-"}x${gqa.keys ?? "-"}` : ""}`
       if (feedingHead) Object.assign(decoder, { feedingHead, embedDispatches: embed.length })
       return decoder
     }

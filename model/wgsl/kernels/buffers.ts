@@ -50,6 +50,15 @@ export const roundF16 = (values: Float32Array): Float32Array => {
   return out
 }
 
+/** Random values in [-scale, scale) from a fixed seed: the device probes' operands (their values change a check, not the work). */
+export const seededRandoms = (n: number, seed: number, scale: number): Float32Array => {
+  let x = seed >>> 0
+  return Float32Array.from({ length: n }, () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0
+    return ((x / 2 ** 32) * 2 - 1) * scale
+  })
+}
+
 const STORAGE = 0x80 | 0x4 | 0x8 // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage without the global)
 
 export const storageBuffer = (device: GPUDevice, data: ArrayBufferView | number): GPUBuffer => {
@@ -78,10 +87,11 @@ export const uniformBuffer = (device: GPUDevice, words: ReadonlyArray<number>, f
   return buffer
 }
 
-export const readBuffer = async (device: GPUDevice, buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> => {
+/** `bytes` of `buffer` from byte `offset` (a multiple of 4), read back to the host. */
+export const readBuffer = async (device: GPUDevice, buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> => {
   const staging = device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: 0x1 | 0x8 }) // MAP_READ | COPY_DST
   const enc = device.createCommandEncoder()
-  enc.copyBufferToBuffer(buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4)
+  enc.copyBufferToBuffer(buffer, offset, staging, 0, Math.ceil(bytes / 4) * 4)
   device.queue.submit([enc.finish()])
   await staging.mapAsync(0x1)
   const out = staging.getMappedRange().slice(0, bytes)

@@ -751,6 +751,8 @@ export interface DecodeLayerKernels {
   attend(b: { QKV: Binding; QN: Binding; KN: Binding; K: Binding; V: Binding; O: Binding; Part?: Binding; params: GPUBuffer }, rows: number, H: number, positions?: number): ReadonlyArray<Dispatch>
   /** whether the split attention's chunks are combined in oCombined's prologue (DecodeLayerOptions.foldCombine, where it fits workgroup memory) */
   readonly folds: boolean
+  /** the attention `attend` runs: the one asked for, or gqa's fallback (coalesced, split) where its layout does not run here */
+  readonly attendVariant: DecodeAttend
   /** C [M, N] += combine(Part)·Bᵀ: the o GEMV folding the split attention's chunks (folds only); params: decodeGemvParams(M, N, heads · D), step: the attention's (decodeAttendParams) */
   oCombined(b: { Part: Binding; B: Binding; C: Binding; params: GPUBuffer; step: GPUBuffer }, N: number): Dispatch
 }
@@ -831,6 +833,16 @@ export const parseGqaLayout = (text: string | undefined): GqaLayout | undefined 
  * holds them.
  */
 const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | undefined, split: boolean, layout: GqaLayout = {}): GqaAttendSpec | undefined => {
+  const got = gqaSpecOrWhy(gpu, D, storage, group, split, layout)
+  if ("spec" in got) return got.spec
+  process.stderr.write(`decode layer: the gqa attention ${got.why}; the ${split ? "split" : "coalesced"} attention instead\n`)
+  return undefined
+}
+
+/** Whether the gqa attention (whole or `split`) of `layout` runs on this device as written, without a word on stderr (the attention probe's filter: decode-attend-choice.ts). */
+export const gqaRunsHere = (gpu: Gpu, D: number, storage: DecodeStorage, group: number, split: boolean, layout: GqaLayout = {}): boolean => "spec" in gqaSpecOrWhy(gpu, D, storage, group, split, layout)
+
+const gqaSpecOrWhy = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | undefined, split: boolean, layout: GqaLayout): { readonly spec: GqaAttendSpec } | { readonly why: string } => {
   if (group === undefined || !Number.isInteger(group) || group < 1) throw new Error("decode layer: the gqa attention needs queryGroup (H / KV)")
   const width = gqaSubgroupWidth(gpu, D)
   const keys = layout.keys === undefined ? {} : { keys: layout.keys }
@@ -842,7 +854,7 @@ const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | un
   const keysFit = spec === undefined || gqaKeysFit(spec)
   const warpsFit = spec === undefined || (Number.isInteger(spec.warps) && spec.warps >= 1)
   const fits = spec !== undefined && keysFit && warpsFit && gqaSharedBytes(spec) <= gpu.device.limits.maxComputeWorkgroupStorageSize && threads <= maxThreads
-  if (fits) return spec
+  if (fits) return { spec }
   const why = !spec
     ? `needs subgroups of one width whose team divides head_dim ${D} / 4 (decode-attend-gqa.ts)`
     : !keysFit
@@ -850,8 +862,7 @@ const gqaSpec = (gpu: Gpu, D: number, storage: DecodeStorage, group: number | un
     : !warpsFit
     ? `takes a whole number of subgroups a workgroup, not ${layout.warps}`
     : `needs ${gqaSharedBytes(spec)} bytes of workgroup memory and ${threads} threads a workgroup (${maxThreads} here)`
-  process.stderr.write(`decode layer: the gqa attention ${why}; the ${split ? "split" : "coalesced"} attention instead\n`)
-  return undefined
+  return { why }
 }
 
 /** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
@@ -939,6 +950,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     gateUp: (b, N) => ({ pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, "gateUp") }),
     accumulate: (b, N) => ({ pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, "accumulate") }),
     folds,
+    attendVariant: variant,
     oCombined: (b, N) => {
       if (!oCombined) throw new Error("decode layer: the o GEMV folds the split attention's chunks only where the kernels were made with foldCombine and it fits")
       return { pipeline: oCombined, buffers: [b.Part, b.B, b.C, b.params, b.step], groups: groups(N, "oCombined") }

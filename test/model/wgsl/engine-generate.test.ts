@@ -9,6 +9,7 @@ import { describe, it } from "node:test"
 import { webgpuEngineGpu } from "../../../model/tfjs/backend.ts"
 import { EngineScorer } from "../../../model/wgsl/engine-scorer.ts"
 import { setDecoderKernels, setDecoderLayout } from "../../../model/wgsl/qwen3-decoder.ts"
+import { attendDecisions } from "../../../model/wgsl/decode-attend-choice.ts"
 import { describeGenerationPath, generateGreedy } from "../../../model/runtime/generate.ts"
 import { roundF16 } from "../../../model/wgsl/kernels/buffers.ts"
 import { expectedShapes, Qwen3Model } from "../../../model/tfjs/qwen3-model.ts"
@@ -232,6 +233,29 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     for (const [rows, gemv] of [[3, "cuda-cores"], [8, "cuda-cores"], [9, "tensor-cores"], [16, "tensor-cores"]] as const) {
       assert.equal((await scorer.decoder(rows, 64)).gemv, gemv, `${rows} rows`)
     }
+  })
+
+  it("runs at 16 rows the attention its probe chose on this card where the layout names none, and the one named otherwise", async () => {
+    setDecoderKernels("fused")
+    setDecoderLayout({})
+    const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
+    assert.equal(opened._tag, "Ready")
+    const scorer = (opened as { scorer: EngineScorer }).scorer
+    const before = attendDecisions.length
+    const decoder = await scorer.decoder(16, 100)
+    const decision = attendDecisions.at(-1)!
+    assert.ok(attendDecisions.length <= before + 1 && decision !== undefined, "one probe at most (a decoder of this size may have asked already)")
+    const timed = decision.candidates.filter((c) => "ms" in c)
+    assert.ok(timed.some((c) => c.attend === "coalesced"), `the default timed: ${JSON.stringify(decision.candidates)}`)
+    const chosen = decision.chosen
+    assert.equal(decoder.attention, `${chosen.attend}${chosen.gqa ? ` ${chosen.gqa.warps}x${chosen.gqa.keys}` : ""}`, JSON.stringify(decision))
+    // named: no probe, that attention
+    setDecoderLayout({ attend: "coalesced" })
+    const again = await EngineScorer.create(model, webgpuEngineGpu()!)
+    assert.equal(again._tag, "Ready")
+    const named = await (again as { scorer: EngineScorer }).scorer.decoder(16, 100)
+    setDecoderLayout({})
+    assert.equal(named.attention, "coalesced")
   })
 
   it("gives the same generations one prompt at a time as all in one batch, fed by the host or by the device, and stops at stop strings as tfjs does", async () => {
