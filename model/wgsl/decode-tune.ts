@@ -2,6 +2,7 @@ import { bestWallMs, type Binding, type Dispatch, uniformBuffer } from "./kernel
 import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvShape } from "./kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, isBlockedShape } from "./kernels/decode-gemv-blocked.ts"
 import type { Gpu } from "./kernels/device.ts"
+import { TC_CANDIDATES, TC_COLUMNS, type TcGemvShape, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import type { EngineShape, EngineWeights } from "./qwen3-engine.ts"
 
 /**
@@ -22,7 +23,7 @@ type Kind = "qkv" | "gateUp" | "accumulate" | "head" | "oCombined"
 /** A layout for each GEMV kind; `oCombined` (the o GEMV folding the split attention's chunks) only where it was tuned. */
 export type TunedShapes<S = GemvShape> = Readonly<Record<"qkv" | "gateUp" | "accumulate" | "head", S>> & { readonly oCombined?: S }
 
-const tuned = new WeakMap<GPUDevice, Map<string, TunedShapes<GemvShape | BlockedGemvShape>>>()
+const tuned = new WeakMap<GPUDevice, Map<string, TunedShapes<AnyGemvShape>>>()
 
 /** The buffers a tuning run writes into (the decoder's own: garbage until its first step). */
 export interface TuneBuffers {
@@ -65,8 +66,27 @@ export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineW
   })
 }
 
+/**
+ * For a decoder whose GEMVs run on the tensor cores (decode-gemv-tc.ts): each kind's staging depth
+ * and whether its loads run a step ahead (TcGemvShape), timed as tuneDecodeShapes times the CUDA-core
+ * layouts. Candidates whose K step does not divide every width are left out; `options` joins each
+ * candidate's kernel options (tests: the emulated fragments). Neither choice changes a result.
+ */
+export const tuneTensorCoreShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<TcGemvShape> = TC_CANDIDATES, options: DecodeLayerOptions = {}): Promise<TunedShapes<TcGemvShape>> => {
+  const { fold: _fold, ...plain } = b
+  const { hidden: Hd, heads: H, headDim: D, intermediate: I } = shape
+  const fits = candidates.filter((c) => [Hd, H * D, I].every((k) => k % tcGemvKStep(c.unroll) === 0))
+  if (fits.length === 0) return Promise.reject(new Error(`decode tuner: no tensor-core GEMV layout of ${JSON.stringify(candidates)} divides the widths ${Hd}, ${H * D}, ${I}`))
+  return tuneLayouts(gpu, shape, weights, decoderRows, plain, withHead, storage, {
+    name: "tensor-cores", candidates: fits, fallback: fits[0]!, columns: () => TC_COLUMNS,
+    options: (c) => ({ ...options, gemv: "tensor-cores", shapes: { qkv: c, gateUp: c, accumulate: c, head: c } })
+  })
+}
+
+type AnyGemvShape = GemvShape | BlockedGemvShape | TcGemvShape
+
 /** What tuneLayouts times: a family of layouts, each one's workgroup columns and the kernels' options that make it. */
-interface LayoutFamily<S extends GemvShape | BlockedGemvShape> {
+interface LayoutFamily<S extends AnyGemvShape> {
   readonly name: string
   readonly candidates: ReadonlyArray<S>
   readonly fallback: S
@@ -74,7 +94,7 @@ interface LayoutFamily<S extends GemvShape | BlockedGemvShape> {
   readonly options: (candidate: S) => DecodeLayerOptions
 }
 
-const tuneLayouts = async <S extends GemvShape | BlockedGemvShape>(gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage, family: LayoutFamily<S>): Promise<TunedShapes<S>> => {
+const tuneLayouts = async <S extends AnyGemvShape>(gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage, family: LayoutFamily<S>): Promise<TunedShapes<S>> => {
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab, eps } = shape
   // timed at the rows the kernels are written for (a power of two), kept for every decoder of that many
   const rows = decodeKernelRows(decoderRows)
@@ -130,4 +150,4 @@ const tuneLayouts = async <S extends GemvShape | BlockedGemvShape>(gpu: Gpu, sha
 }
 
 /** The layouts tuned so far on a device (for benchmarks' reports). */
-export const tunedDecodeShapes = (device: GPUDevice): ReadonlyMap<string, TunedShapes<GemvShape | BlockedGemvShape>> => tuned.get(device) ?? new Map()
+export const tunedDecodeShapes = (device: GPUDevice): ReadonlyMap<string, TunedShapes<AnyGemvShape>> => tuned.get(device) ?? new Map()

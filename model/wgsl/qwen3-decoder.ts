@@ -1,6 +1,6 @@
 import { type Binding, encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
+import { TC_CANDIDATES, TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
 import { subgroupsOf32 } from "./kernels/matmul.ts"
 import { chooseDecodeAttention } from "./decode-attend-choice.ts"
@@ -11,7 +11,7 @@ import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
 import { pickChunks, pickFeed, pickFeedParams, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
-import { tuneBlockedShapes, tuneDecodeShapes } from "./decode-tune.ts"
+import { tuneBlockedShapes, tuneDecodeShapes, tuneTensorCoreShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -254,9 +254,12 @@ export class Qwen3Decoder {
       // folding the chunks, not blocked, keeps the default layout)
       const tuned = tc || blocked || noTuning ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)
       const tunedBlocked = blocked && !noTuning ? await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead) : {}
+      // the tensor cores: each kind's depth (up to the widest the widths allow) and prefetch timed, unless the layout says
+      const tcCandidates = TC_CANDIDATES.filter((c) => c.unroll <= (tcUnroll ?? 0))
+      const tunedTc = tc && !noTuning && decoderLayout.tcPrefetch === undefined && tcCandidates.length > 0 ? await tuneTensorCoreShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead, "f16", tcCandidates) : {}
       const dl = await decodeLayerKernels(gpu, D, {
         rows, ...gemvOptions, attend, ...(gqa ? { gqa } : {}), queryGroup: H / KV, ...(fold ? { foldCombine: { heads: H } } : {}),
-        shapes: { ...tuned, ...tunedBlocked, ...decoderLayout.shapes }
+        shapes: { ...tuned, ...tunedBlocked, ...tunedTc, ...decoderLayout.shapes }
       })
       const pick = await pickSplit(gpu)
       const p = {

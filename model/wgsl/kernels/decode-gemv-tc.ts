@@ -58,6 +58,22 @@ export interface DecodeGemvTcSpec extends Omit<DecodeGemvSpec, "rows" | "shape">
   readonly prefetch?: boolean
 }
 
+/**
+ * A tensor-core GEMV kind's layout (DecodeLayerOptions.shapes, as GemvShape and BlockedGemvShape are
+ * the other families'): its staging depth and whether its loads run a step ahead. The decode tuner
+ * (model/wgsl/decode-tune.ts) times TC_CANDIDATES per kind on the device: neither changes a result
+ * (each warp sums its slice's products in k order whatever the depth), only the time.
+ */
+export interface TcGemvShape {
+  readonly unroll: number
+  readonly prefetch: boolean
+}
+
+export const isTcShape = (shape: object): shape is TcGemvShape => "prefetch" in shape
+
+/** The layouts the decode tuner times where the GEMVs run on the tensor cores (those whose K step divides the widths). */
+export const TC_CANDIDATES: ReadonlyArray<TcGemvShape> = [4, 2].flatMap((unroll) => [{ unroll, prefetch: false }, { unroll, prefetch: true }])
+
 /** The K multiple a tensor-core decoding GEMV needs. */
 export const tcGemvKStep = (unroll: number): number => SUBGROUPS * 16 * unroll
 

@@ -2,7 +2,7 @@ import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
 import type { Gpu } from "./device.ts"
 import { decodeAttendGqaWgsl, GQA_WARPS, gqaChunkKeys, gqaKeysFit, gqaSharedBytes, gqaSubgroupWidth, gqaTeamLanes, type GqaAttendSpec } from "./decode-attend-gqa.ts"
-import { decodeGemvTcWgsl, TC_COLUMNS, tcGemvSharedBytes } from "./decode-gemv-tc.ts"
+import { decodeGemvTcWgsl, isTcShape, TC_COLUMNS, type TcGemvShape, tcGemvSharedBytes } from "./decode-gemv-tc.ts"
 import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl, isBlockedShape } from "./decode-gemv-blocked.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
@@ -789,7 +789,7 @@ export interface DecodeLayerOptions {
    * a BlockedGemvShape runs it blocked where `gemv` is "blocked" (a kind with no layout there:
    * DEFAULT_BLOCKED_SHAPE), so the tuner's per-kind choice between the two families is the layout itself
    */
-  readonly shapes?: Partial<Record<GemvKind, GemvShape | BlockedGemvShape>>
+  readonly shapes?: Partial<Record<GemvKind, GemvShape | BlockedGemvShape | TcGemvShape>>
   /**
    * "tensor-cores": the GEMVs as subgroup-matrix products (decode-gemv-tc.ts; 16-row kernels, N a
    * multiple of 16, K of tcGemvKStep(unroll)); "blocked": decode-gemv-blocked.ts where the kernels
@@ -877,15 +877,19 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   if (D % 2 !== 0 || D > gpu.device.limits.maxComputeInvocationsPerWorkgroup) throw new Error(`decode layer: head_dim ${D} must be even and at most the workgroup size limit`)
   const tc = options.gemv === "tensor-cores"
   if (tc && R > TC_COLUMNS) throw new Error(`decode layer: the tensor-core GEMVs take at most ${TC_COLUMNS} rows`)
-  const tcU = options.tcUnroll ?? tcGemvUnroll(storage)
-  const tcShared = tcGemvSharedBytes(storage, tcU)
-  if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   // the o GEMV folding the chunks: its own layout where tuned, else the other accumulating GEMVs'
   const layout = (k: GemvKind) => options.shapes?.[k] ?? (k === "oCombined" ? options.shapes?.accumulate : undefined)
   const shape = (k: GemvKind): GemvShape => {
     const s = layout(k)
-    return s === undefined || isBlockedShape(s) ? DEFAULT_GEMV_SHAPE : s
+    return s === undefined || isBlockedShape(s) || isTcShape(s) ? DEFAULT_GEMV_SHAPE : s
   }
+  // a tensor-core kind's depth and prefetch: its own layout where tuned, else tcUnroll and tcPrefetch
+  const tcShape = (k: GemvKind): TcGemvShape => {
+    const s = layout(k)
+    return s !== undefined && isTcShape(s) ? s : { unroll: options.tcUnroll ?? tcGemvUnroll(storage), prefetch: options.tcPrefetch === true }
+  }
+  const tcShared = Math.max(...(["qkv", "gateUp", "accumulate", "head"] as const).map((k) => tcGemvSharedBytes(storage, tcShape(k).unroll)))
+  if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
   // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
   // (more rows: more adds than the workgroup-memory reduction's reads). Opt-in (subgroupReduce: true
   // or FLEUVE_DECODER_SUBGROUPS=1) until it has passed its tests on a card: SwiftShader's subgroups
@@ -905,7 +909,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     isBlocked(k)
       ? pipeline(gpu.device, decodeGemvBlockedWgsl({ storage, rows: R, shape: blockedShape(k), norm: spec.norm, weights: spec.weights, out: spec.out }), `decode-${k}-${storage}-r${R}-blocked-c${blockedShape(k).columns}-w${blockedShape(k).warpColumns}-u${blockedShape(k).unroll}`)
       : tc
-      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcU, prefetch: options.tcPrefetch === true, ...spec })), `decode-${k}-${storage}-tc-u${tcU}${options.tcPrefetch ? "-p" : ""}`)
+      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcShape(k).unroll, prefetch: tcShape(k).prefetch, ...spec })), `decode-${k}-${storage}-tc-u${tcShape(k).unroll}${tcShape(k).prefetch ? "-p" : ""}`)
       : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}${spec.combine ? "-fold" : ""}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")

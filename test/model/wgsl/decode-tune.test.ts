@@ -1,14 +1,16 @@
 // The decoder's GEMV layouts timed on the device (model/wgsl/decode-tune.ts) over a small model's
 // weights: every kind gets one of the candidates, and the choice is kept (the second call times
 // nothing); with the split attention's combination folded into the o GEMV, that GEMV is timed apart;
-// the blocked GEMVs' layouts (decode-gemv-blocked.ts) at 8 rows beside the CUDA-core ones, a choice of their own.
+// the blocked GEMVs' layouts (decode-gemv-blocked.ts) at 8 rows beside the CUDA-core ones, a choice of their own;
+// the tensor-core GEMVs' depth and prefetch (decode-gemv-tc.ts) at 16 rows, fragments emulated.
 // f32 storage: runs on SwiftShader.
 import assert from "node:assert/strict"
 import { after, describe, it } from "node:test"
 import { storageBuffer } from "../../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes, decodeLayerKernels, gemvColumnsPerGroup } from "../../../model/wgsl/kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, blockedColumnsPerGroup } from "../../../model/wgsl/kernels/decode-gemv-blocked.ts"
-import { GEMV_CANDIDATES, tuneBlockedShapes, tuneDecodeShapes } from "../../../model/wgsl/decode-tune.ts"
+import { GEMV_CANDIDATES, tuneBlockedShapes, tuneDecodeShapes, tuneTensorCoreShapes } from "../../../model/wgsl/decode-tune.ts"
+import { emulateSubgroupMatrices } from "../../helpers/kernels/subgroup-matrix-emulation.ts"
 import type { EngineShape, EngineWeights } from "../../../model/wgsl/qwen3-engine.ts"
 import { openTestGpu } from "../../helpers/gpu.ts"
 import { random } from "../../helpers/numeric.ts"
@@ -16,21 +18,29 @@ import { random } from "../../helpers/numeric.ts"
 const t = await openTestGpu()
 after(() => (t.skip === false ? t.gpu.close() : undefined))
 
+/** A two-layer model's shape, random weights (f32 storage) and the decoder buffers the tuner writes into. */
+const smallModel = () => {
+  if (t.skip !== false) throw new Error("no GPU")
+  const dev = t.gpu.device
+  const shape: EngineShape = { hidden: 128, heads: 2, kvHeads: 1, headDim: 64, intermediate: 256, vocab: 512, layers: 2, eps: 1e-6, theta: 1e6 }
+  const w = (n: number, seed: number) => ({ B: storageBuffer(dev, random(n, seed, 0.05)) })
+  const ones = (n: number) => storageBuffer(dev, new Float32Array(n).fill(1))
+  const weights = {
+    format: "f16", embed: ones(512 * 128), lmHead: storageBuffer(dev, random(512 * 128, 3, 0.05)), finalNorm: ones(128),
+    layers: [0, 1].map((l) => ({
+      q: w(128 * 128, 10 + l), k: w(64 * 128, 20 + l), v: w(64 * 128, 30 + l), o: w(128 * 128, 40 + l), gate: w(256 * 128, 50 + l), up: w(256 * 128, 60 + l), down: w(128 * 256, 70 + l),
+      inputNorm: ones(128), postNorm: ones(128), qNorm: ones(64), kNorm: ones(64)
+    }))
+  } as unknown as EngineWeights
+  const buffers = { x: storageBuffer(dev, random(16 * 256, 5, 1)), qkv: storageBuffer(dev, 16 * 256 * 4), atth: storageBuffer(dev, random(16 * 256, 6, 1)), acth: storageBuffer(dev, random(16 * 256, 7, 1)), logits: storageBuffer(dev, 16 * 512 * 4) }
+  return { shape, weights, buffers }
+}
+
 describe("decoder GEMV layouts timed on the device", { skip: t.skip === false ? false : t.skip }, () => {
   it("picks a candidate for each kind and keeps the choice", async () => {
     if (t.skip !== false) return
     const dev = t.gpu.device
-    const shape: EngineShape = { hidden: 128, heads: 2, kvHeads: 1, headDim: 64, intermediate: 256, vocab: 512, layers: 2, eps: 1e-6, theta: 1e6 }
-    const w = (n: number, seed: number) => ({ B: storageBuffer(dev, random(n, seed, 0.05)) })
-    const ones = (n: number) => storageBuffer(dev, new Float32Array(n).fill(1))
-    const weights = {
-      format: "f16", embed: ones(512 * 128), lmHead: storageBuffer(dev, random(512 * 128, 3, 0.05)), finalNorm: ones(128),
-      layers: [0, 1].map((l) => ({
-        q: w(128 * 128, 10 + l), k: w(64 * 128, 20 + l), v: w(64 * 128, 30 + l), o: w(128 * 128, 40 + l), gate: w(256 * 128, 50 + l), up: w(256 * 128, 60 + l), down: w(128 * 256, 70 + l),
-        inputNorm: ones(128), postNorm: ones(128), qNorm: ones(64), kNorm: ones(64)
-      }))
-    } as unknown as EngineWeights
-    const buffers = { x: storageBuffer(dev, random(16 * 256, 5, 1)), qkv: storageBuffer(dev, 16 * 256 * 4), atth: storageBuffer(dev, random(16 * 256, 6, 1)), acth: storageBuffer(dev, random(16 * 256, 7, 1)), logits: storageBuffer(dev, 16 * 512 * 4) }
+    const { shape, weights, buffers } = smallModel()
     // two candidates (SwiftShader compiles slowly); the decoder times all of GEMV_CANDIDATES
     const candidates = [GEMV_CANDIDATES[1]!, GEMV_CANDIDATES[5]!]
     const first = await tuneDecodeShapes(t.gpu, shape, weights, 1, buffers, true, "f32", candidates)
@@ -55,5 +65,20 @@ describe("decoder GEMV layouts timed on the device", { skip: t.skip === false ? 
     const b = storageBuffer(dev, 4)
     assert.equal(k.qkv({ A: b, B0: b, B1: b, B2: b, C: b, G: b, params: b }, 256).groups[0], 256 / blockedColumnsPerGroup(BLOCKED_CANDIDATES[0]!))
     assert.equal(k.gateUp({ A: b, B0: b, B1: b, Y: b, G: b, params: b }, 512).groups[0], 512 / gemvColumnsPerGroup(GEMV_CANDIDATES[1]!))
+  })
+
+  it("times the tensor-core GEMVs' depth and prefetch per kind (fragments emulated), leaving out depths the widths refuse, and keeps the choice", async () => {
+    if (t.skip !== false) return
+    const { shape, weights, buffers } = smallModel()
+    const emulate = (w: string) => emulateSubgroupMatrices(w, 16)
+    // unroll 1 with and without prefetch (SwiftShader's 32 KB of workgroup memory); unroll 2 needs
+    // K a multiple of 256, which the 128 hidden values refuse
+    const candidates = [{ unroll: 1, prefetch: false }, { unroll: 1, prefetch: true }, { unroll: 2, prefetch: true }]
+    // without the head (SwiftShader runs the emulated fragments slowly): it keeps the first that fits
+    const first = await tuneTensorCoreShapes(t.gpu, shape, weights, 16, buffers, false, "f32", candidates, { emulate })
+    for (const kind of ["qkv", "gateUp", "accumulate"] as const) assert.ok(candidates.slice(0, 2).includes(first[kind]), `${kind}: ${JSON.stringify(first[kind])}`)
+    assert.equal(first.head, candidates[0])
+    assert.equal(await tuneTensorCoreShapes(t.gpu, shape, weights, 9, buffers, false, "f32", candidates, { emulate }), first, "the choice kept")
+    await assert.rejects(tuneTensorCoreShapes(t.gpu, shape, weights, 16, buffers, false, "f32", [candidates[2]!], { emulate }), /no tensor-core GEMV layout .* divides the widths 128, 128, 256/)
   })
 })
