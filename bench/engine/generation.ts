@@ -59,7 +59,8 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * (simple, unrolled, coalesced, split, gqa or gqa-split: model/wgsl/kernels/decode-layer.ts; "-" the default;
  * gqa and gqa-split may name their layout, "gqa/<warps>x<keys>": subgroups a workgroup, keys a team a sweep),
  * then any of ":tc" (the lm_head on the tensor cores' matmul), ":mma" (the fused GEMVs on the
- * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts; ":pf" with it: their loads a step ahead), ":blk" (the blocked GEMVs at 8 or 16 rows:
+ * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts; their depth and prefetch timed per kind on the
+ * device unless ":pf" or ":nopf" says: every kind's loads a step ahead, or none), ":blk" (the blocked GEMVs at 8 or 16 rows:
  * model/wgsl/kernels/decode-gemv-blocked.ts; fewer rows keep the CUDA-core GEMV), ":cc" (the CUDA-core
  * GEMVs at any rows; without :mma, :blk or :cc the decoder's default: blocked at 9-16 rows since session 14), ":sg" / ":nosg" (up to 4 rows the CUDA-core
  * GEMVs' sums by subgroupAdd, or through workgroup memory), ":fold" / ":nofold" (both folds
@@ -69,7 +70,7 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * "<set>@<batch>" runs it at that batch size only (e.g. fused:split@16,fused:-:sg:fold@1).
  */
 type Attend = "simple" | "unrolled" | "coalesced" | "split" | "gqa" | "gqa-split"
-const FLAGS: ReadonlyArray<string> = ["tc", "mma", "pf", "blk", "cc", "sg", "nosg", "fold", "nofold", "foldo", "foldfeed"]
+const FLAGS: ReadonlyArray<string> = ["tc", "mma", "pf", "nopf", "blk", "cc", "sg", "nosg", "fold", "nofold", "foldo", "foldfeed"]
 const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; gqa?: GqaLayout; head: "gemv" | "tensor-core"; gemv?: "cuda-cores" | "tensor-cores" | "blocked"; tcPrefetch?: boolean; subgroups?: boolean; foldCombine?: boolean; foldFeed?: boolean } => {
   const name = named.split("@")[0]!
   const at = named.split("@")[1]
@@ -79,11 +80,11 @@ const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; g
   const gqa = parseGqaLayout(layoutText)
   const attends: ReadonlyArray<string> = ["simple", "unrolled", "coalesced", "split", "gqa", "gqa-split", "-"]
   const badLayout = layoutText !== undefined && (gqa === undefined || !attend!.startsWith("gqa"))
-  const badPrefetch = flags.includes("pf") && !flags.includes("mma") // the prefetch is the tensor-core GEMVs' own
+  const badPrefetch = (flags.includes("pf") || flags.includes("nopf")) && !flags.includes("mma") // the prefetch is the tensor-core GEMVs' own
   if ((kernels !== "fused" && kernels !== "unfused") || (attendNamed !== undefined && !attends.includes(attend!)) || badLayout || badPrefetch || flags.some((f) => !FLAGS.includes(f))) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|gqa[/<warps>x<keys>]|gqa-split[/<warps>x<keys>]|-[:tc][:mma[:pf]|:blk|:cc][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|gqa[/<warps>x<keys>]|gqa-split[/<warps>x<keys>]|-[:tc][:mma[:pf|:nopf]|:blk|:cc][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
   }
-  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), ...(gqa ? { gqa } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", ...(flags.includes("mma") ? { gemv: "tensor-cores" as const, ...(flags.includes("pf") ? { tcPrefetch: true } : {}) } : flags.includes("blk") ? { gemv: "blocked" as const } : flags.includes("cc") ? { gemv: "cuda-cores" as const } : {}), ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
+  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), ...(gqa ? { gqa } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", ...(flags.includes("mma") ? { gemv: "tensor-cores" as const, ...(flags.includes("pf") ? { tcPrefetch: true } : flags.includes("nopf") ? { tcPrefetch: false } : {}) } : flags.includes("blk") ? { gemv: "blocked" as const } : flags.includes("cc") ? { gemv: "cuda-cores" as const } : {}), ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
     ...(flags.includes("foldo") ? { foldCombine: true } : {}), ...(flags.includes("foldfeed") ? { foldFeed: true } : {}) }
 }
 
@@ -92,7 +93,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), ...(chosen.gqa ? { gqa: chosen.gqa } : {}), head: chosen.head, ...(chosen.gemv ? { gemv: chosen.gemv } : {}), ...(chosen.tcPrefetch ? { tcPrefetch: true } : {}), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), ...(chosen.gqa ? { gqa: chosen.gqa } : {}), head: chosen.head, ...(chosen.gemv ? { gemv: chosen.gemv } : {}), ...(chosen.tcPrefetch === undefined ? {} : { tcPrefetch: chosen.tcPrefetch }), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)

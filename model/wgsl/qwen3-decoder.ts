@@ -34,7 +34,8 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
  * or 16 rows). FLEUVE_DECODER_ATTEND=simple|unrolled|coalesced|split sets the attention,
  * FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores|blocked the GEMVs,
  * FLEUVE_DECODER_GQA=<warps>x<keys> the gqa attention's layout (e.g. 32x8),
- * FLEUVE_DECODER_TC_PREFETCH=1 the tensor-core GEMVs' loads a step ahead (DecodeLayerOptions.tcPrefetch).
+ * FLEUVE_DECODER_TC_PREFETCH=1|0 the tensor-core GEMVs' loads a step ahead or not, every kind
+ * (DecodeLayerOptions.tcPrefetch; unset: each kind's depth and prefetch timed, decode-tune.ts).
  */
 export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce" | "gqa" | "tcPrefetch"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
@@ -87,7 +88,7 @@ let decoderLayout: DecoderLayout = {
   ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
   ...(GEMVS.includes(envGemv as DecodeGemv) ? { gemv: envGemv as DecodeGemv } : {}),
   ...(envGqa ? { gqa: envGqa } : {}),
-  ...(process.env.FLEUVE_DECODER_TC_PREFETCH === "1" ? { tcPrefetch: true } : {})
+  ...(process.env.FLEUVE_DECODER_TC_PREFETCH === "1" || process.env.FLEUVE_DECODER_TC_PREFETCH === "0" ? { tcPrefetch: process.env.FLEUVE_DECODER_TC_PREFETCH === "1" } : {})
 }
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout

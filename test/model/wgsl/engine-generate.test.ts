@@ -215,7 +215,7 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
 
   it("generates with the tensor-core GEMVs' loads a step ahead exactly their tokens at 16 rows (the same products in the same order)", async () => {
     const sixteen = Array.from({ length: 16 }, (_, i) => `${prompts[(i * 3) % 4]} ${prompts[(i + 2) % 4]}`.slice(0, 26 + 5 * i))
-    const plain = await generateWith({ gemv: "tensor-cores" }, sixteen)
+    const plain = await generateWith({ gemv: "tensor-cores", tcPrefetch: false }, sixteen)
     const ahead = await generateWith({ gemv: "tensor-cores", tcPrefetch: true }, sixteen)
     for (const g of ahead) assert.equal(g.tokenIds.length, 24)
     assert.deepEqual(ahead.map((g) => g.tokenIds), plain.map((g) => g.tokenIds))
