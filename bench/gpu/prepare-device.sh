@@ -41,6 +41,7 @@ bundle test/model/wgsl/kernels/pick-split.test.ts pick-split.test.mjs
 bundle test/model/wgsl/kernels/decode-attend-gqa.test.ts decode-attend-gqa.test.mjs
 bundle test/model/wgsl/kernels/decode-gemv-blocked.test.ts decode-gemv-blocked.test.mjs
 bundle test/model/wgsl/decode-tune.test.ts decode-tune.test.mjs
+bundle test/model/wgsl/decode-attend-choice.test.ts decode-attend-choice.test.mjs
 bundle bench/gpu/decode-kernels.ts bench-decode-kernels.mjs
 bundle bench/engine/generation.ts bench-generation.mjs
 bundle bench/engine/scoring.ts bench-engine-scoring.mjs
