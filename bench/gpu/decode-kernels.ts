@@ -10,7 +10,8 @@
  * of BLOCKED_CANDIDATES (`blocked: {columns, warpColumns, unroll}`), beside the CUDA-core ones,
  * and per kind a `gemv-gain` line: the best blocked layout's GPU µs against the best CUDA-core one's.
  * Where the card has 16 × 16 f16 fragments, the tensor-core GEMVs (decode-gemv-tc.ts) at unroll 1, 2
- * and 4, each with and without their loads a step ahead (`prefetch`).
+ * and 4, each with and without their loads a step ahead (`prefetch`), in 8 warps a workgroup and
+ * (unroll 1 and 2) in 16.
  *
  *   node --import tsx bench/gpu/decode-kernels.ts --rows 16,8 --gemv-only   (each kind alone at 16 and 8
  *     rows: every CUDA-core layout, the tuner's candidates among them, against every blocked layout;
@@ -24,6 +25,7 @@ import { parseArgs } from "node:util"
 import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes, type DecodeAttend, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type GemvShape, type GqaLayout } from "../../model/wgsl/kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, BLOCKED_ROWS, type BlockedGemvShape } from "../../model/wgsl/kernels/decode-gemv-blocked.ts"
+import type { TcGemvShape } from "../../model/wgsl/kernels/decode-gemv-tc.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
@@ -86,8 +88,12 @@ const Wq = weights(H * D, Hd), Wk = weights(KV * D, Hd), Wv = weights(KV * D, Hd
 const Wg = weights(I, Hd), Wu = weights(I, Hd), Wd = weights(Hd, I), Wh = weights(vocab, Hd, 1)
 const W = (H + 2 * KV) * D
 // the tensor-core GEMVs' staging depths timed (16-value steps of K a subgroup stages at once), each
-// with and without its loads a step ahead (DecodeGemvTcSpec.prefetch)
-const TC_LAYOUTS = [1, 2, 4].flatMap((u) => [{ tcUnroll: u, prefetch: false }, { tcUnroll: u, prefetch: true }])
+// with and without its loads a step ahead (DecodeGemvTcSpec.prefetch), in 8 warps a workgroup and,
+// at depths 1 and 2, in 16 (a layout past the device's workgroup limits: an error line)
+const TC_LAYOUTS: ReadonlyArray<{ tc: TcGemvShape }> = [
+  ...[1, 2, 4].flatMap((unroll) => [false, true].map((prefetch) => ({ tc: { unroll, prefetch } }))),
+  ...[1, 2].flatMap((unroll) => [false, true].map((prefetch) => ({ tc: { unroll, prefetch, warps: 16 } })))
+]
 // the gqa attention's layouts timed beside its defaults (subgroups a workgroup, keys a team a sweep;
 // past the device's workgroup size: an error line): fewer keys a lane, more subgroups an SM
 const GQA_LAYOUTS: ReadonlyArray<GqaLayout> = [{ warps: 8, keys: 8 }, { warps: 16, keys: 8 }, { warps: 32, keys: 8 }, { warps: 32, keys: 4 }, { warps: 16, keys: 16 }]
@@ -97,12 +103,12 @@ for (const M of args.rows!.split(",").map(Number)) {
   const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16"
   // and the blocked GEMVs where the kernels are written for 8 or 16 rows
   const blocked = BLOCKED_ROWS.includes(decodeKernelRows(M)) ? BLOCKED_CANDIDATES.map((b) => ({ blocked: b })) : []
-  const layouts: ReadonlyArray<GemvShape | { tcUnroll: number; prefetch: boolean } | { blocked: BlockedGemvShape }> = args["attend-only"] ? [] : [...shapes, ...(tc ? TC_LAYOUTS : []), ...blocked]
+  const layouts: ReadonlyArray<GemvShape | { tc: TcGemvShape } | { blocked: BlockedGemvShape }> = args["attend-only"] ? [] : [...shapes, ...(tc ? TC_LAYOUTS : []), ...blocked]
   // each kind's best time per GEMV family (cuda-cores, tensor-cores, blocked), for the gemv-gain lines
   const best = new Map<string, { us: number; gbs: number; layout: unknown }>()
   for (const shape of layouts) {
     const each = <S>(s: S) => ({ qkv: s, gateUp: s, accumulate: s, head: s })
-    const options: DecodeLayerOptions = "tcUnroll" in shape ? { gemv: "tensor-cores", tcUnroll: shape.tcUnroll, tcPrefetch: shape.prefetch } : "blocked" in shape ? { gemv: "blocked", shapes: each(shape.blocked) } : { shapes: each(shape) }
+    const options: DecodeLayerOptions = "tc" in shape ? { gemv: "tensor-cores", shapes: each(shape.tc) } : "blocked" in shape ? { gemv: "blocked", shapes: each(shape.blocked) } : { shapes: each(shape) }
     let k
     try {
       k = await decodeLayerKernels(gpu, D, { rows: M, storage, ...options })
@@ -110,7 +116,7 @@ for (const M of args.rows!.split(",").map(Number)) {
       emit({ kind: "error", what: `shape ${JSON.stringify(shape)} rows ${M}`, reason: String(e).slice(0, 300) })
       continue
     }
-    const extra = "tcUnroll" in shape ? { rows: M, gemv: "tensor-cores", unroll: shape.tcUnroll, prefetch: shape.prefetch } : "blocked" in shape ? { rows: M, gemv: "blocked", ...shape.blocked } : { rows: M, gemv: "cuda-cores", columns: shape.columns, slices: shape.slices }
+    const extra = "tc" in shape ? { rows: M, gemv: "tensor-cores", warps: 8, ...shape.tc } : "blocked" in shape ? { rows: M, gemv: "blocked", ...shape.blocked } : { rows: M, gemv: "cuda-cores", columns: shape.columns, slices: shape.slices }
     const p = (N: number, K: number, n1 = 0, n2 = 0, eps = 1e-6) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, eps))
     const family = extra.gemv
     const timeKind = async (label: string, ds: ReadonlyArray<Dispatch>, bytes: number, info: Record<string, unknown>) => {
@@ -128,7 +134,7 @@ for (const M of args.rows!.split(",").map(Number)) {
   for (const label of ["qkv", "o (+residual)", "gate/up", "down (+residual)", "lm_head"]) {
     const [cuda, blk, mma] = [best.get(`${label}|cuda-cores`), best.get(`${label}|blocked`), best.get(`${label}|tensor-cores`)]
     const family = (b: { us: number; gbs: number; layout: unknown }) => ({ gpu_us: +b.us.toFixed(2), weight_gb_s: Math.round(b.gbs), layout: b.layout })
-    if (cuda && blk) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: family(cuda), blocked: { ...family(blk), layout: (blk.layout as { blocked: unknown }).blocked }, speedup: +(cuda.us / blk.us).toFixed(2), ...(mma ? { tensor_cores: family(mma), tensor_cores_vs_blocked: +(blk.us / mma.us).toFixed(2) } : {}) })
+    if (cuda && blk) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: family(cuda), blocked: { ...family(blk), layout: (blk.layout as { blocked: unknown }).blocked }, speedup: +(cuda.us / blk.us).toFixed(2), ...(mma ? { tensor_cores: { ...family(mma), layout: (mma.layout as { tc: unknown }).tc }, tensor_cores_vs_blocked: +(blk.us / mma.us).toFixed(2) } : {}) })
   }
   // the unfused GEMV (no norm folded in) on the same products
   if (args["gemv-only"]) continue

@@ -75,7 +75,7 @@ export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineW
 export const tuneTensorCoreShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<TcGemvShape> = TC_CANDIDATES, options: DecodeLayerOptions = {}): Promise<TunedShapes<TcGemvShape>> => {
   const { fold: _fold, ...plain } = b
   const { hidden: Hd, heads: H, headDim: D, intermediate: I } = shape
-  const fits = candidates.filter((c) => [Hd, H * D, I].every((k) => k % tcGemvKStep(c.unroll) === 0))
+  const fits = candidates.filter((c) => [Hd, H * D, I].every((k) => k % tcGemvKStep(c.unroll, c.warps) === 0))
   if (fits.length === 0) return Promise.reject(new Error(`decode tuner: no tensor-core GEMV layout of ${JSON.stringify(candidates)} divides the widths ${Hd}, ${H * D}, ${I}`))
   return tuneLayouts(gpu, shape, weights, decoderRows, plain, withHead, storage, {
     name: "tensor-cores", candidates: fits, fallback: fits[0]!, columns: () => TC_COLUMNS,

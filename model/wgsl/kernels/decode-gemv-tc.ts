@@ -44,7 +44,10 @@ import type { DecodeGemvSpec, DecodeStorage } from "./decode-gemv-spec.ts"
  * SwiftShader's 32 KB of workgroup memory).
  */
 export const TC_COLUMNS = 16
-const SUBGROUPS = 8
+/** Subgroups a workgroup unless the spec says (each walks 1 / warps of K). */
+const WARPS = 8
+/** Result fragments that meet in workgroup memory at once, at most (8 KB of f32): more warps meet in rounds. */
+const MEET = 8
 
 export interface DecodeGemvTcSpec extends Omit<DecodeGemvSpec, "rows" | "shape"> {
   /** 16-value steps of K a subgroup stages at once (gate-up, two weights: half as many) */
@@ -56,6 +59,13 @@ export interface DecodeGemvTcSpec extends Omit<DecodeGemvSpec, "rows" | "shape">
    * in registers): a warp's k loop no longer waits a whole memory latency a step (see prefetchLoop)
    */
   readonly prefetch?: boolean
+  /**
+   * subgroups a workgroup (default 8), each walking 1 / warps of K: more warps, more loads in flight
+   * an SM where a GEMV's workgroups are fewer than the SMs (N = 1024: 64 workgroups); 32 · warps
+   * threads. Their result fragments meet `meet` at a time (default min(warps, 8)).
+   */
+  readonly warps?: number
+  readonly meet?: number
 }
 
 /**
@@ -67,15 +77,25 @@ export interface DecodeGemvTcSpec extends Omit<DecodeGemvSpec, "rows" | "shape">
 export interface TcGemvShape {
   readonly unroll: number
   readonly prefetch: boolean
+  /** subgroups a workgroup (DecodeGemvTcSpec.warps; default 8) */
+  readonly warps?: number
 }
 
 export const isTcShape = (shape: object): shape is TcGemvShape => "prefetch" in shape
 
-/** The layouts the decode tuner times where the GEMVs run on the tensor cores (those whose K step divides the widths). */
-export const TC_CANDIDATES: ReadonlyArray<TcGemvShape> = [4, 2].flatMap((unroll) => [{ unroll, prefetch: false }, { unroll, prefetch: true }])
+/**
+ * The layouts the decode tuner times where the GEMVs run on the tensor cores (those whose K step
+ * divides the widths and whose workgroups fit the device): 8 warps at unroll 4 and 2, with and
+ * without prefetch, and 16 warps with prefetch at unroll 2 and 1 (the workgroup memory of 16 warps'
+ * tiles at 4 is past the 48 KB a card gives).
+ */
+export const TC_CANDIDATES: ReadonlyArray<TcGemvShape> = [
+  ...[4, 2].flatMap((unroll) => [{ unroll, prefetch: false }, { unroll, prefetch: true }]),
+  ...[2, 1].map((unroll) => ({ unroll, prefetch: true, warps: 16 }))
+]
 
-/** The K multiple a tensor-core decoding GEMV needs. */
-export const tcGemvKStep = (unroll: number): number => SUBGROUPS * 16 * unroll
+/** The K multiple a tensor-core decoding GEMV of `warps` subgroups needs. */
+export const tcGemvKStep = (unroll: number, warps = WARPS): number => warps * 16 * unroll
 
 /** Steps of 16 k a subgroup stages at once: gate-up stages two weights' tiles, so half as many. */
 const stageSteps = (unroll: number, pair: boolean): number => (pair ? Math.max(1, unroll / 2) : unroll)
@@ -83,17 +103,24 @@ const stageSteps = (unroll: number, pair: boolean): number => (pair ? Math.max(1
 /** f16 values a tile row is padded by (none for the emulation's f32 tiles). */
 const padOf = (storage: DecodeStorage): number => (storage === "f16" ? 8 : 0)
 
+/** Fragments that meet at once: `meet`, else up to MEET. */
+const meetOf = (warps: number, meet?: number): number => meet ?? Math.min(warps, MEET)
+
 /** Workgroup memory of one kind's kernel: A's tiles, the weights' tiles, the f32 meeting place C. */
-const sharedBytesOf = (storage: DecodeStorage, unroll: number, pair: boolean): number => {
+const sharedBytesOf = (storage: DecodeStorage, unroll: number, pair: boolean, warps: number, meet?: number): number => {
   const pitch = 16 * stageSteps(unroll, pair) + padOf(storage)
-  return (1 + (pair ? 2 : 1)) * SUBGROUPS * 16 * pitch * (storage === "f16" ? 2 : 4) + SUBGROUPS * 256 * 4
+  return (1 + (pair ? 2 : 1)) * warps * 16 * pitch * (storage === "f16" ? 2 : 4) + meetOf(warps, meet) * 256 * 4
 }
 
-/** Bytes of workgroup memory the tensor-core GEMVs of `storage` need at `unroll` (the largest kind's). */
-export const tcGemvSharedBytes = (storage: DecodeStorage, unroll: number): number =>
-  Math.max(sharedBytesOf(storage, unroll, false), sharedBytesOf(storage, unroll, true))
+/** Bytes of workgroup memory the tensor-core GEMVs of `storage` need at `unroll` and `warps` (the largest kind's). */
+export const tcGemvSharedBytes = (storage: DecodeStorage, unroll: number, warps = WARPS): number =>
+  Math.max(sharedBytesOf(storage, unroll, false, warps), sharedBytesOf(storage, unroll, true, warps))
 
 export const decodeGemvTcWgsl = (s: DecodeGemvTcSpec): string => {
+  const SUBGROUPS = s.warps ?? WARPS
+  const G = meetOf(SUBGROUPS, s.meet)
+  // C holds G fragments and, for the norm kinds' sums of squares, a value a thread
+  if (!Number.isInteger(SUBGROUPS) || SUBGROUPS < 1 || SUBGROUPS % G !== 0 || G * 256 < 32 * SUBGROUPS || 32 * SUBGROUPS < 256) throw new Error(`decode GEMV (tensor cores): ${SUBGROUPS} warps meeting ${G} at a time: at least 8 warps, a whole number of rounds, and a meeting place of a value a thread`)
   const S = s.storage
   const pair = s.weights === "gate-up"
   const SU = stageSteps(s.unroll, pair)
@@ -185,6 +212,14 @@ ${products(weights)}
       workgroupBarrier(); // the next step overwrites the tiles
     }`
   const loop = s.prefetch ? prefetchLoop : plainLoop
+  // more warps than meet at once: round r's G warps store their fragments, every thread of an output
+  // (the first 256) adds them, in warp order; the others only keep the barriers
+  const meetInRounds = () => range(nF).map((f) => `  var s${f} = 0.0;
+${range(SUBGROUPS / G).map((r) => `  if (sg / ${G}u == ${r}u) { subgroupMatrixStore(&C, (sg % ${G}u) * 256u, acc${f}, false, 16u); }
+  workgroupBarrier();
+  if (lid < 256u) { s${f} += ${range(G).map((i) => `C[${i * 256}u + lid]`).join(" + ")}; }
+  workgroupBarrier();`).join("\n")}
+  s${f} *= inv;`).join("\n")
   const body = s.weights === "qkv"
     ? `  if (n0 < p.n1) {
 ${loop(["B0"], "n0")}
@@ -203,8 +238,8 @@ struct P { M: u32, N: u32, K: u32, n1: u32, n2: u32, _p0: u32, _p1: u32, _p2: u3
 ${bindings.join("\n")}
 var<workgroup> As: array<${S}, ${SUBGROUPS * TILE}>;
 var<workgroup> Bs: array<${S}, ${nF * SUBGROUPS * TILE}>;
-var<workgroup> C: array<f32, ${SUBGROUPS * 256}>;
-@compute @workgroup_size(256)
+var<workgroup> C: array<f32, ${G * 256}>;
+@compute @workgroup_size(${32 * SUBGROUPS})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let sg = lid / 32u; // the slice of K this warp walks
   let lane = lid % 32u;
@@ -231,9 +266,9 @@ ${s.norm ? `  // the row's sum of squares: 16 threads a row, each every 16th vec
   for (var i = 0u; i < 16u; i++) { ss += C[row * 16u + i]; }
   let inv = inverseSqrt(ss / f32(p.K) + p.eps); // 1/rms of the row
   workgroupBarrier();
-` : "  let inv = 1.0;\n"}${range(nF).map((f) => `  subgroupMatrixStore(&C, sg * 256u, acc${f}, false, 16u);
+` : "  let inv = 1.0;\n"}${G === SUBGROUPS ? range(nF).map((f) => `  subgroupMatrixStore(&C, sg * 256u, acc${f}, false, 16u);
   workgroupBarrier();
-  let s${f} = (${range(SUBGROUPS).map((i) => `C[${i * 256}u + row * 16u + col]`).join(" + ")}) * inv;${f + 1 < nF ? "\n  workgroupBarrier();" : ""}`).join("\n")}
+  let s${f} = (${range(G).map((i) => `C[${i * 256}u + row * 16u + col]`).join(" + ")}) * inv;${f + 1 < nF ? "\n  workgroupBarrier();" : ""}`).join("\n") : meetInRounds()}
   if (row < p.M && n < p.N) {
     ${pair ? `Y[row * p.N + n] = ${S}(s0 / (1.0 + exp(-s0)) * s1);` : s.out === "accumulate" ? "Out[row * p.N + n] += s0;" : "Out[row * p.N + n] = s0;"}
   }

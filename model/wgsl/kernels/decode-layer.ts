@@ -888,8 +888,12 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     const s = layout(k)
     return s !== undefined && isTcShape(s) ? s : { unroll: options.tcUnroll ?? tcGemvUnroll(storage), prefetch: options.tcPrefetch === true }
   }
-  const tcShared = Math.max(...(["qkv", "gateUp", "accumulate", "head"] as const).map((k) => tcGemvSharedBytes(storage, tcShape(k).unroll)))
+  const tcKinds = (["qkv", "gateUp", "accumulate", "head"] as const).map(tcShape)
+  const tcShared = Math.max(...tcKinds.map((c) => tcGemvSharedBytes(storage, c.unroll, c.warps)))
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
+  const tcThreads = Math.max(...tcKinds.map((c) => 32 * (c.warps ?? 8)))
+  const maxThreads = Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)
+  if (tc && tcThreads > maxThreads) throw new Error(`decode layer: the tensor-core GEMVs need workgroups of ${tcThreads} threads (${maxThreads} here)`)
   // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
   // (more rows: more adds than the workgroup-memory reduction's reads). Opt-in (subgroupReduce: true
   // or FLEUVE_DECODER_SUBGROUPS=1) until it has passed its tests on a card: SwiftShader's subgroups
@@ -909,7 +913,7 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
     isBlocked(k)
       ? pipeline(gpu.device, decodeGemvBlockedWgsl({ storage, rows: R, shape: blockedShape(k), norm: spec.norm, weights: spec.weights, out: spec.out }), `decode-${k}-${storage}-r${R}-blocked-c${blockedShape(k).columns}-w${blockedShape(k).warpColumns}-u${blockedShape(k).unroll}`)
       : tc
-      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, unroll: tcShape(k).unroll, prefetch: tcShape(k).prefetch, ...spec })), `decode-${k}-${storage}-tc-u${tcShape(k).unroll}${tcShape(k).prefetch ? "-p" : ""}`)
+      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, ...tcShape(k), ...spec })), `decode-${k}-${storage}-tc-u${tcShape(k).unroll}${tcShape(k).prefetch ? "-p" : ""}${tcShape(k).warps ? `-w${tcShape(k).warps}` : ""}`)
       : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}${spec.combine ? "-fold" : ""}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")

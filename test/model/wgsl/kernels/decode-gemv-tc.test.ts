@@ -21,17 +21,19 @@ const skip = t.skip !== false ? t.skip : real ? "a card with tensor cores runs t
 after(() => (t.skip === false ? t.gpu.close() : undefined))
 
 describe("tensor-core decoding GEMVs, f16 form, fragments emulated", { skip }, () => {
-  // prefetch: the loads a step ahead (DecodeGemvTcSpec.prefetch), over three steps a warp
-  for (const [kind, prefetch] of [["accumulate", false], ["head", false], ["qkv", false], ["accumulate", true], ["qkv", true]] as const) {
-    it(`${kind}: 5 and 16 rows against the CPU${prefetch ? ", loads a step ahead" : ""}`, async () => {
+  // prefetch: the loads a step ahead (DecodeGemvTcSpec.prefetch), over three steps a warp; meet 4:
+  // the 8 warps' result fragments meet in two rounds of 4, as 16 warps' do in two of 8 on a card
+  // (SwiftShader's workgroups stop at 256 threads)
+  for (const [kind, prefetch, meet] of [["accumulate", false, 8], ["head", false, 8], ["qkv", false, 8], ["accumulate", true, 8], ["qkv", true, 8], ["accumulate", true, 4], ["qkv", false, 4]] as const) {
+    it(`${kind}: 5 and 16 rows against the CPU${prefetch ? ", loads a step ahead" : ""}${meet < 8 ? `, fragments meeting ${meet} at a time` : ""}`, async () => {
       if (t.skip !== false) return
       const dev = t.gpu.device
       const norm = kind !== "accumulate"
       const U = 1
       const K = 8 * 16 * U * (prefetch ? 3 : 2) // two (three) steps a warp
       const N = 48
-      const code = emulateSubgroupMatrices(decodeGemvTcWgsl({ storage: "f16", unroll: U, pad: 0, norm, weights: kind === "qkv" ? "qkv" : "one", out: kind === "accumulate" ? "accumulate" : "store", prefetch }), 16)
-      const p = await pipeline(dev, code, `decode-gemv-tc-f16-emulated-${kind}${prefetch ? "-prefetch" : ""}`)
+      const code = emulateSubgroupMatrices(decodeGemvTcWgsl({ storage: "f16", unroll: U, pad: 0, norm, weights: kind === "qkv" ? "qkv" : "one", out: kind === "accumulate" ? "accumulate" : "store", prefetch, meet }), 16)
+      const p = await pipeline(dev, code, `decode-gemv-tc-f16-emulated-${kind}${prefetch ? "-prefetch" : ""}-m${meet}`)
       for (const M of [5, 16]) {
         const X = norm ? random(M * K, 3 + M, 2) : roundF16(random(M * K, 3 + M, 1))
         const G = random(K, 5, 0.3).map((v) => 1 + v)
