@@ -1,7 +1,8 @@
-import { f16BitsToF32, readBuffer, runDispatches, seededRandoms, storageBuffer, type Binding, type Dispatch, toF16, uniformBuffer } from "./kernels/buffers.ts"
+import { readBuffer, runDispatches, seededRandoms, storageBuffer, type Binding, type Dispatch, toF16, uniformBuffer } from "./kernels/buffers.ts"
 import { attendPartialBytes, type DecodeAttend, decodeAttendParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, type GqaLayout, gqaRunsHere } from "./kernels/decode-layer.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { gpuMsEach } from "./kernels/profile.ts"
+import { mismatch, probeTolerance, valuesOf } from "./probe-check.ts"
 import type { EngineShape } from "./qwen3-engine.ts"
 
 /**
@@ -142,7 +143,7 @@ const probeAttention = async (gpu: Gpu, shape: EngineShape, probe: AttendProbe, 
       const got = (await Promise.all([readBuffer(dev, O, rows * H * D * bytes), readBuffer(dev, K, slot * bytes, appended), readBuffer(dev, V, slot * bytes, appended)])).map((r) => valuesOf(r, storage))
       if (!want) want = got // the reference's output and appended key and value
       else {
-        const wrong = mismatch(got, want, probe.tolerance ?? (storage === "f16" ? 2e-2 : 1e-4))
+        const wrong = mismatch(got, want, probe.tolerance ?? probeTolerance(storage), ["output", "appended key", "appended value"])
         if (wrong !== undefined) {
           left.push({ ...choice, left: `does not reproduce ${label(reference)} here (${wrong})` })
           continue
@@ -163,30 +164,4 @@ const probeAttention = async (gpu: Gpu, shape: EngineShape, probe: AttendProbe, 
   } finally {
     for (const b of made) b.destroy()
   }
-}
-
-/** Values read back, as f32. */
-const valuesOf = (raw: ArrayBuffer, storage: DecodeStorage): Float32Array => {
-  if (storage === "f32") return new Float32Array(raw)
-  const bits = new Uint16Array(raw)
-  const out = new Float32Array(bits.length)
-  for (let i = 0; i < bits.length; i++) out[i] = f16BitsToF32(bits[i]!)
-  return out
-}
-
-/** Why `got` is not `want` (output, key, value) within `tolerance` of the largest |value|, or undefined. */
-const mismatch = (got: ReadonlyArray<Float32Array>, want: ReadonlyArray<Float32Array>, tolerance: number): string | undefined => {
-  const names = ["output", "appended key", "appended value"]
-  for (const [i, w] of want.entries()) {
-    const g = got[i]!
-    let scale = 1
-    for (const v of w) scale = Math.max(scale, Math.abs(v))
-    let worst = 0
-    for (let j = 0; j < w.length; j++) {
-      const d = Math.abs(g[j]! - w[j]!)
-      if (!(d <= worst)) worst = d // NaN counts as worst
-    }
-    if (!(worst <= tolerance * scale)) return `${names[i]}: max |Δ| ${worst.toPrecision(3)}`
-  }
-  return undefined
 }

@@ -1,5 +1,6 @@
-import { bestWallMs, type Binding, type Dispatch, uniformBuffer } from "./kernels/buffers.ts"
-import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvShape } from "./kernels/decode-layer.ts"
+import { bestWallMs, type Binding, type Dispatch, readBuffer, runDispatches, seededRandoms, storageBuffer, toF16, uniformBuffer } from "./kernels/buffers.ts"
+import { mismatch, probeTolerance, valuesOf } from "./probe-check.ts"
+import { decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerKernels, type DecodeLayerOptions, type DecodeStorage, gemvColumnsPerGroup, type GemvShape } from "./kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, blockedColumnsPerGroup, type BlockedGemvShape, DEFAULT_BLOCKED_SHAPE, isBlockedShape } from "./kernels/decode-gemv-blocked.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { TC_CANDIDATES, TC_COLUMNS, type TcGemvShape, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
@@ -69,8 +70,11 @@ export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineW
 /**
  * For a decoder whose GEMVs run on the tensor cores (decode-gemv-tc.ts): each kind's staging depth
  * and whether its loads run a step ahead (TcGemvShape), timed as tuneDecodeShapes times the CUDA-core
- * layouts. Candidates whose K step does not divide every width are left out; `options` joins each
- * candidate's kernel options (tests: the emulated fragments). Neither choice changes a result.
+ * layouts. Candidates whose K step does not divide every width are left out, and so is any whose
+ * products differ from the first candidate's on this device (layoutCheck: these kernels are the
+ * newest, and a card once read wrong values from one whose emulated test passed, session 15);
+ * `options` joins each candidate's kernel options (tests: the emulated fragments). Depth and
+ * prefetch change no result; more warps change the order of the K slices' sums.
  */
 export const tuneTensorCoreShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<TcGemvShape> = TC_CANDIDATES, options: DecodeLayerOptions = {}): Promise<TunedShapes<TcGemvShape>> => {
   const { fold: _fold, ...plain } = b
@@ -78,7 +82,7 @@ export const tuneTensorCoreShapes = (gpu: Gpu, shape: EngineShape, weights: Engi
   const fits = candidates.filter((c) => [Hd, H * D, I].every((k) => k % tcGemvKStep(c.unroll, c.warps) === 0))
   if (fits.length === 0) return Promise.reject(new Error(`decode tuner: no tensor-core GEMV layout of ${JSON.stringify(candidates)} divides the widths ${Hd}, ${H * D}, ${I}`))
   return tuneLayouts(gpu, shape, weights, decoderRows, plain, withHead, storage, {
-    name: "tensor-cores", candidates: fits, fallback: fits[0]!, columns: () => TC_COLUMNS,
+    name: "tensor-cores", candidates: fits, fallback: fits[0]!, columns: () => TC_COLUMNS, check: true,
     options: (c) => ({ ...options, gemv: "tensor-cores", shapes: { qkv: c, gateUp: c, accumulate: c, head: c } })
   })
 }
@@ -92,6 +96,55 @@ interface LayoutFamily<S extends AnyGemvShape> {
   readonly fallback: S
   readonly columns: (candidate: S) => number
   readonly options: (candidate: S) => DecodeLayerOptions
+  /** true: each candidate must reproduce the first's products (layoutCheck) before it is timed */
+  readonly check?: boolean
+}
+
+/** Candidates a tuning left out because their products differed from the first candidate's, and by how much (benches and tests read them). */
+export const leftOutLayouts: Array<{ readonly family: string; readonly rows: number; readonly layout: AnyGemvShape; readonly why: string }> = []
+
+/**
+ * One layer's products on random activations, each kind once (qkv, gate/up, down accumulated
+ * from zeros, the head where timed), for comparing a candidate's kernels with the first one's:
+ * layouts sum in other orders, so within probeTolerance, not bit for bit.
+ */
+const layoutCheck = (dev: GPUDevice, shape: EngineShape, weights: EngineWeights, rows: number, storage: DecodeStorage, withHead: boolean, p: Record<"qkv" | "gateUp" | "down" | "head", GPUBuffer>) => {
+  const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
+  const W = (H + 2 * KV) * D
+  const bytes = storage === "f16" ? 2 : 4
+  const made: Array<GPUBuffer> = []
+  const keep = (b: GPUBuffer) => (made.push(b), b)
+  const x = keep(storageBuffer(dev, seededRandoms(rows * Hd, 3, 1)))
+  const a = seededRandoms(rows * I, 5, 1)
+  const acts = keep(storageBuffer(dev, storage === "f16" ? toF16(a) : a))
+  const out = { qkv: keep(storageBuffer(dev, rows * W * 4)), y: keep(storageBuffer(dev, rows * I * bytes)), down: keep(storageBuffer(dev, rows * Hd * 4)), head: keep(storageBuffer(dev, withHead ? rows * vocab * 4 : 16)) }
+  const w = weights.layers[0]!
+  const names = ["qkv", "gate/up", "down", ...(withHead ? ["head"] : [])]
+  let want: ReadonlyArray<Float32Array> | undefined
+  return {
+    /** why k's products are not the first checked kernels', or undefined (the first: undefined) */
+    differs: async (k: DecodeLayerKernels): Promise<string | undefined> => {
+      dev.queue.writeBuffer(out.down, 0, new Float32Array(rows * Hd))
+      await runDispatches(dev, [
+        k.qkv({ A: x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: out.qkv, G: w.inputNorm, params: p.qkv }, W),
+        k.gateUp({ A: x, B0: w.gate.B, B1: w.up.B, Y: out.y, G: w.postNorm, params: p.gateUp }, I),
+        k.accumulate({ A: acts, B: w.down.B, C: out.down, params: p.down }, Hd),
+        ...(withHead ? [k.head({ A: x, B: weights.lmHead, C: out.head, G: weights.finalNorm, params: p.head }, vocab)] : [])
+      ])
+      const got = [
+        valuesOf(await readBuffer(dev, out.qkv, rows * W * 4), "f32"),
+        valuesOf(await readBuffer(dev, out.y, rows * I * bytes), storage),
+        valuesOf(await readBuffer(dev, out.down, rows * Hd * 4), "f32"),
+        ...(withHead ? [valuesOf(await readBuffer(dev, out.head, rows * vocab * 4), "f32")] : [])
+      ]
+      if (!want) {
+        want = got
+        return undefined
+      }
+      return mismatch(got, want, probeTolerance(storage), names)
+    },
+    destroy: () => made.forEach((b) => b.destroy())
+  }
 }
 
 const tuneLayouts = async <S extends AnyGemvShape>(gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage, family: LayoutFamily<S>): Promise<TunedShapes<S>> => {
@@ -115,6 +168,7 @@ const tuneLayouts = async <S extends AnyGemvShape>(gpu: Gpu, shape: EngineShape,
   const step = b.fold ? uniformBuffer(dev, ...decodeAttendParams(rows, b.fold.positions - 1, H, KV, 1 / Math.sqrt(D), eps, shape.theta)) : undefined
   if (step) made.push(step)
   const best: Partial<Record<Kind, { shape: S; ms: number }>> = {}
+  const check = family.check ? layoutCheck(dev, shape, weights, rows, storage, withHead, p) : undefined
   try {
     for (const candidate of family.candidates) {
       const per = family.columns(candidate)
@@ -125,6 +179,12 @@ const tuneLayouts = async <S extends AnyGemvShape>(gpu: Gpu, shape: EngineShape,
         return undefined
       })
       if (!k) continue
+      const wrong = await check?.differs(k)
+      if (wrong !== undefined) {
+        leftOutLayouts.push({ family: family.name, rows, layout: candidate, why: `does not reproduce the first layout's products here (${wrong})` })
+        if (process.env.FLEUVE_GENERATION_LOG === "1") process.stderr.write(`generation: decoder layout ${JSON.stringify(candidate)} left out: its products differ from the first layout's (${wrong})\n`)
+        continue
+      }
       const runs: Array<[Kind, ReadonlyArray<Dispatch>]> = [
         ["qkv", weights.layers.map((w, l) => k.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: b.qkv, G: weights.layers[l]!.inputNorm, params: p.qkv }, W))],
         ["gateUp", weights.layers.map((w) => k.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I))],
@@ -141,6 +201,7 @@ const tuneLayouts = async <S extends AnyGemvShape>(gpu: Gpu, shape: EngineShape,
     }
   } finally {
     for (const buf of made) buf.destroy()
+    check?.destroy()
   }
   const fallback = family.fallback
   const result: TunedShapes<S> = { qkv: best.qkv?.shape ?? fallback, gateUp: best.gateUp?.shape ?? fallback, accumulate: best.accumulate?.shape ?? fallback, head: best.head?.shape ?? fallback, ...(best.oCombined ? { oCombined: best.oCombined.shape } : {}) }
