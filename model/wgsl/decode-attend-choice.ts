@@ -33,12 +33,14 @@ export interface AttendChoice {
 }
 
 /**
- * The candidates at 5–16 rows, the default (coalesced) first: the gqa kernel in its default layout
- * (8 subgroups, a team's lanes' worth of keys a sweep) and with fewer keys a team in more
- * subgroups (session 17's layouts: fewer registers a lane, more warps an SM), whole and split.
+ * The candidates at 5–16 rows, the default (coalesced) first: the split attention (flash-decoding,
+ * slower at 16 rows in session 6, before the gqa forms), the gqa kernel in its default layout (8
+ * subgroups, a team's lanes' worth of keys a sweep) and with fewer keys a team in more subgroups
+ * (session 17's layouts: fewer registers a lane, more warps an SM), whole and split.
  */
 export const ATTEND_CANDIDATES: ReadonlyArray<AttendChoice> = [
   { attend: "coalesced" },
+  { attend: "split" },
   { attend: "gqa" },
   { attend: "gqa", gqa: { warps: 16, keys: 8 } },
   { attend: "gqa", gqa: { warps: 32, keys: 8 } },
