@@ -56,6 +56,8 @@ export interface AttendDecision {
   readonly key: string
   readonly chosen: AttendChoice
   readonly candidates: ReadonlyArray<AttendChoice & ({ readonly ms: number } | { readonly left: string })>
+  /** why the probe itself failed, where it did (the default is then run) */
+  readonly failed?: string
 }
 
 /** Every probe this process ran (the generation bench prints them). */
@@ -91,9 +93,11 @@ export const chooseDecodeAttention = (gpu: Gpu, shape: EngineShape, probe: Atten
   if (hit) return hit
   const run = probeAttention(gpu, shape, probe, candidates, key, make).then((d) => {
     attendDecisions.push(d)
+    // a failed probe is said whatever the log level: the decoder then runs the default unmeasured
+    if (d.failed && process.env.FLEUVE_GENERATION_LOG !== "1") process.stderr.write(`generation: the decoding attention's probe failed (${d.failed}); ${label(d.chosen)}\n`)
     if (process.env.FLEUVE_GENERATION_LOG === "1") {
       const each = d.candidates.map((c) => `${label(c)} ${"ms" in c ? `${c.ms.toFixed(3)} ms` : `left out (${c.left})`}`).join("; ")
-      process.stderr.write(`generation: decoding attention for ${kernelRows} rows at ${probe.positions} positions: ${label(d.chosen)} (${each})\n`)
+      process.stderr.write(`generation: decoding attention for ${kernelRows} rows at ${probe.positions} positions: ${label(d.chosen)} (${each}${d.failed ? `; the probe failed: ${d.failed}` : ""})\n`)
     }
     return d.chosen
   })
@@ -126,7 +130,8 @@ const probeAttention = async (gpu: Gpu, shape: EngineShape, probe: AttendProbe, 
     const [K, V] = [cache(), cache()]
     const [checkParams, params] = [paramsAt(checked - 1), paramsAt(positions - 1)]
     const runs: Array<{ readonly choice: AttendChoice; readonly layers: ReadonlyArray<Dispatch> }> = []
-    let want: ReadonlyArray<Float32Array> | undefined
+    // the first candidate that runs is the one the others must reproduce (the default, unless it cannot run here)
+    let want: { readonly from: AttendChoice; readonly values: ReadonlyArray<Float32Array> } | undefined
     for (const choice of candidates) {
       const gqa = choice.attend === "gqa" || choice.attend === "gqa-split"
       if (gqa && !gqaRunsHere(gpu, D, storage, H / KV, choice.attend === "gqa-split", choice.gqa)) {
@@ -143,11 +148,11 @@ const probeAttention = async (gpu: Gpu, shape: EngineShape, probe: AttendProbe, 
       await runDispatches(dev, attend({ K, V, qNorm: first.qNorm, kNorm: first.kNorm }, checkParams, checked))
       const appended = (checked - 1) * slot * bytes
       const got = (await Promise.all([readBuffer(dev, O, rows * H * D * bytes), readBuffer(dev, K, slot * bytes, appended), readBuffer(dev, V, slot * bytes, appended)])).map((r) => valuesOf(r, storage))
-      if (!want) want = got // the reference's output and appended key and value
+      if (!want) want = { from: choice, values: got }
       else {
-        const wrong = mismatch(got, want, probe.tolerance ?? probeTolerance(storage), ["output", "appended key", "appended value"])
+        const wrong = mismatch(got, want.values, probe.tolerance ?? probeTolerance(storage), ["output", "appended key", "appended value"])
         if (wrong !== undefined) {
-          left.push({ ...choice, left: `does not reproduce ${label(reference)} here (${wrong})` })
+          left.push({ ...choice, left: `does not reproduce ${label(want.from)} here (${wrong})` })
           continue
         }
       }
@@ -162,7 +167,7 @@ const probeAttention = async (gpu: Gpu, shape: EngineShape, probe: AttendProbe, 
     return { key, chosen, candidates: [...timed, ...left] }
   } catch (e) {
     // a probe that fails keeps the default, and says why
-    return { key, chosen: reference, candidates: [...left, { ...reference, left: `the probe failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }] }
+    return { key, chosen: reference, candidates: left, failed: e instanceof Error ? e.message.split("\n")[0]! : String(e) }
   } finally {
     for (const b of made) b.destroy()
   }
