@@ -55,4 +55,18 @@ describe("tensor-core decoding GEMVs, f16 form, fragments emulated", { skip }, (
       }
     })
   }
+  // 16 warps (512 threads, meeting in two rounds of 8) can't run here (SwiftShader's workgroups stop
+  // at 256 threads): their WGSL, fragments emulated (f32: the form decode-layer.test.ts runs), must
+  // still compile as a module, every kind
+  it("16 warps: every kind's WGSL compiles (its rounds are run above at 8 warps meeting 4)", async () => {
+    if (t.skip !== false) return
+    const dev = t.gpu.device
+    for (const [norm, weights, out] of [[true, "qkv", "store"], [true, "gate-up", "store"], [false, "one", "accumulate"], [true, "one", "store"]] as const) {
+      const code = emulateSubgroupMatrices(decodeGemvTcWgsl({ storage: "f32", unroll: 1, norm, weights, out, prefetch: true, warps: 16 }), 16)
+      assert.match(code, /@workgroup_size\(512\)/)
+      const info = await dev.createShaderModule({ code, label: `decode-gemv-tc-w16-${weights}` }).getCompilationInfo()
+      const errors = info.messages.filter((m) => m.type === "error").map((m) => `${m.lineNum}: ${m.message}`)
+      assert.deepEqual(errors, [], `${weights}: ${errors.join("; ")}`)
+    }
+  })
 })
