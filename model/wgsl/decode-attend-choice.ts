@@ -78,7 +78,8 @@ export interface AttendProbe {
   readonly tolerance?: number
 }
 
-const label = (c: AttendChoice): string => `${c.attend}${c.gqa ? ` ${c.gqa.warps}x${c.gqa.keys}` : ""}`
+/** An attention and its gqa layout as logs and Qwen3Decoder.attention name them: "coalesced", "gqa 32x8" ("-" a default). */
+export const attendLabel = (c: AttendChoice): string => `${c.attend}${c.gqa ? ` ${c.gqa.warps ?? "-"}x${c.gqa.keys ?? "-"}` : ""}`
 
 /** How a probe makes a candidate's kernels (decodeLayerKernels; tests wrap it to make a candidate wrong). */
 export type MakeDecodeKernels = typeof decodeLayerKernels
@@ -94,10 +95,10 @@ export const chooseDecodeAttention = (gpu: Gpu, shape: EngineShape, probe: Atten
   const run = probeAttention(gpu, shape, probe, candidates, key, make).then((d) => {
     attendDecisions.push(d)
     // a failed probe is said whatever the log level: the decoder then runs the default unmeasured
-    if (d.failed && process.env.FLEUVE_GENERATION_LOG !== "1") process.stderr.write(`generation: the decoding attention's probe failed (${d.failed}); ${label(d.chosen)}\n`)
+    if (d.failed && process.env.FLEUVE_GENERATION_LOG !== "1") process.stderr.write(`generation: the decoding attention's probe failed (${d.failed}); ${attendLabel(d.chosen)}\n`)
     if (process.env.FLEUVE_GENERATION_LOG === "1") {
-      const each = d.candidates.map((c) => `${label(c)} ${"ms" in c ? `${c.ms.toFixed(3)} ms` : `left out (${c.left})`}`).join("; ")
-      process.stderr.write(`generation: decoding attention for ${kernelRows} rows at ${probe.positions} positions: ${label(d.chosen)} (${each}${d.failed ? `; the probe failed: ${d.failed}` : ""})\n`)
+      const each = d.candidates.map((c) => `${attendLabel(c)} ${"ms" in c ? `${c.ms.toFixed(3)} ms` : `left out (${c.left})`}`).join("; ")
+      process.stderr.write(`generation: decoding attention for ${kernelRows} rows at ${probe.positions} positions: ${attendLabel(d.chosen)} (${each}${d.failed ? `; the probe failed: ${d.failed}` : ""})\n`)
     }
     return d.chosen
   })
@@ -152,7 +153,7 @@ const probeAttention = async (gpu: Gpu, shape: EngineShape, probe: AttendProbe, 
       else {
         const wrong = mismatch(got, want.values, probe.tolerance ?? probeTolerance(storage), ["output", "appended key", "appended value"])
         if (wrong !== undefined) {
-          left.push({ ...choice, left: `does not reproduce ${label(want.from)} here (${wrong})` })
+          left.push({ ...choice, left: `does not reproduce ${attendLabel(want.from)} here (${wrong})` })
           continue
         }
       }

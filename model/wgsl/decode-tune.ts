@@ -76,11 +76,14 @@ export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineW
  * `options` joins each candidate's kernel options (tests: the emulated fragments). Depth and
  * prefetch change no result; more warps change the order of the K slices' sums.
  */
+/** The tensor-core layouts whose K step divides every width of `shape` (hidden, H · D, intermediate): the ones its GEMVs can run. */
+export const tcShapesFitting = (shape: EngineShape, candidates: ReadonlyArray<TcGemvShape> = TC_CANDIDATES): ReadonlyArray<TcGemvShape> =>
+  candidates.filter((c) => [shape.hidden, shape.heads * shape.headDim, shape.intermediate].every((k) => k % tcGemvKStep(c.unroll, c.warps) === 0))
+
 export const tuneTensorCoreShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<TcGemvShape> = TC_CANDIDATES, options: DecodeLayerOptions = {}): Promise<TunedShapes<TcGemvShape>> => {
   const { fold: _fold, ...plain } = b
-  const { hidden: Hd, heads: H, headDim: D, intermediate: I } = shape
-  const fits = candidates.filter((c) => [Hd, H * D, I].every((k) => k % tcGemvKStep(c.unroll, c.warps) === 0))
-  if (fits.length === 0) return Promise.reject(new Error(`decode tuner: no tensor-core GEMV layout of ${JSON.stringify(candidates)} divides the widths ${Hd}, ${H * D}, ${I}`))
+  const fits = tcShapesFitting(shape, candidates)
+  if (fits.length === 0) return Promise.reject(new Error(`decode tuner: no tensor-core GEMV layout of ${JSON.stringify(candidates)} divides the widths ${shape.hidden}, ${shape.heads * shape.headDim}, ${shape.intermediate}`))
   return tuneLayouts(gpu, shape, weights, decoderRows, plain, withHead, storage, {
     name: "tensor-cores", candidates: fits, fallback: fits[0]!, columns: () => TC_COLUMNS, check: true,
     options: (c) => ({ ...options, gemv: "tensor-cores", shapes: { qkv: c, gateUp: c, accumulate: c, head: c } })

@@ -42,7 +42,6 @@ export const epilogueDecisions: Array<EpilogueDecision & { readonly key: string 
 
 const decided = new WeakMap<GPUDevice, Map<string, Promise<boolean>>>()
 
-
 /** A weight [N, K] in the plan's format: f16 values, or NF4 codes (any 4 bits are a code) with one scale. */
 const weightOf = (device: GPUDevice, format: WeightFormat, N: number, K: number, seed: number) => format === "f16"
   ? { B: storageBuffer(device, toF16(seededRandoms(N * K, seed, 0.05))) }

@@ -1,9 +1,9 @@
 import { type Binding, encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { TC_CANDIDATES, TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
+import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
 import { subgroupsOf32 } from "./kernels/matmul.ts"
-import { chooseDecodeAttention } from "./decode-attend-choice.ts"
+import { attendLabel, chooseDecodeAttention } from "./decode-attend-choice.ts"
 import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, parseGqaLayout, tcGemvUnroll } from "./kernels/decode-layer.ts"
 import { BLOCKED_ROWS } from "./kernels/decode-gemv-blocked.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
@@ -11,7 +11,7 @@ import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts
 import { type TokenFeedKernels, tokenFeedKernels } from "./kernels/token-feed.ts"
 import { tableShards } from "./token-kernels.ts"
 import { pickChunks, pickFeed, pickFeedParams, pickSplit, pickSplitParams } from "./kernels/pick-split.ts"
-import { tuneBlockedShapes, tuneDecodeShapes, tuneTensorCoreShapes } from "./decode-tune.ts"
+import { tcShapesFitting, tuneBlockedShapes, tuneDecodeShapes, tuneTensorCoreShapes } from "./decode-tune.ts"
 import type { Gpu } from "./kernels/device.ts"
 import { checkEngineShape, type EngineShape, EngineShapeError, type EngineWeights, forwardParts, type Qwen3Engine, readTokenScores, type TokenScores } from "./qwen3-engine.ts"
 
@@ -255,8 +255,9 @@ export class Qwen3Decoder {
       // folding the chunks, not blocked, keeps the default layout)
       const tuned = tc || blocked || noTuning ? {} : await tuneDecodeShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead)
       const tunedBlocked = blocked && !noTuning ? await tuneBlockedShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead) : {}
-      // the tensor cores: each kind's depth (up to the widest the widths allow) and prefetch timed, unless the layout says
-      const tcCandidates = TC_CANDIDATES.filter((c) => c.unroll <= (tcUnroll ?? 0))
+      // the tensor cores: each kind's depth, prefetch and warps timed among those the widths allow, unless
+      // the layout says (none allowed, e.g. K a multiple of 128 only: tcUnroll's kernels untuned)
+      const tcCandidates = tcShapesFitting(shape)
       const tunedTc = tc && !noTuning && decoderLayout.tcPrefetch === undefined && tcCandidates.length > 0 ? await tuneTensorCoreShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead, "f16", tcCandidates) : {}
       const dl = await decodeLayerKernels(gpu, D, {
         rows, ...gemvOptions, attend, ...(gqa ? { gqa } : {}), queryGroup: H / KV, ...(fold ? { foldCombine: { heads: H } } : {}),
@@ -299,7 +300,7 @@ export class Qwen3Decoder {
       const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
       if (tc) decoder.gemv = "tensor-cores"
       if (blocked) decoder.gemv = "blocked"
-      decoder.attention = `${dl.attendVariant}${dl.attendVariant.startsWith("gqa") && gqa ? ` ${gqa.warps ?? "-"}x${gqa.keys ?? "-"}` : ""}`
+      decoder.attention = attendLabel({ attend: dl.attendVariant, ...(dl.attendVariant.startsWith("gqa") && gqa ? { gqa } : {}) })
       if (feedingHead) Object.assign(decoder, { feedingHead, embedDispatches: embed.length })
       return decoder
     }

@@ -1,6 +1,6 @@
 import { range } from "./codegen.ts"
 import type { DecodeStorage } from "./decode-gemv-spec.ts"
-import type { Gpu } from "./device.ts"
+import { type Gpu, maxWorkgroupThreads } from "./device.ts"
 
 /**
  * The decoding attention for many rows ("gqa", issue 22 item 4): one workgroup per (row, kv head)
@@ -107,7 +107,7 @@ export const gqaSubgroupWidth = (gpu: Gpu, D: number): number | undefined => {
   const width = sizes.min
   const T = teamLanes(D, width)
   if (!isPowerOfTwo(width) || D % 8 !== 0 || !isPowerOfTwo(T) || (D / 4) % T !== 0) return undefined
-  if (GQA_WARPS * width > Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)) return undefined
+  if (GQA_WARPS * width > maxWorkgroupThreads(gpu)) return undefined
   return width
 }
 

@@ -45,7 +45,7 @@ import type { DecodeGemvSpec, DecodeStorage } from "./decode-gemv-spec.ts"
  */
 export const TC_COLUMNS = 16
 /** Subgroups a workgroup unless the spec says (each walks 1 / warps of K). */
-const WARPS = 8
+export const TC_WARPS = 8
 /** Result fragments that meet in workgroup memory at once, at most (8 KB of f32): more warps meet in rounds. */
 const MEET = 8
 
@@ -70,9 +70,10 @@ export interface DecodeGemvTcSpec extends Omit<DecodeGemvSpec, "rows" | "shape">
 
 /**
  * A tensor-core GEMV kind's layout (DecodeLayerOptions.shapes, as GemvShape and BlockedGemvShape are
- * the other families'): its staging depth and whether its loads run a step ahead. The decode tuner
- * (model/wgsl/decode-tune.ts) times TC_CANDIDATES per kind on the device: neither changes a result
- * (each warp sums its slice's products in k order whatever the depth), only the time.
+ * the other families'): its staging depth, whether its loads run a step ahead, and its warps. The
+ * decode tuner (model/wgsl/decode-tune.ts) times TC_CANDIDATES per kind on the device. Depth and
+ * prefetch change no result (each warp sums its slice's products in k order whatever the depth);
+ * more warps sum the K slices in another order.
  */
 export interface TcGemvShape {
   readonly unroll: number
@@ -95,7 +96,7 @@ export const TC_CANDIDATES: ReadonlyArray<TcGemvShape> = [
 ]
 
 /** The K multiple a tensor-core decoding GEMV of `warps` subgroups needs. */
-export const tcGemvKStep = (unroll: number, warps = WARPS): number => warps * 16 * unroll
+export const tcGemvKStep = (unroll: number, warps = TC_WARPS): number => warps * 16 * unroll
 
 /** Steps of 16 k a subgroup stages at once: gate-up stages two weights' tiles, so half as many. */
 const stageSteps = (unroll: number, pair: boolean): number => (pair ? Math.max(1, unroll / 2) : unroll)
@@ -113,11 +114,11 @@ const sharedBytesOf = (storage: DecodeStorage, unroll: number, pair: boolean, wa
 }
 
 /** Bytes of workgroup memory the tensor-core GEMVs of `storage` need at `unroll` and `warps` (the largest kind's). */
-export const tcGemvSharedBytes = (storage: DecodeStorage, unroll: number, warps = WARPS): number =>
+export const tcGemvSharedBytes = (storage: DecodeStorage, unroll: number, warps = TC_WARPS): number =>
   Math.max(sharedBytesOf(storage, unroll, false, warps), sharedBytesOf(storage, unroll, true, warps))
 
 export const decodeGemvTcWgsl = (s: DecodeGemvTcSpec): string => {
-  const SUBGROUPS = s.warps ?? WARPS
+  const SUBGROUPS = s.warps ?? TC_WARPS
   const G = meetOf(SUBGROUPS, s.meet)
   // C holds G fragments and, for the norm kinds' sums of squares, a value a thread
   if (!Number.isInteger(SUBGROUPS) || SUBGROUPS < 1 || SUBGROUPS % G !== 0 || G * 256 < 32 * SUBGROUPS || 32 * SUBGROUPS < 256) throw new Error(`decode GEMV (tensor cores): ${SUBGROUPS} warps meeting ${G} at a time: at least 8 warps, a whole number of rounds, and a meeting place of a value a thread`)

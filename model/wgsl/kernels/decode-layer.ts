@@ -1,8 +1,8 @@
 import { pipeline, type Binding, type Dispatch } from "./buffers.ts"
 import { range } from "./codegen.ts"
-import type { Gpu } from "./device.ts"
+import { type Gpu, maxWorkgroupThreads } from "./device.ts"
 import { decodeAttendGqaWgsl, GQA_WARPS, gqaChunkKeys, gqaKeysFit, gqaSharedBytes, gqaSubgroupWidth, gqaTeamLanes, type GqaAttendSpec } from "./decode-attend-gqa.ts"
-import { decodeGemvTcWgsl, isTcShape, TC_COLUMNS, type TcGemvShape, tcGemvSharedBytes } from "./decode-gemv-tc.ts"
+import { decodeGemvTcWgsl, isTcShape, TC_COLUMNS, TC_WARPS, type TcGemvShape, tcGemvSharedBytes } from "./decode-gemv-tc.ts"
 import { type BlockedGemvShape, blockedColumnsPerGroup, blockedSharedBytes, BLOCKED_ROWS, DEFAULT_BLOCKED_SHAPE, decodeGemvBlockedWgsl, isBlockedShape } from "./decode-gemv-blocked.ts"
 import type { DecodeGemvSpec, DecodeStorage, GemvShape } from "./decode-gemv-spec.ts"
 import { subgroupsOf32 } from "./matmul.ts"
@@ -849,7 +849,7 @@ const gqaSpecOrWhy = (gpu: Gpu, D: number, storage: DecodeStorage, group: number
   const base = width === undefined ? undefined : { D, storage, group, width, ...keys }
   const spec = base && (split ? { ...base, split, warps: Math.max(layout.warps ?? 4, Math.ceil(SPLIT_KEYS / gqaChunkKeys({ ...base, warps: 1 }))) } : { ...base, warps: layout.warps ?? GQA_WARPS })
   const threads = spec ? spec.warps * spec.width : 0
-  const maxThreads = Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)
+  const maxThreads = maxWorkgroupThreads(gpu)
   // a team's keys: a power of two up to its lanes (gqaKeysFit), else the layout is refused here, not by the generator
   const keysFit = spec === undefined || gqaKeysFit(spec)
   const warpsFit = spec === undefined || (Number.isInteger(spec.warps) && spec.warps >= 1)
@@ -891,9 +891,8 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   const tcKinds = (["qkv", "gateUp", "accumulate", "head"] as const).map(tcShape)
   const tcShared = Math.max(...tcKinds.map((c) => tcGemvSharedBytes(storage, c.unroll, c.warps)))
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)
-  const tcThreads = Math.max(...tcKinds.map((c) => 32 * (c.warps ?? 8)))
-  const maxThreads = Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)
-  if (tc && tcThreads > maxThreads) throw new Error(`decode layer: the tensor-core GEMVs need workgroups of ${tcThreads} threads (${maxThreads} here)`)
+  const tcThreads = Math.max(...tcKinds.map((c) => 32 * (c.warps ?? TC_WARPS)))
+  if (tc && tcThreads > maxWorkgroupThreads(gpu)) throw new Error(`decode layer: the tensor-core GEMVs need workgroups of ${tcThreads} threads (${maxWorkgroupThreads(gpu)} here)`)
   // a column group's sums by subgroupAdd where it is one warp of a 32-lane subgroup, up to 4 rows
   // (more rows: more adds than the workgroup-memory reduction's reads). Opt-in (subgroupReduce: true
   // or FLEUVE_DECODER_SUBGROUPS=1) until it has passed its tests on a card: SwiftShader's subgroups

@@ -1,5 +1,5 @@
 import { bestWallMs, pipeline, storageBuffer, uniformBuffer, type Binding, type Dispatch } from "./buffers.ts"
-import { type Gpu, pickMatrixConfig } from "./device.ts"
+import { type Gpu, maxWorkgroupThreads, pickMatrixConfig } from "./device.ts"
 import { fragmentAccumulators, fragmentProducts, storeFragments } from "./subgroup-matrix.ts"
 import { NF4_CODE } from "../../formats/nf4.ts"
 import { range } from "./codegen.ts"
@@ -315,7 +315,7 @@ export const matmulPlan = async (gpu: Gpu, format: WeightFormat, prefer?: Matmul
     const tiles = prefer === "subgroup-matrix-single" || !subgroupsOf32(gpu) ? [] : (options.tiles ?? SHORTLIST)
     for (const t of tiles) {
       const epilogueBytes = epilogue === "pick" ? pickSharedBytes(t, F) : epilogue === "gate-up" ? gateUpSharedBytes(t, F) : 0
-      if (!tileValid(t, F) || !tileSupports(t, format) || (epilogue === "gate-up" && !gateUpValid(t, F)) || tileSharedBytes(t, weight) + epilogueBytes > limit || tileThreads(t) > Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)) continue
+      if (!tileValid(t, F) || !tileSupports(t, format) || (epilogue === "gate-up" && !gateUpValid(t, F)) || tileSharedBytes(t, weight) + epilogueBytes > limit || tileThreads(t) > maxWorkgroupThreads(gpu)) continue
       try {
         const p = await pipeline(gpu.device, tiledTensorCoreWgsl(t, F, format, accumulate, weight, false, epilogue), `matmul-${tileName(t)}-${suffix}${epilogue === "none" ? "" : `-${epilogue}`}`)
         candidates.push({ variant: tileName(t), pipeline: p, BM: t.BM, BN: t.BN, BK: t.BK, width: pickBlockWidth(t) })
