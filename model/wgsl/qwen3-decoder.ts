@@ -83,12 +83,14 @@ const defaultGemv = (rows: number, tensorCoresFit: boolean): DecodeGemv =>
 const envGemv = process.env.FLEUVE_DECODER_GEMV
 const GEMVS: ReadonlyArray<DecodeGemv> = ["cuda-cores", "tensor-cores", "blocked"]
 const envGqa = parseGqaLayout(process.env.FLEUVE_DECODER_GQA)
+const envPrefetch = process.env.FLEUVE_DECODER_TC_PREFETCH
+if (envPrefetch && envPrefetch !== "1" && envPrefetch !== "0") process.stderr.write(`FLEUVE_DECODER_TC_PREFETCH=${envPrefetch}: not 1 or 0; each kind's prefetch timed on the device\n`)
 if (process.env.FLEUVE_DECODER_GQA && !envGqa) process.stderr.write(`FLEUVE_DECODER_GQA=${process.env.FLEUVE_DECODER_GQA}: not <warps>x<keys> (e.g. 32x8); the gqa attention's default layout\n`)
 let decoderLayout: DecoderLayout = {
   ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
   ...(GEMVS.includes(envGemv as DecodeGemv) ? { gemv: envGemv as DecodeGemv } : {}),
   ...(envGqa ? { gqa: envGqa } : {}),
-  ...(process.env.FLEUVE_DECODER_TC_PREFETCH === "1" || process.env.FLEUVE_DECODER_TC_PREFETCH === "0" ? { tcPrefetch: process.env.FLEUVE_DECODER_TC_PREFETCH === "1" } : {})
+  ...(envPrefetch === "1" || envPrefetch === "0" ? { tcPrefetch: envPrefetch === "1" } : {})
 }
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
