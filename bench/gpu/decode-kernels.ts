@@ -11,7 +11,8 @@
  * and per kind a `gemv-gain` line: the best blocked layout's GPU µs against the best CUDA-core one's.
  * Where the card has 16 × 16 f16 fragments, the tensor-core GEMVs (decode-gemv-tc.ts) at unroll 1, 2
  * and 4, each with and without their loads a step ahead (`prefetch`), in 8 warps a workgroup and
- * (unroll 1 and 2) in 16.
+ * (unroll 1 and 2) in 16; then o and down with K split over 2 and 4 workgroups, and the norm kinds
+ * reading the partials such a split leaves pending (timeSplitK).
  *
  *   node --import tsx bench/gpu/decode-kernels.ts --rows 16,8 --gemv-only   (each kind alone at 16 and 8
  *     rows: every CUDA-core layout, the tuner's candidates among them, against every blocked layout;
@@ -22,10 +23,10 @@
  *   --robustness-off: Dawn's disable_robustness toggle (no clamp on each storage index)
  */
 import { parseArgs } from "node:util"
-import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
+import { pipeline, storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes, type DecodeAttend, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type GemvShape, type GqaLayout } from "../../model/wgsl/kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, BLOCKED_ROWS, type BlockedGemvShape } from "../../model/wgsl/kernels/decode-gemv-blocked.ts"
-import type { TcGemvShape } from "../../model/wgsl/kernels/decode-gemv-tc.ts"
+import { decodeGemvTcWgsl, tcGemvKStep, TC_COLUMNS, type TcGemvShape } from "../../model/wgsl/kernels/decode-gemv-tc.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
@@ -98,6 +99,45 @@ const TC_LAYOUTS: ReadonlyArray<{ tc: TcGemvShape }> = [
 // past the device's workgroup size: an error line): fewer keys a lane, more subgroups an SM
 const GQA_LAYOUTS: ReadonlyArray<GqaLayout> = [{ warps: 8, keys: 8 }, { warps: 16, keys: 8 }, { warps: 32, keys: 8 }, { warps: 32, keys: 4 }, { warps: 16, keys: 16 }]
 const GQA_SPLIT_LAYOUTS: ReadonlyArray<GqaLayout> = [{ warps: 8, keys: 8 }, { warps: 4, keys: 8 }, { warps: 8, keys: 4 }, { warps: 16, keys: 8 }]
+/**
+ * The tensor-core GEMVs with K split over workgroups (decode-gemv-tc.ts `split`, opt-in): o and
+ * down (N = 1024: 64 workgroups of 16 columns on the H100's 132 SMs) in 2 and 4 parts, each folding
+ * one slice left pending by the kind before; and what reading pending slices costs the norm kinds
+ * after a split (qkv and gate/up reading A plus 1 or 3 slices). Split 1, pending 1 is the fold alone.
+ */
+const timeSplitK = async (M: number) => {
+  const pend = storageBuffer(dev, 3 * 16 * I * 4)
+  const part = storageBuffer(dev, 3 * 16 * Hd * 4)
+  const p = (N: number, K: number, n1 = 0, n2 = 0) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, 1e-6))
+  const made = async (shape: TcGemvShape, spec: { norm: boolean; weights: "one" | "qkv" | "gate-up"; out: "store" | "accumulate"; split?: number; pending: number }, label: string) =>
+    pipeline(dev, decodeGemvTcWgsl({ storage, ...shape, ...spec }), `${label}-tc-u${shape.unroll}${shape.prefetch ? "-p" : ""}-s${spec.split ?? 1}-q${spec.pending}`)
+  for (const shape of [2, 4].flatMap((unroll) => [false, true].map((prefetch) => ({ unroll, prefetch })))) {
+    for (const split of [1, 2, 4]) {
+      for (const [label, ws, K] of [["o (+residual)", Wo, H * D], ["down (+residual)", Wd, I]] as const) {
+        const info = { rows: M, gemv: "tensor-cores", warps: 8, ...shape, split, pending: 1 }
+        if (K % tcGemvKStep(shape.unroll, 8, split) !== 0) {
+          emit({ kind: "error", what: `${label} ${JSON.stringify(info)}`, reason: `K ${K} is not a multiple of ${tcGemvKStep(shape.unroll, 8, split)}` })
+          continue
+        }
+        const pipe = await made(shape, { norm: false, weights: "one", out: "accumulate", split, pending: 1 }, "o-down")
+        const params = p(Hd, K)
+        await time(`${label}, K split`, ws.map((w) => ({ pipeline: pipe, buffers: [xh, w, out, params, pend, ...(split > 1 ? [part] : [])], groups: [Hd / TC_COLUMNS, 1, split] as const })), Hd * K * bytes, info)
+      }
+    }
+    for (const pending of [1, 3]) {
+      const info = { rows: M, gemv: "tensor-cores", warps: 8, ...shape, pending }
+      const qkv = await made(shape, { norm: true, weights: "qkv", out: "store", pending }, "qkv")
+      const qp = p(W, Hd, H * D, (H + KV) * D)
+      await time("qkv, A pending", Wq.map((_, l) => ({ pipeline: qkv, buffers: [x, Wq[l]!, Wk[l]!, Wv[l]!, out, qp, g, pend], groups: [W / TC_COLUMNS] as const })), W * Hd * bytes, info)
+      const gateUp = await made(shape, { norm: true, weights: "gate-up", out: "store", pending }, "gate-up")
+      const gp = p(I, Hd)
+      await time("gate/up, A pending", Wg.map((_, l) => ({ pipeline: gateUp, buffers: [x, Wg[l]!, Wu[l]!, xh, gp, g, pend], groups: [I / TC_COLUMNS] as const })), 2 * I * Hd * bytes, info)
+    }
+  }
+  pend.destroy()
+  part.destroy()
+}
+
 for (const M of args.rows!.split(",").map(Number)) {
   // every CUDA-core layout, then the tensor-core GEMVs (decode-gemv-tc.ts) where the card has 16 × 16 f16 fragments
   const tc = pickMatrixConfig(gpu)?.M === 16 && storage === "f16"
@@ -136,6 +176,8 @@ for (const M of args.rows!.split(",").map(Number)) {
     const family = (b: { us: number; gbs: number; layout: unknown }) => ({ gpu_us: +b.us.toFixed(2), weight_gb_s: Math.round(b.gbs), layout: b.layout })
     if (cuda && blk) emit({ kind: "gemv-gain", rows: M, label, cuda_cores: family(cuda), blocked: { ...family(blk), layout: (blk.layout as { blocked: unknown }).blocked }, speedup: +(cuda.us / blk.us).toFixed(2), ...(mma ? { tensor_cores: { ...family(mma), layout: (mma.layout as { tc: unknown }).tc }, tensor_cores_vs_blocked: +(blk.us / mma.us).toFixed(2) } : {}) })
   }
+  // a failure here leaves the attention's timings below to run
+  if (tc && !args["attend-only"]) await timeSplitK(M).catch((e) => emit({ kind: "error", what: `K split, rows ${M}`, reason: String(e).slice(0, 300) }))
   // the unfused GEMV (no norm folded in) on the same products
   if (args["gemv-only"]) continue
   if (!args["attend-only"]) {

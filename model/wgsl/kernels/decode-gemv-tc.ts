@@ -66,6 +66,20 @@ export interface DecodeGemvTcSpec extends Omit<DecodeGemvSpec, "rows" | "shape">
    */
   readonly warps?: number
   readonly meet?: number
+  /**
+   * the accumulating kind only: K walked by `split` workgroups a column group (grid z: the part),
+   * so that a GEMV of N = 1024 runs 64 · split workgroups on the SMs instead of 64. Part 0 adds its
+   * products onto Out; part s > 0 writes its own to slice s − 1 of `Part` (f32 [split − 1, M, N]),
+   * a residual still to add, which the next kinds read as `pending` (opt-in, session 19; not yet
+   * timed on a card: bench/gpu/decode-kernels.ts times it)
+   */
+  readonly split?: number
+  /**
+   * slices of partial products (a split accumulate's `Part`, f32 [pending, M, K or N]) still to add
+   * to the residual: the norm kinds read A + their sum; the accumulating kind adds their sum onto
+   * Out with its own products (part 0), so that the residual is whole again
+   */
+  readonly pending?: number
 }
 
 /**
@@ -95,8 +109,8 @@ export const TC_CANDIDATES: ReadonlyArray<TcGemvShape> = [
   ...[2, 1].map((unroll) => ({ unroll, prefetch: true, warps: 16 }))
 ]
 
-/** The K multiple a tensor-core decoding GEMV of `warps` subgroups needs. */
-export const tcGemvKStep = (unroll: number, warps = TC_WARPS): number => warps * 16 * unroll
+/** The K multiple a tensor-core decoding GEMV of `warps` subgroups needs (K over `split` workgroups: split times that). */
+export const tcGemvKStep = (unroll: number, warps = TC_WARPS, split = 1): number => split * warps * 16 * unroll
 
 /** Steps of 16 k a subgroup stages at once: gate-up stages two weights' tiles, so half as many. */
 const stageSteps = (unroll: number, pair: boolean): number => (pair ? Math.max(1, unroll / 2) : unroll)
@@ -124,6 +138,10 @@ export const decodeGemvTcWgsl = (s: DecodeGemvTcSpec): string => {
   if (!Number.isInteger(SUBGROUPS) || SUBGROUPS < 1 || SUBGROUPS % G !== 0 || G * 256 < 32 * SUBGROUPS || 32 * SUBGROUPS < 256) throw new Error(`decode GEMV (tensor cores): ${SUBGROUPS} warps meeting ${G} at a time: at least 8 warps, a whole number of rounds, and a meeting place of a value a thread`)
   const S = s.storage
   const pair = s.weights === "gate-up"
+  const SPLIT = s.split ?? 1
+  const PENDING = s.pending ?? 0
+  if (!Number.isInteger(SPLIT) || SPLIT < 1 || (SPLIT > 1 && (s.out !== "accumulate" || s.norm || s.weights !== "one"))) throw new Error(`decode GEMV (tensor cores): K split over ${SPLIT} workgroups: a whole number, and only for the accumulating kind`)
+  if (!Number.isInteger(PENDING) || PENDING < 0 || (PENDING > 0 && !s.norm && s.out !== "accumulate")) throw new Error(`decode GEMV (tensor cores): ${PENDING} pending partials: a whole number, read by the norm kinds or added by the accumulating kind`)
   const SU = stageSteps(s.unroll, pair)
   const PITCH = 16 * SU + (s.pad ?? padOf(S))
   const TILE = 16 * PITCH // one subgroup's tile of 16 rows (or columns)
@@ -143,8 +161,12 @@ export const decodeGemvTcWgsl = (s: DecodeGemvTcSpec): string => {
     ...range(nB).map((i) => `@group(0) @binding(${1 + i}) var<storage, read> B${i}: array<${wide}>;`),
     pair ? `@group(0) @binding(${1 + nB}) var<storage, read_write> Y: array<${S}>;` : `@group(0) @binding(${1 + nB}) var<storage, read_write> Out: array<f32>;`,
     `@group(0) @binding(${2 + nB}) var<uniform> p: P;`,
-    ...(s.norm ? [`@group(0) @binding(${3 + nB}) var<storage, read> G: array<vec4<f32>>;`] : [])
+    ...(s.norm ? [`@group(0) @binding(${3 + nB}) var<storage, read> G: array<vec4<f32>>;`] : []),
+    ...(PENDING > 0 ? [`@group(0) @binding(${(s.norm ? 4 : 3) + nB}) var<storage, read> Pend: array<${s.norm ? "vec4<f32>" : "f32"}>;`] : []),
+    ...(SPLIT > 1 ? [`@group(0) @binding(${(s.norm ? 4 : 3) + nB + (PENDING > 0 ? 1 : 0)}) var<storage, read_write> Part: array<f32>;`] : [])
   ]
+  // the residual's value at `at` of an [M, K] (norm kinds: vec4 units) or [M, N] array: `base`[at] plus every pending slice's
+  const withPending = (base: string, at: string, slice: string) => `${base}[${at}]${range(PENDING).map((i) => ` + Pend[${at}${i > 0 ? ` + ${i}u * ${slice}` : ""}]`).join("")}`
   // a unit's values written to a tile from element `at` (f16 words split in pairs; f32 as they are)
   const put = (tile: string, at: string, v: string, packed: boolean, count: number) =>
     packed
@@ -158,7 +180,7 @@ export const decodeGemvTcWgsl = (s: DecodeGemvTcSpec): string => {
   const lanes = (weights: ReadonlyArray<string>) => [...range(EA).map((j) => laneA(j, "    ")), ...weights.flatMap((_, f) => range(EB).map((j) => laneB(f, j)))]
   const loadA = (j: number, kbase: string, decl: boolean, indent: string) => `${decl ? "let " : ""}ka${j} = ${kbase} + (ea${j} % ${RA}u) * ${VA}u;
 ${indent}${decl ? "var " : ""}a${j} = ${AT}();
-${indent}if (ra${j} < p.M) { a${j} = A[(ra${j} * p.K + ka${j}) / ${VA}u]; }${s.norm ? `\n${indent}${decl ? "let " : ""}g${j} = G[ka${j} / 4u];` : ""}`
+${indent}if (ra${j} < p.M) { ${PENDING > 0 && s.norm ? `let at = (ra${j} * p.K + ka${j}) / ${VA}u; a${j} = ${withPending("A", "at", "(p.M * p.K / 4u)")};` : `a${j} = A[(ra${j} * p.K + ka${j}) / ${VA}u];`} }${s.norm ? `\n${indent}${decl ? "let " : ""}g${j} = G[ka${j} / 4u];` : ""}`
   const loadB = (w: string, f: number, j: number, nb: string, kbase: string, decl: boolean) =>
     `${decl ? "let " : ""}b${f}_${j} = ${w}[((${nb}) + eb${f}_${j} / ${RB}u) * (p.K / ${VW}u) + (${kbase} + (eb${f}_${j} % ${RB}u) * ${VW}u) / ${VW}u];`
   const loads = (weights: ReadonlyArray<string>, nb: string, kbase: string, indent: string) => [
@@ -221,6 +243,15 @@ ${range(SUBGROUPS / G).map((r) => `  if (sg / ${G}u == ${r}u) { subgroupMatrixSt
   if (lid < 256u) { s${f} += ${range(G).map((i) => `C[${i * 256}u + lid]`).join(" + ")}; }
   workgroupBarrier();`).join("\n")}
   s${f} *= inv;`).join("\n")
+  // the accumulating kind's write: its products (and the pending partials) onto Out, or, part s > 0
+  // of a split K, its products into slice s − 1 of Part
+  const accumulated = () => {
+    const pending = range(PENDING).map((i) => ` + Pend[o${i > 0 ? ` + ${i}u * (p.M * p.N)` : ""}]`).join("")
+    const onto = `Out[o] += s0${pending};`
+    return SPLIT > 1 ? `let o = row * p.N + n;
+    if (part == 0u) { ${onto} } else { Part[(part - 1u) * (p.M * p.N) + o] = s0; }` : PENDING > 0 ? `let o = row * p.N + n;
+    ${onto}` : "Out[row * p.N + n] += s0;"
+  }
   const body = s.weights === "qkv"
     ? `  if (n0 < p.n1) {
 ${loop(["B0"], "n0")}
@@ -245,8 +276,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let sg = lid / 32u; // the slice of K this warp walks
   let lane = lid % 32u;
   let n0 = (wg.x + wg.y * 65535u) * 16u; // the workgroup's first column
-  let kPer = p.K / ${SUBGROUPS}u;
-  let k0 = sg * kPer;
+${SPLIT > 1 ? `  let part = wg.z; // the part of K this workgroup walks (of ${SPLIT})
+  let kPer = p.K / ${SUBGROUPS * SPLIT}u;
+  let k0 = (part * ${SUBGROUPS}u + sg) * kPer;` : `  let kPer = p.K / ${SUBGROUPS}u;
+  let k0 = sg * kPer;`}
 ${range(nF).map((f) => `  var acc${f} = subgroup_matrix_result<f32, 16, 16>();`).join("\n")}
 ${body}
   // thread lid: output (row, col); each round, the 8 slices' fragments of one result meet in C
@@ -257,7 +290,7 @@ ${s.norm ? `  // the row's sum of squares: 16 threads a row, each every 16th vec
   var sq = 0.0;
   if (row < p.M) {
     for (var k4 = col; k4 < p.K / 4u; k4 += 16u) {
-      let a = A[row * (p.K / 4u) + k4];
+      let a = ${PENDING > 0 ? withPending("A", "row * (p.K / 4u) + k4", "(p.M * p.K / 4u)") : "A[row * (p.K / 4u) + k4]"};
       sq += dot(a, a);
     }
   }
@@ -271,7 +304,7 @@ ${s.norm ? `  // the row's sum of squares: 16 threads a row, each every 16th vec
   workgroupBarrier();
   let s${f} = (${range(G).map((i) => `C[${i * 256}u + row * 16u + col]`).join(" + ")}) * inv;${f + 1 < nF ? "\n  workgroupBarrier();" : ""}`).join("\n") : meetInRounds()}
   if (row < p.M && n < p.N) {
-    ${pair ? `Y[row * p.N + n] = ${S}(s0 / (1.0 + exp(-s0)) * s1);` : s.out === "accumulate" ? "Out[row * p.N + n] += s0;" : "Out[row * p.N + n] = s0;"}
+    ${pair ? `Y[row * p.N + n] = ${S}(s0 / (1.0 + exp(-s0)) * s1);` : s.out === "accumulate" ? accumulated() : "Out[row * p.N + n] = s0;"}
   }
 }
 `
