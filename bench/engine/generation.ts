@@ -60,7 +60,8 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * gqa and gqa-split may name their layout, "gqa/<warps>x<keys>": subgroups a workgroup, keys a team a sweep),
  * then any of ":tc" (the lm_head on the tensor cores' matmul), ":mma" (the fused GEMVs on the
  * tensor cores: model/wgsl/kernels/decode-gemv-tc.ts; their depth and prefetch timed per kind on the
- * device unless ":pf" or ":nopf" says: every kind's loads a step ahead, or none), ":blk" (the blocked GEMVs at 8 or 16 rows:
+ * device unless ":pf" or ":nopf" says: every kind's loads a step ahead, or none; ":ks2" / ":ks4" after ":mma":
+ * the o and down GEMVs' K over 2 or 4 workgroups, DecoderLayout.tcSplit), ":blk" (the blocked GEMVs at 8 or 16 rows:
  * model/wgsl/kernels/decode-gemv-blocked.ts; fewer rows keep the CUDA-core GEMV), ":cc" (the CUDA-core
  * GEMVs at any rows; without :mma, :blk or :cc the decoder's default: blocked at 9-16 rows since session 14), ":sg" / ":nosg" (up to 4 rows the CUDA-core
  * GEMVs' sums by subgroupAdd, or through workgroup memory), ":fold" / ":nofold" (both folds
@@ -70,8 +71,8 @@ const prompts = Array.from({ length: B }, (_, r) => {
  * "<set>@<batch>" runs it at that batch size only (e.g. fused:split@16,fused:-:sg:fold@1).
  */
 type Attend = "simple" | "unrolled" | "coalesced" | "split" | "gqa" | "gqa-split"
-const FLAGS: ReadonlyArray<string> = ["tc", "mma", "pf", "nopf", "blk", "cc", "sg", "nosg", "fold", "nofold", "foldo", "foldfeed"]
-const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; gqa?: GqaLayout; head: "gemv" | "tensor-core"; gemv?: "cuda-cores" | "tensor-cores" | "blocked"; tcPrefetch?: boolean; subgroups?: boolean; foldCombine?: boolean; foldFeed?: boolean } => {
+const FLAGS: ReadonlyArray<string> = ["tc", "mma", "pf", "nopf", "ks2", "ks4", "blk", "cc", "sg", "nosg", "fold", "nofold", "foldo", "foldfeed"]
+const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; gqa?: GqaLayout; head: "gemv" | "tensor-core"; gemv?: "cuda-cores" | "tensor-cores" | "blocked"; tcPrefetch?: boolean; tcSplit?: number; subgroups?: boolean; foldCombine?: boolean; foldFeed?: boolean } => {
   const name = named.split("@")[0]!
   const at = named.split("@")[1]
   if (at !== undefined && !/^[1-9][0-9]*$/.test(at)) throw new Error(`--kernels: ${named}? <set>@<batch size>`)
@@ -80,11 +81,11 @@ const kernelSet = (named: string): { kernels: DecoderKernels; attend?: Attend; g
   const gqa = parseGqaLayout(layoutText)
   const attends: ReadonlyArray<string> = ["simple", "unrolled", "coalesced", "split", "gqa", "gqa-split", "-"]
   const badLayout = layoutText !== undefined && (gqa === undefined || !attend!.startsWith("gqa"))
-  const badPrefetch = (flags.includes("pf") || flags.includes("nopf")) && !flags.includes("mma") // the prefetch is the tensor-core GEMVs' own
+  const badPrefetch = ["pf", "nopf", "ks2", "ks4"].some((f) => flags.includes(f)) && !flags.includes("mma") // the prefetch and the K split are the tensor-core GEMVs' own
   if ((kernels !== "fused" && kernels !== "unfused") || (attendNamed !== undefined && !attends.includes(attend!)) || badLayout || badPrefetch || flags.some((f) => !FLAGS.includes(f))) {
-    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|gqa[/<warps>x<keys>]|gqa-split[/<warps>x<keys>]|-[:tc][:mma[:pf|:nopf]|:blk|:cc][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
+    throw new Error(`--kernels: ${name}? fused, unfused, fused:simple|unrolled|coalesced|split|gqa[/<warps>x<keys>]|gqa-split[/<warps>x<keys>]|-[:tc][:mma[:pf|:nopf][:ks2|:ks4]|:blk|:cc][:sg|:nosg][:fold|:nofold|:foldo|:foldfeed]`)
   }
-  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), ...(gqa ? { gqa } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", ...(flags.includes("mma") ? { gemv: "tensor-cores" as const, ...(flags.includes("pf") ? { tcPrefetch: true } : flags.includes("nopf") ? { tcPrefetch: false } : {}) } : flags.includes("blk") ? { gemv: "blocked" as const } : flags.includes("cc") ? { gemv: "cuda-cores" as const } : {}), ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
+  return { kernels, ...(attend && attend !== "-" ? { attend: attend as Attend } : {}), ...(gqa ? { gqa } : {}), head: flags.includes("tc") ? "tensor-core" : "gemv", ...(flags.includes("mma") ? { gemv: "tensor-cores" as const, ...(flags.includes("pf") ? { tcPrefetch: true } : flags.includes("nopf") ? { tcPrefetch: false } : {}), ...(flags.includes("ks2") ? { tcSplit: 2 } : flags.includes("ks4") ? { tcSplit: 4 } : {}) } : flags.includes("blk") ? { gemv: "blocked" as const } : flags.includes("cc") ? { gemv: "cuda-cores" as const } : {}), ...(flags.includes("sg") ? { subgroups: true } : flags.includes("nosg") ? { subgroups: false } : {}), ...(flags.includes("fold") || flags.includes("nofold") ? { foldCombine: flags.includes("fold"), foldFeed: flags.includes("fold") } : {}),
     ...(flags.includes("foldo") ? { foldCombine: true } : {}), ...(flags.includes("foldfeed") ? { foldFeed: true } : {}) }
 }
 
@@ -93,7 +94,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const chosen = set ? kernelSet(set) : undefined
   if (chosen) {
     setDecoderKernels(chosen.kernels)
-    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), ...(chosen.gqa ? { gqa: chosen.gqa } : {}), head: chosen.head, ...(chosen.gemv ? { gemv: chosen.gemv } : {}), ...(chosen.tcPrefetch === undefined ? {} : { tcPrefetch: chosen.tcPrefetch }), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
+    setDecoderLayout({ ...(chosen.attend ? { attend: chosen.attend } : {}), ...(chosen.gqa ? { gqa: chosen.gqa } : {}), head: chosen.head, ...(chosen.gemv ? { gemv: chosen.gemv } : {}), ...(chosen.tcPrefetch === undefined ? {} : { tcPrefetch: chosen.tcPrefetch }), ...(chosen.tcSplit === undefined ? {} : { tcSplit: chosen.tcSplit }), ...(chosen.subgroups === undefined ? {} : { subgroupReduce: chosen.subgroups }), ...(chosen.foldCombine === undefined ? {} : { foldCombine: chosen.foldCombine }), ...(chosen.foldFeed === undefined ? {} : { foldFeed: chosen.foldFeed }) })
   }
   const rows = prompts.slice(0, batch)
   const path = await describeGenerationPath(model)
@@ -127,7 +128,7 @@ const run = async (engine: "auto" | "tfjs", maxNewTokens: number, decoderFeed: "
   const stepped = timings.steps - (timings.prefilled ?? 0)
   emit({
     kind: "generation", engine, ...(set ? { set } : {}), ...(engine === "auto" ? { feed: decoderFeed } : {}), path, layers: config.numLayers, batch, prompt: P, new_tokens: maxNewTokens, tokens, seconds: +seconds.toFixed(3), tokens_per_s: Math.round(tokens / seconds),
-    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), ...(decoder.kernels === "fused" ? { gemv: decoder.gemv, attention: decoder.attention } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
+    ...(decoder ? { kernels: decoder.kernels, ...(decoder.layout ? { layout: JSON.parse(decoder.layout) } : {}), ...(decoder.kernels === "fused" ? { gemv: decoder.gemv, attention: decoder.attention, k_split: decoder.kSplit } : {}), dispatches_per_step: decoder.dispatchesPerStep } : {}),
     ...(timings.prefill !== undefined && timings.prefilled ? { prefill_ms: +timings.prefill.toFixed(1), prefill_positions: timings.prefilled, prefill_tokens_per_s: Math.round((batch * timings.prefilled) / (timings.prefill / 1000)) } : {}),
     ...(latency !== undefined ? { step_latency_ms: +latency.toFixed(3) } : {}),
     ...(stepped > 0 && decoderFeed === "device" ? { steps: stepped, ms_per_step: +(timings.read / stepped).toFixed(3), host_ms_per_step: +(timings.submitted / stepped).toFixed(3) } : {}),

@@ -12,7 +12,7 @@
  * Where the card has 16 × 16 f16 fragments, the tensor-core GEMVs (decode-gemv-tc.ts) at unroll 1, 2
  * and 4, each with and without their loads a step ahead (`prefetch`), in 8 warps a workgroup and
  * (unroll 1 and 2) in 16; then o and down with K split over 2 and 4 workgroups, and the norm kinds
- * reading the partials such a split leaves pending (timeSplitK).
+ * reading the partials such a split leaves pending (timeSplitK, one JSON line each, `split` in it).
  *
  *   node --import tsx bench/gpu/decode-kernels.ts --rows 16,8 --gemv-only   (each kind alone at 16 and 8
  *     rows: every CUDA-core layout, the tuner's candidates among them, against every blocked layout;
@@ -23,10 +23,10 @@
  *   --robustness-off: Dawn's disable_robustness toggle (no clamp on each storage index)
  */
 import { parseArgs } from "node:util"
-import { pipeline, storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
+import { storageBuffer, uniformBuffer, type Dispatch } from "../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes, type DecodeAttend, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, type GemvShape, type GqaLayout } from "../../model/wgsl/kernels/decode-layer.ts"
 import { BLOCKED_CANDIDATES, BLOCKED_ROWS, type BlockedGemvShape } from "../../model/wgsl/kernels/decode-gemv-blocked.ts"
-import { decodeGemvTcWgsl, tcGemvKStep, TC_COLUMNS, type TcGemvShape } from "../../model/wgsl/kernels/decode-gemv-tc.ts"
+import { tcGemvKStep, type TcGemvShape } from "../../model/wgsl/kernels/decode-gemv-tc.ts"
 import { DAWN_TOGGLES, openGpu, pickMatrixConfig } from "../../model/wgsl/kernels/device.ts"
 import { gemvPlan } from "../../model/wgsl/kernels/gemv.ts"
 import { profileDispatches } from "../../model/wgsl/kernels/profile.ts"
@@ -100,38 +100,32 @@ const TC_LAYOUTS: ReadonlyArray<{ tc: TcGemvShape }> = [
 const GQA_LAYOUTS: ReadonlyArray<GqaLayout> = [{ warps: 8, keys: 8 }, { warps: 16, keys: 8 }, { warps: 32, keys: 8 }, { warps: 32, keys: 4 }, { warps: 16, keys: 16 }]
 const GQA_SPLIT_LAYOUTS: ReadonlyArray<GqaLayout> = [{ warps: 8, keys: 8 }, { warps: 4, keys: 8 }, { warps: 8, keys: 4 }, { warps: 16, keys: 8 }]
 /**
- * The tensor-core GEMVs with K split over workgroups (decode-gemv-tc.ts `split`, opt-in): o and
+ * The tensor-core GEMVs with K split over workgroups (DecodeLayerOptions.tcSplit, opt-in): o and
  * down (N = 1024: 64 workgroups of 16 columns on the H100's 132 SMs) in 2 and 4 parts, each folding
- * one slice left pending by the kind before; and what reading pending slices costs the norm kinds
- * after a split (qkv and gate/up reading A plus 1 or 3 slices). Split 1, pending 1 is the fold alone.
+ * the slices the kind before left pending (as every one but the step's first does), and what reading
+ * those slices costs the norm kinds after a split (qkv and gate/up reading A plus them).
  */
 const timeSplitK = async (M: number) => {
   const pend = storageBuffer(dev, 3 * 16 * I * 4)
   const part = storageBuffer(dev, 3 * 16 * Hd * 4)
   const p = (N: number, K: number, n1 = 0, n2 = 0) => uniformBuffer(dev, ...decodeGemvParams(M, N, K, n1, n2, 1e-6))
-  const made = async (shape: TcGemvShape, spec: { norm: boolean; weights: "one" | "qkv" | "gate-up"; out: "store" | "accumulate"; split?: number; pending: number }, label: string) =>
-    pipeline(dev, decodeGemvTcWgsl({ storage, ...shape, ...spec }), `${label}-tc-u${shape.unroll}${shape.prefetch ? "-p" : ""}-s${spec.split ?? 1}-q${spec.pending}`)
-  for (const shape of [2, 4].flatMap((unroll) => [false, true].map((prefetch) => ({ unroll, prefetch })))) {
-    for (const split of [1, 2, 4]) {
+  for (const shape of [2, 4].flatMap((unroll) => [false, true].map((prefetch): TcGemvShape => ({ unroll, prefetch })))) {
+    for (const split of [2, 4]) {
+      const info = { rows: M, gemv: "tensor-cores", warps: 8, ...shape, split, pending: split - 1 }
+      const k = await decodeLayerKernels(gpu, D, { rows: M, storage, gemv: "tensor-cores", shapes: { qkv: shape, gateUp: shape, accumulate: shape, head: shape }, tcSplit: split })
       for (const [label, ws, K] of [["o (+residual)", Wo, H * D], ["down (+residual)", Wd, I]] as const) {
-        const info = { rows: M, gemv: "tensor-cores", warps: 8, ...shape, split, pending: 1 }
-        if (K % tcGemvKStep(shape.unroll, 8, split) !== 0) {
-          emit({ kind: "error", what: `${label} ${JSON.stringify(info)}`, reason: `K ${K} is not a multiple of ${tcGemvKStep(shape.unroll, 8, split)}` })
+        const step = tcGemvKStep(shape.unroll, 8, split)
+        if (K % step !== 0) {
+          emit({ kind: "error", what: `${label} ${JSON.stringify(info)}`, reason: `K ${K} is not a multiple of ${step}` })
           continue
         }
-        const pipe = await made(shape, { norm: false, weights: "one", out: "accumulate", split, pending: 1 }, "o-down")
         const params = p(Hd, K)
-        await time(`${label}, K split`, ws.map((w) => ({ pipeline: pipe, buffers: [xh, w, out, params, pend, ...(split > 1 ? [part] : [])], groups: [Hd / TC_COLUMNS, 1, split] as const })), Hd * K * bytes, info)
+        await time(`${label}, K split`, ws.map((w) => k.accumulate({ A: xh, B: w, C: out, params, Pend: pend, Part: part }, Hd)), Hd * K * bytes, info)
       }
-    }
-    for (const pending of [1, 3]) {
-      const info = { rows: M, gemv: "tensor-cores", warps: 8, ...shape, pending }
-      const qkv = await made(shape, { norm: true, weights: "qkv", out: "store", pending }, "qkv")
       const qp = p(W, Hd, H * D, (H + KV) * D)
-      await time("qkv, A pending", Wq.map((_, l) => ({ pipeline: qkv, buffers: [x, Wq[l]!, Wk[l]!, Wv[l]!, out, qp, g, pend], groups: [W / TC_COLUMNS] as const })), W * Hd * bytes, info)
-      const gateUp = await made(shape, { norm: true, weights: "gate-up", out: "store", pending }, "gate-up")
+      await time("qkv, A pending", Wq.map((_, l) => k.qkv({ A: x, B0: Wq[l]!, B1: Wk[l]!, B2: Wv[l]!, C: out, G: g, params: qp, Pend: pend }, W)), W * Hd * bytes, info)
       const gp = p(I, Hd)
-      await time("gate/up, A pending", Wg.map((_, l) => ({ pipeline: gateUp, buffers: [x, Wg[l]!, Wu[l]!, xh, gp, g, pend], groups: [I / TC_COLUMNS] as const })), 2 * I * Hd * bytes, info)
+      await time("gate/up, A pending", Wg.map((_, l) => k.gateUp({ A: x, B0: Wg[l]!, B1: Wu[l]!, Y: xh, G: g, params: gp, Pend: pend }, I)), 2 * I * Hd * bytes, info)
     }
   }
   pend.destroy()

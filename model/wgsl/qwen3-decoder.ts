@@ -1,6 +1,6 @@
 import { type Binding, encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
+import { isTcShape, TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
 import { subgroupsOf32 } from "./kernels/matmul.ts"
 import { attendLabel, chooseDecodeAttention } from "./decode-attend-choice.ts"
@@ -35,9 +35,11 @@ export const setDecoderKernels = (k: DecoderKernels): void => {
  * FLEUVE_DECODER_GEMV=cuda-cores|tensor-cores|blocked the GEMVs,
  * FLEUVE_DECODER_GQA=<warps>x<keys> the gqa attention's layout (e.g. 32x8),
  * FLEUVE_DECODER_TC_PREFETCH=1|0 the tensor-core GEMVs' loads a step ahead or not, every kind
- * (DecodeLayerOptions.tcPrefetch; unset: each kind's depth and prefetch timed, decode-tune.ts).
+ * (DecodeLayerOptions.tcPrefetch; unset: each kind's depth and prefetch timed, decode-tune.ts),
+ * FLEUVE_DECODER_TC_SPLIT=<parts> the tensor-core o and down GEMVs' K over that many workgroups
+ * (DecodeLayerOptions.tcSplit; opt-in, untimed on a card).
  */
-export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce" | "gqa" | "tcPrefetch"> & {
+export type DecoderLayout = Pick<DecodeLayerOptions, "attend" | "shapes" | "gemv" | "subgroupReduce" | "gqa" | "tcPrefetch" | "tcSplit"> & {
   /** the lm_head: one GEMV over the real rows (default), or the tensor cores over 128 padded rows */
   readonly head?: "gemv" | "tensor-core"
   /**
@@ -84,13 +86,17 @@ const envGemv = process.env.FLEUVE_DECODER_GEMV
 const GEMVS: ReadonlyArray<DecodeGemv> = ["cuda-cores", "tensor-cores", "blocked"]
 const envGqa = parseGqaLayout(process.env.FLEUVE_DECODER_GQA)
 const envPrefetch = process.env.FLEUVE_DECODER_TC_PREFETCH
+const envSplit = process.env.FLEUVE_DECODER_TC_SPLIT
+const envSplitParts = /^[1-9][0-9]*$/.test(envSplit ?? "") ? Number(envSplit) : undefined
+if (envSplit && envSplitParts === undefined) process.stderr.write(`FLEUVE_DECODER_TC_SPLIT=${envSplit}: not a whole number of parts; K not split\n`)
 if (envPrefetch && envPrefetch !== "1" && envPrefetch !== "0") process.stderr.write(`FLEUVE_DECODER_TC_PREFETCH=${envPrefetch}: not 1 or 0; each kind's prefetch timed on the device\n`)
 if (process.env.FLEUVE_DECODER_GQA && !envGqa) process.stderr.write(`FLEUVE_DECODER_GQA=${process.env.FLEUVE_DECODER_GQA}: not <warps>x<keys> (e.g. 32x8); the gqa attention's default layout\n`)
 let decoderLayout: DecoderLayout = {
   ...(ATTENDS.includes(envAttend as DecodeAttend) ? { attend: envAttend as DecodeAttend } : {}),
   ...(GEMVS.includes(envGemv as DecodeGemv) ? { gemv: envGemv as DecodeGemv } : {}),
   ...(envGqa ? { gqa: envGqa } : {}),
-  ...(envPrefetch === "1" || envPrefetch === "0" ? { tcPrefetch: envPrefetch === "1" } : {})
+  ...(envPrefetch === "1" || envPrefetch === "0" ? { tcPrefetch: envPrefetch === "1" } : {}),
+  ...(envSplitParts !== undefined ? { tcSplit: envSplitParts } : {})
 }
 export const setDecoderLayout = (layout: DecoderLayout): void => {
   decoderLayout = layout
@@ -106,6 +112,26 @@ const tensorCoreGemvUnroll = (gpu: Gpu, shape: EngineShape): number | undefined 
   const { hidden: Hd, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocab } = shape
   if (pickMatrixConfig(gpu)?.M !== 16 || !subgroupsOf32(gpu) || ![(H + 2 * KV) * D, Hd, I, vocab].every((n) => n % TC_COLUMNS === 0)) return undefined
   return [tcGemvUnroll("f16"), 2, 1].find((u) => [Hd, H * D, I].every((k) => k % tcGemvKStep(u) === 0))
+}
+
+/**
+ * The parts the o and down GEMVs split K into (DecoderLayout.tcSplit): those asked where the GEMVs
+ * run on the tensor cores (at depth `tcUnroll` unless the accumulating kind's layout says), the
+ * lm_head is the GEMV (`gemvHead`: the tensor-core matmul's head would read the residual without the
+ * last down GEMV's pending part) and both widths (heads · head_dim, intermediate) are multiples of
+ * the accumulating kind's K step in that many parts; else none, said on stderr.
+ */
+const splitParts = (asked: number, tcUnroll: number | undefined, gemvHead: boolean, accumulate: object | undefined, shape: EngineShape): number => {
+  const layout = accumulate !== undefined && isTcShape(accumulate) ? accumulate : { unroll: tcUnroll ?? 1, warps: undefined }
+  const step = tcGemvKStep(layout.unroll, layout.warps, asked)
+  const widths = [shape.heads * shape.headDim, shape.intermediate]
+  const why = tcUnroll === undefined
+    ? "the GEMVs are not on the tensor cores"
+    : !gemvHead
+    ? "the lm_head runs on the tensor cores' matmul, which reads the residual without the pending partials"
+    : widths.every((k) => k % step === 0) ? undefined : `widths ${widths.join(" and ")} are not multiples of ${step}`
+  if (why) process.stderr.write(`generation: K split over ${asked} workgroups asked for, but ${why}; not split\n`)
+  return why ? 1 : asked
 }
 
 /** The kernels a decoder of `rows` rows over weights in `format` runs now. */
@@ -168,6 +194,9 @@ export class Qwen3Decoder {
 
   /** the fused layers' attention (DecodeLayerKernels.attendVariant) and, for gqa, its layout where one was named or chosen: "gqa 32x8"; "" unfused */
   attention = ""
+
+  /** the parts the o and down GEMVs split K into (DecoderLayout.tcSplit where it fits; 1: none) */
+  kSplit = 1
 
   /**
    * The head of a device-fed step that also feeds the next one (DecoderLayout.foldFeed: lm_head,
@@ -239,7 +268,7 @@ export class Qwen3Decoder {
       const blocked = gemv === "blocked" && BLOCKED_ROWS.includes(tunedRows)
       const noTuning = process.env.FLEUVE_DECODER_TUNE === "0"
       // the layout's options but the attention's (chosen below) and the folds (the decoder's own)
-      const { foldCombine: _fold, foldFeed: _foldFeed, attend: _attend, gqa: _gqa, ...layerLayout } = decoderLayout
+      const { foldCombine: _fold, foldFeed: _foldFeed, attend: _attend, gqa: _gqa, tcSplit: asked, ...layerLayout } = decoderLayout
       const gemvOptions: DecodeLayerOptions = { ...layerLayout, gemv: tc ? "tensor-cores" : blocked ? "blocked" : "cuda-cores", ...(tc ? { tcUnroll } : {}) }
       // beyond 4 rows, where the layout names no attention, the fastest form that reproduces the
       // default's on this device (decode-attend-choice.ts); up to 4 rows the split attention (timed)
@@ -261,10 +290,14 @@ export class Qwen3Decoder {
       // the layout says (none allowed, e.g. K a multiple of 128 only: tcUnroll's kernels untuned)
       const tcCandidates = tcShapesFitting(shape)
       const tunedTc = tc && !noTuning && decoderLayout.tcPrefetch === undefined && tcCandidates.length > 0 ? await tuneTensorCoreShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead, "f16", tcCandidates) : {}
+      const shapes = { ...tuned, ...tunedBlocked, ...tunedTc, ...decoderLayout.shapes }
+      const split = asked !== undefined && asked > 1 ? splitParts(asked, tcUnroll, gemvHead, shapes.accumulate, shape) : 1
       const dl = await decodeLayerKernels(gpu, D, {
-        rows, ...gemvOptions, attend, ...(gqa ? { gqa } : {}), queryGroup: H / KV, ...(fold ? { foldCombine: { heads: H } } : {}),
-        shapes: { ...tuned, ...tunedBlocked, ...tunedTc, ...decoderLayout.shapes }
+        rows, ...gemvOptions, attend, ...(gqa ? { gqa } : {}), queryGroup: H / KV, ...(fold ? { foldCombine: { heads: H } } : {}), shapes, ...(split > 1 ? { tcSplit: split } : {})
       })
+      // K split (tcSplit): the partials the o and the down GEMVs leave pending, each read by the kinds
+      // after it (f32 [split − 1, rows, hidden]); the step's first o has nothing pending yet
+      const pending = split > 1 ? { o: buf((split - 1) * tunedRows * Hd * 4), down: buf((split - 1) * tunedRows * Hd * 4) } : undefined
       const pick = await pickSplit(gpu)
       const p = {
         qkv: u(...decodeGemvParams(rows, W, Hd, H * D, (H + KV) * D, shape.eps)), o: u(...decodeGemvParams(rows, Hd, H * D)),
@@ -276,14 +309,14 @@ export class Qwen3Decoder {
       const labeled: Array<readonly [string, Dispatch]> = [...embed.map((d) => ["embed", d] as const), ...weights.layers.flatMap((w, l) => {
         const { K, V } = caches[l]!
         return [
-          ["qkv (input norm folded in)", dl.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: qkv, G: w.inputNorm, params: p.qkv }, W)],
+          ["qkv (input norm folded in)", dl.qkv({ A: b.x, B0: w.q.B, B1: w.k.B, B2: w.v.B, C: qkv, G: w.inputNorm, params: p.qkv, ...(pending && l > 0 ? { Pend: pending.down } : {}) }, W)],
           ...dl.attend({ QKV: qkv, QN: w.qNorm, KN: w.kNorm, K, V, O: b.atth, ...(part ? { Part: part } : {}), params: stepParams.attend }, rows, H, positions)
             .map((d, i) => [i === 0 ? "attend (q/k norm, RoPE, cache append)" : "attend: combine the chunks", d] as const),
           dl.folds && part
             ? ["o (+residual; the attention's chunks combined first)", dl.oCombined({ Part: part, B: w.o.B, C: b.x, params: p.o, step: stepParams.attend }, Hd)] as const
-            : ["o (+residual)", dl.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o }, Hd)] as const,
-          ["gate/up + SiLU·up (post norm folded in)", dl.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp }, I)],
-          ["down (+residual)", dl.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down }, Hd)]
+            : ["o (+residual)", dl.accumulate({ A: b.atth, B: w.o.B, C: b.x, params: p.o, ...(pending ? { Part: pending.o, ...(l > 0 ? { Pend: pending.down } : {}) } : {}) }, Hd)] as const,
+          ["gate/up + SiLU·up (post norm folded in)", dl.gateUp({ A: b.x, B0: w.gate.B, B1: w.up.B, Y: b.acth, G: w.postNorm, params: p.gateUp, ...(pending ? { Pend: pending.o } : {}) }, I)],
+          ["down (+residual)", dl.accumulate({ A: b.acth, B: w.down.B, C: b.x, params: p.down, ...(pending ? { Pend: pending.o, Part: pending.down } : {}) }, Hd)]
         ] as const
       })]
       let head: ReadonlyArray<readonly [string, Dispatch]> = f.head.map((d) => ["head (tensor cores)", d] as const)
@@ -291,7 +324,7 @@ export class Qwen3Decoder {
       if (gemvHead) {
         const states = buf(rows * pickChunks(vocab) * 16)
         const picks = pick({ logits, states, targets: b.targets, out: b.out, params: u(pickSplitParams(rows, vocab)) }, rows, vocab)
-        const lmHead = dl.head({ A: b.x, B: weights.lmHead, C: logits, G: weights.finalNorm, params: u(...decodeGemvParams(rows, vocab, Hd, 0, 0, shape.eps)) }, vocab)
+        const lmHead = dl.head({ A: b.x, B: weights.lmHead, C: logits, G: weights.finalNorm, params: u(...decodeGemvParams(rows, vocab, Hd, 0, 0, shape.eps)), ...(pending ? { Pend: pending.down } : {}) }, vocab)
         head = [["lm_head (final norm folded in)", lmHead], ...picks.map((d) => ["pick", d] as const)]
         // the pick that feeds the next step, where the embedding is one binding (embed is then one dispatch)
         if ((decoderLayout.foldFeed ?? process.env.FLEUVE_DECODER_FOLD_FEED === "1") && embed.length === 1) {
@@ -301,6 +334,7 @@ export class Qwen3Decoder {
       }
       const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
       if (tc) decoder.gemv = "tensor-cores"
+      decoder.kSplit = split
       if (blocked) decoder.gemv = "blocked"
       decoder.attention = attendLabel({ attend: dl.attendVariant, ...(dl.attendVariant.startsWith("gqa") && gqa ? { gqa } : {}) })
       if (feedingHead) Object.assign(decoder, { feedingHead, embedDispatches: embed.length })

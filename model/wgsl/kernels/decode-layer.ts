@@ -734,14 +734,24 @@ export interface DecodeLayerKernels {
   readonly storage: DecodeStorage
   /** the most rows (M) its GEMVs take */
   readonly rows: number
-  /** C [M, n1 + 2·(n2 − n1)] = RMSNorm(A)·[B0; B1; B2]ᵀ; params: decodeGemvParams(M, N, K, n1, n2, eps) */
-  qkv(b: { A: Binding; B0: Binding; B1: Binding; B2: Binding; C: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
+  /**
+   * C [M, n1 + 2·(n2 − n1)] = RMSNorm(A)·[B0; B1; B2]ᵀ; params: decodeGemvParams(M, N, K, n1, n2, eps).
+   * `Pend` (the norm kinds, where made with tcSplit): the residual is A plus the partials a split
+   * accumulate left there (f32 [tcSplit − 1, M, K])
+   */
+  qkv(b: { A: Binding; B0: Binding; B1: Binding; B2: Binding; C: Binding; G: Binding; params: GPUBuffer; Pend?: Binding }, N: number): Dispatch
   /** Y [M, N] = SiLU(RMSNorm(A)·B0ᵀ) · (RMSNorm(A)·B1ᵀ), in `storage`; params: decodeGemvParams(M, N, K, 0, 0, eps) */
-  gateUp(b: { A: Binding; B0: Binding; B1: Binding; Y: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
-  /** C [M, N] += A·Bᵀ (A in `storage`); params: decodeGemvParams(M, N, K) */
-  accumulate(b: { A: Binding; B: Binding; C: Binding; params: GPUBuffer }, N: number): Dispatch
+  gateUp(b: { A: Binding; B0: Binding; B1: Binding; Y: Binding; G: Binding; params: GPUBuffer; Pend?: Binding }, N: number): Dispatch
+  /**
+   * C [M, N] += A·Bᵀ (A in `storage`); params: decodeGemvParams(M, N, K). Where made with tcSplit and
+   * given `Part` (f32 [tcSplit − 1, M, N]): K over tcSplit workgroups, the first part's products (and
+   * `Pend`'s partials, the kind before's) added onto C, the others' left pending in Part
+   */
+  accumulate(b: { A: Binding; B: Binding; C: Binding; params: GPUBuffer; Pend?: Binding; Part?: Binding }, N: number): Dispatch
   /** C [M, N] = RMSNorm(A)·Bᵀ (the final norm and the lm_head); params: decodeGemvParams(M, N, K, 0, 0, eps) */
-  head(b: { A: Binding; B: Binding; C: Binding; G: Binding; params: GPUBuffer }, N: number): Dispatch
+  head(b: { A: Binding; B: Binding; C: Binding; G: Binding; params: GPUBuffer; Pend?: Binding }, N: number): Dispatch
+  /** the parts the tensor-core accumulating GEMVs split K into where given Part (DecodeLayerOptions.tcSplit; 1: none) */
+  readonly tcSplit: number
   /**
    * params: decodeAttendParams. One dispatch, or two for the split attention (the chunks, then their
    * combination), which also needs `Part` (attendPartialBytes(rows, H, D, positions)) and the
@@ -805,6 +815,13 @@ export interface DecodeLayerOptions {
   readonly tcUnroll?: number
   /** true: the tensor-core GEMVs issue each step's loads before the previous step's products (DecodeGemvTcSpec.prefetch; opt-in until timed on a card) */
   readonly tcPrefetch?: boolean
+  /**
+   * the tensor-core accumulating GEMVs (o, down) walk K in this many workgroups where given a Part
+   * buffer, and the norm kinds read the partials they leave pending (DecodeGemvTcSpec.split,
+   * .pending): a GEMV of N = 1024 is then 64 · tcSplit workgroups, not 64 on 132 SMs. Opt-in
+   * (session 19) until timed on a card; every accumulating K a multiple of tcGemvKStep(unroll, warps, tcSplit)
+   */
+  readonly tcSplit?: number
   /**
    * the split attention of `heads` query heads: its chunks combined in the o GEMV's prologue
    * (oCombined) instead of a dispatch of their own, where the combined activations (rows × heads ×
@@ -908,17 +925,35 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   }
   const isBlocked = (k: GemvKind) => blocked && k !== "oCombined" && (layout(k) === undefined || isBlockedShape(layout(k)!))
   const perGroup = (k: GemvKind) => (tc ? TC_COLUMNS : isBlocked(k) ? blockedColumnsPerGroup(blockedShape(k)) : gemvColumnsPerGroup(shape(k)))
-  const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape">, k: GemvKind) =>
+  const make = (spec: Omit<DecodeGemvSpec, "storage" | "rows" | "shape"> & { readonly split?: number; readonly pending?: number }, k: GemvKind) =>
     isBlocked(k)
       ? pipeline(gpu.device, decodeGemvBlockedWgsl({ storage, rows: R, shape: blockedShape(k), norm: spec.norm, weights: spec.weights, out: spec.out }), `decode-${k}-${storage}-r${R}-blocked-c${blockedShape(k).columns}-w${blockedShape(k).warpColumns}-u${blockedShape(k).unroll}`)
       : tc
-      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, ...tcShape(k), ...spec })), `decode-${k}-${storage}-tc-u${tcShape(k).unroll}${tcShape(k).prefetch ? "-p" : ""}${tcShape(k).warps ? `-w${tcShape(k).warps}` : ""}`)
+      ? pipeline(gpu.device, (options.emulate ?? ((w: string) => w))(decodeGemvTcWgsl({ storage, ...tcShape(k), ...spec })), `decode-${k}-${storage}-tc-u${tcShape(k).unroll}${tcShape(k).prefetch ? "-p" : ""}${tcShape(k).warps ? `-w${tcShape(k).warps}` : ""}${spec.split ? `-s${spec.split}` : ""}${spec.pending ? `-q${spec.pending}` : ""}`)
       : pipeline(gpu.device, decodeGemvWgsl({ storage, rows: R, shape: shape(k), subgroupReduce: sgReduce(k), ...spec }), `decode-${k}${spec.combine ? "-fold" : ""}-${storage}-r${R}-c${shape(k).columns}-s${shape(k).slices}${sgReduce(k) ? "-sg" : ""}`)
   // one after the other: pipeline() serialises compilations on a device anyway
   const qkv = await make({ norm: true, weights: "qkv", out: "store" }, "qkv")
   const gateUp = await make({ norm: true, weights: "gate-up", out: "store" }, "gateUp")
   const acc = await make({ norm: false, weights: "one", out: "accumulate" }, "accumulate")
   const head = await make({ norm: true, weights: "one", out: "store" }, "head")
+  // K split: the accumulating kind in two forms (the step's first, nothing pending yet; the others,
+  // folding the kind before's partials) and the norm kinds reading the residual's pending partials
+  const split = tc ? options.tcSplit ?? 1 : 1
+  if (!Number.isInteger(split) || split < 1) throw new Error(`decode layer: tcSplit ${options.tcSplit}: a whole number of parts`)
+  if (options.tcSplit !== undefined && options.tcSplit > 1 && !tc) throw new Error("decode layer: tcSplit splits the tensor-core GEMVs only (gemv: \"tensor-cores\")")
+  const pendingForms = split > 1
+    ? {
+      accFirst: await make({ norm: false, weights: "one", out: "accumulate", split }, "accumulate"),
+      accFold: await make({ norm: false, weights: "one", out: "accumulate", split, pending: split - 1 }, "accumulate"),
+      qkv: await make({ norm: true, weights: "qkv", out: "store", pending: split - 1 }, "qkv"),
+      gateUp: await make({ norm: true, weights: "gate-up", out: "store", pending: split - 1 }, "gateUp"),
+      head: await make({ norm: true, weights: "one", out: "store", pending: split - 1 }, "head")
+    }
+    : undefined
+  const pendingForm = <K extends keyof NonNullable<typeof pendingForms>>(kind: K): GPUComputePipeline => {
+    if (!pendingForms) throw new Error("decode layer: pending partials (Pend, Part) need kernels made with tcSplit > 1")
+    return pendingForms[kind]
+  }
   // gqa needs subgroups of one width and its workgroup memory; else the coalesced kernel, said on stderr
   const asked = options.attend ?? "coalesced"
   const gqa = asked === "gqa" || asked === "gqa-split" ? gqaSpec(gpu, D, storage, options.queryGroup, asked === "gqa-split", options.gqa) : undefined
@@ -952,17 +987,33 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
       // the three weights' boundaries must be multiples of a workgroup's columns (the engine's widths are multiples of 128)
       const per = perGroup("qkv")
       if (N % per !== 0) throw new Error(`decode qkv: ${N} columns, not a multiple of ${per}`)
-      return { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, "qkv") }
+      return b.Pend
+        ? { pipeline: pendingForm("qkv"), buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G, b.Pend], groups: groups(N, "qkv") }
+        : { pipeline: qkv, buffers: [b.A, b.B0, b.B1, b.B2, b.C, b.params, b.G], groups: groups(N, "qkv") }
     },
-    gateUp: (b, N) => ({ pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, "gateUp") }),
-    accumulate: (b, N) => ({ pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, "accumulate") }),
+    gateUp: (b, N) => b.Pend
+      ? { pipeline: pendingForm("gateUp"), buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G, b.Pend], groups: groups(N, "gateUp") }
+      : { pipeline: gateUp, buffers: [b.A, b.B0, b.B1, b.Y, b.params, b.G], groups: groups(N, "gateUp") },
+    accumulate: (b, N) => {
+      if (!b.Part) {
+        if (b.Pend) throw new Error("decode layer: an accumulating GEMV folds pending partials only as a split one (Part)")
+        return { pipeline: acc, buffers: [b.A, b.B, b.C, b.params], groups: groups(N, "accumulate") }
+      }
+      const [x, y] = groups(N, "accumulate")
+      return b.Pend
+        ? { pipeline: pendingForm("accFold"), buffers: [b.A, b.B, b.C, b.params, b.Pend, b.Part], groups: [x, y ?? 1, split] }
+        : { pipeline: pendingForm("accFirst"), buffers: [b.A, b.B, b.C, b.params, b.Part], groups: [x, y ?? 1, split] }
+    },
+    tcSplit: split,
     folds,
     attendVariant: variant,
     oCombined: (b, N) => {
       if (!oCombined) throw new Error("decode layer: the o GEMV folds the split attention's chunks only where the kernels were made with foldCombine and it fits")
       return { pipeline: oCombined, buffers: [b.Part, b.B, b.C, b.params, b.step], groups: groups(N, "oCombined") }
     },
-    head: (b, N) => ({ pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") }),
+    head: (b, N) => b.Pend
+      ? { pipeline: pendingForm("head"), buffers: [b.A, b.B, b.C, b.params, b.G, b.Pend], groups: groups(N, "head") }
+      : { pipeline: head, buffers: [b.A, b.B, b.C, b.params, b.G], groups: groups(N, "head") },
     attend: (b, rows, H, positions) => {
       rowsOk(rows)
       if (gqa && H % gqa.group !== 0) throw new Error(`decode layer: the gqa attention was written for ${gqa.group} query heads a kv head; ${H} heads`)

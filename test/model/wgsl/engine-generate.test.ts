@@ -221,6 +221,28 @@ describe("generation on fleuve's WGSL decoder", { skip }, () => {
     assert.deepEqual(ahead.map((g) => g.tokenIds), plain.map((g) => g.tokenIds))
   })
 
+  it("generates with the o and down GEMVs' K split over 2 workgroups the unsplit tensor-core GEMVs' tokens at 16 rows, rows parting only at a near-tie", async () => {
+    const sixteen = Array.from({ length: 16 }, (_, i) => `${prompts[(i * 3 + 2) % 4]} ${prompts[i % 4]}`.slice(0, 28 + 4 * i))
+    // unroll 1: the model's widths (256, 512) are multiples of the K step of 2 parts, 2 · 8 warps · 16
+    const layout = { gemv: "tensor-cores", tcPrefetch: false, shapes: { accumulate: { unroll: 1, prefetch: false } } } as const
+    const plain = await generateWith(layout, sixteen)
+    const split = await generateWith({ ...layout, tcSplit: 2 }, sixteen)
+    for (const g of split) assert.equal(g.tokenIds.length, 24)
+    // the decoder of this layout did split
+    setDecoderKernels("fused")
+    setDecoderLayout({ ...layout, tcSplit: 2 })
+    try {
+      const opened = await EngineScorer.create(model, webgpuEngineGpu()!)
+      assert.equal(opened._tag, "Ready")
+      assert.equal((await (opened as { scorer: EngineScorer }).scorer.decoder(16, 64)).kSplit, 2)
+    } finally {
+      setDecoderLayout({})
+    }
+    // part 0's products plus the pending part sum in another order than one workgroup's: a near-tie may part
+    const identical = await identicalOrNearTie("K split against unsplit", sixteen, split, plain)
+    assert.ok(identical >= 12, `${identical} of 16 rows identical`)
+  })
+
   it("runs the tensor-core GEMVs by default at 9 to 16 rows, the CUDA-core ones below (sessions 14 and 16's H100 timings)", async () => {
     setDecoderKernels("fused")
     setDecoderLayout({})

@@ -29,8 +29,7 @@ describe("tensor-core decoding GEMVs, f16 form, fragments emulated", { skip }, (
   const cases: ReadonlyArray<{ kind: "accumulate" | "head" | "qkv"; prefetch?: boolean; meet?: number; split?: number; pending?: number }> = [
     { kind: "accumulate" }, { kind: "head" }, { kind: "qkv" }, { kind: "accumulate", prefetch: true }, { kind: "qkv", prefetch: true },
     { kind: "accumulate", prefetch: true, meet: 4 }, { kind: "qkv", meet: 4 },
-    { kind: "accumulate", split: 2 }, { kind: "accumulate", split: 3, pending: 2, prefetch: true },
-    { kind: "qkv", pending: 2 }, { kind: "head", pending: 1, prefetch: true }
+    { kind: "accumulate", split: 3, pending: 2, prefetch: true }, { kind: "qkv", pending: 2 }
   ]
   for (const { kind, prefetch = false, meet = 8, split = 1, pending = 0 } of cases) {
     const named = [prefetch ? "loads a step ahead" : "", meet < 8 ? `fragments meeting ${meet} at a time` : "", split > 1 ? `K over ${split} workgroups` : "", pending > 0 ? `${pending} pending partial${pending > 1 ? "s" : ""}` : ""].filter((w) => w)

@@ -267,4 +267,69 @@ describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
       assert.ok(maxDiff(gotA, wantA) < tol, `${label}, accumulate: max |Δ| ${maxDiff(gotA, wantA)}`)
     }
   })
+  // tcSplit: a layer's chain as the decoder runs it with K split in 2 (o and down each leave a part
+  // pending, which gate/up, qkv, the head and the next accumulate read), against the CPU chain
+  it("K split over 2 workgroups: o, gate/up, down, then qkv and the head read the partials left pending, 16 rows (and 5 on a card)", async () => {
+    if (t.skip !== false) return
+    const gpu = t.gpu
+    const dev = gpu.device
+    const real = pickMatrixConfig(gpu)?.M === 16 && gpu.hasF16 && subgroupsOf32(gpu)
+    const storage: DecodeStorage = real ? "f16" : "f32"
+    const emulate = real ? undefined : (w: string) => emulateSubgroupMatrices(w, 16)
+    const held = (x: Float32Array) => (storage === "f16" ? roundF16(x) : x)
+    const upload = (x: Float32Array) => storageBuffer(dev, storage === "f16" ? toF16(x) : x)
+    const tol = storage === "f16" ? 2e-2 : 1e-3
+    const split = 2
+    const Hd = tcGemvKStep(tcGemvUnroll(storage), undefined, split) // the residual's width: one step of K a warp in each part
+    const Ia = 2 * Hd // the activations the accumulates read (o's heads · D, down's intermediate)
+    const k = await decodeLayerKernels(gpu, 64, { storage, gemv: "tensor-cores", tcSplit: split, ...(emulate ? { emulate } : {}) })
+    assert.equal(k.tcSplit, split)
+    // emulated, 16 rows only (decode-gemv-tc.test.ts splits at 5 rows too): SwiftShader runs these slowly
+    for (const M of real ? [5, DECODE_ROWS] : [DECODE_ROWS]) {
+      const X = random(M * Hd, 3 + M, 2)
+      const G = random(Hd, 5, 0.3).map((v) => 1 + v)
+      const [Ao, Wo, Wg, Wu, Ad, Wd, Wq, Wh] = [held(random(M * Ia, 7 + M, 1)), held(random(Hd * Ia, 8, 0.05)), held(random(Ia * Hd, 9, 0.05)), held(random(Ia * Hd, 10, 0.05)), held(random(M * Ia, 11 + M, 1)), held(random(Hd * Ia, 12, 0.05)), held(random(128 * Hd, 13, 0.05)), held(random(64 * Hd, 14, 0.05))]
+      const made: Array<GPUBuffer> = []
+      const keep = <T extends GPUBuffer>(b: T) => (made.push(b), b)
+      const [x, g] = [keep(storageBuffer(dev, X)), keep(storageBuffer(dev, G))]
+      const [ao, wo, wg, wu, ad, wd, wq, wh] = [Ao, Wo, Wg, Wu, Ad, Wd, Wq, Wh].map((w) => keep(upload(w!)))
+      const [po, pd] = [keep(storageBuffer(dev, (split - 1) * M * Hd * 4)), keep(storageBuffer(dev, (split - 1) * M * Hd * 4))]
+      const [Y, C, Ch] = [keep(storageBuffer(dev, M * Ia * (storage === "f16" ? 2 : 4))), keep(storageBuffer(dev, M * 128 * 4)), keep(storageBuffer(dev, M * 64 * 4))]
+      const pAcc = keep(uniformBuffer(dev, ...decodeGemvParams(M, Hd, Ia)))
+      const pGate = keep(uniformBuffer(dev, ...decodeGemvParams(M, Ia, Hd, 0, 0, eps)))
+      const pQkv = keep(uniformBuffer(dev, ...decodeGemvParams(M, 128, Hd, 64, 96, eps)))
+      const pHead = keep(uniformBuffer(dev, ...decodeGemvParams(M, 64, Hd, 0, 0, eps)))
+      // down reads activations of its own (Ad), not gate/up's Y, so that each kind's check stands alone
+      await runDispatches(dev, [
+        k.accumulate({ A: ao!, B: wo!, C: x, params: pAcc, Part: po }, Hd), // the step's first: nothing pending
+        k.gateUp({ A: x, B0: wg!, B1: wu!, Y, G: g, params: pGate, Pend: po }, Ia),
+        k.accumulate({ A: ad!, B: wd!, C: x, params: pAcc, Pend: po, Part: pd }, Hd),
+        k.qkv({ A: x, B0: wq!, B1: wq!, B2: wq!, C, G: g, params: pQkv, Pend: pd }, 128),
+        k.head({ A: x, B: wh!, C: Ch, G: g, params: pHead, Pend: pd }, 64)
+      ])
+      const gotX = new Float32Array(await readBuffer(dev, x, M * Hd * 4))
+      const gotPd = new Float32Array(await readBuffer(dev, pd, M * Hd * 4))
+      const raw = await readBuffer(dev, Y, M * Ia * (storage === "f16" ? 2 : 4))
+      const gotY = storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
+      const gotQkv = new Float32Array(await readBuffer(dev, C, M * 128 * 4))
+      const gotH = new Float32Array(await readBuffer(dev, Ch, M * 64 * 4))
+      for (const b of made) b.destroy()
+      // the CPU chain: the residual after o, after down
+      const afterO = matmulRef(Ao!, Wo!, M, Hd, Ia).map((v, i) => v + X[i]!)
+      const afterDown = matmulRef(Ad!, Wd!, M, Hd, Ia).map((v, i) => v + afterO[i]!)
+      const normedO = rmsnormRef(afterO, G, M, Hd, eps)
+      const normedDown = rmsnormRef(afterDown, G, M, Hd, eps)
+      const wantY = held(swigluRef(matmulRef(normedO, Wg!, M, Ia, Hd), matmulRef(normedO, Wu!, M, Ia, Hd)))
+      const wantQkv = matmulRef(normedDown, Float32Array.from([...Wq!.subarray(0, 64 * Hd), ...Wq!.subarray(0, 32 * Hd), ...Wq!.subarray(0, 32 * Hd)]), M, 128, Hd)
+      const wantH = matmulRef(normedDown, Wh!, M, 64, Hd)
+      const label = `${M} rows (${real ? "f16 subgroup matrices" : "f32, fragments emulated"})`
+      // the residual is x plus the part still pending: whole, it is the CPU's
+      const whole = gotX.map((v, i) => v + gotPd[i]!)
+      assert.ok(maxDiff(whole, afterDown) < tol, `${label}, residual + pending: max |Δ| ${maxDiff(whole, afterDown)}`)
+      assert.ok(maxDiff(gotPd, new Float32Array(gotPd.length)) > 0.01, `${label}: the down GEMV's second part left nothing pending`)
+      assert.ok(maxDiff(gotY, wantY) < tol, `${label}, gate/up: max |Δ| ${maxDiff(gotY, wantY)}`)
+      assert.ok(maxDiff(gotQkv, wantQkv) < tol, `${label}, qkv: max |Δ| ${maxDiff(gotQkv, wantQkv)}`)
+      assert.ok(maxDiff(gotH, wantH) < tol, `${label}, head: max |Δ| ${maxDiff(gotH, wantH)}`)
+    }
+  })
 })
