@@ -9,7 +9,7 @@ import { after, describe, it } from "node:test"
 import { f16BitsToF32, readBuffer, roundF16, runDispatches, storageBuffer, toF16, uniformBuffer } from "../../../../model/wgsl/kernels/buffers.ts"
 import { attendPartialBytes, DECODE_ROWS, DEFAULT_GEMV_SHAPE, decodeAttendParams, decodeGemvParams, decodeLayerKernels, type DecodeStorage, type GemvShape, tcGemvUnroll } from "../../../../model/wgsl/kernels/decode-layer.ts"
 import { tcGemvKStep } from "../../../../model/wgsl/kernels/decode-gemv-tc.ts"
-import { pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
+import { type Gpu, pickMatrixConfig } from "../../../../model/wgsl/kernels/device.ts"
 import { subgroupsOf32 } from "../../../../model/wgsl/kernels/matmul.ts"
 import { emulateSubgroupMatrices } from "../../../helpers/kernels/subgroup-matrix-emulation.ts"
 import { matmulRef, rmsnormRef, swigluRef } from "../../../helpers/kernels/reference.ts"
@@ -200,6 +200,29 @@ describe("fused decoding layer", { skip }, () => {
   }
 })
 
+/**
+ * A tensor-core case's setting on this adapter: f16 subgroup matrices where it has 16 × 16 ones and
+ * 32-lane subgroups, else f32 storage with the fragments emulated; values as storage holds them,
+ * uploaded and read back in it, and the tolerance against the CPU that goes with it.
+ */
+const tensorCoreCase = (gpu: Gpu) => {
+  const dev = gpu.device
+  const real = pickMatrixConfig(gpu)?.M === 16 && gpu.hasF16 && subgroupsOf32(gpu)
+  const storage: DecodeStorage = real ? "f16" : "f32"
+  const bytes = storage === "f16" ? 2 : 4
+  return {
+    gpu, dev, real, storage, bytes,
+    emulate: real ? undefined : (w: string) => emulateSubgroupMatrices(w, 16),
+    held: (x: Float32Array) => (storage === "f16" ? roundF16(x) : x),
+    upload: (x: Float32Array) => storageBuffer(dev, storage === "f16" ? toF16(x) : x),
+    tol: storage === "f16" ? 2e-2 : 1e-3,
+    readStored: async (b: GPUBuffer, n: number) => {
+      const raw = await readBuffer(dev, b, n * bytes)
+      return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
+    }
+  }
+}
+
 // The GEMVs on the tensor cores (model/wgsl/kernels/decode-gemv-tc.ts): f16 subgroup matrices where
 // the adapter has 16 × 16 ones and 32-lane subgroups (the H100), else f32 with the fragments emulated
 // (SwiftShader: test/helpers/kernels/subgroup-matrix-emulation.ts), against the same CPU references.
@@ -208,19 +231,7 @@ describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
   // so that the first, a middle and the last step (which loads nothing ahead) all run
   for (const prefetch of [false, true]) it(`qkv, gate/up + SiLU·up, head (RMSNorm folded in) and accumulate, 5 and 16 rows (and 1 on a card)${prefetch ? ", loads a step ahead" : ""}`, async () => {
     if (t.skip !== false) return
-    const gpu = t.gpu
-    const dev = gpu.device
-    const real = pickMatrixConfig(gpu)?.M === 16 && gpu.hasF16 && subgroupsOf32(gpu)
-    const storage: DecodeStorage = real ? "f16" : "f32"
-    const emulate = real ? undefined : (w: string) => emulateSubgroupMatrices(w, 16)
-    const held = (x: Float32Array) => (storage === "f16" ? roundF16(x) : x)
-    const upload = (x: Float32Array) => storageBuffer(dev, storage === "f16" ? toF16(x) : x)
-    const bytes = storage === "f16" ? 2 : 4
-    const tol = storage === "f16" ? 2e-2 : 1e-3
-    const readStored = async (b: GPUBuffer, n: number) => {
-      const raw = await readBuffer(dev, b, n * bytes)
-      return storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
-    }
+    const { gpu, dev, real, storage, emulate, held, upload, bytes, tol, readStored } = tensorCoreCase(t.gpu)
     const K = tcGemvKStep(tcGemvUnroll(storage)) * (prefetch ? 3 : real ? 1 : 2) // 512: one step of K a warp in f16; 2 × 128 emulated
     const k = await decodeLayerKernels(gpu, 64, { storage, gemv: "tensor-cores", tcPrefetch: prefetch, ...(emulate ? { emulate } : {}) })
     for (const M of real ? [1, 5, DECODE_ROWS] : [5, DECODE_ROWS]) {
@@ -271,14 +282,7 @@ describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
   // pending, which gate/up, qkv, the head and the next accumulate read), against the CPU chain
   it("K split over 2 workgroups: o, gate/up, down, then qkv and the head read the partials left pending, 16 rows (and 5 on a card)", async () => {
     if (t.skip !== false) return
-    const gpu = t.gpu
-    const dev = gpu.device
-    const real = pickMatrixConfig(gpu)?.M === 16 && gpu.hasF16 && subgroupsOf32(gpu)
-    const storage: DecodeStorage = real ? "f16" : "f32"
-    const emulate = real ? undefined : (w: string) => emulateSubgroupMatrices(w, 16)
-    const held = (x: Float32Array) => (storage === "f16" ? roundF16(x) : x)
-    const upload = (x: Float32Array) => storageBuffer(dev, storage === "f16" ? toF16(x) : x)
-    const tol = storage === "f16" ? 2e-2 : 1e-3
+    const { gpu, dev, real, storage, emulate, held, upload, bytes, tol, readStored } = tensorCoreCase(t.gpu)
     const split = 2
     const Hd = tcGemvKStep(tcGemvUnroll(storage), undefined, split) // the residual's width: one step of K a warp in each part
     const Ia = 2 * Hd // the activations the accumulates read (o's heads · D, down's intermediate)
@@ -294,7 +298,7 @@ describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
       const [x, g] = [keep(storageBuffer(dev, X)), keep(storageBuffer(dev, G))]
       const [ao, wo, wg, wu, ad, wd, wq, wh] = [Ao, Wo, Wg, Wu, Ad, Wd, Wq, Wh].map((w) => keep(upload(w!)))
       const [po, pd] = [keep(storageBuffer(dev, (split - 1) * M * Hd * 4)), keep(storageBuffer(dev, (split - 1) * M * Hd * 4))]
-      const [Y, C, Ch] = [keep(storageBuffer(dev, M * Ia * (storage === "f16" ? 2 : 4))), keep(storageBuffer(dev, M * 128 * 4)), keep(storageBuffer(dev, M * 64 * 4))]
+      const [Y, C, Ch] = [keep(storageBuffer(dev, M * Ia * bytes)), keep(storageBuffer(dev, M * 128 * 4)), keep(storageBuffer(dev, M * 64 * 4))]
       const pAcc = keep(uniformBuffer(dev, ...decodeGemvParams(M, Hd, Ia)))
       const pGate = keep(uniformBuffer(dev, ...decodeGemvParams(M, Ia, Hd, 0, 0, eps)))
       const pQkv = keep(uniformBuffer(dev, ...decodeGemvParams(M, 128, Hd, 64, 96, eps)))
@@ -309,8 +313,7 @@ describe("fused decoding GEMVs on the tensor cores", { skip }, () => {
       ])
       const gotX = new Float32Array(await readBuffer(dev, x, M * Hd * 4))
       const gotPd = new Float32Array(await readBuffer(dev, pd, M * Hd * 4))
-      const raw = await readBuffer(dev, Y, M * Ia * (storage === "f16" ? 2 : 4))
-      const gotY = storage === "f16" ? Float32Array.from(new Uint16Array(raw), f16BitsToF32) : new Float32Array(raw)
+      const gotY = await readStored(Y, M * Ia)
       const gotQkv = new Float32Array(await readBuffer(dev, C, M * 128 * 4))
       const gotH = new Float32Array(await readBuffer(dev, Ch, M * 64 * 4))
       for (const b of made) b.destroy()
