@@ -67,6 +67,10 @@ export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineW
   })
 }
 
+/** The tensor-core layouts whose K step divides every width of `shape` (hidden, H · D, intermediate): the ones its GEMVs can run. */
+export const tcShapesFitting = (shape: EngineShape, candidates: ReadonlyArray<TcGemvShape> = TC_CANDIDATES): ReadonlyArray<TcGemvShape> =>
+  candidates.filter((c) => [shape.hidden, shape.heads * shape.headDim, shape.intermediate].every((k) => k % tcGemvKStep(c.unroll, c.warps) === 0))
+
 /**
  * For a decoder whose GEMVs run on the tensor cores (decode-gemv-tc.ts): each kind's staging depth
  * and whether its loads run a step ahead (TcGemvShape), timed as tuneDecodeShapes times the CUDA-core
@@ -76,10 +80,6 @@ export const tuneBlockedShapes = (gpu: Gpu, shape: EngineShape, weights: EngineW
  * `options` joins each candidate's kernel options (tests: the emulated fragments). Depth and
  * prefetch change no result; more warps change the order of the K slices' sums.
  */
-/** The tensor-core layouts whose K step divides every width of `shape` (hidden, H · D, intermediate): the ones its GEMVs can run. */
-export const tcShapesFitting = (shape: EngineShape, candidates: ReadonlyArray<TcGemvShape> = TC_CANDIDATES): ReadonlyArray<TcGemvShape> =>
-  candidates.filter((c) => [shape.hidden, shape.heads * shape.headDim, shape.intermediate].every((k) => k % tcGemvKStep(c.unroll, c.warps) === 0))
-
 export const tuneTensorCoreShapes = (gpu: Gpu, shape: EngineShape, weights: EngineWeights, decoderRows: number, b: TuneBuffers, withHead: boolean, storage: DecodeStorage = "f16", candidates: ReadonlyArray<TcGemvShape> = TC_CANDIDATES, options: DecodeLayerOptions = {}): Promise<TunedShapes<TcGemvShape>> => {
   const { fold: _fold, ...plain } = b
   const fits = tcShapesFitting(shape, candidates)

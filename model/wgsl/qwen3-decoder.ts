@@ -1,10 +1,10 @@
 import { type Binding, encodeDispatches, readBuffer, storageBuffer, uniformBuffer, uniformData, type Dispatch } from "./kernels/buffers.ts"
 import { decodeAttention } from "./kernels/decode-attention.ts"
-import { isTcShape, TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
+import { TC_COLUMNS, tcGemvKStep } from "./kernels/decode-gemv-tc.ts"
 import { pickMatrixConfig } from "./kernels/device.ts"
 import { subgroupsOf32 } from "./kernels/matmul.ts"
 import { attendLabel, chooseDecodeAttention } from "./decode-attend-choice.ts"
-import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, parseGqaLayout, tcGemvUnroll } from "./kernels/decode-layer.ts"
+import { attendPartialBytes, DECODE_ROWS, type DecodeAttend, decodeAttendParams, type DecodeGemv, decodeGemvParams, decodeKernelRows, decodeLayerKernels, type DecodeLayerOptions, parseGqaLayout, tcGemvUnroll, tcKindShape } from "./kernels/decode-layer.ts"
 import { BLOCKED_ROWS } from "./kernels/decode-gemv-blocked.ts"
 import { GEMV_ROWS } from "./kernels/gemv.ts"
 import { type KvPrefillKernels, kvPrefillKernels } from "./kernels/kv-prefill.ts"
@@ -116,16 +116,16 @@ const tensorCoreGemvUnroll = (gpu: Gpu, shape: EngineShape): number | undefined 
 
 /**
  * The parts the o and down GEMVs split K into (DecoderLayout.tcSplit): those asked where the GEMVs
- * run on the tensor cores (at depth `tcUnroll` unless the accumulating kind's layout says), the
- * lm_head is the GEMV (`gemvHead`: the tensor-core matmul's head would read the residual without the
+ * run on the tensor cores (`options`: the decoder's kernel options, whose accumulating kind's layout
+ * sets the K step), the lm_head is the GEMV (`gemvHead`: the tensor-core matmul's head would read the residual without the
  * last down GEMV's pending part) and both widths (heads · head_dim, intermediate) are multiples of
  * the accumulating kind's K step in that many parts; else none, said on stderr.
  */
-const splitParts = (asked: number, tcUnroll: number | undefined, gemvHead: boolean, accumulate: object | undefined, shape: EngineShape): number => {
-  const layout = accumulate !== undefined && isTcShape(accumulate) ? accumulate : { unroll: tcUnroll ?? 1, warps: undefined }
+const splitParts = (asked: number, options: DecodeLayerOptions, gemvHead: boolean, shape: EngineShape): number => {
+  const layout = tcKindShape(options, "accumulate")
   const step = tcGemvKStep(layout.unroll, layout.warps, asked)
   const widths = [shape.heads * shape.headDim, shape.intermediate]
-  const why = tcUnroll === undefined
+  const why = options.gemv !== "tensor-cores"
     ? "the GEMVs are not on the tensor cores"
     : !gemvHead
     ? "the lm_head runs on the tensor cores' matmul, which reads the residual without the pending partials"
@@ -291,7 +291,7 @@ export class Qwen3Decoder {
       const tcCandidates = tcShapesFitting(shape)
       const tunedTc = tc && !noTuning && decoderLayout.tcPrefetch === undefined && tcCandidates.length > 0 ? await tuneTensorCoreShapes(gpu, shape, weights, rows, tuneBuffers, gemvHead, "f16", tcCandidates) : {}
       const shapes = { ...tuned, ...tunedBlocked, ...tunedTc, ...decoderLayout.shapes }
-      const split = asked !== undefined && asked > 1 ? splitParts(asked, tcUnroll, gemvHead, shapes.accumulate, shape) : 1
+      const split = asked !== undefined && asked > 1 ? splitParts(asked, { ...gemvOptions, shapes }, gemvHead, shape) : 1
       const dl = await decodeLayerKernels(gpu, D, {
         rows, ...gemvOptions, attend, ...(gqa ? { gqa } : {}), queryGroup: H / KV, ...(fold ? { foldCombine: { heads: H } } : {}), shapes, ...(split > 1 ? { tcSplit: split } : {})
       })
@@ -334,8 +334,8 @@ export class Qwen3Decoder {
       }
       const decoder = new Qwen3Decoder(shape, rows, positions, gpu.device, f, padded, stepParams, labeled.map(([, d]) => d), [...labeled, ...head], head.map(([, d]) => d), kernels, layoutKey(kernels), feed, caches, kvPrefill)
       if (tc) decoder.gemv = "tensor-cores"
-      decoder.kSplit = split
       if (blocked) decoder.gemv = "blocked"
+      decoder.kSplit = split
       decoder.attention = attendLabel({ attend: dl.attendVariant, ...(dl.attendVariant.startsWith("gqa") && gqa ? { gqa } : {}) })
       if (feedingHead) Object.assign(decoder, { feedingHead, embedDispatches: embed.length })
       return decoder

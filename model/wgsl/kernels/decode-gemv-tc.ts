@@ -246,8 +246,7 @@ ${range(SUBGROUPS / G).map((r) => `  if (sg / ${G}u == ${r}u) { subgroupMatrixSt
   // the accumulating kind's write: its products (and the pending partials) onto Out, or, part s > 0
   // of a split K, its products into slice s − 1 of Part
   const accumulated = () => {
-    const pending = range(PENDING).map((i) => ` + Pend[o${i > 0 ? ` + ${i}u * (p.M * p.N)` : ""}]`).join("")
-    const onto = `Out[o] += s0${pending};`
+    const onto = `Out[o] = ${withPending("Out", "o", "(p.M * p.N)")} + s0;`
     return SPLIT > 1 ? `let o = row * p.N + n;
     if (part == 0u) { ${onto} } else { Part[(part - 1u) * (p.M * p.N) + o] = s0; }` : PENDING > 0 ? `let o = row * p.N + n;
     ${onto}` : "Out[row * p.N + n] += s0;"

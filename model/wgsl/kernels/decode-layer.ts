@@ -885,6 +885,18 @@ const gqaSpecOrWhy = (gpu: Gpu, D: number, storage: DecodeStorage, group: number
 /** 16-value steps of K the tensor-core GEMVs' loads run ahead: 4 in f16, 1 in f32 (emulated: SwiftShader's 32 KB of workgroup memory). */
 export const tcGemvUnroll = (storage: DecodeStorage): number => (storage === "f16" ? 4 : 1)
 
+/** A kind's layout in `options`: its own, or (the o GEMV folding the split attention's chunks) the accumulating kind's. */
+const kindLayout = (options: DecodeLayerOptions, k: GemvKind) => options.shapes?.[k] ?? (k === "oCombined" ? options.shapes?.accumulate : undefined)
+
+/**
+ * A tensor-core kind's depth, prefetch and warps under `options`: its own layout where tuned or
+ * named (the o GEMV folding the chunks: the accumulating kind's), else tcUnroll and tcPrefetch.
+ */
+export const tcKindShape = (options: DecodeLayerOptions, k: GemvKind): TcGemvShape => {
+  const s = kindLayout(options, k)
+  return s !== undefined && isTcShape(s) ? s : { unroll: options.tcUnroll ?? tcGemvUnroll(options.storage ?? "f16"), prefetch: options.tcPrefetch === true }
+}
+
 export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLayerOptions = {}): Promise<DecodeLayerKernels> => {
   const storage = options.storage ?? "f16"
   const R = decodeKernelRows(options.rows ?? DECODE_ROWS)
@@ -894,17 +906,12 @@ export const decodeLayerKernels = async (gpu: Gpu, D: number, options: DecodeLay
   if (D % 2 !== 0 || D > gpu.device.limits.maxComputeInvocationsPerWorkgroup) throw new Error(`decode layer: head_dim ${D} must be even and at most the workgroup size limit`)
   const tc = options.gemv === "tensor-cores"
   if (tc && R > TC_COLUMNS) throw new Error(`decode layer: the tensor-core GEMVs take at most ${TC_COLUMNS} rows`)
-  // the o GEMV folding the chunks: its own layout where tuned, else the other accumulating GEMVs'
-  const layout = (k: GemvKind) => options.shapes?.[k] ?? (k === "oCombined" ? options.shapes?.accumulate : undefined)
+  const layout = (k: GemvKind) => kindLayout(options, k)
   const shape = (k: GemvKind): GemvShape => {
     const s = layout(k)
     return s === undefined || isBlockedShape(s) || isTcShape(s) ? DEFAULT_GEMV_SHAPE : s
   }
-  // a tensor-core kind's depth and prefetch: its own layout where tuned, else tcUnroll and tcPrefetch
-  const tcShape = (k: GemvKind): TcGemvShape => {
-    const s = layout(k)
-    return s !== undefined && isTcShape(s) ? s : { unroll: options.tcUnroll ?? tcGemvUnroll(storage), prefetch: options.tcPrefetch === true }
-  }
+  const tcShape = (k: GemvKind): TcGemvShape => tcKindShape(options, k)
   const tcKinds = (["qkv", "gateUp", "accumulate", "head"] as const).map(tcShape)
   const tcShared = Math.max(...tcKinds.map((c) => tcGemvSharedBytes(storage, c.unroll, c.warps)))
   if (tc && gpu.device.limits.maxComputeWorkgroupStorageSize < tcShared) throw new Error(`decode layer: the tensor-core GEMVs need ${tcShared} bytes of workgroup memory`)

@@ -117,10 +117,10 @@ export const gpuFromDevice = (device: GPUDevice, adapterInfo: GPUAdapterInfo, fe
   }
 }
 
-/** The f16 × f16 → f32 tensor-core shape to use: square 16 if offered, else square 8, else none. */
 /** Threads a one-dimensional workgroup may have on this device: the lesser of its invocation and x-size limits. */
 export const maxWorkgroupThreads = (gpu: Gpu): number => Math.min(gpu.device.limits.maxComputeInvocationsPerWorkgroup, gpu.device.limits.maxComputeWorkgroupSizeX)
 
+/** The f16 × f16 → f32 tensor-core shape to use: square 16 if offered, else square 8, else none. */
 export const pickMatrixConfig = (gpu: Gpu): SubgroupMatrixConfig | undefined => {
   const ok = gpu.subgroupMatrixConfigs.filter((c) => c.componentType === "f16" && c.resultComponentType === "f32" && c.M === c.N && c.N === c.K)
   return ok.find((c) => c.M === 16) ?? ok.find((c) => c.M === 8)
